@@ -1,0 +1,29 @@
+# sbx build and test entry points. `make test` is what CI runs (.ci/run) and what the
+# README tells a new user to type: it installs missing Debian test dependencies, then runs
+# gofmt, go vet, staticcheck and the whole test suite.
+GO ?= go
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: build test deps check unit bench
+
+build:
+	CGO_ENABLED=0 $(GO) build -o sbx ./cmd/sbx
+
+deps:
+	./.ci/deps
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) mod tidy -diff
+
+unit:
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/sbx
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -run 'NONE' -bench . -benchtime=1x ./...
+
+test: deps check unit
+
+bench:
+	$(GO) test -run NONE -bench . ./...

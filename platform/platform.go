@@ -1,0 +1,120 @@
+// Package platform defines how the sbx kernel runs application machine code: address spaces
+// filled with ranges of the sandbox's memory file, and execution contexts that run app code
+// until it makes a system call, faults, gets a synchronous signal, or is interrupted.
+//
+// Implementations: platform/ptrace (stub processes traced with PTRACE_SYSEMU) and, later,
+// platform/kvm. The kernel (package kernel) is the only user. See DESIGN.md §4.
+//
+// Threading contract:
+//   - A Context is used by exactly one goroutine, which the kernel locks to its OS thread
+//     (runtime.LockOSThread) for the Context's whole life. Switch, FPState, SetFPState and
+//     Release are called only from that goroutine. Interrupt may be called from any goroutine.
+//   - AddressSpace methods may be called from any goroutine, including goroutines of tasks
+//     that are not currently running in that address space; implementations serialise them.
+package platform
+
+import "errors"
+
+// Prot is a set of page protections.
+type Prot uint8
+
+const (
+	ProtRead  Prot = 1 << 0
+	ProtWrite Prot = 1 << 1
+	ProtExec  Prot = 1 << 2
+)
+
+// Platform creates address spaces and contexts. One Platform serves one sandbox and is bound
+// to that sandbox's memory file at creation.
+type Platform interface {
+	// Name is "ptrace" or "kvm".
+	Name() string
+	// MaxUserAddress is the exclusive upper bound of addresses the app may map; anything the
+	// platform itself needs in the app's address space lives above it.
+	MaxUserAddress() uint64
+	// NewAddressSpace returns a new, empty address space.
+	NewAddressSpace() (AddressSpace, error)
+	// NewContext returns a new execution context. It must be called from the goroutine that
+	// will use it, already locked to its OS thread.
+	NewContext() (Context, error)
+	// Close releases every address space and context and the platform's own resources.
+	Close() error
+}
+
+// AddressSpace is the app-visible memory of one process: ranges of the memory file mapped at
+// page-aligned app addresses. It is a cache the kernel fills: the kernel's mm keeps the truth.
+type AddressSpace interface {
+	// MapFile maps [offset, offset+length) of the memory file at addr with prot, replacing
+	// whatever was mapped there (MAP_SHARED|MAP_FIXED semantics on the memory file).
+	MapFile(addr, length uint64, offset int64, prot Prot) error
+	// Unmap removes any mapping in [addr, addr+length).
+	Unmap(addr, length uint64) error
+	// Protect changes the protection of [addr, addr+length), which must be mapped.
+	Protect(addr, length uint64, prot Prot) error
+	// Release destroys the address space. Contexts switched into it must not be running.
+	Release()
+}
+
+// EventKind says why Switch returned.
+type EventKind uint8
+
+const (
+	// EventSyscall: the app executed a system call instruction. Regs.OrigRax holds the number,
+	// Rdi, Rsi, Rdx, R10, R8, R9 the arguments; Rip points after the instruction. The kernel
+	// writes the result to Rax before the next Switch.
+	EventSyscall EventKind = iota + 1
+	// EventFault: a memory access fault (SIGSEGV/SIGBUS). Addr is the faulting address.
+	EventFault
+	// EventSignal: a synchronous signal other than a memory fault (SIGILL, SIGFPE, SIGTRAP
+	// from int3 or single-step, ...).
+	EventSignal
+	// EventInterrupted: Interrupt was called; the app was stopped at an instruction boundary.
+	EventInterrupted
+)
+
+// AccessType describes a faulting access where the platform can tell; all false means unknown.
+type AccessType struct {
+	Read, Write, Exec bool
+}
+
+// Event is the result of Switch.
+type Event struct {
+	Kind EventKind
+	// Signo and Code are the host siginfo's si_signo and si_code for EventFault and EventSignal.
+	Signo int32
+	Code  int32
+	// Addr is si_addr for EventFault and EventSignal.
+	Addr   uint64
+	Access AccessType
+}
+
+// Registers is the x86-64 general register file, laid out as Linux's struct user_regs_struct
+// (arch/x86/include/asm/user_64.h), so platforms can pass it to PTRACE_GETREGS unchanged.
+type Registers struct {
+	R15, R14, R13, R12, Rbp, Rbx, R11, R10, R9, R8 uint64
+	Rax, Rcx, Rdx, Rsi, Rdi, OrigRax               uint64
+	Rip, Cs, Eflags, Rsp, Ss                       uint64
+	FsBase, GsBase                                 uint64
+	Ds, Es, Fs, Gs                                 uint64
+}
+
+// Context runs app code for one task.
+type Context interface {
+	// Switch runs app code in as with regs until an event. regs is updated in place with the
+	// register state at the event. FP/vector state lives in the context and survives across
+	// Switch calls into the same address space.
+	Switch(as AddressSpace, regs *Registers) (Event, error)
+	// Interrupt makes a running (or the next) Switch return EventInterrupted promptly. Safe
+	// from any goroutine.
+	Interrupt()
+	// FPState returns the context's FP/vector state in XSAVE layout (for signal frames and
+	// fork). SetFPState installs one; a zero-length state resets to the initial FP state.
+	FPState() ([]byte, error)
+	SetFPState(state []byte) error
+	// Release frees the context.
+	Release()
+}
+
+// ErrContextDead is returned by Switch when the context's underlying execution resource
+// died unexpectedly (for ptrace: the stub thread was killed from outside).
+var ErrContextDead = errors.New("platform: execution context died")
