@@ -1,0 +1,313 @@
+package kernel
+
+import (
+	"sync"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// Blocking model: every task owns an event FD. Anything that may end a wait (a pipe getting
+// data, a futex wake, a child exiting, a signal) writes to it. A blocked task sits in a
+// host poll(2) on that event FD plus any host FDs it waits on, so one mechanism serves
+// in-kernel objects and broker-donated host FDs alike, and a signal always interrupts it.
+
+func (t *Task) wakeUp() {
+	var one = [8]byte{1}
+	unix.Write(t.wake, one[:])
+}
+
+// sleep waits for a wake-up, a ready host FD, or the deadline (zero: none). It returns
+// EINTR if the task was interrupted, ETIMEDOUT at the deadline, nil otherwise.
+func (t *Task) sleep(host []unix.PollFd, deadline time.Time) error {
+	fds := make([]unix.PollFd, 0, len(host)+1)
+	fds = append(fds, unix.PollFd{Fd: int32(t.wake), Events: unix.POLLIN})
+	fds = append(fds, host...)
+	for {
+		if t.interrupted.Load() {
+			return unix.EINTR
+		}
+		timeout := -1
+		if !deadline.IsZero() {
+			d := time.Until(deadline)
+			if d <= 0 {
+				return unix.ETIMEDOUT
+			}
+			timeout = int((d + time.Millisecond - 1) / time.Millisecond)
+		}
+		n, err := unix.Poll(fds, timeout)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			continue // re-check the deadline
+		}
+		if fds[0].Revents != 0 {
+			var buf [8]byte
+			unix.Read(t.wake, buf[:])
+		}
+		if t.interrupted.Load() {
+			return unix.EINTR
+		}
+		for i := 1; i < len(fds); i++ {
+			host[i-1].Revents = fds[i].Revents
+		}
+		return nil
+	}
+}
+
+// Interrupted reports (and the syscall layer uses) whether the task must stop waiting.
+func (t *Task) Interrupted() bool { return t.interrupted.Load() }
+
+// Killed reports whether the task is exiting.
+func (t *Task) Killed() bool { return t.killed.Load() }
+
+// WaitFile blocks until fd is ready for mask, the deadline passes (ETIMEDOUT), or the task
+// is interrupted (EINTR).
+func (t *Task) WaitFile(fd *vfs.FileDescription, mask uint32, deadline time.Time) error {
+	impl := fd.Impl()
+	if h, ok := impl.(vfs.HostFile); ok {
+		pfd := []unix.PollFd{{Fd: int32(h.HostFD()), Events: int16(mask)}}
+		return t.sleep(pfd, deadline)
+	}
+	p, ok := impl.(vfs.Pollable)
+	if !ok {
+		return nil // always ready
+	}
+	e := &waiter.Entry{Mask: mask | waiter.EventHUp | waiter.EventErr, Callback: func(uint32) { t.wakeUp() }}
+	p.EventRegister(e)
+	defer p.EventUnregister(e)
+	if p.Readiness(mask) != 0 {
+		return nil
+	}
+	return t.sleep(nil, deadline)
+}
+
+// PollItem is one file in a poll set.
+type PollItem struct {
+	FD      *vfs.FileDescription // nil: skipped (negative fd)
+	Events  uint32
+	Revents uint32
+}
+
+// Poll implements the waiting part of poll/ppoll/select: it fills Revents and returns how
+// many items are ready, waiting until one is, the deadline passes, or a signal arrives.
+func (t *Task) Poll(items []PollItem, deadline time.Time, noWait bool) (int, error) {
+	var host []unix.PollFd
+	var hostIdx []int
+	var entries []*waiter.Entry
+	var pollables []vfs.Pollable
+	defer func() {
+		for i, p := range pollables {
+			p.EventUnregister(entries[i])
+		}
+	}()
+	always := waiter.EventHUp | waiter.EventErr | waiter.EventNVal
+	registered := false
+	for {
+		ready := 0
+		host, hostIdx = host[:0], hostIdx[:0]
+		for i := range items {
+			it := &items[i]
+			it.Revents = 0
+			if it.FD == nil {
+				continue
+			}
+			impl := it.FD.Impl()
+			switch f := impl.(type) {
+			case vfs.HostFile:
+				host = append(host, unix.PollFd{Fd: int32(f.HostFD()), Events: int16(it.Events)})
+				hostIdx = append(hostIdx, i)
+			case vfs.Pollable:
+				it.Revents = f.Readiness(it.Events|always) & (it.Events | always)
+				if !registered {
+					e := &waiter.Entry{Mask: it.Events | always, Callback: func(uint32) { t.wakeUp() }}
+					f.EventRegister(e)
+					entries = append(entries, e)
+					pollables = append(pollables, f)
+				}
+			default:
+				it.Revents = it.Events & (waiter.EventIn | waiter.EventOut | waiter.EventRdNorm | 0x100 /*WRNORM*/)
+			}
+			if it.Revents != 0 {
+				ready++
+			}
+		}
+		registered = true
+		if len(host) > 0 {
+			if _, err := unix.Poll(host, 0); err != nil && err != unix.EINTR {
+				return 0, err
+			}
+			for j, h := range host {
+				if h.Revents != 0 {
+					items[hostIdx[j]].Revents = uint32(h.Revents)
+					ready++
+				}
+			}
+		}
+		if ready > 0 || noWait {
+			return ready, nil
+		}
+		for j := range host {
+			host[j].Revents = 0
+		}
+		if err := t.sleep(host, deadline); err != nil {
+			if err == unix.ETIMEDOUT {
+				return 0, nil
+			}
+			return 0, err
+		}
+	}
+}
+
+// futexKey names a futex word: the address space and the address.
+type futexKey struct {
+	mm   any
+	addr uint64
+}
+
+// futexTable holds the tasks waiting on each futex word.
+type futexTable struct {
+	mu sync.Mutex
+	// waiters is protected by mu
+	waiters map[futexKey][]*futexWaiter
+}
+
+type futexWaiter struct {
+	key    futexKey // protected by futexes.mu
+	t      *Task
+	bitset uint32
+	woken  bool
+}
+
+var futexes = futexTable{waiters: make(map[futexKey][]*futexWaiter)}
+
+// FutexWait blocks while the word at addr holds val (FUTEX_WAIT).
+func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.Time) error {
+	key := futexKey{t.MM(), addr}
+	w := &futexWaiter{key: key, t: t, bitset: bitset}
+	futexes.mu.Lock()
+	var cur [4]byte
+	if _, err := t.CopyIn(addr, cur[:]); err != nil {
+		futexes.mu.Unlock()
+		return unix.EFAULT
+	}
+	if uint32(cur[0])|uint32(cur[1])<<8|uint32(cur[2])<<16|uint32(cur[3])<<24 != val {
+		futexes.mu.Unlock()
+		return unix.EAGAIN
+	}
+	futexes.waiters[key] = append(futexes.waiters[key], w)
+	futexes.mu.Unlock()
+	defer func() {
+		futexes.mu.Lock()
+		k := w.key
+		ws := futexes.waiters[k]
+		for i, o := range ws {
+			if o == w {
+				futexes.waiters[k] = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(futexes.waiters[k]) == 0 {
+			delete(futexes.waiters, k)
+		}
+		futexes.mu.Unlock()
+	}()
+	for {
+		futexes.mu.Lock()
+		woken := w.woken
+		futexes.mu.Unlock()
+		if woken {
+			return nil
+		}
+		if err := t.sleep(nil, deadline); err != nil {
+			futexes.mu.Lock()
+			woken := w.woken
+			futexes.mu.Unlock()
+			if woken {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// FutexWake wakes up to n waiters on addr whose bitset matches.
+func (k *Kernel) FutexWake(t *Task, addr uint64, n int, bitset uint32) int {
+	key := futexKey{t.MM(), addr}
+	futexes.mu.Lock()
+	var wake []*Task
+	for _, w := range futexes.waiters[key] {
+		if len(wake) >= n {
+			break
+		}
+		if !w.woken && w.bitset&bitset != 0 {
+			w.woken = true
+			wake = append(wake, w.t)
+		}
+	}
+	futexes.mu.Unlock()
+	for _, w := range wake {
+		w.wakeUp()
+	}
+	return len(wake)
+}
+
+func (k *Kernel) futexWake(t *Task, addr uint64, n int) { k.FutexWake(t, addr, n, ^uint32(0)) }
+
+// FutexRequeue wakes n waiters on addr and moves up to requeue others to addr2.
+func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
+	m := t.MM()
+	key, key2 := futexKey{m, addr}, futexKey{m, addr2}
+	futexes.mu.Lock()
+	ws := futexes.waiters[key]
+	var wake []*Task
+	var keep []*futexWaiter
+	moved := 0
+	for _, w := range ws {
+		switch {
+		case w.woken:
+		case len(wake) < n:
+			w.woken = true
+			wake = append(wake, w.t)
+		case moved < requeue:
+			moved++
+			w.key = key2
+			futexes.waiters[key2] = append(futexes.waiters[key2], w)
+			continue
+		default:
+			keep = append(keep, w)
+			continue
+		}
+		keep = append(keep, w)
+	}
+	futexes.waiters[key] = keep
+	futexes.mu.Unlock()
+	for _, w := range wake {
+		w.wakeUp()
+	}
+	return len(wake) + moved
+}
+
+// Sleep blocks until the deadline or an interruption (nanosleep).
+func (t *Task) Sleep(deadline time.Time) error {
+	err := t.sleep(nil, deadline)
+	if err == unix.ETIMEDOUT {
+		return nil
+	}
+	if err == nil {
+		// A spurious wake-up: keep sleeping.
+		for err == nil {
+			err = t.sleep(nil, deadline)
+		}
+		if err == unix.ETIMEDOUT {
+			return nil
+		}
+	}
+	return err
+}

@@ -1,0 +1,198 @@
+package kernel
+
+import (
+	"github.com/sbx-dev/sbx/kernel/loader"
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// openExecutable resolves and opens path for execve: a regular file with execute permission
+// on a mount that allows it.
+func (t *Task) openExecutable(dirfd int32, path string, follow bool) (*loader.Opened, error) {
+	vd, err := t.Lookup(dirfd, path, follow)
+	if err != nil {
+		return nil, err
+	}
+	in := vd.Dentry.Inode()
+	a, err := in.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if a.Type() == unix.S_IFLNK {
+		return nil, unix.ELOOP
+	}
+	if a.Type() != unix.S_IFREG {
+		return nil, unix.EACCES
+	}
+	if err := vfs.CheckAccess(t.Creds(), a, vfs.MayExec); err != nil {
+		return nil, err
+	}
+	if err := vfs.CheckAccess(t.Creds(), a, vfs.MayRead); err != nil && t.Creds().FSUID != 0 {
+		// Linux can execute unreadable binaries; we need to read them to load them.
+		return nil, err
+	}
+	f, err := in.Open(unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := f.(vfs.Mappable)
+	if !ok {
+		f.Release()
+		return nil, unix.EACCES
+	}
+	fd := vfs.NewFileDescription(f, vd, unix.O_RDONLY)
+	return &loader.Opened{File: m.MapSource(), Path: vd.Path(), Dev: a.Dev, Ino: a.Ino, Size: a.Size,
+		Release: fd.DecRef}, nil
+}
+
+// Execve replaces the process image (execve(2)/execveat(2)). On success the task's
+// registers are those of the new program; on failure nothing changed.
+func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool) error {
+	if path == "" {
+		return unix.ENOENT
+	}
+	as, err := t.k.Platform.NewAddressSpace()
+	if err != nil {
+		t.k.debugf("execve: new address space: %v", err)
+		return unix.ENOMEM
+	}
+	m := mm.New(t.k.MemoryFile, as, t.k.Platform.MaxUserAddress())
+	creds := t.Creds()
+	stackSoft, _ := t.Limit(unix.RLIMIT_STACK)
+	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft,
+		Open: func(p string) (*loader.Opened, error) {
+			// The first open uses dirfd; interpreters are resolved from cwd/root.
+			if p == path {
+				return t.openExecutable(dirfd, p, follow)
+			}
+			return t.openExecutable(AtFDCWD, p, true)
+		}}
+	a.Creds.UID, a.Creds.EUID, a.Creds.GID, a.Creds.EGID = creds.UID, creds.EUID, creds.GID, creds.EGID
+	res, err := loader.Load(m, a)
+	if err != nil {
+		m.Release()
+		return err
+	}
+	m.Layout = res.Layout
+	exe := vfs.VirtualDentry{}
+	if vd, err := t.Lookup(dirfd, path, follow); err == nil {
+		exe = vd
+	}
+	res.Exe.Release()
+
+	tg := t.tg
+	tg.mu.Lock()
+	old := tg.mm
+	tg.mm = m
+	tg.exe = exe
+	tg.comm = res.Comm
+	fds := tg.fds
+	tg.mu.Unlock()
+	t.SetName(res.Comm)
+	if old != nil {
+		old.Release()
+	}
+	fds.CloseOnExec()
+	t.clearChildTID = 0
+	t.robustList = 0
+	t.Regs = platform.Registers{Rip: res.Entry, Rsp: res.SP, Cs: 0x33, Ss: 0x2b, Eflags: 0x202}
+	if t.ctx != nil {
+		if err := t.ctx.SetFPState(nil); err != nil {
+			t.k.debugf("execve: resetting FP state: %v", err)
+		}
+	}
+	return nil
+}
+
+// Exe returns the executable's location (for /proc/PID/exe).
+func (tg *ThreadGroup) Exe() vfs.VirtualDentry {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.exe
+}
+
+// Comm returns the process name.
+func (tg *ThreadGroup) Comm() string {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.comm
+}
+
+// MM returns the process address space (nil once it exited).
+func (tg *ThreadGroup) MM() *mm.MM {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.mm
+}
+
+// FDs returns the FD table (nil once it exited).
+func (tg *ThreadGroup) FDs() *vfs.FDTable {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.fds
+}
+
+// FSContext returns root and cwd.
+func (tg *ThreadGroup) FSContext() (root, cwd vfs.VirtualDentry) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.root, tg.cwd
+}
+
+// Leader returns the thread-group leader.
+func (tg *ThreadGroup) Leader() *Task { return tg.leader }
+
+// Tasks returns the live threads.
+func (tg *ThreadGroup) Tasks() []*Task {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	out := make([]*Task, 0, len(tg.tasks))
+	for t := range tg.tasks {
+		out = append(out, t)
+	}
+	return out
+}
+
+// PPID returns the parent's PID (0 for init).
+func (tg *ThreadGroup) PPID() int32 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.parent == nil {
+		return 0
+	}
+	return tg.parent.PID
+}
+
+// Creds returns the process credentials.
+func (tg *ThreadGroup) Creds() vfs.Creds {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.creds
+}
+
+// Limits returns a copy of the resource limits.
+func (tg *ThreadGroup) Limits() map[int][2]uint64 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	out := make(map[int][2]uint64, len(tg.limits))
+	for k, v := range tg.limits {
+		out[k] = v
+	}
+	return out
+}
+
+// Zombie reports whether the process has exited.
+func (tg *ThreadGroup) Zombie() bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.zombie
+}
+
+// IDs returns the process group and session.
+func (tg *ThreadGroup) IDs() (pgid, sid int32) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.pgid, tg.sid
+}

@@ -1,0 +1,182 @@
+// Package host wraps host file descriptors that brokers donated to the kernel (gofer-opened
+// files, the user's terminal) as vfs files. The kernel never opens host paths: every FD here
+// arrived from the launcher or the gofer.
+package host
+
+import (
+	"io"
+
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// File is an open host FD.
+type File struct {
+	fd     int
+	stream bool
+	tty    bool
+	owned  bool
+}
+
+var (
+	_ vfs.HostFile = (*File)(nil)
+	_ vfs.Stream   = (*File)(nil)
+	_ vfs.Pollable = (*File)(nil)
+)
+
+// New wraps fd. The File owns fd (closes it on Release) when owned is set.
+func New(fd int, owned bool) *File {
+	f := &File{fd: fd, owned: owned}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
+			f.stream = true
+		}
+	}
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+		f.tty = true
+	}
+	return f
+}
+
+// HostFD implements vfs.HostFile.
+func (f *File) HostFD() int { return f.fd }
+
+// IsStream implements vfs.Stream.
+func (f *File) IsStream() bool { return f.stream }
+
+// IsTTY reports whether the FD is a terminal.
+func (f *File) IsTTY() bool { return f.tty }
+
+func (f *File) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, error) {
+	dst = nonEmpty(dst)
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	var n int
+	var err error
+	for {
+		if f.stream {
+			n, err = unix.Readv(f.fd, dst)
+		} else {
+			n, err = unix.Preadv(f.fd, dst, off)
+		}
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int64(n), nil
+}
+
+func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, error) {
+	src = nonEmpty(src)
+	if len(src) == 0 {
+		return 0, nil
+	}
+	var n int
+	var err error
+	for {
+		if f.stream {
+			n, err = unix.Writev(f.fd, src)
+		} else if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
+			n, err = unix.Pwritev2(f.fd, src, -1, 0)
+		} else {
+			n, err = unix.Pwritev(f.fd, src, off)
+		}
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int64(n), nil
+}
+
+func nonEmpty(bs [][]byte) [][]byte {
+	out := bs[:0:0]
+	for _, b := range bs {
+		if len(b) > 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ReadAt implements mm.Source for private mappings of host files.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Pread(f.fd, p[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, io.EOF
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Sync implements vfs.Syncer.
+func (f *File) Sync() error { return unix.Fsync(f.fd) }
+
+// Allocate implements vfs.Allocator.
+func (f *File) Allocate(mode uint32, off, length int64) error {
+	return unix.Fallocate(f.fd, mode, off, length)
+}
+
+// Readiness polls the host FD without blocking.
+func (f *File) Readiness(mask uint32) uint32 {
+	pfd := []unix.PollFd{{Fd: int32(f.fd), Events: int16(mask)}}
+	if n, err := unix.Poll(pfd, 0); err != nil || n == 0 {
+		return 0
+	}
+	return uint32(pfd[0].Revents)
+}
+
+// EventRegister is a no-op: host FDs are waited on with a host poll (see HostFD).
+func (f *File) EventRegister(*waiter.Entry) {}
+
+// EventUnregister is a no-op.
+func (f *File) EventUnregister(*waiter.Entry) {}
+
+// fionread is FIONREAD (== TIOCINQ) from include/uapi/asm-generic/ioctls.h.
+const fionread = 0x541B
+
+// Ioctl implements the terminal ioctls the kernel understands, by doing them on the host
+// terminal it was given. Anything else is refused: nothing is forwarded blindly.
+func (f *File) Ioctl(fd *vfs.FileDescription, mem vfs.Memory, cmd uint32, arg uint64) (uint64, error) {
+	switch cmd {
+	case fionread:
+		n, err := unix.IoctlGetInt(f.fd, fionread)
+		if err != nil {
+			return 0, err
+		}
+		b := []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}
+		if _, err := mem.CopyOut(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	}
+	if !f.tty {
+		return 0, unix.ENOTTY
+	}
+	return ttyIoctl(f.fd, mem, cmd, arg)
+}
+
+// Release closes an owned FD.
+func (f *File) Release() {
+	if f.owned {
+		unix.Close(f.fd)
+	}
+}

@@ -1,0 +1,167 @@
+package procfs
+
+import (
+	"hash/fnv"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// procfs inodes are generated on demand; their numbers are stable hashes of their paths so
+// that repeated lookups agree.
+func inoOf(path string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	return h.Sum64() & 0x7fffffff
+}
+
+const procDev = 0x16 // what the host's procfs typically reports
+
+type node struct {
+	path string
+	uid  uint32
+	gid  uint32
+}
+
+func (n node) attr(mode uint32, size int64) vfs.Attr {
+	t := unix.NsecToTimespec(bootTime.Load())
+	return vfs.Attr{Mode: mode, Ino: inoOf(n.path), Dev: procDev, Nlink: 1, UID: n.uid, GID: n.gid, Size: size,
+		Blksize: 1024, Atime: t, Mtime: t, Ctime: t}
+}
+
+var bootTime atomic.Int64
+
+func init() { bootTime.Store(time.Now().UnixNano()) }
+
+func (node) SetAttr(vfs.SetAttr) error { return unix.EPERM }
+func (node) StatFS() (vfs.StatFS, error) {
+	return vfs.StatFS{Type: 0x9fa0, Bsize: 4096, Frsize: 4096, Namelen: 255}, nil
+}
+
+// entry is one child of a generated directory.
+type entry struct {
+	name string
+	in   vfs.Inode
+}
+
+// dirNode is a directory whose children are computed on each lookup/readdir.
+type dirNode struct {
+	node
+	vfs.ReadOnlyDir
+	list func() []entry
+}
+
+func (d *dirNode) Stat() (vfs.Attr, error) { return d.attr(unix.S_IFDIR|0o555, 0), nil }
+func (d *dirNode) Volatile() bool          { return true }
+func (d *dirNode) Lookup(name string) (vfs.Inode, error) {
+	for _, e := range d.list() {
+		if e.name == name {
+			return e.in, nil
+		}
+	}
+	return nil, unix.ENOENT
+}
+func (d *dirNode) Readdir() ([]vfs.Dirent, error) {
+	es := d.list()
+	out := make([]vfs.Dirent, 0, len(es))
+	for _, e := range es {
+		a, err := e.in.Stat()
+		if err != nil {
+			continue
+		}
+		out = append(out, vfs.Dirent{Name: e.name, Ino: a.Ino, Type: vfs.DTType(a.Mode)})
+	}
+	return out, nil
+}
+
+// fileNode is a read-only file whose contents are generated when it is opened.
+type fileNode struct {
+	node
+	vfs.NotDir
+	mode uint32
+	gen  func() ([]byte, error)
+}
+
+func (f *fileNode) Stat() (vfs.Attr, error) { return f.attr(unix.S_IFREG|f.mode, 0), nil }
+func (f *fileNode) Open(flags int) (vfs.File, error) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		return nil, unix.EACCES
+	}
+	b, err := f.gen()
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{data: b}, nil
+}
+
+// snapshot is an open generated file.
+type snapshot struct{ data []byte }
+
+func (s *snapshot) Read(_ *vfs.FileDescription, dst [][]byte, off int64) (int64, error) {
+	var n int64
+	for _, b := range dst {
+		if off >= int64(len(s.data)) {
+			break
+		}
+		c := copy(b, s.data[off:])
+		n += int64(c)
+		off += int64(c)
+	}
+	return n, nil
+}
+func (s *snapshot) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EBADF }
+func (s *snapshot) Release()                                                   {}
+
+// ReadAt lets generated files be read by mmap (rare) and the loader.
+func (s *snapshot) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(s.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, s.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Seek supports SEEK_END on a generated file by its current contents.
+func (s *snapshot) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64, error) {
+	var base int64
+	switch whence {
+	case unix.SEEK_SET:
+	case unix.SEEK_CUR:
+		base = cur
+	case unix.SEEK_END:
+		base = int64(len(s.data))
+	default:
+		return 0, unix.EINVAL
+	}
+	if base+off < 0 {
+		return 0, unix.EINVAL
+	}
+	return base + off, nil
+}
+
+// linkNode is a symlink with a computed target; with magic set it is a magic link.
+type linkNode struct {
+	node
+	vfs.NotDir
+	target func() (string, error)
+}
+
+func (l *linkNode) Stat() (vfs.Attr, error) {
+	t, _ := l.target()
+	return l.attr(unix.S_IFLNK|0o777, int64(len(t))), nil
+}
+func (l *linkNode) Readlink() (string, error)  { return l.target() }
+func (l *linkNode) Open(int) (vfs.File, error) { return nil, unix.ELOOP }
+
+type magicLink struct {
+	linkNode
+	to func() (vfs.VirtualDentry, error)
+}
+
+func (m *magicLink) Target() (vfs.VirtualDentry, error) { return m.to() }

@@ -1,0 +1,297 @@
+package tmpfs
+
+import (
+	"io"
+
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// minCapacity is the memory-file range first reserved for a file's contents. Reservations
+// are virtual (the memory file is sparse), so generous capacities cost nothing until written.
+const minCapacity = 1 << 20
+
+// maxFileSize bounds a tmpfs file.
+const maxFileSize = 1 << 34
+
+// ensureCapacityLocked makes room for size bytes. Preconditions: in.mu held.
+func (in *Inode) ensureCapacityLocked(size int64) error {
+	if size <= in.capacity {
+		return nil
+	}
+	if size > maxFileSize {
+		return unix.EFBIG
+	}
+	if in.mapRefs > 0 && in.capacity > 0 {
+		// Shared mappings pin the range; growing past it would split the file in two.
+		return unix.ENOMEM
+	}
+	c := max(int64(minCapacity), in.capacity)
+	for c < size {
+		c *= 2
+	}
+	off, err := in.fs.mf.Allocate(c)
+	if err != nil {
+		return unix.ENOSPC
+	}
+	if in.capacity > 0 {
+		copy(in.fs.mf.Slice(off, in.attr.Size), in.fs.mf.Slice(in.memOff, in.attr.Size))
+		in.fs.mf.Free(in.memOff, in.capacity)
+	}
+	in.memOff, in.capacity = off, c
+	return nil
+}
+
+// truncateLocked sets the file size. Preconditions: in.mu held.
+func (in *Inode) truncateLocked(size int64) error {
+	if size < 0 {
+		return unix.EINVAL
+	}
+	if size > in.attr.Size {
+		if err := in.ensureCapacityLocked(size); err != nil {
+			return err
+		}
+	} else if in.capacity > 0 {
+		clear(in.fs.mf.Slice(in.memOff+size, in.attr.Size-size))
+	}
+	in.attr.Size = size
+	return nil
+}
+
+// ReadAt reads file contents (mm.Source for private mappings).
+func (in *Inode) ReadAt(p []byte, off int64) (int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if off >= in.attr.Size {
+		return 0, io.EOF
+	}
+	n := copy(p, in.fs.mf.Slice(in.memOff+off, min(int64(len(p)), in.attr.Size-off)))
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// MapShared implements mm.SharedSource: the mapping uses the file's own pages. Mapping
+// beyond the current size reserves that much capacity (the pages exist but are past EOF).
+func (in *Inode) MapShared(off, length int64) (int64, func(), error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if off < 0 || off+length > maxFileSize {
+		return 0, nil, unix.EINVAL
+	}
+	if in.capacity < off+length {
+		size := in.attr.Size
+		if err := in.ensureCapacityLocked(off + length); err != nil {
+			return 0, nil, err
+		}
+		in.attr.Size = size
+	}
+	in.mapRefs++
+	return in.memOff + off, func() {
+		in.mu.Lock()
+		in.mapRefs--
+		in.mu.Unlock()
+	}, nil
+}
+
+// regularFile is an open tmpfs regular file.
+type regularFile struct{ in *Inode }
+
+var (
+	_ vfs.Mappable  = (*regularFile)(nil)
+	_ vfs.Allocator = (*regularFile)(nil)
+)
+
+func (f *regularFile) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, error) {
+	in := f.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	var n int64
+	for _, b := range dst {
+		if off >= in.attr.Size {
+			break
+		}
+		c := copy(b, in.fs.mf.Slice(in.memOff+off, min(int64(len(b)), in.attr.Size-off)))
+		n += int64(c)
+		off += int64(c)
+	}
+	return n, nil
+}
+
+func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, error) {
+	in := f.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	if fd.StatusFlags()&unix.O_APPEND != 0 {
+		off = in.attr.Size
+	}
+	var total int64
+	for _, b := range src {
+		total += int64(len(b))
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	if off+total > maxFileSize {
+		return 0, unix.EFBIG
+	}
+	if err := in.ensureCapacityLocked(off + total); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, b := range src {
+		copy(in.fs.mf.Slice(in.memOff+off+n, int64(len(b))), b)
+		n += int64(len(b))
+	}
+	if off+n > in.attr.Size {
+		in.attr.Size = off + n
+	}
+	t := now()
+	in.attr.Mtime, in.attr.Ctime = t, t
+	return n, nil
+}
+
+func (f *regularFile) Release() {}
+
+func (f *regularFile) MapSource() mm.Source { return f.in }
+
+func (f *regularFile) Allocate(mode uint32, off, length int64) error {
+	in := f.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch mode {
+	case 0, unix.FALLOC_FL_KEEP_SIZE:
+		end := off + length
+		if err := in.ensureCapacityLocked(end); err != nil {
+			return err
+		}
+		if mode == 0 && end > in.attr.Size {
+			in.attr.Size = end
+		}
+		return nil
+	case unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE:
+		end := min(off+length, in.attr.Size)
+		if off < end {
+			clear(in.fs.mf.Slice(in.memOff+off, end-off))
+		}
+		return nil
+	}
+	return unix.EOPNOTSUPP
+}
+
+// Seek supports SEEK_DATA/SEEK_HOLE for a file with no holes.
+func (f *regularFile) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64, error) {
+	in := f.in
+	in.mu.Lock()
+	size := in.attr.Size
+	in.mu.Unlock()
+	var n int64
+	switch whence {
+	case unix.SEEK_SET:
+		n = off
+	case unix.SEEK_CUR:
+		n = cur + off
+	case unix.SEEK_END:
+		n = size + off
+	case unix.SEEK_DATA:
+		if off < 0 || off >= size {
+			return 0, unix.ENXIO
+		}
+		return off, nil
+	case unix.SEEK_HOLE:
+		if off < 0 || off >= size {
+			return 0, unix.ENXIO
+		}
+		return size, nil
+	default:
+		return 0, unix.EINVAL
+	}
+	if n < 0 {
+		return 0, unix.EINVAL
+	}
+	return n, nil
+}
+
+// Release frees the contents of an inode no longer linked or open. Called by the kernel
+// when the last reference to an unlinked file goes away.
+func (in *Inode) Release() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.attr.Nlink == 0 && in.capacity > 0 && in.mapRefs == 0 {
+		in.fs.mf.Free(in.memOff, in.capacity)
+		in.capacity, in.memOff, in.attr.Size = 0, 0, 0
+	}
+}
+
+// WriteFile creates (or replaces the contents of) a regular file in directory dir, for the
+// kernel to populate synthetic trees (/sys) at boot.
+func (in *Inode) WriteFile(name string, mode uint32, data []byte) error {
+	c := &vfs.Creds{}
+	child, f, err := in.Create(name, unix.O_WRONLY, mode, c)
+	if err == unix.EEXIST {
+		ci, lerr := in.Lookup(name)
+		if lerr != nil {
+			return lerr
+		}
+		child = ci
+		f = &regularFile{in: ci.(*Inode)}
+	} else if err != nil {
+		return err
+	}
+	_ = child
+	r := f.(*regularFile)
+	r.in.mu.Lock()
+	terr := r.in.truncateLocked(0)
+	r.in.mu.Unlock()
+	if terr != nil {
+		return terr
+	}
+	_, err = r.Write(vfs.NewAnonFileDescription(r, "", unix.O_WRONLY), [][]byte{data}, 0)
+	return err
+}
+
+// MkdirAll creates the directory path below in (components separated by '/'), returning
+// the last one.
+func (in *Inode) MkdirAll(path string, mode uint32) (*Inode, error) {
+	cur := in
+	for _, c := range splitPath(path) {
+		next, err := cur.Lookup(c)
+		if err == unix.ENOENT {
+			if err := cur.Mkdir(c, mode, &vfs.Creds{}); err != nil && err != unix.EEXIST {
+				return nil, err
+			}
+			next, err = cur.Lookup(c)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ni, ok := next.(*Inode)
+		if !ok || !isDirInode(ni) {
+			return nil, unix.ENOTDIR
+		}
+		cur = ni
+	}
+	return cur, nil
+}
+
+func splitPath(p string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			if i > start {
+				out = append(out, p[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}

@@ -1,0 +1,520 @@
+// Package tmpfs is the in-memory filesystem: the sandbox's root skeleton, /tmp, a private
+// home, /dev/shm and /dev itself (with device nodes opened through a device table).
+// Regular file contents live in the sandbox's memory file, so shared mappings of tmpfs
+// files (and of memfds, which are tmpfs files without a name) map the same pages.
+//
+// Locking: FS.mu serialises namespace changes (create, unlink, rename) across the whole
+// filesystem; each inode's mu protects its attributes and contents.
+package tmpfs
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// OpenDevice opens the character device rdev; nil means device nodes cannot be opened.
+type OpenDevice func(rdev uint64, flags int) (vfs.File, error)
+
+// FIFOOpener opens a named pipe's end; the pipe object is created on first use.
+type FIFOOpener func(key any, flags int) (vfs.File, error)
+
+// FS is one tmpfs instance.
+type FS struct {
+	mf      *mm.MemoryFile
+	dev     uint64
+	devices OpenDevice
+	fifos   FIFOOpener
+	nextIno atomic.Uint64
+	mu      sync.Mutex // serialises directory changes
+	magic   int64
+}
+
+// Options configure a new tmpfs.
+type Options struct {
+	Dev     uint64
+	Devices OpenDevice
+	FIFOs   FIFOOpener
+	Mode    uint32 // root directory permissions
+	UID     uint32
+	GID     uint32
+	Magic   int64 // statfs f_type; TMPFS_MAGIC by default
+}
+
+// New returns a tmpfs and its root directory inode.
+func New(mf *mm.MemoryFile, o Options) (*FS, *Inode) {
+	fs := &FS{mf: mf, dev: o.Dev, devices: o.Devices, fifos: o.FIFOs, magic: o.Magic}
+	if fs.magic == 0 {
+		fs.magic = 0x01021994
+	}
+	mode := o.Mode
+	if mode == 0 {
+		mode = 0o1777
+	}
+	root := fs.newInode(unix.S_IFDIR|mode, o.UID, o.GID)
+	root.attr.Nlink = 2
+	return fs, root
+}
+
+func now() unix.Timespec {
+	return unix.NsecToTimespec(time.Now().UnixNano())
+}
+
+func (fs *FS) newInode(mode, uid, gid uint32) *Inode {
+	t := now()
+	in := &Inode{fs: fs, attr: vfs.Attr{Mode: mode, Ino: fs.nextIno.Add(1), Dev: fs.dev, Nlink: 1, UID: uid, GID: gid,
+		Blksize: 4096, Atime: t, Mtime: t, Ctime: t, Btime: t}}
+	if mode&unix.S_IFMT == unix.S_IFDIR {
+		in.children = make(map[string]*Inode)
+	}
+	return in
+}
+
+// Inode is a tmpfs file, directory, symlink, FIFO, socket or device node.
+type Inode struct {
+	fs *FS
+
+	mu sync.Mutex
+	// attr is protected by mu
+	attr vfs.Attr
+	// children and order hold a directory's entries (order: creation order). protected by mu
+	children map[string]*Inode
+	order    []string
+	// target is a symlink's target. protected by mu
+	target string
+	// data: a regular file's contents are [memOff, memOff+size) of the memory file, with
+	// capacity bytes reserved there. protected by mu
+	memOff, capacity int64
+	// parent is a directory's parent, for rename loop checks. protected by fs.mu
+	parent *Inode
+	// mapRefs counts shared mappings of the contents (the range cannot move while mapped).
+	// protected by mu
+	mapRefs int
+}
+
+var _ vfs.Inode = (*Inode)(nil)
+
+// NewFile returns an unnamed regular file (memfd_create, O_TMPFILE).
+func (fs *FS) NewFile(mode, uid, gid uint32) *Inode {
+	in := fs.newInode(unix.S_IFREG|mode&0o7777, uid, gid)
+	in.attr.Nlink = 0
+	return in
+}
+
+// Stat implements vfs.Inode.
+func (in *Inode) Stat() (vfs.Attr, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	a := in.attr
+	a.Blocks = (in.usedBytesLocked() + 511) / 512
+	return a, nil
+}
+
+func (in *Inode) usedBytesLocked() int64 {
+	if in.attr.Mode&unix.S_IFMT == unix.S_IFREG {
+		return (in.attr.Size + 4095) &^ 4095
+	}
+	if in.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return 0
+	}
+	return 0
+}
+
+// SetAttr implements vfs.Inode.
+func (in *Inode) SetAttr(a vfs.SetAttr) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	t := now()
+	if a.Size != nil {
+		if in.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return unix.EISDIR
+		}
+		if in.attr.Mode&unix.S_IFMT != unix.S_IFREG {
+			return unix.EINVAL
+		}
+		if err := in.truncateLocked(*a.Size); err != nil {
+			return err
+		}
+		in.attr.Mtime = t
+	}
+	if a.Mode != nil {
+		in.attr.Mode = in.attr.Mode&unix.S_IFMT | *a.Mode&0o7777
+	}
+	if a.UID != nil {
+		in.attr.UID = *a.UID
+	}
+	if a.GID != nil {
+		in.attr.GID = *a.GID
+	}
+	if a.Atime != nil {
+		in.attr.Atime = *a.Atime
+	}
+	if a.Mtime != nil {
+		in.attr.Mtime = *a.Mtime
+	}
+	in.attr.Ctime = t
+	return nil
+}
+
+// StatFS implements vfs.Inode.
+func (in *Inode) StatFS() (vfs.StatFS, error) {
+	return vfs.StatFS{Type: in.fs.magic, Bsize: 4096, Frsize: 4096, Blocks: 1 << 20, Bfree: 1 << 20, Bavail: 1 << 20,
+		Files: 1 << 20, Ffree: 1 << 20, Namelen: 255}, nil
+}
+
+// Readlink implements vfs.Inode.
+func (in *Inode) Readlink() (string, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.attr.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return "", unix.EINVAL
+	}
+	return in.target, nil
+}
+
+// Open implements vfs.Inode.
+func (in *Inode) Open(flags int) (vfs.File, error) {
+	in.mu.Lock()
+	mode, rdev := in.attr.Mode, in.attr.Rdev
+	in.mu.Unlock()
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return vfs.NewDirFile(), nil
+	case unix.S_IFREG:
+		if flags&unix.O_TRUNC != 0 && flags&unix.O_ACCMODE != unix.O_RDONLY {
+			in.mu.Lock()
+			err := in.truncateLocked(0)
+			in.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+		}
+		return &regularFile{in: in}, nil
+	case unix.S_IFCHR:
+		if in.fs.devices == nil {
+			return nil, unix.ENXIO
+		}
+		return in.fs.devices(rdev, flags)
+	case unix.S_IFIFO:
+		if in.fs.fifos == nil {
+			return nil, unix.ENXIO
+		}
+		return in.fs.fifos(in, flags)
+	case unix.S_IFSOCK:
+		return nil, unix.ENXIO
+	}
+	return nil, unix.ENXIO
+}
+
+// Lookup implements vfs.Inode.
+func (in *Inode) Lookup(name string) (vfs.Inode, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.children == nil {
+		return nil, unix.ENOTDIR
+	}
+	c, ok := in.children[name]
+	if !ok {
+		return nil, unix.ENOENT
+	}
+	return c, nil
+}
+
+// Readdir implements vfs.Inode.
+func (in *Inode) Readdir() ([]vfs.Dirent, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.children == nil {
+		return nil, unix.ENOTDIR
+	}
+	out := make([]vfs.Dirent, 0, len(in.order))
+	for _, name := range in.order {
+		c := in.children[name]
+		c.mu.Lock()
+		out = append(out, vfs.Dirent{Name: name, Ino: c.attr.Ino, Type: vfs.DTType(c.attr.Mode)})
+		c.mu.Unlock()
+	}
+	return out, nil
+}
+
+// addLocked links c as name. Preconditions: fs.mu and in.mu held; name absent.
+func (in *Inode) addLocked(name string, c *Inode) {
+	in.children[name] = c
+	in.order = append(in.order, name)
+	t := now()
+	in.attr.Mtime, in.attr.Ctime = t, t
+	if c.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
+		in.attr.Nlink++
+		c.parent = in
+	}
+}
+
+// removeLocked unlinks name. Preconditions: fs.mu and in.mu held; name present.
+func (in *Inode) removeLocked(name string) *Inode {
+	c := in.children[name]
+	delete(in.children, name)
+	for i, n := range in.order {
+		if n == name {
+			in.order = append(in.order[:i], in.order[i+1:]...)
+			break
+		}
+	}
+	t := now()
+	in.attr.Mtime, in.attr.Ctime = t, t
+	if c.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
+		in.attr.Nlink--
+	}
+	return c
+}
+
+func (in *Inode) create(name string, c *Inode) error {
+	in.fs.mu.Lock()
+	defer in.fs.mu.Unlock()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.children == nil {
+		return unix.ENOTDIR
+	}
+	if in.attr.Nlink == 0 {
+		return unix.ENOENT
+	}
+	if _, ok := in.children[name]; ok {
+		return unix.EEXIST
+	}
+	in.addLocked(name, c)
+	return nil
+}
+
+func (in *Inode) gidForChild(c *vfs.Creds) uint32 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.attr.Mode&unix.S_ISGID != 0 {
+		return in.attr.GID
+	}
+	return c.FSGID
+}
+
+// Create implements vfs.Inode.
+func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.Inode, vfs.File, error) {
+	n := in.fs.newInode(unix.S_IFREG|mode&0o7777, c.FSUID, in.gidForChild(c))
+	if err := in.create(name, n); err != nil {
+		return nil, nil, err
+	}
+	return n, &regularFile{in: n}, nil
+}
+
+// Mkdir implements vfs.Inode.
+func (in *Inode) Mkdir(name string, mode uint32, c *vfs.Creds) error {
+	n := in.fs.newInode(unix.S_IFDIR|mode&0o7777, c.FSUID, in.gidForChild(c))
+	n.attr.Nlink = 2
+	in.mu.Lock()
+	if in.attr.Mode&unix.S_ISGID != 0 {
+		n.attr.Mode |= unix.S_ISGID
+	}
+	in.mu.Unlock()
+	return in.create(name, n)
+}
+
+// Mknod implements vfs.Inode.
+func (in *Inode) Mknod(name string, mode uint32, dev uint64, c *vfs.Creds) error {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK:
+	case unix.S_IFCHR, unix.S_IFBLK:
+		if c.EUID != 0 {
+			return unix.EPERM
+		}
+	default:
+		return unix.EINVAL
+	}
+	n := in.fs.newInode(mode, c.FSUID, in.gidForChild(c))
+	n.attr.Rdev = dev
+	return in.create(name, n)
+}
+
+// MknodDevice adds a device node regardless of credentials (for building /dev).
+func (in *Inode) MknodDevice(name string, mode uint32, rdev uint64) error {
+	n := in.fs.newInode(mode, 0, 0)
+	n.attr.Rdev = rdev
+	return in.create(name, n)
+}
+
+// Symlink implements vfs.Inode.
+func (in *Inode) Symlink(name, target string, c *vfs.Creds) error {
+	n := in.fs.newInode(unix.S_IFLNK|0o777, c.FSUID, in.gidForChild(c))
+	n.target = target
+	n.attr.Size = int64(len(target))
+	return in.create(name, n)
+}
+
+// Link implements vfs.Inode.
+func (in *Inode) Link(name string, target vfs.Inode) error {
+	t, ok := target.(*Inode)
+	if !ok || t.fs != in.fs {
+		return unix.EXDEV
+	}
+	t.mu.Lock()
+	if t.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
+		t.mu.Unlock()
+		return unix.EPERM
+	}
+	if t.attr.Nlink == 0 {
+		t.mu.Unlock()
+		return unix.ENOENT
+	}
+	t.mu.Unlock()
+	if err := in.create(name, t); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.attr.Nlink++
+	t.attr.Ctime = now()
+	t.mu.Unlock()
+	return nil
+}
+
+// Unlink implements vfs.Inode.
+func (in *Inode) Unlink(name string) error {
+	in.fs.mu.Lock()
+	defer in.fs.mu.Unlock()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	c, ok := in.children[name]
+	if !ok {
+		return unix.ENOENT
+	}
+	c.mu.Lock()
+	isDir := c.attr.Mode&unix.S_IFMT == unix.S_IFDIR
+	c.mu.Unlock()
+	if isDir {
+		return unix.EISDIR
+	}
+	in.removeLocked(name)
+	c.mu.Lock()
+	c.attr.Nlink--
+	c.attr.Ctime = now()
+	c.mu.Unlock()
+	return nil
+}
+
+// Rmdir implements vfs.Inode.
+func (in *Inode) Rmdir(name string) error {
+	in.fs.mu.Lock()
+	defer in.fs.mu.Unlock()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	c, ok := in.children[name]
+	if !ok {
+		return unix.ENOENT
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.children == nil {
+		return unix.ENOTDIR
+	}
+	if len(c.children) != 0 {
+		return unix.ENOTEMPTY
+	}
+	in.removeLocked(name)
+	c.attr.Nlink = 0
+	return nil
+}
+
+// Rename implements vfs.Inode.
+func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags uint32) error {
+	nd, ok := newDir.(*Inode)
+	if !ok || nd.fs != in.fs {
+		return unix.EXDEV
+	}
+	fs := in.fs
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	lockDirs(in, nd)
+	defer unlockDirs(in, nd)
+	src, ok := in.children[oldName]
+	if !ok {
+		return unix.ENOENT
+	}
+	if nd.children == nil || nd.attr.Nlink == 0 {
+		return unix.ENOENT
+	}
+	dst, exists := nd.children[newName]
+	if flags&unix.RENAME_NOREPLACE != 0 && exists {
+		return unix.EEXIST
+	}
+	if flags&unix.RENAME_EXCHANGE != 0 {
+		if !exists {
+			return unix.ENOENT
+		}
+		in.children[oldName], nd.children[newName] = dst, src
+		return nil
+	}
+	if src == dst {
+		return nil
+	}
+	srcDir := isDirInode(src)
+	// A directory may not move below itself.
+	if srcDir {
+		for p := nd; p != nil; p = fs.parentOf(p) {
+			if p == src {
+				return unix.EINVAL
+			}
+		}
+	}
+	if exists {
+		dstDir := isDirInode(dst)
+		switch {
+		case srcDir && !dstDir:
+			return unix.ENOTDIR
+		case !srcDir && dstDir:
+			return unix.EISDIR
+		case dstDir:
+			dst.mu.Lock()
+			n := len(dst.children)
+			dst.mu.Unlock()
+			if n != 0 {
+				return unix.ENOTEMPTY
+			}
+		}
+		nd.removeLocked(newName)
+		dst.mu.Lock()
+		if dstDir {
+			dst.attr.Nlink = 0
+		} else {
+			dst.attr.Nlink--
+		}
+		dst.mu.Unlock()
+	}
+	in.removeLocked(oldName)
+	nd.addLocked(newName, src)
+	src.mu.Lock()
+	src.attr.Ctime = now()
+	src.mu.Unlock()
+	return nil
+}
+
+func isDirInode(in *Inode) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.children != nil
+}
+
+// parentOf returns dir's parent directory. Preconditions: fs.mu held.
+func (fs *FS) parentOf(dir *Inode) *Inode { return dir.parent }
+
+func lockDirs(a, b *Inode) {
+	a.mu.Lock()
+	if b != a {
+		b.mu.Lock()
+	}
+}
+
+func unlockDirs(a, b *Inode) {
+	if b != a {
+		b.mu.Unlock()
+	}
+	a.mu.Unlock()
+}

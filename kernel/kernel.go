@@ -1,0 +1,185 @@
+// Package kernel is sbx's user-space Linux kernel: tasks (one goroutine per app thread,
+// running app code through a platform.Context), thread groups, the syscall table and the
+// task loop. Memory lives in kernel/mm, files in kernel/vfs and kernel/fs/*, ELF loading in
+// kernel/loader, syscall handlers in kernel/syscalls.
+//
+// Lock order: Kernel.mu → ThreadGroup.mu → Task.mu. The syscall path takes no global lock:
+// a task touches only its own state, its thread group's, and the objects it operates on.
+package kernel
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/platform"
+)
+
+// Config is everything a Kernel needs from its creator.
+type Config struct {
+	Platform   platform.Platform
+	MemoryFile *mm.MemoryFile
+	Syscalls   *SyscallTable
+	Hostname   string
+	Release    string // uname -r inside the sandbox
+	Version    string // uname -v
+	UID, GID   uint32 // the app's credentials
+	// Debug receives one line per unknown syscall number (sbx run --debug); nil discards.
+	Debug io.Writer
+	// Strace receives every syscall with decoded arguments and result; nil disables.
+	Strace io.Writer
+	// Limits are the initial resource limits (RLIMIT_* → soft, hard); missing use defaults.
+	Limits map[int][2]uint64
+	// MaxTasks bounds the number of tasks (profile resources.tasks); 0 means no bound.
+	MaxTasks int
+}
+
+// Kernel is one sandbox's kernel.
+type Kernel struct {
+	Config
+	NS    *vfs.Namespace
+	Start time.Time
+	// BootID is /proc/sys/kernel/random/boot_id.
+	BootID string
+
+	unknown unknownLog
+
+	mu sync.Mutex
+	// tasks maps TIDs to tasks; groups maps TGIDs to thread groups. protected by mu
+	tasks  map[int32]*Task
+	groups map[int32]*ThreadGroup
+	// nextPID is the next PID to hand out. protected by mu
+	nextPID int32
+	// init is the first thread group; the sandbox ends when it exits. protected by mu
+	init *ThreadGroup
+	// exited counters of dead tasks, so totals stay monotonic. protected by mu
+	deadSyscalls uint64
+	deadPerNr    map[uint64]uint64
+
+	done     chan struct{}
+	exitCode int
+}
+
+// New creates a kernel. The caller mounts filesystems into ns before starting processes.
+func New(cfg Config, ns *vfs.Namespace) *Kernel {
+	if cfg.Release == "" {
+		cfg.Release = "6.8.0-sbx"
+	}
+	if cfg.Version == "" {
+		cfg.Version = "#1 SMP PREEMPT_DYNAMIC sbx"
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "sbx"
+	}
+	return &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
+		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID()}
+}
+
+// allocPIDLocked returns a fresh PID. Preconditions: k.mu held.
+func (k *Kernel) allocPIDLocked() (int32, error) {
+	if k.MaxTasks > 0 && len(k.tasks) >= k.MaxTasks {
+		return 0, errAgain
+	}
+	for range 1 << 22 {
+		pid := k.nextPID
+		k.nextPID++
+		if k.nextPID >= pidMax {
+			k.nextPID = 300
+		}
+		if _, used := k.tasks[pid]; used {
+			continue
+		}
+		if _, used := k.groups[pid]; used {
+			continue
+		}
+		return pid, nil
+	}
+	return 0, errAgain
+}
+
+// pidMax is /proc/sys/kernel/pid_max.
+const pidMax = 4194304
+
+// Done is closed when the sandbox's first process has exited and every task is gone.
+func (k *Kernel) Done() <-chan struct{} { return k.done }
+
+// ExitCode is the shell-style status of the first process: its exit status, or 128+signal.
+func (k *Kernel) ExitCode() int { return k.exitCode }
+
+// TaskByTID returns a live task.
+func (k *Kernel) TaskByTID(tid int32) *Task {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.tasks[tid]
+}
+
+// GroupByPID returns a live (or zombie) thread group.
+func (k *Kernel) GroupByPID(pid int32) *ThreadGroup {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.groups[pid]
+}
+
+// Groups lists thread groups by PID.
+func (k *Kernel) Groups() []*ThreadGroup {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]*ThreadGroup, 0, len(k.groups))
+	for _, g := range k.groups {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
+}
+
+// Stats is a snapshot of the kernel's counters.
+type Stats struct {
+	Tasks         int
+	Processes     int
+	MemoryBytes   int64
+	Syscalls      uint64
+	PerSyscall    map[string]uint64
+	Unimplemented map[string]uint64
+	CPUTime       time.Duration
+}
+
+// Stats sums the per-task counters.
+func (k *Kernel) Stats() Stats {
+	k.mu.Lock()
+	s := Stats{Tasks: len(k.tasks), Processes: len(k.groups), Syscalls: k.deadSyscalls,
+		PerSyscall: make(map[string]uint64), Unimplemented: make(map[string]uint64)}
+	for nr, n := range k.deadPerNr {
+		s.PerSyscall[k.Syscalls.Name(nr)] += n
+	}
+	tasks := make([]*Task, 0, len(k.tasks))
+	for _, t := range k.tasks {
+		tasks = append(tasks, t)
+	}
+	k.mu.Unlock()
+	for _, t := range tasks {
+		s.Syscalls += t.counters.Total.Load()
+		for nr := range uint64(MaxSyscall) {
+			if n := t.counters.PerNr[nr].Load(); n != 0 {
+				name := k.Syscalls.Name(nr)
+				s.PerSyscall[name] += n
+				if k.Syscalls.Entries[nr].Support == Missing {
+					s.Unimplemented[name] += n
+				}
+			}
+		}
+	}
+	if k.MemoryFile != nil {
+		s.MemoryBytes = k.MemoryFile.Resident()
+	}
+	return s
+}
+
+func (k *Kernel) debugf(format string, args ...any) {
+	if k.Debug != nil {
+		fmt.Fprintf(k.Debug, "sbx: kernel: "+format+"\n", args...)
+	}
+}

@@ -1,0 +1,105 @@
+package mm
+
+import (
+	"io"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+var errEOF = io.EOF
+
+// Ranges returns the kernel's views of app memory [addr, addr+n), checking that every page
+// is mapped with the access asked for (write for data going to the app, read for data coming
+// from it). On a bad address it returns the views of the valid prefix and EFAULT, so callers
+// can do partial transfers as Linux does.
+func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	end := addr + uint64(n)
+	if end < addr || end > m.maxAddr {
+		if addr >= m.maxAddr {
+			return nil, unix.EFAULT
+		}
+		end = m.maxAddr
+	}
+	// On x86-64 any accessible page is readable (write and exec imply read).
+	need := platform.ProtRead | platform.ProtWrite | platform.ProtExec
+	if write {
+		need = platform.ProtWrite
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out [][]byte
+	for a := addr; a < end; {
+		v := m.vmaAtLocked(a)
+		if v == nil || v.Prot&need == 0 {
+			return out, unix.EFAULT
+		}
+		hi := min(end, v.End)
+		out = append(out, m.mf.Slice(v.memOff+int64(a-v.Start), int64(hi-a)))
+		a = hi
+	}
+	if end != addr+uint64(n) {
+		return out, unix.EFAULT
+	}
+	return out, nil
+}
+
+// CopyOut copies src to app memory at addr.
+func (m *MM) CopyOut(addr uint64, src []byte) (int, error) {
+	rs, err := m.Ranges(addr, len(src), true)
+	done := 0
+	for _, r := range rs {
+		done += copy(r, src[done:])
+	}
+	return done, err
+}
+
+// CopyIn copies app memory at addr into dst.
+func (m *MM) CopyIn(addr uint64, dst []byte) (int, error) {
+	rs, err := m.Ranges(addr, len(dst), false)
+	done := 0
+	for _, r := range rs {
+		done += copy(dst[done:], r)
+	}
+	return done, err
+}
+
+// ZeroOut writes n zero bytes at addr.
+func (m *MM) ZeroOut(addr uint64, n int) error {
+	rs, err := m.Ranges(addr, n, true)
+	for _, r := range rs {
+		clear(r)
+	}
+	return err
+}
+
+// CopyInString reads a NUL-terminated string of at most max bytes (excluding the NUL).
+// It returns ENAMETOOLONG when no NUL appears within max bytes.
+func (m *MM) CopyInString(addr uint64, max int) (string, error) {
+	var buf []byte
+	for len(buf) <= max {
+		// Read up to the end of the current page so we never touch an unmapped next page.
+		chunk := int(PageSize - addr%PageSize)
+		rs, err := m.Ranges(addr, chunk, false)
+		if err != nil && len(rs) == 0 {
+			return "", unix.EFAULT
+		}
+		for _, r := range rs {
+			for i, c := range r {
+				if c == 0 {
+					buf = append(buf, r[:i]...)
+					if len(buf) > max {
+						return "", unix.ENAMETOOLONG
+					}
+					return string(buf), nil
+				}
+			}
+			buf = append(buf, r...)
+		}
+		addr += uint64(chunk)
+	}
+	return "", unix.ENAMETOOLONG
+}

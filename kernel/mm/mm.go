@@ -1,0 +1,752 @@
+// Package mm implements application address spaces: the VMAs that are the kernel's truth
+// about app memory, backed by ranges of the sandbox's memory file, and mirrored into a
+// platform.AddressSpace.
+//
+// Model: every VMA maps one contiguous range of the memory file. Private VMAs own their
+// range exclusively (freed when unmapped); shared VMAs hold a reference on a SharedRange
+// owned by a kernel file (tmpfs, memfd, shared anonymous memory) and never free it
+// themselves. Mappings are made eagerly: the memory file is sparse, so an untouched page
+// costs nothing, and the app never faults on a valid access. A fault therefore always
+// means SIGSEGV.
+//
+// Locking: MM.mu protects the VMA list, brk and the platform address space calls made on
+// its behalf. MemoryFile has its own lock, taken under MM.mu.
+package mm
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// Source is a file that can back a private mapping: its contents are copied in.
+type Source interface {
+	ReadAt(p []byte, off int64) (int, error)
+}
+
+// SharedSource is a file whose pages live in the memory file and can be mapped shared.
+type SharedSource interface {
+	Source
+	// MapShared returns the memory-file offset of [off, off+length) of the file, holding a
+	// reference released by the returned function.
+	MapShared(off, length int64) (memOff int64, release func(), err error)
+}
+
+// VMA is one mapping.
+type VMA struct {
+	Start, End uint64
+	Prot       platform.Prot
+	MaxProt    platform.Prot
+	Shared     bool
+	GrowsDown  bool
+	// memOff is the memory-file offset of Start.
+	memOff int64
+	// release drops this VMA's share of a SharedSource range; nil for private VMAs.
+	release *sharedRef
+	// Source and FileOff are the backing file and the file offset of Start, if any.
+	Source  Source
+	FileOff int64
+	// Name is what /proc/PID/maps shows: a path, "[heap]", "[stack]", or "".
+	Name     string
+	Dev, Ino uint64
+}
+
+// sharedRef counts VMAs (pieces of one split mapping) using one shared range.
+type sharedRef struct {
+	refs    int
+	release func()
+}
+
+func (r *sharedRef) inc() { r.refs++ }
+func (r *sharedRef) dec() {
+	r.refs--
+	if r.refs == 0 && r.release != nil {
+		r.release()
+	}
+}
+
+// MM is one address space.
+type MM struct {
+	mf *MemoryFile
+	as platform.AddressSpace
+
+	mu sync.Mutex
+	// vmas is sorted by Start and non-overlapping. protected by mu
+	vmas []*VMA
+	// brk state. protected by mu
+	brkStart, brkEnd uint64
+	// mmapBase is the top of the mmap area (allocation is top-down below it). protected by mu
+	mmapBase uint64
+	// maxAddr is the exclusive upper bound of app addresses.
+	maxAddr uint64
+
+	// Process layout recorded by the loader, for /proc. protected by mu
+	Layout Layout
+}
+
+// Layout is where the loader put things, for /proc/PID/{cmdline,environ,auxv,stat}.
+type Layout struct {
+	ArgStart, ArgEnd, EnvStart, EnvEnd uint64
+	StackTop, StackStart               uint64
+	StartCode, EndCode, StartData      uint64
+	Auxv                               []uint64
+}
+
+// New returns an empty address space backed by mf, mirrored into as.
+func New(mf *MemoryFile, as platform.AddressSpace, maxAddr uint64) *MM {
+	return &MM{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr}
+}
+
+// SetMmapBase sets the top of the top-down mmap area (ASLR is the loader's business).
+func (m *MM) SetMmapBase(base uint64) {
+	m.mu.Lock()
+	m.mmapBase = base
+	m.mu.Unlock()
+}
+
+// MaxAddr returns the exclusive upper bound of app addresses.
+func (m *MM) MaxAddr() uint64 { return m.maxAddr }
+
+// AddressSpace returns the platform address space this MM fills.
+func (m *MM) AddressSpace() platform.AddressSpace { return m.as }
+
+// MemoryFile returns the memory file backing this address space.
+func (m *MM) MemoryFile() *MemoryFile { return m.mf }
+
+func pageUp(x uint64) uint64   { return (x + PageSize - 1) &^ (PageSize - 1) }
+func pageDown(x uint64) uint64 { return x &^ (PageSize - 1) }
+
+// findLocked returns the index of the first VMA with End > addr.
+func (m *MM) findLocked(addr uint64) int {
+	return sort.Search(len(m.vmas), func(i int) bool { return m.vmas[i].End > addr })
+}
+
+// vmaAtLocked returns the VMA containing addr, or nil.
+func (m *MM) vmaAtLocked(addr uint64) *VMA {
+	i := m.findLocked(addr)
+	if i < len(m.vmas) && m.vmas[i].Start <= addr {
+		return m.vmas[i]
+	}
+	return nil
+}
+
+// isFreeLocked reports whether [start, end) overlaps no VMA.
+func (m *MM) isFreeLocked(start, end uint64) bool {
+	i := m.findLocked(start)
+	return i == len(m.vmas) || m.vmas[i].Start >= end
+}
+
+// findFreeLocked finds a free range of length bytes, top-down below the mmap base, or at
+// hint if it is free.
+func (m *MM) findFreeLocked(hint, length uint64) (uint64, error) {
+	if hint != 0 {
+		hint = pageDown(hint)
+		if hint >= minMmapAddr && hint+length <= m.maxAddr && hint+length > hint && m.isFreeLocked(hint, hint+length) {
+			return hint, nil
+		}
+	}
+	top := m.mmapBase
+	for i := len(m.vmas) - 1; i >= -1; i-- {
+		var lo uint64 = minMmapAddr
+		if i >= 0 {
+			lo = m.vmas[i].End
+		}
+		if lo >= top {
+			if i >= 0 && m.vmas[i].Start < top {
+				top = m.vmas[i].Start
+			}
+			continue
+		}
+		if top-lo >= length {
+			return top - length, nil
+		}
+		if i >= 0 {
+			top = m.vmas[i].Start
+		}
+	}
+	// Nothing below the base: try above it (the area between the base and the stack).
+	for i := 0; i <= len(m.vmas); i++ {
+		lo := m.mmapBase
+		if i > 0 && m.vmas[i-1].End > lo {
+			lo = m.vmas[i-1].End
+		}
+		hi := m.maxAddr
+		if i < len(m.vmas) {
+			hi = m.vmas[i].Start
+		}
+		if hi > lo && hi-lo >= length {
+			return lo, nil
+		}
+	}
+	return 0, unix.ENOMEM
+}
+
+// minMmapAddr is vm.mmap_min_addr.
+const minMmapAddr = 0x10000
+
+// insertLocked adds v, which must not overlap, and mirrors it into the platform.
+func (m *MM) insertLocked(v *VMA) error {
+	if err := m.as.MapFile(v.Start, v.End-v.Start, v.memOff, v.Prot); err != nil {
+		return err
+	}
+	i := m.findLocked(v.Start)
+	m.vmas = append(m.vmas, nil)
+	copy(m.vmas[i+1:], m.vmas[i:])
+	m.vmas[i] = v
+	return nil
+}
+
+// splitLocked makes addr a VMA boundary if it falls inside a VMA.
+func (m *MM) splitLocked(addr uint64) {
+	i := m.findLocked(addr)
+	if i == len(m.vmas) || m.vmas[i].Start >= addr {
+		return
+	}
+	v := m.vmas[i]
+	w := *v
+	delta := addr - v.Start
+	w.Start = addr
+	w.memOff += int64(delta)
+	if w.Source != nil {
+		w.FileOff += int64(delta)
+	}
+	if w.release != nil {
+		w.release.inc()
+	}
+	v.End = addr
+	m.vmas = append(m.vmas, nil)
+	copy(m.vmas[i+2:], m.vmas[i+1:])
+	m.vmas[i+1] = &w
+}
+
+// removeLocked unmaps [start, end) (page aligned), freeing private memory.
+func (m *MM) removeLocked(start, end uint64) error {
+	m.splitLocked(start)
+	m.splitLocked(end)
+	i := m.findLocked(start)
+	j := i
+	for j < len(m.vmas) && m.vmas[j].Start < end {
+		v := m.vmas[j]
+		if v.release != nil {
+			v.release.dec()
+		} else {
+			m.mf.Free(v.memOff, int64(v.End-v.Start))
+		}
+		j++
+	}
+	if j > i {
+		m.vmas = append(m.vmas[:i], m.vmas[j:]...)
+	}
+	return m.as.Unmap(start, end-start)
+}
+
+// MapOpts describes an mmap request after argument decoding.
+type MapOpts struct {
+	Addr, Length uint64
+	Prot         platform.Prot
+	MaxProt      platform.Prot // what mprotect may later grant (file opened read-only: no write for shared)
+	Fixed        bool
+	NoReplace    bool
+	Shared       bool
+	GrowsDown    bool
+	Source       Source // nil for anonymous memory
+	Offset       int64
+	Name         string
+	Dev, Ino     uint64
+}
+
+// Map implements the address-space part of mmap(2) and returns the mapped address.
+func (m *MM) Map(o MapOpts) (uint64, error) {
+	if o.Length == 0 {
+		return 0, unix.EINVAL
+	}
+	length := pageUp(o.Length)
+	if length < o.Length || length > m.maxAddr {
+		return 0, unix.ENOMEM
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var addr uint64
+	if o.Fixed || o.NoReplace {
+		addr = o.Addr
+		if addr%PageSize != 0 {
+			return 0, unix.EINVAL
+		}
+		if addr+length > m.maxAddr || addr+length < addr {
+			return 0, unix.ENOMEM
+		}
+		if addr < minMmapAddr {
+			return 0, unix.EPERM
+		}
+		if o.NoReplace && !m.isFreeLocked(addr, addr+length) {
+			return 0, unix.EEXIST
+		}
+	} else {
+		var err error
+		if addr, err = m.findFreeLocked(o.Addr, length); err != nil {
+			return 0, err
+		}
+	}
+	v := &VMA{Start: addr, End: addr + length, Prot: o.Prot, MaxProt: o.MaxProt, Shared: o.Shared,
+		GrowsDown: o.GrowsDown, Source: o.Source, FileOff: o.Offset, Name: o.Name, Dev: o.Dev, Ino: o.Ino}
+	if v.MaxProt == 0 {
+		v.MaxProt = platform.ProtRead | platform.ProtWrite | platform.ProtExec
+	}
+	switch ss, ok := o.Source.(SharedSource); {
+	case o.Shared && ok:
+		off, release, err := ss.MapShared(o.Offset, int64(length))
+		if err != nil {
+			return 0, err
+		}
+		v.memOff = off
+		v.release = &sharedRef{refs: 1, release: release}
+	case o.Shared && o.Source == nil:
+		off, err := m.mf.Allocate(int64(length))
+		if err != nil {
+			return 0, err
+		}
+		mf := m.mf
+		v.memOff = off
+		v.release = &sharedRef{refs: 1, release: func() { mf.Free(off, int64(length)) }}
+		v.Name = "/dev/zero (deleted)"
+	default:
+		// Private (or a shared mapping of a file whose pages are not in the memory file:
+		// a read-only host file, where a private copy is indistinguishable).
+		off, err := m.mf.Allocate(int64(length))
+		if err != nil {
+			return 0, err
+		}
+		v.memOff = off
+		if o.Source != nil {
+			if _, err := o.Source.ReadAt(m.mf.Slice(off, int64(length)), o.Offset); err != nil && err != errEOF {
+				m.mf.Free(off, int64(length))
+				return 0, err
+			}
+		}
+	}
+	if o.Fixed {
+		if err := m.removeLocked(addr, addr+length); err != nil {
+			m.dropLocked(v)
+			return 0, err
+		}
+	}
+	if err := m.insertLocked(v); err != nil {
+		m.dropLocked(v)
+		return 0, err
+	}
+	return addr, nil
+}
+
+func (m *MM) dropLocked(v *VMA) {
+	if v.release != nil {
+		v.release.dec()
+	} else {
+		m.mf.Free(v.memOff, int64(v.End-v.Start))
+	}
+}
+
+// Unmap implements munmap(2).
+func (m *MM) Unmap(addr, length uint64) error {
+	if addr%PageSize != 0 || length == 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	if end < addr || end > m.maxAddr {
+		return unix.EINVAL
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.removeLocked(addr, end)
+}
+
+// Protect implements mprotect(2).
+func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) error {
+	if addr%PageSize != 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	if end < addr {
+		return unix.ENOMEM
+	}
+	if length == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if growsDown {
+		if v := m.vmaAtLocked(addr); v != nil && v.GrowsDown {
+			addr = v.Start
+		}
+	}
+	// Every page must be mapped.
+	for a := addr; a < end; {
+		v := m.vmaAtLocked(a)
+		if v == nil {
+			return unix.ENOMEM
+		}
+		if prot&^v.MaxProt != 0 {
+			return unix.EACCES
+		}
+		a = v.End
+	}
+	m.splitLocked(addr)
+	m.splitLocked(end)
+	for i := m.findLocked(addr); i < len(m.vmas) && m.vmas[i].Start < end; i++ {
+		m.vmas[i].Prot = prot
+	}
+	m.mergeLocked()
+	return m.as.Protect(addr, end-addr, prot)
+}
+
+// mergeLocked joins adjacent VMAs that are indistinguishable continuations of each other.
+func (m *MM) mergeLocked() {
+	out := m.vmas[:0]
+	for _, v := range m.vmas {
+		if n := len(out); n > 0 {
+			p := out[n-1]
+			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
+				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.Source == v.Source &&
+				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
+				p.release == v.release {
+				if v.release != nil {
+					v.release.dec()
+				}
+				p.End = v.End
+				continue
+			}
+		}
+		out = append(out, v)
+	}
+	for i := len(out); i < len(m.vmas); i++ {
+		m.vmas[i] = nil
+	}
+	m.vmas = out
+}
+
+// Remap implements mremap(2).
+func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr uint64) (uint64, error) {
+	if oldAddr%PageSize != 0 || newLen == 0 || (fixed && !mayMove) {
+		return 0, unix.EINVAL
+	}
+	oldLen, newLen = pageUp(oldLen), pageUp(newLen)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.vmaAtLocked(oldAddr)
+	if v == nil || (oldLen != 0 && oldAddr+oldLen > v.End) {
+		return 0, unix.EFAULT
+	}
+	if oldLen == 0 {
+		// Duplicating a mapping is only possible for shared mappings.
+		if !v.Shared {
+			return 0, unix.EINVAL
+		}
+		oldLen = v.End - oldAddr
+	}
+	if fixed {
+		if newAddr%PageSize != 0 || newAddr+newLen > m.maxAddr {
+			return 0, unix.EINVAL
+		}
+		if newAddr < oldAddr+oldLen && oldAddr < newAddr+newLen {
+			return 0, unix.EINVAL
+		}
+	}
+	if !fixed && newLen <= oldLen {
+		if newLen < oldLen {
+			if err := m.removeLocked(oldAddr+newLen, oldAddr+oldLen); err != nil {
+				return 0, err
+			}
+		}
+		return oldAddr, nil
+	}
+	// Grow in place when the following range is free.
+	if !fixed && oldAddr+oldLen == v.End && m.isFreeLocked(v.End, oldAddr+newLen) && oldAddr+newLen <= m.maxAddr {
+		if err := m.extendLocked(v, oldAddr+newLen); err != nil {
+			return 0, err
+		}
+		return oldAddr, nil
+	}
+	if !mayMove {
+		return 0, unix.ENOMEM
+	}
+	// Move: the pieces keep their memory-file ranges; only app addresses change.
+	dst := newAddr
+	if !fixed {
+		var err error
+		if dst, err = m.findFreeLocked(0, newLen); err != nil {
+			return 0, err
+		}
+	} else if err := m.removeLocked(dst, dst+newLen); err != nil {
+		return 0, err
+	}
+	m.splitLocked(oldAddr)
+	m.splitLocked(oldAddr + oldLen)
+	i := m.findLocked(oldAddr)
+	var moved []*VMA
+	j := i
+	for ; j < len(m.vmas) && m.vmas[j].Start < oldAddr+oldLen; j++ {
+		moved = append(moved, m.vmas[j])
+	}
+	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
+	if err := m.as.Unmap(oldAddr, oldLen); err != nil {
+		return 0, err
+	}
+	var last *VMA
+	for _, w := range moved {
+		delta := w.Start - oldAddr
+		size := w.End - w.Start
+		w.Start, w.End = dst+delta, dst+delta+size
+		if err := m.insertLocked(w); err != nil {
+			return 0, err
+		}
+		last = w
+	}
+	if newLen > oldLen && last != nil {
+		if err := m.extendLocked(last, dst+newLen); err != nil {
+			return 0, err
+		}
+	}
+	m.mergeLocked()
+	return dst, nil
+}
+
+// extendLocked grows the mapping ending at v.End up to end with a new piece of the same
+// kind (a VMA maps one contiguous memory-file range, so growth is a new adjacent VMA).
+func (m *MM) extendLocked(v *VMA, end uint64) error {
+	size := end - v.End
+	w := &VMA{Start: v.End, End: end, Prot: v.Prot, MaxProt: v.MaxProt, Shared: v.Shared, GrowsDown: v.GrowsDown,
+		Source: v.Source, Name: v.Name, Dev: v.Dev, Ino: v.Ino}
+	if v.Source != nil {
+		w.FileOff = v.FileOff + int64(v.End-v.Start)
+	}
+	if ss, ok := v.Source.(SharedSource); ok && v.Shared {
+		off, release, err := ss.MapShared(w.FileOff, int64(size))
+		if err != nil {
+			return err
+		}
+		w.memOff, w.release = off, &sharedRef{refs: 1, release: release}
+	} else {
+		if v.Shared && v.Source == nil {
+			return unix.ENOMEM // growing shared anonymous memory in place is not supported
+		}
+		off, err := m.mf.Allocate(int64(size))
+		if err != nil {
+			return err
+		}
+		w.memOff = off
+		if v.Source != nil {
+			if _, err := v.Source.ReadAt(m.mf.Slice(off, int64(size)), w.FileOff); err != nil && err != errEOF {
+				m.mf.Free(off, int64(size))
+				return err
+			}
+		}
+	}
+	return m.insertLocked(w)
+}
+
+// Brk implements brk(2): it returns the new break (the old one on failure).
+func (m *MM) Brk(addr uint64) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if addr < m.brkStart || m.brkStart == 0 {
+		return m.brkEnd
+	}
+	oldTop, newTop := pageUp(m.brkEnd), pageUp(addr)
+	switch {
+	case newTop > oldTop:
+		if !m.isFreeLocked(oldTop, newTop) || newTop > m.maxAddr {
+			return m.brkEnd
+		}
+		v := &VMA{Start: oldTop, End: newTop, Prot: platform.ProtRead | platform.ProtWrite,
+			MaxProt: platform.ProtRead | platform.ProtWrite | platform.ProtExec, Name: "[heap]"}
+		off, err := m.mf.Allocate(int64(newTop - oldTop))
+		if err != nil {
+			return m.brkEnd
+		}
+		v.memOff = off
+		if err := m.insertLocked(v); err != nil {
+			m.mf.Free(off, int64(newTop-oldTop))
+			return m.brkEnd
+		}
+	case newTop < oldTop:
+		if err := m.removeLocked(newTop, oldTop); err != nil {
+			return m.brkEnd
+		}
+	}
+	m.brkEnd = addr
+	return addr
+}
+
+// SetBrk sets the initial program break (the loader calls it).
+func (m *MM) SetBrk(start uint64) {
+	m.mu.Lock()
+	m.brkStart, m.brkEnd = start, start
+	m.mu.Unlock()
+}
+
+// Advise implements the parts of madvise(2) with observable effects.
+func (m *MM) Advise(addr, length uint64, advice int) error {
+	if addr%PageSize != 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	if end < addr {
+		return unix.EINVAL
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch advice {
+	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE:
+	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
+		unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
+		unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP, unix.MADV_DODUMP,
+		unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK, unix.MADV_COLD, unix.MADV_PAGEOUT:
+		for a := addr; a < end; {
+			v := m.vmaAtLocked(a)
+			if v == nil {
+				return unix.ENOMEM
+			}
+			a = v.End
+		}
+		return nil
+	default:
+		return unix.EINVAL
+	}
+	for a := addr; a < end; {
+		v := m.vmaAtLocked(a)
+		if v == nil {
+			return unix.ENOMEM
+		}
+		lo, hi := max(a, v.Start), min(end, v.End)
+		if !v.Shared {
+			off := v.memOff + int64(lo-v.Start)
+			n := int64(hi - lo)
+			if v.Source != nil {
+				// Private file pages go back to the file's contents.
+				b := m.mf.Slice(off, n)
+				clear(b)
+				if _, err := v.Source.ReadAt(b, v.FileOff+int64(lo-v.Start)); err != nil && err != errEOF {
+					return err
+				}
+			} else {
+				_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+			}
+		}
+		a = v.End
+	}
+	return nil
+}
+
+// Mincore implements mincore(2): every mapped page is reported resident.
+func (m *MM) Mincore(addr, length uint64) ([]byte, error) {
+	if addr%PageSize != 0 {
+		return nil, unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]byte, (end-addr)/PageSize)
+	for a := addr; a < end; a += PageSize {
+		if m.vmaAtLocked(a) == nil {
+			return nil, unix.ENOMEM
+		}
+		out[(a-addr)/PageSize] = 1
+	}
+	return out, nil
+}
+
+// CheckMapped returns ENOMEM unless every page of [addr, addr+length) is mapped (msync).
+func (m *MM) CheckMapped(addr, length uint64) error {
+	if addr%PageSize != 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for a := addr; a < end; {
+		v := m.vmaAtLocked(a)
+		if v == nil {
+			return unix.ENOMEM
+		}
+		a = v.End
+	}
+	return nil
+}
+
+// FaultCode returns the si_code for a fault at addr: SEGV_MAPERR when nothing is mapped
+// there, SEGV_ACCERR when the mapping forbids the access.
+func (m *MM) FaultCode(addr uint64) int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.vmaAtLocked(addr) == nil {
+		return 1 // SEGV_MAPERR
+	}
+	return 2 // SEGV_ACCERR
+}
+
+// Usage returns the sizes /proc reports: total mapped (VmSize) and an estimate of the
+// resident set, in bytes.
+func (m *MM) Usage() (size, rss uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		size += v.End - v.Start
+	}
+	return size, size
+}
+
+// Maps renders /proc/PID/maps.
+func (m *MM) Maps() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	for _, v := range m.vmas {
+		perm := []byte("---p")
+		if v.Prot&platform.ProtRead != 0 {
+			perm[0] = 'r'
+		}
+		if v.Prot&platform.ProtWrite != 0 {
+			perm[1] = 'w'
+		}
+		if v.Prot&platform.ProtExec != 0 {
+			perm[2] = 'x'
+		}
+		if v.Shared {
+			perm[3] = 's'
+		}
+		var off int64
+		if v.Source != nil {
+			off = v.FileOff
+		}
+		line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
+		name := v.Name
+		if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
+			name = "[heap]"
+		}
+		if name != "" {
+			if len(line) < 73 {
+				line += strings.Repeat(" ", 73-len(line))
+			}
+			line += name
+		}
+		b.WriteString(strings.TrimRight(line, " "))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// Release unmaps everything and destroys the platform address space.
+func (m *MM) Release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		m.dropLocked(v)
+	}
+	m.vmas = nil
+	if m.as != nil {
+		m.as.Release()
+	}
+}

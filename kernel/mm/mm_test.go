@@ -1,0 +1,204 @@
+package mm
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// recordingAS is an address space that only records what the MM asks of it: the mm tests
+// check the kernel's own bookkeeping, independent of any platform.
+type recordingAS struct{ maps, unmaps, protects int }
+
+func (r *recordingAS) MapFile(addr, length uint64, off int64, prot platform.Prot) error {
+	r.maps++
+	return nil
+}
+func (r *recordingAS) Unmap(addr, length uint64) error                      { r.unmaps++; return nil }
+func (r *recordingAS) Protect(addr, length uint64, prot platform.Prot) error { r.protects++; return nil }
+func (r *recordingAS) Release()                                             {}
+
+func newMM(t *testing.T) (*MM, *MemoryFile) {
+	t.Helper()
+	mf, err := NewMemoryFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mf.Close() })
+	return New(mf, &recordingAS{}, 1<<46), mf
+}
+
+const rw = platform.ProtRead | platform.ProtWrite
+
+func TestMapUnmapReuse(t *testing.T) {
+	m, mf := newMM(t)
+	a, err := m.Map(MapOpts{Length: 3 * PageSize, Prot: rw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyOut(a+PageSize, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := m.CopyIn(a+PageSize, got); err != nil || string(got) != "hello" {
+		t.Fatalf("CopyIn = %q, %v; want hello", got, err)
+	}
+	// Unmapping the middle page splits the mapping; the hole faults.
+	if err := m.Unmap(a+PageSize, PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyIn(a+PageSize, got); err != unix.EFAULT {
+		t.Fatalf("CopyIn of unmapped page = %v, want EFAULT", err)
+	}
+	if n := strings.Count(m.Maps(), "\n"); n != 2 {
+		t.Fatalf("maps has %d lines, want 2:\n%s", n, m.Maps())
+	}
+	if used := mf.Used(); used != 2*PageSize {
+		t.Fatalf("memory file in use = %d, want %d", used, 2*PageSize)
+	}
+	// Remapped memory reads back as zero (freed pages are punched).
+	b, err := m.Map(MapOpts{Addr: a + PageSize, Length: PageSize, Prot: rw, Fixed: true})
+	if err != nil || b != a+PageSize {
+		t.Fatalf("Map fixed = %#x, %v", b, err)
+	}
+	if _, err := m.CopyIn(b, got); err != nil || !bytes.Equal(got, make([]byte, 5)) {
+		t.Fatalf("reused page = %q, %v; want zeros", got, err)
+	}
+}
+
+func TestProtectAndFaultCodes(t *testing.T) {
+	m, _ := newMM(t)
+	a, err := m.Map(MapOpts{Length: 2 * PageSize, Prot: rw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Protect(a, PageSize, platform.ProtRead, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyOut(a, []byte{1}); err != unix.EFAULT {
+		t.Fatalf("write to read-only page = %v, want EFAULT", err)
+	}
+	if _, err := m.CopyOut(a+PageSize, []byte{1}); err != nil {
+		t.Fatalf("write to rw page = %v", err)
+	}
+	if c := m.FaultCode(a); c != 2 {
+		t.Fatalf("FaultCode(mapped) = %d, want SEGV_ACCERR", c)
+	}
+	if c := m.FaultCode(a - PageSize); c != 1 {
+		t.Fatalf("FaultCode(unmapped) = %d, want SEGV_MAPERR", c)
+	}
+	if err := m.Protect(a+2*PageSize, PageSize, rw, false); err != unix.ENOMEM {
+		t.Fatalf("mprotect of unmapped = %v, want ENOMEM", err)
+	}
+	// Protecting back merges the two halves into one mapping.
+	if err := m.Protect(a, PageSize, rw, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(m.Maps(), "\n"); n != 1 {
+		t.Fatalf("maps after re-protect:\n%s", m.Maps())
+	}
+}
+
+func TestMapErrors(t *testing.T) {
+	m, _ := newMM(t)
+	tests := []struct {
+		name string
+		o    MapOpts
+		want error
+	}{
+		{"zero length", MapOpts{Length: 0, Prot: rw}, unix.EINVAL},
+		{"unaligned fixed", MapOpts{Addr: 0x10001000 + 1, Length: PageSize, Fixed: true}, unix.EINVAL},
+		{"below mmap_min_addr", MapOpts{Addr: 0x1000, Length: PageSize, Fixed: true}, unix.EPERM},
+		{"beyond the top", MapOpts{Addr: 1<<46 - PageSize, Length: 2 * PageSize, Fixed: true}, unix.ENOMEM},
+	}
+	for _, tt := range tests {
+		if _, err := m.Map(tt.o); err != tt.want {
+			t.Errorf("%s: Map = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	a, _ := m.Map(MapOpts{Length: PageSize, Prot: rw})
+	if _, err := m.Map(MapOpts{Addr: a, Length: PageSize, NoReplace: true}); err != unix.EEXIST {
+		t.Errorf("MAP_FIXED_NOREPLACE over a mapping = %v, want EEXIST", err)
+	}
+}
+
+func TestBrk(t *testing.T) {
+	m, _ := newMM(t)
+	m.SetBrk(0x20000000)
+	if got := m.Brk(0); got != 0x20000000 {
+		t.Fatalf("Brk(0) = %#x", got)
+	}
+	if got := m.Brk(0x20000000 + 10000); got != 0x20000000+10000 {
+		t.Fatalf("Brk(grow) = %#x", got)
+	}
+	if _, err := m.CopyOut(0x20000000+9999, []byte{7}); err != nil {
+		t.Fatalf("write into heap: %v", err)
+	}
+	if got := m.Brk(0x20000000); got != 0x20000000 {
+		t.Fatalf("Brk(shrink) = %#x", got)
+	}
+	if _, err := m.CopyOut(0x20000000, []byte{7}); err != unix.EFAULT {
+		t.Fatalf("write after shrink = %v, want EFAULT", err)
+	}
+	if got := m.Brk(0x1000); got != 0x20000000 {
+		t.Fatalf("Brk below start = %#x, want unchanged", got)
+	}
+}
+
+func TestRemap(t *testing.T) {
+	m, _ := newMM(t)
+	a, _ := m.Map(MapOpts{Length: 2 * PageSize, Prot: rw})
+	m.CopyOut(a, []byte("data"))
+	// Block growth in place so the mapping must move.
+	m.Map(MapOpts{Addr: a + 2*PageSize, Length: PageSize, Prot: rw, Fixed: true})
+	if _, err := m.Remap(a, 2*PageSize, 4*PageSize, false, false, 0); err != unix.ENOMEM {
+		t.Fatalf("grow without MAYMOVE = %v, want ENOMEM", err)
+	}
+	b, err := m.Remap(a, 2*PageSize, 4*PageSize, true, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := m.CopyIn(b, got); err != nil || string(got) != "data" {
+		t.Fatalf("moved data = %q, %v", got, err)
+	}
+	if _, err := m.CopyIn(a, got); err != unix.EFAULT {
+		t.Fatalf("old range after move = %v, want EFAULT", err)
+	}
+	if _, err := m.CopyOut(b+3*PageSize, []byte{1}); err != nil {
+		t.Fatalf("grown part not writable: %v", err)
+	}
+}
+
+func TestAdviseDontneedZeroes(t *testing.T) {
+	m, _ := newMM(t)
+	a, _ := m.Map(MapOpts{Length: PageSize, Prot: rw})
+	m.CopyOut(a, []byte("x"))
+	if err := m.Advise(a, PageSize, unix.MADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 1)
+	m.CopyIn(a, got)
+	if got[0] != 0 {
+		t.Fatalf("after MADV_DONTNEED = %q, want zero", got)
+	}
+}
+
+func TestCopyInString(t *testing.T) {
+	m, _ := newMM(t)
+	a, _ := m.Map(MapOpts{Length: PageSize, Prot: rw})
+	m.CopyOut(a+PageSize-3, []byte("ab\x00"))
+	if s, err := m.CopyInString(a+PageSize-3, 100); err != nil || s != "ab" {
+		t.Fatalf("CopyInString = %q, %v", s, err)
+	}
+	m.CopyOut(a+PageSize-3, []byte("abc"))
+	if _, err := m.CopyInString(a+PageSize-3, 100); err != unix.EFAULT {
+		t.Fatalf("unterminated string at end of mapping = %v, want EFAULT", err)
+	}
+	if _, err := m.CopyInString(a+PageSize-3, 2); err != unix.ENAMETOOLONG {
+		t.Fatalf("long string = %v, want ENAMETOOLONG", err)
+	}
+}

@@ -1,0 +1,101 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Support says how completely a syscall is implemented.
+type Support uint8
+
+const (
+	// Missing syscalls return ENOSYS and are counted and logged once.
+	Missing Support = iota
+	// Supported syscalls implement Linux behaviour fully for the sandbox.
+	Supported
+	// Partial syscalls implement the common cases; Note says what is missing.
+	Partial
+	// Refused syscalls return a fixed errno on purpose (Note says why).
+	Refused
+)
+
+func (s Support) String() string {
+	switch s {
+	case Supported:
+		return "supported"
+	case Partial:
+		return "partial"
+	case Refused:
+		return "refused"
+	}
+	return "missing"
+}
+
+// SyscallArgs are the six raw syscall arguments.
+type SyscallArgs [6]uint64
+
+// SyscallFn implements one syscall. It returns the value for rax or an errno (unix.Errno).
+type SyscallFn func(t *Task, a SyscallArgs) (uint64, error)
+
+// Syscall is one table entry.
+type Syscall struct {
+	Name    string
+	Fn      SyscallFn
+	Support Support
+	Note    string
+	// Format decodes arguments for --strace; nil prints raw hex.
+	Format func(t *Task, a SyscallArgs) string
+}
+
+// SyscallTable maps x86-64 syscall numbers to handlers.
+type SyscallTable struct {
+	Entries [MaxSyscall]Syscall
+}
+
+// MaxSyscall bounds syscall numbers (x86-64 numbers are below 512).
+const MaxSyscall = 512
+
+// ErrNoReturn is returned by handlers that set the task's registers themselves (execve,
+// rt_sigreturn, exit): the task loop writes nothing to rax.
+var ErrNoReturn = errors.New("syscall sets registers itself")
+
+// ErrRestart asks the task loop to re-execute the syscall (after a signal that did not
+// interrupt it, for example).
+var ErrRestart = errors.New("restart syscall")
+
+// unknownLog remembers which unknown syscall numbers were already logged.
+type unknownLog struct {
+	mu     sync.Mutex
+	logged map[uint64]bool
+}
+
+func (u *unknownLog) first(nr uint64) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.logged == nil {
+		u.logged = make(map[uint64]bool)
+	}
+	if u.logged[nr] {
+		return false
+	}
+	u.logged[nr] = true
+	return true
+}
+
+// Counters are a task's syscall statistics. Only the owning task writes them (plain atomic
+// adds on its own cache lines); readers sum over tasks.
+type Counters struct {
+	Total   atomic.Uint64
+	PerNr   [MaxSyscall]atomic.Uint64
+	Unknown atomic.Uint64
+}
+
+// Name returns the name of syscall nr.
+func (st *SyscallTable) Name(nr uint64) string {
+	if nr < MaxSyscall && st.Entries[nr].Name != "" {
+		return st.Entries[nr].Name
+	}
+	return fmt.Sprintf("syscall_%d", nr)
+}

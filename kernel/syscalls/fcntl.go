@@ -1,0 +1,358 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/pipe"
+	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// Fcntl implements fcntl(2).
+func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fds := t.FDs()
+	fd, cloexec, err := fds.Get(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	cmd := int(a[1])
+	if fd.IsPath() {
+		switch cmd {
+		case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC, unix.F_GETFD, unix.F_SETFD, unix.F_GETFL:
+		default:
+			return 0, unix.EBADF
+		}
+	}
+	switch cmd {
+	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
+		min := int32(a[2])
+		if min < 0 || min >= nofile(t) {
+			return 0, unix.EINVAL
+		}
+		n, err := fds.Install(fd, min, cmd == unix.F_DUPFD_CLOEXEC, nofile(t))
+		return uint64(n), err
+	case unix.F_GETFD:
+		if cloexec {
+			return unix.FD_CLOEXEC, nil
+		}
+		return 0, nil
+	case unix.F_SETFD:
+		return 0, fds.SetCloexec(int32(a[0]), a[2]&unix.FD_CLOEXEC != 0)
+	case unix.F_GETFL:
+		return uint64(fd.StatusFlags() | unix.O_LARGEFILE), nil
+	case unix.F_SETFL:
+		fd.SetStatusFlags(uint32(a[2]))
+		return 0, nil
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
+		return posixLock(t, fd, cmd, a[2])
+	case unix.F_GETPIPE_SZ:
+		if e, ok := fd.Impl().(*pipe.End); ok {
+			return uint64(e.PipeOf().Size()), nil
+		}
+		return 0, unix.EBADF
+	case unix.F_SETPIPE_SZ:
+		if e, ok := fd.Impl().(*pipe.End); ok {
+			n, err := e.PipeOf().SetSize(int(a[2]))
+			return uint64(n), err
+		}
+		return 0, unix.EBADF
+	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETSIG, unix.F_SETSIG:
+		return 0, nil
+	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
+		return 0, unix.EINVAL
+	case unix.F_SETLEASE, unix.F_GETLEASE, unix.F_NOTIFY:
+		return 0, unix.EINVAL
+	}
+	return 0, unix.EINVAL
+}
+
+// Record locks live in the kernel and only conflict within the sandbox. They are keyed by
+// inode; POSIX locks belong to the process, OFD locks to the open file description.
+type lockRange struct {
+	owner      any
+	start, end int64 // end exclusive; -1 = to EOF
+	write      bool
+	pid        int32
+}
+
+var (
+	locksMu sync.Mutex
+	locks   = map[vfs.Inode][]lockRange{}
+)
+
+func overlaps(a, b lockRange) bool {
+	aEnd, bEnd := a.end, b.end
+	if aEnd < 0 {
+		aEnd = 1<<63 - 1
+	}
+	if bEnd < 0 {
+		bEnd = 1<<63 - 1
+	}
+	return a.start < bEnd && b.start < aEnd
+}
+
+func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (uint64, error) {
+	b := make([]byte, 32)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return 0, unix.EFAULT
+	}
+	le := binary.LittleEndian
+	typ, whence := int16(le.Uint16(b[0:])), int16(le.Uint16(b[2:]))
+	start, length := int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:]))
+	in := fd.Inode()
+	if in == nil {
+		return 0, unix.EBADF
+	}
+	switch whence {
+	case unix.SEEK_SET:
+	case unix.SEEK_CUR:
+		start += fd.Offset()
+	case unix.SEEK_END:
+		at, err := in.Stat()
+		if err != nil {
+			return 0, err
+		}
+		start += at.Size
+	default:
+		return 0, unix.EINVAL
+	}
+	end := int64(-1)
+	if length > 0 {
+		end = start + length
+	} else if length < 0 {
+		end = start
+		start += length
+	}
+	if start < 0 {
+		return 0, unix.EINVAL
+	}
+	ofd := cmd == unix.F_OFD_GETLK || cmd == unix.F_OFD_SETLK || cmd == unix.F_OFD_SETLKW
+	var owner any = t.Group()
+	if ofd {
+		owner = fd
+		if le.Uint32(b[24:]) != 0 {
+			return 0, unix.EINVAL
+		}
+	}
+	req := lockRange{owner: owner, start: start, end: end, write: typ == unix.F_WRLCK, pid: t.Group().PID}
+	switch typ {
+	case unix.F_RDLCK:
+		if !fd.Readable() && cmd != unix.F_GETLK && cmd != unix.F_OFD_GETLK {
+			return 0, unix.EBADF
+		}
+	case unix.F_WRLCK:
+		if !fd.Writable() && cmd != unix.F_GETLK && cmd != unix.F_OFD_GETLK {
+			return 0, unix.EBADF
+		}
+	case unix.F_UNLCK:
+	default:
+		return 0, unix.EINVAL
+	}
+	locksMu.Lock()
+	defer locksMu.Unlock()
+	held := locks[in]
+	conflict := func() *lockRange {
+		for i := range held {
+			h := &held[i]
+			if h.owner != owner && overlaps(*h, req) && (h.write || req.write) {
+				return h
+			}
+		}
+		return nil
+	}
+	if cmd == unix.F_GETLK || cmd == unix.F_OFD_GETLK {
+		if typ == unix.F_UNLCK {
+			return 0, unix.EINVAL
+		}
+		c := conflict()
+		if c == nil {
+			le.PutUint16(b[0:], unix.F_UNLCK)
+		} else {
+			if c.write {
+				le.PutUint16(b[0:], unix.F_WRLCK)
+			} else {
+				le.PutUint16(b[0:], unix.F_RDLCK)
+			}
+			le.PutUint16(b[2:], unix.SEEK_SET)
+			le.PutUint64(b[8:], uint64(c.start))
+			l := int64(0)
+			if c.end >= 0 {
+				l = c.end - c.start
+			}
+			le.PutUint64(b[16:], uint64(l))
+			pid := c.pid
+			if ofd {
+				pid = -1
+			}
+			le.PutUint32(b[24:], uint32(pid))
+		}
+		if _, err := t.CopyOut(addr, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	}
+	if typ != unix.F_UNLCK && conflict() != nil {
+		// F_SETLKW would wait; waiting across processes comes with multi-process support,
+		// and inside one process there is nobody to wait for.
+		return 0, unix.EAGAIN
+	}
+	// Remove our overlapping ranges, splitting around the new one, then add it.
+	var out []lockRange
+	for _, h := range held {
+		if h.owner != owner || !overlaps(h, req) {
+			out = append(out, h)
+			continue
+		}
+		if h.start < req.start {
+			l := h
+			l.end = req.start
+			out = append(out, l)
+		}
+		if req.end >= 0 && (h.end < 0 || h.end > req.end) {
+			r := h
+			r.start = req.end
+			out = append(out, r)
+		}
+	}
+	if typ != unix.F_UNLCK {
+		out = append(out, req)
+	}
+	if len(out) == 0 {
+		delete(locks, in)
+	} else {
+		locks[in] = out
+	}
+	return 0, nil
+}
+
+// Flock implements flock(2) (advisory, within the sandbox).
+func Flock(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	switch a[1] &^ unix.LOCK_NB {
+	case unix.LOCK_SH, unix.LOCK_EX, unix.LOCK_UN:
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// ioctl numbers the kernel answers for every file (include/uapi/asm-generic/ioctls.h).
+const (
+	fioclex   = 0x5451
+	fionclex  = 0x5450
+	fionbio   = 0x5421
+	fioasync  = 0x5452
+	fionread  = 0x541B
+	tiocgpgrp = 0x540F
+	tiocspgrp = 0x5410
+	tiocgsid  = 0x5429
+)
+
+// Ioctl implements ioctl(2).
+func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	cmd := uint32(a[1])
+	switch cmd {
+	case fioclex:
+		return 0, t.FDs().SetCloexec(int32(a[0]), true)
+	case fionclex:
+		return 0, t.FDs().SetCloexec(int32(a[0]), false)
+	case fionbio, fioasync:
+		v, err := getU32(t, a[2])
+		if err != nil {
+			return 0, err
+		}
+		fl := fd.StatusFlags()
+		bit := uint32(unix.O_NONBLOCK)
+		if cmd == fioasync {
+			bit = unix.O_ASYNC
+		}
+		if v != 0 {
+			fl |= bit
+		} else {
+			fl &^= bit
+		}
+		fd.SetStatusFlags(fl)
+		return 0, nil
+	}
+	if h, ok := fd.Impl().(*host.File); ok && h.IsTTY() {
+		switch cmd {
+		case tiocgpgrp, tiocgsid:
+			pgid, sid := t.Group().IDs()
+			v := pgid
+			if cmd == tiocgsid {
+				v = sid
+			}
+			return 0, putU32(t, a[2], uint32(v))
+		case tiocspgrp:
+			return 0, nil
+		}
+	}
+	if io, ok := fd.Impl().(vfs.Ioctler); ok {
+		r, err := io.Ioctl(fd, t, cmd, a[2])
+		if err == host.ErrNeedsKernel {
+			return 0, unix.ENOTTY
+		}
+		return r, err
+	}
+	if cmd == fionread {
+		if in := fd.Inode(); in != nil {
+			at, err := in.Stat()
+			if err == nil && at.Type() == unix.S_IFREG {
+				n := at.Size - fd.Offset()
+				return 0, putU32(t, a[2], uint32(max(n, 0)))
+			}
+		}
+	}
+	return 0, unix.ENOTTY
+}
+
+// memfdFS is the hidden tmpfs that backs memfds.
+var (
+	memfdOnce sync.Once
+	memfdFS   *tmpfs.FS
+)
+
+// MemfdCreate implements memfd_create(2).
+func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	name, err := t.CopyInString(a[0], 249)
+	if err != nil {
+		if err == unix.ENAMETOOLONG {
+			return 0, unix.EINVAL
+		}
+		return 0, err
+	}
+	flags := a[1]
+	if flags&^(unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_HUGETLB|unix.MFD_NOEXEC_SEAL|unix.MFD_EXEC) != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.MFD_HUGETLB != 0 {
+		return 0, unix.EINVAL
+	}
+	memfdOnce.Do(func() {
+		memfdFS, _ = tmpfs.New(t.Kernel().MemoryFile, tmpfs.Options{Dev: 1})
+	})
+	c := t.Creds()
+	in := memfdFS.NewFile(0o777, c.FSUID, c.FSGID)
+	f, err := in.Open(unix.O_RDWR)
+	if err != nil {
+		return 0, err
+	}
+	fd := vfs.NewAnonFileDescription(f, "/memfd:"+name+" (deleted)", unix.O_RDWR|unix.O_LARGEFILE)
+	fd.SetInode(in)
+	defer fd.DecRef()
+	n, err := t.FDs().Install(fd, 0, flags&unix.MFD_CLOEXEC != 0, nofile(t))
+	return uint64(n), err
+}

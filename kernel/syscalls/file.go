@@ -1,0 +1,486 @@
+package syscalls
+
+import (
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/pipe"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// doRead performs a read, blocking (interruptibly) while the file has no data and the
+// description is blocking.
+func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (int64, error)) (uint64, error) {
+	if !fd.Readable() {
+		return 0, unix.EBADF
+	}
+	for {
+		n, err := read()
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
+			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+				if werr == unix.EINTR {
+					return 0, unix.EINTR
+				}
+				return 0, werr
+			}
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return uint64(n), nil
+	}
+}
+
+// doWrite performs a write, blocking while a blocking pipe is full and writing all of a
+// blocking stream write, as Linux does for pipes.
+func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([][]byte) (int64, error)) (uint64, error) {
+	if !fd.Writable() {
+		return 0, unix.EBADF
+	}
+	var done int64
+	for {
+		n, err := write(src)
+		done += n
+		if n > 0 {
+			src = advance(src, n)
+		}
+		if err == unix.EPIPE {
+			t.Kernel().SendSignal(t, unix.SIGPIPE)
+			if done > 0 {
+				return uint64(done), nil
+			}
+			return 0, unix.EPIPE
+		}
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
+			if werr := t.WaitFile(fd, waiter.EventOut, time.Time{}); werr != nil {
+				if done > 0 {
+					return uint64(done), nil
+				}
+				return 0, werr
+			}
+			continue
+		}
+		if err != nil {
+			if done > 0 && err == unix.EAGAIN {
+				return uint64(done), nil
+			}
+			if done > 0 {
+				return uint64(done), nil
+			}
+			return 0, err
+		}
+		if len(src) == 0 || !fd.IsStream() || fd.StatusFlags()&unix.O_NONBLOCK != 0 {
+			return uint64(done), nil
+		}
+		if _, isPipe := fd.Impl().(*pipe.End); !isPipe {
+			return uint64(done), nil
+		}
+	}
+}
+
+func advance(bufs [][]byte, n int64) [][]byte {
+	for len(bufs) > 0 && n >= int64(len(bufs[0])) {
+		n -= int64(len(bufs[0]))
+		bufs = bufs[1:]
+	}
+	if len(bufs) > 0 && n > 0 {
+		bufs = append([][]byte{bufs[0][n:]}, bufs[1:]...)
+	}
+	return bufs
+}
+
+func checkFileType(fd *vfs.FileDescription) error {
+	if _, ok := fd.Impl().(*vfs.DirFile); ok {
+		return unix.EISDIR
+	}
+	return nil
+}
+
+// Read implements read(2).
+func Read(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.Readable() {
+		return 0, unix.EBADF
+	}
+	if err := checkFileType(fd); err != nil {
+		return 0, err
+	}
+	if int64(a[2]) < 0 {
+		return 0, unix.EINVAL
+	}
+	dst, err := ranges(t, []iovec{{a[1], a[2]}}, true)
+	if err != nil {
+		return 0, err
+	}
+	return doRead(t, fd, dst, func() (int64, error) { return fd.Read(dst) })
+}
+
+// Write implements write(2).
+func Write(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.Writable() {
+		return 0, unix.EBADF
+	}
+	if int64(a[2]) < 0 {
+		return 0, unix.EINVAL
+	}
+	src, err := ranges(t, []iovec{{a[1], a[2]}}, false)
+	if err != nil {
+		return 0, err
+	}
+	return doWrite(t, fd, src, fd.Write)
+}
+
+// Pread64 implements pread64(2).
+func Pread64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.Readable() {
+		return 0, unix.EBADF
+	}
+	if err := checkFileType(fd); err != nil {
+		return 0, err
+	}
+	off := int64(a[3])
+	if off < 0 || int64(a[2]) < 0 {
+		return 0, unix.EINVAL
+	}
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	dst, err := ranges(t, []iovec{{a[1], a[2]}}, true)
+	if err != nil {
+		return 0, err
+	}
+	return doRead(t, fd, dst, func() (int64, error) { return fd.PRead(dst, off) })
+}
+
+// Pwrite64 implements pwrite64(2).
+func Pwrite64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.Writable() {
+		return 0, unix.EBADF
+	}
+	off := int64(a[3])
+	if off < 0 || int64(a[2]) < 0 {
+		return 0, unix.EINVAL
+	}
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	src, err := ranges(t, []iovec{{a[1], a[2]}}, false)
+	if err != nil {
+		return 0, err
+	}
+	return doWrite(t, fd, src, func(s [][]byte) (int64, error) { return fd.PWrite(s, off) })
+}
+
+func vectorIO(t *kernel.Task, a kernel.SyscallArgs, write, positional bool, offArg uint64) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if write && !fd.Writable() || !write && !fd.Readable() {
+		return 0, unix.EBADF
+	}
+	if !write {
+		if err := checkFileType(fd); err != nil {
+			return 0, err
+		}
+	}
+	iovs, err := readIovecs(t, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	off := int64(offArg)
+	if positional && off == -1 {
+		positional = false // preadv2/pwritev2 with offset -1 use the file offset
+	}
+	if positional {
+		if off < 0 {
+			return 0, unix.EINVAL
+		}
+		if fd.IsStream() {
+			return 0, unix.ESPIPE
+		}
+	}
+	bufs, err := ranges(t, iovs, !write)
+	if err != nil {
+		return 0, err
+	}
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	if write {
+		if positional {
+			return doWrite(t, fd, bufs, func(s [][]byte) (int64, error) { return fd.PWrite(s, off) })
+		}
+		return doWrite(t, fd, bufs, fd.Write)
+	}
+	if positional {
+		return doRead(t, fd, bufs, func() (int64, error) { return fd.PRead(bufs, off) })
+	}
+	return doRead(t, fd, bufs, func() (int64, error) { return fd.Read(bufs) })
+}
+
+// Readv implements readv(2).
+func Readv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return vectorIO(t, a, false, false, 0)
+}
+
+// Writev implements writev(2).
+func Writev(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return vectorIO(t, a, true, false, 0)
+}
+
+// Preadv implements preadv(2).
+func Preadv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return vectorIO(t, a, false, true, a[3])
+}
+
+// Pwritev implements pwritev(2).
+func Pwritev(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return vectorIO(t, a, true, true, a[3])
+}
+
+// rwfSupported are the preadv2/pwritev2 flags accepted (as hints).
+const rwfSupported = unix.RWF_HIPRI | unix.RWF_DSYNC | unix.RWF_SYNC | unix.RWF_NOWAIT | unix.RWF_APPEND
+
+// Preadv2 implements preadv2(2).
+func Preadv2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[5]&^rwfSupported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	return vectorIO(t, a, false, true, a[3])
+}
+
+// Pwritev2 implements pwritev2(2).
+func Pwritev2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[5]&^rwfSupported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	return vectorIO(t, a, true, true, a[3])
+}
+
+// Lseek implements lseek(2).
+func Lseek(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if a[2] > unix.SEEK_HOLE {
+		return 0, unix.EINVAL
+	}
+	n, err := fd.Seek(int64(a[1]), int(a[2]))
+	return uint64(n), err
+}
+
+// Close implements close(2).
+func Close(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, t.FDs().Remove(int32(a[0]))
+}
+
+// CloseRange implements close_range(2).
+func CloseRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	lo, hi, flags := uint32(a[0]), uint32(a[1]), a[2]
+	if flags&^(unix.CLOSE_RANGE_CLOEXEC|unix.CLOSE_RANGE_UNSHARE) != 0 || lo > hi {
+		return 0, unix.EINVAL
+	}
+	t.FDs().RemoveRange(lo, hi, flags&unix.CLOSE_RANGE_CLOEXEC != 0)
+	return 0, nil
+}
+
+func nofile(t *kernel.Task) int32 {
+	soft, _ := t.Limit(unix.RLIMIT_NOFILE)
+	if soft > 1<<20 {
+		soft = 1 << 20
+	}
+	return int32(soft)
+}
+
+// Dup implements dup(2).
+func Dup(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	n, err := t.FDs().Install(fd, 0, false, nofile(t))
+	return uint64(n), err
+}
+
+// Dup2 implements dup2(2).
+func Dup2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if a[0] == a[1] {
+		return a[1], nil
+	}
+	if int64(int32(a[1])) != int64(a[1]) || int32(a[1]) < 0 || int32(a[1]) >= nofile(t) {
+		return 0, unix.EBADF
+	}
+	t.FDs().InstallAt(int32(a[1]), fd, false)
+	return a[1], nil
+}
+
+// Dup3 implements dup3(2).
+func Dup3(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[2]&^unix.O_CLOEXEC != 0 {
+		return 0, unix.EINVAL
+	}
+	if a[0] == a[1] {
+		return 0, unix.EINVAL
+	}
+	fd, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if int32(a[1]) < 0 || int32(a[1]) >= nofile(t) {
+		return 0, unix.EBADF
+	}
+	t.FDs().InstallAt(int32(a[1]), fd, a[2]&unix.O_CLOEXEC != 0)
+	return a[1], nil
+}
+
+// Pipe implements pipe(2).
+func Pipe(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return pipe2(t, a[0], 0) }
+
+// Pipe2 implements pipe2(2).
+func Pipe2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return pipe2(t, a[0], a[1]) }
+
+var pipeIno uint64 = 1000
+
+func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
+	if flags&^(unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_DIRECT) != 0 {
+		return 0, unix.EINVAL
+	}
+	p := pipe.New()
+	pipeIno++
+	name := "pipe:[" + itoa(pipeIno) + "]"
+	st := int(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
+	r := vfs.NewAnonFileDescription(p.Open(unix.O_RDONLY), name, unix.O_RDONLY|st)
+	w := vfs.NewAnonFileDescription(p.Open(unix.O_WRONLY), name, unix.O_WRONLY|st)
+	defer r.DecRef()
+	defer w.DecRef()
+	cloexec := flags&unix.O_CLOEXEC != 0
+	fds := t.FDs()
+	rn, err := fds.Install(r, 0, cloexec, nofile(t))
+	if err != nil {
+		return 0, err
+	}
+	wn, err := fds.Install(w, 0, cloexec, nofile(t))
+	if err != nil {
+		fds.Remove(rn)
+		return 0, err
+	}
+	if err := putU32(t, addr, uint32(rn)); err != nil {
+		fds.Remove(rn)
+		fds.Remove(wn)
+		return 0, err
+	}
+	if err := putU32(t, addr+4, uint32(wn)); err != nil {
+		fds.Remove(rn)
+		fds.Remove(wn)
+		return 0, err
+	}
+	return 0, nil
+}
+
+func itoa(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[i:])
+}
+
+// Fsync implements fsync(2) and fdatasync(2).
+func Fsync(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if s, ok := fd.Impl().(vfs.Syncer); ok {
+		return 0, s.Sync()
+	}
+	if fd.IsStream() {
+		return 0, unix.EINVAL
+	}
+	return 0, nil
+}
+
+// Sync implements sync(2): the gofer's files are the host's, flushed by the host.
+func Sync(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return 0, nil }
+
+// Syncfs implements syncfs(2).
+func Syncfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	fd.DecRef()
+	return 0, nil
+}
+
+// Fallocate implements fallocate(2).
+func Fallocate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	mode, off, length := uint32(a[1]), int64(a[2]), int64(a[3])
+	if off < 0 || length <= 0 {
+		return 0, unix.EINVAL
+	}
+	if !fd.Writable() {
+		return 0, unix.EBADF
+	}
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	if in := fd.Inode(); in != nil {
+		if at, err := in.Stat(); err == nil && at.IsDir() {
+			return 0, unix.EISDIR
+		}
+	}
+	if fd.VirtualDentry().Ok() && fd.VirtualDentry().Mount.ReadOnly {
+		return 0, unix.EROFS
+	}
+	al, ok := fd.Impl().(vfs.Allocator)
+	if !ok {
+		return 0, unix.EOPNOTSUPP
+	}
+	return 0, al.Allocate(mode, off, length)
+}

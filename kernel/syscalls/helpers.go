@@ -1,0 +1,143 @@
+// Package syscalls implements the Linux x86-64 system call interface on top of the kernel's
+// tasks, memory and VFS. One file per family; handlers decode arguments, reject unknown
+// flags with EINVAL and call into kernel, mm and vfs. Table builds the syscall table.
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// maxRW is MAX_RW_COUNT: Linux clamps one read or write to this many bytes.
+const maxRW = 0x7ffff000
+
+// maxIov is UIO_MAXIOV.
+const maxIov = 1024
+
+func copyInPath(t *kernel.Task, addr uint64) (string, error) {
+	if addr == 0 {
+		return "", unix.EFAULT
+	}
+	s, err := t.CopyInString(addr, unix.PathMax-1)
+	if err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func getFD(t *kernel.Task, fd uint64) (*vfs.FileDescription, error) {
+	f, _, err := t.FDs().Get(int32(fd))
+	return f, err
+}
+
+// getIOFD returns fd for I/O: O_PATH descriptors give EBADF.
+func getIOFD(t *kernel.Task, fd uint64) (*vfs.FileDescription, error) {
+	f, err := getFD(t, fd)
+	if err != nil {
+		return nil, err
+	}
+	if f.IsPath() {
+		f.DecRef()
+		return nil, unix.EBADF
+	}
+	return f, nil
+}
+
+func putU32(t *kernel.Task, addr uint64, v uint32) error {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	if _, err := t.CopyOut(addr, b[:]); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+func putU64(t *kernel.Task, addr uint64, v uint64) error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	if _, err := t.CopyOut(addr, b[:]); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+func getU32(t *kernel.Task, addr uint64) (uint32, error) {
+	var b [4]byte
+	if _, err := t.CopyIn(addr, b[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
+func getU64(t *kernel.Task, addr uint64) (uint64, error) {
+	var b [8]byte
+	if _, err := t.CopyIn(addr, b[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// iovec is struct iovec.
+type iovec struct{ base, len uint64 }
+
+func readIovecs(t *kernel.Task, addr uint64, n uint64) ([]iovec, error) {
+	if n > maxIov {
+		return nil, unix.EINVAL
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	b := make([]byte, 16*n)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return nil, unix.EFAULT
+	}
+	out := make([]iovec, n)
+	var total uint64
+	for i := range out {
+		out[i] = iovec{binary.LittleEndian.Uint64(b[16*i:]), binary.LittleEndian.Uint64(b[16*i+8:])}
+		if int64(out[i].len) < 0 {
+			return nil, unix.EINVAL
+		}
+		total += out[i].len
+		if int64(total) < 0 {
+			return nil, unix.EINVAL
+		}
+	}
+	return out, nil
+}
+
+// ranges returns the kernel views of the app buffers described by iovs, clamped to maxRW in
+// total. A fault after the first byte shortens the transfer, as Linux does; a fault at the
+// very start is EFAULT.
+func ranges(t *kernel.Task, iovs []iovec, toApp bool) ([][]byte, error) {
+	var out [][]byte
+	var total uint64
+	m := t.MM()
+	for _, v := range iovs {
+		l := v.len
+		if total+l > maxRW {
+			l = maxRW - total
+		}
+		if l == 0 {
+			continue
+		}
+		rs, err := m.Ranges(v.base, int(l), toApp)
+		out = append(out, rs...)
+		if err != nil {
+			if len(out) == 0 {
+				return nil, unix.EFAULT
+			}
+			return out, nil
+		}
+		total += l
+		if total >= maxRW {
+			break
+		}
+	}
+	return out, nil
+}
+
+func boolArg(v uint64) bool { return v != 0 }

@@ -1,0 +1,896 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// openFlags are the flags open(2) accepts; others are ignored by Linux (not EINVAL), except
+// for openat2 which rejects them.
+const openFlags = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_APPEND |
+	unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | unix.O_LARGEFILE | unix.O_DIRECTORY |
+	unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_SYNC | unix.O_PATH | unix.O_TMPFILE
+
+func openCommon(t *kernel.Task, dirfd int32, pathAddr uint64, flags int, mode uint32, res vfs.ResolveOpts) (uint64, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		return 0, unix.EOPNOTSUPP
+	}
+	if flags&unix.O_PATH != 0 {
+		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	}
+	flags |= unix.O_LARGEFILE
+	fd, err := t.OpenAt(dirfd, path, kernel.OpenOpts{Flags: flags, Mode: mode, Resolve: res})
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	n, err := t.FDs().Install(fd, 0, flags&unix.O_CLOEXEC != 0, nofile(t))
+	return uint64(n), err
+}
+
+// Open implements open(2).
+func Open(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return openCommon(t, kernel.AtFDCWD, a[0], int(a[1]&openFlags), uint32(a[2]), vfs.ResolveOpts{})
+}
+
+// Openat implements openat(2).
+func Openat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return openCommon(t, int32(a[0]), a[1], int(a[2]&openFlags), uint32(a[3]), vfs.ResolveOpts{})
+}
+
+// Creat implements creat(2).
+func Creat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return openCommon(t, kernel.AtFDCWD, a[0], unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, uint32(a[1]), vfs.ResolveOpts{})
+}
+
+// openat2 RESOLVE_* flags (include/uapi/linux/openat2.h).
+const (
+	resolveNoXDev       = 0x01
+	resolveNoMagicLinks = 0x02
+	resolveNoSymlinks   = 0x04
+	resolveBeneath      = 0x08
+	resolveInRoot       = 0x10
+	resolveCached       = 0x20
+)
+
+// Openat2 implements openat2(2).
+func Openat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	size := a[3]
+	if size < 24 {
+		return 0, unix.EINVAL
+	}
+	if size > 4096 {
+		return 0, unix.E2BIG
+	}
+	b := make([]byte, size)
+	if _, err := t.CopyIn(a[2], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	for _, c := range b[24:] {
+		if c != 0 {
+			return 0, unix.E2BIG
+		}
+	}
+	le := binary.LittleEndian
+	flags, mode, resolve := le.Uint64(b[0:]), le.Uint64(b[8:]), le.Uint64(b[16:])
+	if flags&^uint64(openFlags) != 0 || mode&^0o7777 != 0 {
+		return 0, unix.EINVAL
+	}
+	if mode != 0 && flags&unix.O_CREAT == 0 && flags&unix.O_TMPFILE != unix.O_TMPFILE {
+		return 0, unix.EINVAL
+	}
+	if resolve&^(resolveNoXDev|resolveNoMagicLinks|resolveNoSymlinks|resolveBeneath|resolveInRoot|resolveCached) != 0 {
+		return 0, unix.EINVAL
+	}
+	if resolve&resolveBeneath != 0 && resolve&resolveInRoot != 0 {
+		return 0, unix.EINVAL
+	}
+	if resolve&resolveCached != 0 {
+		return 0, unix.EAGAIN
+	}
+	ro := vfs.ResolveOpts{NoXDev: resolve&resolveNoXDev != 0, NoMagicLinks: resolve&resolveNoMagicLinks != 0,
+		NoSymlinks: resolve&resolveNoSymlinks != 0, Beneath: resolve&resolveBeneath != 0, InRoot: resolve&resolveInRoot != 0}
+	return openCommon(t, int32(a[0]), a[1], int(flags), uint32(mode), ro)
+}
+
+// parentFor resolves the parent of a path for a creating or removing operation, checking
+// write and search permission and read-only mounts.
+func parentFor(t *kernel.Task, dirfd int32, pathAddr uint64) (vfs.VirtualDentry, string, bool, error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return vfs.VirtualDentry{}, "", false, err
+	}
+	parent, name, trailing, _, err := t.LookupParent(dirfd, path)
+	if err != nil {
+		return vfs.VirtualDentry{}, "", false, err
+	}
+	return parent, name, trailing, nil
+}
+
+func checkWritableDir(t *kernel.Task, dir vfs.VirtualDentry) error {
+	a, err := dir.Dentry.Inode().Stat()
+	if err != nil {
+		return err
+	}
+	if err := vfs.CheckAccess(t.Creds(), a, vfs.MayWrite|vfs.MayExec); err != nil {
+		return err
+	}
+	if dir.Mount.ReadOnly {
+		return unix.EROFS
+	}
+	return nil
+}
+
+// checkSticky enforces the sticky bit: in a +t directory only the owner of the file or of
+// the directory (or root) may remove or rename it.
+func checkSticky(t *kernel.Task, dir vfs.VirtualDentry, child vfs.Inode) error {
+	da, err := dir.Dentry.Inode().Stat()
+	if err != nil || da.Mode&unix.S_ISVTX == 0 {
+		return err
+	}
+	ca, err := child.Stat()
+	if err != nil {
+		return err
+	}
+	c := t.Creds()
+	if c.FSUID == 0 || c.FSUID == ca.UID || c.FSUID == da.UID {
+		return nil
+	}
+	return unix.EPERM
+}
+
+func mkdirat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32) (uint64, error) {
+	parent, name, _, err := parentFor(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if name == "" || name == "." || name == ".." {
+		return 0, unix.EEXIST
+	}
+	if _, err := parent.Dentry.Child(name); err == nil {
+		return 0, unix.EEXIST
+	}
+	if err := checkWritableDir(t, parent); err != nil {
+		return 0, err
+	}
+	c := t.Creds()
+	if err := parent.Dentry.Inode().Mkdir(name, mode&^c.Umask&0o7777, c); err != nil {
+		return 0, err
+	}
+	return 0, nil
+}
+
+// Mkdir implements mkdir(2).
+func Mkdir(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return mkdirat(t, kernel.AtFDCWD, a[0], uint32(a[1]))
+}
+
+// Mkdirat implements mkdirat(2).
+func Mkdirat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return mkdirat(t, int32(a[0]), a[1], uint32(a[2]))
+}
+
+func mknodat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32, dev uint64) (uint64, error) {
+	parent, name, trailing, err := parentFor(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if name == "" || name == "." || name == ".." {
+		return 0, unix.EEXIST
+	}
+	if mode&unix.S_IFMT == 0 {
+		mode |= unix.S_IFREG
+	}
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
+	case unix.S_IFDIR:
+		return 0, unix.EPERM
+	default:
+		return 0, unix.EINVAL
+	}
+	if _, err := parent.Dentry.Child(name); err == nil {
+		return 0, unix.EEXIST
+	}
+	if trailing {
+		return 0, unix.ENOENT
+	}
+	if err := checkWritableDir(t, parent); err != nil {
+		return 0, err
+	}
+	c := t.Creds()
+	perm := mode & 0o7777 &^ c.Umask
+	if mode&unix.S_IFMT == unix.S_IFREG {
+		in, f, err := parent.Dentry.Inode().Create(name, unix.O_WRONLY|unix.O_EXCL, perm, c)
+		if err != nil {
+			return 0, err
+		}
+		f.Release()
+		parent.Dentry.Insert(name, in)
+		return 0, nil
+	}
+	return 0, parent.Dentry.Inode().Mknod(name, mode&unix.S_IFMT|perm, dev, c)
+}
+
+// Mknod implements mknod(2).
+func Mknod(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return mknodat(t, kernel.AtFDCWD, a[0], uint32(a[1]), a[2])
+}
+
+// Mknodat implements mknodat(2).
+func Mknodat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return mknodat(t, int32(a[0]), a[1], uint32(a[2]), a[3])
+}
+
+func unlinkat(t *kernel.Task, dirfd int32, pathAddr uint64, flags uint64) (uint64, error) {
+	if flags&^unix.AT_REMOVEDIR != 0 {
+		return 0, unix.EINVAL
+	}
+	rmdir := flags&unix.AT_REMOVEDIR != 0
+	parent, name, trailing, err := parentFor(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case rmdir && name == ".":
+		return 0, unix.EINVAL
+	case rmdir && (name == ".." || name == ""):
+		return 0, unix.ENOTEMPTY
+	case !rmdir && (name == "" || name == "." || name == ".."):
+		return 0, unix.EISDIR
+	}
+	child, err := parent.Dentry.Child(name)
+	if err != nil {
+		return 0, err
+	}
+	ca, err := child.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	if rmdir && !ca.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	if !rmdir && ca.IsDir() {
+		return 0, unix.EISDIR
+	}
+	if !rmdir && trailing {
+		return 0, unix.ENOTDIR
+	}
+	if err := checkWritableDir(t, parent); err != nil {
+		return 0, err
+	}
+	if err := checkSticky(t, parent, child.Inode()); err != nil {
+		return 0, err
+	}
+	if t.Kernel().NS.IsMountPoint(vfs.VirtualDentry{Mount: parent.Mount, Dentry: child}) {
+		return 0, unix.EBUSY
+	}
+	if rmdir {
+		err = parent.Dentry.Inode().Rmdir(name)
+	} else {
+		err = parent.Dentry.Inode().Unlink(name)
+	}
+	if err != nil {
+		return 0, err
+	}
+	parent.Dentry.Forget(name, true)
+	if r, ok := child.Inode().(interface{ Release() }); ok && !rmdir {
+		_ = r // contents are released by the filesystem when the last open file closes
+	}
+	return 0, nil
+}
+
+// Unlink implements unlink(2).
+func Unlink(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return unlinkat(t, kernel.AtFDCWD, a[0], 0)
+}
+
+// Unlinkat implements unlinkat(2).
+func Unlinkat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return unlinkat(t, int32(a[0]), a[1], a[2])
+}
+
+// Rmdir implements rmdir(2).
+func Rmdir(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return unlinkat(t, kernel.AtFDCWD, a[0], unix.AT_REMOVEDIR)
+}
+
+func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newAddr uint64, flags uint64) (uint64, error) {
+	if flags&^(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT) != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.RENAME_NOREPLACE != 0 && flags&unix.RENAME_EXCHANGE != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.RENAME_WHITEOUT != 0 {
+		return 0, unix.EINVAL
+	}
+	op, oname, otrail, err := parentFor(t, olddirfd, oldAddr)
+	if err != nil {
+		return 0, err
+	}
+	np, nname, ntrail, err := parentFor(t, newdirfd, newAddr)
+	if err != nil {
+		return 0, err
+	}
+	if oname == "" || oname == "." || oname == ".." || nname == "" || nname == "." || nname == ".." {
+		return 0, unix.EBUSY
+	}
+	src, err := op.Dentry.Child(oname)
+	if err != nil {
+		return 0, err
+	}
+	sa, err := src.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	if (otrail || ntrail) && !sa.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	if op.Mount != np.Mount {
+		return 0, unix.EXDEV
+	}
+	if err := checkWritableDir(t, op); err != nil {
+		return 0, err
+	}
+	if err := checkWritableDir(t, np); err != nil {
+		return 0, err
+	}
+	if err := checkSticky(t, op, src.Inode()); err != nil {
+		return 0, err
+	}
+	ns := t.Kernel().NS
+	if ns.IsMountPoint(vfs.VirtualDentry{Mount: op.Mount, Dentry: src}) {
+		return 0, unix.EBUSY
+	}
+	if dst, err := np.Dentry.Child(nname); err == nil {
+		if ns.IsMountPoint(vfs.VirtualDentry{Mount: np.Mount, Dentry: dst}) {
+			return 0, unix.EBUSY
+		}
+		if err := checkSticky(t, np, dst.Inode()); err != nil {
+			return 0, err
+		}
+	}
+	if err := op.Dentry.Inode().Rename(oname, np.Dentry.Inode(), nname, uint32(flags)); err != nil {
+		return 0, err
+	}
+	if flags&unix.RENAME_EXCHANGE != 0 {
+		op.Dentry.Forget(oname, false)
+		np.Dentry.Forget(nname, false)
+	} else {
+		op.Dentry.MoveTo(oname, np.Dentry, nname)
+	}
+	return 0, nil
+}
+
+// Rename implements rename(2).
+func Rename(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return renameat(t, kernel.AtFDCWD, a[0], kernel.AtFDCWD, a[1], 0)
+}
+
+// Renameat implements renameat(2).
+func Renameat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return renameat(t, int32(a[0]), a[1], int32(a[2]), a[3], 0)
+}
+
+// Renameat2 implements renameat2(2).
+func Renameat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return renameat(t, int32(a[0]), a[1], int32(a[2]), a[3], a[4])
+}
+
+func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newAddr uint64, flags uint64) (uint64, error) {
+	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	oldPath, err := copyInPath(t, oldAddr)
+	if err != nil {
+		return 0, err
+	}
+	target, fd, err := t.FileOrPath(olddirfd, oldPath, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_FOLLOW != 0)
+	if err != nil {
+		return 0, err
+	}
+	if fd != nil {
+		defer fd.DecRef()
+	}
+	np, nname, trailing, err := parentFor(t, newdirfd, newAddr)
+	if err != nil {
+		return 0, err
+	}
+	if nname == "" || nname == "." || nname == ".." {
+		return 0, unix.EEXIST
+	}
+	ta, err := target.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	if ta.IsDir() {
+		return 0, unix.EPERM
+	}
+	if _, err := np.Dentry.Child(nname); err == nil {
+		return 0, unix.EEXIST
+	}
+	if trailing {
+		return 0, unix.ENOENT
+	}
+	if target.Mount != np.Mount {
+		return 0, unix.EXDEV
+	}
+	if err := checkWritableDir(t, np); err != nil {
+		return 0, err
+	}
+	if err := np.Dentry.Inode().Link(nname, target.Dentry.Inode()); err != nil {
+		return 0, err
+	}
+	np.Dentry.Insert(nname, target.Dentry.Inode())
+	return 0, nil
+}
+
+// Link implements link(2).
+func Link(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return linkat(t, kernel.AtFDCWD, a[0], kernel.AtFDCWD, a[1], 0)
+}
+
+// Linkat implements linkat(2).
+func Linkat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return linkat(t, int32(a[0]), a[1], int32(a[2]), a[3], a[4])
+}
+
+func symlinkat(t *kernel.Task, targetAddr uint64, dirfd int32, pathAddr uint64) (uint64, error) {
+	target, err := copyInPath(t, targetAddr)
+	if err != nil {
+		return 0, err
+	}
+	if target == "" {
+		return 0, unix.ENOENT
+	}
+	parent, name, _, err := parentFor(t, dirfd, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	if name == "" || name == "." || name == ".." {
+		return 0, unix.EEXIST
+	}
+	if _, err := parent.Dentry.Child(name); err == nil {
+		return 0, unix.EEXIST
+	}
+	if err := checkWritableDir(t, parent); err != nil {
+		return 0, err
+	}
+	return 0, parent.Dentry.Inode().Symlink(name, target, t.Creds())
+}
+
+// Symlink implements symlink(2).
+func Symlink(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return symlinkat(t, a[0], kernel.AtFDCWD, a[1])
+}
+
+// Symlinkat implements symlinkat(2).
+func Symlinkat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return symlinkat(t, a[0], int32(a[1]), a[2])
+}
+
+// setattr applies a change after the ownership and read-only checks chmod/chown/utimes share.
+func setattr(t *kernel.Task, vd vfs.VirtualDentry, sa vfs.SetAttr, ownerOnly bool) error {
+	a, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return err
+	}
+	c := t.Creds()
+	if ownerOnly && c.FSUID != 0 && c.FSUID != a.UID {
+		return unix.EPERM
+	}
+	if vd.Mount.ReadOnly {
+		return unix.EROFS
+	}
+	return vd.Dentry.Inode().SetAttr(sa)
+}
+
+func chmodCommon(t *kernel.Task, vd vfs.VirtualDentry, mode uint32) (uint64, error) {
+	m := mode & 0o7777
+	a, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	c := t.Creds()
+	if c.FSUID != 0 && !c.InGroup(a.GID) {
+		m &^= unix.S_ISGID
+	}
+	return 0, setattr(t, vd, vfs.SetAttr{Mode: &m}, true)
+}
+
+// Chmod implements chmod(2).
+func Chmod(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return fchmodat(t, kernel.AtFDCWD, a[0], uint32(a[1]), 0)
+}
+
+// Fchmodat implements fchmodat(2).
+func Fchmodat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return fchmodat(t, int32(a[0]), a[1], uint32(a[2]), 0)
+}
+
+// Fchmodat2 implements fchmodat2(2).
+func Fchmodat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return fchmodat(t, int32(a[0]), a[1], uint32(a[2]), a[3])
+}
+
+func fchmodat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32, flags uint64) (uint64, error) {
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	vd, fd, err := t.FileOrPath(dirfd, path, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if err != nil {
+		return 0, err
+	}
+	if fd != nil {
+		defer fd.DecRef()
+	}
+	if at, err := vd.Dentry.Inode().Stat(); err == nil && at.Type() == unix.S_IFLNK {
+		return 0, unix.EOPNOTSUPP
+	}
+	return chmodCommon(t, vd, mode)
+}
+
+// Fchmod implements fchmod(2).
+func Fchmod(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.VirtualDentry().Ok() {
+		return 0, unix.EBADF
+	}
+	return chmodCommon(t, fd.VirtualDentry(), uint32(a[1]))
+}
+
+func chownCommon(t *kernel.Task, vd vfs.VirtualDentry, uid, gid uint32) (uint64, error) {
+	a, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	c := t.Creds()
+	var sa vfs.SetAttr
+	if uid != ^uint32(0) {
+		if c.FSUID != 0 && uid != a.UID {
+			return 0, unix.EPERM
+		}
+		sa.UID = &uid
+	}
+	if gid != ^uint32(0) {
+		if c.FSUID != 0 && (c.FSUID != a.UID || !c.InGroup(gid)) && gid != a.GID {
+			return 0, unix.EPERM
+		}
+		sa.GID = &gid
+	}
+	if c.FSUID != 0 && c.FSUID != a.UID && (sa.UID != nil || sa.GID != nil) {
+		return 0, unix.EPERM
+	}
+	if sa.UID == nil && sa.GID == nil {
+		if vd.Mount.ReadOnly {
+			return 0, unix.EROFS
+		}
+		return 0, nil
+	}
+	if !a.IsDir() && a.Mode&0o6000 != 0 && (sa.UID != nil || sa.GID != nil) {
+		m := a.Mode & 0o7777 &^ unix.S_ISUID
+		if a.Mode&0o010 != 0 {
+			m &^= unix.S_ISGID
+		}
+		sa.Mode = &m
+	}
+	return 0, setattr(t, vd, sa, false)
+}
+
+func fchownat(t *kernel.Task, dirfd int32, pathAddr uint64, uid, gid uint32, flags uint64) (uint64, error) {
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	vd, fd, err := t.FileOrPath(dirfd, path, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if err != nil {
+		return 0, err
+	}
+	if fd != nil {
+		defer fd.DecRef()
+	}
+	return chownCommon(t, vd, uid, gid)
+}
+
+// Chown implements chown(2).
+func Chown(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return fchownat(t, kernel.AtFDCWD, a[0], uint32(a[1]), uint32(a[2]), 0)
+}
+
+// Lchown implements lchown(2).
+func Lchown(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return fchownat(t, kernel.AtFDCWD, a[0], uint32(a[1]), uint32(a[2]), unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// Fchownat implements fchownat(2).
+func Fchownat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return fchownat(t, int32(a[0]), a[1], uint32(a[2]), uint32(a[3]), a[4])
+}
+
+// Fchown implements fchown(2).
+func Fchown(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.VirtualDentry().Ok() {
+		return 0, unix.EBADF
+	}
+	return chownCommon(t, fd.VirtualDentry(), uint32(a[1]), uint32(a[2]))
+}
+
+func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm bool) error {
+	if size < 0 {
+		return unix.EINVAL
+	}
+	a, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return err
+	}
+	if a.IsDir() {
+		return unix.EISDIR
+	}
+	if a.Type() != unix.S_IFREG {
+		return unix.EINVAL
+	}
+	if checkPerm {
+		if err := vfs.CheckAccess(t.Creds(), a, vfs.MayWrite); err != nil {
+			return err
+		}
+	}
+	if vd.Mount.ReadOnly {
+		return unix.EROFS
+	}
+	if lim, _ := t.Limit(unix.RLIMIT_FSIZE); uint64(size) > lim {
+		t.Kernel().SendSignal(t, unix.SIGXFSZ)
+		return unix.EFBIG
+	}
+	return vd.Dentry.Inode().SetAttr(vfs.SetAttr{Size: &size})
+}
+
+// Truncate implements truncate(2).
+func Truncate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	path, err := copyInPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	if err != nil {
+		return 0, err
+	}
+	return 0, truncateCommon(t, vd, int64(a[1]), true)
+}
+
+// Ftruncate implements ftruncate(2).
+func Ftruncate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if int64(a[1]) < 0 {
+		return 0, unix.EINVAL
+	}
+	if !fd.Writable() || fd.Inode() == nil {
+		return 0, unix.EINVAL
+	}
+	if !fd.VirtualDentry().Ok() {
+		size := int64(a[1])
+		return 0, fd.Inode().SetAttr(vfs.SetAttr{Size: &size})
+	}
+	return 0, truncateCommon(t, fd.VirtualDentry(), int64(a[1]), false)
+}
+
+// Utimensat implements utimensat(2).
+func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	dirfd, flags := int32(a[0]), a[3]
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	now := unix.NsecToTimespec(time.Now().UnixNano())
+	at, mt := now, now
+	explicit := false
+	omitA, omitM := false, false
+	if a[2] != 0 {
+		b := make([]byte, 32)
+		if _, err := t.CopyIn(a[2], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		le := binary.LittleEndian
+		ts := [2]unix.Timespec{{Sec: int64(le.Uint64(b[0:])), Nsec: int64(le.Uint64(b[8:]))},
+			{Sec: int64(le.Uint64(b[16:])), Nsec: int64(le.Uint64(b[24:]))}}
+		for i, v := range ts {
+			switch v.Nsec {
+			case unix.UTIME_NOW:
+				ts[i] = now
+			case unix.UTIME_OMIT:
+				if i == 0 {
+					omitA = true
+				} else {
+					omitM = true
+				}
+			default:
+				if v.Nsec < 0 || v.Nsec >= 1e9 {
+					return 0, unix.EINVAL
+				}
+				explicit = true
+			}
+		}
+		at, mt = ts[0], ts[1]
+	}
+	var vd vfs.VirtualDentry
+	if a[1] == 0 {
+		// utimensat(fd, NULL, ...) is futimens(fd, ...).
+		fd, err := getFD(t, uint64(uint32(dirfd)))
+		if err != nil {
+			return 0, err
+		}
+		defer fd.DecRef()
+		vd = fd.VirtualDentry()
+		if !vd.Ok() {
+			return 0, unix.EBADF
+		}
+	} else {
+		path, err := copyInPath(t, a[1])
+		if err != nil {
+			return 0, err
+		}
+		var fd *vfs.FileDescription
+		vd, fd, err = t.FileOrPath(dirfd, path, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+		if err != nil {
+			return 0, err
+		}
+		if fd != nil {
+			defer fd.DecRef()
+		}
+	}
+	if omitA && omitM {
+		return 0, nil
+	}
+	attr, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	c := t.Creds()
+	if c.FSUID != 0 && c.FSUID != attr.UID {
+		if explicit || (a[2] != 0 && (omitA || omitM)) {
+			return 0, unix.EPERM
+		}
+		if err := vfs.CheckAccess(c, attr, vfs.MayWrite); err != nil {
+			return 0, err
+		}
+	}
+	var sa vfs.SetAttr
+	if !omitA {
+		sa.Atime = &at
+	}
+	if !omitM {
+		sa.Mtime = &mt
+	}
+	if vd.Mount.ReadOnly {
+		return 0, unix.EROFS
+	}
+	return 0, vd.Dentry.Inode().SetAttr(sa)
+}
+
+// Chdir implements chdir(2).
+func Chdir(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	path, err := copyInPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	if err != nil {
+		return 0, err
+	}
+	return 0, chdirTo(t, vd)
+}
+
+func chdirTo(t *kernel.Task, vd vfs.VirtualDentry) error {
+	at, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return err
+	}
+	if !at.IsDir() {
+		return unix.ENOTDIR
+	}
+	if err := vfs.CheckAccess(t.Creds(), at, vfs.MayExec); err != nil {
+		return err
+	}
+	t.SetCwd(vd)
+	return nil
+}
+
+// Fchdir implements fchdir(2).
+func Fchdir(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.VirtualDentry().Ok() {
+		return 0, unix.ENOTDIR
+	}
+	return 0, chdirTo(t, fd.VirtualDentry())
+}
+
+// Getcwd implements getcwd(2).
+func Getcwd(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	_, cwd := t.FSContext()
+	p := cwd.Path()
+	if cwd.Dentry.IsDead() {
+		return 0, unix.ENOENT
+	}
+	b := append([]byte(p), 0)
+	if uint64(len(b)) > a[1] {
+		return 0, unix.ERANGE
+	}
+	if _, err := t.CopyOut(a[0], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(b)), nil
+}
+
+// Umask implements umask(2).
+func Umask(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return uint64(t.Umask(true, uint32(a[0]))), nil
+}
+
+// Getdents64 implements getdents64(2).
+func Getdents64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	size := int(min(a[2], 1<<20))
+	buf := make([]byte, 0, size)
+	tooSmall := false
+	err = fd.Getdents(func(d vfs.Dirent, next int64) bool {
+		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
+		if len(buf)+reclen > size {
+			if len(buf) == 0 {
+				tooSmall = true
+			}
+			return false
+		}
+		rec := make([]byte, reclen)
+		binary.LittleEndian.PutUint64(rec[0:], d.Ino)
+		binary.LittleEndian.PutUint64(rec[8:], uint64(next))
+		binary.LittleEndian.PutUint16(rec[16:], uint16(reclen))
+		rec[18] = d.Type
+		copy(rec[19:], d.Name)
+		buf = append(buf, rec...)
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if tooSmall {
+		return 0, unix.EINVAL
+	}
+	if _, err := t.CopyOut(a[1], buf); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(buf)), nil
+}

@@ -1,0 +1,266 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+func pollCommon(t *kernel.Task, fdsAddr, nfds uint64, deadline time.Time, noWait bool) (uint64, error) {
+	soft, _ := t.Limit(unix.RLIMIT_NOFILE)
+	if nfds > soft && nfds > 1024 {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, 8*nfds)
+	if nfds > 0 {
+		if _, err := t.CopyIn(fdsAddr, b); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	items := make([]kernel.PollItem, nfds)
+	nval := 0
+	fdt := t.FDs()
+	for i := range items {
+		fdn := int32(binary.LittleEndian.Uint32(b[8*i:]))
+		events := uint32(binary.LittleEndian.Uint16(b[8*i+4:]))
+		if fdn < 0 {
+			continue
+		}
+		fd, _, err := fdt.Get(fdn)
+		if err != nil {
+			items[i].Revents = unix.POLLNVAL
+			nval++
+			continue
+		}
+		defer fd.DecRef()
+		items[i].FD = fd
+		items[i].Events = events
+	}
+	n := 0
+	if nval > 0 {
+		noWait = true
+	}
+	var err error
+	saved := make([]uint32, len(items))
+	for i := range items {
+		saved[i] = items[i].Revents
+	}
+	n, err = t.Poll(items, deadline, noWait)
+	if err != nil {
+		return 0, err
+	}
+	for i := range items {
+		rev := items[i].Revents
+		if items[i].FD == nil {
+			rev = saved[i]
+		}
+		binary.LittleEndian.PutUint16(b[8*i+6:], uint16(rev))
+	}
+	if nfds > 0 {
+		if _, err := t.CopyOut(fdsAddr, b); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return uint64(n + nval), nil
+}
+
+// Poll implements poll(2).
+func Poll(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	timeout := int32(a[2])
+	var deadline time.Time
+	noWait := timeout == 0
+	if timeout > 0 {
+		deadline = time.Now().Add(time.Duration(timeout) * time.Millisecond)
+	}
+	return pollCommon(t, a[0], a[1], deadline, noWait)
+}
+
+// Ppoll implements ppoll(2) (the signal mask argument is validated; masks come with signals).
+func Ppoll(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	var deadline time.Time
+	noWait := false
+	if a[2] != 0 {
+		ts, err := getTimespec(t, a[2])
+		if err != nil {
+			return 0, err
+		}
+		if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+			return 0, unix.EINVAL
+		}
+		if ts.Sec == 0 && ts.Nsec == 0 {
+			noWait = true
+		}
+		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	}
+	if a[3] != 0 && a[4] != 8 {
+		return 0, unix.EINVAL
+	}
+	return pollCommon(t, a[0], a[1], deadline, noWait)
+}
+
+// selectCommon implements select/pselect6 over fd_sets.
+func selectCommon(t *kernel.Task, nfds uint64, rAddr, wAddr, eAddr uint64, deadline time.Time, noWait bool) (uint64, error) {
+	if int64(int32(nfds)) < 0 {
+		return 0, unix.EINVAL
+	}
+	if nfds > 1024*1024 {
+		nfds = 1024 * 1024
+	}
+	words := (nfds + 63) / 64
+	read := func(addr uint64) ([]uint64, error) {
+		if addr == 0 {
+			return make([]uint64, words), nil
+		}
+		b := make([]byte, 8*words)
+		if _, err := t.CopyIn(addr, b); err != nil {
+			return nil, unix.EFAULT
+		}
+		out := make([]uint64, words)
+		for i := range out {
+			out[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+		return out, nil
+	}
+	rs, err := read(rAddr)
+	if err != nil {
+		return 0, err
+	}
+	ws, err := read(wAddr)
+	if err != nil {
+		return 0, err
+	}
+	es, err := read(eAddr)
+	if err != nil {
+		return 0, err
+	}
+	var items []kernel.PollItem
+	var fdnums []int
+	fdt := t.FDs()
+	const in, out, pri = unix.POLLIN | pollRdNorm | pollRdBand | unix.POLLHUP | unix.POLLERR,
+		unix.POLLOUT | pollWrNorm | pollWrBand | unix.POLLERR, unix.POLLPRI
+	for fdn := range int(nfds) {
+		w, bit := fdn/64, uint64(1)<<(fdn%64)
+		var ev uint32
+		if rs[w]&bit != 0 {
+			ev |= unix.POLLIN | pollRdNorm
+		}
+		if ws[w]&bit != 0 {
+			ev |= unix.POLLOUT | pollWrNorm
+		}
+		if es[w]&bit != 0 {
+			ev |= unix.POLLPRI
+		}
+		if ev == 0 {
+			continue
+		}
+		fd, _, err := fdt.Get(int32(fdn))
+		if err != nil {
+			return 0, unix.EBADF
+		}
+		defer fd.DecRef()
+		items = append(items, kernel.PollItem{FD: fd, Events: ev})
+		fdnums = append(fdnums, fdn)
+	}
+	if _, err := t.Poll(items, deadline, noWait); err != nil {
+		return 0, err
+	}
+	clear(rs)
+	clear(ws)
+	clear(es)
+	n := 0
+	for i, it := range items {
+		w, bit := fdnums[i]/64, uint64(1)<<(fdnums[i]%64)
+		if it.Events&unix.POLLIN != 0 && it.Revents&in != 0 {
+			rs[w] |= bit
+			n++
+		}
+		if it.Events&unix.POLLOUT != 0 && it.Revents&out != 0 {
+			ws[w] |= bit
+			n++
+		}
+		if it.Events&unix.POLLPRI != 0 && it.Revents&pri != 0 {
+			es[w] |= bit
+			n++
+		}
+	}
+	write := func(addr uint64, set []uint64) error {
+		if addr == 0 {
+			return nil
+		}
+		b := make([]byte, 8*len(set))
+		for i, v := range set {
+			binary.LittleEndian.PutUint64(b[8*i:], v)
+		}
+		if _, err := t.CopyOut(addr, b); err != nil {
+			return unix.EFAULT
+		}
+		return nil
+	}
+	for _, p := range []struct {
+		a uint64
+		s []uint64
+	}{{rAddr, rs}, {wAddr, ws}, {eAddr, es}} {
+		if err := write(p.a, p.s); err != nil {
+			return 0, err
+		}
+	}
+	return uint64(n), nil
+}
+
+// Select implements select(2).
+func Select(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	var deadline time.Time
+	noWait := false
+	var start time.Time
+	if a[4] != 0 {
+		b := make([]byte, 16)
+		if _, err := t.CopyIn(a[4], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		sec, usec := int64(binary.LittleEndian.Uint64(b[0:])), int64(binary.LittleEndian.Uint64(b[8:]))
+		if sec < 0 || usec < 0 {
+			return 0, unix.EINVAL
+		}
+		d := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
+		noWait = d == 0
+		start = time.Now()
+		deadline = start.Add(d)
+	}
+	n, err := selectCommon(t, a[0], a[1], a[2], a[3], deadline, noWait)
+	if a[4] != 0 && err == nil {
+		left := max(time.Until(deadline), 0)
+		b := make([]byte, 16)
+		binary.LittleEndian.PutUint64(b[0:], uint64(left/time.Second))
+		binary.LittleEndian.PutUint64(b[8:], uint64(left%time.Second/time.Microsecond))
+		t.CopyOut(a[4], b)
+	}
+	return n, err
+}
+
+// Pselect6 implements pselect6(2).
+func Pselect6(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	var deadline time.Time
+	noWait := false
+	if a[4] != 0 {
+		ts, err := getTimespec(t, a[4])
+		if err != nil {
+			return 0, err
+		}
+		if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+			return 0, unix.EINVAL
+		}
+		noWait = ts.Sec == 0 && ts.Nsec == 0
+		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	}
+	return selectCommon(t, a[0], a[1], a[2], a[3], deadline, noWait)
+}
+
+// poll bits not in x/sys/unix (include/uapi/asm-generic/poll.h).
+const (
+	pollRdNorm = 0x40
+	pollRdBand = 0x80
+	pollWrNorm = 0x100
+	pollWrBand = 0x200
+)

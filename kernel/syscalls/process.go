@@ -1,0 +1,674 @@
+package syscalls
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"runtime"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// Getpid implements getpid(2).
+func Getpid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Group().PID), nil }
+
+// Getppid implements getppid(2).
+func Getppid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return uint64(t.Group().PPID()), nil
+}
+
+// Gettid implements gettid(2).
+func Gettid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.TID), nil }
+
+// Getuid implements getuid(2).
+func Getuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Creds().UID), nil }
+
+// Geteuid implements geteuid(2).
+func Geteuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return uint64(t.Creds().EUID), nil
+}
+
+// Getgid implements getgid(2).
+func Getgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Creds().GID), nil }
+
+// Getegid implements getegid(2).
+func Getegid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return uint64(t.Creds().EGID), nil
+}
+
+// Getresuid implements getresuid(2).
+func Getresuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	c := t.Creds()
+	for i, v := range []uint32{c.UID, c.EUID, c.SUID} {
+		if err := putU32(t, a[i], v); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Getresgid implements getresgid(2).
+func Getresgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	c := t.Creds()
+	for i, v := range []uint32{c.GID, c.EGID, c.SGID} {
+		if err := putU32(t, a[i], v); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Getgroups implements getgroups(2).
+func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	c := t.Creds()
+	n := int(int32(a[0]))
+	if n < 0 {
+		return 0, unix.EINVAL
+	}
+	if n == 0 {
+		return uint64(len(c.Groups)), nil
+	}
+	if n < len(c.Groups) {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, 4*len(c.Groups))
+	for i, g := range c.Groups {
+		binary.LittleEndian.PutUint32(b[4*i:], g)
+	}
+	if _, err := t.CopyOut(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(c.Groups)), nil
+}
+
+// Setgroups implements setgroups(2): only root may change groups.
+func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	c := t.Creds()
+	if c.EUID != 0 {
+		return 0, unix.EPERM
+	}
+	n := a[0]
+	if n > 65536 {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, 4*n)
+	if _, err := t.CopyIn(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	c.Groups = make([]uint32, n)
+	for i := range c.Groups {
+		c.Groups[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	t.SetCreds(*c)
+	return 0, nil
+}
+
+const noChange = ^uint32(0)
+
+// setresid implements the permission rules shared by setuid/setreuid/setresuid (and gid).
+func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
+	c := t.Creds()
+	cur := [3]*uint32{&c.UID, &c.EUID, &c.SUID}
+	fs := &c.FSUID
+	if gid {
+		cur = [3]*uint32{&c.GID, &c.EGID, &c.SGID}
+		fs = &c.FSGID
+	}
+	priv := c.EUID == 0
+	allowed := func(v uint32) bool {
+		return v == noChange || priv || v == *cur[0] || v == *cur[1] || v == *cur[2]
+	}
+	if !allowed(r) || !allowed(e) || !allowed(s) {
+		return unix.EPERM
+	}
+	for i, v := range []uint32{r, e, s} {
+		if v != noChange {
+			*cur[i] = v
+		}
+	}
+	*fs = *cur[1]
+	t.SetCreds(*c)
+	return nil
+}
+
+// Setuid implements setuid(2).
+func Setuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	u := uint32(a[0])
+	if u == noChange {
+		return 0, unix.EINVAL
+	}
+	if t.Creds().EUID == 0 {
+		return 0, setresid(t, u, u, u, false)
+	}
+	return 0, setresid(t, noChange, u, noChange, false)
+}
+
+// Setgid implements setgid(2).
+func Setgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	g := uint32(a[0])
+	if g == noChange {
+		return 0, unix.EINVAL
+	}
+	if t.Creds().EUID == 0 {
+		return 0, setresid(t, g, g, g, true)
+	}
+	return 0, setresid(t, noChange, g, noChange, true)
+}
+
+// Setreuid implements setreuid(2).
+func Setreuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, setresid(t, uint32(a[0]), uint32(a[1]), noChange, false)
+}
+
+// Setregid implements setregid(2).
+func Setregid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, setresid(t, uint32(a[0]), uint32(a[1]), noChange, true)
+}
+
+// Setresuid implements setresuid(2).
+func Setresuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, setresid(t, uint32(a[0]), uint32(a[1]), uint32(a[2]), false)
+}
+
+// Setresgid implements setresgid(2).
+func Setresgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, setresid(t, uint32(a[0]), uint32(a[1]), uint32(a[2]), true)
+}
+
+// Setfsuid implements setfsuid(2): it returns the old value.
+func Setfsuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	c := t.Creds()
+	old := c.FSUID
+	u := uint32(a[0])
+	if c.EUID == 0 || u == c.UID || u == c.EUID || u == c.SUID || u == c.FSUID {
+		c.FSUID = u
+		t.SetCreds(*c)
+	}
+	return uint64(old), nil
+}
+
+// Setfsgid implements setfsgid(2).
+func Setfsgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	c := t.Creds()
+	old := c.FSGID
+	g := uint32(a[0])
+	if c.EUID == 0 || g == c.GID || g == c.EGID || g == c.SGID || g == c.FSGID {
+		c.FSGID = g
+		t.SetCreds(*c)
+	}
+	return uint64(old), nil
+}
+
+// Exit implements exit(2).
+func Exit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	t.Exit(int(a[0]))
+	return 0, kernel.ErrNoReturn
+}
+
+// ExitGroup implements exit_group(2).
+func ExitGroup(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	t.ExitGroup(int(a[0]))
+	return 0, kernel.ErrNoReturn
+}
+
+// maxArgStrlen is MAX_ARG_STRLEN; maxArgs bounds argv+envp counts.
+const (
+	maxArgStrlen = 32 * 4096
+	maxArgs      = 0x7fffffff
+)
+
+func copyInStrings(t *kernel.Task, addr uint64, total *int) ([]string, error) {
+	var out []string
+	if addr == 0 {
+		return nil, nil
+	}
+	for i := 0; ; i++ {
+		p, err := getU64(t, addr+uint64(8*i))
+		if err != nil {
+			return nil, err
+		}
+		if p == 0 {
+			return out, nil
+		}
+		s, err := t.CopyInString(p, maxArgStrlen-1)
+		if err != nil {
+			if err == unix.ENAMETOOLONG {
+				return nil, unix.E2BIG
+			}
+			return nil, err
+		}
+		*total += len(s) + 1 + 8
+		if *total > 6<<20 {
+			return nil, unix.E2BIG
+		}
+		out = append(out, s)
+	}
+}
+
+func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags uint64) (uint64, error) {
+	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+		return 0, unix.EINVAL
+	}
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	argv, err := copyInStrings(t, argvAddr, &total)
+	if err != nil {
+		return 0, err
+	}
+	envv, err := copyInStrings(t, envAddr, &total)
+	if err != nil {
+		return 0, err
+	}
+	if path == "" && flags&unix.AT_EMPTY_PATH != 0 {
+		fd, err := getFD(t, uint64(uint32(dirfd)))
+		if err != nil {
+			return 0, err
+		}
+		path = fd.VirtualDentry().Path()
+		fd.DecRef()
+		dirfd = kernel.AtFDCWD
+	}
+	if err := t.Execve(dirfd, path, argv, envv, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
+		return 0, err
+	}
+	return 0, kernel.ErrNoReturn
+}
+
+// Execve implements execve(2).
+func Execve(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return execveat(t, kernel.AtFDCWD, a[0], a[1], a[2], 0)
+}
+
+// Execveat implements execveat(2).
+func Execveat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return execveat(t, int32(a[0]), a[1], a[2], a[3], a[4])
+}
+
+// Uname implements uname(2).
+func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	k := t.Kernel()
+	b := make([]byte, 65*6)
+	for i, s := range []string{"Linux", k.Hostname, k.Release, k.Version, "x86_64", "(none)"} {
+		copy(b[65*i:65*i+64], s)
+	}
+	if _, err := t.CopyOut(a[0], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+// Sysinfo implements sysinfo(2).
+func Sysinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0, err
+	}
+	k := t.Kernel()
+	b := make([]byte, 112)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], uint64(k.Uptime().Seconds()))
+	le.PutUint64(b[32:], si.Totalram)
+	le.PutUint64(b[40:], si.Freeram)
+	le.PutUint64(b[48:], si.Sharedram)
+	le.PutUint64(b[56:], si.Bufferram)
+	le.PutUint64(b[64:], si.Totalswap)
+	le.PutUint64(b[72:], si.Freeswap)
+	le.PutUint16(b[80:], uint16(len(k.Groups())))
+	le.PutUint32(b[104:], si.Unit)
+	if _, err := t.CopyOut(a[0], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+func rlimitOK(r uint64) bool { return r < 16 }
+
+// Getrlimit implements getrlimit(2).
+func Getrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if !rlimitOK(a[0]) {
+		return 0, unix.EINVAL
+	}
+	soft, hard := t.Limit(int(a[0]))
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint64(b[0:], soft)
+	binary.LittleEndian.PutUint64(b[8:], hard)
+	if _, err := t.CopyOut(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+func setrlimit(t *kernel.Task, r int, soft, hard uint64) error {
+	if soft > hard {
+		return unix.EINVAL
+	}
+	_, oldHard := t.Limit(r)
+	if hard > oldHard && t.Creds().EUID != 0 {
+		return unix.EPERM
+	}
+	if r == unix.RLIMIT_NOFILE && hard > 1<<20 {
+		return unix.EPERM
+	}
+	t.SetLimit(r, soft, hard)
+	return nil
+}
+
+// Setrlimit implements setrlimit(2).
+func Setrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if !rlimitOK(a[0]) {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, 16)
+	if _, err := t.CopyIn(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, setrlimit(t, int(a[0]), binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]))
+}
+
+// Prlimit64 implements prlimit64(2) for the caller's own process.
+func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	pid := int32(a[0])
+	if pid != 0 && pid != t.Group().PID {
+		if t.Kernel().GroupByPID(pid) == nil {
+			return 0, unix.ESRCH
+		}
+		return 0, unix.EPERM
+	}
+	if !rlimitOK(a[1]) {
+		return 0, unix.EINVAL
+	}
+	r := int(a[1])
+	soft, hard := t.Limit(r)
+	if a[2] != 0 {
+		b := make([]byte, 16)
+		if _, err := t.CopyIn(a[2], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		if err := setrlimit(t, r, binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])); err != nil {
+			return 0, err
+		}
+	}
+	if a[3] != 0 {
+		b := make([]byte, 16)
+		binary.LittleEndian.PutUint64(b[0:], soft)
+		binary.LittleEndian.PutUint64(b[8:], hard)
+		if _, err := t.CopyOut(a[3], b); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
+
+// arch_prctl codes (arch/x86/include/uapi/asm/prctl.h).
+const (
+	archSetGS        = 0x1001
+	archSetFS        = 0x1002
+	archGetFS        = 0x1003
+	archGetGS        = 0x1004
+	archGetCPUID     = 0x1011
+	archSetCPUID     = 0x1012
+	archGetXCompSup  = 0x1021
+	archReqXCompPerm = 0x1023
+)
+
+// ArchPrctl implements arch_prctl(2).
+func ArchPrctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	switch a[0] {
+	case archSetFS:
+		if a[1] >= 1<<47 {
+			return 0, unix.EPERM
+		}
+		t.Regs.FsBase = a[1]
+		return 0, nil
+	case archSetGS:
+		if a[1] >= 1<<47 {
+			return 0, unix.EPERM
+		}
+		t.Regs.GsBase = a[1]
+		return 0, nil
+	case archGetFS:
+		return 0, putU64(t, a[1], t.Regs.FsBase)
+	case archGetGS:
+		return 0, putU64(t, a[1], t.Regs.GsBase)
+	case archGetCPUID:
+		return 1, nil
+	case archSetCPUID:
+		return 0, unix.ENODEV
+	case archGetXCompSup, archReqXCompPerm:
+		return 0, unix.EINVAL
+	}
+	return 0, unix.EINVAL
+}
+
+// SetTidAddress implements set_tid_address(2).
+func SetTidAddress(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	t.SetClearChildTID(a[0])
+	return uint64(t.TID), nil
+}
+
+// SetRobustList implements set_robust_list(2).
+func SetRobustList(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[1] != 24 {
+		return 0, unix.EINVAL
+	}
+	t.SetRobustList(a[0])
+	return 0, nil
+}
+
+// GetRobustList implements get_robust_list(2) for the calling thread.
+func GetRobustList(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[0] != 0 && int32(a[0]) != t.TID {
+		if t.Kernel().TaskByTID(int32(a[0])) == nil {
+			return 0, unix.ESRCH
+		}
+		return 0, unix.EPERM
+	}
+	if err := putU64(t, a[1], t.RobustList()); err != nil {
+		return 0, err
+	}
+	return 0, putU64(t, a[2], 24)
+}
+
+// Getrandom implements getrandom(2).
+func Getrandom(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[2]&^(unix.GRND_NONBLOCK|unix.GRND_RANDOM|unix.GRND_INSECURE) != 0 {
+		return 0, unix.EINVAL
+	}
+	if a[2]&unix.GRND_RANDOM != 0 && a[2]&unix.GRND_INSECURE != 0 {
+		return 0, unix.EINVAL
+	}
+	n := min(a[1], 1<<25)
+	bufs, err := ranges(t, []iovec{{a[0], n}}, true)
+	if err != nil {
+		return 0, err
+	}
+	var done uint64
+	for _, b := range bufs {
+		rand.Read(b)
+		done += uint64(len(b))
+	}
+	return done, nil
+}
+
+// SchedYield implements sched_yield(2).
+func SchedYield(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	runtime.Gosched()
+	return 0, nil
+}
+
+// ncpu is the number of CPUs the sandbox reports.
+func ncpu() int { return runtime.NumCPU() }
+
+// SchedGetaffinity implements sched_getaffinity(2).
+func SchedGetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if pid := int32(a[0]); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
+		return 0, unix.ESRCH
+	}
+	size := a[1]
+	need := uint64((ncpu() + 63) / 64 * 8)
+	if size < need || size%8 != 0 {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, need)
+	for i := range ncpu() {
+		b[i/8] |= 1 << (i % 8)
+	}
+	if _, err := t.CopyOut(a[2], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return need, nil
+}
+
+// SchedSetaffinity implements sched_setaffinity(2): accepted, placement is the kernel's.
+func SchedSetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if pid := int32(a[0]); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
+		return 0, unix.ESRCH
+	}
+	return 0, nil
+}
+
+// Getcpu implements getcpu(2).
+func Getcpu(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[0] != 0 {
+		if err := putU32(t, a[0], 0); err != nil {
+			return 0, err
+		}
+	}
+	if a[1] != 0 {
+		if err := putU32(t, a[1], 0); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Prctl implements prctl(2).
+func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	switch a[0] {
+	case unix.PR_SET_NAME:
+		s, err := t.CopyInString(a[1], 4095)
+		if err != nil && err != unix.ENAMETOOLONG {
+			return 0, unix.EFAULT
+		}
+		t.SetName(s)
+		return 0, nil
+	case unix.PR_GET_NAME:
+		b := make([]byte, 16)
+		copy(b, t.Name())
+		if _, err := t.CopyOut(a[1], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	case unix.PR_GET_DUMPABLE:
+		if t.Group().Dumpable() {
+			return 1, nil
+		}
+		return 0, nil
+	case unix.PR_SET_DUMPABLE:
+		if a[1] > 1 {
+			return 0, unix.EINVAL
+		}
+		t.Group().SetDumpable(a[1] == 1)
+		return 0, nil
+	case unix.PR_SET_NO_NEW_PRIVS:
+		if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		t.Group().SetNoNewPrivs()
+		return 0, nil
+	case unix.PR_GET_NO_NEW_PRIVS:
+		if a[1] != 0 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		if t.Group().NoNewPrivs() {
+			return 1, nil
+		}
+		return 0, nil
+	case unix.PR_SET_PDEATHSIG:
+		if a[1] > 64 {
+			return 0, unix.EINVAL
+		}
+		t.Group().SetPdeathSignal(int(a[1]))
+		return 0, nil
+	case unix.PR_GET_PDEATHSIG:
+		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
+	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
+		return 0, nil
+	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA, unix.PR_SET_PTRACER:
+		return 0, nil
+	case unix.PR_CAPBSET_READ:
+		if a[1] > 40 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	case unix.PR_SET_SECCOMP, unix.PR_GET_SECCOMP:
+		return 0, unix.EINVAL
+	case unix.PR_SET_MM:
+		return 0, unix.EPERM
+	}
+	return 0, unix.EINVAL
+}
+
+// Personality implements personality(2): only the Linux personality exists.
+func Personality(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, nil
+}
+
+// Getpgrp implements getpgrp(2).
+func Getpgrp(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	pgid, _ := t.Group().IDs()
+	return uint64(pgid), nil
+}
+
+// Getpgid implements getpgid(2).
+func Getpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tg := t.Group()
+	if pid := int32(a[0]); pid != 0 {
+		if tg = t.Kernel().GroupByPID(pid); tg == nil {
+			return 0, unix.ESRCH
+		}
+	}
+	pgid, _ := tg.IDs()
+	return uint64(pgid), nil
+}
+
+// Getsid implements getsid(2).
+func Getsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tg := t.Group()
+	if pid := int32(a[0]); pid != 0 {
+		if tg = t.Kernel().GroupByPID(pid); tg == nil {
+			return 0, unix.ESRCH
+		}
+	}
+	_, sid := tg.IDs()
+	return uint64(sid), nil
+}
+
+// Setpgid implements setpgid(2) for the caller.
+func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	pid, pgid := int32(a[0]), int32(a[1])
+	if pgid < 0 {
+		return 0, unix.EINVAL
+	}
+	tg := t.Group()
+	if pid != 0 && pid != tg.PID {
+		if t.Kernel().GroupByPID(pid) == nil {
+			return 0, unix.ESRCH
+		}
+	} else if pid == 0 {
+		pid = tg.PID
+	}
+	target := t.Kernel().GroupByPID(pid)
+	if pgid == 0 {
+		pgid = pid
+	}
+	return 0, target.SetPgid(pgid)
+}
+
+// Setsid implements setsid(2).
+func Setsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return t.Group().Setsid()
+}

@@ -1,0 +1,259 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// RtSigaction implements rt_sigaction(2). Dispositions are kept; delivery to handlers comes
+// with the signals work (DESIGN: the task loop has the hook).
+func RtSigaction(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[3] != 8 {
+		return 0, unix.EINVAL
+	}
+	sig := int(a[0])
+	var act *kernel.SigAction
+	if a[1] != 0 {
+		b := make([]byte, 32)
+		if _, err := t.CopyIn(a[1], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		le := binary.LittleEndian
+		act = &kernel.SigAction{Handler: le.Uint64(b[0:]), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
+	}
+	old, err := t.SigAction(sig, act)
+	if err != nil {
+		return 0, err
+	}
+	if a[2] != 0 {
+		b := make([]byte, 32)
+		le := binary.LittleEndian
+		le.PutUint64(b[0:], old.Handler)
+		le.PutUint64(b[8:], old.Flags)
+		le.PutUint64(b[16:], old.Restorer)
+		le.PutUint64(b[24:], old.Mask)
+		if _, err := t.CopyOut(a[2], b); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
+
+// RtSigprocmask implements rt_sigprocmask(2).
+func RtSigprocmask(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[3] != 8 {
+		return 0, unix.EINVAL
+	}
+	how := a[0]
+	old := t.SigMask()
+	if a[1] != 0 {
+		set, err := getU64(t, a[1])
+		if err != nil {
+			return 0, err
+		}
+		set &^= 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
+		switch how {
+		case unix.SIG_BLOCK:
+			t.SetSigMask(old | set)
+		case unix.SIG_UNBLOCK:
+			t.SetSigMask(old &^ set)
+		case unix.SIG_SETMASK:
+			t.SetSigMask(set)
+		default:
+			return 0, unix.EINVAL
+		}
+	}
+	if a[2] != 0 {
+		if err := putU64(t, a[2], old); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Sigaltstack implements sigaltstack(2).
+func Sigaltstack(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	old := t.AltStack()
+	if a[0] != 0 {
+		b := make([]byte, 24)
+		if _, err := t.CopyIn(a[0], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		le := binary.LittleEndian
+		st := kernel.AltStack{SP: le.Uint64(b[0:]), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+		if uint32(st.Flags)&^(ssDisable|ssAutoDisarm) != 0 {
+			return 0, unix.EINVAL
+		}
+		if st.Flags&ssDisable == 0 && st.Size < minSigStkSz {
+			return 0, unix.ENOMEM
+		}
+		t.SetAltStack(st)
+	}
+	if a[1] != 0 {
+		b := make([]byte, 24)
+		le := binary.LittleEndian
+		le.PutUint64(b[0:], old.SP)
+		flags := old.Flags
+		if old.Size == 0 {
+			flags = ssDisable
+		}
+		le.PutUint32(b[8:], uint32(flags))
+		le.PutUint64(b[16:], old.Size)
+		if _, err := t.CopyOut(a[1], b); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
+
+// Kill implements kill(2) inside the sandbox.
+func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	pid, sig := int32(a[0]), unix.Signal(a[1])
+	if sig < 0 || sig > 64 {
+		return 0, unix.EINVAL
+	}
+	k := t.Kernel()
+	switch {
+	case pid > 0:
+		tg := k.GroupByPID(pid)
+		if tg == nil || tg.Zombie() {
+			if tg != nil && sig == 0 {
+				return 0, nil
+			}
+			return 0, unix.ESRCH
+		}
+		k.SignalGroup(tg, sig)
+		return 0, nil
+	case pid == 0 || pid == -1 || pid < -1:
+		pgid, _ := t.Group().IDs()
+		if pid < -1 {
+			pgid = -pid
+		}
+		found := false
+		for _, tg := range k.Groups() {
+			g, _ := tg.IDs()
+			if pid == -1 || g == pgid {
+				if pid == -1 && tg == t.Group() {
+					continue
+				}
+				found = true
+				k.SignalGroup(tg, sig)
+			}
+		}
+		if !found && pid != -1 {
+			return 0, unix.ESRCH
+		}
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// Tgkill implements tgkill(2).
+func Tgkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tgid, tid, sig := int32(a[0]), int32(a[1]), unix.Signal(a[2])
+	if tgid <= 0 || tid <= 0 || sig < 0 || sig > 64 {
+		return 0, unix.EINVAL
+	}
+	target := t.Kernel().TaskByTID(tid)
+	if target == nil || target.Group().PID != tgid {
+		return 0, unix.ESRCH
+	}
+	t.Kernel().SendSignal(target, sig)
+	return 0, nil
+}
+
+// Tkill implements tkill(2).
+func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tid, sig := int32(a[0]), unix.Signal(a[1])
+	if tid <= 0 || sig < 0 || sig > 64 {
+		return 0, unix.EINVAL
+	}
+	target := t.Kernel().TaskByTID(tid)
+	if target == nil {
+		return 0, unix.ESRCH
+	}
+	t.Kernel().SendSignal(target, sig)
+	return 0, nil
+}
+
+// Wait4 implements wait4(2) for a process without children: ECHILD. (Processes come next.)
+func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[2]&^(unix.WNOHANG|unix.WUNTRACED|unix.WCONTINUED|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, unix.ECHILD
+}
+
+// Futex implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAIT_BITSET, WAKE_BITSET.
+func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	addr, op, val := a[0], a[1], uint32(a[2])
+	cmd := op & 0x7f // strip FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
+	realtime := op&256 != 0
+	if addr%4 != 0 {
+		return 0, unix.EINVAL
+	}
+	k := t.Kernel()
+	switch cmd {
+	case 0, 9: // FUTEX_WAIT, FUTEX_WAIT_BITSET
+		bitset := uint32(0xffffffff)
+		if cmd == 9 {
+			bitset = uint32(a[5])
+			if bitset == 0 {
+				return 0, unix.EINVAL
+			}
+		}
+		var deadline time.Time
+		if a[3] != 0 {
+			ts, err := getTimespec(t, a[3])
+			if err != nil {
+				return 0, err
+			}
+			if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+				return 0, unix.EINVAL
+			}
+			if cmd == 9 {
+				clock := int32(unix.CLOCK_MONOTONIC)
+				if realtime {
+					clock = unix.CLOCK_REALTIME
+				}
+				now, _ := clockNow(t, clock)
+				deadline = time.Now().Add(time.Duration(ts.Nano() - now.Nano()))
+			} else {
+				deadline = time.Now().Add(time.Duration(ts.Nano()))
+			}
+		}
+		err := t.FutexWait(addr, val, bitset, deadline)
+		return 0, err
+	case 1, 10: // FUTEX_WAKE, FUTEX_WAKE_BITSET
+		bitset := uint32(0xffffffff)
+		if cmd == 10 {
+			bitset = uint32(a[5])
+			if bitset == 0 {
+				return 0, unix.EINVAL
+			}
+		}
+		return uint64(k.FutexWake(t, addr, int(val), bitset)), nil
+	case 3, 4: // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE
+		if cmd == 4 {
+			cur, err := getU32(t, addr)
+			if err != nil {
+				return 0, err
+			}
+			if cur != uint32(a[5]) {
+				return 0, unix.EAGAIN
+			}
+		}
+		return uint64(k.FutexRequeue(t, addr, a[4], int(val), int(a[3]))), nil
+	}
+	return 0, unix.ENOSYS
+}
+
+// sigaltstack constants (include/uapi/linux/signal.h, arch/x86/include/uapi/asm/signal.h).
+const (
+	ssDisable    = 2
+	ssAutoDisarm = 1 << 31
+	minSigStkSz  = 2048
+)

@@ -1,0 +1,207 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+func putTimespec(t *kernel.Task, addr uint64, ts unix.Timespec) error {
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint64(b[0:], uint64(ts.Sec))
+	binary.LittleEndian.PutUint64(b[8:], uint64(ts.Nsec))
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+func getTimespec(t *kernel.Task, addr uint64) (unix.Timespec, error) {
+	b := make([]byte, 16)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return unix.Timespec{}, unix.EFAULT
+	}
+	return unix.Timespec{Sec: int64(binary.LittleEndian.Uint64(b[0:])), Nsec: int64(binary.LittleEndian.Uint64(b[8:]))}, nil
+}
+
+func validClock(id int32) bool {
+	switch id {
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID,
+		unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_BOOTTIME,
+		unix.CLOCK_REALTIME_ALARM, unix.CLOCK_BOOTTIME_ALARM, unix.CLOCK_TAI:
+		return true
+	}
+	return false
+}
+
+// clockNow reads clock id. CPU-time clocks report the task's accounted time.
+func clockNow(t *kernel.Task, id int32) (unix.Timespec, error) {
+	switch id {
+	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
+		var ts unix.Timespec
+		// The kernel process's own thread CPU time is a close stand-in: the task's goroutine
+		// is locked to one OS thread that runs its syscalls and traces its stub.
+		if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+			return ts, err
+		}
+		return ts, nil
+	}
+	if !validClock(id) {
+		return unix.Timespec{}, unix.EINVAL
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(id, &ts); err != nil {
+		return ts, err
+	}
+	return ts, nil
+}
+
+// ClockGettime implements clock_gettime(2).
+func ClockGettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	ts, err := clockNow(t, int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, putTimespec(t, a[1], ts)
+}
+
+// ClockGetres implements clock_getres(2).
+func ClockGetres(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	id := int32(a[0])
+	if !validClock(id) {
+		return 0, unix.EINVAL
+	}
+	if a[1] == 0 {
+		return 0, nil
+	}
+	res := unix.Timespec{Nsec: 1}
+	if id == unix.CLOCK_REALTIME_COARSE || id == unix.CLOCK_MONOTONIC_COARSE {
+		res.Nsec = 4000000
+	}
+	return 0, putTimespec(t, a[1], res)
+}
+
+// Gettimeofday implements gettimeofday(2).
+func Gettimeofday(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	now := time.Now()
+	if a[0] != 0 {
+		b := make([]byte, 16)
+		binary.LittleEndian.PutUint64(b[0:], uint64(now.Unix()))
+		binary.LittleEndian.PutUint64(b[8:], uint64(now.Nanosecond()/1000))
+		if _, err := t.CopyOut(a[0], b); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if a[1] != 0 {
+		if _, err := t.CopyOut(a[1], make([]byte, 8)); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
+
+// Time implements time(2).
+func Time(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	now := uint64(time.Now().Unix())
+	if a[0] != 0 {
+		if err := putU64(t, a[0], now); err != nil {
+			return 0, err
+		}
+	}
+	return now, nil
+}
+
+// sleepUntil sleeps interruptibly; on interruption it reports the time left.
+func sleepUntil(t *kernel.Task, deadline time.Time, remAddr uint64) error {
+	err := t.Sleep(deadline)
+	if err == unix.EINTR && remAddr != 0 {
+		left := max(time.Until(deadline), 0)
+		putTimespec(t, remAddr, unix.NsecToTimespec(int64(left)))
+	}
+	return err
+}
+
+// Nanosleep implements nanosleep(2).
+func Nanosleep(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	ts, err := getTimespec(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+		return 0, unix.EINVAL
+	}
+	return 0, sleepUntil(t, time.Now().Add(time.Duration(ts.Nano())), a[1])
+}
+
+// ClockNanosleep implements clock_nanosleep(2).
+func ClockNanosleep(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	id, flags := int32(a[0]), a[1]
+	switch id {
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME, unix.CLOCK_TAI:
+	case unix.CLOCK_PROCESS_CPUTIME_ID:
+	case unix.CLOCK_THREAD_CPUTIME_ID:
+		return 0, unix.EINVAL
+	default:
+		if !validClock(id) {
+			return 0, unix.EINVAL
+		}
+		return 0, unix.EOPNOTSUPP
+	}
+	if flags&^unix.TIMER_ABSTIME != 0 {
+		return 0, unix.EINVAL
+	}
+	ts, err := getTimespec(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+		return 0, unix.EINVAL
+	}
+	var deadline time.Time
+	if flags&unix.TIMER_ABSTIME != 0 {
+		now, err := clockNow(t, id)
+		if err != nil {
+			return 0, err
+		}
+		deadline = time.Now().Add(time.Duration(ts.Nano() - now.Nano()))
+		return 0, sleepUntil(t, deadline, 0)
+	}
+	return 0, sleepUntil(t, time.Now().Add(time.Duration(ts.Nano())), a[3])
+}
+
+// Times implements times(2).
+func Times(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	ticks := func(d time.Duration) uint64 { return uint64(d / (10 * time.Millisecond)) }
+	if a[0] != 0 {
+		b := make([]byte, 32)
+		binary.LittleEndian.PutUint64(b[0:], ticks(t.CPUTime()))
+		if _, err := t.CopyOut(a[0], b); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return ticks(t.Kernel().Uptime()) + 100, nil
+}
+
+// Getrusage implements getrusage(2).
+func Getrusage(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	who := int32(a[0])
+	switch who {
+	case unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN, unix.RUSAGE_THREAD:
+	default:
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, 144)
+	if who != unix.RUSAGE_CHILDREN {
+		cpu := t.CPUTime()
+		binary.LittleEndian.PutUint64(b[0:], uint64(cpu/time.Second))
+		binary.LittleEndian.PutUint64(b[8:], uint64(cpu%time.Second/time.Microsecond))
+		_, rss := t.MM().Usage()
+		binary.LittleEndian.PutUint64(b[32:], rss/1024)
+	}
+	if _, err := t.CopyOut(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}

@@ -1,0 +1,585 @@
+package kernel
+
+import (
+	"crypto/rand"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+var errAgain = unix.EAGAIN
+
+// ThreadGroup is a process: the tasks sharing one PID, address space (normally), FD table,
+// filesystem context, credentials and limits.
+type ThreadGroup struct {
+	k   *Kernel
+	PID int32
+
+	mu sync.Mutex
+	// parent is the parent process (nil for init). protected by mu
+	parent *ThreadGroup
+	// children are live or zombie child processes. protected by mu
+	children map[*ThreadGroup]struct{}
+	// tasks are the live threads. protected by mu
+	tasks map[*Task]struct{}
+	// leader is the first task (TID == PID).
+	leader *Task
+	// mm is the address space. protected by mu
+	mm *mm.MM
+	// fds is the FD table. protected by mu
+	fds *vfs.FDTable
+	// fs context. protected by mu
+	root, cwd vfs.VirtualDentry
+	umask     uint32
+	// creds are the process credentials. protected by mu
+	creds vfs.Creds
+	// limits are the resource limits (soft, hard). protected by mu
+	limits map[int][2]uint64
+	// comm, exe and argv describe the program. protected by mu
+	comm string
+	exe  vfs.VirtualDentry
+	// exiting is set by exit_group; exitStatus is the wait status. protected by mu
+	exiting    bool
+	exitStatus int
+	zombie     bool
+	// pgid and sid are the process group and session. protected by mu
+	pgid, sid int32
+	// dumpable, noNewPrivs, pdeathSignal are prctl state. protected by mu
+	dumpable     bool
+	noNewPrivs   bool
+	pdeathSignal int
+	// childExit wakes waiters in wait4. protected by mu
+	childWaiters map[*Task]struct{}
+
+	startTime time.Time
+	// sig holds signal dispositions; it has its own lock.
+	sig signalState
+}
+
+// Task is one app thread.
+type Task struct {
+	k   *Kernel
+	TID int32
+	tg  *ThreadGroup
+
+	// Regs are the app registers; owned by the task goroutine.
+	Regs platform.Registers
+	ctx  platform.Context
+
+	counters Counters
+
+	// clearChildTID is set_tid_address's pointer; robustList is set_robust_list's.
+	clearChildTID uint64
+	robustList    uint64
+
+	// wake is this task's event FD: everything that can end a block writes it.
+	wake int
+	// interrupted is set when a signal or kill needs the task's attention.
+	interrupted atomic.Bool
+	// killed is set when the task must exit (exit_group by another thread, SIGKILL).
+	killed atomic.Bool
+
+	// sigMask is the blocked-signal mask.
+	sigMask atomic.Uint64
+
+	mu sync.Mutex
+	// name is the thread's comm. protected by mu
+	name string
+	// altStack is sigaltstack's stack. protected by mu
+	altStack AltStack
+
+	cpuStart time.Time
+	cpuTime  atomic.Int64 // ns spent running app code or syscalls (wall-time approximation)
+}
+
+// Kernel returns the task's kernel.
+func (t *Task) Kernel() *Kernel { return t.k }
+
+// Group returns the task's thread group.
+func (t *Task) Group() *ThreadGroup { return t.tg }
+
+// MM returns the task's address space.
+func (t *Task) MM() *mm.MM {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	return t.tg.mm
+}
+
+// FDs returns the FD table.
+func (t *Task) FDs() *vfs.FDTable {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	return t.tg.fds
+}
+
+// Creds returns a copy of the credentials with the current umask.
+func (t *Task) Creds() *vfs.Creds {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	c := t.tg.creds
+	c.Groups = append([]uint32(nil), c.Groups...)
+	c.Umask = t.tg.umask
+	return &c
+}
+
+// SetCreds replaces the credentials.
+func (t *Task) SetCreds(c vfs.Creds) {
+	t.tg.mu.Lock()
+	t.tg.creds = c
+	t.tg.mu.Unlock()
+}
+
+// FSContext returns root and cwd.
+func (t *Task) FSContext() (root, cwd vfs.VirtualDentry) {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	return t.tg.root, t.tg.cwd
+}
+
+// SetCwd changes the working directory.
+func (t *Task) SetCwd(vd vfs.VirtualDentry) {
+	t.tg.mu.Lock()
+	t.tg.cwd = vd
+	t.tg.mu.Unlock()
+}
+
+// Umask returns and optionally sets the umask.
+func (t *Task) Umask(set bool, v uint32) uint32 {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	old := t.tg.umask
+	if set {
+		t.tg.umask = v & 0o777
+	}
+	return old
+}
+
+// Name returns the thread's comm.
+func (t *Task) Name() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.name
+}
+
+// SetName sets the comm (truncated to 15 bytes).
+func (t *Task) SetName(n string) {
+	if len(n) > 15 {
+		n = n[:15]
+	}
+	t.mu.Lock()
+	t.name = n
+	t.mu.Unlock()
+}
+
+// CopyIn / CopyOut move bytes between app memory and the kernel.
+func (t *Task) CopyIn(addr uint64, dst []byte) (int, error)  { return t.MM().CopyIn(addr, dst) }
+func (t *Task) CopyOut(addr uint64, src []byte) (int, error) { return t.MM().CopyOut(addr, src) }
+
+// CopyInString reads a NUL-terminated string.
+func (t *Task) CopyInString(addr uint64, max int) (string, error) {
+	return t.MM().CopyInString(addr, max)
+}
+
+// Limit returns the soft and hard limit of resource r.
+func (t *Task) Limit(r int) (uint64, uint64) {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	l := t.tg.limits[r]
+	return l[0], l[1]
+}
+
+// SetLimit sets resource r.
+func (t *Task) SetLimit(r int, soft, hard uint64) {
+	t.tg.mu.Lock()
+	t.tg.limits[r] = [2]uint64{soft, hard}
+	t.tg.mu.Unlock()
+}
+
+// Counters returns the task's syscall counters.
+func (t *Task) Counters() *Counters { return &t.counters }
+
+func defaultLimits() map[int][2]uint64 {
+	inf := uint64(unix.RLIM_INFINITY)
+	return map[int][2]uint64{
+		unix.RLIMIT_CPU: {inf, inf}, unix.RLIMIT_FSIZE: {inf, inf}, unix.RLIMIT_DATA: {inf, inf},
+		unix.RLIMIT_STACK: {8 << 20, inf}, unix.RLIMIT_CORE: {0, inf}, unix.RLIMIT_RSS: {inf, inf},
+		unix.RLIMIT_NPROC: {63459, 63459}, unix.RLIMIT_NOFILE: {1024, 524288}, unix.RLIMIT_MEMLOCK: {8 << 20, 8 << 20},
+		unix.RLIMIT_AS: {inf, inf}, unix.RLIMIT_LOCKS: {inf, inf}, unix.RLIMIT_SIGPENDING: {63459, 63459},
+		unix.RLIMIT_MSGQUEUE: {819200, 819200}, unix.RLIMIT_NICE: {0, 0}, unix.RLIMIT_RTPRIO: {0, 0},
+		unix.RLIMIT_RTTIME: {inf, inf},
+	}
+}
+
+// NewInitGroup creates the first process of the sandbox with an empty FD table, before
+// exec fills it.
+func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	pid, err := k.allocPIDLocked()
+	if err != nil {
+		return nil, err
+	}
+	limits := defaultLimits()
+	for r, l := range k.Limits {
+		limits[r] = l
+	}
+	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
+		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
+		creds:        vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID},
+		childWaiters: make(map[*Task]struct{}), startTime: time.Now()}
+	t, err := k.newTaskLocked(tg, pid)
+	if err != nil {
+		return nil, err
+	}
+	k.init = tg
+	return t, nil
+}
+
+// newTaskLocked creates a task in tg with the given TID. Preconditions: k.mu held.
+func (k *Kernel) newTaskLocked(tg *ThreadGroup, tid int32) (*Task, error) {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	t := &Task{k: k, TID: tid, tg: tg, wake: efd}
+	k.tasks[tid] = t
+	k.groups[tg.PID] = tg
+	tg.mu.Lock()
+	tg.tasks[t] = struct{}{}
+	if tg.leader == nil {
+		tg.leader = t
+	}
+	tg.mu.Unlock()
+	return t, nil
+}
+
+// Run starts the task's goroutine.
+func (t *Task) Run() {
+	go t.run()
+}
+
+// run is the task loop: switch into app code, handle what brought us back, repeat.
+func (t *Task) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ctx, err := t.k.Platform.NewContext()
+	if err != nil {
+		t.k.debugf("task %d: cannot create execution context: %v", t.TID, err)
+		t.exitGroup(exitStatusSignal(unix.SIGKILL))
+		t.exit()
+		return
+	}
+	t.ctx = ctx
+	defer ctx.Release()
+	for !t.killed.Load() {
+		as := t.MM().AddressSpace()
+		ev, err := ctx.Switch(as, &t.Regs)
+		if err != nil {
+			t.k.debugf("task %d: platform: %v", t.TID, err)
+			t.exitGroup(exitStatusSignal(unix.SIGKILL))
+			break
+		}
+		switch ev.Kind {
+		case platform.EventSyscall:
+			t.syscall()
+		case platform.EventFault:
+			t.fatalSignal(unix.SIGSEGV, ev)
+		case platform.EventSignal:
+			t.fatalSignal(unix.Signal(ev.Signo), ev)
+		case platform.EventInterrupted:
+		}
+	}
+	t.exit()
+}
+
+// syscall dispatches the syscall the task stopped at.
+func (t *Task) syscall() {
+	nr := t.Regs.OrigRax
+	a := SyscallArgs{t.Regs.Rdi, t.Regs.Rsi, t.Regs.Rdx, t.Regs.R10, t.Regs.R8, t.Regs.R9}
+	t.counters.Total.Add(1)
+	var e *Syscall
+	if nr < MaxSyscall {
+		t.counters.PerNr[nr].Add(1)
+		e = &t.k.Syscalls.Entries[nr]
+	}
+	var ret uint64
+	var err error
+	if e == nil || e.Fn == nil {
+		t.counters.Unknown.Add(1)
+		if t.k.unknown.first(nr) {
+			t.k.debugf("unimplemented syscall %s (%d)", t.k.Syscalls.Name(nr), nr)
+		}
+		err = unix.ENOSYS
+	} else {
+		ret, err = e.Fn(t, a)
+	}
+	if t.k.Strace != nil {
+		t.strace(nr, a, ret, err)
+	}
+	switch err {
+	case nil:
+		t.Regs.Rax = ret
+	case ErrNoReturn:
+	case ErrRestart:
+		t.Regs.Rip -= 2
+		t.Regs.Rax = t.Regs.OrigRax
+	default:
+		errno, ok := err.(unix.Errno)
+		if !ok {
+			t.k.debugf("syscall %s: internal error: %v", t.k.Syscalls.Name(nr), err)
+			errno = unix.EIO
+		}
+		t.Regs.Rax = uint64(-int64(errno))
+	}
+}
+
+func (t *Task) strace(nr uint64, a SyscallArgs, ret uint64, err error) {
+	name := t.k.Syscalls.Name(nr)
+	var args string
+	if nr < MaxSyscall && t.k.Syscalls.Entries[nr].Format != nil {
+		args = t.k.Syscalls.Entries[nr].Format(t, a)
+	} else {
+		args = fmt.Sprintf("%#x, %#x, %#x, %#x, %#x, %#x", a[0], a[1], a[2], a[3], a[4], a[5])
+	}
+	var res string
+	switch err {
+	case nil:
+		res = fmt.Sprintf("%d", int64(ret))
+		if ret > 0xffff {
+			res = fmt.Sprintf("%#x", ret)
+		}
+	case ErrNoReturn:
+		res = "?"
+	default:
+		if e, ok := err.(unix.Errno); ok {
+			res = fmt.Sprintf("-1 %s (%s)", errnoName(e), e.Error())
+		} else {
+			res = "-1 " + err.Error()
+		}
+	}
+	fmt.Fprintf(t.k.Strace, "[%d] %s(%s) = %s\n", t.TID, name, args, res)
+}
+
+// fatalSignal handles a synchronous signal the app did not handle: the whole process dies
+// with that signal. (Handlers come with the signals work.)
+func (t *Task) fatalSignal(sig unix.Signal, ev platform.Event) {
+	t.k.debugf("task %d: %v at %#x (rip %#x)", t.TID, sig, ev.Addr, t.Regs.Rip)
+	t.exitGroup(exitStatusSignal(sig))
+}
+
+// exitStatusSignal is the wait status of a process killed by sig.
+func exitStatusSignal(sig unix.Signal) int { return int(sig) & 0x7f }
+
+// ExitStatusCode is the wait status of a process that called exit(code).
+func ExitStatusCode(code int) int { return (code & 0xff) << 8 }
+
+// Exit ends the calling thread (exit(2)).
+func (t *Task) Exit(code int) {
+	t.tg.mu.Lock()
+	last := len(t.tg.tasks) == 1
+	t.tg.mu.Unlock()
+	if last {
+		t.exitGroup(ExitStatusCode(code))
+		return
+	}
+	t.killed.Store(true)
+}
+
+// ExitGroup ends every thread of the process (exit_group(2)).
+func (t *Task) ExitGroup(code int) { t.exitGroup(ExitStatusCode(code)) }
+
+func (t *Task) exitGroup(status int) {
+	tg := t.tg
+	tg.mu.Lock()
+	if !tg.exiting {
+		tg.exiting = true
+		tg.exitStatus = status
+	}
+	tasks := make([]*Task, 0, len(tg.tasks))
+	for o := range tg.tasks {
+		tasks = append(tasks, o)
+	}
+	tg.mu.Unlock()
+	for _, o := range tasks {
+		o.Kill()
+	}
+}
+
+// Kill makes the task leave its loop as soon as possible.
+func (t *Task) Kill() {
+	t.killed.Store(true)
+	t.Interrupt()
+}
+
+// Interrupt wakes the task if it is blocked and stops it if it runs app code.
+func (t *Task) Interrupt() {
+	t.interrupted.Store(true)
+	var one = [8]byte{1}
+	unix.Write(t.wake, one[:])
+	if c := t.ctx; c != nil {
+		c.Interrupt()
+	}
+}
+
+// exit tears down the task; the last task of a group makes it a zombie (or reaps it when
+// nobody waits).
+func (t *Task) exit() {
+	k := t.k
+	tg := t.tg
+	if t.clearChildTID != 0 {
+		var zero [4]byte
+		if _, err := t.CopyOut(t.clearChildTID, zero[:]); err == nil {
+			k.futexWake(t, t.clearChildTID, 1)
+		}
+	}
+	tg.mu.Lock()
+	delete(tg.tasks, t)
+	last := len(tg.tasks) == 0
+	if last && !tg.exiting {
+		tg.exiting = true
+	}
+	tg.mu.Unlock()
+	unix.Close(t.wake)
+
+	k.mu.Lock()
+	delete(k.tasks, t.TID)
+	k.deadSyscalls += t.counters.Total.Load()
+	for nr := range uint64(MaxSyscall) {
+		if n := t.counters.PerNr[nr].Load(); n != 0 {
+			k.deadPerNr[nr] += n
+		}
+	}
+	k.mu.Unlock()
+	if !last {
+		return
+	}
+	tg.mu.Lock()
+	fds, m := tg.fds, tg.mm
+	tg.fds, tg.mm = nil, nil
+	status := tg.exitStatus
+	tg.zombie = true
+	parent := tg.parent
+	children := tg.children
+	tg.children = nil
+	tg.mu.Unlock()
+	if fds != nil {
+		fds.CloseAll()
+	}
+	if m != nil {
+		m.Release()
+	}
+	k.reparent(children)
+	if parent != nil {
+		parent.childExited(tg)
+		return
+	}
+	// The first process: the sandbox ends with it.
+	k.mu.Lock()
+	delete(k.groups, tg.PID)
+	isInit := k.init == tg
+	k.mu.Unlock()
+	if isInit {
+		if status&0x7f != 0 {
+			k.exitCode = 128 + status&0x7f
+		} else {
+			k.exitCode = status >> 8 & 0xff
+		}
+		k.killAll()
+		close(k.done)
+	}
+}
+
+// reparent hands orphans to init (or reaps them when init is gone).
+func (k *Kernel) reparent(children map[*ThreadGroup]struct{}) {
+	k.mu.Lock()
+	init := k.init
+	k.mu.Unlock()
+	for c := range children {
+		c.mu.Lock()
+		c.parent = init
+		zombie := c.zombie
+		sig := c.pdeathSignal
+		c.mu.Unlock()
+		if init != nil && init.alive() {
+			init.mu.Lock()
+			if init.children != nil {
+				init.children[c] = struct{}{}
+			}
+			init.mu.Unlock()
+			if zombie {
+				init.childExited(c)
+			}
+		}
+		if sig != 0 && !zombie {
+			k.SignalGroup(c, unix.Signal(sig))
+		}
+	}
+}
+
+func (tg *ThreadGroup) alive() bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return !tg.zombie
+}
+
+// childExited records a child's death and wakes waiters.
+func (tg *ThreadGroup) childExited(child *ThreadGroup) {
+	tg.mu.Lock()
+	waiters := make([]*Task, 0, len(tg.childWaiters))
+	for w := range tg.childWaiters {
+		waiters = append(waiters, w)
+	}
+	tg.mu.Unlock()
+	for _, w := range waiters {
+		w.wakeUp()
+	}
+}
+
+// killAll kills every remaining task (the sandbox is ending).
+func (k *Kernel) killAll() {
+	k.mu.Lock()
+	tasks := make([]*Task, 0, len(k.tasks))
+	for _, t := range k.tasks {
+		tasks = append(tasks, t)
+	}
+	k.mu.Unlock()
+	for _, t := range tasks {
+		t.Kill()
+	}
+}
+
+// Signal delivers sig to process pid from outside the sandbox (the launcher forwarding
+// SIGINT/SIGTERM, sbx kill).
+func (k *Kernel) Signal(pid int32, sig unix.Signal) error {
+	tg := k.GroupByPID(pid)
+	if tg == nil {
+		return unix.ESRCH
+	}
+	k.SignalGroup(tg, sig)
+	return nil
+}
+
+// InitPID returns the PID of the sandbox's first process.
+func (k *Kernel) InitPID() int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.init == nil {
+		return 0
+	}
+	return k.init.PID
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

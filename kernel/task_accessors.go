@@ -1,0 +1,89 @@
+package kernel
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Uptime is how long the sandbox has run (what /proc/uptime and sysinfo report).
+func (k *Kernel) Uptime() time.Duration { return time.Since(k.Start) }
+
+// SetClearChildTID records set_tid_address's pointer.
+func (t *Task) SetClearChildTID(addr uint64) { t.clearChildTID = addr }
+
+// SetRobustList records set_robust_list's head.
+func (t *Task) SetRobustList(addr uint64) { t.robustList = addr }
+
+// RobustList returns the robust list head.
+func (t *Task) RobustList() uint64 { return t.robustList }
+
+// Dumpable reports PR_GET_DUMPABLE.
+func (tg *ThreadGroup) Dumpable() bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.dumpable
+}
+
+// SetDumpable sets PR_SET_DUMPABLE.
+func (tg *ThreadGroup) SetDumpable(v bool) {
+	tg.mu.Lock()
+	tg.dumpable = v
+	tg.mu.Unlock()
+}
+
+// NoNewPrivs reports PR_GET_NO_NEW_PRIVS.
+func (tg *ThreadGroup) NoNewPrivs() bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.noNewPrivs
+}
+
+// SetNoNewPrivs sets no_new_privs (it can never be cleared).
+func (tg *ThreadGroup) SetNoNewPrivs() {
+	tg.mu.Lock()
+	tg.noNewPrivs = true
+	tg.mu.Unlock()
+}
+
+// PdeathSignal reports PR_GET_PDEATHSIG.
+func (tg *ThreadGroup) PdeathSignal() int {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.pdeathSignal
+}
+
+// SetPdeathSignal sets PR_SET_PDEATHSIG.
+func (tg *ThreadGroup) SetPdeathSignal(sig int) {
+	tg.mu.Lock()
+	tg.pdeathSignal = sig
+	tg.mu.Unlock()
+}
+
+// SetPgid moves the process into process group pgid.
+func (tg *ThreadGroup) SetPgid(pgid int32) error {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.sid == tg.PID {
+		return unix.EPERM // a session leader cannot change its process group
+	}
+	tg.pgid = pgid
+	return nil
+}
+
+// Setsid makes the process a session leader (setsid(2)).
+func (tg *ThreadGroup) Setsid() (uint64, error) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.pgid == tg.PID {
+		return 0, unix.EPERM
+	}
+	tg.sid, tg.pgid = tg.PID, tg.PID
+	return uint64(tg.PID), nil
+}
+
+// StartTime is when the process started.
+func (tg *ThreadGroup) StartTime() time.Time { return tg.startTime }
+
+// CPUTime approximates the task's CPU time.
+func (t *Task) CPUTime() time.Duration { return time.Duration(t.cpuTime.Load()) }

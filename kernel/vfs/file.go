@@ -1,0 +1,324 @@
+package vfs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// File is the implementation behind an open file description. Read and Write move data
+// between the file and the kernel's views of app memory; off is the description's offset
+// for seekable files and is ignored by streams.
+type File interface {
+	Read(fd *FileDescription, dst [][]byte, off int64) (int64, error)
+	Write(fd *FileDescription, src [][]byte, off int64) (int64, error)
+	Release()
+}
+
+// Optional File capabilities.
+type (
+	// Stream marks files without offsets (pipes, terminals, sockets): lseek gives ESPIPE.
+	Stream interface{ IsStream() bool }
+	// Pollable files report readiness and wake waiters.
+	Pollable interface {
+		Readiness(mask uint32) uint32
+		EventRegister(e *waiter.Entry)
+		EventUnregister(e *waiter.Entry)
+	}
+	// HostFile files are backed by a host FD donated by a broker; the kernel polls it on the
+	// host. It is never a path the kernel opened.
+	HostFile interface{ HostFD() int }
+	// Mappable files can back mmap.
+	Mappable interface{ MapSource() mm.Source }
+	// Ioctler files handle ioctls beyond the generic ones.
+	Ioctler interface {
+		Ioctl(fd *FileDescription, mem Memory, cmd uint32, arg uint64) (uint64, error)
+	}
+	// Syncer files have something to flush.
+	Syncer interface{ Sync() error }
+	// Allocator files support fallocate.
+	Allocator interface {
+		Allocate(mode uint32, off, length int64) error
+	}
+)
+
+// Memory is app memory as an ioctl handler sees it.
+type Memory interface {
+	CopyIn(addr uint64, dst []byte) (int, error)
+	CopyOut(addr uint64, src []byte) (int, error)
+}
+
+// FileDescription is an open file description: what open(2) creates and dup(2) shares.
+type FileDescription struct {
+	refs atomic.Int64
+	impl File
+	vd   VirtualDentry
+	// name is the /proc/PID/fd link text of anonymous files ("pipe:[12]").
+	name string
+	// anonInode is the inode of an anonymous file that has one (memfd).
+	anonInode Inode
+
+	statusFlags atomic.Uint32 // O_APPEND, O_NONBLOCK, ... and the access mode
+
+	mu sync.Mutex
+	// off is the file offset. protected by mu
+	off int64
+	// dirents is a snapshot taken by the first getdents after open or rewind. protected by mu
+	dirents []Dirent
+}
+
+// NewFileDescription wraps impl, opened at vd with flags, holding one reference.
+func NewFileDescription(impl File, vd VirtualDentry, flags int) *FileDescription {
+	fd := &FileDescription{impl: impl, vd: vd}
+	fd.refs.Store(1)
+	fd.statusFlags.Store(uint32(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC)))
+	if vd.Dentry != nil {
+		vd.IncRef()
+	}
+	return fd
+}
+
+// NewAnonFileDescription wraps a file with no path (pipes, eventfds, ...).
+func NewAnonFileDescription(impl File, name string, flags int) *FileDescription {
+	fd := NewFileDescription(impl, VirtualDentry{}, flags)
+	fd.name = name
+	return fd
+}
+
+// SetInode gives an anonymous file an inode (memfd).
+func (fd *FileDescription) SetInode(in Inode) { fd.anonInode = in }
+
+// IncRef takes a reference.
+func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
+
+// DecRef drops a reference, releasing the file on the last one.
+func (fd *FileDescription) DecRef() {
+	if fd.refs.Add(-1) == 0 {
+		fd.impl.Release()
+		if fd.vd.Dentry != nil {
+			fd.vd.DecRef()
+		}
+	}
+}
+
+// Impl returns the file implementation.
+func (fd *FileDescription) Impl() File { return fd.impl }
+
+// VirtualDentry returns where the file was opened (zero for anonymous files).
+func (fd *FileDescription) VirtualDentry() VirtualDentry { return fd.vd }
+
+// Inode returns the file's inode, or nil for anonymous files.
+func (fd *FileDescription) Inode() Inode {
+	if fd.vd.Dentry == nil {
+		return fd.anonInode
+	}
+	return fd.vd.Dentry.Inode()
+}
+
+// Name returns the path shown by /proc/PID/fd.
+func (fd *FileDescription) Name() string {
+	if fd.vd.Dentry == nil {
+		return fd.name
+	}
+	return fd.vd.Path()
+}
+
+// StatusFlags returns the file status flags and access mode.
+func (fd *FileDescription) StatusFlags() uint32 { return fd.statusFlags.Load() }
+
+// SetStatusFlags changes the flags F_SETFL may change.
+func (fd *FileDescription) SetStatusFlags(flags uint32) {
+	const changeable = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME
+	for {
+		old := fd.statusFlags.Load()
+		n := old&^changeable | flags&changeable
+		if fd.statusFlags.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// Readable reports whether the description was opened for reading.
+func (fd *FileDescription) Readable() bool {
+	acc := fd.statusFlags.Load() & unix.O_ACCMODE
+	return acc == unix.O_RDONLY || acc == unix.O_RDWR
+}
+
+// Writable reports whether the description was opened for writing.
+func (fd *FileDescription) Writable() bool {
+	acc := fd.statusFlags.Load() & unix.O_ACCMODE
+	return acc == unix.O_WRONLY || acc == unix.O_RDWR
+}
+
+// IsPath reports an O_PATH description.
+func (fd *FileDescription) IsPath() bool { return fd.statusFlags.Load()&unix.O_PATH != 0 }
+
+// IsStream reports whether the file has no offset.
+func (fd *FileDescription) IsStream() bool {
+	s, ok := fd.impl.(Stream)
+	return ok && s.IsStream()
+}
+
+// Read reads at the file offset, advancing it.
+func (fd *FileDescription) Read(dst [][]byte) (int64, error) {
+	if fd.IsStream() {
+		return fd.impl.Read(fd, dst, 0)
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	n, err := fd.impl.Read(fd, dst, fd.off)
+	fd.off += n
+	return n, err
+}
+
+// Write writes at the file offset (the end with O_APPEND), advancing it.
+func (fd *FileDescription) Write(src [][]byte) (int64, error) {
+	if fd.IsStream() {
+		return fd.impl.Write(fd, src, 0)
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.statusFlags.Load()&unix.O_APPEND != 0 {
+		if in := fd.Inode(); in != nil {
+			if a, err := in.Stat(); err == nil {
+				fd.off = a.Size
+			}
+		}
+	}
+	n, err := fd.impl.Write(fd, src, fd.off)
+	fd.off += n
+	return n, err
+}
+
+// PRead reads at off without moving the offset.
+func (fd *FileDescription) PRead(dst [][]byte, off int64) (int64, error) {
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	return fd.impl.Read(fd, dst, off)
+}
+
+// PWrite writes at off without moving the offset.
+func (fd *FileDescription) PWrite(src [][]byte, off int64) (int64, error) {
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	return fd.impl.Write(fd, src, off)
+}
+
+// Seeker files implement lseek themselves.
+type Seeker interface {
+	Seek(fd *FileDescription, cur, off int64, whence int) (int64, error)
+}
+
+// Seek implements lseek(2).
+func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if s, ok := fd.impl.(Seeker); ok {
+		n, err := s.Seek(fd, fd.off, off, whence)
+		if err == nil {
+			fd.off = n
+		}
+		return n, err
+	}
+	var base int64
+	switch whence {
+	case unix.SEEK_SET:
+	case unix.SEEK_CUR:
+		base = fd.off
+	case unix.SEEK_END, unix.SEEK_DATA, unix.SEEK_HOLE:
+		in := fd.Inode()
+		if in == nil {
+			return 0, unix.ESPIPE
+		}
+		a, err := in.Stat()
+		if err != nil {
+			return 0, err
+		}
+		switch whence {
+		case unix.SEEK_END:
+			base = a.Size
+		case unix.SEEK_DATA:
+			if off < 0 || off >= a.Size {
+				return 0, unix.ENXIO
+			}
+			fd.off = off
+			return off, nil
+		case unix.SEEK_HOLE:
+			if off < 0 || off >= a.Size {
+				return 0, unix.ENXIO
+			}
+			fd.off = a.Size
+			return a.Size, nil
+		}
+	default:
+		return 0, unix.EINVAL
+	}
+	n := base + off
+	if (off > 0 && n < base) || n < 0 {
+		return 0, unix.EINVAL
+	}
+	if _, isDir := fd.impl.(*DirFile); isDir && n == 0 {
+		fd.dirents = nil
+	}
+	fd.off = n
+	return n, nil
+}
+
+// Offset returns the current offset.
+func (fd *FileDescription) Offset() int64 {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return fd.off
+}
+
+// DirFile is the File of an open directory: reads fail with EISDIR; getdents goes through
+// FileDescription.Getdents.
+type DirFile struct{}
+
+// NewDirFile returns a directory File.
+func NewDirFile() File { return &DirFile{} }
+
+func (*DirFile) Read(*FileDescription, [][]byte, int64) (int64, error)  { return 0, unix.EISDIR }
+func (*DirFile) Write(*FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EISDIR }
+func (*DirFile) Release()                                               {}
+
+// Getdents returns directory entries from the current position, calling emit for each until
+// it returns false (buffer full); the offset advances past the emitted entries. "." and ".."
+// come first.
+func (fd *FileDescription) Getdents(emit func(d Dirent, nextOff int64) bool) error {
+	in := fd.Inode()
+	if in == nil {
+		return unix.ENOTDIR
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.dirents == nil || fd.off == 0 {
+		ents, err := in.Readdir()
+		if err != nil {
+			return err
+		}
+		a, _ := in.Stat()
+		pa := a
+		if p := fd.vd.Parent(); p.Dentry != nil {
+			pa, _ = p.Dentry.Inode().Stat()
+		}
+		all := make([]Dirent, 0, len(ents)+2)
+		all = append(all, Dirent{Name: ".", Ino: a.Ino, Type: unix.DT_DIR}, Dirent{Name: "..", Ino: pa.Ino, Type: unix.DT_DIR})
+		fd.dirents = append(all, ents...)
+	}
+	for fd.off < int64(len(fd.dirents)) {
+		if !emit(fd.dirents[fd.off], fd.off+1) {
+			return nil
+		}
+		fd.off++
+	}
+	return nil
+}

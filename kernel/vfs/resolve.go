@@ -1,0 +1,242 @@
+package vfs
+
+import (
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxSymlinks is Linux's limit on symlinks followed in one resolution (ELOOP beyond).
+const MaxSymlinks = 40
+
+// MagicLink is a procfs link whose target is a location, not a path (/proc/PID/fd/N,
+// /proc/PID/exe, cwd, root). Following it jumps there directly.
+type MagicLink interface {
+	Target() (VirtualDentry, error)
+}
+
+// SelfLink is a link whose target depends on who follows it (/proc/self).
+type SelfLink interface {
+	SelfTarget(pid, tid int32) string
+}
+
+// ResolveOpts controls a path resolution.
+type ResolveOpts struct {
+	Root  VirtualDentry // the caller's root directory
+	Start VirtualDentry // where relative paths start (cwd or dirfd)
+	Creds *Creds
+	// Follow makes a final symlink be followed.
+	Follow bool
+	// PID and TID identify the caller, for links like /proc/self.
+	PID, TID int32
+	// NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev are openat2's RESOLVE_* flags.
+	NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev bool
+}
+
+// resolver walks one path.
+type resolver struct {
+	ns    *Namespace
+	o     ResolveOpts
+	links int
+}
+
+// Resolve returns the location path names.
+func (ns *Namespace) Resolve(path string, o ResolveOpts) (VirtualDentry, error) {
+	r := resolver{ns: ns, o: o}
+	parent, name, trailing, err := r.walkParent(path)
+	if err != nil {
+		return VirtualDentry{}, err
+	}
+	if name == "" {
+		return parent, nil
+	}
+	return r.final(parent, name, trailing, o.Follow)
+}
+
+// ResolveParent resolves all but the last component of path, for operations that create
+// or remove the last one. name is "" when path names "/" itself; "." or ".." come back as
+// they are so callers can give the right errno.
+func (ns *Namespace) ResolveParent(path string, o ResolveOpts) (parent VirtualDentry, name string, trailingSlash bool, err error) {
+	r := resolver{ns: ns, o: o}
+	return r.walkParent(path)
+}
+
+// Walk continues from a ResolveParent result to the final component, following a final
+// symlink when follow is set.
+func (ns *Namespace) Walk(parent VirtualDentry, name string, trailingSlash, follow bool, o ResolveOpts) (VirtualDentry, error) {
+	r := resolver{ns: ns, o: o}
+	return r.final(parent, name, trailingSlash, follow)
+}
+
+func splitPath(path string) (comps []string, trailing bool) {
+	trailing = strings.HasSuffix(path, "/")
+	for _, c := range strings.Split(path, "/") {
+		if c != "" {
+			comps = append(comps, c)
+		}
+	}
+	return comps, trailing
+}
+
+// walkParent walks every component but the last.
+func (r *resolver) walkParent(path string) (VirtualDentry, string, bool, error) {
+	if path == "" {
+		return VirtualDentry{}, "", false, unix.ENOENT
+	}
+	if len(path) >= unix.PathMax {
+		return VirtualDentry{}, "", false, unix.ENAMETOOLONG
+	}
+	cur := r.o.Start
+	if strings.HasPrefix(path, "/") {
+		if r.o.Beneath {
+			return VirtualDentry{}, "", false, unix.EXDEV
+		}
+		cur = r.o.Root
+	}
+	comps, trailing := splitPath(path)
+	if len(comps) == 0 {
+		return cur, "", true, nil
+	}
+	for _, c := range comps[:len(comps)-1] {
+		var err error
+		if cur, err = r.step(cur, c, true); err != nil {
+			return VirtualDentry{}, "", false, err
+		}
+	}
+	last := comps[len(comps)-1]
+	if len(last) > 255 {
+		return VirtualDentry{}, "", false, unix.ENAMETOOLONG
+	}
+	if err := r.checkSearch(cur); err != nil {
+		return VirtualDentry{}, "", false, err
+	}
+	return cur, last, trailing, nil
+}
+
+func (r *resolver) checkSearch(dir VirtualDentry) error {
+	a, err := dir.Dentry.Inode().Stat()
+	if err != nil {
+		return err
+	}
+	if !a.IsDir() {
+		return unix.ENOTDIR
+	}
+	if r.o.Creds != nil {
+		return CheckAccess(r.o.Creds, a, MayExec)
+	}
+	return nil
+}
+
+// final resolves the last component.
+func (r *resolver) final(parent VirtualDentry, name string, trailing, follow bool) (VirtualDentry, error) {
+	vd, err := r.step(parent, name, follow || trailing)
+	if err != nil {
+		return VirtualDentry{}, err
+	}
+	if trailing {
+		a, err := vd.Dentry.Inode().Stat()
+		if err != nil {
+			return VirtualDentry{}, err
+		}
+		if !a.IsDir() {
+			return VirtualDentry{}, unix.ENOTDIR
+		}
+	}
+	return vd, nil
+}
+
+// step moves from directory cur through one component, following a symlink there when
+// follow is set.
+func (r *resolver) step(cur VirtualDentry, name string, follow bool) (VirtualDentry, error) {
+	if len(name) > 255 {
+		return VirtualDentry{}, unix.ENAMETOOLONG
+	}
+	if err := r.checkSearch(cur); err != nil {
+		return VirtualDentry{}, err
+	}
+	switch name {
+	case ".":
+		return cur, nil
+	case "..":
+		if cur.Dentry == r.o.Root.Dentry && cur.Mount == r.o.Root.Mount {
+			return cur, nil
+		}
+		if r.o.Beneath && cur.Dentry == r.o.Start.Dentry && cur.Mount == r.o.Start.Mount {
+			return VirtualDentry{}, unix.EXDEV
+		}
+		p := cur.Parent()
+		if r.o.NoXDev && p.Mount != cur.Mount {
+			return VirtualDentry{}, unix.EXDEV
+		}
+		return p, nil
+	}
+	c, err := cur.Dentry.Child(name)
+	if err != nil {
+		return VirtualDentry{}, err
+	}
+	next := r.ns.mountedOn(VirtualDentry{cur.Mount, c})
+	if r.o.NoXDev && next.Mount != cur.Mount {
+		return VirtualDentry{}, unix.EXDEV
+	}
+	if !follow {
+		return next, nil
+	}
+	a, err := next.Dentry.Inode().Stat()
+	if err != nil {
+		return VirtualDentry{}, err
+	}
+	if a.Type() != unix.S_IFLNK {
+		return next, nil
+	}
+	return r.followLink(cur, next)
+}
+
+// followLink resolves symlink at link (found in directory dir).
+func (r *resolver) followLink(dir, link VirtualDentry) (VirtualDentry, error) {
+	r.links++
+	if r.links > MaxSymlinks {
+		return VirtualDentry{}, unix.ELOOP
+	}
+	if ml, ok := link.Dentry.Inode().(MagicLink); ok {
+		if r.o.NoMagicLinks || r.o.NoSymlinks || r.o.Beneath || r.o.InRoot {
+			return VirtualDentry{}, unix.ELOOP
+		}
+		return ml.Target()
+	}
+	if r.o.NoSymlinks {
+		return VirtualDentry{}, unix.ELOOP
+	}
+	var target string
+	if sl, ok := link.Dentry.Inode().(SelfLink); ok {
+		target = sl.SelfTarget(r.o.PID, r.o.TID)
+	} else {
+		var err error
+		if target, err = link.Dentry.Inode().Readlink(); err != nil {
+			return VirtualDentry{}, err
+		}
+	}
+	if target == "" {
+		return VirtualDentry{}, unix.ENOENT
+	}
+	start := dir
+	if strings.HasPrefix(target, "/") {
+		if r.o.Beneath {
+			return VirtualDentry{}, unix.EXDEV
+		}
+		start = r.o.Root
+	}
+	comps, trailing := splitPath(target)
+	cur := start
+	for _, c := range comps {
+		var err error
+		if cur, err = r.step(cur, c, true); err != nil {
+			return VirtualDentry{}, err
+		}
+	}
+	if trailing {
+		if a, err := cur.Dentry.Inode().Stat(); err == nil && !a.IsDir() {
+			return VirtualDentry{}, unix.ENOTDIR
+		}
+	}
+	return cur, nil
+}
