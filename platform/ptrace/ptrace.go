@@ -1,0 +1,649 @@
+// Package ptrace runs app code in stub processes traced with PTRACE_SYSEMU.
+//
+// Model. An address space is a list of memory-file ranges (the kernel's mm decides what
+// they are). Every execution context (one per app thread, used by one goroutine locked to
+// one OS thread) runs app code in a stub process of its own for each address space it
+// enters; the stub is a child of that OS thread, created with PTRACE_TRACEME, so the
+// context's thread is its tracer and no tracee ever changes hands. Threads of one app
+// process therefore run in several stub processes that map the same memory-file ranges at
+// the same addresses: all app memory is MAP_SHARED memory-file pages, so they see each
+// other's writes exactly as threads do.
+//
+// Keeping stubs in step. Address-space changes are recorded in the address space (its
+// current mappings plus a log of recent operations). The calling context's own stub, if it
+// has one there, gets the change injected at once. Other stubs catch up before they next run
+// app code: a change that removes or restricts access interrupts them first (the
+// equivalent of a TLB shoot-down), and a fault in a stub that is behind is retried after
+// catching up instead of being reported.
+//
+// Injection: the tracer points rip at the stub's `syscall; int3` site with the call in the
+// registers and PTRACE_CONTs; the seccomp filter only lets mmap/munmap/mprotect/exit_group
+// through from that site. App syscalls never execute on the host: PTRACE_SYSEMU stops the
+// stub at syscall entry and the kernel implements the call.
+//
+// Cost: a tracer/tracee round trip is cheap only when both run on one CPU (a cross-CPU
+// wake-up costs tens of µs on small VMs), so each context pins its OS thread and its stubs
+// to one CPU, spreading contexts round-robin.
+//
+// Locking: addressSpace.mu protects its mappings, log and stub set; stubProc.applied is
+// protected by its address space's mu. A context's fields are touched only by its goroutine,
+// except interrupt state (atomics).
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// Platform is the ptrace platform for one sandbox.
+type Platform struct {
+	memFile *os.File
+	stub    stubImage
+	stubFD  *os.File // memfd holding the stub program
+	// stubPath is what stubs are executed from; settable once the process confines itself.
+	stubPath atomic.Value // string
+	nextCPU  atomic.Uint32
+	ncpu     int
+
+	mu sync.Mutex
+	// contexts are the live contexts. protected by mu
+	contexts map[*context]struct{}
+	// spaces are the live address spaces. protected by mu
+	spaces map[*addressSpace]struct{}
+}
+
+// New returns a ptrace platform for the memory file memFile.
+func New(memFile *os.File) (*Platform, error) {
+	p := &Platform{memFile: memFile, stub: buildStub(), contexts: map[*context]struct{}{}, spaces: map[*addressSpace]struct{}{}}
+	fd, err := unix.MemfdCreate("sbx-stub", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd for the stub: %w", err)
+	}
+	p.stubFD = os.NewFile(uintptr(fd), "sbx-stub")
+	if _, err := p.stubFD.Write(p.stub.elf); err != nil {
+		p.stubFD.Close()
+		return nil, err
+	}
+	p.stubPath.Store(fmt.Sprintf("/proc/self/fd/%d", fd))
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		p.ncpu = set.Count()
+	}
+	if p.ncpu < 1 {
+		p.ncpu = 1
+	}
+	return p, nil
+}
+
+// StubProgram returns the stub executable, for a confined process to place where it can
+// still execute it (see SetStubPath).
+func (p *Platform) StubProgram() []byte { return p.stub.elf }
+
+// SetStubPath tells the platform where the stub program is once /proc/self/fd is gone.
+func (p *Platform) SetStubPath(path string) { p.stubPath.Store(path) }
+
+// Name implements platform.Platform.
+func (p *Platform) Name() string { return "ptrace" }
+
+// MaxUserAddress implements platform.Platform.
+func (p *Platform) MaxUserAddress() uint64 { return maxUserAddress }
+
+// Close implements platform.Platform.
+func (p *Platform) Close() error {
+	p.mu.Lock()
+	spaces := make([]*addressSpace, 0, len(p.spaces))
+	for as := range p.spaces {
+		spaces = append(spaces, as)
+	}
+	p.mu.Unlock()
+	for _, as := range spaces {
+		as.Release()
+	}
+	return p.stubFD.Close()
+}
+
+// NewAddressSpace implements platform.Platform.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	as := &addressSpace{p: p, stubs: map[*stubProc]struct{}{}}
+	p.mu.Lock()
+	p.spaces[as] = struct{}{}
+	p.mu.Unlock()
+	return as, nil
+}
+
+// NewContext implements platform.Platform. The caller's goroutine must be locked to its
+// OS thread; the thread is pinned to one CPU together with the stubs it traces.
+func (p *Platform) NewContext() (platform.Context, error) {
+	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
+	c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
+	var set unix.CPUSet
+	set.Set(c.cpu)
+	// Best effort: a restricted cpuset makes this fail, which only costs speed.
+	if unix.SchedSetaffinity(0, &set) != nil {
+		c.cpu = -1
+	}
+	p.mu.Lock()
+	p.contexts[c] = struct{}{}
+	p.mu.Unlock()
+	return c, nil
+}
+
+// opKind is the kind of an address-space operation.
+type opKind uint8
+
+const (
+	opMap opKind = iota
+	opUnmap
+	opProtect
+)
+
+type op struct {
+	kind         opKind
+	addr, length uint64
+	off          int64
+	prot         platform.Prot
+}
+
+// maxLog bounds the operation log; stubs further behind are rebuilt from the mappings.
+const maxLog = 1024
+
+type addressSpace struct {
+	p *Platform
+
+	mu sync.Mutex
+	// state is the current mappings. protected by mu
+	state mappings
+	// log holds operations seq-len(log)..seq-1. protected by mu
+	log []op
+	seq uint64
+	// stubs mirror this address space. protected by mu
+	stubs    map[*stubProc]struct{}
+	released bool
+}
+
+// stubProc is one stub process: the thread that runs one context's app code in one
+// address space.
+type stubProc struct {
+	pid     int
+	ctx     *context
+	as      *addressSpace
+	applied uint64 // operations applied; protected by as.mu
+	dead    bool
+}
+
+func (as *addressSpace) record(o op, restricts bool) error {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.released {
+		return errors.New("ptrace: address space released")
+	}
+	switch o.kind {
+	case opMap:
+		as.state = as.state.insert(mapping{o.addr, o.addr + o.length, o.off, o.prot})
+	case opUnmap:
+		as.state = as.state.remove(o.addr, o.addr+o.length)
+	case opProtect:
+		as.state = as.state.protect(o.addr, o.addr+o.length, o.prot)
+	}
+	as.log = append(as.log, o)
+	as.seq++
+	if len(as.log) > maxLog {
+		as.log = append([]op(nil), as.log[len(as.log)-maxLog/2:]...)
+	}
+	// The caller's own stub (same tracer thread) takes the change now.
+	tid := unix.Gettid()
+	var firstErr error
+	for s := range as.stubs {
+		if s.ctx.tid == tid && !s.dead {
+			if err := s.syncLocked(); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if restricts {
+			s.ctx.interruptFor(s)
+		}
+	}
+	return firstErr
+}
+
+// MapFile implements platform.AddressSpace.
+func (as *addressSpace) MapFile(addr, length uint64, off int64, prot platform.Prot) error {
+	if addr+length > maxUserAddress || addr+length < addr {
+		return unix.EINVAL
+	}
+	// Replacing an existing mapping restricts what other threads may see there.
+	return as.record(op{kind: opMap, addr: addr, length: length, off: off, prot: prot}, true)
+}
+
+// Unmap implements platform.AddressSpace.
+func (as *addressSpace) Unmap(addr, length uint64) error {
+	if addr >= maxUserAddress {
+		return nil
+	}
+	length = min(length, maxUserAddress-addr)
+	return as.record(op{kind: opUnmap, addr: addr, length: length}, true)
+}
+
+// Protect implements platform.AddressSpace.
+func (as *addressSpace) Protect(addr, length uint64, prot platform.Prot) error {
+	if addr+length > maxUserAddress {
+		return unix.EINVAL
+	}
+	return as.record(op{kind: opProtect, addr: addr, length: length, prot: prot}, true)
+}
+
+// Release implements platform.AddressSpace: its stubs are killed (their tracers reap them).
+func (as *addressSpace) Release() {
+	as.mu.Lock()
+	as.released = true
+	stubs := make([]*stubProc, 0, len(as.stubs))
+	for s := range as.stubs {
+		stubs = append(stubs, s)
+	}
+	as.mu.Unlock()
+	tid := unix.Gettid()
+	for _, s := range stubs {
+		if s.ctx.tid == tid {
+			s.ctx.dropStub(s)
+		} else {
+			unix.Kill(s.pid, unix.SIGKILL)
+		}
+	}
+	as.p.mu.Lock()
+	delete(as.p.spaces, as)
+	as.p.mu.Unlock()
+}
+
+func toHostProt(p platform.Prot) uintptr {
+	var h uintptr
+	if p&platform.ProtRead != 0 {
+		h |= unix.PROT_READ
+	}
+	if p&platform.ProtWrite != 0 {
+		h |= unix.PROT_WRITE
+	}
+	if p&platform.ProtExec != 0 {
+		h |= unix.PROT_EXEC
+	}
+	return h
+}
+
+// syncLocked brings the stub up to date. Preconditions: s.as.mu held; called on s's tracer.
+func (s *stubProc) syncLocked() error {
+	as := s.as
+	if s.applied == as.seq {
+		return nil
+	}
+	first := as.seq - uint64(len(as.log))
+	if s.applied < first {
+		// Too far behind (or new): rebuild from the current mappings.
+		if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
+			return err
+		}
+		for _, m := range as.state {
+			if err := s.mmap(m.start, m.end-m.start, m.off, m.prot); err != nil {
+				return err
+			}
+		}
+		s.applied = as.seq
+		return nil
+	}
+	for _, o := range as.log[s.applied-first:] {
+		var err error
+		switch o.kind {
+		case opMap:
+			err = s.mmap(o.addr, o.length, o.off, o.prot)
+		case opUnmap:
+			_, err = s.inject(sysMunmap, uintptr(o.addr), uintptr(o.length), 0, 0, 0, 0)
+		case opProtect:
+			_, err = s.inject(sysMprotect, uintptr(o.addr), uintptr(o.length), toHostProt(o.prot), 0, 0, 0)
+		}
+		if err != nil {
+			return err
+		}
+		s.applied++
+	}
+	return nil
+}
+
+// taskSize is x86-64 TASK_SIZE with 4-level paging: the end of user address space.
+const taskSize = 0x7ffffffff000
+
+// memFD is the memory file's FD number inside every stub.
+const memFD = 0
+
+func (s *stubProc) mmap(addr, length uint64, off int64, prot platform.Prot) error {
+	r, err := s.inject(sysMmap, uintptr(addr), uintptr(length), toHostProt(prot),
+		unix.MAP_SHARED|unix.MAP_FIXED, memFD, uintptr(off))
+	if err != nil {
+		return err
+	}
+	if r != uintptr(addr) {
+		return fmt.Errorf("ptrace: stub mmap at %#x returned %#x", addr, r)
+	}
+	return nil
+}
+
+// inject runs one syscall in the stub at its injection site. Preconditions: the stub is
+// stopped and traced by the calling thread.
+func (s *stubProc) inject(nr, a0, a1, a2, a3, a4, a5 uintptr) (uintptr, error) {
+	regs := platform.Registers{Rax: uint64(nr), OrigRax: ^uint64(0), Rdi: uint64(a0), Rsi: uint64(a1), Rdx: uint64(a2),
+		R10: uint64(a3), R8: uint64(a4), R9: uint64(a5), Rip: s.ctx.p.stub.site, Cs: 0x33, Ss: 0x2b,
+		Rsp: StubBase + stubSize - 64, Eflags: 0x202}
+	if err := setRegs(s.pid, &regs); err != nil {
+		return 0, s.fail(err)
+	}
+	if err := unix.PtraceCont(s.pid, 0); err != nil {
+		return 0, s.fail(err)
+	}
+	status, err := s.wait()
+	if err != nil {
+		return 0, err
+	}
+	if !status.Stopped() || status.StopSignal() != unix.SIGTRAP {
+		return 0, s.fail(fmt.Errorf("ptrace: injected syscall %d: unexpected stop %v", nr, status))
+	}
+	if err := getRegs(s.pid, &regs); err != nil {
+		return 0, s.fail(err)
+	}
+	if int64(regs.Rax) < 0 && int64(regs.Rax) > -4096 {
+		return 0, unix.Errno(-int64(regs.Rax))
+	}
+	return uintptr(regs.Rax), nil
+}
+
+func (s *stubProc) fail(err error) error {
+	s.dead = true
+	return fmt.Errorf("%w: %v", platform.ErrContextDead, err)
+}
+
+// wait waits for the stub's next stop; a dead stub is an error.
+func (s *stubProc) wait() (unix.WaitStatus, error) {
+	var status unix.WaitStatus
+	for {
+		_, err := unix.Wait4(s.pid, &status, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return status, s.fail(err)
+		}
+		break
+	}
+	if status.Exited() || status.Signaled() {
+		s.dead = true
+		return status, fmt.Errorf("%w: stub %d ended (%v)", platform.ErrContextDead, s.pid, status)
+	}
+	return status, nil
+}
+
+type context struct {
+	p     *Platform
+	tid   int
+	cpu   int
+	stubs map[*addressSpace]*stubProc
+
+	// running is the pid of the stub currently (or about to be) running app code, or 0.
+	running atomic.Int64
+	// interrupt is set by Interrupt and consumed by Switch.
+	interrupt atomic.Bool
+	// initFP is the FP state of a fresh stub, for SetFPState(nil).
+	initFP []byte
+	fpBuf  []byte
+	// lastPID is the stub the context last switched into.
+	lastPID int
+}
+
+// newStub starts a stub for as, traced by this context's thread.
+func (c *context) newStub(as *addressSpace) (*stubProc, error) {
+	path, _ := c.p.stubPath.Load().(string)
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{c.p.memFile.Fd()},
+		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
+	}
+	pid, err := syscall.ForkExec(path, []string{"sbx-stub"}, attr)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: starting a stub: %w", err)
+	}
+	s := &stubProc{pid: pid, ctx: c, as: as}
+	// The exec stop.
+	st, err := s.wait()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Stopped() || st.StopSignal() != unix.SIGTRAP {
+		unix.Kill(pid, unix.SIGKILL)
+		return nil, fmt.Errorf("ptrace: stub did not stop after exec: %v", st)
+	}
+	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
+		s.kill()
+		return nil, fmt.Errorf("ptrace: options: %w", err)
+	}
+	if c.cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(c.cpu)
+		unix.SchedSetaffinity(pid, &set)
+	}
+	// Run the stub's prologue up to its first int3.
+	if err := unix.PtraceCont(pid, 0); err != nil {
+		s.kill()
+		return nil, err
+	}
+	st, err = s.wait()
+	if err != nil {
+		return nil, err
+	}
+	var regs platform.Registers
+	if !st.Stopped() || st.StopSignal() != unix.SIGTRAP || getRegs(pid, &regs) != nil || regs.Rax != 0 {
+		s.kill()
+		return nil, fmt.Errorf("ptrace: stub prologue failed (stop %v, seccomp result %d)", st, int64(regs.Rax))
+	}
+	// Empty the address space but for the stub's own page.
+	if _, err := s.inject(sysMunmap, 0, StubBase, 0, 0, 0, 0); err != nil {
+		s.kill()
+		return nil, err
+	}
+	if _, err := s.inject(sysMunmap, StubBase+stubSize, taskSize-(StubBase+stubSize), 0, 0, 0, 0); err != nil {
+		s.kill()
+		return nil, err
+	}
+	if c.initFP == nil {
+		buf := make([]byte, 16384)
+		if n, err := getXState(pid, buf); err == nil {
+			c.initFP = buf[:n]
+		}
+	}
+	as.mu.Lock()
+	if as.released {
+		as.mu.Unlock()
+		s.kill()
+		return nil, errors.New("ptrace: address space released")
+	}
+	as.stubs[s] = struct{}{}
+	err = s.syncLocked()
+	as.mu.Unlock()
+	if err != nil {
+		c.dropStub(s)
+		return nil, err
+	}
+	return s, nil
+}
+
+// kill ends and reaps a stub. Preconditions: called on its tracer thread.
+func (s *stubProc) kill() {
+	unix.Kill(s.pid, unix.SIGKILL)
+	var status unix.WaitStatus
+	for {
+		_, err := unix.Wait4(s.pid, &status, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || status.Exited() || status.Signaled() {
+			return
+		}
+	}
+}
+
+func (c *context) dropStub(s *stubProc) {
+	s.as.mu.Lock()
+	delete(s.as.stubs, s)
+	s.as.mu.Unlock()
+	if c.stubs[s.as] == s {
+		delete(c.stubs, s.as)
+	}
+	s.kill()
+}
+
+// interruptFor interrupts the context if it is running app code in s.
+func (c *context) interruptFor(s *stubProc) {
+	if c.running.Load() == int64(s.pid) {
+		unix.Tgkill(s.pid, s.pid, unix.SIGSTOP)
+	}
+}
+
+// Interrupt implements platform.Context.
+func (c *context) Interrupt() {
+	c.interrupt.Store(true)
+	if pid := c.running.Load(); pid != 0 {
+		unix.Tgkill(int(pid), int(pid), unix.SIGSTOP)
+	}
+}
+
+// Switch implements platform.Context.
+func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
+	as := pas.(*addressSpace)
+	s := c.stubs[as]
+	if s == nil || s.dead {
+		if s != nil {
+			c.dropStub(s)
+		}
+		var err error
+		if s, err = c.newStub(as); err != nil {
+			return platform.Event{}, err
+		}
+		c.stubs[as] = s
+	}
+	c.lastPID = s.pid
+	for {
+		as.mu.Lock()
+		err := s.syncLocked()
+		as.mu.Unlock()
+		if err != nil {
+			return platform.Event{}, err
+		}
+		c.running.Store(int64(s.pid))
+		if c.interrupt.Swap(false) {
+			c.running.Store(0)
+			return platform.Event{Kind: platform.EventInterrupted}, nil
+		}
+		regs.Cs, regs.Ss, regs.Ds, regs.Es, regs.Fs, regs.Gs = 0x33, 0x2b, 0, 0, 0, 0
+		if err := setRegs(s.pid, regs); err != nil {
+			c.running.Store(0)
+			return platform.Event{}, s.fail(err)
+		}
+		if err := ptraceRaw(unix.PTRACE_SYSEMU, s.pid, 0, 0); err != nil {
+			c.running.Store(0)
+			return platform.Event{}, s.fail(err)
+		}
+		status, err := s.wait()
+		c.running.Store(0)
+		if err != nil {
+			return platform.Event{}, err
+		}
+		if err := getRegs(s.pid, regs); err != nil {
+			return platform.Event{}, s.fail(err)
+		}
+		sig := status.StopSignal()
+		if sig == unix.SIGTRAP|0x80 {
+			return platform.Event{Kind: platform.EventSyscall}, nil
+		}
+		signo, code, addr, _ := getSiginfo(s.pid)
+		switch sig {
+		case unix.SIGSTOP:
+			// Our own interrupt (suppressed: SYSEMU resumes with no signal).
+			if c.interrupt.Swap(false) {
+				return platform.Event{Kind: platform.EventInterrupted}, nil
+			}
+			continue // a shoot-down: catch up and go on
+		case unix.SIGSEGV, unix.SIGBUS:
+			as.mu.Lock()
+			behind := s.applied != as.seq
+			as.mu.Unlock()
+			if behind {
+				continue // the mapping was added after this stub last synced
+			}
+			return platform.Event{Kind: platform.EventFault, Signo: signo, Code: code, Addr: addr}, nil
+		case unix.SIGILL, unix.SIGFPE, unix.SIGTRAP:
+			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
+		}
+		// Anything else reaching a stub (it has no business getting signals) is dropped;
+		// report an interruption so the kernel re-examines the task.
+		return platform.Event{Kind: platform.EventInterrupted}, nil
+	}
+}
+
+// FPState implements platform.Context: the XSAVE area of the current stub.
+func (c *context) FPState() ([]byte, error) {
+	s := c.current()
+	if s == nil {
+		return append([]byte(nil), c.initFP...), nil
+	}
+	if c.fpBuf == nil {
+		c.fpBuf = make([]byte, 16384)
+	}
+	n, err := getXState(s.pid, c.fpBuf)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), c.fpBuf[:n]...), nil
+}
+
+// SetFPState implements platform.Context.
+func (c *context) SetFPState(state []byte) error {
+	s := c.current()
+	if s == nil {
+		return nil
+	}
+	if len(state) == 0 {
+		if c.initFP == nil {
+			return nil
+		}
+		state = c.initFP
+	}
+	return setXState(s.pid, append([]byte(nil), state...))
+}
+
+// current returns the stub the context last ran in.
+func (c *context) current() *stubProc {
+	pid := c.lastPID
+	for _, s := range c.stubs {
+		if s.pid == pid {
+			return s
+		}
+	}
+	for _, s := range c.stubs {
+		return s
+	}
+	return nil
+}
+
+// Release implements platform.Context.
+func (c *context) Release() {
+	for _, s := range c.stubs {
+		c.dropStub(s)
+	}
+	c.p.mu.Lock()
+	delete(c.p.contexts, c)
+	c.p.mu.Unlock()
+	runtime.KeepAlive(c)
+}

@@ -1,0 +1,367 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// harness is a memory file with a platform over it; app code is written into the file
+// as raw machine code.
+type harness struct {
+	t   *testing.T
+	mf  *os.File
+	mem []byte
+	p   *Platform
+}
+
+const memSize = 1 << 24
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	fd, err := unix.MemfdCreate("test-mem", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "mem")
+	if err := f.Truncate(memSize); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.Mmap(fd, 0, memSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(); unix.Munmap(mem); f.Close() })
+	return &harness{t: t, mf: f, mem: mem, p: p}
+}
+
+const (
+	codeAddr   = 0x400000
+	dataAddr   = 0x600000
+	appCodeOff = 0
+	dataOff    = 0x100000
+	stackAddr  = 0x800000
+	stackOff   = 0x200000
+)
+
+// load maps code (RX) at codeAddr, a data page (RW) and a stack.
+func (h *harness) load(as platform.AddressSpace, code []byte) {
+	h.t.Helper()
+	copy(h.mem[appCodeOff:], code)
+	rx := platform.ProtRead | platform.ProtExec
+	rw := platform.ProtRead | platform.ProtWrite
+	for _, m := range []struct {
+		addr, off uint64
+		prot      platform.Prot
+	}{{codeAddr, appCodeOff, rx}, {dataAddr, dataOff, rw}, {stackAddr, stackOff, rw}} {
+		if err := as.MapFile(m.addr, 0x10000, int64(m.off), m.prot); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+func regsAt(rip uint64) *platform.Registers {
+	return &platform.Registers{Rip: rip, Rsp: stackAddr + 0x8000, Eflags: 0x202}
+}
+
+// Machine code snippets.
+var (
+	syscallInsn = []byte{0x0f, 0x05}
+	movRaxImm   = func(v uint32) []byte { return append([]byte{0x48, 0xc7, 0xc0}, le32(v)...) } // mov rax, imm32
+	movRdiImm   = func(v uint32) []byte { return append([]byte{0x48, 0xc7, 0xc7}, le32(v)...) }
+)
+
+func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+
+func cat(bs ...[]byte) []byte {
+	var out []byte
+	for _, b := range bs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+func withContext(t *testing.T, p *Platform, f func(c platform.Context)) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c, err := p.NewContext()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Release()
+		f(c)
+	}()
+	<-done
+}
+
+func TestSyscallIsTrappedNotExecuted(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	// mkdir(dataAddr) with the path written in data: the host must not see it.
+	copy(h.mem[dataOff:], dir+"/made-by-app\x00")
+	code := cat(movRaxImm(unix.SYS_MKDIR), movRdiImm(dataAddr), []byte{0x48, 0xc7, 0xc6, 0xed, 0x01, 0, 0}, syscallInsn,
+		movRaxImm(unix.SYS_GETPID), syscallInsn, []byte{0xf4}) // hlt -> SIGSEGV in user mode
+	h.load(as, code)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		ev, err := c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("Switch = %+v, %v; want a syscall event", ev, err)
+		}
+		if regs.OrigRax != unix.SYS_MKDIR || regs.Rdi != dataAddr || regs.Rsi != 0o755 {
+			t.Fatalf("syscall regs: nr %d rdi %#x rsi %#o", regs.OrigRax, regs.Rdi, regs.Rsi)
+		}
+		regs.Rax = uint64(1234)
+		ev, err = c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSyscall || regs.OrigRax != unix.SYS_GETPID {
+			t.Fatalf("second Switch = %+v, %v (nr %d)", ev, err, regs.OrigRax)
+		}
+		if regs.Rax != ^uint64(unix.ENOSYS)+1 && regs.Rax != 1234 {
+			// rax at a SYSEMU stop is -ENOSYS; the previous result was consumed by the app.
+			t.Logf("rax at stop = %#x", regs.Rax)
+		}
+		ev, err = c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventFault {
+			t.Fatalf("hlt: Switch = %+v, %v; want a fault", ev, err)
+		}
+	})
+	if _, err := os.Stat(dir + "/made-by-app"); err == nil {
+		t.Fatal("the app's mkdir was executed on the host")
+	}
+}
+
+func TestFaults(t *testing.T) {
+	h := newHarness(t)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	// mov byte [0x12345000], 1 ; write to read-only code page ; ud2 ; int3 ; div by zero
+	code := cat(
+		[]byte{0xc6, 0x04, 0x25}, le32(0x12345000), []byte{0x01}, // unmapped store
+		[]byte{0xc6, 0x04, 0x25}, le32(codeAddr), []byte{0x01}, // store to RX page
+		[]byte{0x0f, 0x0b}, // ud2
+		[]byte{0xcc},       // int3
+		[]byte{0x31, 0xc9, 0x31, 0xd2, 0xb8, 1, 0, 0, 0, 0xf7, 0xf1}, // xor ecx,ecx; xor edx,edx; mov eax,1; div ecx
+	)
+	h.load(as, code)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		ev, err := c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventFault || ev.Addr != 0x12345000 || ev.Signo != int32(unix.SIGSEGV) {
+			t.Fatalf("unmapped store: %+v, %v", ev, err)
+		}
+		regs.Rip += 8
+		ev, err = c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventFault || ev.Addr != codeAddr {
+			t.Fatalf("store to read-only page: %+v, %v", ev, err)
+		}
+		regs.Rip += 8
+		ev, err = c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSignal || ev.Signo != int32(unix.SIGILL) {
+			t.Fatalf("ud2: %+v, %v", ev, err)
+		}
+		regs.Rip += 2
+		ev, err = c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSignal || ev.Signo != int32(unix.SIGTRAP) {
+			t.Fatalf("int3: %+v, %v", ev, err)
+		}
+		ev, err = c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSignal || ev.Signo != int32(unix.SIGFPE) {
+			t.Fatalf("div by zero: %+v, %v", ev, err)
+		}
+	})
+}
+
+func TestInterruptBusyLoop(t *testing.T) {
+	h := newHarness(t)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	h.load(as, []byte{0xeb, 0xfe}) // jmp .
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		go func() {
+			for i := 0; i < 1000; i++ {
+				c.Interrupt()
+				runtime.Gosched()
+			}
+		}()
+		ev, err := c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventInterrupted {
+			t.Fatalf("Switch = %+v, %v; want interrupted", ev, err)
+		}
+	})
+}
+
+func TestFSBaseAndMemory(t *testing.T) {
+	h := newHarness(t)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	binary.LittleEndian.PutUint64(h.mem[dataOff+0x100:], 0xfeedface)
+	// mov rax, fs:[0] ; syscall
+	code := cat([]byte{0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0}, syscallInsn)
+	h.load(as, code)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		regs.FsBase = dataAddr + 0x100
+		ev, err := c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("Switch = %+v, %v", ev, err)
+		}
+		if regs.OrigRax != 0xfeedface {
+			t.Fatalf("fs:[0] read %#x, want 0xfeedface", regs.OrigRax)
+		}
+	})
+}
+
+func TestTwoContextsShareMemory(t *testing.T) {
+	h := newHarness(t)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	// Context 1 stores 42 at dataAddr then syscalls; context 2 loads it into rax and syscalls.
+	code := cat([]byte{0x48, 0xc7, 0x04, 0x25}, le32(dataAddr), le32(42), syscallInsn, // mov qword [data], 42
+		[]byte{0x48, 0x8b, 0x04, 0x25}, le32(dataAddr), syscallInsn) // mov rax, [data]
+	h.load(as, code)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("first: %+v %v", ev, err)
+		}
+	})
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr + 14)
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("second: %+v %v", ev, err)
+		}
+		if regs.OrigRax != 42 {
+			t.Fatalf("second context read %d, want 42", regs.OrigRax)
+		}
+	})
+}
+
+func TestUnmapAndProtect(t *testing.T) {
+	h := newHarness(t)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	code := cat([]byte{0x48, 0xc7, 0x04, 0x25}, le32(dataAddr), le32(1), syscallInsn)
+	h.load(as, code)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("store: %+v %v", ev, err)
+		}
+		if err := as.Protect(dataAddr, 0x10000, platform.ProtRead); err != nil {
+			t.Fatal(err)
+		}
+		regs.Rip = codeAddr
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventFault || ev.Addr != dataAddr {
+			t.Fatalf("store after mprotect: %+v %v", ev, err)
+		}
+		if err := as.Unmap(dataAddr, 0x10000); err != nil {
+			t.Fatal(err)
+		}
+		regs.Rip = codeAddr
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventFault {
+			t.Fatalf("store after munmap: %+v %v", ev, err)
+		}
+	})
+}
+
+func TestStubIsConfined(t *testing.T) {
+	h := newHarness(t)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	h.load(as, syscallInsn)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		if _, err := c.Switch(as, regs); err != nil {
+			t.Fatal(err)
+		}
+		pid := c.(*context).lastPID
+		comm, _ := os.ReadFile("/proc/" + itoa(pid) + "/comm")
+		if string(comm) != "sbx-stub\n" {
+			t.Errorf("comm = %q, want sbx-stub", comm)
+		}
+		status, _ := os.ReadFile("/proc/" + itoa(pid) + "/status")
+		if !contains(string(status), "Seccomp:\t2") || !contains(string(status), "NoNewPrivs:\t1") {
+			t.Errorf("stub status lacks seccomp filter mode / no_new_privs:\n%s", status)
+		}
+		fds, _ := os.ReadDir("/proc/" + itoa(pid) + "/fd")
+		if len(fds) != 1 {
+			t.Errorf("stub has %d FDs open, want only the memory file", len(fds))
+		}
+		maps, _ := os.ReadFile("/proc/" + itoa(pid) + "/maps")
+		if n := countLines(string(maps)) - strings.Count(string(maps), "[vsyscall]"); n != 4 {
+			t.Errorf("stub maps has %d lines, want the stub page and three app mappings:\n%s", n, maps)
+		}
+	})
+}
+
+func itoa(i int) string { return fmtInt(i) }
+
+func fmtInt(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	return string(b)
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func countLines(s string) int {
+	n := 0
+	for _, c := range s {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+func BenchmarkSyscallRoundTrip(b *testing.B) {
+	h := newHarness(&testing.T{})
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	h.load(as, cat(syscallInsn, []byte{0xeb, 0xfc})) // 1: syscall; jmp 1b
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, err := h.p.NewContext()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Release()
+	regs := regsAt(codeAddr)
+	c.Switch(as, regs)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Switch(as, regs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
