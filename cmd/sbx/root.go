@@ -70,6 +70,7 @@ an ordinary user, using unprivileged user namespaces.`,
 	})
 	root.AddCommand(
 		newVersionCmd(io),
+		newRunCmd(io),
 	)
 	addRoleCommands(root, io)
 	return root

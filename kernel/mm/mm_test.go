@@ -17,9 +17,12 @@ func (r *recordingAS) MapFile(addr, length uint64, off int64, prot platform.Prot
 	r.maps++
 	return nil
 }
-func (r *recordingAS) Unmap(addr, length uint64) error                      { r.unmaps++; return nil }
-func (r *recordingAS) Protect(addr, length uint64, prot platform.Prot) error { r.protects++; return nil }
-func (r *recordingAS) Release()                                             {}
+func (r *recordingAS) Unmap(addr, length uint64) error { r.unmaps++; return nil }
+func (r *recordingAS) Protect(addr, length uint64, prot platform.Prot) error {
+	r.protects++
+	return nil
+}
+func (r *recordingAS) Release() {}
 
 func newMM(t *testing.T) (*MM, *MemoryFile) {
 	t.Helper()

@@ -17,6 +17,9 @@ type File struct {
 	stream bool
 	tty    bool
 	owned  bool
+	// hostOffset: the FD shares its open file description with the host (the user's stdin,
+	// stdout, stderr), so I/O uses and moves the host's own offset.
+	hostOffset bool
 }
 
 var (
@@ -41,6 +44,35 @@ func New(fd int, owned bool) *File {
 	return f
 }
 
+// NewShared wraps a descriptor inherited from the user (stdio): reads, writes and seeks use
+// the host file offset, which the user's shell shares.
+func NewShared(fd int) *File {
+	f := New(fd, false)
+	f.hostOffset = true
+	return f
+}
+
+// Seek implements vfs.Seeker for shared-offset files.
+func (f *File) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64, error) {
+	if !f.hostOffset {
+		var base int64
+		switch whence {
+		case unix.SEEK_SET:
+		case unix.SEEK_CUR:
+			base = cur
+		case unix.SEEK_END, unix.SEEK_DATA, unix.SEEK_HOLE:
+			return unix.Seek(f.fd, off, whence)
+		default:
+			return 0, unix.EINVAL
+		}
+		if base+off < 0 {
+			return 0, unix.EINVAL
+		}
+		return base + off, nil
+	}
+	return unix.Seek(f.fd, off, whence)
+}
+
 // HostFD implements vfs.HostFile.
 func (f *File) HostFD() int { return f.fd }
 
@@ -58,7 +90,7 @@ func (f *File) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, er
 	var n int
 	var err error
 	for {
-		if f.stream {
+		if f.stream || f.hostOffset {
 			n, err = unix.Readv(f.fd, dst)
 		} else {
 			n, err = unix.Preadv(f.fd, dst, off)
@@ -81,7 +113,7 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 	var n int
 	var err error
 	for {
-		if f.stream {
+		if f.stream || f.hostOffset {
 			n, err = unix.Writev(f.fd, src)
 		} else if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
 			n, err = unix.Pwritev2(f.fd, src, -1, 0)

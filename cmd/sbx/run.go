@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+
+	"github.com/sbx-dev/sbx/launcher"
+	"github.com/spf13/cobra"
+)
+
+type runOptions struct {
+	io       *IOStreams
+	profile  string
+	platform string
+	strace   bool
+	debug    bool
+	cwd      string
+}
+
+func newRunCmd(io *IOStreams) *cobra.Command {
+	o := &runOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "run [flags] [--] APP|CMD [ARGS...]",
+		Short: "Run a program in a sandbox",
+		Long: `Run a program inside sbx's user-space kernel. The program's system calls are
+implemented by sbx; it sees only what its profile allows. sbx run exits with the
+program's exit status (128+N when it was killed by signal N), 125 when sbx itself
+fails, 126 when the program cannot be executed and 127 when it is not found.`,
+		Example: `  sbx run -- /bin/echo hello
+  sbx run --strace -- /bin/cat /etc/hostname
+  sbx run firefox`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(args) },
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVar(&o.profile, "profile", "", "profile name or path to a .toml file (default: the app's profile, else 'default')")
+	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: ptrace (default from the profile)")
+	cmd.Flags().BoolVar(&o.strace, "strace", false, "print the app's syscalls as the kernel sees them, to stderr")
+	cmd.Flags().BoolVar(&o.debug, "debug", false, "log kernel diagnostics (unimplemented syscalls, faults) to stderr")
+	cmd.Flags().StringVar(&o.cwd, "cwd", "", "working directory inside the sandbox (default: the current one if visible, else home)")
+	return cmd
+}
+
+func (o *runOptions) run(args []string) error {
+	if o.platform != "" && o.platform != "ptrace" {
+		if o.platform == "kvm" {
+			return fmt.Errorf("platform kvm: not available in this build (use --platform ptrace)")
+		}
+		return &usageError{fmt.Errorf("unknown platform %q (valid: ptrace)", o.platform)}
+	}
+	plan, err := buildPlan(o, args)
+	if err != nil {
+		return err
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(o.io.ErrOut, "sbx: warning: %s\n", w)
+	}
+	sb, err := launcher.Start(plan, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		return err
+	}
+	code := sb.Wait()
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+func currentHome() string {
+	if h := os.Getenv("HOME"); h != "" {
+		return h
+	}
+	if u, err := user.Current(); err == nil {
+		return u.HomeDir
+	}
+	return "/"
+}

@@ -1,0 +1,113 @@
+package gofer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxInFlight bounds the requests a server works on at once for one connection.
+const maxInFlight = 64
+
+// Serve answers requests on conn (a SOCK_SEQPACKET socket) until it closes or sends
+// something that is not a request. It returns nil when the peer hung up.
+func (s *Server) Serve(conn int) error {
+	defer s.closeAll()
+	if err := s.handshake(conn); err != nil {
+		return err
+	}
+	var wmu sync.Mutex
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	buf := make([]byte, MaxMessage)
+	for {
+		n, _, flags, _, err := unix.Recvmsg(conn, buf, nil, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if flags&unix.MSG_TRUNC != 0 || n < 5 {
+			return errClose
+		}
+		id := binary.LittleEndian.Uint32(buf[0:])
+		op := Op(buf[4])
+		if op == 0 || op >= opMax {
+			return fmt.Errorf("%w: unknown op %d", errClose, op)
+		}
+		msg := append([]byte(nil), buf[5:n]...)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d := &decoder{b: msg}
+			r := s.handle(op, d)
+			sendReply(conn, &wmu, id, r)
+		}()
+	}
+}
+
+func sendReply(conn int, wmu *sync.Mutex, id uint32, r *reply) {
+	hdr := make([]byte, 6, 6+len(r.e.b))
+	binary.LittleEndian.PutUint32(hdr[0:], id)
+	binary.LittleEndian.PutUint16(hdr[4:], uint16(r.errno))
+	msg := append(hdr, r.e.b...)
+	var oob []byte
+	if r.fd >= 0 {
+		oob = unix.UnixRights(r.fd)
+	}
+	wmu.Lock()
+	for {
+		err := unix.Sendmsg(conn, msg, oob, nil, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	wmu.Unlock()
+	if r.fd >= 0 {
+		unix.Close(r.fd)
+	}
+}
+
+func (s *Server) handshake(conn int) error {
+	buf := make([]byte, 64)
+	n, err := unix.Read(conn, buf)
+	if err != nil {
+		return err
+	}
+	d := &decoder{b: buf[:n]}
+	magic := string(d.take(4))
+	ver := d.u32()
+	if d.err != nil || magic != Magic {
+		return errors.New("gofer: bad hello")
+	}
+	var e encoder
+	e.b = append(e.b, Magic...)
+	if ver != Version {
+		e.u32(0)
+		unix.Write(conn, e.b)
+		return fmt.Errorf("gofer: client speaks version %d, server %d", ver, Version)
+	}
+	e.u32(Version)
+	e.u32(uint32(len(s.view.mounts)))
+	for _, m := range s.view.mounts {
+		e.str(m.SandboxPath)
+		ro := uint8(0)
+		if m.ReadOnly {
+			ro = 1
+		}
+		e.u8(ro)
+		e.u8(uint8(m.kind))
+	}
+	_, err = unix.Write(conn, e.b)
+	return err
+}

@@ -1,0 +1,250 @@
+package gofer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sbx-dev/sbx/gofer/seccomp"
+	"golang.org/x/sys/unix"
+)
+
+// FDs of the gofer role.
+const (
+	roleConfigFD = 3
+	roleConnFD   = 4
+	roleStatusFD = 5
+)
+
+// status is what the role reports to the launcher once it is ready (or failed).
+type status struct {
+	Error    string   `json:"error,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// RoleMain is the body of the hidden `__gofer` command.
+func RoleMain() error {
+	st := os.NewFile(roleStatusFD, "status")
+	report := func(s status) {
+		json.NewEncoder(st).Encode(s)
+		st.Close()
+	}
+	var cfg Config
+	if err := json.NewDecoder(os.NewFile(roleConfigFD, "config")).Decode(&cfg); err != nil {
+		report(status{Error: "reading configuration: " + err.Error()})
+		return err
+	}
+	v, warnings, err := confineView(&cfg)
+	if err != nil {
+		report(status{Error: err.Error()})
+		return err
+	}
+	report(status{Warnings: warnings})
+	err = newServer(v).Serve(roleConnFD)
+	if err == errClose || errors.Is(err, errClose) {
+		return nil
+	}
+	return err
+}
+
+// confineView builds the gofer's private root holding only the view's paths, enters it,
+// and confines the process: Landlock, no capabilities, no new privileges, seccomp.
+func confineView(cfg *Config) (*view, []string, error) {
+	var warnings []string
+	v := &view{}
+	for _, d := range cfg.Deny {
+		if !filepath.IsAbs(d) {
+			return nil, nil, fmt.Errorf("deny path %q is not absolute", d)
+		}
+		v.deny = append(v.deny, filepath.Clean(d))
+	}
+	// Why: mounts made here must not leak to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return nil, nil, fmt.Errorf("making mounts private: %w", err)
+	}
+	// Why: hold every view path by FD before the host tree is hidden.
+	fds := make([]int, len(cfg.Mounts))
+	for i, m := range cfg.Mounts {
+		if !filepath.IsAbs(m.HostPath) || !filepath.IsAbs(m.SandboxPath) {
+			return nil, nil, fmt.Errorf("mount %q → %q: paths must be absolute", m.HostPath, m.SandboxPath)
+		}
+		host := filepath.Clean(m.HostPath)
+		if m.Create {
+			if err := os.MkdirAll(host, 0o700); err != nil {
+				return nil, nil, fmt.Errorf("creating %s: %w", host, err)
+			}
+		}
+		fd, err := unix.Open(host, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening %s: %w", host, err)
+		}
+		fds[i] = fd
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, nil, err
+		}
+		k := kindOf(st.Mode)
+		if k != KindDir && k != KindRegular {
+			return nil, nil, fmt.Errorf("mount %s: only directories and regular files can be served", host)
+		}
+		v.mounts = append(v.mounts, servedMount{Mount: Mount{HostPath: host, SandboxPath: filepath.Clean(m.SandboxPath),
+			ReadOnly: m.ReadOnly, AllowDevices: m.AllowDevices}, path: fmt.Sprintf("/m%d", i), kind: k})
+	}
+	// Why: the new root is an empty tmpfs; /sys is never in a view, so it hosts it.
+	const staging = "/sys"
+	if err := unix.Mount("sbx-gofer", staging, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+		return nil, nil, fmt.Errorf("mounting the gofer root: %w", err)
+	}
+	for i, m := range v.mounts {
+		target := staging + m.path
+		if m.kind == KindDir {
+			if err := unix.Mkdir(target, 0o755); err != nil {
+				return nil, nil, err
+			}
+		} else if err := os.WriteFile(target, nil, 0o644); err != nil {
+			return nil, nil, err
+		}
+		src := fmt.Sprintf("/proc/self/fd/%d", fds[i])
+		if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+			return nil, nil, fmt.Errorf("binding %s: %w", m.HostPath, err)
+		}
+		flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NOSUID)
+		if !m.AllowDevices {
+			flags |= unix.MS_NODEV
+		}
+		if m.ReadOnly {
+			flags |= unix.MS_RDONLY
+		}
+		if err := unix.Mount("", target, "", flags, ""); err != nil {
+			// A bind of a mount with locked flags (nodev/noexec from the host) must keep them.
+			if err2 := unix.Mount("", target, "", flags|unix.MS_NOEXEC|unix.MS_NODEV, ""); err2 != nil {
+				return nil, nil, fmt.Errorf("remounting %s: %w", m.HostPath, err)
+			}
+		}
+		unix.Close(fds[i])
+	}
+	if err := unix.Chdir(staging); err != nil {
+		return nil, nil, err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return nil, nil, fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return nil, nil, fmt.Errorf("detaching the host root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return nil, nil, err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return nil, nil, fmt.Errorf("making the gofer root read-only: %w", err)
+	}
+	// Landlock: the kernel enforces the view again, below the mount namespace.
+	if abi, err := landlockABI(); err != nil {
+		if cfg.RequireLandlock {
+			return nil, nil, fmt.Errorf("the profile requires Landlock, which this kernel does not offer (%v)", err)
+		}
+		warnings = append(warnings, "Landlock is unavailable on this kernel; the gofer relies on its mount namespace and seccomp")
+	} else {
+		var paths []landlockPath
+		for _, m := range v.mounts {
+			paths = append(paths, landlockPath{path: m.path, readOnly: m.ReadOnly, file: m.kind == KindRegular})
+		}
+		// The root itself must stay searchable to reach the mounts.
+		paths = append(paths, landlockPath{path: "/", readOnly: true})
+		if err := applyLandlock(abi, paths); err != nil {
+			if cfg.RequireLandlock {
+				return nil, nil, err
+			}
+			warnings = append(warnings, "Landlock could not be applied: "+err.Error())
+		}
+	}
+	if err := dropCapabilities(); err != nil {
+		return nil, nil, err
+	}
+	if err := seccomp.Install(goferSyscalls); err != nil {
+		return nil, nil, fmt.Errorf("seccomp: %w", err)
+	}
+	return v, warnings, nil
+}
+
+// dropCapabilities empties every capability set.
+func dropCapabilities() error {
+	for c := 0; c <= 63; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("dropping capability %d: %w", c, err)
+		}
+	}
+	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// goferSyscalls are the host syscalls the gofer makes once confined.
+var goferSyscalls = []seccomp.Rule{
+	{Nr: unix.SYS_OPENAT2, Reason: "walking one component beneath a held directory"},
+	{Nr: unix.SYS_OPENAT, Reason: "reopening a handle for I/O (O_NOFOLLOW, checked against the handle's inode)"},
+	{Nr: unix.SYS_OPEN, Reason: "reopening a mount root"},
+	{Nr: unix.SYS_CLOSE, Reason: "closing handles and donated FDs"},
+	{Nr: unix.SYS_FSTAT, Reason: "stat of handles"},
+	{Nr: unix.SYS_NEWFSTATAT, Reason: "stat (Go runtime and handles)"},
+	{Nr: unix.SYS_FSTATFS, Reason: "statfs"},
+	{Nr: unix.SYS_READLINKAT, Reason: "symlink targets"},
+	{Nr: unix.SYS_GETDENTS64, Reason: "directory listings"},
+	{Nr: unix.SYS_LSEEK, Reason: "resuming directory listings"},
+	{Nr: unix.SYS_MKDIRAT, Reason: "mkdir"},
+	{Nr: unix.SYS_MKNODAT, Reason: "FIFOs and sockets"},
+	{Nr: unix.SYS_SYMLINKAT, Reason: "symlink"},
+	{Nr: unix.SYS_LINKAT, Reason: "link"},
+	{Nr: unix.SYS_UNLINKAT, Reason: "unlink and rmdir"},
+	{Nr: unix.SYS_RENAMEAT2, Reason: "rename"},
+	{Nr: unix.SYS_FCHMODAT, Reason: "chmod"},
+	{Nr: unix.SYS_FCHOWNAT, Reason: "chown"},
+	{Nr: unix.SYS_UTIMENSAT, Reason: "utimes"},
+	{Nr: unix.SYS_FTRUNCATE, Reason: "truncate"},
+	{Nr: unix.SYS_FGETXATTR, Reason: "getxattr"},
+	{Nr: unix.SYS_FLISTXATTR, Reason: "listxattr"},
+	{Nr: unix.SYS_FSETXATTR, Reason: "setxattr (user.* only)"},
+	{Nr: unix.SYS_READ, Reason: "handshake, Go runtime"},
+	{Nr: unix.SYS_WRITE, Reason: "handshake, status"},
+	{Nr: unix.SYS_SENDMSG, Reason: "replies with donated FDs"},
+	{Nr: unix.SYS_RECVMSG, Reason: "requests"},
+	{Nr: unix.SYS_MMAP, Reason: "Go runtime"},
+	{Nr: unix.SYS_MUNMAP, Reason: "Go runtime"},
+	{Nr: unix.SYS_MPROTECT, Reason: "Go runtime"},
+	{Nr: unix.SYS_MADVISE, Reason: "Go runtime"},
+	{Nr: unix.SYS_BRK, Reason: "Go runtime"},
+	{Nr: unix.SYS_FUTEX, Reason: "Go runtime"},
+	{Nr: unix.SYS_CLONE, Reason: "Go runtime threads"},
+	{Nr: unix.SYS_CLONE3, Reason: "Go runtime threads"},
+	{Nr: unix.SYS_EXIT, Reason: "Go runtime"},
+	{Nr: unix.SYS_EXIT_GROUP, Reason: "exit"},
+	{Nr: unix.SYS_RT_SIGACTION, Reason: "Go runtime"},
+	{Nr: unix.SYS_RT_SIGPROCMASK, Reason: "Go runtime"},
+	{Nr: unix.SYS_RT_SIGRETURN, Reason: "Go runtime"},
+	{Nr: unix.SYS_SIGALTSTACK, Reason: "Go runtime"},
+	{Nr: unix.SYS_GETPID, Reason: "Go runtime"},
+	{Nr: unix.SYS_GETTID, Reason: "Go runtime"},
+	{Nr: unix.SYS_TGKILL, Reason: "Go runtime preemption"},
+	{Nr: unix.SYS_SCHED_YIELD, Reason: "Go runtime"},
+	{Nr: unix.SYS_SCHED_GETAFFINITY, Reason: "Go runtime"},
+	{Nr: unix.SYS_NANOSLEEP, Reason: "Go runtime"},
+	{Nr: unix.SYS_CLOCK_GETTIME, Reason: "Go runtime"},
+	{Nr: unix.SYS_CLOCK_NANOSLEEP, Reason: "Go runtime"},
+	{Nr: unix.SYS_GETRANDOM, Reason: "Go runtime"},
+	{Nr: unix.SYS_EPOLL_CREATE1, Reason: "Go runtime"},
+	{Nr: unix.SYS_EPOLL_CTL, Reason: "Go runtime"},
+	{Nr: unix.SYS_EPOLL_PWAIT, Reason: "Go runtime"},
+	{Nr: unix.SYS_PIPE2, Reason: "Go runtime"},
+	{Nr: unix.SYS_FCNTL, Reason: "Go runtime"},
+	{Nr: unix.SYS_GETRLIMIT, Reason: "Go runtime"},
+	{Nr: unix.SYS_PRLIMIT64, Reason: "Go runtime"},
+	{Nr: unix.SYS_RSEQ, Reason: "Go runtime"},
+	{Nr: unix.SYS_SET_ROBUST_LIST, Reason: "Go runtime"},
+	{Nr: unix.SYS_PRCTL, Reason: "Go runtime"},
+}

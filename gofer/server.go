@@ -1,0 +1,243 @@
+package gofer
+
+import (
+	"errors"
+	"path"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxHandles bounds the handles one connection may hold.
+const maxHandles = 1 << 20
+
+// node is an open handle: an O_PATH FD for a file inside the view, and how to reopen it
+// (its parent's FD and its name; mount roots reopen by their path in the gofer's root).
+type node struct {
+	fd     int
+	mount  int
+	parent *node
+	name   string
+	root   string // for mount roots: the path to reopen
+	host   string // the host path, for deny checks and messages
+	kind   Kind
+	ino    uint64
+	dev    uint64
+}
+
+// Server answers one kernel's requests.
+type Server struct {
+	view *view
+
+	mu sync.Mutex
+	// handles maps handle IDs to nodes. protected by mu
+	handles map[uint64]*node
+	next    uint64
+}
+
+// view is the served set of mounts, as FDs opened at start.
+type view struct {
+	mounts []servedMount
+	deny   []string
+}
+
+type servedMount struct {
+	Mount
+	// path is where the mount's root is reachable in the gofer's own namespace.
+	path string
+	kind Kind
+}
+
+func (v *view) denied(host string) bool {
+	for _, d := range v.deny {
+		if host == d || strings.HasPrefix(host, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func newServer(v *view) *Server {
+	return &Server{view: v, handles: make(map[uint64]*node)}
+}
+
+func (s *Server) get(id uint64) (*node, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.handles[id]
+	if !ok {
+		return nil, unix.EBADF
+	}
+	return n, nil
+}
+
+func (s *Server) add(n *node) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.handles) >= maxHandles {
+		unix.Close(n.fd)
+		return 0, unix.EMFILE
+	}
+	s.next++
+	s.handles[s.next] = n
+	return s.next, nil
+}
+
+func (s *Server) closeHandle(id uint64) error {
+	s.mu.Lock()
+	n, ok := s.handles[id]
+	delete(s.handles, id)
+	s.mu.Unlock()
+	if !ok {
+		return unix.EBADF
+	}
+	unix.Close(n.fd)
+	return nil
+}
+
+// closeAll drops every handle (the connection ended).
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, n := range s.handles {
+		unix.Close(n.fd)
+		delete(s.handles, id)
+	}
+}
+
+// validName refuses names that are not one path component.
+func validName(name string) error {
+	if name == "" || name == "." || name == ".." || len(name) > MaxName || strings.ContainsAny(name, "/\x00") {
+		return unix.EINVAL
+	}
+	return nil
+}
+
+func kindOf(mode uint32) Kind {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return KindRegular
+	case unix.S_IFDIR:
+		return KindDir
+	case unix.S_IFLNK:
+		return KindSymlink
+	case unix.S_IFIFO:
+		return KindFIFO
+	case unix.S_IFSOCK:
+		return KindSocket
+	case unix.S_IFCHR:
+		return KindChar
+	case unix.S_IFBLK:
+		return KindBlock
+	}
+	return 0
+}
+
+// overflowID is what the kernel shows for IDs not mapped into the gofer's user namespace.
+const overflowID = 65534
+
+func (s *Server) statFD(fd int, n *node) (Attr, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return Attr{}, err
+	}
+	// Owners outside the gofer's user namespace (root, system users) are shown as root: the
+	// sandbox presents the system as root-owned, which is what nearly all of it is.
+	uid, gid := st.Uid, st.Gid
+	if uid == overflowID {
+		uid = 0
+	}
+	if gid == overflowID {
+		gid = 0
+	}
+	return Attr{Kind: kindOf(st.Mode), Mode: st.Mode, UID: uid, GID: gid, Nlink: st.Nlink, Size: st.Size,
+		Blocks: st.Blocks, BlkSize: int32(st.Blksize), Atime: Timespec{st.Atim.Sec, st.Atim.Nsec},
+		Mtime: Timespec{st.Mtim.Sec, st.Mtim.Nsec}, Ctime: Timespec{st.Ctim.Sec, st.Ctim.Nsec},
+		Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, ReadOnly: s.view.mounts[n.mount].ReadOnly}, nil
+}
+
+// walkFD opens name below parent as O_PATH without following anything and without
+// leaving the parent: the one primitive every lookup goes through.
+func walkFD(parent int, name string) (int, error) {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS}
+	for {
+		fd, err := unix.Openat2(parent, name, &how)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// entryFor makes a handle for name below parent.
+func (s *Server) entryFor(parent *node, name string) (uint64, Attr, string, error) {
+	host := path.Join(parent.host, name)
+	if s.view.denied(host) {
+		return 0, Attr{}, "", unix.ENOENT
+	}
+	fd, err := walkFD(parent.fd, name)
+	if err != nil {
+		if err == unix.EXDEV || err == unix.ELOOP {
+			err = unix.ENOENT
+		}
+		return 0, Attr{}, "", err
+	}
+	n := &node{fd: fd, mount: parent.mount, parent: parent, name: name, host: host}
+	a, err := s.statFD(fd, n)
+	if err != nil {
+		unix.Close(fd)
+		return 0, Attr{}, "", err
+	}
+	n.kind, n.ino, n.dev = a.Kind, a.Ino, a.Dev
+	var target string
+	if a.Kind == KindSymlink {
+		buf := make([]byte, MaxPath+1)
+		k, err := unix.Readlinkat(fd, "", buf)
+		if err != nil {
+			unix.Close(fd)
+			return 0, Attr{}, "", err
+		}
+		target = string(buf[:k])
+	}
+	id, err := s.add(n)
+	if err != nil {
+		return 0, Attr{}, "", err
+	}
+	return id, a, target, nil
+}
+
+// reopen opens the node's file for I/O (never following a symlink), checking that it is
+// still the file the handle names.
+func (s *Server) reopen(n *node, flags int) (int, error) {
+	flags |= unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NOCTTY
+	var fd int
+	var err error
+	for {
+		if n.parent == nil {
+			fd, err = unix.Open(n.root, flags, 0)
+		} else {
+			fd, err = unix.Openat(n.parent.fd, n.name, flags, 0)
+		}
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != n.ino || st.Dev != n.dev {
+		unix.Close(fd)
+		return -1, unix.ESTALE
+	}
+	return fd, nil
+}
+
+func (s *Server) readOnly(n *node) bool { return s.view.mounts[n.mount].ReadOnly }
+
+// dirFD returns an FD of the directory n for *at calls.
+func dirFD(n *node) int { return n.fd }
+
+var errClose = errors.New("gofer: closing connection")

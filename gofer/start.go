@@ -1,0 +1,96 @@
+package gofer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Role is the hidden subcommand that runs the gofer role.
+const Role = "__gofer"
+
+// Process is a running gofer.
+type Process struct {
+	// Conn is the kernel's end of the gofer connection.
+	Conn     *os.File
+	Warnings []string
+	cmd      *exec.Cmd
+}
+
+// Pid returns the gofer's host PID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Kill stops the gofer.
+func (p *Process) Kill() { p.cmd.Process.Kill() }
+
+// Wait reaps the gofer.
+func (p *Process) Wait() error { return p.cmd.Wait() }
+
+// Start runs the gofer role (sbx re-executed from /proc/self/exe) in its own user, mount,
+// network, IPC and UTS namespaces, serving cfg. It returns once the gofer has confined
+// itself and is ready.
+func Start(cfg Config) (*Process, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("gofer socketpair: %w", err)
+	}
+	kernelEnd := os.NewFile(uintptr(pair[0]), "gofer")
+	goferEnd := os.NewFile(uintptr(pair[1]), "gofer-server")
+	defer goferEnd.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		kernelEnd.Close()
+		return nil, err
+	}
+	defer cfgR.Close()
+	stR, stW, err := os.Pipe()
+	if err != nil {
+		kernelEnd.Close()
+		cfgW.Close()
+		return nil, err
+	}
+	defer stR.Close()
+	cmd := exec.Command("/proc/self/exe", Role)
+	cmd.Args[0] = "sbx-gofer"
+	cmd.ExtraFiles = []*os.File{cfgR, goferEnd, stW} // FDs 3, 4, 5
+	cmd.Env = []string{}
+	cmd.Stderr = os.Stderr
+	uid, gid := os.Getuid(), os.Getgid()
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC |
+			syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
+		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
+		Setsid:      true,
+		Pdeathsig:   syscall.SIGKILL,
+	}
+	if err := cmd.Start(); err != nil {
+		kernelEnd.Close()
+		cfgW.Close()
+		stW.Close()
+		return nil, fmt.Errorf("starting the gofer: %w (are unprivileged user namespaces enabled?)", err)
+	}
+	stW.Close()
+	err = json.NewEncoder(cfgW).Encode(cfg)
+	cfgW.Close()
+	var st status
+	if derr := json.NewDecoder(stR).Decode(&st); derr != nil && err == nil {
+		err = errors.New("the gofer exited before it was ready")
+	}
+	if err == nil && st.Error != "" {
+		err = errors.New(st.Error)
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		kernelEnd.Close()
+		return nil, fmt.Errorf("gofer: %w", err)
+	}
+	return &Process{Conn: kernelEnd, Warnings: st.Warnings, cmd: cmd}, nil
+}

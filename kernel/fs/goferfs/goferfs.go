@@ -1,0 +1,272 @@
+// Package goferfs is the filesystem of host files: every inode is a handle held by the
+// gofer, which serves only what the profile's view allows. Walks go one component at a time
+// through the gofer (symlinks come back as targets and are resolved by the VFS in the
+// sandbox's namespace); opens return FDs the gofer donated, so reads and writes do not
+// round-trip. The kernel never opens a host path.
+package goferfs
+
+import (
+	"os"
+	"sync"
+
+	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// Inode is a gofer-backed file.
+type Inode struct {
+	h  *gofer.Handle
+	ro bool
+
+	mu sync.Mutex
+	// attr is the last attributes seen; target a symlink's target. protected by mu
+	attr   gofer.Attr
+	target string
+}
+
+var _ vfs.Inode = (*Inode)(nil)
+
+// Root attaches to mount index of the gofer's view.
+func Root(c *gofer.Client, index int) (*Inode, error) {
+	e, err := c.Attach(index)
+	if err != nil {
+		return nil, err
+	}
+	return fromEntry(e), nil
+}
+
+func fromEntry(e gofer.Entry) *Inode {
+	return &Inode{h: e.Handle, ro: e.Attr.ReadOnly, attr: e.Attr, target: e.Target}
+}
+
+func toAttr(a gofer.Attr) vfs.Attr {
+	return vfs.Attr{Mode: a.Mode, Ino: a.Ino, Dev: a.Dev, Rdev: a.Rdev, Nlink: a.Nlink, UID: a.UID, GID: a.GID,
+		Size: a.Size, Blocks: a.Blocks, Blksize: int64(a.BlkSize),
+		Atime: unix.Timespec{Sec: a.Atime.Sec, Nsec: a.Atime.Nsec}, Mtime: unix.Timespec{Sec: a.Mtime.Sec, Nsec: a.Mtime.Nsec},
+		Ctime: unix.Timespec{Sec: a.Ctime.Sec, Nsec: a.Ctime.Nsec}}
+}
+
+// Stat implements vfs.Inode. Files on read-only mounts keep their walked attributes;
+// others are asked afresh (their size changes through donated FDs).
+func (in *Inode) Stat() (vfs.Attr, error) {
+	in.mu.Lock()
+	a, ro := in.attr, in.ro
+	in.mu.Unlock()
+	if ro || a.Kind == gofer.KindSymlink {
+		return toAttr(a), nil
+	}
+	fresh, err := in.h.Stat()
+	if err != nil {
+		return vfs.Attr{}, err
+	}
+	in.mu.Lock()
+	in.attr = fresh
+	in.mu.Unlock()
+	return toAttr(fresh), nil
+}
+
+// SetAttr implements vfs.Inode.
+func (in *Inode) SetAttr(s vfs.SetAttr) error {
+	if in.ro {
+		return unix.EROFS
+	}
+	var g gofer.SetAttr
+	g.Mode, g.UID, g.GID, g.Size = s.Mode, s.UID, s.GID, s.Size
+	if s.Atime != nil {
+		g.Atime = &gofer.Timespec{Sec: s.Atime.Sec, Nsec: s.Atime.Nsec}
+	}
+	if s.Mtime != nil {
+		g.Mtime = &gofer.Timespec{Sec: s.Mtime.Sec, Nsec: s.Mtime.Nsec}
+	}
+	return in.h.SetAttr(g)
+}
+
+// StatFS implements vfs.Inode.
+func (in *Inode) StatFS() (vfs.StatFS, error) {
+	s, err := in.h.StatFS()
+	if err != nil {
+		return vfs.StatFS{}, err
+	}
+	return vfs.StatFS{Type: s.Type, Bsize: s.Bsize, Blocks: s.Blocks, Bfree: s.Bfree, Bavail: s.Bavail, Files: s.Files,
+		Ffree: s.Ffree, Namelen: s.NameLen, Frsize: s.Frsize, Flags: s.Flags}, nil
+}
+
+// Open implements vfs.Inode.
+func (in *Inode) Open(flags int) (vfs.File, error) {
+	in.mu.Lock()
+	kind := in.attr.Kind
+	in.mu.Unlock()
+	if kind == gofer.KindDir {
+		return vfs.NewDirFile(), nil
+	}
+	if kind == gofer.KindFIFO || kind == gofer.KindSocket || kind == gofer.KindChar || kind == gofer.KindBlock {
+		return nil, unix.ENXIO
+	}
+	f, err := in.h.Open(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW))
+	if err != nil {
+		return nil, err
+	}
+	return newHostFile(f), nil
+}
+
+// hostFile keeps the donated *os.File alive for as long as the kernel uses its FD.
+type hostFile struct {
+	*host.File
+	f *os.File
+}
+
+func newHostFile(f *os.File) *hostFile {
+	return &hostFile{File: host.New(int(f.Fd()), false), f: f}
+}
+
+func (h *hostFile) Release() { h.f.Close() }
+
+// MapSource lets host files back private mappings (and the loader).
+func (h *hostFile) MapSource() mm.Source { return h.File }
+
+// Readlink implements vfs.Inode.
+func (in *Inode) Readlink() (string, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.attr.Kind != gofer.KindSymlink {
+		return "", unix.EINVAL
+	}
+	return in.target, nil
+}
+
+// Lookup implements vfs.Inode.
+func (in *Inode) Lookup(name string) (vfs.Inode, error) {
+	e, err := in.h.Walk(name)
+	if err != nil {
+		return nil, err
+	}
+	return fromEntry(e), nil
+}
+
+// Readdir implements vfs.Inode.
+func (in *Inode) Readdir() ([]vfs.Dirent, error) {
+	ds, err := in.h.Getdents()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]vfs.Dirent, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, vfs.Dirent{Name: d.Name, Ino: d.Ino, Type: dtOf(d.Kind)})
+	}
+	return out, nil
+}
+
+func dtOf(k gofer.Kind) uint8 {
+	switch k {
+	case gofer.KindRegular:
+		return unix.DT_REG
+	case gofer.KindDir:
+		return unix.DT_DIR
+	case gofer.KindSymlink:
+		return unix.DT_LNK
+	case gofer.KindFIFO:
+		return unix.DT_FIFO
+	case gofer.KindSocket:
+		return unix.DT_SOCK
+	case gofer.KindChar:
+		return unix.DT_CHR
+	case gofer.KindBlock:
+		return unix.DT_BLK
+	}
+	return unix.DT_UNKNOWN
+}
+
+func (in *Inode) writable() error {
+	if in.ro {
+		return unix.EROFS
+	}
+	return nil
+}
+
+// Create implements vfs.Inode.
+func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.Inode, vfs.File, error) {
+	if err := in.writable(); err != nil {
+		return nil, nil, err
+	}
+	e, f, err := in.h.Create(name, flags&^(unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_DIRECTORY)|unix.O_EXCL, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fromEntry(e), newHostFile(f), nil
+}
+
+// Mkdir implements vfs.Inode.
+func (in *Inode) Mkdir(name string, mode uint32, c *vfs.Creds) error {
+	if err := in.writable(); err != nil {
+		return err
+	}
+	_, err := in.h.Mkdir(name, mode)
+	return err
+}
+
+// Mknod implements vfs.Inode: FIFOs and sockets only; device nodes are never created.
+func (in *Inode) Mknod(name string, mode uint32, dev uint64, c *vfs.Creds) error {
+	if err := in.writable(); err != nil {
+		return err
+	}
+	switch mode & unix.S_IFMT {
+	case unix.S_IFIFO, unix.S_IFSOCK:
+	default:
+		return unix.EPERM
+	}
+	_, err := in.h.Mknod(name, mode)
+	return err
+}
+
+// Symlink implements vfs.Inode.
+func (in *Inode) Symlink(name, target string, c *vfs.Creds) error {
+	if err := in.writable(); err != nil {
+		return err
+	}
+	_, err := in.h.Symlink(name, target)
+	return err
+}
+
+// Link implements vfs.Inode.
+func (in *Inode) Link(name string, target vfs.Inode) error {
+	if err := in.writable(); err != nil {
+		return err
+	}
+	t, ok := target.(*Inode)
+	if !ok {
+		return unix.EXDEV
+	}
+	_, err := in.h.Link(t.h, name)
+	return err
+}
+
+// Unlink implements vfs.Inode.
+func (in *Inode) Unlink(name string) error {
+	if err := in.writable(); err != nil {
+		return err
+	}
+	return in.h.Unlink(name, 0)
+}
+
+// Rmdir implements vfs.Inode.
+func (in *Inode) Rmdir(name string) error {
+	if err := in.writable(); err != nil {
+		return err
+	}
+	return in.h.Unlink(name, unix.AT_REMOVEDIR)
+}
+
+// Rename implements vfs.Inode.
+func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags uint32) error {
+	if err := in.writable(); err != nil {
+		return err
+	}
+	nd, ok := newDir.(*Inode)
+	if !ok {
+		return unix.EXDEV
+	}
+	return in.h.Rename(oldName, nd.h, newName, flags)
+}

@@ -1,0 +1,177 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/devfs"
+	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
+	"github.com/sbx-dev/sbx/kernel/fs/procfs"
+	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// devices numbers for the kernel's own filesystems (major 0, like Linux's anonymous devices).
+var nextDev uint64 = 0x30
+
+func anonDev() uint64 {
+	nextDev++
+	return unix.Mkdev(0, uint32(nextDev))
+}
+
+// builder assembles the namespace.
+type builder struct {
+	k     *kernel.Kernel
+	mf    *mm.MemoryFile
+	ns    *vfs.Namespace
+	gofer *gofer.Client
+	term  devfs.Terminal
+	uid   uint32
+	gid   uint32
+}
+
+func newRoot(mf *mm.MemoryFile) *vfs.Namespace {
+	_, root := tmpfs.New(mf, tmpfs.Options{Dev: anonDev(), Mode: 0o755})
+	return vfs.NewNamespace(root, "tmpfs", "sbx-root")
+}
+
+func splitParent(p string) (string, string) {
+	p = strings.TrimRight(p, "/")
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return "/", p
+	}
+	if i == 0 {
+		return "/", p[1:]
+	}
+	return p[:i], p[i+1:]
+}
+
+// ensure makes path exist in the namespace as a directory (or, with file set, a regular
+// file) so something can be mounted on it; missing parents are created as directories.
+func (b *builder) ensure(path string, file bool) (vfs.VirtualDentry, error) {
+	root := b.ns.Root()
+	o := vfs.ResolveOpts{Root: root, Start: root, Follow: true}
+	if vd, err := b.ns.Resolve(path, o); err == nil {
+		return vd, nil
+	}
+	parentPath, name := splitParent(path)
+	parent, err := b.ensure(parentPath, false)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	creds := &vfs.Creds{}
+	in := parent.Dentry.Inode()
+	if file {
+		child, f, err := in.Create(name, unix.O_WRONLY, 0o644, creds)
+		if err != nil {
+			return vfs.VirtualDentry{}, fmt.Errorf("creating mount point %s: %w", path, err)
+		}
+		f.Release()
+		return vfs.VirtualDentry{Mount: parent.Mount, Dentry: parent.Dentry.Insert(name, child)}, nil
+	}
+	if err := in.Mkdir(name, 0o755, creds); err != nil && err != unix.EEXIST {
+		return vfs.VirtualDentry{}, fmt.Errorf("creating mount point %s: %w", path, err)
+	}
+	return b.ns.Resolve(path, o)
+}
+
+func (b *builder) apply(m Mount) error {
+	switch m.Kind {
+	case MountDir:
+		_, err := b.ensure(m.Path, false)
+		return err
+	case MountSymlink:
+		parentPath, name := splitParent(m.Path)
+		parent, err := b.ensure(parentPath, false)
+		if err != nil {
+			return err
+		}
+		return parent.Dentry.Inode().Symlink(name, m.Target, &vfs.Creds{})
+	case MountGofer:
+		mounts := b.gofer.Mounts()
+		if m.GoferIndex < 0 || m.GoferIndex >= len(mounts) {
+			return fmt.Errorf("gofer has no mount #%d", m.GoferIndex)
+		}
+		info := mounts[m.GoferIndex]
+		root, err := goferfs.Root(b.gofer, m.GoferIndex)
+		if err != nil {
+			return fmt.Errorf("attaching gofer mount %s: %w", m.Path, err)
+		}
+		at, err := b.ensure(m.Path, info.Kind == gofer.KindRegular)
+		if err != nil {
+			return err
+		}
+		b.ns.Mount(at, root, "gofer", info.SandboxPath, m.ReadOnly || info.ReadOnly)
+		return nil
+	case MountTmpfs:
+		mode := m.Mode
+		if mode == 0 {
+			mode = 0o1777
+		}
+		o := tmpfs.Options{Dev: anonDev(), Mode: mode}
+		if m.Owned {
+			o.UID, o.GID = b.uid, b.gid
+		}
+		_, root := tmpfs.New(b.mf, o)
+		at, err := b.ensure(m.Path, false)
+		if err != nil {
+			return err
+		}
+		b.ns.Mount(at, root, "tmpfs", "tmpfs", m.ReadOnly)
+		return nil
+	case MountProc:
+		at, err := b.ensure(m.Path, false)
+		if err != nil {
+			return err
+		}
+		b.ns.Mount(at, procfs.New(b.k), "proc", "proc", false)
+		return nil
+	case MountDev:
+		root, err := devfs.New(b.mf, anonDev(), b.term)
+		if err != nil {
+			return err
+		}
+		at, err := b.ensure(m.Path, false)
+		if err != nil {
+			return err
+		}
+		b.ns.Mount(at, root, "devtmpfs", "devtmpfs", false)
+		return nil
+	case MountSys:
+		_, root := tmpfs.New(b.mf, tmpfs.Options{Dev: anonDev(), Mode: 0o555, Magic: 0x62656572})
+		cpu, err := root.MkdirAll("devices/system/cpu", 0o755)
+		if err != nil {
+			return err
+		}
+		n := procfsCPUs()
+		rng := "0\n"
+		if n > 1 {
+			rng = fmt.Sprintf("0-%d\n", n-1)
+		}
+		for _, f := range []string{"online", "possible", "present"} {
+			if err := cpu.WriteFile(f, 0o444, []byte(rng)); err != nil {
+				return err
+			}
+		}
+		at, err := b.ensure(m.Path, false)
+		if err != nil {
+			return err
+		}
+		b.ns.Mount(at, root, "sysfs", "sysfs", true)
+		return nil
+	}
+	return fmt.Errorf("unknown layout step %q for %s", m.Kind, m.Path)
+}
+
+func procfsCPUs() int {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		return set.Count()
+	}
+	return 1
+}

@@ -1,0 +1,81 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/sbx-dev/sbx/gofer/seccomp"
+
+	"golang.org/x/sys/unix"
+)
+
+// StubPath is where the stub program lives in the confined kernel's root.
+const StubPath = "/sbx-stub"
+
+// confine takes the kernel process's host view away once the sandbox is built: an empty
+// root (pivot_root into a fresh tmpfs that is then made read-only), no capabilities, no new
+// privileges, and a seccomp allow-list of the host syscalls the kernel needs. Its network
+// namespace is the empty one the launcher created.
+func confine(withSeccomp bool, stub []byte) error {
+	// Why: the kernel must hold no host filesystem; everything it serves comes from the gofer.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "sbx-kernel-root-")
+	if err != nil {
+		// /tmp may be unwritable; any directory we can mount on will do.
+		dir = "/proc/self/fdinfo"
+	}
+	if err := unix.Mount("sbx-empty", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,nr_inodes=4,mode=0555"); err != nil {
+		return fmt.Errorf("mounting the empty root: %w", err)
+	}
+	// The only file in the kernel's root: the stub program the ptrace platform executes.
+	if err := os.WriteFile(dir+StubPath, stub, 0o555); err != nil {
+		return fmt.Errorf("placing the stub: %w", err)
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return err
+	}
+	// pivot_root(".", ".") stacks the old root under the new one; unmounting it leaves only
+	// the empty tmpfs.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching the host root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("making the root read-only: %w", err)
+	}
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	if withSeccomp {
+		if err := seccomp.Install(kernelSyscalls); err != nil {
+			return fmt.Errorf("seccomp: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropCapabilities clears the bounding, ambient, effective, permitted and inheritable sets.
+func dropCapabilities() error {
+	for c := 0; c <= 63; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("dropping capability %d: %w", c, err)
+		}
+	}
+	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}

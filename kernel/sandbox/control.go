@@ -1,0 +1,125 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"sort"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// The control channel between launcher and kernel (FD ControlFD) carries one JSON request
+// per line and one JSON reply per line:
+//
+//	launcher → kernel: {"op":"stats"}            kernel → launcher: KernelStats
+//	launcher → kernel: {"op":"tree"}             kernel → launcher: {"processes":[...]}
+//	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process)
+//
+// The launcher serves the user-facing control socket from these answers.
+
+// ControlRequest is a launcher request.
+type ControlRequest struct {
+	Op     string `json:"op"`
+	Signal int    `json:"signal,omitempty"`
+	PID    int32  `json:"pid,omitempty"`
+}
+
+// SyscallCount is one row of the syscall histogram.
+type SyscallCount struct {
+	Name  string `json:"name"`
+	Count uint64 `json:"count"`
+}
+
+// Process is one process in the sandbox.
+type Process struct {
+	PID     int32  `json:"pid"`
+	PPID    int32  `json:"ppid"`
+	Command string `json:"command"`
+	Threads int    `json:"threads"`
+	State   string `json:"state"`
+}
+
+// ControlReply is the kernel's answer.
+type ControlReply struct {
+	Error         string         `json:"error,omitempty"`
+	Tasks         int            `json:"tasks"`
+	Processes     []Process      `json:"processes,omitempty"`
+	MemoryBytes   int64          `json:"memory_bytes"`
+	Syscalls      uint64         `json:"syscalls"`
+	TopSyscalls   []SyscallCount `json:"top_syscalls,omitempty"`
+	Unimplemented []SyscallCount `json:"unimplemented,omitempty"`
+	CPUNanos      int64          `json:"cpu_ns"`
+}
+
+func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
+	out := make([]SyscallCount, 0, len(m))
+	for n, c := range m {
+		out = append(out, SyscallCount{n, c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Name < out[j].Name
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+func serveControl(k *kernel.Kernel) {
+	f := os.NewFile(ControlFD, "control")
+	if f == nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(ControlFD, &st) != nil {
+		return
+	}
+	r := bufio.NewScanner(f)
+	enc := json.NewEncoder(f)
+	for r.Scan() {
+		var req ControlRequest
+		var rep ControlReply
+		if err := json.Unmarshal(r.Bytes(), &req); err != nil {
+			rep.Error = "bad request"
+			enc.Encode(rep)
+			continue
+		}
+		switch req.Op {
+		case "stats", "tree":
+			s := k.Stats()
+			rep.Tasks = s.Tasks
+			rep.MemoryBytes = s.MemoryBytes
+			rep.Syscalls = s.Syscalls
+			rep.TopSyscalls = sortedCounts(s.PerSyscall, 20)
+			rep.Unimplemented = sortedCounts(s.Unimplemented, 0)
+			var ru unix.Rusage
+			if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
+				rep.CPUNanos = ru.Utime.Nano() + ru.Stime.Nano()
+			}
+			for _, tg := range k.Groups() {
+				state := "running"
+				if tg.Zombie() {
+					state = "zombie"
+				}
+				rep.Processes = append(rep.Processes, Process{PID: tg.PID, PPID: tg.PPID(), Command: tg.Comm(),
+					Threads: len(tg.Tasks()), State: state})
+			}
+		case "signal":
+			pid := req.PID
+			if pid == 0 {
+				pid = k.InitPID()
+			}
+			if err := k.Signal(pid, unix.Signal(req.Signal)); err != nil {
+				rep.Error = err.Error()
+			}
+		default:
+			rep.Error = "unknown op"
+		}
+		enc.Encode(rep)
+	}
+}

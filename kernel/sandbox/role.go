@@ -1,0 +1,228 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/procfs"
+	"github.com/sbx-dev/sbx/kernel/loader"
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/syscalls"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/platform/ptrace"
+	"golang.org/x/sys/unix"
+)
+
+// Exit statuses of the kernel role when the program cannot start (DESIGN.md §10).
+const (
+	ExitCannotExec = 126
+	ExitNotFound   = 127
+	ExitFailure    = 125
+)
+
+// StartError is a failure to start the app, with the exit status sbx run reports.
+type StartError struct {
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+
+// RoleMain runs the kernel role; it returns the process exit status.
+func RoleMain(stderr io.Writer) int {
+	code, err := run(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sbx: %v\n", err)
+	}
+	return code
+}
+
+func readConfig() (*Config, error) {
+	f := os.NewFile(ConfigFD, "config")
+	defer f.Close()
+	var cfg Config
+	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("kernel: reading configuration: %w", err)
+	}
+	if len(cfg.Argv) == 0 {
+		return nil, errors.New("kernel: no program to run")
+	}
+	return &cfg, nil
+}
+
+func run(stderr io.Writer) (int, error) {
+	cfg, err := readConfig()
+	if err != nil {
+		return ExitFailure, err
+	}
+	// Signals for the app arrive through the launcher; the terminal's go to it too.
+	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGHUP, unix.SIGPIPE)
+	loader.PrimeHostAux()
+	procfs.PrimeHost()
+
+	mf, err := mm.NewMemoryFile()
+	if err != nil {
+		return ExitFailure, fmt.Errorf("kernel: %w", err)
+	}
+	plat, err := ptrace.New(mf.File())
+	if err != nil {
+		return ExitFailure, fmt.Errorf("kernel: ptrace platform: %w (is ptrace allowed here? check kernel.yama.ptrace_scope)", err)
+	}
+	defer plat.Close()
+	gc, err := gofer.NewClient(os.NewFile(GoferFD, "gofer"))
+	if err != nil {
+		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
+	}
+	var debug, strace io.Writer
+	if cfg.Debug {
+		debug = stderr
+	}
+	if cfg.Strace {
+		strace = stderr
+	}
+	ns := newRoot(mf)
+	k := kernel.New(kernel.Config{Platform: plat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
+		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks}, ns)
+	b := &builder{k: k, mf: mf, ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
+	for _, m := range cfg.Layout {
+		if err := b.apply(m); err != nil {
+			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
+		}
+	}
+	if err := confine(!cfg.NoSeccomp, plat.StubProgram()); err != nil {
+		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
+	}
+	plat.SetStubPath(StubPath)
+	go serveControl(k)
+
+	root := ns.Root()
+	cwd := root
+	if cfg.Cwd != "" {
+		o := vfs.ResolveOpts{Root: root, Start: root, Follow: true}
+		if vd, err := ns.Resolve(cfg.Cwd, o); err == nil {
+			cwd = vd
+		}
+	}
+	t, err := k.NewInitGroup(root, cwd)
+	if err != nil {
+		return ExitFailure, fmt.Errorf("kernel: %w", err)
+	}
+	installStdio(t)
+	path, err := lookPath(t, cfg.Argv[0], cfg.Env)
+	if err == nil {
+		err = t.Execve(kernel.AtFDCWD, path, cfg.Argv, cfg.Env, true)
+	}
+	if err != nil {
+		code := ExitCannotExec
+		if err == unix.ENOENT {
+			code = ExitNotFound
+		}
+		var e unix.Errno
+		if errors.As(err, &e) {
+			return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], errnoText(e))
+		}
+		return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], err)
+	}
+	t.Run()
+	<-k.Done()
+	return k.ExitCode(), nil
+}
+
+func errnoText(e unix.Errno) string {
+	switch e {
+	case unix.ENOENT:
+		return "no such file or directory in the sandbox (check the profile's filesystem view)"
+	case unix.EACCES:
+		return "permission denied"
+	case unix.ENOEXEC:
+		return "exec format error (not an x86-64 ELF program or script)"
+	}
+	return e.Error()
+}
+
+// lookPath finds a command without a slash in the sandbox's PATH, as execvp(3) does.
+func lookPath(t *kernel.Task, name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/bin:/usr/bin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	firstErr := error(unix.ENOENT)
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		vd, err := t.Lookup(kernel.AtFDCWD, p, true)
+		if err != nil {
+			continue
+		}
+		a, err := vd.Dentry.Inode().Stat()
+		if err != nil || a.Type() != unix.S_IFREG {
+			continue
+		}
+		if err := vfs.CheckAccess(t.Creds(), a, vfs.MayExec); err != nil {
+			firstErr = err
+			continue
+		}
+		return p, nil
+	}
+	return "", firstErr
+}
+
+// installStdio gives the app the launcher's stdin, stdout and stderr.
+func installStdio(t *kernel.Task) {
+	for fdn := range 3 {
+		var st unix.Stat_t
+		if unix.Fstat(fdn, &st) != nil {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fdn), unix.F_GETFL, 0)
+		if err != nil {
+			continue
+		}
+		f := host.NewShared(fdn)
+		fd := vfs.NewAnonFileDescription(f, hostName(fdn, st), flags&(unix.O_ACCMODE|unix.O_APPEND))
+		t.FDs().InstallAt(int32(fdn), fd, false)
+		fd.DecRef()
+	}
+}
+
+func hostName(fdn int, st unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		return "/dev/console"
+	case unix.S_IFIFO:
+		return fmt.Sprintf("pipe:[%d]", st.Ino)
+	case unix.S_IFSOCK:
+		return fmt.Sprintf("socket:[%d]", st.Ino)
+	}
+	return fmt.Sprintf("/dev/fd/%d", fdn)
+}
+
+// terminal opens the user's terminal (/dev/tty, /dev/console): a duplicate of whichever
+// standard stream is a terminal.
+func terminal(flags int) (vfs.File, error) {
+	for fdn := range 3 {
+		if _, err := unix.IoctlGetTermios(fdn, unix.TCGETS); err == nil {
+			nfd, err := unix.FcntlInt(uintptr(fdn), unix.F_DUPFD_CLOEXEC, 10)
+			if err != nil {
+				return nil, err
+			}
+			return host.New(nfd, true), nil
+		}
+	}
+	return nil, unix.ENXIO
+}

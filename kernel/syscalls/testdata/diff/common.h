@@ -1,0 +1,42 @@
+/* Shared helpers for sbx's differential tests: every check prints one line with the
+ * call, its result and errno name, so native and sandboxed runs can be diffed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *errname(int e) {
+	switch (e) {
+	case 0: return "OK";
+	case EPERM: return "EPERM"; case ENOENT: return "ENOENT"; case EBADF: return "EBADF";
+	case EACCES: return "EACCES"; case EEXIST: return "EEXIST"; case ENOTDIR: return "ENOTDIR";
+	case EISDIR: return "EISDIR"; case EINVAL: return "EINVAL"; case EMFILE: return "EMFILE";
+	case ENOSPC: return "ENOSPC"; case ESPIPE: return "ESPIPE"; case EROFS: return "EROFS";
+	case EPIPE: return "EPIPE"; case ERANGE: return "ERANGE"; case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOSYS: return "ENOSYS"; case ENOTEMPTY: return "ENOTEMPTY"; case ELOOP: return "ELOOP";
+	case EFAULT: return "EFAULT"; case ENOMEM: return "ENOMEM"; case EAGAIN: return "EAGAIN";
+	case EXDEV: return "EXDEV"; case ENXIO: return "ENXIO"; case ENOTTY: return "ENOTTY";
+	case EBUSY: return "EBUSY"; case ECHILD: return "ECHILD"; case ESRCH: return "ESRCH";
+	case EOPNOTSUPP: return "EOPNOTSUPP"; case E2BIG: return "E2BIG"; case ENOEXEC: return "ENOEXEC";
+	case EFBIG: return "EFBIG"; case EOVERFLOW: return "EOVERFLOW"; case ENODEV: return "ENODEV";
+	}
+	static char buf[32];
+	snprintf(buf, sizeof buf, "E%d", e);
+	return buf;
+}
+
+#define CHECK(expr) do { errno = 0; long _r = (long)(expr); int _e = errno; \
+	printf("%-60s = %ld %s\n", #expr, _r < 0 ? -1L : _r, _r < 0 ? errname(_e) : "OK"); } while (0)
+
+/* CHECK0 prints only success/failure, for calls whose value differs between runs. */
+#define CHECK0(expr) do { errno = 0; long _r = (long)(expr); int _e = errno; \
+	printf("%-60s = %s %s\n", #expr, _r < 0 ? "-1" : "ok", _r < 0 ? errname(_e) : "OK"); } while (0)
+
+/* workdir makes and enters a fresh directory under /tmp. */
+static void workdir(const char *name) {
+	char path[256];
+	snprintf(path, sizeof path, "/tmp/sbxdiff-%s-%d", name, (int)getpid());
+	if (mkdir(path, 0755) != 0 || chdir(path) != 0) { perror("workdir"); exit(2); }
+}

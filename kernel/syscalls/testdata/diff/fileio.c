@@ -1,0 +1,85 @@
+#include "common.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+int main(void) {
+	workdir("fileio");
+	char buf[64] = {0};
+	int fd;
+	CHECK(fd = open("f", O_CREAT | O_RDWR | O_EXCL, 0644));
+	CHECK(open("f", O_CREAT | O_EXCL | O_RDWR, 0644));
+	CHECK(write(fd, "hello world\n", 12));
+	CHECK(lseek(fd, 0, SEEK_CUR));
+	CHECK(lseek(fd, 0, SEEK_SET));
+	CHECK(read(fd, buf, 5));
+	printf("buf=%s\n", buf);
+	CHECK(pread(fd, buf, 5, 6));
+	printf("buf=%.5s\n", buf);
+	CHECK(pwrite(fd, "W", 1, 6));
+	CHECK(lseek(fd, 0, SEEK_END));
+	CHECK(lseek(fd, -100, SEEK_SET));
+	CHECK(lseek(fd, 0, 99));
+	CHECK(lseek(fd, 100, SEEK_SET));
+	CHECK(write(fd, "x", 1));
+	struct stat st;
+	CHECK(fstat(fd, &st));
+	printf("size=%ld mode=%o nlink=%ld\n", (long)st.st_size, st.st_mode, (long)st.st_nlink);
+	CHECK(ftruncate(fd, 3));
+	CHECK(fstat(fd, &st));
+	printf("size=%ld\n", (long)st.st_size);
+	CHECK(ftruncate(fd, -1));
+	struct iovec iov[2] = {{"ab", 2}, {"cd", 2}};
+	CHECK(lseek(fd, 0, SEEK_SET));
+	CHECK(writev(fd, iov, 2));
+	char a[3] = {0}, b[3] = {0};
+	struct iovec riov[2] = {{a, 2}, {b, 2}};
+	CHECK(preadv(fd, riov, 2, 0));
+	printf("a=%s b=%s\n", a, b);
+	CHECK(read(-1, buf, 1));
+	CHECK(read(999, buf, 1));
+	CHECK(write(fd, (void *)8, 1));
+	CHECK(close(fd));
+	CHECK(close(fd));
+	CHECK(fd = open("f", O_WRONLY | O_APPEND));
+	CHECK(write(fd, "Z", 1));
+	CHECK(read(fd, buf, 1));
+	CHECK(fstat(fd, &st));
+	printf("size=%ld\n", (long)st.st_size);
+	CHECK(close(fd));
+	CHECK(fd = open("f", O_RDONLY));
+	CHECK(write(fd, "x", 1));
+	CHECK(dup2(fd, 100));
+	CHECK(dup3(fd, fd, 0));
+	CHECK(dup3(fd, 101, 12345));
+	CHECK(fcntl(100, F_GETFD));
+	CHECK(fcntl(fd, F_DUPFD_CLOEXEC, 50));
+	CHECK(fcntl(50, F_GETFD));
+	CHECK(fcntl(fd, F_GETFL) & O_ACCMODE);
+	CHECK(close(100));
+	CHECK(close(50));
+	CHECK(open("dir-does-not-exist/f", O_RDONLY));
+	CHECK(open("f/", O_RDONLY));
+	CHECK(open(".", O_WRONLY));
+	CHECK(open(".", O_RDONLY | O_DIRECTORY) >= 0);
+	CHECK(open("f", O_RDONLY | O_DIRECTORY));
+	CHECK(open("", O_RDONLY));
+	CHECK(open(NULL, O_RDONLY));
+	CHECK(creat("g", 0600) >= 0);
+	CHECK(stat("g", &st));
+	printf("g mode=%o\n", st.st_mode);
+	int fds[2];
+	CHECK(pipe(fds));
+	CHECK(write(fds[1], "pipe", 4));
+	CHECK(read(fds[0], buf, sizeof buf));
+	CHECK(lseek(fds[0], 0, SEEK_SET));
+	CHECK(pread(fds[0], buf, 1, 0));
+	CHECK(fcntl(fds[0], F_SETFL, O_NONBLOCK));
+	CHECK(read(fds[0], buf, 1));
+	CHECK(close(fds[1]));
+	CHECK(read(fds[0], buf, 1));
+	CHECK(pipe2(fds, 0x12345678));
+	CHECK(close_range(3, ~0U, 0));
+	CHECK(fcntl(3, F_GETFD));
+	return 0;
+}

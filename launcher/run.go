@@ -1,0 +1,167 @@
+package launcher
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// KernelRole is the hidden subcommand that runs the kernel role.
+const KernelRole = "__kernel"
+
+// Sandbox is a running sandbox.
+type Sandbox struct {
+	Plan    *Plan
+	Started time.Time
+	gofer   *gofer.Process
+	kernel  *exec.Cmd
+	ctlMu   sync.Mutex
+	ctl     *os.File
+	ctlRead *bufio.Scanner
+}
+
+// Start launches the gofer and the kernel for plan, with the caller's standard streams.
+func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, error) {
+	// Why: the gofer is the only process that ever opens host files for the sandbox.
+	gp, err := gofer.Start(plan.Gofer)
+	if err != nil {
+		return nil, fmt.Errorf("starting the gofer: %w", err)
+	}
+	plan.Warnings = append(plan.Warnings, gp.Warnings...)
+	// Why: the kernel reports stats and takes signals over a private channel.
+	ctlPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		gp.Kill()
+		return nil, fmt.Errorf("control channel: %w", err)
+	}
+	ctlLauncher := os.NewFile(uintptr(ctlPair[0]), "control")
+	ctlKernel := os.NewFile(uintptr(ctlPair[1]), "control-kernel")
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		gp.Kill()
+		return nil, err
+	}
+	cmd := exec.Command("/proc/self/exe", KernelRole)
+	cmd.Args[0] = "sbx-kernel"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel} // FDs 3, 4, 5
+	cmd.Env = []string{}
+	uid, gid := os.Getuid(), os.Getgid()
+	// Why: the kernel gets its own user, mount, PID, network, IPC and UTS namespaces; in
+	// them it may build and then drop its empty root. PID namespace: when the kernel dies,
+	// every stub dies with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		UidMappings:                []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+		GidMappings:                []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
+		GidMappingsEnableSetgroups: false,
+		AmbientCaps:                []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
+		Setsid:                     true,
+		Pdeathsig:                  syscall.SIGKILL,
+	}
+	if err := cmd.Start(); err != nil {
+		gp.Kill()
+		return nil, fmt.Errorf("starting the kernel: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", err)
+	}
+	cfgR.Close()
+	ctlKernel.Close()
+	gp.Conn.Close()
+	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
+		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		cmd.Process.Kill()
+		gp.Kill()
+		return nil, fmt.Errorf("configuring the kernel: %w", err)
+	}
+	cfgW.Close()
+	sc := bufio.NewScanner(ctlLauncher)
+	sc.Buffer(make([]byte, 1<<16), 1<<22)
+	return &Sandbox{Plan: plan, Started: time.Now(), gofer: gp, kernel: cmd, ctl: ctlLauncher, ctlRead: sc}, nil
+}
+
+// Query sends one request on the kernel's control channel.
+func (s *Sandbox) Query(req sandbox.ControlRequest) (*sandbox.ControlReply, error) {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	b, _ := json.Marshal(req)
+	if _, err := s.ctl.Write(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	if !s.ctlRead.Scan() {
+		if err := s.ctlRead.Err(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	var rep sandbox.ControlReply
+	if err := json.Unmarshal(s.ctlRead.Bytes(), &rep); err != nil {
+		return nil, err
+	}
+	if rep.Error != "" {
+		return &rep, errors.New(rep.Error)
+	}
+	return &rep, nil
+}
+
+// Signal delivers sig to the app's first process.
+func (s *Sandbox) Signal(sig syscall.Signal) error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "signal", Signal: int(sig)})
+	return err
+}
+
+// Pids returns the host PIDs of the kernel and the gofer.
+func (s *Sandbox) Pids() (kernel, goferPID int) {
+	return s.kernel.Process.Pid, s.gofer.Pid()
+}
+
+// Wait waits for the app to exit and returns its status (shell style: 128+signal when it
+// was killed), relaying SIGINT, SIGTERM, SIGHUP and SIGQUIT to it meanwhile.
+func (s *Sandbox) Wait() int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if err := s.Signal(sig.(syscall.Signal)); err != nil {
+					s.kernel.Process.Kill()
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := s.kernel.Wait()
+	close(done)
+	s.ctl.Close()
+	s.gofer.Kill()
+	s.gofer.Wait()
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok {
+			if st.Signaled() {
+				return 128 + int(st.Signal())
+			}
+			return st.ExitStatus()
+		}
+	}
+	return sandbox.ExitFailure
+}
