@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,21 @@ import (
 func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	home := currentHome()
 	view := launcher.ViewSpec{Home: "private", HomeDir: home}
+	for _, list := range []struct {
+		paths []string
+		ro    bool
+	}{{o.ro, true}, {o.rw, false}} {
+		for _, p := range list.paths {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, &usageError{fmt.Errorf("--ro/--rw %s: %w", p, err)}
+			}
+			if _, err := os.Stat(abs); err != nil {
+				return nil, &usageError{fmt.Errorf("--ro/--rw %s: %w (the path must exist)", p, err)}
+			}
+			view.Allow = append(view.Allow, launcher.HostPath{Path: abs, ReadOnly: list.ro})
+		}
+	}
 	gcfg, layout, err := launcher.BuildView(view)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ type runOptions struct {
 	strace   bool
 	debug    bool
 	cwd      string
+	ro, rw   []string
 }
 
 func newRunCmd(io *IOStreams) *cobra.Command {
@@ -38,6 +39,8 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: ptrace (default from the profile)")
 	cmd.Flags().BoolVar(&o.strace, "strace", false, "print the app's syscalls as the kernel sees them, to stderr")
 	cmd.Flags().BoolVar(&o.debug, "debug", false, "log kernel diagnostics (unimplemented syscalls, faults) to stderr")
+	cmd.Flags().StringArrayVar(&o.ro, "ro", nil, "also show host `PATH` read-only at the same place (repeatable)")
+	cmd.Flags().StringArrayVar(&o.rw, "rw", nil, "also show host `PATH` read-write at the same place (repeatable)")
 	cmd.Flags().StringVar(&o.cwd, "cwd", "", "working directory inside the sandbox (default: the current one if visible, else home)")
 	return cmd
 }

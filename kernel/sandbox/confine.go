@@ -21,12 +21,10 @@ func confine(withSeccomp bool, stub []byte) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "sbx-kernel-root-")
-	if err != nil {
-		// /tmp may be unwritable; any directory we can mount on will do.
-		dir = "/proc/self/fdinfo"
-	}
-	if err := unix.Mount("sbx-empty", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,nr_inodes=4,mode=0555"); err != nil {
+	// The new root is staged over /tmp: this mount namespace is the kernel's own, and the
+	// kernel needs no host path once the sandbox is built.
+	const dir = "/tmp"
+	if err := unix.Mount("sbx-empty", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,nr_inodes=4,mode=0755"); err != nil {
 		return fmt.Errorf("mounting the empty root: %w", err)
 	}
 	// The only file in the kernel's root: the stub program the ptrace platform executes.

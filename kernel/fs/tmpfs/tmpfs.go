@@ -247,7 +247,7 @@ func (in *Inode) addLocked(name string, c *Inode) {
 	in.order = append(in.order, name)
 	t := now()
 	in.attr.Mtime, in.attr.Ctime = t, t
-	if c.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
+	if isDirInode(c) {
 		in.attr.Nlink++
 		c.parent = in
 	}
@@ -265,7 +265,7 @@ func (in *Inode) removeLocked(name string) *Inode {
 	}
 	t := now()
 	in.attr.Mtime, in.attr.Ctime = t, t
-	if c.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
+	if isDirInode(c) {
 		in.attr.Nlink--
 	}
 	return c
@@ -472,6 +472,9 @@ func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags 
 		case !srcDir && dstDir:
 			return unix.EISDIR
 		case dstDir:
+			if dst == in || dst == nd {
+				return unix.ENOTEMPTY
+			}
 			dst.mu.Lock()
 			n := len(dst.children)
 			dst.mu.Unlock()
@@ -490,17 +493,17 @@ func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags 
 	}
 	in.removeLocked(oldName)
 	nd.addLocked(newName, src)
-	src.mu.Lock()
-	src.attr.Ctime = now()
-	src.mu.Unlock()
+	if src != in && src != nd {
+		src.mu.Lock()
+		src.attr.Ctime = now()
+		src.mu.Unlock()
+	}
 	return nil
 }
 
-func isDirInode(in *Inode) bool {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.children != nil
-}
+// isDirInode reports whether in is a directory: the file type never changes, and a
+// directory's children map is made at creation, so no lock is needed.
+func isDirInode(in *Inode) bool { return in.children != nil }
 
 // parentOf returns dir's parent directory. Preconditions: fs.mu held.
 func (fs *FS) parentOf(dir *Inode) *Inode { return dir.parent }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+)
+
+// TestRunRealPrograms is issue 4's acceptance: real Debian programs print under sbx what
+// they print natively, as root and as an unprivileged user.
+func TestRunRealPrograms(t *testing.T) {
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("busybox-static is not installed (make test installs it)")
+	}
+	cases := [][]string{
+		{"/bin/echo", "hello"},
+		{"/usr/bin/python3", "-c", `import sys,json,os; print(json.dumps(sorted(os.listdir("/usr"))))`},
+		{"/bin/busybox", "ls", "-la", "/usr/share/doc/bash"},
+		{"/bin/busybox", "cat", "/usr/share/doc/bash/copyright"},
+		{"/bin/busybox", "sha256sum", "/usr/share/doc/bash/copyright"},
+		{"/bin/busybox", "find", "/usr/share/doc/bash"},
+		{"/bin/busybox", "grep", "-r", "GNU", "/usr/share/doc/bash"},
+		{"/bin/busybox", "sed", "-n", "1,5p", "/usr/share/doc/bash/copyright"},
+		{"/bin/busybox", "awk", "{print $1}", "/usr/share/doc/bash/copyright"},
+		{"/bin/busybox", "sort", "/usr/share/doc/bash/copyright"},
+		{"/bin/busybox", "wc", "/usr/share/doc/bash/copyright"},
+	}
+	for _, u := range sbxtest.Users() {
+		for _, c := range cases {
+			native := sbxtest.Run(t, u, "", "", c...)
+			got := sbxtest.Sbx(t, u, append([]string{"run", "--"}, c...)...)
+			if got.Stdout != native.Stdout || got.Code != native.Code {
+				t.Errorf("as %s: sbx run -- %s\n exit %d, want %d; stderr: %s\n--- sbx:\n%s\n--- native:\n%s",
+					u.Name, strings.Join(c, " "), got.Code, native.Code, got.Stderr, got.Stdout, native.Stdout)
+			}
+		}
+	}
+}
+
+func TestRunUnameIsTheSandboxes(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		got := sbxtest.Sbx(t, u, "run", "--", "/bin/uname", "-r")
+		host, _ := exec.Command("uname", "-r").Output()
+		if got.Stdout != "6.8.0-sbx\n" || got.Stdout == string(host) {
+			t.Errorf("as %s: uname -r = %q (host %q), want the sandbox's release", u.Name, got.Stdout, host)
+		}
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	u := sbxtest.Users()[0]
+	tests := []struct {
+		argv []string
+		code int
+		err  string
+	}{
+		{[]string{"/bin/sh", "-c", "exit 3"}, 3, ""},
+		{[]string{"/nonexistent/program"}, 127, "cannot run /nonexistent/program"},
+		{[]string{"/etc/hostname"}, 126, "cannot run /etc/hostname"},
+		{[]string{"no-such-command-anywhere"}, 127, "cannot run no-such-command-anywhere"},
+	}
+	for _, tt := range tests {
+		got := sbxtest.Sbx(t, u, append([]string{"run", "--"}, tt.argv...)...)
+		if got.Code != tt.code || !strings.Contains(got.Stderr, tt.err) {
+			t.Errorf("sbx run -- %v: exit %d stderr %q; want %d and %q", tt.argv, got.Code, got.Stderr, tt.code, tt.err)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+// Package sbxtest builds the sbx binary once per test process and runs it, as the current
+// user and, when the tests run as root, as an unprivileged user too, so every end-to-end
+// test covers both.
+package sbxtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// moduleRoot finds the directory holding go.mod above this file.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(file)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// Binary returns the path of a freshly built sbx (CGO_ENABLED=0), in a directory every user
+// can read.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sbxtest-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		binPath = filepath.Join(dir, "sbx")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/sbx")
+		cmd.Dir = moduleRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building sbx: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// User is who runs a command.
+type User struct {
+	Name string
+	// Wrap turns a command line into one that runs as this user.
+	Wrap func(argv []string) []string
+	Home string
+}
+
+// Users returns the users tests run sbx as: the current one, and "nobody" (uid 65534)
+// when the tests run as root.
+func Users() []User {
+	self := User{Name: "self", Wrap: func(a []string) []string { return a }, Home: os.Getenv("HOME")}
+	if os.Getuid() != 0 {
+		return []User{self}
+	}
+	nobody := User{Name: "nobody", Home: "/tmp/sbxtest-nobody-home", Wrap: func(a []string) []string {
+		return append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+			"HOME=/tmp/sbxtest-nobody-home"}, a...)
+	}}
+	return []User{self, nobody}
+}
+
+// Timeout bounds one command: a hang fails the test instead of the whole run.
+var Timeout = 60 * time.Second
+
+// Result is what a command did.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Run runs argv as u in dir (empty: a directory every user can enter).
+func Run(t testing.TB, u User, dir string, stdin string, argv ...string) Result {
+	t.Helper()
+	full := u.Wrap(argv)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
+	cmd.WaitDelay = time.Second
+	if dir == "" {
+		dir = "/"
+	}
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = strings.NewReader(stdin)
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%v did not finish within %v; stderr so far:\n%s", full, Timeout, errb.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running %v: %v", full, err)
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// Sbx runs `sbx args...` as u.
+func Sbx(t testing.TB, u User, args ...string) Result {
+	t.Helper()
+	return Run(t, u, "", "", append([]string{Binary(t)}, args...)...)
+}

@@ -1,0 +1,68 @@
+package syscalls_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+)
+
+// TestDifferential compiles each C program in testdata/diff, runs it natively and under
+// sbx, and requires identical output: that is how the kernel's Linux behaviour, error cases
+// included, is checked.
+func TestDifferential(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make test installs it)")
+	}
+	srcs, err := filepath.Glob("testdata/diff/*.c")
+	if err != nil || len(srcs) == 0 {
+		t.Fatalf("no differential programs: %v", err)
+	}
+	bin, err := os.MkdirTemp("", "sbx-diff-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin)
+	os.Chmod(bin, 0o755)
+	for _, src := range srcs {
+		name := strings.TrimSuffix(filepath.Base(src), ".c")
+		exe := filepath.Join(bin, name)
+		if out, err := exec.Command("gcc", "-O1", "-w", "-o", exe, src).CombinedOutput(); err != nil {
+			t.Fatalf("compiling %s: %v\n%s", src, err, out)
+		}
+		for _, u := range sbxtest.Users() {
+			t.Run(name+"/"+u.Name, func(t *testing.T) {
+				native := sbxtest.Run(t, u, "", "", exe)
+				got := sbxtest.Sbx(t, u, "run", "--ro", bin, "--", exe)
+				if native.Code != 0 {
+					t.Fatalf("native run failed (%d): %s", native.Code, native.Stderr)
+				}
+				if got.Stdout != native.Stdout || got.Code != native.Code {
+					t.Errorf("exit %d (native %d), stderr %s\n%s", got.Code, native.Code, got.Stderr, lineDiff(native.Stdout, got.Stdout))
+				}
+			})
+		}
+	}
+}
+
+// lineDiff shows the lines that differ.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			b.WriteString("- native: " + wl + "\n+ sbx:    " + gl + "\n")
+		}
+	}
+	return b.String()
+}
