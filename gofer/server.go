@@ -237,7 +237,4 @@ func (s *Server) reopen(n *node, flags int) (int, error) {
 
 func (s *Server) readOnly(n *node) bool { return s.view.mounts[n.mount].ReadOnly }
 
-// dirFD returns an FD of the directory n for *at calls.
-func dirFD(n *node) int { return n.fd }
-
 var errClose = errors.New("gofer: closing connection")

@@ -65,7 +65,6 @@ var errShort = errors.New("gofer: short message")
 type encoder struct{ b []byte }
 
 func (e *encoder) u8(v uint8)   { e.b = append(e.b, v) }
-func (e *encoder) u16(v uint16) { e.b = binary.LittleEndian.AppendUint16(e.b, v) }
 func (e *encoder) u32(v uint32) { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
 func (e *encoder) u64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
 func (e *encoder) str(s string) {
@@ -95,12 +94,6 @@ func (d *decoder) take(n int) []byte {
 func (d *decoder) u8() uint8 {
 	if b := d.take(1); b != nil {
 		return b[0]
-	}
-	return 0
-}
-func (d *decoder) u16() uint16 {
-	if b := d.take(2); b != nil {
-		return binary.LittleEndian.Uint16(b)
 	}
 	return 0
 }

@@ -95,8 +95,7 @@ type Task struct {
 	// altStack is sigaltstack's stack. protected by mu
 	altStack AltStack
 
-	cpuStart time.Time
-	cpuTime  atomic.Int64 // ns spent running app code or syscalls (wall-time approximation)
+	cpuTime atomic.Int64 // ns spent running app code or syscalls (wall-time approximation)
 }
 
 // Kernel returns the task's kernel.

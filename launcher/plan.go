@@ -124,7 +124,7 @@ func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
 				continue // an optional path that does not exist on this host
 			}
 		}
-		if v.Home == "full" && strings.HasPrefix(p, v.HomeDir+"/") && a.ReadOnly == false {
+		if v.Home == "full" && strings.HasPrefix(p, v.HomeDir+"/") && !a.ReadOnly {
 			continue // already visible read-write through the home mount
 		}
 		addGofer(p, p, a.ReadOnly, a.Create)

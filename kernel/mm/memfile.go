@@ -107,7 +107,6 @@ func (m *MemoryFile) Free(off, length int64) {
 	if i > 0 && m.free[i-1].off+m.free[i-1].len == m.free[i].off {
 		m.free[i-1].len += m.free[i].len
 		m.free = append(m.free[:i], m.free[i+1:]...)
-		i--
 	}
 	if last := len(m.free) - 1; last >= 0 && m.free[last].off+m.free[last].len == m.next {
 		m.next = m.free[last].off

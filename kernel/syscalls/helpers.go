@@ -139,5 +139,3 @@ func ranges(t *kernel.Task, iovs []iovec, toApp bool) ([][]byte, error) {
 	}
 	return out, nil
 }
-
-func boolArg(v uint64) bool { return v != 0 }
