@@ -8,12 +8,44 @@ import (
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/profiles"
 )
+
+// pickProfile resolves --profile, or the app's own profile, or default.
+func pickProfile(o *runOptions, app string) (*profiles.Profile, error) {
+	l := o.loader()
+	if o.profile != "" {
+		p, err := l.Load(o.profile)
+		if err != nil {
+			return nil, profileErr(err)
+		}
+		return p, nil
+	}
+	m, err := l.Which(app)
+	if err != nil {
+		return nil, profileErr(err)
+	}
+	p, err := l.Load(m.Name)
+	if err != nil {
+		return nil, profileErr(err)
+	}
+	return p, nil
+}
 
 // buildPlan resolves what the sandbox will look like.
 func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
+	prof, err := pickProfile(o, args[0])
+	if err != nil {
+		return nil, err
+	}
 	home := currentHome()
-	view := launcher.ViewSpec{Home: "private", HomeDir: home}
+	view := launcher.ViewSpec{Home: prof.Filesystem.Home, HomeDir: home, Deny: prof.Filesystem.Deny, Tmpfs: prof.Filesystem.Tmpfs}
+	for _, a := range prof.Filesystem.Allow {
+		if prof.Filesystem.Home == profiles.HomePrivate && (a.Path == home || strings.HasPrefix(a.Path, home+"/")) {
+			continue // a private home shows nothing of the host's
+		}
+		view.Allow = append(view.Allow, launcher.HostPath{Path: a.Path, ReadOnly: a.Mode != "rw", Create: a.Create})
+	}
 	for _, list := range []struct {
 		paths []string
 		ro    bool
@@ -31,8 +63,24 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	}
 	gcfg, layout, err := launcher.BuildView(view)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("profile %s: %w", prof.File, err)
 	}
+	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
+		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Hostname: "sbx", Platform: "ptrace", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
+		MaxTasks: prof.Resources.Tasks}
+	for _, r := range prof.Kernel.Require {
+		switch r {
+		case "landlock":
+			p.Gofer.RequireLandlock = true
+		case "kvm":
+			return nil, fmt.Errorf("profile %s requires kvm, which this build does not offer yet (remove \"kvm\" from [kernel] require)", prof.File)
+		}
+	}
+	if prof.Kernel.Platform == "kvm" || o.platform == "kvm" {
+		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform ptrace)")
+	}
+	p.Warnings = append(p.Warnings, withheld(prof)...)
 	cwd := o.cwd
 	if cwd == "" {
 		cwd = home
@@ -40,15 +88,44 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			cwd = wd
 		}
 	}
-	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: "default", Argv: args, Cwd: cwd,
-		Env: launcher.CleanEnv(os.Environ(), home, nil, nil), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Hostname: "sbx", Platform: "ptrace", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace}
+	p.Cwd = cwd
 	return p, nil
+}
+
+// withheld names what the profile grants that this build cannot provide yet; the app runs
+// without it, and the user is told.
+func withheld(p *profiles.Profile) []string {
+	var w []string
+	if p.Network.Mode != profiles.NetNone {
+		w = append(w, "network ("+p.Network.Mode+")")
+	}
+	if !p.DBus.Empty() || !p.DBus.System.Empty() {
+		w = append(w, "D-Bus")
+	}
+	if p.Display.X11 || p.Display.Wayland {
+		w = append(w, "display")
+	}
+	if p.Audio.PulseAudio || p.Audio.PipeWire {
+		w = append(w, "audio")
+	}
+	if len(p.Filesystem.Devices) > 0 {
+		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))
+	}
+	if p.Resources.Memory != 0 {
+		w = append(w, "memory limit (not enforced)")
+	}
+	if len(w) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("profile %s grants what this build cannot provide yet; the app runs without: %s", p.Name, strings.Join(w, ", "))}
 }
 
 // visible reports whether path lies in a part of the layout the app can see.
 func visible(path string, layout []sandbox.Mount) bool {
 	for _, m := range layout {
+		if m.Kind == sandbox.MountProc || m.Kind == sandbox.MountDev || m.Kind == sandbox.MountSys {
+			continue
+		}
 		if path == m.Path || strings.HasPrefix(path, strings.TrimRight(m.Path, "/")+"/") {
 			return true
 		}

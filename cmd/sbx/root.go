@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/sbx-dev/sbx/profiles"
 	"github.com/spf13/cobra"
 )
 
@@ -71,6 +72,8 @@ an ordinary user, using unprivileged user namespaces.`,
 	root.AddCommand(
 		newVersionCmd(io),
 		newRunCmd(io),
+		newProfileCmd(io, profiles.NewLoader),
+		newCompletionCmd(io),
 	)
 	addRoleCommands(root, io)
 	return root

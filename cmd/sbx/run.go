@@ -6,11 +6,13 @@ import (
 	"os/user"
 
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/profiles"
 	"github.com/spf13/cobra"
 )
 
 type runOptions struct {
 	io       *IOStreams
+	loader   func() *profiles.Loader
 	profile  string
 	platform string
 	strace   bool
@@ -20,7 +22,7 @@ type runOptions struct {
 }
 
 func newRunCmd(io *IOStreams) *cobra.Command {
-	o := &runOptions{io: io}
+	o := &runOptions{io: io, loader: profiles.NewLoader}
 	cmd := &cobra.Command{
 		Use:   "run [flags] [--] APP|CMD [ARGS...]",
 		Short: "Run a program in a sandbox",
@@ -46,11 +48,10 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 }
 
 func (o *runOptions) run(args []string) error {
-	if o.platform != "" && o.platform != "ptrace" {
-		if o.platform == "kvm" {
-			return fmt.Errorf("platform kvm: not available in this build (use --platform ptrace)")
-		}
-		return &usageError{fmt.Errorf("unknown platform %q (valid: ptrace)", o.platform)}
+	switch o.platform {
+	case "", "auto", "ptrace", "kvm":
+	default:
+		return &usageError{fmt.Errorf("unknown platform %q (valid: auto, ptrace, kvm)", o.platform)}
 	}
 	plan, err := buildPlan(o, args)
 	if err != nil {
