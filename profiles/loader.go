@@ -163,8 +163,8 @@ func (r *resolver) merge(ly *layer, stack []string) *merger {
 			}
 			var errs Errors
 			child, errs = parseLayer(inc, file, src, r.l.Env)
-			if errs != nil {
-				r.errs = append(r.errs, errs...)
+			r.errs = append(r.errs, errs...)
+			if child == nil {
 				continue
 			}
 			r.parsed[inc] = child
@@ -268,8 +268,8 @@ func (l *Loader) Which(app string) (Match, error) {
 		if err != nil {
 			continue
 		}
-		ly, errs := parseLayer(e.Name, e.File, src, l.Env)
-		if errs != nil {
+		ly, _ := parseLayer(e.Name, e.File, src, l.Env)
+		if ly == nil {
 			continue
 		}
 		bins, _ := ly.values["binaries"].([]string)

@@ -232,7 +232,9 @@ func parseLayer(name, file string, src []byte, env Env) (*layer, Errors) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		// The valid parts still matter: includes are followed so their errors (and cycles)
+		// are reported too.
+		return l, errs
 	}
 	return l, nil
 }

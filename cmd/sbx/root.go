@@ -83,7 +83,11 @@ an ordinary user, using unprivileged user namespaces.`,
 func run(args []string, io *IOStreams) int {
 	root := newRootCmd(io)
 	root.SetArgs(args)
-	err := root.Execute()
+	return exitCode(root.Execute(), io)
+}
+
+// exitCode prints err (one line) and maps it to the process exit status.
+func exitCode(err error, io *IOStreams) int {
 	if err == nil {
 		return exitOK
 	}
