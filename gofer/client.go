@@ -18,7 +18,14 @@ type Client struct {
 	mounts []MountInfo
 
 	wmu sync.Mutex
-	mu  sync.Mutex
+	// recvMu is held by the caller currently reading replies off the socket (the leader);
+	// others wait on their channels and one of them takes over when the leader is done.
+	recvMu sync.Mutex
+	buf    []byte
+	oob    []byte
+	mu     sync.Mutex
+	// lead wakes a waiting caller to become the reader.
+	lead chan struct{}
 	// pending maps request IDs to their waiters. protected by mu
 	pending map[uint32]chan response
 	nextID  uint32
@@ -57,7 +64,7 @@ func NewClient(conn *os.File) (*Client, error) {
 		return nil, fmt.Errorf("gofer hello: server version %d, want %d", v, Version)
 	}
 	count := d.u32()
-	c := &Client{fd: fd, file: conn, pending: make(map[uint32]chan response)}
+	c := &Client{fd: fd, file: conn, pending: make(map[uint32]chan response), lead: make(chan struct{}, 1)}
 	for i := range int(count) {
 		p := d.str(MaxPath)
 		ro := d.u8() != 0
@@ -67,60 +74,107 @@ func NewClient(conn *os.File) (*Client, error) {
 		}
 		c.mounts = append(c.mounts, MountInfo{Index: i, SandboxPath: p, ReadOnly: ro, Kind: k})
 	}
-	go c.readLoop()
+	c.buf = make([]byte, MaxMessage)
+	c.oob = make([]byte, unix.CmsgSpace(4*4))
 	return c, nil
 }
 
 // Mounts returns the view's mounts.
 func (c *Client) Mounts() []MountInfo { return append([]MountInfo(nil), c.mounts...) }
 
-func (c *Client) readLoop() {
-	buf := make([]byte, MaxMessage)
-	oob := make([]byte, unix.CmsgSpace(4*4))
+// receiveOne reads one reply and hands it to its waiter. Preconditions: recvMu held.
+func (c *Client) receiveOne() error {
+	var n, oobn int
+	var err error
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
-			continue
+		n, oobn, _, _, err = unix.Recvmsg(c.fd, c.buf, c.oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
 		}
-		if err != nil || n == 0 {
-			c.fail(ErrClosed)
-			return
-		}
-		fd := -1
-		if oobn > 0 {
-			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-				for _, m := range msgs {
-					if fds, err := unix.ParseUnixRights(&m); err == nil {
-						for _, f := range fds {
-							if fd < 0 {
-								fd = f
-							} else {
-								unix.Close(f)
-							}
+	}
+	if err != nil || n == 0 {
+		c.fail(ErrClosed)
+		return ErrClosed
+	}
+	fd := -1
+	if oobn > 0 {
+		if msgs, err := unix.ParseSocketControlMessage(c.oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if fds, err := unix.ParseUnixRights(&m); err == nil {
+					for _, f := range fds {
+						if fd < 0 {
+							fd = f
+						} else {
+							unix.Close(f)
 						}
 					}
 				}
 			}
 		}
-		if n < 6 {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-			continue
+	}
+	if n < 6 {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
-		id := binary.LittleEndian.Uint32(buf[0:])
-		r := response{errno: unix.Errno(binary.LittleEndian.Uint16(buf[4:])), body: append([]byte(nil), buf[6:n]...), fd: fd}
-		c.mu.Lock()
-		ch := c.pending[id]
-		delete(c.pending, id)
-		c.mu.Unlock()
-		if ch == nil {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-			continue
+		return nil
+	}
+	id := binary.LittleEndian.Uint32(c.buf[0:])
+	r := response{errno: unix.Errno(binary.LittleEndian.Uint16(c.buf[4:])), body: append([]byte(nil), c.buf[6:n]...), fd: fd}
+	c.mu.Lock()
+	ch := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if ch == nil {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
-		ch <- r
+		return nil
+	}
+	ch <- r
+	return nil
+}
+
+// await waits for the reply on ch, reading the socket itself while no one else does.
+func (c *Client) await(ch chan response) response {
+	for {
+		select {
+		case r := <-ch:
+			return r
+		default:
+		}
+		if c.recvMu.TryLock() {
+			for {
+				select {
+				case r := <-ch:
+					c.recvMu.Unlock()
+					c.wakeFollower()
+					return r
+				default:
+				}
+				if err := c.receiveOne(); err != nil {
+					c.recvMu.Unlock()
+					return <-ch
+				}
+			}
+		}
+		select {
+		case r := <-ch:
+			return r
+		case <-c.lead:
+		}
+	}
+}
+
+// wakeFollower lets one waiting caller take over reading, if any waits.
+func (c *Client) wakeFollower() {
+	c.mu.Lock()
+	waiting := len(c.pending) > 0
+	c.mu.Unlock()
+	if waiting {
+		select {
+		case c.lead <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -167,7 +221,7 @@ func (c *Client) call(op Op, e *encoder) (*decoder, int, error) {
 		c.mu.Unlock()
 		return nil, -1, unix.EIO
 	}
-	r := <-ch
+	r := c.await(ch)
 	if r.errno != 0 {
 		if r.fd >= 0 {
 			unix.Close(r.fd)
@@ -180,6 +234,8 @@ func (c *Client) call(op Op, e *encoder) (*decoder, int, error) {
 // Close closes the connection.
 func (c *Client) Close() error {
 	c.fail(ErrClosed)
+	// Shutdown wakes the reader blocked in recvmsg and tells the gofer we are gone.
+	unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	return c.file.Close()
 }
 

@@ -43,16 +43,20 @@ func (s *Server) Serve(conn int) error {
 		if op == 0 || op >= opMax {
 			return fmt.Errorf("%w: unknown op %d", errClose, op)
 		}
-		msg := append([]byte(nil), buf[5:n]...)
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d := &decoder{b: msg}
-			r := s.handle(op, d)
-			sendReply(conn, &wmu, id, r)
-		}()
+		if op == OpGetdents || op == OpCreate || op == OpRename || op == OpSetAttr {
+			// Slow operations run concurrently so quick ones behind them are not held up.
+			msg := append([]byte(nil), buf[5:n]...)
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				sendReply(conn, &wmu, id, s.handle(op, &decoder{b: msg}))
+			}()
+			continue
+		}
+		// Quick operations are answered inline: no hand-off between threads on the hot path.
+		sendReply(conn, &wmu, id, s.handle(op, &decoder{b: buf[5:n]}))
 	}
 }
 
