@@ -25,6 +25,10 @@ type Inode struct {
 	// attr is the last attributes seen; target a symlink's target. protected by mu
 	attr   gofer.Attr
 	target string
+	// roFile is a read-only FD of a file on a read-only mount, shared by every read-only
+	// open of it: descriptions keep their own offsets and read with pread, so one donated FD
+	// serves them all and later opens cost no gofer round trip. protected by mu
+	roFile *os.File
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -105,6 +109,18 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 	if kind == gofer.KindFIFO || kind == gofer.KindSocket || kind == gofer.KindChar || kind == gofer.KindBlock {
 		return nil, unix.ENXIO
 	}
+	if in.ro && kind == gofer.KindRegular && flags&(unix.O_ACCMODE|unix.O_TRUNC|unix.O_APPEND) == unix.O_RDONLY {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if in.roFile == nil {
+			f, err := in.h.Open(unix.O_RDONLY)
+			if err != nil {
+				return nil, err
+			}
+			in.roFile = f
+		}
+		return &hostFile{File: host.New(int(in.roFile.Fd()), false), shared: true}, nil
+	}
 	f, err := in.h.Open(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW))
 	if err != nil {
 		return nil, err
@@ -116,13 +132,19 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 type hostFile struct {
 	*host.File
 	f *os.File
+	// shared files use their inode's cached FD, which outlives them.
+	shared bool
 }
 
 func newHostFile(f *os.File) *hostFile {
 	return &hostFile{File: host.New(int(f.Fd()), false), f: f}
 }
 
-func (h *hostFile) Release() { h.f.Close() }
+func (h *hostFile) Release() {
+	if !h.shared {
+		h.f.Close()
+	}
+}
 
 // MapSource lets host files back private mappings (and the loader).
 func (h *hostFile) MapSource() mm.Source { return h.File }
