@@ -31,6 +31,7 @@ func RoleMain() error {
 		json.NewEncoder(st).Encode(s)
 		st.Close()
 	}
+	NeutralizeRuntimeFDs()
 	var cfg Config
 	if err := json.NewDecoder(os.NewFile(roleConfigFD, "config")).Decode(&cfg); err != nil {
 		report(status{Error: "reading configuration: " + err.Error()})

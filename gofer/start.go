@@ -58,7 +58,8 @@ func Start(cfg Config) (*Process, error) {
 	cmd := exec.Command("/proc/self/exe", Role)
 	cmd.Args[0] = "sbx-gofer"
 	cmd.ExtraFiles = []*os.File{cfgR, goferEnd, stW} // FDs 3, 4, 5
-	cmd.Env = []string{}
+	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
+	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
 	cmd.Stderr = os.Stderr
 	uid, gid := os.Getuid(), os.Getgid()
 	cmd.SysProcAttr = &syscall.SysProcAttr{

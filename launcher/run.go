@@ -57,7 +57,8 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 	cmd.Args[0] = "sbx-kernel"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel} // FDs 3, 4, 5
-	cmd.Env = []string{}
+	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
+	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
 	uid, gid := os.Getuid(), os.Getgid()
 	// Why: the kernel gets its own user, mount, PID, network, IPC and UTS namespaces; in
 	// them it may build and then drop its empty root. PID namespace: when the kernel dies,

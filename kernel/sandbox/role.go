@@ -65,6 +65,7 @@ func run(stderr io.Writer) (int, error) {
 	}
 	// Signals for the app arrive through the launcher; the terminal's go to it too.
 	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGHUP, unix.SIGPIPE)
+	gofer.NeutralizeRuntimeFDs()
 	loader.PrimeHostAux()
 	procfs.PrimeHost()
 
