@@ -129,7 +129,8 @@ func (b *builder) apply(m Mount) error {
 		if err != nil {
 			return err
 		}
-		b.ns.Mount(at, procfs.New(b.k), "proc", "proc", false)
+		pfs := procfs.New(b.k)
+		pfs.SetMount(b.ns.Mount(at, pfs.Root(), "proc", "proc", false))
 		return nil
 	case MountDev:
 		root, err := devfs.New(b.mf, anonDev(), b.term)

@@ -105,8 +105,10 @@ func selectCommon(t *kernel.Task, nfds uint64, rAddr, wAddr, eAddr uint64, deadl
 	if int64(int32(nfds)) < 0 {
 		return 0, unix.EINVAL
 	}
-	if nfds > 1024*1024 {
-		nfds = 1024 * 1024
+	// Linux silently ignores descriptors beyond the size of the FD table (64 slots, then
+	// powers of two as it grows), so select on a never-opened high FD is not EBADF.
+	if c := uint64(fdTableCapacity(t)); nfds > c {
+		nfds = c
 	}
 	words := (nfds + 63) / 64
 	read := func(addr uint64) ([]uint64, error) {
@@ -264,3 +266,18 @@ const (
 	pollWrNorm = 0x100
 	pollWrBand = 0x200
 )
+
+// fdTableCapacity approximates the size of Linux's FD table for the process: 64 slots
+// (BITS_PER_LONG), doubled as higher descriptors are opened.
+func fdTableCapacity(t *kernel.Task) int {
+	nums := t.FDs().Numbers()
+	highest := -1
+	if len(nums) > 0 {
+		highest = int(nums[len(nums)-1])
+	}
+	c := 64
+	for c <= highest {
+		c *= 2
+	}
+	return c
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -28,13 +29,28 @@ func PrimeHost() {
 	}
 }
 
-// New returns the root of /proc for kernel k.
-func New(k *kernel.Kernel) vfs.Inode {
-	p := &proc{k: k}
-	return p.root()
+// FS is one procfs instance.
+type FS struct {
+	p    *proc
+	root *dirNode
 }
 
-type proc struct{ k *kernel.Kernel }
+// New returns /proc for kernel k.
+func New(k *kernel.Kernel) *FS {
+	p := &proc{k: k}
+	return &FS{p: p, root: p.root()}
+}
+
+// Root returns the root directory inode.
+func (f *FS) Root() vfs.Inode { return f.root }
+
+// SetMount records where this procfs is mounted (magic links to anonymous files point into it).
+func (f *FS) SetMount(m *vfs.Mount) { f.p.mount = m }
+
+type proc struct {
+	k     *kernel.Kernel
+	mount *vfs.Mount
+}
 
 func static(path string, gen func() string) *fileNode {
 	return &fileNode{node: node{path: path}, mode: 0o444, gen: func() ([]byte, error) { return []byte(gen()), nil }}
@@ -299,7 +315,12 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 				defer fd.DecRef()
 				vd := fd.VirtualDentry()
 				if !vd.Ok() {
-					return vd, unix.ENXIO
+					if p.mount == nil {
+						return vd, unix.ENXIO
+					}
+					// Pipes, terminals and other anonymous files: a node standing for the
+					// open file itself, as Linux's anon inodes do.
+					return vfs.VirtualDentry{Mount: p.mount, Dentry: vfs.NewRootDentry(&anonNode{node: node{path: path + "/anon"}, fd: fd})}, nil
 				}
 				return vd, nil
 			}}})
@@ -450,4 +471,39 @@ func (p *proc) mounts(info bool) string {
 
 func mountPoint(m *vfs.Mount) string {
 	return vfs.MountPointPath(m)
+}
+
+// anonNode is what /proc/PID/fd/N leads to for a file without a path.
+type anonNode struct {
+	node
+	vfs.NotDir
+	fd *vfs.FileDescription
+}
+
+func (a *anonNode) Stat() (vfs.Attr, error) {
+	if h, ok := a.fd.Impl().(vfs.HostFile); ok {
+		var st unix.Stat_t
+		if err := unix.Fstat(h.HostFD(), &st); err != nil {
+			return vfs.Attr{}, err
+		}
+		return vfs.Attr{Mode: st.Mode, Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, Nlink: st.Nlink, UID: st.Uid, GID: st.Gid,
+			Size: st.Size, Blocks: st.Blocks, Blksize: st.Blksize, Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim}, nil
+	}
+	if in := a.fd.Inode(); in != nil {
+		return in.Stat()
+	}
+	return a.attr(unix.S_IFIFO|0o600, 0), nil
+}
+
+// Open reopens the file: a host FD is duplicated; other anonymous files cannot be reopened.
+func (a *anonNode) Open(flags int) (vfs.File, error) {
+	h, ok := a.fd.Impl().(vfs.HostFile)
+	if !ok {
+		return nil, unix.ENXIO
+	}
+	nfd, err := unix.FcntlInt(uintptr(h.HostFD()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return host.New(nfd, true), nil
 }
