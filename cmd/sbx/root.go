@@ -74,6 +74,9 @@ an ordinary user, using unprivileged user namespaces.`,
 		newRunCmd(io),
 		newProfileCmd(io, profiles.NewLoader),
 		newCompletionCmd(io),
+		newListCmd(io),
+		newKillCmd(io),
+		newTopCmd(io),
 	)
 	addRoleCommands(root, io)
 	return root

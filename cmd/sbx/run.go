@@ -64,7 +64,14 @@ func (o *runOptions) run(args []string) error {
 	if err != nil {
 		return err
 	}
+	live, err := sb.Publish()
+	if err != nil {
+		fmt.Fprintf(o.io.ErrOut, "sbx: warning: this sandbox will not appear in sbx list/top: %v\n", err)
+	}
 	code := sb.Wait()
+	if live != nil {
+		live.Close(code)
+	}
 	if code != 0 {
 		return &ExitError{Code: code}
 	}

@@ -1,0 +1,163 @@
+package control
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type fakeSource struct {
+	info   Info
+	mu     sync.Mutex
+	killed syscall.Signal
+	events chan Event
+}
+
+func (f *fakeSource) Info() Info { return f.info }
+func (f *fakeSource) Stats() (Stats, error) {
+	return Stats{Tasks: 3, MemoryBytes: 1 << 20, Syscalls: 42, TopSyscalls: []NameCount{{"read", 40}}}, nil
+}
+func (f *fakeSource) Tree() ([]Process, error) {
+	return []Process{{PID: 1, Command: "sleep", Threads: 1, State: "running"}}, nil
+}
+func (f *fakeSource) Subscribe() (<-chan Event, func()) {
+	return f.events, func() {}
+}
+func (f *fakeSource) Kill(sig syscall.Signal, grace time.Duration) error {
+	f.mu.Lock()
+	f.killed = sig
+	f.mu.Unlock()
+	return nil
+}
+
+func TestRegisterListFindKill(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	start := func(app string) (*fakeSource, *net.UnixListener) {
+		id, name, l, err := Register(dir, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &fakeSource{info: Info{ID: id, Name: name, App: app, Started: time.Now()}, events: make(chan Event, 4)}
+		go Serve(l, src, t.Logf)
+		return src, l
+	}
+	a, la := start("firefox")
+	b, lb := start("firefox")
+	defer la.Close()
+	defer lb.Close()
+	if a.info.Name != "firefox" || b.info.Name != "firefox-2" || a.info.ID == b.info.ID || len(a.info.ID) != 6 {
+		t.Fatalf("names %q %q ids %q %q", a.info.Name, b.info.Name, a.info.ID, b.info.ID)
+	}
+	ents, err := List(dir)
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("List = %v, %v", ents, err)
+	}
+	e, err := Find(dir, "firefox-2")
+	if err != nil || e.Info.ID != b.info.ID {
+		t.Fatalf("Find by name = %+v, %v", e, err)
+	}
+	if _, err := Find(dir, "nope"); err == nil {
+		t.Fatal("Find of an unknown name succeeded")
+	}
+	c, err := DialSocket(e.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.Do(Request{Op: OpStats})
+	if err != nil || r.Stats.Tasks != 3 || r.Stats.TopSyscalls[0].Name != "read" {
+		t.Fatalf("stats = %+v, %v", r, err)
+	}
+	if _, err := c.Do(Request{Op: "bogus"}); err == nil {
+		t.Fatal("unknown op accepted")
+	}
+	if _, err := c.Do(Request{Op: OpKill, Signal: int(syscall.SIGINT)}); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	if b.killed != syscall.SIGINT {
+		t.Errorf("kill delivered %v", b.killed)
+	}
+	b.mu.Unlock()
+	// Events stream.
+	b.events <- Event{Kind: "exec", Detail: "x"}
+	close(b.events)
+	ec, _ := DialSocket(e.Socket)
+	defer ec.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	evs, err := ec.Events(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-evs; ev.Kind != "exec" {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+func TestStaleSocketsAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dead01.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("stale socket missing before List: %v", err)
+	}
+	ents, _ := List(dir)
+	if len(ents) != 0 {
+		t.Fatalf("List = %v", ents)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("a stale socket was not removed")
+	}
+}
+
+func TestWrongVersionRefused(t *testing.T) {
+	dir := t.TempDir()
+	_, _, l, err := Register(dir, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go Serve(l, &fakeSource{events: make(chan Event)}, nil)
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(`{"v":99,"op":"info"}` + "\n"))
+	buf := make([]byte, 512)
+	n, _ := c.Read(buf)
+	if want := "protocol version 99 not supported"; !contains(string(buf[:n]), want) {
+		t.Fatalf("reply %q lacks %q", buf[:n], want)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]syscall.Signal{"TERM": syscall.SIGTERM, "sigkill": syscall.SIGKILL, "2": syscall.SIGINT} {
+		if got, err := ParseSignal(in); err != nil || got != want {
+			t.Errorf("ParseSignal(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseSignal("BOGUS"); err == nil {
+		t.Error("ParseSignal(BOGUS) succeeded")
+	}
+}

@@ -1,0 +1,212 @@
+package control
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Dir returns the directory holding control sockets, creating it 0700: $XDG_RUNTIME_DIR/sbx,
+// else /run/user/UID/sbx when that directory is ours, else /tmp/sbx-UID. A directory that
+// exists with another owner or wider permissions is refused.
+func Dir() (string, error) {
+	uid := os.Getuid()
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	if base == "" || !filepath.IsAbs(base) {
+		base = ""
+		runUser := "/run/user/" + strconv.Itoa(uid)
+		if st, err := os.Stat(runUser); err == nil && ownedBy(st, uid) {
+			base = runUser
+		}
+	}
+	dir := filepath.Join(base, "sbx")
+	if base == "" {
+		dir = filepath.Join(os.TempDir(), "sbx-"+strconv.Itoa(uid))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("control directory %s: %w", dir, err)
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	if !st.IsDir() || !ownedBy(st, uid) || st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("control directory %s is not a private directory of yours (fix: chmod 700 it, or remove it)", dir)
+	}
+	return dir, nil
+}
+
+func ownedBy(st os.FileInfo, uid int) bool {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(s.Uid) == uid
+}
+
+// Entry is a live sandbox found in the directory.
+type Entry struct {
+	Socket string
+	Info   Info
+}
+
+// List returns the live sandboxes, removing sockets of dead ones.
+func List(dir string) ([]Entry, error) {
+	socks, err := filepath.Glob(filepath.Join(dir, "*.sock"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, s := range socks {
+		c, err := DialSocket(s)
+		if err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+				os.Remove(s) // a sandbox that died without cleaning up
+			}
+			continue
+		}
+		r, err := c.Do(Request{Op: OpInfo})
+		c.Close()
+		if err != nil || r.Info == nil {
+			continue
+		}
+		out = append(out, Entry{Socket: s, Info: *r.Info})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Info.Started.Before(out[j].Info.Started) })
+	return out, nil
+}
+
+// ErrNoSandbox is returned for an ID or name that matches no running sandbox.
+var ErrNoSandbox = errors.New("no running sandbox")
+
+// Find resolves an ID or a name to a live sandbox.
+func Find(dir, idOrName string) (Entry, error) {
+	ents, err := List(dir)
+	if err != nil {
+		return Entry{}, err
+	}
+	for _, e := range ents {
+		if e.Info.ID == idOrName || e.Info.Name == idOrName {
+			return e, nil
+		}
+	}
+	return Entry{}, fmt.Errorf("%w with ID or name %q", ErrNoSandbox, idOrName)
+}
+
+// Register picks a short unique ID and a name (app, app-2, ...) and listens on the socket.
+func Register(dir, app string) (id, name string, l *net.UnixListener, err error) {
+	live, _ := List(dir)
+	used := map[string]bool{}
+	for _, e := range live {
+		used[e.Info.Name] = true
+	}
+	name = app
+	for i := 2; used[name]; i++ {
+		name = fmt.Sprintf("%s-%d", app, i)
+	}
+	for range 10 {
+		b := make([]byte, 3)
+		rand.Read(b)
+		id = hex.EncodeToString(b)
+		path := filepath.Join(dir, id+".sock")
+		l, err = net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if err == nil {
+			l.SetUnlinkOnClose(true)
+			os.Chmod(path, 0o600)
+			return id, name, l, nil
+		}
+	}
+	return "", "", nil, fmt.Errorf("control socket: %w", err)
+}
+
+// Client is one connection to a sandbox.
+type Client struct {
+	conn *net.UnixConn
+	r    *bufio.Reader
+}
+
+// DialSocket connects to a control socket.
+func DialSocket(path string) (*Client, error) {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: c.(*net.UnixConn), r: bufio.NewReader(c)}, nil
+}
+
+// Do sends one request and reads one response.
+func (c *Client) Do(req Request) (*Response, error) {
+	req.V = Version
+	c.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	b, _ := json.Marshal(req)
+	if _, err := c.conn.Write(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return c.next()
+}
+
+func (c *Client) next() (*Response, error) {
+	line, err := c.r.ReadBytes('\n')
+	if err != nil {
+		return nil, err
+	}
+	var r Response
+	if err := json.Unmarshal(line, &r); err != nil {
+		return nil, fmt.Errorf("bad reply: %w", err)
+	}
+	if r.Error != "" {
+		return &r, errors.New(r.Error)
+	}
+	return &r, nil
+}
+
+// Events streams events until the connection closes or stop is closed.
+func (c *Client) Events(stop <-chan struct{}) (<-chan Event, error) {
+	b, _ := json.Marshal(Request{V: Version, Op: OpEvents})
+	if _, err := c.conn.Write(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	ch := make(chan Event)
+	go func() {
+		defer close(ch)
+		go func() { <-stop; c.conn.Close() }()
+		for {
+			c.conn.SetReadDeadline(time.Time{})
+			r, err := c.next()
+			if err != nil || r.Event == nil {
+				return
+			}
+			select {
+			case ch <- *r.Event:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// ParseSignal accepts "TERM", "SIGTERM" or "15".
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	names := map[string]syscall.Signal{"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
+		"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2,
+		"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT}
+	if sig, ok := names[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q (use a name like TERM or a number)", s)
+}
