@@ -19,14 +19,14 @@ var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 type fakeFetcher struct{ killed []string }
 
 func (f *fakeFetcher) Fetch(string) ([]Sandbox, error) { return sample(), nil }
-func (f *fakeFetcher) Kill(id string) error             { f.killed = append(f.killed, id); return nil }
+func (f *fakeFetcher) Kill(id string) error            { f.killed = append(f.killed, id); return nil }
 
 func sample() []Sandbox {
 	return []Sandbox{
 		{Info: control.Info{ID: "a1b2c3", Name: "firefox", Profile: "firefox", Platform: "ptrace", KernelPID: 100,
 			Argv: []string{"firefox"}, Started: t0.Add(-90 * time.Minute), Warnings: []string{"network withheld"}},
 			Stats: control.Stats{Tasks: 42, MemoryBytes: 800 << 20, CPUNanos: int64(3 * time.Minute), SyscallsPerSec: 1200,
-				TopSyscalls: []control.NameCount{{"read", 900}, {"futex", 450}}, Denials: map[string]uint64{"file": 2}},
+				TopSyscalls: []control.NameCount{{Name: "read", Count: 900}, {Name: "futex", Count: 450}}, Denials: map[string]uint64{"file": 2}},
 			Tree: []control.Process{{PID: 1, Command: "firefox", Threads: 40, State: "running"}}},
 		{Info: control.Info{ID: "d4e5f6", Name: "sleep", Profile: "default", Platform: "ptrace", KernelPID: 200,
 			Argv: []string{"/bin/sleep", "30"}, Started: t0.Add(-5 * time.Second)},
