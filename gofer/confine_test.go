@@ -35,6 +35,14 @@ func TestConfinedGofer(t *testing.T) {
 			t.Errorf("gofer status lacks %q", want)
 		}
 	}
+	// Capabilities are per thread: every thread of the gofer must have none.
+	threads, _ := os.ReadDir(proc + "/task")
+	for _, th := range threads {
+		st, _ := os.ReadFile(proc + "/task/" + th.Name() + "/status")
+		if !strings.Contains(string(st), "CapEff:\t0000000000000000") || !strings.Contains(string(st), "CapBnd:\t0000000000000000") {
+			t.Errorf("gofer thread %s still holds capabilities", th.Name())
+		}
+	}
 	ents, err := os.ReadDir(proc + "/root")
 	if err != nil {
 		t.Fatal(err)

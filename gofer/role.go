@@ -161,29 +161,13 @@ func confineView(cfg *Config) (*view, []string, error) {
 			warnings = append(warnings, "Landlock could not be applied: "+err.Error())
 		}
 	}
-	if err := dropCapabilities(); err != nil {
+	if err := DropAllCapabilities(); err != nil {
 		return nil, nil, err
 	}
 	if err := seccomp.Install(goferSyscalls); err != nil {
 		return nil, nil, fmt.Errorf("seccomp: %w", err)
 	}
 	return v, warnings, nil
-}
-
-// dropCapabilities empties every capability set.
-func dropCapabilities() error {
-	for c := 0; c <= 63; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("dropping capability %d: %w", c, err)
-		}
-	}
-	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
-	}
-	return nil
 }
 
 // goferSyscalls are the host syscalls the gofer makes once confined.

@@ -92,8 +92,15 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.mu.Unlock()
 	t.SetName(res.Comm)
 	if old != nil {
-		old.Release()
+		old.DecUsers()
 	}
+	// Other threads of the process end (de_thread); a vfork parent resumes.
+	for _, o := range tg.Tasks() {
+		if o != t {
+			o.Kill()
+		}
+	}
+	t.finishVfork()
 	fds.CloseOnExec()
 	t.clearChildTID = 0
 	t.robustList = 0

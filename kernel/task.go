@@ -59,6 +59,8 @@ type ThreadGroup struct {
 	childWaiters map[*Task]struct{}
 
 	startTime time.Time
+	// exitSignal is sent to the parent when the process ends (SIGCHLD for fork).
+	exitSignal unix.Signal
 	// sig holds signal dispositions; it has its own lock.
 	sig signalState
 }
@@ -96,6 +98,12 @@ type Task struct {
 	altStack AltStack
 
 	cpuTime atomic.Int64 // ns spent running app code or syscalls (wall-time approximation)
+
+	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
+	vforkDone chan struct{}
+	vforkOnce sync.Once
+	// pendingFP is the FP state a cloned task starts with.
+	pendingFP []byte
 }
 
 // Kernel returns the task's kernel.
@@ -277,6 +285,12 @@ func (t *Task) run() {
 	}
 	t.ctx = ctx
 	defer ctx.Release()
+	if t.pendingFP != nil {
+		if err := ctx.SetFPState(t.pendingFP); err != nil {
+			t.k.debugf("task %d: FP state: %v", t.TID, err)
+		}
+		t.pendingFP = nil
+	}
 	for !t.killed.Load() {
 		as := t.MM().AddressSpace()
 		ev, err := ctx.Switch(as, &t.Regs)
@@ -469,14 +483,15 @@ func (t *Task) exit() {
 	tg.children = nil
 	tg.mu.Unlock()
 	if fds != nil {
-		fds.CloseAll()
+		fds.DecUsers()
 	}
 	if m != nil {
-		m.Release()
+		m.DecUsers()
 	}
+	t.finishVfork()
 	k.reparent(children)
 	if parent != nil {
-		parent.childExited(tg)
+		k.notifyParent(parent, tg)
 		return
 	}
 	// The first process: the sandbox ends with it.

@@ -73,6 +73,13 @@ func TestKernelIsConfined(t *testing.T) {
 			t.Errorf("kernel status lacks %q:\n%s", want, status)
 		}
 	}
+	threads, _ := os.ReadDir(filepath.Join("/proc", itoa(kpid), "task"))
+	for _, th := range threads {
+		st, _ := os.ReadFile(filepath.Join("/proc", itoa(kpid), "task", th.Name(), "status"))
+		if !strings.Contains(string(st), "CapEff:\t0000000000000000") || !strings.Contains(string(st), "Seccomp:\t2") {
+			t.Errorf("kernel thread %s holds capabilities or runs without seccomp", th.Name())
+		}
+	}
 	ents, err := os.ReadDir(filepath.Join("/proc", itoa(kpid), "root"))
 	if err != nil {
 		t.Fatal(err)

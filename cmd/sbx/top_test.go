@@ -21,9 +21,11 @@ func TestTopInTmux(t *testing.T) {
 	os.Chmod(rt, 0o700)
 	env := append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
 	var sandboxes []*exec.Cmd
-	for range 2 {
+	var stderrs [2]strings.Builder
+	for i := range 2 {
 		c := exec.Command(bin, "run", "--", "/bin/sleep", "30")
 		c.Env = env
+		c.Stderr = &stderrs[i]
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +56,7 @@ func TestTopInTmux(t *testing.T) {
 				return screen
 			}
 		}
-		t.Fatalf("timed out waiting for %s; screen:\n%s", what, screen)
+		t.Fatalf("timed out waiting for %s; screen:\n%s\nsandbox stderr: %q %q", what, screen, stderrs[0].String(), stderrs[1].String())
 		return ""
 	}
 	waitFor("two sandbox rows", func(s string) bool {

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -8,6 +9,10 @@ import (
 
 // Install sets no_new_privs and loads the filter on every thread of the process.
 func Install(rules []Rule) error {
+	// no_new_privs is per thread: set it and load the filter on one thread (TSYNC then
+	// carries both to the others).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}

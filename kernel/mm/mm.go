@@ -86,6 +86,8 @@ type MM struct {
 
 	// Process layout recorded by the loader, for /proc. protected by mu
 	Layout Layout
+
+	users users
 }
 
 // Layout is where the loader put things, for /proc/PID/{cmdline,environ,auxv,stat}.
@@ -98,7 +100,9 @@ type Layout struct {
 
 // New returns an empty address space backed by mf, mirrored into as.
 func New(mf *MemoryFile, as platform.AddressSpace, maxAddr uint64) *MM {
-	return &MM{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr}
+	m := &MM{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr}
+	m.users.n.Store(1)
+	return m
 }
 
 // SetMmapBase sets the top of the top-down mmap area (ASLR is the loader's business).
@@ -742,11 +746,5 @@ func (m *MM) Maps() string {
 func (m *MM) Release() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, v := range m.vmas {
-		m.dropLocked(v)
-	}
-	m.vmas = nil
-	if m.as != nil {
-		m.as.Release()
-	}
+	m.releaseLocked()
 }

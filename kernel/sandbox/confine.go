@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/gofer/seccomp"
 
 	"golang.org/x/sys/unix"
@@ -48,32 +49,13 @@ func confine(withSeccomp bool, stub []byte) error {
 	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("making the root read-only: %w", err)
 	}
-	if err := dropCapabilities(); err != nil {
+	if err := gofer.DropAllCapabilities(); err != nil {
 		return err
-	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	if withSeccomp {
 		if err := seccomp.Install(kernelSyscalls); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
 		}
-	}
-	return nil
-}
-
-// dropCapabilities clears the bounding, ambient, effective, permitted and inheritable sets.
-func dropCapabilities() error {
-	for c := 0; c <= 63; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("dropping capability %d: %w", c, err)
-		}
-	}
-	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
 	}
 	return nil
 }

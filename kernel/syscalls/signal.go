@@ -179,14 +179,6 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
-// Wait4 implements wait4(2) for a process without children: ECHILD. (Processes come next.)
-func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if a[2]&^(unix.WNOHANG|unix.WUNTRACED|unix.WCONTINUED|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 {
-		return 0, unix.EINVAL
-	}
-	return 0, unix.ECHILD
-}
-
 // Futex implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAIT_BITSET, WAKE_BITSET.
 func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	addr, op, val := a[0], a[1], uint32(a[2])

@@ -3,6 +3,7 @@ package vfs
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,6 +11,9 @@ import (
 // FDTable maps file descriptor numbers to open file descriptions, with the per-FD
 // close-on-exec flag.
 type FDTable struct {
+	// users counts processes sharing the table (CLONE_FILES).
+	users atomic.Int32
+
 	mu sync.Mutex
 	// fds is protected by mu
 	fds map[int32]fdEntry
@@ -21,7 +25,21 @@ type fdEntry struct {
 }
 
 // NewFDTable returns an empty table.
-func NewFDTable() *FDTable { return &FDTable{fds: make(map[int32]fdEntry)} }
+func NewFDTable() *FDTable {
+	t := &FDTable{fds: make(map[int32]fdEntry)}
+	t.users.Store(1)
+	return t
+}
+
+// IncUsers records another process sharing the table.
+func (t *FDTable) IncUsers() { t.users.Add(1) }
+
+// DecUsers drops a process; the last one closes every descriptor.
+func (t *FDTable) DecUsers() {
+	if t.users.Add(-1) <= 0 {
+		t.CloseAll()
+	}
+}
 
 // Get returns the description at n with a reference the caller must drop.
 func (t *FDTable) Get(n int32) (*FileDescription, bool, error) {

@@ -68,8 +68,10 @@ func List(dir string) ([]Entry, error) {
 	for _, s := range socks {
 		c, err := DialSocket(s)
 		if err != nil {
-			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-				os.Remove(s) // a sandbox that died without cleaning up
+			// A sandbox that died without cleaning up. A socket between bind and listen also
+			// refuses connections, so only sockets older than that window are removed.
+			if st, serr := os.Stat(s); errors.Is(err, syscall.ECONNREFUSED) && serr == nil && time.Since(st.ModTime()) > staleAge {
+				os.Remove(s)
 			}
 			continue
 		}
@@ -83,6 +85,9 @@ func List(dir string) ([]Entry, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Info.Started.Before(out[j].Info.Started) })
 	return out, nil
 }
+
+// staleAge is how old a refusing socket must be before List removes it.
+const staleAge = 5 * time.Second
 
 // ErrNoSandbox is returned for an ID or name that matches no running sandbox.
 var ErrNoSandbox = errors.New("no running sandbox")
@@ -103,6 +108,16 @@ func Find(dir, idOrName string) (Entry, error) {
 
 // Register picks a short unique ID and a name (app, app-2, ...) and listens on the socket.
 func Register(dir, app string) (id, name string, l *net.UnixListener, err error) {
+	// Names are chosen under a lock so two sandboxes starting together do not both take "app".
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("control directory lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", "", nil, fmt.Errorf("control directory lock: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	live, _ := List(dir)
 	used := map[string]bool{}
 	for _, e := range live {

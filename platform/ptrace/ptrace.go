@@ -401,6 +401,8 @@ type context struct {
 	fpBuf  []byte
 	// lastPID is the stub the context last switched into.
 	lastPID int
+	// pendingFP is FP state set before the context had a stub.
+	pendingFP []byte
 }
 
 // newStub starts a stub for as, traced by this context's thread.
@@ -532,6 +534,12 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			return platform.Event{}, err
 		}
 		c.stubs[as] = s
+		if c.pendingFP != nil {
+			if len(c.pendingFP) > 0 {
+				setXState(s.pid, c.pendingFP)
+			}
+			c.pendingFP = nil
+		}
 	}
 	c.lastPID = s.pid
 	for {
@@ -612,6 +620,8 @@ func (c *context) FPState() ([]byte, error) {
 func (c *context) SetFPState(state []byte) error {
 	s := c.current()
 	if s == nil {
+		// No stub yet: the state is installed in the first one.
+		c.pendingFP = append([]byte(nil), state...)
 		return nil
 	}
 	if len(state) == 0 {

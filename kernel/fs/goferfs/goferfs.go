@@ -213,7 +213,7 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	if err := in.writable(); err != nil {
 		return nil, nil, err
 	}
-	e, f, err := in.h.Create(name, flags&^(unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_DIRECTORY)|unix.O_EXCL, mode)
+	e, f, err := in.h.Create(name, flags&^(unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_LARGEFILE)|unix.O_EXCL, mode)
 	if err != nil {
 		return nil, nil, err
 	}

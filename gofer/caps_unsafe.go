@@ -1,0 +1,42 @@
+package gofer
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// DropAllCapabilities empties the bounding, ambient, effective, permitted and inheritable
+// capability sets of every thread of the process (capabilities are per thread, and the Go
+// runtime has started threads before the caller runs).
+func DropAllCapabilities() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	all := func(trap, a1, a2, a3 uintptr) error {
+		_, _, e := syscall.AllThreadsSyscall(trap, a1, a2, a3)
+		if e == syscall.ENOTSUP {
+			// Built with cgo (tests): only this thread can be changed; keep the caller on it.
+			runtime.LockOSThread()
+			_, _, e = syscall.RawSyscall(trap, a1, a2, a3)
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
+	for c := uintptr(0); c <= 63; c++ {
+		if err := all(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("dropping capability %d: %w", c, err)
+		}
+	}
+	all(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0)
+	if err := all(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	runtime.KeepAlive(&hdr)
+	runtime.KeepAlive(&data)
+	return nil
+}

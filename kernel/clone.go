@@ -1,0 +1,251 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// CloneOpts are clone(2)'s arguments after decoding.
+type CloneOpts struct {
+	Flags            uint64
+	Stack, ParentTID uint64
+	ChildTID, TLS    uint64
+	ExitSignal       unix.Signal
+}
+
+// cloneNamespaces are the namespace flags; the sandbox offers no nested namespaces yet.
+const cloneNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER |
+	unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
+
+// Clone implements clone(2), fork(2) and vfork(2): a new process (copied or shared address
+// space) or a new thread of this one. It returns the child's TID.
+func (t *Task) Clone(o CloneOpts) (int32, error) {
+	f := o.Flags
+	if f&unix.CLONE_THREAD != 0 && f&unix.CLONE_SIGHAND == 0 || f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0 {
+		return 0, unix.EINVAL
+	}
+	if f&unix.CLONE_FS != 0 && f&unix.CLONE_NEWNS != 0 {
+		return 0, unix.EINVAL
+	}
+	if f&cloneNamespaces != 0 {
+		return 0, unix.EPERM
+	}
+	k := t.k
+	parentTG := t.tg
+	// The child's address space.
+	m := t.MM()
+	var childMM = m
+	if f&unix.CLONE_VM != 0 {
+		m.IncUsers()
+	} else {
+		as, err := k.Platform.NewAddressSpace()
+		if err != nil {
+			return 0, unix.ENOMEM
+		}
+		if childMM, err = m.Fork(as); err != nil {
+			as.Release()
+			return 0, unix.ENOMEM
+		}
+	}
+	fp, _ := t.ctx.FPState()
+
+	k.mu.Lock()
+	tid, err := k.allocPIDLocked()
+	if err != nil {
+		k.mu.Unlock()
+		childMM.DecUsers()
+		return 0, err
+	}
+	var tg *ThreadGroup
+	if f&unix.CLONE_THREAD != 0 {
+		tg = parentTG
+		childMM.DecUsers() // threads use the group's MM, not a new reference
+	} else {
+		p := parentTG
+		if f&unix.CLONE_PARENT != 0 {
+			p.mu.Lock()
+			if p.parent != nil {
+				p = p.parent
+			}
+			p.mu.Unlock()
+		}
+		parentTG.mu.Lock()
+		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
+			mm: childMM, root: parentTG.root, cwd: parentTG.cwd, umask: parentTG.umask, creds: parentTG.creds,
+			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
+			pgid: parentTG.pgid, sid: parentTG.sid, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
+			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal}
+		tg.creds.Groups = append([]uint32(nil), parentTG.creds.Groups...)
+		for r, l := range parentTG.limits {
+			tg.limits[r] = l
+		}
+		if f&unix.CLONE_FILES != 0 {
+			tg.fds = parentTG.fds
+			tg.fds.IncUsers()
+		} else {
+			tg.fds = parentTG.fds.Fork()
+		}
+		parentTG.mu.Unlock()
+		parentTG.sig.mu.Lock()
+		tg.sig.actions = parentTG.sig.actions
+		parentTG.sig.mu.Unlock()
+		p.mu.Lock()
+		if p.children != nil {
+			p.children[tg] = struct{}{}
+		}
+		p.mu.Unlock()
+	}
+	child, err := k.newTaskLocked(tg, tid)
+	k.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	child.Regs = t.Regs
+	child.Regs.Rax = 0
+	if o.Stack != 0 {
+		child.Regs.Rsp = o.Stack
+	}
+	if f&unix.CLONE_SETTLS != 0 {
+		child.Regs.FsBase = o.TLS
+	}
+	child.pendingFP = fp
+	child.name = t.Name()
+	child.sigMask.Store(t.sigMask.Load())
+	var tidBytes [4]byte
+	binary.LittleEndian.PutUint32(tidBytes[:], uint32(tid))
+	if f&unix.CLONE_PARENT_SETTID != 0 {
+		t.CopyOut(o.ParentTID, tidBytes[:])
+	}
+	if f&unix.CLONE_CHILD_SETTID != 0 {
+		childMM.CopyOut(o.ChildTID, tidBytes[:])
+	}
+	if f&unix.CLONE_CHILD_CLEARTID != 0 {
+		child.clearChildTID = o.ChildTID
+	}
+	if f&unix.CLONE_VFORK != 0 {
+		child.vforkDone = make(chan struct{})
+	}
+	child.Run()
+	if child.vforkDone != nil {
+		// The parent sleeps until the child execs or exits (it shares our memory meanwhile).
+		<-child.vforkDone
+	}
+	return tid, nil
+}
+
+// finishVfork releases a vfork parent.
+func (t *Task) finishVfork() {
+	if t.vforkDone != nil {
+		t.vforkOnce.Do(func() { close(t.vforkDone) })
+	}
+}
+
+// notifyParent tells a parent its child exited: SIGCHLD and waking waiters; a parent that
+// ignores SIGCHLD has its children reaped at once.
+func (k *Kernel) notifyParent(parent, child *ThreadGroup) {
+	parent.sig.mu.Lock()
+	act := parent.sig.actions[unix.SIGCHLD]
+	parent.sig.mu.Unlock()
+	if act.Handler == SigIgn || act.Flags&saNoCldWait != 0 {
+		k.reap(parent, child)
+	}
+	if child.exitSignal != 0 && child.exitSignal != unix.SIGCHLD {
+		k.SignalGroup(parent, child.exitSignal)
+	}
+	parent.childExited(child)
+}
+
+// saNoCldWait is SA_NOCLDWAIT.
+const saNoCldWait = 2
+
+// reap removes a zombie child for good.
+func (k *Kernel) reap(parent, child *ThreadGroup) {
+	parent.mu.Lock()
+	delete(parent.children, child)
+	parent.mu.Unlock()
+	k.mu.Lock()
+	if k.groups[child.PID] == child {
+		delete(k.groups, child.PID)
+	}
+	k.mu.Unlock()
+}
+
+// WaitOpts select the children wait4/waitid report.
+type WaitOpts struct {
+	PID    int32 // >0 that child, -1 any, 0 our process group, <-1 process group -PID
+	NoHang bool
+	NoReap bool // WNOWAIT
+	Exited bool // report exits (waitid WEXITED; always for wait4)
+}
+
+// WaitResult is a reaped (or observed) child.
+type WaitResult struct {
+	PID    int32
+	Status int // wait status word
+	UID    uint32
+}
+
+// Wait implements the core of wait4/waitid. It returns (zero, nil) with NoHang when children
+// match but none has exited.
+func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
+	tg := t.tg
+	pgid, _ := tg.IDs()
+	for {
+		tg.mu.Lock()
+		matched := false
+		var found *ThreadGroup
+		for c := range tg.children {
+			switch {
+			case o.PID > 0 && c.PID != o.PID:
+				continue
+			case o.PID == 0 || o.PID < -1:
+				want := pgid
+				if o.PID < -1 {
+					want = -o.PID
+				}
+				if g, _ := c.IDs(); g != want {
+					continue
+				}
+			}
+			matched = true
+			if c.Zombie() {
+				found = c
+				break
+			}
+		}
+		if found == nil {
+			tg.childWaiters[t] = struct{}{}
+		}
+		tg.mu.Unlock()
+		if found != nil {
+			found.mu.Lock()
+			res := WaitResult{PID: found.PID, Status: found.exitStatus, UID: found.creds.UID}
+			found.mu.Unlock()
+			if !o.NoReap {
+				t.k.reap(tg, found)
+			}
+			return res, nil
+		}
+		if !matched {
+			tg.mu.Lock()
+			delete(tg.childWaiters, t)
+			tg.mu.Unlock()
+			return WaitResult{}, unix.ECHILD
+		}
+		if o.NoHang {
+			tg.mu.Lock()
+			delete(tg.childWaiters, t)
+			tg.mu.Unlock()
+			return WaitResult{}, nil
+		}
+		err := t.sleep(nil, time.Time{})
+		tg.mu.Lock()
+		delete(tg.childWaiters, t)
+		tg.mu.Unlock()
+		if err == unix.EINTR {
+			return WaitResult{}, unix.EINTR
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package mm
+
+import (
+	"sync/atomic"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// users counts the thread groups sharing an MM (vfork children share their parent's).
+type users struct{ n atomic.Int32 }
+
+// IncUsers records one more thread group using m.
+func (m *MM) IncUsers() { m.users.n.Add(1) }
+
+// DecUsers drops a user; the last one releases the address space.
+func (m *MM) DecUsers() {
+	if m.users.n.Add(-1) <= 0 {
+		m.Release()
+	}
+}
+
+// Fork returns a copy of m for a child process (fork(2)) in the new platform address space
+// as: shared mappings stay shared, private memory is copied (only the pages that hold data:
+// holes of the sparse memory file stay holes).
+func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := &MM{mf: m.mf, as: as, maxAddr: m.maxAddr, mmapBase: m.mmapBase, brkStart: m.brkStart, brkEnd: m.brkEnd, Layout: m.Layout}
+	c.users.n.Store(1)
+	c.Layout.Auxv = append([]uint64(nil), m.Layout.Auxv...)
+	for _, v := range m.vmas {
+		w := *v
+		if v.release != nil {
+			v.release.inc()
+		} else {
+			size := int64(v.End - v.Start)
+			off, err := m.mf.Allocate(size)
+			if err != nil {
+				c.releaseLocked()
+				return nil, err
+			}
+			m.mf.copyData(off, v.memOff, size)
+			w.memOff = off
+		}
+		c.vmas = append(c.vmas, &w)
+		if err := as.MapFile(w.Start, w.End-w.Start, w.memOff, w.Prot); err != nil {
+			c.releaseLocked()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (m *MM) releaseLocked() {
+	for _, v := range m.vmas {
+		m.dropLocked(v)
+	}
+	m.vmas = nil
+	if m.as != nil {
+		m.as.Release()
+		m.as = nil
+	}
+}
+
+// copyData copies [src, src+n) to [dst, dst+n), skipping holes.
+func (mf *MemoryFile) copyData(dst, src, n int64) {
+	fd := int(mf.file.Fd())
+	end := src + n
+	for pos := src; pos < end; {
+		data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+		if err != nil || data >= end {
+			return
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil || hole > end {
+			hole = end
+		}
+		copy(mf.Slice(dst+(data-src), hole-data), mf.Slice(data, hole-data))
+		pos = hole
+	}
+}

@@ -1,0 +1,137 @@
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// Clone implements clone(2): clone(flags, stack, parent_tid, child_tid, tls).
+func Clone(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	flags := a[0]
+	tid, err := t.Clone(kernel.CloneOpts{Flags: flags &^ 0xff, Stack: a[1], ParentTID: a[2], ChildTID: a[3], TLS: a[4],
+		ExitSignal: unix.Signal(flags & 0xff)})
+	return uint64(tid), err
+}
+
+// Fork implements fork(2).
+func Fork(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tid, err := t.Clone(kernel.CloneOpts{ExitSignal: unix.SIGCHLD})
+	return uint64(tid), err
+}
+
+// Vfork implements vfork(2).
+func Vfork(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tid, err := t.Clone(kernel.CloneOpts{Flags: unix.CLONE_VM | unix.CLONE_VFORK, ExitSignal: unix.SIGCHLD})
+	return uint64(tid), err
+}
+
+// Clone3 implements clone3(2).
+func Clone3(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	size := a[1]
+	if size < 64 || size > 4096 {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, size)
+	if _, err := t.CopyIn(a[0], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	le := binary.LittleEndian
+	flags, childTID, parentTID := le.Uint64(b[0:]), le.Uint64(b[16:]), le.Uint64(b[24:])
+	exitSig, stack, stackSize, tls := le.Uint64(b[32:]), le.Uint64(b[40:]), le.Uint64(b[48:]), le.Uint64(b[56:])
+	if flags&unix.CLONE_PIDFD != 0 || exitSig > 64 || size > 64 && le.Uint64(b[64:]) != 0 {
+		return 0, unix.EINVAL // pidfds and set_tid are not offered
+	}
+	if (stack == 0) != (stackSize == 0) {
+		return 0, unix.EINVAL
+	}
+	sp := uint64(0)
+	if stack != 0 {
+		sp = stack + stackSize
+	}
+	tid, err := t.Clone(kernel.CloneOpts{Flags: flags, Stack: sp, ParentTID: parentTID, ChildTID: childTID, TLS: tls,
+		ExitSignal: unix.Signal(exitSig)})
+	return uint64(tid), err
+}
+
+// Wait4 implements wait4(2).
+func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	opts := a[2]
+	if opts&^(unix.WNOHANG|unix.WUNTRACED|unix.WCONTINUED|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 {
+		return 0, unix.EINVAL
+	}
+	r, err := t.Wait(kernel.WaitOpts{PID: int32(a[0]), NoHang: opts&unix.WNOHANG != 0, Exited: true})
+	if err != nil {
+		return 0, err
+	}
+	if r.PID == 0 {
+		return 0, nil
+	}
+	if a[1] != 0 {
+		if err := putU32(t, a[1], uint32(r.Status)); err != nil {
+			return 0, err
+		}
+	}
+	if a[3] != 0 {
+		if _, err := t.CopyOut(a[3], make([]byte, 144)); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return uint64(r.PID), nil
+}
+
+// Waitid implements waitid(2) for exited children.
+func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	idtype, id, opts := a[0], int32(a[1]), a[3]
+	if opts&^(unix.WNOHANG|unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED|unix.WNOWAIT|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 ||
+		opts&(unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED) == 0 {
+		return 0, unix.EINVAL
+	}
+	var pid int32
+	switch idtype {
+	case unix.P_ALL:
+		pid = -1
+	case unix.P_PID:
+		if id <= 0 {
+			return 0, unix.EINVAL
+		}
+		pid = id
+	case unix.P_PGID:
+		if id < 0 {
+			return 0, unix.EINVAL
+		}
+		pid = -id
+		if id == 0 {
+			pid = 0
+		}
+	default:
+		return 0, unix.EINVAL
+	}
+	if opts&unix.WEXITED == 0 {
+		return 0, unix.ECHILD // stops and continues are not tracked yet
+	}
+	r, err := t.Wait(kernel.WaitOpts{PID: pid, NoHang: opts&unix.WNOHANG != 0, NoReap: opts&unix.WNOWAIT != 0, Exited: true})
+	if err != nil {
+		return 0, err
+	}
+	if a[2] != 0 {
+		si := make([]byte, 128)
+		if r.PID != 0 {
+			le := binary.LittleEndian
+			le.PutUint32(si[0:], uint32(unix.SIGCHLD))
+			code, status := uint32(1), uint32(r.Status>>8&0xff) // CLD_EXITED
+			if sig := r.Status & 0x7f; sig != 0 {
+				code, status = 2, uint32(sig) // CLD_KILLED
+			}
+			le.PutUint32(si[8:], code)
+			le.PutUint32(si[16:], uint32(r.PID))
+			le.PutUint32(si[20:], r.UID)
+			le.PutUint32(si[24:], status)
+		}
+		if _, err := t.CopyOut(a[2], si); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
