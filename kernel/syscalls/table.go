@@ -80,6 +80,11 @@ func entries() []entry {
 		sup(332, Statx, "f,p,x,x,x"), refuse(334, unix.ENOSYS, "rseq is not offered; glibc falls back"),
 		sup(436, CloseRange, "d,d,x"), sup(437, Openat2, "f,p,x,d"), sup(439, Faccessat2, "f,p,d,x"),
 		sup(452, Fchmodat2, "f,p,x,x"),
+		partial(188, Setxattr, "p,s,x,d,x", "user.* on host files; none on in-memory files"),
+		partial(189, Lsetxattr, "p,s,x,d,x", "user.* on host files"), partial(190, Fsetxattr, "f,s,x,d,x", "user.* on host files"),
+		sup(191, Getxattr, "p,s,x,d"), sup(192, Lgetxattr, "p,s,x,d"), sup(193, Fgetxattr, "f,s,x,d"),
+		sup(194, Listxattr, "p,x,d"), sup(195, Llistxattr, "p,x,d"), sup(196, Flistxattr, "f,x,d"),
+		partial(221, Fadvise64, "f,d,d,d", "advice is validated and accepted"),
 	}
 }
 

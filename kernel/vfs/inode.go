@@ -193,3 +193,10 @@ func CheckAccess(c *Creds, a Attr, want uint32) error {
 	}
 	return nil
 }
+
+// Xattrer inodes support extended attributes; others report none.
+type Xattrer interface {
+	Getxattr(name string) ([]byte, error)
+	Listxattr() ([]string, error)
+	Setxattr(name string, value []byte, flags int) error
+}

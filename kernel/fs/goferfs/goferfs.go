@@ -292,3 +292,17 @@ func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags 
 	}
 	return in.h.Rename(oldName, nd.h, newName, flags)
 }
+
+// Getxattr implements vfs.Xattrer.
+func (in *Inode) Getxattr(name string) ([]byte, error) { return in.h.Getxattr(name) }
+
+// Listxattr implements vfs.Xattrer.
+func (in *Inode) Listxattr() ([]string, error) { return in.h.Listxattr() }
+
+// Setxattr implements vfs.Xattrer.
+func (in *Inode) Setxattr(name string, value []byte, flags int) error {
+	if in.ro {
+		return unix.EROFS
+	}
+	return in.h.Setxattr(name, value, flags)
+}

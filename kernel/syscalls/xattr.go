@@ -1,0 +1,183 @@
+package syscalls
+
+import (
+	"strings"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// xattrTarget resolves the file of a *xattr call: by path (following symlinks or not) or by FD.
+func xattrTarget(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (vfs.Inode, error) {
+	if byFD {
+		fd, err := getFD(t, a[0])
+		if err != nil {
+			return nil, err
+		}
+		defer fd.DecRef()
+		if in := fd.Inode(); in != nil {
+			return in, nil
+		}
+		return nil, unix.EOPNOTSUPP
+	}
+	path, err := copyInPath(t, a[0])
+	if err != nil {
+		return nil, err
+	}
+	vd, err := t.Lookup(kernel.AtFDCWD, path, follow)
+	if err != nil {
+		return nil, err
+	}
+	return vd.Dentry.Inode(), nil
+}
+
+func xattrName(t *kernel.Task, addr uint64) (string, error) {
+	name, err := t.CopyInString(addr, 255)
+	if err == unix.ENAMETOOLONG {
+		return "", unix.ERANGE
+	}
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return "", unix.ERANGE
+	}
+	if !strings.Contains(name, ".") {
+		return "", unix.EOPNOTSUPP
+	}
+	return name, nil
+}
+
+func getxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
+	in, err := xattrTarget(t, a, byFD, follow)
+	if err != nil {
+		return 0, err
+	}
+	name, err := xattrName(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	x, ok := in.(vfs.Xattrer)
+	if !ok {
+		return 0, unix.ENODATA
+	}
+	v, err := x.Getxattr(name)
+	if err != nil {
+		return 0, err
+	}
+	size := a[3]
+	if size == 0 {
+		return uint64(len(v)), nil
+	}
+	if uint64(len(v)) > size {
+		return 0, unix.ERANGE
+	}
+	if _, err := t.CopyOut(a[2], v); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(v)), nil
+}
+
+func listxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
+	in, err := xattrTarget(t, a, byFD, follow)
+	if err != nil {
+		return 0, err
+	}
+	var names []string
+	if x, ok := in.(vfs.Xattrer); ok {
+		if names, err = x.Listxattr(); err != nil && err != unix.ENODATA && err != unix.EOPNOTSUPP {
+			return 0, err
+		}
+	}
+	var b []byte
+	for _, n := range names {
+		b = append(append(b, n...), 0)
+	}
+	size := a[2]
+	if size == 0 {
+		return uint64(len(b)), nil
+	}
+	if uint64(len(b)) > size {
+		return 0, unix.ERANGE
+	}
+	if _, err := t.CopyOut(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(b)), nil
+}
+
+func setxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
+	in, err := xattrTarget(t, a, byFD, follow)
+	if err != nil {
+		return 0, err
+	}
+	name, err := xattrName(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	if a[4]&^uint64(unix.XATTR_CREATE|unix.XATTR_REPLACE) != 0 {
+		return 0, unix.EINVAL
+	}
+	if a[3] > 65536 {
+		return 0, unix.E2BIG
+	}
+	v := make([]byte, a[3])
+	if _, err := t.CopyIn(a[2], v); err != nil {
+		return 0, unix.EFAULT
+	}
+	x, ok := in.(vfs.Xattrer)
+	if !ok {
+		return 0, unix.EOPNOTSUPP
+	}
+	return 0, x.Setxattr(name, v, int(a[4]))
+}
+
+// Getxattr, Lgetxattr, Fgetxattr implement getxattr(2).
+func Getxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return getxattr(t, a, false, true)
+}
+func Lgetxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return getxattr(t, a, false, false)
+}
+func Fgetxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return getxattr(t, a, true, true)
+}
+
+// Listxattr, Llistxattr, Flistxattr implement listxattr(2).
+func Listxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return listxattr(t, a, false, true)
+}
+func Llistxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return listxattr(t, a, false, false)
+}
+func Flistxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return listxattr(t, a, true, true)
+}
+
+// Setxattr, Lsetxattr, Fsetxattr implement setxattr(2) (user.* on gofer files).
+func Setxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return setxattr(t, a, false, true)
+}
+func Lsetxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return setxattr(t, a, false, false)
+}
+func Fsetxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return setxattr(t, a, true, true)
+}
+
+// Fadvise64 implements fadvise64(2): advice is accepted after validation.
+func Fadvise64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	if a[3] > 5 || int64(a[2]) < 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, nil
+}
