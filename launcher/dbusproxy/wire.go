@@ -22,12 +22,11 @@ const DefaultMaxMessage = 32 << 20
 
 // conn reads and writes whole D-Bus messages with their unix FDs.
 type conn struct {
-	c    *net.UnixConn
-	buf  []byte
-	fds  []int
-	max  int
-	oob  []byte
-	rbuf *bufio.Reader // used only during authentication
+	c   *net.UnixConn
+	buf []byte
+	fds []int
+	max int
+	oob []byte
 }
 
 func newConn(c *net.UnixConn, max int) *conn {
