@@ -36,6 +36,13 @@ type Config struct {
 	Limits map[int][2]uint64
 	// MaxTasks bounds the number of tasks (profile resources.tasks); 0 means no bound.
 	MaxTasks int
+	// Sockets connects to the host sockets the profile allows (nil: none).
+	Sockets SocketBroker
+}
+
+// SocketBroker hands the kernel connected host sockets for allowed sandbox paths.
+type SocketBroker interface {
+	Connect(path string) (fd int, err error)
 }
 
 // Kernel is one sandbox's kernel.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 )
 
 // Plan is everything needed to start one sandbox. It is a plain value: building it touches
@@ -34,6 +35,18 @@ type Plan struct {
 	MaxTasks    int
 	Debug       bool
 	Strace      bool
+	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.
+	Sockets map[string]string
+	// DBus, when set, puts a filtering proxy in front of the session bus.
+	DBus *DBusPlan
+}
+
+// DBusPlan is the session-bus proxy of a sandbox.
+type DBusPlan struct {
+	Upstream    string // the real bus's socket
+	Listen      string // the proxy's host socket (private to the user)
+	SandboxPath string // where the app finds the bus
+	Policy      dbusproxy.Policy
 }
 
 // HostPath is one host path the profile exposes.

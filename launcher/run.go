@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,6 +26,7 @@ const KernelRole = "__kernel"
 // Sandbox is a running sandbox.
 type Sandbox struct {
 	Plan    *Plan
+	dbus    *dbusproxy.Proxy
 	Started time.Time
 	gofer   *gofer.Process
 	kernel  *exec.Cmd
@@ -34,6 +37,34 @@ type Sandbox struct {
 
 // Start launches the gofer and the kernel for plan, with the caller's standard streams.
 func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, error) {
+	// Why: the app's session bus is a proxy enforcing the profile's [dbus] policy.
+	var proxy *dbusproxy.Proxy
+	if d := plan.DBus; d != nil {
+		p, err := dbusproxy.New(dbusproxy.Options{Upstream: d.Upstream, Policy: d.Policy})
+		if err != nil {
+			return nil, err
+		}
+		os.Remove(d.Listen)
+		l, err := net.Listen("unix", d.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("D-Bus proxy socket: %w", err)
+		}
+		os.Chmod(d.Listen, 0o600)
+		go p.Serve(l)
+		proxy = p
+	}
+	sb, err := start(plan, stdin, stdout, stderr)
+	if err != nil {
+		if proxy != nil {
+			proxy.Close()
+		}
+		return nil, err
+	}
+	sb.dbus = proxy
+	return sb, nil
+}
+
+func start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, error) {
 	// Why: the gofer is the only process that ever opens host files for the sandbox.
 	gp, err := gofer.Start(plan.Gofer)
 	if err != nil {
@@ -53,10 +84,18 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 		gp.Kill()
 		return nil, err
 	}
+	// Why: the kernel reaches host sockets (the D-Bus proxy, ...) only through this broker.
+	brokerPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		gp.Kill()
+		return nil, err
+	}
+	brokerKernel := os.NewFile(uintptr(brokerPair[1]), "broker-kernel")
+	go serveBroker(brokerPair[0], plan.Sockets)
 	cmd := exec.Command("/proc/self/exe", KernelRole)
 	cmd.Args[0] = "sbx-kernel"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel} // FDs 3, 4, 5
+	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel} // FDs 3, 4, 5, 6
 	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
 	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
 	uid, gid := os.Getuid(), os.Getgid()
@@ -79,6 +118,7 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 	}
 	cfgR.Close()
 	ctlKernel.Close()
+	brokerKernel.Close()
 	gp.Conn.Close()
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks}
@@ -150,6 +190,10 @@ func (s *Sandbox) Wait() int {
 	err := s.kernel.Wait()
 	close(done)
 	s.ctl.Close()
+	if s.dbus != nil {
+		s.dbus.Close()
+		os.Remove(s.Plan.DBus.Listen)
+	}
 	s.gofer.Kill()
 	s.gofer.Wait()
 	if err == nil {
@@ -165,4 +209,42 @@ func (s *Sandbox) Wait() int {
 		}
 	}
 	return sandbox.ExitFailure
+}
+
+// serveBroker answers the kernel's requests for host sockets: only paths the plan maps are
+// connected; the connected socket is donated to the kernel.
+func serveBroker(fd int, sockets map[string]string) {
+	defer unix.Close(fd)
+	buf := make([]byte, 4096)
+	for {
+		n, _, _, _, err := unix.Recvmsg(fd, buf, nil, 0)
+		if err != nil || n == 0 {
+			return
+		}
+		reply := func(errno unix.Errno, donate int) {
+			b := []byte{byte(errno), byte(errno >> 8), byte(errno >> 16), byte(errno >> 24)}
+			var oob []byte
+			if donate >= 0 {
+				oob = unix.UnixRights(donate)
+			}
+			unix.Sendmsg(fd, b, oob, nil, 0)
+		}
+		host, ok := sockets[string(buf[:n])]
+		if !ok {
+			reply(unix.ECONNREFUSED, -1)
+			continue
+		}
+		s, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			reply(unix.ECONNREFUSED, -1)
+			continue
+		}
+		if err := unix.Connect(s, &unix.SockaddrUnix{Name: host}); err != nil {
+			unix.Close(s)
+			reply(unix.ECONNREFUSED, -1)
+			continue
+		}
+		reply(0, s)
+		unix.Close(s)
+	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/launcher/control"
+	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"github.com/sbx-dev/sbx/profiles"
 )
 
@@ -80,6 +84,11 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	if prof.Kernel.Platform == "kvm" || o.platform == "kvm" {
 		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform ptrace)")
 	}
+	if !prof.DBus.Empty() {
+		if err := planDBus(p, prof); err != nil {
+			p.Warnings = append(p.Warnings, "D-Bus withheld: "+err.Error())
+		}
+	}
 	p.Warnings = append(p.Warnings, withheld(prof)...)
 	cwd := o.cwd
 	if cwd == "" {
@@ -99,8 +108,8 @@ func withheld(p *profiles.Profile) []string {
 	if p.Network.Mode != profiles.NetNone {
 		w = append(w, "network ("+p.Network.Mode+")")
 	}
-	if !p.DBus.Empty() || !p.DBus.System.Empty() {
-		w = append(w, "D-Bus")
+	if !p.DBus.System.Empty() {
+		w = append(w, "the system bus")
 	}
 	if p.Display.X11 || p.Display.Wayland {
 		w = append(w, "display")
@@ -131,4 +140,50 @@ func visible(path string, layout []sandbox.Mount) bool {
 		}
 	}
 	return false
+}
+
+// planDBus sets up the session-bus proxy: the host bus, the proxy's private socket, and the
+// socket node the app connects to at $XDG_RUNTIME_DIR/bus.
+func planDBus(p *launcher.Plan, prof *profiles.Profile) error {
+	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if addr == "" {
+		if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+			addr = "unix:path=" + rt + "/bus"
+		}
+	}
+	upstream, err := dbusproxy.UpstreamAddress(addr)
+	if err != nil {
+		return fmt.Errorf("no session bus on the host (DBUS_SESSION_BUS_ADDRESS): %v", err)
+	}
+	if _, err := os.Stat(upstream); err != nil {
+		return fmt.Errorf("no session bus at %s", upstream)
+	}
+	dir, err := control.Dir()
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	runtimeDir := fmt.Sprintf("/run/user/%d", os.Getuid())
+	inside := runtimeDir + "/bus"
+	pol := dbusproxy.Policy{See: prof.DBus.See, Talk: prof.DBus.Talk, Own: prof.DBus.Own, Call: prof.DBus.Call, Broadcast: prof.DBus.Broadcast}
+	p.DBus = &launcher.DBusPlan{Upstream: upstream, Listen: filepath.Join(dir, hex.EncodeToString(b)+".bus"), SandboxPath: inside, Policy: pol}
+	if p.Sockets == nil {
+		p.Sockets = map[string]string{}
+	}
+	p.Sockets[inside] = p.DBus.Listen
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSocket, Path: inside})
+	p.Env = setEnv(p.Env, "DBUS_SESSION_BUS_ADDRESS", "unix:path="+inside)
+	p.Env = setEnv(p.Env, "XDG_RUNTIME_DIR", runtimeDir)
+	return nil
+}
+
+func setEnv(env []string, k, v string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	return append(out, k+"="+v)
 }

@@ -85,6 +85,13 @@ func (b *builder) apply(m Mount) error {
 	case MountDir:
 		_, err := b.ensure(m.Path, false)
 		return err
+	case MountSocket:
+		parentPath, name := splitParent(m.Path)
+		parent, err := b.ensure(parentPath, false)
+		if err != nil {
+			return err
+		}
+		return parent.Dentry.Inode().Mknod(name, unix.S_IFSOCK|0o666, 0, &vfs.Creds{FSUID: b.uid, FSGID: b.gid})
 	case MountSymlink:
 		parentPath, name := splitParent(m.Path)
 		parent, err := b.ensure(parentPath, false)

@@ -9,6 +9,7 @@ const (
 	ConfigFD  = 3 // JSON Config, read once
 	GoferFD   = 4 // the kernel's end of the gofer socketpair
 	ControlFD = 5 // the launcher's end of the control channel (stats, kill)
+	BrokerFD  = 6 // the socket broker: sandbox path in, connected host socket FD out
 )
 
 // Config is what the launcher tells the kernel role. It contains no host paths the kernel
@@ -40,6 +41,7 @@ const (
 	MountSys     = "sys"     // a minimal /sys
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
+	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
 )
 
 // Mount is one step of the sandbox's filesystem layout.

@@ -90,8 +90,12 @@ func run(stderr io.Writer) (int, error) {
 		strace = stderr
 	}
 	ns := newRoot(mf)
-	k := kernel.New(kernel.Config{Platform: plat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks}, ns)
+	kcfg := kernel.Config{Platform: plat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
+		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks}
+	if b := newBrokerClient(); b != nil {
+		kcfg.Sockets = b
+	}
+	k := kernel.New(kcfg, ns)
 	b := &builder{k: k, mf: mf, ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {

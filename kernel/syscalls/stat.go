@@ -87,6 +87,9 @@ func fdAttr(fd *vfs.FileDescription) (vfs.Attr, error) {
 	if in := fd.Inode(); in != nil {
 		return in.Stat()
 	}
+	if s, ok := fd.Impl().(interface{ Attr() vfs.Attr }); ok {
+		return s.Attr(), nil
+	}
 	if h, ok := fd.Impl().(vfs.HostFile); ok {
 		var st unix.Stat_t
 		if err := unix.Fstat(h.HostFD(), &st); err != nil {

@@ -85,6 +85,12 @@ func entries() []entry {
 		sup(191, Getxattr, "p,s,x,d"), sup(192, Lgetxattr, "p,s,x,d"), sup(193, Fgetxattr, "f,s,x,d"),
 		sup(194, Listxattr, "p,x,d"), sup(195, Llistxattr, "p,x,d"), sup(196, Flistxattr, "f,x,d"),
 		partial(221, Fadvise64, "f,d,d,d", "advice is validated and accepted"),
+		partial(41, Socket, "d,x,d", "AF_UNIX stream sockets only"), partial(42, Connect, "f,x,d", "to host sockets the profile allows (socket broker)"),
+		partial(44, Sendto, "f,x,d,x,x,d", "connected sockets"), partial(45, Recvfrom, "f,x,d,x,x,x", "connected sockets"),
+		partial(46, Sendmsg, "f,x,x", "no ancillary data"), partial(47, Recvmsg, "f,x,x", "no ancillary data"),
+		sup(48, Shutdown, "f,d"), sup(51, Getsockname, "f,x,x"), sup(52, Getpeername, "f,x,x"),
+		partial(53, Socketpair, "d,x,d,x", "AF_UNIX"), partial(54, Setsockopt, "f,d,d,x,d", "common SOL_SOCKET options"),
+		partial(55, Getsockopt, "f,d,d,x,x", "common SOL_SOCKET options"),
 	}
 }
 

@@ -1,0 +1,206 @@
+// Package sock implements AF_UNIX stream sockets for the app. A socket is either connected
+// to a host socket the launcher's socket broker handed over (the D-Bus proxy, later the
+// display and sound servers), or one end of a socketpair whose two ends the kernel holds
+// (a host socketpair used as an in-kernel byte pipe: it reaches nothing outside). Listening
+// sockets inside the sandbox are not implemented yet.
+package sock
+
+import (
+	"sync"
+
+	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// Broker connects to host sockets the profile allows, by sandbox path.
+type Broker interface {
+	Connect(path string) (fd int, err error)
+}
+
+// Socket is an AF_UNIX stream socket.
+type Socket struct {
+	Type int // SOCK_STREAM
+
+	mu sync.Mutex
+	// conn is the connected host socket. protected by mu
+	conn *host.File
+	// local and peer are the addresses shown by getsockname/getpeername. protected by mu
+	local, peer string
+}
+
+var (
+	_ vfs.Stream   = (*Socket)(nil)
+	_ vfs.Pollable = (*Socket)(nil)
+)
+
+// New returns an unconnected socket.
+func New(typ int) *Socket { return &Socket{Type: typ} }
+
+// Pair returns the two connected ends of a socketpair.
+func Pair(typ int) (*Socket, *Socket, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Socket{Type: typ, conn: host.New(fds[0], true)}, &Socket{Type: typ, conn: host.New(fds[1], true)}, nil
+}
+
+// Connect connects to path through the broker.
+func (s *Socket) Connect(b Broker, path string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		return unix.EISCONN
+	}
+	if b == nil {
+		return unix.ECONNREFUSED
+	}
+	fd, err := b.Connect(path)
+	if err != nil {
+		return err
+	}
+	s.conn, s.peer = host.New(fd, true), path
+	return nil
+}
+
+func (s *Socket) host() (*host.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil, unix.ENOTCONN
+	}
+	return s.conn, nil
+}
+
+// IsStream implements vfs.Stream.
+func (*Socket) IsStream() bool { return true }
+
+// HostFD lets the kernel poll a connected socket on the host; an unconnected one has none.
+func (s *Socket) HostFD() int {
+	if h, err := s.host(); err == nil {
+		return h.HostFD()
+	}
+	return -1
+}
+
+func (s *Socket) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, error) {
+	h, err := s.host()
+	if err != nil {
+		return 0, err
+	}
+	return recv(h.HostFD(), dst, 0)
+}
+
+func (s *Socket) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, error) {
+	h, err := s.host()
+	if err != nil {
+		return 0, unix.ENOTCONN
+	}
+	return send(h.HostFD(), src, 0)
+}
+
+// Send sends with flags (MSG_NOSIGNAL, MSG_DONTWAIT, ...); the kernel passes no control data.
+func (s *Socket) Send(src [][]byte, flags int) (int64, error) {
+	h, err := s.host()
+	if err != nil {
+		return 0, unix.ENOTCONN
+	}
+	return send(h.HostFD(), src, flags)
+}
+
+// Recv receives with flags (MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL is treated as one read).
+func (s *Socket) Recv(dst [][]byte, flags int) (int64, error) {
+	h, err := s.host()
+	if err != nil {
+		return 0, err
+	}
+	return recv(h.HostFD(), dst, flags)
+}
+
+const ioFlags = unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
+
+func send(fd int, src [][]byte, flags int) (int64, error) {
+	var buf []byte
+	for _, b := range src {
+		buf = append(buf, b...)
+	}
+	n, err := unix.SendmsgN(fd, buf, nil, nil, flags&unix.MSG_MORE|ioFlags)
+	return int64(n), err
+}
+
+func recv(fd int, dst [][]byte, flags int) (int64, error) {
+	total := 0
+	for _, b := range dst {
+		total += len(b)
+	}
+	buf := make([]byte, total)
+	n, _, _, _, err := unix.Recvmsg(fd, buf, nil, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, b := range dst {
+		done += copy(b, buf[done:n])
+		if done >= n {
+			break
+		}
+	}
+	return int64(n), nil
+}
+
+// Readiness implements vfs.Pollable.
+func (s *Socket) Readiness(mask uint32) uint32 {
+	h, err := s.host()
+	if err != nil {
+		return waiter.EventOut & mask // an unconnected socket is writable (connect will say more)
+	}
+	return h.Readiness(mask)
+}
+
+// EventRegister implements vfs.Pollable (host sockets are polled on the host).
+func (s *Socket) EventRegister(*waiter.Entry) {}
+
+// EventUnregister implements vfs.Pollable.
+func (s *Socket) EventUnregister(*waiter.Entry) {}
+
+// Shutdown implements shutdown(2).
+func (s *Socket) Shutdown(how int) error {
+	h, err := s.host()
+	if err != nil {
+		return err
+	}
+	return unix.Shutdown(h.HostFD(), how)
+}
+
+// Names returns getsockname's and getpeername's paths.
+func (s *Socket) Names() (local, peer string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.local, s.peer
+}
+
+// PeerCred returns SO_PEERCRED of a connected socket.
+func (s *Socket) PeerCred() (*unix.Ucred, error) {
+	h, err := s.host()
+	if err != nil {
+		return nil, err
+	}
+	return unix.GetsockoptUcred(h.HostFD(), unix.SOL_SOCKET, unix.SO_PEERCRED)
+}
+
+// Release closes the socket.
+func (s *Socket) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.Release()
+		s.conn = nil
+	}
+}
+
+// Attr is what fstat shows for a socket.
+func (s *Socket) Attr() vfs.Attr {
+	return vfs.Attr{Mode: unix.S_IFSOCK | 0o777, Nlink: 1, Blksize: 4096, Dev: 0x8}
+}

@@ -1,0 +1,401 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/sock"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+func getSocket(t *kernel.Task, fdn uint64) (*vfs.FileDescription, *sock.Socket, error) {
+	fd, err := getIOFD(t, fdn)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := fd.Impl().(*sock.Socket)
+	if !ok {
+		fd.DecRef()
+		return nil, nil, unix.ENOTSOCK
+	}
+	return fd, s, nil
+}
+
+// Socket implements socket(2): AF_UNIX stream sockets; other families are not offered yet.
+func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	family, typ := a[0], a[1]
+	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
+	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	if family != unix.AF_UNIX {
+		return 0, unix.EAFNOSUPPORT
+	}
+	if typ != unix.SOCK_STREAM {
+		return 0, unix.EPROTONOSUPPORT
+	}
+	if a[2] != 0 {
+		return 0, unix.EPROTONOSUPPORT
+	}
+	fd := vfs.NewAnonFileDescription(sock.New(int(typ)), "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+	defer fd.DecRef()
+	n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
+	return uint64(n), err
+}
+
+// Socketpair implements socketpair(2) for AF_UNIX stream sockets.
+func Socketpair(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	family, typ := a[0], a[1]
+	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
+	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	if family != unix.AF_UNIX {
+		return 0, unix.EAFNOSUPPORT
+	}
+	if typ != unix.SOCK_STREAM && typ != unix.SOCK_SEQPACKET && typ != unix.SOCK_DGRAM {
+		return 0, unix.EPROTONOSUPPORT
+	}
+	x, y, err := sock.Pair(int(typ))
+	if err != nil {
+		return 0, err
+	}
+	st := unix.O_RDWR | int(flags&unix.SOCK_NONBLOCK)
+	fx := vfs.NewAnonFileDescription(x, "socket:[1]", st)
+	fy := vfs.NewAnonFileDescription(y, "socket:[2]", st)
+	defer fx.DecRef()
+	defer fy.DecRef()
+	cloexec := flags&unix.SOCK_CLOEXEC != 0
+	nx, err := t.FDs().Install(fx, 0, cloexec, nofile(t))
+	if err != nil {
+		return 0, err
+	}
+	ny, err := t.FDs().Install(fy, 0, cloexec, nofile(t))
+	if err != nil {
+		t.FDs().Remove(nx)
+		return 0, err
+	}
+	b := make([]byte, 8)
+	binary.LittleEndian.PutUint32(b[0:], uint32(nx))
+	binary.LittleEndian.PutUint32(b[4:], uint32(ny))
+	if _, err := t.CopyOut(a[3], b); err != nil {
+		t.FDs().Remove(nx)
+		t.FDs().Remove(ny)
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+// readSockaddrUn decodes a sockaddr_un path.
+func readSockaddrUn(t *kernel.Task, addr, size uint64) (string, error) {
+	if size < 2 || size > 110 {
+		return "", unix.EINVAL
+	}
+	b := make([]byte, size)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return "", unix.EFAULT
+	}
+	if binary.LittleEndian.Uint16(b) != unix.AF_UNIX {
+		return "", unix.EAFNOSUPPORT
+	}
+	p := b[2:]
+	if len(p) > 0 && p[0] == 0 {
+		return "", unix.ECONNREFUSED // abstract names: nothing listens in the sandbox yet
+	}
+	if i := strings.IndexByte(string(p), 0); i >= 0 {
+		p = p[:i]
+	}
+	return string(p), nil
+}
+
+// Connect implements connect(2): allowed host sockets come through the socket broker.
+func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	p, err := readSockaddrUn(t, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	if !strings.HasPrefix(p, "/") {
+		_, cwd := t.FSContext()
+		p = path.Join(cwd.Path(), p)
+	}
+	// The path must exist in the sandbox (as Linux requires) and name a socket.
+	vd, err := t.Lookup(kernel.AtFDCWD, p, true)
+	if err != nil {
+		return 0, err
+	}
+	if at, err := vd.Dentry.Inode().Stat(); err != nil || at.Type() != unix.S_IFSOCK {
+		return 0, unix.ECONNREFUSED
+	}
+	if err := s.Connect(t.Kernel().Sockets, path.Clean(p)); err != nil {
+		if err == unix.ENOENT {
+			return 0, unix.ECONNREFUSED
+		}
+		return 0, err
+	}
+	return 0, nil
+}
+
+func msgIO(t *kernel.Task, fdn, iovAddr, iovLen uint64, flags int, write bool) (uint64, error) {
+	fd, s, err := getSocket(t, fdn)
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	iovs, err := readIovecs(t, iovAddr, iovLen)
+	if err != nil {
+		return 0, err
+	}
+	bufs, err := ranges(t, iovs, !write)
+	if err != nil {
+		return 0, err
+	}
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	for {
+		var n int64
+		if write {
+			n, err = s.Send(bufs, flags)
+		} else {
+			n, err = s.Recv(bufs, flags)
+		}
+		if err == unix.EAGAIN && !nonblock {
+			mask := waiter.EventIn
+			if write {
+				mask = waiter.EventOut
+			}
+			if werr := t.WaitFile(fd, mask, time.Time{}); werr != nil {
+				return 0, werr
+			}
+			continue
+		}
+		if err == unix.EPIPE && write && flags&unix.MSG_NOSIGNAL == 0 {
+			t.Kernel().SendSignal(t, unix.SIGPIPE)
+		}
+		return uint64(n), err
+	}
+}
+
+// msghdr is struct msghdr (56 bytes on x86-64).
+type msghdr struct {
+	name, namelen, iov, iovlen, control, controllen uint64
+}
+
+func readMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
+	b := make([]byte, 56)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return msghdr{}, unix.EFAULT
+	}
+	le := binary.LittleEndian
+	return msghdr{le.Uint64(b[0:]), uint64(le.Uint32(b[8:])), le.Uint64(b[16:]), le.Uint64(b[24:]), le.Uint64(b[32:]), le.Uint64(b[40:])}, nil
+}
+
+// Sendmsg implements sendmsg(2) (no ancillary data yet: passing FDs is refused).
+func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	h, err := readMsghdr(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	if h.controllen != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	return msgIO(t, a[0], h.iov, h.iovlen, int(a[2]), true)
+}
+
+// Recvmsg implements recvmsg(2).
+func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	h, err := readMsghdr(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	n, err := msgIO(t, a[0], h.iov, h.iovlen, int(a[2]), false)
+	if err != nil {
+		return 0, err
+	}
+	// No address, no control data, no flags.
+	b := make([]byte, 8)
+	t.CopyOut(a[1]+8, b[:4])
+	t.CopyOut(a[1]+40, b)
+	t.CopyOut(a[1]+48, b[:4])
+	return n, nil
+}
+
+// Sendto implements sendto(2) on connected sockets.
+func Sendto(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[4] != 0 {
+		return 0, unix.EISCONN
+	}
+	return bufIO(t, a, true)
+}
+
+// Recvfrom implements recvfrom(2).
+func Recvfrom(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	n, err := bufIO(t, a, false)
+	if err == nil && a[5] != 0 {
+		putU32(t, a[5], 0)
+	}
+	return n, err
+}
+
+func bufIO(t *kernel.Task, a kernel.SyscallArgs, write bool) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	bufs, err := ranges(t, []iovec{{a[1], a[2]}}, !write)
+	if err != nil {
+		return 0, err
+	}
+	_ = s
+	flags := int(a[3])
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	for {
+		var n int64
+		if write {
+			n, err = s.Send(bufs, flags)
+		} else {
+			n, err = s.Recv(bufs, flags)
+		}
+		if err == unix.EAGAIN && !nonblock {
+			mask := waiter.EventIn
+			if write {
+				mask = waiter.EventOut
+			}
+			if werr := t.WaitFile(fd, mask, time.Time{}); werr != nil {
+				return 0, werr
+			}
+			continue
+		}
+		return uint64(n), err
+	}
+}
+
+// Shutdown implements shutdown(2).
+func Shutdown(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if a[1] > 2 {
+		return 0, unix.EINVAL
+	}
+	return 0, s.Shutdown(int(a[1]))
+}
+
+func putSockaddrUn(t *kernel.Task, addr, lenAddr uint64, p string) error {
+	if addr == 0 || lenAddr == 0 {
+		return nil
+	}
+	l, err := getU32(t, lenAddr)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 2+len(p)+1)
+	binary.LittleEndian.PutUint16(b, unix.AF_UNIX)
+	copy(b[2:], p)
+	full := len(b)
+	if p == "" {
+		full = 2
+	}
+	if int(l) < len(b) {
+		b = b[:l]
+	}
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return putU32(t, lenAddr, uint32(full))
+}
+
+// Getsockname implements getsockname(2).
+func Getsockname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	local, _ := s.Names()
+	return 0, putSockaddrUn(t, a[1], a[2], local)
+}
+
+// Getpeername implements getpeername(2).
+func Getpeername(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	_, peer := s.Names()
+	if s.HostFD() < 0 {
+		return 0, unix.ENOTCONN
+	}
+	return 0, putSockaddrUn(t, a[1], a[2], peer)
+}
+
+// Getsockopt implements the socket options apps query.
+func Getsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if a[1] != unix.SOL_SOCKET {
+		return 0, unix.ENOPROTOOPT
+	}
+	var v []byte
+	switch a[2] {
+	case unix.SO_TYPE:
+		v = binary.LittleEndian.AppendUint32(nil, uint32(s.Type))
+	case unix.SO_DOMAIN:
+		v = binary.LittleEndian.AppendUint32(nil, unix.AF_UNIX)
+	case unix.SO_ERROR, unix.SO_PASSCRED, unix.SO_ACCEPTCONN:
+		v = binary.LittleEndian.AppendUint32(nil, 0)
+	case unix.SO_SNDBUF, unix.SO_RCVBUF:
+		v = binary.LittleEndian.AppendUint32(nil, 212992)
+	case unix.SO_PEERCRED:
+		c, err := s.PeerCred()
+		if err != nil {
+			return 0, err
+		}
+		v = binary.LittleEndian.AppendUint32(nil, uint32(c.Pid))
+		v = binary.LittleEndian.AppendUint32(v, c.Uid)
+		v = binary.LittleEndian.AppendUint32(v, c.Gid)
+	default:
+		return 0, unix.ENOPROTOOPT
+	}
+	l, err := getU32(t, a[4])
+	if err != nil {
+		return 0, err
+	}
+	if int(l) < len(v) {
+		v = v[:l]
+	}
+	if _, err := t.CopyOut(a[3], v); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, putU32(t, a[4], uint32(len(v)))
+}
+
+// Setsockopt accepts the options apps set on stream sockets (they change nothing observable
+// here yet).
+func Setsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, _, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if a[1] != unix.SOL_SOCKET {
+		return 0, unix.ENOPROTOOPT
+	}
+	switch a[2] {
+	case unix.SO_PASSCRED, unix.SO_SNDBUF, unix.SO_RCVBUF, unix.SO_KEEPALIVE, unix.SO_REUSEADDR, unix.SO_LINGER,
+		unix.SO_SNDTIMEO, unix.SO_RCVTIMEO, unix.SO_PASSSEC:
+		return 0, nil
+	}
+	return 0, unix.ENOPROTOOPT
+}
