@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,22 +26,27 @@ const KernelRole = "__kernel"
 
 // Sandbox is a running sandbox.
 type Sandbox struct {
-	Plan    *Plan
-	dbus    *dbusproxy.Proxy
-	Started time.Time
-	gofer   *gofer.Process
-	kernel  *exec.Cmd
-	ctlMu   sync.Mutex
-	ctl     *os.File
-	ctlRead *bufio.Scanner
+	Plan *Plan
+	dbus *dbusproxy.Proxy
+	// denialSink receives denials (set by Publish). It holds a func(kind, detail string).
+	denialSink atomic.Value
+	Started    time.Time
+	gofer      *gofer.Process
+	kernel     *exec.Cmd
+	ctlMu      sync.Mutex
+	ctl        *os.File
+	ctlRead    *bufio.Scanner
 }
 
 // Start launches the gofer and the kernel for plan, with the caller's standard streams.
 func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, error) {
 	// Why: the app's session bus is a proxy enforcing the profile's [dbus] policy.
 	var proxy *dbusproxy.Proxy
+	sb := &Sandbox{Plan: plan}
 	if d := plan.DBus; d != nil {
-		p, err := dbusproxy.New(dbusproxy.Options{Upstream: d.Upstream, Policy: d.Policy})
+		p, err := dbusproxy.New(dbusproxy.Options{Upstream: d.Upstream, Policy: d.Policy, OnDenial: func(dn dbusproxy.Denial) {
+			sb.denied("dbus", fmt.Sprintf("%s: %s → %s %s.%s %s", dn.Kind, dn.Sender, dn.Destination, dn.Interface, dn.Member, dn.Path))
+		}})
 		if err != nil {
 			return nil, err
 		}
@@ -53,8 +59,7 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 		go p.Serve(l)
 		proxy = p
 	}
-	sb, err := start(plan, stdin, stdout, stderr)
-	if err != nil {
+	if err := sb.start(stdin, stdout, stderr); err != nil {
 		if proxy != nil {
 			proxy.Close()
 		}
@@ -64,31 +69,39 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 	return sb, nil
 }
 
-func start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, error) {
+// denied reports a refusal by one of the sandbox's brokers.
+func (s *Sandbox) denied(kind, detail string) {
+	if f, ok := s.denialSink.Load().(func(string, string)); ok {
+		f(kind, detail)
+	}
+}
+
+func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
+	plan := sb.Plan
 	// Why: the gofer is the only process that ever opens host files for the sandbox.
 	gp, err := gofer.Start(plan.Gofer)
 	if err != nil {
-		return nil, fmt.Errorf("starting the gofer: %w", err)
+		return fmt.Errorf("starting the gofer: %w", err)
 	}
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	// Why: the kernel reports stats and takes signals over a private channel.
 	ctlPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		gp.Kill()
-		return nil, fmt.Errorf("control channel: %w", err)
+		return fmt.Errorf("control channel: %w", err)
 	}
 	ctlLauncher := os.NewFile(uintptr(ctlPair[0]), "control")
 	ctlKernel := os.NewFile(uintptr(ctlPair[1]), "control-kernel")
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		gp.Kill()
-		return nil, err
+		return err
 	}
 	// Why: the kernel reaches host sockets (the D-Bus proxy, ...) only through this broker.
 	brokerPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		gp.Kill()
-		return nil, err
+		return err
 	}
 	brokerKernel := os.NewFile(uintptr(brokerPair[1]), "broker-kernel")
 	go serveBroker(brokerPair[0], plan.Sockets)
@@ -114,7 +127,7 @@ func start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 	}
 	if err := cmd.Start(); err != nil {
 		gp.Kill()
-		return nil, fmt.Errorf("starting the kernel: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", err)
+		return fmt.Errorf("starting the kernel: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", err)
 	}
 	cfgR.Close()
 	ctlKernel.Close()
@@ -125,12 +138,13 @@ func start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()
-		return nil, fmt.Errorf("configuring the kernel: %w", err)
+		return fmt.Errorf("configuring the kernel: %w", err)
 	}
 	cfgW.Close()
 	sc := bufio.NewScanner(ctlLauncher)
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
-	return &Sandbox{Plan: plan, Started: time.Now(), gofer: gp, kernel: cmd, ctl: ctlLauncher, ctlRead: sc}, nil
+	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead = time.Now(), gp, cmd, ctlLauncher, sc
+	return nil
 }
 
 // Query sends one request on the kernel's control channel.

@@ -23,6 +23,8 @@ type Live struct {
 	// events keeps recent events; subs are live subscribers. protected by mu
 	events []control.Event
 	subs   map[chan control.Event]struct{}
+	// denials counts refusals by kind (file, network, dbus). protected by mu
+	denials map[string]uint64
 }
 
 // maxEvents bounds the events a sandbox remembers for new subscribers.
@@ -39,7 +41,13 @@ func (s *Sandbox) Publish() (*Live, error) {
 	if err != nil {
 		return nil, err
 	}
-	lv := &Live{sb: s, id: id, name: name, done: make(chan struct{}), subs: map[chan control.Event]struct{}{}}
+	lv := &Live{sb: s, id: id, name: name, done: make(chan struct{}), subs: map[chan control.Event]struct{}{}, denials: map[string]uint64{}}
+	s.denialSink.Store(func(kind, detail string) {
+		lv.mu.Lock()
+		lv.denials[kind]++
+		lv.mu.Unlock()
+		lv.publish(control.Event{Time: time.Now(), Kind: "denial", Detail: kind + ": " + detail})
+	})
 	lv.publish(control.Event{Time: time.Now(), Kind: "exec", Detail: joinArgs(s.Plan.Argv)})
 	go control.Serve(l, lv, nil)
 	go func() { <-lv.done; l.Close() }()
@@ -131,6 +139,11 @@ func (lv *Live) Stats() (control.Stats, error) {
 	}
 	st := control.Stats{Tasks: rep.Tasks, MemoryBytes: rep.MemoryBytes, CPUNanos: rep.CPUNanos, Syscalls: rep.Syscalls,
 		TopSyscalls: counts(rep.TopSyscalls), Unimplemented: counts(rep.Unimplemented), Denials: map[string]uint64{}}
+	lv.mu.Lock()
+	for k, v := range lv.denials {
+		st.Denials[k] = v
+	}
+	lv.mu.Unlock()
 	now := time.Now()
 	lv.mu.Lock()
 	if !lv.lastAt.IsZero() && rep.Syscalls >= lv.lastCalls {

@@ -164,6 +164,8 @@ type addressSpace struct {
 	// log holds operations seq-len(log)..seq-1. protected by mu
 	log []op
 	seq uint64
+	// seqA mirrors seq for the lock-free check on every switch.
+	seqA atomic.Uint64
 	// stubs mirror this address space. protected by mu
 	stubs    map[*stubProc]struct{}
 	released bool
@@ -176,6 +178,8 @@ type stubProc struct {
 	ctx     *context
 	as      *addressSpace
 	applied uint64 // operations applied; protected by as.mu
+	// appliedA mirrors applied for the lock-free check in Switch.
+	appliedA atomic.Uint64
 	dead    bool
 }
 
@@ -195,6 +199,7 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	}
 	as.log = append(as.log, o)
 	as.seq++
+	as.seqA.Store(as.seq)
 	if len(as.log) > maxLog {
 		as.log = append([]op(nil), as.log[len(as.log)-maxLog/2:]...)
 	}
@@ -295,6 +300,7 @@ func (s *stubProc) syncLocked() error {
 			}
 		}
 		s.applied = as.seq
+		s.appliedA.Store(s.applied)
 		return nil
 	}
 	for _, o := range as.log[s.applied-first:] {
@@ -312,6 +318,7 @@ func (s *stubProc) syncLocked() error {
 		}
 		s.applied++
 	}
+	s.appliedA.Store(s.applied)
 	return nil
 }
 
@@ -543,11 +550,14 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 	}
 	c.lastPID = s.pid
 	for {
-		as.mu.Lock()
-		err := s.syncLocked()
-		as.mu.Unlock()
-		if err != nil {
-			return platform.Event{}, err
+		// Most switches find the stub up to date: check without the lock first.
+		if s.appliedA.Load() != as.seqA.Load() {
+			as.mu.Lock()
+			err := s.syncLocked()
+			as.mu.Unlock()
+			if err != nil {
+				return platform.Event{}, err
+			}
 		}
 		c.running.Store(int64(s.pid))
 		if c.interrupt.Swap(false) {
