@@ -180,6 +180,10 @@ type stubProc struct {
 	applied uint64 // operations applied; protected by as.mu
 	// appliedA mirrors applied for the lock-free check in Switch.
 	appliedA atomic.Uint64
+	// last is the register file read at the last stop (valid until something else is
+	// injected into the stub).
+	last      platform.Registers
+	lastValid bool
 	dead    bool
 }
 
@@ -343,6 +347,7 @@ func (s *stubProc) mmap(addr, length uint64, off int64, prot platform.Prot) erro
 // inject runs one syscall in the stub at its injection site. Preconditions: the stub is
 // stopped and traced by the calling thread.
 func (s *stubProc) inject(nr, a0, a1, a2, a3, a4, a5 uintptr) (uintptr, error) {
+	s.lastValid = false
 	regs := platform.Registers{Rax: uint64(nr), OrigRax: ^uint64(0), Rdi: uint64(a0), Rsi: uint64(a1), Rdx: uint64(a2),
 		R10: uint64(a3), R8: uint64(a4), R9: uint64(a5), Rip: s.ctx.p.stub.site, Cs: 0x33, Ss: 0x2b,
 		Rsp: StubBase + stubSize - 64, Eflags: 0x202}
@@ -565,10 +570,17 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			return platform.Event{Kind: platform.EventInterrupted}, nil
 		}
 		regs.Cs, regs.Ss, regs.Ds, regs.Es, regs.Fs, regs.Gs = 0x33, 0x2b, 0, 0, 0, 0
-		if err := setRegs(s.pid, regs); err != nil {
+		// After a syscall stop usually only rax (the result) changed: poke just that word.
+		if s.lastValid && onlyRaxDiffers(&s.last, regs) {
+			if err := pokeRax(s.pid, regs.Rax); err != nil {
+				c.running.Store(0)
+				return platform.Event{}, s.fail(err)
+			}
+		} else if err := setRegs(s.pid, regs); err != nil {
 			c.running.Store(0)
 			return platform.Event{}, s.fail(err)
 		}
+		s.lastValid = false
 		if err := ptraceRaw(unix.PTRACE_SYSEMU, s.pid, 0, 0); err != nil {
 			c.running.Store(0)
 			return platform.Event{}, s.fail(err)
@@ -581,6 +593,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 		if err := getRegs(s.pid, regs); err != nil {
 			return platform.Event{}, s.fail(err)
 		}
+		s.last, s.lastValid = *regs, true
 		sig := status.StopSignal()
 		if sig == unix.SIGTRAP|0x80 {
 			return platform.Event{Kind: platform.EventSyscall}, nil
@@ -666,4 +679,11 @@ func (c *context) Release() {
 	delete(c.p.contexts, c)
 	c.p.mu.Unlock()
 	runtime.KeepAlive(c)
+}
+
+// onlyRaxDiffers reports whether b equals a except for rax.
+func onlyRaxDiffers(a, b *platform.Registers) bool {
+	x := *a
+	x.Rax = b.Rax
+	return x == *b
 }

@@ -62,3 +62,15 @@ func getSiginfo(pid int) (signo, code int32, addr uint64, err error) {
 	addr = *(*uint64)(unsafe.Pointer(&si[16]))
 	return signo, code, addr, nil
 }
+
+// raxOffset is offsetof(struct user, regs.rax).
+const raxOffset = 10 * 8
+
+// pokeRax writes only rax of a stopped tracee.
+func pokeRax(pid int, v uint64) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_POKEUSR, uintptr(pid), raxOffset, uintptr(v), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
