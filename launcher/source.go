@@ -166,7 +166,7 @@ func (lv *Live) Tree() ([]control.Process, error) {
 	}
 	out := make([]control.Process, len(rep.Processes))
 	for i, p := range rep.Processes {
-		out[i] = control.Process{PID: p.PID, PPID: p.PPID, Command: p.Command, Threads: p.Threads, State: p.State}
+		out[i] = control.Process{PID: p.PID, PPID: p.PPID, Command: p.Command, Threads: p.Threads, State: p.State, HostFiles: p.HostFiles}
 	}
 	return out, nil
 }

@@ -368,6 +368,19 @@ func (m Model) detail() []string {
 	for _, p := range procs {
 		out = append(out, truncate(fmt.Sprintf("  %6d %6d  %-8s %3d  %s", p.PID, p.PPID, p.State, p.Threads, p.Command), w))
 	}
+	var files []string
+	for _, p := range procs {
+		for _, f := range p.HostFiles {
+			files = append(files, fmt.Sprintf("  %6d  %s", p.PID, f))
+		}
+	}
+	if len(files) > 0 {
+		out = append(out, "", m.style(headerStyle, "open host files (via the gofer)"))
+		for _, f := range files {
+			out = append(out, truncate(f, w))
+		}
+	}
+	out = append(out, "", m.style(headerStyle, "network connections"), "  none (networking is not available in this build)")
 	out = append(out, "", m.style(headerStyle, "top syscalls"))
 	var maxN uint64 = 1
 	for _, c := range s.Stats.TopSyscalls {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"sort"
 
@@ -39,6 +40,8 @@ type Process struct {
 	Command string `json:"command"`
 	Threads int    `json:"threads"`
 	State   string `json:"state"`
+	// HostFiles are the process's open files served by the gofer, by sandbox path.
+	HostFiles []string `json:"host_files,omitempty"`
 }
 
 // ControlReply is the kernel's answer.
@@ -106,8 +109,11 @@ func serveControl(k *kernel.Kernel) {
 				if tg.Zombie() {
 					state = "zombie"
 				}
-				rep.Processes = append(rep.Processes, Process{PID: tg.PID, PPID: tg.PPID(), Command: tg.Comm(),
-					Threads: len(tg.Tasks()), State: state})
+				p := Process{PID: tg.PID, PPID: tg.PPID(), Command: tg.Comm(), Threads: len(tg.Tasks()), State: state}
+				if req.Op == "tree" {
+					p.HostFiles = hostFiles(tg)
+				}
+				rep.Processes = append(rep.Processes, p)
 			}
 		case "signal":
 			pid := req.PID
@@ -122,4 +128,24 @@ func serveControl(k *kernel.Kernel) {
 		}
 		enc.Encode(rep)
 	}
+}
+
+// hostFiles lists a process's open descriptors that are host files served by the gofer.
+func hostFiles(tg *kernel.ThreadGroup) []string {
+	fds := tg.FDs()
+	if fds == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range fds.Numbers() {
+		fd, _, err := fds.Get(n)
+		if err != nil {
+			continue
+		}
+		if vd := fd.VirtualDentry(); vd.Ok() && vd.Mount.FSType == "gofer" {
+			out = append(out, fmt.Sprintf("%d: %s", n, vd.Path()))
+		}
+		fd.DecRef()
+	}
+	return out
 }

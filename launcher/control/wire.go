@@ -91,6 +91,8 @@ type Process struct {
 	Command string `json:"command"`
 	Threads int    `json:"threads"`
 	State   string `json:"state"`
+	// HostFiles are open host files (served by the gofer), "FD: path".
+	HostFiles []string `json:"host_files,omitempty"`
 }
 
 // Event is something that happened in a sandbox.

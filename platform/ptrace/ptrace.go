@@ -184,7 +184,7 @@ type stubProc struct {
 	// injected into the stub).
 	last      platform.Registers
 	lastValid bool
-	dead    bool
+	dead      bool
 }
 
 func (as *addressSpace) record(o op, restricts bool) error {
