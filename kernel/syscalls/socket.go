@@ -155,9 +155,16 @@ func msgIO(t *kernel.Task, fdn, iovAddr, iovLen uint64, flags int, write bool) (
 	if err != nil {
 		return 0, err
 	}
+	return sockIO(t, fd, s, bufs, flags, write)
+}
+
+// sockIO moves data on a socket, blocking (interruptibly) unless the call or the
+// description is non-blocking; a broken connection raises SIGPIPE unless MSG_NOSIGNAL.
+func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, write bool) (uint64, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	for {
 		var n int64
+		var err error
 		if write {
 			n, err = s.Send(bufs, flags)
 		} else {
@@ -251,28 +258,7 @@ func bufIO(t *kernel.Task, a kernel.SyscallArgs, write bool) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_ = s
-	flags := int(a[3])
-	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
-	for {
-		var n int64
-		if write {
-			n, err = s.Send(bufs, flags)
-		} else {
-			n, err = s.Recv(bufs, flags)
-		}
-		if err == unix.EAGAIN && !nonblock {
-			mask := waiter.EventIn
-			if write {
-				mask = waiter.EventOut
-			}
-			if werr := t.WaitFile(fd, mask, time.Time{}); werr != nil {
-				return 0, werr
-			}
-			continue
-		}
-		return uint64(n), err
-	}
+	return sockIO(t, fd, s, bufs, int(a[3]), write)
 }
 
 // Shutdown implements shutdown(2).
