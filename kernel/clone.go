@@ -151,7 +151,7 @@ func (k *Kernel) notifyParent(parent, child *ThreadGroup) {
 	if act.Handler == SigIgn || act.Flags&saNoCldWait != 0 {
 		k.reap(parent, child)
 	}
-	if child.exitSignal != 0 && child.exitSignal != unix.SIGCHLD {
+	if child.exitSignal != 0 {
 		k.SignalGroup(parent, child.exitSignal)
 	}
 	parent.childExited(child)
@@ -245,7 +245,17 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 		delete(tg.childWaiters, t)
 		tg.mu.Unlock()
 		if err == unix.EINTR {
-			return WaitResult{}, unix.EINTR
+			// The child's own SIGCHLD may be what woke us: a child that exited meanwhile is
+			// reported rather than EINTR, as Linux does.
+			o2 := o
+			o2.NoHang = true
+			if r, err := t.Wait(o2); err == nil && r.PID != 0 {
+				return r, nil
+			}
+			if ok, _ := t.hasDeliverable(); ok || t.killed.Load() {
+				return WaitResult{}, unix.EINTR
+			}
+			t.interrupted.Store(false) // a stale wake-up: keep waiting
 		}
 	}
 }

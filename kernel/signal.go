@@ -74,30 +74,34 @@ func (k *Kernel) SignalGroup(tg *ThreadGroup, sig unix.Signal) {
 	s := tg.signals()
 	s.mu.Lock()
 	act := s.actions[sig]
-	if sig != unix.SIGKILL && sig != unix.SIGSTOP {
-		switch {
-		case act.Handler == SigIgn:
-			s.mu.Unlock()
-			return
-		case act.Handler != SigDfl:
-			s.pending |= 1 << (sig - 1)
+	fatal := sig == unix.SIGKILL || sig == unix.SIGSTOP
+	if !fatal {
+		if act.Handler == SigIgn || act.Handler == SigDfl && defaultIgnored(sig) {
 			s.mu.Unlock()
 			return
 		}
+		// Pending until a thread that does not block it takes it (on its way back to app
+		// code): handlers run there, default actions too.
+		s.pending |= 1 << (sig - 1)
 	}
 	s.mu.Unlock()
-	if defaultIgnored(sig) {
-		return
-	}
 	tg.mu.Lock()
-	var any *Task
+	var target *Task
 	for t := range tg.tasks {
-		any = t
-		break
+		if target == nil || t.sigMask.Load()&(1<<(sig-1)) == 0 {
+			target = t
+		}
 	}
 	tg.mu.Unlock()
-	if any != nil {
-		any.exitGroup(exitStatusSignal(sig))
+	if target == nil {
+		return
+	}
+	if fatal {
+		target.exitGroup(exitStatusSignal(sig))
+		return
+	}
+	if target.sigMask.Load()&(1<<(sig-1)) == 0 {
+		target.Interrupt()
 	}
 }
 
@@ -111,8 +115,14 @@ type AltStack struct {
 // SigMask returns the task's blocked-signal mask.
 func (t *Task) SigMask() uint64 { return t.sigMask.Load() }
 
-// SetSigMask replaces the blocked-signal mask.
-func (t *Task) SetSigMask(m uint64) { t.sigMask.Store(m) }
+// SetSigMask replaces the blocked-signal mask; a newly unblocked pending signal is delivered
+// before the task returns to app code.
+func (t *Task) SetSigMask(m uint64) {
+	t.sigMask.Store(m)
+	if ok, _ := t.hasDeliverable(); ok {
+		t.interrupted.Store(true)
+	}
+}
 
 // AltStack returns the alternate signal stack.
 func (t *Task) AltStack() AltStack {
@@ -126,4 +136,12 @@ func (t *Task) SetAltStack(s AltStack) {
 	t.mu.Lock()
 	t.altStack = s
 	t.mu.Unlock()
+}
+
+// PendingSignals returns the process's pending signals.
+func (t *Task) PendingSignals() uint64 {
+	s := t.tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending
 }

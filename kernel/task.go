@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync"
@@ -104,6 +105,9 @@ type Task struct {
 	vforkOnce sync.Once
 	// pendingFP is the FP state a cloned task starts with.
 	pendingFP []byte
+	// savedMask is the mask rt_sigsuspend replaced, restored when the handler returns.
+	savedMask      uint64
+	savedMaskValid bool
 }
 
 // Kernel returns the task's kernel.
@@ -292,6 +296,12 @@ func (t *Task) run() {
 		t.pendingFP = nil
 	}
 	for !t.killed.Load() {
+		if t.interrupted.Load() {
+			t.deliverSignals()
+			if t.killed.Load() {
+				break
+			}
+		}
 		as := t.MM().AddressSpace()
 		ev, err := ctx.Switch(as, &t.Regs)
 		if err != nil {
@@ -336,6 +346,13 @@ func (t *Task) syscall() {
 	if t.k.Strace != nil {
 		t.strace(nr, a, ret, err)
 	}
+	if err == unix.EINTR && restartable(nr) {
+		// A signal interrupted a restartable call: with SA_RESTART it runs again after the
+		// handler (Linux's ERESTARTSYS), without it the app sees EINTR.
+		if ok, restart := t.hasDeliverable(); ok && restart {
+			err = ErrRestart
+		}
+	}
 	switch err {
 	case nil:
 		t.Regs.Rax = ret
@@ -351,6 +368,17 @@ func (t *Task) syscall() {
 		}
 		t.Regs.Rax = uint64(-int64(errno))
 	}
+}
+
+// restartable are the syscalls SA_RESTART restarts (signal(7)).
+func restartable(nr uint64) bool {
+	switch nr {
+	case unix.SYS_READ, unix.SYS_READV, unix.SYS_WRITE, unix.SYS_WRITEV, unix.SYS_PREAD64, unix.SYS_PWRITE64,
+		unix.SYS_IOCTL, unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_OPEN, unix.SYS_OPENAT, unix.SYS_FLOCK, unix.SYS_FCNTL,
+		unix.SYS_RECVFROM, unix.SYS_RECVMSG, unix.SYS_SENDTO, unix.SYS_SENDMSG, unix.SYS_CONNECT, unix.SYS_FUTEX:
+		return true
+	}
+	return false
 }
 
 func (t *Task) strace(nr uint64, a SyscallArgs, ret uint64, err error) {
@@ -383,6 +411,21 @@ func (t *Task) strace(nr uint64, a SyscallArgs, ret uint64, err error) {
 // fatalSignal handles a synchronous signal the app did not handle: the whole process dies
 // with that signal. (Handlers come with the signals work.)
 func (t *Task) fatalSignal(sig unix.Signal, ev platform.Event) {
+	act, _ := t.SigAction(int(sig), nil)
+	if act.Handler > SigIgn && t.sigMask.Load()&(1<<(sig-1)) == 0 {
+		if act.Flags&saResethand != 0 {
+			t.SigAction(int(sig), &SigAction{})
+		}
+		if err := t.setupFrame(sig, act); err == nil {
+			// si_code and si_addr of the fault, for the handler.
+			var b [16]byte
+			binary.LittleEndian.PutUint32(b[0:], uint32(ev.Code))
+			binary.LittleEndian.PutUint64(b[8:], ev.Addr)
+			t.CopyOut(t.Regs.Rsi+8, b[:4])
+			t.CopyOut(t.Regs.Rsi+16, b[8:])
+			return
+		}
+	}
 	t.k.debugf("task %d: %v at %#x (rip %#x)", t.TID, sig, ev.Addr, t.Regs.Rip)
 	t.exitGroup(exitStatusSignal(sig))
 }

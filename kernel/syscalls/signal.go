@@ -249,3 +249,29 @@ const (
 	ssAutoDisarm = 1 << 31
 	minSigStkSz  = 2048
 )
+
+// RtSigreturn implements rt_sigreturn(2).
+func RtSigreturn(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return 0, t.Sigreturn() }
+
+// RtSigsuspend implements rt_sigsuspend(2).
+func RtSigsuspend(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[1] != 8 {
+		return 0, unix.EINVAL
+	}
+	mask, err := getU64(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Sigsuspend(mask)
+}
+
+// Pause implements pause(2).
+func Pause(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return 0, t.Pause() }
+
+// RtSigpending implements rt_sigpending(2).
+func RtSigpending(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[1] != 8 {
+		return 0, unix.EINVAL
+	}
+	return 0, putU64(t, a[0], t.PendingSignals()&t.SigMask())
+}

@@ -1,0 +1,230 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// sigaction flags (arch/x86/include/uapi/asm/signal.h).
+const (
+	saRestart   = 0x10000000
+	saNodefer   = 0x40000000
+	saResethand = 0x80000000
+	saOnstack   = 0x08000000
+	saSiginfo   = 0x4
+	saRestorer  = 0x04000000
+)
+
+// Signal-frame layout on x86-64 (arch/x86/include/asm/sigframe.h, uapi/asm/sigcontext.h).
+const (
+	ucontextSize  = 304 // uc_flags, uc_link, uc_stack, uc_mcontext (256), uc_sigmask
+	siginfoSize   = 128
+	frameSize     = 8 + ucontextSize + siginfoSize // pretcode, uc, info
+	ucMcontextOff = 40                             // after uc_flags, uc_link, uc_stack
+	ucSigmaskOff  = ucMcontextOff + 256
+	redZone       = 128
+)
+
+// signalFor returns the lowest pending signal the task does not block, clearing it.
+func (t *Task) takeSignal() (unix.Signal, SigAction, bool) {
+	s := t.tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	deliverable := s.pending &^ t.sigMask.Load()
+	if deliverable == 0 {
+		return 0, SigAction{}, false
+	}
+	for sig := 1; sig <= 64; sig++ {
+		if deliverable&(1<<(sig-1)) != 0 {
+			s.pending &^= 1 << (sig - 1)
+			act := s.actions[sig]
+			if act.Flags&saResethand != 0 && act.Handler > SigIgn {
+				s.actions[sig] = SigAction{}
+			}
+			return unix.Signal(sig), act, true
+		}
+	}
+	return 0, SigAction{}, false
+}
+
+// hasDeliverable reports whether a signal is pending and not blocked.
+func (t *Task) hasDeliverable() (bool, bool) {
+	s := t.tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.pending &^ t.sigMask.Load()
+	if d == 0 {
+		return false, false
+	}
+	for sig := 1; sig <= 64; sig++ {
+		if d&(1<<(sig-1)) != 0 {
+			return true, s.actions[sig].Flags&saRestart != 0
+		}
+	}
+	return false, false
+}
+
+// deliverSignals runs before the task returns to app code: pending, unblocked signals with
+// handlers get a signal frame; default and ignore dispositions are applied.
+func (t *Task) deliverSignals() {
+	for {
+		sig, act, ok := t.takeSignal()
+		if !ok {
+			t.interrupted.Store(t.killed.Load())
+			return
+		}
+		switch act.Handler {
+		case SigIgn:
+			continue
+		case SigDfl:
+			if !defaultIgnored(sig) {
+				t.exitGroup(exitStatusSignal(sig))
+				return
+			}
+			continue
+		}
+		if err := t.setupFrame(sig, act); err != nil {
+			// A frame that cannot be written kills the process with SIGSEGV, as Linux does.
+			t.exitGroup(exitStatusSignal(unix.SIGSEGV))
+			return
+		}
+		// One frame at a time: the handler runs before further signals are considered.
+		t.interrupted.Store(t.killed.Load())
+		return
+	}
+}
+
+func (t *Task) setupFrame(sig unix.Signal, act SigAction) error {
+	regs := t.Regs
+	fp, _ := t.ctx.FPState()
+	sp := regs.Rsp - redZone
+	alt := t.AltStack()
+	onAlt := alt.Size != 0 && regs.Rsp > alt.SP && regs.Rsp <= alt.SP+alt.Size
+	if act.Flags&saOnstack != 0 && alt.Size != 0 && alt.Flags&2 == 0 && !onAlt {
+		sp = alt.SP + alt.Size
+	}
+	var fpAddr uint64
+	if len(fp) > 0 {
+		sp -= uint64(len(fp))
+		sp &^= 63
+		fpAddr = sp
+		if _, err := t.CopyOut(fpAddr, fp); err != nil {
+			return err
+		}
+	}
+	sp -= frameSize
+	sp = (sp &^ 15) - 8
+	le := binary.LittleEndian
+	b := make([]byte, frameSize)
+	le.PutUint64(b[0:], act.Restorer)
+	uc := b[8:]
+	// uc_stack
+	le.PutUint64(uc[16:], alt.SP)
+	le.PutUint32(uc[24:], uint32(alt.Flags))
+	le.PutUint64(uc[32:], alt.Size)
+	mc := uc[ucMcontextOff:]
+	for i, v := range []uint64{regs.R8, regs.R9, regs.R10, regs.R11, regs.R12, regs.R13, regs.R14, regs.R15,
+		regs.Rdi, regs.Rsi, regs.Rbp, regs.Rbx, regs.Rdx, regs.Rax, regs.Rcx, regs.Rsp, regs.Rip, regs.Eflags} {
+		le.PutUint64(mc[8*i:], v)
+	}
+	le.PutUint16(mc[144:], uint16(regs.Cs))
+	le.PutUint16(mc[150:], uint16(regs.Ss))
+	le.PutUint64(mc[184:], fpAddr)
+	oldMask := t.sigMask.Load()
+	if t.savedMaskValid {
+		// sigsuspend: the handler returns to the mask from before the call.
+		oldMask, t.savedMaskValid = t.savedMask, false
+	}
+	le.PutUint64(uc[ucSigmaskOff:], oldMask)
+	info := b[8+ucontextSize:]
+	le.PutUint32(info[0:], uint32(sig))
+	le.PutUint32(info[8:], 0) // SI_USER
+	le.PutUint32(info[16:], uint32(t.tg.PID))
+	le.PutUint32(info[20:], t.Creds().UID)
+	if _, err := t.CopyOut(sp, b); err != nil {
+		return err
+	}
+	mask := t.sigMask.Load() | act.Mask
+	if act.Flags&saNodefer == 0 {
+		mask |= 1 << (sig - 1)
+	}
+	t.sigMask.Store(mask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
+	t.Regs.Rsp = sp
+	t.Regs.Rip = act.Handler
+	t.Regs.Rdi = uint64(sig)
+	t.Regs.Rsi = sp + 8 + ucontextSize
+	t.Regs.Rdx = sp + 8
+	t.Regs.Rax = 0
+	t.Regs.Eflags &^= 0x400 | 0x100 // DF, TF
+	return nil
+}
+
+// Sigreturn implements rt_sigreturn(2): the frame sits where the handler's ret left rsp.
+func (t *Task) Sigreturn() error {
+	uc := t.Regs.Rsp
+	b := make([]byte, ucontextSize)
+	if _, err := t.CopyIn(uc, b); err != nil {
+		t.exitGroup(exitStatusSignal(unix.SIGSEGV))
+		return ErrNoReturn
+	}
+	le := binary.LittleEndian
+	mc := b[ucMcontextOff:]
+	r := &t.Regs
+	vals := []*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
+		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp, &r.Rip, &r.Eflags}
+	for i, p := range vals {
+		*p = le.Uint64(mc[8*i:])
+	}
+	r.Eflags = r.Eflags&0x0dd5 | 0x202 // user-changeable flags only, IF set
+	r.Cs, r.Ss = 0x33, 0x2b
+	r.OrigRax = ^uint64(0)
+	if fpAddr := le.Uint64(mc[184:]); fpAddr != 0 {
+		if cur, err := t.ctx.FPState(); err == nil && len(cur) > 0 {
+			fp := make([]byte, len(cur))
+			if _, err := t.CopyIn(fpAddr, fp); err == nil {
+				t.ctx.SetFPState(fp)
+			}
+		}
+	}
+	mask := le.Uint64(b[ucSigmaskOff:])
+	t.sigMask.Store(mask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
+	if ok, _ := t.hasDeliverable(); ok {
+		t.interrupted.Store(true)
+	}
+	return ErrNoReturn
+}
+
+var _ = platform.Registers{}
+
+// Sigsuspend implements rt_sigsuspend(2): wait with mask until a signal is delivered.
+func (t *Task) Sigsuspend(mask uint64) error {
+	t.savedMask, t.savedMaskValid = t.sigMask.Load(), true
+	t.sigMask.Store(mask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
+	for {
+		if ok, _ := t.hasDeliverable(); ok {
+			t.interrupted.Store(true)
+			return unix.EINTR
+		}
+		if err := t.sleep(nil, time.Time{}); err == unix.EINTR {
+			if ok, _ := t.hasDeliverable(); ok || t.killed.Load() {
+				return unix.EINTR
+			}
+			t.interrupted.Store(false)
+		}
+	}
+}
+
+// Pause implements pause(2).
+func (t *Task) Pause() error {
+	for {
+		if err := t.sleep(nil, time.Time{}); err == unix.EINTR {
+			if ok, _ := t.hasDeliverable(); ok || t.killed.Load() {
+				return unix.EINTR
+			}
+			t.interrupted.Store(false)
+		}
+	}
+}
