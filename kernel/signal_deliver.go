@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
 
@@ -196,8 +195,6 @@ func (t *Task) Sigreturn() error {
 	}
 	return ErrNoReturn
 }
-
-var _ = platform.Registers{}
 
 // Sigsuspend implements rt_sigsuspend(2): wait with mask until a signal is delivered.
 func (t *Task) Sigsuspend(mask uint64) error {

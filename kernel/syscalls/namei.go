@@ -281,9 +281,6 @@ func unlinkat(t *kernel.Task, dirfd int32, pathAddr uint64, flags uint64) (uint6
 		return 0, err
 	}
 	parent.Dentry.Forget(name, true)
-	if r, ok := child.Inode().(interface{ Release() }); ok && !rmdir {
-		_ = r // contents are released by the filesystem when the last open file closes
-	}
 	return 0, nil
 }
 

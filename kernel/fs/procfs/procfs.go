@@ -448,7 +448,6 @@ func limits(tg *kernel.ThreadGroup) string {
 func (p *proc) mounts(info bool) string {
 	var b bytes.Buffer
 	for _, m := range p.k.NS.Mounts() {
-		vd := vfs.VirtualDentry{Mount: m, Dentry: m.Root()}
 		point := "/"
 		parentID := m.ID
 		if m.Parent() != nil {
@@ -459,7 +458,6 @@ func (p *proc) mounts(info bool) string {
 		if m.ReadOnly {
 			opts = "ro"
 		}
-		_ = vd
 		if info {
 			fmt.Fprintf(&b, "%d %d 0:%d / %s %s,nosuid,nodev - %s %s %s\n", m.ID, parentID, m.Dev(), point, opts, m.FSType, m.Source, opts)
 		} else {

@@ -235,18 +235,16 @@ func (in *Inode) Release() {
 // kernel to populate synthetic trees (/sys) at boot.
 func (in *Inode) WriteFile(name string, mode uint32, data []byte) error {
 	c := &vfs.Creds{}
-	child, f, err := in.Create(name, unix.O_WRONLY, mode, c)
+	_, f, err := in.Create(name, unix.O_WRONLY, mode, c)
 	if err == unix.EEXIST {
 		ci, lerr := in.Lookup(name)
 		if lerr != nil {
 			return lerr
 		}
-		child = ci
 		f = &regularFile{in: ci.(*Inode)}
 	} else if err != nil {
 		return err
 	}
-	_ = child
 	r := f.(*regularFile)
 	r.in.mu.Lock()
 	terr := r.in.truncateLocked(0)
