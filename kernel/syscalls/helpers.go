@@ -139,3 +139,34 @@ func ranges(t *kernel.Task, iovs []iovec, toApp bool) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// atTarget resolves a *at call's dirfd and path, honouring AT_SYMLINK_NOFOLLOW and
+// AT_EMPTY_PATH; release drops the reference taken on an FD target.
+func atTarget(t *kernel.Task, dirfd int32, pathAddr, flags uint64) (vfs.VirtualDentry, func(), error) {
+	path, err := copyInPath(t, pathAddr)
+	if err != nil {
+		return vfs.VirtualDentry{}, nil, err
+	}
+	vd, fd, err := t.FileOrPath(dirfd, path, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	if err != nil {
+		return vfs.VirtualDentry{}, nil, err
+	}
+	if fd != nil {
+		return vd, fd.DecRef, nil
+	}
+	return vd, func() {}, nil
+}
+
+// copyOutSized copies v to buf unless size is 0 (a size query); ERANGE when it does not fit.
+func copyOutSized(t *kernel.Task, buf, size uint64, v []byte) (uint64, error) {
+	if size == 0 {
+		return uint64(len(v)), nil
+	}
+	if uint64(len(v)) > size {
+		return 0, unix.ERANGE
+	}
+	if _, err := t.CopyOut(buf, v); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(v)), nil
+}

@@ -522,17 +522,11 @@ func fchmodat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32, flags u
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, pathAddr)
+	vd, release, err := atTarget(t, dirfd, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
-	vd, fd, err := t.FileOrPath(dirfd, path, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
-	if err != nil {
-		return 0, err
-	}
-	if fd != nil {
-		defer fd.DecRef()
-	}
+	defer release()
 	if at, err := vd.Dentry.Inode().Stat(); err == nil && at.Type() == unix.S_IFLNK {
 		return 0, unix.EOPNOTSUPP
 	}
@@ -594,17 +588,11 @@ func fchownat(t *kernel.Task, dirfd int32, pathAddr uint64, uid, gid uint32, fla
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, pathAddr)
+	vd, release, err := atTarget(t, dirfd, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
-	vd, fd, err := t.FileOrPath(dirfd, path, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
-	if err != nil {
-		return 0, err
-	}
-	if fd != nil {
-		defer fd.DecRef()
-	}
+	defer release()
 	return chownCommon(t, vd, uid, gid)
 }
 

@@ -304,17 +304,11 @@ func faccessat(t *kernel.Task, dirfd int32, pathAddr, mode, flags uint64) (uint6
 	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, pathAddr)
+	vd, release, err := atTarget(t, dirfd, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
-	vd, fd, err := t.FileOrPath(dirfd, path, flags&unix.AT_EMPTY_PATH != 0, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
-	if err != nil {
-		return 0, err
-	}
-	if fd != nil {
-		defer fd.DecRef()
-	}
+	defer release()
 	at, err := statAttr(vd)
 	if err != nil {
 		return 0, err

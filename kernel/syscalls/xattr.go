@@ -66,17 +66,7 @@ func getxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, 
 	if err != nil {
 		return 0, err
 	}
-	size := a[3]
-	if size == 0 {
-		return uint64(len(v)), nil
-	}
-	if uint64(len(v)) > size {
-		return 0, unix.ERANGE
-	}
-	if _, err := t.CopyOut(a[2], v); err != nil {
-		return 0, unix.EFAULT
-	}
-	return uint64(len(v)), nil
+	return copyOutSized(t, a[2], a[3], v)
 }
 
 func listxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
@@ -94,17 +84,7 @@ func listxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64,
 	for _, n := range names {
 		b = append(append(b, n...), 0)
 	}
-	size := a[2]
-	if size == 0 {
-		return uint64(len(b)), nil
-	}
-	if uint64(len(b)) > size {
-		return 0, unix.ERANGE
-	}
-	if _, err := t.CopyOut(a[1], b); err != nil {
-		return 0, unix.EFAULT
-	}
-	return uint64(len(b)), nil
+	return copyOutSized(t, a[1], a[2], b)
 }
 
 func setxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
