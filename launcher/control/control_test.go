@@ -1,9 +1,12 @@
 package control
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -162,5 +165,62 @@ func TestParseSignal(t *testing.T) {
 	}
 	if _, err := ParseSignal("BOGUS"); err == nil {
 		t.Error("ParseSignal(BOGUS) succeeded")
+	}
+}
+
+// TestOtherUsersRefused connects as uid 65534 (through python3 under setpriv) to a socket
+// made reachable on purpose: the server must close without answering, and log it.
+func TestOtherUsersRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to connect as another user")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv is not installed")
+	}
+	py := "/usr/bin/python3" // Debian's: a user-local interpreter may not be reachable by uid 65534
+	if _, err := os.Stat(py); err != nil {
+		t.Skip("python3 is not installed (make test installs it)")
+	}
+	dir, err := os.MkdirTemp("", "sbx-control-peer-") // t.TempDir's parent is private to root
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	_, _, l, err := Register(dir, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	os.Chmod(l.Addr().String(), 0o666)
+	logged := make(chan string, 1)
+	go Serve(l, &fakeSource{info: Info{ID: "secret"}, events: make(chan Event)}, func(f string, a ...any) {
+		select {
+		case logged <- fmt.Sprintf(f, a...):
+		default:
+		}
+	})
+	// The server closes at once: sending may already fail, and the read sees EOF or a reset.
+	script := `import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+try:
+    s.sendall(b'{"v":1,"op":"info"}\n')
+    print(repr(s.recv(4096)))
+except (BrokenPipeError, ConnectionResetError):
+    print("b''")`
+	out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", py, "-c", script, l.Addr().String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("client as uid 65534: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "secret") || strings.TrimSpace(string(out)) != "b''" {
+		t.Errorf("another user got an answer: %s", out)
+	}
+	select {
+	case msg := <-logged:
+		if !strings.Contains(msg, "uid 65534") {
+			t.Errorf("logged %q", msg)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the refusal was not logged")
 	}
 }
