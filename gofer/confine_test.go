@@ -20,6 +20,9 @@ func TestConfinedGofer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { p.Kill(); p.Wait() }()
+	if err := p.Ready(); err != nil {
+		t.Fatal(err)
+	}
 	c, err := NewClient(p.Conn)
 	if err != nil {
 		t.Fatal(err)

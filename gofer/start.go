@@ -17,9 +17,11 @@ const Role = "__gofer"
 // Process is a running gofer.
 type Process struct {
 	// Conn is the kernel's end of the gofer connection.
-	Conn     *os.File
+	Conn *os.File
+	// Warnings name the security features the gofer could not apply; set by Ready.
 	Warnings []string
 	cmd      *exec.Cmd
+	status   *os.File
 }
 
 // Pid returns the gofer's host PID.
@@ -32,8 +34,9 @@ func (p *Process) Kill() { p.cmd.Process.Kill() }
 func (p *Process) Wait() error { return p.cmd.Wait() }
 
 // Start runs the gofer role (sbx re-executed from /proc/self/exe) in its own user, mount,
-// network, IPC and UTS namespaces, serving cfg. It returns once the gofer has confined
-// itself and is ready.
+// network, IPC and UTS namespaces, serving cfg. It returns as soon as the process runs, so
+// that the caller can start other work while the gofer confines itself; Ready waits for
+// that. Requests written to Conn before then wait in the socket.
 func Start(cfg Config) (*Process, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -54,7 +57,6 @@ func Start(cfg Config) (*Process, error) {
 		cfgW.Close()
 		return nil, err
 	}
-	defer stR.Close()
 	cmd := exec.Command("/proc/self/exe", Role)
 	cmd.Args[0] = "sbx-gofer"
 	cmd.ExtraFiles = []*os.File{cfgR, goferEnd, stW} // FDs 3, 4, 5
@@ -74,24 +76,40 @@ func Start(cfg Config) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		kernelEnd.Close()
 		cfgW.Close()
+		stR.Close()
 		stW.Close()
 		return nil, fmt.Errorf("starting the gofer: %w (are unprivileged user namespaces enabled?)", err)
 	}
 	stW.Close()
 	err = json.NewEncoder(cfgW).Encode(cfg)
 	cfgW.Close()
-	var st status
-	if derr := json.NewDecoder(stR).Decode(&st); derr != nil && err == nil {
-		err = errors.New("the gofer exited before it was ready")
-	}
-	if err == nil && st.Error != "" {
-		err = errors.New(st.Error)
-	}
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		kernelEnd.Close()
+		stR.Close()
 		return nil, fmt.Errorf("gofer: %w", err)
 	}
-	return &Process{Conn: kernelEnd, Warnings: st.Warnings, cmd: cmd}, nil
+	return &Process{Conn: kernelEnd, cmd: cmd, status: stR}, nil
+}
+
+// Ready waits until the gofer has confined itself and serves, and returns the warnings it
+// reported (security features it could not apply). On error the gofer has been stopped.
+func (p *Process) Ready() error {
+	defer p.status.Close()
+	var st status
+	err := json.NewDecoder(p.status).Decode(&st)
+	if err != nil {
+		err = errors.New("the gofer exited before it was ready")
+	} else if st.Error != "" {
+		err = errors.New(st.Error)
+	}
+	if err != nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		p.Conn.Close()
+		return fmt.Errorf("gofer: %w", err)
+	}
+	p.Warnings = st.Warnings
+	return nil
 }

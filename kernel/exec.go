@@ -44,7 +44,7 @@ func (t *Task) openExecutable(dirfd int32, path string, follow bool) (*loader.Op
 	}
 	fd := vfs.NewFileDescription(f, vd, unix.O_RDONLY)
 	return &loader.Opened{File: m.MapSource(), Path: vd.Path(), Dev: a.Dev, Ino: a.Ino, Size: a.Size,
-		Release: fd.DecRef}, nil
+		Release: fd.DecRef, Hold: fd}, nil
 }
 
 // Execve replaces the process image (execve(2)/execveat(2)). On success the task's

@@ -302,8 +302,9 @@ func (t *Task) run() {
 				break
 			}
 		}
-		as := t.MM().AddressSpace()
-		ev, err := ctx.Switch(as, &t.Regs)
+		m := t.MM()
+		gen := m.FaultGen()
+		ev, err := ctx.Switch(m.AddressSpace(), &t.Regs)
 		if err != nil {
 			t.k.debugf("task %d: platform: %v", t.TID, err)
 			t.exitGroup(exitStatusSignal(unix.SIGKILL))
@@ -313,7 +314,9 @@ func (t *Task) run() {
 		case platform.EventSyscall:
 			t.syscall()
 		case platform.EventFault:
-			t.fatalSignal(unix.SIGSEGV, ev)
+			if !m.HandleFault(ev.Addr, gen) {
+				t.fatalSignal(unix.SIGSEGV, ev)
+			}
 		case platform.EventSignal:
 			t.fatalSignal(unix.Signal(ev.Signo), ev)
 		case platform.EventInterrupted:

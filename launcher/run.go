@@ -83,7 +83,6 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
-	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	// Why: the kernel reports stats and takes signals over a private channel.
 	ctlPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -133,6 +132,14 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	ctlKernel.Close()
 	brokerKernel.Close()
 	gp.Conn.Close()
+	// The kernel's start-up overlaps the gofer's self-confinement; it gets its
+	// configuration, and so touches no host file, only once the gofer is ready.
+	if err := gp.Ready(); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("starting the gofer: %w", err)
+	}
+	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {

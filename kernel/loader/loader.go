@@ -32,6 +32,8 @@ type Opened struct {
 	Dev, Ino uint64
 	Size     int64
 	Release  func()
+	// Hold keeps File readable for as long as a mapping of it exists.
+	Hold mm.Holder
 }
 
 // Open resolves path for execution: ENOENT, EACCES (no exec permission, not a regular
@@ -252,7 +254,7 @@ func loadImage(m *mm.MM, f *Opened, bias uint64, isMain bool) (*image, error) {
 		if p.Filesz > 0 {
 			src := &segmentSource{f: f.File, limit: int64(p.Off + p.Filesz)}
 			if _, err := m.Map(mm.MapOpts{Addr: start, Length: fileMapEnd - start, Prot: prot, Fixed: true,
-				Source: src, Offset: fileStart, Name: f.Path, Dev: f.Dev, Ino: f.Ino}); err != nil {
+				Source: src, Hold: f.Hold, Offset: fileStart, Name: f.Path, Dev: f.Dev, Ino: f.Ino}); err != nil {
 				return nil, err
 			}
 		} else {

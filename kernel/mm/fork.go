@@ -43,8 +43,21 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 			m.mf.copyData(off, v.memOff, size)
 			w.memOff = off
 		}
+		prot := w.Prot
+		if v.lazy != nil {
+			// The child fills what the parent had not, and faults in its own mappings.
+			l := v.lazy
+			i, j := v.lazyPages(v.Start, v.End)
+			w.lazy = newLazyFill(l.src, l.hold, w.memOff, w.FileOff, j-i)
+			for k := i; k < j; k++ {
+				if l.filled.get(k) {
+					w.lazy.filled.setRange(k-i, k-i+1)
+				}
+			}
+			prot = 0
+		}
 		c.vmas = append(c.vmas, &w)
-		if err := as.MapFile(w.Start, w.End-w.Start, w.memOff, w.Prot); err != nil {
+		if err := as.MapFile(w.Start, w.End-w.Start, w.memOff, prot); err != nil {
 			c.releaseLocked()
 			return nil, err
 		}

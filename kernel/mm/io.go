@@ -38,6 +38,11 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 			return out, unix.EFAULT
 		}
 		hi := min(end, v.End)
+		if v.lazy != nil {
+			if err := m.fillLocked(v, pageDown(a), pageUp(hi)); err != nil {
+				return out, unix.EFAULT
+			}
+		}
 		out = append(out, m.mf.Slice(v.memOff+int64(a-v.Start), int64(hi-a)))
 		a = hi
 	}

@@ -5,9 +5,11 @@
 // Model: every VMA maps one contiguous range of the memory file. Private VMAs own their
 // range exclusively (freed when unmapped); shared VMAs hold a reference on a SharedRange
 // owned by a kernel file (tmpfs, memfd, shared anonymous memory) and never free it
-// themselves. Mappings are made eagerly: the memory file is sparse, so an untouched page
-// costs nothing, and the app never faults on a valid access. A fault therefore always
-// means SIGSEGV.
+// themselves. Anonymous and shared mappings are made eagerly: the memory file is sparse, so
+// an untouched page costs nothing, and the app never faults on a valid access. Private file
+// mappings are filled lazily, at the first fault or kernel access of each page (lazy.go), so
+// that a program's libraries are not copied in whole at every exec; any other fault means
+// SIGSEGV.
 //
 // Locking: MM.mu protects the VMA list, brk and the platform address space calls made on
 // its behalf. MemoryFile has its own lock, taken under MM.mu.
@@ -18,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -53,6 +56,9 @@ type VMA struct {
 	// Name is what /proc/PID/maps shows: a path, "[heap]", "[stack]", or "".
 	Name     string
 	Dev, Ino uint64
+	// lazy is the fill state of a lazily filled private file mapping (lazy.go); nil when
+	// the VMA's memory-file range is always valid.
+	lazy *lazyFill
 }
 
 // sharedRef counts VMAs (pieces of one split mapping) using one shared range.
@@ -88,6 +94,8 @@ type MM struct {
 	Layout Layout
 
 	users users
+	// faultGen counts fault-time fills (see HandleFault).
+	faultGen atomic.Uint64
 }
 
 // Layout is where the loader put things, for /proc/PID/{cmdline,environ,auxv,stat}.
@@ -192,9 +200,16 @@ func (m *MM) findFreeLocked(hint, length uint64) (uint64, error) {
 // minMmapAddr is vm.mmap_min_addr.
 const minMmapAddr = 0x10000
 
-// insertLocked adds v, which must not overlap, and mirrors it into the platform.
+// insertLocked adds v, which must not overlap, and mirrors it into the platform (a lazy
+// VMA inaccessible until its pages fault in).
 func (m *MM) insertLocked(v *VMA) error {
-	if err := m.as.MapFile(v.Start, v.End-v.Start, v.memOff, v.Prot); err != nil {
+	prot := v.Prot
+	if v.lazy != nil {
+		prot = 0
+		i, j := v.lazyPages(v.Start, v.End)
+		v.lazy.mapped.clearRange(i, j)
+	}
+	if err := m.as.MapFile(v.Start, v.End-v.Start, v.memOff, prot); err != nil {
 		return err
 	}
 	i := m.findLocked(v.Start)
@@ -221,6 +236,9 @@ func (m *MM) splitLocked(addr uint64) {
 	if w.release != nil {
 		w.release.inc()
 	}
+	if w.lazy != nil {
+		w.lazy.refs++
+	}
 	v.End = addr
 	m.vmas = append(m.vmas, nil)
 	copy(m.vmas[i+2:], m.vmas[i+1:])
@@ -234,12 +252,7 @@ func (m *MM) removeLocked(start, end uint64) error {
 	i := m.findLocked(start)
 	j := i
 	for j < len(m.vmas) && m.vmas[j].Start < end {
-		v := m.vmas[j]
-		if v.release != nil {
-			v.release.dec()
-		} else {
-			m.mf.Free(v.memOff, int64(v.End-v.Start))
-		}
+		m.dropLocked(m.vmas[j])
 		j++
 	}
 	if j > i {
@@ -258,9 +271,12 @@ type MapOpts struct {
 	Shared       bool
 	GrowsDown    bool
 	Source       Source // nil for anonymous memory
-	Offset       int64
-	Name         string
-	Dev, Ino     uint64
+	// Hold keeps Source readable while a private mapping exists, which lets the mapping
+	// be filled lazily; without it the file is copied in at once.
+	Hold     Holder
+	Offset   int64
+	Name     string
+	Dev, Ino uint64
 }
 
 // Map implements the address-space part of mmap(2) and returns the mapped address.
@@ -325,7 +341,9 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 		v.memOff = off
-		if o.Source != nil {
+		if o.Source != nil && o.Hold != nil {
+			v.lazy = newLazyFill(o.Source, o.Hold, off, o.Offset, int(length/PageSize))
+		} else if o.Source != nil {
 			if _, err := o.Source.ReadAt(m.mf.Slice(off, int64(length)), o.Offset); err != nil && err != errEOF {
 				m.mf.Free(off, int64(length))
 				return 0, err
@@ -350,6 +368,9 @@ func (m *MM) dropLocked(v *VMA) {
 		v.release.dec()
 	} else {
 		m.mf.Free(v.memOff, int64(v.End-v.Start))
+	}
+	if v.lazy != nil {
+		v.lazy.dec()
 	}
 }
 
@@ -399,11 +420,33 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 	}
 	m.splitLocked(addr)
 	m.splitLocked(end)
+	// Contiguous ordinary VMAs change in one platform call; lazy ones page run by page run.
+	var runStart, runEnd uint64
 	for i := m.findLocked(addr); i < len(m.vmas) && m.vmas[i].Start < end; i++ {
-		m.vmas[i].Prot = prot
+		v := m.vmas[i]
+		v.Prot = prot
+		if v.lazy == nil && v.Start == runEnd {
+			runEnd = v.End
+			continue
+		}
+		if runEnd > runStart {
+			if err := m.as.Protect(runStart, runEnd-runStart, prot); err != nil {
+				return err
+			}
+		}
+		runStart, runEnd = v.Start, v.End
+		if v.lazy != nil {
+			if err := m.protectRunsLocked(v, v.Start, v.End, prot); err != nil {
+				return err
+			}
+			runStart, runEnd = 0, 0
+		}
 	}
 	m.mergeLocked()
-	return m.as.Protect(addr, end-addr, prot)
+	if runEnd > runStart {
+		return m.as.Protect(runStart, runEnd-runStart, prot)
+	}
+	return nil
 }
 
 // mergeLocked joins adjacent VMAs that are indistinguishable continuations of each other.
@@ -415,9 +458,12 @@ func (m *MM) mergeLocked() {
 			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
 				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
-				p.release == v.release {
+				p.release == v.release && p.lazy == v.lazy {
 				if v.release != nil {
 					v.release.dec()
+				}
+				if v.lazy != nil {
+					v.lazy.refs--
 				}
 				p.End = v.End
 				continue
@@ -541,7 +587,9 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 			return err
 		}
 		w.memOff = off
-		if v.Source != nil {
+		if v.lazy != nil {
+			w.lazy = newLazyFill(v.Source, v.lazy.hold, off, w.FileOff, int(size/PageSize))
+		} else if v.Source != nil {
 			if _, err := v.Source.ReadAt(m.mf.Slice(off, int64(size)), w.FileOff); err != nil && err != errEOF {
 				m.mf.Free(off, int64(size))
 				return err
@@ -625,7 +673,11 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 			return unix.ENOMEM
 		}
 		lo, hi := max(a, v.Start), min(end, v.End)
-		if !v.Shared {
+		if v.lazy != nil {
+			if err := m.discardLazyLocked(v, lo, hi); err != nil {
+				return err
+			}
+		} else if !v.Shared {
 			off := v.memOff + int64(lo-v.Start)
 			n := int64(hi - lo)
 			if v.Source != nil {

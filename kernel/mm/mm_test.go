@@ -205,3 +205,79 @@ func TestCopyInString(t *testing.T) {
 		t.Fatalf("long string = %v, want ENAMETOOLONG", err)
 	}
 }
+
+// countingSource is a file of known bytes that counts reads and references.
+type countingSource struct {
+	data       []byte
+	reads      int
+	refs, decs int
+}
+
+func (s *countingSource) ReadAt(p []byte, off int64) (int, error) {
+	s.reads++
+	if off >= int64(len(s.data)) {
+		return 0, errEOF
+	}
+	n := copy(p, s.data[off:])
+	if n < len(p) {
+		return n, errEOF
+	}
+	return n, nil
+}
+func (s *countingSource) IncRef() { s.refs++ }
+func (s *countingSource) DecRef() { s.decs++ }
+
+func TestLazyFileMapping(t *testing.T) {
+	m, _ := newMM(t)
+	as := m.as.(*recordingAS)
+	src := &countingSource{data: make([]byte, 64*PageSize)}
+	for i := range src.data {
+		src.data[i] = byte(i / PageSize)
+	}
+	a, err := m.Map(MapOpts{Length: 64 * PageSize, Prot: platform.ProtRead, Source: src, Hold: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.reads != 0 || src.refs != 1 {
+		t.Fatalf("mmap read the file %d times, took %d references; want 0 and 1", src.reads, src.refs)
+	}
+	// A first touch fills and maps the pages around it.
+	gen := m.FaultGen()
+	protects := as.protects
+	if !m.HandleFault(a+40*PageSize+8, gen) {
+		t.Fatal("first touch of a lazy page was not resolved")
+	}
+	if as.protects == protects || src.reads == 0 {
+		t.Fatal("the fault neither mapped nor filled anything")
+	}
+	// The same page faulting again, with nothing changed since, is a real violation.
+	if m.HandleFault(a+40*PageSize, m.FaultGen()) {
+		t.Fatal("a fault on a mapped page was retried")
+	}
+	// ... unless another fault changed the address space in between.
+	if !m.HandleFault(a+40*PageSize, gen) {
+		t.Fatal("a fault racing another thread's fill was not retried")
+	}
+	// The kernel's own accesses fill pages too.
+	got := make([]byte, 2)
+	if _, err := m.CopyIn(a+3*PageSize-1, got); err != nil || got[0] != 2 || got[1] != 3 {
+		t.Fatalf("CopyIn across untouched pages = %v, %v", got, err)
+	}
+	// Faults outside lazy mappings stay faults.
+	if m.HandleFault(a-PageSize, m.FaultGen()) {
+		t.Fatal("a fault outside any mapping was retried")
+	}
+	// Split pieces share the reference; the last unmap drops it.
+	if err := m.Unmap(a+10*PageSize, PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if src.decs != 0 {
+		t.Fatal("the file was released while still mapped")
+	}
+	if err := m.Unmap(a, 64*PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if src.decs != 1 {
+		t.Fatalf("file released %d times after the last unmap, want 1", src.decs)
+	}
+}

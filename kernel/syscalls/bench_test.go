@@ -53,7 +53,7 @@ func BenchmarkSandbox(b *testing.B) {
 		b.Fatalf("sbx run: %d %s", res.Code, res.Stderr)
 	}
 	sandboxed := parse(res.Stdout)
-	for _, k := range []string{"getpid", "open-read-close", "mmap-munmap-64k"} {
+	for _, k := range []string{"getpid", "open-read-close", "mmap-munmap-64k", "fork-exec-wait"} {
 		b.ReportMetric(sandboxed[k], k+"-sbx-ns/op")
 		b.ReportMetric(native[k], k+"-native-ns/op")
 		if native[k] > 0 {

@@ -86,7 +86,7 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if o.Shared && !fd.Writable() {
 			o.MaxProt = platform.ProtRead | platform.ProtExec
 		}
-		o.Source = mp.MapSource()
+		o.Source, o.Hold = mp.MapSource(), fd
 		if _, isShared := o.Source.(mm.SharedSource); o.Shared && !isShared && prot&unix.PROT_WRITE != 0 {
 			// A writable shared mapping of a host file would need write-back to the host file,
 			// which the kernel does not do yet; refuse rather than silently diverge.

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,5 +37,18 @@ int main(int argc, char **argv) {
 		munmap(p, 65536);
 	}
 	printf("mmap-munmap-64k %.0f\n", (now() - t0) / n);
+	/* Process creation is costly everywhere: a hundredth as many rounds. */
+	int forks = n / 100 > 0 ? n / 100 : 1;
+	t0 = now();
+	for (int i = 0; i < forks; i++) {
+		pid_t c = fork();
+		if (c == 0) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		if (c < 0 || waitpid(c, &st, 0) != c || st != 0) { perror("fork/exec"); return 1; }
+	}
+	printf("fork-exec-wait %.0f\n", (now() - t0) / forks);
 	return 0;
 }
