@@ -88,6 +88,23 @@ func (t *Task) WaitFile(fd *vfs.FileDescription, mask uint32, deadline time.Time
 	return t.sleep(nil, deadline)
 }
 
+// WaitAny blocks until the kernel file fd is ready for mask or one of the host FDs has an
+// event, the deadline passes (ETIMEDOUT), or the task is interrupted (EINTR). epoll waits
+// this way on its own queue plus the host files it watches.
+func (t *Task) WaitAny(fd *vfs.FileDescription, mask uint32, host []unix.PollFd, deadline time.Time) error {
+	p, ok := fd.Impl().(vfs.Pollable)
+	if !ok {
+		return nil
+	}
+	e := &waiter.Entry{Mask: mask | waiter.EventHUp | waiter.EventErr, Callback: func(uint32) { t.wakeUp() }}
+	p.EventRegister(e)
+	defer p.EventUnregister(e)
+	if p.Readiness(mask) != 0 {
+		return nil
+	}
+	return t.sleep(host, deadline)
+}
+
 // PollItem is one file in a poll set.
 type PollItem struct {
 	FD      *vfs.FileDescription // nil: skipped (negative fd)

@@ -66,3 +66,36 @@ func lineDiff(want, got string) string {
 	}
 	return b.String()
 }
+
+// TestGoProgram runs a Go program (goroutines, timers, pipes through the netpoller, os/exec)
+// natively and under sbx: the Go runtime is a demanding client of epoll and eventfd.
+func TestGoProgram(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no Go toolchain")
+	}
+	bin, err := os.MkdirTemp("", "sbx-goprog-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin)
+	os.Chmod(bin, 0o755)
+	exe := filepath.Join(bin, "goprog")
+	build := exec.Command(goBin, "build", "-o", exe, "testdata/goprog/main.go")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building: %v\n%s", err, out)
+	}
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			native := sbxtest.Run(t, u, "", "", exe)
+			got := sbxtest.Sbx(t, u, "run", "--ro", bin, "--", exe)
+			if native.Code != 0 {
+				t.Fatalf("native run failed (%d): %s", native.Code, native.Stderr)
+			}
+			if got.Stdout != native.Stdout || got.Code != native.Code {
+				t.Errorf("exit %d (native %d), stderr %s\n%s", got.Code, native.Code, got.Stderr, lineDiff(native.Stdout, got.Stdout))
+			}
+		})
+	}
+}

@@ -92,6 +92,11 @@ func entries() []entry {
 		sup(48, Shutdown, "f,d"), sup(51, Getsockname, "f,x,x"), sup(52, Getpeername, "f,x,x"),
 		partial(53, Socketpair, "d,x,d,x", "AF_UNIX"), partial(54, Setsockopt, "f,d,d,x,d", "common SOL_SOCKET options"),
 		partial(55, Getsockopt, "f,d,d,x,x", "common SOL_SOCKET options"),
+		sup(284, Eventfd, "d"), sup(290, Eventfd2, "d,x"), sup(283, TimerfdCreate, "d,x"),
+		sup(286, TimerfdSettime, "f,x,x,x"), sup(287, TimerfdGettime, "f,x"),
+		sup(213, EpollCreate, "d"), sup(291, EpollCreate1, "x"),
+		partial(233, EpollCtl, "f,d,f,x", "edge-triggered on host files (terminal, brokered sockets) is reported level-triggered"),
+		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }
 

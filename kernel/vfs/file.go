@@ -104,6 +104,9 @@ func (fd *FileDescription) DecRef() {
 	}
 }
 
+// Released reports whether the last reference is gone (epoll forgets such files).
+func (fd *FileDescription) Released() bool { return fd.refs.Load() <= 0 }
+
 // Impl returns the file implementation.
 func (fd *FileDescription) Impl() File { return fd.impl }
 

@@ -65,3 +65,15 @@ func (ms mappings) protect(start, end uint64, prot platform.Prot) mappings {
 	}
 	return ms
 }
+
+// widens reports whether giving [start, end) the protection prot only adds permissions:
+// then other threads need not be stopped for it (they fault, and catch up, if they touch
+// the range before they sync).
+func (ms mappings) widens(start, end uint64, prot platform.Prot) bool {
+	for i := ms.find(start); i < len(ms) && ms[i].start < end; i++ {
+		if ms[i].prot&^prot != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -199,6 +199,9 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	case opUnmap:
 		as.state = as.state.remove(o.addr, o.addr+o.length)
 	case opProtect:
+		if as.state.widens(o.addr, o.addr+o.length, o.prot) {
+			restricts = false
+		}
 		as.state = as.state.protect(o.addr, o.addr+o.length, o.prot)
 	}
 	as.log = append(as.log, o)
@@ -358,6 +361,14 @@ func (s *stubProc) inject(nr, a0, a1, a2, a3, a4, a5 uintptr) (uintptr, error) {
 		return 0, s.fail(err)
 	}
 	status, err := s.wait()
+	// A kick (Interrupt, or another thread's shoot-down) sent while the stub was running
+	// may land now: drop it, the caller syncs before the stub runs app code again.
+	for err == nil && status.Stopped() && status.StopSignal() == unix.SIGSTOP {
+		if err := unix.PtraceCont(s.pid, 0); err != nil {
+			return 0, s.fail(err)
+		}
+		status, err = s.wait()
+	}
 	if err != nil {
 		return 0, err
 	}

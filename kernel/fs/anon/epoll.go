@@ -1,0 +1,287 @@
+package anon
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// Epoll flags beyond the poll bits (<sys/epoll.h>).
+const (
+	EpollExclusive = 1 << 28
+	EpollWakeup    = 1 << 29
+	EpollOneShot   = 1 << 30
+	EpollET        = 1 << 31
+	// always are reported whether asked for or not.
+	always = waiter.EventErr | waiter.EventHUp
+)
+
+// Event is one ready file as epoll_wait reports it.
+type Event struct {
+	Events uint32
+	Data   uint64
+}
+
+// Epoll is an epoll instance: an interest list of (FD number, file description) pairs.
+//
+// Files implemented in the kernel (vfs.Pollable) are watched through their wait queues: a
+// notification marks the item, which is what edge-triggered items report on. Host files
+// (terminals, brokered sockets) are polled on the host when the instance is waited on; for
+// them edge-triggered mode is reported level-triggered, which can wake a waiter more often
+// than Linux would but never misses an edge.
+type Epoll struct {
+	queue waiter.Queue
+
+	mu sync.Mutex
+	// items in insertion order, and by key. protected by mu
+	items []*epollItem
+	byKey map[epollKey]*epollItem
+}
+
+type epollKey struct {
+	fd   int32
+	file *vfs.FileDescription
+}
+
+type epollItem struct {
+	key    epollKey
+	events uint32 // asked-for events and flags
+	data   uint64
+	// entry is the registration on a Pollable's queue; nil for host files.
+	entry    *waiter.Entry
+	pollable vfs.Pollable
+	// pending: notified since last reported (edge-triggered). disabled: a one-shot item
+	// that fired and waits for EPOLL_CTL_MOD.
+	pending  atomic.Bool
+	disabled bool
+}
+
+var _ vfs.Pollable = (*Epoll)(nil)
+
+// NewEpoll returns an empty instance.
+func NewEpoll() *Epoll { return &Epoll{byKey: make(map[epollKey]*epollItem)} }
+
+// CanWatch reports whether epoll can watch fd: regular files and directories cannot (EPERM).
+func CanWatch(fd *vfs.FileDescription) bool {
+	if in := fd.Inode(); in != nil {
+		if a, err := in.Stat(); err == nil && (a.Type() == unix.S_IFREG || a.Type() == unix.S_IFDIR) {
+			return false
+		}
+	}
+	switch fd.Impl().(type) {
+	case vfs.Pollable:
+		return true
+	case vfs.HostFile:
+		return fd.IsStream()
+	}
+	return false
+}
+
+// Add implements EPOLL_CTL_ADD.
+func (e *Epoll) Add(fdn int32, fd *vfs.FileDescription, events uint32, data uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := epollKey{fdn, fd}
+	if _, ok := e.byKey[k]; ok {
+		return unix.EEXIST
+	}
+	it := &epollItem{key: k, events: events, data: data}
+	it.pending.Store(true) // a file already ready is reported at once
+	if p, ok := fd.Impl().(vfs.Pollable); ok {
+		it.pollable = p
+		e.registerLocked(it)
+	}
+	e.items = append(e.items, it)
+	e.byKey[k] = it
+	e.queue.Notify(waiter.EventIn)
+	return nil
+}
+
+func (e *Epoll) registerLocked(it *epollItem) {
+	it.entry = &waiter.Entry{Mask: it.events | always, Callback: func(uint32) {
+		it.pending.Store(true)
+		e.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
+	}}
+	it.pollable.EventRegister(it.entry)
+}
+
+// Modify implements EPOLL_CTL_MOD.
+func (e *Epoll) Modify(fdn int32, fd *vfs.FileDescription, events uint32, data uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it, ok := e.byKey[epollKey{fdn, fd}]
+	if !ok {
+		return unix.ENOENT
+	}
+	if it.events&EpollExclusive != 0 {
+		return unix.EINVAL
+	}
+	if it.pollable != nil {
+		it.pollable.EventUnregister(it.entry)
+	}
+	it.events, it.data, it.disabled = events, data, false
+	it.pending.Store(true)
+	if it.pollable != nil {
+		e.registerLocked(it)
+	}
+	e.queue.Notify(waiter.EventIn)
+	return nil
+}
+
+// Delete implements EPOLL_CTL_DEL.
+func (e *Epoll) Delete(fdn int32, fd *vfs.FileDescription) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it, ok := e.byKey[epollKey{fdn, fd}]
+	if !ok {
+		return unix.ENOENT
+	}
+	e.removeLocked(it)
+	return nil
+}
+
+func (e *Epoll) removeLocked(it *epollItem) {
+	if it.pollable != nil {
+		it.pollable.EventUnregister(it.entry)
+	}
+	delete(e.byKey, it.key)
+	for i, x := range e.items {
+		if x == it {
+			e.items = append(e.items[:i], e.items[i+1:]...)
+			break
+		}
+	}
+}
+
+// HostWaits returns the host FDs and events a waiter must poll besides the instance's
+// own queue.
+func (e *Epoll) HostWaits() []unix.PollFd {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []unix.PollFd
+	for _, it := range e.items {
+		if h, ok := it.key.file.Impl().(vfs.HostFile); ok && it.pollable == nil && !it.disabled && !it.key.file.Released() {
+			out = append(out, unix.PollFd{Fd: int32(h.HostFD()), Events: int16(it.events & 0xffff)})
+		}
+	}
+	return out
+}
+
+// Collect returns up to max ready events, consuming edges and one-shots as epoll_wait does.
+func (e *Epoll) Collect(max int) []Event {
+	return e.scan(max, true)
+}
+
+func (e *Epoll) scan(max int, consume bool) []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Event
+	var host []unix.PollFd
+	var hostItems []*epollItem
+	for _, it := range append([]*epollItem(nil), e.items...) {
+		if it.key.file.Released() {
+			e.removeLocked(it) // the file is gone: Linux drops it from every interest list
+			continue
+		}
+		if it.disabled {
+			continue
+		}
+		if it.pollable == nil {
+			if h, ok := it.key.file.Impl().(vfs.HostFile); ok {
+				host = append(host, unix.PollFd{Fd: int32(h.HostFD()), Events: int16(it.events & 0xffff)})
+				hostItems = append(hostItems, it)
+			}
+			continue
+		}
+		mask := it.events&0xffff | always
+		r := it.pollable.Readiness(mask) & mask
+		if r == 0 || (it.events&EpollET != 0 && !it.pending.Load()) {
+			continue
+		}
+		out = e.reportLocked(out, it, r, consume)
+		if len(out) >= max {
+			return out
+		}
+	}
+	if len(host) > 0 {
+		unix.Poll(host, 0)
+		for i, h := range host {
+			if h.Revents == 0 {
+				continue
+			}
+			out = e.reportLocked(out, hostItems[i], uint32(uint16(h.Revents)), consume)
+			if len(out) >= max {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (e *Epoll) reportLocked(out []Event, it *epollItem, r uint32, consume bool) []Event {
+	if consume {
+		it.pending.Store(false)
+		if it.events&EpollOneShot != 0 {
+			it.disabled = true
+		}
+	}
+	return append(out, Event{Events: r, Data: it.data})
+}
+
+// Readiness implements vfs.Pollable: an instance is readable when a wait would report
+// something.
+func (e *Epoll) Readiness(mask uint32) uint32 {
+	if len(e.scan(1, false)) > 0 {
+		return (waiter.EventIn | waiter.EventRdNorm) & mask
+	}
+	return 0
+}
+
+// EventRegister implements vfs.Pollable.
+func (e *Epoll) EventRegister(w *waiter.Entry) { e.queue.EventRegister(w) }
+
+// EventUnregister implements vfs.Pollable.
+func (e *Epoll) EventUnregister(w *waiter.Entry) { e.queue.EventUnregister(w) }
+
+// IsStream implements vfs.Stream.
+func (*Epoll) IsStream() bool { return true }
+
+// Read implements vfs.File: an epoll instance is not readable.
+func (*Epoll) Read(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
+
+// Write implements vfs.File.
+func (*Epoll) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
+
+// Release drops every registration.
+func (e *Epoll) Release() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, it := range append([]*epollItem(nil), e.items...) {
+		e.removeLocked(it)
+	}
+}
+
+// Watches reports whether e watches target, directly or through nested instances
+// (EPOLL_CTL_ADD refuses such cycles with ELOOP).
+func (e *Epoll) Watches(target *Epoll) bool {
+	if e == target {
+		return true
+	}
+	e.mu.Lock()
+	var inner []*Epoll
+	for _, it := range e.items {
+		if x, ok := it.key.file.Impl().(*Epoll); ok {
+			inner = append(inner, x)
+		}
+	}
+	e.mu.Unlock()
+	for _, x := range inner {
+		if x.Watches(target) {
+			return true
+		}
+	}
+	return false
+}
