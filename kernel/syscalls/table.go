@@ -96,6 +96,13 @@ func entries() []entry {
 		sup(286, TimerfdSettime, "f,x,x,x"), sup(287, TimerfdGettime, "f,x"),
 		sup(213, EpollCreate, "d"), sup(291, EpollCreate1, "x"),
 		partial(233, EpollCtl, "f,d,f,x", "edge-triggered on host files (terminal, brokered sockets) is reported level-triggered"),
+		sup(160, Setrlimit, "d,x"), sup(140, Getpriority, "d,d"), sup(141, Setpriority, "d,d,d"),
+		sup(142, SchedSetparam, "d,x"), sup(143, SchedGetparam, "d,x"), sup(144, SchedSetscheduler, "d,d,x"),
+		sup(145, SchedGetscheduler, "d"), sup(146, SchedGetPriorityMax, "d"), sup(147, SchedGetPriorityMin, "d"),
+		partial(324, Membarrier, "d,x,d", "the query answers that no command is offered"),
+		sup(187, Readahead, "f,d,d"), sup(277, SyncFileRange, "f,d,d,x"), sup(37, Alarm, "d"),
+		partial(36, Getitimer, "d,x", "ITIMER_REAL; the CPU-time timers read as disarmed"),
+		partial(38, Setitimer, "d,x,x", "ITIMER_REAL; arming ITIMER_VIRTUAL or ITIMER_PROF gives ENOSYS"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <poll.h>
 #include <time.h>
+#include <sys/wait.h>
 int main(void) {
 	int e = eventfd(3, EFD_NONBLOCK);
 	uint64_t v = 0;
@@ -44,8 +45,10 @@ int main(void) {
 	ev.events = EPOLLIN; ev.data.fd = p[0];
 	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
 	CHECK(epoll_wait(ep, out, 4, 50));
-	if (fork() == 0) { usleep(20000); write(p[1], "x", 1); _exit(0); }
+	pid_t child = fork();
+	if (child == 0) { usleep(20000); write(p[1], "x", 1); _exit(0); }
 	n = epoll_wait(ep, out, 4, 5000); printf("pipe n=%d fd ok=%d\n", n, out[0].data.fd == p[0]);
+	waitpid(child, NULL, 0); /* its copies of the pipe's ends are gone too */
 	close(p[1]);
 	n = epoll_wait(ep, out, 4, 0); printf("after close n=%d ev=%x\n", n, out[0].events);
 	close(p[0]);
@@ -54,13 +57,13 @@ int main(void) {
 	int tf = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	CHECK(timerfd_create(99, 0));
 	CHECK(timerfd_create(CLOCK_MONOTONIC, 0x1234));
-	struct itimerspec its = {.it_value = {0, 10000000}, .it_interval = {0, 10000000}}, old;
+	struct itimerspec its = {.it_value = {0, 50000000}, .it_interval = {0, 50000000}}, old;
 	CHECK(timerfd_settime(tf, 0, &its, NULL));
 	CHECK(read(tf, &v, 8));
 	ev.events = EPOLLIN; ev.data.u64 = 99;
 	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, tf, &ev));
 	n = epoll_wait(ep, out, 4, 1000); printf("timer n=%d data=%lu\n", n, out[0].data.u64);
-	usleep(35000);
+	usleep(175000);
 	CHECK(read(tf, &v, 8)); printf("expirations>=3: %d\n", v >= 3);
 	CHECK(timerfd_gettime(tf, &old)); printf("interval %ld\n", old.it_interval.tv_nsec);
 	its.it_value.tv_nsec = 0;

@@ -1,0 +1,340 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// schedOther is SCHED_OTHER (SCHED_NORMAL).
+const schedOther = 0
+
+// nice values by thread group: the sandbox keeps them for getpriority; the host scheduler
+// never sees them (the app's threads are the kernel's to schedule).
+var nices sync.Map // *kernel.ThreadGroup -> int
+
+// priorityTargets resolves getpriority/setpriority's (which, who) to thread groups.
+func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, error) {
+	switch which {
+	case unix.PRIO_PROCESS:
+		if who == 0 {
+			return []*kernel.ThreadGroup{t.Group()}, nil
+		}
+		if tg := t.Kernel().GroupByPID(who); tg != nil {
+			return []*kernel.ThreadGroup{tg}, nil
+		}
+		return nil, unix.ESRCH
+	case unix.PRIO_PGRP, unix.PRIO_USER:
+		// Every process in the sandbox shares the caller's user; process groups are
+		// matched on the caller's own group only.
+		pgid, _ := t.Group().IDs()
+		if who == 0 || (which == unix.PRIO_PGRP && who == pgid) || (which == unix.PRIO_USER && uint32(who) == t.Creds().UID) {
+			return []*kernel.ThreadGroup{t.Group()}, nil
+		}
+		return nil, unix.ESRCH
+	}
+	return nil, unix.EINVAL
+}
+
+func niceOf(tg *kernel.ThreadGroup) int {
+	if v, ok := nices.Load(tg); ok {
+		return v.(int)
+	}
+	return 0
+}
+
+// Getpriority implements getpriority(2): the raw syscall returns 20 - nice.
+func Getpriority(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tgs, err := priorityTargets(t, int32(a[0]), int32(a[1]))
+	if err != nil {
+		return 0, err
+	}
+	return uint64(20 - niceOf(tgs[0])), nil
+}
+
+// Setpriority implements setpriority(2): raising priority (lower nice) needs root.
+func Setpriority(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tgs, err := priorityTargets(t, int32(a[0]), int32(a[1]))
+	if err != nil {
+		return 0, err
+	}
+	nice := min(max(int(int32(a[2])), -20), 19)
+	for _, tg := range tgs {
+		if nice < niceOf(tg) && t.Creds().EUID != 0 {
+			return 0, unix.EACCES
+		}
+		nices.Store(tg, nice)
+	}
+	return 0, nil
+}
+
+// schedTarget checks a sched_* pid argument.
+func schedTarget(t *kernel.Task, pid int32) error {
+	if pid < 0 {
+		return unix.EINVAL
+	}
+	if pid != 0 && t.Kernel().GroupByPID(pid) == nil && t.Kernel().TaskByTID(pid) == nil {
+		return unix.ESRCH
+	}
+	return nil
+}
+
+// SchedGetscheduler implements sched_getscheduler(2): everything runs SCHED_OTHER.
+func SchedGetscheduler(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, schedTarget(t, int32(a[0]))
+}
+
+// SchedSetscheduler implements sched_setscheduler(2): SCHED_OTHER, BATCH and IDLE with
+// priority 0 are accepted; real-time policies need a privilege the sandbox never has.
+func SchedSetscheduler(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[2] == 0 {
+		return 0, unix.EINVAL
+	}
+	prio, err := getU32(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	if err := schedTarget(t, int32(a[0])); err != nil {
+		return 0, err
+	}
+	switch policy := int32(a[1]) &^ unix.SCHED_RESET_ON_FORK; policy {
+	case schedOther, unix.SCHED_BATCH, unix.SCHED_IDLE:
+		if prio != 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	case unix.SCHED_FIFO, unix.SCHED_RR:
+		if prio < 1 || prio > 99 {
+			return 0, unix.EINVAL
+		}
+		return 0, unix.EPERM
+	}
+	return 0, unix.EINVAL
+}
+
+// SchedGetparam implements sched_getparam(2).
+func SchedGetparam(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[1] == 0 || int32(a[0]) < 0 {
+		return 0, unix.EINVAL
+	}
+	if err := schedTarget(t, int32(a[0])); err != nil {
+		return 0, err
+	}
+	return 0, putU32(t, a[1], 0)
+}
+
+// SchedSetparam implements sched_setparam(2) for SCHED_OTHER (priority must be 0).
+func SchedSetparam(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[1] == 0 || int32(a[0]) < 0 {
+		return 0, unix.EINVAL
+	}
+	prio, err := getU32(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	if err := schedTarget(t, int32(a[0])); err != nil {
+		return 0, err
+	}
+	if prio != 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, nil
+}
+
+// SchedGetPriorityMax implements sched_get_priority_max(2).
+func SchedGetPriorityMax(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	switch int32(a[0]) {
+	case unix.SCHED_FIFO, unix.SCHED_RR:
+		return 99, nil
+	case schedOther, unix.SCHED_BATCH, unix.SCHED_IDLE, 6: // 6: SCHED_DEADLINE
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// SchedGetPriorityMin implements sched_get_priority_min(2).
+func SchedGetPriorityMin(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	switch int32(a[0]) {
+	case unix.SCHED_FIFO, unix.SCHED_RR:
+		return 1, nil
+	case schedOther, unix.SCHED_BATCH, unix.SCHED_IDLE, 6:
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// Membarrier implements membarrier(2)'s query: no command is offered (the app's threads
+// stop in the kernel at every syscall, but an expedited barrier would have to interrupt all
+// of them, which the sandbox does not do).
+func Membarrier(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[0] == 0 && a[1] == 0 { // MEMBARRIER_CMD_QUERY
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// Readahead implements readahead(2): a hint, checked and accepted.
+func Readahead(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if !fd.Readable() {
+		return 0, unix.EBADF
+	}
+	if fd.IsStream() || int64(a[1]) < 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, nil
+}
+
+// SyncFileRange implements sync_file_range(2) as a full fsync of the file when asked to
+// write (the host decides when dirty data reaches the disk).
+func SyncFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	const known = 1 | 2 | 4 // WAIT_BEFORE, WRITE, WAIT_AFTER
+	if a[3]&^known != 0 || int64(a[1]) < 0 || int64(a[2]) < 0 || int64(a[1])+int64(a[2]) < int64(a[1]) {
+		return 0, unix.EINVAL
+	}
+	fd, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if fd.IsStream() {
+		return 0, unix.ESPIPE
+	}
+	return 0, nil
+}
+
+// itimers holds each process's ITIMER_REAL (alarm(2), setitimer(2)).
+var itimers = struct {
+	mu sync.Mutex
+	m  map[*kernel.ThreadGroup]*itimer
+}{m: make(map[*kernel.ThreadGroup]*itimer)}
+
+type itimer struct {
+	next     time.Time
+	interval time.Duration
+	timer    *time.Timer
+}
+
+// setRealTimer arms (value > 0) or disarms the caller's ITIMER_REAL and returns the old
+// remaining time and interval.
+func setRealTimer(t *kernel.Task, value, interval time.Duration) (time.Duration, time.Duration) {
+	tg, k := t.Group(), t.Kernel()
+	itimers.mu.Lock()
+	defer itimers.mu.Unlock()
+	it := itimers.m[tg]
+	var oldV, oldI time.Duration
+	if it != nil {
+		if it.timer.Stop() {
+			oldV = max(time.Until(it.next), time.Microsecond)
+		}
+		oldI = it.interval
+		delete(itimers.m, tg)
+	}
+	if value <= 0 {
+		return oldV, oldI
+	}
+	it = &itimer{next: time.Now().Add(value), interval: interval}
+	var fire func()
+	fire = func() {
+		itimers.mu.Lock()
+		live := itimers.m[tg] == it && !tg.Zombie()
+		if live && it.interval > 0 {
+			it.next = it.next.Add(it.interval)
+			it.timer = time.AfterFunc(time.Until(it.next), fire)
+		} else if itimers.m[tg] == it {
+			delete(itimers.m, tg)
+		}
+		itimers.mu.Unlock()
+		if live {
+			k.SignalGroup(tg, unix.SIGALRM)
+		}
+	}
+	it.timer = time.AfterFunc(value, fire)
+	itimers.m[tg] = it
+	return oldV, oldI
+}
+
+func getRealTimer(t *kernel.Task) (time.Duration, time.Duration) {
+	itimers.mu.Lock()
+	defer itimers.mu.Unlock()
+	if it := itimers.m[t.Group()]; it != nil {
+		return max(time.Until(it.next), time.Microsecond), it.interval
+	}
+	return 0, 0
+}
+
+// Alarm implements alarm(2): it returns the seconds left on the previous alarm, rounded.
+func Alarm(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	old, _ := setRealTimer(t, time.Duration(uint32(a[0]))*time.Second, 0)
+	secs := uint64((old + time.Second/2) / time.Second)
+	if old > 0 && secs == 0 {
+		secs = 1
+	}
+	return secs, nil
+}
+
+func putItimerval(t *kernel.Task, addr uint64, value, interval time.Duration) error {
+	var b [32]byte
+	binary.LittleEndian.PutUint64(b[0:], uint64(interval/time.Second))
+	binary.LittleEndian.PutUint64(b[8:], uint64(interval%time.Second/time.Microsecond))
+	binary.LittleEndian.PutUint64(b[16:], uint64(value/time.Second))
+	binary.LittleEndian.PutUint64(b[24:], uint64(value%time.Second/time.Microsecond))
+	if _, err := t.CopyOut(addr, b[:]); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// Getitimer implements getitimer(2): ITIMER_REAL; the CPU-time timers never run.
+func Getitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	var v, i time.Duration
+	switch a[0] {
+	case unix.ITIMER_REAL:
+		v, i = getRealTimer(t)
+	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
+	default:
+		return 0, unix.EINVAL
+	}
+	return 0, putItimerval(t, a[1], v, i)
+}
+
+// Setitimer implements setitimer(2) for ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are
+// accepted only to be disarmed.
+func Setitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	var v, i time.Duration
+	if a[1] != 0 {
+		var b [32]byte
+		if _, err := t.CopyIn(a[1], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		le := binary.LittleEndian
+		is, iu, vs, vu := int64(le.Uint64(b[0:])), int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))
+		if is < 0 || iu < 0 || iu >= 1e6 || vs < 0 || vu < 0 || vu >= 1e6 {
+			return 0, unix.EINVAL
+		}
+		i = time.Duration(is)*time.Second + time.Duration(iu)*time.Microsecond
+		v = time.Duration(vs)*time.Second + time.Duration(vu)*time.Microsecond
+	}
+	var oldV, oldI time.Duration
+	switch a[0] {
+	case unix.ITIMER_REAL:
+		oldV, oldI = setRealTimer(t, v, i)
+	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
+		if v != 0 {
+			return 0, unix.ENOSYS
+		}
+	default:
+		return 0, unix.EINVAL
+	}
+	if a[2] != 0 {
+		return 0, putItimerval(t, a[2], oldV, oldI)
+	}
+	return 0, nil
+}
