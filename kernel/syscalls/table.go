@@ -103,6 +103,7 @@ func entries() []entry {
 		sup(187, Readahead, "f,d,d"), sup(277, SyncFileRange, "f,d,d,x"), sup(37, Alarm, "d"),
 		partial(36, Getitimer, "d,x", "ITIMER_REAL; the CPU-time timers read as disarmed"),
 		partial(38, Setitimer, "d,x,x", "ITIMER_REAL; arming ITIMER_VIRTUAL or ITIMER_PROF gives ENOSYS"),
+		sup(40, Sendfile, "f,f,x,d"), sup(326, CopyFileRange, "f,x,f,x,d,x"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }

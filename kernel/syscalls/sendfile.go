@@ -1,0 +1,183 @@
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// copyChunk bounds one read-then-write step of sendfile and copy_file_range.
+const copyChunk = 64 << 10
+
+// Sendfile implements sendfile(2): count bytes from in (at *offset, which is updated, or at
+// in's file position) to out, through the kernel. in must be seekable; out may be anything
+// writable. A short read ends the copy.
+func Sendfile(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	out, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer out.DecRef()
+	in, err := getIOFD(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	defer in.DecRef()
+	if !in.Readable() || !out.Writable() {
+		return 0, unix.EBADF
+	}
+	if in.IsStream() {
+		return 0, unix.EINVAL
+	}
+	if err := checkFileType(in); err != nil {
+		return 0, unix.EINVAL
+	}
+	if out.StatusFlags()&unix.O_APPEND != 0 {
+		return 0, unix.EINVAL
+	}
+	count := int64(a[3])
+	if count < 0 {
+		return 0, unix.EINVAL
+	}
+	var off int64
+	useOff := a[2] != 0
+	if useOff {
+		var b [8]byte
+		if _, err := t.CopyIn(a[2], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		if off = int64(binary.LittleEndian.Uint64(b[:])); off < 0 {
+			return 0, unix.EINVAL
+		}
+	}
+	buf := make([]byte, min(count, copyChunk))
+	var done int64
+	var copyErr error
+	for done < count {
+		chunk := buf[:min(count-done, int64(len(buf)))]
+		var n int64
+		if useOff {
+			n, err = in.PRead([][]byte{chunk}, off+done)
+		} else {
+			n, err = in.Read([][]byte{chunk})
+		}
+		if err != nil || n == 0 {
+			copyErr = err
+			break
+		}
+		w, err := doWrite(t, out, [][]byte{chunk[:n]}, out.Write)
+		done += int64(w)
+		if err != nil || int64(w) < n {
+			copyErr = err
+			if !useOff && int64(w) < n {
+				in.Seek(int64(w)-n, unix.SEEK_CUR) // give back what was read but not written
+			}
+			break
+		}
+	}
+	if useOff {
+		if err := putU64(t, a[2], uint64(off+done)); err != nil {
+			return 0, err
+		}
+	}
+	if done == 0 && copyErr != nil {
+		return 0, copyErr
+	}
+	return uint64(done), nil
+}
+
+// CopyFileRange implements copy_file_range(2) between regular files, through the kernel.
+func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[5] != 0 {
+		return 0, unix.EINVAL
+	}
+	in, err := getIOFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer in.DecRef()
+	out, err := getIOFD(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	defer out.DecRef()
+	if !in.Readable() || !out.Writable() || out.StatusFlags()&unix.O_APPEND != 0 {
+		return 0, unix.EBADF
+	}
+	for _, fd := range []interface{ IsStream() bool }{in, out} {
+		if fd.IsStream() {
+			return 0, unix.EINVAL
+		}
+	}
+	if err := checkFileType(in); err != nil {
+		return 0, err
+	}
+	if err := checkFileType(out); err != nil {
+		return 0, err
+	}
+	readOff := func(addr uint64, fdOff int64) (int64, error) {
+		if addr == 0 {
+			return fdOff, nil
+		}
+		var b [8]byte
+		if _, err := t.CopyIn(addr, b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		v := int64(binary.LittleEndian.Uint64(b[:]))
+		if v < 0 {
+			return 0, unix.EINVAL
+		}
+		return v, nil
+	}
+	inOff, err := readOff(a[1], in.Offset())
+	if err != nil {
+		return 0, err
+	}
+	outOff, err := readOff(a[3], out.Offset())
+	if err != nil {
+		return 0, err
+	}
+	count := int64(a[4])
+	if count < 0 {
+		return 0, unix.EINVAL
+	}
+	if in.Inode() != nil && in.Inode() == out.Inode() && inOff < outOff+count && outOff < inOff+count {
+		return 0, unix.EINVAL // overlapping ranges of one file
+	}
+	buf := make([]byte, min(count, copyChunk))
+	var done int64
+	var copyErr error
+	for done < count {
+		chunk := buf[:min(count-done, int64(len(buf)))]
+		n, err := in.PRead([][]byte{chunk}, inOff+done)
+		if err != nil || n == 0 {
+			copyErr = err
+			break
+		}
+		w, err := out.PWrite([][]byte{chunk[:n]}, outOff+done)
+		done += w
+		if err != nil || w < n {
+			copyErr = err
+			break
+		}
+	}
+	if done == 0 && copyErr != nil {
+		return 0, copyErr
+	}
+	if a[1] != 0 {
+		if err := putU64(t, a[1], uint64(inOff+done)); err != nil {
+			return 0, err
+		}
+	} else {
+		in.Seek(inOff+done, unix.SEEK_SET)
+	}
+	if a[3] != 0 {
+		if err := putU64(t, a[3], uint64(outOff+done)); err != nil {
+			return 0, err
+		}
+	} else {
+		out.Seek(outOff+done, unix.SEEK_SET)
+	}
+	return uint64(done), nil
+}
