@@ -275,18 +275,9 @@ func EpollPwait2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[4] != 0 && a[5] != 8 {
 		return 0, unix.EINVAL
 	}
-	var deadline time.Time
-	noWait := false
-	if a[3] != 0 {
-		ts, err := getTimespec(t, a[3])
-		if err != nil {
-			return 0, err
-		}
-		if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
-			return 0, unix.EINVAL
-		}
-		noWait = ts.Sec == 0 && ts.Nsec == 0
-		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	deadline, noWait, err := timespecTimeout(t, a[3])
+	if err != nil {
+		return 0, err
 	}
 	return epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
 }

@@ -79,20 +79,9 @@ func Poll(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Ppoll implements ppoll(2) (the signal mask argument is validated; masks come with signals).
 func Ppoll(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	var deadline time.Time
-	noWait := false
-	if a[2] != 0 {
-		ts, err := getTimespec(t, a[2])
-		if err != nil {
-			return 0, err
-		}
-		if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
-			return 0, unix.EINVAL
-		}
-		if ts.Sec == 0 && ts.Nsec == 0 {
-			noWait = true
-		}
-		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	deadline, noWait, err := timespecTimeout(t, a[2])
+	if err != nil {
+		return 0, err
 	}
 	if a[3] != 0 && a[4] != 8 {
 		return 0, unix.EINVAL
@@ -243,20 +232,27 @@ func Select(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Pselect6 implements pselect6(2).
 func Pselect6(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	var deadline time.Time
-	noWait := false
-	if a[4] != 0 {
-		ts, err := getTimespec(t, a[4])
-		if err != nil {
-			return 0, err
-		}
-		if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
-			return 0, unix.EINVAL
-		}
-		noWait = ts.Sec == 0 && ts.Nsec == 0
-		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	deadline, noWait, err := timespecTimeout(t, a[4])
+	if err != nil {
+		return 0, err
 	}
 	return selectCommon(t, a[0], a[1], a[2], a[3], deadline, noWait)
+}
+
+// timespecTimeout reads the timeout of ppoll, pselect6 and epoll_pwait2: a struct timespec
+// at addr, or none (wait forever) when addr is 0. A zero timeout means do not wait.
+func timespecTimeout(t *kernel.Task, addr uint64) (deadline time.Time, noWait bool, err error) {
+	if addr == 0 {
+		return time.Time{}, false, nil
+	}
+	ts, err := getTimespec(t, addr)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+		return time.Time{}, false, unix.EINVAL
+	}
+	return time.Now().Add(time.Duration(ts.Nano())), ts.Sec == 0 && ts.Nsec == 0, nil
 }
 
 // poll bits not in x/sys/unix (include/uapi/asm-generic/poll.h).
