@@ -1,7 +1,9 @@
 package kernel
 
 import (
+	"github.com/sbx-dev/sbx/kernel/waiter"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,28 +73,45 @@ func (k *Kernel) SignalGroup(tg *ThreadGroup, sig unix.Signal) {
 	if sig == 0 {
 		return
 	}
+	fatal := sig == unix.SIGKILL || sig == unix.SIGSTOP
+	bit := uint64(1) << (sig - 1)
+	tg.mu.Lock()
+	var target, waiting *Task
+	blocked := false
+	for t := range tg.tasks {
+		if t.sigMask.Load()&bit != 0 {
+			blocked = true
+		}
+		if t.sigWait.Load()&bit != 0 {
+			waiting = t
+		}
+		if target == nil || t.sigMask.Load()&bit == 0 {
+			target = t
+		}
+	}
+	tg.mu.Unlock()
 	s := tg.signals()
 	s.mu.Lock()
 	act := s.actions[sig]
-	fatal := sig == unix.SIGKILL || sig == unix.SIGSTOP
+	ignored := act.Handler == SigIgn || act.Handler == SigDfl && defaultIgnored(sig)
 	if !fatal {
-		if act.Handler == SigIgn || act.Handler == SigDfl && defaultIgnored(sig) {
+		// An ignored signal is discarded, unless it is blocked: then it stays pending for
+		// sigwait, signalfd or a later change of disposition, as on Linux.
+		if ignored && !blocked {
 			s.mu.Unlock()
 			return
 		}
 		// Pending until a thread that does not block it takes it (on its way back to app
 		// code): handlers run there, default actions too.
-		s.pending |= 1 << (sig - 1)
+		s.pending |= bit
 	}
 	s.mu.Unlock()
-	tg.mu.Lock()
-	var target *Task
-	for t := range tg.tasks {
-		if target == nil || t.sigMask.Load()&(1<<(sig-1)) == 0 {
-			target = t
+	if !fatal {
+		tg.sigQueue.Notify(waiter.EventIn)
+		if waiting != nil {
+			waiting.wakeUp()
 		}
 	}
-	tg.mu.Unlock()
 	if target == nil {
 		return
 	}
@@ -100,7 +119,8 @@ func (k *Kernel) SignalGroup(tg *ThreadGroup, sig unix.Signal) {
 		target.exitGroup(exitStatusSignal(sig))
 		return
 	}
-	if target.sigMask.Load()&(1<<(sig-1)) == 0 {
+	// An ignored signal kept pending for a thread that blocks it interrupts nobody.
+	if target.sigMask.Load()&bit == 0 && !ignored {
 		target.Interrupt()
 	}
 }
@@ -144,4 +164,45 @@ func (t *Task) PendingSignals() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pending
+}
+
+// TakePendingSignal removes the lowest pending signal of the process in set and returns it
+// (0 when none is): rt_sigtimedwait and signalfd accept signals this way.
+func (t *Task) TakePendingSignal(set uint64) unix.Signal {
+	s := t.tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending & set
+	for sig := 1; sig <= 64; sig++ {
+		if p&(1<<(sig-1)) != 0 {
+			s.pending &^= 1 << (sig - 1)
+			return unix.Signal(sig)
+		}
+	}
+	return 0
+}
+
+// SignalQueue is the queue notified when a signal becomes pending for t's process.
+func (t *Task) SignalQueue() *waiter.Queue { return &t.tg.sigQueue }
+
+// WaitSignal blocks until a signal in set is pending (it is taken and returned), a signal
+// outside set interrupts the wait (EINTR), or the deadline passes (EAGAIN).
+func (t *Task) WaitSignal(set uint64, deadline time.Time, noWait bool) (unix.Signal, error) {
+	t.sigWait.Store(set)
+	defer t.sigWait.Store(0)
+	for {
+		if sig := t.TakePendingSignal(set); sig != 0 {
+			return sig, nil
+		}
+		if noWait {
+			return 0, unix.EAGAIN
+		}
+		switch err := t.sleep(nil, deadline); err {
+		case nil:
+		case unix.ETIMEDOUT:
+			return 0, unix.EAGAIN
+		default:
+			return 0, err
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"github.com/sbx-dev/sbx/kernel/waiter"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,8 @@ type ThreadGroup struct {
 	exitSignal unix.Signal
 	// sig holds signal dispositions; it has its own lock.
 	sig signalState
+	// sigQueue is notified when a signal becomes pending (signalfd waits on it).
+	sigQueue waiter.Queue
 }
 
 // Task is one app thread.
@@ -91,6 +94,8 @@ type Task struct {
 
 	// sigMask is the blocked-signal mask.
 	sigMask atomic.Uint64
+	// sigWait is the set rt_sigtimedwait is waiting for (0: not waiting).
+	sigWait atomic.Uint64
 
 	mu sync.Mutex
 	// name is the thread's comm. protected by mu

@@ -104,6 +104,11 @@ func entries() []entry {
 		partial(36, Getitimer, "d,x", "ITIMER_REAL; the CPU-time timers read as disarmed"),
 		partial(38, Setitimer, "d,x,x", "ITIMER_REAL; arming ITIMER_VIRTUAL or ITIMER_PROF gives ENOSYS"),
 		sup(40, Sendfile, "f,f,x,d"), sup(326, CopyFileRange, "f,x,f,x,d,x"),
+		partial(128, RtSigtimedwait, "x,x,x,d", "siginfo names no sender (SI_USER, si_pid 0)"),
+		partial(282, Signalfd, "f,x,d", "reads the creating process's signals; no sender in the records"),
+		partial(289, Signalfd4, "f,x,d,x", "reads the creating process's signals; no sender in the records"),
+		partial(129, RtSigqueueinfo, "d,d,x", "the signal is sent; its si_value payload is not kept"),
+		partial(297, RtTgsigqueueinfo, "d,d,d,x", "the signal is sent; its si_value payload is not kept"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }
