@@ -71,8 +71,8 @@ func (t *Task) Killed() bool { return t.killed.Load() }
 // is interrupted (EINTR).
 func (t *Task) WaitFile(fd *vfs.FileDescription, mask uint32, deadline time.Time) error {
 	impl := fd.Impl()
-	if h, ok := impl.(vfs.HostFile); ok {
-		pfd := []unix.PollFd{{Fd: int32(h.HostFD()), Events: int16(mask)}}
+	if hfd, ok := vfs.HostPollFD(impl); ok {
+		pfd := []unix.PollFd{{Fd: int32(hfd), Events: int16(mask)}}
 		return t.sleep(pfd, deadline)
 	}
 	p, ok := impl.(vfs.Pollable)
@@ -136,10 +136,12 @@ func (t *Task) Poll(items []PollItem, deadline time.Time, noWait bool) (int, err
 				continue
 			}
 			impl := it.FD.Impl()
-			switch f := impl.(type) {
-			case vfs.HostFile:
-				host = append(host, unix.PollFd{Fd: int32(f.HostFD()), Events: int16(it.Events)})
+			if hfd, ok := vfs.HostPollFD(impl); ok {
+				host = append(host, unix.PollFd{Fd: int32(hfd), Events: int16(it.Events)})
 				hostIdx = append(hostIdx, i)
+				continue
+			}
+			switch f := impl.(type) {
 			case vfs.Pollable:
 				it.Revents = f.Readiness(it.Events|always) & (it.Events | always)
 				if !registered {

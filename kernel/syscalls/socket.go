@@ -2,8 +2,10 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"fmt"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -26,7 +28,8 @@ func getSocket(t *kernel.Task, fdn uint64) (*vfs.FileDescription, *sock.Socket, 
 	return fd, s, nil
 }
 
-// Socket implements socket(2): AF_UNIX stream sockets; other families are not offered yet.
+// Socket implements socket(2): AF_UNIX stream and seqpacket sockets; other families are not
+// offered yet.
 func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	family, typ := a[0], a[1]
 	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
@@ -34,7 +37,7 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if family != unix.AF_UNIX {
 		return 0, unix.EAFNOSUPPORT
 	}
-	if typ != unix.SOCK_STREAM {
+	if typ != unix.SOCK_STREAM && typ != unix.SOCK_SEQPACKET {
 		return 0, unix.EPROTONOSUPPORT
 	}
 	if a[2] != 0 {
@@ -101,7 +104,7 @@ func readSockaddrUn(t *kernel.Task, addr, size uint64) (string, error) {
 	}
 	p := b[2:]
 	if len(p) > 0 && p[0] == 0 {
-		return "", unix.ECONNREFUSED // abstract names: nothing listens in the sandbox yet
+		return string(p), nil // abstract: the whole length is the name, NULs included
 	}
 	if i := strings.IndexByte(string(p), 0); i >= 0 {
 		p = p[:i]
@@ -120,6 +123,17 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	nonblock := fd.StatusFlags()&unix.O_NONBLOCK != 0
+	if p == "" {
+		return 0, unix.EINVAL
+	}
+	if p[0] == 0 {
+		l := sock.Lookup(sock.AbstractKey(p))
+		if l == nil {
+			return 0, unix.ECONNREFUSED
+		}
+		return 0, s.ConnectTo(l, nonblock)
+	}
 	if !strings.HasPrefix(p, "/") {
 		_, cwd := t.FSContext()
 		p = path.Join(cwd.Path(), p)
@@ -129,8 +143,15 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if at, err := vd.Dentry.Inode().Stat(); err != nil || at.Type() != unix.S_IFSOCK {
+	at, err := vd.Dentry.Inode().Stat()
+	if err != nil || at.Type() != unix.S_IFSOCK {
 		return 0, unix.ECONNREFUSED
+	}
+	if l := sock.Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); l != nil {
+		return 0, s.ConnectTo(l, nonblock)
+	}
+	if s.Type != unix.SOCK_STREAM {
+		return 0, unix.ECONNREFUSED // brokered host sockets are stream sockets
 	}
 	if err := s.Connect(t.Kernel().Sockets, path.Clean(p)); err != nil {
 		if err == unix.ENOENT {
@@ -286,8 +307,12 @@ func putSockaddrUn(t *kernel.Task, addr, lenAddr uint64, p string) error {
 	binary.LittleEndian.PutUint16(b, unix.AF_UNIX)
 	copy(b[2:], p)
 	full := len(b)
-	if p == "" {
+	switch {
+	case p == "":
 		full = 2
+	case p[0] == 0: // abstract: no terminating NUL
+		b = b[:len(b)-1]
+		full = len(b)
 	}
 	if int(l) < len(b) {
 		b = b[:l]
@@ -384,4 +409,135 @@ func Setsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, nil
 	}
 	return 0, unix.ENOPROTOOPT
+}
+
+// autobindSeq numbers autobound abstract names.
+var autobindSeq atomic.Uint32
+
+// autobind gives an unbound socket a unique abstract name, as Linux does for bind with an
+// empty address.
+func autobind(s *sock.Socket) error {
+	for {
+		name := fmt.Sprintf("\x00%05x", autobindSeq.Add(1)&0xfffff)
+		if err := s.Bind(sock.AbstractKey(name), name); err != unix.EADDRINUSE {
+			return err
+		}
+	}
+}
+
+// Bind implements bind(2) for AF_UNIX: a path creates a socket file in the sandbox (it
+// never reaches a host socket), an abstract name lives in the sandbox's own namespace.
+func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if a[2] == 2 {
+		if s.Bound() {
+			return 0, unix.EINVAL
+		}
+		return 0, autobind(s)
+	}
+	p, err := readSockaddrUn(t, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	if p == "" || p[0] == 0 {
+		if s.Bound() {
+			return 0, unix.EINVAL
+		}
+		if p == "" {
+			return 0, autobind(s)
+		}
+		return 0, s.Bind(sock.AbstractKey(p), p)
+	}
+	// A path is checked before the socket's own state, as Linux does.
+	parent, name, trailing, _, err := t.LookupParent(kernel.AtFDCWD, p)
+	if err != nil {
+		return 0, err
+	}
+	if name == "" || name == "." || name == ".." || trailing {
+		return 0, unix.EADDRINUSE
+	}
+	if _, err := parent.Dentry.Child(name); err == nil {
+		return 0, unix.EADDRINUSE
+	}
+	if s.Bound() {
+		return 0, unix.EINVAL
+	}
+	if err := checkWritableDir(t, parent); err != nil {
+		return 0, err
+	}
+	c := t.Creds()
+	if err := parent.Dentry.Inode().Mknod(name, unix.S_IFSOCK|0o777&^c.Umask, 0, c); err != nil {
+		if err == unix.EEXIST {
+			return 0, unix.EADDRINUSE
+		}
+		return 0, err
+	}
+	child, err := parent.Dentry.Child(name)
+	if err != nil {
+		return 0, err
+	}
+	at, err := child.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.Bind(sock.PathKey{Dev: at.Dev, Ino: at.Ino}, p)
+}
+
+// Listen implements listen(2).
+func Listen(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	return 0, s.Listen(int(int32(a[1]))) // an unbound socket cannot listen: EINVAL
+}
+
+// Accept implements accept(2).
+func Accept(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return accept(t, a[0], a[1], a[2], 0)
+}
+
+// Accept4 implements accept4(2).
+func Accept4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return accept(t, a[0], a[1], a[2], a[3])
+}
+
+func accept(t *kernel.Task, fdn, addr, lenAddr, flags uint64) (uint64, error) {
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return 0, unix.EINVAL
+	}
+	fd, s, err := getSocket(t, fdn)
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	for {
+		c, err := s.Accept()
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
+			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+				return 0, werr
+			}
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		nfd := vfs.NewAnonFileDescription(c, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		defer nfd.DecRef()
+		n, err := t.FDs().Install(nfd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
+		if err != nil {
+			return 0, err
+		}
+		_, peer := c.Names()
+		if err := putSockaddrUn(t, addr, lenAddr, peer); err != nil {
+			t.FDs().Remove(n)
+			return 0, err
+		}
+		return uint64(n), nil
+	}
 }

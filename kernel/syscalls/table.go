@@ -86,7 +86,7 @@ func entries() []entry {
 		sup(191, Getxattr, "p,s,x,d"), sup(192, Lgetxattr, "p,s,x,d"), sup(193, Fgetxattr, "f,s,x,d"),
 		sup(194, Listxattr, "p,x,d"), sup(195, Llistxattr, "p,x,d"), sup(196, Flistxattr, "f,x,d"),
 		partial(221, Fadvise64, "f,d,d,d", "advice is validated and accepted"),
-		partial(41, Socket, "d,x,d", "AF_UNIX stream sockets only"), partial(42, Connect, "f,x,d", "to host sockets the profile allows (socket broker)"),
+		partial(41, Socket, "d,x,d", "AF_UNIX stream and seqpacket sockets only"), partial(42, Connect, "f,x,d", "to host sockets the profile allows (socket broker)"),
 		partial(44, Sendto, "f,x,d,x,x,d", "connected sockets"), partial(45, Recvfrom, "f,x,d,x,x,x", "connected sockets"),
 		partial(46, Sendmsg, "f,x,x", "no ancillary data"), partial(47, Recvmsg, "f,x,x", "no ancillary data"),
 		sup(48, Shutdown, "f,d"), sup(51, Getsockname, "f,x,x"), sup(52, Getpeername, "f,x,x"),
@@ -109,6 +109,7 @@ func entries() []entry {
 		partial(289, Signalfd4, "f,x,d,x", "reads the creating process's signals; no sender in the records"),
 		partial(129, RtSigqueueinfo, "d,d,x", "the signal is sent; its si_value payload is not kept"),
 		partial(297, RtTgsigqueueinfo, "d,d,d,x", "the signal is sent; its si_value payload is not kept"),
+		sup(49, Bind, "f,x,d"), sup(50, Listen, "f,d"), sup(43, Accept, "f,x,x"), sup(288, Accept4, "f,x,x,x"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }

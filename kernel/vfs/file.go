@@ -45,6 +45,17 @@ type (
 	}
 )
 
+// HostPollFD returns the host FD to poll for f, if f is host-backed right now (a socket
+// becomes host-backed when it connects; a listening socket is a kernel object).
+func HostPollFD(f File) (int, bool) {
+	if h, ok := f.(HostFile); ok {
+		if fd := h.HostFD(); fd >= 0 {
+			return fd, true
+		}
+	}
+	return -1, false
+}
+
 // Memory is app memory as an ioctl handler sees it.
 type Memory interface {
 	CopyIn(addr uint64, dst []byte) (int, error)

@@ -90,9 +90,11 @@ func (e *Epoll) Add(fdn int32, fd *vfs.FileDescription, events uint32, data uint
 	}
 	it := &epollItem{key: k, events: events, data: data}
 	it.pending.Store(true) // a file already ready is reported at once
-	if p, ok := fd.Impl().(vfs.Pollable); ok {
-		it.pollable = p
-		e.registerLocked(it)
+	if _, host := vfs.HostPollFD(fd.Impl()); !host {
+		if p, ok := fd.Impl().(vfs.Pollable); ok {
+			it.pollable = p
+			e.registerLocked(it)
+		}
 	}
 	e.items = append(e.items, it)
 	e.byKey[k] = it
@@ -163,8 +165,8 @@ func (e *Epoll) HostWaits() []unix.PollFd {
 	defer e.mu.Unlock()
 	var out []unix.PollFd
 	for _, it := range e.items {
-		if h, ok := it.key.file.Impl().(vfs.HostFile); ok && it.pollable == nil && !it.disabled && !it.key.file.Released() {
-			out = append(out, unix.PollFd{Fd: int32(h.HostFD()), Events: int16(it.events & 0xffff)})
+		if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok && it.pollable == nil && !it.disabled && !it.key.file.Released() {
+			out = append(out, unix.PollFd{Fd: int32(hfd), Events: int16(it.events & 0xffff)})
 		}
 	}
 	return out
@@ -190,8 +192,8 @@ func (e *Epoll) scan(max int, consume bool) []Event {
 			continue
 		}
 		if it.pollable == nil {
-			if h, ok := it.key.file.Impl().(vfs.HostFile); ok {
-				host = append(host, unix.PollFd{Fd: int32(h.HostFD()), Events: int16(it.events & 0xffff)})
+			if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok {
+				host = append(host, unix.PollFd{Fd: int32(hfd), Events: int16(it.events & 0xffff)})
 				hostItems = append(hostItems, it)
 			}
 			continue

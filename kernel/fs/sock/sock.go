@@ -1,8 +1,9 @@
 // Package sock implements AF_UNIX stream sockets for the app. A socket is either connected
 // to a host socket the launcher's socket broker handed over (the D-Bus proxy, later the
 // display and sound servers), or one end of a socketpair whose two ends the kernel holds
-// (a host socketpair used as an in-kernel byte pipe: it reaches nothing outside). Listening
-// sockets inside the sandbox are not implemented yet.
+// (a host socketpair used as an in-kernel byte pipe: it reaches nothing outside), or a
+// connection accepted from a socket listening inside the sandbox (listen.go), which is the
+// same: each connection is a fresh host socketpair whose two ends the kernel holds.
 package sock
 
 import (
@@ -26,8 +27,17 @@ type Socket struct {
 	mu sync.Mutex
 	// conn is the connected host socket. protected by mu
 	conn *host.File
-	// local and peer are the addresses shown by getsockname/getpeername. protected by mu
+	// local and peer are the addresses shown by getsockname/getpeername ("\x00name" for
+	// abstract ones). protected by mu
 	local, peer string
+	// bound is the registry key of a bound socket; listening, backlog and pending are the
+	// listener's state (pending: connections not accepted yet). protected by mu
+	bound     any
+	listening bool
+	backlog   int
+	pending   []*Socket
+	// queue wakes tasks waiting to accept.
+	queue waiter.Queue
 }
 
 var (
@@ -152,6 +162,16 @@ func recv(fd int, dst [][]byte, flags int) (int64, error) {
 
 // Readiness implements vfs.Pollable.
 func (s *Socket) Readiness(mask uint32) uint32 {
+	s.mu.Lock()
+	if s.listening {
+		n := len(s.pending)
+		s.mu.Unlock()
+		if n > 0 {
+			return (waiter.EventIn | waiter.EventRdNorm) & mask
+		}
+		return 0
+	}
+	s.mu.Unlock()
 	h, err := s.host()
 	if err != nil {
 		return waiter.EventOut & mask // an unconnected socket is writable (connect will say more)
@@ -159,11 +179,12 @@ func (s *Socket) Readiness(mask uint32) uint32 {
 	return h.Readiness(mask)
 }
 
-// EventRegister implements vfs.Pollable (host sockets are polled on the host).
-func (s *Socket) EventRegister(*waiter.Entry) {}
+// EventRegister implements vfs.Pollable: a listener wakes acceptors; connected sockets are
+// polled on the host.
+func (s *Socket) EventRegister(e *waiter.Entry) { s.queue.EventRegister(e) }
 
 // EventUnregister implements vfs.Pollable.
-func (s *Socket) EventUnregister(*waiter.Entry) {}
+func (s *Socket) EventUnregister(e *waiter.Entry) { s.queue.EventUnregister(e) }
 
 // Shutdown implements shutdown(2).
 func (s *Socket) Shutdown(how int) error {
@@ -190,13 +211,21 @@ func (s *Socket) PeerCred() (*unix.Ucred, error) {
 	return unix.GetsockoptUcred(h.HostFD(), unix.SOL_SOCKET, unix.SO_PEERCRED)
 }
 
-// Release closes the socket.
+// Release closes the socket; a listener's unaccepted connections are reset.
 func (s *Socket) Release() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	pending, bound := s.pending, s.bound
+	s.pending, s.listening = nil, false
 	if s.conn != nil {
 		s.conn.Release()
 		s.conn = nil
+	}
+	s.mu.Unlock()
+	for _, p := range pending {
+		p.Release()
+	}
+	if bound != nil {
+		unregister(bound, s)
 	}
 }
 

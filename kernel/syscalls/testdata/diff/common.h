@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 static const char *errname(int e) {
 	switch (e) {
@@ -34,9 +35,10 @@ static const char *errname(int e) {
 #define CHECK0(expr) do { errno = 0; long _r = (long)(expr); int _e = errno; \
 	printf("%-60s = %s %s\n", #expr, _r < 0 ? "-1" : "ok", _r < 0 ? errname(_e) : "OK"); } while (0)
 
-/* workdir makes and enters a fresh directory under /tmp. */
+/* workdir makes and enters a fresh directory under /tmp (a unique one: native runs leave
+ * theirs behind, and PIDs repeat). */
 static void workdir(const char *name) {
 	char path[256];
-	snprintf(path, sizeof path, "/tmp/sbxdiff-%s-%d", name, (int)getpid());
-	if (mkdir(path, 0755) != 0 || chdir(path) != 0) { perror("workdir"); exit(2); }
+	snprintf(path, sizeof path, "/tmp/sbxdiff-%s-XXXXXX", name);
+	if (mkdtemp(path) == NULL || chmod(path, 0755) != 0 || chdir(path) != 0) { perror("workdir"); exit(2); }
 }
