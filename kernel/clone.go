@@ -142,17 +142,14 @@ func (t *Task) finishVfork() {
 	}
 }
 
-// notifyParent tells a parent its child exited: SIGCHLD and waking waiters; a parent that
-// ignores SIGCHLD has its children reaped at once.
+// notifyParent tells a parent its child exited (its exit signal is already sent): it wakes
+// waiters; a parent that ignores SIGCHLD has its children reaped at once.
 func (k *Kernel) notifyParent(parent, child *ThreadGroup) {
 	parent.sig.mu.Lock()
 	act := parent.sig.actions[unix.SIGCHLD]
 	parent.sig.mu.Unlock()
 	if act.Handler == SigIgn || act.Flags&saNoCldWait != 0 {
 		k.reap(parent, child)
-	}
-	if child.exitSignal != 0 {
-		k.SignalGroup(parent, child.exitSignal)
 	}
 	parent.childExited(child)
 }
@@ -193,6 +190,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 	tg := t.tg
 	pgid, _ := tg.IDs()
 	for {
+		t.k.exitMu.Lock()
 		tg.mu.Lock()
 		matched := false
 		var found *ThreadGroup
@@ -219,6 +217,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 			tg.childWaiters[t] = struct{}{}
 		}
 		tg.mu.Unlock()
+		t.k.exitMu.Unlock()
 		if found != nil {
 			found.mu.Lock()
 			res := WaitResult{PID: found.PID, Status: found.exitStatus, UID: found.creds.UID}

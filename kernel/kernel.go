@@ -52,6 +52,8 @@ type Kernel struct {
 	Start time.Time
 	// BootID is /proc/sys/kernel/random/boot_id.
 	BootID string
+	// exitMu makes a process becoming a zombie and its exit signal one step for wait scans.
+	exitMu sync.Mutex
 
 	unknown unknownLog
 

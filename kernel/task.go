@@ -528,7 +528,6 @@ func (t *Task) exit() {
 	fds, m := tg.fds, tg.mm
 	tg.fds, tg.mm = nil, nil
 	status := tg.exitStatus
-	tg.zombie = true
 	parent := tg.parent
 	children := tg.children
 	tg.children = nil
@@ -541,6 +540,16 @@ func (t *Task) exit() {
 	}
 	t.finishVfork()
 	k.reparent(children)
+	// The parent sees the zombie and its exit signal together (exitMu orders them against
+	// wait scans), as Linux does under tasklist_lock.
+	k.exitMu.Lock()
+	tg.mu.Lock()
+	tg.zombie = true
+	tg.mu.Unlock()
+	if parent != nil && tg.exitSignal != 0 {
+		k.SignalGroup(parent, tg.exitSignal)
+	}
+	k.exitMu.Unlock()
 	if parent != nil {
 		k.notifyParent(parent, tg)
 		return
