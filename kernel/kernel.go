@@ -36,6 +36,9 @@ type Config struct {
 	Limits map[int][2]uint64
 	// MaxTasks bounds the number of tasks (profile resources.tasks); 0 means no bound.
 	MaxTasks int
+	// Caps are the effective, permitted and inheritable capabilities capget reports for
+	// root in the sandbox: those of the user who started it.
+	Caps [3]uint64
 	// Sockets connects to the host sockets the profile allows (nil: none).
 	Sockets SocketBroker
 }

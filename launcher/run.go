@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -141,7 +143,8 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
-		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks}
+		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
+		Caps: ownCaps()}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()
@@ -268,4 +271,25 @@ func serveBroker(fd int, sockets map[string]string) {
 		reply(0, s)
 		unix.Close(s)
 	}
+}
+
+// ownCaps reads the launcher's effective, permitted and inheritable capabilities from
+// /proc/self/status (zero when it cannot).
+func ownCaps() [3]uint64 {
+	var caps [3]uint64
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return caps
+	}
+	index := map[string]int{"CapEff": 0, "CapPrm": 1, "CapInh": 2}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		if n, known := index[k]; known {
+			caps[n], _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return caps
 }

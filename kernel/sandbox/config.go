@@ -28,6 +28,9 @@ type Config struct {
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`
 	MaxTasks int               `json:"max_tasks,omitempty"`
+	// Caps are the launching user's effective, permitted and inheritable capabilities:
+	// what capget reports for root inside (the sandbox grants none of them on the host).
+	Caps [3]uint64 `json:"caps"`
 	// Seccomp installs the kernel's own host-syscall filter (tests may turn it off to debug).
 	NoSeccomp bool `json:"no_seccomp,omitempty"`
 }

@@ -692,18 +692,28 @@ func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return 0, unix.EINVAL
 	}
-	now := unix.NsecToTimespec(time.Now().UnixNano())
-	at, mt := now, now
-	explicit := false
-	omitA, omitM := false, false
+	var times *[2]unix.Timespec
 	if a[2] != 0 {
 		b := make([]byte, 32)
 		if _, err := t.CopyIn(a[2], b); err != nil {
 			return 0, unix.EFAULT
 		}
 		le := binary.LittleEndian
-		ts := [2]unix.Timespec{{Sec: int64(le.Uint64(b[0:])), Nsec: int64(le.Uint64(b[8:]))},
+		times = &[2]unix.Timespec{{Sec: int64(le.Uint64(b[0:])), Nsec: int64(le.Uint64(b[8:]))},
 			{Sec: int64(le.Uint64(b[16:])), Nsec: int64(le.Uint64(b[24:]))}}
+	}
+	return utimens(t, dirfd, a[1], times, flags)
+}
+
+// utimens sets a file's times (nil: both to now) for utimensat and the older calls; a[1]
+// (pathAddr) 0 means dirfd itself.
+func utimens(t *kernel.Task, dirfd int32, pathAddr uint64, times *[2]unix.Timespec, flags uint64) (uint64, error) {
+	now := unix.NsecToTimespec(time.Now().UnixNano())
+	at, mt := now, now
+	explicit := false
+	omitA, omitM := false, false
+	if times != nil {
+		ts := *times
 		for i, v := range ts {
 			switch v.Nsec {
 			case unix.UTIME_NOW:
@@ -724,7 +734,7 @@ func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		at, mt = ts[0], ts[1]
 	}
 	var vd vfs.VirtualDentry
-	if a[1] == 0 {
+	if pathAddr == 0 {
 		// utimensat(fd, NULL, ...) is futimens(fd, ...).
 		fd, err := getFD(t, uint64(uint32(dirfd)))
 		if err != nil {
@@ -736,7 +746,7 @@ func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.EBADF
 		}
 	} else {
-		path, err := copyInPath(t, a[1])
+		path, err := copyInPath(t, pathAddr)
 		if err != nil {
 			return 0, err
 		}
@@ -758,7 +768,7 @@ func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	c := t.Creds()
 	if c.FSUID != 0 && c.FSUID != attr.UID {
-		if explicit || (a[2] != 0 && (omitA || omitM)) {
+		if explicit || (times != nil && (omitA || omitM)) {
 			return 0, unix.EPERM
 		}
 		if err := vfs.CheckAccess(c, attr, vfs.MayWrite); err != nil {
@@ -776,6 +786,64 @@ func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EROFS
 	}
 	return 0, vd.Dentry.Inode().SetAttr(sa)
+}
+
+// timevalTimes reads the struct timeval[2] of utimes and futimesat (NULL: now).
+func timevalTimes(t *kernel.Task, addr uint64) (*[2]unix.Timespec, error) {
+	if addr == 0 {
+		return nil, nil
+	}
+	b := make([]byte, 32)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return nil, unix.EFAULT
+	}
+	le := binary.LittleEndian
+	var ts [2]unix.Timespec
+	for i := range ts {
+		sec, usec := int64(le.Uint64(b[16*i:])), int64(le.Uint64(b[16*i+8:]))
+		if usec < 0 || usec >= 1e6 {
+			return nil, unix.EINVAL
+		}
+		ts[i] = unix.Timespec{Sec: sec, Nsec: usec * 1000}
+	}
+	return &ts, nil
+}
+
+// Utimes implements utimes(2).
+func Utimes(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	ts, err := timevalTimes(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	if a[0] == 0 {
+		return 0, unix.EFAULT
+	}
+	return utimens(t, kernel.AtFDCWD, a[0], ts, 0)
+}
+
+// Futimesat implements futimesat(2).
+func Futimesat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	ts, err := timevalTimes(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	return utimens(t, int32(a[0]), a[1], ts, 0)
+}
+
+// Utime implements utime(2): struct utimbuf holds whole seconds.
+func Utime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	var ts *[2]unix.Timespec
+	if a[1] != 0 {
+		b := make([]byte, 16)
+		if _, err := t.CopyIn(a[1], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		ts = &[2]unix.Timespec{{Sec: int64(binary.LittleEndian.Uint64(b[0:]))}, {Sec: int64(binary.LittleEndian.Uint64(b[8:]))}}
+	}
+	if a[0] == 0 {
+		return 0, unix.EFAULT
+	}
+	return utimens(t, kernel.AtFDCWD, a[0], ts, 0)
 }
 
 // Chdir implements chdir(2).

@@ -110,6 +110,7 @@ func entries() []entry {
 		partial(129, RtSigqueueinfo, "d,d,x", "the signal is sent; its si_value payload is not kept"),
 		partial(297, RtTgsigqueueinfo, "d,d,d,x", "the signal is sent; its si_value payload is not kept"),
 		sup(49, Bind, "f,x,d"), sup(50, Listen, "f,d"), sup(43, Accept, "f,x,x"), sup(288, Accept4, "f,x,x,x"),
+		sup(235, Utimes, "p,x"), sup(261, Futimesat, "f,p,x"), sup(132, Utime, "p,x"), sup(125, Capget, "x,x"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }
