@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"github.com/sbx-dev/sbx/kernel/waiter"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -29,8 +30,10 @@ type signalState struct {
 	mu sync.Mutex
 	// actions is indexed by signal number. protected by mu
 	actions [65]SigAction
-	// pending holds signals with handlers that were not delivered. protected by mu
+	// pending holds signals with handlers that were not delivered; info describes each.
+	// protected by mu
 	pending uint64
+	info    [65]SigInfo
 }
 
 func (tg *ThreadGroup) signals() *signalState { return &tg.sig }
@@ -63,13 +66,18 @@ func defaultIgnored(sig unix.Signal) bool {
 }
 
 // SendSignal sends sig to the process of task target, from within the kernel (SIGPIPE on a
-// broken pipe, kill(2) inside the sandbox).
+// broken pipe, SIGXFSZ): the target itself reads as the sender, as on Linux.
 func (k *Kernel) SendSignal(target *Task, sig unix.Signal) {
-	k.SignalGroup(target.tg, sig)
+	k.SignalGroupInfo(target.tg, sig, target.UserSigInfo(SIUser))
 }
 
-// SignalGroup sends sig to a thread group.
+// SignalGroup sends sig to a thread group from the kernel (SI_KERNEL).
 func (k *Kernel) SignalGroup(tg *ThreadGroup, sig unix.Signal) {
+	k.SignalGroupInfo(tg, sig, SigInfo{Code: SIKernel})
+}
+
+// SignalGroupInfo sends sig with info to a thread group.
+func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo) {
 	if sig == 0 {
 		return
 	}
@@ -103,6 +111,9 @@ func (k *Kernel) SignalGroup(tg *ThreadGroup, sig unix.Signal) {
 		}
 		// Pending until a thread that does not block it takes it (on its way back to app
 		// code): handlers run there, default actions too.
+		if s.pending&bit == 0 {
+			s.info[sig] = info
+		}
 		s.pending |= bit
 	}
 	s.mu.Unlock()
@@ -158,28 +169,87 @@ func (t *Task) SetAltStack(s AltStack) {
 	t.mu.Unlock()
 }
 
-// PendingSignals returns the process's pending signals.
-func (t *Task) PendingSignals() uint64 {
-	s := t.tg.signals()
+// PendingSignalMask returns the process's pending signals.
+func (tg *ThreadGroup) PendingSignalMask() uint64 {
+	s := tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pending
 }
 
-// TakePendingSignal removes the lowest pending signal of the process in set and returns it
-// (0 when none is): rt_sigtimedwait and signalfd accept signals this way.
-func (t *Task) TakePendingSignal(set uint64) unix.Signal {
+// PendingSignals returns the signals pending for the task: its own and its process's.
+func (t *Task) PendingSignals() uint64 {
 	s := t.tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.pending & set
-	for sig := 1; sig <= 64; sig++ {
-		if p&(1<<(sig-1)) != 0 {
-			s.pending &^= 1 << (sig - 1)
-			return unix.Signal(sig)
+	return s.pending | t.sigPending
+}
+
+// TakePendingSignal removes the lowest signal in set pending for the task (its own first,
+// then its process's) and returns it with its SigInfo (0 when none is): rt_sigtimedwait
+// and signalfd accept signals this way.
+func (t *Task) TakePendingSignal(set uint64) (unix.Signal, SigInfo) {
+	s := t.tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return t.dequeueLocked(set)
+}
+
+// dequeueLocked takes the lowest signal of set pending for t, thread-directed ones first.
+// Locks: t.tg.sig.mu held.
+func (t *Task) dequeueLocked(set uint64) (unix.Signal, SigInfo) {
+	s := t.tg.signals()
+	for _, own := range []bool{true, false} {
+		p := s.pending & set
+		if own {
+			p = t.sigPending & set
 		}
+		if p == 0 {
+			continue
+		}
+		sig := bits.TrailingZeros64(p) + 1
+		if own {
+			t.sigPending &^= 1 << (sig - 1)
+			return unix.Signal(sig), t.sigInfo[sig]
+		}
+		s.pending &^= 1 << (sig - 1)
+		return unix.Signal(sig), s.info[sig]
 	}
-	return 0
+	return 0, SigInfo{}
+}
+
+// SignalThread sends sig with info to task t alone (tgkill, tkill, SIGEV_THREAD_ID
+// timers): only t takes it, though its disposition is the process's.
+func (k *Kernel) SignalThread(t *Task, sig unix.Signal, info SigInfo) {
+	if sig == 0 {
+		return
+	}
+	if sig == unix.SIGKILL || sig == unix.SIGSTOP {
+		t.exitGroup(exitStatusSignal(sig))
+		return
+	}
+	bit := uint64(1) << (sig - 1)
+	blocked := t.sigMask.Load()&bit != 0
+	s := t.tg.signals()
+	s.mu.Lock()
+	act := s.actions[sig]
+	ignored := act.Handler == SigIgn || act.Handler == SigDfl && defaultIgnored(sig)
+	if ignored && !blocked {
+		s.mu.Unlock()
+		return
+	}
+	if t.sigPending&bit == 0 {
+		t.sigInfo[sig] = info
+	}
+	t.sigPending |= bit
+	s.mu.Unlock()
+	t.tg.sigQueue.Notify(waiter.EventIn)
+	if t.sigWait.Load()&bit != 0 {
+		t.wakeUp()
+	}
+	if !blocked && !ignored {
+		t.Interrupt()
+	}
 }
 
 // SignalQueue is the queue notified when a signal becomes pending for t's process.
@@ -187,22 +257,41 @@ func (t *Task) SignalQueue() *waiter.Queue { return &t.tg.sigQueue }
 
 // WaitSignal blocks until a signal in set is pending (it is taken and returned), a signal
 // outside set interrupts the wait (EINTR), or the deadline passes (EAGAIN).
-func (t *Task) WaitSignal(set uint64, deadline time.Time, noWait bool) (unix.Signal, error) {
+func (t *Task) WaitSignal(set uint64, deadline time.Time, noWait bool) (unix.Signal, SigInfo, error) {
 	t.sigWait.Store(set)
 	defer t.sigWait.Store(0)
 	for {
-		if sig := t.TakePendingSignal(set); sig != 0 {
-			return sig, nil
+		if sig, info := t.TakePendingSignal(set); sig != 0 {
+			return sig, info, nil
 		}
 		if noWait {
-			return 0, unix.EAGAIN
+			return 0, SigInfo{}, unix.EAGAIN
 		}
 		switch err := t.sleep(nil, deadline); err {
 		case nil:
 		case unix.ETIMEDOUT:
-			return 0, unix.EAGAIN
+			return 0, SigInfo{}, unix.EAGAIN
 		default:
-			return 0, err
+			return 0, SigInfo{}, err
 		}
 	}
+}
+
+// TimerOverrun counts one more expiry of POSIX timer id into its signal sig while that is
+// still pending (for thread t, or the process when t is nil), and returns the overrun the
+// pending siginfo now carries (-1 when no such signal is pending).
+func (tg *ThreadGroup) TimerOverrun(t *Task, sig unix.Signal, id int32) int32 {
+	s := tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bit := uint64(1) << (sig - 1)
+	info, pending := &s.info[sig], s.pending&bit != 0
+	if t != nil {
+		info, pending = &t.sigInfo[sig], t.sigPending&bit != 0
+	}
+	if !pending || info.Code != SITimer || info.TimerID != id {
+		return -1
+	}
+	info.Overrun++
+	return info.Overrun
 }

@@ -28,25 +28,19 @@ const (
 )
 
 // signalFor returns the lowest pending signal the task does not block, clearing it.
-func (t *Task) takeSignal() (unix.Signal, SigAction, bool) {
+func (t *Task) takeSignal() (unix.Signal, SigAction, SigInfo, bool) {
 	s := t.tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	deliverable := s.pending &^ t.sigMask.Load()
-	if deliverable == 0 {
-		return 0, SigAction{}, false
+	sig, info := t.dequeueLocked(^t.sigMask.Load())
+	if sig == 0 {
+		return 0, SigAction{}, SigInfo{}, false
 	}
-	for sig := 1; sig <= 64; sig++ {
-		if deliverable&(1<<(sig-1)) != 0 {
-			s.pending &^= 1 << (sig - 1)
-			act := s.actions[sig]
-			if act.Flags&saResethand != 0 && act.Handler > SigIgn {
-				s.actions[sig] = SigAction{}
-			}
-			return unix.Signal(sig), act, true
-		}
+	act := s.actions[sig]
+	if act.Flags&saResethand != 0 && act.Handler > SigIgn {
+		s.actions[sig] = SigAction{}
 	}
-	return 0, SigAction{}, false
+	return sig, act, info, true
 }
 
 // hasDeliverable reports whether a signal is pending and not blocked.
@@ -54,7 +48,7 @@ func (t *Task) hasDeliverable() (bool, bool) {
 	s := t.tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.pending &^ t.sigMask.Load()
+	d := (s.pending | t.sigPending) &^ t.sigMask.Load()
 	if d == 0 {
 		return false, false
 	}
@@ -70,7 +64,7 @@ func (t *Task) hasDeliverable() (bool, bool) {
 // handlers get a signal frame; default and ignore dispositions are applied.
 func (t *Task) deliverSignals() {
 	for {
-		sig, act, ok := t.takeSignal()
+		sig, act, info, ok := t.takeSignal()
 		if !ok {
 			t.interrupted.Store(t.killed.Load())
 			return
@@ -85,7 +79,7 @@ func (t *Task) deliverSignals() {
 			}
 			continue
 		}
-		if err := t.setupFrame(sig, act); err != nil {
+		if err := t.setupFrame(sig, act, info); err != nil {
 			// A frame that cannot be written kills the process with SIGSEGV, as Linux does.
 			t.exitGroup(exitStatusSignal(unix.SIGSEGV))
 			return
@@ -96,7 +90,7 @@ func (t *Task) deliverSignals() {
 	}
 }
 
-func (t *Task) setupFrame(sig unix.Signal, act SigAction) error {
+func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 	regs := t.Regs
 	fp, _ := t.ctx.FPState()
 	sp := regs.Rsp - redZone
@@ -138,11 +132,7 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction) error {
 		oldMask, t.savedMaskValid = t.savedMask, false
 	}
 	le.PutUint64(uc[ucSigmaskOff:], oldMask)
-	info := b[8+ucontextSize:]
-	le.PutUint32(info[0:], uint32(sig))
-	le.PutUint32(info[8:], 0) // SI_USER
-	le.PutUint32(info[16:], uint32(t.tg.PID))
-	le.PutUint32(info[20:], t.Creds().UID)
+	copy(b[8+ucontextSize:], si.Bytes(int(sig)))
 	if _, err := t.CopyOut(sp, b); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"runtime"
@@ -96,6 +95,10 @@ type Task struct {
 	sigMask atomic.Uint64
 	// sigWait is the set rt_sigtimedwait is waiting for (0: not waiting).
 	sigWait atomic.Uint64
+	// sigPending and sigInfo are the signals sent to this thread alone (tgkill, a timer's
+	// SIGEV_THREAD_ID). protected by tg.sig.mu
+	sigPending uint64
+	sigInfo    [65]SigInfo
 
 	mu sync.Mutex
 	// name is the thread's comm. protected by mu
@@ -424,13 +427,8 @@ func (t *Task) fatalSignal(sig unix.Signal, ev platform.Event) {
 		if act.Flags&saResethand != 0 {
 			t.SigAction(int(sig), &SigAction{})
 		}
-		if err := t.setupFrame(sig, act); err == nil {
-			// si_code and si_addr of the fault, for the handler.
-			var b [16]byte
-			binary.LittleEndian.PutUint32(b[0:], uint32(ev.Code))
-			binary.LittleEndian.PutUint64(b[8:], ev.Addr)
-			t.CopyOut(t.Regs.Rsi+8, b[:4])
-			t.CopyOut(t.Regs.Rsi+16, b[8:])
+		// si_code and si_addr of the fault, for the handler.
+		if err := t.setupFrame(sig, act, SigInfo{Code: ev.Code, Addr: ev.Addr}); err == nil {
 			return
 		}
 	}
@@ -547,7 +545,7 @@ func (t *Task) exit() {
 	tg.zombie = true
 	tg.mu.Unlock()
 	if parent != nil && tg.exitSignal != 0 {
-		k.SignalGroup(parent, tg.exitSignal)
+		k.SignalGroupInfo(parent, tg.exitSignal, childInfo(tg, status))
 	}
 	k.exitMu.Unlock()
 	if parent != nil {
@@ -656,4 +654,16 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// childInfo is the SigInfo of a child's exit signal, from its wait status.
+func childInfo(child *ThreadGroup, status int) SigInfo {
+	info := SigInfo{Code: CldExited, PID: child.PID, UID: child.Creds().UID, Status: int32(status>>8) & 0xff}
+	if sig := status & 0x7f; sig != 0 {
+		info.Code, info.Status = CldKilled, int32(sig)
+		if status&0x80 != 0 {
+			info.Code = CldDumped
+		}
+	}
+	return info
 }

@@ -125,7 +125,7 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 			return 0, unix.ESRCH
 		}
-		k.SignalGroup(tg, sig)
+		k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
 		return 0, nil
 	case pid == 0 || pid == -1 || pid < -1:
 		pgid, _ := t.Group().IDs()
@@ -140,7 +140,7 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 					continue
 				}
 				found = true
-				k.SignalGroup(tg, sig)
+				k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
 			}
 		}
 		if !found && pid != -1 {
@@ -161,7 +161,7 @@ func Tgkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if target == nil || target.Group().PID != tgid {
 		return 0, unix.ESRCH
 	}
-	t.Kernel().SendSignal(target, sig)
+	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil
 }
 
@@ -175,7 +175,7 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if target == nil {
 		return 0, unix.ESRCH
 	}
-	t.Kernel().SendSignal(target, sig)
+	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil
 }
 

@@ -13,17 +13,6 @@ import (
 // unblockable are SIGKILL and SIGSTOP, which no mask or wait set may hold.
 const unblockable = 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
 
-// siginfoFor is the siginfo the kernel reports for an accepted signal. The sandbox keeps
-// one pending instance per signal and not its sender, so it reads as sent by kill(2) from
-// the caller's user.
-func siginfoFor(t *kernel.Task, sig unix.Signal) []byte {
-	b := make([]byte, 128)
-	binary.LittleEndian.PutUint32(b[0:], uint32(sig))
-	// si_errno 0, si_code SI_USER (0), si_pid 0, si_uid.
-	binary.LittleEndian.PutUint32(b[20:], t.Creds().UID)
-	return b
-}
-
 // RtSigtimedwait implements rt_sigtimedwait(2) (sigwait, sigwaitinfo, sigtimedwait).
 func RtSigtimedwait(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[3] != 8 {
@@ -38,12 +27,12 @@ func RtSigtimedwait(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	sig, err := t.WaitSignal(set, deadline, noWait)
+	sig, info, err := t.WaitSignal(set, deadline, noWait)
 	if err != nil {
 		return 0, err
 	}
 	if a[1] != 0 {
-		if _, err := t.CopyOut(a[1], siginfoFor(t, sig)); err != nil {
+		if _, err := t.CopyOut(a[1], info.Bytes(int(sig))); err != nil {
 			return 0, unix.EFAULT
 		}
 	}
@@ -70,15 +59,11 @@ func (s *signalFD) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, e
 	}
 	var out []byte
 	for len(out)+128 <= total {
-		sig := s.t.TakePendingSignal(s.mask.Load())
+		sig, info := s.t.TakePendingSignal(s.mask.Load())
 		if sig == 0 {
 			break
 		}
-		// struct signalfd_siginfo: ssi_signo, ssi_errno, ssi_code, ssi_pid, ssi_uid, ...
-		rec := make([]byte, 128)
-		binary.LittleEndian.PutUint32(rec[0:], uint32(sig))
-		binary.LittleEndian.PutUint32(rec[16:], s.t.Creds().UID)
-		out = append(out, rec...)
+		out = append(out, info.SignalfdBytes(int(sig))...)
 	}
 	if len(out) == 0 {
 		return 0, unix.EAGAIN
@@ -141,31 +126,55 @@ func signalfd(t *kernel.Task, fdn int32, maskAddr, size, flags uint64) (uint64, 
 	return installAnon(t, s, "anon_inode:[signalfd]", unix.O_RDWR|int(flags&unix.SFD_NONBLOCK), flags&unix.SFD_CLOEXEC != 0)
 }
 
-// RtSigqueueinfo implements rt_sigqueueinfo(2): the signal is sent, its payload is not kept.
+// queuedInfo reads the siginfo a sender passes to rt_sigqueueinfo/rt_tgsigqueueinfo and
+// applies Linux's rule: only the kernel may claim si_code >= 0 or SI_TKILL when
+// signalling another process.
+func queuedInfo(t *kernel.Task, pid int32, addr uint64) (kernel.SigInfo, error) {
+	b := make([]byte, 32)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return kernel.SigInfo{}, unix.EFAULT
+	}
+	code := int32(binary.LittleEndian.Uint32(b[8:]))
+	if (code >= 0 || code == kernel.SITkill) && pid != t.Group().PID {
+		return kernel.SigInfo{}, unix.EPERM
+	}
+	info := t.UserSigInfo(code)
+	info.Value = binary.LittleEndian.Uint64(b[24:])
+	return info, nil
+}
+
+// RtSigqueueinfo implements rt_sigqueueinfo(2) (sigqueue): the signal carries its value.
 func RtSigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if err := checkQueueInfo(t, int32(a[0]), a[2]); err != nil {
-		return 0, err
+	pid, sig := int32(a[0]), unix.Signal(a[1])
+	if sig < 0 || sig > 64 {
+		return 0, unix.EINVAL
 	}
-	return Kill(t, kernel.SyscallArgs{a[0], a[1]})
-}
-
-// RtTgsigqueueinfo implements rt_tgsigqueueinfo(2) like tgkill, the payload not kept.
-func RtTgsigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if err := checkQueueInfo(t, int32(a[0]), a[3]); err != nil {
-		return 0, err
-	}
-	return Tgkill(t, kernel.SyscallArgs{a[0], a[1], a[2]})
-}
-
-// checkQueueInfo applies Linux's rule: only the kernel may claim si_code >= 0 or
-// SI_TKILL when signalling another process.
-func checkQueueInfo(t *kernel.Task, pid int32, info uint64) error {
-	code, err := getU32(t, info+8)
+	info, err := queuedInfo(t, pid, a[2])
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if (int32(code) >= 0 || int32(code) == -6) && pid != t.Group().PID {
-		return unix.EPERM
+	tg := t.Kernel().GroupByPID(pid)
+	if pid <= 0 || tg == nil || tg.Zombie() {
+		return 0, unix.ESRCH
 	}
-	return nil
+	t.Kernel().SignalGroupInfo(tg, sig, info)
+	return 0, nil
+}
+
+// RtTgsigqueueinfo implements rt_tgsigqueueinfo(2).
+func RtTgsigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	tgid, tid, sig := int32(a[0]), int32(a[1]), unix.Signal(a[2])
+	if tgid <= 0 || tid <= 0 || sig < 0 || sig > 64 {
+		return 0, unix.EINVAL
+	}
+	info, err := queuedInfo(t, tgid, a[3])
+	if err != nil {
+		return 0, err
+	}
+	target := t.Kernel().TaskByTID(tid)
+	if target == nil || target.Group().PID != tgid {
+		return 0, unix.ESRCH
+	}
+	t.Kernel().SignalThread(target, sig, info)
+	return 0, nil
 }

@@ -1,0 +1,82 @@
+package kernel
+
+import "encoding/binary"
+
+// si_code values (include/uapi/asm-generic/siginfo.h).
+const (
+	SIUser   = 0
+	SIKernel = 0x80
+	SIQueue  = -1
+	SITimer  = -2
+	SITkill  = -6
+	// SIGCHLD codes.
+	CldExited = 1
+	CldKilled = 2
+	CldDumped = 3
+)
+
+// SigInfo is what the kernel records about a pending signal, for handlers (SA_SIGINFO),
+// sigwaitinfo and signalfd. One instance is kept per signal: a signal sent while the same
+// one is pending keeps the first one's SigInfo, as Linux does for standard signals.
+type SigInfo struct {
+	Code int32
+	// PID and UID name the sender (kill, sigqueue) or the child (SIGCHLD).
+	PID int32
+	UID uint32
+	// Status is a SIGCHLD's exit code or signal.
+	Status int32
+	// Value is sigqueue's or a timer's sigval.
+	Value uint64
+	// TimerID and Overrun describe a POSIX timer's expiry (SI_TIMER).
+	TimerID, Overrun int32
+	// Addr is a fault's address.
+	Addr uint64
+}
+
+// Bytes renders the siginfo_t of sig (128 bytes, x86-64 layout).
+func (si SigInfo) Bytes(sig int) []byte {
+	b := make([]byte, 128)
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(sig))
+	le.PutUint32(b[8:], uint32(si.Code))
+	switch {
+	case si.Code == SITimer:
+		le.PutUint32(b[16:], uint32(si.TimerID))
+		le.PutUint32(b[20:], uint32(si.Overrun))
+		le.PutUint64(b[24:], si.Value)
+	case si.Addr != 0:
+		le.PutUint64(b[16:], si.Addr)
+	default:
+		le.PutUint32(b[16:], uint32(si.PID))
+		le.PutUint32(b[20:], si.UID)
+		if sig == 17 { // SIGCHLD: si_status, then si_utime and si_stime (zero)
+			le.PutUint32(b[24:], uint32(si.Status))
+		} else {
+			le.PutUint64(b[24:], si.Value)
+		}
+	}
+	return b
+}
+
+// SignalfdBytes renders struct signalfd_siginfo (128 bytes).
+func (si SigInfo) SignalfdBytes(sig int) []byte {
+	b := make([]byte, 128)
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(sig))
+	le.PutUint32(b[8:], uint32(si.Code))
+	le.PutUint32(b[12:], uint32(si.PID))
+	le.PutUint32(b[16:], si.UID)
+	le.PutUint32(b[24:], uint32(si.TimerID))
+	le.PutUint32(b[32:], uint32(si.Overrun))
+	le.PutUint32(b[40:], uint32(si.Status))
+	le.PutUint32(b[44:], uint32(si.Value))
+	le.PutUint64(b[48:], si.Value)
+	le.PutUint64(b[72:], si.Addr)
+	return b
+}
+
+// UserSigInfo is the SigInfo of a signal the task sends with kill(2) (SI_USER) or
+// tgkill(2) (SI_TKILL).
+func (t *Task) UserSigInfo(code int32) SigInfo {
+	return SigInfo{Code: code, PID: t.tg.PID, UID: t.Creds().UID}
+}

@@ -1,0 +1,270 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// POSIX timers (timer_create(2) and friends). Each process has its own table; a timer
+// created before an execve is gone after it (the table is tied to the address space).
+
+// sigev_notify values.
+const (
+	sigevSignal   = 0
+	sigevNone     = 1
+	sigevThread   = 2
+	sigevThreadID = 4
+)
+
+type posixTimer struct {
+	id       int32
+	clock    int32
+	notify   int32
+	signo    unix.Signal
+	value    uint64
+	tid      int32 // SIGEV_THREAD_ID: the thread the signal goes to
+	mm       any   // the address space the timer belongs to
+	next     time.Time
+	interval time.Duration
+	// lastOverrun is what timer_getoverrun reports: the overruns counted into the timer's
+	// last signal.
+	lastOverrun int32
+	timer       *time.Timer
+}
+
+var posixTimers = struct {
+	mu sync.Mutex
+	m  map[*kernel.ThreadGroup]map[int32]*posixTimer
+}{m: make(map[*kernel.ThreadGroup]map[int32]*posixTimer)}
+
+// maxTimers bounds a process's timers (RLIMIT_SIGPENDING-like protection).
+const maxTimers = 4096
+
+// lookupTimer returns the caller's timer id (nil if none). Locks: posixTimers.mu held.
+func lookupTimer(t *kernel.Task, id int32) *posixTimer {
+	pt := posixTimers.m[t.Group()][id]
+	if pt == nil || pt.mm != any(t.MM()) {
+		return nil
+	}
+	return pt
+}
+
+// TimerCreate implements timer_create(2) for CLOCK_REALTIME, CLOCK_MONOTONIC and
+// CLOCK_BOOTTIME.
+func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	clock := int32(a[0])
+	switch clock {
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME:
+	case unix.CLOCK_REALTIME_ALARM, unix.CLOCK_BOOTTIME_ALARM:
+		return 0, unix.EPERM
+	default:
+		return 0, unix.EINVAL
+	}
+	pt := &posixTimer{clock: clock, notify: sigevSignal, signo: unix.SIGALRM, mm: t.MM()}
+	explicitValue := false
+	if a[1] != 0 {
+		b := make([]byte, 20)
+		if _, err := t.CopyIn(a[1], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		le := binary.LittleEndian
+		pt.value, pt.signo, pt.notify = le.Uint64(b[0:]), unix.Signal(le.Uint32(b[8:])), int32(le.Uint32(b[12:]))
+		explicitValue = true
+		switch pt.notify {
+		case sigevNone:
+		case sigevSignal, sigevThread, sigevSignal | sigevThreadID:
+			if pt.signo <= 0 || pt.signo > 64 {
+				return 0, unix.EINVAL
+			}
+			if pt.notify&sigevThreadID != 0 {
+				pt.tid = int32(le.Uint32(b[16:]))
+				if target := t.Kernel().TaskByTID(pt.tid); target == nil || target.Group() != t.Group() {
+					return 0, unix.EINVAL
+				}
+			}
+		default:
+			return 0, unix.EINVAL
+		}
+	}
+	posixTimers.mu.Lock()
+	defer posixTimers.mu.Unlock()
+	tg := t.Group()
+	table := posixTimers.m[tg]
+	if table == nil {
+		table = make(map[int32]*posixTimer)
+		posixTimers.m[tg] = table
+	}
+	for id, old := range table {
+		if old.mm != any(t.MM()) {
+			old.stop()
+			delete(table, id) // left over from before an execve
+		}
+	}
+	if len(table) >= maxTimers {
+		return 0, unix.EAGAIN
+	}
+	id := int32(0)
+	for table[id] != nil {
+		id++
+	}
+	pt.id = id
+	if !explicitValue {
+		pt.value = uint64(id)
+	}
+	if err := putU32(t, a[2], uint32(id)); err != nil {
+		return 0, err
+	}
+	table[id] = pt
+	return 0, nil
+}
+
+func (pt *posixTimer) stop() {
+	if pt.timer != nil {
+		pt.timer.Stop()
+		pt.timer = nil
+	}
+}
+
+func (pt *posixTimer) remaining() time.Duration {
+	if pt.next.IsZero() {
+		return 0
+	}
+	return max(time.Until(pt.next), time.Nanosecond)
+}
+
+// arm schedules the next expiry of pt for process tg. Locks: posixTimers.mu held.
+func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
+	pt.stop()
+	if pt.next.IsZero() {
+		return
+	}
+	var fire func()
+	fire = func() {
+		posixTimers.mu.Lock()
+		if posixTimers.m[tg][pt.id] != pt || tg.Zombie() || pt.mm != any(tg.MM()) {
+			posixTimers.mu.Unlock()
+			return
+		}
+		send := pt.notify != sigevNone
+		var thread *kernel.Task
+		if pt.tid != 0 {
+			if thread = k.TaskByTID(pt.tid); thread == nil || thread.Group() != tg {
+				send, thread = false, nil // the thread is gone
+			}
+		}
+		if send {
+			// While the last expiry's signal is pending, further ones only count as overruns.
+			if n := tg.TimerOverrun(thread, pt.signo, pt.id); n >= 0 {
+				pt.lastOverrun, send = n, false
+			} else {
+				pt.lastOverrun = 0
+			}
+		}
+		info := kernel.SigInfo{Code: kernel.SITimer, TimerID: pt.id, Value: pt.value}
+		if pt.interval > 0 {
+			pt.next = pt.next.Add(pt.interval)
+			pt.timer = time.AfterFunc(time.Until(pt.next), fire)
+		} else {
+			pt.next, pt.timer = time.Time{}, nil
+		}
+		signo := pt.signo
+		posixTimers.mu.Unlock()
+		switch {
+		case send && thread != nil:
+			k.SignalThread(thread, signo, info)
+		case send:
+			k.SignalGroupInfo(tg, signo, info)
+		}
+	}
+	pt.timer = time.AfterFunc(time.Until(pt.next), fire)
+}
+
+// readItimerspec reads a struct itimerspec (interval, value).
+func readItimerspec(t *kernel.Task, addr uint64) (value, interval time.Duration, err error) {
+	b := make([]byte, 32)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return 0, 0, unix.EFAULT
+	}
+	le := binary.LittleEndian
+	is, in, vs, vn := int64(le.Uint64(b[0:])), int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))
+	if is < 0 || in < 0 || in >= 1e9 || vs < 0 || vn < 0 || vn >= 1e9 {
+		return 0, 0, unix.EINVAL
+	}
+	return time.Duration(vs)*time.Second + time.Duration(vn), time.Duration(is)*time.Second + time.Duration(in), nil
+}
+
+// TimerSettime implements timer_settime(2).
+func TimerSettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[1]&^1 != 0 { // TIMER_ABSTIME
+		return 0, unix.EINVAL
+	}
+	value, interval, err := readItimerspec(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	posixTimers.mu.Lock()
+	pt := lookupTimer(t, int32(a[0]))
+	if pt == nil {
+		posixTimers.mu.Unlock()
+		return 0, unix.EINVAL
+	}
+	oldV, oldI := pt.remaining(), pt.interval
+	pt.interval = interval
+	switch {
+	case value == 0:
+		pt.next = time.Time{}
+	case a[1]&1 != 0:
+		var now unix.Timespec
+		unix.ClockGettime(pt.clock, &now)
+		pt.next = time.Now().Add(value - time.Duration(now.Nano()))
+	default:
+		pt.next = time.Now().Add(value)
+	}
+	pt.arm(t.Kernel(), t.Group())
+	posixTimers.mu.Unlock()
+	if a[3] != 0 {
+		return 0, putItimerspec(t, a[3], oldV, oldI)
+	}
+	return 0, nil
+}
+
+// TimerGettime implements timer_gettime(2).
+func TimerGettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers.mu.Lock()
+	pt := lookupTimer(t, int32(a[0]))
+	if pt == nil {
+		posixTimers.mu.Unlock()
+		return 0, unix.EINVAL
+	}
+	v, i := pt.remaining(), pt.interval
+	posixTimers.mu.Unlock()
+	return 0, putItimerspec(t, a[1], v, i)
+}
+
+// TimerGetoverrun implements timer_getoverrun(2).
+func TimerGetoverrun(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers.mu.Lock()
+	defer posixTimers.mu.Unlock()
+	pt := lookupTimer(t, int32(a[0]))
+	if pt == nil {
+		return 0, unix.EINVAL
+	}
+	return uint64(pt.lastOverrun), nil
+}
+
+// TimerDelete implements timer_delete(2).
+func TimerDelete(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers.mu.Lock()
+	defer posixTimers.mu.Unlock()
+	pt := lookupTimer(t, int32(a[0]))
+	if pt == nil {
+		return 0, unix.EINVAL
+	}
+	pt.stop()
+	delete(posixTimers.m[t.Group()], pt.id)
+	return 0, nil
+}
