@@ -175,6 +175,9 @@ type WaitOpts struct {
 	NoHang bool
 	NoReap bool // WNOWAIT
 	Exited bool // report exits (waitid WEXITED; always for wait4)
+	// Stopped and Continued report job-control stops (WUNTRACED/WSTOPPED) and
+	// continues (WCONTINUED).
+	Stopped, Continued bool
 }
 
 // WaitResult is a reaped (or observed) child.
@@ -182,6 +185,9 @@ type WaitResult struct {
 	PID    int32
 	Status int // wait status word
 	UID    uint32
+	// Code is waitid's si_code: CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED or
+	// CLD_CONTINUED.
+	Code int32
 }
 
 // Wait implements the core of wait4/waitid. It returns (zero, nil) with NoHang when children
@@ -194,6 +200,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 		tg.mu.Lock()
 		matched := false
 		var found *ThreadGroup
+		var stop *WaitResult // a stop or continue, reported without reaping
 		for c := range tg.children {
 			switch {
 			case o.PID > 0 && c.PID != o.PID:
@@ -208,8 +215,20 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 				}
 			}
 			matched = true
-			if c.Zombie() {
+			c.mu.Lock()
+			switch {
+			case o.Exited && c.zombie:
 				found = c
+			case o.Stopped && c.waitStop && c.stopped:
+				found, stop = c, &WaitResult{PID: c.PID, Status: 0x7f | int(c.stopSig)<<8, UID: c.creds.UID, Code: CldStopped}
+			case o.Continued && c.waitCont:
+				found, stop = c, &WaitResult{PID: c.PID, Status: 0xffff, UID: c.creds.UID, Code: CldContinued}
+			}
+			if stop != nil && !o.NoReap {
+				c.waitStop, c.waitCont = false, false
+			}
+			c.mu.Unlock()
+			if found != nil {
 				break
 			}
 		}
@@ -218,9 +237,12 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 		}
 		tg.mu.Unlock()
 		t.k.exitMu.Unlock()
+		if stop != nil {
+			return *stop, nil
+		}
 		if found != nil {
 			found.mu.Lock()
-			res := WaitResult{PID: found.PID, Status: found.exitStatus, UID: found.creds.UID}
+			res := WaitResult{PID: found.PID, Status: found.exitStatus, UID: found.creds.UID, Code: cldCode(found.exitStatus)}
 			found.mu.Unlock()
 			if !o.NoReap {
 				t.k.reap(tg, found)

@@ -10,9 +10,11 @@ const (
 	SITimer  = -2
 	SITkill  = -6
 	// SIGCHLD codes.
-	CldExited = 1
-	CldKilled = 2
-	CldDumped = 3
+	CldExited    = 1
+	CldKilled    = 2
+	CldDumped    = 3
+	CldStopped   = 5
+	CldContinued = 6
 )
 
 // SigInfo is what the kernel records about a pending signal, for handlers (SA_SIGINFO),

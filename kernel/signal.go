@@ -81,11 +81,26 @@ func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo)
 	if sig == 0 {
 		return
 	}
-	fatal := sig == unix.SIGKILL || sig == unix.SIGSTOP
+	if sig == unix.SIGSTOP {
+		tg.mu.Lock()
+		tasks := tg.taskListLocked()
+		tg.mu.Unlock()
+		s := tg.signals()
+		s.mu.Lock()
+		tg.jobControlLocked(sig, tasks)
+		s.mu.Unlock()
+		k.stopGroup(tg, sig)
+		return
+	}
+	if sig == unix.SIGCONT {
+		k.continueGroup(tg)
+	}
+	fatal := sig == unix.SIGKILL
 	bit := uint64(1) << (sig - 1)
 	tg.mu.Lock()
 	var target, waiting *Task
 	blocked := false
+	tasks := tg.taskListLocked()
 	for t := range tg.tasks {
 		if t.sigMask.Load()&bit != 0 {
 			blocked = true
@@ -100,6 +115,7 @@ func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo)
 	tg.mu.Unlock()
 	s := tg.signals()
 	s.mu.Lock()
+	tg.jobControlLocked(sig, tasks)
 	act := s.actions[sig]
 	ignored := act.Handler == SigIgn || act.Handler == SigDfl && defaultIgnored(sig)
 	if !fatal {
@@ -224,14 +240,19 @@ func (k *Kernel) SignalThread(t *Task, sig unix.Signal, info SigInfo) {
 	if sig == 0 {
 		return
 	}
-	if sig == unix.SIGKILL || sig == unix.SIGSTOP {
-		t.exitGroup(exitStatusSignal(sig))
+	if sig == unix.SIGKILL || sig == unix.SIGSTOP || sig == unix.SIGCONT {
+		// These act on the whole process wherever they are sent.
+		k.SignalGroupInfo(t.tg, sig, info)
 		return
 	}
 	bit := uint64(1) << (sig - 1)
 	blocked := t.sigMask.Load()&bit != 0
+	t.tg.mu.Lock()
+	tasks := t.tg.taskListLocked()
+	t.tg.mu.Unlock()
 	s := t.tg.signals()
 	s.mu.Lock()
+	t.tg.jobControlLocked(sig, tasks)
 	act := s.actions[sig]
 	ignored := act.Handler == SigIgn || act.Handler == SigDfl && defaultIgnored(sig)
 	if ignored && !blocked {

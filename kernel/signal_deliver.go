@@ -64,6 +64,10 @@ func (t *Task) hasDeliverable() (bool, bool) {
 // handlers get a signal frame; default and ignore dispositions are applied.
 func (t *Task) deliverSignals() {
 	for {
+		t.stopWait()
+		if t.killed.Load() {
+			return
+		}
 		sig, act, info, ok := t.takeSignal()
 		if !ok {
 			t.interrupted.Store(t.killed.Load())
@@ -73,6 +77,10 @@ func (t *Task) deliverSignals() {
 		case SigIgn:
 			continue
 		case SigDfl:
+			if isStopSignal(sig) {
+				t.k.stopGroup(t.tg, sig)
+				continue
+			}
 			if !defaultIgnored(sig) {
 				t.exitGroup(exitStatusSignal(sig))
 				return

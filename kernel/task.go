@@ -58,6 +58,11 @@ type ThreadGroup struct {
 	pdeathSignal int
 	// childExit wakes waiters in wait4. protected by mu
 	childWaiters map[*Task]struct{}
+	// stopped and stopSig are job-control state; waitStop and waitCont are a stop and a
+	// continue not yet reported to the parent's wait. protected by mu
+	stopped            bool
+	stopSig            unix.Signal
+	waitStop, waitCont bool
 
 	startTime time.Time
 	// exitSignal is sent to the parent when the process ends (SIGCHLD for fork).
@@ -357,10 +362,11 @@ func (t *Task) syscall() {
 	if t.k.Strace != nil {
 		t.strace(nr, a, ret, err)
 	}
-	if err == unix.EINTR && restartable(nr) {
+	if err == unix.EINTR && !t.killed.Load() {
 		// A signal interrupted a restartable call: with SA_RESTART it runs again after the
-		// handler (Linux's ERESTARTSYS), without it the app sees EINTR.
-		if ok, restart := t.hasDeliverable(); ok && restart {
+		// handler (Linux's ERESTARTSYS), without it the app sees EINTR. Interrupted with no
+		// signal to deliver (a stop, a signal another thread took), any call runs again.
+		if ok, restart := t.hasDeliverable(); !ok || restart && restartable(nr) {
 			err = ErrRestart
 		}
 	}
@@ -658,12 +664,20 @@ func newUUID() string {
 
 // childInfo is the SigInfo of a child's exit signal, from its wait status.
 func childInfo(child *ThreadGroup, status int) SigInfo {
-	info := SigInfo{Code: CldExited, PID: child.PID, UID: child.Creds().UID, Status: int32(status>>8) & 0xff}
+	info := SigInfo{Code: cldCode(status), PID: child.PID, UID: child.Creds().UID, Status: int32(status>>8) & 0xff}
 	if sig := status & 0x7f; sig != 0 {
-		info.Code, info.Status = CldKilled, int32(sig)
-		if status&0x80 != 0 {
-			info.Code = CldDumped
-		}
+		info.Status = int32(sig)
 	}
 	return info
+}
+
+// cldCode is the CLD_* code of an exit wait status.
+func cldCode(status int) int32 {
+	switch {
+	case status&0x7f == 0:
+		return CldExited
+	case status&0x80 != 0:
+		return CldDumped
+	}
+	return CldKilled
 }

@@ -61,7 +61,8 @@ func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if opts&^(unix.WNOHANG|unix.WUNTRACED|unix.WCONTINUED|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 {
 		return 0, unix.EINVAL
 	}
-	r, err := t.Wait(kernel.WaitOpts{PID: int32(a[0]), NoHang: opts&unix.WNOHANG != 0, Exited: true})
+	r, err := t.Wait(kernel.WaitOpts{PID: int32(a[0]), NoHang: opts&unix.WNOHANG != 0, Exited: true,
+		Stopped: opts&unix.WUNTRACED != 0, Continued: opts&unix.WCONTINUED != 0})
 	if err != nil {
 		return 0, err
 	}
@@ -81,7 +82,7 @@ func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(r.PID), nil
 }
 
-// Waitid implements waitid(2) for exited children.
+// Waitid implements waitid(2).
 func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	idtype, id, opts := a[0], int32(a[1]), a[3]
 	if opts&^(unix.WNOHANG|unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED|unix.WNOWAIT|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 ||
@@ -108,10 +109,8 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	if opts&unix.WEXITED == 0 {
-		return 0, unix.ECHILD // stops and continues are not tracked yet
-	}
-	r, err := t.Wait(kernel.WaitOpts{PID: pid, NoHang: opts&unix.WNOHANG != 0, NoReap: opts&unix.WNOWAIT != 0, Exited: true})
+	r, err := t.Wait(kernel.WaitOpts{PID: pid, NoHang: opts&unix.WNOHANG != 0, NoReap: opts&unix.WNOWAIT != 0,
+		Exited: opts&unix.WEXITED != 0, Stopped: opts&unix.WSTOPPED != 0, Continued: opts&unix.WCONTINUED != 0})
 	if err != nil {
 		return 0, err
 	}
@@ -120,11 +119,14 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if r.PID != 0 {
 			le := binary.LittleEndian
 			le.PutUint32(si[0:], uint32(unix.SIGCHLD))
-			code, status := uint32(1), uint32(r.Status>>8&0xff) // CLD_EXITED
-			if sig := r.Status & 0x7f; sig != 0 {
-				code, status = 2, uint32(sig) // CLD_KILLED
+			status := uint32(r.Status >> 8 & 0xff) // exit code, or the stop signal
+			switch r.Code {
+			case kernel.CldKilled, kernel.CldDumped:
+				status = uint32(r.Status & 0x7f)
+			case kernel.CldContinued:
+				status = uint32(unix.SIGCONT)
 			}
-			le.PutUint32(si[8:], code)
+			le.PutUint32(si[8:], uint32(r.Code))
 			le.PutUint32(si[16:], uint32(r.PID))
 			le.PutUint32(si[20:], r.UID)
 			le.PutUint32(si[24:], status)

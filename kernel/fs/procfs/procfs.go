@@ -367,6 +367,9 @@ func state(tg *kernel.ThreadGroup) (byte, string) {
 	if tg.Zombie() {
 		return 'Z', "Z (zombie)"
 	}
+	if tg.Stopped() {
+		return 'T', "T (stopped)"
+	}
 	return 'S', "S (sleeping)"
 }
 
