@@ -31,9 +31,9 @@ func (tg *ThreadGroup) jobControlLocked(sig unix.Signal, tasks []*Task) {
 	default:
 		return
 	}
-	tg.sig.pending &^= drop
+	tg.sig.pending.drop(drop)
 	for _, t := range tasks {
-		t.sigPending &^= drop
+		t.sigPending.drop(drop)
 	}
 }
 

@@ -18,8 +18,7 @@ const (
 )
 
 // SigInfo is what the kernel records about a pending signal, for handlers (SA_SIGINFO),
-// sigwaitinfo and signalfd. One instance is kept per signal: a signal sent while the same
-// one is pending keeps the first one's SigInfo, as Linux does for standard signals.
+// sigwaitinfo and signalfd (see pendingSet for how instances queue).
 type SigInfo struct {
 	Code int32
 	// PID and UID name the sender (kill, sigqueue) or the child (SIGCHLD).

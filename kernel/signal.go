@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"github.com/sbx-dev/sbx/kernel/waiter"
-	"math/bits"
 	"sync"
 	"time"
 
@@ -23,17 +22,13 @@ const (
 	SigIgn = 1
 )
 
-// signalState is a thread group's signal dispositions. Delivery to handlers comes with the
-// signals work; until then a signal whose default action terminates kills the process, an
-// ignored one is dropped, and one with a handler is recorded as pending.
+// signalState is a thread group's signal dispositions and its pending signals.
 type signalState struct {
 	mu sync.Mutex
 	// actions is indexed by signal number. protected by mu
 	actions [65]SigAction
-	// pending holds signals with handlers that were not delivered; info describes each.
-	// protected by mu
-	pending uint64
-	info    [65]SigInfo
+	// pending holds the process's signals not delivered yet. protected by mu
+	pending pendingSet
 }
 
 func (tg *ThreadGroup) signals() *signalState { return &tg.sig }
@@ -127,10 +122,7 @@ func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo)
 		}
 		// Pending until a thread that does not block it takes it (on its way back to app
 		// code): handlers run there, default actions too.
-		if s.pending&bit == 0 {
-			s.info[sig] = info
-		}
-		s.pending |= bit
+		s.pending.add(sig, info)
 	}
 	s.mu.Unlock()
 	if !fatal {
@@ -190,7 +182,7 @@ func (tg *ThreadGroup) PendingSignalMask() uint64 {
 	s := tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pending
+	return s.pending.mask
 }
 
 // PendingSignals returns the signals pending for the task: its own and its process's.
@@ -198,7 +190,7 @@ func (t *Task) PendingSignals() uint64 {
 	s := t.tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pending | t.sigPending
+	return s.pending.mask | t.sigPending.mask
 }
 
 // TakePendingSignal removes the lowest signal in set pending for the task (its own first,
@@ -214,22 +206,11 @@ func (t *Task) TakePendingSignal(set uint64) (unix.Signal, SigInfo) {
 // dequeueLocked takes the lowest signal of set pending for t, thread-directed ones first.
 // Locks: t.tg.sig.mu held.
 func (t *Task) dequeueLocked(set uint64) (unix.Signal, SigInfo) {
-	s := t.tg.signals()
-	for _, own := range []bool{true, false} {
-		p := s.pending & set
-		if own {
-			p = t.sigPending & set
-		}
-		if p == 0 {
-			continue
-		}
-		sig := bits.TrailingZeros64(p) + 1
-		if own {
-			t.sigPending &^= 1 << (sig - 1)
-			return unix.Signal(sig), t.sigInfo[sig]
-		}
-		s.pending &^= 1 << (sig - 1)
-		return unix.Signal(sig), s.info[sig]
+	if sig, info, ok := t.sigPending.take(set); ok {
+		return sig, info
+	}
+	if sig, info, ok := t.tg.sig.pending.take(set); ok {
+		return sig, info
 	}
 	return 0, SigInfo{}
 }
@@ -259,10 +240,7 @@ func (k *Kernel) SignalThread(t *Task, sig unix.Signal, info SigInfo) {
 		s.mu.Unlock()
 		return
 	}
-	if t.sigPending&bit == 0 {
-		t.sigInfo[sig] = info
-	}
-	t.sigPending |= bit
+	t.sigPending.add(sig, info)
 	s.mu.Unlock()
 	t.tg.sigQueue.Notify(waiter.EventIn)
 	if t.sigWait.Load()&bit != 0 {
@@ -305,12 +283,12 @@ func (tg *ThreadGroup) TimerOverrun(t *Task, sig unix.Signal, id int32) int32 {
 	s := tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bit := uint64(1) << (sig - 1)
-	info, pending := &s.info[sig], s.pending&bit != 0
+	set := &s.pending
 	if t != nil {
-		info, pending = &t.sigInfo[sig], t.sigPending&bit != 0
+		set = &t.sigPending
 	}
-	if !pending || info.Code != SITimer || info.TimerID != id {
+	info := set.timerInfo(sig, id)
+	if info == nil {
 		return -1
 	}
 	info.Overrun++

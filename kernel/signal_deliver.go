@@ -48,7 +48,7 @@ func (t *Task) hasDeliverable() (bool, bool) {
 	s := t.tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := (s.pending | t.sigPending) &^ t.sigMask.Load()
+	d := (s.pending.mask | t.sigPending.mask) &^ t.sigMask.Load()
 	if d == 0 {
 		return false, false
 	}
@@ -61,7 +61,7 @@ func (t *Task) hasDeliverable() (bool, bool) {
 }
 
 // deliverSignals runs before the task returns to app code: pending, unblocked signals with
-// handlers get a signal frame; default and ignore dispositions are applied.
+// handlers get signal frames; default and ignore dispositions are applied.
 func (t *Task) deliverSignals() {
 	for {
 		t.stopWait()
@@ -92,9 +92,8 @@ func (t *Task) deliverSignals() {
 			t.exitGroup(exitStatusSignal(unix.SIGSEGV))
 			return
 		}
-		// One frame at a time: the handler runs before further signals are considered.
-		t.interrupted.Store(t.killed.Load())
-		return
+		// Further deliverable signals get frames on top of this one, as on Linux: the last
+		// one set up runs first, and each handler's mask holds back its own signal.
 	}
 }
 

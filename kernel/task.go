@@ -102,8 +102,7 @@ type Task struct {
 	sigWait atomic.Uint64
 	// sigPending and sigInfo are the signals sent to this thread alone (tgkill, a timer's
 	// SIGEV_THREAD_ID). protected by tg.sig.mu
-	sigPending uint64
-	sigInfo    [65]SigInfo
+	sigPending pendingSet
 
 	mu sync.Mutex
 	// name is the thread's comm. protected by mu

@@ -45,12 +45,16 @@ int main(void) {
 	CHECK(write(p[1], "abc", 3));
 	CHECK(waitpid(c, &st, 0) == c);
 	printf("child read resumed: exited %d code %d\n", WIFEXITED(st), WEXITSTATUS(st));
-	/* SIGTSTP under its default action stops too; waitid sees it. */
+	/* SIGTSTP under its default action stops too; waitid sees it. (The child gets a
+	 * process group of its own, which is not orphaned: in an orphaned one, as a test run
+	 * in a fresh PID namespace may be, Linux discards SIGTSTP instead.) */
 	c = fork();
 	if (c == 0) {
+		setpgid(0, 0);
 		for (;;)
 			pause();
 	}
+	setpgid(c, c);
 	usleep(20000);
 	CHECK(kill(c, SIGTSTP));
 	CHECK(waitid(P_PID, c, &si, WSTOPPED));
