@@ -29,6 +29,9 @@ type signalState struct {
 	actions [65]SigAction
 	// pending holds the process's signals not delivered yet. protected by mu
 	pending pendingSet
+	// timerOverrun is, per POSIX timer, the overrun of its last delivered signal
+	// (timer_getoverrun). protected by mu
+	timerOverrun map[int32]int32
 }
 
 func (tg *ThreadGroup) signals() *signalState { return &tg.sig }
@@ -206,13 +209,37 @@ func (t *Task) TakePendingSignal(set uint64) (unix.Signal, SigInfo) {
 // dequeueLocked takes the lowest signal of set pending for t, thread-directed ones first.
 // Locks: t.tg.sig.mu held.
 func (t *Task) dequeueLocked(set uint64) (unix.Signal, SigInfo) {
-	if sig, info, ok := t.sigPending.take(set); ok {
-		return sig, info
+	sig, info, ok := t.sigPending.take(set)
+	if !ok {
+		sig, info, ok = t.tg.sig.pending.take(set)
 	}
-	if sig, info, ok := t.tg.sig.pending.take(set); ok {
-		return sig, info
+	if !ok {
+		return 0, SigInfo{}
 	}
-	return 0, SigInfo{}
+	if info.Code == SITimer {
+		s := &t.tg.sig
+		if s.timerOverrun == nil {
+			s.timerOverrun = make(map[int32]int32)
+		}
+		s.timerOverrun[info.TimerID] = info.Overrun
+	}
+	return sig, info
+}
+
+// ResetTimerOverrun forgets a deleted timer's overrun (its id may be reused).
+func (tg *ThreadGroup) ResetTimerOverrun(id int32) {
+	s := tg.signals()
+	s.mu.Lock()
+	delete(s.timerOverrun, id)
+	s.mu.Unlock()
+}
+
+// TimerLastOverrun returns the overrun of POSIX timer id's last delivered signal.
+func (tg *ThreadGroup) TimerLastOverrun(id int32) int32 {
+	s := tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.timerOverrun[id]
 }
 
 // SignalThread sends sig with info to task t alone (tgkill, tkill, SIGEV_THREAD_ID

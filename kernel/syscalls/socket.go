@@ -162,23 +162,6 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
-func msgIO(t *kernel.Task, fdn, iovAddr, iovLen uint64, flags int, write bool) (uint64, error) {
-	fd, s, err := getSocket(t, fdn)
-	if err != nil {
-		return 0, err
-	}
-	defer fd.DecRef()
-	iovs, err := readIovecs(t, iovAddr, iovLen)
-	if err != nil {
-		return 0, err
-	}
-	bufs, err := ranges(t, iovs, !write)
-	if err != nil {
-		return 0, err
-	}
-	return sockIO(t, fd, s, bufs, flags, write)
-}
-
 // sockIO moves data on a socket, blocking (interruptibly) unless the call or the
 // description is non-blocking; a broken connection raises SIGPIPE unless MSG_NOSIGNAL.
 func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, write bool) (uint64, error) {
@@ -222,32 +205,81 @@ func readMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
 	return msghdr{le.Uint64(b[0:]), uint64(le.Uint32(b[8:])), le.Uint64(b[16:]), le.Uint64(b[24:]), le.Uint64(b[32:]), le.Uint64(b[40:])}, nil
 }
 
-// Sendmsg implements sendmsg(2) (no ancillary data yet: passing FDs is refused).
+// Sendmsg implements sendmsg(2); SCM_RIGHTS passes files to sockets inside the sandbox.
 func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	h, err := readMsghdr(t, a[1])
 	if err != nil {
 		return 0, err
 	}
-	if h.controllen != 0 {
-		return 0, unix.EOPNOTSUPP
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
 	}
-	return msgIO(t, a[0], h.iov, h.iovlen, int(a[2]), true)
+	defer fd.DecRef()
+	files, err := readRights(t, h.control, h.controllen)
+	if err != nil {
+		return 0, err
+	}
+	iovs, err := readIovecs(t, h.iov, h.iovlen)
+	if err == nil {
+		var bufs [][]byte
+		if bufs, err = ranges(t, iovs, false); err == nil {
+			if len(files) > 0 {
+				return sendWithRights(t, fd, s, bufs, int(a[2]), files)
+			}
+			return sockIO(t, fd, s, bufs, int(a[2]), true)
+		}
+	}
+	for _, f := range files {
+		f.DecRef()
+	}
+	return 0, err
 }
 
-// Recvmsg implements recvmsg(2).
+// Recvmsg implements recvmsg(2): files passed inside the sandbox arrive as SCM_RIGHTS.
 func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	h, err := readMsghdr(t, a[1])
 	if err != nil {
 		return 0, err
 	}
-	n, err := msgIO(t, a[0], h.iov, h.iovlen, int(a[2]), false)
+	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	// No address, no control data, no flags.
+	defer fd.DecRef()
+	iovs, err := readIovecs(t, h.iov, h.iovlen)
+	if err != nil {
+		return 0, err
+	}
+	bufs, err := ranges(t, iovs, true)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	var control []byte
+	msgFlags := 0
+	if s.Internal() {
+		n, control, msgFlags, err = recvWithRights(t, fd, s, bufs, int(a[2]), h.controllen)
+	} else {
+		n, err = sockIO(t, fd, s, bufs, int(a[2]), false)
+	}
+	if err != nil {
+		return 0, err
+	}
+	used := uint64(0)
+	if len(control) > 0 {
+		w := min(uint64(len(control)), h.controllen)
+		if _, err := t.CopyOut(h.control, control[:w]); err != nil {
+			return 0, unix.EFAULT
+		}
+		used = min((uint64(len(control))+7)&^7, h.controllen)
+	}
+	// No peer address (connected sockets); the control length used and the flags.
 	b := make([]byte, 8)
 	t.CopyOut(a[1]+8, b[:4])
+	binary.LittleEndian.PutUint64(b, used)
 	t.CopyOut(a[1]+40, b)
+	binary.LittleEndian.PutUint32(b, uint32(msgFlags|int(a[2])&unix.MSG_CMSG_CLOEXEC))
 	t.CopyOut(a[1]+48, b[:4])
 	return n, nil
 }

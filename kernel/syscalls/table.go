@@ -88,7 +88,7 @@ func entries() []entry {
 		partial(221, Fadvise64, "f,d,d,d", "advice is validated and accepted"),
 		partial(41, Socket, "d,x,d", "AF_UNIX stream and seqpacket sockets only"), partial(42, Connect, "f,x,d", "to host sockets the profile allows (socket broker)"),
 		partial(44, Sendto, "f,x,d,x,x,d", "connected sockets"), partial(45, Recvfrom, "f,x,d,x,x,x", "connected sockets"),
-		partial(46, Sendmsg, "f,x,x", "no ancillary data"), partial(47, Recvmsg, "f,x,x", "no ancillary data"),
+		partial(46, Sendmsg, "f,x,x", "SCM_RIGHTS between sockets inside the sandbox only; SCM_CREDENTIALS is ignored"), partial(47, Recvmsg, "f,x,x", "SCM_RIGHTS from sockets inside the sandbox; no SCM_CREDENTIALS"),
 		sup(48, Shutdown, "f,d"), sup(51, Getsockname, "f,x,x"), sup(52, Getpeername, "f,x,x"),
 		partial(53, Socketpair, "d,x,d,x", "AF_UNIX"), partial(54, Setsockopt, "f,d,d,x,d", "common SOL_SOCKET options"),
 		partial(55, Getsockopt, "f,d,d,x,x", "common SOL_SOCKET options"),

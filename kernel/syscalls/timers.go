@@ -30,10 +30,7 @@ type posixTimer struct {
 	mm       any   // the address space the timer belongs to
 	next     time.Time
 	interval time.Duration
-	// lastOverrun is what timer_getoverrun reports: the overruns counted into the timer's
-	// last signal.
-	lastOverrun int32
-	timer       *time.Timer
+	timer    *time.Timer
 }
 
 var posixTimers = struct {
@@ -156,13 +153,9 @@ func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
 				send, thread = false, nil // the thread is gone
 			}
 		}
-		if send {
-			// While the last expiry's signal is pending, further ones only count as overruns.
-			if n := tg.TimerOverrun(thread, pt.signo, pt.id); n >= 0 {
-				pt.lastOverrun, send = n, false
-			} else {
-				pt.lastOverrun = 0
-			}
+		// While the last expiry's signal is pending, further ones only count as overruns.
+		if send && tg.TimerOverrun(thread, pt.signo, pt.id) >= 0 {
+			send = false
 		}
 		info := kernel.SigInfo{Code: kernel.SITimer, TimerID: pt.id, Value: pt.value}
 		if pt.interval > 0 {
@@ -253,7 +246,7 @@ func TimerGetoverrun(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if pt == nil {
 		return 0, unix.EINVAL
 	}
-	return uint64(pt.lastOverrun), nil
+	return uint64(t.Group().TimerLastOverrun(pt.id)), nil
 }
 
 // TimerDelete implements timer_delete(2).
@@ -266,5 +259,6 @@ func TimerDelete(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	pt.stop()
 	delete(posixTimers.m[t.Group()], pt.id)
+	t.Group().ResetTimerOverrun(pt.id)
 	return 0, nil
 }

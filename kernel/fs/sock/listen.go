@@ -111,11 +111,11 @@ func (s *Socket) ConnectTo(l *Socket, nonblock bool) error {
 		l.mu.Unlock()
 		return err
 	}
-	server := &Socket{Type: s.Type, conn: host.New(fds[1], true), local: l.local, peer: s.local}
+	server := &Socket{Type: s.Type, conn: host.New(fds[1], true), local: l.local, peer: s.local, internal: true}
 	l.pending = append(l.pending, server)
 	name := l.local
 	l.mu.Unlock()
-	s.conn, s.peer = host.New(fds[0], true), name
+	s.conn, s.peer, s.internal = host.New(fds[0], true), name, true
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	return nil
 }

@@ -38,6 +38,9 @@ type Socket struct {
 	pending   []*Socket
 	// queue wakes tasks waiting to accept.
 	queue waiter.Queue
+	// internal: both ends are the kernel's (a socketpair, a connection inside the
+	// sandbox), so ancillary data can travel. protected by mu
+	internal bool
 }
 
 var (
@@ -54,7 +57,8 @@ func Pair(typ int) (*Socket, *Socket, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Socket{Type: typ, conn: host.New(fds[0], true)}, &Socket{Type: typ, conn: host.New(fds[1], true)}, nil
+	return &Socket{Type: typ, conn: host.New(fds[0], true), internal: true},
+		&Socket{Type: typ, conn: host.New(fds[1], true), internal: true}, nil
 }
 
 // Connect connects to path through the broker.
@@ -232,4 +236,62 @@ func (s *Socket) Release() {
 // Attr is what fstat shows for a socket.
 func (s *Socket) Attr() vfs.Attr {
 	return vfs.Attr{Mode: unix.S_IFSOCK | 0o777, Nlink: 1, Blksize: 4096, Dev: 0x8}
+}
+
+// Internal reports whether the socket's peer is inside the sandbox.
+func (s *Socket) Internal() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.internal
+}
+
+// SendCarrying sends src with the host FD carrier attached (SCM_RIGHTS on the host
+// socketpair): the carrier stands for the sandbox files passed with this message, so the
+// host kernel keeps them at the right place in the stream.
+func (s *Socket) SendCarrying(src [][]byte, flags int, carrier int) (int64, error) {
+	h, err := s.host()
+	if err != nil {
+		return 0, unix.ENOTCONN
+	}
+	var buf []byte
+	for _, b := range src {
+		buf = append(buf, b...)
+	}
+	n, err := unix.SendmsgN(h.HostFD(), buf, unix.UnixRights(carrier), nil, flags&unix.MSG_MORE|ioFlags)
+	return int64(n), err
+}
+
+// RecvCarriers receives like Recv and also returns the carriers that came with the data
+// (their host FDs, close-on-exec, now owned by the caller).
+func (s *Socket) RecvCarriers(dst [][]byte, flags int) (int64, []int, error) {
+	h, err := s.host()
+	if err != nil {
+		return 0, nil, err
+	}
+	total := 0
+	for _, b := range dst {
+		total += len(b)
+	}
+	buf := make([]byte, total)
+	oob := make([]byte, unix.CmsgSpace(4*8))
+	n, oobn, _, _, err := unix.Recvmsg(h.HostFD(), buf, oob, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return 0, nil, err
+	}
+	var carriers []int
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, m := range msgs {
+			if fds, err := unix.ParseUnixRights(&m); err == nil {
+				carriers = append(carriers, fds...)
+			}
+		}
+	}
+	done := 0
+	for _, b := range dst {
+		done += copy(b, buf[done:n])
+		if done >= n {
+			break
+		}
+	}
+	return int64(n), carriers, nil
 }
