@@ -37,7 +37,9 @@ func (t *Task) sleep(host []unix.PollFd, deadline time.Time) error {
 			}
 			timeout = int((d + time.Millisecond - 1) / time.Millisecond)
 		}
+		t.sleeping.Store(true)
 		n, err := unix.Poll(fds, timeout)
+		t.sleeping.Store(false)
 		if err == unix.EINTR {
 			continue
 		}

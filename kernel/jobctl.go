@@ -108,3 +108,16 @@ func (t *Task) stopWait() {
 		t.sleep(nil, time.Time{})
 	}
 }
+
+// Running reports whether a thread of the process runs or could (state R in /proc): one
+// that is not waiting in the kernel.
+func (tg *ThreadGroup) Running() bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	for t := range tg.tasks {
+		if !t.sleeping.Load() {
+			return true
+		}
+	}
+	return false
+}

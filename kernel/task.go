@@ -93,6 +93,8 @@ type Task struct {
 	wake int
 	// interrupted is set when a signal or kill needs the task's attention.
 	interrupted atomic.Bool
+	// sleeping is set while the task waits in the kernel (state S in /proc).
+	sleeping atomic.Bool
 	// killed is set when the task must exit (exit_group by another thread, SIGKILL).
 	killed atomic.Bool
 

@@ -370,6 +370,9 @@ func state(tg *kernel.ThreadGroup) (byte, string) {
 	if tg.Stopped() {
 		return 'T', "T (stopped)"
 	}
+	if tg.Running() {
+		return 'R', "R (running)"
+	}
 	return 'S', "S (sleeping)"
 }
 
