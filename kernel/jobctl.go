@@ -3,6 +3,8 @@ package kernel
 import (
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/waiter"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -121,3 +123,6 @@ func (tg *ThreadGroup) Running() bool {
 	}
 	return false
 }
+
+// ExitQueue is notified when the process exits.
+func (tg *ThreadGroup) ExitQueue() *waiter.Queue { return &tg.exitQueue }

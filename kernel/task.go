@@ -71,6 +71,8 @@ type ThreadGroup struct {
 	sig signalState
 	// sigQueue is notified when a signal becomes pending (signalfd waits on it).
 	sigQueue waiter.Queue
+	// exitQueue is notified when the process exits (pidfds wait on it).
+	exitQueue waiter.Queue
 }
 
 // Task is one app thread.
@@ -555,6 +557,7 @@ func (t *Task) exit() {
 		k.SignalGroupInfo(parent, tg.exitSignal, childInfo(tg, status))
 	}
 	k.exitMu.Unlock()
+	tg.exitQueue.Notify(waiter.EventIn | waiter.EventHUp)
 	if parent != nil {
 		k.notifyParent(parent, tg)
 		return

@@ -10,9 +10,34 @@ import (
 // Clone implements clone(2): clone(flags, stack, parent_tid, child_tid, tls).
 func Clone(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	flags := a[0]
-	tid, err := t.Clone(kernel.CloneOpts{Flags: flags &^ 0xff, Stack: a[1], ParentTID: a[2], ChildTID: a[3], TLS: a[4],
-		ExitSignal: unix.Signal(flags & 0xff)})
+	pidfdAddr := uint64(0)
+	if flags&unix.CLONE_PIDFD != 0 {
+		// The pidfd goes where the parent's TID would: the two cannot be combined.
+		if flags&(unix.CLONE_PARENT_SETTID|unix.CLONE_THREAD|unix.CLONE_DETACHED) != 0 {
+			return 0, unix.EINVAL
+		}
+		pidfdAddr = a[2]
+	}
+	tid, err := t.Clone(kernel.CloneOpts{Flags: flags &^ (0xff | unix.CLONE_PIDFD), Stack: a[1], ParentTID: a[2], ChildTID: a[3],
+		TLS: a[4], ExitSignal: unix.Signal(flags & 0xff)})
+	if err == nil && pidfdAddr != 0 {
+		err = childPidfd(t, tid, pidfdAddr)
+	}
 	return uint64(tid), err
+}
+
+// childPidfd gives the parent of a new child a pidfd for it (CLONE_PIDFD), written as an
+// int at addr.
+func childPidfd(t *kernel.Task, tid int32, addr uint64) error {
+	tg := t.Kernel().GroupByPID(tid)
+	if tg == nil {
+		return unix.ESRCH
+	}
+	n, err := installAnon(t, &pidFD{tg: tg}, "anon_inode:[pidfd]", unix.O_RDWR, true)
+	if err != nil {
+		return err
+	}
+	return putU32(t, addr, uint32(n))
 }
 
 // Fork implements fork(2).
@@ -40,8 +65,12 @@ func Clone3(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	le := binary.LittleEndian
 	flags, childTID, parentTID := le.Uint64(b[0:]), le.Uint64(b[16:]), le.Uint64(b[24:])
 	exitSig, stack, stackSize, tls := le.Uint64(b[32:]), le.Uint64(b[40:]), le.Uint64(b[48:]), le.Uint64(b[56:])
-	if flags&unix.CLONE_PIDFD != 0 || exitSig > 64 || size > 64 && le.Uint64(b[64:]) != 0 {
-		return 0, unix.EINVAL // pidfds and set_tid are not offered
+	if exitSig > 64 || size > 64 && le.Uint64(b[64:]) != 0 {
+		return 0, unix.EINVAL // set_tid is not offered
+	}
+	pidfdAddr := le.Uint64(b[8:])
+	if flags&unix.CLONE_PIDFD != 0 && flags&(unix.CLONE_THREAD|unix.CLONE_DETACHED) != 0 {
+		return 0, unix.EINVAL
 	}
 	if (stack == 0) != (stackSize == 0) {
 		return 0, unix.EINVAL
@@ -50,8 +79,11 @@ func Clone3(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if stack != 0 {
 		sp = stack + stackSize
 	}
-	tid, err := t.Clone(kernel.CloneOpts{Flags: flags, Stack: sp, ParentTID: parentTID, ChildTID: childTID, TLS: tls,
-		ExitSignal: unix.Signal(exitSig)})
+	tid, err := t.Clone(kernel.CloneOpts{Flags: flags &^ unix.CLONE_PIDFD, Stack: sp, ParentTID: parentTID, ChildTID: childTID,
+		TLS: tls, ExitSignal: unix.Signal(exitSig)})
+	if err == nil && flags&unix.CLONE_PIDFD != 0 {
+		err = childPidfd(t, tid, pidfdAddr)
+	}
 	return uint64(tid), err
 }
 
@@ -90,6 +122,7 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	var pid int32
+	pidfdNonblock := false
 	switch idtype {
 	case unix.P_ALL:
 		pid = -1
@@ -106,11 +139,23 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if id == 0 {
 			pid = 0
 		}
+	case unix.P_PIDFD:
+		fd, p, err := getPidFD(t, uint64(uint32(id)))
+		if err != nil {
+			return 0, err
+		}
+		pid = p.tg.PID
+		// On a non-blocking pidfd, a wait that would block says EAGAIN instead.
+		pidfdNonblock = fd.StatusFlags()&unix.O_NONBLOCK != 0 && opts&unix.WNOHANG == 0
+		fd.DecRef()
 	default:
 		return 0, unix.EINVAL
 	}
-	r, err := t.Wait(kernel.WaitOpts{PID: pid, NoHang: opts&unix.WNOHANG != 0, NoReap: opts&unix.WNOWAIT != 0,
+	r, err := t.Wait(kernel.WaitOpts{PID: pid, NoHang: opts&unix.WNOHANG != 0 || pidfdNonblock, NoReap: opts&unix.WNOWAIT != 0,
 		Exited: opts&unix.WEXITED != 0, Stopped: opts&unix.WSTOPPED != 0, Continued: opts&unix.WCONTINUED != 0})
+	if err == nil && r.PID == 0 && pidfdNonblock {
+		return 0, unix.EAGAIN
+	}
 	if err != nil {
 		return 0, err
 	}

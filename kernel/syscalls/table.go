@@ -44,7 +44,7 @@ func entries() []entry {
 		sup(32, Dup, "f"), sup(33, Dup2, "f,f"), sup(35, Nanosleep, "x,x"),
 		sup(39, Getpid, ""), sup(56, Clone, "x,x,x,x,x"), sup(57, Fork, ""), sup(58, Vfork, ""),
 		sup(59, Execve, "p,x,x"), sup(60, Exit, "d"), partial(61, Wait4, "d,x,x,x", "rusage is zero"),
-		sup(247, Waitid, "d,d,x,x,x"), partial(435, Clone3, "x,d", "no pidfd, no set_tid"),
+		sup(247, Waitid, "d,d,x,x,x"), partial(435, Clone3, "x,d", "no set_tid"),
 		sup(62, Kill, "d,d"), sup(63, Uname, "x"), sup(72, Fcntl, "f,d,x"),
 		partial(73, Flock, "f,d", "advisory locks always granted"), sup(74, Fsync, "f"), sup(75, Fsync, "f"),
 		sup(76, Truncate, "p,d"), sup(77, Ftruncate, "f,d"), sup(78, Getdents64, "f,x,d"), sup(79, Getcwd, "x,d"),
@@ -114,6 +114,7 @@ func entries() []entry {
 		partial(222, TimerCreate, "d,x,x", "CLOCK_REALTIME, CLOCK_MONOTONIC and CLOCK_BOOTTIME; CPU-time clocks give EINVAL"),
 		sup(223, TimerSettime, "d,x,x,x"), sup(224, TimerGettime, "d,x"), sup(225, TimerGetoverrun, "d"),
 		sup(226, TimerDelete, "d"),
+		sup(434, PidfdOpen, "d,x"), sup(424, PidfdSendSignal, "f,d,x,x"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }
