@@ -800,3 +800,29 @@ func (m *MM) Release() {
 	defer m.mu.Unlock()
 	m.releaseLocked()
 }
+
+// Detach unmaps the whole mapping that starts at addr and whose source is src (shmdt: every
+// piece of one attachment, however mprotect split it). EINVAL when none starts there.
+func (m *MM) Detach(addr uint64, src Source) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.vmaAtLocked(addr)
+	if v == nil || v.Start != addr || v.Source != src {
+		return unix.EINVAL
+	}
+	end := v.End
+	for i := m.findLocked(addr) + 1; i < len(m.vmas) && m.vmas[i].Start == end && m.vmas[i].release == v.release; i++ {
+		end = m.vmas[i].End
+	}
+	return m.removeLocked(addr, end)
+}
+
+// SourceAt returns the source of the mapping containing addr (nil if none or anonymous).
+func (m *MM) SourceAt(addr uint64) Source {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v := m.vmaAtLocked(addr); v != nil {
+		return v.Source
+	}
+	return nil
+}

@@ -1,0 +1,328 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// System V shared memory (shmget(2), shmat(2), shmdt(2), shmctl(2)) in the sandbox's own
+// IPC namespace: segments live in the memory file and are mapped shared.
+
+// Flags and commands x/sys/unix lacks (linux/shm.h, linux/ipc.h).
+const (
+	shmRemap = 0o40000
+	shmExec  = 0o100000
+	ipcInfo  = 3
+)
+
+// Limits, as Linux's defaults (SHMMAX and SHMALL are huge; SHMMNI is 4096).
+const (
+	shmMin = 1
+	shmMax = 1<<63 - 1<<24
+	shmMni = 4096
+)
+
+type shmSegment struct {
+	id, key        int32
+	size           int64
+	memOff         int64
+	mf             *mm.MemoryFile
+	uid, gid       uint32 // owner
+	cuid, cgid     uint32 // creator
+	mode           uint32
+	cpid, lpid     int32
+	atime, dtime   int64
+	ctime          int64
+	nattch         int
+	removed, freed bool
+}
+
+var shm = struct {
+	mu     sync.Mutex
+	byID   map[int32]*shmSegment
+	byKey  map[int32]*shmSegment
+	nextID int32
+}{byID: make(map[int32]*shmSegment), byKey: make(map[int32]*shmSegment)}
+
+// ReadAt implements mm.Source.
+func (s *shmSegment) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.size {
+		return 0, io.EOF
+	}
+	n := copy(p, s.mf.Slice(s.memOff+off, min(int64(len(p)), s.size-off)))
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// MapShared implements mm.SharedSource: an attachment uses the segment's own pages and
+// counts in shm_nattch until its last piece is unmapped.
+func (s *shmSegment) MapShared(off, length int64) (int64, func(), error) {
+	shm.mu.Lock()
+	defer shm.mu.Unlock()
+	s.nattch++
+	return s.memOff + off, func() {
+		shm.mu.Lock()
+		defer shm.mu.Unlock()
+		s.nattch--
+		s.dtime = time.Now().Unix()
+		s.maybeFreeLocked()
+	}, nil
+}
+
+// maybeFreeLocked frees a removed segment once nothing is attached. Locks: shm.mu.
+func (s *shmSegment) maybeFreeLocked() {
+	if s.removed && s.nattch == 0 && !s.freed {
+		s.freed = true
+		delete(shm.byID, s.id)
+		s.mf.Free(s.memOff, (s.size+mm.PageSize-1)&^(mm.PageSize-1))
+	}
+}
+
+func (s *shmSegment) access(c *vfs.Creds, want uint32) bool {
+	if c.EUID == 0 {
+		return true
+	}
+	mode := s.mode & 0o7
+	switch {
+	case c.EUID == s.uid || c.EUID == s.cuid:
+		mode = s.mode >> 6 & 0o7
+	case c.EGID == s.gid || c.EGID == s.cgid:
+		mode = s.mode >> 3 & 0o7
+	}
+	return mode&want == want
+}
+
+// Shmget implements shmget(2).
+func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	key, size, flags := int32(a[0]), int64(a[1]), uint32(a[2])
+	c := t.Creds()
+	shm.mu.Lock()
+	defer shm.mu.Unlock()
+	if key != unix.IPC_PRIVATE {
+		if s := shm.byKey[key]; s != nil {
+			if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
+				return 0, unix.EEXIST
+			}
+			if size > s.size {
+				return 0, unix.EINVAL
+			}
+			if !s.access(c, (flags>>6)&0o7&^1) { // rw bits of the requested mode
+				return 0, unix.EACCES
+			}
+			return uint64(s.id), nil
+		}
+		if flags&unix.IPC_CREAT == 0 {
+			return 0, unix.ENOENT
+		}
+	}
+	if size < shmMin || size > shmMax {
+		return 0, unix.EINVAL
+	}
+	if len(shm.byID) >= shmMni {
+		return 0, unix.ENOSPC
+	}
+	mf := t.Kernel().MemoryFile
+	off, err := mf.Allocate((size + mm.PageSize - 1) &^ (mm.PageSize - 1))
+	if err != nil {
+		return 0, unix.ENOMEM
+	}
+	now := time.Now().Unix()
+	s := &shmSegment{id: shm.nextID, key: key, size: size, memOff: off, mf: mf, uid: c.EUID, gid: c.EGID,
+		cuid: c.EUID, cgid: c.EGID, mode: flags & 0o777, cpid: t.Group().PID, ctime: now}
+	shm.nextID++
+	shm.byID[s.id] = s
+	if key != unix.IPC_PRIVATE {
+		shm.byKey[key] = s
+	}
+	return uint64(s.id), nil
+}
+
+func lookupShm(id int32) (*shmSegment, error) {
+	s := shm.byID[id]
+	if s == nil || s.removed && s.nattch == 0 {
+		return nil, unix.EINVAL
+	}
+	return s, nil
+}
+
+// Shmat implements shmat(2).
+func Shmat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	id, addr, flags := int32(a[0]), a[1], a[2]
+	shm.mu.Lock()
+	s, err := lookupShm(id)
+	if err != nil {
+		shm.mu.Unlock()
+		return 0, err
+	}
+	want := uint32(4)
+	if flags&unix.SHM_RDONLY == 0 {
+		want |= 2
+	}
+	if !s.access(t.Creds(), want) {
+		shm.mu.Unlock()
+		return 0, unix.EACCES
+	}
+	s.atime, s.lpid = time.Now().Unix(), t.Group().PID
+	size := uint64(s.size)
+	shm.mu.Unlock()
+	if addr != 0 {
+		if flags&unix.SHM_RND != 0 {
+			addr &^= 0x1000 - 1 // SHMLBA is the page size on x86-64
+		} else if addr%mm.PageSize != 0 {
+			return 0, unix.EINVAL
+		}
+	}
+	prot := platform.ProtRead | platform.ProtWrite
+	maxProt := prot | platform.ProtExec
+	if flags&unix.SHM_RDONLY != 0 {
+		prot, maxProt = platform.ProtRead, platform.ProtRead|platform.ProtExec
+	}
+	if flags&shmExec != 0 {
+		prot |= platform.ProtExec
+	}
+	o := mm.MapOpts{Addr: addr, Length: size, Prot: prot, MaxProt: maxProt, Shared: true, Source: s,
+		Name: fmt.Sprintf("/SYSV%08x (deleted)", uint32(s.key)), Ino: uint64(s.id)}
+	if addr != 0 {
+		o.Fixed = flags&shmRemap != 0
+		o.NoReplace = !o.Fixed
+	}
+	got, err := t.MM().Map(o)
+	if err == unix.EEXIST {
+		return 0, unix.EINVAL
+	}
+	return got, err
+}
+
+// Shmdt implements shmdt(2).
+func Shmdt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	addr := a[0]
+	if addr%mm.PageSize != 0 {
+		return 0, unix.EINVAL
+	}
+	s, ok := t.MM().SourceAt(addr).(*shmSegment)
+	if !ok {
+		return 0, unix.EINVAL
+	}
+	shm.mu.Lock()
+	s.lpid = t.Group().PID
+	shm.mu.Unlock()
+	return 0, t.MM().Detach(addr, s)
+}
+
+// Shmctl implements shmctl(2): IPC_STAT, SHM_STAT, IPC_SET, IPC_RMID, IPC_INFO,
+// SHM_INFO, SHM_LOCK and SHM_UNLOCK.
+func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	id, cmd, buf := int32(a[0]), int(a[1])&^0x100, a[2] // 0x100: IPC_64
+	c := t.Creds()
+	shm.mu.Lock()
+	defer shm.mu.Unlock()
+	switch cmd {
+	case ipcInfo, 14: // SHM_INFO
+		b := make([]byte, 80)
+		le := binary.LittleEndian
+		if cmd == ipcInfo {
+			le.PutUint64(b[0:], shmMax)       // shmmax
+			le.PutUint64(b[8:], shmMin)       // shmmin
+			le.PutUint64(b[16:], shmMni)      // shmmni
+			le.PutUint64(b[24:], shmMni)      // shmseg
+			le.PutUint64(b[32:], 1<<63-1<<24) // shmall
+		} else {
+			le.PutUint32(b[0:], uint32(len(shm.byID))) // used_ids
+		}
+		if _, err := t.CopyOut(buf, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		maxID := int32(0)
+		for i := range shm.byID {
+			maxID = max(maxID, i)
+		}
+		return uint64(maxID), nil
+	}
+	var s *shmSegment
+	if cmd == 13 { // SHM_STAT: id is an index
+		s = shm.byID[id]
+		if s == nil {
+			return 0, unix.EINVAL
+		}
+	} else {
+		var err error
+		if s, err = lookupShm(id); err != nil {
+			return 0, err
+		}
+	}
+	owner := c.EUID == 0 || c.EUID == s.uid || c.EUID == s.cuid
+	switch cmd {
+	case unix.IPC_STAT, 13:
+		if !s.access(c, 4) {
+			return 0, unix.EACCES
+		}
+		b := make([]byte, 112)
+		le := binary.LittleEndian
+		// struct ipc64_perm: key, uid, gid, cuid, cgid, mode, seq.
+		le.PutUint32(b[0:], uint32(s.key))
+		le.PutUint32(b[4:], s.uid)
+		le.PutUint32(b[8:], s.gid)
+		le.PutUint32(b[12:], s.cuid)
+		le.PutUint32(b[16:], s.cgid)
+		mode := s.mode
+		if s.removed {
+			mode |= 0o1000 // SHM_DEST
+		}
+		le.PutUint32(b[20:], mode)
+		le.PutUint64(b[48:], uint64(s.size))
+		le.PutUint64(b[56:], uint64(s.atime))
+		le.PutUint64(b[64:], uint64(s.dtime))
+		le.PutUint64(b[72:], uint64(s.ctime))
+		le.PutUint32(b[80:], uint32(s.cpid))
+		le.PutUint32(b[84:], uint32(s.lpid))
+		le.PutUint64(b[88:], uint64(s.nattch))
+		if _, err := t.CopyOut(buf, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		if cmd == 13 {
+			return uint64(s.id), nil
+		}
+		return 0, nil
+	case unix.IPC_SET:
+		if !owner {
+			return 0, unix.EPERM
+		}
+		b := make([]byte, 24)
+		if _, err := t.CopyIn(buf, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		le := binary.LittleEndian
+		s.uid, s.gid = le.Uint32(b[4:]), le.Uint32(b[8:])
+		s.mode = s.mode&^0o777 | le.Uint32(b[20:])&0o777
+		s.ctime = time.Now().Unix()
+		return 0, nil
+	case unix.IPC_RMID:
+		if !owner {
+			return 0, unix.EPERM
+		}
+		s.removed = true
+		if s.key != unix.IPC_PRIVATE && shm.byKey[s.key] == s {
+			delete(shm.byKey, s.key)
+		}
+		s.key = unix.IPC_PRIVATE
+		s.maybeFreeLocked()
+		return 0, nil
+	case 11, 12: // SHM_LOCK, SHM_UNLOCK: nothing is ever swapped here
+		if !owner {
+			return 0, unix.EPERM
+		}
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
