@@ -332,3 +332,10 @@ func (t *Task) Sleep(deadline time.Time) error {
 	}
 	return err
 }
+
+// Wake ends the task's current (or next) Block.
+func (t *Task) Wake() { t.wakeUp() }
+
+// Block waits for a Wake, the deadline (zero: none; ETIMEDOUT), or an interruption
+// (EINTR). Wake-ups may be spurious: callers re-check what they wait for.
+func (t *Task) Block(deadline time.Time) error { return t.sleep(nil, deadline) }

@@ -57,6 +57,8 @@ type Kernel struct {
 	BootID string
 	// exitMu makes a process becoming a zombie and its exit signal one step for wait scans.
 	exitMu sync.Mutex
+	// exitHooks run when a process exits (SysV semaphore undo). protected by mu
+	exitHooks []func(*ThreadGroup)
 
 	unknown unknownLog
 
@@ -194,4 +196,11 @@ func (k *Kernel) debugf(format string, args ...any) {
 	if k.Debug != nil {
 		fmt.Fprintf(k.Debug, "sbx: kernel: "+format+"\n", args...)
 	}
+}
+
+// OnProcessExit registers f to run whenever a process exits, after its last thread.
+func (k *Kernel) OnProcessExit(f func(*ThreadGroup)) {
+	k.mu.Lock()
+	k.exitHooks = append(k.exitHooks, f)
+	k.mu.Unlock()
 }

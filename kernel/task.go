@@ -546,6 +546,12 @@ func (t *Task) exit() {
 		m.DecUsers()
 	}
 	t.finishVfork()
+	k.mu.Lock()
+	hooks := k.exitHooks
+	k.mu.Unlock()
+	for _, h := range hooks {
+		h(tg)
+	}
 	k.reparent(children)
 	// The parent sees the zombie and its exit signal together (exitMu orders them against
 	// wait scans), as Linux does under tasklist_lock.

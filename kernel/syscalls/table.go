@@ -117,6 +117,7 @@ func entries() []entry {
 		sup(434, PidfdOpen, "d,x"), sup(424, PidfdSendSignal, "f,d,x,x"),
 		sup(29, Shmget, "x,d,x"), sup(30, Shmat, "d,x,x"), sup(67, Shmdt, "x"),
 		partial(31, Shmctl, "d,d,x", "shm_nattch counts attachments made by shmat; a fork's inherited one is not counted again"),
+		sup(64, Semget, "x,d,x"), sup(65, Semop, "d,x,d"), sup(220, Semtimedop, "d,x,d,x"), sup(66, Semctl, "d,d,d,x"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }

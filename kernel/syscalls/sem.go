@@ -1,0 +1,443 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// System V semaphores (semget(2), semop(2), semtimedop(2), semctl(2)) in the sandbox's own
+// IPC namespace. A set's operations are atomic under sem.mu; waiters sleep on the set's
+// queue and retry after every change. SEM_UNDO adjustments are applied when the process
+// exits.
+
+// Limits, as Linux's defaults (SEMMSL, SEMMNI, SEMOPM, SEMVMX).
+const (
+	semMsl = 32000
+	semMni = 32000
+	semOpm = 500
+	semVmx = 32767
+)
+
+// semctl commands (linux/sem.h) beyond IPC_*.
+const (
+	semGetPID  = 11
+	semGetVal  = 12
+	semGetAll  = 13
+	semGetNCnt = 14
+	semGetZCnt = 15
+	semSetVal  = 16
+	semSetAll  = 17
+	semStat    = 18
+	semInfo    = 19
+)
+
+type semaphore struct {
+	val, pid   int32
+	ncnt, zcnt int
+}
+
+type semSet struct {
+	id, key      int32
+	sems         []semaphore
+	uid, gid     uint32
+	cuid, cgid   uint32
+	mode         uint32
+	otime, ctime int64
+	removed      bool
+	queue        waiter.Queue
+}
+
+var sem = struct {
+	mu     sync.Mutex
+	byID   map[int32]*semSet
+	byKey  map[int32]*semSet
+	nextID int32
+	// undo holds each process's SEM_UNDO adjustments: set id -> semaphore -> value.
+	undo     map[*kernel.ThreadGroup]map[int32]map[uint16]int32
+	hookOnce sync.Once
+}{byID: make(map[int32]*semSet), byKey: make(map[int32]*semSet), undo: make(map[*kernel.ThreadGroup]map[int32]map[uint16]int32)}
+
+func (s *semSet) access(c *vfs.Creds, want uint32) bool {
+	if c.EUID == 0 {
+		return true
+	}
+	mode := s.mode & 0o7
+	switch {
+	case c.EUID == s.uid || c.EUID == s.cuid:
+		mode = s.mode >> 6 & 0o7
+	case c.EGID == s.gid || c.EGID == s.cgid:
+		mode = s.mode >> 3 & 0o7
+	}
+	return mode&want == want
+}
+
+// Semget implements semget(2).
+func Semget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	key, nsems, flags := int32(a[0]), int32(a[1]), uint32(a[2])
+	if nsems < 0 || nsems > semMsl {
+		return 0, unix.EINVAL
+	}
+	c := t.Creds()
+	sem.mu.Lock()
+	defer sem.mu.Unlock()
+	if key != unix.IPC_PRIVATE {
+		if s := sem.byKey[key]; s != nil {
+			if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
+				return 0, unix.EEXIST
+			}
+			if int(nsems) > len(s.sems) {
+				return 0, unix.EINVAL
+			}
+			if !s.access(c, (flags>>6)&0o7&^1) {
+				return 0, unix.EACCES
+			}
+			return uint64(s.id), nil
+		}
+		if flags&unix.IPC_CREAT == 0 {
+			return 0, unix.ENOENT
+		}
+	}
+	if nsems == 0 {
+		return 0, unix.EINVAL
+	}
+	if len(sem.byID) >= semMni {
+		return 0, unix.ENOSPC
+	}
+	s := &semSet{id: sem.nextID, key: key, sems: make([]semaphore, nsems), uid: c.EUID, gid: c.EGID, cuid: c.EUID,
+		cgid: c.EGID, mode: flags & 0o777, ctime: time.Now().Unix()}
+	sem.nextID++
+	sem.byID[s.id] = s
+	if key != unix.IPC_PRIVATE {
+		sem.byKey[key] = s
+	}
+	return uint64(s.id), nil
+}
+
+type sembuf struct {
+	num  uint16
+	op   int16
+	flag int16
+}
+
+// Semop implements semop(2).
+func Semop(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return semop(t, int32(a[0]), a[1], a[2], 0)
+}
+
+// Semtimedop implements semtimedop(2).
+func Semtimedop(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return semop(t, int32(a[0]), a[1], a[2], a[3])
+}
+
+func semop(t *kernel.Task, id int32, sopsAddr, nsops, timeoutAddr uint64) (uint64, error) {
+	if nsops == 0 {
+		return 0, unix.EINVAL
+	}
+	if nsops > semOpm {
+		return 0, unix.E2BIG
+	}
+	b := make([]byte, 6*nsops)
+	if _, err := t.CopyIn(sopsAddr, b); err != nil {
+		return 0, unix.EFAULT
+	}
+	ops := make([]sembuf, nsops)
+	le := binary.LittleEndian
+	alter := false
+	for i := range ops {
+		ops[i] = sembuf{le.Uint16(b[6*i:]), int16(le.Uint16(b[6*i+2:])), int16(le.Uint16(b[6*i+4:]))}
+		alter = alter || ops[i].op != 0
+	}
+	var deadline time.Time
+	if timeoutAddr != 0 {
+		ts, err := getTimespec(t, timeoutAddr)
+		if err != nil {
+			return 0, err
+		}
+		if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+			return 0, unix.EINVAL
+		}
+		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	}
+	sem.hookOnce.Do(func() { t.Kernel().OnProcessExit(semExit) })
+	var waited *semSet // the set slept on: removed meanwhile means EIDRM
+	for {
+		sem.mu.Lock()
+		s := sem.byID[id]
+		if waited != nil && (waited.removed || s != waited) {
+			sem.mu.Unlock()
+			return 0, unix.EIDRM
+		}
+		if s == nil || s.removed {
+			sem.mu.Unlock()
+			return 0, unix.EINVAL
+		}
+		want := uint32(4)
+		if alter {
+			want = 2
+		}
+		if !s.access(t.Creds(), want) {
+			sem.mu.Unlock()
+			return 0, unix.EACCES
+		}
+		blockedOn := -1
+		for i, o := range ops {
+			if int(o.num) >= len(s.sems) {
+				sem.mu.Unlock()
+				return 0, unix.EFBIG
+			}
+			v := s.sems[o.num].val
+			if o.op < 0 && v+int32(o.op) < 0 || o.op == 0 && v != 0 {
+				blockedOn = i
+				break
+			}
+		}
+		if blockedOn < 0 {
+			// Apply, checking the upper bound (ERANGE) before changing anything.
+			vals := make([]int32, len(s.sems))
+			for i := range s.sems {
+				vals[i] = s.sems[i].val
+			}
+			for _, o := range ops {
+				vals[o.num] += int32(o.op)
+				if vals[o.num] > semVmx {
+					sem.mu.Unlock()
+					return 0, unix.ERANGE
+				}
+			}
+			pid := t.Group().PID
+			for _, o := range ops {
+				s.sems[o.num].val += int32(o.op)
+				s.sems[o.num].pid = pid
+				if o.flag&0x1000 != 0 && o.op != 0 { // SEM_UNDO
+					semAddUndo(t.Group(), s.id, o.num, -int32(o.op))
+				}
+			}
+			s.otime = time.Now().Unix()
+			sem.mu.Unlock()
+			s.queue.Notify(waiter.EventIn)
+			return 0, nil
+		}
+		o := ops[blockedOn]
+		if o.flag&unix.IPC_NOWAIT != 0 {
+			sem.mu.Unlock()
+			return 0, unix.EAGAIN
+		}
+		cnt := &s.sems[o.num].ncnt
+		if o.op == 0 {
+			cnt = &s.sems[o.num].zcnt
+		}
+		*cnt++
+		e := &waiter.Entry{Mask: waiter.EventIn, Callback: func(uint32) { t.Wake() }}
+		s.queue.EventRegister(e)
+		sem.mu.Unlock()
+		waited = s
+		err := t.Block(deadline)
+		s.queue.EventUnregister(e)
+		sem.mu.Lock()
+		*cnt--
+		sem.mu.Unlock()
+		switch err {
+		case nil:
+		case unix.ETIMEDOUT:
+			return 0, unix.EAGAIN
+		default:
+			return 0, err
+		}
+	}
+}
+
+// semAddUndo records an adjustment to apply when the process exits. Locks: sem.mu.
+func semAddUndo(tg *kernel.ThreadGroup, id int32, num uint16, adj int32) {
+	m := sem.undo[tg]
+	if m == nil {
+		m = make(map[int32]map[uint16]int32)
+		sem.undo[tg] = m
+	}
+	if m[id] == nil {
+		m[id] = make(map[uint16]int32)
+	}
+	m[id][num] += adj
+}
+
+// semExit applies a process's SEM_UNDO adjustments, clamped to the semaphores' range.
+func semExit(tg *kernel.ThreadGroup) {
+	sem.mu.Lock()
+	m := sem.undo[tg]
+	delete(sem.undo, tg)
+	var touched []*semSet
+	for id, adjs := range m {
+		s := sem.byID[id]
+		if s == nil || s.removed {
+			continue
+		}
+		for num, adj := range adjs {
+			if int(num) < len(s.sems) {
+				s.sems[num].val = min(max(s.sems[num].val+adj, 0), semVmx)
+				s.sems[num].pid = tg.PID
+			}
+		}
+		touched = append(touched, s)
+	}
+	sem.mu.Unlock()
+	for _, s := range touched {
+		s.queue.Notify(waiter.EventIn)
+	}
+}
+
+// Semctl implements semctl(2).
+func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	id, num, cmd, arg := int32(a[0]), int(int32(a[1])), int(a[2])&^0x100, a[3]
+	c := t.Creds()
+	sem.mu.Lock()
+	defer sem.mu.Unlock()
+	le := binary.LittleEndian
+	switch cmd {
+	case ipcInfo, semInfo:
+		b := make([]byte, 40)
+		for i, v := range []uint32{1024000000, semMni, semMni * semMsl, semMsl, semOpm, 32767, 16, 32767, semVmx, 32767} {
+			le.PutUint32(b[4*i:], v) // semmap, semmni, semmns, semmnu, semmsl, semopm, semume, semusz, semvmx, semaem
+		}
+		if cmd == semInfo {
+			le.PutUint32(b[28:], uint32(len(sem.byID))) // semusz: sets in use
+		}
+		if _, err := t.CopyOut(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		maxID := int32(0)
+		for i := range sem.byID {
+			maxID = max(maxID, i)
+		}
+		return uint64(maxID), nil
+	}
+	s := sem.byID[id]
+	if s == nil || s.removed {
+		return 0, unix.EINVAL
+	}
+	owner := c.EUID == 0 || c.EUID == s.uid || c.EUID == s.cuid
+	checkNum := func() error {
+		if num < 0 || num >= len(s.sems) {
+			return unix.EINVAL
+		}
+		return nil
+	}
+	read := func() error {
+		if !s.access(c, 4) {
+			return unix.EACCES
+		}
+		return nil
+	}
+	changed := func() {
+		s.ctime = time.Now().Unix()
+		for _, adjs := range sem.undo {
+			delete(adjs, s.id) // setting values clears undo records, as Linux does
+		}
+		go s.queue.Notify(waiter.EventIn)
+	}
+	switch cmd {
+	case unix.IPC_STAT, semStat:
+		if err := read(); err != nil {
+			return 0, err
+		}
+		b := make([]byte, 104)
+		le.PutUint32(b[0:], uint32(s.key))
+		le.PutUint32(b[4:], s.uid)
+		le.PutUint32(b[8:], s.gid)
+		le.PutUint32(b[12:], s.cuid)
+		le.PutUint32(b[16:], s.cgid)
+		le.PutUint32(b[20:], s.mode)
+		le.PutUint64(b[48:], uint64(s.otime))
+		le.PutUint64(b[64:], uint64(s.ctime))
+		le.PutUint64(b[80:], uint64(len(s.sems)))
+		if _, err := t.CopyOut(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		if cmd == semStat {
+			return uint64(s.id), nil
+		}
+		return 0, nil
+	case unix.IPC_SET:
+		if !owner {
+			return 0, unix.EPERM
+		}
+		b := make([]byte, 24)
+		if _, err := t.CopyIn(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		s.uid, s.gid = le.Uint32(b[4:]), le.Uint32(b[8:])
+		s.mode = s.mode&^0o777 | le.Uint32(b[20:])&0o777
+		s.ctime = time.Now().Unix()
+		return 0, nil
+	case unix.IPC_RMID:
+		if !owner {
+			return 0, unix.EPERM
+		}
+		s.removed = true
+		delete(sem.byID, s.id)
+		if sem.byKey[s.key] == s {
+			delete(sem.byKey, s.key)
+		}
+		go s.queue.Notify(waiter.EventIn) // waiters see EIDRM
+		return 0, nil
+	case semGetVal, semGetPID, semGetNCnt, semGetZCnt:
+		if err := read(); err != nil {
+			return 0, err
+		}
+		if err := checkNum(); err != nil {
+			return 0, err
+		}
+		x := s.sems[num]
+		return map[int]uint64{semGetVal: uint64(x.val), semGetPID: uint64(x.pid), semGetNCnt: uint64(x.ncnt),
+			semGetZCnt: uint64(x.zcnt)}[cmd], nil
+	case semGetAll:
+		if err := read(); err != nil {
+			return 0, err
+		}
+		b := make([]byte, 2*len(s.sems))
+		for i, x := range s.sems {
+			le.PutUint16(b[2*i:], uint16(x.val))
+		}
+		if _, err := t.CopyOut(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	case semSetVal:
+		if !s.access(c, 2) {
+			return 0, unix.EACCES
+		}
+		if err := checkNum(); err != nil {
+			return 0, err
+		}
+		v := int32(arg)
+		if v < 0 || v > semVmx {
+			return 0, unix.ERANGE
+		}
+		s.sems[num].val, s.sems[num].pid = v, t.Group().PID
+		changed()
+		return 0, nil
+	case semSetAll:
+		if !s.access(c, 2) {
+			return 0, unix.EACCES
+		}
+		b := make([]byte, 2*len(s.sems))
+		if _, err := t.CopyIn(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		for i := range s.sems {
+			if v := le.Uint16(b[2*i:]); v > semVmx {
+				return 0, unix.ERANGE
+			}
+		}
+		for i := range s.sems {
+			s.sems[i].val, s.sems[i].pid = int32(le.Uint16(b[2*i:])), t.Group().PID
+		}
+		changed()
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
