@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
-	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
@@ -43,11 +42,9 @@ type semaphore struct {
 }
 
 type semSet struct {
-	id, key      int32
+	ipcPerm
+	id           int32
 	sems         []semaphore
-	uid, gid     uint32
-	cuid, cgid   uint32
-	mode         uint32
 	otime, ctime int64
 	removed      bool
 	queue        waiter.Queue
@@ -63,45 +60,30 @@ var sem = struct {
 	hookOnce sync.Once
 }{byID: make(map[int32]*semSet), byKey: make(map[int32]*semSet), undo: make(map[*kernel.ThreadGroup]map[int32]map[uint16]int32)}
 
-func (s *semSet) access(c *vfs.Creds, want uint32) bool {
-	if c.EUID == 0 {
-		return true
-	}
-	mode := s.mode & 0o7
-	switch {
-	case c.EUID == s.uid || c.EUID == s.cuid:
-		mode = s.mode >> 6 & 0o7
-	case c.EGID == s.gid || c.EGID == s.cgid:
-		mode = s.mode >> 3 & 0o7
-	}
-	return mode&want == want
-}
-
 // Semget implements semget(2).
 func Semget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	key, nsems, flags := int32(a[0]), int32(a[1]), uint32(a[2])
 	if nsems < 0 || nsems > semMsl {
 		return 0, unix.EINVAL
 	}
-	c := t.Creds()
 	sem.mu.Lock()
 	defer sem.mu.Unlock()
-	if key != unix.IPC_PRIVATE {
-		if s := sem.byKey[key]; s != nil {
-			if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
-				return 0, unix.EEXIST
-			}
-			if int(nsems) > len(s.sems) {
-				return 0, unix.EINVAL
-			}
-			if !s.access(c, (flags>>6)&0o7&^1) {
-				return 0, unix.EACCES
-			}
-			return uint64(s.id), nil
+	old := sem.byKey[key]
+	var perm *ipcPerm
+	if old != nil {
+		perm = &old.ipcPerm
+	}
+	found, err := ipcLookup(t, key, flags, perm, func() error {
+		if int(nsems) > len(old.sems) {
+			return unix.EINVAL
 		}
-		if flags&unix.IPC_CREAT == 0 {
-			return 0, unix.ENOENT
-		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if found {
+		return uint64(old.id), nil
 	}
 	if nsems == 0 {
 		return 0, unix.EINVAL
@@ -109,8 +91,7 @@ func Semget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if len(sem.byID) >= semMni {
 		return 0, unix.ENOSPC
 	}
-	s := &semSet{id: sem.nextID, key: key, sems: make([]semaphore, nsems), uid: c.EUID, gid: c.EGID, cuid: c.EUID,
-		cgid: c.EGID, mode: flags & 0o777, ctime: time.Now().Unix()}
+	s := &semSet{ipcPerm: newIPCPerm(t, key, flags), id: sem.nextID, sems: make([]semaphore, nsems), ctime: time.Now().Unix()}
 	sem.nextID++
 	sem.byID[s.id] = s
 	if key != unix.IPC_PRIVATE {
@@ -319,7 +300,7 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if s == nil || s.removed {
 		return 0, unix.EINVAL
 	}
-	owner := c.EUID == 0 || c.EUID == s.uid || c.EUID == s.cuid
+	owner := s.owner(c)
 	checkNum := func() error {
 		if num < 0 || num >= len(s.sems) {
 			return unix.EINVAL
@@ -345,12 +326,7 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, err
 		}
 		b := make([]byte, 104)
-		le.PutUint32(b[0:], uint32(s.key))
-		le.PutUint32(b[4:], s.uid)
-		le.PutUint32(b[8:], s.gid)
-		le.PutUint32(b[12:], s.cuid)
-		le.PutUint32(b[16:], s.cgid)
-		le.PutUint32(b[20:], s.mode)
+		s.put(b, 0)
 		le.PutUint64(b[48:], uint64(s.otime))
 		le.PutUint64(b[64:], uint64(s.ctime))
 		le.PutUint64(b[80:], uint64(len(s.sems)))
@@ -369,8 +345,7 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if _, err := t.CopyIn(arg, b); err != nil {
 			return 0, unix.EFAULT
 		}
-		s.uid, s.gid = le.Uint32(b[4:]), le.Uint32(b[8:])
-		s.mode = s.mode&^0o777 | le.Uint32(b[20:])&0o777
+		s.set(b)
 		s.ctime = time.Now().Unix()
 		return 0, nil
 	case unix.IPC_RMID:

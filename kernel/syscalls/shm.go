@@ -9,7 +9,6 @@ import (
 
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/mm"
-	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
@@ -32,13 +31,11 @@ const (
 )
 
 type shmSegment struct {
-	id, key        int32
+	ipcPerm
+	id             int32
 	size           int64
 	memOff         int64
 	mf             *mm.MemoryFile
-	uid, gid       uint32 // owner
-	cuid, cgid     uint32 // creator
-	mode           uint32
 	cpid, lpid     int32
 	atime, dtime   int64
 	ctime          int64
@@ -89,42 +86,27 @@ func (s *shmSegment) maybeFreeLocked() {
 	}
 }
 
-func (s *shmSegment) access(c *vfs.Creds, want uint32) bool {
-	if c.EUID == 0 {
-		return true
-	}
-	mode := s.mode & 0o7
-	switch {
-	case c.EUID == s.uid || c.EUID == s.cuid:
-		mode = s.mode >> 6 & 0o7
-	case c.EGID == s.gid || c.EGID == s.cgid:
-		mode = s.mode >> 3 & 0o7
-	}
-	return mode&want == want
-}
-
 // Shmget implements shmget(2).
 func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	key, size, flags := int32(a[0]), int64(a[1]), uint32(a[2])
-	c := t.Creds()
 	shm.mu.Lock()
 	defer shm.mu.Unlock()
-	if key != unix.IPC_PRIVATE {
-		if s := shm.byKey[key]; s != nil {
-			if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
-				return 0, unix.EEXIST
-			}
-			if size > s.size {
-				return 0, unix.EINVAL
-			}
-			if !s.access(c, (flags>>6)&0o7&^1) { // rw bits of the requested mode
-				return 0, unix.EACCES
-			}
-			return uint64(s.id), nil
+	old := shm.byKey[key]
+	var perm *ipcPerm
+	if old != nil {
+		perm = &old.ipcPerm
+	}
+	found, err := ipcLookup(t, key, flags, perm, func() error {
+		if size > old.size {
+			return unix.EINVAL
 		}
-		if flags&unix.IPC_CREAT == 0 {
-			return 0, unix.ENOENT
-		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if found {
+		return uint64(old.id), nil
 	}
 	if size < shmMin || size > shmMax {
 		return 0, unix.EINVAL
@@ -138,8 +120,8 @@ func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.ENOMEM
 	}
 	now := time.Now().Unix()
-	s := &shmSegment{id: shm.nextID, key: key, size: size, memOff: off, mf: mf, uid: c.EUID, gid: c.EGID,
-		cuid: c.EUID, cgid: c.EGID, mode: flags & 0o777, cpid: t.Group().PID, ctime: now}
+	s := &shmSegment{ipcPerm: newIPCPerm(t, key, flags), id: shm.nextID, size: size, memOff: off, mf: mf,
+		cpid: t.Group().PID, ctime: now}
 	shm.nextID++
 	shm.byID[s.id] = s
 	if key != unix.IPC_PRIVATE {
@@ -261,7 +243,7 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, err
 		}
 	}
-	owner := c.EUID == 0 || c.EUID == s.uid || c.EUID == s.cuid
+	owner := s.owner(c)
 	switch cmd {
 	case unix.IPC_STAT, 13:
 		if !s.access(c, 4) {
@@ -269,17 +251,11 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		b := make([]byte, 112)
 		le := binary.LittleEndian
-		// struct ipc64_perm: key, uid, gid, cuid, cgid, mode, seq.
-		le.PutUint32(b[0:], uint32(s.key))
-		le.PutUint32(b[4:], s.uid)
-		le.PutUint32(b[8:], s.gid)
-		le.PutUint32(b[12:], s.cuid)
-		le.PutUint32(b[16:], s.cgid)
-		mode := s.mode
+		dest := uint32(0)
 		if s.removed {
-			mode |= 0o1000 // SHM_DEST
+			dest = 0o1000 // SHM_DEST
 		}
-		le.PutUint32(b[20:], mode)
+		s.put(b, dest)
 		le.PutUint64(b[48:], uint64(s.size))
 		le.PutUint64(b[56:], uint64(s.atime))
 		le.PutUint64(b[64:], uint64(s.dtime))
@@ -302,9 +278,7 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if _, err := t.CopyIn(buf, b); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		s.uid, s.gid = le.Uint32(b[4:]), le.Uint32(b[8:])
-		s.mode = s.mode&^0o777 | le.Uint32(b[20:])&0o777
+		s.set(b)
 		s.ctime = time.Now().Unix()
 		return 0, nil
 	case unix.IPC_RMID:

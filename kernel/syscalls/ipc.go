@@ -1,0 +1,84 @@
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// ipcPerm is struct ipc64_perm: the owner, creator and mode of a System V IPC object.
+type ipcPerm struct {
+	key        int32
+	uid, gid   uint32
+	cuid, cgid uint32
+	mode       uint32
+}
+
+func newIPCPerm(t *kernel.Task, key int32, flags uint32) ipcPerm {
+	c := t.Creds()
+	return ipcPerm{key: key, uid: c.EUID, gid: c.EGID, cuid: c.EUID, cgid: c.EGID, mode: flags & 0o777}
+}
+
+// access checks want (4 read, 2 write) against the mode, as ipcperms() does.
+func (p *ipcPerm) access(c *vfs.Creds, want uint32) bool {
+	if c.EUID == 0 {
+		return true
+	}
+	mode := p.mode & 0o7
+	switch {
+	case c.EUID == p.uid || c.EUID == p.cuid:
+		mode = p.mode >> 6 & 0o7
+	case c.EGID == p.gid || c.EGID == p.cgid:
+		mode = p.mode >> 3 & 0o7
+	}
+	return mode&want == want
+}
+
+// owner reports whether c may change or remove the object.
+func (p *ipcPerm) owner(c *vfs.Creds) bool {
+	return c.EUID == 0 || c.EUID == p.uid || c.EUID == p.cuid
+}
+
+// put writes the ipc64_perm at the start of b (48 bytes); extra mode bits are or'ed in.
+func (p *ipcPerm) put(b []byte, extraMode uint32) {
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(p.key))
+	le.PutUint32(b[4:], p.uid)
+	le.PutUint32(b[8:], p.gid)
+	le.PutUint32(b[12:], p.cuid)
+	le.PutUint32(b[16:], p.cgid)
+	le.PutUint32(b[20:], p.mode|extraMode)
+}
+
+// set applies IPC_SET's uid, gid and permission bits from the ipc64_perm in b.
+func (p *ipcPerm) set(b []byte) {
+	le := binary.LittleEndian
+	p.uid, p.gid = le.Uint32(b[4:]), le.Uint32(b[8:])
+	p.mode = p.mode&^0o777 | le.Uint32(b[20:])&0o777
+}
+
+// ipcLookup resolves the xxxget(2) rules for key: an existing object (checked with
+// check), ENOENT without IPC_CREAT, EEXIST with IPC_CREAT|IPC_EXCL; ok false means create.
+func ipcLookup(t *kernel.Task, key int32, flags uint32, existing *ipcPerm, check func() error) (found bool, err error) {
+	if key == unix.IPC_PRIVATE {
+		return false, nil
+	}
+	if existing == nil {
+		if flags&unix.IPC_CREAT == 0 {
+			return false, unix.ENOENT
+		}
+		return false, nil
+	}
+	if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
+		return false, unix.EEXIST
+	}
+	if err := check(); err != nil {
+		return false, err
+	}
+	if !existing.access(t.Creds(), (flags>>6)&0o7&^1) {
+		return false, unix.EACCES
+	}
+	return true, nil
+}
