@@ -573,3 +573,71 @@ func accept(t *kernel.Task, fdn, addr, lenAddr, flags uint64) (uint64, error) {
 		return uint64(n), nil
 	}
 }
+
+// mmsghdrSize is sizeof(struct mmsghdr): a msghdr and the length transferred.
+const mmsghdrSize = 64
+
+// uioMaxIOV bounds sendmmsg/recvmmsg's vector (UIO_MAXIOV).
+const uioMaxIOV = 1024
+
+// Sendmmsg implements sendmmsg(2): sendmsg for each entry; it stops at the first error,
+// which is reported only if nothing was sent.
+func Sendmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	vlen := min(a[2], uioMaxIOV)
+	var n uint64
+	for ; n < vlen; n++ {
+		hdr := a[1] + n*mmsghdrSize
+		sent, err := Sendmsg(t, kernel.SyscallArgs{a[0], hdr, a[3]})
+		if err != nil {
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+		if err := putU32(t, hdr+56, uint32(sent)); err != nil {
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// Recvmmsg implements recvmmsg(2): recvmsg for each entry. MSG_WAITFORONE makes every
+// receive after the first non-blocking; a timeout ends the batch once it has passed.
+func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	vlen := min(a[2], uioMaxIOV)
+	flags := a[3]
+	var deadline time.Time
+	if a[4] != 0 {
+		ts, err := getTimespec(t, a[4])
+		if err != nil {
+			return 0, err
+		}
+		if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+			return 0, unix.EINVAL
+		}
+		deadline = time.Now().Add(time.Duration(ts.Nano()))
+	}
+	var n uint64
+	for ; n < vlen; n++ {
+		f := flags &^ unix.MSG_WAITFORONE
+		if n > 0 && flags&unix.MSG_WAITFORONE != 0 {
+			f |= unix.MSG_DONTWAIT
+		}
+		hdr := a[1] + n*mmsghdrSize
+		got, err := Recvmsg(t, kernel.SyscallArgs{a[0], hdr, f})
+		if err != nil {
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+		if err := putU32(t, hdr+56, uint32(got)); err != nil {
+			return n, nil
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			n++
+			break
+		}
+	}
+	return n, nil
+}
