@@ -121,6 +121,7 @@ func entries() []entry {
 		sup(68, Msgget, "x,x"), sup(69, Msgsnd, "d,x,d,x"), partial(70, Msgrcv, "d,x,d,d,x", "no MSG_COPY"),
 		sup(71, Msgctl, "d,d,x"),
 		sup(307, Sendmmsg, "f,x,d,x"), sup(299, Recvmmsg, "f,x,d,x,x"),
+		sup(275, Splice, "f,x,f,x,d,x"), sup(276, Tee, "f,f,d,x"), sup(278, Vmsplice, "f,x,d,x"),
 		sup(232, EpollWait, "f,x,d,d"), sup(281, EpollPwait, "f,x,d,d,x,d"), sup(441, EpollPwait2, "f,x,d,x,x,d"),
 	}
 }

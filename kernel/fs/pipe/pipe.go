@@ -241,3 +241,34 @@ func (p *Pipe) SetSize(n int) (int, error) {
 
 // PipeOf returns the pipe behind an end.
 func (e *End) PipeOf() *Pipe { return e.p }
+
+// Peek copies up to len(dst) unread bytes without consuming them (tee(2)); EAGAIN when
+// the pipe is empty and has writers, 0 at end of file.
+func (e *End) Peek(dst []byte) (int, error) {
+	if !e.read {
+		return 0, unix.EBADF
+	}
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) == 0 {
+		if p.writers == 0 {
+			return 0, nil
+		}
+		return 0, unix.EAGAIN
+	}
+	return copy(dst, p.buf), nil
+}
+
+// Unread puts b back at the front of the pipe (splice giving back what it could not
+// write).
+func (e *End) Unread(b []byte) {
+	p := e.p
+	p.mu.Lock()
+	p.buf = append(append([]byte(nil), b...), p.buf...)
+	p.mu.Unlock()
+	p.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
+}
+
+// Pipe returns the pipe the end belongs to.
+func (e *End) Pipe() *Pipe { return e.p }
