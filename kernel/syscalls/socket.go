@@ -37,13 +37,20 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if family != unix.AF_UNIX {
 		return 0, unix.EAFNOSUPPORT
 	}
-	if typ != unix.SOCK_STREAM && typ != unix.SOCK_SEQPACKET {
+	if typ != unix.SOCK_STREAM && typ != unix.SOCK_SEQPACKET && typ != unix.SOCK_DGRAM {
 		return 0, unix.EPROTONOSUPPORT
 	}
 	if a[2] != 0 {
 		return 0, unix.EPROTONOSUPPORT
 	}
-	fd := vfs.NewAnonFileDescription(sock.New(int(typ)), "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+	s := sock.New(int(typ))
+	if typ == unix.SOCK_DGRAM {
+		var err error
+		if s, err = sock.NewDgram(); err != nil {
+			return 0, unix.ENOBUFS
+		}
+	}
+	fd := vfs.NewAnonFileDescription(s, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 	defer fd.DecRef()
 	n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 	return uint64(n), err
@@ -126,6 +133,13 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	nonblock := fd.StatusFlags()&unix.O_NONBLOCK != 0
 	if p == "" {
 		return 0, unix.EINVAL
+	}
+	if s.Type == unix.SOCK_DGRAM {
+		target, err := lookupBound(t, p)
+		if err != nil {
+			return 0, err
+		}
+		return 0, s.ConnectDgram(target, p)
 	}
 	if p[0] == 0 {
 		l := sock.Lookup(sock.AbstractKey(p))
@@ -224,6 +238,21 @@ func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err == nil {
 		var bufs [][]byte
 		if bufs, err = ranges(t, iovs, false); err == nil {
+			if s.Type == unix.SOCK_DGRAM && !s.Internal() {
+				for _, f := range files {
+					f.DecRef() // file passing on unpaired datagram sockets is not offered
+				}
+				if len(files) > 0 {
+					return 0, unix.EOPNOTSUPP
+				}
+				name := ""
+				if h.name != 0 {
+					if name, err = readSockaddrUn(t, h.name, h.namelen); err != nil {
+						return 0, err
+					}
+				}
+				return dgramSend(t, fd, s, bufs, name, int(a[2]))
+			}
 			if len(files) > 0 {
 				return sendWithRights(t, fd, s, bufs, int(a[2]), files)
 			}
@@ -258,9 +287,13 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var n uint64
 	var control []byte
 	msgFlags := 0
-	if s.Internal() {
+	from := ""
+	switch {
+	case s.Internal():
 		n, control, msgFlags, err = recvWithRights(t, fd, s, bufs, int(a[2]), h.controllen)
-	} else {
+	case s.Type == unix.SOCK_DGRAM:
+		n, from, msgFlags, err = dgramRecv(t, fd, s, bufs, int(a[2]))
+	default:
 		n, err = sockIO(t, fd, s, bufs, int(a[2]), false)
 	}
 	if err != nil {
@@ -274,9 +307,14 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		used = min((uint64(len(control))+7)&^7, h.controllen)
 	}
-	// No peer address (connected sockets); the control length used and the flags.
+	// The sender's address (datagrams; none on connected sockets), the control length
+	// used and the flags.
 	b := make([]byte, 8)
-	t.CopyOut(a[1]+8, b[:4])
+	if from != "" && h.name != 0 {
+		putSockaddrUn(t, h.name, a[1]+8, from)
+	} else {
+		t.CopyOut(a[1]+8, b[:4])
+	}
 	binary.LittleEndian.PutUint64(b, used)
 	t.CopyOut(a[1]+40, b)
 	binary.LittleEndian.PutUint32(b, uint32(msgFlags|int(a[2])&unix.MSG_CMSG_CLOEXEC))
@@ -284,8 +322,27 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return n, nil
 }
 
-// Sendto implements sendto(2) on connected sockets.
+// Sendto implements sendto(2): datagram sockets take an address; stream sockets must be
+// connected.
 func Sendto(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if s.Type == unix.SOCK_DGRAM && !s.Internal() {
+		name := ""
+		if a[4] != 0 {
+			if name, err = readSockaddrUn(t, a[4], a[5]); err != nil {
+				return 0, err
+			}
+		}
+		bufs, err := ranges(t, []iovec{{a[1], a[2]}}, false)
+		if err != nil {
+			return 0, err
+		}
+		return dgramSend(t, fd, s, bufs, name, int(a[3]))
+	}
 	if a[4] != 0 {
 		return 0, unix.EISCONN
 	}
@@ -294,7 +351,29 @@ func Sendto(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Recvfrom implements recvfrom(2).
 func Recvfrom(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	n, err := bufIO(t, a, false)
+	fd, s, err := getSocket(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	bufs, err := ranges(t, []iovec{{a[1], a[2]}}, true)
+	if err != nil {
+		return 0, err
+	}
+	if s.Type == unix.SOCK_DGRAM && !s.Internal() {
+		n, from, _, err := dgramRecv(t, fd, s, bufs, int(a[3]))
+		if err != nil {
+			return 0, err
+		}
+		if from == "" { // an unbound sender has no address
+			if a[5] != 0 {
+				putU32(t, a[5], 0)
+			}
+			return n, nil
+		}
+		return n, putSockaddrUn(t, a[4], a[5], from)
+	}
+	n, err := sockIO(t, fd, s, bufs, int(a[3]), false)
 	if err == nil && a[5] != 0 {
 		putU32(t, a[5], 0)
 	}
@@ -640,4 +719,69 @@ func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	return n, nil
+}
+
+// lookupBound finds the socket bound inside the sandbox to name (a path or "\x00abstract"):
+// ENOENT when a path does not exist, ECONNREFUSED when nothing is bound there.
+func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
+	if name[0] == 0 {
+		if s := sock.Lookup(sock.AbstractKey(name)); s != nil {
+			return s, nil
+		}
+		return nil, unix.ECONNREFUSED
+	}
+	vd, err := t.Lookup(kernel.AtFDCWD, name, true)
+	if err != nil {
+		return nil, err
+	}
+	at, err := vd.Dentry.Inode().Stat()
+	if err != nil || at.Type() != unix.S_IFSOCK {
+		return nil, unix.ECONNREFUSED
+	}
+	if s := sock.Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); s != nil {
+		return s, nil
+	}
+	return nil, unix.ECONNREFUSED
+}
+
+// dgramSend sends bufs on datagram socket s to the named address (none: its peer).
+func dgramSend(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, name string, flags int) (uint64, error) {
+	var target *sock.Socket
+	if name != "" {
+		var err error
+		if target, err = lookupBound(t, name); err != nil {
+			return 0, err
+		}
+	}
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	for {
+		n, err := s.SendTo(target, bufs)
+		if err == unix.EAGAIN && !nonblock {
+			// The receiver's queue is full: retry as it drains.
+			if err := t.Block(time.Now().Add(time.Millisecond)); err != nil && err != unix.ETIMEDOUT {
+				return 0, err
+			}
+			continue
+		}
+		return uint64(n), err
+	}
+}
+
+// dgramRecv receives one datagram, returning its length, sender and MSG_TRUNC.
+func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int) (uint64, string, int, error) {
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	for {
+		n, from, trunc, err := s.RecvFrom(bufs, flags)
+		if err == unix.EAGAIN && !nonblock {
+			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+				return 0, "", 0, werr
+			}
+			continue
+		}
+		msgFlags := 0
+		if trunc {
+			msgFlags = unix.MSG_TRUNC
+		}
+		return uint64(n), from, msgFlags, err
+	}
 }

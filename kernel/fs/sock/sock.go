@@ -41,6 +41,10 @@ type Socket struct {
 	// internal: both ends are the kernel's (a socketpair, a connection inside the
 	// sandbox), so ancillary data can travel. protected by mu
 	internal bool
+	// inbox and inboxW are a datagram socket's receive queue (dgram.go); dpeer is its
+	// connected destination. protected by mu
+	inbox, inboxW *host.File
+	dpeer         *Socket
 }
 
 var (
@@ -96,10 +100,17 @@ func (s *Socket) HostFD() int {
 	if h, err := s.host(); err == nil {
 		return h.HostFD()
 	}
+	if s.isDgram() {
+		return s.inbox.HostFD() // readable when a datagram waits
+	}
 	return -1
 }
 
 func (s *Socket) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, error) {
+	if s.isDgram() {
+		n, _, _, err := s.RecvFrom(dst, 0)
+		return n, err
+	}
 	h, err := s.host()
 	if err != nil {
 		return 0, err
@@ -108,6 +119,9 @@ func (s *Socket) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, 
 }
 
 func (s *Socket) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, error) {
+	if s.isDgram() {
+		return s.SendTo(nil, src)
+	}
 	h, err := s.host()
 	if err != nil {
 		return 0, unix.ENOTCONN
@@ -117,6 +131,9 @@ func (s *Socket) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64,
 
 // Send sends with flags (MSG_NOSIGNAL, MSG_DONTWAIT, ...); the kernel passes no control data.
 func (s *Socket) Send(src [][]byte, flags int) (int64, error) {
+	if s.isDgram() {
+		return s.SendTo(nil, src)
+	}
 	h, err := s.host()
 	if err != nil {
 		return 0, unix.ENOTCONN
@@ -126,6 +143,10 @@ func (s *Socket) Send(src [][]byte, flags int) (int64, error) {
 
 // Recv receives with flags (MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL is treated as one read).
 func (s *Socket) Recv(dst [][]byte, flags int) (int64, error) {
+	if s.isDgram() {
+		n, _, _, err := s.RecvFrom(dst, flags)
+		return n, err
+	}
 	h, err := s.host()
 	if err != nil {
 		return 0, err
@@ -219,10 +240,14 @@ func (s *Socket) PeerCred() (*unix.Ucred, error) {
 func (s *Socket) Release() {
 	s.mu.Lock()
 	pending, bound := s.pending, s.bound
-	s.pending, s.listening = nil, false
+	s.pending, s.listening, s.dpeer = nil, false, nil
 	if s.conn != nil {
 		s.conn.Release()
 		s.conn = nil
+	}
+	if s.inbox != nil {
+		s.inboxW.Release()
+		s.inboxW = nil // senders see ECONNREFUSED; s.inbox stays for a racing reader
 	}
 	s.mu.Unlock()
 	for _, p := range pending {

@@ -2,6 +2,24 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+
+/* waits until process pid sleeps (state S in /proc/PID/stat), at most two seconds */
+static void until_sleeping(pid_t pid) {
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 1000; i++) {
+		int fd = open(path, O_RDONLY);
+		int n = fd < 0 ? 0 : read(fd, buf, sizeof buf - 1);
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		char *p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return;
+		usleep(2000);
+	}
+}
 
 /* System V message queues: types, selection rules, truncation, blocking, limits, removal. */
 
@@ -54,7 +72,7 @@ int main(void) {
 		int n = msgrcv(q, &r, sizeof r.text, 99, 0);
 		_exit(n < 0 && errno == EIDRM ? 0 : 1);
 	}
-	usleep(50000);
+	until_sleeping(c);
 	CHECK(msgctl(q, IPC_RMID, NULL));
 	waitpid(c, &st, 0);
 	printf("EIDRM seen: %d\n", WEXITSTATUS(st) == 0);

@@ -28,15 +28,20 @@ int main(void) {
 		for (;;)
 			pause();
 	}
-	usleep(50000);
-	printf("pausing child: %c\n", state(c));
+	/* Under load the child may take a while to get to pause(): wait for it (bounded). */
+	char st0 = '?';
+	for (int i = 0; i < 400 && (st0 = state(c)) != 'S'; i++)
+		usleep(5000);
+	printf("pausing child: %c\n", st0);
 	kill(c, SIGSTOP);
 	int st;
 	waitpid(c, &st, WUNTRACED);
 	printf("stopped child: %c\n", state(c));
 	kill(c, SIGKILL);
-	usleep(50000);
-	printf("dead, unreaped child: %c\n", state(c));
+	char st1 = '?';
+	for (int i = 0; i < 400 && (st1 = state(c)) != 'Z'; i++)
+		usleep(5000);
+	printf("dead, unreaped child: %c\n", st1);
 	waitpid(c, &st, 0);
 	printf("reaped child: %c\n", state(c));
 	return 0;

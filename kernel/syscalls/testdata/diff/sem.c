@@ -30,7 +30,8 @@ int main(void) {
 		struct sembuf w = {1, -1, 0};
 		_exit(semop(id, &w, 1) == 0 ? 0 : 1);
 	}
-	usleep(50000);
+	for (int i = 0; i < 1000 && semctl(id, 1, GETNCNT) == 0; i++)
+		usleep(2000); /* until the child waits */
 	CHECK(semctl(id, 1, GETNCNT));
 	struct sembuf post = {1, 1, 0};
 	CHECK(semop(id, &post, 1));
@@ -60,7 +61,8 @@ int main(void) {
 		int r = semop(id, &w, 1);
 		_exit(r < 0 && errno == EIDRM ? 0 : 1);
 	}
-	usleep(50000);
+	for (int i = 0; i < 1000 && semctl(id, 1, GETNCNT) == 0; i++)
+		usleep(2000);
 	CHECK(semctl(id, 0, IPC_RMID));
 	waitpid(c, &st, 0);
 	printf("waiter saw EIDRM: %d\n", WEXITSTATUS(st) == 0);

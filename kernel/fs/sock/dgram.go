@@ -1,0 +1,102 @@
+package sock
+
+import (
+	"encoding/binary"
+
+	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"golang.org/x/sys/unix"
+)
+
+// Datagram sockets inside the sandbox. Each one owns an inbox, a host SOCK_DGRAM
+// socketpair whose one end it reads and whose other end senders write to; the host keeps
+// message boundaries. Each message carries the sender's name in front (a 2-byte length,
+// then the name) so that recvfrom can report it.
+
+// maxDgram bounds one datagram (net.core.wmem_default).
+const maxDgram = 212992
+
+// NewDgram returns an unbound, unconnected datagram socket.
+func NewDgram() (*Socket, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_RCVBUF, maxDgram)
+	unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_SNDBUF, maxDgram)
+	return &Socket{Type: unix.SOCK_DGRAM, inbox: host.New(fds[0], true), inboxW: host.New(fds[1], true)}, nil
+}
+
+// isDgram reports whether s is a datagram socket with an inbox (not a socketpair end).
+func (s *Socket) isDgram() bool { return s.inbox != nil }
+
+// ConnectDgram sets the default destination of a datagram socket.
+func (s *Socket) ConnectDgram(target *Socket, name string) error {
+	if target.Type != unix.SOCK_DGRAM || !target.isDgram() {
+		return unix.ECONNREFUSED
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dpeer, s.peer = target, name
+	return nil
+}
+
+// SendTo sends one datagram to target (nil: the connected peer).
+func (s *Socket) SendTo(target *Socket, src [][]byte) (int64, error) {
+	s.mu.Lock()
+	if target == nil {
+		target = s.dpeer
+	}
+	from := s.local
+	s.mu.Unlock()
+	if target == nil {
+		return 0, unix.ENOTCONN
+	}
+	target.mu.Lock()
+	w := target.inboxW
+	target.mu.Unlock()
+	if w == nil {
+		return 0, unix.ECONNREFUSED // closed
+	}
+	msg := make([]byte, 2, 2+len(from))
+	binary.LittleEndian.PutUint16(msg, uint16(len(from)))
+	msg = append(msg, from...)
+	size := 0
+	for _, b := range src {
+		msg = append(msg, b...)
+		size += len(b)
+	}
+	if size > maxDgram {
+		return 0, unix.EMSGSIZE
+	}
+	if _, err := unix.SendmsgN(w.HostFD(), msg, nil, nil, ioFlags); err != nil {
+		if err == unix.ENOBUFS {
+			err = unix.EAGAIN
+		}
+		return 0, err
+	}
+	return int64(size), nil
+}
+
+// RecvFrom receives one datagram into dst and returns its length (the full length with
+// MSG_TRUNC), the sender's name, and whether it was truncated.
+func (s *Socket) RecvFrom(dst [][]byte, flags int) (int64, string, bool, error) {
+	buf := make([]byte, 2+108+maxDgram)
+	n, _, _, _, err := unix.Recvmsg(s.inbox.HostFD(), buf, nil, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, "", false, err
+	}
+	if n < 2 {
+		return 0, "", false, unix.EIO
+	}
+	nl := int(binary.LittleEndian.Uint16(buf))
+	from, data := string(buf[2:2+nl]), buf[2+nl:n]
+	done := 0
+	for _, b := range dst {
+		done += copy(b, data[done:])
+	}
+	trunc := done < len(data)
+	if flags&unix.MSG_TRUNC != 0 {
+		return int64(len(data)), from, trunc, nil
+	}
+	return int64(done), from, trunc, nil
+}
