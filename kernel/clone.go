@@ -159,12 +159,20 @@ const saNoCldWait = 2
 
 // reap removes a zombie child for good.
 func (k *Kernel) reap(parent, child *ThreadGroup) {
+	child.mu.Lock()
+	own := child.deadCPU[0] + child.deadCPU[1]
+	u := child.deadCPU[0] + child.childCPU[0]
+	s := child.deadCPU[1] + child.childCPU[1]
+	child.mu.Unlock()
 	parent.mu.Lock()
 	delete(parent.children, child)
+	parent.childCPU[0] += u
+	parent.childCPU[1] += s
 	parent.mu.Unlock()
 	k.mu.Lock()
 	if k.groups[child.PID] == child {
 		delete(k.groups, child.PID)
+		k.reapedCPU += own
 	}
 	k.mu.Unlock()
 }
@@ -188,6 +196,8 @@ type WaitResult struct {
 	// Code is waitid's si_code: CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED or
 	// CLD_CONTINUED.
 	Code int32
+	// User and Sys are an exited child's CPU time, with its reaped children's (rusage).
+	User, Sys time.Duration
 }
 
 // Wait implements the core of wait4/waitid. It returns (zero, nil) with NoHang when children
@@ -242,7 +252,8 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 		}
 		if found != nil {
 			found.mu.Lock()
-			res := WaitResult{PID: found.PID, Status: found.exitStatus, UID: found.creds.UID, Code: cldCode(found.exitStatus)}
+			res := WaitResult{PID: found.PID, Status: found.exitStatus, UID: found.creds.UID, Code: cldCode(found.exitStatus),
+				User: found.deadCPU[0] + found.childCPU[0], Sys: found.deadCPU[1] + found.childCPU[1]}
 			found.mu.Unlock()
 			if !o.NoReap {
 				t.k.reap(tg, found)

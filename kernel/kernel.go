@@ -59,6 +59,8 @@ type Kernel struct {
 	exitMu sync.Mutex
 	// exitHooks run when a process exits (SysV semaphore undo). protected by mu
 	exitHooks []func(*ThreadGroup)
+	// reapedCPU is the CPU time of processes gone from the table. protected by mu
+	reapedCPU time.Duration
 
 	unknown unknownLog
 
@@ -188,6 +190,13 @@ func (k *Kernel) Stats() Stats {
 	}
 	if k.MemoryFile != nil {
 		s.MemoryBytes = k.MemoryFile.Resident()
+	}
+	k.mu.Lock()
+	s.CPUTime = k.reapedCPU
+	k.mu.Unlock()
+	for _, tg := range k.Groups() {
+		u, sys := tg.CPUTimes()
+		s.CPUTime += u + sys
 	}
 	return s
 }

@@ -73,6 +73,9 @@ type ThreadGroup struct {
 	sigQueue waiter.Queue
 	// exitQueue is notified when the process exits (pidfds wait on it).
 	exitQueue waiter.Queue
+	// deadCPU is the CPU time of the process's exited threads, childCPU that of its
+	// reaped children (with theirs), user then system. protected by mu
+	deadCPU, childCPU [2]time.Duration
 }
 
 // Task is one app thread.
@@ -114,7 +117,8 @@ type Task struct {
 	// altStack is sigaltstack's stack. protected by mu
 	altStack AltStack
 
-	cpuTime atomic.Int64 // ns spent running app code or syscalls (wall-time approximation)
+	// cpuCtx is the task's platform context, for CPU time readers on other goroutines.
+	cpuCtx atomic.Value // platform.Context
 
 	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
 	vforkDone chan struct{}
@@ -304,6 +308,7 @@ func (t *Task) run() {
 		return
 	}
 	t.ctx = ctx
+	t.cpuCtx.Store(ctx)
 	defer ctx.Release()
 	if t.pendingFP != nil {
 		if err := ctx.SetFPState(t.pendingFP); err != nil {
@@ -510,8 +515,11 @@ func (t *Task) exit() {
 			k.futexWake(t, t.clearChildTID, 1)
 		}
 	}
+	u, sy := t.CPUTimes()
 	tg.mu.Lock()
 	delete(tg.tasks, t)
+	tg.deadCPU[0] += u
+	tg.deadCPU[1] += sy
 	last := len(tg.tasks) == 0
 	if last && !tg.exiting {
 		tg.exiting = true

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/sbx-dev/sbx/platform"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -85,5 +86,39 @@ func (tg *ThreadGroup) Setsid() (uint64, error) {
 // StartTime is when the process started.
 func (tg *ThreadGroup) StartTime() time.Time { return tg.startTime }
 
-// CPUTime approximates the task's CPU time.
-func (t *Task) CPUTime() time.Duration { return time.Duration(t.cpuTime.Load()) }
+// CPUTimes returns the thread's user and system CPU time (app code in its stubs, and the
+// kernel's work for it).
+func (t *Task) CPUTimes() (user, sys time.Duration) {
+	if c, ok := t.cpuCtx.Load().(platform.Context); ok {
+		return c.CPUTime()
+	}
+	return 0, 0
+}
+
+// CPUTime returns the thread's total CPU time.
+func (t *Task) CPUTime() time.Duration {
+	u, s := t.CPUTimes()
+	return u + s
+}
+
+// CPUTimes returns the process's user and system CPU time: its live threads' and its
+// exited ones'.
+func (tg *ThreadGroup) CPUTimes() (user, sys time.Duration) {
+	tg.mu.Lock()
+	user, sys = tg.deadCPU[0], tg.deadCPU[1]
+	tasks := tg.taskListLocked()
+	tg.mu.Unlock()
+	for _, t := range tasks {
+		u, s := t.CPUTimes()
+		user += u
+		sys += s
+	}
+	return user, sys
+}
+
+// ChildCPUTimes returns the user and system CPU time of the reaped children (RUSAGE_CHILDREN).
+func (tg *ThreadGroup) ChildCPUTimes() (user, sys time.Duration) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.childCPU[0], tg.childCPU[1]
+}

@@ -13,7 +13,10 @@
 //     that are not currently running in that address space; implementations serialise them.
 package platform
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Prot is a set of page protections.
 type Prot uint8
@@ -111,6 +114,10 @@ type Context interface {
 	// fork). SetFPState installs one; a zero-length state resets to the initial FP state.
 	FPState() ([]byte, error)
 	SetFPState(state []byte) error
+	// CPUTime returns the CPU time the context has used so far: running app code (user)
+	// and everything done on its behalf, app faults and the kernel's own handling (sys).
+	// Safe from any goroutine, also after Release.
+	CPUTime() (user, sys time.Duration)
 	// Release frees the context.
 	Release()
 }

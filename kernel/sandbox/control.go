@@ -100,10 +100,7 @@ func serveControl(k *kernel.Kernel) {
 			rep.Syscalls = s.Syscalls
 			rep.TopSyscalls = sortedCounts(s.PerSyscall, 20)
 			rep.Unimplemented = sortedCounts(s.Unimplemented, 0)
-			var ru unix.Rusage
-			if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
-				rep.CPUNanos = ru.Utime.Nano() + ru.Stime.Nano()
-			}
+			rep.CPUNanos = int64(s.CPUTime) // the app's code in its stubs and the kernel's work for it
 			for _, tg := range k.Groups() {
 				state := "running"
 				if tg.Zombie() {

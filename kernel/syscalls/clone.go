@@ -107,7 +107,10 @@ func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	if a[3] != 0 {
-		if _, err := t.CopyOut(a[3], make([]byte, 144)); err != nil {
+		ru := make([]byte, 144)
+		putTimeval(ru[0:], r.User)
+		putTimeval(ru[16:], r.Sys)
+		if _, err := t.CopyOut(a[3], ru); err != nil {
 			return 0, unix.EFAULT
 		}
 	}

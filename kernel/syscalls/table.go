@@ -43,7 +43,7 @@ func entries() []entry {
 		sup(25, Mremap, "x,d,d,x,x"), sup(26, Msync, "x,d,x"), sup(27, Mincore, "x,d,x"), sup(28, Madvise, "x,d,d"),
 		sup(32, Dup, "f"), sup(33, Dup2, "f,f"), sup(35, Nanosleep, "x,x"),
 		sup(39, Getpid, ""), sup(56, Clone, "x,x,x,x,x"), sup(57, Fork, ""), sup(58, Vfork, ""),
-		sup(59, Execve, "p,x,x"), sup(60, Exit, "d"), partial(61, Wait4, "d,x,x,x", "rusage is zero"),
+		sup(59, Execve, "p,x,x"), sup(60, Exit, "d"), partial(61, Wait4, "d,x,x,x", "rusage has CPU times only"),
 		sup(247, Waitid, "d,d,x,x,x"), partial(435, Clone3, "x,d", "no set_tid"),
 		sup(62, Kill, "d,d"), sup(63, Uname, "x"), sup(72, Fcntl, "f,d,x"),
 		partial(73, Flock, "f,d", "advisory locks always granted"), sup(74, Fsync, "f"), sup(75, Fsync, "f"),

@@ -36,17 +36,15 @@ func validClock(id int32) bool {
 	return false
 }
 
-// clockNow reads clock id. CPU-time clocks report the task's accounted time.
+// clockNow reads clock id. CPU-time clocks report the time the app's code ran (in its
+// stubs) plus the kernel's work for it.
 func clockNow(t *kernel.Task, id int32) (unix.Timespec, error) {
 	switch id {
-	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
-		var ts unix.Timespec
-		// The kernel process's own thread CPU time is a close stand-in: the task's goroutine
-		// is locked to one OS thread that runs its syscalls and traces its stub.
-		if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-			return ts, err
-		}
-		return ts, nil
+	case unix.CLOCK_THREAD_CPUTIME_ID:
+		return unix.NsecToTimespec(int64(t.CPUTime())), nil
+	case unix.CLOCK_PROCESS_CPUTIME_ID:
+		u, s := t.Group().CPUTimes()
+		return unix.NsecToTimespec(int64(u + s)), nil
 	}
 	if !validClock(id) {
 		return unix.Timespec{}, unix.EINVAL
@@ -176,7 +174,11 @@ func Times(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	ticks := func(d time.Duration) uint64 { return uint64(d / (10 * time.Millisecond)) }
 	if a[0] != 0 {
 		b := make([]byte, 32)
-		binary.LittleEndian.PutUint64(b[0:], ticks(t.CPUTime()))
+		u, s := t.Group().CPUTimes()
+		cu, cs := t.Group().ChildCPUTimes()
+		for i, d := range []time.Duration{u, s, cu, cs} {
+			binary.LittleEndian.PutUint64(b[8*i:], ticks(d))
+		}
 		if _, err := t.CopyOut(a[0], b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -193,10 +195,18 @@ func Getrusage(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	b := make([]byte, 144)
+	var u, sys time.Duration
+	switch who {
+	case unix.RUSAGE_SELF:
+		u, sys = t.Group().CPUTimes()
+	case unix.RUSAGE_THREAD:
+		u, sys = t.CPUTimes()
+	default:
+		u, sys = t.Group().ChildCPUTimes()
+	}
+	putTimeval(b[0:], u)
+	putTimeval(b[16:], sys)
 	if who != unix.RUSAGE_CHILDREN {
-		cpu := t.CPUTime()
-		binary.LittleEndian.PutUint64(b[0:], uint64(cpu/time.Second))
-		binary.LittleEndian.PutUint64(b[8:], uint64(cpu%time.Second/time.Microsecond))
 		_, rss := t.MM().Usage()
 		binary.LittleEndian.PutUint64(b[32:], rss/1024)
 	}
@@ -204,4 +214,10 @@ func Getrusage(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
+}
+
+// putTimeval writes d as a struct timeval.
+func putTimeval(b []byte, d time.Duration) {
+	binary.LittleEndian.PutUint64(b[0:], uint64(d/time.Second))
+	binary.LittleEndian.PutUint64(b[8:], uint64(d%time.Second/time.Microsecond))
 }

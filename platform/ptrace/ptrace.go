@@ -38,6 +38,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -426,6 +427,55 @@ type context struct {
 	lastPID int
 	// pendingFP is FP state set before the context had a stub.
 	pendingFP []byte
+
+	// cpuMu guards stubs against CPUTime readers on other goroutines (the owning thread
+	// changes it under cpuMu) and the times of stubs that are gone. deadUser and deadSys
+	// are protected by cpuMu; released is set by Release.
+	cpuMu             sync.Mutex
+	deadUser, deadSys time.Duration
+	released          bool
+}
+
+// CPU clock ids (include/linux/posix-timers.h): a process's user time, its user+system
+// time, and a thread's.
+func processCPUClock(pid, which int) int32 { return int32(^pid)<<3 | int32(which) }
+func threadCPUClock(tid int) int32         { return processCPUClock(tid, 2|4) }
+
+func readClock(id int32) time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(id, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// stubCPU returns a stub process's user and system time: the precise scheduler clock,
+// split in the proportion of the tick-sampled user and user+system clocks.
+func stubCPU(pid int) (user, sys time.Duration) {
+	total := readClock(processCPUClock(pid, 2))
+	virt, prof := readClock(processCPUClock(pid, 1)), readClock(processCPUClock(pid, 0))
+	user = total
+	if prof > 0 {
+		user = time.Duration(float64(total) * float64(virt) / float64(prof))
+	}
+	return user, total - user
+}
+
+// CPUTime implements platform.Context: the stubs' time, plus the tracer thread's (the
+// kernel's work for this context) as system time.
+func (c *context) CPUTime() (user, sys time.Duration) {
+	c.cpuMu.Lock()
+	defer c.cpuMu.Unlock()
+	user, sys = c.deadUser, c.deadSys
+	if c.released {
+		return user, sys
+	}
+	for _, s := range c.stubs {
+		u, sy := stubCPU(s.pid)
+		user += u
+		sys += sy
+	}
+	return user, sys + readClock(threadCPUClock(c.tid))
 }
 
 // newStub starts a stub for as, traced by this context's thread.
@@ -523,9 +573,14 @@ func (c *context) dropStub(s *stubProc) {
 	s.as.mu.Lock()
 	delete(s.as.stubs, s)
 	s.as.mu.Unlock()
+	c.cpuMu.Lock()
+	u, sy := stubCPU(s.pid) // before the stub's clock goes with it
+	c.deadUser += u
+	c.deadSys += sy
 	if c.stubs[s.as] == s {
 		delete(c.stubs, s.as)
 	}
+	c.cpuMu.Unlock()
 	s.kill()
 }
 
@@ -556,7 +611,9 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 		if s, err = c.newStub(as); err != nil {
 			return platform.Event{}, err
 		}
+		c.cpuMu.Lock()
 		c.stubs[as] = s
+		c.cpuMu.Unlock()
 		if c.pendingFP != nil {
 			if len(c.pendingFP) > 0 {
 				setXState(s.pid, c.pendingFP)
@@ -686,6 +743,11 @@ func (c *context) Release() {
 	for _, s := range c.stubs {
 		c.dropStub(s)
 	}
+	// Release runs on the context's own thread, whose clock ends with it.
+	c.cpuMu.Lock()
+	c.deadSys += readClock(threadCPUClock(c.tid))
+	c.released = true
+	c.cpuMu.Unlock()
 	c.p.mu.Lock()
 	delete(c.p.contexts, c)
 	c.p.mu.Unlock()
