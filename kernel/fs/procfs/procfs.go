@@ -388,8 +388,12 @@ func (p *proc) pidStat(tg *kernel.ThreadGroup) string {
 	}
 	start := uint64(tg.StartTime().Sub(p.k.Start)/(10*time.Millisecond)) + 1
 	threads := len(tg.Tasks())
-	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 %d 0 %d %d %d 18446744073709551615 %d %d %d 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 %d %d %d %d 0\n",
-		tg.PID, tg.Comm(), st, tg.PPID(), pgid, sid, threads, start, size, rss/4096,
+	// utime, stime, cutime, cstime in clock ticks (USER_HZ 100).
+	u, sys := tg.CPUTimes()
+	cu, cs := tg.ChildCPUTimes()
+	tick := func(d time.Duration) int64 { return int64(d / (10 * time.Millisecond)) }
+	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194560 0 0 0 0 %d %d %d %d 20 0 %d 0 %d %d %d 18446744073709551615 %d %d %d 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 %d %d %d %d 0\n",
+		tg.PID, tg.Comm(), st, tg.PPID(), pgid, sid, tick(u), tick(sys), tick(cu), tick(cs), threads, start, size, rss/4096,
 		l.startCode, l.endCode, l.startStack, l.argStart, l.argEnd, l.envStart, l.envEnd)
 }
 
