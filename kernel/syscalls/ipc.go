@@ -82,3 +82,17 @@ func ipcLookup(t *kernel.Task, key int32, flags uint32, existing *ipcPerm, check
 	}
 	return true, nil
 }
+
+// setFrom implements IPC_SET for shm and sem: the owner's new uid, gid and permissions from
+// the struct at addr.
+func (p *ipcPerm) setFrom(t *kernel.Task, addr uint64) error {
+	if !p.owner(t.Creds()) {
+		return unix.EPERM
+	}
+	b := make([]byte, 24)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	p.set(b)
+	return nil
+}

@@ -4,29 +4,40 @@ import (
 	"encoding/binary"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
 
 // copyChunk bounds one read-then-write step of sendfile and copy_file_range.
 const copyChunk = 64 << 10
 
+// copyEnds returns the source and destination of a copying call (sendfile, splice, tee,
+// copy_file_range), readable and writable, with a release function for both.
+func copyEnds(t *kernel.Task, inFD, outFD uint64) (in, out *vfs.FileDescription, release func(), err error) {
+	if in, err = getIOFD(t, inFD); err != nil {
+		return nil, nil, nil, err
+	}
+	if out, err = getIOFD(t, outFD); err != nil {
+		in.DecRef()
+		return nil, nil, nil, err
+	}
+	release = func() { in.DecRef(); out.DecRef() }
+	if !in.Readable() || !out.Writable() {
+		release()
+		return nil, nil, nil, unix.EBADF
+	}
+	return in, out, release, nil
+}
+
 // Sendfile implements sendfile(2): count bytes from in (at *offset, which is updated, or at
 // in's file position) to out, through the kernel. in must be seekable; out may be anything
 // writable. A short read ends the copy.
 func Sendfile(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	out, err := getIOFD(t, a[0])
+	in, out, release, err := copyEnds(t, a[1], a[0])
 	if err != nil {
 		return 0, err
 	}
-	defer out.DecRef()
-	in, err := getIOFD(t, a[1])
-	if err != nil {
-		return 0, err
-	}
-	defer in.DecRef()
-	if !in.Readable() || !out.Writable() {
-		return 0, unix.EBADF
-	}
+	defer release()
 	if in.IsStream() {
 		return 0, unix.EINVAL
 	}
@@ -92,17 +103,12 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[5] != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := getIOFD(t, a[0])
+	in, out, release, err := copyEnds(t, a[0], a[2])
 	if err != nil {
 		return 0, err
 	}
-	defer in.DecRef()
-	out, err := getIOFD(t, a[2])
-	if err != nil {
-		return 0, err
-	}
-	defer out.DecRef()
-	if !in.Readable() || !out.Writable() || out.StatusFlags()&unix.O_APPEND != 0 {
+	defer release()
+	if out.StatusFlags()&unix.O_APPEND != 0 {
 		return 0, unix.EBADF
 	}
 	for _, fd := range []interface{ IsStream() bool }{in, out} {

@@ -271,14 +271,9 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		return 0, nil
 	case unix.IPC_SET:
-		if !owner {
-			return 0, unix.EPERM
+		if err := s.setFrom(t, buf); err != nil {
+			return 0, err
 		}
-		b := make([]byte, 24)
-		if _, err := t.CopyIn(buf, b); err != nil {
-			return 0, unix.EFAULT
-		}
-		s.set(b)
 		s.ctime = time.Now().Unix()
 		return 0, nil
 	case unix.IPC_RMID:

@@ -50,19 +50,11 @@ func Splice(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^spliceAll != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := getIOFD(t, a[0])
+	in, out, release, err := copyEnds(t, a[0], a[2])
 	if err != nil {
 		return 0, err
 	}
-	defer in.DecRef()
-	out, err := getIOFD(t, a[2])
-	if err != nil {
-		return 0, err
-	}
-	defer out.DecRef()
-	if !in.Readable() || !out.Writable() {
-		return 0, unix.EBADF
-	}
+	defer release()
 	if !isPipe(in) && !isPipe(out) {
 		return 0, unix.EINVAL
 	}
@@ -139,23 +131,15 @@ func Tee(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^spliceAll != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := getIOFD(t, a[0])
+	in, out, release, err := copyEnds(t, a[0], a[1])
 	if err != nil {
 		return 0, err
 	}
-	defer in.DecRef()
-	out, err := getIOFD(t, a[1])
-	if err != nil {
-		return 0, err
-	}
-	defer out.DecRef()
+	defer release()
 	src, ok1 := in.Impl().(*pipe.End)
 	dst, ok2 := out.Impl().(*pipe.End)
 	if !ok1 || !ok2 || src.Pipe() == dst.Pipe() {
 		return 0, unix.EINVAL
-	}
-	if !in.Readable() || !out.Writable() {
-		return 0, unix.EBADF
 	}
 	if length == 0 {
 		return 0, nil
