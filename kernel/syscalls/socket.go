@@ -71,6 +71,8 @@ func Socketpair(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	x.SetCred(ucred(t), true)
+	y.SetCred(ucred(t), true)
 	st := unix.O_RDWR | int(flags&unix.SOCK_NONBLOCK)
 	fx := vfs.NewAnonFileDescription(x, "socket:[1]", st)
 	fy := vfs.NewAnonFileDescription(y, "socket:[2]", st)
@@ -146,7 +148,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if l == nil {
 			return 0, unix.ECONNREFUSED
 		}
-		return 0, s.ConnectTo(l, nonblock)
+		return 0, s.ConnectTo(l, nonblock, ucred(t))
 	}
 	if !strings.HasPrefix(p, "/") {
 		_, cwd := t.FSContext()
@@ -162,7 +164,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.ECONNREFUSED
 	}
 	if l := sock.Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); l != nil {
-		return 0, s.ConnectTo(l, nonblock)
+		return 0, s.ConnectTo(l, nonblock, ucred(t))
 	}
 	if s.Type != unix.SOCK_STREAM {
 		return 0, unix.ECONNREFUSED // brokered host sockets are stream sockets
@@ -605,6 +607,7 @@ func Listen(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	defer fd.DecRef()
+	s.SetCred(ucred(t), false)
 	return 0, s.Listen(int(int32(a[1]))) // an unbound socket cannot listen: EINVAL
 }
 
@@ -784,4 +787,10 @@ func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 		}
 		return uint64(n), from, msgFlags, err
 	}
+}
+
+// ucred is the caller's SO_PEERCRED as its peers see it.
+func ucred(t *kernel.Task) unix.Ucred {
+	c := t.Creds()
+	return unix.Ucred{Pid: t.Group().PID, Uid: c.EUID, Gid: c.EGID}
 }

@@ -85,7 +85,7 @@ func Lookup(key any) *Socket {
 // its other end waits in l's queue for accept. ECONNREFUSED if l does not listen (or has a
 // different type); EAGAIN when its backlog is full and the caller would not wait (a
 // blocking connect goes over the backlog rather than wait for an accept).
-func (s *Socket) ConnectTo(l *Socket, nonblock bool) error {
+func (s *Socket) ConnectTo(l *Socket, nonblock bool, cred unix.Ucred) error {
 	if l.Type != s.Type {
 		return unix.ECONNREFUSED
 	}
@@ -111,11 +111,13 @@ func (s *Socket) ConnectTo(l *Socket, nonblock bool) error {
 		l.mu.Unlock()
 		return err
 	}
-	server := &Socket{Type: s.Type, conn: host.New(fds[1], true), local: l.local, peer: s.local, internal: true}
+	server := &Socket{Type: s.Type, conn: host.New(fds[1], true), local: l.local, peer: s.local, internal: true,
+		peerCred: &cred}
+	lcred := l.cred
 	l.pending = append(l.pending, server)
 	name := l.local
 	l.mu.Unlock()
-	s.conn, s.peer, s.internal = host.New(fds[0], true), name, true
+	s.conn, s.peer, s.internal, s.peerCred = host.New(fds[0], true), name, true, lcred
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	return nil
 }

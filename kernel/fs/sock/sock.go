@@ -45,6 +45,9 @@ type Socket struct {
 	// connected destination. protected by mu
 	inbox, inboxW *host.File
 	dpeer         *Socket
+	// cred is a listener's credentials (handed to whoever connects); peerCred is
+	// SO_PEERCRED of a connection inside the sandbox. protected by mu
+	cred, peerCred *unix.Ucred
 }
 
 var (
@@ -229,11 +232,34 @@ func (s *Socket) Names() (local, peer string) {
 
 // PeerCred returns SO_PEERCRED of a connected socket.
 func (s *Socket) PeerCred() (*unix.Ucred, error) {
+	s.mu.Lock()
+	pc := s.peerCred
+	s.mu.Unlock()
+	if pc != nil {
+		c := *pc
+		return &c, nil
+	}
 	h, err := s.host()
 	if err != nil {
 		return nil, err
 	}
-	return unix.GetsockoptUcred(h.HostFD(), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	c, err := unix.GetsockoptUcred(h.HostFD(), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err == nil {
+		c.Pid = 0 // a host process: its PID is not visible in the sandbox, as across PID namespaces
+	}
+	return c, err
+}
+
+// SetCred records the credentials of the process that made a socketpair (each end's peer)
+// or called listen (what connecting peers see).
+func (s *Socket) SetCred(c unix.Ucred, asPeer bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if asPeer {
+		s.peerCred = &c
+	} else {
+		s.cred = &c
+	}
 }
 
 // Release closes the socket; a listener's unaccepted connections are reset.
