@@ -2,7 +2,9 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"github.com/sbx-dev/sbx/kernel/waiter"
 	"sync"
+	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
@@ -83,7 +85,68 @@ type lockRange struct {
 var (
 	locksMu sync.Mutex
 	locks   = map[vfs.Inode][]lockRange{}
+	// lockQueue wakes waiters (F_SETLKW, blocking flock) whenever locks are released.
+	lockQueue  waiter.Queue
+	lockHookOn sync.Once
 )
+
+// liveOwner reports whether a lock's owner still exists: a file description that was
+// released drops its OFD locks and flocks with it. Locks: locksMu.
+func liveOwner(owner any) bool {
+	if fd, ok := owner.(*vfs.FileDescription); ok {
+		return !fd.Released()
+	}
+	if tg, ok := owner.(*kernel.ThreadGroup); ok {
+		return !tg.Zombie()
+	}
+	return true
+}
+
+// releaseLocks drops the POSIX locks of process tg: on every inode at exit (in nil), or on
+// in when the process closes a descriptor of it, as POSIX wants.
+func releaseLocks(tg *kernel.ThreadGroup, in vfs.Inode) {
+	locksMu.Lock()
+	changed := false
+	for i, held := range locks {
+		if in != nil && i != in {
+			continue
+		}
+		out := held[:0]
+		for _, h := range held {
+			if h.owner == any(tg) {
+				changed = true
+				continue
+			}
+			out = append(out, h)
+		}
+		if len(out) == 0 {
+			delete(locks, i)
+		} else {
+			locks[i] = out
+		}
+	}
+	locksMu.Unlock()
+	if changed {
+		lockQueue.Notify(waiter.EventIn)
+	}
+}
+
+// waitLocks sleeps until some lock is released (or the task is interrupted). It is called
+// with locksMu held and returns with it held.
+func waitLocks(t *kernel.Task) error {
+	e := &waiter.Entry{Mask: waiter.EventIn, Callback: func(uint32) { t.Wake() }}
+	lockQueue.EventRegister(e)
+	locksMu.Unlock()
+	// Owners can also vanish without a release call (a description's last close): look
+	// again now and then.
+	err := t.Block(time.Now().Add(50 * time.Millisecond))
+	lockQueue.EventUnregister(e)
+	locksMu.Lock()
+	if err == unix.ETIMEDOUT {
+		return nil
+	}
+	return err
+}
 
 func overlaps(a, b lockRange) bool {
 	aEnd, bEnd := a.end, b.end
@@ -153,10 +216,17 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 	default:
 		return 0, unix.EINVAL
 	}
+	lockHookOn.Do(func() { t.Kernel().OnProcessExit(func(tg *kernel.ThreadGroup) { releaseLocks(tg, nil) }) })
 	locksMu.Lock()
 	defer locksMu.Unlock()
-	held := locks[in]
+	var held []lockRange
 	conflict := func() *lockRange {
+		held = locks[in][:0:0]
+		for _, h := range locks[in] {
+			if liveOwner(h.owner) {
+				held = append(held, h)
+			}
+		}
 		for i := range held {
 			h := &held[i]
 			if h.owner != owner && overlaps(*h, req) && (h.write || req.write) {
@@ -196,11 +266,16 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 		}
 		return 0, nil
 	}
-	if typ != unix.F_UNLCK && conflict() != nil {
-		// F_SETLKW would wait; waiting across processes comes with multi-process support,
-		// and inside one process there is nobody to wait for.
-		return 0, unix.EAGAIN
+	wait := cmd == unix.F_SETLKW || cmd == unix.F_OFD_SETLKW
+	for typ != unix.F_UNLCK && conflict() != nil {
+		if !wait {
+			return 0, unix.EAGAIN
+		}
+		if err := waitLocks(t); err != nil {
+			return 0, err
+		}
 	}
+	conflict() // refresh held (dropping vanished owners) for the update below
 	// Remove our overlapping ranges, splitting around the new one, then add it.
 	var out []lockRange
 	for _, h := range held {
@@ -227,21 +302,72 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 	} else {
 		locks[in] = out
 	}
+	lockQueue.Notify(waiter.EventIn)
 	return 0, nil
 }
 
-// Flock implements flock(2) (advisory, within the sandbox).
+// flocks are flock(2) locks: whole-file, owned by the open file description, separate
+// from record locks.
+type flockHolder struct {
+	owner *vfs.FileDescription
+	write bool
+}
+
+var flocks = map[vfs.Inode][]flockHolder{}
+
+// Flock implements flock(2) for files inside the sandbox: shared and exclusive locks,
+// conversion, LOCK_NB, and waiting. Locks only conflict within the sandbox.
 func Flock(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	fd, err := getIOFD(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer fd.DecRef()
-	switch a[1] &^ unix.LOCK_NB {
-	case unix.LOCK_SH, unix.LOCK_EX, unix.LOCK_UN:
+	if a[1]&32 != 0 { // LOCK_MAND: gone from Linux, which accepts and ignores it
 		return 0, nil
 	}
-	return 0, unix.EINVAL
+	op := a[1] &^ unix.LOCK_NB
+	if op != unix.LOCK_SH && op != unix.LOCK_EX && op != unix.LOCK_UN {
+		return 0, unix.EINVAL
+	}
+	in := fd.Inode()
+	if in == nil {
+		return 0, nil // pipes, sockets: nothing to share
+	}
+	locksMu.Lock()
+	defer locksMu.Unlock()
+	for {
+		var others []flockHolder
+		for _, h := range flocks[in] {
+			if h.owner != fd && !h.owner.Released() {
+				others = append(others, h)
+			}
+		}
+		if op == unix.LOCK_UN {
+			flocks[in] = others
+			lockQueue.Notify(waiter.EventIn)
+			return 0, nil
+		}
+		blocked := false
+		for _, h := range others {
+			if h.write || op == unix.LOCK_EX {
+				blocked = true
+			}
+		}
+		if !blocked {
+			flocks[in] = append(others, flockHolder{owner: fd, write: op == unix.LOCK_EX})
+			lockQueue.Notify(waiter.EventIn) // a conversion may have freed shared holders' way
+			return 0, nil
+		}
+		if a[1]&unix.LOCK_NB != 0 {
+			return 0, unix.EWOULDBLOCK
+		}
+		// Converting drops the old lock before waiting, as Linux does.
+		flocks[in] = others
+		if err := waitLocks(t); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // ioctl numbers the kernel answers for every file (include/uapi/asm-generic/ioctls.h).

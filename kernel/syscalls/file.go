@@ -297,6 +297,13 @@ func Lseek(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Close implements close(2).
 func Close(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if fd, err := getFD(t, a[0]); err == nil {
+		// Closing any descriptor of a file drops the process's record locks on it.
+		if in := fd.Inode(); in != nil {
+			releaseLocks(t.Group(), in)
+		}
+		fd.DecRef()
+	}
 	return 0, t.FDs().Remove(int32(a[0]))
 }
 

@@ -46,7 +46,7 @@ func entries() []entry {
 		sup(59, Execve, "p,x,x"), sup(60, Exit, "d"), partial(61, Wait4, "d,x,x,x", "rusage has CPU times only"),
 		sup(247, Waitid, "d,d,x,x,x"), partial(435, Clone3, "x,d", "no set_tid"),
 		sup(62, Kill, "d,d"), sup(63, Uname, "x"), sup(72, Fcntl, "f,d,x"),
-		partial(73, Flock, "f,d", "advisory locks always granted"), sup(74, Fsync, "f"), sup(75, Fsync, "f"),
+		partial(73, Flock, "f,d", "locks conflict within the sandbox only"), sup(74, Fsync, "f"), sup(75, Fsync, "f"),
 		sup(76, Truncate, "p,d"), sup(77, Ftruncate, "f,d"), sup(78, Getdents64, "f,x,d"), sup(79, Getcwd, "x,d"),
 		sup(80, Chdir, "p"), sup(81, Fchdir, "f"), sup(82, Rename, "p,p"), sup(83, Mkdir, "p,x"), sup(84, Rmdir, "p"),
 		sup(85, Creat, "p,x"), sup(86, Link, "p,p"), sup(87, Unlink, "p"), sup(88, Symlink, "p,p"),
