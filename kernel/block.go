@@ -208,9 +208,20 @@ type futexWaiter struct {
 
 var futexes = futexTable{waiters: make(map[futexKey][]*futexWaiter)}
 
+// futexKeyFor names the futex word at addr: by its place in the memory file when the
+// mapping is shared (so processes sharing the memory meet on it, as Linux's shared futexes
+// do), else by address space and address.
+func (t *Task) futexKeyFor(addr uint64) futexKey {
+	m := t.MM()
+	if off, ok := m.SharedOffset(addr); ok {
+		return futexKey{m.MemoryFile(), uint64(off)}
+	}
+	return futexKey{m, addr}
+}
+
 // FutexWait blocks while the word at addr holds val (FUTEX_WAIT).
 func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.Time) error {
-	key := futexKey{t.MM(), addr}
+	key := t.futexKeyFor(addr)
 	w := &futexWaiter{key: key, t: t, bitset: bitset}
 	futexes.mu.Lock()
 	var cur [4]byte
@@ -260,7 +271,7 @@ func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.T
 
 // FutexWake wakes up to n waiters on addr whose bitset matches.
 func (k *Kernel) FutexWake(t *Task, addr uint64, n int, bitset uint32) int {
-	key := futexKey{t.MM(), addr}
+	key := t.futexKeyFor(addr)
 	futexes.mu.Lock()
 	var wake []*Task
 	for _, w := range futexes.waiters[key] {
@@ -283,8 +294,7 @@ func (k *Kernel) futexWake(t *Task, addr uint64, n int) { k.FutexWake(t, addr, n
 
 // FutexRequeue wakes n waiters on addr and moves up to requeue others to addr2.
 func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
-	m := t.MM()
-	key, key2 := futexKey{m, addr}, futexKey{m, addr2}
+	key, key2 := t.futexKeyFor(addr), t.futexKeyFor(addr2)
 	futexes.mu.Lock()
 	ws := futexes.waiters[key]
 	var wake []*Task

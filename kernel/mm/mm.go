@@ -826,3 +826,14 @@ func (m *MM) SourceAt(addr uint64) Source {
 	}
 	return nil
 }
+
+// SharedOffset returns the memory-file offset of addr when it lies in a shared mapping
+// (memory other address spaces may map too: futexes there are keyed by it).
+func (m *MM) SharedOffset(addr uint64) (int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v := m.vmaAtLocked(addr); v != nil && v.Shared && v.release != nil {
+		return v.memOff + int64(addr-v.Start), true
+	}
+	return 0, false
+}

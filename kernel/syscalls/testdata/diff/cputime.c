@@ -4,7 +4,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-/* CPU time: a busy loop shows up in CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID,
+/* (User and system are added up: how a sandbox splits the two depends on load.)
+ * CPU time: a busy loop shows up in CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID,
  * getrusage, times and clock; a child's in RUSAGE_CHILDREN and wait4's rusage. Values
  * differ from run to run, so only their relations are printed. */
 
@@ -30,11 +31,11 @@ int main(void) {
 	printf("process clock advanced >= 0.2s: %d, < 5s: %d\n", d >= 0.2, d < 5);
 	struct rusage ru;
 	CHECK(getrusage(RUSAGE_SELF, &ru));
-	printf("rusage user >= 0.15s: %d\n", secs(ru.ru_utime) >= 0.15);
+	printf("rusage user+sys >= 0.15s: %d\n", secs(ru.ru_utime) + secs(ru.ru_stime) >= 0.15);
 	printf("clock() >= 0.15s: %d\n", clock() >= 0.15 * CLOCKS_PER_SEC);
 	struct tms t;
 	times(&t);
-	printf("times utime >= 15 ticks: %d\n", t.tms_utime >= 15);
+	printf("times utime+stime >= 15 ticks: %d\n", t.tms_utime + t.tms_stime >= 15);
 	pid_t c = fork();
 	if (c == 0) {
 		burn(0.2);
@@ -43,9 +44,9 @@ int main(void) {
 	int st;
 	struct rusage cru;
 	CHECK(wait4(c, &st, 0, &cru) == c);
-	printf("wait4 rusage user >= 0.15s: %d\n", secs(cru.ru_utime) >= 0.15);
+	printf("wait4 rusage user+sys >= 0.15s: %d\n", secs(cru.ru_utime) + secs(cru.ru_stime) >= 0.15);
 	CHECK(getrusage(RUSAGE_CHILDREN, &ru));
-	printf("children user >= 0.15s: %d\n", secs(ru.ru_utime) >= 0.15);
+	printf("children user+sys >= 0.15s: %d\n", secs(ru.ru_utime) + secs(ru.ru_stime) >= 0.15);
 	CHECK(getrusage(99, &ru));
 	return 0;
 }
