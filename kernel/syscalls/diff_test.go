@@ -33,18 +33,24 @@ func TestDifferential(t *testing.T) {
 		if out, err := exec.Command("gcc", "-O1", "-w", "-o", exe, src).CombinedOutput(); err != nil {
 			t.Fatalf("compiling %s: %v\n%s", src, err, out)
 		}
-		for _, u := range sbxtest.Users() {
-			t.Run(name+"/"+u.Name, func(t *testing.T) {
-				native := sbxtest.Run(t, u, "", "", exe)
-				got := sbxtest.Sbx(t, u, "run", "--ro", bin, "--", exe)
-				if native.Code != 0 {
-					t.Fatalf("native run failed (%d): %s", native.Code, native.Stderr)
-				}
-				if got.Stdout != native.Stdout || got.Code != native.Code {
-					t.Errorf("exit %d (native %d), stderr %s\n%s", got.Code, native.Code, got.Stderr, lineDiff(native.Stdout, got.Stdout))
-				}
-			})
-		}
+		compareRuns(t, name+"/", bin, exe)
+	}
+}
+
+// compareRuns runs exe natively and under sbx (with bin visible read-only), as each test
+// user, and requires the same output and exit status.
+func compareRuns(t *testing.T, prefix, bin, exe string) {
+	for _, u := range sbxtest.Users() {
+		t.Run(prefix+u.Name, func(t *testing.T) {
+			native := sbxtest.Run(t, u, "", "", exe)
+			got := sbxtest.Sbx(t, u, "run", "--ro", bin, "--", exe)
+			if native.Code != 0 {
+				t.Fatalf("native run failed (%d): %s", native.Code, native.Stderr)
+			}
+			if got.Stdout != native.Stdout || got.Code != native.Code {
+				t.Errorf("exit %d (native %d), stderr %s\n%s", got.Code, native.Code, got.Stderr, lineDiff(native.Stdout, got.Stdout))
+			}
+		})
 	}
 }
 
@@ -86,16 +92,5 @@ func TestGoProgram(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building: %v\n%s", err, out)
 	}
-	for _, u := range sbxtest.Users() {
-		t.Run(u.Name, func(t *testing.T) {
-			native := sbxtest.Run(t, u, "", "", exe)
-			got := sbxtest.Sbx(t, u, "run", "--ro", bin, "--", exe)
-			if native.Code != 0 {
-				t.Fatalf("native run failed (%d): %s", native.Code, native.Stderr)
-			}
-			if got.Stdout != native.Stdout || got.Code != native.Code {
-				t.Errorf("exit %d (native %d), stderr %s\n%s", got.Code, native.Code, got.Stderr, lineDiff(native.Stdout, got.Stdout))
-			}
-		})
-	}
+	compareRuns(t, "", bin, exe)
 }

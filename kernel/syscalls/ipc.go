@@ -96,3 +96,15 @@ func (p *ipcPerm) setFrom(t *kernel.Task, addr uint64) error {
 	p.set(b)
 	return nil
 }
+
+// statReply copies an IPC_STAT/xxx_STAT structure out: xxx_STAT returns the object's id,
+// IPC_STAT zero.
+func statReply(t *kernel.Task, addr uint64, b []byte, byIndex bool, id int32) (uint64, error) {
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return 0, unix.EFAULT
+	}
+	if byIndex {
+		return uint64(id), nil
+	}
+	return 0, nil
+}

@@ -245,13 +245,7 @@ func Msgctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		le.PutUint64(b[88:], uint64(q.qbytes))
 		le.PutUint32(b[96:], uint32(q.lspid))
 		le.PutUint32(b[100:], uint32(q.lrpid))
-		if _, err := t.CopyOut(buf, b); err != nil {
-			return 0, unix.EFAULT
-		}
-		if cmd == msgStat {
-			return uint64(q.id), nil
-		}
-		return 0, nil
+		return statReply(t, buf, b, cmd == msgStat, q.id)
 	case unix.IPC_SET:
 		if !q.owner(c) {
 			return 0, unix.EPERM

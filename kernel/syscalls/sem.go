@@ -330,13 +330,7 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		le.PutUint64(b[48:], uint64(s.otime))
 		le.PutUint64(b[64:], uint64(s.ctime))
 		le.PutUint64(b[80:], uint64(len(s.sems)))
-		if _, err := t.CopyOut(arg, b); err != nil {
-			return 0, unix.EFAULT
-		}
-		if cmd == semStat {
-			return uint64(s.id), nil
-		}
-		return 0, nil
+		return statReply(t, arg, b, cmd == semStat, s.id)
 	case unix.IPC_SET:
 		if err := s.setFrom(t, arg); err != nil {
 			return 0, err

@@ -263,13 +263,7 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		le.PutUint32(b[80:], uint32(s.cpid))
 		le.PutUint32(b[84:], uint32(s.lpid))
 		le.PutUint64(b[88:], uint64(s.nattch))
-		if _, err := t.CopyOut(buf, b); err != nil {
-			return 0, unix.EFAULT
-		}
-		if cmd == 13 {
-			return uint64(s.id), nil
-		}
-		return 0, nil
+		return statReply(t, buf, b, cmd == 13, s.id) // 13: SHM_STAT
 	case unix.IPC_SET:
 		if err := s.setFrom(t, buf); err != nil {
 			return 0, err
