@@ -74,10 +74,54 @@ var systemDirs = []string{"/usr", "/etc", "/opt", "/var/lib/dpkg", "/srv"}
 // systemLinks are top-level names that merged-/usr systems make symlinks into /usr.
 var systemLinks = []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
+// Secrets are host paths that no desktop app needs and that every view hides, whatever the
+// profile (as firejail's common blacklist does): password hashes, sudo rules, host private
+// keys, stored network credentials, and root's home for everyone else. Shell patterns name
+// several files. A profile (or --ro/--rw) that allows one of these paths, or a path below it,
+// by name shows it again.
+var Secrets = []string{
+	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
+	"/etc/sudoers", "/etc/sudoers.d", "/etc/doas.conf", "/etc/security/opasswd",
+	"/etc/ssh/ssh_host_*_key", "/etc/ssl/private", "/etc/krb5.keytab", "/etc/crypttab",
+	"/etc/credstore", "/etc/credstore.encrypted", "/etc/letsencrypt",
+	"/etc/NetworkManager/system-connections", "/etc/wpa_supplicant", "/etc/wireguard",
+	"/etc/openvpn", "/etc/ipsec.secrets", "/etc/ppp/chap-secrets", "/etc/ppp/pap-secrets",
+	"/root",
+}
+
+// secretDeny expands Secrets for one view: patterns become the host files they match, and
+// what the view allows by name, or the user's own home, stays visible.
+func secretDeny(v ViewSpec) []string {
+	var out []string
+	for _, s := range Secrets {
+		paths := []string{s}
+		if strings.ContainsAny(s, "*?[") {
+			paths, _ = filepath.Glob(s) // a malformed pattern is a bug caught by the tests
+		}
+		for _, p := range paths {
+			if p == v.HomeDir || strings.HasPrefix(v.HomeDir, p+"/") {
+				continue
+			}
+			lifted := false
+			for _, a := range v.Allow {
+				c := filepath.Clean(a.Path)
+				if c == p || strings.HasPrefix(c, p+"/") {
+					lifted = true
+				}
+			}
+			if !lifted {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // BuildView computes the gofer configuration and the kernel's layout for a view.
 func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
 	var cfg gofer.Config
 	cfg.Deny = append(cfg.Deny, v.Deny...)
+	cfg.Deny = append(cfg.Deny, secretDeny(v)...)
 	var layout []sandbox.Mount
 	addGofer := func(host, inside string, ro, create bool) {
 		cfg.Mounts = append(cfg.Mounts, gofer.Mount{HostPath: host, SandboxPath: inside, ReadOnly: ro, Create: create})

@@ -49,3 +49,30 @@ echo inside-tmpfs > /usr/local/src/note
 		})
 	}
 }
+
+// TestRunHidesSecrets is issue 9's item 12: /etc/shadow and the other secrets do not exist
+// inside any profile's view (for root too), and allowing one by name shows it again.
+func TestRunHidesSecrets(t *testing.T) {
+	if _, err := os.Stat("/etc/shadow"); err != nil {
+		t.Skip("this host has no /etc/shadow")
+	}
+	for _, u := range sbxtest.Users() {
+		for _, prof := range []string{"default", "shell", "python"} {
+			got := sbxtest.Sbx(t, u, "run", "--profile", prof, "--", "/bin/sh", "-c",
+				`for f in /etc/shadow /etc/gshadow /etc/sudoers /etc/sudoers.d; do [ -e $f ] && echo "$f exists"; done; ls /etc | grep -x -e shadow -e gshadow; ls -a /etc/ssh 2>/dev/null | grep '_key$'; echo done`)
+			if got.Code != 0 || got.Stdout != "done\n" {
+				t.Errorf("as %s, profile %s: secrets inside: exit %d, stdout %q, stderr %s", u.Name, prof, got.Code, got.Stdout, got.Stderr)
+			}
+		}
+	}
+	if os.Getuid() == 0 {
+		native, err := os.ReadFile("/etc/shadow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := sbxtest.Sbx(t, sbxtest.Users()[0], "run", "--ro", "/etc/shadow", "--", "/bin/cat", "/etc/shadow")
+		if got.Code != 0 || got.Stdout != string(native) {
+			t.Errorf("sbx run --ro /etc/shadow: exit %d, stderr %s; the allowed secret should read as on the host", got.Code, got.Stderr)
+		}
+	}
+}
