@@ -117,8 +117,25 @@ func secretDeny(v ViewSpec) []string {
 	return out
 }
 
-// BuildView computes the gofer configuration and the kernel's layout for a view.
-func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
+// systemWritable reports why a read-write allow of p would expose the system tree: p is the
+// root, or a system directory, or holds one (/var for /var/lib/dpkg). Paths below a system
+// directory (/srv/project) may be writable.
+func systemWritable(p string) bool {
+	if p == "/" {
+		return true
+	}
+	for _, d := range append(append([]string{"/boot", "/proc", "/sys", "/dev", "/run"}, systemDirs...), systemLinks...) {
+		if d == p || strings.HasPrefix(d, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildView computes the gofer configuration and the kernel's layout for a view, and the
+// warnings the user should see about it.
+func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, []string, error) {
+	var warnings []string
 	var cfg gofer.Config
 	cfg.Deny = append(cfg.Deny, v.Deny...)
 	cfg.Deny = append(cfg.Deny, secretDeny(v)...)
@@ -163,7 +180,7 @@ func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
 		case "private", "filtered", "":
 			layout = append(layout, sandbox.Mount{Kind: sandbox.MountTmpfs, Path: v.HomeDir, Mode: 0o700, Owned: true})
 		default:
-			return cfg, nil, fmt.Errorf("unknown home mode %q (valid: private, filtered, full)", v.Home)
+			return cfg, nil, nil, fmt.Errorf("unknown home mode %q (valid: private, filtered, full)", v.Home)
 		}
 	}
 	for _, t := range v.Tmpfs {
@@ -184,9 +201,15 @@ func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
 		if v.Home == "full" && strings.HasPrefix(p, v.HomeDir+"/") && !a.ReadOnly {
 			continue // already visible read-write through the home mount
 		}
+		if !a.ReadOnly && systemWritable(p) {
+			// The system tree stays read-only in every view (a profile allowing ${CWD}
+			// read-write, started in /etc, say).
+			warnings = append(warnings, fmt.Sprintf("%s is shown read-only: the system's directories are never writable in a sandbox", p))
+			a.ReadOnly = true
+		}
 		addGofer(p, p, a.ReadOnly, a.Create)
 	}
-	return cfg, layout, nil
+	return cfg, layout, warnings, nil
 }
 
 // CleanEnv builds the app's environment: a small, profile-controlled set, never the whole

@@ -76,3 +76,57 @@ func TestRunHidesSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHomeAndCwd is issue 9's item 13: directories sbx makes in the private home to hold
+// an allowed path belong to the user (mkdir ~/.cache/dconf works), --cwd defaults to the
+// current directory when the sandbox shows it and to the home otherwise, and the python
+// profile's current directory is writable.
+func TestRunHomeAndCwd(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			home, err := os.MkdirTemp("", "sbxtest-home-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(home) })
+			uid := os.Getuid()
+			if u.Name != "self" {
+				uid = 65534
+			}
+			os.Chown(home, uid, uid)
+			prof := filepath.Join(home, "p.toml")
+			os.WriteFile(prof, []byte("description = \"test\"\n[filesystem]\nhome = \"filtered\"\nallow = [ { path = \"~/.cache/app/data\", mode = \"rw\", create = true } ]\n"), 0o644)
+			sbx := []string{"env", "HOME=" + home, sbxtest.Binary(t)}
+			run := func(dir string, args ...string) sbxtest.Result {
+				return sbxtest.Run(t, u, dir, "", append(sbx, args...)...)
+			}
+			got := run("", "run", "--profile", prof, "--", "/bin/sh", "-c",
+				`mkdir ~/.cache/dconf && echo made; [ "$(stat -c %u ~/.cache)" = "$(id -u)" ] && echo owned; echo x > ~/.cache/app/data/f && cat ~/.cache/app/data/f`)
+			if got.Stdout != "made\nowned\nx\n" {
+				t.Errorf("parents of an allowed path: stdout %q, want made/owned/x; stderr: %s", got.Stdout, got.Stderr)
+			}
+			if b, err := os.ReadFile(filepath.Join(home, ".cache/app/data/f")); err != nil || string(b) != "x\n" {
+				t.Errorf("the allowed path's file on the host: %q, %v", b, err)
+			}
+			for _, tt := range []struct{ dir, want string }{
+				{"/usr/share", "/usr/share"},          // shown (a system directory)
+				{home, home},                          // shown (the home)
+				{filepath.Join(home, ".cache"), home}, // not shown as itself: its content is hidden
+			} {
+				if got := run(tt.dir, "run", "--profile", prof, "--", "/bin/pwd"); got.Stdout != tt.want+"\n" {
+					t.Errorf("sbx run in %s: pwd = %q, want %s (stderr %s)", tt.dir, got.Stdout, tt.want, got.Stderr)
+				}
+			}
+			work := filepath.Join(home, "work")
+			os.Mkdir(work, 0o755)
+			os.Chown(work, uid, uid)
+			got = run(work, "run", "--", "/usr/bin/python3", "-c", `import os; open("out.txt", "w").write("written\n"); print(os.getcwd())`)
+			if got.Code != 0 || got.Stdout != work+"\n" {
+				t.Errorf("python profile in %s: exit %d stdout %q stderr %s", work, got.Code, got.Stdout, got.Stderr)
+			}
+			if b, err := os.ReadFile(filepath.Join(work, "out.txt")); err != nil || string(b) != "written\n" {
+				t.Errorf("python profile: the current directory is not writable: %q, %v", b, err)
+			}
+		})
+	}
+}
