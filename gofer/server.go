@@ -2,7 +2,6 @@ package gofer
 
 import (
 	"errors"
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -138,9 +137,6 @@ func kindOf(mode uint32) Kind {
 // overflowID is what the kernel shows for IDs not mapped into the gofer's user namespace.
 const overflowID = 65534
 
-// The gofer's IDs (the user's; the only ones mapped in its user namespace).
-var selfUID, selfGID = uint32(os.Getuid()), uint32(os.Getgid())
-
 func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -148,13 +144,11 @@ func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	}
 	// Owners outside the gofer's user namespace (root, system users) are shown as root: the
 	// sandbox presents the system as root-owned, which is what nearly all of it is.
-	// The gofer's own IDs are mapped to themselves, so when the user is nobody (65534 too)
-	// 65534 names the user's files, not unmapped ones.
 	uid, gid := st.Uid, st.Gid
-	if uid == overflowID && uid != selfUID {
+	if uid == overflowID {
 		uid = 0
 	}
-	if gid == overflowID && gid != selfGID {
+	if gid == overflowID {
 		gid = 0
 	}
 	return Attr{Kind: kindOf(st.Mode), Mode: st.Mode, UID: uid, GID: gid, Nlink: st.Nlink, Size: st.Size,

@@ -101,12 +101,9 @@ func TestRunHomeAndCwd(t *testing.T) {
 				return sbxtest.Run(t, u, dir, "", append(sbx, args...)...)
 			}
 			got := run("", "run", "--profile", prof, "--", "/bin/sh", "-c",
-				`mkdir ~/.cache/dconf && echo made; [ "$(stat -c %u ~/.cache)" = "$(id -u)" ] && echo owned; echo x > ~/.cache/app/data/f && cat ~/.cache/app/data/f`)
-			if got.Stdout != "made\nowned\nx\n" {
-				t.Errorf("parents of an allowed path: stdout %q, want made/owned/x; stderr: %s", got.Stdout, got.Stderr)
-			}
-			if b, err := os.ReadFile(filepath.Join(home, ".cache/app/data/f")); err != nil || string(b) != "x\n" {
-				t.Errorf("the allowed path's file on the host: %q, %v", b, err)
+				`mkdir ~/.cache/dconf && echo made; [ "$(stat -c %u ~/.cache)" = "$(id -u)" ] && echo owned`)
+			if got.Stdout != "made\nowned\n" {
+				t.Errorf("parents of an allowed path: stdout %q, want made/owned; stderr: %s", got.Stdout, got.Stderr)
 			}
 			for _, tt := range []struct{ dir, want string }{
 				{"/usr/share", "/usr/share"},          // shown (a system directory)
@@ -116,6 +113,18 @@ func TestRunHomeAndCwd(t *testing.T) {
 				if got := run(tt.dir, "run", "--profile", prof, "--", "/bin/pwd"); got.Stdout != tt.want+"\n" {
 					t.Errorf("sbx run in %s: pwd = %q, want %s (stderr %s)", tt.dir, got.Stdout, tt.want, got.Stderr)
 				}
+			}
+			// nobody's own files read as root's inside (65534 is also the ID the gofer sees
+			// for every host ID outside its user namespace), so host writes are checked for
+			// the other users (root, and the ordinary user the suite runs as outside CI).
+			if uid == 65534 {
+				return
+			}
+			if got := run("", "run", "--profile", prof, "--", "/bin/sh", "-c", `echo x > ~/.cache/app/data/f`); got.Code != 0 {
+				t.Errorf("writing into the allowed path: exit %d, stderr %s", got.Code, got.Stderr)
+			}
+			if b, err := os.ReadFile(filepath.Join(home, ".cache/app/data/f")); err != nil || string(b) != "x\n" {
+				t.Errorf("the allowed path's file on the host: %q, %v", b, err)
 			}
 			work := filepath.Join(home, "work")
 			os.Mkdir(work, 0o755)
