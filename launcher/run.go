@@ -144,7 +144,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
-		Caps: ownCaps()}
+		Limits: plan.Limits, Caps: ownCaps()}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()
@@ -195,8 +195,13 @@ func (s *Sandbox) Pids() (kernel, goferPID int) {
 // Wait waits for the app to exit and returns its status (shell style: 128+signal when it
 // was killed), relaying SIGINT, SIGTERM, SIGHUP and SIGQUIT to it meanwhile.
 func (s *Sandbox) Wait() int {
+	return s.WaitRelaying(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+}
+
+// WaitRelaying is Wait relaying the given signals.
+func (s *Sandbox) WaitRelaying(relay ...os.Signal) int {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	signal.Notify(sigs, relay...)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	go func() {
