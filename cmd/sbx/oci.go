@@ -33,14 +33,28 @@ type ociOptions struct {
 	criu      string
 }
 
+// defaultOCIRoot is where containers' state lives without --root: /run/sbx-runc for the
+// real root, else under $XDG_RUNTIME_DIR, as runc decides (rootless engines run the
+// runtime as root of a user namespace of their own).
 func defaultOCIRoot() string {
-	if os.Getuid() == 0 {
+	if os.Getuid() == 0 && !inUserNamespace() {
 		return "/run/sbx-runc"
 	}
 	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
 		return filepath.Join(rt, "sbx-runc")
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("sbx-runc-%d", os.Getuid()))
+}
+
+// inUserNamespace reports whether the process runs in a user namespace other than the
+// initial one (whose uid_map maps every ID to itself).
+func inUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
 // newOCICmd is `sbx oci`, or the root command itself when invoked as sbx-runc.
