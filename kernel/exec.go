@@ -102,6 +102,8 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	}
 	t.finishVfork()
 	fds.CloseOnExec()
+	tg.sig.resetOnExec()
+	t.SetAltStack(AltStack{})
 	t.clearChildTID = 0
 	t.robustList = 0
 	t.Regs = platform.Registers{Rip: res.Entry, Rsp: res.SP, Cs: 0x33, Ss: 0x2b, Eflags: 0x202}
