@@ -39,6 +39,9 @@ type (
 	}
 	// Syncer files have something to flush.
 	Syncer interface{ Sync() error }
+	// Truncater files change their size themselves (ftruncate on a donated host FD works
+	// whatever became of the file's name).
+	Truncater interface{ Truncate(size int64) error }
 	// Allocator files support fallocate.
 	Allocator interface {
 		Allocate(mode uint32, off, length int64) error

@@ -162,6 +162,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // Sync implements vfs.Syncer.
 func (f *File) Sync() error { return unix.Fsync(f.fd) }
 
+// Truncate implements vfs.Truncater.
+func (f *File) Truncate(size int64) error { return unix.Ftruncate(f.fd, size) }
+
 // Allocate implements vfs.Allocator.
 func (f *File) Allocate(mode uint32, off, length int64) error {
 	return unix.Fallocate(f.fd, mode, off, length)
