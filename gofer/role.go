@@ -270,6 +270,7 @@ var goferSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_UNLINKAT, Reason: "unlink and rmdir"},
 	{Nr: unix.SYS_RENAMEAT2, Reason: "rename"},
 	{Nr: unix.SYS_FCHMODAT, Reason: "chmod"},
+	{Nr: unix.SYS_FCHMODAT2, Reason: "chmod of an open file whose name is gone (AT_EMPTY_PATH)"},
 	{Nr: unix.SYS_FCHOWNAT, Reason: "chown"},
 	{Nr: unix.SYS_UTIMENSAT, Reason: "utimes"},
 	{Nr: unix.SYS_FTRUNCATE, Reason: "truncate"},

@@ -29,7 +29,7 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_FALLOCATE, Reason: "punching freed pages out of the memory file; fallocate on donated files"},
 	{Nr: unix.SYS_FSYNC, Reason: "fsync of donated files"},
 	{Nr: unix.SYS_FDATASYNC, Reason: "fdatasync of donated files"},
-	{Nr: unix.SYS_FTRUNCATE, Reason: "memory file"},
+	{Nr: unix.SYS_FTRUNCATE, Reason: "memory file; ftruncate of donated files"},
 	{Nr: unix.SYS_MMAP, Reason: "Go runtime heap"},
 	{Nr: unix.SYS_MUNMAP, Reason: "Go runtime heap"},
 	{Nr: unix.SYS_MPROTECT, Reason: "Go runtime"},
