@@ -68,6 +68,7 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_SHUTDOWN, Reason: "closing the gofer connection; shutdown(2) on app sockets"},
 	{Nr: unix.SYS_SOCKETPAIR, Reason: "socketpair(2) for the app: a kernel-held pair reaching nothing outside"},
 	{Nr: unix.SYS_GETSOCKOPT, Reason: "SO_PEERCRED of broker-donated sockets"},
+	{Nr: unix.SYS_SETSOCKOPT, Reason: "socket options of kernel-held socketpairs (peek offset) and of a probe socket that rounds buffer sizes and timeouts as the host does"},
 	{Nr: unix.SYS_PTRACE, Reason: "the ptrace platform"},
 	{Nr: unix.SYS_WAIT4, Reason: "ptrace stops of stub threads"},
 	{Nr: unix.SYS_WAITID, Reason: "reaping stubs"},
