@@ -40,3 +40,14 @@ func futexWait(shm []byte, off int, val uint32, timeout time.Duration) error {
 func futexWake(shm []byte, off int) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(&shm[off])), 1 /* FUTEX_WAKE */, 1, 0, 0, 0)
 }
+
+// probeSeccompAction asks the host whether seccomp supports a filter return action
+// (SECCOMP_GET_ACTION_AVAIL).
+func probeSeccompAction(action uint32) error {
+	const seccompGetActionAvail = 2
+	_, _, e := unix.Syscall(unix.SYS_SECCOMP, seccompGetActionAvail, 0, uintptr(unsafe.Pointer(&action)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
