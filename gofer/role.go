@@ -39,13 +39,16 @@ func RoleMain() error {
 		report(status{Error: "reading configuration: " + err.Error()})
 		return err
 	}
+	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
 	v, warnings, err := confineView(&cfg)
 	if err != nil {
 		report(status{Error: err.Error()})
 		return err
 	}
 	report(status{Warnings: warnings})
-	err = newServer(v).Serve(roleConnFD)
+	s := newServer(v)
+	s.uid, s.gid = uid, gid
+	err = s.Serve(roleConnFD)
 	if err == errClose || errors.Is(err, errClose) {
 		return nil
 	}

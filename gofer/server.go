@@ -40,6 +40,8 @@ type nameKey struct {
 // Server answers one kernel's requests.
 type Server struct {
 	view *view
+	// uid, gid are the gofer's own IDs (read at start: its seccomp filter refuses getuid later).
+	uid, gid uint32
 
 	// tree is the rename lock: renames and unlinks hold it exclusively while they change
 	// the host tree and move or retire the nodes they touched; everything that reaches a
@@ -78,7 +80,8 @@ func (v *view) denied(host string) bool {
 }
 
 func newServer(v *view) *Server {
-	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node)}
+	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node),
+		uid: uint32(unix.Getuid()), gid: uint32(unix.Getgid())}
 }
 
 func (s *Server) get(id uint64) (*node, error) {
@@ -235,23 +238,19 @@ func kindOf(mode uint32) Kind {
 // overflowID is what the kernel shows for IDs not mapped into the gofer's user namespace.
 const overflowID = 65534
 
-// selfUID and selfGID are the gofer's own IDs in its user namespace.
-var selfUID, selfGID = uint32(unix.Getuid()), uint32(unix.Getgid())
-
 func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return Attr{}, err
 	}
 	// Owners outside the gofer's user namespace (root, system users) are shown as root: the
-	// sandbox presents the system as root-owned, which is what nearly all of it is.
-	// When the gofer itself runs as the overflow ID (the user is nobody), that ID is mapped:
-	// it is the user's own.
+	// sandbox presents the system as root-owned, which is what nearly all of it is. The
+	// overflow ID is also a real user's (nobody's): its own files stay its own.
 	uid, gid := st.Uid, st.Gid
-	if uid == overflowID && selfUID != overflowID {
+	if uid == overflowID && s.uid != overflowID {
 		uid = 0
 	}
-	if gid == overflowID && selfGID != overflowID {
+	if gid == overflowID && s.gid != overflowID {
 		gid = 0
 	}
 	return Attr{Kind: kindOf(st.Mode), Mode: st.Mode, UID: uid, GID: gid, Nlink: st.Nlink, Size: st.Size,
