@@ -39,13 +39,16 @@ func RoleMain() error {
 		report(status{Error: "reading configuration: " + err.Error()})
 		return err
 	}
+	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
 	v, warnings, err := confineView(&cfg)
 	if err != nil {
 		report(status{Error: err.Error()})
 		return err
 	}
 	report(status{Warnings: warnings})
-	err = newServer(v).Serve(roleConnFD)
+	s := newServer(v)
+	s.uid, s.gid = uid, gid
+	err = s.Serve(roleConnFD)
 	if err == errClose || errors.Is(err, errClose) {
 		return nil
 	}
@@ -276,6 +279,7 @@ var goferSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_UNLINKAT, Reason: "unlink and rmdir"},
 	{Nr: unix.SYS_RENAMEAT2, Reason: "rename"},
 	{Nr: unix.SYS_FCHMODAT, Reason: "chmod"},
+	{Nr: unix.SYS_FCHMODAT2, Reason: "chmod of an open file whose name is gone (AT_EMPTY_PATH)"},
 	{Nr: unix.SYS_FCHOWNAT, Reason: "chown"},
 	{Nr: unix.SYS_UTIMENSAT, Reason: "utimes"},
 	{Nr: unix.SYS_FTRUNCATE, Reason: "truncate"},

@@ -11,7 +11,14 @@ import (
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
+)
+
+// Annotations that set sbx's features for one container.
+const (
+	AnnotationPlatform = "run.sbx.platform" // auto, ptrace, trap
+	AnnotationDebug    = "run.sbx.debug"    // "true": the kernel's diagnostics on the container's stderr
 )
 
 // LoadSpec reads bundle/config.json.
@@ -56,7 +63,7 @@ func Plan(id, bundle string, s *Spec) (*launcher.Plan, error) {
 	}
 	p := &launcher.Plan{App: filepath.Base(s.Process.Args[0]), ProfileName: "oci", ProfileFile: filepath.Join(bundle, "config.json"),
 		Argv: s.Process.Args, Env: s.Process.Env, Cwd: s.Process.Cwd, UID: s.Process.User.UID, GID: s.Process.User.GID,
-		Hostname: s.Hostname, Platform: "ptrace"}
+		Hostname: s.Hostname}
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}
@@ -153,10 +160,14 @@ func Plan(id, bundle string, s *Spec) (*launcher.Plan, error) {
 	if s.Process.User.UID == 0 && (s.Process.Capabilities == nil || slices.Contains(s.Process.Capabilities.Effective, "CAP_DAC_OVERRIDE")) {
 		p.Gofer.RootFileCaps = true
 	}
-	if v := s.Annotations["run.sbx.platform"]; v != "" && v != "ptrace" && v != "auto" {
-		return nil, fmt.Errorf("annotation run.sbx.platform=%q: this build offers ptrace", v)
+	// The execution platform: auto (the fastest this host offers) unless an annotation
+	// names one.
+	choice, err := platform.Resolve(s.Annotations[AnnotationPlatform])
+	if err != nil {
+		return nil, fmt.Errorf("annotation %s: %w", AnnotationPlatform, err)
 	}
-	if v := s.Annotations["run.sbx.debug"]; v == "true" {
+	p.Platform = choice.Name
+	if v := s.Annotations[AnnotationDebug]; v == "true" {
 		p.Debug = true
 	}
 	return p, nil

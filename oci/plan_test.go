@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	_ "github.com/sbx-dev/sbx/platform/ptrace" // registers ptrace
 	"golang.org/x/sys/unix"
 )
 
@@ -69,6 +70,7 @@ func TestPlan(t *testing.T) {
 		{"no root", func(s *Spec) { s.Root = nil }, "root.path"},
 		{"bad mount type", func(s *Spec) { s.Mounts = append(s.Mounts, Mount{Destination: "/x", Type: "nfs"}) }, `type "nfs"`},
 		{"relative destination", func(s *Spec) { s.Mounts = append(s.Mounts, Mount{Destination: "x", Type: "tmpfs"}) }, "not absolute"},
+		{"unknown platform", func(s *Spec) { s.Annotations = map[string]string{AnnotationPlatform: "nope"} }, "unknown platform"},
 		{"bad rlimit", func(s *Spec) { s.Process.Rlimits = []Rlimit{{Type: "RLIMIT_BOGUS"}} }, "RLIMIT_BOGUS"},
 		{"missing bind source", func(s *Spec) {
 			s.Mounts = append(s.Mounts, Mount{Destination: "/y", Type: "bind", Source: "/nonexistent/sbx"})

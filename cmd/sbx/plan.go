@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
+	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
 )
 
@@ -71,7 +73,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	}
 	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
 		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Hostname: "sbx", Platform: "ptrace", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
+		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
 		MaxTasks: prof.Resources.Tasks, Warnings: viewWarnings}
 	for _, r := range prof.Kernel.Require {
 		switch r {
@@ -81,8 +83,28 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			return nil, fmt.Errorf("profile %s requires kvm, which this build does not offer yet (remove \"kvm\" from [kernel] require)", prof.File)
 		}
 	}
-	if prof.Kernel.Platform == "kvm" || o.platform == "kvm" {
-		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform ptrace)")
+	name := prof.Kernel.Platform
+	if o.platform != "" {
+		name = o.platform
+	}
+	if name == "kvm" {
+		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform trap or ptrace)")
+	}
+	choice, err := platform.Resolve(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w (use --platform %s)", err, strings.Join(platform.Names(), " or "))
+	}
+	p.Platform = choice.Name
+	if o.debug {
+		why := choice.Why
+		if why == "" {
+			why = "named by " + map[bool]string{true: "--platform", false: "the profile"}[o.platform != ""]
+		}
+		errOut := io.Writer(os.Stderr)
+		if o.io != nil {
+			errOut = o.io.ErrOut
+		}
+		fmt.Fprintf(errOut, "sbx: platform %s (%s)\n", choice.Name, why)
 	}
 	if !prof.DBus.Empty() {
 		if err := planDBus(p, prof); err != nil {

@@ -80,6 +80,7 @@ an ordinary user, using unprivileged user namespaces.`,
 	)
 	addRoleCommands(root, io)
 	addOCICommands(root, io)
+	addPackagingCommands(root, io)
 	return root
 }
 

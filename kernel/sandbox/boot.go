@@ -27,6 +27,7 @@ func anonDev() uint64 {
 type builder struct {
 	k     *kernel.Kernel
 	mf    *mm.MemoryFile
+	files *goferfs.Cache
 	ns    *vfs.Namespace
 	gofer *gofer.Client
 	term  devfs.Terminal
@@ -111,7 +112,7 @@ func (b *builder) apply(m Mount) error {
 			return fmt.Errorf("gofer has no mount #%d", m.GoferIndex)
 		}
 		info := mounts[m.GoferIndex]
-		root, err := goferfs.Root(b.gofer, m.GoferIndex)
+		root, err := goferfs.Root(b.gofer, m.GoferIndex, b.files)
 		if err != nil {
 			return fmt.Errorf("attaching gofer mount %s: %w", m.Path, err)
 		}
