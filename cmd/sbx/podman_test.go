@@ -14,7 +14,7 @@ import (
 
 // busyboxTar writes a root filesystem tarball made from busybox-static (the image the
 // engine tests import; nothing is ever pulled) and returns its path.
-func busyboxTar(t *testing.T, dir string) string {
+func busyboxTar(t testing.TB, dir string) string {
 	t.Helper()
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("busybox-static is not installed (make test installs it)")
@@ -86,7 +86,7 @@ func (p *podmanEnv) run(args ...string) sbxtest.Result {
 }
 
 // sbxRuncLink makes a symlink named sbx-runc to the sbx under test, reachable by everyone.
-func sbxRuncLink(t *testing.T) string {
+func sbxRuncLink(t testing.TB) string {
 	dir, err := os.MkdirTemp("", "sbxtest-runcbin-")
 	if err != nil {
 		t.Fatal(err)
@@ -171,5 +171,83 @@ func TestPodman(t *testing.T) {
 				t.Errorf("after podman stop: %q, want the trap's exit status 9 (stderr %s)", r.Stdout, r.Stderr)
 			}
 		})
+	}
+}
+
+// BenchmarkPodmanRunTrue is `podman run --rm IMAGE /bin/true` wall time with sbx as the
+// runtime against runc (Podman's own, the baseline) and gVisor's runsc where Debian's is
+// installed, interleaved in one run. Reported: milliseconds per run for each, and each
+// runtime's time as a multiple of runc's.
+func BenchmarkPodmanRunTrue(b *testing.B) {
+	runtimes := []struct{ name, path string }{{"runc", "/usr/sbin/runc"}, {"sbx", ""}, {"runsc", "/usr/bin/runsc"}}
+	var avail []struct{ name, path string }
+	for _, r := range runtimes {
+		if r.name == "sbx" {
+			r.path = sbxRuncLink(b)
+		} else if _, err := os.Stat(r.path); err != nil {
+			b.Logf("%s is not installed; not measured", r.name)
+			continue
+		}
+		avail = append(avail, r)
+	}
+	if _, err := exec.LookPath("podman"); err != nil {
+		b.Skip("podman is not installed")
+	}
+	dir, err := os.MkdirTemp("", "sbxbench-podman-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer exec.Command("rm", "-rf", dir).Run()
+	os.Chmod(dir, 0o755)
+	tar := busyboxTar(b, dir)
+	flags := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs",
+		"--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", filepath.Join(dir, "tmp")}
+	podman := func(args ...string) error {
+		cmd := exec.Command("podman", append(append([]string{}, flags...), args...)...)
+		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+filepath.Join(dir, "rt"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("podman %v: %v: %s", args, err, out)
+		}
+		return nil
+	}
+	os.MkdirAll(filepath.Join(dir, "rt"), 0o700)
+	if err := podman("import", tar, "localhost/sbxbench:busybox"); err != nil {
+		b.Fatal(err)
+	}
+	run := func(path string) (time.Duration, error) {
+		args := []string{"--runtime", path}
+		if strings.HasSuffix(path, "runsc") {
+			// Debian's runsc needs its own network off and no cgroups here.
+			args = append(args, "--runtime-flag", "network=none", "--runtime-flag", "ignore-cgroups")
+		}
+		// Limits every runtime can set without CAP_SYS_RESOURCE.
+		args = append(args, "run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+			"localhost/sbxbench:busybox", "/bin/true")
+		start := time.Now()
+		err := podman(args...)
+		return time.Since(start), err
+	}
+	for _, r := range avail { // warm up (image layers, page cache)
+		if _, err := run(r.path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	total := make([]time.Duration, len(avail))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j, r := range avail {
+			d, err := run(r.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total[j] += d
+		}
+	}
+	for j, r := range avail {
+		b.ReportMetric(float64(total[j].Milliseconds())/float64(b.N), r.name+"-ms/run")
+		if j > 0 {
+			b.ReportMetric(float64(total[j])/float64(total[0]), r.name+"/runc")
+		}
 	}
 }
