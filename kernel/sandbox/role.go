@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/gofer/seccomp"
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
@@ -17,7 +18,6 @@ import (
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/syscalls"
 	"github.com/sbx-dev/sbx/kernel/vfs"
-	"github.com/sbx-dev/sbx/gofer/seccomp"
 	"github.com/sbx-dev/sbx/platform"
 	_ "github.com/sbx-dev/sbx/platform/ptrace" // registers ptrace
 	_ "github.com/sbx-dev/sbx/platform/trap"   // registers trap
