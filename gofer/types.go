@@ -101,6 +101,10 @@ type Config struct {
 	// They act only in the gofer's own user namespace, on files of the IDs it maps, and only
 	// inside the view. Set by the OCI front end for a root process; never for desktop apps.
 	RootFileCaps bool `json:"root_file_caps,omitempty"`
+	// HostUID and HostGID are the user's IDs on the host. Start sets them; the gofer's own
+	// IDs inside its user namespace may differ (see innerID).
+	HostUID uint32 `json:"host_uid"`
+	HostGID uint32 `json:"host_gid"`
 }
 
 // rootFileCaps are the capabilities RootFileCaps keeps.
