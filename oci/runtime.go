@@ -438,6 +438,14 @@ func InitMain() int {
 		fmt.Fprintf(os.Stderr, "sbx: container: reading configuration: %v\n", err)
 		return 125
 	}
+	// The exec socket exists from now on, so that an exec right after start waits for the
+	// sandbox instead of failing.
+	execs, err := listenExecs(cfg.Dir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sbx: container: exec socket: %v\n", err)
+		return 125
+	}
+	defer execs.Close()
 	// Blocks until Start opens the read end.
 	fifo, err := os.OpenFile(filepath.Join(cfg.Dir, "exec.fifo"), os.O_WRONLY, 0)
 	if err != nil {
@@ -463,6 +471,7 @@ func InitMain() int {
 		fmt.Fprintf(os.Stderr, "sbx: container: %v\n", err)
 		return 125
 	}
+	go serveExecs(execs, sb)
 	// Every signal an engine sends (stop, kill, custom stop signals) goes to the app.
 	var relay []os.Signal
 	for s := syscall.Signal(1); s < 32; s++ {

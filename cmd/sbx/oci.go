@@ -84,7 +84,7 @@ sbx-runc). See docs/oci.md.`,
 	rt := func() *oci.Runtime { return &oci.Runtime{Root: o.root} }
 	fail := func(err error) error { return o.logError(err) }
 
-	var bundle, pidFile, console string
+	var bundle, pidFile, console, noArg string
 	var preserve int
 	var noPivot, noKeyring bool
 	create := &cobra.Command{
@@ -238,14 +238,53 @@ sbx-runc). See docs/oci.md.`,
 		},
 	}
 	ps.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	var processFile, execCwd, execUser string
+	var execEnv []string
+	var execTTY bool
+	var execAny []string
+	var execInt int
+	var execBool bool
 	execCmd := &cobra.Command{
-		Use:                "exec [flags] CONTAINER-ID [COMMAND...]",
-		Short:              "Run a process in a running container (not offered yet)",
-		DisableFlagParsing: true,
+		Use:   "exec [flags] CONTAINER-ID [COMMAND [ARG...]]",
+		Short: "Run another process in a running container",
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return fail(errors.New("exec: running a second process in a container is not offered by sbx yet (run it as part of the container's command)"))
+			r := rt()
+			st, err := r.State(args[0])
+			if err != nil {
+				return fail(err)
+			}
+			p, err := execProcess(st.Bundle, processFile, args[1:], execEnv, execCwd, execUser, c.Flags().Changed("tty"), execTTY)
+			if err != nil {
+				return fail(err)
+			}
+			code, err := r.Exec(args[0], oci.ExecOptions{Process: p, Detach: detach, PidFile: pidFile, ConsoleSocket: console})
+			if err != nil {
+				return o.logError(&CodedError{Code: code, Err: err})
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
 		},
 	}
+	ef := execCmd.Flags()
+	ef.SetInterspersed(false)
+	ef.StringVarP(&processFile, "process", "p", "", "a process.json giving the process (as config.json's process)")
+	ef.BoolVarP(&detach, "detach", "d", false, "return once the process runs (its host process is the --pid-file PID)")
+	ef.StringVar(&pidFile, "pid-file", "", "write the process's host PID here")
+	ef.StringVar(&console, "console-socket", "", "unix socket that receives the terminal's master end")
+	ef.BoolVarP(&execTTY, "tty", "t", false, "allocate a terminal")
+	ef.StringVar(&execCwd, "cwd", "", "working directory inside the container")
+	ef.StringArrayVarP(&execEnv, "env", "e", nil, "set an environment variable (KEY=VALUE; repeatable)")
+	ef.StringVarP(&execUser, "user", "u", "", "UID[:GID] to run as")
+	ef.StringArrayVar(&execAny, "cap", nil, "accepted for runc compatibility (capabilities are the sandbox's own)")
+	ef.StringArrayVarP(&execAny, "additional-gids", "g", nil, "accepted for runc compatibility")
+	ef.StringVar(&noArg, "apparmor", "", "accepted for runc compatibility")
+	ef.StringVar(&noArg, "process-label", "", "accepted for runc compatibility")
+	ef.BoolVar(&execBool, "no-new-privs", false, "accepted for runc compatibility (always in force)")
+	ef.BoolVar(&execBool, "ignore-paused", false, "accepted for runc compatibility")
+	ef.IntVar(&execInt, "preserve-fds", 0, "accepted for runc compatibility")
 	features := &cobra.Command{
 		Use:   "features",
 		Short: "Print what this runtime supports (JSON)",
@@ -341,20 +380,30 @@ func waitPid(pid int) int {
 	return 0
 }
 
-// addOCICommands registers `sbx oci` and the container monitor's hidden role.
+// addOCICommands registers `sbx oci` and the OCI runtime's hidden roles.
 func addOCICommands(root *cobra.Command, io *IOStreams) {
 	root.AddCommand(newOCICmd(io, false))
-	root.AddCommand(&cobra.Command{
-		Use:    oci.InitRole,
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if code := oci.InitMain(); code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
-		},
-	})
+	addOCIRoles(root)
+}
+
+// addOCIRoles registers the hidden roles of a container's monitor and of a detached exec.
+func addOCIRoles(root *cobra.Command) {
+	for _, r := range []struct {
+		use  string
+		main func() int
+	}{{oci.InitRole, oci.InitMain}, {oci.ExecRole, oci.ExecMain}} {
+		root.AddCommand(&cobra.Command{
+			Use:    r.use,
+			Hidden: true,
+			Args:   cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if code := r.main(); code != 0 {
+					return &ExitError{Code: code}
+				}
+				return nil
+			},
+		})
+	}
 }
 
 // runcMain runs sbx as sbx-runc: runc's command set at the top level, plus the roles sbx
@@ -365,13 +414,55 @@ func runcMain(args []string, io *IOStreams) int {
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	addRoleCommands(root, io)
-	root.AddCommand(&cobra.Command{Use: oci.InitRole, Hidden: true, Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if code := oci.InitMain(); code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
-		}})
+	addOCIRoles(root)
 	root.SetArgs(args)
 	return exitCode(root.Execute(), io)
+}
+
+// execProcess builds an exec's process: process.json when given, else the container's own
+// process with the command, environment, directory, user and terminal flags applied.
+func execProcess(bundle, processFile string, args, env []string, cwd, user string, ttySet, tty bool) (*oci.Process, error) {
+	var p oci.Process
+	if processFile != "" {
+		b, err := os.ReadFile(processFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("%s: %w", processFile, err)
+		}
+		return &p, nil
+	}
+	spec, err := oci.LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process != nil {
+		p = *spec.Process
+	}
+	p.Terminal = false
+	if ttySet {
+		p.Terminal = tty
+	}
+	p.Args = args
+	p.Env = append(append([]string(nil), p.Env...), env...)
+	if cwd != "" {
+		p.Cwd = cwd
+	}
+	if user != "" {
+		u, g, _ := strings.Cut(user, ":")
+		uid, err := strconv.ParseUint(u, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: want UID[:GID]", user)
+		}
+		p.User.UID, p.User.GID = uint32(uid), 0
+		if g != "" {
+			gid, err := strconv.ParseUint(g, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user %q: want UID[:GID]", user)
+			}
+			p.User.GID = uint32(gid)
+		}
+	}
+	return &p, nil
 }

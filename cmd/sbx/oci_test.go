@@ -334,3 +334,54 @@ func TestOCITerminal(t *testing.T) {
 		t.Errorf("create of a terminal container without a console socket: exit %d %q", code, errs)
 	}
 }
+
+// TestOCIExec runs further processes in a running container: attached (output, exit
+// status, env, cwd, user), detached with a PID file whose process ends with the exec'd one,
+// a missing command (127), and exec into a stopped container (refused).
+func TestOCIExec(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			bundle := ociBundle(t, func(s *oci.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", "while :; do sleep 0.05; done"}
+				s.Process.Env = append(s.Process.Env, "FROM=config")
+			})
+			r := newRuncCLI(t, u)
+			if _, errs, code := r.run("create", "--bundle", bundle, "e1"); code != 0 {
+				t.Fatalf("create: %d %s", code, errs)
+			}
+			defer r.run("delete", "--force", "e1")
+			if _, errs, code := r.run("start", "e1"); code != 0 {
+				t.Fatalf("start: %d %s", code, errs)
+			}
+			out, errs, code := r.run("exec", "--env", "EXTRA=flag", "--cwd", "/tmp", "--user", "1000:1000", "e1",
+				"/bin/sh", "-c", `echo "$FROM $EXTRA"; pwd; id -u; id -g; exit 3`)
+			if code != 3 || out != "config flag\n/tmp\n1000\n1000\n" {
+				t.Errorf("exec: exit %d (want 3) stdout %q stderr %s", code, out, errs)
+			}
+			if _, errs, code := r.run("exec", "e1", "/no/such/program"); code != 127 || !strings.Contains(errs, "cannot run /no/such/program") {
+				t.Errorf("exec of a missing program: exit %d (want 127) %q", code, errs)
+			}
+			pidFile := filepath.Join(filepath.Dir(r.root), "exec.pid")
+			if _, errs, code := r.run("exec", "--detach", "--pid-file", pidFile, "e1", "/bin/sh", "-c", "sleep 0.3; exit 5"); code != 0 {
+				t.Fatalf("exec --detach: exit %d %s", code, errs)
+			}
+			b, err := os.ReadFile(pidFile)
+			pid, _ := strconv.Atoi(string(b))
+			if err != nil || pid <= 0 || unix.Kill(pid, 0) != nil {
+				t.Fatalf("exec --detach: pid file %q (%v) names no running process", b, err)
+			}
+			for deadline := time.Now().Add(20 * time.Second); unix.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the detached exec's host process outlived its process")
+				}
+			}
+			if _, errs, code := r.run("kill", "e1", "KILL"); code != 0 {
+				t.Fatalf("kill: %d %s", code, errs)
+			}
+			waitStatus(t, r, "e1", oci.StatusStopped)
+			if _, errs, code := r.run("exec", "e1", "/bin/true"); code == 0 || !strings.Contains(errs, "stopped") {
+				t.Errorf("exec into a stopped container: exit %d %q", code, errs)
+			}
+		})
+	}
+}

@@ -159,6 +159,12 @@ func TestPodman(t *testing.T) {
 				t.Fatalf("%q never appeared in the container's log: %q", want, p.run("logs", name).Stdout)
 			}
 			waitLog("up")
+			if r := p.run("exec", "-e", "X=1", "-w", "/tmp", name, "/bin/sh", "-c", `echo "exec $X $(pwd)"; exit 4`); r.Code != 4 || r.Stdout != "exec 1 /tmp\n" {
+				t.Errorf("podman exec: exit %d (want 4) stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)
+			}
+			if r := p.run("exec", "-i", name, "/bin/cat"); r.Code != 0 {
+				t.Errorf("podman exec -i: exit %d stderr %s", r.Code, r.Stderr)
+			}
 			if r := p.run("kill", "-s", "USR1", name); r.Code != 0 {
 				t.Errorf("podman kill -s USR1: exit %d %s", r.Code, r.Stderr)
 			}
