@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"net"
 	"os"
 	"os/exec"
@@ -157,9 +158,9 @@ func serveExec(c *net.UnixConn, sb *launcher.Sandbox) {
 
 // ExecOptions are exec's flags.
 type ExecOptions struct {
-	// Process replaces the container's process fields it sets (from --process, or args,
+	// spec.Process replaces the container's process fields it sets (from --process, or args,
 	// env, cwd and user flags).
-	Process       *Process
+	Process       *spec.Process
 	Detach        bool
 	PidFile       string
 	ConsoleSocket string
@@ -172,7 +173,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	if rec.Status != StatusRunning {
+	if rec.Status != spec.StatusRunning {
 		return 125, fmt.Errorf("cannot exec in a %s container", rec.Status)
 	}
 	req := sandbox.ExecRequest{Argv: o.Process.Args, Env: o.Process.Env, Cwd: o.Process.Cwd, UID: o.Process.User.UID, GID: o.Process.User.GID}

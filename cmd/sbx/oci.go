@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/oci"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -201,7 +202,7 @@ sbx-runc). See docs/oci.md.`,
 			}
 			if format == "json" {
 				if sts == nil {
-					sts = []oci.State{}
+					sts = []spec.State{}
 				}
 				return printJSON(io, sts)
 			}
@@ -301,7 +302,7 @@ sbx-runc). See docs/oci.md.`,
 			if _, err := os.Stat(path); err == nil {
 				return fail(fmt.Errorf("file %s exists; remove it first", path))
 			}
-			b, _ := json.MarshalIndent(oci.Example(specRootless), "", "\t")
+			b, _ := json.MarshalIndent(spec.Example(specRootless), "", "\t")
 			return fail(os.WriteFile(path, append(b, '\n'), 0o666))
 		},
 	}
@@ -312,7 +313,7 @@ sbx-runc). See docs/oci.md.`,
 		Short: "Print the runtime's version",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			fmt.Fprintf(io.Out, "sbx-runc version %s\nspec: %s\n", version, oci.Version)
+			fmt.Fprintf(io.Out, "sbx-runc version %s\nspec: %s\n", version, spec.Version)
 			return nil
 		},
 	}
@@ -421,8 +422,8 @@ func runcMain(args []string, io *IOStreams) int {
 
 // execProcess builds an exec's process: process.json when given, else the container's own
 // process with the command, environment, directory, user and terminal flags applied.
-func execProcess(bundle, processFile string, args, env []string, cwd, user string, ttySet, tty bool) (*oci.Process, error) {
-	var p oci.Process
+func execProcess(bundle, processFile string, args, env []string, cwd, user string, ttySet, tty bool) (*spec.Process, error) {
+	var p spec.Process
 	if processFile != "" {
 		b, err := os.ReadFile(processFile)
 		if err != nil {
@@ -433,7 +434,7 @@ func execProcess(bundle, processFile string, args, env []string, cwd, user strin
 		}
 		return &p, nil
 	}
-	spec, err := oci.LoadSpec(bundle)
+	spec, err := spec.Load(bundle)
 	if err != nil {
 		return nil, err
 	}

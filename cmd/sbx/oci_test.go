@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
-	"github.com/sbx-dev/sbx/oci"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"golang.org/x/sys/unix"
 )
 
 // ociBundle makes a bundle with a busybox-static root filesystem, readable by every user,
 // from config (nil: sbx-runc spec's example), and returns its directory.
-func ociBundle(t *testing.T, edit func(s *oci.Spec)) string {
+func ociBundle(t *testing.T, edit func(s *spec.Spec)) string {
 	t.Helper()
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("busybox-static is not installed (make test installs it)")
@@ -46,7 +46,7 @@ func ociBundle(t *testing.T, edit func(s *oci.Spec)) string {
 	}
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "secret/key"), []byte("hidden\n"), 0o644)
-	s := oci.Example(false)
+	s := spec.Example(false)
 	s.Process.Terminal = false
 	if edit != nil {
 		edit(s)
@@ -115,10 +115,10 @@ func (r *runcCLI) run(args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
-func (r *runcCLI) state(id string) oci.State {
+func (r *runcCLI) state(id string) spec.State {
 	r.t.Helper()
 	out, errs, code := r.run("state", id)
-	var st oci.State
+	var st spec.State
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 		r.t.Fatalf("state %s: exit %d, %q %s", id, code, out, errs)
 	}
@@ -153,12 +153,12 @@ func TestOCILifecycle(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(hookDir) })
 			os.Chmod(hookDir, 0o777)
 			hookOut := filepath.Join(hookDir, "hooks")
-			bundle := ociBundle(t, func(s *oci.Spec) {
+			bundle := ociBundle(t, func(s *spec.Spec) {
 				s.Process.Args = []string{"/bin/sh", "-c", "echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
-				hook := func(name string) oci.Hook {
-					return oci.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + hookOut}}
+				hook := func(name string) spec.Hook {
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + hookOut}}
 				}
-				s.Hooks = &oci.Hooks{CreateRuntime: []oci.Hook{hook("createRuntime")}, Poststart: []oci.Hook{hook("poststart")}, Poststop: []oci.Hook{hook("poststop")}}
+				s.Hooks = &spec.Hooks{CreateRuntime: []spec.Hook{hook("createRuntime")}, Poststart: []spec.Hook{hook("poststart")}, Poststop: []spec.Hook{hook("poststop")}}
 			})
 			r := newRuncCLI(t, u)
 			pidFile := filepath.Join(filepath.Dir(r.root), "pid")
@@ -167,7 +167,7 @@ func TestOCILifecycle(t *testing.T) {
 			}
 			st := r.state("c1")
 			pid, _ := os.ReadFile(pidFile)
-			if st.Status != oci.StatusCreated || st.ID != "c1" || st.Bundle != bundle || strconv.Itoa(st.Pid) != string(pid) || st.Pid <= 0 || st.OCIVersion == "" {
+			if st.Status != spec.StatusCreated || st.ID != "c1" || st.Bundle != bundle || strconv.Itoa(st.Pid) != string(pid) || st.Pid <= 0 || st.OCIVersion == "" {
 				t.Errorf("state after create = %+v (pid file %q)", st, pid)
 			}
 			if strings.Contains(r.output(), "started") {
@@ -179,7 +179,7 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("start", "c1"); code != 0 {
 				t.Fatalf("start: exit %d: %s", code, errs)
 			}
-			waitStatus(t, r, "c1", oci.StatusRunning)
+			waitStatus(t, r, "c1", spec.StatusRunning)
 			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "started") && time.Now().Before(deadline); {
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -192,7 +192,7 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("kill", "c1", "TERM"); code != 0 {
 				t.Errorf("kill TERM: exit %d %s", code, errs)
 			}
-			waitStatus(t, r, "c1", oci.StatusStopped)
+			waitStatus(t, r, "c1", spec.StatusStopped)
 			if !strings.Contains(r.output(), "got TERM") {
 				t.Errorf("the app did not get SIGTERM: output %q", r.output())
 			}
@@ -244,16 +244,16 @@ func TestOCIProcess(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(host) })
 			os.Chmod(host, 0o755)
 			os.WriteFile(filepath.Join(host, "data"), []byte("from the host\n"), 0o644)
-			bundle := ociBundle(t, func(s *oci.Spec) {
+			bundle := ociBundle(t, func(s *spec.Spec) {
 				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; hostname; ulimit -n; cat /mnt/data;
 touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; cat /secret/key 2>/dev/null || echo masked; exit 5`}
 				s.Process.Env = append(s.Process.Env, "GREETING=hello from config")
 				s.Process.Cwd = "/work"
-				s.Process.User = oci.User{UID: 1000, GID: 1000}
-				s.Process.Rlimits = []oci.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}}
+				s.Process.User = spec.User{UID: 1000, GID: 1000}
+				s.Process.Rlimits = []spec.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}}
 				s.Hostname = "box"
-				s.Mounts = append(s.Mounts, oci.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
-					oci.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})
+				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
+					spec.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})
 				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret/key")
 			})
 			r := newRuncCLI(t, u)
@@ -271,7 +271,7 @@ touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmp
 // console socket and the app's output arrives there.
 func TestOCITerminal(t *testing.T) {
 	u := sbxtest.Users()[0]
-	bundle := ociBundle(t, func(s *oci.Spec) {
+	bundle := ociBundle(t, func(s *spec.Spec) {
 		s.Process.Terminal = true
 		s.Process.Args = []string{"/bin/sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo on a terminal"}
 	})
@@ -341,7 +341,7 @@ func TestOCITerminal(t *testing.T) {
 func TestOCIExec(t *testing.T) {
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			bundle := ociBundle(t, func(s *oci.Spec) {
+			bundle := ociBundle(t, func(s *spec.Spec) {
 				s.Process.Args = []string{"/bin/sh", "-c", "while :; do sleep 0.05; done"}
 				s.Process.Env = append(s.Process.Env, "FROM=config")
 			})
@@ -378,7 +378,7 @@ func TestOCIExec(t *testing.T) {
 			if _, errs, code := r.run("kill", "e1", "KILL"); code != 0 {
 				t.Fatalf("kill: %d %s", code, errs)
 			}
-			waitStatus(t, r, "e1", oci.StatusStopped)
+			waitStatus(t, r, "e1", spec.StatusStopped)
 			if _, errs, code := r.run("exec", "e1", "/bin/true"); code == 0 || !strings.Contains(errs, "stopped") {
 				t.Errorf("exec into a stopped container: exit %d %q", code, errs)
 			}

@@ -1,4 +1,4 @@
-package oci
+package plan
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
@@ -20,19 +21,6 @@ const (
 	AnnotationPlatform = "run.sbx.platform" // auto, ptrace, trap
 	AnnotationDebug    = "run.sbx.debug"    // "true": the kernel's diagnostics on the container's stderr
 )
-
-// LoadSpec reads bundle/config.json.
-func LoadSpec(bundle string) (*Spec, error) {
-	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	var s Spec
-	if err := jsonStrict(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
-	}
-	return &s, nil
-}
 
 // rlimits maps the specification's names to Linux's resource numbers.
 var rlimits = map[string]int{
@@ -44,10 +32,10 @@ var rlimits = map[string]int{
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
 }
 
-// Plan turns a bundle's spec into the plan `sbx run` would run: the root filesystem and
+// ForBundle turns an OCI bundle's spec into the plan `sbx run` would run: the root filesystem and
 // every bind mount are served by the gofer (read-only where the spec says so), proc, sysfs,
 // /dev and tmpfs mounts are the kernel's own, masked paths do not exist inside.
-func Plan(id, bundle string, s *Spec) (*launcher.Plan, error) {
+func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 	if s.Process == nil || len(s.Process.Args) == 0 {
 		return nil, fmt.Errorf("config.json has no process.args")
 	}
