@@ -153,9 +153,13 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
-	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
+	caps := ownCaps()
+	if plan.Caps != nil {
+		caps = *plan.Caps
+	}
+	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
-		Limits: plan.Limits, Caps: ownCaps()}
+		Limits: plan.Limits, Caps: caps}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()

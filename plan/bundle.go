@@ -143,6 +143,20 @@ func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 			p.Limits[n] = [2]uint64{r.Soft, r.Hard}
 		}
 	}
+	p.Groups = append([]uint32(nil), s.Process.User.AdditionalGids...)
+	if c := s.Process.Capabilities; c != nil {
+		var caps [3]uint64
+		for i, set := range [][]string{c.Effective, c.Permitted, c.Inheritable} {
+			for _, name := range set {
+				n, ok := capNumber(name)
+				if !ok {
+					return nil, fmt.Errorf("process.capabilities: unknown capability %q", name)
+				}
+				caps[i] |= 1 << n
+			}
+		}
+		p.Caps = &caps
+	}
 	// A root process with root's file capabilities acts on its root filesystem as root
 	// does (the gofer keeps them for it, inside its view).
 	if s.Process.User.UID == 0 && (s.Process.Capabilities == nil || slices.Contains(s.Process.Capabilities.Effective, "CAP_DAC_OVERRIDE")) {
@@ -173,4 +187,18 @@ func below(path, dir string) (string, bool) {
 		return rest, true
 	}
 	return "", false
+}
+
+// capNames are Linux's capabilities in number order (include/uapi/linux/capability.h).
+var capNames = []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+	"SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+	"MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+	"CHECKPOINT_RESTORE"}
+
+// capNumber returns the number of a capability named CAP_X (or X).
+func capNumber(name string) (int, bool) {
+	i := slices.Index(capNames, strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
+	return i, i >= 0
 }

@@ -19,7 +19,8 @@ func TestForBundle(t *testing.T) {
 	data := t.TempDir()
 	s := spec.Example(false)
 	s.Process.Args = []string{"/bin/app", "x"}
-	s.Process.User = spec.User{UID: 1000, GID: 100}
+	s.Process.User = spec.User{UID: 1000, GID: 100, AdditionalGids: []uint32{5, 27}}
+	s.Process.Capabilities = &spec.Capabilities{Effective: []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"}, Permitted: []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"}}
 	s.Process.Rlimits = []spec.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 20}}
 	s.Mounts = append(s.Mounts, spec.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}},
 		spec.Mount{Destination: "/scratch", Type: "tmpfs", Options: []string{"mode=700"}})
@@ -37,6 +38,23 @@ func TestForBundle(t *testing.T) {
 	}
 	if p.Limits[unix.RLIMIT_NOFILE] != [2]uint64{10, 20} {
 		t.Errorf("ForBundle: limits = %v", p.Limits)
+	}
+	if !slices.Equal(p.Groups, []uint32{5, 27}) {
+		t.Errorf("ForBundle: groups = %v, want [5 27]", p.Groups)
+	}
+	if want := [3]uint64{1<<unix.CAP_KILL | 1<<unix.CAP_NET_BIND_SERVICE, 1<<unix.CAP_KILL | 1<<unix.CAP_NET_BIND_SERVICE, 0}; p.Caps == nil || *p.Caps != want {
+		t.Errorf("ForBundle: caps = %v, want %v", p.Caps, want)
+	}
+	for name, want := range map[string]int{"CAP_CHOWN": unix.CAP_CHOWN, "CAP_SYS_ADMIN": unix.CAP_SYS_ADMIN, "CAP_MKNOD": unix.CAP_MKNOD,
+		"CAP_AUDIT_READ": unix.CAP_AUDIT_READ, "CAP_BPF": unix.CAP_BPF, "CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE} {
+		if n, ok := capNumber(name); !ok || n != want {
+			t.Errorf("capNumber(%s) = %d, want %d", name, n, want)
+		}
+	}
+	for n, name := range capNames {
+		if c, ok := capNumber("cap_" + name); !ok || c != n {
+			t.Errorf("capNumber(cap_%s) = %d, %v; want %d", name, c, ok, n)
+		}
 	}
 	if p.Gofer.RootFileCaps {
 		t.Error("ForBundle: a non-root process keeps root's file capabilities")
@@ -72,6 +90,7 @@ func TestForBundle(t *testing.T) {
 		{"bad mount type", func(s *spec.Spec) { s.Mounts = append(s.Mounts, spec.Mount{Destination: "/x", Type: "nfs"}) }, `type "nfs"`},
 		{"relative destination", func(s *spec.Spec) { s.Mounts = append(s.Mounts, spec.Mount{Destination: "x", Type: "tmpfs"}) }, "not absolute"},
 		{"unknown platform", func(s *spec.Spec) { s.Annotations = map[string]string{AnnotationPlatform: "nope"} }, "unknown platform"},
+		{"unknown capability", func(s *spec.Spec) { s.Process.Capabilities = &spec.Capabilities{Effective: []string{"CAP_FLY"}} }, "CAP_FLY"},
 		{"bad rlimit", func(s *spec.Spec) { s.Process.Rlimits = []spec.Rlimit{{Type: "RLIMIT_BOGUS"}} }, "RLIMIT_BOGUS"},
 		{"missing bind source", func(s *spec.Spec) {
 			s.Mounts = append(s.Mounts, spec.Mount{Destination: "/y", Type: "bind", Source: "/nonexistent/sbx"})

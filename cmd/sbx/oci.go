@@ -308,19 +308,20 @@ sbx-runc). See docs/oci.md.`,
 	}
 	specCmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "the bundle directory")
 	specCmd.Flags().BoolVar(&specRootless, "rootless", false, "a spec for a rootless container")
-	version := &cobra.Command{
+	versionCmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the runtime's version",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			fmt.Fprintf(io.Out, "sbx-runc version %s\nspec: %s\n", version, spec.Version)
+			fmt.Fprintf(io.Out, "sbx-runc version %s\nspec: %s\n", currentVersion(), spec.Version)
 			return nil
 		},
 	}
 	cmd.AddCommand(create, start, runCmd, state, kill, del, list, ps, execCmd, features, specCmd)
 	if asRoot {
-		cmd.AddCommand(version)
-		cmd.Flags().BoolP("version", "v", false, "print the version")
+		cmd.AddCommand(versionCmd)
+		cmd.Version = currentVersion()
+		cmd.SetVersionTemplate("sbx-runc version {{.Version}}\nspec: " + spec.Version + "\n")
 	}
 	return cmd
 }

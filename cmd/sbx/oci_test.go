@@ -170,6 +170,11 @@ func TestOCILifecycle(t *testing.T) {
 			if st.Status != spec.StatusCreated || st.ID != "c1" || st.Bundle != bundle || strconv.Itoa(st.Pid) != string(pid) || st.Pid <= 0 || st.OCIVersion == "" {
 				t.Errorf("state after create = %+v (pid file %q)", st, pid)
 			}
+			// `sbx oci` is the same command set.
+			ociArgv := u.Wrap([]string{sbxtest.Binary(t), "oci", "--root", r.root, "state", "c1"})
+			if out, err := exec.Command(ociArgv[0], ociArgv[1:]...).Output(); err != nil || !strings.Contains(string(out), `"status": "created"`) {
+				t.Errorf("sbx oci state c1: %s (%v)", out, err)
+			}
 			if strings.Contains(r.output(), "started") {
 				t.Errorf("the process ran before start: %q", r.output())
 			}
@@ -245,11 +250,11 @@ func TestOCIProcess(t *testing.T) {
 			os.Chmod(host, 0o755)
 			os.WriteFile(filepath.Join(host, "data"), []byte("from the host\n"), 0o644)
 			bundle := ociBundle(t, func(s *spec.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; hostname; ulimit -n; cat /mnt/data;
+				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; id -G; hostname; ulimit -n; cat /mnt/data;
 touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; cat /secret/key 2>/dev/null || echo masked; exit 5`}
 				s.Process.Env = append(s.Process.Env, "GREETING=hello from config")
 				s.Process.Cwd = "/work"
-				s.Process.User = spec.User{UID: 1000, GID: 1000}
+				s.Process.User = spec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 27}}
 				s.Process.Rlimits = []spec.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}}
 				s.Hostname = "box"
 				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
@@ -259,7 +264,7 @@ touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmp
 			r := newRuncCLI(t, u)
 			_, _, code := r.run("run", "--bundle", bundle, "p1")
 			errs := ""
-			want := "hello from config\n/work\n1000\n1000\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nmasked\n"
+			want := "hello from config\n/work\n1000\n1000\n1000 5 27\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nmasked\n"
 			if code != 5 || r.output() != want {
 				t.Errorf("sbx-runc run: exit %d (want 5), output %q, want %q; stderr %s", code, r.output(), want, errs)
 			}

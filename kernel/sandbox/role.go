@@ -102,7 +102,7 @@ func run(stderr io.Writer) (int, error) {
 	}
 	ns := newRoot(mf)
 	kcfg := kernel.Config{Platform: plat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
+		UID: cfg.UID, GID: cfg.GID, SupplementaryGroups: cfg.Groups, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
 	}
