@@ -73,6 +73,16 @@ func (f *File) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64,
 	return unix.Seek(f.fd, off, whence)
 }
 
+// Reopen implements vfs.Reopener: a duplicate of the host FD that reads and writes at its
+// own offset (a new open file description as far as the sandbox can tell).
+func (f *File) Reopen(flags int) (vfs.File, error) {
+	nfd, err := unix.FcntlInt(uintptr(f.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return New(nfd, true), nil
+}
+
 // SharedOffset implements vfs.SharedOffset.
 func (f *File) SharedOffset() bool { return f.hostOffset && !f.stream }
 
