@@ -346,7 +346,9 @@ func setrlimit(t *kernel.Task, r int, soft, hard uint64) error {
 		return unix.EINVAL
 	}
 	_, oldHard := t.Limit(r)
-	if hard > oldHard && t.Creds().EUID != 0 {
+	// Raising a hard limit takes CAP_SYS_RESOURCE, which root inside has when the user
+	// who started the sandbox has it.
+	if hard > oldHard && (t.Creds().EUID != 0 || t.Kernel().Caps[0]&(1<<unix.CAP_SYS_RESOURCE) == 0) {
 		return unix.EPERM
 	}
 	if r == unix.RLIMIT_NOFILE && hard > 1<<20 {
