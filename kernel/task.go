@@ -365,6 +365,7 @@ func (t *Task) syscall() {
 		}
 		err = unix.ENOSYS
 	} else {
+		e.Decode(&a)
 		ret, err = e.Fn(t, a)
 	}
 	if t.k.Strace != nil {
