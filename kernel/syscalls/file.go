@@ -414,20 +414,6 @@ func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 	return 0, nil
 }
 
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
-}
-
 // Fsync implements fsync(2) and fdatasync(2).
 func Fsync(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	fd, err := getIOFD(t, a[0])
