@@ -30,7 +30,8 @@ type ThreadGroup struct {
 	children map[*ThreadGroup]struct{}
 	// tasks are the live threads. protected by mu
 	tasks map[*Task]struct{}
-	// leader is the first task (TID == PID).
+	// leader is the task whose TID is the PID: the first one, or the one that exec'd last.
+	// protected by mu
 	leader *Task
 	// mm is the address space. protected by mu
 	mm *mm.MM
