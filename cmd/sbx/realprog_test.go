@@ -79,12 +79,20 @@ print(open("w/y/z").read(), sorted(os.listdir("w/y")))
 os.chmod("w/y/z", 0o600)
 print(oct(os.stat("w/y/z").st_mode & 0o777))
 '`},
-		{"dash-sigchld", []string{"dash", "perl"}, "/usr/bin/dash", `perl -e '
+		// dash leaves its SIGCHLD handler installed (after `wait`) when it execs the last
+		// command; the program must not run it when its own child exits.
+		{"dash-sigchld", []string{"dash", "perl", "python3"}, "/usr/bin/dash", `perl -e '
 $SIG{CHLD} = sub { $got++ };
 my $pid = fork();
 if ($pid == 0) { exit 3 }
 sleep 1 until $got; waitpid($pid, 0);
-print "child ", $? >> 8, " SIGCHLD ", $got, "\n";' && sleep 0.1 & wait; echo ok`},
+print "child ", $? >> 8, " SIGCHLD ", $got, "\n";' && sleep 0.1 & wait; echo ok; python3 -c '
+import os, time
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+time.sleep(0.3)
+print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))'`},
 		{"bash-procsub", []string{"bash"}, "/bin/bash", `cat <(echo one) <(echo two); diff <(printf 'a\nb\n') <(printf 'a\nc\n'); echo $?; echo data | cat /dev/stdin; wc -c < <(head -c 1000 /dev/zero)`},
 		{"cat-append", []string{"cat"}, "/bin/sh", `printf 'kept\n' > b && printf 'appended\n' > a && cat a >> b && cat a a >> b && cat b && { echo pre; cat a; echo post; } > c && cat c`},
 	}
