@@ -114,19 +114,25 @@ print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))'`},
 }
 
 // TestRunAppendsToRedirectedOutput: the app's stdout is the user's file, with the user's
-// shell's position and O_APPEND; a copy_file_range (GNU cat) must write there, not at 0.
+// shell's position and O_APPEND; a copy_file_range (GNU cat) must write there, not at 0, and
+// reopening /dev/stdout makes a description of its own (O_TRUNC truncates, O_APPEND
+// appends) as natively.
 func TestRunAppendsToRedirectedOutput(t *testing.T) {
 	dir := rwDir(t)
-	a := filepath.Join(dir, "a")
-	os.WriteFile(a, []byte("appended\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "a"), []byte("appended\n"), 0o644)
+	script := func(run string) string {
+		return strings.ReplaceAll(`printf 'kept\n' > "$1"; RUN cat "$2/a" >> "$1"
+{ echo pre; RUN cat "$2/a"; echo post; } > "$1.2"
+printf 'original\n' > "$1.3"; RUN sh -c 'echo first; echo x > /dev/stdout; echo y >> /dev/stdout; echo z' >> "$1.3"
+printf 'original\n' > "$1.4"; RUN sh -c 'echo first; echo x > /dev/stdout; echo y >> /dev/stdout; echo z' 1<> "$1.4"
+cat "$1" "$1.2" "$1.3" "$1.4" | od -c`, "RUN", run)
+	}
 	for _, u := range sbxtest.Users() {
-		b := filepath.Join(dir, "b-"+u.Name)
-		script := `printf 'kept\n' > "$2"; "$1" run --ro "$3" -- cat "$3/a" >> "$2"; cat "$2";
-{ echo pre; "$1" run --ro "$3" -- cat "$3/a"; echo post; } > "$2"; cat "$2"`
-		got := sbxtest.Run(t, u, "", "", "/bin/sh", "-c", script, "sh", sbxtest.Binary(t), b, dir)
-		want := "kept\nappended\npre\nappended\npost\n"
-		if got.Stdout != want {
-			t.Errorf("as %s: got %q, want %q; stderr %s", u.Name, got.Stdout, want, got.Stderr)
+		out := filepath.Join(dir, "out-"+u.Name)
+		native := sbxtest.Run(t, u, "", "", "/bin/sh", "-c", script(""), "sh", out+"-native", dir)
+		got := sbxtest.Run(t, u, "", "", "/bin/sh", "-c", script(`"$3" run --ro "$2" --`), "sh", out+"-sbx", dir, sbxtest.Binary(t))
+		if got.Stdout != native.Stdout || !strings.Contains(native.Stdout, "k   e   p   t  \\n   a   p   p") {
+			t.Errorf("as %s: stderr %s\n--- sbx:\n%s\n--- native:\n%s", u.Name, got.Stderr, got.Stdout, native.Stdout)
 		}
 	}
 }

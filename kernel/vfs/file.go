@@ -171,6 +171,13 @@ func (fd *FileDescription) Reopen(flags int) (*FileDescription, error) {
 			return nil, unix.ENXIO
 		}
 		f, err = r.Reopen(flags)
+		if err == nil && flags&unix.O_TRUNC != 0 && a.Type() == unix.S_IFREG {
+			if tr, ok := f.(Truncater); ok {
+				if err = tr.Truncate(0); err != nil {
+					f.Release()
+				}
+			}
+		}
 	}
 	if err != nil {
 		return nil, err

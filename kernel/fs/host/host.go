@@ -136,7 +136,9 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 			}
 			n, err = unix.Pwritev2(f.fd, src, -1, flags)
 		} else if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
-			n, err = unix.Pwritev2(f.fd, src, -1, 0)
+			// RWF_APPEND appends whether or not the host FD has O_APPEND (a reopened
+			// stdout may not), and leaves the host position alone.
+			n, err = unix.Pwritev2(f.fd, src, max(off, 0), unix.RWF_APPEND)
 		} else {
 			n, err = unix.Pwritev(f.fd, src, off)
 		}
