@@ -79,6 +79,14 @@ print(open("w/y/z").read(), sorted(os.listdir("w/y")))
 os.chmod("w/y/z", 0o600)
 print(oct(os.stat("w/y/z").st_mode & 0o777))
 '`},
+		{"node-rename", []string{"node"}, "/bin/sh", `node -e '
+const fs = require("fs");
+fs.writeFileSync("t1", "new"); fs.writeFileSync("t2", "old");
+fs.renameSync("t1", "t2");
+fs.mkdirSync("d/e", {recursive: true}); fs.writeFileSync("d/e/f", "f");
+fs.renameSync("d", "g");
+fs.chmodSync("t2", 0o600);
+console.log(fs.readFileSync("t2", "utf8"), fs.readdirSync("g/e"), (fs.statSync("t2").mode & 0o777).toString(8));'`},
 		// dash leaves its SIGCHLD handler installed (after `wait`) when it execs the last
 		// command; the program must not run it when its own child exits.
 		{"dash-sigchld", []string{"dash", "perl", "python3"}, "/usr/bin/dash", `perl -e '
