@@ -20,7 +20,8 @@ type node struct {
 	fd    int
 	mount int
 	// parent and name are where the file is reached again; gone is set once its name was
-	// unlinked or replaced. protected by Server.tree
+	// unlinked or replaced. protected by Server.tree; writers hold Server.mu too, so
+	// holding either is enough to read them
 	parent *node
 	name   string
 	gone   bool
