@@ -114,7 +114,7 @@ func (s *Server) add(n *node) (uint64, error) {
 	return s.next, nil
 }
 
-// key is the directory entry a non-root node is reached by. Preconditions: tree held.
+// key is the directory entry a non-root node is reached by. Preconditions: tree or mu held.
 func (n *node) key() nameKey { return nameKey{n.parent.dev, n.parent.ino, n.name} }
 
 // unindexLocked drops n from the names index. Preconditions: mu held.
