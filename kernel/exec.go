@@ -95,6 +95,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
+	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe
 	tg.comm = res.Comm
 	fds := tg.fds

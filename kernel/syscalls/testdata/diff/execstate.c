@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <dirent.h>
+#include <sys/prctl.h>
 
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
@@ -63,6 +64,7 @@ static void report(const char *pidarg, const char *prog) {
 	CHECK(syscall(SYS_timer_gettime, 0, &its));
 	printf("tasks %d\n", count_tasks());
 	printf("same pid %d, thread ID is the process ID %d\n", atoi(pidarg) == getpid(), (pid_t)syscall(SYS_gettid) == getpid());
+	printf("dumpable %d\n", prctl(PR_GET_DUMPABLE));
 	unsigned left = alarm(0);
 	printf("alarm kept: %d\n", left > 50 && left <= 100);
 	char buf[256] = {0};
@@ -149,6 +151,7 @@ int main(int argc, char **argv) {
 	close(p[1]);
 
 	alarm(100);
+	prctl(PR_SET_DUMPABLE, 0);
 	timer_t tid;
 	struct sigevent sev = {.sigev_notify = SIGEV_NONE};
 	timer_create(CLOCK_MONOTONIC, &sev, &tid);
