@@ -128,10 +128,23 @@ int main(void) {
 	CHECK(m4 >= 0);
 	fstat(m, &st);
 	printf("memfd size after O_TRUNC: %ld\n", (long)st.st_size);
-	close(m);
 	close(m2);
 	close(m3);
 	close(m4);
+	/* a read-only reopening maps the same memory (Firefox's shared-memory probe) */
+	ftruncate(m, 4096);
+	pwrite(m, "shared", 6, 0);
+	int ro = open(fdpath("/proc/self/fd", m), O_RDONLY);
+	CHECK(ro >= 0);
+	char *map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ro, 0);
+	printf("read-only shared map: %s\n", map == MAP_FAILED ? errname(errno) : map);
+	pwrite(m, "SHARED", 6, 0);
+	if (map != MAP_FAILED)
+		printf("after a write through the first fd: %.6s\n", map);
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) == MAP_FAILED);
+	CHECK(write(ro, "x", 1));
+	close(ro);
+	close(m);
 
 	/* Regular files, also once unlinked. */
 	int f = open("file", O_CREAT | O_RDWR, 0600);
