@@ -12,9 +12,15 @@ import (
 // DropAllCapabilities empties the bounding, ambient, effective, permitted and inheritable
 // capability sets of every thread of the process (capabilities are per thread, and the Go
 // runtime has started threads before the caller runs).
-func DropAllCapabilities() error {
+func DropAllCapabilities() error { return dropCapabilitiesExcept(0) }
+
+// dropCapabilitiesExcept is DropAllCapabilities keeping the capabilities in the keep mask
+// effective and permitted (and in the bounding set).
+func dropCapabilitiesExcept(keep uint64) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
+	data[0].Effective, data[0].Permitted = uint32(keep), uint32(keep)
+	data[1].Effective, data[1].Permitted = uint32(keep>>32), uint32(keep>>32)
 	all := func(trap, a1, a2, a3 uintptr) error {
 		_, _, e := syscall.AllThreadsSyscall(trap, a1, a2, a3)
 		if e == syscall.ENOTSUP {
@@ -28,6 +34,9 @@ func DropAllCapabilities() error {
 		return nil
 	}
 	for c := uintptr(0); c <= 63; c++ {
+		if keep&(1<<c) != 0 {
+			continue
+		}
 		if err := all(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); err != nil && err != unix.EINVAL {
 			return fmt.Errorf("dropping capability %d: %w", c, err)
 		}

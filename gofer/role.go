@@ -160,7 +160,13 @@ func confineView(cfg *Config) (*view, []string, error) {
 			warnings = append(warnings, "Landlock could not be applied: "+err.Error())
 		}
 	}
-	if err := DropAllCapabilities(); err != nil {
+	var keep uint64
+	if cfg.RootFileCaps {
+		for _, c := range rootFileCaps {
+			keep |= 1 << c
+		}
+	}
+	if err := dropCapabilitiesExcept(keep); err != nil {
 		return nil, nil, err
 	}
 	if err := seccomp.Install(goferSyscalls); err != nil {

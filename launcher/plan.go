@@ -33,8 +33,10 @@ type Plan struct {
 	Layout      []sandbox.Mount
 	Warnings    []string
 	MaxTasks    int
-	Debug       bool
-	Strace      bool
+	// Limits are resource limits (RLIMIT_* → soft, hard) the app starts with.
+	Limits map[int][2]uint64
+	Debug  bool
+	Strace bool
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.

@@ -2,8 +2,14 @@
 // profiles, without setuid.
 package main
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+)
 
 func main() {
+	if runcNames[filepath.Base(os.Args[0])] {
+		os.Exit(runcMain(os.Args[1:], systemStreams()))
+	}
 	os.Exit(run(os.Args[1:], systemStreams()))
 }

@@ -159,6 +159,7 @@ func run(stderr io.Writer) (int, error) {
 		return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], err)
 	}
 	t.Run()
+	go serveExec(k, ns)
 	<-k.Done()
 	return k.ExitCode(), nil
 }
