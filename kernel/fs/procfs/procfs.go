@@ -415,7 +415,17 @@ func (p *proc) pidStatus(tg *kernel.ThreadGroup) string {
 		c.UID, c.EUID, c.SUID, c.FSUID, c.GID, c.EGID, c.SGID, c.FSGID, strings.Join(groups, " "))
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\n", size/1024, size/1024, rss/1024, len(tg.Tasks()))
 	b.WriteString("SigQ:\t0/63459\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n")
-	b.WriteString("CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n")
+	// The capability sets capget(2) reports: the launching user's for root, none for
+	// other users.
+	var caps [3]uint64 // effective, permitted, inheritable
+	if c.EUID == 0 {
+		caps = p.k.Caps
+	}
+	bnd := uint64(0x1ffffffffff)
+	if p.k.Caps[1] != 0 {
+		bnd = p.k.Caps[1]
+	}
+	fmt.Fprintf(&b, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t0000000000000000\n", caps[2], caps[1], caps[0], bnd)
 	nnp := 0
 	if tg.NoNewPrivs() {
 		nnp = 1
