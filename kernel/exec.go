@@ -83,6 +83,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	res.Exe.Release()
 
 	tg := t.tg
+	t.exitRobustList(t.MM()) // in the old image, before it goes
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
