@@ -321,3 +321,20 @@ func (tg *ThreadGroup) TimerOverrun(t *Task, sig unix.Signal, id int32) int32 {
 	info.Overrun++
 	return info.Overrun
 }
+
+// SignalSets returns the process's ignored and caught signals (bit sig-1 each), as
+// /proc/PID/status shows them.
+func (tg *ThreadGroup) SignalSets() (ignored, caught uint64) {
+	s := tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sig := 1; sig <= 64; sig++ {
+		switch h := s.actions[sig].Handler; {
+		case h == SigIgn:
+			ignored |= 1 << (sig - 1)
+		case h != SigDfl:
+			caught |= 1 << (sig - 1)
+		}
+	}
+	return ignored, caught
+}
