@@ -9,6 +9,38 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <sched.h>
+#include <xmmintrin.h>
+
+static int exec_true(void *a) { (void)a; execl("/bin/true", "true", (char *)NULL); _exit(1); }
+
+/* A CLONE_FILES child's execve unshares the table first: the parent keeps its
+ * close-on-exec descriptors. */
+static void clone_files_exec(void) {
+	int fd = open("/", O_RDONLY | O_CLOEXEC);
+	static char stack[65536];
+	pid_t p = clone(exec_true, stack + sizeof stack, CLONE_FILES | CLONE_VFORK | SIGCHLD, NULL);
+	int st;
+	waitpid(p, &st, 0);
+	printf("clone_files: child exited %d\n", WEXITSTATUS(st));
+	CHECK(fcntl(fd, F_GETFD));
+	close(fd);
+}
+
+/* A child forked inside a signal handler inherits the handler's MXCSR. */
+static void on_usr1(int s) {
+	(void)s;
+	_mm_setcsr(0x1f80 | 0x6000);
+	pid_t c = fork();
+	if (c == 0) { printf("mxcsr: child %x\n", _mm_getcsr()); _exit(0); }
+	waitpid(c, NULL, 0);
+}
+
+static void mxcsr(void) {
+	signal(SIGUSR1, on_usr1);
+	raise(SIGUSR1);
+	printf("mxcsr: parent after the handler %x\n", _mm_getcsr());
+}
 
 static void offsets(void) {
 	int fd = memfd_create("edges", 0);
@@ -117,5 +149,7 @@ int main(void) {
 	brks();
 	kills();
 	caps();
+	clone_files_exec();
+	mxcsr();
 	return 0;
 }
