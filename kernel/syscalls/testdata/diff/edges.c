@@ -27,6 +27,26 @@ static void clone_files_exec(void) {
 	close(fd);
 }
 
+static int exit7(void *a) { (void)a; return 7; }
+
+/* clone(CLONE_PARENT) from a child makes a sibling: the grandparent reaps both (this once
+ * crashed the kernel with an unlock of an unlocked mutex). */
+static void clone_parent(void) {
+	pid_t c = fork();
+	if (c == 0) {
+		static char stack[65536];
+		int r = clone(exit7, stack + sizeof stack, CLONE_PARENT | SIGCHLD, NULL);
+		printf("clone_parent: made a sibling %d\n", r > 0);
+		_exit(0);
+	}
+	int st, n = 0, sevens = 0;
+	while (wait(&st) > 0) {
+		n++;
+		sevens += WEXITSTATUS(st) == 7;
+	}
+	printf("clone_parent: reaped %d, the sibling's status 7: %d\n", n, sevens);
+}
+
 /* A child forked inside a signal handler inherits the handler's MXCSR. */
 static void on_usr1(int s) {
 	(void)s;
@@ -150,6 +170,7 @@ int main(void) {
 	kills();
 	caps();
 	clone_files_exec();
+	clone_parent();
 	mxcsr();
 	return 0;
 }
