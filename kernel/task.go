@@ -106,6 +106,9 @@ type Task struct {
 	sleeping atomic.Bool
 	// killed is set when the task must exit (exit_group by another thread, SIGKILL).
 	killed atomic.Bool
+	// call is the system call in progress, kept only when the blocked-task watchdog is
+	// on (watchdog.go).
+	call atomic.Pointer[inCall]
 
 	// sigMask is the blocked-signal mask.
 	sigMask atomic.Uint64
@@ -404,6 +407,10 @@ func (t *Task) syscall() {
 			t.k.debugf("unimplemented syscall %s (%d)", t.k.Syscalls.Name(nr), nr)
 		}
 		err = unix.ENOSYS
+	} else if t.k.BlockedReport > 0 {
+		t.call.Store(&inCall{nr: nr, args: a, start: time.Now()})
+		ret, err = e.Fn(t, a)
+		t.call.Store(nil)
 	} else {
 		e.Decode(&a)
 		ret, err = e.Fn(t, a)
@@ -558,6 +565,7 @@ func (t *Task) Interrupt() {
 func (t *Task) exit() {
 	k := t.k
 	tg := t.tg
+	t.exitRobustList(t.MM())
 	if t.clearChildTID != 0 {
 		var zero [4]byte
 		if _, err := t.CopyOut(t.clearChildTID, zero[:]); err == nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
@@ -36,7 +37,10 @@ type Plan struct {
 	// Limits are resource limits (RLIMIT_* → soft, hard) the app starts with.
 	Limits map[int][2]uint64
 	Debug  bool
-	Strace bool
+	// DebugBlocked is how long a task may stay in one system call before a debug run
+	// reports it (0: the kernel's default).
+	DebugBlocked time.Duration
+	Strace       bool
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.

@@ -4,6 +4,8 @@
 // (empty root, no capabilities, seccomp), and runs the app until it exits.
 package sandbox
 
+import "time"
+
 // FD numbers the launcher passes to the kernel role (after stdin/stdout/stderr).
 const (
 	ConfigFD  = 3 // JSON Config, read once
@@ -24,7 +26,10 @@ type Config struct {
 	Hostname string   `json:"hostname"`
 	Platform string   `json:"platform"`
 	Debug    bool     `json:"debug"`
-	Strace   bool     `json:"strace"`
+	// BlockedReportSeconds is how long a task may stay in one system call before a debug
+	// run reports it (0: defaultBlockedReport).
+	BlockedReportSeconds int  `json:"blocked_report_seconds,omitempty"`
+	Strace               bool `json:"strace"`
 	// Layout is applied in order: parents before children.
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`
@@ -58,3 +63,7 @@ type Mount struct {
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
 }
+
+// defaultBlockedReport is how long a task may stay in one system call before a debug run
+// reports it.
+const defaultBlockedReport = 10 * time.Second

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/gofer/seccomp"
@@ -105,6 +106,14 @@ func run(stderr io.Writer) (int, error) {
 		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
+	}
+	if cfg.Debug {
+		// Report tasks stuck in one call; long blocking calls (a server's accept, a
+		// shell's read) show up too, once per period, which is what a debug run wants.
+		kcfg.BlockedReport = time.Duration(cfg.BlockedReportSeconds) * time.Second
+		if kcfg.BlockedReport <= 0 {
+			kcfg.BlockedReport = defaultBlockedReport
+		}
 	}
 	k := kernel.New(kcfg, ns)
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}

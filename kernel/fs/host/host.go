@@ -100,6 +100,9 @@ func (f *File) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, er
 	if len(dst) == 0 {
 		return 0, nil
 	}
+	if f.stream && !ready(f.fd, unix.POLLIN) {
+		return 0, unix.EAGAIN // the caller waits for it interruptibly, never in a host read
+	}
 	var n int
 	var err error
 	for {
@@ -122,6 +125,9 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 	src = nonEmpty(src)
 	if len(src) == 0 {
 		return 0, nil
+	}
+	if f.stream && !ready(f.fd, unix.POLLOUT) {
+		return 0, unix.EAGAIN
 	}
 	var n int
 	var err error
@@ -150,6 +156,20 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 		return 0, err
 	}
 	return int64(n), nil
+}
+
+// ready reports whether a host stream FD (which may be in blocking mode: the user's stdin
+// is shared with their shell) can be read or written without blocking the task's thread
+// in the host, where no signal could end the wait.
+func ready(fd int, ev int16) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: ev}}
+	for {
+		n, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err != nil || n > 0 // an error: let the read or write report it
+	}
 }
 
 func nonEmpty(bs [][]byte) [][]byte {
