@@ -53,6 +53,8 @@ var schema = map[string]keySpec{
 	"network.allow":      {kind: kNet, about: `a list of "CIDR" or "CIDR:ports", e.g. "0.0.0.0/0:80,443" or "::/0:1000-2000"`},
 	"network.deny":       {kind: kNet, about: `a list of "CIDR" or "CIDR:ports"`},
 	"network.dns":        {kind: kBool},
+	"network.listen":     {kind: kNet, about: `a list of local "address:ports" the app may serve on, e.g. "0.0.0.0:8080" or "[::]:8080"`},
+	"network.host":       {kind: kNet, about: `a list of the host's loopback services the app may reach, e.g. "127.0.0.1:631"`},
 	"display.x11":        {kind: kBool},
 	"display.wayland":    {kind: kBool},
 	"audio.pulseaudio":   {kind: kBool},
@@ -503,16 +505,47 @@ func expandPath(p string, env Env) (string, string) {
 // parseNetRule parses "CIDR" or "CIDR:ports" (ports: comma-separated numbers or ranges).
 func parseNetRule(s string) (NetRule, string) {
 	slash := strings.IndexByte(s, '/')
+	var cidr, ports string
+	var pfx netip.Prefix
 	if slash < 0 {
-		return NetRule{}, "missing /prefix-length"
-	}
-	cidr, ports := s, ""
-	if c := strings.IndexByte(s[slash:], ':'); c >= 0 {
-		cidr, ports = s[:slash+c], s[slash+c+1:]
-	}
-	pfx, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		return NetRule{}, "bad CIDR"
+		// One address: "192.0.2.1", "192.0.2.1:80", "::1", "[::1]:631".
+		host := s
+		if strings.HasPrefix(s, "[") {
+			end := strings.IndexByte(s, ']')
+			if end < 0 {
+				return NetRule{}, "missing ] after an IPv6 address"
+			}
+			host, ports = s[1:end], s[end+1:]
+			if ports != "" {
+				if ports[0] != ':' {
+					return NetRule{}, "expected :ports after ]"
+				}
+				ports = ports[1:]
+				if ports == "" {
+					return NetRule{}, "empty port list"
+				}
+			}
+		} else if strings.Count(s, ":") == 1 {
+			host, ports, _ = strings.Cut(s, ":")
+			if ports == "" {
+				return NetRule{}, "empty port list"
+			}
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.Zone() != "" {
+			return NetRule{}, "not an address or CIDR (write 10.0.0.0/8, 192.0.2.1:80 or [2001:db8::1]:443)"
+		}
+		pfx = netip.PrefixFrom(a, a.BitLen())
+	} else {
+		cidr = s
+		if c := strings.IndexByte(s[slash:], ':'); c >= 0 {
+			cidr, ports = s[:slash+c], s[slash+c+1:]
+		}
+		var err error
+		pfx, err = netip.ParsePrefix(cidr)
+		if err != nil {
+			return NetRule{}, "bad CIDR"
+		}
 	}
 	if pfx.Masked() != pfx {
 		return NetRule{}, fmt.Sprintf("host bits set (did you mean %s?)", pfx.Masked())

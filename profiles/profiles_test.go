@@ -83,7 +83,7 @@ func TestValidationErrors(t *testing.T) {
 		want      []string
 	}{
 		{"unknown key", "description = \"x\"\n[network]\nmod = \"none\"\n",
-			[]string{`bad.toml:3:1: network.mod: unknown key (valid in [network]: allow, deny, dns, mode)`}},
+			[]string{`bad.toml:3:1: network.mod: unknown key (valid in [network]: allow, deny, dns, host, listen, mode)`}},
 		{"bad cidr", "description = \"x\"\n[network]\nallow = [\"10.0.0.0/33:80\"]\n",
 			[]string{`bad.toml:3:11: network.allow: "10.0.0.0/33:80": bad CIDR`}},
 		{"bad mode", "description = \"x\"\n[filesystem]\nhome = \"everything\"\n",

@@ -65,7 +65,11 @@ type Network struct {
 	Mode  string    `json:"mode"`
 	Allow []NetRule `json:"allow,omitempty"`
 	Deny  []NetRule `json:"deny,omitempty"`
-	DNS   bool      `json:"dns"`
+	// Listen are the local addresses the app may serve on; Host the host's loopback
+	// services it may reach (its own loopback is private otherwise).
+	Listen []NetRule `json:"listen,omitempty"`
+	Host   []NetRule `json:"host,omitempty"`
+	DNS    bool      `json:"dns"`
 }
 
 // NetRule is a prefix with optional port ranges (none: every port).

@@ -10,6 +10,7 @@ const (
 	GoferFD   = 4 // the kernel's end of the gofer socketpair
 	ControlFD = 5 // the launcher's end of the control channel (stats, kill)
 	BrokerFD  = 6 // the socket broker: sandbox path in, connected host socket FD out
+	NetFD     = 7 // the net broker (kernel/net/netproto): Internet sockets, checked
 )
 
 // Config is what the launcher tells the kernel role. It contains no host paths the kernel

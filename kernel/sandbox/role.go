@@ -15,6 +15,8 @@ import (
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/syscalls"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform/ptrace"
@@ -94,6 +96,10 @@ func run(stderr io.Writer) (int, error) {
 		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
+	}
+	var st unix.Stat_t
+	if unix.Fstat(NetFD, &st) == nil {
+		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
 	}
 	k := kernel.New(kcfg, ns)
 	b := &builder{k: k, mf: mf, ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+)
+
+// netProfiles writes profiles for the network tests into a directory every user can read.
+func netProfiles(t *testing.T, profiles map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755) // the test's own temporary directory, for uid 65534
+	for name, body := range profiles {
+		if err := os.WriteFile(filepath.Join(dir, name+".toml"), []byte("description = \""+name+"\"\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// hostHTTP starts an HTTP server on the host's loopback for the test.
+func hostHTTP(t *testing.T, body string) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) })}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func runNet(t *testing.T, u sbxtest.User, profDir, profile string, argv ...string) sbxtest.Result {
+	t.Helper()
+	if profile != "default" {
+		profile = filepath.Join(profDir, profile+".toml")
+	}
+	cmd := append([]string{sbxtest.Binary(t), "run", "--profile", profile, "--"}, argv...)
+	return sbxtest.Run(t, u, "", "", cmd...)
+}
+
+// TestNetTCPThroughBroker fetches from a host server with curl and python: a profile naming
+// the host service reaches it, one that does not is refused, and addresses outside the
+// policy fail with EACCES before any packet leaves.
+func TestNetTCPThroughBroker(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (make test installs it)")
+	}
+	port := hostHTTP(t, "hello from the host")
+	dir := netProfiles(t, map[string]string{
+		"hostweb": fmt.Sprintf("[network]\nmode = \"filtered\"\nallow = [\"192.0.2.0/24:80\"]\nhost = [\"127.0.0.1:%d\"]\n", port),
+		"nohost":  "[network]\nmode = \"full\"\ndeny = [\"192.0.2.0/24\"]\n",
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	pyConnect := `import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_STREAM)
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1],int(sys.argv[2]))); print("connected")
+except OSError as e:
+    print("errno", e.errno)
+`
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "hostweb", "curl", "-sS", url)
+			if r.Code != 0 || r.Stdout != "hello from the host" {
+				t.Errorf("curl to a named host service: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
+			}
+			r = runNet(t, u, dir, "hostweb", "python3", "-c", "import urllib.request;print(urllib.request.urlopen('"+url+"').read().decode())")
+			if r.Code != 0 || r.Stdout != "hello from the host\n" {
+				t.Errorf("python urllib to a named host service: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
+			}
+			r = runNet(t, u, dir, "nohost", "curl", "-sS", url)
+			if r.Code != 7 {
+				t.Errorf("curl to the host's loopback, not named: exit %d %q %s (want 7: cannot connect)", r.Code, r.Stdout, r.Stderr)
+			}
+			for _, tc := range []struct{ profile, addr, port, want string }{
+				{"hostweb", "192.0.2.1", "81", "errno 13"}, // port not allowed
+				{"hostweb", "198.51.100.7", "80", "errno 13"},
+				{"nohost", "192.0.2.1", "80", "errno 13"}, // denied in mode full
+				{"default", "198.51.100.7", "80", "errno 13"},
+				{"nohost", "169.254.169.254", "80", "errno 13"}, // cloud metadata
+			} {
+				r := runNet(t, u, dir, tc.profile, "python3", "-c", pyConnect, tc.addr, tc.port)
+				if strings.TrimSpace(r.Stdout) != tc.want {
+					t.Errorf("%s: connect %s:%s = %q %s, want %q", tc.profile, tc.addr, tc.port, r.Stdout, r.Stderr, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestNetPrivateLoopback runs a server and its client inside one sandbox on 127.0.0.1: it
+// works though the profile grants no network, and the host cannot reach it.
+func TestNetPrivateLoopback(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (make test installs it)")
+	}
+	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n"})
+	script := `cd /tmp && echo inside > page.html && python3 -m http.server 18431 --bind 127.0.0.1 >/dev/null 2>&1 &
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do curl -sS http://127.0.0.1:18431/page.html 2>/dev/null && break; sleep 0.3; done
+kill %1`
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "none", "/bin/sh", "-c", script)
+			if !strings.Contains(r.Stdout, "inside") {
+				t.Errorf("a server on the sandbox's loopback, reached from inside: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
+			}
+		})
+	}
+}
