@@ -119,3 +119,43 @@ kill %1`
 		})
 	}
 }
+
+// TestNetUDP sends datagrams through the broker's relay to a host echo server the profile
+// names, over IPv4 and an IPv4-mapped IPv6 socket; other destinations are EACCES.
+func TestNetUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("echo:"), buf[:n]...), from)
+		}
+	}()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	dir := netProfiles(t, map[string]string{"udp": fmt.Sprintf("[network]\nhost = [\"127.0.0.1:%d\"]\n", port)})
+	script := fmt.Sprintf(`import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(5)
+s.sendto(b"hi",("127.0.0.1",%[1]d)); print(s.recvfrom(100))
+c=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); c.settimeout(5); c.connect(("::ffff:127.0.0.1",%[1]d)); c.send(b"v6"); print(c.recv(100), c.getpeername()[:2])
+for dst in [("127.0.0.1",%[2]d),("192.0.2.1",53)]:
+    try:
+        s.sendto(b"x",dst)
+    except OSError as e: print("errno", e.errno)
+`, port, port+1)
+	want := fmt.Sprintf("(b'echo:hi', ('127.0.0.1', %d))\nb'echo:v6' ('::ffff:127.0.0.1', %d)\nerrno 13\nerrno 13\n", port, port)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "udp", "python3", "-c", script)
+			if r.Stdout != want {
+				t.Errorf("UDP through the relay: exit %d\n%s%s\nwant\n%s", r.Code, r.Stdout, r.Stderr, want)
+			}
+		})
+	}
+}
