@@ -48,6 +48,7 @@ func RoleMain() error {
 	report(status{Warnings: warnings})
 	s := newServer(v)
 	s.uid, s.gid = uid, gid
+	s.hostUID, s.hostGID = cfg.HostUID, cfg.HostGID
 	err = s.Serve(roleConnFD)
 	if err == errClose || errors.Is(err, errClose) {
 		return nil
