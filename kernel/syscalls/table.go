@@ -86,7 +86,7 @@ func entries() []entry {
 		sup(191, Getxattr, "p,s,x,d"), sup(192, Lgetxattr, "p,s,x,d"), sup(193, Fgetxattr, "f,s,x,d"),
 		sup(194, Listxattr, "p,x,d"), sup(195, Llistxattr, "p,x,d"), sup(196, Flistxattr, "f,x,d"),
 		partial(221, Fadvise64, "f,d,d,d", "advice is validated and accepted"),
-		partial(41, Socket, "d,x,d", "AF_UNIX only"), partial(42, Connect, "f,x,d", "to host sockets the profile allows (socket broker)"),
+		partial(41, Socket, "d,x,d", "AF_UNIX, AF_INET, AF_INET6 (TCP and UDP through the net broker); raw and packet sockets EPERM"), partial(42, Connect, "f,x,d", "AF_UNIX host sockets through the socket broker; AF_INET/AF_INET6 through the net broker, which applies [network]"),
 		sup(44, Sendto, "f,x,d,x,x,d"), sup(45, Recvfrom, "f,x,d,x,x,x"),
 		partial(46, Sendmsg, "f,x,x", "SCM_RIGHTS between sockets inside the sandbox only; SCM_CREDENTIALS is ignored"), partial(47, Recvmsg, "f,x,x", "SCM_RIGHTS from sockets inside the sandbox; no SCM_CREDENTIALS"),
 		sup(48, Shutdown, "f,d"), sup(51, Getsockname, "f,x,x"), sup(52, Getpeername, "f,x,x"),
