@@ -72,9 +72,12 @@ type Network struct {
 	DNS    bool      `json:"dns"`
 }
 
-// NetRule is a prefix with optional port ranges (none: every port).
+// NetRule is a prefix, or a host name pattern ("example.com", "*.example.com"), with
+// optional port ranges (none: every port). A name rule covers the addresses the sandbox's
+// resolver answered for a matching name.
 type NetRule struct {
 	Prefix netip.Prefix `json:"prefix"`
+	Name   string       `json:"name,omitempty"`
 	Ports  []PortRange  `json:"ports,omitempty"`
 }
 
@@ -82,8 +85,12 @@ type NetRule struct {
 type PortRange struct{ Lo, Hi uint16 }
 
 func (r NetRule) String() string {
+	base := r.Prefix.String()
+	if r.Name != "" {
+		base = r.Name
+	}
 	if len(r.Ports) == 0 {
-		return r.Prefix.String()
+		return base
 	}
 	var ps []string
 	for _, p := range r.Ports {
@@ -93,7 +100,7 @@ func (r NetRule) String() string {
 			ps = append(ps, fmt.Sprintf("%d-%d", p.Lo, p.Hi))
 		}
 	}
-	return r.Prefix.String() + ":" + strings.Join(ps, ",")
+	return base + ":" + strings.Join(ps, ",")
 }
 
 // MarshalText renders the rule as written in profiles.

@@ -114,6 +114,8 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 		}
 	}
 	p.Net = netPolicy(prof.Network)
+	// Why: names resolve through the broker, which pins what they resolved to for name rules.
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: resolvConf(prof.Network.DNS)})
 	p.Warnings = append(p.Warnings, withheld(prof)...)
 	cwd := o.cwd
 	if cwd == "" {
@@ -236,7 +238,7 @@ func netPolicy(n profiles.Network) netbroker.Policy {
 	rules := func(in []profiles.NetRule) []netbroker.Rule {
 		out := make([]netbroker.Rule, 0, len(in))
 		for _, r := range in {
-			nr := netbroker.Rule{Prefix: r.Prefix, Text: r.String()}
+			nr := netbroker.Rule{Prefix: r.Prefix, Name: r.Name, Text: r.String()}
 			for _, pr := range r.Ports {
 				nr.Ports = append(nr.Ports, netbroker.PortRange{Lo: pr.Lo, Hi: pr.Hi})
 			}
@@ -246,9 +248,24 @@ func netPolicy(n profiles.Network) netbroker.Policy {
 	}
 	pol := netbroker.Policy{Mode: n.Mode, Allow: rules(n.Allow), Deny: rules(n.Deny), Listen: rules(n.Listen), Host: rules(n.Host)}
 	if n.DNS {
-		pol.Resolvers = hostResolvers("/etc/resolv.conf")
+		pol.Resolver = sandboxResolver
+		for _, a := range hostResolvers("/etc/resolv.conf") {
+			pol.Upstreams = append(pol.Upstreams, netip.AddrPortFrom(a, 53))
+		}
 	}
 	return pol
+}
+
+// sandboxResolver is where the sandbox's /etc/resolv.conf points: the net broker answers there.
+var sandboxResolver = netip.MustParseAddrPort("127.0.0.53:53")
+
+// resolvConf is the sandbox's /etc/resolv.conf.
+func resolvConf(dns bool) string {
+	if !dns {
+		return "# sbx: no resolver ([network] dns = false)\n"
+	}
+	return "# sbx: the sandbox's resolver, served by its net broker ([network] rules apply)\nnameserver " +
+		sandboxResolver.Addr().String() + "\noptions edns0\n"
 }
 
 // hostResolvers reads the nameservers of a resolv.conf (the sandbox sees the host's /etc, so

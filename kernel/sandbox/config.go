@@ -46,6 +46,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
+	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf)
 )
 
 // Mount is one step of the sandbox's filesystem layout.
@@ -57,4 +58,5 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
+	Content    string `json:"content,omitempty"`
 }

@@ -29,6 +29,10 @@ type Broker struct {
 	mu sync.Mutex
 	// relays are the live datagram relays, by the inode of the kernel's end. protected by mu
 	relays map[uint64]*relay
+	// pins maps addresses to the names the resolver answered them for; pinSeq orders
+	// them for eviction. protected by mu
+	pins   map[netip.Addr]*pin
+	pinSeq uint64
 }
 
 // New returns a broker applying pol; onDenial (may be nil) hears every refusal.
@@ -36,7 +40,7 @@ func New(pol Policy, onDenial func(Denial)) *Broker {
 	if onDenial == nil {
 		onDenial = func(Denial) {}
 	}
-	return &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}}
+	return &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
 }
 
 // Serve answers requests on fd (the broker's end of the kernel's SOCK_SEQPACKET channel)
@@ -159,7 +163,7 @@ func (b *Broker) checkConnect(dst netip.AddrPort, proof int) Verdict {
 			}
 		}
 	}
-	return b.pol.CheckConnect(dst)
+	return b.pol.CheckConnect(dst, b.namesOf(dst.Addr())...)
 }
 
 func (b *Broker) socket(req netproto.Request) (netproto.Reply, int) {

@@ -254,3 +254,51 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSMessages checks the resolver's message handling on hand-made packets: the
+// question, NXDOMAIN replies, and addresses (through a compression pointer) in answers.
+func TestDNSMessages(t *testing.T) {
+	q := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+		4, 'G', 'o', 'o', 'd', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1}
+	name, end, ok := dnsQuestion(q)
+	if !ok || name != "good.test" || end != len(q) {
+		t.Fatalf("dnsQuestion = %q %d %v", name, end, ok)
+	}
+	nx := dnsError(q, 3)
+	if nx[2]&0x80 == 0 || nx[3]&0x0f != 3 || nx[0] != 0x12 || len(nx) != len(q) {
+		t.Errorf("NXDOMAIN reply % x", nx)
+	}
+	resp := append(append([]byte(nil), q...), 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 10,
+		0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
+	resp[2], resp[7] = 0x81, 2
+	got := dnsAddrs(resp)
+	if len(got) != 2 || got[0] != netip.MustParseAddr("192.0.2.10") || got[1] != netip.MustParseAddr("2001:db8::1") {
+		t.Errorf("dnsAddrs = %v", got)
+	}
+	if _, _, ok := dnsName([]byte{0xc0, 0}, 0); ok {
+		t.Error("a compression loop was accepted")
+	}
+	for _, tc := range []struct {
+		p, n string
+		want bool
+	}{{"*.mozilla.org", "www.mozilla.org", true}, {"*.mozilla.org", "mozilla.org", false}, {"*.mozilla.org", "evilmozilla.org", false},
+		{"example.com", "example.com", true}, {"example.com", "www.example.com", false}} {
+		if NameMatches(tc.p, tc.n) != tc.want {
+			t.Errorf("NameMatches(%q, %q) = %v", tc.p, tc.n, !tc.want)
+		}
+	}
+	// A name rule allows only the addresses the name resolved to.
+	pol := Policy{Mode: ModeFiltered, Allow: []Rule{{Name: "good.test", Ports: []PortRange{{80, 80}}}}, Deny: []Rule{{Name: "evil.test"}}}
+	if v := pol.CheckConnect(netip.MustParseAddrPort("192.0.2.10:80"), "good.test"); !v.Allowed {
+		t.Errorf("pinned address refused: %s", v.Why)
+	}
+	if v := pol.CheckConnect(netip.MustParseAddrPort("192.0.2.10:80")); v.Allowed {
+		t.Error("an address no name resolved to was allowed by a name rule")
+	}
+	if v := pol.CheckConnect(netip.MustParseAddrPort("192.0.2.10:80"), "good.test", "evil.test"); v.Allowed {
+		t.Error("an address also resolved for a denied name was allowed")
+	}
+	if pol.CheckName("evil.test").Allowed || !pol.CheckName("good.test").Allowed {
+		t.Error("CheckName")
+	}
+}

@@ -10,6 +10,7 @@ package net
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // Modes of a policy.
@@ -22,16 +23,52 @@ const (
 // PortRange is an inclusive port range.
 type PortRange struct{ Lo, Hi uint16 }
 
-// Rule is an address prefix with optional port ranges (none: every port).
+// Rule is an address prefix, or a host name pattern ("example.com", "*.example.com": the
+// addresses this sandbox's resolver answered for a matching name), with optional port
+// ranges (none: every port).
 type Rule struct {
 	Prefix netip.Prefix
+	Name   string
 	Ports  []PortRange
 	// Text is the rule as the profile wrote it (shown in denials).
 	Text string
 }
 
+// NameMatches reports whether host name n (lower case, no trailing dot) matches pattern p.
+func NameMatches(p, n string) bool {
+	if rest, ok := strings.CutPrefix(p, "*."); ok {
+		return strings.HasSuffix(n, "."+rest)
+	}
+	return p == n
+}
+
+// matchesNamed is matches for a destination known by names (those it was resolved for).
+func (r Rule) matchesNamed(a netip.AddrPort, names []string) bool {
+	if r.Name == "" {
+		return r.matches(a)
+	}
+	for _, n := range names {
+		if NameMatches(r.Name, n) {
+			return r.portOK(a.Port())
+		}
+	}
+	return false
+}
+
+func (r Rule) portOK(port uint16) bool {
+	if len(r.Ports) == 0 {
+		return true
+	}
+	for _, p := range r.Ports {
+		if port >= p.Lo && port <= p.Hi {
+			return true
+		}
+	}
+	return false
+}
+
 func (r Rule) matches(a netip.AddrPort) bool {
-	if !r.Prefix.Contains(a.Addr().Unmap()) && !r.Prefix.Contains(a.Addr()) {
+	if r.Name != "" || !r.Prefix.Contains(a.Addr().Unmap()) && !r.Prefix.Contains(a.Addr()) {
 		return false
 	}
 	if len(r.Ports) == 0 {
@@ -62,9 +99,11 @@ type Policy struct {
 	// Host are the host's loopback services the sandbox may reach (its own 127.0.0.1 is
 	// otherwise the sandbox's private loopback).
 	Host []Rule
-	// Resolvers are the host's DNS servers (port 53), reachable when the profile sets
-	// dns = true whatever the other rules say.
-	Resolvers []netip.Addr
+	// Resolver, when valid, is the sandbox's DNS server address (its /etc/resolv.conf names
+	// it): the broker answers queries there itself, forwarding them to Upstreams (the
+	// host's nameservers), refusing denied names and remembering what each name resolved to.
+	Resolver  netip.AddrPort
+	Upstreams []netip.AddrPort
 }
 
 // metadata are the cloud metadata addresses mode full still refuses unless named.
@@ -84,15 +123,12 @@ type Verdict struct {
 // CheckConnect decides whether the sandbox may connect (or send datagrams) to dst.
 // ownPort reports whether dst's port is one of this sandbox's own listeners (reachable on
 // the host's loopback, as the sandbox reaches its own servers).
-func (p *Policy) CheckConnect(dst netip.AddrPort) Verdict {
+// names are the host names this sandbox's resolver answered dst's address for.
+func (p *Policy) CheckConnect(dst netip.AddrPort, names ...string) Verdict {
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	a := dst.Addr()
-	if dst.Port() == 53 {
-		for _, r := range p.Resolvers {
-			if r.Unmap() == a {
-				return Verdict{Allowed: true, Why: "dns"}
-			}
-		}
+	if p.Resolver.IsValid() && dst == p.Resolver {
+		return Verdict{Allowed: true, Why: "the sandbox's resolver"}
 	}
 	if a.IsUnspecified() {
 		return Verdict{Why: "the unspecified address"}
@@ -109,12 +145,12 @@ func (p *Policy) CheckConnect(dst netip.AddrPort) Verdict {
 		return Verdict{Why: "network mode none"}
 	}
 	for _, r := range p.Deny {
-		if r.matches(dst) {
+		if r.matchesNamed(dst, names) {
 			return Verdict{Why: "deny " + r.String()}
 		}
 	}
 	for _, r := range p.Allow {
-		if r.matches(dst) {
+		if r.matchesNamed(dst, names) {
 			return Verdict{Allowed: true, Why: "allow " + r.String()}
 		}
 	}
@@ -126,7 +162,21 @@ func (p *Policy) CheckConnect(dst netip.AddrPort) Verdict {
 		}
 		return Verdict{Allowed: true, Why: "mode full"}
 	}
+	if len(names) > 0 {
+		return Verdict{Why: fmt.Sprintf("no allow rule matches (%s resolved for %s)", a, strings.Join(names, ", "))}
+	}
 	return Verdict{Why: "no allow rule matches"}
+}
+
+// CheckName decides whether the resolver may answer for name: a name a deny rule covers is
+// refused (NXDOMAIN).
+func (p *Policy) CheckName(name string) Verdict {
+	for _, r := range p.Deny {
+		if r.Name != "" && NameMatches(r.Name, name) {
+			return Verdict{Why: "deny " + r.String()}
+		}
+	}
+	return Verdict{Allowed: true}
 }
 
 // CheckListen decides whether the sandbox may bind to (and serve on) local. Port 0 on a

@@ -28,6 +28,9 @@ type relay struct {
 	// protected by mu
 	peer    netip.AddrPort
 	allowed map[netip.AddrPort]bool
+	// toResolver: the peer is the sandbox's resolver, which the broker answers itself.
+	// protected by mu
+	toResolver bool
 }
 
 func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
@@ -117,7 +120,14 @@ func (r *relay) handle(b *Broker, req netproto.Request) netproto.Reply {
 		if !req.Addr.IsValid() { // AF_UNSPEC: dissolve the association
 			connectUnspec(r.hostFD)
 			r.mu.Lock()
-			r.peer = netip.AddrPort{}
+			r.peer, r.toResolver = netip.AddrPort{}, false
+			r.mu.Unlock()
+			return netproto.Reply{}
+		}
+		if r.proto == netproto.ProtoUDP && b.isResolver(req.Addr) {
+			connectUnspec(r.hostFD)
+			r.mu.Lock()
+			r.peer, r.toResolver = req.Addr, true
 			r.mu.Unlock()
 			return netproto.Reply{}
 		}
@@ -133,7 +143,7 @@ func (r *relay) handle(b *Broker, req netproto.Request) netproto.Reply {
 			return errReply(err)
 		}
 		r.mu.Lock()
-		r.peer = req.Addr
+		r.peer, r.toResolver = req.Addr, false
 		r.allowed[req.Addr] = true
 		r.mu.Unlock()
 		local, _ := unix.Getsockname(r.hostFD)
@@ -170,6 +180,13 @@ func (r *relay) up(b *Broker) {
 			continue
 		}
 		payload := buf[netproto.FrameSize:n]
+		r.mu.Lock()
+		toResolver := r.toResolver
+		r.mu.Unlock()
+		if r.proto == netproto.ProtoUDP && (f.Addr.IsValid() && b.isResolver(f.Addr) || !f.Addr.IsValid() && toResolver) {
+			go b.answer(r, append([]byte(nil), payload...))
+			continue
+		}
 		if !f.Addr.IsValid() {
 			r.host.Write(payload) // the connected peer, checked at connect
 			continue
