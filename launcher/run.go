@@ -31,6 +31,7 @@ const KernelRole = "__kernel"
 type Sandbox struct {
 	Plan *Plan
 	dbus *dbusproxy.Proxy
+	net  *netbroker.Broker
 	// denialSink receives denials (set by Publish). It holds a func(kind, detail string).
 	denialSink atomic.Value
 	Started    time.Time
@@ -117,6 +118,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
 	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
 	go nb.Serve(netPair[0])
+	sb.net = nb
 	cmd := exec.Command("/proc/self/exe", KernelRole)
 	cmd.Args[0] = "sbx-kernel"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr

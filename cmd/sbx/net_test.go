@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+	"github.com/sbx-dev/sbx/tui"
 )
 
 // netProfiles writes profiles for the network tests into a directory every user can read.
@@ -189,4 +191,43 @@ func TestNetNamesAndListen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNetTopShowsConnectionsAndDenials: a refused connect is a "net" denial, and the detail
+// data sbx top fetches lists the sandbox's connections, the private loopback server too.
+func TestNetTopShowsConnectionsAndDenials(t *testing.T) {
+	rt := t.TempDir()
+	os.Chmod(rt, 0o700)
+	script := `python3 -m http.server 18433 --bind 127.0.0.1 >/dev/null 2>&1 &
+python3 -c 'import socket
+try: socket.create_connection(("198.51.100.7",80),timeout=2)
+except OSError as e: print(e.errno)'
+sleep 30`
+	c := exec.Command(sbxtest.Binary(t), "run", "--", "/bin/sh", "-c", script)
+	c.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
+	var out strings.Builder
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Process.Kill(); c.Wait() }()
+	f := tui.SocketFetcher{Dir: filepath.Join(rt, "sbx")}
+	var last []tui.Sandbox
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		all, err := f.Fetch("")
+		if err != nil || len(all) != 1 {
+			continue
+		}
+		if last, err = f.Fetch(all[0].Info.ID); err != nil || len(last) != 1 {
+			continue
+		}
+		listening := false
+		for _, cn := range last[0].Connections {
+			listening = listening || cn.State == "listen" && cn.Local == "127.0.0.1:18433" && cn.Private
+		}
+		if listening && last[0].Stats.Denials["net"] >= 1 {
+			return
+		}
+	}
+	t.Fatalf("no listening connection and net denial in sbx top's data: %+v\noutput: %s", last, out.String())
 }

@@ -78,6 +78,7 @@ func (s *Socket) sendDgram(bufs [][]byte, to netip.AddrPort, flags int) (int, er
 		s.local = netip.AddrPortFrom(s.unspecified(), 0) // the broker's socket is bound now
 	}
 	s.mu.Unlock()
+	s.bytesOut.Add(uint64(n - netproto.FrameSize))
 	return n - netproto.FrameSize, nil
 }
 
@@ -105,6 +106,9 @@ func (s *Socket) recvDgram(bufs [][]byte, flags int) (int, netip.AddrPort, int, 
 	}
 	if f.Errno != 0 {
 		return 0, netip.AddrPort{}, 0, unix.Errno(f.Errno)
+	}
+	if flags&unix.MSG_PEEK == 0 {
+		s.bytesIn.Add(uint64(n - netproto.FrameSize))
 	}
 	return n - netproto.FrameSize, s.shown(f.Addr), rflags & unix.MSG_TRUNC, nil
 }

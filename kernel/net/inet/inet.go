@@ -33,13 +33,45 @@ type Stack struct {
 	hostListeners map[uint16]map[*Socket]bool
 	// nextPort is the next ephemeral port to try. protected by mu
 	nextPort uint16
+	// live are the open sockets, for sbx top. protected by mu
+	live map[*Socket]struct{}
+}
+
+// Conn describes one socket for sbx top.
+type Conn struct {
+	Proto             string // tcp, tcp6, udp, udp6, icmp
+	State             string // listen, established, connecting, bound, open
+	Local, Remote     netip.AddrPort
+	Private           bool // on the sandbox's private loopback
+	BytesIn, BytesOut uint64
+}
+
+func (st *Stack) track(s *Socket) {
+	st.mu.Lock()
+	st.live[s] = struct{}{}
+	st.mu.Unlock()
+}
+
+// Conns lists the open sockets.
+func (st *Stack) Conns() []Conn {
+	st.mu.Lock()
+	socks := make([]*Socket, 0, len(st.live))
+	for s := range st.live {
+		socks = append(socks, s)
+	}
+	st.mu.Unlock()
+	out := make([]Conn, 0, len(socks))
+	for _, s := range socks {
+		out = append(out, s.conn())
+	}
+	return out
 }
 
 // NewStack returns a stack whose host sockets come from broker (nil: only the private
 // loopback works; everything else is unreachable).
 func NewStack(broker *netproto.Client) *Stack {
 	return &Stack{broker: broker, listeners: map[netip.AddrPort]*Socket{}, hostListeners: map[uint16]map[*Socket]bool{},
-		nextPort: ephemeralLo}
+		nextPort: ephemeralLo, live: map[*Socket]struct{}{}}
 }
 
 // The ephemeral port range (net.ipv4.ip_local_port_range's default).

@@ -3,6 +3,7 @@ package inet
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
@@ -48,6 +49,41 @@ type Socket struct {
 	rcvTimeo, sndTimeo time.Duration
 	// shut records shutdown(2) of an in-kernel listener. protected by mu
 	shut bool
+
+	// bytesIn and bytesOut count the data received and sent.
+	bytesIn, bytesOut atomic.Uint64
+}
+
+// conn describes the socket for sbx top.
+func (s *Socket) conn() Conn {
+	local, peer, _ := s.Names()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+	switch s.Proto {
+	case netproto.ProtoTCP:
+		c.Proto = "tcp"
+	case netproto.ProtoUDP:
+		c.Proto = "udp"
+	default:
+		c.Proto = "icmp"
+	}
+	if s.Family == unix.AF_INET6 && s.Proto != netproto.ProtoICMP {
+		c.Proto += "6"
+	}
+	switch {
+	case s.listening:
+		c.State = "listen"
+	case s.connecting:
+		c.State = "connecting"
+	case s.connected:
+		c.State = "established"
+	case s.bound:
+		c.State = "bound"
+	default:
+		c.State = "open"
+	}
+	return c
 }
 
 var (
@@ -63,16 +99,19 @@ func (st *Stack) New(family, typ int, proto uint8) (*Socket, error) {
 		if typ != unix.SOCK_STREAM {
 			return nil, unix.EACCES
 		}
+		st.track(s)
 		return s, nil // only the private loopback
 	}
 	_, fd, err := st.ask(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family)})
 	if err != nil {
 		if err == unix.ENETDOWN && typ == unix.SOCK_STREAM {
+			st.track(s)
 			return s, nil
 		}
 		return nil, err
 	}
 	s.fd = fd
+	st.track(s)
 	return s, nil
 }
 
@@ -135,6 +174,9 @@ func (s *Socket) Release() {
 	if hostListening {
 		s.st.removeHostListener(s, local.Port())
 	}
+	s.st.mu.Lock()
+	delete(s.st.live, s)
+	s.st.mu.Unlock()
 	s.queue.Notify(waiter.EventIn | waiter.EventHUp)
 }
 
@@ -309,6 +351,7 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	}
 	l.pending = append(l.pending, server)
 	l.mu.Unlock()
+	s.st.track(server)
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	s.mu.Lock()
 	old := s.fd
@@ -442,6 +485,7 @@ func (s *Socket) Accept() (*Socket, error) {
 		return nil, err
 	}
 	c := &Socket{Family: s.Family, Type: unix.SOCK_STREAM, Proto: netproto.ProtoTCP, st: s.st, fd: nfd, connected: true, peer: addrOf(sa)}
+	s.st.track(c)
 	return c, nil
 }
 
@@ -489,6 +533,9 @@ func (s *Socket) Send(bufs [][]byte, to netip.AddrPort, flags int) (int, error) 
 	if err == unix.ENOTCONN {
 		err = unix.EPIPE
 	}
+	if n > 0 {
+		s.bytesOut.Add(uint64(n))
+	}
 	return n, err
 }
 
@@ -506,6 +553,9 @@ func (s *Socket) Recv(bufs [][]byte, flags int) (int, netip.AddrPort, int, error
 	n, _, rflags, _, err := unix.RecvmsgBuffers(fd, bufs, nil, flags&(unix.MSG_PEEK|unix.MSG_TRUNC|unix.MSG_OOB|unix.MSG_WAITALL)|unix.MSG_DONTWAIT)
 	if err != nil {
 		return 0, peer, 0, err
+	}
+	if flags&unix.MSG_PEEK == 0 {
+		s.bytesIn.Add(uint64(n))
 	}
 	return n, peer, rflags & (unix.MSG_TRUNC | unix.MSG_OOB), nil
 }

@@ -23,6 +23,9 @@ type pin struct {
 	seq   uint64
 }
 
+// NamesOf returns the names this sandbox's resolver answered address a for.
+func (b *Broker) NamesOf(a netip.Addr) []string { return b.namesOf(a) }
+
 // namesOf returns the names this sandbox's resolver answered address a for.
 func (b *Broker) namesOf(a netip.Addr) []string {
 	b.mu.Lock()
