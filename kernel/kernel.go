@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	// BlockedReport, when positive, makes the kernel report to Debug every task that
 	// stays longer than this in one system call (watchdog.go).
 	BlockedReport time.Duration
+	// Net holds the sandbox's Internet sockets (nil: a stack with only the private
+	// loopback).
+	Net *inet.Stack
 }
 
 // SocketBroker hands the kernel connected host sockets for allowed sandbox paths.
@@ -93,6 +97,9 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "sbx"
+	}
+	if cfg.Net == nil {
+		cfg.Net = inet.NewStack(nil)
 	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
 		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID()}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 )
 
@@ -45,6 +46,8 @@ type Plan struct {
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.
 	DBus *DBusPlan
+	// Net is the policy the net broker applies to the sandbox's Internet sockets.
+	Net netbroker.Policy
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,7 @@ const KernelRole = "__kernel"
 type Sandbox struct {
 	Plan *Plan
 	dbus *dbusproxy.Proxy
+	net  *netbroker.Broker
 	// denialSink receives denials (set by Publish). It holds a func(kind, detail string).
 	denialSink atomic.Value
 	Started    time.Time
@@ -108,6 +110,17 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	brokerKernel := os.NewFile(uintptr(brokerPair[1]), "broker-kernel")
 	go serveBroker(brokerPair[0], plan.Sockets)
+	// Why: the kernel stays in an empty network namespace; the net broker, here in the
+	// host's, creates its Internet sockets and checks [network] on each.
+	netPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		gp.Kill()
+		return err
+	}
+	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
+	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
+	go nb.Serve(netPair[0])
+	sb.net = nb
 	cmd := exec.Command("/proc/self/exe", KernelRole)
 	cmd.Args[0] = "sbx-kernel"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
@@ -119,7 +132,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	execKernel := os.NewFile(uintptr(execPair[1]), "exec-kernel")
 	sb.execCh = os.NewFile(uintptr(execPair[0]), "exec")
-	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel, execKernel} // FDs 3, 4, 5, 6, 7
+	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel, execKernel, netKernel} // FDs 3, 4, 5, 6, 7, 8
 	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
 	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
 	uid, gid := os.Getuid(), os.Getgid()
@@ -144,6 +157,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	ctlKernel.Close()
 	brokerKernel.Close()
 	execKernel.Close()
+	netKernel.Close()
 	gp.Conn.Close()
 	// The kernel's start-up overlaps the gofer's self-confinement; it gets its
 	// configuration, and so touches no host file, only once the gofer is ready.

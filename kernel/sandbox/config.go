@@ -13,6 +13,7 @@ const (
 	ControlFD = 5 // the launcher's end of the control channel (stats, kill)
 	BrokerFD  = 6 // the socket broker: sandbox path in, connected host socket FD out
 	ExecFD    = 7 // processes started from outside while the sandbox runs (see exec.go)
+	NetFD     = 8 // the net broker (kernel/net/netproto): Internet sockets, checked
 )
 
 // Config is what the launcher tells the kernel role. It contains no host paths the kernel
@@ -51,6 +52,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
+	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf)
 )
 
 // Mount is one step of the sandbox's filesystem layout.
@@ -62,6 +64,7 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
+	Content    string `json:"content,omitempty"`
 }
 
 // defaultBlockedReport is how long a task may stay in one system call before a debug run

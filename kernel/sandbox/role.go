@@ -18,6 +18,8 @@ import (
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/syscalls"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
@@ -114,6 +116,10 @@ func run(stderr io.Writer) (int, error) {
 		if kcfg.BlockedReport <= 0 {
 			kcfg.BlockedReport = defaultBlockedReport
 		}
+	}
+	var st unix.Stat_t
+	if unix.Fstat(NetFD, &st) == nil {
+		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
 	}
 	k := kernel.New(kcfg, ns)
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
