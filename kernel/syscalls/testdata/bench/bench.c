@@ -1,6 +1,9 @@
 /* Micro-benchmarks run natively and under sbx: prints "name ns/op" lines. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -13,6 +16,22 @@ static double now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* The futex ring: RING threads pass a token round; each waits on its own word. */
+#define RING 4
+static _Atomic int ring[RING];
+static int ring_rounds;
+
+static void *ring_thread(void *arg) {
+	int me = (int)(long)arg, next = (me + 1) % RING;
+	for (int i = 0; i < ring_rounds; i++) {
+		while (atomic_load(&ring[me]) == 0) syscall(SYS_futex, &ring[me], FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		atomic_store(&ring[me], 0);
+		atomic_store(&ring[next], 1);
+		syscall(SYS_futex, &ring[next], FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
+	return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -37,6 +56,37 @@ int main(int argc, char **argv) {
 		munmap(p, 65536);
 	}
 	printf("mmap-munmap-64k %.0f\n", (now() - t0) / n);
+	/* Pipe ping-pong between two processes: one round is a byte there and back. */
+	int ab[2], ba[2];
+	if (pipe(ab) || pipe(ba)) { perror("pipe"); return 1; }
+	pid_t echo = fork();
+	if (echo == 0) {
+		char c;
+		close(ab[1]);
+		close(ba[0]);
+		while (read(ab[0], &c, 1) == 1) write(ba[1], &c, 1);
+		_exit(0);
+	}
+	close(ab[0]);
+	close(ba[1]);
+	t0 = now();
+	for (int i = 0; i < n; i++) {
+		char c = 'x';
+		if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1) { perror("ping-pong"); return 1; }
+	}
+	printf("pipe-ping-pong %.0f\n", (now() - t0) / n);
+	close(ab[1]);
+	waitpid(echo, NULL, 0);
+	close(ba[0]);
+	/* Futex ring: one op is one hand-off of the token. */
+	ring_rounds = n / RING > 0 ? n / RING : 1;
+	pthread_t th[RING];
+	t0 = now();
+	for (long i = 0; i < RING; i++) pthread_create(&th[i], NULL, ring_thread, (void *)i);
+	atomic_store(&ring[0], 1);
+	syscall(SYS_futex, &ring[0], FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	for (int i = 0; i < RING; i++) pthread_join(th[i], NULL);
+	printf("futex-ring %.0f\n", (now() - t0) / (ring_rounds * RING));
 	/* Process creation is costly everywhere: a hundredth as many rounds. */
 	int forks = n / 100 > 0 ? n / 100 : 1;
 	t0 = now();
