@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
@@ -35,6 +36,8 @@ type Plan struct {
 	MaxTasks    int
 	Debug       bool
 	Strace      bool
+	// T0 is when sbx started; with Debug, start-up steps are logged relative to it.
+	T0 time.Time
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.

@@ -2,7 +2,13 @@
 // profiles, without setuid.
 package main
 
-import "os"
+import (
+	"os"
+	"time"
+)
+
+// processStart is when sbx started, for the start-up breakdown --debug prints.
+var processStart = time.Now()
 
 func main() {
 	os.Exit(run(os.Args[1:], systemStreams()))

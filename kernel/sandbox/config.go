@@ -23,7 +23,9 @@ type Config struct {
 	Hostname string   `json:"hostname"`
 	Platform string   `json:"platform"`
 	Debug    bool     `json:"debug"`
-	Strace   bool     `json:"strace"`
+	// DebugT0 is when sbx started (Unix ns); with Debug, start-up steps are logged from it.
+	DebugT0 int64 `json:"debug_t0,omitempty"`
+	Strace  bool  `json:"strace"`
 	// Layout is applied in order: parents before children.
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`

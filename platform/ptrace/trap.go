@@ -209,8 +209,12 @@ const (
 	stubSpin   = 100
 )
 
-// liveCheck is how long the kernel sleeps on a hand-off before checking that the stub lives.
-const liveCheck = 100 * time.Millisecond
+// liveCheck is how long the kernel sleeps on a hand-off before checking that the stub lives;
+// after maxUnanswered such sleeps with an interrupt pending, the stub is killed.
+const (
+	liveCheck     = 100 * time.Millisecond
+	maxUnanswered = 10
+)
 
 // awaitEvent waits for the app thread's next hand-off and checks its frame.
 func (s *stubProc) awaitEvent() error {
@@ -222,6 +226,7 @@ func (s *stubProc) awaitEvent() error {
 		}
 	}
 	ks := word(ts.shm, cKSleep)
+	unanswered := 0 // sleeps that ended with an interrupt pending
 	for {
 		ks.Store(1)
 		v := st.Load()
@@ -237,6 +242,17 @@ func (s *stubProc) awaitEvent() error {
 		if err == unix.ETIMEDOUT {
 			if err := s.checkAlive(); err != nil {
 				return err
+			}
+			// An app thread that does not answer an interrupt has blocked the signal (only a
+			// forged rt_sigreturn frame can do that): ask again, then end it.
+			if s.ctx.interrupt.Load() {
+				if unanswered++; unanswered >= maxUnanswered {
+					unix.Kill(s.pid, unix.SIGKILL)
+					return s.fail(errors.New("trap: the app thread blocked the kernel's interrupt"))
+				}
+				kick(s.runningTag())
+			} else {
+				unanswered = 0
 			}
 		}
 	}

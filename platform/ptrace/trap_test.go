@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -61,6 +62,47 @@ func TestEscapeTrapForgedHandoff(t *testing.T) {
 		_, err := c.Switch(as, regs)
 		if !errors.Is(err, platform.ErrContextDead) {
 			t.Fatalf("Switch after a forged hand-off = %v; want ErrContextDead", err)
+		}
+	})
+}
+
+// TestEscapeTrapBlockedInterrupt: app code that returns through a forged rt_sigreturn frame
+// blocking every signal, then loops, cannot make itself uninterruptible: the kernel ends it.
+func TestEscapeTrapBlockedInterrupt(t *testing.T) {
+	h := newHarness(t, true)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	// A frame at the stack: rt_sigreturn reads it at rsp-8 after the handler's "ret", so
+	// point rsp at a zeroed region with uc_sigmask = ~0 and rip = the loop.
+	frame := make([]byte, 0x400)
+	const ucAt = 8 // after pretcode
+	mc := ucAt + ucMcontext
+	le := binary.LittleEndian
+	le.PutUint64(frame[mc+scRip:], codeAddr+0x40)
+	le.PutUint64(frame[mc+scRsp:], stackAddr+0x7000)
+	le.PutUint64(frame[mc+scEflags:], 0x202)
+	le.PutUint16(frame[mc+scCS:], 0x33)
+	le.PutUint16(frame[mc+scSS:], 0x2b)
+	le.PutUint64(frame[ucAt+ucSigmask:], ^uint64(0))
+	copy(h.mem[stackOff+0x4000:], frame)
+	// mov rsp, stackAddr+0x4000+8; mov eax, 15; jmp to the handler's syscall instruction.
+	code := cat([]byte{0x48, 0xc7, 0xc4}, le32(stackAddr+0x4000+8), movRaxImm(15), jmpAbs(h.p.stub.site))
+	code = append(code, make([]byte, 0x40-len(code))...)
+	code = append(code, 0xeb, 0xfe) // codeAddr+0x40: jmp .
+	h.load(as, code)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		go func() {
+			time.Sleep(50 * time.Millisecond) // let the app block the signal first
+			c.Interrupt()
+		}()
+		ev, err := c.Switch(as, regs)
+		t.Logf("Switch = %+v, %v, rip %#x", ev, err, regs.Rip)
+		if err == nil && ev.Kind == platform.EventSyscall && regs.OrigRax == 15 {
+			return // rt_sigreturn from the injection site is trapped: nothing to escape
+		}
+		if err != nil && !errors.Is(err, platform.ErrContextDead) {
+			t.Fatalf("Switch = %+v, %v", ev, err)
 		}
 	})
 }
