@@ -67,14 +67,14 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			view.Allow = append(view.Allow, launcher.HostPath{Path: abs, ReadOnly: list.ro})
 		}
 	}
-	gcfg, layout, err := launcher.BuildView(view)
+	gcfg, layout, viewWarnings, err := launcher.BuildView(view)
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", prof.File, err)
 	}
 	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
 		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace, T0: processStart,
-		MaxTasks: prof.Resources.Tasks}
+		MaxTasks: prof.Resources.Tasks, Warnings: viewWarnings}
 	for _, r := range prof.Kernel.Require {
 		switch r {
 		case "landlock":
@@ -115,7 +115,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	cwd := o.cwd
 	if cwd == "" {
 		cwd = home
-		if wd, err := os.Getwd(); err == nil && visible(wd, layout) {
+		if wd, err := os.Getwd(); err == nil && visible(wd, layout, gcfg.Deny) {
 			cwd = wd
 		}
 	}
@@ -151,17 +151,38 @@ func withheld(p *profiles.Profile) []string {
 	return []string{fmt.Sprintf("profile %s grants what this build cannot provide yet; the app runs without: %s", p.Name, strings.Join(w, ", "))}
 }
 
-// visible reports whether path lies in a part of the layout the app can see.
-func visible(path string, layout []sandbox.Mount) bool {
-	for _, m := range layout {
-		if m.Kind == sandbox.MountProc || m.Kind == sandbox.MountDev || m.Kind == sandbox.MountSys {
-			continue
-		}
-		if path == m.Path || strings.HasPrefix(path, strings.TrimRight(m.Path, "/")+"/") {
-			return true
+// visible reports whether path exists inside the sandbox: the deepest mount holding it
+// shows host files (a gofer mount) and it is not denied, or it is a mount point itself
+// (the private home, /tmp).
+func visible(path string, layout []sandbox.Mount, deny []string) bool {
+	for _, d := range deny {
+		if path == d || strings.HasPrefix(path, d+"/") {
+			return false
 		}
 	}
-	return false
+	best := -1
+	for i, m := range layout {
+		if m.Kind == sandbox.MountSymlink {
+			continue
+		}
+		root := strings.TrimRight(m.Path, "/")
+		if path == m.Path || strings.HasPrefix(path, root+"/") {
+			if best < 0 || len(m.Path) >= len(layout[best].Path) {
+				best = i
+			}
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	m := layout[best]
+	switch m.Kind {
+	case sandbox.MountGofer:
+		return true
+	case sandbox.MountProc, sandbox.MountDev, sandbox.MountSys:
+		return false
+	}
+	return path == m.Path
 }
 
 // planDBus sets up the session-bus proxy: the host bus, the proxy's private socket, and the

@@ -14,6 +14,7 @@ import (
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/gofer/seccomp"
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
@@ -121,7 +122,7 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Sockets = b
 	}
 	k := kernel.New(kcfg, ns)
-	b := &builder{k: k, mf: mf, ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)

@@ -140,6 +140,9 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 // OS thread; the thread is pinned to one CPU together with the stubs it traces.
 func (p *Platform) NewContext() (platform.Context, error) {
 	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
+	// The thread may have run other goroutines, or an earlier context, before: only what it
+	// spends from now on is this context's.
+	c.tracerBase = readClock(threadCPUClock(c.tid))
 	c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
 	var set unix.CPUSet
 	set.Set(c.cpu)
@@ -432,10 +435,12 @@ func (s *stubProc) wait() (unix.WaitStatus, error) {
 }
 
 type context struct {
-	p     *Platform
-	tid   int
-	cpu   int
-	stubs map[*addressSpace]*stubProc
+	p   *Platform
+	tid int
+	// tracerBase is the tracer thread's CPU time when the context was made.
+	tracerBase time.Duration
+	cpu        int
+	stubs      map[*addressSpace]*stubProc
 
 	// running is the pid of the stub currently (or about to be) running app code, or 0.
 	running atomic.Int64
@@ -496,7 +501,12 @@ func (c *context) CPUTime() (user, sys time.Duration) {
 		user += u
 		sys += sy
 	}
-	return user, sys + readClock(threadCPUClock(c.tid))
+	return user, sys + c.tracerTime()
+}
+
+// tracerTime is the tracer thread's CPU time spent for this context.
+func (c *context) tracerTime() time.Duration {
+	return max(readClock(threadCPUClock(c.tid))-c.tracerBase, 0)
 }
 
 // newStub starts a stub for as, traced by this context's thread.
@@ -789,7 +799,7 @@ func (c *context) Release() {
 	}
 	// Release runs on the context's own thread, whose clock ends with it.
 	c.cpuMu.Lock()
-	c.deadSys += readClock(threadCPUClock(c.tid))
+	c.deadSys += c.tracerTime()
 	c.released = true
 	c.cpuMu.Unlock()
 	c.p.mu.Lock()
