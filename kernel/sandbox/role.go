@@ -65,6 +65,22 @@ func readConfig() (*Config, error) {
 }
 
 func run(stderr io.Writer) (int, error) {
+	// What needs no configuration is done first: the launcher sends it only once the gofer
+	// is ready, and this overlaps with the gofer's start.
+	// No execve from here on may gain a capability. First: each drop stops and signals every
+	// thread, which costs least while the runtime has few.
+	if err := gofer.DropBoundingSet(); err != nil {
+		return ExitFailure, fmt.Errorf("kernel: %w", err)
+	}
+	// Signals for the app arrive through the launcher; the terminal's go to it too.
+	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGHUP, unix.SIGPIPE)
+	gofer.NeutralizeRuntimeFDs()
+	loader.PrimeHostAux()
+	procfs.PrimeHost()
+	mf, err := mm.NewMemoryFile()
+	if err != nil {
+		return ExitFailure, fmt.Errorf("kernel: %w", err)
+	}
 	cfg, err := readConfig()
 	if err != nil {
 		return ExitFailure, err
@@ -77,16 +93,6 @@ func run(stderr io.Writer) (int, error) {
 		}
 	}
 	mark("configuration read")
-	// Signals for the app arrive through the launcher; the terminal's go to it too.
-	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGHUP, unix.SIGPIPE)
-	gofer.NeutralizeRuntimeFDs()
-	loader.PrimeHostAux()
-	procfs.PrimeHost()
-
-	mf, err := mm.NewMemoryFile()
-	if err != nil {
-		return ExitFailure, fmt.Errorf("kernel: %w", err)
-	}
 	choice, err := platform.Resolve(cfg.Platform)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w (see --platform)", err)
