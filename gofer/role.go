@@ -61,6 +61,11 @@ func RoleMain() error {
 func confineView(cfg *Config) (*view, []string, error) {
 	var warnings []string
 	v := &view{}
+	// Why first: dropping the bounding set stops and signals every thread once per
+	// capability, which costs least while the runtime has few threads.
+	if err := DropBoundingSet(); err != nil {
+		return nil, nil, err
+	}
 	for _, d := range cfg.Deny {
 		if !filepath.IsAbs(d) {
 			return nil, nil, fmt.Errorf("deny path %q is not absolute", d)

@@ -42,6 +42,8 @@ type Plan struct {
 	// reports it (0: the kernel's default).
 	DebugBlocked time.Duration
 	Strace       bool
+	// T0 is when sbx started; with Debug, start-up steps are logged relative to it.
+	T0 time.Time
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.

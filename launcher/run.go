@@ -82,8 +82,17 @@ func (s *Sandbox) denied(kind, detail string) {
 	}
 }
 
+// mark logs a start-up step with --debug: the breakdown of how long `sbx run` takes to
+// reach the app.
+func (p *Plan) mark(w io.Writer, what string) {
+	if p.Debug && !p.T0.IsZero() {
+		fmt.Fprintf(w, "sbx: start-up +%.1f ms: %s\n", float64(time.Since(p.T0).Microseconds())/1000, what)
+	}
+}
+
 func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan := sb.Plan
+	plan.mark(stderr, "plan built, starting the gofer")
 	// Why: the gofer is the only process that ever opens host files for the sandbox.
 	gp, err := gofer.Start(plan.Gofer)
 	if err != nil {
@@ -153,6 +162,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		gp.Kill()
 		return fmt.Errorf("starting the kernel: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", err)
 	}
+	plan.mark(stderr, "gofer and kernel processes started")
 	cfgR.Close()
 	ctlKernel.Close()
 	brokerKernel.Close()
@@ -166,11 +176,15 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		cmd.Wait()
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
+	plan.mark(stderr, "gofer ready (confined)")
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		Caps: ownCaps(), Limits: startLimits(plan.Limits),
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
+	if plan.Debug && !plan.T0.IsZero() {
+		cfg.DebugT0 = plan.T0.UnixNano()
+	}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()

@@ -75,7 +75,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	}
 	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
 		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, DebugBlocked: o.blocked, Strace: o.strace,
+		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, DebugBlocked: o.blocked, Strace: o.strace, T0: processStart,
 		MaxTasks: prof.Resources.Tasks, Warnings: viewWarnings}
 	for _, r := range prof.Kernel.Require {
 		switch r {

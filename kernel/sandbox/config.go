@@ -29,8 +29,10 @@ type Config struct {
 	Debug    bool     `json:"debug"`
 	// BlockedReportSeconds is how long a task may stay in one system call before a debug
 	// run reports it (0: defaultBlockedReport).
-	BlockedReportSeconds int  `json:"blocked_report_seconds,omitempty"`
-	Strace               bool `json:"strace"`
+	BlockedReportSeconds int `json:"blocked_report_seconds,omitempty"`
+	// DebugT0 is when sbx started (Unix ns); with Debug, start-up steps are logged from it.
+	DebugT0 int64 `json:"debug_t0,omitempty"`
+	Strace  bool  `json:"strace"`
 	// Layout is applied in order: parents before children.
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`
