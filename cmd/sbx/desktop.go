@@ -183,10 +183,19 @@ func (o *desktopOptions) list() error {
 }
 
 // refreshDesktopDatabase updates the MIME cache of dir when update-desktop-database exists,
-// so file associations follow the overrides.
+// so file associations follow the overrides. When no entry is left, a cache holding nothing
+// is removed rather than rebuilt, so that removing every override leaves the directory as
+// it was.
 func refreshDesktopDatabase(io *IOStreams, dir string) {
 	tool, err := exec.LookPath("update-desktop-database")
 	if err != nil {
+		return
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, "*.desktop")); len(entries) == 0 {
+		cache := filepath.Join(dir, "mimeinfo.cache")
+		if b, err := os.ReadFile(cache); err == nil && strings.TrimSpace(string(b)) == "[MIME Cache]" {
+			os.Remove(cache)
+		}
 		return
 	}
 	if out, err := exec.Command(tool, dir).CombinedOutput(); err != nil {

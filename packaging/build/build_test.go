@@ -193,3 +193,25 @@ func TestArchPackage(t *testing.T) {
 		t.Errorf(".INSTALL does not load the AppArmor profile:\n%s", install)
 	}
 }
+
+// TestSbxWithoutNfpm keeps the packaging library (and its git, crypto and YAML
+// dependencies) out of the sbx binary: only this build program links it.
+func TestSbxWithoutNfpm(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "github.com/sbx-dev/sbx/cmd/sbx")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps gave %d packages; want the whole dependency list", len(deps))
+	}
+	for _, dep := range deps {
+		for _, banned := range []string{"github.com/goreleaser/", "github.com/go-git/", "github.com/ProtonMail/", "gopkg.in/yaml", "go.yaml.in/", "runtime/cgo"} {
+			if strings.HasPrefix(dep, banned) {
+				t.Errorf("%s is linked into sbx (keep packaging in packaging/build)", dep)
+			}
+		}
+	}
+}
