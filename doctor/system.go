@@ -24,11 +24,15 @@ func (System) Owner(fi fs.FileInfo) (int, int) {
 	return -1, -1
 }
 
-// Userns starts a short-lived child (/bin/true) in a new user namespace, mapping the
-// caller's uid and gid, the way sbx run starts its kernel. Creating the namespace is part of
-// clone(2), so Start fails with the kernel's reason when it is not allowed.
+// Userns starts a short-lived child (true(1)) in a new user namespace, mapping the caller's
+// uid and gid, the way sbx run starts its kernel. Creating the namespace is part of clone(2),
+// so Start fails with the kernel's reason when it is not allowed.
 func (System) Userns() error {
-	cmd := exec.Command("/bin/true")
+	prog := "/bin/true"
+	if _, err := os.Stat(prog); err != nil {
+		prog = "/usr/bin/true"
+	}
+	cmd := exec.Command(prog)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},

@@ -249,7 +249,8 @@ func pack(format string, contents files.Contents, changelog, out string, o Optio
 				Group:    "Applications/System",
 				Packager: maintainer,
 			},
-			ArchLinux: nfpm.ArchLinux{Packager: maintainer},
+			// pacman runs post_upgrade, not post_install, on upgrades: reload the profile then too.
+			ArchLinux: nfpm.ArchLinux{Packager: maintainer, Scripts: nfpm.ArchLinuxScripts{PostUpgrade: filepath.Join(scripts, "postinst")}},
 		},
 	}
 	if format != "deb" {

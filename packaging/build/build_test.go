@@ -215,3 +215,63 @@ func TestSbxWithoutNfpm(t *testing.T) {
 		}
 	}
 }
+
+// TestGitVersion names versions from a scratch repository's history: no tag, a release tag
+// on HEAD, commits after it, a pre-release tag, uncommitted changes.
+func TestGitVersion(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+			"GIT_COMMITTER_EMAIL=t@example.com", "GIT_COMMITTER_DATE=2026-12-06T12:23:23Z", "GIT_AUTHOR_DATE=2026-12-06T12:23:23Z")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	commit := func() string {
+		os.WriteFile(filepath.Join(dir, "f"), []byte(time.Now().String()), 0o644)
+		git("add", "f")
+		git("commit", "-q", "-m", "c")
+		return git("rev-parse", "--short=12", "HEAD")
+	}
+	git("init", "-q")
+	version := func() string {
+		t.Helper()
+		v, when, _, err := gitVersion(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !when.Equal(time.Date(2026, 12, 6, 12, 23, 23, 0, time.UTC)) {
+			t.Errorf("commit time = %v; want 2026-12-06 12:23:23 UTC", when)
+		}
+		return v
+	}
+	rev := commit()
+	if got, want := version(), "v0.0.0-20261206122323-"+rev; got != want {
+		t.Errorf("untagged: %s; want %s", got, want)
+	}
+	git("tag", "v1.2.3")
+	if got := version(); got != "v1.2.3" {
+		t.Errorf("tagged: %s; want v1.2.3", got)
+	}
+	rev = commit()
+	if got, want := version(), "v1.2.4-0.20261206122323-"+rev; got != want {
+		t.Errorf("after the tag: %s; want %s", got, want)
+	}
+	git("tag", "v1.3.0-rc.1")
+	rev = commit()
+	if got, want := version(), "v1.3.0-rc.1.0.20261206122323-"+rev; got != want {
+		t.Errorf("after a pre-release tag: %s; want %s", got, want)
+	}
+	os.WriteFile(filepath.Join(dir, "f"), []byte("changed"), 0o644)
+	if got, want := version(), "v1.3.0-rc.1.0.20261206122323-"+rev+"+dirty"; got != want {
+		t.Errorf("with uncommitted changes: %s; want %s", got, want)
+	}
+}

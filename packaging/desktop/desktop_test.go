@@ -115,6 +115,7 @@ func TestManager(t *testing.T) {
 		}
 	}
 	write(filepath.Join(sys, "firefox.desktop"), firefox)
+	write(filepath.Join(sys, "envapp.desktop"), "[Desktop Entry]\nName=Env\nExec=env GDK_BACKEND=x11 firefox %u\nType=Application\n")
 	write(filepath.Join(sys, "vim.desktop"), "[Desktop Entry]\nName=Vim\nExec=vim %F\nType=Application\n")
 	write(filepath.Join(sys, "gimp.desktop"), "[Desktop Entry]\nName=GIMP\nExec=gimp-2.10 %U\nType=Application\n")
 	// /usr/local wins over /usr for the same ID.
@@ -137,17 +138,17 @@ func TestManager(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := states(), map[string]State{"firefox": Wrappable, "gimp": Wrappable}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("List = %v; want %v (vim has no profile)", got, want)
+	if got, want := states(), map[string]State{"firefox": Wrappable, "gimp": Wrappable, "envapp": Wrappable}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("List = %v; want %v (vim has no profile; envapp runs firefox through env)", got, want)
 	}
 	if _, err := m.Install([]string{"vim"}, false); err == nil {
 		t.Error("installing vim (no profile) succeeded; want an error")
 	}
-	done, err := m.Install([]string{"firefox"}, false)
-	if err != nil || len(done) != 1 {
+	done, err := m.Install([]string{"firefox"}, false) // the profile's name: both entries that run firefox
+	if err != nil || len(done) != 2 {
 		t.Fatalf("Install firefox = %v, %v", done, err)
 	}
-	if got, want := states(), map[string]State{"firefox": Wrapped, "gimp": Wrappable}; !reflect.DeepEqual(got, want) {
+	if got, want := states(), map[string]State{"firefox": Wrapped, "gimp": Wrappable, "envapp": Wrapped}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after install: List = %v; want %v", got, want)
 	}
 	if _, err := m.Install(nil, true); err != nil {
