@@ -189,7 +189,8 @@ func TestArchPackage(t *testing.T) {
 		t.Errorf("usr/bin/sbx must be an ordinary executable (0755, no setuid):\n%s", list)
 	}
 	install, _ := exec.Command("tar", "--zstd", "-xOf", pkg, ".INSTALL").Output()
-	if !bytes.Contains(install, []byte("post_install()")) || !bytes.Contains(install, []byte("apparmor_parser -r")) {
+	if !bytes.Contains(install, []byte("post_install()")) || !bytes.Contains(install, []byte("post_upgrade()")) ||
+		!bytes.Contains(install, []byte("pre_remove()")) || !bytes.Contains(install, []byte("apparmor_parser -r")) {
 		t.Errorf(".INSTALL does not load the AppArmor profile:\n%s", install)
 	}
 }
