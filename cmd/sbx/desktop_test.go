@@ -125,8 +125,9 @@ func TestDesktopXterm(t *testing.T) {
 	}
 }
 
-// TestDesktopLaunch starts a wrapped entry the way a desktop does (gio launch, under Xvfb)
-// and sees the app running inside sbx in sbx list.
+// TestDesktopLaunch starts a wrapped entry the way a desktop does, under Xvfb: by file with
+// gio launch, and by desktop file ID with gtk-launch, which must find the override in front
+// of the original. Each time the app shows in sbx list, running in sbx with its profile.
 func TestDesktopLaunch(t *testing.T) {
 	for _, tool := range []string{"gio", "Xvfb"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -139,43 +140,61 @@ func TestDesktopLaunch(t *testing.T) {
 		if r := e.sbx(t, u, "desktop", "install", "sbxtest-sleeper"); r.Code != 0 {
 			t.Fatalf("as %s: install: exit %d: %s", u.Name, r.Code, r.Stderr)
 		}
-		entry := filepath.Join(e.apps, "sbxtest-sleeper.desktop")
-		// The launched app outlives gio and inherits its output: a file, not a pipe to wait on.
-		logf, err := os.Create(filepath.Join(t.TempDir(), "launch.log"))
-		if err != nil {
-			t.Fatal(err)
+		launchers := [][]string{{"gio", "launch", filepath.Join(e.apps, "sbxtest-sleeper.desktop")}}
+		if _, err := exec.LookPath("gtk-launch"); err == nil {
+			launchers = append(launchers, []string{"gtk-launch", "sbxtest-sleeper"})
 		}
-		argv := u.Wrap(append(e.vars(display), "gio", "launch", entry))
-		launch := exec.Command(argv[0], argv[1:]...)
-		launch.Stdout, launch.Stderr = logf, logf
-		if err := launch.Run(); err != nil {
-			out, _ := os.ReadFile(logf.Name())
-			t.Fatalf("as %s: gio launch: %v: %s", u.Name, err, out)
-		}
-		logf.Close()
-		var found map[string]any
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && found == nil; time.Sleep(200 * time.Millisecond) {
-			var rows []map[string]any
-			l := e.sbx(t, u, "list", "--json")
-			json.Unmarshal([]byte(l.Stdout), &rows)
-			for _, r := range rows {
-				if r["profile"] == "sbxtest-sleeper" && r["app"] == "sleep" {
-					found = r
-				}
-			}
-		}
-		if found == nil {
-			out, _ := os.ReadFile(logf.Name())
-			t.Errorf("as %s: the launched app never showed in sbx list; its output:\n%s", u.Name, out)
-			continue
-		}
-		if r := e.sbx(t, u, "kill", found["id"].(string)); r.Code != 0 {
-			t.Errorf("as %s: sbx kill: exit %d: %s", u.Name, r.Code, r.Stderr)
+		for _, l := range launchers {
+			launchAndFind(t, u, e, display, l)
 		}
 		if r := e.sbx(t, u, "desktop", "remove", "--all"); r.Code != 0 {
 			t.Errorf("as %s: remove --all: exit %d: %s", u.Name, r.Code, r.Stderr)
 		}
 	}
+}
+
+func launchAndFind(t *testing.T, u sbxtest.User, e *desktopEnv, display string, launcher []string) {
+	t.Helper()
+	// The launched app outlives the launcher and inherits its output: a file, not a pipe to
+	// wait on.
+	logf, err := os.Create(filepath.Join(t.TempDir(), "launch.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	argv := u.Wrap(append(e.vars(display), launcher...))
+	launch := exec.Command(argv[0], argv[1:]...)
+	launch.Stdout, launch.Stderr = logf, logf
+	if err := launch.Run(); err != nil {
+		out, _ := os.ReadFile(logf.Name())
+		t.Fatalf("as %s: %s: %v: %s", u.Name, launcher[0], err, out)
+	}
+	var found map[string]any
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && found == nil; time.Sleep(200 * time.Millisecond) {
+		var rows []map[string]any
+		l := e.sbx(t, u, "list", "--json")
+		json.Unmarshal([]byte(l.Stdout), &rows)
+		for _, r := range rows {
+			if r["profile"] == "sbxtest-sleeper" && r["app"] == "sleep" {
+				found = r
+			}
+		}
+	}
+	if found == nil {
+		out, _ := os.ReadFile(logf.Name())
+		t.Errorf("as %s: the app %s launched never showed in sbx list; its output:\n%s", u.Name, launcher[0], out)
+		return
+	}
+	if r := e.sbx(t, u, "kill", found["id"].(string)); r.Code != 0 {
+		t.Errorf("as %s: sbx kill: exit %d: %s", u.Name, r.Code, r.Stderr)
+	}
+	// Wait for it to go, so the next launch is not mistaken for this one.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if l := e.sbx(t, u, "list", "--json"); !strings.Contains(l.Stdout, found["id"].(string)) {
+			return
+		}
+	}
+	t.Errorf("as %s: sandbox %s still listed 10s after sbx kill", u.Name, found["id"])
 }
 
 // startXvfb starts an X server on a display it picks itself (-displayfd) and returns
