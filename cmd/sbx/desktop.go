@@ -106,6 +106,9 @@ func (o *desktopOptions) manager() (*desktop.Manager, error) {
 }
 
 func (o *desktopOptions) selection(args []string) error {
+	if o.system && os.Geteuid() != 0 {
+		return &usageError{fmt.Errorf("--system changes %s for every user: run it as root (or leave --system out for your own menu)", systemApplications)}
+	}
 	if o.all && len(args) > 0 {
 		return &usageError{fmt.Errorf("name apps or give --all, not both")}
 	}

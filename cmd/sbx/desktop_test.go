@@ -125,6 +125,43 @@ func TestDesktopXterm(t *testing.T) {
 	}
 }
 
+// TestDesktopSystem runs the system-wide mode as root in a mount namespace of its own,
+// where /usr/local/share is an empty tmpfs, so the machine's menu is never touched: install
+// writes there, remove leaves it empty; a user cannot use it.
+func TestDesktopSystem(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the system-wide mode needs root")
+	}
+	for _, tool := range []string{"unshare", "desktop-file-validate", "xterm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	script := `set -e
+mount -t tmpfs tmpfs /usr/local/share
+"$0" desktop --system install xterm
+desktop-file-validate /usr/local/share/applications/debian-xterm.desktop
+grep -x 'Exec='"$0"' run --profile xterm -- xterm' /usr/local/share/applications/debian-xterm.desktop
+"$0" desktop --system list | grep -q '^debian-xterm  *wrapped  *xterm'
+"$0" desktop --system remove --all
+echo "left:"
+ls -A /usr/local/share/applications`
+	u := sbxtest.Users()[0]
+	r := sbxtest.Run(t, u, "", "", "unshare", "--mount", "--propagation", "private", "sh", "-c", script, sbxtest.Binary(t))
+	if r.Code != 0 || !strings.Contains(r.Stdout, "wrapped debian-xterm (profile xterm): /usr/local/share/applications/debian-xterm.desktop") {
+		t.Fatalf("system-wide install/list/remove: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if _, left, _ := strings.Cut(r.Stdout, "left:\n"); left != "" {
+		t.Errorf("after remove --all, /usr/local/share/applications still holds:\n%s", left)
+	}
+	for _, u := range sbxtest.Users()[1:] {
+		r := sbxtest.Sbx(t, u, "desktop", "--system", "install", "xterm")
+		if r.Code != exitUsage || !strings.Contains(r.Stderr, "run it as root") {
+			t.Errorf("as %s: desktop --system install: exit %d, %q; want a usage error saying to run it as root", u.Name, r.Code, r.Stderr)
+		}
+	}
+}
+
 // TestDesktopLaunch starts a wrapped entry the way a desktop does, under Xvfb: by file with
 // gio launch, and by desktop file ID with gtk-launch, which must find the override in front
 // of the original. Each time the app shows in sbx list, running in sbx with its profile.
