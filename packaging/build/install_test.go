@@ -224,3 +224,71 @@ func lockMachine(t *testing.T) func() {
 	}
 	return func() { f.Close() }
 }
+
+// TestMaintainerScripts runs the post-install and pre-remove scripts on a host where AppArmor
+// looks active: in a mount namespace of its own, tmpfs mounts fake /sys/module/apparmor,
+// /sys/kernel/security/apparmor and /etc/apparmor.d, and a stand-in apparmor_parser records
+// how it is called. postinst loads (-r) the profile, prerm unloads (-R) it on removal and not
+// on upgrade; with AppArmor inactive neither calls the parser.
+func TestMaintainerScripts(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("faking /sys in a mount namespace needs root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	if _, err := os.Stat("/etc/apparmor.d"); err != nil {
+		t.Skip("/etc/apparmor.d does not exist to mount over (make test installs apparmor)")
+	}
+	dir := t.TempDir()
+	files := filepath.Join(moduleRoot(t), "packaging/files")
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	log := filepath.Join(dir, "parser.log")
+	os.WriteFile(filepath.Join(bin, "apparmor_parser"), []byte("#!/bin/sh\necho \"$*\" >> "+log+"\n"), 0o755)
+	run := func(active bool, script string, args ...string) string {
+		t.Helper()
+		os.Remove(log)
+		setup := `set -e
+mount -t tmpfs tmpfs /etc/apparmor.d && cp "$1" /etc/apparmor.d/sbx
+mount -t tmpfs tmpfs /sys/module
+mount -t tmpfs tmpfs /sys/kernel/security
+if [ "$2" = active ]; then
+	mkdir -p /sys/module/apparmor/parameters /sys/kernel/security/apparmor
+	echo Y > /sys/module/apparmor/parameters/enabled
+fi
+shift 2
+exec sh "$@"`
+		state := "inactive"
+		if active {
+			state = "active"
+		}
+		cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", setup, "sh",
+			filepath.Join(files, "apparmor-sbx"), state, filepath.Join(files, script)}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/sbin:/usr/bin:/sbin:/bin")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v (AppArmor %s): %v\n%s", script, args, state, err, out)
+		}
+		b, _ := os.ReadFile(log)
+		return strings.TrimSpace(string(b))
+	}
+	for _, tt := range []struct {
+		active bool
+		script string
+		args   []string
+		want   string
+	}{
+		{true, "postinst", []string{"configure"}, "-r -T -W /etc/apparmor.d/sbx"},
+		{true, "postinst", []string{"1"}, "-r -T -W /etc/apparmor.d/sbx"}, // rpm %post, install
+		{true, "prerm", []string{"remove"}, "-R /etc/apparmor.d/sbx"},
+		{true, "prerm", []string{"0"}, "-R /etc/apparmor.d/sbx"}, // rpm %preun, erase
+		{true, "prerm", []string{"upgrade", "1.0"}, ""},
+		{true, "prerm", []string{"1"}, ""}, // rpm %preun, upgrade
+		{false, "postinst", []string{"configure"}, ""},
+		{false, "prerm", []string{"remove"}, ""},
+	} {
+		if got := run(tt.active, tt.script, tt.args...); got != tt.want {
+			t.Errorf("%s %v with AppArmor active=%v called apparmor_parser %q; want %q", tt.script, tt.args, tt.active, got, tt.want)
+		}
+	}
+}
