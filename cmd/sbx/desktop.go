@@ -126,9 +126,12 @@ func (o *desktopOptions) install(args []string) error {
 	if err != nil {
 		return err
 	}
-	done, err := m.Install(args, o.all)
+	done, already, err := m.Install(args, o.all)
 	for _, a := range done {
 		fmt.Fprintf(o.io.Out, "wrapped %s (profile %s): %s\n", a.ID, a.Profile, a.Override)
+	}
+	for _, a := range already {
+		fmt.Fprintf(o.io.Out, "%s is wrapped already (profile %s): %s\n", a.ID, a.Profile, a.Override)
 	}
 	if err != nil {
 		return fmt.Errorf("desktop install: %w", err)

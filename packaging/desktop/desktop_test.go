@@ -141,17 +141,20 @@ func TestManager(t *testing.T) {
 	if got, want := states(), map[string]State{"firefox": Wrappable, "gimp": Wrappable, "envapp": Wrappable}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("List = %v; want %v (vim has no profile; envapp runs firefox through env)", got, want)
 	}
-	if _, err := m.Install([]string{"vim"}, false); err == nil {
+	if _, _, err := m.Install([]string{"vim"}, false); err == nil {
 		t.Error("installing vim (no profile) succeeded; want an error")
 	}
-	done, err := m.Install([]string{"firefox"}, false) // the profile's name: both entries that run firefox
+	done, _, err := m.Install([]string{"firefox"}, false) // the profile's name: both entries that run firefox
 	if err != nil || len(done) != 2 {
 		t.Fatalf("Install firefox = %v, %v", done, err)
+	}
+	if done, already, err := m.Install([]string{"firefox"}, false); err != nil || len(done) != 0 || len(already) != 2 {
+		t.Errorf("Install firefox again = written %v, already %v, %v; want both already wrapped", done, already, err)
 	}
 	if got, want := states(), map[string]State{"firefox": Wrapped, "gimp": Wrappable, "envapp": Wrapped}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after install: List = %v; want %v", got, want)
 	}
-	if _, err := m.Install(nil, true); err != nil {
+	if _, _, err := m.Install(nil, true); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(target, "gimp.desktop"))
@@ -163,7 +166,7 @@ func TestManager(t *testing.T) {
 	if got := states()["firefox"]; got != Stale {
 		t.Errorf("after the original changed: firefox is %s; want stale", got)
 	}
-	if _, err := m.Install([]string{"firefox"}, false); err != nil {
+	if _, _, err := m.Install([]string{"firefox"}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := states()["firefox"]; got != Wrapped {
