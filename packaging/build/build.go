@@ -183,6 +183,13 @@ func stageFiles(root, stage, bin string, o Options) (files.Contents, error) {
 
 	// The administrator's profile directory (empty: profiles come built in) and the
 	// AppArmor profile, both configuration.
+	// The package's own directories, so that removing it removes them (rpm leaves
+	// directories it does not own).
+	c = append(c,
+		&files.Content{Destination: DocDir, Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: o.When}},
+		&files.Content{Destination: "/usr/share/licenses/sbx", Type: files.TypeDir, Packager: "rpm", FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: o.When}},
+		&files.Content{Destination: "/usr/share/licenses/sbx", Type: files.TypeDir, Packager: "archlinux", FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: o.When}},
+	)
 	c = append(c,
 		&files.Content{Destination: "/etc/sbx", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: o.When}},
 		&files.Content{Destination: ProfilesDir, Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: o.When}},
@@ -261,7 +268,7 @@ func pack(format string, contents files.Contents, changelog, out string, o Optio
 		info.Contents = nil
 		for _, c := range contents {
 			cc := *c
-			if strings.HasPrefix(cc.Destination, "/usr/share/doc/") || strings.HasPrefix(cc.Destination, "/usr/share/man/") {
+			if cc.Type == "" && (strings.HasPrefix(cc.Destination, "/usr/share/doc/") || strings.HasPrefix(cc.Destination, "/usr/share/man/")) {
 				cc.Type = files.TypeRPMDoc
 			}
 			info.Contents = append(info.Contents, &cc)

@@ -276,3 +276,51 @@ func TestGitVersion(t *testing.T) {
 		t.Errorf("with uncommitted changes: %s; want %s", got, want)
 	}
 }
+
+// TestRpmInstallRoot installs the .rpm into a scratch root with rpm --root (scripts off:
+// they would act on this host), checks the files and the configuration list, erases it and
+// finds nothing left but rpm's database.
+func TestRpmInstallRoot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("rpm --root installs files owned by root")
+	}
+	if _, err := exec.LookPath("rpm"); err != nil {
+		t.Skip("rpm is not installed (rpmlint brings it)")
+	}
+	pkg := one(t, dist(t), "*.rpm")
+	root := t.TempDir()
+	rpm := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("rpm", append([]string{"--root", root}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("rpm %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	rpm("--initdb")
+	rpm("-i", "--nodeps", "--noscripts", pkg)
+	for _, p := range []string{BinPath, ManDir + "/sbx-run.1.gz", ProfilesDir, AppArmorProfile, "/usr/share/licenses/sbx/copyright"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Errorf("installed rpm lacks %s: %v", p, err)
+		}
+	}
+	if conf := rpm("-qc", "sbx"); strings.TrimSpace(conf) != AppArmorProfile {
+		t.Errorf("rpm -qc sbx = %q; want %s", conf, AppArmorProfile)
+	}
+	if scripts := rpm("-q", "--scripts", "sbx"); !strings.Contains(scripts, "postinstall scriptlet") || !strings.Contains(scripts, "preuninstall scriptlet") {
+		t.Errorf("rpm scripts lack %%post or %%preun:\n%s", scripts)
+	}
+	rpm("-e", "--noscripts", "sbx")
+	for _, p := range []string{"/etc/sbx", DocDir, "/usr/share/licenses/sbx"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+			t.Errorf("after rpm -e, %s is left", p)
+		}
+	}
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		rel, _ := filepath.Rel(root, p)
+		if err == nil && !fi.IsDir() && !strings.Contains(rel, "rpm") {
+			t.Errorf("after rpm -e, %s is left", rel)
+		}
+		return nil
+	})
+}
