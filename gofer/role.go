@@ -37,16 +37,16 @@ func RoleMain() error {
 		report(status{Error: "reading configuration: " + err.Error()})
 		return err
 	}
-	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
+	// The sandbox's kernel applies the app's umask to every mode it sends; the gofer's own
+	// (inherited from the user's shell) must not take more bits away.
+	unix.Umask(0)
 	v, warnings, err := confineView(&cfg)
 	if err != nil {
 		report(status{Error: err.Error()})
 		return err
 	}
 	report(status{Warnings: warnings})
-	s := newServer(v)
-	s.uid, s.gid = uid, gid
-	err = s.Serve(roleConnFD)
+	err = newServer(v).Serve(roleConnFD)
 	if err == errClose || errors.Is(err, errClose) {
 		return nil
 	}

@@ -29,8 +29,6 @@ type node struct {
 // Server answers one kernel's requests.
 type Server struct {
 	view *view
-	// uid, gid are the gofer's own IDs (read at start: its seccomp filter refuses getuid later).
-	uid, gid uint32
 
 	mu sync.Mutex
 	// handles maps handle IDs to nodes. protected by mu
@@ -61,7 +59,7 @@ func (v *view) denied(host string) bool {
 }
 
 func newServer(v *view) *Server {
-	return &Server{view: v, handles: make(map[uint64]*node), uid: uint32(unix.Getuid()), gid: uint32(unix.Getgid())}
+	return &Server{view: v, handles: make(map[uint64]*node)}
 }
 
 func (s *Server) get(id uint64) (*node, error) {
@@ -145,13 +143,12 @@ func (s *Server) statFD(fd int, n *node) (Attr, error) {
 		return Attr{}, err
 	}
 	// Owners outside the gofer's user namespace (root, system users) are shown as root: the
-	// sandbox presents the system as root-owned, which is what nearly all of it is. The
-	// overflow ID is also a real user's (nobody's): its own files stay its own.
+	// sandbox presents the system as root-owned, which is what nearly all of it is.
 	uid, gid := st.Uid, st.Gid
-	if uid == overflowID && s.uid != overflowID {
+	if uid == overflowID {
 		uid = 0
 	}
-	if gid == overflowID && s.gid != overflowID {
+	if gid == overflowID {
 		gid = 0
 	}
 	return Attr{Kind: kindOf(st.Mode), Mode: st.Mode, UID: uid, GID: gid, Nlink: st.Nlink, Size: st.Size,

@@ -98,6 +98,13 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 	if m.faultGen.Load() != gen {
 		return true
 	}
+	if v := m.writableCOWLocked(addr); v != nil {
+		if m.breakCOWLocked(v, addr) != nil {
+			return false
+		}
+		m.faultGen.Add(1)
+		return true
+	}
 	v := m.vmaAtLocked(addr)
 	if v == nil || v.lazy == nil || v.Prot == 0 {
 		return false

@@ -30,6 +30,8 @@ type MemoryFile struct {
 	next int64
 	// used is the number of bytes currently allocated. protected by mu
 	used int64
+	// shared lists the ranges with more than one owner (refs.go). protected by mu
+	shared []sref
 }
 
 type frange struct{ off, len int64 }

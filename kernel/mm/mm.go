@@ -66,6 +66,20 @@ type VMA struct {
 	// lazy is the fill state of a lazily filled private file mapping (lazy.go); nil when
 	// the VMA's memory-file range is always valid.
 	lazy *lazyFill
+	// cow says the private range may be shared with another address space since a fork:
+	// the platform maps it without write, and the first write copies (cow.go).
+	cow bool
+	// dontFork (MADV_DONTFORK) leaves the mapping out of a fork's child; wipeOnFork
+	// (MADV_WIPEONFORK) gives the child zero-filled memory in its place.
+	dontFork, wipeOnFork bool
+}
+
+// platformProt is the protection the platform gives v's pages (a lazy VMA's mapped ones).
+func (v *VMA) platformProt() platform.Prot {
+	if v.cow {
+		return v.Prot &^ platform.ProtWrite
+	}
+	return v.Prot
 }
 
 // sharedRef counts VMAs (pieces of one split mapping) using one shared range.
@@ -210,7 +224,7 @@ const minMmapAddr = 0x10000
 // insertLocked adds v, which must not overlap, and mirrors it into the platform (a lazy
 // VMA inaccessible until its pages fault in).
 func (m *MM) insertLocked(v *VMA) error {
-	prot := v.Prot
+	prot := v.platformProt()
 	if v.lazy != nil {
 		prot = 0
 		i, j := v.lazyPages(v.Start, v.End)
@@ -374,7 +388,7 @@ func (m *MM) dropLocked(v *VMA) {
 	if v.release != nil {
 		v.release.dec()
 	} else {
-		m.mf.Free(v.memOff, int64(v.End-v.Start))
+		m.mf.DecRef(v.memOff, int64(v.End-v.Start))
 	}
 	if v.lazy != nil {
 		v.lazy.dec()
@@ -429,31 +443,34 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 	m.splitLocked(end)
 	// Contiguous ordinary VMAs change in one platform call; lazy ones page run by page run.
 	var runStart, runEnd uint64
+	var runProt platform.Prot
+	flush := func() error {
+		if runEnd > runStart {
+			return m.as.Protect(runStart, runEnd-runStart, runProt)
+		}
+		return nil
+	}
 	for i := m.findLocked(addr); i < len(m.vmas) && m.vmas[i].Start < end; i++ {
 		v := m.vmas[i]
 		v.Prot = prot
-		if v.lazy == nil && v.Start == runEnd {
+		pp := v.platformProt()
+		if v.lazy == nil && v.Start == runEnd && pp == runProt {
 			runEnd = v.End
 			continue
 		}
-		if runEnd > runStart {
-			if err := m.as.Protect(runStart, runEnd-runStart, prot); err != nil {
-				return err
-			}
+		if err := flush(); err != nil {
+			return err
 		}
-		runStart, runEnd = v.Start, v.End
+		runStart, runEnd, runProt = v.Start, v.End, pp
 		if v.lazy != nil {
-			if err := m.protectRunsLocked(v, v.Start, v.End, prot); err != nil {
+			if err := m.protectRunsLocked(v, v.Start, v.End, pp); err != nil {
 				return err
 			}
 			runStart, runEnd = 0, 0
 		}
 	}
 	m.mergeLocked()
-	if runEnd > runStart {
-		return m.as.Protect(runStart, runEnd-runStart, prot)
-	}
-	return nil
+	return flush()
 }
 
 // mergeLocked joins adjacent VMAs that are indistinguishable continuations of each other.
@@ -465,7 +482,7 @@ func (m *MM) mergeLocked() {
 			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
 				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
-				p.release == v.release && p.lazy == v.lazy {
+				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork {
 				if v.release != nil {
 					v.release.dec()
 				}
@@ -657,20 +674,22 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var set func(v *VMA) error
 	switch advice {
 	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE:
+		set = m.discardLocked
+	case unix.MADV_DONTFORK:
+		set = func(v *VMA) error { v.dontFork = true; return nil }
+	case unix.MADV_DOFORK:
+		set = func(v *VMA) error { v.dontFork = false; return nil }
+	case unix.MADV_WIPEONFORK:
+		set = func(v *VMA) error { v.wipeOnFork = true; return nil }
+	case unix.MADV_KEEPONFORK:
+		set = func(v *VMA) error { v.wipeOnFork = false; return nil }
 	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
-		unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
+		unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
 		unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP, unix.MADV_DODUMP,
-		unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK, unix.MADV_COLD, unix.MADV_PAGEOUT:
-		for a := addr; a < end; {
-			v := m.vmaAtLocked(a)
-			if v == nil {
-				return unix.ENOMEM
-			}
-			a = v.End
-		}
-		return nil
+		unix.MADV_COLD, unix.MADV_PAGEOUT:
 	default:
 		return unix.EINVAL
 	}
@@ -679,26 +698,55 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 		if v == nil {
 			return unix.ENOMEM
 		}
-		lo, hi := max(a, v.Start), min(end, v.End)
-		if v.lazy != nil {
-			if err := m.discardLazyLocked(v, lo, hi); err != nil {
-				return err
-			}
-		} else if !v.Shared {
-			off := v.memOff + int64(lo-v.Start)
-			n := int64(hi - lo)
-			if v.Source != nil {
-				// Private file pages go back to the file's contents.
-				b := m.mf.Slice(off, n)
-				clear(b)
-				if _, err := v.Source.ReadAt(b, v.FileOff+int64(lo-v.Start)); err != nil && err != errEOF {
-					return err
-				}
-			} else {
-				_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
-			}
+		if advice == unix.MADV_WIPEONFORK && (v.Shared || v.Source != nil) {
+			return unix.EINVAL // private anonymous memory only
 		}
 		a = v.End
+	}
+	if set == nil || length == 0 {
+		return nil
+	}
+	m.splitLocked(addr)
+	m.splitLocked(end)
+	for i := m.findLocked(addr); i < len(m.vmas) && m.vmas[i].Start < end; i++ {
+		if err := set(m.vmas[i]); err != nil {
+			return err
+		}
+	}
+	m.mergeLocked()
+	return nil
+}
+
+// discardLocked implements MADV_DONTNEED on the whole of v: private pages go back to zero
+// (anonymous) or to the file's contents. Preconditions: m.mu held.
+func (m *MM) discardLocked(v *VMA) error {
+	if v.Shared {
+		return nil
+	}
+	if v.lazy != nil {
+		return m.discardLazyLocked(v, v.Start, v.End)
+	}
+	n := int64(v.End - v.Start)
+	if v.cow {
+		// Others may share the pages: this address space gets a fresh range instead.
+		off, err := m.mf.Allocate(n)
+		if err != nil {
+			return err
+		}
+		if err := m.as.MapFile(v.Start, v.End-v.Start, off, v.Prot); err != nil {
+			m.mf.Free(off, n)
+			return err
+		}
+		m.mf.DecRef(v.memOff, n)
+		v.memOff, v.cow = off, false
+	} else {
+		_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, v.memOff, n)
+	}
+	if v.Source != nil {
+		// Private file pages go back to the file's contents.
+		if _, err := v.Source.ReadAt(m.mf.Slice(v.memOff, n), v.FileOff); err != nil && err != errEOF {
+			return err
+		}
 	}
 	return nil
 }
