@@ -13,8 +13,11 @@ import (
 const PageSize = 4096
 
 // memFileSize is the virtual size of the memory file. It is sparse: only pages the app
-// touches (or the kernel writes) consume host memory.
-const memFileSize = 1 << 38 // 256 GiB
+// touches (or the kernel writes) consume host memory, so its size only bounds how much all
+// processes of a sandbox may have mapped at once (address space, not memory): 16 TiB, an
+// eighth of the kernel's own address space, which maps it whole (a bigger hole is not
+// always free there once the Go runtime has started).
+const memFileSize = 1 << 44
 
 // MemoryFile is the memfd holding every page of app memory in one sandbox, and the
 // kernel's own shared mapping of it. Ranges are handed out by a first-fit allocator; freed

@@ -114,6 +114,9 @@ type MM struct {
 	// Process layout recorded by the loader, for /proc. protected by mu
 	Layout Layout
 
+	// limitAS and limitData are RLIMIT_AS and RLIMIT_DATA in bytes (SetLimits). protected by mu
+	limitAS, limitData uint64
+
 	users users
 	// faultGen counts fault-time fills (see HandleFault).
 	faultGen atomic.Uint64
@@ -129,9 +132,54 @@ type Layout struct {
 
 // New returns an empty address space backed by mf, mirrored into as.
 func New(mf *MemoryFile, as platform.AddressSpace, maxAddr uint64) *MM {
-	m := &MM{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr}
+	m := &MM{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr, limitAS: noLimit, limitData: noLimit}
 	m.users.n.Store(1)
 	return m
+}
+
+// noLimit is RLIM_INFINITY.
+const noLimit = ^uint64(0)
+
+// SetLimits records the process's RLIMIT_AS and RLIMIT_DATA (bytes), which mmap, mremap and
+// brk then honour as Linux's may_expand_vm does.
+func (m *MM) SetLimits(as, data uint64) {
+	m.mu.Lock()
+	m.limitAS, m.limitData = as, data
+	m.mu.Unlock()
+}
+
+// isData reports whether v counts as data for RLIMIT_DATA: private, writable, not stack.
+func isData(prot platform.Prot, shared, stack bool) bool {
+	return prot&platform.ProtWrite != 0 && !shared && !stack
+}
+
+// mayExpandLocked reports whether the address space may grow by length bytes, of which
+// replacing bytes already mapped (MAP_FIXED over [addr, addr+replace)) are given back;
+// data says the new bytes count against RLIMIT_DATA. Preconditions: m.mu held.
+func (m *MM) mayExpandLocked(length uint64, data bool, addr, replace uint64) bool {
+	if m.limitAS == noLimit && (m.limitData == noLimit || !data) {
+		return true
+	}
+	var total, dataVM, overlap, dataOverlap uint64
+	for _, v := range m.vmas {
+		n := v.End - v.Start
+		d := isData(v.Prot, v.Shared, v.GrowsDown || v.Name == "[stack]")
+		total += n
+		if d {
+			dataVM += n
+		}
+		if replace > 0 && v.End > addr && v.Start < addr+replace {
+			o := min(v.End, addr+replace) - max(v.Start, addr)
+			overlap += o
+			if d {
+				dataOverlap += o
+			}
+		}
+	}
+	if total-overlap+length > m.limitAS {
+		return false
+	}
+	return !data || dataVM-dataOverlap+length <= m.limitData
 }
 
 // SetMmapBase sets the top of the top-down mmap area (ASLR is the loader's business).
@@ -332,6 +380,13 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 	}
+	var replace uint64
+	if o.Fixed {
+		replace = length
+	}
+	if !m.mayExpandLocked(length, isData(o.Prot, o.Shared, o.GrowsDown), addr, replace) {
+		return 0, unix.ENOMEM
+	}
 	v := &VMA{Start: addr, End: addr + length, Prot: o.Prot, MaxProt: o.MaxProt, Shared: o.Shared,
 		GrowsDown: o.GrowsDown, Source: o.Source, FileOff: o.Offset, Name: o.Name, Dev: o.Dev, Ino: o.Ino}
 	if v.MaxProt == 0 {
@@ -528,6 +583,9 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 			return 0, unix.EINVAL
 		}
 	}
+	if newLen > oldLen && !m.mayExpandLocked(newLen-oldLen, isData(v.Prot, v.Shared, v.GrowsDown), 0, 0) {
+		return 0, unix.ENOMEM
+	}
 	if !fixed && newLen <= oldLen {
 		if newLen < oldLen {
 			if err := m.removeLocked(oldAddr+newLen, oldAddr+oldLen); err != nil {
@@ -634,6 +692,13 @@ func (m *MM) Brk(addr uint64) uint64 {
 	switch {
 	case newTop > oldTop:
 		if !m.isFreeLocked(oldTop, newTop) || newTop > m.maxAddr {
+			return m.brkEnd
+		}
+		// RLIMIT_DATA bounds the heap (Linux adds the data segment, a few pages).
+		if m.limitData != noLimit && addr-m.brkStart > m.limitData {
+			return m.brkEnd
+		}
+		if !m.mayExpandLocked(newTop-oldTop, false, 0, 0) {
 			return m.brkEnd
 		}
 		v := &VMA{Start: oldTop, End: newTop, Prot: platform.ProtRead | platform.ProtWrite,
