@@ -65,8 +65,14 @@ func (b *builder) ensure(path string, file bool) (vfs.VirtualDentry, error) {
 	if err != nil {
 		return vfs.VirtualDentry{}, err
 	}
+	// A directory made inside one the app's user owns (its home, ~/.cache for an allowed
+	// ~/.cache/mozilla) belongs to that user too, as if the user had made it: the app can
+	// then create its siblings (~/.cache/dconf).
 	creds := &vfs.Creds{}
 	in := parent.Dentry.Inode()
+	if a, err := in.Stat(); err == nil && a.UID == b.uid {
+		creds = &vfs.Creds{UID: b.uid, EUID: b.uid, FSUID: b.uid, GID: b.gid, EGID: b.gid, FSGID: b.gid}
+	}
 	if file {
 		child, f, err := in.Create(name, unix.O_WRONLY, 0o644, creds)
 		if err != nil {

@@ -1,8 +1,6 @@
 package syscalls
 
 import (
-	"time"
-
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -16,10 +14,11 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 	if !fd.Readable() {
 		return 0, unix.EBADF
 	}
+	w := fileWaiter(fd, false)
 	for {
 		n, err := read()
 		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
-			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				if werr == unix.EINTR {
 					return 0, unix.EINTR
 				}
@@ -41,6 +40,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 		return 0, unix.EBADF
 	}
 	var done int64
+	w := fileWaiter(fd, true)
 	for {
 		n, err := write(src)
 		done += n
@@ -55,7 +55,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 			return 0, unix.EPIPE
 		}
 		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
-			if werr := t.WaitFile(fd, waiter.EventOut, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, waiter.EventOut); werr != nil {
 				if done > 0 {
 					return uint64(done), nil
 				}
