@@ -412,10 +412,10 @@ func (s *Server) setattr(n *node, d *decoder, ro bool) *reply {
 	if mask&(setUID|setGID) != 0 {
 		u, g := -1, -1
 		if mask&setUID != 0 {
-			u = int(uid)
+			u = int(innerOwner(uid, s.hostUID))
 		}
 		if mask&setGID != 0 {
-			g = int(gid)
+			g = int(innerOwner(gid, s.hostGID))
 		}
 		if err := unix.Fchownat(dirfd, name, u, g, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return errReply(err)
@@ -454,10 +454,10 @@ func (s *Server) setattrGone(n *node, mask, mode, uid, gid uint32, at, mt Timesp
 	if mask&(setUID|setGID) != 0 {
 		u, g := -1, -1
 		if mask&setUID != 0 {
-			u = int(uid)
+			u = int(innerOwner(uid, s.hostUID))
 		}
 		if mask&setGID != 0 {
-			g = int(gid)
+			g = int(innerOwner(gid, s.hostGID))
 		}
 		if err := unix.Fchownat(n.fd, "", u, g, unix.AT_EMPTY_PATH); err != nil {
 			return errReply(err)

@@ -39,6 +39,7 @@ func RoleMain() error {
 		report(status{Error: "reading configuration: " + err.Error()})
 		return err
 	}
+	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
 	// The sandbox's kernel applies the app's umask to every mode it sends; the gofer's own
 	// (inherited from the user's shell) must not take more bits away.
 	unix.Umask(0)
@@ -48,7 +49,10 @@ func RoleMain() error {
 		return err
 	}
 	report(status{Warnings: warnings})
-	err = newServer(v).Serve(roleConnFD)
+	s := newServer(v)
+	s.uid, s.gid = uid, gid
+	s.hostUID, s.hostGID = cfg.HostUID, cfg.HostGID
+	err = s.Serve(roleConnFD)
 	if err == errClose || errors.Is(err, errClose) {
 		return nil
 	}

@@ -40,6 +40,10 @@ type nameKey struct {
 // Server answers one kernel's requests.
 type Server struct {
 	view *view
+	// uid, gid are the gofer's own IDs in its user namespace (read at start: its seccomp
+	// filter refuses getuid later); hostUID, hostGID the user's IDs on the host.
+	uid, gid         uint32
+	hostUID, hostGID uint32
 
 	// tree is the rename lock: renames and unlinks hold it exclusively while they change
 	// the host tree and move or retire the nodes they touched; everything that reaches a
@@ -78,7 +82,9 @@ func (v *view) denied(host string) bool {
 }
 
 func newServer(v *view) *Server {
-	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node)}
+	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid())
+	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node),
+		uid: uid, gid: gid, hostUID: uid, hostGID: gid}
 }
 
 func (s *Server) get(id uint64) (*node, error) {
@@ -235,6 +241,37 @@ func kindOf(mode uint32) Kind {
 // overflowID is what the kernel shows for IDs not mapped into the gofer's user namespace.
 const overflowID = 65534
 
+// innerID is the ID the user's host ID has inside the gofer's user namespace: the same ID,
+// except for a user whose ID is the overflow ID (nobody), whose own files would otherwise
+// be indistinguishable from files of unmapped owners (root, system users).
+func innerID(host uint32) uint32 {
+	if host == overflowID {
+		return overflowID - 1
+	}
+	return host
+}
+
+// hostOwner turns an owner seen inside the gofer's user namespace into the one the
+// sandbox shows: the user's own inner ID is the user, unmapped owners are root.
+func hostOwner(id, inner, host uint32) uint32 {
+	switch id {
+	case inner:
+		return host
+	case overflowID:
+		return 0
+	}
+	return id
+}
+
+// innerOwner is hostOwner's inverse for chown requests: the user's host ID becomes the
+// inner one; any other ID is left for the host to refuse.
+func innerOwner(id, host uint32) uint32 {
+	if id == host {
+		return innerID(host)
+	}
+	return id
+}
+
 func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -242,13 +279,8 @@ func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	}
 	// Owners outside the gofer's user namespace (root, system users) are shown as root: the
 	// sandbox presents the system as root-owned, which is what nearly all of it is.
-	uid, gid := st.Uid, st.Gid
-	if uid == overflowID {
-		uid = 0
-	}
-	if gid == overflowID {
-		gid = 0
-	}
+	uid := hostOwner(st.Uid, s.uid, s.hostUID)
+	gid := hostOwner(st.Gid, s.gid, s.hostGID)
 	return Attr{Kind: kindOf(st.Mode), Mode: st.Mode, UID: uid, GID: gid, Nlink: st.Nlink, Size: st.Size,
 		Blocks: st.Blocks, BlkSize: int32(st.Blksize), Atime: Timespec{st.Atim.Sec, st.Atim.Nsec},
 		Mtime: Timespec{st.Mtim.Sec, st.Mtim.Nsec}, Ctime: Timespec{st.Ctim.Sec, st.Ctim.Nsec},
