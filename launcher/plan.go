@@ -33,6 +33,8 @@ type Plan struct {
 	Layout      []sandbox.Mount
 	Warnings    []string
 	MaxTasks    int
+	// MemoryLimit bounds the sandbox's memory in bytes (0: none).
+	MemoryLimit int64
 	Debug       bool
 	Strace      bool
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.

@@ -1,11 +1,13 @@
 package launcher
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher/control"
 )
@@ -25,6 +27,8 @@ type Live struct {
 	subs   map[chan control.Event]struct{}
 	// denials counts refusals by kind (file, network, dbus). protected by mu
 	denials map[string]uint64
+	// oomSeen is how many of the kernel's OOM kills are published. protected by mu
+	oomSeen int
 }
 
 // maxEvents bounds the events a sandbox remembers for new subscribers.
@@ -49,6 +53,9 @@ func (s *Sandbox) Publish() (*Live, error) {
 		lv.publish(control.Event{Time: time.Now(), Kind: "denial", Detail: kind + ": " + detail})
 	})
 	lv.publish(control.Event{Time: time.Now(), Kind: "exec", Detail: joinArgs(s.Plan.Argv)})
+	if s.Plan.MemoryLimit > 0 {
+		go lv.watchOOM()
+	}
 	go control.Serve(l, lv, nil)
 	go func() { <-lv.done; l.Close() }()
 	return lv, nil
@@ -137,7 +144,8 @@ func (lv *Live) Stats() (control.Stats, error) {
 	if err != nil {
 		return control.Stats{}, err
 	}
-	st := control.Stats{Tasks: rep.Tasks, MemoryBytes: rep.MemoryBytes, CPUNanos: rep.CPUNanos, Syscalls: rep.Syscalls,
+	lv.publishOOM(rep.OOMKills)
+	st := control.Stats{Tasks: rep.Tasks, MemoryBytes: rep.MemoryBytes, MemoryLimit: rep.MemoryLimit, CPUNanos: rep.CPUNanos, Syscalls: rep.Syscalls,
 		TopSyscalls: counts(rep.TopSyscalls), Unimplemented: counts(rep.Unimplemented), Denials: map[string]uint64{}}
 	lv.mu.Lock()
 	for k, v := range lv.denials {
@@ -216,4 +224,37 @@ func (lv *Live) Kill(sig syscall.Signal, grace time.Duration) error {
 		return lv.sb.kernel.Process.Kill()
 	}
 	return nil
+}
+
+// oomPoll is how often the launcher asks the kernel for OOM kills when nobody watches.
+const oomPoll = 500 * time.Millisecond
+
+// watchOOM turns the kernel's OOM kills into events while the sandbox lives.
+func (lv *Live) watchOOM() {
+	t := time.NewTicker(oomPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-lv.done:
+			return
+		case <-t.C:
+		}
+		rep, err := lv.sb.Query(sandbox.ControlRequest{Op: "stats"})
+		if err != nil {
+			continue
+		}
+		lv.publishOOM(rep.OOMKills)
+	}
+}
+
+// publishOOM publishes the kills not published yet (kills is every kill so far).
+func (lv *Live) publishOOM(kills []kernel.OOMKill) {
+	lv.mu.Lock()
+	fresh := kills[min(lv.oomSeen, len(kills)):]
+	lv.oomSeen = max(lv.oomSeen, len(kills))
+	lv.mu.Unlock()
+	for _, k := range fresh {
+		lv.publish(control.Event{Time: k.Time, Kind: "oom", Detail: fmt.Sprintf("killed process %d (%s), %d MiB resident; sandbox at %d of %d MiB",
+			k.PID, k.Comm, k.RSS>>20, k.Used>>20, k.Limit>>20)})
+	}
 }

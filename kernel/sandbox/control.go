@@ -46,14 +46,17 @@ type Process struct {
 
 // ControlReply is the kernel's answer.
 type ControlReply struct {
-	Error         string         `json:"error,omitempty"`
-	Tasks         int            `json:"tasks"`
-	Processes     []Process      `json:"processes,omitempty"`
-	MemoryBytes   int64          `json:"memory_bytes"`
-	Syscalls      uint64         `json:"syscalls"`
-	TopSyscalls   []SyscallCount `json:"top_syscalls,omitempty"`
-	Unimplemented []SyscallCount `json:"unimplemented,omitempty"`
-	CPUNanos      int64          `json:"cpu_ns"`
+	Error       string    `json:"error,omitempty"`
+	Tasks       int       `json:"tasks"`
+	Processes   []Process `json:"processes,omitempty"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	MemoryLimit int64     `json:"memory_limit,omitempty"`
+	// OOMKills lists every process the memory limit killed so far.
+	OOMKills      []kernel.OOMKill `json:"oom_kills,omitempty"`
+	Syscalls      uint64           `json:"syscalls"`
+	TopSyscalls   []SyscallCount   `json:"top_syscalls,omitempty"`
+	Unimplemented []SyscallCount   `json:"unimplemented,omitempty"`
+	CPUNanos      int64            `json:"cpu_ns"`
 }
 
 func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
@@ -97,6 +100,8 @@ func serveControl(k *kernel.Kernel) {
 			s := k.Stats()
 			rep.Tasks = s.Tasks
 			rep.MemoryBytes = s.MemoryBytes
+			rep.MemoryLimit = k.MemoryLimit
+			rep.OOMKills = k.OOMKills()
 			rep.Syscalls = s.Syscalls
 			rep.TopSyscalls = sortedCounts(s.PerSyscall, 20)
 			rep.Unimplemented = sortedCounts(s.Unimplemented, 0)

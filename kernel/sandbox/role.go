@@ -102,7 +102,8 @@ func run(stderr io.Writer) (int, error) {
 	}
 	ns := newRoot(mf)
 	kcfg := kernel.Config{Platform: plat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
+		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
+		MemoryLimit: cfg.MemoryLimit}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
 	}
@@ -129,6 +130,10 @@ func run(stderr io.Writer) (int, error) {
 		stubs.SetStubPath(StubPath)
 	}
 	go serveControl(k)
+	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
+		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
+			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
+	})
 
 	root := ns.Root()
 	cwd := root

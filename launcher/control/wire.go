@@ -75,6 +75,8 @@ type NameCount struct {
 type Stats struct {
 	Tasks       int    `json:"tasks"`
 	MemoryBytes int64  `json:"memory_bytes"`
+	// MemoryLimit is the sandbox's memory limit ([resources] memory; 0: none).
+	MemoryLimit int64  `json:"memory_limit,omitempty"`
 	CPUNanos    int64  `json:"cpu_ns"`
 	Syscalls    uint64 `json:"syscalls"`
 	// SyscallsPerSec is computed by the sandbox from its previous sample.
