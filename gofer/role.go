@@ -50,6 +50,7 @@ func RoleMain() error {
 	}
 	report(status{Warnings: warnings})
 	s := newServer(v)
+	s.disk.limit = cfg.DiskLimit
 	s.uid, s.gid = uid, gid
 	s.hostUID, s.hostGID = cfg.HostUID, cfg.HostGID
 	err = s.Serve(roleConnFD)

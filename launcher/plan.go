@@ -35,8 +35,10 @@ type Plan struct {
 	MaxTasks    int
 	// MemoryLimit bounds the sandbox's memory in bytes (0: none).
 	MemoryLimit int64
-	Debug       bool
-	Strace      bool
+	// DiskLimit bounds what the sandbox may add to the host's disk, in bytes (0: none).
+	DiskLimit int64
+	Debug     bool
+	Strace    bool
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.

@@ -7,7 +7,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher/control"
 )
@@ -29,6 +28,8 @@ type Live struct {
 	denials map[string]uint64
 	// oomSeen is how many of the kernel's OOM kills are published. protected by mu
 	oomSeen int
+	// diskSeen is how many disk-limit refusals are counted. protected by mu
+	diskSeen uint64
 }
 
 // maxEvents bounds the events a sandbox remembers for new subscribers.
@@ -53,8 +54,8 @@ func (s *Sandbox) Publish() (*Live, error) {
 		lv.publish(control.Event{Time: time.Now(), Kind: "denial", Detail: kind + ": " + detail})
 	})
 	lv.publish(control.Event{Time: time.Now(), Kind: "exec", Detail: joinArgs(s.Plan.Argv)})
-	if s.Plan.MemoryLimit > 0 {
-		go lv.watchOOM()
+	if s.Plan.MemoryLimit > 0 || s.Plan.DiskLimit > 0 {
+		go lv.watchLimits()
 	}
 	go control.Serve(l, lv, nil)
 	go func() { <-lv.done; l.Close() }()
@@ -144,7 +145,7 @@ func (lv *Live) Stats() (control.Stats, error) {
 	if err != nil {
 		return control.Stats{}, err
 	}
-	lv.publishOOM(rep.OOMKills)
+	lv.publishLimits(rep)
 	st := control.Stats{Tasks: rep.Tasks, MemoryBytes: rep.MemoryBytes, MemoryLimit: rep.MemoryLimit, CPUNanos: rep.CPUNanos, Syscalls: rep.Syscalls,
 		TopSyscalls: counts(rep.TopSyscalls), Unimplemented: counts(rep.Unimplemented), Denials: map[string]uint64{}}
 	lv.mu.Lock()
@@ -229,8 +230,9 @@ func (lv *Live) Kill(sig syscall.Signal, grace time.Duration) error {
 // oomPoll is how often the launcher asks the kernel for OOM kills when nobody watches.
 const oomPoll = 500 * time.Millisecond
 
-// watchOOM turns the kernel's OOM kills into events while the sandbox lives.
-func (lv *Live) watchOOM() {
+// watchLimits turns the kernel's OOM kills and disk-limit refusals into events while the
+// sandbox lives.
+func (lv *Live) watchLimits() {
 	t := time.NewTicker(oomPoll)
 	defer t.Stop()
 	for {
@@ -243,16 +245,25 @@ func (lv *Live) watchOOM() {
 		if err != nil {
 			continue
 		}
-		lv.publishOOM(rep.OOMKills)
+		lv.publishLimits(rep)
 	}
 }
 
-// publishOOM publishes the kills not published yet (kills is every kill so far).
-func (lv *Live) publishOOM(kills []kernel.OOMKill) {
+// publishLimits publishes the OOM kills and disk-limit refusals not published yet.
+func (lv *Live) publishLimits(rep *sandbox.ControlReply) {
+	kills := rep.OOMKills
 	lv.mu.Lock()
+	full := rep.DiskFull - min(rep.DiskFull, lv.diskSeen)
+	lv.diskSeen = max(lv.diskSeen, rep.DiskFull)
+	if full > 0 {
+		lv.denials["disk"] += full
+	}
 	fresh := kills[min(lv.oomSeen, len(kills)):]
 	lv.oomSeen = max(lv.oomSeen, len(kills))
 	lv.mu.Unlock()
+	if full > 0 {
+		lv.publish(control.Event{Time: time.Now(), Kind: "denial", Detail: fmt.Sprintf("disk: %d write(s) refused at the disk limit", full)})
+	}
 	for _, k := range fresh {
 		lv.publish(control.Event{Time: k.Time, Kind: "oom", Detail: fmt.Sprintf("killed process %d (%s), %d MiB resident; sandbox at %d of %d MiB",
 			k.PID, k.Comm, k.RSS>>20, k.Used>>20, k.Limit>>20)})

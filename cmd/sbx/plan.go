@@ -75,7 +75,9 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
 		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
-		MaxTasks: prof.Resources.Tasks, MemoryLimit: memoryLimit(prof.Resources.Memory), Warnings: viewWarnings}
+		MaxTasks: prof.Resources.Tasks, MemoryLimit: memoryLimit(prof.Resources.Memory), DiskLimit: int64(min(prof.Resources.Disk, 1<<62)),
+		Warnings: viewWarnings}
+	p.Gofer.DiskLimit = p.DiskLimit
 	for _, r := range prof.Kernel.Require {
 		switch r {
 		case "landlock":

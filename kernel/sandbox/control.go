@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,11 +53,13 @@ type ControlReply struct {
 	MemoryBytes int64     `json:"memory_bytes"`
 	MemoryLimit int64     `json:"memory_limit,omitempty"`
 	// OOMKills lists every process the memory limit killed so far.
-	OOMKills      []kernel.OOMKill `json:"oom_kills,omitempty"`
-	Syscalls      uint64           `json:"syscalls"`
-	TopSyscalls   []SyscallCount   `json:"top_syscalls,omitempty"`
-	Unimplemented []SyscallCount   `json:"unimplemented,omitempty"`
-	CPUNanos      int64            `json:"cpu_ns"`
+	OOMKills []kernel.OOMKill `json:"oom_kills,omitempty"`
+	// DiskFull counts writes the disk limit refused or cut short.
+	DiskFull      uint64         `json:"disk_full,omitempty"`
+	Syscalls      uint64         `json:"syscalls"`
+	TopSyscalls   []SyscallCount `json:"top_syscalls,omitempty"`
+	Unimplemented []SyscallCount `json:"unimplemented,omitempty"`
+	CPUNanos      int64          `json:"cpu_ns"`
 }
 
 func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
@@ -76,7 +79,7 @@ func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
 	return out
 }
 
-func serveControl(k *kernel.Kernel) {
+func serveControl(k *kernel.Kernel, files *goferfs.Cache) {
 	f := os.NewFile(ControlFD, "control")
 	if f == nil {
 		return
@@ -102,6 +105,7 @@ func serveControl(k *kernel.Kernel) {
 			rep.MemoryBytes = s.MemoryBytes
 			rep.MemoryLimit = k.MemoryLimit
 			rep.OOMKills = k.OOMKills()
+			rep.DiskFull = files.DiskFull()
 			rep.Syscalls = s.Syscalls
 			rep.TopSyscalls = sortedCounts(s.PerSyscall, 20)
 			rep.Unimplemented = sortedCounts(s.Unimplemented, 0)

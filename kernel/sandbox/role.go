@@ -108,7 +108,7 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Sockets = b
 	}
 	k := kernel.New(kcfg, ns)
-	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
@@ -129,7 +129,7 @@ func run(stderr io.Writer) (int, error) {
 	if stubs != nil {
 		stubs.SetStubPath(StubPath)
 	}
-	go serveControl(k)
+	go serveControl(k, b.files)
 	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
 		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
 			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)

@@ -3,6 +3,7 @@ package goferfs
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -29,9 +30,13 @@ import (
 // points above. Files on read-only mounts never get shared pages: nothing can change them
 // from inside, so a private copy is indistinguishable.
 
-// Cache is the set of shared host-file pages of one sandbox.
+// Cache is the set of shared host-file pages of one sandbox, and its disk-limit state.
 type Cache struct {
 	mf *mm.MemoryFile
+	// diskLimited says the gofer enforces a disk limit: growing a file asks it first (disk.go).
+	diskLimited bool
+	// diskFull counts writes refused or cut short by the disk limit.
+	diskFull atomic.Uint64
 
 	// mu guards files. Readers and writers of a file with no shared pages hold it for
 	// reading across their host I/O, so pages cannot appear (filled from the host) between
@@ -42,9 +47,10 @@ type Cache struct {
 
 type fileKey struct{ dev, ino uint64 }
 
-// NewCache returns an empty cache whose pages live in mf.
-func NewCache(mf *mm.MemoryFile) *Cache {
-	return &Cache{mf: mf, files: map[fileKey]*sharedPages{}}
+// NewCache returns an empty cache whose pages live in mf; diskLimited says the gofer has a
+// disk limit to ask about before files grow.
+func NewCache(mf *mm.MemoryFile, diskLimited bool) *Cache {
+	return &Cache{mf: mf, diskLimited: diskLimited, files: map[fileKey]*sharedPages{}}
 }
 
 // minSharedCapacity is the smallest memory-file range reserved for one file's shared
@@ -360,6 +366,11 @@ func (h *hostFile) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (n int
 func (h *hostFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (n int64, err error) {
 	if h.in == nil || h.in.cache == nil || h.in.ro {
 		return h.File.Write(fd, src, off)
+	}
+	if h.in.cache.diskLimited {
+		if src, err = h.reserve(fd, src, off); err != nil {
+			return 0, err
+		}
 	}
 	h.in.sharedPagesFor(func(sp *sharedPages) {
 		if sp == nil {
