@@ -13,7 +13,8 @@ import (
 // shared pages of host files — lives in the sandbox's memory file, so its allocated blocks
 // are the sandbox's memory in use. App stores fill pages without the kernel hearing of it
 // (the memory file is mapped into the stubs), so a watcher samples the file: beyond the
-// limit it kills the process with the largest resident set with SIGKILL, as Linux's OOM
+// limit it first drops the page cache's unused entries (clean file pages), then kills the
+// process with the largest resident set with SIGKILL, as Linux's OOM
 // killer does in a memory cgroup, reports it (OOMKills, the OnOOM hook) and waits for the
 // victim's memory to be freed (its pages are punched out of the file, so the host gets
 // them back) before it looks again. The kernel's own memory and the stubs are not counted.
@@ -64,6 +65,12 @@ func (k *Kernel) WatchMemory(limit int64, onKill func(OOMKill)) {
 		used := k.MemoryFile.Resident()
 		if used <= limit {
 			continue
+		}
+		// Clean cache first: file pages no mapping uses read back from the file.
+		if k.MemoryFile.PageCache().DropUnused() > 0 {
+			if used = k.MemoryFile.Resident(); used <= limit {
+				continue
+			}
 		}
 		victim, rss := k.largestProcess()
 		if victim == nil {

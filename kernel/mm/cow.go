@@ -21,7 +21,7 @@ const cowChunk = 2 << 20
 // breakCOWLocked makes the piece of v around addr private and writable as its protection
 // says. Preconditions: m.mu held, v.cow.
 func (m *MM) breakCOWLocked(v *VMA, addr uint64) error {
-	if m.mf.Exclusive(v.memOff, int64(v.End-v.Start)) {
+	if v.lazy == nil && m.mf.Exclusive(v.memOff, int64(v.End-v.Start)) {
 		v.cow = false
 		if err := m.as.Protect(v.Start, v.End-v.Start, v.Prot); err != nil {
 			return err
@@ -35,6 +35,18 @@ func (m *MM) breakCOWLocked(v *VMA, addr uint64) error {
 	m.splitLocked(hi)
 	v = m.vmaAtLocked(addr)
 	size := int64(hi - lo)
+	if v.lazy != nil {
+		// Page-cache pages: the chunk is filled, then becomes an ordinary private piece.
+		if err := m.fillLocked(v, lo, hi); err != nil {
+			return err
+		}
+		defer func() {
+			if !v.cow {
+				v.lazy.dec()
+				v.lazy = nil
+			}
+		}()
+	}
 	if m.mf.Exclusive(v.memOff, size) {
 		v.cow = false
 		return m.as.Protect(lo, hi-lo, v.Prot)

@@ -1,6 +1,7 @@
 package mm
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -72,5 +73,75 @@ func TestForkCOW(t *testing.T) {
 	m.Release()
 	if mf.Used() != 0 {
 		t.Errorf("Used = %d after both released", mf.Used())
+	}
+}
+
+// fileSource is a Cacheable in-memory file.
+type fileSource struct {
+	data []byte
+	key  CacheKey
+}
+
+func (f *fileSource) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(f.data)) {
+		return 0, errEOF
+	}
+	n := copy(p, f.data[off:])
+	if n < len(p) {
+		return n, errEOF
+	}
+	return n, nil
+}
+
+func (f *fileSource) CacheIdentity() (CacheKey, Source, func(), error) {
+	return f.key, f, func() {}, nil
+}
+
+type nopHolder struct{}
+
+func (nopHolder) IncRef() {}
+func (nopHolder) DecRef() {}
+
+// TestPageCache maps one file privately in two address spaces: they share its pages, the
+// second mapping needs no fault for pages the first filled, a write stays private, and the
+// cache's pages go when nothing maps them and the cache is trimmed.
+func TestPageCache(t *testing.T) {
+	a, mf := newMM(t)
+	b := New(mf, &recordingAS{}, 1<<46)
+	src := &fileSource{data: bytes.Repeat([]byte("0123456789abcdef"), 4*PageSize/16), key: CacheKey{Dev: 1, Ino: 2, Size: 4 * PageSize}}
+	opts := MapOpts{Length: 4 * PageSize, Prot: rw, Source: src, Hold: nopHolder{}}
+	pa, err := a.Map(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	a.CopyIn(pa+PageSize, buf) // fills the page in the cache
+	used := mf.Used()
+	pb, err := b.Map(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Used() != used {
+		t.Errorf("the second mapping allocated %d bytes; want none", mf.Used()-used)
+	}
+	if v := b.vmaAtLocked(pb); v.lazy == nil || !v.lazy.mappedAt(v, pb+PageSize) {
+		t.Errorf("a page another process filled is not mapped at once")
+	}
+	b.CopyOut(pb+PageSize, []byte("XXXX"))
+	a.CopyIn(pa+PageSize, buf)
+	if string(buf) != "0123" {
+		t.Errorf("a reads %q after b's private write; want 0123", buf)
+	}
+	b.CopyIn(pb+PageSize, buf)
+	if string(buf) != "XXXX" {
+		t.Errorf("b reads %q after its own write", buf)
+	}
+	a.Release()
+	b.Release()
+	if n := mf.PageCache().DropUnused(); n != 4*PageSize {
+		t.Errorf("DropUnused freed %d bytes; want the file's %d", n, 4*PageSize)
+	}
+	if mf.Used() != 0 {
+		t.Errorf("Used = %d after everything went", mf.Used())
 	}
 }

@@ -47,6 +47,8 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 				return nil, err
 			}
 			w.memOff, w.cow = off, false
+		case v.lazy != nil && v.lazy.entry != nil:
+			m.mf.IncRef(v.memOff, size) // page-cache pages: shared, copy-on-write already
 		case v.lazy != nil:
 			off, err := m.mf.Allocate(size)
 			if err != nil {
@@ -70,12 +72,19 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 		if v.lazy != nil {
 			// The child fills what the parent had not, and faults in its own mappings.
 			l := v.lazy
-			i, j := v.lazyPages(v.Start, v.End)
-			w.lazy = newLazyFill(l.src, l.hold, w.memOff, w.FileOff, j-i)
-			for k := i; k < j; k++ {
-				if l.filled.get(k) {
-					w.lazy.filled.setRange(k-i, k-i+1)
+			if l.entry != nil {
+				l.entry.use()
+				w.lazy = l.entry.newFill()
+			} else {
+				i, j := v.lazyPages(v.Start, v.End)
+				w.lazy = newLazyFill(l.src, l.hold, w.memOff, w.FileOff, j-i)
+				l.fill.mu.Lock()
+				for k := i; k < j; k++ {
+					if l.fill.bits.get(k) {
+						w.lazy.fill.bits.setRange(k-i, k-i+1)
+					}
 				}
+				l.fill.mu.Unlock()
 			}
 			prot = 0
 		}

@@ -35,6 +35,9 @@ type MemoryFile struct {
 	used int64
 	// shared lists the ranges with more than one owner (refs.go). protected by mu
 	shared []sref
+
+	// cache is the sandbox's page cache (pagecache.go).
+	cache *PageCache
 }
 
 type frange struct{ off, len int64 }
@@ -56,7 +59,9 @@ func NewMemoryFile() (*MemoryFile, error) {
 		return nil, fmt.Errorf("mapping memory file: %w", err)
 	}
 	// Offset 0 is never handed out so that a zero offset can mean "none".
-	return &MemoryFile{file: f, data: data, next: PageSize}, nil
+	m := &MemoryFile{file: f, data: data, next: PageSize}
+	m.cache = newPageCache(m)
+	return m, nil
 }
 
 // File returns the memfd, for platforms to map into address spaces.

@@ -412,6 +412,9 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	default:
 		// Private (or a shared mapping of a file whose pages are not in the memory file:
 		// a read-only host file, where a private copy is indistinguishable).
+		if !o.Shared && m.mapCachedLocked(v, o, length) {
+			break
+		}
 		off, err := m.mf.Allocate(int64(length))
 		if err != nil {
 			return 0, err
@@ -435,6 +438,11 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	if err := m.insertLocked(v); err != nil {
 		m.dropLocked(v)
 		return 0, err
+	}
+	if v.lazy != nil && v.lazy.entry != nil {
+		if err := m.mapFilledLocked(v); err != nil {
+			return 0, err
+		}
 	}
 	return addr, nil
 }
@@ -669,7 +677,7 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 			return err
 		}
 		w.memOff = off
-		if v.lazy != nil {
+		if v.lazy != nil && v.lazy.entry == nil {
 			w.lazy = newLazyFill(v.Source, v.lazy.hold, off, w.FileOff, int(size/PageSize))
 		} else if v.Source != nil {
 			if _, err := v.Source.ReadAt(m.mf.Slice(off, int64(size)), w.FileOff); err != nil && err != errEOF {

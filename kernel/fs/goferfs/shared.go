@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -328,8 +329,34 @@ func (s mapSource) SyncShared(off, length int64) error {
 	return err
 }
 
-// readOnlySource backs mappings of files on read-only mounts: private copies only.
-type readOnlySource struct{ mm.Source }
+// readOnlySource backs mappings of files on read-only mounts: private mappings whose
+// pages the page cache shares (nothing inside can change these files).
+type readOnlySource struct{ f *host.File }
+
+var _ mm.Cacheable = readOnlySource{}
+
+// ReadAt implements mm.Source.
+func (s readOnlySource) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
+
+// CacheIdentity implements mm.Cacheable: the file's identity and version as the host
+// reports them, and a reader of its own.
+func (s readOnlySource) CacheIdentity() (mm.CacheKey, mm.Source, func(), error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.f.HostFD(), &st); err != nil {
+		return mm.CacheKey{}, nil, nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return mm.CacheKey{}, nil, nil, unix.ENODEV
+	}
+	dup, err := unix.FcntlInt(uintptr(s.f.HostFD()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return mm.CacheKey{}, nil, nil, err
+	}
+	r := host.New(dup, true)
+	key := mm.CacheKey{Dev: st.Dev, Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Sec, MtimeNsec: st.Mtim.Nsec,
+		Ctime: st.Ctim.Sec, CtimeNsec: st.Ctim.Nsec}
+	return key, r, r.Release, nil
+}
 
 // MapSource lets host files back mappings (and the loader).
 func (h *hostFile) MapSource() mm.Source {
