@@ -40,6 +40,9 @@ func RoleMain() error {
 		return err
 	}
 	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
+	// The sandbox's kernel applies the app's umask to every mode it sends; the gofer's own
+	// (inherited from the user's shell) must not take more bits away.
+	unix.Umask(0)
 	v, warnings, err := confineView(&cfg)
 	if err != nil {
 		report(status{Error: err.Error()})
@@ -47,6 +50,7 @@ func RoleMain() error {
 	}
 	report(status{Warnings: warnings})
 	s := newServer(v)
+	s.disk.limit = cfg.DiskLimit
 	s.uid, s.gid = uid, gid
 	s.hostUID, s.hostGID = cfg.HostUID, cfg.HostGID
 	err = s.Serve(roleConnFD)

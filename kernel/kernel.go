@@ -37,6 +37,9 @@ type Config struct {
 	Limits map[int][2]uint64
 	// MaxTasks bounds the number of tasks (profile resources.tasks); 0 means no bound.
 	MaxTasks int
+	// MemoryLimit bounds the sandbox's memory in bytes (profile resources.memory, oom.go);
+	// 0 means no bound.
+	MemoryLimit int64
 	// Caps are the effective, permitted and inheritable capabilities capget reports for
 	// root in the sandbox: those of the user who started it.
 	Caps [3]uint64
@@ -70,6 +73,7 @@ type Kernel struct {
 	reapedCPU time.Duration
 
 	unknown unknownLog
+	oom     oomState
 
 	mu sync.Mutex
 	// tasks maps TIDs to tasks; groups maps TGIDs to thread groups. protected by mu

@@ -37,7 +37,11 @@ type Plan struct {
 	MaxTasks    int
 	// Limits are resource limits (RLIMIT_* → soft, hard) the app starts with.
 	Limits map[int][2]uint64
-	Debug  bool
+	// MemoryLimit bounds the sandbox's memory in bytes (0: none).
+	MemoryLimit int64
+	// DiskLimit bounds what the sandbox may add to the host's disk, in bytes (0: none).
+	DiskLimit int64
+	Debug     bool
 	// DebugBlocked is how long a task may stay in one system call before a debug run
 	// reports it (0: the kernel's default).
 	DebugBlocked time.Duration

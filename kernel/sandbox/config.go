@@ -37,6 +37,12 @@ type Config struct {
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`
 	MaxTasks int               `json:"max_tasks,omitempty"`
+	// MemoryLimit is [resources] memory in bytes (0: none): beyond it the kernel kills the
+	// sandbox's largest process.
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// DiskLimit is [resources] disk in bytes (0: none); the gofer counts and grants, the
+	// kernel asks before files grow.
+	DiskLimit int64 `json:"disk_limit,omitempty"`
 	// Caps are the launching user's effective, permitted and inheritable capabilities:
 	// what capget reports for root inside (the sandbox grants none of them on the host).
 	Caps [3]uint64 `json:"caps"`

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,10 +48,15 @@ type Process struct {
 
 // ControlReply is the kernel's answer.
 type ControlReply struct {
-	Error         string         `json:"error,omitempty"`
-	Tasks         int            `json:"tasks"`
-	Processes     []Process      `json:"processes,omitempty"`
-	MemoryBytes   int64          `json:"memory_bytes"`
+	Error       string    `json:"error,omitempty"`
+	Tasks       int       `json:"tasks"`
+	Processes   []Process `json:"processes,omitempty"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	MemoryLimit int64     `json:"memory_limit,omitempty"`
+	// OOMKills lists every process the memory limit killed so far.
+	OOMKills []kernel.OOMKill `json:"oom_kills,omitempty"`
+	// DiskFull counts writes the disk limit refused or cut short.
+	DiskFull      uint64         `json:"disk_full,omitempty"`
 	Syscalls      uint64         `json:"syscalls"`
 	TopSyscalls   []SyscallCount `json:"top_syscalls,omitempty"`
 	Unimplemented []SyscallCount `json:"unimplemented,omitempty"`
@@ -86,7 +92,7 @@ func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
 	return out
 }
 
-func serveControl(k *kernel.Kernel) {
+func serveControl(k *kernel.Kernel, files *goferfs.Cache) {
 	f := os.NewFile(ControlFD, "control")
 	if f == nil {
 		return
@@ -110,6 +116,9 @@ func serveControl(k *kernel.Kernel) {
 			s := k.Stats()
 			rep.Tasks = s.Tasks
 			rep.MemoryBytes = s.MemoryBytes
+			rep.MemoryLimit = k.MemoryLimit
+			rep.OOMKills = k.OOMKills()
+			rep.DiskFull = files.DiskFull()
 			rep.Syscalls = s.Syscalls
 			rep.TopSyscalls = sortedCounts(s.PerSyscall, 20)
 			rep.Unimplemented = sortedCounts(s.Unimplemented, 0)

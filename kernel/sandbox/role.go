@@ -125,7 +125,8 @@ func run(stderr io.Writer) (int, error) {
 		kplat = &markPlatform{Platform: plat, mark: mark}
 	}
 	kcfg := kernel.Config{Platform: kplat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
+		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
+		MemoryLimit: cfg.MemoryLimit}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
 	}
@@ -142,7 +143,7 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
 	}
 	k := kernel.New(kcfg, ns)
-	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
@@ -165,7 +166,11 @@ func run(stderr io.Writer) (int, error) {
 		stubs.SetStubPath(StubPath)
 	}
 	mark("confined")
-	go serveControl(k)
+	go serveControl(k, b.files)
+	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
+		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
+			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
+	})
 
 	root := ns.Root()
 	cwd := root
