@@ -6,6 +6,7 @@ package host
 import (
 	"io"
 
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -17,6 +18,8 @@ type File struct {
 	stream bool
 	tty    bool
 	owned  bool
+	// ctl is the sandbox's job-control state of the user's terminal (nil: not a terminal).
+	ctl *tty.Control
 	// hostOffset: the FD shares its open file description with the host (the user's stdin,
 	// stdout, stderr), so I/O uses and moves the host's own offset.
 	hostOffset bool
@@ -72,6 +75,16 @@ func (f *File) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64,
 	}
 	return unix.Seek(f.fd, off, whence)
 }
+
+// SetControl marks the file as the user's terminal, with the sandbox's job-control state.
+func (f *File) SetControl(c *tty.Control) {
+	if f.tty {
+		f.ctl = c
+	}
+}
+
+// TTY implements tty.Terminal (nil when the file is not the user's terminal).
+func (f *File) TTY() *tty.Control { return f.ctl }
 
 // HostFD implements vfs.HostFile.
 func (f *File) HostFD() int { return f.fd }
@@ -211,4 +224,10 @@ func (f *File) Release() {
 	if f.owned {
 		unix.Close(f.fd)
 	}
+}
+
+// TOSTOP reports whether the user's terminal stops background writers.
+func (f *File) TOSTOP() bool {
+	t, err := unix.IoctlGetTermios(f.fd, unix.TCGETS)
+	return err == nil && t.Lflag&unix.TOSTOP != 0
 }
