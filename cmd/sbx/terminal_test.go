@@ -146,3 +146,24 @@ func TestTerminalProgramsInside(t *testing.T) {
 		})
 	}
 }
+
+// TestNoTerminalQueries: only the TUI may query the terminal (OSC 11 for the background
+// colour, CSI 6n for the cursor), and only while it runs; any other command writing them
+// makes the terminal's answers land in the user's input.
+func TestNoTerminalQueries(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script is not installed (make test installs it)")
+	}
+	bin := sbxtest.Binary(t)
+	for _, args := range []string{"version", "run -- /bin/true", "profile show default"} {
+		out, err := exec.Command("script", "-qec", bin+" "+args, "/dev/null").CombinedOutput()
+		if err != nil {
+			t.Fatalf("sbx %s on a terminal: %v: %q", args, err, out)
+		}
+		for _, q := range []string{"\x1b]11;", "\x1b[6n", "\x1b]10;"} {
+			if strings.Contains(string(out), q) {
+				t.Errorf("sbx %s wrote the terminal query %q: %q", args, q, out)
+			}
+		}
+	}
+}
