@@ -21,6 +21,9 @@ check:
 unit:
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/sbx
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
+	# The default platform (auto) is trap where seccomp can trap; the differential suite
+	# runs on ptrace too.
+	SBX_TEST_PLATFORM=ptrace CGO_ENABLED=0 $(GO) test -count=1 -run 'TestDifferential|TestGoProgram' ./kernel/syscalls/
 	$(GO) test -count=1 -race -skip 'TestConfinedGofer|TestAsUnprivilegedUser' ./profiles/... ./kernel/mm/... ./kernel/vfs/... ./gofer/... ./launcher/control/... ./tui/...
 	$(GO) test -count=1 -run 'NONE' -bench . -benchtime=1x ./...
 

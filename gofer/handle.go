@@ -72,7 +72,9 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if n.kind != KindDir {
 			return errReply(unix.ENOTDIR)
 		}
+		s.tree.RLock()
 		id, a, target, err := s.entryFor(n, name)
+		s.tree.RUnlock()
 		if err != nil {
 			return errReply(err)
 		}
@@ -132,7 +134,9 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if n.kind != KindDir {
 			return errReply(unix.ENOTDIR)
 		}
-		if s.view.denied(path.Join(n.host, name)) {
+		s.tree.RLock()
+		defer s.tree.RUnlock()
+		if s.view.denied(path.Join(s.hostOf(n), name)) {
 			return errReply(unix.EACCES)
 		}
 		return s.create(op, n, name, flags, mode, target)
@@ -155,10 +159,15 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if t.mount != n.mount {
 			return errReply(unix.EXDEV)
 		}
+		s.tree.RLock()
+		defer s.tree.RUnlock()
+		if t.gone {
+			return errReply(unix.ENOENT)
+		}
 		if t.parent == nil || t.kind == KindDir {
 			return errReply(unix.EPERM)
 		}
-		if s.view.denied(path.Join(n.host, name)) || s.view.denied(t.host) {
+		if s.view.denied(path.Join(s.hostOf(n), name)) || s.view.denied(s.hostOf(t)) {
 			return errReply(unix.EACCES)
 		}
 		if err := unix.Linkat(t.parent.fd, t.name, n.fd, name, 0); err != nil {
@@ -181,12 +190,15 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if ro {
 			return errReply(unix.EROFS)
 		}
-		if s.view.denied(path.Join(n.host, name)) {
+		s.tree.Lock()
+		defer s.tree.Unlock()
+		if s.view.denied(path.Join(s.hostOf(n), name)) {
 			return errReply(unix.ENOENT)
 		}
 		if err := unix.Unlinkat(n.fd, name, flags); err != nil {
 			return errReply(err)
 		}
+		s.unlinked(n, name)
 		return okReply()
 	case OpRename:
 		oldName := d.str(MaxName + 1)
@@ -212,11 +224,19 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if ro {
 			return errReply(unix.EROFS)
 		}
-		if s.view.denied(path.Join(n.host, oldName)) || s.view.denied(path.Join(nd.host, newName)) {
+		s.tree.Lock()
+		defer s.tree.Unlock()
+		if s.view.denied(path.Join(s.hostOf(n), oldName)) || s.view.denied(path.Join(s.hostOf(nd), newName)) {
 			return errReply(unix.ENOENT)
 		}
 		if err := unix.Renameat2(n.fd, oldName, nd.fd, newName, flags); err != nil {
 			return errReply(err)
+		}
+		exchange := flags&unix.RENAME_EXCHANGE != 0
+		var st unix.Stat_t
+		// A rename between two links of one file changes nothing: the old name stays.
+		if exchange || unix.Fstatat(n.fd, oldName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			s.renamed(n, oldName, nd, newName, exchange)
 		}
 		return okReply()
 	case OpReadlink:
@@ -361,6 +381,11 @@ func (s *Server) setattr(n *node, d *decoder, ro bool) *reply {
 	if ro {
 		return errReply(unix.EROFS)
 	}
+	s.tree.RLock()
+	defer s.tree.RUnlock()
+	if n.gone {
+		return s.setattrGone(n, mask, mode, uid, gid, at, mt)
+	}
 	dirfd, name, flags := -1, "", 0
 	if n.parent != nil {
 		dirfd, name = n.parent.fd, n.name
@@ -374,7 +399,7 @@ func (s *Server) setattr(n *node, d *decoder, ro bool) *reply {
 			}
 			return errReply(unix.EINVAL)
 		}
-		fd, err := s.reopen(n, unix.O_WRONLY)
+		fd, err := s.reopenLocked(n, unix.O_WRONLY)
 		if err != nil {
 			return errReply(err)
 		}
@@ -387,10 +412,10 @@ func (s *Server) setattr(n *node, d *decoder, ro bool) *reply {
 	if mask&(setUID|setGID) != 0 {
 		u, g := -1, -1
 		if mask&setUID != 0 {
-			u = int(uid)
+			u = int(innerOwner(uid, s.hostUID))
 		}
 		if mask&setGID != 0 {
-			g = int(gid)
+			g = int(innerOwner(gid, s.hostGID))
 		}
 		if err := unix.Fchownat(dirfd, name, u, g, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return errReply(err)
@@ -419,6 +444,48 @@ func (s *Server) setattr(n *node, d *decoder, ro bool) *reply {
 	return okReply()
 }
 
+// setattrGone changes a file whose name is gone (an open file unlinked or replaced since
+// its walk) through its handle's own FD. Its size is changed through an open FD instead
+// (the kernel truncates its donated FD).
+func (s *Server) setattrGone(n *node, mask, mode, uid, gid uint32, at, mt Timespec) *reply {
+	if mask&setSize != 0 {
+		return errReply(unix.ENOENT)
+	}
+	if mask&(setUID|setGID) != 0 {
+		u, g := -1, -1
+		if mask&setUID != 0 {
+			u = int(innerOwner(uid, s.hostUID))
+		}
+		if mask&setGID != 0 {
+			g = int(innerOwner(gid, s.hostGID))
+		}
+		if err := unix.Fchownat(n.fd, "", u, g, unix.AT_EMPTY_PATH); err != nil {
+			return errReply(err)
+		}
+	}
+	if mask&setMode != 0 {
+		if n.kind == KindSymlink {
+			return errReply(unix.EOPNOTSUPP)
+		}
+		if err := fchmodEmptyPath(n.fd, mode&0o7777); err != nil {
+			return errReply(err)
+		}
+	}
+	if mask&(setAtime|setMtime) != 0 {
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+		if mask&setAtime != 0 {
+			ts[0] = unix.Timespec{Sec: at.Sec, Nsec: at.Nsec}
+		}
+		if mask&setMtime != 0 {
+			ts[1] = unix.Timespec{Sec: mt.Sec, Nsec: mt.Nsec}
+		}
+		if err := unix.UtimesNanoAt(n.fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
+			return errReply(err)
+		}
+	}
+	return okReply()
+}
+
 // direntBudget bounds the entries of one getdents reply.
 const direntBudget = 48 << 10
 
@@ -426,7 +493,10 @@ func (s *Server) getdents(n *node, off uint64) *reply {
 	if n.kind != KindDir {
 		return errReply(unix.ENOTDIR)
 	}
-	fd, err := s.reopen(n, unix.O_RDONLY|unix.O_DIRECTORY)
+	s.tree.RLock()
+	host := s.hostOf(n)
+	fd, err := s.reopenLocked(n, unix.O_RDONLY|unix.O_DIRECTORY)
+	s.tree.RUnlock()
 	if err != nil {
 		return errReply(err)
 	}
@@ -468,7 +538,7 @@ func (s *Server) getdents(n *node, off uint64) *reply {
 			}
 			name := string(nameBytes)
 			b = b[reclen:]
-			if name == "." || name == ".." || s.view.denied(path.Join(n.host, name)) {
+			if name == "." || name == ".." || s.view.denied(path.Join(host, name)) {
 				next = doff
 				continue
 			}

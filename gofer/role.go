@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/sbx-dev/sbx/gofer/seccomp"
 	"golang.org/x/sys/unix"
@@ -37,13 +39,17 @@ func RoleMain() error {
 		report(status{Error: "reading configuration: " + err.Error()})
 		return err
 	}
+	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
 	v, warnings, err := confineView(&cfg)
 	if err != nil {
 		report(status{Error: err.Error()})
 		return err
 	}
 	report(status{Warnings: warnings})
-	err = newServer(v).Serve(roleConnFD)
+	s := newServer(v)
+	s.uid, s.gid = uid, gid
+	s.hostUID, s.hostGID = cfg.HostUID, cfg.HostGID
+	err = s.Serve(roleConnFD)
 	if err == errClose || errors.Is(err, errClose) {
 		return nil
 	}
@@ -108,21 +114,14 @@ func confineView(cfg *Config) (*view, []string, error) {
 			return nil, nil, err
 		}
 		src := fmt.Sprintf("/proc/self/fd/%d", fds[i])
-		if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		// Why recursive: a host tree with mounts below it (a bind-mounted /etc/resolv.conf in
+		// a container, a tmpfs under /srv) can only be bound whole from a user namespace, its
+		// submounts locked to it; the sandbox sees them as the host does.
+		if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return nil, nil, fmt.Errorf("binding %s: %w", m.HostPath, err)
 		}
-		flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NOSUID)
-		if !m.AllowDevices {
-			flags |= unix.MS_NODEV
-		}
-		if m.ReadOnly {
-			flags |= unix.MS_RDONLY
-		}
-		if err := unix.Mount("", target, "", flags, ""); err != nil {
-			// A bind of a mount with locked flags (nodev/noexec from the host) must keep them.
-			if err2 := unix.Mount("", target, "", flags|unix.MS_NOEXEC|unix.MS_NODEV, ""); err2 != nil {
-				return nil, nil, fmt.Errorf("remounting %s: %w", m.HostPath, err)
-			}
+		if err := restrictTree(target, m.ReadOnly, !m.AllowDevices); err != nil {
+			return nil, nil, fmt.Errorf("remounting %s: %w", m.HostPath, err)
 		}
 		unix.Close(fds[i])
 	}
@@ -170,6 +169,92 @@ func confineView(cfg *Config) (*view, []string, error) {
 	return v, warnings, nil
 }
 
+// restrictTree makes the bound tree at target, its submounts included, nosuid, and
+// read-only and nodev when asked. Flags are only ever added, so mounts whose flags the host
+// locked (nodev, noexec, ro from a more privileged namespace) keep them.
+func restrictTree(target string, readOnly, noDev bool) error {
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID}
+	if readOnly {
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if noDev {
+		attr.Attr_set |= unix.MOUNT_ATTR_NODEV
+	}
+	err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW, &attr)
+	if err != unix.ENOSYS {
+		return err
+	}
+	// Before Linux 5.12: remount each mount of the tree, deepest last.
+	mounts, err := mountsBelow(target)
+	if err != nil {
+		return err
+	}
+	for _, mp := range mounts {
+		var sfs unix.Statfs_t
+		if err := unix.Statfs(mp, &sfs); err != nil {
+			return err
+		}
+		// A bind remount must repeat the flags it keeps (statfs's ST_* bits name them).
+		flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NOSUID)
+		for _, f := range [][2]uintptr{{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NODEV, unix.MS_NODEV},
+			{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME},
+			{unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME}} {
+			if uintptr(sfs.Flags)&f[0] != 0 {
+				flags |= f[1]
+			}
+		}
+		if readOnly {
+			flags |= unix.MS_RDONLY
+		}
+		if noDev {
+			flags |= unix.MS_NODEV
+		}
+		if err := unix.Mount("", mp, "", flags, ""); err != nil {
+			return fmt.Errorf("%s: %w", mp, err)
+		}
+	}
+	return nil
+}
+
+// mountsBelow lists the mount points at or below dir, from /proc/self/mountinfo.
+func mountsBelow(dir string) ([]string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out, nil
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space, ...).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 // goferSyscalls are the host syscalls the gofer makes once confined.
 var goferSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_OPENAT2, Reason: "walking one component beneath a held directory"},
@@ -189,6 +274,7 @@ var goferSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_UNLINKAT, Reason: "unlink and rmdir"},
 	{Nr: unix.SYS_RENAMEAT2, Reason: "rename"},
 	{Nr: unix.SYS_FCHMODAT, Reason: "chmod"},
+	{Nr: unix.SYS_FCHMODAT2, Reason: "chmod of an open file whose name is gone (AT_EMPTY_PATH)"},
 	{Nr: unix.SYS_FCHOWNAT, Reason: "chown"},
 	{Nr: unix.SYS_UTIMENSAT, Reason: "utimes"},
 	{Nr: unix.SYS_FTRUNCATE, Reason: "truncate"},

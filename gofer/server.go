@@ -14,23 +14,46 @@ const maxHandles = 1 << 20
 
 // node is an open handle: an O_PATH FD for a file inside the view, and how to reopen it
 // (its parent's FD and its name; mount roots reopen by their path in the gofer's root).
+// Renames and unlinks made through the gofer move or retire the nodes they touch, so a
+// handle keeps naming its file wherever the file went (see Server.tree).
 type node struct {
-	fd     int
-	mount  int
+	fd    int
+	mount int
+	// parent and name are where the file is reached again; gone is set once its name was
+	// unlinked or replaced. protected by Server.tree
 	parent *node
 	name   string
+	gone   bool
 	root   string // for mount roots: the path to reopen
-	host   string // the host path, for deny checks and messages
+	host   string // for mount roots: the host path (others derive theirs from parent and name)
 	kind   Kind
 	ino    uint64
 	dev    uint64
 }
 
+// nameKey is a directory entry: the directory's file and a name in it.
+type nameKey struct {
+	dev, ino uint64
+	name     string
+}
+
 // Server answers one kernel's requests.
 type Server struct {
 	view *view
+	// uid, gid are the gofer's own IDs in its user namespace (read at start: its seccomp
+	// filter refuses getuid later); hostUID, hostGID the user's IDs on the host.
+	uid, gid         uint32
+	hostUID, hostGID uint32
+
+	// tree is the rename lock: renames and unlinks hold it exclusively while they change
+	// the host tree and move or retire the nodes they touched; everything that reaches a
+	// file again by parent and name, or creates a name, holds it shared. Lock order: tree,
+	// then mu.
+	tree sync.RWMutex
 
 	mu sync.Mutex
+	// names indexes non-root nodes by their directory entry. protected by mu
+	names map[nameKey][]*node
 	// handles maps handle IDs to nodes. protected by mu
 	handles map[uint64]*node
 	next    uint64
@@ -59,7 +82,9 @@ func (v *view) denied(host string) bool {
 }
 
 func newServer(v *view) *Server {
-	return &Server{view: v, handles: make(map[uint64]*node)}
+	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid())
+	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node),
+		uid: uid, gid: gid, hostUID: uid, hostGID: gid}
 }
 
 func (s *Server) get(id uint64) (*node, error) {
@@ -81,13 +106,92 @@ func (s *Server) add(n *node) (uint64, error) {
 	}
 	s.next++
 	s.handles[s.next] = n
+	if n.parent != nil {
+		k := n.key()
+		s.names[k] = append(s.names[k], n)
+	}
 	return s.next, nil
+}
+
+// key is the directory entry a non-root node is reached by. Preconditions: tree held.
+func (n *node) key() nameKey { return nameKey{n.parent.dev, n.parent.ino, n.name} }
+
+// unindexLocked drops n from the names index. Preconditions: mu held.
+func (s *Server) unindexLocked(n *node) {
+	if n.parent == nil {
+		return
+	}
+	k := n.key()
+	list := s.names[k]
+	for i, o := range list {
+		if o == n {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.names, k)
+	} else {
+		s.names[k] = list
+	}
+}
+
+// hostOf is n's host path, for deny checks. Preconditions: tree held (shared is enough).
+func (s *Server) hostOf(n *node) string {
+	if n.parent == nil {
+		return n.host
+	}
+	return path.Join(s.hostOf(n.parent), n.name)
+}
+
+// unlinked retires the nodes of dir/name after their name went away.
+// Preconditions: tree held exclusively.
+func (s *Server) unlinked(dir *node, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := nameKey{dir.dev, dir.ino, name}
+	for _, n := range s.names[k] {
+		n.gone = true
+		n.parent = nil
+	}
+	delete(s.names, k)
+}
+
+// renamed moves the nodes of od/oldName to nd/newName after a rename, retiring those the
+// rename replaced, or swapping the two sets after an exchange.
+// Preconditions: tree held exclusively.
+func (s *Server) renamed(od *node, oldName string, nd *node, newName string, exchange bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ok, nk := nameKey{od.dev, od.ino, oldName}, nameKey{nd.dev, nd.ino, newName}
+	moving, replaced := s.names[ok], s.names[nk]
+	delete(s.names, ok)
+	delete(s.names, nk)
+	for _, n := range moving {
+		n.parent, n.name = nd, newName
+	}
+	if len(moving) > 0 {
+		s.names[nk] = moving
+	}
+	for _, n := range replaced {
+		if exchange {
+			n.parent, n.name = od, oldName
+		} else {
+			n.gone, n.parent = true, nil
+		}
+	}
+	if exchange && len(replaced) > 0 {
+		s.names[ok] = replaced
+	}
 }
 
 func (s *Server) closeHandle(id uint64) error {
 	s.mu.Lock()
 	n, ok := s.handles[id]
 	delete(s.handles, id)
+	if ok {
+		s.unindexLocked(n)
+	}
 	s.mu.Unlock()
 	if !ok {
 		return unix.EBADF
@@ -137,6 +241,37 @@ func kindOf(mode uint32) Kind {
 // overflowID is what the kernel shows for IDs not mapped into the gofer's user namespace.
 const overflowID = 65534
 
+// innerID is the ID the user's host ID has inside the gofer's user namespace: the same ID,
+// except for a user whose ID is the overflow ID (nobody), whose own files would otherwise
+// be indistinguishable from files of unmapped owners (root, system users).
+func innerID(host uint32) uint32 {
+	if host == overflowID {
+		return overflowID - 1
+	}
+	return host
+}
+
+// hostOwner turns an owner seen inside the gofer's user namespace into the one the
+// sandbox shows: the user's own inner ID is the user, unmapped owners are root.
+func hostOwner(id, inner, host uint32) uint32 {
+	switch id {
+	case inner:
+		return host
+	case overflowID:
+		return 0
+	}
+	return id
+}
+
+// innerOwner is hostOwner's inverse for chown requests: the user's host ID becomes the
+// inner one; any other ID is left for the host to refuse.
+func innerOwner(id, host uint32) uint32 {
+	if id == host {
+		return innerID(host)
+	}
+	return id
+}
+
 func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -144,13 +279,8 @@ func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	}
 	// Owners outside the gofer's user namespace (root, system users) are shown as root: the
 	// sandbox presents the system as root-owned, which is what nearly all of it is.
-	uid, gid := st.Uid, st.Gid
-	if uid == overflowID {
-		uid = 0
-	}
-	if gid == overflowID {
-		gid = 0
-	}
+	uid := hostOwner(st.Uid, s.uid, s.hostUID)
+	gid := hostOwner(st.Gid, s.gid, s.hostGID)
 	return Attr{Kind: kindOf(st.Mode), Mode: st.Mode, UID: uid, GID: gid, Nlink: st.Nlink, Size: st.Size,
 		Blocks: st.Blocks, BlkSize: int32(st.Blksize), Atime: Timespec{st.Atim.Sec, st.Atim.Nsec},
 		Mtime: Timespec{st.Mtim.Sec, st.Mtim.Nsec}, Ctime: Timespec{st.Ctim.Sec, st.Ctim.Nsec},
@@ -171,9 +301,12 @@ func walkFD(parent int, name string) (int, error) {
 	}
 }
 
-// entryFor makes a handle for name below parent.
+// entryFor makes a handle for name below parent. Preconditions: tree held (shared).
 func (s *Server) entryFor(parent *node, name string) (uint64, Attr, string, error) {
-	host := path.Join(parent.host, name)
+	if parent.gone {
+		return 0, Attr{}, "", unix.ENOENT
+	}
+	host := path.Join(s.hostOf(parent), name)
 	if s.view.denied(host) {
 		return 0, Attr{}, "", unix.ENOENT
 	}
@@ -184,7 +317,7 @@ func (s *Server) entryFor(parent *node, name string) (uint64, Attr, string, erro
 		}
 		return 0, Attr{}, "", err
 	}
-	n := &node{fd: fd, mount: parent.mount, parent: parent, name: name, host: host}
+	n := &node{fd: fd, mount: parent.mount, parent: parent, name: name}
 	a, err := s.statFD(fd, n)
 	if err != nil {
 		unix.Close(fd)
@@ -211,6 +344,16 @@ func (s *Server) entryFor(parent *node, name string) (uint64, Attr, string, erro
 // reopen opens the node's file for I/O (never following a symlink), checking that it is
 // still the file the handle names.
 func (s *Server) reopen(n *node, flags int) (int, error) {
+	s.tree.RLock()
+	defer s.tree.RUnlock()
+	return s.reopenLocked(n, flags)
+}
+
+// reopenLocked is reopen. Preconditions: tree held (shared).
+func (s *Server) reopenLocked(n *node, flags int) (int, error) {
+	if n.gone {
+		return -1, unix.ENOENT
+	}
 	flags |= unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NOCTTY
 	var fd int
 	var err error

@@ -64,11 +64,12 @@ func Start(cfg Config) (*Process, error) {
 	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
 	cmd.Stderr = os.Stderr
 	uid, gid := os.Getuid(), os.Getgid()
+	cfg.HostUID, cfg.HostGID = uint32(uid), uint32(gid)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC |
 			syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: int(innerID(uint32(uid))), HostID: uid, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: int(innerID(uint32(gid))), HostID: gid, Size: 1}},
 		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
 		Setsid:      true,
 		Pdeathsig:   syscall.SIGKILL,

@@ -93,4 +93,8 @@ type Config struct {
 	Deny []string `json:"deny,omitempty"`
 	// RequireLandlock refuses to start where Landlock is unavailable.
 	RequireLandlock bool `json:"require_landlock,omitempty"`
+	// HostUID and HostGID are the user's IDs on the host. Start sets them; the gofer's own
+	// IDs inside its user namespace may differ (see innerID).
+	HostUID uint32 `json:"host_uid"`
+	HostGID uint32 `json:"host_gid"`
 }

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"time"
+
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -82,7 +84,13 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	}
 	res.Exe.Release()
 
+	// Point of no return. Other threads end first (de_thread): none may still run in the
+	// old address space when it goes.
 	tg := t.tg
+	if !t.killOtherThreads() {
+		m.Release()
+		return unix.EINTR
+	}
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
@@ -94,14 +102,11 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	if old != nil {
 		old.DecUsers()
 	}
-	// Other threads of the process end (de_thread); a vfork parent resumes.
-	for _, o := range tg.Tasks() {
-		if o != t {
-			o.Kill()
-		}
-	}
+	// A vfork parent resumes.
 	t.finishVfork()
 	fds.CloseOnExec()
+	tg.sig.resetOnExec()
+	t.SetAltStack(AltStack{})
 	t.clearChildTID = 0
 	t.robustList = 0
 	t.Regs = platform.Registers{Rip: res.Entry, Rsp: res.SP, Cs: 0x33, Ss: 0x2b, Eflags: 0x202}
@@ -111,6 +116,28 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 		}
 	}
 	return nil
+}
+
+// killOtherThreads ends every other thread of t's process and waits until they are gone.
+// It reports false when t itself was killed meanwhile (another thread's exit_group).
+func (t *Task) killOtherThreads() bool {
+	for _, o := range t.tg.Tasks() {
+		if o != t {
+			o.Kill()
+		}
+	}
+	for delay := time.Microsecond; ; delay = min(2*delay, time.Millisecond) {
+		if t.killed.Load() {
+			return false
+		}
+		t.tg.mu.Lock()
+		alone := len(t.tg.tasks) == 1
+		t.tg.mu.Unlock()
+		if alone {
+			return true
+		}
+		time.Sleep(delay)
+	}
 }
 
 // Exe returns the executable's location (for /proc/PID/exe).

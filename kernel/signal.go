@@ -54,6 +54,21 @@ func (t *Task) SigAction(sig int, act *SigAction) (SigAction, error) {
 	return old, nil
 }
 
+// resetOnExec applies execve(2) to the dispositions: caught signals go back to SIG_DFL,
+// ignored ones stay ignored (SIGCHLD too), and handler flags, masks and restorers are gone.
+// Pending signals and every thread's mask are kept.
+func (s *signalState) resetOnExec() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sig := range s.actions {
+		if s.actions[sig].Handler == SigIgn {
+			s.actions[sig] = SigAction{Handler: SigIgn}
+		} else {
+			s.actions[sig] = SigAction{}
+		}
+	}
+}
+
 // defaultIgnored are the signals whose default action is to do nothing.
 func defaultIgnored(sig unix.Signal) bool {
 	switch sig {

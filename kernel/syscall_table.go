@@ -65,6 +65,11 @@ var ErrNoReturn = errors.New("syscall sets registers itself")
 // interrupt it, for example).
 var ErrRestart = errors.New("restart syscall")
 
+// ErrInterruptedNoRestart is EINTR that SA_RESTART does not turn into a restart: a socket
+// call with a timeout (SO_RCVTIMEO, SO_SNDTIMEO) that a handled signal interrupted
+// (signal(7)).
+var ErrInterruptedNoRestart = errors.New("interrupted (not restartable)")
+
 // unknownLog remembers which unknown syscall numbers were already logged.
 type unknownLog struct {
 	mu     sync.Mutex

@@ -373,7 +373,12 @@ func (t *Task) syscall() {
 	if t.k.Strace != nil {
 		t.strace(nr, a, ret, err)
 	}
-	if err == unix.EINTR && !t.killed.Load() {
+	if err == ErrInterruptedNoRestart {
+		err = unix.EINTR
+		if ok, _ := t.hasDeliverable(); !ok && !t.killed.Load() {
+			err = ErrRestart // no handler runs: the call goes on, as for a stop
+		}
+	} else if err == unix.EINTR && !t.killed.Load() {
 		// A signal interrupted a restartable call: with SA_RESTART it runs again after the
 		// handler (Linux's ERESTARTSYS), without it the app sees EINTR. Interrupted with no
 		// signal to deliver (a stop, a signal another thread took), any call runs again.
@@ -403,7 +408,10 @@ func restartable(nr uint64) bool {
 	switch nr {
 	case unix.SYS_READ, unix.SYS_READV, unix.SYS_WRITE, unix.SYS_WRITEV, unix.SYS_PREAD64, unix.SYS_PWRITE64,
 		unix.SYS_IOCTL, unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_OPEN, unix.SYS_OPENAT, unix.SYS_FLOCK, unix.SYS_FCNTL,
-		unix.SYS_RECVFROM, unix.SYS_RECVMSG, unix.SYS_SENDTO, unix.SYS_SENDMSG, unix.SYS_CONNECT, unix.SYS_FUTEX:
+		unix.SYS_RECVFROM, unix.SYS_RECVMSG, unix.SYS_SENDTO, unix.SYS_SENDMSG, unix.SYS_CONNECT, unix.SYS_FUTEX,
+		unix.SYS_ACCEPT, unix.SYS_ACCEPT4, unix.SYS_RECVMMSG, unix.SYS_SENDMMSG, unix.SYS_GETRANDOM,
+		unix.SYS_MQ_TIMEDSEND, unix.SYS_MQ_TIMEDRECEIVE, unix.SYS_SPLICE, unix.SYS_TEE, unix.SYS_SENDFILE,
+		unix.SYS_COPY_FILE_RANGE, unix.SYS_PREADV, unix.SYS_PWRITEV, unix.SYS_PREADV2, unix.SYS_PWRITEV2:
 		return true
 	}
 	return false

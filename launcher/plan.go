@@ -74,10 +74,71 @@ var systemDirs = []string{"/usr", "/etc", "/opt", "/var/lib/dpkg", "/srv"}
 // systemLinks are top-level names that merged-/usr systems make symlinks into /usr.
 var systemLinks = []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
-// BuildView computes the gofer configuration and the kernel's layout for a view.
-func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
+// Secrets are host paths that no desktop app needs and that every view hides, whatever the
+// profile (as firejail's common blacklist does): password hashes, sudo rules, host private
+// keys, stored network credentials, and root's home for everyone else. Shell patterns name
+// several files. A profile (or --ro/--rw) that allows one of these paths, or a path below it,
+// by name shows it again.
+var Secrets = []string{
+	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
+	"/etc/sudoers", "/etc/sudoers.d", "/etc/doas.conf", "/etc/security/opasswd",
+	"/etc/ssh/ssh_host_*_key", "/etc/ssl/private", "/etc/krb5.keytab", "/etc/crypttab",
+	"/etc/credstore", "/etc/credstore.encrypted", "/etc/letsencrypt",
+	"/etc/NetworkManager/system-connections", "/etc/wpa_supplicant", "/etc/wireguard",
+	"/etc/openvpn", "/etc/ipsec.secrets", "/etc/ppp/chap-secrets", "/etc/ppp/pap-secrets",
+	"/root",
+}
+
+// secretDeny expands Secrets for one view: patterns become the host files they match, and
+// what the view allows by name, or the user's own home, stays visible.
+func secretDeny(v ViewSpec) []string {
+	var out []string
+	for _, s := range Secrets {
+		paths := []string{s}
+		if strings.ContainsAny(s, "*?[") {
+			paths, _ = filepath.Glob(s) // a malformed pattern is a bug caught by the tests
+		}
+		for _, p := range paths {
+			if p == v.HomeDir || strings.HasPrefix(v.HomeDir, p+"/") {
+				continue
+			}
+			lifted := false
+			for _, a := range v.Allow {
+				c := filepath.Clean(a.Path)
+				if c == p || strings.HasPrefix(c, p+"/") {
+					lifted = true
+				}
+			}
+			if !lifted {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// systemWritable reports why a read-write allow of p would expose the system tree: p is the
+// root, or a system directory, or holds one (/var for /var/lib/dpkg). Paths below a system
+// directory (/srv/project) may be writable.
+func systemWritable(p string) bool {
+	if p == "/" {
+		return true
+	}
+	for _, d := range append(append([]string{"/boot", "/proc", "/sys", "/dev", "/run"}, systemDirs...), systemLinks...) {
+		if d == p || strings.HasPrefix(d, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildView computes the gofer configuration and the kernel's layout for a view, and the
+// warnings the user should see about it.
+func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, []string, error) {
+	var warnings []string
 	var cfg gofer.Config
 	cfg.Deny = append(cfg.Deny, v.Deny...)
+	cfg.Deny = append(cfg.Deny, secretDeny(v)...)
 	var layout []sandbox.Mount
 	addGofer := func(host, inside string, ro, create bool) {
 		cfg.Mounts = append(cfg.Mounts, gofer.Mount{HostPath: host, SandboxPath: inside, ReadOnly: ro, Create: create})
@@ -119,7 +180,7 @@ func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
 		case "private", "filtered", "":
 			layout = append(layout, sandbox.Mount{Kind: sandbox.MountTmpfs, Path: v.HomeDir, Mode: 0o700, Owned: true})
 		default:
-			return cfg, nil, fmt.Errorf("unknown home mode %q (valid: private, filtered, full)", v.Home)
+			return cfg, nil, nil, fmt.Errorf("unknown home mode %q (valid: private, filtered, full)", v.Home)
 		}
 	}
 	for _, t := range v.Tmpfs {
@@ -140,9 +201,15 @@ func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, error) {
 		if v.Home == "full" && strings.HasPrefix(p, v.HomeDir+"/") && !a.ReadOnly {
 			continue // already visible read-write through the home mount
 		}
+		if !a.ReadOnly && systemWritable(p) {
+			// The system tree stays read-only in every view (a profile allowing ${CWD}
+			// read-write, started in /etc, say).
+			warnings = append(warnings, fmt.Sprintf("%s is shown read-only: the system's directories are never writable in a sandbox", p))
+			a.ReadOnly = true
+		}
 		addGofer(p, p, a.ReadOnly, a.Create)
 	}
-	return cfg, layout, nil
+	return cfg, layout, warnings, nil
 }
 
 // CleanEnv builds the app's environment: a small, profile-controlled set, never the whole

@@ -11,10 +11,12 @@ import (
 // Env is what profile variables expand to.
 type Env struct {
 	Home, ConfigHome, DataHome, CacheHome, RuntimeDir, Downloads string
+	// Cwd is the directory sbx was started in.
+	Cwd string
 }
 
 // Vars lists the variables profiles may use, besides a leading ~.
-var Vars = []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "DOWNLOADS"}
+var Vars = []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "DOWNLOADS", "CWD"}
 
 func (e Env) lookup(name string) (string, bool) {
 	switch name {
@@ -30,6 +32,8 @@ func (e Env) lookup(name string) (string, bool) {
 		return e.RuntimeDir, true
 	case "DOWNLOADS":
 		return e.Downloads, true
+	case "CWD":
+		return e.Cwd, true
 	}
 	return "", false
 }
@@ -53,6 +57,10 @@ func HostEnv() Env {
 		DataHome: get("XDG_DATA_HOME", filepath.Join(home, ".local/share")), CacheHome: get("XDG_CACHE_HOME", filepath.Join(home, ".cache")),
 		RuntimeDir: get("XDG_RUNTIME_DIR", filepath.Join("/run/user", itoa(os.Getuid())))}
 	e.Downloads = filepath.Join(home, "Downloads")
+	e.Cwd = "/"
+	if wd, err := os.Getwd(); err == nil {
+		e.Cwd = wd
+	}
 	if d := userDir(filepath.Join(e.ConfigHome, "user-dirs.dirs"), "XDG_DOWNLOAD_DIR", home); d != "" {
 		e.Downloads = d
 	}

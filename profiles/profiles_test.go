@@ -8,7 +8,7 @@ import (
 )
 
 var testEnv = Env{Home: "/home/u", ConfigHome: "/home/u/.config", DataHome: "/home/u/.local/share",
-	CacheHome: "/home/u/.cache", RuntimeDir: "/run/user/1000", Downloads: "/home/u/Downloads"}
+	CacheHome: "/home/u/.cache", RuntimeDir: "/run/user/1000", Downloads: "/home/u/Downloads", Cwd: "/home/u/src"}
 
 func TestEveryBuiltinResolves(t *testing.T) {
 	l := &Loader{Env: testEnv}

@@ -141,7 +141,7 @@ type Resources struct {
 
 // Kernel is the [kernel] section.
 type Kernel struct {
-	Platform string   `json:"platform"` // auto | ptrace | kvm
+	Platform string   `json:"platform"` // auto | trap | ptrace | kvm
 	Require  []string `json:"require,omitempty"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
+	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
 )
 
@@ -65,14 +67,14 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			view.Allow = append(view.Allow, launcher.HostPath{Path: abs, ReadOnly: list.ro})
 		}
 	}
-	gcfg, layout, err := launcher.BuildView(view)
+	gcfg, layout, viewWarnings, err := launcher.BuildView(view)
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", prof.File, err)
 	}
 	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
 		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Hostname: "sbx", Platform: "ptrace", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
-		MaxTasks: prof.Resources.Tasks}
+		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
+		MaxTasks: prof.Resources.Tasks, Warnings: viewWarnings}
 	for _, r := range prof.Kernel.Require {
 		switch r {
 		case "landlock":
@@ -81,8 +83,28 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			return nil, fmt.Errorf("profile %s requires kvm, which this build does not offer yet (remove \"kvm\" from [kernel] require)", prof.File)
 		}
 	}
-	if prof.Kernel.Platform == "kvm" || o.platform == "kvm" {
-		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform ptrace)")
+	name := prof.Kernel.Platform
+	if o.platform != "" {
+		name = o.platform
+	}
+	if name == "kvm" {
+		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform trap or ptrace)")
+	}
+	choice, err := platform.Resolve(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w (use --platform %s)", err, strings.Join(platform.Names(), " or "))
+	}
+	p.Platform = choice.Name
+	if o.debug {
+		why := choice.Why
+		if why == "" {
+			why = "named by " + map[bool]string{true: "--platform", false: "the profile"}[o.platform != ""]
+		}
+		errOut := io.Writer(os.Stderr)
+		if o.io != nil {
+			errOut = o.io.ErrOut
+		}
+		fmt.Fprintf(errOut, "sbx: platform %s (%s)\n", choice.Name, why)
 	}
 	if !prof.DBus.Empty() {
 		if err := planDBus(p, prof); err != nil {
@@ -93,7 +115,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	cwd := o.cwd
 	if cwd == "" {
 		cwd = home
-		if wd, err := os.Getwd(); err == nil && visible(wd, layout) {
+		if wd, err := os.Getwd(); err == nil && visible(wd, layout, gcfg.Deny) {
 			cwd = wd
 		}
 	}
@@ -129,17 +151,38 @@ func withheld(p *profiles.Profile) []string {
 	return []string{fmt.Sprintf("profile %s grants what this build cannot provide yet; the app runs without: %s", p.Name, strings.Join(w, ", "))}
 }
 
-// visible reports whether path lies in a part of the layout the app can see.
-func visible(path string, layout []sandbox.Mount) bool {
-	for _, m := range layout {
-		if m.Kind == sandbox.MountProc || m.Kind == sandbox.MountDev || m.Kind == sandbox.MountSys {
-			continue
-		}
-		if path == m.Path || strings.HasPrefix(path, strings.TrimRight(m.Path, "/")+"/") {
-			return true
+// visible reports whether path exists inside the sandbox: the deepest mount holding it
+// shows host files (a gofer mount) and it is not denied, or it is a mount point itself
+// (the private home, /tmp).
+func visible(path string, layout []sandbox.Mount, deny []string) bool {
+	for _, d := range deny {
+		if path == d || strings.HasPrefix(path, d+"/") {
+			return false
 		}
 	}
-	return false
+	best := -1
+	for i, m := range layout {
+		if m.Kind == sandbox.MountSymlink {
+			continue
+		}
+		root := strings.TrimRight(m.Path, "/")
+		if path == m.Path || strings.HasPrefix(path, root+"/") {
+			if best < 0 || len(m.Path) >= len(layout[best].Path) {
+				best = i
+			}
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	m := layout[best]
+	switch m.Kind {
+	case sandbox.MountGofer:
+		return true
+	case sandbox.MountProc, sandbox.MountDev, sandbox.MountSys:
+		return false
+	}
+	return path == m.Path
 }
 
 // planDBus sets up the session-bus proxy: the host bus, the proxy's private socket, and the

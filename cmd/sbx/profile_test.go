@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func testLoader(t *testing.T) func() *profiles.Loader {
 	dir, _ := filepath.Abs("testdata")
 	env := profiles.Env{Home: "/home/u", ConfigHome: "/home/u/.config", DataHome: "/home/u/.local/share",
-		CacheHome: "/home/u/.cache", RuntimeDir: "/run/user/1000", Downloads: "/home/u/Downloads"}
+		CacheHome: "/home/u/.cache", RuntimeDir: "/run/user/1000", Downloads: "/home/u/Downloads", Cwd: "/home/u/src"}
 	return func() *profiles.Loader { return &profiles.Loader{Path: []string{dir}, Env: env} }
 }
 

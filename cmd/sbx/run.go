@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
 	"github.com/spf13/cobra"
 )
@@ -38,7 +40,7 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 	}
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVar(&o.profile, "profile", "", "profile name or path to a .toml file (default: the app's profile, else 'default')")
-	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: ptrace (default from the profile)")
+	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: auto, trap or ptrace (default from the profile; auto picks trap where seccomp can trap syscalls)")
 	cmd.Flags().BoolVar(&o.strace, "strace", false, "print the app's syscalls as the kernel sees them, to stderr")
 	cmd.Flags().BoolVar(&o.debug, "debug", false, "log kernel diagnostics (unimplemented syscalls, faults) to stderr")
 	cmd.Flags().StringArrayVar(&o.ro, "ro", nil, "also show host `PATH` read-only at the same place (repeatable)")
@@ -48,10 +50,8 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 }
 
 func (o *runOptions) run(args []string) error {
-	switch o.platform {
-	case "", "auto", "ptrace", "kvm":
-	default:
-		return &usageError{fmt.Errorf("unknown platform %q (valid: auto, ptrace, kvm)", o.platform)}
+	if _, ok := platform.Lookup(o.platform); !ok && o.platform != "" && o.platform != "auto" && o.platform != "kvm" {
+		return &usageError{fmt.Errorf("unknown platform %q (valid: auto, %s)", o.platform, strings.Join(platform.Names(), ", "))}
 	}
 	plan, err := buildPlan(o, args)
 	if err != nil {

@@ -8,8 +8,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at link time by packaging (-ldflags "-X main.version=...").
-var version = "0.1.0-dev"
+// version is set at link time by packaging (-ldflags "-X main.version=..."): `make packages`
+// sets it to the packages' version (a git tag or a Go-style pseudo-version).
+var version = ""
+
+// currentVersion is the version sbx reports: the one set at link time, else the module
+// version the Go toolchain stamped, else a development marker.
+func currentVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "0.1.0-dev"
+}
 
 func newVersionCmd(io *IOStreams) *cobra.Command {
 	return &cobra.Command{
@@ -25,7 +38,7 @@ func newVersionCmd(io *IOStreams) *cobra.Command {
 					}
 				}
 			}
-			fmt.Fprintf(io.Out, "sbx %s%s (%s, %s/%s)\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(io.Out, "sbx %s%s (%s, %s/%s)\n", currentVersion(), rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}

@@ -114,6 +114,21 @@ func (m *MemoryFile) Free(off, length int64) {
 	}
 }
 
+// Zero makes [off, off+length) of an owned range read as zero, giving whole pages back
+// to the host.
+func (m *MemoryFile) Zero(off, length int64) {
+	end := off + length
+	lo := (off + PageSize - 1) &^ (PageSize - 1)
+	hi := end &^ (PageSize - 1)
+	if lo >= hi {
+		clear(m.Slice(off, length))
+		return
+	}
+	clear(m.Slice(off, lo-off))
+	clear(m.Slice(hi, end-hi))
+	_ = unix.Fallocate(int(m.file.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, lo, hi-lo)
+}
+
 // Slice returns the kernel's view of [off, off+length). The caller must own the range.
 func (m *MemoryFile) Slice(off, length int64) []byte {
 	return m.data[off : off+length : off+length]

@@ -39,6 +39,13 @@ type SharedSource interface {
 	MapShared(off, length int64) (memOff int64, release func(), err error)
 }
 
+// SyncSource is a SharedSource whose pages have a home outside the memory file (a host
+// file): SyncShared writes [off, off+length) of the file back to it (msync).
+type SyncSource interface {
+	SharedSource
+	SyncShared(off, length int64) error
+}
+
 // VMA is one mapping.
 type VMA struct {
 	Start, End uint64
@@ -712,6 +719,43 @@ func (m *MM) Mincore(addr, length uint64) ([]byte, error) {
 		out[(a-addr)/PageSize] = 1
 	}
 	return out, nil
+}
+
+// Sync implements msync(2): every page of [addr, addr+length) must be mapped (ENOMEM),
+// and the shared mappings of host files in it are written back.
+func (m *MM) Sync(addr, length uint64) error {
+	if addr%PageSize != 0 {
+		return unix.EINVAL
+	}
+	end := pageUp(addr + length)
+	if end < addr {
+		return unix.ENOMEM
+	}
+	type span struct {
+		src      SyncSource
+		off, len int64
+	}
+	var todo []span
+	m.mu.Lock()
+	for a := addr; a < end; {
+		v := m.vmaAtLocked(a)
+		if v == nil {
+			m.mu.Unlock()
+			return unix.ENOMEM
+		}
+		if ss, ok := v.Source.(SyncSource); ok && v.Shared && v.release != nil {
+			lo, hi := max(a, v.Start), min(end, v.End)
+			todo = append(todo, span{ss, v.FileOff + int64(lo-v.Start), int64(hi - lo)})
+		}
+		a = v.End
+	}
+	m.mu.Unlock()
+	for _, s := range todo {
+		if err := s.src.SyncShared(s.off, s.len); err != nil {
+			return unix.EIO
+		}
+	}
+	return nil
 }
 
 // CheckMapped returns ENOMEM unless every page of [addr, addr+length) is mapped (msync).

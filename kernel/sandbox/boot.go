@@ -27,6 +27,7 @@ func anonDev() uint64 {
 type builder struct {
 	k     *kernel.Kernel
 	mf    *mm.MemoryFile
+	files *goferfs.Cache
 	ns    *vfs.Namespace
 	gofer *gofer.Client
 	term  devfs.Terminal
@@ -64,8 +65,14 @@ func (b *builder) ensure(path string, file bool) (vfs.VirtualDentry, error) {
 	if err != nil {
 		return vfs.VirtualDentry{}, err
 	}
+	// A directory made inside one the app's user owns (its home, ~/.cache for an allowed
+	// ~/.cache/mozilla) belongs to that user too, as if the user had made it: the app can
+	// then create its siblings (~/.cache/dconf).
 	creds := &vfs.Creds{}
 	in := parent.Dentry.Inode()
+	if a, err := in.Stat(); err == nil && a.UID == b.uid {
+		creds = &vfs.Creds{UID: b.uid, EUID: b.uid, FSUID: b.uid, GID: b.gid, EGID: b.gid, FSGID: b.gid}
+	}
 	if file {
 		child, f, err := in.Create(name, unix.O_WRONLY, 0o644, creds)
 		if err != nil {
@@ -105,7 +112,7 @@ func (b *builder) apply(m Mount) error {
 			return fmt.Errorf("gofer has no mount #%d", m.GoferIndex)
 		}
 		info := mounts[m.GoferIndex]
-		root, err := goferfs.Root(b.gofer, m.GoferIndex)
+		root, err := goferfs.Root(b.gofer, m.GoferIndex, b.files)
 		if err != nil {
 			return fmt.Errorf("attaching gofer mount %s: %w", m.Path, err)
 		}

@@ -15,9 +15,10 @@ const StubPath = "/sbx-stub"
 
 // confine takes the kernel process's host view away once the sandbox is built: an empty
 // root (pivot_root into a fresh tmpfs that is then made read-only), no capabilities, no new
-// privileges, and a seccomp allow-list of the host syscalls the kernel needs. Its network
+// privileges, and a seccomp allow-list of the host syscalls the kernel needs (rules; nil:
+// none, for tests that run without seccomp). Its network
 // namespace is the empty one the launcher created.
-func confine(withSeccomp bool, stub []byte) error {
+func confine(rules []seccomp.Rule, stub []byte) error {
 	// Why: the kernel must hold no host filesystem; everything it serves comes from the gofer.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
@@ -28,9 +29,11 @@ func confine(withSeccomp bool, stub []byte) error {
 	if err := unix.Mount("sbx-empty", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,nr_inodes=4,mode=0755"); err != nil {
 		return fmt.Errorf("mounting the empty root: %w", err)
 	}
-	// The only file in the kernel's root: the stub program the ptrace platform executes.
-	if err := os.WriteFile(dir+StubPath, stub, 0o555); err != nil {
-		return fmt.Errorf("placing the stub: %w", err)
+	// The only file in the kernel's root: the stub program the platform executes (if any).
+	if stub != nil {
+		if err := os.WriteFile(dir+StubPath, stub, 0o555); err != nil {
+			return fmt.Errorf("placing the stub: %w", err)
+		}
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return err
@@ -52,8 +55,8 @@ func confine(withSeccomp bool, stub []byte) error {
 	if err := gofer.DropAllCapabilities(); err != nil {
 		return err
 	}
-	if withSeccomp {
-		if err := seccomp.Install(kernelSyscalls); err != nil {
+	if rules != nil {
+		if err := seccomp.Install(rules); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
 		}
 	}

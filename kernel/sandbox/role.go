@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/gofer/seccomp"
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
@@ -18,7 +20,9 @@ import (
 	"github.com/sbx-dev/sbx/kernel/syscalls"
 	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
-	"github.com/sbx-dev/sbx/platform/ptrace"
+	"github.com/sbx-dev/sbx/platform"
+	_ "github.com/sbx-dev/sbx/platform/ptrace" // registers ptrace
+	_ "github.com/sbx-dev/sbx/platform/trap"   // registers trap
 	"golang.org/x/sys/unix"
 )
 
@@ -74,9 +78,13 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
-	plat, err := ptrace.New(mf.File())
+	choice, err := platform.Resolve(cfg.Platform)
 	if err != nil {
-		return ExitFailure, fmt.Errorf("kernel: ptrace platform: %w (is ptrace allowed here? check kernel.yama.ptrace_scope)", err)
+		return ExitFailure, fmt.Errorf("kernel: %w (see --platform)", err)
+	}
+	plat, err := choice.New(mf.File())
+	if err != nil {
+		return ExitFailure, fmt.Errorf("kernel: %s platform: %w (is ptrace allowed here? check kernel.yama.ptrace_scope)", choice.Name, err)
 	}
 	defer plat.Close()
 	gc, err := gofer.NewClient(os.NewFile(GoferFD, "gofer"))
@@ -86,6 +94,9 @@ func run(stderr io.Writer) (int, error) {
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr
+		if choice.Why != "" { // the launcher names a platform it picked itself
+			fmt.Fprintf(stderr, "sbx: platform %s (%s)\n", choice.Name, choice.Why)
+		}
 	}
 	if cfg.Strace {
 		strace = stderr
@@ -102,16 +113,27 @@ func run(stderr io.Writer) (int, error) {
 	var userTTY *tty.Control
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
-	b := &builder{k: k, mf: mf, ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
 		}
 	}
-	if err := confine(!cfg.NoSeccomp, plat.StubProgram()); err != nil {
+	var rules []seccomp.Rule
+	if !cfg.NoSeccomp {
+		rules = kernelFilter(choice.Constructor)
+	}
+	stubs, _ := plat.(stubExecutor)
+	var stub []byte
+	if stubs != nil {
+		stub = stubs.StubProgram()
+	}
+	if err := confine(rules, stub); err != nil {
 		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
 	}
-	plat.SetStubPath(StubPath)
+	if stubs != nil {
+		stubs.SetStubPath(StubPath)
+	}
 	go serveControl(k, userTTY)
 
 	root := ns.Root()
@@ -153,6 +175,13 @@ func run(stderr io.Writer) (int, error) {
 	t.Run()
 	<-k.Done()
 	return k.ExitCode(), nil
+}
+
+// stubExecutor is a platform that starts stub programs: once the kernel has confined itself
+// they run from StubPath in its otherwise empty root.
+type stubExecutor interface {
+	StubProgram() []byte
+	SetStubPath(path string)
 }
 
 func errnoText(e unix.Errno) string {

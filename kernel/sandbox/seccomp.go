@@ -2,11 +2,29 @@ package sandbox
 
 import (
 	"github.com/sbx-dev/sbx/gofer/seccomp"
+	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
 
-// kernelSyscalls is the allow-list of host syscalls the kernel process makes after it has
-// confined itself, each with the reason it is needed. Anything else fails with EPERM.
+// kernelFilter is the kernel process's seccomp allow-list: its own host syscalls and those
+// the platform it runs declares. Anything else fails with EPERM.
+func kernelFilter(p platform.Constructor) []seccomp.Rule {
+	rules := append([]seccomp.Rule(nil), kernelSyscalls...)
+	have := map[uintptr]bool{}
+	for _, r := range rules {
+		have[r.Nr] = true
+	}
+	for _, h := range p.HostSyscalls {
+		if !have[h.Nr] {
+			rules = append(rules, seccomp.Rule{Nr: h.Nr, Reason: p.Name + " platform: " + h.Reason})
+			have[h.Nr] = true
+		}
+	}
+	return rules
+}
+
+// kernelSyscalls are the host syscalls the kernel process makes after it has confined
+// itself, whatever its platform, each with the reason it is needed.
 var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_READ, Reason: "reading donated FDs (gofer files, terminal, control channel)"},
 	{Nr: unix.SYS_WRITE, Reason: "writing donated FDs, event FDs"},
@@ -29,7 +47,7 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_FALLOCATE, Reason: "punching freed pages out of the memory file; fallocate on donated files"},
 	{Nr: unix.SYS_FSYNC, Reason: "fsync of donated files"},
 	{Nr: unix.SYS_FDATASYNC, Reason: "fdatasync of donated files"},
-	{Nr: unix.SYS_FTRUNCATE, Reason: "memory file"},
+	{Nr: unix.SYS_FTRUNCATE, Reason: "memory file; ftruncate of donated files"},
 	{Nr: unix.SYS_MMAP, Reason: "Go runtime heap"},
 	{Nr: unix.SYS_MUNMAP, Reason: "Go runtime heap"},
 	{Nr: unix.SYS_MPROTECT, Reason: "Go runtime"},
@@ -48,10 +66,8 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_GETPID, Reason: "Go runtime"},
 	{Nr: unix.SYS_GETTID, Reason: "Go runtime, ptrace bookkeeping"},
 	{Nr: unix.SYS_TGKILL, Reason: "Go runtime preemption; interrupting stub threads"},
-	{Nr: unix.SYS_KILL, Reason: "killing stubs"},
 	{Nr: unix.SYS_SCHED_YIELD, Reason: "Go runtime"},
 	{Nr: unix.SYS_SCHED_GETAFFINITY, Reason: "Go runtime, CPU count"},
-	{Nr: unix.SYS_SCHED_SETAFFINITY, Reason: "pinning tracer and stub to one CPU"},
 	{Nr: unix.SYS_NANOSLEEP, Reason: "Go runtime"},
 	{Nr: unix.SYS_CLOCK_GETTIME, Reason: "time for the app"},
 	{Nr: unix.SYS_CLOCK_NANOSLEEP, Reason: "Go runtime"},
@@ -68,11 +84,7 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_SHUTDOWN, Reason: "closing the gofer connection; shutdown(2) on app sockets"},
 	{Nr: unix.SYS_SOCKETPAIR, Reason: "socketpair(2) for the app: a kernel-held pair reaching nothing outside"},
 	{Nr: unix.SYS_GETSOCKOPT, Reason: "SO_PEERCRED of broker-donated sockets"},
-	{Nr: unix.SYS_PTRACE, Reason: "the ptrace platform"},
-	{Nr: unix.SYS_WAIT4, Reason: "ptrace stops of stub threads"},
-	{Nr: unix.SYS_WAITID, Reason: "reaping stubs"},
-	{Nr: unix.SYS_PROCESS_VM_READV, Reason: "ptrace platform"},
-	{Nr: unix.SYS_PROCESS_VM_WRITEV, Reason: "ptrace platform"},
+	{Nr: unix.SYS_SETSOCKOPT, Reason: "socket options of kernel-held socketpairs (peek offset) and of a probe socket that rounds buffer sizes and timeouts as the host does"},
 	{Nr: unix.SYS_SYSINFO, Reason: "sysinfo and /proc/meminfo for the app"},
 	{Nr: unix.SYS_PRCTL, Reason: "thread names, capability state"},
 	{Nr: unix.SYS_DUP, Reason: "duplicating FDs"},
@@ -88,11 +100,4 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_TIMER_DELETE, Reason: "Go runtime timers"},
 	{Nr: unix.SYS_SET_ROBUST_LIST, Reason: "Go runtime threads"},
 	{Nr: unix.SYS_CAPGET, Reason: "reading capability state"},
-	{Nr: unix.SYS_EXECVE, Reason: "starting stubs: the only executable in the kernel's root is the stub"},
-	{Nr: unix.SYS_DUP2, Reason: "fork/exec of stubs"},
-	{Nr: unix.SYS_CLOSE_RANGE, Reason: "fork/exec of stubs"},
-	{Nr: unix.SYS_GETPPID, Reason: "fork/exec of stubs (parent-death signal check)"},
-	{Nr: unix.SYS_SETPGID, Reason: "fork/exec"},
-	{Nr: unix.SYS_VFORK, Reason: "fork/exec of stubs"},
-	{Nr: unix.SYS_SECCOMP, Reason: "stubs (which inherit this filter) install their own, stricter one"},
 }

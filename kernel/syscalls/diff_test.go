@@ -33,17 +33,36 @@ func TestDifferential(t *testing.T) {
 		if out, err := exec.Command("gcc", "-O1", "-w", "-o", exe, src).CombinedOutput(); err != nil {
 			t.Fatalf("compiling %s: %v\n%s", src, err, out)
 		}
-		compareRuns(t, name+"/", bin, exe)
+		var rw string
+		if src, err := os.ReadFile(src); err == nil && strings.Contains(string(src), rwMarker) {
+			rw = filepath.Join(bin, "rw")
+			if err := os.MkdirAll(rw, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(rw, 0o1777)
+		}
+		compareRuns(t, name+"/", bin, exe, rw)
 	}
 }
 
+// rwMarker in a differential program asks for a host directory shown read-write (through
+// the gofer, not the sandbox's tmpfs), passed as the program's first argument. The program
+// makes its own fresh directory below it per run.
+const rwMarker = "sbx-diff: host-rw-dir"
+
 // compareRuns runs exe natively and under sbx (with bin visible read-only), as each test
-// user, and requires the same output and exit status.
-func compareRuns(t *testing.T, prefix, bin, exe string) {
+// user, and requires the same output and exit status. A non-empty rw is a host directory
+// shown read-write and given to the program as its argument.
+func compareRuns(t *testing.T, prefix, bin, exe, rw string) {
 	for _, u := range sbxtest.Users() {
 		t.Run(prefix+u.Name, func(t *testing.T) {
-			native := sbxtest.Run(t, u, "", "", exe)
-			got := sbxtest.Sbx(t, u, "run", "--ro", bin, "--", exe)
+			argv, sbxArgs := []string{exe}, []string{"run", "--ro", bin}
+			if rw != "" {
+				argv = append(argv, rw)
+				sbxArgs = append(sbxArgs, "--rw", rw)
+			}
+			native := sbxtest.Run(t, u, "", "", argv...)
+			got := sbxtest.Sbx(t, u, append(append(sbxArgs, "--"), argv...)...)
 			if native.Code != 0 {
 				t.Fatalf("native run failed (%d): %s", native.Code, native.Stderr)
 			}
@@ -92,5 +111,5 @@ func TestGoProgram(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building: %v\n%s", err, out)
 	}
-	compareRuns(t, "", bin, exe)
+	compareRuns(t, "", bin, exe, "")
 }

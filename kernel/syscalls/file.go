@@ -19,10 +19,12 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 	if err := ttyReadCheck(t, fd); err != nil {
 		return 0, err
 	}
+	w := fileWaiter(fd, false)
+	_, timed := fd.Impl().(timedReader)
 	start := time.Now()
 	for {
 		n, err := read()
-		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 && timed {
 			expired, werr := ttyWait(t, fd, dst, start)
 			if werr != nil {
 				return 0, werr
@@ -30,6 +32,15 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 			if expired {
 				n, err := fd.Impl().(timedReader).ReadExpired(fd, dst)
 				return uint64(n), err
+			}
+			continue
+		}
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
+			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
+				if werr == unix.EINTR {
+					return 0, unix.EINTR
+				}
+				return 0, werr
 			}
 			continue
 		}
@@ -50,6 +61,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 		return 0, err
 	}
 	var done int64
+	w := fileWaiter(fd, true)
 	for {
 		n, err := write(src)
 		done += n
@@ -64,7 +76,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 			return 0, unix.EPIPE
 		}
 		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
-			if werr := t.WaitFile(fd, waiter.EventOut, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, waiter.EventOut); werr != nil {
 				if done > 0 {
 					return uint64(done), nil
 				}

@@ -87,10 +87,13 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			o.MaxProt = platform.ProtRead | platform.ProtExec
 		}
 		o.Source, o.Hold = mp.MapSource(), fd
-		if _, isShared := o.Source.(mm.SharedSource); o.Shared && !isShared && prot&unix.PROT_WRITE != 0 {
-			// A writable shared mapping of a host file would need write-back to the host file,
-			// which the kernel does not do yet; refuse rather than silently diverge.
-			return 0, unix.ENODEV
+		if _, isShared := o.Source.(mm.SharedSource); o.Shared && !isShared {
+			// A file whose pages cannot be shared (a host file on a read-only mount: nothing
+			// changes it from inside) is mapped as a private copy that is never writable.
+			if prot&unix.PROT_WRITE != 0 {
+				return 0, unix.ENODEV
+			}
+			o.MaxProt &^= platform.ProtWrite
 		}
 		vd := fd.VirtualDentry()
 		if vd.Ok() {
@@ -181,7 +184,7 @@ func Msync(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^(unix.MS_ASYNC|unix.MS_INVALIDATE|unix.MS_SYNC) != 0 || flags&unix.MS_ASYNC != 0 && flags&unix.MS_SYNC != 0 {
 		return 0, unix.EINVAL
 	}
-	return 0, t.MM().CheckMapped(a[0], a[1])
+	return 0, t.MM().Sync(a[0], a[1])
 }
 
 // Mlock implements mlock(2), mlock2(2), munlock(2): memory is never swapped out by the

@@ -320,6 +320,9 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	if oname == "" || oname == "." || oname == ".." || nname == "" || nname == "." || nname == ".." {
 		return 0, unix.EBUSY
 	}
+	ns := t.Kernel().NS
+	ns.LockRename()
+	defer ns.UnlockRename()
 	src, err := op.Dentry.Child(oname)
 	if err != nil {
 		return 0, err
@@ -343,9 +346,12 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	if err := checkSticky(t, op, src.Inode()); err != nil {
 		return 0, err
 	}
-	ns := t.Kernel().NS
 	if ns.IsMountPoint(vfs.VirtualDentry{Mount: op.Mount, Dentry: src}) {
 		return 0, unix.EBUSY
+	}
+	// A directory cannot move below itself.
+	if sa.IsDir() && src.IsAncestor(np.Dentry) {
+		return 0, unix.EINVAL
 	}
 	if dst, err := np.Dentry.Child(nname); err == nil {
 		if ns.IsMountPoint(vfs.VirtualDentry{Mount: np.Mount, Dentry: dst}) {
@@ -354,6 +360,12 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 		if err := checkSticky(t, np, dst.Inode()); err != nil {
 			return 0, err
 		}
+		// Two links of one file: rename does nothing and succeeds.
+		if da, err := dst.Inode().Stat(); err == nil && flags&unix.RENAME_NOREPLACE == 0 && da.Dev == sa.Dev && da.Ino == sa.Ino {
+			return 0, nil
+		}
+	} else if flags&unix.RENAME_EXCHANGE != 0 {
+		return 0, err
 	}
 	if err := op.Dentry.Inode().Rename(oname, np.Dentry.Inode(), nname, uint32(flags)); err != nil {
 		return 0, err
@@ -426,7 +438,9 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	if err := np.Dentry.Inode().Link(nname, target.Dentry.Inode()); err != nil {
 		return 0, err
 	}
-	np.Dentry.Insert(nname, target.Dentry.Inode())
+	// The new name is looked up afresh: filesystems that name a file by where it was
+	// walked (goferfs) need the new entry to carry its own name.
+	np.Dentry.Forget(nname, false)
 	return 0, nil
 }
 
@@ -624,7 +638,8 @@ func Fchown(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return chownCommon(t, fd.VirtualDentry(), uint32(a[1]), uint32(a[2]))
 }
 
-func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm bool) error {
+// truncateCommon sets vd's size; f, when set, is the open file ftruncate was given.
+func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm bool, f vfs.File) error {
 	if size < 0 {
 		return unix.EINVAL
 	}
@@ -650,6 +665,9 @@ func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm 
 		t.Kernel().SendSignal(t, unix.SIGXFSZ)
 		return unix.EFBIG
 	}
+	if tr, ok := f.(vfs.Truncater); ok {
+		return tr.Truncate(size)
+	}
 	return vd.Dentry.Inode().SetAttr(vfs.SetAttr{Size: &size})
 }
 
@@ -663,7 +681,7 @@ func Truncate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, truncateCommon(t, vd, int64(a[1]), true)
+	return 0, truncateCommon(t, vd, int64(a[1]), true, nil)
 }
 
 // Ftruncate implements ftruncate(2).
@@ -683,7 +701,7 @@ func Ftruncate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		size := int64(a[1])
 		return 0, fd.Inode().SetAttr(vfs.SetAttr{Size: &size})
 	}
-	return 0, truncateCommon(t, fd.VirtualDentry(), int64(a[1]), false)
+	return 0, truncateCommon(t, fd.VirtualDentry(), int64(a[1]), false, fd.Impl())
 }
 
 // Utimensat implements utimensat(2).

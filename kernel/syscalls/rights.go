@@ -3,7 +3,6 @@ package syscalls
 import (
 	"encoding/binary"
 	"sync"
-	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
@@ -163,10 +162,11 @@ func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	}
 	defer unix.Close(carrier)
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	w := newSockWaiter(s, true)
 	for {
 		n, err := s.SendCarrying(bufs, flags, carrier)
 		if err == unix.EAGAIN && !nonblock {
-			if werr := t.WaitFile(fd, waiter.EventOut, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, waiter.EventOut); werr != nil {
 				return 0, werr
 			}
 			continue
@@ -185,11 +185,12 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	var n int64
 	var carriers []int
+	w := newSockWaiter(s, false)
 	for {
 		var err error
 		n, carriers, err = s.RecvCarriers(bufs, flags)
 		if err == unix.EAGAIN && !nonblock {
-			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				return 0, nil, 0, werr
 			}
 			continue

@@ -178,10 +178,14 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
-// sockIO moves data on a socket, blocking (interruptibly) unless the call or the
-// description is non-blocking; a broken connection raises SIGPIPE unless MSG_NOSIGNAL.
+// sockIO moves data on a socket, blocking (interruptibly, within SO_RCVTIMEO/SO_SNDTIMEO)
+// unless the call or the description is non-blocking; a blocking stream send sends
+// everything unless a timeout or a signal ends it early (then it reports what was sent).
+// A broken connection raises SIGPIPE unless MSG_NOSIGNAL.
 func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, write bool) (uint64, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	w := newSockWaiter(s, write)
+	var done int64
 	for {
 		var n int64
 		var err error
@@ -190,15 +194,28 @@ func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]by
 		} else {
 			n, err = s.Recv(bufs, flags)
 		}
+		if write && n > 0 && s.Type == unix.SOCK_STREAM && !nonblock {
+			done += n
+			if bufs = advance(bufs, n); len(bufs) > 0 {
+				continue
+			}
+			return uint64(done), nil
+		}
 		if err == unix.EAGAIN && !nonblock {
 			mask := waiter.EventIn
 			if write {
 				mask = waiter.EventOut
 			}
-			if werr := t.WaitFile(fd, mask, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, mask); werr != nil {
+				if done > 0 {
+					return uint64(done), nil
+				}
 				return 0, werr
 			}
 			continue
+		}
+		if done > 0 {
+			return uint64(done), nil
 		}
 		if err == unix.EPIPE && write && flags&unix.MSG_NOSIGNAL == 0 {
 			t.Kernel().SendSignal(t, unix.SIGPIPE)
@@ -461,67 +478,30 @@ func Getpeername(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, putSockaddrUn(t, a[1], a[2], peer)
 }
 
-// Getsockopt implements the socket options apps query.
+// Getsockopt implements getsockopt(2).
 func Getsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer fd.DecRef()
-	if a[1] != unix.SOL_SOCKET {
-		return 0, unix.ENOPROTOOPT
+	if int32(a[1]) != unix.SOL_SOCKET {
+		return 0, unix.EOPNOTSUPP // AF_UNIX has no options of its own
 	}
-	var v []byte
-	switch a[2] {
-	case unix.SO_TYPE:
-		v = binary.LittleEndian.AppendUint32(nil, uint32(s.Type))
-	case unix.SO_DOMAIN:
-		v = binary.LittleEndian.AppendUint32(nil, unix.AF_UNIX)
-	case unix.SO_ERROR, unix.SO_PASSCRED, unix.SO_ACCEPTCONN:
-		v = binary.LittleEndian.AppendUint32(nil, 0)
-	case unix.SO_SNDBUF, unix.SO_RCVBUF:
-		v = binary.LittleEndian.AppendUint32(nil, 212992)
-	case unix.SO_PEERCRED:
-		c, err := s.PeerCred()
-		if err != nil {
-			return 0, err
-		}
-		v = binary.LittleEndian.AppendUint32(nil, uint32(c.Pid))
-		v = binary.LittleEndian.AppendUint32(v, c.Uid)
-		v = binary.LittleEndian.AppendUint32(v, c.Gid)
-	default:
-		return 0, unix.ENOPROTOOPT
-	}
-	l, err := getU32(t, a[4])
-	if err != nil {
-		return 0, err
-	}
-	if int(l) < len(v) {
-		v = v[:l]
-	}
-	if _, err := t.CopyOut(a[3], v); err != nil {
-		return 0, unix.EFAULT
-	}
-	return 0, putU32(t, a[4], uint32(len(v)))
+	return 0, unixGetsockopt(t, s, int(int32(a[2])), a[3], a[4])
 }
 
-// Setsockopt accepts the options apps set on stream sockets (they change nothing observable
-// here yet).
+// Setsockopt implements setsockopt(2).
 func Setsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	fd, _, err := getSocket(t, a[0])
+	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer fd.DecRef()
-	if a[1] != unix.SOL_SOCKET {
-		return 0, unix.ENOPROTOOPT
+	if int32(a[1]) != unix.SOL_SOCKET {
+		return 0, unix.EOPNOTSUPP // AF_UNIX has no options of its own
 	}
-	switch a[2] {
-	case unix.SO_PASSCRED, unix.SO_SNDBUF, unix.SO_RCVBUF, unix.SO_KEEPALIVE, unix.SO_REUSEADDR, unix.SO_LINGER,
-		unix.SO_SNDTIMEO, unix.SO_RCVTIMEO, unix.SO_PASSSEC:
-		return 0, nil
-	}
-	return 0, unix.ENOPROTOOPT
+	return 0, unixSetsockopt(t, s, int(int32(a[2])), a[3], uint64(uint32(a[4])))
 }
 
 // autobindSeq numbers autobound abstract names.
@@ -630,10 +610,11 @@ func accept(t *kernel.Task, fdn, addr, lenAddr, flags uint64) (uint64, error) {
 		return 0, err
 	}
 	defer fd.DecRef()
+	w := newSockWaiter(s, false)
 	for {
 		c, err := s.Accept()
 		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
-			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				return 0, werr
 			}
 			continue
@@ -757,11 +738,12 @@ func dgramSend(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 		}
 	}
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	w := newSockWaiter(s, true)
 	for {
 		n, err := s.SendTo(target, bufs)
 		if err == unix.EAGAIN && !nonblock {
 			// The receiver's queue is full: retry as it drains.
-			if err := t.Block(time.Now().Add(time.Millisecond)); err != nil && err != unix.ETIMEDOUT {
+			if err := w.block(t, time.Now().Add(time.Millisecond)); err != nil {
 				return 0, err
 			}
 			continue
@@ -773,10 +755,11 @@ func dgramSend(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 // dgramRecv receives one datagram, returning its length, sender and MSG_TRUNC.
 func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int) (uint64, string, int, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	w := newSockWaiter(s, false)
 	for {
 		n, from, trunc, err := s.RecvFrom(bufs, flags)
 		if err == unix.EAGAIN && !nonblock {
-			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				return 0, "", 0, werr
 			}
 			continue

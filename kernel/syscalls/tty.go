@@ -58,10 +58,7 @@ func ttyWriteCheck(t *kernel.Task, fd *vfs.FileDescription) error {
 // ttyWait blocks a read that found no data: a terminal's reads wait for what VMIN asks, with
 // VTIME until its deadline, after which expired reports it ran out.
 func ttyWait(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, start time.Time) (expired bool, err error) {
-	tr, ok := fd.Impl().(timedReader)
-	if !ok {
-		return false, t.WaitFile(fd, waiter.EventIn, time.Time{})
-	}
+	tr := fd.Impl().(timedReader)
 	p := fd.Impl().(vfs.Pollable)
 	e := &waiter.Entry{Mask: waiter.EventIn | waiter.EventHUp, Callback: func(uint32) { t.Wake() }}
 	p.EventRegister(e)

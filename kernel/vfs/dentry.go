@@ -220,8 +220,23 @@ func (vd VirtualDentry) Path() string {
 	return b.String()
 }
 
+// IsAncestor reports whether a is d or one of d's ancestors in the dentry tree.
+func (a *Dentry) IsAncestor(d *Dentry) bool {
+	for ; d != nil; d = d.parentDentry() {
+		if d == a {
+			return true
+		}
+	}
+	return false
+}
+
 // Namespace is the sandbox's mount namespace.
 type Namespace struct {
+	// renameMu is the rename lock (Linux's s_vfs_rename_mutex): a rename holds it from its
+	// checks to its cache update, so no other rename can make a directory its own ancestor
+	// in between, and the dentry tree changes one rename at a time.
+	renameMu sync.Mutex
+
 	mu sync.RWMutex
 	// root is the root mount. protected by mu
 	root *Mount
@@ -250,6 +265,10 @@ func (ns *Namespace) newMount(root *Dentry, fstype, source string, ro bool) *Mou
 	ns.all = append(ns.all, m)
 	return m
 }
+
+// LockRename takes the namespace's rename lock; UnlockRename releases it.
+func (ns *Namespace) LockRename()   { ns.renameMu.Lock() }
+func (ns *Namespace) UnlockRename() { ns.renameMu.Unlock() }
 
 // Root returns the namespace's root location.
 func (ns *Namespace) Root() VirtualDentry {

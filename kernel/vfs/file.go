@@ -39,6 +39,13 @@ type (
 	}
 	// Syncer files have something to flush.
 	Syncer interface{ Sync() error }
+	// SharedOffset files keep their position in a host open file description that others
+	// share (the user's stdio): I/O at the file position passes off < 0 to Read and Write,
+	// and lseek and the position are the host's.
+	SharedOffset interface{ SharedOffset() bool }
+	// Truncater files change their size themselves (ftruncate on a donated host FD works
+	// whatever became of the file's name).
+	Truncater interface{ Truncate(size int64) error }
 	// Allocator files support fallocate.
 	Allocator interface {
 		Allocate(mode uint32, off, length int64) error
@@ -181,6 +188,9 @@ func (fd *FileDescription) Read(dst [][]byte) (int64, error) {
 	if fd.IsStream() {
 		return fd.impl.Read(fd, dst, 0)
 	}
+	if fd.sharedOffset() {
+		return fd.impl.Read(fd, dst, -1)
+	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	n, err := fd.impl.Read(fd, dst, fd.off)
@@ -192,6 +202,9 @@ func (fd *FileDescription) Read(dst [][]byte) (int64, error) {
 func (fd *FileDescription) Write(src [][]byte) (int64, error) {
 	if fd.IsStream() {
 		return fd.impl.Write(fd, src, 0)
+	}
+	if fd.sharedOffset() {
+		return fd.impl.Write(fd, src, -1)
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
@@ -286,8 +299,18 @@ func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
 	return n, nil
 }
 
+func (fd *FileDescription) sharedOffset() bool {
+	s, ok := fd.impl.(SharedOffset)
+	return ok && s.SharedOffset()
+}
+
 // Offset returns the current offset.
 func (fd *FileDescription) Offset() int64 {
+	if fd.sharedOffset() {
+		if off, err := fd.Seek(0, unix.SEEK_CUR); err == nil {
+			return off
+		}
+	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	return fd.off

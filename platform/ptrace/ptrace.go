@@ -53,6 +53,10 @@ type Platform struct {
 	stubPath atomic.Value // string
 	nextCPU  atomic.Uint32
 	ncpu     int
+	// trap selects trap mode (trap.go): app code runs in an untraced stub thread whose
+	// syscalls and faults reach a signal handler in the stub.
+	trap    bool
+	hasFSGS bool
 
 	mu sync.Mutex
 	// contexts are the live contexts. protected by mu
@@ -63,7 +67,14 @@ type Platform struct {
 
 // New returns a ptrace platform for the memory file memFile.
 func New(memFile *os.File) (*Platform, error) {
-	p := &Platform{memFile: memFile, stub: buildStub(), contexts: map[*context]struct{}{}, spaces: map[*addressSpace]struct{}{}}
+	return newPlatform(memFile, buildStub(), false)
+}
+
+func newPlatform(memFile *os.File, stub stubImage, trap bool) (*Platform, error) {
+	p := &Platform{memFile: memFile, stub: stub, trap: trap, contexts: map[*context]struct{}{}, spaces: map[*addressSpace]struct{}{}}
+	if trap {
+		p.hasFSGS = hasFSGSBase()
+	}
 	fd, err := unix.MemfdCreate("sbx-stub", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("memfd for the stub: %w", err)
@@ -92,7 +103,12 @@ func (p *Platform) StubProgram() []byte { return p.stub.elf }
 func (p *Platform) SetStubPath(path string) { p.stubPath.Store(path) }
 
 // Name implements platform.Platform.
-func (p *Platform) Name() string { return "ptrace" }
+func (p *Platform) Name() string {
+	if p.trap {
+		return "trap"
+	}
+	return "ptrace"
+}
 
 // MaxUserAddress implements platform.Platform.
 func (p *Platform) MaxUserAddress() uint64 { return maxUserAddress }
@@ -124,11 +140,15 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 // OS thread; the thread is pinned to one CPU together with the stubs it traces.
 func (p *Platform) NewContext() (platform.Context, error) {
 	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
+	// The thread may have run other goroutines, or an earlier context, before: only what it
+	// spends from now on is this context's.
+	c.tracerBase = readClock(threadCPUClock(c.tid))
 	c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
 	var set unix.CPUSet
 	set.Set(c.cpu)
-	// Best effort: a restricted cpuset makes this fail, which only costs speed.
-	if unix.SchedSetaffinity(0, &set) != nil {
+	// Best effort: a restricted cpuset makes this fail, which only costs speed. Trap mode
+	// does not pin: both sides poll during a hand-off, which wants two CPUs.
+	if p.trap || unix.SchedSetaffinity(0, &set) != nil {
 		c.cpu = -1
 	}
 	p.mu.Lock()
@@ -186,6 +206,8 @@ type stubProc struct {
 	last      platform.Registers
 	lastValid bool
 	dead      bool
+	// trap is the stub's trap-mode state (nil in ptrace mode).
+	trap *trapState
 }
 
 func (as *addressSpace) record(o op, restricts bool) error {
@@ -411,10 +433,12 @@ func (s *stubProc) wait() (unix.WaitStatus, error) {
 }
 
 type context struct {
-	p     *Platform
-	tid   int
-	cpu   int
-	stubs map[*addressSpace]*stubProc
+	p   *Platform
+	tid int
+	// tracerBase is the tracer thread's CPU time when the context was made.
+	tracerBase time.Duration
+	cpu        int
+	stubs      map[*addressSpace]*stubProc
 
 	// running is the pid of the stub currently (or about to be) running app code, or 0.
 	running atomic.Int64
@@ -475,7 +499,12 @@ func (c *context) CPUTime() (user, sys time.Duration) {
 		user += u
 		sys += sy
 	}
-	return user, sys + readClock(threadCPUClock(c.tid))
+	return user, sys + c.tracerTime()
+}
+
+// tracerTime is the tracer thread's CPU time spent for this context.
+func (c *context) tracerTime() time.Duration {
+	return max(readClock(threadCPUClock(c.tid))-c.tracerBase, 0)
 }
 
 // newStub starts a stub for as, traced by this context's thread.
@@ -582,20 +611,24 @@ func (c *context) dropStub(s *stubProc) {
 	}
 	c.cpuMu.Unlock()
 	s.kill()
+	if s.trap != nil {
+		unix.Munmap(s.trap.shm)
+		s.trap.shm = nil
+	}
 }
 
 // interruptFor interrupts the context if it is running app code in s.
 func (c *context) interruptFor(s *stubProc) {
-	if c.running.Load() == int64(s.pid) {
-		unix.Tgkill(s.pid, s.pid, unix.SIGSTOP)
+	if tag := s.runningTag(); c.running.Load() == tag {
+		kick(tag)
 	}
 }
 
 // Interrupt implements platform.Context.
 func (c *context) Interrupt() {
 	c.interrupt.Store(true)
-	if pid := c.running.Load(); pid != 0 {
-		unix.Tgkill(int(pid), int(pid), unix.SIGSTOP)
+	if tag := c.running.Load(); tag != 0 {
+		kick(tag)
 	}
 }
 
@@ -608,7 +641,12 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			c.dropStub(s)
 		}
 		var err error
-		if s, err = c.newStub(as); err != nil {
+		if c.p.trap {
+			s, err = c.newTrapStub(as)
+		} else {
+			s, err = c.newStub(as)
+		}
+		if err != nil {
 			return platform.Event{}, err
 		}
 		c.cpuMu.Lock()
@@ -616,12 +654,19 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 		c.cpuMu.Unlock()
 		if c.pendingFP != nil {
 			if len(c.pendingFP) > 0 {
-				setXState(s.pid, c.pendingFP)
+				if s.trap != nil {
+					s.trap.setFPState(c.pendingFP)
+				} else {
+					setXState(s.pid, c.pendingFP)
+				}
 			}
 			c.pendingFP = nil
 		}
 	}
 	c.lastPID = s.pid
+	if s.trap != nil {
+		return c.switchTrap(as, s, regs)
+	}
 	for {
 		// Most switches find the stub up to date: check without the lock first.
 		if s.appliedA.Load() != as.seqA.Load() {
@@ -697,6 +742,9 @@ func (c *context) FPState() ([]byte, error) {
 	if s == nil {
 		return append([]byte(nil), c.initFP...), nil
 	}
+	if s.trap != nil {
+		return s.trap.fpState(), nil
+	}
 	if c.fpBuf == nil {
 		c.fpBuf = make([]byte, 16384)
 	}
@@ -720,6 +768,10 @@ func (c *context) SetFPState(state []byte) error {
 			return nil
 		}
 		state = c.initFP
+	}
+	if s.trap != nil {
+		s.trap.setFPState(state)
+		return nil
 	}
 	return setXState(s.pid, append([]byte(nil), state...))
 }
@@ -745,7 +797,7 @@ func (c *context) Release() {
 	}
 	// Release runs on the context's own thread, whose clock ends with it.
 	c.cpuMu.Lock()
-	c.deadSys += readClock(threadCPUClock(c.tid))
+	c.deadSys += c.tracerTime()
 	c.released = true
 	c.cpuMu.Unlock()
 	c.p.mu.Lock()

@@ -22,7 +22,18 @@ type harness struct {
 
 const memSize = 1 << 24
 
-func newHarness(t *testing.T) *harness {
+// forModes runs a test on both platforms this package implements.
+func forModes(t *testing.T, test func(t *testing.T, h *harness)) {
+	for _, trap := range []bool{false, true} {
+		name := "ptrace"
+		if trap {
+			name = "trap"
+		}
+		t.Run(name, func(t *testing.T) { test(t, newHarness(t, trap)) })
+	}
+}
+
+func newHarness(t *testing.T, trap bool) *harness {
 	t.Helper()
 	fd, err := unix.MemfdCreate("test-mem", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -36,7 +47,11 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(f)
+	newP := New
+	if trap {
+		newP = NewTrap
+	}
+	p, err := newP(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +123,9 @@ func withContext(t *testing.T, p *Platform, f func(c platform.Context)) {
 	<-done
 }
 
-func TestSyscallIsTrappedNotExecuted(t *testing.T) {
-	h := newHarness(t)
+func TestSyscallIsTrappedNotExecuted(t *testing.T) { forModes(t, testSyscallIsTrappedNotExecuted) }
+
+func testSyscallIsTrappedNotExecuted(t *testing.T, h *harness) {
 	dir := t.TempDir()
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
@@ -146,8 +162,9 @@ func TestSyscallIsTrappedNotExecuted(t *testing.T) {
 	}
 }
 
-func TestFaults(t *testing.T) {
-	h := newHarness(t)
+func TestFaults(t *testing.T) { forModes(t, testFaults) }
+
+func testFaults(t *testing.T, h *harness) {
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	// mov byte [0x12345000], 1 ; write to read-only code page ; ud2 ; int3 ; div by zero
@@ -187,8 +204,9 @@ func TestFaults(t *testing.T) {
 	})
 }
 
-func TestInterruptBusyLoop(t *testing.T) {
-	h := newHarness(t)
+func TestInterruptBusyLoop(t *testing.T) { forModes(t, testInterruptBusyLoop) }
+
+func testInterruptBusyLoop(t *testing.T, h *harness) {
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	h.load(as, []byte{0xeb, 0xfe}) // jmp .
@@ -207,8 +225,9 @@ func TestInterruptBusyLoop(t *testing.T) {
 	})
 }
 
-func TestFSBaseAndMemory(t *testing.T) {
-	h := newHarness(t)
+func TestFSBaseAndMemory(t *testing.T) { forModes(t, testFSBaseAndMemory) }
+
+func testFSBaseAndMemory(t *testing.T, h *harness) {
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	binary.LittleEndian.PutUint64(h.mem[dataOff+0x100:], 0xfeedface)
@@ -228,8 +247,9 @@ func TestFSBaseAndMemory(t *testing.T) {
 	})
 }
 
-func TestTwoContextsShareMemory(t *testing.T) {
-	h := newHarness(t)
+func TestTwoContextsShareMemory(t *testing.T) { forModes(t, testTwoContextsShareMemory) }
+
+func testTwoContextsShareMemory(t *testing.T, h *harness) {
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	// Context 1 stores 42 at dataAddr then syscalls; context 2 loads it into rax and syscalls.
@@ -253,8 +273,9 @@ func TestTwoContextsShareMemory(t *testing.T) {
 	})
 }
 
-func TestUnmapAndProtect(t *testing.T) {
-	h := newHarness(t)
+func TestUnmapAndProtect(t *testing.T) { forModes(t, testUnmapAndProtect) }
+
+func testUnmapAndProtect(t *testing.T, h *harness) {
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	code := cat([]byte{0x48, 0xc7, 0x04, 0x25}, le32(dataAddr), le32(1), syscallInsn)
@@ -281,8 +302,9 @@ func TestUnmapAndProtect(t *testing.T) {
 	})
 }
 
-func TestStubIsConfined(t *testing.T) {
-	h := newHarness(t)
+func TestStubIsConfined(t *testing.T) { forModes(t, testStubIsConfined) }
+
+func testStubIsConfined(t *testing.T, h *harness) {
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	h.load(as, syscallInsn)
@@ -305,8 +327,12 @@ func TestStubIsConfined(t *testing.T) {
 			t.Errorf("stub has %d FDs open, want only the memory file", len(fds))
 		}
 		maps, _ := os.ReadFile("/proc/" + itoa(pid) + "/maps")
-		if n := countLines(string(maps)) - strings.Count(string(maps), "[vsyscall]"); n != 4 {
-			t.Errorf("stub maps has %d lines, want the stub page and three app mappings:\n%s", n, maps)
+		want := 4 // the stub page and three app mappings
+		if h.p.trap {
+			want++ // and the shared area
+		}
+		if n := countLines(string(maps)) - strings.Count(string(maps), "[vsyscall]"); n != want {
+			t.Errorf("stub maps has %d lines, want %d:\n%s", n, want, maps)
 		}
 	})
 }
@@ -345,7 +371,12 @@ func countLines(s string) int {
 }
 
 func BenchmarkSyscallRoundTrip(b *testing.B) {
-	h := newHarness(&testing.T{})
+	b.Run("ptrace", func(b *testing.B) { benchmarkSyscallRoundTrip(b, false) })
+	b.Run("trap", func(b *testing.B) { benchmarkSyscallRoundTrip(b, true) })
+}
+
+func benchmarkSyscallRoundTrip(b *testing.B, trap bool) {
+	h := newHarness(&testing.T{}, trap)
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	h.load(as, cat(syscallInsn, []byte{0xeb, 0xfc})) // 1: syscall; jmp 1b

@@ -120,27 +120,7 @@ func buildStub() stubImage {
 	binary.LittleEndian.PutUint32(code[fprogPatch:], uint32(fprogOff-(fprogPatch+4)))
 
 	// ELF header and one PT_LOAD covering the file, read+exec, at StubBase.
-	total := codeOff + len(code)
-	elf := make([]byte, codeOff, total)
-	copy(elf, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0})
-	le := binary.LittleEndian
-	le.PutUint16(elf[16:], 2)    // ET_EXEC
-	le.PutUint16(elf[18:], 0x3e) // EM_X86_64
-	le.PutUint32(elf[20:], 1)
-	le.PutUint64(elf[24:], StubBase+codeOff) // e_entry
-	le.PutUint64(elf[32:], 64)               // e_phoff
-	le.PutUint16(elf[52:], 64)               // e_ehsize
-	le.PutUint16(elf[54:], 56)               // e_phentsize
-	le.PutUint16(elf[56:], 1)                // e_phnum
-	ph := elf[64:]
-	le.PutUint32(ph[0:], 1)              // PT_LOAD
-	le.PutUint32(ph[4:], 5)              // PF_R|PF_X
-	le.PutUint64(ph[8:], 0)              // p_offset
-	le.PutUint64(ph[16:], StubBase)      // p_vaddr
-	le.PutUint64(ph[24:], StubBase)      // p_paddr
-	le.PutUint64(ph[32:], uint64(total)) // p_filesz
-	le.PutUint64(ph[40:], uint64(total)) // p_memsz
-	le.PutUint64(ph[48:], 0x1000)        // p_align
+	elf := elfHeader(codeOff + len(code))
 	elf = append(elf, code...)
 	return stubImage{elf: elf, site: site}
 }

@@ -123,8 +123,18 @@ func Run(t testing.TB, u User, dir string, stdin string, argv ...string) Result 
 	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
 
-// Sbx runs `sbx args...` as u.
+// Sbx runs `sbx args...` as u. `sbx run` gets --platform $SBX_TEST_PLATFORM when that is
+// set, so the end-to-end tests (the differential suite among them) run on any platform.
 func Sbx(t testing.TB, u User, args ...string) Result {
 	t.Helper()
-	return Run(t, u, "", "", append([]string{Binary(t)}, args...)...)
+	return Run(t, u, "", "", append([]string{Binary(t)}, WithPlatform(args)...)...)
+}
+
+// WithPlatform inserts --platform $SBX_TEST_PLATFORM after "run" in sbx arguments.
+func WithPlatform(args []string) []string {
+	p := os.Getenv("SBX_TEST_PLATFORM")
+	if p == "" || len(args) == 0 || args[0] != "run" {
+		return args
+	}
+	return append([]string{"run", "--platform", p}, args[1:]...)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
-	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +19,8 @@ import (
 type Inode struct {
 	h  *gofer.Handle
 	ro bool
+	// cache holds the sandbox's shared pages of host files (shared.go).
+	cache *Cache
 
 	mu sync.Mutex
 	// attr is the last attributes seen; target a symlink's target. protected by mu
@@ -33,17 +34,17 @@ type Inode struct {
 
 var _ vfs.Inode = (*Inode)(nil)
 
-// Root attaches to mount index of the gofer's view.
-func Root(c *gofer.Client, index int) (*Inode, error) {
+// Root attaches to mount index of the gofer's view; shared mappings of its files use cache.
+func Root(c *gofer.Client, index int, cache *Cache) (*Inode, error) {
 	e, err := c.Attach(index)
 	if err != nil {
 		return nil, err
 	}
-	return fromEntry(e), nil
+	return fromEntry(e, cache), nil
 }
 
-func fromEntry(e gofer.Entry) *Inode {
-	return &Inode{h: e.Handle, ro: e.Attr.ReadOnly, attr: e.Attr, target: e.Target}
+func fromEntry(e gofer.Entry, cache *Cache) *Inode {
+	return &Inode{h: e.Handle, ro: e.Attr.ReadOnly, attr: e.Attr, target: e.Target, cache: cache}
 }
 
 func toAttr(a gofer.Attr) vfs.Attr {
@@ -85,6 +86,9 @@ func (in *Inode) SetAttr(s vfs.SetAttr) error {
 	if s.Mtime != nil {
 		g.Mtime = &gofer.Timespec{Sec: s.Mtime.Sec, Nsec: s.Mtime.Nsec}
 	}
+	if s.Size != nil {
+		return in.truncate(func() error { return in.h.SetAttr(g) })
+	}
 	return in.h.SetAttr(g)
 }
 
@@ -119,13 +123,13 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 			}
 			in.roFile = f
 		}
-		return &hostFile{File: host.New(int(in.roFile.Fd()), false), shared: true}, nil
+		return &hostFile{File: host.New(int(in.roFile.Fd()), false), shared: true, in: in}, nil
 	}
 	f, err := in.h.Open(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW))
 	if err != nil {
 		return nil, err
 	}
-	return newHostFile(f), nil
+	return newHostFile(f, in, flags), nil
 }
 
 // hostFile keeps the donated *os.File alive for as long as the kernel uses its FD.
@@ -134,10 +138,14 @@ type hostFile struct {
 	f *os.File
 	// shared files use their inode's cached FD, which outlives them.
 	shared bool
+	// in is the file's inode; writable says the FD was opened for writing.
+	in       *Inode
+	writable bool
 }
 
-func newHostFile(f *os.File) *hostFile {
-	return &hostFile{File: host.New(int(f.Fd()), false), f: f}
+func newHostFile(f *os.File, in *Inode, flags int) *hostFile {
+	acc := flags & unix.O_ACCMODE
+	return &hostFile{File: host.New(int(f.Fd()), false), f: f, in: in, writable: acc == unix.O_WRONLY || acc == unix.O_RDWR}
 }
 
 func (h *hostFile) Release() {
@@ -145,9 +153,6 @@ func (h *hostFile) Release() {
 		h.f.Close()
 	}
 }
-
-// MapSource lets host files back private mappings (and the loader).
-func (h *hostFile) MapSource() mm.Source { return h.File }
 
 // Readlink implements vfs.Inode.
 func (in *Inode) Readlink() (string, error) {
@@ -165,7 +170,7 @@ func (in *Inode) Lookup(name string) (vfs.Inode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromEntry(e), nil
+	return fromEntry(e, in.cache), nil
 }
 
 // Readdir implements vfs.Inode.
@@ -217,7 +222,8 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	if err != nil {
 		return nil, nil, err
 	}
-	return fromEntry(e), newHostFile(f), nil
+	n := fromEntry(e, in.cache)
+	return n, newHostFile(f, n, flags), nil
 }
 
 // Mkdir implements vfs.Inode.

@@ -86,6 +86,9 @@ func (f *File) SetControl(c *tty.Control) {
 // TTY implements tty.Terminal (nil when the file is not the user's terminal).
 func (f *File) TTY() *tty.Control { return f.ctl }
 
+// SharedOffset implements vfs.SharedOffset.
+func (f *File) SharedOffset() bool { return f.hostOffset && !f.stream }
+
 // HostFD implements vfs.HostFile.
 func (f *File) HostFD() int { return f.fd }
 
@@ -103,7 +106,7 @@ func (f *File) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, er
 	var n int
 	var err error
 	for {
-		if f.stream || f.hostOffset {
+		if f.stream || f.hostOffset && off < 0 {
 			n, err = unix.Readv(f.fd, dst)
 		} else {
 			n, err = unix.Preadv(f.fd, dst, off)
@@ -126,8 +129,15 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 	var n int
 	var err error
 	for {
-		if f.stream || f.hostOffset {
+		if f.stream {
 			n, err = unix.Writev(f.fd, src)
+		} else if f.hostOffset && off < 0 {
+			// At the shared position; O_APPEND set inside the sandbox appends too.
+			var flags int
+			if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
+				flags = unix.RWF_APPEND
+			}
+			n, err = unix.Pwritev2(f.fd, src, -1, flags)
 		} else if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
 			n, err = unix.Pwritev2(f.fd, src, -1, 0)
 		} else {
@@ -174,6 +184,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 
 // Sync implements vfs.Syncer.
 func (f *File) Sync() error { return unix.Fsync(f.fd) }
+
+// Truncate implements vfs.Truncater.
+func (f *File) Truncate(size int64) error { return unix.Ftruncate(f.fd, size) }
 
 // Allocate implements vfs.Allocator.
 func (f *File) Allocate(mode uint32, off, length int64) error {

@@ -118,6 +118,7 @@ func (s *Socket) ConnectTo(l *Socket, nonblock bool, cred unix.Ucred) error {
 	name := l.local
 	l.mu.Unlock()
 	s.conn, s.peer, s.internal, s.peerCred = host.New(fds[0], true), name, true, lcred
+	s.connectedLocked()
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	return nil
 }

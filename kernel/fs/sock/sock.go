@@ -48,6 +48,10 @@ type Socket struct {
 	// cred is a listener's credentials (handed to whoever connects); peerCred is
 	// SO_PEERCRED of a connection inside the sandbox. protected by mu
 	cred, peerCred *unix.Ucred
+	// opts are the socket options (opts.go; nil: Linux's defaults); cookie is SO_COOKIE.
+	// protected by mu
+	opts   *Opts
+	cookie uint64
 }
 
 var (
@@ -83,7 +87,16 @@ func (s *Socket) Connect(b Broker, path string) error {
 		return err
 	}
 	s.conn, s.peer = host.New(fd, true), path
+	s.connectedLocked()
 	return nil
+}
+
+// connectedLocked hands the options set before connecting to the new connection.
+// Preconditions: s.mu is held; s.conn is set.
+func (s *Socket) connectedLocked() {
+	if s.opts != nil {
+		applyHostOpts(s.conn.HostFD(), s.opts)
+	}
 }
 
 func (s *Socket) host() (*host.File, error) {
@@ -230,10 +243,14 @@ func (s *Socket) Names() (local, peer string) {
 	return s.local, s.peer
 }
 
-// PeerCred returns SO_PEERCRED of a connected socket.
+// PeerCred returns SO_PEERCRED: the peer's credentials, a listener's own, or none (PID 0,
+// IDs -1) on an unconnected socket.
 func (s *Socket) PeerCred() (*unix.Ucred, error) {
 	s.mu.Lock()
 	pc := s.peerCred
+	if s.listening && s.cred != nil {
+		pc = s.cred
+	}
 	s.mu.Unlock()
 	if pc != nil {
 		c := *pc
@@ -241,7 +258,7 @@ func (s *Socket) PeerCred() (*unix.Ucred, error) {
 	}
 	h, err := s.host()
 	if err != nil {
-		return nil, err
+		return &unix.Ucred{Uid: ^uint32(0), Gid: ^uint32(0)}, nil
 	}
 	c, err := unix.GetsockoptUcred(h.HostFD(), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err == nil {

@@ -22,6 +22,11 @@ static const char *errname(int e) {
 	case EBUSY: return "EBUSY"; case ECHILD: return "ECHILD"; case ESRCH: return "ESRCH";
 	case EOPNOTSUPP: return "EOPNOTSUPP"; case E2BIG: return "E2BIG"; case ENOEXEC: return "ENOEXEC";
 	case EFBIG: return "EFBIG"; case EOVERFLOW: return "EOVERFLOW"; case ENODEV: return "ENODEV";
+	case EINTR: return "EINTR"; case EDOM: return "EDOM"; case ENOPROTOOPT: return "ENOPROTOOPT";
+	case ENOTCONN: return "ENOTCONN"; case EISCONN: return "EISCONN"; case ENODATA: return "ENODATA";
+	case ENOTSOCK: return "ENOTSOCK"; case ECONNREFUSED: return "ECONNREFUSED"; case EMSGSIZE: return "EMSGSIZE";
+	case ETIMEDOUT: return "ETIMEDOUT"; case EOWNERDEAD: return "EOWNERDEAD"; case EDEADLK: return "EDEADLK";
+	case ENOTRECOVERABLE: return "ENOTRECOVERABLE"; case EADDRINUSE: return "EADDRINUSE";
 	}
 	static char buf[32];
 	snprintf(buf, sizeof buf, "E%d", e);

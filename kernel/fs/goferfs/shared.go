@@ -1,0 +1,436 @@
+package goferfs
+
+import (
+	"io"
+	"sync"
+
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// Shared mappings of host files.
+//
+// A MAP_SHARED mapping of a file on a writable mount is served from pages in the memory
+// file, one set per host file (keyed by device and inode) for the whole sandbox: every
+// process mapping the file maps the same pages, so they see each other's stores at once.
+// The pages are filled from the host file when first mapped and written back to it at
+// msync, fsync/fdatasync, munmap of the last piece of a mapping and exit (which unmaps
+// everything): a write lands on the host when Linux would guarantee it, never later.
+//
+// While the pages exist they are the truth for the part of the file they cover: read(2)
+// returns them (over what the host file holds), write(2) goes to the host file and to them,
+// truncate clears them past the new end. When the last mapping goes they are written back
+// and freed; from then on reads and writes go straight to the host file again.
+//
+// Consistency with the world outside the sandbox is Linux's for a file shared over NFS:
+// a change made by a host process while the file is mapped in the sandbox is seen by the
+// sandbox after the mapping goes, and the sandbox's stores reach the host at the sync
+// points above. Files on read-only mounts never get shared pages: nothing can change them
+// from inside, so a private copy is indistinguishable.
+
+// Cache is the set of shared host-file pages of one sandbox.
+type Cache struct {
+	mf *mm.MemoryFile
+
+	// mu guards files. Readers and writers of a file with no shared pages hold it for
+	// reading across their host I/O, so pages cannot appear (filled from the host) between
+	// their check and their I/O. protected by mu
+	mu    sync.RWMutex
+	files map[fileKey]*sharedPages
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+// NewCache returns an empty cache whose pages live in mf.
+func NewCache(mf *mm.MemoryFile) *Cache {
+	return &Cache{mf: mf, files: map[fileKey]*sharedPages{}}
+}
+
+// minSharedCapacity is the smallest memory-file range reserved for one file's shared
+// pages. The memory file is sparse, so the reservation costs nothing until pages are
+// filled; a mapping reaching past it while others pin the range fails with ENOMEM.
+const minSharedCapacity = 64 << 20
+
+// sharedPages is the memory-file copy of one host file's mapped part.
+type sharedPages struct {
+	c   *Cache
+	key fileKey
+
+	mu sync.Mutex
+	// fd is a host FD of the file (read-write once any writable FD has mapped it). protected by mu
+	fd       int
+	writable bool
+	// memOff, capacity: the memory-file range holding file offsets [0, capacity). protected by mu
+	memOff, capacity int64
+	// valid marks the pages filled from the file. protected by mu
+	valid []bool
+	// refs counts live mappings (each MapShared call until its release). protected by mu
+	refs int
+}
+
+// lookupLocked returns the shared pages of key, if any. Preconditions: c.mu held.
+func (c *Cache) lookupLocked(key fileKey) *sharedPages { return c.files[key] }
+
+// mapShared returns the memory-file offset of [off, off+length) of the file whose host FD is
+// fd, creating its shared pages if needed.
+func (c *Cache) mapShared(key fileKey, fd int, writable bool, off, length int64) (int64, func(), error) {
+	c.mu.Lock()
+	sp := c.files[key]
+	if sp == nil {
+		want := int64(minSharedCapacity)
+		for want < 2*(off+length) {
+			want *= 2
+		}
+		memOff, err := c.mf.Allocate(want)
+		if err != nil {
+			c.mu.Unlock()
+			return 0, nil, unix.ENOMEM
+		}
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			c.mf.Free(memOff, want)
+			c.mu.Unlock()
+			return 0, nil, err
+		}
+		sp = &sharedPages{c: c, key: key, fd: dup, writable: writable, memOff: memOff, capacity: want,
+			valid: make([]bool, want/mm.PageSize)}
+		c.files[key] = sp
+	}
+	defer c.mu.Unlock()
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if off+length > sp.capacity {
+		return 0, nil, unix.ENOMEM
+	}
+	if writable && !sp.writable {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return 0, nil, err
+		}
+		unix.Close(sp.fd)
+		sp.fd, sp.writable = dup, true
+	}
+	if err := sp.fillLocked(off, off+length); err != nil {
+		if sp.refs == 0 {
+			sp.destroyLocked()
+		}
+		return 0, nil, err
+	}
+	sp.refs++
+	var once sync.Once
+	return sp.memOff + off, func() { once.Do(func() { sp.release(off, length) }) }, nil
+}
+
+// fillLocked reads the not yet valid pages of [lo, hi) from the file. Preconditions: sp.mu held.
+func (sp *sharedPages) fillLocked(lo, hi int64) error {
+	for p := lo / mm.PageSize; p < (hi+mm.PageSize-1)/mm.PageSize; p++ {
+		if sp.valid[p] {
+			continue
+		}
+		q := p
+		for q < int64(len(sp.valid)) && q*mm.PageSize < hi && !sp.valid[q] {
+			q++
+		}
+		buf := sp.c.mf.Slice(sp.memOff+p*mm.PageSize, (q-p)*mm.PageSize)
+		if _, err := preadFull(sp.fd, buf, p*mm.PageSize); err != nil && err != io.EOF {
+			return err
+		}
+		for i := p; i < q; i++ {
+			sp.valid[i] = true
+		}
+		p = q - 1
+	}
+	return nil
+}
+
+func preadFull(fd int, p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Pread(fd, p[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, io.EOF
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// writebackLocked writes the valid pages of [lo, hi) that lie inside the file back to it
+// (stores past the end of the file stay in memory, as on Linux). Preconditions: sp.mu held.
+func (sp *sharedPages) writebackLocked(lo, hi int64) error {
+	if !sp.writable {
+		return nil // nothing could store into pages mapped only read-only
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(sp.fd, &st); err != nil {
+		return err
+	}
+	hi = min(hi, st.Size, sp.capacity)
+	for p := lo / mm.PageSize; p*mm.PageSize < hi; p++ {
+		if !sp.valid[p] {
+			continue
+		}
+		q := p
+		for q*mm.PageSize < hi && sp.valid[q] {
+			q++
+		}
+		start, end := max(lo, p*mm.PageSize), min(hi, q*mm.PageSize)
+		buf := sp.c.mf.Slice(sp.memOff+start, end-start)
+		for len(buf) > 0 {
+			n, err := unix.Pwrite(sp.fd, buf, start)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			buf, start = buf[n:], start+int64(n)
+		}
+		p = q - 1
+	}
+	return nil
+}
+
+// release ends one mapping of [off, off+length): its stores go to the file; the last
+// mapping frees the pages.
+func (sp *sharedPages) release(off, length int64) {
+	c := sp.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.refs--
+	if sp.refs > 0 {
+		_ = sp.writebackLocked(off, off+length)
+		return
+	}
+	_ = sp.writebackLocked(0, sp.capacity)
+	sp.destroyLocked()
+}
+
+// destroyLocked frees the pages. Preconditions: c.mu and sp.mu held, no mapping left.
+func (sp *sharedPages) destroyLocked() {
+	delete(sp.c.files, sp.key)
+	sp.c.mf.Free(sp.memOff, sp.capacity)
+	unix.Close(sp.fd)
+	sp.fd = -1
+}
+
+// overlayLocked copies the valid pages' bytes of [off, off+len(p)) into p (a read that
+// got len(p) bytes from the host file). Preconditions: sp.mu held.
+func (sp *sharedPages) overlayLocked(p []byte, off int64) {
+	for len(p) > 0 && off < sp.capacity {
+		pg := off / mm.PageSize
+		n := min(int64(len(p)), (pg+1)*mm.PageSize-off)
+		if sp.valid[pg] {
+			copy(p[:n], sp.c.mf.Slice(sp.memOff+off, n))
+		}
+		p, off = p[n:], off+n
+	}
+}
+
+// storeLocked copies bytes written to the host file at off into the valid pages. Preconditions: sp.mu held.
+func (sp *sharedPages) storeLocked(p []byte, off int64) {
+	for len(p) > 0 && off < sp.capacity {
+		pg := off / mm.PageSize
+		n := min(int64(len(p)), (pg+1)*mm.PageSize-off)
+		if sp.valid[pg] {
+			copy(sp.c.mf.Slice(sp.memOff+off, n), p[:n])
+		}
+		p, off = p[n:], off+n
+	}
+}
+
+// resizedLocked clears the pages from the smaller of the old and new sizes on: bytes past
+// the end of the file read as zero when it grows again. Preconditions: sp.mu held.
+func (sp *sharedPages) resizedLocked(oldSize, newSize int64) {
+	from := min(oldSize, newSize)
+	if from >= sp.capacity {
+		return
+	}
+	sp.c.mf.Zero(sp.memOff+from, sp.capacity-from)
+}
+
+// sharedPagesFor runs fn with the file's shared pages locked (nil when it has none, with
+// none allowed to appear until fn returns): reads and writes stay coherent with mappings.
+func (in *Inode) sharedPagesFor(fn func(sp *sharedPages)) {
+	c := in.cache
+	c.mu.RLock()
+	sp := c.lookupLocked(in.key())
+	if sp == nil {
+		defer c.mu.RUnlock()
+		fn(nil)
+		return
+	}
+	sp.mu.Lock()
+	c.mu.RUnlock()
+	defer sp.mu.Unlock()
+	fn(sp)
+}
+
+func (in *Inode) key() fileKey {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return fileKey{in.attr.Dev, in.attr.Ino}
+}
+
+// mapSource is what a host file hands mmap: its contents for private mappings (through
+// the shared pages where they exist) and, on writable mounts, shared pages.
+type mapSource struct {
+	f *hostFile
+}
+
+var (
+	_ mm.SharedSource = (*mapSource)(nil)
+	_ mm.SyncSource   = (*mapSource)(nil)
+)
+
+// ReadAt implements mm.Source.
+func (s mapSource) ReadAt(p []byte, off int64) (n int, err error) {
+	if s.f.in == nil || s.f.in.cache == nil {
+		return s.f.File.ReadAt(p, off)
+	}
+	s.f.in.sharedPagesFor(func(sp *sharedPages) {
+		n, err = s.f.File.ReadAt(p, off)
+		if sp != nil {
+			sp.overlayLocked(p[:n], off)
+		}
+	})
+	return n, err
+}
+
+// MapShared implements mm.SharedSource.
+func (s mapSource) MapShared(off, length int64) (int64, func(), error) {
+	return s.f.in.cache.mapShared(s.f.in.key(), s.f.HostFD(), s.f.writable, off, length)
+}
+
+// SyncShared implements mm.SyncSource.
+func (s mapSource) SyncShared(off, length int64) error {
+	var err error
+	s.f.in.sharedPagesFor(func(sp *sharedPages) {
+		if sp != nil {
+			err = sp.writebackLocked(off, off+length)
+		}
+	})
+	return err
+}
+
+// readOnlySource backs mappings of files on read-only mounts: private copies only.
+type readOnlySource struct{ mm.Source }
+
+// MapSource lets host files back mappings (and the loader).
+func (h *hostFile) MapSource() mm.Source {
+	if h.in == nil || h.in.cache == nil || h.in.ro {
+		return readOnlySource{h.File}
+	}
+	return mapSource{h}
+}
+
+// Read implements vfs.File: through the shared pages while the file is mapped shared.
+func (h *hostFile) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (n int64, err error) {
+	if h.in == nil || h.in.cache == nil || h.in.ro {
+		return h.File.Read(fd, dst, off)
+	}
+	h.in.sharedPagesFor(func(sp *sharedPages) {
+		n, err = h.File.Read(fd, dst, off)
+		if sp == nil || err != nil {
+			return
+		}
+		left, pos := n, off
+		for _, b := range dst {
+			if left == 0 {
+				break
+			}
+			k := min(int64(len(b)), left)
+			sp.overlayLocked(b[:k], pos)
+			left, pos = left-k, pos+k
+		}
+	})
+	return n, err
+}
+
+// Write implements vfs.File: to the host file, and to the shared pages while it is mapped.
+func (h *hostFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (n int64, err error) {
+	if h.in == nil || h.in.cache == nil || h.in.ro {
+		return h.File.Write(fd, src, off)
+	}
+	h.in.sharedPagesFor(func(sp *sharedPages) {
+		if sp == nil {
+			n, err = h.File.Write(fd, src, off)
+			return
+		}
+		if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
+			var st unix.Stat_t
+			if err = unix.Fstat(h.HostFD(), &st); err != nil {
+				return
+			}
+			off = st.Size
+		}
+		n, err = h.File.Write(nil, src, off)
+		left, pos := n, off
+		for _, b := range src {
+			if left == 0 {
+				break
+			}
+			k := min(int64(len(b)), left)
+			sp.storeLocked(b[:k], pos)
+			left, pos = left-k, pos+k
+		}
+	})
+	return n, err
+}
+
+// Sync implements vfs.Syncer (fsync, fdatasync): stores made through shared mappings go to
+// the host file first.
+func (h *hostFile) Sync() error {
+	if h.in != nil && h.in.cache != nil && !h.in.ro {
+		var err error
+		h.in.sharedPagesFor(func(sp *sharedPages) {
+			if sp != nil {
+				err = sp.writebackLocked(0, sp.capacity)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return h.File.Sync()
+}
+
+// truncate runs set (which changes the file's size on the host) coherently with the shared pages.
+func (in *Inode) truncate(set func() error) error {
+	if in.cache == nil {
+		return set()
+	}
+	var err error
+	in.sharedPagesFor(func(sp *sharedPages) {
+		if sp == nil {
+			err = set()
+			return
+		}
+		var st unix.Stat_t
+		if err = unix.Fstat(sp.fd, &st); err != nil {
+			return
+		}
+		// Stores inside the old size reach the file before it shrinks or grows.
+		if err = sp.writebackLocked(0, sp.capacity); err != nil {
+			return
+		}
+		if err = set(); err != nil {
+			return
+		}
+		var now unix.Stat_t
+		if err = unix.Fstat(sp.fd, &now); err != nil {
+			return
+		}
+		sp.resizedLocked(st.Size, now.Size)
+	})
+	return err
+}

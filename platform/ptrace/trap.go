@@ -1,0 +1,440 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+// Trap mode (the platform named "trap"). Stubs are the same processes as in ptrace mode and
+// their address spaces are kept in step the same way, by injecting mmap/munmap/mprotect into
+// the stub's main thread, which the context's thread traces. App code, though, runs in a
+// second thread of the stub that nothing traces: its seccomp filter traps every syscall
+// (SECCOMP_RET_TRAP) into a SIGSYS handler in the stub, which publishes the signal frame
+// Linux wrote on its signal stack (the shared area, a memfd the kernel maps too), hands the
+// thread to the kernel and waits; the kernel reads and rewrites the registers and FP state
+// in that frame, and the handler's rt_sigreturn loads them. Faults and SIGILL/SIGFPE/SIGTRAP
+// take the same path, and the kernel interrupts a running app thread with SIGUSR2. No ptrace
+// stop is on the syscall path: a round trip is two futex hand-offs, or none when both sides
+// are still polling.
+//
+// Trust: the shared area is writable by the app while it runs. Everything the kernel reads
+// from it is checked (pointers inside the signal stack, sizes, FP-state magic); a forged
+// hand-off at most makes the kernel handle a syscall with registers the app chose, which it
+// could have made anyway. The handlers cannot be replaced (sigaction is the sbx kernel's),
+// and the app thread's filter allows the host nothing but futex wait/wake, rt_sigreturn and
+// arch_prctl(ARCH_SET_FS) from the stub's read-only code page.
+
+// NewTrap returns the trap platform for the memory file memFile.
+func NewTrap(memFile *os.File) (*Platform, error) {
+	img, err := buildTrapStub(hasFSGSBase())
+	if err != nil {
+		return nil, err
+	}
+	return newPlatform(memFile, img, true)
+}
+
+// atHWCap2 and hwcap2FSGSBase: the auxiliary-vector entry and the bit Linux sets when user
+// space may use rdfsbase/wrfsbase (arch/x86/include/uapi/asm/hwcap2.h).
+const (
+	atHWCap2       = 26
+	hwcap2FSGSBase = 1 << 1
+)
+
+func hasFSGSBase() bool {
+	auxv, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return false
+	}
+	for i := 0; i+16 <= len(auxv); i += 16 {
+		if binary.LittleEndian.Uint64(auxv[i:]) == atHWCap2 {
+			return binary.LittleEndian.Uint64(auxv[i+8:])&hwcap2FSGSBase != 0
+		}
+	}
+	return false
+}
+
+// trapState is what a stub needs in trap mode.
+type trapState struct {
+	shm    []byte // the shared area, mapped in the kernel
+	appTid int
+	// curFS is the app thread's FS base as last seen or set.
+	curFS uint64
+	// frame is the signal frame of the thread's current hand-off, checked.
+	frame trapFrame
+}
+
+// trapFrame locates a signal frame in the shared area (offsets into shm).
+type trapFrame struct {
+	mc     int // struct sigcontext (uc_mcontext)
+	info   int // siginfo
+	sigset int // uc_sigmask
+	fp     int // XSAVE area
+	fpSize int
+}
+
+// Offsets in the x86-64 signal frame (arch/x86/include/uapi/asm/sigcontext.h,
+// include/uapi/asm-generic/ucontext.h).
+const (
+	ucMcontext   = 40
+	ucSigmask    = 40 + 256
+	ucSize       = ucSigmask + 8
+	scRsp        = 120
+	scRip        = 128
+	scEflags     = 136
+	scCS         = 144
+	scSS         = 150
+	scErr        = 152
+	scTrapno     = 160
+	scFpstate    = 184
+	siginfoSize  = 128
+	fxSWBytes    = 464 // struct _fpx_sw_bytes in the legacy area's software-reserved bytes
+	fpMagic1     = 0x46505853
+	xsaveHdr     = 512
+	xsaveMinSize = 512 + 64
+)
+
+// sigcontext order of the general registers, as offsets of platform.Registers fields.
+func scRegs(r *platform.Registers) [16]*uint64 {
+	return [16]*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
+		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp}
+}
+
+var errBadFrame = errors.New("trap: the stub's shared area holds no valid signal frame")
+
+// inStack converts a stub address to an offset into shm if [addr, addr+n) lies in the signal
+// stack.
+func inStack(addr uint64, n int) (int, bool) {
+	if addr < trapAltStack || addr > trapCtrl+trapCtrlSize || uint64(n) > trapCtrl+trapCtrlSize-addr {
+		return 0, false
+	}
+	return int(addr - trapCtrl), true
+}
+
+// readFrame locates and checks the frame the handler published.
+func (ts *trapState) readFrame() error {
+	le := binary.LittleEndian
+	uc, ok1 := inStack(le.Uint64(ts.shm[cUctx:]), ucSize)
+	info, ok2 := inStack(le.Uint64(ts.shm[cSiginfo:]), siginfoSize)
+	if !ok1 || !ok2 {
+		return errBadFrame
+	}
+	mc := uc + ucMcontext
+	fpAddr := le.Uint64(ts.shm[mc+scFpstate:])
+	fp, ok := inStack(fpAddr, xsaveMinSize)
+	if !ok || fpAddr%64 != 0 || le.Uint32(ts.shm[fp+fxSWBytes:]) != fpMagic1 {
+		return errBadFrame
+	}
+	size := int(le.Uint32(ts.shm[fp+fxSWBytes+16:]))
+	if size < xsaveMinSize || size > len(ts.shm)-fp {
+		return errBadFrame
+	}
+	ts.frame = trapFrame{mc: mc, info: info, sigset: uc + ucSigmask, fp: fp, fpSize: size}
+	return nil
+}
+
+func (ts *trapState) getRegs(r *platform.Registers) {
+	le := binary.LittleEndian
+	mc := ts.shm[ts.frame.mc:]
+	for i, p := range scRegs(r) {
+		*p = le.Uint64(mc[8*i:])
+	}
+	r.Rip = le.Uint64(mc[scRip:])
+	r.Eflags = le.Uint64(mc[scEflags:])
+	r.Cs = uint64(le.Uint16(mc[scCS:]))
+	r.Ss = uint64(le.Uint16(mc[scSS:]))
+	r.OrigRax = ^uint64(0)
+}
+
+func (ts *trapState) setRegs(r *platform.Registers) {
+	le := binary.LittleEndian
+	mc := ts.shm[ts.frame.mc:]
+	for i, p := range scRegs(r) {
+		le.PutUint64(mc[8*i:], *p)
+	}
+	le.PutUint64(mc[scRip:], r.Rip)
+	le.PutUint64(mc[scEflags:], r.Eflags)
+	// cs, gs, fs, ss: the 64-bit user segments (Linux forces cs anyway).
+	le.PutUint16(mc[scCS:], 0x33)
+	le.PutUint16(mc[scCS+2:], 0)
+	le.PutUint16(mc[scCS+4:], 0)
+	le.PutUint16(mc[scSS:], 0x2b)
+	// The app thread runs with no host signal blocked.
+	le.PutUint64(ts.shm[ts.frame.sigset:], 0)
+	if r.FsBase != ts.curFS {
+		le.PutUint64(ts.shm[cNewFS:], r.FsBase)
+		word(ts.shm, cSetFS).Store(1)
+		ts.curFS = r.FsBase
+	}
+}
+
+func (ts *trapState) fpState() []byte {
+	return append([]byte(nil), ts.shm[ts.frame.fp:ts.frame.fp+ts.frame.fpSize]...)
+}
+
+// setFPState writes an XSAVE image into the frame, keeping the frame's own software bytes
+// and masking what XRSTOR would refuse (rt_sigreturn checks the rest).
+func (ts *trapState) setFPState(state []byte) {
+	le := binary.LittleEndian
+	fp := ts.shm[ts.frame.fp : ts.frame.fp+ts.frame.fpSize]
+	var sw [512 - fxSWBytes]byte
+	copy(sw[:], fp[fxSWBytes:512])
+	mxcsrMask := le.Uint32(fp[28:])
+	if mxcsrMask == 0 {
+		mxcsrMask = 0xffbf
+	}
+	features := le.Uint64(sw[8:])
+	n := copy(fp, state)
+	clear(fp[n:])
+	copy(fp[fxSWBytes:512], sw[:])
+	le.PutUint32(fp[24:], le.Uint32(fp[24:])&mxcsrMask)
+	le.PutUint32(fp[28:], mxcsrMask)
+	le.PutUint64(fp[xsaveHdr:], le.Uint64(fp[xsaveHdr:])&features)
+	clear(fp[xsaveHdr+8 : xsaveHdr+64])
+}
+
+// Spin budgets for the kernel's side of a hand-off: polls before sleeping on the futex.
+const kernelSpin = 20000
+
+// liveCheck is how long the kernel sleeps on a hand-off before checking that the stub lives.
+const liveCheck = 100 * time.Millisecond
+
+// awaitEvent waits for the app thread's next hand-off and checks its frame.
+func (s *stubProc) awaitEvent() error {
+	ts := s.trap
+	st := word(ts.shm, cState)
+	for range kernelSpin {
+		if st.Load() == stEvent {
+			return s.frameOrFail()
+		}
+	}
+	ks := word(ts.shm, cKSleep)
+	for {
+		ks.Store(1)
+		v := st.Load()
+		if v == stEvent {
+			ks.Store(0)
+			break
+		}
+		err := futexWait(ts.shm, cState, v, liveCheck)
+		ks.Store(0)
+		if st.Load() == stEvent {
+			break
+		}
+		if err == unix.ETIMEDOUT {
+			if err := s.checkAlive(); err != nil {
+				return err
+			}
+		}
+	}
+	return s.frameOrFail()
+}
+
+func (s *stubProc) frameOrFail() error {
+	if err := s.trap.readFrame(); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// checkAlive reports a stub that died (its main thread's end reaches the tracer).
+func (s *stubProc) checkAlive() error {
+	var status unix.WaitStatus
+	pid, err := unix.Wait4(s.pid, &status, unix.WNOHANG|unix.WALL, nil)
+	if err != nil && err != unix.EINTR {
+		return s.fail(err)
+	}
+	if pid == s.pid && (status.Exited() || status.Signaled()) {
+		s.dead = true
+		return fmt.Errorf("%w: stub %d ended (%v)", platform.ErrContextDead, s.pid, status)
+	}
+	return nil
+}
+
+// resumeApp hands the app thread back to the stub.
+func (s *stubProc) resumeApp() {
+	ts := s.trap
+	word(ts.shm, cState).Store(stResume)
+	if word(ts.shm, cStubSleep).Load() != 0 {
+		futexWake(ts.shm, cState)
+	}
+}
+
+// runningTag is the value of context.running while the kernel waits for s's app thread.
+func (s *stubProc) runningTag() int64 {
+	if s.trap != nil {
+		return int64(s.pid)<<32 | int64(s.trap.appTid)
+	}
+	return int64(s.pid)
+}
+
+// kick interrupts the app code running under the tag.
+func kick(tag int64) {
+	if pid, tid := int(tag>>32), int(tag&0xffffffff); pid != 0 {
+		unix.Tgkill(pid, tid, trapInterruptSignal)
+	} else {
+		unix.Tgkill(tid, tid, unix.SIGSTOP)
+	}
+}
+
+// newTrapStub starts a trap stub for as, traced (its main thread) by this context's thread.
+func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
+	fd, err := unix.MemfdCreate("sbx-stub-shared", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("trap: shared area: %w", err)
+	}
+	shmFile := os.NewFile(uintptr(fd), "sbx-stub-shared")
+	defer shmFile.Close()
+	if err := unix.Ftruncate(fd, trapCtrlSize); err != nil {
+		return nil, fmt.Errorf("trap: shared area: %w", err)
+	}
+	shm, err := unix.Mmap(fd, 0, trapCtrlSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("trap: shared area: %w", err)
+	}
+	path, _ := c.p.stubPath.Load().(string)
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{c.p.memFile.Fd(), uintptr(fd)},
+		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
+	}
+	pid, err := syscall.ForkExec(path, []string{"sbx-stub"}, attr)
+	if err != nil {
+		unix.Munmap(shm)
+		return nil, fmt.Errorf("trap: starting a stub: %w", err)
+	}
+	s := &stubProc{pid: pid, ctx: c, as: as, trap: &trapState{shm: shm}}
+	fail := func(err error) (*stubProc, error) {
+		s.kill()
+		unix.Munmap(shm)
+		return nil, err
+	}
+	st, err := s.wait() // the exec stop
+	if err != nil {
+		return fail(err)
+	}
+	if !st.Stopped() || st.StopSignal() != unix.SIGTRAP {
+		return fail(fmt.Errorf("trap: stub did not stop after exec: %v", st))
+	}
+	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
+		return fail(fmt.Errorf("trap: options: %w", err))
+	}
+	// The start-up code runs to its first int3 (rax: the filter's result, rbx: the app
+	// thread's TID), its app thread to its first hand-off.
+	if err := unix.PtraceCont(pid, 0); err != nil {
+		return fail(err)
+	}
+	if st, err = s.wait(); err != nil {
+		return fail(err)
+	}
+	var regs platform.Registers
+	if !st.Stopped() || st.StopSignal() != unix.SIGTRAP || getRegs(pid, &regs) != nil || regs.Rax != 0 || int64(regs.Rbx) <= 0 {
+		return fail(fmt.Errorf("trap: stub start-up failed (stop %v, result %d, thread %d)", st, int64(regs.Rax), int64(regs.Rbx)))
+	}
+	s.trap.appTid = int(regs.Rbx)
+	// Empty the address space but for the stub's page and its shared area.
+	for _, r := range [][2]uint64{{0, StubBase}, {StubBase + stubSize, trapCtrl}, {trapCtrl + trapCtrlSize, taskSize}} {
+		if _, err := s.inject(sysMunmap, uintptr(r[0]), uintptr(r[1]-r[0]), 0, 0, 0, 0); err != nil {
+			return fail(err)
+		}
+	}
+	if err := s.awaitEvent(); err != nil {
+		return fail(err)
+	}
+	if signo := int32(binary.LittleEndian.Uint32(shm[s.trap.frame.info:])); signo != int32(unix.SIGSYS) {
+		return fail(fmt.Errorf("trap: stub's app thread failed to start (signal %d, error %d)", signo,
+			int32(binary.LittleEndian.Uint32(shm[cInitErr:]))))
+	}
+	if c.initFP == nil {
+		c.initFP = s.trap.fpState()
+	}
+	as.mu.Lock()
+	if as.released {
+		as.mu.Unlock()
+		return fail(errors.New("trap: address space released"))
+	}
+	as.stubs[s] = struct{}{}
+	err = s.syncLocked()
+	as.mu.Unlock()
+	if err != nil {
+		c.dropStub(s)
+		return nil, err
+	}
+	return s, nil
+}
+
+// switchTrap runs app code in s until an event (trap mode's Switch).
+func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Registers) (platform.Event, error) {
+	ts := s.trap
+	le := binary.LittleEndian
+	for {
+		if s.appliedA.Load() != as.seqA.Load() {
+			as.mu.Lock()
+			err := s.syncLocked()
+			as.mu.Unlock()
+			if err != nil {
+				return platform.Event{}, err
+			}
+		}
+		c.running.Store(s.runningTag())
+		if c.interrupt.Swap(false) {
+			c.running.Store(0)
+			return platform.Event{Kind: platform.EventInterrupted}, nil
+		}
+		ts.setRegs(regs)
+		s.resumeApp()
+		err := s.awaitEvent()
+		c.running.Store(0)
+		if err != nil {
+			return platform.Event{}, err
+		}
+		ts.getRegs(regs)
+		if c.p.hasFSGS {
+			ts.curFS = le.Uint64(ts.shm[cFSBase:])
+			regs.FsBase = ts.curFS
+		}
+		info := ts.shm[ts.frame.info:]
+		signo := int32(le.Uint32(info[0:]))
+		code := int32(le.Uint32(info[8:]))
+		addr := le.Uint64(info[16:])
+		switch signo {
+		case int32(unix.SIGSYS):
+			const sysSeccomp = 1
+			if code == sysSeccomp {
+				// Linux rolled rax back to the syscall number; rip is after the instruction.
+				regs.OrigRax = regs.Rax
+				return platform.Event{Kind: platform.EventSyscall}, nil
+			}
+			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
+		case trapInterruptSignal:
+			if c.interrupt.Swap(false) {
+				return platform.Event{Kind: platform.EventInterrupted}, nil
+			}
+			continue // a shoot-down: catch up and go on
+		case int32(unix.SIGSEGV), int32(unix.SIGBUS):
+			as.mu.Lock()
+			behind := s.applied != as.seq
+			as.mu.Unlock()
+			if behind {
+				continue
+			}
+			ev := platform.Event{Kind: platform.EventFault, Signo: signo, Code: code, Addr: addr}
+			mc := ts.shm[ts.frame.mc:]
+			if le.Uint64(mc[scTrapno:]) == 14 { // #PF: the error code says which access
+				e := le.Uint64(mc[scErr:])
+				ev.Access = platform.AccessType{Write: e&2 != 0, Exec: e&16 != 0}
+				ev.Access.Read = !ev.Access.Write && !ev.Access.Exec
+			}
+			return ev, nil
+		case int32(unix.SIGILL), int32(unix.SIGFPE), int32(unix.SIGTRAP):
+			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
+		}
+		return platform.Event{Kind: platform.EventInterrupted}, nil
+	}
+}

@@ -1,0 +1,234 @@
+package ptrace
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// The trap stub (platform trap). Its image is one page at StubBase, like the ptrace stub's,
+// built from the machine code in trapstub_amd64.s (copied out of the sbx binary) and a
+// parameter block; see trapstub_amd64.h for the addresses both sides agree on.
+//
+//	StubBase+0x000  ELF header, one PT_LOAD (read+exec) covering the page
+//	StubBase+0x080  trapInit: the main thread's start-up, the injection site, the app thread's start
+//	StubBase+0x400  trapHandler: every signal the app thread takes
+//	StubBase+0x780  trapRestorer
+//	StubBase+0xc00  parameters: name, empty sigset, sigaction, stack_t, two sock_fprogs, flags, filters
+//
+// The shared area (trapCtrl, trapCtrlSize) is a memfd of each stub's own, mapped by the stub
+// at trapCtrl and by the kernel: a control block, then the app thread's signal stack, where
+// Linux writes the signal frame (registers, FP state, siginfo) the kernel reads and rewrites.
+const (
+	trapInitOff     = 0x080
+	trapHandlerOff  = 0x400
+	trapRestorerOff = 0x780
+	trapParamsOff   = 0xc00
+
+	pName     = 0
+	pEmptySet = 16
+	pSigact   = 24
+	pSS       = 56
+	pMapProg  = 80
+	pAppProg  = 96
+	pHasFSGS  = 112
+	pFilters  = 128
+
+	trapCtrl     = 0x7ff000100000
+	trapCtrlSize = 0x10000
+	// The app thread's signal stack: everything above the control page.
+	trapAltStack = trapCtrl + 0x1000
+
+	cState     = 0
+	cStubSleep = 4
+	cKSleep    = 8
+	cInitErr   = 12
+	cUctx      = 16
+	cSiginfo   = 24
+	cFSBase    = 32
+	cNewFS     = 40
+	cSetFS     = 48
+
+	stEvent  = 1
+	stResume = 2
+
+	// trapInterruptSignal is the host signal the kernel interrupts a running app thread with.
+	trapInterruptSignal = 12 // SIGUSR2
+
+	retTrap = 0x00030000
+)
+
+var endMark = []byte{0xcc, 0xcc, 'S', 'B', 'X', 'E', 'N', 'D'}
+
+// asmCode returns the machine code of a function of trapstub_amd64.s, up to its end marker.
+func asmCode(addr uintptr, limit int) ([]byte, error) {
+	code := codeAt(addr, limit+len(endMark))
+	i := bytes.Index(code, endMark)
+	if i < 0 {
+		return nil, fmt.Errorf("trap stub: code at %#x longer than %d bytes", addr, limit)
+	}
+	return append([]byte(nil), code[:i]...), nil
+}
+
+// buildTrapStub generates the trap stub. hasFSGSBase says the handler may read the FS base
+// with rdfsbase (the CPU has it and Linux enabled it for user space).
+func buildTrapStub(hasFSGSBase bool) (stubImage, error) {
+	img := make([]byte, stubSize)
+	copy(img, elfHeader(stubSize))
+	parts := []struct {
+		addr      uintptr
+		off, next int
+	}{
+		{trapInitAddr(), trapInitOff, trapHandlerOff},
+		{trapHandlerAddr(), trapHandlerOff, trapRestorerOff},
+		{trapRestorerAddr(), trapRestorerOff, trapParamsOff},
+	}
+	var initCode []byte
+	for i, p := range parts {
+		code, err := asmCode(p.addr, p.next-p.off)
+		if err != nil {
+			return stubImage{}, err
+		}
+		copy(img[p.off:], code)
+		if i == 0 {
+			initCode = code
+		}
+	}
+	// The injection site: syscall; int3; jmp site.
+	siteOff := bytes.Index(initCode, []byte{0x0f, 0x05, 0xcc, 0xeb, 0xfb})
+	if siteOff < 0 {
+		return stubImage{}, fmt.Errorf("trap stub: no injection site in the start-up code")
+	}
+	site := uint64(StubBase + trapInitOff + siteOff)
+
+	le := binary.LittleEndian
+	par := img[trapParamsOff:]
+	copy(par[pName:], "sbx-stub\x00")
+	// par[pEmptySet:] stays zero: the empty signal set.
+	// struct sigaction (kernel layout): handler, flags, restorer, mask.
+	const saSiginfo, saOnstack, saRestorer = 0x4, 0x08000000, 0x04000000
+	le.PutUint64(par[pSigact:], StubBase+trapHandlerOff)
+	le.PutUint64(par[pSigact+8:], saSiginfo|saOnstack|saRestorer)
+	le.PutUint64(par[pSigact+16:], StubBase+trapRestorerOff)
+	le.PutUint64(par[pSigact+24:], ^uint64(0))
+	// stack_t: ss_sp, ss_flags, ss_size.
+	le.PutUint64(par[pSS:], trapAltStack)
+	le.PutUint64(par[pSS+16:], trapCtrl+trapCtrlSize-trapAltStack)
+	if hasFSGSBase {
+		par[pHasFSGS] = 1
+	}
+	off := pFilters
+	for _, f := range []struct {
+		prog int
+		ins  []bpf
+	}{{pMapProg, stubFilter(site + 2)}, {pAppProg, appFilter()}} {
+		le.PutUint16(par[f.prog:], uint16(len(f.ins)))
+		le.PutUint64(par[f.prog+8:], StubBase+trapParamsOff+uint64(off))
+		for _, ins := range f.ins {
+			if trapParamsOff+off+8 > stubSize {
+				return stubImage{}, fmt.Errorf("trap stub: filters do not fit in the stub page")
+			}
+			le.PutUint16(par[off:], ins.code)
+			par[off+2], par[off+3] = ins.jt, ins.jf
+			le.PutUint32(par[off+4:], ins.k)
+			off += 8
+		}
+	}
+	le.PutUint64(img[24:], StubBase+trapInitOff) // e_entry
+	return stubImage{elf: img, site: site}, nil
+}
+
+// elfHeader returns an ELF header and one PT_LOAD (read+exec) of size bytes at StubBase,
+// entry at the code offset.
+func elfHeader(size int) []byte {
+	elf := make([]byte, codeOff)
+	copy(elf, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0})
+	le := binary.LittleEndian
+	le.PutUint16(elf[16:], 2)    // ET_EXEC
+	le.PutUint16(elf[18:], 0x3e) // EM_X86_64
+	le.PutUint32(elf[20:], 1)
+	le.PutUint64(elf[24:], StubBase+codeOff) // e_entry
+	le.PutUint64(elf[32:], 64)               // e_phoff
+	le.PutUint16(elf[52:], 64)               // e_ehsize
+	le.PutUint16(elf[54:], 56)               // e_phentsize
+	le.PutUint16(elf[56:], 1)                // e_phnum
+	ph := elf[64:]
+	le.PutUint32(ph[0:], 1)             // PT_LOAD
+	le.PutUint32(ph[4:], 5)             // PF_R|PF_X
+	le.PutUint64(ph[8:], 0)             // p_offset
+	le.PutUint64(ph[16:], StubBase)     // p_vaddr
+	le.PutUint64(ph[24:], StubBase)     // p_paddr
+	le.PutUint64(ph[32:], uint64(size)) // p_filesz
+	le.PutUint64(ph[40:], uint64(size)) // p_memsz
+	le.PutUint64(ph[48:], 0x1000)       // p_align
+	return elf
+}
+
+// appFilter is the app thread's seccomp filter: the handler's own calls (futex wait and
+// wake, rt_sigreturn, arch_prctl(ARCH_SET_FS)) are allowed from the stub's code page;
+// every other syscall, from anywhere, traps (SIGSYS) into the handler, which hands it to
+// the kernel. Nothing the app does can reach the host: it cannot write the code page, and
+// the calls it could make from there only wait, wake, or set its own registers.
+func appFilter() []bpf {
+	const (
+		ldAbs = 0x20 // BPF_LD|BPF_W|BPF_ABS
+		jeq   = 0x15 // BPF_JMP|BPF_JEQ|BPF_K
+		jge   = 0x35 // BPF_JMP|BPF_JGE|BPF_K
+		ret   = 0x06 // BPF_RET|BPF_K
+
+		sysFutex      = 202
+		sysRtSigret   = 15
+		sysArchPrctl  = 158
+		archSetFS     = 0x1002
+		futexWait     = 0
+		futexWake     = 1
+		seccompArgs   = 16
+		seccompIPLow  = 8
+		seccompIPHigh = 12
+	)
+	// Instruction indexes, so the jumps can be written as targets.
+	const (
+		iArch = iota
+		iArchChk
+		iIPHi
+		iIPHiChk
+		iIPLo
+		iIPLoChk
+		iNr
+		iIsFutex
+		iIsSigret
+		iIsArch
+		iTrap0
+		iFutexOp
+		iFutexWait
+		iFutexWake
+		iTrap1
+		iArchOp
+		iArchSetFS
+		iTrap
+		iAllow
+		n
+	)
+	to := func(from, target int) uint8 { return uint8(target - from - 1) }
+	f := make([]bpf, n)
+	f[iArch] = bpf{ldAbs, 0, 0, 4}
+	f[iArchChk] = bpf{jeq, 0, to(iArchChk, iTrap), auditArchX8664}
+	f[iIPHi] = bpf{ldAbs, 0, 0, seccompIPHigh}
+	f[iIPHiChk] = bpf{jeq, 0, to(iIPHiChk, iTrap), uint32(StubBase >> 32)}
+	f[iIPLo] = bpf{ldAbs, 0, 0, seccompIPLow}
+	f[iIPLoChk] = bpf{jge, to(iIPLoChk, iTrap), 0, uint32(StubBase&0xffffffff) + stubSize}
+	f[iNr] = bpf{ldAbs, 0, 0, 0}
+	f[iIsFutex] = bpf{jeq, to(iIsFutex, iFutexOp), 0, sysFutex}
+	f[iIsSigret] = bpf{jeq, to(iIsSigret, iAllow), 0, sysRtSigret}
+	f[iIsArch] = bpf{jeq, to(iIsArch, iArchOp), 0, sysArchPrctl}
+	f[iTrap0] = bpf{ret, 0, 0, retTrap}
+	f[iFutexOp] = bpf{ldAbs, 0, 0, seccompArgs + 8}
+	f[iFutexWait] = bpf{jeq, to(iFutexWait, iAllow), 0, futexWait}
+	f[iFutexWake] = bpf{jeq, to(iFutexWake, iAllow), 0, futexWake}
+	f[iTrap1] = bpf{ret, 0, 0, retTrap}
+	f[iArchOp] = bpf{ldAbs, 0, 0, seccompArgs}
+	f[iArchSetFS] = bpf{jeq, to(iArchSetFS, iAllow), 0, archSetFS}
+	f[iTrap] = bpf{ret, 0, 0, retTrap}
+	f[iAllow] = bpf{ret, 0, 0, retAllow}
+	return f
+}

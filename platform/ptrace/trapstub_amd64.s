@@ -1,0 +1,216 @@
+// The trap stub's machine code. None of it runs in the sbx process: buildTrapStub copies
+// these functions (each ends at an end marker) into the stub image, at fixed addresses, and
+// the stub runs them with no Go runtime. Every address they use is an absolute constant from
+// trapstub_amd64.h, so the copies are position-independent.
+
+#include "textflag.h"
+#include "trapstub_amd64.h"
+
+// SIGACT(sig): rt_sigaction(sig, &act, NULL, 8), failing the start-up on an error. (A
+// macro, not a subroutine: only relative jumps within one copied function are allowed.)
+#define SIGACT(sig) MOVL $13, AX; MOVL sig, DI; LEAQ P_SIGACT(R12), SI; XORL DX, DX; MOVL $8, R10; SYSCALL; TESTQ AX, AX; JNE fail
+
+#define ENDMARK BYTE $0xcc; BYTE $0xcc; BYTE $0x53; BYTE $0x42; BYTE $0x58; BYTE $0x45; BYTE $0x4e; BYTE $0x44
+
+// trapInit is the stub's entry point (its main thread, traced by the context's thread).
+// It names itself, maps its shared area (FD 1) and closes every FD but the memory file
+// (FD 0), unblocks signals, installs the handlers, sets no_new_privs, starts the app thread
+// and confines itself with the mapper filter; then it traps to the tracer with rax = the
+// seccomp result and rbx = the app thread's TID (or -1 and rax = -errno on failure). After
+// that the tracer injects address-space calls at `site` (syscall; int3).
+TEXT ·trapInit(SB),NOSPLIT|NOFRAME,$0
+	MOVQ $PARAMS, R12
+	// prctl(PR_SET_NAME, "sbx-stub")
+	MOVL $157, AX
+	MOVL $15, DI
+	LEAQ P_NAME(R12), SI
+	SYSCALL
+	// mmap(CTRL, CTRL_SIZE, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, 1, 0)
+	MOVL $9, AX
+	MOVQ $CTRL, DI
+	MOVL $CTRL_SIZE, SI
+	MOVL $3, DX
+	MOVL $0x11, R10
+	MOVL $1, R8
+	XORL R9, R9
+	SYSCALL
+	CMPQ AX, DI
+	JNE fail
+	// close_range(1, ~0U, 0)
+	MOVL $436, AX
+	MOVL $1, DI
+	MOVL $0xffffffff, SI
+	XORL DX, DX
+	SYSCALL
+	TESTQ AX, AX
+	JNE fail
+	// rt_sigprocmask(SIG_SETMASK, &empty, NULL, 8)
+	MOVL $14, AX
+	MOVL $2, DI
+	LEAQ P_EMPTYSET(R12), SI
+	XORL DX, DX
+	MOVL $8, R10
+	SYSCALL
+	TESTQ AX, AX
+	JNE fail
+	// rt_sigaction(sig, &act, NULL, 8) for SIGSYS, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP
+	// and SIGUSR2 (the kernel's interrupt).
+	SIGACT($31)
+	SIGACT($11)
+	SIGACT($7)
+	SIGACT($4)
+	SIGACT($8)
+	SIGACT($5)
+	SIGACT($12)
+	// prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	MOVL $157, AX
+	MOVL $38, DI
+	MOVL $1, SI
+	XORL DX, DX
+	XORL R10, R10
+	XORL R8, R8
+	SYSCALL
+	TESTQ AX, AX
+	JNE fail
+	// clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM,
+	//       CTRL+0x1000, NULL, NULL, 0)
+	MOVL $56, AX
+	MOVL $0x50f00, DI
+	MOVQ $(CTRL+0x1000), SI
+	XORL DX, DX
+	XORL R10, R10
+	XORL R8, R8
+	SYSCALL
+	TESTQ AX, AX
+	JEQ child
+	JLT fail
+	MOVQ AX, BX
+	// seccomp(SECCOMP_SET_MODE_FILTER, 0, &mapperProg)
+	MOVL $317, AX
+	MOVL $1, DI
+	XORL SI, SI
+	LEAQ P_MAPPROG(R12), DX
+	SYSCALL
+	BYTE $0xcc // int3
+site:
+	SYSCALL
+	BYTE $0xcc // int3
+	JMP site
+fail:
+	MOVQ $-1, BX
+	BYTE $0xcc // int3
+	JMP fail
+child:
+	// The app thread: its signal stack is the shared area above the control page; its
+	// filter traps every syscall but the handler's own; then it parks in the handler
+	// (a trapped getpid) until the kernel first switches to it.
+	MOVL $131, AX
+	LEAQ P_SS(R12), DI
+	XORL SI, SI
+	SYSCALL
+	MOVQ $CTRL, R8
+	TESTQ AX, AX
+	JNE childfail
+	MOVL $317, AX
+	MOVL $1, DI
+	XORL SI, SI
+	LEAQ P_APPPROG(R12), DX
+	SYSCALL
+	MOVQ $CTRL, R8
+	TESTQ AX, AX
+	JNE childfail
+	MOVL $39, AX
+	SYSCALL
+	BYTE $0x0f; BYTE $0x0b // ud2: reached only if getpid was not trapped
+childfail:
+	MOVL AX, C_INITERR(R8)
+	BYTE $0x0f; BYTE $0x0b
+	ENDMARK
+
+// trapHandler is the handler of every signal the stub takes (SA_SIGINFO|SA_ONSTACK, all
+// signals blocked while it runs): rsi = siginfo, rdx = ucontext, both on the signal stack
+// in the shared area. It publishes them, hands the thread to the kernel (C_STATE =
+// ST_EVENT, waking the kernel if it sleeps), waits for ST_RESUME (polling SPIN times, then
+// sleeping on the futex), sets the FS base if the kernel asked, and returns with
+// rt_sigreturn, which loads the registers and FP state the kernel left in the frame.
+TEXT ·trapHandler(SB),NOSPLIT|NOFRAME,$0
+	MOVQ $CTRL, R8
+	MOVQ DX, C_UCTX(R8)
+	MOVQ SI, C_SIGINFO(R8)
+	MOVQ $PARAMS, R9
+	CMPB P_HASFSGS(R9), $0
+	JEQ publish
+	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc0 // rdfsbase rax
+	MOVQ AX, C_FSBASE(R8)
+publish:
+	MOVL $ST_EVENT, AX
+	XCHGL AX, C_STATE(R8)
+	CMPL C_KSLEEP(R8), $0
+	JEQ wait
+	// futex(&state, FUTEX_WAKE, 1)
+	MOVQ R8, DI
+	MOVL $1, SI
+	MOVL $1, DX
+	MOVL $202, AX
+	SYSCALL
+wait:
+	MOVL $SPIN, CX
+spin:
+	CMPL C_STATE(R8), $ST_RESUME
+	JEQ resume
+	PAUSE
+	DECL CX
+	JNE spin
+	MOVL $1, AX
+	XCHGL AX, C_STUBSLEEP(R8)
+	CMPL C_STATE(R8), $ST_RESUME
+	JEQ woke
+	// futex(&state, FUTEX_WAIT, ST_EVENT, NULL)
+	MOVQ R8, DI
+	XORL SI, SI
+	MOVL $ST_EVENT, DX
+	XORL R10, R10
+	MOVL $202, AX
+	SYSCALL
+woke:
+	MOVL $0, C_STUBSLEEP(R8)
+	JMP wait
+resume:
+	CMPL C_SETFS(R8), $0
+	JEQ done
+	MOVL $0, C_SETFS(R8)
+	// arch_prctl(ARCH_SET_FS, newfs)
+	MOVL $158, AX
+	MOVL $0x1002, DI
+	MOVQ C_NEWFS(R8), SI
+	SYSCALL
+done:
+	// rt_sigreturn: the frame starts at the return address the kernel pushed.
+	ADDQ $8, SP
+	MOVL $15, AX
+	SYSCALL
+	BYTE $0x0f; BYTE $0x0b
+	ENDMARK
+
+// trapRestorer is sa_restorer (x86-64 requires one); the handler never returns through it.
+TEXT ·trapRestorer(SB),NOSPLIT|NOFRAME,$0
+	MOVL $15, AX
+	SYSCALL
+	BYTE $0x0f; BYTE $0x0b
+	ENDMARK
+
+// The addresses of the ABI0 functions above (a Go func value would name a wrapper).
+TEXT ·trapInitAddr(SB),NOSPLIT,$0-8
+	MOVQ $·trapInit(SB), AX
+	MOVQ AX, ret+0(FP)
+	RET
+
+TEXT ·trapHandlerAddr(SB),NOSPLIT,$0-8
+	MOVQ $·trapHandler(SB), AX
+	MOVQ AX, ret+0(FP)
+	RET
+
+TEXT ·trapRestorerAddr(SB),NOSPLIT,$0-8
+	MOVQ $·trapRestorer(SB), AX
+	MOVQ AX, ret+0(FP)
+	RET
