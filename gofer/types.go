@@ -105,6 +105,9 @@ type Config struct {
 	// IDs inside its user namespace may differ (see innerID).
 	HostUID uint32 `json:"host_uid"`
 	HostGID uint32 `json:"host_gid"`
+	// DiskLimit bounds what the sandbox may add to the host through writable mounts, in
+	// bytes (disk.go); 0: no limit.
+	DiskLimit int64 `json:"disk_limit,omitempty"`
 }
 
 // rootFileCaps are the capabilities RootFileCaps keeps.

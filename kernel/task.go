@@ -30,7 +30,8 @@ type ThreadGroup struct {
 	children map[*ThreadGroup]struct{}
 	// tasks are the live threads. protected by mu
 	tasks map[*Task]struct{}
-	// leader is the first task (TID == PID).
+	// leader is the task whose TID is the PID: the first one, or the one that exec'd last.
+	// protected by mu
 	leader *Task
 	// mm is the address space. protected by mu
 	mm *mm.MM
@@ -52,6 +53,9 @@ type ThreadGroup struct {
 	zombie     bool
 	// pgid and sid are the process group and session. protected by mu
 	pgid, sid int32
+	// noCtty: the process gave up its session's controlling terminal (TIOCNOTTY by a
+	// process that is not the session leader). protected by mu
+	noCtty bool
 	// dumpable, noNewPrivs, pdeathSignal are prctl state. protected by mu
 	dumpable     bool
 	noNewPrivs   bool
@@ -105,6 +109,9 @@ type Task struct {
 	sleeping atomic.Bool
 	// killed is set when the task must exit (exit_group by another thread, SIGKILL).
 	killed atomic.Bool
+	// call is the system call in progress, kept only when the blocked-task watchdog is
+	// on (watchdog.go).
+	call atomic.Pointer[inCall]
 
 	// sigMask is the blocked-signal mask.
 	sigMask atomic.Uint64
@@ -404,7 +411,12 @@ func (t *Task) syscall() {
 			t.k.debugf("unimplemented syscall %s (%d)", t.k.Syscalls.Name(nr), nr)
 		}
 		err = unix.ENOSYS
+	} else if t.k.BlockedReport > 0 {
+		t.call.Store(&inCall{nr: nr, args: a, start: time.Now()})
+		ret, err = e.Fn(t, a)
+		t.call.Store(nil)
 	} else {
+		e.Decode(&a)
 		ret, err = e.Fn(t, a)
 	}
 	if t.k.Strace != nil {
@@ -557,6 +569,7 @@ func (t *Task) Interrupt() {
 func (t *Task) exit() {
 	k := t.k
 	tg := t.tg
+	t.exitRobustList(t.MM())
 	if t.clearChildTID != 0 {
 		var zero [4]byte
 		if _, err := t.CopyOut(t.clearChildTID, zero[:]); err == nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,7 @@ const KernelRole = "__kernel"
 type Sandbox struct {
 	Plan *Plan
 	dbus *dbusproxy.Proxy
+	net  *netbroker.Broker
 	// denialSink receives denials (set by Publish). It holds a func(kind, detail string).
 	denialSink atomic.Value
 	Started    time.Time
@@ -80,8 +82,17 @@ func (s *Sandbox) denied(kind, detail string) {
 	}
 }
 
+// mark logs a start-up step with --debug: the breakdown of how long `sbx run` takes to
+// reach the app.
+func (p *Plan) mark(w io.Writer, what string) {
+	if p.Debug && !p.T0.IsZero() {
+		fmt.Fprintf(w, "sbx: start-up +%.1f ms: %s\n", float64(time.Since(p.T0).Microseconds())/1000, what)
+	}
+}
+
 func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan := sb.Plan
+	plan.mark(stderr, "plan built, starting the gofer")
 	// Why: the gofer is the only process that ever opens host files for the sandbox.
 	gp, err := gofer.Start(plan.Gofer)
 	if err != nil {
@@ -108,6 +119,17 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	brokerKernel := os.NewFile(uintptr(brokerPair[1]), "broker-kernel")
 	go serveBroker(brokerPair[0], plan.Sockets)
+	// Why: the kernel stays in an empty network namespace; the net broker, here in the
+	// host's, creates its Internet sockets and checks [network] on each.
+	netPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		gp.Kill()
+		return err
+	}
+	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
+	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
+	go nb.Serve(netPair[0])
+	sb.net = nb
 	cmd := exec.Command("/proc/self/exe", KernelRole)
 	cmd.Args[0] = "sbx-kernel"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
@@ -119,7 +141,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	execKernel := os.NewFile(uintptr(execPair[1]), "exec-kernel")
 	sb.execCh = os.NewFile(uintptr(execPair[0]), "exec")
-	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel, execKernel} // FDs 3, 4, 5, 6, 7
+	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel, execKernel, netKernel} // FDs 3, 4, 5, 6, 7, 8
 	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
 	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
 	uid, gid := os.Getuid(), os.Getgid()
@@ -140,10 +162,12 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		gp.Kill()
 		return fmt.Errorf("starting the kernel: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", err)
 	}
+	plan.mark(stderr, "gofer and kernel processes started")
 	cfgR.Close()
 	ctlKernel.Close()
 	brokerKernel.Close()
 	execKernel.Close()
+	netKernel.Close()
 	gp.Conn.Close()
 	// The kernel's start-up overlaps the gofer's self-confinement; it gets its
 	// configuration, and so touches no host file, only once the gofer is ready.
@@ -152,6 +176,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		cmd.Wait()
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
+	plan.mark(stderr, "gofer ready (confined)")
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	caps := ownCaps()
 	if plan.Caps != nil {
@@ -159,7 +184,12 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
-		Limits: plan.Limits, Caps: caps}
+		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
+		Caps: caps, Limits: startLimits(plan.Limits),
+		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
+	if plan.Debug && !plan.T0.IsZero() {
+		cfg.DebugT0 = plan.T0.UnixNano()
+	}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()
@@ -284,23 +314,48 @@ func (s *Sandbox) Pids() (kernel, goferPID int) {
 	return s.kernel.Process.Pid, s.gofer.Pid()
 }
 
-// Wait waits for the app to exit and returns its status (shell style: 128+signal when it
-// was killed), relaying SIGINT, SIGTERM, SIGHUP and SIGQUIT to it meanwhile.
-func (s *Sandbox) Wait() int {
-	return s.WaitRelaying(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+// TerminalSignal delivers sig as the user's terminal would: to the foreground process group
+// of the terminal inside the sandbox (the first process when there is no terminal).
+func (s *Sandbox) TerminalSignal(sig syscall.Signal) error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "tty-signal", Signal: int(sig)})
+	return err
 }
 
-// WaitRelaying is Wait relaying the given signals.
-func (s *Sandbox) WaitRelaying(relay ...os.Signal) int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, relay...)
+// terminalSignals are what the user's terminal sends the launcher's process group on
+// behalf of the sandbox's session: Ctrl-C, Ctrl-\, Ctrl-Z and window size changes. The
+// launcher relays them to the foreground process group inside (and so does not stop itself
+// on Ctrl-Z).
+var terminalSignals = []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGWINCH}
+
+// Wait waits for the app to exit and returns its status (shell style: 128+signal when it
+// was killed), relaying signals meanwhile: the terminal's to the foreground process group
+// inside, SIGTERM and SIGHUP to the first process.
+func (s *Sandbox) Wait() int {
+	return s.WaitRelaying([]os.Signal{syscall.SIGTERM, syscall.SIGHUP}, terminalSignals)
+}
+
+// WaitRelaying is Wait relaying the signals toFirst to the first process and toTerminal to
+// the foreground process group of the terminal inside.
+func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
+	terminal := make(map[os.Signal]bool)
+	for _, sig := range toTerminal {
+		terminal[sig] = true
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, append(append([]os.Signal(nil), toFirst...), toTerminal...)...)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case sig := <-sigs:
-				if err := s.Signal(sig.(syscall.Signal)); err != nil {
+				var err error
+				if terminal[sig] {
+					err = s.TerminalSignal(sig.(syscall.Signal))
+				} else {
+					err = s.Signal(sig.(syscall.Signal))
+				}
+				if err != nil && sig != syscall.SIGWINCH {
 					s.kernel.Process.Kill()
 				}
 			case <-done:

@@ -19,6 +19,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
@@ -43,6 +44,10 @@ type Options struct {
 	// ones against WorkDir); they must exist.
 	RO, RW        []string
 	Debug, Strace bool
+	// DebugBlocked, with Debug, reports a task blocked longer than this in one call.
+	DebugBlocked time.Duration
+	// T0 is when sbx started (start-up timings with --debug).
+	T0 time.Time
 
 	// The user: home directory, current directory, environment and IDs (Host fills them).
 	Home     string
@@ -134,8 +139,10 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 	}
 	p := &launcher.Plan{App: filepath.Base(o.Argv[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: o.Argv,
 		Env: launcher.CleanEnv(o.Environ, home, prof.Env.Pass, prof.Env.Set), UID: o.UID, GID: o.GID,
-		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.Debug, Strace: o.Strace,
-		MaxTasks: prof.Resources.Tasks, Warnings: viewWarnings}
+		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.Debug, DebugBlocked: o.DebugBlocked, Strace: o.Strace, T0: o.T0,
+		MaxTasks: prof.Resources.Tasks, MemoryLimit: memoryLimit(prof.Resources.Memory), DiskLimit: int64(min(prof.Resources.Disk, 1<<62)),
+		Warnings: viewWarnings}
+	p.Gofer.DiskLimit = p.DiskLimit
 	for _, r := range prof.Kernel.Require {
 		switch r {
 		case "landlock":
@@ -168,6 +175,9 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 			p.Warnings = append(p.Warnings, "D-Bus withheld: "+err.Error())
 		}
 	}
+	p.Net = netPolicy(prof.Network)
+	// Why: names resolve through the broker, which pins what they resolved to for name rules.
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: resolvConf(prof.Network.DNS)})
 	p.Warnings = append(p.Warnings, withheld(prof)...)
 	cwd := o.Cwd
 	if cwd == "" {
@@ -184,9 +194,6 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 // without it, and the user is told.
 func withheld(p *profiles.Profile) []string {
 	var w []string
-	if p.Network.Mode != profiles.NetNone {
-		w = append(w, "network ("+p.Network.Mode+")")
-	}
 	if !p.DBus.System.Empty() {
 		w = append(w, "the system bus")
 	}
@@ -198,9 +205,6 @@ func withheld(p *profiles.Profile) []string {
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))
-	}
-	if p.Resources.Memory != 0 {
-		w = append(w, "memory limit (not enforced)")
 	}
 	if len(w) == 0 {
 		return nil

@@ -5,7 +5,11 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"time"
 )
+
+// processStart is when sbx started, for the start-up breakdown --debug prints.
+var processStart = time.Now()
 
 func main() {
 	if runcNames[filepath.Base(os.Args[0])] {

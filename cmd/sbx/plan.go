@@ -20,6 +20,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	opts := plan.Host()
 	opts.Argv, opts.Profile, opts.Platform, opts.Cwd = args, prof, o.platform, o.cwd
 	opts.RO, opts.RW, opts.Debug, opts.Strace = o.ro, o.rw, o.debug, o.strace
+	opts.DebugBlocked, opts.T0 = o.blocked, processStart
 	if o.debug {
 		errOut := io.Writer(os.Stderr)
 		if o.io != nil {
