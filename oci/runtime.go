@@ -360,12 +360,19 @@ func (r *Runtime) List() ([]spec.State, error) {
 
 // Kill sends sig to the container's process.
 func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
-	_, rec, err := r.load(id)
+	dir, rec, err := r.load(id)
 	if err != nil {
 		return err
 	}
 	if rec.Status == spec.StatusStopped {
 		return errors.New("container not running")
+	}
+	if all && rec.Status == spec.StatusRunning {
+		// Every process inside; the monitor gets SIGKILL itself (which it cannot relay).
+		if sig == unix.SIGKILL {
+			return unix.Kill(rec.Pid, sig)
+		}
+		return signalAll(dir, sig)
 	}
 	if err := unix.Kill(rec.Pid, sig); err != nil {
 		if err == unix.ESRCH {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func (r *runcCLI) run(args ...string) (string, string, int) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if args[0] == "create" || args[0] == "run" {
+	if args[0] == "create" || args[0] == "run" || args[0] == "exec" && slices.Contains(args, "--detach") {
 		// The container inherits these: files, so that nothing waits for it to close them.
 		cmd.Stdout, cmd.Stderr = r.out, r.out
 	}
@@ -108,7 +109,7 @@ func (r *runcCLI) run(args ...string) (string, string, int) {
 	} else if err != nil {
 		r.t.Fatal(err)
 	}
-	if args[0] == "create" || args[0] == "run" {
+	if args[0] == "create" || args[0] == "run" || args[0] == "exec" && slices.Contains(args, "--detach") {
 		// sbx-runc's own errors went to the shared file too.
 		return "", r.output()[before:], code
 	}
@@ -347,7 +348,7 @@ func TestOCIExec(t *testing.T) {
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			bundle := ociBundle(t, func(s *spec.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", "while :; do sleep 0.05; done"}
+				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo init got USR1' USR1; while :; do sleep 0.05; done"}
 				s.Process.Env = append(s.Process.Env, "FROM=config")
 			})
 			r := newRuncCLI(t, u)
@@ -380,6 +381,25 @@ func TestOCIExec(t *testing.T) {
 					t.Fatal("the detached exec's host process outlived its process")
 				}
 			}
+			// kill --all reaches every process, the exec'd ones too.
+			if _, errs, code := r.run("exec", "--detach", "e1", "/bin/sh", "-c", `trap "echo exec got USR1; exit 0" USR1; echo exec ready; while :; do sleep 0.05; done`); code != 0 {
+				t.Fatalf("exec --detach: exit %d %s", code, errs)
+			}
+			waitOutput := func(want string) {
+				t.Helper()
+				for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), want); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%q never appeared; output %q", want, r.output())
+					}
+				}
+			}
+			waitOutput("exec ready")
+			time.Sleep(100 * time.Millisecond) // the trap is set before the loop's first sleep
+			if _, errs, code := r.run("kill", "--all", "e1", "USR1"); code != 0 {
+				t.Errorf("kill --all: exit %d %s", code, errs)
+			}
+			waitOutput("init got USR1")
+			waitOutput("exec got USR1")
 			if _, errs, code := r.run("kill", "e1", "KILL"); code != 0 {
 				t.Fatalf("kill: %d %s", code, errs)
 			}
