@@ -249,8 +249,7 @@ func pack(format string, contents files.Contents, changelog, out string, o Optio
 				PostInstall: filepath.Join(scripts, "postinst"),
 				PreRemove:   filepath.Join(scripts, "prerm"),
 			},
-			Recommends: []string{"xdg-dbus-proxy"},
-			Suggests:   []string{"apparmor"},
+			Suggests: []string{"apparmor"},
 			RPM: nfpm.RPM{
 				Summary:  capitalize(strings.SplitN(desc, "\n", 2)[0]),
 				Group:    "Applications/System",
@@ -259,9 +258,6 @@ func pack(format string, contents files.Contents, changelog, out string, o Optio
 			// pacman runs post_upgrade, not post_install, on upgrades: reload the profile then too.
 			ArchLinux: nfpm.ArchLinux{Packager: maintainer, Scripts: nfpm.ArchLinuxScripts{PostUpgrade: filepath.Join(scripts, "postinst")}},
 		},
-	}
-	if format != "deb" {
-		info.Recommends = nil // dependency names differ between distributions
 	}
 	if format == "rpm" {
 		// RPM marks documentation (docs and man pages) so installs may leave it out.
