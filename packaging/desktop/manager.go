@@ -129,9 +129,18 @@ func (m *Manager) List() ([]App, error) {
 			a.Program = s.program
 		}
 		orig, err := os.ReadFile(a.Source)
+		runs := ""
+		if v, ok := e.Get(mainGroup, "Exec"); ok {
+			if args, err := SplitExec(v); err == nil {
+				runs = args[0]
+			}
+		}
+		_, runsErr := os.Stat(runs)
 		switch {
 		case err != nil:
 			a.State, a.Reason = Stale, "the original entry is gone"
+		case runsErr != nil:
+			a.State, a.Reason = Stale, "the sbx it runs ("+runs+") is gone"
 		case hashOf(orig) != sum:
 			a.State, a.Reason = Stale, "the original entry changed"
 		default:
