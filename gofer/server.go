@@ -41,6 +41,8 @@ type nameKey struct {
 // Server answers one kernel's requests.
 type Server struct {
 	view *view
+	// disk counts what the sandbox adds to the host (disk.go).
+	disk diskUsage
 	// uid, gid are the gofer's own IDs in its user namespace (read at start: its seccomp
 	// filter refuses getuid later); hostUID, hostGID the user's IDs on the host.
 	uid, gid         uint32
@@ -85,7 +87,7 @@ func (v *view) denied(host string) bool {
 func newServer(v *view) *Server {
 	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid())
 	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node),
-		uid: uid, gid: gid, hostUID: uid, hostGID: gid}
+		uid: uid, gid: gid, hostUID: uid, hostGID: gid, disk: diskUsage{files: map[fileID]*grownFile{}}}
 }
 
 func (s *Server) get(id uint64) (*node, error) {

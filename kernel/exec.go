@@ -105,6 +105,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 		return unix.EINTR
 	}
 	t.becomeLeader()
+	t.exitRobustList(t.MM()) // in the old image, before it goes
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
@@ -112,7 +113,17 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.exe = exe
 	tg.comm = res.Comm
 	fds := tg.fds
+	var shared *vfs.FDTable
+	if fds != nil && fds.Shared() {
+		// execve unshares a table shared with CLONE_FILES before closing close-on-exec
+		// descriptors: the other process keeps them (unshare_files).
+		shared, fds = fds, fds.Fork()
+		tg.fds = fds
+	}
 	tg.mu.Unlock()
+	if shared != nil {
+		shared.DecUsers()
+	}
 	t.SetName(res.Comm)
 	if old != nil {
 		old.DecUsers()

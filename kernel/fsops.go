@@ -232,5 +232,8 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			return nil, err
 		}
 	}
+	if f, err = t.openedTerminal(f, flags); err != nil {
+		return nil, err
+	}
 	return vfs.NewFileDescription(f, vd, flags), nil
 }

@@ -71,3 +71,13 @@ func originalNofile() (uint64, bool) {
 	}
 	return child.Cur, true
 }
+
+// startLimits are the limits the app starts with: the launching process's, with the plan's
+// own (an OCI bundle's rlimits) set over them.
+func startLimits(plan map[int][2]uint64) map[int][2]uint64 {
+	l := launchLimits()
+	for r, v := range plan {
+		l[r] = v
+	}
+	return l
+}

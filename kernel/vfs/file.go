@@ -297,6 +297,9 @@ func (fd *FileDescription) Read(dst [][]byte) (int64, error) {
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
+	if err := verifyArea(dst, fd.off); err != nil {
+		return 0, err
+	}
 	n, err := fd.impl.Read(fd, dst, fd.off)
 	fd.off += n
 	return n, err
@@ -319,6 +322,9 @@ func (fd *FileDescription) Write(src [][]byte) (int64, error) {
 			}
 		}
 	}
+	if err := verifyArea(src, fd.off); err != nil && fd.statusFlags.Load()&unix.O_APPEND == 0 {
+		return 0, err
+	}
 	n, err := fd.impl.Write(fd, src, fd.off)
 	fd.off += n
 	return n, err
@@ -329,6 +335,9 @@ func (fd *FileDescription) PRead(dst [][]byte, off int64) (int64, error) {
 	if fd.IsStream() {
 		return 0, unix.ESPIPE
 	}
+	if err := verifyArea(dst, off); err != nil {
+		return 0, err
+	}
 	return fd.impl.Read(fd, dst, off)
 }
 
@@ -337,7 +346,23 @@ func (fd *FileDescription) PWrite(src [][]byte, off int64) (int64, error) {
 	if fd.IsStream() {
 		return 0, unix.ESPIPE
 	}
+	if err := verifyArea(src, off); err != nil {
+		return 0, err
+	}
 	return fd.impl.Write(fd, src, off)
+}
+
+// verifyArea is Linux's rw_verify_area: a position and a length that do not reach past
+// the largest file offset.
+func verifyArea(bufs [][]byte, off int64) error {
+	var n int64
+	for _, b := range bufs {
+		n += int64(len(b))
+	}
+	if off < 0 || off+n < 0 {
+		return unix.EINVAL
+	}
+	return nil
 }
 
 // Seeker files implement lseek themselves.
