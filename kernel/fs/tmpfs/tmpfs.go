@@ -97,6 +97,8 @@ type Inode struct {
 	mapRefs int
 	// fifo is a named pipe's buffer, from its first open on. protected by mu
 	fifo *pipe.Pipe
+	// xattrs are the extended attributes (xattr.go). protected by mu
+	xattrs map[string][]byte
 }
 
 var _ vfs.Inode = (*Inode)(nil)
