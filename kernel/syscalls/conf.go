@@ -19,6 +19,8 @@ const (
 	capSyslog   = 34
 	capSysNice  = 23
 	capSysAdmin = 21
+	capSetuid   = 7
+	capSetgid   = 6
 )
 
 // Syslog implements syslog(2) (klogctl): the sandbox's kernel log is empty. Reading it
