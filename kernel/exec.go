@@ -96,6 +96,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.mm = m
 	tg.exe = exe
 	tg.comm = res.Comm
+	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
 	fds := tg.fds
 	tg.mu.Unlock()
 	t.SetName(res.Comm)

@@ -158,7 +158,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
-		Caps: ownCaps()}
+		Caps: ownCaps(), NetAddrs: plan.NetAddrs}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()

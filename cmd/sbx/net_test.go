@@ -231,3 +231,35 @@ sleep 30`
 	}
 	t.Fatalf("no listening connection and net denial in sbx top's data: %+v\noutput: %s", last, out.String())
 }
+
+// TestNetInterfaces runs `ip` and if_nameindex inside: network mode none shows only lo; a
+// profile with network shows lo and eth0 carrying the host's addresses, with routes.
+func TestNetInterfaces(t *testing.T) {
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("iproute2 is not installed (make test installs it)")
+	}
+	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n", "full": "[network]\nmode = \"full\"\n"})
+	host := hostAddrs()
+	script := `ip -o addr | awk '{print $2, $3, $4}'; ip route | head -1; python3 -c 'import socket;print(socket.if_nameindex())'`
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "none", "/bin/sh", "-c", script)
+			if want := "lo inet 127.0.0.1/8\nlo inet6 ::1/128\n[(1, 'lo')]\n"; r.Stdout != want {
+				t.Errorf("mode none: %q %s, want %q", r.Stdout, r.Stderr, want)
+			}
+			r = runNet(t, u, dir, "full", "/bin/sh", "-c", script)
+			if !strings.Contains(r.Stdout, "[(1, 'lo'), (2, 'eth0')]") || !strings.Contains(r.Stdout, "default dev eth0") {
+				t.Errorf("mode full: %q %s", r.Stdout, r.Stderr)
+			}
+			for _, a := range host {
+				fam := "inet"
+				if strings.Contains(a, ":") {
+					fam = "inet6"
+				}
+				if !strings.Contains(r.Stdout, "eth0 "+fam+" "+a+"\n") {
+					t.Errorf("mode full: eth0 lacks the host's %s:\n%s", a, r.Stdout)
+				}
+			}
+		})
+	}
+}

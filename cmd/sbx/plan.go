@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -114,6 +115,9 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 		}
 	}
 	p.Net = netPolicy(prof.Network)
+	if prof.Network.Mode != profiles.NetNone {
+		p.NetAddrs = hostAddrs()
+	}
 	// Why: names resolve through the broker, which pins what they resolved to for name rules.
 	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: resolvConf(prof.Network.DNS)})
 	p.Warnings = append(p.Warnings, withheld(prof)...)
@@ -282,6 +286,39 @@ func hostResolvers(path string) []netip.Addr {
 			if a, err := netip.ParseAddr(f[1]); err == nil && a.Zone() == "" {
 				out = append(out, a)
 			}
+		}
+	}
+	return out
+}
+
+// hostAddrs returns the host's global and private unicast addresses with their prefix
+// lengths: what the sandbox's eth0 shows (connections through the broker come from them).
+func hostAddrs() []string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			if !ip.IsGlobalUnicast() {
+				continue
+			}
+			bits, _ := ipn.Mask.Size()
+			out = append(out, netip.PrefixFrom(ip, bits).String())
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -111,6 +112,13 @@ func run(stderr io.Writer) (int, error) {
 	var st unix.Stat_t
 	if unix.Fstat(NetFD, &st) == nil {
 		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
+		var addrs []netip.Prefix
+		for _, a := range cfg.NetAddrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				addrs = append(addrs, p)
+			}
+		}
+		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}

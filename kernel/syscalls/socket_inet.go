@@ -18,11 +18,13 @@ import (
 type socketFamily func(t *kernel.Task, family, typ, proto int) (vfs.File, error)
 
 // socketFamilies is the registry of address families offered to the app (AF_UNIX is the
-// original code path in socket.go). It is never modified.
+// original code path in socket.go): Internet sockets (socket_inet.go), NETLINK_ROUTE
+// (socket_netlink.go). It is never modified.
 var socketFamilies = map[uint64]socketFamily{
-	unix.AF_INET:   newInetSocket,
-	unix.AF_INET6:  newInetSocket,
-	unix.AF_PACKET: func(*kernel.Task, int, int, int) (vfs.File, error) { return nil, unix.EPERM },
+	unix.AF_INET:    newInetSocket,
+	unix.AF_INET6:   newInetSocket,
+	unix.AF_NETLINK: newNetlinkSocket,
+	unix.AF_PACKET:  func(*kernel.Task, int, int, int) (vfs.File, error) { return nil, unix.EPERM },
 }
 
 // newInetSocket creates a TCP, UDP or ICMP echo socket; raw sockets need CAP_NET_RAW, which
@@ -430,7 +432,7 @@ func inetSetsockopt(t *kernel.Task, s *inet.Socket, a kernel.SyscallArgs) (uint6
 func inetCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err error, handled bool) {
 	fd, s := inetFD(t, a[0])
 	if s == nil {
-		return 0, nil, false
+		return netlinkCall(t, nr, a)
 	}
 	defer fd.DecRef()
 	switch nr {

@@ -78,7 +78,7 @@ func (s *Socket) sendDgram(bufs [][]byte, to netip.AddrPort, flags int) (int, er
 		s.local = netip.AddrPortFrom(s.unspecified(), 0) // the broker's socket is bound now
 	}
 	s.mu.Unlock()
-	s.bytesOut.Add(uint64(n - netproto.FrameSize))
+	s.addOut(n - netproto.FrameSize)
 	return n - netproto.FrameSize, nil
 }
 
@@ -108,7 +108,7 @@ func (s *Socket) recvDgram(bufs [][]byte, flags int) (int, netip.AddrPort, int, 
 		return 0, netip.AddrPort{}, 0, unix.Errno(f.Errno)
 	}
 	if flags&unix.MSG_PEEK == 0 {
-		s.bytesIn.Add(uint64(n - netproto.FrameSize))
+		s.addIn(n - netproto.FrameSize)
 	}
 	return n - netproto.FrameSize, s.shown(f.Addr), rflags & unix.MSG_TRUNC, nil
 }

@@ -17,6 +17,7 @@ package inet
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,11 @@ type Stack struct {
 	nextPort uint16
 	// live are the open sockets, for sbx top. protected by mu
 	live map[*Socket]struct{}
+	// addrs are eth0's addresses (none: no eth0). protected by mu
+	addrs []netip.Prefix
+	// loIn, loOut, extIn and extOut count the bytes moved on the private loopback and
+	// through the broker.
+	loIn, loOut, extIn, extOut atomic.Uint64
 }
 
 // Conn describes one socket for sbx top.

@@ -534,7 +534,7 @@ func (s *Socket) Send(bufs [][]byte, to netip.AddrPort, flags int) (int, error) 
 		err = unix.EPIPE
 	}
 	if n > 0 {
-		s.bytesOut.Add(uint64(n))
+		s.addOut(n)
 	}
 	return n, err
 }
@@ -555,7 +555,7 @@ func (s *Socket) Recv(bufs [][]byte, flags int) (int, netip.AddrPort, int, error
 		return 0, peer, 0, err
 	}
 	if flags&unix.MSG_PEEK == 0 {
-		s.bytesIn.Add(uint64(n))
+		s.addIn(n)
 	}
 	return n, peer, rflags & (unix.MSG_TRUNC | unix.MSG_OOB), nil
 }
