@@ -103,7 +103,7 @@ except OSError as e:
 }
 
 // TestNetPrivateLoopback runs a server and its client inside one sandbox on 127.0.0.1: it
-// works though the profile grants no network, and the host cannot reach it.
+// works though the profile grants no network, and /proc/net/tcp shows the listener.
 func TestNetPrivateLoopback(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed (make test installs it)")
@@ -111,12 +111,13 @@ func TestNetPrivateLoopback(t *testing.T) {
 	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n"})
 	script := `cd /tmp && echo inside > page.html && python3 -m http.server 18431 --bind 127.0.0.1 >/dev/null 2>&1 &
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do curl -sS http://127.0.0.1:18431/page.html 2>/dev/null && break; sleep 0.3; done
+awk '$4 == "0A" {print "listening", $2}' /proc/net/tcp
 kill %1`
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			r := runNet(t, u, dir, "none", "/bin/sh", "-c", script)
-			if !strings.Contains(r.Stdout, "inside") {
-				t.Errorf("a server on the sandbox's loopback, reached from inside: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
+			if r.Stdout != "inside\nlistening 0100007F:47FF\n" {
+				t.Errorf("a server on the sandbox's loopback, reached from inside and in /proc/net/tcp: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
 			}
 		})
 	}
