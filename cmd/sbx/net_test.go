@@ -166,7 +166,8 @@ for dst in [("127.0.0.1",%[2]d),("192.0.2.1",53)]:
 // TestNetNamesAndListen runs in a network namespace of its own (root: test addresses on
 // its loopback device, dnsmasq as the host's resolver): name rules allow what a name
 // resolved to and nothing else (DNS pinning), a denied name is NXDOMAIN, dns = false gives
-// no resolver, and a server inside is reachable from outside only with a listen rule.
+// no resolver, ping reaches an allowed address only, and a server inside is reachable from
+// outside only with a listen rule.
 func TestNetNamesAndListen(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root for a network namespace of its own")
@@ -181,9 +182,10 @@ func TestNetNamesAndListen(t *testing.T) {
 		"nodns":   "[network]\nmode = \"filtered\"\ndns = false\nallow = [\"0.0.0.0/0\"]\n",
 		"serve":   "[network]\nlisten = [\"0.0.0.0:8080\"]\n",
 		"private": "[network]\nmode = \"none\"\n",
+		"ping":    "[network]\nmode = \"filtered\"\nallow = [\"192.0.2.10\"]\n",
 	})
 	script, _ := filepath.Abs("testdata/netns.sh")
-	want := "good: host page\nother: exit 7\npinned: exit 7\ngetent good: 192.0.2.10      good.test\ngetent evil: exit 2\nno dns: exit 2\nlisten: inside\nprivate: exit 7\n"
+	want := "good: host page\nother: exit 7\npinned: exit 7\ngetent good: 192.0.2.10      good.test\ngetent evil: exit 2\nno dns: exit 2\nping: ttl=64\nping refused: exit 2\nlisten: inside\nprivate: exit 7\n"
 	for _, u := range []struct{ name, runas string }{{"root", ""}, {"nobody", "65534"}} {
 		t.Run(u.name, func(t *testing.T) {
 			r := sbxtest.Run(t, sbxtest.Users()[0], "", "", "unshare", "-n", "-m", "sh", script, sbxtest.Binary(t), dir, u.runas)

@@ -83,32 +83,32 @@ func (s *Socket) sendDgram(bufs [][]byte, to netip.AddrPort, flags int) (int, er
 }
 
 // recvDgram receives one datagram from the relay: its length (the whole datagram's with
-// MSG_TRUNC in flags), its source and MSG_TRUNC when it did not fit.
-func (s *Socket) recvDgram(bufs [][]byte, flags int) (int, netip.AddrPort, int, error) {
+// MSG_TRUNC in flags), its source, MSG_TRUNC when it did not fit, and its TTL.
+func (s *Socket) recvDgram(bufs [][]byte, flags int) (int, netip.AddrPort, int, uint8, error) {
 	s.mu.Lock()
 	fd := s.fd
 	s.mu.Unlock()
 	if fd < 0 {
-		return 0, netip.AddrPort{}, 0, unix.EAGAIN
+		return 0, netip.AddrPort{}, 0, 0, unix.EAGAIN
 	}
 	hdr := make([]byte, netproto.FrameSize)
 	in := append([][]byte{hdr}, bufs...)
 	n, _, rflags, _, err := unix.RecvmsgBuffers(fd, in, nil, flags&(unix.MSG_PEEK|unix.MSG_TRUNC)|unix.MSG_DONTWAIT)
 	if err != nil {
-		return 0, netip.AddrPort{}, 0, err
+		return 0, netip.AddrPort{}, 0, 0, err
 	}
 	if n == 0 {
-		return 0, netip.AddrPort{}, 0, unix.EAGAIN // the broker went away: nothing will come
+		return 0, netip.AddrPort{}, 0, 0, unix.EAGAIN // the broker went away: nothing will come
 	}
 	f, ok := netproto.GetFrame(hdr)
 	if !ok || n < netproto.FrameSize {
-		return 0, netip.AddrPort{}, 0, unix.EAGAIN
+		return 0, netip.AddrPort{}, 0, 0, unix.EAGAIN
 	}
 	if f.Errno != 0 {
-		return 0, netip.AddrPort{}, 0, unix.Errno(f.Errno)
+		return 0, netip.AddrPort{}, 0, 0, unix.Errno(f.Errno)
 	}
 	if flags&unix.MSG_PEEK == 0 {
 		s.addIn(n - netproto.FrameSize)
 	}
-	return n - netproto.FrameSize, s.shown(f.Addr), rflags & unix.MSG_TRUNC, nil
+	return n - netproto.FrameSize, s.shown(f.Addr), rflags & unix.MSG_TRUNC, f.TTL, nil
 }

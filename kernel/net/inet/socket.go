@@ -541,9 +541,56 @@ func (s *Socket) Send(bufs [][]byte, to netip.AddrPort, flags int) (int, error) 
 
 // Recv receives stream data, or one datagram with its source and MSG_TRUNC.
 func (s *Socket) Recv(bufs [][]byte, flags int) (int, netip.AddrPort, int, error) {
+	m, err := s.RecvMsg(bufs, flags)
+	return m.N, m.From, m.Flags, err
+}
+
+// Msg is what one receive got: the length, the source, MSG_* flags and, for datagrams,
+// control messages the app asked for (IP_RECVTTL, IPV6_RECVHOPLIMIT).
+type Msg struct {
+	N       int
+	From    netip.AddrPort
+	Flags   int
+	Control []byte
+}
+
+// RecvMsg receives like Recv, with the control messages the socket's options ask for.
+func (s *Socket) RecvMsg(bufs [][]byte, flags int) (Msg, error) {
 	if s.Type != unix.SOCK_STREAM {
-		return s.recvDgram(bufs, flags)
+		n, from, mf, ttl, err := s.recvDgram(bufs, flags)
+		if err != nil {
+			return Msg{}, err
+		}
+		return Msg{N: n, From: from, Flags: mf, Control: s.ttlControl(ttl)}, nil
 	}
+	n, from, mf, err := s.recvStream(bufs, flags)
+	return Msg{N: n, From: from, Flags: mf}, err
+}
+
+// ttlControl is the IP_TTL or IPV6_HOPLIMIT control message when the app asked for it.
+func (s *Socket) ttlControl(ttl uint8) []byte {
+	if ttl == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	v4 := s.opts[[2]int{unix.IPPROTO_IP, unix.IP_RECVTTL}]
+	v6 := s.opts[[2]int{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT}]
+	s.mu.Unlock()
+	level, typ := 0, 0
+	switch {
+	case s.Family == unix.AF_INET && len(v4) == 4 && v4[0]|v4[1]|v4[2]|v4[3] != 0:
+		level, typ = unix.IPPROTO_IP, unix.IP_TTL
+	case s.Family == unix.AF_INET6 && len(v6) == 4 && v6[0]|v6[1]|v6[2]|v6[3] != 0:
+		level, typ = unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT
+	default:
+		return nil
+	}
+	b := make([]byte, unix.CmsgSpace(4))
+	putCmsg(b, level, typ, uint32(ttl))
+	return b
+}
+
+func (s *Socket) recvStream(bufs [][]byte, flags int) (int, netip.AddrPort, int, error) {
 	s.mu.Lock()
 	fd, connected, peer := s.fd, s.connected || s.connecting, s.peer
 	s.mu.Unlock()

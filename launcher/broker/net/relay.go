@@ -1,6 +1,7 @@
 package net
 
 import (
+	"encoding/binary"
 	"errors"
 	gonet "net"
 	"net/netip"
@@ -65,6 +66,12 @@ func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
 		unix.Close(pair[0])
 		unix.Close(pair[1])
 		return errReply(err), -1
+	}
+	// The TTL (hop limit) of each datagram travels with it, for IP_RECVTTL (ping shows it).
+	if req.Family == unix.AF_INET6 {
+		unix.SetsockoptInt(hs, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1)
+	} else {
+		unix.SetsockoptInt(hs, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
 	}
 	hf := os.NewFile(uintptr(hs), "relay-host")
 	pc, err := gonet.FilePacketConn(hf) // dups hs: hostFD stays ours for connect and bind
@@ -218,8 +225,9 @@ func (r *relay) up(b *Broker) {
 // down passes the host socket's datagrams to the kernel, each with its source.
 func (r *relay) down() {
 	buf := make([]byte, netproto.FrameSize+netproto.MaxDatagram)
+	oob := make([]byte, 128)
 	for {
-		n, from, err := r.host.ReadFromUDPAddrPort(buf[netproto.FrameSize:])
+		n, oobn, _, from, err := r.host.ReadMsgUDPAddrPort(buf[netproto.FrameSize:], oob)
 		if err != nil {
 			var errno unix.Errno
 			if errors.As(err, &errno) && errno != unix.EBADF {
@@ -232,9 +240,24 @@ func (r *relay) down() {
 			}
 			return
 		}
-		netproto.PutFrame(buf, netproto.Frame{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())})
+		netproto.PutFrame(buf, netproto.Frame{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TTL: ttlOf(oob[:oobn])})
 		if _, err := r.kernel.Write(buf[:netproto.FrameSize+n]); err != nil {
 			return
 		}
 	}
+}
+
+// ttlOf finds the IP_TTL or IPV6_HOPLIMIT control message (0: none).
+func ttlOf(oob []byte) uint8 {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for _, m := range msgs {
+		if (m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TTL ||
+			m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_HOPLIMIT) && len(m.Data) >= 4 {
+			return uint8(binary.LittleEndian.Uint32(m.Data))
+		}
+	}
+	return 0
 }
