@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +267,61 @@ func TestNetInterfaces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNetNonBlockingConnectAndBigTransfer: a non-blocking connect through the broker is
+// EINPROGRESS (or done at once), then writable with SO_ERROR 0; one to a closed port
+// reports ECONNREFUSED through SO_ERROR; and 1 GiB fetched with curl arrives intact.
+func TestNetNonBlockingConnectAndBigTransfer(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (make test installs it)")
+	}
+	const size = 1 << 30
+	block := make([]byte, 1<<20)
+	for i := range block {
+		block[i] = byte(i*7 + i>>8)
+	}
+	h := sha256.New()
+	for range size / len(block) {
+		h.Write(block)
+	}
+	want := hex.EncodeToString(h.Sum(nil))
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		for range size / len(block) {
+			if _, err := w.Write(block); err != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	closed, _ := net.Listen("tcp4", "127.0.0.1:0")
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	dir := netProfiles(t, map[string]string{"big": fmt.Sprintf("[network]\nhost = [\"127.0.0.1:%d\", \"127.0.0.1:%d\"]\n", port, closedPort)})
+	nb := `import socket, select, errno, sys
+for port in sys.argv[1:]:
+    s = socket.socket(); s.setblocking(False)
+    r = s.connect_ex(("127.0.0.1", int(port)))
+    print("connect", "in progress" if r in (0, errno.EINPROGRESS) else errno.errorcode[r])
+    select.select([], [s], [], 5)
+    e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    print("SO_ERROR", errno.errorcode.get(e, e))
+`
+	u := sbxtest.Users()[0]
+	r := runNet(t, u, dir, "big", "python3", "-c", nb, strconv.Itoa(port), strconv.Itoa(closedPort))
+	if r.Stdout != "connect in progress\nSO_ERROR 0\nconnect in progress\nSO_ERROR ECONNREFUSED\n" {
+		t.Errorf("non-blocking connects: %q %s", r.Stdout, r.Stderr)
+	}
+	r = runNet(t, u, dir, "big", "/bin/sh", "-c", fmt.Sprintf("curl -sS http://127.0.0.1:%d/big | sha256sum", port))
+	if got, _, _ := strings.Cut(r.Stdout, " "); got != want {
+		t.Errorf("1 GiB through the broker: sha256 %q, want %q (exit %d: %s)", got, want, r.Code, r.Stderr)
 	}
 }
