@@ -34,6 +34,9 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	}
 	k := t.k
 	parentTG := t.tg
+	if f&unix.CLONE_PARENT != 0 && parentTG.PID == k.InitPID() {
+		return 0, unix.EINVAL // the sandbox's init has no parent to share (Linux: SIGNAL_UNKILLABLE)
+	}
 	// The child's address space.
 	m := t.MM()
 	var childMM = m
@@ -66,16 +69,17 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		p := parentTG
 		if f&unix.CLONE_PARENT != 0 {
 			p.mu.Lock()
-			if p.parent != nil {
-				p = p.parent
-			}
+			pp := p.parent
 			p.mu.Unlock()
+			if pp != nil {
+				p = pp
+			}
 		}
 		parentTG.mu.Lock()
 		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
 			mm: childMM, root: parentTG.root, cwd: parentTG.cwd, umask: parentTG.umask, creds: parentTG.creds,
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
-			pgid: parentTG.pgid, sid: parentTG.sid, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
+			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
 			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal}
 		tg.creds.Groups = append([]uint32(nil), parentTG.creds.Groups...)
 		for r, l := range parentTG.limits {

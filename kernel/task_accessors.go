@@ -79,7 +79,7 @@ func (tg *ThreadGroup) Setsid() (uint64, error) {
 	if tg.pgid == tg.PID {
 		return 0, unix.EPERM
 	}
-	tg.sid, tg.pgid = tg.PID, tg.PID
+	tg.sid, tg.pgid, tg.noCtty = tg.PID, tg.PID, false
 	return uint64(tg.PID), nil
 }
 
@@ -121,4 +121,18 @@ func (tg *ThreadGroup) ChildCPUTimes() (user, sys time.Duration) {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	return tg.childCPU[0], tg.childCPU[1]
+}
+
+// UmaskValue returns the process's umask.
+func (tg *ThreadGroup) UmaskValue() uint32 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.umask
+}
+
+// LastPID is the most recently allocated PID (/proc/sys/kernel/ns_last_pid).
+func (k *Kernel) LastPID() int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.nextPID - 1
 }

@@ -192,7 +192,8 @@ func (m *merger) profile(name, file string) *Profile {
 	p.Env = EnvPolicy{Pass: strs("env.pass"), Set: set}
 	mem, _ := v["resources.memory"].(uint64)
 	tasks, _ := v["resources.tasks"].(int64)
-	p.Resources = Resources{Memory: mem, Tasks: int(tasks)}
+	disk, _ := v["resources.disk"].(uint64)
+	p.Resources = Resources{Memory: mem, Disk: disk, Tasks: int(tasks)}
 	p.Kernel = Kernel{Platform: str("kernel.platform", "auto"), Require: strs("kernel.require")}
 	return p
 }

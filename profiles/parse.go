@@ -62,6 +62,7 @@ var schema = map[string]keySpec{
 	"env.pass":           {kind: kVarNames, about: "a list of environment variable names"},
 	"env.set":            {kind: kStringMap, about: `a table of NAME = "value"`},
 	"resources.memory":   {kind: kSize, about: `a size such as "512MiB" or "4GiB"`},
+	"resources.disk":     {kind: kSize, about: `a size such as "512MiB" or "4GiB"`},
 	"resources.tasks":    {kind: kInt, about: "a positive number of tasks"},
 	"kernel.platform":    {kind: kEnum, enum: []string{"auto", "trap", "ptrace", "kvm"}},
 	"kernel.require":     {kind: kFeatures, about: "a list of: " + strings.Join(knownFeatures, ", ")},

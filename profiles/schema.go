@@ -147,6 +147,7 @@ type EnvPolicy struct {
 // Resources is the [resources] section.
 type Resources struct {
 	Memory uint64 `json:"memory,omitempty"` // bytes, 0: no limit
+	Disk   uint64 `json:"disk,omitempty"`   // bytes the sandbox may add to the host, 0: no limit
 	Tasks  int    `json:"tasks,omitempty"`
 }
 

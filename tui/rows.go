@@ -57,6 +57,14 @@ func FormatDuration(d time.Duration) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
+// FormatMemory is a sandbox's memory in use, with its limit when it has one.
+func FormatMemory(s control.Stats) string {
+	if s.MemoryLimit <= 0 {
+		return FormatBytes(s.MemoryBytes)
+	}
+	return FormatBytes(s.MemoryBytes) + " of " + FormatBytes(s.MemoryLimit)
+}
+
 // Denials sums a sandbox's denials.
 func Denials(s control.Stats) uint64 {
 	var n uint64

@@ -18,6 +18,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
+	"golang.org/x/sys/unix"
 )
 
 // pickProfile resolves --profile, or the app's own profile, or default.
@@ -76,8 +77,10 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	}
 	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
 		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
-		MaxTasks: prof.Resources.Tasks, Warnings: viewWarnings}
+		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, DebugBlocked: o.blocked, Strace: o.strace, T0: processStart,
+		MaxTasks: prof.Resources.Tasks, MemoryLimit: memoryLimit(prof.Resources.Memory), DiskLimit: int64(min(prof.Resources.Disk, 1<<62)),
+		Warnings: viewWarnings}
+	p.Gofer.DiskLimit = p.DiskLimit
 	for _, r := range prof.Kernel.Require {
 		switch r {
 		case "landlock":
@@ -147,9 +150,6 @@ func withheld(p *profiles.Profile) []string {
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))
-	}
-	if p.Resources.Memory != 0 {
-		w = append(w, "memory limit (not enforced)")
 	}
 	if len(w) == 0 {
 		return nil
@@ -322,4 +322,18 @@ func hostAddrs() []string {
 		}
 	}
 	return out
+}
+
+// memoryLimit is the sandbox's memory limit: the profile's [resources] memory, or half of
+// the host's RAM when the profile sets none, so that no sandbox can take the host's memory
+// from under the user's other programs (and the host's OOM killer never has to choose).
+func memoryLimit(profile uint64) int64 {
+	if profile != 0 {
+		return int64(min(profile, 1<<62))
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(uint64(si.Totalram) * uint64(si.Unit) / 2)
 }

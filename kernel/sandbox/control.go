@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"os"
 	"sort"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,6 +20,8 @@ import (
 //	launcher → kernel: {"op":"tree"}             kernel → launcher: {"processes":[...]}
 //	launcher → kernel: {"op":"connections"}      kernel → launcher: {"connections":[...]}
 //	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process)
+//	launcher → kernel: {"op":"tty-signal","signal":2}   (what the user's terminal sent the
+//	                   launcher: to the terminal's foreground process group inside)
 //
 // The launcher serves the user-facing control socket from these answers.
 
@@ -47,10 +51,15 @@ type Process struct {
 
 // ControlReply is the kernel's answer.
 type ControlReply struct {
-	Error         string         `json:"error,omitempty"`
-	Tasks         int            `json:"tasks"`
-	Processes     []Process      `json:"processes,omitempty"`
-	MemoryBytes   int64          `json:"memory_bytes"`
+	Error       string    `json:"error,omitempty"`
+	Tasks       int       `json:"tasks"`
+	Processes   []Process `json:"processes,omitempty"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	MemoryLimit int64     `json:"memory_limit,omitempty"`
+	// OOMKills lists every process the memory limit killed so far.
+	OOMKills []kernel.OOMKill `json:"oom_kills,omitempty"`
+	// DiskFull counts writes the disk limit refused or cut short.
+	DiskFull      uint64         `json:"disk_full,omitempty"`
 	Syscalls      uint64         `json:"syscalls"`
 	TopSyscalls   []SyscallCount `json:"top_syscalls,omitempty"`
 	Unimplemented []SyscallCount `json:"unimplemented,omitempty"`
@@ -86,7 +95,7 @@ func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
 	return out
 }
 
-func serveControl(k *kernel.Kernel) {
+func serveControl(k *kernel.Kernel, files *goferfs.Cache, userTTY *tty.Control) {
 	f := os.NewFile(ControlFD, "control")
 	if f == nil {
 		return
@@ -110,6 +119,9 @@ func serveControl(k *kernel.Kernel) {
 			s := k.Stats()
 			rep.Tasks = s.Tasks
 			rep.MemoryBytes = s.MemoryBytes
+			rep.MemoryLimit = k.MemoryLimit
+			rep.OOMKills = k.OOMKills()
+			rep.DiskFull = files.DiskFull()
 			rep.Syscalls = s.Syscalls
 			rep.TopSyscalls = sortedCounts(s.PerSyscall, 20)
 			rep.Unimplemented = sortedCounts(s.Unimplemented, 0)
@@ -133,6 +145,16 @@ func serveControl(k *kernel.Kernel) {
 					conn.Remote = c.Remote.String()
 				}
 				rep.Connections = append(rep.Connections, conn)
+			}
+		case "tty-signal":
+			pgrp := int32(0)
+			if userTTY != nil {
+				_, pgrp = userTTY.Session()
+			}
+			if pgrp != 0 {
+				k.SignalProcessGroup(pgrp, unix.Signal(req.Signal))
+			} else if err := k.Signal(k.InitPID(), unix.Signal(req.Signal)); err != nil {
+				rep.Error = err.Error()
 			}
 		case "signal":
 			pid := req.PID

@@ -63,7 +63,7 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.ENOBUFS
 		}
 	}
-	fd := vfs.NewAnonFileDescription(s, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+	fd := vfs.NewNumberedFileDescription(s, "socket", sockIdent(t), unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 	defer fd.DecRef()
 	n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 	return uint64(n), err
@@ -90,8 +90,8 @@ func Socketpair(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	x.SetCred(ucred(t), true)
 	y.SetCred(ucred(t), true)
 	st := unix.O_RDWR | int(flags&unix.SOCK_NONBLOCK)
-	fx := vfs.NewAnonFileDescription(x, "socket:[1]", st)
-	fy := vfs.NewAnonFileDescription(y, "socket:[2]", st)
+	fx := vfs.NewNumberedFileDescription(x, "socket", sockIdent(t), st)
+	fy := vfs.NewNumberedFileDescription(y, "socket", sockIdent(t), st)
 	defer fx.DecRef()
 	defer fy.DecRef()
 	cloexec := flags&unix.SOCK_CLOEXEC != 0
@@ -677,7 +677,7 @@ func accept(t *kernel.Task, fdn, addr, lenAddr, flags uint64) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		nfd := vfs.NewAnonFileDescription(c, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		nfd := vfs.NewNumberedFileDescription(c, "socket", sockIdent(t), unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer nfd.DecRef()
 		n, err := t.FDs().Install(nfd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		if err != nil {
@@ -831,4 +831,9 @@ func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 func ucred(t *kernel.Task) unix.Ucred {
 	c := t.Creds()
 	return unix.Ucred{Pid: t.Group().PID, Uid: c.EUID, Gid: c.EGID}
+}
+
+// sockIdent numbers a new socket (socket:[N]) owned by the caller, as sockfs does.
+func sockIdent(t *kernel.Task) vfs.AnonIdent {
+	return vfs.NewAnonIdent(t.Creds())
 }

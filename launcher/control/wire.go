@@ -75,8 +75,10 @@ type NameCount struct {
 
 // Stats is a sandbox's live state, as its kernel accounts it.
 type Stats struct {
-	Tasks       int    `json:"tasks"`
-	MemoryBytes int64  `json:"memory_bytes"`
+	Tasks       int   `json:"tasks"`
+	MemoryBytes int64 `json:"memory_bytes"`
+	// MemoryLimit is the sandbox's memory limit ([resources] memory; 0: none).
+	MemoryLimit int64  `json:"memory_limit,omitempty"`
 	CPUNanos    int64  `json:"cpu_ns"`
 	Syscalls    uint64 `json:"syscalls"`
 	// SyscallsPerSec is computed by the sandbox from its previous sample.
