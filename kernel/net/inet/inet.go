@@ -38,6 +38,8 @@ type Stack struct {
 	live map[*Socket]struct{}
 	// addrs are eth0's addresses (none: no eth0). protected by mu
 	addrs []netip.Prefix
+	// spare are unconnected TCP sockets from the broker, by family. protected by mu
+	spare map[int][]int
 	// loIn, loOut, extIn and extOut count the bytes moved on the private loopback and
 	// through the broker.
 	loIn, loOut, extIn, extOut atomic.Uint64
@@ -77,7 +79,7 @@ func (st *Stack) Conns() []Conn {
 // loopback works; everything else is unreachable).
 func NewStack(broker *netproto.Client) *Stack {
 	return &Stack{broker: broker, listeners: map[netip.AddrPort]*Socket{}, hostListeners: map[uint16]map[*Socket]bool{},
-		nextPort: ephemeralLo, live: map[*Socket]struct{}{}}
+		nextPort: ephemeralLo, live: map[*Socket]struct{}{}, spare: map[int][]int{}}
 }
 
 // The ephemeral port range (net.ipv4.ip_local_port_range's default).
@@ -102,6 +104,44 @@ func (st *Stack) ask(req netproto.Request, fds ...int) (netproto.Reply, int, err
 		return rep, -1, unix.Errno(rep.Errno)
 	}
 	return rep, fd, nil
+}
+
+// spareBatch is how many TCP sockets the stack asks the broker for at once: socket(2) is
+// then mostly local, and a connect costs one round trip to the broker.
+const spareBatch = 4
+
+// hostSocket returns a host socket from the broker for a new app socket: a TCP one from
+// the spares (unconnected sockets reach nothing), a datagram relay made for it.
+func (st *Stack) hostSocket(family int, proto uint8) (int, error) {
+	if proto != netproto.ProtoTCP {
+		_, fd, err := st.ask(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family)})
+		return fd, err
+	}
+	st.mu.Lock()
+	if sp := st.spare[family]; len(sp) > 0 {
+		fd := sp[len(sp)-1]
+		st.spare[family] = sp[:len(sp)-1]
+		st.mu.Unlock()
+		return fd, nil
+	}
+	st.mu.Unlock()
+	rep, fds, err := st.broker.DoN(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family), Arg: spareBatch})
+	if err == nil && rep.Errno != 0 {
+		err = unix.Errno(rep.Errno)
+	}
+	if err != nil || len(fds) == 0 {
+		for _, f := range fds {
+			unix.Close(f)
+		}
+		if err == nil {
+			err = unix.ENOBUFS
+		}
+		return -1, err
+	}
+	st.mu.Lock()
+	st.spare[family] = append(st.spare[family], fds[1:]...)
+	st.mu.Unlock()
+	return fds[0], nil
 }
 
 // norm returns a with an IPv4-mapped address unmapped.

@@ -102,7 +102,7 @@ func (st *Stack) New(family, typ int, proto uint8) (*Socket, error) {
 		st.track(s)
 		return s, nil // only the private loopback
 	}
-	_, fd, err := st.ask(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family)})
+	fd, err := st.hostSocket(family, proto)
 	if err != nil {
 		if err == unix.ENETDOWN && typ == unix.SOCK_STREAM {
 			st.track(s)

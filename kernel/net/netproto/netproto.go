@@ -30,7 +30,9 @@ type Op uint8
 
 // Requests.
 const (
-	// OpSocket creates a socket: Proto and Family say which. The reply carries its FD.
+	// OpSocket creates a socket: Proto and Family say which. The reply carries its FD; for
+	// TCP, Arg (at most MaxBatch) asks for that many at once, which the kernel keeps
+	// unconnected until its app makes sockets (they reach nothing until OpConnect).
 	OpSocket Op = 1 + iota
 	// OpConnect connects the attached socket (TCP) or relay (UDP, ICMP) to Addr. The reply's
 	// errno is 0, EINPROGRESS (TCP: poll for writability, then SO_ERROR) or why not.
@@ -58,6 +60,8 @@ const (
 	FrameSize = 28
 	// MaxDatagram bounds a relayed datagram's payload.
 	MaxDatagram = 65535
+	// MaxBatch bounds the sockets one OpSocket returns.
+	MaxBatch = 8
 )
 
 // Request is one kernel → broker message.
