@@ -325,3 +325,63 @@ for port in sys.argv[1:]:
 		t.Errorf("1 GiB through the broker: sha256 %q, want %q (exit %d: %s)", got, want, r.Code, r.Stderr)
 	}
 }
+
+// TestNetRealClients: wget, node's http module, openssl s_client against an openssl
+// s_server the test starts, and curl over IPv6, each to a host service the profile names.
+func TestNetRealClients(t *testing.T) {
+	for _, p := range []string{"wget", "node", "openssl", "curl"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (make test installs it)", p)
+		}
+	}
+	port4 := hostHTTP(t, "over IPv4")
+	l6, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	srv6 := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "over IPv6") })}
+	go srv6.Serve(l6)
+	defer srv6.Close()
+	port6 := l6.Addr().(*net.TCPAddr).Port
+	tmp := t.TempDir()
+	key, cert := filepath.Join(tmp, "k.pem"), filepath.Join(tmp, "c.pem")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+		"-days", "1", "-subj", "/CN=localhost").CombinedOutput(); err != nil {
+		t.Fatalf("making a certificate: %v\n%s", err, out)
+	}
+	tl, _ := net.Listen("tcp4", "127.0.0.1:0")
+	tlsPort := tl.Addr().(*net.TCPAddr).Port
+	tl.Close()
+	srv := exec.Command("openssl", "s_server", "-accept", strconv.Itoa(tlsPort), "-key", key, "-cert", cert, "-www", "-quiet")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	for i := 0; i < 50; i++ {
+		if c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", tlsPort)); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dir := netProfiles(t, map[string]string{"clients": fmt.Sprintf("[network]\nhost = [\"127.0.0.1:%d\", \"[::1]:%d\", \"127.0.0.1:%d\"]\n", port4, port6, tlsPort)})
+	url4 := fmt.Sprintf("http://127.0.0.1:%d/", port4)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name string
+				argv []string
+				want string
+			}{
+				{"wget", []string{"wget", "-qO-", url4}, "over IPv4"},
+				{"node", []string{"node", "-e", `require("http").get("` + url4 + `", r => { let d = ""; r.on("data", c => d += c); r.on("end", () => console.log(d)) })`}, "over IPv4\n"},
+				{"curl -6", []string{"curl", "-sS", "-g", fmt.Sprintf("http://[::1]:%d/", port6)}, "over IPv6"},
+				{"openssl", []string{"/bin/sh", "-c", fmt.Sprintf("echo | openssl s_client -connect 127.0.0.1:%d -servername localhost 2>/dev/null | grep -o 'CN = localhost' | head -1", tlsPort)}, "CN = localhost\n"},
+			} {
+				if r := runNet(t, u, dir, "clients", tc.argv...); r.Stdout != tc.want {
+					t.Errorf("%s: exit %d %q %s, want %q", tc.name, r.Code, r.Stdout, r.Stderr, tc.want)
+				}
+			}
+		})
+	}
+}
