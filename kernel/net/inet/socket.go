@@ -52,6 +52,17 @@ type Socket struct {
 
 	// bytesIn and bytesOut count the data received and sent.
 	bytesIn, bytesOut atomic.Uint64
+
+	// dg is a datagram socket's state (nil for TCP).
+	dg *dgram
+}
+
+// dgram is what a datagram socket has besides its relay end (fd): the relay's other end,
+// through which datagrams on the private loopback are delivered to it, and whether its
+// connected peer is on the private loopback. localPeer is protected by Socket.mu.
+type dgram struct {
+	inject    int
+	localPeer bool
 }
 
 // conn describes the socket for sbx top.
@@ -95,6 +106,9 @@ var (
 // New creates a socket. typ is SOCK_STREAM (TCP), or SOCK_DGRAM with proto UDP or ICMP.
 func (st *Stack) New(family, typ int, proto uint8) (*Socket, error) {
 	s := &Socket{Family: family, Type: typ, Proto: proto, st: st, fd: -1}
+	if typ != unix.SOCK_STREAM {
+		return st.newDgram(s)
+	}
 	if st.broker == nil {
 		if typ != unix.SOCK_STREAM {
 			return nil, unix.EACCES
@@ -159,6 +173,10 @@ func (s *Socket) Release() {
 	s.mu.Lock()
 	fd, pending := s.fd, s.pending
 	s.fd, s.pending = -1, nil
+	if s.dg != nil && s.dg.inject >= 0 {
+		unix.Close(s.dg.inject)
+		s.dg.inject = -1
+	}
 	inKernel, hostListening, local := s.inKernel, s.hostListening, s.local
 	bound := s.bound
 	s.mu.Unlock()
@@ -379,8 +397,11 @@ func (s *Socket) Bind(local netip.AddrPort) error {
 	if a.IsLoopback() || fd < 0 {
 		return s.bindLocal(local)
 	}
+	if s.dg != nil {
+		fd = s.relayFD() // the broker knows a relay by its end
+	}
 	rep, _, err := s.st.ask(netproto.Request{Op: netproto.OpBind, Proto: s.Proto, Family: uint16(s.Family), Addr: local}, fd)
-	if err == unix.EACCES && a.IsUnspecified() && s.Type == unix.SOCK_STREAM {
+	if err == unix.EACCES && a.IsUnspecified() {
 		// No listening on the host for this address: the server is the sandbox's own,
 		// reachable on its private loopback only.
 		return s.bindLocal(local)
@@ -394,13 +415,21 @@ func (s *Socket) Bind(local netip.AddrPort) error {
 		s.local = netip.AddrPortFrom(netip.AddrFrom16(rep.Addr.Addr().As16()), rep.Addr.Port())
 	}
 	s.mu.Unlock()
+	if s.dg != nil && a.IsUnspecified() {
+		// Reachable on the private loopback too, at the port the host gave it.
+		s.st.mu.Lock()
+		if k := netip.AddrPortFrom(a, rep.Addr.Port()); s.st.udp[k] == nil {
+			s.st.udp[k] = s
+		}
+		s.st.mu.Unlock()
+	}
 	return nil
 }
 
 // bindLocal binds in the stack (the private loopback).
 func (s *Socket) bindLocal(local netip.AddrPort) error {
 	if s.Type != unix.SOCK_STREAM {
-		return unix.EACCES // datagrams on the private loopback are not offered
+		return s.bindLocalDgram(local)
 	}
 	got, err := s.st.bindLocal(s, local)
 	if err != nil {

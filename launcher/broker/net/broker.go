@@ -129,7 +129,7 @@ func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, []
 	}
 	switch req.Op {
 	case netproto.OpSocket:
-		return b.socket(req)
+		return b.socket(req, fd)
 	case netproto.OpCheck:
 		if v := b.checkConnect(req.Addr, -1); !v.Allowed {
 			b.onDenial(Denial{Op: "send", Proto: protoName(req.Proto), Addr: req.Addr.String(), Why: v.Why})
@@ -166,7 +166,9 @@ func (b *Broker) checkConnect(dst netip.AddrPort, proof int) Verdict {
 	return b.pol.CheckConnect(dst, b.namesOf(dst.Addr())...)
 }
 
-func (b *Broker) socket(req netproto.Request) (netproto.Reply, []int) {
+// socket makes host sockets; for a datagram socket, kernelEnd (-1: none, the broker makes
+// the pair) is the broker's end of the relay socketpair the kernel made.
+func (b *Broker) socket(req netproto.Request, kernelEnd int) (netproto.Reply, []int) {
 	switch req.Proto {
 	case netproto.ProtoTCP:
 		var out []int
@@ -182,7 +184,7 @@ func (b *Broker) socket(req netproto.Request) (netproto.Reply, []int) {
 		}
 		return netproto.Reply{}, out
 	case netproto.ProtoUDP, netproto.ProtoICMP:
-		rep, fd := b.newRelay(req)
+		rep, fd := b.newRelay(req, kernelEnd)
 		if fd < 0 {
 			return rep, nil
 		}

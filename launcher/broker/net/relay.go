@@ -34,7 +34,10 @@ type relay struct {
 	toResolver bool
 }
 
-func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
+// newRelay makes a datagram relay. kernelEnd is the broker's end of a SOCK_SEQPACKET pair
+// the kernel made (it keeps the other end, and may inject datagrams of its own private
+// loopback into it); -1: the broker makes the pair and donates the kernel's end.
+func (b *Broker) newRelay(req netproto.Request, kernelEnd int) (netproto.Reply, int) {
 	proto := unix.IPPROTO_UDP
 	if req.Proto == netproto.ProtoICMP {
 		proto = unix.IPPROTO_ICMP
@@ -50,21 +53,48 @@ func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
 		}
 		return errReply(err), -1
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(hs)
-		return errReply(err), -1
+	var pair [2]int
+	if kernelEnd >= 0 {
+		typ, err1 := unix.GetsockoptInt(kernelEnd, unix.SOL_SOCKET, unix.SO_TYPE)
+		dom, err2 := unix.GetsockoptInt(kernelEnd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+		if err1 != nil || err2 != nil || typ != unix.SOCK_SEQPACKET || dom != unix.AF_UNIX {
+			unix.Close(hs)
+			return netproto.Reply{Errno: uint32(unix.ENOTSOCK)}, -1
+		}
+		own, err := unix.FcntlInt(uintptr(kernelEnd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(hs)
+			return errReply(err), -1
+		}
+		pair = [2]int{own, -1}
+	} else {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(hs)
+			return errReply(err), -1
+		}
+		pair = [2]int{p[0], p[1]}
 	}
 	// Room for a burst of datagrams either way.
 	for _, fd := range pair {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+		if fd >= 0 {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+		}
 	}
+	// The relay is known by the inode of the end the kernel attaches to later requests:
+	// its own end when the broker made the pair, the broker's end when the kernel did.
 	var st unix.Stat_t
-	if err := unix.Fstat(pair[1], &st); err != nil {
+	key := pair[1]
+	if key < 0 {
+		key = pair[0]
+	}
+	if err := unix.Fstat(key, &st); err != nil {
 		unix.Close(hs)
 		unix.Close(pair[0])
-		unix.Close(pair[1])
+		if pair[1] >= 0 {
+			unix.Close(pair[1])
+		}
 		return errReply(err), -1
 	}
 	// The TTL (hop limit) of each datagram travels with it, for IP_RECVTTL (ping shows it).
@@ -88,7 +118,9 @@ func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
 		if kc != nil {
 			kc.Close()
 		}
-		unix.Close(pair[1])
+		if pair[1] >= 0 {
+			unix.Close(pair[1])
+		}
 		return netproto.Reply{Errno: uint32(unix.ENOBUFS)}, -1
 	}
 	r := &relay{proto: req.Proto, family: req.Family, hostFD: hs, host: udp, kernel: uc, ino: st.Ino,
