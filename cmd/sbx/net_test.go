@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+	"github.com/sbx-dev/sbx/plan"
 	"github.com/sbx-dev/sbx/tui"
 )
 
@@ -248,7 +249,7 @@ func TestNetInterfaces(t *testing.T) {
 		t.Skip("iproute2 is not installed (make test installs it)")
 	}
 	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n", "full": "[network]\nmode = \"full\"\n"})
-	host := hostAddrs()
+	host := plan.HostAddrs()
 	script := `ip -o addr | awk '{print $2, $3, $4}'; ip route | head -1; python3 -c 'import socket;print(socket.if_nameindex())'`
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
