@@ -112,6 +112,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe
 	tg.comm = res.Comm
+	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
 	fds := tg.fds
 	var shared *vfs.FDTable
 	if fds != nil && fds.Shared() {

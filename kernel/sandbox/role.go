@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -142,6 +143,13 @@ func run(stderr io.Writer) (int, error) {
 	var st unix.Stat_t
 	if unix.Fstat(NetFD, &st) == nil {
 		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
+		var addrs []netip.Prefix
+		for _, a := range cfg.NetAddrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				addrs = append(addrs, p)
+			}
+		}
+		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
 	// The user's terminal belongs to the sandbox's first session: the kernel keeps its

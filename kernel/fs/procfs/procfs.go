@@ -83,6 +83,7 @@ func (p *proc) root() *dirNode {
 		})},
 		{"mounts", &linkNode{node: node{path: "/mounts"}, target: func() (string, error) { return "self/mounts", nil }}},
 		{"sys", sys},
+		{"net", p.netDir()},
 	}
 	return &dirNode{node: node{path: "/"}, list: func() []entry {
 		out := append([]entry(nil), fixed...)
