@@ -24,6 +24,13 @@ import (
 // stop is on the syscall path: a round trip is two futex hand-offs, or none when both sides
 // are still polling.
 //
+// Address-space changes are injected into the traced main thread at once, as in ptrace
+// mode, never left for the handler to make on its way back: a hand-off can be forged (the app
+// writes the hand-off word and keeps running), so nothing the kernel does may depend on the
+// app thread being parked, and a removed range must be gone from the host before the kernel
+// reuses its pages. (Making the calls in the handler would need proof that the thread sleeps
+// in the handler first, e.g. FUTEX_CMP_REQUEUE of its futex wait.)
+//
 // Trust: the shared area is writable by the app while it runs. Everything the kernel reads
 // from it is checked (pointers inside the signal stack, sizes, FP-state magic); a forged
 // hand-off at most makes the kernel handle a syscall with registers the app chose, which it
