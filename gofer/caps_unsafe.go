@@ -12,12 +12,19 @@ import (
 // DropAllCapabilities empties the bounding, ambient, effective, permitted and inheritable
 // capability sets of every thread of the process (capabilities are per thread, and the Go
 // runtime has started threads before the caller runs).
-func DropAllCapabilities() error {
+func DropAllCapabilities() error { return dropCapabilitiesExcept(0) }
+
+// dropCapabilitiesExcept is DropAllCapabilities keeping the capabilities in the keep mask
+// effective and permitted (the bounding set is emptied all the same: nothing is executed
+// after it).
+func dropCapabilitiesExcept(keep uint64) error {
 	if err := DropBoundingSet(); err != nil {
 		return err
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
+	data[0].Effective, data[0].Permitted = uint32(keep), uint32(keep)
+	data[1].Effective, data[1].Permitted = uint32(keep>>32), uint32(keep>>32)
 	all(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0)
 	if err := all(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); err != nil {
 		return fmt.Errorf("capset: %w", err)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -11,5 +12,8 @@ import (
 var processStart = time.Now()
 
 func main() {
+	if runcNames[filepath.Base(os.Args[0])] {
+		os.Exit(runcMain(os.Args[1:], systemStreams()))
+	}
 	os.Exit(run(os.Args[1:], systemStreams()))
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/syscalls"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
@@ -123,12 +125,25 @@ func run(stderr io.Writer) (int, error) {
 		kplat = &markPlatform{Platform: plat, mark: mark}
 	}
 	kcfg := kernel.Config{Platform: kplat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
+		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
+		MemoryLimit: cfg.MemoryLimit}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
 	}
+	if cfg.Debug {
+		// Report tasks stuck in one call; long blocking calls (a server's accept, a
+		// shell's read) show up too, once per period, which is what a debug run wants.
+		kcfg.BlockedReport = time.Duration(cfg.BlockedReportSeconds) * time.Second
+		if kcfg.BlockedReport <= 0 {
+			kcfg.BlockedReport = defaultBlockedReport
+		}
+	}
+	var st unix.Stat_t
+	if unix.Fstat(NetFD, &st) == nil {
+		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
+	}
 	k := kernel.New(kcfg, ns)
-	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
@@ -151,7 +166,11 @@ func run(stderr io.Writer) (int, error) {
 		stubs.SetStubPath(StubPath)
 	}
 	mark("confined")
-	go serveControl(k)
+	go serveControl(k, b.files)
+	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
+		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
+			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
+	})
 
 	root := ns.Root()
 	cwd := root
@@ -183,6 +202,7 @@ func run(stderr io.Writer) (int, error) {
 	}
 	mark("program loaded")
 	t.Run()
+	go serveExec(k, ns)
 	<-k.Done()
 	mark("app exited")
 	return k.ExitCode(), nil
