@@ -249,7 +249,7 @@ func pack(format string, contents files.Contents, changelog, out string, o Optio
 				PostInstall: filepath.Join(scripts, "postinst"),
 				PreRemove:   filepath.Join(scripts, "prerm"),
 			},
-			Suggests:   []string{"apparmor"},
+			Suggests: []string{"apparmor"},
 			RPM: nfpm.RPM{
 				Summary:  capitalize(strings.SplitN(desc, "\n", 2)[0]),
 				Group:    "Applications/System",
