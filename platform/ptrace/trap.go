@@ -207,13 +207,14 @@ func (ts *trapState) setFPState(state []byte) {
 }
 
 // Spin budgets of a hand-off: how often each side polls before it sleeps on the futex
-// (kernelSpin plain loads; stubSpin PAUSEs, a few µs). Measured here (2 vCPUs, PVM guest,
-// heavily loaded): short polls win; with long ones (4000/20000) a getpid costs 5x more,
-// because a poller holds the CPU the other side needs. Delivering the SIGSYS and returning
-// from it (about 3 µs here) dominates a round trip either way.
+// (kernelSpin plain loads; stubSpin PAUSEs). The stub and the kernel's thread share one CPU
+// (NewContext pins them), where a poller only holds the CPU the other side needs: the stub
+// does not poll and the kernel barely. Measured here (2 vCPUs, PVM guest, heavily loaded):
+// with long polls (4000/20000) a getpid costs 5x more; delivering the SIGSYS and returning
+// from it (about 3 µs here) dominates a round trip.
 const (
-	kernelSpin = 500
-	stubSpin   = 100
+	kernelSpin = 100
+	stubSpin   = 0
 )
 
 // liveCheck is how long the kernel sleeps on a hand-off before checking that the stub lives;
