@@ -21,8 +21,8 @@ import (
 // thread to the kernel and waits; the kernel reads and rewrites the registers and FP state
 // in that frame, and the handler's rt_sigreturn loads them. Faults and SIGILL/SIGFPE/SIGTRAP
 // take the same path, and the kernel interrupts a running app thread with SIGUSR2. No ptrace
-// stop is on the syscall path: a round trip is two futex hand-offs, or none when both sides
-// are still polling.
+// stop is on the syscall path: a round trip is two futex hand-offs (each side may poll
+// first; see kernelSpin).
 //
 // Address-space changes are injected into the traced main thread at once, as in ptrace
 // mode, never left for the handler to make on its way back: a hand-off can be forged (the app
@@ -218,10 +218,11 @@ const (
 )
 
 // liveCheck is how long the kernel sleeps on a hand-off before checking that the stub lives;
-// after maxUnanswered such sleeps with an interrupt pending, the stub is killed.
+// after maxUnanswered such sleeps with an interrupt pending (3 s: far beyond any scheduling
+// delay of a thread that has not blocked the signal), the stub is killed.
 const (
 	liveCheck     = 100 * time.Millisecond
-	maxUnanswered = 10
+	maxUnanswered = 30
 )
 
 // awaitEvent waits for the app thread's next hand-off and checks its frame.
