@@ -169,15 +169,9 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	execKernel.Close()
 	netKernel.Close()
 	gp.Conn.Close()
-	// The kernel's start-up overlaps the gofer's self-confinement; it gets its
-	// configuration, and so touches no host file, only once the gofer is ready.
-	if err := gp.Ready(); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return fmt.Errorf("starting the gofer: %w", err)
-	}
-	plan.mark(stderr, "gofer ready (confined)")
-	plan.Warnings = append(plan.Warnings, gp.Warnings...)
+	// The kernel gets its configuration at once: its start-up (platform, memory file,
+	// namespace) overlaps the gofer's self-confinement, and its first requests to the gofer
+	// wait in the socket until the gofer, confined, serves them.
 	caps := ownCaps()
 	if plan.Caps != nil {
 		caps = *plan.Caps
@@ -196,6 +190,13 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("configuring the kernel: %w", err)
 	}
 	cfgW.Close()
+	if err := gp.Ready(); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("starting the gofer: %w", err)
+	}
+	plan.mark(stderr, "gofer ready (confined)")
+	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	sc := bufio.NewScanner(ctlLauncher)
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
 	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead = time.Now(), gp, cmd, ctlLauncher, sc

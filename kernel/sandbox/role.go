@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/gofer"
@@ -226,7 +227,11 @@ func run(stderr io.Writer) (int, error) {
 	t.Run()
 	go serveExec(k, ns)
 	<-k.Done()
-	mark("app exited")
+	if mp, ok := kplat.(*markPlatform); ok {
+		mark("app exited (" + mp.summary() + ")")
+	} else {
+		mark("app exited")
+	}
 	return k.ExitCode(), nil
 }
 
@@ -236,6 +241,15 @@ type markPlatform struct {
 	platform.Platform
 	mark func(string)
 	once sync.Once
+	// switches and inSwitch count the events of every context and the time spent in
+	// Switch (app code, the trap to the kernel and back, stub start-up).
+	switches, inSwitch atomic.Int64
+}
+
+// summary says how the app's time split between running (Switch) and the kernel.
+func (m *markPlatform) summary() string {
+	return fmt.Sprintf("%d events, %.1f ms running app code or switching to it", m.switches.Load(),
+		float64(m.inSwitch.Load())/1e6)
 }
 
 func (m *markPlatform) NewContext() (platform.Context, error) {
@@ -252,7 +266,10 @@ type markContext struct {
 }
 
 func (c *markContext) Switch(as platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
+	start := time.Now()
 	ev, err := c.Context.Switch(as, regs)
+	c.p.inSwitch.Add(int64(time.Since(start)))
+	c.p.switches.Add(1)
 	c.p.once.Do(func() { c.p.mark("app running (its first syscall)") })
 	return ev, err
 }
