@@ -908,15 +908,11 @@ func (m *MM) FaultCode(addr uint64) int32 {
 	return 2 // SEGV_ACCERR
 }
 
-// Usage returns the sizes /proc reports: total mapped (VmSize) and an estimate of the
-// resident set, in bytes.
+// Usage returns the sizes /proc reports: total mapped (VmSize) and the resident set
+// (VmRSS), in bytes.
 func (m *MM) Usage() (size, rss uint64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, v := range m.vmas {
-		size += v.End - v.Start
-	}
-	return size, size
+	u := m.Stats()
+	return u.Size, u.RSS.Total()
 }
 
 // Maps renders /proc/PID/maps.

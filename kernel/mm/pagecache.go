@@ -180,3 +180,14 @@ func (m *MM) mapFilledLocked(v *VMA) error {
 	}
 	return nil
 }
+
+// Resident returns the bytes of file pages the cache holds.
+func (c *PageCache) Resident() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, e := range c.entries {
+		n += c.mf.dataBytes(e.base, e.length)
+	}
+	return n
+}

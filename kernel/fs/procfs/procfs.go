@@ -107,18 +107,6 @@ func (s *selfLink) Readlink() (string, error) { return "", unix.EINVAL }
 
 func (s *selfLink) Stat() (vfs.Attr, error) { return s.attr(unix.S_IFLNK|0o777, 0), nil }
 
-func (p *proc) meminfo() string {
-	var si unix.Sysinfo_t
-	unix.Sysinfo(&si)
-	unit := uint64(si.Unit)
-	total, free := si.Totalram*unit/1024, si.Freeram*unit/1024
-	var b strings.Builder
-	fmt.Fprintf(&b, "MemTotal:       %8d kB\nMemFree:        %8d kB\nMemAvailable:   %8d kB\n", total, free, free)
-	fmt.Fprintf(&b, "Buffers:        %8d kB\nCached:         %8d kB\nSwapCached:            0 kB\n", si.Bufferram*unit/1024, 0)
-	fmt.Fprintf(&b, "SwapTotal:      %8d kB\nSwapFree:       %8d kB\nShmem:          %8d kB\n", si.Totalswap*unit/1024, si.Freeswap*unit/1024, si.Sharedram*unit/1024)
-	return b.String()
-}
-
 func (p *proc) stat() string {
 	var b strings.Builder
 	b.WriteString("cpu  0 0 0 0 0 0 0 0 0 0\n")
@@ -211,13 +199,8 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 	es := []entry{
 		file("stat", 0o444, str(func() string { return p.pidStat(tg) })),
 		file("status", 0o444, str(func() string { return p.pidStatus(tg) })),
-		file("statm", 0o444, str(func() string {
-			size, rss := uint64(0), uint64(0)
-			if m := tg.MM(); m != nil {
-				size, rss = m.Usage()
-			}
-			return fmt.Sprintf("%d %d 0 0 0 0 0\n", size/4096, rss/4096)
-		})),
+		file("statm", 0o444, str(func() string { return statm(memStats(tg)) })),
+		file("smaps_rollup", 0o444, str(func() string { return smapsRollup(tg) })),
 		file("maps", 0o444, str(func() string {
 			if m := tg.MM(); m != nil {
 				return m.Maps()
@@ -400,10 +383,7 @@ func (p *proc) pidStat(tg *kernel.ThreadGroup) string {
 func (p *proc) pidStatus(tg *kernel.ThreadGroup) string {
 	_, st := state(tg)
 	c := tg.Creds()
-	var size, rss uint64
-	if m := tg.MM(); m != nil {
-		size, rss = m.Usage()
-	}
+	ms := memStats(tg)
 	var groups []string
 	for _, g := range c.Groups {
 		groups = append(groups, strconv.Itoa(int(g)))
@@ -413,7 +393,8 @@ func (p *proc) pidStatus(tg *kernel.ThreadGroup) string {
 		tg.Comm(), st, tg.PID, tg.PID, tg.PPID())
 	fmt.Fprintf(&b, "Uid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t%s\n",
 		c.UID, c.EUID, c.SUID, c.FSUID, c.GID, c.EGID, c.SGID, c.FSGID, strings.Join(groups, " "))
-	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\n", size/1024, size/1024, rss/1024, len(tg.Tasks()))
+	b.WriteString(statusMemory(ms))
+	fmt.Fprintf(&b, "Threads:\t%d\n", len(tg.Tasks()))
 	b.WriteString("SigQ:\t0/63459\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n")
 	b.WriteString("CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n")
 	nnp := 0
