@@ -65,6 +65,11 @@ func RoleMain() error {
 func confineView(cfg *Config) (*view, []string, error) {
 	var warnings []string
 	v := &view{}
+	// Why first: dropping the bounding set stops and signals every thread once per
+	// capability, which costs least while the runtime has few threads.
+	if err := DropBoundingSet(); err != nil {
+		return nil, nil, err
+	}
 	for _, d := range cfg.Deny {
 		if !filepath.IsAbs(d) {
 			return nil, nil, fmt.Errorf("deny path %q is not absolute", d)
@@ -164,7 +169,13 @@ func confineView(cfg *Config) (*view, []string, error) {
 			warnings = append(warnings, "Landlock could not be applied: "+err.Error())
 		}
 	}
-	if err := DropAllCapabilities(); err != nil {
+	var keep uint64
+	if cfg.RootFileCaps {
+		for _, c := range rootFileCaps {
+			keep |= 1 << c
+		}
+	}
+	if err := dropCapabilitiesExcept(keep); err != nil {
 		return nil, nil, err
 	}
 	if err := seccomp.Install(goferSyscalls); err != nil {

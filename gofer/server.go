@@ -20,7 +20,8 @@ type node struct {
 	fd    int
 	mount int
 	// parent and name are where the file is reached again; gone is set once its name was
-	// unlinked or replaced. protected by Server.tree
+	// unlinked or replaced. protected by Server.tree; writers hold Server.mu too, so
+	// holding either is enough to read them
 	parent *node
 	name   string
 	gone   bool
@@ -115,7 +116,7 @@ func (s *Server) add(n *node) (uint64, error) {
 	return s.next, nil
 }
 
-// key is the directory entry a non-root node is reached by. Preconditions: tree held.
+// key is the directory entry a non-root node is reached by. Preconditions: tree or mu held.
 func (n *node) key() nameKey { return nameKey{n.parent.dev, n.parent.ino, n.name} }
 
 // unindexLocked drops n from the names index. Preconditions: mu held.

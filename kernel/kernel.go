@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
 )
@@ -44,6 +45,12 @@ type Config struct {
 	Caps [3]uint64
 	// Sockets connects to the host sockets the profile allows (nil: none).
 	Sockets SocketBroker
+	// BlockedReport, when positive, makes the kernel report to Debug every task that
+	// stays longer than this in one system call (watchdog.go).
+	BlockedReport time.Duration
+	// Net holds the sandbox's Internet sockets (nil: a stack with only the private
+	// loopback).
+	Net *inet.Stack
 }
 
 // SocketBroker hands the kernel connected host sockets for allowed sandbox paths.
@@ -95,8 +102,17 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	if cfg.Hostname == "" {
 		cfg.Hostname = "sbx"
 	}
-	return &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
+	if cfg.Net == nil {
+		cfg.Net = inet.NewStack(nil)
+	}
+	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
 		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID()}
+	if k.BlockedReport > 0 && k.Debug != nil {
+		go k.watchdog()
+	} else {
+		k.BlockedReport = 0
+	}
+	return k
 }
 
 // allocPIDLocked returns a fresh PID. Preconditions: k.mu held.

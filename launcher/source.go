@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -176,6 +177,24 @@ func (lv *Live) Tree() ([]control.Process, error) {
 	out := make([]control.Process, len(rep.Processes))
 	for i, p := range rep.Processes {
 		out[i] = control.Process{PID: p.PID, PPID: p.PPID, Command: p.Command, Threads: p.Threads, State: p.State, HostFiles: p.HostFiles}
+	}
+	return out, nil
+}
+
+// Connections implements control.ConnectionLister: the kernel's Internet sockets, each
+// remote address with the names the sandbox's resolver answered it for.
+func (lv *Live) Connections() ([]control.Connection, error) {
+	rep, err := lv.sb.Query(sandbox.ControlRequest{Op: "connections"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]control.Connection, len(rep.Connections))
+	for i, c := range rep.Connections {
+		out[i] = control.Connection{Proto: c.Proto, State: c.State, Local: c.Local, Remote: c.Remote, Private: c.Private,
+			BytesIn: c.BytesIn, BytesOut: c.BytesOut}
+		if a, err := netip.ParseAddrPort(c.Remote); err == nil && lv.sb.net != nil && !c.Private {
+			out[i].Names = lv.sb.net.NamesOf(a.Addr())
+		}
 	}
 	return out, nil
 }

@@ -176,7 +176,9 @@ func (m *merger) profile(name, file string) *Profile {
 	})
 	na, _ := v["network.allow"].([]NetRule)
 	nd, _ := v["network.deny"].([]NetRule)
-	p.Network = Network{Mode: str("network.mode", NetNone), Allow: na, Deny: nd, DNS: boolean("network.dns")}
+	nl, _ := v["network.listen"].([]NetRule)
+	nh, _ := v["network.host"].([]NetRule)
+	p.Network = Network{Mode: str("network.mode", NetNone), Allow: na, Deny: nd, Listen: nl, Host: nh, DNS: boolean("network.dns")}
 	for _, bus := range []struct {
 		prefix string
 		pol    *DBusPolicy

@@ -58,7 +58,7 @@ func (p *Profile) TOML() string {
 	for _, k := range []struct {
 		key   string
 		rules []NetRule
-	}{{"network.allow", p.Network.Allow}, {"network.deny", p.Network.Deny}} {
+	}{{"network.allow", p.Network.Allow}, {"network.deny", p.Network.Deny}, {"network.listen", p.Network.Listen}, {"network.host", p.Network.Host}} {
 		if len(k.rules) > 0 {
 			vals := make([]string, len(k.rules))
 			for i, r := range k.rules {

@@ -380,7 +380,13 @@ func (m Model) detail() []string {
 			out = append(out, truncate(f, w))
 		}
 	}
-	out = append(out, "", m.style(headerStyle, "network connections"), "  none (networking is not available in this build)")
+	out = append(out, "", m.style(headerStyle, "network connections"))
+	if len(s.Connections) == 0 {
+		out = append(out, "  none")
+	}
+	for _, c := range s.Connections {
+		out = append(out, truncate(ConnRow(c), w))
+	}
 	out = append(out, "", m.style(headerStyle, "top syscalls"))
 	var maxN uint64 = 1
 	for _, c := range s.Stats.TopSyscalls {

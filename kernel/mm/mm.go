@@ -693,8 +693,8 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 func (m *MM) Brk(addr uint64) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if addr < m.brkStart || m.brkStart == 0 {
-		return m.brkEnd
+	if addr < m.brkStart || m.brkStart == 0 || addr > m.maxAddr {
+		return m.brkEnd // (rounding a larger one up would wrap to 0 and unmap everything)
 	}
 	oldTop, newTop := pageUp(m.brkEnd), pageUp(addr)
 	switch {

@@ -17,6 +17,7 @@ import (
 //
 //	launcher → kernel: {"op":"stats"}            kernel → launcher: KernelStats
 //	launcher → kernel: {"op":"tree"}             kernel → launcher: {"processes":[...]}
+//	launcher → kernel: {"op":"connections"}      kernel → launcher: {"connections":[...]}
 //	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process)
 //
 // The launcher serves the user-facing control socket from these answers.
@@ -60,6 +61,18 @@ type ControlReply struct {
 	TopSyscalls   []SyscallCount `json:"top_syscalls,omitempty"`
 	Unimplemented []SyscallCount `json:"unimplemented,omitempty"`
 	CPUNanos      int64          `json:"cpu_ns"`
+	Connections   []Connection   `json:"connections,omitempty"`
+}
+
+// Connection is one Internet socket of the sandbox.
+type Connection struct {
+	Proto    string `json:"proto"`
+	State    string `json:"state"`
+	Local    string `json:"local"`
+	Remote   string `json:"remote,omitempty"`
+	Private  bool   `json:"private,omitempty"` // on the sandbox's own loopback
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
 }
 
 func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
@@ -120,6 +133,15 @@ func serveControl(k *kernel.Kernel, files *goferfs.Cache) {
 					p.HostFiles = hostFiles(tg)
 				}
 				rep.Processes = append(rep.Processes, p)
+			}
+		case "connections":
+			for _, c := range k.Net.Conns() {
+				conn := Connection{Proto: c.Proto, State: c.State, Local: c.Local.String(), Private: c.Private,
+					BytesIn: c.BytesIn, BytesOut: c.BytesOut}
+				if c.Remote.IsValid() {
+					conn.Remote = c.Remote.String()
+				}
+				rep.Connections = append(rep.Connections, conn)
 			}
 		case "signal":
 			pid := req.PID

@@ -38,7 +38,8 @@ func memLimits(t *kernel.Task) *mm.MM {
 
 // Mmap implements mmap(2).
 func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	addr, length, prot, flags, fdn, off := a[0], a[1], a[2], a[3], a[4], int64(a[5])
+	addr, length, prot, flags, fdn, uoff := a[0], a[1], a[2], a[3], a[4], a[5]
+	off := int64(uoff)
 	if prot&^(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC|unix.PROT_GROWSDOWN|unix.PROT_GROWSUP) != 0 {
 		return 0, unix.EINVAL
 	}
@@ -53,8 +54,21 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	if length == 0 || off%mm.PageSize != 0 || off < 0 {
+	if length == 0 || uoff%mm.PageSize != 0 {
 		return 0, unix.EINVAL
+	}
+	alen := (length + mm.PageSize - 1) &^ (mm.PageSize - 1)
+	if alen == 0 {
+		return 0, unix.ENOMEM
+	}
+	// The pages must be numbered without wrapping; a file's also below its largest
+	// possible size (MAX_LFS_FILESIZE).
+	pgoff := uoff / mm.PageSize
+	if pgoff+alen/mm.PageSize < pgoff {
+		return 0, unix.EOVERFLOW
+	}
+	if flags&unix.MAP_ANONYMOUS == 0 && (alen > 1<<63-1 || pgoff > (1<<63-1-alen)/mm.PageSize) {
+		return 0, unix.EOVERFLOW
 	}
 	if flags&unix.MAP_HUGETLB != 0 {
 		return 0, unix.EINVAL

@@ -80,6 +80,9 @@ func serveConn(c *net.UnixConn, src Source, logf func(string, ...any)) {
 				resp.Error = err.Error()
 			}
 			resp.Tree = t
+			if cl, ok := src.(ConnectionLister); ok {
+				resp.Connections, _ = cl.Connections()
+			}
 		case OpKill:
 			sig := syscall.Signal(req.Signal)
 			if sig == 0 {

@@ -11,19 +11,35 @@ import (
 // Memory figures: the sandbox is the machine, its memory limit the RAM (kernel.MemInfo);
 // a process's sizes come from its VMAs and the pages of the memory file behind them.
 
+// meminfo is /proc/meminfo with Linux 6.x's fields: the sandbox's memory (kernel.MemInfo);
+// what the sandbox cannot know (slab, page tables, ...) reads 0.
 func (p *proc) meminfo() string {
 	mi := p.k.MemInfo()
+	kb := func(v uint64) uint64 { return v / 1024 }
+	total, free, cached := kb(mi.Total), kb(mi.Free), kb(mi.Cached)
+	anon := kb(mi.Used) - min(kb(mi.Used), cached)
+	rows := []struct {
+		name string
+		v    uint64
+	}{
+		{"MemTotal", total}, {"MemFree", free}, {"MemAvailable", kb(mi.Available)}, {"Buffers", 0}, {"Cached", cached},
+		{"SwapCached", 0}, {"Active", anon + cached}, {"Inactive", 0}, {"Active(anon)", anon}, {"Inactive(anon)", 0},
+		{"Active(file)", cached}, {"Inactive(file)", 0}, {"Unevictable", 0}, {"Mlocked", 0},
+		{"SwapTotal", kb(mi.SwapTotal)}, {"SwapFree", kb(mi.SwapFree)}, {"Zswap", 0}, {"Zswapped", 0},
+		{"Dirty", 0}, {"Writeback", 0}, {"AnonPages", anon}, {"Mapped", cached}, {"Shmem", 0},
+		{"KReclaimable", 0}, {"Slab", 0}, {"SReclaimable", 0}, {"SUnreclaim", 0}, {"KernelStack", 0},
+		{"PageTables", 0}, {"SecPageTables", 0}, {"NFS_Unstable", 0}, {"Bounce", 0}, {"WritebackTmp", 0},
+		{"CommitLimit", total / 2}, {"Committed_AS", anon}, {"VmallocTotal", 34359738367}, {"VmallocUsed", 0},
+		{"VmallocChunk", 0}, {"Percpu", 0}, {"AnonHugePages", 0}, {"ShmemHugePages", 0}, {"ShmemPmdMapped", 0},
+		{"FileHugePages", 0}, {"FilePmdMapped", 0}, {"Balloon", 0},
+	}
 	var b strings.Builder
-	row := func(name string, bytes uint64) { fmt.Fprintf(&b, "%-16s%8d kB\n", name+":", bytes/1024) }
-	row("MemTotal", mi.Total)
-	row("MemFree", mi.Free)
-	row("MemAvailable", mi.Available)
-	row("Buffers", 0)
-	row("Cached", mi.Cached)
-	row("SwapCached", 0)
-	row("SwapTotal", mi.SwapTotal)
-	row("SwapFree", mi.SwapFree)
-	row("Shmem", 0)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-16s%8d kB\n", r.name+":", r.v)
+	}
+	b.WriteString("HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0\nHugePages_Surp:        0\n")
+	b.WriteString("Hugepagesize:       2048 kB\nHugetlb:               0 kB\n")
+	fmt.Fprintf(&b, "DirectMap4k:    %8d kB\nDirectMap2M:    %8d kB\nDirectMap1G:    %8d kB\n", total, 0, 0)
 	return b.String()
 }
 
@@ -33,28 +49,6 @@ func memStats(tg *kernel.ThreadGroup) mm.Stats {
 		return m.Stats()
 	}
 	return mm.Stats{}
-}
-
-// statusMemory is the memory part of /proc/PID/status.
-func statusMemory(s mm.Stats) string {
-	var b strings.Builder
-	row := func(name string, bytes uint64) { fmt.Fprintf(&b, "%s:\t%8d kB\n", name, bytes/1024) }
-	row("VmPeak", s.Size)
-	row("VmSize", s.Size)
-	row("VmLck", 0)
-	row("VmPin", 0)
-	row("VmHWM", s.RSS.Total())
-	row("VmRSS", s.RSS.Total())
-	row("RssAnon", s.RSS.Anon)
-	row("RssFile", s.RSS.File)
-	row("RssShmem", s.RSS.Shmem)
-	row("VmData", s.Data)
-	row("VmStk", s.Stack)
-	row("VmExe", s.Exec)
-	row("VmLib", 0)
-	row("VmPTE", 0)
-	row("VmSwap", 0)
-	return b.String()
 }
 
 // statm is /proc/PID/statm: size resident shared text lib data dt, in pages.
