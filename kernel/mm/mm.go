@@ -337,6 +337,7 @@ type MapOpts struct {
 	MaxProt      platform.Prot // what mprotect may later grant (file opened read-only: no write for shared)
 	Fixed        bool
 	NoReplace    bool
+	NoReserve    bool // MAP_NORESERVE: not counted by the overcommit heuristic
 	Shared       bool
 	GrowsDown    bool
 	Source       Source // nil for anonymous memory
@@ -385,6 +386,9 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		replace = length
 	}
 	if !m.mayExpandLocked(length, isData(o.Prot, o.Shared, o.GrowsDown), addr, replace) {
+		return 0, unix.ENOMEM
+	}
+	if !o.NoReserve && accountable(o.Prot, o.Shared) && !enoughMemory(length) {
 		return 0, unix.ENOMEM
 	}
 	v := &VMA{Start: addr, End: addr + length, Prot: o.Prot, MaxProt: o.MaxProt, Shared: o.Shared,
@@ -492,6 +496,7 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 		}
 	}
 	// Every page must be mapped.
+	var newlyAccountable uint64
 	for a := addr; a < end; {
 		v := m.vmaAtLocked(a)
 		if v == nil {
@@ -500,7 +505,13 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 		if prot&^v.MaxProt != 0 {
 			return unix.EACCES
 		}
+		if accountable(prot, v.Shared) && !accountable(v.Prot, v.Shared) {
+			newlyAccountable += min(end, v.End) - max(a, v.Start)
+		}
 		a = v.End
+	}
+	if newlyAccountable > 0 && !enoughMemory(newlyAccountable) {
+		return unix.ENOMEM
 	}
 	m.splitLocked(addr)
 	m.splitLocked(end)

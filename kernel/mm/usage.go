@@ -92,3 +92,23 @@ func (m *MM) Span() (lo, hi uint64) {
 	}
 	return m.vmas[0].Start, m.vmas[len(m.vmas)-1].End
 }
+
+// Overcommit, as Linux's default heuristic mode (vm.overcommit_memory = 0) does it: memory
+// that could need fresh pages (private and writable) may be promised freely, except a
+// single request larger than the machine's RAM and swap together, which fails at once.
+// MAP_NORESERVE mappings and memory that cannot be written are not counted; making memory
+// writable later (mprotect) is checked the same way.
+
+// accountable reports whether memory with prot counts against overcommit.
+func accountable(prot platform.Prot, shared bool) bool {
+	return prot&platform.ProtWrite != 0 && !shared
+}
+
+// enoughMemory reports whether a request of length bytes passes the heuristic.
+func enoughMemory(length uint64) bool {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return true
+	}
+	return length <= (si.Totalram+si.Totalswap)*uint64(si.Unit)
+}
