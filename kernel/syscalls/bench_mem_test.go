@@ -65,8 +65,8 @@ func BenchmarkMemory(b *testing.B) {
 		argv []string
 	}{
 		{"sh-200-true", []string{"/bin/sh", "-c", "i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done"}},
-		{"gcc-hello", []string{"gcc", "-o", "/tmp/sbx-bench-hello", hello}},
-		{"python3-pass", []string{"python3", "-c", "pass"}},
+		{"gcc-hello", []string{"/usr/bin/gcc", "-o", "/tmp/sbx-bench-hello", hello}},
+		{"python3-pass", []string{"/usr/bin/python3", "-c", "pass"}},
 	} {
 		native := wall(b, runs, func() { sbxtest.Run(b, u, "", "", c.argv...) })
 		sandboxed := wall(b, runs, func() {
