@@ -199,5 +199,8 @@ func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescripti
 			return nil, err
 		}
 	}
+	if f, err = t.openedTerminal(f, flags); err != nil {
+		return nil, err
+	}
 	return vfs.NewFileDescription(f, vd, flags), nil
 }

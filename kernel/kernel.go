@@ -9,6 +9,7 @@ package kernel
 
 import (
 	"fmt"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"io"
 	"sort"
 	"sync"
@@ -81,6 +82,8 @@ type Kernel struct {
 	groups map[int32]*ThreadGroup
 	// nextPID is the next PID to hand out. protected by mu
 	nextPID int32
+	// ctty maps sessions to their controlling terminals. protected by mu
+	ctty map[int32]*tty.Control
 	// init is the first thread group; the sandbox ends when it exits. protected by mu
 	init *ThreadGroup
 	// exited counters of dead tasks, so totals stay monotonic. protected by mu
@@ -106,7 +109,9 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 		cfg.Net = inet.NewStack(nil)
 	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
-		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID()}
+		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
+		ctty: make(map[int32]*tty.Control)}
+	k.OnProcessExit(k.ttyExit)
 	if k.BlockedReport > 0 && k.Debug != nil {
 		go k.watchdog()
 	} else {

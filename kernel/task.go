@@ -53,6 +53,9 @@ type ThreadGroup struct {
 	zombie     bool
 	// pgid and sid are the process group and session. protected by mu
 	pgid, sid int32
+	// noCtty: the process gave up its session's controlling terminal (TIOCNOTTY by a
+	// process that is not the session leader). protected by mu
+	noCtty bool
 	// dumpable, noNewPrivs, pdeathSignal are prctl state. protected by mu
 	dumpable     bool
 	noNewPrivs   bool

@@ -180,7 +180,8 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
-		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit, Caps: ownCaps(), Limits: startLimits(plan.Limits),
+		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
+		Caps: ownCaps(), Limits: startLimits(plan.Limits),
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
@@ -309,23 +310,48 @@ func (s *Sandbox) Pids() (kernel, goferPID int) {
 	return s.kernel.Process.Pid, s.gofer.Pid()
 }
 
-// Wait waits for the app to exit and returns its status (shell style: 128+signal when it
-// was killed), relaying SIGINT, SIGTERM, SIGHUP and SIGQUIT to it meanwhile.
-func (s *Sandbox) Wait() int {
-	return s.WaitRelaying(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+// TerminalSignal delivers sig as the user's terminal would: to the foreground process group
+// of the terminal inside the sandbox (the first process when there is no terminal).
+func (s *Sandbox) TerminalSignal(sig syscall.Signal) error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "tty-signal", Signal: int(sig)})
+	return err
 }
 
-// WaitRelaying is Wait relaying the given signals.
-func (s *Sandbox) WaitRelaying(relay ...os.Signal) int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, relay...)
+// terminalSignals are what the user's terminal sends the launcher's process group on
+// behalf of the sandbox's session: Ctrl-C, Ctrl-\, Ctrl-Z and window size changes. The
+// launcher relays them to the foreground process group inside (and so does not stop itself
+// on Ctrl-Z).
+var terminalSignals = []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGWINCH}
+
+// Wait waits for the app to exit and returns its status (shell style: 128+signal when it
+// was killed), relaying signals meanwhile: the terminal's to the foreground process group
+// inside, SIGTERM and SIGHUP to the first process.
+func (s *Sandbox) Wait() int {
+	return s.WaitRelaying([]os.Signal{syscall.SIGTERM, syscall.SIGHUP}, terminalSignals)
+}
+
+// WaitRelaying is Wait relaying the signals toFirst to the first process and toTerminal to
+// the foreground process group of the terminal inside.
+func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
+	terminal := make(map[os.Signal]bool)
+	for _, sig := range toTerminal {
+		terminal[sig] = true
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, append(append([]os.Signal(nil), toFirst...), toTerminal...)...)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case sig := <-sigs:
-				if err := s.Signal(sig.(syscall.Signal)); err != nil {
+				var err error
+				if terminal[sig] {
+					err = s.TerminalSignal(sig.(syscall.Signal))
+				} else {
+					err = s.Signal(sig.(syscall.Signal))
+				}
+				if err != nil && sig != syscall.SIGWINCH {
 					s.kernel.Process.Kill()
 				}
 			case <-done:

@@ -27,6 +27,8 @@ type Live struct {
 	subs   map[chan control.Event]struct{}
 	// denials counts refusals by kind (file, network, dbus). protected by mu
 	denials map[string]uint64
+	// srv serves the control socket.
+	srv *control.Server
 	// oomSeen is how many of the kernel's OOM kills are published. protected by mu
 	oomSeen int
 	// diskSeen is how many disk-limit refusals are counted. protected by mu
@@ -58,7 +60,8 @@ func (s *Sandbox) Publish() (*Live, error) {
 	if s.Plan.MemoryLimit > 0 || s.Plan.DiskLimit > 0 {
 		go lv.watchLimits()
 	}
-	go control.Serve(l, lv, nil)
+	lv.srv = control.NewServer(lv, nil)
+	go lv.srv.Serve(l)
 	go func() { <-lv.done; l.Close() }()
 	return lv, nil
 }
@@ -87,6 +90,8 @@ func (lv *Live) Close(status int) {
 		delete(lv.subs, ch)
 	}
 	lv.mu.Unlock()
+	// Why: the request that ended the sandbox (sbx kill) still gets its answer.
+	lv.srv.Drain(time.Second)
 	close(lv.done)
 }
 

@@ -482,7 +482,7 @@ func InitMain() int {
 		relay = append(relay, s)
 	}
 	signal.Ignore(syscall.SIGTTIN, syscall.SIGTTOU)
-	return sb.WaitRelaying(relay...)
+	return sb.WaitRelaying(relay, nil)
 }
 
 // makeMountPoints creates the mount points the spec's mounts need in the root filesystem,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/sbx-dev/sbx/launcher/control"
 )
 
@@ -45,7 +45,7 @@ func feed(m Model, msgs ...tea.Msg) Model {
 	return m
 }
 
-func keys(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+func keys(s string) tea.KeyPressMsg { return tea.KeyPressMsg{Code: []rune(s)[0], Text: s} }
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
@@ -67,19 +67,19 @@ func newTest() Model {
 
 func TestViews(t *testing.T) {
 	m := newTest()
-	golden(t, "list", m.View())
-	golden(t, "sorted-mem", feed(m, keys("m")).View())
-	golden(t, "detail", feed(m, tea.KeyMsg{Type: tea.KeyEnter}).View())
-	golden(t, "help", feed(m, keys("?")).View())
-	golden(t, "filtered", feed(m, keys("/"), keys("sle"), tea.KeyMsg{Type: tea.KeyEnter}).View())
-	golden(t, "confirm", feed(m, tea.KeyMsg{Type: tea.KeyDown}, keys("k")).View())
+	golden(t, "list", m.Render())
+	golden(t, "sorted-mem", feed(m, keys("m")).Render())
+	golden(t, "detail", feed(m, tea.KeyPressMsg{Code: tea.KeyEnter}).Render())
+	golden(t, "help", feed(m, keys("?")).Render())
+	golden(t, "filtered", feed(m, keys("/"), keys("sle"), tea.KeyPressMsg{Code: tea.KeyEnter}).Render())
+	golden(t, "confirm", feed(m, tea.KeyPressMsg{Code: tea.KeyDown}, keys("k")).Render())
 	small := feed(m, tea.WindowSizeMsg{Width: 40, Height: 10})
-	for i, l := range strings.Split(small.View(), "\n") {
+	for i, l := range strings.Split(small.Render(), "\n") {
 		if len([]rune(l)) > 40 {
 			t.Errorf("line %d is wider than the terminal: %q", i, l)
 		}
 	}
-	if n := strings.Count(small.View(), "\n") + 1; n != 10 {
+	if n := strings.Count(small.Render(), "\n") + 1; n != 10 {
 		t.Errorf("view has %d lines on a 10-line terminal", n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io"
 	"net/netip"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
+	"golang.org/x/sys/unix"
 )
 
 // pickProfile resolves --profile, or the app's own profile, or default.
@@ -233,20 +233,6 @@ func setEnv(env []string, k, v string) []string {
 	return append(out, k+"="+v)
 }
 
-// memoryLimit is the sandbox's memory limit: the profile's [resources] memory, or half of
-// the host's RAM when the profile sets none, so that no sandbox can take the host's memory
-// from under the user's other programs (and the host's OOM killer never has to choose).
-func memoryLimit(profile uint64) int64 {
-	if profile != 0 {
-		return int64(min(profile, 1<<62))
-	}
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil {
-		return 0
-	}
-	return int64(uint64(si.Totalram) * uint64(si.Unit) / 2)
-}
-
 // netPolicy is the net broker's policy for a profile's [network] section.
 func netPolicy(n profiles.Network) netbroker.Policy {
 	rules := func(in []profiles.NetRule) []netbroker.Rule {
@@ -299,4 +285,18 @@ func hostResolvers(path string) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// memoryLimit is the sandbox's memory limit: the profile's [resources] memory, or half of
+// the host's RAM when the profile sets none, so that no sandbox can take the host's memory
+// from under the user's other programs (and the host's OOM killer never has to choose).
+func memoryLimit(profile uint64) int64 {
+	if profile != 0 {
+		return int64(min(profile, 1<<62))
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(uint64(si.Totalram) * uint64(si.Unit) / 2)
 }

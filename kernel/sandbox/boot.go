@@ -163,7 +163,7 @@ func (b *builder) apply(m Mount) error {
 		pfs.SetMount(b.ns.Mount(at, pfs.Root(), "proc", "proc", false))
 		return nil
 	case MountDev:
-		root, err := devfs.New(b.mf, anonDev(), b.term)
+		root, err := devfs.New(b.mf, anonDev(), b.term, b.k, b.uid, b.gid)
 		if err != nil {
 			return err
 		}

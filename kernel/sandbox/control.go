@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"os"
 	"sort"
 
@@ -19,6 +20,8 @@ import (
 //	launcher → kernel: {"op":"tree"}             kernel → launcher: {"processes":[...]}
 //	launcher → kernel: {"op":"connections"}      kernel → launcher: {"connections":[...]}
 //	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process)
+//	launcher → kernel: {"op":"tty-signal","signal":2}   (what the user's terminal sent the
+//	                   launcher: to the terminal's foreground process group inside)
 //
 // The launcher serves the user-facing control socket from these answers.
 
@@ -92,7 +95,7 @@ func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
 	return out
 }
 
-func serveControl(k *kernel.Kernel, files *goferfs.Cache) {
+func serveControl(k *kernel.Kernel, files *goferfs.Cache, userTTY *tty.Control) {
 	f := os.NewFile(ControlFD, "control")
 	if f == nil {
 		return
@@ -142,6 +145,16 @@ func serveControl(k *kernel.Kernel, files *goferfs.Cache) {
 					conn.Remote = c.Remote.String()
 				}
 				rep.Connections = append(rep.Connections, conn)
+			}
+		case "tty-signal":
+			pgrp := int32(0)
+			if userTTY != nil {
+				_, pgrp = userTTY.Session()
+			}
+			if pgrp != 0 {
+				k.SignalProcessGroup(pgrp, unix.Signal(req.Signal))
+			} else if err := k.Signal(k.InitPID(), unix.Signal(req.Signal)); err != nil {
+				rep.Error = err.Error()
 			}
 		case "signal":
 			pid := req.PID

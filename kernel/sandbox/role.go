@@ -22,6 +22,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/syscalls"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
 	_ "github.com/sbx-dev/sbx/platform/ptrace" // registers ptrace
@@ -143,7 +144,12 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
 	}
 	k := kernel.New(kcfg, ns)
-	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
+	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
+	// foreground process group, and the launcher relays the signals the terminal sends.
+	var userTTY *tty.Control
+	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
+	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
@@ -166,7 +172,7 @@ func run(stderr io.Writer) (int, error) {
 		stubs.SetStubPath(StubPath)
 	}
 	mark("confined")
-	go serveControl(k, b.files)
+	go serveControl(k, b.files, userTTY)
 	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
 		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
 			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
@@ -184,7 +190,15 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
-	installStdio(t)
+	pid := t.Group().PID
+	if installStdio(t, ns, userTTY) {
+		k.SetControllingTerminal(pid, pid, userTTY)
+	} else {
+		// Without a terminal the first session still has one as far as the app can tell:
+		// the launcher's, outside (natively, sbx's session owns it). So opening a terminal
+		// never makes it the first process's, and /dev/tty is ENXIO.
+		k.SetControllingTerminal(pid, pid, tty.NewControl(k, "", nil))
+	}
 	path, err := lookPath(t, cfg.Argv[0], cfg.Env)
 	if err == nil {
 		err = t.Execve(kernel.AtFDCWD, path, cfg.Argv, cfg.Env, true)
@@ -288,8 +302,11 @@ func lookPath(t *kernel.Task, name string, env []string) (string, error) {
 	return "", firstErr
 }
 
-// installStdio gives the app the launcher's stdin, stdout and stderr.
-func installStdio(t *kernel.Task) {
+// installStdio gives the app the launcher's stdin, stdout and stderr; a terminal among them
+// is the user's terminal, /dev/console inside (so ttyname finds it). It reports whether
+// there was one.
+func installStdio(t *kernel.Task, ns *vfs.Namespace, userTTY *tty.Control) bool {
+	isTTY := false
 	for fdn := range 3 {
 		var st unix.Stat_t
 		if unix.Fstat(fdn, &st) != nil {
@@ -300,10 +317,23 @@ func installStdio(t *kernel.Task) {
 			continue
 		}
 		f := host.NewShared(fdn)
-		fd := vfs.NewAnonFileDescription(f, hostName(fdn, st), flags&(unix.O_ACCMODE|unix.O_APPEND))
+		fl := flags & (unix.O_ACCMODE | unix.O_APPEND)
+		var fd *vfs.FileDescription
+		if f.IsTTY() {
+			isTTY = true
+			f.SetControl(userTTY)
+			root := ns.Root()
+			if vd, err := ns.Resolve("/dev/console", vfs.ResolveOpts{Root: root, Start: root, Follow: true}); err == nil {
+				fd = vfs.NewFileDescription(f, vd, fl)
+			}
+		}
+		if fd == nil {
+			fd = vfs.NewAnonFileDescription(f, hostName(fdn, st), fl)
+		}
 		t.FDs().InstallAt(int32(fdn), fd, false)
 		fd.DecRef()
 	}
+	return isTTY
 }
 
 func hostName(fdn int, st unix.Stat_t) string {
@@ -320,14 +350,16 @@ func hostName(fdn int, st unix.Stat_t) string {
 
 // terminal opens the user's terminal (/dev/tty, /dev/console): a duplicate of whichever
 // standard stream is a terminal.
-func terminal(flags int) (vfs.File, error) {
+func terminal(ctl *tty.Control) (vfs.File, error) {
 	for fdn := range 3 {
 		if _, err := unix.IoctlGetTermios(fdn, unix.TCGETS); err == nil {
 			nfd, err := unix.FcntlInt(uintptr(fdn), unix.F_DUPFD_CLOEXEC, 10)
 			if err != nil {
 				return nil, err
 			}
-			return host.New(nfd, true), nil
+			f := host.New(nfd, true)
+			f.SetControl(ctl)
+			return f, nil
 		}
 	}
 	return nil, unix.ENXIO

@@ -1,6 +1,8 @@
 package syscalls
 
 import (
+	"time"
+
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -14,9 +16,25 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 	if !fd.Readable() {
 		return 0, unix.EBADF
 	}
+	if err := ttyReadCheck(t, fd); err != nil {
+		return 0, err
+	}
 	w := fileWaiter(fd, false)
+	_, timed := fd.Impl().(timedReader)
+	start := time.Now()
 	for {
 		n, err := read()
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 && timed {
+			expired, werr := ttyWait(t, fd, dst, start)
+			if werr != nil {
+				return 0, werr
+			}
+			if expired {
+				n, err := fd.Impl().(timedReader).ReadExpired(fd, dst)
+				return uint64(n), err
+			}
+			continue
+		}
 		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
 			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				if werr == unix.EINTR {
@@ -38,6 +56,9 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([][]byte) (int64, error)) (uint64, error) {
 	if !fd.Writable() {
 		return 0, unix.EBADF
+	}
+	if err := ttyWriteCheck(t, fd); err != nil {
+		return 0, err
 	}
 	var done int64
 	w := fileWaiter(fd, true)
@@ -75,7 +96,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 		if len(src) == 0 || !fd.IsStream() || fd.StatusFlags()&unix.O_NONBLOCK != 0 {
 			return uint64(done), nil
 		}
-		if _, isPipe := fd.Impl().(*pipe.End); !isPipe {
+		if _, isPipe := fd.Impl().(*pipe.End); !isPipe && !isTerminalFile(fd) {
 			return uint64(done), nil
 		}
 	}

@@ -6,6 +6,7 @@ package host
 import (
 	"io"
 
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -17,6 +18,8 @@ type File struct {
 	stream bool
 	tty    bool
 	owned  bool
+	// ctl is the sandbox's job-control state of the user's terminal (nil: not a terminal).
+	ctl *tty.Control
 	// hostOffset: the FD shares its open file description with the host (the user's stdin,
 	// stdout, stderr), so I/O uses and moves the host's own offset.
 	hostOffset bool
@@ -82,6 +85,16 @@ func (f *File) Reopen(flags int) (vfs.File, error) {
 	}
 	return New(nfd, true), nil
 }
+
+// SetControl marks the file as the user's terminal, with the sandbox's job-control state.
+func (f *File) SetControl(c *tty.Control) {
+	if f.tty {
+		f.ctl = c
+	}
+}
+
+// TTY implements tty.Terminal (nil when the file is not the user's terminal).
+func (f *File) TTY() *tty.Control { return f.ctl }
 
 // SharedOffset implements vfs.SharedOffset.
 func (f *File) SharedOffset() bool { return f.hostOffset && !f.stream }
@@ -256,4 +269,10 @@ func (f *File) Release() {
 	if f.owned {
 		unix.Close(f.fd)
 	}
+}
+
+// TOSTOP reports whether the user's terminal stops background writers.
+func (f *File) TOSTOP() bool {
+	t, err := unix.IoctlGetTermios(f.fd, unix.TCGETS)
+	return err == nil && t.Lflag&unix.TOSTOP != 0
 }
