@@ -274,9 +274,13 @@ const minMmapAddr = 0x10000
 func (m *MM) insertLocked(v *VMA) error {
 	prot := v.platformProt()
 	if v.lazy != nil {
-		prot = 0
 		i, j := v.lazyPages(v.Start, v.End)
-		v.lazy.mapped.clearRange(i, j)
+		if v.lazy.entry != nil && v.lazy.allFilled(i, j) {
+			v.lazy.mapped.setRange(i, j) // page-cache pages filled already: no faults
+		} else {
+			prot = 0
+			v.lazy.mapped.clearRange(i, j)
+		}
 	}
 	if err := m.as.MapFile(v.Start, v.End-v.Start, v.memOff, prot); err != nil {
 		return err
