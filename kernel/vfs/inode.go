@@ -194,6 +194,11 @@ func CheckAccess(c *Creds, a Attr, want uint32) error {
 	return nil
 }
 
+// XattrRemover inodes can remove an extended attribute (removexattr(2)).
+type XattrRemover interface {
+	Removexattr(name string) error
+}
+
 // Xattrer inodes support extended attributes; others report none.
 type Xattrer interface {
 	Getxattr(name string) ([]byte, error)
