@@ -14,6 +14,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/inotify"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
@@ -73,6 +74,7 @@ func run(stderr io.Writer) (int, error) {
 	gofer.NeutralizeRuntimeFDs()
 	loader.PrimeHostAux()
 	procfs.PrimeHost()
+	inotify.PrimeHost()
 
 	mf, err := mm.NewMemoryFile()
 	if err != nil {

@@ -134,7 +134,7 @@ func Table() *kernel.SyscallTable {
 			st.Entries[nr].Name = name
 		}
 	}
-	for _, e := range entries() {
+	for _, e := range notifyEntries(append(entries(), desktopEntries()...)) {
 		s := &st.Entries[e.nr]
 		s.Fn, s.Support, s.Note = e.fn, e.support, e.note
 		if e.args != "" {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/sbx-dev/sbx/kernel/fs/inotify"
 	"os"
 	"sort"
 	"strconv"
@@ -164,6 +165,13 @@ func (p *proc) sysDir() *dirNode {
 	fs := []entry{
 		{"nr_open", static("/sys/fs/nr_open", func() string { return "1048576\n" })},
 		{"file-max", static("/sys/fs/file-max", func() string { return "9223372036854775807\n" })},
+		{"inotify", &dirNode{node: node{path: "/sys/fs/inotify"}, list: func() []entry {
+			return []entry{
+				{"max_queued_events", static("/sys/fs/inotify/max_queued_events", func() string { return fmt.Sprintln(inotify.MaxQueuedEvents.Load()) })},
+				{"max_user_instances", static("/sys/fs/inotify/max_user_instances", func() string { return fmt.Sprintln(inotify.MaxUserInstances.Load()) })},
+				{"max_user_watches", static("/sys/fs/inotify/max_user_watches", func() string { return fmt.Sprintln(inotify.MaxUserWatches.Load()) })},
+			}
+		}}},
 	}
 	d := func(path string, es []entry) *dirNode {
 		return &dirNode{node: node{path: path}, list: func() []entry { return es }}
