@@ -56,6 +56,8 @@ const (
 	OpListxattr               // handle → names
 	OpSetxattr                // handle, name, value, flags
 	OpClose                   // handle
+	OpWatch                   // handle, want fd → host watch descriptor (fd)
+	OpUnwatch                 // handle, watch descriptor
 	opMax
 )
 

@@ -93,6 +93,8 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
 	}
+	// Why: changes other programs make to watched host files reach the sandbox's inotify.
+	inotify.SetHostWatcher(goferfs.NewHostWatcher())
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr

@@ -103,6 +103,9 @@ var table struct {
 	userWatch map[uint32]int
 	// n is the number of watches: events cost nothing while it is 0.
 	n atomic.Int32
+	// hosted counts inodes watched on the host too (the kernel then remembers its own
+	// events, to tell them from other programs' on the host).
+	hosted atomic.Int32
 	// cookie numbers rename pairs.
 	cookie atomic.Uint32
 	// hosts is told which inodes have watches (the gofer watches their host files).
@@ -112,8 +115,10 @@ var table struct {
 // HostWatcher learns which host-backed inodes are watched, so it can report changes other
 // programs make to them on the host.
 type HostWatcher interface {
-	Watch(in vfs.Inode, k Key)
-	Unwatch(k Key)
+	// Watch starts watching in on the host, if it is a host file; it reports whether it is.
+	Watch(in vfs.Inode, k Key, isDir bool) bool
+	// Unwatch stops; it reports whether k was watched on the host.
+	Unwatch(k Key) bool
 }
 
 // SetHostWatcher registers who forwards host-side changes.
@@ -234,8 +239,8 @@ func (ii *Instance) AddWatch(in vfs.Inode, mask uint32) (int32, error) {
 	table.watches[k] = append(table.watches[k], w)
 	table.userWatch[ii.uid]++
 	table.n.Add(1)
-	if first && table.hosts != nil {
-		table.hosts.Watch(in, k)
+	if first && table.hosts != nil && table.hosts.Watch(in, k, isDir) {
+		table.hosted.Add(1)
 	}
 	return w.wd, nil
 }
@@ -270,8 +275,8 @@ func (ii *Instance) removeLocked(w *watch) {
 	}
 	if len(ws) == 0 {
 		delete(table.watches, w.key)
-		if table.hosts != nil {
-			table.hosts.Unwatch(w.key)
+		if table.hosts != nil && table.hosts.Unwatch(w.key) {
+			table.hosted.Add(-1)
 		}
 	} else {
 		table.watches[w.key] = ws
@@ -302,6 +307,14 @@ func (ii *Instance) queueLocked(e event) {
 // deliver reports mask (an event, plus IN_ISDIR when the subject is a directory) to the
 // watches on k; name is set when the subject is k's child of that name.
 func deliver(k Key, mask, cookie uint32, name string, unlinkedChild bool) {
+	deliverFrom(k, mask, cookie, name, unlinkedChild, true)
+}
+
+// deliverFrom delivers an event made by the kernel (own) or seen on the host.
+func deliverFrom(k Key, mask, cookie uint32, name string, unlinkedChild, own bool) {
+	if own && table.hosted.Load() > 0 {
+		remember(k, mask, name)
+	}
 	table.mu.Lock()
 	defer table.mu.Unlock()
 	var woken []*Instance
