@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/sbx-dev/sbx/launcher/broker/display"
 	"io"
 	"os"
 	"path/filepath"
@@ -111,7 +112,15 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			p.Warnings = append(p.Warnings, "D-Bus withheld: "+err.Error())
 		}
 	}
-	p.Warnings = append(p.Warnings, withheld(prof)...)
+	x11 := false
+	if prof.Display.X11 {
+		if err := planX11(p); err != nil {
+			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
+		} else {
+			x11 = true
+		}
+	}
+	p.Warnings = append(p.Warnings, withheld(prof, x11)...)
 	cwd := o.cwd
 	if cwd == "" {
 		cwd = home
@@ -125,7 +134,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 
 // withheld names what the profile grants that this build cannot provide yet; the app runs
 // without it, and the user is told.
-func withheld(p *profiles.Profile) []string {
+func withheld(p *profiles.Profile, x11 bool) []string {
 	var w []string
 	if p.Network.Mode != profiles.NetNone {
 		w = append(w, "network ("+p.Network.Mode+")")
@@ -133,8 +142,8 @@ func withheld(p *profiles.Profile) []string {
 	if !p.DBus.System.Empty() {
 		w = append(w, "the system bus")
 	}
-	if p.Display.X11 || p.Display.Wayland {
-		w = append(w, "display")
+	if p.Display.Wayland && !x11 {
+		w = append(w, "display (Wayland)")
 	}
 	if p.Audio.PulseAudio || p.Audio.PipeWire {
 		w = append(w, "audio")
@@ -219,6 +228,51 @@ func planDBus(p *launcher.Plan, prof *profiles.Profile) error {
 	p.Env = setEnv(p.Env, "DBUS_SESSION_BUS_ADDRESS", "unix:path="+inside)
 	p.Env = setEnv(p.Env, "XDG_RUNTIME_DIR", runtimeDir)
 	return nil
+}
+
+// planX11 brokers the user's X display ($DISPLAY, a local one): its socket at the same path
+// inside (the abstract @/tmp/.X11-unix/X<n> name belongs to the host's network namespace and
+// stays unreachable), reached through the X11 proxy that hides MIT-SHM, and an Xauthority
+// file holding only this display's cookie (the host's ~/.Xauthority is not shown).
+func planX11(p *launcher.Plan) error {
+	d, err := display.ParseDisplay(os.Getenv("DISPLAY"))
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(d.Socket); err != nil || st.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("no X server socket at %s", d.Socket)
+	}
+	if p.Sockets == nil {
+		p.Sockets = map[string]string{}
+	}
+	p.Sockets[d.Socket] = launcher.X11Socket + d.Socket
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSocket, Path: d.Socket})
+	p.Env = setEnv(p.Env, "DISPLAY", fmt.Sprintf(":%d", d.Number))
+	xauth := os.Getenv("XAUTHORITY")
+	if xauth == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			xauth = filepath.Join(home, ".Xauthority")
+		}
+	}
+	cookies, _ := display.Cookies(xauth, d.Number)
+	if len(cookies) == 0 {
+		p.Env = unsetEnv(p.Env, "XAUTHORITY")
+		return nil
+	}
+	inside := fmt.Sprintf("/run/user/%d/Xauthority", os.Getuid())
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: inside, Mode: 0o600, Content: cookies})
+	p.Env = setEnv(p.Env, "XAUTHORITY", inside)
+	return nil
+}
+
+func unsetEnv(env []string, k string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func setEnv(env []string, k, v string) []string {

@@ -99,6 +99,24 @@ func (b *builder) apply(m Mount) error {
 			return err
 		}
 		return parent.Dentry.Inode().Mknod(name, unix.S_IFSOCK|0o666, 0, &vfs.Creds{FSUID: b.uid, FSGID: b.gid})
+	case MountFile:
+		parentPath, name := splitParent(m.Path)
+		parent, err := b.ensure(parentPath, false)
+		if err != nil {
+			return err
+		}
+		creds := &vfs.Creds{UID: b.uid, EUID: b.uid, FSUID: b.uid, GID: b.gid, EGID: b.gid, FSGID: b.gid}
+		child, f, err := parent.Dentry.Inode().Create(name, unix.O_WRONLY|unix.O_EXCL, m.Mode&0o7777, creds)
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", m.Path, err)
+		}
+		fd := vfs.NewAnonFileDescription(f, m.Path, unix.O_WRONLY)
+		defer fd.DecRef()
+		parent.Dentry.Insert(name, child)
+		if _, err := fd.Write([][]byte{m.Content}); err != nil {
+			return fmt.Errorf("writing %s: %w", m.Path, err)
+		}
+		return nil
 	case MountSymlink:
 		parentPath, name := splitParent(m.Path)
 		parent, err := b.ensure(parentPath, false)

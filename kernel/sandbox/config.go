@@ -45,6 +45,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
+	MountFile    = "file"    // a file at Path holding Content, mode Mode, owned by the app's user (tmpfs parents only)
 )
 
 // Mount is one step of the sandbox's filesystem layout.
@@ -56,4 +57,5 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
+	Content    []byte `json:"content,omitempty"`
 }
