@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -22,6 +23,9 @@ func (t *Task) wakeUp() {
 // sleep waits for a wake-up, a ready host FD, or the deadline (zero: none). It returns
 // EINTR if the task was interrupted, ETIMEDOUT at the deadline, nil otherwise.
 func (t *Task) sleep(host []unix.PollFd, deadline time.Time) error {
+	if c := t.call.Load(); c != nil && c.waitOn.Load() == nil {
+		t.noteWait(func() string { return "a wake-up (a signal, a child, a lock, a message)" })
+	}
 	fds := make([]unix.PollFd, 0, len(host)+1)
 	fds = append(fds, unix.PollFd{Fd: int32(t.wake), Events: unix.POLLIN})
 	fds = append(fds, host...)
@@ -72,6 +76,7 @@ func (t *Task) Killed() bool { return t.killed.Load() }
 // WaitFile blocks until fd is ready for mask, the deadline passes (ETIMEDOUT), or the task
 // is interrupted (EINTR).
 func (t *Task) WaitFile(fd *vfs.FileDescription, mask uint32, deadline time.Time) error {
+	t.noteWait(fileWaitName(fd))
 	impl := fd.Impl()
 	if hfd, ok := vfs.HostPollFD(impl); ok {
 		pfd := []unix.PollFd{{Fd: int32(hfd), Events: int16(mask)}}
@@ -94,6 +99,7 @@ func (t *Task) WaitFile(fd *vfs.FileDescription, mask uint32, deadline time.Time
 // event, the deadline passes (ETIMEDOUT), or the task is interrupted (EINTR). epoll waits
 // this way on its own queue plus the host files it watches.
 func (t *Task) WaitAny(fd *vfs.FileDescription, mask uint32, host []unix.PollFd, deadline time.Time) error {
+	t.noteWait(fileWaitName(fd))
 	p, ok := fd.Impl().(vfs.Pollable)
 	if !ok {
 		return nil
@@ -117,6 +123,15 @@ type PollItem struct {
 // Poll implements the waiting part of poll/ppoll/select: it fills Revents and returns how
 // many items are ready, waiting until one is, the deadline passes, or a signal arrives.
 func (t *Task) Poll(items []PollItem, deadline time.Time, noWait bool) (int, error) {
+	t.noteWait(func() string {
+		var names []string
+		for _, it := range items {
+			if it.FD != nil {
+				names = append(names, fileWaitName(it.FD)())
+			}
+		}
+		return fmt.Sprintf("poll of %v", names)
+	})
 	var host []unix.PollFd
 	var hostIdx []int
 	var entries []*waiter.Entry
@@ -222,6 +237,7 @@ func (t *Task) futexKeyFor(addr uint64) futexKey {
 // FutexWait blocks while the word at addr holds val (FUTEX_WAIT).
 func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.Time) error {
 	key := t.futexKeyFor(addr)
+	t.noteWait(func() string { return fmt.Sprintf("futex %#x", addr) })
 	w := &futexWaiter{key: key, t: t, bitset: bitset}
 	futexes.mu.Lock()
 	var cur [4]byte
@@ -327,6 +343,7 @@ func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
 
 // Sleep blocks until the deadline or an interruption (nanosleep).
 func (t *Task) Sleep(deadline time.Time) error {
+	t.noteWait(func() string { return "the clock until " + deadline.Format(time.TimeOnly) })
 	err := t.sleep(nil, deadline)
 	if err == unix.ETIMEDOUT {
 		return nil

@@ -34,6 +34,9 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	}
 	k := t.k
 	parentTG := t.tg
+	if f&unix.CLONE_PARENT != 0 && parentTG.PID == k.InitPID() {
+		return 0, unix.EINVAL // the sandbox's init has no parent to share (Linux: SIGNAL_UNKILLABLE)
+	}
 	// The child's address space.
 	m := t.MM()
 	var childMM = m
@@ -66,10 +69,11 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		p := parentTG
 		if f&unix.CLONE_PARENT != 0 {
 			p.mu.Lock()
-			if p.parent != nil {
-				p = p.parent
-			}
+			pp := p.parent
 			p.mu.Unlock()
+			if pp != nil {
+				p = pp
+			}
 		}
 		parentTG.mu.Lock()
 		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),

@@ -91,13 +91,26 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 		m.Release()
 		return unix.EINTR
 	}
+	t.becomeLeader()
+	t.exitRobustList(t.MM()) // in the old image, before it goes
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
+	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe
 	tg.comm = res.Comm
 	fds := tg.fds
+	var shared *vfs.FDTable
+	if fds != nil && fds.Shared() {
+		// execve unshares a table shared with CLONE_FILES before closing close-on-exec
+		// descriptors: the other process keeps them (unshare_files).
+		shared, fds = fds, fds.Fork()
+		tg.fds = fds
+	}
 	tg.mu.Unlock()
+	if shared != nil {
+		shared.DecUsers()
+	}
 	t.SetName(res.Comm)
 	if old != nil {
 		old.DecUsers()
@@ -140,6 +153,24 @@ func (t *Task) killOtherThreads() bool {
 	}
 }
 
+// becomeLeader makes t, the last thread of its process, the leader: a thread that execs
+// takes over the process ID as its thread ID, as Linux's de_thread does.
+func (t *Task) becomeLeader() {
+	tg := t.tg
+	if tg.Leader() == t {
+		return
+	}
+	k := t.k
+	k.mu.Lock()
+	delete(k.tasks, t.TID)
+	t.TID = tg.PID
+	k.tasks[t.TID] = t
+	k.mu.Unlock()
+	tg.mu.Lock()
+	tg.leader = t
+	tg.mu.Unlock()
+}
+
 // Exe returns the executable's location (for /proc/PID/exe).
 func (tg *ThreadGroup) Exe() vfs.VirtualDentry {
 	tg.mu.Lock()
@@ -176,7 +207,11 @@ func (tg *ThreadGroup) FSContext() (root, cwd vfs.VirtualDentry) {
 }
 
 // Leader returns the thread-group leader.
-func (tg *ThreadGroup) Leader() *Task { return tg.leader }
+func (tg *ThreadGroup) Leader() *Task {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.leader
+}
 
 // Tasks returns the live threads.
 func (tg *ThreadGroup) Tasks() []*Task {

@@ -190,6 +190,9 @@ func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescripti
 			return nil, unix.EROFS
 		}
 	}
+	if ao, ok := in.(vfs.AnonOpener); ok && created == nil {
+		return ao.OpenAnon(flags)
+	}
 	f := created
 	if f == nil {
 		if f, err = in.Open(flags); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
 )
@@ -37,11 +38,20 @@ type Config struct {
 	Limits map[int][2]uint64
 	// MaxTasks bounds the number of tasks (profile resources.tasks); 0 means no bound.
 	MaxTasks int
+	// MemoryLimit bounds the sandbox's memory in bytes (profile resources.memory, oom.go);
+	// 0 means no bound.
+	MemoryLimit int64
 	// Caps are the effective, permitted and inheritable capabilities capget reports for
 	// root in the sandbox: those of the user who started it.
 	Caps [3]uint64
 	// Sockets connects to the host sockets the profile allows (nil: none).
 	Sockets SocketBroker
+	// BlockedReport, when positive, makes the kernel report to Debug every task that
+	// stays longer than this in one system call (watchdog.go).
+	BlockedReport time.Duration
+	// Net holds the sandbox's Internet sockets (nil: a stack with only the private
+	// loopback).
+	Net *inet.Stack
 }
 
 // SocketBroker hands the kernel connected host sockets for allowed sandbox paths.
@@ -64,6 +74,7 @@ type Kernel struct {
 	reapedCPU time.Duration
 
 	unknown unknownLog
+	oom     oomState
 
 	mu sync.Mutex
 	// tasks maps TIDs to tasks; groups maps TGIDs to thread groups. protected by mu
@@ -94,10 +105,18 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	if cfg.Hostname == "" {
 		cfg.Hostname = "sbx"
 	}
+	if cfg.Net == nil {
+		cfg.Net = inet.NewStack(nil)
+	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
 		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
 		ctty: make(map[int32]*tty.Control)}
 	k.OnProcessExit(k.ttyExit)
+	if k.BlockedReport > 0 && k.Debug != nil {
+		go k.watchdog()
+	} else {
+		k.BlockedReport = 0
+	}
 	return k
 }
 

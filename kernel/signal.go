@@ -91,8 +91,8 @@ func (k *Kernel) SignalGroup(tg *ThreadGroup, sig unix.Signal) {
 
 // SignalGroupInfo sends sig with info to a thread group.
 func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo) {
-	if sig == 0 {
-		return
+	if sig <= 0 || sig > 64 {
+		return // (an exit signal from legacy clone may be any byte: Linux sends none then)
 	}
 	if sig == unix.SIGSTOP {
 		tg.mu.Lock()
@@ -260,7 +260,7 @@ func (tg *ThreadGroup) TimerLastOverrun(id int32) int32 {
 // SignalThread sends sig with info to task t alone (tgkill, tkill, SIGEV_THREAD_ID
 // timers): only t takes it, though its disposition is the process's.
 func (k *Kernel) SignalThread(t *Task, sig unix.Signal, info SigInfo) {
-	if sig == 0 {
+	if sig <= 0 || sig > 64 {
 		return
 	}
 	if sig == unix.SIGKILL || sig == unix.SIGSTOP || sig == unix.SIGCONT {
@@ -335,4 +335,21 @@ func (tg *ThreadGroup) TimerOverrun(t *Task, sig unix.Signal, id int32) int32 {
 	}
 	info.Overrun++
 	return info.Overrun
+}
+
+// SignalSets returns the process's ignored and caught signals (bit sig-1 each), as
+// /proc/PID/status shows them.
+func (tg *ThreadGroup) SignalSets() (ignored, caught uint64) {
+	s := tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sig := 1; sig <= 64; sig++ {
+		switch h := s.actions[sig].Handler; {
+		case h == SigIgn:
+			ignored |= 1 << (sig - 1)
+		case h != SigDfl:
+			caught |= 1 << (sig - 1)
+		}
+	}
+	return ignored, caught
 }

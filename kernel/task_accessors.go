@@ -122,3 +122,17 @@ func (tg *ThreadGroup) ChildCPUTimes() (user, sys time.Duration) {
 	defer tg.mu.Unlock()
 	return tg.childCPU[0], tg.childCPU[1]
 }
+
+// UmaskValue returns the process's umask.
+func (tg *ThreadGroup) UmaskValue() uint32 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.umask
+}
+
+// LastPID is the most recently allocated PID (/proc/sys/kernel/ns_last_pid).
+func (k *Kernel) LastPID() int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.nextPID - 1
+}

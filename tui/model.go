@@ -364,7 +364,7 @@ func (m Model) detail() []string {
 		truncate(fmt.Sprintf("pids: launcher %d  kernel %d  gofer %d   up %s", s.Info.LauncherPID, s.Info.KernelPID, s.Info.GoferPID,
 			FormatDuration(m.now().Sub(s.Info.Started))), w),
 		truncate(fmt.Sprintf("tasks %d  memory %s  cpu %s  syscalls %d (%.0f/s)  denials %d", s.Stats.Tasks,
-			FormatBytes(s.Stats.MemoryBytes), FormatDuration(time.Duration(s.Stats.CPUNanos)), s.Stats.Syscalls, s.Stats.SyscallsPerSec, Denials(s.Stats)), w),
+			FormatMemory(s.Stats), FormatDuration(time.Duration(s.Stats.CPUNanos)), s.Stats.Syscalls, s.Stats.SyscallsPerSec, Denials(s.Stats)), w),
 	}
 	for _, wn := range s.Info.Warnings {
 		out = append(out, m.style(warnStyle, truncate("! "+wn, w)))
@@ -387,7 +387,13 @@ func (m Model) detail() []string {
 			out = append(out, truncate(f, w))
 		}
 	}
-	out = append(out, "", m.style(headerStyle, "network connections"), "  none (networking is not available in this build)")
+	out = append(out, "", m.style(headerStyle, "network connections"))
+	if len(s.Connections) == 0 {
+		out = append(out, "  none")
+	}
+	for _, c := range s.Connections {
+		out = append(out, truncate(ConnRow(c), w))
+	}
 	out = append(out, "", m.style(headerStyle, "top syscalls"))
 	var maxN uint64 = 1
 	for _, c := range s.Stats.TopSyscalls {

@@ -27,7 +27,10 @@ func sample() []Sandbox {
 			Argv: []string{"firefox"}, Started: t0.Add(-90 * time.Minute), Warnings: []string{"network withheld"}},
 			Stats: control.Stats{Tasks: 42, MemoryBytes: 800 << 20, CPUNanos: int64(3 * time.Minute), SyscallsPerSec: 1200,
 				TopSyscalls: []control.NameCount{{Name: "read", Count: 900}, {Name: "futex", Count: 450}}, Denials: map[string]uint64{"file": 2}},
-			Tree: []control.Process{{PID: 1, Command: "firefox", Threads: 40, State: "running", HostFiles: []string{"3: /usr/lib/firefox/omni.ja"}}}},
+			Tree: []control.Process{{PID: 1, Command: "firefox", Threads: 40, State: "running", HostFiles: []string{"3: /usr/lib/firefox/omni.ja"}}},
+			Connections: []control.Connection{
+				{Proto: "tcp", State: "established", Local: "192.0.2.2:41000", Remote: "198.51.100.7:443", Names: []string{"www.mozilla.org"}, BytesIn: 1 << 20, BytesOut: 2048},
+				{Proto: "tcp", State: "listen", Local: "127.0.0.1:8080", Private: true}}},
 		{Info: control.Info{ID: "d4e5f6", Name: "sleep", Profile: "default", Platform: "ptrace", KernelPID: 200,
 			Argv: []string{"/bin/sleep", "30"}, Started: t0.Add(-5 * time.Second)},
 			Stats: control.Stats{Tasks: 1, MemoryBytes: 2 << 20, SyscallsPerSec: 3}},

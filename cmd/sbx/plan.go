@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"github.com/sbx-dev/sbx/launcher/broker/display"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
+	"golang.org/x/sys/unix"
 )
 
 // pickProfile resolves --profile, or the app's own profile, or default.
@@ -74,8 +77,10 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	}
 	p := &launcher.Plan{App: filepath.Base(args[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: args,
 		Env: launcher.CleanEnv(os.Environ(), home, prof.Env.Pass, prof.Env.Set), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, Strace: o.strace,
-		MaxTasks: prof.Resources.Tasks, Warnings: viewWarnings}
+		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.debug, DebugBlocked: o.blocked, Strace: o.strace, T0: processStart,
+		MaxTasks: prof.Resources.Tasks, MemoryLimit: memoryLimit(prof.Resources.Memory), DiskLimit: int64(min(prof.Resources.Disk, 1<<62)),
+		Warnings: viewWarnings}
+	p.Gofer.DiskLimit = p.DiskLimit
 	for _, r := range prof.Kernel.Require {
 		switch r {
 		case "landlock":
@@ -112,6 +117,9 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			p.Warnings = append(p.Warnings, "D-Bus withheld: "+err.Error())
 		}
 	}
+	p.Net = netPolicy(prof.Network)
+	// Why: names resolve through the broker, which pins what they resolved to for name rules.
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: resolvConf(prof.Network.DNS)})
 	x11 := false
 	if prof.Display.X11 {
 		if err := planX11(p); err != nil {
@@ -136,9 +144,6 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 // without it, and the user is told.
 func withheld(p *profiles.Profile, x11 bool) []string {
 	var w []string
-	if p.Network.Mode != profiles.NetNone {
-		w = append(w, "network ("+p.Network.Mode+")")
-	}
 	if !p.DBus.System.Empty() {
 		w = append(w, "the system bus")
 	}
@@ -150,9 +155,6 @@ func withheld(p *profiles.Profile, x11 bool) []string {
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))
-	}
-	if p.Resources.Memory != 0 {
-		w = append(w, "memory limit (not enforced)")
 	}
 	if len(w) == 0 {
 		return nil
@@ -260,7 +262,7 @@ func planX11(p *launcher.Plan) error {
 		return nil
 	}
 	inside := fmt.Sprintf("/run/user/%d/Xauthority", os.Getuid())
-	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: inside, Mode: 0o600, Content: cookies})
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: inside, Mode: 0o600, Owned: true, Content: string(cookies)})
 	p.Env = setEnv(p.Env, "XAUTHORITY", inside)
 	return nil
 }
@@ -283,4 +285,72 @@ func setEnv(env []string, k, v string) []string {
 		}
 	}
 	return append(out, k+"="+v)
+}
+
+// netPolicy is the net broker's policy for a profile's [network] section.
+func netPolicy(n profiles.Network) netbroker.Policy {
+	rules := func(in []profiles.NetRule) []netbroker.Rule {
+		out := make([]netbroker.Rule, 0, len(in))
+		for _, r := range in {
+			nr := netbroker.Rule{Prefix: r.Prefix, Name: r.Name, Text: r.String()}
+			for _, pr := range r.Ports {
+				nr.Ports = append(nr.Ports, netbroker.PortRange{Lo: pr.Lo, Hi: pr.Hi})
+			}
+			out = append(out, nr)
+		}
+		return out
+	}
+	pol := netbroker.Policy{Mode: n.Mode, Allow: rules(n.Allow), Deny: rules(n.Deny), Listen: rules(n.Listen), Host: rules(n.Host)}
+	if n.DNS {
+		pol.Resolver = sandboxResolver
+		for _, a := range hostResolvers("/etc/resolv.conf") {
+			pol.Upstreams = append(pol.Upstreams, netip.AddrPortFrom(a, 53))
+		}
+	}
+	return pol
+}
+
+// sandboxResolver is where the sandbox's /etc/resolv.conf points: the net broker answers there.
+var sandboxResolver = netip.MustParseAddrPort("127.0.0.53:53")
+
+// resolvConf is the sandbox's /etc/resolv.conf.
+func resolvConf(dns bool) string {
+	if !dns {
+		return "# sbx: no resolver ([network] dns = false)\n"
+	}
+	return "# sbx: the sandbox's resolver, served by its net broker ([network] rules apply)\nnameserver " +
+		sandboxResolver.Addr().String() + "\noptions edns0\n"
+}
+
+// hostResolvers reads the nameservers of a resolv.conf (the sandbox sees the host's /etc, so
+// its resolver library asks the same servers).
+func hostResolvers(path string) []netip.Addr {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.Zone() == "" {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// memoryLimit is the sandbox's memory limit: the profile's [resources] memory, or half of
+// the host's RAM when the profile sets none, so that no sandbox can take the host's memory
+// from under the user's other programs (and the host's OOM killer never has to choose).
+func memoryLimit(profile uint64) int64 {
+	if profile != 0 {
+		return int64(min(profile, 1<<62))
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(uint64(si.Totalram) * uint64(si.Unit) / 2)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/platform"
@@ -19,6 +20,7 @@ type runOptions struct {
 	platform string
 	strace   bool
 	debug    bool
+	blocked  time.Duration
 	cwd      string
 	ro, rw   []string
 }
@@ -42,7 +44,8 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 	cmd.Flags().StringVar(&o.profile, "profile", "", "profile name or path to a .toml file (default: the app's profile, else 'default')")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: auto, trap or ptrace (default from the profile; auto picks trap where seccomp can trap syscalls)")
 	cmd.Flags().BoolVar(&o.strace, "strace", false, "print the app's syscalls as the kernel sees them, to stderr")
-	cmd.Flags().BoolVar(&o.debug, "debug", false, "log kernel diagnostics (unimplemented syscalls, faults) to stderr")
+	cmd.Flags().BoolVar(&o.debug, "debug", false, "log kernel diagnostics (unimplemented syscalls, faults, tasks blocked in one call) to stderr")
+	cmd.Flags().DurationVar(&o.blocked, "debug-blocked", 10*time.Second, "with --debug, report a task blocked longer than this in one system call")
 	cmd.Flags().StringArrayVar(&o.ro, "ro", nil, "also show host `PATH` read-only at the same place (repeatable)")
 	cmd.Flags().StringArrayVar(&o.rw, "rw", nil, "also show host `PATH` read-write at the same place (repeatable)")
 	cmd.Flags().StringVar(&o.cwd, "cwd", "", "working directory inside the sandbox (default: the current one if visible, else home)")

@@ -100,22 +100,30 @@ func (b *builder) apply(m Mount) error {
 		}
 		return parent.Dentry.Inode().Mknod(name, unix.S_IFSOCK|0o666, 0, &vfs.Creds{FSUID: b.uid, FSGID: b.gid})
 	case MountFile:
-		parentPath, name := splitParent(m.Path)
-		parent, err := b.ensure(parentPath, false)
+		// A small tmpfs holding the file, whose file is mounted over Path.
+		_, dir := tmpfs.New(b.mf, tmpfs.Options{Dev: anonDev(), Mode: 0o755})
+		mode := m.Mode & 0o7777
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := dir.WriteFile("f", mode, []byte(m.Content)); err != nil {
+			return err
+		}
+		f, err := dir.Lookup("f")
 		if err != nil {
 			return err
 		}
-		creds := &vfs.Creds{UID: b.uid, EUID: b.uid, FSUID: b.uid, GID: b.gid, EGID: b.gid, FSGID: b.gid}
-		child, f, err := parent.Dentry.Inode().Create(name, unix.O_WRONLY|unix.O_EXCL, m.Mode&0o7777, creds)
+		if m.Owned {
+			// The app user's own file (its Xauthority, mode 0600).
+			if err := f.SetAttr(vfs.SetAttr{UID: &b.uid, GID: &b.gid}); err != nil {
+				return err
+			}
+		}
+		at, err := b.ensure(m.Path, true)
 		if err != nil {
-			return fmt.Errorf("creating %s: %w", m.Path, err)
+			return err
 		}
-		fd := vfs.NewAnonFileDescription(f, m.Path, unix.O_WRONLY)
-		defer fd.DecRef()
-		parent.Dentry.Insert(name, child)
-		if _, err := fd.Write([][]byte{m.Content}); err != nil {
-			return fmt.Errorf("writing %s: %w", m.Path, err)
-		}
+		b.ns.Mount(at, f, "tmpfs", "tmpfs", true)
 		return nil
 	case MountSymlink:
 		parentPath, name := splitParent(m.Path)

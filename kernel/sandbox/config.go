@@ -4,12 +4,16 @@
 // (empty root, no capabilities, seccomp), and runs the app until it exits.
 package sandbox
 
+import "time"
+
 // FD numbers the launcher passes to the kernel role (after stdin/stdout/stderr).
 const (
 	ConfigFD  = 3 // JSON Config, read once
 	GoferFD   = 4 // the kernel's end of the gofer socketpair
 	ControlFD = 5 // the launcher's end of the control channel (stats, kill)
 	BrokerFD  = 6 // the socket broker: sandbox path in, connected host socket FD out
+	ExecFD    = 7 // processes started from outside while the sandbox runs (see exec.go)
+	NetFD     = 8 // the net broker (kernel/net/netproto): Internet sockets, checked
 )
 
 // Config is what the launcher tells the kernel role. It contains no host paths the kernel
@@ -23,11 +27,22 @@ type Config struct {
 	Hostname string   `json:"hostname"`
 	Platform string   `json:"platform"`
 	Debug    bool     `json:"debug"`
-	Strace   bool     `json:"strace"`
+	// BlockedReportSeconds is how long a task may stay in one system call before a debug
+	// run reports it (0: defaultBlockedReport).
+	BlockedReportSeconds int `json:"blocked_report_seconds,omitempty"`
+	// DebugT0 is when sbx started (Unix ns); with Debug, start-up steps are logged from it.
+	DebugT0 int64 `json:"debug_t0,omitempty"`
+	Strace  bool  `json:"strace"`
 	// Layout is applied in order: parents before children.
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`
 	MaxTasks int               `json:"max_tasks,omitempty"`
+	// MemoryLimit is [resources] memory in bytes (0: none): beyond it the kernel kills the
+	// sandbox's largest process.
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// DiskLimit is [resources] disk in bytes (0: none); the gofer counts and grants, the
+	// kernel asks before files grow.
+	DiskLimit int64 `json:"disk_limit,omitempty"`
 	// Caps are the launching user's effective, permitted and inheritable capabilities:
 	// what capget reports for root inside (the sandbox grants none of them on the host).
 	Caps [3]uint64 `json:"caps"`
@@ -45,7 +60,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
-	MountFile    = "file"    // a file at Path holding Content, mode Mode, owned by the app's user (tmpfs parents only)
+	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf); Mode (default 0644), the app user's when Owned
 )
 
 // Mount is one step of the sandbox's filesystem layout.
@@ -57,5 +72,9 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
-	Content    []byte `json:"content,omitempty"`
+	Content    string `json:"content,omitempty"`
 }
+
+// defaultBlockedReport is how long a task may stay in one system call before a debug run
+// reports it.
+const defaultBlockedReport = 10 * time.Second

@@ -400,18 +400,15 @@ func Pipe(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return pipe2(t
 // Pipe2 implements pipe2(2).
 func Pipe2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return pipe2(t, a[0], a[1]) }
 
-var pipeIno uint64 = 1000
-
 func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 	if flags&^(unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_DIRECT) != 0 {
 		return 0, unix.EINVAL
 	}
 	p := pipe.New()
-	pipeIno++
-	name := "pipe:[" + itoa(pipeIno) + "]"
+	id := vfs.NewAnonIdent(t.Creds())
 	st := int(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
-	r := vfs.NewAnonFileDescription(p.Open(unix.O_RDONLY), name, unix.O_RDONLY|st)
-	w := vfs.NewAnonFileDescription(p.Open(unix.O_WRONLY), name, unix.O_WRONLY|st)
+	r := vfs.NewNumberedFileDescription(p.Open(unix.O_RDONLY), "pipe", id, unix.O_RDONLY|st)
+	w := vfs.NewNumberedFileDescription(p.Open(unix.O_WRONLY), "pipe", id, unix.O_WRONLY|st)
 	defer r.DecRef()
 	defer w.DecRef()
 	cloexec := flags&unix.O_CLOEXEC != 0
@@ -436,20 +433,6 @@ func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 		return 0, err
 	}
 	return 0, nil
-}
-
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
 }
 
 // Fsync implements fsync(2) and fdatasync(2).

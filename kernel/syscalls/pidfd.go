@@ -104,6 +104,9 @@ func PidfdSendSignal(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if p.tg.Zombie() {
 		return 0, unix.ESRCH
 	}
+	if flags != pidfdSignalProcessGroup && !mayKill(t, p.tg, sig) {
+		return 0, unix.EPERM
+	}
 	switch flags {
 	case pidfdSignalThread:
 		t.Kernel().SignalThread(p.tg.Leader(), sig, info)

@@ -119,8 +119,14 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	switch {
 	case pid > 0:
 		tg := k.GroupByPID(pid)
-		if tg == nil || tg.Zombie() {
-			if tg != nil && sig == 0 {
+		if tg == nil {
+			return 0, unix.ESRCH
+		}
+		if !mayKill(t, tg, sig) {
+			return 0, unix.EPERM
+		}
+		if tg.Zombie() {
+			if sig == 0 {
 				return 0, nil
 			}
 			return 0, unix.ESRCH
@@ -128,27 +134,63 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
 		return 0, nil
 	case pid == 0 || pid == -1 || pid < -1:
+		if pid == -(1 << 31) {
+			return 0, unix.ESRCH // -INT_MIN names no process group
+		}
 		pgid, _ := t.Group().IDs()
 		if pid < -1 {
 			pgid = -pid
 		}
-		found := false
+		// Linux succeeds if any process could be signalled; else the last error.
+		found, sent := false, false
 		for _, tg := range k.Groups() {
 			g, _ := tg.IDs()
 			if pid == -1 || g == pgid {
-				if pid == -1 && tg == t.Group() {
+				if pid == -1 && (tg == t.Group() || tg.PID == 1) {
 					continue
 				}
 				found = true
+				if !mayKill(t, tg, sig) {
+					continue
+				}
+				sent = true
 				k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
 			}
 		}
-		if !found && pid != -1 {
+		switch {
+		case !found:
 			return 0, unix.ESRCH
+		case !sent:
+			return 0, unix.EPERM
 		}
 		return 0, nil
 	}
 	return 0, unix.EINVAL
+}
+
+// capKill is CAP_KILL.
+const capKill = 5
+
+// mayKill reports whether the caller may send sig to tg (kill(2)'s permission rule): its
+// real or effective user ID matches the target's real or saved one, or it has CAP_KILL;
+// SIGCONT may go to any process of the caller's session.
+func mayKill(t *kernel.Task, tg *kernel.ThreadGroup, sig unix.Signal) bool {
+	if tg == t.Group() {
+		return true
+	}
+	c, tc := t.Creds(), tg.Creds()
+	if c.EUID == tc.SUID || c.EUID == tc.UID || c.UID == tc.SUID || c.UID == tc.UID {
+		return true
+	}
+	if capable(t, capKill) {
+		return true
+	}
+	if sig == unix.SIGCONT {
+		_, sid := t.Group().IDs()
+		_, tsid := tg.IDs()
+		return sid == tsid
+	}
+	return false
 }
 
 // Tgkill implements tgkill(2).
@@ -160,6 +202,9 @@ func Tgkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	target := t.Kernel().TaskByTID(tid)
 	if target == nil || target.Group().PID != tgid {
 		return 0, unix.ESRCH
+	}
+	if !mayKill(t, target.Group(), sig) {
+		return 0, unix.EPERM
 	}
 	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil
@@ -174,6 +219,9 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	target := t.Kernel().TaskByTID(tid)
 	if target == nil {
 		return 0, unix.ESRCH
+	}
+	if !mayKill(t, target.Group(), sig) {
+		return 0, unix.EPERM
 	}
 	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil

@@ -157,6 +157,9 @@ func RtSigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if pid <= 0 || tg == nil || tg.Zombie() {
 		return 0, unix.ESRCH
 	}
+	if !mayKill(t, tg, sig) {
+		return 0, unix.EPERM
+	}
 	t.Kernel().SignalGroupInfo(tg, sig, info)
 	return 0, nil
 }
@@ -174,6 +177,9 @@ func RtTgsigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	target := t.Kernel().TaskByTID(tid)
 	if target == nil || target.Group().PID != tgid {
 		return 0, unix.ESRCH
+	}
+	if !mayKill(t, target.Group(), sig) {
+		return 0, unix.EPERM
 	}
 	t.Kernel().SignalThread(target, sig, info)
 	return 0, nil

@@ -178,3 +178,6 @@ func (t *FDTable) Len() int {
 func (t *FDTable) CloseAll() {
 	t.RemoveRange(0, ^uint32(0), false)
 }
+
+// Shared reports whether another process uses the table too (CLONE_FILES).
+func (t *FDTable) Shared() bool { return t.users.Load() > 1 }

@@ -115,6 +115,7 @@ func TestManager(t *testing.T) {
 		}
 	}
 	write(filepath.Join(sys, "firefox.desktop"), firefox)
+	write(filepath.Join(sys, "envapp.desktop"), "[Desktop Entry]\nName=Env\nExec=env GDK_BACKEND=x11 firefox %u\nType=Application\n")
 	write(filepath.Join(sys, "vim.desktop"), "[Desktop Entry]\nName=Vim\nExec=vim %F\nType=Application\n")
 	write(filepath.Join(sys, "gimp.desktop"), "[Desktop Entry]\nName=GIMP\nExec=gimp-2.10 %U\nType=Application\n")
 	// /usr/local wins over /usr for the same ID.
@@ -137,20 +138,23 @@ func TestManager(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := states(), map[string]State{"firefox": Wrappable, "gimp": Wrappable}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("List = %v; want %v (vim has no profile)", got, want)
+	if got, want := states(), map[string]State{"firefox": Wrappable, "gimp": Wrappable, "envapp": Wrappable}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("List = %v; want %v (vim has no profile; envapp runs firefox through env)", got, want)
 	}
-	if _, err := m.Install([]string{"vim"}, false); err == nil {
+	if _, _, err := m.Install([]string{"vim"}, false); err == nil {
 		t.Error("installing vim (no profile) succeeded; want an error")
 	}
-	done, err := m.Install([]string{"firefox"}, false)
-	if err != nil || len(done) != 1 {
+	done, _, err := m.Install([]string{"firefox"}, false) // the profile's name: both entries that run firefox
+	if err != nil || len(done) != 2 {
 		t.Fatalf("Install firefox = %v, %v", done, err)
 	}
-	if got, want := states(), map[string]State{"firefox": Wrapped, "gimp": Wrappable}; !reflect.DeepEqual(got, want) {
+	if done, already, err := m.Install([]string{"firefox"}, false); err != nil || len(done) != 0 || len(already) != 2 {
+		t.Errorf("Install firefox again = written %v, already %v, %v; want both already wrapped", done, already, err)
+	}
+	if got, want := states(), map[string]State{"firefox": Wrapped, "gimp": Wrappable, "envapp": Wrapped}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after install: List = %v; want %v", got, want)
 	}
-	if _, err := m.Install(nil, true); err != nil {
+	if _, _, err := m.Install(nil, true); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(target, "gimp.desktop"))
@@ -162,7 +166,7 @@ func TestManager(t *testing.T) {
 	if got := states()["firefox"]; got != Stale {
 		t.Errorf("after the original changed: firefox is %s; want stale", got)
 	}
-	if _, err := m.Install([]string{"firefox"}, false); err != nil {
+	if _, _, err := m.Install([]string{"firefox"}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := states()["firefox"]; got != Wrapped {

@@ -208,21 +208,28 @@ func selectApps(apps []App, names []string, all bool, states ...State) ([]App, e
 }
 
 // Install writes overrides for the named apps (every wrappable or stale one with all) and
-// returns them.
-func (m *Manager) Install(names []string, all bool) ([]App, error) {
+// returns them, and the named apps that were wrapped already (left as they are).
+func (m *Manager) Install(names []string, all bool) (written, already []App, err error) {
 	apps, err := m.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	sel, err := selectApps(apps, names, all, Wrappable, Stale)
+	states := []State{Wrappable, Stale}
+	if !all {
+		states = append(states, Wrapped)
+	}
+	sel, err := selectApps(apps, names, all, states...)
 	if err != nil {
-		return nil, fmt.Errorf("%w with a profile and no up-to-date override (see 'sbx desktop list')", err)
+		return nil, nil, fmt.Errorf("%w with a profile (see 'sbx desktop list')", err)
 	}
 	if err := os.MkdirAll(m.Target, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var done []App
 	for _, a := range sel {
+		if a.State == Wrapped {
+			already = append(already, a)
+			continue
+		}
 		if a.State == Stale {
 			// Re-wrap from what provides the ID now; a stale override whose original is gone
 			// can only be removed.
@@ -238,20 +245,20 @@ func (m *Manager) Install(names []string, all bool) ([]App, error) {
 		}
 		data, err := os.ReadFile(a.Source)
 		if err != nil {
-			return done, err
+			return written, already, err
 		}
 		out, err := Wrap(data, a.Source, m.Sbx, a.Profile)
 		if err != nil {
-			return done, fmt.Errorf("%s: %w", a.ID, err)
+			return written, already, fmt.Errorf("%s: %w", a.ID, err)
 		}
 		a.Override = filepath.Join(m.Target, a.ID+".desktop")
 		if err := writeAtomic(a.Override, out); err != nil {
-			return done, err
+			return written, already, err
 		}
 		a.State, a.Reason = Wrapped, ""
-		done = append(done, a)
+		written = append(written, a)
 	}
-	return done, nil
+	return written, already, nil
 }
 
 // Remove deletes the overrides of the named apps (all of sbx's with all), restoring the

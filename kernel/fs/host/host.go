@@ -76,6 +76,16 @@ func (f *File) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64,
 	return unix.Seek(f.fd, off, whence)
 }
 
+// Reopen implements vfs.Reopener: a duplicate of the host FD that reads and writes at its
+// own offset (a new open file description as far as the sandbox can tell).
+func (f *File) Reopen(flags int) (vfs.File, error) {
+	nfd, err := unix.FcntlInt(uintptr(f.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return New(nfd, true), nil
+}
+
 // SetControl marks the file as the user's terminal, with the sandbox's job-control state.
 func (f *File) SetControl(c *tty.Control) {
 	if f.tty {
@@ -103,6 +113,9 @@ func (f *File) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, er
 	if len(dst) == 0 {
 		return 0, nil
 	}
+	if f.stream && !ready(f.fd, unix.POLLIN) {
+		return 0, unix.EAGAIN // the caller waits for it interruptibly, never in a host read
+	}
 	var n int
 	var err error
 	for {
@@ -126,6 +139,9 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 	if len(src) == 0 {
 		return 0, nil
 	}
+	if f.stream && !ready(f.fd, unix.POLLOUT) {
+		return 0, unix.EAGAIN
+	}
 	var n int
 	var err error
 	for {
@@ -139,7 +155,9 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 			}
 			n, err = unix.Pwritev2(f.fd, src, -1, flags)
 		} else if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
-			n, err = unix.Pwritev2(f.fd, src, -1, 0)
+			// RWF_APPEND appends whether or not the host FD has O_APPEND (a reopened
+			// stdout may not), and leaves the host position alone.
+			n, err = unix.Pwritev2(f.fd, src, max(off, 0), unix.RWF_APPEND)
 		} else {
 			n, err = unix.Pwritev(f.fd, src, off)
 		}
@@ -151,6 +169,20 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 		return 0, err
 	}
 	return int64(n), nil
+}
+
+// ready reports whether a host stream FD (which may be in blocking mode: the user's stdin
+// is shared with their shell) can be read or written without blocking the task's thread
+// in the host, where no signal could end the wait.
+func ready(fd int, ev int16) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: ev}}
+	for {
+		n, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err != nil || n > 0 // an error: let the read or write report it
+	}
 }
 
 func nonEmpty(bs [][]byte) [][]byte {

@@ -56,6 +56,9 @@ func (p *Pipe) Open(flags int) *End {
 	return e
 }
 
+// Reopen implements vfs.Reopener: a new end of the same pipe.
+func (e *End) Reopen(flags int) (vfs.File, error) { return e.p.Open(flags), nil }
+
 // End is one open end.
 type End struct {
 	p           *Pipe

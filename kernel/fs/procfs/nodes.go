@@ -3,6 +3,7 @@ package procfs
 import (
 	"hash/fnv"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,8 +55,23 @@ type dirNode struct {
 	list func() []entry
 }
 
-func (d *dirNode) Stat() (vfs.Attr, error) { return d.attr(unix.S_IFDIR|0o555, 0), nil }
-func (d *dirNode) Volatile() bool          { return true }
+// Stat shows Linux's link count: 2 plus one per subdirectory (so /proc/PID/task counts
+// the threads, which Chromium reads to tell whether it is single-threaded); sysctl
+// directories under /proc/sys have 1, as on Linux.
+func (d *dirNode) Stat() (vfs.Attr, error) {
+	a := d.attr(unix.S_IFDIR|0o555, 0)
+	if d.path == "/sys" || strings.HasPrefix(d.path, "/sys/") {
+		return a, nil
+	}
+	a.Nlink = 2
+	for _, e := range d.list() {
+		if _, ok := e.in.(*dirNode); ok {
+			a.Nlink++
+		}
+	}
+	return a, nil
+}
+func (d *dirNode) Volatile() bool { return true }
 func (d *dirNode) Lookup(name string) (vfs.Inode, error) {
 	for _, e := range d.list() {
 		if e.name == name {

@@ -8,15 +8,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/sbx-dev/sbx/kernel/fs/inotify"
+	"math/bits"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
-	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -69,7 +69,11 @@ func (p *proc) root() *dirNode {
 			return fmt.Sprintf("%.2f %.2f\n", up, up)
 		})},
 		{"loadavg", static("/loadavg", func() string {
-			return fmt.Sprintf("0.00 0.00 0.00 1/%d %d\n", len(k.Groups()), k.InitPID())
+			threads := 0
+			for _, tg := range k.Groups() {
+				threads += len(tg.Tasks())
+			}
+			return fmt.Sprintf("0.00 0.00 0.00 1/%d %d\n", threads, k.LastPID())
 		})},
 		{"version", static("/version", func() string {
 			return fmt.Sprintf("Linux version %s (sbx@sbx) (sbx user-space kernel) %s\n", k.Release, k.Version)
@@ -108,76 +112,69 @@ func (s *selfLink) Readlink() (string, error) { return "", unix.EINVAL }
 
 func (s *selfLink) Stat() (vfs.Attr, error) { return s.attr(unix.S_IFLNK|0o777, 0), nil }
 
+// meminfo is /proc/meminfo with Linux 6.x's fields: the host's memory as sysinfo(2)
+// reports it; what the sandbox cannot know (slab, page tables, ...) reads 0.
 func (p *proc) meminfo() string {
 	var si unix.Sysinfo_t
 	unix.Sysinfo(&si)
-	unit := uint64(si.Unit)
-	total, free := si.Totalram*unit/1024, si.Freeram*unit/1024
+	kb := func(v uint64) uint64 { return v * uint64(si.Unit) / 1024 }
+	total, free, buffers, shared := kb(si.Totalram), kb(si.Freeram), kb(si.Bufferram), kb(si.Sharedram)
+	anon := uint64(p.k.Stats().MemoryBytes / 1024)
+	rows := []struct {
+		name string
+		v    uint64
+	}{
+		{"MemTotal", total}, {"MemFree", free}, {"MemAvailable", free}, {"Buffers", buffers}, {"Cached", 0},
+		{"SwapCached", 0}, {"Active", anon}, {"Inactive", 0}, {"Active(anon)", anon}, {"Inactive(anon)", 0},
+		{"Active(file)", 0}, {"Inactive(file)", 0}, {"Unevictable", 0}, {"Mlocked", 0},
+		{"SwapTotal", kb(si.Totalswap)}, {"SwapFree", kb(si.Freeswap)}, {"Zswap", 0}, {"Zswapped", 0},
+		{"Dirty", 0}, {"Writeback", 0}, {"AnonPages", anon}, {"Mapped", 0}, {"Shmem", shared},
+		{"KReclaimable", 0}, {"Slab", 0}, {"SReclaimable", 0}, {"SUnreclaim", 0}, {"KernelStack", 0},
+		{"PageTables", 0}, {"SecPageTables", 0}, {"NFS_Unstable", 0}, {"Bounce", 0}, {"WritebackTmp", 0},
+		{"CommitLimit", total / 2}, {"Committed_AS", anon}, {"VmallocTotal", 34359738367}, {"VmallocUsed", 0},
+		{"VmallocChunk", 0}, {"Percpu", 0}, {"AnonHugePages", 0}, {"ShmemHugePages", 0}, {"ShmemPmdMapped", 0},
+		{"FileHugePages", 0}, {"FilePmdMapped", 0}, {"Balloon", 0},
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "MemTotal:       %8d kB\nMemFree:        %8d kB\nMemAvailable:   %8d kB\n", total, free, free)
-	fmt.Fprintf(&b, "Buffers:        %8d kB\nCached:         %8d kB\nSwapCached:            0 kB\n", si.Bufferram*unit/1024, 0)
-	fmt.Fprintf(&b, "SwapTotal:      %8d kB\nSwapFree:       %8d kB\nShmem:          %8d kB\n", si.Totalswap*unit/1024, si.Freeswap*unit/1024, si.Sharedram*unit/1024)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-16s%8d kB\n", r.name+":", r.v)
+	}
+	b.WriteString("HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0\nHugePages_Surp:        0\n")
+	b.WriteString("Hugepagesize:       2048 kB\nHugetlb:               0 kB\n")
+	fmt.Fprintf(&b, "DirectMap4k:    %8d kB\nDirectMap2M:    %8d kB\nDirectMap1G:    %8d kB\n", total, 0, 0)
 	return b.String()
 }
 
+// stat is /proc/stat: the sandbox's CPU time in USER_HZ ticks (user and system, the rest
+// of the time since boot idle), counted over all CPUs.
 func (p *proc) stat() string {
-	var b strings.Builder
-	b.WriteString("cpu  0 0 0 0 0 0 0 0 0 0\n")
-	for i := range ncpu() {
-		fmt.Fprintf(&b, "cpu%d 0 0 0 0 0 0 0 0 0 0\n", i)
+	n := ncpu()
+	var user, sys time.Duration
+	for _, tg := range p.k.Groups() {
+		u, s := tg.CPUTimes()
+		user, sys = user+u, sys+s
 	}
-	fmt.Fprintf(&b, "intr 0\nctxt 0\nbtime %d\nprocesses %d\nprocs_running 1\nprocs_blocked 0\n",
-		p.k.Start.Unix(), len(p.k.Groups()))
+	tick := func(d time.Duration) int64 { return int64(d / (10 * time.Millisecond)) }
+	idle := max(tick(p.k.Uptime())*int64(n)-tick(user)-tick(sys), 0)
+	var b strings.Builder
+	fmt.Fprintf(&b, "cpu  %d 0 %d %d 0 0 0 0 0 0\n", tick(user), tick(sys), idle)
+	for i := range n {
+		fmt.Fprintf(&b, "cpu%d %d 0 %d %d 0 0 0 0 0 0\n", i, tick(user)/int64(n), tick(sys)/int64(n), idle/int64(n))
+	}
+	running := 0
+	for _, tg := range p.k.Groups() {
+		if tg.Running() {
+			running++
+		}
+	}
+	fmt.Fprintf(&b, "intr 0\nctxt 0\nbtime %d\nprocesses %d\nprocs_running %d\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+		p.k.Start.Unix(), p.k.LastPID(), max(running, 1))
 	return b.String()
 }
 
-func ncpu() int {
-	var set unix.CPUSet
-	if unix.SchedGetaffinity(0, &set) == nil {
-		return set.Count()
-	}
-	return 1
-}
-
-func (p *proc) sysDir() *dirNode {
-	k := p.k
-	kern := []entry{
-		{"osrelease", static("/sys/kernel/osrelease", func() string { return k.Release + "\n" })},
-		{"ostype", static("/sys/kernel/ostype", func() string { return "Linux\n" })},
-		{"version", static("/sys/kernel/version", func() string { return k.Version + "\n" })},
-		{"hostname", static("/sys/kernel/hostname", func() string { return k.Hostname + "\n" })},
-		{"pid_max", static("/sys/kernel/pid_max", func() string { return "4194304\n" })},
-		{"ngroups_max", static("/sys/kernel/ngroups_max", func() string { return "65536\n" })},
-		{"cap_last_cap", static("/sys/kernel/cap_last_cap", func() string { return "40\n" })},
-		{"random", &dirNode{node: node{path: "/sys/kernel/random"}, list: func() []entry {
-			return []entry{
-				{"boot_id", static("/sys/kernel/random/boot_id", func() string { return k.BootID + "\n" })},
-				{"uuid", static("/sys/kernel/random/uuid", func() string { return newUUID() + "\n" })},
-				{"entropy_avail", static("/sys/kernel/random/entropy_avail", func() string { return "256\n" })},
-			}
-		}}},
-	}
-	vm := []entry{
-		{"overcommit_memory", static("/sys/vm/overcommit_memory", func() string { return "0\n" })},
-		{"max_map_count", static("/sys/vm/max_map_count", func() string { return "65530\n" })},
-		{"mmap_min_addr", static("/sys/vm/mmap_min_addr", func() string { return "65536\n" })},
-	}
-	fs := []entry{
-		{"nr_open", static("/sys/fs/nr_open", func() string { return "1048576\n" })},
-		{"file-max", static("/sys/fs/file-max", func() string { return "9223372036854775807\n" })},
-		{"inotify", &dirNode{node: node{path: "/sys/fs/inotify"}, list: func() []entry {
-			return []entry{
-				{"max_queued_events", static("/sys/fs/inotify/max_queued_events", func() string { return fmt.Sprintln(inotify.MaxQueuedEvents.Load()) })},
-				{"max_user_instances", static("/sys/fs/inotify/max_user_instances", func() string { return fmt.Sprintln(inotify.MaxUserInstances.Load()) })},
-				{"max_user_watches", static("/sys/fs/inotify/max_user_watches", func() string { return fmt.Sprintln(inotify.MaxUserWatches.Load()) })},
-			}
-		}}},
-	}
-	d := func(path string, es []entry) *dirNode {
-		return &dirNode{node: node{path: path}, list: func() []entry { return es }}
-	}
-	return d("/sys", []entry{{"kernel", d("/sys/kernel", kern)}, {"vm", d("/sys/vm", vm)}, {"fs", d("/sys/fs", fs)}})
-}
+// ncpu is the number of CPUs the sandbox may use: the kernel process's at start (its
+// threads are pinned later, one CPU each).
+func ncpu() int { return runtime.NumCPU() }
 
 func newUUID() string {
 	b := make([]byte, 16)
@@ -216,7 +213,8 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 			return vd.Path(), nil
 		}}, to: to}}
 	}
-	es := []entry{
+	var es []entry
+	es = []entry{
 		file("stat", 0o444, str(func() string { return p.pidStat(tg) })),
 		file("status", 0o444, str(func() string { return p.pidStatus(tg) })),
 		file("statm", 0o444, str(func() string {
@@ -250,7 +248,23 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		file("mounts", 0o444, str(func() string { return p.mounts(false) })),
 		file("mountinfo", 0o444, str(func() string { return p.mounts(true) })),
 		file("oom_score_adj", 0o644, str(func() string { return "0\n" })),
+		file("oom_adj", 0o644, str(func() string { return "0\n" })),
+		file("oom_score", 0o444, str(func() string { return fmt.Sprintf("%d\n", oomScore(tg)) })),
 		file("cgroup", 0o444, str(func() string { return "0::/\n" })),
+		// Per-process facts Linux always shows. I/O is not counted per process here.
+		file("io", 0o400, str(func() string {
+			return "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
+		})),
+		file("wchan", 0o444, str(func() string { return "0" })),
+		file("personality", 0o400, str(func() string { return "00000000\n" })),
+		file("loginuid", 0o644, str(func() string { return "4294967295" })),
+		file("sessionid", 0o444, str(func() string { return "4294967295" })),
+		file("timerslack_ns", 0o666, str(func() string { return "50000\n" })),
+		file("coredump_filter", 0o644, str(func() string { return "00000033\n" })),
+		file("schedstat", 0o444, str(func() string {
+			u, sys := tg.CPUTimes()
+			return fmt.Sprintf("%d 0 %d\n", (u + sys).Nanoseconds(), 1+len(tg.Tasks()))
+		})),
 		magic("exe", func() (vfs.VirtualDentry, error) {
 			vd := tg.Exe()
 			if !vd.Ok() {
@@ -266,10 +280,20 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 			var out []entry
 			for _, t := range tg.Tasks() {
 				out = append(out, entry{strconv.Itoa(int(t.TID)), &dirNode{node: n("task/" + strconv.Itoa(int(t.TID))), list: func() []entry {
-					return []entry{
-						{"comm", &fileNode{node: n("task/comm"), mode: 0o644, gen: func() ([]byte, error) { return []byte(t.Name() + "\n"), nil }}},
-						{"stat", &fileNode{node: n("task/stat"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.pidStat(tg)), nil }}},
+					// A thread's directory shows its process's files (Linux's tid_base_stuff),
+					// with the thread's own name.
+					tn := func(name string) node { return n("task/" + strconv.Itoa(int(t.TID)) + "/" + name) }
+					out := []entry{{"comm", &fileNode{node: tn("comm"), mode: 0o644, gen: func() ([]byte, error) { return []byte(t.Name() + "\n"), nil }}},
+						{"status", &fileNode{node: tn("status"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.taskStatus(tg, t)), nil }}},
+						{"stat", &fileNode{node: tn("stat"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.taskStat(tg, t.TID)), nil }}}}
+					for _, e := range es {
+						switch e.name {
+						case "comm", "status", "stat", "fd", "fdinfo", "task", "exe", "cwd", "root", "mounts", "mountinfo":
+						default:
+							out = append(out, e)
+						}
 					}
+					return out
 				}}})
 			}
 			sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
@@ -384,7 +408,24 @@ func state(tg *kernel.ThreadGroup) (byte, string) {
 	return 'S', "S (sleeping)"
 }
 
-func (p *proc) pidStat(tg *kernel.ThreadGroup) string {
+// oomScore is /proc/PID/oom_score: the share of memory the process uses, in thousandths.
+func oomScore(tg *kernel.ThreadGroup) uint64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil || si.Totalram == 0 {
+		return 0
+	}
+	m := tg.MM()
+	if m == nil {
+		return 0
+	}
+	_, rss := m.Usage()
+	return rss * 1000 / (si.Totalram * uint64(si.Unit))
+}
+
+func (p *proc) pidStat(tg *kernel.ThreadGroup) string { return p.taskStat(tg, tg.PID) }
+
+// taskStat is /proc/PID/stat, or /proc/PID/task/TID/stat for thread tid.
+func (p *proc) taskStat(tg *kernel.ThreadGroup, tid int32) string {
 	st, _ := state(tg)
 	pgid, sid := tg.IDs()
 	var size, rss uint64
@@ -401,34 +442,81 @@ func (p *proc) pidStat(tg *kernel.ThreadGroup) string {
 	cu, cs := tg.ChildCPUTimes()
 	tick := func(d time.Duration) int64 { return int64(d / (10 * time.Millisecond)) }
 	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194560 0 0 0 0 %d %d %d %d 20 0 %d 0 %d %d %d 18446744073709551615 %d %d %d 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 %d %d %d %d 0\n",
-		tg.PID, tg.Comm(), st, tg.PPID(), pgid, sid, tick(u), tick(sys), tick(cu), tick(cs), threads, start, size, rss/4096,
+		tid, tg.Comm(), st, tg.PPID(), pgid, sid, tick(u), tick(sys), tick(cu), tick(cs), threads, start, size, rss/4096,
 		l.startCode, l.endCode, l.startStack, l.argStart, l.argEnd, l.envStart, l.envEnd)
 }
 
 func (p *proc) pidStatus(tg *kernel.ThreadGroup) string {
+	return p.taskStatus(tg, nil)
+}
+
+// taskStatus is /proc/PID/status, or /proc/PID/task/TID/status when t is set, with
+// Linux 6.x's fields in its order.
+func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	_, st := state(tg)
 	c := tg.Creds()
+	pid, name := tg.PID, tg.Comm()
+	if t != nil {
+		pid, name = t.TID, t.Name()
+	}
 	var size, rss uint64
+	var l struct{ startCode, endCode uint64 }
 	if m := tg.MM(); m != nil {
 		size, rss = m.Usage()
+		l.startCode, l.endCode = m.Layout.StartCode, m.Layout.EndCode
 	}
-	var groups []string
-	for _, g := range c.Groups {
-		groups = append(groups, strconv.Itoa(int(g)))
-	}
+	pgid, sid := tg.IDs()
 	var b strings.Builder
-	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t0022\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
-		tg.Comm(), st, tg.PID, tg.PID, tg.PPID())
-	fmt.Fprintf(&b, "Uid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t%s\n",
-		c.UID, c.EUID, c.SUID, c.FSUID, c.GID, c.EGID, c.SGID, c.FSGID, strings.Join(groups, " "))
-	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\n", size/1024, size/1024, rss/1024, len(tg.Tasks()))
-	b.WriteString("SigQ:\t0/63459\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n")
-	b.WriteString("CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n")
+	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
+		name, tg.UmaskValue(), st, tg.PID, pid, tg.PPID())
+	fmt.Fprintf(&b, "Uid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nFDSize:\t64\nGroups:\t",
+		c.UID, c.EUID, c.SUID, c.FSUID, c.GID, c.EGID, c.SGID, c.FSGID)
+	for i, g := range c.Groups {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Itoa(int(g)))
+	}
+	fmt.Fprintf(&b, " \nNStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\nKthread:\t0\n", tg.PID, pid, pgid, sid)
+	kb := func(v uint64) uint64 { return v / 1024 }
+	exe := (l.endCode - l.startCode) &^ 1023
+	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t%8d kB\nVmPin:\t%8d kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\n",
+		kb(size), kb(size), 0, 0, kb(rss), kb(rss))
+	fmt.Fprintf(&b, "RssAnon:\t%8d kB\nRssFile:\t%8d kB\nRssShmem:\t%8d kB\nVmData:\t%8d kB\nVmStk:\t%8d kB\nVmExe:\t%8d kB\n",
+		kb(rss), 0, 0, kb(size), 132, kb(exe))
+	fmt.Fprintf(&b, "VmLib:\t%8d kB\nVmPTE:\t%8d kB\nVmSwap:\t%8d kB\nHugetlbPages:\t%8d kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n",
+		0, kb(size/512), 0, 0)
+	_, sigLimit := tg.Leader().Limit(unix.RLIMIT_SIGPENDING)
+	var blocked, pending uint64
+	if t == nil {
+		t = tg.Leader()
+	}
+	if t != nil {
+		blocked, pending = t.SigMask(), t.PendingSignals()&^tg.PendingSignalMask()
+	}
+	ign, cgt := tg.SignalSets()
+	fmt.Fprintf(&b, "Threads:\t%d\nSigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",
+		len(tg.Tasks()), bits.OnesCount64(tg.PendingSignalMask()|pending), sigLimit, pending, tg.PendingSignalMask(), blocked, ign, cgt)
+	// The capability sets capget(2) reports: the launching user's for root, none for
+	// other users.
+	var caps [3]uint64 // effective, permitted, inheritable
+	if c.EUID == 0 {
+		caps = p.k.Caps
+	}
+	bnd := uint64(0x1ffffffffff)
+	if p.k.Caps[1] != 0 {
+		bnd = p.k.Caps[1]
+	}
+	fmt.Fprintf(&b, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t0000000000000000\n", caps[2], caps[1], caps[0], bnd)
 	nnp := 0
 	if tg.NoNewPrivs() {
 		nnp = 1
 	}
-	fmt.Fprintf(&b, "NoNewPrivs:\t%d\nSeccomp:\t0\nSeccomp_filters:\t0\nCpus_allowed_list:\t0-%d\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n", nnp, ncpu()-1)
+	n := ncpu()
+	fmt.Fprintf(&b, "NoNewPrivs:\t%d\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tvulnerable\nSpeculationIndirectBranch:\talways enabled\n", nnp)
+	fmt.Fprintf(&b, "Cpus_allowed:\t%x\nCpus_allowed_list:\t0-%d\n", uint64(1)<<n-1, n-1)
+	b.WriteString("Mems_allowed:\t" + strings.Repeat("00000000,", 31) + "00000001\nMems_allowed_list:\t0\n")
+	b.WriteString("voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n")
 	return b.String()
 }
 
@@ -496,30 +584,10 @@ type anonNode struct {
 	fd *vfs.FileDescription
 }
 
-func (a *anonNode) Stat() (vfs.Attr, error) {
-	if h, ok := a.fd.Impl().(vfs.HostFile); ok {
-		var st unix.Stat_t
-		if err := unix.Fstat(h.HostFD(), &st); err != nil {
-			return vfs.Attr{}, err
-		}
-		return vfs.Attr{Mode: st.Mode, Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, Nlink: st.Nlink, UID: st.Uid, GID: st.Gid,
-			Size: st.Size, Blocks: st.Blocks, Blksize: st.Blksize, Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim}, nil
-	}
-	if in := a.fd.Inode(); in != nil {
-		return in.Stat()
-	}
-	return a.attr(unix.S_IFIFO|0o600, 0), nil
-}
+func (a *anonNode) Stat() (vfs.Attr, error) { return a.fd.StatAnon() }
 
-// Open reopens the file: a host FD is duplicated; other anonymous files cannot be reopened.
-func (a *anonNode) Open(flags int) (vfs.File, error) {
-	h, ok := a.fd.Impl().(vfs.HostFile)
-	if !ok {
-		return nil, unix.ENXIO
-	}
-	nfd, err := unix.FcntlInt(uintptr(h.HostFD()), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	return host.New(nfd, true), nil
-}
+// Open is never called: OpenAnon makes the whole description.
+func (a *anonNode) Open(flags int) (vfs.File, error) { return nil, unix.ENXIO }
+
+// OpenAnon implements vfs.AnonOpener: a new open file description of the same file.
+func (a *anonNode) OpenAnon(flags int) (*vfs.FileDescription, error) { return a.fd.Reopen(flags) }

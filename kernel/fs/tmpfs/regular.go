@@ -63,6 +63,9 @@ func (in *Inode) truncateLocked(size int64) error {
 func (in *Inode) ReadAt(p []byte, off int64) (int, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
 	if off >= in.attr.Size {
 		return 0, io.EOF
 	}
@@ -78,8 +81,8 @@ func (in *Inode) ReadAt(p []byte, off int64) (int, error) {
 func (in *Inode) MapShared(off, length int64) (int64, func(), error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if off < 0 || off+length > maxFileSize {
-		return 0, nil, unix.EINVAL
+	if off < 0 || length < 0 || length > maxFileSize || off > maxFileSize-length {
+		return 0, nil, unix.EINVAL // beyond what a tmpfs file can hold here
 	}
 	if in.capacity < off+length {
 		size := in.attr.Size
@@ -140,7 +143,7 @@ func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (i
 	if total == 0 {
 		return 0, nil
 	}
-	if off+total > maxFileSize {
+	if total > maxFileSize || off > maxFileSize-total {
 		return 0, unix.EFBIG
 	}
 	if err := in.ensureCapacityLocked(off + total); err != nil {
@@ -169,6 +172,9 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 	defer in.mu.Unlock()
 	switch mode {
 	case 0, unix.FALLOC_FL_KEEP_SIZE:
+		if off < 0 || length <= 0 || length > maxFileSize || off > maxFileSize-length {
+			return unix.EFBIG
+		}
 		end := off + length
 		if err := in.ensureCapacityLocked(end); err != nil {
 			return err
@@ -178,7 +184,13 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		}
 		return nil
 	case unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE:
-		end := min(off+length, in.attr.Size)
+		end := in.attr.Size
+		if off < 0 {
+			return unix.EINVAL
+		}
+		if length < end-off {
+			end = off + length
+		}
 		if off < end {
 			clear(in.fs.mf.Slice(in.memOff+off, end-off))
 		}
