@@ -119,7 +119,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	}
 	p.Net = netPolicy(prof.Network)
 	// Why: names resolve through the broker, which pins what they resolved to for name rules.
-	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: resolvConf(prof.Network.DNS)})
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: []byte(resolvConf(prof.Network.DNS))})
 	x11 := false
 	if prof.Display.X11 {
 		if err := planX11(p); err != nil {
@@ -262,7 +262,7 @@ func planX11(p *launcher.Plan) error {
 		return nil
 	}
 	inside := fmt.Sprintf("/run/user/%d/Xauthority", os.Getuid())
-	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: inside, Mode: 0o600, Owned: true, Content: string(cookies)})
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: inside, Mode: 0o600, Owned: true, Content: cookies})
 	p.Env = setEnv(p.Env, "XAUTHORITY", inside)
 	return nil
 }

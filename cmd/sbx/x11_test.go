@@ -22,9 +22,9 @@ type xvfb struct {
 	cmd     *exec.Cmd
 }
 
-// startXvfb starts Xvfb on a free display (its socket and lock file absent), requiring the
+// startAuthXvfb starts Xvfb on a free display (its socket and lock file absent), requiring the
 // cookie in a fresh Xauthority file; args are extra server options.
-func startXvfb(t *testing.T, dir string, args ...string) *xvfb {
+func startAuthXvfb(t *testing.T, dir string, args ...string) *xvfb {
 	t.Helper()
 	for _, tool := range []string{"Xvfb", "xauth", "import", "compare"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -133,7 +133,7 @@ func TestX11Apps(t *testing.T) {
 				}
 				defer os.RemoveAll(dir)
 				os.Chmod(dir, 0o755)
-				x := startXvfb(t, dir, c.shm, "MIT-SHM")
+				x := startAuthXvfb(t, dir, c.shm, "MIT-SHM")
 				blank := filepath.Join(dir, "blank.png")
 				imp := exec.Command("import", "-window", "root", blank)
 				imp.Env = x.env()

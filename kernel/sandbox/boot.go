@@ -106,7 +106,7 @@ func (b *builder) apply(m Mount) error {
 		if mode == 0 {
 			mode = 0o644
 		}
-		if err := dir.WriteFile("f", mode, []byte(m.Content)); err != nil {
+		if err := dir.WriteFile("f", mode, m.Content); err != nil {
 			return err
 		}
 		f, err := dir.Lookup("f")

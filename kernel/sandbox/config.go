@@ -72,7 +72,7 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
-	Content    string `json:"content,omitempty"`
+	Content    []byte `json:"content,omitempty"` // bytes, not a string: JSON would mangle binary content
 }
 
 // defaultBlockedReport is how long a task may stay in one system call before a debug run
