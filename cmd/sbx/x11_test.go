@@ -164,3 +164,71 @@ func TestX11Apps(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkX11Drawing runs x11perf's 10x10 rectangle and PutImage tests natively and under
+// sbx (through the X11 proxy) on Xvfb and reports operations per second and their ratio.
+func BenchmarkX11Drawing(b *testing.B) {
+	for _, tool := range []string{"Xvfb", "x11perf"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("%s is not installed", tool)
+		}
+	}
+	dir := b.TempDir()
+	os.Chmod(dir, 0o755)
+	n := 0
+	for i := 0; i < 50 && n == 0; i++ {
+		c := 6000 + i
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", c)); err != nil {
+			n = c
+		}
+	}
+	x := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-nolisten", "tcp", "-screen", "0", "800x600x24")
+	if err := x.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { x.Process.Kill(); x.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			break
+		}
+	}
+	env := append(os.Environ(), fmt.Sprintf("DISPLAY=:%d", n))
+	env = append(env, "XAUTHORITY="+filepath.Join(dir, "none"))
+	run := func(argv ...string) map[string]float64 {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		rates := map[string]float64{}
+		for _, line := range strings.Split(string(out), "\n") {
+			_, rest, ok := strings.Cut(line, "(")
+			if !ok {
+				continue
+			}
+			rate, name, ok := strings.Cut(rest, "/sec): ")
+			if v, err := strconv.ParseFloat(rate, 64); ok && err == nil {
+				rates[name] = v
+			}
+		}
+		return rates
+	}
+	perf := []string{"x11perf", "-repeat", "1", "-time", "1", "-rect10", "-putimage10"}
+	if b.N == 1 {
+		// CI's -benchtime=1x keeps the benchmark working without x11perf's seconds of
+		// calibration: a client's round trips through the proxy.
+		run("xdpyinfo")
+		run(sbxtest.Binary(b), "run", "--profile", "xterm", "--", "xdpyinfo")
+		return
+	}
+	native := run(perf...)
+	sandboxed := run(append([]string{sbxtest.Binary(b), "run", "--profile", "xterm", "--"}, perf...)...)
+	for name, key := range map[string]string{"10x10 rectangle": "rect10", "PutImage 10x10 square": "putimage10"} {
+		b.ReportMetric(native[name], key+"-native-ops/s")
+		b.ReportMetric(sandboxed[name], key+"-sbx-ops/s")
+		if sandboxed[name] > 0 {
+			b.ReportMetric(native[name]/sandboxed[name], key+"-slowdown")
+		}
+	}
+}
