@@ -128,7 +128,15 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 			x11 = true
 		}
 	}
-	p.Warnings = append(p.Warnings, withheld(prof, x11)...)
+	pulse := false
+	if prof.Audio.PulseAudio {
+		if err := planPulse(p); err != nil {
+			p.Warnings = append(p.Warnings, "PulseAudio withheld: "+err.Error())
+		} else {
+			pulse = true
+		}
+	}
+	p.Warnings = append(p.Warnings, withheld(prof, x11, pulse)...)
 	cwd := o.cwd
 	if cwd == "" {
 		cwd = home
@@ -142,7 +150,7 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 
 // withheld names what the profile grants that this build cannot provide yet; the app runs
 // without it, and the user is told.
-func withheld(p *profiles.Profile, x11 bool) []string {
+func withheld(p *profiles.Profile, x11, pulse bool) []string {
 	var w []string
 	if !p.DBus.System.Empty() {
 		w = append(w, "the system bus")
@@ -150,8 +158,11 @@ func withheld(p *profiles.Profile, x11 bool) []string {
 	if p.Display.Wayland && !x11 {
 		w = append(w, "display (Wayland)")
 	}
-	if p.Audio.PulseAudio || p.Audio.PipeWire {
-		w = append(w, "audio")
+	if p.Audio.PulseAudio && !pulse {
+		w = append(w, "audio (PulseAudio)")
+	}
+	if p.Audio.PipeWire {
+		w = append(w, "audio (PipeWire's own socket)")
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))
@@ -264,6 +275,53 @@ func planX11(p *launcher.Plan) error {
 	inside := fmt.Sprintf("/run/user/%d/Xauthority", os.Getuid())
 	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: inside, Mode: 0o600, Owned: true, Content: cookies})
 	p.Env = setEnv(p.Env, "XAUTHORITY", inside)
+	return nil
+}
+
+// planPulse brokers the user's PulseAudio server (also pipewire-pulse): its native socket
+// ($PULSE_SERVER's unix: path, else $XDG_RUNTIME_DIR/pulse/native) at
+// /run/user/<uid>/pulse/native inside, its cookie, and a client.conf that keeps clients on
+// the socket transport (the sandbox's memfd and SysV/POSIX shm pools cannot reach the
+// server yet: see kernel/mm/README.md, "Memory shared with host processes").
+func planPulse(p *launcher.Plan) error {
+	host := ""
+	if v := os.Getenv("PULSE_SERVER"); v != "" {
+		path, ok := strings.CutPrefix(v, "unix:")
+		if !ok || strings.ContainsAny(path, " ") {
+			return fmt.Errorf("PULSE_SERVER=%q is not a local socket (only unix:PATH is brokered)", v)
+		}
+		host = path
+	} else if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+		host = filepath.Join(rt, "pulse", "native")
+	} else {
+		return fmt.Errorf("neither PULSE_SERVER nor XDG_RUNTIME_DIR is set")
+	}
+	if st, err := os.Stat(host); err != nil || st.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("no PulseAudio socket at %s", host)
+	}
+	dir := fmt.Sprintf("/run/user/%d/pulse", os.Getuid())
+	inside := dir + "/native"
+	if p.Sockets == nil {
+		p.Sockets = map[string]string{}
+	}
+	p.Sockets[inside] = host
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSocket, Path: inside})
+	p.Env = setEnv(p.Env, "PULSE_SERVER", "unix:"+inside)
+	conf := "# written by sbx: the socket transport only\nenable-shm = no\nenable-memfd = no\nautospawn = no\n"
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: dir + "/client.conf", Mode: 0o644, Owned: true, Content: []byte(conf)})
+	p.Env = setEnv(p.Env, "PULSE_CLIENTCONFIG", dir+"/client.conf")
+	cookie := os.Getenv("PULSE_COOKIE")
+	if cookie == "" {
+		if cfg, err := os.UserConfigDir(); err == nil {
+			cookie = filepath.Join(cfg, "pulse", "cookie")
+		}
+	}
+	if b, err := os.ReadFile(cookie); err == nil && len(b) > 0 {
+		p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: dir + "/cookie", Mode: 0o600, Owned: true, Content: b})
+		p.Env = setEnv(p.Env, "PULSE_COOKIE", dir+"/cookie")
+	} else {
+		p.Env = unsetEnv(p.Env, "PULSE_COOKIE")
+	}
 	return nil
 }
 

@@ -123,7 +123,7 @@ func (b *builder) apply(m Mount) error {
 		if err != nil {
 			return err
 		}
-		b.ns.Mount(at, f, "tmpfs", "tmpfs", true)
+		b.ns.Mount(at, f, "tmpfs", "tmpfs", !m.Owned) // the app user's own file is writable
 		return nil
 	case MountSymlink:
 		parentPath, name := splitParent(m.Path)

@@ -60,7 +60,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
-	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf); Mode (default 0644), the app user's when Owned
+	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf); Mode (default 0644); the app user's and writable when Owned
 )
 
 // Mount is one step of the sandbox's filesystem layout.
