@@ -69,9 +69,28 @@ func (x *xvfb) env() []string {
 	return append(os.Environ(), "DISPLAY="+x.display, "XAUTHORITY="+x.auth)
 }
 
-// screenshot runs argv until its window settled, grabs the screen, and stops it.
-func (x *xvfb) screenshot(t *testing.T, png string, argv ...string) {
+// screenshot runs argv until it drew (the screen differs from blank) and settled, grabs the
+// screen, and stops it.
+func (x *xvfb) screenshot(t *testing.T, png, blank string, settle time.Duration, argv ...string) {
 	t.Helper()
+	grab := func() {
+		imp := exec.Command("import", "-window", "root", png)
+		imp.Env = x.env()
+		if out, err := imp.CombinedOutput(); err != nil {
+			t.Fatalf("import: %v: %s", err, out)
+		}
+	}
+	// The previous app's window must be gone first (a sandbox ends a moment after its
+	// launcher is killed).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		grab()
+		if differingPixels(t, blank, png) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the screen did not clear after the previous app")
+		}
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = x.env()
 	var stderr strings.Builder
@@ -80,12 +99,14 @@ func (x *xvfb) screenshot(t *testing.T, png string, argv ...string) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	time.Sleep(1500 * time.Millisecond)
-	imp := exec.Command("import", "-window", "root", png)
-	imp.Env = x.env()
-	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("import: %v: %s (app stderr: %s)", err, out, stderr.String())
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		grab()
+		if differingPixels(t, blank, png) > 500 {
+			break
+		}
 	}
+	time.Sleep(settle)
+	grab()
 	if cmd.ProcessState != nil {
 		t.Fatalf("%v exited early: %s", argv, stderr.String())
 	}
@@ -108,21 +129,26 @@ func differingPixels(t *testing.T, a, b string) int {
 
 // TestX11Apps runs X clients under sbx on the user's display (Xvfb with a cookie, MIT-SHM on
 // and off): each draws what it draws natively, pixel for pixel within a small threshold
-// (anti-aliasing aside, none is expected). xterm runs a shell on one of the kernel's ptys.
+// (anti-aliasing aside, none is expected). xterm runs a shell on one of the kernel's ptys;
+// zenity is a GTK3 app.
 func TestX11Apps(t *testing.T) {
 	bin := sbxtest.Binary(t)
-	apps := [][]string{
-		{"xeyes"},
-		{"xterm", "-geometry", "30x6+0+0", "-e", "/bin/sh", "-c", "test -t 0 && echo hello from $(id -un); sleep 30"},
+	type app struct {
+		argv   []string
+		settle time.Duration
 	}
+	xeyes := app{[]string{"xeyes"}, 300 * time.Millisecond}
+	xterm := app{[]string{"xterm", "-geometry", "30x6+0+0", "-e", "/bin/sh", "-c", "test -t 0 && echo hello from $(id -un); sleep 30"}, 500 * time.Millisecond}
+	zenity := app{[]string{"zenity", "--info", "--text=hello", "--width=200"}, time.Second} // GTK3
 	cases := []struct {
 		name  string
 		shm   string
 		users []sbxtest.User
-		apps  [][]string
+		apps  []app
 	}{
-		{"MIT-SHM-on", "+extension", sbxtest.Users(), apps},
-		{"MIT-SHM-off", "-extension", sbxtest.Users()[:1], apps[:1]},
+		{"MIT-SHM-on", "+extension", sbxtest.Users()[:1], []app{xeyes, xterm, zenity}},
+		{"MIT-SHM-on", "+extension", sbxtest.Users()[1:], []app{xeyes, xterm}},
+		{"MIT-SHM-off", "-extension", sbxtest.Users()[:1], []app{xeyes}},
 	}
 	for _, c := range cases {
 		for _, u := range c.users {
@@ -140,15 +166,16 @@ func TestX11Apps(t *testing.T) {
 				if out, err := imp.CombinedOutput(); err != nil {
 					t.Fatalf("import: %v: %s", err, out)
 				}
-				for _, app := range c.apps {
+				for _, a := range c.apps {
+					app := a.argv
 					if _, err := exec.LookPath(app[0]); err != nil {
 						t.Logf("%s is not installed (make test installs it)", app[0])
 						continue
 					}
 					native := filepath.Join(dir, app[0]+"-native.png")
 					sandboxed := filepath.Join(dir, app[0]+"-sbx.png")
-					x.screenshot(t, native, u.Wrap(app)...)
-					x.screenshot(t, sandboxed, u.Wrap(append([]string{bin, "run", "--profile", "xterm", "--"}, app...))...)
+					x.screenshot(t, native, blank, a.settle, u.Wrap(app)...)
+					x.screenshot(t, sandboxed, blank, a.settle, u.Wrap(append([]string{bin, "run", "--profile", "xterm", "--"}, app...))...)
 					const threshold = 320 * 240 / 100 // 1% of the screen
 					drawn := differingPixels(t, blank, sandboxed)
 					if drawn < 500 {
