@@ -152,6 +152,7 @@ func run(stderr io.Writer) (int, error) {
 	// foreground process group, and the launcher relays the signals the terminal sends.
 	var userTTY *tty.Control
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
+	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
