@@ -11,8 +11,18 @@ import (
 )
 
 // openExecutable resolves and opens path for execve: a regular file with execute permission
-// on a mount that allows it.
+// on a mount that allows it. Like open, it resolves again when a rename replaced the file
+// between the resolution and the open.
 func (t *Task) openExecutable(dirfd int32, path string, follow bool) (*loader.Opened, error) {
+	for i := 0; ; i++ {
+		o, err := t.openExecutableOnce(dirfd, path, follow, i == staleRetries)
+		if err != errStale {
+			return o, err
+		}
+	}
+}
+
+func (t *Task) openExecutableOnce(dirfd int32, path string, follow, last bool) (*loader.Opened, error) {
 	vd, err := t.Lookup(dirfd, path, follow)
 	if err != nil {
 		return nil, err
@@ -37,6 +47,9 @@ func (t *Task) openExecutable(dirfd int32, path string, follow bool) (*loader.Op
 	}
 	f, err := in.Open(unix.O_RDONLY)
 	if err != nil {
+		if !last && t.staleOpen(vd, err) {
+			return nil, errStale
+		}
 		return nil, err
 	}
 	m, ok := f.(vfs.Mappable)

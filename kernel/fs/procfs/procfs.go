@@ -369,12 +369,17 @@ func mountID(fd *vfs.FileDescription) int {
 }
 
 func inoOfFD(fd *vfs.FileDescription) uint64 {
+	var a vfs.Attr
+	var err error
 	if in := fd.Inode(); in != nil {
-		if a, err := in.Stat(); err == nil {
-			return a.Ino
-		}
+		a, err = in.Stat()
+	} else {
+		a, err = fd.StatAnon() // pipes and sockets: the number in pipe:[N]
 	}
-	return 0
+	if err != nil {
+		return 0
+	}
+	return a.Ino
 }
 
 // memRange returns argv (cmdline) or envp (environ) from the process's memory.
