@@ -176,6 +176,9 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		}
 	}
 	p.Net = netPolicy(prof.Network)
+	if prof.Network.Mode != profiles.NetNone {
+		p.NetAddrs = HostAddrs()
+	}
 	// Why: names resolve through the broker, which pins what they resolved to for name rules.
 	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: []byte(resolvConf(prof.Network.DNS))})
 	x11 := false
