@@ -4,7 +4,7 @@
 GO ?= go
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: build test deps check unit bench
+.PHONY: build test deps check unit bench packages
 
 build:
 	CGO_ENABLED=0 $(GO) build -o sbx ./cmd/sbx
@@ -31,3 +31,8 @@ test: deps check unit
 
 bench:
 	$(GO) test -run NONE -bench . ./...
+
+# .deb, .rpm and Arch packages into $(DIST) (packaging/build; nfpm as a library).
+DIST ?= dist
+packages:
+	$(GO) run ./packaging/build -out $(DIST)

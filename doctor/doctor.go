@@ -108,20 +108,27 @@ func checkAppArmor(h Host) Result {
 		r.Status, r.Detail = OK, "not restricting user namespaces"
 		return r
 	}
-	profiles, err := h.ReadFile("/sys/kernel/security/apparmor/profiles")
-	if err == nil {
+	loaded := ""
+	if profiles, err := h.ReadFile("/sys/kernel/security/apparmor/profiles"); err == nil {
 		for _, l := range strings.Split(string(profiles), "\n") {
 			if strings.HasPrefix(l, "sbx ") {
-				r.Status, r.Detail = OK, "restricting user namespaces; the sbx profile is loaded ("+strings.TrimSpace(l)+")"
-				return r
+				loaded = strings.TrimSpace(l)
 			}
 		}
 	}
-	r.Detail = "kernel.apparmor_restrict_unprivileged_userns=1 and no sbx profile is loaded"
+	if err := h.Userns(); err == nil {
+		r.Status, r.Detail = OK, "restricting user namespaces; sbx may create them"
+		if loaded != "" {
+			r.Detail += " (profile " + loaded + ")"
+		}
+		return r
+	}
+	r.Status = Fail
+	r.Detail = "kernel.apparmor_restrict_unprivileged_userns=1 and no AppArmor profile lets this sbx create user namespaces"
 	r.Fix = "install the sbx package (it ships /etc/apparmor.d/sbx), or sudo apparmor_parser -r /etc/apparmor.d/sbx"
-	r.Status = Warn
-	if err != nil {
-		r.Detail += " (cannot read the loaded profiles: " + errText(err) + ")"
+	if loaded != "" {
+		r.Detail = "kernel.apparmor_restrict_unprivileged_userns=1; profile " + loaded + " is loaded but does not cover this binary"
+		r.Fix = "run the packaged /usr/bin/sbx, or copy /etc/apparmor.d/sbx with this binary's path and load it with sudo apparmor_parser -r"
 	}
 	return r
 }
@@ -205,6 +212,9 @@ func checkKVM(h Host) Result {
 	}
 	if err := h.OpenKVM(); err != nil {
 		r.Status, r.Detail = Warn, "/dev/kvm is not usable by this user ("+errText(err)+"); the ptrace and trap platforms are used"
+		if kind != "" {
+			r.Detail = "/dev/kvm (" + kind + ") is not usable by this user (" + errText(err) + "); the ptrace and trap platforms are used"
+		}
 		_, gid := h.Owner(fi)
 		if g := groupName(h, gid); g != "" && g != "root" {
 			r.Fix = "sudo usermod -aG " + g + " $USER, then log in again"

@@ -134,10 +134,16 @@ func TestHiddenCapabilities(t *testing.T) {
 			h.files["/sys/kernel/security/apparmor/profiles"] = "unprivileged_userns (enforce)\n"
 			h.userns = syscall.EACCES
 		}, "user namespaces", Fail, "apparmor_parser -r /etc/apparmor.d/sbx", false},
-		{"AppArmor restricts userns, profile missing (row)", func(h *fakeHost) {
+		{"AppArmor restricts userns, no sbx profile (its row)", func(h *fakeHost) {
 			h.files["/proc/sys/kernel/apparmor_restrict_unprivileged_userns"] = "1\n"
 			h.files["/sys/kernel/security/apparmor/profiles"] = "unprivileged_userns (enforce)\n"
-		}, "AppArmor userns restriction", Warn, "/etc/apparmor.d/sbx", true},
+			h.userns = syscall.EPERM
+		}, "AppArmor userns restriction", Fail, "apparmor_parser -r /etc/apparmor.d/sbx", false},
+		{"AppArmor restricts userns, profile for another path", func(h *fakeHost) {
+			h.files["/proc/sys/kernel/apparmor_restrict_unprivileged_userns"] = "1\n"
+			h.files["/sys/kernel/security/apparmor/profiles"] = "sbx (unconfined)\nunprivileged_userns (enforce)\n"
+			h.userns = syscall.EPERM
+		}, "AppArmor userns restriction", Fail, "this binary's path", false},
 		{"userns creation fails", func(h *fakeHost) { h.userns = errors.New("operation not permitted") },
 			"user namespaces", Fail, "allow unprivileged user namespaces", false},
 		{"ptrace_scope=2", func(h *fakeHost) { h.files["/proc/sys/kernel/yama/ptrace_scope"] = "2\n" },
@@ -184,12 +190,33 @@ func TestHiddenCapabilities(t *testing.T) {
 	}
 }
 
+// TestAppArmorAllowed: with the restriction on and the profile working, both rows are ok,
+// even when the list of loaded profiles cannot be read (it needs privileges).
+func TestAppArmorAllowed(t *testing.T) {
+	h := healthy()
+	h.files["/proc/sys/kernel/apparmor_restrict_unprivileged_userns"] = "1\n"
+	rs := Run(h)
+	for _, c := range []string{"user namespaces", "AppArmor userns restriction"} {
+		if r := find(t, rs, c); r.Status != OK {
+			t.Errorf("%s = %s (%s); want ok", c, r.Status, r.Detail)
+		}
+	}
+	h.files["/sys/kernel/security/apparmor/profiles"] = "sbx (unconfined)\n"
+	if d := find(t, Run(h), "AppArmor userns restriction").Detail; !strings.Contains(d, "sbx (unconfined)") {
+		t.Errorf("detail = %q; want the loaded profile named", d)
+	}
+}
+
 func TestKVMKinds(t *testing.T) {
 	h := healthy()
 	delete(h.stats, "/sys/module/kvm_intel")
 	h.stats["/sys/module/kvm_pvm"] = fakeInfo{mode: fs.ModeDir}
 	if d := find(t, Run(h), "KVM").Detail; !strings.Contains(d, "kvm_pvm") || !strings.Contains(d, "slower") {
 		t.Errorf("KVM detail on PVM = %q; want the kind and that auto does not pick it", d)
+	}
+	h.kvmErr = syscall.EACCES
+	if d := find(t, Run(h), "KVM").Detail; !strings.Contains(d, "kvm_pvm") {
+		t.Errorf("KVM detail when not usable = %q; want the kind still named", d)
 	}
 	delete(h.stats, "/dev/kvm")
 	if r := find(t, Run(h), "KVM"); r.Status != Info {

@@ -24,13 +24,20 @@ func (System) Owner(fi fs.FileInfo) (int, int) {
 	return -1, -1
 }
 
-// Userns starts a short-lived child (/bin/true) in a new user namespace, mapping the
-// caller's uid and gid, the way sbx run starts its kernel. Creating the namespace is part of
-// clone(2), so Start fails with the kernel's reason when it is not allowed.
+// Userns starts a short-lived child (true(1)) in a new user namespace with the other
+// namespaces sbx run gives its kernel (mount, PID, network, IPC, UTS), mapping the caller's
+// uid and gid. Creating them is part of clone(2), so Start fails with the kernel's reason when
+// it is not allowed; the namespaces besides the user one need capabilities inside it, which
+// AppArmor's userns restriction takes away, so the probe catches that too.
 func (System) Userns() error {
-	cmd := exec.Command("/bin/true")
+	prog := "/bin/true"
+	if _, err := os.Stat(prog); err != nil {
+		prog = "/usr/bin/true"
+	}
+	cmd := exec.Command(prog)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER,
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 	}

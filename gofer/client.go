@@ -551,3 +551,19 @@ func (h *Handle) Close() error {
 	_, _, err := h.c.call(OpClose, h.req())
 	return err
 }
+
+// Grow asks for the file to be allowed to reach end bytes under the disk limit; it returns
+// the end granted (it may be less), ENOSPC when the file may not grow at all.
+func (h *Handle) Grow(end int64) (int64, error) {
+	e := h.req()
+	e.u64(uint64(end))
+	d, _, err := h.c.call(OpGrow, e)
+	if err != nil {
+		return 0, err
+	}
+	got := int64(d.u64())
+	if d.err != nil {
+		return 0, unix.EIO
+	}
+	return got, nil
+}

@@ -409,3 +409,86 @@ func FuzzServer(f *testing.F) {
 		s.closeAll()
 	})
 }
+
+// TestHandlesFollowRenames: a handle names its file wherever a rename through the gofer
+// moved it (also when the move went through another handle of the same directory, or
+// moved a directory above it); a handle whose name was unlinked or replaced is retired
+// (reopening it is ENOENT, its metadata still reachable); two links of one file stay.
+func TestHandlesFollowRenames(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "d/sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "d/sub/f"), []byte("f"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tmp"), []byte("new"), 0o644)
+	os.WriteFile(filepath.Join(dir, "file"), []byte("old"), 0o644)
+	c := serve(t, []Mount{{HostPath: dir, SandboxPath: "/data"}}, nil)
+	root, err := c.Attach(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root2, err := c.Attach(0) // a second handle of the same directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(h *Handle, names ...string) *Handle {
+		t.Helper()
+		for _, n := range names {
+			e, err := h.Walk(n)
+			if err != nil {
+				t.Fatalf("Walk %s: %v", n, err)
+			}
+			h = e.Handle
+		}
+		return h
+	}
+	read := func(h *Handle) (string, error) {
+		f, err := h.Open(unix.O_RDONLY)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		return string(b), err
+	}
+	tmp, old, sub, f := walk(root.Handle, "tmp"), walk(root.Handle, "file"), walk(root.Handle, "d", "sub"), walk(root.Handle, "d", "sub", "f")
+	if err := root2.Handle.Rename("tmp", root2.Handle, "file", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := read(tmp); got != "new" || err != nil {
+		t.Errorf("renamed handle reads %q, %v; want new", got, err)
+	}
+	mode := uint32(0o600)
+	if err := tmp.SetAttr(SetAttr{Mode: &mode}); err != nil {
+		t.Errorf("chmod through the renamed handle: %v", err)
+	}
+	if _, err := read(old); err != unix.ENOENT {
+		t.Errorf("replaced handle opens: %v; want ENOENT", err)
+	}
+	if st, err := old.Stat(); err != nil || st.Nlink != 0 {
+		t.Errorf("replaced handle's Stat = %+v, %v; want nlink 0", st, err)
+	}
+	if err := root.Handle.Rename("d", root.Handle, "e", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := read(f); got != "f" || err != nil {
+		t.Errorf("handle below a moved directory reads %q, %v", got, err)
+	}
+	if ds, err := sub.Getdents(); err != nil || len(ds) != 1 || ds[0].Name != "f" {
+		t.Errorf("moved directory lists %+v, %v", ds, err)
+	}
+	if err := sub.Unlink("f", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := read(f); err != unix.ENOENT {
+		t.Errorf("unlinked handle opens: %v; want ENOENT", err)
+	}
+	// rename between two links of one file changes nothing
+	if _, err := root.Handle.Link(tmp, "link"); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Handle.Rename("file", root.Handle, "link", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := read(tmp); got != "new" || err != nil {
+		t.Errorf("after a rename onto its other link, the handle reads %q, %v", got, err)
+	}
+}

@@ -253,6 +253,24 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		return r
 	case OpSetAttr:
 		return s.setattr(n, d, ro)
+	case OpGrow:
+		want := int64(d.u64())
+		if d.err != nil || want < 0 {
+			return errReply(unix.EINVAL)
+		}
+		if ro {
+			return errReply(unix.EROFS)
+		}
+		if n.kind != KindRegular {
+			return errReply(unix.EINVAL)
+		}
+		end, err := s.disk.grow(n.fd, want)
+		if err != nil {
+			return errReply(err)
+		}
+		r := okReply()
+		r.e.u64(uint64(end))
+		return r
 	case OpGetdents:
 		off := d.u64()
 		if d.err != nil {
@@ -354,6 +372,11 @@ func (s *Server) create(op Op, n *node, name string, flags int, mode uint32, tar
 		}
 		return errReply(err)
 	}
+	if op == OpCreate && s.disk.limit > 0 {
+		if p, err := unix.Openat(n.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
+			s.disk.created(p)
+		}
+	}
 	r := entryReply(id, a, tgt)
 	r.fd = fd
 	return r
@@ -402,6 +425,10 @@ func (s *Server) setattr(n *node, d *decoder, ro bool) *reply {
 		fd, err := s.reopenLocked(n, unix.O_WRONLY)
 		if err != nil {
 			return errReply(err)
+		}
+		if end, err := s.disk.grow(fd, size); err != nil || end < size {
+			unix.Close(fd)
+			return errReply(unix.ENOSPC)
 		}
 		err = unix.Ftruncate(fd, size)
 		unix.Close(fd)

@@ -40,6 +40,9 @@ func RoleMain() error {
 		return err
 	}
 	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
+	// The sandbox's kernel applies the app's umask to every mode it sends; the gofer's own
+	// (inherited from the user's shell) must not take more bits away.
+	unix.Umask(0)
 	v, warnings, err := confineView(&cfg)
 	if err != nil {
 		report(status{Error: err.Error()})
@@ -47,6 +50,7 @@ func RoleMain() error {
 	}
 	report(status{Warnings: warnings})
 	s := newServer(v)
+	s.disk.limit = cfg.DiskLimit
 	s.uid, s.gid = uid, gid
 	s.hostUID, s.hostGID = cfg.HostUID, cfg.HostGID
 	err = s.Serve(roleConnFD)
@@ -61,6 +65,11 @@ func RoleMain() error {
 func confineView(cfg *Config) (*view, []string, error) {
 	var warnings []string
 	v := &view{}
+	// Why first: dropping the bounding set stops and signals every thread once per
+	// capability, which costs least while the runtime has few threads.
+	if err := DropBoundingSet(); err != nil {
+		return nil, nil, err
+	}
 	for _, d := range cfg.Deny {
 		if !filepath.IsAbs(d) {
 			return nil, nil, fmt.Errorf("deny path %q is not absolute", d)
@@ -160,7 +169,13 @@ func confineView(cfg *Config) (*view, []string, error) {
 			warnings = append(warnings, "Landlock could not be applied: "+err.Error())
 		}
 	}
-	if err := DropAllCapabilities(); err != nil {
+	var keep uint64
+	if cfg.RootFileCaps {
+		for _, c := range rootFileCaps {
+			keep |= 1 << c
+		}
+	}
+	if err := dropCapabilitiesExcept(keep); err != nil {
 		return nil, nil, err
 	}
 	if err := seccomp.Install(goferSyscalls); err != nil {

@@ -20,7 +20,8 @@ type node struct {
 	fd    int
 	mount int
 	// parent and name are where the file is reached again; gone is set once its name was
-	// unlinked or replaced. protected by Server.tree
+	// unlinked or replaced. protected by Server.tree; writers hold Server.mu too, so
+	// holding either is enough to read them
 	parent *node
 	name   string
 	gone   bool
@@ -40,6 +41,8 @@ type nameKey struct {
 // Server answers one kernel's requests.
 type Server struct {
 	view *view
+	// disk counts what the sandbox adds to the host (disk.go).
+	disk diskUsage
 	// uid, gid are the gofer's own IDs in its user namespace (read at start: its seccomp
 	// filter refuses getuid later); hostUID, hostGID the user's IDs on the host.
 	uid, gid         uint32
@@ -84,7 +87,7 @@ func (v *view) denied(host string) bool {
 func newServer(v *view) *Server {
 	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid())
 	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node),
-		uid: uid, gid: gid, hostUID: uid, hostGID: gid}
+		uid: uid, gid: gid, hostUID: uid, hostGID: gid, disk: diskUsage{files: map[fileID]*grownFile{}}}
 }
 
 func (s *Server) get(id uint64) (*node, error) {
@@ -113,7 +116,7 @@ func (s *Server) add(n *node) (uint64, error) {
 	return s.next, nil
 }
 
-// key is the directory entry a non-root node is reached by. Preconditions: tree held.
+// key is the directory entry a non-root node is reached by. Preconditions: tree or mu held.
 func (n *node) key() nameKey { return nameKey{n.parent.dev, n.parent.ino, n.name} }
 
 // unindexLocked drops n from the names index. Preconditions: mu held.

@@ -65,12 +65,16 @@ func Start(cfg Config) (*Process, error) {
 	cmd.Stderr = os.Stderr
 	uid, gid := os.Getuid(), os.Getgid()
 	cfg.HostUID, cfg.HostGID = uint32(uid), uint32(gid)
+	ambient := []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}
+	if cfg.RootFileCaps {
+		ambient = append(ambient, rootFileCaps...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC |
 			syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: int(innerID(uint32(uid))), HostID: uid, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: int(innerID(uint32(gid))), HostID: gid, Size: 1}},
-		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
+		AmbientCaps: ambient,
 		Setsid:      true,
 		Pdeathsig:   syscall.SIGKILL,
 	}

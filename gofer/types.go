@@ -1,5 +1,7 @@
 package gofer
 
+import "golang.org/x/sys/unix"
+
 // Kind is a file type.
 type Kind uint8
 
@@ -93,8 +95,20 @@ type Config struct {
 	Deny []string `json:"deny,omitempty"`
 	// RequireLandlock refuses to start where Landlock is unavailable.
 	RequireLandlock bool `json:"require_landlock,omitempty"`
+	// RootFileCaps keeps root's file capabilities (CAP_CHOWN, CAP_DAC_OVERRIDE,
+	// CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID) in the gofer, as a container's root has
+	// them on its root filesystem (an image's 0555 root directory, files of other owners).
+	// They act only in the gofer's own user namespace, on files of the IDs it maps, and only
+	// inside the view. Set by the OCI front end for a root process; never for desktop apps.
+	RootFileCaps bool `json:"root_file_caps,omitempty"`
 	// HostUID and HostGID are the user's IDs on the host. Start sets them; the gofer's own
 	// IDs inside its user namespace may differ (see innerID).
 	HostUID uint32 `json:"host_uid"`
 	HostGID uint32 `json:"host_gid"`
+	// DiskLimit bounds what the sandbox may add to the host through writable mounts, in
+	// bytes (disk.go); 0: no limit.
+	DiskLimit int64 `json:"disk_limit,omitempty"`
 }
+
+// rootFileCaps are the capabilities RootFileCaps keeps.
+var rootFileCaps = []uintptr{unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH, unix.CAP_FOWNER, unix.CAP_FSETID}

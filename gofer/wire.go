@@ -56,6 +56,7 @@ const (
 	OpListxattr                 // handle → names
 	OpSetxattr                  // handle, name, value, flags
 	OpClose                     // handle
+	OpGrow                      // handle, end → granted end (disk limit; ENOSPC: nothing)
 	OpRemovexattr               // handle, name
 	opMax
 )

@@ -79,7 +79,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
 			mm: childMM, root: parentTG.root, cwd: parentTG.cwd, umask: parentTG.umask, creds: parentTG.creds,
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
-			pgid: parentTG.pgid, sid: parentTG.sid, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
+			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
 			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal}
 		tg.creds.Groups = append([]uint32(nil), parentTG.creds.Groups...)
 		for r, l := range parentTG.limits {

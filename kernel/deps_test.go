@@ -14,7 +14,7 @@ func TestDependencyWalls(t *testing.T) {
 	if err != nil {
 		t.Skipf("go list: %v", err)
 	}
-	for _, banned := range []string{"github.com/spf13/cobra", "github.com/charmbracelet/", "github.com/godbus/",
+	for _, banned := range []string{"github.com/spf13/cobra", "github.com/charmbracelet/", "charm.land/", "github.com/godbus/",
 		"github.com/BurntSushi/toml", "golang.org/x/term"} {
 		for _, dep := range strings.Fields(string(out)) {
 			if strings.HasPrefix(dep, banned) {

@@ -91,10 +91,12 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 		m.Release()
 		return unix.EINTR
 	}
+	t.becomeLeader()
 	t.exitRobustList(t.MM()) // in the old image, before it goes
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
+	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe
 	tg.comm = res.Comm
 	fds := tg.fds
@@ -151,6 +153,24 @@ func (t *Task) killOtherThreads() bool {
 	}
 }
 
+// becomeLeader makes t, the last thread of its process, the leader: a thread that execs
+// takes over the process ID as its thread ID, as Linux's de_thread does.
+func (t *Task) becomeLeader() {
+	tg := t.tg
+	if tg.Leader() == t {
+		return
+	}
+	k := t.k
+	k.mu.Lock()
+	delete(k.tasks, t.TID)
+	t.TID = tg.PID
+	k.tasks[t.TID] = t
+	k.mu.Unlock()
+	tg.mu.Lock()
+	tg.leader = t
+	tg.mu.Unlock()
+}
+
 // Exe returns the executable's location (for /proc/PID/exe).
 func (tg *ThreadGroup) Exe() vfs.VirtualDentry {
 	tg.mu.Lock()
@@ -187,7 +207,11 @@ func (tg *ThreadGroup) FSContext() (root, cwd vfs.VirtualDentry) {
 }
 
 // Leader returns the thread-group leader.
-func (tg *ThreadGroup) Leader() *Task { return tg.leader }
+func (tg *ThreadGroup) Leader() *Task {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.leader
+}
 
 // Tasks returns the live threads.
 func (tg *ThreadGroup) Tasks() []*Task {

@@ -193,11 +193,17 @@ func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescripti
 			return nil, unix.EROFS
 		}
 	}
+	if ao, ok := in.(vfs.AnonOpener); ok && created == nil {
+		return ao.OpenAnon(flags)
+	}
 	f := created
 	if f == nil {
 		if f, err = in.Open(flags); err != nil {
 			return nil, err
 		}
+	}
+	if f, err = t.openedTerminal(f, flags); err != nil {
+		return nil, err
 	}
 	fd := vfs.NewFileDescription(f, vd, flags)
 	if pw, ok := f.(vfs.PartnerWaiter); ok && flags&unix.O_NONBLOCK == 0 {

@@ -9,12 +9,14 @@ package kernel
 
 import (
 	"fmt"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"io"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
 )
@@ -28,6 +30,8 @@ type Config struct {
 	Release    string // uname -r inside the sandbox
 	Version    string // uname -v
 	UID, GID   uint32 // the app's credentials
+	// Groups are the first process's supplementary groups.
+	SupplementaryGroups []uint32
 	// Debug receives one line per unknown syscall number (sbx run --debug); nil discards.
 	Debug io.Writer
 	// Strace receives every syscall with decoded arguments and result; nil disables.
@@ -36,6 +40,9 @@ type Config struct {
 	Limits map[int][2]uint64
 	// MaxTasks bounds the number of tasks (profile resources.tasks); 0 means no bound.
 	MaxTasks int
+	// MemoryLimit bounds the sandbox's memory in bytes (profile resources.memory, oom.go);
+	// 0 means no bound.
+	MemoryLimit int64
 	// Caps are the effective, permitted and inheritable capabilities capget reports for
 	// root in the sandbox: those of the user who started it.
 	Caps [3]uint64
@@ -44,6 +51,9 @@ type Config struct {
 	// BlockedReport, when positive, makes the kernel report to Debug every task that
 	// stays longer than this in one system call (watchdog.go).
 	BlockedReport time.Duration
+	// Net holds the sandbox's Internet sockets (nil: a stack with only the private
+	// loopback).
+	Net *inet.Stack
 }
 
 // SocketBroker hands the kernel connected host sockets for allowed sandbox paths.
@@ -66,6 +76,7 @@ type Kernel struct {
 	reapedCPU time.Duration
 
 	unknown unknownLog
+	oom     oomState
 
 	mu sync.Mutex
 	// tasks maps TIDs to tasks; groups maps TGIDs to thread groups. protected by mu
@@ -73,6 +84,8 @@ type Kernel struct {
 	groups map[int32]*ThreadGroup
 	// nextPID is the next PID to hand out. protected by mu
 	nextPID int32
+	// ctty maps sessions to their controlling terminals. protected by mu
+	ctty map[int32]*tty.Control
 	// init is the first thread group; the sandbox ends when it exits. protected by mu
 	init *ThreadGroup
 	// exited counters of dead tasks, so totals stay monotonic. protected by mu
@@ -94,8 +107,13 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	if cfg.Hostname == "" {
 		cfg.Hostname = "sbx"
 	}
+	if cfg.Net == nil {
+		cfg.Net = inet.NewStack(nil)
+	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
-		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID()}
+		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
+		ctty: make(map[int32]*tty.Control)}
+	k.OnProcessExit(k.ttyExit)
 	if k.BlockedReport > 0 && k.Debug != nil {
 		go k.watchdog()
 	} else {

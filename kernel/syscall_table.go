@@ -39,6 +39,20 @@ type SyscallArgs [6]uint64
 // SyscallFn implements one syscall. It returns the value for rax or an errno (unix.Errno).
 type SyscallFn func(t *Task, a SyscallArgs) (uint64, error)
 
+// ArgWidth is how much of its register a syscall argument uses, from its C type.
+type ArgWidth uint8
+
+const (
+	// Wide arguments use the whole register (long, size_t, off_t, pointers).
+	Wide ArgWidth = iota
+	// Int32 arguments are C int (and pid_t, clockid_t, ...): the low half, sign-extended.
+	Int32
+	// Uint32 arguments are C unsigned int (and uid_t, u32, ...): the low half.
+	Uint32
+	// Uint16 arguments are umode_t: the low 16 bits.
+	Uint16
+)
+
 // Syscall is one table entry.
 type Syscall struct {
 	Name    string
@@ -47,6 +61,24 @@ type Syscall struct {
 	Note    string
 	// Format decodes arguments for --strace; nil prints raw hex.
 	Format func(t *Task, a SyscallArgs) string
+	// Widths gives each argument's width; Decode applies them before the handler runs, as
+	// Linux's syscall wrappers cast each register to its parameter's type, so upper bits
+	// an app left in a 32-bit argument's register are ignored.
+	Widths [6]ArgWidth
+}
+
+// Decode cuts each argument to the width of its C type.
+func (s *Syscall) Decode(a *SyscallArgs) {
+	for i, w := range s.Widths {
+		switch w {
+		case Int32:
+			a[i] = uint64(int64(int32(a[i])))
+		case Uint32:
+			a[i] = uint64(uint32(a[i]))
+		case Uint16:
+			a[i] = uint64(uint16(a[i]))
+		}
+	}
 }
 
 // SyscallTable maps x86-64 syscall numbers to handlers.

@@ -30,7 +30,8 @@ type ThreadGroup struct {
 	children map[*ThreadGroup]struct{}
 	// tasks are the live threads. protected by mu
 	tasks map[*Task]struct{}
-	// leader is the first task (TID == PID).
+	// leader is the task whose TID is the PID: the first one, or the one that exec'd last.
+	// protected by mu
 	leader *Task
 	// mm is the address space. protected by mu
 	mm *mm.MM
@@ -52,6 +53,9 @@ type ThreadGroup struct {
 	zombie     bool
 	// pgid and sid are the process group and session. protected by mu
 	pgid, sid int32
+	// noCtty: the process gave up its session's controlling terminal (TIOCNOTTY by a
+	// process that is not the session leader). protected by mu
+	noCtty bool
 	// dumpable, noNewPrivs, pdeathSignal are prctl state. protected by mu
 	dumpable     bool
 	noNewPrivs   bool
@@ -73,6 +77,9 @@ type ThreadGroup struct {
 	sigQueue waiter.Queue
 	// exitQueue is notified when the process exits (pidfds wait on it).
 	exitQueue waiter.Queue
+	// exited, for processes started from outside (NewTopGroup), is closed when the process
+	// has exited and exitStatus is final.
+	exited chan struct{}
 	// deadCPU is the CPU time of the process's exited threads, childCPU that of its
 	// reaped children (with theirs), user then system. protected by mu
 	deadCPU, childCPU [2]time.Duration
@@ -266,7 +273,8 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 	}
 	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
 		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
-		creds:        vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID},
+		creds: vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID,
+			Groups: append([]uint32(nil), k.SupplementaryGroups...)},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now()}
 	t, err := k.newTaskLocked(tg, pid)
 	if err != nil {
@@ -274,6 +282,42 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 	}
 	k.init = tg
 	return t, nil
+}
+
+// NewTopGroup creates a process started from outside the sandbox while it runs (an OCI
+// runtime's exec): like the first process it has no parent inside (its parent PID is 0), its
+// own session and process group; unlike it, the sandbox goes on when it exits. Exited reports
+// its end and ExitStatus its wait status.
+func (k *Kernel) NewTopGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.init == nil {
+		return nil, unix.ESRCH
+	}
+	pid, err := k.allocPIDLocked()
+	if err != nil {
+		return nil, err
+	}
+	limits := defaultLimits()
+	for r, l := range k.Limits {
+		limits[r] = l
+	}
+	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
+		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
+		creds:        vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID},
+		childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exited: make(chan struct{})}
+	return k.newTaskLocked(tg, pid)
+}
+
+// Exited returns a channel closed when a process made by NewTopGroup has exited (nil for
+// other processes).
+func (tg *ThreadGroup) Exited() <-chan struct{} { return tg.exited }
+
+// ExitStatus returns the process's wait status (final once it has exited).
+func (tg *ThreadGroup) ExitStatus() int {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.exitStatus
 }
 
 // newTaskLocked creates a task in tg with the given TID. Preconditions: k.mu held.
@@ -372,6 +416,7 @@ func (t *Task) syscall() {
 		ret, err = e.Fn(t, a)
 		t.call.Store(nil)
 	} else {
+		e.Decode(&a)
 		ret, err = e.Fn(t, a)
 	}
 	if t.k.Strace != nil {
@@ -588,14 +633,24 @@ func (t *Task) exit() {
 	}
 	k.exitMu.Unlock()
 	tg.exitQueue.Notify(waiter.EventIn | waiter.EventHUp)
+	if tg.exited != nil {
+		close(tg.exited)
+	}
 	if parent != nil {
 		k.notifyParent(parent, tg)
 		return
 	}
-	// The first process: the sandbox ends with it.
+	// The first process (the sandbox ends with it) or one started from outside (nobody
+	// reaps it: it is gone now, its CPU time with the sandbox's reaped time).
+	tg.mu.Lock()
+	own := tg.deadCPU[0] + tg.deadCPU[1]
+	tg.mu.Unlock()
 	k.mu.Lock()
 	delete(k.groups, tg.PID)
 	isInit := k.init == tg
+	if !isInit {
+		k.reapedCPU += own
+	}
 	k.mu.Unlock()
 	if isInit {
 		if status&0x7f != 0 {

@@ -79,7 +79,7 @@ func (tg *ThreadGroup) Setsid() (uint64, error) {
 	if tg.pgid == tg.PID {
 		return 0, unix.EPERM
 	}
-	tg.sid, tg.pgid = tg.PID, tg.PID
+	tg.sid, tg.pgid, tg.noCtty = tg.PID, tg.PID, false
 	return uint64(tg.PID), nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 )
 
@@ -28,21 +29,36 @@ type Plan struct {
 	Env         []string
 	Cwd         string
 	UID, GID    uint32
-	Hostname    string
-	Platform    string
-	Gofer       gofer.Config
-	Layout      []sandbox.Mount
-	Warnings    []string
-	MaxTasks    int
-	Debug       bool
+	// Groups are the app's supplementary groups.
+	Groups []uint32
+	// Caps, when set, are the capabilities (effective, permitted, inheritable) the app's
+	// root has inside the sandbox's kernel; unset, the launching user's own.
+	Caps     *[3]uint64
+	Hostname string
+	Platform string
+	Gofer    gofer.Config
+	Layout   []sandbox.Mount
+	Warnings []string
+	MaxTasks int
+	// Limits are resource limits (RLIMIT_* → soft, hard) the app starts with.
+	Limits map[int][2]uint64
+	// MemoryLimit bounds the sandbox's memory in bytes (0: none).
+	MemoryLimit int64
+	// DiskLimit bounds what the sandbox may add to the host's disk, in bytes (0: none).
+	DiskLimit int64
+	Debug     bool
 	// DebugBlocked is how long a task may stay in one system call before a debug run
 	// reports it (0: the kernel's default).
 	DebugBlocked time.Duration
 	Strace       bool
+	// T0 is when sbx started; with Debug, start-up steps are logged relative to it.
+	T0 time.Time
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.
 	DBus *DBusPlan
+	// Net is the policy the net broker applies to the sandbox's Internet sockets.
+	Net netbroker.Policy
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

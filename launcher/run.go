@@ -19,6 +19,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,7 @@ const KernelRole = "__kernel"
 type Sandbox struct {
 	Plan *Plan
 	dbus *dbusproxy.Proxy
+	net  *netbroker.Broker
 	// denialSink receives denials (set by Publish). It holds a func(kind, detail string).
 	denialSink atomic.Value
 	Started    time.Time
@@ -37,7 +39,9 @@ type Sandbox struct {
 	kernel     *exec.Cmd
 	ctlMu      sync.Mutex
 	ctl        *os.File
-	ctlRead    *bufio.Scanner
+	// execCh asks the kernel to start processes (Exec).
+	execCh  *os.File
+	ctlRead *bufio.Scanner
 }
 
 // Start launches the gofer and the kernel for plan, with the caller's standard streams.
@@ -78,8 +82,17 @@ func (s *Sandbox) denied(kind, detail string) {
 	}
 }
 
+// mark logs a start-up step with --debug: the breakdown of how long `sbx run` takes to
+// reach the app.
+func (p *Plan) mark(w io.Writer, what string) {
+	if p.Debug && !p.T0.IsZero() {
+		fmt.Fprintf(w, "sbx: start-up +%.1f ms: %s\n", float64(time.Since(p.T0).Microseconds())/1000, what)
+	}
+}
+
 func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan := sb.Plan
+	plan.mark(stderr, "plan built, starting the gofer")
 	// Why: the gofer is the only process that ever opens host files for the sandbox.
 	gp, err := gofer.Start(plan.Gofer)
 	if err != nil {
@@ -106,10 +119,29 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	brokerKernel := os.NewFile(uintptr(brokerPair[1]), "broker-kernel")
 	go serveBroker(brokerPair[0], plan.Sockets)
+	// Why: the kernel stays in an empty network namespace; the net broker, here in the
+	// host's, creates its Internet sockets and checks [network] on each.
+	netPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		gp.Kill()
+		return err
+	}
+	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
+	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
+	go nb.Serve(netPair[0])
+	sb.net = nb
 	cmd := exec.Command("/proc/self/exe", KernelRole)
 	cmd.Args[0] = "sbx-kernel"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel} // FDs 3, 4, 5, 6
+	// Why: processes started while the sandbox runs (an OCI exec) come over their own channel.
+	execPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		gp.Kill()
+		return err
+	}
+	execKernel := os.NewFile(uintptr(execPair[1]), "exec-kernel")
+	sb.execCh = os.NewFile(uintptr(execPair[0]), "exec")
+	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel, execKernel, netKernel} // FDs 3, 4, 5, 6, 7, 8
 	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
 	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
 	uid, gid := os.Getuid(), os.Getgid()
@@ -130,9 +162,12 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		gp.Kill()
 		return fmt.Errorf("starting the kernel: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", err)
 	}
+	plan.mark(stderr, "gofer and kernel processes started")
 	cfgR.Close()
 	ctlKernel.Close()
 	brokerKernel.Close()
+	execKernel.Close()
+	netKernel.Close()
 	gp.Conn.Close()
 	// The kernel's start-up overlaps the gofer's self-confinement; it gets its
 	// configuration, and so touches no host file, only once the gofer is ready.
@@ -141,10 +176,20 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		cmd.Wait()
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
+	plan.mark(stderr, "gofer ready (confined)")
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
-	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
+	caps := ownCaps()
+	if plan.Caps != nil {
+		caps = *plan.Caps
+	}
+	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
-		Caps: ownCaps(), BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
+		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
+		Caps: caps, Limits: startLimits(plan.Limits),
+		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
+	if plan.Debug && !plan.T0.IsZero() {
+		cfg.DebugT0 = plan.T0.UnixNano()
+	}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		gp.Kill()
@@ -181,6 +226,83 @@ func (s *Sandbox) Query(req sandbox.ControlRequest) (*sandbox.ControlReply, erro
 	return &rep, nil
 }
 
+// Exec starts a process in the running sandbox with the given standard streams (which the
+// kernel gets duplicates of). It returns the process's PID inside and a wait function that
+// returns its exit status (shell style); closing the sandbox side of the exec (the returned
+// stop function) kills the process.
+func (s *Sandbox) Exec(req sandbox.ExecRequest, stdin, stdout, stderr *os.File) (pid int32, wait func() (int, error), stop func(), err error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	mine, theirs := pair[0], pair[1]
+	b, err := json.Marshal(req)
+	if err != nil {
+		unix.Close(mine)
+		unix.Close(theirs)
+		return 0, nil, nil, err
+	}
+	rights := unix.UnixRights(int(stdin.Fd()), int(stdout.Fd()), int(stderr.Fd()), theirs)
+	err = unix.Sendmsg(int(s.execCh.Fd()), b, rights, nil, 0)
+	unix.Close(theirs)
+	if err != nil {
+		unix.Close(mine)
+		return 0, nil, nil, fmt.Errorf("asking the kernel to start %s: %w", req.Argv[0], err)
+	}
+	read := func() (sandbox.ExecReply, error) {
+		buf := make([]byte, 4096)
+		for {
+			n, err := unix.Read(mine, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				return sandbox.ExecReply{}, io.ErrUnexpectedEOF
+			}
+			var r sandbox.ExecReply
+			if err := json.Unmarshal(buf[:n], &r); err != nil {
+				return r, err
+			}
+			return r, nil
+		}
+	}
+	first, err := read()
+	if err != nil {
+		unix.Close(mine)
+		return 0, nil, nil, fmt.Errorf("the sandbox ended before %s started", req.Argv[0])
+	}
+	if first.Error != "" {
+		unix.Close(mine)
+		return 0, nil, nil, &ExecError{Code: first.Code, Msg: first.Error}
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { unix.Close(mine) }) }
+	wait = func() (int, error) {
+		r, err := read()
+		stop()
+		if err != nil {
+			return sandbox.ExitFailure, fmt.Errorf("the sandbox ended while %s ran", req.Argv[0])
+		}
+		return r.Status, nil
+	}
+	return first.PID, wait, stop, nil
+}
+
+// ExecError is a process the kernel could not start: Code is 126 (cannot execute), 127
+// (not found) or 125.
+type ExecError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExecError) Error() string { return e.Msg }
+
+// SignalPID delivers sig to process pid inside the sandbox.
+func (s *Sandbox) SignalPID(pid int32, sig syscall.Signal) error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "signal", PID: pid, Signal: int(sig)})
+	return err
+}
+
 // Signal delivers sig to the app's first process.
 func (s *Sandbox) Signal(sig syscall.Signal) error {
 	_, err := s.Query(sandbox.ControlRequest{Op: "signal", Signal: int(sig)})
@@ -192,18 +314,48 @@ func (s *Sandbox) Pids() (kernel, goferPID int) {
 	return s.kernel.Process.Pid, s.gofer.Pid()
 }
 
+// TerminalSignal delivers sig as the user's terminal would: to the foreground process group
+// of the terminal inside the sandbox (the first process when there is no terminal).
+func (s *Sandbox) TerminalSignal(sig syscall.Signal) error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "tty-signal", Signal: int(sig)})
+	return err
+}
+
+// terminalSignals are what the user's terminal sends the launcher's process group on
+// behalf of the sandbox's session: Ctrl-C, Ctrl-\, Ctrl-Z and window size changes. The
+// launcher relays them to the foreground process group inside (and so does not stop itself
+// on Ctrl-Z).
+var terminalSignals = []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGWINCH}
+
 // Wait waits for the app to exit and returns its status (shell style: 128+signal when it
-// was killed), relaying SIGINT, SIGTERM, SIGHUP and SIGQUIT to it meanwhile.
+// was killed), relaying signals meanwhile: the terminal's to the foreground process group
+// inside, SIGTERM and SIGHUP to the first process.
 func (s *Sandbox) Wait() int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	return s.WaitRelaying([]os.Signal{syscall.SIGTERM, syscall.SIGHUP}, terminalSignals)
+}
+
+// WaitRelaying is Wait relaying the signals toFirst to the first process and toTerminal to
+// the foreground process group of the terminal inside.
+func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
+	terminal := make(map[os.Signal]bool)
+	for _, sig := range toTerminal {
+		terminal[sig] = true
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, append(append([]os.Signal(nil), toFirst...), toTerminal...)...)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case sig := <-sigs:
-				if err := s.Signal(sig.(syscall.Signal)); err != nil {
+				var err error
+				if terminal[sig] {
+					err = s.TerminalSignal(sig.(syscall.Signal))
+				} else {
+					err = s.Signal(sig.(syscall.Signal))
+				}
+				if err != nil && sig != syscall.SIGWINCH {
 					s.kernel.Process.Kill()
 				}
 			case <-done:
@@ -214,6 +366,7 @@ func (s *Sandbox) Wait() int {
 	err := s.kernel.Wait()
 	close(done)
 	s.ctl.Close()
+	s.execCh.Close()
 	if s.dbus != nil {
 		s.dbus.Close()
 		os.Remove(s.Plan.DBus.Listen)

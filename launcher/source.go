@@ -1,6 +1,8 @@
 package launcher
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -25,6 +27,12 @@ type Live struct {
 	subs   map[chan control.Event]struct{}
 	// denials counts refusals by kind (file, network, dbus). protected by mu
 	denials map[string]uint64
+	// srv serves the control socket.
+	srv *control.Server
+	// oomSeen is how many of the kernel's OOM kills are published. protected by mu
+	oomSeen int
+	// diskSeen is how many disk-limit refusals are counted. protected by mu
+	diskSeen uint64
 }
 
 // maxEvents bounds the events a sandbox remembers for new subscribers.
@@ -49,7 +57,11 @@ func (s *Sandbox) Publish() (*Live, error) {
 		lv.publish(control.Event{Time: time.Now(), Kind: "denial", Detail: kind + ": " + detail})
 	})
 	lv.publish(control.Event{Time: time.Now(), Kind: "exec", Detail: joinArgs(s.Plan.Argv)})
-	go control.Serve(l, lv, nil)
+	if s.Plan.MemoryLimit > 0 || s.Plan.DiskLimit > 0 {
+		go lv.watchLimits()
+	}
+	lv.srv = control.NewServer(lv, nil)
+	go lv.srv.Serve(l)
 	go func() { <-lv.done; l.Close() }()
 	return lv, nil
 }
@@ -78,6 +90,8 @@ func (lv *Live) Close(status int) {
 		delete(lv.subs, ch)
 	}
 	lv.mu.Unlock()
+	// Why: the request that ended the sandbox (sbx kill) still gets its answer.
+	lv.srv.Drain(time.Second)
 	close(lv.done)
 }
 
@@ -137,7 +151,8 @@ func (lv *Live) Stats() (control.Stats, error) {
 	if err != nil {
 		return control.Stats{}, err
 	}
-	st := control.Stats{Tasks: rep.Tasks, MemoryBytes: rep.MemoryBytes, CPUNanos: rep.CPUNanos, Syscalls: rep.Syscalls,
+	lv.publishLimits(rep)
+	st := control.Stats{Tasks: rep.Tasks, MemoryBytes: rep.MemoryBytes, MemoryLimit: rep.MemoryLimit, CPUNanos: rep.CPUNanos, Syscalls: rep.Syscalls,
 		TopSyscalls: counts(rep.TopSyscalls), Unimplemented: counts(rep.Unimplemented), Denials: map[string]uint64{}}
 	lv.mu.Lock()
 	for k, v := range lv.denials {
@@ -167,6 +182,24 @@ func (lv *Live) Tree() ([]control.Process, error) {
 	out := make([]control.Process, len(rep.Processes))
 	for i, p := range rep.Processes {
 		out[i] = control.Process{PID: p.PID, PPID: p.PPID, Command: p.Command, Threads: p.Threads, State: p.State, HostFiles: p.HostFiles}
+	}
+	return out, nil
+}
+
+// Connections implements control.ConnectionLister: the kernel's Internet sockets, each
+// remote address with the names the sandbox's resolver answered it for.
+func (lv *Live) Connections() ([]control.Connection, error) {
+	rep, err := lv.sb.Query(sandbox.ControlRequest{Op: "connections"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]control.Connection, len(rep.Connections))
+	for i, c := range rep.Connections {
+		out[i] = control.Connection{Proto: c.Proto, State: c.State, Local: c.Local, Remote: c.Remote, Private: c.Private,
+			BytesIn: c.BytesIn, BytesOut: c.BytesOut}
+		if a, err := netip.ParseAddrPort(c.Remote); err == nil && lv.sb.net != nil && !c.Private {
+			out[i].Names = lv.sb.net.NamesOf(a.Addr())
+		}
 	}
 	return out, nil
 }
@@ -216,4 +249,47 @@ func (lv *Live) Kill(sig syscall.Signal, grace time.Duration) error {
 		return lv.sb.kernel.Process.Kill()
 	}
 	return nil
+}
+
+// oomPoll is how often the launcher asks the kernel for OOM kills when nobody watches.
+const oomPoll = 500 * time.Millisecond
+
+// watchLimits turns the kernel's OOM kills and disk-limit refusals into events while the
+// sandbox lives.
+func (lv *Live) watchLimits() {
+	t := time.NewTicker(oomPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-lv.done:
+			return
+		case <-t.C:
+		}
+		rep, err := lv.sb.Query(sandbox.ControlRequest{Op: "stats"})
+		if err != nil {
+			continue
+		}
+		lv.publishLimits(rep)
+	}
+}
+
+// publishLimits publishes the OOM kills and disk-limit refusals not published yet.
+func (lv *Live) publishLimits(rep *sandbox.ControlReply) {
+	kills := rep.OOMKills
+	lv.mu.Lock()
+	full := rep.DiskFull - min(rep.DiskFull, lv.diskSeen)
+	lv.diskSeen = max(lv.diskSeen, rep.DiskFull)
+	if full > 0 {
+		lv.denials["disk"] += full
+	}
+	fresh := kills[min(lv.oomSeen, len(kills)):]
+	lv.oomSeen = max(lv.oomSeen, len(kills))
+	lv.mu.Unlock()
+	if full > 0 {
+		lv.publish(control.Event{Time: time.Now(), Kind: "denial", Detail: fmt.Sprintf("disk: %d write(s) refused at the disk limit", full)})
+	}
+	for _, k := range fresh {
+		lv.publish(control.Event{Time: k.Time, Kind: "oom", Detail: fmt.Sprintf("killed process %d (%s), %d MiB resident; sandbox at %d of %d MiB",
+			k.PID, k.Comm, k.RSS>>20, k.Used>>20, k.Limit>>20)})
+	}
 }

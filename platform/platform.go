@@ -2,8 +2,9 @@
 // filled with ranges of the sandbox's memory file, and execution contexts that run app code
 // until it makes a system call, faults, gets a synchronous signal, or is interrupted.
 //
-// Implementations: platform/ptrace (stub processes traced with PTRACE_SYSEMU) and, later,
-// platform/kvm. The kernel (package kernel) is the only user. See DESIGN.md §4.
+// Implementations: platform/ptrace (stub processes traced with PTRACE_SYSEMU), platform/trap
+// (the same stubs, syscalls caught by a seccomp RET_TRAP filter inside them) and, later,
+// platform/kvm. They register by name (registry.go). The kernel (package kernel) is the only user. See DESIGN.md §4.
 //
 // Threading contract:
 //   - A Context is used by exactly one goroutine, which the kernel locks to its OS thread
@@ -30,7 +31,7 @@ const (
 // Platform creates address spaces and contexts. One Platform serves one sandbox and is bound
 // to that sandbox's memory file at creation.
 type Platform interface {
-	// Name is "ptrace" or "kvm".
+	// Name is the name it is registered under: "trap", "ptrace" (later "kvm").
 	Name() string
 	// MaxUserAddress is the exclusive upper bound of addresses the app may map; anything the
 	// platform itself needs in the app's address space lives above it.

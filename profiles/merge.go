@@ -176,7 +176,9 @@ func (m *merger) profile(name, file string) *Profile {
 	})
 	na, _ := v["network.allow"].([]NetRule)
 	nd, _ := v["network.deny"].([]NetRule)
-	p.Network = Network{Mode: str("network.mode", NetNone), Allow: na, Deny: nd, DNS: boolean("network.dns")}
+	nl, _ := v["network.listen"].([]NetRule)
+	nh, _ := v["network.host"].([]NetRule)
+	p.Network = Network{Mode: str("network.mode", NetNone), Allow: na, Deny: nd, Listen: nl, Host: nh, DNS: boolean("network.dns")}
 	for _, bus := range []struct {
 		prefix string
 		pol    *DBusPolicy
@@ -190,7 +192,8 @@ func (m *merger) profile(name, file string) *Profile {
 	p.Env = EnvPolicy{Pass: strs("env.pass"), Set: set}
 	mem, _ := v["resources.memory"].(uint64)
 	tasks, _ := v["resources.tasks"].(int64)
-	p.Resources = Resources{Memory: mem, Tasks: int(tasks)}
+	disk, _ := v["resources.disk"].(uint64)
+	p.Resources = Resources{Memory: mem, Disk: disk, Tasks: int(tasks)}
 	p.Kernel = Kernel{Platform: str("kernel.platform", "auto"), Require: strs("kernel.require")}
 	return p
 }

@@ -50,9 +50,11 @@ var schema = map[string]keySpec{
 	"filesystem.tmpfs":   {kind: kPaths, about: "a list of absolute paths"},
 	"filesystem.devices": {kind: kDevices, about: `a list of paths under /dev, e.g. "/dev/dri"`},
 	"network.mode":       {kind: kEnum, enum: []string{NetNone, NetFiltered, NetFull}},
-	"network.allow":      {kind: kNet, about: `a list of "CIDR" or "CIDR:ports", e.g. "0.0.0.0/0:80,443" or "::/0:1000-2000"`},
-	"network.deny":       {kind: kNet, about: `a list of "CIDR" or "CIDR:ports"`},
+	"network.allow":      {kind: kNet, about: `a list of "CIDR", "address" or "host name" with optional ":ports", e.g. "0.0.0.0/0:80,443", "::/0:1000-2000" or "*.example.com:443"`},
+	"network.deny":       {kind: kNet, about: `a list of "CIDR", "address" or "host name" with optional ":ports"`},
 	"network.dns":        {kind: kBool},
+	"network.listen":     {kind: kNet, about: `a list of local "address:ports" the app may serve on, e.g. "0.0.0.0:8080" or "[::]:8080"`},
+	"network.host":       {kind: kNet, about: `a list of the host's loopback services the app may reach, e.g. "127.0.0.1:631"`},
 	"display.x11":        {kind: kBool},
 	"display.wayland":    {kind: kBool},
 	"audio.pulseaudio":   {kind: kBool},
@@ -60,6 +62,7 @@ var schema = map[string]keySpec{
 	"env.pass":           {kind: kVarNames, about: "a list of environment variable names"},
 	"env.set":            {kind: kStringMap, about: `a table of NAME = "value"`},
 	"resources.memory":   {kind: kSize, about: `a size such as "512MiB" or "4GiB"`},
+	"resources.disk":     {kind: kSize, about: `a size such as "512MiB" or "4GiB"`},
 	"resources.tasks":    {kind: kInt, about: "a positive number of tasks"},
 	"kernel.platform":    {kind: kEnum, enum: []string{"auto", "trap", "ptrace", "kvm"}},
 	"kernel.require":     {kind: kFeatures, about: "a list of: " + strings.Join(knownFeatures, ", ")},
@@ -503,21 +506,85 @@ func expandPath(p string, env Env) (string, string) {
 // parseNetRule parses "CIDR" or "CIDR:ports" (ports: comma-separated numbers or ranges).
 func parseNetRule(s string) (NetRule, string) {
 	slash := strings.IndexByte(s, '/')
+	var cidr, ports string
+	var pfx netip.Prefix
 	if slash < 0 {
-		return NetRule{}, "missing /prefix-length"
-	}
-	cidr, ports := s, ""
-	if c := strings.IndexByte(s[slash:], ':'); c >= 0 {
-		cidr, ports = s[:slash+c], s[slash+c+1:]
-	}
-	pfx, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		return NetRule{}, "bad CIDR"
+		// One address: "192.0.2.1", "192.0.2.1:80", "::1", "[::1]:631".
+		host := s
+		if strings.HasPrefix(s, "[") {
+			end := strings.IndexByte(s, ']')
+			if end < 0 {
+				return NetRule{}, "missing ] after an IPv6 address"
+			}
+			host, ports = s[1:end], s[end+1:]
+			if ports != "" {
+				if ports[0] != ':' {
+					return NetRule{}, "expected :ports after ]"
+				}
+				ports = ports[1:]
+				if ports == "" {
+					return NetRule{}, "empty port list"
+				}
+			}
+		} else if strings.Count(s, ":") == 1 {
+			host, ports, _ = strings.Cut(s, ":")
+			if ports == "" {
+				return NetRule{}, "empty port list"
+			}
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.Zone() != "" {
+			if !strings.HasPrefix(s, "[") && validHostPattern(host) {
+				r := NetRule{Name: strings.ToLower(host)}
+				return parsePorts(r, ports, s)
+			}
+			return NetRule{}, "not an address, CIDR or host name (write 10.0.0.0/8, 192.0.2.1:80, [2001:db8::1]:443 or *.example.com:443)"
+		}
+		pfx = netip.PrefixFrom(a, a.BitLen())
+	} else {
+		cidr = s
+		if c := strings.IndexByte(s[slash:], ':'); c >= 0 {
+			cidr, ports = s[:slash+c], s[slash+c+1:]
+		}
+		var err error
+		pfx, err = netip.ParsePrefix(cidr)
+		if err != nil {
+			return NetRule{}, "bad CIDR"
+		}
 	}
 	if pfx.Masked() != pfx {
 		return NetRule{}, fmt.Sprintf("host bits set (did you mean %s?)", pfx.Masked())
 	}
-	r := NetRule{Prefix: pfx}
+	return parsePorts(NetRule{Prefix: pfx}, ports, s)
+}
+
+// validHostPattern reports whether s is a host name ("example.com") or a pattern for the
+// names below one ("*.example.com").
+func validHostPattern(s string) bool {
+	s = strings.TrimPrefix(s, "*.")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	letter := false
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			switch {
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+				letter = true
+			case c >= '0' && c <= '9', c == '-', c == '_':
+			default:
+				return false
+			}
+		}
+	}
+	return letter
+}
+
+// parsePorts adds the port list of rule text s to r.
+func parsePorts(r NetRule, ports, s string) (NetRule, string) {
 	if ports == "" {
 		if strings.HasSuffix(s, ":") {
 			return NetRule{}, "empty port list"

@@ -83,7 +83,7 @@ func TestValidationErrors(t *testing.T) {
 		want      []string
 	}{
 		{"unknown key", "description = \"x\"\n[network]\nmod = \"none\"\n",
-			[]string{`bad.toml:3:1: network.mod: unknown key (valid in [network]: allow, deny, dns, mode)`}},
+			[]string{`bad.toml:3:1: network.mod: unknown key (valid in [network]: allow, deny, dns, host, listen, mode)`}},
 		{"bad cidr", "description = \"x\"\n[network]\nallow = [\"10.0.0.0/33:80\"]\n",
 			[]string{`bad.toml:3:11: network.allow: "10.0.0.0/33:80": bad CIDR`}},
 		{"bad mode", "description = \"x\"\n[filesystem]\nhome = \"everything\"\n",
@@ -94,6 +94,12 @@ func TestValidationErrors(t *testing.T) {
 			[]string{"filesystem.tmpfs: unknown variable ${NOPE}"}},
 		{"bad ports", "description = \"x\"\n[network]\ndeny = [\"::/0:0\"]\n",
 			[]string{`bad port "0"`}},
+		{"bad host pattern", "description = \"x\"\n[network]\nallow = [\"good.test:80\", \"exa mple.com:443\"]\n",
+			[]string{`bad.toml:3:27: network.allow: "exa mple.com:443": not an address, CIDR or host name`}},
+		{"bad listen port", "description = \"x\"\n[network]\nlisten = [\"0.0.0.0:99999\"]\n",
+			[]string{`bad.toml:3:12: network.listen: "0.0.0.0:99999": bad port "99999"`}},
+		{"bad host address", "description = \"x\"\n[network]\nhost = [\"[::1:631\"]\n",
+			[]string{`network.host: "[::1:631": missing ] after an IPv6 address`}},
 		{"wrong type", "description = \"x\"\n[display]\nx11 = \"yes\"\n",
 			[]string{"display.x11: must be true or false"}},
 		{"missing include", "description = \"x\"\ninclude = [\"nope\"]\n",

@@ -58,7 +58,7 @@ func (p *Profile) TOML() string {
 	for _, k := range []struct {
 		key   string
 		rules []NetRule
-	}{{"network.allow", p.Network.Allow}, {"network.deny", p.Network.Deny}} {
+	}{{"network.allow", p.Network.Allow}, {"network.deny", p.Network.Deny}, {"network.listen", p.Network.Listen}, {"network.host", p.Network.Host}} {
 		if len(k.rules) > 0 {
 			vals := make([]string, len(k.rules))
 			for i, r := range k.rules {
@@ -103,10 +103,13 @@ func (p *Profile) TOML() string {
 			b.WriteString(strings.Join(kv, ",") + " }" + src("env.set") + "\n")
 		}
 	}
-	if p.Resources.Memory != 0 || p.Resources.Tasks != 0 {
+	if p.Resources.Memory != 0 || p.Resources.Disk != 0 || p.Resources.Tasks != 0 {
 		b.WriteString("\n[resources]\n")
 		if p.Resources.Memory != 0 {
 			fmt.Fprintf(&b, "memory = %d%s\n", p.Resources.Memory, src("resources.memory"))
+		}
+		if p.Resources.Disk != 0 {
+			fmt.Fprintf(&b, "disk = %d%s\n", p.Resources.Disk, src("resources.disk"))
 		}
 		if p.Resources.Tasks != 0 {
 			fmt.Fprintf(&b, "tasks = %d%s\n", p.Resources.Tasks, src("resources.tasks"))

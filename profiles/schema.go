@@ -65,12 +65,19 @@ type Network struct {
 	Mode  string    `json:"mode"`
 	Allow []NetRule `json:"allow,omitempty"`
 	Deny  []NetRule `json:"deny,omitempty"`
-	DNS   bool      `json:"dns"`
+	// Listen are the local addresses the app may serve on; Host the host's loopback
+	// services it may reach (its own loopback is private otherwise).
+	Listen []NetRule `json:"listen,omitempty"`
+	Host   []NetRule `json:"host,omitempty"`
+	DNS    bool      `json:"dns"`
 }
 
-// NetRule is a prefix with optional port ranges (none: every port).
+// NetRule is a prefix, or a host name pattern ("example.com", "*.example.com"), with
+// optional port ranges (none: every port). A name rule covers the addresses the sandbox's
+// resolver answered for a matching name.
 type NetRule struct {
 	Prefix netip.Prefix `json:"prefix"`
+	Name   string       `json:"name,omitempty"`
 	Ports  []PortRange  `json:"ports,omitempty"`
 }
 
@@ -78,8 +85,12 @@ type NetRule struct {
 type PortRange struct{ Lo, Hi uint16 }
 
 func (r NetRule) String() string {
+	base := r.Prefix.String()
+	if r.Name != "" {
+		base = r.Name
+	}
 	if len(r.Ports) == 0 {
-		return r.Prefix.String()
+		return base
 	}
 	var ps []string
 	for _, p := range r.Ports {
@@ -89,7 +100,7 @@ func (r NetRule) String() string {
 			ps = append(ps, fmt.Sprintf("%d-%d", p.Lo, p.Hi))
 		}
 	}
-	return r.Prefix.String() + ":" + strings.Join(ps, ",")
+	return base + ":" + strings.Join(ps, ",")
 }
 
 // MarshalText renders the rule as written in profiles.
@@ -136,6 +147,7 @@ type EnvPolicy struct {
 // Resources is the [resources] section.
 type Resources struct {
 	Memory uint64 `json:"memory,omitempty"` // bytes, 0: no limit
+	Disk   uint64 `json:"disk,omitempty"`   // bytes the sandbox may add to the host, 0: no limit
 	Tasks  int    `json:"tasks,omitempty"`
 }
 

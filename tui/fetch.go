@@ -29,7 +29,7 @@ func (f SocketFetcher) Fetch(detail string) ([]Sandbox, error) {
 		}
 		if detail != "" && detail == e.Info.ID {
 			if r, err := c.Do(control.Request{Op: control.OpTree}); err == nil {
-				s.Tree = r.Tree
+				s.Tree, s.Connections = r.Tree, r.Connections
 			}
 		}
 		c.Close()

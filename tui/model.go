@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/key"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 )
 
 type state int
@@ -150,28 +150,28 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status = fmt.Sprintf("sent SIGTERM to %s", msg.id)
 		}
 		return m, m.fetchCmd()
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		return m.key(msg)
 	}
 	return m, nil
 }
 
-func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	switch m.state {
 	case stateFilter:
-		switch msg.Type {
+		switch msg.Code {
 		case tea.KeyEnter:
 			m.filter, m.state = m.filterInput, stateList
 			m.apply()
-		case tea.KeyEsc:
+		case tea.KeyEscape:
 			m.state = stateList
 		case tea.KeyBackspace:
 			if n := len(m.filterInput); n > 0 {
 				m.filterInput = m.filterInput[:n-1]
 			}
-		case tea.KeyRunes, tea.KeySpace:
-			m.filterInput += string(msg.Runes)
+		default:
+			m.filterInput += msg.Text
 		}
 		return m, nil
 	case stateConfirmKill:
@@ -262,8 +262,15 @@ func truncate(s string, w int) string {
 	return string(r[:w-1]) + "…"
 }
 
-// View implements tea.Model.
-func (m Model) View() string {
+// View implements tea.Model: the screen, in the alternate screen buffer.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	return v
+}
+
+// Render returns the screen's text.
+func (m Model) Render() string {
 	var lines []string
 	sortName := m.sortKey
 	if sortName == "" {
@@ -357,7 +364,7 @@ func (m Model) detail() []string {
 		truncate(fmt.Sprintf("pids: launcher %d  kernel %d  gofer %d   up %s", s.Info.LauncherPID, s.Info.KernelPID, s.Info.GoferPID,
 			FormatDuration(m.now().Sub(s.Info.Started))), w),
 		truncate(fmt.Sprintf("tasks %d  memory %s  cpu %s  syscalls %d (%.0f/s)  denials %d", s.Stats.Tasks,
-			FormatBytes(s.Stats.MemoryBytes), FormatDuration(time.Duration(s.Stats.CPUNanos)), s.Stats.Syscalls, s.Stats.SyscallsPerSec, Denials(s.Stats)), w),
+			FormatMemory(s.Stats), FormatDuration(time.Duration(s.Stats.CPUNanos)), s.Stats.Syscalls, s.Stats.SyscallsPerSec, Denials(s.Stats)), w),
 	}
 	for _, wn := range s.Info.Warnings {
 		out = append(out, m.style(warnStyle, truncate("! "+wn, w)))
@@ -380,7 +387,13 @@ func (m Model) detail() []string {
 			out = append(out, truncate(f, w))
 		}
 	}
-	out = append(out, "", m.style(headerStyle, "network connections"), "  none (networking is not available in this build)")
+	out = append(out, "", m.style(headerStyle, "network connections"))
+	if len(s.Connections) == 0 {
+		out = append(out, "  none")
+	}
+	for _, c := range s.Connections {
+		out = append(out, truncate(ConnRow(c), w))
+	}
 	out = append(out, "", m.style(headerStyle, "top syscalls"))
 	var maxN uint64 = 1
 	for _, c := range s.Stats.TopSyscalls {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/sbx-dev/sbx/launcher/control"
 )
 
@@ -27,7 +27,10 @@ func sample() []Sandbox {
 			Argv: []string{"firefox"}, Started: t0.Add(-90 * time.Minute), Warnings: []string{"network withheld"}},
 			Stats: control.Stats{Tasks: 42, MemoryBytes: 800 << 20, CPUNanos: int64(3 * time.Minute), SyscallsPerSec: 1200,
 				TopSyscalls: []control.NameCount{{Name: "read", Count: 900}, {Name: "futex", Count: 450}}, Denials: map[string]uint64{"file": 2}},
-			Tree: []control.Process{{PID: 1, Command: "firefox", Threads: 40, State: "running", HostFiles: []string{"3: /usr/lib/firefox/omni.ja"}}}},
+			Tree: []control.Process{{PID: 1, Command: "firefox", Threads: 40, State: "running", HostFiles: []string{"3: /usr/lib/firefox/omni.ja"}}},
+			Connections: []control.Connection{
+				{Proto: "tcp", State: "established", Local: "192.0.2.2:41000", Remote: "198.51.100.7:443", Names: []string{"www.mozilla.org"}, BytesIn: 1 << 20, BytesOut: 2048},
+				{Proto: "tcp", State: "listen", Local: "127.0.0.1:8080", Private: true}}},
 		{Info: control.Info{ID: "d4e5f6", Name: "sleep", Profile: "default", Platform: "ptrace", KernelPID: 200,
 			Argv: []string{"/bin/sleep", "30"}, Started: t0.Add(-5 * time.Second)},
 			Stats: control.Stats{Tasks: 1, MemoryBytes: 2 << 20, SyscallsPerSec: 3}},
@@ -42,7 +45,7 @@ func feed(m Model, msgs ...tea.Msg) Model {
 	return m
 }
 
-func keys(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+func keys(s string) tea.KeyPressMsg { return tea.KeyPressMsg{Code: []rune(s)[0], Text: s} }
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
@@ -64,19 +67,19 @@ func newTest() Model {
 
 func TestViews(t *testing.T) {
 	m := newTest()
-	golden(t, "list", m.View())
-	golden(t, "sorted-mem", feed(m, keys("m")).View())
-	golden(t, "detail", feed(m, tea.KeyMsg{Type: tea.KeyEnter}).View())
-	golden(t, "help", feed(m, keys("?")).View())
-	golden(t, "filtered", feed(m, keys("/"), keys("sle"), tea.KeyMsg{Type: tea.KeyEnter}).View())
-	golden(t, "confirm", feed(m, tea.KeyMsg{Type: tea.KeyDown}, keys("k")).View())
+	golden(t, "list", m.Render())
+	golden(t, "sorted-mem", feed(m, keys("m")).Render())
+	golden(t, "detail", feed(m, tea.KeyPressMsg{Code: tea.KeyEnter}).Render())
+	golden(t, "help", feed(m, keys("?")).Render())
+	golden(t, "filtered", feed(m, keys("/"), keys("sle"), tea.KeyPressMsg{Code: tea.KeyEnter}).Render())
+	golden(t, "confirm", feed(m, tea.KeyPressMsg{Code: tea.KeyDown}, keys("k")).Render())
 	small := feed(m, tea.WindowSizeMsg{Width: 40, Height: 10})
-	for i, l := range strings.Split(small.View(), "\n") {
+	for i, l := range strings.Split(small.Render(), "\n") {
 		if len([]rune(l)) > 40 {
 			t.Errorf("line %d is wider than the terminal: %q", i, l)
 		}
 	}
-	if n := strings.Count(small.View(), "\n") + 1; n != 10 {
+	if n := strings.Count(small.Render(), "\n") + 1; n != 10 {
 		t.Errorf("view has %d lines on a 10-line terminal", n)
 	}
 }

@@ -17,7 +17,9 @@ type Sandbox struct {
 	Info  control.Info
 	Stats control.Stats
 	Tree  []control.Process
-	Err   string
+	// Connections are the detail view's network connections.
+	Connections []control.Connection
+	Err         string
 }
 
 // Fetcher gets the current sandboxes.
@@ -53,6 +55,14 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+// FormatMemory is a sandbox's memory in use, with its limit when it has one.
+func FormatMemory(s control.Stats) string {
+	if s.MemoryLimit <= 0 {
+		return FormatBytes(s.MemoryBytes)
+	}
+	return FormatBytes(s.MemoryBytes) + " of " + FormatBytes(s.MemoryLimit)
 }
 
 // Denials sums a sandbox's denials.
@@ -132,4 +142,22 @@ func align(rows [][]string, sep string) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// ConnRow formats one network connection: protocol, state, local and remote addresses
+// (with the names the remote resolved for), bytes in and out.
+func ConnRow(c control.Connection) string {
+	remote := c.Remote
+	if remote == "" {
+		remote = "-"
+	}
+	if len(c.Names) > 0 {
+		remote += " (" + strings.Join(c.Names, ", ") + ")"
+	}
+	where := ""
+	if c.Private {
+		where = "  [sandbox loopback]"
+	}
+	return fmt.Sprintf("  %-5s %-11s %-22s → %s  in %s out %s%s", c.Proto, c.State, c.Local, remote,
+		FormatBytes(int64(c.BytesIn)), FormatBytes(int64(c.BytesOut)), where)
 }

@@ -106,6 +106,9 @@ func (o *desktopOptions) manager() (*desktop.Manager, error) {
 }
 
 func (o *desktopOptions) selection(args []string) error {
+	if o.system && os.Geteuid() != 0 {
+		return &usageError{fmt.Errorf("--system changes %s for every user: run it as root (or leave --system out for your own menu)", systemApplications)}
+	}
 	if o.all && len(args) > 0 {
 		return &usageError{fmt.Errorf("name apps or give --all, not both")}
 	}
@@ -123,9 +126,12 @@ func (o *desktopOptions) install(args []string) error {
 	if err != nil {
 		return err
 	}
-	done, err := m.Install(args, o.all)
+	done, already, err := m.Install(args, o.all)
 	for _, a := range done {
 		fmt.Fprintf(o.io.Out, "wrapped %s (profile %s): %s\n", a.ID, a.Profile, a.Override)
+	}
+	for _, a := range already {
+		fmt.Fprintf(o.io.Out, "%s is wrapped already (profile %s): %s\n", a.ID, a.Profile, a.Override)
 	}
 	if err != nil {
 		return fmt.Errorf("desktop install: %w", err)
@@ -183,10 +189,19 @@ func (o *desktopOptions) list() error {
 }
 
 // refreshDesktopDatabase updates the MIME cache of dir when update-desktop-database exists,
-// so file associations follow the overrides.
+// so file associations follow the overrides. When no entry is left, a cache holding nothing
+// is removed rather than rebuilt, so that removing every override leaves the directory as
+// it was.
 func refreshDesktopDatabase(io *IOStreams, dir string) {
 	tool, err := exec.LookPath("update-desktop-database")
 	if err != nil {
+		return
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, "*.desktop")); len(entries) == 0 {
+		cache := filepath.Join(dir, "mimeinfo.cache")
+		if b, err := os.ReadFile(cache); err == nil && strings.TrimSpace(string(b)) == "[MIME Cache]" {
+			os.Remove(cache)
+		}
 		return
 	}
 	if out, err := exec.Command(tool, dir).CombinedOutput(); err != nil {

@@ -55,3 +55,28 @@ func TestDoctorNoUserNamespaces(t *testing.T) {
 		}
 	}
 }
+
+func TestDoctorTable(t *testing.T) {
+	rs := []doctor.Result{
+		{Check: "user namespaces", Status: doctor.Fail, Detail: "user.max_user_namespaces is 0", Fix: "sudo sysctl -w user.max_user_namespaces=15000"},
+		{Check: "KVM", Status: doctor.Info, Detail: "no /dev/kvm"},
+		{Check: "sound", Status: doctor.Warn, Detail: "no socket", Fix: "start your sound server"},
+	}
+	want := `CHECK            STATUS  DETAIL
+user namespaces  fail    user.max_user_namespaces is 0
+KVM              info    no /dev/kvm
+sound            warn    no socket
+
+To fix:
+  user namespaces: sudo sysctl -w user.max_user_namespaces=15000
+  sound: start your sound server
+
+sbx cannot run on this system until the failed checks are fixed.
+`
+	if got := doctorTable(rs); got != want {
+		t.Errorf("doctorTable =\n%s\nwant\n%s", got, want)
+	}
+	if got := doctorTable(rs[1:2]); strings.Contains(got, "To fix") || strings.Contains(got, "cannot run") {
+		t.Errorf("doctorTable with nothing to fix =\n%s\nwant only the table", got)
+	}
+}

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/tui"
 	"github.com/spf13/cobra"
@@ -120,7 +120,7 @@ memory, syscalls/s or denials, k kills (after confirmation), ? helps, q quits.`,
 				return nil
 			}
 			plain := os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" || os.Getenv("TERM") == ""
-			_, err = tea.NewProgram(tui.New(f, plain), tea.WithAltScreen(), tea.WithInput(io.In), tea.WithOutput(io.Out)).Run()
+			_, err = tea.NewProgram(tui.New(f, plain), tea.WithInput(io.In), tea.WithOutput(io.Out)).Run()
 			return err
 		},
 	}

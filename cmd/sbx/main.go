@@ -2,8 +2,18 @@
 // profiles, without setuid.
 package main
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// processStart is when sbx started, for the start-up breakdown --debug prints.
+var processStart = time.Now()
 
 func main() {
+	if runcNames[filepath.Base(os.Args[0])] {
+		os.Exit(runcMain(os.Args[1:], systemStreams()))
+	}
 	os.Exit(run(os.Args[1:], systemStreams()))
 }

@@ -79,6 +79,7 @@ an ordinary user, using unprivileged user namespaces.`,
 		newTopCmd(io),
 	)
 	addRoleCommands(root, io)
+	addOCICommands(root, io)
 	addPackagingCommands(root, io)
 	return root
 }

@@ -5,10 +5,18 @@ package seccomp
 
 import "golang.org/x/sys/unix"
 
-// Rule allows one syscall; Reason documents why the process needs it.
+// Rule allows one syscall; Reason documents why the process needs it. Unless lists argument
+// values that are refused (EPERM) even so.
 type Rule struct {
 	Nr     uintptr
 	Reason string
+	Unless []Arg
+}
+
+// Arg matches a syscall argument: (low 32 bits of argument Index) & Mask == Value.
+type Arg struct {
+	Index       int
+	Mask, Value uint32
 }
 
 const auditArchX8664 = 0xc000003e
@@ -26,9 +34,17 @@ func Program(rules []Rule) []unix.SockFilter {
 		{Code: retK, K: unix.SECCOMP_RET_KILL_PROCESS},
 		{Code: ldW, K: 0}, // seccomp_data.nr
 	}
+	const andK = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
 	for _, r := range rules {
-		prog = append(prog, unix.SockFilter{Code: jeqK, Jt: 0, Jf: 1, K: uint32(r.Nr)},
-			unix.SockFilter{Code: retK, K: unix.SECCOMP_RET_ALLOW})
+		prog = append(prog, unix.SockFilter{Code: jeqK, Jt: 0, Jf: uint8(1 + 4*len(r.Unless)), K: uint32(r.Nr)})
+		for _, a := range r.Unless {
+			prog = append(prog,
+				unix.SockFilter{Code: ldW, K: uint32(16 + 8*a.Index)}, // seccomp_data.args[i], low word
+				unix.SockFilter{Code: andK, K: a.Mask},
+				unix.SockFilter{Code: jeqK, Jt: 0, Jf: 1, K: a.Value},
+				unix.SockFilter{Code: retK, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)})
+		}
+		prog = append(prog, unix.SockFilter{Code: retK, K: unix.SECCOMP_RET_ALLOW})
 	}
 	return append(prog, unix.SockFilter{Code: retK, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)})
 }

@@ -252,10 +252,23 @@ func loadImage(m *mm.MM, f *Opened, bias uint64, isMain bool) (*image, error) {
 		// The file-backed part (copied: private mapping).
 		fileMapEnd := (fileEnd + mm.PageSize - 1) &^ (mm.PageSize - 1)
 		if p.Filesz > 0 {
-			src := &segmentSource{f: f.File, limit: int64(p.Off + p.Filesz)}
+			// The file's own pages (shared through the page cache when it can) with the
+			// start of .bss in the last one zeroed, as Linux's padzero does; or a copy
+			// whose bytes past p_filesz read as zero.
+			var src mm.Source = &segmentSource{f: f.File, limit: int64(p.Off + p.Filesz)}
+			cached, ok := f.File.(mm.Cacheable)
+			pad := memEnd > fileEnd && fileMapEnd > fileEnd
+			if ok && (!pad || prot&platform.ProtWrite != 0) {
+				src = cached
+			}
 			if _, err := m.Map(mm.MapOpts{Addr: start, Length: fileMapEnd - start, Prot: prot, Fixed: true,
 				Source: src, Hold: f.Hold, Offset: fileStart, Name: f.Path, Dev: f.Dev, Ino: f.Ino}); err != nil {
 				return nil, err
+			}
+			if src == mm.Source(cached) && pad {
+				if err := m.ZeroOut(fileEnd, int(fileMapEnd-fileEnd)); err != nil {
+					return nil, err
+				}
 			}
 		} else {
 			fileMapEnd = start

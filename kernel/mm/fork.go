@@ -21,20 +21,35 @@ func (m *MM) DecUsers() {
 }
 
 // Fork returns a copy of m for a child process (fork(2)) in the new platform address space
-// as: shared mappings stay shared, private memory is copied (only the pages that hold data:
-// holes of the sparse memory file stay holes).
+// as: shared mappings stay shared, private memory is shared copy-on-write (cow.go), lazily
+// filled file mappings are copied (only the pages that hold data), MADV_DONTFORK mappings
+// are left out and MADV_WIPEONFORK ones start empty.
 func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := &MM{mf: m.mf, as: as, maxAddr: m.maxAddr, mmapBase: m.mmapBase, brkStart: m.brkStart, brkEnd: m.brkEnd, Layout: m.Layout}
+	c := &MM{mf: m.mf, as: as, maxAddr: m.maxAddr, mmapBase: m.mmapBase, brkStart: m.brkStart, brkEnd: m.brkEnd, Layout: m.Layout,
+		limitAS: m.limitAS, limitData: m.limitData}
 	c.users.n.Store(1)
 	c.Layout.Auxv = append([]uint64(nil), m.Layout.Auxv...)
 	for _, v := range m.vmas {
+		if v.dontFork {
+			continue
+		}
 		w := *v
-		if v.release != nil {
+		size := int64(v.End - v.Start)
+		switch {
+		case v.release != nil:
 			v.release.inc()
-		} else {
-			size := int64(v.End - v.Start)
+		case v.wipeOnFork:
+			off, err := m.mf.Allocate(size)
+			if err != nil {
+				c.releaseLocked()
+				return nil, err
+			}
+			w.memOff, w.cow = off, false
+		case v.lazy != nil && v.lazy.entry != nil:
+			m.mf.IncRef(v.memOff, size) // page-cache pages: shared, copy-on-write already
+		case v.lazy != nil:
 			off, err := m.mf.Allocate(size)
 			if err != nil {
 				c.releaseLocked()
@@ -42,17 +57,34 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 			}
 			m.mf.copyData(off, v.memOff, size)
 			w.memOff = off
+		default:
+			m.mf.IncRef(v.memOff, size)
+			if !v.cow && v.Prot&platform.ProtWrite != 0 {
+				if err := m.as.Protect(v.Start, v.End-v.Start, v.Prot&^platform.ProtWrite); err != nil {
+					m.mf.DecRef(v.memOff, size)
+					c.releaseLocked()
+					return nil, err
+				}
+			}
+			v.cow, w.cow = true, true
 		}
-		prot := w.Prot
+		prot := w.platformProt()
 		if v.lazy != nil {
 			// The child fills what the parent had not, and faults in its own mappings.
 			l := v.lazy
-			i, j := v.lazyPages(v.Start, v.End)
-			w.lazy = newLazyFill(l.src, l.hold, w.memOff, w.FileOff, j-i)
-			for k := i; k < j; k++ {
-				if l.filled.get(k) {
-					w.lazy.filled.setRange(k-i, k-i+1)
+			if l.entry != nil {
+				l.entry.use()
+				w.lazy = l.entry.newFill()
+			} else {
+				i, j := v.lazyPages(v.Start, v.End)
+				w.lazy = newLazyFill(l.src, l.hold, w.memOff, w.FileOff, j-i)
+				l.fill.mu.Lock()
+				for k := i; k < j; k++ {
+					if l.fill.bits.get(k) {
+						w.lazy.fill.bits.setRange(k-i, k-i+1)
+					}
 				}
+				l.fill.mu.Unlock()
 			}
 			prot = 0
 		}

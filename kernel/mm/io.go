@@ -37,6 +37,12 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 		if v == nil || v.Prot&need == 0 {
 			return out, unix.EFAULT
 		}
+		if write && v.cow {
+			if m.breakCOWLocked(v, a) != nil {
+				return out, unix.EFAULT
+			}
+			v = m.vmaAtLocked(a)
+		}
 		hi := min(end, v.End)
 		if v.lazy != nil {
 			if err := m.fillLocked(v, pageDown(a), pageUp(hi)); err != nil {

@@ -1,6 +1,8 @@
 package mm
 
 import (
+	"sync"
+
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
@@ -33,27 +35,48 @@ const faultAround = 16
 
 // lazyFill is the fill state of one lazily filled allocation, shared by the VMA pieces
 // split from it. Page i is the page at memory-file offset base+i*PageSize, holding file
-// offset fileBase+i*PageSize. Protected by MM.mu.
+// offset fileBase+i*PageSize. Protected by MM.mu, but for fill, which a page-cache entry
+// shares with every address space mapping it (pagecache.go).
 type lazyFill struct {
 	src            Source
 	hold           Holder
 	base, fileBase int64
-	filled, mapped bitset
-	// refs counts the VMA pieces using this fill; the last one drops hold.
+	fill           *fillState
+	mapped         bitset
+	// entry is the page-cache entry whose pages these are (nil: the mapping's own range).
+	entry *cacheEntry
+	// refs counts the VMA pieces using this fill; the last one drops hold (or the entry).
 	refs int
+}
+
+// fillState says which pages hold the file's contents.
+type fillState struct {
+	mu sync.Mutex
+	// bits has a bit per page. protected by mu
+	bits bitset
 }
 
 func newLazyFill(src Source, hold Holder, base, fileBase int64, pages int) *lazyFill {
 	hold.IncRef()
 	return &lazyFill{src: src, hold: hold, base: base, fileBase: fileBase,
-		filled: newBitset(pages), mapped: newBitset(pages), refs: 1}
+		fill: &fillState{bits: newBitset(pages)}, mapped: newBitset(pages), refs: 1}
 }
 
 func (l *lazyFill) dec() {
 	l.refs--
 	if l.refs == 0 {
-		l.hold.DecRef()
+		if l.entry != nil {
+			l.entry.unuse()
+		} else {
+			l.hold.DecRef()
+		}
 	}
+}
+
+// mappedAt reports whether the page at addr (in v) has its protection in the platform.
+func (l *lazyFill) mappedAt(v *VMA, addr uint64) bool {
+	i, _ := v.lazyPages(pageDown(addr), pageDown(addr)+PageSize)
+	return l.mapped.get(i)
 }
 
 // pages returns the page indexes of [lo, hi) (app addresses inside v).
@@ -66,20 +89,23 @@ func (v *VMA) lazyPages(lo, hi uint64) (int, int) {
 func (m *MM) fillLocked(v *VMA, lo, hi uint64) error {
 	l := v.lazy
 	i, end := v.lazyPages(lo, hi)
+	l.fill.mu.Lock()
+	defer l.fill.mu.Unlock()
+	bits := l.fill.bits
 	for i < end {
-		if l.filled.get(i) {
+		if bits.get(i) {
 			i++
 			continue
 		}
 		j := i
-		for j < end && !l.filled.get(j) {
+		for j < end && !bits.get(j) {
 			j++
 		}
 		off := l.base + int64(i)*PageSize
 		if _, err := l.src.ReadAt(m.mf.Slice(off, int64(j-i)*PageSize), l.fileBase+int64(i)*PageSize); err != nil && err != errEOF {
 			return err
 		}
-		l.filled.setRange(i, j)
+		bits.setRange(i, j)
 		i = j
 	}
 	return nil
@@ -96,6 +122,13 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.faultGen.Load() != gen {
+		return true
+	}
+	if v := m.writableCOWLocked(addr); v != nil && (v.lazy == nil || v.lazy.mappedAt(v, addr)) {
+		if m.breakCOWLocked(v, addr) != nil {
+			return false
+		}
+		m.faultGen.Add(1)
 		return true
 	}
 	v := m.vmaAtLocked(addr)
@@ -123,7 +156,7 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 			j++
 		}
 		start := lo + uint64(i-first)*PageSize
-		if err := m.as.Protect(start, uint64(j-i)*PageSize, v.Prot); err != nil {
+		if err := m.as.Protect(start, uint64(j-i)*PageSize, v.platformProt()); err != nil {
 			return false
 		}
 		l.mapped.setRange(i, j)
@@ -159,12 +192,17 @@ func (m *MM) protectRunsLocked(v *VMA, lo, hi uint64, prot platform.Prot) error 
 }
 
 // discardLazyLocked implements MADV_DONTNEED on [lo, hi) of a lazy VMA: the pages go back
-// to the file's contents, read again at the next access.
+// to the file's contents, read again at the next access. Pages of the page cache are the
+// file's contents already: they are only unmapped, to fault in again.
 func (m *MM) discardLazyLocked(v *VMA, lo, hi uint64) error {
-	off := v.memOff + int64(lo-v.Start)
-	_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, int64(hi-lo))
 	i, j := v.lazyPages(lo, hi)
-	v.lazy.filled.clearRange(i, j)
+	if v.lazy.entry == nil {
+		off := v.memOff + int64(lo-v.Start)
+		_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, int64(hi-lo))
+		v.lazy.fill.mu.Lock()
+		v.lazy.fill.bits.clearRange(i, j)
+		v.lazy.fill.mu.Unlock()
+	}
 	v.lazy.mapped.clearRange(i, j)
 	return m.as.Protect(lo, hi-lo, 0)
 }

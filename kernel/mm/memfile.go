@@ -13,8 +13,11 @@ import (
 const PageSize = 4096
 
 // memFileSize is the virtual size of the memory file. It is sparse: only pages the app
-// touches (or the kernel writes) consume host memory.
-const memFileSize = 1 << 38 // 256 GiB
+// touches (or the kernel writes) consume host memory, so its size only bounds how much all
+// processes of a sandbox may have mapped at once (address space, not memory): 16 TiB, an
+// eighth of the kernel's own address space, which maps it whole (a bigger hole is not
+// always free there once the Go runtime has started).
+const memFileSize = 1 << 44
 
 // MemoryFile is the memfd holding every page of app memory in one sandbox, and the
 // kernel's own shared mapping of it. Ranges are handed out by a first-fit allocator; freed
@@ -30,6 +33,11 @@ type MemoryFile struct {
 	next int64
 	// used is the number of bytes currently allocated. protected by mu
 	used int64
+	// shared lists the ranges with more than one owner (refs.go). protected by mu
+	shared []sref
+
+	// cache is the sandbox's page cache (pagecache.go).
+	cache *PageCache
 }
 
 type frange struct{ off, len int64 }
@@ -51,7 +59,9 @@ func NewMemoryFile() (*MemoryFile, error) {
 		return nil, fmt.Errorf("mapping memory file: %w", err)
 	}
 	// Offset 0 is never handed out so that a zero offset can mean "none".
-	return &MemoryFile{file: f, data: data, next: PageSize}, nil
+	m := &MemoryFile{file: f, data: data, next: PageSize}
+	m.cache = newPageCache(m)
+	return m, nil
 }
 
 // File returns the memfd, for platforms to map into address spaces.

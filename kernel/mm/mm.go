@@ -66,6 +66,20 @@ type VMA struct {
 	// lazy is the fill state of a lazily filled private file mapping (lazy.go); nil when
 	// the VMA's memory-file range is always valid.
 	lazy *lazyFill
+	// cow says the private range may be shared with another address space since a fork:
+	// the platform maps it without write, and the first write copies (cow.go).
+	cow bool
+	// dontFork (MADV_DONTFORK) leaves the mapping out of a fork's child; wipeOnFork
+	// (MADV_WIPEONFORK) gives the child zero-filled memory in its place.
+	dontFork, wipeOnFork bool
+}
+
+// platformProt is the protection the platform gives v's pages (a lazy VMA's mapped ones).
+func (v *VMA) platformProt() platform.Prot {
+	if v.cow {
+		return v.Prot &^ platform.ProtWrite
+	}
+	return v.Prot
 }
 
 // sharedRef counts VMAs (pieces of one split mapping) using one shared range.
@@ -100,6 +114,9 @@ type MM struct {
 	// Process layout recorded by the loader, for /proc. protected by mu
 	Layout Layout
 
+	// limitAS and limitData are RLIMIT_AS and RLIMIT_DATA in bytes (SetLimits). protected by mu
+	limitAS, limitData uint64
+
 	users users
 	// faultGen counts fault-time fills (see HandleFault).
 	faultGen atomic.Uint64
@@ -115,9 +132,54 @@ type Layout struct {
 
 // New returns an empty address space backed by mf, mirrored into as.
 func New(mf *MemoryFile, as platform.AddressSpace, maxAddr uint64) *MM {
-	m := &MM{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr}
+	m := &MM{mf: mf, as: as, maxAddr: maxAddr, mmapBase: maxAddr, limitAS: noLimit, limitData: noLimit}
 	m.users.n.Store(1)
 	return m
+}
+
+// noLimit is RLIM_INFINITY.
+const noLimit = ^uint64(0)
+
+// SetLimits records the process's RLIMIT_AS and RLIMIT_DATA (bytes), which mmap, mremap and
+// brk then honour as Linux's may_expand_vm does.
+func (m *MM) SetLimits(as, data uint64) {
+	m.mu.Lock()
+	m.limitAS, m.limitData = as, data
+	m.mu.Unlock()
+}
+
+// isData reports whether v counts as data for RLIMIT_DATA: private, writable, not stack.
+func isData(prot platform.Prot, shared, stack bool) bool {
+	return prot&platform.ProtWrite != 0 && !shared && !stack
+}
+
+// mayExpandLocked reports whether the address space may grow by length bytes, of which
+// replacing bytes already mapped (MAP_FIXED over [addr, addr+replace)) are given back;
+// data says the new bytes count against RLIMIT_DATA. Preconditions: m.mu held.
+func (m *MM) mayExpandLocked(length uint64, data bool, addr, replace uint64) bool {
+	if m.limitAS == noLimit && (m.limitData == noLimit || !data) {
+		return true
+	}
+	var total, dataVM, overlap, dataOverlap uint64
+	for _, v := range m.vmas {
+		n := v.End - v.Start
+		d := isData(v.Prot, v.Shared, v.GrowsDown || v.Name == "[stack]")
+		total += n
+		if d {
+			dataVM += n
+		}
+		if replace > 0 && v.End > addr && v.Start < addr+replace {
+			o := min(v.End, addr+replace) - max(v.Start, addr)
+			overlap += o
+			if d {
+				dataOverlap += o
+			}
+		}
+	}
+	if total-overlap+length > m.limitAS {
+		return false
+	}
+	return !data || dataVM-dataOverlap+length <= m.limitData
 }
 
 // SetMmapBase sets the top of the top-down mmap area (ASLR is the loader's business).
@@ -210,7 +272,7 @@ const minMmapAddr = 0x10000
 // insertLocked adds v, which must not overlap, and mirrors it into the platform (a lazy
 // VMA inaccessible until its pages fault in).
 func (m *MM) insertLocked(v *VMA) error {
-	prot := v.Prot
+	prot := v.platformProt()
 	if v.lazy != nil {
 		prot = 0
 		i, j := v.lazyPages(v.Start, v.End)
@@ -318,6 +380,13 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 	}
+	var replace uint64
+	if o.Fixed {
+		replace = length
+	}
+	if !m.mayExpandLocked(length, isData(o.Prot, o.Shared, o.GrowsDown), addr, replace) {
+		return 0, unix.ENOMEM
+	}
 	v := &VMA{Start: addr, End: addr + length, Prot: o.Prot, MaxProt: o.MaxProt, Shared: o.Shared,
 		GrowsDown: o.GrowsDown, Source: o.Source, FileOff: o.Offset, Name: o.Name, Dev: o.Dev, Ino: o.Ino}
 	if v.MaxProt == 0 {
@@ -343,6 +412,9 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	default:
 		// Private (or a shared mapping of a file whose pages are not in the memory file:
 		// a read-only host file, where a private copy is indistinguishable).
+		if !o.Shared && m.mapCachedLocked(v, o, length) {
+			break
+		}
 		off, err := m.mf.Allocate(int64(length))
 		if err != nil {
 			return 0, err
@@ -367,6 +439,11 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		m.dropLocked(v)
 		return 0, err
 	}
+	if v.lazy != nil && v.lazy.entry != nil {
+		if err := m.mapFilledLocked(v); err != nil {
+			return 0, err
+		}
+	}
 	return addr, nil
 }
 
@@ -374,7 +451,7 @@ func (m *MM) dropLocked(v *VMA) {
 	if v.release != nil {
 		v.release.dec()
 	} else {
-		m.mf.Free(v.memOff, int64(v.End-v.Start))
+		m.mf.DecRef(v.memOff, int64(v.End-v.Start))
 	}
 	if v.lazy != nil {
 		v.lazy.dec()
@@ -429,31 +506,34 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 	m.splitLocked(end)
 	// Contiguous ordinary VMAs change in one platform call; lazy ones page run by page run.
 	var runStart, runEnd uint64
+	var runProt platform.Prot
+	flush := func() error {
+		if runEnd > runStart {
+			return m.as.Protect(runStart, runEnd-runStart, runProt)
+		}
+		return nil
+	}
 	for i := m.findLocked(addr); i < len(m.vmas) && m.vmas[i].Start < end; i++ {
 		v := m.vmas[i]
 		v.Prot = prot
-		if v.lazy == nil && v.Start == runEnd {
+		pp := v.platformProt()
+		if v.lazy == nil && v.Start == runEnd && pp == runProt {
 			runEnd = v.End
 			continue
 		}
-		if runEnd > runStart {
-			if err := m.as.Protect(runStart, runEnd-runStart, prot); err != nil {
-				return err
-			}
+		if err := flush(); err != nil {
+			return err
 		}
-		runStart, runEnd = v.Start, v.End
+		runStart, runEnd, runProt = v.Start, v.End, pp
 		if v.lazy != nil {
-			if err := m.protectRunsLocked(v, v.Start, v.End, prot); err != nil {
+			if err := m.protectRunsLocked(v, v.Start, v.End, pp); err != nil {
 				return err
 			}
 			runStart, runEnd = 0, 0
 		}
 	}
 	m.mergeLocked()
-	if runEnd > runStart {
-		return m.as.Protect(runStart, runEnd-runStart, prot)
-	}
-	return nil
+	return flush()
 }
 
 // mergeLocked joins adjacent VMAs that are indistinguishable continuations of each other.
@@ -465,7 +545,7 @@ func (m *MM) mergeLocked() {
 			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
 				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
-				p.release == v.release && p.lazy == v.lazy {
+				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork {
 				if v.release != nil {
 					v.release.dec()
 				}
@@ -510,6 +590,9 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 		if newAddr < oldAddr+oldLen && oldAddr < newAddr+newLen {
 			return 0, unix.EINVAL
 		}
+	}
+	if newLen > oldLen && !m.mayExpandLocked(newLen-oldLen, isData(v.Prot, v.Shared, v.GrowsDown), 0, 0) {
+		return 0, unix.ENOMEM
 	}
 	if !fixed && newLen <= oldLen {
 		if newLen < oldLen {
@@ -594,7 +677,7 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 			return err
 		}
 		w.memOff = off
-		if v.lazy != nil {
+		if v.lazy != nil && v.lazy.entry == nil {
 			w.lazy = newLazyFill(v.Source, v.lazy.hold, off, w.FileOff, int(size/PageSize))
 		} else if v.Source != nil {
 			if _, err := v.Source.ReadAt(m.mf.Slice(off, int64(size)), w.FileOff); err != nil && err != errEOF {
@@ -617,6 +700,13 @@ func (m *MM) Brk(addr uint64) uint64 {
 	switch {
 	case newTop > oldTop:
 		if !m.isFreeLocked(oldTop, newTop) || newTop > m.maxAddr {
+			return m.brkEnd
+		}
+		// RLIMIT_DATA bounds the heap (Linux adds the data segment, a few pages).
+		if m.limitData != noLimit && addr-m.brkStart > m.limitData {
+			return m.brkEnd
+		}
+		if !m.mayExpandLocked(newTop-oldTop, false, 0, 0) {
 			return m.brkEnd
 		}
 		v := &VMA{Start: oldTop, End: newTop, Prot: platform.ProtRead | platform.ProtWrite,
@@ -657,20 +747,22 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var set func(v *VMA) error
 	switch advice {
 	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE:
+		set = m.discardLocked
+	case unix.MADV_DONTFORK:
+		set = func(v *VMA) error { v.dontFork = true; return nil }
+	case unix.MADV_DOFORK:
+		set = func(v *VMA) error { v.dontFork = false; return nil }
+	case unix.MADV_WIPEONFORK:
+		set = func(v *VMA) error { v.wipeOnFork = true; return nil }
+	case unix.MADV_KEEPONFORK:
+		set = func(v *VMA) error { v.wipeOnFork = false; return nil }
 	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
-		unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
+		unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
 		unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP, unix.MADV_DODUMP,
-		unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK, unix.MADV_COLD, unix.MADV_PAGEOUT:
-		for a := addr; a < end; {
-			v := m.vmaAtLocked(a)
-			if v == nil {
-				return unix.ENOMEM
-			}
-			a = v.End
-		}
-		return nil
+		unix.MADV_COLD, unix.MADV_PAGEOUT:
 	default:
 		return unix.EINVAL
 	}
@@ -679,26 +771,55 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 		if v == nil {
 			return unix.ENOMEM
 		}
-		lo, hi := max(a, v.Start), min(end, v.End)
-		if v.lazy != nil {
-			if err := m.discardLazyLocked(v, lo, hi); err != nil {
-				return err
-			}
-		} else if !v.Shared {
-			off := v.memOff + int64(lo-v.Start)
-			n := int64(hi - lo)
-			if v.Source != nil {
-				// Private file pages go back to the file's contents.
-				b := m.mf.Slice(off, n)
-				clear(b)
-				if _, err := v.Source.ReadAt(b, v.FileOff+int64(lo-v.Start)); err != nil && err != errEOF {
-					return err
-				}
-			} else {
-				_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
-			}
+		if advice == unix.MADV_WIPEONFORK && (v.Shared || v.Source != nil) {
+			return unix.EINVAL // private anonymous memory only
 		}
 		a = v.End
+	}
+	if set == nil || length == 0 {
+		return nil
+	}
+	m.splitLocked(addr)
+	m.splitLocked(end)
+	for i := m.findLocked(addr); i < len(m.vmas) && m.vmas[i].Start < end; i++ {
+		if err := set(m.vmas[i]); err != nil {
+			return err
+		}
+	}
+	m.mergeLocked()
+	return nil
+}
+
+// discardLocked implements MADV_DONTNEED on the whole of v: private pages go back to zero
+// (anonymous) or to the file's contents. Preconditions: m.mu held.
+func (m *MM) discardLocked(v *VMA) error {
+	if v.Shared {
+		return nil
+	}
+	if v.lazy != nil {
+		return m.discardLazyLocked(v, v.Start, v.End)
+	}
+	n := int64(v.End - v.Start)
+	if v.cow {
+		// Others may share the pages: this address space gets a fresh range instead.
+		off, err := m.mf.Allocate(n)
+		if err != nil {
+			return err
+		}
+		if err := m.as.MapFile(v.Start, v.End-v.Start, off, v.Prot); err != nil {
+			m.mf.Free(off, n)
+			return err
+		}
+		m.mf.DecRef(v.memOff, n)
+		v.memOff, v.cow = off, false
+	} else {
+		_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, v.memOff, n)
+	}
+	if v.Source != nil {
+		// Private file pages go back to the file's contents.
+		if _, err := v.Source.ReadAt(m.mf.Slice(v.memOff, n), v.FileOff); err != nil && err != errEOF {
+			return err
+		}
 	}
 	return nil
 }

@@ -99,6 +99,22 @@ func (b *builder) apply(m Mount) error {
 			return err
 		}
 		return parent.Dentry.Inode().Mknod(name, unix.S_IFSOCK|0o666, 0, &vfs.Creds{FSUID: b.uid, FSGID: b.gid})
+	case MountFile:
+		// A small tmpfs holding the file, whose file is mounted over Path.
+		_, dir := tmpfs.New(b.mf, tmpfs.Options{Dev: anonDev(), Mode: 0o755})
+		if err := dir.WriteFile("f", 0o644, []byte(m.Content)); err != nil {
+			return err
+		}
+		f, err := dir.Lookup("f")
+		if err != nil {
+			return err
+		}
+		at, err := b.ensure(m.Path, true)
+		if err != nil {
+			return err
+		}
+		b.ns.Mount(at, f, "tmpfs", "tmpfs", true)
+		return nil
 	case MountSymlink:
 		parentPath, name := splitParent(m.Path)
 		parent, err := b.ensure(parentPath, false)
@@ -147,7 +163,7 @@ func (b *builder) apply(m Mount) error {
 		pfs.SetMount(b.ns.Mount(at, pfs.Root(), "proc", "proc", false))
 		return nil
 	case MountDev:
-		root, err := devfs.New(b.mf, anonDev(), b.term)
+		root, err := devfs.New(b.mf, anonDev(), b.term, b.k, b.uid, b.gid)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,8 @@ const (
 	GoferFD   = 4 // the kernel's end of the gofer socketpair
 	ControlFD = 5 // the launcher's end of the control channel (stats, kill)
 	BrokerFD  = 6 // the socket broker: sandbox path in, connected host socket FD out
+	ExecFD    = 7 // processes started from outside while the sandbox runs (see exec.go)
+	NetFD     = 8 // the net broker (kernel/net/netproto): Internet sockets, checked
 )
 
 // Config is what the launcher tells the kernel role. It contains no host paths the kernel
@@ -22,17 +24,26 @@ type Config struct {
 	Cwd      string   `json:"cwd"`
 	UID      uint32   `json:"uid"`
 	GID      uint32   `json:"gid"`
+	Groups   []uint32 `json:"groups,omitempty"` // supplementary groups
 	Hostname string   `json:"hostname"`
 	Platform string   `json:"platform"`
 	Debug    bool     `json:"debug"`
 	// BlockedReportSeconds is how long a task may stay in one system call before a debug
 	// run reports it (0: defaultBlockedReport).
-	BlockedReportSeconds int  `json:"blocked_report_seconds,omitempty"`
-	Strace               bool `json:"strace"`
+	BlockedReportSeconds int `json:"blocked_report_seconds,omitempty"`
+	// DebugT0 is when sbx started (Unix ns); with Debug, start-up steps are logged from it.
+	DebugT0 int64 `json:"debug_t0,omitempty"`
+	Strace  bool  `json:"strace"`
 	// Layout is applied in order: parents before children.
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`
 	MaxTasks int               `json:"max_tasks,omitempty"`
+	// MemoryLimit is [resources] memory in bytes (0: none): beyond it the kernel kills the
+	// sandbox's largest process.
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// DiskLimit is [resources] disk in bytes (0: none); the gofer counts and grants, the
+	// kernel asks before files grow.
+	DiskLimit int64 `json:"disk_limit,omitempty"`
 	// Caps are the launching user's effective, permitted and inheritable capabilities:
 	// what capget reports for root inside (the sandbox grants none of them on the host).
 	Caps [3]uint64 `json:"caps"`
@@ -50,6 +61,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
+	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf)
 )
 
 // Mount is one step of the sandbox's filesystem layout.
@@ -61,6 +73,7 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
+	Content    string `json:"content,omitempty"`
 }
 
 // defaultBlockedReport is how long a task may stay in one system call before a debug run

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"os"
 	"sort"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,7 +18,10 @@ import (
 //
 //	launcher → kernel: {"op":"stats"}            kernel → launcher: KernelStats
 //	launcher → kernel: {"op":"tree"}             kernel → launcher: {"processes":[...]}
-//	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process)
+//	launcher → kernel: {"op":"connections"}      kernel → launcher: {"connections":[...]}
+//	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process; -1: all)
+//	launcher → kernel: {"op":"tty-signal","signal":2}   (what the user's terminal sent the
+//	                   launcher: to the terminal's foreground process group inside)
 //
 // The launcher serves the user-facing control socket from these answers.
 
@@ -46,14 +51,31 @@ type Process struct {
 
 // ControlReply is the kernel's answer.
 type ControlReply struct {
-	Error         string         `json:"error,omitempty"`
-	Tasks         int            `json:"tasks"`
-	Processes     []Process      `json:"processes,omitempty"`
-	MemoryBytes   int64          `json:"memory_bytes"`
+	Error       string    `json:"error,omitempty"`
+	Tasks       int       `json:"tasks"`
+	Processes   []Process `json:"processes,omitempty"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	MemoryLimit int64     `json:"memory_limit,omitempty"`
+	// OOMKills lists every process the memory limit killed so far.
+	OOMKills []kernel.OOMKill `json:"oom_kills,omitempty"`
+	// DiskFull counts writes the disk limit refused or cut short.
+	DiskFull      uint64         `json:"disk_full,omitempty"`
 	Syscalls      uint64         `json:"syscalls"`
 	TopSyscalls   []SyscallCount `json:"top_syscalls,omitempty"`
 	Unimplemented []SyscallCount `json:"unimplemented,omitempty"`
 	CPUNanos      int64          `json:"cpu_ns"`
+	Connections   []Connection   `json:"connections,omitempty"`
+}
+
+// Connection is one Internet socket of the sandbox.
+type Connection struct {
+	Proto    string `json:"proto"`
+	State    string `json:"state"`
+	Local    string `json:"local"`
+	Remote   string `json:"remote,omitempty"`
+	Private  bool   `json:"private,omitempty"` // on the sandbox's own loopback
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
 }
 
 func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
@@ -73,7 +95,7 @@ func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
 	return out
 }
 
-func serveControl(k *kernel.Kernel) {
+func serveControl(k *kernel.Kernel, files *goferfs.Cache, userTTY *tty.Control) {
 	f := os.NewFile(ControlFD, "control")
 	if f == nil {
 		return
@@ -97,6 +119,9 @@ func serveControl(k *kernel.Kernel) {
 			s := k.Stats()
 			rep.Tasks = s.Tasks
 			rep.MemoryBytes = s.MemoryBytes
+			rep.MemoryLimit = k.MemoryLimit
+			rep.OOMKills = k.OOMKills()
+			rep.DiskFull = files.DiskFull()
 			rep.Syscalls = s.Syscalls
 			rep.TopSyscalls = sortedCounts(s.PerSyscall, 20)
 			rep.Unimplemented = sortedCounts(s.Unimplemented, 0)
@@ -112,10 +137,36 @@ func serveControl(k *kernel.Kernel) {
 				}
 				rep.Processes = append(rep.Processes, p)
 			}
+		case "connections":
+			for _, c := range k.Net.Conns() {
+				conn := Connection{Proto: c.Proto, State: c.State, Local: c.Local.String(), Private: c.Private,
+					BytesIn: c.BytesIn, BytesOut: c.BytesOut}
+				if c.Remote.IsValid() {
+					conn.Remote = c.Remote.String()
+				}
+				rep.Connections = append(rep.Connections, conn)
+			}
+		case "tty-signal":
+			pgrp := int32(0)
+			if userTTY != nil {
+				_, pgrp = userTTY.Session()
+			}
+			if pgrp != 0 {
+				k.SignalProcessGroup(pgrp, unix.Signal(req.Signal))
+			} else if err := k.Signal(k.InitPID(), unix.Signal(req.Signal)); err != nil {
+				rep.Error = err.Error()
+			}
 		case "signal":
 			pid := req.PID
 			if pid == 0 {
 				pid = k.InitPID()
+			}
+			if pid == -1 {
+				// Every process of the sandbox (an OCI kill --all).
+				for _, tg := range k.Groups() {
+					k.SignalGroup(tg, unix.Signal(req.Signal))
+				}
+				break
 			}
 			if err := k.Signal(pid, unix.Signal(req.Signal)); err != nil {
 				rep.Error = err.Error()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sbx-dev/sbx/gofer"
@@ -18,7 +19,10 @@ import (
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/syscalls"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
 	_ "github.com/sbx-dev/sbx/platform/ptrace" // registers ptrace
@@ -64,20 +68,34 @@ func readConfig() (*Config, error) {
 }
 
 func run(stderr io.Writer) (int, error) {
-	cfg, err := readConfig()
-	if err != nil {
-		return ExitFailure, err
+	// What needs no configuration is done first: the launcher sends it only once the gofer
+	// is ready, and this overlaps with the gofer's start.
+	// No execve from here on may gain a capability. First: each drop stops and signals every
+	// thread, which costs least while the runtime has few.
+	if err := gofer.DropBoundingSet(); err != nil {
+		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
 	// Signals for the app arrive through the launcher; the terminal's go to it too.
 	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGHUP, unix.SIGPIPE)
 	gofer.NeutralizeRuntimeFDs()
 	loader.PrimeHostAux()
 	procfs.PrimeHost()
-
 	mf, err := mm.NewMemoryFile()
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
+	cfg, err := readConfig()
+	if err != nil {
+		return ExitFailure, err
+	}
+	mark := func(string) {}
+	if cfg.Debug && cfg.DebugT0 != 0 {
+		t0 := time.Unix(0, cfg.DebugT0)
+		mark = func(what string) {
+			fmt.Fprintf(stderr, "sbx: start-up +%.1f ms: kernel: %s\n", float64(time.Since(t0).Microseconds())/1000, what)
+		}
+	}
+	mark("configuration read")
 	choice, err := platform.Resolve(cfg.Platform)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w (see --platform)", err)
@@ -87,6 +105,7 @@ func run(stderr io.Writer) (int, error) {
 		return ExitFailure, fmt.Errorf("kernel: %s platform: %w (is ptrace allowed here? check kernel.yama.ptrace_scope)", choice.Name, err)
 	}
 	defer plat.Close()
+	mark("platform " + choice.Name + " ready")
 	gc, err := gofer.NewClient(os.NewFile(GoferFD, "gofer"))
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
@@ -102,8 +121,13 @@ func run(stderr io.Writer) (int, error) {
 		strace = stderr
 	}
 	ns := newRoot(mf)
-	kcfg := kernel.Config{Platform: plat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps}
+	kplat := plat
+	if cfg.Debug {
+		kplat = &markPlatform{Platform: plat, mark: mark}
+	}
+	kcfg := kernel.Config{Platform: kplat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
+		UID: cfg.UID, GID: cfg.GID, SupplementaryGroups: cfg.Groups, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
+		MemoryLimit: cfg.MemoryLimit}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
 	}
@@ -115,8 +139,17 @@ func run(stderr io.Writer) (int, error) {
 			kcfg.BlockedReport = defaultBlockedReport
 		}
 	}
+	var st unix.Stat_t
+	if unix.Fstat(NetFD, &st) == nil {
+		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
+	}
 	k := kernel.New(kcfg, ns)
-	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf), ns: ns, gofer: gc, term: terminal, uid: cfg.UID, gid: cfg.GID}
+	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
+	// foreground process group, and the launcher relays the signals the terminal sends.
+	var userTTY *tty.Control
+	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
+	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
@@ -131,13 +164,19 @@ func run(stderr io.Writer) (int, error) {
 	if stubs != nil {
 		stub = stubs.StubProgram()
 	}
+	mark("filesystem built")
 	if err := confine(rules, stub); err != nil {
 		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
 	}
 	if stubs != nil {
 		stubs.SetStubPath(StubPath)
 	}
-	go serveControl(k)
+	mark("confined")
+	go serveControl(k, b.files, userTTY)
+	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
+		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
+			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
+	})
 
 	root := ns.Root()
 	cwd := root
@@ -151,7 +190,15 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
-	installStdio(t)
+	pid := t.Group().PID
+	if installStdio(t, ns, userTTY) {
+		k.SetControllingTerminal(pid, pid, userTTY)
+	} else {
+		// Without a terminal the first session still has one as far as the app can tell:
+		// the launcher's, outside (natively, sbx's session owns it). So opening a terminal
+		// never makes it the first process's, and /dev/tty is ENXIO.
+		k.SetControllingTerminal(pid, pid, tty.NewControl(k, "", nil))
+	}
 	path, err := lookPath(t, cfg.Argv[0], cfg.Env)
 	if err == nil {
 		err = t.Execve(kernel.AtFDCWD, path, cfg.Argv, cfg.Env, true)
@@ -167,9 +214,39 @@ func run(stderr io.Writer) (int, error) {
 		}
 		return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], err)
 	}
+	mark("program loaded")
 	t.Run()
+	go serveExec(k, ns)
 	<-k.Done()
+	mark("app exited")
 	return k.ExitCode(), nil
+}
+
+// markPlatform logs, for the start-up breakdown, when app code first runs: the end of the
+// first Switch (the app's first syscall, fault or signal) of any context.
+type markPlatform struct {
+	platform.Platform
+	mark func(string)
+	once sync.Once
+}
+
+func (m *markPlatform) NewContext() (platform.Context, error) {
+	c, err := m.Platform.NewContext()
+	if err != nil {
+		return nil, err
+	}
+	return &markContext{Context: c, p: m}, nil
+}
+
+type markContext struct {
+	platform.Context
+	p *markPlatform
+}
+
+func (c *markContext) Switch(as platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
+	ev, err := c.Context.Switch(as, regs)
+	c.p.once.Do(func() { c.p.mark("app running (its first syscall)") })
+	return ev, err
 }
 
 // stubExecutor is a platform that starts stub programs: once the kernel has confined itself
@@ -225,8 +302,11 @@ func lookPath(t *kernel.Task, name string, env []string) (string, error) {
 	return "", firstErr
 }
 
-// installStdio gives the app the launcher's stdin, stdout and stderr.
-func installStdio(t *kernel.Task) {
+// installStdio gives the app the launcher's stdin, stdout and stderr; a terminal among them
+// is the user's terminal, /dev/console inside (so ttyname finds it). It reports whether
+// there was one.
+func installStdio(t *kernel.Task, ns *vfs.Namespace, userTTY *tty.Control) bool {
+	isTTY := false
 	for fdn := range 3 {
 		var st unix.Stat_t
 		if unix.Fstat(fdn, &st) != nil {
@@ -237,10 +317,23 @@ func installStdio(t *kernel.Task) {
 			continue
 		}
 		f := host.NewShared(fdn)
-		fd := vfs.NewAnonFileDescription(f, hostName(fdn, st), flags&(unix.O_ACCMODE|unix.O_APPEND))
+		fl := flags & (unix.O_ACCMODE | unix.O_APPEND)
+		var fd *vfs.FileDescription
+		if f.IsTTY() {
+			isTTY = true
+			f.SetControl(userTTY)
+			root := ns.Root()
+			if vd, err := ns.Resolve("/dev/console", vfs.ResolveOpts{Root: root, Start: root, Follow: true}); err == nil {
+				fd = vfs.NewFileDescription(f, vd, fl)
+			}
+		}
+		if fd == nil {
+			fd = vfs.NewAnonFileDescription(f, hostName(fdn, st), fl)
+		}
 		t.FDs().InstallAt(int32(fdn), fd, false)
 		fd.DecRef()
 	}
+	return isTTY
 }
 
 func hostName(fdn int, st unix.Stat_t) string {
@@ -257,14 +350,16 @@ func hostName(fdn int, st unix.Stat_t) string {
 
 // terminal opens the user's terminal (/dev/tty, /dev/console): a duplicate of whichever
 // standard stream is a terminal.
-func terminal(flags int) (vfs.File, error) {
+func terminal(ctl *tty.Control) (vfs.File, error) {
 	for fdn := range 3 {
 		if _, err := unix.IoctlGetTermios(fdn, unix.TCGETS); err == nil {
 			nfd, err := unix.FcntlInt(uintptr(fdn), unix.F_DUPFD_CLOEXEC, 10)
 			if err != nil {
 				return nil, err
 			}
-			return host.New(nfd, true), nil
+			f := host.New(nfd, true)
+			f.SetControl(ctl)
+			return f, nil
 		}
 	}
 	return nil, unix.ENXIO

@@ -77,9 +77,14 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_EPOLL_PWAIT, Reason: "Go netpoller"},
 	{Nr: unix.SYS_EPOLL_PWAIT2, Reason: "Go netpoller"},
 	{Nr: unix.SYS_PIPE2, Reason: "Go runtime netpoll wake-up"},
-	{Nr: unix.SYS_SENDMSG, Reason: "gofer protocol"},
+	// MSG_FASTOPEN would let a send on an unconnected broker TCP socket pick its destination.
+	{Nr: unix.SYS_SENDMSG, Reason: "gofer protocol", Unless: []seccomp.Arg{{Index: 2, Mask: unix.MSG_FASTOPEN, Value: unix.MSG_FASTOPEN}}},
 	{Nr: unix.SYS_RECVMSG, Reason: "gofer protocol (receiving donated FDs)"},
-	{Nr: unix.SYS_SENDTO, Reason: "gofer protocol"},
+	{Nr: unix.SYS_SENDTO, Reason: "gofer protocol", Unless: []seccomp.Arg{{Index: 3, Mask: unix.MSG_FASTOPEN, Value: unix.MSG_FASTOPEN}}},
+	{Nr: unix.SYS_ACCEPT4, Reason: "accepting on listening TCP sockets the net broker bound and checked"},
+	{Nr: unix.SYS_GETSOCKNAME, Reason: "local addresses of broker-donated TCP sockets"},
+	// TCP_FASTOPEN_CONNECT (30) would defer a connect to a later send; no other level uses 30.
+	{Nr: unix.SYS_SETSOCKOPT, Reason: "TCP and IP options of broker-donated sockets", Unless: []seccomp.Arg{{Index: 2, Mask: ^uint32(0), Value: 30}}},
 	{Nr: unix.SYS_RECVFROM, Reason: "gofer protocol"},
 	{Nr: unix.SYS_SHUTDOWN, Reason: "closing the gofer connection; shutdown(2) on app sockets"},
 	{Nr: unix.SYS_SOCKETPAIR, Reason: "socketpair(2) for the app: a kernel-held pair reaching nothing outside"},

@@ -2,6 +2,7 @@ package syscalls_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +14,18 @@ import (
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
 )
 
-// BenchmarkSandbox runs testdata/bench/bench.c natively and under sbx and reports ns/op of
-// each, and their ratio, as custom metrics; plus the wall time of `sbx run -- /bin/true`.
-// With -benchtime=1x (CI) the loops are short: the point there is that it keeps working.
+// benchPlatforms are the platforms every sandbox benchmark compares with native.
+var benchPlatforms = []string{"ptrace", "trap"}
+
+// sbxOn runs `sbx run --platform p args...` as u.
+func sbxOn(b *testing.B, u sbxtest.User, p string, args ...string) sbxtest.Result {
+	return sbxtest.Run(b, u, "", "", append([]string{sbxtest.Binary(b), "run", "--platform", p}, args...)...)
+}
+
+// BenchmarkSandbox runs testdata/bench/bench.c natively and under sbx on each platform and
+// reports ns/op of each, and the ratios to native, as custom metrics; plus the wall time of
+// `sbx run -- /bin/true`. With -benchtime=1x (CI) the loops are short: the point there is
+// that it keeps working.
 func BenchmarkSandbox(b *testing.B) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		b.Skip("gcc is not installed")
@@ -27,7 +37,7 @@ func BenchmarkSandbox(b *testing.B) {
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755)
 	exe := filepath.Join(dir, "bench")
-	if out, err := exec.Command("gcc", "-O2", "-o", exe, "testdata/bench/bench.c").CombinedOutput(); err != nil {
+	if out, err := exec.Command("gcc", "-O2", "-pthread", "-o", exe, "testdata/bench/bench.c").CombinedOutput(); err != nil {
 		b.Fatalf("%v\n%s", err, out)
 	}
 	iters := "20000"
@@ -48,27 +58,90 @@ func BenchmarkSandbox(b *testing.B) {
 		return m
 	}
 	native := parse(sbxtest.Run(b, u, "", "", exe, iters).Stdout)
-	res := sbxtest.Sbx(b, u, "run", "--ro", dir, "--", exe, iters)
-	if res.Code != 0 {
-		b.Fatalf("sbx run: %d %s", res.Code, res.Stderr)
-	}
-	sandboxed := parse(res.Stdout)
-	for _, k := range []string{"getpid", "open-read-close", "mmap-munmap-64k", "fork-exec-wait"} {
-		b.ReportMetric(sandboxed[k], k+"-sbx-ns/op")
+	keys := []string{"getpid", "open-read-close", "mmap-munmap-64k", "pipe-ping-pong", "futex-ring", "fork-exec-wait"}
+	for _, k := range keys {
 		b.ReportMetric(native[k], k+"-native-ns/op")
-		if native[k] > 0 {
-			b.ReportMetric(sandboxed[k]/native[k], k+"-ratio")
+	}
+	for _, p := range benchPlatforms {
+		res := sbxOn(b, u, p, "--ro", dir, "--", exe, iters)
+		if res.Code != 0 {
+			b.Fatalf("sbx run --platform %s: %d %s", p, res.Code, res.Stderr)
+		}
+		sandboxed := parse(res.Stdout)
+		for _, k := range keys {
+			b.ReportMetric(sandboxed[k], k+"-"+p+"-ns/op")
+			if native[k] > 0 {
+				b.ReportMetric(sandboxed[k]/native[k], k+"-"+p+"-ratio")
+			}
 		}
 	}
-	start := time.Now()
 	runs := 5
 	if b.N == 1 {
 		runs = 1
 	}
-	for i := 0; i < runs; i++ {
-		if r := sbxtest.Sbx(b, u, "run", "--", "/bin/true"); r.Code != 0 {
-			b.Fatalf("sbx run -- /bin/true: %d %s", r.Code, r.Stderr)
+	for _, p := range benchPlatforms {
+		start := time.Now()
+		for i := 0; i < runs; i++ {
+			if r := sbxOn(b, u, p, "--", "/bin/true"); r.Code != 0 {
+				b.Fatalf("sbx run -- /bin/true: %d %s", r.Code, r.Stderr)
+			}
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(runs), "run-true-"+p+"-ms")
+	}
+}
+
+// BenchmarkCommands times whole programs natively and under sbx on each platform (the
+// shortest of a few runs each) and reports the ratios: Python's json work, a shell running
+// /bin/true 200 times, and tar of /usr/share/doc.
+func BenchmarkCommands(b *testing.B) {
+	u := sbxtest.Users()[0]
+	cmds := []struct {
+		name string
+		argv []string
+	}{
+		{"python3-json", []string{"/usr/bin/python3", "-c",
+			"import json\nd=[{'k%d'%i:[i,str(i),{'x':i*1.5}]} for i in range(2000)]\nfor _ in range(20): json.loads(json.dumps(d))"}},
+		{"sh-200-true", []string{"/bin/sh", "-c", "i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done"}},
+		{"tar-usr-share-doc", []string{"/bin/sh", "-c", "tar cf - /usr/share/doc 2>/dev/null | wc -c >/dev/null"}},
+	}
+	runs := 3
+	if b.N == 1 {
+		runs = 1
+	}
+	best := func(f func() error) float64 {
+		var min time.Duration
+		for i := 0; i < runs; i++ {
+			start := time.Now()
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+			if d := time.Since(start); i == 0 || d < min {
+				min = d
+			}
+		}
+		return float64(min.Microseconds()) / 1000
+	}
+	for _, c := range cmds {
+		if _, err := os.Stat(c.argv[0]); err != nil {
+			b.Logf("%s: %s is not installed", c.name, c.argv[0])
+			continue
+		}
+		native := best(func() error {
+			if r := sbxtest.Run(b, u, "", "", c.argv...); r.Code != 0 {
+				return fmt.Errorf("%s natively: %d %s", c.name, r.Code, r.Stderr)
+			}
+			return nil
+		})
+		b.ReportMetric(native, c.name+"-native-ms")
+		for _, p := range benchPlatforms {
+			ms := best(func() error {
+				if r := sbxOn(b, u, p, append([]string{"--"}, c.argv...)...); r.Code != 0 {
+					return fmt.Errorf("%s on %s: %d %s", c.name, p, r.Code, r.Stderr)
+				}
+				return nil
+			})
+			b.ReportMetric(ms, c.name+"-"+p+"-ms")
+			b.ReportMetric(ms/native, c.name+"-"+p+"-ratio")
 		}
 	}
-	b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(runs), "run-true-ms")
 }

@@ -184,7 +184,7 @@ func IoprioSet(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func removexattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
-	in, err := xattrTarget(t, a, byFD, follow)
+	_, in, err := xattrTarget(t, a, byFD, follow)
 	if err != nil {
 		return 0, err
 	}

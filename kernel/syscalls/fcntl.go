@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
-	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -372,14 +371,11 @@ func Flock(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // ioctl numbers the kernel answers for every file (include/uapi/asm-generic/ioctls.h).
 const (
-	fioclex   = 0x5451
-	fionclex  = 0x5450
-	fionbio   = 0x5421
-	fioasync  = 0x5452
-	fionread  = 0x541B
-	tiocgpgrp = 0x540F
-	tiocspgrp = 0x5410
-	tiocgsid  = 0x5429
+	fioclex  = 0x5451
+	fionclex = 0x5450
+	fionbio  = 0x5421
+	fioasync = 0x5452
+	fionread = 0x541B
 )
 
 // Ioctl implements ioctl(2).
@@ -413,25 +409,11 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		fd.SetStatusFlags(fl)
 		return 0, nil
 	}
-	if h, ok := fd.Impl().(*host.File); ok && h.IsTTY() {
-		switch cmd {
-		case tiocgpgrp, tiocgsid:
-			pgid, sid := t.Group().IDs()
-			v := pgid
-			if cmd == tiocgsid {
-				v = sid
-			}
-			return 0, putU32(t, a[2], uint32(v))
-		case tiocspgrp:
-			return 0, nil
-		}
+	if handled, r, err := ttyIoctl(t, fd, cmd, a[2]); handled {
+		return r, err
 	}
 	if io, ok := fd.Impl().(vfs.Ioctler); ok {
-		r, err := io.Ioctl(fd, t, cmd, a[2])
-		if err == host.ErrNeedsKernel {
-			return 0, unix.ENOTTY
-		}
-		return r, err
+		return io.Ioctl(fd, t, cmd, a[2])
 	}
 	if cmd == fionread {
 		if in := fd.Inode(); in != nil {

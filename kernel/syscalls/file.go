@@ -1,6 +1,8 @@
 package syscalls
 
 import (
+	"time"
+
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -14,9 +16,25 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 	if !fd.Readable() {
 		return 0, unix.EBADF
 	}
+	if err := ttyReadCheck(t, fd); err != nil {
+		return 0, err
+	}
 	w := fileWaiter(fd, false)
+	_, timed := fd.Impl().(timedReader)
+	start := time.Now()
 	for {
 		n, err := read()
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 && timed {
+			expired, werr := ttyWait(t, fd, dst, start)
+			if werr != nil {
+				return 0, werr
+			}
+			if expired {
+				n, err := fd.Impl().(timedReader).ReadExpired(fd, dst)
+				return uint64(n), err
+			}
+			continue
+		}
 		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
 			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				if werr == unix.EINTR {
@@ -38,6 +56,9 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([][]byte) (int64, error)) (uint64, error) {
 	if !fd.Writable() {
 		return 0, unix.EBADF
+	}
+	if err := ttyWriteCheck(t, fd); err != nil {
+		return 0, err
 	}
 	var done int64
 	w := fileWaiter(fd, true)
@@ -75,7 +96,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 		if len(src) == 0 || !fd.IsStream() || fd.StatusFlags()&unix.O_NONBLOCK != 0 {
 			return uint64(done), nil
 		}
-		if _, isPipe := fd.Impl().(*pipe.End); !isPipe {
+		if _, isPipe := fd.Impl().(*pipe.End); !isPipe && !isTerminalFile(fd) {
 			return uint64(done), nil
 		}
 	}
@@ -379,18 +400,15 @@ func Pipe(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return pipe2(t
 // Pipe2 implements pipe2(2).
 func Pipe2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return pipe2(t, a[0], a[1]) }
 
-var pipeIno uint64 = 1000
-
 func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 	if flags&^(unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_DIRECT) != 0 {
 		return 0, unix.EINVAL
 	}
 	p := pipe.New()
-	pipeIno++
-	name := "pipe:[" + itoa(pipeIno) + "]"
+	id := vfs.NewAnonIdent(t.Creds())
 	st := int(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
-	r := vfs.NewAnonFileDescription(p.Open(unix.O_RDONLY), name, unix.O_RDONLY|st)
-	w := vfs.NewAnonFileDescription(p.Open(unix.O_WRONLY), name, unix.O_WRONLY|st)
+	r := vfs.NewNumberedFileDescription(p.Open(unix.O_RDONLY), "pipe", id, unix.O_RDONLY|st)
+	w := vfs.NewNumberedFileDescription(p.Open(unix.O_WRONLY), "pipe", id, unix.O_WRONLY|st)
 	defer r.DecRef()
 	defer w.DecRef()
 	cloexec := flags&unix.O_CLOEXEC != 0
@@ -415,20 +433,6 @@ func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 		return 0, err
 	}
 	return 0, nil
-}
-
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
 }
 
 // Fsync implements fsync(2) and fdatasync(2).

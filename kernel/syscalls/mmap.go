@@ -27,6 +27,15 @@ const mapKnown = unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_SHARED_VALIDATE |
 	unix.MAP_POPULATE | unix.MAP_NONBLOCK | unix.MAP_STACK | unix.MAP_HUGETLB | unix.MAP_SYNC | unix.MAP_FIXED_NOREPLACE |
 	unix.MAP_32BIT | 0xfc000000 /* huge page size bits */
 
+// memLimits gives t's address space its process's RLIMIT_AS and RLIMIT_DATA.
+func memLimits(t *kernel.Task) *mm.MM {
+	as, _ := t.Limit(unix.RLIMIT_AS)
+	data, _ := t.Limit(unix.RLIMIT_DATA)
+	m := t.MM()
+	m.SetLimits(as, data)
+	return m
+}
+
 // Mmap implements mmap(2).
 func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	addr, length, prot, flags, fdn, uoff := a[0], a[1], a[2], a[3], a[4], a[5]
@@ -86,7 +95,7 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 				if o.Shared {
 					o.Source = nil
 				}
-				return t.MM().Map(o)
+				return memLimits(t).Map(o)
 			}
 			return 0, unix.ENODEV
 		}
@@ -126,7 +135,7 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.ENOMEM
 		}
 	}
-	return t.MM().Map(o)
+	return memLimits(t).Map(o)
 }
 
 func isZeroDevice(fd *vfs.FileDescription) bool {
@@ -164,12 +173,12 @@ func Mremap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&unix.MREMAP_DONTUNMAP != 0 {
 		return 0, unix.EINVAL
 	}
-	return t.MM().Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0, flags&unix.MREMAP_FIXED != 0, a[4])
+	return memLimits(t).Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0, flags&unix.MREMAP_FIXED != 0, a[4])
 }
 
 // Brk implements brk(2).
 func Brk(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return t.MM().Brk(a[0]), nil
+	return memLimits(t).Brk(a[0]), nil
 }
 
 // Madvise implements madvise(2).

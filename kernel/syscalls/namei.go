@@ -162,7 +162,9 @@ func mkdirat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32) (uint64,
 		return 0, err
 	}
 	c := t.Creds()
-	if err := parent.Dentry.Inode().Mkdir(name, mode&^c.Umask&0o7777, c); err != nil {
+	// mkdir keeps the permission bits and the sticky bit; set-user/group-ID bits are not
+	// taken from the mode (a directory inherits set-group-ID from its parent).
+	if err := parent.Dentry.Inode().Mkdir(name, mode&^c.Umask&(0o777|unix.S_ISVTX), c); err != nil {
 		return 0, err
 	}
 	return 0, nil

@@ -341,15 +341,23 @@ func Getrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
+// nrOpen is fs.nr_open, the ceiling of RLIMIT_NOFILE: Linux's default, or more when the
+// sandbox inherited a higher hard limit (the host's nr_open allowed it).
+func nrOpen(t *kernel.Task) uint64 {
+	return max(1<<20, t.Kernel().Limits[unix.RLIMIT_NOFILE][1])
+}
+
 func setrlimit(t *kernel.Task, r int, soft, hard uint64) error {
 	if soft > hard {
 		return unix.EINVAL
 	}
 	_, oldHard := t.Limit(r)
-	if hard > oldHard && t.Creds().EUID != 0 {
+	// Raising a hard limit takes CAP_SYS_RESOURCE, which root inside has when the user
+	// who started the sandbox has it.
+	if hard > oldHard && (t.Creds().EUID != 0 || t.Kernel().Caps[0]&(1<<unix.CAP_SYS_RESOURCE) == 0) {
 		return unix.EPERM
 	}
-	if r == unix.RLIMIT_NOFILE && hard > 1<<20 {
+	if r == unix.RLIMIT_NOFILE && hard > nrOpen(t) {
 		return unix.EPERM
 	}
 	t.SetLimit(r, soft, hard)

@@ -34,6 +34,19 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	family, typ := a[0], a[1]
 	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	if newFamily, ok := socketFamilies[family]; ok {
+		if typ > 10 || typ == 0 {
+			return 0, unix.EINVAL
+		}
+		f, err := newFamily(t, int(family), int(typ), int(int32(a[2])))
+		if err != nil {
+			return 0, err
+		}
+		fd := vfs.NewAnonFileDescription(f, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		defer fd.DecRef()
+		n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
+		return uint64(n), err
+	}
 	if family != unix.AF_UNIX {
 		return 0, unix.EAFNOSUPPORT
 	}
@@ -50,7 +63,7 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.ENOBUFS
 		}
 	}
-	fd := vfs.NewAnonFileDescription(s, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+	fd := vfs.NewNumberedFileDescription(s, "socket", sockIdent(t), unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 	defer fd.DecRef()
 	n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 	return uint64(n), err
@@ -61,6 +74,9 @@ func Socketpair(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	family, typ := a[0], a[1]
 	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	if family == unix.AF_INET || family == unix.AF_INET6 {
+		return 0, unix.EOPNOTSUPP
+	}
 	if family != unix.AF_UNIX {
 		return 0, unix.EAFNOSUPPORT
 	}
@@ -74,8 +90,8 @@ func Socketpair(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	x.SetCred(ucred(t), true)
 	y.SetCred(ucred(t), true)
 	st := unix.O_RDWR | int(flags&unix.SOCK_NONBLOCK)
-	fx := vfs.NewAnonFileDescription(x, "socket:[1]", st)
-	fy := vfs.NewAnonFileDescription(y, "socket:[2]", st)
+	fx := vfs.NewNumberedFileDescription(x, "socket", sockIdent(t), st)
+	fy := vfs.NewNumberedFileDescription(y, "socket", sockIdent(t), st)
 	defer fx.DecRef()
 	defer fy.DecRef()
 	cloexec := flags&unix.SOCK_CLOEXEC != 0
@@ -123,6 +139,9 @@ func readSockaddrUn(t *kernel.Task, addr, size uint64) (string, error) {
 
 // Connect implements connect(2): allowed host sockets come through the socket broker.
 func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "connect", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -245,6 +264,9 @@ func readMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
 
 // Sendmsg implements sendmsg(2); SCM_RIGHTS passes files to sockets inside the sandbox.
 func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "sendmsg", a); ok {
+		return r, err
+	}
 	h, err := readMsghdr(t, a[1])
 	if err != nil {
 		return 0, err
@@ -297,6 +319,9 @@ func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Recvmsg implements recvmsg(2): files passed inside the sandbox arrive as SCM_RIGHTS.
 func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "recvmsg", a); ok {
+		return r, err
+	}
 	h, err := readMsghdr(t, a[1])
 	if err != nil {
 		return 0, err
@@ -375,6 +400,9 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Sendto implements sendto(2): datagram sockets take an address; stream sockets must be
 // connected.
 func Sendto(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "sendto", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -401,6 +429,9 @@ func Sendto(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Recvfrom implements recvfrom(2).
 func Recvfrom(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "recvfrom", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -445,6 +476,9 @@ func bufIO(t *kernel.Task, a kernel.SyscallArgs, write bool) (uint64, error) {
 
 // Shutdown implements shutdown(2).
 func Shutdown(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "shutdown", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -486,6 +520,9 @@ func putSockaddrUn(t *kernel.Task, addr, lenAddr uint64, p string) error {
 
 // Getsockname implements getsockname(2).
 func Getsockname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "getsockname", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -497,6 +534,9 @@ func Getsockname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getpeername implements getpeername(2).
 func Getpeername(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "getpeername", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -511,6 +551,9 @@ func Getpeername(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getsockopt implements getsockopt(2).
 func Getsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "getsockopt", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -524,6 +567,9 @@ func Getsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Setsockopt implements setsockopt(2).
 func Setsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "setsockopt", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -552,6 +598,9 @@ func autobind(s *sock.Socket) error {
 // Bind implements bind(2) for AF_UNIX: a path creates a socket file in the sandbox (it
 // never reaches a host socket), an abstract name lives in the sandbox's own namespace.
 func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "bind", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -613,6 +662,9 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Listen implements listen(2).
 func Listen(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if r, err, ok := inetCall(t, "listen", a); ok {
+		return r, err
+	}
 	fd, s, err := getSocket(t, a[0])
 	if err != nil {
 		return 0, err
@@ -633,6 +685,9 @@ func Accept4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func accept(t *kernel.Task, fdn, addr, lenAddr, flags uint64) (uint64, error) {
+	if r, err, ok := inetCall(t, "accept", kernel.SyscallArgs{fdn, addr, lenAddr, flags}); ok {
+		return r, err
+	}
 	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
 		return 0, unix.EINVAL
 	}
@@ -653,7 +708,7 @@ func accept(t *kernel.Task, fdn, addr, lenAddr, flags uint64) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		nfd := vfs.NewAnonFileDescription(c, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		nfd := vfs.NewNumberedFileDescription(c, "socket", sockIdent(t), unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer nfd.DecRef()
 		n, err := t.FDs().Install(nfd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		if err != nil {
@@ -829,4 +884,9 @@ func credCmsg(c unix.Ucred) []byte {
 func ucred(t *kernel.Task) unix.Ucred {
 	c := t.Creds()
 	return unix.Ucred{Pid: t.Group().PID, Uid: c.EUID, Gid: c.EGID}
+}
+
+// sockIdent numbers a new socket (socket:[N]) owned by the caller, as sockfs does.
+func sockIdent(t *kernel.Task) vfs.AnonIdent {
+	return vfs.NewAnonIdent(t.Creds())
 }

@@ -84,24 +84,7 @@ func fdAttr(fd *vfs.FileDescription) (vfs.Attr, error) {
 	if vd := fd.VirtualDentry(); vd.Ok() {
 		return statAttr(vd)
 	}
-	if in := fd.Inode(); in != nil {
-		return in.Stat()
-	}
-	if s, ok := fd.Impl().(interface{ Attr() vfs.Attr }); ok {
-		return s.Attr(), nil
-	}
-	if h, ok := fd.Impl().(vfs.HostFile); ok {
-		var st unix.Stat_t
-		if err := unix.Fstat(h.HostFD(), &st); err != nil {
-			return vfs.Attr{}, err
-		}
-		return vfs.Attr{Mode: st.Mode, Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, Nlink: st.Nlink, UID: st.Uid, GID: st.Gid,
-			Size: st.Size, Blocks: st.Blocks, Blksize: st.Blksize, Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim}, nil
-	}
-	if s, ok := fd.Impl().(interface{ Attr() vfs.Attr }); ok {
-		return s.Attr(), nil
-	}
-	return vfs.Attr{Mode: unix.S_IFIFO | 0o600, Nlink: 1, Blksize: 4096, Dev: 0xc}, nil
+	return fd.StatAnon()
 }
 
 // Newfstatat implements newfstatat(2).

@@ -8,28 +8,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// xattrTarget resolves the file of a *xattr call: by path (following symlinks or not) or by FD.
-func xattrTarget(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (vfs.Inode, error) {
+// xattrTarget resolves the file of a *xattr call: by path (following symlinks or not) or by
+// FD; its location is unset for anonymous files (memfd).
+func xattrTarget(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (vfs.VirtualDentry, vfs.Inode, error) {
 	if byFD {
 		fd, err := getFD(t, a[0])
 		if err != nil {
-			return nil, err
+			return vfs.VirtualDentry{}, nil, err
 		}
 		defer fd.DecRef()
 		if in := fd.Inode(); in != nil {
-			return in, nil
+			return fd.VirtualDentry(), in, nil
 		}
-		return nil, unix.EOPNOTSUPP
+		return vfs.VirtualDentry{}, nil, unix.EOPNOTSUPP
 	}
 	path, err := copyInPath(t, a[0])
 	if err != nil {
-		return nil, err
+		return vfs.VirtualDentry{}, nil, err
 	}
 	vd, err := t.Lookup(kernel.AtFDCWD, path, follow)
 	if err != nil {
-		return nil, err
+		return vfs.VirtualDentry{}, nil, err
 	}
-	return vd.Dentry.Inode(), nil
+	return vd, vd.Dentry.Inode(), nil
 }
 
 func xattrName(t *kernel.Task, addr uint64) (string, error) {
@@ -50,7 +51,7 @@ func xattrName(t *kernel.Task, addr uint64) (string, error) {
 }
 
 func getxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
-	in, err := xattrTarget(t, a, byFD, follow)
+	_, in, err := xattrTarget(t, a, byFD, follow)
 	if err != nil {
 		return 0, err
 	}
@@ -73,7 +74,7 @@ func getxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, 
 }
 
 func listxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
-	in, err := xattrTarget(t, a, byFD, follow)
+	_, in, err := xattrTarget(t, a, byFD, follow)
 	if err != nil {
 		return 0, err
 	}
@@ -91,7 +92,7 @@ func listxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64,
 }
 
 func setxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
-	in, err := xattrTarget(t, a, byFD, follow)
+	vd, in, err := xattrTarget(t, a, byFD, follow)
 	if err != nil {
 		return 0, err
 	}
@@ -111,6 +112,12 @@ func setxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, 
 	}
 	if err := xattrPermission(t, in, name, true); err != nil {
 		return 0, err
+	}
+	if name == xattrACLAccess || name == xattrACLDefault {
+		return 0, setACL(t, vd, in, name, v)
+	}
+	if strings.HasPrefix(name, "system.") {
+		return 0, unix.EOPNOTSUPP // no other system.* attribute is handled (Linux has no handler either)
 	}
 	x, ok := in.(vfs.Xattrer)
 	if !ok {

@@ -270,11 +270,13 @@ func (ns *Namespace) newMount(root *Dentry, fstype, source string, ro bool) *Mou
 func (ns *Namespace) LockRename()   { ns.renameMu.Lock() }
 func (ns *Namespace) UnlockRename() { ns.renameMu.Unlock() }
 
-// Root returns the namespace's root location.
+// Root returns the namespace's root location: the top of what is mounted on the first
+// root (a container's root filesystem is mounted there).
 func (ns *Namespace) Root() VirtualDentry {
 	ns.mu.RLock()
-	defer ns.mu.RUnlock()
-	return VirtualDentry{ns.root, ns.root.root}
+	vd := VirtualDentry{ns.root, ns.root.root}
+	ns.mu.RUnlock()
+	return ns.mountedOn(vd)
 }
 
 // Mount attaches a filesystem rooted at root on top of at.

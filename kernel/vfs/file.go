@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -78,6 +79,8 @@ type FileDescription struct {
 	name string
 	// anonInode is the inode of an anonymous file that has one (memfd).
 	anonInode Inode
+	// ident is the inode number and owner of a numbered anonymous file (pipe, socket).
+	ident *AnonIdent
 
 	statusFlags atomic.Uint32 // O_APPEND, O_NONBLOCK, ... and the access mode
 
@@ -104,6 +107,107 @@ func NewAnonFileDescription(impl File, name string, flags int) *FileDescription 
 	fd := NewFileDescription(impl, VirtualDentry{}, flags)
 	fd.name = name
 	return fd
+}
+
+// AnonIdent is what fstat shows of a numbered anonymous file's inode (pipefs, sockfs).
+type AnonIdent struct {
+	Ino      uint64
+	UID, GID uint32
+}
+
+// anonIno hands out the inode numbers of pipes and sockets.
+var anonIno atomic.Uint64
+
+// NewAnonIdent returns a fresh inode number owned by c's filesystem IDs.
+func NewAnonIdent(c *Creds) AnonIdent {
+	return AnonIdent{Ino: 10000 + anonIno.Add(1), UID: c.FSUID, GID: c.FSGID}
+}
+
+// NewNumberedFileDescription wraps an anonymous file named kind:[ino] (pipe:[N],
+// socket:[N]), whose fstat shows id.
+func NewNumberedFileDescription(impl File, kind string, id AnonIdent, flags int) *FileDescription {
+	fd := NewAnonFileDescription(impl, kind+":["+strconv.FormatUint(id.Ino, 10)+"]", flags)
+	fd.ident = &id
+	return fd
+}
+
+// AnonOpener inodes stand for an open anonymous file (procfs's /proc/PID/fd/N of a pipe or
+// memfd): opening one reopens that file (FileDescription.Reopen) after the usual checks.
+type AnonOpener interface {
+	OpenAnon(flags int) (*FileDescription, error)
+}
+
+// Reopener files can be opened again (through /proc/PID/fd/N): Reopen returns a new File of
+// the same object with the access mode of flags, as opening a FIFO gives a new end.
+type Reopener interface {
+	Reopen(flags int) (File, error)
+}
+
+// Reopen opens an anonymous file again through its /proc/PID/fd link: a new open file
+// description of the same object (named and numbered like it), with its own offset and
+// flags. Pipes give a new end, memfds a new opening of their inode, donated host files a
+// duplicate read at its own offset; sockets and anon_inode files cannot be opened (ENXIO).
+func (fd *FileDescription) Reopen(flags int) (*FileDescription, error) {
+	a, err := fd.StatAnon()
+	if err != nil {
+		return nil, err
+	}
+	if a.Type() == unix.S_IFSOCK {
+		return nil, unix.ENXIO
+	}
+	var f File
+	switch {
+	case fd.anonInode != nil:
+		if flags&unix.O_TRUNC != 0 {
+			zero := int64(0)
+			if err := fd.anonInode.SetAttr(SetAttr{Size: &zero}); err != nil {
+				return nil, err
+			}
+		}
+		f, err = fd.anonInode.Open(flags)
+	default:
+		r, ok := fd.impl.(Reopener)
+		if !ok {
+			return nil, unix.ENXIO
+		}
+		f, err = r.Reopen(flags)
+		if err == nil && flags&unix.O_TRUNC != 0 && a.Type() == unix.S_IFREG {
+			if tr, ok := f.(Truncater); ok {
+				if err = tr.Truncate(0); err != nil {
+					f.Release()
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	nfd := NewAnonFileDescription(f, fd.name, flags&^(unix.O_TRUNC|unix.O_CREAT|unix.O_EXCL|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_DIRECTORY))
+	nfd.anonInode, nfd.ident = fd.anonInode, fd.ident
+	return nfd, nil
+}
+
+// StatAnon is what fstat shows of an anonymous file (one with no location).
+func (fd *FileDescription) StatAnon() (Attr, error) {
+	var a Attr
+	if in := fd.Inode(); in != nil {
+		return in.Stat()
+	} else if s, ok := fd.impl.(interface{ Attr() Attr }); ok {
+		a = s.Attr()
+	} else if h, ok := fd.impl.(HostFile); ok && h.HostFD() >= 0 {
+		var st unix.Stat_t
+		if err := unix.Fstat(h.HostFD(), &st); err != nil {
+			return Attr{}, err
+		}
+		return Attr{Mode: st.Mode, Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, Nlink: st.Nlink, UID: st.Uid, GID: st.Gid,
+			Size: st.Size, Blocks: st.Blocks, Blksize: st.Blksize, Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim}, nil
+	} else {
+		a = Attr{Mode: unix.S_IFIFO | 0o600, Nlink: 1, Blksize: 4096, Dev: 0xc}
+	}
+	if fd.ident != nil {
+		a.Ino, a.UID, a.GID = fd.ident.Ino, fd.ident.UID, fd.ident.GID
+	}
+	return a, nil
 }
 
 // SetInode gives an anonymous file an inode (memfd).

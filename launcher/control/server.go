@@ -6,21 +6,48 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Serve answers clients on l from src until l is closed. Connections from other users are
-// refused and reported through logf.
+// Server answers one sandbox's control clients.
+type Server struct {
+	src  Source
+	logf func(format string, args ...any)
+	// answering counts requests being answered (event streams excluded), so that a
+	// sandbox ending does not cut off the answer to the request that ended it (a kill).
+	answering atomic.Int64
+}
+
+// NewServer returns a server answering from src. Connections from other users are refused
+// and reported through logf (nil: not reported).
+func NewServer(src Source, logf func(format string, args ...any)) *Server {
+	return &Server{src: src, logf: logf}
+}
+
+// Serve answers clients on l from src until l is closed.
 func Serve(l *net.UnixListener, src Source, logf func(format string, args ...any)) {
+	NewServer(src, logf).Serve(l)
+}
+
+// Serve answers clients on l until l is closed.
+func (s *Server) Serve(l *net.UnixListener) {
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
 			return
 		}
-		go serveConn(c, src, logf)
+		go s.serveConn(c)
+	}
+}
+
+// Drain waits, at most timeout, until no request is being answered.
+func (s *Server) Drain(timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); s.answering.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -38,7 +65,8 @@ func peerUID(c *net.UnixConn) (int, error) {
 	return int(cred.Uid), nil
 }
 
-func serveConn(c *net.UnixConn, src Source, logf func(string, ...any)) {
+func (s *Server) serveConn(c *net.UnixConn) {
+	logf := s.logf
 	defer c.Close()
 	if uid, err := peerUID(c); err != nil || uid != os.Getuid() {
 		if logf != nil {
@@ -62,52 +90,65 @@ func serveConn(c *net.UnixConn, src Source, logf func(string, ...any)) {
 			enc.Encode(Response{V: Version, Error: fmt.Sprintf("protocol version %d not supported (this sandbox speaks %d)", req.V, Version)})
 			return
 		}
-		resp := Response{V: Version}
-		switch req.Op {
-		case OpInfo:
-			info := src.Info()
-			resp.Info = &info
-		case OpStats:
-			st, err := src.Stats()
-			if err != nil {
-				resp.Error = err.Error()
-			} else {
-				resp.Stats = &st
-			}
-		case OpTree:
-			t, err := src.Tree()
-			if err != nil {
-				resp.Error = err.Error()
-			}
-			resp.Tree = t
-		case OpKill:
-			sig := syscall.Signal(req.Signal)
-			if sig == 0 {
-				sig = syscall.SIGTERM
-			}
-			grace := time.Duration(req.GraceMS) * time.Millisecond
-			if grace == 0 {
-				grace = 3 * time.Second
-			}
-			if err := src.Kill(sig, grace); err != nil {
-				resp.Error = err.Error()
-			}
-		case OpEvents:
-			events, cancel := src.Subscribe()
-			defer cancel()
-			go func() { r.ReadBytes('\n'); cancel() }() // client closed
-			for ev := range events {
-				ev := ev
-				if enc.Encode(Response{V: Version, Event: &ev}) != nil {
-					return
-				}
-			}
-			return
-		default:
-			resp.Error = fmt.Sprintf("unknown op %q", req.Op)
-		}
-		if enc.Encode(resp) != nil {
+		if !s.answer(r, enc, req) {
 			return
 		}
 	}
+}
+
+// answer answers one request; false ends the connection.
+func (s *Server) answer(r *bufio.Reader, enc *json.Encoder, req Request) bool {
+	src := s.src
+	if req.Op == OpEvents {
+		// A stream is not an answer in progress: the sandbox may end under it.
+		events, cancel := src.Subscribe()
+		defer cancel()
+		go func() { r.ReadBytes('\n'); cancel() }() // client closed
+		for ev := range events {
+			ev := ev
+			if enc.Encode(Response{V: Version, Event: &ev}) != nil {
+				return false
+			}
+		}
+		return false
+	}
+	s.answering.Add(1)
+	defer s.answering.Add(-1)
+	resp := Response{V: Version}
+	switch req.Op {
+	case OpInfo:
+		info := src.Info()
+		resp.Info = &info
+	case OpStats:
+		st, err := src.Stats()
+		if err != nil {
+			resp.Error = err.Error()
+		} else {
+			resp.Stats = &st
+		}
+	case OpTree:
+		t, err := src.Tree()
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		resp.Tree = t
+		if cl, ok := src.(ConnectionLister); ok {
+			resp.Connections, _ = cl.Connections()
+		}
+	case OpKill:
+		sig := syscall.Signal(req.Signal)
+		if sig == 0 {
+			sig = syscall.SIGTERM
+		}
+		grace := time.Duration(req.GraceMS) * time.Millisecond
+		if grace == 0 {
+			grace = 3 * time.Second
+		}
+		if err := src.Kill(sig, grace); err != nil {
+			resp.Error = err.Error()
+		}
+	default:
+		resp.Error = fmt.Sprintf("unknown op %q", req.Op)
+	}
+	return enc.Encode(resp) == nil
 }

@@ -46,7 +46,9 @@ type Response struct {
 	Info  *Info     `json:"info,omitempty"`
 	Stats *Stats    `json:"stats,omitempty"`
 	Tree  []Process `json:"tree,omitempty"`
-	Event *Event    `json:"event,omitempty"`
+	// Connections come with the tree from sources that know them.
+	Connections []Connection `json:"connections,omitempty"`
+	Event       *Event       `json:"event,omitempty"`
 }
 
 // Info describes a sandbox.
@@ -73,8 +75,10 @@ type NameCount struct {
 
 // Stats is a sandbox's live state, as its kernel accounts it.
 type Stats struct {
-	Tasks       int    `json:"tasks"`
-	MemoryBytes int64  `json:"memory_bytes"`
+	Tasks       int   `json:"tasks"`
+	MemoryBytes int64 `json:"memory_bytes"`
+	// MemoryLimit is the sandbox's memory limit ([resources] memory; 0: none).
+	MemoryLimit int64  `json:"memory_limit,omitempty"`
 	CPUNanos    int64  `json:"cpu_ns"`
 	Syscalls    uint64 `json:"syscalls"`
 	// SyscallsPerSec is computed by the sandbox from its previous sample.
@@ -93,6 +97,24 @@ type Process struct {
 	State   string `json:"state"`
 	// HostFiles are open host files (served by the gofer), "FD: path".
 	HostFiles []string `json:"host_files,omitempty"`
+}
+
+// Connection is one Internet socket of a sandbox.
+type Connection struct {
+	Proto  string `json:"proto"` // tcp, tcp6, udp, udp6, icmp
+	State  string `json:"state"` // listen, established, connecting, bound, open
+	Local  string `json:"local"`
+	Remote string `json:"remote,omitempty"`
+	// Names are the host names the sandbox's resolver answered the remote address for.
+	Names    []string `json:"names,omitempty"`
+	Private  bool     `json:"private,omitempty"` // on the sandbox's own loopback
+	BytesIn  uint64   `json:"bytes_in"`
+	BytesOut uint64   `json:"bytes_out"`
+}
+
+// ConnectionLister is a Source that knows its network connections (sent with the tree).
+type ConnectionLister interface {
+	Connections() ([]Connection, error)
 }
 
 // Event is something that happened in a sandbox.

@@ -115,6 +115,7 @@ func TestManager(t *testing.T) {
 		}
 	}
 	write(filepath.Join(sys, "firefox.desktop"), firefox)
+	write(filepath.Join(sys, "envapp.desktop"), "[Desktop Entry]\nName=Env\nExec=env GDK_BACKEND=x11 firefox %u\nType=Application\n")
 	write(filepath.Join(sys, "vim.desktop"), "[Desktop Entry]\nName=Vim\nExec=vim %F\nType=Application\n")
 	write(filepath.Join(sys, "gimp.desktop"), "[Desktop Entry]\nName=GIMP\nExec=gimp-2.10 %U\nType=Application\n")
 	// /usr/local wins over /usr for the same ID.
@@ -122,7 +123,10 @@ func TestManager(t *testing.T) {
 	// The user's own override of an app: never touched.
 	write(filepath.Join(target, "mine.desktop"), "[Desktop Entry]\nName=Mine\nExec=firefox\nType=Application\n")
 	profiles := map[string]string{"/usr/lib/firefox/firefox": "firefox", "firefox": "firefox", "/usr/local/bin/gimp": "gimp"}
-	m := &Manager{SourceDirs: []string{local, sys}, Target: target, Sbx: "/usr/bin/sbx",
+	sbx := filepath.Join(root, "bin/sbx")
+	os.MkdirAll(filepath.Dir(sbx), 0o755)
+	write(sbx, "")
+	m := &Manager{SourceDirs: []string{local, sys}, Target: target, Sbx: sbx,
 		ProfileOf: func(p string) (string, bool) { v, ok := profiles[p]; return v, ok }}
 	before := snapshot(t, target)
 
@@ -137,24 +141,27 @@ func TestManager(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := states(), map[string]State{"firefox": Wrappable, "gimp": Wrappable}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("List = %v; want %v (vim has no profile)", got, want)
+	if got, want := states(), map[string]State{"firefox": Wrappable, "gimp": Wrappable, "envapp": Wrappable}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("List = %v; want %v (vim has no profile; envapp runs firefox through env)", got, want)
 	}
-	if _, err := m.Install([]string{"vim"}, false); err == nil {
+	if _, _, err := m.Install([]string{"vim"}, false); err == nil {
 		t.Error("installing vim (no profile) succeeded; want an error")
 	}
-	done, err := m.Install([]string{"firefox"}, false)
-	if err != nil || len(done) != 1 {
+	done, _, err := m.Install([]string{"firefox"}, false) // the profile's name: both entries that run firefox
+	if err != nil || len(done) != 2 {
 		t.Fatalf("Install firefox = %v, %v", done, err)
 	}
-	if got, want := states(), map[string]State{"firefox": Wrapped, "gimp": Wrappable}; !reflect.DeepEqual(got, want) {
+	if done, already, err := m.Install([]string{"firefox"}, false); err != nil || len(done) != 0 || len(already) != 2 {
+		t.Errorf("Install firefox again = written %v, already %v, %v; want both already wrapped", done, already, err)
+	}
+	if got, want := states(), map[string]State{"firefox": Wrapped, "gimp": Wrappable, "envapp": Wrapped}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after install: List = %v; want %v", got, want)
 	}
-	if _, err := m.Install(nil, true); err != nil {
+	if _, _, err := m.Install(nil, true); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(target, "gimp.desktop"))
-	if !strings.Contains(string(b), "Exec=/usr/bin/sbx run --profile gimp -- /usr/local/bin/gimp %U") {
+	if !strings.Contains(string(b), "Exec="+sbx+" run --profile gimp -- /usr/local/bin/gimp %U") {
 		t.Errorf("gimp override wraps the wrong original:\n%s", b)
 	}
 	// The original changes (a package upgrade): the override is stale until reinstalled.
@@ -162,12 +169,18 @@ func TestManager(t *testing.T) {
 	if got := states()["firefox"]; got != Stale {
 		t.Errorf("after the original changed: firefox is %s; want stale", got)
 	}
-	if _, err := m.Install([]string{"firefox"}, false); err != nil {
+	if _, _, err := m.Install([]string{"firefox"}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := states()["firefox"]; got != Wrapped {
 		t.Errorf("after reinstalling: firefox is %s; want wrapped", got)
 	}
+	// The sbx binary the overrides run goes away: stale until reinstalled (by a new sbx).
+	os.Rename(sbx, sbx+".moved")
+	if got := states()["gimp"]; got != Stale {
+		t.Errorf("after sbx moved: gimp is %s; want stale", got)
+	}
+	os.Rename(sbx+".moved", sbx)
 	// The original goes away (the app was uninstalled): stale, and remove cleans it up.
 	os.Remove(filepath.Join(sys, "firefox.desktop"))
 	if got := states()["firefox"]; got != Stale {

@@ -47,8 +47,7 @@ type Manager struct {
 }
 
 type source struct {
-	id, path, program string
-	data              []byte
+	id, path, program string // program is "" when the entry is not a launchable application
 }
 
 // sources reads the application entries of SourceDirs, the first of each ID winning, as a
@@ -79,25 +78,15 @@ func (m *Manager) sources() map[string]source {
 			if v, _ := e.Get(mainGroup, KeyProfile); v != "" {
 				return nil
 			}
-			out[id] = source{id: id, path: path, data: data}
-			if t, _ := e.Get(mainGroup, "Type"); t != "Application" {
-				out[id] = source{id: id, path: path}
-				return nil
+			s := source{id: id, path: path}
+			t, _ := e.Get(mainGroup, "Type")
+			hidden, _ := e.Get(mainGroup, "Hidden")
+			if prog, err := Program(e); err == nil && t == "Application" && hidden != "true" {
+				s.program = prog
+				if te, _ := e.Get(mainGroup, "TryExec"); te != "" {
+					s.program = unescapeString(te)
+				}
 			}
-			if h, _ := e.Get(mainGroup, "Hidden"); h == "true" {
-				out[id] = source{id: id, path: path}
-				return nil
-			}
-			prog, err := Program(e)
-			if err != nil {
-				out[id] = source{id: id, path: path}
-				return nil
-			}
-			if t, _ := e.Get(mainGroup, "TryExec"); t != "" {
-				prog = unescapeString(t)
-			}
-			s := out[id]
-			s.program = prog
 			out[id] = s
 			return nil
 		})
@@ -140,9 +129,18 @@ func (m *Manager) List() ([]App, error) {
 			a.Program = s.program
 		}
 		orig, err := os.ReadFile(a.Source)
+		runs := ""
+		if v, ok := e.Get(mainGroup, "Exec"); ok {
+			if args, err := SplitExec(v); err == nil {
+				runs = args[0]
+			}
+		}
+		_, runsErr := os.Stat(runs)
 		switch {
 		case err != nil:
 			a.State, a.Reason = Stale, "the original entry is gone"
+		case runsErr != nil:
+			a.State, a.Reason = Stale, "the sbx it runs ("+runs+") is gone"
 		case hashOf(orig) != sum:
 			a.State, a.Reason = Stale, "the original entry changed"
 		default:
@@ -208,21 +206,28 @@ func selectApps(apps []App, names []string, all bool, states ...State) ([]App, e
 }
 
 // Install writes overrides for the named apps (every wrappable or stale one with all) and
-// returns them.
-func (m *Manager) Install(names []string, all bool) ([]App, error) {
+// returns them, and the named apps that were wrapped already (left as they are).
+func (m *Manager) Install(names []string, all bool) (written, already []App, err error) {
 	apps, err := m.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	sel, err := selectApps(apps, names, all, Wrappable, Stale)
+	states := []State{Wrappable, Stale}
+	if !all {
+		states = append(states, Wrapped)
+	}
+	sel, err := selectApps(apps, names, all, states...)
 	if err != nil {
-		return nil, fmt.Errorf("%w with a profile and no up-to-date override (see 'sbx desktop list')", err)
+		return nil, nil, fmt.Errorf("%w with a profile (see 'sbx desktop list')", err)
 	}
 	if err := os.MkdirAll(m.Target, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var done []App
 	for _, a := range sel {
+		if a.State == Wrapped {
+			already = append(already, a)
+			continue
+		}
 		if a.State == Stale {
 			// Re-wrap from what provides the ID now; a stale override whose original is gone
 			// can only be removed.
@@ -238,20 +243,20 @@ func (m *Manager) Install(names []string, all bool) ([]App, error) {
 		}
 		data, err := os.ReadFile(a.Source)
 		if err != nil {
-			return done, err
+			return written, already, err
 		}
 		out, err := Wrap(data, a.Source, m.Sbx, a.Profile)
 		if err != nil {
-			return done, fmt.Errorf("%s: %w", a.ID, err)
+			return written, already, fmt.Errorf("%s: %w", a.ID, err)
 		}
 		a.Override = filepath.Join(m.Target, a.ID+".desktop")
 		if err := writeAtomic(a.Override, out); err != nil {
-			return done, err
+			return written, already, err
 		}
 		a.State, a.Reason = Wrapped, ""
-		done = append(done, a)
+		written = append(written, a)
 	}
-	return done, nil
+	return written, already, nil
 }
 
 // Remove deletes the overrides of the named apps (all of sbx's with all), restoring the

@@ -18,7 +18,8 @@ const (
 
 const mainGroup = "Desktop Entry"
 
-// Program returns the program an entry runs: the first argument of its Exec.
+// Program returns the program an entry runs: the first argument of its Exec, or for
+// `env VAR=value... PROGRAM`, the program env starts.
 func Program(e *Entry) (string, error) {
 	v, ok := e.Get(mainGroup, "Exec")
 	if !ok {
@@ -27,6 +28,13 @@ func Program(e *Entry) (string, error) {
 	args, err := SplitExec(v)
 	if err != nil {
 		return "", err
+	}
+	if filepath.Base(args[0]) == "env" {
+		for _, a := range args[1:] {
+			if !strings.Contains(a, "=") || strings.HasPrefix(a, "-") {
+				return a, nil
+			}
+		}
 	}
 	return args[0], nil
 }

@@ -148,6 +148,8 @@ func (p *Platform) NewContext() (platform.Context, error) {
 	set.Set(c.cpu)
 	// Best effort: a restricted cpuset makes this fail, which only costs speed. Trap mode
 	// does not pin: both sides poll during a hand-off, which wants two CPUs.
+	// Trap mode does not pin: its hand-offs poll briefly, and a process's threads (and the
+	// two ends of a pipe) then run in parallel on several CPUs.
 	if p.trap || unix.SchedSetaffinity(0, &set) != nil {
 		c.cpu = -1
 	}

@@ -396,3 +396,31 @@ func benchmarkSyscallRoundTrip(b *testing.B, trap bool) {
 		}
 	}
 }
+
+// BenchmarkNewStub measures starting a stub: a fresh address space's first Switch.
+func BenchmarkNewStub(b *testing.B) {
+	for _, trap := range []bool{false, true} {
+		name := "ptrace"
+		if trap {
+			name = "trap"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := newHarness(&testing.T{}, trap)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c, err := h.p.NewContext()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Release()
+			for i := 0; i < b.N; i++ {
+				as, _ := h.p.NewAddressSpace()
+				h.load(as, syscallInsn)
+				if _, err := c.Switch(as, regsAt(codeAddr)); err != nil {
+					b.Fatal(err)
+				}
+				as.Release()
+			}
+		})
+	}
+}

@@ -32,6 +32,7 @@ const (
 	pMapProg  = 80
 	pAppProg  = 96
 	pHasFSGS  = 112
+	pSpin     = 116
 	pFilters  = 128
 
 	trapCtrl     = 0x7ff000100000
@@ -72,7 +73,7 @@ func asmCode(addr uintptr, limit int) ([]byte, error) {
 
 // buildTrapStub generates the trap stub. hasFSGSBase says the handler may read the FS base
 // with rdfsbase (the CPU has it and Linux enabled it for user space).
-func buildTrapStub(hasFSGSBase bool) (stubImage, error) {
+func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
 	img := make([]byte, stubSize)
 	copy(img, elfHeader(stubSize))
 	parts := []struct {
@@ -117,6 +118,7 @@ func buildTrapStub(hasFSGSBase bool) (stubImage, error) {
 	if hasFSGSBase {
 		par[pHasFSGS] = 1
 	}
+	le.PutUint32(par[pSpin:], spin)
 	off := pFilters
 	for _, f := range []struct {
 		prog int

@@ -11,6 +11,7 @@
 #define P_MAPPROG 80
 #define P_APPPROG 96
 #define P_HASFSGS 112
+#define P_SPIN 116
 
 // The per-stub shared area (a memfd of its own, also mapped by the kernel): a control block
 // at CTRL, the clone stack of the app thread below CTRL+0x1000, and the signal stack above.
@@ -29,6 +30,3 @@
 // Hand-off states in C_STATE.
 #define ST_EVENT 1
 #define ST_RESUME 2
-
-// How many times the handler polls for the kernel's answer before it sleeps on the futex.
-#define SPIN 4000

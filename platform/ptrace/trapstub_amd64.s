@@ -154,7 +154,8 @@ publish:
 	MOVL $202, AX
 	SYSCALL
 wait:
-	MOVL $SPIN, CX
+	MOVL P_SPIN(R9), CX
+	INCL CX
 spin:
 	CMPL C_STATE(R8), $ST_RESUME
 	JEQ resume

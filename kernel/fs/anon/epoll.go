@@ -29,9 +29,9 @@ type Event struct {
 //
 // Files implemented in the kernel (vfs.Pollable) are watched through their wait queues: a
 // notification marks the item, which is what edge-triggered items report on. Host files
-// (terminals, brokered sockets) are polled on the host when the instance is waited on; for
-// them edge-triggered mode is reported level-triggered, which can wake a waiter more often
-// than Linux would but never misses an edge.
+// (terminals, brokered sockets) are polled on the host when the instance is waited on;
+// edge-triggered ones are registered in a host epoll instance of the epoll's own (hostEP),
+// whose edges the host kernel tracks.
 type Epoll struct {
 	queue waiter.Queue
 
@@ -39,6 +39,11 @@ type Epoll struct {
 	// items in insertion order, and by key. protected by mu
 	items []*epollItem
 	byKey map[epollKey]*epollItem
+	// hostEP is the host epoll instance of edge-triggered host files (-1: none yet);
+	// hostItems maps the IDs registered there to items; nextID numbers them. protected by mu
+	hostEP    int
+	hostItems map[uint64]*epollItem
+	nextID    uint64
 }
 
 type epollKey struct {
@@ -57,12 +62,49 @@ type epollItem struct {
 	// that fired and waits for EPOLL_CTL_MOD.
 	pending  atomic.Bool
 	disabled bool
+	// hostID is the item's ID in hostEP (0: not there).
+	hostID uint64
 }
 
 var _ vfs.Pollable = (*Epoll)(nil)
 
 // NewEpoll returns an empty instance.
-func NewEpoll() *Epoll { return &Epoll{byKey: make(map[epollKey]*epollItem)} }
+func NewEpoll() *Epoll {
+	return &Epoll{byKey: make(map[epollKey]*epollItem), hostEP: -1, hostItems: map[uint64]*epollItem{}}
+}
+
+// addHostETLocked registers an edge-triggered host file in hostEP; false when it cannot be
+// (the same host file twice: it is then reported level-triggered). Preconditions: e.mu held.
+func (e *Epoll) addHostETLocked(it *epollItem, hfd int) bool {
+	if e.hostEP < 0 {
+		ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			return false
+		}
+		e.hostEP = ep
+	}
+	e.nextID++
+	ev := unix.EpollEvent{Events: it.events & (0xffff | EpollET | EpollOneShot)}
+	setEpollData(&ev, e.nextID)
+	if unix.EpollCtl(e.hostEP, unix.EPOLL_CTL_ADD, hfd, &ev) != nil {
+		return false
+	}
+	it.hostID = e.nextID
+	e.hostItems[it.hostID] = it
+	return true
+}
+
+// dropHostLocked removes an item from hostEP. Preconditions: e.mu held.
+func (e *Epoll) dropHostLocked(it *epollItem) {
+	if it.hostID == 0 {
+		return
+	}
+	if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok {
+		unix.EpollCtl(e.hostEP, unix.EPOLL_CTL_DEL, hfd, nil)
+	}
+	delete(e.hostItems, it.hostID)
+	it.hostID = 0
+}
 
 // CanWatch reports whether epoll can watch fd: regular files and directories cannot (EPERM).
 func CanWatch(fd *vfs.FileDescription) bool {
@@ -90,11 +132,13 @@ func (e *Epoll) Add(fdn int32, fd *vfs.FileDescription, events uint32, data uint
 	}
 	it := &epollItem{key: k, events: events, data: data}
 	it.pending.Store(true) // a file already ready is reported at once
-	if _, host := vfs.HostPollFD(fd.Impl()); !host {
+	if hfd, host := vfs.HostPollFD(fd.Impl()); !host {
 		if p, ok := fd.Impl().(vfs.Pollable); ok {
 			it.pollable = p
 			e.registerLocked(it)
 		}
+	} else if events&EpollET != 0 {
+		e.addHostETLocked(it, hfd)
 	}
 	e.items = append(e.items, it)
 	e.byKey[k] = it
@@ -129,6 +173,10 @@ func (e *Epoll) Modify(fdn int32, fd *vfs.FileDescription, events uint32, data u
 	if it.pollable != nil {
 		e.registerLocked(it)
 	}
+	e.dropHostLocked(it)
+	if hfd, host := vfs.HostPollFD(fd.Impl()); host && it.pollable == nil && events&EpollET != 0 {
+		e.addHostETLocked(it, hfd)
+	}
 	e.queue.Notify(waiter.EventIn)
 	return nil
 }
@@ -149,6 +197,7 @@ func (e *Epoll) removeLocked(it *epollItem) {
 	if it.pollable != nil {
 		it.pollable.EventUnregister(it.entry)
 	}
+	e.dropHostLocked(it)
 	delete(e.byKey, it.key)
 	for i, x := range e.items {
 		if x == it {
@@ -165,9 +214,12 @@ func (e *Epoll) HostWaits() []unix.PollFd {
 	defer e.mu.Unlock()
 	var out []unix.PollFd
 	for _, it := range e.items {
-		if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok && it.pollable == nil && !it.disabled && !it.key.file.Released() {
+		if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok && it.pollable == nil && it.hostID == 0 && !it.disabled && !it.key.file.Released() {
 			out = append(out, unix.PollFd{Fd: int32(hfd), Events: int16(it.events & 0xffff)})
 		}
+	}
+	if len(e.hostItems) > 0 {
+		out = append(out, unix.PollFd{Fd: int32(e.hostEP), Events: unix.POLLIN})
 	}
 	return out
 }
@@ -192,6 +244,9 @@ func (e *Epoll) scan(max int, consume bool) []Event {
 			continue
 		}
 		if it.pollable == nil {
+			if it.hostID != 0 {
+				continue // edge-triggered: from hostEP below
+			}
 			if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok {
 				host = append(host, unix.PollFd{Fd: int32(hfd), Events: int16(it.events & 0xffff)})
 				hostItems = append(hostItems, it)
@@ -218,6 +273,28 @@ func (e *Epoll) scan(max int, consume bool) []Event {
 			if len(out) >= max {
 				break
 			}
+		}
+	}
+	if len(e.hostItems) > 0 && len(out) < max {
+		if !consume {
+			// Looking must not consume edges: the host instance is readable when one waits.
+			p := []unix.PollFd{{Fd: int32(e.hostEP), Events: unix.POLLIN}}
+			if n, _ := unix.Poll(p, 0); n > 0 {
+				out = append(out, Event{Events: waiter.EventIn})
+			}
+			return out
+		}
+		evs := make([]unix.EpollEvent, max-len(out))
+		n, err := unix.EpollWait(e.hostEP, evs, 0)
+		if err != nil {
+			n = 0
+		}
+		for _, ev := range evs[:n] {
+			it := e.hostItems[epollData(&ev)]
+			if it == nil || it.disabled || it.key.file.Released() {
+				continue
+			}
+			out = e.reportLocked(out, it, ev.Events&0xffff, consume)
 		}
 	}
 	return out
@@ -263,6 +340,10 @@ func (e *Epoll) Release() {
 	defer e.mu.Unlock()
 	for _, it := range append([]*epollItem(nil), e.items...) {
 		e.removeLocked(it)
+	}
+	if e.hostEP >= 0 {
+		unix.Close(e.hostEP)
+		e.hostEP = -1
 	}
 }
 

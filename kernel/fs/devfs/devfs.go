@@ -8,6 +8,7 @@ import (
 
 	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -27,9 +28,14 @@ var (
 // Terminal opens the user's terminal for /dev/tty and /dev/console; nil means there is none.
 type Terminal func(flags int) (vfs.File, error)
 
-// New builds /dev. The returned inode is the root of a tmpfs to mount at /dev.
-func New(mf *mm.MemoryFile, dev uint64, term Terminal) (*tmpfs.Inode, error) {
+// New builds /dev. The returned inode is the root of a tmpfs to mount at /dev. jc is the
+// kernel's job control, for the pseudo-terminals; uid and gid own the slaves and the console.
+func New(mf *mm.MemoryFile, dev uint64, term Terminal, jc tty.JobControl, uid, gid uint32) (*tmpfs.Inode, error) {
+	ptys := &pts{jc: jc, uid: uid, gid: gid, ptys: map[int]*tty.Pty{}}
 	open := func(rdev uint64, flags int) (vfs.File, error) {
+		if unix.Major(rdev) == ptsMajor {
+			return ptys.openSlave(rdev)
+		}
 		switch rdev {
 		case DevNull:
 			return nullFile{}, nil
@@ -39,11 +45,16 @@ func New(mf *mm.MemoryFile, dev uint64, term Terminal) (*tmpfs.Inode, error) {
 			return fullFile{}, nil
 		case DevRandom, DevURandom:
 			return randomFile{}, nil
-		case DevTTY, DevConsole:
+		case DevTTY:
+			// The caller's controlling terminal: the open path swaps this for it.
+			return CurrentTTY{}, nil
+		case DevConsole:
 			if term == nil {
 				return nil, unix.ENXIO
 			}
 			return term(flags)
+		case DevPtmx:
+			return ptys.openPtmx()
 		}
 		return nil, unix.ENXIO
 	}
@@ -72,6 +83,18 @@ func New(mf *mm.MemoryFile, dev uint64, term Terminal) (*tmpfs.Inode, error) {
 			return nil, err
 		}
 	}
+	if in, err := root.Lookup("console"); err == nil && term != nil {
+		// The user's terminal is the user's, as their /dev/pts/N is outside.
+		in.SetAttr(vfs.SetAttr{UID: &uid, GID: &gid})
+	}
+	ptsDir, err := root.Lookup("pts")
+	if err != nil {
+		return nil, err
+	}
+	ptys.dir = ptsDir.(*tmpfs.Inode)
+	if err := ptys.dir.MknodDevice("ptmx", unix.S_IFCHR|0o666, DevPtmx); err != nil {
+		return nil, err
+	}
 	links := [][2]string{{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
 		{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"}}
 	for _, l := range links {
@@ -81,6 +104,16 @@ func New(mf *mm.MemoryFile, dev uint64, term Terminal) (*tmpfs.Inode, error) {
 	}
 	return root, nil
 }
+
+// CurrentTTY is what opening /dev/tty gives before the open path replaces it with the
+// caller's controlling terminal (ENXIO when it has none).
+type CurrentTTY struct{ alwaysReady }
+
+// CurrentTerminal implements tty.CurrentTerminal.
+func (CurrentTTY) CurrentTerminal() {}
+
+func (CurrentTTY) Read(*vfs.FileDescription, [][]byte, int64) (int64, error)  { return 0, unix.ENXIO }
+func (CurrentTTY) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.ENXIO }
 
 // alwaysReady is the poll behaviour of the simple devices.
 type alwaysReady struct{}

@@ -30,6 +30,9 @@ type Inode struct {
 	// open of it: descriptions keep their own offsets and read with pread, so one donated FD
 	// serves them all and later opens cost no gofer round trip. protected by mu
 	roFile *os.File
+	// granted is the end the gofer allows the file to grow to under the disk limit
+	// (disk.go). protected by mu
+	granted int64
 }
 
 var _ vfs.Inode = (*Inode)(nil)

@@ -3,7 +3,9 @@ package goferfs
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 
+	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -29,9 +31,13 @@ import (
 // points above. Files on read-only mounts never get shared pages: nothing can change them
 // from inside, so a private copy is indistinguishable.
 
-// Cache is the set of shared host-file pages of one sandbox.
+// Cache is the set of shared host-file pages of one sandbox, and its disk-limit state.
 type Cache struct {
 	mf *mm.MemoryFile
+	// diskLimited says the gofer enforces a disk limit: growing a file asks it first (disk.go).
+	diskLimited bool
+	// diskFull counts writes refused or cut short by the disk limit.
+	diskFull atomic.Uint64
 
 	// mu guards files. Readers and writers of a file with no shared pages hold it for
 	// reading across their host I/O, so pages cannot appear (filled from the host) between
@@ -42,9 +48,10 @@ type Cache struct {
 
 type fileKey struct{ dev, ino uint64 }
 
-// NewCache returns an empty cache whose pages live in mf.
-func NewCache(mf *mm.MemoryFile) *Cache {
-	return &Cache{mf: mf, files: map[fileKey]*sharedPages{}}
+// NewCache returns an empty cache whose pages live in mf; diskLimited says the gofer has a
+// disk limit to ask about before files grow.
+func NewCache(mf *mm.MemoryFile, diskLimited bool) *Cache {
+	return &Cache{mf: mf, diskLimited: diskLimited, files: map[fileKey]*sharedPages{}}
 }
 
 // minSharedCapacity is the smallest memory-file range reserved for one file's shared
@@ -322,8 +329,34 @@ func (s mapSource) SyncShared(off, length int64) error {
 	return err
 }
 
-// readOnlySource backs mappings of files on read-only mounts: private copies only.
-type readOnlySource struct{ mm.Source }
+// readOnlySource backs mappings of files on read-only mounts: private mappings whose
+// pages the page cache shares (nothing inside can change these files).
+type readOnlySource struct{ f *host.File }
+
+var _ mm.Cacheable = readOnlySource{}
+
+// ReadAt implements mm.Source.
+func (s readOnlySource) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
+
+// CacheIdentity implements mm.Cacheable: the file's identity and version as the host
+// reports them, and a reader of its own.
+func (s readOnlySource) CacheIdentity() (mm.CacheKey, mm.Source, func(), error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.f.HostFD(), &st); err != nil {
+		return mm.CacheKey{}, nil, nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return mm.CacheKey{}, nil, nil, unix.ENODEV
+	}
+	dup, err := unix.FcntlInt(uintptr(s.f.HostFD()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return mm.CacheKey{}, nil, nil, err
+	}
+	r := host.New(dup, true)
+	key := mm.CacheKey{Dev: st.Dev, Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Sec, MtimeNsec: st.Mtim.Nsec,
+		Ctime: st.Ctim.Sec, CtimeNsec: st.Ctim.Nsec}
+	return key, r, r.Release, nil
+}
 
 // MapSource lets host files back mappings (and the loader).
 func (h *hostFile) MapSource() mm.Source {
@@ -360,6 +393,11 @@ func (h *hostFile) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (n int
 func (h *hostFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (n int64, err error) {
 	if h.in == nil || h.in.cache == nil || h.in.ro {
 		return h.File.Write(fd, src, off)
+	}
+	if h.in.cache.diskLimited {
+		if src, err = h.reserve(fd, src, off); err != nil {
+			return 0, err
+		}
 	}
 	h.in.sharedPagesFor(func(sp *sharedPages) {
 		if sp == nil {

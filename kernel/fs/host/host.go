@@ -6,6 +6,7 @@ package host
 import (
 	"io"
 
+	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -17,6 +18,8 @@ type File struct {
 	stream bool
 	tty    bool
 	owned  bool
+	// ctl is the sandbox's job-control state of the user's terminal (nil: not a terminal).
+	ctl *tty.Control
 	// hostOffset: the FD shares its open file description with the host (the user's stdin,
 	// stdout, stderr), so I/O uses and moves the host's own offset.
 	hostOffset bool
@@ -52,6 +55,14 @@ func NewShared(fd int) *File {
 	return f
 }
 
+// NewSharedOwned is NewShared for a descriptor the File owns (closes on Release): standard
+// streams handed in by the launcher for a process started later (an OCI exec).
+func NewSharedOwned(fd int) *File {
+	f := New(fd, true)
+	f.hostOffset = true
+	return f
+}
+
 // Seek implements vfs.Seeker for shared-offset files.
 func (f *File) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64, error) {
 	if !f.hostOffset {
@@ -72,6 +83,26 @@ func (f *File) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64,
 	}
 	return unix.Seek(f.fd, off, whence)
 }
+
+// Reopen implements vfs.Reopener: a duplicate of the host FD that reads and writes at its
+// own offset (a new open file description as far as the sandbox can tell).
+func (f *File) Reopen(flags int) (vfs.File, error) {
+	nfd, err := unix.FcntlInt(uintptr(f.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return New(nfd, true), nil
+}
+
+// SetControl marks the file as the user's terminal, with the sandbox's job-control state.
+func (f *File) SetControl(c *tty.Control) {
+	if f.tty {
+		f.ctl = c
+	}
+}
+
+// TTY implements tty.Terminal (nil when the file is not the user's terminal).
+func (f *File) TTY() *tty.Control { return f.ctl }
 
 // SharedOffset implements vfs.SharedOffset.
 func (f *File) SharedOffset() bool { return f.hostOffset && !f.stream }
@@ -132,7 +163,9 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 			}
 			n, err = unix.Pwritev2(f.fd, src, -1, flags)
 		} else if fd != nil && fd.StatusFlags()&unix.O_APPEND != 0 {
-			n, err = unix.Pwritev2(f.fd, src, -1, 0)
+			// RWF_APPEND appends whether or not the host FD has O_APPEND (a reopened
+			// stdout may not), and leaves the host position alone.
+			n, err = unix.Pwritev2(f.fd, src, max(off, 0), unix.RWF_APPEND)
 		} else {
 			n, err = unix.Pwritev(f.fd, src, off)
 		}
@@ -244,4 +277,10 @@ func (f *File) Release() {
 	if f.owned {
 		unix.Close(f.fd)
 	}
+}
+
+// TOSTOP reports whether the user's terminal stops background writers.
+func (f *File) TOSTOP() bool {
+	t, err := unix.IoctlGetTermios(f.fd, unix.TCGETS)
+	return err == nil && t.Lflag&unix.TOSTOP != 0
 }

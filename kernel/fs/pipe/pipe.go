@@ -96,6 +96,9 @@ func (e *End) WaitingForPartner() bool {
 	return p.readers == 0 && p.readOpens == e.sawReads
 }
 
+// Reopen implements vfs.Reopener: a new end of the same pipe.
+func (e *End) Reopen(flags int) (vfs.File, error) { return e.p.Open(flags), nil }
+
 // End is one open end.
 type End struct {
 	p           *Pipe

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
-	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -585,30 +584,10 @@ type anonNode struct {
 	fd *vfs.FileDescription
 }
 
-func (a *anonNode) Stat() (vfs.Attr, error) {
-	if h, ok := a.fd.Impl().(vfs.HostFile); ok {
-		var st unix.Stat_t
-		if err := unix.Fstat(h.HostFD(), &st); err != nil {
-			return vfs.Attr{}, err
-		}
-		return vfs.Attr{Mode: st.Mode, Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, Nlink: st.Nlink, UID: st.Uid, GID: st.Gid,
-			Size: st.Size, Blocks: st.Blocks, Blksize: st.Blksize, Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim}, nil
-	}
-	if in := a.fd.Inode(); in != nil {
-		return in.Stat()
-	}
-	return a.attr(unix.S_IFIFO|0o600, 0), nil
-}
+func (a *anonNode) Stat() (vfs.Attr, error) { return a.fd.StatAnon() }
 
-// Open reopens the file: a host FD is duplicated; other anonymous files cannot be reopened.
-func (a *anonNode) Open(flags int) (vfs.File, error) {
-	h, ok := a.fd.Impl().(vfs.HostFile)
-	if !ok {
-		return nil, unix.ENXIO
-	}
-	nfd, err := unix.FcntlInt(uintptr(h.HostFD()), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	return host.New(nfd, true), nil
-}
+// Open is never called: OpenAnon makes the whole description.
+func (a *anonNode) Open(flags int) (vfs.File, error) { return nil, unix.ENXIO }
+
+// OpenAnon implements vfs.AnonOpener: a new open file description of the same file.
+func (a *anonNode) OpenAnon(flags int) (*vfs.FileDescription, error) { return a.fd.Reopen(flags) }

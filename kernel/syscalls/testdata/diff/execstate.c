@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <dirent.h>
+#include <sys/prctl.h>
 
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
@@ -62,7 +63,10 @@ static void report(const char *pidarg, const char *prog) {
 	struct itimerspec its;
 	CHECK(syscall(SYS_timer_gettime, 0, &its));
 	printf("tasks %d\n", count_tasks());
-	printf("same pid %d\n", atoi(pidarg) == getpid());
+	printf("same pid %d, thread ID is the process ID %d\n", atoi(pidarg) == getpid(), (pid_t)syscall(SYS_gettid) == getpid());
+	printf("dumpable %d\n", prctl(PR_GET_DUMPABLE));
+	unsigned left = alarm(0);
+	printf("alarm kept: %d\n", left > 50 && left <= 100);
 	char buf[256] = {0};
 	int fd = open("/proc/self/comm", O_RDONLY);
 	int n = read(fd, buf, sizeof buf - 1);
@@ -146,6 +150,8 @@ int main(int argc, char **argv) {
 	close(p[0]);
 	close(p[1]);
 
+	alarm(100);
+	prctl(PR_SET_DUMPABLE, 0);
 	timer_t tid;
 	struct sigevent sev = {.sigev_notify = SIGEV_NONE};
 	timer_create(CLOCK_MONOTONIC, &sev, &tid);

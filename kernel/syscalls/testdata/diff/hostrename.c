@@ -3,7 +3,7 @@
  * sandbox cached must follow the file. Renames onto existing names and across directories,
  * directories moved with their children, a replaced file that is still open, hard links
  * outliving the first name, descriptors and working directories inside moved directories,
- * and every documented error of rename(2). */
+ * and every documented error of rename(2). In a host directory and in the sandbox's /tmp. */
 #include "common.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -71,16 +71,7 @@ static void mode(const char *name) {
 	printf("mode %s: %o nlink %lu\n", name, st.st_mode & 07777, (unsigned long)st.st_nlink);
 }
 
-int main(int argc, char **argv) {
-	if (argc < 2 || chdir(argv[1]) != 0) {
-		fprintf(stderr, "usage: hostrename DIR\n");
-		return 2;
-	}
-	char dir[] = "hostrename-XXXXXX";
-	if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0 || chdir(dir) != 0) {
-		perror("workdir");
-		return 2;
-	}
+static void cases(void) {
 	char top[4096];
 	getcwd(top, sizeof top);
 
@@ -245,5 +236,23 @@ int main(int argc, char **argv) {
 	CHECK(unlink("p"));
 	CHECK(rmdir("l4"));
 	list(".");
+}
+
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc < 2 || chdir(argv[1]) != 0) {
+		fprintf(stderr, "usage: hostrename DIR\n");
+		return 2;
+	}
+	char dir[] = "hostrename-XXXXXX";
+	if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0 || chdir(dir) != 0) {
+		perror("workdir");
+		return 2;
+	}
+	printf("host directory\n");
+	cases();
+	workdir("hostrename");
+	printf("/tmp\n");
+	cases();
 	return 0;
 }

@@ -28,8 +28,10 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
+	/* 0666: as uid 65534 the sandbox shows the user's own files as root's. */
+	umask(0);
 	const char *f = "data";
-	int fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	int fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0666);
 	CHECK(write(fd, "hello", 5));
 	CHECK(ftruncate(fd, 16384));
 	char *p = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

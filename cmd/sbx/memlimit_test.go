@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+	"github.com/sbx-dev/sbx/launcher/control"
+)
+
+// TestMemoryLimit runs a process that touches 1 GiB under a 256 MiB limit next to one that
+// does not: the hog is killed with SIGKILL, the bystander and the app live on, the kill is
+// an event on the control socket (what sbx top shows) and on stderr, and the sandbox's
+// memory drops back (its pages were given back to the host).
+func TestMemoryLimit(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make test installs it)")
+	}
+	bin := sbxtest.Binary(t)
+	dir, err := os.MkdirTemp("", "sbx-oom-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	exe := filepath.Join(dir, "oom")
+	if out, err := exec.Command("gcc", "-O1", "-o", exe, "testdata/oom.c").CombinedOutput(); err != nil {
+		t.Fatalf("compiling: %v\n%s", err, out)
+	}
+	prof := filepath.Join(dir, "mem256.toml")
+	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			rt, err := os.MkdirTemp("", "sbx-oom-rt-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(rt)
+			if u.Name == "nobody" {
+				os.Chown(rt, 65534, 65534)
+			}
+			os.Chmod(rt, 0o700)
+			argv := u.Wrap([]string{"env", "XDG_RUNTIME_DIR=" + rt, bin, "run", "--profile", prof, "--ro", dir, "--", exe, "5"})
+			c := exec.Command(argv[0], argv[1:]...)
+			var stderr strings.Builder
+			c.Stderr = &stderr
+			out, err := c.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Process.Kill()
+			lines := bufio.NewScanner(out)
+			var got []string
+			for len(got) < 2 && lines.Scan() {
+				got = append(got, lines.Text())
+			}
+			if want := []string{"hog: signal 9", "bystander: exit 7"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("app printed %q; want %q; stderr %s", got, want, stderr.String())
+			}
+			if u.Name != "nobody" {
+				checkOOMEvent(t, rt)
+			}
+			c.Wait()
+			if code := c.ProcessState.ExitCode(); code != 0 {
+				t.Errorf("sbx run exited %d; want 0", code)
+			}
+			if n := strings.Count(stderr.String(), "sbx: out of memory: killed process"); n != 1 {
+				t.Errorf("stderr reports %d kills; want 1: %s", n, stderr.String())
+			}
+		})
+	}
+}
+
+// checkOOMEvent finds the one sandbox under runtime directory rt (its app still runs) and
+// checks that it reports the limit, memory back under it, and the kill as an event.
+func checkOOMEvent(t *testing.T, rt string) {
+	entries, err := control.List(filepath.Join(rt, "sbx"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("control.List = %v, %v; want one sandbox", entries, err)
+	}
+	cl, err := control.DialSocket(entries[0].Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r, err := cl.Do(control.Request{V: control.Version, Op: control.OpStats})
+	if err != nil || r.Stats == nil {
+		t.Fatalf("stats: %v %v", r, err)
+	}
+	if r.Stats.MemoryLimit != 256<<20 || r.Stats.MemoryBytes > 64<<20 {
+		t.Errorf("memory %d of %d after the kill; want the limit 256 MiB and the hog's memory gone", r.Stats.MemoryBytes, r.Stats.MemoryLimit)
+	}
+	ev, err := control.DialSocket(entries[0].Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	events, err := ev.Events(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for found := false; !found; {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatal("event stream ended without an oom event")
+			}
+			found = e.Kind == "oom" && strings.Contains(e.Detail, "killed process")
+		case <-timeout:
+			t.Fatal("no oom event")
+		}
+	}
+}

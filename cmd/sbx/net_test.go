@@ -1,0 +1,233 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+	"github.com/sbx-dev/sbx/tui"
+)
+
+// netProfiles writes profiles for the network tests into a directory every user can read.
+func netProfiles(t *testing.T, profiles map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755) // the test's own temporary directory, for uid 65534
+	for name, body := range profiles {
+		if err := os.WriteFile(filepath.Join(dir, name+".toml"), []byte("description = \""+name+"\"\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// hostHTTP starts an HTTP server on the host's loopback for the test.
+func hostHTTP(t *testing.T, body string) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) })}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func runNet(t *testing.T, u sbxtest.User, profDir, profile string, argv ...string) sbxtest.Result {
+	t.Helper()
+	if profile != "default" {
+		profile = filepath.Join(profDir, profile+".toml")
+	}
+	cmd := append([]string{sbxtest.Binary(t), "run", "--profile", profile, "--"}, argv...)
+	return sbxtest.Run(t, u, "", "", cmd...)
+}
+
+// TestNetTCPThroughBroker fetches from a host server with curl and python: a profile naming
+// the host service reaches it, one that does not is refused, and addresses outside the
+// policy fail with EACCES before any packet leaves.
+func TestNetTCPThroughBroker(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (make test installs it)")
+	}
+	port := hostHTTP(t, "hello from the host")
+	dir := netProfiles(t, map[string]string{
+		"hostweb": fmt.Sprintf("[network]\nmode = \"filtered\"\nallow = [\"192.0.2.0/24:80\"]\nhost = [\"127.0.0.1:%d\"]\n", port),
+		"nohost":  "[network]\nmode = \"full\"\ndeny = [\"192.0.2.0/24\"]\n",
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	pyConnect := `import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_STREAM)
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1],int(sys.argv[2]))); print("connected")
+except OSError as e:
+    print("errno", e.errno)
+`
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "hostweb", "curl", "-sS", url)
+			if r.Code != 0 || r.Stdout != "hello from the host" {
+				t.Errorf("curl to a named host service: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
+			}
+			r = runNet(t, u, dir, "hostweb", "python3", "-c", "import urllib.request;print(urllib.request.urlopen('"+url+"').read().decode())")
+			if r.Code != 0 || r.Stdout != "hello from the host\n" {
+				t.Errorf("python urllib to a named host service: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
+			}
+			r = runNet(t, u, dir, "nohost", "curl", "-sS", url)
+			if r.Code != 7 {
+				t.Errorf("curl to the host's loopback, not named: exit %d %q %s (want 7: cannot connect)", r.Code, r.Stdout, r.Stderr)
+			}
+			for _, tc := range []struct{ profile, addr, port, want string }{
+				{"hostweb", "192.0.2.1", "81", "errno 13"}, // port not allowed
+				{"hostweb", "198.51.100.7", "80", "errno 13"},
+				{"nohost", "192.0.2.1", "80", "errno 13"}, // denied in mode full
+				{"default", "198.51.100.7", "80", "errno 13"},
+				{"nohost", "169.254.169.254", "80", "errno 13"}, // cloud metadata
+			} {
+				r := runNet(t, u, dir, tc.profile, "python3", "-c", pyConnect, tc.addr, tc.port)
+				if strings.TrimSpace(r.Stdout) != tc.want {
+					t.Errorf("%s: connect %s:%s = %q %s, want %q", tc.profile, tc.addr, tc.port, r.Stdout, r.Stderr, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestNetPrivateLoopback runs a server and its client inside one sandbox on 127.0.0.1: it
+// works though the profile grants no network, and the host cannot reach it.
+func TestNetPrivateLoopback(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (make test installs it)")
+	}
+	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n"})
+	script := `cd /tmp && echo inside > page.html && python3 -m http.server 18431 --bind 127.0.0.1 >/dev/null 2>&1 &
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do curl -sS http://127.0.0.1:18431/page.html 2>/dev/null && break; sleep 0.3; done
+kill %1`
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "none", "/bin/sh", "-c", script)
+			if !strings.Contains(r.Stdout, "inside") {
+				t.Errorf("a server on the sandbox's loopback, reached from inside: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
+			}
+		})
+	}
+}
+
+// TestNetUDP sends datagrams through the broker's relay to a host echo server the profile
+// names, over IPv4 and an IPv4-mapped IPv6 socket; other destinations are EACCES.
+func TestNetUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("echo:"), buf[:n]...), from)
+		}
+	}()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	dir := netProfiles(t, map[string]string{"udp": fmt.Sprintf("[network]\nhost = [\"127.0.0.1:%d\"]\n", port)})
+	script := fmt.Sprintf(`import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(5)
+s.sendto(b"hi",("127.0.0.1",%[1]d)); print(s.recvfrom(100))
+c=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); c.settimeout(5); c.connect(("::ffff:127.0.0.1",%[1]d)); c.send(b"v6"); print(c.recv(100), c.getpeername()[:2])
+for dst in [("127.0.0.1",%[2]d),("192.0.2.1",53)]:
+    try:
+        s.sendto(b"x",dst)
+    except OSError as e: print("errno", e.errno)
+`, port, port+1)
+	want := fmt.Sprintf("(b'echo:hi', ('127.0.0.1', %d))\nb'echo:v6' ('::ffff:127.0.0.1', %d)\nerrno 13\nerrno 13\n", port, port)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "udp", "python3", "-c", script)
+			if r.Stdout != want {
+				t.Errorf("UDP through the relay: exit %d\n%s%s\nwant\n%s", r.Code, r.Stdout, r.Stderr, want)
+			}
+		})
+	}
+}
+
+// TestNetNamesAndListen runs in a network namespace of its own (root: test addresses on
+// its loopback device, dnsmasq as the host's resolver): name rules allow what a name
+// resolved to and nothing else (DNS pinning), a denied name is NXDOMAIN, dns = false gives
+// no resolver, and a server inside is reachable from outside only with a listen rule.
+func TestNetNamesAndListen(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root for a network namespace of its own")
+	}
+	for _, p := range []string{"dnsmasq", "curl", "ip", "unshare", "getent"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (make test installs it)", p)
+		}
+	}
+	dir := netProfiles(t, map[string]string{
+		"names":   "[network]\nmode = \"filtered\"\ndns = true\nallow = [\"good.test:80\"]\ndeny = [\"evil.test\"]\n",
+		"nodns":   "[network]\nmode = \"filtered\"\ndns = false\nallow = [\"0.0.0.0/0\"]\n",
+		"serve":   "[network]\nlisten = [\"0.0.0.0:8080\"]\n",
+		"private": "[network]\nmode = \"none\"\n",
+	})
+	script, _ := filepath.Abs("testdata/netns.sh")
+	want := "good: host page\nother: exit 7\npinned: exit 7\ngetent good: 192.0.2.10      good.test\ngetent evil: exit 2\nno dns: exit 2\nlisten: inside\nprivate: exit 7\n"
+	for _, u := range []struct{ name, runas string }{{"root", ""}, {"nobody", "65534"}} {
+		t.Run(u.name, func(t *testing.T) {
+			r := sbxtest.Run(t, sbxtest.Users()[0], "", "", "unshare", "-n", "-m", "sh", script, sbxtest.Binary(t), dir, u.runas)
+			if r.Stdout != want {
+				t.Errorf("got\n%s\nwant\n%s\nstderr:\n%s", r.Stdout, want, r.Stderr)
+			}
+		})
+	}
+}
+
+// TestNetTopShowsConnectionsAndDenials: a refused connect is a "net" denial, and the detail
+// data sbx top fetches lists the sandbox's connections, the private loopback server too.
+func TestNetTopShowsConnectionsAndDenials(t *testing.T) {
+	rt := t.TempDir()
+	os.Chmod(rt, 0o700)
+	script := `python3 -m http.server 18433 --bind 127.0.0.1 >/dev/null 2>&1 &
+python3 -c 'import socket
+try: socket.create_connection(("198.51.100.7",80),timeout=2)
+except OSError as e: print(e.errno)'
+sleep 30`
+	c := exec.Command(sbxtest.Binary(t), "run", "--", "/bin/sh", "-c", script)
+	c.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
+	var out strings.Builder
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Process.Kill(); c.Wait() }()
+	f := tui.SocketFetcher{Dir: filepath.Join(rt, "sbx")}
+	var last []tui.Sandbox
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		all, err := f.Fetch("")
+		if err != nil || len(all) != 1 {
+			continue
+		}
+		if last, err = f.Fetch(all[0].Info.ID); err != nil || len(last) != 1 {
+			continue
+		}
+		listening := false
+		for _, cn := range last[0].Connections {
+			listening = listening || cn.State == "listen" && cn.Local == "127.0.0.1:18433" && cn.Private
+		}
+		if listening && last[0].Stats.Denials["net"] >= 1 {
+			return
+		}
+	}
+	t.Fatalf("no listening connection and net denial in sbx top's data: %+v\noutput: %s", last, out.String())
+}

@@ -1,0 +1,412 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+	"github.com/sbx-dev/sbx/oci/spec"
+	"golang.org/x/sys/unix"
+)
+
+// ociBundle makes a bundle with a busybox-static root filesystem, readable by every user,
+// from config (nil: sbx-runc spec's example), and returns its directory.
+func ociBundle(t *testing.T, edit func(s *spec.Spec)) string {
+	t.Helper()
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("busybox-static is not installed (make test installs it)")
+	}
+	dir, err := os.MkdirTemp("", "sbxtest-bundle-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	root := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "tmp", "work", "secret", "mnt", "scratch"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(root, "tmp"), 0o1777)
+	b, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "bin/busybox"), b, 0o755)
+	for _, l := range []string{"sh", "cat", "echo", "id", "ls", "sleep", "hostname", "pwd", "env", "touch", "grep", "wc"} {
+		os.Symlink("busybox", filepath.Join(root, "bin", l))
+	}
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "secret/key"), []byte("hidden\n"), 0o644)
+	s := spec.Example(false)
+	s.Process.Terminal = false
+	if edit != nil {
+		edit(s)
+	}
+	js, _ := json.Marshal(s)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runcCLI runs sbx as sbx-runc (through a symlink of that name) as user u, with --root
+// under a directory of the test; the container's output goes to out.
+type runcCLI struct {
+	t    *testing.T
+	u    sbxtest.User
+	bin  string
+	root string
+	out  *os.File
+}
+
+func newRuncCLI(t *testing.T, u sbxtest.User) *runcCLI {
+	dir, err := os.MkdirTemp("", "sbxtest-runc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
+	bin := filepath.Join(dir, "sbx-runc")
+	if err := os.Symlink(sbxtest.Binary(t), bin); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(out.Name(), 0o666)
+	t.Cleanup(func() { out.Close() })
+	return &runcCLI{t: t, u: u, bin: bin, root: filepath.Join(dir, "state"), out: out}
+}
+
+// run runs sbx-runc; it returns the command's own stdout, stderr and exit status.
+func (r *runcCLI) run(args ...string) (string, string, int) {
+	r.t.Helper()
+	argv := r.u.Wrap(append([]string{r.bin, "--root", r.root}, args...))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if args[0] == "create" || args[0] == "run" || args[0] == "exec" && slices.Contains(args, "--detach") {
+		// The container inherits these: files, so that nothing waits for it to close them.
+		cmd.Stdout, cmd.Stderr = r.out, r.out
+	}
+	cmd.Dir = "/"
+	before := len(r.output())
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatal(err)
+	}
+	if args[0] == "create" || args[0] == "run" || args[0] == "exec" && slices.Contains(args, "--detach") {
+		// sbx-runc's own errors went to the shared file too.
+		return "", r.output()[before:], code
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func (r *runcCLI) state(id string) spec.State {
+	r.t.Helper()
+	out, errs, code := r.run("state", id)
+	var st spec.State
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		r.t.Fatalf("state %s: exit %d, %q %s", id, code, out, errs)
+	}
+	return st
+}
+
+func (r *runcCLI) output() string {
+	b, _ := os.ReadFile(r.out.Name())
+	return string(b)
+}
+
+func waitStatus(t *testing.T, r *runcCLI, id, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if r.state(id).Status == want {
+			return
+		}
+	}
+	t.Fatalf("container %s never became %s (is %s); output: %s", id, want, r.state(id).Status, r.output())
+}
+
+// TestOCILifecycle checks the lifecycle of the OCI runtime specification and runc's
+// behaviour where it is silent: created → running → stopped, the state JSON, errors for
+// operations in the wrong state, kill of a stopped container, delete --force, hooks.
+func TestOCILifecycle(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			hookDir, err := os.MkdirTemp("", "sbxtest-hooks-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(hookDir) })
+			os.Chmod(hookDir, 0o777)
+			hookOut := filepath.Join(hookDir, "hooks")
+			bundle := ociBundle(t, func(s *spec.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", "echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
+				hook := func(name string) spec.Hook {
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + hookOut}}
+				}
+				s.Hooks = &spec.Hooks{CreateRuntime: []spec.Hook{hook("createRuntime")}, Poststart: []spec.Hook{hook("poststart")}, Poststop: []spec.Hook{hook("poststop")}}
+			})
+			r := newRuncCLI(t, u)
+			pidFile := filepath.Join(filepath.Dir(r.root), "pid")
+			if _, errs, code := r.run("create", "--bundle", bundle, "--pid-file", pidFile, "c1"); code != 0 {
+				t.Fatalf("create: exit %d: %s %s", code, errs, r.output())
+			}
+			st := r.state("c1")
+			pid, _ := os.ReadFile(pidFile)
+			if st.Status != spec.StatusCreated || st.ID != "c1" || st.Bundle != bundle || strconv.Itoa(st.Pid) != string(pid) || st.Pid <= 0 || st.OCIVersion == "" {
+				t.Errorf("state after create = %+v (pid file %q)", st, pid)
+			}
+			// `sbx oci` is the same command set.
+			ociArgv := u.Wrap([]string{sbxtest.Binary(t), "oci", "--root", r.root, "state", "c1"})
+			if out, err := exec.Command(ociArgv[0], ociArgv[1:]...).Output(); err != nil || !strings.Contains(string(out), `"status": "created"`) {
+				t.Errorf("sbx oci state c1: %s (%v)", out, err)
+			}
+			if strings.Contains(r.output(), "started") {
+				t.Errorf("the process ran before start: %q", r.output())
+			}
+			if _, errs, code := r.run("create", "--bundle", bundle, "c1"); code == 0 || !strings.Contains(errs, "already exists") {
+				t.Errorf("create of an existing ID: exit %d, %q", code, errs)
+			}
+			if _, errs, code := r.run("start", "c1"); code != 0 {
+				t.Fatalf("start: exit %d: %s", code, errs)
+			}
+			waitStatus(t, r, "c1", spec.StatusRunning)
+			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "started") && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if _, errs, code := r.run("start", "c1"); code == 0 || !strings.Contains(errs, "already running") {
+				t.Errorf("start of a running container: exit %d, %q", code, errs)
+			}
+			if _, errs, code := r.run("delete", "c1"); code == 0 || !strings.Contains(errs, "not stopped") {
+				t.Errorf("delete of a running container: exit %d, %q", code, errs)
+			}
+			if _, errs, code := r.run("kill", "c1", "TERM"); code != 0 {
+				t.Errorf("kill TERM: exit %d %s", code, errs)
+			}
+			waitStatus(t, r, "c1", spec.StatusStopped)
+			if !strings.Contains(r.output(), "got TERM") {
+				t.Errorf("the app did not get SIGTERM: output %q", r.output())
+			}
+			if st := r.state("c1"); st.Pid != 0 {
+				t.Errorf("a stopped container's pid = %d, want 0", st.Pid)
+			}
+			if _, errs, code := r.run("kill", "c1", "KILL"); code == 0 || !strings.Contains(errs, "not running") {
+				t.Errorf("kill of a stopped container: exit %d, %q", code, errs)
+			}
+			if _, errs, code := r.run("start", "c1"); code == 0 || !strings.Contains(errs, "stopped") {
+				t.Errorf("start of a stopped container: exit %d, %q", code, errs)
+			}
+			if _, errs, code := r.run("delete", "c1"); code != 0 {
+				t.Errorf("delete: exit %d %s", code, errs)
+			}
+			if _, errs, code := r.run("state", "c1"); code == 0 || !strings.Contains(errs, "does not exist") {
+				t.Errorf("state of a deleted container: exit %d, %q", code, errs)
+			}
+			hooks, _ := os.ReadFile(hookOut)
+			lines := strings.Split(strings.TrimSpace(string(hooks)), "\n")
+			if len(lines) != 3 || !strings.HasPrefix(lines[0], "createRuntime {") || !strings.HasPrefix(lines[1], "poststart {") ||
+				!strings.HasPrefix(lines[2], "poststop {") || !strings.Contains(lines[1], `"status":"running"`) || !strings.Contains(lines[0], `"id":"c1"`) {
+				t.Errorf("hooks ran as %q", hooks)
+			}
+			// delete --force of a created container, and of a missing one.
+			if _, errs, code := r.run("create", "--bundle", bundle, "c2"); code != 0 {
+				t.Fatalf("create c2: %s", errs)
+			}
+			if _, errs, code := r.run("delete", "--force", "c2"); code != 0 {
+				t.Errorf("delete --force: exit %d %s", code, errs)
+			}
+			if _, errs, code := r.run("delete", "--force", "c2"); code != 0 {
+				t.Errorf("delete --force of a missing container: exit %d %s", code, errs)
+			}
+		})
+	}
+}
+
+// TestOCIProcess checks that the bundle's process, root filesystem and mounts are what the
+// container sees: args, env, cwd, user, hostname, rlimits, exit status, read-only root,
+// tmpfs and bind mounts, masked paths.
+func TestOCIProcess(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			host, err := os.MkdirTemp("", "sbxtest-bind-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(host) })
+			os.Chmod(host, 0o755)
+			os.WriteFile(filepath.Join(host, "data"), []byte("from the host\n"), 0o644)
+			bundle := ociBundle(t, func(s *spec.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; id -G; hostname; ulimit -n; cat /mnt/data;
+touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; cat /secret/key 2>/dev/null || echo masked; exit 5`}
+				s.Process.Env = append(s.Process.Env, "GREETING=hello from config")
+				s.Process.Cwd = "/work"
+				s.Process.User = spec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 27}}
+				s.Process.Rlimits = []spec.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}}
+				s.Hostname = "box"
+				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
+					spec.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})
+				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret/key")
+			})
+			r := newRuncCLI(t, u)
+			_, _, code := r.run("run", "--bundle", bundle, "p1")
+			errs := ""
+			want := "hello from config\n/work\n1000\n1000\n1000 5 27\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nmasked\n"
+			if code != 5 || r.output() != want {
+				t.Errorf("sbx-runc run: exit %d (want 5), output %q, want %q; stderr %s", code, r.output(), want, errs)
+			}
+		})
+	}
+}
+
+// TestOCITerminal: with process.terminal the runtime hands the terminal's master end to the
+// console socket and the app's output arrives there.
+func TestOCITerminal(t *testing.T) {
+	u := sbxtest.Users()[0]
+	bundle := ociBundle(t, func(s *spec.Spec) {
+		s.Process.Terminal = true
+		s.Process.Args = []string{"/bin/sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo on a terminal"}
+	})
+	r := newRuncCLI(t, u)
+	sock := filepath.Join(filepath.Dir(r.root), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		buf, oob := make([]byte, 256), make([]byte, 64)
+		_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			got <- "no file descriptor received"
+			return
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		master := os.NewFile(uintptr(fds[0]), "master")
+		defer master.Close()
+		var out []byte
+		b := make([]byte, 256)
+		for !strings.Contains(string(out), "terminal") {
+			n, err := master.Read(b)
+			if err != nil {
+				break
+			}
+			out = append(out, b[:n]...)
+		}
+		got <- string(out)
+	}()
+	if _, errs, code := r.run("create", "--bundle", bundle, "--console-socket", sock, "tty1"); code != 0 {
+		t.Fatalf("create with a console socket: exit %d %s", code, errs)
+	}
+	defer r.run("delete", "--force", "tty1")
+	if _, errs, code := r.run("start", "tty1"); code != 0 {
+		t.Fatalf("start: %d %s", code, errs)
+	}
+	select {
+	case out := <-got:
+		if !strings.Contains(out, "on a terminal") {
+			t.Errorf("console output %q, want \"on a terminal\"", out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing arrived on the console")
+	}
+	if _, errs, code := r.run("create", "--bundle", bundle, "tty2"); code == 0 || !strings.Contains(errs, "console socket") {
+		t.Errorf("create of a terminal container without a console socket: exit %d %q", code, errs)
+	}
+}
+
+// TestOCIExec runs further processes in a running container: attached (output, exit
+// status, env, cwd, user), detached with a PID file whose process ends with the exec'd one,
+// a missing command (127), and exec into a stopped container (refused).
+func TestOCIExec(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			bundle := ociBundle(t, func(s *spec.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo init got USR1' USR1; while :; do sleep 0.05; done"}
+				s.Process.Env = append(s.Process.Env, "FROM=config")
+			})
+			r := newRuncCLI(t, u)
+			if _, errs, code := r.run("create", "--bundle", bundle, "e1"); code != 0 {
+				t.Fatalf("create: %d %s", code, errs)
+			}
+			defer r.run("delete", "--force", "e1")
+			if _, errs, code := r.run("start", "e1"); code != 0 {
+				t.Fatalf("start: %d %s", code, errs)
+			}
+			out, errs, code := r.run("exec", "--env", "EXTRA=flag", "--cwd", "/tmp", "--user", "1000:1000", "e1",
+				"/bin/sh", "-c", `echo "$FROM $EXTRA"; pwd; id -u; id -g; exit 3`)
+			if code != 3 || out != "config flag\n/tmp\n1000\n1000\n" {
+				t.Errorf("exec: exit %d (want 3) stdout %q stderr %s", code, out, errs)
+			}
+			if _, errs, code := r.run("exec", "e1", "/no/such/program"); code != 127 || !strings.Contains(errs, "cannot run /no/such/program") {
+				t.Errorf("exec of a missing program: exit %d (want 127) %q", code, errs)
+			}
+			pidFile := filepath.Join(filepath.Dir(r.root), "exec.pid")
+			if _, errs, code := r.run("exec", "--detach", "--pid-file", pidFile, "e1", "/bin/sh", "-c", "sleep 0.3; exit 5"); code != 0 {
+				t.Fatalf("exec --detach: exit %d %s", code, errs)
+			}
+			b, err := os.ReadFile(pidFile)
+			pid, _ := strconv.Atoi(string(b))
+			if err != nil || pid <= 0 || unix.Kill(pid, 0) != nil {
+				t.Fatalf("exec --detach: pid file %q (%v) names no running process", b, err)
+			}
+			for deadline := time.Now().Add(20 * time.Second); unix.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the detached exec's host process outlived its process")
+				}
+			}
+			// kill --all reaches every process, the exec'd ones too.
+			if _, errs, code := r.run("exec", "--detach", "e1", "/bin/sh", "-c", `trap "echo exec got USR1; exit 0" USR1; echo exec ready; while :; do sleep 0.05; done`); code != 0 {
+				t.Fatalf("exec --detach: exit %d %s", code, errs)
+			}
+			waitOutput := func(want string) {
+				t.Helper()
+				for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), want); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%q never appeared; output %q", want, r.output())
+					}
+				}
+			}
+			waitOutput("exec ready")
+			time.Sleep(100 * time.Millisecond) // the trap is set before the loop's first sleep
+			if _, errs, code := r.run("kill", "--all", "e1", "USR1"); code != 0 {
+				t.Errorf("kill --all: exit %d %s", code, errs)
+			}
+			waitOutput("init got USR1")
+			waitOutput("exec got USR1")
+			if _, errs, code := r.run("kill", "e1", "KILL"); code != 0 {
+				t.Fatalf("kill: %d %s", code, errs)
+			}
+			waitStatus(t, r, "e1", spec.StatusStopped)
+			if _, errs, code := r.run("exec", "e1", "/bin/true"); code == 0 || !strings.Contains(errs, "stopped") {
+				t.Errorf("exec into a stopped container: exit %d %q", code, errs)
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Runs inside `unshare -n -m` (a network and mount namespace of the test's own): a dummy
+# interface with test addresses, dnsmasq as the "host's" resolver, a web server on the
+# "host", and sbx runs as $RUNAS (empty: the current user) checking name rules, DNS
+# pinning, denied names and listen rules. Prints one line per check.
+set -u
+SBX=$1 T=$2 RUNAS=$3
+ip link set lo up
+# Test addresses on the namespace's own loopback device (the sandbox's loopback is only
+# 127.0.0.0/8 and ::1: these are "remote" to it).
+for a in 10 11 53; do ip addr add 192.0.2.$a/32 dev lo; done
+echo "nameserver 192.0.2.53" > "$T/resolv.conf"
+mount --bind "$T/resolv.conf" /etc/resolv.conf
+dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=192.0.2.53 --bind-interfaces --port=53 \
+	--user=root --pid-file= --address=/good.test/192.0.2.10 --address=/other.test/192.0.2.11 \
+	--address=/evil.test/192.0.2.11 2>/dev/null &
+DNSMASQ=$!
+mkdir -p "$T/www" && echo "host page" > "$T/www/page"
+(cd "$T/www" && exec python3 -m http.server 80 --bind 0.0.0.0 >/dev/null 2>&1) &
+WEB=$!
+for i in $(seq 50); do
+	curl -s -o /dev/null http://192.0.2.10/page && getent hosts good.test >/dev/null && break
+	sleep 0.1
+done
+run() { # profile command...
+	p=$1; shift
+	if [ -n "$RUNAS" ]; then
+		setpriv --reuid=$RUNAS --regid=$RUNAS --clear-groups env HOME=/tmp "$SBX" run --profile "$T/$p.toml" -- "$@"
+	else
+		"$SBX" run --profile "$T/$p.toml" -- "$@"
+	fi
+}
+echo "good: $(run names curl -sS --max-time 5 http://good.test/page 2>&1)"
+run names curl -sS --max-time 5 http://other.test/page >/dev/null 2>&1; echo "other: exit $?"
+echo "pinned: $(run names sh -c 'getent hosts good.test >/dev/null; curl -sS --max-time 5 --resolve good.test:80:192.0.2.11 http://good.test/page >/dev/null 2>&1; echo exit $?')"
+echo "getent good: $(run names getent hosts good.test)"
+run names getent hosts evil.test; echo "getent evil: exit $?"
+run nodns getent hosts good.test; echo "no dns: exit $?"
+# A server inside: reachable from the "host" only with a listen rule.
+run serve sh -c 'cd /tmp && echo inside > p && exec timeout 8 python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1' &
+SRV=$!
+got=""
+for i in $(seq 60); do got=$(curl -s --max-time 1 http://192.0.2.10:8080/p) && [ -n "$got" ] && break; sleep 0.1; done
+echo "listen: $got"
+wait $SRV
+run private sh -c 'cd /tmp && echo inside > p && exec timeout 4 python3 -m http.server 8081 --bind 0.0.0.0 >/dev/null 2>&1' &
+SRV=$!
+sleep 2
+curl -s --max-time 1 http://192.0.2.10:8081/p >/dev/null; echo "private: exit $?"
+wait $SRV
+kill $DNSMASQ $WEB
+wait 2>/dev/null

@@ -1,0 +1,147 @@
+package mm
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestRefs checks the owner counts of shared ranges: overlapping IncRefs split and join
+// segments, DecRef frees exactly the pages whose last owner goes.
+func TestRefs(t *testing.T) {
+	_, mf := newMM(t)
+	off, err := mf.Allocate(16 * PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := func(n int64) int64 { return off + n*PageSize }
+	mf.IncRef(p(0), 8*PageSize)
+	mf.IncRef(p(4), 8*PageSize)
+	if got, want := len(mf.shared), 3; got != want {
+		t.Fatalf("segments = %v; want %d", mf.shared, want)
+	}
+	if mf.Exclusive(p(0), PageSize) || !mf.Exclusive(p(12), 4*PageSize) {
+		t.Fatalf("Exclusive wrong with %v", mf.shared)
+	}
+	used := mf.Used()
+	mf.DecRef(p(0), 16*PageSize) // pages 12..15 had one owner: freed
+	if got := mf.Used(); got != used-4*PageSize {
+		t.Errorf("Used = %d; want %d", got, used-4*PageSize)
+	}
+	mf.DecRef(p(4), 8*PageSize) // pages 8..11 freed, 4..7 back to one owner
+	mf.DecRef(p(0), 8*PageSize) // the rest freed
+	if mf.Used() != used-16*PageSize || len(mf.shared) != 0 {
+		t.Errorf("after all DecRefs: used %d, segments %v", mf.Used(), mf.shared)
+	}
+}
+
+// TestForkCOW checks that fork shares private memory, that a write breaks the sharing
+// for one chunk only, and that memory is freed when both sides are gone.
+func TestForkCOW(t *testing.T) {
+	m, mf := newMM(t)
+	addr, err := m.Map(MapOpts{Length: 3 * cowChunk, Prot: rw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyOut(addr, []byte("parent")); err != nil {
+		t.Fatal(err)
+	}
+	used := mf.Used()
+	c, err := m.Fork(&recordingAS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Used() != used {
+		t.Fatalf("fork allocated %d bytes; want none", mf.Used()-used)
+	}
+	if _, err := c.CopyOut(addr+cowChunk, []byte("child")); err != nil {
+		t.Fatal(err)
+	}
+	if got := mf.Used() - used; got != cowChunk {
+		t.Errorf("a write copied %d bytes; want one chunk (%d)", got, cowChunk)
+	}
+	buf := make([]byte, 6)
+	c.CopyIn(addr, buf)
+	if string(buf) != "parent" {
+		t.Errorf("child reads %q; want parent", buf)
+	}
+	c.CopyOut(addr, []byte("CHILD!"))
+	m.CopyIn(addr, buf)
+	if string(buf) != "parent" {
+		t.Errorf("parent reads %q after the child's write", buf)
+	}
+	c.Release()
+	m.Release()
+	if mf.Used() != 0 {
+		t.Errorf("Used = %d after both released", mf.Used())
+	}
+}
+
+// fileSource is a Cacheable in-memory file.
+type fileSource struct {
+	data []byte
+	key  CacheKey
+}
+
+func (f *fileSource) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(f.data)) {
+		return 0, errEOF
+	}
+	n := copy(p, f.data[off:])
+	if n < len(p) {
+		return n, errEOF
+	}
+	return n, nil
+}
+
+func (f *fileSource) CacheIdentity() (CacheKey, Source, func(), error) {
+	return f.key, f, func() {}, nil
+}
+
+type nopHolder struct{}
+
+func (nopHolder) IncRef() {}
+func (nopHolder) DecRef() {}
+
+// TestPageCache maps one file privately in two address spaces: they share its pages, the
+// second mapping needs no fault for pages the first filled, a write stays private, and the
+// cache's pages go when nothing maps them and the cache is trimmed.
+func TestPageCache(t *testing.T) {
+	a, mf := newMM(t)
+	b := New(mf, &recordingAS{}, 1<<46)
+	src := &fileSource{data: bytes.Repeat([]byte("0123456789abcdef"), 4*PageSize/16), key: CacheKey{Dev: 1, Ino: 2, Size: 4 * PageSize}}
+	opts := MapOpts{Length: 4 * PageSize, Prot: rw, Source: src, Hold: nopHolder{}}
+	pa, err := a.Map(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	a.CopyIn(pa+PageSize, buf) // fills the page in the cache
+	used := mf.Used()
+	pb, err := b.Map(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Used() != used {
+		t.Errorf("the second mapping allocated %d bytes; want none", mf.Used()-used)
+	}
+	if v := b.vmaAtLocked(pb); v.lazy == nil || !v.lazy.mappedAt(v, pb+PageSize) {
+		t.Errorf("a page another process filled is not mapped at once")
+	}
+	b.CopyOut(pb+PageSize, []byte("XXXX"))
+	a.CopyIn(pa+PageSize, buf)
+	if string(buf) != "0123" {
+		t.Errorf("a reads %q after b's private write; want 0123", buf)
+	}
+	b.CopyIn(pb+PageSize, buf)
+	if string(buf) != "XXXX" {
+		t.Errorf("b reads %q after its own write", buf)
+	}
+	a.Release()
+	b.Release()
+	if n := mf.PageCache().DropUnused(); n != 4*PageSize {
+		t.Errorf("DropUnused freed %d bytes; want the file's %d", n, 4*PageSize)
+	}
+	if mf.Used() != 0 {
+		t.Errorf("Used = %d after everything went", mf.Used())
+	}
+}

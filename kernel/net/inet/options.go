@@ -1,0 +1,231 @@
+package inet
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Option levels and names not in x/sys/unix under these names.
+const (
+	soRcvTimeoNew      = 66
+	soSndTimeoNew      = 67
+	tcpFastOpenConnect = 30
+)
+
+// passOpts are the options passed to a host TCP socket as they are: none of them changes
+// where the socket connects or what it may bind. (TCP_FASTOPEN_CONNECT, TCP_REPAIR and the
+// like are not here, and the kernel's seccomp filter refuses TCP_FASTOPEN_CONNECT too.)
+var passOpts = map[[2]int]bool{
+	{unix.SOL_SOCKET, unix.SO_KEEPALIVE}: true, {unix.SOL_SOCKET, unix.SO_REUSEADDR}: true,
+	{unix.SOL_SOCKET, unix.SO_REUSEPORT}: true, {unix.SOL_SOCKET, unix.SO_SNDBUF}: true,
+	{unix.SOL_SOCKET, unix.SO_RCVBUF}: true, {unix.SOL_SOCKET, unix.SO_LINGER}: true,
+	{unix.SOL_SOCKET, unix.SO_RCVLOWAT}: true, {unix.SOL_SOCKET, unix.SO_OOBINLINE}: true,
+	{unix.SOL_SOCKET, unix.SO_PRIORITY}: true, {unix.SOL_SOCKET, unix.SO_ERROR}: true,
+	{unix.IPPROTO_TCP, unix.TCP_NODELAY}: true, {unix.IPPROTO_TCP, unix.TCP_MAXSEG}: true,
+	{unix.IPPROTO_TCP, unix.TCP_CORK}: true, {unix.IPPROTO_TCP, unix.TCP_KEEPIDLE}: true,
+	{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL}: true, {unix.IPPROTO_TCP, unix.TCP_KEEPCNT}: true,
+	{unix.IPPROTO_TCP, unix.TCP_SYNCNT}: true, {unix.IPPROTO_TCP, unix.TCP_LINGER2}: true,
+	{unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT}: true, {unix.IPPROTO_TCP, unix.TCP_WINDOW_CLAMP}: true,
+	{unix.IPPROTO_TCP, unix.TCP_INFO}: true, {unix.IPPROTO_TCP, unix.TCP_QUICKACK}: true,
+	{unix.IPPROTO_TCP, unix.TCP_CONGESTION}: true, {unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT}: true,
+	{unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT}: true,
+	{unix.IPPROTO_IP, unix.IP_TOS}:             true, {unix.IPPROTO_IP, unix.IP_TTL}: true,
+	{unix.IPPROTO_IP, unix.IP_RECVERR}: true, {unix.IPPROTO_IP, unix.IP_MTU_DISCOVER}: true,
+	{unix.IPPROTO_IP, unix.IP_MTU}:        true,
+	{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY}: true, {unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS}: true,
+	{unix.IPPROTO_IPV6, unix.IPV6_TCLASS}: true, {unix.IPPROTO_IPV6, unix.IPV6_RECVERR}: true,
+	{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER}: true,
+}
+
+// emulated are options kept by the kernel for sockets without a host TCP socket (private
+// loopback connections, datagram relays), with their defaults.
+var emulated = map[[2]int]uint32{
+	{unix.SOL_SOCKET, unix.SO_KEEPALIVE}: 0, {unix.SOL_SOCKET, unix.SO_REUSEADDR}: 0,
+	{unix.SOL_SOCKET, unix.SO_REUSEPORT}: 0, {unix.SOL_SOCKET, unix.SO_SNDBUF}: 212992,
+	{unix.SOL_SOCKET, unix.SO_RCVBUF}: 212992, {unix.SOL_SOCKET, unix.SO_BROADCAST}: 0,
+	{unix.SOL_SOCKET, unix.SO_RCVLOWAT}: 1, {unix.SOL_SOCKET, unix.SO_PRIORITY}: 0,
+	{unix.SOL_SOCKET, unix.SO_OOBINLINE}: 0, {unix.SOL_SOCKET, unix.SO_TIMESTAMP}: 0,
+	{unix.IPPROTO_TCP, unix.TCP_NODELAY}: 0, {unix.IPPROTO_TCP, unix.TCP_CORK}: 0,
+	{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE}: 7200, {unix.IPPROTO_TCP, unix.TCP_KEEPINTVL}: 75,
+	{unix.IPPROTO_TCP, unix.TCP_KEEPCNT}: 9, {unix.IPPROTO_TCP, unix.TCP_QUICKACK}: 1,
+	{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT}: 0, {unix.IPPROTO_TCP, unix.TCP_MAXSEG}: 536,
+	{unix.IPPROTO_IP, unix.IP_TOS}: 0, {unix.IPPROTO_IP, unix.IP_TTL}: 64,
+	{unix.IPPROTO_IP, unix.IP_RECVERR}: 0, {unix.IPPROTO_IP, unix.IP_MTU_DISCOVER}: 1,
+	{unix.IPPROTO_IP, unix.IP_RECVTTL}: 0, {unix.IPPROTO_IP, unix.IP_PKTINFO}: 0,
+	{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS}: 64, {unix.IPPROTO_IPV6, unix.IPV6_TCLASS}: 0,
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVERR}: 0, {unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER}: 1,
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO}: 0,
+}
+
+func levelOK(s *Socket, level int) bool {
+	switch level {
+	case unix.SOL_SOCKET:
+		return true
+	case unix.IPPROTO_TCP:
+		return s.Type == unix.SOCK_STREAM
+	case unix.IPPROTO_UDP:
+		return s.Proto == 17
+	case unix.IPPROTO_IP:
+		return true
+	case unix.IPPROTO_IPV6:
+		return s.Family == unix.AF_INET6
+	}
+	return false
+}
+
+func u32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+
+func timeval(d time.Duration) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(d/time.Second))
+	return binary.LittleEndian.AppendUint64(b, uint64(d%time.Second/time.Microsecond))
+}
+
+// Getsockopt returns an option's value (the caller truncates it to the app's length).
+func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
+	if !levelOK(s, level) {
+		return nil, unix.ENOPROTOOPT
+	}
+	s.mu.Lock()
+	fd, host := s.fd, s.fd >= 0 && !s.loop && !s.inKernel && s.Type == unix.SOCK_STREAM
+	s.mu.Unlock()
+	if level == unix.SOL_SOCKET {
+		switch name {
+		case unix.SO_TYPE:
+			return u32(uint32(s.Type)), nil
+		case unix.SO_DOMAIN:
+			return u32(uint32(s.Family)), nil
+		case unix.SO_PROTOCOL:
+			p := uint32(s.Proto)
+			if s.Proto == 1 && s.Family == unix.AF_INET6 {
+				p = unix.IPPROTO_ICMPV6
+			}
+			return u32(p), nil
+		case unix.SO_ACCEPTCONN:
+			if s.Listening() {
+				return u32(1), nil
+			}
+			return u32(0), nil
+		case unix.SO_RCVTIMEO, soRcvTimeoNew:
+			r, _ := s.Timeouts()
+			return timeval(r), nil
+		case unix.SO_SNDTIMEO, soSndTimeoNew:
+			_, w := s.Timeouts()
+			return timeval(w), nil
+		case unix.SO_ERROR:
+			if !host {
+				return u32(0), nil
+			}
+		}
+	}
+	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.v6only {
+			return u32(1), nil
+		}
+		return u32(0), nil
+	}
+	key := [2]int{level, name}
+	if host && passOpts[key] {
+		if level == unix.IPPROTO_TCP && name == unix.TCP_INFO {
+			return getsockoptBytes(fd, level, name, 232)
+		}
+		if level == unix.IPPROTO_TCP && name == unix.TCP_CONGESTION {
+			return getsockoptBytes(fd, level, name, 16)
+		}
+		if level == unix.SOL_SOCKET && name == unix.SO_LINGER {
+			return getsockoptBytes(fd, level, name, 8)
+		}
+		v, err := unix.GetsockoptInt(fd, level, name)
+		if err != nil {
+			return nil, err
+		}
+		return u32(uint32(v)), nil
+	}
+	if def, ok := emulated[key]; ok {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if v, ok := s.opts[key]; ok {
+			return v, nil
+		}
+		return u32(def), nil
+	}
+	return nil, unix.ENOPROTOOPT
+}
+
+// Setsockopt sets an option: passed to the host TCP socket when it is one the host may see,
+// kept by the kernel otherwise.
+func (s *Socket) Setsockopt(level, name int, val []byte) error {
+	if !levelOK(s, level) {
+		return unix.ENOPROTOOPT
+	}
+	if level == unix.SOL_SOCKET {
+		switch name {
+		case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO, soRcvTimeoNew, soSndTimeoNew:
+			if len(val) < 16 {
+				return unix.EINVAL
+			}
+			sec := int64(binary.LittleEndian.Uint64(val))
+			usec := int64(binary.LittleEndian.Uint64(val[8:]))
+			if usec < 0 || usec >= 1e6 {
+				return unix.EDOM
+			}
+			d := time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
+			if sec < 0 {
+				d = 0
+			}
+			s.mu.Lock()
+			if name == unix.SO_RCVTIMEO || name == soRcvTimeoNew {
+				s.rcvTimeo = d
+			} else {
+				s.sndTimeo = d
+			}
+			s.mu.Unlock()
+			return nil
+		case unix.SO_ERROR, unix.SO_TYPE, unix.SO_DOMAIN, unix.SO_PROTOCOL, unix.SO_ACCEPTCONN:
+			return unix.ENOPROTOOPT
+		}
+	}
+	if level == unix.IPPROTO_TCP && name == tcpFastOpenConnect {
+		return unix.EOPNOTSUPP // it would let a send pick the destination
+	}
+	if len(val) < 4 && !(level == unix.IPPROTO_TCP && name == unix.TCP_CONGESTION) {
+		return unix.EINVAL
+	}
+	key := [2]int{level, name}
+	s.mu.Lock()
+	fd, host := s.fd, s.fd >= 0 && !s.loop && !s.inKernel && s.Type == unix.SOCK_STREAM
+	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
+		if s.bound || s.connected {
+			s.mu.Unlock()
+			return unix.EINVAL
+		}
+		s.v6only = binary.LittleEndian.Uint32(val) != 0
+	}
+	s.mu.Unlock()
+	if host && passOpts[key] {
+		if level == unix.IPPROTO_TCP && name == unix.TCP_CONGESTION || level == unix.SOL_SOCKET && name == unix.SO_LINGER {
+			return setsockoptBytes(fd, level, name, val)
+		}
+		return unix.SetsockoptInt(fd, level, name, int(int32(binary.LittleEndian.Uint32(val))))
+	}
+	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
+		return nil
+	}
+	if _, ok := emulated[key]; ok {
+		s.mu.Lock()
+		if s.opts == nil {
+			s.opts = map[[2]int][]byte{}
+		}
+		v := append([]byte(nil), val[:4]...)
+		if level == unix.SOL_SOCKET && (name == unix.SO_SNDBUF || name == unix.SO_RCVBUF) {
+			v = u32(min(max(binary.LittleEndian.Uint32(val)*2, 4608), 212992*2)) // Linux doubles it
+		}
+		s.opts[key] = v
+		s.mu.Unlock()
+		return nil
+	}
+	return unix.ENOPROTOOPT
+}

@@ -1,0 +1,587 @@
+package inet
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// Socket is an AF_INET or AF_INET6 socket.
+type Socket struct {
+	Family int // AF_INET or AF_INET6
+	Type   int // SOCK_STREAM or SOCK_DGRAM
+	Proto  uint8
+	st     *Stack
+
+	// queue wakes tasks waiting on an in-kernel listener.
+	queue waiter.Queue
+
+	mu sync.Mutex
+	// fd is the host FD behind the socket: the broker's TCP socket, a relay end, or a
+	// private-loopback socketpair end; -1 for an in-kernel listener. protected by mu
+	fd int
+	// loop: fd is a socketpair end of a private-loopback connection (TCP options are
+	// emulated). protected by mu
+	loop bool
+	// local and peer are getsockname's and getpeername's addresses. protected by mu
+	local, peer netip.AddrPort
+	// bound: local was set by bind. connecting: a non-blocking connect is in progress.
+	// connected: a stream is connected (or a datagram socket has a default peer).
+	// protected by mu
+	bound, connecting, connected bool
+	// listening: a listener; inKernel: it is a private-loopback one (pending holds its
+	// connections not accepted yet, backlog bounds them). protected by mu
+	listening, inKernel bool
+	pending             []*Socket
+	backlog             int
+	// hostListening: listening on the host (registered with the stack). protected by mu
+	hostListening bool
+	// v6only is IPV6_V6ONLY; opts are emulated options (loopback, datagram); timeouts
+	// are SO_RCVTIMEO and SO_SNDTIMEO. protected by mu
+	v6only             bool
+	opts               map[[2]int][]byte
+	rcvTimeo, sndTimeo time.Duration
+	// shut records shutdown(2) of an in-kernel listener. protected by mu
+	shut bool
+
+	// bytesIn and bytesOut count the data received and sent.
+	bytesIn, bytesOut atomic.Uint64
+}
+
+// conn describes the socket for sbx top.
+func (s *Socket) conn() Conn {
+	local, peer, _ := s.Names()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+	switch s.Proto {
+	case netproto.ProtoTCP:
+		c.Proto = "tcp"
+	case netproto.ProtoUDP:
+		c.Proto = "udp"
+	default:
+		c.Proto = "icmp"
+	}
+	if s.Family == unix.AF_INET6 && s.Proto != netproto.ProtoICMP {
+		c.Proto += "6"
+	}
+	switch {
+	case s.listening:
+		c.State = "listen"
+	case s.connecting:
+		c.State = "connecting"
+	case s.connected:
+		c.State = "established"
+	case s.bound:
+		c.State = "bound"
+	default:
+		c.State = "open"
+	}
+	return c
+}
+
+var (
+	_ vfs.Stream   = (*Socket)(nil)
+	_ vfs.Pollable = (*Socket)(nil)
+	_ vfs.HostFile = (*Socket)(nil)
+)
+
+// New creates a socket. typ is SOCK_STREAM (TCP), or SOCK_DGRAM with proto UDP or ICMP.
+func (st *Stack) New(family, typ int, proto uint8) (*Socket, error) {
+	s := &Socket{Family: family, Type: typ, Proto: proto, st: st, fd: -1}
+	if st.broker == nil {
+		if typ != unix.SOCK_STREAM {
+			return nil, unix.EACCES
+		}
+		st.track(s)
+		return s, nil // only the private loopback
+	}
+	_, fd, err := st.ask(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family)})
+	if err != nil {
+		if err == unix.ENETDOWN && typ == unix.SOCK_STREAM {
+			st.track(s)
+			return s, nil
+		}
+		return nil, err
+	}
+	s.fd = fd
+	st.track(s)
+	return s, nil
+}
+
+// IsStream implements vfs.Stream.
+func (*Socket) IsStream() bool { return true }
+
+// HostFD implements vfs.HostFile: the host FD to poll, -1 for an in-kernel listener.
+func (s *Socket) HostFD() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inKernel {
+		return -1
+	}
+	return s.fd
+}
+
+// Readiness implements vfs.Pollable for in-kernel listeners and sockets without a host FD.
+func (s *Socket) Readiness(mask uint32) uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inKernel {
+		if len(s.pending) > 0 || s.shut {
+			return (waiter.EventIn | waiter.EventRdNorm) & mask
+		}
+		return 0
+	}
+	if s.fd < 0 {
+		return (waiter.EventOut | waiter.EventHUp) & mask // as Linux shows an unconnected TCP socket
+	}
+	p := []unix.PollFd{{Fd: int32(s.fd), Events: int16(mask)}}
+	if n, err := unix.Poll(p, 0); err != nil || n == 0 {
+		return 0
+	}
+	return uint32(uint16(p[0].Revents)) & (mask | waiter.EventErr | waiter.EventHUp)
+}
+
+// EventRegister implements vfs.Pollable.
+func (s *Socket) EventRegister(e *waiter.Entry) { s.queue.EventRegister(e) }
+
+// EventUnregister implements vfs.Pollable.
+func (s *Socket) EventUnregister(e *waiter.Entry) { s.queue.EventUnregister(e) }
+
+// Release closes the socket.
+func (s *Socket) Release() {
+	s.mu.Lock()
+	fd, pending := s.fd, s.pending
+	s.fd, s.pending = -1, nil
+	inKernel, hostListening, local := s.inKernel, s.hostListening, s.local
+	bound := s.bound
+	s.mu.Unlock()
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	for _, p := range pending {
+		p.Release() // unaccepted connections are reset
+	}
+	if bound || inKernel {
+		s.st.unbindLocal(s, norm(local))
+	}
+	if hostListening {
+		s.st.removeHostListener(s, local.Port())
+	}
+	s.st.mu.Lock()
+	delete(s.st.live, s)
+	s.st.mu.Unlock()
+	s.queue.Notify(waiter.EventIn | waiter.EventHUp)
+}
+
+// Attr is what fstat shows.
+func (s *Socket) Attr() vfs.Attr {
+	return vfs.Attr{Mode: unix.S_IFSOCK | 0o777, Nlink: 1, Blksize: 4096, Dev: 0x8}
+}
+
+// Timeouts returns SO_RCVTIMEO and SO_SNDTIMEO (0: none).
+func (s *Socket) Timeouts() (rcv, snd time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcvTimeo, s.sndTimeo
+}
+
+// Names returns the local address and, when connected, the peer's.
+func (s *Socket) Names() (local, peer netip.AddrPort, connected bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	local = s.local
+	if !local.IsValid() {
+		local = netip.AddrPortFrom(s.unspecified(), 0)
+	}
+	if s.fd >= 0 && !s.loop && !s.inKernel && s.Type == unix.SOCK_STREAM {
+		if sa, err := unix.Getsockname(s.fd); err == nil {
+			local = addrOf(sa)
+		}
+	}
+	return local, s.peer, s.connected || s.connecting
+}
+
+func (s *Socket) unspecified() netip.Addr {
+	if s.Family == unix.AF_INET6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
+
+func addrOf(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// Connect starts connecting to dst. It returns nil when connected, EINPROGRESS when the
+// caller must wait for writability and then call ConnectResult, or why not.
+func (s *Socket) Connect(dst netip.AddrPort) error {
+	if s.Type != unix.SOCK_STREAM {
+		return s.connectDgram(dst)
+	}
+	s.mu.Lock()
+	switch {
+	case s.listening:
+		s.mu.Unlock()
+		return unix.EINVAL
+	case s.connected:
+		s.mu.Unlock()
+		return unix.EISCONN
+	case s.connecting:
+		s.mu.Unlock()
+		return unix.EALREADY
+	}
+	s.mu.Unlock()
+	if isLoopback(dst.Addr()) {
+		s.st.mu.Lock()
+		l := s.st.lookupListenerLocked(dst)
+		s.st.mu.Unlock()
+		if l != nil {
+			return s.connectLoop(l, dst)
+		}
+		if hl := s.st.hostListenerFor(dst.Port()); hl != nil {
+			// The sandbox's own server listening on the host: the broker lets it be reached
+			// through the host's loopback, given the listener as proof.
+			return s.connectHost(dst, hl.HostFD())
+		}
+	}
+	return s.connectHost(dst, -1)
+}
+
+func (s *Socket) connectHost(dst netip.AddrPort, proof int) error {
+	s.mu.Lock()
+	fd := s.fd
+	s.mu.Unlock()
+	if fd < 0 {
+		if isLoopback(dst.Addr()) {
+			return unix.ECONNREFUSED
+		}
+		return unix.ENETUNREACH
+	}
+	fds := []int{fd}
+	if proof >= 0 {
+		fds = append(fds, proof)
+	}
+	_, _, err := s.st.ask(netproto.Request{Op: netproto.OpConnect, Proto: s.Proto, Family: uint16(s.Family), Addr: dst}, fds...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch err {
+	case nil:
+		s.connected, s.peer = true, dst
+	case unix.EINPROGRESS:
+		s.connecting, s.peer = true, dst
+	}
+	return err
+}
+
+// ConnectResult finishes a connect that returned EINPROGRESS, once the socket is
+// writable: nil when connected, or the error that ended it (SO_ERROR).
+func (s *Socket) ConnectResult() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.connecting {
+		if s.connected {
+			return nil
+		}
+		return unix.ECONNREFUSED
+	}
+	v, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return err
+	}
+	s.connecting = false
+	if v != 0 {
+		s.peer = netip.AddrPort{}
+		return unix.Errno(v)
+	}
+	s.connected = true
+	return nil
+}
+
+// Pending reports whether a non-blocking connect is still in progress (EALREADY).
+func (s *Socket) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.connecting {
+		return false
+	}
+	p := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLOUT}}
+	n, _ := unix.Poll(p, 0)
+	return n == 0
+}
+
+// connectLoop connects to an in-kernel listener on the private loopback.
+func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return unix.ENOBUFS
+	}
+	src := dst.Addr()
+	if src.Is6() && !src.Is4In6() {
+		src = netip.IPv6Loopback()
+	}
+	s.st.mu.Lock()
+	port := s.st.nextPort
+	s.st.nextPort++
+	if s.st.nextPort > ephemeralHi {
+		s.st.nextPort = ephemeralLo
+	}
+	s.st.mu.Unlock()
+	local := netip.AddrPortFrom(src, port)
+	server := &Socket{Family: l.Family, Type: unix.SOCK_STREAM, Proto: netproto.ProtoTCP, st: s.st, fd: fds[1], loop: true,
+		connected: true, local: dst, peer: local}
+	l.mu.Lock()
+	if !l.listening || l.shut || len(l.pending) >= max(l.backlog, 1)+1 {
+		l.mu.Unlock()
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return unix.ECONNREFUSED
+	}
+	l.pending = append(l.pending, server)
+	l.mu.Unlock()
+	s.st.track(server)
+	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
+	s.mu.Lock()
+	old := s.fd
+	s.fd, s.loop, s.connected, s.local, s.peer = fds[0], true, true, local, dst
+	s.mu.Unlock()
+	if old >= 0 {
+		unix.Close(old) // the broker's socket is not needed for a connection inside
+	}
+	return nil
+}
+
+// Bind binds the socket to local.
+func (s *Socket) Bind(local netip.AddrPort) error {
+	s.mu.Lock()
+	if s.bound || s.connected || s.connecting || s.listening {
+		s.mu.Unlock()
+		return unix.EINVAL
+	}
+	fd := s.fd
+	s.mu.Unlock()
+	a := local.Addr().Unmap()
+	if !a.IsUnspecified() && !a.IsLoopback() && s.st.broker == nil {
+		return unix.EADDRNOTAVAIL
+	}
+	if a.IsLoopback() || fd < 0 {
+		return s.bindLocal(local)
+	}
+	rep, _, err := s.st.ask(netproto.Request{Op: netproto.OpBind, Proto: s.Proto, Family: uint16(s.Family), Addr: local}, fd)
+	if err == unix.EACCES && a.IsUnspecified() && s.Type == unix.SOCK_STREAM {
+		// No listening on the host for this address: the server is the sandbox's own,
+		// reachable on its private loopback only.
+		return s.bindLocal(local)
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.bound, s.local = true, rep.Addr
+	if s.Family == unix.AF_INET6 && rep.Addr.Addr().Is4() {
+		s.local = netip.AddrPortFrom(netip.AddrFrom16(rep.Addr.Addr().As16()), rep.Addr.Port())
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// bindLocal binds in the stack (the private loopback).
+func (s *Socket) bindLocal(local netip.AddrPort) error {
+	if s.Type != unix.SOCK_STREAM {
+		return unix.EACCES // datagrams on the private loopback are not offered
+	}
+	got, err := s.st.bindLocal(s, local)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.bound, s.inKernel = true, true
+	s.local = netip.AddrPortFrom(local.Addr(), got.Port())
+	fd := s.fd
+	s.fd = -1
+	s.mu.Unlock()
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// Listen makes a stream socket accept connections.
+func (s *Socket) Listen(backlog int) error {
+	if s.Type != unix.SOCK_STREAM {
+		return unix.EOPNOTSUPP
+	}
+	backlog = min(max(backlog, 0), 4096)
+	s.mu.Lock()
+	if s.connected || s.connecting {
+		s.mu.Unlock()
+		return unix.EINVAL
+	}
+	if s.inKernel {
+		s.listening, s.backlog = true, backlog
+		s.mu.Unlock()
+		return nil
+	}
+	fd, bound := s.fd, s.bound
+	s.mu.Unlock()
+	if !bound {
+		// Linux binds an unbound listener to the unspecified address and a free port.
+		if err := s.Bind(netip.AddrPortFrom(s.unspecified(), 0)); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		inKernel := s.inKernel
+		s.mu.Unlock()
+		if inKernel {
+			return s.Listen(backlog)
+		}
+	}
+	rep, _, err := s.st.ask(netproto.Request{Op: netproto.OpListen, Proto: s.Proto, Family: uint16(s.Family), Arg: uint32(backlog)}, fd)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.listening, s.hostListening, s.backlog = true, true, backlog
+	s.mu.Unlock()
+	s.st.addHostListener(s, rep.Addr.Port())
+	return nil
+}
+
+// Accept takes one connection (EAGAIN when none is waiting).
+func (s *Socket) Accept() (*Socket, error) {
+	s.mu.Lock()
+	if !s.listening {
+		s.mu.Unlock()
+		return nil, unix.EINVAL
+	}
+	if s.inKernel {
+		defer s.mu.Unlock()
+		if len(s.pending) == 0 {
+			return nil, unix.EAGAIN
+		}
+		c := s.pending[0]
+		s.pending = s.pending[1:]
+		return c, nil
+	}
+	fd := s.fd
+	s.mu.Unlock()
+	nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		if err == unix.EWOULDBLOCK {
+			return nil, unix.EAGAIN
+		}
+		return nil, err
+	}
+	c := &Socket{Family: s.Family, Type: unix.SOCK_STREAM, Proto: netproto.ProtoTCP, st: s.st, fd: nfd, connected: true, peer: addrOf(sa)}
+	s.st.track(c)
+	return c, nil
+}
+
+// Shutdown implements shutdown(2).
+func (s *Socket) Shutdown(how int) error {
+	s.mu.Lock()
+	if s.inKernel && s.listening {
+		s.shut = true
+		s.mu.Unlock()
+		s.queue.Notify(waiter.EventIn)
+		return nil
+	}
+	fd, connected := s.fd, s.connected
+	s.mu.Unlock()
+	if !connected || fd < 0 {
+		return unix.ENOTCONN
+	}
+	return unix.Shutdown(fd, how)
+}
+
+// ioFlags are added to every host send and receive: the kernel blocks, never the host.
+const ioFlags = unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
+
+// Send sends a stream's data (to is ignored on a connected stream, as TCP does) or one
+// datagram to `to` (invalid: the connected peer).
+func (s *Socket) Send(bufs [][]byte, to netip.AddrPort, flags int) (int, error) {
+	if s.Type != unix.SOCK_STREAM {
+		return s.sendDgram(bufs, to, flags)
+	}
+	s.mu.Lock()
+	fd, connected := s.fd, s.connected
+	if s.connecting {
+		s.mu.Unlock()
+		if s.ConnectResult() != nil {
+			return 0, unix.EPIPE
+		}
+		s.mu.Lock()
+		fd, connected = s.fd, s.connected
+	}
+	s.mu.Unlock()
+	if !connected || fd < 0 {
+		return 0, unix.EPIPE
+	}
+	n, err := unix.SendmsgBuffers(fd, bufs, nil, nil, flags&(unix.MSG_MORE|unix.MSG_OOB|unix.MSG_EOR)|ioFlags)
+	if err == unix.ENOTCONN {
+		err = unix.EPIPE
+	}
+	if n > 0 {
+		s.bytesOut.Add(uint64(n))
+	}
+	return n, err
+}
+
+// Recv receives stream data, or one datagram with its source and MSG_TRUNC.
+func (s *Socket) Recv(bufs [][]byte, flags int) (int, netip.AddrPort, int, error) {
+	if s.Type != unix.SOCK_STREAM {
+		return s.recvDgram(bufs, flags)
+	}
+	s.mu.Lock()
+	fd, connected, peer := s.fd, s.connected || s.connecting, s.peer
+	s.mu.Unlock()
+	if !connected || fd < 0 {
+		return 0, peer, 0, unix.ENOTCONN
+	}
+	n, _, rflags, _, err := unix.RecvmsgBuffers(fd, bufs, nil, flags&(unix.MSG_PEEK|unix.MSG_TRUNC|unix.MSG_OOB|unix.MSG_WAITALL)|unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, peer, 0, err
+	}
+	if flags&unix.MSG_PEEK == 0 {
+		s.bytesIn.Add(uint64(n))
+	}
+	return n, peer, rflags & (unix.MSG_TRUNC | unix.MSG_OOB), nil
+}
+
+// Connected reports whether a stream is connected (or connecting).
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected || s.connecting
+}
+
+// Listening reports SO_ACCEPTCONN.
+func (s *Socket) Listening() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listening
+}
+
+// Read implements vfs.File (read(2) on a socket).
+func (s *Socket) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, error) {
+	n, _, _, err := s.Recv(dst, 0)
+	return int64(n), err
+}
+
+// Write implements vfs.File (write(2) on a socket).
+func (s *Socket) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, error) {
+	n, err := s.Send(src, netip.AddrPort{}, 0)
+	return int64(n), err
+}

@@ -1,0 +1,492 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// socketFamily creates a socket of one address family; the socket handlers dispatch on the
+// implementation they find behind the descriptor.
+type socketFamily func(t *kernel.Task, family, typ, proto int) (vfs.File, error)
+
+// socketFamilies is the registry of address families offered to the app (AF_UNIX is the
+// original code path in socket.go). It is never modified.
+var socketFamilies = map[uint64]socketFamily{
+	unix.AF_INET:   newInetSocket,
+	unix.AF_INET6:  newInetSocket,
+	unix.AF_PACKET: func(*kernel.Task, int, int, int) (vfs.File, error) { return nil, unix.EPERM },
+}
+
+// newInetSocket creates a TCP, UDP or ICMP echo socket; raw sockets need CAP_NET_RAW, which
+// the sandbox never has on the host: EPERM.
+func newInetSocket(t *kernel.Task, family, typ, proto int) (vfs.File, error) {
+	var p uint8
+	icmp := unix.IPPROTO_ICMP
+	if family == unix.AF_INET6 {
+		icmp = unix.IPPROTO_ICMPV6
+	}
+	switch typ {
+	case unix.SOCK_STREAM:
+		if proto != 0 && proto != unix.IPPROTO_TCP {
+			return nil, unix.EPROTONOSUPPORT
+		}
+		p = netproto.ProtoTCP
+	case unix.SOCK_DGRAM:
+		switch proto {
+		case 0, unix.IPPROTO_UDP:
+			p = netproto.ProtoUDP
+		case icmp:
+			p = netproto.ProtoICMP
+		default:
+			return nil, unix.EPROTONOSUPPORT
+		}
+	case unix.SOCK_RAW:
+		return nil, unix.EPERM
+	default:
+		return nil, unix.ESOCKTNOSUPPORT
+	}
+	return t.Kernel().Net.New(family, typ, p)
+}
+
+// inetFD returns the Internet socket behind fdn, if that is what it is.
+func inetFD(t *kernel.Task, fdn uint64) (*vfs.FileDescription, *inet.Socket) {
+	fd, err := getIOFD(t, fdn)
+	if err != nil {
+		return nil, nil
+	}
+	if s, ok := fd.Impl().(*inet.Socket); ok {
+		return fd, s
+	}
+	fd.DecRef()
+	return nil, nil
+}
+
+// readSockaddrIn decodes a sockaddr_in or sockaddr_in6 for a socket of family. AF_UNSPEC
+// comes back as an invalid address.
+func readSockaddrIn(t *kernel.Task, family int, addr, size uint64) (netip.AddrPort, error) {
+	if size < 2 || size > 128 {
+		return netip.AddrPort{}, unix.EINVAL
+	}
+	b := make([]byte, size)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return netip.AddrPort{}, unix.EFAULT
+	}
+	f := binary.LittleEndian.Uint16(b)
+	if f == unix.AF_UNSPEC {
+		return netip.AddrPort{}, nil
+	}
+	switch family {
+	case unix.AF_INET:
+		if size < 16 {
+			return netip.AddrPort{}, unix.EINVAL
+		}
+		if f != unix.AF_INET {
+			return netip.AddrPort{}, unix.EAFNOSUPPORT
+		}
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), binary.BigEndian.Uint16(b[2:])), nil
+	default:
+		if size < 24 {
+			return netip.AddrPort{}, unix.EINVAL
+		}
+		if f != unix.AF_INET6 {
+			return netip.AddrPort{}, unix.EAFNOSUPPORT
+		}
+		ip := netip.AddrFrom16([16]byte(b[8:24]))
+		if size >= 28 {
+			if scope := binary.LittleEndian.Uint32(b[24:]); scope != 0 && ip.IsLinkLocalUnicast() {
+				return netip.AddrPort{}, unix.EINVAL // scoped (link-local) destinations are not offered
+			}
+		}
+		return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(b[2:])), nil
+	}
+}
+
+// sockaddrIn encodes a as family's sockaddr.
+func sockaddrIn(family int, a netip.AddrPort) []byte {
+	if family == unix.AF_INET {
+		b := make([]byte, 16)
+		binary.LittleEndian.PutUint16(b, unix.AF_INET)
+		binary.BigEndian.PutUint16(b[2:], a.Port())
+		ip := a.Addr().Unmap()
+		if ip.Is4() {
+			v := ip.As4()
+			copy(b[4:], v[:])
+		}
+		return b
+	}
+	b := make([]byte, 28)
+	binary.LittleEndian.PutUint16(b, unix.AF_INET6)
+	binary.BigEndian.PutUint16(b[2:], a.Port())
+	if a.Addr().IsValid() {
+		ip := a.Addr().As16()
+		copy(b[8:24], ip[:])
+	}
+	return b
+}
+
+// putSockaddrIn writes an address and its length (value-result) as accept, getsockname and
+// recvfrom do: truncated to the app's buffer, the full length reported.
+func putSockaddrIn(t *kernel.Task, family int, addr, lenAddr uint64, a netip.AddrPort) error {
+	if addr == 0 || lenAddr == 0 {
+		return nil
+	}
+	l, err := getU32(t, lenAddr)
+	if err != nil {
+		return err
+	}
+	if int32(l) < 0 {
+		return unix.EINVAL
+	}
+	b := sockaddrIn(family, a)
+	full := len(b)
+	if int(l) < len(b) {
+		b = b[:l]
+	}
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return putU32(t, lenAddr, uint32(full))
+}
+
+func deadline(d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+func inetConnect(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kernel.SyscallArgs) (uint64, error) {
+	dst, err := readSockaddrIn(t, s.Family, a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	if !dst.IsValid() && s.Type == unix.SOCK_STREAM {
+		return 0, unix.EAFNOSUPPORT // dissolving a stream's connection is not offered
+	}
+	if s.Type == unix.SOCK_STREAM && s.Connected() && !s.Listening() {
+		if s.Pending() {
+			return 0, unix.EALREADY
+		}
+		if err := s.ConnectResult(); err != nil {
+			return 0, err
+		}
+		return 0, unix.EISCONN
+	}
+	err = s.Connect(dst)
+	if err != unix.EINPROGRESS {
+		return 0, err
+	}
+	if fd.StatusFlags()&unix.O_NONBLOCK != 0 {
+		return 0, err
+	}
+	_, snd := s.Timeouts()
+	if werr := t.WaitFile(fd, waiter.EventOut, deadline(snd)); werr != nil {
+		if werr == unix.ETIMEDOUT {
+			return 0, unix.EINPROGRESS // SO_SNDTIMEO ran out: still connecting
+		}
+		return 0, werr
+	}
+	return 0, s.ConnectResult()
+}
+
+func total(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
+}
+
+// inetSend sends on an Internet socket: a blocking stream send goes on until everything is
+// written (or a signal or SO_SNDTIMEO ends it with part written); EPIPE raises SIGPIPE
+// unless MSG_NOSIGNAL.
+func inetSend(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, bufs [][]byte, to netip.AddrPort, flags int) (uint64, error) {
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	_, snd := s.Timeouts()
+	dl := deadline(snd)
+	want := total(bufs)
+	done := 0
+	for {
+		n, err := s.Send(bufs, to, flags)
+		if err == nil {
+			done += n
+			if s.Type != unix.SOCK_STREAM || done >= want || nonblock {
+				return uint64(done), nil
+			}
+			bufs = advance(bufs, int64(n))
+			err = unix.EAGAIN
+		}
+		if err == unix.EAGAIN && !nonblock {
+			if werr := t.WaitFile(fd, waiter.EventOut, dl); werr != nil {
+				if done > 0 {
+					return uint64(done), nil
+				}
+				if werr == unix.ETIMEDOUT {
+					return 0, unix.EAGAIN
+				}
+				return 0, werr
+			}
+			continue
+		}
+		if done > 0 {
+			return uint64(done), nil
+		}
+		if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
+			t.Kernel().SendSignal(t, unix.SIGPIPE)
+		}
+		return 0, err
+	}
+}
+
+// inetRecv receives on an Internet socket, blocking unless non-blocking; MSG_WAITALL on a
+// stream waits for the whole buffer (or the end, a signal, or SO_RCVTIMEO).
+func inetRecv(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, bufs [][]byte, flags int) (uint64, netip.AddrPort, int, error) {
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	rcv, _ := s.Timeouts()
+	dl := deadline(rcv)
+	want := total(bufs)
+	done := 0
+	waitAll := flags&unix.MSG_WAITALL != 0 && s.Type == unix.SOCK_STREAM && flags&unix.MSG_PEEK == 0
+	for {
+		n, from, mf, err := s.Recv(bufs, flags&^unix.MSG_WAITALL)
+		if err == nil {
+			done += n
+			if !waitAll || n == 0 || done >= want {
+				return uint64(done), from, mf, nil
+			}
+			bufs = advance(bufs, int64(n))
+			err = unix.EAGAIN
+		}
+		if err == unix.EAGAIN && !nonblock {
+			if werr := t.WaitFile(fd, waiter.EventIn, dl); werr != nil {
+				if done > 0 {
+					return uint64(done), from, 0, nil
+				}
+				if werr == unix.ETIMEDOUT {
+					return 0, from, 0, unix.EAGAIN
+				}
+				return 0, from, 0, werr
+			}
+			continue
+		}
+		if done > 0 {
+			return uint64(done), from, 0, nil
+		}
+		return 0, from, 0, err
+	}
+}
+
+func inetSendto(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kernel.SyscallArgs) (uint64, error) {
+	var to netip.AddrPort
+	if a[4] != 0 && s.Type != unix.SOCK_STREAM {
+		var err error
+		if to, err = readSockaddrIn(t, s.Family, a[4], a[5]); err != nil {
+			return 0, err
+		}
+	}
+	bufs, err := ranges(t, []iovec{{a[1], a[2]}}, false)
+	if err != nil {
+		return 0, err
+	}
+	return inetSend(t, fd, s, bufs, to, int(a[3]))
+}
+
+func inetRecvfrom(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kernel.SyscallArgs) (uint64, error) {
+	bufs, err := ranges(t, []iovec{{a[1], a[2]}}, true)
+	if err != nil {
+		return 0, err
+	}
+	n, from, _, err := inetRecv(t, fd, s, bufs, int(a[3]))
+	if err != nil {
+		return 0, err
+	}
+	if s.Type != unix.SOCK_STREAM && a[4] != 0 {
+		if err := putSockaddrIn(t, s.Family, a[4], a[5], from); err != nil {
+			return 0, err
+		}
+	} else if a[5] != 0 && a[4] != 0 {
+		putU32(t, a[5], 0)
+	}
+	return n, nil
+}
+
+func inetSendmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, h msghdr, flags int) (uint64, error) {
+	var to netip.AddrPort
+	if h.name != 0 && h.namelen != 0 && s.Type != unix.SOCK_STREAM {
+		var err error
+		if to, err = readSockaddrIn(t, s.Family, h.name, h.namelen); err != nil {
+			return 0, err
+		}
+	}
+	iovs, err := readIovecs(t, h.iov, h.iovlen)
+	if err != nil {
+		return 0, err
+	}
+	bufs, err := ranges(t, iovs, false)
+	if err != nil {
+		return 0, err
+	}
+	return inetSend(t, fd, s, bufs, to, flags)
+}
+
+func inetRecvmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, hdrAddr uint64, h msghdr, flags int) (uint64, error) {
+	iovs, err := readIovecs(t, h.iov, h.iovlen)
+	if err != nil {
+		return 0, err
+	}
+	bufs, err := ranges(t, iovs, true)
+	if err != nil {
+		return 0, err
+	}
+	n, from, mf, err := inetRecv(t, fd, s, bufs, flags)
+	if err != nil {
+		return 0, err
+	}
+	if h.name != 0 && s.Type != unix.SOCK_STREAM {
+		putSockaddrIn(t, s.Family, h.name, hdrAddr+8, from)
+	} else {
+		putU32(t, hdrAddr+8, 0)
+	}
+	b := make([]byte, 8)
+	t.CopyOut(hdrAddr+40, b) // no control data
+	binary.LittleEndian.PutUint32(b, uint32(mf))
+	t.CopyOut(hdrAddr+48, b[:4])
+	return n, nil
+}
+
+func inetAccept(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, addr, lenAddr, flags uint64) (uint64, error) {
+	for {
+		c, err := s.Accept()
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
+			rcv, _ := s.Timeouts()
+			if werr := t.WaitFile(fd, waiter.EventIn, deadline(rcv)); werr != nil {
+				if werr == unix.ETIMEDOUT {
+					return 0, unix.EAGAIN
+				}
+				return 0, werr
+			}
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		nfd := vfs.NewAnonFileDescription(c, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		defer nfd.DecRef()
+		n, err := t.FDs().Install(nfd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
+		if err != nil {
+			return 0, err
+		}
+		_, peer, _ := c.Names()
+		if err := putSockaddrIn(t, s.Family, addr, lenAddr, peer); err != nil {
+			t.FDs().Remove(n)
+			return 0, err
+		}
+		return uint64(n), nil
+	}
+}
+
+func inetGetsockopt(t *kernel.Task, s *inet.Socket, a kernel.SyscallArgs) (uint64, error) {
+	v, err := s.Getsockopt(int(a[1]), int(a[2]))
+	if err != nil {
+		return 0, err
+	}
+	l, err := getU32(t, a[4])
+	if err != nil {
+		return 0, err
+	}
+	if int32(l) < 0 {
+		return 0, unix.EINVAL
+	}
+	if int(l) < len(v) {
+		v = v[:l]
+	}
+	if _, err := t.CopyOut(a[3], v); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, putU32(t, a[4], uint32(len(v)))
+}
+
+func inetSetsockopt(t *kernel.Task, s *inet.Socket, a kernel.SyscallArgs) (uint64, error) {
+	if int32(a[4]) < 0 {
+		return 0, unix.EINVAL
+	}
+	v := make([]byte, min(a[4], 256))
+	if _, err := t.CopyIn(a[3], v); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, s.Setsockopt(int(a[1]), int(a[2]), v)
+}
+
+// inetCall runs the Internet-socket side of a socket syscall when fdn is one; handled
+// reports whether it was.
+func inetCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err error, handled bool) {
+	fd, s := inetFD(t, a[0])
+	if s == nil {
+		return 0, nil, false
+	}
+	defer fd.DecRef()
+	switch nr {
+	case "connect":
+		r, err = inetConnect(t, fd, s, a)
+	case "bind":
+		var local netip.AddrPort
+		if local, err = readSockaddrIn(t, s.Family, a[1], a[2]); err == nil {
+			if !local.IsValid() {
+				if s.Family != unix.AF_INET {
+					return 0, unix.EAFNOSUPPORT, true
+				}
+				local = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+			}
+			err = s.Bind(local)
+		}
+	case "listen":
+		err = s.Listen(int(int32(a[1])))
+	case "sendto":
+		r, err = inetSendto(t, fd, s, a)
+	case "recvfrom":
+		r, err = inetRecvfrom(t, fd, s, a)
+	case "shutdown":
+		if a[1] > 2 {
+			return 0, unix.EINVAL, true
+		}
+		err = s.Shutdown(int(a[1]))
+	case "getsockname":
+		local, _, _ := s.Names()
+		err = putSockaddrIn(t, s.Family, a[1], a[2], local)
+	case "getpeername":
+		_, peer, connected := s.Names()
+		if !connected || !peer.IsValid() {
+			return 0, unix.ENOTCONN, true
+		}
+		err = putSockaddrIn(t, s.Family, a[1], a[2], peer)
+	case "getsockopt":
+		r, err = inetGetsockopt(t, s, a)
+	case "setsockopt":
+		r, err = inetSetsockopt(t, s, a)
+	case "accept":
+		if a[3]&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+			return 0, unix.EINVAL, true
+		}
+		r, err = inetAccept(t, fd, s, a[1], a[2], a[3])
+	case "sendmsg", "recvmsg":
+		var h msghdr
+		if h, err = readMsghdr(t, a[1]); err == nil {
+			if nr == "sendmsg" {
+				r, err = inetSendmsg(t, fd, s, h, int(a[2]))
+			} else {
+				r, err = inetRecvmsg(t, fd, s, a[1], h, int(a[2]))
+			}
+		}
+	default:
+		return 0, nil, false
+	}
+	return r, err, true
+}

@@ -1,0 +1,265 @@
+package net
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
+	"golang.org/x/sys/unix"
+)
+
+// Denial is one refused request, for the event stream and sbx top.
+type Denial struct {
+	Op    string // connect, bind, listen, send
+	Proto string // tcp, udp, icmp
+	Addr  string // the destination or local address
+	Why   string // the rule or reason that refused it
+}
+
+func (d Denial) String() string {
+	return fmt.Sprintf("%s %s %s: %s", d.Op, d.Proto, d.Addr, d.Why)
+}
+
+// Broker serves one sandbox's kernel.
+type Broker struct {
+	pol      Policy
+	onDenial func(Denial)
+
+	mu sync.Mutex
+	// relays are the live datagram relays, by the inode of the kernel's end. protected by mu
+	relays map[uint64]*relay
+	// pins maps addresses to the names the resolver answered them for; pinSeq orders
+	// them for eviction. protected by mu
+	pins   map[netip.Addr]*pin
+	pinSeq uint64
+}
+
+// New returns a broker applying pol; onDenial (may be nil) hears every refusal.
+func New(pol Policy, onDenial func(Denial)) *Broker {
+	if onDenial == nil {
+		onDenial = func(Denial) {}
+	}
+	return &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
+}
+
+// Serve answers requests on fd (the broker's end of the kernel's SOCK_SEQPACKET channel)
+// until the kernel closes it; it closes fd.
+func (b *Broker) Serve(fd int) {
+	defer unix.Close(fd)
+	buf := make([]byte, netproto.RequestSize+1)
+	cmsg := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, cmsg, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		var fds []int
+		if msgs, err := unix.ParseSocketControlMessage(cmsg[:oobn]); err == nil {
+			for _, m := range msgs {
+				if got, err := unix.ParseUnixRights(&m); err == nil {
+					fds = append(fds, got...)
+				}
+			}
+		}
+		attached, proof := -1, -1
+		if len(fds) > 0 {
+			attached = fds[0]
+		}
+		if len(fds) > 1 {
+			proof = fds[1]
+		}
+		for _, f := range fds[min(2, len(fds)):] {
+			unix.Close(f) // at most two FDs per request; extra ones are dropped
+		}
+		var rep netproto.Reply
+		donate := -1
+		if req, ok := netproto.DecodeRequest(buf[:n]); ok {
+			rep, donate = b.Handle(req, attached, proof)
+		} else {
+			rep.Errno = uint32(unix.EINVAL)
+		}
+		for _, f := range []int{attached, proof} {
+			if f >= 0 {
+				unix.Close(f)
+			}
+		}
+		var oob []byte
+		if donate >= 0 {
+			oob = unix.UnixRights(donate)
+		}
+		err = unix.Sendmsg(fd, rep.Encode(), oob, nil, 0)
+		if donate >= 0 {
+			unix.Close(donate)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func errReply(err error) netproto.Reply {
+	if e, ok := err.(unix.Errno); ok {
+		return netproto.Reply{Errno: uint32(e)}
+	}
+	return netproto.Reply{Errno: uint32(unix.EINVAL)}
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case netproto.ProtoTCP:
+		return "tcp"
+	case netproto.ProtoUDP:
+		return "udp"
+	case netproto.ProtoICMP:
+		return "icmp"
+	}
+	return fmt.Sprint(p)
+}
+
+// Handle answers one request; fd is the socket the kernel attached and proof a listening
+// socket of the sandbox's that a loopback connect names (-1: none; Handle closes neither).
+// It returns the reply and an FD to donate (-1: none), which the caller closes once sent.
+func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, int) {
+	if req.Family != unix.AF_INET && req.Family != unix.AF_INET6 {
+		return netproto.Reply{Errno: uint32(unix.EAFNOSUPPORT)}, -1
+	}
+	switch req.Op {
+	case netproto.OpSocket:
+		return b.socket(req)
+	case netproto.OpCheck:
+		if v := b.checkConnect(req.Addr, -1); !v.Allowed {
+			b.onDenial(Denial{Op: "send", Proto: protoName(req.Proto), Addr: req.Addr.String(), Why: v.Why})
+			return netproto.Reply{Errno: uint32(unix.EACCES)}, -1
+		}
+		return netproto.Reply{}, -1
+	case netproto.OpConnect, netproto.OpBind, netproto.OpListen:
+		if fd < 0 {
+			return netproto.Reply{Errno: uint32(unix.EBADF)}, -1
+		}
+		if r := b.relayOf(fd); r != nil {
+			return r.handle(b, req), -1
+		}
+		return b.stream(req, fd, proof), -1
+	}
+	return netproto.Reply{Errno: uint32(unix.EINVAL)}, -1
+}
+
+// checkConnect applies the policy, letting the sandbox reach its own listeners through the
+// host's loopback: proof (-1: none) must then be a listening TCP socket the kernel holds,
+// bound to dst's port on dst's address or the unspecified one.
+func (b *Broker) checkConnect(dst netip.AddrPort, proof int) Verdict {
+	if IsLoopback(dst.Addr()) && proof >= 0 {
+		on, err1 := unix.GetsockoptInt(proof, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		typ, err2 := unix.GetsockoptInt(proof, unix.SOL_SOCKET, unix.SO_TYPE)
+		sa, err3 := unix.Getsockname(proof)
+		if err1 == nil && err2 == nil && err3 == nil && on == 1 && typ == unix.SOCK_STREAM {
+			la := addrOf(sa)
+			if la.Port() == dst.Port() && (la.Addr().IsUnspecified() || la.Addr().Unmap() == dst.Addr().Unmap()) {
+				return Verdict{Allowed: true, Why: "the sandbox's own listener"}
+			}
+		}
+	}
+	return b.pol.CheckConnect(dst, b.namesOf(dst.Addr())...)
+}
+
+func (b *Broker) socket(req netproto.Request) (netproto.Reply, int) {
+	switch req.Proto {
+	case netproto.ProtoTCP:
+		s, err := unix.Socket(int(req.Family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+		if err != nil {
+			return errReply(err), -1
+		}
+		return netproto.Reply{}, s
+	case netproto.ProtoUDP, netproto.ProtoICMP:
+		return b.newRelay(req)
+	}
+	return netproto.Reply{Errno: uint32(unix.EPROTONOSUPPORT)}, -1
+}
+
+func sockaddr(a netip.AddrPort, family uint16) (unix.Sockaddr, error) {
+	ip := a.Addr()
+	if family == unix.AF_INET {
+		if !ip.Unmap().Is4() {
+			return nil, unix.EAFNOSUPPORT
+		}
+		return &unix.SockaddrInet4{Port: int(a.Port()), Addr: ip.Unmap().As4()}, nil
+	}
+	sa := &unix.SockaddrInet6{Port: int(a.Port()), Addr: ip.As16()}
+	if z := ip.Zone(); z != "" {
+		return nil, unix.EINVAL // scoped addresses are not offered
+	}
+	return sa, nil
+}
+
+func addrOf(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// stream handles connect, bind and listen on an attached TCP socket. The socket is checked
+// to be what the broker hands out (an Internet stream socket) before anything is done to it.
+func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
+	typ, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	dom, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err1 != nil || err2 != nil || typ != unix.SOCK_STREAM || (dom != unix.AF_INET && dom != unix.AF_INET6) {
+		return netproto.Reply{Errno: uint32(unix.ENOTSOCK)}
+	}
+	switch req.Op {
+	case netproto.OpConnect:
+		if v := b.checkConnect(req.Addr, proof); !v.Allowed {
+			b.onDenial(Denial{Op: "connect", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
+			if IsLoopback(req.Addr.Addr()) {
+				// Nothing listens there on the sandbox's own loopback.
+				return netproto.Reply{Errno: uint32(unix.ECONNREFUSED)}
+			}
+			return netproto.Reply{Errno: uint32(unix.EACCES)}
+		}
+		sa, err := sockaddr(req.Addr, uint16(dom))
+		if err != nil {
+			return errReply(err)
+		}
+		// The socket is non-blocking: the kernel waits for the outcome, the broker never does.
+		if err := unix.Connect(fd, sa); err != nil {
+			return errReply(err)
+		}
+		return netproto.Reply{}
+	case netproto.OpBind:
+		if v := b.pol.CheckListen(req.Addr, false); !v.Allowed {
+			b.onDenial(Denial{Op: "bind", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
+			return netproto.Reply{Errno: uint32(unix.EACCES)}
+		}
+		sa, err := sockaddr(req.Addr, uint16(dom))
+		if err != nil {
+			return errReply(err)
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return errReply(err)
+		}
+		local, _ := unix.Getsockname(fd)
+		return netproto.Reply{Addr: addrOf(local)}
+	case netproto.OpListen:
+		local, err := unix.Getsockname(fd)
+		if err != nil {
+			return errReply(err)
+		}
+		la := addrOf(local)
+		if v := b.pol.CheckListen(la, true); !v.Allowed {
+			b.onDenial(Denial{Op: "listen", Proto: "tcp", Addr: la.String(), Why: v.Why})
+			return netproto.Reply{Errno: uint32(unix.EACCES)}
+		}
+		if err := unix.Listen(fd, int(min(req.Arg, 4096))); err != nil {
+			return errReply(err)
+		}
+		return netproto.Reply{Addr: la}
+	}
+	return netproto.Reply{Errno: uint32(unix.EINVAL)}
+}
