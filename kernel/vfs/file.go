@@ -84,6 +84,9 @@ type FileDescription struct {
 
 	statusFlags atomic.Uint32 // O_APPEND, O_NONBLOCK, ... and the access mode
 
+	// async is the O_ASYNC state (fcntl F_SETOWN, F_SETSIG, fasync.go).
+	async asyncState
+
 	mu sync.Mutex
 	// off is the file offset. protected by mu
 	off int64
@@ -219,6 +222,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 // DecRef drops a reference, releasing the file on the last one.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
+		fd.SetAsyncNotify(nil, 0)
 		fd.impl.Release()
 		if fd.vd.Dentry != nil {
 			fd.vd.DecRef()
