@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -90,8 +91,37 @@ func (pathFile) Read(*vfs.FileDescription, [][]byte, int64) (int64, error)  { re
 func (pathFile) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EBADF }
 func (pathFile) Release()                                                   {}
 
+// staleRetries bounds how often an open resolves its path again after the file it found
+// was renamed over or unlinked before it could be opened (Linux retries such races too,
+// with LOOKUP_REVAL).
+const staleRetries = 5
+
+// errStale marks an open that lost such a race.
+var errStale = errors.New("the file was replaced while being opened")
+
 // OpenAt implements the path part of open/openat/openat2/creat.
 func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescription, error) {
+	for i := 0; ; i++ {
+		fd, err := t.openAt(dirfd, path, oo, i == staleRetries)
+		if err != errStale {
+			return fd, err
+		}
+	}
+}
+
+// staleOpen reports whether opening vd failed with err because a rename or unlink replaced
+// it after the path resolved: the failure is then not the app's to see.
+func (t *Task) staleOpen(vd vfs.VirtualDentry, err error) bool {
+	if err != unix.ENOENT && err != unix.ESTALE {
+		return false
+	}
+	// A rename holds the rename lock until the dentry cache says what it did.
+	t.k.NS.LockRename()
+	t.k.NS.UnlockRename()
+	return vd.Dentry.IsDead()
+}
+
+func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.FileDescription, error) {
 	flags := oo.Flags
 	o, err := t.resolveStart(dirfd, path)
 	if err != nil {
@@ -199,6 +229,9 @@ func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescripti
 	f := created
 	if f == nil {
 		if f, err = in.Open(flags); err != nil {
+			if !last && t.staleOpen(vd, err) {
+				return nil, errStale
+			}
 			return nil, err
 		}
 	}

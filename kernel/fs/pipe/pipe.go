@@ -64,6 +64,9 @@ func (p *Pipe) Open(flags int) *End {
 	return e
 }
 
+// Reopen implements vfs.Reopener: a new end of the same pipe.
+func (e *End) Reopen(flags int) (vfs.File, error) { return e.p.Open(flags), nil }
+
 // OpenFIFO opens an end of a named pipe (fifo(7)): a non-blocking writer with no reader
 // fails with ENXIO. A blocking opener then waits (WaitingForPartner) until the other
 // side has been opened.
@@ -95,9 +98,6 @@ func (e *End) WaitingForPartner() bool {
 	}
 	return p.readers == 0 && p.readOpens == e.sawReads
 }
-
-// Reopen implements vfs.Reopener: a new end of the same pipe.
-func (e *End) Reopen(flags int) (vfs.File, error) { return e.p.Open(flags), nil }
 
 // End is one open end.
 type End struct {
