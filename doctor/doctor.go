@@ -212,6 +212,9 @@ func checkKVM(h Host) Result {
 	}
 	if err := h.OpenKVM(); err != nil {
 		r.Status, r.Detail = Warn, "/dev/kvm is not usable by this user ("+errText(err)+"); the ptrace and trap platforms are used"
+		if kind != "" {
+			r.Detail = "/dev/kvm (" + kind + ") is not usable by this user (" + errText(err) + "); the ptrace and trap platforms are used"
+		}
 		_, gid := h.Owner(fi)
 		if g := groupName(h, gid); g != "" && g != "root" {
 			r.Fix = "sudo usermod -aG " + g + " $USER, then log in again"

@@ -214,6 +214,10 @@ func TestKVMKinds(t *testing.T) {
 	if d := find(t, Run(h), "KVM").Detail; !strings.Contains(d, "kvm_pvm") || !strings.Contains(d, "slower") {
 		t.Errorf("KVM detail on PVM = %q; want the kind and that auto does not pick it", d)
 	}
+	h.kvmErr = syscall.EACCES
+	if d := find(t, Run(h), "KVM").Detail; !strings.Contains(d, "kvm_pvm") {
+		t.Errorf("KVM detail when not usable = %q; want the kind still named", d)
+	}
 	delete(h.stats, "/dev/kvm")
 	if r := find(t, Run(h), "KVM"); r.Status != Info {
 		t.Errorf("KVM without /dev/kvm = %s; want info", r.Status)

@@ -178,10 +178,14 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	plan.mark(stderr, "gofer ready (confined)")
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
-	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
+	caps := ownCaps()
+	if plan.Caps != nil {
+		caps = *plan.Caps
+	}
+	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: ownCaps(), Limits: startLimits(plan.Limits),
+		Caps: caps, Limits: startLimits(plan.Limits),
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()

@@ -24,6 +24,7 @@ type Config struct {
 	Cwd      string   `json:"cwd"`
 	UID      uint32   `json:"uid"`
 	GID      uint32   `json:"gid"`
+	Groups   []uint32 `json:"groups,omitempty"` // supplementary groups
 	Hostname string   `json:"hostname"`
 	Platform string   `json:"platform"`
 	Debug    bool     `json:"debug"`

@@ -123,7 +123,10 @@ func TestManager(t *testing.T) {
 	// The user's own override of an app: never touched.
 	write(filepath.Join(target, "mine.desktop"), "[Desktop Entry]\nName=Mine\nExec=firefox\nType=Application\n")
 	profiles := map[string]string{"/usr/lib/firefox/firefox": "firefox", "firefox": "firefox", "/usr/local/bin/gimp": "gimp"}
-	m := &Manager{SourceDirs: []string{local, sys}, Target: target, Sbx: "/usr/bin/sbx",
+	sbx := filepath.Join(root, "bin/sbx")
+	os.MkdirAll(filepath.Dir(sbx), 0o755)
+	write(sbx, "")
+	m := &Manager{SourceDirs: []string{local, sys}, Target: target, Sbx: sbx,
 		ProfileOf: func(p string) (string, bool) { v, ok := profiles[p]; return v, ok }}
 	before := snapshot(t, target)
 
@@ -158,7 +161,7 @@ func TestManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(target, "gimp.desktop"))
-	if !strings.Contains(string(b), "Exec=/usr/bin/sbx run --profile gimp -- /usr/local/bin/gimp %U") {
+	if !strings.Contains(string(b), "Exec="+sbx+" run --profile gimp -- /usr/local/bin/gimp %U") {
 		t.Errorf("gimp override wraps the wrong original:\n%s", b)
 	}
 	// The original changes (a package upgrade): the override is stale until reinstalled.
@@ -172,6 +175,12 @@ func TestManager(t *testing.T) {
 	if got := states()["firefox"]; got != Wrapped {
 		t.Errorf("after reinstalling: firefox is %s; want wrapped", got)
 	}
+	// The sbx binary the overrides run goes away: stale until reinstalled (by a new sbx).
+	os.Rename(sbx, sbx+".moved")
+	if got := states()["gimp"]; got != Stale {
+		t.Errorf("after sbx moved: gimp is %s; want stale", got)
+	}
+	os.Rename(sbx+".moved", sbx)
 	// The original goes away (the app was uninstalled): stale, and remove cleans it up.
 	os.Remove(filepath.Join(sys, "firefox.desktop"))
 	if got := states()["firefox"]; got != Stale {

@@ -47,8 +47,7 @@ type Manager struct {
 }
 
 type source struct {
-	id, path, program string
-	data              []byte
+	id, path, program string // program is "" when the entry is not a launchable application
 }
 
 // sources reads the application entries of SourceDirs, the first of each ID winning, as a
@@ -79,25 +78,15 @@ func (m *Manager) sources() map[string]source {
 			if v, _ := e.Get(mainGroup, KeyProfile); v != "" {
 				return nil
 			}
-			out[id] = source{id: id, path: path, data: data}
-			if t, _ := e.Get(mainGroup, "Type"); t != "Application" {
-				out[id] = source{id: id, path: path}
-				return nil
+			s := source{id: id, path: path}
+			t, _ := e.Get(mainGroup, "Type")
+			hidden, _ := e.Get(mainGroup, "Hidden")
+			if prog, err := Program(e); err == nil && t == "Application" && hidden != "true" {
+				s.program = prog
+				if te, _ := e.Get(mainGroup, "TryExec"); te != "" {
+					s.program = unescapeString(te)
+				}
 			}
-			if h, _ := e.Get(mainGroup, "Hidden"); h == "true" {
-				out[id] = source{id: id, path: path}
-				return nil
-			}
-			prog, err := Program(e)
-			if err != nil {
-				out[id] = source{id: id, path: path}
-				return nil
-			}
-			if t, _ := e.Get(mainGroup, "TryExec"); t != "" {
-				prog = unescapeString(t)
-			}
-			s := out[id]
-			s.program = prog
 			out[id] = s
 			return nil
 		})
@@ -140,9 +129,18 @@ func (m *Manager) List() ([]App, error) {
 			a.Program = s.program
 		}
 		orig, err := os.ReadFile(a.Source)
+		runs := ""
+		if v, ok := e.Get(mainGroup, "Exec"); ok {
+			if args, err := SplitExec(v); err == nil {
+				runs = args[0]
+			}
+		}
+		_, runsErr := os.Stat(runs)
 		switch {
 		case err != nil:
 			a.State, a.Reason = Stale, "the original entry is gone"
+		case runsErr != nil:
+			a.State, a.Reason = Stale, "the sbx it runs ("+runs+") is gone"
 		case hashOf(orig) != sum:
 			a.State, a.Reason = Stale, "the original entry changed"
 		default:
