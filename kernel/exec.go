@@ -68,12 +68,9 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	if path == "" {
 		return unix.ENOENT
 	}
-	as, err := t.k.Platform.NewAddressSpace()
-	if err != nil {
-		t.k.debugf("execve: new address space: %v", err)
-		return unix.ENOMEM
-	}
-	m := mm.New(t.k.MemoryFile, as, t.k.Platform.MaxUserAddress())
+	// The new image is built apart; at the point of no return it takes over the old image's
+	// platform address space (and so its stubs) unless a vfork parent still uses that.
+	m := mm.NewDetached(t.k.MemoryFile, t.k.Platform.MaxUserAddress())
 	creds := t.Creds()
 	stackSoft, _ := t.Limit(unix.RLIMIT_STACK)
 	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft,
@@ -106,12 +103,33 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	}
 	t.becomeLeader()
 	t.exitRobustList(t.MM()) // in the old image, before it goes
+	var as platform.AddressSpace
+	if cur := t.MM(); cur != nil {
+		as = cur.TakeAddressSpace()
+	}
+	if as == nil {
+		var err error
+		if as, err = t.k.Platform.NewAddressSpace(); err != nil {
+			t.k.debugf("execve: new address space: %v", err)
+			m.Release()
+			return unix.ENOMEM
+		}
+	}
+	if err := m.Adopt(as); err != nil {
+		// Past the point of no return: the old image is gone (Linux kills the process too).
+		t.k.debugf("execve: filling the address space: %v", err)
+		as.Release()
+		m.Release()
+		t.exitGroup(exitStatusSignal(unix.SIGKILL))
+		return unix.EINTR
+	}
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
 	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe
 	tg.comm = res.Comm
+	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
 	fds := tg.fds
 	var shared *vfs.FDTable
 	if fds != nil && fds.Shared() {

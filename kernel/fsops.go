@@ -2,7 +2,10 @@ package kernel
 
 import (
 	"errors"
+	"time"
+
 	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
 
@@ -240,5 +243,30 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 	if f, err = t.openedTerminal(f, flags); err != nil {
 		return nil, err
 	}
-	return vfs.NewFileDescription(f, vd, flags), nil
+	fd := vfs.NewFileDescription(f, vd, flags)
+	if pw, ok := f.(vfs.PartnerWaiter); ok && flags&unix.O_NONBLOCK == 0 {
+		if err := t.waitPartner(fd, pw); err != nil {
+			fd.DecRef()
+			return nil, err
+		}
+	}
+	return fd, nil
+}
+
+// waitPartner blocks a FIFO open until the other side opens it (interruptibly).
+func (t *Task) waitPartner(fd *vfs.FileDescription, pw vfs.PartnerWaiter) error {
+	p, ok := fd.Impl().(vfs.Pollable)
+	if !ok {
+		return nil
+	}
+	t.noteWait(func() string { return "the other end of FIFO " + fd.VirtualDentry().Path() })
+	e := &waiter.Entry{Mask: ^uint32(0), Callback: func(uint32) { t.wakeUp() }}
+	p.EventRegister(e)
+	defer p.EventUnregister(e)
+	for pw.WaitingForPartner() {
+		if err := t.sleep(nil, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
