@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/inotify"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
@@ -81,6 +83,7 @@ func run(stderr io.Writer) (int, error) {
 	gofer.NeutralizeRuntimeFDs()
 	loader.PrimeHostAux()
 	procfs.PrimeHost()
+	inotify.PrimeHost()
 	mf, err := mm.NewMemoryFile()
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
@@ -111,6 +114,8 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
 	}
+	// Why: changes other programs make to watched host files reach the sandbox's inotify.
+	inotify.SetHostWatcher(goferfs.NewHostWatcher())
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr
@@ -143,12 +148,20 @@ func run(stderr io.Writer) (int, error) {
 	var st unix.Stat_t
 	if unix.Fstat(NetFD, &st) == nil {
 		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
+		var addrs []netip.Prefix
+		for _, a := range cfg.NetAddrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				addrs = append(addrs, p)
+			}
+		}
+		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
 	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
 	// foreground process group, and the launcher relays the signals the terminal sends.
 	var userTTY *tty.Control
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
+	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
