@@ -1,0 +1,260 @@
+package kvm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Guest-physical layout: the memory file at 0 (slot 0), the platform's private memory
+// (page tables, the trampoline, descriptor tables, ring-0 stacks) at privGPA (slot 1). App
+// code can reach only what its page tables map with the user bit: memory-file ranges.
+//
+// Guest-virtual layout: the app's half below MaxUserAddress; the supervisor region at supVA
+// in the upper half, mapped supervisor-only by one PML4 entry that every address space's
+// top table shares: the trampoline code, the IDT and, per vCPU, a GDT+TSS page and a
+// ring-0 stack page.
+const (
+	memFileSlotSize = 1 << 38 // the largest memory file the guest can address
+	privGPA         = 1 << 38
+	privSize        = 1 << 30 // reserved, faulted in as used
+	pageSize        = 4096
+
+	supVA       = 0x7f80_0000_0000 // PML4 entry 255; PVM runs supervisor code only at positive addresses
+	trampVA     = supVA
+	idtVA       = supVA + 0x2000
+	trampSys    = trampVA + 0x000 // MSR_LSTAR: out %al,$0x80
+	trampIret   = trampVA + 0x010 // iretq to the frame the host wrote on the ring-0 stack
+	trampFlush  = trampVA + 0x020 // reload CR3 (TLB flush), then iretq
+	trampVecs   = trampVA + 0x100 // vector n: out %al,$0x81 at trampVecs+4n
+	portSyscall = 0x80
+	portVector  = 0x81
+)
+
+// vcpuVA is where vCPU id's GDT+TSS page lives; its ring-0 stack page follows.
+func vcpuVA(id int) uint64 { return supVA + 0x10000*uint64(id+1) }
+
+// Page-table entry bits.
+const (
+	ptePresent = 1 << 0
+	pteWrite   = 1 << 1
+	pteUser    = 1 << 2
+	pteNX      = 1 << 63
+	pteAddr    = 0x000ffffffffff000
+)
+
+// machine is one VM: the memory file as guest memory, private pages, and vCPUs.
+type machine struct {
+	kvmFD, vmFD int
+	runSize     int
+	priv        []byte
+
+	mu       sync.Mutex
+	nextPage uint64   // next never-used private page (offset)
+	free     []uint64 // freed private pages (offsets)
+	supPDPT  uint64   // the shared supervisor subtree
+	nextVCPU int
+	memFile  []byte
+	cpuid    []uint32 // struct kvm_cpuid2 for every vCPU: what KVM supports here
+}
+
+func openKVM() (int, error) {
+	fd, err := unix.Open("/dev/kvm", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return -1, errors.New("/dev/kvm does not exist (no KVM on this host: load the kvm module or use another platform)")
+		}
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return -1, fmt.Errorf("/dev/kvm: permission denied for uid %d (add the user to the kvm group, or use another platform)", os.Getuid())
+		}
+		return -1, fmt.Errorf("/dev/kvm: %v", err)
+	}
+	v, err := ioctl(fd, kvmGetAPIVersion, 0)
+	if err != nil || v != kvmAPIVersionWanted {
+		unix.Close(fd)
+		return -1, fmt.Errorf("/dev/kvm: API version %d, want %d", v, kvmAPIVersionWanted)
+	}
+	return fd, nil
+}
+
+// newMachine creates a VM. memFile may be nil (probes).
+func newMachine(memFile *os.File) (*machine, error) {
+	kfd, err := openKVM()
+	if err != nil {
+		return nil, err
+	}
+	m := &machine{kvmFD: kfd, vmFD: -1}
+	fail := func(what string, err error) (*machine, error) {
+		m.close()
+		return nil, fmt.Errorf("kvm: %s: %w", what, err)
+	}
+	for _, c := range []struct {
+		cap  uintptr
+		name string
+	}{{kvmCapSyncRegs, "KVM_CAP_SYNC_REGS"}, {kvmCapImmediateExit, "KVM_CAP_IMMEDIATE_EXIT"}} {
+		if r, _ := ioctl(kfd, kvmCheckExtension, c.cap); r == 0 {
+			return fail("capability", fmt.Errorf("%s missing", c.name))
+		}
+	}
+	rs, err := ioctl(kfd, kvmGetVCPUMmapSize, 0)
+	if err != nil {
+		return fail("KVM_GET_VCPU_MMAP_SIZE", err)
+	}
+	m.runSize = int(rs)
+	if m.cpuid, err = supportedCPUID(kfd); err != nil {
+		return fail("KVM_GET_SUPPORTED_CPUID", err)
+	}
+	vfd, err := ioctl(kfd, kvmCreateVM, 0)
+	if err != nil {
+		return fail("KVM_CREATE_VM", err)
+	}
+	m.vmFD = int(vfd)
+	m.priv, err = unix.Mmap(-1, 0, privSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return fail("private memory", err)
+	}
+	if err := m.setRegion(1, privGPA, m.priv); err != nil {
+		return fail("private memory slot", err)
+	}
+	if memFile != nil {
+		m.memFile, err = unix.Mmap(int(memFile.Fd()), 0, memFileSlotSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+		if err != nil {
+			return fail("mapping the memory file", err)
+		}
+		if err := m.setRegion(0, 0, m.memFile); err != nil {
+			return fail("memory file slot", err)
+		}
+	}
+	// The supervisor region: trampoline code and IDT.
+	m.supPDPT = m.allocPage()
+	tramp := m.allocPage()
+	code := m.page(tramp)
+	for i := range code {
+		code[i] = 0xf4 // hlt
+	}
+	put := func(va uint64, b ...byte) { copy(code[va-trampVA:], b) }
+	put(trampSys, 0xe6, portSyscall)                                            // out %al, $0x80
+	put(trampIret, 0x48, 0xcf)                                                  // iretq
+	put(trampFlush, 0x50, 0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, 0x58, 0x48, 0xcf) // push rax; cr3 reload; pop rax; iretq
+	idt := m.allocPage()
+	it := m.page(idt)
+	for n := uint64(0); n < 32; n++ {
+		put(trampVecs+4*n, 0xe6, portVector)
+		h := trampVecs + 4*n
+		g := it[16*n:]
+		attr := byte(0x8e) // present, DPL 0, interrupt gate
+		if n == 3 || n == 4 {
+			attr = 0xee // int3 and into are allowed from user mode
+		}
+		g[0], g[1] = byte(h), byte(h>>8)
+		g[2], g[3] = 0x10, 0
+		g[4], g[5] = 0, attr
+		g[6], g[7] = byte(h>>16), byte(h>>24)
+		binary.LittleEndian.PutUint32(g[8:], uint32(h>>32))
+	}
+	m.mapSup(trampVA, tramp, ptePresent)
+	m.mapSup(idtVA, idt, ptePresent|pteNX)
+	return m, nil
+}
+
+func (m *machine) setRegion(slot uint32, gpa uint64, mem []byte) error {
+	r := kvmMemoryRegion{Slot: slot, GuestPhys: gpa, Size: uint64(len(mem)), UserAddr: uint64(uintptr(unsafe.Pointer(&mem[0])))}
+	return ioctlPtr(m.vmFD, kvmSetUserMemoryRegion, &r)
+}
+
+// allocPage returns the guest-physical address of a zeroed private page.
+func (m *machine) allocPage() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var off uint64
+	if n := len(m.free); n > 0 {
+		off = m.free[n-1]
+		m.free = m.free[:n-1]
+		clear(m.priv[off : off+pageSize])
+	} else {
+		off = m.nextPage
+		m.nextPage += pageSize
+		if m.nextPage > privSize {
+			panic("kvm: private memory exhausted")
+		}
+	}
+	return privGPA + off
+}
+
+// page returns the host view of a private page.
+func (m *machine) page(gpa uint64) []byte {
+	off := gpa - privGPA
+	return m.priv[off : off+pageSize]
+}
+
+func (m *machine) table(gpa uint64) *[512]uint64 {
+	return (*[512]uint64)(unsafe.Pointer(&m.priv[gpa-privGPA]))
+}
+
+// walk returns the last-level table entry for va under root, creating tables if create.
+func (m *machine) walk(root, va uint64, create bool) *uint64 {
+	t := m.table(root)
+	for shift := uint(39); shift > 12; shift -= 9 {
+		e := &t[(va>>shift)&511]
+		if *e&ptePresent == 0 {
+			if !create {
+				return nil
+			}
+			*e = m.allocPage() | ptePresent | pteWrite | pteUser
+		}
+		t = m.table(*e & pteAddr)
+	}
+	return &t[(va>>12)&511]
+}
+
+// mapSup maps a private page into the supervisor region.
+func (m *machine) mapSup(va, gpa, flags uint64) {
+	// Walk from a scratch top table whose supervisor entry is the shared PDPT.
+	var top [512]uint64
+	top[(va>>39)&511] = m.supPDPT | ptePresent | pteWrite
+	t := &top
+	for shift := uint(39); shift > 12; shift -= 9 {
+		e := &t[(va>>shift)&511]
+		if *e&ptePresent == 0 {
+			*e = m.allocPage() | ptePresent | pteWrite
+		}
+		t = m.table(*e & pteAddr)
+	}
+	t[(va>>12)&511] = gpa | flags
+}
+
+// newTopTable returns a new address space's top table, sharing the supervisor region.
+func (m *machine) newTopTable() uint64 {
+	root := m.allocPage()
+	m.table(root)[(supVA>>39)&511] = m.supPDPT | ptePresent | pteWrite
+	return root
+}
+
+func (m *machine) mapPage(root, va, gpa, flags uint64) error {
+	*m.walk(root, va, true) = gpa | flags
+	return nil
+}
+
+func (m *machine) close() {
+	if m.vmFD >= 0 {
+		unix.Close(m.vmFD)
+		m.vmFD = -1
+	}
+	if m.kvmFD >= 0 {
+		unix.Close(m.kvmFD)
+		m.kvmFD = -1
+	}
+	if m.priv != nil {
+		unix.Munmap(m.priv)
+		m.priv = nil
+	}
+	if m.memFile != nil {
+		unix.Munmap(m.memFile)
+		m.memFile = nil
+	}
+}
