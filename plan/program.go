@@ -26,6 +26,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"github.com/sbx-dev/sbx/platform"
+	"github.com/sbx-dev/sbx/platform/kvm"
 	"github.com/sbx-dev/sbx/profiles"
 )
 
@@ -148,15 +149,14 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		case "landlock":
 			p.Gofer.RequireLandlock = true
 		case "kvm":
-			return nil, fmt.Errorf("profile %s requires kvm, which this build does not offer yet (remove \"kvm\" from [kernel] require)", prof.File)
+			if err := kvm.Probe(); err != nil {
+				return nil, fmt.Errorf("profile %s requires kvm, which cannot run here: %v (remove \"kvm\" from [kernel] require)", prof.File, err)
+			}
 		}
 	}
 	name := prof.Kernel.Platform
 	if o.Platform != "" {
 		name = o.Platform
-	}
-	if name == "kvm" {
-		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform trap or ptrace)")
 	}
 	choice, err := platform.Resolve(name)
 	if err != nil {

@@ -20,9 +20,9 @@ import (
 // top table shares: the trampoline code, the IDT and, per vCPU, a GDT+TSS page and a
 // ring-0 stack page.
 const (
-	memFileSlotSize = 1 << 38 // the largest memory file the guest can address
+	memFileSlotSize = 1 << 36 // the memory-file offsets the guest can address (KVM sizes per-page metadata by it)
 	privGPA         = 1 << 38
-	privSize        = 1 << 30 // reserved, faulted in as used
+	privSize        = 1 << 28 // page tables and the supervisor region, faulted in as used
 	pageSize        = 4096
 
 	supVA       = 0x7f80_0000_0000 // PML4 entry 255; PVM runs supervisor code only at positive addresses
@@ -257,4 +257,27 @@ func (m *machine) close() {
 		unix.Munmap(m.memFile)
 		m.memFile = nil
 	}
+}
+
+func (m *machine) freePage(gpa uint64) {
+	m.mu.Lock()
+	m.free = append(m.free, gpa-privGPA)
+	m.mu.Unlock()
+}
+
+// freeTables frees the user page tables under root (not the pages they map, nor the
+// shared supervisor subtree) and root itself.
+func (m *machine) freeTables(root uint64, level int) {
+	if level > 1 {
+		t := m.table(root)
+		for i, e := range t {
+			if level == 4 && uint64(i) == (supVA>>39)&511 {
+				continue
+			}
+			if e&ptePresent != 0 {
+				m.freeTables(e&pteAddr, level-1)
+			}
+		}
+	}
+	m.freePage(root)
 }

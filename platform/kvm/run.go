@@ -62,6 +62,10 @@ func (v *vcpu) enter(regs *platform.Registers, flush bool) (exit, error) {
 		v.run.DirtyRegs = 0
 		if err != nil {
 			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+				if v.midTrampoline() {
+					v.run.ImmediateExit = 0
+					continue
+				}
 				return v.interrupted(regs), nil
 			}
 			return exit{}, fmt.Errorf("kvm: KVM_RUN: %w", err)
@@ -85,6 +89,10 @@ func (v *vcpu) enter(regs *platform.Registers, flush bool) (exit, error) {
 			}
 			return exit{}, fmt.Errorf("kvm: I/O exit to port %#x at %#x not from the trampoline", port, r.Rip)
 		case kvmExitIntr:
+			if v.midTrampoline() {
+				v.run.ImmediateExit = 0
+				continue
+			}
 			return v.interrupted(regs), nil
 		case kvmExitShutdown:
 			return exit{}, fmt.Errorf("kvm: the guest shut down (triple fault) at rip %#x", r.Rip)
@@ -131,6 +139,13 @@ func (v *vcpu) saveGPRs(regs *platform.Registers) {
 	regs.R8, regs.R9, regs.R10, regs.R11 = r.R8, r.R9, r.R10, r.R11
 	regs.R12, regs.R13, regs.R14, regs.R15 = r.R12, r.R13, r.R14, r.R15
 	regs.Cs, regs.Ss = selUserCS, selUserSS
+}
+
+// midTrampoline reports whether the vCPU stopped in ring 0 after user code ran, on its way
+// to an exit (a syscall or exception stub): it must run on to that exit.
+func (v *vcpu) midTrampoline() bool {
+	rip := v.run.Regs.Rip
+	return v.run.Sregs.CS.DPL == 0 && !(rip >= trampIret && rip < trampVecs)
 }
 
 // interrupted handles a KVM_RUN cut short by a signal.
