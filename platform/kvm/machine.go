@@ -31,9 +31,16 @@ const (
 	trampSys    = trampVA + 0x000 // MSR_LSTAR: out %al,$0x80
 	trampIret   = trampVA + 0x010 // iretq to the frame the host wrote on the ring-0 stack
 	trampFlush  = trampVA + 0x020 // reload CR3 (TLB flush), then iretq
+	trampReplay = trampVA + 0x040 // replay the PTE log, reload CR3, then iretq
+	trampStop   = trampVA + 0x0c0 // ring 0: out %al,$0x82 (end of a replay-only run)
 	trampVecs   = trampVA + 0x100 // vector n: out %al,$0x81 at trampVecs+4n
 	portSyscall = 0x80
 	portVector  = 0x81
+	portStop    = 0x82
+
+	// privVA maps all private memory (supervisor-only, 2 MiB pages), so the trampoline can
+	// rewrite page-table entries: see addressSpace.log.
+	privVA = supVA + 1<<30
 )
 
 // vcpuVA is where vCPU id's GDT+TSS page lives; its ring-0 stack page follows.
@@ -55,9 +62,8 @@ type machine struct {
 	priv        []byte
 
 	mu       sync.Mutex
-	nextPage uint64   // next never-used private page (offset)
-	free     []uint64 // freed private pages (offsets)
-	supPDPT  uint64   // the shared supervisor subtree
+	nextPage uint64 // next never-used private page (offset)
+	supPDPT  uint64 // the shared supervisor subtree
 	nextVCPU int
 	memFile  []byte
 	cpuid    []uint32 // struct kvm_cpuid2 for every vCPU: what KVM supports here
@@ -141,6 +147,24 @@ func newMachine(memFile *os.File) (*machine, error) {
 	put(trampSys, 0xe6, portSyscall)                                            // out %al, $0x80
 	put(trampIret, 0x48, 0xcf)                                                  // iretq
 	put(trampFlush, 0x50, 0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, 0x58, 0x48, 0xcf) // push rax; cr3 reload; pop rax; iretq
+	// [rsp] holds the log's address, above it the iret frame. The log is a count, then the
+	// addresses of PTEs to rewrite with their own value: under shadow paging only the
+	// guest's own writes to its page tables reach the hypervisor's shadow copies.
+	put(trampReplay,
+		0x48, 0x87, 0x14, 0x24, // xchg (%rsp), %rdx
+		0x50, 0x51, 0x56, // push rax, rcx, rsi
+		0x48, 0x8b, 0x0a, // mov (%rdx), %rcx
+		0x48, 0x85, 0xc9, // 1: test %rcx, %rcx
+		0x74, 0x0f, // jz 2f
+		0x48, 0x8b, 0x04, 0xca, // mov (%rdx,%rcx,8), %rax
+		0x48, 0x8b, 0x30, // mov (%rax), %rsi
+		0x48, 0x89, 0x30, // mov %rsi, (%rax)
+		0x48, 0xff, 0xc9, // dec %rcx
+		0xeb, 0xec, // jmp 1b
+		0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, // 2: mov %cr3, %rax; mov %rax, %cr3
+		0x5e, 0x59, 0x58, 0x5a, // pop rsi, rcx, rax, rdx
+		0x48, 0xcf) // iretq
+	put(trampStop, 0xe6, portStop)
 	idt := m.allocPage()
 	it := m.page(idt)
 	for n := uint64(0); n < 32; n++ {
@@ -158,6 +182,7 @@ func newMachine(memFile *os.File) (*machine, error) {
 		binary.LittleEndian.PutUint32(g[8:], uint32(h>>32))
 	}
 	m.mapSup(trampVA, tramp, ptePresent)
+	m.mapPrivate()
 	m.mapSup(idtVA, idt, ptePresent|pteNX)
 	return m, nil
 }
@@ -168,21 +193,20 @@ func (m *machine) setRegion(slot uint32, gpa uint64, mem []byte) error {
 }
 
 // allocPage returns the guest-physical address of a zeroed private page.
-func (m *machine) allocPage() uint64 {
+func (m *machine) allocPage() uint64 { return m.allocPages(1) }
+
+// allocPages returns n contiguous zeroed private pages. Pages are never reused: a page that
+// once held a page table may still have a shadow copy in the hypervisor (PVM and other
+// shadow-paging hosts), which host writes to it would not update.
+func (m *machine) allocPages(n int) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var off uint64
-	if n := len(m.free); n > 0 {
-		off = m.free[n-1]
-		m.free = m.free[:n-1]
-		clear(m.priv[off : off+pageSize])
-	} else {
-		off = m.nextPage
-		m.nextPage += pageSize
-		if m.nextPage > privSize {
-			panic("kvm: private memory exhausted")
-		}
+	off := m.nextPage
+	if off+uint64(n)*pageSize > privSize {
+		// Out of page-table memory for this sandbox: a clear failure beats corruption.
+		panic("sbx: kvm platform: private memory for page tables exhausted (too many address spaces; use --platform trap)")
 	}
+	m.nextPage += uint64(n) * pageSize
 	return privGPA + off
 }
 
@@ -197,19 +221,28 @@ func (m *machine) table(gpa uint64) *[512]uint64 {
 }
 
 // walk returns the last-level table entry for va under root, creating tables if create.
-func (m *machine) walk(root, va uint64, create bool) *uint64 {
+// The guest-physical address of the entry is returned too; tables it creates are
+// appended to log (when not nil) as the entries pointing to them are written.
+func (m *machine) walk(root, va uint64, create bool, log *[]uint64) (*uint64, uint64) {
 	t := m.table(root)
+	tgpa := root
 	for shift := uint(39); shift > 12; shift -= 9 {
-		e := &t[(va>>shift)&511]
+		i := (va >> shift) & 511
+		e := &t[i]
 		if *e&ptePresent == 0 {
 			if !create {
-				return nil
+				return nil, 0
 			}
 			*e = m.allocPage() | ptePresent | pteWrite | pteUser
+			if log != nil {
+				*log = append(*log, tgpa+8*i)
+			}
 		}
-		t = m.table(*e & pteAddr)
+		tgpa = *e & pteAddr
+		t = m.table(tgpa)
 	}
-	return &t[(va>>12)&511]
+	i := (va >> 12) & 511
+	return &t[i], tgpa + 8*i
 }
 
 // mapSup maps a private page into the supervisor region.
@@ -228,6 +261,21 @@ func (m *machine) mapSup(va, gpa, flags uint64) {
 	t[(va>>12)&511] = gpa | flags
 }
 
+// mapPrivate maps all private memory at privVA, supervisor-only, with 2 MiB pages.
+func (m *machine) mapPrivate() {
+	var top [512]uint64
+	top[(privVA>>39)&511] = m.supPDPT | ptePresent | pteWrite
+	pdpt := m.table(m.supPDPT)
+	e := &pdpt[(privVA>>30)&511]
+	if *e&ptePresent == 0 {
+		*e = m.allocPage() | ptePresent | pteWrite
+	}
+	pd := m.table(*e & pteAddr)
+	for i := uint64(0); i < privSize>>21; i++ {
+		pd[((privVA>>21)+i)&511] = (privGPA + i<<21) | ptePresent | pteWrite | 1<<7 | pteNX
+	}
+}
+
 // newTopTable returns a new address space's top table, sharing the supervisor region.
 func (m *machine) newTopTable() uint64 {
 	root := m.allocPage()
@@ -236,7 +284,8 @@ func (m *machine) newTopTable() uint64 {
 }
 
 func (m *machine) mapPage(root, va, gpa, flags uint64) error {
-	*m.walk(root, va, true) = gpa | flags
+	e, _ := m.walk(root, va, true, nil)
+	*e = gpa | flags
 	return nil
 }
 
@@ -257,27 +306,4 @@ func (m *machine) close() {
 		unix.Munmap(m.memFile)
 		m.memFile = nil
 	}
-}
-
-func (m *machine) freePage(gpa uint64) {
-	m.mu.Lock()
-	m.free = append(m.free, gpa-privGPA)
-	m.mu.Unlock()
-}
-
-// freeTables frees the user page tables under root (not the pages they map, nor the
-// shared supervisor subtree) and root itself.
-func (m *machine) freeTables(root uint64, level int) {
-	if level > 1 {
-		t := m.table(root)
-		for i, e := range t {
-			if level == 4 && uint64(i) == (supVA>>39)&511 {
-				continue
-			}
-			if e&ptePresent != 0 {
-				m.freeTables(e&pteAddr, level-1)
-			}
-		}
-	}
-	m.freePage(root)
 }

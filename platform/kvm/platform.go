@@ -96,6 +96,25 @@ type addressSpace struct {
 	// is behind.
 	gen     atomic.Uint64
 	running map[*context]bool
+	// Once the address space has run, the hypervisor may hold shadow copies of its tables:
+	// every entry written from then on is logged, and the next vCPU to enter rewrites them
+	// from guest ring 0 (trampReplay), which updates the copies.
+	ran bool
+	log []uint64
+}
+
+// logp returns where walk logs written entries.
+func (as *addressSpace) logp() *[]uint64 {
+	if as.ran {
+		return &as.log
+	}
+	return nil
+}
+
+func (as *addressSpace) logged(gpa uint64) {
+	if as.ran {
+		as.log = append(as.log, gpa)
+	}
 }
 
 func pteFlags(prot platform.Prot) uint64 {
@@ -127,7 +146,9 @@ func (as *addressSpace) MapFile(addr, length uint64, offset int64, prot platform
 	f := pteFlags(prot)
 	as.mu.Lock()
 	for i := uint64(0); i < length; i += pageSize {
-		*as.m.walk(as.root, addr+i, true) = (uint64(offset)+i)&pteAddr | f
+		e, g := as.m.walk(as.root, addr+i, true, as.logp())
+		*e = (uint64(offset)+i)&pteAddr | f
+		as.logged(g)
 	}
 	as.changed()
 	as.mu.Unlock()
@@ -141,8 +162,9 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 	}
 	as.mu.Lock()
 	for i := uint64(0); i < length; i += pageSize {
-		if e := as.m.walk(as.root, addr+i, false); e != nil {
+		if e, g := as.m.walk(as.root, addr+i, false, nil); e != nil && *e != 0 {
 			*e = 0
+			as.logged(g)
 		}
 	}
 	as.changed()
@@ -158,8 +180,9 @@ func (as *addressSpace) Protect(addr, length uint64, prot platform.Prot) error {
 	f := pteFlags(prot)
 	as.mu.Lock()
 	for i := uint64(0); i < length; i += pageSize {
-		if e := as.m.walk(as.root, addr+i, false); e != nil && *e&pteMapped != 0 {
+		if e, g := as.m.walk(as.root, addr+i, false, nil); e != nil && *e&pteMapped != 0 {
 			*e = *e&pteAddr | f
+			as.logged(g)
 		}
 	}
 	as.changed()
@@ -180,10 +203,7 @@ func (as *addressSpace) changed() {
 func (as *addressSpace) Release() {
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	if as.root != 0 {
-		as.m.freeTables(as.root, 4)
-		as.root = 0
-	}
+	as.root = 0 // its pages are not reused (allocPages)
 }
 
 // context is one vCPU on its locked OS thread.
@@ -232,6 +252,9 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 		return platform.Event{}, errors.New("kvm: switch into a released address space")
 	}
 	as.running[c] = true
+	as.ran = true
+	log := as.log
+	as.log = nil
 	flush := false
 	if c.as != as {
 		if err := c.v.setCR3(as.root); err != nil {
@@ -251,9 +274,9 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 	}()
 	for {
 		start := time.Now()
-		e, err := c.v.enter(regs, flush)
+		e, err := c.v.enter(regs, log, flush)
 		c.guestNs.Add(int64(time.Since(start)))
-		flush = false
+		flush, log = false, nil
 		if err != nil {
 			return platform.Event{}, err
 		}
@@ -265,7 +288,10 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 				return platform.Event{Kind: platform.EventInterrupted}, nil
 			}
 			if g := as.gen.Load(); g != c.seenGen {
-				flush, c.seenGen = true, g
+				as.mu.Lock()
+				flush, c.seenGen = true, as.gen.Load()
+				log, as.log = as.log, nil
+				as.mu.Unlock()
 			}
 			continue // a Go runtime signal, or a page-table change
 		}
@@ -275,7 +301,10 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 		}
 		if e.vector == 14 && as.gen.Load() != c.seenGen {
 			// The fault may come from a stale translation: retry with a fresh TLB.
+			as.mu.Lock()
 			flush, c.seenGen = true, as.gen.Load()
+			log, as.log = as.log, nil
+			as.mu.Unlock()
 			continue
 		}
 		return exceptionEvent(e, regs), nil

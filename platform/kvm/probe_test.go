@@ -50,7 +50,7 @@ func TestMinimalVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	regs := platform.Registers{Rip: 0x400000, Rsp: 0x501000, Eflags: 0x202, Rbx: 0xb0b, R15: 0xf15}
-	e, err := v.enter(&regs, false)
+	e, err := v.enter(&regs, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +58,13 @@ func TestMinimalVM(t *testing.T) {
 		t.Fatalf("first syscall: exit %+v regs %+v", e, regs)
 	}
 	regs.Rax = 777
-	if e, err = v.enter(&regs, false); err != nil {
+	if e, err = v.enter(&regs, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if !e.syscall || regs.Rax != 60 || regs.Rsi != 777 || regs.Rip != 0x400000+24 {
 		t.Fatalf("second syscall: exit %+v regs %+v", e, regs)
 	}
-	if e, err = v.enter(&regs, false); err != nil {
+	if e, err = v.enter(&regs, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if e.syscall || e.intr || e.vector != 14 || e.cr2 != 0 || regs.Rip != 0x400000+24 || e.errc&4 == 0 {
@@ -97,7 +97,7 @@ func BenchmarkSyscallRoundTrip(b *testing.B) {
 	regs := platform.Registers{Rip: 0x400000, Rsp: 0x501000, Eflags: 0x202}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e, err := v.enter(&regs, false)
+		e, err := v.enter(&regs, nil, false)
 		if err != nil || !(e.syscall || e.intr) {
 			b.Fatal(e, err)
 		}

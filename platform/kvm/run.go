@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -22,8 +23,15 @@ type exit struct {
 const errCodeVectors = 1<<8 | 1<<10 | 1<<11 | 1<<12 | 1<<13 | 1<<14 | 1<<17 | 1<<21
 
 // enter runs regs as the user state until the guest leaves ring 3: a syscall, an
-// exception, or an interruption. regs is updated in place. flush reloads CR3 first.
-func (v *vcpu) enter(regs *platform.Registers, flush bool) (exit, error) {
+// exception, or an interruption. regs is updated in place. log lists page-table entries
+// (guest-physical) to rewrite from the guest first; flush reloads CR3 first.
+func (v *vcpu) enter(regs *platform.Registers, log []uint64, flush bool) (exit, error) {
+	for len(log) > logMax {
+		if err := v.replayOnly(log[:logMax]); err != nil {
+			return exit{}, err
+		}
+		log = log[logMax:]
+	}
 	r := &v.run.Regs
 	r.Rax, r.Rbx, r.Rcx, r.Rdx, r.Rsi, r.Rdi = regs.Rax, regs.Rbx, regs.Rcx, regs.Rdx, regs.Rsi, regs.Rdi
 	r.Rbp = regs.Rbp
@@ -47,6 +55,11 @@ func (v *vcpu) enter(regs *platform.Registers, flush bool) (exit, error) {
 		r.Rip = trampIret
 		if flush {
 			r.Rip = trampFlush
+		}
+		if len(log) > 0 {
+			v.writeLog(log)
+			le.PutUint64(stk[pageSize-48:], privVA+(v.logGPA-privGPA))
+			r.Rsp, r.Rip = top-48, trampReplay
 		}
 		r.Rflags = 2
 	}
@@ -99,6 +112,54 @@ func (v *vcpu) enter(regs *platform.Registers, flush bool) (exit, error) {
 		default:
 			return exit{}, fmt.Errorf("kvm: unexpected exit reason %d at rip %#x", v.run.ExitReason, r.Rip)
 		}
+	}
+}
+
+// logMax is how many entries the per-vCPU log area holds.
+const logMax = logPages*pageSize/8 - 1
+
+func (v *vcpu) writeLog(log []uint64) {
+	area := unsafe.Slice((*uint64)(unsafe.Pointer(&v.m.priv[v.logGPA-privGPA])), logMax+1)
+	area[0] = uint64(len(log))
+	for i, g := range log {
+		area[1+i] = privVA + (g - privGPA)
+	}
+}
+
+// replayOnly rewrites log's entries from ring 0 without entering user mode.
+func (v *vcpu) replayOnly(log []uint64) error {
+	v.writeLog(log)
+	stk := v.m.page(v.stkGPA)
+	le := binary.LittleEndian
+	f := stk[pageSize-48:]
+	le.PutUint64(f[0:], privVA+(v.logGPA-privGPA))
+	le.PutUint64(f[8:], trampStop)
+	le.PutUint64(f[16:], selKernelCS)
+	le.PutUint64(f[24:], 2)
+	le.PutUint64(f[32:], v.stackTop())
+	le.PutUint64(f[40:], selKernelSS)
+	r := &v.run.Regs
+	saved := *r
+	r.Rsp, r.Rip, r.Rflags = v.stackTop()-48, trampReplay, 2
+	v.run.DirtyRegs = kvmSyncX86Regs
+	for {
+		_, err := ioctl(v.fd, kvmRunIoctl, 0)
+		v.run.DirtyRegs = 0
+		if err != nil {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+				v.run.ImmediateExit = 0
+				continue
+			}
+			return fmt.Errorf("kvm: KVM_RUN (page-table replay): %w", err)
+		}
+		if v.run.ExitReason == kvmExitIO && r.Rip == trampStop+2 {
+			*r = saved
+			return nil
+		}
+		if v.run.ExitReason == kvmExitIntr {
+			continue
+		}
+		return fmt.Errorf("kvm: page-table replay ended with exit %d at %#x", v.run.ExitReason, r.Rip)
 	}
 }
 

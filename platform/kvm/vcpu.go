@@ -8,6 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+const logPages = 4
+
 // GDT selectors (Linux's, so the app sees the CS and SS values it expects).
 const (
 	selKernelCS = 0x10
@@ -26,6 +28,7 @@ type vcpu struct {
 	run     *kvmRun
 	descGPA uint64 // GDT+TSS page
 	stkGPA  uint64 // ring-0 stack page
+	logGPA  uint64 // page-table replay log (logPages pages)
 	cr3     uint64
 	fsBase  uint64
 	gsBase  uint64
@@ -51,6 +54,7 @@ func (m *machine) newVCPU() (*vcpu, error) {
 	v.run = (*kvmRun)(unsafe.Pointer(&v.runMem[0]))
 	v.descGPA = m.allocPage()
 	v.stkGPA = m.allocPage()
+	v.logGPA = m.allocPages(logPages)
 	m.mapSup(vcpuVA(id), v.descGPA, ptePresent|pteWrite|pteNX)
 	m.mapSup(vcpuVA(id)+pageSize, v.stkGPA, ptePresent|pteWrite|pteNX)
 	if err := v.setup(); err != nil {
