@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -92,5 +93,40 @@ func TestRemapSeen(t *testing.T) {
 	regs.Rip = 0x400000
 	if ev := sw(); ev.Kind != platform.EventFault || ev.Addr != 0x600000 || ev.Code != 1 {
 		t.Fatalf("read after unmap: %+v", ev)
+	}
+}
+
+// TestInterruptSpinning checks Interrupt stops a vCPU spinning in user mode, and the
+// registers it returns resume the loop.
+func TestInterruptSpinning(t *testing.T) {
+	p, mem := newTestPlatform(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	copy(mem, []byte{0x48, 0xff, 0xc3, 0xeb, 0xfb}) // 1: inc %rbx; jmp 1b
+	as, _ := p.NewAddressSpace()
+	defer as.Release()
+	ctx, err := p.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Release()
+	as.MapFile(0x400000, 0x1000, 0, platform.ProtRead|platform.ProtExec)
+	regs := platform.Registers{Rip: 0x400000, Rsp: 0x800000, Eflags: 0x202}
+	for round := 0; round < 3; round++ {
+		before := regs.Rbx
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			time.Sleep(20 * time.Millisecond) // let it spin
+			ctx.Interrupt()
+		}()
+		ev, err := ctx.Switch(as, &regs)
+		<-done
+		if err != nil || ev.Kind != platform.EventInterrupted {
+			t.Fatalf("round %d: %+v %v", round, ev, err)
+		}
+		if regs.Rip < 0x400000 || regs.Rip > 0x400003 || regs.Rbx < before {
+			t.Fatalf("round %d: interrupted at rip %#x rbx %d (before %d)", round, regs.Rip, regs.Rbx, before)
+		}
 	}
 }
