@@ -20,10 +20,14 @@ import (
 // top table shares: the trampoline code, the IDT and, per vCPU, a GDT+TSS page and a
 // ring-0 stack page.
 const (
-	memFileSlotSize = 1 << 36 // the memory-file offsets the guest can address (KVM sizes per-page metadata by it)
-	privGPA         = 1 << 38
-	privSize        = 1 << 28 // page tables and the supervisor region, faulted in as used
-	pageSize        = 4096
+	// The memory file is mapped in chunks (one memory slot each, created when a mapping
+	// first reaches it): KVM sizes per-page metadata by the slot, so one slot for the whole
+	// sparse file would cost seconds at start-up.
+	memFileChunk = 1 << 34
+	memFileMax   = 1 << 44 // the memory file's size (kernel/mm)
+	privGPA      = 1 << 45
+	privSize     = 1 << 28 // page tables and the supervisor region, faulted in as used
+	pageSize     = 4096
 
 	supVA       = 0x7f80_0000_0000 // PML4 entry 255; PVM runs supervisor code only at positive addresses
 	trampVA     = supVA
@@ -65,8 +69,9 @@ type machine struct {
 	nextPage uint64 // next never-used private page (offset)
 	supPDPT  uint64 // the shared supervisor subtree
 	nextVCPU int
-	memFile  []byte
-	cpuid    []uint32 // struct kvm_cpuid2 for every vCPU: what KVM supports here
+	memFD    int
+	chunks   map[uint64][]byte // memory-file chunk index -> host mapping
+	cpuid    []uint32          // struct kvm_cpuid2 for every vCPU: what KVM supports here
 }
 
 func openKVM() (int, error) {
@@ -127,14 +132,10 @@ func newMachine(memFile *os.File) (*machine, error) {
 	if err := m.setRegion(1, privGPA, m.priv); err != nil {
 		return fail("private memory slot", err)
 	}
+	m.memFD = -1
+	m.chunks = map[uint64][]byte{}
 	if memFile != nil {
-		m.memFile, err = unix.Mmap(int(memFile.Fd()), 0, memFileSlotSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
-		if err != nil {
-			return fail("mapping the memory file", err)
-		}
-		if err := m.setRegion(0, 0, m.memFile); err != nil {
-			return fail("memory file slot", err)
-		}
+		m.memFD = int(memFile.Fd())
 	}
 	// The supervisor region: trampoline code and IDT.
 	m.supPDPT = m.allocPage()
@@ -187,6 +188,31 @@ func newMachine(memFile *os.File) (*machine, error) {
 	return m, nil
 }
 
+// ensureMemory makes memory-file range [off, off+length) guest memory, at the same
+// guest-physical addresses.
+func (m *machine) ensureMemory(off, length uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := off / memFileChunk; i <= (off+length-1)/memFileChunk; i++ {
+		if m.chunks[i] != nil {
+			continue
+		}
+		if m.memFD < 0 {
+			return errors.New("kvm: no memory file")
+		}
+		c, err := unix.Mmap(m.memFD, int64(i*memFileChunk), memFileChunk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+		if err != nil {
+			return fmt.Errorf("kvm: mapping the memory file: %w", err)
+		}
+		if err := m.setRegion(uint32(2+i), i*memFileChunk, c); err != nil {
+			unix.Munmap(c)
+			return fmt.Errorf("kvm: memory slot for the memory file: %w", err)
+		}
+		m.chunks[i] = c
+	}
+	return nil
+}
+
 func (m *machine) setRegion(slot uint32, gpa uint64, mem []byte) error {
 	r := kvmMemoryRegion{Slot: slot, GuestPhys: gpa, Size: uint64(len(mem)), UserAddr: uint64(uintptr(unsafe.Pointer(&mem[0])))}
 	return ioctlPtr(m.vmFD, kvmSetUserMemoryRegion, &r)
@@ -203,8 +229,7 @@ func (m *machine) allocPages(n int) uint64 {
 	defer m.mu.Unlock()
 	off := m.nextPage
 	if off+uint64(n)*pageSize > privSize {
-		// Out of page-table memory for this sandbox: a clear failure beats corruption.
-		panic("sbx: kvm platform: private memory for page tables exhausted (too many address spaces; use --platform trap)")
+		return 0 // out of page-table memory: callers fail with ENOMEM
 	}
 	m.nextPage += uint64(n) * pageSize
 	return privGPA + off
@@ -233,7 +258,11 @@ func (m *machine) walk(root, va uint64, create bool, log *[]uint64) (*uint64, ui
 			if !create {
 				return nil, 0
 			}
-			*e = m.allocPage() | ptePresent | pteWrite | pteUser
+			pg := m.allocPage()
+			if pg == 0 {
+				return nil, 0
+			}
+			*e = pg | ptePresent | pteWrite | pteUser
 			if log != nil {
 				*log = append(*log, tgpa+8*i)
 			}
@@ -285,6 +314,9 @@ func (m *machine) newTopTable() uint64 {
 
 func (m *machine) mapPage(root, va, gpa, flags uint64) error {
 	e, _ := m.walk(root, va, true, nil)
+	if e == nil {
+		return errNoPrivate
+	}
 	*e = gpa | flags
 	return nil
 }
@@ -302,8 +334,40 @@ func (m *machine) close() {
 		unix.Munmap(m.priv)
 		m.priv = nil
 	}
-	if m.memFile != nil {
-		unix.Munmap(m.memFile)
-		m.memFile = nil
+	for i, c := range m.chunks {
+		unix.Munmap(c)
+		delete(m.chunks, i)
+	}
+}
+
+var errNoPrivate = errors.New("kvm: private memory for page tables exhausted (too many address spaces over the sandbox's life; use --platform trap)")
+
+// forEachPTE calls fn for each non-zero last-level entry in [start, end) under root,
+// skipping absent subtrees, with the entry's virtual and guest-physical address.
+func (m *machine) forEachPTE(root, start, end uint64, fn func(va uint64, e *uint64, gpa uint64)) {
+	m.forEach(root, 39, 0, start, end, fn)
+}
+
+func (m *machine) forEach(tgpa uint64, shift uint, base, start, end uint64, fn func(va uint64, e *uint64, gpa uint64)) {
+	t := m.table(tgpa)
+	span := uint64(1) << shift
+	for i := uint64(0); i < 512; i++ {
+		lo := base + i*span
+		if lo+span <= start || lo >= end {
+			continue
+		}
+		if shift == 39 && i == (supVA>>39)&511 {
+			continue
+		}
+		e := &t[i]
+		if shift == 12 {
+			if *e != 0 {
+				fn(lo, e, tgpa+8*i)
+			}
+			continue
+		}
+		if *e&ptePresent != 0 {
+			m.forEach(*e&pteAddr, shift-9, lo, start, end, fn)
+		}
 	}
 }

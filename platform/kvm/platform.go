@@ -65,7 +65,11 @@ func (p *Platform) Close() error {
 
 // NewAddressSpace implements platform.Platform.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
-	return &addressSpace{m: p.m, root: p.m.newTopTable(), running: map[*context]bool{}}, nil
+	root := p.m.newTopTable()
+	if root == 0 {
+		return nil, errNoPrivate
+	}
+	return &addressSpace{m: p.m, root: root, running: map[*context]bool{}}, nil
 }
 
 // NewContext implements platform.Platform.
@@ -83,10 +87,6 @@ func (p *Platform) NewContext() (platform.Context, error) {
 	return c, nil
 }
 
-// pteMapped marks a PTE that maps memory-file pages while PROT_NONE (present bit clear):
-// Protect can make it accessible again.
-const pteMapped = 1 << 9
-
 // addressSpace is a page-table tree over the memory file.
 type addressSpace struct {
 	m    *machine
@@ -101,6 +101,52 @@ type addressSpace struct {
 	// from guest ring 0 (trampReplay), which updates the copies.
 	ran bool
 	log []uint64
+	// none holds the PROT_NONE mappings, which have no page-table entries (a reservation
+	// of a terabyte costs nothing): sorted, non-overlapping.
+	none []noneRange
+}
+
+type noneRange struct{ start, end, off uint64 }
+
+// cutNone removes [start, end) from the PROT_NONE ranges, returning the removed parts.
+func (as *addressSpace) cutNone(start, end uint64) []noneRange {
+	var keep, cut []noneRange
+	for _, r := range as.none {
+		if r.end <= start || r.start >= end {
+			keep = append(keep, r)
+			continue
+		}
+		if r.start < start {
+			keep = append(keep, noneRange{r.start, start, r.off})
+		}
+		if r.end > end {
+			keep = append(keep, noneRange{end, r.end, r.off + (end - r.start)})
+		}
+		lo, hi := max(r.start, start), min(r.end, end)
+		cut = append(cut, noneRange{lo, hi, r.off + (lo - r.start)})
+	}
+	as.none = keep
+	return cut
+}
+
+// addNone records [start, end) at offset off as PROT_NONE (after cutNone of that range).
+func (as *addressSpace) addNone(start, end, off uint64) {
+	i := 0
+	for i < len(as.none) && as.none[i].start < start {
+		i++
+	}
+	as.none = append(as.none, noneRange{})
+	copy(as.none[i+1:], as.none[i:])
+	as.none[i] = noneRange{start, end, off}
+}
+
+func (as *addressSpace) isNone(va uint64) bool {
+	for _, r := range as.none {
+		if va >= r.start && va < r.end {
+			return true
+		}
+	}
+	return false
 }
 
 // logp returns where walk logs written entries.
@@ -118,10 +164,7 @@ func (as *addressSpace) logged(gpa uint64) {
 }
 
 func pteFlags(prot platform.Prot) uint64 {
-	if prot == 0 {
-		return pteMapped
-	}
-	f := uint64(ptePresent | pteUser | pteMapped)
+	f := uint64(ptePresent | pteUser)
 	if prot&platform.ProtWrite != 0 {
 		f |= pteWrite
 	}
@@ -138,21 +181,49 @@ func checkRange(addr, length uint64) error {
 	return nil
 }
 
-// MapFile implements platform.AddressSpace.
-func (as *addressSpace) MapFile(addr, length uint64, offset int64, prot platform.Prot) error {
-	if err := checkRange(addr, length); err != nil || offset < 0 || offset%pageSize != 0 || uint64(offset)+length > memFileSlotSize {
-		return unix.EINVAL
-	}
-	f := pteFlags(prot)
-	as.mu.Lock()
-	for i := uint64(0); i < length; i += pageSize {
-		e, g := as.m.walk(as.root, addr+i, true, as.logp())
-		*e = (uint64(offset)+i)&pteAddr | f
+// clearPTEs removes the entries in [start, end). Called with mu held.
+func (as *addressSpace) clearPTEs(start, end uint64) {
+	as.m.forEachPTE(as.root, start, end, func(_ uint64, e *uint64, g uint64) {
+		*e = 0
+		as.logged(g)
+	})
+}
+
+// fill writes entries for [start, end) mapping offset off with flags. Called with mu held.
+func (as *addressSpace) fill(start, end, off, flags uint64) error {
+	for va := start; va < end; va += pageSize {
+		e, g := as.m.walk(as.root, va, true, as.logp())
+		if e == nil {
+			return unix.ENOMEM
+		}
+		*e = (off+va-start)&pteAddr | flags
 		as.logged(g)
 	}
-	as.changed()
-	as.mu.Unlock()
 	return nil
+}
+
+// MapFile implements platform.AddressSpace.
+func (as *addressSpace) MapFile(addr, length uint64, offset int64, prot platform.Prot) error {
+	if err := checkRange(addr, length); err != nil || offset < 0 || offset%pageSize != 0 || uint64(offset)+length > memFileMax {
+		return unix.EINVAL
+	}
+	if length == 0 {
+		return nil
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	defer as.changed()
+	end := addr + length
+	as.cutNone(addr, end)
+	as.clearPTEs(addr, end)
+	if prot == 0 {
+		as.addNone(addr, end, uint64(offset))
+		return nil
+	}
+	if err := as.m.ensureMemory(uint64(offset), length); err != nil {
+		return err
+	}
+	return as.fill(addr, end, uint64(offset), pteFlags(prot))
 }
 
 // Unmap implements platform.AddressSpace.
@@ -161,14 +232,10 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 		return err
 	}
 	as.mu.Lock()
-	for i := uint64(0); i < length; i += pageSize {
-		if e, g := as.m.walk(as.root, addr+i, false, nil); e != nil && *e != 0 {
-			*e = 0
-			as.logged(g)
-		}
-	}
+	defer as.mu.Unlock()
+	as.cutNone(addr, addr+length)
+	as.clearPTEs(addr, addr+length)
 	as.changed()
-	as.mu.Unlock()
 	return nil
 }
 
@@ -177,16 +244,41 @@ func (as *addressSpace) Protect(addr, length uint64, prot platform.Prot) error {
 	if err := checkRange(addr, length); err != nil {
 		return err
 	}
-	f := pteFlags(prot)
 	as.mu.Lock()
-	for i := uint64(0); i < length; i += pageSize {
-		if e, g := as.m.walk(as.root, addr+i, false, nil); e != nil && *e&pteMapped != 0 {
-			*e = *e&pteAddr | f
+	defer as.mu.Unlock()
+	defer as.changed()
+	end := addr + length
+	if prot == 0 {
+		// Entries become PROT_NONE records, runs of contiguous pages coalesced.
+		var runs []noneRange
+		as.m.forEachPTE(as.root, addr, end, func(va uint64, e *uint64, g uint64) {
+			off := *e & pteAddr
+			if n := len(runs); n > 0 && runs[n-1].end == va && runs[n-1].off+(va-runs[n-1].start) == off {
+				runs[n-1].end += pageSize
+			} else {
+				runs = append(runs, noneRange{va, va + pageSize, off})
+			}
+			*e = 0
 			as.logged(g)
+		})
+		for _, r := range runs {
+			as.addNone(r.start, r.end, r.off)
+		}
+		return nil
+	}
+	f := pteFlags(prot)
+	as.m.forEachPTE(as.root, addr, end, func(_ uint64, e *uint64, g uint64) {
+		*e = *e&pteAddr | f
+		as.logged(g)
+	})
+	for _, r := range as.cutNone(addr, end) {
+		if err := as.m.ensureMemory(r.off, r.end-r.start); err != nil {
+			return err
+		}
+		if err := as.fill(r.start, r.end, r.off, f); err != nil {
+			return err
 		}
 	}
-	as.changed()
-	as.mu.Unlock()
 	return nil
 }
 
@@ -218,8 +310,11 @@ type context struct {
 	kickMu    sync.Mutex // orders kicks before the vCPU's release
 	cpuBase   time.Duration
 	guestNs   atomic.Int64
-	released  atomic.Bool
-	deadCPU   time.Duration
+	// guestSince is when the current KVM_RUN started (0: not in one), so CPUTime counts a
+	// vCPU that has been running app code for a long time.
+	guestSince atomic.Int64
+	released   atomic.Bool
+	deadCPU    time.Duration
 }
 
 // kick makes KVM_RUN return (immediate_exit for a vCPU about to enter, a signal for one
@@ -274,7 +369,9 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 	}()
 	for {
 		start := time.Now()
+		c.guestSince.Store(start.UnixNano())
 		e, err := c.v.enter(regs, log, flush)
+		c.guestSince.Store(0)
 		c.guestNs.Add(int64(time.Since(start)))
 		flush, log = false, nil
 		if err != nil {
@@ -307,7 +404,16 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			as.mu.Unlock()
 			continue
 		}
-		return exceptionEvent(e, regs), nil
+		ev := exceptionEvent(e, regs)
+		if ev.Kind == platform.EventFault && e.errc&1 == 0 {
+			// Not present: a PROT_NONE page is still a mapping (SEGV_ACCERR, as Linux).
+			as.mu.Lock()
+			if as.isNone(e.cr2) {
+				ev.Code = 2
+			}
+			as.mu.Unlock()
+		}
+		return ev, nil
 	}
 }
 
@@ -387,6 +493,9 @@ func (c *context) SetFPState(state []byte) error {
 // of the thread's CPU time as system time.
 func (c *context) CPUTime() (user, sys time.Duration) {
 	user = time.Duration(c.guestNs.Load())
+	if s := c.guestSince.Load(); s != 0 {
+		user += max(time.Duration(time.Now().UnixNano()-s), 0)
+	}
 	var total time.Duration
 	if c.released.Load() {
 		total = c.deadCPU

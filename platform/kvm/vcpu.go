@@ -55,6 +55,11 @@ func (m *machine) newVCPU() (*vcpu, error) {
 	v.descGPA = m.allocPage()
 	v.stkGPA = m.allocPage()
 	v.logGPA = m.allocPages(logPages)
+	if v.descGPA == 0 || v.stkGPA == 0 || v.logGPA == 0 {
+		unix.Munmap(v.runMem)
+		unix.Close(v.fd)
+		return nil, errNoPrivate
+	}
 	m.mapSup(vcpuVA(id), v.descGPA, ptePresent|pteWrite|pteNX)
 	m.mapSup(vcpuVA(id)+pageSize, v.stkGPA, ptePresent|pteWrite|pteNX)
 	if err := v.setup(); err != nil {
