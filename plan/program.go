@@ -160,6 +160,9 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 	}
 	choice, err := platform.Resolve(name)
 	if err != nil {
+		if name != "" && name != "auto" {
+			return nil, err // says what to do already
+		}
 		return nil, fmt.Errorf("%w (use --platform %s)", err, strings.Join(platform.Names(), " or "))
 	}
 	p.Platform = choice.Name
