@@ -57,8 +57,10 @@ type Plan struct {
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.
 	DBus *DBusPlan
-	// Net is the policy the net broker applies to the sandbox's Internet sockets.
-	Net netbroker.Policy
+	// Net is the policy the net broker applies to the sandbox's Internet sockets; NetAddrs
+	// the addresses the sandbox's eth0 shows (none: only lo).
+	Net      netbroker.Policy
+	NetAddrs []string
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

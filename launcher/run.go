@@ -19,6 +19,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"github.com/sbx-dev/sbx/launcher/broker/display"
 	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"golang.org/x/sys/unix"
@@ -169,15 +170,9 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	execKernel.Close()
 	netKernel.Close()
 	gp.Conn.Close()
-	// The kernel's start-up overlaps the gofer's self-confinement; it gets its
-	// configuration, and so touches no host file, only once the gofer is ready.
-	if err := gp.Ready(); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return fmt.Errorf("starting the gofer: %w", err)
-	}
-	plan.mark(stderr, "gofer ready (confined)")
-	plan.Warnings = append(plan.Warnings, gp.Warnings...)
+	// The kernel gets its configuration at once: its start-up (platform, memory file,
+	// namespace) overlaps the gofer's self-confinement, and its first requests to the gofer
+	// wait in the socket until the gofer, confined, serves them.
 	caps := ownCaps()
 	if plan.Caps != nil {
 		caps = *plan.Caps
@@ -185,7 +180,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: caps, Limits: startLimits(plan.Limits),
+		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs,
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
@@ -196,6 +191,13 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("configuring the kernel: %w", err)
 	}
 	cfgW.Close()
+	if err := gp.Ready(); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("starting the gofer: %w", err)
+	}
+	plan.mark(stderr, "gofer ready (confined)")
+	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	sc := bufio.NewScanner(ctlLauncher)
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
 	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead = time.Now(), gp, cmd, ctlLauncher, sc
@@ -388,6 +390,10 @@ func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
 	return sandbox.ExitFailure
 }
 
+// X11Socket prefixes a Plan.Sockets host path that is an X server: connections to it go
+// through the X11 proxy.
+const X11Socket = "x11:"
+
 // serveBroker answers the kernel's requests for host sockets: only paths the plan maps are
 // connected; the connected socket is donated to the kernel.
 func serveBroker(fd int, sockets map[string]string) {
@@ -409,6 +415,23 @@ func serveBroker(fd int, sockets map[string]string) {
 		host, ok := sockets[string(buf[:n])]
 		if !ok {
 			reply(unix.ECONNREFUSED, -1)
+			continue
+		}
+		if path, isX11 := strings.CutPrefix(host, X11Socket); isX11 {
+			// Why: X11 goes through the proxy that hides MIT-SHM (launcher/broker/display).
+			pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				reply(unix.ECONNREFUSED, -1)
+				continue
+			}
+			if err := display.ProxyX11(pair[1], path); err != nil {
+				unix.Close(pair[0])
+				unix.Close(pair[1])
+				reply(unix.ECONNREFUSED, -1)
+				continue
+			}
+			reply(0, pair[0])
+			unix.Close(pair[0])
 			continue
 		}
 		s, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

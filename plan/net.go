@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -76,4 +77,37 @@ func memoryLimit(profile uint64) int64 {
 		return 0
 	}
 	return int64(uint64(si.Totalram) * uint64(si.Unit) / 2)
+}
+
+// HostAddrs returns the host's global and private unicast addresses with their prefix
+// lengths: what the sandbox's eth0 shows (connections through the broker come from them).
+func HostAddrs() []string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			if !ip.IsGlobalUnicast() {
+				continue
+			}
+			bits, _ := ipn.Mask.Size()
+			out = append(out, netip.PrefixFrom(ip, bits).String())
+		}
+	}
+	return out
 }

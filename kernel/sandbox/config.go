@@ -47,6 +47,9 @@ type Config struct {
 	// Caps are the launching user's effective, permitted and inheritable capabilities:
 	// what capget reports for root inside (the sandbox grants none of them on the host).
 	Caps [3]uint64 `json:"caps"`
+	// NetAddrs are the addresses of the sandbox's eth0 (the host's, as connections through
+	// the net broker show them); none: the sandbox has only lo (network mode none).
+	NetAddrs []string `json:"net_addrs,omitempty"`
 	// Seccomp installs the kernel's own host-syscall filter (tests may turn it off to debug).
 	NoSeccomp bool `json:"no_seccomp,omitempty"`
 }
@@ -61,7 +64,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
-	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf)
+	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf); Mode (default 0644); the app user's and writable when Owned
 )
 
 // Mount is one step of the sandbox's filesystem layout.
@@ -73,7 +76,7 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
-	Content    string `json:"content,omitempty"`
+	Content    []byte `json:"content,omitempty"` // bytes, not a string: JSON would mangle binary content
 }
 
 // defaultBlockedReport is how long a task may stay in one system call before a debug run

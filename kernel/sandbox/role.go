@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/gofer"
@@ -16,6 +18,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/inotify"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
@@ -81,6 +84,7 @@ func run(stderr io.Writer) (int, error) {
 	gofer.NeutralizeRuntimeFDs()
 	loader.PrimeHostAux()
 	procfs.PrimeHost()
+	inotify.PrimeHost()
 	mf, err := mm.NewMemoryFile()
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
@@ -111,6 +115,8 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
 	}
+	// Why: changes other programs make to watched host files reach the sandbox's inotify.
+	inotify.SetHostWatcher(goferfs.NewHostWatcher())
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr
@@ -143,12 +149,20 @@ func run(stderr io.Writer) (int, error) {
 	var st unix.Stat_t
 	if unix.Fstat(NetFD, &st) == nil {
 		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
+		var addrs []netip.Prefix
+		for _, a := range cfg.NetAddrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				addrs = append(addrs, p)
+			}
+		}
+		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
 	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
 	// foreground process group, and the launcher relays the signals the terminal sends.
 	var userTTY *tty.Control
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
+	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {
@@ -219,7 +233,11 @@ func run(stderr io.Writer) (int, error) {
 	t.Run()
 	go serveExec(k, ns)
 	<-k.Done()
-	mark("app exited")
+	if mp, ok := kplat.(*markPlatform); ok {
+		mark("app exited (" + mp.summary() + ")")
+	} else {
+		mark("app exited")
+	}
 	return k.ExitCode(), nil
 }
 
@@ -229,6 +247,15 @@ type markPlatform struct {
 	platform.Platform
 	mark func(string)
 	once sync.Once
+	// switches and inSwitch count the events of every context and the time spent in
+	// Switch (app code, the trap to the kernel and back, stub start-up).
+	switches, inSwitch atomic.Int64
+}
+
+// summary says how the app's time split between running (Switch) and the kernel.
+func (m *markPlatform) summary() string {
+	return fmt.Sprintf("%d events, %.1f ms running app code or switching to it", m.switches.Load(),
+		float64(m.inSwitch.Load())/1e6)
 }
 
 func (m *markPlatform) NewContext() (platform.Context, error) {
@@ -245,7 +272,10 @@ type markContext struct {
 }
 
 func (c *markContext) Switch(as platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
+	start := time.Now()
 	ev, err := c.Context.Switch(as, regs)
+	c.p.inSwitch.Add(int64(time.Since(start)))
+	c.p.switches.Add(1)
 	c.p.once.Do(func() { c.p.mark("app running (its first syscall)") })
 	return ev, err
 }

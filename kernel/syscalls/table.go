@@ -138,7 +138,13 @@ func Table() *kernel.SyscallTable {
 			st.Entries[nr].Name = name
 		}
 	}
-	for _, e := range entries() {
+	all := entries()
+	for _, more := range [][]entry{confEntries(), netEntries(), desktopEntries()} {
+		all = append(all, more...)
+	}
+	// Why last: the file-changing calls get their inotify events around whichever
+	// handler the lists above settled on.
+	for _, e := range notifyEntries(all) {
 		s := &st.Entries[e.nr]
 		s.Fn, s.Support, s.Note = e.fn, e.support, e.note
 		if e.args != "" {

@@ -8,6 +8,7 @@
 package tmpfs
 
 import (
+	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,10 @@ type Inode struct {
 	// mapRefs counts shared mappings of the contents (the range cannot move while mapped).
 	// protected by mu
 	mapRefs int
+	// fifo is a named pipe's buffer, from its first open on. protected by mu
+	fifo *pipe.Pipe
+	// xattrs are the extended attributes (xattr.go). protected by mu
+	xattrs map[string][]byte
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -200,10 +205,17 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 		}
 		return in.fs.devices(rdev, flags)
 	case unix.S_IFIFO:
-		if in.fs.fifos == nil {
-			return nil, unix.ENXIO
+		if in.fs.fifos != nil {
+			return in.fs.fifos(in, flags)
 		}
-		return in.fs.fifos(in, flags)
+		// The FIFO's pipe lives with its inode, made at the first open.
+		in.mu.Lock()
+		if in.fifo == nil {
+			in.fifo = pipe.New()
+		}
+		p := in.fifo
+		in.mu.Unlock()
+		return p.OpenFIFO(flags)
 	case unix.S_IFSOCK:
 		return nil, unix.ENXIO
 	}
