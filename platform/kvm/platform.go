@@ -33,6 +33,7 @@ func init() {
 		New:          func(f *os.File) (platform.Platform, error) { return New(f) },
 		Probe:        Probe,
 		AutoRank:     0, // never picked by auto: see README.md
+		NotAuto:      "not automatic (only with --platform kvm): its round trips cost more than trap's where it was measured (PVM); see platform/kvm/README.md",
 		HostSyscalls: HostSyscalls,
 	})
 }
