@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,66 +103,51 @@ type addressSpace struct {
 	// from guest ring 0 (trampReplay), which updates the copies.
 	ran bool
 	log []uint64
-	// none holds the PROT_NONE mappings, which have no page-table entries (a reservation
-	// of a terabyte costs nothing): sorted, non-overlapping.
-	none []noneRange
+	// maps is the truth the page tables cache: every mapping, sorted, non-overlapping.
+	// Entries are filled when the app first touches a page (fault), so a mapping of a
+	// terabyte costs nothing until used.
+	maps []mapping
 }
 
-type noneRange struct{ start, end, off uint64 }
+type mapping struct {
+	start, end, off uint64
+	prot            platform.Prot
+}
 
-// cutNone removes [start, end) from the PROT_NONE ranges, returning the removed parts.
-func (as *addressSpace) cutNone(start, end uint64) []noneRange {
-	var keep, cut []noneRange
-	for _, r := range as.none {
-		if r.end <= start || r.start >= end {
-			keep = append(keep, r)
-			continue
-		}
+// cut removes [start, end) from the mappings, returning the removed parts.
+func (as *addressSpace) cut(start, end uint64) []mapping {
+	i := sort.Search(len(as.maps), func(i int) bool { return as.maps[i].end > start })
+	j := i
+	var cut, keep []mapping
+	for ; j < len(as.maps) && as.maps[j].start < end; j++ {
+		r := as.maps[j]
 		if r.start < start {
-			keep = append(keep, noneRange{r.start, start, r.off})
+			keep = append(keep, mapping{r.start, start, r.off, r.prot})
 		}
 		if r.end > end {
-			keep = append(keep, noneRange{end, r.end, r.off + (end - r.start)})
+			keep = append(keep, mapping{end, r.end, r.off + (end - r.start), r.prot})
 		}
 		lo, hi := max(r.start, start), min(r.end, end)
-		cut = append(cut, noneRange{lo, hi, r.off + (lo - r.start)})
+		cut = append(cut, mapping{lo, hi, r.off + (lo - r.start), r.prot})
 	}
-	as.none = keep
+	as.maps = append(as.maps[:i], append(keep, as.maps[j:]...)...)
 	return cut
 }
 
-// addNone records [start, end) at offset off as PROT_NONE (after cutNone of that range).
-func (as *addressSpace) addNone(start, end, off uint64) {
-	i := 0
-	for i < len(as.none) && as.none[i].start < start {
-		i++
-	}
-	as.none = append(as.none, noneRange{})
-	copy(as.none[i+1:], as.none[i:])
-	as.none[i] = noneRange{start, end, off}
+// add records m, whose range cut has emptied.
+func (as *addressSpace) add(m mapping) {
+	i := sort.Search(len(as.maps), func(i int) bool { return as.maps[i].start >= m.start })
+	as.maps = append(as.maps, mapping{})
+	copy(as.maps[i+1:], as.maps[i:])
+	as.maps[i] = m
 }
 
-func (as *addressSpace) isNone(va uint64) bool {
-	for _, r := range as.none {
-		if va >= r.start && va < r.end {
-			return true
-		}
+func (as *addressSpace) lookup(va uint64) (mapping, bool) {
+	i := sort.Search(len(as.maps), func(i int) bool { return as.maps[i].end > va })
+	if i < len(as.maps) && as.maps[i].start <= va {
+		return as.maps[i], true
 	}
-	return false
-}
-
-// logp returns where walk logs written entries.
-func (as *addressSpace) logp() *[]uint64 {
-	if as.ran {
-		return &as.log
-	}
-	return nil
-}
-
-func (as *addressSpace) logged(gpa uint64) {
-	if as.ran {
-		as.log = append(as.log, gpa)
-	}
+	return mapping{}, false
 }
 
 func pteFlags(prot platform.Prot) uint64 {
@@ -190,14 +176,26 @@ func (as *addressSpace) clearPTEs(start, end uint64) {
 	})
 }
 
-// fill writes entries for [start, end) mapping offset off with flags. Called with mu held.
-func (as *addressSpace) fill(start, end, off, flags uint64) error {
+// faultBatch is how many pages around a fault get entries at once.
+const faultBatch = 16
+
+// fill writes entries for the pages of m in [start, end). Called with mu held.
+func (as *addressSpace) fill(m mapping, start, end uint64) error {
+	start, end = max(start, m.start), min(end, m.end)
+	if start >= end || m.prot == 0 {
+		return nil
+	}
+	off := m.off + (start - m.start)
+	if err := as.m.ensureMemory(off, end-start); err != nil {
+		return err
+	}
+	f := pteFlags(m.prot)
 	for va := start; va < end; va += pageSize {
 		e, g := as.m.walk(as.root, va, true, as.logp())
 		if e == nil {
 			return unix.ENOMEM
 		}
-		*e = (off+va-start)&pteAddr | flags
+		*e = (off+va-start)&pteAddr | f
 		as.logged(g)
 	}
 	return nil
@@ -213,18 +211,12 @@ func (as *addressSpace) MapFile(addr, length uint64, offset int64, prot platform
 	}
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	defer as.changed()
 	end := addr + length
-	as.cutNone(addr, end)
+	as.cut(addr, end)
 	as.clearPTEs(addr, end)
-	if prot == 0 {
-		as.addNone(addr, end, uint64(offset))
-		return nil
-	}
-	if err := as.m.ensureMemory(uint64(offset), length); err != nil {
-		return err
-	}
-	return as.fill(addr, end, uint64(offset), pteFlags(prot))
+	as.add(mapping{addr, end, uint64(offset), prot})
+	as.changed()
+	return nil
 }
 
 // Unmap implements platform.AddressSpace.
@@ -234,7 +226,7 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 	}
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	as.cutNone(addr, addr+length)
+	as.cut(addr, addr+length)
 	as.clearPTEs(addr, addr+length)
 	as.changed()
 	return nil
@@ -247,40 +239,49 @@ func (as *addressSpace) Protect(addr, length uint64, prot platform.Prot) error {
 	}
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	defer as.changed()
 	end := addr + length
-	if prot == 0 {
-		// Entries become PROT_NONE records, runs of contiguous pages coalesced.
-		var runs []noneRange
-		as.m.forEachPTE(as.root, addr, end, func(va uint64, e *uint64, g uint64) {
-			off := *e & pteAddr
-			if n := len(runs); n > 0 && runs[n-1].end == va && runs[n-1].off+(va-runs[n-1].start) == off {
-				runs[n-1].end += pageSize
-			} else {
-				runs = append(runs, noneRange{va, va + pageSize, off})
-			}
-			*e = 0
-			as.logged(g)
-		})
-		for _, r := range runs {
-			as.addNone(r.start, r.end, r.off)
-		}
-		return nil
+	for _, m := range as.cut(addr, end) {
+		m.prot = prot
+		as.add(m)
 	}
 	f := pteFlags(prot)
 	as.m.forEachPTE(as.root, addr, end, func(_ uint64, e *uint64, g uint64) {
-		*e = *e&pteAddr | f
+		if prot == 0 {
+			*e = 0
+		} else {
+			*e = *e&pteAddr | f
+		}
 		as.logged(g)
 	})
-	for _, r := range as.cutNone(addr, end) {
-		if err := as.m.ensureMemory(r.off, r.end-r.start); err != nil {
-			return err
-		}
-		if err := as.fill(r.start, r.end, r.off, f); err != nil {
-			return err
-		}
-	}
+	as.changed()
 	return nil
+}
+
+// resolve handles a page fault at va from the mappings: it fills entries and reports
+// true (retry) when the mapping allows the access, else false (a fault for the kernel).
+func (as *addressSpace) resolve(va uint64, errc uint64) (retry, mapped bool, err error) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	m, ok := as.lookup(va)
+	if !ok {
+		return false, false, nil
+	}
+	switch {
+	case m.prot == 0,
+		errc&2 != 0 && m.prot&platform.ProtWrite == 0,
+		errc&16 != 0 && m.prot&platform.ProtExec == 0:
+		return false, true, nil
+	}
+	page := va &^ (pageSize - 1)
+	if e, _ := as.m.walk(as.root, page, false, nil); e != nil && *e&ptePresent != 0 {
+		return false, true, nil // already there: a fault the kernel must see
+	}
+	lo := page &^ (faultBatch*pageSize - 1)
+	if err := as.fill(m, lo, lo+faultBatch*pageSize); err != nil {
+		return false, true, err
+	}
+	as.gen.Add(1)
+	return true, true, nil
 }
 
 // changed records a page-table change and kicks the vCPUs running in the address space,
@@ -405,15 +406,25 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			as.mu.Unlock()
 			continue
 		}
-		ev := exceptionEvent(e, regs)
-		if ev.Kind == platform.EventFault && e.errc&1 == 0 {
-			// Not present: a PROT_NONE page is still a mapping (SEGV_ACCERR, as Linux).
-			as.mu.Lock()
-			if as.isNone(e.cr2) {
-				ev.Code = 2
+		if e.vector == 14 && e.cr2 < supVA {
+			retry, mapped, err := as.resolve(e.cr2, e.errc)
+			if err != nil {
+				return platform.Event{}, err
 			}
-			as.mu.Unlock()
+			if retry {
+				as.mu.Lock()
+				flush, c.seenGen = true, as.gen.Load()
+				log, as.log = as.log, nil
+				as.mu.Unlock()
+				continue
+			}
+			ev := exceptionEvent(e, regs)
+			if mapped {
+				ev.Code = 2 // SEGV_ACCERR, as Linux for a mapping that forbids the access
+			}
+			return ev, nil
 		}
+		ev := exceptionEvent(e, regs)
 		return ev, nil
 	}
 }
@@ -522,4 +533,19 @@ func readThreadClock(tid int) time.Duration {
 		return 0
 	}
 	return time.Duration(ts.Nano())
+}
+
+// logp returns where walk logs the entries it writes.
+func (as *addressSpace) logp() *[]uint64 {
+	if as.ran {
+		return &as.log
+	}
+	return nil
+}
+
+// logged records a written entry for the replay, once the address space has run.
+func (as *addressSpace) logged(gpa uint64) {
+	if as.ran {
+		as.log = append(as.log, gpa)
+	}
 }
