@@ -138,7 +138,7 @@ func Table() *kernel.SyscallTable {
 			st.Entries[nr].Name = name
 		}
 	}
-	for _, e := range entries() {
+	for _, e := range append(entries(), browserEntries()...) {
 		s := &st.Entries[e.nr]
 		s.Fn, s.Support, s.Note = e.fn, e.support, e.note
 		if e.args != "" {
