@@ -422,17 +422,20 @@ const (
 	archReqXCompPerm = 0x1023
 )
 
+// taskSizeMax is x86-64's TASK_SIZE_MAX: FS and GS bases at or above it are refused (EPERM).
+const taskSizeMax = 1<<47 - 4096
+
 // ArchPrctl implements arch_prctl(2).
 func ArchPrctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	switch a[0] {
 	case archSetFS:
-		if a[1] >= 1<<47 {
+		if a[1] >= taskSizeMax {
 			return 0, unix.EPERM
 		}
 		t.Regs.FsBase = a[1]
 		return 0, nil
 	case archSetGS:
-		if a[1] >= 1<<47 {
+		if a[1] >= taskSizeMax {
 			return 0, unix.EPERM
 		}
 		t.Regs.GsBase = a[1]

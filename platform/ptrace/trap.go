@@ -64,8 +64,8 @@ func hasFSGSBase() bool {
 type trapState struct {
 	shm    []byte // the shared area, mapped in the kernel
 	appTid int
-	// curFS is the app thread's FS base as last seen or set.
-	curFS uint64
+	// curFS and curGS are the app thread's FS and GS bases as last seen or set.
+	curFS, curGS uint64
 	// frame is the signal frame of the thread's current hand-off, checked.
 	frame trapFrame
 }
@@ -171,6 +171,11 @@ func (ts *trapState) setRegs(r *platform.Registers) {
 		le.PutUint64(ts.shm[cNewFS:], r.FsBase)
 		word(ts.shm, cSetFS).Store(1)
 		ts.curFS = r.FsBase
+	}
+	if r.GsBase != ts.curGS {
+		le.PutUint64(ts.shm[cNewGS:], r.GsBase)
+		word(ts.shm, cSetGS).Store(1)
+		ts.curGS = r.GsBase
 	}
 }
 
@@ -421,6 +426,8 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		if c.p.hasFSGS {
 			ts.curFS = le.Uint64(ts.shm[cFSBase:])
 			regs.FsBase = ts.curFS
+			ts.curGS = le.Uint64(ts.shm[cGSBase:])
+			regs.GsBase = ts.curGS
 		}
 		info := ts.shm[ts.frame.info:]
 		signo := int32(le.Uint32(info[0:]))
