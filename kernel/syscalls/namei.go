@@ -492,7 +492,12 @@ func Symlinkat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // setattr applies a change after the ownership and read-only checks chmod/chown/utimes share.
 func setattr(t *kernel.Task, vd vfs.VirtualDentry, sa vfs.SetAttr, ownerOnly bool) error {
-	a, err := vd.Dentry.Inode().Stat()
+	return setattrInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly, sa, ownerOnly)
+}
+
+// setattrInode is setattr for an inode that may have no path (a memfd).
+func setattrInode(t *kernel.Task, in vfs.Inode, readOnly bool, sa vfs.SetAttr, ownerOnly bool) error {
+	a, err := in.Stat()
 	if err != nil {
 		return err
 	}
@@ -500,15 +505,19 @@ func setattr(t *kernel.Task, vd vfs.VirtualDentry, sa vfs.SetAttr, ownerOnly boo
 	if ownerOnly && c.FSUID != 0 && c.FSUID != a.UID {
 		return unix.EPERM
 	}
-	if vd.Mount.ReadOnly {
+	if readOnly {
 		return unix.EROFS
 	}
-	return vd.Dentry.Inode().SetAttr(sa)
+	return in.SetAttr(sa)
 }
 
 func chmodCommon(t *kernel.Task, vd vfs.VirtualDentry, mode uint32) (uint64, error) {
+	return chmodInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly, mode)
+}
+
+func chmodInode(t *kernel.Task, in vfs.Inode, readOnly bool, mode uint32) (uint64, error) {
 	m := mode & 0o7777
-	a, err := vd.Dentry.Inode().Stat()
+	a, err := in.Stat()
 	if err != nil {
 		return 0, err
 	}
@@ -516,7 +525,7 @@ func chmodCommon(t *kernel.Task, vd vfs.VirtualDentry, mode uint32) (uint64, err
 	if c.FSUID != 0 && !c.InGroup(a.GID) {
 		m &^= unix.S_ISGID
 	}
-	return 0, setattr(t, vd, vfs.SetAttr{Mode: &m}, true)
+	return 0, setattrInode(t, in, readOnly, vfs.SetAttr{Mode: &m}, true)
 }
 
 // Chmod implements chmod(2).
@@ -557,6 +566,9 @@ func Fchmod(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	if !fd.VirtualDentry().Ok() {
+		if in := fd.Inode(); in != nil {
+			return chmodInode(t, in, false, uint32(a[1])) // a memfd: an inode with no path
+		}
 		return 0, unix.EBADF
 	}
 	return chmodCommon(t, fd.VirtualDentry(), uint32(a[1]))
