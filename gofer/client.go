@@ -538,6 +538,14 @@ func (h *Handle) Setxattr(name string, value []byte, flags int) error {
 	return err
 }
 
+// Removexattr removes a user.* extended attribute.
+func (h *Handle) Removexattr(name string) error {
+	e := h.req()
+	e.str(name)
+	_, _, err := h.c.call(OpRemovexattr, e)
+	return err
+}
+
 // Close releases the handle.
 func (h *Handle) Close() error {
 	_, _, err := h.c.call(OpClose, h.req())

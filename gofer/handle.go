@@ -277,7 +277,7 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 			return errReply(unix.EINVAL)
 		}
 		return s.getdents(n, off)
-	case OpGetxattr, OpListxattr, OpSetxattr:
+	case OpGetxattr, OpListxattr, OpSetxattr, OpRemovexattr:
 		return s.xattr(op, n, d, ro)
 	}
 	return errReply(unix.ENOSYS)
@@ -631,7 +631,7 @@ func (s *Server) xattr(op Op, n *node, d *decoder, ro bool) *reply {
 	if n.kind != KindRegular && n.kind != KindDir {
 		return errReply(unix.ENODATA)
 	}
-	if op == OpSetxattr {
+	if op == OpSetxattr || op == OpRemovexattr {
 		if ro {
 			return errReply(unix.EROFS)
 		}
@@ -662,6 +662,10 @@ func (s *Server) xattr(op Op, n *node, d *decoder, ro bool) *reply {
 		r.e.str(string(buf[:k]))
 	case OpSetxattr:
 		if err := unix.Fsetxattr(fd, name, value, flags); err != nil {
+			return errReply(err)
+		}
+	case OpRemovexattr:
+		if err := unix.Fremovexattr(fd, name); err != nil {
 			return errReply(err)
 		}
 	}

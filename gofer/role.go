@@ -296,6 +296,7 @@ var goferSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_FGETXATTR, Reason: "getxattr"},
 	{Nr: unix.SYS_FLISTXATTR, Reason: "listxattr"},
 	{Nr: unix.SYS_FSETXATTR, Reason: "setxattr (user.* only)"},
+	{Nr: unix.SYS_FREMOVEXATTR, Reason: "removexattr (user.* only)"},
 	{Nr: unix.SYS_READ, Reason: "handshake, Go runtime"},
 	{Nr: unix.SYS_WRITE, Reason: "handshake, status"},
 	{Nr: unix.SYS_SENDMSG, Reason: "replies with donated FDs"},

@@ -37,26 +37,27 @@ type Op uint8
 
 // Requests.
 const (
-	OpAttach    Op = iota + 1 // mount index → entry
-	OpWalk                    // handle, name → entry
-	OpStat                    // handle → attr
-	OpStatFS                  // handle → statfs
-	OpOpen                    // handle, flags → (fd)
-	OpCreate                  // handle, name, flags, mode → entry (fd)
-	OpMkdir                   // handle, name, mode → entry
-	OpMknod                   // handle, name, mode → entry
-	OpSymlink                 // handle, name, target → entry
-	OpLink                    // handle (dir), target handle, name → entry
-	OpUnlink                  // handle, name, flags
-	OpRename                  // handle, old name, new dir handle, new name, flags
-	OpReadlink                // handle → target
-	OpSetAttr                 // handle, mask, mode, uid, gid, size, atime, mtime
-	OpGetdents                // handle, offset → dirents, next offset (0 at end)
-	OpGetxattr                // handle, name → value
-	OpListxattr               // handle → names
-	OpSetxattr                // handle, name, value, flags
-	OpClose                   // handle
-	OpGrow                    // handle, end → granted end (disk limit; ENOSPC: nothing)
+	OpAttach      Op = iota + 1 // mount index → entry
+	OpWalk                      // handle, name → entry
+	OpStat                      // handle → attr
+	OpStatFS                    // handle → statfs
+	OpOpen                      // handle, flags → (fd)
+	OpCreate                    // handle, name, flags, mode → entry (fd)
+	OpMkdir                     // handle, name, mode → entry
+	OpMknod                     // handle, name, mode → entry
+	OpSymlink                   // handle, name, target → entry
+	OpLink                      // handle (dir), target handle, name → entry
+	OpUnlink                    // handle, name, flags
+	OpRename                    // handle, old name, new dir handle, new name, flags
+	OpReadlink                  // handle → target
+	OpSetAttr                   // handle, mask, mode, uid, gid, size, atime, mtime
+	OpGetdents                  // handle, offset → dirents, next offset (0 at end)
+	OpGetxattr                  // handle, name → value
+	OpListxattr                 // handle → names
+	OpSetxattr                  // handle, name, value, flags
+	OpClose                     // handle
+	OpGrow                      // handle, end → granted end (disk limit; ENOSPC: nothing)
+	OpRemovexattr               // handle, name
 	opMax
 )
 

@@ -11,8 +11,18 @@ import (
 )
 
 // openExecutable resolves and opens path for execve: a regular file with execute permission
-// on a mount that allows it.
+// on a mount that allows it. Like open, it resolves again when a rename replaced the file
+// between the resolution and the open.
 func (t *Task) openExecutable(dirfd int32, path string, follow bool) (*loader.Opened, error) {
+	for i := 0; ; i++ {
+		o, err := t.openExecutableOnce(dirfd, path, follow, i == staleRetries)
+		if err != errStale {
+			return o, err
+		}
+	}
+}
+
+func (t *Task) openExecutableOnce(dirfd int32, path string, follow, last bool) (*loader.Opened, error) {
 	vd, err := t.Lookup(dirfd, path, follow)
 	if err != nil {
 		return nil, err
@@ -37,6 +47,9 @@ func (t *Task) openExecutable(dirfd int32, path string, follow bool) (*loader.Op
 	}
 	f, err := in.Open(unix.O_RDONLY)
 	if err != nil {
+		if !last && t.staleOpen(vd, err) {
+			return nil, errStale
+		}
 		return nil, err
 	}
 	m, ok := f.(vfs.Mappable)
@@ -55,12 +68,9 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	if path == "" {
 		return unix.ENOENT
 	}
-	as, err := t.k.Platform.NewAddressSpace()
-	if err != nil {
-		t.k.debugf("execve: new address space: %v", err)
-		return unix.ENOMEM
-	}
-	m := mm.New(t.k.MemoryFile, as, t.k.Platform.MaxUserAddress())
+	// The new image is built apart; at the point of no return it takes over the old image's
+	// platform address space (and so its stubs) unless a vfork parent still uses that.
+	m := mm.NewDetached(t.k.MemoryFile, t.k.Platform.MaxUserAddress())
 	creds := t.Creds()
 	stackSoft, _ := t.Limit(unix.RLIMIT_STACK)
 	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft,
@@ -93,12 +103,33 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	}
 	t.becomeLeader()
 	t.exitRobustList(t.MM()) // in the old image, before it goes
+	var as platform.AddressSpace
+	if cur := t.MM(); cur != nil {
+		as = cur.TakeAddressSpace()
+	}
+	if as == nil {
+		var err error
+		if as, err = t.k.Platform.NewAddressSpace(); err != nil {
+			t.k.debugf("execve: new address space: %v", err)
+			m.Release()
+			return unix.ENOMEM
+		}
+	}
+	if err := m.Adopt(as); err != nil {
+		// Past the point of no return: the old image is gone (Linux kills the process too).
+		t.k.debugf("execve: filling the address space: %v", err)
+		as.Release()
+		m.Release()
+		t.exitGroup(exitStatusSignal(unix.SIGKILL))
+		return unix.EINTR
+	}
 	tg.mu.Lock()
 	old := tg.mm
 	tg.mm = m
 	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe
 	tg.comm = res.Comm
+	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
 	fds := tg.fds
 	var shared *vfs.FDTable
 	if fds != nil && fds.Shared() {

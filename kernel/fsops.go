@@ -1,7 +1,11 @@
 package kernel
 
 import (
+	"errors"
+	"time"
+
 	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,8 +91,37 @@ func (pathFile) Read(*vfs.FileDescription, [][]byte, int64) (int64, error)  { re
 func (pathFile) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EBADF }
 func (pathFile) Release()                                                   {}
 
+// staleRetries bounds how often an open resolves its path again after the file it found
+// was renamed over or unlinked before it could be opened (Linux retries such races too,
+// with LOOKUP_REVAL).
+const staleRetries = 5
+
+// errStale marks an open that lost such a race.
+var errStale = errors.New("the file was replaced while being opened")
+
 // OpenAt implements the path part of open/openat/openat2/creat.
 func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescription, error) {
+	for i := 0; ; i++ {
+		fd, err := t.openAt(dirfd, path, oo, i == staleRetries)
+		if err != errStale {
+			return fd, err
+		}
+	}
+}
+
+// staleOpen reports whether opening vd failed with err because a rename or unlink replaced
+// it after the path resolved: the failure is then not the app's to see.
+func (t *Task) staleOpen(vd vfs.VirtualDentry, err error) bool {
+	if err != unix.ENOENT && err != unix.ESTALE {
+		return false
+	}
+	// A rename holds the rename lock until the dentry cache says what it did.
+	t.k.NS.LockRename()
+	t.k.NS.UnlockRename()
+	return vd.Dentry.IsDead()
+}
+
+func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.FileDescription, error) {
 	flags := oo.Flags
 	o, err := t.resolveStart(dirfd, path)
 	if err != nil {
@@ -196,11 +229,39 @@ func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescripti
 	f := created
 	if f == nil {
 		if f, err = in.Open(flags); err != nil {
+			if !last && t.staleOpen(vd, err) {
+				return nil, errStale
+			}
 			return nil, err
 		}
 	}
 	if f, err = t.openedTerminal(f, flags); err != nil {
 		return nil, err
 	}
-	return vfs.NewFileDescription(f, vd, flags), nil
+	fd := vfs.NewFileDescription(f, vd, flags)
+	if pw, ok := f.(vfs.PartnerWaiter); ok && flags&unix.O_NONBLOCK == 0 {
+		if err := t.waitPartner(fd, pw); err != nil {
+			fd.DecRef()
+			return nil, err
+		}
+	}
+	return fd, nil
+}
+
+// waitPartner blocks a FIFO open until the other side opens it (interruptibly).
+func (t *Task) waitPartner(fd *vfs.FileDescription, pw vfs.PartnerWaiter) error {
+	p, ok := fd.Impl().(vfs.Pollable)
+	if !ok {
+		return nil
+	}
+	t.noteWait(func() string { return "the other end of FIFO " + fd.VirtualDentry().Path() })
+	e := &waiter.Entry{Mask: ^uint32(0), Callback: func(uint32) { t.wakeUp() }}
+	p.EventRegister(e)
+	defer p.EventUnregister(e)
+	for pw.WaitingForPartner() {
+		if err := t.sleep(nil, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -30,6 +30,8 @@ type Config struct {
 	Release    string // uname -r inside the sandbox
 	Version    string // uname -v
 	UID, GID   uint32 // the app's credentials
+	// Groups are the first process's supplementary groups.
+	SupplementaryGroups []uint32
 	// Debug receives one line per unknown syscall number (sbx run --debug); nil discards.
 	Debug io.Writer
 	// Strace receives every syscall with decoded arguments and result; nil disables.

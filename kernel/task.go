@@ -276,7 +276,8 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 	}
 	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
 		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
-		creds:        vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID},
+		creds: vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID,
+			Groups: append([]uint32(nil), k.SupplementaryGroups...)},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now()}
 	t, err := k.newTaskLocked(tg, pid)
 	if err != nil {

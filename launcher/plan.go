@@ -29,12 +29,17 @@ type Plan struct {
 	Env         []string
 	Cwd         string
 	UID, GID    uint32
-	Hostname    string
-	Platform    string
-	Gofer       gofer.Config
-	Layout      []sandbox.Mount
-	Warnings    []string
-	MaxTasks    int
+	// Groups are the app's supplementary groups.
+	Groups []uint32
+	// Caps, when set, are the capabilities (effective, permitted, inheritable) the app's
+	// root has inside the sandbox's kernel; unset, the launching user's own.
+	Caps     *[3]uint64
+	Hostname string
+	Platform string
+	Gofer    gofer.Config
+	Layout   []sandbox.Mount
+	Warnings []string
+	MaxTasks int
 	// Limits are resource limits (RLIMIT_* → soft, hard) the app starts with.
 	Limits map[int][2]uint64
 	// MemoryLimit bounds the sandbox's memory in bytes (0: none).
@@ -52,8 +57,10 @@ type Plan struct {
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.
 	DBus *DBusPlan
-	// Net is the policy the net broker applies to the sandbox's Internet sockets.
-	Net netbroker.Policy
+	// Net is the policy the net broker applies to the sandbox's Internet sockets; NetAddrs
+	// the addresses the sandbox's eth0 shows (none: only lo).
+	Net      netbroker.Policy
+	NetAddrs []string
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

@@ -169,19 +169,17 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	execKernel.Close()
 	netKernel.Close()
 	gp.Conn.Close()
-	// The kernel's start-up overlaps the gofer's self-confinement; it gets its
-	// configuration, and so touches no host file, only once the gofer is ready.
-	if err := gp.Ready(); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return fmt.Errorf("starting the gofer: %w", err)
+	// The kernel gets its configuration at once: its start-up (platform, memory file,
+	// namespace) overlaps the gofer's self-confinement, and its first requests to the gofer
+	// wait in the socket until the gofer, confined, serves them.
+	caps := ownCaps()
+	if plan.Caps != nil {
+		caps = *plan.Caps
 	}
-	plan.mark(stderr, "gofer ready (confined)")
-	plan.Warnings = append(plan.Warnings, gp.Warnings...)
-	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Hostname: plan.Hostname,
+	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: ownCaps(), Limits: startLimits(plan.Limits),
+		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs,
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
@@ -192,6 +190,13 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("configuring the kernel: %w", err)
 	}
 	cfgW.Close()
+	if err := gp.Ready(); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("starting the gofer: %w", err)
+	}
+	plan.mark(stderr, "gofer ready (confined)")
+	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	sc := bufio.NewScanner(ctlLauncher)
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
 	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead = time.Now(), gp, cmd, ctlLauncher, sc

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"fmt"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"net"
 	"os"
 
@@ -9,7 +10,7 @@ import (
 )
 
 // openPty opens a pseudo-terminal pair (the container's terminal).
-func openPty(size *Box) (master, slave *os.File, err error) {
+func openPty(size *spec.Box) (master, slave *os.File, err error) {
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening a terminal: %w", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"net"
 	"os"
 	"os/exec"
@@ -41,6 +42,9 @@ type execMsg struct {
 	Exited bool   `json:"exited,omitempty"`
 	Status int    `json:"status,omitempty"`
 	Signal int    `json:"signal,omitempty"`
+	// All, with Signal as the first message of a connection: signal every process of the
+	// container (kill --all) and answer with an empty message.
+	All bool `json:"all,omitempty"`
 }
 
 const execSocket = "exec.sock"
@@ -113,6 +117,15 @@ func serveExec(c *net.UnixConn, sb *launcher.Sandbox) {
 		b, _ := json.Marshal(m)
 		c.Write(b)
 	}
+	var all execMsg
+	if len(files) == 0 && json.Unmarshal(buf[:n], &all) == nil && all.All && all.Signal > 0 {
+		if err := sb.SignalPID(-1, syscall.Signal(all.Signal)); err != nil {
+			send(execMsg{Error: err.Error(), Code: 125})
+			return
+		}
+		send(execMsg{})
+		return
+	}
 	var req sandbox.ExecRequest
 	if len(files) != 3 || json.Unmarshal(buf[:n], &req) != nil || len(req.Argv) == 0 {
 		send(execMsg{Error: "bad exec request", Code: 125})
@@ -157,9 +170,9 @@ func serveExec(c *net.UnixConn, sb *launcher.Sandbox) {
 
 // ExecOptions are exec's flags.
 type ExecOptions struct {
-	// Process replaces the container's process fields it sets (from --process, or args,
+	// spec.Process replaces the container's process fields it sets (from --process, or args,
 	// env, cwd and user flags).
-	Process       *Process
+	Process       *spec.Process
 	Detach        bool
 	PidFile       string
 	ConsoleSocket string
@@ -172,7 +185,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	if rec.Status != StatusRunning {
+	if rec.Status != spec.StatusRunning {
 		return 125, fmt.Errorf("cannot exec in a %s container", rec.Status)
 	}
 	req := sandbox.ExecRequest{Argv: o.Process.Args, Env: o.Process.Env, Cwd: o.Process.Cwd, UID: o.Process.User.UID, GID: o.Process.User.GID}
@@ -343,4 +356,35 @@ func ExecMain() int {
 		fmt.Fprintf(os.Stderr, "sbx: %v\n", err)
 	}
 	return code
+}
+
+// signalAll asks the container's monitor to signal every process of the container.
+func signalAll(dir string, sig syscall.Signal) error {
+	addr, done, err := sockAddr(dir)
+	if err != nil {
+		return err
+	}
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: addr, Net: "unixpacket"})
+	done()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	b, _ := json.Marshal(execMsg{Signal: int(sig), All: true})
+	if _, err := c.Write(b); err != nil {
+		return err
+	}
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	var m execMsg
+	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		return err
+	}
+	if m.Error != "" {
+		return errors.New(m.Error)
+	}
+	return nil
 }

@@ -1,3 +1,12 @@
+// Package oci is sbx's OCI runtime front end: runc's command set over containers whose plan
+// comes from their bundle (plan.ForBundle, the same launcher.Plan `sbx run` builds),
+// with the container lifecycle of the OCI runtime specification (create, start, state,
+// kill, delete, exec), keeping each container's state under a root directory as runc does.
+//
+// A container is a small monitor process (sbx re-executed in the OCI init role) that the
+// engine sees as the container's process: create starts it, and it waits on a FIFO in the
+// container's state directory; start opens the FIFO, and the monitor starts the sandbox
+// (gofer and kernel) and exits with the app's status. Signals sent to it reach the app.
 package oci
 
 import (
@@ -6,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sbx-dev/sbx/oci/spec"
+	"github.com/sbx-dev/sbx/plan"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -27,23 +38,18 @@ const InitRole = "__oci-init"
 // initConfigFD is where the monitor reads its configuration.
 const initConfigFD = 3
 
-func jsonStrict(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	return d.Decode(v)
-}
-
 // Runtime is the runc-style command set over one state root.
 type Runtime struct {
-	// Root holds one directory per container (runc's --root).
+	// spec.Root holds one directory per container (runc's --root).
 	Root string
 }
 
 // record is what the state directory keeps about a container.
 type record struct {
-	State
+	spec.State
 	// StartTime is the monitor's start time (/proc/PID/stat field 22), against PID reuse.
-	StartTime uint64 `json:"start_time"`
-	Hooks     *Hooks `json:"hooks,omitempty"`
+	StartTime uint64      `json:"start_time"`
+	Hooks     *spec.Hooks `json:"hooks,omitempty"`
 }
 
 // initConfig is what create hands the monitor.
@@ -84,7 +90,7 @@ func (r *Runtime) load(id string) (string, *record, error) {
 		return dir, nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
 	}
 	rec.Status = status(dir, &rec)
-	if rec.Status == StatusStopped {
+	if rec.Status == spec.StatusStopped {
 		rec.Pid = 0
 	}
 	return dir, &rec, nil
@@ -94,15 +100,15 @@ func (r *Runtime) load(id string) (string, *record, error) {
 // created, alive past it is running, gone is stopped.
 func status(dir string, rec *record) string {
 	if rec.Pid <= 0 || procStartTime(rec.Pid) != rec.StartTime {
-		return StatusStopped
+		return spec.StatusStopped
 	}
 	if st, _ := procState(rec.Pid); st == 'Z' || st == 'X' {
-		return StatusStopped
+		return spec.StatusStopped
 	}
 	if _, err := os.Stat(filepath.Join(dir, "exec.fifo")); err == nil {
-		return StatusCreated
+		return spec.StatusCreated
 	}
-	return StatusRunning
+	return spec.StatusRunning
 }
 
 // procStat reads /proc/PID/stat's fields after the command name.
@@ -155,21 +161,21 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	spec, err := LoadSpec(bundle)
+	cfg, err := spec.Load(bundle)
 	if err != nil {
 		return err
 	}
-	plan, err := Plan(id, bundle, spec)
+	pl, err := plan.ForBundle(id, bundle, cfg)
 	if err != nil {
 		return err
 	}
-	if err := makeMountPoints(plan.Gofer.Mounts[0].HostPath, spec); err != nil {
+	if err := makeMountPoints(pl.Gofer.Mounts[0].HostPath, cfg); err != nil {
 		return err
 	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" {
+	if cfg.Process.Terminal && o.ConsoleSocket == "" {
 		return errors.New("cannot allocate tty if runc will detach without setting console socket")
 	}
-	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+	if !cfg.Process.Terminal && o.ConsoleSocket != "" {
 		return errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
@@ -190,11 +196,11 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	if err := unix.Mkfifo(filepath.Join(dir, "exec.fifo"), 0o600); err != nil {
 		return fmt.Errorf("exec fifo: %w", err)
 	}
-	rec := &record{State: State{OCIVersion: Version, ID: id, Status: StatusCreating, Bundle: bundle, Rootfs: plan.Gofer.Mounts[0].HostPath,
-		Created: time.Now().UTC().Format(time.RFC3339Nano), Owner: "", Annotations: spec.Annotations}, Hooks: spec.Hooks}
+	rec := &record{State: spec.State{OCIVersion: spec.Version, ID: id, Status: spec.StatusCreating, Bundle: bundle, Rootfs: pl.Gofer.Mounts[0].HostPath,
+		Created: time.Now().UTC().Format(time.RFC3339Nano), Owner: "", Annotations: cfg.Annotations}, Hooks: cfg.Hooks}
 	stdin, stdout, stderr := o.Stdin, o.Stdout, o.Stderr
-	if spec.Process.Terminal {
-		master, slave, err := openPty(spec.Process.ConsoleSize)
+	if cfg.Process.Terminal {
+		master, slave, err := openPty(cfg.Process.ConsoleSize)
 		if err != nil {
 			return err
 		}
@@ -204,7 +210,7 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 			return err
 		}
 		stdin, stdout, stderr = slave, slave, slave
-		plan.Env = appendIfMissing(plan.Env, "TERM=xterm")
+		pl.Env = appendIfMissing(pl.Env, "TERM=xterm")
 	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -215,14 +221,14 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.ExtraFiles = []*os.File{cfgR}
 	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: spec.Process.Terminal, Ctty: 0}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: cfg.Process.Terminal, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		cfgR.Close()
 		cfgW.Close()
 		return fmt.Errorf("starting the container's monitor: %w", err)
 	}
 	cfgR.Close()
-	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: plan})
+	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: pl})
 	cfgW.Close()
 	rec.Pid = cmd.Process.Pid
 	rec.StartTime = procStartTime(rec.Pid)
@@ -231,9 +237,9 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 		return err
 	}
 	state := rec.State
-	state.Status = StatusCreating
-	if spec.Hooks != nil {
-		for _, hs := range [][]Hook{spec.Hooks.Prestart, spec.Hooks.CreateRuntime, spec.Hooks.CreateContainer} {
+	state.Status = spec.StatusCreating
+	if cfg.Hooks != nil {
+		for _, hs := range [][]spec.Hook{cfg.Hooks.Prestart, cfg.Hooks.CreateRuntime, cfg.Hooks.CreateContainer} {
 			if err := runHooks(hs, state); err != nil {
 				cmd.Process.Kill()
 				return err
@@ -286,9 +292,9 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	switch rec.Status {
-	case StatusRunning:
+	case spec.StatusRunning:
 		return errors.New("cannot start an already running container")
-	case StatusStopped:
+	case spec.StatusStopped:
 		return errors.New("cannot start a container that has stopped")
 	}
 	// Opening the FIFO's read end releases the monitor, which writes one byte.
@@ -317,7 +323,7 @@ func (r *Runtime) Start(id string) error {
 	os.Remove(filepath.Join(dir, "exec.fifo"))
 	if rec.Hooks != nil {
 		st := rec.State
-		st.Status = StatusRunning
+		st.Status = spec.StatusRunning
 		if err := runHooks(rec.Hooks.Poststart, st); err != nil {
 			return err
 		}
@@ -325,8 +331,8 @@ func (r *Runtime) Start(id string) error {
 	return nil
 }
 
-// State returns the container's state.
-func (r *Runtime) State(id string) (*State, error) {
+// spec.State returns the container's state.
+func (r *Runtime) State(id string) (*spec.State, error) {
 	_, rec, err := r.load(id)
 	if err != nil {
 		return nil, err
@@ -335,7 +341,7 @@ func (r *Runtime) State(id string) (*State, error) {
 }
 
 // List returns every container's state.
-func (r *Runtime) List() ([]State, error) {
+func (r *Runtime) List() ([]spec.State, error) {
 	ents, err := os.ReadDir(r.Root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -343,7 +349,7 @@ func (r *Runtime) List() ([]State, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []State
+	var out []spec.State
 	for _, e := range ents {
 		if _, rec, err := r.load(e.Name()); err == nil {
 			out = append(out, rec.State)
@@ -354,12 +360,19 @@ func (r *Runtime) List() ([]State, error) {
 
 // Kill sends sig to the container's process.
 func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
-	_, rec, err := r.load(id)
+	dir, rec, err := r.load(id)
 	if err != nil {
 		return err
 	}
-	if rec.Status == StatusStopped {
+	if rec.Status == spec.StatusStopped {
 		return errors.New("container not running")
+	}
+	if all && rec.Status == spec.StatusRunning {
+		// Every process inside; the monitor gets SIGKILL itself (which it cannot relay).
+		if sig == unix.SIGKILL {
+			return unix.Kill(rec.Pid, sig)
+		}
+		return signalAll(dir, sig)
 	}
 	if err := unix.Kill(rec.Pid, sig); err != nil {
 		if err == unix.ESRCH {
@@ -376,19 +389,19 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err != nil {
 		return err
 	}
-	if rec.Status != StatusStopped {
-		if !force && rec.Status != StatusCreated {
+	if rec.Status != spec.StatusStopped {
+		if !force && rec.Status != spec.StatusCreated {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, rec.Status)
 		}
 		unix.Kill(rec.Pid, unix.SIGKILL)
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if status(dir, rec) == StatusStopped {
+			if status(dir, rec) == spec.StatusStopped {
 				break
 			}
 		}
 	}
 	st := rec.State
-	st.Status = StatusStopped
+	st.Status = spec.StatusStopped
 	st.Pid = 0
 	var hookErr error
 	if rec.Hooks != nil {
@@ -402,7 +415,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 
 // runHooks runs hooks in order with the state on their standard input; the first failure
 // stops the rest.
-func runHooks(hooks []Hook, st State) error {
+func runHooks(hooks []spec.Hook, st spec.State) error {
 	b, _ := json.Marshal(st)
 	for _, h := range hooks {
 		ctx := context.Background()
@@ -458,7 +471,7 @@ func InitMain() int {
 		var rec record
 		if json.Unmarshal(b, &rec) == nil && rec.Hooks != nil {
 			st := rec.State
-			st.Status = StatusRunning
+			st.Status = spec.StatusRunning
 			st.Pid = os.Getpid()
 			if err := runHooks(rec.Hooks.StartContainer, st); err != nil {
 				fmt.Fprintf(os.Stderr, "sbx: container: %v\n", err)
@@ -488,7 +501,7 @@ func InitMain() int {
 // makeMountPoints creates the mount points the spec's mounts need in the root filesystem,
 // as runc does before it makes the root read-only: directories, or empty files for binds
 // of files. Paths resolve inside the root (its symlinks cannot lead out).
-func makeMountPoints(rootfs string, s *Spec) error {
+func makeMountPoints(rootfs string, s *spec.Spec) error {
 	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -549,4 +562,18 @@ func makeMountPoints(rootfs string, s *Spec) error {
 		}
 	}
 	return nil
+}
+
+// below reports whether path lies at or below dir.
+func below(path, dir string) (string, bool) {
+	if dir == "/" {
+		return strings.TrimPrefix(path, "/"), true
+	}
+	if path == dir {
+		return "", true
+	}
+	if rest, ok := strings.CutPrefix(path, dir+"/"); ok {
+		return rest, true
+	}
+	return "", false
 }

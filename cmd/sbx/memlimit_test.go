@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,5 +121,51 @@ func checkOOMEvent(t *testing.T, rt string) {
 		case <-timeout:
 			t.Fatal("no oom event")
 		}
+	}
+}
+
+// TestMemoryNumbers checks what programs read about memory under a 256 MiB limit: the limit
+// is the machine's RAM (/proc/meminfo, sysinfo), and touching 64 MiB shows in VmRSS,
+// RssAnon and smaps_rollup.
+func TestMemoryNumbers(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make test installs it)")
+	}
+	dir, err := os.MkdirTemp("", "sbx-memnum-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	exe := filepath.Join(dir, "memnum")
+	if out, err := exec.Command("gcc", "-O1", "-o", exe, "testdata/memnum.c").CombinedOutput(); err != nil {
+		t.Fatalf("compiling: %v\n%s", err, out)
+	}
+	prof := filepath.Join(dir, "mem256.toml")
+	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := sbxtest.Sbx(t, u, "run", "--profile", prof, "--ro", dir, "--", exe)
+			if r.Code != 0 {
+				t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+			}
+			var total, sys, rss0, anon0, rss1, anon1, roll int64
+			if _, err := fmt.Sscanf(r.Stdout, "MemTotal %d\nsysinfo %d\nbefore VmRSS %d RssAnon %d\nafter VmRSS %d RssAnon %d Rss %d\n",
+				&total, &sys, &rss0, &anon0, &rss1, &anon1, &roll); err != nil {
+				t.Fatalf("output %q: %v", r.Stdout, err)
+			}
+			if total != 256<<10 || sys != 256<<10 {
+				t.Errorf("MemTotal %d kB, sysinfo %d kB; want the limit, %d kB", total, sys, 256<<10)
+			}
+			const touched = 64 << 10
+			for name, v := range map[string]int64{"VmRSS": rss1 - rss0, "RssAnon": anon1 - anon0} {
+				if v < touched || v > touched+8<<10 {
+					t.Errorf("%s grew by %d kB after touching %d kB", name, v, touched)
+				}
+			}
+			if roll < rss1-1024 || roll > rss1+1024 {
+				t.Errorf("smaps_rollup Rss %d kB, VmRSS %d kB; want them to agree", roll, rss1)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/oci"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -201,7 +202,7 @@ sbx-runc). See docs/oci.md.`,
 			}
 			if format == "json" {
 				if sts == nil {
-					sts = []oci.State{}
+					sts = []spec.State{}
 				}
 				return printJSON(io, sts)
 			}
@@ -301,25 +302,26 @@ sbx-runc). See docs/oci.md.`,
 			if _, err := os.Stat(path); err == nil {
 				return fail(fmt.Errorf("file %s exists; remove it first", path))
 			}
-			b, _ := json.MarshalIndent(oci.Example(specRootless), "", "\t")
+			b, _ := json.MarshalIndent(spec.Example(specRootless), "", "\t")
 			return fail(os.WriteFile(path, append(b, '\n'), 0o666))
 		},
 	}
 	specCmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "the bundle directory")
 	specCmd.Flags().BoolVar(&specRootless, "rootless", false, "a spec for a rootless container")
-	version := &cobra.Command{
+	versionCmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the runtime's version",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			fmt.Fprintf(io.Out, "sbx-runc version %s\nspec: %s\n", version, oci.Version)
+			fmt.Fprintf(io.Out, "sbx-runc version %s\nspec: %s\n", currentVersion(), spec.Version)
 			return nil
 		},
 	}
 	cmd.AddCommand(create, start, runCmd, state, kill, del, list, ps, execCmd, features, specCmd)
 	if asRoot {
-		cmd.AddCommand(version)
-		cmd.Flags().BoolP("version", "v", false, "print the version")
+		cmd.AddCommand(versionCmd)
+		cmd.Version = currentVersion()
+		cmd.SetVersionTemplate("sbx-runc version {{.Version}}\nspec: " + spec.Version + "\n")
 	}
 	return cmd
 }
@@ -421,8 +423,8 @@ func runcMain(args []string, io *IOStreams) int {
 
 // execProcess builds an exec's process: process.json when given, else the container's own
 // process with the command, environment, directory, user and terminal flags applied.
-func execProcess(bundle, processFile string, args, env []string, cwd, user string, ttySet, tty bool) (*oci.Process, error) {
-	var p oci.Process
+func execProcess(bundle, processFile string, args, env []string, cwd, user string, ttySet, tty bool) (*spec.Process, error) {
+	var p spec.Process
 	if processFile != "" {
 		b, err := os.ReadFile(processFile)
 		if err != nil {
@@ -433,7 +435,7 @@ func execProcess(bundle, processFile string, args, env []string, cwd, user strin
 		}
 		return &p, nil
 	}
-	spec, err := oci.LoadSpec(bundle)
+	spec, err := spec.Load(bundle)
 	if err != nil {
 		return nil, err
 	}

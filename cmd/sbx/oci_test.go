@@ -6,19 +6,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
-	"github.com/sbx-dev/sbx/oci"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"golang.org/x/sys/unix"
 )
 
 // ociBundle makes a bundle with a busybox-static root filesystem, readable by every user,
 // from config (nil: sbx-runc spec's example), and returns its directory.
-func ociBundle(t *testing.T, edit func(s *oci.Spec)) string {
+func ociBundle(t *testing.T, edit func(s *spec.Spec)) string {
 	t.Helper()
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("busybox-static is not installed (make test installs it)")
@@ -46,7 +47,7 @@ func ociBundle(t *testing.T, edit func(s *oci.Spec)) string {
 	}
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "secret/key"), []byte("hidden\n"), 0o644)
-	s := oci.Example(false)
+	s := spec.Example(false)
 	s.Process.Terminal = false
 	if edit != nil {
 		edit(s)
@@ -95,7 +96,7 @@ func (r *runcCLI) run(args ...string) (string, string, int) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if args[0] == "create" || args[0] == "run" {
+	if args[0] == "create" || args[0] == "run" || args[0] == "exec" && slices.Contains(args, "--detach") {
 		// The container inherits these: files, so that nothing waits for it to close them.
 		cmd.Stdout, cmd.Stderr = r.out, r.out
 	}
@@ -108,17 +109,17 @@ func (r *runcCLI) run(args ...string) (string, string, int) {
 	} else if err != nil {
 		r.t.Fatal(err)
 	}
-	if args[0] == "create" || args[0] == "run" {
+	if args[0] == "create" || args[0] == "run" || args[0] == "exec" && slices.Contains(args, "--detach") {
 		// sbx-runc's own errors went to the shared file too.
 		return "", r.output()[before:], code
 	}
 	return stdout.String(), stderr.String(), code
 }
 
-func (r *runcCLI) state(id string) oci.State {
+func (r *runcCLI) state(id string) spec.State {
 	r.t.Helper()
 	out, errs, code := r.run("state", id)
-	var st oci.State
+	var st spec.State
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 		r.t.Fatalf("state %s: exit %d, %q %s", id, code, out, errs)
 	}
@@ -153,12 +154,12 @@ func TestOCILifecycle(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(hookDir) })
 			os.Chmod(hookDir, 0o777)
 			hookOut := filepath.Join(hookDir, "hooks")
-			bundle := ociBundle(t, func(s *oci.Spec) {
+			bundle := ociBundle(t, func(s *spec.Spec) {
 				s.Process.Args = []string{"/bin/sh", "-c", "echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
-				hook := func(name string) oci.Hook {
-					return oci.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + hookOut}}
+				hook := func(name string) spec.Hook {
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + hookOut}}
 				}
-				s.Hooks = &oci.Hooks{CreateRuntime: []oci.Hook{hook("createRuntime")}, Poststart: []oci.Hook{hook("poststart")}, Poststop: []oci.Hook{hook("poststop")}}
+				s.Hooks = &spec.Hooks{CreateRuntime: []spec.Hook{hook("createRuntime")}, Poststart: []spec.Hook{hook("poststart")}, Poststop: []spec.Hook{hook("poststop")}}
 			})
 			r := newRuncCLI(t, u)
 			pidFile := filepath.Join(filepath.Dir(r.root), "pid")
@@ -167,8 +168,13 @@ func TestOCILifecycle(t *testing.T) {
 			}
 			st := r.state("c1")
 			pid, _ := os.ReadFile(pidFile)
-			if st.Status != oci.StatusCreated || st.ID != "c1" || st.Bundle != bundle || strconv.Itoa(st.Pid) != string(pid) || st.Pid <= 0 || st.OCIVersion == "" {
+			if st.Status != spec.StatusCreated || st.ID != "c1" || st.Bundle != bundle || strconv.Itoa(st.Pid) != string(pid) || st.Pid <= 0 || st.OCIVersion == "" {
 				t.Errorf("state after create = %+v (pid file %q)", st, pid)
+			}
+			// `sbx oci` is the same command set.
+			ociArgv := u.Wrap([]string{sbxtest.Binary(t), "oci", "--root", r.root, "state", "c1"})
+			if out, err := exec.Command(ociArgv[0], ociArgv[1:]...).Output(); err != nil || !strings.Contains(string(out), `"status": "created"`) {
+				t.Errorf("sbx oci state c1: %s (%v)", out, err)
 			}
 			if strings.Contains(r.output(), "started") {
 				t.Errorf("the process ran before start: %q", r.output())
@@ -179,7 +185,7 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("start", "c1"); code != 0 {
 				t.Fatalf("start: exit %d: %s", code, errs)
 			}
-			waitStatus(t, r, "c1", oci.StatusRunning)
+			waitStatus(t, r, "c1", spec.StatusRunning)
 			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "started") && time.Now().Before(deadline); {
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -192,7 +198,7 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("kill", "c1", "TERM"); code != 0 {
 				t.Errorf("kill TERM: exit %d %s", code, errs)
 			}
-			waitStatus(t, r, "c1", oci.StatusStopped)
+			waitStatus(t, r, "c1", spec.StatusStopped)
 			if !strings.Contains(r.output(), "got TERM") {
 				t.Errorf("the app did not get SIGTERM: output %q", r.output())
 			}
@@ -244,22 +250,22 @@ func TestOCIProcess(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(host) })
 			os.Chmod(host, 0o755)
 			os.WriteFile(filepath.Join(host, "data"), []byte("from the host\n"), 0o644)
-			bundle := ociBundle(t, func(s *oci.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; hostname; ulimit -n; cat /mnt/data;
+			bundle := ociBundle(t, func(s *spec.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; id -G; hostname; ulimit -n; cat /mnt/data;
 touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; cat /secret/key 2>/dev/null || echo masked; exit 5`}
 				s.Process.Env = append(s.Process.Env, "GREETING=hello from config")
 				s.Process.Cwd = "/work"
-				s.Process.User = oci.User{UID: 1000, GID: 1000}
-				s.Process.Rlimits = []oci.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}}
+				s.Process.User = spec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 27}}
+				s.Process.Rlimits = []spec.Rlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}}
 				s.Hostname = "box"
-				s.Mounts = append(s.Mounts, oci.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
-					oci.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})
+				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
+					spec.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})
 				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret/key")
 			})
 			r := newRuncCLI(t, u)
 			_, _, code := r.run("run", "--bundle", bundle, "p1")
 			errs := ""
-			want := "hello from config\n/work\n1000\n1000\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nmasked\n"
+			want := "hello from config\n/work\n1000\n1000\n1000 5 27\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nmasked\n"
 			if code != 5 || r.output() != want {
 				t.Errorf("sbx-runc run: exit %d (want 5), output %q, want %q; stderr %s", code, r.output(), want, errs)
 			}
@@ -271,7 +277,7 @@ touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmp
 // console socket and the app's output arrives there.
 func TestOCITerminal(t *testing.T) {
 	u := sbxtest.Users()[0]
-	bundle := ociBundle(t, func(s *oci.Spec) {
+	bundle := ociBundle(t, func(s *spec.Spec) {
 		s.Process.Terminal = true
 		s.Process.Args = []string{"/bin/sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo on a terminal"}
 	})
@@ -341,8 +347,8 @@ func TestOCITerminal(t *testing.T) {
 func TestOCIExec(t *testing.T) {
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			bundle := ociBundle(t, func(s *oci.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", "while :; do sleep 0.05; done"}
+			bundle := ociBundle(t, func(s *spec.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo init got USR1' USR1; while :; do sleep 0.05; done"}
 				s.Process.Env = append(s.Process.Env, "FROM=config")
 			})
 			r := newRuncCLI(t, u)
@@ -375,10 +381,29 @@ func TestOCIExec(t *testing.T) {
 					t.Fatal("the detached exec's host process outlived its process")
 				}
 			}
+			// kill --all reaches every process, the exec'd ones too.
+			if _, errs, code := r.run("exec", "--detach", "e1", "/bin/sh", "-c", `trap "echo exec got USR1; exit 0" USR1; echo exec ready; while :; do sleep 0.05; done`); code != 0 {
+				t.Fatalf("exec --detach: exit %d %s", code, errs)
+			}
+			waitOutput := func(want string) {
+				t.Helper()
+				for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), want); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%q never appeared; output %q", want, r.output())
+					}
+				}
+			}
+			waitOutput("exec ready")
+			time.Sleep(100 * time.Millisecond) // the trap is set before the loop's first sleep
+			if _, errs, code := r.run("kill", "--all", "e1", "USR1"); code != 0 {
+				t.Errorf("kill --all: exit %d %s", code, errs)
+			}
+			waitOutput("init got USR1")
+			waitOutput("exec got USR1")
 			if _, errs, code := r.run("kill", "e1", "KILL"); code != 0 {
 				t.Fatalf("kill: %d %s", code, errs)
 			}
-			waitStatus(t, r, "e1", oci.StatusStopped)
+			waitStatus(t, r, "e1", spec.StatusStopped)
 			if _, errs, code := r.run("exec", "e1", "/bin/true"); code == 0 || !strings.Contains(errs, "stopped") {
 				t.Errorf("exec into a stopped container: exit %d %q", code, errs)
 			}

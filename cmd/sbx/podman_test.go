@@ -143,6 +143,19 @@ func TestPodman(t *testing.T) {
 			if r := run("-t", img, "/bin/sh", "-c", `[ -t 0 ] && [ -t 1 ] && echo terminal`); r.Code != 0 || !strings.Contains(r.Stdout, "terminal") {
 				t.Errorf("-t: exit %d stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)
 			}
+			if _, err := exec.LookPath("script"); err == nil {
+				// -it: podman wants a terminal on its own stdin; script(1) gives it one.
+				argv := append(append(append([]string{"env"}, p.env...), "podman"), p.flags...)
+				argv = append(argv, "run", "--rm", "-it", "--network", "none", img, "/bin/sh", "-c", "tty; read -r line; echo got $line")
+				quoted := make([]string, len(argv))
+				for i, a := range argv {
+					quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+				}
+				r := sbxtest.Run(t, u, "", "typed\n", "script", "-qec", strings.Join(quoted, " "), "/dev/null")
+				if out := strings.ReplaceAll(r.Stdout, "\r", ""); r.Code != 0 || !strings.Contains(out, "/dev/console\n") || !strings.Contains(out, "got typed") {
+					t.Errorf("-it: exit %d output %q stderr %s", r.Code, out, r.Stderr)
+				}
+			}
 			name := fmt.Sprintf("sbxtest-%d", time.Now().UnixNano())
 			if r := p.run("run", "-d", "--network", "none", "--name", name, img, "/bin/sh", "-c",
 				`trap "echo got USR1" USR1; trap "echo got TERM; exit 9" TERM; echo up; while :; do sleep 0.05; done`); r.Code != 0 {

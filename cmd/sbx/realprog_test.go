@@ -122,7 +122,8 @@ print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))'`},
 }
 
 // TestRunAppendsToRedirectedOutput: the app's stdout is the user's file, with the user's
-// shell's position and O_APPEND; a copy_file_range (GNU cat) must write there, not at 0, and
+// shell's position and O_APPEND; a copy_file_range (GNU cat) must write there, not at 0,
+// pwrite must not move it, and
 // reopening /dev/stdout makes a description of its own (O_TRUNC truncates, O_APPEND
 // appends) as natively.
 func TestRunAppendsToRedirectedOutput(t *testing.T) {
@@ -133,7 +134,8 @@ func TestRunAppendsToRedirectedOutput(t *testing.T) {
 { echo pre; RUN cat "$2/a"; echo post; } > "$1.2"
 printf 'original\n' > "$1.3"; RUN sh -c 'echo first; echo x > /dev/stdout; echo y >> /dev/stdout; echo z' >> "$1.3"
 printf 'original\n' > "$1.4"; RUN sh -c 'echo first; echo x > /dev/stdout; echo y >> /dev/stdout; echo z' 1<> "$1.4"
-cat "$1" "$1.2" "$1.3" "$1.4" | od -c`, "RUN", run)
+printf '0123456789' > "$1.5"; { RUN python3 -c 'import os; os.lseek(1, 3, 0); os.pwrite(1, b"PW", 7); os.write(1, b"W")'; echo E; } 1<> "$1.5"
+cat "$1" "$1.2" "$1.3" "$1.4" "$1.5" | od -c`, "RUN", run)
 	}
 	for _, u := range sbxtest.Users() {
 		out := filepath.Join(dir, "out-"+u.Name)

@@ -125,3 +125,59 @@ func (mf *MemoryFile) copyData(dst, src, n int64) {
 		pos = hole
 	}
 }
+
+// nullAS stands in for a platform address space while an MM is built before it may have
+// one: exec loads the new image before its point of no return, while the old image must
+// stay intact, and only then gives it the old image's platform address space (Adopt).
+type nullAS struct{}
+
+func (nullAS) MapFile(uint64, uint64, int64, platform.Prot) error { return nil }
+func (nullAS) Unmap(uint64, uint64) error                         { return nil }
+func (nullAS) Protect(uint64, uint64, platform.Prot) error        { return nil }
+func (nullAS) Release()                                           {}
+
+// NewDetached returns an empty address space with no platform address space yet (Adopt
+// gives it one).
+func NewDetached(mf *MemoryFile, maxAddr uint64) *MM { return New(mf, nullAS{}, maxAddr) }
+
+// TakeAddressSpace takes m's platform address space for another MM to Adopt, when no other
+// process shares m (a vfork parent); m is left with none. It returns nil when m is shared.
+func (m *MM) TakeAddressSpace() platform.AddressSpace {
+	if m.users.n.Load() != 1 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	as := m.as
+	if _, ok := as.(nullAS); ok || as == nil {
+		return nil
+	}
+	m.as = nullAS{}
+	return as
+}
+
+// Adopt empties as and makes it m's platform address space, mirroring m's VMAs into it
+// (exec keeps the process's stubs instead of starting new ones).
+func (m *MM) Adopt(as platform.AddressSpace) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := as.Unmap(0, m.maxAddr); err != nil {
+		return err
+	}
+	m.as = as
+	for _, v := range m.vmas {
+		prot := v.platformProt()
+		if v.lazy != nil {
+			prot = 0
+		}
+		if err := as.MapFile(v.Start, v.End-v.Start, v.memOff, prot); err != nil {
+			return err
+		}
+		if v.lazy != nil {
+			if err := m.protectRunsLocked(v, v.Start, v.End, v.platformProt()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

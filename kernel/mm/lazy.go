@@ -73,6 +73,18 @@ func (l *lazyFill) dec() {
 	}
 }
 
+// allFilled reports whether pages [i, j) are all filled.
+func (l *lazyFill) allFilled(i, j int) bool {
+	l.fill.mu.Lock()
+	defer l.fill.mu.Unlock()
+	for k := i; k < j; k++ {
+		if !l.fill.bits.get(k) {
+			return false
+		}
+	}
+	return true
+}
+
 // mappedAt reports whether the page at addr (in v) has its protection in the platform.
 func (l *lazyFill) mappedAt(v *VMA, addr uint64) bool {
 	i, _ := v.lazyPages(pageDown(addr), pageDown(addr)+PageSize)

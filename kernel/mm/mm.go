@@ -274,9 +274,13 @@ const minMmapAddr = 0x10000
 func (m *MM) insertLocked(v *VMA) error {
 	prot := v.platformProt()
 	if v.lazy != nil {
-		prot = 0
 		i, j := v.lazyPages(v.Start, v.End)
-		v.lazy.mapped.clearRange(i, j)
+		if v.lazy.entry != nil && v.lazy.allFilled(i, j) {
+			v.lazy.mapped.setRange(i, j) // page-cache pages filled already: no faults
+		} else {
+			prot = 0
+			v.lazy.mapped.clearRange(i, j)
+		}
 	}
 	if err := m.as.MapFile(v.Start, v.End-v.Start, v.memOff, prot); err != nil {
 		return err
@@ -337,6 +341,7 @@ type MapOpts struct {
 	MaxProt      platform.Prot // what mprotect may later grant (file opened read-only: no write for shared)
 	Fixed        bool
 	NoReplace    bool
+	NoReserve    bool // MAP_NORESERVE: not counted by the overcommit heuristic
 	Shared       bool
 	GrowsDown    bool
 	Source       Source // nil for anonymous memory
@@ -385,6 +390,9 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		replace = length
 	}
 	if !m.mayExpandLocked(length, isData(o.Prot, o.Shared, o.GrowsDown), addr, replace) {
+		return 0, unix.ENOMEM
+	}
+	if !o.NoReserve && accountable(o.Prot, o.Shared) && !enoughMemory(length) {
 		return 0, unix.ENOMEM
 	}
 	v := &VMA{Start: addr, End: addr + length, Prot: o.Prot, MaxProt: o.MaxProt, Shared: o.Shared,
@@ -492,6 +500,7 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 		}
 	}
 	// Every page must be mapped.
+	var newlyAccountable uint64
 	for a := addr; a < end; {
 		v := m.vmaAtLocked(a)
 		if v == nil {
@@ -500,7 +509,13 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 		if prot&^v.MaxProt != 0 {
 			return unix.EACCES
 		}
+		if accountable(prot, v.Shared) && !accountable(v.Prot, v.Shared) {
+			newlyAccountable += min(end, v.End) - max(a, v.Start)
+		}
 		a = v.End
+	}
+	if newlyAccountable > 0 && !enoughMemory(newlyAccountable) {
+		return unix.ENOMEM
 	}
 	m.splitLocked(addr)
 	m.splitLocked(end)
@@ -908,15 +923,11 @@ func (m *MM) FaultCode(addr uint64) int32 {
 	return 2 // SEGV_ACCERR
 }
 
-// Usage returns the sizes /proc reports: total mapped (VmSize) and an estimate of the
-// resident set, in bytes.
+// Usage returns the sizes /proc reports: total mapped (VmSize) and the resident set
+// (VmRSS), in bytes.
 func (m *MM) Usage() (size, rss uint64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, v := range m.vmas {
-		size += v.End - v.Start
-	}
-	return size, size
+	u := m.Stats()
+	return u.Size, u.RSS.Total()
 }
 
 // Maps renders /proc/PID/maps.

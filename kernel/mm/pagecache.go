@@ -62,6 +62,10 @@ func newPageCache(mf *MemoryFile) *PageCache {
 	return &PageCache{mf: mf, entries: map[CacheKey]*cacheEntry{}}
 }
 
+// maxEntries bounds the entries (each holds a host FD of its file): beyond it, the ones no
+// mapping uses are dropped.
+const maxEntries = 512
+
 // entryFor returns the entry of src's contents, in use by the caller (unuse when done).
 func (c *PageCache) entryFor(src Cacheable) (*cacheEntry, error) {
 	key, reader, release, err := src.CacheIdentity()
@@ -69,6 +73,11 @@ func (c *PageCache) entryFor(src Cacheable) (*cacheEntry, error) {
 		return nil, err
 	}
 	c.mu.Lock()
+	if len(c.entries) >= maxEntries {
+		c.mu.Unlock()
+		c.DropUnused()
+		c.mu.Lock()
+	}
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil {
 		release()
@@ -179,4 +188,15 @@ func (m *MM) mapFilledLocked(v *VMA) error {
 		i = j
 	}
 	return nil
+}
+
+// Resident returns the bytes of file pages the cache holds.
+func (c *PageCache) Resident() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, e := range c.entries {
+		n += c.mf.dataBytes(e.base, e.length)
+	}
+	return n
 }

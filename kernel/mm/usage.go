@@ -1,6 +1,9 @@
 package mm
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
 
 // RSS is an address space's resident memory by kind, in bytes, as /proc/PID/status counts
 // it: pages that hold data in the memory file (holes cost nothing and are not counted).
@@ -50,4 +53,62 @@ func (mf *MemoryFile) dataBytes(off, n int64) int64 {
 		pos = hole
 	}
 	return total
+}
+
+// Stats are an address space's sizes as /proc/PID/status reports them, in bytes.
+type Stats struct {
+	Size, Data, Stack, Exec uint64 // VmSize, VmData, VmStk, and mapped executable code
+	RSS                     RSS
+}
+
+// Stats returns m's sizes.
+func (m *MM) Stats() Stats {
+	m.mu.Lock()
+	var s Stats
+	for _, v := range m.vmas {
+		n := v.End - v.Start
+		s.Size += n
+		stack := v.GrowsDown || v.Name == "[stack]"
+		switch {
+		case stack:
+			s.Stack += n
+		case isData(v.Prot, v.Shared, false):
+			s.Data += n
+		case v.Prot&platform.ProtExec != 0:
+			s.Exec += n
+		}
+	}
+	m.mu.Unlock()
+	s.RSS = m.Resident()
+	return s
+}
+
+// Span returns the lowest and highest mapped addresses (smaps_rollup's range).
+func (m *MM) Span() (lo, hi uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.vmas) == 0 {
+		return 0, 0
+	}
+	return m.vmas[0].Start, m.vmas[len(m.vmas)-1].End
+}
+
+// Overcommit, as Linux's default heuristic mode (vm.overcommit_memory = 0) does it: memory
+// that could need fresh pages (private and writable) may be promised freely, except a
+// single request larger than the machine's RAM and swap together, which fails at once.
+// MAP_NORESERVE mappings and memory that cannot be written are not counted; making memory
+// writable later (mprotect) is checked the same way.
+
+// accountable reports whether memory with prot counts against overcommit.
+func accountable(prot platform.Prot, shared bool) bool {
+	return prot&platform.ProtWrite != 0 && !shared
+}
+
+// enoughMemory reports whether a request of length bytes passes the heuristic.
+func enoughMemory(length uint64) bool {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return true
+	}
+	return length <= (si.Totalram+si.Totalswap)*uint64(si.Unit)
 }

@@ -24,6 +24,7 @@ type Config struct {
 	Cwd      string   `json:"cwd"`
 	UID      uint32   `json:"uid"`
 	GID      uint32   `json:"gid"`
+	Groups   []uint32 `json:"groups,omitempty"` // supplementary groups
 	Hostname string   `json:"hostname"`
 	Platform string   `json:"platform"`
 	Debug    bool     `json:"debug"`
@@ -46,6 +47,9 @@ type Config struct {
 	// Caps are the launching user's effective, permitted and inheritable capabilities:
 	// what capget reports for root inside (the sandbox grants none of them on the host).
 	Caps [3]uint64 `json:"caps"`
+	// NetAddrs are the addresses of the sandbox's eth0 (the host's, as connections through
+	// the net broker show them); none: the sandbox has only lo (network mode none).
+	NetAddrs []string `json:"net_addrs,omitempty"`
 	// Seccomp installs the kernel's own host-syscall filter (tests may turn it off to debug).
 	NoSeccomp bool `json:"no_seccomp,omitempty"`
 }

@@ -19,7 +19,7 @@ import (
 //	launcher → kernel: {"op":"stats"}            kernel → launcher: KernelStats
 //	launcher → kernel: {"op":"tree"}             kernel → launcher: {"processes":[...]}
 //	launcher → kernel: {"op":"connections"}      kernel → launcher: {"connections":[...]}
-//	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process)
+//	launcher → kernel: {"op":"signal","signal":15,"pid":0}   (pid 0: the first process; -1: all)
 //	launcher → kernel: {"op":"tty-signal","signal":2}   (what the user's terminal sent the
 //	                   launcher: to the terminal's foreground process group inside)
 //
@@ -160,6 +160,13 @@ func serveControl(k *kernel.Kernel, files *goferfs.Cache, userTTY *tty.Control) 
 			pid := req.PID
 			if pid == 0 {
 				pid = k.InitPID()
+			}
+			if pid == -1 {
+				// Every process of the sandbox (an OCI kill --all).
+				for _, tg := range k.Groups() {
+					k.SignalGroup(tg, unix.Signal(req.Signal))
+				}
+				break
 			}
 			if err := k.Signal(pid, unix.Signal(req.Signal)); err != nil {
 				rep.Error = err.Error()

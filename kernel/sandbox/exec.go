@@ -126,7 +126,7 @@ func runExec(k *kernel.Kernel, ns *vfs.Namespace, req ExecRequest, stdio []int, 
 		}
 		var st unix.Stat_t
 		unix.Fstat(hfd, &st)
-		fd := vfs.NewAnonFileDescription(host.New(hfd, true), hostName(i, st), flags&(unix.O_ACCMODE|unix.O_APPEND))
+		fd := vfs.NewAnonFileDescription(host.NewSharedOwned(hfd), hostName(i, st), flags&(unix.O_ACCMODE|unix.O_APPEND))
 		t.FDs().InstallAt(int32(i), fd, false)
 		fd.DecRef()
 	}

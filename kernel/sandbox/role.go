@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/gofer"
@@ -126,7 +128,7 @@ func run(stderr io.Writer) (int, error) {
 		kplat = &markPlatform{Platform: plat, mark: mark}
 	}
 	kcfg := kernel.Config{Platform: kplat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
+		UID: cfg.UID, GID: cfg.GID, SupplementaryGroups: cfg.Groups, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
 		MemoryLimit: cfg.MemoryLimit}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
@@ -142,6 +144,13 @@ func run(stderr io.Writer) (int, error) {
 	var st unix.Stat_t
 	if unix.Fstat(NetFD, &st) == nil {
 		kcfg.Net = inet.NewStack(netproto.NewClient(NetFD))
+		var addrs []netip.Prefix
+		for _, a := range cfg.NetAddrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				addrs = append(addrs, p)
+			}
+		}
+		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
 	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
@@ -218,7 +227,11 @@ func run(stderr io.Writer) (int, error) {
 	t.Run()
 	go serveExec(k, ns)
 	<-k.Done()
-	mark("app exited")
+	if mp, ok := kplat.(*markPlatform); ok {
+		mark("app exited (" + mp.summary() + ")")
+	} else {
+		mark("app exited")
+	}
 	return k.ExitCode(), nil
 }
 
@@ -228,6 +241,15 @@ type markPlatform struct {
 	platform.Platform
 	mark func(string)
 	once sync.Once
+	// switches and inSwitch count the events of every context and the time spent in
+	// Switch (app code, the trap to the kernel and back, stub start-up).
+	switches, inSwitch atomic.Int64
+}
+
+// summary says how the app's time split between running (Switch) and the kernel.
+func (m *markPlatform) summary() string {
+	return fmt.Sprintf("%d events, %.1f ms running app code or switching to it", m.switches.Load(),
+		float64(m.inSwitch.Load())/1e6)
 }
 
 func (m *markPlatform) NewContext() (platform.Context, error) {
@@ -244,7 +266,10 @@ type markContext struct {
 }
 
 func (c *markContext) Switch(as platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
+	start := time.Now()
 	ev, err := c.Context.Switch(as, regs)
+	c.p.inSwitch.Add(int64(time.Since(start)))
+	c.p.switches.Add(1)
 	c.p.once.Do(func() { c.p.mark("app running (its first syscall)") })
 	return ev, err
 }

@@ -58,7 +58,7 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EBADF
 	case unix.F_SETPIPE_SZ:
 		if e, ok := fd.Impl().(*pipe.End); ok {
-			n, err := e.PipeOf().SetSize(int(a[2]))
+			n, err := e.PipeOf().SetSize(uint64(uint32(a[2])), capable(t, capSysResource))
 			return uint64(n), err
 		}
 		return 0, unix.EBADF

@@ -302,22 +302,19 @@ func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Sysinfo implements sysinfo(2).
 func Sysinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	var si unix.Sysinfo_t
-	if err := unix.Sysinfo(&si); err != nil {
-		return 0, err
-	}
 	k := t.Kernel()
+	mi := k.MemInfo() // the sandbox's memory, its limit as the RAM
 	b := make([]byte, 112)
 	le := binary.LittleEndian
 	le.PutUint64(b[0:], uint64(k.Uptime().Seconds()))
-	le.PutUint64(b[32:], si.Totalram)
-	le.PutUint64(b[40:], si.Freeram)
-	le.PutUint64(b[48:], si.Sharedram)
-	le.PutUint64(b[56:], si.Bufferram)
-	le.PutUint64(b[64:], si.Totalswap)
-	le.PutUint64(b[72:], si.Freeswap)
+	le.PutUint64(b[32:], mi.Total)
+	le.PutUint64(b[40:], mi.Free)
+	le.PutUint64(b[48:], 0)
+	le.PutUint64(b[56:], 0)
+	le.PutUint64(b[64:], mi.SwapTotal)
+	le.PutUint64(b[72:], mi.SwapFree)
 	le.PutUint16(b[80:], uint16(len(k.Groups())))
-	le.PutUint32(b[104:], si.Unit)
+	le.PutUint32(b[104:], 1)
 	if _, err := t.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}

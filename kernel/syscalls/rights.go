@@ -26,7 +26,10 @@ const scmMaxFD = 253
 
 type rightsBatch struct {
 	files []*vfs.FileDescription
-	keep  int // the carrier pipe's read end
+	// cred, when set, is the sender's SCM_CREDENTIALS for a receiver with SO_PASSCRED
+	// (when it differs from the connection's peer credentials).
+	cred *unix.Ucred
+	keep int // the carrier pipe's read end
 }
 
 var rights = struct {
@@ -60,7 +63,7 @@ func (b *rightsBatch) release() {
 
 // newCarrier registers files (the caller's references pass to the batch) and returns the
 // carrier's host FD, which the caller closes once sent.
-func newCarrier(files []*vfs.FileDescription) (int, error) {
+func newCarrier(files []*vfs.FileDescription, cred *unix.Ucred) (int, error) {
 	collectLostRights()
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -73,48 +76,49 @@ func newCarrier(files []*vfs.FileDescription) (int, error) {
 		return -1, unix.ENOMEM
 	}
 	rights.mu.Lock()
-	rights.m[st.Ino] = &rightsBatch{files: files, keep: p[0]}
+	rights.m[st.Ino] = &rightsBatch{files: files, cred: cred, keep: p[0]}
 	rights.mu.Unlock()
 	return p[1], nil
 }
 
-// takeCarrier turns a received carrier (closed here) back into its files.
-func takeCarrier(fd int) []*vfs.FileDescription {
+// takeCarrier turns a received carrier (closed here) back into its files and credentials.
+func takeCarrier(fd int) ([]*vfs.FileDescription, *unix.Ucred) {
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil
+		return nil, nil
 	}
 	rights.mu.Lock()
 	b := rights.m[st.Ino]
 	delete(rights.m, st.Ino)
 	rights.mu.Unlock()
 	if b == nil {
-		return nil
+		return nil, nil
 	}
 	unix.Close(b.keep)
-	return b.files
+	return b.files, b.cred
 }
 
 // readRights parses sendmsg's control data: the files of its SCM_RIGHTS messages (with a
-// reference each). SCM_CREDENTIALS is accepted and has no effect here.
-func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, error) {
+// reference each) and the credentials an SCM_CREDENTIALS message claims (checked).
+func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *unix.Ucred, error) {
 	if length == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if length > 1<<16 {
-		return nil, unix.ENOBUFS
+		return nil, nil, unix.ENOBUFS
 	}
 	b := make([]byte, length)
 	if _, err := t.CopyIn(addr, b); err != nil {
-		return nil, unix.EFAULT
+		return nil, nil, unix.EFAULT
 	}
 	var files []*vfs.FileDescription
-	fail := func(err error) ([]*vfs.FileDescription, error) {
+	var claimed *unix.Ucred
+	fail := func(err error) ([]*vfs.FileDescription, *unix.Ucred, error) {
 		for _, f := range files {
 			f.DecRef()
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	le := binary.LittleEndian
 	for off := 0; off+16 <= len(b); {
@@ -137,23 +141,37 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, er
 				files = append(files, f)
 			}
 		case level == unix.SOL_SOCKET && typ == unix.SCM_CREDENTIALS:
+			// Only one's own credentials may be claimed, unless privileged (scm_check_creds).
+			if clen != 28 {
+				return fail(unix.EINVAL)
+			}
+			d := b[off+16:]
+			pid, uid, gid := int32(le.Uint32(d)), le.Uint32(d[4:]), le.Uint32(d[8:])
+			c := t.Creds()
+			if pid != t.Group().PID && !capable(t, capSysAdmin) ||
+				uid != c.UID && uid != c.EUID && uid != c.SUID && !capable(t, capSetuid) ||
+				gid != c.GID && gid != c.EGID && gid != c.SGID && !capable(t, capSetgid) {
+				return fail(unix.EPERM)
+			}
+			claimed = &unix.Ucred{Pid: pid, Uid: uid, Gid: gid}
 		default:
 			return fail(unix.EINVAL)
 		}
 		off += (clen + 7) &^ 7
 	}
-	return files, nil
+	return files, claimed, nil
 }
 
-// sendWithRights sends bufs carrying files on an in-sandbox socket.
-func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, files []*vfs.FileDescription) (uint64, error) {
+// sendWithRights sends bufs carrying files (and the sender's credentials, when set) on an
+// in-sandbox socket.
+func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, files []*vfs.FileDescription, cred *unix.Ucred) (uint64, error) {
 	if !s.Internal() {
 		for _, f := range files {
 			f.DecRef()
 		}
 		return 0, unix.EOPNOTSUPP // a host peer could not use sandbox files
 	}
-	carrier, err := newCarrier(files)
+	carrier, err := newCarrier(files, cred)
 	if err != nil {
 		for _, f := range files {
 			f.DecRef()
@@ -181,7 +199,7 @@ func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 // recvWithRights receives into bufs and installs the files that came along; it returns
 // the control data to hand back (SCM_RIGHTS, at most room bytes of it) and MSG_CTRUNC
 // when not all of them fitted (those are closed, as on Linux).
-func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, room uint64) (uint64, []byte, int, error) {
+func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, room uint64) (uint64, []byte, *unix.Ucred, int, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	var n int64
 	var carriers []int
@@ -191,21 +209,26 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		n, carriers, err = s.RecvCarriers(bufs, flags)
 		if err == unix.EAGAIN && !nonblock {
 			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
-				return 0, nil, 0, werr
+				return 0, nil, nil, 0, werr
 			}
 			continue
 		}
 		if err != nil {
-			return 0, nil, 0, err
+			return 0, nil, nil, 0, err
 		}
 		break
 	}
 	var files []*vfs.FileDescription
+	var cred *unix.Ucred
 	for _, c := range carriers {
-		files = append(files, takeCarrier(c)...)
+		fs, cr := takeCarrier(c)
+		files = append(files, fs...)
+		if cr != nil {
+			cred = cr
+		}
 	}
 	if len(files) == 0 {
-		return uint64(n), nil, 0, nil
+		return uint64(n), nil, cred, 0, nil
 	}
 	fit := 0
 	if room >= 16 {
@@ -227,7 +250,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		f.DecRef()
 	}
 	if len(nums) == 0 {
-		return uint64(n), nil, msgFlags, nil
+		return uint64(n), nil, cred, msgFlags, nil
 	}
 	cm := make([]byte, 16+4*len(nums))
 	le := binary.LittleEndian
@@ -237,5 +260,5 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	for i, num := range nums {
 		le.PutUint32(cm[16+4*i:], num)
 	}
-	return uint64(n), cm, msgFlags, nil
+	return uint64(n), cm, cred, msgFlags, nil
 }

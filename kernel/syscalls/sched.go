@@ -375,21 +375,19 @@ func Capget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if int32(pid) < 0 {
 		return 0, unix.EINVAL
 	}
-	euid := t.Creds().EUID
+	c := t.Creds()
 	if pid != 0 {
 		tg := t.Kernel().GroupByPID(int32(pid))
 		if tg == nil {
 			return 0, unix.ESRCH
 		}
-		euid = tg.Creds().EUID
+		tc := tg.Creds()
+		c = &tc
 	}
 	if a[1] == 0 {
 		return 0, nil
 	}
-	var caps [3]uint64 // effective, permitted, inheritable
-	if euid == 0 {
-		caps = t.Kernel().Caps
-	}
+	caps := capSets(t, c)
 	b := make([]byte, 12*words)
 	for i := range words {
 		for j, c := range caps {

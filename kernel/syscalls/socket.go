@@ -202,6 +202,11 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // everything unless a timeout or a signal ends it early (then it reports what was sent).
 // A broken connection raises SIGPIPE unless MSG_NOSIGNAL.
 func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, write bool) (uint64, error) {
+	if write && s.Internal() {
+		if c := ucred(t); s.PeerNeedsCred(c) {
+			return sendWithRights(t, fd, s, bufs, flags, nil, &c)
+		}
+	}
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	w := newSockWaiter(s, write)
 	var done int64
@@ -271,9 +276,15 @@ func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	defer fd.DecRef()
-	files, err := readRights(t, h.control, h.controllen)
+	files, claimed, err := readRights(t, h.control, h.controllen)
 	if err != nil {
 		return 0, err
+	}
+	// The credentials a receiver with SO_PASSCRED gets: the ones claimed, else the
+	// sender's own.
+	cred := ucred(t)
+	if claimed != nil {
+		cred = *claimed
 	}
 	iovs, err := readIovecs(t, h.iov, h.iovlen)
 	if err == nil {
@@ -292,10 +303,10 @@ func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 						return 0, err
 					}
 				}
-				return dgramSend(t, fd, s, bufs, name, int(a[2]))
+				return dgramSendAs(t, fd, s, bufs, name, int(a[2]), cred)
 			}
-			if len(files) > 0 {
-				return sendWithRights(t, fd, s, bufs, int(a[2]), files)
+			if len(files) > 0 || s.Internal() && s.PeerNeedsCred(cred) {
+				return sendWithRights(t, fd, s, bufs, int(a[2]), files, &cred)
 			}
 			return sockIO(t, fd, s, bufs, int(a[2]), true)
 		}
@@ -332,16 +343,36 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var control []byte
 	msgFlags := 0
 	from := ""
+	// With SO_PASSCRED every message comes with its sender's credentials first
+	// (CMSG_SPACE(sizeof(struct ucred)) of the control buffer).
+	passcred := s.PassCred()
+	room := h.controllen
+	if passcred {
+		room -= min(room, credCmsgSpace)
+	}
+	var cred *unix.Ucred
 	switch {
 	case s.Internal():
-		n, control, msgFlags, err = recvWithRights(t, fd, s, bufs, int(a[2]), h.controllen)
+		n, control, cred, msgFlags, err = recvWithRights(t, fd, s, bufs, int(a[2]), room)
+		if cred == nil {
+			cred, _ = s.PeerCred()
+		}
 	case s.Type == unix.SOCK_DGRAM:
-		n, from, msgFlags, err = dgramRecv(t, fd, s, bufs, int(a[2]))
+		var dc unix.Ucred
+		n, from, dc, msgFlags, err = dgramRecv(t, fd, s, bufs, int(a[2]))
+		cred = &dc
 	default:
 		n, err = sockIO(t, fd, s, bufs, int(a[2]), false)
+		cred, _ = s.PeerCred()
 	}
 	if err != nil {
 		return 0, err
+	}
+	if passcred && cred != nil {
+		control = append(credCmsg(*cred), control...)
+	}
+	if uint64(len(control)) > h.controllen {
+		msgFlags |= unix.MSG_CTRUNC
 	}
 	used := uint64(0)
 	if len(control) > 0 {
@@ -411,7 +442,7 @@ func Recvfrom(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	if s.Type == unix.SOCK_DGRAM && !s.Internal() {
-		n, from, _, err := dgramRecv(t, fd, s, bufs, int(a[3]))
+		n, from, _, _, err := dgramRecv(t, fd, s, bufs, int(a[3]))
 		if err != nil {
 			return 0, err
 		}
@@ -785,6 +816,11 @@ func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
 
 // dgramSend sends bufs on datagram socket s to the named address (none: its peer).
 func dgramSend(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, name string, flags int) (uint64, error) {
+	return dgramSendAs(t, fd, s, bufs, name, flags, ucred(t))
+}
+
+// dgramSendAs is dgramSend with the credentials the datagram carries.
+func dgramSendAs(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, name string, flags int, cred unix.Ucred) (uint64, error) {
 	var target *sock.Socket
 	if name != "" {
 		var err error
@@ -795,7 +831,7 @@ func dgramSend(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	w := newSockWaiter(s, true)
 	for {
-		n, err := s.SendTo(target, bufs)
+		n, err := s.SendToAs(target, bufs, cred)
 		if err == unix.EAGAIN && !nonblock {
 			// The receiver's queue is full: retry as it drains.
 			if err := w.block(t, time.Now().Add(time.Millisecond)); err != nil {
@@ -807,15 +843,16 @@ func dgramSend(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 	}
 }
 
-// dgramRecv receives one datagram, returning its length, sender and MSG_TRUNC.
-func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int) (uint64, string, int, error) {
+// dgramRecv receives one datagram, returning its length, sender, the sender's
+// credentials and MSG_TRUNC.
+func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int) (uint64, string, unix.Ucred, int, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	w := newSockWaiter(s, false)
 	for {
-		n, from, trunc, err := s.RecvFrom(bufs, flags)
+		n, from, cred, trunc, err := s.RecvFromCred(bufs, flags)
 		if err == unix.EAGAIN && !nonblock {
 			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
-				return 0, "", 0, werr
+				return 0, "", cred, 0, werr
 			}
 			continue
 		}
@@ -823,8 +860,24 @@ func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 		if trunc {
 			msgFlags = unix.MSG_TRUNC
 		}
-		return uint64(n), from, msgFlags, err
+		return uint64(n), from, cred, msgFlags, err
 	}
+}
+
+// credCmsgSpace is CMSG_SPACE(sizeof(struct ucred)).
+const credCmsgSpace = 32
+
+// credCmsg is an SCM_CREDENTIALS control message, padded to its CMSG_SPACE.
+func credCmsg(c unix.Ucred) []byte {
+	b := make([]byte, credCmsgSpace)
+	le := binary.LittleEndian
+	le.PutUint64(b, 28) // CMSG_LEN(12)
+	le.PutUint32(b[8:], unix.SOL_SOCKET)
+	le.PutUint32(b[12:], unix.SCM_CREDENTIALS)
+	le.PutUint32(b[16:], uint32(c.Pid))
+	le.PutUint32(b[20:], c.Uid)
+	le.PutUint32(b[24:], c.Gid)
+	return b
 }
 
 // ucred is the caller's SO_PEERCRED as its peers see it.

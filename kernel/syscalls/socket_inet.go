@@ -18,11 +18,13 @@ import (
 type socketFamily func(t *kernel.Task, family, typ, proto int) (vfs.File, error)
 
 // socketFamilies is the registry of address families offered to the app (AF_UNIX is the
-// original code path in socket.go). It is never modified.
+// original code path in socket.go): Internet sockets (socket_inet.go), NETLINK_ROUTE
+// (socket_netlink.go). It is never modified.
 var socketFamilies = map[uint64]socketFamily{
-	unix.AF_INET:   newInetSocket,
-	unix.AF_INET6:  newInetSocket,
-	unix.AF_PACKET: func(*kernel.Task, int, int, int) (vfs.File, error) { return nil, unix.EPERM },
+	unix.AF_INET:    newInetSocket,
+	unix.AF_INET6:   newInetSocket,
+	unix.AF_NETLINK: newNetlinkSocket,
+	unix.AF_PACKET:  func(*kernel.Task, int, int, int) (vfs.File, error) { return nil, unix.EPERM },
 }
 
 // newInetSocket creates a TCP, UDP or ICMP echo socket; raw sockets need CAP_NET_RAW, which
@@ -249,38 +251,47 @@ func inetSend(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, bufs [][]
 // inetRecv receives on an Internet socket, blocking unless non-blocking; MSG_WAITALL on a
 // stream waits for the whole buffer (or the end, a signal, or SO_RCVTIMEO).
 func inetRecv(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, bufs [][]byte, flags int) (uint64, netip.AddrPort, int, error) {
+	m, err := inetRecvMsg(t, fd, s, bufs, flags)
+	return uint64(m.N), m.From, m.Flags, err
+}
+
+func inetRecvMsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, bufs [][]byte, flags int) (inet.Msg, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	rcv, _ := s.Timeouts()
 	dl := deadline(rcv)
 	want := total(bufs)
 	done := 0
 	waitAll := flags&unix.MSG_WAITALL != 0 && s.Type == unix.SOCK_STREAM && flags&unix.MSG_PEEK == 0
+	var last inet.Msg
 	for {
-		n, from, mf, err := s.Recv(bufs, flags&^unix.MSG_WAITALL)
+		m, err := s.RecvMsg(bufs, flags&^unix.MSG_WAITALL)
 		if err == nil {
+			n := m.N
 			done += n
+			m.N = done
 			if !waitAll || n == 0 || done >= want {
-				return uint64(done), from, mf, nil
+				return m, nil
 			}
+			last = m
 			bufs = advance(bufs, int64(n))
 			err = unix.EAGAIN
 		}
 		if err == unix.EAGAIN && !nonblock {
 			if werr := t.WaitFile(fd, waiter.EventIn, dl); werr != nil {
 				if done > 0 {
-					return uint64(done), from, 0, nil
+					return last, nil
 				}
 				if werr == unix.ETIMEDOUT {
-					return 0, from, 0, unix.EAGAIN
+					return inet.Msg{}, unix.EAGAIN
 				}
-				return 0, from, 0, werr
+				return inet.Msg{}, werr
 			}
 			continue
 		}
 		if done > 0 {
-			return uint64(done), from, 0, nil
+			return last, nil
 		}
-		return 0, from, 0, err
+		return inet.Msg{}, err
 	}
 }
 
@@ -346,20 +357,35 @@ func inetRecvmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, hdrAdd
 	if err != nil {
 		return 0, err
 	}
-	n, from, mf, err := inetRecv(t, fd, s, bufs, flags)
+	m, err := inetRecvMsg(t, fd, s, bufs, flags)
 	if err != nil {
 		return 0, err
 	}
 	if h.name != 0 && s.Type != unix.SOCK_STREAM {
-		putSockaddrIn(t, s.Family, h.name, hdrAddr+8, from)
+		putSockaddrIn(t, s.Family, h.name, hdrAddr+8, m.From)
 	} else {
 		putU32(t, hdrAddr+8, 0)
 	}
+	// Control messages (IP_TTL, IPV6_HOPLIMIT), cut at the app's buffer with MSG_CTRUNC.
+	used := uint64(0)
+	if len(m.Control) > 0 && h.control != 0 {
+		if uint64(len(m.Control)) > h.controllen {
+			m.Flags |= unix.MSG_CTRUNC
+		} else {
+			if _, err := t.CopyOut(h.control, m.Control); err != nil {
+				return 0, unix.EFAULT
+			}
+			used = uint64(len(m.Control))
+		}
+	} else if len(m.Control) > 0 {
+		m.Flags |= unix.MSG_CTRUNC
+	}
 	b := make([]byte, 8)
-	t.CopyOut(hdrAddr+40, b) // no control data
-	binary.LittleEndian.PutUint32(b, uint32(mf))
+	binary.LittleEndian.PutUint64(b, used)
+	t.CopyOut(hdrAddr+40, b)
+	binary.LittleEndian.PutUint32(b, uint32(m.Flags))
 	t.CopyOut(hdrAddr+48, b[:4])
-	return n, nil
+	return uint64(m.N), nil
 }
 
 func inetAccept(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, addr, lenAddr, flags uint64) (uint64, error) {
@@ -430,7 +456,7 @@ func inetSetsockopt(t *kernel.Task, s *inet.Socket, a kernel.SyscallArgs) (uint6
 func inetCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err error, handled bool) {
 	fd, s := inetFD(t, a[0])
 	if s == nil {
-		return 0, nil, false
+		return netlinkCall(t, nr, a)
 	}
 	defer fd.DecRef()
 	switch nr {

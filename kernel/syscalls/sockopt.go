@@ -39,6 +39,7 @@ const (
 	sofOptStats      = 1 << 12
 	sofOptTSOnly     = 1 << 11
 	capNetAdmin      = 12
+	capSysResource   = 24
 	capNetRaw        = 13
 )
 

@@ -138,7 +138,11 @@ func Table() *kernel.SyscallTable {
 			st.Entries[nr].Name = name
 		}
 	}
-	for _, e := range append(entries(), browserEntries()...) {
+	all := entries()
+	for _, more := range [][]entry{confEntries(), netEntries(), browserEntries()} {
+		all = append(all, more...)
+	}
+	for _, e := range all {
 		s := &st.Entries[e.nr]
 		s.Fn, s.Support, s.Note = e.fn, e.support, e.note
 		if e.args != "" {

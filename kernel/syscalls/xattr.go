@@ -59,6 +59,9 @@ func getxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, 
 	if err != nil {
 		return 0, err
 	}
+	if err := xattrPermission(t, in, name, false); err != nil {
+		return 0, err
+	}
 	x, ok := in.(vfs.Xattrer)
 	if !ok {
 		return 0, unix.ENODATA
@@ -106,6 +109,9 @@ func setxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, 
 	v := make([]byte, a[3])
 	if _, err := t.CopyIn(a[2], v); err != nil {
 		return 0, unix.EFAULT
+	}
+	if err := xattrPermission(t, in, name, true); err != nil {
+		return 0, err
 	}
 	if name == xattrACLAccess || name == xattrACLDefault {
 		return 0, setACL(t, vd, in, name, v)
@@ -167,4 +173,41 @@ func Fadvise64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	return 0, nil
+}
+
+// xattrPermission is Linux's xattr_permission: trusted.* needs CAP_SYS_ADMIN, user.*
+// lives only on regular files and directories (and a sticky directory's belong to its
+// owner), and the file's own permission decides the rest.
+func xattrPermission(t *kernel.Task, in vfs.Inode, name string, write bool) error {
+	a, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	deny := unix.ENODATA
+	if write {
+		deny = unix.EPERM
+	}
+	switch {
+	case strings.HasPrefix(name, "security."), strings.HasPrefix(name, "system."):
+		return nil
+	case strings.HasPrefix(name, "trusted."):
+		if !capable(t, capSysAdmin) {
+			return deny
+		}
+		return nil
+	case strings.HasPrefix(name, "user."):
+		typ := a.Type()
+		if typ != unix.S_IFREG && typ != unix.S_IFDIR {
+			return deny
+		}
+		c := t.Creds()
+		if typ == unix.S_IFDIR && a.Mode&unix.S_ISVTX != 0 && write && c.FSUID != a.UID && c.FSUID != 0 {
+			return unix.EPERM
+		}
+	}
+	want := uint32(vfs.MayRead)
+	if write {
+		want = vfs.MayWrite
+	}
+	return vfs.CheckAccess(t.Creds(), a, want)
 }

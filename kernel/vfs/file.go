@@ -488,3 +488,9 @@ func (fd *FileDescription) Getdents(emit func(d Dirent, nextOff int64) bool) err
 	}
 	return nil
 }
+
+// PartnerWaiter is a file whose blocking open must wait for something: a FIFO end
+// waiting for the other side.
+type PartnerWaiter interface {
+	WaitingForPartner() bool
+}

@@ -148,6 +148,10 @@ type Creds struct {
 	GID, EGID, SGID, FSGID uint32
 	Groups                 []uint32
 	Umask                  uint32
+	// Caps are the capability sets (effective, permitted, inheritable) capset(2) chose;
+	// nil: derived from the IDs (root's are those of the user who started the sandbox).
+	// Never modified in place: capset installs a new array.
+	Caps *[3]uint64
 }
 
 // InGroup reports whether gid is the caller's filesystem gid or a supplementary group.
@@ -192,6 +196,11 @@ func CheckAccess(c *Creds, a Attr, want uint32) error {
 		return unix.EACCES
 	}
 	return nil
+}
+
+// XattrRemover inodes can remove an extended attribute (removexattr(2)).
+type XattrRemover interface {
+	Removexattr(name string) error
 }
 
 // Xattrer inodes support extended attributes; others report none.

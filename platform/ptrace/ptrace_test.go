@@ -322,6 +322,16 @@ func testStubIsConfined(t *testing.T, h *harness) {
 		if !contains(string(status), "Seccomp:\t2") || !contains(string(status), "NoNewPrivs:\t1") {
 			t.Errorf("stub status lacks seccomp filter mode / no_new_privs:\n%s", status)
 		}
+		if s := c.(*context).current(); s != nil && s.trap != nil {
+			// The app thread has its own filter (and no_new_privs, inherited).
+			st, _ := os.ReadFile("/proc/" + itoa(pid) + "/task/" + itoa(s.trap.appTid) + "/status")
+			if !contains(string(st), "Seccomp:\t2") || !contains(string(st), "NoNewPrivs:\t1") {
+				t.Errorf("trap stub's app thread lacks its filter / no_new_privs:\n%s", st)
+			}
+			if tasks, _ := os.ReadDir("/proc/" + itoa(pid) + "/task"); len(tasks) != 2 {
+				t.Errorf("trap stub has %d threads, want 2 (the traced main thread and the app thread)", len(tasks))
+			}
+		}
 		fds, _ := os.ReadDir("/proc/" + itoa(pid) + "/fd")
 		if len(fds) != 1 {
 			t.Errorf("stub has %d FDs open, want only the memory file", len(fds))

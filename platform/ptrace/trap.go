@@ -21,8 +21,15 @@ import (
 // thread to the kernel and waits; the kernel reads and rewrites the registers and FP state
 // in that frame, and the handler's rt_sigreturn loads them. Faults and SIGILL/SIGFPE/SIGTRAP
 // take the same path, and the kernel interrupts a running app thread with SIGUSR2. No ptrace
-// stop is on the syscall path: a round trip is two futex hand-offs, or none when both sides
-// are still polling.
+// stop is on the syscall path: a round trip is two futex hand-offs (each side may poll
+// first; see kernelSpin).
+//
+// Address-space changes are injected into the traced main thread at once, as in ptrace
+// mode, never left for the handler to make on its way back: a hand-off can be forged (the app
+// writes the hand-off word and keeps running), so nothing the kernel does may depend on the
+// app thread being parked, and a removed range must be gone from the host before the kernel
+// reuses its pages. (Making the calls in the handler would need proof that the thread sleeps
+// in the handler first, e.g. FUTEX_CMP_REQUEUE of its futex wait.)
 //
 // Trust: the shared area is writable by the app while it runs. Everything the kernel reads
 // from it is checked (pointers inside the signal stack, sizes, FP-state magic); a forged
@@ -205,20 +212,22 @@ func (ts *trapState) setFPState(state []byte) {
 }
 
 // Spin budgets of a hand-off: how often each side polls before it sleeps on the futex
-// (kernelSpin plain loads; stubSpin PAUSEs, a few µs). Measured here (2 vCPUs, PVM guest,
-// heavily loaded): short polls win; with long ones (4000/20000) a getpid costs 5x more,
-// because a poller holds the CPU the other side needs. Delivering the SIGSYS and returning
-// from it (about 3 µs here) dominates a round trip either way.
+// (kernelSpin plain loads; stubSpin PAUSEs). The stub and the kernel's thread share one CPU
+// (NewContext pins them), where a poller only holds the CPU the other side needs: the stub
+// does not poll and the kernel barely. Measured here (2 vCPUs, PVM guest, heavily loaded):
+// with long polls (4000/20000) a getpid costs 5x more; delivering the SIGSYS and returning
+// from it (about 3 µs here) dominates a round trip.
 const (
-	kernelSpin = 500
-	stubSpin   = 100
+	kernelSpin = 100
+	stubSpin   = 0
 )
 
 // liveCheck is how long the kernel sleeps on a hand-off before checking that the stub lives;
-// after maxUnanswered such sleeps with an interrupt pending, the stub is killed.
+// after maxUnanswered such sleeps with an interrupt pending (3 s: far beyond any scheduling
+// delay of a thread that has not blocked the signal), the stub is killed.
 const (
 	liveCheck     = 100 * time.Millisecond
-	maxUnanswered = 10
+	maxUnanswered = 30
 )
 
 // awaitEvent waits for the app thread's next hand-off and checks its frame.

@@ -9,6 +9,8 @@ ip link set lo up
 # Test addresses on the namespace's own loopback device (the sandbox's loopback is only
 # 127.0.0.0/8 and ::1: these are "remote" to it).
 for a in 10 11 53; do ip addr add 192.0.2.$a/32 dev lo; done
+# ICMP echo sockets for every group, in this namespace only.
+sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 echo "nameserver 192.0.2.53" > "$T/resolv.conf"
 mount --bind "$T/resolv.conf" /etc/resolv.conf
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=192.0.2.53 --bind-interfaces --port=53 \
@@ -36,6 +38,8 @@ echo "pinned: $(run names sh -c 'getent hosts good.test >/dev/null; curl -sS --m
 echo "getent good: $(run names getent hosts good.test)"
 run names getent hosts evil.test; echo "getent evil: exit $?"
 run nodns getent hosts good.test; echo "no dns: exit $?"
+echo "ping: $(run ping ping -c 1 -W 2 192.0.2.10 | grep -o 'ttl=[0-9]*')"
+run ping ping -c 1 -W 1 192.0.2.11 >/dev/null 2>&1; echo "ping refused: exit $?"
 # A server inside: reachable from the "host" only with a listen rule.
 run serve sh -c 'cd /tmp && echo inside > p && exec timeout 8 python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1' &
 SRV=$!

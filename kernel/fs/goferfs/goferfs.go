@@ -308,6 +308,14 @@ func (in *Inode) Getxattr(name string) ([]byte, error) { return in.h.Getxattr(na
 // Listxattr implements vfs.Xattrer.
 func (in *Inode) Listxattr() ([]string, error) { return in.h.Listxattr() }
 
+// Removexattr implements vfs.XattrRemover.
+func (in *Inode) Removexattr(name string) error {
+	if in.ro {
+		return unix.EROFS
+	}
+	return in.h.Removexattr(name)
+}
+
 // Setxattr implements vfs.Xattrer.
 func (in *Inode) Setxattr(name string, value []byte, flags int) error {
 	if in.ro {

@@ -55,6 +55,14 @@ func NewShared(fd int) *File {
 	return f
 }
 
+// NewSharedOwned is NewShared for a descriptor the File owns (closes on Release): standard
+// streams handed in by the launcher for a process started later (an OCI exec).
+func NewSharedOwned(fd int) *File {
+	f := New(fd, true)
+	f.hostOffset = true
+	return f
+}
+
 // Seek implements vfs.Seeker for shared-offset files.
 func (f *File) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64, error) {
 	if !f.hostOffset {

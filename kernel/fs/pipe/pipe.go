@@ -22,12 +22,17 @@ type Pipe struct {
 	queue waiter.Queue
 
 	mu sync.Mutex
-	// buf holds unread bytes. protected by mu
-	buf []byte
+	// pages hold the unread bytes as Linux's pipe buffers do: one page each, the first
+	// partly read (off), the last perhaps not full; each takes one of the capacity's
+	// slots. protected by mu
+	pages []page
 	// readers and writers count open ends; hadWriter tells a FIFO reader apart from EOF
 	// before any writer came. protected by mu
 	readers, writers int
 	capacity         int
+	// readOpens and writeOpens count every opening of each kind (Linux's r_counter and
+	// w_counter): a FIFO opener waiting for a partner waits for them to move. protected by mu
+	readOpens, writeOpens int
 }
 
 // New returns an empty pipe.
@@ -47,10 +52,13 @@ func (p *Pipe) Open(flags int) *End {
 	}
 	if e.read {
 		p.readers++
+		p.readOpens++
 	}
 	if e.write {
 		p.writers++
+		p.writeOpens++
 	}
+	e.sawReads, e.sawWrites = p.readOpens, p.writeOpens
 	p.mu.Unlock()
 	p.queue.Notify(waiter.EventIn | waiter.EventOut)
 	return e
@@ -59,10 +67,46 @@ func (p *Pipe) Open(flags int) *End {
 // Reopen implements vfs.Reopener: a new end of the same pipe.
 func (e *End) Reopen(flags int) (vfs.File, error) { return e.p.Open(flags), nil }
 
+// OpenFIFO opens an end of a named pipe (fifo(7)): a non-blocking writer with no reader
+// fails with ENXIO. A blocking opener then waits (WaitingForPartner) until the other
+// side has been opened.
+func (p *Pipe) OpenFIFO(flags int) (*End, error) {
+	if flags&unix.O_ACCMODE == unix.O_WRONLY && flags&unix.O_NONBLOCK != 0 {
+		p.mu.Lock()
+		none := p.readers == 0
+		p.mu.Unlock()
+		if none {
+			return nil, unix.ENXIO
+		}
+	}
+	e := p.Open(flags)
+	e.fifo = true
+	return e, nil
+}
+
+// WaitingForPartner reports whether a FIFO end opened read-only (write-only) still waits
+// for a writer (reader) to open the FIFO.
+func (e *End) WaitingForPartner() bool {
+	if !e.fifo || e.read && e.write {
+		return false
+	}
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.read {
+		return p.writers == 0 && p.writeOpens == e.sawWrites
+	}
+	return p.readers == 0 && p.readOpens == e.sawReads
+}
+
 // End is one open end.
 type End struct {
 	p           *Pipe
 	read, write bool
+	// fifo: opened by name; sawReads and sawWrites are the pipe's open counters at
+	// that moment.
+	fifo                bool
+	sawReads, sawWrites int
 }
 
 var (
@@ -87,7 +131,7 @@ func (e *End) Read(fd *vfs.FileDescription, dst [][]byte, _ int64) (int64, error
 		p.mu.Unlock()
 		return 0, nil
 	}
-	if len(p.buf) == 0 {
+	if len(p.pages) == 0 {
 		w := p.writers
 		p.mu.Unlock()
 		if w == 0 {
@@ -97,24 +141,56 @@ func (e *End) Read(fd *vfs.FileDescription, dst [][]byte, _ int64) (int64, error
 	}
 	var n int64
 	for _, b := range dst {
-		c := copy(b, p.buf)
-		p.buf = p.buf[c:]
-		n += int64(c)
-		if len(p.buf) == 0 {
-			break
+		for len(b) > 0 && len(p.pages) > 0 {
+			pg := &p.pages[0]
+			c := copy(b, pg.data[pg.off:])
+			pg.off += c
+			b = b[c:]
+			n += int64(c)
+			if pg.off == len(pg.data) {
+				p.pages = p.pages[1:]
+			}
 		}
 	}
-	if len(p.buf) == 0 {
-		p.buf = nil
+	if len(p.pages) == 0 {
+		p.pages = nil
 	}
 	p.mu.Unlock()
 	p.queue.Notify(waiter.EventOut)
 	return n, nil
 }
 
+// page is one pipe buffer: data written into it, off already read.
+type page struct {
+	data []byte
+	off  int
+}
+
+const pageSize = 4096
+
+// slotsLocked is the number of pages the capacity allows. Preconditions: p.mu held.
+func (p *Pipe) slotsLocked() int { return p.capacity / pageSize }
+
+// unreadLocked is the number of bytes waiting. Preconditions: p.mu held.
+func (p *Pipe) unreadLocked() int {
+	n := 0
+	for _, pg := range p.pages {
+		n += len(pg.data) - pg.off
+	}
+	return n
+}
+
+// Write implements pipe_write: the part of the write past a whole number of pages joins
+// the last page when it fits there, the rest takes new pages, one slot each; a
+// non-blocking writer gets what fitted, or EAGAIN. A write of at most PIPE_BUF bytes is
+// never split.
 func (e *End) Write(fd *vfs.FileDescription, src [][]byte, _ int64) (int64, error) {
 	if !e.write {
 		return 0, unix.EBADF
+	}
+	var all []byte
+	for _, b := range src {
+		all = append(all, b...)
 	}
 	p := e.p
 	p.mu.Lock()
@@ -122,36 +198,32 @@ func (e *End) Write(fd *vfs.FileDescription, src [][]byte, _ int64) (int64, erro
 		p.mu.Unlock()
 		return 0, unix.EPIPE
 	}
-	var want int
-	for _, b := range src {
-		want += len(b)
-	}
-	room := p.capacity - len(p.buf)
-	if want == 0 {
+	if len(all) == 0 {
 		p.mu.Unlock()
 		return 0, nil
 	}
-	if room == 0 || (want <= PipeBuf && room < want) {
-		p.mu.Unlock()
-		return 0, unix.EAGAIN
-	}
-	var n int64
-	for _, b := range src {
-		c := min(len(b), room)
-		p.buf = append(p.buf, b[:c]...)
-		room -= c
-		n += int64(c)
-		if room == 0 {
-			break
+	var n int
+	if chars := len(all) % pageSize; chars != 0 && len(p.pages) > 0 {
+		last := &p.pages[len(p.pages)-1]
+		if len(last.data)+chars <= pageSize {
+			last.data = append(last.data, all[:chars]...)
+			n = chars
 		}
 	}
-	p.mu.Unlock()
-	p.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
-	if n < int64(want) {
-		// A partial write: the syscall layer keeps writing the rest when blocking.
-		return n, nil
+	for n < len(all) && len(p.pages) < p.slotsLocked() {
+		c := min(pageSize, len(all)-n)
+		pg := page{data: make([]byte, c, pageSize)}
+		copy(pg.data, all[n:n+c])
+		p.pages = append(p.pages, pg)
+		n += c
 	}
-	return n, nil
+	p.mu.Unlock()
+	if n == 0 {
+		return 0, unix.EAGAIN
+	}
+	p.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
+	// A partial write: the syscall layer keeps writing the rest when blocking.
+	return int64(n), nil
 }
 
 // Readiness implements vfs.Pollable.
@@ -161,7 +233,7 @@ func (e *End) Readiness(mask uint32) uint32 {
 	defer p.mu.Unlock()
 	var r uint32
 	if e.read {
-		if len(p.buf) > 0 {
+		if len(p.pages) > 0 {
 			r |= waiter.EventIn | waiter.EventRdNorm
 		}
 		if p.writers == 0 {
@@ -169,8 +241,8 @@ func (e *End) Readiness(mask uint32) uint32 {
 		}
 	}
 	if e.write {
-		if p.capacity-len(p.buf) >= PipeBuf || (len(p.buf) < p.capacity && p.capacity < PipeBuf) {
-			r |= waiter.EventOut
+		if len(p.pages) < p.slotsLocked() {
+			r |= waiter.EventOut | 0x100 // POLLWRNORM
 		}
 		if p.readers == 0 {
 			r |= waiter.EventErr
@@ -195,6 +267,9 @@ func (e *End) Release() {
 	if e.write {
 		p.writers--
 	}
+	if p.readers == 0 && p.writers == 0 {
+		p.pages = nil // a FIFO nobody has open keeps no data
+	}
 	p.mu.Unlock()
 	p.queue.Notify(waiter.EventIn | waiter.EventOut | waiter.EventHUp | waiter.EventErr)
 }
@@ -205,7 +280,7 @@ func (e *End) Ioctl(fd *vfs.FileDescription, mem vfs.Memory, cmd uint32, arg uin
 		return 0, unix.ENOTTY
 	}
 	e.p.mu.Lock()
-	n := len(e.p.buf)
+	n := e.p.unreadLocked()
 	e.p.mu.Unlock()
 	b := []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}
 	if _, err := mem.CopyOut(arg, b); err != nil {
@@ -221,12 +296,21 @@ func (p *Pipe) Size() int {
 	return p.capacity
 }
 
-// SetSize changes the capacity (F_SETPIPE_SZ).
-func (p *Pipe) SetSize(n int) (int, error) {
+// MaxSize is /proc/sys/fs/pipe-max-size: the most an unprivileged F_SETPIPE_SZ may ask.
+const MaxSize = 1 << 20
+
+// SetSize changes the capacity (F_SETPIPE_SZ) to size rounded up to a power of two
+// pages: EINVAL past 2^31, EPERM past MaxSize without CAP_SYS_RESOURCE, EBUSY below what
+// the pipe holds.
+func (p *Pipe) SetSize(size uint64, privileged bool) (int, error) {
+	if size > 1<<31 {
+		return 0, unix.EINVAL
+	}
+	n := int(size)
 	if n < PipeBuf {
 		n = PipeBuf
 	}
-	if n > 1<<20 {
+	if n > MaxSize && !privileged {
 		return 0, unix.EPERM
 	}
 	c := PipeBuf
@@ -235,7 +319,7 @@ func (p *Pipe) SetSize(n int) (int, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.buf) > c {
+	if len(p.pages) > c/pageSize {
 		return 0, unix.EBUSY
 	}
 	p.capacity = c
@@ -254,13 +338,17 @@ func (e *End) Peek(dst []byte) (int, error) {
 	p := e.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.buf) == 0 {
+	if len(p.pages) == 0 {
 		if p.writers == 0 {
 			return 0, nil
 		}
 		return 0, unix.EAGAIN
 	}
-	return copy(dst, p.buf), nil
+	n := 0
+	for _, pg := range p.pages {
+		n += copy(dst[n:], pg.data[pg.off:])
+	}
+	return n, nil
 }
 
 // Unread puts b back at the front of the pipe (splice giving back what it could not
@@ -268,7 +356,13 @@ func (e *End) Peek(dst []byte) (int, error) {
 func (e *End) Unread(b []byte) {
 	p := e.p
 	p.mu.Lock()
-	p.buf = append(append([]byte(nil), b...), p.buf...)
+	var front []page
+	for len(b) > 0 {
+		c := min(pageSize, len(b))
+		front = append(front, page{data: append([]byte(nil), b[:c]...)})
+		b = b[c:]
+	}
+	p.pages = append(front, p.pages...)
 	p.mu.Unlock()
 	p.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 }

@@ -83,6 +83,7 @@ func (p *proc) root() *dirNode {
 		})},
 		{"mounts", &linkNode{node: node{path: "/mounts"}, target: func() (string, error) { return "self/mounts", nil }}},
 		{"sys", sys},
+		{"net", p.netDir()},
 	}
 	return &dirNode{node: node{path: "/"}, list: func() []entry {
 		out := append([]entry(nil), fixed...)
@@ -111,39 +112,6 @@ func (s *selfLink) SelfTarget(pid, tid int32) string {
 func (s *selfLink) Readlink() (string, error) { return "", unix.EINVAL }
 
 func (s *selfLink) Stat() (vfs.Attr, error) { return s.attr(unix.S_IFLNK|0o777, 0), nil }
-
-// meminfo is /proc/meminfo with Linux 6.x's fields: the host's memory as sysinfo(2)
-// reports it; what the sandbox cannot know (slab, page tables, ...) reads 0.
-func (p *proc) meminfo() string {
-	var si unix.Sysinfo_t
-	unix.Sysinfo(&si)
-	kb := func(v uint64) uint64 { return v * uint64(si.Unit) / 1024 }
-	total, free, buffers, shared := kb(si.Totalram), kb(si.Freeram), kb(si.Bufferram), kb(si.Sharedram)
-	anon := uint64(p.k.Stats().MemoryBytes / 1024)
-	rows := []struct {
-		name string
-		v    uint64
-	}{
-		{"MemTotal", total}, {"MemFree", free}, {"MemAvailable", free}, {"Buffers", buffers}, {"Cached", 0},
-		{"SwapCached", 0}, {"Active", anon}, {"Inactive", 0}, {"Active(anon)", anon}, {"Inactive(anon)", 0},
-		{"Active(file)", 0}, {"Inactive(file)", 0}, {"Unevictable", 0}, {"Mlocked", 0},
-		{"SwapTotal", kb(si.Totalswap)}, {"SwapFree", kb(si.Freeswap)}, {"Zswap", 0}, {"Zswapped", 0},
-		{"Dirty", 0}, {"Writeback", 0}, {"AnonPages", anon}, {"Mapped", 0}, {"Shmem", shared},
-		{"KReclaimable", 0}, {"Slab", 0}, {"SReclaimable", 0}, {"SUnreclaim", 0}, {"KernelStack", 0},
-		{"PageTables", 0}, {"SecPageTables", 0}, {"NFS_Unstable", 0}, {"Bounce", 0}, {"WritebackTmp", 0},
-		{"CommitLimit", total / 2}, {"Committed_AS", anon}, {"VmallocTotal", 34359738367}, {"VmallocUsed", 0},
-		{"VmallocChunk", 0}, {"Percpu", 0}, {"AnonHugePages", 0}, {"ShmemHugePages", 0}, {"ShmemPmdMapped", 0},
-		{"FileHugePages", 0}, {"FilePmdMapped", 0}, {"Balloon", 0},
-	}
-	var b strings.Builder
-	for _, r := range rows {
-		fmt.Fprintf(&b, "%-16s%8d kB\n", r.name+":", r.v)
-	}
-	b.WriteString("HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0\nHugePages_Surp:        0\n")
-	b.WriteString("Hugepagesize:       2048 kB\nHugetlb:               0 kB\n")
-	fmt.Fprintf(&b, "DirectMap4k:    %8d kB\nDirectMap2M:    %8d kB\nDirectMap1G:    %8d kB\n", total, 0, 0)
-	return b.String()
-}
 
 // stat is /proc/stat: the sandbox's CPU time in USER_HZ ticks (user and system, the rest
 // of the time since boot idle), counted over all CPUs.
@@ -217,13 +185,8 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 	es = []entry{
 		file("stat", 0o444, str(func() string { return p.pidStat(tg) })),
 		file("status", 0o444, str(func() string { return p.pidStatus(tg) })),
-		file("statm", 0o444, str(func() string {
-			size, rss := uint64(0), uint64(0)
-			if m := tg.MM(); m != nil {
-				size, rss = m.Usage()
-			}
-			return fmt.Sprintf("%d %d 0 0 0 0 0\n", size/4096, rss/4096)
-		})),
+		file("statm", 0o444, str(func() string { return statm(memStats(tg)) })),
+		file("smaps_rollup", 0o444, str(func() string { return smapsRollup(tg) })),
 		file("maps", 0o444, str(func() string {
 			if m := tg.MM(); m != nil {
 				return m.Maps()
@@ -369,12 +332,17 @@ func mountID(fd *vfs.FileDescription) int {
 }
 
 func inoOfFD(fd *vfs.FileDescription) uint64 {
+	var a vfs.Attr
+	var err error
 	if in := fd.Inode(); in != nil {
-		if a, err := in.Stat(); err == nil {
-			return a.Ino
-		}
+		a, err = in.Stat()
+	} else {
+		a, err = fd.StatAnon() // pipes and sockets: the number in pipe:[N]
 	}
-	return 0
+	if err != nil {
+		return 0
+	}
+	return a.Ino
 }
 
 // memRange returns argv (cmdline) or envp (environ) from the process's memory.
@@ -459,12 +427,12 @@ func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	if t != nil {
 		pid, name = t.TID, t.Name()
 	}
-	var size, rss uint64
+	ms := memStats(tg)
 	var l struct{ startCode, endCode uint64 }
 	if m := tg.MM(); m != nil {
-		size, rss = m.Usage()
 		l.startCode, l.endCode = m.Layout.StartCode, m.Layout.EndCode
 	}
+	size, rss := ms.Size, ms.RSS.Total()
 	pgid, sid := tg.IDs()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
@@ -483,7 +451,7 @@ func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t%8d kB\nVmPin:\t%8d kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\n",
 		kb(size), kb(size), 0, 0, kb(rss), kb(rss))
 	fmt.Fprintf(&b, "RssAnon:\t%8d kB\nRssFile:\t%8d kB\nRssShmem:\t%8d kB\nVmData:\t%8d kB\nVmStk:\t%8d kB\nVmExe:\t%8d kB\n",
-		kb(rss), 0, 0, kb(size), 132, kb(exe))
+		kb(ms.RSS.Anon), kb(ms.RSS.File), kb(ms.RSS.Shmem), kb(ms.Data), kb(ms.Stack), kb(exe))
 	fmt.Fprintf(&b, "VmLib:\t%8d kB\nVmPTE:\t%8d kB\nVmSwap:\t%8d kB\nHugetlbPages:\t%8d kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n",
 		0, kb(size/512), 0, 0)
 	_, sigLimit := tg.Leader().Limit(unix.RLIMIT_SIGPENDING)

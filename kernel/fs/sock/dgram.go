@@ -10,7 +10,11 @@ import (
 // Datagram sockets inside the sandbox. Each one owns an inbox, a host SOCK_DGRAM
 // socketpair whose one end it reads and whose other end senders write to; the host keeps
 // message boundaries. Each message carries the sender's name in front (a 2-byte length,
-// then the name) so that recvfrom can report it.
+// then the name) so that recvfrom can report it, then the sender's credentials (PID, UID,
+// GID: SCM_CREDENTIALS).
+
+// credSize is the credentials' size in a datagram's header.
+const credSize = 12
 
 // maxDgram bounds one datagram (net.core.wmem_default).
 const maxDgram = 212992
@@ -40,8 +44,14 @@ func (s *Socket) ConnectDgram(target *Socket, name string) error {
 	return nil
 }
 
-// SendTo sends one datagram to target (nil: the connected peer).
+// SendTo sends one datagram to target (nil: the connected peer) with no credentials.
 func (s *Socket) SendTo(target *Socket, src [][]byte) (int64, error) {
+	return s.SendToAs(target, src, unix.Ucred{Uid: ^uint32(0), Gid: ^uint32(0)})
+}
+
+// SendToAs sends one datagram to target (nil: the connected peer) from a process with
+// credentials cred.
+func (s *Socket) SendToAs(target *Socket, src [][]byte, cred unix.Ucred) (int64, error) {
 	s.mu.Lock()
 	if target == nil {
 		target = s.dpeer
@@ -57,9 +67,12 @@ func (s *Socket) SendTo(target *Socket, src [][]byte) (int64, error) {
 	if w == nil {
 		return 0, unix.ECONNREFUSED // closed
 	}
-	msg := make([]byte, 2, 2+len(from))
+	msg := make([]byte, 2, 2+len(from)+credSize)
 	binary.LittleEndian.PutUint16(msg, uint16(len(from)))
 	msg = append(msg, from...)
+	msg = binary.LittleEndian.AppendUint32(msg, uint32(cred.Pid))
+	msg = binary.LittleEndian.AppendUint32(msg, cred.Uid)
+	msg = binary.LittleEndian.AppendUint32(msg, cred.Gid)
 	size := 0
 	for _, b := range src {
 		msg = append(msg, b...)
@@ -80,23 +93,35 @@ func (s *Socket) SendTo(target *Socket, src [][]byte) (int64, error) {
 // RecvFrom receives one datagram into dst and returns its length (the full length with
 // MSG_TRUNC), the sender's name, and whether it was truncated.
 func (s *Socket) RecvFrom(dst [][]byte, flags int) (int64, string, bool, error) {
-	buf := make([]byte, 2+108+maxDgram)
+	n, from, _, trunc, err := s.RecvFromCred(dst, flags)
+	return n, from, trunc, err
+}
+
+// RecvFromCred is RecvFrom that also returns the sender's credentials.
+func (s *Socket) RecvFromCred(dst [][]byte, flags int) (int64, string, unix.Ucred, bool, error) {
+	var cred unix.Ucred
+	buf := make([]byte, 2+108+credSize+maxDgram)
 	n, _, _, _, err := unix.Recvmsg(s.inbox.HostFD(), buf, nil, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
 	if err != nil {
-		return 0, "", false, err
+		return 0, "", cred, false, err
 	}
 	if n < 2 {
-		return 0, "", false, unix.EIO
+		return 0, "", cred, false, unix.EIO
 	}
 	nl := int(binary.LittleEndian.Uint16(buf))
-	from, data := string(buf[2:2+nl]), buf[2+nl:n]
+	if 2+nl+credSize > n {
+		return 0, "", cred, false, unix.EIO
+	}
+	from, data := string(buf[2:2+nl]), buf[2+nl+credSize:n]
+	c := buf[2+nl:]
+	cred = unix.Ucred{Pid: int32(binary.LittleEndian.Uint32(c)), Uid: binary.LittleEndian.Uint32(c[4:]), Gid: binary.LittleEndian.Uint32(c[8:])}
 	done := 0
 	for _, b := range dst {
 		done += copy(b, data[done:])
 	}
 	trunc := done < len(data)
 	if flags&unix.MSG_TRUNC != 0 {
-		return int64(len(data)), from, trunc, nil
+		return int64(len(data)), from, cred, trunc, nil
 	}
-	return int64(done), from, trunc, nil
+	return int64(done), from, cred, trunc, nil
 }

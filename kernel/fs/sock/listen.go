@@ -112,12 +112,12 @@ func (s *Socket) ConnectTo(l *Socket, nonblock bool, cred unix.Ucred) error {
 		return err
 	}
 	server := &Socket{Type: s.Type, conn: host.New(fds[1], true), local: l.local, peer: s.local, internal: true,
-		peerCred: &cred}
+		peerCred: &cred, other: s}
 	lcred := l.cred
 	l.pending = append(l.pending, server)
 	name := l.local
 	l.mu.Unlock()
-	s.conn, s.peer, s.internal, s.peerCred = host.New(fds[0], true), name, true, lcred
+	s.conn, s.peer, s.internal, s.peerCred, s.other = host.New(fds[0], true), name, true, lcred, server
 	s.connectedLocked()
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	return nil

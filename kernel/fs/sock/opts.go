@@ -218,3 +218,17 @@ func (s *Socket) Connected() bool {
 	defer s.mu.Unlock()
 	return s.conn != nil || s.dpeer != nil
 }
+
+// PeerNeedsCred reports whether a message sent now must carry cred explicitly: the socket
+// at the other end wants credentials (SO_PASSCRED) and would otherwise take its peer's
+// recorded ones, which differ (another process sends, or it claims other IDs).
+func (s *Socket) PeerNeedsCred(cred unix.Ucred) bool {
+	s.mu.Lock()
+	o := s.other
+	s.mu.Unlock()
+	if o == nil || !o.PassCred() {
+		return false
+	}
+	pc, _ := o.PeerCred()
+	return pc == nil || *pc != cred
+}

@@ -52,6 +52,9 @@ type Socket struct {
 	// protected by mu
 	opts   *Opts
 	cookie uint64
+	// other is the socket at the other end of a connection inside the sandbox.
+	// protected by mu
+	other *Socket
 }
 
 var (
@@ -68,8 +71,10 @@ func Pair(typ int) (*Socket, *Socket, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Socket{Type: typ, conn: host.New(fds[0], true), internal: true},
-		&Socket{Type: typ, conn: host.New(fds[1], true), internal: true}, nil
+	x := &Socket{Type: typ, conn: host.New(fds[0], true), internal: true}
+	y := &Socket{Type: typ, conn: host.New(fds[1], true), internal: true, other: x}
+	x.other = y
+	return x, y, nil
 }
 
 // Connect connects to path through the broker.

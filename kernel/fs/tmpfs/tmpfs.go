@@ -8,6 +8,7 @@
 package tmpfs
 
 import (
+	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,10 @@ type Inode struct {
 	mapRefs int
 	// seals are a regular file's F_SEAL_* (seals.go). protected by mu
 	seals uint32
+	// fifo is a named pipe's buffer, from its first open on. protected by mu
+	fifo *pipe.Pipe
+	// xattrs are the extended attributes (xattr.go). protected by mu
+	xattrs map[string][]byte
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -211,10 +216,17 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 		}
 		return in.fs.devices(rdev, flags)
 	case unix.S_IFIFO:
-		if in.fs.fifos == nil {
-			return nil, unix.ENXIO
+		if in.fs.fifos != nil {
+			return in.fs.fifos(in, flags)
 		}
-		return in.fs.fifos(in, flags)
+		// The FIFO's pipe lives with its inode, made at the first open.
+		in.mu.Lock()
+		if in.fifo == nil {
+			in.fifo = pipe.New()
+		}
+		p := in.fifo
+		in.mu.Unlock()
+		return p.OpenFIFO(flags)
 	case unix.S_IFSOCK:
 		return nil, unix.ENXIO
 	}

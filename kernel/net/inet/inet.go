@@ -17,6 +17,7 @@ package inet
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"golang.org/x/sys/unix"
@@ -27,14 +28,23 @@ type Stack struct {
 	broker *netproto.Client
 
 	mu sync.Mutex
-	// listeners are the in-kernel (private loopback) listeners by bound address. protected by mu
+	// listeners are the in-kernel (private loopback) listeners by bound address; udp the
+	// datagram sockets reachable on the private loopback. protected by mu
 	listeners map[netip.AddrPort]*Socket
+	udp       map[netip.AddrPort]*Socket
 	// hostListeners are sockets listening on the host, by port. protected by mu
 	hostListeners map[uint16]map[*Socket]bool
 	// nextPort is the next ephemeral port to try. protected by mu
 	nextPort uint16
 	// live are the open sockets, for sbx top. protected by mu
 	live map[*Socket]struct{}
+	// addrs are eth0's addresses (none: no eth0). protected by mu
+	addrs []netip.Prefix
+	// spare are unconnected TCP sockets from the broker, by family. protected by mu
+	spare map[int][]int
+	// loIn, loOut, extIn and extOut count the bytes moved on the private loopback and
+	// through the broker.
+	loIn, loOut, extIn, extOut atomic.Uint64
 }
 
 // Conn describes one socket for sbx top.
@@ -70,8 +80,8 @@ func (st *Stack) Conns() []Conn {
 // NewStack returns a stack whose host sockets come from broker (nil: only the private
 // loopback works; everything else is unreachable).
 func NewStack(broker *netproto.Client) *Stack {
-	return &Stack{broker: broker, listeners: map[netip.AddrPort]*Socket{}, hostListeners: map[uint16]map[*Socket]bool{},
-		nextPort: ephemeralLo, live: map[*Socket]struct{}{}}
+	return &Stack{broker: broker, listeners: map[netip.AddrPort]*Socket{}, udp: map[netip.AddrPort]*Socket{}, hostListeners: map[uint16]map[*Socket]bool{},
+		nextPort: ephemeralLo, live: map[*Socket]struct{}{}, spare: map[int][]int{}}
 }
 
 // The ephemeral port range (net.ipv4.ip_local_port_range's default).
@@ -98,6 +108,44 @@ func (st *Stack) ask(req netproto.Request, fds ...int) (netproto.Reply, int, err
 	return rep, fd, nil
 }
 
+// spareBatch is how many TCP sockets the stack asks the broker for at once: socket(2) is
+// then mostly local, and a connect costs one round trip to the broker.
+const spareBatch = 4
+
+// hostSocket returns a host socket from the broker for a new app socket: a TCP one from
+// the spares (unconnected sockets reach nothing), a datagram relay made for it.
+func (st *Stack) hostSocket(family int, proto uint8) (int, error) {
+	if proto != netproto.ProtoTCP {
+		_, fd, err := st.ask(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family)})
+		return fd, err
+	}
+	st.mu.Lock()
+	if sp := st.spare[family]; len(sp) > 0 {
+		fd := sp[len(sp)-1]
+		st.spare[family] = sp[:len(sp)-1]
+		st.mu.Unlock()
+		return fd, nil
+	}
+	st.mu.Unlock()
+	rep, fds, err := st.broker.DoN(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family), Arg: spareBatch})
+	if err == nil && rep.Errno != 0 {
+		err = unix.Errno(rep.Errno)
+	}
+	if err != nil || len(fds) == 0 {
+		for _, f := range fds {
+			unix.Close(f)
+		}
+		if err == nil {
+			err = unix.ENOBUFS
+		}
+		return -1, err
+	}
+	st.mu.Lock()
+	st.spare[family] = append(st.spare[family], fds[1:]...)
+	st.mu.Unlock()
+	return fds[0], nil
+}
+
 // norm returns a with an IPv4-mapped address unmapped.
 func norm(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
@@ -109,12 +157,18 @@ func isLoopback(a netip.Addr) bool { return a.Unmap().IsLoopback() }
 // lookupListenerLocked finds the in-kernel listener for dst: one bound to dst itself or to
 // the unspecified address of a family that reaches it. Preconditions: st.mu held.
 func (st *Stack) lookupListenerLocked(dst netip.AddrPort) *Socket {
+	return lookupIn(st.listeners, dst)
+}
+
+// lookupIn finds the socket of table m bound to dst or to the unspecified address of a
+// family that reaches it.
+func lookupIn(m map[netip.AddrPort]*Socket, dst netip.AddrPort) *Socket {
 	dst = norm(dst)
-	if l := st.listeners[dst]; l != nil {
+	if l := m[dst]; l != nil {
 		return l
 	}
 	for _, any := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
-		l := st.listeners[netip.AddrPortFrom(any, dst.Port())]
+		l := m[netip.AddrPortFrom(any, dst.Port())]
 		if l == nil {
 			continue
 		}
@@ -129,10 +183,19 @@ func (st *Stack) lookupListenerLocked(dst netip.AddrPort) *Socket {
 	return nil
 }
 
+// table is the in-kernel address table of s's protocol. Preconditions: st.mu held.
+func (st *Stack) table(s *Socket) map[netip.AddrPort]*Socket {
+	if s.Type == unix.SOCK_STREAM {
+		return st.listeners
+	}
+	return st.udp
+}
+
 // bindLocal registers s as bound to local in the stack (port 0: an ephemeral port).
 func (st *Stack) bindLocal(s *Socket, local netip.AddrPort) (netip.AddrPort, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	m := st.table(s)
 	local = norm(local)
 	if local.Port() == 0 {
 		for range ephemeralHi - ephemeralLo {
@@ -142,7 +205,7 @@ func (st *Stack) bindLocal(s *Socket, local netip.AddrPort) (netip.AddrPort, err
 				st.nextPort = ephemeralLo
 			}
 			c := netip.AddrPortFrom(local.Addr(), p)
-			if st.listeners[c] == nil && st.lookupListenerLocked(c) == nil {
+			if m[c] == nil && lookupIn(m, c) == nil {
 				local = c
 				break
 			}
@@ -150,16 +213,16 @@ func (st *Stack) bindLocal(s *Socket, local netip.AddrPort) (netip.AddrPort, err
 		if local.Port() == 0 {
 			return local, unix.EADDRINUSE
 		}
-	} else if st.listeners[local] != nil || (local.Addr().IsUnspecified() && st.conflictsLocked(local.Port())) {
+	} else if m[local] != nil || (local.Addr().IsUnspecified() && conflicts(m, local.Port())) {
 		return local, unix.EADDRINUSE
 	}
-	st.listeners[local] = s
+	m[local] = s
 	return local, nil
 }
 
-// conflictsLocked reports whether any in-kernel socket holds port. Preconditions: st.mu held.
-func (st *Stack) conflictsLocked(port uint16) bool {
-	for a := range st.listeners {
+// conflicts reports whether any socket of table m holds port.
+func conflicts(m map[netip.AddrPort]*Socket, port uint16) bool {
+	for a := range m {
 		if a.Port() == port {
 			return true
 		}
@@ -169,8 +232,9 @@ func (st *Stack) conflictsLocked(port uint16) bool {
 
 func (st *Stack) unbindLocal(s *Socket, local netip.AddrPort) {
 	st.mu.Lock()
-	if st.listeners[local] == s {
-		delete(st.listeners, local)
+	m := st.table(s)
+	if m[local] == s {
+		delete(m, local)
 	}
 	st.mu.Unlock()
 }

@@ -56,7 +56,9 @@ var emulated = map[[2]int]uint32{
 	{unix.IPPROTO_IP, unix.IP_RECVTTL}: 0, {unix.IPPROTO_IP, unix.IP_PKTINFO}: 0,
 	{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS}: 64, {unix.IPPROTO_IPV6, unix.IPV6_TCLASS}: 0,
 	{unix.IPPROTO_IPV6, unix.IPV6_RECVERR}: 0, {unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER}: 1,
-	{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO}: 0,
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO}: 0, {unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT}: 0,
+	{unix.IPPROTO_IP, unix.IP_RETOPTS}: 0, {unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP}: 1,
+	{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL}: 1, {unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS}: 1,
 }
 
 func levelOK(s *Socket, level int) bool {
@@ -228,4 +230,12 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 		return nil
 	}
 	return unix.ENOPROTOOPT
+}
+
+// putCmsg writes one control message carrying a 32-bit value into b (CmsgSpace(4) bytes).
+func putCmsg(b []byte, level, typ int, v uint32) {
+	binary.LittleEndian.PutUint64(b[0:], uint64(unix.CmsgLen(4)))
+	binary.LittleEndian.PutUint32(b[8:], uint32(level))
+	binary.LittleEndian.PutUint32(b[12:], uint32(typ))
+	binary.LittleEndian.PutUint32(b[16:], v)
 }

@@ -52,6 +52,17 @@ type Socket struct {
 
 	// bytesIn and bytesOut count the data received and sent.
 	bytesIn, bytesOut atomic.Uint64
+
+	// dg is a datagram socket's state (nil for TCP).
+	dg *dgram
+}
+
+// dgram is what a datagram socket has besides its relay end (fd): the relay's other end,
+// through which datagrams on the private loopback are delivered to it, and whether its
+// connected peer is on the private loopback. localPeer is protected by Socket.mu.
+type dgram struct {
+	inject    int
+	localPeer bool
 }
 
 // conn describes the socket for sbx top.
@@ -95,6 +106,9 @@ var (
 // New creates a socket. typ is SOCK_STREAM (TCP), or SOCK_DGRAM with proto UDP or ICMP.
 func (st *Stack) New(family, typ int, proto uint8) (*Socket, error) {
 	s := &Socket{Family: family, Type: typ, Proto: proto, st: st, fd: -1}
+	if typ != unix.SOCK_STREAM {
+		return st.newDgram(s)
+	}
 	if st.broker == nil {
 		if typ != unix.SOCK_STREAM {
 			return nil, unix.EACCES
@@ -102,7 +116,7 @@ func (st *Stack) New(family, typ int, proto uint8) (*Socket, error) {
 		st.track(s)
 		return s, nil // only the private loopback
 	}
-	_, fd, err := st.ask(netproto.Request{Op: netproto.OpSocket, Proto: proto, Family: uint16(family)})
+	fd, err := st.hostSocket(family, proto)
 	if err != nil {
 		if err == unix.ENETDOWN && typ == unix.SOCK_STREAM {
 			st.track(s)
@@ -159,6 +173,10 @@ func (s *Socket) Release() {
 	s.mu.Lock()
 	fd, pending := s.fd, s.pending
 	s.fd, s.pending = -1, nil
+	if s.dg != nil && s.dg.inject >= 0 {
+		unix.Close(s.dg.inject)
+		s.dg.inject = -1
+	}
 	inKernel, hostListening, local := s.inKernel, s.hostListening, s.local
 	bound := s.bound
 	s.mu.Unlock()
@@ -379,8 +397,11 @@ func (s *Socket) Bind(local netip.AddrPort) error {
 	if a.IsLoopback() || fd < 0 {
 		return s.bindLocal(local)
 	}
+	if s.dg != nil {
+		fd = s.relayFD() // the broker knows a relay by its end
+	}
 	rep, _, err := s.st.ask(netproto.Request{Op: netproto.OpBind, Proto: s.Proto, Family: uint16(s.Family), Addr: local}, fd)
-	if err == unix.EACCES && a.IsUnspecified() && s.Type == unix.SOCK_STREAM {
+	if err == unix.EACCES && a.IsUnspecified() {
 		// No listening on the host for this address: the server is the sandbox's own,
 		// reachable on its private loopback only.
 		return s.bindLocal(local)
@@ -394,13 +415,21 @@ func (s *Socket) Bind(local netip.AddrPort) error {
 		s.local = netip.AddrPortFrom(netip.AddrFrom16(rep.Addr.Addr().As16()), rep.Addr.Port())
 	}
 	s.mu.Unlock()
+	if s.dg != nil && a.IsUnspecified() {
+		// Reachable on the private loopback too, at the port the host gave it.
+		s.st.mu.Lock()
+		if k := netip.AddrPortFrom(a, rep.Addr.Port()); s.st.udp[k] == nil {
+			s.st.udp[k] = s
+		}
+		s.st.mu.Unlock()
+	}
 	return nil
 }
 
 // bindLocal binds in the stack (the private loopback).
 func (s *Socket) bindLocal(local netip.AddrPort) error {
 	if s.Type != unix.SOCK_STREAM {
-		return unix.EACCES // datagrams on the private loopback are not offered
+		return s.bindLocalDgram(local)
 	}
 	got, err := s.st.bindLocal(s, local)
 	if err != nil {
@@ -534,16 +563,63 @@ func (s *Socket) Send(bufs [][]byte, to netip.AddrPort, flags int) (int, error) 
 		err = unix.EPIPE
 	}
 	if n > 0 {
-		s.bytesOut.Add(uint64(n))
+		s.addOut(n)
 	}
 	return n, err
 }
 
 // Recv receives stream data, or one datagram with its source and MSG_TRUNC.
 func (s *Socket) Recv(bufs [][]byte, flags int) (int, netip.AddrPort, int, error) {
+	m, err := s.RecvMsg(bufs, flags)
+	return m.N, m.From, m.Flags, err
+}
+
+// Msg is what one receive got: the length, the source, MSG_* flags and, for datagrams,
+// control messages the app asked for (IP_RECVTTL, IPV6_RECVHOPLIMIT).
+type Msg struct {
+	N       int
+	From    netip.AddrPort
+	Flags   int
+	Control []byte
+}
+
+// RecvMsg receives like Recv, with the control messages the socket's options ask for.
+func (s *Socket) RecvMsg(bufs [][]byte, flags int) (Msg, error) {
 	if s.Type != unix.SOCK_STREAM {
-		return s.recvDgram(bufs, flags)
+		n, from, mf, ttl, err := s.recvDgram(bufs, flags)
+		if err != nil {
+			return Msg{}, err
+		}
+		return Msg{N: n, From: from, Flags: mf, Control: s.ttlControl(ttl)}, nil
 	}
+	n, from, mf, err := s.recvStream(bufs, flags)
+	return Msg{N: n, From: from, Flags: mf}, err
+}
+
+// ttlControl is the IP_TTL or IPV6_HOPLIMIT control message when the app asked for it.
+func (s *Socket) ttlControl(ttl uint8) []byte {
+	if ttl == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	v4 := s.opts[[2]int{unix.IPPROTO_IP, unix.IP_RECVTTL}]
+	v6 := s.opts[[2]int{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT}]
+	s.mu.Unlock()
+	level, typ := 0, 0
+	switch {
+	case s.Family == unix.AF_INET && len(v4) == 4 && v4[0]|v4[1]|v4[2]|v4[3] != 0:
+		level, typ = unix.IPPROTO_IP, unix.IP_TTL
+	case s.Family == unix.AF_INET6 && len(v6) == 4 && v6[0]|v6[1]|v6[2]|v6[3] != 0:
+		level, typ = unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT
+	default:
+		return nil
+	}
+	b := make([]byte, unix.CmsgSpace(4))
+	putCmsg(b, level, typ, uint32(ttl))
+	return b
+}
+
+func (s *Socket) recvStream(bufs [][]byte, flags int) (int, netip.AddrPort, int, error) {
 	s.mu.Lock()
 	fd, connected, peer := s.fd, s.connected || s.connecting, s.peer
 	s.mu.Unlock()
@@ -555,7 +631,7 @@ func (s *Socket) Recv(bufs [][]byte, flags int) (int, netip.AddrPort, int, error
 		return 0, peer, 0, err
 	}
 	if flags&unix.MSG_PEEK == 0 {
-		s.bytesIn.Add(uint64(n))
+		s.addIn(n)
 	}
 	return n, peer, rflags & (unix.MSG_TRUNC | unix.MSG_OOB), nil
 }

@@ -20,6 +20,18 @@ func NewClient(fd int) *Client { return &Client{fd: fd} }
 // sandbox's listener it names) and returns the reply and the FD the broker donated with it
 // (-1: none; the caller owns it). A broken channel is ENETDOWN.
 func (c *Client) Do(req Request, fds ...int) (Reply, int, error) {
+	rep, got, err := c.DoN(req, fds...)
+	for _, f := range got[min(1, len(got)):] {
+		unix.Close(f)
+	}
+	if len(got) == 0 {
+		return rep, -1, err
+	}
+	return rep, got[0], err
+}
+
+// DoN is Do for requests answered with several FDs (OpSocket with a count).
+func (c *Client) DoN(req Request, fds ...int) (Reply, []int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var oob []byte
@@ -27,34 +39,28 @@ func (c *Client) Do(req Request, fds ...int) (Reply, int, error) {
 		oob = unix.UnixRights(fds...)
 	}
 	if err := unix.Sendmsg(c.fd, req.Encode(), oob, nil, 0); err != nil {
-		return Reply{}, -1, unix.ENETDOWN
+		return Reply{}, nil, unix.ENETDOWN
 	}
 	buf := make([]byte, ReplySize)
-	cmsg := make([]byte, unix.CmsgSpace(4))
+	cmsg := make([]byte, unix.CmsgSpace(4*MaxBatch))
 	n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, cmsg, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return Reply{}, -1, unix.ENETDOWN
+		return Reply{}, nil, unix.ENETDOWN
 	}
-	got := -1
+	var got []int
 	if msgs, err := unix.ParseSocketControlMessage(cmsg[:oobn]); err == nil {
 		for _, m := range msgs {
 			if fds, err := unix.ParseUnixRights(&m); err == nil {
-				for _, f := range fds {
-					if got < 0 {
-						got = f
-					} else {
-						unix.Close(f)
-					}
-				}
+				got = append(got, fds...)
 			}
 		}
 	}
 	rep, ok := DecodeReply(buf[:n])
 	if !ok {
-		if got >= 0 {
-			unix.Close(got)
+		for _, f := range got {
+			unix.Close(f)
 		}
-		return Reply{}, -1, unix.ENETDOWN
+		return Reply{}, nil, unix.ENETDOWN
 	}
 	return rep, got, nil
 }

@@ -30,7 +30,9 @@ type Op uint8
 
 // Requests.
 const (
-	// OpSocket creates a socket: Proto and Family say which. The reply carries its FD.
+	// OpSocket creates a socket: Proto and Family say which. The reply carries its FD; for
+	// TCP, Arg (at most MaxBatch) asks for that many at once, which the kernel keeps
+	// unconnected until its app makes sockets (they reach nothing until OpConnect).
 	OpSocket Op = 1 + iota
 	// OpConnect connects the attached socket (TCP) or relay (UDP, ICMP) to Addr. The reply's
 	// errno is 0, EINPROGRESS (TCP: poll for writability, then SO_ERROR) or why not.
@@ -55,9 +57,11 @@ const (
 	RequestSize = 40
 	ReplySize   = 32
 	// FrameSize is the header before each datagram on a relay.
-	FrameSize = 24
+	FrameSize = 28
 	// MaxDatagram bounds a relayed datagram's payload.
 	MaxDatagram = 65535
+	// MaxBatch bounds the sockets one OpSocket returns.
+	MaxBatch = 8
 )
 
 // Request is one kernel → broker message.
@@ -139,10 +143,12 @@ func DecodeReply(b []byte) (Reply, bool) {
 
 // Frame is the header of one datagram on a relay: its destination (kernel → broker; invalid:
 // the connected peer) or its source (broker → kernel). Errno, broker → kernel only, reports
-// an asynchronous error (ECONNREFUSED on a connected socket) in place of a datagram.
+// an asynchronous error (ECONNREFUSED on a connected socket) in place of a datagram. TTL,
+// broker → kernel, is the datagram's IP TTL or hop limit (0: unknown).
 type Frame struct {
 	Addr  netip.AddrPort
 	Errno uint32
+	TTL   uint8
 }
 
 // PutFrame writes f into b[:FrameSize].
@@ -150,6 +156,7 @@ func PutFrame(b []byte, f Frame) {
 	clear(b[:FrameSize])
 	putAddr(b[0:20], f.Addr)
 	binary.LittleEndian.PutUint32(b[20:], f.Errno)
+	b[24] = f.TTL
 }
 
 // GetFrame reads the header at the start of b; ok is false when b is too short.
@@ -157,5 +164,5 @@ func GetFrame(b []byte) (Frame, bool) {
 	if len(b) < FrameSize {
 		return Frame{}, false
 	}
-	return Frame{Addr: getAddr(b[0:20]), Errno: binary.LittleEndian.Uint32(b[20:])}, true
+	return Frame{Addr: getAddr(b[0:20]), Errno: binary.LittleEndian.Uint32(b[20:]), TTL: b[24]}, true
 }

@@ -76,7 +76,7 @@ func (b *Broker) Serve(fd int) {
 			unix.Close(f) // at most two FDs per request; extra ones are dropped
 		}
 		var rep netproto.Reply
-		donate := -1
+		var donate []int
 		if req, ok := netproto.DecodeRequest(buf[:n]); ok {
 			rep, donate = b.Handle(req, attached, proof)
 		} else {
@@ -88,12 +88,12 @@ func (b *Broker) Serve(fd int) {
 			}
 		}
 		var oob []byte
-		if donate >= 0 {
-			oob = unix.UnixRights(donate)
+		if len(donate) > 0 {
+			oob = unix.UnixRights(donate...)
 		}
 		err = unix.Sendmsg(fd, rep.Encode(), oob, nil, 0)
-		if donate >= 0 {
-			unix.Close(donate)
+		for _, f := range donate {
+			unix.Close(f)
 		}
 		if err != nil {
 			return
@@ -122,30 +122,30 @@ func protoName(p uint8) string {
 
 // Handle answers one request; fd is the socket the kernel attached and proof a listening
 // socket of the sandbox's that a loopback connect names (-1: none; Handle closes neither).
-// It returns the reply and an FD to donate (-1: none), which the caller closes once sent.
-func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, int) {
+// It returns the reply and the FDs to donate, which the caller closes once sent.
+func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, []int) {
 	if req.Family != unix.AF_INET && req.Family != unix.AF_INET6 {
-		return netproto.Reply{Errno: uint32(unix.EAFNOSUPPORT)}, -1
+		return netproto.Reply{Errno: uint32(unix.EAFNOSUPPORT)}, nil
 	}
 	switch req.Op {
 	case netproto.OpSocket:
-		return b.socket(req)
+		return b.socket(req, fd)
 	case netproto.OpCheck:
 		if v := b.checkConnect(req.Addr, -1); !v.Allowed {
 			b.onDenial(Denial{Op: "send", Proto: protoName(req.Proto), Addr: req.Addr.String(), Why: v.Why})
-			return netproto.Reply{Errno: uint32(unix.EACCES)}, -1
+			return netproto.Reply{Errno: uint32(unix.EACCES)}, nil
 		}
-		return netproto.Reply{}, -1
+		return netproto.Reply{}, nil
 	case netproto.OpConnect, netproto.OpBind, netproto.OpListen:
 		if fd < 0 {
-			return netproto.Reply{Errno: uint32(unix.EBADF)}, -1
+			return netproto.Reply{Errno: uint32(unix.EBADF)}, nil
 		}
 		if r := b.relayOf(fd); r != nil {
-			return r.handle(b, req), -1
+			return r.handle(b, req), nil
 		}
-		return b.stream(req, fd, proof), -1
+		return b.stream(req, fd, proof), nil
 	}
-	return netproto.Reply{Errno: uint32(unix.EINVAL)}, -1
+	return netproto.Reply{Errno: uint32(unix.EINVAL)}, nil
 }
 
 // checkConnect applies the policy, letting the sandbox reach its own listeners through the
@@ -166,18 +166,31 @@ func (b *Broker) checkConnect(dst netip.AddrPort, proof int) Verdict {
 	return b.pol.CheckConnect(dst, b.namesOf(dst.Addr())...)
 }
 
-func (b *Broker) socket(req netproto.Request) (netproto.Reply, int) {
+// socket makes host sockets; for a datagram socket, kernelEnd (-1: none, the broker makes
+// the pair) is the broker's end of the relay socketpair the kernel made.
+func (b *Broker) socket(req netproto.Request, kernelEnd int) (netproto.Reply, []int) {
 	switch req.Proto {
 	case netproto.ProtoTCP:
-		s, err := unix.Socket(int(req.Family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-		if err != nil {
-			return errReply(err), -1
+		var out []int
+		for range min(max(req.Arg, 1), netproto.MaxBatch) {
+			s, err := unix.Socket(int(req.Family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+			if err != nil {
+				if len(out) > 0 {
+					break
+				}
+				return errReply(err), nil
+			}
+			out = append(out, s)
 		}
-		return netproto.Reply{}, s
+		return netproto.Reply{}, out
 	case netproto.ProtoUDP, netproto.ProtoICMP:
-		return b.newRelay(req)
+		rep, fd := b.newRelay(req, kernelEnd)
+		if fd < 0 {
+			return rep, nil
+		}
+		return rep, []int{fd}
 	}
-	return netproto.Reply{Errno: uint32(unix.EPROTONOSUPPORT)}, -1
+	return netproto.Reply{Errno: uint32(unix.EPROTONOSUPPORT)}, nil
 }
 
 func sockaddr(a netip.AddrPort, family uint16) (unix.Sockaddr, error) {

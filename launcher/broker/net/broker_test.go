@@ -302,3 +302,39 @@ func TestDNSMessages(t *testing.T) {
 		t.Error("CheckName")
 	}
 }
+
+// TestEscapeNetRelayKernelEnd: a relay made on the kernel's socketpair works like the
+// broker's own, and the broker refuses an end that is not an AF_UNIX seqpacket socket.
+func TestEscapeNetRelayKernelEnd(t *testing.T) {
+	echo, err := gonet.ListenUDP("udp4", &gonet.UDPAddr{IP: gonet.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	addr := netip.MustParseAddrPort(echo.LocalAddr().String())
+	c, _ := start(t, Policy{Mode: ModeNone, Host: []Rule{rule("127.0.0.1/32", PortRange{addr.Port(), addr.Port()})}})
+	stream, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	defer unix.Close(stream[0])
+	defer unix.Close(stream[1])
+	if rep, _, _ := c.Do(netproto.Request{Op: netproto.OpSocket, Proto: netproto.ProtoUDP, Family: unix.AF_INET}, stream[1]); unix.Errno(rep.Errno) != unix.ENOTSOCK {
+		t.Errorf("a stream socket as the relay's end: errno %v, want ENOTSOCK", unix.Errno(rep.Errno))
+	}
+	pair, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	if rep, fd, err := c.Do(netproto.Request{Op: netproto.OpSocket, Proto: netproto.ProtoUDP, Family: unix.AF_INET}, pair[1]); err != nil || rep.Errno != 0 || fd >= 0 {
+		t.Fatalf("relay on the kernel's pair: %v errno %v fd %d", err, unix.Errno(rep.Errno), fd)
+	}
+	// Connect names the relay by the end the broker holds.
+	if rep, _, _ := c.Do(netproto.Request{Op: netproto.OpConnect, Proto: netproto.ProtoUDP, Family: unix.AF_INET, Addr: addr}, pair[1]); rep.Errno != 0 {
+		t.Fatalf("connect: errno %v", unix.Errno(rep.Errno))
+	}
+	b := make([]byte, netproto.FrameSize+2)
+	copy(b[netproto.FrameSize:], "hi")
+	unix.Write(pair[0], b)
+	buf := make([]byte, 16)
+	echo.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, _, err := echo.ReadFromUDPAddrPort(buf); err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("datagram through the kernel-made relay: %q %v", buf[:n], err)
+	}
+}

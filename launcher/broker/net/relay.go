@@ -1,6 +1,7 @@
 package net
 
 import (
+	"encoding/binary"
 	"errors"
 	gonet "net"
 	"net/netip"
@@ -33,7 +34,10 @@ type relay struct {
 	toResolver bool
 }
 
-func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
+// newRelay makes a datagram relay. kernelEnd is the broker's end of a SOCK_SEQPACKET pair
+// the kernel made (it keeps the other end, and may inject datagrams of its own private
+// loopback into it); -1: the broker makes the pair and donates the kernel's end.
+func (b *Broker) newRelay(req netproto.Request, kernelEnd int) (netproto.Reply, int) {
 	proto := unix.IPPROTO_UDP
 	if req.Proto == netproto.ProtoICMP {
 		proto = unix.IPPROTO_ICMP
@@ -49,22 +53,55 @@ func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
 		}
 		return errReply(err), -1
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(hs)
-		return errReply(err), -1
+	var pair [2]int
+	if kernelEnd >= 0 {
+		typ, err1 := unix.GetsockoptInt(kernelEnd, unix.SOL_SOCKET, unix.SO_TYPE)
+		dom, err2 := unix.GetsockoptInt(kernelEnd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+		if err1 != nil || err2 != nil || typ != unix.SOCK_SEQPACKET || dom != unix.AF_UNIX {
+			unix.Close(hs)
+			return netproto.Reply{Errno: uint32(unix.ENOTSOCK)}, -1
+		}
+		own, err := unix.FcntlInt(uintptr(kernelEnd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(hs)
+			return errReply(err), -1
+		}
+		pair = [2]int{own, -1}
+	} else {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(hs)
+			return errReply(err), -1
+		}
+		pair = [2]int{p[0], p[1]}
 	}
 	// Room for a burst of datagrams either way.
 	for _, fd := range pair {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+		if fd >= 0 {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+		}
 	}
+	// The relay is known by the inode of the end the kernel attaches to later requests:
+	// its own end when the broker made the pair, the broker's end when the kernel did.
 	var st unix.Stat_t
-	if err := unix.Fstat(pair[1], &st); err != nil {
+	key := pair[1]
+	if key < 0 {
+		key = pair[0]
+	}
+	if err := unix.Fstat(key, &st); err != nil {
 		unix.Close(hs)
 		unix.Close(pair[0])
-		unix.Close(pair[1])
+		if pair[1] >= 0 {
+			unix.Close(pair[1])
+		}
 		return errReply(err), -1
+	}
+	// The TTL (hop limit) of each datagram travels with it, for IP_RECVTTL (ping shows it).
+	if req.Family == unix.AF_INET6 {
+		unix.SetsockoptInt(hs, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1)
+	} else {
+		unix.SetsockoptInt(hs, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
 	}
 	hf := os.NewFile(uintptr(hs), "relay-host")
 	pc, err := gonet.FilePacketConn(hf) // dups hs: hostFD stays ours for connect and bind
@@ -81,7 +118,9 @@ func (b *Broker) newRelay(req netproto.Request) (netproto.Reply, int) {
 		if kc != nil {
 			kc.Close()
 		}
-		unix.Close(pair[1])
+		if pair[1] >= 0 {
+			unix.Close(pair[1])
+		}
 		return netproto.Reply{Errno: uint32(unix.ENOBUFS)}, -1
 	}
 	r := &relay{proto: req.Proto, family: req.Family, hostFD: hs, host: udp, kernel: uc, ino: st.Ino,
@@ -218,8 +257,9 @@ func (r *relay) up(b *Broker) {
 // down passes the host socket's datagrams to the kernel, each with its source.
 func (r *relay) down() {
 	buf := make([]byte, netproto.FrameSize+netproto.MaxDatagram)
+	oob := make([]byte, 128)
 	for {
-		n, from, err := r.host.ReadFromUDPAddrPort(buf[netproto.FrameSize:])
+		n, oobn, _, from, err := r.host.ReadMsgUDPAddrPort(buf[netproto.FrameSize:], oob)
 		if err != nil {
 			var errno unix.Errno
 			if errors.As(err, &errno) && errno != unix.EBADF {
@@ -232,9 +272,24 @@ func (r *relay) down() {
 			}
 			return
 		}
-		netproto.PutFrame(buf, netproto.Frame{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())})
+		netproto.PutFrame(buf, netproto.Frame{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TTL: ttlOf(oob[:oobn])})
 		if _, err := r.kernel.Write(buf[:netproto.FrameSize+n]); err != nil {
 			return
 		}
 	}
+}
+
+// ttlOf finds the IP_TTL or IPV6_HOPLIMIT control message (0: none).
+func ttlOf(oob []byte) uint8 {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for _, m := range msgs {
+		if (m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TTL ||
+			m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_HOPLIMIT) && len(m.Data) >= 4 {
+			return uint8(binary.LittleEndian.Uint32(m.Data))
+		}
+	}
+	return 0
 }

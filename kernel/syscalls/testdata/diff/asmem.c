@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <sys/sysinfo.h>
 
 #define MB (1UL << 20)
 #define TB (1UL << 40)
@@ -81,5 +82,21 @@ int main(void) {
 		_exit(0);
 	}
 	waitpid(c, NULL, 0);
+
+	/* Overcommit (heuristic mode): one private writable request larger than RAM and swap
+	 * together fails; MAP_NORESERVE, PROT_NONE and shared mappings of it do not count,
+	 * but making the reservation writable does. */
+	struct sysinfo si;
+	sysinfo(&si);
+	unsigned long huge = (si.totalram + si.totalswap) * si.mem_unit + (64UL << 30);
+	CHECK(mmap(NULL, huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0);
+	char *nr = mmap(NULL, huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CHECK(nr == MAP_FAILED ? -1 : 0);
+	munmap(nr, huge);
+	char *none = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(none == MAP_FAILED ? -1 : 0);
+	CHECK(mprotect(none, huge, PROT_READ | PROT_WRITE));
+	CHECK(mprotect(none, 1 << 20, PROT_READ | PROT_WRITE));
+	munmap(none, huge);
 	return 0;
 }

@@ -41,6 +41,19 @@ static void showlink(int fd) {
 		printf("link: %s\n", buf);
 }
 
+/* fdinfo's ino is the file's inode number, as fstat gives it. */
+static void fdinfo(const char *what, int fd) {
+	char path[64], buf[512] = {0};
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	int f = open(path, O_RDONLY);
+	read(f, buf, sizeof buf - 1);
+	close(f);
+	struct stat st;
+	fstat(fd, &st);
+	char *ino = strstr(buf, "ino:");
+	printf("%s: fdinfo ino matches fstat %d\n", what, ino != NULL && strtoul(ino + 4, NULL, 10) == st.st_ino);
+}
+
 static void attrs(const char *what, int fd) {
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
@@ -68,6 +81,7 @@ int main(void) {
 	showlink(p[0]);
 	showlink(p[1]);
 	attrs("pipe", p[0]);
+	fdinfo("pipe", p[0]);
 	write(p[1], "hello", 5);
 	int r = open(fdpath("/proc/self/fd", p[0]), O_RDONLY);
 	CHECK(r >= 0);
@@ -168,6 +182,7 @@ int main(void) {
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	showlink(sv[0]);
 	attrs("socket", sv[0]);
+	fdinfo("socket", sv[0]);
 	CHECK(open(fdpath("/proc/self/fd", sv[0]), O_RDWR));
 	CHECK(open(fdpath("/dev/fd", sv[1]), O_RDONLY));
 	int us = socket(AF_UNIX, SOCK_DGRAM, 0);

@@ -1,4 +1,4 @@
-package oci
+package plan
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/oci/spec"
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
@@ -20,19 +21,6 @@ const (
 	AnnotationPlatform = "run.sbx.platform" // auto, ptrace, trap
 	AnnotationDebug    = "run.sbx.debug"    // "true": the kernel's diagnostics on the container's stderr
 )
-
-// LoadSpec reads bundle/config.json.
-func LoadSpec(bundle string) (*Spec, error) {
-	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	var s Spec
-	if err := jsonStrict(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
-	}
-	return &s, nil
-}
 
 // rlimits maps the specification's names to Linux's resource numbers.
 var rlimits = map[string]int{
@@ -44,10 +32,10 @@ var rlimits = map[string]int{
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
 }
 
-// Plan turns a bundle's spec into the plan `sbx run` would run: the root filesystem and
+// ForBundle turns an OCI bundle's spec into the plan `sbx run` would run: the root filesystem and
 // every bind mount are served by the gofer (read-only where the spec says so), proc, sysfs,
 // /dev and tmpfs mounts are the kernel's own, masked paths do not exist inside.
-func Plan(id, bundle string, s *Spec) (*launcher.Plan, error) {
+func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 	if s.Process == nil || len(s.Process.Args) == 0 {
 		return nil, fmt.Errorf("config.json has no process.args")
 	}
@@ -155,6 +143,20 @@ func Plan(id, bundle string, s *Spec) (*launcher.Plan, error) {
 			p.Limits[n] = [2]uint64{r.Soft, r.Hard}
 		}
 	}
+	p.Groups = append([]uint32(nil), s.Process.User.AdditionalGids...)
+	if c := s.Process.Capabilities; c != nil {
+		var caps [3]uint64
+		for i, set := range [][]string{c.Effective, c.Permitted, c.Inheritable} {
+			for _, name := range set {
+				n, ok := capNumber(name)
+				if !ok {
+					return nil, fmt.Errorf("process.capabilities: unknown capability %q", name)
+				}
+				caps[i] |= 1 << n
+			}
+		}
+		p.Caps = &caps
+	}
 	// A root process with root's file capabilities acts on its root filesystem as root
 	// does (the gofer keeps them for it, inside its view).
 	if s.Process.User.UID == 0 && (s.Process.Capabilities == nil || slices.Contains(s.Process.Capabilities.Effective, "CAP_DAC_OVERRIDE")) {
@@ -185,4 +187,18 @@ func below(path, dir string) (string, bool) {
 		return rest, true
 	}
 	return "", false
+}
+
+// capNames are Linux's capabilities in number order (include/uapi/linux/capability.h).
+var capNames = []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+	"SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+	"MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+	"CHECKPOINT_RESTORE"}
+
+// capNumber returns the number of a capability named CAP_X (or X).
+func capNumber(name string) (int, bool) {
+	i := slices.Index(capNames, strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
+	return i, i >= 0
 }

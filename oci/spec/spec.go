@@ -1,13 +1,14 @@
-// Package oci is sbx's OCI runtime front end: it reads an OCI bundle (config.json and the
-// root filesystem) and turns it into the same launcher.Plan `sbx run` builds, then runs it
-// with the container lifecycle of the OCI runtime specification (create, start, state, kill,
-// delete), keeping each container's state under a root directory as runc does.
-//
-// A container is a small monitor process (sbx re-executed in the OCI init role) that the
-// engine sees as the container's process: create starts it, and it waits on a FIFO in the
-// container's state directory; start opens the FIFO, and the monitor starts the sandbox
-// (gofer and kernel) and exits with the app's status. Signals sent to it reach the app.
-package oci
+// Package spec holds the OCI runtime specification's types sbx reads and writes: a
+// bundle's config.json (the subset sbx implements) and the state a runtime reports. Written
+// from the specification's config.md, config-linux.md and runtime.md.
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
 
 // The subset of the OCI runtime specification (config.json, v1.x) sbx reads. Written from
 // the specification's config.md and config-linux.md.
@@ -140,3 +141,43 @@ const (
 
 // Version is the specification version sbx implements.
 const Version = "1.0.2"
+
+// Load reads bundle/config.json.
+func Load(bundle string) (*Spec, error) {
+	path := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// Example is the config.json `spec` writes: sh on a terminal in ./rootfs, as runc's.
+func Example(rootless bool) *Spec {
+	s := &Spec{OCIVersion: Version,
+		Process: &Process{Terminal: true, Args: []string{"sh"}, Cwd: "/",
+			Env:     []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
+			Rlimits: []Rlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}}, NoNewPrivileges: true},
+		Root:     &Root{Path: "rootfs", Readonly: true},
+		Hostname: "sbx",
+		Mounts: []Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &Linux{Namespaces: []Namespace{{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			MaskedPaths:   []string{"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+	}
+	if rootless {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, Namespace{Type: "user"})
+	}
+	return s
+}

@@ -1,0 +1,81 @@
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// capSets returns the effective, permitted and inheritable sets of credentials c: those
+// capset chose, or, without one, the launching user's for root and none otherwise. Losing
+// root (all user IDs non-zero, or the effective one) drops them as Linux does on setuid.
+func capSets(t *kernel.Task, c *vfs.Creds) [3]uint64 {
+	var caps [3]uint64
+	if c.Caps != nil {
+		caps = *c.Caps
+	} else if c.EUID == 0 {
+		caps = t.Kernel().Caps
+	}
+	if c.EUID != 0 {
+		caps[0] = 0
+	}
+	if c.UID != 0 && c.EUID != 0 && c.SUID != 0 {
+		caps[0], caps[1] = 0, 0
+	}
+	return caps
+}
+
+const capSetPCap = 8 // CAP_SETPCAP
+
+// Capset implements capset(2): a thread may drop capabilities from its effective and
+// permitted sets and move them in its inheritable set within the rules of
+// capabilities(7); it can never gain one it does not hold.
+func Capset(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	version, err := getU32(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	words := 2
+	switch version {
+	case capV1:
+		words = 1
+	case capV2, capV3:
+	default:
+		if err := putU32(t, a[0], capV3); err != nil {
+			return 0, err
+		}
+		return 0, unix.EINVAL
+	}
+	pid, err := getU32(t, a[0]+4)
+	if err != nil {
+		return 0, err
+	}
+	if pid != 0 && int32(pid) != t.TID {
+		return 0, unix.EPERM // only a thread's own sets can change
+	}
+	b := make([]byte, 12*words)
+	if _, err := t.CopyIn(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	var nw [3]uint64 // effective, permitted, inheritable
+	for i := range words {
+		for j := range nw {
+			nw[j] |= uint64(binary.LittleEndian.Uint32(b[12*i+4*j:])) << (32 * i)
+		}
+	}
+	c := t.Creds()
+	old := capSets(t, c)
+	switch {
+	case nw[2]&^(old[2]|old[1]) != 0 && old[0]&(1<<capSetPCap) == 0:
+		return 0, unix.EPERM // inheritable beyond inheritable ∪ permitted needs CAP_SETPCAP
+	case nw[1]&^old[1] != 0:
+		return 0, unix.EPERM // permitted may only shrink
+	case nw[0]&^nw[1] != 0:
+		return 0, unix.EPERM // effective within permitted
+	}
+	c.Caps = &nw
+	t.SetCreds(*c)
+	return 0, nil
+}

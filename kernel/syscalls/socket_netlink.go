@@ -1,0 +1,196 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/net/netlink"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// newNetlinkSocket creates a NETLINK_ROUTE socket (other netlink protocols are not offered).
+func newNetlinkSocket(t *kernel.Task, family, typ, proto int) (vfs.File, error) {
+	if typ != unix.SOCK_RAW && typ != unix.SOCK_DGRAM {
+		return nil, unix.ESOCKTNOSUPPORT
+	}
+	if proto != unix.NETLINK_ROUTE {
+		return nil, unix.EPROTONOSUPPORT
+	}
+	return netlink.New(typ, t.Kernel().Net), nil
+}
+
+// sockaddrNl is struct sockaddr_nl.
+func sockaddrNl(pid, groups uint32) []byte {
+	b := make([]byte, 12)
+	binary.LittleEndian.PutUint16(b, unix.AF_NETLINK)
+	binary.LittleEndian.PutUint32(b[4:], pid)
+	binary.LittleEndian.PutUint32(b[8:], groups)
+	return b
+}
+
+func putSockaddr(t *kernel.Task, addr, lenAddr uint64, b []byte) error {
+	if addr == 0 || lenAddr == 0 {
+		return nil
+	}
+	l, err := getU32(t, lenAddr)
+	if err != nil {
+		return err
+	}
+	if int32(l) < 0 {
+		return unix.EINVAL
+	}
+	full := len(b)
+	if int(l) < len(b) {
+		b = b[:l]
+	}
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return putU32(t, lenAddr, uint32(full))
+}
+
+// readSockaddrNl decodes a sockaddr_nl: its port ID and groups.
+func readSockaddrNl(t *kernel.Task, addr, size uint64) (uint32, uint32, error) {
+	if size < 12 || size > 128 {
+		return 0, 0, unix.EINVAL
+	}
+	b := make([]byte, 12)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return 0, 0, unix.EFAULT
+	}
+	if binary.LittleEndian.Uint16(b) != unix.AF_NETLINK {
+		return 0, 0, unix.EINVAL
+	}
+	return binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:]), nil
+}
+
+func netlinkRecv(t *kernel.Task, fd *vfs.FileDescription, s *netlink.Socket, bufs [][]byte, flags int) (uint64, int, error) {
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	for {
+		n, mf, err := s.Recv(bufs, flags)
+		if err == unix.EAGAIN && !nonblock {
+			if werr := t.WaitFile(fd, waiter.EventIn, time.Time{}); werr != nil {
+				return 0, 0, werr
+			}
+			continue
+		}
+		return uint64(n), mf, err
+	}
+}
+
+// netlinkCall runs the netlink side of a socket syscall when fdn is a netlink socket.
+func netlinkCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err error, handled bool) {
+	fd, ferr := getIOFD(t, a[0])
+	if ferr != nil {
+		return 0, nil, false
+	}
+	defer fd.DecRef()
+	s, ok := fd.Impl().(*netlink.Socket)
+	if !ok {
+		return 0, nil, false
+	}
+	pid := uint32(t.Group().PID)
+	switch nr {
+	case "bind":
+		var portid, groups uint32
+		if portid, groups, err = readSockaddrNl(t, a[1], a[2]); err == nil {
+			err = s.Bind(portid, groups, pid)
+		}
+	case "connect":
+		_, _, err = readSockaddrNl(t, a[1], a[2]) // the kernel (port 0) is the only peer
+	case "getsockname":
+		p, g := s.Name(pid)
+		err = putSockaddr(t, a[1], a[2], sockaddrNl(p, g))
+	case "getpeername":
+		err = putSockaddr(t, a[1], a[2], sockaddrNl(0, 0))
+	case "sendto", "sendmsg":
+		var bufs [][]byte
+		if nr == "sendto" {
+			if a[4] != 0 {
+				if _, _, err = readSockaddrNl(t, a[4], a[5]); err != nil {
+					return 0, err, true
+				}
+			}
+			bufs, err = ranges(t, []iovec{{a[1], a[2]}}, false)
+		} else {
+			var h msghdr
+			if h, err = readMsghdr(t, a[1]); err == nil {
+				var iovs []iovec
+				if iovs, err = readIovecs(t, h.iov, h.iovlen); err == nil {
+					bufs, err = ranges(t, iovs, false)
+				}
+			}
+		}
+		if err == nil {
+			var b []byte
+			for _, x := range bufs {
+				b = append(b, x...)
+			}
+			var n int
+			n, err = s.Send(b, pid)
+			r = uint64(n)
+		}
+	case "recvfrom":
+		var bufs [][]byte
+		if bufs, err = ranges(t, []iovec{{a[1], a[2]}}, true); err == nil {
+			if r, _, err = netlinkRecv(t, fd, s, bufs, int(a[3])); err == nil && a[4] != 0 {
+				err = putSockaddr(t, a[4], a[5], sockaddrNl(0, 0))
+			}
+		}
+	case "recvmsg":
+		var h msghdr
+		if h, err = readMsghdr(t, a[1]); err != nil {
+			return 0, err, true
+		}
+		var iovs []iovec
+		if iovs, err = readIovecs(t, h.iov, h.iovlen); err != nil {
+			return 0, err, true
+		}
+		var bufs [][]byte
+		if bufs, err = ranges(t, iovs, true); err != nil {
+			return 0, err, true
+		}
+		var mf int
+		if r, mf, err = netlinkRecv(t, fd, s, bufs, int(a[2])); err == nil {
+			if h.name != 0 {
+				putSockaddr(t, h.name, a[1]+8, sockaddrNl(0, 0))
+			}
+			b := make([]byte, 8)
+			t.CopyOut(a[1]+40, b) // no control data
+			binary.LittleEndian.PutUint32(b, uint32(mf))
+			t.CopyOut(a[1]+48, b[:4])
+		}
+	case "getsockopt":
+		var v uint32
+		if v, err = s.Getsockopt(int(int32(a[1])), int(int32(a[2]))); err == nil {
+			var l uint32
+			if l, err = getU32(t, a[4]); err == nil {
+				b := binary.LittleEndian.AppendUint32(nil, v)[:min(l, 4)]
+				if _, cerr := t.CopyOut(a[3], b); cerr != nil {
+					return 0, unix.EFAULT, true
+				}
+				err = putU32(t, a[4], uint32(len(b)))
+			}
+		}
+	case "setsockopt":
+		if a[4] < 4 {
+			return 0, unix.EINVAL, true
+		}
+		var v uint32
+		if v, err = getU32(t, a[3]); err == nil {
+			err = s.Setsockopt(int(int32(a[1])), int(int32(a[2])), v)
+		}
+	case "shutdown":
+		if a[1] > 2 {
+			err = unix.EINVAL
+		}
+	case "listen", "accept":
+		err = unix.EOPNOTSUPP
+	default:
+		return 0, nil, false
+	}
+	return r, err, true
+}

@@ -1,0 +1,20 @@
+package syscalls
+
+// confEntries are the calls added for conformance (issue 19): see conf.go.
+func confEntries() []entry {
+	return []entry{
+		partial(103, Syslog, "d,x,d", "the kernel log is always empty"),
+		sup(148, SchedRRGetInterval, "d,x"),
+		partial(251, IoprioSet, "d,d,x", "priorities are remembered; I/O is not scheduled by them"),
+		sup(252, IoprioGet, "d,d"),
+		partial(197, Removexattr, "p,s", "host files (user.*) only: tmpfs has no extended attributes"),
+		partial(198, Lremovexattr, "p,s", "host files (user.*) only: tmpfs has no extended attributes"),
+		partial(199, Fremovexattr, "f,s", "host files (user.*) only: tmpfs has no extended attributes"),
+		partial(314, SchedSetattr, "d,x,x", "SCHED_OTHER, BATCH and IDLE with a nice value; real-time and deadline policies get EPERM"),
+		sup(315, SchedGetattr, "d,x,d,x"),
+		partial(237, Mbind, "x,d,d,x,d,x", "one NUMA node: policies are validated, memory is always on node 0"),
+		partial(238, SetMempolicy, "d,x,d", "one NUMA node: policies are validated and remembered"),
+		sup(239, GetMempolicy, "x,x,d,x,x"),
+		partial(303, NameToHandleAt, "f,p,x,x,x", "no filesystem exports file handles: EOPNOTSUPP after the path checks"),
+	}
+}
