@@ -605,8 +605,11 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
 	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
 		return 0, nil
-	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA, unix.PR_SET_PTRACER:
+	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA:
 		return 0, nil
+	case unix.PR_SET_PTRACER:
+		// PR_SET_PTRACER belongs to the Yama LSM; sbx has none, so EINVAL as on such a kernel.
+		return 0, unix.EINVAL
 	case unix.PR_CAPBSET_READ:
 		if a[1] > 40 {
 			return 0, unix.EINVAL
