@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/sbx-dev/sbx/kernel/seccomp"
@@ -59,6 +61,9 @@ type SeccompAddOptions struct {
 	// TSync applies the new chain to every thread of the process; TSyncESRCH reports a
 	// thread that cannot take it as ESRCH rather than by its TID.
 	TSync, TSyncESRCH bool
+	// Listener, if set, receives the filter's USER_NOTIF results (NEW_LISTENER); EBUSY
+	// when the chain already has one.
+	Listener *seccomp.Listener
 }
 
 // AddSeccompFilter installs a filter on top of the task's chain. With TSync every other
@@ -75,6 +80,9 @@ func (t *Task) AddSeccompFilter(o SeccompAddOptions) (*seccomp.Filter, int32, er
 		}
 		prev = cur.filter
 	}
+	if o.Listener != nil && prev.HasListener() {
+		return nil, 0, unix.EBUSY
+	}
 	if o.TSync {
 		for o2 := range t.tg.tasks {
 			if o2 == t {
@@ -90,7 +98,7 @@ func (t *Task) AddSeccompFilter(o SeccompAddOptions) (*seccomp.Filter, int32, er
 			return nil, o2.TID, nil
 		}
 	}
-	f, err := seccomp.NewFilter(o.Prog, prev, o.Log)
+	f, err := seccomp.NewFilter(o.Prog, prev, o.Log, o.Listener)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -146,10 +154,8 @@ func (t *Task) seccompEnter(s *seccompState, nr uint64) bool {
 		t.Regs.Rax = negErrno(uint32(unix.ENOSYS))
 		return true
 	case seccomp.RetUserNotif:
-		// No listener on the matching filter: ENOSYS, as Linux does.
 		t.seccompLog(match, nr, action)
-		t.Regs.Rax = negErrno(uint32(unix.ENOSYS))
-		return true
+		return t.seccompNotify(match.Listener, d)
 	case seccomp.RetTrap:
 		t.seccompLog(match, nr, action)
 		t.Regs.Rax = t.Regs.OrigRax // syscall_rollback: the handler sees rax = nr
@@ -167,6 +173,49 @@ func (t *Task) seccompEnter(s *seccompState, nr uint64) bool {
 	t.Regs.Rax = t.Regs.OrigRax
 	t.exitGroup(exitStatusSignal(unix.SIGSYS))
 	return true
+}
+
+// seccompNotify hands the syscall to the filter's listener and waits for the answer: the
+// supervisor's value or error, or the syscall running as if allowed (FLAG_CONTINUE). With
+// no listener, or when it goes away, the syscall fails with ENOSYS. A signal withdraws the
+// notification and the syscall starts again after the handler, as Linux's ERESTARTSYS.
+func (t *Task) seccompNotify(l *seccomp.Listener, d seccomp.Data) bool {
+	if l == nil {
+		t.Regs.Rax = negErrno(uint32(unix.ENOSYS))
+		return true
+	}
+	n := l.Notify(t.TID, d, t, t.wakeUp)
+	if n == nil {
+		t.Regs.Rax = negErrno(uint32(unix.ENOSYS))
+		return true
+	}
+	for {
+		replied, closed := l.Result(n)
+		if closed {
+			t.Regs.Rax = negErrno(uint32(unix.ENOSYS))
+			return true
+		}
+		if replied {
+			switch {
+			case n.Flags&seccomp.FlagContinue != 0:
+				return false
+			case n.Error != 0:
+				t.Regs.Rax = uint64(int64(n.Error))
+			default:
+				t.Regs.Rax = uint64(n.Val)
+			}
+			return true
+		}
+		if err := t.sleep(nil, time.Time{}); err == unix.EINTR {
+			l.Cancel(n)
+			if replied, _ := l.Result(n); replied {
+				continue // answered just before the signal: take the answer
+			}
+			t.Regs.Rip -= 2
+			t.Regs.Rax = t.Regs.OrigRax
+			return true
+		}
+	}
 }
 
 // seccompLog logs an action of a filter installed with SECCOMP_FILTER_FLAG_LOG.

@@ -474,13 +474,15 @@ type Filter struct {
 	prev *Filter
 	// Log is SECCOMP_FILTER_FLAG_LOG: actions other than ALLOW are logged.
 	Log bool
+	// Listener receives this filter's USER_NOTIF results (nil: none, they fail ENOSYS).
+	Listener *Listener
 	// insns is the length of the chain counted as Linux counts it.
 	insns int
 }
 
 // NewFilter makes a filter on top of prev from a program Check accepted. It returns ENOMEM when
 // the chain would exceed MaxInsnsPerPath.
-func NewFilter(prog []Insn, prev *Filter, log bool) (*Filter, error) {
+func NewFilter(prog []Insn, prev *Filter, log bool, l *Listener) (*Filter, error) {
 	n := len(prog) + 4
 	if prev != nil {
 		n += prev.insns
@@ -488,7 +490,7 @@ func NewFilter(prog []Insn, prev *Filter, log bool) (*Filter, error) {
 	if n > MaxInsnsPerPath {
 		return nil, unix.ENOMEM
 	}
-	return &Filter{prog: compile(prog), prev: prev, Log: log, insns: n}, nil
+	return &Filter{prog: compile(prog), prev: prev, Log: log, Listener: l, insns: n}, nil
 }
 
 // Prev returns the filter installed before f.
@@ -501,6 +503,16 @@ func (f *Filter) Descends(anc *Filter) bool {
 	}
 	for ; f != nil; f = f.prev {
 		if f == anc {
+			return true
+		}
+	}
+	return false
+}
+
+// HasListener reports whether a filter of the chain has a listener.
+func (f *Filter) HasListener() bool {
+	for ; f != nil; f = f.prev {
+		if f.Listener != nil {
 			return true
 		}
 	}

@@ -52,14 +52,14 @@ func TestCheck(t *testing.T) {
 
 func TestRunPrecedence(t *testing.T) {
 	ret := func(v uint32) []Insn { return []Insn{stmt(bpfRET|bpfK, v)} }
-	f, _ := NewFilter(ret(RetErrno|1), nil, false)
-	f, _ = NewFilter(ret(RetAllow), f, false)
-	f, _ = NewFilter(ret(RetErrno|2), f, false)
+	f, _ := NewFilter(ret(RetErrno|1), nil, false, nil)
+	f, _ = NewFilter(ret(RetAllow), f, false, nil)
+	f, _ = NewFilter(ret(RetErrno|2), f, false, nil)
 	d := &Data{}
 	if r, m := f.Run(d); r != RetErrno|2 || m != f {
 		t.Errorf("Run = %#x; want the newest ERRNO (%#x)", r, RetErrno|2)
 	}
-	g, _ := NewFilter(ret(RetKillProcess), f, false)
+	g, _ := NewFilter(ret(RetKillProcess), f, false, nil)
 	if r, _ := g.Run(d); r != RetKillProcess {
 		t.Errorf("Run = %#x; want KILL_PROCESS", r)
 	}
@@ -78,7 +78,7 @@ func TestRunData(t *testing.T) {
 	if err := Check(prog); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := NewFilter(prog, nil, false)
+	f, _ := NewFilter(prog, nil, false, nil)
 	d := &Data{Args: [6]uint64{0, 7 << 32, 5}}
 	if r, _ := f.Run(d); r != RetErrno|12 {
 		t.Errorf("Run = %#x; want %#x", r, RetErrno|12)
@@ -96,7 +96,7 @@ func filter100() *Filter {
 	if err := Check(prog); err != nil {
 		panic(err)
 	}
-	f, _ := NewFilter(prog, nil, false)
+	f, _ := NewFilter(prog, nil, false, nil)
 	return f
 }
 

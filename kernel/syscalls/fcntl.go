@@ -432,6 +432,9 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		fd.SetStatusFlags(fl)
 		return 0, nil
 	}
+	if lf, ok := fd.Impl().(*listenerFile); ok {
+		return listenerIoctl(t, fd, lf, cmd, a[2])
+	}
 	if handled, r, err := ttyIoctl(t, fd, cmd, a[2]); handled {
 		return r, err
 	}

@@ -59,11 +59,6 @@ func seccompSetFilter(t *kernel.Task, flags, uprog uint64) (uint64, error) {
 	if flags&seccomp.FlagWaitKillableRecv != 0 && flags&seccomp.FlagNewListener == 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&seccomp.FlagNewListener != 0 {
-		// User notification listeners are not implemented yet: refuse the flag as a
-		// kernel without it does.
-		return 0, unix.EINVAL
-	}
 	// struct sock_fprog { unsigned short len; struct sock_filter *filter; }
 	hdr := make([]byte, 16)
 	if _, err := t.CopyIn(uprog, hdr); err != nil {
@@ -84,12 +79,30 @@ func seccompSetFilter(t *kernel.Task, flags, uprog uint64) (uint64, error) {
 	if err := seccomp.Check(prog); err != nil {
 		return 0, err
 	}
-	_, tid, err := t.AddSeccompFilter(kernel.SeccompAddOptions{Prog: prog, Log: flags&seccomp.FlagLog != 0,
-		TSync: flags&seccomp.FlagTSync != 0, TSyncESRCH: flags&seccomp.FlagTSyncESRCH != 0})
+	o := kernel.SeccompAddOptions{Prog: prog, Log: flags&seccomp.FlagLog != 0,
+		TSync: flags&seccomp.FlagTSync != 0, TSyncESRCH: flags&seccomp.FlagTSyncESRCH != 0}
+	if flags&seccomp.FlagNewListener == 0 {
+		_, tid, err := t.AddSeccompFilter(o)
+		if err != nil {
+			return 0, err
+		}
+		return uint64(tid), nil
+	}
+	// NEW_LISTENER: the descriptor is reserved first (EMFILE before anything changes) and
+	// withdrawn if the filter cannot be attached.
+	l, fd := newListenerFD(t)
+	defer fd.DecRef()
+	lfd, err := t.FDs().Install(fd, 0, true, nofile(t))
 	if err != nil {
 		return 0, err
 	}
-	return uint64(tid), nil
+	o.Listener = l
+	_, tid, err := t.AddSeccompFilter(o)
+	if err != nil || tid != 0 {
+		t.FDs().Remove(lfd)
+		return uint64(tid), err
+	}
+	return uint64(lfd), nil
 }
 
 // prctlSeccomp is PR_SET_SECCOMP.

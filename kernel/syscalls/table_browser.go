@@ -10,6 +10,6 @@ func browserEntries() []entry {
 		refuse(444, unix.EOPNOTSUPP, "as a kernel with Landlock disabled at boot"),
 		refuse(445, unix.EOPNOTSUPP, "as a kernel with Landlock disabled at boot"),
 		refuse(446, unix.EOPNOTSUPP, "as a kernel with Landlock disabled at boot"),
-		partial(317, Seccomp, "u,u,x", "no SECCOMP_FILTER_FLAG_NEW_LISTENER (user notification) yet"),
+		partial(317, Seccomp, "u,u,x", "a listener never reports POLLHUP; TRACE acts as without a tracer"),
 	}
 }
