@@ -187,6 +187,13 @@ func (t *Task) FSContext() (root, cwd vfs.VirtualDentry) {
 	return t.tg.root, t.tg.cwd
 }
 
+// SetRoot changes the root directory (chroot).
+func (t *Task) SetRoot(vd vfs.VirtualDentry) {
+	t.tg.mu.Lock()
+	t.tg.root = vd
+	t.tg.mu.Unlock()
+}
+
 // SetCwd changes the working directory.
 func (t *Task) SetCwd(vd vfs.VirtualDentry) {
 	t.tg.mu.Lock()

@@ -921,10 +921,13 @@ func Fchdir(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getcwd implements getcwd(2).
 func Getcwd(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	_, cwd := t.FSContext()
-	p := cwd.Path()
+	root, cwd := t.FSContext()
 	if cwd.Dentry.IsDead() {
 		return 0, unix.ENOENT
+	}
+	p, reachable := cwd.PathFrom(root)
+	if !reachable {
+		p = "(unreachable)" + p // a cwd outside a chroot, as Linux shows it
 	}
 	b := append([]byte(p), 0)
 	if uint64(len(b)) > a[1] {
@@ -978,4 +981,32 @@ func Getdents64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EFAULT
 	}
 	return uint64(len(buf)), nil
+}
+
+// Chroot implements chroot(2): the caller's root becomes path (CAP_SYS_CHROOT), its working
+// directory stays where it is.
+func Chroot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	path, err := copyInPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	if err != nil {
+		return 0, err
+	}
+	at, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !at.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	if err := vfs.CheckAccess(t.Creds(), at, vfs.MayExec); err != nil {
+		return 0, err
+	}
+	if !capable(t, unix.CAP_SYS_CHROOT) {
+		return 0, unix.EPERM
+	}
+	t.SetRoot(vd)
+	return 0, nil
 }
