@@ -239,6 +239,25 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 			s.renamed(n, oldName, nd, newName, exchange)
 		}
 		return okReply()
+	case OpWatch:
+		donate := d.u8() != 0
+		if d.err != nil {
+			return errReply(unix.EINVAL)
+		}
+		r, err := s.watch(n, donate)
+		if err != nil {
+			return errReply(err)
+		}
+		return r
+	case OpUnwatch:
+		wd := d.u32()
+		if d.err != nil {
+			return errReply(unix.EINVAL)
+		}
+		if err := s.unwatch(int(wd)); err != nil {
+			return errReply(err)
+		}
+		return okReply()
 	case OpReadlink:
 		if n.kind != KindSymlink {
 			return errReply(unix.EINVAL)

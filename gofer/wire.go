@@ -58,6 +58,8 @@ const (
 	OpClose                     // handle
 	OpGrow                      // handle, end → granted end (disk limit; ENOSPC: nothing)
 	OpRemovexattr               // handle, name
+	OpWatch                     // handle, want fd → host watch descriptor (fd)
+	OpUnwatch                   // handle, watch descriptor
 	opMax
 )
 

@@ -55,15 +55,31 @@ func (k *Kernel) ForegroundOf(c *tty.Control) int32 {
 }
 
 // ControllingTerminal returns the caller's controlling terminal, nil when it has none.
-func (t *Task) ControllingTerminal() *tty.Control {
-	tg := t.tg
+func (t *Task) ControllingTerminal() *tty.Control { return t.tg.ControllingTerminal() }
+
+// TerminalIDs returns what /proc/PID/stat shows of the process's controlling terminal: its
+// device number (Linux's encoding; 0 for none) and foreground process group (-1 for none).
+func (tg *ThreadGroup) TerminalIDs() (ttyNr uint32, tpgid int32) {
+	c := tg.ControllingTerminal()
+	if c == nil || c.Major == 0 {
+		return 0, -1
+	}
+	_, fg := c.Session()
+	if fg == 0 {
+		fg = -1
+	}
+	return c.Minor&0xff | c.Major<<8 | (c.Minor&^0xff)<<12, fg
+}
+
+// ControllingTerminal returns the process's controlling terminal, nil when it has none.
+func (tg *ThreadGroup) ControllingTerminal() *tty.Control {
 	tg.mu.Lock()
 	sid, dropped := tg.sid, tg.noCtty
 	tg.mu.Unlock()
 	if dropped {
 		return nil
 	}
-	k := t.k
+	k := tg.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.ctty[sid]

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"github.com/sbx-dev/sbx/launcher/broker/display"
 	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"golang.org/x/sys/unix"
@@ -389,6 +390,10 @@ func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
 	return sandbox.ExitFailure
 }
 
+// X11Socket prefixes a Plan.Sockets host path that is an X server: connections to it go
+// through the X11 proxy.
+const X11Socket = "x11:"
+
 // serveBroker answers the kernel's requests for host sockets: only paths the plan maps are
 // connected; the connected socket is donated to the kernel.
 func serveBroker(fd int, sockets map[string]string) {
@@ -410,6 +415,23 @@ func serveBroker(fd int, sockets map[string]string) {
 		host, ok := sockets[string(buf[:n])]
 		if !ok {
 			reply(unix.ECONNREFUSED, -1)
+			continue
+		}
+		if path, isX11 := strings.CutPrefix(host, X11Socket); isX11 {
+			// Why: X11 goes through the proxy that hides MIT-SHM (launcher/broker/display).
+			pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				reply(unix.ECONNREFUSED, -1)
+				continue
+			}
+			if err := display.ProxyX11(pair[1], path); err != nil {
+				unix.Close(pair[0])
+				unix.Close(pair[1])
+				reply(unix.ECONNREFUSED, -1)
+				continue
+			}
+			reply(0, pair[0])
+			unix.Close(pair[0])
 			continue
 		}
 		s, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

@@ -180,8 +180,24 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		p.NetAddrs = HostAddrs()
 	}
 	// Why: names resolve through the broker, which pins what they resolved to for name rules.
-	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: resolvConf(prof.Network.DNS)})
-	p.Warnings = append(p.Warnings, withheld(prof)...)
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: []byte(resolvConf(prof.Network.DNS))})
+	x11 := false
+	if prof.Display.X11 {
+		if err := planX11(p, &o); err != nil {
+			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
+		} else {
+			x11 = true
+		}
+	}
+	pulse := false
+	if prof.Audio.PulseAudio {
+		if err := planPulse(p, &o); err != nil {
+			p.Warnings = append(p.Warnings, "PulseAudio withheld: "+err.Error())
+		} else {
+			pulse = true
+		}
+	}
+	p.Warnings = append(p.Warnings, withheld(prof, x11, pulse)...)
 	cwd := o.Cwd
 	if cwd == "" {
 		cwd = home
@@ -195,16 +211,19 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 
 // withheld names what the profile grants that this build cannot provide yet; the app runs
 // without it, and the user is told.
-func withheld(p *profiles.Profile) []string {
+func withheld(p *profiles.Profile, x11, pulse bool) []string {
 	var w []string
 	if !p.DBus.System.Empty() {
 		w = append(w, "the system bus")
 	}
-	if p.Display.X11 || p.Display.Wayland {
-		w = append(w, "display")
+	if p.Display.Wayland && !x11 {
+		w = append(w, "display (Wayland)")
 	}
-	if p.Audio.PulseAudio || p.Audio.PipeWire {
-		w = append(w, "audio")
+	if p.Audio.PulseAudio && !pulse {
+		w = append(w, "audio (PulseAudio)")
+	}
+	if p.Audio.PipeWire {
+		w = append(w, "audio (PipeWire's own socket)")
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))

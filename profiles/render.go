@@ -86,6 +86,9 @@ func (p *Profile) TOML() string {
 		}
 	}
 	b.WriteString("\n[display]\n")
+	if p.Display.X11 {
+		b.WriteString("# X11: any client of the display can read other windows' contents and keystrokes\n")
+	}
 	fmt.Fprintf(&b, "x11 = %t%s\nwayland = %t%s\n", p.Display.X11, src("display.x11"), p.Display.Wayland, src("display.wayland"))
 	b.WriteString("\n[audio]\n")
 	fmt.Fprintf(&b, "pulseaudio = %t%s\npipewire = %t%s\n", p.Audio.PulseAudio, src("audio.pulseaudio"), p.Audio.PipeWire, src("audio.pipewire"))

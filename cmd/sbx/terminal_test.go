@@ -86,6 +86,9 @@ func TestInteractiveShellJobControl(t *testing.T) {
 			s.keys("PS1='P> '; tty; [ -t 0 ] && echo is-a-tty", "Enter")
 			s.waitLine("/dev/console")
 			s.waitLine("is-a-tty")
+			// /proc/PID/stat names the terminal (tty_nr 5:1) and its foreground group.
+			s.keys(`read -r -a f < /proc/self/stat; echo "tty_nr=${f[6]} fg=$(( f[7] == f[4] ))"`, "Enter")
+			s.waitLine("tty_nr=1281 fg=1")
 
 			s.keys("sleep 100", "Enter")
 			time.Sleep(500 * time.Millisecond)

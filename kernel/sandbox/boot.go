@@ -102,18 +102,28 @@ func (b *builder) apply(m Mount) error {
 	case MountFile:
 		// A small tmpfs holding the file, whose file is mounted over Path.
 		_, dir := tmpfs.New(b.mf, tmpfs.Options{Dev: anonDev(), Mode: 0o755})
-		if err := dir.WriteFile("f", 0o644, []byte(m.Content)); err != nil {
+		mode := m.Mode & 0o7777
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := dir.WriteFile("f", mode, m.Content); err != nil {
 			return err
 		}
 		f, err := dir.Lookup("f")
 		if err != nil {
 			return err
 		}
+		if m.Owned {
+			// The app user's own file (its Xauthority, mode 0600).
+			if err := f.SetAttr(vfs.SetAttr{UID: &b.uid, GID: &b.gid}); err != nil {
+				return err
+			}
+		}
 		at, err := b.ensure(m.Path, true)
 		if err != nil {
 			return err
 		}
-		b.ns.Mount(at, f, "tmpfs", "tmpfs", true)
+		b.ns.Mount(at, f, "tmpfs", "tmpfs", !m.Owned) // the app user's own file is writable
 		return nil
 	case MountSymlink:
 		parentPath, name := splitParent(m.Path)

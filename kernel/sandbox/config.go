@@ -64,7 +64,7 @@ const (
 	MountSymlink = "symlink" // a symlink at Path pointing to Target
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
-	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf)
+	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf); Mode (default 0644); the app user's and writable when Owned
 )
 
 // Mount is one step of the sandbox's filesystem layout.
@@ -76,7 +76,7 @@ type Mount struct {
 	ReadOnly   bool   `json:"read_only,omitempty"`
 	Mode       uint32 `json:"mode,omitempty"`
 	Owned      bool   `json:"owned,omitempty"`
-	Content    string `json:"content,omitempty"`
+	Content    []byte `json:"content,omitempty"` // bytes, not a string: JSON would mangle binary content
 }
 
 // defaultBlockedReport is how long a task may stay in one system call before a debug run

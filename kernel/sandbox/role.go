@@ -18,6 +18,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/goferfs"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/inotify"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/loader"
 	"github.com/sbx-dev/sbx/kernel/mm"
@@ -82,6 +83,7 @@ func run(stderr io.Writer) (int, error) {
 	gofer.NeutralizeRuntimeFDs()
 	loader.PrimeHostAux()
 	procfs.PrimeHost()
+	inotify.PrimeHost()
 	mf, err := mm.NewMemoryFile()
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
@@ -112,6 +114,8 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
 	}
+	// Why: changes other programs make to watched host files reach the sandbox's inotify.
+	inotify.SetHostWatcher(goferfs.NewHostWatcher())
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr
@@ -157,6 +161,7 @@ func run(stderr io.Writer) (int, error) {
 	// foreground process group, and the launcher relays the signals the terminal sends.
 	var userTTY *tty.Control
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
+	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
 	for _, m := range cfg.Layout {

@@ -139,10 +139,12 @@ func Table() *kernel.SyscallTable {
 		}
 	}
 	all := entries()
-	for _, more := range [][]entry{confEntries(), netEntries(), browserEntries()} {
+	for _, more := range [][]entry{confEntries(), netEntries(), desktopEntries(), browserEntries()} {
 		all = append(all, more...)
 	}
-	for _, e := range all {
+	// Why last: the file-changing calls get their inotify events around whichever
+	// handler the lists above settled on.
+	for _, e := range notifyEntries(all) {
 		s := &st.Entries[e.nr]
 		s.Fn, s.Support, s.Note = e.fn, e.support, e.note
 		if e.args != "" {

@@ -19,6 +19,8 @@ type Control struct {
 	name string
 	// reopen opens the terminal again (/dev/tty).
 	reopen func(flags int) (vfs.File, error)
+	// Major and Minor are the terminal's device number (for /proc/PID/stat's tty_nr).
+	Major, Minor uint32
 }
 
 // NewControl returns the state of a terminal not controlling any session; reopen opens the

@@ -52,6 +52,7 @@ type Pty struct {
 func NewPty(index int, jc JobControl, name string, reopen func(flags int) (vfs.File, error)) *Pty {
 	p := &Pty{Index: index, termios: defaultTermios(), locked: true, masters: 1}
 	p.ctl = NewControl(jc, name, reopen)
+	p.ctl.Major, p.ctl.Minor = 136, uint32(index)
 	return p
 }
 

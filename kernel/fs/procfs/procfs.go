@@ -409,8 +409,9 @@ func (p *proc) taskStat(tg *kernel.ThreadGroup, tid int32) string {
 	u, sys := tg.CPUTimes()
 	cu, cs := tg.ChildCPUTimes()
 	tick := func(d time.Duration) int64 { return int64(d / (10 * time.Millisecond)) }
-	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194560 0 0 0 0 %d %d %d %d 20 0 %d 0 %d %d %d 18446744073709551615 %d %d %d 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 %d %d %d %d 0\n",
-		tid, tg.Comm(), st, tg.PPID(), pgid, sid, tick(u), tick(sys), tick(cu), tick(cs), threads, start, size, rss/4096,
+	ttyNr, tpgid := tg.TerminalIDs()
+	return fmt.Sprintf("%d (%s) %c %d %d %d %d %d 4194560 0 0 0 0 %d %d %d %d 20 0 %d 0 %d %d %d 18446744073709551615 %d %d %d 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 %d %d %d %d 0\n",
+		tid, tg.Comm(), st, tg.PPID(), pgid, sid, ttyNr, tpgid, tick(u), tick(sys), tick(cu), tick(cs), threads, start, size, rss/4096,
 		l.startCode, l.endCode, l.startStack, l.argStart, l.argEnd, l.envStart, l.envEnd)
 }
 

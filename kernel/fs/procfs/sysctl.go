@@ -2,6 +2,8 @@ package procfs
 
 import (
 	"fmt"
+
+	"github.com/sbx-dev/sbx/kernel/fs/inotify"
 	"sort"
 	"strings"
 )
@@ -64,9 +66,9 @@ func (p *proc) sysctls() map[string]func() string {
 		"fs/pipe-max-size":              c("1048576"),
 		"fs/pipe-user-pages-soft":       c("16384"),
 		"fs/pipe-user-pages-hard":       c("0"),
-		"fs/inotify/max_user_watches":   c("8192"),
-		"fs/inotify/max_user_instances": c("128"),
-		"fs/inotify/max_queued_events":  c("16384"),
+		"fs/inotify/max_user_watches":   func() string { return fmt.Sprintln(inotify.MaxUserWatches.Load()) },
+		"fs/inotify/max_user_instances": func() string { return fmt.Sprintln(inotify.MaxUserInstances.Load()) },
+		"fs/inotify/max_queued_events":  func() string { return fmt.Sprintln(inotify.MaxQueuedEvents.Load()) },
 		"fs/mqueue/msg_max":             c("10"),
 		"fs/mqueue/msgsize_max":         c("8192"),
 		"fs/mqueue/queues_max":          c("256"),

@@ -31,6 +31,11 @@ func xattrNamespaceOK(name string) bool {
 
 // Getxattr implements vfs.Xattrer.
 func (in *Inode) Getxattr(name string) ([]byte, error) {
+	if name == "system.posix_acl_access" || name == "system.posix_acl_default" {
+		// POSIX ACLs are supported as the mode bits (the syscall layer turns a minimal
+		// ACL into a chmod), so no extended ACL is ever stored: as tmpfs without one.
+		return nil, unix.ENODATA
+	}
 	if !xattrNamespaceOK(name) {
 		return nil, unix.EOPNOTSUPP
 	}

@@ -1,0 +1,108 @@
+package gofer
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Host-side change notification: the gofer keeps one host inotify instance for the sandbox
+// and watches the files the sandbox watches (OpWatch, OpUnwatch); the kernel reads the
+// events from a duplicate of that instance's FD, donated with the first watch, so changes
+// other programs make to those files on the host reach the sandbox's inotify watchers.
+
+// hostWatchMask is what the gofer asks the host for: changes, not accesses.
+const hostWatchMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+	unix.IN_CREATE | unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_DONT_FOLLOW
+
+type watcher struct {
+	// mu serialises the change of directory add_watch needs (inotify_add_watch takes a
+	// path; the gofer names files relative to their handles by fchdir).
+	mu sync.Mutex
+	fd int // -1 until the first watch
+}
+
+// watch adds a host watch on n and returns its descriptor and, when donate is set, a
+// duplicate of the instance's FD for the kernel.
+func (s *Server) watch(n *node, donate bool) (*reply, error) {
+	w := &s.watcher
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd < 0 {
+		fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+		if err != nil {
+			return nil, err
+		}
+		w.fd = fd
+	}
+	s.tree.RLock()
+	dirFD, name := n.fd, "."
+	if n.kind != KindDir {
+		if n.parent == nil || n.gone {
+			s.tree.RUnlock()
+			return nil, unix.EOPNOTSUPP
+		}
+		dirFD, name = n.parent.fd, n.name
+	}
+	err := unix.Fchdir(dirFD)
+	var wd int
+	if err == nil {
+		wd, err = unix.InotifyAddWatch(w.fd, name, hostWatchMask)
+		unix.Chdir("/")
+	}
+	s.tree.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	r := okReply()
+	r.e.u32(uint32(wd))
+	if donate {
+		if r.fd, err = unix.FcntlInt(uintptr(w.fd), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// unwatch removes a host watch.
+func (s *Server) unwatch(wd int) error {
+	w := &s.watcher
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd < 0 {
+		return unix.EINVAL
+	}
+	_, err := unix.InotifyRmWatch(w.fd, uint32(wd))
+	return err
+}
+
+// Watch asks the gofer to watch the file on the host: it returns the host watch descriptor
+// and, when wantFD is set, the FD to read the host's events from.
+func (h *Handle) Watch(wantFD bool) (int32, int, error) {
+	e := h.req()
+	var v uint8
+	if wantFD {
+		v = 1
+	}
+	e.u8(v)
+	d, fd, err := h.c.call(OpWatch, e)
+	if err != nil {
+		return 0, -1, err
+	}
+	wd := int32(d.u32())
+	if d.err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return 0, -1, unix.EIO
+	}
+	return wd, fd, nil
+}
+
+// Unwatch drops a host watch made through this handle's client.
+func (h *Handle) Unwatch(wd int32) error {
+	e := h.req()
+	e.u32(uint32(wd))
+	_, _, err := h.c.call(OpUnwatch, e)
+	return err
+}

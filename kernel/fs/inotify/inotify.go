@@ -1,0 +1,459 @@
+// Package inotify implements inotify(7): instances (the file inotify_init returns), watches
+// on inodes, and the events the kernel's file operations report through Notify*. Changes made
+// inside the sandbox are reported by the syscall paths that make them; changes made on the
+// host by other programs arrive from the gofer (goferfs forwards them here).
+//
+// Watches are keyed by the watched inode's (device, inode number), so every path and every
+// cached dentry of a file meets the same watches.
+//
+// Lock order: table.mu → Instance.mu.
+package inotify
+
+import (
+	"encoding/binary"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"github.com/sbx-dev/sbx/kernel/waiter"
+	"golang.org/x/sys/unix"
+)
+
+// Event bits (include/uapi/linux/inotify.h).
+const (
+	InAccess       = 0x1
+	InModify       = 0x2
+	InAttrib       = 0x4
+	InCloseWrite   = 0x8
+	InCloseNowrite = 0x10
+	InOpen         = 0x20
+	InMovedFrom    = 0x40
+	InMovedTo      = 0x80
+	InCreate       = 0x100
+	InDelete       = 0x200
+	InDeleteSelf   = 0x400
+	InMoveSelf     = 0x800
+	InUnmount      = 0x2000
+	InQOverflow    = 0x4000
+	InIgnored      = 0x8000
+	InOnlydir      = 0x1000000
+	InDontFollow   = 0x2000000
+	InExclUnlink   = 0x4000000
+	InMaskCreate   = 0x10000000
+	InMaskAdd      = 0x20000000
+	InIsdir        = 0x40000000
+	InOneshot      = 0x80000000
+
+	InAllEvents = 0xfff
+	// childEvents are those a directory watch also gets for its children.
+	childEvents = InAccess | InModify | InAttrib | InCloseWrite | InCloseNowrite | InOpen
+	// WatchFlags may be given to inotify_add_watch besides events.
+	WatchFlags = InOnlydir | InDontFollow | InExclUnlink | InMaskCreate | InMaskAdd | InOneshot
+)
+
+// Limits, as /proc/sys/fs/inotify shows them (Linux's defaults).
+var (
+	MaxQueuedEvents  atomic.Int32
+	MaxUserInstances atomic.Int32
+	MaxUserWatches   atomic.Int32
+)
+
+func init() {
+	MaxQueuedEvents.Store(16384)
+	MaxUserInstances.Store(128)
+	MaxUserWatches.Store(65536)
+}
+
+// PrimeHost takes the limits from the host's /proc/sys/fs/inotify (called before the
+// kernel confines itself; the defaults stay where it cannot be read).
+func PrimeHost() {
+	for name, v := range map[string]*atomic.Int32{"max_queued_events": &MaxQueuedEvents,
+		"max_user_instances": &MaxUserInstances, "max_user_watches": &MaxUserWatches} {
+		b, err := os.ReadFile("/proc/sys/fs/inotify/" + name)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			v.Store(int32(min(n, 1<<30)))
+		}
+	}
+}
+
+// Key identifies a watched inode.
+type Key struct{ Dev, Ino uint64 }
+
+// KeyOf returns in's key.
+func KeyOf(in vfs.Inode) (Key, bool, bool) {
+	a, err := in.Stat()
+	if err != nil {
+		return Key{}, false, false
+	}
+	return Key{a.Dev, a.Ino}, a.IsDir(), true
+}
+
+// table holds every watch of every instance by inode.
+var table struct {
+	mu sync.Mutex
+	// watches by inode; instances counts live instances per uid. protected by mu
+	watches   map[Key][]*watch
+	instances map[uint32]int
+	userWatch map[uint32]int
+	// n is the number of watches: events cost nothing while it is 0.
+	n atomic.Int32
+	// hosted counts inodes watched on the host too (the kernel then remembers its own
+	// events, to tell them from other programs' on the host).
+	hosted atomic.Int32
+	// cookie numbers rename pairs.
+	cookie atomic.Uint32
+	// hosts is told which inodes have watches (the gofer watches their host files).
+	hosts HostWatcher
+}
+
+// HostWatcher learns which host-backed inodes are watched, so it can report changes other
+// programs make to them on the host.
+type HostWatcher interface {
+	// Watch starts watching in on the host, if it is a host file; it reports whether it is.
+	Watch(in vfs.Inode, k Key, isDir bool) bool
+	// Unwatch stops; it reports whether k was watched on the host.
+	Unwatch(k Key) bool
+}
+
+// SetHostWatcher registers who forwards host-side changes.
+func SetHostWatcher(h HostWatcher) {
+	table.mu.Lock()
+	table.hosts = h
+	table.mu.Unlock()
+}
+
+// Active reports whether any watch exists (callers skip building events otherwise).
+func Active() bool { return table.n.Load() > 0 }
+
+// NewCookie returns a fresh cookie tying IN_MOVED_FROM to IN_MOVED_TO.
+func NewCookie() uint32 { return table.cookie.Add(1) }
+
+type watch struct {
+	inst *Instance
+	wd   int32
+	key  Key
+	// mask: protected by inst.mu
+	mask  uint32
+	isDir bool
+}
+
+type event struct {
+	wd     int32
+	mask   uint32
+	cookie uint32
+	name   string
+}
+
+func (e event) size() int {
+	if e.name == "" {
+		return 16
+	}
+	return 16 + (len(e.name)+1+15)/16*16
+}
+
+func (e event) encode() []byte {
+	b := make([]byte, e.size())
+	binary.LittleEndian.PutUint32(b[0:], uint32(e.wd))
+	binary.LittleEndian.PutUint32(b[4:], e.mask)
+	binary.LittleEndian.PutUint32(b[8:], e.cookie)
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(b)-16))
+	copy(b[16:], e.name)
+	return b
+}
+
+// Instance is an inotify instance: its watches and its event queue.
+type Instance struct {
+	uid uint32
+
+	mu sync.Mutex
+	// Everything below: protected by mu.
+	byWD   map[int32]*watch
+	byKey  map[Key]*watch
+	nextWD int32
+	queue  []event
+	bytes  int
+	closed bool
+
+	q waiter.Queue
+}
+
+var (
+	_ vfs.File     = (*Instance)(nil)
+	_ vfs.Pollable = (*Instance)(nil)
+	_ vfs.Ioctler  = (*Instance)(nil)
+	_ vfs.Stream   = (*Instance)(nil)
+)
+
+// New makes an instance for uid (EMFILE past max_user_instances).
+func New(uid uint32) (*Instance, error) {
+	table.mu.Lock()
+	defer table.mu.Unlock()
+	if table.instances == nil {
+		table.instances, table.userWatch, table.watches = map[uint32]int{}, map[uint32]int{}, map[Key][]*watch{}
+	}
+	if table.instances[uid] >= int(MaxUserInstances.Load()) {
+		return nil, unix.EMFILE
+	}
+	table.instances[uid]++
+	return &Instance{uid: uid, byWD: map[int32]*watch{}, byKey: map[Key]*watch{}, nextWD: 1}, nil
+}
+
+// AddWatch implements inotify_add_watch(2) for inode in.
+func (ii *Instance) AddWatch(in vfs.Inode, mask uint32) (int32, error) {
+	k, isDir, ok := KeyOf(in)
+	if !ok {
+		return 0, unix.ENOENT
+	}
+	if mask&InOnlydir != 0 && !isDir {
+		return 0, unix.ENOTDIR
+	}
+	events := mask & (InAllEvents | InExclUnlink | InOneshot | InDontFollow | InOnlydir)
+	table.mu.Lock()
+	defer table.mu.Unlock()
+	ii.mu.Lock()
+	defer ii.mu.Unlock()
+	if w := ii.byKey[k]; w != nil {
+		if mask&InMaskCreate != 0 {
+			return 0, unix.EEXIST
+		}
+		if mask&InMaskAdd != 0 {
+			w.mask |= events
+		} else {
+			w.mask = events
+		}
+		return w.wd, nil
+	}
+	if table.userWatch[ii.uid] >= int(MaxUserWatches.Load()) {
+		return 0, unix.ENOSPC
+	}
+	w := &watch{inst: ii, wd: ii.nextWD, key: k, mask: events, isDir: isDir}
+	ii.nextWD++
+	ii.byWD[w.wd], ii.byKey[k] = w, w
+	first := len(table.watches[k]) == 0
+	table.watches[k] = append(table.watches[k], w)
+	table.userWatch[ii.uid]++
+	table.n.Add(1)
+	if first && table.hosts != nil && table.hosts.Watch(in, k, isDir) {
+		table.hosted.Add(1)
+	}
+	return w.wd, nil
+}
+
+// RmWatch implements inotify_rm_watch(2).
+func (ii *Instance) RmWatch(wd int32) error {
+	table.mu.Lock()
+	ii.mu.Lock()
+	w := ii.byWD[wd]
+	if w == nil {
+		ii.mu.Unlock()
+		table.mu.Unlock()
+		return unix.EINVAL
+	}
+	ii.removeLocked(w)
+	ii.mu.Unlock()
+	table.mu.Unlock()
+	ii.q.Notify(waiter.EventIn)
+	return nil
+}
+
+// removeLocked drops w and queues IN_IGNORED. Preconditions: table.mu and ii.mu held.
+func (ii *Instance) removeLocked(w *watch) {
+	delete(ii.byWD, w.wd)
+	delete(ii.byKey, w.key)
+	ws := table.watches[w.key]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(table.watches, w.key)
+		if table.hosts != nil && table.hosts.Unwatch(w.key) {
+			table.hosted.Add(-1)
+		}
+	} else {
+		table.watches[w.key] = ws
+	}
+	table.userWatch[ii.uid]--
+	table.n.Add(-1)
+	ii.queueLocked(event{wd: w.wd, mask: InIgnored})
+}
+
+// queueLocked appends an event, merging it with an identical last one and overflowing
+// past max_queued_events. Preconditions: ii.mu held.
+func (ii *Instance) queueLocked(e event) {
+	if n := len(ii.queue); n > 0 && ii.queue[n-1] == e {
+		return
+	}
+	if len(ii.queue) >= int(MaxQueuedEvents.Load()) {
+		if ii.queue[len(ii.queue)-1].mask != InQOverflow {
+			ov := event{wd: -1, mask: InQOverflow}
+			ii.queue = append(ii.queue, ov)
+			ii.bytes += ov.size()
+		}
+		return
+	}
+	ii.queue = append(ii.queue, e)
+	ii.bytes += e.size()
+}
+
+// deliver reports mask (an event, plus IN_ISDIR when the subject is a directory) to the
+// watches on k; name is set when the subject is k's child of that name.
+func deliver(k Key, mask, cookie uint32, name string, unlinkedChild bool) {
+	deliverFrom(k, mask, cookie, name, unlinkedChild, true)
+}
+
+// deliverFrom delivers an event made by the kernel (own) or seen on the host.
+func deliverFrom(k Key, mask, cookie uint32, name string, unlinkedChild, own bool) {
+	if own && table.hosted.Load() > 0 {
+		remember(k, mask, name)
+	}
+	table.mu.Lock()
+	defer table.mu.Unlock()
+	var woken []*Instance
+	for _, w := range append([]*watch(nil), table.watches[k]...) {
+		ii := w.inst
+		ii.mu.Lock()
+		ev := mask & InAllEvents
+		if name != "" && !w.isDir {
+			ii.mu.Unlock()
+			continue
+		}
+		if w.mask&ev == 0 || unlinkedChild && w.mask&InExclUnlink != 0 {
+			ii.mu.Unlock()
+			continue
+		}
+		ii.queueLocked(event{wd: w.wd, mask: mask, cookie: cookie, name: name})
+		if w.mask&InOneshot != 0 {
+			ii.removeLocked(w)
+		}
+		ii.mu.Unlock()
+		woken = append(woken, ii)
+	}
+	for _, ii := range woken {
+		ii.q.Notify(waiter.EventIn)
+	}
+}
+
+// gone ends every watch on k: the inode was deleted (IN_DELETE_SELF, then IN_IGNORED) or
+// its filesystem unmounted.
+func gone(k Key, mask uint32) {
+	table.mu.Lock()
+	var woken []*Instance
+	for _, w := range append([]*watch(nil), table.watches[k]...) {
+		ii := w.inst
+		ii.mu.Lock()
+		if w.mask&mask&InAllEvents != 0 || mask == InUnmount {
+			ii.queueLocked(event{wd: w.wd, mask: mask})
+		}
+		ii.removeLocked(w)
+		ii.mu.Unlock()
+		woken = append(woken, ii)
+	}
+	table.mu.Unlock()
+	for _, ii := range woken {
+		ii.q.Notify(waiter.EventIn)
+	}
+}
+
+// IsStream implements vfs.Stream.
+func (ii *Instance) IsStream() bool { return true }
+
+// Read returns whole events; EINVAL when the first does not fit.
+func (ii *Instance) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, error) {
+	var room int
+	for _, b := range dst {
+		room += len(b)
+	}
+	ii.mu.Lock()
+	if len(ii.queue) == 0 {
+		ii.mu.Unlock()
+		return 0, unix.EAGAIN
+	}
+	var out []byte
+	n := 0
+	for _, e := range ii.queue {
+		if len(out)+e.size() > room {
+			break
+		}
+		out = append(out, e.encode()...)
+		ii.bytes -= e.size()
+		n++
+	}
+	ii.queue = ii.queue[n:]
+	ii.mu.Unlock()
+	if n == 0 {
+		return 0, unix.EINVAL
+	}
+	var done int64
+	for _, b := range dst {
+		c := copy(b, out)
+		out = out[c:]
+		done += int64(c)
+	}
+	return done, nil
+}
+
+// Write is refused (EINVAL), as on Linux.
+func (ii *Instance) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) {
+	return 0, unix.EINVAL
+}
+
+// Readiness implements vfs.Pollable.
+func (ii *Instance) Readiness(mask uint32) uint32 {
+	ii.mu.Lock()
+	defer ii.mu.Unlock()
+	if len(ii.queue) > 0 {
+		return mask & (waiter.EventIn | waiter.EventRdNorm)
+	}
+	return 0
+}
+
+// EventRegister implements vfs.Pollable.
+func (ii *Instance) EventRegister(e *waiter.Entry) { ii.q.EventRegister(e) }
+
+// EventUnregister implements vfs.Pollable.
+func (ii *Instance) EventUnregister(e *waiter.Entry) { ii.q.EventUnregister(e) }
+
+// Ioctl implements FIONREAD.
+func (ii *Instance) Ioctl(_ *vfs.FileDescription, mem vfs.Memory, cmd uint32, arg uint64) (uint64, error) {
+	if cmd != 0x541B { // FIONREAD
+		return 0, unix.ENOTTY
+	}
+	ii.mu.Lock()
+	n := ii.bytes
+	ii.mu.Unlock()
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(n))
+	if _, err := mem.CopyOut(arg, b[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+// Release drops the instance's watches.
+func (ii *Instance) Release() {
+	table.mu.Lock()
+	ii.mu.Lock()
+	for _, w := range ii.byWD {
+		ii.removeLocked(w)
+	}
+	ii.queue = nil
+	ii.closed = true
+	ii.mu.Unlock()
+	table.instances[ii.uid]--
+	table.mu.Unlock()
+}
+
+// IsInstance reports whether f is an inotify instance.
+func IsInstance(f vfs.File) (*Instance, bool) {
+	ii, ok := f.(*Instance)
+	return ii, ok
+}

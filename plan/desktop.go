@@ -1,0 +1,105 @@
+package plan
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/launcher/broker/display"
+)
+
+// planX11 brokers the user's X display ($DISPLAY, a local one): its socket at the same path
+// inside (the abstract @/tmp/.X11-unix/X<n> name belongs to the host's network namespace and
+// stays unreachable), reached through the X11 proxy that hides MIT-SHM, and an Xauthority
+// file holding only this display's cookie (the host's ~/.Xauthority is not shown).
+func planX11(p *launcher.Plan, o *Options) error {
+	d, err := display.ParseDisplay(o.getenv("DISPLAY"))
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(d.Socket); err != nil || st.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("no X server socket at %s", d.Socket)
+	}
+	if p.Sockets == nil {
+		p.Sockets = map[string]string{}
+	}
+	p.Sockets[d.Socket] = launcher.X11Socket + d.Socket
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSocket, Path: d.Socket})
+	p.Env = setEnv(p.Env, "DISPLAY", fmt.Sprintf(":%d", d.Number))
+	xauth := o.getenv("XAUTHORITY")
+	if xauth == "" {
+		xauth = filepath.Join(o.Home, ".Xauthority")
+	}
+	cookies, _ := display.Cookies(xauth, d.Number)
+	if len(cookies) == 0 {
+		p.Env = unsetEnv(p.Env, "XAUTHORITY")
+		return nil
+	}
+	inside := fmt.Sprintf("/run/user/%d/Xauthority", o.UID)
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: inside, Mode: 0o600, Owned: true, Content: cookies})
+	p.Env = setEnv(p.Env, "XAUTHORITY", inside)
+	return nil
+}
+
+// planPulse brokers the user's PulseAudio server (also pipewire-pulse): its native socket
+// ($PULSE_SERVER's unix: path, else $XDG_RUNTIME_DIR/pulse/native) at
+// /run/user/<uid>/pulse/native inside, its cookie (the app's own writable file: libpulse
+// opens it read-write), and a client.conf that keeps clients on the socket transport (the
+// sandbox's memfd and shm pools cannot reach the server yet: kernel/mm/README.md, "Memory
+// shared with host processes").
+func planPulse(p *launcher.Plan, o *Options) error {
+	host := ""
+	if v := o.getenv("PULSE_SERVER"); v != "" {
+		path, ok := strings.CutPrefix(v, "unix:")
+		if !ok || strings.ContainsAny(path, " ") {
+			return fmt.Errorf("PULSE_SERVER=%q is not a local socket (only unix:PATH is brokered)", v)
+		}
+		host = path
+	} else if rt := o.getenv("XDG_RUNTIME_DIR"); rt != "" {
+		host = filepath.Join(rt, "pulse", "native")
+	} else {
+		return fmt.Errorf("neither PULSE_SERVER nor XDG_RUNTIME_DIR is set")
+	}
+	if st, err := os.Stat(host); err != nil || st.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("no PulseAudio socket at %s", host)
+	}
+	dir := fmt.Sprintf("/run/user/%d/pulse", o.UID)
+	inside := dir + "/native"
+	if p.Sockets == nil {
+		p.Sockets = map[string]string{}
+	}
+	p.Sockets[inside] = host
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSocket, Path: inside})
+	p.Env = setEnv(p.Env, "PULSE_SERVER", "unix:"+inside)
+	conf := "# written by sbx: the socket transport only\nenable-shm = no\nenable-memfd = no\nautospawn = no\n"
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: dir + "/client.conf", Mode: 0o644, Owned: true, Content: []byte(conf)})
+	p.Env = setEnv(p.Env, "PULSE_CLIENTCONFIG", dir+"/client.conf")
+	cookie := o.getenv("PULSE_COOKIE")
+	if cookie == "" {
+		cfg := o.getenv("XDG_CONFIG_HOME")
+		if cfg == "" {
+			cfg = filepath.Join(o.Home, ".config")
+		}
+		cookie = filepath.Join(cfg, "pulse", "cookie")
+	}
+	if b, err := os.ReadFile(cookie); err == nil && len(b) > 0 {
+		p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: dir + "/cookie", Mode: 0o600, Owned: true, Content: b})
+		p.Env = setEnv(p.Env, "PULSE_COOKIE", dir+"/cookie")
+	} else {
+		p.Env = unsetEnv(p.Env, "PULSE_COOKIE")
+	}
+	return nil
+}
+
+func unsetEnv(env []string, k string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
