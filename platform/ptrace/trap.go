@@ -36,7 +36,7 @@ import (
 // hand-off at most makes the kernel handle a syscall with registers the app chose, which it
 // could have made anyway. The handlers cannot be replaced (sigaction is the sbx kernel's),
 // and the app thread's filter allows the host nothing but futex wait/wake, rt_sigreturn and
-// arch_prctl(ARCH_SET_FS) from the stub's read-only code page.
+// arch_prctl(ARCH_SET_FS, ARCH_SET_GS) from the stub's read-only code page.
 
 // NewTrap returns the trap platform for the memory file memFile.
 func NewTrap(memFile *os.File) (*Platform, error) {
