@@ -36,7 +36,7 @@ import (
 // hand-off at most makes the kernel handle a syscall with registers the app chose, which it
 // could have made anyway. The handlers cannot be replaced (sigaction is the sbx kernel's),
 // and the app thread's filter allows the host nothing but futex wait/wake, rt_sigreturn and
-// arch_prctl(ARCH_SET_FS) from the stub's read-only code page.
+// arch_prctl(ARCH_SET_FS, ARCH_SET_GS) from the stub's read-only code page.
 
 // NewTrap returns the trap platform for the memory file memFile.
 func NewTrap(memFile *os.File) (*Platform, error) {
@@ -71,8 +71,8 @@ func hasFSGSBase() bool {
 type trapState struct {
 	shm    []byte // the shared area, mapped in the kernel
 	appTid int
-	// curFS is the app thread's FS base as last seen or set.
-	curFS uint64
+	// curFS and curGS are the app thread's FS and GS bases as last seen or set.
+	curFS, curGS uint64
 	// frame is the signal frame of the thread's current hand-off, checked.
 	frame trapFrame
 }
@@ -178,6 +178,11 @@ func (ts *trapState) setRegs(r *platform.Registers) {
 		le.PutUint64(ts.shm[cNewFS:], r.FsBase)
 		word(ts.shm, cSetFS).Store(1)
 		ts.curFS = r.FsBase
+	}
+	if r.GsBase != ts.curGS {
+		le.PutUint64(ts.shm[cNewGS:], r.GsBase)
+		word(ts.shm, cSetGS).Store(1)
+		ts.curGS = r.GsBase
 	}
 }
 
@@ -431,6 +436,8 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		if c.p.hasFSGS {
 			ts.curFS = le.Uint64(ts.shm[cFSBase:])
 			regs.FsBase = ts.curFS
+			ts.curGS = le.Uint64(ts.shm[cGSBase:])
+			regs.GsBase = ts.curGS
 		}
 		info := ts.shm[ts.frame.info:]
 		signo := int32(le.Uint32(info[0:]))
