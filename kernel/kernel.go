@@ -77,6 +77,10 @@ type Kernel struct {
 
 	unknown unknownLog
 	oom     oomState
+	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.
+	// Lock order: stateMu before mu.
+	stateMu sync.Mutex
+	state   sync.Map
 
 	mu sync.Mutex
 	// tasks maps TIDs to tasks; groups maps TGIDs to thread groups. protected by mu

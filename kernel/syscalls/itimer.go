@@ -9,11 +9,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// itimers holds each process's ITIMER_REAL (alarm(2), setitimer(2)).
-var itimers = struct {
+// itimerState holds a kernel's ITIMER_REAL of each process (alarm(2), setitimer(2)); a
+// process's timer is stopped and dropped when it exits.
+type itimerState struct {
 	mu sync.Mutex
-	m  map[*kernel.ThreadGroup]*itimer
-}{m: make(map[*kernel.ThreadGroup]*itimer)}
+	m  map[*kernel.ThreadGroup]*itimer // protected by mu
+}
+
+func itimersOf(k *kernel.Kernel) *itimerState {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *itimerState {
+		s := &itimerState{m: make(map[*kernel.ThreadGroup]*itimer)}
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if it := s.m[tg]; it != nil {
+				it.timer.Stop()
+				delete(s.m, tg)
+			}
+		})
+		return s
+	})
+}
 
 type itimer struct {
 	next     time.Time
@@ -25,6 +41,7 @@ type itimer struct {
 // remaining time and interval.
 func setRealTimer(t *kernel.Task, value, interval time.Duration) (time.Duration, time.Duration) {
 	tg, k := t.Group(), t.Kernel()
+	itimers := itimersOf(k)
 	itimers.mu.Lock()
 	defer itimers.mu.Unlock()
 	it := itimers.m[tg]
@@ -61,6 +78,7 @@ func setRealTimer(t *kernel.Task, value, interval time.Duration) (time.Duration,
 }
 
 func getRealTimer(t *kernel.Task) (time.Duration, time.Duration) {
+	itimers := itimersOf(t.Kernel())
 	itimers.mu.Lock()
 	defer itimers.mu.Unlock()
 	if it := itimers.m[t.Group()]; it != nil {

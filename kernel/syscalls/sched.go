@@ -10,9 +10,25 @@ import (
 // schedOther is SCHED_OTHER (SCHED_NORMAL).
 const schedOther = 0
 
-// nice values by thread group: the sandbox keeps them for getpriority; the host scheduler
-// never sees them (the app's threads are the kernel's to schedule).
-var nices sync.Map // *kernel.ThreadGroup -> int
+// schedState is a kernel's nice values by thread group: the sandbox keeps them for
+// getpriority; the host scheduler never sees them (the app's threads are the kernel's to
+// schedule). A process's value is dropped when it exits.
+type schedState struct {
+	nices sync.Map // *kernel.ThreadGroup -> int
+}
+
+func schedOf(k *kernel.Kernel) *schedState {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *schedState {
+		s := &schedState{}
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) { s.nices.Delete(tg) })
+		return s
+	})
+}
+
+// setNice records tg's nice value in t's kernel.
+func setNice(t *kernel.Task, tg *kernel.ThreadGroup, nice int) {
+	schedOf(t.Kernel()).nices.Store(tg, nice)
+}
 
 // priorityTargets resolves getpriority/setpriority's (which, who) to thread groups.
 func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, error) {
@@ -37,8 +53,8 @@ func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, e
 	return nil, unix.EINVAL
 }
 
-func niceOf(tg *kernel.ThreadGroup) int {
-	if v, ok := nices.Load(tg); ok {
+func niceOf(t *kernel.Task, tg *kernel.ThreadGroup) int {
+	if v, ok := schedOf(t.Kernel()).nices.Load(tg); ok {
 		return v.(int)
 	}
 	return 0
@@ -50,7 +66,7 @@ func Getpriority(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return uint64(20 - niceOf(tgs[0])), nil
+	return uint64(20 - niceOf(t, tgs[0])), nil
 }
 
 // Setpriority implements setpriority(2): raising priority (lower nice) needs root.
@@ -61,10 +77,10 @@ func Setpriority(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	nice := min(max(int(int32(a[2])), -20), 19)
 	for _, tg := range tgs {
-		if nice < niceOf(tg) && t.Creds().EUID != 0 {
+		if nice < niceOf(t, tg) && t.Creds().EUID != 0 {
 			return 0, unix.EACCES
 		}
-		nices.Store(tg, nice)
+		setNice(t, tg, nice)
 	}
 	return 0, nil
 }
