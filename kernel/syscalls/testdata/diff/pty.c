@@ -83,7 +83,7 @@ int main(void) {
 	printf("open after unlock: %d\n", s2 >= 0);
 	int peer = ioctl(m2, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	printf("TIOCGPTPEER: %d\n", peer >= 0);
-	CHECK(ioctl(m2, TIOCGPTPEER, 0x40000000));
+	CHECK(ioctl(m2, TIOCGPTPEER, O_RDWR | O_NOCTTY | 0x40000000));
 	if (peer >= 0) {
 		write(m2, "peer\n", 5);
 		slaveread("peer read", peer);
