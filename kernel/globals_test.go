@@ -65,7 +65,6 @@ var hostFacts = map[string]string{
 // notYetMoved is the state still to move onto the Kernel (issue 10, item 1), each with
 // where it should go. Shrink it; never grow it.
 var notYetMoved = map[string]string{
-	"kernel.futexes":                     "the futex table: Kernel, sharded by key (item 1)",
 	"kernel/fs/inotify.recent":           "host inotify event dedup: the Kernel's inotify state",
 	"kernel/fs/inotify.MaxQueuedEvents":  "/proc/sys/fs/inotify limits: the Kernel's sysctls",
 	"kernel/fs/inotify.MaxUserInstances": "/proc/sys/fs/inotify limits: the Kernel's sysctls",
@@ -84,7 +83,6 @@ var notYetMoved = map[string]string{
 	"kernel/syscalls.locks":              "record locks: the Kernel's lock table",
 	"kernel/syscalls.lockQueue":          "record locks: the Kernel's lock table",
 	"kernel/syscalls.lockHookOn":         "exit clean-up registered on the first kernel only: the Kernel's lock table",
-	"kernel/syscalls.rights":             "SCM_RIGHTS bookkeeping: the Kernel",
 	"kernel/syscalls.autobindSeq":        "AF_UNIX autobind names: the Kernel's socket registry",
 	"kernel/vfs.anonIno":                 "pipe and socket inode numbers: the Kernel's pipefs/sockfs",
 	"kernel/vfs.closeHook":               "inotify's close events: the Kernel's inotify state",
