@@ -32,6 +32,10 @@ type SigInfo struct {
 	TimerID, Overrun int32
 	// Addr is a fault's address.
 	Addr uint64
+	// Poll marks signal-driven I/O (F_SETSIG): Band is si_band, FD si_fd.
+	Poll bool
+	Band int64
+	FD   int32
 }
 
 // Bytes renders the siginfo_t of sig (128 bytes, x86-64 layout).
@@ -41,6 +45,9 @@ func (si SigInfo) Bytes(sig int) []byte {
 	le.PutUint32(b[0:], uint32(sig))
 	le.PutUint32(b[8:], uint32(si.Code))
 	switch {
+	case si.Poll:
+		le.PutUint64(b[16:], uint64(si.Band))
+		le.PutUint32(b[24:], uint32(si.FD))
 	case si.Code == SITimer:
 		le.PutUint32(b[16:], uint32(si.TimerID))
 		le.PutUint32(b[20:], uint32(si.Overrun))

@@ -47,7 +47,11 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.F_GETFL:
 		return uint64(fd.StatusFlags() | unix.O_LARGEFILE), nil
 	case unix.F_SETFL:
+		async := fd.StatusFlags() & unix.O_ASYNC
 		fd.SetStatusFlags(uint32(a[2]))
+		if fd.StatusFlags()&unix.O_ASYNC != async {
+			asyncUpdate(t, fd, int32(a[0]))
+		}
 		return 0, nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
 		return posixLock(t, fd, cmd, a[2])
@@ -62,8 +66,8 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return uint64(n), err
 		}
 		return 0, unix.EBADF
-	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETSIG, unix.F_SETSIG:
-		return 0, nil
+	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETSIG, unix.F_SETSIG, fGetownEx, fSetownEx:
+		return fcntlOwner(t, fd, int(cmd), a[2])
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
 		return 0, unix.EINVAL
 	case unix.F_SETLEASE, unix.F_GETLEASE, unix.F_NOTIFY:
@@ -407,6 +411,9 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			fl &^= bit
 		}
 		fd.SetStatusFlags(fl)
+		if cmd == fioasync {
+			asyncUpdate(t, fd, int32(a[0]))
+		}
 		return 0, nil
 	}
 	if handled, r, err := ttyIoctl(t, fd, cmd, a[2]); handled {

@@ -218,12 +218,17 @@ func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]by
 		} else {
 			n, err = s.Recv(bufs, flags)
 		}
-		if write && n > 0 && s.Type == unix.SOCK_STREAM && !nonblock {
+		// A blocking stream send sends everything; a receive with MSG_WAITALL waits for
+		// the whole length (until end of file, an error, a timeout or a signal).
+		if n > 0 && s.Type == unix.SOCK_STREAM && !nonblock && (write || flags&unix.MSG_WAITALL != 0 && flags&unix.MSG_PEEK == 0) {
 			done += n
 			if bufs = advance(bufs, n); len(bufs) > 0 {
 				continue
 			}
 			return uint64(done), nil
+		}
+		if n == 0 && err == nil && done > 0 {
+			return uint64(done), nil // end of file after part of a MSG_WAITALL receive
 		}
 		if err == unix.EAGAIN && !nonblock {
 			mask := waiter.EventIn

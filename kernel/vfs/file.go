@@ -84,6 +84,9 @@ type FileDescription struct {
 
 	statusFlags atomic.Uint32 // O_APPEND, O_NONBLOCK, ... and the access mode
 
+	// async is the O_ASYNC state (fcntl F_SETOWN, F_SETSIG, fasync.go).
+	async asyncState
+
 	mu sync.Mutex
 	// off is the file offset. protected by mu
 	off int64
@@ -226,6 +229,7 @@ func SetCloseHook(f func(*FileDescription)) { closeHook.Store(&f) }
 // DecRef drops a reference, releasing the file on the last one.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
+		fd.SetAsyncNotify(nil, 0)
 		if h := closeHook.Load(); h != nil && fd.vd.Dentry != nil && !fd.IsPath() {
 			(*h)(fd)
 		}

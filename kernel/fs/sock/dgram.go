@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,6 +88,7 @@ func (s *Socket) SendToAs(target *Socket, src [][]byte, cred unix.Ucred) (int64,
 		}
 		return 0, err
 	}
+	target.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	return int64(size), nil
 }
 

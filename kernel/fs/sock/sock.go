@@ -143,11 +143,7 @@ func (s *Socket) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64,
 	if s.isDgram() {
 		return s.SendTo(nil, src)
 	}
-	h, err := s.host()
-	if err != nil {
-		return 0, unix.ENOTCONN
-	}
-	return send(h.HostFD(), src, 0)
+	return s.Send(src, 0)
 }
 
 // Send sends with flags (MSG_NOSIGNAL, MSG_DONTWAIT, ...); the kernel passes no control data.
@@ -159,7 +155,22 @@ func (s *Socket) Send(src [][]byte, flags int) (int64, error) {
 	if err != nil {
 		return 0, unix.ENOTCONN
 	}
-	return send(h.HostFD(), src, flags)
+	n, err := send(h.HostFD(), src, flags)
+	if n > 0 {
+		s.notifyOther()
+	}
+	return n, err
+}
+
+// notifyOther tells the socket at the other end of a connection inside the sandbox that
+// data arrived (its queue drives signal-driven I/O; readiness itself is the host's).
+func (s *Socket) notifyOther() {
+	s.mu.Lock()
+	o := s.other
+	s.mu.Unlock()
+	if o != nil {
+		o.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
+	}
 }
 
 // Recv receives with flags (MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL is treated as one read).
@@ -331,6 +342,9 @@ func (s *Socket) SendCarrying(src [][]byte, flags int, carrier int) (int64, erro
 		buf = append(buf, b...)
 	}
 	n, err := unix.SendmsgN(h.HostFD(), buf, unix.UnixRights(carrier), nil, flags&unix.MSG_MORE|ioFlags)
+	if n > 0 {
+		s.notifyOther()
+	}
 	return int64(n), err
 }
 

@@ -29,7 +29,8 @@ func xattrNamespaceOK(name string) bool {
 	return false
 }
 
-// Getxattr implements vfs.Xattrer.
+// Getxattr implements vfs.Xattrer. ACLs are kept in the mode bits only: a file has
+// none of its own (ENODATA).
 func (in *Inode) Getxattr(name string) ([]byte, error) {
 	if name == "system.posix_acl_access" || name == "system.posix_acl_default" {
 		// POSIX ACLs are supported as the mode bits (the syscall layer turns a minimal

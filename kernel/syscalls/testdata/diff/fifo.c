@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 static void on_alarm(int s) { (void)s; }
@@ -97,8 +98,11 @@ int main(void) {
 	struct sigaction sa = {0};
 	sa.sa_handler = on_alarm;
 	sigaction(SIGALRM, &sa, NULL);
-	alarm(1);
+	/* A repeating timer: a signal that lands before the call starts is followed by more. */
+	struct itimerval it = {{0, 200000}, {0, 200000}}, off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &it, NULL);
 	CHECK(open("f", O_RDONLY));
+	setitimer(ITIMER_REAL, &off, NULL);
 	/* SIGPIPE: a writer whose reader is gone dies of it unless it ignores it. */
 	int pp[2];
 	pipe(pp);

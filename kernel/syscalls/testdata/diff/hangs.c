@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <linux/futex.h>
 
@@ -88,10 +89,12 @@ static void interrupted(void) {
 	int p[2];
 	pipe(p);
 	char b[4];
-	alarm(1);
+	/* A repeating timer: a signal that lands before the call starts is followed by more. */
+	struct itimerval it = {{0, 200000}, {0, 200000}}, off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &it, NULL);
 	CHECK(read(p[0], b, 4));
-	alarm(1);
 	CHECK(syscall(SYS_futex, &p[0], FUTEX_WAIT, p[0], NULL, NULL, 0));
+	setitimer(ITIMER_REAL, &off, NULL);
 	close(p[0]);
 	close(p[1]);
 }

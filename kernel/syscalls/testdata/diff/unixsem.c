@@ -144,5 +144,25 @@ int main(void) {
 		close(sv[0]);
 		close(sv[1]);
 	}
+	/* MSG_WAITALL waits for the whole length on a stream, until end of file. */
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	pid_t c = fork();
+	if (c == 0) {
+		send(sv[0], "abc", 3, 0);
+		usleep(100000);
+		send(sv[0], "defgh", 5, 0);
+		usleep(100000);
+		send(sv[0], "ij", 2, 0);
+		_exit(0);
+	}
+	char w[16] = {0};
+	CHECK(recv(sv[1], w, 6, MSG_WAITALL));
+	printf("  got %s\n", w);
+	close(sv[0]);
+	waitpid(c, NULL, 0);
+	memset(w, 0, sizeof w);
+	CHECK(recv(sv[1], w, 10, MSG_WAITALL));
+	printf("  then %s at end of file\n", w);
 	return 0;
 }
