@@ -1,9 +1,11 @@
 package kernel_test
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -120,7 +122,12 @@ func mutableGlobals(t *testing.T, dir string) map[string]string {
 	}
 	found := map[string]string{}
 	for pkgDir, files := range pkgs {
-		vars := map[*ast.Object]*decl{}
+		// Type-check the package on its own to resolve identifiers to objects: imports
+		// fail (no importer) and are ignored, which leaves the package's own scope exact.
+		info := &types.Info{Defs: map[*ast.Ident]types.Object{}, Uses: map[*ast.Ident]types.Object{}}
+		conf := types.Config{Importer: noImports{}, Error: func(error) {}}
+		conf.Check(pkgDir, fset, files, info)
+		vars := map[types.Object]*decl{}
 		for _, f := range files {
 			for _, d := range f.Decls {
 				g, ok := d.(*ast.GenDecl)
@@ -131,17 +138,16 @@ func mutableGlobals(t *testing.T, dir string) map[string]string {
 					vs := s.(*ast.ValueSpec)
 					syncTyped := mentionsSync(vs)
 					for _, n := range vs.Names {
-						if n.Name == "_" {
-							continue
+						if obj := info.Defs[n]; obj != nil && n.Name != "_" {
+							vars[obj] = &decl{pos: fset.Position(n.Pos()).String(), mutable: syncTyped}
 						}
-						vars[n.Obj] = &decl{pos: fset.Position(n.Pos()).String(), mutable: syncTyped}
 					}
 				}
 			}
 		}
 		written := func(e ast.Expr) {
-			if id := rootIdent(e); id != nil && id.Obj != nil {
-				if v, ok := vars[id.Obj]; ok {
+			if id := rootIdent(e); id != nil {
+				if v, ok := vars[info.Uses[id]]; ok {
 					v.mutable = true
 				}
 			}
@@ -183,7 +189,7 @@ func mutableGlobals(t *testing.T, dir string) map[string]string {
 		for obj, v := range vars {
 			if v.mutable {
 				pkg := path.Join("kernel", filepath.ToSlash(pkgDir))
-				found[pkg+"."+obj.Name] = v.pos
+				found[pkg+"."+obj.Name()] = v.pos
 			}
 		}
 	}
@@ -222,4 +228,11 @@ func rootIdent(e ast.Expr) *ast.Ident {
 			return nil
 		}
 	}
+}
+
+// noImports fails every import: mutableGlobals needs only each package's own scope.
+type noImports struct{}
+
+func (noImports) Import(path string) (*types.Package, error) {
+	return nil, errors.New("not imported")
 }
