@@ -1,11 +1,11 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -97,12 +97,14 @@ func Alarm(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return secs, nil
 }
 
+// timeval is d as a struct timeval.
+func timeval(d time.Duration) abi.Timeval {
+	return abi.Timeval{Sec: int64(d / time.Second), Usec: int64(d % time.Second / time.Microsecond)}
+}
+
 func putItimerval(t *kernel.Task, addr uint64, value, interval time.Duration) error {
-	var b [32]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(interval/time.Second))
-	binary.LittleEndian.PutUint64(b[8:], uint64(interval%time.Second/time.Microsecond))
-	binary.LittleEndian.PutUint64(b[16:], uint64(value/time.Second))
-	binary.LittleEndian.PutUint64(b[24:], uint64(value%time.Second/time.Microsecond))
+	var b [abi.SizeofItimerval]byte
+	abi.Itimerval{Interval: timeval(interval), Value: timeval(value)}.Encode(b[:])
 	if _, err := t.CopyOut(addr, b[:]); err != nil {
 		return unix.EFAULT
 	}
@@ -127,12 +129,12 @@ func Getitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Setitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var v, i time.Duration
 	if a[1] != 0 {
-		var b [32]byte
+		var b [abi.SizeofItimerval]byte
 		if _, err := t.CopyIn(a[1], b[:]); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		is, iu, vs, vu := int64(le.Uint64(b[0:])), int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))
+		it := abi.DecodeItimerval(b[:])
+		is, iu, vs, vu := it.Interval.Sec, it.Interval.Usec, it.Value.Sec, it.Value.Usec
 		if is < 0 || iu < 0 || iu >= 1e6 || vs < 0 || vu < 0 || vu >= 1e6 {
 			return 0, unix.EINVAL
 		}
