@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -198,12 +199,12 @@ func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
 
 // readItimerspec reads a struct itimerspec (interval, value).
 func readItimerspec(t *kernel.Task, addr uint64) (value, interval time.Duration, err error) {
-	b := make([]byte, 32)
-	if _, err := t.CopyIn(addr, b); err != nil {
+	var b [abi.SizeofItimerspec]byte
+	if _, err := t.CopyIn(addr, b[:]); err != nil {
 		return 0, 0, unix.EFAULT
 	}
-	le := binary.LittleEndian
-	is, in, vs, vn := int64(le.Uint64(b[0:])), int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))
+	it := abi.DecodeItimerspec(b[:])
+	is, in, vs, vn := it.Interval.Sec, it.Interval.Nsec, it.Value.Sec, it.Value.Nsec
 	if is < 0 || in < 0 || in >= 1e9 || vs < 0 || vn < 0 || vn >= 1e9 {
 		return 0, 0, unix.EINVAL
 	}
