@@ -225,8 +225,9 @@ const (
 	maxUnanswered = 30
 )
 
-// awaitEvent waits for the app thread's next hand-off and checks its frame.
-func (s *stubProc) awaitEvent() error {
+// awaitEvent waits for the app thread's next hand-off and checks its frame. running says
+// the thread runs app code (not its start-up), so a pending interrupt is its to answer.
+func (s *stubProc) awaitEvent(running bool) error {
 	ts := s.trap
 	st := word(ts.shm, cState)
 	for range kernelSpin {
@@ -254,7 +255,7 @@ func (s *stubProc) awaitEvent() error {
 			}
 			// An app thread that does not answer an interrupt has blocked the signal (only a
 			// forged rt_sigreturn frame can do that): ask again, then end it.
-			if s.ctx.interrupt.Load() {
+			if running && s.ctx.interrupt.Load() {
 				if unanswered++; unanswered >= maxUnanswered {
 					unix.Kill(s.pid, unix.SIGKILL)
 					return s.fail(errors.New("trap: the app thread blocked the kernel's interrupt"))
@@ -376,7 +377,7 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 			return fail(err)
 		}
 	}
-	if err := s.awaitEvent(); err != nil {
+	if err := s.awaitEvent(false); err != nil {
 		return fail(err)
 	}
 	if signo := int32(binary.LittleEndian.Uint32(shm[s.trap.frame.info:])); signo != int32(unix.SIGSYS) {
@@ -421,7 +422,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		}
 		ts.setRegs(regs)
 		s.resumeApp()
-		err := s.awaitEvent()
+		err := s.awaitEvent(true)
 		c.running.Store(0)
 		if err != nil {
 			return platform.Event{}, err
