@@ -17,20 +17,8 @@ import (
 // writes wrote, a second file and truncating up are refused too, and the refusals are
 // denials on the control socket (what sbx top shows).
 func TestDiskLimit(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed (make test installs it)")
-	}
+	dir, exe := sbxtest.BuildC(t, "testdata/fill.c")
 	bin := sbxtest.Binary(t)
-	dir, err := os.MkdirTemp("", "sbx-disk-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "fill")
-	if out, err := exec.Command("gcc", "-O1", "-o", exe, "testdata/fill.c").CombinedOutput(); err != nil {
-		t.Fatalf("compiling: %v\n%s", err, out)
-	}
 	prof := filepath.Join(dir, "disk64.toml")
 	os.WriteFile(prof, []byte("description = \"64 MiB disk\"\ninclude = [\"default\"]\n[resources]\ndisk = \"64MiB\"\n"), 0o644)
 	want := []string{"stopped: ENOSPC", "near 64 MiB: 1", "size is what was written: 1", "contents intact: 1",

@@ -19,20 +19,8 @@ import (
 // an event on the control socket (what sbx top shows) and on stderr, and the sandbox's
 // memory drops back (its pages were given back to the host).
 func TestMemoryLimit(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed (make test installs it)")
-	}
+	dir, exe := sbxtest.BuildC(t, "testdata/oom.c")
 	bin := sbxtest.Binary(t)
-	dir, err := os.MkdirTemp("", "sbx-oom-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "oom")
-	if out, err := exec.Command("gcc", "-O1", "-o", exe, "testdata/oom.c").CombinedOutput(); err != nil {
-		t.Fatalf("compiling: %v\n%s", err, out)
-	}
 	prof := filepath.Join(dir, "mem256.toml")
 	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
 	for _, u := range sbxtest.Users() {

@@ -184,15 +184,8 @@ func IoprioSet(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func removexattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
-	_, in, err := xattrTarget(t, a, byFD, follow)
+	in, name, err := xattrAccess(t, a, byFD, follow, true)
 	if err != nil {
-		return 0, err
-	}
-	name, err := xattrName(t, a[1])
-	if err != nil {
-		return 0, err
-	}
-	if err := xattrPermission(t, in, name, true); err != nil {
 		return 0, err
 	}
 	if r, ok := in.(vfs.XattrRemover); ok {

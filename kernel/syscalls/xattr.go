@@ -50,16 +50,26 @@ func xattrName(t *kernel.Task, addr uint64) (string, error) {
 	return name, nil
 }
 
-func getxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
+// xattrAccess resolves the target and the name of an xattr call that reads (or removes)
+// an attribute, and checks that the caller may.
+func xattrAccess(t *kernel.Task, a kernel.SyscallArgs, byFD, follow, write bool) (vfs.Inode, string, error) {
 	_, in, err := xattrTarget(t, a, byFD, follow)
 	if err != nil {
-		return 0, err
+		return nil, "", err
 	}
 	name, err := xattrName(t, a[1])
 	if err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	if err := xattrPermission(t, in, name, false); err != nil {
+	if err := xattrPermission(t, in, name, write); err != nil {
+		return nil, "", err
+	}
+	return in, name, nil
+}
+
+func getxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, error) {
+	in, name, err := xattrAccess(t, a, byFD, follow, false)
+	if err != nil {
 		return 0, err
 	}
 	x, ok := in.(vfs.Xattrer)
