@@ -1,7 +1,6 @@
 package vfs
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -206,37 +205,13 @@ func (vd VirtualDentry) Parent() VirtualDentry {
 // Path renders vd as an absolute path from the namespace root, with " (deleted)" for an
 // unlinked file.
 func (vd VirtualDentry) Path() string {
-	var parts []string
 	dead := vd.Dentry != nil && vd.Dentry.IsDead()
-	for vd.Dentry != nil {
-		if vd.Mount != nil && vd.Dentry == vd.Mount.root {
-			if vd.Mount.parent == nil {
-				break
-			}
-			vd = VirtualDentry{vd.Mount.parent, vd.Mount.point}
-			continue
-		}
-		vd.Dentry.mu.Lock()
-		name, p := vd.Dentry.name, vd.Dentry.parent
-		vd.Dentry.mu.Unlock()
-		if p == nil {
-			break
-		}
-		parts = append(parts, name)
-		vd.Dentry = p
-	}
-	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		b.WriteByte('/')
-		b.WriteString(parts[i])
-	}
-	if b.Len() == 0 {
-		b.WriteByte('/')
-	}
+	parts, _ := vd.namesUpTo(VirtualDentry{})
+	p := joinPath(parts)
 	if dead {
-		b.WriteString(" (deleted)")
+		p += " (deleted)"
 	}
-	return b.String()
+	return p
 }
 
 // IsAncestor reports whether a is d or one of d's ancestors in the dentry tree.

@@ -6,12 +6,20 @@ import "strings"
 // below root at all. A location outside root is rendered from the namespace root, as
 // Linux's d_path does before getcwd prefixes it with "(unreachable)".
 func (vd VirtualDentry) PathFrom(root VirtualDentry) (string, bool) {
+	parts, reached := vd.namesUpTo(root)
+	if !reached {
+		return vd.Path(), false
+	}
+	return joinPath(parts), true
+}
+
+// namesUpTo returns the names from vd up to stop (or to the namespace root when stop is
+// not on the way), last name first, and whether stop was reached.
+func (vd VirtualDentry) namesUpTo(stop VirtualDentry) ([]string, bool) {
 	var parts []string
-	reachable := false
 	for cur := vd; cur.Dentry != nil; {
-		if cur.Dentry == root.Dentry && cur.Mount == root.Mount {
-			reachable = true
-			break
+		if cur.Dentry == stop.Dentry && cur.Mount == stop.Mount {
+			return parts, true
 		}
 		if cur.Mount != nil && cur.Dentry == cur.Mount.root {
 			if cur.Mount.parent == nil {
@@ -29,9 +37,11 @@ func (vd VirtualDentry) PathFrom(root VirtualDentry) (string, bool) {
 		parts = append(parts, name)
 		cur.Dentry = p
 	}
-	if !reachable {
-		return vd.Path(), false
-	}
+	return parts, false
+}
+
+// joinPath renders names, last first, as an absolute path.
+func joinPath(parts []string) string {
 	var b strings.Builder
 	for i := len(parts) - 1; i >= 0; i-- {
 		b.WriteByte('/')
@@ -40,5 +50,5 @@ func (vd VirtualDentry) PathFrom(root VirtualDentry) (string, bool) {
 	if b.Len() == 0 {
 		b.WriteByte('/')
 	}
-	return b.String(), true
+	return b.String()
 }
