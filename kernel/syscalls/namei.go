@@ -687,11 +687,7 @@ func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm 
 
 // Truncate implements truncate(2).
 func Truncate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	path, err := copyInPath(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	vd, err := lookupPathArg(t, a[0])
 	if err != nil {
 		return 0, err
 	}
@@ -880,11 +876,7 @@ func Utime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Chdir implements chdir(2).
 func Chdir(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	path, err := copyInPath(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	vd, err := lookupPathArg(t, a[0])
 	if err != nil {
 		return 0, err
 	}
@@ -986,11 +978,7 @@ func Getdents64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Chroot implements chroot(2): the caller's root becomes path (CAP_SYS_CHROOT), its working
 // directory stays where it is.
 func Chroot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	path, err := copyInPath(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	vd, err := lookupPathArg(t, a[0])
 	if err != nil {
 		return 0, err
 	}
@@ -1009,4 +997,14 @@ func Chroot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	t.SetRoot(vd)
 	return 0, nil
+}
+
+// lookupPathArg copies in the path at addr and looks it up from the working directory,
+// following a final symlink.
+func lookupPathArg(t *kernel.Task, addr uint64) (vfs.VirtualDentry, error) {
+	path, err := copyInPath(t, addr)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	return t.Lookup(kernel.AtFDCWD, path, true)
 }

@@ -225,11 +225,7 @@ func encodeStatFS(s vfs.StatFS, ro bool) []byte {
 
 // Statfs implements statfs(2).
 func Statfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	path, err := copyInPath(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	vd, err := lookupPathArg(t, a[0])
 	if err != nil {
 		return 0, err
 	}
