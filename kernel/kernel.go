@@ -77,6 +77,8 @@ type Kernel struct {
 
 	unknown unknownLog
 	oom     oomState
+	// objects holds per-kernel state of syscall packages (see Object).
+	objects sync.Map
 
 	mu sync.Mutex
 	// tasks maps TIDs to tasks; groups maps TGIDs to thread groups. protected by mu

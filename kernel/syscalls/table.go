@@ -139,7 +139,7 @@ func Table() *kernel.SyscallTable {
 		}
 	}
 	all := entries()
-	for _, more := range [][]entry{confEntries(), netEntries(), desktopEntries()} {
+	for _, more := range [][]entry{confEntries(), conf2Entries(), netEntries(), desktopEntries()} {
 		all = append(all, more...)
 	}
 	// Why last: the file-changing calls get their inotify events around whichever
