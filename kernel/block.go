@@ -215,13 +215,11 @@ type futexTable struct {
 }
 
 type futexWaiter struct {
-	key    futexKey // protected by futexes.mu
+	key    futexKey // protected by Kernel.futexes.mu
 	t      *Task
 	bitset uint32
 	woken  bool
 }
-
-var futexes = futexTable{waiters: make(map[futexKey][]*futexWaiter)}
 
 // futexKeyFor names the futex word at addr: by its place in the memory file when the
 // mapping is shared (so processes sharing the memory meet on it, as Linux's shared futexes
@@ -236,6 +234,7 @@ func (t *Task) futexKeyFor(addr uint64) futexKey {
 
 // FutexWait blocks while the word at addr holds val (FUTEX_WAIT).
 func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.Time) error {
+	futexes := &t.k.futexes
 	key := t.futexKeyFor(addr)
 	t.noteWait(func() string { return fmt.Sprintf("futex %#x", addr) })
 	w := &futexWaiter{key: key, t: t, bitset: bitset}
@@ -287,6 +286,7 @@ func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.T
 
 // FutexWake wakes up to n waiters on addr whose bitset matches.
 func (k *Kernel) FutexWake(t *Task, addr uint64, n int, bitset uint32) int {
+	futexes := &k.futexes
 	key := t.futexKeyFor(addr)
 	futexes.mu.Lock()
 	var wake []*Task
@@ -310,6 +310,7 @@ func (k *Kernel) futexWake(t *Task, addr uint64, n int) { k.FutexWake(t, addr, n
 
 // FutexRequeue wakes n waiters on addr and moves up to requeue others to addr2.
 func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
+	futexes := &k.futexes
 	key, key2 := t.futexKeyFor(addr), t.futexKeyFor(addr2)
 	futexes.mu.Lock()
 	ws := futexes.waiters[key]

@@ -106,6 +106,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
+	t.inheritSeccomp(child)
 	child.Regs = t.Regs
 	child.Regs.Rax = 0
 	if o.Stack != 0 {

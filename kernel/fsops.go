@@ -109,8 +109,10 @@ func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescripti
 	}
 }
 
-// staleOpen reports whether opening vd failed with err because a rename or unlink replaced
-// it after the path resolved: the failure is then not the app's to see.
+// staleOpen reports whether opening vd failed with err because its name no longer leads to
+// the file the cache holds: a rename or unlink in the sandbox replaced it after the path
+// resolved, or the host changed it behind the cache's back (the dentry is then dropped, so
+// the retry looks the name up afresh). The failure is not the app's to see.
 func (t *Task) staleOpen(vd vfs.VirtualDentry, err error) bool {
 	if err != unix.ENOENT && err != unix.ESTALE {
 		return false
@@ -118,7 +120,10 @@ func (t *Task) staleOpen(vd vfs.VirtualDentry, err error) bool {
 	// A rename holds the rename lock until the dentry cache says what it did.
 	t.k.NS.LockRename()
 	t.k.NS.UnlockRename()
-	return vd.Dentry.IsDead()
+	if !vd.Dentry.IsDead() {
+		vd.Dentry.Invalidate()
+	}
+	return true
 }
 
 func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.FileDescription, error) {

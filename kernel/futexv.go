@@ -13,6 +13,7 @@ import (
 // (zero: none), or EINTR.
 func (t *Task) FutexWaitv(addrs []uint64, vals []uint32, deadline time.Time) (int, error) {
 	t.noteWait(func() string { return fmt.Sprintf("futex_waitv %#x...", addrs[0]) })
+	futexes := &t.k.futexes
 	ws := make([]*futexWaiter, len(addrs))
 	futexes.mu.Lock()
 	for i, addr := range addrs {

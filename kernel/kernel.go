@@ -77,8 +77,12 @@ type Kernel struct {
 
 	unknown unknownLog
 	oom     oomState
-	// objects holds per-kernel state of syscall packages (see Object).
-	objects sync.Map
+	// futexes holds the tasks waiting on futex words.
+	futexes futexTable
+	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.
+	// Lock order: stateMu before mu.
+	stateMu sync.Mutex
+	state   sync.Map
 
 	mu sync.Mutex
 	// tasks maps TIDs to tasks; groups maps TGIDs to thread groups. protected by mu
@@ -114,7 +118,7 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
 		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
-		ctty: make(map[int32]*tty.Control)}
+		ctty: make(map[int32]*tty.Control), futexes: futexTable{waiters: make(map[futexKey][]*futexWaiter)}}
 	k.OnProcessExit(k.ttyExit)
 	if k.BlockedReport > 0 && k.Debug != nil {
 		go k.watchdog()

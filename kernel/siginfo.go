@@ -36,6 +36,12 @@ type SigInfo struct {
 	Poll bool
 	Band int64
 	FD   int32
+	// Errno is si_errno (a seccomp trap's SECCOMP_RET_DATA).
+	Errno int32
+	// CallAddr, Syscall and Arch describe a seccomp trap (SIGSYS, SYS_SECCOMP).
+	CallAddr uint64
+	Syscall  int32
+	Arch     uint32
 }
 
 // Bytes renders the siginfo_t of sig (128 bytes, x86-64 layout).
@@ -43,11 +49,16 @@ func (si SigInfo) Bytes(sig int) []byte {
 	b := make([]byte, 128)
 	le := binary.LittleEndian
 	le.PutUint32(b[0:], uint32(sig))
+	le.PutUint32(b[4:], uint32(si.Errno))
 	le.PutUint32(b[8:], uint32(si.Code))
 	switch {
 	case si.Poll:
 		le.PutUint64(b[16:], uint64(si.Band))
 		le.PutUint32(b[24:], uint32(si.FD))
+	case sig == 31 && si.Code == sysSeccomp: // SIGSYS: si_call_addr, si_syscall, si_arch
+		le.PutUint64(b[16:], si.CallAddr)
+		le.PutUint32(b[24:], uint32(si.Syscall))
+		le.PutUint32(b[28:], si.Arch)
 	case si.Code == SITimer:
 		le.PutUint32(b[16:], uint32(si.TimerID))
 		le.PutUint32(b[20:], uint32(si.Overrun))
@@ -80,6 +91,10 @@ func (si SigInfo) SignalfdBytes(sig int) []byte {
 	le.PutUint32(b[44:], uint32(si.Value))
 	le.PutUint64(b[48:], si.Value)
 	le.PutUint64(b[72:], si.Addr)
+	le.PutUint32(b[4:], uint32(si.Errno))
+	le.PutUint32(b[84:], uint32(si.Syscall))
+	le.PutUint64(b[88:], si.CallAddr)
+	le.PutUint32(b[96:], si.Arch)
 	return b
 }
 

@@ -113,6 +113,9 @@ type Task struct {
 	// on (watchdog.go).
 	call atomic.Pointer[inCall]
 
+	// seccomp is the task's seccomp mode and filters (seccomp.go); nil when off.
+	seccomp atomic.Pointer[seccompState]
+
 	// sigMask is the blocked-signal mask.
 	sigMask atomic.Uint64
 	// sigWait is the set rt_sigtimedwait is waiting for (0: not waiting).
@@ -182,6 +185,13 @@ func (t *Task) FSContext() (root, cwd vfs.VirtualDentry) {
 	t.tg.mu.Lock()
 	defer t.tg.mu.Unlock()
 	return t.tg.root, t.tg.cwd
+}
+
+// SetRoot changes the root directory (chroot).
+func (t *Task) SetRoot(vd vfs.VirtualDentry) {
+	t.tg.mu.Lock()
+	t.tg.root = vd
+	t.tg.mu.Unlock()
 }
 
 // SetCwd changes the working directory.
@@ -396,8 +406,14 @@ func (t *Task) run() {
 // syscall dispatches the syscall the task stopped at.
 func (t *Task) syscall() {
 	nr := t.Regs.OrigRax
-	a := SyscallArgs{t.Regs.Rdi, t.Regs.Rsi, t.Regs.Rdx, t.Regs.R10, t.Regs.R8, t.Regs.R9}
 	t.counters.Total.Add(1)
+	if s := t.seccomp.Load(); s != nil && t.seccompEnter(s, nr) {
+		if t.k.Strace != nil {
+			fmt.Fprintf(t.k.Strace, "[%d] %s(...) = %#x (seccomp)\n", t.TID, t.k.Syscalls.Name(nr), t.Regs.Rax)
+		}
+		return
+	}
+	a := SyscallArgs{t.Regs.Rdi, t.Regs.Rsi, t.Regs.Rdx, t.Regs.R10, t.Regs.R8, t.Regs.R9}
 	var e *Syscall
 	if nr < MaxSyscall {
 		t.counters.PerNr[nr].Add(1)

@@ -26,6 +26,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
 	"github.com/sbx-dev/sbx/platform"
+	"github.com/sbx-dev/sbx/platform/kvm"
 	"github.com/sbx-dev/sbx/profiles"
 )
 
@@ -148,18 +149,20 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		case "landlock":
 			p.Gofer.RequireLandlock = true
 		case "kvm":
-			return nil, fmt.Errorf("profile %s requires kvm, which this build does not offer yet (remove \"kvm\" from [kernel] require)", prof.File)
+			if err := kvm.Probe(); err != nil {
+				return nil, fmt.Errorf("profile %s requires kvm, which cannot run here: %v (remove \"kvm\" from [kernel] require)", prof.File, err)
+			}
 		}
 	}
 	name := prof.Kernel.Platform
 	if o.Platform != "" {
 		name = o.Platform
 	}
-	if name == "kvm" {
-		return nil, fmt.Errorf("platform kvm is not available in this build (use --platform trap or ptrace)")
-	}
 	choice, err := platform.Resolve(name)
 	if err != nil {
+		if name != "" && name != "auto" {
+			return nil, err // says what to do already
+		}
 		return nil, fmt.Errorf("%w (use --platform %s)", err, strings.Join(platform.Names(), " or "))
 	}
 	p.Platform = choice.Name

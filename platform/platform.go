@@ -3,8 +3,8 @@
 // until it makes a system call, faults, gets a synchronous signal, or is interrupted.
 //
 // Implementations: platform/ptrace (stub processes traced with PTRACE_SYSEMU), platform/trap
-// (the same stubs, syscalls caught by a seccomp RET_TRAP filter inside them) and, later,
-// platform/kvm. They register by name (registry.go). The kernel (package kernel) is the only user. See DESIGN.md §4.
+// (the same stubs, syscalls caught by a seccomp RET_TRAP filter inside them) and
+// platform/kvm (app code in ring 3 of a KVM virtual machine). They register by name (registry.go). The kernel (package kernel) is the only user. See DESIGN.md §4.
 //
 // Threading contract:
 //   - A Context is used by exactly one goroutine, which the kernel locks to its OS thread
@@ -31,7 +31,7 @@ const (
 // Platform creates address spaces and contexts. One Platform serves one sandbox and is bound
 // to that sandbox's memory file at creation.
 type Platform interface {
-	// Name is the name it is registered under: "trap", "ptrace" (later "kvm").
+	// Name is the name it is registered under: "trap", "ptrace", "kvm".
 	Name() string
 	// MaxUserAddress is the exclusive upper bound of addresses the app may map; anything the
 	// platform itself needs in the app's address space lives above it.

@@ -26,6 +26,8 @@ type Constructor struct {
 	Probe func() error
 	// AutoRank orders the platforms `auto` tries, highest first; 0 never auto.
 	AutoRank int
+	// NotAuto says why a platform with AutoRank 0 is not picked (shown by --debug).
+	NotAuto string
 	// HostSyscalls are the host syscalls the platform needs beyond the kernel's own; the
 	// kernel's seccomp allow-list is composed from them.
 	HostSyscalls []HostSyscall
@@ -91,11 +93,15 @@ func Resolve(name string) (Choice, error) {
 	}
 	registryMu.Lock()
 	cands := make([]Constructor, 0, len(registry))
+	var notes []string
 	for _, c := range registry {
 		if c.AutoRank > 0 {
 			cands = append(cands, c)
+		} else if c.NotAuto != "" {
+			notes = append(notes, c.Name+": "+c.NotAuto)
 		}
 	}
+	sort.Strings(notes)
 	registryMu.Unlock()
 	slices.SortFunc(cands, func(a, b Constructor) int { return b.AutoRank - a.AutoRank })
 	var skipped []string
@@ -109,6 +115,9 @@ func Resolve(name string) (Choice, error) {
 		why := "auto: the fastest platform available here"
 		if len(skipped) > 0 {
 			why = "auto: " + strings.Join(skipped, "; ")
+		}
+		if len(notes) > 0 {
+			why += "; " + strings.Join(notes, "; ")
 		}
 		return Choice{Constructor: c, Why: why}, nil
 	}

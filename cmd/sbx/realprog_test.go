@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,6 +159,41 @@ func TestRunInheritsLimits(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(got.Stdout), "\n")
 		if len(lines) != 2 || lines[0] != lines[1] || !strings.HasPrefix(lines[0], "1000 ") {
 			t.Errorf("as %s: limits outside then inside: %q; stderr %s", u.Name, got.Stdout, got.Stderr)
+		}
+	}
+}
+
+// TestRunSeesHostReplacingAFile: a file the sandbox already opened once, then replaced on
+// the host (written elsewhere and renamed over it, as editors save), opens with its new
+// content inside: the sandbox drops the name it cached instead of failing with ESTALE.
+func TestRunSeesHostReplacingAFile(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		dir := rwDir(t)
+		f := filepath.Join(dir, "f")
+		os.WriteFile(f, []byte("old\n"), 0o666)
+		script := `cat f; while [ ! -e ready ]; do sleep 0.05; done; cat f; stat -c %s f`
+		argv := u.Wrap([]string{sbxtest.Binary(t), "run", "--rw", dir, "--cwd", dir, "--", "/bin/sh", "-c", script})
+		ctx, cancel := context.WithTimeout(context.Background(), sbxtest.Timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(out)
+		first, _ := r.ReadString('\n')
+		os.WriteFile(f+".new", []byte("new\n"), 0o666)
+		os.Rename(f+".new", f)
+		os.WriteFile(filepath.Join(dir, "ready"), nil, 0o666)
+		rest, _ := io.ReadAll(r)
+		cmd.Wait()
+		if got := first + string(rest); got != "old\nnew\n4\n" {
+			t.Errorf("as %s: got %q, want old, new and 4 (its size); stderr %s", u.Name, got, stderr.String())
 		}
 	}
 }

@@ -42,7 +42,7 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 	}
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVar(&o.profile, "profile", "", "profile name or path to a .toml file (default: the app's profile, else 'default')")
-	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: auto, trap or ptrace (default from the profile; auto picks trap where seccomp can trap syscalls)")
+	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: auto, trap, ptrace or kvm (default from the profile; auto picks trap where seccomp can trap syscalls)")
 	cmd.Flags().BoolVar(&o.strace, "strace", false, "print the app's syscalls as the kernel sees them, to stderr")
 	cmd.Flags().BoolVar(&o.debug, "debug", false, "log kernel diagnostics (unimplemented syscalls, faults, tasks blocked in one call) to stderr")
 	cmd.Flags().DurationVar(&o.blocked, "debug-blocked", 10*time.Second, "with --debug, report a task blocked longer than this in one system call")

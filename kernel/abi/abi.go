@@ -1,6 +1,6 @@
 // Package abi holds Linux x86-64 ABI constants and structure layouts the kernel and the
 // platforms share, spelled as Linux spells them, with the uapi header each comes from.
-// It contains no logic.
+// It contains no logic beyond encoding and decoding the structures.
 package abi
 
 // Auxiliary vector keys (include/uapi/linux/auxvec.h, arch/x86/include/uapi/asm/auxvec.h).

@@ -28,6 +28,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/platform"
+	_ "github.com/sbx-dev/sbx/platform/kvm"    // registers kvm
 	_ "github.com/sbx-dev/sbx/platform/ptrace" // registers ptrace
 	_ "github.com/sbx-dev/sbx/platform/trap"   // registers trap
 	"golang.org/x/sys/unix"

@@ -71,6 +71,8 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_NANOSLEEP, Reason: "Go runtime"},
 	{Nr: unix.SYS_CLOCK_GETTIME, Reason: "time for the app"},
 	{Nr: unix.SYS_CLOCK_NANOSLEEP, Reason: "Go runtime"},
+	// Found by TestKernelMakesOnlyAllowedHostSyscalls: denied, a signal-interrupted wait ended early with EPERM.
+	{Nr: unix.SYS_RESTART_SYSCALL, Reason: "the host resumes a signal-interrupted nanosleep or timed futex wait of the Go runtime through it"},
 	{Nr: unix.SYS_GETRANDOM, Reason: "getrandom for the app, /dev/urandom"},
 	{Nr: unix.SYS_EPOLL_CREATE1, Reason: "Go netpoller"},
 	{Nr: unix.SYS_EPOLL_CTL, Reason: "Go netpoller"},

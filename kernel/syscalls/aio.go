@@ -46,8 +46,6 @@ type aioContext struct {
 	queue  waiter.Queue // notified as events arrive
 }
 
-type aioKey struct{}
-
 // aioContexts are the kernel's AIO contexts by ring address; a context belongs to the
 // address space that made it (a forked child does not have its parent's).
 type aioContexts struct {
@@ -56,7 +54,7 @@ type aioContexts struct {
 }
 
 func aioState(t *kernel.Task) *aioContexts {
-	return t.Kernel().Object(aioKey{}, func() any { return &aioContexts{byID: make(map[uint64]*aioContext)} }).(*aioContexts)
+	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *aioContexts { return &aioContexts{byID: make(map[uint64]*aioContext)} })
 }
 
 // lookup returns the context ctx of t's address space. Locks: s.mu held.

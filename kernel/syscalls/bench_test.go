@@ -12,10 +12,18 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+	"github.com/sbx-dev/sbx/platform/kvm"
 )
 
-// benchPlatforms are the platforms every sandbox benchmark compares with native.
-var benchPlatforms = []string{"ptrace", "trap"}
+// benchPlatforms are the platforms every sandbox benchmark compares with native: kvm too
+// where it can run.
+var benchPlatforms = func() []string {
+	ps := []string{"ptrace", "trap"}
+	if kvm.Probe() == nil {
+		ps = append(ps, "kvm")
+	}
+	return ps
+}()
 
 // sbxOn runs `sbx run --platform p args...` as u.
 func sbxOn(b *testing.B, u sbxtest.User, p string, args ...string) sbxtest.Result {

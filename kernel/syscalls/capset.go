@@ -79,3 +79,64 @@ func Capset(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	t.SetCreds(*c)
 	return 0, nil
 }
+
+// Capability header versions (linux/capability.h).
+const (
+	capV1 = 0x19980330
+	capV2 = 0x20071026
+	capV3 = 0x20080522
+)
+
+// Capget implements capget(2): root in the sandbox reports the capabilities of the user
+// who started the sandbox (which it never holds on the host), anyone else none. An
+// unknown header version is answered with the preferred one.
+func Capget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	version, err := getU32(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	words := 2
+	switch version {
+	case capV1:
+		words = 1
+	case capV2, capV3:
+	default:
+		if err := putU32(t, a[0], capV3); err != nil {
+			return 0, err
+		}
+		if a[1] == 0 {
+			return 0, nil
+		}
+		return 0, unix.EINVAL
+	}
+	pid, err := getU32(t, a[0]+4)
+	if err != nil {
+		return 0, err
+	}
+	if int32(pid) < 0 {
+		return 0, unix.EINVAL
+	}
+	c := t.Creds()
+	if pid != 0 {
+		tg := t.Kernel().GroupByPID(int32(pid))
+		if tg == nil {
+			return 0, unix.ESRCH
+		}
+		tc := tg.Creds()
+		c = &tc
+	}
+	if a[1] == 0 {
+		return 0, nil
+	}
+	caps := capSets(t, c)
+	b := make([]byte, 12*words)
+	for i := range words {
+		for j, c := range caps {
+			binary.LittleEndian.PutUint32(b[12*i+4*j:], uint32(c>>(32*i)))
+		}
+	}
+	if _, err := t.CopyOut(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}

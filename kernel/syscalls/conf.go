@@ -243,7 +243,7 @@ func SchedGetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	b := make([]byte, size)
 	le := binary.LittleEndian
 	le.PutUint32(b[0:], size)
-	le.PutUint32(b[16:], uint32(int32(niceOf(tg))))
+	le.PutUint32(b[16:], uint32(int32(niceOf(t, tg))))
 	if size >= schedAttrSize {
 		le.PutUint32(b[52:], 1024) // util_max: SCHED_CAPACITY_SCALE
 	}
@@ -315,10 +315,10 @@ func SchedSetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	nice = min(max(nice, -20), 19)
-	if int(nice) < niceOf(tg) && t.Creds().EUID != 0 {
+	if int(nice) < niceOf(t, tg) && t.Creds().EUID != 0 {
 		return 0, unix.EPERM
 	}
-	nices.Store(tg, int(nice))
+	setNice(t, tg, int(nice))
 	return 0, nil
 }
 

@@ -69,11 +69,34 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETSIG, unix.F_SETSIG, fGetownEx, fSetownEx:
 		return fcntlOwner(t, fd, int(cmd), a[2])
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
-		return 0, unix.EINVAL
+		return fcntlSeals(fd, int(a[1]), uint32(a[2]))
 	case unix.F_SETLEASE, unix.F_GETLEASE, unix.F_NOTIFY:
 		return 0, unix.EINVAL
 	}
 	return 0, unix.EINVAL
+}
+
+// sealer is a file with F_SEAL_* seals (tmpfs and memfd files).
+type sealer interface {
+	Seals() (uint32, error)
+	AddSeals(uint32) error
+}
+
+// fcntlSeals implements F_ADD_SEALS and F_GET_SEALS: EINVAL for files without seals,
+// EPERM to add seals through a descriptor not open for writing.
+func fcntlSeals(fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) {
+	s, ok := fd.Inode().(sealer)
+	if !ok || fd.IsPath() {
+		return 0, unix.EINVAL
+	}
+	if cmd == unix.F_GET_SEALS {
+		v, err := s.Seals()
+		return uint64(v), err
+	}
+	if !fd.Writable() {
+		return 0, unix.EPERM
+	}
+	return 0, s.AddSeals(seals)
 }
 
 // Record locks live in the kernel and only conflict within the sandbox. They are keyed by
@@ -416,6 +439,9 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		return 0, nil
 	}
+	if lf, ok := fd.Impl().(*listenerFile); ok {
+		return listenerIoctl(t, fd, lf, cmd, a[2])
+	}
 	if handled, r, err := ttyIoctl(t, fd, cmd, a[2]); handled {
 		return r, err
 	}
@@ -453,14 +479,23 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^(unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_HUGETLB|unix.MFD_NOEXEC_SEAL|unix.MFD_EXEC) != 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&unix.MFD_HUGETLB != 0 {
+	if flags&unix.MFD_HUGETLB != 0 || flags&unix.MFD_EXEC != 0 && flags&unix.MFD_NOEXEC_SEAL != 0 {
 		return 0, unix.EINVAL
 	}
 	memfdOnce.Do(func() {
 		memfdFS, _ = tmpfs.New(t.Kernel().MemoryFile, tmpfs.Options{Dev: 1})
 	})
 	c := t.Creds()
-	in := memfdFS.NewFile(0o777, c.FSUID, c.FSGID)
+	mode, seals := uint32(0o777), uint32(tmpfs.SealSeal)
+	switch {
+	case flags&unix.MFD_NOEXEC_SEAL != 0:
+		// Not executable, never to become so; sealing allowed.
+		mode, seals = 0o666, tmpfs.SealExec
+	case flags&unix.MFD_ALLOW_SEALING != 0:
+		seals = 0
+	}
+	in := memfdFS.NewFile(mode, c.FSUID, c.FSGID)
+	in.SetSeals(seals)
 	f, err := in.Open(unix.O_RDWR)
 	if err != nil {
 		return 0, err

@@ -108,3 +108,25 @@ func statReply(t *kernel.Task, addr uint64, b []byte, byIndex bool, id int32) (u
 	}
 	return 0, nil
 }
+
+// ipcNamespace is a kernel's System V IPC objects (ipc_namespaces(7)): every process of the
+// sandbox shares one, and two kernels never share one.
+type ipcNamespace struct {
+	msg msgTable
+	sem semTable
+	shm shmTable
+}
+
+func ipcOf(k *kernel.Kernel) *ipcNamespace {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *ipcNamespace {
+		ns := &ipcNamespace{
+			msg: msgTable{byID: make(map[int32]*msgQueue), byKey: make(map[int32]*msgQueue)},
+			sem: semTable{byID: make(map[int32]*semSet), byKey: make(map[int32]*semSet),
+				undo: make(map[*kernel.ThreadGroup]map[int32]map[uint16]int32)},
+			shm: shmTable{byID: make(map[int32]*shmSegment), byKey: make(map[int32]*shmSegment)},
+		}
+		// A process's SEM_UNDO adjustments are applied when it exits.
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) { semExit(&ns.sem, tg) })
+		return ns
+	})
+}

@@ -109,6 +109,13 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if o.Shared && !fd.Writable() {
 			o.MaxProt = platform.ProtRead | platform.ProtExec
 		}
+		if s, ok := fd.Inode().(interface{ WriteSealed() bool }); ok && o.Shared && s.WriteSealed() {
+			// F_SEAL_WRITE / F_SEAL_FUTURE_WRITE: no writable shared mapping, now or later.
+			if prot&unix.PROT_WRITE != 0 {
+				return 0, unix.EPERM
+			}
+			o.MaxProt &^= platform.ProtWrite
+		}
 		o.Source, o.Hold = mp.MapSource(), fd
 		if _, isShared := o.Source.(mm.SharedSource); o.Shared && !isShared {
 			// A file whose pages cannot be shared (a host file on a read-only mount: nothing

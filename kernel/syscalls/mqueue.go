@@ -73,10 +73,8 @@ type mqNamespace struct {
 	byName map[string]*mqueue
 }
 
-type mqKey struct{}
-
 func mqueues(t *kernel.Task) *mqNamespace {
-	return t.Kernel().Object(mqKey{}, func() any { return &mqNamespace{byName: make(map[string]*mqueue)} }).(*mqNamespace)
+	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *mqNamespace { return &mqNamespace{byName: make(map[string]*mqueue)} })
 }
 
 // mqFile is an open queue descriptor. Reading it gives the queue's status line, as on Linux.

@@ -492,7 +492,12 @@ func Symlinkat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // setattr applies a change after the ownership and read-only checks chmod/chown/utimes share.
 func setattr(t *kernel.Task, vd vfs.VirtualDentry, sa vfs.SetAttr, ownerOnly bool) error {
-	a, err := vd.Dentry.Inode().Stat()
+	return setattrInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly, sa, ownerOnly)
+}
+
+// setattrInode is setattr for an inode that may have no path (a memfd).
+func setattrInode(t *kernel.Task, in vfs.Inode, readOnly bool, sa vfs.SetAttr, ownerOnly bool) error {
+	a, err := in.Stat()
 	if err != nil {
 		return err
 	}
@@ -500,15 +505,19 @@ func setattr(t *kernel.Task, vd vfs.VirtualDentry, sa vfs.SetAttr, ownerOnly boo
 	if ownerOnly && c.FSUID != 0 && c.FSUID != a.UID {
 		return unix.EPERM
 	}
-	if vd.Mount.ReadOnly {
+	if readOnly {
 		return unix.EROFS
 	}
-	return vd.Dentry.Inode().SetAttr(sa)
+	return in.SetAttr(sa)
 }
 
 func chmodCommon(t *kernel.Task, vd vfs.VirtualDentry, mode uint32) (uint64, error) {
+	return chmodInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly, mode)
+}
+
+func chmodInode(t *kernel.Task, in vfs.Inode, readOnly bool, mode uint32) (uint64, error) {
 	m := mode & 0o7777
-	a, err := vd.Dentry.Inode().Stat()
+	a, err := in.Stat()
 	if err != nil {
 		return 0, err
 	}
@@ -516,7 +525,7 @@ func chmodCommon(t *kernel.Task, vd vfs.VirtualDentry, mode uint32) (uint64, err
 	if c.FSUID != 0 && !c.InGroup(a.GID) {
 		m &^= unix.S_ISGID
 	}
-	return 0, setattr(t, vd, vfs.SetAttr{Mode: &m}, true)
+	return 0, setattrInode(t, in, readOnly, vfs.SetAttr{Mode: &m}, true)
 }
 
 // Chmod implements chmod(2).
@@ -557,6 +566,9 @@ func Fchmod(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	if !fd.VirtualDentry().Ok() {
+		if in := fd.Inode(); in != nil {
+			return chmodInode(t, in, false, uint32(a[1])) // a memfd: an inode with no path
+		}
 		return 0, unix.EBADF
 	}
 	return chmodCommon(t, fd.VirtualDentry(), uint32(a[1]))
@@ -909,10 +921,13 @@ func Fchdir(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getcwd implements getcwd(2).
 func Getcwd(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	_, cwd := t.FSContext()
-	p := cwd.Path()
+	root, cwd := t.FSContext()
 	if cwd.Dentry.IsDead() {
 		return 0, unix.ENOENT
+	}
+	p, reachable := cwd.PathFrom(root)
+	if !reachable {
+		p = "(unreachable)" + p // a cwd outside a chroot, as Linux shows it
 	}
 	b := append([]byte(p), 0)
 	if uint64(len(b)) > a[1] {
@@ -966,4 +981,32 @@ func Getdents64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EFAULT
 	}
 	return uint64(len(buf)), nil
+}
+
+// Chroot implements chroot(2): the caller's root becomes path (CAP_SYS_CHROOT), its working
+// directory stays where it is.
+func Chroot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	path, err := copyInPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	vd, err := t.Lookup(kernel.AtFDCWD, path, true)
+	if err != nil {
+		return 0, err
+	}
+	at, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !at.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	if err := vfs.CheckAccess(t.Creds(), at, vfs.MayExec); err != nil {
+		return 0, err
+	}
+	if !capable(t, unix.CAP_SYS_CHROOT) {
+		return 0, unix.EPERM
+	}
+	t.SetRoot(vd)
+	return 0, nil
 }

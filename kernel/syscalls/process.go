@@ -419,17 +419,20 @@ const (
 	archReqXCompPerm = 0x1023
 )
 
+// taskSizeMax is x86-64's TASK_SIZE_MAX: FS and GS bases at or above it are refused (EPERM).
+const taskSizeMax = 1<<47 - 4096
+
 // ArchPrctl implements arch_prctl(2).
 func ArchPrctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	switch a[0] {
 	case archSetFS:
-		if a[1] >= 1<<47 {
+		if a[1] >= taskSizeMax {
 			return 0, unix.EPERM
 		}
 		t.Regs.FsBase = a[1]
 		return 0, nil
 	case archSetGS:
-		if a[1] >= 1<<47 {
+		if a[1] >= taskSizeMax {
 			return 0, unix.EPERM
 		}
 		t.Regs.GsBase = a[1]
@@ -602,15 +605,20 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
 	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
 		return 0, nil
-	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA, unix.PR_SET_PTRACER:
+	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA:
 		return 0, nil
+	case unix.PR_SET_PTRACER:
+		// PR_SET_PTRACER belongs to the Yama LSM; sbx has none, so EINVAL as on such a kernel.
+		return 0, unix.EINVAL
 	case unix.PR_CAPBSET_READ:
 		if a[1] > 40 {
 			return 0, unix.EINVAL
 		}
 		return 0, nil
-	case unix.PR_SET_SECCOMP, unix.PR_GET_SECCOMP:
-		return 0, unix.EINVAL
+	case unix.PR_GET_SECCOMP:
+		return uint64(t.SeccompMode()), nil
+	case unix.PR_SET_SECCOMP:
+		return prctlSeccomp(t, a[1], a[2])
 	case unix.PR_SET_MM:
 		return 0, unix.EPERM
 	}

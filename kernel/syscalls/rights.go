@@ -32,13 +32,20 @@ type rightsBatch struct {
 	keep int // the carrier pipe's read end
 }
 
-var rights = struct {
+// rightsTable holds a kernel's SCM_RIGHTS batches in flight, by their carrier's inode.
+type rightsTable struct {
 	mu sync.Mutex
-	m  map[uint64]*rightsBatch
-}{m: make(map[uint64]*rightsBatch)}
+	m  map[uint64]*rightsBatch // protected by mu
+}
+
+func rightsOf(k *kernel.Kernel) *rightsTable {
+	return kernel.StateOf(k, func(*kernel.Kernel) *rightsTable {
+		return &rightsTable{m: make(map[uint64]*rightsBatch)}
+	})
+}
 
 // collectLostRights releases batches whose carrier is gone without being received.
-func collectLostRights() {
+func (rights *rightsTable) collectLostRights() {
 	rights.mu.Lock()
 	var lost []*rightsBatch
 	for ino, b := range rights.m {
@@ -63,8 +70,8 @@ func (b *rightsBatch) release() {
 
 // newCarrier registers files (the caller's references pass to the batch) and returns the
 // carrier's host FD, which the caller closes once sent.
-func newCarrier(files []*vfs.FileDescription, cred *unix.Ucred) (int, error) {
-	collectLostRights()
+func (rights *rightsTable) newCarrier(files []*vfs.FileDescription, cred *unix.Ucred) (int, error) {
+	rights.collectLostRights()
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return -1, unix.ENOMEM
@@ -82,7 +89,7 @@ func newCarrier(files []*vfs.FileDescription, cred *unix.Ucred) (int, error) {
 }
 
 // takeCarrier turns a received carrier (closed here) back into its files and credentials.
-func takeCarrier(fd int) ([]*vfs.FileDescription, *unix.Ucred) {
+func (rights *rightsTable) takeCarrier(fd int) ([]*vfs.FileDescription, *unix.Ucred) {
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -171,7 +178,7 @@ func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		}
 		return 0, unix.EOPNOTSUPP // a host peer could not use sandbox files
 	}
-	carrier, err := newCarrier(files, cred)
+	carrier, err := rightsOf(t.Kernel()).newCarrier(files, cred)
 	if err != nil {
 		for _, f := range files {
 			f.DecRef()
@@ -221,7 +228,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	var files []*vfs.FileDescription
 	var cred *unix.Ucred
 	for _, c := range carriers {
-		fs, cr := takeCarrier(c)
+		fs, cr := rightsOf(t.Kernel()).takeCarrier(c)
 		files = append(files, fs...)
 		if cr != nil {
 			cred = cr

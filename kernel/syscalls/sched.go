@@ -1,9 +1,7 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync"
-	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
 	"golang.org/x/sys/unix"
@@ -12,9 +10,25 @@ import (
 // schedOther is SCHED_OTHER (SCHED_NORMAL).
 const schedOther = 0
 
-// nice values by thread group: the sandbox keeps them for getpriority; the host scheduler
-// never sees them (the app's threads are the kernel's to schedule).
-var nices sync.Map // *kernel.ThreadGroup -> int
+// schedState is a kernel's nice values by thread group: the sandbox keeps them for
+// getpriority; the host scheduler never sees them (the app's threads are the kernel's to
+// schedule). A process's value is dropped when it exits.
+type schedState struct {
+	nices sync.Map // *kernel.ThreadGroup -> int
+}
+
+func schedOf(k *kernel.Kernel) *schedState {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *schedState {
+		s := &schedState{}
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) { s.nices.Delete(tg) })
+		return s
+	})
+}
+
+// setNice records tg's nice value in t's kernel.
+func setNice(t *kernel.Task, tg *kernel.ThreadGroup, nice int) {
+	schedOf(t.Kernel()).nices.Store(tg, nice)
+}
 
 // priorityTargets resolves getpriority/setpriority's (which, who) to thread groups.
 func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, error) {
@@ -39,8 +53,8 @@ func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, e
 	return nil, unix.EINVAL
 }
 
-func niceOf(tg *kernel.ThreadGroup) int {
-	if v, ok := nices.Load(tg); ok {
+func niceOf(t *kernel.Task, tg *kernel.ThreadGroup) int {
+	if v, ok := schedOf(t.Kernel()).nices.Load(tg); ok {
 		return v.(int)
 	}
 	return 0
@@ -52,7 +66,7 @@ func Getpriority(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return uint64(20 - niceOf(tgs[0])), nil
+	return uint64(20 - niceOf(t, tgs[0])), nil
 }
 
 // Setpriority implements setpriority(2): raising priority (lower nice) needs root.
@@ -63,10 +77,10 @@ func Setpriority(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	nice := min(max(int(int32(a[2])), -20), 19)
 	for _, tg := range tgs {
-		if nice < niceOf(tg) && t.Creds().EUID != 0 {
+		if nice < niceOf(t, tg) && t.Creds().EUID != 0 {
 			return 0, unix.EACCES
 		}
-		nices.Store(tg, nice)
+		setNice(t, tg, nice)
 	}
 	return 0, nil
 }
@@ -206,196 +220,6 @@ func SyncFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	defer fd.DecRef()
 	if fd.IsStream() {
 		return 0, unix.ESPIPE
-	}
-	return 0, nil
-}
-
-// itimers holds each process's ITIMER_REAL (alarm(2), setitimer(2)).
-var itimers = struct {
-	mu sync.Mutex
-	m  map[*kernel.ThreadGroup]*itimer
-}{m: make(map[*kernel.ThreadGroup]*itimer)}
-
-type itimer struct {
-	next     time.Time
-	interval time.Duration
-	timer    *time.Timer
-}
-
-// setRealTimer arms (value > 0) or disarms the caller's ITIMER_REAL and returns the old
-// remaining time and interval.
-func setRealTimer(t *kernel.Task, value, interval time.Duration) (time.Duration, time.Duration) {
-	tg, k := t.Group(), t.Kernel()
-	itimers.mu.Lock()
-	defer itimers.mu.Unlock()
-	it := itimers.m[tg]
-	var oldV, oldI time.Duration
-	if it != nil {
-		if it.timer.Stop() {
-			oldV = max(time.Until(it.next), time.Microsecond)
-		}
-		oldI = it.interval
-		delete(itimers.m, tg)
-	}
-	if value <= 0 {
-		return oldV, oldI
-	}
-	it = &itimer{next: time.Now().Add(value), interval: interval}
-	var fire func()
-	fire = func() {
-		itimers.mu.Lock()
-		live := itimers.m[tg] == it && !tg.Zombie()
-		if live && it.interval > 0 {
-			it.next = it.next.Add(it.interval)
-			it.timer = time.AfterFunc(time.Until(it.next), fire)
-		} else if itimers.m[tg] == it {
-			delete(itimers.m, tg)
-		}
-		itimers.mu.Unlock()
-		if live {
-			k.SignalGroup(tg, unix.SIGALRM)
-		}
-	}
-	it.timer = time.AfterFunc(value, fire)
-	itimers.m[tg] = it
-	return oldV, oldI
-}
-
-func getRealTimer(t *kernel.Task) (time.Duration, time.Duration) {
-	itimers.mu.Lock()
-	defer itimers.mu.Unlock()
-	if it := itimers.m[t.Group()]; it != nil {
-		return max(time.Until(it.next), time.Microsecond), it.interval
-	}
-	return 0, 0
-}
-
-// Alarm implements alarm(2): it returns the seconds left on the previous alarm, rounded.
-func Alarm(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	old, _ := setRealTimer(t, time.Duration(uint32(a[0]))*time.Second, 0)
-	secs := uint64((old + time.Second/2) / time.Second)
-	if old > 0 && secs == 0 {
-		secs = 1
-	}
-	return secs, nil
-}
-
-func putItimerval(t *kernel.Task, addr uint64, value, interval time.Duration) error {
-	var b [32]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(interval/time.Second))
-	binary.LittleEndian.PutUint64(b[8:], uint64(interval%time.Second/time.Microsecond))
-	binary.LittleEndian.PutUint64(b[16:], uint64(value/time.Second))
-	binary.LittleEndian.PutUint64(b[24:], uint64(value%time.Second/time.Microsecond))
-	if _, err := t.CopyOut(addr, b[:]); err != nil {
-		return unix.EFAULT
-	}
-	return nil
-}
-
-// Getitimer implements getitimer(2): ITIMER_REAL; the CPU-time timers never run.
-func Getitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	var v, i time.Duration
-	switch a[0] {
-	case unix.ITIMER_REAL:
-		v, i = getRealTimer(t)
-	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-	default:
-		return 0, unix.EINVAL
-	}
-	return 0, putItimerval(t, a[1], v, i)
-}
-
-// Setitimer implements setitimer(2) for ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are
-// accepted only to be disarmed.
-func Setitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	var v, i time.Duration
-	if a[1] != 0 {
-		var b [32]byte
-		if _, err := t.CopyIn(a[1], b[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-		le := binary.LittleEndian
-		is, iu, vs, vu := int64(le.Uint64(b[0:])), int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))
-		if is < 0 || iu < 0 || iu >= 1e6 || vs < 0 || vu < 0 || vu >= 1e6 {
-			return 0, unix.EINVAL
-		}
-		i = time.Duration(is)*time.Second + time.Duration(iu)*time.Microsecond
-		v = time.Duration(vs)*time.Second + time.Duration(vu)*time.Microsecond
-	}
-	var oldV, oldI time.Duration
-	switch a[0] {
-	case unix.ITIMER_REAL:
-		oldV, oldI = setRealTimer(t, v, i)
-	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		if v != 0 {
-			return 0, unix.ENOSYS
-		}
-	default:
-		return 0, unix.EINVAL
-	}
-	if a[2] != 0 {
-		return 0, putItimerval(t, a[2], oldV, oldI)
-	}
-	return 0, nil
-}
-
-// Capability header versions (linux/capability.h).
-const (
-	capV1 = 0x19980330
-	capV2 = 0x20071026
-	capV3 = 0x20080522
-)
-
-// Capget implements capget(2): root in the sandbox reports the capabilities of the user
-// who started the sandbox (which it never holds on the host), anyone else none. An
-// unknown header version is answered with the preferred one.
-func Capget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	version, err := getU32(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	words := 2
-	switch version {
-	case capV1:
-		words = 1
-	case capV2, capV3:
-	default:
-		if err := putU32(t, a[0], capV3); err != nil {
-			return 0, err
-		}
-		if a[1] == 0 {
-			return 0, nil
-		}
-		return 0, unix.EINVAL
-	}
-	pid, err := getU32(t, a[0]+4)
-	if err != nil {
-		return 0, err
-	}
-	if int32(pid) < 0 {
-		return 0, unix.EINVAL
-	}
-	c := t.Creds()
-	if pid != 0 {
-		tg := t.Kernel().GroupByPID(int32(pid))
-		if tg == nil {
-			return 0, unix.ESRCH
-		}
-		tc := tg.Creds()
-		c = &tc
-	}
-	if a[1] == 0 {
-		return 0, nil
-	}
-	caps := capSets(t, c)
-	b := make([]byte, 12*words)
-	for i := range words {
-		for j, c := range caps {
-			binary.LittleEndian.PutUint32(b[12*i+4*j:], uint32(c>>(32*i)))
-		}
-	}
-	if _, err := t.CopyOut(a[1], b); err != nil {
-		return 0, unix.EFAULT
 	}
 	return 0, nil
 }

@@ -50,18 +50,21 @@ type semSet struct {
 	queue        waiter.Queue
 }
 
-var sem = struct {
-	mu     sync.Mutex
+// semTable is an IPC namespace's semaphore sets.
+type semTable struct {
+	mu sync.Mutex
+	// byID and byKey index the sets; nextID is the next identifier. protected by mu
 	byID   map[int32]*semSet
 	byKey  map[int32]*semSet
 	nextID int32
 	// undo holds each process's SEM_UNDO adjustments: set id -> semaphore -> value.
-	undo     map[*kernel.ThreadGroup]map[int32]map[uint16]int32
-	hookOnce sync.Once
-}{byID: make(map[int32]*semSet), byKey: make(map[int32]*semSet), undo: make(map[*kernel.ThreadGroup]map[int32]map[uint16]int32)}
+	// protected by mu
+	undo map[*kernel.ThreadGroup]map[int32]map[uint16]int32
+}
 
 // Semget implements semget(2).
 func Semget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	sem := &ipcOf(t.Kernel()).sem
 	key, nsems, flags := int32(a[0]), int32(a[1]), uint32(a[2])
 	if nsems < 0 || nsems > semMsl {
 		return 0, unix.EINVAL
@@ -117,6 +120,7 @@ func Semtimedop(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func semop(t *kernel.Task, id int32, sopsAddr, nsops, timeoutAddr uint64) (uint64, error) {
+	sem := &ipcOf(t.Kernel()).sem
 	if nsops == 0 {
 		return 0, unix.EINVAL
 	}
@@ -145,7 +149,6 @@ func semop(t *kernel.Task, id int32, sopsAddr, nsops, timeoutAddr uint64) (uint6
 		}
 		deadline = time.Now().Add(time.Duration(ts.Nano()))
 	}
-	sem.hookOnce.Do(func() { t.Kernel().OnProcessExit(semExit) })
 	var waited *semSet // the set slept on: removed meanwhile means EIDRM
 	for {
 		sem.mu.Lock()
@@ -196,7 +199,7 @@ func semop(t *kernel.Task, id int32, sopsAddr, nsops, timeoutAddr uint64) (uint6
 				s.sems[o.num].val += int32(o.op)
 				s.sems[o.num].pid = pid
 				if o.flag&0x1000 != 0 && o.op != 0 { // SEM_UNDO
-					semAddUndo(t.Group(), s.id, o.num, -int32(o.op))
+					semAddUndo(sem, t.Group(), s.id, o.num, -int32(o.op))
 				}
 			}
 			s.otime = time.Now().Unix()
@@ -234,7 +237,7 @@ func semop(t *kernel.Task, id int32, sopsAddr, nsops, timeoutAddr uint64) (uint6
 }
 
 // semAddUndo records an adjustment to apply when the process exits. Locks: sem.mu.
-func semAddUndo(tg *kernel.ThreadGroup, id int32, num uint16, adj int32) {
+func semAddUndo(sem *semTable, tg *kernel.ThreadGroup, id int32, num uint16, adj int32) {
 	m := sem.undo[tg]
 	if m == nil {
 		m = make(map[int32]map[uint16]int32)
@@ -247,7 +250,7 @@ func semAddUndo(tg *kernel.ThreadGroup, id int32, num uint16, adj int32) {
 }
 
 // semExit applies a process's SEM_UNDO adjustments, clamped to the semaphores' range.
-func semExit(tg *kernel.ThreadGroup) {
+func semExit(sem *semTable, tg *kernel.ThreadGroup) {
 	sem.mu.Lock()
 	m := sem.undo[tg]
 	delete(sem.undo, tg)
@@ -273,6 +276,7 @@ func semExit(tg *kernel.ThreadGroup) {
 
 // Semctl implements semctl(2).
 func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	sem := &ipcOf(t.Kernel()).sem
 	id, num, cmd, arg := int32(a[0]), int(int32(a[1])), int(a[2])&^0x100, a[3]
 	c := t.Creds()
 	sem.mu.Lock()

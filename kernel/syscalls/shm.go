@@ -32,6 +32,7 @@ const (
 
 type shmSegment struct {
 	ipcPerm
+	tab            *shmTable // the table the segment is in
 	id             int32
 	size           int64
 	memOff         int64
@@ -43,12 +44,14 @@ type shmSegment struct {
 	removed, freed bool
 }
 
-var shm = struct {
-	mu     sync.Mutex
+// shmTable is an IPC namespace's shared memory segments.
+type shmTable struct {
+	mu sync.Mutex
+	// byID and byKey index the segments; nextID is the next identifier. protected by mu
 	byID   map[int32]*shmSegment
 	byKey  map[int32]*shmSegment
 	nextID int32
-}{byID: make(map[int32]*shmSegment), byKey: make(map[int32]*shmSegment)}
+}
 
 // ReadAt implements mm.Source.
 func (s *shmSegment) ReadAt(p []byte, off int64) (int, error) {
@@ -65,6 +68,7 @@ func (s *shmSegment) ReadAt(p []byte, off int64) (int, error) {
 // MapShared implements mm.SharedSource: an attachment uses the segment's own pages and
 // counts in shm_nattch until its last piece is unmapped.
 func (s *shmSegment) MapShared(off, length int64) (int64, func(), error) {
+	shm := s.tab
 	shm.mu.Lock()
 	defer shm.mu.Unlock()
 	s.nattch++
@@ -79,6 +83,7 @@ func (s *shmSegment) MapShared(off, length int64) (int64, func(), error) {
 
 // maybeFreeLocked frees a removed segment once nothing is attached. Locks: shm.mu.
 func (s *shmSegment) maybeFreeLocked() {
+	shm := s.tab
 	if s.removed && s.nattch == 0 && !s.freed {
 		s.freed = true
 		delete(shm.byID, s.id)
@@ -88,6 +93,7 @@ func (s *shmSegment) maybeFreeLocked() {
 
 // Shmget implements shmget(2).
 func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	shm := &ipcOf(t.Kernel()).shm
 	key, size, flags := int32(a[0]), int64(a[1]), uint32(a[2])
 	shm.mu.Lock()
 	defer shm.mu.Unlock()
@@ -120,7 +126,7 @@ func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.ENOMEM
 	}
 	now := time.Now().Unix()
-	s := &shmSegment{ipcPerm: newIPCPerm(t, key, flags), id: shm.nextID, size: size, memOff: off, mf: mf,
+	s := &shmSegment{tab: shm, ipcPerm: newIPCPerm(t, key, flags), id: shm.nextID, size: size, memOff: off, mf: mf,
 		cpid: t.Group().PID, ctime: now}
 	shm.nextID++
 	shm.byID[s.id] = s
@@ -130,7 +136,7 @@ func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(s.id), nil
 }
 
-func lookupShm(id int32) (*shmSegment, error) {
+func lookupShm(shm *shmTable, id int32) (*shmSegment, error) {
 	s := shm.byID[id]
 	if s == nil || s.removed && s.nattch == 0 {
 		return nil, unix.EINVAL
@@ -140,9 +146,10 @@ func lookupShm(id int32) (*shmSegment, error) {
 
 // Shmat implements shmat(2).
 func Shmat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	shm := &ipcOf(t.Kernel()).shm
 	id, addr, flags := int32(a[0]), a[1], a[2]
 	shm.mu.Lock()
-	s, err := lookupShm(id)
+	s, err := lookupShm(shm, id)
 	if err != nil {
 		shm.mu.Unlock()
 		return 0, err
@@ -188,6 +195,7 @@ func Shmat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Shmdt implements shmdt(2).
 func Shmdt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	shm := &ipcOf(t.Kernel()).shm
 	addr := a[0]
 	if addr%mm.PageSize != 0 {
 		return 0, unix.EINVAL
@@ -205,6 +213,7 @@ func Shmdt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Shmctl implements shmctl(2): IPC_STAT, SHM_STAT, IPC_SET, IPC_RMID, IPC_INFO,
 // SHM_INFO, SHM_LOCK and SHM_UNLOCK.
 func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	shm := &ipcOf(t.Kernel()).shm
 	id, cmd, buf := int32(a[0]), int(a[1])&^0x100, a[2] // 0x100: IPC_64
 	c := t.Creds()
 	shm.mu.Lock()
@@ -239,7 +248,7 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	} else {
 		var err error
-		if s, err = lookupShm(id); err != nil {
+		if s, err = lookupShm(shm, id); err != nil {
 			return 0, err
 		}
 	}

@@ -2,7 +2,6 @@ package syscalls
 
 import (
 	"encoding/binary"
-	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
 	"golang.org/x/sys/unix"
@@ -225,70 +224,6 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil
-}
-
-// Futex implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAIT_BITSET, WAKE_BITSET.
-func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	addr, op, val := a[0], a[1], uint32(a[2])
-	cmd := op & 0x7f // strip FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
-	realtime := op&256 != 0
-	if addr%4 != 0 {
-		return 0, unix.EINVAL
-	}
-	k := t.Kernel()
-	switch cmd {
-	case 0, 9: // FUTEX_WAIT, FUTEX_WAIT_BITSET
-		bitset := uint32(0xffffffff)
-		if cmd == 9 {
-			bitset = uint32(a[5])
-			if bitset == 0 {
-				return 0, unix.EINVAL
-			}
-		}
-		var deadline time.Time
-		if a[3] != 0 {
-			ts, err := getTimespec(t, a[3])
-			if err != nil {
-				return 0, err
-			}
-			if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
-				return 0, unix.EINVAL
-			}
-			if cmd == 9 {
-				clock := int32(unix.CLOCK_MONOTONIC)
-				if realtime {
-					clock = unix.CLOCK_REALTIME
-				}
-				now, _ := clockNow(t, clock)
-				deadline = time.Now().Add(time.Duration(ts.Nano() - now.Nano()))
-			} else {
-				deadline = time.Now().Add(time.Duration(ts.Nano()))
-			}
-		}
-		err := t.FutexWait(addr, val, bitset, deadline)
-		return 0, err
-	case 1, 10: // FUTEX_WAKE, FUTEX_WAKE_BITSET
-		bitset := uint32(0xffffffff)
-		if cmd == 10 {
-			bitset = uint32(a[5])
-			if bitset == 0 {
-				return 0, unix.EINVAL
-			}
-		}
-		return uint64(k.FutexWake(t, addr, int(val), bitset)), nil
-	case 3, 4: // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE
-		if cmd == 4 {
-			cur, err := getU32(t, addr)
-			if err != nil {
-				return 0, err
-			}
-			if cur != uint32(a[5]) {
-				return 0, unix.EAGAIN
-			}
-		}
-		return uint64(k.FutexRequeue(t, addr, a[4], int(val), int(a[3]))), nil
-	}
-	return 0, unix.ENOSYS
 }
 
 // sigaltstack constants (include/uapi/linux/signal.h, arch/x86/include/uapi/asm/signal.h).

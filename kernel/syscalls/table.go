@@ -130,6 +130,12 @@ func entries() []entry {
 	}
 }
 
+// entryLists are every list of table entries: Table builds from them and
+// TestOneEntryPerNumber checks them, so a list added here is checked too.
+func entryLists() [][]entry {
+	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries()}
+}
+
 // Table builds the syscall table.
 func Table() *kernel.SyscallTable {
 	st := &kernel.SyscallTable{}
@@ -138,9 +144,9 @@ func Table() *kernel.SyscallTable {
 			st.Entries[nr].Name = name
 		}
 	}
-	all := entries()
-	for _, more := range [][]entry{confEntries(), conf2Entries(), netEntries(), desktopEntries()} {
-		all = append(all, more...)
+	var all []entry
+	for _, list := range entryLists() {
+		all = append(all, list...)
 	}
 	// Why last: the file-changing calls get their inotify events around whichever
 	// handler the lists above settled on.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,16 +34,34 @@ type posixTimer struct {
 	timer    *time.Timer
 }
 
-var posixTimers = struct {
+// timerState holds a kernel's POSIX timers by process; a process's timers are stopped
+// and dropped when it exits.
+type timerState struct {
 	mu sync.Mutex
-	m  map[*kernel.ThreadGroup]map[int32]*posixTimer
-}{m: make(map[*kernel.ThreadGroup]map[int32]*posixTimer)}
+	m  map[*kernel.ThreadGroup]map[int32]*posixTimer // protected by mu
+}
+
+func timersOf(k *kernel.Kernel) *timerState {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *timerState {
+		s := &timerState{m: make(map[*kernel.ThreadGroup]map[int32]*posixTimer)}
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, pt := range s.m[tg] {
+				pt.stop()
+			}
+			delete(s.m, tg)
+		})
+		return s
+	})
+}
 
 // maxTimers bounds a process's timers (RLIMIT_SIGPENDING-like protection).
 const maxTimers = 4096
 
-// lookupTimer returns the caller's timer id (nil if none). Locks: posixTimers.mu held.
+// lookupTimer returns the caller's timer id (nil if none). Locks: timersOf(k).mu held.
 func lookupTimer(t *kernel.Task, id int32) *posixTimer {
+	posixTimers := timersOf(t.Kernel())
 	pt := posixTimers.m[t.Group()][id]
 	if pt == nil || pt.mm != any(t.MM()) {
 		return nil
@@ -53,6 +72,7 @@ func lookupTimer(t *kernel.Task, id int32) *posixTimer {
 // TimerCreate implements timer_create(2) for CLOCK_REALTIME, CLOCK_MONOTONIC and
 // CLOCK_BOOTTIME.
 func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers := timersOf(t.Kernel())
 	clock := int32(a[0])
 	switch clock {
 	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME:
@@ -133,8 +153,9 @@ func (pt *posixTimer) remaining() time.Duration {
 	return max(time.Until(pt.next), time.Nanosecond)
 }
 
-// arm schedules the next expiry of pt for process tg. Locks: posixTimers.mu held.
+// arm schedules the next expiry of pt for process tg. Locks: timersOf(k).mu held.
 func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
+	posixTimers := timersOf(k)
 	pt.stop()
 	if pt.next.IsZero() {
 		return
@@ -178,12 +199,12 @@ func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
 
 // readItimerspec reads a struct itimerspec (interval, value).
 func readItimerspec(t *kernel.Task, addr uint64) (value, interval time.Duration, err error) {
-	b := make([]byte, 32)
-	if _, err := t.CopyIn(addr, b); err != nil {
+	var b [abi.SizeofItimerspec]byte
+	if _, err := t.CopyIn(addr, b[:]); err != nil {
 		return 0, 0, unix.EFAULT
 	}
-	le := binary.LittleEndian
-	is, in, vs, vn := int64(le.Uint64(b[0:])), int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))
+	it := abi.DecodeItimerspec(b[:])
+	is, in, vs, vn := it.Interval.Sec, it.Interval.Nsec, it.Value.Sec, it.Value.Nsec
 	if is < 0 || in < 0 || in >= 1e9 || vs < 0 || vn < 0 || vn >= 1e9 {
 		return 0, 0, unix.EINVAL
 	}
@@ -192,6 +213,7 @@ func readItimerspec(t *kernel.Task, addr uint64) (value, interval time.Duration,
 
 // TimerSettime implements timer_settime(2).
 func TimerSettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers := timersOf(t.Kernel())
 	if a[1]&^1 != 0 { // TIMER_ABSTIME
 		return 0, unix.EINVAL
 	}
@@ -227,6 +249,7 @@ func TimerSettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // TimerGettime implements timer_gettime(2).
 func TimerGettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers := timersOf(t.Kernel())
 	posixTimers.mu.Lock()
 	pt := lookupTimer(t, int32(a[0]))
 	if pt == nil {
@@ -240,6 +263,7 @@ func TimerGettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // TimerGetoverrun implements timer_getoverrun(2).
 func TimerGetoverrun(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers := timersOf(t.Kernel())
 	posixTimers.mu.Lock()
 	defer posixTimers.mu.Unlock()
 	pt := lookupTimer(t, int32(a[0]))
@@ -251,6 +275,7 @@ func TimerGetoverrun(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // TimerDelete implements timer_delete(2).
 func TimerDelete(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	posixTimers := timersOf(t.Kernel())
 	posixTimers.mu.Lock()
 	defer posixTimers.mu.Unlock()
 	pt := lookupTimer(t, int32(a[0]))

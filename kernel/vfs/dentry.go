@@ -116,6 +116,25 @@ func (d *Dentry) Forget(name string, unlinked bool) {
 	}
 }
 
+// Invalidate drops d from its parent's cache, so that the next lookup of its name asks the
+// filesystem again: for a file that changed behind the cache's back (a host file renamed
+// or replaced outside the sandbox). A mount point stays cached.
+func (d *Dentry) Invalidate() {
+	if d.mounts.Load() != 0 {
+		return
+	}
+	p := d.parentDentry()
+	if p == nil {
+		return
+	}
+	name := d.Name()
+	p.mu.Lock()
+	if p.children[name] == d {
+		delete(p.children, name)
+	}
+	p.mu.Unlock()
+}
+
 // MoveTo re-homes the cached child oldName of d as newName of newParent after a rename.
 func (d *Dentry) MoveTo(oldName string, newParent *Dentry, newName string) {
 	d.mu.Lock()

@@ -37,7 +37,7 @@ func init() {
 // TrapHostSyscalls are what trap mode needs beyond StubHostSyscalls.
 var TrapHostSyscalls = []platform.HostSyscall{
 	{Nr: unix.SYS_MEMFD_CREATE, Reason: "each trap stub's shared area"},
-	{Nr: unix.SYS_ARCH_PRCTL, Reason: "trap stubs set the app thread's FS base (their filter allows only ARCH_SET_FS)"},
+	{Nr: unix.SYS_ARCH_PRCTL, Reason: "trap stubs set the app thread's FS and GS bases (their filter allows only ARCH_SET_FS and ARCH_SET_GS)"},
 }
 
 // ProbeTrap reports whether trap mode can run here: seccomp must offer SECCOMP_RET_TRAP.

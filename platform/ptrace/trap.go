@@ -36,7 +36,7 @@ import (
 // hand-off at most makes the kernel handle a syscall with registers the app chose, which it
 // could have made anyway. The handlers cannot be replaced (sigaction is the sbx kernel's),
 // and the app thread's filter allows the host nothing but futex wait/wake, rt_sigreturn and
-// arch_prctl(ARCH_SET_FS) from the stub's read-only code page.
+// arch_prctl(ARCH_SET_FS, ARCH_SET_GS) from the stub's read-only code page.
 
 // NewTrap returns the trap platform for the memory file memFile.
 func NewTrap(memFile *os.File) (*Platform, error) {
@@ -71,8 +71,8 @@ func hasFSGSBase() bool {
 type trapState struct {
 	shm    []byte // the shared area, mapped in the kernel
 	appTid int
-	// curFS is the app thread's FS base as last seen or set.
-	curFS uint64
+	// curFS and curGS are the app thread's FS and GS bases as last seen or set.
+	curFS, curGS uint64
 	// frame is the signal frame of the thread's current hand-off, checked.
 	frame trapFrame
 }
@@ -179,6 +179,11 @@ func (ts *trapState) setRegs(r *platform.Registers) {
 		word(ts.shm, cSetFS).Store(1)
 		ts.curFS = r.FsBase
 	}
+	if r.GsBase != ts.curGS {
+		le.PutUint64(ts.shm[cNewGS:], r.GsBase)
+		word(ts.shm, cSetGS).Store(1)
+		ts.curGS = r.GsBase
+	}
 }
 
 func (ts *trapState) fpState() []byte {
@@ -225,8 +230,9 @@ const (
 	maxUnanswered = 30
 )
 
-// awaitEvent waits for the app thread's next hand-off and checks its frame.
-func (s *stubProc) awaitEvent() error {
+// awaitEvent waits for the app thread's next hand-off and checks its frame. running says
+// the thread runs app code (not its start-up), so a pending interrupt is its to answer.
+func (s *stubProc) awaitEvent(running bool) error {
 	ts := s.trap
 	st := word(ts.shm, cState)
 	for range kernelSpin {
@@ -254,7 +260,7 @@ func (s *stubProc) awaitEvent() error {
 			}
 			// An app thread that does not answer an interrupt has blocked the signal (only a
 			// forged rt_sigreturn frame can do that): ask again, then end it.
-			if s.ctx.interrupt.Load() {
+			if running && s.ctx.interrupt.Load() {
 				if unanswered++; unanswered >= maxUnanswered {
 					unix.Kill(s.pid, unix.SIGKILL)
 					return s.fail(errors.New("trap: the app thread blocked the kernel's interrupt"))
@@ -376,7 +382,7 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 			return fail(err)
 		}
 	}
-	if err := s.awaitEvent(); err != nil {
+	if err := s.awaitEvent(false); err != nil {
 		return fail(err)
 	}
 	if signo := int32(binary.LittleEndian.Uint32(shm[s.trap.frame.info:])); signo != int32(unix.SIGSYS) {
@@ -421,7 +427,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		}
 		ts.setRegs(regs)
 		s.resumeApp()
-		err := s.awaitEvent()
+		err := s.awaitEvent(true)
 		c.running.Store(0)
 		if err != nil {
 			return platform.Event{}, err
@@ -430,6 +436,8 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		if c.p.hasFSGS {
 			ts.curFS = le.Uint64(ts.shm[cFSBase:])
 			regs.FsBase = ts.curFS
+			ts.curGS = le.Uint64(ts.shm[cGSBase:])
+			regs.GsBase = ts.curGS
 		}
 		info := ts.shm[ts.frame.info:]
 		signo := int32(le.Uint32(info[0:]))

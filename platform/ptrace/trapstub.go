@@ -49,6 +49,9 @@ const (
 	cFSBase    = 32
 	cNewFS     = 40
 	cSetFS     = 48
+	cGSBase    = 56
+	cNewGS     = 64
+	cSetGS     = 72
 
 	stEvent  = 1
 	stResume = 2
@@ -167,7 +170,7 @@ func elfHeader(size int) []byte {
 }
 
 // appFilter is the app thread's seccomp filter: the handler's own calls (futex wait and
-// wake, rt_sigreturn, arch_prctl(ARCH_SET_FS)) are allowed from the stub's code page;
+// wake, rt_sigreturn, arch_prctl(ARCH_SET_FS or ARCH_SET_GS)) are allowed from the stub's code page;
 // every other syscall, from anywhere, traps (SIGSYS) into the handler, which hands it to
 // the kernel. Nothing the app does can reach the host: it cannot write the code page, and
 // the calls it could make from there only wait, wake, or set its own registers.
@@ -182,6 +185,7 @@ func appFilter() []bpf {
 		sysRtSigret   = 15
 		sysArchPrctl  = 158
 		archSetFS     = 0x1002
+		archSetGS     = 0x1001
 		futexWait     = 0
 		futexWake     = 1
 		seccompArgs   = 16
@@ -207,6 +211,7 @@ func appFilter() []bpf {
 		iTrap1
 		iArchOp
 		iArchSetFS
+		iArchSetGS
 		iTrap
 		iAllow
 		n
@@ -230,6 +235,7 @@ func appFilter() []bpf {
 	f[iTrap1] = bpf{ret, 0, 0, retTrap}
 	f[iArchOp] = bpf{ldAbs, 0, 0, seccompArgs}
 	f[iArchSetFS] = bpf{jeq, to(iArchSetFS, iAllow), 0, archSetFS}
+	f[iArchSetGS] = bpf{jeq, to(iArchSetGS, iAllow), 0, archSetGS}
 	f[iTrap] = bpf{ret, 0, 0, retTrap}
 	f[iAllow] = bpf{ret, 0, 0, retAllow}
 	return f

@@ -26,6 +26,9 @@
 #define C_FSBASE 32
 #define C_NEWFS 40
 #define C_SETFS 48
+#define C_GSBASE 56
+#define C_NEWGS 64
+#define C_SETGS 72
 
 // Hand-off states in C_STATE.
 #define ST_EVENT 1

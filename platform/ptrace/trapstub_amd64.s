@@ -131,7 +131,7 @@ childfail:
 // signals blocked while it runs): rsi = siginfo, rdx = ucontext, both on the signal stack
 // in the shared area. It publishes them, hands the thread to the kernel (C_STATE =
 // ST_EVENT, waking the kernel if it sleeps), waits for ST_RESUME (polling SPIN times, then
-// sleeping on the futex), sets the FS base if the kernel asked, and returns with
+// sleeping on the futex), sets the FS and GS bases if the kernel asked, and returns with
 // rt_sigreturn, which loads the registers and FP state the kernel left in the frame.
 TEXT ·trapHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVQ $CTRL, R8
@@ -142,6 +142,8 @@ TEXT ·trapHandler(SB),NOSPLIT|NOFRAME,$0
 	JEQ publish
 	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc0 // rdfsbase rax
 	MOVQ AX, C_FSBASE(R8)
+	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc8 // rdgsbase rax
+	MOVQ AX, C_GSBASE(R8)
 publish:
 	MOVL $ST_EVENT, AX
 	XCHGL AX, C_STATE(R8)
@@ -178,12 +180,21 @@ woke:
 	JMP wait
 resume:
 	CMPL C_SETFS(R8), $0
-	JEQ done
+	JEQ gs
 	MOVL $0, C_SETFS(R8)
 	// arch_prctl(ARCH_SET_FS, newfs)
 	MOVL $158, AX
 	MOVL $0x1002, DI
 	MOVQ C_NEWFS(R8), SI
+	SYSCALL
+gs:
+	CMPL C_SETGS(R8), $0
+	JEQ done
+	MOVL $0, C_SETGS(R8)
+	// arch_prctl(ARCH_SET_GS, newgs)
+	MOVL $158, AX
+	MOVL $0x1001, DI
+	MOVQ C_NEWGS(R8), SI
 	SYSCALL
 done:
 	// rt_sigreturn: the frame starts at the return address the kernel pushed.

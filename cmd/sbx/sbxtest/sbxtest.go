@@ -125,9 +125,20 @@ func Run(t testing.TB, u User, dir string, stdin string, argv ...string) Result 
 
 // Sbx runs `sbx args...` as u. `sbx run` gets --platform $SBX_TEST_PLATFORM when that is
 // set, so the end-to-end tests (the differential suite among them) run on any platform.
+//
+// On kvm, a user without access to /dev/kvm cannot run anything: for such a user the run
+// must fail with the clear error saying so, and the test is skipped.
 func Sbx(t testing.TB, u User, args ...string) Result {
 	t.Helper()
-	return Run(t, u, "", "", append([]string{Binary(t)}, WithPlatform(args)...)...)
+	res := Run(t, u, "", "", append([]string{Binary(t)}, WithPlatform(args)...)...)
+	if os.Getenv("SBX_TEST_PLATFORM") == "kvm" && len(args) > 0 && args[0] == "run" && u.Name != "self" &&
+		Run(t, u, "", "", "test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm").Code != 0 {
+		if !strings.Contains(res.Stderr, "/dev/kvm: permission denied") {
+			t.Fatalf("sbx run on kvm as %s without access to /dev/kvm: %d, stderr %q; want the permission error", u.Name, res.Code, res.Stderr)
+		}
+		t.Skipf("skipping: %s has no access to /dev/kvm (sbx says so: %s)", u.Name, strings.TrimSpace(res.Stderr))
+	}
+	return res
 }
 
 // WithPlatform inserts --platform $SBX_TEST_PLATFORM after "run" in sbx arguments.

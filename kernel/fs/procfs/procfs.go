@@ -482,7 +482,11 @@ func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 		nnp = 1
 	}
 	n := ncpu()
-	fmt.Fprintf(&b, "NoNewPrivs:\t%d\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tvulnerable\nSpeculationIndirectBranch:\talways enabled\n", nnp)
+	var scMode, scFilters int
+	if t != nil {
+		scMode, scFilters = t.SeccompMode(), t.SeccompFilters()
+	}
+	fmt.Fprintf(&b, "NoNewPrivs:\t%d\nSeccomp:\t%d\nSeccomp_filters:\t%d\nSpeculation_Store_Bypass:\tvulnerable\nSpeculationIndirectBranch:\talways enabled\n", nnp, scMode, scFilters)
 	fmt.Fprintf(&b, "Cpus_allowed:\t%x\nCpus_allowed_list:\t0-%d\n", uint64(1)<<n-1, n-1)
 	b.WriteString("Mems_allowed:\t" + strings.Repeat("00000000,", 31) + "00000001\nMems_allowed_list:\t0\n")
 	b.WriteString("voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n")

@@ -146,6 +146,12 @@ func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (i
 	if total > maxFileSize || off > maxFileSize-total {
 		return 0, unix.EFBIG
 	}
+	if in.writeSealedLocked() {
+		return 0, unix.EPERM
+	}
+	if off+total > in.attr.Size && in.seals&SealGrow != 0 {
+		return 0, unix.EPERM
+	}
 	if err := in.ensureCapacityLocked(off + total); err != nil {
 		return 0, err
 	}
@@ -176,6 +182,9 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 			return unix.EFBIG
 		}
 		end := off + length
+		if end > in.attr.Size && in.seals&SealGrow != 0 {
+			return unix.EPERM
+		}
 		if err := in.ensureCapacityLocked(end); err != nil {
 			return err
 		}
@@ -187,6 +196,9 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		end := in.attr.Size
 		if off < 0 {
 			return unix.EINVAL
+		}
+		if in.writeSealedLocked() {
+			return unix.EPERM
 		}
 		if length < end-off {
 			end = off + length

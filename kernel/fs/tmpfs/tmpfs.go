@@ -72,6 +72,9 @@ func (fs *FS) newInode(mode, uid, gid uint32) *Inode {
 	if mode&unix.S_IFMT == unix.S_IFDIR {
 		in.children = make(map[string]*Inode)
 	}
+	if mode&unix.S_IFMT == unix.S_IFREG {
+		in.seals = SealSeal
+	}
 	return in
 }
 
@@ -95,6 +98,8 @@ type Inode struct {
 	// mapRefs counts shared mappings of the contents (the range cannot move while mapped).
 	// protected by mu
 	mapRefs int
+	// seals are a regular file's F_SEAL_* (seals.go). protected by mu
+	seals uint32
 	// fifo is a named pipe's buffer, from its first open on. protected by mu
 	fifo *pipe.Pipe
 	// xattrs are the extended attributes (xattr.go). protected by mu
@@ -141,10 +146,16 @@ func (in *Inode) SetAttr(a vfs.SetAttr) error {
 		if in.attr.Mode&unix.S_IFMT != unix.S_IFREG {
 			return unix.EINVAL
 		}
+		if err := in.resizeAllowedLocked(*a.Size); err != nil {
+			return err
+		}
 		if err := in.truncateLocked(*a.Size); err != nil {
 			return err
 		}
 		in.attr.Mtime = t
+	}
+	if a.Mode != nil && in.seals&SealExec != 0 && (in.attr.Mode^*a.Mode)&0o111 != 0 {
+		return unix.EPERM
 	}
 	if a.Mode != nil {
 		in.attr.Mode = in.attr.Mode&unix.S_IFMT | *a.Mode&0o7777

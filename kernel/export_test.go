@@ -1,0 +1,4 @@
+package kernel
+
+// Restartable exposes the restart rules to the tests in package kernel_test.
+var Restartable = restartable

@@ -1,0 +1,132 @@
+package kvm
+
+import (
+	"encoding/binary"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sbx-dev/sbx/platform"
+	"golang.org/x/sys/unix"
+)
+
+func newTestPlatform(t *testing.T) (*Platform, []byte) {
+	t.Helper()
+	needKVM(t)
+	fd, err := unix.MemfdCreate("kvm-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "memfd")
+	t.Cleanup(func() { f.Close() })
+	const size = 1 << 20
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(mem) })
+	p, err := New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, mem
+}
+
+// TestRemapSeen checks that page-table changes reach the running vCPU: a page read, then
+// remapped to other memory-file pages, unmapped, and made read-only.
+func TestRemapSeen(t *testing.T) {
+	p, mem := newTestPlatform(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// Code at offset 0: 1: mov 0x600000, %rax; syscall; movq $1, 0x600000; syscall; jmp 1b
+	copy(mem, []byte{
+		0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x60, 0x00,
+		0x0f, 0x05,
+		0x48, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x60, 0x00, 0x01, 0x00, 0x00, 0x00,
+		0x0f, 0x05,
+		0xeb, 0xe6,
+	})
+	binary.LittleEndian.PutUint64(mem[0x1000:], 0xaaaa)
+	binary.LittleEndian.PutUint64(mem[0x2000:], 0xbbbb)
+	as, _ := p.NewAddressSpace()
+	defer as.Release()
+	ctx, err := p.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Release()
+	as.MapFile(0x400000, 0x1000, 0, platform.ProtRead|platform.ProtExec)
+	as.MapFile(0x600000, 0x1000, 0x1000, platform.ProtRead|platform.ProtWrite)
+	regs := platform.Registers{Rip: 0x400000, Rsp: 0x800000, Eflags: 0x202}
+	sw := func() platform.Event {
+		t.Helper()
+		for {
+			ev, err := ctx.Switch(as, &regs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kind != platform.EventInterrupted {
+				return ev
+			}
+		}
+	}
+	if ev := sw(); ev.Kind != platform.EventSyscall || regs.Rax != 0xaaaa {
+		t.Fatalf("first read: %+v rax %#x", ev, regs.Rax)
+	}
+	if ev := sw(); ev.Kind != platform.EventSyscall || mem[0x1000] != 1 {
+		t.Fatalf("first write: %+v, memory %#x", ev, mem[0x1000])
+	}
+	as.MapFile(0x600000, 0x1000, 0x2000, platform.ProtRead|platform.ProtWrite)
+	if ev := sw(); ev.Kind != platform.EventSyscall || regs.Rax != 0xbbbb {
+		t.Fatalf("read after remap: %+v rax %#x", ev, regs.Rax)
+	}
+	as.Protect(0x600000, 0x1000, platform.ProtRead)
+	if ev := sw(); ev.Kind != platform.EventFault || ev.Addr != 0x600000 || !ev.Access.Write || ev.Code != 2 {
+		t.Fatalf("write after protect: %+v", ev)
+	}
+	as.Unmap(0x600000, 0x1000)
+	regs.Rip = 0x400000
+	if ev := sw(); ev.Kind != platform.EventFault || ev.Addr != 0x600000 || ev.Code != 1 {
+		t.Fatalf("read after unmap: %+v", ev)
+	}
+}
+
+// TestInterruptSpinning checks Interrupt stops a vCPU spinning in user mode, and the
+// registers it returns resume the loop.
+func TestInterruptSpinning(t *testing.T) {
+	p, mem := newTestPlatform(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	copy(mem, []byte{0x48, 0xff, 0xc3, 0xeb, 0xfb}) // 1: inc %rbx; jmp 1b
+	as, _ := p.NewAddressSpace()
+	defer as.Release()
+	ctx, err := p.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Release()
+	as.MapFile(0x400000, 0x1000, 0, platform.ProtRead|platform.ProtExec)
+	regs := platform.Registers{Rip: 0x400000, Rsp: 0x800000, Eflags: 0x202}
+	for round := 0; round < 3; round++ {
+		before := regs.Rbx
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			time.Sleep(20 * time.Millisecond) // let it spin
+			ctx.Interrupt()
+		}()
+		ev, err := ctx.Switch(as, &regs)
+		<-done
+		if err != nil || ev.Kind != platform.EventInterrupted {
+			t.Fatalf("round %d: %+v %v", round, ev, err)
+		}
+		if regs.Rip < 0x400000 || regs.Rip > 0x400003 || regs.Rbx < before {
+			t.Fatalf("round %d: interrupted at rip %#x rbx %d (before %d)", round, regs.Rip, regs.Rbx, before)
+		}
+	}
+}
