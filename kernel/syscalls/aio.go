@@ -54,7 +54,23 @@ type aioContexts struct {
 }
 
 func aioState(t *kernel.Task) *aioContexts {
-	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *aioContexts { return &aioContexts{byID: make(map[uint64]*aioContext)} })
+	return kernel.StateOf(t.Kernel(), func(k *kernel.Kernel) *aioContexts {
+		s := &aioContexts{byID: make(map[uint64]*aioContext)}
+		k.OnProcessExit(func(*kernel.ThreadGroup) { s.prune() })
+		return s
+	})
+}
+
+// prune forgets the contexts of address spaces no process uses any more (the process
+// exited or exec'd without io_destroy), as Linux's exit_aio does.
+func (s *aioContexts) prune() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.byID {
+		if !c.mm.Live() {
+			delete(s.byID, id)
+		}
+	}
 }
 
 // lookup returns the context ctx of t's address space. Locks: s.mu held.
