@@ -147,6 +147,12 @@ int main(void) {
 	sigaction(SIGALRM, &sa, NULL);
 	ualarm(50000, 0);
 	CHECK(mq_receive(q, buf, sizeof buf, NULL));
+	/* With SA_RESTART the receive goes on after the handler, to its absolute timeout. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	ualarm(20000, 0);
+	t1 = in(100);
+	CHECK(mq_timedreceive(q, buf, sizeof buf, NULL, &t1));
 	/* mq_notify. */
 	sigset_t set;
 	sigemptyset(&set);
