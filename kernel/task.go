@@ -476,7 +476,7 @@ func restartable(nr uint64) bool {
 		unix.SYS_RECVFROM, unix.SYS_RECVMSG, unix.SYS_SENDTO, unix.SYS_SENDMSG, unix.SYS_CONNECT, unix.SYS_FUTEX,
 		unix.SYS_ACCEPT, unix.SYS_ACCEPT4, unix.SYS_RECVMMSG, unix.SYS_SENDMMSG, unix.SYS_GETRANDOM,
 		unix.SYS_MQ_TIMEDSEND, unix.SYS_MQ_TIMEDRECEIVE, unix.SYS_SPLICE, unix.SYS_TEE, unix.SYS_SENDFILE,
-		unix.SYS_COPY_FILE_RANGE, unix.SYS_PREADV, unix.SYS_PWRITEV, unix.SYS_PREADV2, unix.SYS_PWRITEV2:
+		unix.SYS_COPY_FILE_RANGE, unix.SYS_PREADV, unix.SYS_PWRITEV, unix.SYS_PREADV2, unix.SYS_PWRITEV2, unix.SYS_FUTEX_WAITV:
 		return true
 	}
 	return false

@@ -181,3 +181,6 @@ func (m *MM) Adopt(as platform.AddressSpace) error {
 	}
 	return nil
 }
+
+// Live reports whether some process still uses the address space.
+func (m *MM) Live() bool { return m.users.n.Load() > 0 }
