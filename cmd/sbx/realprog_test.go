@@ -105,6 +105,21 @@ if pid == 0:
 time.sleep(0.3)
 print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))'`},
 		{"bash-procsub", []string{"bash"}, "/bin/bash", `cat <(echo one) <(echo two); diff <(printf 'a\nb\n') <(printf 'a\nc\n'); echo $?; echo data | cat /dev/stdin; wc -c < <(head -c 1000 /dev/zero)`},
+		// The forkserver start method: a server process forked from a fresh interpreter,
+		// reached over an AF_UNIX socket, with descriptors passed and SO_PROTOCOL read.
+		{"python-forkserver", []string{"python3"}, "/bin/sh", `cat > fs.py <<'EOF'
+import multiprocessing as mp
+def sq(x):
+    return x * x
+if __name__ == "__main__":
+    mp.set_start_method("forkserver")
+    with mp.Pool(2) as p:
+        print(p.map(sq, range(8)))
+    q = mp.Queue()
+    w = mp.Process(target=q.put, args=("via queue",))
+    w.start(); print(q.get()); w.join(); print("exit", w.exitcode)
+EOF
+python3 fs.py`},
 		{"cat-append", []string{"cat"}, "/bin/sh", `printf 'kept\n' > b && printf 'appended\n' > a && cat a >> b && cat a a >> b && cat b && { echo pre; cat a; echo post; } > c && cat c`},
 	}
 	dir := rwDir(t)
