@@ -33,19 +33,11 @@ const capSetPCap = 8 // CAP_SETPCAP
 // permitted sets and move them in its inheritable set within the rules of
 // capabilities(7); it can never gain one it does not hold.
 func Capset(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	version, err := getU32(t, a[0])
+	words, err := capWords(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	words := 2
-	switch version {
-	case capV1:
-		words = 1
-	case capV2, capV3:
-	default:
-		if err := putU32(t, a[0], capV3); err != nil {
-			return 0, err
-		}
+	if words == 0 {
 		return 0, unix.EINVAL
 	}
 	pid, err := getU32(t, a[0]+4)
@@ -80,6 +72,23 @@ func Capset(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
+// capWords reads the version of the capability header at hdr and returns how many 32-bit
+// words each set has in it; for an unknown version it writes the preferred one back, as
+// Linux does, and returns 0.
+func capWords(t *kernel.Task, hdr uint64) (int, error) {
+	version, err := getU32(t, hdr)
+	if err != nil {
+		return 0, err
+	}
+	switch version {
+	case capV1:
+		return 1, nil
+	case capV2, capV3:
+		return 2, nil
+	}
+	return 0, putU32(t, hdr, capV3)
+}
+
 // Capability header versions (linux/capability.h).
 const (
 	capV1 = 0x19980330
@@ -91,19 +100,11 @@ const (
 // who started the sandbox (which it never holds on the host), anyone else none. An
 // unknown header version is answered with the preferred one.
 func Capget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	version, err := getU32(t, a[0])
+	words, err := capWords(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	words := 2
-	switch version {
-	case capV1:
-		words = 1
-	case capV2, capV3:
-	default:
-		if err := putU32(t, a[0], capV3); err != nil {
-			return 0, err
-		}
+	if words == 0 {
 		if a[1] == 0 {
 			return 0, nil
 		}
