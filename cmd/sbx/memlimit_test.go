@@ -116,19 +116,7 @@ func checkOOMEvent(t *testing.T, rt string) {
 // is the machine's RAM (/proc/meminfo, sysinfo), and touching 64 MiB shows in VmRSS,
 // RssAnon and smaps_rollup.
 func TestMemoryNumbers(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed (make test installs it)")
-	}
-	dir, err := os.MkdirTemp("", "sbx-memnum-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "memnum")
-	if out, err := exec.Command("gcc", "-O1", "-o", exe, "testdata/memnum.c").CombinedOutput(); err != nil {
-		t.Fatalf("compiling: %v\n%s", err, out)
-	}
+	dir, exe := sbxtest.BuildC(t, "testdata/memnum.c", "-O1")
 	prof := filepath.Join(dir, "mem256.toml")
 	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
 	for _, u := range sbxtest.Users() {

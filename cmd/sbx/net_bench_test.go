@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,19 +19,7 @@ import (
 // host's loopback (named in the profile's [network] host): TCP throughput with 1 MiB writes,
 // connect+close latency and HTTP keep-alive requests/s, each with its ratio to native.
 func BenchmarkNet(b *testing.B) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		b.Skip("gcc is not installed")
-	}
-	dir, err := os.MkdirTemp("", "sbx-netbench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "netbench")
-	if out, err := exec.Command("gcc", "-O2", "-o", exe, "testdata/netbench.c").CombinedOutput(); err != nil {
-		b.Fatalf("%v\n%s", err, out)
-	}
+	dir, exe := sbxtest.BuildC(b, "testdata/netbench.c", "-O2")
 	sink, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

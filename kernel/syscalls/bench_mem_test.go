@@ -20,19 +20,7 @@ import (
 // python3 -c pass 10 times (each in one sandbox: its start-up, run-true, counted once); and
 // sbx's own host memory per app process (kernel and stubs).
 func BenchmarkMemory(b *testing.B) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		b.Skip("gcc is not installed")
-	}
-	dir, err := os.MkdirTemp("", "sbx-benchmem-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	fork := filepath.Join(dir, "forkmem")
-	if out, err := exec.Command("gcc", "-O2", "-o", fork, "testdata/bench/forkmem.c").CombinedOutput(); err != nil {
-		b.Fatalf("%v\n%s", err, out)
-	}
+	dir, fork := sbxtest.BuildC(b, "testdata/bench/forkmem.c", "-O2")
 	hello := filepath.Join(dir, "hello.c")
 	os.WriteFile(hello, []byte("#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"), 0o644)
 	u := sbxtest.Users()[0]

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,19 +33,7 @@ func sbxOn(b *testing.B, u sbxtest.User, p string, args ...string) sbxtest.Resul
 // `sbx run -- /bin/true`. With -benchtime=1x (CI) the loops are short: the point there is
 // that it keeps working.
 func BenchmarkSandbox(b *testing.B) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		b.Skip("gcc is not installed")
-	}
-	dir, err := os.MkdirTemp("", "sbx-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "bench")
-	if out, err := exec.Command("gcc", "-O2", "-pthread", "-o", exe, "testdata/bench/bench.c").CombinedOutput(); err != nil {
-		b.Fatalf("%v\n%s", err, out)
-	}
+	dir, exe := sbxtest.BuildC(b, "testdata/bench/bench.c", "-O2", "-pthread")
 	iters := "20000"
 	if b.N == 1 {
 		iters = "200"

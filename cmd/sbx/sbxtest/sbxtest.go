@@ -150,10 +150,11 @@ func WithPlatform(args []string) []string {
 	return append([]string{"run", "--platform", p}, args[1:]...)
 }
 
-// BuildC compiles the C program src (a path relative to the test's package) into a fresh
-// directory every test user can read, removed with the test, and returns the directory and
-// the executable. The test is skipped when gcc is missing.
-func BuildC(t testing.TB, src string) (dir, exe string) {
+// BuildC compiles the C program src (a path relative to the test's package) with gcc and
+// flags (-O1 when none) into a fresh directory every test user can read, removed with the
+// test, and returns the directory and the executable. The test is skipped when gcc is
+// missing.
+func BuildC(t testing.TB, src string, flags ...string) (dir, exe string) {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc is not installed (make test installs it)")
@@ -165,7 +166,10 @@ func BuildC(t testing.TB, src string) (dir, exe string) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
 	exe = filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c"))
-	if out, err := exec.Command("gcc", "-O1", "-o", exe, src).CombinedOutput(); err != nil {
+	if len(flags) == 0 {
+		flags = []string{"-O1"}
+	}
+	if out, err := exec.Command("gcc", append(flags, "-o", exe, src)...).CombinedOutput(); err != nil {
 		t.Fatalf("compiling %s: %v\n%s", src, err, out)
 	}
 	return dir, exe
