@@ -79,8 +79,6 @@ var notYetMoved = map[string]string{
 	"kernel/syscalls.mempolicies":        "set_mempolicy(2) state: the Task",
 	"kernel/syscalls.ioprios":            "ioprio_set(2) state: the Task/ThreadGroup",
 	"kernel/syscalls.flocks":             "flock(2) locks: the Kernel's lock table",
-	"kernel/syscalls.memfdOnce":          "the memfd filesystem: the Kernel",
-	"kernel/syscalls.memfdFS":            "the memfd filesystem: the Kernel",
 	"kernel/syscalls.locksMu":            "record locks: the Kernel's lock table",
 	"kernel/syscalls.locks":              "record locks: the Kernel's lock table",
 	"kernel/syscalls.lockQueue":          "record locks: the Kernel's lock table",
