@@ -10,6 +10,8 @@ import (
 
 // StubHostSyscalls are the host syscalls of the stub machinery both modes share: starting
 // stubs, tracing their main threads, injecting address-space calls, pinning and killing.
+// (MapHostFile's socketpair, sendmsg and fcntl(F_DUPFD_CLOEXEC) are in the kernel's own
+// allow-list already.)
 var StubHostSyscalls = []platform.HostSyscall{
 	{Nr: unix.SYS_PTRACE, Reason: "tracing stub main threads, injecting address-space calls"},
 	{Nr: unix.SYS_WAIT4, Reason: "ptrace stops of stub threads"},
