@@ -321,7 +321,7 @@ func Close(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if fd, err := getFD(t, a[0]); err == nil {
 		// Closing any descriptor of a file drops the process's record locks on it.
 		if in := fd.Inode(); in != nil {
-			releaseLocks(t.Group(), in)
+			locksOf(t.Kernel()).release(t.Group(), in)
 		}
 		fd.DecRef()
 	}
