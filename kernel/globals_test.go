@@ -73,12 +73,9 @@ var notYetMoved = map[string]string{
 	"kernel/fs/inotify.MaxUserWatches":   "/proc/sys/fs/inotify limits: the Kernel's sysctls",
 	"kernel/fs/inotify.table":            "every watch by inode: the Kernel's inotify state",
 	"kernel/fs/procfs.bootTime":          "the sandbox's boot time: the Kernel's Start",
-	"kernel/fs/sock.registry":            "bound AF_UNIX names: the Kernel's (network namespace's) socket registry",
-	"kernel/fs/sock.cookies":             "SO_COOKIE numbers: the Kernel's network namespace",
 	"kernel/sandbox.nextDev":             "anonymous device numbers: the boot of one kernel",
 	"kernel/syscalls.memfdOnce":          "the memfd filesystem: the Kernel",
 	"kernel/syscalls.memfdFS":            "the memfd filesystem: the Kernel",
-	"kernel/syscalls.autobindSeq":        "AF_UNIX autobind names: the Kernel's socket registry",
 	"kernel/vfs.anonIno":                 "pipe and socket inode numbers: the Kernel's pipefs/sockfs",
 	"kernel/vfs.closeHook":               "inotify's close events: the Kernel's inotify state",
 }

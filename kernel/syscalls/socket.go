@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -163,7 +162,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, s.ConnectDgram(target, p)
 	}
 	if p[0] == 0 {
-		l := sock.Lookup(sock.AbstractKey(p))
+		l := unixNames(t.Kernel()).Lookup(sock.AbstractKey(p))
 		if l == nil {
 			return 0, unix.ECONNREFUSED
 		}
@@ -182,7 +181,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil || at.Type() != unix.S_IFSOCK {
 		return 0, unix.ECONNREFUSED
 	}
-	if l := sock.Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); l != nil {
+	if l := unixNames(t.Kernel()).Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); l != nil {
 		return 0, s.ConnectTo(l, nonblock, ucred(t))
 	}
 	if s.Type != unix.SOCK_STREAM {
@@ -586,15 +585,19 @@ func Setsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, unixSetsockopt(t, s, int(int32(a[2])), a[3], uint64(uint32(a[4])))
 }
 
-// autobindSeq numbers autobound abstract names.
-var autobindSeq atomic.Uint32
+// unixNames returns the kernel's AF_UNIX names (bound sockets, autobind and cookie
+// counters).
+func unixNames(k *kernel.Kernel) *sock.Names {
+	return kernel.StateOf(k, func(*kernel.Kernel) *sock.Names { return sock.NewNames() })
+}
 
 // autobind gives an unbound socket a unique abstract name, as Linux does for bind with an
 // empty address.
-func autobind(s *sock.Socket) error {
+func autobind(t *kernel.Task, s *sock.Socket) error {
+	ns := unixNames(t.Kernel())
 	for {
-		name := fmt.Sprintf("\x00%05x", autobindSeq.Add(1)&0xfffff)
-		if err := s.Bind(sock.AbstractKey(name), name); err != unix.EADDRINUSE {
+		name := fmt.Sprintf("\x00%05x", ns.NextAutobind()&0xfffff)
+		if err := s.Bind(ns, sock.AbstractKey(name), name); err != unix.EADDRINUSE {
 			return err
 		}
 	}
@@ -615,7 +618,7 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if s.Bound() {
 			return 0, unix.EINVAL
 		}
-		return 0, autobind(s)
+		return 0, autobind(t, s)
 	}
 	p, err := readSockaddrUn(t, a[1], a[2])
 	if err != nil {
@@ -626,9 +629,9 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.EINVAL
 		}
 		if p == "" {
-			return 0, autobind(s)
+			return 0, autobind(t, s)
 		}
-		return 0, s.Bind(sock.AbstractKey(p), p)
+		return 0, s.Bind(unixNames(t.Kernel()), sock.AbstractKey(p), p)
 	}
 	// A path is checked before the socket's own state, as Linux does.
 	parent, name, trailing, _, err := t.LookupParent(kernel.AtFDCWD, p)
@@ -662,7 +665,7 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, s.Bind(sock.PathKey{Dev: at.Dev, Ino: at.Ino}, p)
+	return 0, s.Bind(unixNames(t.Kernel()), sock.PathKey{Dev: at.Dev, Ino: at.Ino}, p)
 }
 
 // Listen implements listen(2).
@@ -800,7 +803,7 @@ func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // ENOENT when a path does not exist, ECONNREFUSED when nothing is bound there.
 func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
 	if name[0] == 0 {
-		if s := sock.Lookup(sock.AbstractKey(name)); s != nil {
+		if s := unixNames(t.Kernel()).Lookup(sock.AbstractKey(name)); s != nil {
 			return s, nil
 		}
 		return nil, unix.ECONNREFUSED
@@ -813,7 +816,7 @@ func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
 	if err != nil || at.Type() != unix.S_IFSOCK {
 		return nil, unix.ECONNREFUSED
 	}
-	if s := sock.Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); s != nil {
+	if s := unixNames(t.Kernel()).Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); s != nil {
 		return s, nil
 	}
 	return nil, unix.ECONNREFUSED
