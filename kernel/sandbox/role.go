@@ -115,8 +115,6 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
 	}
-	// Why: changes other programs make to watched host files reach the sandbox's inotify.
-	inotify.SetHostWatcher(goferfs.NewHostWatcher())
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr
@@ -158,6 +156,9 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
+	// Why: changes other programs make to watched host files reach the sandbox's inotify.
+	ino := inotify.Of(k)
+	ino.SetHostWatcher(goferfs.NewHostWatcher(ino))
 	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
 	// foreground process group, and the launcher relays the signals the terminal sends.
 	var userTTY *tty.Control

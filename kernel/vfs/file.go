@@ -219,19 +219,14 @@ func (fd *FileDescription) SetInode(in Inode) { fd.anonInode = in }
 // IncRef takes a reference.
 func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 
-// closeHook is told about every last close of a file opened by path (inotify's
-// IN_CLOSE_WRITE and IN_CLOSE_NOWRITE).
-var closeHook atomic.Pointer[func(*FileDescription)]
-
-// SetCloseHook registers the close hook.
-func SetCloseHook(f func(*FileDescription)) { closeHook.Store(&f) }
-
 // DecRef drops a reference, releasing the file on the last one.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
 		fd.SetAsyncNotify(nil, 0)
-		if h := closeHook.Load(); h != nil && fd.vd.Dentry != nil && !fd.IsPath() {
-			(*h)(fd)
+		if fd.vd.Dentry != nil && fd.vd.Mount != nil && fd.vd.Mount.ns != nil && !fd.IsPath() {
+			if h := fd.vd.Mount.ns.closeHook.Load(); h != nil {
+				(*h)(fd)
+			}
 		}
 		fd.impl.Release()
 		if fd.vd.Dentry != nil {
