@@ -125,7 +125,8 @@ func run(stderr io.Writer) (int, error) {
 	if cfg.Strace {
 		strace = stderr
 	}
-	ns := newRoot(mf)
+	devs := newAnonDevs()
+	ns := newRoot(mf, devs)
 	kplat := plat
 	if cfg.Debug {
 		kplat = &markPlatform{Platform: plat, mark: mark}
@@ -165,7 +166,7 @@ func run(stderr io.Writer) (int, error) {
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
 	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
-	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID, devs: devs}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)

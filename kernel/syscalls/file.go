@@ -405,7 +405,7 @@ func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	p := pipe.New()
-	id := vfs.NewAnonIdent(t.Creds())
+	id := newAnonIdent(t)
 	st := int(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
 	r := vfs.NewNumberedFileDescription(p.Open(unix.O_RDONLY), "pipe", id, unix.O_RDONLY|st)
 	w := vfs.NewNumberedFileDescription(p.Open(unix.O_WRONLY), "pipe", id, unix.O_WRONLY|st)

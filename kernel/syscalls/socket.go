@@ -896,5 +896,10 @@ func ucred(t *kernel.Task) unix.Ucred {
 
 // sockIdent numbers a new socket (socket:[N]) owned by the caller, as sockfs does.
 func sockIdent(t *kernel.Task) vfs.AnonIdent {
-	return vfs.NewAnonIdent(t.Creds())
+	return newAnonIdent(t)
+}
+
+// newAnonIdent numbers a new pipe or socket in t's kernel, owned by t's filesystem IDs.
+func newAnonIdent(t *kernel.Task) vfs.AnonIdent {
+	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *vfs.AnonInodes { return &vfs.AnonInodes{} }).New(t.Creds())
 }

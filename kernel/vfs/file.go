@@ -118,12 +118,13 @@ type AnonIdent struct {
 	UID, GID uint32
 }
 
-// anonIno hands out the inode numbers of pipes and sockets.
-var anonIno atomic.Uint64
+// AnonInodes hands out the inode numbers of one kernel's pipes and sockets (its pipefs
+// and sockfs).
+type AnonInodes struct{ last atomic.Uint64 }
 
-// NewAnonIdent returns a fresh inode number owned by c's filesystem IDs.
-func NewAnonIdent(c *Creds) AnonIdent {
-	return AnonIdent{Ino: 10000 + anonIno.Add(1), UID: c.FSUID, GID: c.FSGID}
+// New returns a fresh inode number owned by c's filesystem IDs.
+func (a *AnonInodes) New(c *Creds) AnonIdent {
+	return AnonIdent{Ino: 10000 + a.last.Add(1), UID: c.FSUID, GID: c.FSGID}
 }
 
 // NewNumberedFileDescription wraps an anonymous file named kind:[ino] (pipe:[N],

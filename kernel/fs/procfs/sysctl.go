@@ -112,7 +112,7 @@ func (p *proc) sysDir() *dirNode {
 			seen[name] = true
 			full := strings.TrimPrefix(dir+"/"+name, "/")
 			if gen, ok := vals[full]; ok {
-				es = append(es, entry{name, static("/sys/"+full, gen)})
+				es = append(es, entry{name, p.static("/sys/"+full, gen)})
 			} else {
 				es = append(es, entry{name, mk(full)})
 			}
@@ -121,7 +121,7 @@ func (p *proc) sysDir() *dirNode {
 		if dir != "" {
 			path += "/" + dir
 		}
-		return &dirNode{node: node{path: path}, list: func() []entry { return es }}
+		return &dirNode{node: node{boot: p.k.Start, path: path}, list: func() []entry { return es }}
 	}
 	return mk("")
 }
