@@ -118,7 +118,7 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
 		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
-		ctty: make(map[int32]*tty.Control), futexes: futexTable{waiters: make(map[futexKey][]*futexWaiter)}}
+		ctty: make(map[int32]*tty.Control)}
 	k.OnProcessExit(k.ttyExit)
 	if k.BlockedReport > 0 && k.Debug != nil {
 		go k.watchdog()
