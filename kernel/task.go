@@ -393,6 +393,9 @@ func (t *Task) run() {
 			t.syscall()
 		case platform.EventFault:
 			if !m.HandleFault(ev.Addr, gen) {
+				// The kernel's VMAs say which: the platform maps untouched memory not at
+				// all, so the host's si_code cannot tell MAPERR from ACCERR.
+				ev.Code = m.FaultCode(ev.Addr)
 				t.fatalSignal(unix.SIGSEGV, ev)
 			}
 		case platform.EventSignal:
