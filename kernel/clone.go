@@ -80,7 +80,8 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			mm: childMM, root: parentTG.root, cwd: parentTG.cwd, umask: parentTG.umask, creds: parentTG.creds,
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
-			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal}
+			sessionKeyring: parentTG.sessionKeyring,
+			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal}
 		tg.creds.Groups = append([]uint32(nil), parentTG.creds.Groups...)
 		for r, l := range parentTG.limits {
 			tg.limits[r] = l
@@ -118,6 +119,10 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	child.pendingFP = fp
 	child.name = t.Name()
 	child.sigMask.Store(t.sigMask.Load())
+	if f&unix.CLONE_THREAD != 0 && t.ThreadKeyring() != nil {
+		// A new thread of a thread that has a thread keyring gets one of its own.
+		child.SetThreadKeyring(ThreadKeyringDue{})
+	}
 	var tidBytes [4]byte
 	binary.LittleEndian.PutUint32(tidBytes[:], uint32(tid))
 	if f&unix.CLONE_PARENT_SETTID != 0 {

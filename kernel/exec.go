@@ -130,6 +130,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.exe = exe
 	tg.comm = res.Comm
 	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
+	tg.processKeyring = nil
 	fds := tg.fds
 	var shared *vfs.FDTable
 	if fds != nil && fds.Shared() {
@@ -143,6 +144,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 		shared.DecUsers()
 	}
 	t.SetName(res.Comm)
+	t.SetThreadKeyring(nil)
 	if old != nil {
 		old.DecUsers()
 	}
