@@ -34,6 +34,8 @@ type Broker struct {
 	// them for eviction. protected by mu
 	pins   map[netip.Addr]*pin
 	pinSeq uint64
+	// lookups are the addresses names of listen and host rules resolved to (lookup.go).
+	lookups lookupCache
 }
 
 // New returns a broker applying pol; onDenial (may be nil) hears every refusal.
@@ -41,7 +43,9 @@ func New(pol Policy, onDenial func(Denial)) *Broker {
 	if onDenial == nil {
 		onDenial = func(Denial) {}
 	}
-	return &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
+	b := &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
+	b.pol.local = b.matchesLocal
+	return b
 }
 
 // Serve answers requests on fd (the broker's end of the kernel's SOCK_SEQPACKET channel)
@@ -285,7 +289,7 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 		}
 		return netproto.Reply{}
 	case netproto.OpBind:
-		if v := b.pol.CheckListen(req.Addr, false); !v.Allowed {
+		if v := b.pol.CheckListen(req.Addr, false, b.namesOf(req.Addr.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "bind", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}
@@ -304,7 +308,7 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 			return errReply(err)
 		}
 		la := addrOf(local)
-		if v := b.pol.CheckListen(la, true); !v.Allowed {
+		if v := b.pol.CheckListen(la, true, b.namesOf(la.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "listen", Proto: "tcp", Addr: la.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}
