@@ -467,6 +467,11 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if handled, r, err := ttyIoctl(t, fd, cmd, a[2]); handled {
 		return r, err
 	}
+	if socket, inet4 := isSocket(fd); socket {
+		if handled, r, err := ifIoctl(t, cmd, a[2], inet4); handled {
+			return r, err
+		}
+	}
 	if io, ok := fd.Impl().(vfs.Ioctler); ok {
 		return io.Ioctl(fd, t, cmd, a[2])
 	}

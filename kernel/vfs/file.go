@@ -53,6 +53,40 @@ type (
 	}
 )
 
+// HostBacking is a HostFile whose host FD changes over its life (a socket that connects on
+// the private loopback trades the broker's socket for a socketpair end; one that binds
+// there becomes a kernel object): gen changes whenever fd does, and the old FD is closed
+// then, so a watcher registered on it re-registers. fd is -1 while the file is not
+// host-backed.
+type HostBacking interface {
+	HostBacking() (fd int, gen uint64)
+}
+
+// HostEventer is a HostFile whose host FD's poll events need adjusting to be the file's
+// (a private-loopback TCP socket is a host socketpair end).
+type HostEventer interface {
+	HostEvents(revents uint32) uint32
+}
+
+// HostEvents returns the poll events revents of f's host FD as f reports them.
+func HostEvents(f File, revents uint32) uint32 {
+	if h, ok := f.(HostEventer); ok {
+		return h.HostEvents(revents)
+	}
+	return revents
+}
+
+// HostPollState returns the host FD to poll for f, if it is host-backed right now, with the
+// generation of that backing (0 for files whose FD never changes).
+func HostPollState(f File) (fd int, gen uint64, ok bool) {
+	if h, ok := f.(HostBacking); ok {
+		fd, gen := h.HostBacking()
+		return fd, gen, fd >= 0
+	}
+	fd, ok = HostPollFD(f)
+	return fd, 0, ok
+}
+
 // HostPollFD returns the host FD to poll for f, if f is host-backed right now (a socket
 // becomes host-backed when it connects; a listening socket is a kernel object).
 func HostPollFD(f File) (int, bool) {
