@@ -86,6 +86,9 @@ type sealer interface {
 // EPERM to add seals through a descriptor not open for writing.
 func fcntlSeals(fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) {
 	s, ok := fd.Inode().(sealer)
+	if !ok {
+		s, ok = fd.Impl().(sealer) // a memfd received from a host peer
+	}
 	if !ok || fd.IsPath() {
 		return 0, unix.EINVAL
 	}
