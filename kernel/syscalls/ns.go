@@ -44,10 +44,14 @@ const cloneNewFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 	unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
 // Sethostname implements sethostname(2) in the caller's UTS namespace.
-func Sethostname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return setUTSName(t, a, false) }
+func Sethostname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return setUTSName(t, a, false)
+}
 
 // Setdomainname implements setdomainname(2) in the caller's UTS namespace.
-func Setdomainname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return setUTSName(t, a, true) }
+func Setdomainname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return setUTSName(t, a, true)
+}
 
 func setUTSName(t *kernel.Task, a kernel.SyscallArgs, domain bool) (uint64, error) {
 	n := int64(a[1])
