@@ -380,7 +380,7 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	if passcred && cred != nil {
-		control = append(credCmsg(*cred), control...)
+		control = append(credCmsg(seenCred(t, *cred)), control...)
 	}
 	if uint64(len(control)) > h.controllen {
 		msgFlags |= unix.MSG_CTRUNC
@@ -899,6 +899,14 @@ func credCmsg(c unix.Ucred) []byte {
 func ucred(t *kernel.Task) unix.Ucred {
 	c := t.Creds()
 	return unix.Ucred{Pid: t.Group().PID, Uid: c.EUID, Gid: c.EGID}
+}
+
+// seenCred translates credentials a socket keeps (root namespace numbers) into those of
+// the receiving task's PID and user namespaces (a sender outside them shows as 0 and
+// the overflow IDs, as Linux's scm_recv does).
+func seenCred(t *kernel.Task, c unix.Ucred) unix.Ucred {
+	u := t.Group().UserNS()
+	return unix.Ucred{Pid: t.VisiblePID(c.Pid), Uid: u.MapUID(c.Uid), Gid: u.MapGID(c.Gid)}
 }
 
 // sockIdent numbers a new socket (socket:[N]) owned by the caller, as sockfs does.
