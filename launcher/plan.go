@@ -61,6 +61,10 @@ type Plan struct {
 	// the addresses the sandbox's eth0 shows (none: only lo).
 	Net      netbroker.Policy
 	NetAddrs []string
+	// NetNS, when set, is the network namespace (a path naming it) the net broker makes
+	// the sandbox's host sockets in, instead of the launcher's own: an OCI container's,
+	// made by its engine. The sandbox's eth0 then shows that namespace's addresses.
+	NetNS string
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

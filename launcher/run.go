@@ -129,6 +129,16 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
 	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
+	if plan.NetNS != "" {
+		// Why: an OCI container's network is the namespace its engine made for it.
+		if err := nb.EnterNamespace(plan.NetNS); err != nil {
+			gp.Kill()
+			unix.Close(netPair[0])
+			netKernel.Close()
+			return err
+		}
+		plan.NetAddrs = nb.Addrs()
+	}
 	go nb.Serve(netPair[0])
 	sb.net = nb
 	cmd := exec.Command("/proc/self/exe", KernelRole)

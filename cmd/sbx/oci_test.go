@@ -31,7 +31,7 @@ func ociBundle(t *testing.T, edit func(s *spec.Spec)) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
 	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "tmp", "work", "secret", "mnt", "scratch"} {
+	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "tmp", "work", "secret", "mnt", "scratch", "rw"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -250,9 +250,19 @@ func TestOCIProcess(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(host) })
 			os.Chmod(host, 0o755)
 			os.WriteFile(filepath.Join(host, "data"), []byte("from the host\n"), 0o644)
+			// A writable bind mount with a masked and a read-only directory in it.
+			rw := filepath.Join(host, "rw")
+			for _, d := range []string{"hidden", "sub"} {
+				os.MkdirAll(filepath.Join(rw, d), 0o777)
+				os.Chmod(filepath.Join(rw, d), 0o777)
+			}
+			os.Chmod(rw, 0o777)
+			os.WriteFile(filepath.Join(rw, "hidden/secret"), []byte("x\n"), 0o644)
+			os.WriteFile(filepath.Join(rw, "sub/f"), []byte("in sub\n"), 0o644)
 			bundle := ociBundle(t, func(s *spec.Spec) {
 				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; id -G; hostname; ulimit -n; cat /mnt/data;
-touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; cat /secret/key 2>/dev/null || echo masked; exit 5`}
+touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; [ -c /secret/key ] && [ -z "$(cat /secret/key)" ] && echo masked file;
+ls -A /rw/hidden; touch /rw/hidden/x 2>/dev/null || echo masked dir read-only; touch /rw/sub/y 2>/dev/null || echo read-only path; cat /rw/sub/f; touch /rw/z && echo rw writable; exit 5`}
 				s.Process.Env = append(s.Process.Env, "GREETING=hello from config")
 				s.Process.Cwd = "/work"
 				s.Process.User = spec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 27}}
@@ -260,12 +270,14 @@ touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmp
 				s.Hostname = "box"
 				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
 					spec.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})
-				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret/key")
+				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/rw", Type: "bind", Source: rw, Options: []string{"rbind"}})
+				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret/key", "/rw/hidden", "/no/such/path")
+				s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/rw/sub", "/no/such/path")
 			})
 			r := newRuncCLI(t, u)
 			_, _, code := r.run("run", "--bundle", bundle, "p1")
 			errs := ""
-			want := "hello from config\n/work\n1000\n1000\n1000 5 27\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nmasked\n"
+			want := "hello from config\n/work\n1000\n1000\n1000 5 27\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nkey\nmasked file\nmasked dir read-only\nread-only path\nin sub\nrw writable\n"
 			if code != 5 || r.output() != want {
 				t.Errorf("sbx-runc run: exit %d (want 5), output %q, want %q; stderr %s", code, r.output(), want, errs)
 			}
