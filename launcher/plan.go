@@ -65,6 +65,9 @@ type Plan struct {
 	// the sandbox's host sockets in, instead of the launcher's own: an OCI container's,
 	// made by its engine. The sandbox's eth0 then shows that namespace's addresses.
 	NetNS string
+	// Hold starts the sandbox without running the program until Sandbox.Release (an OCI
+	// container's startContainer hooks run in it first).
+	Hold bool
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

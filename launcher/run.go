@@ -190,7 +190,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs,
+		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
@@ -212,6 +212,13 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
 	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead = time.Now(), gp, cmd, ctlLauncher, sc
 	return nil
+}
+
+// Release runs the program of a sandbox started with Plan.Hold; it returns once the
+// program runs, or why it cannot.
+func (s *Sandbox) Release() error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "start"})
+	return err
 }
 
 // Query sends one request on the kernel's control channel.
@@ -321,6 +328,12 @@ func (s *Sandbox) Signal(sig syscall.Signal) error {
 	return err
 }
 
+// Kill ends the sandbox at once and waits for it.
+func (s *Sandbox) Kill() {
+	s.kernel.Process.Kill()
+	s.finish(s.kernel.Wait())
+}
+
 // Pids returns the host PIDs of the kernel and the gofer.
 func (s *Sandbox) Pids() (kernel, goferPID int) {
 	return s.kernel.Process.Pid, s.gofer.Pid()
@@ -377,6 +390,12 @@ func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
 	}()
 	err := s.kernel.Wait()
 	close(done)
+	return s.finish(err)
+}
+
+// finish releases what the sandbox held once its kernel has ended with err, and returns
+// the app's status.
+func (s *Sandbox) finish(err error) int {
 	s.ctl.Close()
 	s.execCh.Close()
 	if s.dbus != nil {

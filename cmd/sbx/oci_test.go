@@ -31,7 +31,7 @@ func ociBundle(t *testing.T, edit func(s *spec.Spec)) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
 	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "tmp", "work", "secret", "mnt", "scratch", "rw"} {
+	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "tmp", "work", "secret", "mnt", "scratch", "rw", "hooks"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -154,12 +154,20 @@ func TestOCILifecycle(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(hookDir) })
 			os.Chmod(hookDir, 0o777)
 			hookOut := filepath.Join(hookDir, "hooks")
+			// Every hook appends a line to one file (writable by the container's root,
+			// whose startContainer hook runs in the sandbox, where the file is /hooks/hooks).
+			os.WriteFile(hookOut, nil, 0o666)
+			os.Chmod(hookOut, 0o666)
 			bundle := ociBundle(t, func(s *spec.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", "echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
-				hook := func(name string) spec.Hook {
-					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + hookOut}}
+				s.Process.Args = []string{"/bin/sh", "-c", "echo app >> /hooks/hooks; echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
+				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/hooks", Type: "bind", Source: hookDir, Options: []string{"rbind"}})
+				hook := func(name, out string) spec.Hook {
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $(pwd) $s" >> ` + out}}
 				}
-				s.Hooks = &spec.Hooks{CreateRuntime: []spec.Hook{hook("createRuntime")}, Poststart: []spec.Hook{hook("poststart")}, Poststop: []spec.Hook{hook("poststop")}}
+				s.Hooks = &spec.Hooks{Prestart: []spec.Hook{hook("prestart", hookOut)}, CreateRuntime: []spec.Hook{hook("createRuntime", hookOut)},
+					CreateContainer: []spec.Hook{hook("createContainer", hookOut)},
+					StartContainer:  []spec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "startContainer $(hostname) $(ls /hooks) $s" >> /hooks/hooks`}}},
+					Poststart:       []spec.Hook{hook("poststart", hookOut)}, Poststop: []spec.Hook{hook("poststop", hookOut)}}
 			})
 			r := newRuncCLI(t, u)
 			pidFile := filepath.Join(filepath.Dir(r.root), "pid")
@@ -217,12 +225,7 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("state", "c1"); code == 0 || !strings.Contains(errs, "does not exist") {
 				t.Errorf("state of a deleted container: exit %d, %q", code, errs)
 			}
-			hooks, _ := os.ReadFile(hookOut)
-			lines := strings.Split(strings.TrimSpace(string(hooks)), "\n")
-			if len(lines) != 3 || !strings.HasPrefix(lines[0], "createRuntime {") || !strings.HasPrefix(lines[1], "poststart {") ||
-				!strings.HasPrefix(lines[2], "poststop {") || !strings.Contains(lines[1], `"status":"running"`) || !strings.Contains(lines[0], `"id":"c1"`) {
-				t.Errorf("hooks ran as %q", hooks)
-			}
+			checkHookLines(t, hookOut, bundle)
 			// delete --force of a created container, and of a missing one.
 			if _, errs, code := r.run("create", "--bundle", bundle, "c2"); code != 0 {
 				t.Fatalf("create c2: %s", errs)
@@ -233,7 +236,52 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("delete", "--force", "c2"); code != 0 {
 				t.Errorf("delete --force of a missing container: exit %d %s", code, errs)
 			}
+			// A failing startContainer hook fails start, and the program never runs.
+			failing := ociBundle(t, func(s *spec.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", "echo the program ran"}
+				s.Hooks = &spec.Hooks{StartContainer: []spec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook says no >&2; exit 3"}}}}
+			})
+			if _, errs, code := r.run("create", "--bundle", failing, "c3"); code != 0 {
+				t.Fatalf("create c3: %s", errs)
+			}
+			if _, errs, code := r.run("start", "c3"); code == 0 || !strings.Contains(errs, "startContainer hook /bin/sh: exit status 3") {
+				t.Errorf("start with a failing startContainer hook: exit %d, %q", code, errs)
+			}
+			waitStatus(t, r, "c3", spec.StatusStopped)
+			if out := r.output(); strings.Contains(out, "the program ran") || !strings.Contains(out, "hook says no") {
+				t.Errorf("after a failing startContainer hook the output is %q", out)
+			}
+			r.run("delete", "c3")
 		})
+	}
+}
+
+// checkHookLines checks the hooks' lines: each in its order, in its place (the runtime's
+// working directory, the container's root filesystem, the sandbox), with the state of its
+// time; the app's line comes after startContainer's.
+func checkHookLines(t *testing.T, path, bundle string) {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	order := []string{"prestart / ", "createRuntime / ", "createContainer " + filepath.Join(bundle, "rootfs") + " ", "startContainer sbx hooks {", "", "", "poststop / "}
+	if len(lines) != len(order) {
+		t.Fatalf("hooks ran as %q, want %d lines", b, len(order))
+	}
+	// The app and poststart may come in either order: poststart follows the program's
+	// start, not its first write.
+	if lines[4] != "app" {
+		lines[4], lines[5] = lines[5], lines[4]
+	}
+	order[4], order[5] = "app", "poststart / "
+	for i, want := range order {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("hook line %d = %q, want it to start with %q (all: %q)", i, lines[i], want, b)
+		}
+	}
+	for i, status := range map[int]string{0: "creating", 1: "creating", 2: "creating", 3: "created", 5: "running", 6: "stopped"} {
+		if !strings.Contains(lines[i], `"status":"`+status+`"`) || !strings.Contains(lines[i], `"id":"c1"`) {
+			t.Errorf("hook line %d = %q, want the state of container c1 with status %s", i, lines[i], status)
+		}
 	}
 }
 

@@ -52,6 +52,10 @@ type Config struct {
 	NetAddrs []string `json:"net_addrs,omitempty"`
 	// Seccomp installs the kernel's own host-syscall filter (tests may turn it off to debug).
 	NoSeccomp bool `json:"no_seccomp,omitempty"`
+	// Hold makes the kernel build the sandbox and serve execs, but run the program only
+	// when the control channel says "start" (an OCI runtime's startContainer hooks run in
+	// the sandbox first).
+	Hold bool `json:"hold,omitempty"`
 }
 
 // Mount kinds.
