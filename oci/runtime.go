@@ -54,6 +54,8 @@ type record struct {
 	// StartTime is the monitor's start time (/proc/PID/stat field 22), against PID reuse.
 	StartTime uint64      `json:"start_time"`
 	Hooks     *spec.Hooks `json:"hooks,omitempty"`
+	// Cgroup is the cgroup path the container's processes joined (empty: none).
+	Cgroup string `json:"cgroup,omitempty"`
 }
 
 // initConfig is what create hands the monitor.
@@ -236,6 +238,28 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	cfgW.Close()
 	rec.Pid = cmd.Process.Pid
 	rec.StartTime = procStartTime(rec.Pid)
+	// Why: the engine accounts the container's use by its cgroup (podman stats); the
+	// monitor joins it before it starts the gofer and kernel, which inherit it.
+	var res *spec.Resources
+	cgPath := ""
+	if cfg.Linux != nil {
+		res, cgPath = cfg.Linux.Resources, cfg.Linux.CgroupsPath
+	}
+	cgPath = cgroupPath(cgPath, id)
+	if joined, err := joinCgroup(cgPath, rec.Pid, res); err != nil {
+		cmd.Process.Kill()
+		removeCgroup(cgPath)
+		return err
+	} else if joined {
+		rec.Cgroup = cgPath
+		defer func() {
+			if !ok {
+				cmd.Process.Kill()
+				cmd.Process.Wait()
+				removeCgroup(cgPath)
+			}
+		}()
+	}
 	if err := r.save(dir, rec); err != nil {
 		cmd.Process.Kill()
 		return err
@@ -414,6 +438,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 	var hookErr error
 	if rec.Hooks != nil {
 		hookErr = runHooks(rec.Hooks.Poststop, st, hookPlace{})
+	}
+	if rec.Cgroup != "" {
+		removeCgroup(rec.Cgroup)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err

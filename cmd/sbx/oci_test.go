@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -466,6 +467,82 @@ func TestOCIExec(t *testing.T) {
 			waitStatus(t, r, "e1", spec.StatusStopped)
 			if _, errs, code := r.run("exec", "e1", "/bin/true"); code == 0 || !strings.Contains(errs, "stopped") {
 				t.Errorf("exec into a stopped container: exit %d %q", code, errs)
+			}
+		})
+	}
+}
+
+// TestOCIResources checks the spec's cgroup limits: pids.limit bounds the container's
+// processes and memory.limit is its kernel's limit, both as `events --stats` reports them
+// in runc's format; as root the container's processes are in the cgroup the spec names,
+// with its CPU quota, and the cgroup goes with the container.
+func TestOCIResources(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			mem := int64(96 << 20)
+			quota, period := int64(50000), uint64(100000)
+			cg := fmt.Sprintf("/sbxtest-%d", time.Now().UnixNano())
+			bundle := ociBundle(t, func(s *spec.Spec) {
+				// The inner shell forks until it cannot (and dies of it).
+				s.Process.Args = []string{"/bin/sh", "-c", `/bin/sh -c 'while :; do sleep 30 & done'; echo spawned; exec sleep 30`}
+				s.Linux.Resources = &spec.Resources{Memory: &spec.Memory{Limit: &mem}, Pids: &spec.Pids{Limit: 6},
+					CPU: &spec.CPU{Quota: &quota, Period: &period}}
+				s.Linux.CgroupsPath = cg
+			})
+			r := newRuncCLI(t, u)
+			if _, errs, code := r.run("create", "--bundle", bundle, "r1"); code != 0 {
+				t.Fatalf("create: %d %s", code, errs)
+			}
+			defer r.run("delete", "--force", "r1")
+			if _, errs, code := r.run("start", "r1"); code != 0 {
+				t.Fatalf("start: %d %s", code, errs)
+			}
+			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "spawned"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the container never got past its forks: %q", r.output())
+				}
+			}
+			out, errs, code := r.run("events", "--stats", "r1")
+			var ev struct {
+				Type, ID string
+				Data     struct {
+					CPU struct {
+						Usage struct{ Total uint64 }
+					}
+					Memory struct {
+						Usage struct{ Limit, Usage uint64 }
+					}
+					Pids struct{ Current, Limit uint64 }
+				}
+			}
+			if code != 0 || json.Unmarshal([]byte(out), &ev) != nil {
+				t.Fatalf("events --stats: exit %d %q %s", code, out, errs)
+			}
+			if ev.Type != "stats" || ev.ID != "r1" || ev.Data.Memory.Usage.Limit != uint64(mem) || ev.Data.Memory.Usage.Usage == 0 ||
+				ev.Data.Pids.Limit != 6 || ev.Data.Pids.Current < 2 || ev.Data.Pids.Current > 6 || ev.Data.CPU.Usage.Total == 0 {
+				t.Errorf("events --stats = %s, want memory limit %d in use, at most 6 processes of 6, CPU time", out, mem)
+			}
+			if !strings.Contains(r.output(), "can't fork") {
+				t.Errorf("forks beyond pids.limit did not fail: %q", r.output())
+			}
+			if os.Getuid() == 0 && u.Name == "self" {
+				st := r.state("r1")
+				procs, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", cg, "cgroup.procs"))
+				if v2 := filepath.Join("/sys/fs/cgroup", cg, "cgroup.procs"); err != nil {
+					procs, err = os.ReadFile(v2)
+				}
+				if err != nil || !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(st.Pid)) {
+					t.Errorf("the container's process %d is not in cgroup %s: %q (%v)", st.Pid, cg, procs, err)
+				}
+				if q, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpu", cg, "cpu.cfs_quota_us")); err == nil && strings.TrimSpace(string(q)) != "50000" {
+					t.Errorf("cgroup %s: cpu.cfs_quota_us = %q, want 50000", cg, q)
+				}
+			}
+			r.run("delete", "--force", "r1")
+			for _, d := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup"} {
+				if _, err := os.Stat(filepath.Join(d, cg)); err == nil {
+					t.Errorf("cgroup %s outlived the container", filepath.Join(d, cg))
+				}
 			}
 		})
 	}
