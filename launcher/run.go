@@ -158,10 +158,8 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	if plan.NetNS != "" {
 		// Why: an OCI container's network is the namespace its engine made for it.
 		if err := nb.EnterNamespace(plan.NetNS); err != nil {
-			gp.Kill()
 			unix.Close(netPair[0])
-			netKernel.Close()
-			return err
+			return fail(err)
 		}
 		plan.NetAddrs = nb.Addrs()
 	}
