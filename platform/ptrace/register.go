@@ -36,9 +36,9 @@ func init() {
 	})
 }
 
-// TrapHostSyscalls are what trap mode needs beyond StubHostSyscalls.
+// TrapHostSyscalls are what trap mode needs beyond StubHostSyscalls (memfd_create, for each
+// trap stub's shared area, is in the kernel's own list: its memfds are host-backed).
 var TrapHostSyscalls = []platform.HostSyscall{
-	{Nr: unix.SYS_MEMFD_CREATE, Reason: "each trap stub's shared area"},
 	{Nr: unix.SYS_ARCH_PRCTL, Reason: "trap stubs set the app thread's FS and GS bases (their filter allows only ARCH_SET_FS and ARCH_SET_GS)"},
 }
 
