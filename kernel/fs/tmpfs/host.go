@@ -102,9 +102,23 @@ func (in *Inode) hostWrite(p []byte, off int64) (int, error) {
 	return done, nil
 }
 
+// retireViewsLocked drops the kernel's mappings of the memfd (retireView). Preconditions:
+// the file's mu held.
+func (h *hostBacking) retireViewsLocked() {
+	for _, v := range h.views {
+		retireView(v)
+	}
+	h.views = nil
+}
+
 // hostSeals mirrors seals to the host memfd. A seal the host kernel does not know
 // (F_SEAL_EXEC before Linux 6.3) stays the kernel's alone.
 func (in *Inode) hostSeals(s uint32) error {
+	if s&SealWrite != 0 {
+		// The kernel's own writable view would count as a writable mapping (EBUSY).
+		// (F_SEAL_FUTURE_WRITE lets existing writable mappings, the view too, live on.)
+		in.host.retireViewsLocked()
+	}
 	_, err := unix.FcntlInt(uintptr(in.host.fd), unix.F_ADD_SEALS, int(s))
 	if err == unix.EINVAL && s&SealExec != 0 {
 		_, err = unix.FcntlInt(uintptr(in.host.fd), unix.F_ADD_SEALS, int(s&^SealExec))
@@ -122,9 +136,7 @@ func (in *Inode) maybeReleaseHostLocked() {
 
 // releaseHostLocked closes the host memfd. Preconditions: in.mu held.
 func (in *Inode) releaseHostLocked() {
-	for _, v := range in.host.views {
-		unix.Munmap(v)
-	}
+	in.host.retireViewsLocked()
 	in.fs.mf.RemoveHostFile(in.host.fd)
 	unix.Close(in.host.fd)
 	in.fs.mf.Free(in.host.ident, maxFileSize)
@@ -173,7 +185,11 @@ func (in *Inode) Bytes(off, n int64) ([]byte, error) {
 		for size < off+n {
 			size *= 2
 		}
-		v, err := unix.Mmap(h.fd, 0, int(min(size, maxFileSize)), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+		prot := unix.PROT_READ | unix.PROT_WRITE
+		if in.seals&SealWrite != 0 {
+			prot = unix.PROT_READ // no mapping of the app's can be writable either
+		}
+		v, err := unix.Mmap(h.fd, 0, int(min(size, maxFileSize)), prot, unix.MAP_SHARED|unix.MAP_NORESERVE)
 		if err != nil {
 			return nil, unix.EFAULT
 		}
