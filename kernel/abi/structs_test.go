@@ -1,0 +1,208 @@
+package abi
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// A structure checked against C: every Go field tagged `c:"name"` (nested structures by
+// their own tags, joined with dots) is a field of the C structure, and encoding a value
+// whose fields all differ puts each at its C offset with its C size. Untagged fields are
+// padding: the encoding must leave zeros there, and the Go size must be the C size.
+type layoutCase struct {
+	header string // the C header that declares it
+	ctype  string // as C names it ("struct stat")
+	value  any    // a pointer to a Go value: Encode(b []byte) is called on it
+	size   int    // the Go Sizeof constant
+}
+
+var layoutCases = []layoutCase{
+	{"<linux/time_types.h>", "struct __kernel_old_timeval", &Timeval{}, SizeofTimeval},
+	{"<linux/time_types.h>", "struct __kernel_timespec", &Timespec{}, SizeofTimespec},
+	{"<linux/time_types.h>", "struct __kernel_old_itimerval", &Itimerval{}, SizeofItimerval},
+	{"<linux/time_types.h>", "struct __kernel_itimerspec", &Itimerspec{}, SizeofItimerspec},
+	{"<sys/stat.h>", "struct stat", &Stat{}, SizeofStat},
+	{"<linux/stat.h>", "struct statx", &Statx{}, SizeofStatx},
+	{"<sys/statfs.h>", "struct statfs", &Statfs{}, SizeofStatfs},
+}
+
+// leaf is one tagged scalar or byte-array field of a Go value.
+type leaf struct {
+	path string // C spelling: "st_atim.tv_sec"
+	v    reflect.Value
+}
+
+// leaves lists the tagged fields of struct value v (settable), recursing into structures.
+func leaves(prefix string, v reflect.Value) []leaf {
+	var out []leaf
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		tag := f.Tag.Get("c")
+		if tag == "" {
+			continue
+		}
+		if prefix != "" {
+			tag = prefix + "." + tag
+		}
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			out = append(out, leaves(tag, fv)...)
+			continue
+		}
+		out = append(out, leaf{tag, fv})
+	}
+	return out
+}
+
+// TestStructuresMatchC builds one C program printing sizeof and every field's offsetof and
+// sizeof, from the headers a C program includes, and checks each Go structure against it.
+func TestStructuresMatchC(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make test installs it)")
+	}
+	var prog strings.Builder
+	prog.WriteString("#define _GNU_SOURCE\n#include <stdio.h>\n#include <stddef.h>\n")
+	seen := map[string]bool{}
+	for _, c := range layoutCases {
+		if !seen[c.header] {
+			seen[c.header] = true
+			fmt.Fprintf(&prog, "#include %s\n", c.header)
+		}
+	}
+	prog.WriteString("int main(void) {\n")
+	for i, c := range layoutCases {
+		fmt.Fprintf(&prog, "\tprintf(\"%d sizeof %%zu\\n\", sizeof(%s));\n", i, c.ctype)
+		for _, l := range leaves("", reflect.ValueOf(c.value).Elem()) {
+			fmt.Fprintf(&prog, "\tprintf(\"%d %s %%zu %%zu\\n\", offsetof(%s, %s), sizeof(((%s *)0)->%s));\n",
+				i, l.path, c.ctype, l.path, c.ctype, l.path)
+		}
+	}
+	prog.WriteString("\treturn 0;\n}\n")
+	dir := t.TempDir()
+	src, exe := filepath.Join(dir, "structs.c"), filepath.Join(dir, "structs")
+	if err := os.WriteFile(src, []byte(prog.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-o", exe, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s\n%s", err, out, prog.String())
+	}
+	out, err := exec.Command(exe).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type at struct{ off, size int }
+	cinfo := map[string]at{} // "index path" -> offset, size; "index sizeof" -> size
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		switch len(f) {
+		case 3:
+			n, _ := strconv.Atoi(f[2])
+			cinfo[f[0]+" "+f[1]] = at{0, n}
+		case 4:
+			o, _ := strconv.Atoi(f[2])
+			n, _ := strconv.Atoi(f[3])
+			cinfo[f[0]+" "+f[1]] = at{o, n}
+		}
+	}
+	for i, c := range layoutCases {
+		key := strconv.Itoa(i) + " "
+		if got := cinfo[key+"sizeof"].size; got != c.size {
+			t.Errorf("sizeof(%s) = %d in C; Go says %d", c.ctype, got, c.size)
+			continue
+		}
+		if gs := int(reflect.TypeOf(c.value).Elem().Size()); gs != c.size {
+			t.Errorf("%s: the Go type is %d bytes, the C one %d: padding is missing or extra", c.ctype, gs, c.size)
+		}
+		// Give every tagged field a different value, encode into a buffer full of 0xee,
+		// and read each back at its C offset.
+		ls := leaves("", reflect.ValueOf(c.value).Elem())
+		want := map[string]uint64{}
+		var covered int
+		for j, l := range ls {
+			v := uint64(j + 1)
+			switch l.v.Kind() {
+			case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
+				l.v.SetInt(int64(v))
+			case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
+				l.v.SetUint(v)
+			case reflect.Array:
+				for k := 0; k < l.v.Len(); k++ {
+					l.v.Index(k).Set(reflect.ValueOf(uint64(j + 1 + k)).Convert(l.v.Type().Elem()))
+				}
+			default:
+				t.Fatalf("%s.%s: field kind %v not handled", c.ctype, l.path, l.v.Kind())
+			}
+			want[l.path] = v
+			covered += int(l.v.Type().Size())
+		}
+		b := make([]byte, c.size)
+		for k := range b {
+			b[k] = 0xee
+		}
+		reflect.ValueOf(c.value).MethodByName("Encode").Call([]reflect.Value{reflect.ValueOf(b)})
+		for j, l := range ls {
+			ci, ok := cinfo[key+l.path]
+			if !ok {
+				t.Errorf("%s: field %s missing from the C output", c.ctype, l.path)
+				continue
+			}
+			if gs := int(l.v.Type().Size()); gs != ci.size {
+				t.Errorf("%s.%s: %d bytes in Go, %d in C", c.ctype, l.path, gs, ci.size)
+				continue
+			}
+			if l.v.Kind() == reflect.Array {
+				es := int(l.v.Type().Elem().Size())
+				for k := 0; k < l.v.Len(); k++ {
+					if got := readLE(b[ci.off+k*es:], es); got != uint64(j+1+k) {
+						t.Errorf("%s.%s[%d] at offset %d holds %d; want %d", c.ctype, l.path, k, ci.off+k*es, got, j+1+k)
+					}
+				}
+				clear(b[ci.off : ci.off+ci.size])
+				continue
+			}
+			if got := readLE(b[ci.off:], ci.size); got != want[l.path] {
+				t.Errorf("%s.%s at offset %d (C) holds %d after Encode; want %d", c.ctype, l.path, ci.off, got, want[l.path])
+			}
+			// Clear the field's bytes: what stays non-zero below is padding Encode left.
+			clear(b[ci.off : ci.off+ci.size])
+		}
+		// What is left is padding, which Encode must zero (never leave old bytes there).
+		for k, x := range b {
+			if x != 0 {
+				t.Errorf("%s: byte %d is %#x after Encode: padding not zeroed (or a field not at its C offset)", c.ctype, k, x)
+				break
+			}
+		}
+		// Decode, where the type has one, is Encode's inverse.
+		if m := reflect.ValueOf(c.value).MethodByName("Decode"); m.IsValid() {
+			enc := make([]byte, c.size)
+			reflect.ValueOf(c.value).MethodByName("Encode").Call([]reflect.Value{reflect.ValueOf(enc)})
+			back := reflect.New(reflect.TypeOf(c.value).Elem())
+			back.MethodByName("Decode").Call([]reflect.Value{reflect.ValueOf(enc)})
+			if !reflect.DeepEqual(back.Interface(), c.value) {
+				t.Errorf("%s: Decode(Encode(v)) = %+v; want %+v", c.ctype, back.Elem().Interface(), reflect.ValueOf(c.value).Elem().Interface())
+			}
+		}
+	}
+}
+
+func readLE(b []byte, n int) uint64 {
+	switch n {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b))
+	case 8:
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 1<<64 - 1
+}
