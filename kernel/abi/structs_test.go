@@ -31,6 +31,10 @@ var layoutCases = []layoutCase{
 	{"<sys/stat.h>", "struct stat", &Stat{}, SizeofStat},
 	{"<linux/stat.h>", "struct statx", &Statx{}, SizeofStatx},
 	{"<sys/statfs.h>", "struct statfs", &Statfs{}, SizeofStatfs},
+	{"<sys/resource.h>", "struct rlimit", &Rlimit{}, SizeofRlimit},
+	{"<sys/resource.h>", "struct rusage", &Rusage{}, SizeofRusage},
+	{"<sys/sysinfo.h>", "struct sysinfo", &Sysinfo{}, SizeofSysinfo},
+	{"<sys/utsname.h>", "struct utsname", &Utsname{}, SizeofUtsname},
 }
 
 // leaf is one tagged scalar or byte-array field of a Go value.
