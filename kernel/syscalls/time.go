@@ -217,6 +217,11 @@ func Getrusage(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
+// abiDuration is d as a struct timespec.
+func abiDuration(d time.Duration) abi.Timespec {
+	return abi.Timespec{Sec: int64(d / time.Second), Nsec: int64(d % time.Second)}
+}
+
 // abiTimeval is d as a struct timeval.
 func abiTimeval(d time.Duration) abi.Timeval {
 	return abi.Timeval{Sec: int64(d / time.Second), Usec: int64(d % time.Second / time.Microsecond)}
