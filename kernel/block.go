@@ -180,7 +180,7 @@ func (t *Task) Poll(items []PollItem, deadline time.Time, noWait bool) (int, err
 			}
 			for j, h := range host {
 				if h.Revents != 0 {
-					items[hostIdx[j]].Revents = uint32(h.Revents)
+					items[hostIdx[j]].Revents = vfs.HostEvents(items[hostIdx[j]].FD.Impl(), uint32(uint16(h.Revents)))
 					ready++
 				}
 			}

@@ -243,7 +243,7 @@ func SchedGetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	tg := t.Group()
 	if pid != 0 {
-		if task := t.Kernel().TaskByTID(pid); task != nil {
+		if task := t.TaskByTID(pid); task != nil {
 			tg = task.Group()
 		}
 	}
@@ -318,7 +318,7 @@ func SchedSetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	tg := t.Group()
 	if pid != 0 {
-		if task := t.Kernel().TaskByTID(pid); task != nil {
+		if task := t.TaskByTID(pid); task != nil {
 			tg = task.Group()
 		}
 	}

@@ -86,6 +86,9 @@ type sealer interface {
 // EPERM to add seals through a descriptor not open for writing.
 func fcntlSeals(fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) {
 	s, ok := fd.Inode().(sealer)
+	if !ok {
+		s, ok = fd.Impl().(sealer) // a memfd received from a host peer
+	}
 	if !ok || fd.IsPath() {
 		return 0, unix.EINVAL
 	}
@@ -467,6 +470,11 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if handled, r, err := ttyIoctl(t, fd, cmd, a[2]); handled {
 		return r, err
 	}
+	if socket, inet4 := isSocket(fd); socket {
+		if handled, r, err := ifIoctl(t, cmd, a[2], inet4); handled {
+			return r, err
+		}
+	}
 	if io, ok := fd.Impl().(vfs.Ioctler); ok {
 		return io.Ioctl(fd, t, cmd, a[2])
 	}
@@ -482,11 +490,16 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, unix.ENOTTY
 }
 
-// memfdFS is the hidden tmpfs that backs memfds.
-var (
-	memfdOnce sync.Once
-	memfdFS   *tmpfs.FS
-)
+// memfdState is a kernel's hidden tmpfs that backs memfds (made at the first memfd_create).
+type memfdState struct{ fs *tmpfs.FS }
+
+// memfdFS returns k's memfd filesystem.
+func memfdFS(k *kernel.Kernel) *tmpfs.FS {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *memfdState {
+		fs, _ := tmpfs.New(k.MemoryFile, tmpfs.Options{Dev: 1})
+		return &memfdState{fs}
+	}).fs
+}
 
 // MemfdCreate implements memfd_create(2).
 func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
@@ -504,9 +517,7 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&unix.MFD_HUGETLB != 0 || flags&unix.MFD_EXEC != 0 && flags&unix.MFD_NOEXEC_SEAL != 0 {
 		return 0, unix.EINVAL
 	}
-	memfdOnce.Do(func() {
-		memfdFS, _ = tmpfs.New(t.Kernel().MemoryFile, tmpfs.Options{Dev: 1})
-	})
+	mfs := memfdFS(t.Kernel())
 	c := t.Creds()
 	mode, seals := uint32(0o777), uint32(tmpfs.SealSeal)
 	switch {
@@ -516,7 +527,7 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case flags&unix.MFD_ALLOW_SEALING != 0:
 		seals = 0
 	}
-	in := memfdFS.NewFile(mode, c.FSUID, c.FSGID)
+	in := mfs.NewFile(mode, c.FSUID, c.FSGID)
 	in.SetSeals(seals)
 	f, err := in.Open(unix.O_RDWR)
 	if err != nil {

@@ -160,7 +160,20 @@ func Write(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if tw, ok := fd.Impl().(kernel.TaskWriter); ok {
+		return writeBy(t, tw, fd.Offset(), src)
+	}
 	return doWrite(t, fd, src, fd.Write)
+}
+
+// writeBy writes to a file whose writes depend on the writer (/proc/PID/uid_map).
+func writeBy(t *kernel.Task, tw kernel.TaskWriter, off int64, src [][]byte) (uint64, error) {
+	var b []byte
+	for _, s := range src {
+		b = append(b, s...)
+	}
+	n, err := tw.WriteBy(t, off, b)
+	return uint64(n), err
 }
 
 // Pread64 implements pread64(2).

@@ -266,7 +266,8 @@ func readMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
 	return msghdr{le.Uint64(b[0:]), uint64(le.Uint32(b[8:])), le.Uint64(b[16:]), le.Uint64(b[24:]), le.Uint64(b[32:]), le.Uint64(b[40:])}, nil
 }
 
-// Sendmsg implements sendmsg(2); SCM_RIGHTS passes files to sockets inside the sandbox.
+// Sendmsg implements sendmsg(2); SCM_RIGHTS passes files to sockets inside the sandbox
+// and, as host FDs, to host peers (rights.go).
 func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if r, err, ok := inetCall(t, "sendmsg", a); ok {
 		return r, err
@@ -321,7 +322,8 @@ func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, err
 }
 
-// Recvmsg implements recvmsg(2): files passed inside the sandbox arrive as SCM_RIGHTS.
+// Recvmsg implements recvmsg(2): files passed inside the sandbox or by a host peer arrive
+// as SCM_RIGHTS.
 func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if r, err, ok := inetCall(t, "recvmsg", a); ok {
 		return r, err
@@ -361,6 +363,11 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if cred == nil {
 			cred, _ = s.PeerCred()
 		}
+	case s.Type == unix.SOCK_STREAM && room > 0:
+		// A host peer's connection, read with room for control data: files it passes
+		// arrive as host files.
+		n, control, _, msgFlags, err = recvWithRights(t, fd, s, bufs, int(a[2]), room)
+		cred, _ = s.PeerCred()
 	case s.Type == unix.SOCK_DGRAM:
 		var dc unix.Ucred
 		n, from, dc, msgFlags, err = dgramRecv(t, fd, s, bufs, int(a[2]))
@@ -373,7 +380,7 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	if passcred && cred != nil {
-		control = append(credCmsg(*cred), control...)
+		control = append(credCmsg(seenCred(t, *cred)), control...)
 	}
 	if uint64(len(control)) > h.controllen {
 		msgFlags |= unix.MSG_CTRUNC
@@ -892,6 +899,14 @@ func credCmsg(c unix.Ucred) []byte {
 func ucred(t *kernel.Task) unix.Ucred {
 	c := t.Creds()
 	return unix.Ucred{Pid: t.Group().PID, Uid: c.EUID, Gid: c.EGID}
+}
+
+// seenCred translates credentials a socket keeps (root namespace numbers) into those of
+// the receiving task's PID and user namespaces (a sender outside them shows as 0 and
+// the overflow IDs, as Linux's scm_recv does).
+func seenCred(t *kernel.Task, c unix.Ucred) unix.Ucred {
+	u := t.Group().UserNS()
+	return unix.Ucred{Pid: t.VisiblePID(c.Pid), Uid: u.MapUID(c.Uid), Gid: u.MapGID(c.Gid)}
 }
 
 // sockIdent numbers a new socket (socket:[N]) owned by the caller, as sockfs does.

@@ -253,7 +253,7 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 						{"stat", &fileNode{node: tn("stat"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.taskStat(tg, t.TID)), nil }}}}
 					for _, e := range es {
 						switch e.name {
-						case "comm", "status", "stat", "fd", "fdinfo", "task", "exe", "cwd", "root", "mounts", "mountinfo":
+						case "comm", "status", "stat", "fd", "fdinfo", "task", "exe", "cwd", "root", "mounts", "mountinfo", "ns", "uid_map", "gid_map", "setgroups":
 						default:
 							out = append(out, e)
 						}
@@ -265,6 +265,7 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 			return out
 		}}},
 	}
+	es = append(es, p.nsEntries(tg, n)...)
 	return &dirNode{node: node{boot: p.k.Start, path: base, uid: c.EUID, gid: c.EGID}, list: func() []entry { return es }}
 }
 
