@@ -18,28 +18,33 @@ import (
 // padding: the encoding must leave zeros there, and the Go size must be the C size.
 type layoutCase struct {
 	header string // the C header that declares it
-	ctype  string // as C names it ("struct stat")
-	value  any    // a pointer to a Go value: Encode(b []byte) is called on it
-	size   int    // the Go Sizeof constant
+	// program groups cases whose headers cannot be included together (the kernel's
+	// <asm/signal.h> and the C library's <signal.h>): each group is its own C program.
+	program string
+	ctype   string // as C names it ("struct stat")
+	value   any    // a pointer to a Go value: Encode(b []byte) is called on it
+	size    int    // the Go Sizeof constant
 }
 
 // packed are the structures C packs: Go cannot, so only their encoding is checked.
 var packed = map[string]bool{"struct epoll_event": true}
 
 var layoutCases = []layoutCase{
-	{"<linux/time_types.h>", "struct __kernel_old_timeval", &Timeval{}, SizeofTimeval},
-	{"<linux/time_types.h>", "struct __kernel_timespec", &Timespec{}, SizeofTimespec},
-	{"<linux/time_types.h>", "struct __kernel_old_itimerval", &Itimerval{}, SizeofItimerval},
-	{"<linux/time_types.h>", "struct __kernel_itimerspec", &Itimerspec{}, SizeofItimerspec},
-	{"<sys/stat.h>", "struct stat", &Stat{}, SizeofStat},
-	{"<linux/stat.h>", "struct statx", &Statx{}, SizeofStatx},
-	{"<sys/statfs.h>", "struct statfs", &Statfs{}, SizeofStatfs},
-	{"<sys/resource.h>", "struct rlimit", &Rlimit{}, SizeofRlimit},
-	{"<sys/resource.h>", "struct rusage", &Rusage{}, SizeofRusage},
-	{"<sys/sysinfo.h>", "struct sysinfo", &Sysinfo{}, SizeofSysinfo},
-	{"<sys/utsname.h>", "struct utsname", &Utsname{}, SizeofUtsname},
-	{"<poll.h>", "struct pollfd", &Pollfd{}, SizeofPollfd},
-	{"<sys/epoll.h>", "struct epoll_event", &EpollEvent{}, SizeofEpollEvent},
+	{header: "<linux/time_types.h>", ctype: "struct __kernel_old_timeval", value: &Timeval{}, size: SizeofTimeval},
+	{header: "<linux/time_types.h>", ctype: "struct __kernel_timespec", value: &Timespec{}, size: SizeofTimespec},
+	{header: "<linux/time_types.h>", ctype: "struct __kernel_old_itimerval", value: &Itimerval{}, size: SizeofItimerval},
+	{header: "<linux/time_types.h>", ctype: "struct __kernel_itimerspec", value: &Itimerspec{}, size: SizeofItimerspec},
+	{header: "<sys/stat.h>", ctype: "struct stat", value: &Stat{}, size: SizeofStat},
+	{header: "<linux/stat.h>", ctype: "struct statx", value: &Statx{}, size: SizeofStatx},
+	{header: "<sys/statfs.h>", ctype: "struct statfs", value: &Statfs{}, size: SizeofStatfs},
+	{header: "<sys/resource.h>", ctype: "struct rlimit", value: &Rlimit{}, size: SizeofRlimit},
+	{header: "<sys/resource.h>", ctype: "struct rusage", value: &Rusage{}, size: SizeofRusage},
+	{header: "<sys/sysinfo.h>", ctype: "struct sysinfo", value: &Sysinfo{}, size: SizeofSysinfo},
+	{header: "<sys/utsname.h>", ctype: "struct utsname", value: &Utsname{}, size: SizeofUtsname},
+	{header: "<poll.h>", ctype: "struct pollfd", value: &Pollfd{}, size: SizeofPollfd},
+	{header: "<sys/epoll.h>", ctype: "struct epoll_event", value: &EpollEvent{}, size: SizeofEpollEvent},
+	{header: "<signal.h>", ctype: "stack_t", value: &StackT{}, size: SizeofStackT},
+	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
 }
 
 // leaf is one tagged scalar or byte-array field of a Go value.
@@ -76,35 +81,47 @@ func TestStructuresMatchC(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc is not installed (make test installs it)")
 	}
-	var prog strings.Builder
-	prog.WriteString("#define _GNU_SOURCE\n#include <stdio.h>\n#include <stddef.h>\n")
-	seen := map[string]bool{}
-	for _, c := range layoutCases {
-		if !seen[c.header] {
-			seen[c.header] = true
-			fmt.Fprintf(&prog, "#include %s\n", c.header)
-		}
-	}
-	prog.WriteString("int main(void) {\n")
+	programs := map[string]*strings.Builder{}
+	var order []string
 	for i, c := range layoutCases {
-		fmt.Fprintf(&prog, "\tprintf(\"%d sizeof %%zu\\n\", sizeof(%s));\n", i, c.ctype)
+		prog := programs[c.program]
+		if prog == nil {
+			prog = &strings.Builder{}
+			prog.WriteString("#define _GNU_SOURCE\n#include <stdio.h>\n#include <stddef.h>\n")
+			seen := map[string]bool{}
+			for _, o := range layoutCases {
+				if o.program == c.program && !seen[o.header] {
+					seen[o.header] = true
+					fmt.Fprintf(prog, "#include %s\n", o.header)
+				}
+			}
+			prog.WriteString("int main(void) {\n")
+			programs[c.program] = prog
+			order = append(order, c.program)
+		}
+		fmt.Fprintf(prog, "\tprintf(\"%d sizeof %%zu\\n\", sizeof(%s));\n", i, c.ctype)
 		for _, l := range leaves("", reflect.ValueOf(c.value).Elem()) {
-			fmt.Fprintf(&prog, "\tprintf(\"%d %s %%zu %%zu\\n\", offsetof(%s, %s), sizeof(((%s *)0)->%s));\n",
+			fmt.Fprintf(prog, "\tprintf(\"%d %s %%zu %%zu\\n\", offsetof(%s, %s), sizeof(((%s *)0)->%s));\n",
 				i, l.path, c.ctype, l.path, c.ctype, l.path)
 		}
 	}
-	prog.WriteString("\treturn 0;\n}\n")
 	dir := t.TempDir()
-	src, exe := filepath.Join(dir, "structs.c"), filepath.Join(dir, "structs")
-	if err := os.WriteFile(src, []byte(prog.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("gcc", "-o", exe, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s\n%s", err, out, prog.String())
-	}
-	out, err := exec.Command(exe).Output()
-	if err != nil {
-		t.Fatal(err)
+	var out []byte
+	for n, name := range order {
+		prog := programs[name]
+		prog.WriteString("\treturn 0;\n}\n")
+		src, exe := filepath.Join(dir, fmt.Sprintf("structs%d.c", n)), filepath.Join(dir, fmt.Sprintf("structs%d", n))
+		if err := os.WriteFile(src, []byte(prog.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := exec.Command("gcc", "-o", exe, src).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s\n%s", err, o, prog.String())
+		}
+		o, err := exec.Command(exe).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o...)
 	}
 	type at struct{ off, size int }
 	cinfo := map[string]at{} // "index path" -> offset, size; "index sizeof" -> size
