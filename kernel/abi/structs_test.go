@@ -44,6 +44,11 @@ var layoutCases = []layoutCase{
 	{header: "<poll.h>", ctype: "struct pollfd", value: &Pollfd{}, size: SizeofPollfd},
 	{header: "<sys/epoll.h>", ctype: "struct epoll_event", value: &EpollEvent{}, size: SizeofEpollEvent},
 	{header: "<signal.h>", ctype: "stack_t", value: &StackT{}, size: SizeofStackT},
+	{header: "<sys/socket.h>", ctype: "struct msghdr", value: &Msghdr{}, size: SizeofMsghdr},
+	{header: "<sys/socket.h>", ctype: "struct cmsghdr", value: &Cmsghdr{}, size: SizeofCmsghdr},
+	{header: "<sys/socket.h>", ctype: "struct ucred", value: &Ucred{}, size: SizeofUcred},
+	{header: "<netinet/in.h>", ctype: "struct sockaddr_in", value: &SockaddrIn{}, size: SizeofSockaddrIn},
+	{header: "<netinet/in.h>", ctype: "struct sockaddr_in6", value: &SockaddrIn6{}, size: SizeofSockaddrIn6},
 	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
 }
 
@@ -51,6 +56,8 @@ var layoutCases = []layoutCase{
 type leaf struct {
 	path string // C spelling: "st_atim.tv_sec"
 	v    reflect.Value
+	// be marks a field in network byte order (tag option ",be").
+	be bool
 }
 
 // leaves lists the tagged fields of struct value v (settable), recursing into structures.
@@ -58,7 +65,7 @@ func leaves(prefix string, v reflect.Value) []leaf {
 	var out []leaf
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
-		tag := f.Tag.Get("c")
+		tag, opt, _ := strings.Cut(f.Tag.Get("c"), ",")
 		if tag == "" {
 			continue
 		}
@@ -70,7 +77,7 @@ func leaves(prefix string, v reflect.Value) []leaf {
 			out = append(out, leaves(tag, fv)...)
 			continue
 		}
-		out = append(out, leaf{tag, fv})
+		out = append(out, leaf{tag, fv, opt == "be"})
 	}
 	return out
 }
@@ -193,7 +200,11 @@ func TestStructuresMatchC(t *testing.T) {
 				clear(b[ci.off : ci.off+ci.size])
 				continue
 			}
-			if got := readLE(b[ci.off:], ci.size); got != want[l.path] {
+			got := readLE(b[ci.off:], ci.size)
+			if l.be {
+				got = readBE(b[ci.off:], ci.size)
+			}
+			if got != want[l.path] {
 				t.Errorf("%s.%s at offset %d (C) holds %d after Encode; want %d", c.ctype, l.path, ci.off, got, want[l.path])
 			}
 			// Clear the field's bytes: what stays non-zero below is padding Encode left.
@@ -231,4 +242,29 @@ func readLE(b []byte, n int) uint64 {
 		return binary.LittleEndian.Uint64(b)
 	}
 	return 1<<64 - 1
+}
+
+func readBE(b []byte, n int) uint64 {
+	switch n {
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b))
+	case 4:
+		return uint64(binary.BigEndian.Uint32(b))
+	case 8:
+		return binary.BigEndian.Uint64(b)
+	}
+	return 1<<64 - 1
+}
+
+// TestCmsgMacros: CMSG_LEN and CMSG_SPACE of a struct ucred and of three FDs, as
+// <sys/socket.h> computes them on x86-64.
+func TestCmsgMacros(t *testing.T) {
+	for _, c := range []struct{ n, len, space int }{{SizeofUcred, 28, 32}, {12, 28, 32}, {4, 20, 24}, {0, 16, 16}, {8, 24, 24}} {
+		if got := CmsgLen(c.n); got != c.len {
+			t.Errorf("CmsgLen(%d) = %d; want %d", c.n, got, c.len)
+		}
+		if got := CmsgSpace(c.n); got != c.space {
+			t.Errorf("CmsgSpace(%d) = %d; want %d", c.n, got, c.space)
+		}
+	}
 }
