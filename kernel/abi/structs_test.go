@@ -53,6 +53,10 @@ var layoutCases = []layoutCase{
 	{header: "<netinet/in.h>", ctype: "struct sockaddr_in", value: &SockaddrIn{}, size: SizeofSockaddrIn},
 	{header: "<netinet/in.h>", ctype: "struct sockaddr_in6", value: &SockaddrIn6{}, size: SizeofSockaddrIn6},
 	{header: "<dirent.h>", ctype: "struct dirent64", head: "d_name", value: &Dirent64{}, size: SizeofDirent64Head},
+	{header: "<linux/ipc.h>", program: "kipc", ctype: "struct ipc64_perm", value: &IPC64Perm{}, size: SizeofIPC64Perm},
+	{header: "<linux/shm.h>", program: "kipc", ctype: "struct shmid64_ds", value: &ShmidDS{}, size: SizeofShmidDS},
+	{header: "<linux/msg.h>", program: "kipc", ctype: "struct msqid64_ds", value: &MsqidDS{}, size: SizeofMsqidDS},
+	{header: "<linux/sem.h>", program: "kipc", ctype: "struct semid64_ds", value: &SemidDS{}, size: SizeofSemidDS},
 	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
 }
 
