@@ -57,6 +57,8 @@ var layoutCases = []layoutCase{
 	{header: "<linux/shm.h>", program: "kipc", ctype: "struct shmid64_ds", value: &ShmidDS{}, size: SizeofShmidDS},
 	{header: "<linux/msg.h>", program: "kipc", ctype: "struct msqid64_ds", value: &MsqidDS{}, size: SizeofMsqidDS},
 	{header: "<linux/sem.h>", program: "kipc", ctype: "struct semid64_ds", value: &SemidDS{}, size: SizeofSemidDS},
+	{header: "<sys/ioctl.h>", ctype: "struct winsize", value: &Winsize{}, size: SizeofWinsize},
+	{header: "<asm/termbits.h>", program: "asm", ctype: "struct termios", value: &Termios{}, size: SizeofTermios},
 	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
 }
 
