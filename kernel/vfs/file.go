@@ -230,6 +230,7 @@ func SetCloseHook(f func(*FileDescription)) { closeHook.Store(&f) }
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
 		fd.SetAsyncNotify(nil, 0)
+		fd.SetUrgentNotify(nil)
 		if h := closeHook.Load(); h != nil && fd.vd.Dentry != nil && !fd.IsPath() {
 			(*h)(fd)
 		}

@@ -50,6 +50,9 @@ type Socket struct {
 	// shut records shutdown(2) of an in-kernel listener. protected by mu
 	shut bool
 
+	// watches are the WatchHost registrations (signal-driven I/O). protected by mu
+	watches []*hostWatch
+
 	// bytesIn and bytesOut count the data received and sent.
 	bytesIn, bytesOut atomic.Uint64
 
@@ -171,6 +174,7 @@ func (s *Socket) EventUnregister(e *waiter.Entry) { s.queue.EventUnregister(e) }
 // Release closes the socket.
 func (s *Socket) Release() {
 	s.mu.Lock()
+	s.stopWatchesLocked()
 	fd, pending := s.fd, s.pending
 	s.fd, s.pending = -1, nil
 	if s.dg != nil && s.dg.inject >= 0 {
@@ -374,6 +378,7 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	s.mu.Lock()
 	old := s.fd
 	s.fd, s.loop, s.connected, s.local, s.peer = fds[0], true, true, local, dst
+	s.rewatchLocked()
 	s.mu.Unlock()
 	if old >= 0 {
 		unix.Close(old) // the broker's socket is not needed for a connection inside
@@ -440,6 +445,7 @@ func (s *Socket) bindLocal(local netip.AddrPort) error {
 	s.local = netip.AddrPortFrom(local.Addr(), got.Port())
 	fd := s.fd
 	s.fd = -1
+	s.rewatchLocked()
 	s.mu.Unlock()
 	if fd >= 0 {
 		unix.Close(fd)
