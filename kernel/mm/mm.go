@@ -289,6 +289,40 @@ func (m *MM) findFreeLocked(hint, length uint64) (uint64, error) {
 	return 0, unix.ENOMEM
 }
 
+// The range MAP_32BIT mappings are placed in (arch/x86/kernel/sys_x86_64.c).
+const (
+	low32Begin = 0x40000000
+	low32End   = 0x80000000
+)
+
+// findFreeLowLocked finds a free range of length bytes for MAP_32BIT: at hint if it is
+// free and ends below 2 GiB, else the lowest free range in [1 GiB, 2 GiB).
+func (m *MM) findFreeLowLocked(hint, length uint64) (uint64, error) {
+	if length > low32End-low32Begin {
+		return 0, unix.ENOMEM
+	}
+	if hint != 0 {
+		hint = pageUp(hint)
+		if hint >= minMmapAddr && hint+length <= low32End && m.isFreeLocked(hint, hint+length) {
+			return hint, nil
+		}
+	}
+	lo := uint64(low32Begin)
+	for _, v := range m.vmas {
+		if v.End <= lo {
+			continue
+		}
+		if v.Start >= lo+length {
+			break
+		}
+		lo = v.End
+	}
+	if lo+length > low32End {
+		return 0, unix.ENOMEM
+	}
+	return lo, nil
+}
+
 // minMmapAddr is vm.mmap_min_addr.
 const minMmapAddr = 0x10000
 
@@ -362,7 +396,10 @@ type MapOpts struct {
 	NoReserve    bool // MAP_NORESERVE: not counted by the overcommit heuristic
 	Shared       bool
 	GrowsDown    bool
-	Source       Source // nil for anonymous memory
+	// Low32 is MAP_32BIT: without Fixed, the mapping goes in the second GiB of the address
+	// space (x86-64's legacy placement for 32-bit pointers), bottom-up.
+	Low32  bool
+	Source Source // nil for anonymous memory
 	// Hold keeps Source readable while a private mapping exists, which lets the mapping
 	// be filled lazily; without it the file is copied in at once.
 	Hold     Holder
@@ -396,6 +433,11 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		}
 		if o.NoReplace && !m.isFreeLocked(addr, addr+length) {
 			return 0, unix.EEXIST
+		}
+	} else if o.Low32 {
+		var err error
+		if addr, err = m.findFreeLowLocked(o.Addr, length); err != nil {
+			return 0, err
 		}
 	} else {
 		var err error
