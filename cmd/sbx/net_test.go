@@ -394,3 +394,43 @@ func TestNetRealClients(t *testing.T) {
 		})
 	}
 }
+
+// TestNetSocketTables: ss (which reads /proc/net/{tcp,unix} when it has no sock_diag) lists
+// the sandbox's own sockets with their processes (the inode in /proc/net matches
+// /proc/PID/fd), and none of the host's.
+func TestNetSocketTables(t *testing.T) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("iproute2 is not installed (make test installs it)")
+	}
+	hostName := fmt.Sprintf("sbx-host-%d", time.Now().UnixNano())
+	hl, err := net.Listen("unix", "@"+hostName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hl.Close()
+	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n"})
+	script := `
+import socket, subprocess
+l = socket.socket(); l.bind(("127.0.0.1", 5555)); l.listen()
+c = socket.create_connection(("127.0.0.1", 5555))
+a, _ = l.accept()
+u = socket.socket(socket.AF_UNIX); u.bind("\0sbx-inside"); u.listen()
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.bind("/tmp/sbx-dgram")
+ss = lambda *a: subprocess.run(["ss", "-H", *a], capture_output=True, text=True).stdout
+print("tcp listen", "127.0.0.1:5555" in ss("-tlnp") and "python3" in ss("-tlnp"))
+print("tcp established", ss("-tn", "state", "established").count("127.0.0.1:5555"))
+x = ss("-xap")
+print("unix listen", "@sbx-inside" in x and "python3" in x)
+print("unix dgram", "/tmp/sbx-dgram" in x)
+print("host's", "` + hostName + `" in open("/proc/net/unix").read())
+`
+	want := "tcp listen True\ntcp established 2\nunix listen True\nunix dgram True\nhost's False\n"
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "none", "python3", "-c", script)
+			if r.Stdout != want {
+				t.Errorf("got\n%s\nwant\n%s\nstderr: %s", r.Stdout, want, r.Stderr)
+			}
+		})
+	}
+}

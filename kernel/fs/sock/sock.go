@@ -382,3 +382,11 @@ func (s *Socket) RecvCarriers(dst [][]byte, flags int) (int64, []int, error) {
 	}
 	return int64(n), carriers, nil
 }
+
+// ProcInfo is what /proc/net/unix shows of the socket: its type, whether it listens or is
+// connected, and its bound name ("\x00name" for an abstract one, "" when unbound).
+func (s *Socket) ProcInfo() (typ int, listening, connected bool, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Type, s.listening, s.conn != nil || s.dpeer != nil, s.local
+}

@@ -61,6 +61,10 @@ type Socket struct {
 	// inKernel. protected by mu
 	gen uint64
 
+	// ino and uid are the socket's inode number (socket:[ino]) and owner, for /proc/net.
+	ino atomic.Uint64
+	uid atomic.Uint32
+
 	// bytesIn and bytesOut count the data received and sent.
 	bytesIn, bytesOut atomic.Uint64
 
@@ -76,12 +80,19 @@ type dgram struct {
 	localPeer bool
 }
 
+// SetIdent records the socket's inode number and owner, for /proc/net.
+func (s *Socket) SetIdent(ino uint64, uid uint32) {
+	s.ino.Store(ino)
+	s.uid.Store(uid)
+}
+
 // conn describes the socket for sbx top.
 func (s *Socket) conn() Conn {
 	local, peer, _ := s.Names()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+		Inode: s.ino.Load(), UID: s.uid.Load()}
 	switch s.Proto {
 	case netproto.ProtoTCP:
 		c.Proto = "tcp"
