@@ -78,6 +78,9 @@ type Socket struct {
 type dgram struct {
 	inject    int
 	localPeer bool
+	// hostless: an ICMP echo socket without a host socket (icmp.go); it reaches the
+	// private loopback only.
+	hostless bool
 }
 
 // SetIdent records the socket's inode number and owner, for /proc/net.
