@@ -10,6 +10,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -42,7 +43,11 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		fd := vfs.NewAnonFileDescription(f, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		id := sockIdent(t)
+		if s, ok := f.(*inet.Socket); ok {
+			s.SetIdent(id.Ino, id.UID) // /proc/net/tcp names it as /proc/PID/fd does
+		}
+		fd := vfs.NewNumberedFileDescription(f, "socket", id, unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer fd.DecRef()
 		n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		return uint64(n), err

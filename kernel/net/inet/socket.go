@@ -64,6 +64,10 @@ type Socket struct {
 	// watches are the WatchHost registrations (signal-driven I/O). protected by mu
 	watches []*hostWatch
 
+	// ino and uid are the socket's inode number (socket:[ino]) and owner, for /proc/net.
+	ino atomic.Uint64
+	uid atomic.Uint32
+
 	// bytesIn and bytesOut count the data received and sent.
 	bytesIn, bytesOut atomic.Uint64
 
@@ -77,6 +81,15 @@ type Socket struct {
 type dgram struct {
 	inject    int
 	localPeer bool
+	// hostless: an ICMP echo socket without a host socket (icmp.go); it reaches the
+	// private loopback only.
+	hostless bool
+}
+
+// SetIdent records the socket's inode number and owner, for /proc/net.
+func (s *Socket) SetIdent(ino uint64, uid uint32) {
+	s.ino.Store(ino)
+	s.uid.Store(uid)
 }
 
 // conn describes the socket for sbx top.
@@ -84,7 +97,8 @@ func (s *Socket) conn() Conn {
 	local, peer, _ := s.Names()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+		Inode: s.ino.Load(), UID: s.uid.Load()}
 	switch s.Proto {
 	case netproto.ProtoTCP:
 		c.Proto = "tcp"
