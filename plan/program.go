@@ -186,7 +186,14 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 	// Why: names resolve through the broker, which pins what they resolved to for name rules.
 	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: []byte(resolvConf(prof.Network.DNS))})
 	x11 := false
-	if prof.Display.X11 {
+	if prof.Display.X11Nested {
+		if err := planX11Nested(p, &o, "sbx: "+prof.Name); err != nil {
+			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
+			p.Env = unsetEnv(unsetEnv(p.Env, "DISPLAY"), "XAUTHORITY")
+		} else {
+			x11 = true
+		}
+	} else if prof.Display.X11 {
 		if err := planX11(p, &o); err != nil {
 			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
 		} else {

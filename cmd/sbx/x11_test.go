@@ -286,3 +286,73 @@ func BenchmarkX11Drawing(b *testing.B) {
 		}
 	}
 }
+
+// TestX11Nested runs apps under sbx with x11 = "nested" on the user's display (Xvfb): they
+// get an X server of their own (Xephyr, a window titled "sbx: <profile>" on the user's
+// display), cannot reach the user's display, and the nested server is gone afterwards.
+func TestX11Nested(t *testing.T) {
+	for _, tool := range []string{"Xephyr", "xwininfo", "xdpyinfo", "xeyes"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (make test installs it)", tool)
+		}
+	}
+	bin := sbxtest.Binary(t)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "sbx-nested-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			os.Chmod(dir, 0o755)
+			x := startAuthXvfb(t, dir)
+			prof := filepath.Join(dir, "nestedx.toml")
+			os.WriteFile(prof, []byte("description = \"nested\"\n[display]\nx11 = \"nested\"\n"), 0o644)
+			run := func(argv ...string) *exec.Cmd {
+				full := u.Wrap(append([]string{"env", "DISPLAY=" + x.display, "XAUTHORITY=" + x.auth, bin},
+					sbxtest.WithPlatform(append([]string{"run", "--profile", prof, "--"}, argv...))...))
+				return exec.Command(full[0], full[1:]...)
+			}
+			out, err := run("/bin/sh", "-c", "echo display=$DISPLAY; xwininfo -root | grep Width; "+
+				"xdpyinfo -display "+x.display+" >/dev/null 2>&1 && echo user display reachable || echo user display unreachable").CombinedOutput()
+			if err != nil {
+				t.Fatalf("sbx run: %v\n%s", err, out)
+			}
+			got := string(out)
+			if strings.Contains(got, "display="+x.display+"\n") || !strings.Contains(got, "Width: 1024") ||
+				!strings.Contains(got, "user display unreachable") {
+				t.Fatalf("inside a nested display, got:\n%s\nwant another display than %s, 1024 pixels wide, and the user's display unreachable", got, x.display)
+			}
+			disp := strings.TrimPrefix(strings.Fields(got)[0], "display=")
+			// The nested server is a window on the user's display while an app runs.
+			app := run("xeyes")
+			var stderr strings.Builder
+			app.Stderr = &stderr
+			if err := app.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { app.Wait(); close(exited) }()
+			for deadline := time.Now().Add(30 * time.Second); !x.viewable("sbx: nestedx"); time.Sleep(100 * time.Millisecond) {
+				select {
+				case <-exited:
+					t.Fatalf("xeyes under sbx exited: %s", stderr.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no window \"sbx: nestedx\" on the user's display within 30 s: %s", stderr.String())
+				}
+			}
+			app.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(20 * time.Second):
+				app.Process.Kill()
+				t.Fatal("sbx run did not end on SIGINT")
+			}
+			if _, err := os.Stat("/tmp/.X11-unix/X" + strings.TrimPrefix(disp, ":")); err == nil {
+				t.Errorf("the nested server's socket %s outlived the sandbox", disp)
+			}
+		})
+	}
+}
