@@ -137,6 +137,42 @@ func planWayland(p *launcher.Plan, o *Options) error {
 	return nil
 }
 
+// planPipeWire brokers the user's PipeWire daemon: its socket ($PIPEWIRE_REMOTE, default
+// pipewire-0, in $PIPEWIRE_RUNTIME_DIR or $XDG_RUNTIME_DIR; or an absolute path) at
+// /run/user/<uid>/pipewire-0 inside. PipeWire has no cookie: the daemon's own access
+// control (module-access) sees a client of the user's.
+func planPipeWire(p *launcher.Plan, o *Options) error {
+	name := o.getenv("PIPEWIRE_REMOTE")
+	if name == "" {
+		name = "pipewire-0"
+	}
+	host := name
+	if !filepath.IsAbs(name) {
+		rt := o.getenv("PIPEWIRE_RUNTIME_DIR")
+		if rt == "" {
+			rt = o.getenv("XDG_RUNTIME_DIR")
+		}
+		if rt == "" {
+			return fmt.Errorf("neither PIPEWIRE_RUNTIME_DIR nor XDG_RUNTIME_DIR is set")
+		}
+		host = filepath.Join(rt, name)
+	}
+	if st, err := os.Stat(host); err != nil || st.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("no PipeWire socket at %s", host)
+	}
+	dir := fmt.Sprintf("/run/user/%d", o.UID)
+	inside := dir + "/pipewire-0"
+	if p.Sockets == nil {
+		p.Sockets = map[string]string{}
+	}
+	p.Sockets[inside] = host
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSocket, Path: inside})
+	p.Env = setEnv(p.Env, "PIPEWIRE_RUNTIME_DIR", dir)
+	p.Env = setEnv(p.Env, "PIPEWIRE_REMOTE", "pipewire-0")
+	p.Env = setEnv(p.Env, "XDG_RUNTIME_DIR", dir)
+	return nil
+}
+
 // planPulse brokers the user's PulseAudio server (also pipewire-pulse): its native socket
 // ($PULSE_SERVER's unix: path, else $XDG_RUNTIME_DIR/pulse/native) at
 // /run/user/<uid>/pulse/native inside, its cookie (the app's own writable file: libpulse

@@ -224,6 +224,11 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 			pulse = true
 		}
 	}
+	if prof.Audio.PipeWire {
+		if err := planPipeWire(p, &o); err != nil && !pulse {
+			p.Warnings = append(p.Warnings, "PipeWire withheld: "+err.Error())
+		}
+	}
 	p.Warnings = append(p.Warnings, withheld(prof, x11, pulse)...)
 	cwd := o.Cwd
 	if cwd == "" {
@@ -245,9 +250,6 @@ func withheld(p *profiles.Profile, x11, pulse bool) []string {
 	}
 	if p.Audio.PulseAudio && !pulse {
 		w = append(w, "audio (PulseAudio)")
-	}
-	if p.Audio.PipeWire {
-		w = append(w, "audio (PipeWire's own socket)")
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))
