@@ -157,6 +157,19 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 			}
 			d := b[off+16:]
 			pid, uid, gid := int32(le.Uint32(d)), le.Uint32(d[4:]), le.Uint32(d[8:])
+			// The claim is in the sender's namespaces' numbers; sockets keep the root's.
+			if pid == t.PIDOf(t.Group()) {
+				pid = t.Group().PID
+			} else if r := t.RootPID(pid); r != 0 {
+				pid = r
+			}
+			u := t.Group().UserNS()
+			if r, ok := u.UnmapUID(uid); ok {
+				uid = r
+			}
+			if r, ok := u.UnmapGID(gid); ok {
+				gid = r
+			}
 			c := t.Creds()
 			if pid != t.Group().PID && !capable(t, capSysAdmin) ||
 				uid != c.UID && uid != c.EUID && uid != c.SUID && !capable(t, capSetuid) ||

@@ -30,9 +30,10 @@ type Socket struct {
 	// local and peer are the addresses shown by getsockname/getpeername ("\x00name" for
 	// abstract ones). protected by mu
 	local, peer string
-	// bound is the registry key of a bound socket; listening, backlog and pending are the
+	// bound is the key of a bound socket in boundIn; listening, backlog and pending are the
 	// listener's state (pending: connections not accepted yet). protected by mu
 	bound     any
+	boundIn   *Names
 	listening bool
 	backlog   int
 	pending   []*Socket
@@ -298,7 +299,7 @@ func (s *Socket) SetCred(c unix.Ucred, asPeer bool) {
 // Release closes the socket; a listener's unaccepted connections are reset.
 func (s *Socket) Release() {
 	s.mu.Lock()
-	pending, bound := s.pending, s.bound
+	pending, bound, boundIn := s.pending, s.bound, s.boundIn
 	s.pending, s.listening, s.dpeer = nil, false, nil
 	if s.conn != nil {
 		s.conn.Release()
@@ -313,7 +314,7 @@ func (s *Socket) Release() {
 		p.Release()
 	}
 	if bound != nil {
-		unregister(bound, s)
+		boundIn.unregister(bound, s)
 	}
 }
 
