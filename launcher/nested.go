@@ -71,12 +71,12 @@ func startNestedX11(n *NestedX11Plan) (func(), error) {
 		select {
 		case <-exited:
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("Xephyr %s on %s exited: %s", disp, n.Host, lastLine(log.String()))
+			return nil, fmt.Errorf("the nested X server (Xephyr %s on %s) exited: %s", disp, n.Host, lastLine(log.String()))
 		default:
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, fmt.Errorf("Xephyr %s on %s did not start within 10 s", disp, n.Host)
+			return nil, fmt.Errorf("the nested X server (Xephyr %s on %s) did not start within 10 s", disp, n.Host)
 		}
 	}
 }
