@@ -113,7 +113,18 @@ func TestBrowserHeadlessScreenshot(t *testing.T) {
 				t.Errorf("sbx run %s wrote outside its profile's paths in the home: %v", b.name, extra)
 			}
 			if !kept {
-				t.Errorf("sbx run %s kept no profile data in ~/%s (home: %v)", b.name, b.allowed[3], got)
+				t.Fatalf("sbx run %s kept no profile data in ~/%s (home: %v)", b.name, b.allowed[3], got)
+			}
+			// The next run sees what this one wrote (the browser's preferences and state).
+			keep := filepath.Join(homes["sbx"], b.allowed[3])
+			argv := u.Wrap([]string{"env", "HOME=" + homes["sbx"], bin, "run", "--profile", b.profile, "--", "find", keep, "-type", "f"})
+			next, err := exec.Command(argv[0], argv[1:]...).Output()
+			if err != nil {
+				t.Fatalf("listing ~/%s in a second run: %v", b.allowed[3], err)
+			}
+			host, _ := exec.Command("find", keep, "-type", "f").Output()
+			if lines(next) != lines(host) || lines(host) == "" {
+				t.Errorf("a second run sees other files in ~/%s than the host:\n%s\nhost:\n%s", b.allowed[3], next, host)
 			}
 		})
 	}
@@ -167,6 +178,13 @@ func pngDiff(t *testing.T, a, b string) (differ, total int) {
 		}
 	}
 	return differ, total
+}
+
+// lines is a command's output lines, sorted.
+func lines(b []byte) string {
+	l := strings.Split(strings.TrimSpace(string(b)), "\n")
+	sort.Strings(l)
+	return strings.Join(l, "\n")
 }
 
 // tail is the end of a command's output, enough to see why it failed.
