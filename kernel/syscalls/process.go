@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"runtime"
+	"strings"
 
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -629,8 +630,10 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
 	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
 		return 0, nil
-	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA:
+	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER:
 		return 0, nil
+	case unix.PR_SET_VMA:
+		return 0, prctlSetVMA(t, a)
 	case unix.PR_SET_PTRACER:
 		// PR_SET_PTRACER belongs to the Yama LSM; sbx has none, so EINVAL as on such a kernel.
 		return 0, unix.EINVAL
@@ -709,4 +712,33 @@ func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Setsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	sid, err := t.Group().Setsid()
 	return uint64(t.VisiblePID(int32(sid))), err
+}
+
+// anonNameMax is ANON_VMA_NAME_MAX_LEN: a name with its NUL.
+const anonNameMax = 80
+
+// prctlSetVMA implements PR_SET_VMA with PR_SET_VMA_ANON_NAME (prctl(2)), as a kernel built
+// with CONFIG_ANON_VMA_NAME: a name of at most 79 printable ASCII characters without
+// [ ] \ $ `, or NULL to remove it; the names show in /proc/PID/maps as [anon:NAME].
+func prctlSetVMA(t *kernel.Task, a kernel.SyscallArgs) error {
+	if a[1] != unix.PR_SET_VMA_ANON_NAME {
+		return unix.EINVAL
+	}
+	name := ""
+	if a[4] != 0 {
+		s, err := t.CopyInString(a[4], anonNameMax-1)
+		if err == unix.ENAMETOOLONG {
+			return unix.EINVAL
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range []byte(s) {
+			if c < 0x20 || c > 0x7e || strings.IndexByte("[]\\$`", c) >= 0 {
+				return unix.EINVAL
+			}
+		}
+		name = s
+	}
+	return t.MM().SetAnonName(a[2], a[3], name)
 }

@@ -14,6 +14,6 @@ func browserEntries() []entry {
 		refuse(444, unix.EOPNOTSUPP, "as a kernel with Landlock disabled at boot"),
 		refuse(445, unix.EOPNOTSUPP, "as a kernel with Landlock disabled at boot"),
 		refuse(446, unix.EOPNOTSUPP, "as a kernel with Landlock disabled at boot"),
-		partial(317, Seccomp, "u,u,x", "a listener never reports POLLHUP; TRACE acts as without a tracer"),
+		partial(317, Seccomp, "u,u,x", "TRACE acts as without a tracer"),
 	}
 }
