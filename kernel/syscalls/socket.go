@@ -163,7 +163,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, s.ConnectDgram(target, p)
 	}
 	if p[0] == 0 {
-		l := sock.Lookup(sock.AbstractKey(p))
+		l := sock.Lookup(abstractKey(t, p))
 		if l == nil {
 			return 0, unix.ECONNREFUSED
 		}
@@ -586,15 +586,25 @@ func Setsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, unixSetsockopt(t, s, int(int32(a[2])), a[3], uint64(uint32(a[4])))
 }
 
+// abstractKey is where an abstract name ("\x00...") lives: abstract names are per
+// network namespace, so one in a nested namespace is keyed with its inode number in front
+// (never a NUL, so never one of the root namespace's keys).
+func abstractKey(t *kernel.Task, name string) sock.AbstractKey {
+	if n := t.Group().Namespaces()[kernel.NSNet]; !t.Kernel().IsRootNS(n) {
+		return sock.AbstractKey(fmt.Sprintf("net:%d", n.Ino) + name)
+	}
+	return sock.AbstractKey(name)
+}
+
 // autobindSeq numbers autobound abstract names.
 var autobindSeq atomic.Uint32
 
 // autobind gives an unbound socket a unique abstract name, as Linux does for bind with an
 // empty address.
-func autobind(s *sock.Socket) error {
+func autobind(t *kernel.Task, s *sock.Socket) error {
 	for {
 		name := fmt.Sprintf("\x00%05x", autobindSeq.Add(1)&0xfffff)
-		if err := s.Bind(sock.AbstractKey(name), name); err != unix.EADDRINUSE {
+		if err := s.Bind(abstractKey(t, name), name); err != unix.EADDRINUSE {
 			return err
 		}
 	}
@@ -615,7 +625,7 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if s.Bound() {
 			return 0, unix.EINVAL
 		}
-		return 0, autobind(s)
+		return 0, autobind(t, s)
 	}
 	p, err := readSockaddrUn(t, a[1], a[2])
 	if err != nil {
@@ -626,9 +636,9 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.EINVAL
 		}
 		if p == "" {
-			return 0, autobind(s)
+			return 0, autobind(t, s)
 		}
-		return 0, s.Bind(sock.AbstractKey(p), p)
+		return 0, s.Bind(abstractKey(t, p), p)
 	}
 	// A path is checked before the socket's own state, as Linux does.
 	parent, name, trailing, _, err := t.LookupParent(kernel.AtFDCWD, p)
@@ -800,7 +810,7 @@ func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // ENOENT when a path does not exist, ECONNREFUSED when nothing is bound there.
 func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
 	if name[0] == 0 {
-		if s := sock.Lookup(sock.AbstractKey(name)); s != nil {
+		if s := sock.Lookup(abstractKey(t, name)); s != nil {
 			return s, nil
 		}
 		return nil, unix.ECONNREFUSED
