@@ -105,10 +105,13 @@ func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(len(c.Groups)), nil
 }
 
-// Setgroups implements setgroups(2): only root may change groups.
+// Setgroups implements setgroups(2): only root may change groups; in a nested user
+// namespace, a holder of CAP_SETGID there once its gid_map is written and setgroups is
+// allowed, with groups mapped there (EINVAL otherwise).
 func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	c := t.Creds()
-	if c.EUID != 0 {
+	u := t.Group().UserNS()
+	if !idPrivileged(t, true) || !u.IsRoot() && !u.SetgroupsAllowedHere() {
 		return 0, unix.EPERM
 	}
 	n := a[0]
@@ -121,15 +124,33 @@ func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	c.Groups = make([]uint32, n)
 	for i := range c.Groups {
-		c.Groups[i] = binary.LittleEndian.Uint32(b[4*i:])
+		g, ok := u.UnmapGID(binary.LittleEndian.Uint32(b[4*i:]))
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		c.Groups[i] = g
 	}
 	t.SetCreds(*c)
 	return 0, nil
 }
 
+// idPrivileged reports whether the caller may set any user (or group) ID: root in the
+// sandbox's namespace, CAP_SETUID (CAP_SETGID) in a nested one.
+func idPrivileged(t *kernel.Task, gid bool) bool {
+	u := t.Group().UserNS()
+	if u.IsRoot() {
+		return t.Creds().EUID == 0
+	}
+	if gid {
+		return t.NSCapable(u, unix.CAP_SETGID)
+	}
+	return t.NSCapable(u, unix.CAP_SETUID)
+}
+
 const noChange = ^uint32(0)
 
 // setresid implements the permission rules shared by setuid/setreuid/setresuid (and gid).
+// The IDs are the caller's user namespace's: EINVAL for one not mapped there.
 func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 	c := t.Creds()
 	cur := [3]*uint32{&c.UID, &c.EUID, &c.SUID}
@@ -138,7 +159,23 @@ func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 		cur = [3]*uint32{&c.GID, &c.EGID, &c.SGID}
 		fs = &c.FSGID
 	}
-	priv := c.EUID == 0
+	if u := t.Group().UserNS(); !u.IsRoot() {
+		for _, v := range []*uint32{&r, &e, &s} {
+			if *v == noChange {
+				continue
+			}
+			var ok bool
+			if gid {
+				*v, ok = u.UnmapGID(*v)
+			} else {
+				*v, ok = u.UnmapUID(*v)
+			}
+			if !ok {
+				return unix.EINVAL
+			}
+		}
+	}
+	priv := idPrivileged(t, gid)
 	allowed := func(v uint32) bool {
 		return v == noChange || priv || v == *cur[0] || v == *cur[1] || v == *cur[2]
 	}
@@ -161,7 +198,7 @@ func Setuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if u == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, false) {
 		return 0, setresid(t, u, u, u, false)
 	}
 	return 0, setresid(t, noChange, u, noChange, false)
@@ -173,7 +210,7 @@ func Setgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if g == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, true) {
 		return 0, setresid(t, g, g, g, true)
 	}
 	return 0, setresid(t, noChange, g, noChange, true)

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <signal.h>
+#include <grp.h>
 
 static int wr(const char *p, const char *s) {
 	int fd = open(p, O_WRONLY);
@@ -52,6 +53,14 @@ int main(void) {
 		printf("nodename=%s\n", u.nodename);
 		/* chroot with CAP_SYS_CHROOT in the namespace */
 		printf("chroot: %d\n", chroot("/"));
+		/* IDs are the namespace's: 0 is mapped, 5 is not; setgroups is denied here */
+		printf("setresuid(0,0,0): %d\n", setresuid(0, 0, 0) < 0 ? errno : 0);
+		printf("setuid(5): %d\n", setuid(5) < 0 ? errno : 0);
+		printf("setgid(0): %d\n", setgid(0) < 0 ? errno : 0);
+		printf("setgroups: %d\n", setgroups(0, NULL) < 0 ? errno : 0);
+		uid_t r, e, sv;
+		getresuid(&r, &e, &sv);
+		printf("resuid %d %d %d\n", r, e, sv);
 		_exit(0);
 	}
 	int st; waitpid(c, &st, 0);
@@ -69,7 +78,12 @@ int main(void) {
 		if (init == 0) {
 			printf("init: pid=%d ppid=%d\n", getpid(), getppid());
 			pid_t g = fork();
-			if (g == 0) { printf("grandchild: pid=%d ppid=%d\n", getpid(), getppid()); _exit(3); }
+			if (g == 0) {
+				printf("grandchild: pid=%d ppid=%d\n", getpid(), getppid());
+				/* init ignores, from inside its namespace, signals it has no handler for */
+				printf("kill(1, SIGKILL) from inside: %d, SIGTERM: %d\n", kill(1, SIGKILL), kill(1, SIGTERM));
+				_exit(3);
+			}
 			int s2; pid_t w = waitpid(g, &s2, 0);
 			printf("init waited %d status %d (fork returned %d)\n", w, WEXITSTATUS(s2), g);
 			printf("kill(1,0)=%d kill(%d,0)=%d\n", kill(1, 0), init > 100 ? 999 : 999, kill(999, 0) < 0 ? errno : 0);
