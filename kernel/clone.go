@@ -101,7 +101,8 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			mm: childMM, fs: parentTG.fs.share(f&unix.CLONE_FS != 0), creds: parentTG.creds,
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
-			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
+			sessionKeyring: parentTG.sessionKeyring,
+			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
 		tg.ns.Store(nsSet)
 		if f&unix.CLONE_NEWUSER != 0 {
 			tg.creds.Caps = nsFullCaps()
@@ -150,6 +151,10 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	child.pendingFP = fp
 	child.name = t.Name()
 	child.sigMask.Store(t.sigMask.Load())
+	if f&unix.CLONE_THREAD != 0 && t.ThreadKeyring() != nil {
+		// A new thread of a thread that has a thread keyring gets one of its own.
+		child.SetThreadKeyring(ThreadKeyringDue{})
+	}
 	var tidBytes [4]byte
 	seen := t.TIDOf(child)
 	binary.LittleEndian.PutUint32(tidBytes[:], uint32(seen))

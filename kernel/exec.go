@@ -130,6 +130,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.exe = exe
 	tg.comm = res.Comm
 	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
+	tg.processKeyring = nil
 	if u := tg.ns.Load()[NSUser].user; !u.IsRoot() && u.MapUID(tg.creds.EUID) == 0 {
 		tg.creds.Caps = nsFullCaps() // root of a user namespace keeps all of them there
 	}
@@ -146,6 +147,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 		shared.DecUsers()
 	}
 	t.SetName(res.Comm)
+	t.SetThreadKeyring(nil)
 	if old != nil {
 		old.DecUsers()
 	}

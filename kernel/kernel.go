@@ -126,7 +126,7 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
 		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
-		ctty: make(map[int32]*tty.Control), futexes: futexTable{waiters: make(map[futexKey][]*futexWaiter)}}
+		ctty: make(map[int32]*tty.Control)}
 	k.rootNS = k.rootNamespaces()
 	k.nsIno.Store(0xF0000100)
 	k.OnProcessExit(k.ttyExit)

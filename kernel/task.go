@@ -62,6 +62,10 @@ type ThreadGroup struct {
 	// noCtty: the process gave up its session's controlling terminal (TIOCNOTTY by a
 	// process that is not the session leader). protected by mu
 	noCtty bool
+	// sessionKeyring and processKeyring are the process's keyrings (keyrings(7)), opaque
+	// here: kernel/syscalls/keys.go owns the keys. fork copies the session keyring and
+	// starts without a process keyring; execve drops the process keyring. protected by mu
+	sessionKeyring, processKeyring any
 	// dumpable, noNewPrivs, pdeathSignal are prctl state. protected by mu
 	dumpable     bool
 	noNewPrivs   bool
@@ -121,6 +125,10 @@ type Task struct {
 	// call is the system call in progress, kept only when the blocked-task watchdog is
 	// on (watchdog.go).
 	call atomic.Pointer[inCall]
+
+	// threadKeyring is the thread's keyring (thread-keyring(7)), opaque here: never
+	// inherited, dropped by execve. protected by tg.mu
+	threadKeyring any
 
 	// seccomp is the task's seccomp mode and filters (seccomp.go); nil when off.
 	seccomp atomic.Pointer[seccompState]
@@ -404,6 +412,9 @@ func (t *Task) run() {
 			t.syscall()
 		case platform.EventFault:
 			if !m.HandleFault(ev.Addr, gen) {
+				// The kernel's VMAs say which: the platform maps untouched memory not at
+				// all, so the host's si_code cannot tell MAPERR from ACCERR.
+				ev.Code = m.FaultCode(ev.Addr)
 				t.fatalSignal(unix.SIGSEGV, ev)
 			}
 		case platform.EventSignal:

@@ -407,7 +407,7 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 		}
 		return putU32(t, lenAddr, 3)
 	case opt == unix.SO_COOKIE:
-		v = le.AppendUint64(nil, s.Cookie())
+		v = le.AppendUint64(nil, s.Cookie(unixNames(t.Kernel())))
 	case opt == unix.SO_MAX_PACING_RATE:
 		v = le.AppendUint64(nil, o.Pacing)
 		if l < 8 {

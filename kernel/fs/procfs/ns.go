@@ -92,7 +92,7 @@ func (p *proc) nsLink(n func(string) node, name string, ns func() *kernel.Namesp
 		return ns().String(), nil
 	}}, to: func() (vfs.VirtualDentry, error) {
 		x := ns()
-		d := vfs.NewRootDentry(&NSInode{node: node{path: x.String()}, NS: x})
+		d := vfs.NewRootDentry(&NSInode{node: node{boot: p.k.Start, path: x.String()}, NS: x})
 		return vfs.VirtualDentry{Mount: p.mount, Dentry: d}, nil
 	}}}
 }
