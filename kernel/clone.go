@@ -102,7 +102,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
 			sessionKeyring: parentTG.sessionKeyring,
-			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
+			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
 		tg.ns.Store(nsSet)
 		if f&unix.CLONE_NEWUSER != 0 {
 			tg.creds.Caps = nsFullCaps()

@@ -61,6 +61,13 @@ type Plan struct {
 	// the addresses the sandbox's eth0 shows (none: only lo).
 	Net      netbroker.Policy
 	NetAddrs []string
+	// NetNS, when set, is the network namespace (a path naming it) the net broker makes
+	// the sandbox's host sockets in, instead of the launcher's own: an OCI container's,
+	// made by its engine. The sandbox's eth0 then shows that namespace's addresses.
+	NetNS string
+	// Hold starts the sandbox without running the program until Sandbox.Release (an OCI
+	// container's startContainer hooks run in it first).
+	Hold bool
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

@@ -155,6 +155,14 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
 	closeOnFail = append(closeOnFail, netKernel)
 	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
+	if plan.NetNS != "" {
+		// Why: an OCI container's network is the namespace its engine made for it.
+		if err := nb.EnterNamespace(plan.NetNS); err != nil {
+			unix.Close(netPair[0])
+			return fail(err)
+		}
+		plan.NetAddrs = nb.Addrs()
+	}
 	go nb.Serve(netPair[0])
 	sb.net = nb
 	// Why: processes started while the sandbox runs (an OCI exec) come over their own channel.
@@ -193,7 +201,7 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs,
+		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
@@ -225,6 +233,13 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
 	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead, sb.stderr = time.Now(), gp, cmd, ctlLauncher, sc, stderr
 	return nil
+}
+
+// Release runs the program of a sandbox started with Plan.Hold; it returns once the
+// program runs, or why it cannot.
+func (s *Sandbox) Release() error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "start"})
+	return err
 }
 
 // Query sends one request on the kernel's control channel.
@@ -334,6 +349,12 @@ func (s *Sandbox) Signal(sig syscall.Signal) error {
 	return err
 }
 
+// Kill ends the sandbox at once and waits for it.
+func (s *Sandbox) Kill() {
+	s.kernel.Process.Kill()
+	s.finish(s.kernel.Wait())
+}
+
 // Pids returns the host PIDs of the kernel and the gofer.
 func (s *Sandbox) Pids() (kernel, goferPID int) {
 	return s.kernel.Process.Pid, s.gofer.Pid()
@@ -391,6 +412,12 @@ func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
 	err := s.kernel.Wait()
 	s.Plan.mark(s.stderr, "kernel exited")
 	close(done)
+	return s.finish(err)
+}
+
+// finish releases what the sandbox held once its kernel has ended with err, and returns
+// the app's status.
+func (s *Sandbox) finish(err error) int {
 	s.ctl.Close()
 	s.execCh.Close()
 	if s.dbus != nil {

@@ -15,20 +15,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sbx-dev/sbx/oci/spec"
-	"github.com/sbx-dev/sbx/plan"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	"github.com/sbx-dev/sbx/oci/spec"
+	"github.com/sbx-dev/sbx/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,6 +54,8 @@ type record struct {
 	// StartTime is the monitor's start time (/proc/PID/stat field 22), against PID reuse.
 	StartTime uint64      `json:"start_time"`
 	Hooks     *spec.Hooks `json:"hooks,omitempty"`
+	// Cgroup is the cgroup path the container's processes joined (empty: none).
+	Cgroup string `json:"cgroup,omitempty"`
 }
 
 // initConfig is what create hands the monitor.
@@ -232,6 +238,28 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	cfgW.Close()
 	rec.Pid = cmd.Process.Pid
 	rec.StartTime = procStartTime(rec.Pid)
+	// Why: the engine accounts the container's use by its cgroup (podman stats); the
+	// monitor joins it before it starts the gofer and kernel, which inherit it.
+	var res *spec.Resources
+	cgPath := ""
+	if cfg.Linux != nil {
+		res, cgPath = cfg.Linux.Resources, cfg.Linux.CgroupsPath
+	}
+	cgPath = cgroupPath(cgPath, id)
+	if joined, err := joinCgroup(cgPath, rec.Pid, res); err != nil {
+		cmd.Process.Kill()
+		removeCgroup(cgPath)
+		return err
+	} else if joined {
+		rec.Cgroup = cgPath
+		defer func() {
+			if !ok {
+				cmd.Process.Kill()
+				cmd.Process.Wait()
+				removeCgroup(cgPath)
+			}
+		}()
+	}
 	if err := r.save(dir, rec); err != nil {
 		cmd.Process.Kill()
 		return err
@@ -239,11 +267,18 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	state := rec.State
 	state.Status = spec.StatusCreating
 	if cfg.Hooks != nil {
-		for _, hs := range [][]spec.Hook{cfg.Hooks.Prestart, cfg.Hooks.CreateRuntime, cfg.Hooks.CreateContainer} {
-			if err := runHooks(hs, state); err != nil {
+		// prestart (deprecated) and createRuntime run in the runtime's namespaces;
+		// createContainer in the container's as far as they exist on the host before it
+		// starts: its network namespace, with its root filesystem as working directory.
+		for _, hs := range [][]spec.Hook{cfg.Hooks.Prestart, cfg.Hooks.CreateRuntime} {
+			if err := runHooks(hs, state, hookPlace{}); err != nil {
 				cmd.Process.Kill()
 				return err
 			}
+		}
+		if err := runHooks(cfg.Hooks.CreateContainer, state, hookPlace{netns: pl.NetNS, dir: rec.Rootfs}); err != nil {
+			cmd.Process.Kill()
+			return err
 		}
 	}
 	if o.PidFile != "" {
@@ -297,34 +332,31 @@ func (r *Runtime) Start(id string) error {
 	case spec.StatusStopped:
 		return errors.New("cannot start a container that has stopped")
 	}
-	// Opening the FIFO's read end releases the monitor, which writes one byte.
+	// Opening the FIFO's read end releases the monitor, which writes one byte, runs the
+	// startContainer hooks and the container's program, and closes its end: after a
+	// failure, with the reason.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		f, err := os.OpenFile(filepath.Join(dir, "exec.fifo"), os.O_RDONLY, 0)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer f.Close()
-		var b [1]byte
-		_, err = f.Read(b[:])
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("starting container %s: %w", id, err)
-		}
-	case <-ctx.Done():
-		return fmt.Errorf("starting container %s: its process did not respond", id)
+	f, err := openFifoRead(ctx, filepath.Join(dir, "exec.fifo"))
+	if err != nil {
+		return fmt.Errorf("starting container %s: %w", id, err)
 	}
+	defer f.Close()
+	rest, err := io.ReadAll(f)
 	os.Remove(filepath.Join(dir, "exec.fifo"))
+	if err != nil {
+		return fmt.Errorf("starting container %s: %w", id, err)
+	}
+	if len(rest) == 0 {
+		return fmt.Errorf("starting container %s: its process ended", id)
+	}
+	if msg, failed := strings.CutPrefix(string(rest[1:]), "error: "); failed {
+		return fmt.Errorf("starting container %s: %s", id, msg)
+	}
 	if rec.Hooks != nil {
 		st := rec.State
 		st.Status = spec.StatusRunning
-		if err := runHooks(rec.Hooks.Poststart, st); err != nil {
+		if err := runHooks(rec.Hooks.Poststart, st, hookPlace{}); err != nil {
 			return err
 		}
 	}
@@ -405,7 +437,10 @@ func (r *Runtime) Delete(id string, force bool) error {
 	st.Pid = 0
 	var hookErr error
 	if rec.Hooks != nil {
-		hookErr = runHooks(rec.Hooks.Poststop, st)
+		hookErr = runHooks(rec.Hooks.Poststop, st, hookPlace{})
+	}
+	if rec.Cgroup != "" {
+		removeCgroup(rec.Cgroup)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -413,9 +448,15 @@ func (r *Runtime) Delete(id string, force bool) error {
 	return hookErr
 }
 
-// runHooks runs hooks in order with the state on their standard input; the first failure
-// stops the rest.
-func runHooks(hooks []spec.Hook, st spec.State) error {
+// hookPlace is where a host hook runs: netns (a path; empty: the runtime's) and dir
+// (its working directory; empty: the runtime's).
+type hookPlace struct {
+	netns, dir string
+}
+
+// runHooks runs hooks on the host in order, with the state on their standard input; the
+// first failure stops the rest.
+func runHooks(hooks []spec.Hook, st spec.State, where hookPlace) error {
 	b, _ := json.Marshal(st)
 	for _, h := range hooks {
 		ctx := context.Background()
@@ -428,16 +469,118 @@ func runHooks(hooks []spec.Hook, st spec.State) error {
 			cmd.Args = h.Args
 		}
 		cmd.Env = h.Env
+		cmd.Dir = where.dir
 		cmd.Stdin = bytes.NewReader(b)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
+		err := startIn(cmd, where.netns)
+		if err == nil {
+			err = cmd.Wait()
+		}
 		cancel()
 		if err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("timed out after %ds", *h.Timeout)
+			}
 			return fmt.Errorf("hook %s: %v: %s", h.Path, err, strings.TrimSpace(out.String()))
 		}
 	}
 	return nil
+}
+
+// startIn starts cmd in the network namespace at netns (empty: this process's): it is
+// forked from a thread that entered the namespace, and a child starts in its parent
+// thread's namespaces. The thread is never used again (its goroutine ends locked).
+func startIn(cmd *exec.Cmd, netns string) error {
+	if netns == "" {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err := unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			errc <- fmt.Errorf("entering the container's network namespace %s: %w", netns, err)
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+// startContainerHooks runs hooks as processes of the sandbox (its program held): they
+// resolve and run in the container's namespaces, which for sbx are its kernel's (files,
+// mounts, processes, hostname, network), as root of the container, with the state on
+// their standard input and their output on the container's standard error.
+func startContainerHooks(sb *launcher.Sandbox, hooks []spec.Hook, st spec.State) error {
+	b, _ := json.Marshal(st)
+	for _, h := range hooks {
+		args := h.Args
+		if len(args) == 0 {
+			args = []string{h.Path}
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		go func() { w.Write(b); w.Close() }()
+		_, wait, stop, err := sb.Exec(sandbox.ExecRequest{Path: h.Path, Argv: args, Env: h.Env, Cwd: "/"}, r, os.Stderr, os.Stderr)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("startContainer hook %s: %w", h.Path, err)
+		}
+		var timer *time.Timer
+		var timedOut atomic.Bool
+		if h.Timeout != nil && *h.Timeout > 0 {
+			timer = time.AfterFunc(time.Duration(*h.Timeout)*time.Second, func() { timedOut.Store(true); stop() })
+		}
+		status, err := wait()
+		if timer != nil {
+			timer.Stop()
+		}
+		stop()
+		switch {
+		case timedOut.Load():
+			return fmt.Errorf("startContainer hook %s: timed out after %ds", h.Path, *h.Timeout)
+		case err != nil:
+			return fmt.Errorf("startContainer hook %s: %w", h.Path, err)
+		case status != 0:
+			return fmt.Errorf("startContainer hook %s: exit status %d", h.Path, status)
+		}
+	}
+	return nil
+}
+
+// openFifoRead opens a FIFO's read end, giving up when ctx ends (no writer came).
+func openFifoRead(ctx context.Context, path string) (*os.File, error) {
+	type res struct {
+		f   *os.File
+		err error
+	}
+	c := make(chan res, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_RDONLY, 0)
+		c <- res{f, err}
+	}()
+	select {
+	case r := <-c:
+		return r.f, r.err
+	case <-ctx.Done():
+		// Unblock the open (its writer never came) so the goroutine ends.
+		if w, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		if r := <-c; r.f != nil {
+			r.f.Close()
+		}
+		return nil, errors.New("its process did not respond")
+	}
 }
 
 // InitMain is the body of the monitor role: wait for start, then run the sandbox and exit
@@ -466,25 +609,36 @@ func InitMain() int {
 		return 125
 	}
 	fifo.Write([]byte{0})
-	fifo.Close()
-	if b, err := os.ReadFile(filepath.Join(cfg.Dir, "state.json")); err == nil {
-		var rec record
-		if json.Unmarshal(b, &rec) == nil && rec.Hooks != nil {
-			st := rec.State
-			st.Status = spec.StatusRunning
-			st.Pid = os.Getpid()
-			if err := runHooks(rec.Hooks.StartContainer, st); err != nil {
-				fmt.Fprintf(os.Stderr, "sbx: container: %v\n", err)
-				return 125
-			}
-		}
-	}
-	sb, err := launcher.Start(cfg.Plan, os.Stdin, os.Stdout, os.Stderr)
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "sbx: container: %v\n", err)
+		fifo.Write([]byte("error: " + err.Error()))
+		fifo.Close()
 		return 125
 	}
+	var rec record
+	if b, err := os.ReadFile(filepath.Join(cfg.Dir, "state.json")); err == nil {
+		json.Unmarshal(b, &rec)
+	}
+	// The sandbox is built with its program held: startContainer hooks run in it first,
+	// and start returns once the program runs.
+	cfg.Plan.Hold = true
+	sb, err := launcher.Start(cfg.Plan, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		return fail(err)
+	}
 	go serveExecs(execs, sb)
+	if rec.Hooks != nil {
+		st := rec.State
+		st.Status = spec.StatusCreated
+		st.Pid = os.Getpid()
+		if err := startContainerHooks(sb, rec.Hooks.StartContainer, st); err != nil {
+			sb.Kill()
+			return fail(err)
+		}
+	}
+	// An error here (the program cannot run) is the kernel's to report, with its status.
+	sb.Release()
+	fifo.Close()
 	// Every signal an engine sends (stop, kill, custom stop signals) goes to the app.
 	var relay []os.Signal
 	for s := syscall.Signal(1); s < 32; s++ {

@@ -209,6 +209,37 @@ func (b *builder) apply(m Mount) error {
 		}
 		b.ns.Mount(at, root, "sysfs", "sysfs", true)
 		return nil
+	case MountMask, MountReadOnly:
+		root := b.ns.Root()
+		// The path itself is covered, not what a final symlink names (runc refuses to
+		// follow one out of the root; inside the kernel's namespace there is no out).
+		at, err := b.ns.Resolve(m.Path, vfs.ResolveOpts{Root: root, Start: root, Follow: false})
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s path %s: %w", m.Kind, m.Path, err)
+		}
+		a, err := at.Dentry.Inode().Stat()
+		if err != nil {
+			return fmt.Errorf("%s path %s: %w", m.Kind, m.Path, err)
+		}
+		isDir := a.Mode&unix.S_IFMT == unix.S_IFDIR
+		if m.Kind == MountReadOnly {
+			b.ns.Mount(at, at.Dentry.Inode(), at.Mount.FSType, at.Mount.Source, true)
+			return nil
+		}
+		if isDir {
+			_, empty := tmpfs.New(b.mf, tmpfs.Options{Dev: b.devs.next(), Mode: 0o755})
+			b.ns.Mount(at, empty, "tmpfs", "tmpfs", true)
+			return nil
+		}
+		null, err := b.ns.Resolve("/dev/null", vfs.ResolveOpts{Root: root, Start: root, Follow: true})
+		if err != nil {
+			return fmt.Errorf("masking %s: the null device: %w", m.Path, err)
+		}
+		b.ns.Mount(at, null.Dentry.Inode(), null.Mount.FSType, null.Mount.Source, false)
+		return nil
 	}
 	return fmt.Errorf("unknown layout step %q for %s", m.Kind, m.Path)
 }

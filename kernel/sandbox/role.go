@@ -196,7 +196,19 @@ func run(stderr io.Writer) (int, error) {
 		}
 	}
 	mark("filesystem built")
-	go serveControl(k, b.files, userTTY)
+	// Held (Config.Hold), the program runs when the control channel says start; until then
+	// processes started from outside (startContainer hooks) run in the built sandbox.
+	var startReq chan chan error
+	var start func() error
+	if cfg.Hold {
+		startReq = make(chan chan error)
+		start = func() error {
+			done := make(chan error)
+			startReq <- done
+			return <-done
+		}
+	}
+	go serveControl(k, b.files, userTTY, start)
 	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
 		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
 			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
@@ -213,6 +225,11 @@ func run(stderr io.Writer) (int, error) {
 	t, err := k.NewInitGroup(root, cwd)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
+	}
+	var started chan error
+	if startReq != nil {
+		go serveExec(k, ns)
+		started = <-startReq
 	}
 	pid := t.Group().PID
 	if installStdio(t, ns, userTTY) {
@@ -234,13 +251,22 @@ func run(stderr io.Writer) (int, error) {
 		}
 		var e unix.Errno
 		if errors.As(err, &e) {
-			return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], errnoText(e))
+			err = fmt.Errorf("cannot run %s: %v", cfg.Argv[0], errnoText(e))
+		} else {
+			err = fmt.Errorf("cannot run %s: %v", cfg.Argv[0], err)
 		}
-		return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], err)
+		if started != nil {
+			started <- err
+		}
+		return code, err
 	}
 	mark("program loaded")
 	t.Run()
-	go serveExec(k, ns)
+	if started != nil {
+		close(started)
+	} else {
+		go serveExec(k, ns)
+	}
 	<-k.Done()
 	if mp, ok := kplat.(*markPlatform); ok {
 		mark("app exited (" + mp.summary() + ")")
