@@ -76,6 +76,7 @@ busybox httpd -f -p %[2]d -h %[1]s/www & srv=$!
 trap 'kill $srv; podman rm -f -t 0 %[3]s >/dev/null 2>&1' EXIT
 gw=$(podman inspect --format '{{.NetworkSettings.Gateway}}' %[3]s)
 echo "container got: $(fetch $gw %[2]d)"
+curl -s --max-time 2 http://127.0.0.1:80/ >/dev/null && echo "the server listens outside its namespace"
 `, imgDir, port+1, name)
 			}
 			path := filepath.Join(imgDir, "net.sh")
@@ -92,6 +93,9 @@ echo "container got: $(fetch $gw %[2]d)"
 			}
 			if !strings.Contains(r.Stdout, "loopback got: served by the container\n") {
 				t.Errorf("the container did not reach its own server on its loopback: exit %d stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)
+			}
+			if strings.Contains(r.Stdout, "outside its namespace") {
+				t.Error("the container's server listens in the engine's network namespace, not its own")
 			}
 			if root && !strings.Contains(r.Stdout, "container got: served by the host\n") {
 				t.Errorf("the container did not reach its network's gateway: exit %d stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)
