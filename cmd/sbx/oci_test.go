@@ -163,7 +163,10 @@ func TestOCILifecycle(t *testing.T) {
 				s.Process.Args = []string{"/bin/sh", "-c", "echo app >> /hooks/hooks; echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
 				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/hooks", Type: "bind", Source: hookDir, Options: []string{"rbind"}})
 				hook := func(name, out string) spec.Hook {
-					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $(pwd) $s" >> ` + out}}
+					// Whether the hook runs in the network namespace of the state's PID
+					// (the container's process).
+					netns := `pid=$(echo "$s" | sed 's/.*"pid":\([0-9]*\).*/\1/'); [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/$pid/ns/net)" ] && n=in || n=out;`
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; ` + netns + ` echo "` + name + ` $(pwd) $n $s" >> ` + out}}
 				}
 				s.Hooks = &spec.Hooks{Prestart: []spec.Hook{hook("prestart", hookOut)}, CreateRuntime: []spec.Hook{hook("createRuntime", hookOut)},
 					CreateContainer: []spec.Hook{hook("createContainer", hookOut)},
@@ -226,7 +229,10 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("state", "c1"); code == 0 || !strings.Contains(errs, "does not exist") {
 				t.Errorf("state of a deleted container: exit %d, %q", code, errs)
 			}
-			checkHookLines(t, hookOut, bundle)
+			// As root the container has a network namespace of its own, which
+			// createContainer runs in; an ordinary user's runtime makes none.
+			outside := map[bool]string{true: "out", false: "in"}[os.Getuid() == 0 && u.Name == "self"]
+			checkHookLines(t, hookOut, bundle, outside)
 			// delete --force of a created container, and of a missing one.
 			if _, errs, code := r.run("create", "--bundle", bundle, "c2"); code != 0 {
 				t.Fatalf("create c2: %s", errs)
@@ -258,13 +264,15 @@ func TestOCILifecycle(t *testing.T) {
 }
 
 // checkHookLines checks the hooks' lines: each in its order, in its place (the runtime's
-// working directory, the container's root filesystem, the sandbox), with the state of its
+// working directory and network namespace, which is outside the container's as root; the
+// container's root filesystem and network namespace; the sandbox), with the state of its
 // time; the app's line comes after startContainer's.
-func checkHookLines(t *testing.T, path, bundle string) {
+func checkHookLines(t *testing.T, path, bundle, outside string) {
 	t.Helper()
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	order := []string{"prestart / ", "createRuntime / ", "createContainer " + filepath.Join(bundle, "rootfs") + " ", "startContainer sbx hooks {", "", "", "poststop / "}
+	order := []string{"prestart / " + outside + " ", "createRuntime / " + outside + " ", "createContainer " + filepath.Join(bundle, "rootfs") + " in ",
+		"startContainer sbx hooks {", "", "", "poststop / "}
 	if len(lines) != len(order) {
 		t.Fatalf("hooks ran as %q, want %d lines", b, len(order))
 	}
@@ -273,7 +281,7 @@ func checkHookLines(t *testing.T, path, bundle string) {
 	if lines[4] != "app" {
 		lines[4], lines[5] = lines[5], lines[4]
 	}
-	order[4], order[5] = "app", "poststart / "
+	order[4], order[5] = "app", "poststart / "+outside+" "
 	for i, want := range order {
 		if !strings.HasPrefix(lines[i], want) {
 			t.Errorf("hook line %d = %q, want it to start with %q (all: %q)", i, lines[i], want, b)
