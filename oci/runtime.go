@@ -292,6 +292,12 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 			}
 		}()
 	}
+	if res != nil && res.CPU != nil && res.CPU.Cpus != "" {
+		if err := setCPUs(rec.Pid, res.CPU.Cpus); err != nil {
+			cmd.Process.Kill()
+			return err
+		}
+	}
 	if err := r.save(dir, rec); err != nil {
 		cmd.Process.Kill()
 		return err

@@ -492,9 +492,9 @@ func TestOCIResources(t *testing.T) {
 			cg := fmt.Sprintf("/sbxtest-%d", time.Now().UnixNano())
 			bundle := ociBundle(t, func(s *spec.Spec) {
 				// The inner shell forks until it cannot (and dies of it).
-				s.Process.Args = []string{"/bin/sh", "-c", `/bin/sh -c 'while :; do sleep 30 & done'; echo spawned; exec sleep 30`}
+				s.Process.Args = []string{"/bin/sh", "-c", `echo "cpus $(busybox nproc)"; /bin/sh -c 'while :; do sleep 30 & done'; echo spawned; exec sleep 30`}
 				s.Linux.Resources = &spec.Resources{Memory: &spec.Memory{Limit: &mem}, Pids: &spec.Pids{Limit: 6},
-					CPU: &spec.CPU{Quota: &quota, Period: &period}}
+					CPU: &spec.CPU{Quota: &quota, Period: &period, Cpus: "0"}}
 				s.Linux.CgroupsPath = cg
 			})
 			r := newRuncCLI(t, u)
@@ -529,6 +529,9 @@ func TestOCIResources(t *testing.T) {
 			if ev.Type != "stats" || ev.ID != "r1" || ev.Data.Memory.Usage.Limit != uint64(mem) || ev.Data.Memory.Usage.Usage == 0 ||
 				ev.Data.Pids.Limit != 6 || ev.Data.Pids.Current < 2 || ev.Data.Pids.Current > 6 || ev.Data.CPU.Usage.Total == 0 {
 				t.Errorf("events --stats = %s, want memory limit %d in use, at most 6 processes of 6, CPU time", out, mem)
+			}
+			if !strings.Contains(r.output(), "cpus 1\n") {
+				t.Errorf("cpu.cpus 0: the container sees other CPUs: %q", r.output())
 			}
 			if !strings.Contains(r.output(), "can't fork") {
 				t.Errorf("forks beyond pids.limit did not fail: %q", r.output())
