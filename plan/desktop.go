@@ -44,6 +44,40 @@ func planX11(p *launcher.Plan, o *Options) error {
 	return nil
 }
 
+// planWayland brokers the user's Wayland compositor: its socket ($WAYLAND_DISPLAY, a name
+// in $XDG_RUNTIME_DIR or an absolute path) at /run/user/<uid>/<name> inside, named by an
+// absolute WAYLAND_DISPLAY. Files travel both ways over it (SCM_RIGHTS: wl_shm buffers,
+// keymaps, clipboard pipes; kernel/syscalls/rights.go). The compositor sees every
+// connection as the user's own: Debian 12's weston offers no wp_security_context_v1.
+func planWayland(p *launcher.Plan, o *Options) error {
+	name := o.getenv("WAYLAND_DISPLAY")
+	if name == "" {
+		return fmt.Errorf("WAYLAND_DISPLAY is not set")
+	}
+	host := name
+	if !filepath.IsAbs(name) {
+		rt := o.getenv("XDG_RUNTIME_DIR")
+		if rt == "" {
+			return fmt.Errorf("WAYLAND_DISPLAY=%s names no path and XDG_RUNTIME_DIR is not set", name)
+		}
+		host = filepath.Join(rt, name)
+	}
+	if st, err := os.Stat(host); err != nil || st.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("no Wayland socket at %s", host)
+	}
+	dir := fmt.Sprintf("/run/user/%d", o.UID)
+	inside := dir + "/" + filepath.Base(host)
+	if p.Sockets == nil {
+		p.Sockets = map[string]string{}
+	}
+	p.Sockets[inside] = host
+	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSocket, Path: inside})
+	p.Env = setEnv(p.Env, "WAYLAND_DISPLAY", inside)
+	p.Env = setEnv(p.Env, "XDG_RUNTIME_DIR", dir)
+	p.Env = unsetEnv(p.Env, "WAYLAND_SOCKET") // an FD of the launcher's, never the app's
+	return nil
+}
+
 // planPulse brokers the user's PulseAudio server (also pipewire-pulse): its native socket
 // ($PULSE_SERVER's unix: path, else $XDG_RUNTIME_DIR/pulse/native) at
 // /run/user/<uid>/pulse/native inside, its cookie (the app's own writable file: libpulse

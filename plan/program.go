@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
@@ -192,6 +193,22 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 			x11 = true
 		}
 	}
+	if prof.Display.Wayland {
+		switch {
+		case x11 && !vfs.MemfdsHostBacked:
+			if o.getenv("WAYLAND_DISPLAY") != "" {
+				p.Warnings = append(p.Warnings, "Wayland display withheld: the sandbox's memfds cannot reach the compositor yet (wl_shm buffers); apps use X11")
+			}
+			p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
+		default:
+			if err := planWayland(p, &o); err != nil {
+				if !x11 {
+					p.Warnings = append(p.Warnings, "Wayland display withheld: "+err.Error())
+				}
+				p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
+			}
+		}
+	}
 	pulse := false
 	if prof.Audio.PulseAudio {
 		if err := planPulse(p, &o); err != nil {
@@ -218,9 +235,6 @@ func withheld(p *profiles.Profile, x11, pulse bool) []string {
 	var w []string
 	if !p.DBus.System.Empty() {
 		w = append(w, "the system bus")
-	}
-	if p.Display.Wayland && !x11 {
-		w = append(w, "display (Wayland)")
 	}
 	if p.Audio.PulseAudio && !pulse {
 		w = append(w, "audio (PulseAudio)")

@@ -190,9 +190,14 @@ func TestNetNamesAndListen(t *testing.T) {
 		"serve":   "[network]\nlisten = [\"0.0.0.0:8080\"]\n",
 		"private": "[network]\nmode = \"none\"\n",
 		"ping":    "[network]\nmode = \"filtered\"\nallow = [\"192.0.2.10\"]\n",
+		// Name rules of host and listen (resolved by the broker, not pinned).
+		"hostname":   "[network]\nhost = [\"printer.test:8631\"]\n",
+		"hostother":  "[network]\nhost = [\"other.test:8631\"]\n",
+		"listenname": "[network]\nlisten = [\"here.test:8082\"]\n",
 	})
 	script, _ := filepath.Abs("testdata/netns.sh")
-	want := "good: host page\nother: exit 7\npinned: exit 7\ngetent good: 192.0.2.10      good.test\ngetent evil: exit 2\nno dns: exit 2\nping: ttl=64\nping refused: exit 2\nlisten: inside\nprivate: exit 7\n"
+	want := "good: host page\nother: exit 7\npinned: exit 7\ngetent good: 192.0.2.10      good.test\ngetent evil: exit 2\nno dns: exit 2\nping: ttl=64\nping refused: exit 2\nlisten: inside\n" +
+		"host by name: host page\nhost by other name: exit 7\nlisten by name, other address: EACCES\nlisten by name: named\nprivate: exit 7\n"
 	for _, u := range []struct{ name, runas string }{{"root", ""}, {"nobody", "65534"}} {
 		t.Run(u.name, func(t *testing.T) {
 			r := sbxtest.Run(t, sbxtest.Users()[0], "", "", "unshare", "-n", "-m", "sh", script, sbxtest.Binary(t), dir, u.runas)

@@ -49,7 +49,11 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 				return out, unix.EFAULT
 			}
 		}
-		out = append(out, m.mf.Slice(v.memOff+int64(a-v.Start), int64(hi-a)))
+		bufs, err := m.mf.Slices(v.memOff+int64(a-v.Start), int64(hi-a))
+		if err != nil {
+			return out, unix.EFAULT
+		}
+		out = append(out, bufs...)
 		a = hi
 	}
 	if end != addr+uint64(n) {

@@ -2,17 +2,18 @@
 // about app memory, backed by ranges of the sandbox's memory file, and mirrored into a
 // platform.AddressSpace.
 //
-// Model: every VMA maps one contiguous range of the memory file. Private VMAs own their
+// Model: every VMA maps one contiguous range of virtual memory-file offsets, which get
+// physical space in the memory file only where touched (memfile.go). Private VMAs own their
 // range exclusively (freed when unmapped); shared VMAs hold a reference on a SharedRange
 // owned by a kernel file (tmpfs, memfd, shared anonymous memory) and never free it
-// themselves. Anonymous and shared mappings are made eagerly: the memory file is sparse, so
-// an untouched page costs nothing, and the app never faults on a valid access. Private file
+// themselves. The platform maps the touched parts of a VMA; the first access to another part
+// faults into the kernel, which touches and maps its chunk (spans.go). Private file
 // mappings are filled lazily, at the first fault or kernel access of each page (lazy.go), so
 // that a program's libraries are not copied in whole at every exec; any other fault means
 // SIGSEGV.
 //
-// Locking: MM.mu protects the VMA list, brk and the platform address space calls made on
-// its behalf. MemoryFile has its own lock, taken under MM.mu.
+// Locking: MM.mu protects the VMA list, the mapped spans, brk and the platform address
+// space calls made on its behalf. MemoryFile has its own locks, taken under MM.mu.
 package mm
 
 import (
@@ -116,6 +117,9 @@ type MM struct {
 
 	// limitAS and limitData are RLIMIT_AS and RLIMIT_DATA in bytes (SetLimits). protected by mu
 	limitAS, limitData uint64
+
+	// mapped is what the platform address space maps (spans.go). protected by mu
+	mapped spans
 
 	users users
 	// faultGen counts fault-time fills (see HandleFault).
@@ -269,20 +273,15 @@ func (m *MM) findFreeLocked(hint, length uint64) (uint64, error) {
 // minMmapAddr is vm.mmap_min_addr.
 const minMmapAddr = 0x10000
 
-// insertLocked adds v, which must not overlap, and mirrors it into the platform (a lazy
-// VMA inaccessible until its pages fault in).
+// insertLocked adds v, which must not overlap, and mirrors its touched parts into the
+// platform (a lazy VMA's inaccessible until its pages fault in), where nothing may be
+// mapped in its range.
 func (m *MM) insertLocked(v *VMA) error {
-	prot := v.platformProt()
 	if v.lazy != nil {
 		i, j := v.lazyPages(v.Start, v.End)
-		if v.lazy.entry != nil && v.lazy.allFilled(i, j) {
-			v.lazy.mapped.setRange(i, j) // page-cache pages filled already: no faults
-		} else {
-			prot = 0
-			v.lazy.mapped.clearRange(i, j)
-		}
+		v.lazy.mapped.clearRange(i, j)
 	}
-	if err := m.as.MapFile(v.Start, v.End-v.Start, v.memOff, prot); err != nil {
+	if err := m.mapRangeLocked(v, v.Start, v.End); err != nil {
 		return err
 	}
 	i := m.findLocked(v.Start)
@@ -331,7 +330,7 @@ func (m *MM) removeLocked(start, end uint64) error {
 	if j > i {
 		m.vmas = append(m.vmas[:i], m.vmas[j:]...)
 	}
-	return m.as.Unmap(start, end-start)
+	return m.unmapRangeLocked(start, end)
 }
 
 // MapOpts describes an mmap request after argument decoding.
@@ -431,7 +430,7 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		if o.Source != nil && o.Hold != nil {
 			v.lazy = newLazyFill(o.Source, o.Hold, off, o.Offset, int(length/PageSize))
 		} else if o.Source != nil {
-			if _, err := o.Source.ReadAt(m.mf.Slice(off, int64(length)), o.Offset); err != nil && err != errEOF {
+			if err := m.mf.fillFrom(o.Source, off, int64(length), o.Offset); err != nil {
 				m.mf.Free(off, int64(length))
 				return 0, err
 			}
@@ -446,11 +445,6 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	if err := m.insertLocked(v); err != nil {
 		m.dropLocked(v)
 		return 0, err
-	}
-	if v.lazy != nil && v.lazy.entry != nil {
-		if err := m.mapFilledLocked(v); err != nil {
-			return 0, err
-		}
 	}
 	return addr, nil
 }
@@ -524,7 +518,7 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 	var runProt platform.Prot
 	flush := func() error {
 		if runEnd > runStart {
-			return m.as.Protect(runStart, runEnd-runStart, runProt)
+			return m.protectLocked(runStart, runEnd, runProt)
 		}
 		return nil
 	}
@@ -646,7 +640,7 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 		moved = append(moved, m.vmas[j])
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
-	if err := m.as.Unmap(oldAddr, oldLen); err != nil {
+	if err := m.unmapRangeLocked(oldAddr, oldAddr+oldLen); err != nil {
 		return 0, err
 	}
 	var last *VMA
@@ -695,7 +689,7 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 		if v.lazy != nil && v.lazy.entry == nil {
 			w.lazy = newLazyFill(v.Source, v.lazy.hold, off, w.FileOff, int(size/PageSize))
 		} else if v.Source != nil {
-			if _, err := v.Source.ReadAt(m.mf.Slice(off, int64(size)), w.FileOff); err != nil && err != errEOF {
+			if err := m.mf.fillFrom(v.Source, off, int64(size), w.FileOff); err != nil {
 				m.mf.Free(off, int64(size))
 				return err
 			}
@@ -816,25 +810,27 @@ func (m *MM) discardLocked(v *VMA) error {
 	}
 	n := int64(v.End - v.Start)
 	if v.cow {
-		// Others may share the pages: this address space gets a fresh range instead.
+		// Others may share the pages: this address space gets a fresh range instead,
+		// untouched (mapped again at the next access).
 		off, err := m.mf.Allocate(n)
 		if err != nil {
 			return err
 		}
-		if err := m.as.MapFile(v.Start, v.End-v.Start, off, v.Prot); err != nil {
+		if err := m.unmapRangeLocked(v.Start, v.End); err != nil {
 			m.mf.Free(off, n)
 			return err
 		}
 		m.mf.DecRef(v.memOff, n)
 		v.memOff, v.cow = off, false
 	} else {
-		_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, v.memOff, n)
+		m.mf.punch(v.memOff, n)
 	}
 	if v.Source != nil {
 		// Private file pages go back to the file's contents.
-		if _, err := v.Source.ReadAt(m.mf.Slice(v.memOff, n), v.FileOff); err != nil && err != errEOF {
+		if err := m.mf.fillFrom(v.Source, v.memOff, n, v.FileOff); err != nil {
 			return err
 		}
+		return m.mapRangeLocked(v, v.Start, v.End)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func Clone(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // childPidfd gives the parent of a new child a pidfd for it (CLONE_PIDFD), written as an
 // int at addr.
 func childPidfd(t *kernel.Task, tid int32, addr uint64) error {
-	tg := t.Kernel().GroupByPID(tid)
+	tg := t.GroupByPID(tid)
 	if tg == nil {
 		return unix.ESRCH
 	}
@@ -147,7 +147,7 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		pid = p.tg.PID
+		pid = t.PIDOf(p.tg)
 		// On a non-blocking pidfd, a wait that would block says EAGAIN instead.
 		pidfdNonblock = fd.StatusFlags()&unix.O_NONBLOCK != 0 && opts&unix.WNOHANG == 0
 		fd.DecRef()

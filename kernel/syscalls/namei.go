@@ -992,7 +992,7 @@ func Chroot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err := vfs.CheckAccess(t.Creds(), at, vfs.MayExec); err != nil {
 		return 0, err
 	}
-	if !capable(t, unix.CAP_SYS_CHROOT) {
+	if !t.NSCapable(t.Group().UserNS(), unix.CAP_SYS_CHROOT) {
 		return 0, unix.EPERM
 	}
 	t.SetRoot(vd)

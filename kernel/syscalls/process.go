@@ -6,39 +6,62 @@ import (
 	"runtime"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
 
 // Getpid implements getpid(2).
-func Getpid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Group().PID), nil }
+func Getpid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return uint64(t.PIDOf(t.Group())), nil
+}
 
 // Getppid implements getppid(2).
 func Getppid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return uint64(t.Group().PPID()), nil
+	return uint64(t.PIDOf(t.Group().Parent())), nil
 }
 
 // Gettid implements gettid(2).
-func Gettid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.TID), nil }
+func Gettid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.VisibleTID()), nil }
+
+// seenIDs are the caller's credentials in its user namespace's numbers (overflow IDs for
+// the unmapped ones): credentials are kept in the root namespace's.
+func seenIDs(t *kernel.Task) *vfs.Creds {
+	c := t.Creds()
+	u := t.Group().UserNS()
+	if u.IsRoot() {
+		return c
+	}
+	for _, p := range []*uint32{&c.UID, &c.EUID, &c.SUID, &c.FSUID} {
+		*p = u.MapUID(*p)
+	}
+	for _, p := range []*uint32{&c.GID, &c.EGID, &c.SGID, &c.FSGID} {
+		*p = u.MapGID(*p)
+	}
+	for i := range c.Groups {
+		c.Groups[i] = u.MapGID(c.Groups[i])
+	}
+	return c
+}
 
 // Getuid implements getuid(2).
-func Getuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Creds().UID), nil }
+func Getuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(seenIDs(t).UID), nil }
 
 // Geteuid implements geteuid(2).
 func Geteuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return uint64(t.Creds().EUID), nil
+	return uint64(seenIDs(t).EUID), nil
 }
 
 // Getgid implements getgid(2).
-func Getgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Creds().GID), nil }
+func Getgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(seenIDs(t).GID), nil }
 
 // Getegid implements getegid(2).
 func Getegid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return uint64(t.Creds().EGID), nil
+	return uint64(seenIDs(t).EGID), nil
 }
 
 // Getresuid implements getresuid(2).
 func Getresuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	c := t.Creds()
+	c := seenIDs(t)
 	for i, v := range []uint32{c.UID, c.EUID, c.SUID} {
 		if err := putU32(t, a[i], v); err != nil {
 			return 0, err
@@ -49,7 +72,7 @@ func Getresuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getresgid implements getresgid(2).
 func Getresgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	c := t.Creds()
+	c := seenIDs(t)
 	for i, v := range []uint32{c.GID, c.EGID, c.SGID} {
 		if err := putU32(t, a[i], v); err != nil {
 			return 0, err
@@ -60,7 +83,7 @@ func Getresgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getgroups implements getgroups(2).
 func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	c := t.Creds()
+	c := seenIDs(t)
 	n := int(int32(a[0]))
 	if n < 0 {
 		return 0, unix.EINVAL
@@ -291,7 +314,8 @@ func Execveat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
 	b := make([]byte, 65*6)
-	for i, s := range []string{"Linux", k.Hostname, k.Release, k.Version, "x86_64", "(none)"} {
+	host, domain := t.Group().Hostname()
+	for i, s := range []string{"Linux", host, k.Release, k.Version, "x86_64", domain} {
 		copy(b[65*i:65*i+64], s)
 	}
 	if _, err := t.CopyOut(a[0], b); err != nil {
@@ -377,7 +401,7 @@ func Setrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	pid := int32(a[0])
 	if pid != 0 && pid != t.Group().PID {
-		if t.Kernel().GroupByPID(pid) == nil {
+		if t.GroupByPID(pid) == nil {
 			return 0, unix.ESRCH
 		}
 		return 0, unix.EPERM
@@ -469,7 +493,7 @@ func SetRobustList(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // GetRobustList implements get_robust_list(2) for the calling thread.
 func GetRobustList(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[0] != 0 && int32(a[0]) != t.TID {
-		if t.Kernel().TaskByTID(int32(a[0])) == nil {
+		if t.TaskByTID(int32(a[0])) == nil {
 			return 0, unix.ESRCH
 		}
 		return 0, unix.EPERM
@@ -512,7 +536,7 @@ func ncpu() int { return runtime.NumCPU() }
 
 // SchedGetaffinity implements sched_getaffinity(2).
 func SchedGetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if pid := int32(a[0]); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
+	if pid := int32(a[0]); pid != 0 && t.TaskByTID(pid) == nil {
 		return 0, unix.ESRCH
 	}
 	size := a[1]
@@ -532,7 +556,7 @@ func SchedGetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // SchedSetaffinity implements sched_setaffinity(2): accepted, placement is the kernel's.
 func SchedSetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if pid := int32(a[0]); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
+	if pid := int32(a[0]); pid != 0 && t.TaskByTID(pid) == nil {
 		return 0, unix.ESRCH
 	}
 	return 0, nil
@@ -633,31 +657,31 @@ func Personality(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Getpgrp implements getpgrp(2).
 func Getpgrp(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	pgid, _ := t.Group().IDs()
-	return uint64(pgid), nil
+	return uint64(t.VisiblePID(pgid)), nil
 }
 
 // Getpgid implements getpgid(2).
 func Getpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	tg := t.Group()
 	if pid := int32(a[0]); pid != 0 {
-		if tg = t.Kernel().GroupByPID(pid); tg == nil {
+		if tg = t.GroupByPID(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
 	pgid, _ := tg.IDs()
-	return uint64(pgid), nil
+	return uint64(t.VisiblePID(pgid)), nil
 }
 
 // Getsid implements getsid(2).
 func Getsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	tg := t.Group()
 	if pid := int32(a[0]); pid != 0 {
-		if tg = t.Kernel().GroupByPID(pid); tg == nil {
+		if tg = t.GroupByPID(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
 	_, sid := tg.IDs()
-	return uint64(sid), nil
+	return uint64(t.VisiblePID(sid)), nil
 }
 
 // Setpgid implements setpgid(2) for the caller.
@@ -666,22 +690,23 @@ func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if pgid < 0 {
 		return 0, unix.EINVAL
 	}
-	tg := t.Group()
-	if pid != 0 && pid != tg.PID {
-		if t.Kernel().GroupByPID(pid) == nil {
+	target := t.Group()
+	if pid != 0 {
+		if target = t.GroupByPID(pid); target == nil {
 			return 0, unix.ESRCH
 		}
-	} else if pid == 0 {
-		pid = tg.PID
 	}
-	target := t.Kernel().GroupByPID(pid)
+	// Process groups are kept by root namespace numbers.
 	if pgid == 0 {
-		pgid = pid
+		pgid = target.PID
+	} else if pgid = t.RootPID(pgid); pgid == 0 {
+		return 0, unix.EPERM
 	}
 	return 0, target.SetPgid(pgid)
 }
 
 // Setsid implements setsid(2).
 func Setsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return t.Group().Setsid()
+	sid, err := t.Group().Setsid()
+	return uint64(t.VisiblePID(int32(sid))), err
 }

@@ -37,7 +37,7 @@ func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, e
 		if who == 0 {
 			return []*kernel.ThreadGroup{t.Group()}, nil
 		}
-		if tg := t.Kernel().GroupByPID(who); tg != nil {
+		if tg := t.GroupByPID(who); tg != nil {
 			return []*kernel.ThreadGroup{tg}, nil
 		}
 		return nil, unix.ESRCH
@@ -90,7 +90,7 @@ func schedTarget(t *kernel.Task, pid int32) error {
 	if pid < 0 {
 		return unix.EINVAL
 	}
-	if pid != 0 && t.Kernel().GroupByPID(pid) == nil && t.Kernel().TaskByTID(pid) == nil {
+	if pid != 0 && t.GroupByPID(pid) == nil && t.TaskByTID(pid) == nil {
 		return unix.ESRCH
 	}
 	return nil

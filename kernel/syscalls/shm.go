@@ -58,7 +58,8 @@ func (s *shmSegment) ReadAt(p []byte, off int64) (int, error) {
 	if off >= s.size {
 		return 0, io.EOF
 	}
-	n := copy(p, s.mf.Slice(s.memOff+off, min(int64(len(p)), s.size-off)))
+	n := int(min(int64(len(p)), s.size-off))
+	s.mf.ReadAt(p[:n], s.memOff+off)
 	if n < len(p) {
 		return n, io.EOF
 	}

@@ -117,7 +117,7 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
 	switch {
 	case pid > 0:
-		tg := k.GroupByPID(pid)
+		tg := t.GroupByPID(pid)
 		if tg == nil {
 			return 0, unix.ESRCH
 		}
@@ -138,14 +138,17 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		pgid, _ := t.Group().IDs()
 		if pid < -1 {
-			pgid = -pid
+			pgid = t.RootPID(-pid)
 		}
 		// Linux succeeds if any process could be signalled; else the last error.
 		found, sent := false, false
 		for _, tg := range k.Groups() {
 			g, _ := tg.IDs()
+			if t.PIDOf(tg) == 0 {
+				continue // outside the caller's PID namespace
+			}
 			if pid == -1 || g == pgid {
-				if pid == -1 && (tg == t.Group() || tg.PID == 1) {
+				if pid == -1 && (tg == t.Group() || tg.PID == 1 || t.PIDOf(tg) == 1) {
 					continue
 				}
 				found = true
@@ -198,8 +201,8 @@ func Tgkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if tgid <= 0 || tid <= 0 || sig < 0 || sig > 64 {
 		return 0, unix.EINVAL
 	}
-	target := t.Kernel().TaskByTID(tid)
-	if target == nil || target.Group().PID != tgid {
+	target := t.TaskByTID(tid)
+	if target == nil || t.PIDOf(target.Group()) != tgid {
 		return 0, unix.ESRCH
 	}
 	if !mayKill(t, target.Group(), sig) {
@@ -215,7 +218,7 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if tid <= 0 || sig < 0 || sig > 64 {
 		return 0, unix.EINVAL
 	}
-	target := t.Kernel().TaskByTID(tid)
+	target := t.TaskByTID(tid)
 	if target == nil {
 		return 0, unix.ESRCH
 	}

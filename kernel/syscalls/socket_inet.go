@@ -71,9 +71,19 @@ func inetFD(t *kernel.Task, fdn uint64) (*vfs.FileDescription, *inet.Socket) {
 	return nil, nil
 }
 
-// readSockaddrIn decodes a sockaddr_in or sockaddr_in6 for a socket of family. AF_UNSPEC
-// comes back as an invalid address.
-func readSockaddrIn(t *kernel.Task, family int, addr, size uint64) (netip.AddrPort, error) {
+// addrUse is what an address read from the app is for: scoped IPv6 addresses are checked
+// differently by connect, bind and an unconnected send.
+type addrUse int
+
+const (
+	forConnect addrUse = iota
+	forBind
+	forSend
+)
+
+// readSockaddrIn decodes a sockaddr_in or sockaddr_in6 for a socket of family, used for use.
+// AF_UNSPEC comes back as an invalid address.
+func readSockaddrIn(t *kernel.Task, family int, addr, size uint64, use addrUse) (netip.AddrPort, error) {
 	if size < 2 || size > 128 {
 		return netip.AddrPort{}, unix.EINVAL
 	}
@@ -102,13 +112,45 @@ func readSockaddrIn(t *kernel.Task, family int, addr, size uint64) (netip.AddrPo
 			return netip.AddrPort{}, unix.EAFNOSUPPORT
 		}
 		ip := netip.AddrFrom16([16]byte(b[8:24]))
+		var scope uint32
 		if size >= 28 {
-			if scope := binary.LittleEndian.Uint32(b[24:]); scope != 0 && ip.IsLinkLocalUnicast() {
-				return netip.AddrPort{}, unix.EINVAL // scoped (link-local) destinations are not offered
-			}
+			scope = binary.LittleEndian.Uint32(b[24:])
 		}
-		return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(b[2:])), nil
+		ip, err := scopedIn(t, ip, scope, use)
+		return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(b[2:])), err
 	}
+}
+
+// scopedIn applies ipv6(7)'s sin6_scope_id: a link-local address needs one (connect and bind
+// fail with EINVAL without; an unconnected send goes out the default interface) naming one of
+// the sandbox's interfaces: lo has no link-local address and no route to one; eth0 stands for
+// the host's interface, which the net broker picks (the address comes back with zone
+// "eth0"). Any other address ignores its scope, as Linux does.
+func scopedIn(t *kernel.Task, ip netip.Addr, scope uint32, use addrUse) (netip.Addr, error) {
+	if !ip.IsLinkLocalUnicast() || ip.Is4In6() {
+		return ip, nil
+	}
+	if scope == 0 {
+		if use == forSend {
+			return ip, nil
+		}
+		return ip, unix.EINVAL
+	}
+	name := ""
+	for _, ifc := range t.Kernel().Net.Interfaces() {
+		if uint32(ifc.Index) == scope {
+			name = ifc.Name
+		}
+	}
+	switch {
+	case use == forBind && name == "":
+		return ip, unix.ENODEV
+	case use == forBind:
+		return ip, unix.EADDRNOTAVAIL // neither lo nor eth0 has a link-local address
+	case name != "eth0":
+		return ip, unix.ENETUNREACH
+	}
+	return ip.WithZone(inet.ZoneEth0), nil
 }
 
 // sockaddrIn encodes a as family's sockaddr.
@@ -166,12 +208,12 @@ func deadline(d time.Duration) time.Time {
 }
 
 func inetConnect(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kernel.SyscallArgs) (uint64, error) {
-	dst, err := readSockaddrIn(t, s.Family, a[1], a[2])
+	dst, err := readSockaddrIn(t, s.Family, a[1], a[2], forConnect)
 	if err != nil {
 		return 0, err
 	}
 	if !dst.IsValid() && s.Type == unix.SOCK_STREAM {
-		return 0, unix.EAFNOSUPPORT // dissolving a stream's connection is not offered
+		return 0, s.Disconnect()
 	}
 	if s.Type == unix.SOCK_STREAM && s.Connected() && !s.Listening() {
 		if s.Pending() {
@@ -299,7 +341,7 @@ func inetSendto(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kerne
 	var to netip.AddrPort
 	if a[4] != 0 && s.Type != unix.SOCK_STREAM {
 		var err error
-		if to, err = readSockaddrIn(t, s.Family, a[4], a[5]); err != nil {
+		if to, err = readSockaddrIn(t, s.Family, a[4], a[5], forSend); err != nil {
 			return 0, err
 		}
 	}
@@ -333,7 +375,7 @@ func inetSendmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, h msgh
 	var to netip.AddrPort
 	if h.name != 0 && h.namelen != 0 && s.Type != unix.SOCK_STREAM {
 		var err error
-		if to, err = readSockaddrIn(t, s.Family, h.name, h.namelen); err != nil {
+		if to, err = readSockaddrIn(t, s.Family, h.name, h.namelen, forSend); err != nil {
 			return 0, err
 		}
 	}
@@ -464,7 +506,7 @@ func inetCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err er
 		r, err = inetConnect(t, fd, s, a)
 	case "bind":
 		var local netip.AddrPort
-		if local, err = readSockaddrIn(t, s.Family, a[1], a[2]); err == nil {
+		if local, err = readSockaddrIn(t, s.Family, a[1], a[2], forBind); err == nil {
 			if !local.IsValid() {
 				if s.Family != unix.AF_INET {
 					return 0, unix.EAFNOSUPPORT, true

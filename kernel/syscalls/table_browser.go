@@ -6,6 +6,9 @@ import "golang.org/x/sys/unix"
 func browserEntries() []entry {
 	return []entry{
 		partial(161, Chroot, "p", "paths in /proc (fd, cwd, root links) are shown from the sandbox root, not the chroot"),
+		partial(272, Unshare, "x", "namespaces live in the kernel: a new mount namespace shares the (immutable) mount table, IPC objects are shared between IPC namespaces, a new network namespace is only a name"),
+		sup(170, Sethostname, "s,d"), sup(171, Setdomainname, "s,d"),
+		partial(308, Setns, "i,x", "descriptors of /proc/PID/ns files; pidfds are refused (EINVAL)"),
 		sup(310, ProcessVMReadv, "i,x,d,x,d,d"), sup(311, ProcessVMWritev, "i,x,d,x,d,d"),
 		sup(329, PkeyMprotect, "x,d,x,i"), sup(330, PkeyAlloc, "x,x"), sup(331, PkeyFree, "i"),
 		refuse(444, unix.EOPNOTSUPP, "as a kernel with Landlock disabled at boot"),

@@ -36,7 +36,10 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 		return unix.ENOSPC
 	}
 	if in.capacity > 0 {
-		copy(in.fs.mf.Slice(off, in.attr.Size), in.fs.mf.Slice(in.memOff, in.attr.Size))
+		if err := in.fs.mf.CopyData(off, in.memOff, in.attr.Size); err != nil {
+			in.fs.mf.Free(off, c)
+			return unix.ENOSPC
+		}
 		in.fs.mf.Free(in.memOff, in.capacity)
 	}
 	in.memOff, in.capacity = off, c
@@ -53,7 +56,7 @@ func (in *Inode) truncateLocked(size int64) error {
 			return err
 		}
 	} else if in.capacity > 0 {
-		clear(in.fs.mf.Slice(in.memOff+size, in.attr.Size-size))
+		in.fs.mf.Zero(in.memOff+size, in.attr.Size-size)
 	}
 	in.attr.Size = size
 	return nil
@@ -69,7 +72,8 @@ func (in *Inode) ReadAt(p []byte, off int64) (int, error) {
 	if off >= in.attr.Size {
 		return 0, io.EOF
 	}
-	n := copy(p, in.fs.mf.Slice(in.memOff+off, min(int64(len(p)), in.attr.Size-off)))
+	n := int(min(int64(len(p)), in.attr.Size-off))
+	in.fs.mf.ReadAt(p[:n], in.memOff+off)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -119,9 +123,10 @@ func (f *regularFile) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (in
 		if off >= in.attr.Size {
 			break
 		}
-		c := copy(b, in.fs.mf.Slice(in.memOff+off, min(int64(len(b)), in.attr.Size-off)))
-		n += int64(c)
-		off += int64(c)
+		c := min(int64(len(b)), in.attr.Size-off)
+		in.fs.mf.ReadAt(b[:c], in.memOff+off)
+		n += c
+		off += c
 	}
 	return n, nil
 }
@@ -157,7 +162,12 @@ func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (i
 	}
 	var n int64
 	for _, b := range src {
-		copy(in.fs.mf.Slice(in.memOff+off+n, int64(len(b))), b)
+		if err := in.fs.mf.WriteAt(b, in.memOff+off+n); err != nil {
+			if n == 0 {
+				return 0, unix.ENOSPC
+			}
+			break
+		}
 		n += int64(len(b))
 	}
 	if off+n > in.attr.Size {
@@ -204,7 +214,7 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 			end = off + length
 		}
 		if off < end {
-			clear(in.fs.mf.Slice(in.memOff+off, end-off))
+			in.fs.mf.Zero(in.memOff+off, end-off)
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package net
 
 import (
 	"fmt"
+	gonet "net"
 	"net/netip"
 	"sync"
 
@@ -33,6 +34,8 @@ type Broker struct {
 	// them for eviction. protected by mu
 	pins   map[netip.Addr]*pin
 	pinSeq uint64
+	// lookups are the addresses names of listen and host rules resolved to (lookup.go).
+	lookups lookupCache
 
 	// ns, when set, is the network namespace the broker makes its sockets in (set before
 	// Serve, then read only).
@@ -44,7 +47,9 @@ func New(pol Policy, onDenial func(Denial)) *Broker {
 	if onDenial == nil {
 		onDenial = func(Denial) {}
 	}
-	return &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
+	b := &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
+	b.pol.local = b.matchesLocal
+	return b
 }
 
 // Serve answers requests on fd (the broker's end of the kernel's SOCK_SEQPACKET channel)
@@ -170,7 +175,30 @@ func (b *Broker) checkConnect(dst netip.AddrPort, proof int) Verdict {
 			}
 		}
 	}
+	dst = netip.AddrPortFrom(dst.Addr().WithZone(""), dst.Port()) // the policy names addresses, not links
 	return b.pol.CheckConnect(dst, b.namesOf(dst.Addr())...)
+}
+
+// eth0Index is the host interface the sandbox's eth0 stands for, where a link-local address
+// the app scoped to eth0 is reached: the first interface that is up, not a loopback, and has
+// a global address (the first whose addresses eth0 shows, plan.HostAddrs).
+func eth0Index() (int, error) {
+	ifs, err := gonet.Interfaces()
+	if err != nil {
+		return 0, unix.ENETUNREACH
+	}
+	for _, ifc := range ifs {
+		if ifc.Flags&gonet.FlagUp == 0 || ifc.Flags&gonet.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*gonet.IPNet); ok && ipn.IP.IsGlobalUnicast() {
+				return ifc.Index, nil
+			}
+		}
+	}
+	return 0, unix.ENETUNREACH
 }
 
 // socket makes host sockets; for a datagram socket, kernelEnd (-1: none, the broker makes
@@ -209,8 +237,16 @@ func sockaddr(a netip.AddrPort, family uint16) (unix.Sockaddr, error) {
 		return &unix.SockaddrInet4{Port: int(a.Port()), Addr: ip.Unmap().As4()}, nil
 	}
 	sa := &unix.SockaddrInet6{Port: int(a.Port()), Addr: ip.As16()}
-	if z := ip.Zone(); z != "" {
-		return nil, unix.EINVAL // scoped addresses are not offered
+	switch ip.Zone() {
+	case "":
+	case netproto.ZoneEth0:
+		idx, err := eth0Index()
+		if err != nil {
+			return nil, err
+		}
+		sa.ZoneId = uint32(idx)
+	default:
+		return nil, unix.EINVAL
 	}
 	return sa, nil
 }
@@ -235,6 +271,13 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 	}
 	switch req.Op {
 	case netproto.OpConnect:
+		if !req.Addr.IsValid() {
+			// AF_UNSPEC: disconnect (a connection is reset, a listener stops); reaches nothing.
+			if err := connectUnspec(fd); err != nil {
+				return errReply(err)
+			}
+			return netproto.Reply{}
+		}
 		if v := b.checkConnect(req.Addr, proof); !v.Allowed {
 			b.onDenial(Denial{Op: "connect", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
 			if IsLoopback(req.Addr.Addr()) {
@@ -253,7 +296,7 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 		}
 		return netproto.Reply{}
 	case netproto.OpBind:
-		if v := b.pol.CheckListen(req.Addr, false); !v.Allowed {
+		if v := b.pol.CheckListen(req.Addr, false, b.namesOf(req.Addr.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "bind", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}
@@ -272,7 +315,7 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 			return errReply(err)
 		}
 		la := addrOf(local)
-		if v := b.pol.CheckListen(la, true); !v.Allowed {
+		if v := b.pol.CheckListen(la, true, b.namesOf(la.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "listen", Proto: "tcp", Addr: la.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}

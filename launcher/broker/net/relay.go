@@ -188,7 +188,7 @@ func (r *relay) handle(b *Broker, req netproto.Request) netproto.Reply {
 		local, _ := unix.Getsockname(r.hostFD)
 		return netproto.Reply{Addr: addrOf(local)}
 	case netproto.OpBind:
-		if v := b.pol.CheckListen(req.Addr, req.Addr.Port() != 0); !v.Allowed {
+		if v := b.pol.CheckListen(req.Addr, req.Addr.Port() != 0, b.namesOf(req.Addr.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "bind", Proto: protoName(r.proto), Addr: req.Addr.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}
