@@ -394,9 +394,8 @@ func (r *Runtime) Start(id string) error {
 	if rec.Hooks != nil {
 		st := rec.State
 		st.Status = spec.StatusRunning
-		if err := runHooks(rec.Hooks.Poststart, st, hookPlace{}); err != nil {
-			return err
-		}
+		// A failing poststart hook is a warning; the rest run and start succeeds.
+		warnHooks(rec.Hooks.Poststart, st)
 	}
 	return nil
 }
@@ -473,17 +472,27 @@ func (r *Runtime) Delete(id string, force bool) error {
 	st := rec.State
 	st.Status = spec.StatusStopped
 	st.Pid = 0
-	var hookErr error
-	if rec.Hooks != nil {
-		hookErr = runHooks(rec.Hooks.Poststop, st, hookPlace{})
-	}
 	if rec.Cgroup != "" {
 		removeCgroup(rec.Cgroup)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	return hookErr
+	// After the container is gone, before delete returns; failures are warnings.
+	if rec.Hooks != nil {
+		warnHooks(rec.Hooks.Poststop, st)
+	}
+	return nil
+}
+
+// warnHooks runs every hook, reporting failures as warnings on standard error (hooks
+// that may not fail their operation: poststart, poststop).
+func warnHooks(hooks []spec.Hook, st spec.State) {
+	for _, h := range hooks {
+		if err := runHooks([]spec.Hook{h}, st, hookPlace{}); err != nil {
+			fmt.Fprintf(os.Stderr, "sbx: warning: %v\n", err)
+		}
+	}
 }
 
 // hookPlace is where a host hook runs: netns (a path; empty: the runtime's) and dir
