@@ -385,29 +385,18 @@ func (s *stubProc) syncLocked() error {
 	first := as.seq - uint64(len(as.log))
 	if s.applied < first {
 		// Too far behind (or new): rebuild from the current mappings.
-		if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
-			return err
-		}
-		for _, m := range as.state {
-			var err error
-			if m.host != nil {
-				err = s.mmapHost(m.start, m.end-m.start, m.host, m.off, m.prot)
-			} else {
-				err = s.mmap(m.start, m.end-m.start, m.off, m.prot)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		s.applied = as.seq
-		s.appliedA.Store(s.applied)
-		return nil
+		return s.rebuildLocked()
 	}
 	for _, o := range as.log[s.applied-first:] {
 		var err error
 		switch {
 		case o.kind == opMap && o.host != nil:
 			err = s.mmapHost(o.addr, o.length, o.host, o.off, o.prot)
+			if err != nil && !s.dead {
+				// A mapping since replaced, of a file since sealed against writing (the
+				// host refuses a writable mapping now): what counts is the current state.
+				return s.rebuildLocked()
+			}
 		case o.kind == opMap:
 			err = s.mmap(o.addr, o.length, o.off, o.prot)
 		case o.kind == opUnmap:
@@ -420,6 +409,29 @@ func (s *stubProc) syncLocked() error {
 		}
 		s.applied++
 	}
+	s.appliedA.Store(s.applied)
+	return nil
+}
+
+// rebuildLocked empties the stub's address space and maps the current mappings.
+// Preconditions: as for syncLocked.
+func (s *stubProc) rebuildLocked() error {
+	as := s.as
+	if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	for _, m := range as.state {
+		var err error
+		if m.host != nil {
+			err = s.mmapHost(m.start, m.end-m.start, m.host, m.off, m.prot)
+		} else {
+			err = s.mmap(m.start, m.end-m.start, m.off, m.prot)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s.applied = as.seq
 	s.appliedA.Store(s.applied)
 	return nil
 }
