@@ -198,8 +198,10 @@ type addressSpace struct {
 	// stubs mirror this address space. protected by mu
 	stubs    map[*stubProc]struct{}
 	released bool
-	// hosts are the host files mapped or to be mapped. protected by mu
-	hosts map[*hostFile]struct{}
+	// hosts are the host files mapped or to be mapped; sinceGC counts operations since
+	// the last scan for unused ones. protected by mu
+	hosts   map[*hostFile]struct{}
+	sinceGC int
 }
 
 // stubProc is one stub process: the thread that runs one context's app code in one
@@ -244,10 +246,13 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	as.log = append(as.log, o)
 	as.seq++
 	as.seqA.Store(as.seq)
-	if len(as.log) > maxLog {
+	trimmed := len(as.log) > maxLog
+	if trimmed {
 		as.log = append([]op(nil), as.log[len(as.log)-maxLog/2:]...)
 	}
-	if len(as.hosts) > 0 {
+	// Host files are let go in batches: a scan costs the mappings and the log.
+	if as.sinceGC++; len(as.hosts) > 0 && (trimmed || as.sinceGC >= 64) {
+		as.sinceGC = 0
 		as.gcHostsLocked()
 	}
 	// The caller's own stub (same tracer thread) takes the change now.
