@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"runtime"
+	"strings"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -104,10 +106,13 @@ func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(len(c.Groups)), nil
 }
 
-// Setgroups implements setgroups(2): only root may change groups.
+// Setgroups implements setgroups(2): only root may change groups; in a nested user
+// namespace, a holder of CAP_SETGID there once its gid_map is written and setgroups is
+// allowed, with groups mapped there (EINVAL otherwise).
 func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	c := t.Creds()
-	if c.EUID != 0 {
+	u := t.Group().UserNS()
+	if !idPrivileged(t, true) || !u.IsRoot() && !u.SetgroupsAllowedHere() {
 		return 0, unix.EPERM
 	}
 	n := a[0]
@@ -120,15 +125,33 @@ func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	c.Groups = make([]uint32, n)
 	for i := range c.Groups {
-		c.Groups[i] = binary.LittleEndian.Uint32(b[4*i:])
+		g, ok := u.UnmapGID(binary.LittleEndian.Uint32(b[4*i:]))
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		c.Groups[i] = g
 	}
 	t.SetCreds(*c)
 	return 0, nil
 }
 
+// idPrivileged reports whether the caller may set any user (or group) ID: root in the
+// sandbox's namespace, CAP_SETUID (CAP_SETGID) in a nested one.
+func idPrivileged(t *kernel.Task, gid bool) bool {
+	u := t.Group().UserNS()
+	if u.IsRoot() {
+		return t.Creds().EUID == 0
+	}
+	if gid {
+		return t.NSCapable(u, unix.CAP_SETGID)
+	}
+	return t.NSCapable(u, unix.CAP_SETUID)
+}
+
 const noChange = ^uint32(0)
 
 // setresid implements the permission rules shared by setuid/setreuid/setresuid (and gid).
+// The IDs are the caller's user namespace's: EINVAL for one not mapped there.
 func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 	c := t.Creds()
 	cur := [3]*uint32{&c.UID, &c.EUID, &c.SUID}
@@ -137,7 +160,23 @@ func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 		cur = [3]*uint32{&c.GID, &c.EGID, &c.SGID}
 		fs = &c.FSGID
 	}
-	priv := c.EUID == 0
+	if u := t.Group().UserNS(); !u.IsRoot() {
+		for _, v := range []*uint32{&r, &e, &s} {
+			if *v == noChange {
+				continue
+			}
+			var ok bool
+			if gid {
+				*v, ok = u.UnmapGID(*v)
+			} else {
+				*v, ok = u.UnmapUID(*v)
+			}
+			if !ok {
+				return unix.EINVAL
+			}
+		}
+	}
+	priv := idPrivileged(t, gid)
 	allowed := func(v uint32) bool {
 		return v == noChange || priv || v == *cur[0] || v == *cur[1] || v == *cur[2]
 	}
@@ -160,7 +199,7 @@ func Setuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if u == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, false) {
 		return 0, setresid(t, u, u, u, false)
 	}
 	return 0, setresid(t, noChange, u, noChange, false)
@@ -172,7 +211,7 @@ func Setgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if g == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, true) {
 		return 0, setresid(t, g, g, g, true)
 	}
 	return 0, setresid(t, noChange, g, noChange, true)
@@ -313,11 +352,11 @@ func Execveat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Uname implements uname(2).
 func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
-	b := make([]byte, 65*6)
 	host, domain := t.Group().Hostname()
-	for i, s := range []string{"Linux", host, k.Release, k.Version, "x86_64", domain} {
-		copy(b[65*i:65*i+64], s)
-	}
+	u := abi.Utsname{Sysname: abi.UtsField("Linux"), Nodename: abi.UtsField(host), Release: abi.UtsField(k.Release),
+		Version: abi.UtsField(k.Version), Machine: abi.UtsField("x86_64"), Domainname: abi.UtsField(domain)}
+	b := make([]byte, abi.SizeofUtsname)
+	u.Encode(b)
 	if _, err := t.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
@@ -328,17 +367,10 @@ func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Sysinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
 	mi := k.MemInfo() // the sandbox's memory, its limit as the RAM
-	b := make([]byte, 112)
-	le := binary.LittleEndian
-	le.PutUint64(b[0:], uint64(k.Uptime().Seconds()))
-	le.PutUint64(b[32:], mi.Total)
-	le.PutUint64(b[40:], mi.Free)
-	le.PutUint64(b[48:], 0)
-	le.PutUint64(b[56:], 0)
-	le.PutUint64(b[64:], mi.SwapTotal)
-	le.PutUint64(b[72:], mi.SwapFree)
-	le.PutUint16(b[80:], uint16(len(k.Groups())))
-	le.PutUint32(b[104:], 1)
+	si := abi.Sysinfo{Uptime: int64(k.Uptime().Seconds()), Totalram: mi.Total, Freeram: mi.Free,
+		Totalswap: mi.SwapTotal, Freeswap: mi.SwapFree, Procs: uint16(len(k.Groups())), MemUnit: 1}
+	b := make([]byte, abi.SizeofSysinfo)
+	si.Encode(b)
 	if _, err := t.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
@@ -353,13 +385,28 @@ func Getrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	soft, hard := t.Limit(int(a[0]))
-	b := make([]byte, 16)
-	binary.LittleEndian.PutUint64(b[0:], soft)
-	binary.LittleEndian.PutUint64(b[8:], hard)
-	if _, err := t.CopyOut(a[1], b); err != nil {
-		return 0, unix.EFAULT
+	return 0, putRlimit(t, a[1], soft, hard)
+}
+
+// getRlimit reads a struct rlimit.
+func getRlimit(t *kernel.Task, addr uint64) (abi.Rlimit, error) {
+	var r abi.Rlimit
+	b := make([]byte, abi.SizeofRlimit)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return r, unix.EFAULT
 	}
-	return 0, nil
+	r.Decode(b)
+	return r, nil
+}
+
+// putRlimit writes a struct rlimit.
+func putRlimit(t *kernel.Task, addr, soft, hard uint64) error {
+	b := make([]byte, abi.SizeofRlimit)
+	(&abi.Rlimit{Cur: soft, Max: hard}).Encode(b)
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return nil
 }
 
 // nrOpen is fs.nr_open, the ceiling of RLIMIT_NOFILE: Linux's default, or more when the
@@ -390,11 +437,11 @@ func Setrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if !rlimitOK(a[0]) {
 		return 0, unix.EINVAL
 	}
-	b := make([]byte, 16)
-	if _, err := t.CopyIn(a[1], b); err != nil {
-		return 0, unix.EFAULT
+	r, err := getRlimit(t, a[1])
+	if err != nil {
+		return 0, err
 	}
-	return 0, setrlimit(t, int(a[0]), binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]))
+	return 0, setrlimit(t, int(a[0]), r.Cur, r.Max)
 }
 
 // Prlimit64 implements prlimit64(2) for the caller's own process.
@@ -412,20 +459,17 @@ func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	r := int(a[1])
 	soft, hard := t.Limit(r)
 	if a[2] != 0 {
-		b := make([]byte, 16)
-		if _, err := t.CopyIn(a[2], b); err != nil {
-			return 0, unix.EFAULT
+		nr, err := getRlimit(t, a[2])
+		if err != nil {
+			return 0, err
 		}
-		if err := setrlimit(t, r, binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])); err != nil {
+		if err := setrlimit(t, r, nr.Cur, nr.Max); err != nil {
 			return 0, err
 		}
 	}
 	if a[3] != 0 {
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint64(b[0:], soft)
-		binary.LittleEndian.PutUint64(b[8:], hard)
-		if _, err := t.CopyOut(a[3], b); err != nil {
-			return 0, unix.EFAULT
+		if err := putRlimit(t, a[3], soft, hard); err != nil {
+			return 0, err
 		}
 	}
 	return 0, nil
@@ -629,8 +673,10 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
 	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
 		return 0, nil
-	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA:
+	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER:
 		return 0, nil
+	case unix.PR_SET_VMA:
+		return 0, prctlSetVMA(t, a)
 	case unix.PR_SET_PTRACER:
 		// PR_SET_PTRACER belongs to the Yama LSM; sbx has none, so EINVAL as on such a kernel.
 		return 0, unix.EINVAL
@@ -709,4 +755,33 @@ func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Setsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	sid, err := t.Group().Setsid()
 	return uint64(t.VisiblePID(int32(sid))), err
+}
+
+// anonNameMax is ANON_VMA_NAME_MAX_LEN: a name with its NUL.
+const anonNameMax = 80
+
+// prctlSetVMA implements PR_SET_VMA with PR_SET_VMA_ANON_NAME (prctl(2)), as a kernel built
+// with CONFIG_ANON_VMA_NAME: a name of at most 79 printable ASCII characters without
+// [ ] \ $ `, or NULL to remove it; the names show in /proc/PID/maps as [anon:NAME].
+func prctlSetVMA(t *kernel.Task, a kernel.SyscallArgs) error {
+	if a[1] != unix.PR_SET_VMA_ANON_NAME {
+		return unix.EINVAL
+	}
+	name := ""
+	if a[4] != 0 {
+		s, err := t.CopyInString(a[4], anonNameMax-1)
+		if err == unix.ENAMETOOLONG {
+			return unix.EINVAL
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range []byte(s) {
+			if c < 0x20 || c > 0x7e || strings.IndexByte("[]\\$`", c) >= 0 {
+				return unix.EINVAL
+			}
+		}
+		name = s
+	}
+	return t.MM().SetAnonName(a[2], a[3], name)
 }
