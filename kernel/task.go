@@ -22,6 +22,12 @@ var errAgain = unix.EAGAIN
 type ThreadGroup struct {
 	k   *Kernel
 	PID int32
+	// ns are the process's namespaces (ns.go); pidNS is the PID namespace it is numbered
+	// in (nil: the root one) and pidNrs its numbers at levels 1..pidNS.Level; both are
+	// set at creation and never change.
+	ns     atomic.Pointer[NSSet]
+	pidNS  *PIDNS
+	pidNrs []int32
 
 	mu sync.Mutex
 	// parent is the parent process (nil for init). protected by mu
@@ -37,9 +43,9 @@ type ThreadGroup struct {
 	mm *mm.MM
 	// fds is the FD table. protected by mu
 	fds *vfs.FDTable
-	// fs context. protected by mu
-	root, cwd vfs.VirtualDentry
-	umask     uint32
+	// fs is the root, working directory and umask, shared by processes made with
+	// CLONE_FS. protected by mu (the pointer; fs.mu guards the contents)
+	fs *fsContext
 	// creds are the process credentials. protected by mu
 	creds vfs.Creds
 	// limits are the resource limits (soft, hard). protected by mu
@@ -56,6 +62,10 @@ type ThreadGroup struct {
 	// noCtty: the process gave up its session's controlling terminal (TIOCNOTTY by a
 	// process that is not the session leader). protected by mu
 	noCtty bool
+	// sessionKeyring and processKeyring are the process's keyrings (keyrings(7)), opaque
+	// here: kernel/syscalls/keys.go owns the keys. fork copies the session keyring and
+	// starts without a process keyring; execve drops the process keyring. protected by mu
+	sessionKeyring, processKeyring any
 	// dumpable, noNewPrivs, pdeathSignal are prctl state. protected by mu
 	dumpable     bool
 	noNewPrivs   bool
@@ -90,6 +100,9 @@ type Task struct {
 	k   *Kernel
 	TID int32
 	tg  *ThreadGroup
+	// pidNrs are the thread's numbers at levels 1..tg.pidNS.Level (ns_pid.go); changed
+	// only by exec's becomeLeader, under k.mu.
+	pidNrs []int32
 
 	// Regs are the app registers; owned by the task goroutine.
 	Regs platform.Registers
@@ -112,6 +125,10 @@ type Task struct {
 	// call is the system call in progress, kept only when the blocked-task watchdog is
 	// on (watchdog.go).
 	call atomic.Pointer[inCall]
+
+	// threadKeyring is the thread's keyring (thread-keyring(7)), opaque here: never
+	// inherited, dropped by execve. protected by tg.mu
+	threadKeyring any
 
 	// seccomp is the task's seccomp mode and filters (seccomp.go); nil when off.
 	seccomp atomic.Pointer[seccompState]
@@ -169,7 +186,7 @@ func (t *Task) Creds() *vfs.Creds {
 	defer t.tg.mu.Unlock()
 	c := t.tg.creds
 	c.Groups = append([]uint32(nil), c.Groups...)
-	c.Umask = t.tg.umask
+	c.Umask = t.tg.fs.umaskValue()
 	return &c
 }
 
@@ -181,33 +198,32 @@ func (t *Task) SetCreds(c vfs.Creds) {
 }
 
 // FSContext returns root and cwd.
-func (t *Task) FSContext() (root, cwd vfs.VirtualDentry) {
-	t.tg.mu.Lock()
-	defer t.tg.mu.Unlock()
-	return t.tg.root, t.tg.cwd
-}
+func (t *Task) FSContext() (root, cwd vfs.VirtualDentry) { return t.tg.FSContext() }
 
 // SetRoot changes the root directory (chroot).
 func (t *Task) SetRoot(vd vfs.VirtualDentry) {
-	t.tg.mu.Lock()
-	t.tg.root = vd
-	t.tg.mu.Unlock()
+	f := t.tg.fsCtx()
+	f.mu.Lock()
+	f.root = vd
+	f.mu.Unlock()
 }
 
 // SetCwd changes the working directory.
 func (t *Task) SetCwd(vd vfs.VirtualDentry) {
-	t.tg.mu.Lock()
-	t.tg.cwd = vd
-	t.tg.mu.Unlock()
+	f := t.tg.fsCtx()
+	f.mu.Lock()
+	f.cwd = vd
+	f.mu.Unlock()
 }
 
 // Umask returns and optionally sets the umask.
 func (t *Task) Umask(set bool, v uint32) uint32 {
-	t.tg.mu.Lock()
-	defer t.tg.mu.Unlock()
-	old := t.tg.umask
+	f := t.tg.fsCtx()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.umask
 	if set {
-		t.tg.umask = v & 0o777
+		f.umask = v & 0o777
 	}
 	return old
 }
@@ -282,15 +298,17 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		limits[r] = l
 	}
 	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
-		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
+		fds: vfs.NewFDTable(), fs: &fsContext{root: root, cwd: cwd, umask: 0o022}, limits: limits, pgid: pid, sid: pid, dumpable: true,
 		creds: vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID,
 			Groups: append([]uint32(nil), k.SupplementaryGroups...)},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now()}
+	tg.ns.Store(k.rootNS)
 	t, err := k.newTaskLocked(tg, pid)
 	if err != nil {
 		return nil, err
 	}
 	k.init = tg
+	k.rootDentry = root
 	return t, nil
 }
 
@@ -313,9 +331,10 @@ func (k *Kernel) NewTopGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		limits[r] = l
 	}
 	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
-		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
+		fds: vfs.NewFDTable(), fs: &fsContext{root: root, cwd: cwd, umask: 0o022}, limits: limits, pgid: pid, sid: pid, dumpable: true,
 		creds:        vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exited: make(chan struct{})}
+	tg.ns.Store(k.rootNS)
 	return k.newTaskLocked(tg, pid)
 }
 
@@ -393,6 +412,9 @@ func (t *Task) run() {
 			t.syscall()
 		case platform.EventFault:
 			if !m.HandleFault(ev.Addr, gen) {
+				// The kernel's VMAs say which: the platform maps untouched memory not at
+				// all, so the host's si_code cannot tell MAPERR from ACCERR.
+				ev.Code = m.FaultCode(ev.Addr)
 				t.fatalSignal(unix.SIGSEGV, ev)
 			}
 		case platform.EventSignal:
@@ -405,9 +427,13 @@ func (t *Task) run() {
 
 // syscall dispatches the syscall the task stopped at.
 func (t *Task) syscall() {
+	if (t.Regs.Rcx != t.Regs.Rip || t.Regs.R11 != t.Regs.Eflags) && t.enteredByInt80() {
+		t.syscall32()
+		return
+	}
 	nr := t.Regs.OrigRax
 	t.counters.Total.Add(1)
-	if s := t.seccomp.Load(); s != nil && t.seccompEnter(s, nr) {
+	if s := t.seccomp.Load(); s != nil && t.seccompEnter(s, nr, false) {
 		if t.k.Strace != nil {
 			fmt.Fprintf(t.k.Strace, "[%d] %s(...) = %#x (seccomp)\n", t.TID, t.k.Syscalls.Name(nr), t.Regs.Rax)
 		}
@@ -419,24 +445,33 @@ func (t *Task) syscall() {
 		t.counters.PerNr[nr].Add(1)
 		e = &t.k.Syscalls.Entries[nr]
 	}
+	t.dispatch(t.k.Syscalls, nr, nr, e, a)
+}
+
+// dispatch runs entry e (nil: none) of table st for syscall nr with arguments a; native is
+// the x86-64 number of the call, for the restart rules.
+func (t *Task) dispatch(st *SyscallTable, nr, native uint64, e *Syscall, a SyscallArgs) {
 	var ret uint64
 	var err error
 	if e == nil || e.Fn == nil {
 		t.counters.Unknown.Add(1)
-		if t.k.unknown.first(nr) {
-			t.k.debugf("unimplemented syscall %s (%d)", t.k.Syscalls.Name(nr), nr)
+		key := nr
+		if st != t.k.Syscalls {
+			key |= 1 << 32 // the i386 numbers are logged apart
+		}
+		if t.k.unknown.first(key) {
+			t.k.debugf("unimplemented syscall %s (%d)", st.Name(nr), nr)
 		}
 		err = unix.ENOSYS
-	} else if t.k.BlockedReport > 0 {
-		t.call.Store(&inCall{nr: nr, args: a, start: time.Now()})
+	} else if e.Decode(&a); t.k.BlockedReport > 0 {
+		t.call.Store(&inCall{nr: native, args: a, start: time.Now()})
 		ret, err = e.Fn(t, a)
 		t.call.Store(nil)
 	} else {
-		e.Decode(&a)
 		ret, err = e.Fn(t, a)
 	}
 	if t.k.Strace != nil {
-		t.strace(nr, a, ret, err)
+		t.strace(st, nr, a, ret, err)
 	}
 	if err == ErrInterruptedNoRestart {
 		err = unix.EINTR
@@ -447,7 +482,7 @@ func (t *Task) syscall() {
 		// A signal interrupted a restartable call: with SA_RESTART it runs again after the
 		// handler (Linux's ERESTARTSYS), without it the app sees EINTR. Interrupted with no
 		// signal to deliver (a stop, a signal another thread took), any call runs again.
-		if ok, restart := t.hasDeliverable(); !ok || restart && restartable(nr) {
+		if ok, restart := t.hasDeliverable(); !ok || restart && restartable(native) {
 			err = ErrRestart
 		}
 	}
@@ -456,12 +491,12 @@ func (t *Task) syscall() {
 		t.Regs.Rax = ret
 	case ErrNoReturn:
 	case ErrRestart:
-		t.Regs.Rip -= 2
+		t.Regs.Rip -= 2 // syscall and int 0x80 are both two bytes long
 		t.Regs.Rax = t.Regs.OrigRax
 	default:
 		errno, ok := err.(unix.Errno)
 		if !ok {
-			t.k.debugf("syscall %s: internal error: %v", t.k.Syscalls.Name(nr), err)
+			t.k.debugf("syscall %s: internal error: %v", st.Name(nr), err)
 			errno = unix.EIO
 		}
 		t.Regs.Rax = uint64(-int64(errno))
@@ -482,11 +517,11 @@ func restartable(nr uint64) bool {
 	return false
 }
 
-func (t *Task) strace(nr uint64, a SyscallArgs, ret uint64, err error) {
-	name := t.k.Syscalls.Name(nr)
+func (t *Task) strace(st *SyscallTable, nr uint64, a SyscallArgs, ret uint64, err error) {
+	name := st.Name(nr)
 	var args string
-	if nr < MaxSyscall && t.k.Syscalls.Entries[nr].Format != nil {
-		args = t.k.Syscalls.Entries[nr].Format(t, a)
+	if nr < MaxSyscall && st.Entries[nr].Format != nil {
+		args = st.Entries[nr].Format(t, a)
 	} else {
 		args = fmt.Sprintf("%#x, %#x, %#x, %#x, %#x, %#x", a[0], a[1], a[2], a[3], a[4], a[5])
 	}
@@ -604,8 +639,10 @@ func (t *Task) exit() {
 	tg.mu.Unlock()
 	unix.Close(t.wake)
 
+	t.setSeccomp(nil) // a listener's last filtered task hangs it up
 	k.mu.Lock()
 	delete(k.tasks, t.TID)
+	k.freeNSPIDsLocked(tg.pidNS, t.pidNrs, t)
 	k.deadSyscalls += t.counters.Total.Load()
 	for nr := range uint64(MaxSyscall) {
 		if n := t.counters.PerNr[nr].Load(); n != 0 {
@@ -637,7 +674,8 @@ func (t *Task) exit() {
 	for _, h := range hooks {
 		h(tg)
 	}
-	k.reparent(children)
+	k.pidNSExit(tg)
+	k.reparent(tg, children)
 	// The parent sees the zombie and its exit signal together (exitMu orders them against
 	// wait scans), as Linux does under tasklist_lock.
 	k.exitMu.Lock()
@@ -663,6 +701,7 @@ func (t *Task) exit() {
 	tg.mu.Unlock()
 	k.mu.Lock()
 	delete(k.groups, tg.PID)
+	tg.unregisterGroupNS()
 	isInit := k.init == tg
 	if !isInit {
 		k.reapedCPU += own
@@ -679,11 +718,13 @@ func (t *Task) exit() {
 	}
 }
 
-// reparent hands orphans to init (or reaps them when init is gone).
-func (k *Kernel) reparent(children map[*ThreadGroup]struct{}) {
-	k.mu.Lock()
-	init := k.init
-	k.mu.Unlock()
+// reparent hands father's orphans to the init of its PID namespace (or reaps them when
+// init is gone).
+func (k *Kernel) reparent(father *ThreadGroup, children map[*ThreadGroup]struct{}) {
+	if len(children) == 0 {
+		return
+	}
+	init := k.reaperFor(father)
 	for c := range children {
 		c.mu.Lock()
 		c.parent = init

@@ -125,9 +125,7 @@ func (tg *ThreadGroup) ChildCPUTimes() (user, sys time.Duration) {
 
 // UmaskValue returns the process's umask.
 func (tg *ThreadGroup) UmaskValue() uint32 {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	return tg.umask
+	return tg.fsCtx().umaskValue()
 }
 
 // LastPID is the most recently allocated PID (/proc/sys/kernel/ns_last_pid).
@@ -135,4 +133,47 @@ func (k *Kernel) LastPID() int32 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.nextPID - 1
+}
+
+// Keyrings returns the process's session and process keyrings (nil when it has none).
+func (tg *ThreadGroup) Keyrings() (session, process any) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.sessionKeyring, tg.processKeyring
+}
+
+// SetSessionKeyring replaces the process's session keyring.
+func (tg *ThreadGroup) SetSessionKeyring(k any) {
+	tg.mu.Lock()
+	tg.sessionKeyring = k
+	tg.mu.Unlock()
+}
+
+// InstallProcessKeyring sets the process keyring to k unless one exists, and returns the
+// one in place (threads racing to create it agree on one).
+func (tg *ThreadGroup) InstallProcessKeyring(k any) any {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.processKeyring == nil {
+		tg.processKeyring = k
+	}
+	return tg.processKeyring
+}
+
+// ThreadKeyringDue is the thread keyring of a new thread whose creator had one: Linux
+// gives such a thread a fresh keyring (copy_creds); the key code makes it on first use.
+type ThreadKeyringDue struct{}
+
+// ThreadKeyring returns the thread's keyring (nil when it has none).
+func (t *Task) ThreadKeyring() any {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	return t.threadKeyring
+}
+
+// SetThreadKeyring sets the thread's keyring.
+func (t *Task) SetThreadKeyring(k any) {
+	t.tg.mu.Lock()
+	t.threadKeyring = k
+	t.tg.mu.Unlock()
 }

@@ -92,7 +92,7 @@ func entries() []entry {
 		partial(221, Fadvise64, "f,d,d,i", "advice is validated and accepted"),
 		partial(41, Socket, "i,i,i", "AF_UNIX, AF_INET, AF_INET6 (TCP and UDP through the net broker); raw and packet sockets EPERM"), partial(42, Connect, "f,x,i", "AF_UNIX host sockets through the socket broker; AF_INET/AF_INET6 through the net broker, which applies [network]"),
 		sup(44, Sendto, "f,x,d,h,x,i"), sup(45, Recvfrom, "f,x,d,h,x,x"),
-		partial(46, Sendmsg, "f,x,h", "SCM_RIGHTS between sockets inside the sandbox only; SCM_CREDENTIALS is ignored"), partial(47, Recvmsg, "f,x,h", "SCM_RIGHTS from sockets inside the sandbox; no SCM_CREDENTIALS"),
+		partial(46, Sendmsg, "f,x,h", "SCM_RIGHTS inside the sandbox; to host peers only files with a host FD (and pumped pipes); SCM_CREDENTIALS is ignored"), partial(47, Recvmsg, "f,x,h", "SCM_RIGHTS inside the sandbox and from host peers (as host files); no SCM_CREDENTIALS"),
 		sup(48, Shutdown, "f,i"), sup(51, Getsockname, "f,x,x"), sup(52, Getpeername, "f,x,x"),
 		partial(53, Socketpair, "i,i,i,x", "AF_UNIX"), partial(54, Setsockopt, "f,i,i,x,i", "common SOL_SOCKET options"),
 		partial(55, Getsockopt, "f,i,i,x,x", "common SOL_SOCKET options"),
@@ -161,6 +161,7 @@ func Table() *kernel.SyscallTable {
 			s.Format = func(*kernel.Task, kernel.SyscallArgs) string { return "" }
 		}
 	}
+	st.Compat = compatTable(st)
 	return st
 }
 
@@ -266,5 +267,13 @@ func Doc(st *kernel.SyscallTable) string {
 	}
 	fmt.Fprintf(&b, "\n%d supported, %d partial, %d refused on purpose, %d missing.\n",
 		counts[kernel.Supported], counts[kernel.Partial], counts[kernel.Refused], counts[kernel.Missing])
+	if st.Compat != nil {
+		b.WriteString("\n## i386 calls through int 0x80\n\nA 64-bit program that executes `int 0x80` makes the i386 system call numbered eax, with ebx, ecx, edx, esi, edi and ebp as 32-bit arguments, as on Linux with IA32 emulation. These i386 calls run as the x86-64 call named; every other i386 number returns `ENOSYS` (the i386 calls with structures of their own: stat64, 32-bit time and iovec layouts, sigaction, socketcall, ipc, execve, mmap2).\n\n| i386 nr | name | runs as | support |\n|---:|---|---|---|\n")
+		for nr := range st.Compat.Entries {
+			if e := st.Compat.Entries[nr]; e.Fn != nil {
+				fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", nr, e.Name, st.Name(e.Native), e.Support)
+			}
+		}
+	}
 	return b.String()
 }

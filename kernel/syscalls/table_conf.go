@@ -15,6 +15,9 @@ func confEntries() []entry {
 		partial(237, Mbind, "x,d,d,x,d,x", "one NUMA node: policies are validated, memory is always on node 0"),
 		partial(238, SetMempolicy, "d,x,d", "one NUMA node: policies are validated and remembered"),
 		sup(239, GetMempolicy, "x,x,d,x,x"),
+		partial(248, AddKey, "s,s,x,d,i", "key types user, logon and keyring"),
+		partial(249, RequestKey, "s,s,s,i", "finds keys only: there is no request-key upcall, a missing key is ENOKEY"),
+		partial(250, Keyctl, "i,x,x,x,x", "no request-key upcall (instantiation needs an authorization key: EPERM), no persistent keyrings, Diffie-Hellman, public-key operations or notifications (EOPNOTSUPP)"),
 		partial(303, NameToHandleAt, "f,p,x,x,x", "no filesystem exports file handles: EOPNOTSUPP after the path checks"),
 	}
 }

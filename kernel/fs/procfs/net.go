@@ -15,16 +15,16 @@ import (
 
 func (p *proc) netDir() *dirNode {
 	files := []entry{
-		{"tcp", static("/net/tcp", func() string { return p.sockTable("tcp") })},
-		{"tcp6", static("/net/tcp6", func() string { return p.sockTable("tcp6") })},
-		{"udp", static("/net/udp", func() string { return p.sockTable("udp") })},
-		{"udp6", static("/net/udp6", func() string { return p.sockTable("udp6") })},
-		{"dev", static("/net/dev", p.netDev)},
-		{"if_inet6", static("/net/if_inet6", p.ifInet6)},
-		{"route", static("/net/route", p.route)},
-		{"unix", static("/net/unix", p.unixTable)},
+		{"tcp", p.static("/net/tcp", func() string { return p.sockTable("tcp") })},
+		{"tcp6", p.static("/net/tcp6", func() string { return p.sockTable("tcp6") })},
+		{"udp", p.static("/net/udp", func() string { return p.sockTable("udp") })},
+		{"udp6", p.static("/net/udp6", func() string { return p.sockTable("udp6") })},
+		{"dev", p.static("/net/dev", p.netDev)},
+		{"if_inet6", p.static("/net/if_inet6", p.ifInet6)},
+		{"route", p.static("/net/route", p.route)},
+		{"unix", p.static("/net/unix", p.unixTable)},
 	}
-	return &dirNode{node: node{path: "/net"}, list: func() []entry { return files }}
+	return &dirNode{node: node{boot: p.k.Start, path: "/net"}, list: func() []entry { return files }}
 }
 
 // hexAddr is an address as /proc/net/tcp{,6} prints it: each 32-bit word of the address in

@@ -69,9 +69,9 @@ func (p *proc) sysctls() map[string]func() string {
 		"fs/pipe-max-size":              c("1048576"),
 		"fs/pipe-user-pages-soft":       c("16384"),
 		"fs/pipe-user-pages-hard":       c("0"),
-		"fs/inotify/max_user_watches":   func() string { return fmt.Sprintln(inotify.MaxUserWatches.Load()) },
-		"fs/inotify/max_user_instances": func() string { return fmt.Sprintln(inotify.MaxUserInstances.Load()) },
-		"fs/inotify/max_queued_events":  func() string { return fmt.Sprintln(inotify.MaxQueuedEvents.Load()) },
+		"fs/inotify/max_user_watches":   func() string { return fmt.Sprintln(inotify.Of(k).Limits().MaxUserWatches) },
+		"fs/inotify/max_user_instances": func() string { return fmt.Sprintln(inotify.Of(k).Limits().MaxUserInstances) },
+		"fs/inotify/max_queued_events":  func() string { return fmt.Sprintln(inotify.Of(k).Limits().MaxQueuedEvents) },
 		"fs/mqueue/msg_max":             c("10"),
 		"fs/mqueue/msgsize_max":         c("8192"),
 		"fs/mqueue/queues_max":          c("256"),
@@ -115,7 +115,7 @@ func (p *proc) sysDir() *dirNode {
 			seen[name] = true
 			full := strings.TrimPrefix(dir+"/"+name, "/")
 			if gen, ok := vals[full]; ok {
-				es = append(es, entry{name, static("/sys/"+full, gen)})
+				es = append(es, entry{name, p.static("/sys/"+full, gen)})
 			} else {
 				es = append(es, entry{name, mk(full)})
 			}
@@ -124,7 +124,7 @@ func (p *proc) sysDir() *dirNode {
 		if dir != "" {
 			path += "/" + dir
 		}
-		return &dirNode{node: node{path: path}, list: func() []entry { return es }}
+		return &dirNode{node: node{boot: p.k.Start, path: path}, list: func() []entry { return es }}
 	}
 	return mk("")
 }

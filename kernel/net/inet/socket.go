@@ -61,6 +61,9 @@ type Socket struct {
 	// inKernel. protected by mu
 	gen uint64
 
+	// watches are the WatchHost registrations (signal-driven I/O). protected by mu
+	watches []*hostWatch
+
 	// ino and uid are the socket's inode number (socket:[ino]) and owner, for /proc/net.
 	ino atomic.Uint64
 	uid atomic.Uint32
@@ -207,6 +210,7 @@ func (s *Socket) EventUnregister(e *waiter.Entry) { s.queue.EventUnregister(e) }
 // Release closes the socket.
 func (s *Socket) Release() {
 	s.mu.Lock()
+	s.stopWatchesLocked()
 	fd, pending := s.fd, s.pending
 	s.fd, s.pending = -1, nil
 	s.gen++
@@ -417,6 +421,7 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	s.fd, s.loop, s.connected, s.local, s.peer, s.lpeer = fds[0], true, true, local, dst, server
 	s.inKernel = false // bound on the private loopback, it is a connection now, not a kernel object
 	s.gen++
+	s.rewatchLocked()
 	s.mu.Unlock()
 	if old >= 0 {
 		unix.Close(old) // the broker's socket is not needed for a connection inside
@@ -571,6 +576,7 @@ func (s *Socket) bindLocal(local netip.AddrPort) error {
 	fd := s.fd
 	s.fd = -1
 	s.gen++
+	s.rewatchLocked()
 	s.mu.Unlock()
 	if fd >= 0 {
 		unix.Close(fd)

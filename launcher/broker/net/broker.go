@@ -36,6 +36,10 @@ type Broker struct {
 	pinSeq uint64
 	// lookups are the addresses names of listen and host rules resolved to (lookup.go).
 	lookups lookupCache
+
+	// ns, when set, is the network namespace the broker makes its sockets in (set before
+	// Serve, then read only).
+	ns *nsThread
 }
 
 // New returns a broker applying pol; onDenial (may be nil) hears every refusal.
@@ -52,6 +56,9 @@ func New(pol Policy, onDenial func(Denial)) *Broker {
 // until the kernel closes it; it closes fd.
 func (b *Broker) Serve(fd int) {
 	defer unix.Close(fd)
+	if b.ns != nil {
+		defer b.ns.stop()
+	}
 	buf := make([]byte, netproto.RequestSize+1)
 	cmsg := make([]byte, unix.CmsgSpace(4*4))
 	for {
@@ -222,7 +229,7 @@ func (b *Broker) socket(req netproto.Request, kernelEnd int) (netproto.Reply, []
 	case netproto.ProtoTCP:
 		var out []int
 		for range min(max(req.Arg, 1), netproto.MaxBatch) {
-			s, err := unix.Socket(int(req.Family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+			s, err := b.newSocket(int(req.Family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 			if err != nil {
 				if len(out) > 0 {
 					break

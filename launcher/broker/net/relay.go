@@ -45,7 +45,7 @@ func (b *Broker) newRelay(req netproto.Request, kernelEnd int) (netproto.Reply, 
 			proto = unix.IPPROTO_ICMPV6
 		}
 	}
-	hs, err := unix.Socket(int(req.Family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	hs, err := b.newSocket(int(req.Family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
 	if err != nil {
 		if req.Proto == netproto.ProtoICMP && (err == unix.EACCES || err == unix.EPERM) {
 			// ICMP echo sockets need the user in net.ipv4.ping_group_range on the host.
