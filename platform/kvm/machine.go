@@ -77,7 +77,13 @@ type machine struct {
 	nextVCPU         int
 	memFD            int
 	chunks           map[uint64][]byte // memory-file chunk index -> host mapping
-	cpuid            []uint32          // struct kvm_cpuid2 for every vCPU: what KVM supports here
+	// hosts are the host files mapped with MapHostFile, each a memory slot of its own in
+	// the guest-physical range [memFileMax, privGPA); nextHostGPA and nextHostSlot are the
+	// next free ones (never reused: a vCPU may still hold a stale translation). protected by mu
+	hosts        map[uint32]*hostRegion
+	nextHostGPA  uint64
+	nextHostSlot uint32
+	cpuid        []uint32 // struct kvm_cpuid2 for every vCPU: what KVM supports here
 }
 
 func openKVM() (int, error) {
@@ -140,6 +146,9 @@ func newMachine(memFile *os.File) (*machine, error) {
 	}
 	m.memFD = -1
 	m.chunks = map[uint64][]byte{}
+	m.hosts = map[uint32]*hostRegion{}
+	m.nextHostGPA = memFileMax
+	m.nextHostSlot = 2 + memFileMax/memFileChunk
 	if memFile != nil {
 		m.memFD = int(memFile.Fd())
 	}
@@ -217,6 +226,51 @@ func (m *machine) ensureMemory(off, length uint64) error {
 		m.chunks[i] = c
 	}
 	return nil
+}
+
+// hostRegion is a host file range mapped as guest memory.
+type hostRegion struct {
+	slot     uint32
+	gpa, len uint64
+	mem      []byte
+}
+
+// addHost maps [off, off+length) of host file fd as guest memory and returns its region.
+func (m *machine) addHost(fd int, off int64, length uint64) (*hostRegion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nextHostGPA+length > privGPA || m.nextHostGPA+length < m.nextHostGPA {
+		return nil, unix.ENOMEM
+	}
+	mem, err := unix.Mmap(fd, off, int(length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		// A file opened read-only maps read-only (the guest entries say what the app may do).
+		if mem, err = unix.Mmap(fd, off, int(length), unix.PROT_READ, unix.MAP_SHARED); err != nil {
+			return nil, err
+		}
+	}
+	r := &hostRegion{slot: m.nextHostSlot, gpa: m.nextHostGPA, len: length, mem: mem}
+	if err := m.setRegion(r.slot, r.gpa, mem); err != nil {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("kvm: memory slot for a host file: %w", err)
+	}
+	m.nextHostSlot++
+	m.nextHostGPA += length
+	m.hosts[r.slot] = r
+	return r, nil
+}
+
+// dropHost deletes a host region's memory slot and mapping.
+func (m *machine) dropHost(r *hostRegion) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hosts[r.slot] != r {
+		return
+	}
+	delete(m.hosts, r.slot)
+	kr := kvmMemoryRegion{Slot: r.slot, GuestPhys: r.gpa}
+	ioctlPtr(m.vmFD, kvmSetUserMemoryRegion, &kr)
+	unix.Munmap(r.mem)
 }
 
 func (m *machine) setRegion(slot uint32, gpa uint64, mem []byte) error {
@@ -424,9 +478,13 @@ func (m *machine) close() {
 		unix.Munmap(c)
 		delete(m.chunks, i)
 	}
+	for s, r := range m.hosts {
+		unix.Munmap(r.mem)
+		delete(m.hosts, s)
+	}
 }
 
-var errNoPrivate = errors.New("kvm: private memory for page tables exhausted (too many address spaces over the sandbox's life; use --platform trap)")
+var errNoPrivate = errors.New("kvm: private memory for page tables exhausted (too many page tables at once; use --platform trap)")
 
 // forEachPTE calls fn for each non-zero last-level entry in [start, end) under root,
 // skipping absent subtrees, with the entry's virtual and guest-physical address.

@@ -107,6 +107,8 @@ type addressSpace struct {
 	// Entries are filled when the app first touches a page (fault), so a mapping of a
 	// terabyte costs nothing until used.
 	maps []mapping
+	// hosts are the host-file regions this address space's mappings use (MapHostFile).
+	hosts []*hostRegion
 }
 
 type mapping struct {
@@ -186,8 +188,10 @@ func (as *addressSpace) fill(m mapping, start, end uint64) error {
 		return nil
 	}
 	off := m.off + (start - m.start)
-	if err := as.m.ensureMemory(off, end-start); err != nil {
-		return err
+	if off < memFileMax {
+		if err := as.m.ensureMemory(off, end-start); err != nil {
+			return err
+		}
 	}
 	f := pteFlags(m.prot)
 	for va := start; va < end; va += pageSize {
@@ -216,7 +220,56 @@ func (as *addressSpace) MapFile(addr, length uint64, offset int64, prot platform
 	as.clearPTEs(addr, end)
 	as.add(mapping{addr, end, uint64(offset), prot})
 	as.changed()
+	as.dropUnusedHostsLocked()
 	return nil
+}
+
+// MapHostFile implements platform.AddressSpace: the file range becomes guest memory of its
+// own (a memory slot above the memory file's range), mapped like a memory-file range.
+func (as *addressSpace) MapHostFile(addr, length uint64, fd int, offset int64, prot platform.Prot) error {
+	if err := checkRange(addr, length); err != nil || offset < 0 || offset%pageSize != 0 {
+		return unix.EINVAL
+	}
+	if length == 0 {
+		return nil
+	}
+	r, err := as.m.addHost(fd, offset, length)
+	if err != nil {
+		return err
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	end := addr + length
+	as.cut(addr, end)
+	as.clearPTEs(addr, end)
+	as.add(mapping{addr, end, r.gpa, prot})
+	as.hosts = append(as.hosts, r)
+	as.changed()
+	as.dropUnusedHostsLocked()
+	return nil
+}
+
+// dropUnusedHostsLocked deletes the host regions no mapping uses any more. Called with mu held.
+func (as *addressSpace) dropUnusedHostsLocked() {
+	if len(as.hosts) == 0 {
+		return
+	}
+	keep := as.hosts[:0]
+	for _, r := range as.hosts {
+		used := false
+		for _, m := range as.maps {
+			if m.off < r.gpa+r.len && m.off+(m.end-m.start) > r.gpa {
+				used = true
+				break
+			}
+		}
+		if used {
+			keep = append(keep, r)
+		} else {
+			as.m.dropHost(r)
+		}
+	}
+	as.hosts = keep
 }
 
 // Unmap implements platform.AddressSpace.
@@ -229,6 +282,7 @@ func (as *addressSpace) Unmap(addr, length uint64) error {
 	as.cut(addr, addr+length)
 	as.clearPTEs(addr, addr+length)
 	as.changed()
+	as.dropUnusedHostsLocked()
 	return nil
 }
 
@@ -300,6 +354,8 @@ func (as *addressSpace) Release() {
 	defer as.mu.Unlock()
 	root := as.root
 	as.root, as.log = 0, nil
+	as.maps = nil
+	as.dropUnusedHostsLocked()
 	if root != 0 && len(as.running) == 0 {
 		as.m.retire(root, as.ran)
 	}

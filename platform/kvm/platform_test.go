@@ -229,3 +229,60 @@ func TestEscapePageTablesReused(t *testing.T) {
 		t.Errorf("%d address spaces took %d new private pages after the first two; want their page tables reused", rounds, grown)
 	}
 }
+
+// TestMapHostFile checks that a host file (not the memory file) mapped with MapHostFile is
+// guest memory the app reads and writes, that the host sees the write, and that unmapping
+// it drops its memory slot.
+func TestMapHostFile(t *testing.T) {
+	p, mem := newTestPlatform(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// mov 0xa00000, %rax; add $1, %rax; mov %rax, 0xa00008; syscall
+	copy(mem, []byte{
+		0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0xa0, 0x00,
+		0x48, 0x83, 0xc0, 0x01,
+		0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0xa0, 0x00,
+		0x0f, 0x05,
+	})
+	fd, err := unix.MemfdCreate("host-shared", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.Ftruncate(fd, 0x2000)
+	unix.Pwrite(fd, binary.LittleEndian.AppendUint64(nil, 0x4141), 0x1000)
+	as, _ := p.NewAddressSpace()
+	defer as.Release()
+	ctx, err := p.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Release()
+	as.MapFile(0x400000, 0x1000, 0, platform.ProtRead|platform.ProtExec)
+	if err := as.MapHostFile(0xa00000, 0x1000, fd, 0x1000, platform.ProtRead|platform.ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	regs := platform.Registers{Rip: 0x400000, Rsp: 0x800000, Eflags: 0x202}
+	for {
+		ev, err := ctx.Switch(as, &regs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == platform.EventInterrupted {
+			continue
+		}
+		if ev.Kind != platform.EventSyscall || regs.Rax != 0x4142 {
+			t.Fatalf("Switch = %+v, rax %#x; want a syscall with 0x4142", ev, regs.Rax)
+		}
+		break
+	}
+	got := make([]byte, 8)
+	unix.Pread(fd, got, 0x1008)
+	if v := binary.LittleEndian.Uint64(got); v != 0x4142 {
+		t.Fatalf("host file holds %#x after the app's store, want 0x4142", v)
+	}
+	as.Unmap(0xa00000, 0x1000)
+	if n := len(p.m.hosts); n != 0 {
+		t.Fatalf("%d host memory slots after the unmap, want 0", n)
+	}
+}

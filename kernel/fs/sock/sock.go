@@ -414,3 +414,11 @@ func (s *Socket) RecvCarriers(dst [][]byte, flags, maxFDs int) (int64, []int, in
 	}
 	return int64(n), carriers, rflags & unix.MSG_CTRUNC, nil
 }
+
+// ProcInfo is what /proc/net/unix shows of the socket: its type, whether it listens or is
+// connected, and its bound name ("\x00name" for an abstract one, "" when unbound).
+func (s *Socket) ProcInfo() (typ int, listening, connected bool, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Type, s.listening, s.conn != nil || s.dpeer != nil, s.local
+}
