@@ -639,6 +639,7 @@ func (t *Task) exit() {
 	tg.mu.Unlock()
 	unix.Close(t.wake)
 
+	t.setSeccomp(nil) // a listener's last filtered task hangs it up
 	k.mu.Lock()
 	delete(k.tasks, t.TID)
 	k.freeNSPIDsLocked(tg.pidNS, t.pidNrs, t)

@@ -77,7 +77,9 @@ type VMA struct {
 	Source  Source
 	FileOff int64
 	// Name is what /proc/PID/maps shows: a path, "[heap]", "[stack]", or "".
-	Name     string
+	Name string
+	// AnonName is an anonymous mapping's PR_SET_VMA_ANON_NAME name (anonname.go).
+	AnonName string
 	Dev, Ino uint64
 	// lazy is the fill state of a lazily filled private file mapping (lazy.go); nil when
 	// the VMA's memory-file range is always valid.
@@ -622,7 +624,7 @@ func (m *MM) mergeLocked() {
 		if n := len(out); n > 0 {
 			p := out[n-1]
 			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
-				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.Source == v.Source &&
+				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.AnonName == v.AnonName && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
 				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork {
 				if v.release != nil {
@@ -1027,6 +1029,12 @@ func (m *MM) Maps() string {
 		}
 		line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
 		name := v.Name
+		if v.AnonName != "" { // over "/dev/zero (deleted)" too
+			name = "[anon:" + v.AnonName + "]"
+			if v.Shared {
+				name = "[anon_shmem:" + v.AnonName + "]"
+			}
+		}
 		if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
 			name = "[heap]"
 		}
@@ -1084,4 +1092,17 @@ func (m *MM) SharedOffset(addr uint64) (int64, bool) {
 		return v.memOff + int64(addr-v.Start), true
 	}
 	return 0, false
+}
+
+// MapsWritableShared reports whether the address space has a shared mapping of src that
+// is or may become writable (Linux's VM_SHARED|VM_MAYWRITE: what F_SEAL_WRITE waits on).
+func (m *MM) MapsWritableShared(src Source) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		if v.Shared && v.MaxProt&platform.ProtWrite != 0 && v.Source == src {
+			return true
+		}
+	}
+	return false
 }

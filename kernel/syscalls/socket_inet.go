@@ -56,7 +56,7 @@ func newInetSocket(t *kernel.Task, family, typ, proto int) (vfs.File, error) {
 	default:
 		return nil, unix.ESOCKTNOSUPPORT
 	}
-	return t.Kernel().Net.New(family, typ, p)
+	return t.Group().NetStack().New(family, typ, p)
 }
 
 // inetFD returns the Internet socket behind fdn, if that is what it is.

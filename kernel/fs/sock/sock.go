@@ -78,6 +78,13 @@ func Pair(typ int) (*Socket, *Socket, error) {
 	return x, y, nil
 }
 
+// Received wraps a connected AF_UNIX stream socket a host peer passed to the app (the FD
+// becomes the socket's): like a brokered connection, its peer is outside the sandbox, so
+// files pass over it as host FDs.
+func Received(fd int) *Socket {
+	return &Socket{Type: unix.SOCK_STREAM, conn: host.New(fd, true)}
+}
+
 // Connect connects to path through the broker.
 func (s *Socket) Connect(b Broker, path string) error {
 	s.mu.Lock()
