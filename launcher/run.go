@@ -443,11 +443,11 @@ func (s *Sandbox) finish(err error) int {
 	if s.stopNested != nil {
 		s.stopNested()
 	}
-	// The gofer dies with SIGKILL; tearing its namespaces down takes the host a few ms,
-	// which nothing here needs to wait for: it is reaped in the background.
+	// Waited for: the gofer holds the caller's stderr until it is gone, and whoever reads
+	// sbx's output expects it closed when sbx exits.
 	s.gofer.Kill()
-	go s.gofer.Wait()
-	s.Plan.mark(s.stderr, "sandbox ended")
+	s.gofer.Wait()
+	s.Plan.mark(s.stderr, "sandbox ended (kernel and gofer reaped)")
 	if err == nil {
 		return 0
 	}

@@ -77,13 +77,13 @@ type machine struct {
 	nextVCPU         int
 	memFD            int
 	chunks           map[uint64][]byte // memory-file chunk index -> host mapping
-	cpuid            []uint32          // struct kvm_cpuid2 for every vCPU: what KVM supports here
 	// hosts are the host files mapped with MapHostFile, each a memory slot of its own in
 	// the guest-physical range [memFileMax, privGPA); nextHostGPA and nextHostSlot are the
 	// next free ones (never reused: a vCPU may still hold a stale translation). protected by mu
 	hosts        map[uint32]*hostRegion
 	nextHostGPA  uint64
 	nextHostSlot uint32
+	cpuid        []uint32 // struct kvm_cpuid2 for every vCPU: what KVM supports here
 }
 
 func openKVM() (int, error) {
@@ -484,7 +484,7 @@ func (m *machine) close() {
 	}
 }
 
-var errNoPrivate = errors.New("kvm: private memory for page tables exhausted (too many address spaces over the sandbox's life; use --platform trap)")
+var errNoPrivate = errors.New("kvm: private memory for page tables exhausted (too many page tables at once; use --platform trap)")
 
 // forEachPTE calls fn for each non-zero last-level entry in [start, end) under root,
 // skipping absent subtrees, with the entry's virtual and guest-physical address.
