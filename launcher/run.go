@@ -443,8 +443,8 @@ func (s *Sandbox) finish(err error) int {
 	if s.stopNested != nil {
 		s.stopNested()
 	}
-	// Waited for: the gofer holds the caller's stderr until it is gone, and whoever reads
-	// sbx's output expects it closed when sbx exits.
+	// Waited for: a run leaves no process of its own behind, and the relay of the gofer's
+	// stderr (gofer.stderrRelay) has copied its last words when sbx exits.
 	s.gofer.Kill()
 	s.gofer.Wait()
 	s.Plan.mark(s.stderr, "sandbox ended (kernel and gofer reaped)")
