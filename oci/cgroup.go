@@ -171,3 +171,36 @@ func removeCgroup(path string) {
 		}
 	}
 }
+
+// setCPUs confines pid (and the processes it starts: the gofer, the kernel, the stubs
+// running the app's code) to the spec's CPU list ("0-3,6"), as cpuset.cpus would; it needs
+// no privilege. The kernel reports the same CPUs inside (nproc, /sys/devices/system/cpu).
+func setCPUs(pid int, list string) error {
+	var set unix.CPUSet
+	for _, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a || b >= 1024 {
+			return fmt.Errorf("resources.cpu.cpus %q: not a CPU list", list)
+		}
+		for c := a; c <= b; c++ {
+			set.Set(c)
+		}
+	}
+	if set.Count() == 0 {
+		return nil
+	}
+	if err := unix.SchedSetaffinity(pid, &set); err != nil {
+		return fmt.Errorf("resources.cpu.cpus %q: %w", list, err)
+	}
+	return nil
+}

@@ -47,6 +47,21 @@ type SyncSource interface {
 	SyncShared(off, length int64) error
 }
 
+// HostSource is a file whose pages may live in a host file of their own (a host-backed
+// memfd, shared with host processes): its shared mappings map that file through the
+// platform (MapHostFile) instead of the memory file; private ones copy from it as usual.
+type HostSource interface {
+	Source
+	// HostBacked reports whether the file's pages are in a host file now.
+	HostBacked() bool
+	// MapHost returns the host FD and the virtual memory-file offset naming [off,
+	// off+length) of the file (never touched: it keys futexes in shared mappings), holding
+	// a reference released by the returned function.
+	MapHost(off, length int64) (fd int, ident int64, release func(), err error)
+	// Bytes returns the kernel's view of [off, off+n) of the file (EFAULT past its end).
+	Bytes(off, n int64) ([]byte, error)
+}
+
 // VMA is one mapping.
 type VMA struct {
 	Start, End uint64
@@ -75,6 +90,10 @@ type VMA struct {
 	// dontFork (MADV_DONTFORK) leaves the mapping out of a fork's child; wipeOnFork
 	// (MADV_WIPEONFORK) gives the child zero-filled memory in its place.
 	dontFork, wipeOnFork bool
+	// host is the source of a shared mapping of a host file (HostSource), hostFD its FD;
+	// memOff is then the file's identity range, never touched.
+	host   HostSource
+	hostFD int
 }
 
 // platformProt is the protection the platform gives v's pages (a lazy VMA's mapped ones).
@@ -272,6 +291,40 @@ func (m *MM) findFreeLocked(hint, length uint64) (uint64, error) {
 	return 0, unix.ENOMEM
 }
 
+// The range MAP_32BIT mappings are placed in (arch/x86/kernel/sys_x86_64.c).
+const (
+	low32Begin = 0x40000000
+	low32End   = 0x80000000
+)
+
+// findFreeLowLocked finds a free range of length bytes for MAP_32BIT: at hint if it is
+// free and ends below 2 GiB, else the lowest free range in [1 GiB, 2 GiB).
+func (m *MM) findFreeLowLocked(hint, length uint64) (uint64, error) {
+	if length > low32End-low32Begin {
+		return 0, unix.ENOMEM
+	}
+	if hint != 0 {
+		hint = pageUp(hint)
+		if hint >= minMmapAddr && hint+length <= low32End && m.isFreeLocked(hint, hint+length) {
+			return hint, nil
+		}
+	}
+	lo := uint64(low32Begin)
+	for _, v := range m.vmas {
+		if v.End <= lo {
+			continue
+		}
+		if v.Start >= lo+length {
+			break
+		}
+		lo = v.End
+	}
+	if lo+length > low32End {
+		return 0, unix.ENOMEM
+	}
+	return lo, nil
+}
+
 // minMmapAddr is vm.mmap_min_addr.
 const minMmapAddr = 0x10000
 
@@ -345,7 +398,10 @@ type MapOpts struct {
 	NoReserve    bool // MAP_NORESERVE: not counted by the overcommit heuristic
 	Shared       bool
 	GrowsDown    bool
-	Source       Source // nil for anonymous memory
+	// Low32 is MAP_32BIT: without Fixed, the mapping goes in the second GiB of the address
+	// space (x86-64's legacy placement for 32-bit pointers), bottom-up.
+	Low32  bool
+	Source Source // nil for anonymous memory
 	// Hold keeps Source readable while a private mapping exists, which lets the mapping
 	// be filled lazily; without it the file is copied in at once.
 	Hold     Holder
@@ -380,6 +436,11 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		if o.NoReplace && !m.isFreeLocked(addr, addr+length) {
 			return 0, unix.EEXIST
 		}
+	} else if o.Low32 {
+		var err error
+		if addr, err = m.findFreeLowLocked(o.Addr, length); err != nil {
+			return 0, err
+		}
 	} else {
 		var err error
 		if addr, err = m.findFreeLocked(o.Addr, length); err != nil {
@@ -401,7 +462,16 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	if v.MaxProt == 0 {
 		v.MaxProt = platform.ProtRead | platform.ProtWrite | platform.ProtExec
 	}
+	hs, isHost := o.Source.(HostSource)
+	isHost = isHost && o.Shared && hs.HostBacked()
 	switch ss, ok := o.Source.(SharedSource); {
+	case isHost:
+		fd, ident, release, err := hs.MapHost(o.Offset, int64(length))
+		if err != nil {
+			return 0, err
+		}
+		v.memOff, v.host, v.hostFD = ident, hs, fd
+		v.release = &sharedRef{refs: 1, release: release}
 	case o.Shared && ok:
 		off, release, err := ss.MapShared(o.Offset, int64(length))
 		if err != nil {
@@ -673,7 +743,13 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 	if v.Source != nil {
 		w.FileOff = v.FileOff + int64(v.End-v.Start)
 	}
-	if ss, ok := v.Source.(SharedSource); ok && v.Shared {
+	if v.host != nil {
+		fd, ident, release, err := v.host.MapHost(w.FileOff, int64(size))
+		if err != nil {
+			return err
+		}
+		w.memOff, w.host, w.hostFD, w.release = ident, v.host, fd, &sharedRef{refs: 1, release: release}
+	} else if ss, ok := v.Source.(SharedSource); ok && v.Shared {
 		off, release, err := ss.MapShared(w.FileOff, int64(size))
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -107,9 +108,8 @@ func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	if a[3] != 0 {
-		ru := make([]byte, 144)
-		putTimeval(ru[0:], r.User)
-		putTimeval(ru[16:], r.Sys)
+		ru := make([]byte, abi.SizeofRusage)
+		(&abi.Rusage{Utime: abiTimeval(r.User), Stime: abiTimeval(r.Sys)}).Encode(ru)
 		if _, err := t.CopyOut(a[3], ru); err != nil {
 			return 0, unix.EFAULT
 		}

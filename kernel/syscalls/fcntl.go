@@ -536,7 +536,13 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case flags&unix.MFD_ALLOW_SEALING != 0:
 		seals = 0
 	}
-	in := mfs.NewFile(mode, c.FSUID, c.FSGID)
+	// Born host-backed, so that it can be handed to a host peer (kernel/mm/README.md);
+	// when the host refuses one more memfd (the kernel's RLIMIT_NOFILE), it lives in the
+	// memory file and cannot leave the sandbox.
+	in, err := mfs.NewHostFile(name, mode, c.FSUID, c.FSGID)
+	if err != nil {
+		in = mfs.NewFile(mode, c.FSUID, c.FSGID)
+	}
 	in.SetSeals(seals)
 	f, err := in.Open(unix.O_RDWR)
 	if err != nil {

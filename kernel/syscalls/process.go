@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -351,11 +352,11 @@ func Execveat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Uname implements uname(2).
 func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
-	b := make([]byte, 65*6)
 	host, domain := t.Group().Hostname()
-	for i, s := range []string{"Linux", host, k.Release, k.Version, "x86_64", domain} {
-		copy(b[65*i:65*i+64], s)
-	}
+	u := abi.Utsname{Sysname: abi.UtsField("Linux"), Nodename: abi.UtsField(host), Release: abi.UtsField(k.Release),
+		Version: abi.UtsField(k.Version), Machine: abi.UtsField("x86_64"), Domainname: abi.UtsField(domain)}
+	b := make([]byte, abi.SizeofUtsname)
+	u.Encode(b)
 	if _, err := t.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
@@ -366,17 +367,10 @@ func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Sysinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
 	mi := k.MemInfo() // the sandbox's memory, its limit as the RAM
-	b := make([]byte, 112)
-	le := binary.LittleEndian
-	le.PutUint64(b[0:], uint64(k.Uptime().Seconds()))
-	le.PutUint64(b[32:], mi.Total)
-	le.PutUint64(b[40:], mi.Free)
-	le.PutUint64(b[48:], 0)
-	le.PutUint64(b[56:], 0)
-	le.PutUint64(b[64:], mi.SwapTotal)
-	le.PutUint64(b[72:], mi.SwapFree)
-	le.PutUint16(b[80:], uint16(len(k.Groups())))
-	le.PutUint32(b[104:], 1)
+	si := abi.Sysinfo{Uptime: int64(k.Uptime().Seconds()), Totalram: mi.Total, Freeram: mi.Free,
+		Totalswap: mi.SwapTotal, Freeswap: mi.SwapFree, Procs: uint16(len(k.Groups())), MemUnit: 1}
+	b := make([]byte, abi.SizeofSysinfo)
+	si.Encode(b)
 	if _, err := t.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
@@ -391,13 +385,28 @@ func Getrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	soft, hard := t.Limit(int(a[0]))
-	b := make([]byte, 16)
-	binary.LittleEndian.PutUint64(b[0:], soft)
-	binary.LittleEndian.PutUint64(b[8:], hard)
-	if _, err := t.CopyOut(a[1], b); err != nil {
-		return 0, unix.EFAULT
+	return 0, putRlimit(t, a[1], soft, hard)
+}
+
+// getRlimit reads a struct rlimit.
+func getRlimit(t *kernel.Task, addr uint64) (abi.Rlimit, error) {
+	var r abi.Rlimit
+	b := make([]byte, abi.SizeofRlimit)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return r, unix.EFAULT
 	}
-	return 0, nil
+	r.Decode(b)
+	return r, nil
+}
+
+// putRlimit writes a struct rlimit.
+func putRlimit(t *kernel.Task, addr, soft, hard uint64) error {
+	b := make([]byte, abi.SizeofRlimit)
+	(&abi.Rlimit{Cur: soft, Max: hard}).Encode(b)
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return nil
 }
 
 // nrOpen is fs.nr_open, the ceiling of RLIMIT_NOFILE: Linux's default, or more when the
@@ -428,11 +437,11 @@ func Setrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if !rlimitOK(a[0]) {
 		return 0, unix.EINVAL
 	}
-	b := make([]byte, 16)
-	if _, err := t.CopyIn(a[1], b); err != nil {
-		return 0, unix.EFAULT
+	r, err := getRlimit(t, a[1])
+	if err != nil {
+		return 0, err
 	}
-	return 0, setrlimit(t, int(a[0]), binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]))
+	return 0, setrlimit(t, int(a[0]), r.Cur, r.Max)
 }
 
 // Prlimit64 implements prlimit64(2) for the caller's own process.
@@ -450,20 +459,17 @@ func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	r := int(a[1])
 	soft, hard := t.Limit(r)
 	if a[2] != 0 {
-		b := make([]byte, 16)
-		if _, err := t.CopyIn(a[2], b); err != nil {
-			return 0, unix.EFAULT
+		nr, err := getRlimit(t, a[2])
+		if err != nil {
+			return 0, err
 		}
-		if err := setrlimit(t, r, binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])); err != nil {
+		if err := setrlimit(t, r, nr.Cur, nr.Max); err != nil {
 			return 0, err
 		}
 	}
 	if a[3] != 0 {
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint64(b[0:], soft)
-		binary.LittleEndian.PutUint64(b[8:], hard)
-		if _, err := t.CopyOut(a[3], b); err != nil {
-			return 0, unix.EFAULT
+		if err := putRlimit(t, a[3], soft, hard); err != nil {
+			return 0, err
 		}
 	}
 	return 0, nil

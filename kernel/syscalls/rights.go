@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
@@ -131,15 +132,16 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 		return nil, nil, err
 	}
 	le := binary.LittleEndian
-	for off := 0; off+16 <= len(b); {
-		clen := int(le.Uint64(b[off:]))
-		level, typ := int32(le.Uint32(b[off+8:])), int32(le.Uint32(b[off+12:]))
-		if clen < 16 || off+clen > len(b) {
+	for off := 0; off+abi.SizeofCmsghdr <= len(b); {
+		var h abi.Cmsghdr
+		h.Decode(b[off:])
+		clen, level, typ := int(h.Len), h.Level, h.Type
+		if h.Len > uint64(len(b)) || clen < abi.SizeofCmsghdr || off+clen > len(b) {
 			return fail(unix.EINVAL)
 		}
 		switch {
 		case level == unix.SOL_SOCKET && typ == unix.SCM_RIGHTS:
-			data := b[off+16 : off+clen]
+			data := b[off+abi.SizeofCmsghdr : off+clen]
 			if len(data)/4+len(files) > scmMaxFD {
 				return fail(unix.EINVAL)
 			}
@@ -152,11 +154,12 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 			}
 		case level == unix.SOL_SOCKET && typ == unix.SCM_CREDENTIALS:
 			// Only one's own credentials may be claimed, unless privileged (scm_check_creds).
-			if clen != 28 {
+			if clen != abi.CmsgLen(abi.SizeofUcred) {
 				return fail(unix.EINVAL)
 			}
-			d := b[off+16:]
-			pid, uid, gid := int32(le.Uint32(d)), le.Uint32(d[4:]), le.Uint32(d[8:])
+			var uc abi.Ucred
+			uc.Decode(b[off+abi.SizeofCmsghdr:])
+			pid, uid, gid := uc.PID, uc.UID, uc.GID
 			// The claim is in the sender's namespaces' numbers; sockets keep the root's.
 			if pid == t.PIDOf(t.Group()) {
 				pid = t.Group().PID
@@ -253,7 +256,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	var cred *unix.Ucred
 	for _, c := range carriers {
 		if !internal {
-			files = append(files, host.Received(c)) // a host peer's file, the app's now
+			files = append(files, receivedHostFile(c)) // a host peer's file, the app's now
 			continue
 		}
 		fs, cr := rightsOf(t.Kernel()).takeCarrier(c)
@@ -286,13 +289,10 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	if len(nums) == 0 {
 		return uint64(n), nil, cred, msgFlags, nil
 	}
-	cm := make([]byte, 16+4*len(nums))
-	le := binary.LittleEndian
-	le.PutUint64(cm[0:], uint64(len(cm)))
-	le.PutUint32(cm[8:], unix.SOL_SOCKET)
-	le.PutUint32(cm[12:], unix.SCM_RIGHTS)
+	cm := make([]byte, abi.CmsgLen(4*len(nums)))
+	(&abi.Cmsghdr{Len: uint64(len(cm)), Level: unix.SOL_SOCKET, Type: unix.SCM_RIGHTS}).Encode(cm)
 	for i, num := range nums {
-		le.PutUint32(cm[16+4*i:], num)
+		binary.LittleEndian.PutUint32(cm[abi.SizeofCmsghdr+4*i:], num)
 	}
 	return uint64(n), cm, cred, msgFlags, nil
 }
@@ -379,4 +379,21 @@ func sendHostRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		}
 		return uint64(n), nil
 	}
+}
+
+// receivedHostFile wraps a host FD a host peer passed: an AF_UNIX stream socket that is
+// not listening becomes a socket the app can send and receive on (with files, as on a
+// brokered one), anything else a host file.
+func receivedHostFile(fd int) *vfs.FileDescription {
+	dom, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	typ, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	listening, err3 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err1 == nil && err2 == nil && err3 == nil && dom == unix.AF_UNIX && typ == unix.SOCK_STREAM && listening == 0 {
+		flags := unix.O_RDWR
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			flags |= fl & unix.O_NONBLOCK
+		}
+		return vfs.NewAnonFileDescription(sock.Received(fd), "socket:[0]", flags)
+	}
+	return host.Received(fd)
 }

@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,24 +15,21 @@ func RtSigaction(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	sig := int(a[0])
 	var act *kernel.SigAction
 	if a[1] != 0 {
-		b := make([]byte, 32)
+		b := make([]byte, abi.SizeofSigaction)
 		if _, err := t.CopyIn(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		act = &kernel.SigAction{Handler: le.Uint64(b[0:]), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
+		var sa abi.Sigaction
+		sa.Decode(b)
+		act = &kernel.SigAction{Handler: sa.Handler, Flags: sa.Flags, Restorer: sa.Restorer, Mask: sa.Mask}
 	}
 	old, err := t.SigAction(sig, act)
 	if err != nil {
 		return 0, err
 	}
 	if a[2] != 0 {
-		b := make([]byte, 32)
-		le := binary.LittleEndian
-		le.PutUint64(b[0:], old.Handler)
-		le.PutUint64(b[8:], old.Flags)
-		le.PutUint64(b[16:], old.Restorer)
-		le.PutUint64(b[24:], old.Mask)
+		b := make([]byte, abi.SizeofSigaction)
+		(&abi.Sigaction{Handler: old.Handler, Flags: old.Flags, Restorer: old.Restorer, Mask: old.Mask}).Encode(b)
 		if _, err := t.CopyOut(a[2], b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -77,12 +73,13 @@ func RtSigprocmask(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Sigaltstack(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	old := t.AltStack()
 	if a[0] != 0 {
-		b := make([]byte, 24)
+		b := make([]byte, abi.SizeofStackT)
 		if _, err := t.CopyIn(a[0], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		st := kernel.AltStack{SP: le.Uint64(b[0:]), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+		var ss abi.StackT
+		ss.Decode(b)
+		st := kernel.AltStack{SP: ss.SP, Flags: ss.Flags, Size: ss.Size}
 		if uint32(st.Flags)&^(ssDisable|ssAutoDisarm) != 0 {
 			return 0, unix.EINVAL
 		}
@@ -92,15 +89,12 @@ func Sigaltstack(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		t.SetAltStack(st)
 	}
 	if a[1] != 0 {
-		b := make([]byte, 24)
-		le := binary.LittleEndian
-		le.PutUint64(b[0:], old.SP)
 		flags := old.Flags
 		if old.Size == 0 {
 			flags = ssDisable
 		}
-		le.PutUint32(b[8:], uint32(flags))
-		le.PutUint64(b[16:], old.Size)
+		b := make([]byte, abi.SizeofStackT)
+		(&abi.StackT{SP: old.SP, Flags: flags, Size: old.Size}).Encode(b)
 		if _, err := t.CopyOut(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -41,7 +43,11 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		fd := vfs.NewAnonFileDescription(f, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		id := sockIdent(t)
+		if s, ok := f.(*inet.Socket); ok {
+			s.SetIdent(id.Ino, id.UID) // /proc/net/tcp names it as /proc/PID/fd does
+		}
+		fd := vfs.NewNumberedFileDescription(f, "socket", id, unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer fd.DecRef()
 		n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		return uint64(n), err
@@ -258,12 +264,13 @@ type msghdr struct {
 }
 
 func readMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
-	b := make([]byte, 56)
+	b := make([]byte, abi.SizeofMsghdr)
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return msghdr{}, unix.EFAULT
 	}
-	le := binary.LittleEndian
-	return msghdr{le.Uint64(b[0:]), uint64(le.Uint32(b[8:])), le.Uint64(b[16:]), le.Uint64(b[24:]), le.Uint64(b[32:]), le.Uint64(b[40:])}, nil
+	var m abi.Msghdr
+	m.Decode(b)
+	return msghdr{m.Name, uint64(m.Namelen), m.Iov, m.Iovlen, m.Control, m.Controllen}, nil
 }
 
 // Sendmsg implements sendmsg(2); SCM_RIGHTS passes files to sockets inside the sandbox
@@ -890,18 +897,13 @@ func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 }
 
 // credCmsgSpace is CMSG_SPACE(sizeof(struct ucred)).
-const credCmsgSpace = 32
+const credCmsgSpace = abi.SizeofCmsghdr + (abi.SizeofUcred+7)&^7 // CMSG_SPACE(sizeof(struct ucred)): 32
 
 // credCmsg is an SCM_CREDENTIALS control message, padded to its CMSG_SPACE.
 func credCmsg(c unix.Ucred) []byte {
 	b := make([]byte, credCmsgSpace)
-	le := binary.LittleEndian
-	le.PutUint64(b, 28) // CMSG_LEN(12)
-	le.PutUint32(b[8:], unix.SOL_SOCKET)
-	le.PutUint32(b[12:], unix.SCM_CREDENTIALS)
-	le.PutUint32(b[16:], uint32(c.Pid))
-	le.PutUint32(b[20:], c.Uid)
-	le.PutUint32(b[24:], c.Gid)
+	(&abi.Cmsghdr{Len: uint64(abi.CmsgLen(abi.SizeofUcred)), Level: unix.SOL_SOCKET, Type: unix.SCM_CREDENTIALS}).Encode(b)
+	(&abi.Ucred{PID: c.Pid, UID: c.Uid, GID: c.Gid}).Encode(b[abi.SizeofCmsghdr:])
 	return b
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -103,7 +104,9 @@ func readSockaddrIn(t *kernel.Task, family int, addr, size uint64, use addrUse) 
 		if f != unix.AF_INET {
 			return netip.AddrPort{}, unix.EAFNOSUPPORT
 		}
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), binary.BigEndian.Uint16(b[2:])), nil
+		var sin abi.SockaddrIn
+		sin.Decode(b)
+		return netip.AddrPortFrom(netip.AddrFrom4(sin.Addr), sin.Port), nil
 	default:
 		if size < 24 {
 			return netip.AddrPort{}, unix.EINVAL
@@ -111,13 +114,12 @@ func readSockaddrIn(t *kernel.Task, family int, addr, size uint64, use addrUse) 
 		if f != unix.AF_INET6 {
 			return netip.AddrPort{}, unix.EAFNOSUPPORT
 		}
-		ip := netip.AddrFrom16([16]byte(b[8:24]))
-		var scope uint32
-		if size >= 28 {
-			scope = binary.LittleEndian.Uint32(b[24:])
-		}
-		ip, err := scopedIn(t, ip, scope, use)
-		return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(b[2:])), err
+		var sin6 abi.SockaddrIn6
+		full := make([]byte, abi.SizeofSockaddrIn6) // sin6_scope_id may be left out (24 bytes)
+		copy(full, b)
+		sin6.Decode(full)
+		ip, err := scopedIn(t, netip.AddrFrom16(sin6.Addr), sin6.ScopeID, use)
+		return netip.AddrPortFrom(ip, sin6.Port), err
 	}
 }
 
@@ -156,23 +158,20 @@ func scopedIn(t *kernel.Task, ip netip.Addr, scope uint32, use addrUse) (netip.A
 // sockaddrIn encodes a as family's sockaddr.
 func sockaddrIn(family int, a netip.AddrPort) []byte {
 	if family == unix.AF_INET {
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint16(b, unix.AF_INET)
-		binary.BigEndian.PutUint16(b[2:], a.Port())
-		ip := a.Addr().Unmap()
-		if ip.Is4() {
-			v := ip.As4()
-			copy(b[4:], v[:])
+		sin := abi.SockaddrIn{Family: unix.AF_INET, Port: a.Port()}
+		if ip := a.Addr().Unmap(); ip.Is4() {
+			sin.Addr = ip.As4()
 		}
+		b := make([]byte, abi.SizeofSockaddrIn)
+		sin.Encode(b)
 		return b
 	}
-	b := make([]byte, 28)
-	binary.LittleEndian.PutUint16(b, unix.AF_INET6)
-	binary.BigEndian.PutUint16(b[2:], a.Port())
+	sin6 := abi.SockaddrIn6{Family: unix.AF_INET6, Port: a.Port()}
 	if a.Addr().IsValid() {
-		ip := a.Addr().As16()
-		copy(b[8:24], ip[:])
+		sin6.Addr = a.Addr().As16()
 	}
+	b := make([]byte, abi.SizeofSockaddrIn6)
+	sin6.Encode(b)
 	return b
 }
 
@@ -446,7 +445,9 @@ func inetAccept(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, addr, l
 		if err != nil {
 			return 0, err
 		}
-		nfd := vfs.NewAnonFileDescription(c, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		id := sockIdent(t)
+		c.SetIdent(id.Ino, id.UID)
+		nfd := vfs.NewNumberedFileDescription(c, "socket", id, unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer nfd.DecRef()
 		n, err := t.FDs().Install(nfd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		if err != nil {
