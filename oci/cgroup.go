@@ -199,8 +199,28 @@ func setCPUs(pid int, list string) error {
 	if set.Count() == 0 {
 		return nil
 	}
-	if err := unix.SchedSetaffinity(pid, &set); err != nil {
-		return fmt.Errorf("resources.cpu.cpus %q: %w", list, err)
+	// Affinity is per thread, and a child inherits the thread that forks it: every thread
+	// of pid is confined, again until a pass finds no thread it has not seen (the Go
+	// runtime may start one meanwhile; new ones inherit from a confined thread).
+	done := map[int]bool{}
+	for {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return fmt.Errorf("resources.cpu.cpus %q: %w", list, err)
+		}
+		fresh := false
+		for _, e := range ents {
+			tid, err := strconv.Atoi(e.Name())
+			if err != nil || done[tid] {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("resources.cpu.cpus %q: %w", list, err)
+			}
+			done[tid], fresh = true, true
+		}
+		if !fresh {
+			return nil
+		}
 	}
-	return nil
 }

@@ -266,8 +266,6 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	} else if s := cfg.Linux; s != nil && slices.ContainsFunc(s.Namespaces, func(n spec.Namespace) bool { return n.Type == "network" && n.Path == "" }) {
 		pl.Net = netbroker.Policy{} // no network but the kernel's loopback
 	}
-	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: pl, OwnNetNS: newNet})
-	cfgW.Close()
 	rec.Pid = cmd.Process.Pid
 	rec.StartTime = procStartTime(rec.Pid)
 	// Why: the engine accounts the container's use by its cgroup (podman stats); the
@@ -298,6 +296,10 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 			return err
 		}
 	}
+	// Why: the monitor starts the gofer and the kernel once it has its configuration, so
+	// its cgroup and CPUs are set first: they inherit both.
+	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: pl, OwnNetNS: newNet})
+	cfgW.Close()
 	if err := r.save(dir, rec); err != nil {
 		cmd.Process.Kill()
 		return err
