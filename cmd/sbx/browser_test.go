@@ -187,9 +187,16 @@ func lines(b []byte) string {
 	return strings.Join(l, "\n")
 }
 
-// tail is the end of a command's output, enough to see why it failed.
+// tail is the end of a command's output, enough to see why it failed, without the lines
+// GLib repeats about dconf (no writable ~/.cache/dconf natively).
 func tail(b []byte) string {
-	s := string(b)
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, "dconf") && strings.TrimSpace(l) != "" {
+			keep = append(keep, l)
+		}
+	}
+	s := strings.Join(keep, "\n")
 	if len(s) > 3000 {
 		s = s[len(s)-3000:]
 	}

@@ -51,6 +51,18 @@ int main(void) {
 		printf("sethostname: %d\n", sethostname("inner", 5));
 		struct utsname u; uname(&u);
 		printf("nodename=%s\n", u.nodename);
+		/* setns back into the UTS namespace left behind: its name again */
+		int old = open("/proc/self/ns/uts", O_RDONLY);
+		printf("open ns file: %d\n", old >= 0);
+		if (unshare(CLONE_NEWUTS) == 0 && sethostname("second", 6) == 0) {
+			printf("setns wrong type: %d\n", setns(old, CLONE_NEWNET) < 0 ? errno : 0);
+			printf("setns: %d\n", setns(old, CLONE_NEWUTS) < 0 ? errno : 0);
+			uname(&u);
+			printf("back in: %s\n", u.nodename);
+		}
+		int pp[2];
+		pipe(pp);
+		printf("setns on a pipe: %d\n", setns(pp[0], 0) < 0 ? errno : 0);
 		/* chroot with CAP_SYS_CHROOT in the namespace */
 		printf("chroot: %d\n", chroot("/"));
 		/* IDs are the namespace's: 0 is mapped, 5 is not; setgroups is denied here */
