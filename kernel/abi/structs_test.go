@@ -66,6 +66,7 @@ var layoutCases = []layoutCase{
 	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoPoll{}, size: SizeofSiginfo},
 	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoSys{}, size: SizeofSiginfo},
 	{header: "<sys/signalfd.h>", ctype: "struct signalfd_siginfo", value: &SignalfdSiginfo{}, size: SizeofSignalfdSiginfo},
+	{header: "<fcntl.h>", ctype: "struct flock", value: &Flock{}, size: SizeofFlock},
 	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
 }
 
