@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,7 +67,16 @@ type Namespace struct {
 	user *UserNS
 	pid  *PIDNS
 	uts  *utsState
+	// net is a network namespace's stack: the sandbox's for the root one, an empty one
+	// (only the loopback) for a new one.
+	net *inet.Stack
 }
+
+// IsRootNS reports whether n is one of the sandbox's initial namespaces.
+func (k *Kernel) IsRootNS(n *Namespace) bool { return k.rootNS[n.Kind] == n }
+
+// NetStack is the network stack of the process's network namespace.
+func (tg *ThreadGroup) NetStack() *inet.Stack { return tg.ns.Load()[NSNet].net }
 
 // String is the /proc/PID/ns link target, "user:[4026531837]".
 func (n *Namespace) String() string { return fmt.Sprintf("%s:[%d]", NSNames[n.Kind], n.Ino) }
@@ -140,6 +150,7 @@ func (k *Kernel) rootNamespaces() *NSSet {
 	}
 	s[NSPID].pid = &PIDNS{NS: s[NSPID]}
 	s[NSUTS].uts = &utsState{hostname: k.Hostname, domainname: "(none)"}
+	s[NSNet].net = k.Net
 	return &s
 }
 
@@ -199,6 +210,8 @@ func (t *Task) newNamespaces(cur *NSSet, flags uint64) (*NSSet, error) {
 				return nil, unix.ENOSPC
 			}
 			n.pid = &PIDNS{NS: n, Parent: parent, Level: parent.Level + 1, next: 1, byNr: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup)}
+		case NSNet:
+			n.net = inet.NewStack(nil) // nothing but a private loopback
 		case NSUTS:
 			u := cur[NSUTS].uts
 			u.mu.Lock()

@@ -260,3 +260,20 @@ func (t *Task) SeenSigInfo(si SigInfo) SigInfo {
 	}
 	return si
 }
+
+// InitIgnores reports whether a signal t sends to process tg is dropped because tg is the
+// init of t's PID namespace (pid_namespaces(7)): from inside, init gets only the signals
+// it has a handler for, never SIGKILL or SIGSTOP.
+func (t *Task) InitIgnores(tg *ThreadGroup, sig unix.Signal) bool {
+	ns := t.tg.pidNS
+	if ns == nil || sig == 0 || tg.NrIn(ns) != 1 {
+		return false
+	}
+	if sig == unix.SIGKILL || sig == unix.SIGSTOP {
+		return true
+	}
+	tg.sig.mu.Lock()
+	h := tg.sig.actions[sig].Handler
+	tg.sig.mu.Unlock()
+	return h == SigDfl || h == SigIgn
+}

@@ -50,7 +50,7 @@ func (t *Task) SetSeccompStrict() error {
 	if m := t.SeccompMode(); m != seccomp.ModeDisabled && m != seccomp.ModeStrict {
 		return unix.EINVAL
 	}
-	t.seccomp.Store(&seccompState{mode: seccomp.ModeStrict})
+	t.setSeccomp(&seccompState{mode: seccomp.ModeStrict})
 	return nil
 }
 
@@ -103,10 +103,10 @@ func (t *Task) AddSeccompFilter(o SeccompAddOptions) (*seccomp.Filter, int32, er
 		return nil, 0, err
 	}
 	st := &seccompState{mode: seccomp.ModeFilter, filter: f}
-	t.seccomp.Store(st)
+	t.setSeccomp(st)
 	if o.TSync {
 		for o2 := range t.tg.tasks {
-			o2.seccomp.Store(st)
+			o2.setSeccomp(st)
 		}
 	}
 	return f, 0, nil
@@ -116,16 +116,48 @@ func (t *Task) AddSeccompFilter(o SeccompAddOptions) (*seccomp.Filter, int32, er
 // group's lock, so a TSYNC cannot miss a thread being created.
 func (t *Task) inheritSeccomp(child *Task) {
 	t.tg.mu.Lock()
-	child.seccomp.Store(t.seccomp.Load())
+	child.setSeccomp(t.seccomp.Load())
 	t.tg.mu.Unlock()
+}
+
+// setSeccomp installs the task's seccomp state (nil when it exits), counting it as a user
+// of its chain's listener.
+func (t *Task) setSeccomp(st *seccompState) {
+	old := t.seccomp.Swap(st)
+	nl, ol := st.listener(), old.listener()
+	if nl == ol {
+		return
+	}
+	if nl != nil {
+		nl.AddUser()
+	}
+	if ol != nil {
+		ol.DropUser()
+	}
+}
+
+// listener is the listener of a filter chain (at most one), or nil.
+func (s *seccompState) listener() *seccomp.Listener {
+	if s == nil {
+		return nil
+	}
+	for f := s.filter; f != nil; f = f.Prev() {
+		if f.Listener != nil {
+			return f.Listener
+		}
+	}
+	return nil
 }
 
 // seccompEnter runs the task's seccomp state on the syscall it stopped at (before the
 // handler, on the raw registers). It reports whether the syscall must be skipped; the
 // task's registers then hold what the app sees.
-func (t *Task) seccompEnter(s *seccompState, nr uint64) bool {
+//
+// A 64-bit call's data are its x86-64 number and argument registers; an int 0x80 call's
+// (compat) are its i386 number, AUDIT_ARCH_I386 and ebx, ecx, edx, esi, edi, ebp.
+func (t *Task) seccompEnter(s *seccompState, nr uint64, compat bool) bool {
 	if s.mode == seccomp.ModeStrict {
-		if seccomp.StrictAllowed(nr) {
+		if !compat && seccomp.StrictAllowed(nr) || compat && strictAllowed32(nr) {
 			return false
 		}
 		t.k.debugf("task %d: seccomp strict mode: syscall %s killed the thread", t.TID, t.k.Syscalls.Name(nr))
@@ -134,6 +166,10 @@ func (t *Task) seccompEnter(s *seccompState, nr uint64) bool {
 	}
 	d := seccomp.Data{Nr: int32(nr), Arch: seccomp.AuditArchX86_64, IP: t.Regs.Rip,
 		Args: [6]uint64{t.Regs.Rdi, t.Regs.Rsi, t.Regs.Rdx, t.Regs.R10, t.Regs.R8, t.Regs.R9}}
+	if compat {
+		d.Arch = auditArchI386
+		d.Args = compatArgs(&t.Regs)
+	}
 	ret, match := s.filter.Run(&d)
 	data := ret & seccomp.RetData
 	action := ret & seccomp.RetActionFull
@@ -160,7 +196,7 @@ func (t *Task) seccompEnter(s *seccompState, nr uint64) bool {
 		t.seccompLog(match, nr, action)
 		t.Regs.Rax = t.Regs.OrigRax // syscall_rollback: the handler sees rax = nr
 		t.forceSignal(unix.SIGSYS, SigInfo{Code: sysSeccomp, Errno: int32(data), CallAddr: t.Regs.Rip,
-			Syscall: int32(nr), Arch: seccomp.AuditArchX86_64})
+			Syscall: int32(nr), Arch: d.Arch})
 		return true
 	case seccomp.RetKillThread:
 		t.k.debugf("task %d: seccomp killed the thread at syscall %s", t.TID, t.k.Syscalls.Name(nr))

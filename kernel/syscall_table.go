@@ -65,6 +65,9 @@ type Syscall struct {
 	// Linux's syscall wrappers cast each register to its parameter's type, so upper bits
 	// an app left in a 32-bit argument's register are ignored.
 	Widths [6]ArgWidth
+	// Native is, in the i386 table, the x86-64 number of the call an entry runs (for the
+	// restart rules and the counters).
+	Native uint64
 }
 
 // Decode cuts each argument to the width of its C type.
@@ -84,6 +87,9 @@ func (s *Syscall) Decode(a *SyscallArgs) {
 // SyscallTable maps x86-64 syscall numbers to handlers.
 type SyscallTable struct {
 	Entries [MaxSyscall]Syscall
+	// Compat is the i386 table a 64-bit process reaches through int 0x80 (syscall32.go);
+	// nil: such calls fail with ENOSYS.
+	Compat *SyscallTable
 }
 
 // MaxSyscall bounds syscall numbers (x86-64 numbers are below 512).

@@ -427,9 +427,13 @@ func (t *Task) run() {
 
 // syscall dispatches the syscall the task stopped at.
 func (t *Task) syscall() {
+	if (t.Regs.Rcx != t.Regs.Rip || t.Regs.R11 != t.Regs.Eflags) && t.enteredByInt80() {
+		t.syscall32()
+		return
+	}
 	nr := t.Regs.OrigRax
 	t.counters.Total.Add(1)
-	if s := t.seccomp.Load(); s != nil && t.seccompEnter(s, nr) {
+	if s := t.seccomp.Load(); s != nil && t.seccompEnter(s, nr, false) {
 		if t.k.Strace != nil {
 			fmt.Fprintf(t.k.Strace, "[%d] %s(...) = %#x (seccomp)\n", t.TID, t.k.Syscalls.Name(nr), t.Regs.Rax)
 		}
@@ -441,24 +445,33 @@ func (t *Task) syscall() {
 		t.counters.PerNr[nr].Add(1)
 		e = &t.k.Syscalls.Entries[nr]
 	}
+	t.dispatch(t.k.Syscalls, nr, nr, e, a)
+}
+
+// dispatch runs entry e (nil: none) of table st for syscall nr with arguments a; native is
+// the x86-64 number of the call, for the restart rules.
+func (t *Task) dispatch(st *SyscallTable, nr, native uint64, e *Syscall, a SyscallArgs) {
 	var ret uint64
 	var err error
 	if e == nil || e.Fn == nil {
 		t.counters.Unknown.Add(1)
-		if t.k.unknown.first(nr) {
-			t.k.debugf("unimplemented syscall %s (%d)", t.k.Syscalls.Name(nr), nr)
+		key := nr
+		if st != t.k.Syscalls {
+			key |= 1 << 32 // the i386 numbers are logged apart
+		}
+		if t.k.unknown.first(key) {
+			t.k.debugf("unimplemented syscall %s (%d)", st.Name(nr), nr)
 		}
 		err = unix.ENOSYS
-	} else if t.k.BlockedReport > 0 {
-		t.call.Store(&inCall{nr: nr, args: a, start: time.Now()})
+	} else if e.Decode(&a); t.k.BlockedReport > 0 {
+		t.call.Store(&inCall{nr: native, args: a, start: time.Now()})
 		ret, err = e.Fn(t, a)
 		t.call.Store(nil)
 	} else {
-		e.Decode(&a)
 		ret, err = e.Fn(t, a)
 	}
 	if t.k.Strace != nil {
-		t.strace(nr, a, ret, err)
+		t.strace(st, nr, a, ret, err)
 	}
 	if err == ErrInterruptedNoRestart {
 		err = unix.EINTR
@@ -469,7 +482,7 @@ func (t *Task) syscall() {
 		// A signal interrupted a restartable call: with SA_RESTART it runs again after the
 		// handler (Linux's ERESTARTSYS), without it the app sees EINTR. Interrupted with no
 		// signal to deliver (a stop, a signal another thread took), any call runs again.
-		if ok, restart := t.hasDeliverable(); !ok || restart && restartable(nr) {
+		if ok, restart := t.hasDeliverable(); !ok || restart && restartable(native) {
 			err = ErrRestart
 		}
 	}
@@ -478,12 +491,12 @@ func (t *Task) syscall() {
 		t.Regs.Rax = ret
 	case ErrNoReturn:
 	case ErrRestart:
-		t.Regs.Rip -= 2
+		t.Regs.Rip -= 2 // syscall and int 0x80 are both two bytes long
 		t.Regs.Rax = t.Regs.OrigRax
 	default:
 		errno, ok := err.(unix.Errno)
 		if !ok {
-			t.k.debugf("syscall %s: internal error: %v", t.k.Syscalls.Name(nr), err)
+			t.k.debugf("syscall %s: internal error: %v", st.Name(nr), err)
 			errno = unix.EIO
 		}
 		t.Regs.Rax = uint64(-int64(errno))
@@ -504,11 +517,11 @@ func restartable(nr uint64) bool {
 	return false
 }
 
-func (t *Task) strace(nr uint64, a SyscallArgs, ret uint64, err error) {
-	name := t.k.Syscalls.Name(nr)
+func (t *Task) strace(st *SyscallTable, nr uint64, a SyscallArgs, ret uint64, err error) {
+	name := st.Name(nr)
 	var args string
-	if nr < MaxSyscall && t.k.Syscalls.Entries[nr].Format != nil {
-		args = t.k.Syscalls.Entries[nr].Format(t, a)
+	if nr < MaxSyscall && st.Entries[nr].Format != nil {
+		args = st.Entries[nr].Format(t, a)
 	} else {
 		args = fmt.Sprintf("%#x, %#x, %#x, %#x, %#x, %#x", a[0], a[1], a[2], a[3], a[4], a[5])
 	}
@@ -626,6 +639,7 @@ func (t *Task) exit() {
 	tg.mu.Unlock()
 	unix.Close(t.wake)
 
+	t.setSeccomp(nil) // a listener's last filtered task hangs it up
 	k.mu.Lock()
 	delete(k.tasks, t.TID)
 	k.freeNSPIDsLocked(tg.pidNS, t.pidNrs, t)

@@ -57,6 +57,8 @@ type Plan struct {
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.
 	DBus *DBusPlan
+	// NestedX11, when set, is an X server of the sandbox's own, started before the app.
+	NestedX11 *NestedX11Plan
 	// Net is the policy the net broker applies to the sandbox's Internet sockets; NetAddrs
 	// the addresses the sandbox's eth0 shows (none: only lo).
 	Net      netbroker.Policy

@@ -34,6 +34,8 @@ type Sandbox struct {
 	Plan *Plan
 	dbus *dbusproxy.Proxy
 	net  *netbroker.Broker
+	// stopNested stops the nested X server (x11 = "nested"), if any.
+	stopNested func()
 	// denialSink receives denials (set by Publish). It holds a func(kind, detail string).
 	denialSink atomic.Value
 	Started    time.Time
@@ -69,9 +71,23 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 		go p.Serve(l)
 		proxy = p
 	}
+	// Why: x11 = "nested" gives the app its own X server instead of the user's display.
+	if n := plan.NestedX11; n != nil {
+		stop, err := startNestedX11(n)
+		if err != nil {
+			if proxy != nil {
+				proxy.Close()
+			}
+			return nil, err
+		}
+		sb.stopNested = stop
+	}
 	if err := sb.start(stdin, stdout, stderr); err != nil {
 		if proxy != nil {
 			proxy.Close()
+		}
+		if sb.stopNested != nil {
+			sb.stopNested()
 		}
 		return nil, err
 	}
@@ -423,6 +439,9 @@ func (s *Sandbox) finish(err error) int {
 	if s.dbus != nil {
 		s.dbus.Close()
 		os.Remove(s.Plan.DBus.Listen)
+	}
+	if s.stopNested != nil {
+		s.stopNested()
 	}
 	// The gofer dies with SIGKILL; tearing its namespaces down takes the host a few ms,
 	// which nothing here needs to wait for: it is reaped in the background.

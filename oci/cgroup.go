@@ -171,3 +171,56 @@ func removeCgroup(path string) {
 		}
 	}
 }
+
+// setCPUs confines pid (and the processes it starts: the gofer, the kernel, the stubs
+// running the app's code) to the spec's CPU list ("0-3,6"), as cpuset.cpus would; it needs
+// no privilege. The kernel reports the same CPUs inside (nproc, /sys/devices/system/cpu).
+func setCPUs(pid int, list string) error {
+	var set unix.CPUSet
+	for _, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a || b >= 1024 {
+			return fmt.Errorf("resources.cpu.cpus %q: not a CPU list", list)
+		}
+		for c := a; c <= b; c++ {
+			set.Set(c)
+		}
+	}
+	if set.Count() == 0 {
+		return nil
+	}
+	// Affinity is per thread, and a child inherits the thread that forks it: every thread
+	// of pid is confined, again until a pass finds no thread it has not seen (the Go
+	// runtime may start one meanwhile; new ones inherit from a confined thread).
+	done := map[int]bool{}
+	for {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return fmt.Errorf("resources.cpu.cpus %q: %w", list, err)
+		}
+		fresh := false
+		for _, e := range ents {
+			tid, err := strconv.Atoi(e.Name())
+			if err != nil || done[tid] {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("resources.cpu.cpus %q: %w", list, err)
+			}
+			done[tid], fresh = true, true
+		}
+		if !fresh {
+			return nil
+		}
+	}
+}

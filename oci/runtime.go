@@ -31,6 +31,7 @@ import (
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/oci/spec"
 	"github.com/sbx-dev/sbx/plan"
 	"golang.org/x/sys/unix"
@@ -62,6 +63,32 @@ type record struct {
 type initConfig struct {
 	Dir  string         `json:"dir"`
 	Plan *launcher.Plan `json:"plan"`
+	// OwnNetNS: the monitor runs in a network namespace made for the container.
+	OwnNetNS bool `json:"own_netns,omitempty"`
+}
+
+// startMonitor starts a container's monitor process (in a new network namespace with
+// newNet) and returns it with the pipe its configuration goes down.
+func startMonitor(o CreateOptions, terminal bool, stdin, stdout, stderr *os.File, newNet bool) (*exec.Cmd, *os.File, error) {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cfgR.Close()
+	cmd := exec.Command("/proc/self/exe", InitRole)
+	cmd.Args[0] = "sbx-oci-init"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.ExtraFiles = []*os.File{cfgR}
+	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: terminal, Ctty: 0}
+	if newNet {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
+	if err := cmd.Start(); err != nil {
+		cfgW.Close()
+		return nil, nil, err
+	}
+	return cmd, cfgW, nil
 }
 
 // Error kinds the CLI maps to messages; runc's wording where runc has one.
@@ -218,24 +245,27 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 		stdin, stdout, stderr = slave, slave, slave
 		pl.Env = appendIfMissing(pl.Env, "TERM=xterm")
 	}
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return err
+	// Why: a container asking for a network namespace of its own gets one, made for its
+	// monitor (the PID engines know it by, so their hooks find and configure it), where
+	// the net broker then makes its sockets; unprivileged, it has no network instead.
+	newNet := pl.NetNS == plan.NewNetNS
+	if newNet {
+		pl.NetNS = ""
 	}
-	cmd := exec.Command("/proc/self/exe", InitRole)
-	cmd.Args[0] = "sbx-oci-init"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.ExtraFiles = []*os.File{cfgR}
-	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: cfg.Process.Terminal, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		cfgR.Close()
-		cfgW.Close()
+	cmd, cfgW, err := startMonitor(o, cfg.Process.Terminal, stdin, stdout, stderr, newNet)
+	if err != nil && newNet {
+		newNet = false
+		cmd, cfgW, err = startMonitor(o, cfg.Process.Terminal, stdin, stdout, stderr, false)
+	}
+	if err != nil {
 		return fmt.Errorf("starting the container's monitor: %w", err)
 	}
-	cfgR.Close()
-	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: pl})
-	cfgW.Close()
+	netnsPath := pl.NetNS
+	if newNet {
+		netnsPath = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
+	} else if s := cfg.Linux; s != nil && slices.ContainsFunc(s.Namespaces, func(n spec.Namespace) bool { return n.Type == "network" && n.Path == "" }) {
+		pl.Net = netbroker.Policy{} // no network but the kernel's loopback
+	}
 	rec.Pid = cmd.Process.Pid
 	rec.StartTime = procStartTime(rec.Pid)
 	// Why: the engine accounts the container's use by its cgroup (podman stats); the
@@ -260,6 +290,16 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 			}
 		}()
 	}
+	if res != nil && res.CPU != nil && res.CPU.Cpus != "" {
+		if err := setCPUs(rec.Pid, res.CPU.Cpus); err != nil {
+			cmd.Process.Kill()
+			return err
+		}
+	}
+	// Why: the monitor starts the gofer and the kernel once it has its configuration, so
+	// its cgroup and CPUs are set first: they inherit both.
+	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: pl, OwnNetNS: newNet})
+	cfgW.Close()
 	if err := r.save(dir, rec); err != nil {
 		cmd.Process.Kill()
 		return err
@@ -276,7 +316,7 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 				return err
 			}
 		}
-		if err := runHooks(cfg.Hooks.CreateContainer, state, hookPlace{netns: pl.NetNS, dir: rec.Rootfs}); err != nil {
+		if err := runHooks(cfg.Hooks.CreateContainer, state, hookPlace{netns: netnsPath, dir: rec.Rootfs}); err != nil {
 			cmd.Process.Kill()
 			return err
 		}
@@ -356,9 +396,8 @@ func (r *Runtime) Start(id string) error {
 	if rec.Hooks != nil {
 		st := rec.State
 		st.Status = spec.StatusRunning
-		if err := runHooks(rec.Hooks.Poststart, st, hookPlace{}); err != nil {
-			return err
-		}
+		// A failing poststart hook is a warning; the rest run and start succeeds.
+		warnHooks(rec.Hooks.Poststart, st)
 	}
 	return nil
 }
@@ -435,17 +474,27 @@ func (r *Runtime) Delete(id string, force bool) error {
 	st := rec.State
 	st.Status = spec.StatusStopped
 	st.Pid = 0
-	var hookErr error
-	if rec.Hooks != nil {
-		hookErr = runHooks(rec.Hooks.Poststop, st, hookPlace{})
-	}
 	if rec.Cgroup != "" {
 		removeCgroup(rec.Cgroup)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	return hookErr
+	// After the container is gone, before delete returns; failures are warnings.
+	if rec.Hooks != nil {
+		warnHooks(rec.Hooks.Poststop, st)
+	}
+	return nil
+}
+
+// warnHooks runs every hook, reporting failures as warnings on standard error (hooks
+// that may not fail their operation: poststart, poststop).
+func warnHooks(hooks []spec.Hook, st spec.State) {
+	for _, h := range hooks {
+		if err := runHooks([]spec.Hook{h}, st, hookPlace{}); err != nil {
+			fmt.Fprintf(os.Stderr, "sbx: warning: %v\n", err)
+		}
+	}
 }
 
 // hookPlace is where a host hook runs: netns (a path; empty: the runtime's) and dir
@@ -512,6 +561,24 @@ func startIn(cmd *exec.Cmd, netns string) error {
 		errc <- cmd.Start()
 	}()
 	return <-errc
+}
+
+// loopbackUp brings up lo in this process's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // startContainerHooks runs hooks as processes of the sandbox (its program held): they
@@ -618,6 +685,14 @@ func InitMain() int {
 	var rec record
 	if b, err := os.ReadFile(filepath.Join(cfg.Dir, "state.json")); err == nil {
 		json.Unmarshal(b, &rec)
+	}
+	if cfg.OwnNetNS {
+		// The container's network namespace, as its engine's hooks left it: its loopback
+		// up (as runc's containers find it), its addresses what eth0 shows inside.
+		if err := loopbackUp(); err != nil {
+			return fail(fmt.Errorf("the network namespace's loopback: %w", err))
+		}
+		cfg.Plan.NetAddrs = plan.HostAddrs()
 	}
 	// The sandbox is built with its program held: startContainer hooks run in it first,
 	// and start returns once the program runs.

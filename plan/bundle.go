@@ -194,12 +194,19 @@ func capNumber(name string) (int, bool) {
 	return i, i >= 0
 }
 
+// NewNetNS is the Plan.NetNS of a container whose spec asks for a new network namespace:
+// the runtime makes it for the container's monitor, where the net broker then lives (an
+// engine's hooks configure it, as Docker's do), and the launcher never sees this value.
+const NewNetNS = "new"
+
 // bundleNet sets the container's network. A network namespace the engine made (a path:
 // podman's bridge, slirp4netns, CNI) is the container's network: the net broker makes the
 // container's host sockets in it, and the engine's network configuration is the policy
 // (every destination the namespace routes to, serving on any port, its loopback the
-// container's own). A namespace to be made new (no path) is no network: only the kernel's
-// private loopback. No network namespace at all shares the runtime's, as runc does. An sbx
+// container's own). A namespace to be made new (no path) is the runtime's to make (see
+// NewNetNS), empty but for what the engine's hooks put in it; where the runtime cannot
+// make one (unprivileged), the container has no network but the kernel's private
+// loopback. No network namespace at all shares the runtime's, as runc does. An sbx
 // profile named by the run.sbx.profile annotation replaces the policy with its [network].
 func bundleNet(p *launcher.Plan, s *spec.Spec, resolvSource string) error {
 	path, own := "", false
@@ -224,9 +231,10 @@ func bundleNet(p *launcher.Plan, s *spec.Spec, resolvSource string) error {
 		}
 	}
 	if own && path == "" {
-		return nil
-	}
-	if own {
+		// The runtime makes the namespace (oci.Runtime.Create), or cannot (unprivileged)
+		// and the container has no network.
+		p.NetNS = NewNetNS
+	} else if own {
 		if fi, err := os.Stat(path); err != nil {
 			return fmt.Errorf("network namespace %s: %w", path, err)
 		} else if fi.IsDir() {

@@ -86,9 +86,10 @@ func TestForBundle(t *testing.T) {
 	if !slices.Equal(tail, wantTail) {
 		t.Errorf("ForBundle: masks and read-only paths %q, want %q", tail, wantTail)
 	}
-	// A new network namespace (no path) is no network; the default memory limit holds.
-	if p.NetNS != "" || p.Net.Mode != "" || len(p.NetAddrs) != 0 {
-		t.Errorf("ForBundle: a container without a network namespace path has network %q %+v %v", p.NetNS, p.Net, p.NetAddrs)
+	// A new network namespace (no path) is the runtime's to make; the default memory
+	// limit holds.
+	if p.NetNS != NewNetNS || p.Net.Mode != "full" || len(p.NetAddrs) != 0 {
+		t.Errorf("ForBundle: a container asking for a new network namespace has network %q %+v %v", p.NetNS, p.Net, p.NetAddrs)
 	}
 	if p.MemoryLimit != memoryLimit(0) || p.MaxTasks != 0 {
 		t.Errorf("ForBundle: memory limit %d, tasks %d; want %d, 0", p.MemoryLimit, p.MaxTasks, memoryLimit(0))

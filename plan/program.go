@@ -186,7 +186,14 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 	// Why: names resolve through the broker, which pins what they resolved to for name rules.
 	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: []byte(resolvConf(prof.Network.DNS))})
 	x11 := false
-	if prof.Display.X11 {
+	if prof.Display.X11Nested {
+		if err := planX11Nested(p, &o, "sbx: "+prof.Name); err != nil {
+			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
+			p.Env = unsetEnv(unsetEnv(p.Env, "DISPLAY"), "XAUTHORITY")
+		} else {
+			x11 = true
+		}
+	} else if prof.Display.X11 {
 		if err := planX11(p, &o); err != nil {
 			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
 		} else {
@@ -217,6 +224,11 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 			pulse = true
 		}
 	}
+	if prof.Audio.PipeWire {
+		if err := planPipeWire(p, &o); err != nil && !pulse {
+			p.Warnings = append(p.Warnings, "PipeWire withheld: "+err.Error())
+		}
+	}
 	p.Warnings = append(p.Warnings, withheld(prof, x11, pulse)...)
 	cwd := o.Cwd
 	if cwd == "" {
@@ -238,9 +250,6 @@ func withheld(p *profiles.Profile, x11, pulse bool) []string {
 	}
 	if p.Audio.PulseAudio && !pulse {
 		w = append(w, "audio (PulseAudio)")
-	}
-	if p.Audio.PipeWire {
-		w = append(w, "audio (PipeWire's own socket)")
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))

@@ -162,13 +162,20 @@ func TestOCILifecycle(t *testing.T) {
 			bundle := ociBundle(t, func(s *spec.Spec) {
 				s.Process.Args = []string{"/bin/sh", "-c", "echo app >> /hooks/hooks; echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
 				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/hooks", Type: "bind", Source: hookDir, Options: []string{"rbind"}})
+				failing := func(name string) spec.Hook {
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " fails; exit 1"}}
+				}
 				hook := func(name, out string) spec.Hook {
-					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $(pwd) $s" >> ` + out}}
+					// Whether the hook runs in the network namespace of the state's PID
+					// (the container's process).
+					netns := `pid=$(echo "$s" | sed 's/.*"pid":\([0-9]*\).*/\1/'); [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/$pid/ns/net)" ] && n=in || n=out;`
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; ` + netns + ` echo "` + name + ` $(pwd) $n $s" >> ` + out}}
 				}
 				s.Hooks = &spec.Hooks{Prestart: []spec.Hook{hook("prestart", hookOut)}, CreateRuntime: []spec.Hook{hook("createRuntime", hookOut)},
 					CreateContainer: []spec.Hook{hook("createContainer", hookOut)},
 					StartContainer:  []spec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "startContainer $(hostname) $(ls /hooks) $s" >> /hooks/hooks`}}},
-					Poststart:       []spec.Hook{hook("poststart", hookOut)}, Poststop: []spec.Hook{hook("poststop", hookOut)}}
+					// A failing poststart or poststop hook is a warning; the next ones run.
+					Poststart: []spec.Hook{failing("poststart"), hook("poststart", hookOut)}, Poststop: []spec.Hook{failing("poststop"), hook("poststop", hookOut)}}
 			})
 			r := newRuncCLI(t, u)
 			pidFile := filepath.Join(filepath.Dir(r.root), "pid")
@@ -191,8 +198,8 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("create", "--bundle", bundle, "c1"); code == 0 || !strings.Contains(errs, "already exists") {
 				t.Errorf("create of an existing ID: exit %d, %q", code, errs)
 			}
-			if _, errs, code := r.run("start", "c1"); code != 0 {
-				t.Fatalf("start: exit %d: %s", code, errs)
+			if _, errs, code := r.run("start", "c1"); code != 0 || !strings.Contains(errs, "warning: hook /bin/sh: exit status 1: poststart fails") {
+				t.Fatalf("start: exit %d: %s (want success with a warning of the failing poststart hook)", code, errs)
 			}
 			waitStatus(t, r, "c1", spec.StatusRunning)
 			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "started") && time.Now().Before(deadline); {
@@ -220,13 +227,16 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("start", "c1"); code == 0 || !strings.Contains(errs, "stopped") {
 				t.Errorf("start of a stopped container: exit %d, %q", code, errs)
 			}
-			if _, errs, code := r.run("delete", "c1"); code != 0 {
-				t.Errorf("delete: exit %d %s", code, errs)
+			if _, errs, code := r.run("delete", "c1"); code != 0 || !strings.Contains(errs, "poststop fails") {
+				t.Errorf("delete: exit %d %s (want success with a warning of the failing poststop hook)", code, errs)
 			}
 			if _, errs, code := r.run("state", "c1"); code == 0 || !strings.Contains(errs, "does not exist") {
 				t.Errorf("state of a deleted container: exit %d, %q", code, errs)
 			}
-			checkHookLines(t, hookOut, bundle)
+			// As root the container has a network namespace of its own, which
+			// createContainer runs in; an ordinary user's runtime makes none.
+			outside := map[bool]string{true: "out", false: "in"}[os.Getuid() == 0 && u.Name == "self"]
+			checkHookLines(t, hookOut, bundle, outside)
 			// delete --force of a created container, and of a missing one.
 			if _, errs, code := r.run("create", "--bundle", bundle, "c2"); code != 0 {
 				t.Fatalf("create c2: %s", errs)
@@ -258,13 +268,15 @@ func TestOCILifecycle(t *testing.T) {
 }
 
 // checkHookLines checks the hooks' lines: each in its order, in its place (the runtime's
-// working directory, the container's root filesystem, the sandbox), with the state of its
+// working directory and network namespace, which is outside the container's as root; the
+// container's root filesystem and network namespace; the sandbox), with the state of its
 // time; the app's line comes after startContainer's.
-func checkHookLines(t *testing.T, path, bundle string) {
+func checkHookLines(t *testing.T, path, bundle, outside string) {
 	t.Helper()
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	order := []string{"prestart / ", "createRuntime / ", "createContainer " + filepath.Join(bundle, "rootfs") + " ", "startContainer sbx hooks {", "", "", "poststop / "}
+	order := []string{"prestart / " + outside + " ", "createRuntime / " + outside + " ", "createContainer " + filepath.Join(bundle, "rootfs") + " in ",
+		"startContainer sbx hooks {", "", "", "poststop / "}
 	if len(lines) != len(order) {
 		t.Fatalf("hooks ran as %q, want %d lines", b, len(order))
 	}
@@ -273,7 +285,7 @@ func checkHookLines(t *testing.T, path, bundle string) {
 	if lines[4] != "app" {
 		lines[4], lines[5] = lines[5], lines[4]
 	}
-	order[4], order[5] = "app", "poststart / "
+	order[4], order[5] = "app", "poststart / "+outside+" "
 	for i, want := range order {
 		if !strings.HasPrefix(lines[i], want) {
 			t.Errorf("hook line %d = %q, want it to start with %q (all: %q)", i, lines[i], want, b)
@@ -484,9 +496,9 @@ func TestOCIResources(t *testing.T) {
 			cg := fmt.Sprintf("/sbxtest-%d", time.Now().UnixNano())
 			bundle := ociBundle(t, func(s *spec.Spec) {
 				// The inner shell forks until it cannot (and dies of it).
-				s.Process.Args = []string{"/bin/sh", "-c", `/bin/sh -c 'while :; do sleep 30 & done'; echo spawned; exec sleep 30`}
+				s.Process.Args = []string{"/bin/sh", "-c", `echo "cpus $(busybox nproc)"; /bin/sh -c 'while :; do sleep 30 & done'; echo spawned; exec sleep 30`}
 				s.Linux.Resources = &spec.Resources{Memory: &spec.Memory{Limit: &mem}, Pids: &spec.Pids{Limit: 6},
-					CPU: &spec.CPU{Quota: &quota, Period: &period}}
+					CPU: &spec.CPU{Quota: &quota, Period: &period, Cpus: "0"}}
 				s.Linux.CgroupsPath = cg
 			})
 			r := newRuncCLI(t, u)
@@ -521,6 +533,9 @@ func TestOCIResources(t *testing.T) {
 			if ev.Type != "stats" || ev.ID != "r1" || ev.Data.Memory.Usage.Limit != uint64(mem) || ev.Data.Memory.Usage.Usage == 0 ||
 				ev.Data.Pids.Limit != 6 || ev.Data.Pids.Current < 2 || ev.Data.Pids.Current > 6 || ev.Data.CPU.Usage.Total == 0 {
 				t.Errorf("events --stats = %s, want memory limit %d in use, at most 6 processes of 6, CPU time", out, mem)
+			}
+			if !strings.Contains(r.output(), "cpus 1\n") {
+				t.Errorf("cpu.cpus 0: the container sees other CPUs: %q", r.output())
 			}
 			if !strings.Contains(r.output(), "can't fork") {
 				t.Errorf("forks beyond pids.limit did not fail: %q", r.output())

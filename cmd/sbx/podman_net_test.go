@@ -76,6 +76,12 @@ busybox httpd -f -p %[2]d -h %[1]s/www & srv=$!
 trap 'kill $srv; podman rm -f -t 0 %[3]s >/dev/null 2>&1' EXIT
 gw=$(podman inspect --format '{{.NetworkSettings.Gateway}}' %[3]s)
 echo "container got: $(fetch $gw %[2]d)"
+curl -s --max-time 2 http://127.0.0.1:80/ >/dev/null && echo "the server listens outside its namespace"
+# An sbx profile named by annotation sets the policy: "default" has no network.
+for a in run.sbx.debug=false run.sbx.profile=default; do
+  podman run --rm --annotation $a localhost/sbxtest:busybox /bin/sh -c \
+    "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc $gw %[2]d >/dev/null 2>&1 && echo $a allowed || echo $a refused"
+done
 `, imgDir, port+1, name)
 			}
 			path := filepath.Join(imgDir, "net.sh")
@@ -92,6 +98,12 @@ echo "container got: $(fetch $gw %[2]d)"
 			}
 			if !strings.Contains(r.Stdout, "loopback got: served by the container\n") {
 				t.Errorf("the container did not reach its own server on its loopback: exit %d stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)
+			}
+			if strings.Contains(r.Stdout, "outside its namespace") {
+				t.Error("the container's server listens in the engine's network namespace, not its own")
+			}
+			if root && (!strings.Contains(r.Stdout, "run.sbx.profile=default refused\n") || !strings.Contains(r.Stdout, "run.sbx.debug=false allowed\n")) {
+				t.Errorf("annotation run.sbx.profile=default did not refuse the network: exit %d stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)
 			}
 			if root && !strings.Contains(r.Stdout, "container got: served by the host\n") {
 				t.Errorf("the container did not reach its network's gateway: exit %d stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)

@@ -85,6 +85,36 @@ func servePeer(c *net.UnixConn) string {
 	if string(got) != "from-app" {
 		return fmt.Sprintf("read %q from the app's pipe, want from-app", got)
 	}
+	own, err := recv('S')
+	if err != nil {
+		return err.Error()
+	}
+	pix := make([]byte, 15)
+	unix.Pread(own, pix, 0)
+	seals, _ := unix.FcntlInt(uintptr(own), unix.F_GET_SEALS, 0)
+	if string(pix) != "pixels-from-app" || seals&unix.F_SEAL_SHRINK == 0 {
+		unix.Close(own)
+		return fmt.Sprintf("the app's memfd holds %q with seals %#x, want pixels-from-app and F_SEAL_SHRINK", pix, seals)
+	}
+	unix.Pwrite(own, []byte("peer-was-here\x00"), 100)
+	unix.Close(own)
+	if _, err := c.Write([]byte("A")); err != nil {
+		return err.Error()
+	}
+	shm, err := recv('H')
+	if err != nil {
+		return err.Error()
+	}
+	buf := make([]byte, 12)
+	unix.Pread(shm, buf, 0)
+	unix.Pwrite(shm, []byte("peer-in-shm\x00"), 100)
+	unix.Close(shm)
+	if string(buf) != "shm-from-app" {
+		return fmt.Sprintf("the app's /dev/shm file holds %q, want shm-from-app", buf)
+	}
+	if _, err := c.Write([]byte("B")); err != nil {
+		return err.Error()
+	}
 	m, err := recv('M')
 	if err != nil {
 		return err.Error()

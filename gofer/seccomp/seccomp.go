@@ -1,6 +1,10 @@
 // Package seccomp builds and installs allow-list seccomp filters for sbx's own helper
 // processes (gofer, kernel): every listed x86-64 syscall is allowed, anything else fails
-// with EPERM, and a foreign architecture kills the process.
+// with EPERM, and a call through a foreign architecture's entry (int 0x80) never runs: it
+// raises SIGSYS (SECCOMP_RET_TRAP). Trap rather than kill, because the kernel's trap-platform
+// stubs inherit the kernel's filter and must receive their app's int 0x80 calls in their
+// own SIGSYS handler (a kill would win over their filter's trap); for sbx's own Go
+// processes SIGSYS is as fatal as a kill.
 package seccomp
 
 import "golang.org/x/sys/unix"
@@ -31,7 +35,7 @@ func Program(rules []Rule) []unix.SockFilter {
 	prog := []unix.SockFilter{
 		{Code: ldW, K: 4}, // seccomp_data.arch
 		{Code: jeqK, Jt: 1, Jf: 0, K: auditArchX8664},
-		{Code: retK, K: unix.SECCOMP_RET_KILL_PROCESS},
+		{Code: retK, K: unix.SECCOMP_RET_TRAP},
 		{Code: ldW, K: 0}, // seccomp_data.nr
 	}
 	const andK = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K

@@ -142,10 +142,11 @@ func (mf *MemoryFile) CopyData(dst, src, n int64) error {
 // stay intact, and only then gives it the old image's platform address space (Adopt).
 type nullAS struct{}
 
-func (nullAS) MapFile(uint64, uint64, int64, platform.Prot) error { return nil }
-func (nullAS) Unmap(uint64, uint64) error                         { return nil }
-func (nullAS) Protect(uint64, uint64, platform.Prot) error        { return nil }
-func (nullAS) Release()                                           {}
+func (nullAS) MapFile(uint64, uint64, int64, platform.Prot) error          { return nil }
+func (nullAS) MapHostFile(uint64, uint64, int, int64, platform.Prot) error { return nil }
+func (nullAS) Unmap(uint64, uint64) error                                  { return nil }
+func (nullAS) Protect(uint64, uint64, platform.Prot) error                 { return nil }
+func (nullAS) Release()                                                    {}
 
 // NewDetached returns an empty address space with no platform address space yet (Adopt
 // gives it one).

@@ -70,6 +70,11 @@ type MemoryFile struct {
 
 	// cache is the sandbox's page cache (pagecache.go).
 	cache *PageCache
+
+	// hostFiles are the host files holding app memory outside the memory file (host-backed
+	// memfds), counted by Resident. protected by hmu
+	hmu       sync.Mutex
+	hostFiles map[int]struct{}
 }
 
 type frange struct{ off, len int64 }
@@ -380,13 +385,40 @@ func (m *MemoryFile) Touched() int64 {
 	return m.pnext - int64(len(m.pfree))*chunkSize
 }
 
-// Resident returns the host memory the file really uses, in bytes (allocated blocks).
+// AddHostFile counts host file fd (a host-backed memfd) as app memory in Resident until
+// RemoveHostFile.
+func (m *MemoryFile) AddHostFile(fd int) {
+	m.hmu.Lock()
+	if m.hostFiles == nil {
+		m.hostFiles = map[int]struct{}{}
+	}
+	m.hostFiles[fd] = struct{}{}
+	m.hmu.Unlock()
+}
+
+// RemoveHostFile stops counting fd.
+func (m *MemoryFile) RemoveHostFile(fd int) {
+	m.hmu.Lock()
+	delete(m.hostFiles, fd)
+	m.hmu.Unlock()
+}
+
+// Resident returns the host memory the sandbox's app memory really uses, in bytes
+// (allocated blocks of the memory file and of the host-backed memfds).
 func (m *MemoryFile) Resident() int64 {
 	var st unix.Stat_t
-	if unix.Fstat(int(m.file.Fd()), &st) != nil {
-		return 0
+	var n int64
+	if unix.Fstat(int(m.file.Fd()), &st) == nil {
+		n = st.Blocks * 512
 	}
-	return st.Blocks * 512
+	m.hmu.Lock()
+	for fd := range m.hostFiles {
+		if unix.Fstat(fd, &st) == nil {
+			n += st.Blocks * 512
+		}
+	}
+	m.hmu.Unlock()
+	return n
 }
 
 // Close unmaps and closes the file.

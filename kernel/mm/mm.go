@@ -47,6 +47,21 @@ type SyncSource interface {
 	SyncShared(off, length int64) error
 }
 
+// HostSource is a file whose pages may live in a host file of their own (a host-backed
+// memfd, shared with host processes): its shared mappings map that file through the
+// platform (MapHostFile) instead of the memory file; private ones copy from it as usual.
+type HostSource interface {
+	Source
+	// HostBacked reports whether the file's pages are in a host file now.
+	HostBacked() bool
+	// MapHost returns the host FD and the virtual memory-file offset naming [off,
+	// off+length) of the file (never touched: it keys futexes in shared mappings), holding
+	// a reference released by the returned function.
+	MapHost(off, length int64) (fd int, ident int64, release func(), err error)
+	// Bytes returns the kernel's view of [off, off+n) of the file (EFAULT past its end).
+	Bytes(off, n int64) ([]byte, error)
+}
+
 // VMA is one mapping.
 type VMA struct {
 	Start, End uint64
@@ -62,7 +77,9 @@ type VMA struct {
 	Source  Source
 	FileOff int64
 	// Name is what /proc/PID/maps shows: a path, "[heap]", "[stack]", or "".
-	Name     string
+	Name string
+	// AnonName is an anonymous mapping's PR_SET_VMA_ANON_NAME name (anonname.go).
+	AnonName string
 	Dev, Ino uint64
 	// lazy is the fill state of a lazily filled private file mapping (lazy.go); nil when
 	// the VMA's memory-file range is always valid.
@@ -73,6 +90,10 @@ type VMA struct {
 	// dontFork (MADV_DONTFORK) leaves the mapping out of a fork's child; wipeOnFork
 	// (MADV_WIPEONFORK) gives the child zero-filled memory in its place.
 	dontFork, wipeOnFork bool
+	// host is the source of a shared mapping of a host file (HostSource), hostFD its FD;
+	// memOff is then the file's identity range, never touched.
+	host   HostSource
+	hostFD int
 }
 
 // platformProt is the protection the platform gives v's pages (a lazy VMA's mapped ones).
@@ -270,6 +291,40 @@ func (m *MM) findFreeLocked(hint, length uint64) (uint64, error) {
 	return 0, unix.ENOMEM
 }
 
+// The range MAP_32BIT mappings are placed in (arch/x86/kernel/sys_x86_64.c).
+const (
+	low32Begin = 0x40000000
+	low32End   = 0x80000000
+)
+
+// findFreeLowLocked finds a free range of length bytes for MAP_32BIT: at hint if it is
+// free and ends below 2 GiB, else the lowest free range in [1 GiB, 2 GiB).
+func (m *MM) findFreeLowLocked(hint, length uint64) (uint64, error) {
+	if length > low32End-low32Begin {
+		return 0, unix.ENOMEM
+	}
+	if hint != 0 {
+		hint = pageUp(hint)
+		if hint >= minMmapAddr && hint+length <= low32End && m.isFreeLocked(hint, hint+length) {
+			return hint, nil
+		}
+	}
+	lo := uint64(low32Begin)
+	for _, v := range m.vmas {
+		if v.End <= lo {
+			continue
+		}
+		if v.Start >= lo+length {
+			break
+		}
+		lo = v.End
+	}
+	if lo+length > low32End {
+		return 0, unix.ENOMEM
+	}
+	return lo, nil
+}
+
 // minMmapAddr is vm.mmap_min_addr.
 const minMmapAddr = 0x10000
 
@@ -343,7 +398,10 @@ type MapOpts struct {
 	NoReserve    bool // MAP_NORESERVE: not counted by the overcommit heuristic
 	Shared       bool
 	GrowsDown    bool
-	Source       Source // nil for anonymous memory
+	// Low32 is MAP_32BIT: without Fixed, the mapping goes in the second GiB of the address
+	// space (x86-64's legacy placement for 32-bit pointers), bottom-up.
+	Low32  bool
+	Source Source // nil for anonymous memory
 	// Hold keeps Source readable while a private mapping exists, which lets the mapping
 	// be filled lazily; without it the file is copied in at once.
 	Hold     Holder
@@ -378,6 +436,11 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		if o.NoReplace && !m.isFreeLocked(addr, addr+length) {
 			return 0, unix.EEXIST
 		}
+	} else if o.Low32 {
+		var err error
+		if addr, err = m.findFreeLowLocked(o.Addr, length); err != nil {
+			return 0, err
+		}
 	} else {
 		var err error
 		if addr, err = m.findFreeLocked(o.Addr, length); err != nil {
@@ -399,7 +462,16 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	if v.MaxProt == 0 {
 		v.MaxProt = platform.ProtRead | platform.ProtWrite | platform.ProtExec
 	}
+	hs, isHost := o.Source.(HostSource)
+	isHost = isHost && o.Shared && hs.HostBacked()
 	switch ss, ok := o.Source.(SharedSource); {
+	case isHost:
+		fd, ident, release, err := hs.MapHost(o.Offset, int64(length))
+		if err != nil {
+			return 0, err
+		}
+		v.memOff, v.host, v.hostFD = ident, hs, fd
+		v.release = &sharedRef{refs: 1, release: release}
 	case o.Shared && ok:
 		off, release, err := ss.MapShared(o.Offset, int64(length))
 		if err != nil {
@@ -552,7 +624,7 @@ func (m *MM) mergeLocked() {
 		if n := len(out); n > 0 {
 			p := out[n-1]
 			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
-				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.Source == v.Source &&
+				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.AnonName == v.AnonName && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
 				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork {
 				if v.release != nil {
@@ -671,7 +743,13 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 	if v.Source != nil {
 		w.FileOff = v.FileOff + int64(v.End-v.Start)
 	}
-	if ss, ok := v.Source.(SharedSource); ok && v.Shared {
+	if v.host != nil {
+		fd, ident, release, err := v.host.MapHost(w.FileOff, int64(size))
+		if err != nil {
+			return err
+		}
+		w.memOff, w.host, w.hostFD, w.release = ident, v.host, fd, &sharedRef{refs: 1, release: release}
+	} else if ss, ok := v.Source.(SharedSource); ok && v.Shared {
 		off, release, err := ss.MapShared(w.FileOff, int64(size))
 		if err != nil {
 			return err
@@ -951,6 +1029,12 @@ func (m *MM) Maps() string {
 		}
 		line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
 		name := v.Name
+		if v.AnonName != "" { // over "/dev/zero (deleted)" too
+			name = "[anon:" + v.AnonName + "]"
+			if v.Shared {
+				name = "[anon_shmem:" + v.AnonName + "]"
+			}
+		}
 		if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
 			name = "[heap]"
 		}
@@ -1008,4 +1092,17 @@ func (m *MM) SharedOffset(addr uint64) (int64, bool) {
 		return v.memOff + int64(addr-v.Start), true
 	}
 	return 0, false
+}
+
+// MapsWritableShared reports whether the address space has a shared mapping of src that
+// is or may become writable (Linux's VM_SHARED|VM_MAYWRITE: what F_SEAL_WRITE waits on).
+func (m *MM) MapsWritableShared(src Source) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		if v.Shared && v.MaxProt&platform.ProtWrite != 0 && v.Source == src {
+			return true
+		}
+	}
+	return false
 }

@@ -106,6 +106,14 @@ func (m *MM) mapRangeLocked(v *VMA, lo, hi uint64) error {
 	if v.Prot == 0 {
 		return nil
 	}
+	if v.host != nil {
+		// A host file: mapped whole, its own pages.
+		if err := m.as.MapHostFile(lo, hi-lo, v.hostFD, v.FileOff+int64(lo-v.Start), v.platformProt()); err != nil {
+			return err
+		}
+		m.mapped.add(lo, hi)
+		return nil
+	}
 	for _, r := range m.mf.runs(v.memOff+int64(lo-v.Start), int64(hi-lo)) {
 		if r.phys < 0 {
 			continue
@@ -143,7 +151,9 @@ func (m *MM) mapRangeLocked(v *VMA, lo, hi uint64) error {
 // ensureMappedLocked touches [lo, hi) of v and maps what the platform does not map yet.
 // Preconditions: m.mu held.
 func (m *MM) ensureMappedLocked(v *VMA, lo, hi uint64) error {
-	if err := m.mf.touch(v.memOff+int64(lo-v.Start), int64(hi-lo)); err != nil {
+	if v.host != nil {
+		lo, hi = v.Start, v.End
+	} else if err := m.mf.touch(v.memOff+int64(lo-v.Start), int64(hi-lo)); err != nil {
 		return err
 	}
 	for _, g := range m.mapped.within(lo, hi, false) {

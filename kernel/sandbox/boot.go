@@ -157,7 +157,8 @@ func (b *builder) apply(m Mount) error {
 		if mode == 0 {
 			mode = 0o1777
 		}
-		o := tmpfs.Options{Dev: b.devs.next(), Mode: mode}
+		// /dev/shm files are host-backed, as memfds are: apps hand them to host peers.
+		o := tmpfs.Options{Dev: b.devs.next(), Mode: mode, HostBacked: m.Path == "/dev/shm"}
 		if m.Owned {
 			o.UID, o.GID = b.uid, b.gid
 		}

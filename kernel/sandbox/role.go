@@ -73,10 +73,10 @@ func readConfig() (*Config, error) {
 
 func run(stderr io.Writer) (int, error) {
 	running := time.Now()
-	// What needs no configuration is done first: the launcher sends it only once the gofer
-	// is ready, and this overlaps with the gofer's start.
-	// No execve from here on may gain a capability. First: each drop stops and signals every
-	// thread, which costs least while the runtime has few.
+	// What needs no configuration is done first, while the launcher writes it.
+	// No execve from here on may gain a capability. role.Start has normally emptied the
+	// bounding set before sbx ran; where it could not, the drop happens here, first: each
+	// drop stops and signals every thread, which costs least while the runtime has few.
 	if err := gofer.DropBoundingSet(); err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}

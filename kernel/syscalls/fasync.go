@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -65,6 +66,7 @@ func fcntlOwner(t *kernel.Task, fd *vfs.FileDescription, cmd int, arg uint64) (u
 			return 0, err
 		}
 		fd.SetOwner(typ, id)
+		urgentUpdate(t.Kernel(), fd)
 		return 0, nil
 	case fGetownEx:
 		typ, id := fd.Owner()
@@ -90,6 +92,7 @@ func fcntlOwner(t *kernel.Task, fd *vfs.FileDescription, cmd int, arg uint64) (u
 			return 0, err
 		}
 		fd.SetOwner(typ, id)
+		urgentUpdate(t.Kernel(), fd)
 		return 0, nil
 	case unix.F_GETSIG:
 		return uint64(fd.AsyncSig()), nil
@@ -128,6 +131,13 @@ func sigio(k *kernel.Kernel, fd *vfs.FileDescription, fdn int32, ev uint32) {
 	if id == 0 {
 		return
 	}
+	// Some files wake their waiters with every event that might have changed (a pty
+	// wakes both sides on any input): only what the file shows now is news.
+	if p, ok := fd.Impl().(vfs.Pollable); ok {
+		if ev &= p.Readiness(ev) | waiter.EventRdNorm&ev; ev == 0 {
+			return
+		}
+	}
 	sig := unix.Signal(fd.AsyncSig())
 	info := kernel.SigInfo{Code: siKernel}
 	if sig == 0 {
@@ -143,6 +153,28 @@ func sigio(k *kernel.Kernel, fd *vfs.FileDescription, fdn int32, ev uint32) {
 			info.Code, info.Band = 2, int64(unix.POLLOUT|0x100|0x200) // POLLWRNORM, POLLWRBAND // POLL_OUT
 		}
 	}
+	signalOwner(k, typ, id, sig, info)
+}
+
+// urgentUpdate starts or stops SIGURG for a TCP socket after its owner changed: Linux
+// sends the owner SIGURG when urgent data arrives, with or without O_ASYNC.
+func urgentUpdate(k *kernel.Kernel, fd *vfs.FileDescription) {
+	if s, ok := fd.Impl().(*inet.Socket); !ok || s.Type != unix.SOCK_STREAM {
+		return
+	}
+	if _, id := fd.Owner(); id == 0 {
+		fd.SetUrgentNotify(nil)
+		return
+	}
+	fd.SetUrgentNotify(func() {
+		if typ, id := fd.Owner(); id != 0 {
+			signalOwner(k, typ, id, unix.SIGURG, kernel.SigInfo{Code: siKernel})
+		}
+	})
+}
+
+// signalOwner sends sig to an F_SETOWN owner: a thread, a process or a process group.
+func signalOwner(k *kernel.Kernel, typ, id int32, sig unix.Signal, info kernel.SigInfo) {
 	switch typ {
 	case fOwnerTID:
 		if task := k.TaskByTID(id); task != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
+	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -69,7 +70,7 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETSIG, unix.F_SETSIG, fGetownEx, fSetownEx:
 		return fcntlOwner(t, fd, int(cmd), a[2])
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
-		return fcntlSeals(fd, int(a[1]), uint32(a[2]))
+		return fcntlSeals(t, fd, int(a[1]), uint32(a[2]))
 	case unix.F_SETLEASE, unix.F_GETLEASE, unix.F_NOTIFY:
 		return 0, unix.EINVAL
 	}
@@ -83,8 +84,9 @@ type sealer interface {
 }
 
 // fcntlSeals implements F_ADD_SEALS and F_GET_SEALS: EINVAL for files without seals,
-// EPERM to add seals through a descriptor not open for writing.
-func fcntlSeals(fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) {
+// EPERM to add seals through a descriptor not open for writing, EBUSY for F_SEAL_WRITE
+// while a process maps the file shared and writable (memfd_create(2)).
+func fcntlSeals(t *kernel.Task, fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) {
 	s, ok := fd.Inode().(sealer)
 	if !ok {
 		s, ok = fd.Impl().(sealer) // a memfd received from a host peer
@@ -98,6 +100,13 @@ func fcntlSeals(fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) 
 	}
 	if !fd.Writable() {
 		return 0, unix.EPERM
+	}
+	if seals&tmpfs.SealWrite != 0 {
+		if cur, err := s.Seals(); err == nil && cur&tmpfs.SealSeal == 0 {
+			if mp, ok := fd.Impl().(interface{ MapSource() mm.Source }); ok && t.Kernel().WritableSharedMapped(mp.MapSource()) {
+				return 0, unix.EBUSY
+			}
+		}
 	}
 	return 0, s.AddSeals(seals)
 }
@@ -524,7 +533,13 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case flags&unix.MFD_ALLOW_SEALING != 0:
 		seals = 0
 	}
-	in := mfs.NewFile(mode, c.FSUID, c.FSGID)
+	// Born host-backed, so that it can be handed to a host peer (kernel/mm/README.md);
+	// when the host refuses one more memfd (the kernel's RLIMIT_NOFILE), it lives in the
+	// memory file and cannot leave the sandbox.
+	in, err := mfs.NewHostFile(name, mode, c.FSUID, c.FSGID)
+	if err != nil {
+		in = mfs.NewFile(mode, c.FSUID, c.FSGID)
+	}
 	in.SetSeals(seals)
 	f, err := in.Open(unix.O_RDWR)
 	if err != nil {

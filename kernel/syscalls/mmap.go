@@ -75,6 +75,7 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	o := mm.MapOpts{Addr: addr, Length: length, Prot: toProt(prot), Fixed: flags&unix.MAP_FIXED != 0,
 		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0, NoReserve: flags&unix.MAP_NORESERVE != 0, Shared: typ == unix.MAP_SHARED, GrowsDown: flags&unix.MAP_GROWSDOWN != 0,
+		Low32:  flags&unix.MAP_32BIT != 0,
 		Offset: off}
 	if (o.Fixed || o.NoReplace) && addr%mm.PageSize != 0 {
 		return 0, unix.EINVAL

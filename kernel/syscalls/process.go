@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"runtime"
+	"strings"
 
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/abi"
@@ -105,10 +106,13 @@ func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(len(c.Groups)), nil
 }
 
-// Setgroups implements setgroups(2): only root may change groups.
+// Setgroups implements setgroups(2): only root may change groups; in a nested user
+// namespace, a holder of CAP_SETGID there once its gid_map is written and setgroups is
+// allowed, with groups mapped there (EINVAL otherwise).
 func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	c := t.Creds()
-	if c.EUID != 0 {
+	u := t.Group().UserNS()
+	if !idPrivileged(t, true) || !u.IsRoot() && !u.SetgroupsAllowedHere() {
 		return 0, unix.EPERM
 	}
 	n := a[0]
@@ -121,15 +125,33 @@ func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	c.Groups = make([]uint32, n)
 	for i := range c.Groups {
-		c.Groups[i] = binary.LittleEndian.Uint32(b[4*i:])
+		g, ok := u.UnmapGID(binary.LittleEndian.Uint32(b[4*i:]))
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		c.Groups[i] = g
 	}
 	t.SetCreds(*c)
 	return 0, nil
 }
 
+// idPrivileged reports whether the caller may set any user (or group) ID: root in the
+// sandbox's namespace, CAP_SETUID (CAP_SETGID) in a nested one.
+func idPrivileged(t *kernel.Task, gid bool) bool {
+	u := t.Group().UserNS()
+	if u.IsRoot() {
+		return t.Creds().EUID == 0
+	}
+	if gid {
+		return t.NSCapable(u, unix.CAP_SETGID)
+	}
+	return t.NSCapable(u, unix.CAP_SETUID)
+}
+
 const noChange = ^uint32(0)
 
 // setresid implements the permission rules shared by setuid/setreuid/setresuid (and gid).
+// The IDs are the caller's user namespace's: EINVAL for one not mapped there.
 func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 	c := t.Creds()
 	cur := [3]*uint32{&c.UID, &c.EUID, &c.SUID}
@@ -138,7 +160,23 @@ func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 		cur = [3]*uint32{&c.GID, &c.EGID, &c.SGID}
 		fs = &c.FSGID
 	}
-	priv := c.EUID == 0
+	if u := t.Group().UserNS(); !u.IsRoot() {
+		for _, v := range []*uint32{&r, &e, &s} {
+			if *v == noChange {
+				continue
+			}
+			var ok bool
+			if gid {
+				*v, ok = u.UnmapGID(*v)
+			} else {
+				*v, ok = u.UnmapUID(*v)
+			}
+			if !ok {
+				return unix.EINVAL
+			}
+		}
+	}
+	priv := idPrivileged(t, gid)
 	allowed := func(v uint32) bool {
 		return v == noChange || priv || v == *cur[0] || v == *cur[1] || v == *cur[2]
 	}
@@ -161,7 +199,7 @@ func Setuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if u == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, false) {
 		return 0, setresid(t, u, u, u, false)
 	}
 	return 0, setresid(t, noChange, u, noChange, false)
@@ -173,7 +211,7 @@ func Setgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if g == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, true) {
 		return 0, setresid(t, g, g, g, true)
 	}
 	return 0, setresid(t, noChange, g, noChange, true)
@@ -635,8 +673,10 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
 	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
 		return 0, nil
-	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA:
+	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER:
 		return 0, nil
+	case unix.PR_SET_VMA:
+		return 0, prctlSetVMA(t, a)
 	case unix.PR_SET_PTRACER:
 		// PR_SET_PTRACER belongs to the Yama LSM; sbx has none, so EINVAL as on such a kernel.
 		return 0, unix.EINVAL
@@ -715,4 +755,33 @@ func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Setsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	sid, err := t.Group().Setsid()
 	return uint64(t.VisiblePID(int32(sid))), err
+}
+
+// anonNameMax is ANON_VMA_NAME_MAX_LEN: a name with its NUL.
+const anonNameMax = 80
+
+// prctlSetVMA implements PR_SET_VMA with PR_SET_VMA_ANON_NAME (prctl(2)), as a kernel built
+// with CONFIG_ANON_VMA_NAME: a name of at most 79 printable ASCII characters without
+// [ ] \ $ `, or NULL to remove it; the names show in /proc/PID/maps as [anon:NAME].
+func prctlSetVMA(t *kernel.Task, a kernel.SyscallArgs) error {
+	if a[1] != unix.PR_SET_VMA_ANON_NAME {
+		return unix.EINVAL
+	}
+	name := ""
+	if a[4] != 0 {
+		s, err := t.CopyInString(a[4], anonNameMax-1)
+		if err == unix.ENAMETOOLONG {
+			return unix.EINVAL
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range []byte(s) {
+			if c < 0x20 || c > 0x7e || strings.IndexByte("[]\\$`", c) >= 0 {
+				return unix.EINVAL
+			}
+		}
+		name = s
+	}
+	return t.MM().SetAnonName(a[2], a[3], name)
 }

@@ -256,7 +256,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	var cred *unix.Ucred
 	for _, c := range carriers {
 		if !internal {
-			files = append(files, host.Received(c)) // a host peer's file, the app's now
+			files = append(files, receivedHostFile(c)) // a host peer's file, the app's now
 			continue
 		}
 		fs, cr := rightsOf(t.Kernel()).takeCarrier(c)
@@ -379,4 +379,21 @@ func sendHostRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		}
 		return uint64(n), nil
 	}
+}
+
+// receivedHostFile wraps a host FD a host peer passed: an AF_UNIX stream socket that is
+// not listening becomes a socket the app can send and receive on (with files, as on a
+// brokered one), anything else a host file.
+func receivedHostFile(fd int) *vfs.FileDescription {
+	dom, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	typ, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	listening, err3 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err1 == nil && err2 == nil && err3 == nil && dom == unix.AF_UNIX && typ == unix.SOCK_STREAM && listening == 0 {
+		flags := unix.O_RDWR
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			flags |= fl & unix.O_NONBLOCK
+		}
+		return vfs.NewAnonFileDescription(sock.Received(fd), "socket:[0]", flags)
+	}
+	return host.Received(fd)
 }

@@ -124,6 +124,9 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 			return 0, unix.ESRCH
 		}
+		if t.InitIgnores(tg, sig) {
+			return 0, nil
+		}
 		k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
 		return 0, nil
 	case pid == 0 || pid == -1 || pid < -1:
@@ -150,7 +153,9 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 					continue
 				}
 				sent = true
-				k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
+				if !t.InitIgnores(tg, sig) {
+					k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
+				}
 			}
 		}
 		switch {
@@ -202,6 +207,9 @@ func Tgkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if !mayKill(t, target.Group(), sig) {
 		return 0, unix.EPERM
 	}
+	if t.InitIgnores(target.Group(), sig) {
+		return 0, nil
+	}
 	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil
 }
@@ -218,6 +226,9 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	if !mayKill(t, target.Group(), sig) {
 		return 0, unix.EPERM
+	}
+	if t.InitIgnores(target.Group(), sig) {
+		return 0, nil
 	}
 	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil

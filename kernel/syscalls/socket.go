@@ -10,6 +10,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -42,7 +43,11 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		fd := vfs.NewAnonFileDescription(f, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		id := sockIdent(t)
+		if s, ok := f.(*inet.Socket); ok {
+			s.SetIdent(id.Ino, id.UID) // /proc/net/tcp names it as /proc/PID/fd does
+		}
+		fd := vfs.NewNumberedFileDescription(f, "socket", id, unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer fd.DecRef()
 		n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		return uint64(n), err
@@ -163,7 +168,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, s.ConnectDgram(target, p)
 	}
 	if p[0] == 0 {
-		l := unixNames(t.Kernel()).Lookup(sock.AbstractKey(p))
+		l := unixNames(t.Kernel()).Lookup(abstractKey(t, p))
 		if l == nil {
 			return 0, unix.ECONNREFUSED
 		}
@@ -600,13 +605,23 @@ func unixNames(k *kernel.Kernel) *sock.Names {
 	return kernel.StateOf(k, func(*kernel.Kernel) *sock.Names { return sock.NewNames() })
 }
 
+// abstractKey is where an abstract name ("\x00...") lives: abstract names are per
+// network namespace, so one in a nested namespace is keyed with its inode number in front
+// (never a NUL, so never one of the root namespace's keys).
+func abstractKey(t *kernel.Task, name string) sock.AbstractKey {
+	if n := t.Group().Namespaces()[kernel.NSNet]; !t.Kernel().IsRootNS(n) {
+		return sock.AbstractKey(fmt.Sprintf("net:%d", n.Ino) + name)
+	}
+	return sock.AbstractKey(name)
+}
+
 // autobind gives an unbound socket a unique abstract name, as Linux does for bind with an
 // empty address.
 func autobind(t *kernel.Task, s *sock.Socket) error {
 	ns := unixNames(t.Kernel())
 	for {
 		name := fmt.Sprintf("\x00%05x", ns.NextAutobind()&0xfffff)
-		if err := s.Bind(ns, sock.AbstractKey(name), name); err != unix.EADDRINUSE {
+		if err := s.Bind(ns, abstractKey(t, name), name); err != unix.EADDRINUSE {
 			return err
 		}
 	}
@@ -640,7 +655,7 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if p == "" {
 			return 0, autobind(t, s)
 		}
-		return 0, s.Bind(unixNames(t.Kernel()), sock.AbstractKey(p), p)
+		return 0, s.Bind(unixNames(t.Kernel()), abstractKey(t, p), p)
 	}
 	// A path is checked before the socket's own state, as Linux does.
 	parent, name, trailing, _, err := t.LookupParent(kernel.AtFDCWD, p)
@@ -812,7 +827,7 @@ func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // ENOENT when a path does not exist, ECONNREFUSED when nothing is bound there.
 func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
 	if name[0] == 0 {
-		if s := unixNames(t.Kernel()).Lookup(sock.AbstractKey(name)); s != nil {
+		if s := unixNames(t.Kernel()).Lookup(abstractKey(t, name)); s != nil {
 			return s, nil
 		}
 		return nil, unix.ECONNREFUSED

@@ -56,7 +56,7 @@ func newInetSocket(t *kernel.Task, family, typ, proto int) (vfs.File, error) {
 	default:
 		return nil, unix.ESOCKTNOSUPPORT
 	}
-	return t.Kernel().Net.New(family, typ, p)
+	return t.Group().NetStack().New(family, typ, p)
 }
 
 // inetFD returns the Internet socket behind fdn, if that is what it is.
@@ -445,7 +445,9 @@ func inetAccept(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, addr, l
 		if err != nil {
 			return 0, err
 		}
-		nfd := vfs.NewAnonFileDescription(c, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		id := sockIdent(t)
+		c.SetIdent(id.Ino, id.UID)
+		nfd := vfs.NewNumberedFileDescription(c, "socket", id, unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer nfd.DecRef()
 		n, err := t.FDs().Install(nfd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		if err != nil {

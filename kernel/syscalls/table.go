@@ -161,6 +161,7 @@ func Table() *kernel.SyscallTable {
 			s.Format = func(*kernel.Task, kernel.SyscallArgs) string { return "" }
 		}
 	}
+	st.Compat = compatTable(st)
 	return st
 }
 
@@ -266,5 +267,13 @@ func Doc(st *kernel.SyscallTable) string {
 	}
 	fmt.Fprintf(&b, "\n%d supported, %d partial, %d refused on purpose, %d missing.\n",
 		counts[kernel.Supported], counts[kernel.Partial], counts[kernel.Refused], counts[kernel.Missing])
+	if st.Compat != nil {
+		b.WriteString("\n## i386 calls through int 0x80\n\nA 64-bit program that executes `int 0x80` makes the i386 system call numbered eax, with ebx, ecx, edx, esi, edi and ebp as 32-bit arguments, as on Linux with IA32 emulation. These i386 calls run as the x86-64 call named; every other i386 number returns `ENOSYS` (the i386 calls with structures of their own: stat64, 32-bit time and iovec layouts, sigaction, socketcall, ipc, execve, mmap2).\n\n| i386 nr | name | runs as | support |\n|---:|---|---|---|\n")
+		for nr := range st.Compat.Entries {
+			if e := st.Compat.Entries[nr]; e.Fn != nil {
+				fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", nr, e.Name, st.Name(e.Native), e.Support)
+			}
+		}
+	}
 	return b.String()
 }

@@ -18,6 +18,33 @@ type asyncState struct {
 	sig int32
 	// entry is the registration on the file's queue while O_ASYNC is on. protected by mu
 	entry *waiter.Entry
+	// stopWatch ends the host watch of a HostWatcher while O_ASYNC is on; stopUrgent the
+	// watch for urgent data while it has an owner. Called without mu: a watch's
+	// notification takes it. protected by mu
+	stopWatch, stopUrgent func()
+}
+
+// HostWatcher is a file whose readiness comes from a host FD that tells the kernel
+// nothing by itself (kernel/net/inet): signal-driven I/O asks it to watch.
+type HostWatcher interface {
+	// WatchHost calls notify with each new readiness event of mask until stop is called.
+	WatchHost(mask uint32, notify func(ev uint32)) (stop func())
+}
+
+// SetUrgentNotify calls notify whenever urgent (out-of-band) data arrives on a
+// HostWatcher (nil: stop); SIGURG goes to the owner of such a socket.
+func (fd *FileDescription) SetUrgentNotify(notify func()) {
+	var stop func()
+	if hw, ok := fd.impl.(HostWatcher); ok && notify != nil {
+		stop = hw.WatchHost(waiter.EventPri, func(uint32) { notify() })
+	}
+	fd.async.mu.Lock()
+	old := fd.async.stopUrgent
+	fd.async.stopUrgent = stop
+	fd.async.mu.Unlock()
+	if old != nil {
+		old()
+	}
 }
 
 // Owner returns F_GETOWN_EX's owner.
@@ -55,8 +82,11 @@ func (fd *FileDescription) SetAsyncNotify(notify func(ev uint32), mask uint32) b
 	if !ok {
 		return false
 	}
+	var stop func()
+	if hw, ok := fd.impl.(HostWatcher); ok && notify != nil {
+		stop = hw.WatchHost(mask, notify)
+	}
 	fd.async.mu.Lock()
-	defer fd.async.mu.Unlock()
 	if fd.async.entry != nil {
 		p.EventUnregister(fd.async.entry)
 		fd.async.entry = nil
@@ -64,6 +94,12 @@ func (fd *FileDescription) SetAsyncNotify(notify func(ev uint32), mask uint32) b
 	if notify != nil {
 		fd.async.entry = &waiter.Entry{Mask: mask, Callback: notify}
 		p.EventRegister(fd.async.entry)
+	}
+	old := fd.async.stopWatch
+	fd.async.stopWatch = stop
+	fd.async.mu.Unlock()
+	if old != nil {
+		old()
 	}
 	return true
 }

@@ -96,11 +96,11 @@ func HostPollState(f File) (fd int, gen uint64, ok bool) {
 
 // MemfdsHostBacked says whether memfds and /dev/shm files are born host-backed
 // (HostBacked, kernel/mm/README.md "Memory shared with host processes"), so that wl_shm
-// buffers and sound-server pools the app creates can be passed to host peers. Until they
-// are, the launcher prefers X11 to a Wayland display when the profile grants both (a
-// toolkit would pick Wayland and fail at its first buffer). The change that makes memfds
-// host-backed sets it.
-const MemfdsHostBacked = false
+// buffers and sound-server pools the app creates can be passed to host peers. They are
+// (kernel/fs/tmpfs/host.go); while they were not, the launcher preferred X11 to a Wayland
+// display when the profile granted both (a toolkit would pick Wayland and fail at its
+// first buffer).
+const MemfdsHostBacked = true
 
 // HostPollFD returns the host FD to poll for f, if f is host-backed right now (a socket
 // becomes host-backed when it connects; a listening socket is a kernel object).
@@ -273,6 +273,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
 		fd.SetAsyncNotify(nil, 0)
+		fd.SetUrgentNotify(nil)
 		if fd.vd.Dentry != nil && fd.vd.Mount != nil && fd.vd.Mount.ns != nil && !fd.IsPath() {
 			if h := fd.vd.Mount.ns.closeHook.Load(); h != nil {
 				(*h)(fd)

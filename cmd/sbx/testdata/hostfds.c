@@ -126,6 +126,35 @@ int main(void) {
 	write(p2[1], "from-app", 8);
 	close(p2[1]);
 
+	// A memfd of the app's own (a wl_shm pool): written through a shared mapping, sealed
+	// against shrinking; the peer must see the pixels and the seal, and its own store must
+	// show in the app's mapping.
+	int own = memfd_create("wl_shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ftruncate(own, 4096);
+	char *pix = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, own, 0);
+	if (pix == MAP_FAILED) {
+		printf("mmap own memfd: %s\n", strerror(errno));
+		return 1;
+	}
+	strcpy(pix, "pixels-from-app");
+	printf("seal own memfd: %d\n", fcntl(own, F_ADD_SEALS, F_SEAL_SHRINK));
+	printf("send own memfd: %d\n", send_fd(s, 'S', own));
+	char ack = 0;
+	read(s, &ack, 1);
+	printf("peer ack %c, mapping now: %s\n", ack, pix + 100);
+
+	// A /dev/shm file (shm_open: a sound server's pool) goes out as itself too.
+	char shmname[64];
+	snprintf(shmname, sizeof shmname, "/sbx-hostfds-%d", getpid());
+	int shm = shm_open(shmname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	shm_unlink(shmname);
+	ftruncate(shm, 4096);
+	char *sp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
+	strcpy(sp, "shm-from-app");
+	printf("send shm file: %d\n", send_fd(s, 'H', shm));
+	read(s, &ack, 1);
+	printf("peer ack %c, shm mapping now: %s\n", ack, sp + 100);
+
 	// A file received from the host goes back as itself.
 	printf("send memfd back: %d\n", send_fd(s, 'M', memfd));
 

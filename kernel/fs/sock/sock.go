@@ -78,6 +78,13 @@ func Pair(typ int) (*Socket, *Socket, error) {
 	return x, y, nil
 }
 
+// Received wraps a connected AF_UNIX stream socket a host peer passed to the app (the FD
+// becomes the socket's): like a brokered connection, its peer is outside the sandbox, so
+// files pass over it as host FDs.
+func Received(fd int) *Socket {
+	return &Socket{Type: unix.SOCK_STREAM, conn: host.New(fd, true)}
+}
+
 // Connect connects to path through the broker.
 func (s *Socket) Connect(b Broker, path string) error {
 	s.mu.Lock()
@@ -413,4 +420,12 @@ func (s *Socket) RecvCarriers(dst [][]byte, flags, maxFDs int) (int64, []int, in
 		}
 	}
 	return int64(n), carriers, rflags & unix.MSG_CTRUNC, nil
+}
+
+// ProcInfo is what /proc/net/unix shows of the socket: its type, whether it listens or is
+// connected, and its bound name ("\x00name" for an abstract one, "" when unbound).
+func (s *Socket) ProcInfo() (typ int, listening, connected bool, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Type, s.listening, s.conn != nil || s.dpeer != nil, s.local
 }

@@ -61,6 +61,13 @@ type Socket struct {
 	// inKernel. protected by mu
 	gen uint64
 
+	// watches are the WatchHost registrations (signal-driven I/O). protected by mu
+	watches []*hostWatch
+
+	// ino and uid are the socket's inode number (socket:[ino]) and owner, for /proc/net.
+	ino atomic.Uint64
+	uid atomic.Uint32
+
 	// bytesIn and bytesOut count the data received and sent.
 	bytesIn, bytesOut atomic.Uint64
 
@@ -74,6 +81,15 @@ type Socket struct {
 type dgram struct {
 	inject    int
 	localPeer bool
+	// hostless: an ICMP echo socket without a host socket (icmp.go); it reaches the
+	// private loopback only.
+	hostless bool
+}
+
+// SetIdent records the socket's inode number and owner, for /proc/net.
+func (s *Socket) SetIdent(ino uint64, uid uint32) {
+	s.ino.Store(ino)
+	s.uid.Store(uid)
 }
 
 // conn describes the socket for sbx top.
@@ -81,7 +97,8 @@ func (s *Socket) conn() Conn {
 	local, peer, _ := s.Names()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+		Inode: s.ino.Load(), UID: s.uid.Load()}
 	switch s.Proto {
 	case netproto.ProtoTCP:
 		c.Proto = "tcp"
@@ -193,6 +210,7 @@ func (s *Socket) EventUnregister(e *waiter.Entry) { s.queue.EventUnregister(e) }
 // Release closes the socket.
 func (s *Socket) Release() {
 	s.mu.Lock()
+	s.stopWatchesLocked()
 	fd, pending := s.fd, s.pending
 	s.fd, s.pending = -1, nil
 	s.gen++
@@ -403,6 +421,7 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	s.fd, s.loop, s.connected, s.local, s.peer, s.lpeer = fds[0], true, true, local, dst, server
 	s.inKernel = false // bound on the private loopback, it is a connection now, not a kernel object
 	s.gen++
+	s.rewatchLocked()
 	s.mu.Unlock()
 	if old >= 0 {
 		unix.Close(old) // the broker's socket is not needed for a connection inside
@@ -557,6 +576,7 @@ func (s *Socket) bindLocal(local netip.AddrPort) error {
 	fd := s.fd
 	s.fd = -1
 	s.gen++
+	s.rewatchLocked()
 	s.mu.Unlock()
 	if fd >= 0 {
 		unix.Close(fd)

@@ -147,6 +147,12 @@ func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, []
 			b.onDenial(Denial{Op: "send", Proto: protoName(req.Proto), Addr: req.Addr.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}, nil
 		}
+		if req.Proto == netproto.ProtoICMP && !icmpAvailable(req.Family) {
+			// The kernel asks for an echo socket it could not get a host socket for.
+			b.onDenial(Denial{Op: "send", Proto: "icmp", Addr: req.Addr.String(),
+				Why: "the host gives this user no ICMP echo sockets (add its group to net.ipv4.ping_group_range); only the sandbox's own loopback answers"})
+			return netproto.Reply{Errno: uint32(unix.EACCES)}, nil
+		}
 		return netproto.Reply{}, nil
 	case netproto.OpConnect, netproto.OpBind, netproto.OpListen:
 		if fd < 0 {
@@ -158,6 +164,21 @@ func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, []
 		return b.stream(req, fd, proof), nil
 	}
 	return netproto.Reply{Errno: uint32(unix.EINVAL)}, nil
+}
+
+// icmpAvailable reports whether the host gives the broker's user an ICMP echo socket of
+// family (net.ipv4.ping_group_range, which applies to IPv6 too).
+func icmpAvailable(family uint16) bool {
+	proto := unix.IPPROTO_ICMP
+	if family == unix.AF_INET6 {
+		proto = unix.IPPROTO_ICMPV6
+	}
+	fd, err := unix.Socket(int(family), unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // checkConnect applies the policy, letting the sandbox reach its own listeners through the

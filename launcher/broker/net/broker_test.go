@@ -3,6 +3,7 @@ package net
 import (
 	gonet "net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -409,5 +410,21 @@ func TestScopedAddressOnWire(t *testing.T) {
 	pol := Policy{Mode: ModeFiltered, Allow: []Rule{rule("fe80::/10")}}
 	if v := New(pol, nil).checkConnect(a, -1); !v.Allowed {
 		t.Fatalf("a scoped link-local address under allow fe80::/10 refused: %s", v.Why)
+	}
+}
+
+// TestICMPWithoutHostSockets: when the host gives the user no echo sockets, the kernel's
+// check of an echo destination the policy allows is refused with a denial saying why.
+func TestICMPWithoutHostSockets(t *testing.T) {
+	if icmpAvailable(unix.AF_INET) {
+		t.Skip("this host's net.ipv4.ping_group_range gives the user ICMP echo sockets")
+	}
+	c, denials := start(t, Policy{Mode: ModeFull})
+	rep, _, err := c.Do(netproto.Request{Op: netproto.OpCheck, Proto: netproto.ProtoICMP, Family: unix.AF_INET, Addr: netip.MustParseAddrPort("192.0.2.1:0")})
+	if err != nil || rep.Errno != uint32(unix.EACCES) {
+		t.Fatalf("OpCheck icmp: %v errno %d, want EACCES", err, rep.Errno)
+	}
+	if d := denials(); len(d) != 1 || !strings.Contains(d[0].Why, "ping_group_range") {
+		t.Fatalf("denials %+v, want one naming ping_group_range", d)
 	}
 }

@@ -1,5 +1,6 @@
 // Package net is a sandbox's net broker: the only part of a sandbox that creates host
-// network sockets. It runs in the launcher (the host's network namespace), checks the
+// network sockets. It runs in the launcher and makes its sockets in the launcher's network
+// namespace (the host's), or in an OCI container's (EnterNamespace); it checks the
 // profile's [network] policy on every connect, bind, listen and datagram destination, and
 // hands the kernel connected or listening TCP sockets (the kernel then does their I/O
 // directly) or the kernel's end of a datagram relay that checks each destination again.
