@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 
@@ -82,7 +83,7 @@ func StartServing(cfg Config, goferEnd *os.File) (*Process, error) {
 	}
 	cmd, err := role.Start(role.Spec{Command: Role, Name: "sbx-gofer",
 		Files:  map[int]*os.File{ConfigFD: cfgR, ConnFD: goferEnd, StatusFD: stW},
-		Stderr: os.Stderr, UID: int(innerID(uint32(uid))), GID: int(innerID(uint32(gid))), Caps: caps})
+		Stderr: stderrRelay{os.Stderr}, UID: int(innerID(uint32(uid))), GID: int(innerID(uint32(gid))), Caps: caps})
 	stW.Close()
 	if err != nil {
 		cfgW.Close()
@@ -99,6 +100,12 @@ func StartServing(cfg Config, goferEnd *os.File) (*Process, error) {
 	}
 	return &Process{cmd: cmd, status: stR}, nil
 }
+
+// stderrRelay hides the *os.File of the launcher's stderr, so that the gofer writes to a pipe
+// the launcher copies from (exec.Cmd does) instead of holding the user's stderr itself:
+// killed at the end of a run and reaped in the background, the gofer must not keep a
+// pipe the user reads (`sbx run ... 2>&1 | less`) open after sbx has exited.
+type stderrRelay struct{ io.Writer }
 
 // Ready waits until the gofer has confined itself and serves, and returns the warnings it
 // reported (security features it could not apply). On error the gofer has been stopped.

@@ -69,3 +69,57 @@ func TestHostSocketPassed(t *testing.T) {
 		})
 	}
 }
+
+// TestHostRefusesKernelObjects: a file with no host form (an eventfd) cannot go to a host
+// peer: sendmsg fails with EOPNOTSUPP, also when a passable pipe end rides along, and
+// nothing reaches the peer; the next plain message arrives first. (Natively the host
+// kernel would carry the eventfd: this is the sandbox's documented limit, so there is no
+// native run to compare with.)
+func TestHostRefusesKernelObjects(t *testing.T) {
+	dir, exe := sbxtest.BuildC(t, "testdata/hostrefuse.c")
+	rt, err := os.MkdirTemp("", "sbx-hostrefuse-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(rt)
+	os.Chmod(rt, 0o1777)
+	sock := filepath.Join(rt, "wayland-sbxtest")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	os.Chmod(sock, 0o777)
+	go func() {
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			b, oob := make([]byte, 8), make([]byte, unix.CmsgSpace(8))
+			n, oobn, _, _, err := c.ReadMsgUnix(b, oob)
+			switch {
+			case err != nil:
+				c.Write([]byte("error"))
+			case string(b[:n]) != "D" || oobn != 0:
+				c.Write([]byte("got " + string(b[:n]) + " with files"))
+			default:
+				c.Write([]byte("only D"))
+			}
+			c.Close()
+		}
+	}()
+	prof := filepath.Join(dir, "wl.toml")
+	os.WriteFile(prof, []byte("description = \"wayland only\"\n[display]\nwayland = true\n"), 0o644)
+	want := "eventfd: EOPNOTSUPP\npipe and eventfd: EOPNOTSUPP\nplain: 1\npeer says: only D\n"
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + rt, sbxtest.Binary(t)},
+				sbxtest.WithPlatform([]string{"run", "--profile", prof, "--ro", dir, "--", exe})...)
+			r := sbxtest.Run(t, u, "", "", argv...)
+			if r.Code != 0 || r.Stdout != want {
+				t.Fatalf("under sbx: exit %d\n%s%s\nwant:\n%s", r.Code, r.Stdout, r.Stderr, want)
+			}
+		})
+	}
+}

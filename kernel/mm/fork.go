@@ -91,7 +91,7 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 			}
 		}
 		c.vmas = append(c.vmas, &w)
-		if err := c.mapRangeLocked(&w, w.Start, w.End); err != nil {
+		if err := c.mapRange(&w, w.Start, w.End, false); err != nil {
 			c.releaseLocked()
 			return nil, err
 		}
@@ -179,7 +179,7 @@ func (m *MM) Adopt(as platform.AddressSpace) error {
 	m.as = as
 	m.mapped = nil
 	for _, v := range m.vmas {
-		if err := m.mapRangeLocked(v, v.Start, v.End); err != nil {
+		if err := m.mapRange(v, v.Start, v.End, false); err != nil {
 			return err
 		}
 	}

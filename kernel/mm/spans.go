@@ -102,7 +102,13 @@ func (s spans) within(lo, hi uint64, in bool) []span {
 // was there) and records them. A lazy VMA's parts are mapped inaccessible but for pages
 // already filled and mapped in this address space, or filled in the page cache: those get
 // the VMA's protection. Nothing is mapped for a PROT_NONE VMA. Preconditions: m.mu held.
-func (m *MM) mapRangeLocked(v *VMA, lo, hi uint64) error {
+func (m *MM) mapRangeLocked(v *VMA, lo, hi uint64) error { return m.mapRange(v, lo, hi, true) }
+
+// mapRange is mapRangeLocked; without prefill, page-cache pages another process filled are
+// left to fault in unless the whole run is filled (fork: a child that execs at once would
+// pay for protecting them, and every protected run is one more mapping its new stub
+// builds). Preconditions: m.mu held.
+func (m *MM) mapRange(v *VMA, lo, hi uint64, prefill bool) error {
 	if v.Prot == 0 {
 		return nil
 	}
@@ -138,7 +144,7 @@ func (m *MM) mapRangeLocked(v *VMA, lo, hi uint64) error {
 			if err := m.protectRunsLocked(v, a, b, v.platformProt()); err != nil {
 				return err
 			}
-			if v.lazy.entry != nil {
+			if v.lazy.entry != nil && prefill {
 				if err := m.mapFilledLocked(v, a, b); err != nil {
 					return err
 				}

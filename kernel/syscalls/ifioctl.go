@@ -65,7 +65,7 @@ func ifIoctl(t *kernel.Task, cmd uint32, arg uint64, inet4 bool) (handled bool, 
 	if _, err := t.CopyIn(arg, req); err != nil {
 		return true, 0, unix.EFAULT
 	}
-	ifs := t.Kernel().Net.Interfaces()
+	ifs := t.Group().NetStack().Interfaces()
 	var ifc *inet.Iface
 	if cmd == siocgifname {
 		idx := int32(binary.LittleEndian.Uint32(req[16:]))
@@ -166,7 +166,7 @@ func ifConf(t *kernel.Task, arg uint64) error {
 	room := int(int32(binary.LittleEndian.Uint32(hdr)))
 	buf := binary.LittleEndian.Uint64(hdr[8:])
 	var out []byte
-	for _, ifc := range t.Kernel().Net.Interfaces() {
+	for _, ifc := range t.Group().NetStack().Interfaces() {
 		p, ok := firstV4(&ifc)
 		if !ok {
 			continue

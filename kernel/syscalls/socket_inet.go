@@ -139,7 +139,7 @@ func scopedIn(t *kernel.Task, ip netip.Addr, scope uint32, use addrUse) (netip.A
 		return ip, unix.EINVAL
 	}
 	name := ""
-	for _, ifc := range t.Kernel().Net.Interfaces() {
+	for _, ifc := range t.Group().NetStack().Interfaces() {
 		if uint32(ifc.Index) == scope {
 			name = ifc.Name
 		}

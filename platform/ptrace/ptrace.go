@@ -198,8 +198,10 @@ type addressSpace struct {
 	// stubs mirror this address space. protected by mu
 	stubs    map[*stubProc]struct{}
 	released bool
-	// hosts are the host files mapped or to be mapped. protected by mu
-	hosts map[*hostFile]struct{}
+	// hosts are the host files mapped or to be mapped; sinceGC counts operations since
+	// the last scan for unused ones. protected by mu
+	hosts   map[*hostFile]struct{}
+	sinceGC int
 }
 
 // stubProc is one stub process: the thread that runs one context's app code in one
@@ -244,10 +246,13 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	as.log = append(as.log, o)
 	as.seq++
 	as.seqA.Store(as.seq)
-	if len(as.log) > maxLog {
+	trimmed := len(as.log) > maxLog
+	if trimmed {
 		as.log = append([]op(nil), as.log[len(as.log)-maxLog/2:]...)
 	}
-	if len(as.hosts) > 0 {
+	// Host files are let go in batches: a scan costs the mappings and the log.
+	if as.sinceGC++; len(as.hosts) > 0 && (trimmed || as.sinceGC >= 64) {
+		as.sinceGC = 0
 		as.gcHostsLocked()
 	}
 	// The caller's own stub (same tracer thread) takes the change now.
@@ -385,29 +390,18 @@ func (s *stubProc) syncLocked() error {
 	first := as.seq - uint64(len(as.log))
 	if s.applied < first {
 		// Too far behind (or new): rebuild from the current mappings.
-		if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
-			return err
-		}
-		for _, m := range as.state {
-			var err error
-			if m.host != nil {
-				err = s.mmapHost(m.start, m.end-m.start, m.host, m.off, m.prot)
-			} else {
-				err = s.mmap(m.start, m.end-m.start, m.off, m.prot)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		s.applied = as.seq
-		s.appliedA.Store(s.applied)
-		return nil
+		return s.rebuildLocked()
 	}
 	for _, o := range as.log[s.applied-first:] {
 		var err error
 		switch {
 		case o.kind == opMap && o.host != nil:
 			err = s.mmapHost(o.addr, o.length, o.host, o.off, o.prot)
+			if err != nil && !s.dead {
+				// A mapping since replaced, of a file since sealed against writing (the
+				// host refuses a writable mapping now): what counts is the current state.
+				return s.rebuildLocked()
+			}
 		case o.kind == opMap:
 			err = s.mmap(o.addr, o.length, o.off, o.prot)
 		case o.kind == opUnmap:
@@ -420,6 +414,29 @@ func (s *stubProc) syncLocked() error {
 		}
 		s.applied++
 	}
+	s.appliedA.Store(s.applied)
+	return nil
+}
+
+// rebuildLocked empties the stub's address space and maps the current mappings.
+// Preconditions: as for syncLocked.
+func (s *stubProc) rebuildLocked() error {
+	as := s.as
+	if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	for _, m := range as.state {
+		var err error
+		if m.host != nil {
+			err = s.mmapHost(m.start, m.end-m.start, m.host, m.off, m.prot)
+		} else {
+			err = s.mmap(m.start, m.end-m.start, m.off, m.prot)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s.applied = as.seq
 	s.appliedA.Store(s.applied)
 	return nil
 }

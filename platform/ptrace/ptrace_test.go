@@ -501,3 +501,45 @@ func openFDs(t *testing.T) int {
 	}
 	return len(es)
 }
+
+func TestHostFileSealedBeforeReplay(t *testing.T) { forModes(t, testHostFileSealedBeforeReplay) }
+
+// testHostFileSealedBeforeReplay: a stub that is behind replays a writable mapping of a
+// memfd that was unmapped and then sealed against writing; the host refuses that mapping
+// now, and the stub rebuilds from the current mappings instead of failing.
+func testHostFileSealedBeforeReplay(t *testing.T, h *harness) {
+	fd, err := unix.MemfdCreate("sealed-later", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.Ftruncate(fd, 0x1000)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	h.load(as, syscallInsn)
+	withContext(t, h.p, func(c platform.Context) {
+		if ev, err := c.Switch(as, regsAt(codeAddr)); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("first Switch = %+v, %v", ev, err)
+		}
+		// Another thread changes the address space while this stub is not running.
+		done := make(chan error)
+		go func() {
+			if err := as.MapHostFile(0xa00000, 0x1000, fd, 0, platform.ProtRead|platform.ProtWrite); err != nil {
+				done <- err
+				return
+			}
+			if err := as.Unmap(0xa00000, 0x1000); err != nil {
+				done <- err
+				return
+			}
+			_, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE)
+			done <- err
+		}()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := c.Switch(as, regsAt(codeAddr)); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("Switch after the sealed file's mapping came and went = %+v, %v", ev, err)
+		}
+	})
+}

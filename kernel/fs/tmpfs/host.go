@@ -112,8 +112,13 @@ func (h *hostBacking) retireViewsLocked() {
 }
 
 // hostSeals mirrors seals to the host memfd. A seal the host kernel does not know
-// (F_SEAL_EXEC before Linux 6.3) stays the kernel's alone.
+// (F_SEAL_EXEC before Linux 6.3) stays the kernel's alone, and so does
+// F_SEAL_FUTURE_WRITE: it lets writable mappings made before it live on, which a stub
+// started later (a new thread) must still be able to make on the host.
 func (in *Inode) hostSeals(s uint32) error {
+	if s &^= SealFutureWrite; s == 0 {
+		return nil
+	}
 	if s&SealWrite != 0 {
 		// The kernel's own writable view would count as a writable mapping (EBUSY).
 		// (F_SEAL_FUTURE_WRITE lets existing writable mappings, the view too, live on.)

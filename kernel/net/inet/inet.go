@@ -114,7 +114,7 @@ func (st *Stack) ask(req netproto.Request, fds ...int) (netproto.Reply, int, err
 
 // spareBatch is how many TCP sockets the stack asks the broker for at once: socket(2) is
 // then mostly local, and a connect costs one round trip to the broker.
-const spareBatch = 4
+const spareBatch = netproto.MaxBatch
 
 // hostSocket returns a host socket from the broker for a new app socket: a TCP one from
 // the spares (unconnected sockets reach nothing), a datagram relay made for it.

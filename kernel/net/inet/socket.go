@@ -449,6 +449,7 @@ func (s *Socket) Disconnect() error {
 		fd, peer, local := s.fd, s.lpeer, s.local
 		s.fd, s.loop, s.lpeer, s.connected, s.peer = -1, false, nil, false, netip.AddrPort{}
 		s.gen++
+		s.rewatchLocked()
 		s.softErr = unix.ECONNRESET
 		if !s.bound {
 			s.local = netip.AddrPortFrom(s.unspecified(), local.Port())
@@ -467,6 +468,7 @@ func (s *Socket) Disconnect() error {
 				s.mu.Lock()
 				s.fd = nfd
 				s.gen++
+				s.rewatchLocked()
 				s.mu.Unlock()
 			}
 		}
