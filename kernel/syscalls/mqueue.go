@@ -65,16 +65,48 @@ type mqueue struct {
 	receivers       int
 	notify          *mqNotify
 	queue           waiter.Queue
+	// opens counts the open descriptions; linked is false once the name is gone. The
+	// queue's RLIMIT_MSGQUEUE charge (charge bytes of user chargeUID) is returned when
+	// both are over, as Linux's mqueue_evict_inode.
+	opens     int
+	linked    bool
+	charge    int64
+	chargeUID uint32
 }
 
 // mqNamespace is the sandbox's set of named queues (/dev/mqueue).
 type mqNamespace struct {
 	mu     sync.Mutex
 	byName map[string]*mqueue
+	// userBytes is each user's RLIMIT_MSGQUEUE use. protected by mu
+	userBytes map[uint32]int64
+}
+
+// Sizes Linux charges a queue with against RLIMIT_MSGQUEUE: struct msg_msg and struct
+// posix_msg_tree_node on x86-64.
+const (
+	mqMsgMsgSize   = 48
+	mqTreeNodeSize = 48
+)
+
+// mqCharge is what a queue costs its creator (mq_open's mq_bytes).
+func mqCharge(maxmsg, msgsize int64) int64 {
+	return maxmsg*mqMsgMsgSize + min(maxmsg, mqPrioMax)*mqTreeNodeSize + maxmsg*msgsize
+}
+
+// releaseLocked returns the queue's charge once nothing refers to it. Preconditions:
+// ns.mu held.
+func (q *mqueue) releaseLocked() {
+	if q.opens == 0 && !q.linked && q.charge != 0 {
+		q.ns.userBytes[q.chargeUID] -= q.charge
+		q.charge = 0
+	}
 }
 
 func mqueues(t *kernel.Task) *mqNamespace {
-	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *mqNamespace { return &mqNamespace{byName: make(map[string]*mqueue)} })
+	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *mqNamespace {
+		return &mqNamespace{byName: make(map[string]*mqueue), userBytes: make(map[uint32]int64)}
+	})
 }
 
 // mqFile is an open queue descriptor. Reading it gives the queue's status line, as on Linux.
@@ -115,7 +147,13 @@ func (f *mqFile) Read(_ *vfs.FileDescription, dst [][]byte, off int64) (int64, e
 func (*mqFile) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
 
 // Release implements vfs.File.
-func (*mqFile) Release() {}
+func (f *mqFile) Release() {
+	ns := f.q.ns
+	ns.mu.Lock()
+	f.q.opens--
+	f.q.releaseLocked()
+	ns.mu.Unlock()
+}
 
 // Readiness implements vfs.Pollable.
 func (f *mqFile) Readiness(mask uint32) uint32 {
@@ -218,8 +256,18 @@ func MqOpen(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		err = unix.ENOSPC
 	case q == nil:
 		c := t.Creds()
-		q = &mqueue{ns: ns, mode: mode &^ t.Umask(false, 0) & 0o777, uid: c.EUID, gid: c.EGID, maxmsg: maxmsg, msgsize: msgsize}
+		charge := mqCharge(maxmsg, msgsize)
+		if limit, _ := t.Limit(unix.RLIMIT_MSGQUEUE); uint64(ns.userBytes[c.UID]+charge) > limit {
+			err = unix.EMFILE
+			break
+		}
+		ns.userBytes[c.UID] += charge
+		q = &mqueue{ns: ns, mode: mode &^ t.Umask(false, 0) & 0o777, uid: c.EUID, gid: c.EGID, maxmsg: maxmsg, msgsize: msgsize,
+			linked: true, charge: charge, chargeUID: c.UID}
 		ns.byName[name] = q
+	}
+	if err == nil {
+		q.opens++
 	}
 	ns.mu.Unlock()
 	if err != nil {
@@ -249,6 +297,8 @@ func MqUnlink(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EPERM
 	}
 	delete(ns.byName, name)
+	q.linked = false
+	q.releaseLocked()
 	return 0, nil
 }
 
