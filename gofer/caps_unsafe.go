@@ -25,7 +25,9 @@ func dropCapabilitiesExcept(keep uint64) error {
 	var data [2]unix.CapUserData
 	data[0].Effective, data[0].Permitted = uint32(keep), uint32(keep)
 	data[1].Effective, data[1].Permitted = uint32(keep>>32), uint32(keep>>32)
-	all(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0)
+	// The inheritable set becomes empty, which empties the ambient set too (Linux keeps
+	// only ambient capabilities that stay permitted and inheritable): one call on every
+	// thread, not two.
 	if err := all(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}

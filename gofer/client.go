@@ -46,8 +46,7 @@ var ErrClosed = errors.New("gofer: connection closed")
 func NewClient(conn *os.File) (*Client, error) {
 	fd := int(conn.Fd())
 	var e encoder
-	e.b = append(e.b, Magic...)
-	e.u32(Version)
+	(&helloReq{Version: Version}).encode(&e)
 	if _, err := unix.Write(fd, e.b); err != nil {
 		return nil, fmt.Errorf("gofer hello: %w", err)
 	}
@@ -56,24 +55,19 @@ func NewClient(conn *os.File) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gofer hello: %w", err)
 	}
+	var hello helloReply
 	d := &decoder{b: buf[:n]}
-	if string(d.take(4)) != Magic {
+	hello.decode(d)
+	if d.err == errBadMagic {
 		return nil, errors.New("gofer hello: not a gofer")
 	}
-	if v := d.u32(); v != Version {
-		return nil, fmt.Errorf("gofer hello: server version %d, want %d", v, Version)
+	if d.err == nil && hello.Version != Version {
+		return nil, fmt.Errorf("gofer hello: server version %d, want %d", hello.Version, Version)
 	}
-	count := d.u32()
-	c := &Client{fd: fd, file: conn, pending: make(map[uint32]chan response), lead: make(chan struct{}, 1)}
-	for i := range int(count) {
-		p := d.str(MaxPath)
-		ro := d.u8() != 0
-		k := Kind(d.u8())
-		if d.err != nil {
-			return nil, errors.New("gofer hello: malformed mount list")
-		}
-		c.mounts = append(c.mounts, MountInfo{Index: i, SandboxPath: p, ReadOnly: ro, Kind: k})
+	if d.err != nil {
+		return nil, errors.New("gofer hello: malformed mount list")
 	}
+	c := &Client{fd: fd, file: conn, pending: make(map[uint32]chan response), lead: make(chan struct{}, 1), mounts: hello.Mounts}
 	c.buf = make([]byte, MaxMessage)
 	c.oob = make([]byte, unix.CmsgSpace(4*4))
 	return c, nil
@@ -190,8 +184,29 @@ func (c *Client) fail(err error) {
 	}
 }
 
-// call sends a request and waits for its reply.
-func (c *Client) call(op Op, e *encoder) (*decoder, int, error) {
+// call sends a request and waits for its reply; the reply's body, if any, is decoded
+// into body (a malformed one is EIO). The FD the reply donates is returned, or -1.
+func (c *Client) call(req request, body replyBody) (int, error) {
+	var e encoder
+	req.encode(&e)
+	d, fd, err := c.roundTrip(req.op(), &e)
+	if err != nil {
+		return -1, err
+	}
+	if body != nil {
+		body.decode(d)
+		if d.err != nil {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return -1, unix.EIO
+		}
+	}
+	return fd, nil
+}
+
+// roundTrip sends one encoded request and waits for its reply.
+func (c *Client) roundTrip(op Op, e *encoder) (*decoder, int, error) {
 	ch := make(chan response, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -245,71 +260,48 @@ type Handle struct {
 	id uint64
 }
 
-func (c *Client) entry(d *decoder) (Entry, error) {
-	id := d.u64()
-	a := d.attr()
-	target := d.str(MaxPath)
-	if d.err != nil {
-		return Entry{}, unix.EIO
+// entry turns an entry reply into an Entry.
+func (c *Client) entry(r *entryReply) Entry {
+	return Entry{Handle: &Handle{c: c, id: r.Handle}, Attr: r.Attr, Target: r.Target}
+}
+
+// entryCall sends a request answered by a new handle.
+func (c *Client) entryCall(req request) (Entry, error) {
+	var r entryReply
+	if _, err := c.call(req, &r); err != nil {
+		return Entry{}, err
 	}
-	return Entry{Handle: &Handle{c: c, id: id}, Attr: a, Target: target}, nil
+	return c.entry(&r), nil
 }
 
 // Attach returns the root of mount index.
 func (c *Client) Attach(index int) (Entry, error) {
-	var e encoder
-	e.u32(uint32(index))
-	d, _, err := c.call(OpAttach, &e)
-	if err != nil {
-		return Entry{}, err
-	}
-	return c.entry(d)
+	return c.entryCall(&attachReq{Mount: uint32(index)})
 }
 
-func (h *Handle) req() *encoder {
-	e := &encoder{}
-	e.u64(h.id)
-	return e
-}
+func (h *Handle) hd() handleField { return handleField{Handle: h.id} }
 
 // Walk looks up one component.
 func (h *Handle) Walk(name string) (Entry, error) {
-	e := h.req()
-	e.str(name)
-	d, _, err := h.c.call(OpWalk, e)
-	if err != nil {
-		return Entry{}, err
-	}
-	return h.c.entry(d)
+	return h.c.entryCall(&walkReq{handleField: h.hd(), Name: name})
 }
 
 // Stat returns fresh attributes.
 func (h *Handle) Stat() (Attr, error) {
-	d, _, err := h.c.call(OpStat, h.req())
-	if err != nil {
+	var r attrReply
+	if _, err := h.c.call(&handleReq{kind: OpStat, handleField: h.hd()}, &r); err != nil {
 		return Attr{}, err
 	}
-	a := d.attr()
-	if d.err != nil {
-		return Attr{}, unix.EIO
-	}
-	return a, nil
+	return r.Attr, nil
 }
 
 // StatFS returns the filesystem's statistics.
 func (h *Handle) StatFS() (StatFS, error) {
-	d, _, err := h.c.call(OpStatFS, h.req())
-	if err != nil {
+	var r statFSReply
+	if _, err := h.c.call(&handleReq{kind: OpStatFS, handleField: h.hd()}, &r); err != nil {
 		return StatFS{}, err
 	}
-	var s StatFS
-	s.Type, s.Bsize = int64(d.u64()), int64(d.u64())
-	s.Blocks, s.Bfree, s.Bavail, s.Files, s.Ffree = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
-	s.NameLen, s.Frsize, s.Flags = int64(d.u64()), int64(d.u64()), int64(d.u64())
-	if d.err != nil {
-		return StatFS{}, unix.EIO
-	}
-	return s, nil
+	return r.StatFS, nil
 }
 
 func fdFile(fd int, name string) *os.File {
@@ -321,9 +313,7 @@ func fdFile(fd int, name string) *os.File {
 
 // Open opens the file for I/O; the gofer donates the FD.
 func (h *Handle) Open(flags int) (*os.File, error) {
-	e := h.req()
-	e.u32(uint32(flags))
-	_, fd, err := h.c.call(OpOpen, e)
+	fd, err := h.c.call(&openReq{handleField: h.hd(), Flags: uint32(flags)}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -335,136 +325,86 @@ func (h *Handle) Open(flags int) (*os.File, error) {
 
 // Create creates and opens a regular file.
 func (h *Handle) Create(name string, flags int, mode uint32) (Entry, *os.File, error) {
-	e := h.req()
-	e.str(name)
-	e.u32(uint32(flags))
-	e.u32(mode)
-	d, fd, err := h.c.call(OpCreate, e)
+	var r entryReply
+	fd, err := h.c.call(&createReq{handleField: h.hd(), Name: name, Flags: uint32(flags), Mode: mode}, &r)
 	if err != nil {
 		return Entry{}, nil, err
 	}
-	ent, err := h.c.entry(d)
-	if err != nil || fd < 0 {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+	if fd < 0 {
 		return Entry{}, nil, unix.EIO
 	}
-	return ent, fdFile(fd, name), nil
-}
-
-func (h *Handle) makeEntry(op Op, name string, fill func(*encoder)) (Entry, error) {
-	e := h.req()
-	e.str(name)
-	fill(e)
-	d, _, err := h.c.call(op, e)
-	if err != nil {
-		return Entry{}, err
-	}
-	return h.c.entry(d)
+	return h.c.entry(&r), fdFile(fd, name), nil
 }
 
 // Mkdir creates a directory.
 func (h *Handle) Mkdir(name string, mode uint32) (Entry, error) {
-	return h.makeEntry(OpMkdir, name, func(e *encoder) { e.u32(mode) })
+	return h.c.entryCall(&mkReq{kind: OpMkdir, handleField: h.hd(), Name: name, Mode: mode})
 }
 
 // Mknod creates a FIFO or socket node.
 func (h *Handle) Mknod(name string, mode uint32) (Entry, error) {
-	return h.makeEntry(OpMknod, name, func(e *encoder) { e.u32(mode) })
+	return h.c.entryCall(&mkReq{kind: OpMknod, handleField: h.hd(), Name: name, Mode: mode})
 }
 
 // Symlink creates a symbolic link.
 func (h *Handle) Symlink(name, target string) (Entry, error) {
-	return h.makeEntry(OpSymlink, name, func(e *encoder) { e.str(target) })
+	return h.c.entryCall(&symlinkReq{handleField: h.hd(), Name: name, Target: target})
 }
 
 // Link makes a hard link to target named name in directory h.
 func (h *Handle) Link(target *Handle, name string) (Entry, error) {
-	e := h.req()
-	e.u64(target.id)
-	e.str(name)
-	d, _, err := h.c.call(OpLink, e)
-	if err != nil {
-		return Entry{}, err
-	}
-	return h.c.entry(d)
+	return h.c.entryCall(&linkReq{handleField: h.hd(), Target: target.id, Name: name})
 }
 
 // Unlink removes name (a directory with AT_REMOVEDIR).
 func (h *Handle) Unlink(name string, flags int) error {
-	e := h.req()
-	e.str(name)
-	e.u32(uint32(flags))
-	_, _, err := h.c.call(OpUnlink, e)
+	_, err := h.c.call(&unlinkReq{handleField: h.hd(), Name: name, Flags: uint32(flags)}, nil)
 	return err
 }
 
 // Rename moves oldName in h to newName in newDir.
 func (h *Handle) Rename(oldName string, newDir *Handle, newName string, flags uint32) error {
-	e := h.req()
-	e.str(oldName)
-	e.u64(newDir.id)
-	e.str(newName)
-	e.u32(flags)
-	_, _, err := h.c.call(OpRename, e)
+	_, err := h.c.call(&renameReq{handleField: h.hd(), OldName: oldName, NewDir: newDir.id, NewName: newName, Flags: flags}, nil)
 	return err
 }
 
 // Readlink returns a symlink's target.
 func (h *Handle) Readlink() (string, error) {
-	d, _, err := h.c.call(OpReadlink, h.req())
-	if err != nil {
+	r := stringReply{max: MaxPath}
+	if _, err := h.c.call(&handleReq{kind: OpReadlink, handleField: h.hd()}, &r); err != nil {
 		return "", err
 	}
-	s := d.str(MaxPath)
-	if d.err != nil {
-		return "", unix.EIO
-	}
-	return s, nil
+	return r.S, nil
 }
 
 // SetAttr changes attributes.
 func (h *Handle) SetAttr(a SetAttr) error {
-	e := h.req()
-	var mask uint32
-	var mode, uid, gid uint32
-	var size int64
-	var at, mt Timespec
+	r := setAttrReq{handleField: h.hd()}
 	if a.Mode != nil {
-		mask |= setMode
-		mode = *a.Mode
+		r.Mask |= setMode
+		r.Mode = *a.Mode
 	}
 	if a.UID != nil {
-		mask |= setUID
-		uid = *a.UID
+		r.Mask |= setUID
+		r.UID = *a.UID
 	}
 	if a.GID != nil {
-		mask |= setGID
-		gid = *a.GID
+		r.Mask |= setGID
+		r.GID = *a.GID
 	}
 	if a.Size != nil {
-		mask |= setSize
-		size = *a.Size
+		r.Mask |= setSize
+		r.Size = *a.Size
 	}
 	if a.Atime != nil {
-		mask |= setAtime
-		at = *a.Atime
+		r.Mask |= setAtime
+		r.Atime = *a.Atime
 	}
 	if a.Mtime != nil {
-		mask |= setMtime
-		mt = *a.Mtime
+		r.Mask |= setMtime
+		r.Mtime = *a.Mtime
 	}
-	e.u32(mask)
-	e.u32(mode)
-	e.u32(uid)
-	e.u32(gid)
-	e.u64(uint64(size))
-	e.u64(uint64(at.Sec))
-	e.u64(uint64(at.Nsec))
-	e.u64(uint64(mt.Sec))
-	e.u64(uint64(mt.Nsec))
-	_, _, err := h.c.call(OpSetAttr, e)
+	_, err := h.c.call(&r, nil)
 	return err
 }
 
@@ -473,48 +413,34 @@ func (h *Handle) Getdents() ([]Dirent, error) {
 	var out []Dirent
 	var off uint64
 	for {
-		e := h.req()
-		e.u64(off)
-		d, _, err := h.c.call(OpGetdents, e)
-		if err != nil {
+		var r getdentsReply
+		if _, err := h.c.call(&getdentsReq{handleField: h.hd(), Offset: off}, &r); err != nil {
 			return nil, err
 		}
-		next := d.u64()
-		n := d.u32()
-		for range n {
-			name := d.str(MaxName)
-			ino := d.u64()
-			k := Kind(d.u8())
-			if d.err != nil {
-				return nil, unix.EIO
-			}
-			out = append(out, Dirent{Name: name, Ino: ino, Kind: k})
-		}
-		if next == 0 {
+		out = append(out, r.Dirents...)
+		if r.Next == 0 {
 			return out, nil
 		}
-		off = next
+		off = r.Next
 	}
 }
 
 // Getxattr reads an extended attribute.
 func (h *Handle) Getxattr(name string) ([]byte, error) {
-	e := h.req()
-	e.str(name)
-	d, _, err := h.c.call(OpGetxattr, e)
-	if err != nil {
+	r := stringReply{max: maxXattrValue}
+	if _, err := h.c.call(&xattrNameReq{kind: OpGetxattr, handleField: h.hd(), Name: name}, &r); err != nil {
 		return nil, err
 	}
-	return []byte(d.str(64 << 10)), nil
+	return []byte(r.S), nil
 }
 
 // Listxattr lists extended attribute names.
 func (h *Handle) Listxattr() ([]string, error) {
-	d, _, err := h.c.call(OpListxattr, h.req())
-	if err != nil {
+	r := stringReply{max: maxXattrValue}
+	if _, err := h.c.call(&handleReq{kind: OpListxattr, handleField: h.hd()}, &r); err != nil {
 		return nil, err
 	}
-	raw := d.str(64 << 10)
+	raw := r.S
 	var out []string
 	start := 0
 	for i := 0; i < len(raw); i++ {
@@ -530,40 +456,28 @@ func (h *Handle) Listxattr() ([]string, error) {
 
 // Setxattr sets a user.* extended attribute.
 func (h *Handle) Setxattr(name string, value []byte, flags int) error {
-	e := h.req()
-	e.str(name)
-	e.str(string(value))
-	e.u32(uint32(flags))
-	_, _, err := h.c.call(OpSetxattr, e)
+	_, err := h.c.call(&setxattrReq{handleField: h.hd(), Name: name, Value: string(value), Flags: uint32(flags)}, nil)
 	return err
 }
 
 // Removexattr removes a user.* extended attribute.
 func (h *Handle) Removexattr(name string) error {
-	e := h.req()
-	e.str(name)
-	_, _, err := h.c.call(OpRemovexattr, e)
+	_, err := h.c.call(&xattrNameReq{kind: OpRemovexattr, handleField: h.hd(), Name: name}, nil)
 	return err
 }
 
 // Close releases the handle.
 func (h *Handle) Close() error {
-	_, _, err := h.c.call(OpClose, h.req())
+	_, err := h.c.call(&handleReq{kind: OpClose, handleField: h.hd()}, nil)
 	return err
 }
 
 // Grow asks for the file to be allowed to reach end bytes under the disk limit; it returns
 // the end granted (it may be less), ENOSPC when the file may not grow at all.
 func (h *Handle) Grow(end int64) (int64, error) {
-	e := h.req()
-	e.u64(uint64(end))
-	d, _, err := h.c.call(OpGrow, e)
-	if err != nil {
+	var r u64Reply
+	if _, err := h.c.call(&growReq{handleField: h.hd(), End: end}, &r); err != nil {
 		return 0, err
 	}
-	got := int64(d.u64())
-	if d.err != nil {
-		return 0, unix.EIO
-	}
-	return got, nil
+	return int64(r.V), nil
 }

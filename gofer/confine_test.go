@@ -33,7 +33,8 @@ func TestConfinedGofer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Seccomp:\t2", "NoNewPrivs:\t1", "CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "CapBnd:\t0000000000000000"} {
+	for _, want := range []string{"Seccomp:\t2", "NoNewPrivs:\t1", "CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "CapBnd:\t0000000000000000",
+		"CapInh:\t0000000000000000", "CapAmb:\t0000000000000000"} {
 		if !strings.Contains(string(status), want) {
 			t.Errorf("gofer status lacks %q", want)
 		}

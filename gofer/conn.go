@@ -88,30 +88,23 @@ func (s *Server) handshake(conn int) error {
 	if err != nil {
 		return err
 	}
+	var hello helloReq
 	d := &decoder{b: buf[:n]}
-	magic := string(d.take(4))
-	ver := d.u32()
-	if d.err != nil || magic != Magic {
+	hello.decode(d)
+	if d.err != nil {
 		return errors.New("gofer: bad hello")
 	}
 	var e encoder
-	e.b = append(e.b, Magic...)
-	if ver != Version {
-		e.u32(0)
+	if hello.Version != Version {
+		(&helloReply{Version: 0}).encode(&e)
 		unix.Write(conn, e.b)
-		return fmt.Errorf("gofer: client speaks version %d, server %d", ver, Version)
+		return fmt.Errorf("gofer: client speaks version %d, server %d", hello.Version, Version)
 	}
-	e.u32(Version)
-	e.u32(uint32(len(s.view.mounts)))
-	for _, m := range s.view.mounts {
-		e.str(m.SandboxPath)
-		ro := uint8(0)
-		if m.ReadOnly {
-			ro = 1
-		}
-		e.u8(ro)
-		e.u8(uint8(m.kind))
+	rep := helloReply{Version: Version}
+	for i, m := range s.view.mounts {
+		rep.Mounts = append(rep.Mounts, MountInfo{Index: i, SandboxPath: m.SandboxPath, ReadOnly: m.ReadOnly, Kind: m.kind})
 	}
+	rep.encode(&e)
 	_, err = unix.Write(conn, e.b)
 	return err
 }

@@ -25,11 +25,14 @@ func errReply(err error) *reply {
 
 func okReply() *reply { return &reply{fd: -1} }
 
-func entryReply(id uint64, a Attr, target string) *reply {
+func entryOf(id uint64, a Attr, target string) *reply {
+	return bodyReply(&entryReply{Handle: id, Attr: a, Target: target})
+}
+
+// bodyReply is a successful reply with body b.
+func bodyReply(b replyBody) *reply {
 	r := okReply()
-	r.e.u64(id)
-	r.e.attr(a)
-	r.e.str(target)
+	b.encode(&r.e)
 	return r
 }
 
@@ -38,118 +41,89 @@ const writeFlags = unix.O_WRONLY | unix.O_RDWR | unix.O_TRUNC | unix.O_APPEND | 
 
 // handle decodes and performs one request.
 func (s *Server) handle(op Op, d *decoder) *reply {
-	if op == OpAttach {
-		idx := int(d.u32())
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		return s.attach(idx)
+	req := newRequest(op)
+	if req == nil {
+		return errReply(unix.ENOSYS)
 	}
-	h := d.u64()
+	req.decode(d)
 	if d.err != nil {
 		return errReply(unix.EINVAL)
 	}
+	if r, ok := req.(*attachReq); ok {
+		return s.attach(int(r.Mount))
+	}
+	hreq := req.(handleRequest)
 	if op == OpClose {
-		if err := s.closeHandle(h); err != nil {
+		if err := s.closeHandle(hreq.handle()); err != nil {
 			return errReply(err)
 		}
 		return okReply()
 	}
-	n, err := s.get(h)
+	n, err := s.get(hreq.handle())
 	if err != nil {
 		return errReply(err)
 	}
 	ro := s.readOnly(n)
-	switch op {
-	case OpWalk:
-		name := d.str(MaxName + 1)
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		if err := validName(name); err != nil {
+	switch r := req.(type) {
+	case *walkReq:
+		if err := validName(r.Name); err != nil {
 			return errReply(err)
 		}
 		if n.kind != KindDir {
 			return errReply(unix.ENOTDIR)
 		}
 		s.tree.RLock()
-		id, a, target, err := s.entryFor(n, name)
+		id, a, target, err := s.entryFor(n, r.Name)
 		s.tree.RUnlock()
 		if err != nil {
 			return errReply(err)
 		}
-		return entryReply(id, a, target)
-	case OpStat:
-		a, err := s.statFD(n.fd, n)
-		if err != nil {
-			return errReply(err)
-		}
-		r := okReply()
-		r.e.attr(a)
-		return r
-	case OpStatFS:
-		var st unix.Statfs_t
-		if err := unix.Fstatfs(n.fd, &st); err != nil {
-			return errReply(err)
-		}
-		r := okReply()
-		flags := st.Flags
-		if ro {
-			flags |= unix.ST_RDONLY
-		}
-		for _, v := range []uint64{uint64(st.Type), uint64(st.Bsize), st.Blocks, st.Bfree, st.Bavail, st.Files, st.Ffree,
-			uint64(st.Namelen), uint64(st.Frsize), uint64(flags)} {
-			r.e.u64(v)
-		}
-		return r
-	case OpOpen:
-		flags := int(d.u32())
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		return s.open(n, flags, ro)
-	case OpCreate, OpMkdir, OpMknod, OpSymlink:
-		name := d.str(MaxName + 1)
-		var flags int
-		var mode uint32
-		var target string
+		return entryOf(id, a, target)
+	case *handleReq:
 		switch op {
-		case OpCreate:
-			flags = int(d.u32())
-			mode = d.u32()
-		case OpMkdir, OpMknod:
-			mode = d.u32()
-		case OpSymlink:
-			target = d.str(MaxPath)
+		case OpStat:
+			a, err := s.statFD(n.fd, n)
+			if err != nil {
+				return errReply(err)
+			}
+			return bodyReply(&attrReply{Attr: a})
+		case OpStatFS:
+			var st unix.Statfs_t
+			if err := unix.Fstatfs(n.fd, &st); err != nil {
+				return errReply(err)
+			}
+			flags := st.Flags
+			if ro {
+				flags |= unix.ST_RDONLY
+			}
+			return bodyReply(&statFSReply{StatFS: StatFS{Type: st.Type, Bsize: st.Bsize, Blocks: st.Blocks, Bfree: st.Bfree,
+				Bavail: st.Bavail, Files: st.Files, Ffree: st.Ffree, NameLen: st.Namelen, Frsize: st.Frsize, Flags: flags}})
+		case OpReadlink:
+			if n.kind != KindSymlink {
+				return errReply(unix.EINVAL)
+			}
+			buf := make([]byte, MaxPath+1)
+			k, err := unix.Readlinkat(n.fd, "", buf)
+			if err != nil {
+				return errReply(err)
+			}
+			return bodyReply(&stringReply{S: string(buf[:k])})
+		case OpListxattr:
+			return s.xattr(op, n, "", "", 0, ro)
 		}
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		if err := validName(name); err != nil {
+	case *openReq:
+		return s.open(n, int(r.Flags), ro)
+	case *createReq:
+		return s.checkCreate(n, r.Name, ro, func() *reply { return s.create(op, n, r.Name, int(r.Flags), r.Mode, "") })
+	case *mkReq:
+		return s.checkCreate(n, r.Name, ro, func() *reply { return s.create(op, n, r.Name, 0, r.Mode, "") })
+	case *symlinkReq:
+		return s.checkCreate(n, r.Name, ro, func() *reply { return s.create(op, n, r.Name, 0, 0, r.Target) })
+	case *linkReq:
+		if err := validName(r.Name); err != nil {
 			return errReply(err)
 		}
-		if ro {
-			return errReply(unix.EROFS)
-		}
-		if n.kind != KindDir {
-			return errReply(unix.ENOTDIR)
-		}
-		s.tree.RLock()
-		defer s.tree.RUnlock()
-		if s.view.denied(path.Join(s.hostOf(n), name)) {
-			return errReply(unix.EACCES)
-		}
-		return s.create(op, n, name, flags, mode, target)
-	case OpLink:
-		th := d.u64()
-		name := d.str(MaxName + 1)
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		if err := validName(name); err != nil {
-			return errReply(err)
-		}
-		t, err := s.get(th)
+		t, err := s.get(r.Target)
 		if err != nil {
 			return errReply(err)
 		}
@@ -167,24 +141,23 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if t.parent == nil || t.kind == KindDir {
 			return errReply(unix.EPERM)
 		}
-		if s.view.denied(path.Join(s.hostOf(n), name)) || s.view.denied(s.hostOf(t)) {
+		if s.view.denied(path.Join(s.hostOf(n), r.Name)) || s.view.denied(s.hostOf(t)) {
 			return errReply(unix.EACCES)
 		}
-		if err := unix.Linkat(t.parent.fd, t.name, n.fd, name, 0); err != nil {
+		if err := unix.Linkat(t.parent.fd, t.name, n.fd, r.Name, 0); err != nil {
 			return errReply(err)
 		}
-		id, a, target, err := s.entryFor(n, name)
+		id, a, target, err := s.entryFor(n, r.Name)
 		if err != nil {
 			return errReply(err)
 		}
-		return entryReply(id, a, target)
-	case OpUnlink:
-		name := d.str(MaxName + 1)
-		flags := int(d.u32())
-		if d.err != nil || flags&^unix.AT_REMOVEDIR != 0 {
+		return entryOf(id, a, target)
+	case *unlinkReq:
+		flags := int(r.Flags)
+		if flags&^unix.AT_REMOVEDIR != 0 {
 			return errReply(unix.EINVAL)
 		}
-		if err := validName(name); err != nil {
+		if err := validName(r.Name); err != nil {
 			return errReply(err)
 		}
 		if ro {
@@ -192,29 +165,22 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		}
 		s.tree.Lock()
 		defer s.tree.Unlock()
-		if s.view.denied(path.Join(s.hostOf(n), name)) {
+		if s.view.denied(path.Join(s.hostOf(n), r.Name)) {
 			return errReply(unix.ENOENT)
 		}
-		if err := unix.Unlinkat(n.fd, name, flags); err != nil {
+		if err := unix.Unlinkat(n.fd, r.Name, flags); err != nil {
 			return errReply(err)
 		}
-		s.unlinked(n, name)
+		s.unlinked(n, r.Name)
 		return okReply()
-	case OpRename:
-		oldName := d.str(MaxName + 1)
-		nh := d.u64()
-		newName := d.str(MaxName + 1)
-		flags := uint(d.u32())
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		if err := validName(oldName); err != nil {
+	case *renameReq:
+		if err := validName(r.OldName); err != nil {
 			return errReply(err)
 		}
-		if err := validName(newName); err != nil {
+		if err := validName(r.NewName); err != nil {
 			return errReply(err)
 		}
-		nd, err := s.get(nh)
+		nd, err := s.get(r.NewDir)
 		if err != nil {
 			return errReply(err)
 		}
@@ -226,55 +192,34 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		}
 		s.tree.Lock()
 		defer s.tree.Unlock()
-		if s.view.denied(path.Join(s.hostOf(n), oldName)) || s.view.denied(path.Join(s.hostOf(nd), newName)) {
+		if s.view.denied(path.Join(s.hostOf(n), r.OldName)) || s.view.denied(path.Join(s.hostOf(nd), r.NewName)) {
 			return errReply(unix.ENOENT)
 		}
-		if err := unix.Renameat2(n.fd, oldName, nd.fd, newName, flags); err != nil {
+		if err := unix.Renameat2(n.fd, r.OldName, nd.fd, r.NewName, uint(r.Flags)); err != nil {
 			return errReply(err)
 		}
-		exchange := flags&unix.RENAME_EXCHANGE != 0
+		exchange := r.Flags&unix.RENAME_EXCHANGE != 0
 		var st unix.Stat_t
 		// A rename between two links of one file changes nothing: the old name stays.
-		if exchange || unix.Fstatat(n.fd, oldName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
-			s.renamed(n, oldName, nd, newName, exchange)
+		if exchange || unix.Fstatat(n.fd, r.OldName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			s.renamed(n, r.OldName, nd, r.NewName, exchange)
 		}
 		return okReply()
-	case OpWatch:
-		donate := d.u8() != 0
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		r, err := s.watch(n, donate)
+	case *watchReq:
+		rep, err := s.watch(n, r.WantFD)
 		if err != nil {
 			return errReply(err)
 		}
-		return r
-	case OpUnwatch:
-		wd := d.u32()
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		if err := s.unwatch(int(wd)); err != nil {
+		return rep
+	case *unwatchReq:
+		if err := s.unwatch(int(r.WD)); err != nil {
 			return errReply(err)
 		}
 		return okReply()
-	case OpReadlink:
-		if n.kind != KindSymlink {
-			return errReply(unix.EINVAL)
-		}
-		buf := make([]byte, MaxPath+1)
-		k, err := unix.Readlinkat(n.fd, "", buf)
-		if err != nil {
-			return errReply(err)
-		}
-		r := okReply()
-		r.e.str(string(buf[:k]))
-		return r
-	case OpSetAttr:
-		return s.setattr(n, d, ro)
-	case OpGrow:
-		want := int64(d.u64())
-		if d.err != nil || want < 0 {
+	case *setAttrReq:
+		return s.setattr(n, r, ro)
+	case *growReq:
+		if r.End < 0 {
 			return errReply(unix.EINVAL)
 		}
 		if ro {
@@ -283,23 +228,39 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if n.kind != KindRegular {
 			return errReply(unix.EINVAL)
 		}
-		end, err := s.disk.grow(n.fd, want)
+		end, err := s.disk.grow(n.fd, r.End)
 		if err != nil {
 			return errReply(err)
 		}
-		r := okReply()
-		r.e.u64(uint64(end))
-		return r
-	case OpGetdents:
-		off := d.u64()
-		if d.err != nil {
-			return errReply(unix.EINVAL)
-		}
-		return s.getdents(n, off)
-	case OpGetxattr, OpListxattr, OpSetxattr, OpRemovexattr:
-		return s.xattr(op, n, d, ro)
+		return bodyReply(&u64Reply{V: uint64(end)})
+	case *getdentsReq:
+		return s.getdents(n, r.Offset)
+	case *xattrNameReq:
+		return s.xattr(op, n, r.Name, "", 0, ro)
+	case *setxattrReq:
+		return s.xattr(op, n, r.Name, r.Value, int(r.Flags), ro)
 	}
 	return errReply(unix.ENOSYS)
+}
+
+// checkCreate makes the checks every request that creates a name shares, then calls do
+// with the rename lock held shared.
+func (s *Server) checkCreate(n *node, name string, ro bool, do func() *reply) *reply {
+	if err := validName(name); err != nil {
+		return errReply(err)
+	}
+	if ro {
+		return errReply(unix.EROFS)
+	}
+	if n.kind != KindDir {
+		return errReply(unix.ENOTDIR)
+	}
+	s.tree.RLock()
+	defer s.tree.RUnlock()
+	if s.view.denied(path.Join(s.hostOf(n), name)) {
+		return errReply(unix.EACCES)
+	}
+	return do()
 }
 
 func (s *Server) attach(idx int) *reply {
@@ -322,7 +283,7 @@ func (s *Server) attach(idx int) *reply {
 	if err != nil {
 		return errReply(err)
 	}
-	return entryReply(id, a, "")
+	return entryOf(id, a, "")
 }
 
 func (s *Server) open(n *node, flags int, ro bool) *reply {
@@ -396,30 +357,13 @@ func (s *Server) create(op Op, n *node, name string, flags int, mode uint32, tar
 			s.disk.created(p)
 		}
 	}
-	r := entryReply(id, a, tgt)
+	r := entryOf(id, a, tgt)
 	r.fd = fd
 	return r
 }
 
-// SetAttr mask bits on the wire.
-const (
-	setMode = 1 << iota
-	setUID
-	setGID
-	setSize
-	setAtime
-	setMtime
-)
-
-func (s *Server) setattr(n *node, d *decoder, ro bool) *reply {
-	mask := d.u32()
-	mode, uid, gid := d.u32(), d.u32(), d.u32()
-	size := int64(d.u64())
-	at := Timespec{int64(d.u64()), int64(d.u64())}
-	mt := Timespec{int64(d.u64()), int64(d.u64())}
-	if d.err != nil {
-		return errReply(unix.EINVAL)
-	}
+func (s *Server) setattr(n *node, r *setAttrReq, ro bool) *reply {
+	mask, mode, uid, gid, size, at, mt := r.Mask, r.Mode, r.UID, r.GID, r.Size, r.Atime, r.Mtime
 	if ro {
 		return errReply(unix.EROFS)
 	}
@@ -552,18 +496,16 @@ func (s *Server) getdents(n *node, off uint64) *reply {
 			return errReply(err)
 		}
 	}
-	r := okReply()
-	var body encoder
-	count := 0
+	var body getdentsReply
+	size := 0
 	buf := make([]byte, 32<<10)
-	next := uint64(0)
 	for {
 		k, err := unix.Getdents(fd, buf)
 		if err != nil {
 			return errReply(err)
 		}
 		if k == 0 {
-			next = 0
+			body.Next = 0
 			break
 		}
 		full := false
@@ -585,27 +527,22 @@ func (s *Server) getdents(n *node, off uint64) *reply {
 			name := string(nameBytes)
 			b = b[reclen:]
 			if name == "." || name == ".." || s.view.denied(path.Join(host, name)) {
-				next = doff
+				body.Next = doff
 				continue
 			}
-			if len(body.b) > direntBudget {
+			if size > direntBudget {
 				full = true
 				break
 			}
-			body.str(name)
-			body.u64(ino)
-			body.u8(uint8(dtKind(typ)))
-			count++
-			next = doff
+			body.Dirents = append(body.Dirents, Dirent{Name: name, Ino: ino, Kind: dtKind(typ)})
+			size += 4 + len(name) + 8 + 1 // as encoded
+			body.Next = doff
 		}
 		if full {
 			break
 		}
 	}
-	r.e.u64(next)
-	r.e.u32(uint32(count))
-	r.e.b = append(r.e.b, body.b...)
-	return r
+	return bodyReply(&body)
 }
 
 func le64(b []byte) uint64 {
@@ -633,20 +570,7 @@ func dtKind(t uint8) Kind {
 	return 0
 }
 
-func (s *Server) xattr(op Op, n *node, d *decoder, ro bool) *reply {
-	var name string
-	var value []byte
-	var flags int
-	if op != OpListxattr {
-		name = d.str(255)
-	}
-	if op == OpSetxattr {
-		value = []byte(d.str(64 << 10))
-		flags = int(d.u32())
-	}
-	if d.err != nil {
-		return errReply(unix.EINVAL)
-	}
+func (s *Server) xattr(op Op, n *node, name, value string, flags int, ro bool) *reply {
 	if n.kind != KindRegular && n.kind != KindDir {
 		return errReply(unix.ENODATA)
 	}
@@ -663,24 +587,23 @@ func (s *Server) xattr(op Op, n *node, d *decoder, ro bool) *reply {
 		return errReply(err)
 	}
 	defer unix.Close(fd)
-	r := okReply()
 	switch op {
 	case OpGetxattr:
-		buf := make([]byte, 64<<10)
+		buf := make([]byte, maxXattrValue)
 		k, err := unix.Fgetxattr(fd, name, buf)
 		if err != nil {
 			return errReply(err)
 		}
-		r.e.str(string(buf[:k]))
+		return bodyReply(&stringReply{S: string(buf[:k])})
 	case OpListxattr:
-		buf := make([]byte, 64<<10)
+		buf := make([]byte, maxXattrValue)
 		k, err := unix.Flistxattr(fd, buf)
 		if err != nil {
 			return errReply(err)
 		}
-		r.e.str(string(buf[:k]))
+		return bodyReply(&stringReply{S: string(buf[:k])})
 	case OpSetxattr:
-		if err := unix.Fsetxattr(fd, name, value, flags); err != nil {
+		if err := unix.Fsetxattr(fd, name, []byte(value), flags); err != nil {
 			return errReply(err)
 		}
 	case OpRemovexattr:
@@ -688,5 +611,5 @@ func (s *Server) xattr(op Op, n *node, d *decoder, ro bool) *reply {
 			return errReply(err)
 		}
 	}
-	return r
+	return okReply()
 }

@@ -13,11 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// FDs of the gofer role.
+// FD numbers the launcher passes to the gofer role (role.Spec.Files).
 const (
-	roleConfigFD = 3
-	roleConnFD   = 4
-	roleStatusFD = 5
+	ConfigFD = 3 // JSON Config, read once
+	ConnFD   = 4 // the gofer's end of the kernel's connection
+	StatusFD = 5 // the gofer reports ready (or why it failed) here, then closes it
 )
 
 // status is what the role reports to the launcher once it is ready (or failed).
@@ -28,14 +28,14 @@ type status struct {
 
 // RoleMain is the body of the hidden `__gofer` command.
 func RoleMain() error {
-	st := os.NewFile(roleStatusFD, "status")
+	st := os.NewFile(StatusFD, "status")
 	report := func(s status) {
 		json.NewEncoder(st).Encode(s)
 		st.Close()
 	}
 	NeutralizeRuntimeFDs()
 	var cfg Config
-	if err := json.NewDecoder(os.NewFile(roleConfigFD, "config")).Decode(&cfg); err != nil {
+	if err := json.NewDecoder(os.NewFile(ConfigFD, "config")).Decode(&cfg); err != nil {
 		report(status{Error: "reading configuration: " + err.Error()})
 		return err
 	}
@@ -53,7 +53,7 @@ func RoleMain() error {
 	s.disk.limit = cfg.DiskLimit
 	s.uid, s.gid = uid, gid
 	s.hostUID, s.hostGID = cfg.HostUID, cfg.HostGID
-	err = s.Serve(roleConnFD)
+	err = s.Serve(ConnFD)
 	if err == errClose || errors.Is(err, errClose) {
 		return nil
 	}

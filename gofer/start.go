@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 
+	"github.com/sbx-dev/sbx/role"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,64 +38,66 @@ func (p *Process) Wait() error { return p.cmd.Wait() }
 // that the caller can start other work while the gofer confines itself; Ready waits for
 // that. Requests written to Conn before then wait in the socket.
 func Start(cfg Config) (*Process, error) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	kernelEnd, goferEnd, err := NewConn()
 	if err != nil {
-		return nil, fmt.Errorf("gofer socketpair: %w", err)
+		return nil, err
 	}
-	kernelEnd := os.NewFile(uintptr(pair[0]), "gofer")
-	goferEnd := os.NewFile(uintptr(pair[1]), "gofer-server")
-	defer goferEnd.Close()
-	cfgR, cfgW, err := os.Pipe()
+	p, err := StartServing(cfg, goferEnd)
+	goferEnd.Close()
 	if err != nil {
 		kernelEnd.Close()
+		return nil, err
+	}
+	p.Conn = kernelEnd
+	return p, nil
+}
+
+// NewConn makes a gofer connection: the kernel's end and the gofer's (for StartServing).
+func NewConn() (kernelEnd, goferEnd *os.File, err error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gofer socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(pair[0]), "gofer"), os.NewFile(uintptr(pair[1]), "gofer-server"), nil
+}
+
+// StartServing is Start serving the gofer's end of a connection made by NewConn (the
+// caller keeps and closes its copy); the Process it returns has no Conn.
+func StartServing(cfg Config, goferEnd *os.File) (*Process, error) {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
 	defer cfgR.Close()
 	stR, stW, err := os.Pipe()
 	if err != nil {
-		kernelEnd.Close()
 		cfgW.Close()
 		return nil, err
 	}
-	cmd := exec.Command("/proc/self/exe", Role)
-	cmd.Args[0] = "sbx-gofer"
-	cmd.ExtraFiles = []*os.File{cfgR, goferEnd, stW} // FDs 3, 4, 5
-	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
-	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
-	cmd.Stderr = os.Stderr
 	uid, gid := os.Getuid(), os.Getgid()
 	cfg.HostUID, cfg.HostGID = uint32(uid), uint32(gid)
-	ambient := []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}
+	caps := []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}
 	if cfg.RootFileCaps {
-		ambient = append(ambient, rootFileCaps...)
+		caps = append(caps, rootFileCaps...)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC |
-			syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: int(innerID(uint32(uid))), HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: int(innerID(uint32(gid))), HostID: gid, Size: 1}},
-		AmbientCaps: ambient,
-		Setsid:      true,
-		Pdeathsig:   syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
-		kernelEnd.Close()
+	cmd, err := role.Start(role.Spec{Command: Role, Name: "sbx-gofer",
+		Files:  map[int]*os.File{ConfigFD: cfgR, ConnFD: goferEnd, StatusFD: stW},
+		Stderr: os.Stderr, UID: int(innerID(uint32(uid))), GID: int(innerID(uint32(gid))), Caps: caps})
+	stW.Close()
+	if err != nil {
 		cfgW.Close()
 		stR.Close()
-		stW.Close()
-		return nil, fmt.Errorf("starting the gofer: %w (are unprivileged user namespaces enabled?)", err)
+		return nil, err
 	}
-	stW.Close()
 	err = json.NewEncoder(cfgW).Encode(cfg)
 	cfgW.Close()
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		kernelEnd.Close()
 		stR.Close()
 		return nil, fmt.Errorf("gofer: %w", err)
 	}
-	return &Process{Conn: kernelEnd, cmd: cmd, status: stR}, nil
+	return &Process{cmd: cmd, status: stR}, nil
 }
 
 // Ready waits until the gofer has confined itself and serves, and returns the warnings it
@@ -112,7 +114,9 @@ func (p *Process) Ready() error {
 	if err != nil {
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
-		p.Conn.Close()
+		if p.Conn != nil {
+			p.Conn.Close()
+		}
 		return fmt.Errorf("gofer: %w", err)
 	}
 	p.Warnings = st.Warnings

@@ -32,7 +32,7 @@ func TestAsUnprivilegedUser(t *testing.T) {
 	src.Close()
 	dst.Close()
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin,
-		"-test.run", "TestOperations|TestReadOnlyEnforcedByGofer|TestEscape|TestLargeDirectory|TestConfinedGofer", "-test.count=1")
+		"-test.run", "TestOperations|TestConformance|TestReadOnlyEnforcedByGofer|TestEscape|TestLargeDirectory|TestConfinedGofer", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SBX_GOFER_TEST_UNPRIV=1", "TMPDIR=/tmp", "HOME=/tmp")
 	cmd.Dir = "/tmp"
 	out, err := cmd.CombinedOutput()

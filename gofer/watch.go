@@ -54,8 +54,7 @@ func (s *Server) watch(n *node, donate bool) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := okReply()
-	r.e.u32(uint32(wd))
+	r := bodyReply(&u32Reply{V: uint32(wd)})
 	if donate {
 		if r.fd, err = unix.FcntlInt(uintptr(w.fd), unix.F_DUPFD_CLOEXEC, 0); err != nil {
 			return nil, err
@@ -79,30 +78,16 @@ func (s *Server) unwatch(wd int) error {
 // Watch asks the gofer to watch the file on the host: it returns the host watch descriptor
 // and, when wantFD is set, the FD to read the host's events from.
 func (h *Handle) Watch(wantFD bool) (int32, int, error) {
-	e := h.req()
-	var v uint8
-	if wantFD {
-		v = 1
-	}
-	e.u8(v)
-	d, fd, err := h.c.call(OpWatch, e)
+	var r u32Reply
+	fd, err := h.c.call(&watchReq{handleField: h.hd(), WantFD: wantFD}, &r)
 	if err != nil {
 		return 0, -1, err
 	}
-	wd := int32(d.u32())
-	if d.err != nil {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		return 0, -1, unix.EIO
-	}
-	return wd, fd, nil
+	return int32(r.V), fd, nil
 }
 
 // Unwatch drops a host watch made through this handle's client.
 func (h *Handle) Unwatch(wd int32) error {
-	e := h.req()
-	e.u32(uint32(wd))
-	_, _, err := h.c.call(OpUnwatch, e)
+	_, err := h.c.call(&unwatchReq{handleField: h.hd(), WD: uint32(wd)}, nil)
 	return err
 }

@@ -13,6 +13,9 @@
 // then the op's fields encoded as little-endian integers and length-prefixed strings. Replies
 // may arrive in any order; the client matches them by ID. Fields from the client are
 // bounds-checked by the decoder; a malformed request gets EINVAL or closes the connection.
+// Each message is a Go struct defined once, in msg.go, with the encode and decode methods
+// both ends use; the conformance suite (conformance_test.go) drives every op through the
+// client against the server.
 package gofer
 
 import (
@@ -63,7 +66,10 @@ const (
 	opMax
 )
 
-var errShort = errors.New("gofer: short message")
+var (
+	errShort    = errors.New("gofer: short message")
+	errBadMagic = errors.New("gofer: not a gofer hello")
+)
 
 // encoder appends fields.
 type encoder struct{ b []byte }
@@ -74,6 +80,17 @@ func (e *encoder) u64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v)
 func (e *encoder) str(s string) {
 	e.u32(uint32(len(s)))
 	e.b = append(e.b, s...)
+}
+func (e *encoder) bool(v bool) {
+	if v {
+		e.u8(1)
+	} else {
+		e.u8(0)
+	}
+}
+func (e *encoder) timespec(t Timespec) {
+	e.u64(uint64(t.Sec))
+	e.u64(uint64(t.Nsec))
 }
 
 // decoder reads fields; the first error sticks.
@@ -127,6 +144,10 @@ func (d *decoder) str(max int) string {
 	return string(d.take(int(n)))
 }
 
+func (d *decoder) timespec() Timespec {
+	return Timespec{Sec: int64(d.u64()), Nsec: int64(d.u64())}
+}
+
 func (e *encoder) attr(a Attr) {
 	e.u8(uint8(a.Kind))
 	e.u32(a.Mode)
@@ -136,18 +157,13 @@ func (e *encoder) attr(a Attr) {
 	e.u64(uint64(a.Size))
 	e.u64(uint64(a.Blocks))
 	e.u32(uint32(a.BlkSize))
-	for _, t := range []Timespec{a.Atime, a.Mtime, a.Ctime} {
-		e.u64(uint64(t.Sec))
-		e.u64(uint64(t.Nsec))
-	}
+	e.timespec(a.Atime)
+	e.timespec(a.Mtime)
+	e.timespec(a.Ctime)
 	e.u64(a.Ino)
 	e.u64(a.Dev)
 	e.u64(a.Rdev)
-	if a.ReadOnly {
-		e.u8(1)
-	} else {
-		e.u8(0)
-	}
+	e.bool(a.ReadOnly)
 }
 
 func (d *decoder) attr() Attr {
@@ -160,10 +176,7 @@ func (d *decoder) attr() Attr {
 	a.Size = int64(d.u64())
 	a.Blocks = int64(d.u64())
 	a.BlkSize = int32(d.u32())
-	for _, t := range []*Timespec{&a.Atime, &a.Mtime, &a.Ctime} {
-		t.Sec = int64(d.u64())
-		t.Nsec = int64(d.u64())
-	}
+	a.Atime, a.Mtime, a.Ctime = d.timespec(), d.timespec(), d.timespec()
 	a.Ino = d.u64()
 	a.Dev = d.u64()
 	a.Rdev = d.u64()

@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -181,7 +180,7 @@ func (t *Task) Poll(items []PollItem, deadline time.Time, noWait bool) (int, err
 			}
 			for j, h := range host {
 				if h.Revents != 0 {
-					items[hostIdx[j]].Revents = uint32(h.Revents)
+					items[hostIdx[j]].Revents = vfs.HostEvents(items[hostIdx[j]].FD.Impl(), uint32(uint16(h.Revents)))
 					ready++
 				}
 			}
@@ -199,147 +198,6 @@ func (t *Task) Poll(items []PollItem, deadline time.Time, noWait bool) (int, err
 			return 0, err
 		}
 	}
-}
-
-// futexKey names a futex word: the address space and the address.
-type futexKey struct {
-	mm   any
-	addr uint64
-}
-
-// futexTable holds the tasks waiting on each futex word.
-type futexTable struct {
-	mu sync.Mutex
-	// waiters is protected by mu
-	waiters map[futexKey][]*futexWaiter
-}
-
-type futexWaiter struct {
-	key    futexKey // protected by Kernel.futexes.mu
-	t      *Task
-	bitset uint32
-	woken  bool
-}
-
-// futexKeyFor names the futex word at addr: by its place in the memory file when the
-// mapping is shared (so processes sharing the memory meet on it, as Linux's shared futexes
-// do), else by address space and address.
-func (t *Task) futexKeyFor(addr uint64) futexKey {
-	m := t.MM()
-	if off, ok := m.SharedOffset(addr); ok {
-		return futexKey{m.MemoryFile(), uint64(off)}
-	}
-	return futexKey{m, addr}
-}
-
-// FutexWait blocks while the word at addr holds val (FUTEX_WAIT).
-func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.Time) error {
-	futexes := &t.k.futexes
-	key := t.futexKeyFor(addr)
-	t.noteWait(func() string { return fmt.Sprintf("futex %#x", addr) })
-	w := &futexWaiter{key: key, t: t, bitset: bitset}
-	futexes.mu.Lock()
-	var cur [4]byte
-	if _, err := t.CopyIn(addr, cur[:]); err != nil {
-		futexes.mu.Unlock()
-		return unix.EFAULT
-	}
-	if uint32(cur[0])|uint32(cur[1])<<8|uint32(cur[2])<<16|uint32(cur[3])<<24 != val {
-		futexes.mu.Unlock()
-		return unix.EAGAIN
-	}
-	futexes.waiters[key] = append(futexes.waiters[key], w)
-	futexes.mu.Unlock()
-	defer func() {
-		futexes.mu.Lock()
-		k := w.key
-		ws := futexes.waiters[k]
-		for i, o := range ws {
-			if o == w {
-				futexes.waiters[k] = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
-		if len(futexes.waiters[k]) == 0 {
-			delete(futexes.waiters, k)
-		}
-		futexes.mu.Unlock()
-	}()
-	for {
-		futexes.mu.Lock()
-		woken := w.woken
-		futexes.mu.Unlock()
-		if woken {
-			return nil
-		}
-		if err := t.sleep(nil, deadline); err != nil {
-			futexes.mu.Lock()
-			woken := w.woken
-			futexes.mu.Unlock()
-			if woken {
-				return nil
-			}
-			return err
-		}
-	}
-}
-
-// FutexWake wakes up to n waiters on addr whose bitset matches.
-func (k *Kernel) FutexWake(t *Task, addr uint64, n int, bitset uint32) int {
-	futexes := &k.futexes
-	key := t.futexKeyFor(addr)
-	futexes.mu.Lock()
-	var wake []*Task
-	for _, w := range futexes.waiters[key] {
-		if len(wake) >= n {
-			break
-		}
-		if !w.woken && w.bitset&bitset != 0 {
-			w.woken = true
-			wake = append(wake, w.t)
-		}
-	}
-	futexes.mu.Unlock()
-	for _, w := range wake {
-		w.wakeUp()
-	}
-	return len(wake)
-}
-
-func (k *Kernel) futexWake(t *Task, addr uint64, n int) { k.FutexWake(t, addr, n, ^uint32(0)) }
-
-// FutexRequeue wakes n waiters on addr and moves up to requeue others to addr2.
-func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
-	futexes := &k.futexes
-	key, key2 := t.futexKeyFor(addr), t.futexKeyFor(addr2)
-	futexes.mu.Lock()
-	ws := futexes.waiters[key]
-	var wake []*Task
-	var keep []*futexWaiter
-	moved := 0
-	for _, w := range ws {
-		switch {
-		case w.woken:
-		case len(wake) < n:
-			w.woken = true
-			wake = append(wake, w.t)
-		case moved < requeue:
-			moved++
-			w.key = key2
-			futexes.waiters[key2] = append(futexes.waiters[key2], w)
-			continue
-		default:
-			keep = append(keep, w)
-			continue
-		}
-		keep = append(keep, w)
-	}
-	futexes.waiters[key] = keep
-	futexes.mu.Unlock()
-	for _, w := range wake {
-		w.wakeUp()
-	}
-	return len(wake) + moved
 }
 
 // Sleep blocks until the deadline or an interruption (nanosleep).

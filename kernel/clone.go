@@ -15,7 +15,7 @@ type CloneOpts struct {
 	ExitSignal       unix.Signal
 }
 
-// cloneNamespaces are the namespace flags; the sandbox offers no nested namespaces yet.
+// cloneNamespaces are the namespace flags (ns.go).
 const cloneNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER |
 	unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
@@ -29,13 +29,30 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	if f&unix.CLONE_FS != 0 && f&unix.CLONE_NEWNS != 0 {
 		return 0, unix.EINVAL
 	}
-	if f&cloneNamespaces != 0 {
-		return 0, unix.EPERM
+	if f&unix.CLONE_NEWUSER != 0 && f&(unix.CLONE_THREAD|unix.CLONE_FS) != 0 ||
+		f&unix.CLONE_NEWPID != 0 && f&unix.CLONE_THREAD != 0 ||
+		f&unix.CLONE_NEWIPC != 0 && f&unix.CLONE_SYSVSEM != 0 {
+		return 0, unix.EINVAL
 	}
 	k := t.k
 	parentTG := t.tg
-	if f&unix.CLONE_PARENT != 0 && parentTG.PID == k.InitPID() {
-		return 0, unix.EINVAL // the sandbox's init has no parent to share (Linux: SIGNAL_UNKILLABLE)
+	if f&unix.CLONE_PARENT != 0 && (parentTG.PID == k.InitPID() || parentTG.NrIn(parentTG.pidNS) == 1) {
+		return 0, unix.EINVAL // an init has no parent to share (Linux: SIGNAL_UNKILLABLE)
+	}
+	// The child's namespaces and the PID namespace it is numbered in.
+	nsSet := parentTG.ns.Load()
+	if f&cloneNamespaces != 0 {
+		var err error
+		if nsSet, err = t.newNamespaces(nsSet, f); err != nil {
+			return 0, err
+		}
+	}
+	pidNS := nsSet[NSPID].pid
+	if f&unix.CLONE_THREAD != 0 {
+		pidNS = parentTG.pidNS
+	}
+	if pidNS != nil && pidNS.Level == 0 {
+		pidNS = nil
 	}
 	// The child's address space.
 	m := t.MM()
@@ -56,6 +73,10 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 
 	k.mu.Lock()
 	tid, err := k.allocPIDLocked()
+	var nrs []int32
+	if err == nil {
+		nrs, err = k.allocNSPIDsLocked(pidNS, nil)
+	}
 	if err != nil {
 		k.mu.Unlock()
 		childMM.DecUsers()
@@ -77,11 +98,15 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		}
 		parentTG.mu.Lock()
 		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
-			mm: childMM, root: parentTG.root, cwd: parentTG.cwd, umask: parentTG.umask, creds: parentTG.creds,
+			mm: childMM, fs: parentTG.fs.share(f&unix.CLONE_FS != 0), creds: parentTG.creds,
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
 			sessionKeyring: parentTG.sessionKeyring,
-			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal}
+			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
+		tg.ns.Store(nsSet)
+		if f&unix.CLONE_NEWUSER != 0 {
+			tg.creds.Caps = nsFullCaps()
+		}
 		tg.creds.Groups = append([]uint32(nil), parentTG.creds.Groups...)
 		for r, l := range parentTG.limits {
 			tg.limits[r] = l
@@ -103,9 +128,16 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		p.mu.Unlock()
 	}
 	child, err := k.newTaskLocked(tg, tid)
-	k.mu.Unlock()
 	if err != nil {
+		k.freeNSPIDsLocked(pidNS, nrs, nil)
+		k.mu.Unlock()
 		return 0, err
+	}
+	child.pidNrs = nrs
+	k.setNSTaskLocked(pidNS, nrs, child)
+	k.mu.Unlock()
+	if f&unix.CLONE_THREAD == 0 {
+		tg.registerGroupNS()
 	}
 	t.inheritSeccomp(child)
 	child.Regs = t.Regs
@@ -124,11 +156,14 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		child.SetThreadKeyring(ThreadKeyringDue{})
 	}
 	var tidBytes [4]byte
-	binary.LittleEndian.PutUint32(tidBytes[:], uint32(tid))
+	seen := t.TIDOf(child)
+	binary.LittleEndian.PutUint32(tidBytes[:], uint32(seen))
 	if f&unix.CLONE_PARENT_SETTID != 0 {
 		t.CopyOut(o.ParentTID, tidBytes[:])
 	}
 	if f&unix.CLONE_CHILD_SETTID != 0 {
+		// The child's own TID, in its namespace.
+		binary.LittleEndian.PutUint32(tidBytes[:], uint32(child.VisibleTID()))
 		childMM.CopyOut(o.ChildTID, tidBytes[:])
 	}
 	if f&unix.CLONE_CHILD_CLEARTID != 0 {
@@ -142,7 +177,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		// The parent sleeps until the child execs or exits (it shares our memory meanwhile).
 		<-child.vforkDone
 	}
-	return tid, nil
+	return seen, nil
 }
 
 // finishVfork releases a vfork parent.
@@ -182,6 +217,7 @@ func (k *Kernel) reap(parent, child *ThreadGroup) {
 	k.mu.Lock()
 	if k.groups[child.PID] == child {
 		delete(k.groups, child.PID)
+		child.unregisterGroupNS()
 		k.reapedCPU += own
 	}
 	k.mu.Unlock()
@@ -215,6 +251,16 @@ type WaitResult struct {
 func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 	tg := t.tg
 	pgid, _ := tg.IDs()
+	// PIDs and process groups are the caller's namespace's numbers; the tables the root's.
+	if o.PID > 0 {
+		if o.PID = t.RootPID(o.PID); o.PID == 0 {
+			o.PID = pidMax // no such process: matches no child
+		}
+	} else if o.PID < -1 {
+		if o.PID = -t.RootPID(-o.PID); o.PID == 0 {
+			o.PID = -pidMax
+		}
+	}
 	for {
 		t.k.exitMu.Lock()
 		tg.mu.Lock()
@@ -240,9 +286,9 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 			case o.Exited && c.zombie:
 				found = c
 			case o.Stopped && c.waitStop && c.stopped:
-				found, stop = c, &WaitResult{PID: c.PID, Status: 0x7f | int(c.stopSig)<<8, UID: c.creds.UID, Code: CldStopped}
+				found, stop = c, &WaitResult{PID: t.PIDOf(c), Status: 0x7f | int(c.stopSig)<<8, UID: c.creds.UID, Code: CldStopped}
 			case o.Continued && c.waitCont:
-				found, stop = c, &WaitResult{PID: c.PID, Status: 0xffff, UID: c.creds.UID, Code: CldContinued}
+				found, stop = c, &WaitResult{PID: t.PIDOf(c), Status: 0xffff, UID: c.creds.UID, Code: CldContinued}
 			}
 			if stop != nil && !o.NoReap {
 				c.waitStop, c.waitCont = false, false
@@ -262,7 +308,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 		}
 		if found != nil {
 			found.mu.Lock()
-			res := WaitResult{PID: found.PID, Status: found.exitStatus, UID: found.creds.UID, Code: cldCode(found.exitStatus),
+			res := WaitResult{PID: t.PIDOf(found), Status: found.exitStatus, UID: found.creds.UID, Code: cldCode(found.exitStatus),
 				User: found.deadCPU[0] + found.childCPU[0], Sys: found.deadCPU[1] + found.childCPU[1]}
 			found.mu.Unlock()
 			if !o.NoReap {

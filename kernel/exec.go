@@ -131,6 +131,9 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.comm = res.Comm
 	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
 	tg.processKeyring = nil
+	if u := tg.ns.Load()[NSUser].user; !u.IsRoot() && u.MapUID(tg.creds.EUID) == 0 {
+		tg.creds.Caps = nsFullCaps() // root of a user namespace keeps all of them there
+	}
 	fds := tg.fds
 	var shared *vfs.FDTable
 	if fds != nil && fds.Shared() {
@@ -196,7 +199,10 @@ func (t *Task) becomeLeader() {
 	k := t.k
 	k.mu.Lock()
 	delete(k.tasks, t.TID)
+	k.freeNSPIDsLocked(tg.pidNS, t.pidNrs, t)
 	t.TID = tg.PID
+	t.pidNrs = tg.pidNrs
+	k.setNSTaskLocked(tg.pidNS, t.pidNrs, t)
 	k.tasks[t.TID] = t
 	k.mu.Unlock()
 	tg.mu.Lock()
@@ -234,9 +240,10 @@ func (tg *ThreadGroup) FDs() *vfs.FDTable {
 
 // FSContext returns root and cwd.
 func (tg *ThreadGroup) FSContext() (root, cwd vfs.VirtualDentry) {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	return tg.root, tg.cwd
+	f := tg.fsCtx()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.root, f.cwd
 }
 
 // Leader returns the thread-group leader.

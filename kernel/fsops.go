@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -269,4 +270,15 @@ func (t *Task) waitPartner(fd *vfs.FileDescription, pw vfs.PartnerWaiter) error 
 		}
 	}
 	return nil
+}
+
+// WritableSharedMapped reports whether any process maps src shared and writable (or able
+// to become writable): F_SEAL_WRITE is then refused with EBUSY.
+func (k *Kernel) WritableSharedMapped(src mm.Source) bool {
+	for _, tg := range k.Groups() {
+		if m := tg.MM(); m != nil && m.MapsWritableShared(src) {
+			return true
+		}
+	}
+	return false
 }

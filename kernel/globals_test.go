@@ -62,33 +62,12 @@ var hostFacts = map[string]string{
 	"kernel/loader.hostAuxOnce":    "the host's AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ",
 	"kernel/loader.hostAuxVal":     "the host's AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ",
 	"kernel/fs/sock.probe":         "a host socket that rounds option values as the host does",
+	"kernel/fs/inotify.hostLimits": "the host's /proc/sys/fs/inotify limits, read before confinement",
 }
 
 // notYetMoved is the state still to move onto the Kernel (issue 10, item 1), each with
 // where it should go. Shrink it; never grow it.
-var notYetMoved = map[string]string{
-	"kernel/fs/inotify.recent":           "host inotify event dedup: the Kernel's inotify state",
-	"kernel/fs/inotify.MaxQueuedEvents":  "/proc/sys/fs/inotify limits: the Kernel's sysctls",
-	"kernel/fs/inotify.MaxUserInstances": "/proc/sys/fs/inotify limits: the Kernel's sysctls",
-	"kernel/fs/inotify.MaxUserWatches":   "/proc/sys/fs/inotify limits: the Kernel's sysctls",
-	"kernel/fs/inotify.table":            "every watch by inode: the Kernel's inotify state",
-	"kernel/fs/procfs.bootTime":          "the sandbox's boot time: the Kernel's Start",
-	"kernel/fs/sock.registry":            "bound AF_UNIX names: the Kernel's (network namespace's) socket registry",
-	"kernel/fs/sock.cookies":             "SO_COOKIE numbers: the Kernel's network namespace",
-	"kernel/sandbox.nextDev":             "anonymous device numbers: the boot of one kernel",
-	"kernel/syscalls.mempolicies":        "set_mempolicy(2) state: the Task",
-	"kernel/syscalls.ioprios":            "ioprio_set(2) state: the Task/ThreadGroup",
-	"kernel/syscalls.flocks":             "flock(2) locks: the Kernel's lock table",
-	"kernel/syscalls.memfdOnce":          "the memfd filesystem: the Kernel",
-	"kernel/syscalls.memfdFS":            "the memfd filesystem: the Kernel",
-	"kernel/syscalls.locksMu":            "record locks: the Kernel's lock table",
-	"kernel/syscalls.locks":              "record locks: the Kernel's lock table",
-	"kernel/syscalls.lockQueue":          "record locks: the Kernel's lock table",
-	"kernel/syscalls.lockHookOn":         "exit clean-up registered on the first kernel only: the Kernel's lock table",
-	"kernel/syscalls.autobindSeq":        "AF_UNIX autobind names: the Kernel's socket registry",
-	"kernel/vfs.anonIno":                 "pipe and socket inode numbers: the Kernel's pipefs/sockfs",
-	"kernel/vfs.closeHook":               "inotify's close events: the Kernel's inotify state",
-}
+var notYetMoved = map[string]string{}
 
 // mutableGlobals returns the mutable package-level variables under dir, as
 // "pkgdir.name" -> position.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
@@ -100,6 +101,13 @@ type Kernel struct {
 
 	done     chan struct{}
 	exitCode int
+
+	// rootNS are the sandbox's initial namespaces; nsIno numbers new ones (ns.go).
+	rootNS *NSSet
+	nsIno  atomic.Uint64
+	// rootDentry is the first process's root: a process elsewhere is chrooted. Set once
+	// under mu before any other process exists.
+	rootDentry vfs.VirtualDentry
 }
 
 // New creates a kernel. The caller mounts filesystems into ns before starting processes.
@@ -118,7 +126,9 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
 		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
-		ctty: make(map[int32]*tty.Control), futexes: futexTable{waiters: make(map[futexKey][]*futexWaiter)}}
+		ctty: make(map[int32]*tty.Control)}
+	k.rootNS = k.rootNamespaces()
+	k.nsIno.Store(0xF0000100)
 	k.OnProcessExit(k.ttyExit)
 	if k.BlockedReport > 0 && k.Debug != nil {
 		go k.watchdog()

@@ -50,7 +50,7 @@ func (t *Task) SetSeccompStrict() error {
 	if m := t.SeccompMode(); m != seccomp.ModeDisabled && m != seccomp.ModeStrict {
 		return unix.EINVAL
 	}
-	t.seccomp.Store(&seccompState{mode: seccomp.ModeStrict})
+	t.setSeccomp(&seccompState{mode: seccomp.ModeStrict})
 	return nil
 }
 
@@ -103,10 +103,10 @@ func (t *Task) AddSeccompFilter(o SeccompAddOptions) (*seccomp.Filter, int32, er
 		return nil, 0, err
 	}
 	st := &seccompState{mode: seccomp.ModeFilter, filter: f}
-	t.seccomp.Store(st)
+	t.setSeccomp(st)
 	if o.TSync {
 		for o2 := range t.tg.tasks {
-			o2.seccomp.Store(st)
+			o2.setSeccomp(st)
 		}
 	}
 	return f, 0, nil
@@ -116,8 +116,37 @@ func (t *Task) AddSeccompFilter(o SeccompAddOptions) (*seccomp.Filter, int32, er
 // group's lock, so a TSYNC cannot miss a thread being created.
 func (t *Task) inheritSeccomp(child *Task) {
 	t.tg.mu.Lock()
-	child.seccomp.Store(t.seccomp.Load())
+	child.setSeccomp(t.seccomp.Load())
 	t.tg.mu.Unlock()
+}
+
+// setSeccomp installs the task's seccomp state (nil when it exits), counting it as a user
+// of its chain's listener.
+func (t *Task) setSeccomp(st *seccompState) {
+	old := t.seccomp.Swap(st)
+	nl, ol := st.listener(), old.listener()
+	if nl == ol {
+		return
+	}
+	if nl != nil {
+		nl.AddUser()
+	}
+	if ol != nil {
+		ol.DropUser()
+	}
+}
+
+// listener is the listener of a filter chain (at most one), or nil.
+func (s *seccompState) listener() *seccomp.Listener {
+	if s == nil {
+		return nil
+	}
+	for f := s.filter; f != nil; f = f.Prev() {
+		if f.Listener != nil {
+			return f.Listener
+		}
+	}
+	return nil
 }
 
 // seccompEnter runs the task's seccomp state on the syscall it stopped at (before the

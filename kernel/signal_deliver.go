@@ -139,7 +139,7 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 		oldMask, t.savedMaskValid = t.savedMask, false
 	}
 	le.PutUint64(uc[ucSigmaskOff:], oldMask)
-	copy(b[8+ucontextSize:], si.Bytes(int(sig)))
+	copy(b[8+ucontextSize:], t.SeenSigInfo(si).Bytes(int(sig)))
 	if _, err := t.CopyOut(sp, b); err != nil {
 		return err
 	}

@@ -22,6 +22,12 @@ var errAgain = unix.EAGAIN
 type ThreadGroup struct {
 	k   *Kernel
 	PID int32
+	// ns are the process's namespaces (ns.go); pidNS is the PID namespace it is numbered
+	// in (nil: the root one) and pidNrs its numbers at levels 1..pidNS.Level; both are
+	// set at creation and never change.
+	ns     atomic.Pointer[NSSet]
+	pidNS  *PIDNS
+	pidNrs []int32
 
 	mu sync.Mutex
 	// parent is the parent process (nil for init). protected by mu
@@ -37,9 +43,9 @@ type ThreadGroup struct {
 	mm *mm.MM
 	// fds is the FD table. protected by mu
 	fds *vfs.FDTable
-	// fs context. protected by mu
-	root, cwd vfs.VirtualDentry
-	umask     uint32
+	// fs is the root, working directory and umask, shared by processes made with
+	// CLONE_FS. protected by mu (the pointer; fs.mu guards the contents)
+	fs *fsContext
 	// creds are the process credentials. protected by mu
 	creds vfs.Creds
 	// limits are the resource limits (soft, hard). protected by mu
@@ -94,6 +100,9 @@ type Task struct {
 	k   *Kernel
 	TID int32
 	tg  *ThreadGroup
+	// pidNrs are the thread's numbers at levels 1..tg.pidNS.Level (ns_pid.go); changed
+	// only by exec's becomeLeader, under k.mu.
+	pidNrs []int32
 
 	// Regs are the app registers; owned by the task goroutine.
 	Regs platform.Registers
@@ -177,7 +186,7 @@ func (t *Task) Creds() *vfs.Creds {
 	defer t.tg.mu.Unlock()
 	c := t.tg.creds
 	c.Groups = append([]uint32(nil), c.Groups...)
-	c.Umask = t.tg.umask
+	c.Umask = t.tg.fs.umaskValue()
 	return &c
 }
 
@@ -189,33 +198,32 @@ func (t *Task) SetCreds(c vfs.Creds) {
 }
 
 // FSContext returns root and cwd.
-func (t *Task) FSContext() (root, cwd vfs.VirtualDentry) {
-	t.tg.mu.Lock()
-	defer t.tg.mu.Unlock()
-	return t.tg.root, t.tg.cwd
-}
+func (t *Task) FSContext() (root, cwd vfs.VirtualDentry) { return t.tg.FSContext() }
 
 // SetRoot changes the root directory (chroot).
 func (t *Task) SetRoot(vd vfs.VirtualDentry) {
-	t.tg.mu.Lock()
-	t.tg.root = vd
-	t.tg.mu.Unlock()
+	f := t.tg.fsCtx()
+	f.mu.Lock()
+	f.root = vd
+	f.mu.Unlock()
 }
 
 // SetCwd changes the working directory.
 func (t *Task) SetCwd(vd vfs.VirtualDentry) {
-	t.tg.mu.Lock()
-	t.tg.cwd = vd
-	t.tg.mu.Unlock()
+	f := t.tg.fsCtx()
+	f.mu.Lock()
+	f.cwd = vd
+	f.mu.Unlock()
 }
 
 // Umask returns and optionally sets the umask.
 func (t *Task) Umask(set bool, v uint32) uint32 {
-	t.tg.mu.Lock()
-	defer t.tg.mu.Unlock()
-	old := t.tg.umask
+	f := t.tg.fsCtx()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.umask
 	if set {
-		t.tg.umask = v & 0o777
+		f.umask = v & 0o777
 	}
 	return old
 }
@@ -290,15 +298,17 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		limits[r] = l
 	}
 	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
-		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
+		fds: vfs.NewFDTable(), fs: &fsContext{root: root, cwd: cwd, umask: 0o022}, limits: limits, pgid: pid, sid: pid, dumpable: true,
 		creds: vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID,
 			Groups: append([]uint32(nil), k.SupplementaryGroups...)},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now()}
+	tg.ns.Store(k.rootNS)
 	t, err := k.newTaskLocked(tg, pid)
 	if err != nil {
 		return nil, err
 	}
 	k.init = tg
+	k.rootDentry = root
 	return t, nil
 }
 
@@ -321,9 +331,10 @@ func (k *Kernel) NewTopGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		limits[r] = l
 	}
 	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
-		fds: vfs.NewFDTable(), root: root, cwd: cwd, umask: 0o022, limits: limits, pgid: pid, sid: pid, dumpable: true,
+		fds: vfs.NewFDTable(), fs: &fsContext{root: root, cwd: cwd, umask: 0o022}, limits: limits, pgid: pid, sid: pid, dumpable: true,
 		creds:        vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exited: make(chan struct{})}
+	tg.ns.Store(k.rootNS)
 	return k.newTaskLocked(tg, pid)
 }
 
@@ -401,6 +412,9 @@ func (t *Task) run() {
 			t.syscall()
 		case platform.EventFault:
 			if !m.HandleFault(ev.Addr, gen) {
+				// The kernel's VMAs say which: the platform maps untouched memory not at
+				// all, so the host's si_code cannot tell MAPERR from ACCERR.
+				ev.Code = m.FaultCode(ev.Addr)
 				t.fatalSignal(unix.SIGSEGV, ev)
 			}
 		case platform.EventSignal:
@@ -625,8 +639,10 @@ func (t *Task) exit() {
 	tg.mu.Unlock()
 	unix.Close(t.wake)
 
+	t.setSeccomp(nil) // a listener's last filtered task hangs it up
 	k.mu.Lock()
 	delete(k.tasks, t.TID)
+	k.freeNSPIDsLocked(tg.pidNS, t.pidNrs, t)
 	k.deadSyscalls += t.counters.Total.Load()
 	for nr := range uint64(MaxSyscall) {
 		if n := t.counters.PerNr[nr].Load(); n != 0 {
@@ -658,7 +674,8 @@ func (t *Task) exit() {
 	for _, h := range hooks {
 		h(tg)
 	}
-	k.reparent(children)
+	k.pidNSExit(tg)
+	k.reparent(tg, children)
 	// The parent sees the zombie and its exit signal together (exitMu orders them against
 	// wait scans), as Linux does under tasklist_lock.
 	k.exitMu.Lock()
@@ -684,6 +701,7 @@ func (t *Task) exit() {
 	tg.mu.Unlock()
 	k.mu.Lock()
 	delete(k.groups, tg.PID)
+	tg.unregisterGroupNS()
 	isInit := k.init == tg
 	if !isInit {
 		k.reapedCPU += own
@@ -700,11 +718,13 @@ func (t *Task) exit() {
 	}
 }
 
-// reparent hands orphans to init (or reaps them when init is gone).
-func (k *Kernel) reparent(children map[*ThreadGroup]struct{}) {
-	k.mu.Lock()
-	init := k.init
-	k.mu.Unlock()
+// reparent hands father's orphans to the init of its PID namespace (or reaps them when
+// init is gone).
+func (k *Kernel) reparent(father *ThreadGroup, children map[*ThreadGroup]struct{}) {
+	if len(children) == 0 {
+		return
+	}
+	init := k.reaperFor(father)
 	for c := range children {
 		c.mu.Lock()
 		c.parent = init

@@ -125,9 +125,7 @@ func (tg *ThreadGroup) ChildCPUTimes() (user, sys time.Duration) {
 
 // UmaskValue returns the process's umask.
 func (tg *ThreadGroup) UmaskValue() uint32 {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	return tg.umask
+	return tg.fsCtx().umaskValue()
 }
 
 // LastPID is the most recently allocated PID (/proc/sys/kernel/ns_last_pid).

@@ -57,10 +57,19 @@ type Plan struct {
 	Sockets map[string]string
 	// DBus, when set, puts a filtering proxy in front of the session bus.
 	DBus *DBusPlan
+	// NestedX11, when set, is an X server of the sandbox's own, started before the app.
+	NestedX11 *NestedX11Plan
 	// Net is the policy the net broker applies to the sandbox's Internet sockets; NetAddrs
 	// the addresses the sandbox's eth0 shows (none: only lo).
 	Net      netbroker.Policy
 	NetAddrs []string
+	// NetNS, when set, is the network namespace (a path naming it) the net broker makes
+	// the sandbox's host sockets in, instead of the launcher's own: an OCI container's,
+	// made by its engine. The sandbox's eth0 then shows that namespace's addresses.
+	NetNS string
+	// Hold starts the sandbox without running the program until Sandbox.Release (an OCI
+	// container's startContainer hooks run in it first).
+	Hold bool
 }
 
 // DBusPlan is the session-bus proxy of a sandbox.

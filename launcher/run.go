@@ -22,6 +22,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher/broker/display"
 	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
+	"github.com/sbx-dev/sbx/role"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,6 +34,8 @@ type Sandbox struct {
 	Plan *Plan
 	dbus *dbusproxy.Proxy
 	net  *netbroker.Broker
+	// stopNested stops the nested X server (x11 = "nested"), if any.
+	stopNested func()
 	// denialSink receives denials (set by Publish). It holds a func(kind, detail string).
 	denialSink atomic.Value
 	Started    time.Time
@@ -43,6 +46,8 @@ type Sandbox struct {
 	// execCh asks the kernel to start processes (Exec).
 	execCh  *os.File
 	ctlRead *bufio.Scanner
+	// stderr is where start-up (and end) steps are logged with --debug.
+	stderr io.Writer
 }
 
 // Start launches the gofer and the kernel for plan, with the caller's standard streams.
@@ -66,9 +71,23 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 		go p.Serve(l)
 		proxy = p
 	}
+	// Why: x11 = "nested" gives the app its own X server instead of the user's display.
+	if n := plan.NestedX11; n != nil {
+		stop, err := startNestedX11(n)
+		if err != nil {
+			if proxy != nil {
+				proxy.Close()
+			}
+			return nil, err
+		}
+		sb.stopNested = stop
+	}
 	if err := sb.start(stdin, stdout, stderr); err != nil {
 		if proxy != nil {
 			proxy.Close()
+		}
+		if sb.stopNested != nil {
+			sb.stopNested()
 		}
 		return nil, err
 	}
@@ -93,83 +112,101 @@ func (p *Plan) mark(w io.Writer, what string) {
 
 func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan := sb.Plan
-	plan.mark(stderr, "plan built, starting the gofer")
-	// Why: the gofer is the only process that ever opens host files for the sandbox.
-	gp, err := gofer.Start(plan.Gofer)
+	plan.mark(stderr, "plan built, starting the gofer and the kernel")
+	// Why: the gofer is the only process that ever opens host files for the sandbox. It
+	// starts while the kernel does: each is a fork, namespaces and a Go runtime's start.
+	kernelConn, goferConn, err := gofer.NewConn()
 	if err != nil {
-		return fmt.Errorf("starting the gofer: %w", err)
+		return err
+	}
+	type started struct {
+		p   *gofer.Process
+		err error
+	}
+	goferStarted := make(chan started, 1)
+	go func() {
+		p, err := gofer.StartServing(plan.Gofer, goferConn)
+		goferConn.Close()
+		goferStarted <- started{p, err}
+	}()
+	var closeOnFail []*os.File
+	fail := func(err error) error {
+		kernelConn.Close()
+		for _, f := range closeOnFail {
+			f.Close()
+		}
+		if g := <-goferStarted; g.err == nil {
+			g.p.Kill()
+			g.p.Wait()
+		}
+		return err
 	}
 	// Why: the kernel reports stats and takes signals over a private channel.
 	ctlPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		gp.Kill()
-		return fmt.Errorf("control channel: %w", err)
+		return fail(fmt.Errorf("control channel: %w", err))
 	}
 	ctlLauncher := os.NewFile(uintptr(ctlPair[0]), "control")
 	ctlKernel := os.NewFile(uintptr(ctlPair[1]), "control-kernel")
+	closeOnFail = append(closeOnFail, ctlLauncher, ctlKernel)
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		gp.Kill()
-		return err
+		return fail(err)
 	}
+	closeOnFail = append(closeOnFail, cfgR, cfgW)
 	// Why: the kernel reaches host sockets (the D-Bus proxy, ...) only through this broker.
 	brokerPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		gp.Kill()
-		return err
+		return fail(err)
 	}
 	brokerKernel := os.NewFile(uintptr(brokerPair[1]), "broker-kernel")
+	closeOnFail = append(closeOnFail, brokerKernel)
 	go serveBroker(brokerPair[0], plan.Sockets)
 	// Why: the kernel stays in an empty network namespace; the net broker, here in the
 	// host's, creates its Internet sockets and checks [network] on each.
 	netPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		gp.Kill()
-		return err
+		return fail(err)
 	}
 	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
+	closeOnFail = append(closeOnFail, netKernel)
 	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
+	if plan.NetNS != "" {
+		// Why: an OCI container's network is the namespace its engine made for it.
+		if err := nb.EnterNamespace(plan.NetNS); err != nil {
+			unix.Close(netPair[0])
+			return fail(err)
+		}
+		plan.NetAddrs = nb.Addrs()
+	}
 	go nb.Serve(netPair[0])
 	sb.net = nb
-	cmd := exec.Command("/proc/self/exe", KernelRole)
-	cmd.Args[0] = "sbx-kernel"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	// Why: processes started while the sandbox runs (an OCI exec) come over their own channel.
 	execPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		gp.Kill()
-		return err
+		return fail(err)
 	}
 	execKernel := os.NewFile(uintptr(execPair[1]), "exec-kernel")
 	sb.execCh = os.NewFile(uintptr(execPair[0]), "exec")
-	cmd.ExtraFiles = []*os.File{cfgR, gp.Conn, ctlKernel, brokerKernel, execKernel, netKernel} // FDs 3, 4, 5, 6, 7, 8
-	// The Go runtime would otherwise keep cgroup files open to track CPU quota changes.
-	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
+	closeOnFail = append(closeOnFail, execKernel, sb.execCh)
 	uid, gid := os.Getuid(), os.Getgid()
 	// Why: the kernel gets its own user, mount, PID, network, IPC and UTS namespaces; in
 	// them it may build and then drop its empty root. PID namespace: when the kernel dies,
 	// every stub dies with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
-			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-		UidMappings:                []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
-		GidMappings:                []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
-		GidMappingsEnableSetgroups: false,
-		AmbientCaps:                []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
-		Setsid:                     true,
-		Pdeathsig:                  syscall.SIGKILL,
+	cmd, err := role.Start(role.Spec{Command: KernelRole, Name: "sbx-kernel",
+		Files: map[int]*os.File{sandbox.ConfigFD: cfgR, sandbox.GoferFD: kernelConn, sandbox.ControlFD: ctlKernel,
+			sandbox.BrokerFD: brokerKernel, sandbox.ExecFD: execKernel, sandbox.NetFD: netKernel},
+		Stdin: stdin, Stdout: stdout, Stderr: stderr, UID: uid, GID: gid,
+		Caps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}})
+	if err != nil {
+		return fail(fmt.Errorf("starting the kernel: %w", err))
 	}
-	if err := cmd.Start(); err != nil {
-		gp.Kill()
-		return fmt.Errorf("starting the kernel: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", err)
-	}
-	plan.mark(stderr, "gofer and kernel processes started")
 	cfgR.Close()
 	ctlKernel.Close()
 	brokerKernel.Close()
 	execKernel.Close()
 	netKernel.Close()
-	gp.Conn.Close()
+	kernelConn.Close()
 	// The kernel gets its configuration at once: its start-up (platform, memory file,
 	// namespace) overlaps the gofer's self-confinement, and its first requests to the gofer
 	// wait in the socket until the gofer, confined, serves them.
@@ -180,17 +217,27 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs,
+		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
 	}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
-		gp.Kill()
-		return fmt.Errorf("configuring the kernel: %w", err)
+		cmd.Wait()
+		return fail(fmt.Errorf("configuring the kernel: %w", err))
 	}
 	cfgW.Close()
+	g := <-goferStarted
+	if g.err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		ctlLauncher.Close()
+		sb.execCh.Close()
+		return fmt.Errorf("starting the gofer: %w", g.err)
+	}
+	gp := g.p
+	plan.mark(stderr, "gofer and kernel processes started")
 	if err := gp.Ready(); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -200,8 +247,15 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	sc := bufio.NewScanner(ctlLauncher)
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
-	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead = time.Now(), gp, cmd, ctlLauncher, sc
+	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead, sb.stderr = time.Now(), gp, cmd, ctlLauncher, sc, stderr
 	return nil
+}
+
+// Release runs the program of a sandbox started with Plan.Hold; it returns once the
+// program runs, or why it cannot.
+func (s *Sandbox) Release() error {
+	_, err := s.Query(sandbox.ControlRequest{Op: "start"})
+	return err
 }
 
 // Query sends one request on the kernel's control channel.
@@ -311,6 +365,12 @@ func (s *Sandbox) Signal(sig syscall.Signal) error {
 	return err
 }
 
+// Kill ends the sandbox at once and waits for it.
+func (s *Sandbox) Kill() {
+	s.kernel.Process.Kill()
+	s.finish(s.kernel.Wait())
+}
+
 // Pids returns the host PIDs of the kernel and the gofer.
 func (s *Sandbox) Pids() (kernel, goferPID int) {
 	return s.kernel.Process.Pid, s.gofer.Pid()
@@ -366,15 +426,28 @@ func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
 		}
 	}()
 	err := s.kernel.Wait()
+	s.Plan.mark(s.stderr, "kernel exited")
 	close(done)
+	return s.finish(err)
+}
+
+// finish releases what the sandbox held once its kernel has ended with err, and returns
+// the app's status.
+func (s *Sandbox) finish(err error) int {
 	s.ctl.Close()
 	s.execCh.Close()
 	if s.dbus != nil {
 		s.dbus.Close()
 		os.Remove(s.Plan.DBus.Listen)
 	}
+	if s.stopNested != nil {
+		s.stopNested()
+	}
+	// The gofer dies with SIGKILL; tearing its namespaces down takes the host a few ms,
+	// which nothing here needs to wait for: it is reaped in the background.
 	s.gofer.Kill()
-	s.gofer.Wait()
+	go s.gofer.Wait()
+	s.Plan.mark(s.stderr, "sandbox ended")
 	if err == nil {
 		return 0
 	}

@@ -45,6 +45,19 @@ type execMsg struct {
 	// All, with Signal as the first message of a connection: signal every process of the
 	// container (kill --all) and answer with an empty message.
 	All bool `json:"all,omitempty"`
+	// WantStats as the first message asks for the container's use; the answer holds it.
+	WantStats bool   `json:"want_stats,omitempty"`
+	Stats     *Usage `json:"stats,omitempty"`
+}
+
+// Usage is what the kernel counts of a container's use.
+type Usage struct {
+	MemoryBytes int64 `json:"memory_bytes"`
+	MemoryLimit int64 `json:"memory_limit"`
+	OOMKills    int   `json:"oom_kills"`
+	Tasks       int   `json:"tasks"`
+	TaskLimit   int   `json:"task_limit"`
+	CPUNanos    int64 `json:"cpu_ns"`
 }
 
 const execSocket = "exec.sock"
@@ -118,6 +131,16 @@ func serveExec(c *net.UnixConn, sb *launcher.Sandbox) {
 		c.Write(b)
 	}
 	var all execMsg
+	if len(files) == 0 && json.Unmarshal(buf[:n], &all) == nil && all.WantStats {
+		rep, err := sb.Query(sandbox.ControlRequest{Op: "stats"})
+		if err != nil {
+			send(execMsg{Error: err.Error(), Code: 125})
+			return
+		}
+		send(execMsg{Stats: &Usage{MemoryBytes: rep.MemoryBytes, MemoryLimit: rep.MemoryLimit, OOMKills: len(rep.OOMKills),
+			Tasks: rep.Tasks, TaskLimit: sb.Plan.MaxTasks, CPUNanos: rep.CPUNanos}})
+		return
+	}
 	if len(files) == 0 && json.Unmarshal(buf[:n], &all) == nil && all.All && all.Signal > 0 {
 		if err := sb.SignalPID(-1, syscall.Signal(all.Signal)); err != nil {
 			send(execMsg{Error: err.Error(), Code: 125})
@@ -360,31 +383,56 @@ func ExecMain() int {
 
 // signalAll asks the container's monitor to signal every process of the container.
 func signalAll(dir string, sig syscall.Signal) error {
+	_, err := askMonitor(dir, execMsg{Signal: int(sig), All: true})
+	return err
+}
+
+// askMonitor sends the container's monitor one request and returns its answer.
+func askMonitor(dir string, req execMsg) (execMsg, error) {
 	addr, done, err := sockAddr(dir)
 	if err != nil {
-		return err
+		return execMsg{}, err
 	}
 	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: addr, Net: "unixpacket"})
 	done()
 	if err != nil {
-		return err
+		return execMsg{}, err
 	}
 	defer c.Close()
-	b, _ := json.Marshal(execMsg{Signal: int(sig), All: true})
+	b, _ := json.Marshal(req)
 	if _, err := c.Write(b); err != nil {
-		return err
+		return execMsg{}, err
 	}
-	buf := make([]byte, 4096)
+	buf := make([]byte, 1<<16)
 	n, err := c.Read(buf)
 	if err != nil {
-		return err
+		return execMsg{}, err
 	}
 	var m execMsg
 	if err := json.Unmarshal(buf[:n], &m); err != nil {
-		return err
+		return execMsg{}, err
 	}
 	if m.Error != "" {
-		return errors.New(m.Error)
+		return m, errors.New(m.Error)
 	}
-	return nil
+	return m, nil
+}
+
+// Stats returns a running container's use as its kernel counts it.
+func (r *Runtime) Stats(id string) (*Usage, error) {
+	dir, rec, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status != spec.StatusRunning {
+		return nil, fmt.Errorf("container %s is not running (%s)", id, rec.Status)
+	}
+	m, err := askMonitor(dir, execMsg{WantStats: true})
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	if m.Stats == nil {
+		return nil, fmt.Errorf("container %s: no statistics", id)
+	}
+	return m.Stats, nil
 }

@@ -15,20 +15,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sbx-dev/sbx/oci/spec"
-	"github.com/sbx-dev/sbx/plan"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
+	"github.com/sbx-dev/sbx/oci/spec"
+	"github.com/sbx-dev/sbx/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,12 +55,40 @@ type record struct {
 	// StartTime is the monitor's start time (/proc/PID/stat field 22), against PID reuse.
 	StartTime uint64      `json:"start_time"`
 	Hooks     *spec.Hooks `json:"hooks,omitempty"`
+	// Cgroup is the cgroup path the container's processes joined (empty: none).
+	Cgroup string `json:"cgroup,omitempty"`
 }
 
 // initConfig is what create hands the monitor.
 type initConfig struct {
 	Dir  string         `json:"dir"`
 	Plan *launcher.Plan `json:"plan"`
+	// OwnNetNS: the monitor runs in a network namespace made for the container.
+	OwnNetNS bool `json:"own_netns,omitempty"`
+}
+
+// startMonitor starts a container's monitor process (in a new network namespace with
+// newNet) and returns it with the pipe its configuration goes down.
+func startMonitor(o CreateOptions, terminal bool, stdin, stdout, stderr *os.File, newNet bool) (*exec.Cmd, *os.File, error) {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cfgR.Close()
+	cmd := exec.Command("/proc/self/exe", InitRole)
+	cmd.Args[0] = "sbx-oci-init"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.ExtraFiles = []*os.File{cfgR}
+	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: terminal, Ctty: 0}
+	if newNet {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
+	if err := cmd.Start(); err != nil {
+		cfgW.Close()
+		return nil, nil, err
+	}
+	return cmd, cfgW, nil
 }
 
 // Error kinds the CLI maps to messages; runc's wording where runc has one.
@@ -212,26 +245,61 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 		stdin, stdout, stderr = slave, slave, slave
 		pl.Env = appendIfMissing(pl.Env, "TERM=xterm")
 	}
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return err
+	// Why: a container asking for a network namespace of its own gets one, made for its
+	// monitor (the PID engines know it by, so their hooks find and configure it), where
+	// the net broker then makes its sockets; unprivileged, it has no network instead.
+	newNet := pl.NetNS == plan.NewNetNS
+	if newNet {
+		pl.NetNS = ""
 	}
-	cmd := exec.Command("/proc/self/exe", InitRole)
-	cmd.Args[0] = "sbx-oci-init"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.ExtraFiles = []*os.File{cfgR}
-	cmd.Env = []string{"GODEBUG=updatemaxprocs=0"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: cfg.Process.Terminal, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		cfgR.Close()
-		cfgW.Close()
+	cmd, cfgW, err := startMonitor(o, cfg.Process.Terminal, stdin, stdout, stderr, newNet)
+	if err != nil && newNet {
+		newNet = false
+		cmd, cfgW, err = startMonitor(o, cfg.Process.Terminal, stdin, stdout, stderr, false)
+	}
+	if err != nil {
 		return fmt.Errorf("starting the container's monitor: %w", err)
 	}
-	cfgR.Close()
-	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: pl})
-	cfgW.Close()
+	netnsPath := pl.NetNS
+	if newNet {
+		netnsPath = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
+	} else if s := cfg.Linux; s != nil && slices.ContainsFunc(s.Namespaces, func(n spec.Namespace) bool { return n.Type == "network" && n.Path == "" }) {
+		pl.Net = netbroker.Policy{} // no network but the kernel's loopback
+	}
 	rec.Pid = cmd.Process.Pid
 	rec.StartTime = procStartTime(rec.Pid)
+	// Why: the engine accounts the container's use by its cgroup (podman stats); the
+	// monitor joins it before it starts the gofer and kernel, which inherit it.
+	var res *spec.Resources
+	cgPath := ""
+	if cfg.Linux != nil {
+		res, cgPath = cfg.Linux.Resources, cfg.Linux.CgroupsPath
+	}
+	cgPath = cgroupPath(cgPath, id)
+	if joined, err := joinCgroup(cgPath, rec.Pid, res); err != nil {
+		cmd.Process.Kill()
+		removeCgroup(cgPath)
+		return err
+	} else if joined {
+		rec.Cgroup = cgPath
+		defer func() {
+			if !ok {
+				cmd.Process.Kill()
+				cmd.Process.Wait()
+				removeCgroup(cgPath)
+			}
+		}()
+	}
+	if res != nil && res.CPU != nil && res.CPU.Cpus != "" {
+		if err := setCPUs(rec.Pid, res.CPU.Cpus); err != nil {
+			cmd.Process.Kill()
+			return err
+		}
+	}
+	// Why: the monitor starts the gofer and the kernel once it has its configuration, so
+	// its cgroup and CPUs are set first: they inherit both.
+	json.NewEncoder(cfgW).Encode(initConfig{Dir: dir, Plan: pl, OwnNetNS: newNet})
+	cfgW.Close()
 	if err := r.save(dir, rec); err != nil {
 		cmd.Process.Kill()
 		return err
@@ -239,11 +307,18 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	state := rec.State
 	state.Status = spec.StatusCreating
 	if cfg.Hooks != nil {
-		for _, hs := range [][]spec.Hook{cfg.Hooks.Prestart, cfg.Hooks.CreateRuntime, cfg.Hooks.CreateContainer} {
-			if err := runHooks(hs, state); err != nil {
+		// prestart (deprecated) and createRuntime run in the runtime's namespaces;
+		// createContainer in the container's as far as they exist on the host before it
+		// starts: its network namespace, with its root filesystem as working directory.
+		for _, hs := range [][]spec.Hook{cfg.Hooks.Prestart, cfg.Hooks.CreateRuntime} {
+			if err := runHooks(hs, state, hookPlace{}); err != nil {
 				cmd.Process.Kill()
 				return err
 			}
+		}
+		if err := runHooks(cfg.Hooks.CreateContainer, state, hookPlace{netns: netnsPath, dir: rec.Rootfs}); err != nil {
+			cmd.Process.Kill()
+			return err
 		}
 	}
 	if o.PidFile != "" {
@@ -297,36 +372,32 @@ func (r *Runtime) Start(id string) error {
 	case spec.StatusStopped:
 		return errors.New("cannot start a container that has stopped")
 	}
-	// Opening the FIFO's read end releases the monitor, which writes one byte.
+	// Opening the FIFO's read end releases the monitor, which writes one byte, runs the
+	// startContainer hooks and the container's program, and closes its end: after a
+	// failure, with the reason.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		f, err := os.OpenFile(filepath.Join(dir, "exec.fifo"), os.O_RDONLY, 0)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer f.Close()
-		var b [1]byte
-		_, err = f.Read(b[:])
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("starting container %s: %w", id, err)
-		}
-	case <-ctx.Done():
-		return fmt.Errorf("starting container %s: its process did not respond", id)
+	f, err := openFifoRead(ctx, filepath.Join(dir, "exec.fifo"))
+	if err != nil {
+		return fmt.Errorf("starting container %s: %w", id, err)
 	}
+	defer f.Close()
+	rest, err := io.ReadAll(f)
 	os.Remove(filepath.Join(dir, "exec.fifo"))
+	if err != nil {
+		return fmt.Errorf("starting container %s: %w", id, err)
+	}
+	if len(rest) == 0 {
+		return fmt.Errorf("starting container %s: its process ended", id)
+	}
+	if msg, failed := strings.CutPrefix(string(rest[1:]), "error: "); failed {
+		return fmt.Errorf("starting container %s: %s", id, msg)
+	}
 	if rec.Hooks != nil {
 		st := rec.State
 		st.Status = spec.StatusRunning
-		if err := runHooks(rec.Hooks.Poststart, st); err != nil {
-			return err
-		}
+		// A failing poststart hook is a warning; the rest run and start succeeds.
+		warnHooks(rec.Hooks.Poststart, st)
 	}
 	return nil
 }
@@ -403,19 +474,38 @@ func (r *Runtime) Delete(id string, force bool) error {
 	st := rec.State
 	st.Status = spec.StatusStopped
 	st.Pid = 0
-	var hookErr error
-	if rec.Hooks != nil {
-		hookErr = runHooks(rec.Hooks.Poststop, st)
+	if rec.Cgroup != "" {
+		removeCgroup(rec.Cgroup)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	return hookErr
+	// After the container is gone, before delete returns; failures are warnings.
+	if rec.Hooks != nil {
+		warnHooks(rec.Hooks.Poststop, st)
+	}
+	return nil
 }
 
-// runHooks runs hooks in order with the state on their standard input; the first failure
-// stops the rest.
-func runHooks(hooks []spec.Hook, st spec.State) error {
+// warnHooks runs every hook, reporting failures as warnings on standard error (hooks
+// that may not fail their operation: poststart, poststop).
+func warnHooks(hooks []spec.Hook, st spec.State) {
+	for _, h := range hooks {
+		if err := runHooks([]spec.Hook{h}, st, hookPlace{}); err != nil {
+			fmt.Fprintf(os.Stderr, "sbx: warning: %v\n", err)
+		}
+	}
+}
+
+// hookPlace is where a host hook runs: netns (a path; empty: the runtime's) and dir
+// (its working directory; empty: the runtime's).
+type hookPlace struct {
+	netns, dir string
+}
+
+// runHooks runs hooks on the host in order, with the state on their standard input; the
+// first failure stops the rest.
+func runHooks(hooks []spec.Hook, st spec.State, where hookPlace) error {
 	b, _ := json.Marshal(st)
 	for _, h := range hooks {
 		ctx := context.Background()
@@ -428,16 +518,136 @@ func runHooks(hooks []spec.Hook, st spec.State) error {
 			cmd.Args = h.Args
 		}
 		cmd.Env = h.Env
+		cmd.Dir = where.dir
 		cmd.Stdin = bytes.NewReader(b)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
+		err := startIn(cmd, where.netns)
+		if err == nil {
+			err = cmd.Wait()
+		}
 		cancel()
 		if err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("timed out after %ds", *h.Timeout)
+			}
 			return fmt.Errorf("hook %s: %v: %s", h.Path, err, strings.TrimSpace(out.String()))
 		}
 	}
 	return nil
+}
+
+// startIn starts cmd in the network namespace at netns (empty: this process's): it is
+// forked from a thread that entered the namespace, and a child starts in its parent
+// thread's namespaces. The thread is never used again (its goroutine ends locked).
+func startIn(cmd *exec.Cmd, netns string) error {
+	if netns == "" {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err := unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			errc <- fmt.Errorf("entering the container's network namespace %s: %w", netns, err)
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+// loopbackUp brings up lo in this process's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// startContainerHooks runs hooks as processes of the sandbox (its program held): they
+// resolve and run in the container's namespaces, which for sbx are its kernel's (files,
+// mounts, processes, hostname, network), as root of the container, with the state on
+// their standard input and their output on the container's standard error.
+func startContainerHooks(sb *launcher.Sandbox, hooks []spec.Hook, st spec.State) error {
+	b, _ := json.Marshal(st)
+	for _, h := range hooks {
+		args := h.Args
+		if len(args) == 0 {
+			args = []string{h.Path}
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		go func() { w.Write(b); w.Close() }()
+		_, wait, stop, err := sb.Exec(sandbox.ExecRequest{Path: h.Path, Argv: args, Env: h.Env, Cwd: "/"}, r, os.Stderr, os.Stderr)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("startContainer hook %s: %w", h.Path, err)
+		}
+		var timer *time.Timer
+		var timedOut atomic.Bool
+		if h.Timeout != nil && *h.Timeout > 0 {
+			timer = time.AfterFunc(time.Duration(*h.Timeout)*time.Second, func() { timedOut.Store(true); stop() })
+		}
+		status, err := wait()
+		if timer != nil {
+			timer.Stop()
+		}
+		stop()
+		switch {
+		case timedOut.Load():
+			return fmt.Errorf("startContainer hook %s: timed out after %ds", h.Path, *h.Timeout)
+		case err != nil:
+			return fmt.Errorf("startContainer hook %s: %w", h.Path, err)
+		case status != 0:
+			return fmt.Errorf("startContainer hook %s: exit status %d", h.Path, status)
+		}
+	}
+	return nil
+}
+
+// openFifoRead opens a FIFO's read end, giving up when ctx ends (no writer came).
+func openFifoRead(ctx context.Context, path string) (*os.File, error) {
+	type res struct {
+		f   *os.File
+		err error
+	}
+	c := make(chan res, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_RDONLY, 0)
+		c <- res{f, err}
+	}()
+	select {
+	case r := <-c:
+		return r.f, r.err
+	case <-ctx.Done():
+		// Unblock the open (its writer never came) so the goroutine ends.
+		if w, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		if r := <-c; r.f != nil {
+			r.f.Close()
+		}
+		return nil, errors.New("its process did not respond")
+	}
 }
 
 // InitMain is the body of the monitor role: wait for start, then run the sandbox and exit
@@ -466,25 +676,44 @@ func InitMain() int {
 		return 125
 	}
 	fifo.Write([]byte{0})
-	fifo.Close()
-	if b, err := os.ReadFile(filepath.Join(cfg.Dir, "state.json")); err == nil {
-		var rec record
-		if json.Unmarshal(b, &rec) == nil && rec.Hooks != nil {
-			st := rec.State
-			st.Status = spec.StatusRunning
-			st.Pid = os.Getpid()
-			if err := runHooks(rec.Hooks.StartContainer, st); err != nil {
-				fmt.Fprintf(os.Stderr, "sbx: container: %v\n", err)
-				return 125
-			}
-		}
-	}
-	sb, err := launcher.Start(cfg.Plan, os.Stdin, os.Stdout, os.Stderr)
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "sbx: container: %v\n", err)
+		fifo.Write([]byte("error: " + err.Error()))
+		fifo.Close()
 		return 125
 	}
+	var rec record
+	if b, err := os.ReadFile(filepath.Join(cfg.Dir, "state.json")); err == nil {
+		json.Unmarshal(b, &rec)
+	}
+	if cfg.OwnNetNS {
+		// The container's network namespace, as its engine's hooks left it: its loopback
+		// up (as runc's containers find it), its addresses what eth0 shows inside.
+		if err := loopbackUp(); err != nil {
+			return fail(fmt.Errorf("the network namespace's loopback: %w", err))
+		}
+		cfg.Plan.NetAddrs = plan.HostAddrs()
+	}
+	// The sandbox is built with its program held: startContainer hooks run in it first,
+	// and start returns once the program runs.
+	cfg.Plan.Hold = true
+	sb, err := launcher.Start(cfg.Plan, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		return fail(err)
+	}
 	go serveExecs(execs, sb)
+	if rec.Hooks != nil {
+		st := rec.State
+		st.Status = spec.StatusCreated
+		st.Pid = os.Getpid()
+		if err := startContainerHooks(sb, rec.Hooks.StartContainer, st); err != nil {
+			sb.Kill()
+			return fail(err)
+		}
+	}
+	// An error here (the program cannot run) is the kernel's to report, with its status.
+	sb.Release()
+	fifo.Close()
 	// Every signal an engine sends (stop, kill, custom stop signals) goes to the app.
 	var relay []os.Signal
 	for s := syscall.Signal(1); s < 32; s++ {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,8 +12,10 @@ import (
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/sandbox"
 	"github.com/sbx-dev/sbx/launcher"
+	netbroker "github.com/sbx-dev/sbx/launcher/broker/net"
 	"github.com/sbx-dev/sbx/oci/spec"
 	"github.com/sbx-dev/sbx/platform"
+	"github.com/sbx-dev/sbx/profiles"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,6 +23,9 @@ import (
 const (
 	AnnotationPlatform = "run.sbx.platform" // auto, ptrace, trap
 	AnnotationDebug    = "run.sbx.debug"    // "true": the kernel's diagnostics on the container's stderr
+	// AnnotationProfile names an sbx profile whose [network] policy (and [resources], where
+	// the spec sets none) the container gets instead of its network namespace's full reach.
+	AnnotationProfile = "run.sbx.profile"
 )
 
 // rlimits maps the specification's names to Linux's resource numbers.
@@ -34,7 +40,9 @@ var rlimits = map[string]int{
 
 // ForBundle turns an OCI bundle's spec into the plan `sbx run` would run: the root filesystem and
 // every bind mount are served by the gofer (read-only where the spec says so), proc, sysfs,
-// /dev and tmpfs mounts are the kernel's own, masked paths do not exist inside.
+// /dev and tmpfs mounts are the kernel's own, masked and read-only paths are mounts of the
+// kernel's, the network is the namespace the engine made (entered by the net broker), and
+// the cgroup limits the spec sets are the kernel's own limits.
 func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 	if s.Process == nil || len(s.Process.Args) == 0 {
 		return nil, fmt.Errorf("config.json has no process.args")
@@ -58,14 +66,15 @@ func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 	if p.Hostname == "" {
 		p.Hostname = id
 	}
-	// binds maps sandbox paths to the host paths serving them (none for the kernel's own
-	// filesystems), later mounts last, to place masked paths.
-	type bind struct{ inside, host string }
-	binds := []bind{{"/", rootfs}}
+	// resolvSource is the host file the engine binds at /etc/resolv.conf (its nameservers
+	// are the container's).
+	resolvSource := ""
 	addGofer := func(host, inside string, ro bool) {
 		p.Gofer.Mounts = append(p.Gofer.Mounts, gofer.Mount{HostPath: host, SandboxPath: inside, ReadOnly: ro})
 		p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountGofer, Path: inside, GoferIndex: len(p.Gofer.Mounts) - 1, ReadOnly: ro})
-		binds = append(binds, bind{inside, host})
+		if inside == "/etc/resolv.conf" {
+			resolvSource = host
+		}
 	}
 	addGofer(rootfs, "/", s.Root.Readonly)
 	for _, m := range s.Mounts {
@@ -87,15 +96,12 @@ func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 			addGofer(src, dst, ro)
 		case m.Type == "proc":
 			p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountProc, Path: dst})
-			binds = append(binds, bind{dst, ""})
 		case m.Type == "sysfs":
 			p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountSys, Path: dst})
-			binds = append(binds, bind{dst, ""})
 		case dst == "/dev" && (m.Type == "tmpfs" || m.Type == "devtmpfs"):
 			// The kernel's /dev holds the devices a container gets (null, zero, full,
 			// random, urandom, tty, ptmx, pts).
 			p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountDev, Path: dst})
-			binds = append(binds, bind{dst, ""})
 		case m.Type == "tmpfs":
 			mode := uint32(0o1777)
 			for _, o := range m.Options {
@@ -106,7 +112,6 @@ func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 				}
 			}
 			p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountTmpfs, Path: dst, Mode: mode, ReadOnly: ro})
-			binds = append(binds, bind{dst, ""})
 		case m.Type == "devpts", m.Type == "mqueue", m.Type == "cgroup", m.Type == "cgroup2":
 			// The kernel's /dev has its own pts; POSIX message queues and cgroup files
 			// are not offered inside the sandbox.
@@ -118,20 +123,20 @@ func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 		p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountDev, Path: "/dev"})
 	}
 	if s.Linux != nil {
+		// After every mount, as runc applies them: masks and read-only paths cover what
+		// the mounts put there.
 		for _, mp := range s.Linux.MaskedPaths {
-			mp = filepath.Clean(mp)
-			for i := len(binds) - 1; i >= 0; i-- {
-				b := binds[i]
-				if rel, ok := below(mp, b.inside); ok {
-					// The kernel's /proc and /sys serve none of the host's files that
-					// engines mask (kcore, keys, timer_list, firmware, ...).
-					if b.host != "" {
-						p.Gofer.Deny = append(p.Gofer.Deny, filepath.Join(b.host, rel))
-					}
-					break
-				}
-			}
+			p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountMask, Path: filepath.Clean(mp)})
 		}
+		for _, rp := range s.Linux.ReadonlyPaths {
+			p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountReadOnly, Path: filepath.Clean(rp)})
+		}
+	}
+	if err := bundleNet(p, s, resolvSource); err != nil {
+		return nil, err
+	}
+	if err := bundleResources(p, s); err != nil {
+		return nil, err
 	}
 	if s.Process.Rlimits != nil {
 		p.Limits = map[int][2]uint64{}
@@ -175,20 +180,6 @@ func ForBundle(id, bundle string, s *spec.Spec) (*launcher.Plan, error) {
 	return p, nil
 }
 
-// below reports whether path lies at or below dir, and the rest of it.
-func below(path, dir string) (string, bool) {
-	if dir == "/" {
-		return strings.TrimPrefix(path, "/"), true
-	}
-	if path == dir {
-		return "", true
-	}
-	if rest, ok := strings.CutPrefix(path, dir+"/"); ok {
-		return rest, true
-	}
-	return "", false
-}
-
 // capNames are Linux's capabilities in number order (include/uapi/linux/capability.h).
 var capNames = []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
 	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
@@ -201,4 +192,96 @@ var capNames = []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "F
 func capNumber(name string) (int, bool) {
 	i := slices.Index(capNames, strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
 	return i, i >= 0
+}
+
+// NewNetNS is the Plan.NetNS of a container whose spec asks for a new network namespace:
+// the runtime makes it for the container's monitor, where the net broker then lives (an
+// engine's hooks configure it, as Docker's do), and the launcher never sees this value.
+const NewNetNS = "new"
+
+// bundleNet sets the container's network. A network namespace the engine made (a path:
+// podman's bridge, slirp4netns, CNI) is the container's network: the net broker makes the
+// container's host sockets in it, and the engine's network configuration is the policy
+// (every destination the namespace routes to, serving on any port, its loopback the
+// container's own). A namespace to be made new (no path) is the runtime's to make (see
+// NewNetNS), empty but for what the engine's hooks put in it; where the runtime cannot
+// make one (unprivileged), the container has no network but the kernel's private
+// loopback. No network namespace at all shares the runtime's, as runc does. An sbx
+// profile named by the run.sbx.profile annotation replaces the policy with its [network].
+func bundleNet(p *launcher.Plan, s *spec.Spec, resolvSource string) error {
+	path, own := "", false
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == "network" {
+				path, own = ns.Path, true
+			}
+		}
+	}
+	var prof *profiles.Profile
+	if name := s.Annotations[AnnotationProfile]; name != "" {
+		var err error
+		if prof, err = profiles.NewLoader().Load(name); err != nil {
+			return fmt.Errorf("annotation %s: %w", AnnotationProfile, err)
+		}
+		if p.MaxTasks == 0 {
+			p.MaxTasks = prof.Resources.Tasks
+		}
+		if prof.Resources.Memory != 0 {
+			p.MemoryLimit = memoryLimit(prof.Resources.Memory)
+		}
+	}
+	if own && path == "" {
+		// The runtime makes the namespace (oci.Runtime.Create), or cannot (unprivileged)
+		// and the container has no network.
+		p.NetNS = NewNetNS
+	} else if own {
+		if fi, err := os.Stat(path); err != nil {
+			return fmt.Errorf("network namespace %s: %w", path, err)
+		} else if fi.IsDir() {
+			return fmt.Errorf("network namespace %s is a directory, not a namespace", path)
+		}
+		p.NetNS = path
+	} else {
+		p.NetAddrs = HostAddrs()
+	}
+	anyAddr := []netbroker.Rule{{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Text: "0.0.0.0/0"}, {Prefix: netip.MustParsePrefix("::/0"), Text: "::/0"}}
+	loop := []netbroker.Rule{{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Text: "127.0.0.0/8"}, {Prefix: netip.MustParsePrefix("::1/128"), Text: "::1"}}
+	p.Net = netbroker.Policy{Mode: netbroker.ModeFull, Listen: anyAddr, Host: loop}
+	if prof == nil {
+		return nil
+	}
+	p.Net = netPolicy(prof.Network)
+	p.Net.Resolver, p.Net.Upstreams = netip.AddrPort{}, nil
+	if prof.Network.DNS && resolvSource != "" {
+		// Names resolve through the broker (so that name rules apply), which asks the
+		// nameservers the engine gave the container.
+		p.Net.Resolver = sandboxResolver
+		for _, a := range hostResolvers(resolvSource) {
+			p.Net.Upstreams = append(p.Net.Upstreams, netip.AddrPortFrom(a, 53))
+		}
+		p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: []byte(resolvConf(true))})
+	}
+	return nil
+}
+
+// bundleResources turns the spec's cgroup limits into the kernel's: memory.limit is the
+// sandbox's memory limit (the kernel reclaims, then kills inside, as the cgroup's OOM
+// killer would), pids.limit its task limit. Without a memory limit the sandbox gets
+// `sbx run`'s default (half the host's memory). CPU quotas and shares have no equivalent
+// in the kernel (it has no scheduler of its own; the host schedules its threads).
+func bundleResources(p *launcher.Plan, s *spec.Spec) error {
+	var r *spec.Resources
+	if s.Linux != nil {
+		r = s.Linux.Resources
+	}
+	if r != nil && r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
+		p.MemoryLimit = *r.Memory.Limit
+	}
+	if r != nil && r.Pids != nil && r.Pids.Limit > 0 {
+		p.MaxTasks = int(min(r.Pids.Limit, 1<<30))
+	}
+	if p.MemoryLimit == 0 {
+		p.MemoryLimit = memoryLimit(0)
+	}
+	return nil
 }

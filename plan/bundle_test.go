@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,13 +60,15 @@ func TestForBundle(t *testing.T) {
 	if p.Gofer.RootFileCaps {
 		t.Error("ForBundle: a non-root process keeps root's file capabilities")
 	}
-	wantDeny := []string{filepath.Join(rootfs, "secret"), filepath.Join(data, "key")}
-	if !slices.Equal(p.Gofer.Deny, wantDeny) {
-		t.Errorf("ForBundle: deny = %v, want %v (masked paths on the mounts serving them; /proc is the kernel's)", p.Gofer.Deny, wantDeny)
-	}
 	kinds := map[string]string{}
+	var tail []string // the masks and read-only paths, in order, after every mount
 	for _, m := range p.Layout {
 		kinds[m.Path] = m.Kind
+		if m.Kind == sandbox.MountMask || m.Kind == sandbox.MountReadOnly {
+			tail = append(tail, m.Kind+" "+m.Path)
+		} else if len(tail) > 0 {
+			t.Errorf("ForBundle: layout step %s %s after the masks", m.Kind, m.Path)
+		}
 		if m.Path == "/scratch" && m.Mode != 0o700 {
 			t.Errorf("ForBundle: /scratch mode %o, want 700", m.Mode)
 		}
@@ -76,8 +79,50 @@ func TestForBundle(t *testing.T) {
 			t.Errorf("ForBundle: %s is %q, want %q", path, kinds[path], kind)
 		}
 	}
+	wantTail := []string{"mask /secret", "mask /data/key", "mask /proc/kcore"}
+	for _, rp := range s.Linux.ReadonlyPaths {
+		wantTail = append(wantTail, "readonly "+rp)
+	}
+	if !slices.Equal(tail, wantTail) {
+		t.Errorf("ForBundle: masks and read-only paths %q, want %q", tail, wantTail)
+	}
+	// A new network namespace (no path) is the runtime's to make; the default memory
+	// limit holds.
+	if p.NetNS != NewNetNS || p.Net.Mode != "full" || len(p.NetAddrs) != 0 {
+		t.Errorf("ForBundle: a container asking for a new network namespace has network %q %+v %v", p.NetNS, p.Net, p.NetAddrs)
+	}
+	if p.MemoryLimit != memoryLimit(0) || p.MaxTasks != 0 {
+		t.Errorf("ForBundle: memory limit %d, tasks %d; want %d, 0", p.MemoryLimit, p.MaxTasks, memoryLimit(0))
+	}
 	if _, ok := kinds["/dev/pts"]; ok {
 		t.Error("ForBundle: devpts mounted over the kernel's /dev/pts")
+	}
+
+	// The engine's network namespace, cgroup limits, a profile's network policy.
+	s2 := spec.Example(false)
+	mem := int64(64 << 20)
+	s2.Linux.Resources = &spec.Resources{Memory: &spec.Memory{Limit: &mem}, Pids: &spec.Pids{Limit: 40}}
+	s2.Linux.Namespaces = []spec.Namespace{{Type: "network", Path: "/proc/self/ns/net"}}
+	p2, err := ForBundle("c2", bundle, s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.NetNS != "/proc/self/ns/net" || p2.Net.Mode != "full" || p2.MemoryLimit != mem || p2.MaxTasks != 40 {
+		t.Errorf("ForBundle with a network namespace and resources: netns %q mode %q memory %d tasks %d", p2.NetNS, p2.Net.Mode, p2.MemoryLimit, p2.MaxTasks)
+	}
+	if v := p2.Net.CheckListen(netip.MustParseAddrPort("0.0.0.0:80"), true); !v.Allowed {
+		t.Errorf("ForBundle: the container may not serve on its namespace's port 80: %s", v.Why)
+	}
+	s2.Annotations = map[string]string{AnnotationProfile: "default"}
+	if p2, err = ForBundle("c2", bundle, s2); err != nil {
+		t.Fatal(err)
+	}
+	if v := p2.Net.CheckConnect(netip.MustParseAddrPort("192.0.2.1:80")); v.Allowed || p2.NetNS == "" {
+		t.Errorf("ForBundle with profile default (network none): connect allowed (%s), netns %q", v.Why, p2.NetNS)
+	}
+	s2.Linux.Namespaces = nil
+	if p2, err = ForBundle("c2", bundle, s2); err != nil || p2.NetNS != "" {
+		t.Errorf("ForBundle without a network namespace: netns %q, %v (want the runtime's own)", p2.NetNS, err)
 	}
 
 	for _, tt := range []struct {
@@ -85,6 +130,10 @@ func TestForBundle(t *testing.T) {
 		edit func(*spec.Spec)
 		err  string
 	}{
+		{"unknown profile", func(s *spec.Spec) { s.Annotations = map[string]string{AnnotationProfile: "no-such-profile"} }, "run.sbx.profile"},
+		{"missing network namespace", func(s *spec.Spec) {
+			s.Linux.Namespaces = []spec.Namespace{{Type: "network", Path: "/nonexistent/netns"}}
+		}, "network namespace"},
 		{"no args", func(s *spec.Spec) { s.Process.Args = nil }, "process.args"},
 		{"no root", func(s *spec.Spec) { s.Root = nil }, "root.path"},
 		{"bad mount type", func(s *spec.Spec) { s.Mounts = append(s.Mounts, spec.Mount{Destination: "/x", Type: "nfs"}) }, `type "nfs"`},

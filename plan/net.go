@@ -25,11 +25,13 @@ func netPolicy(n profiles.Network) netbroker.Policy {
 		return out
 	}
 	pol := netbroker.Policy{Mode: n.Mode, Allow: rules(n.Allow), Deny: rules(n.Deny), Listen: rules(n.Listen), Host: rules(n.Host)}
+	// The host's nameservers: where the sandbox's resolver forwards (dns = true) and where
+	// the broker resolves the names of listen and host rules (also with dns = false).
+	for _, a := range hostResolvers("/etc/resolv.conf") {
+		pol.Upstreams = append(pol.Upstreams, netip.AddrPortFrom(a, 53))
+	}
 	if n.DNS {
 		pol.Resolver = sandboxResolver
-		for _, a := range hostResolvers("/etc/resolv.conf") {
-			pol.Upstreams = append(pol.Upstreams, netip.AddrPortFrom(a, 53))
-		}
 	}
 	return pol
 }

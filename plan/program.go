@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
+	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
@@ -185,11 +186,34 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 	// Why: names resolve through the broker, which pins what they resolved to for name rules.
 	p.Layout = append(p.Layout, sandbox.Mount{Kind: sandbox.MountFile, Path: "/etc/resolv.conf", Content: []byte(resolvConf(prof.Network.DNS))})
 	x11 := false
-	if prof.Display.X11 {
+	if prof.Display.X11Nested {
+		if err := planX11Nested(p, &o, "sbx: "+prof.Name); err != nil {
+			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
+			p.Env = unsetEnv(unsetEnv(p.Env, "DISPLAY"), "XAUTHORITY")
+		} else {
+			x11 = true
+		}
+	} else if prof.Display.X11 {
 		if err := planX11(p, &o); err != nil {
 			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
 		} else {
 			x11 = true
+		}
+	}
+	if prof.Display.Wayland {
+		switch {
+		case x11 && !vfs.MemfdsHostBacked:
+			if o.getenv("WAYLAND_DISPLAY") != "" {
+				p.Warnings = append(p.Warnings, "Wayland display withheld: the sandbox's memfds cannot reach the compositor yet (wl_shm buffers); apps use X11")
+			}
+			p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
+		default:
+			if err := planWayland(p, &o); err != nil {
+				if !x11 {
+					p.Warnings = append(p.Warnings, "Wayland display withheld: "+err.Error())
+				}
+				p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
+			}
 		}
 	}
 	pulse := false
@@ -198,6 +222,11 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 			p.Warnings = append(p.Warnings, "PulseAudio withheld: "+err.Error())
 		} else {
 			pulse = true
+		}
+	}
+	if prof.Audio.PipeWire {
+		if err := planPipeWire(p, &o); err != nil && !pulse {
+			p.Warnings = append(p.Warnings, "PipeWire withheld: "+err.Error())
 		}
 	}
 	p.Warnings = append(p.Warnings, withheld(prof, x11, pulse)...)
@@ -219,14 +248,8 @@ func withheld(p *profiles.Profile, x11, pulse bool) []string {
 	if !p.DBus.System.Empty() {
 		w = append(w, "the system bus")
 	}
-	if p.Display.Wayland && !x11 {
-		w = append(w, "display (Wayland)")
-	}
 	if p.Audio.PulseAudio && !pulse {
 		w = append(w, "audio (PulseAudio)")
-	}
-	if p.Audio.PipeWire {
-		w = append(w, "audio (PipeWire's own socket)")
 	}
 	if len(p.Filesystem.Devices) > 0 {
 		w = append(w, "devices "+strings.Join(p.Filesystem.Devices, ","))

@@ -51,6 +51,11 @@ type AddressSpace interface {
 	// MapFile maps [offset, offset+length) of the memory file at addr with prot, replacing
 	// whatever was mapped there (MAP_SHARED|MAP_FIXED semantics on the memory file).
 	MapFile(addr, length uint64, offset int64, prot Prot) error
+	// MapHostFile maps [offset, offset+length) of the host file fd (a host memfd the kernel
+	// holds: memory shared with host processes) at addr with prot, replacing whatever was
+	// mapped there (MAP_SHARED|MAP_FIXED semantics on that file). The platform keeps its own
+	// duplicate of fd for as long as a mapping of it may need it; the caller keeps fd.
+	MapHostFile(addr, length uint64, fd int, offset int64, prot Prot) error
 	// Unmap removes any mapping in [addr, addr+length).
 	Unmap(addr, length uint64) error
 	// Protect changes the protection of [addr, addr+length), which must be mapped.

@@ -28,6 +28,10 @@ type Constructor struct {
 	AutoRank int
 	// NotAuto says why a platform with AutoRank 0 is not picked (shown by --debug).
 	NotAuto string
+	// AutoCheck, when set, decides whether `auto` may pick the platform (nil) or not (why
+	// not), in place of Probe: a platform that is only worth it on some hosts measures
+	// itself there (kvm: faster than trap?), and says so.
+	AutoCheck func() error
 	// HostSyscalls are the host syscalls the platform needs beyond the kernel's own; the
 	// kernel's seccomp allow-list is composed from them.
 	HostSyscalls []HostSyscall
@@ -106,8 +110,12 @@ func Resolve(name string) (Choice, error) {
 	slices.SortFunc(cands, func(a, b Constructor) int { return b.AutoRank - a.AutoRank })
 	var skipped []string
 	for _, c := range cands {
-		if c.Probe != nil {
-			if err := c.Probe(); err != nil {
+		check := c.Probe
+		if c.AutoCheck != nil {
+			check = c.AutoCheck
+		}
+		if check != nil {
+			if err := check(); err != nil {
 				skipped = append(skipped, c.Name+": "+err.Error())
 				continue
 			}

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -268,6 +269,9 @@ func (l *Loader) Which(app string) (Match, error) {
 		if err != nil {
 			continue
 		}
+		if !mayList(src, base, filepath.Base(resolved)) {
+			continue // parsing all profiles is most of `sbx run`'s own start-up
+		}
 		ly, _ := parseLayer(e.Name, e.File, src, l.Env)
 		if ly == nil {
 			continue
@@ -287,6 +291,19 @@ func (l *Loader) Which(app string) (Match, error) {
 		return Match{}, err
 	}
 	return Match{"default", file, fmt.Sprintf("no profile matches %q", app)}, nil
+}
+
+// mayList reports whether a profile's source could list a binary named base or alt: an
+// entry that matches ends with one of them as written, then its closing quote (binaries
+// are plain strings, never expanded), unless the source has escapes ("\u0066"), which
+// then has to be parsed to tell.
+func mayList(src []byte, base, alt string) bool {
+	for _, name := range []string{base, alt} {
+		if bytes.Contains(src, []byte(name+`"`)) || bytes.Contains(src, []byte(name+"'")) {
+			return true
+		}
+	}
+	return bytes.ContainsRune(src, '\\')
 }
 
 // isFragment reports names of include-only fragments, which never match an app by name.

@@ -186,7 +186,8 @@ func (m *merger) profile(name, file string) *Profile {
 		bus.pol.See, bus.pol.Talk, bus.pol.Own = strs(bus.prefix+".see"), strs(bus.prefix+".talk"), strs(bus.prefix+".own")
 		bus.pol.Call, bus.pol.Broadcast = strs(bus.prefix+".call"), strs(bus.prefix+".broadcast")
 	}
-	p.Display = Display{X11: boolean("display.x11"), Wayland: boolean("display.wayland")}
+	nested := str("display.x11", "") == X11Nested
+	p.Display = Display{X11: boolean("display.x11") || nested, X11Nested: nested, Wayland: boolean("display.wayland")}
 	p.Audio = Audio{PulseAudio: boolean("audio.pulseaudio"), PipeWire: boolean("audio.pipewire")}
 	set, _ := v["env.set"].(map[string]string)
 	p.Env = EnvPolicy{Pass: strs("env.pass"), Set: set}

@@ -31,6 +31,7 @@ const (
 	kSize      // "4GiB" or a number of bytes
 	kInt       // positive integer
 	kFeatures  // list of known feature names
+	kBoolOr    // true, false or one of the enum's strings
 )
 
 type keySpec struct {
@@ -55,7 +56,7 @@ var schema = map[string]keySpec{
 	"network.dns":        {kind: kBool},
 	"network.listen":     {kind: kNet, about: `a list of local "address:ports" the app may serve on, e.g. "0.0.0.0:8080" or "[::]:8080"`},
 	"network.host":       {kind: kNet, about: `a list of the host's loopback services the app may reach, e.g. "127.0.0.1:631"`},
-	"display.x11":        {kind: kBool},
+	"display.x11":        {kind: kBoolOr, enum: []string{X11Nested}},
 	"display.wayland":    {kind: kBool},
 	"audio.pulseaudio":   {kind: kBool},
 	"audio.pipewire":     {kind: kBool},
@@ -280,6 +281,15 @@ func convert(spec keySpec, v any, env Env) (any, string, string) {
 			return nil, "must be true or false", ""
 		}
 		return b, "", ""
+	case kBoolOr:
+		if b, ok := v.(bool); ok {
+			return b, "", ""
+		}
+		s, ok := v.(string)
+		if !ok || !contains(spec.enum, s) {
+			return nil, fmt.Sprintf("%s (valid: true, false, %s)", badValue(v), strings.Join(spec.enum, ", ")), quote(v)
+		}
+		return s, "", ""
 	case kEnum:
 		s, ok := v.(string)
 		if !ok || !contains(spec.enum, s) {

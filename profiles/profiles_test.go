@@ -100,8 +100,10 @@ func TestValidationErrors(t *testing.T) {
 			[]string{`bad.toml:3:12: network.listen: "0.0.0.0:99999": bad port "99999"`}},
 		{"bad host address", "description = \"x\"\n[network]\nhost = [\"[::1:631\"]\n",
 			[]string{`network.host: "[::1:631": missing ] after an IPv6 address`}},
-		{"wrong type", "description = \"x\"\n[display]\nx11 = \"yes\"\n",
-			[]string{"display.x11: must be true or false"}},
+		{"wrong type", "description = \"x\"\n[display]\nwayland = \"yes\"\n",
+			[]string{"display.wayland: must be true or false"}},
+		{"bad x11 value", "description = \"x\"\n[display]\nx11 = \"yes\"\n",
+			[]string{`display.x11: invalid value "yes" (valid: true, false, nested)`}},
 		{"missing include", "description = \"x\"\ninclude = [\"nope\"]\n",
 			[]string{`bad.toml:2:12: include: included profile "nope" not found`}},
 		{"invalid toml", "description = \n", []string{"bad.toml:1:"}},
@@ -167,4 +169,29 @@ func FuzzLoad(f *testing.F) {
 		l := &Loader{Path: []string{dir}, Env: testEnv, NoBuiltin: true}
 		_ = l.Check(p)
 	})
+}
+
+// TestX11Nested: x11 = "nested" overrides the gui fragment's x11 = true and shows as such.
+func TestX11Nested(t *testing.T) {
+	dir := writeProfiles(t, map[string]string{
+		"n.toml": "description = \"n\"\ninclude = [\"gui\"]\n[display]\nx11 = \"nested\"\n",
+	})
+	l := &Loader{Path: []string{dir}, Env: testEnv}
+	p, err := l.Load("n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Display.X11 || !p.Display.X11Nested {
+		t.Errorf("Display = %+v, want X11 and X11Nested", p.Display)
+	}
+	if out := p.TOML(); !strings.Contains(out, `x11 = "nested"`) {
+		t.Errorf("Render shows no x11 = \"nested\":\n%s", out)
+	}
+	g, err := l.Load("gui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Display.X11 || g.Display.X11Nested {
+		t.Errorf("gui: Display = %+v, want the user's display", g.Display)
+	}
 }

@@ -86,10 +86,16 @@ func (p *Profile) TOML() string {
 		}
 	}
 	b.WriteString("\n[display]\n")
-	if p.Display.X11 {
+	if p.Display.X11Nested {
+		b.WriteString("# X11 nested: the app gets an X server of its own (Xephyr) in a window, and sees only its own windows\n")
+	} else if p.Display.X11 {
 		b.WriteString("# X11: any client of the display can read other windows' contents and keystrokes\n")
 	}
-	fmt.Fprintf(&b, "x11 = %t%s\nwayland = %t%s\n", p.Display.X11, src("display.x11"), p.Display.Wayland, src("display.wayland"))
+	x11 := fmt.Sprint(p.Display.X11)
+	if p.Display.X11Nested {
+		x11 = `"` + X11Nested + `"`
+	}
+	fmt.Fprintf(&b, "x11 = %s%s\nwayland = %t%s\n", x11, src("display.x11"), p.Display.Wayland, src("display.wayland"))
 	b.WriteString("\n[audio]\n")
 	fmt.Fprintf(&b, "pulseaudio = %t%s\npipewire = %t%s\n", p.Audio.PulseAudio, src("audio.pulseaudio"), p.Audio.PipeWire, src("audio.pipewire"))
 	if len(p.Env.Pass) > 0 || len(p.Env.Set) > 0 {

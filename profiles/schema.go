@@ -128,9 +128,15 @@ type DBus struct {
 
 // Display is the [display] section.
 type Display struct {
-	X11     bool `json:"x11"`
-	Wayland bool `json:"wayland"`
+	X11 bool `json:"x11"`
+	// X11Nested (x11 = "nested") gives the app an X server of its own, a window on the
+	// user's display (Xephyr), instead of the user's display itself; X11 is then set too.
+	X11Nested bool `json:"x11_nested,omitempty"`
+	Wayland   bool `json:"wayland"`
 }
+
+// X11Nested is display.x11's value for a nested X server.
+const X11Nested = "nested"
 
 // Audio is the [audio] section.
 type Audio struct {

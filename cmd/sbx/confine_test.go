@@ -68,7 +68,9 @@ func TestKernelIsConfined(t *testing.T) {
 		t.Fatal("no kernel process found")
 	}
 	status, _ := os.ReadFile(filepath.Join("/proc", itoa(kpid), "status"))
-	for _, want := range []string{"Seccomp:\t2", "NoNewPrivs:\t1", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000"} {
+	noCaps := []string{"CapInh:\t0000000000000000", "CapPrm:\t0000000000000000", "CapEff:\t0000000000000000",
+		"CapBnd:\t0000000000000000", "CapAmb:\t0000000000000000"}
+	for _, want := range append([]string{"Seccomp:\t2", "NoNewPrivs:\t1"}, noCaps...) {
 		if !strings.Contains(string(status), want) {
 			t.Errorf("kernel status lacks %q:\n%s", want, status)
 		}
@@ -76,8 +78,10 @@ func TestKernelIsConfined(t *testing.T) {
 	threads, _ := os.ReadDir(filepath.Join("/proc", itoa(kpid), "task"))
 	for _, th := range threads {
 		st, _ := os.ReadFile(filepath.Join("/proc", itoa(kpid), "task", th.Name(), "status"))
-		if !strings.Contains(string(st), "CapEff:\t0000000000000000") || !strings.Contains(string(st), "Seccomp:\t2") {
-			t.Errorf("kernel thread %s holds capabilities or runs without seccomp", th.Name())
+		for _, want := range append([]string{"Seccomp:\t2"}, noCaps...) {
+			if !strings.Contains(string(st), want) {
+				t.Errorf("kernel thread %s holds capabilities or runs without seccomp: no %q", th.Name(), want)
+			}
 		}
 	}
 	ents, err := os.ReadDir(filepath.Join("/proc", itoa(kpid), "root"))

@@ -12,6 +12,9 @@ import (
 var processStart = time.Now()
 
 func main() {
+	if code, ok := runRole(os.Args[1:], systemStreams()); ok {
+		os.Exit(code)
+	}
 	if runcNames[filepath.Base(os.Args[0])] {
 		os.Exit(runcMain(os.Args[1:], systemStreams()))
 	}

@@ -190,9 +190,14 @@ func TestNetNamesAndListen(t *testing.T) {
 		"serve":   "[network]\nlisten = [\"0.0.0.0:8080\"]\n",
 		"private": "[network]\nmode = \"none\"\n",
 		"ping":    "[network]\nmode = \"filtered\"\nallow = [\"192.0.2.10\"]\n",
+		// Name rules of host and listen (resolved by the broker, not pinned).
+		"hostname":   "[network]\nhost = [\"printer.test:8631\"]\n",
+		"hostother":  "[network]\nhost = [\"other.test:8631\"]\n",
+		"listenname": "[network]\nlisten = [\"here.test:8082\"]\n",
 	})
 	script, _ := filepath.Abs("testdata/netns.sh")
-	want := "good: host page\nother: exit 7\npinned: exit 7\ngetent good: 192.0.2.10      good.test\ngetent evil: exit 2\nno dns: exit 2\nping: ttl=64\nping refused: exit 2\nlisten: inside\nprivate: exit 7\n"
+	want := "good: host page\nother: exit 7\npinned: exit 7\ngetent good: 192.0.2.10      good.test\ngetent evil: exit 2\nno dns: exit 2\nping: ttl=64\nping refused: exit 2\nlisten: inside\n" +
+		"host by name: host page\nhost by other name: exit 7\nlisten by name, other address: EACCES\nlisten by name: named\nprivate: exit 7\n"
 	for _, u := range []struct{ name, runas string }{{"root", ""}, {"nobody", "65534"}} {
 		t.Run(u.name, func(t *testing.T) {
 			r := sbxtest.Run(t, sbxtest.Users()[0], "", "", "unshare", "-n", "-m", "sh", script, sbxtest.Binary(t), dir, u.runas)
@@ -385,6 +390,85 @@ func TestNetRealClients(t *testing.T) {
 				if r := runNet(t, u, dir, "clients", tc.argv...); r.Stdout != tc.want {
 					t.Errorf("%s: exit %d %q %s, want %q", tc.name, r.Code, r.Stdout, r.Stderr, tc.want)
 				}
+			}
+		})
+	}
+}
+
+// TestNetSocketTables: ss (which reads /proc/net/{tcp,unix} when it has no sock_diag) lists
+// the sandbox's own sockets with their processes (the inode in /proc/net matches
+// /proc/PID/fd), and none of the host's.
+func TestNetSocketTables(t *testing.T) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("iproute2 is not installed (make test installs it)")
+	}
+	hostName := fmt.Sprintf("sbx-host-%d", time.Now().UnixNano())
+	hl, err := net.Listen("unix", "@"+hostName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hl.Close()
+	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n"})
+	script := `
+import socket, subprocess
+l = socket.socket(); l.bind(("127.0.0.1", 5555)); l.listen()
+c = socket.create_connection(("127.0.0.1", 5555))
+a, _ = l.accept()
+u = socket.socket(socket.AF_UNIX); u.bind("\0sbx-inside"); u.listen()
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.bind("/tmp/sbx-dgram")
+ss = lambda *a: subprocess.run(["ss", "-H", *a], capture_output=True, text=True).stdout
+print("tcp listen", "127.0.0.1:5555" in ss("-tlnp") and "python3" in ss("-tlnp"))
+print("tcp established", ss("-tn", "state", "established").count("127.0.0.1:5555"))
+x = ss("-xap")
+print("unix listen", "@sbx-inside" in x and "python3" in x)
+print("unix dgram", "/tmp/sbx-dgram" in x)
+print("host's", "` + hostName + `" in open("/proc/net/unix").read())
+`
+	want := "tcp listen True\ntcp established 2\nunix listen True\nunix dgram True\nhost's False\n"
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "none", "python3", "-c", script)
+			if r.Stdout != want {
+				t.Errorf("got\n%s\nwant\n%s\nstderr: %s", r.Stdout, want, r.Stderr)
+			}
+		})
+	}
+}
+
+// TestNetPingLoopback: ping works inside on the sandbox's own loopback whatever the host's
+// net.ipv4.ping_group_range allows (the kernel answers), and echo sockets behave as Linux's:
+// the reply carries the socket's identifier and the request's sequence and data, with a
+// valid checksum; anything but an echo request is EINVAL. Outside the loopback, a host
+// that gives no echo socket makes a send EACCES.
+func TestNetPingLoopback(t *testing.T) {
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("iputils-ping is not installed (make test installs it)")
+	}
+	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n"})
+	check := `
+import socket, struct, errno
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return s
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+s.sendto(struct.pack("!BBHHH", 8, 0, 0, 0x1234, 7) + b"payload", ("127.0.0.1", 0))
+data, src = s.recvfrom(100)
+t, code, _, ident, seq = struct.unpack("!BBHHH", data[:8])
+print(t, code, seq, data[8:], src, ident == s.getsockname()[1], csum(data) == 0xffff)
+for bad in (struct.pack("!BBHHH", 13, 0, 0, 0, 0), struct.pack("!BBHHH", 8, 1, 0, 0, 0), b"\x08\0\0"):
+    try:
+        s.sendto(bad, ("127.0.0.1", 0)); print("sent")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+`
+	want := "1 received\n1 received\n0 0 7 b'payload' ('127.0.0.1', 0) True True\nEINVAL\nEINVAL\nEINVAL\n"
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			r := runNet(t, u, dir, "none", "sh", "-c", "ping -c1 -W2 127.0.0.1 | grep -o '1 received'; ping -c1 -W2 ::1 | grep -o '1 received'; python3 -c '"+check+"'")
+			if r.Stdout != want {
+				t.Errorf("got\n%s\nwant\n%s\nstderr: %s", r.Stdout, want, r.Stderr)
 			}
 		})
 	}

@@ -317,7 +317,38 @@ sbx-runc). See docs/oci.md.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(create, start, runCmd, state, kill, del, list, ps, execCmd, features, specCmd)
+	var evStats bool
+	var evInterval time.Duration
+	events := &cobra.Command{
+		Use:   "events [--stats] [--interval D] CONTAINER-ID",
+		Short: "Print the container's use as runc's stats events (once with --stats, else every interval while it runs)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			r := rt()
+			enc := json.NewEncoder(io.Out)
+			for {
+				u, err := r.Stats(args[0])
+				if err != nil {
+					if !evStats {
+						if st, serr := r.State(args[0]); serr == nil && st.Status == spec.StatusStopped {
+							return nil // the stream ends with the container
+						}
+					}
+					return fail(err)
+				}
+				if err := enc.Encode(oci.StatsEvent(args[0], u)); err != nil {
+					return err
+				}
+				if evStats {
+					return nil
+				}
+				time.Sleep(evInterval)
+			}
+		},
+	}
+	events.Flags().BoolVar(&evStats, "stats", false, "print the statistics once and exit")
+	events.Flags().DurationVar(&evInterval, "interval", 5*time.Second, "time between statistics")
+	cmd.AddCommand(create, start, runCmd, state, kill, del, list, ps, execCmd, features, specCmd, events)
 	if asRoot {
 		cmd.AddCommand(versionCmd)
 		cmd.Version = currentVersion()

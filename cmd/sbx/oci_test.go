@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -31,7 +32,7 @@ func ociBundle(t *testing.T, edit func(s *spec.Spec)) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
 	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "tmp", "work", "secret", "mnt", "scratch"} {
+	for _, d := range []string{"bin", "etc", "proc", "dev", "sys", "tmp", "work", "secret", "mnt", "scratch", "rw", "hooks"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -154,12 +155,27 @@ func TestOCILifecycle(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(hookDir) })
 			os.Chmod(hookDir, 0o777)
 			hookOut := filepath.Join(hookDir, "hooks")
+			// Every hook appends a line to one file (writable by the container's root,
+			// whose startContainer hook runs in the sandbox, where the file is /hooks/hooks).
+			os.WriteFile(hookOut, nil, 0o666)
+			os.Chmod(hookOut, 0o666)
 			bundle := ociBundle(t, func(s *spec.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", "echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
-				hook := func(name string) spec.Hook {
-					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + hookOut}}
+				s.Process.Args = []string{"/bin/sh", "-c", "echo app >> /hooks/hooks; echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
+				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/hooks", Type: "bind", Source: hookDir, Options: []string{"rbind"}})
+				failing := func(name string) spec.Hook {
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " fails; exit 1"}}
 				}
-				s.Hooks = &spec.Hooks{CreateRuntime: []spec.Hook{hook("createRuntime")}, Poststart: []spec.Hook{hook("poststart")}, Poststop: []spec.Hook{hook("poststop")}}
+				hook := func(name, out string) spec.Hook {
+					// Whether the hook runs in the network namespace of the state's PID
+					// (the container's process).
+					netns := `pid=$(echo "$s" | sed 's/.*"pid":\([0-9]*\).*/\1/'); [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/$pid/ns/net)" ] && n=in || n=out;`
+					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; ` + netns + ` echo "` + name + ` $(pwd) $n $s" >> ` + out}}
+				}
+				s.Hooks = &spec.Hooks{Prestart: []spec.Hook{hook("prestart", hookOut)}, CreateRuntime: []spec.Hook{hook("createRuntime", hookOut)},
+					CreateContainer: []spec.Hook{hook("createContainer", hookOut)},
+					StartContainer:  []spec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "startContainer $(hostname) $(ls /hooks) $s" >> /hooks/hooks`}}},
+					// A failing poststart or poststop hook is a warning; the next ones run.
+					Poststart: []spec.Hook{failing("poststart"), hook("poststart", hookOut)}, Poststop: []spec.Hook{failing("poststop"), hook("poststop", hookOut)}}
 			})
 			r := newRuncCLI(t, u)
 			pidFile := filepath.Join(filepath.Dir(r.root), "pid")
@@ -182,8 +198,8 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("create", "--bundle", bundle, "c1"); code == 0 || !strings.Contains(errs, "already exists") {
 				t.Errorf("create of an existing ID: exit %d, %q", code, errs)
 			}
-			if _, errs, code := r.run("start", "c1"); code != 0 {
-				t.Fatalf("start: exit %d: %s", code, errs)
+			if _, errs, code := r.run("start", "c1"); code != 0 || !strings.Contains(errs, "warning: hook /bin/sh: exit status 1: poststart fails") {
+				t.Fatalf("start: exit %d: %s (want success with a warning of the failing poststart hook)", code, errs)
 			}
 			waitStatus(t, r, "c1", spec.StatusRunning)
 			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "started") && time.Now().Before(deadline); {
@@ -211,18 +227,16 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("start", "c1"); code == 0 || !strings.Contains(errs, "stopped") {
 				t.Errorf("start of a stopped container: exit %d, %q", code, errs)
 			}
-			if _, errs, code := r.run("delete", "c1"); code != 0 {
-				t.Errorf("delete: exit %d %s", code, errs)
+			if _, errs, code := r.run("delete", "c1"); code != 0 || !strings.Contains(errs, "poststop fails") {
+				t.Errorf("delete: exit %d %s (want success with a warning of the failing poststop hook)", code, errs)
 			}
 			if _, errs, code := r.run("state", "c1"); code == 0 || !strings.Contains(errs, "does not exist") {
 				t.Errorf("state of a deleted container: exit %d, %q", code, errs)
 			}
-			hooks, _ := os.ReadFile(hookOut)
-			lines := strings.Split(strings.TrimSpace(string(hooks)), "\n")
-			if len(lines) != 3 || !strings.HasPrefix(lines[0], "createRuntime {") || !strings.HasPrefix(lines[1], "poststart {") ||
-				!strings.HasPrefix(lines[2], "poststop {") || !strings.Contains(lines[1], `"status":"running"`) || !strings.Contains(lines[0], `"id":"c1"`) {
-				t.Errorf("hooks ran as %q", hooks)
-			}
+			// As root the container has a network namespace of its own, which
+			// createContainer runs in; an ordinary user's runtime makes none.
+			outside := map[bool]string{true: "out", false: "in"}[os.Getuid() == 0 && u.Name == "self"]
+			checkHookLines(t, hookOut, bundle, outside)
 			// delete --force of a created container, and of a missing one.
 			if _, errs, code := r.run("create", "--bundle", bundle, "c2"); code != 0 {
 				t.Fatalf("create c2: %s", errs)
@@ -233,7 +247,54 @@ func TestOCILifecycle(t *testing.T) {
 			if _, errs, code := r.run("delete", "--force", "c2"); code != 0 {
 				t.Errorf("delete --force of a missing container: exit %d %s", code, errs)
 			}
+			// A failing startContainer hook fails start, and the program never runs.
+			failing := ociBundle(t, func(s *spec.Spec) {
+				s.Process.Args = []string{"/bin/sh", "-c", "echo the program ran"}
+				s.Hooks = &spec.Hooks{StartContainer: []spec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook says no >&2; exit 3"}}}}
+			})
+			if _, errs, code := r.run("create", "--bundle", failing, "c3"); code != 0 {
+				t.Fatalf("create c3: %s", errs)
+			}
+			if _, errs, code := r.run("start", "c3"); code == 0 || !strings.Contains(errs, "startContainer hook /bin/sh: exit status 3") {
+				t.Errorf("start with a failing startContainer hook: exit %d, %q", code, errs)
+			}
+			waitStatus(t, r, "c3", spec.StatusStopped)
+			if out := r.output(); strings.Contains(out, "the program ran") || !strings.Contains(out, "hook says no") {
+				t.Errorf("after a failing startContainer hook the output is %q", out)
+			}
+			r.run("delete", "c3")
 		})
+	}
+}
+
+// checkHookLines checks the hooks' lines: each in its order, in its place (the runtime's
+// working directory and network namespace, which is outside the container's as root; the
+// container's root filesystem and network namespace; the sandbox), with the state of its
+// time; the app's line comes after startContainer's.
+func checkHookLines(t *testing.T, path, bundle, outside string) {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	order := []string{"prestart / " + outside + " ", "createRuntime / " + outside + " ", "createContainer " + filepath.Join(bundle, "rootfs") + " in ",
+		"startContainer sbx hooks {", "", "", "poststop / "}
+	if len(lines) != len(order) {
+		t.Fatalf("hooks ran as %q, want %d lines", b, len(order))
+	}
+	// The app and poststart may come in either order: poststart follows the program's
+	// start, not its first write.
+	if lines[4] != "app" {
+		lines[4], lines[5] = lines[5], lines[4]
+	}
+	order[4], order[5] = "app", "poststart / "+outside+" "
+	for i, want := range order {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("hook line %d = %q, want it to start with %q (all: %q)", i, lines[i], want, b)
+		}
+	}
+	for i, status := range map[int]string{0: "creating", 1: "creating", 2: "creating", 3: "created", 5: "running", 6: "stopped"} {
+		if !strings.Contains(lines[i], `"status":"`+status+`"`) || !strings.Contains(lines[i], `"id":"c1"`) {
+			t.Errorf("hook line %d = %q, want the state of container c1 with status %s", i, lines[i], status)
+		}
 	}
 }
 
@@ -250,9 +311,19 @@ func TestOCIProcess(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(host) })
 			os.Chmod(host, 0o755)
 			os.WriteFile(filepath.Join(host, "data"), []byte("from the host\n"), 0o644)
+			// A writable bind mount with a masked and a read-only directory in it.
+			rw := filepath.Join(host, "rw")
+			for _, d := range []string{"hidden", "sub"} {
+				os.MkdirAll(filepath.Join(rw, d), 0o777)
+				os.Chmod(filepath.Join(rw, d), 0o777)
+			}
+			os.Chmod(rw, 0o777)
+			os.WriteFile(filepath.Join(rw, "hidden/secret"), []byte("x\n"), 0o644)
+			os.WriteFile(filepath.Join(rw, "sub/f"), []byte("in sub\n"), 0o644)
 			bundle := ociBundle(t, func(s *spec.Spec) {
 				s.Process.Args = []string{"/bin/sh", "-c", `echo "$GREETING"; pwd; id -u; id -g; id -G; hostname; ulimit -n; cat /mnt/data;
-touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; cat /secret/key 2>/dev/null || echo masked; exit 5`}
+touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmpfs writable; ls /secret; [ -c /secret/key ] && [ -z "$(cat /secret/key)" ] && echo masked file;
+ls -A /rw/hidden; touch /rw/hidden/x 2>/dev/null || echo masked dir read-only; touch /rw/sub/y 2>/dev/null || echo read-only path; cat /rw/sub/f; touch /rw/z && echo rw writable; exit 5`}
 				s.Process.Env = append(s.Process.Env, "GREETING=hello from config")
 				s.Process.Cwd = "/work"
 				s.Process.User = spec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 27}}
@@ -260,12 +331,14 @@ touch /rootfile 2>/dev/null || echo root read-only; touch /scratch/f && echo tmp
 				s.Hostname = "box"
 				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/mnt", Type: "bind", Source: host, Options: []string{"rbind", "ro"}},
 					spec.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})
-				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret/key")
+				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/rw", Type: "bind", Source: rw, Options: []string{"rbind"}})
+				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret/key", "/rw/hidden", "/no/such/path")
+				s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/rw/sub", "/no/such/path")
 			})
 			r := newRuncCLI(t, u)
 			_, _, code := r.run("run", "--bundle", bundle, "p1")
 			errs := ""
-			want := "hello from config\n/work\n1000\n1000\n1000 5 27\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nmasked\n"
+			want := "hello from config\n/work\n1000\n1000\n1000 5 27\nbox\n123\nfrom the host\nroot read-only\ntmpfs writable\nkey\nmasked file\nmasked dir read-only\nread-only path\nin sub\nrw writable\n"
 			if code != 5 || r.output() != want {
 				t.Errorf("sbx-runc run: exit %d (want 5), output %q, want %q; stderr %s", code, r.output(), want, errs)
 			}
@@ -406,6 +479,85 @@ func TestOCIExec(t *testing.T) {
 			waitStatus(t, r, "e1", spec.StatusStopped)
 			if _, errs, code := r.run("exec", "e1", "/bin/true"); code == 0 || !strings.Contains(errs, "stopped") {
 				t.Errorf("exec into a stopped container: exit %d %q", code, errs)
+			}
+		})
+	}
+}
+
+// TestOCIResources checks the spec's cgroup limits: pids.limit bounds the container's
+// processes and memory.limit is its kernel's limit, both as `events --stats` reports them
+// in runc's format; as root the container's processes are in the cgroup the spec names,
+// with its CPU quota, and the cgroup goes with the container.
+func TestOCIResources(t *testing.T) {
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			mem := int64(96 << 20)
+			quota, period := int64(50000), uint64(100000)
+			cg := fmt.Sprintf("/sbxtest-%d", time.Now().UnixNano())
+			bundle := ociBundle(t, func(s *spec.Spec) {
+				// The inner shell forks until it cannot (and dies of it).
+				s.Process.Args = []string{"/bin/sh", "-c", `echo "cpus $(busybox nproc)"; /bin/sh -c 'while :; do sleep 30 & done'; echo spawned; exec sleep 30`}
+				s.Linux.Resources = &spec.Resources{Memory: &spec.Memory{Limit: &mem}, Pids: &spec.Pids{Limit: 6},
+					CPU: &spec.CPU{Quota: &quota, Period: &period, Cpus: "0"}}
+				s.Linux.CgroupsPath = cg
+			})
+			r := newRuncCLI(t, u)
+			if _, errs, code := r.run("create", "--bundle", bundle, "r1"); code != 0 {
+				t.Fatalf("create: %d %s", code, errs)
+			}
+			defer r.run("delete", "--force", "r1")
+			if _, errs, code := r.run("start", "r1"); code != 0 {
+				t.Fatalf("start: %d %s", code, errs)
+			}
+			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "spawned"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the container never got past its forks: %q", r.output())
+				}
+			}
+			out, errs, code := r.run("events", "--stats", "r1")
+			var ev struct {
+				Type, ID string
+				Data     struct {
+					CPU struct {
+						Usage struct{ Total uint64 }
+					}
+					Memory struct {
+						Usage struct{ Limit, Usage uint64 }
+					}
+					Pids struct{ Current, Limit uint64 }
+				}
+			}
+			if code != 0 || json.Unmarshal([]byte(out), &ev) != nil {
+				t.Fatalf("events --stats: exit %d %q %s", code, out, errs)
+			}
+			if ev.Type != "stats" || ev.ID != "r1" || ev.Data.Memory.Usage.Limit != uint64(mem) || ev.Data.Memory.Usage.Usage == 0 ||
+				ev.Data.Pids.Limit != 6 || ev.Data.Pids.Current < 2 || ev.Data.Pids.Current > 6 || ev.Data.CPU.Usage.Total == 0 {
+				t.Errorf("events --stats = %s, want memory limit %d in use, at most 6 processes of 6, CPU time", out, mem)
+			}
+			if !strings.Contains(r.output(), "cpus 1\n") {
+				t.Errorf("cpu.cpus 0: the container sees other CPUs: %q", r.output())
+			}
+			if !strings.Contains(r.output(), "can't fork") {
+				t.Errorf("forks beyond pids.limit did not fail: %q", r.output())
+			}
+			if os.Getuid() == 0 && u.Name == "self" {
+				st := r.state("r1")
+				procs, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", cg, "cgroup.procs"))
+				if v2 := filepath.Join("/sys/fs/cgroup", cg, "cgroup.procs"); err != nil {
+					procs, err = os.ReadFile(v2)
+				}
+				if err != nil || !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(st.Pid)) {
+					t.Errorf("the container's process %d is not in cgroup %s: %q (%v)", st.Pid, cg, procs, err)
+				}
+				if q, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpu", cg, "cpu.cfs_quota_us")); err == nil && strings.TrimSpace(string(q)) != "50000" {
+					t.Errorf("cgroup %s: cpu.cfs_quota_us = %q, want 50000", cg, q)
+				}
+			}
+			r.run("delete", "--force", "r1")
+			for _, d := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup"} {
+				if _, err := os.Stat(filepath.Join(d, cg)); err == nil {
+					t.Errorf("cgroup %s outlived the container", filepath.Join(d, cg))
+				}
 			}
 		})
 	}

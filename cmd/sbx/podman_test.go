@@ -270,3 +270,31 @@ func BenchmarkPodmanRunTrue(b *testing.B) {
 		}
 	}
 }
+
+// TestPodmanStats: as root, Podman accounts an sbx container by the cgroup its spec names
+// (the container's processes, sbx's own included, join it), so `podman stats` shows its
+// memory against the limit given with --memory, its processes and CPU time. Rootless
+// Podman with the cgroupfs manager has no cgroups to read (as with runc).
+func TestPodmanStats(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("rootless Podman with cgroupfs keeps no statistics")
+	}
+	u := sbxtest.Users()[0]
+	p := newPodman(t, u, sbxRuncLink(t))
+	imgDir := t.TempDir()
+	os.Chmod(imgDir, 0o755)
+	tar := busyboxTar(t, imgDir)
+	if r := p.run("import", tar, "localhost/sbxtest:busybox"); r.Code != 0 {
+		t.Fatalf("podman import: exit %d %s", r.Code, r.Stderr)
+	}
+	name := fmt.Sprintf("sbxtest-stats-%d", time.Now().UnixNano())
+	if r := p.run("run", "-d", "--network", "none", "--memory", "64m", "--name", name, "localhost/sbxtest:busybox", "/bin/sleep", "60"); r.Code != 0 {
+		t.Fatalf("run -d: exit %d %s", r.Code, r.Stderr)
+	}
+	defer p.run("rm", "-f", "-t", "0", name)
+	r := p.run("stats", "--no-stream", "--format", "{{.MemUsage}}|{{.PIDs}}|{{.CPU}}", name)
+	f := strings.Split(strings.TrimSpace(r.Stdout), "|")
+	if r.Code != 0 || len(f) != 3 || !strings.HasSuffix(f[0], "/ 67.11MB") || strings.HasPrefix(f[0], "0B") || f[1] == "0" || f[1] == "--" {
+		t.Errorf("podman stats: exit %d %q %s; want memory in use of 67.11MB and processes", r.Code, r.Stdout, r.Stderr)
+	}
+}

@@ -23,7 +23,8 @@ type xvfb struct {
 }
 
 // startAuthXvfb starts Xvfb on a free display (its socket and lock file absent), requiring the
-// cookie in a fresh Xauthority file; args are extra server options.
+// cookie in a fresh Xauthority file; args are extra server options. -noreset: Xvfb would
+// otherwise reset when its last client leaves and refuse the next one for a moment.
 func startAuthXvfb(t *testing.T, dir string, args ...string) *xvfb {
 	t.Helper()
 	for _, tool := range []string{"Xvfb", "xauth", "import", "compare"} {
@@ -49,7 +50,7 @@ func startAuthXvfb(t *testing.T, dir string, args ...string) *xvfb {
 			t.Fatalf("xauth: %v: %s", err, out)
 		}
 		os.Chmod(x.auth, 0o644)
-		x.cmd = exec.Command("Xvfb", append([]string{x.display, "-auth", x.auth, "-nolisten", "tcp", "-screen", "0", "320x240x24"}, args...)...)
+		x.cmd = exec.Command("Xvfb", append([]string{x.display, "-auth", x.auth, "-nolisten", "tcp", "-noreset", "-screen", "0", "320x240x24"}, args...)...)
 		if err := x.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -69,9 +70,9 @@ func (x *xvfb) env() []string {
 	return append(os.Environ(), "DISPLAY="+x.display, "XAUTHORITY="+x.auth)
 }
 
-// screenshot runs argv until it drew (the screen differs from blank) and settled, grabs the
-// screen, and stops it.
-func (x *xvfb) screenshot(t *testing.T, png, blank string, settle time.Duration, argv ...string) {
+// screenshot runs argv until its window (named window) is mapped and the screen has
+// stopped changing, grabs the screen, and stops it.
+func (x *xvfb) screenshot(t *testing.T, png, blank, window string, argv ...string) {
 	t.Helper()
 	grab := func() {
 		imp := exec.Command("import", "-window", "root", png)
@@ -98,18 +99,42 @@ func (x *xvfb) screenshot(t *testing.T, png, blank string, settle time.Duration,
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		grab()
-		if differingPixels(t, blank, png) > 500 {
-			break
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() { cmd.Process.Kill(); <-exited }()
+	for deadline := time.Now().Add(30 * time.Second); !x.viewable(window); time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("%v exited before its window %q showed: %s", argv, window, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: no viewable window %q within 30 s: %s", argv, window, stderr.String())
 		}
 	}
-	time.Sleep(settle)
+	// Mapped is not drawn: wait until two grabs in a row are the same picture.
+	prev := png + ".prev.png"
 	grab()
-	if cmd.ProcessState != nil {
-		t.Fatalf("%v exited early: %s", argv, stderr.String())
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		os.Rename(png, prev)
+		time.Sleep(150 * time.Millisecond)
+		grab()
+		if differingPixels(t, blank, png) > 500 && differingPixels(t, prev, png) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: the screen did not settle within 20 s", argv)
+		}
 	}
+	os.Remove(prev)
+}
+
+// viewable reports whether a window named name is mapped and viewable.
+func (x *xvfb) viewable(name string) bool {
+	cmd := exec.Command("xwininfo", "-name", name)
+	cmd.Env = x.env()
+	out, err := cmd.Output()
+	return err == nil && strings.Contains(string(out), "Map State: IsViewable")
 }
 
 // differingPixels counts the pixels that differ between two screenshots.
@@ -133,13 +158,15 @@ func differingPixels(t *testing.T, a, b string) int {
 // zenity is a GTK3 app.
 func TestX11Apps(t *testing.T) {
 	bin := sbxtest.Binary(t)
+	// window names the app's window once it is ready: xterm's shell renames it after
+	// printing its line.
 	type app struct {
 		argv   []string
-		settle time.Duration
+		window string
 	}
-	xeyes := app{[]string{"xeyes"}, 300 * time.Millisecond}
-	xterm := app{[]string{"xterm", "-geometry", "30x6+0+0", "-e", "/bin/sh", "-c", "test -t 0 && echo hello from $(id -un); sleep 30"}, 500 * time.Millisecond}
-	zenity := app{[]string{"zenity", "--info", "--text=hello", "--width=200"}, time.Second} // GTK3
+	xeyes := app{[]string{"xeyes"}, "xeyes"}
+	xterm := app{[]string{"xterm", "-geometry", "30x6+0+0", "-e", "/bin/sh", "-c", `test -t 0 && echo hello from $(id -un); printf '\033]2;sbx-ready\007'; sleep 30`}, "sbx-ready"}
+	zenity := app{[]string{"zenity", "--info", "--text=hello", "--width=200", "--title=sbx-zenity"}, "sbx-zenity"} // GTK3
 	cases := []struct {
 		name  string
 		shm   string
@@ -174,8 +201,8 @@ func TestX11Apps(t *testing.T) {
 					}
 					native := filepath.Join(dir, app[0]+"-native.png")
 					sandboxed := filepath.Join(dir, app[0]+"-sbx.png")
-					x.screenshot(t, native, blank, a.settle, u.Wrap(app)...)
-					x.screenshot(t, sandboxed, blank, a.settle, u.Wrap(append([]string{bin, "run", "--profile", "xterm", "--"}, app...))...)
+					x.screenshot(t, native, blank, a.window, u.Wrap(app)...)
+					x.screenshot(t, sandboxed, blank, a.window, u.Wrap(append([]string{bin, "run", "--profile", "xterm", "--"}, app...))...)
 					const threshold = 320 * 240 / 100 // 1% of the screen
 					drawn := differingPixels(t, blank, sandboxed)
 					if drawn < 500 {
@@ -257,5 +284,75 @@ func BenchmarkX11Drawing(b *testing.B) {
 		if sandboxed[name] > 0 {
 			b.ReportMetric(native[name]/sandboxed[name], key+"-slowdown")
 		}
+	}
+}
+
+// TestX11Nested runs apps under sbx with x11 = "nested" on the user's display (Xvfb): they
+// get an X server of their own (Xephyr, a window titled "sbx: <profile>" on the user's
+// display), cannot reach the user's display, and the nested server is gone afterwards.
+func TestX11Nested(t *testing.T) {
+	for _, tool := range []string{"Xephyr", "xwininfo", "xdpyinfo", "xeyes"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (make test installs it)", tool)
+		}
+	}
+	bin := sbxtest.Binary(t)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "sbx-nested-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			os.Chmod(dir, 0o755)
+			x := startAuthXvfb(t, dir)
+			prof := filepath.Join(dir, "nestedx.toml")
+			os.WriteFile(prof, []byte("description = \"nested\"\n[display]\nx11 = \"nested\"\n"), 0o644)
+			run := func(argv ...string) *exec.Cmd {
+				full := u.Wrap(append([]string{"env", "DISPLAY=" + x.display, "XAUTHORITY=" + x.auth, bin},
+					sbxtest.WithPlatform(append([]string{"run", "--profile", prof, "--"}, argv...))...))
+				return exec.Command(full[0], full[1:]...)
+			}
+			out, err := run("/bin/sh", "-c", "echo display=$DISPLAY; xwininfo -root | grep Width; "+
+				"xdpyinfo -display "+x.display+" >/dev/null 2>&1 && echo user display reachable || echo user display unreachable").CombinedOutput()
+			if err != nil {
+				t.Fatalf("sbx run: %v\n%s", err, out)
+			}
+			got := string(out)
+			if strings.Contains(got, "display="+x.display+"\n") || !strings.Contains(got, "Width: 1024") ||
+				!strings.Contains(got, "user display unreachable") {
+				t.Fatalf("inside a nested display, got:\n%s\nwant another display than %s, 1024 pixels wide, and the user's display unreachable", got, x.display)
+			}
+			disp := strings.TrimPrefix(strings.Fields(got)[0], "display=")
+			// The nested server is a window on the user's display while an app runs.
+			app := run("xeyes")
+			var stderr strings.Builder
+			app.Stderr = &stderr
+			if err := app.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { app.Wait(); close(exited) }()
+			for deadline := time.Now().Add(30 * time.Second); !x.viewable("sbx: nestedx"); time.Sleep(100 * time.Millisecond) {
+				select {
+				case <-exited:
+					t.Fatalf("xeyes under sbx exited: %s", stderr.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no window \"sbx: nestedx\" on the user's display within 30 s: %s", stderr.String())
+				}
+			}
+			app.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(20 * time.Second):
+				app.Process.Kill()
+				t.Fatal("sbx run did not end on SIGINT")
+			}
+			if _, err := os.Stat("/tmp/.X11-unix/X" + strings.TrimPrefix(disp, ":")); err == nil {
+				t.Errorf("the nested server's socket %s outlived the sandbox", disp)
+			}
+		})
 	}
 }

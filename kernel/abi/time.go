@@ -5,8 +5,8 @@ import "encoding/binary"
 // Timeval is struct __kernel_old_timeval (include/uapi/linux/time_types.h): the timeval
 // of gettimeofday(2), setitimer(2) and utimes(2) on x86-64.
 type Timeval struct {
-	Sec  int64 // tv_sec
-	Usec int64 // tv_usec
+	Sec  int64 `c:"tv_sec"`
+	Usec int64 `c:"tv_usec"`
 }
 
 // SizeofTimeval is sizeof(struct __kernel_old_timeval).
@@ -25,8 +25,8 @@ func DecodeTimeval(b []byte) Timeval {
 
 // Timespec is struct __kernel_timespec (include/uapi/linux/time_types.h).
 type Timespec struct {
-	Sec  int64 // tv_sec
-	Nsec int64 // tv_nsec
+	Sec  int64 `c:"tv_sec"`
+	Nsec int64 `c:"tv_nsec"`
 }
 
 // SizeofTimespec is sizeof(struct __kernel_timespec).
@@ -46,8 +46,8 @@ func DecodeTimespec(b []byte) Timespec {
 // Itimerval is struct __kernel_old_itimerval (include/uapi/linux/time_types.h), of
 // getitimer(2) and setitimer(2): the interval comes first.
 type Itimerval struct {
-	Interval Timeval // it_interval
-	Value    Timeval // it_value
+	Interval Timeval `c:"it_interval"`
+	Value    Timeval `c:"it_value"`
 }
 
 // SizeofItimerval is sizeof(struct __kernel_old_itimerval).
@@ -67,8 +67,8 @@ func DecodeItimerval(b []byte) Itimerval {
 // Itimerspec is struct __kernel_itimerspec (include/uapi/linux/time_types.h), of
 // timer_settime(2) and timerfd_settime(2): the interval comes first.
 type Itimerspec struct {
-	Interval Timespec // it_interval
-	Value    Timespec // it_value
+	Interval Timespec `c:"it_interval"`
+	Value    Timespec `c:"it_value"`
 }
 
 // SizeofItimerspec is sizeof(struct __kernel_itimerspec).

@@ -23,7 +23,7 @@ const cowChunk = 2 << 20
 func (m *MM) breakCOWLocked(v *VMA, addr uint64) error {
 	if v.lazy == nil && m.mf.Exclusive(v.memOff, int64(v.End-v.Start)) {
 		v.cow = false
-		if err := m.as.Protect(v.Start, v.End-v.Start, v.Prot); err != nil {
+		if err := m.protectLocked(v.Start, v.End, v.Prot); err != nil {
 			return err
 		}
 		m.mergeLocked()
@@ -40,29 +40,39 @@ func (m *MM) breakCOWLocked(v *VMA, addr uint64) error {
 		if err := m.fillLocked(v, lo, hi); err != nil {
 			return err
 		}
-		defer func() {
-			if !v.cow {
-				v.lazy.dec()
-				v.lazy = nil
-			}
-		}()
 	}
 	if m.mf.Exclusive(v.memOff, size) {
 		v.cow = false
-		return m.as.Protect(lo, hi-lo, v.Prot)
+		m.dropLazy(v)
+		if err := m.ensureMappedLocked(v, lo, hi); err != nil {
+			return err
+		}
+		return m.protectLocked(lo, hi, v.Prot)
 	}
 	off, err := m.mf.Allocate(size)
 	if err != nil {
 		return err
 	}
-	m.mf.copyData(off, v.memOff, size)
-	if err := m.as.MapFile(lo, hi-lo, off, v.Prot); err != nil {
+	if err := m.mf.touch(off, size); err != nil {
+		m.mf.Free(off, size)
+		return err
+	}
+	if err := m.mf.CopyData(off, v.memOff, size); err != nil {
 		m.mf.Free(off, size)
 		return err
 	}
 	m.mf.DecRef(v.memOff, size)
 	v.memOff, v.cow = off, false
-	return nil
+	m.dropLazy(v)
+	return m.mapRangeLocked(v, lo, hi)
+}
+
+// dropLazy makes v, whose pages are all filled, an ordinary private VMA.
+func (m *MM) dropLazy(v *VMA) {
+	if v.lazy != nil {
+		v.lazy.dec()
+		v.lazy = nil
+	}
 }
 
 // writableCOWLocked reports whether a fault at addr is a write to a copy-on-write page

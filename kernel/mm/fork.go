@@ -55,12 +55,16 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 				c.releaseLocked()
 				return nil, err
 			}
-			m.mf.copyData(off, v.memOff, size)
+			if err := m.mf.CopyData(off, v.memOff, size); err != nil {
+				m.mf.Free(off, size)
+				c.releaseLocked()
+				return nil, err
+			}
 			w.memOff = off
 		default:
 			m.mf.IncRef(v.memOff, size)
 			if !v.cow && v.Prot&platform.ProtWrite != 0 {
-				if err := m.as.Protect(v.Start, v.End-v.Start, v.Prot&^platform.ProtWrite); err != nil {
+				if err := m.protectLocked(v.Start, v.End, v.Prot&^platform.ProtWrite); err != nil {
 					m.mf.DecRef(v.memOff, size)
 					c.releaseLocked()
 					return nil, err
@@ -68,7 +72,6 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 			}
 			v.cow, w.cow = true, true
 		}
-		prot := w.platformProt()
 		if v.lazy != nil {
 			// The child fills what the parent had not, and faults in its own mappings.
 			l := v.lazy
@@ -86,10 +89,9 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 				}
 				l.fill.mu.Unlock()
 			}
-			prot = 0
 		}
 		c.vmas = append(c.vmas, &w)
-		if err := as.MapFile(w.Start, w.End-w.Start, w.memOff, prot); err != nil {
+		if err := c.mapRange(&w, w.Start, w.End, false); err != nil {
 			c.releaseLocked()
 			return nil, err
 		}
@@ -108,22 +110,31 @@ func (m *MM) releaseLocked() {
 	}
 }
 
-// copyData copies [src, src+n) to [dst, dst+n), skipping holes.
-func (mf *MemoryFile) copyData(dst, src, n int64) {
+// CopyData copies [src, src+n) to [dst, dst+n) of the memory file, skipping holes (and
+// untouched chunks), which the destination keeps as they are.
+func (mf *MemoryFile) CopyData(dst, src, n int64) error {
 	fd := int(mf.file.Fd())
-	end := src + n
-	for pos := src; pos < end; {
-		data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
-		if err != nil || data >= end {
-			return
+	for _, r := range mf.runs(src, n) {
+		if r.phys < 0 {
+			continue
 		}
-		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
-		if err != nil || hole > end {
-			hole = end
+		end := r.phys + r.len
+		for pos := r.phys; pos < end; {
+			data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+			if err != nil || data >= end {
+				break
+			}
+			hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+			if err != nil || hole > end {
+				hole = end
+			}
+			if err := mf.WriteAt(mf.data[data:hole], dst+(r.off-src)+(data-r.phys)); err != nil {
+				return err
+			}
+			pos = hole
 		}
-		copy(mf.Slice(dst+(data-src), hole-data), mf.Slice(data, hole-data))
-		pos = hole
 	}
+	return nil
 }
 
 // nullAS stands in for a platform address space while an MM is built before it may have
@@ -131,10 +142,11 @@ func (mf *MemoryFile) copyData(dst, src, n int64) {
 // stay intact, and only then gives it the old image's platform address space (Adopt).
 type nullAS struct{}
 
-func (nullAS) MapFile(uint64, uint64, int64, platform.Prot) error { return nil }
-func (nullAS) Unmap(uint64, uint64) error                         { return nil }
-func (nullAS) Protect(uint64, uint64, platform.Prot) error        { return nil }
-func (nullAS) Release()                                           {}
+func (nullAS) MapFile(uint64, uint64, int64, platform.Prot) error          { return nil }
+func (nullAS) MapHostFile(uint64, uint64, int, int64, platform.Prot) error { return nil }
+func (nullAS) Unmap(uint64, uint64) error                                  { return nil }
+func (nullAS) Protect(uint64, uint64, platform.Prot) error                 { return nil }
+func (nullAS) Release()                                                    {}
 
 // NewDetached returns an empty address space with no platform address space yet (Adopt
 // gives it one).
@@ -165,18 +177,10 @@ func (m *MM) Adopt(as platform.AddressSpace) error {
 		return err
 	}
 	m.as = as
+	m.mapped = nil
 	for _, v := range m.vmas {
-		prot := v.platformProt()
-		if v.lazy != nil {
-			prot = 0
-		}
-		if err := as.MapFile(v.Start, v.End-v.Start, v.memOff, prot); err != nil {
+		if err := m.mapRange(v, v.Start, v.End, false); err != nil {
 			return err
-		}
-		if v.lazy != nil {
-			if err := m.protectRunsLocked(v, v.Start, v.End, v.platformProt()); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -44,12 +44,25 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 			v = m.vmaAtLocked(a)
 		}
 		hi := min(end, v.End)
+		if v.host != nil {
+			b, err := v.host.Bytes(v.FileOff+int64(a-v.Start), int64(hi-a))
+			if err != nil {
+				return out, unix.EFAULT
+			}
+			out = append(out, b)
+			a = hi
+			continue
+		}
 		if v.lazy != nil {
 			if err := m.fillLocked(v, pageDown(a), pageUp(hi)); err != nil {
 				return out, unix.EFAULT
 			}
 		}
-		out = append(out, m.mf.Slice(v.memOff+int64(a-v.Start), int64(hi-a)))
+		bufs, err := m.mf.Slices(v.memOff+int64(a-v.Start), int64(hi-a))
+		if err != nil {
+			return out, unix.EFAULT
+		}
+		out = append(out, bufs...)
 		a = hi
 	}
 	if end != addr+uint64(n) {

@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"github.com/sbx-dev/sbx/platform"
-	"golang.org/x/sys/unix"
 )
 
 // Lazily filled private file mappings.
@@ -114,7 +113,7 @@ func (m *MM) fillLocked(v *VMA, lo, hi uint64) error {
 			j++
 		}
 		off := l.base + int64(i)*PageSize
-		if _, err := l.src.ReadAt(m.mf.Slice(off, int64(j-i)*PageSize), l.fileBase+int64(i)*PageSize); err != nil && err != errEOF {
+		if err := m.mf.fillFrom(l.src, off, int64(j-i)*PageSize, l.fileBase+int64(i)*PageSize); err != nil {
 			return err
 		}
 		bits.setRange(i, j)
@@ -135,6 +134,18 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 	defer m.mu.Unlock()
 	if m.faultGen.Load() != gen {
 		return true
+	}
+	if v := m.vmaAtLocked(addr); v != nil && v.Prot != 0 && !m.mapped.contains(addr) {
+		// The first access here in this address space: the chunk gets physical space (if
+		// no one touched it before) and is mapped. A lazy VMA goes on to fill the page.
+		lo, hi := v.chunkAround(addr)
+		if m.ensureMappedLocked(v, lo, hi) != nil {
+			return false
+		}
+		if v.lazy == nil || v.lazy.mappedAt(v, addr) {
+			m.faultGen.Add(1)
+			return true
+		}
 	}
 	if v := m.writableCOWLocked(addr); v != nil && (v.lazy == nil || v.lazy.mappedAt(v, addr)) {
 		if m.breakCOWLocked(v, addr) != nil {
@@ -157,6 +168,9 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 	if err := m.fillLocked(v, lo, hi); err != nil {
 		return false
 	}
+	if err := m.ensureMappedLocked(v, lo, hi); err != nil {
+		return false
+	}
 	first, end := v.lazyPages(lo, hi)
 	for i := first; i < end; {
 		if l.mapped.get(i) {
@@ -168,7 +182,7 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 			j++
 		}
 		start := lo + uint64(i-first)*PageSize
-		if err := m.as.Protect(start, uint64(j-i)*PageSize, v.platformProt()); err != nil {
+		if err := m.protectLocked(start, start+uint64(j-i)*PageSize, v.platformProt()); err != nil {
 			return false
 		}
 		l.mapped.setRange(i, j)
@@ -183,7 +197,7 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 // PROT_NONE until their first fault).
 func (m *MM) protectRunsLocked(v *VMA, lo, hi uint64, prot platform.Prot) error {
 	if v.lazy == nil {
-		return m.as.Protect(lo, hi-lo, prot)
+		return m.protectLocked(lo, hi, prot)
 	}
 	first, end := v.lazyPages(lo, hi)
 	for i := first; i < end; {
@@ -195,7 +209,8 @@ func (m *MM) protectRunsLocked(v *VMA, lo, hi uint64, prot platform.Prot) error 
 		for j < end && v.lazy.mapped.get(j) {
 			j++
 		}
-		if err := m.as.Protect(lo+uint64(i-first)*PageSize, uint64(j-i)*PageSize, prot); err != nil {
+		a := lo + uint64(i-first)*PageSize
+		if err := m.protectLocked(a, a+uint64(j-i)*PageSize, prot); err != nil {
 			return err
 		}
 		i = j
@@ -209,14 +224,13 @@ func (m *MM) protectRunsLocked(v *VMA, lo, hi uint64, prot platform.Prot) error 
 func (m *MM) discardLazyLocked(v *VMA, lo, hi uint64) error {
 	i, j := v.lazyPages(lo, hi)
 	if v.lazy.entry == nil {
-		off := v.memOff + int64(lo-v.Start)
-		_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, int64(hi-lo))
+		m.mf.punch(v.memOff+int64(lo-v.Start), int64(hi-lo))
 		v.lazy.fill.mu.Lock()
 		v.lazy.fill.bits.clearRange(i, j)
 		v.lazy.fill.mu.Unlock()
 	}
 	v.lazy.mapped.clearRange(i, j)
-	return m.as.Protect(lo, hi-lo, 0)
+	return m.protectLocked(lo, hi, 0)
 }
 
 // bitset is a fixed-size set of page indexes.

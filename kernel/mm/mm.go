@@ -2,17 +2,18 @@
 // about app memory, backed by ranges of the sandbox's memory file, and mirrored into a
 // platform.AddressSpace.
 //
-// Model: every VMA maps one contiguous range of the memory file. Private VMAs own their
+// Model: every VMA maps one contiguous range of virtual memory-file offsets, which get
+// physical space in the memory file only where touched (memfile.go). Private VMAs own their
 // range exclusively (freed when unmapped); shared VMAs hold a reference on a SharedRange
 // owned by a kernel file (tmpfs, memfd, shared anonymous memory) and never free it
-// themselves. Anonymous and shared mappings are made eagerly: the memory file is sparse, so
-// an untouched page costs nothing, and the app never faults on a valid access. Private file
+// themselves. The platform maps the touched parts of a VMA; the first access to another part
+// faults into the kernel, which touches and maps its chunk (spans.go). Private file
 // mappings are filled lazily, at the first fault or kernel access of each page (lazy.go), so
 // that a program's libraries are not copied in whole at every exec; any other fault means
 // SIGSEGV.
 //
-// Locking: MM.mu protects the VMA list, brk and the platform address space calls made on
-// its behalf. MemoryFile has its own lock, taken under MM.mu.
+// Locking: MM.mu protects the VMA list, the mapped spans, brk and the platform address
+// space calls made on its behalf. MemoryFile has its own locks, taken under MM.mu.
 package mm
 
 import (
@@ -46,6 +47,21 @@ type SyncSource interface {
 	SyncShared(off, length int64) error
 }
 
+// HostSource is a file whose pages may live in a host file of their own (a host-backed
+// memfd, shared with host processes): its shared mappings map that file through the
+// platform (MapHostFile) instead of the memory file; private ones copy from it as usual.
+type HostSource interface {
+	Source
+	// HostBacked reports whether the file's pages are in a host file now.
+	HostBacked() bool
+	// MapHost returns the host FD and the virtual memory-file offset naming [off,
+	// off+length) of the file (never touched: it keys futexes in shared mappings), holding
+	// a reference released by the returned function.
+	MapHost(off, length int64) (fd int, ident int64, release func(), err error)
+	// Bytes returns the kernel's view of [off, off+n) of the file (EFAULT past its end).
+	Bytes(off, n int64) ([]byte, error)
+}
+
 // VMA is one mapping.
 type VMA struct {
 	Start, End uint64
@@ -61,7 +77,9 @@ type VMA struct {
 	Source  Source
 	FileOff int64
 	// Name is what /proc/PID/maps shows: a path, "[heap]", "[stack]", or "".
-	Name     string
+	Name string
+	// AnonName is an anonymous mapping's PR_SET_VMA_ANON_NAME name (anonname.go).
+	AnonName string
 	Dev, Ino uint64
 	// lazy is the fill state of a lazily filled private file mapping (lazy.go); nil when
 	// the VMA's memory-file range is always valid.
@@ -72,6 +90,10 @@ type VMA struct {
 	// dontFork (MADV_DONTFORK) leaves the mapping out of a fork's child; wipeOnFork
 	// (MADV_WIPEONFORK) gives the child zero-filled memory in its place.
 	dontFork, wipeOnFork bool
+	// host is the source of a shared mapping of a host file (HostSource), hostFD its FD;
+	// memOff is then the file's identity range, never touched.
+	host   HostSource
+	hostFD int
 }
 
 // platformProt is the protection the platform gives v's pages (a lazy VMA's mapped ones).
@@ -116,6 +138,9 @@ type MM struct {
 
 	// limitAS and limitData are RLIMIT_AS and RLIMIT_DATA in bytes (SetLimits). protected by mu
 	limitAS, limitData uint64
+
+	// mapped is what the platform address space maps (spans.go). protected by mu
+	mapped spans
 
 	users users
 	// faultGen counts fault-time fills (see HandleFault).
@@ -303,20 +328,15 @@ func (m *MM) findFreeLowLocked(hint, length uint64) (uint64, error) {
 // minMmapAddr is vm.mmap_min_addr.
 const minMmapAddr = 0x10000
 
-// insertLocked adds v, which must not overlap, and mirrors it into the platform (a lazy
-// VMA inaccessible until its pages fault in).
+// insertLocked adds v, which must not overlap, and mirrors its touched parts into the
+// platform (a lazy VMA's inaccessible until its pages fault in), where nothing may be
+// mapped in its range.
 func (m *MM) insertLocked(v *VMA) error {
-	prot := v.platformProt()
 	if v.lazy != nil {
 		i, j := v.lazyPages(v.Start, v.End)
-		if v.lazy.entry != nil && v.lazy.allFilled(i, j) {
-			v.lazy.mapped.setRange(i, j) // page-cache pages filled already: no faults
-		} else {
-			prot = 0
-			v.lazy.mapped.clearRange(i, j)
-		}
+		v.lazy.mapped.clearRange(i, j)
 	}
-	if err := m.as.MapFile(v.Start, v.End-v.Start, v.memOff, prot); err != nil {
+	if err := m.mapRangeLocked(v, v.Start, v.End); err != nil {
 		return err
 	}
 	i := m.findLocked(v.Start)
@@ -365,7 +385,7 @@ func (m *MM) removeLocked(start, end uint64) error {
 	if j > i {
 		m.vmas = append(m.vmas[:i], m.vmas[j:]...)
 	}
-	return m.as.Unmap(start, end-start)
+	return m.unmapRangeLocked(start, end)
 }
 
 // MapOpts describes an mmap request after argument decoding.
@@ -442,7 +462,16 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	if v.MaxProt == 0 {
 		v.MaxProt = platform.ProtRead | platform.ProtWrite | platform.ProtExec
 	}
+	hs, isHost := o.Source.(HostSource)
+	isHost = isHost && o.Shared && hs.HostBacked()
 	switch ss, ok := o.Source.(SharedSource); {
+	case isHost:
+		fd, ident, release, err := hs.MapHost(o.Offset, int64(length))
+		if err != nil {
+			return 0, err
+		}
+		v.memOff, v.host, v.hostFD = ident, hs, fd
+		v.release = &sharedRef{refs: 1, release: release}
 	case o.Shared && ok:
 		off, release, err := ss.MapShared(o.Offset, int64(length))
 		if err != nil {
@@ -473,7 +502,7 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		if o.Source != nil && o.Hold != nil {
 			v.lazy = newLazyFill(o.Source, o.Hold, off, o.Offset, int(length/PageSize))
 		} else if o.Source != nil {
-			if _, err := o.Source.ReadAt(m.mf.Slice(off, int64(length)), o.Offset); err != nil && err != errEOF {
+			if err := m.mf.fillFrom(o.Source, off, int64(length), o.Offset); err != nil {
 				m.mf.Free(off, int64(length))
 				return 0, err
 			}
@@ -488,11 +517,6 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	if err := m.insertLocked(v); err != nil {
 		m.dropLocked(v)
 		return 0, err
-	}
-	if v.lazy != nil && v.lazy.entry != nil {
-		if err := m.mapFilledLocked(v); err != nil {
-			return 0, err
-		}
 	}
 	return addr, nil
 }
@@ -566,7 +590,7 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 	var runProt platform.Prot
 	flush := func() error {
 		if runEnd > runStart {
-			return m.as.Protect(runStart, runEnd-runStart, runProt)
+			return m.protectLocked(runStart, runEnd, runProt)
 		}
 		return nil
 	}
@@ -600,7 +624,7 @@ func (m *MM) mergeLocked() {
 		if n := len(out); n > 0 {
 			p := out[n-1]
 			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
-				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.Source == v.Source &&
+				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.AnonName == v.AnonName && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
 				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork {
 				if v.release != nil {
@@ -688,7 +712,7 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 		moved = append(moved, m.vmas[j])
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
-	if err := m.as.Unmap(oldAddr, oldLen); err != nil {
+	if err := m.unmapRangeLocked(oldAddr, oldAddr+oldLen); err != nil {
 		return 0, err
 	}
 	var last *VMA
@@ -719,7 +743,13 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 	if v.Source != nil {
 		w.FileOff = v.FileOff + int64(v.End-v.Start)
 	}
-	if ss, ok := v.Source.(SharedSource); ok && v.Shared {
+	if v.host != nil {
+		fd, ident, release, err := v.host.MapHost(w.FileOff, int64(size))
+		if err != nil {
+			return err
+		}
+		w.memOff, w.host, w.hostFD, w.release = ident, v.host, fd, &sharedRef{refs: 1, release: release}
+	} else if ss, ok := v.Source.(SharedSource); ok && v.Shared {
 		off, release, err := ss.MapShared(w.FileOff, int64(size))
 		if err != nil {
 			return err
@@ -737,7 +767,7 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 		if v.lazy != nil && v.lazy.entry == nil {
 			w.lazy = newLazyFill(v.Source, v.lazy.hold, off, w.FileOff, int(size/PageSize))
 		} else if v.Source != nil {
-			if _, err := v.Source.ReadAt(m.mf.Slice(off, int64(size)), w.FileOff); err != nil && err != errEOF {
+			if err := m.mf.fillFrom(v.Source, off, int64(size), w.FileOff); err != nil {
 				m.mf.Free(off, int64(size))
 				return err
 			}
@@ -858,25 +888,27 @@ func (m *MM) discardLocked(v *VMA) error {
 	}
 	n := int64(v.End - v.Start)
 	if v.cow {
-		// Others may share the pages: this address space gets a fresh range instead.
+		// Others may share the pages: this address space gets a fresh range instead,
+		// untouched (mapped again at the next access).
 		off, err := m.mf.Allocate(n)
 		if err != nil {
 			return err
 		}
-		if err := m.as.MapFile(v.Start, v.End-v.Start, off, v.Prot); err != nil {
+		if err := m.unmapRangeLocked(v.Start, v.End); err != nil {
 			m.mf.Free(off, n)
 			return err
 		}
 		m.mf.DecRef(v.memOff, n)
 		v.memOff, v.cow = off, false
 	} else {
-		_ = unix.Fallocate(int(m.mf.File().Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, v.memOff, n)
+		m.mf.punch(v.memOff, n)
 	}
 	if v.Source != nil {
 		// Private file pages go back to the file's contents.
-		if _, err := v.Source.ReadAt(m.mf.Slice(v.memOff, n), v.FileOff); err != nil && err != errEOF {
+		if err := m.mf.fillFrom(v.Source, v.memOff, n, v.FileOff); err != nil {
 			return err
 		}
+		return m.mapRangeLocked(v, v.Start, v.End)
 	}
 	return nil
 }
@@ -1004,6 +1036,12 @@ func (m *MM) mapsLineLocked(v *VMA) string {
 	}
 	line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
 	name := v.Name
+	if v.AnonName != "" { // over "/dev/zero (deleted)" too
+		name = "[anon:" + v.AnonName + "]"
+		if v.Shared {
+			name = "[anon_shmem:" + v.AnonName + "]"
+		}
+	}
 	if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
 		name = "[heap]"
 	}
@@ -1122,4 +1160,17 @@ func (m *MM) SharedOffset(addr uint64) (int64, bool) {
 		return v.memOff + int64(addr-v.Start), true
 	}
 	return 0, false
+}
+
+// MapsWritableShared reports whether the address space has a shared mapping of src that
+// is or may become writable (Linux's VM_SHARED|VM_MAYWRITE: what F_SEAL_WRITE waits on).
+func (m *MM) MapsWritableShared(src Source) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		if v.Shared && v.MaxProt&platform.ProtWrite != 0 && v.Source == src {
+			return true
+		}
+	}
+	return false
 }

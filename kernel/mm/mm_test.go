@@ -17,6 +17,10 @@ func (r *recordingAS) MapFile(addr, length uint64, off int64, prot platform.Prot
 	r.maps++
 	return nil
 }
+func (r *recordingAS) MapHostFile(addr, length uint64, fd int, off int64, prot platform.Prot) error {
+	r.maps++
+	return nil
+}
 func (r *recordingAS) Unmap(addr, length uint64) error { r.unmaps++; return nil }
 func (r *recordingAS) Protect(addr, length uint64, prot platform.Prot) error {
 	r.protects++

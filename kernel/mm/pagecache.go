@@ -165,11 +165,12 @@ func (m *MM) mapCachedLocked(v *VMA, o MapOpts, length uint64) bool {
 	return true
 }
 
-// mapFilledLocked gives the pages of lazy VMA v that are already filled their protection
-// at once (a page-cache mapping of pages another process faulted in). Preconditions: m.mu held.
-func (m *MM) mapFilledLocked(v *VMA) error {
+// mapFilledLocked gives the pages of [lo, hi) of lazy VMA v that are already filled their
+// protection at once (a page-cache mapping of pages another process faulted in); the
+// platform maps [lo, hi). Preconditions: m.mu held.
+func (m *MM) mapFilledLocked(v *VMA, lo, hi uint64) error {
 	l := v.lazy
-	first, end := v.lazyPages(v.Start, v.End)
+	first, end := v.lazyPages(lo, hi)
 	l.fill.mu.Lock()
 	defer l.fill.mu.Unlock()
 	for i := first; i < end; {
@@ -181,7 +182,8 @@ func (m *MM) mapFilledLocked(v *VMA) error {
 		for j < end && l.fill.bits.get(j) && !l.mapped.get(j) {
 			j++
 		}
-		if err := m.as.Protect(v.Start+uint64(i-first)*PageSize, uint64(j-i)*PageSize, v.platformProt()); err != nil {
+		a := lo + uint64(i-first)*PageSize
+		if err := m.protectLocked(a, a+uint64(j-i)*PageSize, v.platformProt()); err != nil {
 			return err
 		}
 		l.mapped.setRange(i, j)

@@ -38,19 +38,24 @@ func (m *MM) Resident() RSS {
 // dataBytes counts the bytes of [off, off+n) that are not holes.
 func (mf *MemoryFile) dataBytes(off, n int64) int64 {
 	fd := int(mf.file.Fd())
-	end := off + n
 	var total int64
-	for pos := off; pos < end; {
-		data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
-		if err != nil || data >= end {
-			break
+	for _, r := range mf.runs(off, n) {
+		if r.phys < 0 {
+			continue
 		}
-		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
-		if err != nil || hole > end {
-			hole = end
+		end := r.phys + r.len
+		for pos := r.phys; pos < end; {
+			data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+			if err != nil || data >= end {
+				break
+			}
+			hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+			if err != nil || hole > end {
+				hole = end
+			}
+			total += hole - data
+			pos = hole
 		}
-		total += hole - data
-		pos = hole
 	}
 	return total
 }

@@ -15,12 +15,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// devices numbers for the kernel's own filesystems (major 0, like Linux's anonymous devices).
-var nextDev uint64 = 0x30
+// anonDevs numbers the devices of one kernel's own filesystems (major 0, like Linux's
+// anonymous devices).
+type anonDevs struct{ last uint64 }
 
-func anonDev() uint64 {
-	nextDev++
-	return unix.Mkdev(0, uint32(nextDev))
+func newAnonDevs() *anonDevs { return &anonDevs{last: 0x30} }
+
+func (d *anonDevs) next() uint64 {
+	d.last++
+	return unix.Mkdev(0, uint32(d.last))
 }
 
 // builder assembles the namespace.
@@ -33,10 +36,11 @@ type builder struct {
 	term  devfs.Terminal
 	uid   uint32
 	gid   uint32
+	devs  *anonDevs
 }
 
-func newRoot(mf *mm.MemoryFile) *vfs.Namespace {
-	_, root := tmpfs.New(mf, tmpfs.Options{Dev: anonDev(), Mode: 0o755})
+func newRoot(mf *mm.MemoryFile, devs *anonDevs) *vfs.Namespace {
+	_, root := tmpfs.New(mf, tmpfs.Options{Dev: devs.next(), Mode: 0o755})
 	return vfs.NewNamespace(root, "tmpfs", "sbx-root")
 }
 
@@ -101,7 +105,7 @@ func (b *builder) apply(m Mount) error {
 		return parent.Dentry.Inode().Mknod(name, unix.S_IFSOCK|0o666, 0, &vfs.Creds{FSUID: b.uid, FSGID: b.gid})
 	case MountFile:
 		// A small tmpfs holding the file, whose file is mounted over Path.
-		_, dir := tmpfs.New(b.mf, tmpfs.Options{Dev: anonDev(), Mode: 0o755})
+		_, dir := tmpfs.New(b.mf, tmpfs.Options{Dev: b.devs.next(), Mode: 0o755})
 		mode := m.Mode & 0o7777
 		if mode == 0 {
 			mode = 0o644
@@ -153,7 +157,8 @@ func (b *builder) apply(m Mount) error {
 		if mode == 0 {
 			mode = 0o1777
 		}
-		o := tmpfs.Options{Dev: anonDev(), Mode: mode}
+		// /dev/shm files are host-backed, as memfds are: apps hand them to host peers.
+		o := tmpfs.Options{Dev: b.devs.next(), Mode: mode, HostBacked: m.Path == "/dev/shm"}
 		if m.Owned {
 			o.UID, o.GID = b.uid, b.gid
 		}
@@ -173,7 +178,7 @@ func (b *builder) apply(m Mount) error {
 		pfs.SetMount(b.ns.Mount(at, pfs.Root(), "proc", "proc", false))
 		return nil
 	case MountDev:
-		root, err := devfs.New(b.mf, anonDev(), b.term, b.k, b.uid, b.gid)
+		root, err := devfs.New(b.mf, b.devs.next(), b.term, b.k, b.uid, b.gid)
 		if err != nil {
 			return err
 		}
@@ -184,7 +189,7 @@ func (b *builder) apply(m Mount) error {
 		b.ns.Mount(at, root, "devtmpfs", "devtmpfs", false)
 		return nil
 	case MountSys:
-		_, root := tmpfs.New(b.mf, tmpfs.Options{Dev: anonDev(), Mode: 0o555, Magic: 0x62656572})
+		_, root := tmpfs.New(b.mf, tmpfs.Options{Dev: b.devs.next(), Mode: 0o555, Magic: 0x62656572})
 		cpu, err := root.MkdirAll("devices/system/cpu", 0o755)
 		if err != nil {
 			return err
@@ -204,6 +209,37 @@ func (b *builder) apply(m Mount) error {
 			return err
 		}
 		b.ns.Mount(at, root, "sysfs", "sysfs", true)
+		return nil
+	case MountMask, MountReadOnly:
+		root := b.ns.Root()
+		// The path itself is covered, not what a final symlink names (runc refuses to
+		// follow one out of the root; inside the kernel's namespace there is no out).
+		at, err := b.ns.Resolve(m.Path, vfs.ResolveOpts{Root: root, Start: root, Follow: false})
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s path %s: %w", m.Kind, m.Path, err)
+		}
+		a, err := at.Dentry.Inode().Stat()
+		if err != nil {
+			return fmt.Errorf("%s path %s: %w", m.Kind, m.Path, err)
+		}
+		isDir := a.Mode&unix.S_IFMT == unix.S_IFDIR
+		if m.Kind == MountReadOnly {
+			b.ns.Mount(at, at.Dentry.Inode(), at.Mount.FSType, at.Mount.Source, true)
+			return nil
+		}
+		if isDir {
+			_, empty := tmpfs.New(b.mf, tmpfs.Options{Dev: b.devs.next(), Mode: 0o755})
+			b.ns.Mount(at, empty, "tmpfs", "tmpfs", true)
+			return nil
+		}
+		null, err := b.ns.Resolve("/dev/null", vfs.ResolveOpts{Root: root, Start: root, Follow: true})
+		if err != nil {
+			return fmt.Errorf("masking %s: the null device: %w", m.Path, err)
+		}
+		b.ns.Mount(at, null.Dentry.Inode(), null.Mount.FSType, null.Mount.Source, false)
 		return nil
 	}
 	return fmt.Errorf("unknown layout step %q for %s", m.Kind, m.Path)

@@ -52,6 +52,10 @@ type Config struct {
 	NetAddrs []string `json:"net_addrs,omitempty"`
 	// Seccomp installs the kernel's own host-syscall filter (tests may turn it off to debug).
 	NoSeccomp bool `json:"no_seccomp,omitempty"`
+	// Hold makes the kernel build the sandbox and serve execs, but run the program only
+	// when the control channel says "start" (an OCI runtime's startContainer hooks run in
+	// the sandbox first).
+	Hold bool `json:"hold,omitempty"`
 }
 
 // Mount kinds.
@@ -65,6 +69,13 @@ const (
 	MountDir     = "dir"     // an empty directory at Path in its parent filesystem (tmpfs parents only)
 	MountSocket  = "socket"  // a socket node at Path that the socket broker connects to the host
 	MountFile    = "file"    // a read-only file at Path holding Content (/etc/resolv.conf); Mode (default 0644); the app user's and writable when Owned
+	// MountMask hides what is at Path, as runc masks an OCI spec's maskedPaths: a file is
+	// covered by the null device, a directory by an empty read-only tmpfs; a missing Path
+	// is left alone.
+	MountMask = "mask"
+	// MountReadOnly makes what is at Path read-only (an OCI spec's readonlyPaths): the
+	// same files mounted again over themselves, read-only; a missing Path is left alone.
+	MountReadOnly = "readonly"
 )
 
 // Mount is one step of the sandbox's filesystem layout.

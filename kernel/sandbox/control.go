@@ -95,7 +95,7 @@ func sortedCounts(m map[string]uint64, limit int) []SyscallCount {
 	return out
 }
 
-func serveControl(k *kernel.Kernel, files *goferfs.Cache, userTTY *tty.Control) {
+func serveControl(k *kernel.Kernel, files *goferfs.Cache, userTTY *tty.Control, start func() error) {
 	f := os.NewFile(ControlFD, "control")
 	if f == nil {
 		return
@@ -171,6 +171,14 @@ func serveControl(k *kernel.Kernel, files *goferfs.Cache, userTTY *tty.Control) 
 			if err := k.Signal(pid, unix.Signal(req.Signal)); err != nil {
 				rep.Error = err.Error()
 			}
+		case "start":
+			// A held sandbox runs its program (Config.Hold); the reply says it runs.
+			if start == nil {
+				rep.Error = "the program runs already"
+			} else if err := start(); err != nil {
+				rep.Error = err.Error()
+			}
+			start = nil
 		default:
 			rep.Error = "unknown op"
 		}

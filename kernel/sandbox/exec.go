@@ -26,6 +26,8 @@ import (
 
 // ExecRequest describes the process to start.
 type ExecRequest struct {
+	// Path, when set, is the program to run (else Argv[0], looked up in PATH).
+	Path string   `json:"path,omitempty"`
 	Argv []string `json:"argv"`
 	Env  []string `json:"env"`
 	Cwd  string   `json:"cwd"`
@@ -130,7 +132,10 @@ func runExec(k *kernel.Kernel, ns *vfs.Namespace, req ExecRequest, stdio []int, 
 		t.FDs().InstallAt(int32(i), fd, false)
 		fd.DecRef()
 	}
-	path, err := lookPath(t, req.Argv[0], req.Env)
+	path, err := req.Path, error(nil)
+	if path == "" {
+		path, err = lookPath(t, req.Argv[0], req.Env)
+	}
 	if err == nil {
 		err = t.Execve(kernel.AtFDCWD, path, req.Argv, req.Env, true)
 	}

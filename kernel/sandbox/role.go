@@ -72,10 +72,11 @@ func readConfig() (*Config, error) {
 }
 
 func run(stderr io.Writer) (int, error) {
-	// What needs no configuration is done first: the launcher sends it only once the gofer
-	// is ready, and this overlaps with the gofer's start.
-	// No execve from here on may gain a capability. First: each drop stops and signals every
-	// thread, which costs least while the runtime has few.
+	running := time.Now()
+	// What needs no configuration is done first, while the launcher writes it.
+	// No execve from here on may gain a capability. role.Start has normally emptied the
+	// bounding set before sbx ran; where it could not, the drop happens here, first: each
+	// drop stops and signals every thread, which costs least while the runtime has few.
 	if err := gofer.DropBoundingSet(); err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
@@ -89,6 +90,7 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
+	primed := time.Now()
 	cfg, err := readConfig()
 	if err != nil {
 		return ExitFailure, err
@@ -96,9 +98,12 @@ func run(stderr io.Writer) (int, error) {
 	mark := func(string) {}
 	if cfg.Debug && cfg.DebugT0 != 0 {
 		t0 := time.Unix(0, cfg.DebugT0)
-		mark = func(what string) {
-			fmt.Fprintf(stderr, "sbx: start-up +%.1f ms: kernel: %s\n", float64(time.Since(t0).Microseconds())/1000, what)
+		markAt := func(what string, at time.Time) {
+			fmt.Fprintf(stderr, "sbx: start-up +%.1f ms: kernel: %s\n", float64(at.Sub(t0).Microseconds())/1000, what)
 		}
+		mark = func(what string) { markAt(what, time.Now()) }
+		markAt("running (its Go runtime started)", running)
+		markAt("capabilities bounded, memory file made", primed)
 	}
 	mark("configuration read")
 	choice, err := platform.Resolve(cfg.Platform)
@@ -111,12 +116,28 @@ func run(stderr io.Writer) (int, error) {
 	}
 	defer plat.Close()
 	mark("platform " + choice.Name + " ready")
+	// The kernel needs no host path from here on: it confines itself at once, while the
+	// gofer is still confining itself (the filesystem is built from the gofer's files).
+	var rules []seccomp.Rule
+	if !cfg.NoSeccomp {
+		rules = kernelFilter(choice.Constructor)
+	}
+	stubs, _ := plat.(stubExecutor)
+	var stub []byte
+	if stubs != nil {
+		stub = stubs.StubProgram()
+	}
+	if err := confine(rules, stub); err != nil {
+		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
+	}
+	if stubs != nil {
+		stubs.SetStubPath(StubPath)
+	}
+	mark("confined")
 	gc, err := gofer.NewClient(os.NewFile(GoferFD, "gofer"))
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
 	}
-	// Why: changes other programs make to watched host files reach the sandbox's inotify.
-	inotify.SetHostWatcher(goferfs.NewHostWatcher())
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr
@@ -127,7 +148,8 @@ func run(stderr io.Writer) (int, error) {
 	if cfg.Strace {
 		strace = stderr
 	}
-	ns := newRoot(mf)
+	devs := newAnonDevs()
+	ns := newRoot(mf, devs)
 	kplat := plat
 	if cfg.Debug {
 		kplat = &markPlatform{Platform: plat, mark: mark}
@@ -158,36 +180,35 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
+	// Why: changes other programs make to watched host files reach the sandbox's inotify.
+	ino := inotify.Of(k)
+	ino.SetHostWatcher(goferfs.NewHostWatcher(ino))
 	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
 	// foreground process group, and the launcher relays the signals the terminal sends.
 	var userTTY *tty.Control
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
 	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
-	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID}
+	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID, devs: devs}
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
 		}
 	}
-	var rules []seccomp.Rule
-	if !cfg.NoSeccomp {
-		rules = kernelFilter(choice.Constructor)
-	}
-	stubs, _ := plat.(stubExecutor)
-	var stub []byte
-	if stubs != nil {
-		stub = stubs.StubProgram()
-	}
 	mark("filesystem built")
-	if err := confine(rules, stub); err != nil {
-		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
+	// Held (Config.Hold), the program runs when the control channel says start; until then
+	// processes started from outside (startContainer hooks) run in the built sandbox.
+	var startReq chan chan error
+	var start func() error
+	if cfg.Hold {
+		startReq = make(chan chan error)
+		start = func() error {
+			done := make(chan error)
+			startReq <- done
+			return <-done
+		}
 	}
-	if stubs != nil {
-		stubs.SetStubPath(StubPath)
-	}
-	mark("confined")
-	go serveControl(k, b.files, userTTY)
+	go serveControl(k, b.files, userTTY, start)
 	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
 		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
 			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
@@ -204,6 +225,11 @@ func run(stderr io.Writer) (int, error) {
 	t, err := k.NewInitGroup(root, cwd)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
+	}
+	var started chan error
+	if startReq != nil {
+		go serveExec(k, ns)
+		started = <-startReq
 	}
 	pid := t.Group().PID
 	if installStdio(t, ns, userTTY) {
@@ -225,13 +251,22 @@ func run(stderr io.Writer) (int, error) {
 		}
 		var e unix.Errno
 		if errors.As(err, &e) {
-			return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], errnoText(e))
+			err = fmt.Errorf("cannot run %s: %v", cfg.Argv[0], errnoText(e))
+		} else {
+			err = fmt.Errorf("cannot run %s: %v", cfg.Argv[0], err)
 		}
-		return code, fmt.Errorf("cannot run %s: %v", cfg.Argv[0], err)
+		if started != nil {
+			started <- err
+		}
+		return code, err
 	}
 	mark("program loaded")
 	t.Run()
-	go serveExec(k, ns)
+	if started != nil {
+		close(started)
+	} else {
+		go serveExec(k, ns)
+	}
 	<-k.Done()
 	if mp, ok := kplat.(*markPlatform); ok {
 		mark("app exited (" + mp.summary() + ")")

@@ -64,6 +64,29 @@ type Listener struct {
 	next    uint64
 	pending []*Notif
 	closed  bool
+	// users counts the tasks whose filter chain holds this listener's filter; once it
+	// falls back to zero the listener reports POLLHUP (no one can notify any more).
+	// protected by mu
+	users int
+}
+
+// AddUser records one more task filtered by the listener's filter.
+func (l *Listener) AddUser() {
+	l.mu.Lock()
+	l.users++
+	l.mu.Unlock()
+}
+
+// DropUser records a task that no longer runs the filter (it exited); the last one hangs
+// the listener up.
+func (l *Listener) DropUser() {
+	l.mu.Lock()
+	l.users--
+	gone := l.users == 0
+	l.mu.Unlock()
+	if gone {
+		l.Queue.Notify(waiter.EventHUp)
+	}
 }
 
 // NewListener returns a listener with no notifications.
@@ -189,6 +212,9 @@ func (l *Listener) Readiness(mask uint32) uint32 {
 		case notifSent:
 			r |= waiter.EventOut | pollWrNorm
 		}
+	}
+	if l.users == 0 {
+		r |= waiter.EventHUp // seccomp_notify_poll: the filter has no users left
 	}
 	return r & mask
 }

@@ -13,6 +13,12 @@ import (
 // root (all user IDs non-zero, or the effective one) drops them as Linux does on setuid.
 func capSets(t *kernel.Task, c *vfs.Creds) [3]uint64 {
 	var caps [3]uint64
+	if !t.Group().UserNS().IsRoot() {
+		if c.Caps != nil {
+			caps = *c.Caps // IDs inside a user namespace do not change them here
+		}
+		return caps
+	}
 	if c.Caps != nil {
 		caps = *c.Caps
 	} else if c.EUID == 0 {
@@ -44,7 +50,7 @@ func Capset(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if pid != 0 && int32(pid) != t.TID {
+	if pid != 0 && int32(pid) != t.VisibleTID() {
 		return 0, unix.EPERM // only a thread's own sets can change
 	}
 	b := make([]byte, 12*words)
@@ -119,7 +125,7 @@ func Capget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	c := t.Creds()
 	if pid != 0 {
-		tg := t.Kernel().GroupByPID(int32(pid))
+		tg := t.GroupByPID(int32(pid))
 		if tg == nil {
 			return 0, unix.ESRCH
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,7 +30,7 @@ func Clone(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // childPidfd gives the parent of a new child a pidfd for it (CLONE_PIDFD), written as an
 // int at addr.
 func childPidfd(t *kernel.Task, tid int32, addr uint64) error {
-	tg := t.Kernel().GroupByPID(tid)
+	tg := t.GroupByPID(tid)
 	if tg == nil {
 		return unix.ESRCH
 	}
@@ -107,9 +108,8 @@ func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	if a[3] != 0 {
-		ru := make([]byte, 144)
-		putTimeval(ru[0:], r.User)
-		putTimeval(ru[16:], r.Sys)
+		ru := make([]byte, abi.SizeofRusage)
+		(&abi.Rusage{Utime: abiTimeval(r.User), Stime: abiTimeval(r.Sys)}).Encode(ru)
 		if _, err := t.CopyOut(a[3], ru); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -147,7 +147,7 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		pid = p.tg.PID
+		pid = t.PIDOf(p.tg)
 		// On a non-blocking pidfd, a wait that would block says EAGAIN instead.
 		pidfdNonblock = fd.StatusFlags()&unix.O_NONBLOCK != 0 && opts&unix.WNOHANG == 0
 		fd.DecRef()

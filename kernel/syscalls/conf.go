@@ -75,9 +75,24 @@ func SchedRRGetInterval(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
-// I/O priorities (ioprio_set(2)): kept per process for ioprio_get; nothing schedules I/O
-// by them here.
-var ioprios sync.Map // *kernel.ThreadGroup -> uint32
+// procPolicies are a kernel's per-process I/O priorities (ioprio_set(2), kept for
+// ioprio_get; nothing schedules I/O by them here) and memory policies (set_mempolicy(2),
+// kept for get_mempolicy). A process's values are dropped when it exits.
+type procPolicies struct {
+	ioprios     sync.Map // *kernel.ThreadGroup -> uint32
+	mempolicies sync.Map // *kernel.ThreadGroup -> int32
+}
+
+func policiesOf(k *kernel.Kernel) *procPolicies {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *procPolicies {
+		p := &procPolicies{}
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) {
+			p.ioprios.Delete(tg)
+			p.mempolicies.Delete(tg)
+		})
+		return p
+	})
+}
 
 const (
 	ioprioWhoProcess = 1
@@ -126,8 +141,8 @@ func ioprioTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, err
 	return out, nil
 }
 
-func ioprioOf(tg *kernel.ThreadGroup) uint32 {
-	if v, ok := ioprios.Load(tg); ok {
+func ioprioOf(t *kernel.Task, tg *kernel.ThreadGroup) uint32 {
+	if v, ok := policiesOf(t.Kernel()).ioprios.Load(tg); ok {
 		return v.(uint32)
 	}
 	return 0 // IOPRIO_CLASS_NONE: follows the CPU nice value
@@ -139,9 +154,9 @@ func IoprioGet(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	best := ioprioOf(tgs[0])
+	best := ioprioOf(t, tgs[0])
 	for _, tg := range tgs[1:] {
-		if p := ioprioOf(tg); p != 0 && (best == 0 || p < best) {
+		if p := ioprioOf(t, tg); p != 0 && (best == 0 || p < best) {
 			best = p
 		}
 	}
@@ -178,7 +193,7 @@ func IoprioSet(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if tc.UID != c.EUID && tc.UID != c.UID && !capable(t, capSysNice) {
 			return 0, unix.EPERM
 		}
-		ioprios.Store(tg, prio)
+		policiesOf(t.Kernel()).ioprios.Store(tg, prio)
 	}
 	return 0, nil
 }
@@ -228,7 +243,7 @@ func SchedGetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	tg := t.Group()
 	if pid != 0 {
-		if task := t.Kernel().TaskByTID(pid); task != nil {
+		if task := t.TaskByTID(pid); task != nil {
 			tg = task.Group()
 		}
 	}
@@ -303,7 +318,7 @@ func SchedSetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	tg := t.Group()
 	if pid != 0 {
-		if task := t.Kernel().TaskByTID(pid); task != nil {
+		if task := t.TaskByTID(pid); task != nil {
 			tg = task.Group()
 		}
 	}
@@ -327,8 +342,6 @@ const (
 	mpolFAllowed  = 4
 	mpolMFValid   = 1<<0 | 1<<1 | 1<<2 // MPOL_MF_STRICT, MOVE, MOVE_ALL
 )
-
-var mempolicies sync.Map // *kernel.ThreadGroup -> int32
 
 // readNodes reads a nodemask of maxnode bits: whether it is empty, and EINVAL when it
 // names a node other than 0.
@@ -385,7 +398,7 @@ func SetMempolicy(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err := checkPolicy(a[0], empty); err != nil {
 		return 0, err
 	}
-	mempolicies.Store(t.Group(), int32(a[0]&^mpolModeFlags))
+	policiesOf(t.Kernel()).mempolicies.Store(t.Group(), int32(a[0]&^mpolModeFlags))
 	return 0, nil
 }
 
@@ -399,7 +412,7 @@ func GetMempolicy(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	mode := int32(mpolDefault)
-	if v, ok := mempolicies.Load(t.Group()); ok && flags&mpolFAddr == 0 {
+	if v, ok := policiesOf(t.Kernel()).mempolicies.Load(t.Group()); ok && flags&mpolFAddr == 0 {
 		mode = v.(int32)
 	}
 	switch {

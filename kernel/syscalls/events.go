@@ -1,10 +1,10 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/anon"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -69,11 +69,8 @@ func getTimerFD(t *kernel.Task, fdn uint64) (*vfs.FileDescription, *anon.TimerFD
 
 // putItimerspec writes a struct itimerspec (interval first, then value).
 func putItimerspec(t *kernel.Task, addr uint64, value, interval time.Duration) error {
-	var b [32]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(interval/time.Second))
-	binary.LittleEndian.PutUint64(b[8:], uint64(interval%time.Second))
-	binary.LittleEndian.PutUint64(b[16:], uint64(value/time.Second))
-	binary.LittleEndian.PutUint64(b[24:], uint64(value%time.Second))
+	var b [abi.SizeofItimerspec]byte
+	abi.Itimerspec{Interval: abiDuration(interval), Value: abiDuration(value)}.Encode(b[:])
 	if _, err := t.CopyOut(addr, b[:]); err != nil {
 		return unix.EFAULT
 	}
@@ -144,11 +141,13 @@ func EpollCtl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var events uint32
 	var data uint64
 	if op != unix.EPOLL_CTL_DEL {
-		var b [12]byte
+		var b [abi.SizeofEpollEvent]byte
 		if _, err := t.CopyIn(a[3], b[:]); err != nil {
 			return 0, unix.EFAULT
 		}
-		events, data = binary.LittleEndian.Uint32(b[0:]), binary.LittleEndian.Uint64(b[4:])
+		var ev abi.EpollEvent
+		ev.Decode(b[:])
+		events, data = ev.Events, ev.Data
 	}
 	epfd, err := getFD(t, a[0])
 	if err != nil {
@@ -198,7 +197,7 @@ func EpollCtl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 // epollEventSize is sizeof(struct epoll_event) on x86-64 (packed).
-const epollEventSize = 12
+const epollEventSize = abi.SizeofEpollEvent
 
 // maxEpollEvents is Linux's EP_MAX_EVENTS.
 const maxEpollEvents = (1<<31 - 1) / epollEventSize
@@ -224,8 +223,7 @@ func epollWait(t *kernel.Task, epfdn, evAddr uint64, maxEvents int32, deadline t
 		if len(evs) > 0 {
 			b := make([]byte, len(evs)*epollEventSize)
 			for i, e := range evs {
-				binary.LittleEndian.PutUint32(b[i*epollEventSize:], e.Events)
-				binary.LittleEndian.PutUint64(b[i*epollEventSize+4:], e.Data)
+				(&abi.EpollEvent{Events: e.Events, Data: e.Data}).Encode(b[i*epollEventSize:])
 			}
 			if _, err := t.CopyOut(evAddr, b); err != nil {
 				return 0, unix.EFAULT

@@ -9,6 +9,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
+	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -69,7 +70,7 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETSIG, unix.F_SETSIG, fGetownEx, fSetownEx:
 		return fcntlOwner(t, fd, int(cmd), a[2])
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
-		return fcntlSeals(fd, int(a[1]), uint32(a[2]))
+		return fcntlSeals(t, fd, int(a[1]), uint32(a[2]))
 	case unix.F_SETLEASE, unix.F_GETLEASE, unix.F_NOTIFY:
 		return 0, unix.EINVAL
 	}
@@ -83,9 +84,13 @@ type sealer interface {
 }
 
 // fcntlSeals implements F_ADD_SEALS and F_GET_SEALS: EINVAL for files without seals,
-// EPERM to add seals through a descriptor not open for writing.
-func fcntlSeals(fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) {
+// EPERM to add seals through a descriptor not open for writing, EBUSY for F_SEAL_WRITE
+// while a process maps the file shared and writable (memfd_create(2)).
+func fcntlSeals(t *kernel.Task, fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) {
 	s, ok := fd.Inode().(sealer)
+	if !ok {
+		s, ok = fd.Impl().(sealer) // a memfd received from a host peer
+	}
 	if !ok || fd.IsPath() {
 		return 0, unix.EINVAL
 	}
@@ -95,6 +100,13 @@ func fcntlSeals(fd *vfs.FileDescription, cmd int, seals uint32) (uint64, error) 
 	}
 	if !fd.Writable() {
 		return 0, unix.EPERM
+	}
+	if seals&tmpfs.SealWrite != 0 {
+		if cur, err := s.Seals(); err == nil && cur&tmpfs.SealSeal == 0 {
+			if mp, ok := fd.Impl().(interface{ MapSource() mm.Source }); ok && t.Kernel().WritableSharedMapped(mp.MapSource()) {
+				return 0, unix.EBUSY
+			}
+		}
 	}
 	return 0, s.AddSeals(seals)
 }
@@ -108,16 +120,30 @@ type lockRange struct {
 	pid        int32
 }
 
-var (
-	locksMu sync.Mutex
-	locks   = map[vfs.Inode][]lockRange{}
-	// lockQueue wakes waiters (F_SETLKW, blocking flock) whenever locks are released.
-	lockQueue  waiter.Queue
-	lockHookOn sync.Once
-)
+// lockTable is one kernel's record locks and flocks (kernel.StateOf), so two sandboxes in
+// one process never see each other's locks.
+type lockTable struct {
+	mu sync.Mutex
+	// records are the fcntl record locks by inode. Protected by mu.
+	records map[vfs.Inode][]lockRange
+	// flocks are the flock(2) locks by inode. Protected by mu.
+	flocks map[vfs.Inode][]flockHolder
+	// queue wakes waiters (F_SETLKW, blocking flock) whenever locks are released.
+	queue waiter.Queue
+}
+
+// locksOf returns k's lock table; the first use registers the exit hook that drops an
+// exited process's record locks.
+func locksOf(k *kernel.Kernel) *lockTable {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *lockTable {
+		lt := &lockTable{records: map[vfs.Inode][]lockRange{}, flocks: map[vfs.Inode][]flockHolder{}}
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) { lt.release(tg, nil) })
+		return lt
+	})
+}
 
 // liveOwner reports whether a lock's owner still exists: a file description that was
-// released drops its OFD locks and flocks with it. Locks: locksMu.
+// released drops its OFD locks and flocks with it. Preconditions: lockTable.mu is held.
 func liveOwner(owner any) bool {
 	if fd, ok := owner.(*vfs.FileDescription); ok {
 		return !fd.Released()
@@ -128,12 +154,12 @@ func liveOwner(owner any) bool {
 	return true
 }
 
-// releaseLocks drops the POSIX locks of process tg: on every inode at exit (in nil), or on
-// in when the process closes a descriptor of it, as POSIX wants.
-func releaseLocks(tg *kernel.ThreadGroup, in vfs.Inode) {
-	locksMu.Lock()
+// release drops the POSIX locks of process tg: on every inode at exit (in nil), or on in
+// when the process closes a descriptor of it, as POSIX wants.
+func (lt *lockTable) release(tg *kernel.ThreadGroup, in vfs.Inode) {
+	lt.mu.Lock()
 	changed := false
-	for i, held := range locks {
+	for i, held := range lt.records {
 		if in != nil && i != in {
 			continue
 		}
@@ -146,28 +172,29 @@ func releaseLocks(tg *kernel.ThreadGroup, in vfs.Inode) {
 			out = append(out, h)
 		}
 		if len(out) == 0 {
-			delete(locks, i)
+			delete(lt.records, i)
 		} else {
-			locks[i] = out
+			lt.records[i] = out
 		}
 	}
-	locksMu.Unlock()
+	lt.mu.Unlock()
 	if changed {
-		lockQueue.Notify(waiter.EventIn)
+		lt.queue.Notify(waiter.EventIn)
 	}
 }
 
-// waitLocks sleeps until some lock is released (or the task is interrupted). It is called
-// with locksMu held and returns with it held.
-func waitLocks(t *kernel.Task) error {
+// wait sleeps until some lock is released (or the task is interrupted).
+//
+// Preconditions: lt.mu is held; it is held again on return.
+func (lt *lockTable) wait(t *kernel.Task) error {
 	e := &waiter.Entry{Mask: waiter.EventIn, Callback: func(uint32) { t.Wake() }}
-	lockQueue.EventRegister(e)
-	locksMu.Unlock()
+	lt.queue.EventRegister(e)
+	lt.mu.Unlock()
 	// Owners can also vanish without a release call (a description's last close): look
 	// again now and then.
 	err := t.Block(time.Now().Add(50 * time.Millisecond))
-	lockQueue.EventUnregister(e)
-	locksMu.Lock()
+	lt.queue.EventUnregister(e)
+	lt.mu.Lock()
 	if err == unix.ETIMEDOUT {
 		return nil
 	}
@@ -242,13 +269,13 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 	default:
 		return 0, unix.EINVAL
 	}
-	lockHookOn.Do(func() { t.Kernel().OnProcessExit(func(tg *kernel.ThreadGroup) { releaseLocks(tg, nil) }) })
-	locksMu.Lock()
-	defer locksMu.Unlock()
+	lt := locksOf(t.Kernel())
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
 	var held []lockRange
 	conflict := func() *lockRange {
-		held = locks[in][:0:0]
-		for _, h := range locks[in] {
+		held = lt.records[in][:0:0]
+		for _, h := range lt.records[in] {
 			if liveOwner(h.owner) {
 				held = append(held, h)
 			}
@@ -297,7 +324,7 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 		if !wait {
 			return 0, unix.EAGAIN
 		}
-		if err := waitLocks(t); err != nil {
+		if err := lt.wait(t); err != nil {
 			return 0, err
 		}
 	}
@@ -324,11 +351,11 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 		out = append(out, req)
 	}
 	if len(out) == 0 {
-		delete(locks, in)
+		delete(lt.records, in)
 	} else {
-		locks[in] = out
+		lt.records[in] = out
 	}
-	lockQueue.Notify(waiter.EventIn)
+	lt.queue.Notify(waiter.EventIn)
 	return 0, nil
 }
 
@@ -338,8 +365,6 @@ type flockHolder struct {
 	owner *vfs.FileDescription
 	write bool
 }
-
-var flocks = map[vfs.Inode][]flockHolder{}
 
 // Flock implements flock(2) for files inside the sandbox: shared and exclusive locks,
 // conversion, LOCK_NB, and waiting. Locks only conflict within the sandbox.
@@ -360,18 +385,27 @@ func Flock(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if in == nil {
 		return 0, nil // pipes, sockets: nothing to share
 	}
-	locksMu.Lock()
-	defer locksMu.Unlock()
+	lt := locksOf(t.Kernel())
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	// setHolders records the holders of in, forgetting the inode when none is left.
+	setHolders := func(hs []flockHolder) {
+		if len(hs) == 0 {
+			delete(lt.flocks, in)
+		} else {
+			lt.flocks[in] = hs
+		}
+	}
 	for {
 		var others []flockHolder
-		for _, h := range flocks[in] {
+		for _, h := range lt.flocks[in] {
 			if h.owner != fd && !h.owner.Released() {
 				others = append(others, h)
 			}
 		}
 		if op == unix.LOCK_UN {
-			flocks[in] = others
-			lockQueue.Notify(waiter.EventIn)
+			setHolders(others)
+			lt.queue.Notify(waiter.EventIn)
 			return 0, nil
 		}
 		blocked := false
@@ -381,16 +415,16 @@ func Flock(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 		}
 		if !blocked {
-			flocks[in] = append(others, flockHolder{owner: fd, write: op == unix.LOCK_EX})
-			lockQueue.Notify(waiter.EventIn) // a conversion may have freed shared holders' way
+			setHolders(append(others, flockHolder{owner: fd, write: op == unix.LOCK_EX}))
+			lt.queue.Notify(waiter.EventIn) // a conversion may have freed shared holders' way
 			return 0, nil
 		}
 		if a[1]&unix.LOCK_NB != 0 {
 			return 0, unix.EWOULDBLOCK
 		}
 		// Converting drops the old lock before waiting, as Linux does.
-		flocks[in] = others
-		if err := waitLocks(t); err != nil {
+		setHolders(others)
+		if err := lt.wait(t); err != nil {
 			return 0, err
 		}
 	}
@@ -445,6 +479,11 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if handled, r, err := ttyIoctl(t, fd, cmd, a[2]); handled {
 		return r, err
 	}
+	if socket, inet4 := isSocket(fd); socket {
+		if handled, r, err := ifIoctl(t, cmd, a[2], inet4); handled {
+			return r, err
+		}
+	}
 	if io, ok := fd.Impl().(vfs.Ioctler); ok {
 		return io.Ioctl(fd, t, cmd, a[2])
 	}
@@ -460,11 +499,16 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, unix.ENOTTY
 }
 
-// memfdFS is the hidden tmpfs that backs memfds.
-var (
-	memfdOnce sync.Once
-	memfdFS   *tmpfs.FS
-)
+// memfdState is a kernel's hidden tmpfs that backs memfds (made at the first memfd_create).
+type memfdState struct{ fs *tmpfs.FS }
+
+// memfdFS returns k's memfd filesystem.
+func memfdFS(k *kernel.Kernel) *tmpfs.FS {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *memfdState {
+		fs, _ := tmpfs.New(k.MemoryFile, tmpfs.Options{Dev: 1})
+		return &memfdState{fs}
+	}).fs
+}
 
 // MemfdCreate implements memfd_create(2).
 func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
@@ -482,9 +526,7 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&unix.MFD_HUGETLB != 0 || flags&unix.MFD_EXEC != 0 && flags&unix.MFD_NOEXEC_SEAL != 0 {
 		return 0, unix.EINVAL
 	}
-	memfdOnce.Do(func() {
-		memfdFS, _ = tmpfs.New(t.Kernel().MemoryFile, tmpfs.Options{Dev: 1})
-	})
+	mfs := memfdFS(t.Kernel())
 	c := t.Creds()
 	mode, seals := uint32(0o777), uint32(tmpfs.SealSeal)
 	switch {
@@ -494,7 +536,13 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case flags&unix.MFD_ALLOW_SEALING != 0:
 		seals = 0
 	}
-	in := memfdFS.NewFile(mode, c.FSUID, c.FSGID)
+	// Born host-backed, so that it can be handed to a host peer (kernel/mm/README.md);
+	// when the host refuses one more memfd (the kernel's RLIMIT_NOFILE), it lives in the
+	// memory file and cannot leave the sandbox.
+	in, err := mfs.NewHostFile(name, mode, c.FSUID, c.FSGID)
+	if err != nil {
+		in = mfs.NewFile(mode, c.FSUID, c.FSGID)
+	}
 	in.SetSeals(seals)
 	f, err := in.Open(unix.O_RDWR)
 	if err != nil {

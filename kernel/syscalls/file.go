@@ -160,7 +160,20 @@ func Write(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if tw, ok := fd.Impl().(kernel.TaskWriter); ok {
+		return writeBy(t, tw, fd.Offset(), src)
+	}
 	return doWrite(t, fd, src, fd.Write)
+}
+
+// writeBy writes to a file whose writes depend on the writer (/proc/PID/uid_map).
+func writeBy(t *kernel.Task, tw kernel.TaskWriter, off int64, src [][]byte) (uint64, error) {
+	var b []byte
+	for _, s := range src {
+		b = append(b, s...)
+	}
+	n, err := tw.WriteBy(t, off, b)
+	return uint64(n), err
 }
 
 // Pread64 implements pread64(2).
@@ -321,7 +334,7 @@ func Close(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if fd, err := getFD(t, a[0]); err == nil {
 		// Closing any descriptor of a file drops the process's record locks on it.
 		if in := fd.Inode(); in != nil {
-			releaseLocks(t.Group(), in)
+			locksOf(t.Kernel()).release(t.Group(), in)
 		}
 		fd.DecRef()
 	}
@@ -405,7 +418,7 @@ func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	p := pipe.New()
-	id := vfs.NewAnonIdent(t.Creds())
+	id := newAnonIdent(t)
 	st := int(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
 	r := vfs.NewNumberedFileDescription(p.Open(unix.O_RDONLY), "pipe", id, unix.O_RDONLY|st)
 	w := vfs.NewNumberedFileDescription(p.Open(unix.O_WRONLY), "pipe", id, unix.O_WRONLY|st)

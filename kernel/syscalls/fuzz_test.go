@@ -144,6 +144,7 @@ func (p *fuzzPlatform) NewContext() (platform.Context, error) {
 type fuzzAS struct{}
 
 func (fuzzAS) MapFile(addr, length uint64, offset int64, prot platform.Prot) error { return nil }
+func (fuzzAS) MapHostFile(uint64, uint64, int, int64, platform.Prot) error         { return nil }
 func (fuzzAS) Unmap(addr, length uint64) error                                     { return nil }
 func (fuzzAS) Protect(addr, length uint64, prot platform.Prot) error               { return nil }
 func (fuzzAS) Release()                                                            {}

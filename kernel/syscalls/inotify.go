@@ -27,7 +27,7 @@ func InotifyInit1(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func inotifyInit(t *kernel.Task, flags int) (uint64, error) {
-	ii, err := inotify.New(t.Creds().UID)
+	ii, err := inotifyOf(t).New(t.Creds().UID)
 	if err != nil {
 		return 0, err
 	}
@@ -177,11 +177,11 @@ func onFD(i int, mask uint32, counted bool) func(kernel.SyscallFn) kernel.Syscal
 	return func(fn kernel.SyscallFn) kernel.SyscallFn {
 		return func(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			r, err := fn(t, a)
-			if err != nil || !inotify.Active() || counted && r == 0 {
+			if err != nil || !inotifyOf(t).Active() || counted && r == 0 {
 				return r, err
 			}
 			if fd, ferr := getFD(t, a[i]); ferr == nil {
-				inotify.Notify(fd.VirtualDentry(), mask)
+				inotifyOf(t).Notify(fd.VirtualDentry(), mask)
 				fd.DecRef()
 			}
 			return r, err
@@ -194,12 +194,12 @@ func onPath(di, pi int, follow func(kernel.SyscallArgs) bool, mask uint32) func(
 	return func(fn kernel.SyscallFn) kernel.SyscallFn {
 		return func(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			r, err := fn(t, a)
-			if err != nil || !inotify.Active() {
+			if err != nil || !inotifyOf(t).Active() {
 				return r, err
 			}
 			if path, perr := copyInPath(t, a[pi]); perr == nil {
 				if vd, lerr := t.Lookup(dirfdArg(a, di), path, follow(a)); lerr == nil {
-					inotify.Notify(vd, mask)
+					inotifyOf(t).Notify(vd, mask)
 				}
 			}
 			return r, err
@@ -224,7 +224,7 @@ func utimensatNotify(fn kernel.SyscallFn) kernel.SyscallFn {
 func onOpen(di, pi, fi int) func(kernel.SyscallFn) kernel.SyscallFn {
 	return func(fn kernel.SyscallFn) kernel.SyscallFn {
 		return func(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-			if !inotify.Active() {
+			if !inotifyOf(t).Active() {
 				return fn(t, a)
 			}
 			var flags uint64
@@ -267,13 +267,13 @@ func onOpen(di, pi, fi int) func(kernel.SyscallFn) kernel.SyscallFn {
 				if at, err := vd.Dentry.Inode().Stat(); err == nil {
 					isDir = at.IsDir()
 				}
-				inotify.NotifyChild(parent, name, inotify.InCreate, 0, isDir)
+				inotifyOf(t).NotifyChild(parent, name, inotify.InCreate, 0, isDir)
 			} else if flags&unix.O_TRUNC != 0 && fd.Writable() {
 				if at, err := vd.Dentry.Inode().Stat(); err == nil && at.Type() == unix.S_IFREG {
-					inotify.Notify(vd, inotify.InModify)
+					inotifyOf(t).Notify(vd, inotify.InModify)
 				}
 			}
-			inotify.Notify(vd, inotify.InOpen)
+			inotifyOf(t).Notify(vd, inotify.InOpen)
 			return r, err
 		}
 	}
@@ -283,7 +283,7 @@ func onOpen(di, pi, fi int) func(kernel.SyscallFn) kernel.SyscallFn {
 func onCreate(di, pi int, dir bool) func(kernel.SyscallFn) kernel.SyscallFn {
 	return func(fn kernel.SyscallFn) kernel.SyscallFn {
 		return func(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-			if !inotify.Active() {
+			if !inotifyOf(t).Active() {
 				return fn(t, a)
 			}
 			path, perr := copyInPath(t, a[pi])
@@ -292,7 +292,7 @@ func onCreate(di, pi int, dir bool) func(kernel.SyscallFn) kernel.SyscallFn {
 				return r, err
 			}
 			if p, n, _, _, lerr := t.LookupParent(dirfdArg(a, di), path); lerr == nil && n != "" {
-				inotify.NotifyChild(p, n, inotify.InCreate, 0, dir)
+				inotifyOf(t).NotifyChild(p, n, inotify.InCreate, 0, dir)
 			}
 			return r, err
 		}
@@ -303,7 +303,7 @@ func onCreate(di, pi int, dir bool) func(kernel.SyscallFn) kernel.SyscallFn {
 func onLink(odi, opi, ndi, npi, fli int) func(kernel.SyscallFn) kernel.SyscallFn {
 	return func(fn kernel.SyscallFn) kernel.SyscallFn {
 		return func(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-			if !inotify.Active() {
+			if !inotifyOf(t).Active() {
 				return fn(t, a)
 			}
 			var flags uint64
@@ -324,12 +324,12 @@ func onLink(odi, opi, ndi, npi, fli int) func(kernel.SyscallFn) kernel.SyscallFn
 			if err != nil {
 				return r, err
 			}
-			if k, isDir, ok := inotify.Lookup(target); ok {
-				inotify.NotifyKey(k, isDir, inotify.InAttrib)
+			if k, isDir, ok := inotifyOf(t).Lookup(target); ok {
+				inotifyOf(t).NotifyKey(k, isDir, inotify.InAttrib)
 			}
 			if nerr == nil {
 				if p, n, _, _, lerr := t.LookupParent(dirfdArg(a, ndi), np); lerr == nil && n != "" {
-					inotify.NotifyChild(p, n, inotify.InCreate, 0, false)
+					inotifyOf(t).NotifyChild(p, n, inotify.InCreate, 0, false)
 				}
 			}
 			return r, err
@@ -342,7 +342,7 @@ func onLink(odi, opi, ndi, npi, fli int) func(kernel.SyscallFn) kernel.SyscallFn
 func onUnlink(di, pi, fli int) func(kernel.SyscallFn) kernel.SyscallFn {
 	return func(fn kernel.SyscallFn) kernel.SyscallFn {
 		return func(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-			if !inotify.Active() {
+			if !inotifyOf(t).Active() {
 				return fn(t, a)
 			}
 			path, perr := copyInPath(t, a[pi])
@@ -366,13 +366,13 @@ func onUnlink(di, pi, fli int) func(kernel.SyscallFn) kernel.SyscallFn {
 				return r, err
 			}
 			if !isDir {
-				inotify.NotifyKey(key, false, inotify.InAttrib)
+				inotifyOf(t).NotifyKey(key, false, inotify.InAttrib)
 			}
 			// The inode goes before its name (iput in d_delete, then fsnotify_delete).
 			if isDir || nlink <= 1 {
-				inotify.Deleted(key)
+				inotifyOf(t).Deleted(key)
 			}
-			inotify.NotifyChild(parent, name, inotify.InDelete, 0, isDir)
+			inotifyOf(t).NotifyChild(parent, name, inotify.InDelete, 0, isDir)
 			return r, err
 		}
 	}
@@ -383,7 +383,7 @@ func onUnlink(di, pi, fli int) func(kernel.SyscallFn) kernel.SyscallFn {
 func onRename(odi, opi, ndi, npi, fli int) func(kernel.SyscallFn) kernel.SyscallFn {
 	return func(fn kernel.SyscallFn) kernel.SyscallFn {
 		return func(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-			if !inotify.Active() {
+			if !inotifyOf(t).Active() {
 				return fn(t, a)
 			}
 			var flags uint64
@@ -421,24 +421,27 @@ func onRename(odi, opi, ndi, npi, fli int) func(kernel.SyscallFn) kernel.Syscall
 			if err != nil || !src.ok || !dst.nameFound {
 				return r, err
 			}
-			cookie := inotify.NewCookie()
-			inotify.NotifyChild(src.parent, src.name, inotify.InMovedFrom, cookie, src.isDir)
-			inotify.NotifyChild(dst.parent, dst.name, inotify.InMovedTo, cookie, src.isDir)
+			cookie := inotifyOf(t).NewCookie()
+			inotifyOf(t).NotifyChild(src.parent, src.name, inotify.InMovedFrom, cookie, src.isDir)
+			inotifyOf(t).NotifyChild(dst.parent, dst.name, inotify.InMovedTo, cookie, src.isDir)
 			if flags&unix.RENAME_EXCHANGE != 0 && dst.ok {
-				c2 := inotify.NewCookie()
-				inotify.NotifyChild(dst.parent, dst.name, inotify.InMovedFrom, c2, dst.isDir)
-				inotify.NotifyChild(src.parent, src.name, inotify.InMovedTo, c2, dst.isDir)
-				inotify.NotifyKey(dst.key, dst.isDir, inotify.InMoveSelf)
+				c2 := inotifyOf(t).NewCookie()
+				inotifyOf(t).NotifyChild(dst.parent, dst.name, inotify.InMovedFrom, c2, dst.isDir)
+				inotifyOf(t).NotifyChild(src.parent, src.name, inotify.InMovedTo, c2, dst.isDir)
+				inotifyOf(t).NotifyKey(dst.key, dst.isDir, inotify.InMoveSelf)
 			} else if dst.ok && dst.key != src.key {
 				if !dst.isDir {
-					inotify.NotifyKey(dst.key, false, inotify.InAttrib)
+					inotifyOf(t).NotifyKey(dst.key, false, inotify.InAttrib)
 				}
 			}
-			inotify.NotifyKey(src.key, src.isDir, inotify.InMoveSelf)
+			inotifyOf(t).NotifyKey(src.key, src.isDir, inotify.InMoveSelf)
 			if flags&unix.RENAME_EXCHANGE == 0 && dst.ok && dst.key != src.key && (dst.isDir || dst.nlink <= 1) {
-				inotify.Deleted(dst.key)
+				inotifyOf(t).Deleted(dst.key)
 			}
 			return r, err
 		}
 	}
 }
+
+// inotifyOf returns the inotify table of t's kernel.
+func inotifyOf(t *kernel.Task) *inotify.Table { return inotify.Of(t.Kernel()) }

@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -41,22 +40,20 @@ func (p *ipcPerm) owner(c *vfs.Creds) bool {
 	return c.EUID == 0 || c.EUID == p.uid || c.EUID == p.cuid
 }
 
-// put writes the ipc64_perm at the start of b (48 bytes); extra mode bits are or'ed in.
-func (p *ipcPerm) put(b []byte, extraMode uint32) {
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], uint32(p.key))
-	le.PutUint32(b[4:], p.uid)
-	le.PutUint32(b[8:], p.gid)
-	le.PutUint32(b[12:], p.cuid)
-	le.PutUint32(b[16:], p.cgid)
-	le.PutUint32(b[20:], p.mode|extraMode)
+// perm64 is the object's struct ipc64_perm; extra mode bits are or'ed in.
+func (p *ipcPerm) perm64(extraMode uint32) abi.IPC64Perm {
+	return abi.IPC64Perm{Key: p.key, UID: p.uid, GID: p.gid, CUID: p.cuid, CGID: p.cgid, Mode: p.mode | extraMode}
 }
 
-// set applies IPC_SET's uid, gid and permission bits from the ipc64_perm in b.
+// set applies IPC_SET's uid, gid and permission bits from the ipc64_perm in b, which
+// may end after mode (the fields IPC_SET reads).
 func (p *ipcPerm) set(b []byte) {
-	le := binary.LittleEndian
-	p.uid, p.gid = le.Uint32(b[4:]), le.Uint32(b[8:])
-	p.mode = p.mode&^0o777 | le.Uint32(b[20:])&0o777
+	var in abi.IPC64Perm
+	full := make([]byte, abi.SizeofIPC64Perm)
+	copy(full, b)
+	in.Decode(full)
+	p.uid, p.gid = in.UID, in.GID
+	p.mode = p.mode&^0o777 | in.Mode&0o777
 }
 
 // ipcLookup resolves the xxxget(2) rules for key: an existing object (checked with

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
@@ -242,16 +243,10 @@ func Msgctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if !q.access(c, 4) {
 			return 0, unix.EACCES
 		}
-		b := make([]byte, 120)
-		q.put(b, 0)
-		le.PutUint64(b[48:], uint64(q.stime))
-		le.PutUint64(b[56:], uint64(q.rtime))
-		le.PutUint64(b[64:], uint64(q.ctime))
-		le.PutUint64(b[72:], uint64(q.bytes))
-		le.PutUint64(b[80:], uint64(len(q.msgs)))
-		le.PutUint64(b[88:], uint64(q.qbytes))
-		le.PutUint32(b[96:], uint32(q.lspid))
-		le.PutUint32(b[100:], uint32(q.lrpid))
+		ds := abi.MsqidDS{Perm: q.ipcPerm.perm64(0), Stime: q.stime, Rtime: q.rtime, Ctime: q.ctime, Cbytes: uint64(q.bytes),
+			Qnum: uint64(len(q.msgs)), Qbytes: uint64(q.qbytes), Lspid: int32(q.lspid), Lrpid: int32(q.lrpid)}
+		b := make([]byte, abi.SizeofMsqidDS)
+		ds.Encode(b)
 		return statReply(t, buf, b, cmd == msgStat, q.id)
 	case unix.IPC_SET:
 		if !q.owner(c) {

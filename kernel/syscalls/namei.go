@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -947,20 +948,13 @@ func Getdents64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	buf := make([]byte, 0, size)
 	tooSmall := false
 	err = fd.Getdents(func(d vfs.Dirent, next int64) bool {
-		reclen := (19 + len(d.Name) + 1 + 7) &^ 7
-		if len(buf)+reclen > size {
+		if len(buf)+abi.Dirent64Reclen(len(d.Name)) > size {
 			if len(buf) == 0 {
 				tooSmall = true
 			}
 			return false
 		}
-		rec := make([]byte, reclen)
-		binary.LittleEndian.PutUint64(rec[0:], d.Ino)
-		binary.LittleEndian.PutUint64(rec[8:], uint64(next))
-		binary.LittleEndian.PutUint16(rec[16:], uint16(reclen))
-		rec[18] = d.Type
-		copy(rec[19:], d.Name)
-		buf = append(buf, rec...)
+		buf = abi.AppendDirent64(buf, d.Ino, next, d.Type, d.Name)
 		return true
 	})
 	if err != nil {
@@ -992,7 +986,7 @@ func Chroot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err := vfs.CheckAccess(t.Creds(), at, vfs.MayExec); err != nil {
 		return 0, err
 	}
-	if !capable(t, unix.CAP_SYS_CHROOT) {
+	if !t.NSCapable(t.Group().UserNS(), unix.CAP_SYS_CHROOT) {
 		return 0, unix.EPERM
 	}
 	t.SetRoot(vd)

@@ -41,9 +41,9 @@ func PidfdOpen(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^unix.PIDFD_NONBLOCK != 0 || pid <= 0 {
 		return 0, unix.EINVAL
 	}
-	tg := t.Kernel().GroupByPID(pid)
+	tg := t.GroupByPID(pid)
 	if tg == nil {
-		if t.Kernel().TaskByTID(pid) != nil {
+		if t.TaskByTID(pid) != nil {
 			return 0, unix.ENOENT // a thread, not a process
 		}
 		return 0, unix.ESRCH

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -13,7 +14,7 @@ func pollCommon(t *kernel.Task, fdsAddr, nfds uint64, deadline time.Time, noWait
 	if nfds > soft && nfds > 1024 {
 		return 0, unix.EINVAL
 	}
-	b := make([]byte, 8*nfds)
+	b := make([]byte, abi.SizeofPollfd*nfds)
 	if nfds > 0 {
 		if _, err := t.CopyIn(fdsAddr, b); err != nil {
 			return 0, unix.EFAULT
@@ -22,9 +23,10 @@ func pollCommon(t *kernel.Task, fdsAddr, nfds uint64, deadline time.Time, noWait
 	items := make([]kernel.PollItem, nfds)
 	nval := 0
 	fdt := t.FDs()
+	pfds := make([]abi.Pollfd, nfds)
 	for i := range items {
-		fdn := int32(binary.LittleEndian.Uint32(b[8*i:]))
-		events := uint32(binary.LittleEndian.Uint16(b[8*i+4:]))
+		pfds[i].Decode(b[abi.SizeofPollfd*i:])
+		fdn, events := pfds[i].FD, uint32(uint16(pfds[i].Events))
 		if fdn < 0 {
 			continue
 		}
@@ -56,7 +58,8 @@ func pollCommon(t *kernel.Task, fdsAddr, nfds uint64, deadline time.Time, noWait
 		if items[i].FD == nil {
 			rev = saved[i]
 		}
-		binary.LittleEndian.PutUint16(b[8*i+6:], uint16(rev))
+		pfds[i].Revents = int16(rev)
+		pfds[i].Encode(b[abi.SizeofPollfd*i:])
 	}
 	if nfds > 0 {
 		if _, err := t.CopyOut(fdsAddr, b); err != nil {
@@ -206,11 +209,12 @@ func Select(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	noWait := false
 	var start time.Time
 	if a[4] != 0 {
-		b := make([]byte, 16)
+		b := make([]byte, abi.SizeofTimeval)
 		if _, err := t.CopyIn(a[4], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		sec, usec := int64(binary.LittleEndian.Uint64(b[0:])), int64(binary.LittleEndian.Uint64(b[8:]))
+		tv := abi.DecodeTimeval(b)
+		sec, usec := tv.Sec, tv.Usec
 		if sec < 0 || usec < 0 {
 			return 0, unix.EINVAL
 		}
@@ -222,9 +226,8 @@ func Select(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	n, err := selectCommon(t, a[0], a[1], a[2], a[3], deadline, noWait)
 	if a[4] != 0 && err == nil {
 		left := max(time.Until(deadline), 0)
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint64(b[0:], uint64(left/time.Second))
-		binary.LittleEndian.PutUint64(b[8:], uint64(left%time.Second/time.Microsecond))
+		b := make([]byte, abi.SizeofTimeval)
+		abiTimeval(left).Encode(b)
 		t.CopyOut(a[4], b)
 	}
 	return n, err

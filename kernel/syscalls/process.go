@@ -4,41 +4,66 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"runtime"
+	"strings"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
+	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
 
 // Getpid implements getpid(2).
-func Getpid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Group().PID), nil }
+func Getpid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return uint64(t.PIDOf(t.Group())), nil
+}
 
 // Getppid implements getppid(2).
 func Getppid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return uint64(t.Group().PPID()), nil
+	return uint64(t.PIDOf(t.Group().Parent())), nil
 }
 
 // Gettid implements gettid(2).
-func Gettid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.TID), nil }
+func Gettid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.VisibleTID()), nil }
+
+// seenIDs are the caller's credentials in its user namespace's numbers (overflow IDs for
+// the unmapped ones): credentials are kept in the root namespace's.
+func seenIDs(t *kernel.Task) *vfs.Creds {
+	c := t.Creds()
+	u := t.Group().UserNS()
+	if u.IsRoot() {
+		return c
+	}
+	for _, p := range []*uint32{&c.UID, &c.EUID, &c.SUID, &c.FSUID} {
+		*p = u.MapUID(*p)
+	}
+	for _, p := range []*uint32{&c.GID, &c.EGID, &c.SGID, &c.FSGID} {
+		*p = u.MapGID(*p)
+	}
+	for i := range c.Groups {
+		c.Groups[i] = u.MapGID(c.Groups[i])
+	}
+	return c
+}
 
 // Getuid implements getuid(2).
-func Getuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Creds().UID), nil }
+func Getuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(seenIDs(t).UID), nil }
 
 // Geteuid implements geteuid(2).
 func Geteuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return uint64(t.Creds().EUID), nil
+	return uint64(seenIDs(t).EUID), nil
 }
 
 // Getgid implements getgid(2).
-func Getgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(t.Creds().GID), nil }
+func Getgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return uint64(seenIDs(t).GID), nil }
 
 // Getegid implements getegid(2).
 func Getegid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return uint64(t.Creds().EGID), nil
+	return uint64(seenIDs(t).EGID), nil
 }
 
 // Getresuid implements getresuid(2).
 func Getresuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	c := t.Creds()
+	c := seenIDs(t)
 	for i, v := range []uint32{c.UID, c.EUID, c.SUID} {
 		if err := putU32(t, a[i], v); err != nil {
 			return 0, err
@@ -49,7 +74,7 @@ func Getresuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getresgid implements getresgid(2).
 func Getresgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	c := t.Creds()
+	c := seenIDs(t)
 	for i, v := range []uint32{c.GID, c.EGID, c.SGID} {
 		if err := putU32(t, a[i], v); err != nil {
 			return 0, err
@@ -60,7 +85,7 @@ func Getresgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Getgroups implements getgroups(2).
 func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	c := t.Creds()
+	c := seenIDs(t)
 	n := int(int32(a[0]))
 	if n < 0 {
 		return 0, unix.EINVAL
@@ -81,10 +106,13 @@ func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(len(c.Groups)), nil
 }
 
-// Setgroups implements setgroups(2): only root may change groups.
+// Setgroups implements setgroups(2): only root may change groups; in a nested user
+// namespace, a holder of CAP_SETGID there once its gid_map is written and setgroups is
+// allowed, with groups mapped there (EINVAL otherwise).
 func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	c := t.Creds()
-	if c.EUID != 0 {
+	u := t.Group().UserNS()
+	if !idPrivileged(t, true) || !u.IsRoot() && !u.SetgroupsAllowedHere() {
 		return 0, unix.EPERM
 	}
 	n := a[0]
@@ -97,15 +125,33 @@ func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	c.Groups = make([]uint32, n)
 	for i := range c.Groups {
-		c.Groups[i] = binary.LittleEndian.Uint32(b[4*i:])
+		g, ok := u.UnmapGID(binary.LittleEndian.Uint32(b[4*i:]))
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		c.Groups[i] = g
 	}
 	t.SetCreds(*c)
 	return 0, nil
 }
 
+// idPrivileged reports whether the caller may set any user (or group) ID: root in the
+// sandbox's namespace, CAP_SETUID (CAP_SETGID) in a nested one.
+func idPrivileged(t *kernel.Task, gid bool) bool {
+	u := t.Group().UserNS()
+	if u.IsRoot() {
+		return t.Creds().EUID == 0
+	}
+	if gid {
+		return t.NSCapable(u, unix.CAP_SETGID)
+	}
+	return t.NSCapable(u, unix.CAP_SETUID)
+}
+
 const noChange = ^uint32(0)
 
 // setresid implements the permission rules shared by setuid/setreuid/setresuid (and gid).
+// The IDs are the caller's user namespace's: EINVAL for one not mapped there.
 func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 	c := t.Creds()
 	cur := [3]*uint32{&c.UID, &c.EUID, &c.SUID}
@@ -114,7 +160,23 @@ func setresid(t *kernel.Task, r, e, s uint32, gid bool) error {
 		cur = [3]*uint32{&c.GID, &c.EGID, &c.SGID}
 		fs = &c.FSGID
 	}
-	priv := c.EUID == 0
+	if u := t.Group().UserNS(); !u.IsRoot() {
+		for _, v := range []*uint32{&r, &e, &s} {
+			if *v == noChange {
+				continue
+			}
+			var ok bool
+			if gid {
+				*v, ok = u.UnmapGID(*v)
+			} else {
+				*v, ok = u.UnmapUID(*v)
+			}
+			if !ok {
+				return unix.EINVAL
+			}
+		}
+	}
+	priv := idPrivileged(t, gid)
 	allowed := func(v uint32) bool {
 		return v == noChange || priv || v == *cur[0] || v == *cur[1] || v == *cur[2]
 	}
@@ -137,7 +199,7 @@ func Setuid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if u == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, false) {
 		return 0, setresid(t, u, u, u, false)
 	}
 	return 0, setresid(t, noChange, u, noChange, false)
@@ -149,7 +211,7 @@ func Setgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if g == noChange {
 		return 0, unix.EINVAL
 	}
-	if t.Creds().EUID == 0 {
+	if idPrivileged(t, true) {
 		return 0, setresid(t, g, g, g, true)
 	}
 	return 0, setresid(t, noChange, g, noChange, true)
@@ -290,10 +352,11 @@ func Execveat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Uname implements uname(2).
 func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
-	b := make([]byte, 65*6)
-	for i, s := range []string{"Linux", k.Hostname, k.Release, k.Version, "x86_64", "(none)"} {
-		copy(b[65*i:65*i+64], s)
-	}
+	host, domain := t.Group().Hostname()
+	u := abi.Utsname{Sysname: abi.UtsField("Linux"), Nodename: abi.UtsField(host), Release: abi.UtsField(k.Release),
+		Version: abi.UtsField(k.Version), Machine: abi.UtsField("x86_64"), Domainname: abi.UtsField(domain)}
+	b := make([]byte, abi.SizeofUtsname)
+	u.Encode(b)
 	if _, err := t.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
@@ -304,17 +367,10 @@ func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Sysinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
 	mi := k.MemInfo() // the sandbox's memory, its limit as the RAM
-	b := make([]byte, 112)
-	le := binary.LittleEndian
-	le.PutUint64(b[0:], uint64(k.Uptime().Seconds()))
-	le.PutUint64(b[32:], mi.Total)
-	le.PutUint64(b[40:], mi.Free)
-	le.PutUint64(b[48:], 0)
-	le.PutUint64(b[56:], 0)
-	le.PutUint64(b[64:], mi.SwapTotal)
-	le.PutUint64(b[72:], mi.SwapFree)
-	le.PutUint16(b[80:], uint16(len(k.Groups())))
-	le.PutUint32(b[104:], 1)
+	si := abi.Sysinfo{Uptime: int64(k.Uptime().Seconds()), Totalram: mi.Total, Freeram: mi.Free,
+		Totalswap: mi.SwapTotal, Freeswap: mi.SwapFree, Procs: uint16(len(k.Groups())), MemUnit: 1}
+	b := make([]byte, abi.SizeofSysinfo)
+	si.Encode(b)
 	if _, err := t.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
@@ -329,13 +385,28 @@ func Getrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	soft, hard := t.Limit(int(a[0]))
-	b := make([]byte, 16)
-	binary.LittleEndian.PutUint64(b[0:], soft)
-	binary.LittleEndian.PutUint64(b[8:], hard)
-	if _, err := t.CopyOut(a[1], b); err != nil {
-		return 0, unix.EFAULT
+	return 0, putRlimit(t, a[1], soft, hard)
+}
+
+// getRlimit reads a struct rlimit.
+func getRlimit(t *kernel.Task, addr uint64) (abi.Rlimit, error) {
+	var r abi.Rlimit
+	b := make([]byte, abi.SizeofRlimit)
+	if _, err := t.CopyIn(addr, b); err != nil {
+		return r, unix.EFAULT
 	}
-	return 0, nil
+	r.Decode(b)
+	return r, nil
+}
+
+// putRlimit writes a struct rlimit.
+func putRlimit(t *kernel.Task, addr, soft, hard uint64) error {
+	b := make([]byte, abi.SizeofRlimit)
+	(&abi.Rlimit{Cur: soft, Max: hard}).Encode(b)
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return unix.EFAULT
+	}
+	return nil
 }
 
 // nrOpen is fs.nr_open, the ceiling of RLIMIT_NOFILE: Linux's default, or more when the
@@ -366,18 +437,18 @@ func Setrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if !rlimitOK(a[0]) {
 		return 0, unix.EINVAL
 	}
-	b := make([]byte, 16)
-	if _, err := t.CopyIn(a[1], b); err != nil {
-		return 0, unix.EFAULT
+	r, err := getRlimit(t, a[1])
+	if err != nil {
+		return 0, err
 	}
-	return 0, setrlimit(t, int(a[0]), binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]))
+	return 0, setrlimit(t, int(a[0]), r.Cur, r.Max)
 }
 
 // Prlimit64 implements prlimit64(2) for the caller's own process.
 func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	pid := int32(a[0])
 	if pid != 0 && pid != t.Group().PID {
-		if t.Kernel().GroupByPID(pid) == nil {
+		if t.GroupByPID(pid) == nil {
 			return 0, unix.ESRCH
 		}
 		return 0, unix.EPERM
@@ -388,20 +459,17 @@ func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	r := int(a[1])
 	soft, hard := t.Limit(r)
 	if a[2] != 0 {
-		b := make([]byte, 16)
-		if _, err := t.CopyIn(a[2], b); err != nil {
-			return 0, unix.EFAULT
+		nr, err := getRlimit(t, a[2])
+		if err != nil {
+			return 0, err
 		}
-		if err := setrlimit(t, r, binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])); err != nil {
+		if err := setrlimit(t, r, nr.Cur, nr.Max); err != nil {
 			return 0, err
 		}
 	}
 	if a[3] != 0 {
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint64(b[0:], soft)
-		binary.LittleEndian.PutUint64(b[8:], hard)
-		if _, err := t.CopyOut(a[3], b); err != nil {
-			return 0, unix.EFAULT
+		if err := putRlimit(t, a[3], soft, hard); err != nil {
+			return 0, err
 		}
 	}
 	return 0, nil
@@ -469,7 +537,7 @@ func SetRobustList(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // GetRobustList implements get_robust_list(2) for the calling thread.
 func GetRobustList(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[0] != 0 && int32(a[0]) != t.TID {
-		if t.Kernel().TaskByTID(int32(a[0])) == nil {
+		if t.TaskByTID(int32(a[0])) == nil {
 			return 0, unix.ESRCH
 		}
 		return 0, unix.EPERM
@@ -512,7 +580,7 @@ func ncpu() int { return runtime.NumCPU() }
 
 // SchedGetaffinity implements sched_getaffinity(2).
 func SchedGetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if pid := int32(a[0]); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
+	if pid := int32(a[0]); pid != 0 && t.TaskByTID(pid) == nil {
 		return 0, unix.ESRCH
 	}
 	size := a[1]
@@ -532,7 +600,7 @@ func SchedGetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // SchedSetaffinity implements sched_setaffinity(2): accepted, placement is the kernel's.
 func SchedSetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if pid := int32(a[0]); pid != 0 && t.Kernel().TaskByTID(pid) == nil {
+	if pid := int32(a[0]); pid != 0 && t.TaskByTID(pid) == nil {
 		return 0, unix.ESRCH
 	}
 	return 0, nil
@@ -605,8 +673,10 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
 	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
 		return 0, nil
-	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_VMA:
+	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER:
 		return 0, nil
+	case unix.PR_SET_VMA:
+		return 0, prctlSetVMA(t, a)
 	case unix.PR_SET_PTRACER:
 		// PR_SET_PTRACER belongs to the Yama LSM; sbx has none, so EINVAL as on such a kernel.
 		return 0, unix.EINVAL
@@ -633,31 +703,31 @@ func Personality(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Getpgrp implements getpgrp(2).
 func Getpgrp(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	pgid, _ := t.Group().IDs()
-	return uint64(pgid), nil
+	return uint64(t.VisiblePID(pgid)), nil
 }
 
 // Getpgid implements getpgid(2).
 func Getpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	tg := t.Group()
 	if pid := int32(a[0]); pid != 0 {
-		if tg = t.Kernel().GroupByPID(pid); tg == nil {
+		if tg = t.GroupByPID(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
 	pgid, _ := tg.IDs()
-	return uint64(pgid), nil
+	return uint64(t.VisiblePID(pgid)), nil
 }
 
 // Getsid implements getsid(2).
 func Getsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	tg := t.Group()
 	if pid := int32(a[0]); pid != 0 {
-		if tg = t.Kernel().GroupByPID(pid); tg == nil {
+		if tg = t.GroupByPID(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
 	_, sid := tg.IDs()
-	return uint64(sid), nil
+	return uint64(t.VisiblePID(sid)), nil
 }
 
 // Setpgid implements setpgid(2) for the caller.
@@ -666,22 +736,52 @@ func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if pgid < 0 {
 		return 0, unix.EINVAL
 	}
-	tg := t.Group()
-	if pid != 0 && pid != tg.PID {
-		if t.Kernel().GroupByPID(pid) == nil {
+	target := t.Group()
+	if pid != 0 {
+		if target = t.GroupByPID(pid); target == nil {
 			return 0, unix.ESRCH
 		}
-	} else if pid == 0 {
-		pid = tg.PID
 	}
-	target := t.Kernel().GroupByPID(pid)
+	// Process groups are kept by root namespace numbers.
 	if pgid == 0 {
-		pgid = pid
+		pgid = target.PID
+	} else if pgid = t.RootPID(pgid); pgid == 0 {
+		return 0, unix.EPERM
 	}
 	return 0, target.SetPgid(pgid)
 }
 
 // Setsid implements setsid(2).
 func Setsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return t.Group().Setsid()
+	sid, err := t.Group().Setsid()
+	return uint64(t.VisiblePID(int32(sid))), err
+}
+
+// anonNameMax is ANON_VMA_NAME_MAX_LEN: a name with its NUL.
+const anonNameMax = 80
+
+// prctlSetVMA implements PR_SET_VMA with PR_SET_VMA_ANON_NAME (prctl(2)), as a kernel built
+// with CONFIG_ANON_VMA_NAME: a name of at most 79 printable ASCII characters without
+// [ ] \ $ `, or NULL to remove it; the names show in /proc/PID/maps as [anon:NAME].
+func prctlSetVMA(t *kernel.Task, a kernel.SyscallArgs) error {
+	if a[1] != unix.PR_SET_VMA_ANON_NAME {
+		return unix.EINVAL
+	}
+	name := ""
+	if a[4] != 0 {
+		s, err := t.CopyInString(a[4], anonNameMax-1)
+		if err == unix.ENAMETOOLONG {
+			return unix.EINVAL
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range []byte(s) {
+			if c < 0x20 || c > 0x7e || strings.IndexByte("[]\\$`", c) >= 0 {
+				return unix.EINVAL
+			}
+		}
+		name = s
+	}
+	return t.MM().SetAnonName(a[2], a[3], name)
 }

@@ -38,7 +38,7 @@ func processVM(t *kernel.Task, a kernel.SyscallArgs, write bool) (uint64, error)
 	if want == 0 {
 		return 0, nil
 	}
-	tg := t.Kernel().GroupByPID(pid)
+	tg := t.GroupByPID(pid)
 	if tg == nil {
 		return 0, unix.ESRCH
 	}

@@ -5,13 +5,17 @@ import (
 	"sync"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
+	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
 
-// Passing files (SCM_RIGHTS) between sockets inside the sandbox.
+// Passing files (SCM_RIGHTS) between sockets inside the sandbox, and to and from host
+// peers reached through the socket broker (at the end of this file).
 //
 // Sandbox files are kernel objects, not host FDs, so the kernel sends a stand-in: the
 // write end of a fresh host pipe (the carrier) rides with the message over the host
@@ -128,15 +132,16 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 		return nil, nil, err
 	}
 	le := binary.LittleEndian
-	for off := 0; off+16 <= len(b); {
-		clen := int(le.Uint64(b[off:]))
-		level, typ := int32(le.Uint32(b[off+8:])), int32(le.Uint32(b[off+12:]))
-		if clen < 16 || off+clen > len(b) {
+	for off := 0; off+abi.SizeofCmsghdr <= len(b); {
+		var h abi.Cmsghdr
+		h.Decode(b[off:])
+		clen, level, typ := int(h.Len), h.Level, h.Type
+		if h.Len > uint64(len(b)) || clen < abi.SizeofCmsghdr || off+clen > len(b) {
 			return fail(unix.EINVAL)
 		}
 		switch {
 		case level == unix.SOL_SOCKET && typ == unix.SCM_RIGHTS:
-			data := b[off+16 : off+clen]
+			data := b[off+abi.SizeofCmsghdr : off+clen]
 			if len(data)/4+len(files) > scmMaxFD {
 				return fail(unix.EINVAL)
 			}
@@ -149,11 +154,25 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 			}
 		case level == unix.SOL_SOCKET && typ == unix.SCM_CREDENTIALS:
 			// Only one's own credentials may be claimed, unless privileged (scm_check_creds).
-			if clen != 28 {
+			if clen != abi.CmsgLen(abi.SizeofUcred) {
 				return fail(unix.EINVAL)
 			}
-			d := b[off+16:]
-			pid, uid, gid := int32(le.Uint32(d)), le.Uint32(d[4:]), le.Uint32(d[8:])
+			var uc abi.Ucred
+			uc.Decode(b[off+abi.SizeofCmsghdr:])
+			pid, uid, gid := uc.PID, uc.UID, uc.GID
+			// The claim is in the sender's namespaces' numbers; sockets keep the root's.
+			if pid == t.PIDOf(t.Group()) {
+				pid = t.Group().PID
+			} else if r := t.RootPID(pid); r != 0 {
+				pid = r
+			}
+			u := t.Group().UserNS()
+			if r, ok := u.UnmapUID(uid); ok {
+				uid = r
+			}
+			if r, ok := u.UnmapGID(gid); ok {
+				gid = r
+			}
 			c := t.Creds()
 			if pid != t.Group().PID && !capable(t, capSysAdmin) ||
 				uid != c.UID && uid != c.EUID && uid != c.SUID && !capable(t, capSetuid) ||
@@ -170,13 +189,10 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 }
 
 // sendWithRights sends bufs carrying files (and the sender's credentials, when set) on an
-// in-sandbox socket.
+// in-sandbox socket, or the files' host FDs to a host peer (hostRights).
 func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, files []*vfs.FileDescription, cred *unix.Ucred) (uint64, error) {
 	if !s.Internal() {
-		for _, f := range files {
-			f.DecRef()
-		}
-		return 0, unix.EOPNOTSUPP // a host peer could not use sandbox files
+		return sendHostRights(t, fd, s, bufs, flags, files)
 	}
 	carrier, err := rightsOf(t.Kernel()).newCarrier(files, cred)
 	if err != nil {
@@ -211,9 +227,20 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	target := recvTarget(s, bufs, flags, nonblock)
 	var n int64
 	var carriers []int
+	var msgFlags int
+	internal := s.Internal()
+	// A message from inside carries one carrier; one from a host peer up to as many
+	// files as the app left room for (the host closes the rest and says MSG_CTRUNC).
+	maxFDs := 8
+	if !internal {
+		maxFDs = 0
+		if room >= 16 {
+			maxFDs = min(scmMaxFD, int(room-16)/4)
+		}
+	}
 	w := newSockWaiter(s, false)
 	for {
-		m, cs, err := s.RecvCarriers(bufs, flags)
+		m, cs, mf, err := s.RecvCarriers(bufs, flags, maxFDs)
 		if err == unix.EAGAIN && !nonblock {
 			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				if n > 0 {
@@ -230,9 +257,9 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 			return 0, nil, nil, 0, err
 		}
 		n += m
-		carriers = cs
+		carriers, msgFlags = cs, mf
 		// Reading stops at data that brought descriptors (unix_stream_read_generic).
-		if m == 0 || len(cs) > 0 || n >= target {
+		if m == 0 || len(cs) > 0 || mf != 0 || n >= target {
 			break
 		}
 		bufs = advance(bufs, m)
@@ -240,6 +267,10 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	var files []*vfs.FileDescription
 	var cred *unix.Ucred
 	for _, c := range carriers {
+		if !internal {
+			files = append(files, receivedHostFile(c)) // a host peer's file, the app's now
+			continue
+		}
 		fs, cr := rightsOf(t.Kernel()).takeCarrier(c)
 		files = append(files, fs...)
 		if cr != nil {
@@ -247,13 +278,12 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		}
 	}
 	if len(files) == 0 {
-		return uint64(n), nil, cred, 0, nil
+		return uint64(n), nil, cred, msgFlags, nil
 	}
 	fit := 0
 	if room >= 16 {
 		fit = min(len(files), int(room-16)/4)
 	}
-	msgFlags := 0
 	if fit < len(files) {
 		msgFlags = unix.MSG_CTRUNC
 	}
@@ -271,13 +301,111 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	if len(nums) == 0 {
 		return uint64(n), nil, cred, msgFlags, nil
 	}
-	cm := make([]byte, 16+4*len(nums))
-	le := binary.LittleEndian
-	le.PutUint64(cm[0:], uint64(len(cm)))
-	le.PutUint32(cm[8:], unix.SOL_SOCKET)
-	le.PutUint32(cm[12:], unix.SCM_RIGHTS)
+	cm := make([]byte, abi.CmsgLen(4*len(nums)))
+	(&abi.Cmsghdr{Len: uint64(len(cm)), Level: unix.SOL_SOCKET, Type: unix.SCM_RIGHTS}).Encode(cm)
 	for i, num := range nums {
-		le.PutUint32(cm[16+4*i:], num)
+		binary.LittleEndian.PutUint32(cm[abi.SizeofCmsghdr+4*i:], num)
 	}
 	return uint64(n), cm, cred, msgFlags, nil
+}
+
+// Passing files to and from host peers (a Wayland compositor, a sound server) on brokered
+// sockets. A host peer gets host FDs: the file's own for files backed by one
+// (vfs.HostBacked: host-backed memfds and /dev/shm files, files received from host peers,
+// brokered sockets, host files opened read-only), a pumped host pipe for a pipe end
+// (pipe.Export), and nothing else: a kernel object with no host form (a tmpfs file, an
+// eventfd, a socket whose peer is inside) fails the whole sendmsg with EOPNOTSUPP and
+// nothing is sent. Files received from host peers become host files (host.Received):
+// pipes and sockets read, write and poll; memfds and regular files map (copies).
+
+// hostRights returns the host FDs that stand for files to a host peer, and those of them
+// that are the caller's to close once sent.
+func hostRights(files []*vfs.FileDescription) (fds, owned []int, err error) {
+	for _, f := range files {
+		if f.IsPath() {
+			err = unix.EOPNOTSUPP // an O_PATH file would give the peer a handle on a path
+			break
+		}
+		if hb, ok := f.Impl().(vfs.HostBacked); ok {
+			if hfd, ok := hb.HostBackingFD(); ok {
+				fds = append(fds, hfd)
+				continue
+			}
+		}
+		if e, ok := f.Impl().(*pipe.End); ok {
+			var hfd int
+			if hfd, err = pipe.Export(f, e); err == nil {
+				fds, owned = append(fds, hfd), append(owned, hfd)
+				continue
+			}
+			break
+		}
+		err = unix.EOPNOTSUPP
+		break
+	}
+	if err != nil {
+		for _, hfd := range owned {
+			unix.Close(hfd)
+		}
+		return nil, nil, err
+	}
+	return fds, owned, nil
+}
+
+// sendHostRights sends bufs with files to a host peer: the files go with the first bytes
+// sent; a blocking send then sends the rest as usual. The files' references are dropped.
+func sendHostRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, files []*vfs.FileDescription) (uint64, error) {
+	defer func() {
+		for _, f := range files {
+			f.DecRef()
+		}
+	}()
+	fds, owned, err := hostRights(files)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		for _, hfd := range owned {
+			unix.Close(hfd)
+		}
+	}()
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	w := newSockWaiter(s, true)
+	for {
+		n, err := s.SendRights(bufs, flags, fds)
+		if err == unix.EAGAIN && !nonblock {
+			if werr := w.wait(t, fd, waiter.EventOut); werr != nil {
+				return 0, werr
+			}
+			continue
+		}
+		if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
+			t.Kernel().SendSignal(t, unix.SIGPIPE)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if rest := advance(bufs, n); len(rest) > 0 && !nonblock {
+			m, _ := sockIO(t, fd, s, rest, flags, true)
+			return uint64(n) + m, nil
+		}
+		return uint64(n), nil
+	}
+}
+
+// receivedHostFile wraps a host FD a host peer passed: an AF_UNIX stream socket that is
+// not listening becomes a socket the app can send and receive on (with files, as on a
+// brokered one), anything else a host file.
+func receivedHostFile(fd int) *vfs.FileDescription {
+	dom, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	typ, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	listening, err3 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err1 == nil && err2 == nil && err3 == nil && dom == unix.AF_UNIX && typ == unix.SOCK_STREAM && listening == 0 {
+		flags := unix.O_RDWR
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			flags |= fl & unix.O_NONBLOCK
+		}
+		return vfs.NewAnonFileDescription(sock.Received(fd), "socket:[0]", flags)
+	}
+	return host.Received(fd)
 }

@@ -37,7 +37,7 @@ func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.ThreadGroup, e
 		if who == 0 {
 			return []*kernel.ThreadGroup{t.Group()}, nil
 		}
-		if tg := t.Kernel().GroupByPID(who); tg != nil {
+		if tg := t.GroupByPID(who); tg != nil {
 			return []*kernel.ThreadGroup{tg}, nil
 		}
 		return nil, unix.ESRCH
@@ -90,7 +90,7 @@ func schedTarget(t *kernel.Task, pid int32) error {
 	if pid < 0 {
 		return unix.EINVAL
 	}
-	if pid != 0 && t.Kernel().GroupByPID(pid) == nil && t.Kernel().TaskByTID(pid) == nil {
+	if pid != 0 && t.GroupByPID(pid) == nil && t.TaskByTID(pid) == nil {
 		return unix.ESRCH
 	}
 	return nil
@@ -188,38 +188,4 @@ func Membarrier(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, nil
 	}
 	return 0, unix.EINVAL
-}
-
-// Readahead implements readahead(2): a hint, checked and accepted.
-func Readahead(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	fd, err := getFD(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	defer fd.DecRef()
-	if !fd.Readable() {
-		return 0, unix.EBADF
-	}
-	if fd.IsStream() || int64(a[1]) < 0 {
-		return 0, unix.EINVAL
-	}
-	return 0, nil
-}
-
-// SyncFileRange implements sync_file_range(2) as a full fsync of the file when asked to
-// write (the host decides when dirty data reaches the disk).
-func SyncFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	const known = 1 | 2 | 4 // WAIT_BEFORE, WRITE, WAIT_AFTER
-	if a[3]&^known != 0 || int64(a[1]) < 0 || int64(a[2]) < 0 || int64(a[1])+int64(a[2]) < int64(a[1]) {
-		return 0, unix.EINVAL
-	}
-	fd, err := getFD(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	defer fd.DecRef()
-	if fd.IsStream() {
-		return 0, unix.ESPIPE
-	}
-	return 0, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
@@ -329,11 +330,9 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err := read(); err != nil {
 			return 0, err
 		}
-		b := make([]byte, 104)
-		s.put(b, 0)
-		le.PutUint64(b[48:], uint64(s.otime))
-		le.PutUint64(b[64:], uint64(s.ctime))
-		le.PutUint64(b[80:], uint64(len(s.sems)))
+		ds := abi.SemidDS{Perm: s.ipcPerm.perm64(0), Otime: s.otime, Ctime: s.ctime, Nsems: uint64(len(s.sems))}
+		b := make([]byte, abi.SizeofSemidDS)
+		ds.Encode(b)
 		return statReply(t, arg, b, cmd == semStat, s.id)
 	case unix.IPC_SET:
 		if err := s.setFrom(t, arg); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -58,7 +59,8 @@ func (s *shmSegment) ReadAt(p []byte, off int64) (int, error) {
 	if off >= s.size {
 		return 0, io.EOF
 	}
-	n := copy(p, s.mf.Slice(s.memOff+off, min(int64(len(p)), s.size-off)))
+	n := int(min(int64(len(p)), s.size-off))
+	s.mf.ReadAt(p[:n], s.memOff+off)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -258,20 +260,14 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if !s.access(c, 4) {
 			return 0, unix.EACCES
 		}
-		b := make([]byte, 112)
-		le := binary.LittleEndian
 		dest := uint32(0)
 		if s.removed {
 			dest = 0o1000 // SHM_DEST
 		}
-		s.put(b, dest)
-		le.PutUint64(b[48:], uint64(s.size))
-		le.PutUint64(b[56:], uint64(s.atime))
-		le.PutUint64(b[64:], uint64(s.dtime))
-		le.PutUint64(b[72:], uint64(s.ctime))
-		le.PutUint32(b[80:], uint32(s.cpid))
-		le.PutUint32(b[84:], uint32(s.lpid))
-		le.PutUint64(b[88:], uint64(s.nattch))
+		ds := abi.ShmidDS{Perm: s.ipcPerm.perm64(dest), Segsz: uint64(s.size), Atime: s.atime, Dtime: s.dtime, Ctime: s.ctime,
+			Cpid: int32(s.cpid), Lpid: int32(s.lpid), Nattch: uint64(s.nattch)}
+		b := make([]byte, abi.SizeofShmidDS)
+		ds.Encode(b)
 		return statReply(t, buf, b, cmd == 13, s.id) // 13: SHM_STAT
 	case unix.IPC_SET:
 		if err := s.setFrom(t, buf); err != nil {

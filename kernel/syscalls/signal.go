@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,24 +15,21 @@ func RtSigaction(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	sig := int(a[0])
 	var act *kernel.SigAction
 	if a[1] != 0 {
-		b := make([]byte, 32)
+		b := make([]byte, abi.SizeofSigaction)
 		if _, err := t.CopyIn(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		act = &kernel.SigAction{Handler: le.Uint64(b[0:]), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
+		var sa abi.Sigaction
+		sa.Decode(b)
+		act = &kernel.SigAction{Handler: sa.Handler, Flags: sa.Flags, Restorer: sa.Restorer, Mask: sa.Mask}
 	}
 	old, err := t.SigAction(sig, act)
 	if err != nil {
 		return 0, err
 	}
 	if a[2] != 0 {
-		b := make([]byte, 32)
-		le := binary.LittleEndian
-		le.PutUint64(b[0:], old.Handler)
-		le.PutUint64(b[8:], old.Flags)
-		le.PutUint64(b[16:], old.Restorer)
-		le.PutUint64(b[24:], old.Mask)
+		b := make([]byte, abi.SizeofSigaction)
+		(&abi.Sigaction{Handler: old.Handler, Flags: old.Flags, Restorer: old.Restorer, Mask: old.Mask}).Encode(b)
 		if _, err := t.CopyOut(a[2], b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -77,12 +73,13 @@ func RtSigprocmask(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Sigaltstack(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	old := t.AltStack()
 	if a[0] != 0 {
-		b := make([]byte, 24)
+		b := make([]byte, abi.SizeofStackT)
 		if _, err := t.CopyIn(a[0], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		st := kernel.AltStack{SP: le.Uint64(b[0:]), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+		var ss abi.StackT
+		ss.Decode(b)
+		st := kernel.AltStack{SP: ss.SP, Flags: ss.Flags, Size: ss.Size}
 		if uint32(st.Flags)&^(ssDisable|ssAutoDisarm) != 0 {
 			return 0, unix.EINVAL
 		}
@@ -92,15 +89,12 @@ func Sigaltstack(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		t.SetAltStack(st)
 	}
 	if a[1] != 0 {
-		b := make([]byte, 24)
-		le := binary.LittleEndian
-		le.PutUint64(b[0:], old.SP)
 		flags := old.Flags
 		if old.Size == 0 {
 			flags = ssDisable
 		}
-		le.PutUint32(b[8:], uint32(flags))
-		le.PutUint64(b[16:], old.Size)
+		b := make([]byte, abi.SizeofStackT)
+		(&abi.StackT{SP: old.SP, Flags: flags, Size: old.Size}).Encode(b)
 		if _, err := t.CopyOut(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -117,7 +111,7 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
 	switch {
 	case pid > 0:
-		tg := k.GroupByPID(pid)
+		tg := t.GroupByPID(pid)
 		if tg == nil {
 			return 0, unix.ESRCH
 		}
@@ -130,6 +124,9 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 			return 0, unix.ESRCH
 		}
+		if t.InitIgnores(tg, sig) {
+			return 0, nil
+		}
 		k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
 		return 0, nil
 	case pid == 0 || pid == -1 || pid < -1:
@@ -138,14 +135,17 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		pgid, _ := t.Group().IDs()
 		if pid < -1 {
-			pgid = -pid
+			pgid = t.RootPID(-pid)
 		}
 		// Linux succeeds if any process could be signalled; else the last error.
 		found, sent := false, false
 		for _, tg := range k.Groups() {
 			g, _ := tg.IDs()
+			if t.PIDOf(tg) == 0 {
+				continue // outside the caller's PID namespace
+			}
 			if pid == -1 || g == pgid {
-				if pid == -1 && (tg == t.Group() || tg.PID == 1) {
+				if pid == -1 && (tg == t.Group() || tg.PID == 1 || t.PIDOf(tg) == 1) {
 					continue
 				}
 				found = true
@@ -153,7 +153,9 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 					continue
 				}
 				sent = true
-				k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
+				if !t.InitIgnores(tg, sig) {
+					k.SignalGroupInfo(tg, sig, t.UserSigInfo(kernel.SIUser))
+				}
 			}
 		}
 		switch {
@@ -198,12 +200,15 @@ func Tgkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if tgid <= 0 || tid <= 0 || sig < 0 || sig > 64 {
 		return 0, unix.EINVAL
 	}
-	target := t.Kernel().TaskByTID(tid)
-	if target == nil || target.Group().PID != tgid {
+	target := t.TaskByTID(tid)
+	if target == nil || t.PIDOf(target.Group()) != tgid {
 		return 0, unix.ESRCH
 	}
 	if !mayKill(t, target.Group(), sig) {
 		return 0, unix.EPERM
+	}
+	if t.InitIgnores(target.Group(), sig) {
+		return 0, nil
 	}
 	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil
@@ -215,12 +220,15 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if tid <= 0 || sig < 0 || sig > 64 {
 		return 0, unix.EINVAL
 	}
-	target := t.Kernel().TaskByTID(tid)
+	target := t.TaskByTID(tid)
 	if target == nil {
 		return 0, unix.ESRCH
 	}
 	if !mayKill(t, target.Group(), sig) {
 		return 0, unix.EPERM
+	}
+	if t.InitIgnores(target.Group(), sig) {
+		return 0, nil
 	}
 	t.Kernel().SignalThread(target, sig, t.UserSigInfo(kernel.SITkill))
 	return 0, nil

@@ -32,7 +32,7 @@ func RtSigtimedwait(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	if a[1] != 0 {
-		if _, err := t.CopyOut(a[1], info.Bytes(int(sig))); err != nil {
+		if _, err := t.CopyOut(a[1], t.SeenSigInfo(info).Bytes(int(sig))); err != nil {
 			return 0, unix.EFAULT
 		}
 	}
@@ -63,7 +63,7 @@ func (s *signalFD) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, e
 		if sig == 0 {
 			break
 		}
-		out = append(out, info.SignalfdBytes(int(sig))...)
+		out = append(out, s.t.SeenSigInfo(info).SignalfdBytes(int(sig))...)
 	}
 	if len(out) == 0 {
 		return 0, unix.EAGAIN
@@ -153,7 +153,7 @@ func RtSigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	tg := t.Kernel().GroupByPID(pid)
+	tg := t.GroupByPID(pid)
 	if pid <= 0 || tg == nil || tg.Zombie() {
 		return 0, unix.ESRCH
 	}
@@ -174,8 +174,8 @@ func RtTgsigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	target := t.Kernel().TaskByTID(tid)
-	if target == nil || target.Group().PID != tgid {
+	target := t.TaskByTID(tid)
+	if target == nil || t.PIDOf(target.Group()) != tgid {
 		return 0, unix.ESRCH
 	}
 	if !mayKill(t, target.Group(), sig) {

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -42,7 +43,11 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		fd := vfs.NewAnonFileDescription(f, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		id := sockIdent(t)
+		if s, ok := f.(*inet.Socket); ok {
+			s.SetIdent(id.Ino, id.UID) // /proc/net/tcp names it as /proc/PID/fd does
+		}
+		fd := vfs.NewNumberedFileDescription(f, "socket", id, unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer fd.DecRef()
 		n, err := t.FDs().Install(fd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		return uint64(n), err
@@ -163,7 +168,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, s.ConnectDgram(target, p)
 	}
 	if p[0] == 0 {
-		l := sock.Lookup(sock.AbstractKey(p))
+		l := unixNames(t.Kernel()).Lookup(abstractKey(t, p))
 		if l == nil {
 			return 0, unix.ECONNREFUSED
 		}
@@ -182,7 +187,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil || at.Type() != unix.S_IFSOCK {
 		return 0, unix.ECONNREFUSED
 	}
-	if l := sock.Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); l != nil {
+	if l := unixNames(t.Kernel()).Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); l != nil {
 		return 0, s.ConnectTo(l, nonblock, ucred(t))
 	}
 	if s.Type != unix.SOCK_STREAM {
@@ -281,15 +286,17 @@ type msghdr struct {
 }
 
 func readMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
-	b := make([]byte, 56)
+	b := make([]byte, abi.SizeofMsghdr)
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return msghdr{}, unix.EFAULT
 	}
-	le := binary.LittleEndian
-	return msghdr{le.Uint64(b[0:]), uint64(le.Uint32(b[8:])), le.Uint64(b[16:]), le.Uint64(b[24:]), le.Uint64(b[32:]), le.Uint64(b[40:])}, nil
+	var m abi.Msghdr
+	m.Decode(b)
+	return msghdr{m.Name, uint64(m.Namelen), m.Iov, m.Iovlen, m.Control, m.Controllen}, nil
 }
 
-// Sendmsg implements sendmsg(2); SCM_RIGHTS passes files to sockets inside the sandbox.
+// Sendmsg implements sendmsg(2); SCM_RIGHTS passes files to sockets inside the sandbox
+// and, as host FDs, to host peers (rights.go).
 func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if r, err, ok := inetCall(t, "sendmsg", a); ok {
 		return r, err
@@ -344,7 +351,8 @@ func Sendmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, err
 }
 
-// Recvmsg implements recvmsg(2): files passed inside the sandbox arrive as SCM_RIGHTS.
+// Recvmsg implements recvmsg(2): files passed inside the sandbox or by a host peer arrive
+// as SCM_RIGHTS.
 func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if r, err, ok := inetCall(t, "recvmsg", a); ok {
 		return r, err
@@ -384,6 +392,11 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if cred == nil {
 			cred, _ = s.PeerCred()
 		}
+	case s.Type == unix.SOCK_STREAM && room > 0:
+		// A host peer's connection, read with room for control data: files it passes
+		// arrive as host files.
+		n, control, _, msgFlags, err = recvWithRights(t, fd, s, bufs, int(a[2]), room)
+		cred, _ = s.PeerCred()
 	case s.Type == unix.SOCK_DGRAM:
 		var dc unix.Ucred
 		n, from, dc, msgFlags, err = dgramRecv(t, fd, s, bufs, int(a[2]))
@@ -396,7 +409,7 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	if passcred && cred != nil {
-		control = append(credCmsg(*cred), control...)
+		control = append(credCmsg(seenCred(t, *cred)), control...)
 	}
 	if uint64(len(control)) > h.controllen {
 		msgFlags |= unix.MSG_CTRUNC
@@ -608,15 +621,29 @@ func Setsockopt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, unixSetsockopt(t, s, int(int32(a[2])), a[3], uint64(uint32(a[4])))
 }
 
-// autobindSeq numbers autobound abstract names.
-var autobindSeq atomic.Uint32
+// unixNames returns the kernel's AF_UNIX names (bound sockets, autobind and cookie
+// counters).
+func unixNames(k *kernel.Kernel) *sock.Names {
+	return kernel.StateOf(k, func(*kernel.Kernel) *sock.Names { return sock.NewNames() })
+}
+
+// abstractKey is where an abstract name ("\x00...") lives: abstract names are per
+// network namespace, so one in a nested namespace is keyed with its inode number in front
+// (never a NUL, so never one of the root namespace's keys).
+func abstractKey(t *kernel.Task, name string) sock.AbstractKey {
+	if n := t.Group().Namespaces()[kernel.NSNet]; !t.Kernel().IsRootNS(n) {
+		return sock.AbstractKey(fmt.Sprintf("net:%d", n.Ino) + name)
+	}
+	return sock.AbstractKey(name)
+}
 
 // autobind gives an unbound socket a unique abstract name, as Linux does for bind with an
 // empty address.
-func autobind(s *sock.Socket) error {
+func autobind(t *kernel.Task, s *sock.Socket) error {
+	ns := unixNames(t.Kernel())
 	for {
-		name := fmt.Sprintf("\x00%05x", autobindSeq.Add(1)&0xfffff)
-		if err := s.Bind(sock.AbstractKey(name), name); err != unix.EADDRINUSE {
+		name := fmt.Sprintf("\x00%05x", ns.NextAutobind()&0xfffff)
+		if err := s.Bind(ns, abstractKey(t, name), name); err != unix.EADDRINUSE {
 			return err
 		}
 	}
@@ -637,7 +664,7 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if s.Bound() {
 			return 0, unix.EINVAL
 		}
-		return 0, autobind(s)
+		return 0, autobind(t, s)
 	}
 	p, err := readSockaddrUn(t, a[1], a[2])
 	if err != nil {
@@ -648,9 +675,9 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.EINVAL
 		}
 		if p == "" {
-			return 0, autobind(s)
+			return 0, autobind(t, s)
 		}
-		return 0, s.Bind(sock.AbstractKey(p), p)
+		return 0, s.Bind(unixNames(t.Kernel()), abstractKey(t, p), p)
 	}
 	// A path is checked before the socket's own state, as Linux does.
 	parent, name, trailing, _, err := t.LookupParent(kernel.AtFDCWD, p)
@@ -684,7 +711,7 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 0, s.Bind(sock.PathKey{Dev: at.Dev, Ino: at.Ino}, p)
+	return 0, s.Bind(unixNames(t.Kernel()), sock.PathKey{Dev: at.Dev, Ino: at.Ino}, p)
 }
 
 // Listen implements listen(2).
@@ -822,7 +849,7 @@ func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // ENOENT when a path does not exist, ECONNREFUSED when nothing is bound there.
 func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
 	if name[0] == 0 {
-		if s := sock.Lookup(sock.AbstractKey(name)); s != nil {
+		if s := unixNames(t.Kernel()).Lookup(abstractKey(t, name)); s != nil {
 			return s, nil
 		}
 		return nil, unix.ECONNREFUSED
@@ -835,7 +862,7 @@ func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
 	if err != nil || at.Type() != unix.S_IFSOCK {
 		return nil, unix.ECONNREFUSED
 	}
-	if s := sock.Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); s != nil {
+	if s := unixNames(t.Kernel()).Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); s != nil {
 		return s, nil
 	}
 	return nil, unix.ECONNREFUSED
@@ -892,18 +919,13 @@ func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 }
 
 // credCmsgSpace is CMSG_SPACE(sizeof(struct ucred)).
-const credCmsgSpace = 32
+const credCmsgSpace = abi.SizeofCmsghdr + (abi.SizeofUcred+7)&^7 // CMSG_SPACE(sizeof(struct ucred)): 32
 
 // credCmsg is an SCM_CREDENTIALS control message, padded to its CMSG_SPACE.
 func credCmsg(c unix.Ucred) []byte {
 	b := make([]byte, credCmsgSpace)
-	le := binary.LittleEndian
-	le.PutUint64(b, 28) // CMSG_LEN(12)
-	le.PutUint32(b[8:], unix.SOL_SOCKET)
-	le.PutUint32(b[12:], unix.SCM_CREDENTIALS)
-	le.PutUint32(b[16:], uint32(c.Pid))
-	le.PutUint32(b[20:], c.Uid)
-	le.PutUint32(b[24:], c.Gid)
+	(&abi.Cmsghdr{Len: uint64(abi.CmsgLen(abi.SizeofUcred)), Level: unix.SOL_SOCKET, Type: unix.SCM_CREDENTIALS}).Encode(b)
+	(&abi.Ucred{PID: c.Pid, UID: c.Uid, GID: c.Gid}).Encode(b[abi.SizeofCmsghdr:])
 	return b
 }
 
@@ -913,7 +935,20 @@ func ucred(t *kernel.Task) unix.Ucred {
 	return unix.Ucred{Pid: t.Group().PID, Uid: c.EUID, Gid: c.EGID}
 }
 
+// seenCred translates credentials a socket keeps (root namespace numbers) into those of
+// the receiving task's PID and user namespaces (a sender outside them shows as 0 and
+// the overflow IDs, as Linux's scm_recv does).
+func seenCred(t *kernel.Task, c unix.Ucred) unix.Ucred {
+	u := t.Group().UserNS()
+	return unix.Ucred{Pid: t.VisiblePID(c.Pid), Uid: u.MapUID(c.Uid), Gid: u.MapGID(c.Gid)}
+}
+
 // sockIdent numbers a new socket (socket:[N]) owned by the caller, as sockfs does.
 func sockIdent(t *kernel.Task) vfs.AnonIdent {
-	return vfs.NewAnonIdent(t.Creds())
+	return newAnonIdent(t)
+}
+
+// newAnonIdent numbers a new pipe or socket in t's kernel, owned by t's filesystem IDs.
+func newAnonIdent(t *kernel.Task) vfs.AnonIdent {
+	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *vfs.AnonInodes { return &vfs.AnonInodes{} }).New(t.Creds())
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -55,7 +56,7 @@ func newInetSocket(t *kernel.Task, family, typ, proto int) (vfs.File, error) {
 	default:
 		return nil, unix.ESOCKTNOSUPPORT
 	}
-	return t.Kernel().Net.New(family, typ, p)
+	return t.Group().NetStack().New(family, typ, p)
 }
 
 // inetFD returns the Internet socket behind fdn, if that is what it is.
@@ -71,9 +72,19 @@ func inetFD(t *kernel.Task, fdn uint64) (*vfs.FileDescription, *inet.Socket) {
 	return nil, nil
 }
 
-// readSockaddrIn decodes a sockaddr_in or sockaddr_in6 for a socket of family. AF_UNSPEC
-// comes back as an invalid address.
-func readSockaddrIn(t *kernel.Task, family int, addr, size uint64) (netip.AddrPort, error) {
+// addrUse is what an address read from the app is for: scoped IPv6 addresses are checked
+// differently by connect, bind and an unconnected send.
+type addrUse int
+
+const (
+	forConnect addrUse = iota
+	forBind
+	forSend
+)
+
+// readSockaddrIn decodes a sockaddr_in or sockaddr_in6 for a socket of family, used for use.
+// AF_UNSPEC comes back as an invalid address.
+func readSockaddrIn(t *kernel.Task, family int, addr, size uint64, use addrUse) (netip.AddrPort, error) {
 	if size < 2 || size > 128 {
 		return netip.AddrPort{}, unix.EINVAL
 	}
@@ -93,7 +104,9 @@ func readSockaddrIn(t *kernel.Task, family int, addr, size uint64) (netip.AddrPo
 		if f != unix.AF_INET {
 			return netip.AddrPort{}, unix.EAFNOSUPPORT
 		}
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), binary.BigEndian.Uint16(b[2:])), nil
+		var sin abi.SockaddrIn
+		sin.Decode(b)
+		return netip.AddrPortFrom(netip.AddrFrom4(sin.Addr), sin.Port), nil
 	default:
 		if size < 24 {
 			return netip.AddrPort{}, unix.EINVAL
@@ -101,36 +114,64 @@ func readSockaddrIn(t *kernel.Task, family int, addr, size uint64) (netip.AddrPo
 		if f != unix.AF_INET6 {
 			return netip.AddrPort{}, unix.EAFNOSUPPORT
 		}
-		ip := netip.AddrFrom16([16]byte(b[8:24]))
-		if size >= 28 {
-			if scope := binary.LittleEndian.Uint32(b[24:]); scope != 0 && ip.IsLinkLocalUnicast() {
-				return netip.AddrPort{}, unix.EINVAL // scoped (link-local) destinations are not offered
-			}
-		}
-		return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(b[2:])), nil
+		var sin6 abi.SockaddrIn6
+		full := make([]byte, abi.SizeofSockaddrIn6) // sin6_scope_id may be left out (24 bytes)
+		copy(full, b)
+		sin6.Decode(full)
+		ip, err := scopedIn(t, netip.AddrFrom16(sin6.Addr), sin6.ScopeID, use)
+		return netip.AddrPortFrom(ip, sin6.Port), err
 	}
+}
+
+// scopedIn applies ipv6(7)'s sin6_scope_id: a link-local address needs one (connect and bind
+// fail with EINVAL without; an unconnected send goes out the default interface) naming one of
+// the sandbox's interfaces: lo has no link-local address and no route to one; eth0 stands for
+// the host's interface, which the net broker picks (the address comes back with zone
+// "eth0"). Any other address ignores its scope, as Linux does.
+func scopedIn(t *kernel.Task, ip netip.Addr, scope uint32, use addrUse) (netip.Addr, error) {
+	if !ip.IsLinkLocalUnicast() || ip.Is4In6() {
+		return ip, nil
+	}
+	if scope == 0 {
+		if use == forSend {
+			return ip, nil
+		}
+		return ip, unix.EINVAL
+	}
+	name := ""
+	for _, ifc := range t.Kernel().Net.Interfaces() {
+		if uint32(ifc.Index) == scope {
+			name = ifc.Name
+		}
+	}
+	switch {
+	case use == forBind && name == "":
+		return ip, unix.ENODEV
+	case use == forBind:
+		return ip, unix.EADDRNOTAVAIL // neither lo nor eth0 has a link-local address
+	case name != "eth0":
+		return ip, unix.ENETUNREACH
+	}
+	return ip.WithZone(inet.ZoneEth0), nil
 }
 
 // sockaddrIn encodes a as family's sockaddr.
 func sockaddrIn(family int, a netip.AddrPort) []byte {
 	if family == unix.AF_INET {
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint16(b, unix.AF_INET)
-		binary.BigEndian.PutUint16(b[2:], a.Port())
-		ip := a.Addr().Unmap()
-		if ip.Is4() {
-			v := ip.As4()
-			copy(b[4:], v[:])
+		sin := abi.SockaddrIn{Family: unix.AF_INET, Port: a.Port()}
+		if ip := a.Addr().Unmap(); ip.Is4() {
+			sin.Addr = ip.As4()
 		}
+		b := make([]byte, abi.SizeofSockaddrIn)
+		sin.Encode(b)
 		return b
 	}
-	b := make([]byte, 28)
-	binary.LittleEndian.PutUint16(b, unix.AF_INET6)
-	binary.BigEndian.PutUint16(b[2:], a.Port())
+	sin6 := abi.SockaddrIn6{Family: unix.AF_INET6, Port: a.Port()}
 	if a.Addr().IsValid() {
-		ip := a.Addr().As16()
-		copy(b[8:24], ip[:])
+		sin6.Addr = a.Addr().As16()
 	}
+	b := make([]byte, abi.SizeofSockaddrIn6)
+	sin6.Encode(b)
 	return b
 }
 
@@ -166,12 +207,12 @@ func deadline(d time.Duration) time.Time {
 }
 
 func inetConnect(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kernel.SyscallArgs) (uint64, error) {
-	dst, err := readSockaddrIn(t, s.Family, a[1], a[2])
+	dst, err := readSockaddrIn(t, s.Family, a[1], a[2], forConnect)
 	if err != nil {
 		return 0, err
 	}
 	if !dst.IsValid() && s.Type == unix.SOCK_STREAM {
-		return 0, unix.EAFNOSUPPORT // dissolving a stream's connection is not offered
+		return 0, s.Disconnect()
 	}
 	if s.Type == unix.SOCK_STREAM && s.Connected() && !s.Listening() {
 		if s.Pending() {
@@ -308,7 +349,7 @@ func inetSendto(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kerne
 	var to netip.AddrPort
 	if a[4] != 0 && s.Type != unix.SOCK_STREAM {
 		var err error
-		if to, err = readSockaddrIn(t, s.Family, a[4], a[5]); err != nil {
+		if to, err = readSockaddrIn(t, s.Family, a[4], a[5], forSend); err != nil {
 			return 0, err
 		}
 	}
@@ -342,7 +383,7 @@ func inetSendmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, h msgh
 	var to netip.AddrPort
 	if h.name != 0 && h.namelen != 0 && s.Type != unix.SOCK_STREAM {
 		var err error
-		if to, err = readSockaddrIn(t, s.Family, h.name, h.namelen); err != nil {
+		if to, err = readSockaddrIn(t, s.Family, h.name, h.namelen, forSend); err != nil {
 			return 0, err
 		}
 	}
@@ -413,7 +454,9 @@ func inetAccept(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, addr, l
 		if err != nil {
 			return 0, err
 		}
-		nfd := vfs.NewAnonFileDescription(c, "socket:[0]", unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
+		id := sockIdent(t)
+		c.SetIdent(id.Ino, id.UID)
+		nfd := vfs.NewNumberedFileDescription(c, "socket", id, unix.O_RDWR|int(flags&unix.SOCK_NONBLOCK))
 		defer nfd.DecRef()
 		n, err := t.FDs().Install(nfd, 0, flags&unix.SOCK_CLOEXEC != 0, nofile(t))
 		if err != nil {
@@ -473,7 +516,7 @@ func inetCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err er
 		r, err = inetConnect(t, fd, s, a)
 	case "bind":
 		var local netip.AddrPort
-		if local, err = readSockaddrIn(t, s.Family, a[1], a[2]); err == nil {
+		if local, err = readSockaddrIn(t, s.Family, a[1], a[2], forBind); err == nil {
 			if !local.IsValid() {
 				if s.Family != unix.AF_INET {
 					return 0, unix.EAFNOSUPPORT, true

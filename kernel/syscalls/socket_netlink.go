@@ -19,7 +19,7 @@ func newNetlinkSocket(t *kernel.Task, family, typ, proto int) (vfs.File, error) 
 	if proto != unix.NETLINK_ROUTE {
 		return nil, unix.EPROTONOSUPPORT
 	}
-	return netlink.New(typ, t.Kernel().Net), nil
+	return netlink.New(typ, t.Group().NetStack()), nil
 }
 
 // sockaddrNl is struct sockaddr_nl.

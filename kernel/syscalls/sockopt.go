@@ -53,8 +53,10 @@ var flagOpts = map[int]bool{
 }
 
 // capable reports whether the caller holds capability c (root with it in its set).
+// Capabilities held in a nested user namespace do not count here: they act on that
+// namespace's objects only (kernel.Task.NSCapable).
 func capable(t *kernel.Task, c uint) bool {
-	return t.Creds().EUID == 0 && t.Kernel().Caps[0]&(1<<c) != 0
+	return t.Group().UserNS().IsRoot() && t.Creds().EUID == 0 && t.Kernel().Caps[0]&(1<<c) != 0
 }
 
 // unixSetsockopt sets a SOL_SOCKET option on an AF_UNIX socket.
@@ -368,7 +370,7 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 		c, _ := s.PeerCred()
 		var tg *kernel.ThreadGroup
 		if s.Connected() && c != nil && c.Pid > 0 {
-			tg = t.Kernel().GroupByPID(c.Pid)
+			tg = t.Kernel().GroupByPID(c.Pid) // sockets keep root namespace numbers
 		}
 		if tg == nil {
 			return unix.ENODATA // no peer, or one outside the sandbox or gone
@@ -405,7 +407,7 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 		}
 		return putU32(t, lenAddr, 3)
 	case opt == unix.SO_COOKIE:
-		v = le.AppendUint64(nil, s.Cookie())
+		v = le.AppendUint64(nil, s.Cookie(unixNames(t.Kernel())))
 	case opt == unix.SO_MAX_PACING_RATE:
 		v = le.AppendUint64(nil, o.Pacing)
 		if l < 8 {
@@ -416,10 +418,11 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 	case opt == unix.SO_BPF_EXTENSIONS:
 		v = i32(64) // SKF_AD_MAX
 	case opt == unix.SO_PEERCRED:
-		c, err := s.PeerCred()
+		pc, err := s.PeerCred()
 		if err != nil {
 			return err
 		}
+		c := seenCred(t, *pc)
 		v = i32(c.Pid)
 		v = le.AppendUint32(v, c.Uid)
 		v = le.AppendUint32(v, c.Gid)

@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -21,32 +20,22 @@ func statAttr(vd vfs.VirtualDentry) (vfs.Attr, error) {
 	return a, nil
 }
 
-// encodeStat lays out struct stat (arch/x86/include/uapi/asm/stat.h, 144 bytes).
+// encodeStat lays out a as struct stat.
 func encodeStat(a vfs.Attr) []byte {
-	b := make([]byte, 144)
-	le := binary.LittleEndian
-	le.PutUint64(b[0:], a.Dev)
-	le.PutUint64(b[8:], a.Ino)
-	le.PutUint64(b[16:], a.Nlink)
-	le.PutUint32(b[24:], a.Mode)
-	le.PutUint32(b[28:], a.UID)
-	le.PutUint32(b[32:], a.GID)
-	le.PutUint64(b[40:], a.Rdev)
-	le.PutUint64(b[48:], uint64(a.Size))
 	bs := a.Blksize
 	if bs == 0 {
 		bs = 4096
 	}
-	le.PutUint64(b[56:], uint64(bs))
-	le.PutUint64(b[64:], uint64(a.Blocks))
-	le.PutUint64(b[72:], uint64(a.Atime.Sec))
-	le.PutUint64(b[80:], uint64(a.Atime.Nsec))
-	le.PutUint64(b[88:], uint64(a.Mtime.Sec))
-	le.PutUint64(b[96:], uint64(a.Mtime.Nsec))
-	le.PutUint64(b[104:], uint64(a.Ctime.Sec))
-	le.PutUint64(b[112:], uint64(a.Ctime.Nsec))
+	st := abi.Stat{Dev: a.Dev, Ino: a.Ino, Nlink: a.Nlink, Mode: a.Mode, UID: a.UID, GID: a.GID, Rdev: a.Rdev,
+		Size: a.Size, Blksize: int64(bs), Blocks: a.Blocks, Atime: abiTimespec(a.Atime), Mtime: abiTimespec(a.Mtime),
+		Ctime: abiTimespec(a.Ctime)}
+	b := make([]byte, abi.SizeofStat)
+	st.Encode(b)
 	return b
 }
+
+// abiTimespec converts a host timespec to the app's.
+func abiTimespec(ts unix.Timespec) abi.Timespec { return abi.Timespec{Sec: ts.Sec, Nsec: ts.Nsec} }
 
 func writeStat(t *kernel.Task, addr uint64, a vfs.Attr) error {
 	if _, err := t.CopyOut(addr, encodeStat(a)); err != nil {
@@ -117,13 +106,6 @@ func fstatat(t *kernel.Task, dirfd int32, pathAddr, statAddr, flags uint64) (uin
 	return 0, writeStat(t, statAddr, at)
 }
 
-// statx mask bits (include/uapi/linux/stat.h).
-const (
-	statxBasicStats = 0x7ff
-	statxBtime      = 0x800
-	statxMntID      = 0x1000
-)
-
 // atStatxSyncType is AT_STATX_SYNC_TYPE (include/uapi/linux/fcntl.h).
 const atStatxSyncType = 0x6000
 
@@ -134,7 +116,7 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^okFlags != 0 || flags&atStatxSyncType == atStatxSyncType {
 		return 0, unix.EINVAL
 	}
-	if mask&0x80000000 != 0 { // STATX__RESERVED
+	if mask&abi.STATX__RESERVED != 0 {
 		return 0, unix.EINVAL
 	}
 	path, err := copyInPath(t, a[1])
@@ -160,66 +142,41 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	b := make([]byte, 256)
-	le := binary.LittleEndian
-	got := uint32(statxBasicStats | statxMntID)
+	got := uint32(abi.STATX_BASIC_STATS | abi.STATX_MNT_ID)
 	if at.Btime.Sec != 0 || at.Btime.Nsec != 0 {
-		got |= statxBtime
+		got |= abi.STATX_BTIME
 	}
-	le.PutUint32(b[0:], got)
 	bs := at.Blksize
 	if bs == 0 {
 		bs = 4096
 	}
-	le.PutUint32(b[4:], uint32(bs))
-	le.PutUint32(b[16:], uint32(at.Nlink))
-	le.PutUint32(b[20:], at.UID)
-	le.PutUint32(b[24:], at.GID)
-	le.PutUint16(b[28:], uint16(at.Mode))
-	le.PutUint64(b[32:], at.Ino)
-	le.PutUint64(b[40:], uint64(at.Size))
-	le.PutUint64(b[48:], uint64(at.Blocks))
-	le.PutUint64(b[56:], 0)
-	ts := func(off int, s unix.Timespec) {
-		le.PutUint64(b[off:], uint64(s.Sec))
-		le.PutUint32(b[off+8:], uint32(s.Nsec))
-	}
-	ts(64, at.Atime)
-	ts(80, at.Btime)
-	ts(96, at.Ctime)
-	ts(112, at.Mtime)
-	le.PutUint32(b[128:], unix.Major(at.Rdev))
-	le.PutUint32(b[132:], unix.Minor(at.Rdev))
-	le.PutUint32(b[136:], unix.Major(at.Dev))
-	le.PutUint32(b[140:], unix.Minor(at.Dev))
-	le.PutUint64(b[144:], uint64(mnt))
+	ts := func(s unix.Timespec) abi.StatxTimestamp { return abi.StatxTimestamp{Sec: s.Sec, Nsec: uint32(s.Nsec)} }
+	stx := abi.Statx{Mask: got, Blksize: uint32(bs), Nlink: uint32(at.Nlink), UID: at.UID, GID: at.GID, Mode: uint16(at.Mode),
+		Ino: at.Ino, Size: uint64(at.Size), Blocks: uint64(at.Blocks), Atime: ts(at.Atime), Btime: ts(at.Btime),
+		Ctime: ts(at.Ctime), Mtime: ts(at.Mtime), RdevMajor: unix.Major(at.Rdev), RdevMinor: unix.Minor(at.Rdev),
+		DevMajor: unix.Major(at.Dev), DevMinor: unix.Minor(at.Dev), MntID: uint64(mnt)}
+	b := make([]byte, abi.SizeofStatx)
+	stx.Encode(b)
 	if _, err := t.CopyOut(a[4], b); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
 }
 
+// encodeStatFS lays out s as struct statfs; ro adds ST_RDONLY.
 func encodeStatFS(s vfs.StatFS, ro bool) []byte {
-	b := make([]byte, 120)
-	le := binary.LittleEndian
-	le.PutUint64(b[0:], uint64(s.Type))
-	le.PutUint64(b[8:], uint64(s.Bsize))
-	le.PutUint64(b[16:], s.Blocks)
-	le.PutUint64(b[24:], s.Bfree)
-	le.PutUint64(b[32:], s.Bavail)
-	le.PutUint64(b[40:], s.Files)
-	le.PutUint64(b[48:], s.Ffree)
-	le.PutUint64(b[64:], uint64(s.Namelen))
 	fr := s.Frsize
 	if fr == 0 {
 		fr = s.Bsize
 	}
-	le.PutUint64(b[72:], uint64(fr))
-	flags := s.Flags | 0x20 // ST_VALID
+	flags := s.Flags | abi.ST_VALID
 	if ro {
-		flags |= unix.ST_RDONLY
+		flags |= abi.ST_RDONLY
 	}
-	le.PutUint64(b[80:], uint64(flags))
+	st := abi.Statfs{Type: s.Type, Bsize: s.Bsize, Blocks: s.Blocks, Bfree: s.Bfree, Bavail: s.Bavail, Files: s.Files,
+		Ffree: s.Ffree, Namelen: s.Namelen, Frsize: fr, Flags: flags}
+	b := make([]byte, abi.SizeofStatfs)
+	st.Encode(b)
 	return b
 }
 

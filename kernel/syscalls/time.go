@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -194,7 +195,6 @@ func Getrusage(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	default:
 		return 0, unix.EINVAL
 	}
-	b := make([]byte, 144)
 	var u, sys time.Duration
 	switch who {
 	case unix.RUSAGE_SELF:
@@ -204,20 +204,25 @@ func Getrusage(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	default:
 		u, sys = t.Group().ChildCPUTimes()
 	}
-	putTimeval(b[0:], u)
-	putTimeval(b[16:], sys)
+	ru := abi.Rusage{Utime: abiTimeval(u), Stime: abiTimeval(sys)}
 	if who != unix.RUSAGE_CHILDREN {
 		_, rss := t.MM().Usage()
-		binary.LittleEndian.PutUint64(b[32:], rss/1024)
+		ru.Maxrss = int64(rss / 1024)
 	}
+	b := make([]byte, abi.SizeofRusage)
+	ru.Encode(b)
 	if _, err := t.CopyOut(a[1], b); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
 }
 
-// putTimeval writes d as a struct timeval.
-func putTimeval(b []byte, d time.Duration) {
-	binary.LittleEndian.PutUint64(b[0:], uint64(d/time.Second))
-	binary.LittleEndian.PutUint64(b[8:], uint64(d%time.Second/time.Microsecond))
+// abiDuration is d as a struct timespec.
+func abiDuration(d time.Duration) abi.Timespec {
+	return abi.Timespec{Sec: int64(d / time.Second), Nsec: int64(d % time.Second)}
+}
+
+// abiTimeval is d as a struct timeval.
+func abiTimeval(d time.Duration) abi.Timeval {
+	return abi.Timeval{Sec: int64(d / time.Second), Usec: int64(d % time.Second / time.Microsecond)}
 }

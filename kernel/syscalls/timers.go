@@ -99,7 +99,7 @@ func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 			if pt.notify&sigevThreadID != 0 {
 				pt.tid = int32(le.Uint32(b[16:]))
-				if target := t.Kernel().TaskByTID(pt.tid); target == nil || target.Group() != t.Group() {
+				if target := t.TaskByTID(pt.tid); target == nil || target.Group() != t.Group() {
 					return 0, unix.EINVAL
 				}
 			}

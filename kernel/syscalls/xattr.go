@@ -169,22 +169,6 @@ func Fsetxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return setxattr(t, a, true, true)
 }
 
-// Fadvise64 implements fadvise64(2): advice is accepted after validation.
-func Fadvise64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	fd, err := getIOFD(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	defer fd.DecRef()
-	if fd.IsStream() {
-		return 0, unix.ESPIPE
-	}
-	if a[3] > 5 || int64(a[2]) < 0 {
-		return 0, unix.EINVAL
-	}
-	return 0, nil
-}
-
 // xattrPermission is Linux's xattr_permission: trusted.* needs CAP_SYS_ADMIN, user.*
 // lives only on regular files and directories (and a sticky directory's belong to its
 // owner), and the file's own permission decides the rest.

@@ -12,56 +12,46 @@
 package tty
 
 import (
-	"encoding/binary"
-
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
-// TermiosSize is sizeof(struct termios) as TCGETS uses it (include/uapi/asm-generic/termbits.h:
-// c_iflag, c_oflag, c_cflag, c_lflag, c_line, c_cc[19]).
-const TermiosSize = 36
+// TermiosSize is sizeof(struct termios) as TCGETS uses it.
+const TermiosSize = abi.SizeofTermios
 
 // WinsizeSize is sizeof(struct winsize).
-const WinsizeSize = 8
+const WinsizeSize = abi.SizeofWinsize
 
 // EncodeTermios returns t as TCGETS writes it.
 func EncodeTermios(t *unix.Termios) []byte {
+	k := abi.Termios{Iflag: t.Iflag, Oflag: t.Oflag, Cflag: t.Cflag, Lflag: t.Lflag, Line: t.Line}
+	copy(k.Cc[:], t.Cc[:])
 	b := make([]byte, TermiosSize)
-	binary.LittleEndian.PutUint32(b[0:], t.Iflag)
-	binary.LittleEndian.PutUint32(b[4:], t.Oflag)
-	binary.LittleEndian.PutUint32(b[8:], t.Cflag)
-	binary.LittleEndian.PutUint32(b[12:], t.Lflag)
-	b[16] = t.Line
-	copy(b[17:36], t.Cc[:19])
+	k.Encode(b)
 	return b
 }
 
 // DecodeTermios reads what TCSETS* pass.
 func DecodeTermios(b []byte) *unix.Termios {
-	t := &unix.Termios{}
-	t.Iflag = binary.LittleEndian.Uint32(b[0:])
-	t.Oflag = binary.LittleEndian.Uint32(b[4:])
-	t.Cflag = binary.LittleEndian.Uint32(b[8:])
-	t.Lflag = binary.LittleEndian.Uint32(b[12:])
-	t.Line = b[16]
-	copy(t.Cc[:19], b[17:36])
+	var k abi.Termios
+	k.Decode(b)
+	t := &unix.Termios{Iflag: k.Iflag, Oflag: k.Oflag, Cflag: k.Cflag, Lflag: k.Lflag, Line: k.Line}
+	copy(t.Cc[:], k.Cc[:])
 	return t
 }
 
 // EncodeWinsize returns ws as TIOCGWINSZ writes it.
 func EncodeWinsize(ws unix.Winsize) []byte {
 	b := make([]byte, WinsizeSize)
-	binary.LittleEndian.PutUint16(b[0:], ws.Row)
-	binary.LittleEndian.PutUint16(b[2:], ws.Col)
-	binary.LittleEndian.PutUint16(b[4:], ws.Xpixel)
-	binary.LittleEndian.PutUint16(b[6:], ws.Ypixel)
+	(&abi.Winsize{Row: ws.Row, Col: ws.Col, Xpixel: ws.Xpixel, Ypixel: ws.Ypixel}).Encode(b)
 	return b
 }
 
 // DecodeWinsize reads what TIOCSWINSZ passes.
 func DecodeWinsize(b []byte) unix.Winsize {
-	return unix.Winsize{Row: binary.LittleEndian.Uint16(b[0:]), Col: binary.LittleEndian.Uint16(b[2:]),
-		Xpixel: binary.LittleEndian.Uint16(b[4:]), Ypixel: binary.LittleEndian.Uint16(b[6:])}
+	var w abi.Winsize
+	w.Decode(b)
+	return unix.Winsize{Row: w.Row, Col: w.Col, Xpixel: w.Xpixel, Ypixel: w.Ypixel}
 }
 
 // defaultTermios is a new pseudo-terminal slave's (tty_std_termios in drivers/tty/tty_io.c,

@@ -166,6 +166,8 @@ type Mount struct {
 	Source   string
 	Options  string
 	dev      uint64
+	// ns is the namespace the mount belongs to.
+	ns *Namespace
 }
 
 // Root returns the mount's root dentry.
@@ -239,7 +241,14 @@ type Namespace struct {
 	// all lists mounts in creation order. protected by mu
 	all    []*Mount
 	nextID int
+
+	// closeHook is told about every last close of a file opened by path in this
+	// namespace (inotify's IN_CLOSE_WRITE and IN_CLOSE_NOWRITE).
+	closeHook atomic.Pointer[func(*FileDescription)]
 }
+
+// SetCloseHook registers the namespace's close hook.
+func (ns *Namespace) SetCloseHook(f func(*FileDescription)) { ns.closeHook.Store(&f) }
 
 type mountKey struct {
 	m *Mount
@@ -255,7 +264,7 @@ func NewNamespace(root Inode, fstype, source string) *Namespace {
 
 func (ns *Namespace) newMount(root *Dentry, fstype, source string, ro bool) *Mount {
 	ns.nextID++
-	m := &Mount{ID: ns.nextID, root: root, FSType: fstype, Source: source, ReadOnly: ro, dev: uint64(ns.nextID)}
+	m := &Mount{ID: ns.nextID, root: root, FSType: fstype, Source: source, ReadOnly: ro, dev: uint64(ns.nextID), ns: ns}
 	ns.all = append(ns.all, m)
 	return m
 }

@@ -32,6 +32,13 @@ type (
 	// HostFile files are backed by a host FD donated by a broker; the kernel polls it on the
 	// host. It is never a path the kernel opened.
 	HostFile interface{ HostFD() int }
+	// HostBacked files are a host object the kernel holds an FD for (a host-backed memfd or
+	// /dev/shm file, a file received from a host peer, a brokered socket, a host file the
+	// gofer opened read-only): SCM_RIGHTS on a brokered host socket hands that FD itself to
+	// the peer. ok is false when the file must not leave the sandbox as it is (a socket
+	// whose peer is inside, a file whose writes the kernel accounts). The FD stays the
+	// file's; the caller neither closes nor keeps it.
+	HostBacked interface{ HostBackingFD() (fd int, ok bool) }
 	// Mappable files can back mmap.
 	Mappable interface{ MapSource() mm.Source }
 	// Ioctler files handle ioctls beyond the generic ones.
@@ -52,6 +59,48 @@ type (
 		Allocate(mode uint32, off, length int64) error
 	}
 )
+
+// HostBacking is a HostFile whose host FD changes over its life (a socket that connects on
+// the private loopback trades the broker's socket for a socketpair end; one that binds
+// there becomes a kernel object): gen changes whenever fd does, and the old FD is closed
+// then, so a watcher registered on it re-registers. fd is -1 while the file is not
+// host-backed.
+type HostBacking interface {
+	HostBacking() (fd int, gen uint64)
+}
+
+// HostEventer is a HostFile whose host FD's poll events need adjusting to be the file's
+// (a private-loopback TCP socket is a host socketpair end).
+type HostEventer interface {
+	HostEvents(revents uint32) uint32
+}
+
+// HostEvents returns the poll events revents of f's host FD as f reports them.
+func HostEvents(f File, revents uint32) uint32 {
+	if h, ok := f.(HostEventer); ok {
+		return h.HostEvents(revents)
+	}
+	return revents
+}
+
+// HostPollState returns the host FD to poll for f, if it is host-backed right now, with the
+// generation of that backing (0 for files whose FD never changes).
+func HostPollState(f File) (fd int, gen uint64, ok bool) {
+	if h, ok := f.(HostBacking); ok {
+		fd, gen := h.HostBacking()
+		return fd, gen, fd >= 0
+	}
+	fd, ok = HostPollFD(f)
+	return fd, 0, ok
+}
+
+// MemfdsHostBacked says whether memfds and /dev/shm files are born host-backed
+// (HostBacked, kernel/mm/README.md "Memory shared with host processes"), so that wl_shm
+// buffers and sound-server pools the app creates can be passed to host peers. They are
+// (kernel/fs/tmpfs/host.go); while they were not, the launcher preferred X11 to a Wayland
+// display when the profile granted both (a toolkit would pick Wayland and fail at its
+// first buffer).
+const MemfdsHostBacked = true
 
 // HostPollFD returns the host FD to poll for f, if f is host-backed right now (a socket
 // becomes host-backed when it connects; a listening socket is a kernel object).
@@ -118,12 +167,13 @@ type AnonIdent struct {
 	UID, GID uint32
 }
 
-// anonIno hands out the inode numbers of pipes and sockets.
-var anonIno atomic.Uint64
+// AnonInodes hands out the inode numbers of one kernel's pipes and sockets (its pipefs
+// and sockfs).
+type AnonInodes struct{ last atomic.Uint64 }
 
-// NewAnonIdent returns a fresh inode number owned by c's filesystem IDs.
-func NewAnonIdent(c *Creds) AnonIdent {
-	return AnonIdent{Ino: 10000 + anonIno.Add(1), UID: c.FSUID, GID: c.FSGID}
+// New returns a fresh inode number owned by c's filesystem IDs.
+func (a *AnonInodes) New(c *Creds) AnonIdent {
+	return AnonIdent{Ino: 10000 + a.last.Add(1), UID: c.FSUID, GID: c.FSGID}
 }
 
 // NewNumberedFileDescription wraps an anonymous file named kind:[ino] (pipe:[N],
@@ -219,20 +269,15 @@ func (fd *FileDescription) SetInode(in Inode) { fd.anonInode = in }
 // IncRef takes a reference.
 func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 
-// closeHook is told about every last close of a file opened by path (inotify's
-// IN_CLOSE_WRITE and IN_CLOSE_NOWRITE).
-var closeHook atomic.Pointer[func(*FileDescription)]
-
-// SetCloseHook registers the close hook.
-func SetCloseHook(f func(*FileDescription)) { closeHook.Store(&f) }
-
 // DecRef drops a reference, releasing the file on the last one.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
 		fd.SetAsyncNotify(nil, 0)
 		fd.SetUrgentNotify(nil)
-		if h := closeHook.Load(); h != nil && fd.vd.Dentry != nil && !fd.IsPath() {
-			(*h)(fd)
+		if fd.vd.Dentry != nil && fd.vd.Mount != nil && fd.vd.Mount.ns != nil && !fd.IsPath() {
+			if h := fd.vd.Mount.ns.closeHook.Load(); h != nil {
+				(*h)(fd)
+			}
 		}
 		fd.impl.Release()
 		if fd.vd.Dentry != nil {

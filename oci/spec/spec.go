@@ -109,6 +109,34 @@ type Linux struct {
 	MaskedPaths   []string    `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string    `json:"readonlyPaths,omitempty"`
 	CgroupsPath   string      `json:"cgroupsPath,omitempty"`
+	Resources     *Resources  `json:"resources,omitempty"`
+}
+
+// Resources are the container's cgroup limits (the subset sbx honours, in its kernel).
+type Resources struct {
+	Memory *Memory `json:"memory,omitempty"`
+	CPU    *CPU    `json:"cpu,omitempty"`
+	Pids   *Pids   `json:"pids,omitempty"`
+}
+
+// Memory is resources.memory.
+type Memory struct {
+	Limit       *int64 `json:"limit,omitempty"`
+	Reservation *int64 `json:"reservation,omitempty"`
+	Swap        *int64 `json:"swap,omitempty"`
+}
+
+// CPU is resources.cpu.
+type CPU struct {
+	Shares *uint64 `json:"shares,omitempty"`
+	Quota  *int64  `json:"quota,omitempty"`
+	Period *uint64 `json:"period,omitempty"`
+	Cpus   string  `json:"cpus,omitempty"`
+}
+
+// Pids is resources.pids.
+type Pids struct {
+	Limit int64 `json:"limit"`
 }
 
 // Namespace is one namespace the container gets.

@@ -67,11 +67,23 @@ type machine struct {
 
 	mu       sync.Mutex
 	nextPage uint64 // next never-used private page (offset)
-	supPDPT  uint64 // the shared supervisor subtree
-	nextVCPU int
-	memFD    int
-	chunks   map[uint64][]byte // memory-file chunk index -> host mapping
-	cpuid    []uint32          // struct kvm_cpuid2 for every vCPU: what KVM supports here
+	// Page-table pages of released address spaces (protected by mu). Their entries are
+	// zero in memory; zapping ones wait until a vCPU has rewritten those entries from
+	// ring 0 (zapLog), which empties any shadow copy the hypervisor holds of them too;
+	// then they are free for new tables.
+	zapPages, zapLog []uint64
+	free             []uint64
+	supPDPT          uint64 // the shared supervisor subtree
+	nextVCPU         int
+	memFD            int
+	chunks           map[uint64][]byte // memory-file chunk index -> host mapping
+	cpuid            []uint32          // struct kvm_cpuid2 for every vCPU: what KVM supports here
+	// hosts are the host files mapped with MapHostFile, each a memory slot of its own in
+	// the guest-physical range [memFileMax, privGPA); nextHostGPA and nextHostSlot are the
+	// next free ones (never reused: a vCPU may still hold a stale translation). protected by mu
+	hosts        map[uint32]*hostRegion
+	nextHostGPA  uint64
+	nextHostSlot uint32
 }
 
 func openKVM() (int, error) {
@@ -134,6 +146,9 @@ func newMachine(memFile *os.File) (*machine, error) {
 	}
 	m.memFD = -1
 	m.chunks = map[uint64][]byte{}
+	m.hosts = map[uint32]*hostRegion{}
+	m.nextHostGPA = memFileMax
+	m.nextHostSlot = 2 + memFileMax/memFileChunk
 	if memFile != nil {
 		m.memFD = int(memFile.Fd())
 	}
@@ -213,6 +228,51 @@ func (m *machine) ensureMemory(off, length uint64) error {
 	return nil
 }
 
+// hostRegion is a host file range mapped as guest memory.
+type hostRegion struct {
+	slot     uint32
+	gpa, len uint64
+	mem      []byte
+}
+
+// addHost maps [off, off+length) of host file fd as guest memory and returns its region.
+func (m *machine) addHost(fd int, off int64, length uint64) (*hostRegion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nextHostGPA+length > privGPA || m.nextHostGPA+length < m.nextHostGPA {
+		return nil, unix.ENOMEM
+	}
+	mem, err := unix.Mmap(fd, off, int(length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		// A file opened read-only maps read-only (the guest entries say what the app may do).
+		if mem, err = unix.Mmap(fd, off, int(length), unix.PROT_READ, unix.MAP_SHARED); err != nil {
+			return nil, err
+		}
+	}
+	r := &hostRegion{slot: m.nextHostSlot, gpa: m.nextHostGPA, len: length, mem: mem}
+	if err := m.setRegion(r.slot, r.gpa, mem); err != nil {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("kvm: memory slot for a host file: %w", err)
+	}
+	m.nextHostSlot++
+	m.nextHostGPA += length
+	m.hosts[r.slot] = r
+	return r, nil
+}
+
+// dropHost deletes a host region's memory slot and mapping.
+func (m *machine) dropHost(r *hostRegion) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hosts[r.slot] != r {
+		return
+	}
+	delete(m.hosts, r.slot)
+	kr := kvmMemoryRegion{Slot: r.slot, GuestPhys: r.gpa}
+	ioctlPtr(m.vmFD, kvmSetUserMemoryRegion, &kr)
+	unix.Munmap(r.mem)
+}
+
 func (m *machine) setRegion(slot uint32, gpa uint64, mem []byte) error {
 	r := kvmMemoryRegion{Slot: slot, GuestPhys: gpa, Size: uint64(len(mem)), UserAddr: uint64(uintptr(unsafe.Pointer(&mem[0])))}
 	return ioctlPtr(m.vmFD, kvmSetUserMemoryRegion, &r)
@@ -221,9 +281,23 @@ func (m *machine) setRegion(slot uint32, gpa uint64, mem []byte) error {
 // allocPage returns the guest-physical address of a zeroed private page.
 func (m *machine) allocPage() uint64 { return m.allocPages(1) }
 
-// allocPages returns n contiguous zeroed private pages. Pages are never reused: a page that
-// once held a page table may still have a shadow copy in the hypervisor (PVM and other
-// shadow-paging hosts), which host writes to it would not update.
+// allocTable returns a zeroed private page for a page table: a freed one when there is one.
+func (m *machine) allocTable() uint64 {
+	m.mu.Lock()
+	if n := len(m.free); n > 0 {
+		pg := m.free[n-1]
+		m.free = m.free[:n-1]
+		m.mu.Unlock()
+		return pg
+	}
+	m.mu.Unlock()
+	return m.allocPage()
+}
+
+// allocPages returns n contiguous zeroed private pages, never used before. Only page
+// tables are reused (allocTable, retire): a page that once held one may still have a
+// shadow copy in the hypervisor (PVM and other shadow-paging hosts), which host writes to
+// it would not update, so it comes back only as a table, once emptied from the guest.
 func (m *machine) allocPages(n int) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -258,7 +332,7 @@ func (m *machine) walk(root, va uint64, create bool, log *[]uint64) (*uint64, ui
 			if !create {
 				return nil, 0
 			}
-			pg := m.allocPage()
+			pg := m.allocTable()
 			if pg == 0 {
 				return nil, 0
 			}
@@ -307,7 +381,10 @@ func (m *machine) mapPrivate() {
 
 // newTopTable returns a new address space's top table, sharing the supervisor region.
 func (m *machine) newTopTable() uint64 {
-	root := m.allocPage()
+	root := m.allocTable()
+	if root == 0 {
+		return 0
+	}
 	m.table(root)[(supVA>>39)&511] = m.supPDPT | ptePresent | pteWrite
 	return root
 }
@@ -319,6 +396,69 @@ func (m *machine) mapPage(root, va, gpa, flags uint64) error {
 	}
 	*e = gpa | flags
 	return nil
+}
+
+// retire takes the page-table tree at root apart: every entry is zeroed in memory and its
+// pages are freed, at once when no vCPU ever ran on the tree (no shadow copy can hold its
+// entries), else once a vCPU has rewritten the zeroed entries from ring 0 (takeZaps).
+// The supervisor subtree, shared by every tree, stays.
+func (m *machine) retire(root uint64, ran bool) {
+	var pages, entries []uint64
+	var walk func(tgpa uint64, shift uint)
+	walk = func(tgpa uint64, shift uint) {
+		pages = append(pages, tgpa)
+		t := m.table(tgpa)
+		for i := range t {
+			if t[i] == 0 || (shift == 39 && uint64(i) == (supVA>>39)&511) {
+				continue
+			}
+			if shift > 12 && t[i]&ptePresent != 0 {
+				walk(t[i]&pteAddr, shift-9)
+			}
+			t[i] = 0
+			entries = append(entries, tgpa+8*uint64(i))
+		}
+	}
+	walk(root, 39)
+	m.table(root)[(supVA>>39)&511] = 0
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !ran {
+		m.free = append(m.free, pages...)
+		return
+	}
+	m.zapPages = append(m.zapPages, pages...)
+	m.zapLog = append(m.zapLog, entries...)
+	// The supervisor entry of the root is rewritten (to zero) too.
+	m.zapLog = append(m.zapLog, root+8*((supVA>>39)&511))
+}
+
+// takeZaps returns the entries of retired tables a vCPU entering now must rewrite, and
+// the pages that are free once it has (freeZapped).
+func (m *machine) takeZaps() (log, pages []uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	log, pages = m.zapLog, m.zapPages
+	m.zapLog, m.zapPages = nil, nil
+	return log, pages
+}
+
+// freeLater puts back zaps a vCPU took but did not run.
+func (m *machine) freeLater(log, pages []uint64) {
+	if pages == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.zapLog = append(m.zapLog, log...)
+	m.zapPages = append(m.zapPages, pages...)
+}
+
+// freeZapped makes pages whose entries a vCPU has rewritten free for new tables.
+func (m *machine) freeZapped(pages []uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.free = append(m.free, pages...)
 }
 
 func (m *machine) close() {
@@ -337,6 +477,10 @@ func (m *machine) close() {
 	for i, c := range m.chunks {
 		unix.Munmap(c)
 		delete(m.chunks, i)
+	}
+	for s, r := range m.hosts {
+		unix.Munmap(r.mem)
+		delete(m.hosts, s)
 	}
 }
 

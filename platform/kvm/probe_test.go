@@ -1,6 +1,8 @@
 package kvm
 
 import (
+	"encoding/json"
+	"os"
 	"runtime"
 	"testing"
 
@@ -101,5 +103,31 @@ func BenchmarkSyscallRoundTrip(b *testing.B) {
 		if err != nil || !(e.syscall || e.intr) {
 			b.Fatal(e, err)
 		}
+	}
+}
+
+// TestVerdictCached: the timing verdict is measured once per kernel and CPU model and
+// then read from the user's cache; a verdict for another host is measured again.
+func TestVerdictCached(t *testing.T) {
+	needKVM(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	v, cached, err := CachedVerdict()
+	if err != nil || cached != "" || v.KVM <= 0 || v.TrapFloor <= 0 || v.Faster != (v.KVM < v.TrapFloor) {
+		t.Fatalf("first CachedVerdict = %+v, cached %q, %v; want a fresh measurement", v, cached, err)
+	}
+	again, cached, err := CachedVerdict()
+	if err != nil || cached != verdictPath() || again != v {
+		t.Fatalf("second CachedVerdict = %+v, cached %q, %v; want %+v from %s", again, cached, err, v, verdictPath())
+	}
+	other := v
+	other.Key = "another kernel | another CPU"
+	other.KVM, other.Faster = 1, true
+	b, _ := json.Marshal(other)
+	if err := os.WriteFile(verdictPath(), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fresh, cached, err := CachedVerdict()
+	if err != nil || cached != "" || fresh.Key != hostKey() || fresh.KVM == 1 {
+		t.Fatalf("CachedVerdict over another host's verdict = %+v, cached %q, %v; want a fresh measurement", fresh, cached, err)
 	}
 }

@@ -26,6 +26,14 @@ const errCodeVectors = 1<<8 | 1<<10 | 1<<11 | 1<<12 | 1<<13 | 1<<14 | 1<<17 | 1<
 // exception, or an interruption. regs is updated in place. log lists page-table entries
 // (guest-physical) to rewrite from the guest first; flush reloads CR3 first.
 func (v *vcpu) enter(regs *platform.Registers, log []uint64, flush bool) (exit, error) {
+	if v.inUser && (flush || len(log) > 0) {
+		// Interrupted in user mode, and the page tables changed since: the replay and the
+		// CR3 reload run in ring 0, so the vCPU goes back in through the trampoline (regs
+		// hold all of the app's state since the interruption).
+		if err := v.leaveUser(); err != nil {
+			return exit{}, err
+		}
+	}
 	for len(log) > logMax {
 		if err := v.replayOnly(log[:logMax]); err != nil {
 			return exit{}, err
@@ -161,6 +169,21 @@ func (v *vcpu) replayOnly(log []uint64) error {
 		}
 		return fmt.Errorf("kvm: page-table replay ended with exit %d at %#x", v.run.ExitReason, r.Rip)
 	}
+}
+
+// leaveUser puts a vCPU an interruption left in user mode back in ring 0 (its code and
+// stack segments), so that the next entry runs the trampoline.
+func (v *vcpu) leaveUser() error {
+	var s kvmSregs
+	if err := ioctlPtr(v.fd, kvmGetSregs, &s); err != nil {
+		return fmt.Errorf("kvm: KVM_GET_SREGS: %w", err)
+	}
+	s.CS, s.SS = kernelSegments()
+	if err := ioctlPtr(v.fd, kvmSetSregs, &s); err != nil {
+		return fmt.Errorf("kvm: KVM_SET_SREGS: %w", err)
+	}
+	v.inUser = false
+	return nil
 }
 
 // exception decodes the frame the CPU pushed on the ring-0 stack for vector vec.

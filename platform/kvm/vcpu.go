@@ -93,8 +93,7 @@ func (v *vcpu) setup() error {
 	if err := ioctlPtr(v.fd, kvmGetSregs, &s); err != nil {
 		return fmt.Errorf("kvm: KVM_GET_SREGS: %w", err)
 	}
-	s.CS = kvmSegment{Selector: selKernelCS, Type: 11, Present: 1, S: 1, L: 1, G: 1, Limit: 0xffffffff}
-	s.SS = kvmSegment{Selector: selKernelSS, Type: 3, Present: 1, S: 1, DB: 1, G: 1, Limit: 0xffffffff}
+	s.CS, s.SS = kernelSegments()
 	null := kvmSegment{Type: 3, Present: 1, S: 1, DB: 1, G: 1, Limit: 0xffffffff}
 	s.DS, s.ES, s.FS, s.GS = null, null, null, null
 	s.TR = kvmSegment{Base: tss, Limit: 0x67, Selector: selTSS, Type: 11, Present: 1}
@@ -122,6 +121,12 @@ func (v *vcpu) setup() error {
 	}
 	v.run.ValidRegs = kvmSyncX86Regs | kvmSyncX86Sregs
 	return nil
+}
+
+// kernelSegments returns the ring-0 code and stack segments.
+func kernelSegments() (cs, ss kvmSegment) {
+	return kvmSegment{Selector: selKernelCS, Type: 11, Present: 1, S: 1, L: 1, G: 1, Limit: 0xffffffff},
+		kvmSegment{Selector: selKernelSS, Type: 3, Present: 1, S: 1, DB: 1, G: 1, Limit: 0xffffffff}
 }
 
 func xgetbv0() uint64

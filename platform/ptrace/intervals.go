@@ -6,11 +6,13 @@ import (
 	"github.com/sbx-dev/sbx/platform"
 )
 
-// mapping is one range of the memory file mapped in an address space.
+// mapping is one range of the memory file (or of a host file, when host is set) mapped in
+// an address space.
 type mapping struct {
 	start, end uint64
 	off        int64
 	prot       platform.Prot
+	host       *hostFile
 }
 
 // mappings is the current state of an address space, sorted and non-overlapping.
@@ -31,10 +33,10 @@ func (ms mappings) remove(start, end uint64) mappings {
 			break
 		}
 		if m.start < start {
-			out = append(out, mapping{m.start, start, m.off, m.prot})
+			out = append(out, mapping{m.start, start, m.off, m.prot, m.host})
 		}
 		if m.end > end {
-			out = append(out, mapping{end, m.end, m.off + int64(end-m.start), m.prot})
+			out = append(out, mapping{end, m.end, m.off + int64(end-m.start), m.prot, m.host})
 		}
 	}
 	return append(out, ms[i:]...)
@@ -58,7 +60,7 @@ func (ms mappings) protect(start, end uint64, prot platform.Prot) mappings {
 			continue
 		}
 		lo, hi := max(m.start, start), min(m.end, end)
-		pieces = append(pieces, mapping{lo, hi, m.off + int64(lo-m.start), prot})
+		pieces = append(pieces, mapping{lo, hi, m.off + int64(lo-m.start), prot, m.host})
 	}
 	for _, p := range pieces {
 		ms = ms.insert(p)

@@ -31,6 +31,7 @@
 package ptrace
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -173,7 +174,12 @@ type op struct {
 	addr, length uint64
 	off          int64
 	prot         platform.Prot
+	host         *hostFile // opMap of a host file (MapHostFile)
 }
+
+// hostFile is the platform's own duplicate of a host file mapped with MapHostFile, kept
+// while the address space's mappings or operation log name it (gcHostsLocked).
+type hostFile struct{ fd int }
 
 // maxLog bounds the operation log; stubs further behind are rebuilt from the mappings.
 const maxLog = 1024
@@ -192,6 +198,10 @@ type addressSpace struct {
 	// stubs mirror this address space. protected by mu
 	stubs    map[*stubProc]struct{}
 	released bool
+	// hosts are the host files mapped or to be mapped; sinceGC counts operations since
+	// the last scan for unused ones. protected by mu
+	hosts   map[*hostFile]struct{}
+	sinceGC int
 }
 
 // stubProc is one stub process: the thread that runs one context's app code in one
@@ -210,6 +220,10 @@ type stubProc struct {
 	dead      bool
 	// trap is the stub's trap-mode state (nil in ptrace mode).
 	trap *trapState
+	// sock is the kernel's end of the socket the stub receives host files on (its FD
+	// stubSockFD); -1 once closed. scratch says the stub's receive buffer is mapped.
+	sock    int
+	scratch bool
 }
 
 func (as *addressSpace) record(o op, restricts bool) error {
@@ -220,7 +234,7 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	}
 	switch o.kind {
 	case opMap:
-		as.state = as.state.insert(mapping{o.addr, o.addr + o.length, o.off, o.prot})
+		as.state = as.state.insert(mapping{o.addr, o.addr + o.length, o.off, o.prot, o.host})
 	case opUnmap:
 		as.state = as.state.remove(o.addr, o.addr+o.length)
 	case opProtect:
@@ -232,8 +246,14 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	as.log = append(as.log, o)
 	as.seq++
 	as.seqA.Store(as.seq)
-	if len(as.log) > maxLog {
+	trimmed := len(as.log) > maxLog
+	if trimmed {
 		as.log = append([]op(nil), as.log[len(as.log)-maxLog/2:]...)
+	}
+	// Host files are let go in batches: a scan costs the mappings and the log.
+	if as.sinceGC++; len(as.hosts) > 0 && (trimmed || as.sinceGC >= 64) {
+		as.sinceGC = 0
+		as.gcHostsLocked()
 	}
 	// The caller's own stub (same tracer thread) takes the change now.
 	tid := unix.Gettid()
@@ -261,6 +281,49 @@ func (as *addressSpace) MapFile(addr, length uint64, off int64, prot platform.Pr
 	return as.record(op{kind: opMap, addr: addr, length: length, off: off, prot: prot}, true)
 }
 
+// MapHostFile implements platform.AddressSpace: stubs receive the file over their socket
+// when they apply the mapping (stubProc.mmapHost) and close it once mapped.
+func (as *addressSpace) MapHostFile(addr, length uint64, fd int, off int64, prot platform.Prot) error {
+	if addr+length > maxUserAddress || addr+length < addr || off < 0 {
+		return unix.EINVAL
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	h := &hostFile{fd: dup}
+	as.mu.Lock()
+	if as.hosts == nil {
+		as.hosts = map[*hostFile]struct{}{}
+	}
+	as.hosts[h] = struct{}{}
+	as.mu.Unlock()
+	return as.record(op{kind: opMap, addr: addr, length: length, off: off, prot: prot, host: h}, true)
+}
+
+// gcHostsLocked closes the host files neither a mapping nor a logged operation names any
+// more (a stub further behind than the log rebuilds from the mappings). Preconditions:
+// as.mu held.
+func (as *addressSpace) gcHostsLocked() {
+	used := make(map[*hostFile]bool, len(as.hosts))
+	for _, m := range as.state {
+		if m.host != nil {
+			used[m.host] = true
+		}
+	}
+	for _, o := range as.log {
+		if o.host != nil {
+			used[o.host] = true
+		}
+	}
+	for h := range as.hosts {
+		if !used[h] {
+			unix.Close(h.fd)
+			delete(as.hosts, h)
+		}
+	}
+}
+
 // Unmap implements platform.AddressSpace.
 func (as *addressSpace) Unmap(addr, length uint64) error {
 	if addr >= maxUserAddress {
@@ -282,6 +345,10 @@ func (as *addressSpace) Protect(addr, length uint64, prot platform.Prot) error {
 func (as *addressSpace) Release() {
 	as.mu.Lock()
 	as.released = true
+	for h := range as.hosts {
+		unix.Close(h.fd)
+	}
+	as.hosts = nil
 	stubs := make([]*stubProc, 0, len(as.stubs))
 	for s := range as.stubs {
 		stubs = append(stubs, s)
@@ -323,26 +390,23 @@ func (s *stubProc) syncLocked() error {
 	first := as.seq - uint64(len(as.log))
 	if s.applied < first {
 		// Too far behind (or new): rebuild from the current mappings.
-		if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
-			return err
-		}
-		for _, m := range as.state {
-			if err := s.mmap(m.start, m.end-m.start, m.off, m.prot); err != nil {
-				return err
-			}
-		}
-		s.applied = as.seq
-		s.appliedA.Store(s.applied)
-		return nil
+		return s.rebuildLocked()
 	}
 	for _, o := range as.log[s.applied-first:] {
 		var err error
-		switch o.kind {
-		case opMap:
+		switch {
+		case o.kind == opMap && o.host != nil:
+			err = s.mmapHost(o.addr, o.length, o.host, o.off, o.prot)
+			if err != nil && !s.dead {
+				// A mapping since replaced, of a file since sealed against writing (the
+				// host refuses a writable mapping now): what counts is the current state.
+				return s.rebuildLocked()
+			}
+		case o.kind == opMap:
 			err = s.mmap(o.addr, o.length, o.off, o.prot)
-		case opUnmap:
+		case o.kind == opUnmap:
 			_, err = s.inject(sysMunmap, uintptr(o.addr), uintptr(o.length), 0, 0, 0, 0)
-		case opProtect:
+		case o.kind == opProtect:
 			_, err = s.inject(sysMprotect, uintptr(o.addr), uintptr(o.length), toHostProt(o.prot), 0, 0, 0)
 		}
 		if err != nil {
@@ -350,6 +414,29 @@ func (s *stubProc) syncLocked() error {
 		}
 		s.applied++
 	}
+	s.appliedA.Store(s.applied)
+	return nil
+}
+
+// rebuildLocked empties the stub's address space and maps the current mappings.
+// Preconditions: as for syncLocked.
+func (s *stubProc) rebuildLocked() error {
+	as := s.as
+	if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	for _, m := range as.state {
+		var err error
+		if m.host != nil {
+			err = s.mmapHost(m.start, m.end-m.start, m.host, m.off, m.prot)
+		} else {
+			err = s.mmap(m.start, m.end-m.start, m.off, m.prot)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s.applied = as.seq
 	s.appliedA.Store(s.applied)
 	return nil
 }
@@ -370,6 +457,81 @@ func (s *stubProc) mmap(addr, length uint64, off int64, prot platform.Prot) erro
 		return fmt.Errorf("ptrace: stub mmap at %#x returned %#x", addr, r)
 	}
 	return nil
+}
+
+// Receiving host files. A stub holds the memory file (FD 0) and its end of a socket
+// (stubSockFD) and nothing else, so a file it receives takes the lowest free number,
+// stubRecvFD: the tracer sends the file on its end, injects recvmsg into a scratch page it
+// mapped above the app's addresses, then mmap and close. The scratch page's contents need
+// not be trusted (a trap stub's app thread may write it): they only say where the byte and
+// the control message land; the FD number is the lowest free one whatever they say, and a
+// message that did not arrive whole leaves no FD there, so mmap fails.
+const (
+	stubSockFD  = 1
+	stubRecvFD  = 2
+	scratchAddr = StubBase + 0x10000
+)
+
+// scratchMsghdr is the struct msghdr (and its iovec and buffers) recvmsg gets, at scratchAddr.
+func scratchMsghdr() []byte {
+	b := make([]byte, 120)
+	le := binary.LittleEndian
+	le.PutUint64(b[16:], scratchAddr+64) // msg_iov
+	le.PutUint64(b[24:], 1)              // msg_iovlen
+	le.PutUint64(b[32:], scratchAddr+96) // msg_control
+	le.PutUint64(b[40:], 24)             // msg_controllen: CMSG_SPACE(sizeof(int))
+	le.PutUint64(b[64:], scratchAddr+80) // iov_base
+	le.PutUint64(b[72:], 1)              // iov_len
+	return b
+}
+
+// mmapHost maps host file h into the stub. Preconditions: as for inject.
+func (s *stubProc) mmapHost(addr, length uint64, h *hostFile, off int64, prot platform.Prot) error {
+	if s.sock < 0 {
+		return s.fail(errors.New("ptrace: the stub's file socket is closed"))
+	}
+	if !s.scratch {
+		r, err := s.inject(sysMmap, scratchAddr, 4096, unix.PROT_READ|unix.PROT_WRITE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uintptr(0), 0)
+		if err != nil {
+			return err
+		}
+		if r != scratchAddr {
+			return s.fail(fmt.Errorf("ptrace: stub scratch page at %#x", r))
+		}
+		if _, err := unix.PtracePokeData(s.pid, scratchAddr, scratchMsghdr()); err != nil {
+			return s.fail(err)
+		}
+		s.scratch = true
+	}
+	if err := unix.Sendmsg(s.sock, []byte{0}, unix.UnixRights(h.fd), nil, 0); err != nil {
+		return s.fail(fmt.Errorf("ptrace: sending a host file to a stub: %w", err))
+	}
+	// A message left unreceived would hand the wrong file to the next receive: any failure
+	// from here on ends the stub.
+	if n, err := s.inject(sysRecvmsg, stubSockFD, scratchAddr, unix.MSG_CMSG_CLOEXEC, 0, 0, 0); err != nil || n != 1 {
+		return s.fail(fmt.Errorf("ptrace: stub recvmsg of a host file: %d, %v", n, err))
+	}
+	r, err := s.inject(sysMmap, uintptr(addr), uintptr(length), toHostProt(prot),
+		unix.MAP_SHARED|unix.MAP_FIXED, stubRecvFD, uintptr(off))
+	if _, cerr := s.inject(sysClose, stubRecvFD, 0, 0, 0, 0, 0); cerr != nil {
+		return s.fail(cerr)
+	}
+	if err != nil {
+		return err
+	}
+	if r != uintptr(addr) {
+		return fmt.Errorf("ptrace: stub mmap of a host file at %#x returned %#x", addr, r)
+	}
+	return nil
+}
+
+// closeSock closes the kernel's end of the stub's file socket.
+func (s *stubProc) closeSock() {
+	if s.sock >= 0 {
+		unix.Close(s.sock)
+		s.sock = -1
+	}
 }
 
 // inject runs one syscall in the stub at its injection site. Preconditions: the stub is
@@ -509,19 +671,35 @@ func (c *context) tracerTime() time.Duration {
 	return max(readClock(threadCPUClock(c.tid))-c.tracerBase, 0)
 }
 
+// stubSocket returns the kernel's and a new stub's ends of the socket the stub receives
+// host files on.
+func stubSocket() (kernelEnd, stubEnd int, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, -1, fmt.Errorf("ptrace: stub file socket: %w", err)
+	}
+	return fds[0], fds[1], nil
+}
+
 // newStub starts a stub for as, traced by this context's thread.
 func (c *context) newStub(as *addressSpace) (*stubProc, error) {
 	path, _ := c.p.stubPath.Load().(string)
+	sock, stubEnd, err := stubSocket()
+	if err != nil {
+		return nil, err
+	}
 	attr := &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{c.p.memFile.Fd()},
+		Files: []uintptr{c.p.memFile.Fd(), uintptr(stubEnd)},
 		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
 	}
 	pid, err := syscall.ForkExec(path, []string{"sbx-stub"}, attr)
+	unix.Close(stubEnd)
 	if err != nil {
+		unix.Close(sock)
 		return nil, fmt.Errorf("ptrace: starting a stub: %w", err)
 	}
-	s := &stubProc{pid: pid, ctx: c, as: as}
+	s := &stubProc{pid: pid, ctx: c, as: as, sock: sock}
 	// The exec stop.
 	st, err := s.wait()
 	if err != nil {
@@ -587,6 +765,7 @@ func (c *context) newStub(as *addressSpace) (*stubProc, error) {
 
 // kill ends and reaps a stub. Preconditions: called on its tracer thread.
 func (s *stubProc) kill() {
+	s.closeSock()
 	unix.Kill(s.pid, unix.SIGKILL)
 	var status unix.WaitStatus
 	for {
@@ -613,6 +792,7 @@ func (c *context) dropStub(s *stubProc) {
 	}
 	c.cpuMu.Unlock()
 	s.kill()
+	s.closeSock()
 	if s.trap != nil {
 		unix.Munmap(s.trap.shm)
 		s.trap.shm = nil

@@ -333,8 +333,11 @@ func testStubIsConfined(t *testing.T, h *harness) {
 			}
 		}
 		fds, _ := os.ReadDir("/proc/" + itoa(pid) + "/fd")
-		if len(fds) != 1 {
-			t.Errorf("stub has %d FDs open, want only the memory file", len(fds))
+		if len(fds) != 2 {
+			t.Errorf("stub has %d FDs open, want only the memory file and its file socket", len(fds))
+		}
+		if l, _ := os.Readlink("/proc/" + itoa(pid) + "/fd/1"); !strings.HasPrefix(l, "socket:") {
+			t.Errorf("stub FD 1 is %q, want its file socket", l)
 		}
 		maps, _ := os.ReadFile("/proc/" + itoa(pid) + "/maps")
 		want := 4 // the stub page and three app mappings
@@ -433,4 +436,110 @@ func BenchmarkNewStub(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestMapHostFile(t *testing.T) { forModes(t, testMapHostFile) }
+
+// testMapHostFile maps a host memfd (not the memory file) into an address space: app code
+// in one stub reads and writes it, the host sees the write, a stub started later (which
+// rebuilds its mappings) sees it too, and the platform's duplicate of the FD goes once
+// nothing maps the file.
+func testMapHostFile(t *testing.T, h *harness) {
+	fd, err := unix.MemfdCreate("host-shared", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.Ftruncate(fd, 0x2000)
+	unix.Pwrite(fd, binary.LittleEndian.AppendUint64(nil, 0xabcdef), 0x1000)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	const hostAddr = 0xa00000
+	// mov rax, [hostAddr+0x1000] ; add rax, 1 ; mov [hostAddr+0x1008], rax ; syscall
+	addr := le32(hostAddr + 0x1000)
+	code := cat([]byte{0x48, 0x8b, 0x04, 0x25}, addr, []byte{0x48, 0x83, 0xc0, 0x01},
+		[]byte{0x48, 0x89, 0x04, 0x25}, le32(hostAddr+0x1008), syscallInsn)
+	h.load(as, code)
+	before := openFDs(t)
+	if err := as.MapHostFile(hostAddr, 0x2000, fd, 0, platform.ProtRead|platform.ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	for run := 0; run < 2; run++ { // two contexts: the second stub rebuilds from the mappings
+		withContext(t, h.p, func(c platform.Context) {
+			regs := regsAt(codeAddr)
+			ev, err := c.Switch(as, regs)
+			if err != nil || ev.Kind != platform.EventSyscall {
+				t.Fatalf("Switch = %+v, %v", ev, err)
+			}
+			if regs.OrigRax != 0xabcdf0 {
+				t.Fatalf("read through the host mapping: %#x, want 0xabcdf0", regs.OrigRax)
+			}
+		})
+		got := make([]byte, 8)
+		unix.Pread(fd, got, 0x1008)
+		if v := binary.LittleEndian.Uint64(got); v != 0xabcdf0 {
+			t.Fatalf("host memfd holds %#x after the app's store, want 0xabcdf0", v)
+		}
+	}
+	if err := as.Unmap(hostAddr, 0x2000); err != nil {
+		t.Fatal(err)
+	}
+	// The duplicate goes once the log no longer names it either: push it out.
+	for i := 0; i < maxLog; i++ {
+		as.Protect(codeAddr, 0x1000, platform.ProtRead|platform.ProtExec)
+	}
+	if after := openFDs(t); after != before {
+		t.Fatalf("open FDs: %d before the host mapping, %d after it is gone", before, after)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}
+
+func TestHostFileSealedBeforeReplay(t *testing.T) { forModes(t, testHostFileSealedBeforeReplay) }
+
+// testHostFileSealedBeforeReplay: a stub that is behind replays a writable mapping of a
+// memfd that was unmapped and then sealed against writing; the host refuses that mapping
+// now, and the stub rebuilds from the current mappings instead of failing.
+func testHostFileSealedBeforeReplay(t *testing.T, h *harness) {
+	fd, err := unix.MemfdCreate("sealed-later", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.Ftruncate(fd, 0x1000)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	h.load(as, syscallInsn)
+	withContext(t, h.p, func(c platform.Context) {
+		if ev, err := c.Switch(as, regsAt(codeAddr)); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("first Switch = %+v, %v", ev, err)
+		}
+		// Another thread changes the address space while this stub is not running.
+		done := make(chan error)
+		go func() {
+			if err := as.MapHostFile(0xa00000, 0x1000, fd, 0, platform.ProtRead|platform.ProtWrite); err != nil {
+				done <- err
+				return
+			}
+			if err := as.Unmap(0xa00000, 0x1000); err != nil {
+				done <- err
+				return
+			}
+			_, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE)
+			done <- err
+		}()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := c.Switch(as, regsAt(codeAddr)); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("Switch after the sealed file's mapping came and went = %+v, %v", ev, err)
+		}
+	})
 }

@@ -10,6 +10,8 @@ import (
 
 // StubHostSyscalls are the host syscalls of the stub machinery both modes share: starting
 // stubs, tracing their main threads, injecting address-space calls, pinning and killing.
+// (MapHostFile's socketpair, sendmsg and fcntl(F_DUPFD_CLOEXEC) are in the kernel's own
+// allow-list already.)
 var StubHostSyscalls = []platform.HostSyscall{
 	{Nr: unix.SYS_PTRACE, Reason: "tracing stub main threads, injecting address-space calls"},
 	{Nr: unix.SYS_WAIT4, Reason: "ptrace stops of stub threads"},
@@ -34,9 +36,9 @@ func init() {
 	})
 }
 
-// TrapHostSyscalls are what trap mode needs beyond StubHostSyscalls.
+// TrapHostSyscalls are what trap mode needs beyond StubHostSyscalls (memfd_create, for each
+// trap stub's shared area, is in the kernel's own list: its memfds are host-backed).
 var TrapHostSyscalls = []platform.HostSyscall{
-	{Nr: unix.SYS_MEMFD_CREATE, Reason: "each trap stub's shared area"},
 	{Nr: unix.SYS_ARCH_PRCTL, Reason: "trap stubs set the app thread's FS and GS bases (their filter allows only ARCH_SET_FS and ARCH_SET_GS)"},
 }
 

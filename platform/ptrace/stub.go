@@ -5,12 +5,13 @@ import (
 )
 
 // The stub is a tiny static x86-64 program that the platform generates at start (no
-// assembler, no cgo). It runs no Go runtime and holds no host FD but the memory file. It:
+// assembler, no cgo). It runs no Go runtime and holds no host FD but the memory file and
+// the socket it receives host files to map on (MapHostFile; each is closed once mapped). It:
 //
-//  1. names itself "sbx-stub" (PR_SET_NAME) and closes every FD but the memory file,
+//  1. names itself "sbx-stub" (PR_SET_NAME) and closes every other FD,
 //  2. sets no_new_privs and installs a seccomp filter that kills the process on any
-//     syscall except mmap, munmap, mprotect and exit_group made from its own injection
-//     site — app syscalls are stopped by PTRACE_SYSEMU before seccomp sees them, so the
+//     syscall except mmap, munmap, mprotect, exit_group, recvmsg and close made from its
+//     own injection site — app syscalls are stopped by PTRACE_SYSEMU before seccomp sees them, so the
 //     filter only matters if the tracer is gone or the app finds the site,
 //  3. traps (int3) so the tracer can take over.
 //
@@ -33,9 +34,11 @@ type stubImage struct {
 }
 
 const (
+	sysClose      = 3
 	sysMmap       = 9
 	sysMprotect   = 10
 	sysMunmap     = 11
+	sysRecvmsg    = 47
 	sysPrctl      = 157
 	sysExitGroup  = 231
 	sysSeccomp    = 317
@@ -60,11 +63,12 @@ func buildStub() stubImage {
 	namePatch = len(code)
 	emit(0, 0, 0, 0)
 	emit(0x0f, 0x05)
-	// close_range(1, ~0U, 0): the memory file (FD 0) is the only host FD a stub holds.
+	// close_range(2, ~0U, 0): the memory file (FD 0) and the socket it receives host files
+	// on (FD 1) are the only host FDs a stub holds.
 	emit(0xb8)
 	emit(u32(sysCloseRange)...)
 	emit(0xbf)
-	emit(u32(1)...)
+	emit(u32(2)...)
 	emit(0xbe)
 	emit(u32(0xffffffff)...)
 	emit(0x31, 0xd2) // xor edx, edx
@@ -138,7 +142,7 @@ func stubFilter(ip uint64) []bpf {
 		jeq   = 0x15 // BPF_JMP|BPF_JEQ|BPF_K
 		ret   = 0x06 // BPF_RET|BPF_K
 	)
-	allowed := []uint32{sysMmap, sysMunmap, sysMprotect, sysExitGroup}
+	allowed := []uint32{sysMmap, sysMunmap, sysMprotect, sysExitGroup, sysRecvmsg, sysClose}
 	// Layout: checks..., kill, allow.
 	var f []bpf
 	n := 6 + 1 + len(allowed) + 2 // total instructions

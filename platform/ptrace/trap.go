@@ -337,17 +337,26 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 		return nil, fmt.Errorf("trap: shared area: %w", err)
 	}
 	path, _ := c.p.stubPath.Load().(string)
+	sock, stubEnd, err := stubSocket()
+	if err != nil {
+		unix.Munmap(shm)
+		return nil, err
+	}
+	// FD 0 the memory file, 1 the socket for host files (stubSockFD), 2 the shared area,
+	// which the stub maps and closes.
 	attr := &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{c.p.memFile.Fd(), uintptr(fd)},
+		Files: []uintptr{c.p.memFile.Fd(), uintptr(stubEnd), uintptr(fd)},
 		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
 	}
 	pid, err := syscall.ForkExec(path, []string{"sbx-stub"}, attr)
+	unix.Close(stubEnd)
 	if err != nil {
+		unix.Close(sock)
 		unix.Munmap(shm)
 		return nil, fmt.Errorf("trap: starting a stub: %w", err)
 	}
-	s := &stubProc{pid: pid, ctx: c, as: as, trap: &trapState{shm: shm}}
+	s := &stubProc{pid: pid, ctx: c, as: as, sock: sock, trap: &trapState{shm: shm}}
 	fail := func(err error) (*stubProc, error) {
 		s.kill()
 		unix.Munmap(shm)

@@ -13,8 +13,8 @@
 #define ENDMARK BYTE $0xcc; BYTE $0xcc; BYTE $0x53; BYTE $0x42; BYTE $0x58; BYTE $0x45; BYTE $0x4e; BYTE $0x44
 
 // trapInit is the stub's entry point (its main thread, traced by the context's thread).
-// It names itself, maps its shared area (FD 1) and closes every FD but the memory file
-// (FD 0), unblocks signals, installs the handlers, sets no_new_privs, starts the app thread
+// It names itself, maps its shared area (FD 2) and closes every FD but the memory file
+// (FD 0) and the socket it receives host files on (FD 1), unblocks signals, installs the handlers, sets no_new_privs, starts the app thread
 // and confines itself with the mapper filter; then it traps to the tracer with rax = the
 // seccomp result and rbx = the app thread's TID (or -1 and rax = -errno on failure). After
 // that the tracer injects address-space calls at `site` (syscall; int3).
@@ -25,20 +25,20 @@ TEXT ·trapInit(SB),NOSPLIT|NOFRAME,$0
 	MOVL $15, DI
 	LEAQ P_NAME(R12), SI
 	SYSCALL
-	// mmap(CTRL, CTRL_SIZE, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, 1, 0)
+	// mmap(CTRL, CTRL_SIZE, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, 2, 0)
 	MOVL $9, AX
 	MOVQ $CTRL, DI
 	MOVL $CTRL_SIZE, SI
 	MOVL $3, DX
 	MOVL $0x11, R10
-	MOVL $1, R8
+	MOVL $2, R8
 	XORL R9, R9
 	SYSCALL
 	CMPQ AX, DI
 	JNE fail
-	// close_range(1, ~0U, 0)
+	// close_range(2, ~0U, 0)
 	MOVL $436, AX
-	MOVL $1, DI
+	MOVL $2, DI
 	MOVL $0xffffffff, SI
 	XORL DX, DX
 	SYSCALL

@@ -15,13 +15,17 @@ echo "nameserver 192.0.2.53" > "$T/resolv.conf"
 mount --bind "$T/resolv.conf" /etc/resolv.conf
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=192.0.2.53 --bind-interfaces --port=53 \
 	--user=root --pid-file= --address=/good.test/192.0.2.10 --address=/other.test/192.0.2.11 \
-	--address=/evil.test/192.0.2.11 2>/dev/null &
+	--address=/evil.test/192.0.2.11 --address=/printer.test/127.0.0.1 --address=/here.test/192.0.2.10 2>/dev/null &
 DNSMASQ=$!
 mkdir -p "$T/www" && echo "host page" > "$T/www/page"
 (cd "$T/www" && exec python3 -m http.server 80 --bind 0.0.0.0 >/dev/null 2>&1) &
 WEB=$!
+# A service on the "host's" loopback, which only a host rule reaches.
+(cd "$T/www" && exec python3 -m http.server 8631 --bind 127.0.0.1 >/dev/null 2>&1) &
+LOWEB=$!
 for i in $(seq 50); do
-	curl -s -o /dev/null http://192.0.2.10/page && getent hosts good.test >/dev/null && break
+	curl -s -o /dev/null http://192.0.2.10/page && curl -s -o /dev/null http://127.0.0.1:8631/page &&
+		getent hosts good.test >/dev/null && break
 	sleep 0.1
 done
 run() { # profile command...
@@ -47,10 +51,25 @@ got=""
 for i in $(seq 60); do got=$(curl -s --max-time 1 http://192.0.2.10:8080/p) && [ -n "$got" ] && break; sleep 0.1; done
 echo "listen: $got"
 wait $SRV
+# Name rules of host and listen: the names resolve (for the broker, through dnsmasq) to
+# 127.0.0.1 and 192.0.2.10; the app uses the addresses without asking.
+echo "host by name: $(run hostname curl -sS --max-time 5 http://127.0.0.1:8631/page 2>&1)"
+run hostother curl -sS --max-time 5 http://127.0.0.1:8631/page >/dev/null 2>&1; echo "host by other name: exit $?"
+echo "listen by name, other address: $(run listenname python3 -c 'import socket, errno
+try:
+	socket.socket().bind(("192.0.2.11", 8082)); print("bound")
+except OSError as e:
+	print(errno.errorcode[e.errno])')"
+run listenname sh -c 'cd /tmp && echo named > p && exec timeout 8 python3 -m http.server 8082 --bind 192.0.2.10 >/dev/null 2>&1' &
+SRV=$!
+got=""
+for i in $(seq 60); do got=$(curl -s --max-time 1 http://192.0.2.10:8082/p) && [ -n "$got" ] && break; sleep 0.1; done
+echo "listen by name: $got"
+wait $SRV
 run private sh -c 'cd /tmp && echo inside > p && exec timeout 4 python3 -m http.server 8081 --bind 0.0.0.0 >/dev/null 2>&1' &
 SRV=$!
 sleep 2
 curl -s --max-time 1 http://192.0.2.10:8081/p >/dev/null; echo "private: exit $?"
 wait $SRV
-kill $DNSMASQ $WEB
+kill $DNSMASQ $WEB $LOWEB
 wait 2>/dev/null

@@ -31,7 +31,10 @@ type Event struct {
 // notification marks the item, which is what edge-triggered items report on. Host files
 // (terminals, brokered sockets) are polled on the host when the instance is waited on;
 // edge-triggered ones are registered in a host epoll instance of the epoll's own (hostEP),
-// whose edges the host kernel tracks.
+// whose edges the host kernel tracks. A file can be both and change between them, or
+// change its host FD (vfs.HostBacking: a socket that connects on the private loopback): the
+// item follows the file's backing as it is now each time the instance is scanned, and the
+// file's queue (on which every Pollable item stays registered) wakes waiters when it changes.
 type Epoll struct {
 	queue waiter.Queue
 
@@ -62,11 +65,19 @@ type epollItem struct {
 	// that fired and waits for EPOLL_CTL_MOD.
 	pending  atomic.Bool
 	disabled bool
-	// hostID is the item's ID in hostEP (0: not there).
-	hostID uint64
+	// hostID is the item's ID in hostEP (0: not there); hostFD and hostGen are the host FD
+	// registered there and the generation of the file's backing it belongs to.
+	hostID  uint64
+	hostFD  int
+	hostGen uint64
 }
 
 var _ vfs.Pollable = (*Epoll)(nil)
+
+// hostFailed reports whether registering (hfd, gen) in hostEP failed before.
+func (it *epollItem) hostFailed(hfd int, gen uint64) bool {
+	return it.hostID == 0 && it.hostFD == hfd && it.hostGen == gen && hfd >= 0
+}
 
 // NewEpoll returns an empty instance.
 func NewEpoll() *Epoll {
@@ -75,7 +86,7 @@ func NewEpoll() *Epoll {
 
 // addHostETLocked registers an edge-triggered host file in hostEP; false when it cannot be
 // (the same host file twice: it is then reported level-triggered). Preconditions: e.mu held.
-func (e *Epoll) addHostETLocked(it *epollItem, hfd int) bool {
+func (e *Epoll) addHostETLocked(it *epollItem, hfd int, gen uint64) bool {
 	if e.hostEP < 0 {
 		ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {
@@ -89,7 +100,7 @@ func (e *Epoll) addHostETLocked(it *epollItem, hfd int) bool {
 	if unix.EpollCtl(e.hostEP, unix.EPOLL_CTL_ADD, hfd, &ev) != nil {
 		return false
 	}
-	it.hostID = e.nextID
+	it.hostID, it.hostFD, it.hostGen = e.nextID, hfd, gen
 	e.hostItems[it.hostID] = it
 	return true
 }
@@ -99,11 +110,30 @@ func (e *Epoll) dropHostLocked(it *epollItem) {
 	if it.hostID == 0 {
 		return
 	}
-	if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok {
+	// The registered FD is the file's only while its backing is the same generation: a
+	// replaced FD was closed, which took it out of hostEP, and its number may be another's.
+	if hfd, gen, ok := vfs.HostPollState(it.key.file.Impl()); ok && hfd == it.hostFD && gen == it.hostGen {
 		unix.EpollCtl(e.hostEP, unix.EPOLL_CTL_DEL, hfd, nil)
 	}
 	delete(e.hostItems, it.hostID)
 	it.hostID = 0
+}
+
+// syncLocked brings an item up to date with its file's backing and returns the host FD to
+// poll (host: the file is host-backed now; et: an edge-triggered item reported through
+// hostEP instead). Preconditions: e.mu held.
+func (e *Epoll) syncLocked(it *epollItem) (hfd int, host, et bool) {
+	hfd, gen, host := vfs.HostPollState(it.key.file.Impl())
+	if it.hostID != 0 && (!host || hfd != it.hostFD || gen != it.hostGen) {
+		e.dropHostLocked(it)
+		it.pending.Store(true) // a new backing: its state is reported afresh
+	}
+	if host && it.events&EpollET != 0 && it.hostID == 0 && !it.hostFailed(hfd, gen) {
+		if !e.addHostETLocked(it, hfd, gen) {
+			it.hostFD, it.hostGen = hfd, gen // remember the failure: level-triggered for it
+		}
+	}
+	return hfd, host, it.hostID != 0
 }
 
 // CanWatch reports whether epoll can watch fd: regular files and directories cannot (EPERM).
@@ -130,16 +160,13 @@ func (e *Epoll) Add(fdn int32, fd *vfs.FileDescription, events uint32, data uint
 	if _, ok := e.byKey[k]; ok {
 		return unix.EEXIST
 	}
-	it := &epollItem{key: k, events: events, data: data}
+	it := &epollItem{key: k, events: events, data: data, hostFD: -1}
 	it.pending.Store(true) // a file already ready is reported at once
-	if hfd, host := vfs.HostPollFD(fd.Impl()); !host {
-		if p, ok := fd.Impl().(vfs.Pollable); ok {
-			it.pollable = p
-			e.registerLocked(it)
-		}
-	} else if events&EpollET != 0 {
-		e.addHostETLocked(it, hfd)
+	if p, ok := fd.Impl().(vfs.Pollable); ok {
+		it.pollable = p
+		e.registerLocked(it)
 	}
+	e.syncLocked(it)
 	e.items = append(e.items, it)
 	e.byKey[k] = it
 	e.queue.Notify(waiter.EventIn)
@@ -174,9 +201,8 @@ func (e *Epoll) Modify(fdn int32, fd *vfs.FileDescription, events uint32, data u
 		e.registerLocked(it)
 	}
 	e.dropHostLocked(it)
-	if hfd, host := vfs.HostPollFD(fd.Impl()); host && it.pollable == nil && events&EpollET != 0 {
-		e.addHostETLocked(it, hfd)
-	}
+	it.hostFD = -1
+	e.syncLocked(it)
 	e.queue.Notify(waiter.EventIn)
 	return nil
 }
@@ -214,7 +240,10 @@ func (e *Epoll) HostWaits() []unix.PollFd {
 	defer e.mu.Unlock()
 	var out []unix.PollFd
 	for _, it := range e.items {
-		if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok && it.pollable == nil && it.hostID == 0 && !it.disabled && !it.key.file.Released() {
+		if it.disabled || it.key.file.Released() {
+			continue
+		}
+		if hfd, host, et := e.syncLocked(it); host && !et {
 			out = append(out, unix.PollFd{Fd: int32(hfd), Events: int16(it.events & 0xffff)})
 		}
 	}
@@ -243,14 +272,14 @@ func (e *Epoll) scan(max int, consume bool) []Event {
 		if it.disabled {
 			continue
 		}
-		if it.pollable == nil {
-			if it.hostID != 0 {
-				continue // edge-triggered: from hostEP below
-			}
-			if hfd, ok := vfs.HostPollFD(it.key.file.Impl()); ok {
+		if hfd, isHost, et := e.syncLocked(it); isHost {
+			if !et { // edge-triggered ones come from hostEP below
 				host = append(host, unix.PollFd{Fd: int32(hfd), Events: int16(it.events & 0xffff)})
 				hostItems = append(hostItems, it)
 			}
+			continue
+		}
+		if it.pollable == nil {
 			continue
 		}
 		mask := it.events&0xffff | always
@@ -269,7 +298,12 @@ func (e *Epoll) scan(max int, consume bool) []Event {
 			if h.Revents == 0 {
 				continue
 			}
-			out = e.reportLocked(out, hostItems[i], uint32(uint16(h.Revents)), consume)
+			it := hostItems[i]
+			r := vfs.HostEvents(it.key.file.Impl(), uint32(uint16(h.Revents)))
+			if r == 0 {
+				continue
+			}
+			out = e.reportLocked(out, it, r, consume)
 			if len(out) >= max {
 				break
 			}
@@ -294,7 +328,9 @@ func (e *Epoll) scan(max int, consume bool) []Event {
 			if it == nil || it.disabled || it.key.file.Released() {
 				continue
 			}
-			out = e.reportLocked(out, it, ev.Events&0xffff, consume)
+			if r := vfs.HostEvents(it.key.file.Impl(), ev.Events&0xffff); r != 0 {
+				out = e.reportLocked(out, it, r, consume)
+			}
 		}
 	}
 	return out

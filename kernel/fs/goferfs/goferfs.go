@@ -323,3 +323,8 @@ func (in *Inode) Setxattr(name string, value []byte, flags int) error {
 	}
 	return in.h.Setxattr(name, value, flags)
 }
+
+// HostBackingFD implements vfs.HostBacked: a file opened read-only may be passed to a host
+// peer as it is; a writable one may not, since writes through it would escape the disk
+// limit's accounting (disk.go).
+func (h *hostFile) HostBackingFD() (int, bool) { return h.HostFD(), !h.writable }

@@ -139,9 +139,20 @@ func (sp *sharedPages) fillLocked(lo, hi int64) error {
 		for q < int64(len(sp.valid)) && q*mm.PageSize < hi && !sp.valid[q] {
 			q++
 		}
-		buf := sp.c.mf.Slice(sp.memOff+p*mm.PageSize, (q-p)*mm.PageSize)
-		if _, err := preadFull(sp.fd, buf, p*mm.PageSize); err != nil && err != io.EOF {
+		bufs, err := sp.c.mf.Slices(sp.memOff+p*mm.PageSize, (q-p)*mm.PageSize)
+		if err != nil {
 			return err
+		}
+		pos := p * mm.PageSize
+		for _, buf := range bufs {
+			n, err := preadFull(sp.fd, buf, pos)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			pos += int64(n)
 		}
 		for i := p; i < q; i++ {
 			sp.valid[i] = true
@@ -189,16 +200,21 @@ func (sp *sharedPages) writebackLocked(lo, hi int64) error {
 			q++
 		}
 		start, end := max(lo, p*mm.PageSize), min(hi, q*mm.PageSize)
-		buf := sp.c.mf.Slice(sp.memOff+start, end-start)
-		for len(buf) > 0 {
-			n, err := unix.Pwrite(sp.fd, buf, start)
-			if err == unix.EINTR {
-				continue
+		bufs, err := sp.c.mf.Slices(sp.memOff+start, end-start)
+		if err != nil {
+			return err
+		}
+		for _, buf := range bufs {
+			for len(buf) > 0 {
+				n, err := unix.Pwrite(sp.fd, buf, start)
+				if err == unix.EINTR {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				buf, start = buf[n:], start+int64(n)
 			}
-			if err != nil {
-				return err
-			}
-			buf, start = buf[n:], start+int64(n)
 		}
 		p = q - 1
 	}
@@ -237,7 +253,7 @@ func (sp *sharedPages) overlayLocked(p []byte, off int64) {
 		pg := off / mm.PageSize
 		n := min(int64(len(p)), (pg+1)*mm.PageSize-off)
 		if sp.valid[pg] {
-			copy(p[:n], sp.c.mf.Slice(sp.memOff+off, n))
+			sp.c.mf.ReadAt(p[:n], sp.memOff+off)
 		}
 		p, off = p[n:], off+n
 	}
@@ -249,7 +265,7 @@ func (sp *sharedPages) storeLocked(p []byte, off int64) {
 		pg := off / mm.PageSize
 		n := min(int64(len(p)), (pg+1)*mm.PageSize-off)
 		if sp.valid[pg] {
-			copy(sp.c.mf.Slice(sp.memOff+off, n), p[:n])
+			_ = sp.c.mf.WriteAt(p[:n], sp.memOff+off) // (valid pages were touched when filled)
 		}
 		p, off = p[n:], off+n
 	}

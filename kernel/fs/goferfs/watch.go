@@ -13,6 +13,9 @@ import (
 // watches: the gofer watches them with a host inotify instance whose events the kernel
 // reads from the FD the gofer donated with the first watch.
 type HostWatcher struct {
+	// tbl is the inotify table host events go to.
+	tbl *inotify.Table
+
 	mu sync.Mutex
 	// fd is the host inotify FD (-1 before the first watch); byWD and byKey map host watch
 	// descriptors to the sandbox's inodes. protected by mu
@@ -32,9 +35,10 @@ type handleWatcher interface {
 	Unwatch(wd int32) error
 }
 
-// NewHostWatcher returns a watcher; register it with inotify.SetHostWatcher.
-func NewHostWatcher() *HostWatcher {
-	return &HostWatcher{fd: -1, byWD: map[int32]hostWatch{}, byKey: map[inotify.Key]int32{}}
+// NewHostWatcher returns a watcher that reports to tbl; register it with
+// tbl.SetHostWatcher.
+func NewHostWatcher(tbl *inotify.Table) *HostWatcher {
+	return &HostWatcher{tbl: tbl, fd: -1, byWD: map[int32]hostWatch{}, byKey: map[inotify.Key]int32{}}
 }
 
 var _ inotify.HostWatcher = (*HostWatcher)(nil)
@@ -124,7 +128,7 @@ func (w *HostWatcher) read(fd int) {
 			if name == "" && hw.isDir {
 				mask |= inotify.InIsdir
 			}
-			inotify.DeliverHost(hw.key, mask, cookie, name)
+			w.tbl.DeliverHost(hw.key, mask, cookie, name)
 		}
 	}
 }

@@ -19,14 +19,15 @@ type recentKey struct {
 	name string
 }
 
-var recent struct {
+// recentEvents are the events the kernel delivered itself, by when.
+type recentEvents struct {
 	mu sync.Mutex
 	// m holds when the kernel last reported each event. protected by mu
 	m map[recentKey]time.Time
 }
 
 // remember records an event the kernel itself delivered.
-func remember(k Key, mask uint32, name string) {
+func (recent *recentEvents) remember(k Key, mask uint32, name string) {
 	now := time.Now()
 	recent.mu.Lock()
 	defer recent.mu.Unlock()
@@ -44,7 +45,7 @@ func remember(k Key, mask uint32, name string) {
 }
 
 // own reports (and forgets) whether the kernel delivered this event itself just now.
-func own(k Key, mask uint32, name string) bool {
+func (recent *recentEvents) own(k Key, mask uint32, name string) bool {
 	rk := recentKey{k, mask & InAllEvents, name}
 	recent.mu.Lock()
 	defer recent.mu.Unlock()
@@ -60,13 +61,13 @@ func own(k Key, mask uint32, name string) bool {
 
 // DeliverHost reports an event the host saw on the watched inode k (about its child name
 // when name is set), unless the sandbox caused it.
-func DeliverHost(k Key, mask, cookie uint32, name string) {
-	if own(k, mask, name) {
+func (tbl *Table) DeliverHost(k Key, mask, cookie uint32, name string) {
+	if tbl.recent.own(k, mask, name) {
 		return
 	}
 	if mask&InDeleteSelf != 0 {
-		gone(k, InDeleteSelf)
+		tbl.gone(k, InDeleteSelf)
 		return
 	}
-	deliverFrom(k, mask, cookie, name, false, false)
+	tbl.deliverFrom(k, mask, cookie, name, false, false)
 }

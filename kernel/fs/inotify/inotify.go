@@ -6,7 +6,7 @@
 // Watches are keyed by the watched inode's (device, inode number), so every path and every
 // cached dentry of a file meets the same watches.
 //
-// Lock order: table.mu → Instance.mu.
+// Lock order: Table.mu → Instance.mu.
 package inotify
 
 import (
@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -54,32 +55,38 @@ const (
 	WatchFlags = InOnlydir | InDontFollow | InExclUnlink | InMaskCreate | InMaskAdd | InOneshot
 )
 
-// Limits, as /proc/sys/fs/inotify shows them (Linux's defaults).
-var (
-	MaxQueuedEvents  atomic.Int32
-	MaxUserInstances atomic.Int32
-	MaxUserWatches   atomic.Int32
-)
+// Limits are the values /proc/sys/fs/inotify shows (Linux's defaults, or the host's).
+type Limits struct {
+	MaxQueuedEvents, MaxUserInstances, MaxUserWatches int32
+}
 
-func init() {
-	MaxQueuedEvents.Store(16384)
-	MaxUserInstances.Store(128)
-	MaxUserWatches.Store(65536)
+// hostLimits are the host's /proc/sys/fs/inotify values, read once before confinement
+// (PrimeHost); every kernel's Table starts from them.
+var hostLimits struct {
+	once sync.Once
+	l    Limits
 }
 
 // PrimeHost takes the limits from the host's /proc/sys/fs/inotify (called before the
-// kernel confines itself; the defaults stay where it cannot be read).
-func PrimeHost() {
-	for name, v := range map[string]*atomic.Int32{"max_queued_events": &MaxQueuedEvents,
-		"max_user_instances": &MaxUserInstances, "max_user_watches": &MaxUserWatches} {
-		b, err := os.ReadFile("/proc/sys/fs/inotify/" + name)
-		if err != nil {
-			continue
+// kernel confines itself; Linux's defaults stay where it cannot be read).
+func PrimeHost() { hostDefaults() }
+
+func hostDefaults() Limits {
+	hostLimits.once.Do(func() {
+		l := Limits{MaxQueuedEvents: 16384, MaxUserInstances: 128, MaxUserWatches: 65536}
+		for name, v := range map[string]*int32{"max_queued_events": &l.MaxQueuedEvents,
+			"max_user_instances": &l.MaxUserInstances, "max_user_watches": &l.MaxUserWatches} {
+			b, err := os.ReadFile("/proc/sys/fs/inotify/" + name)
+			if err != nil {
+				continue
+			}
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+				*v = int32(min(n, 1<<30))
+			}
 		}
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
-			v.Store(int32(min(n, 1<<30)))
-		}
-	}
+		hostLimits.l = l
+	})
+	return hostLimits.l
 }
 
 // Key identifies a watched inode.
@@ -94,8 +101,9 @@ func KeyOf(in vfs.Inode) (Key, bool, bool) {
 	return Key{a.Dev, a.Ino}, a.IsDir(), true
 }
 
-// table holds every watch of every instance by inode.
-var table struct {
+// Table is one kernel's inotify state: every watch of every instance by inode, the
+// per-user counts, the limits and the host-event echo filter. Of returns the Kernel's.
+type Table struct {
 	mu sync.Mutex
 	// watches by inode; instances counts live instances per uid. protected by mu
 	watches   map[Key][]*watch
@@ -109,8 +117,29 @@ var table struct {
 	// cookie numbers rename pairs.
 	cookie atomic.Uint32
 	// hosts is told which inodes have watches (the gofer watches their host files).
+	// protected by mu
 	hosts HostWatcher
+	// limits are fixed when the table is made.
+	limits Limits
+	// recent holds the events the kernel itself delivered (host.go).
+	recent recentEvents
 }
+
+// Of returns k's inotify table, making it on first use; the table hears the last close
+// of every file opened by path in k's mount namespace (IN_CLOSE_WRITE, IN_CLOSE_NOWRITE).
+func Of(k *kernel.Kernel) *Table {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *Table {
+		tbl := &Table{watches: map[Key][]*watch{}, instances: map[uint32]int{}, userWatch: map[uint32]int{},
+			limits: hostDefaults()}
+		if k.NS != nil {
+			k.NS.SetCloseHook(tbl.closed)
+		}
+		return tbl
+	})
+}
+
+// Limits returns the table's limits.
+func (tbl *Table) Limits() Limits { return tbl.limits }
 
 // HostWatcher learns which host-backed inodes are watched, so it can report changes other
 // programs make to them on the host.
@@ -122,17 +151,17 @@ type HostWatcher interface {
 }
 
 // SetHostWatcher registers who forwards host-side changes.
-func SetHostWatcher(h HostWatcher) {
-	table.mu.Lock()
-	table.hosts = h
-	table.mu.Unlock()
+func (tbl *Table) SetHostWatcher(h HostWatcher) {
+	tbl.mu.Lock()
+	tbl.hosts = h
+	tbl.mu.Unlock()
 }
 
 // Active reports whether any watch exists (callers skip building events otherwise).
-func Active() bool { return table.n.Load() > 0 }
+func (tbl *Table) Active() bool { return tbl.n.Load() > 0 }
 
 // NewCookie returns a fresh cookie tying IN_MOVED_FROM to IN_MOVED_TO.
-func NewCookie() uint32 { return table.cookie.Add(1) }
+func (tbl *Table) NewCookie() uint32 { return tbl.cookie.Add(1) }
 
 type watch struct {
 	inst *Instance
@@ -169,6 +198,7 @@ func (e event) encode() []byte {
 
 // Instance is an inotify instance: its watches and its event queue.
 type Instance struct {
+	tbl *Table
 	uid uint32
 
 	mu sync.Mutex
@@ -191,17 +221,14 @@ var (
 )
 
 // New makes an instance for uid (EMFILE past max_user_instances).
-func New(uid uint32) (*Instance, error) {
-	table.mu.Lock()
-	defer table.mu.Unlock()
-	if table.instances == nil {
-		table.instances, table.userWatch, table.watches = map[uint32]int{}, map[uint32]int{}, map[Key][]*watch{}
-	}
-	if table.instances[uid] >= int(MaxUserInstances.Load()) {
+func (tbl *Table) New(uid uint32) (*Instance, error) {
+	tbl.mu.Lock()
+	defer tbl.mu.Unlock()
+	if tbl.instances[uid] >= int(tbl.limits.MaxUserInstances) {
 		return nil, unix.EMFILE
 	}
-	table.instances[uid]++
-	return &Instance{uid: uid, byWD: map[int32]*watch{}, byKey: map[Key]*watch{}, nextWD: 1}, nil
+	tbl.instances[uid]++
+	return &Instance{tbl: tbl, uid: uid, byWD: map[int32]*watch{}, byKey: map[Key]*watch{}, nextWD: 1}, nil
 }
 
 // AddWatch implements inotify_add_watch(2) for inode in.
@@ -214,8 +241,8 @@ func (ii *Instance) AddWatch(in vfs.Inode, mask uint32) (int32, error) {
 		return 0, unix.ENOTDIR
 	}
 	events := mask & (InAllEvents | InExclUnlink | InOneshot | InDontFollow | InOnlydir)
-	table.mu.Lock()
-	defer table.mu.Unlock()
+	ii.tbl.mu.Lock()
+	defer ii.tbl.mu.Unlock()
 	ii.mu.Lock()
 	defer ii.mu.Unlock()
 	if w := ii.byKey[k]; w != nil {
@@ -229,44 +256,44 @@ func (ii *Instance) AddWatch(in vfs.Inode, mask uint32) (int32, error) {
 		}
 		return w.wd, nil
 	}
-	if table.userWatch[ii.uid] >= int(MaxUserWatches.Load()) {
+	if ii.tbl.userWatch[ii.uid] >= int(ii.tbl.limits.MaxUserWatches) {
 		return 0, unix.ENOSPC
 	}
 	w := &watch{inst: ii, wd: ii.nextWD, key: k, mask: events, isDir: isDir}
 	ii.nextWD++
 	ii.byWD[w.wd], ii.byKey[k] = w, w
-	first := len(table.watches[k]) == 0
-	table.watches[k] = append(table.watches[k], w)
-	table.userWatch[ii.uid]++
-	table.n.Add(1)
-	if first && table.hosts != nil && table.hosts.Watch(in, k, isDir) {
-		table.hosted.Add(1)
+	first := len(ii.tbl.watches[k]) == 0
+	ii.tbl.watches[k] = append(ii.tbl.watches[k], w)
+	ii.tbl.userWatch[ii.uid]++
+	ii.tbl.n.Add(1)
+	if first && ii.tbl.hosts != nil && ii.tbl.hosts.Watch(in, k, isDir) {
+		ii.tbl.hosted.Add(1)
 	}
 	return w.wd, nil
 }
 
 // RmWatch implements inotify_rm_watch(2).
 func (ii *Instance) RmWatch(wd int32) error {
-	table.mu.Lock()
+	ii.tbl.mu.Lock()
 	ii.mu.Lock()
 	w := ii.byWD[wd]
 	if w == nil {
 		ii.mu.Unlock()
-		table.mu.Unlock()
+		ii.tbl.mu.Unlock()
 		return unix.EINVAL
 	}
 	ii.removeLocked(w)
 	ii.mu.Unlock()
-	table.mu.Unlock()
+	ii.tbl.mu.Unlock()
 	ii.q.Notify(waiter.EventIn)
 	return nil
 }
 
-// removeLocked drops w and queues IN_IGNORED. Preconditions: table.mu and ii.mu held.
+// removeLocked drops w and queues IN_IGNORED. Preconditions: ii.tbl.mu and ii.mu held.
 func (ii *Instance) removeLocked(w *watch) {
 	delete(ii.byWD, w.wd)
 	delete(ii.byKey, w.key)
-	ws := table.watches[w.key]
+	ws := ii.tbl.watches[w.key]
 	for i, x := range ws {
 		if x == w {
 			ws = append(ws[:i:i], ws[i+1:]...)
@@ -274,15 +301,15 @@ func (ii *Instance) removeLocked(w *watch) {
 		}
 	}
 	if len(ws) == 0 {
-		delete(table.watches, w.key)
-		if table.hosts != nil && table.hosts.Unwatch(w.key) {
-			table.hosted.Add(-1)
+		delete(ii.tbl.watches, w.key)
+		if ii.tbl.hosts != nil && ii.tbl.hosts.Unwatch(w.key) {
+			ii.tbl.hosted.Add(-1)
 		}
 	} else {
-		table.watches[w.key] = ws
+		ii.tbl.watches[w.key] = ws
 	}
-	table.userWatch[ii.uid]--
-	table.n.Add(-1)
+	ii.tbl.userWatch[ii.uid]--
+	ii.tbl.n.Add(-1)
 	ii.queueLocked(event{wd: w.wd, mask: InIgnored})
 }
 
@@ -292,7 +319,7 @@ func (ii *Instance) queueLocked(e event) {
 	if n := len(ii.queue); n > 0 && ii.queue[n-1] == e {
 		return
 	}
-	if len(ii.queue) >= int(MaxQueuedEvents.Load()) {
+	if len(ii.queue) >= int(ii.tbl.limits.MaxQueuedEvents) {
 		if ii.queue[len(ii.queue)-1].mask != InQOverflow {
 			ov := event{wd: -1, mask: InQOverflow}
 			ii.queue = append(ii.queue, ov)
@@ -306,19 +333,19 @@ func (ii *Instance) queueLocked(e event) {
 
 // deliver reports mask (an event, plus IN_ISDIR when the subject is a directory) to the
 // watches on k; name is set when the subject is k's child of that name.
-func deliver(k Key, mask, cookie uint32, name string, unlinkedChild bool) {
-	deliverFrom(k, mask, cookie, name, unlinkedChild, true)
+func (tbl *Table) deliver(k Key, mask, cookie uint32, name string, unlinkedChild bool) {
+	tbl.deliverFrom(k, mask, cookie, name, unlinkedChild, true)
 }
 
 // deliverFrom delivers an event made by the kernel (own) or seen on the host.
-func deliverFrom(k Key, mask, cookie uint32, name string, unlinkedChild, own bool) {
-	if own && table.hosted.Load() > 0 {
-		remember(k, mask, name)
+func (tbl *Table) deliverFrom(k Key, mask, cookie uint32, name string, unlinkedChild, own bool) {
+	if own && tbl.hosted.Load() > 0 {
+		tbl.recent.remember(k, mask, name)
 	}
-	table.mu.Lock()
-	defer table.mu.Unlock()
+	tbl.mu.Lock()
+	defer tbl.mu.Unlock()
 	var woken []*Instance
-	for _, w := range append([]*watch(nil), table.watches[k]...) {
+	for _, w := range append([]*watch(nil), tbl.watches[k]...) {
 		ii := w.inst
 		ii.mu.Lock()
 		ev := mask & InAllEvents
@@ -344,10 +371,10 @@ func deliverFrom(k Key, mask, cookie uint32, name string, unlinkedChild, own boo
 
 // gone ends every watch on k: the inode was deleted (IN_DELETE_SELF, then IN_IGNORED) or
 // its filesystem unmounted.
-func gone(k Key, mask uint32) {
-	table.mu.Lock()
+func (tbl *Table) gone(k Key, mask uint32) {
+	tbl.mu.Lock()
 	var woken []*Instance
-	for _, w := range append([]*watch(nil), table.watches[k]...) {
+	for _, w := range append([]*watch(nil), tbl.watches[k]...) {
 		ii := w.inst
 		ii.mu.Lock()
 		if w.mask&mask&InAllEvents != 0 || mask == InUnmount {
@@ -357,7 +384,7 @@ func gone(k Key, mask uint32) {
 		ii.mu.Unlock()
 		woken = append(woken, ii)
 	}
-	table.mu.Unlock()
+	tbl.mu.Unlock()
 	for _, ii := range woken {
 		ii.q.Notify(waiter.EventIn)
 	}
@@ -440,7 +467,7 @@ func (ii *Instance) Ioctl(_ *vfs.FileDescription, mem vfs.Memory, cmd uint32, ar
 
 // Release drops the instance's watches.
 func (ii *Instance) Release() {
-	table.mu.Lock()
+	ii.tbl.mu.Lock()
 	ii.mu.Lock()
 	for _, w := range ii.byWD {
 		ii.removeLocked(w)
@@ -448,8 +475,8 @@ func (ii *Instance) Release() {
 	ii.queue = nil
 	ii.closed = true
 	ii.mu.Unlock()
-	table.instances[ii.uid]--
-	table.mu.Unlock()
+	ii.tbl.instances[ii.uid]--
+	ii.tbl.mu.Unlock()
 }
 
 // IsInstance reports whether f is an inotify instance.

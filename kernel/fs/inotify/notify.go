@@ -2,23 +2,22 @@ package inotify
 
 import "github.com/sbx-dev/sbx/kernel/vfs"
 
-func init() {
-	vfs.SetCloseHook(func(fd *vfs.FileDescription) {
-		if !Active() {
-			return
-		}
-		mask := uint32(InCloseNowrite)
-		if fd.Writable() {
-			mask = InCloseWrite
-		}
-		Notify(fd.VirtualDentry(), mask)
-	})
+// closed reports the last close of fd (IN_CLOSE_WRITE or IN_CLOSE_NOWRITE).
+func (tbl *Table) closed(fd *vfs.FileDescription) {
+	if !tbl.Active() {
+		return
+	}
+	mask := uint32(InCloseNowrite)
+	if fd.Writable() {
+		mask = InCloseWrite
+	}
+	tbl.Notify(fd.VirtualDentry(), mask)
 }
 
 // Notify reports mask (IN_ACCESS, IN_MODIFY, IN_ATTRIB, IN_OPEN, IN_CLOSE_*) about the file
 // at vd: to the watches on it, and under its name to the watches on its directory.
-func Notify(vd vfs.VirtualDentry, mask uint32) {
-	if !Active() || vd.Dentry == nil {
+func (tbl *Table) Notify(vd vfs.VirtualDentry, mask uint32) {
+	if !tbl.Active() || vd.Dentry == nil {
 		return
 	}
 	k, isDir, ok := KeyOf(vd.Dentry.Inode())
@@ -32,51 +31,51 @@ func Notify(vd vfs.VirtualDentry, mask uint32) {
 	if mask&childEvents != 0 {
 		if parent := vd.Parent(); parent.Dentry != nil && parent.Dentry != vd.Dentry {
 			if pk, _, ok := KeyOf(parent.Dentry.Inode()); ok {
-				deliver(pk, mask, 0, vd.Dentry.Name(), vd.Dentry.IsDead())
+				tbl.deliver(pk, mask, 0, vd.Dentry.Name(), vd.Dentry.IsDead())
 			}
 		}
 	}
-	deliver(k, mask, 0, "", false)
+	tbl.deliver(k, mask, 0, "", false)
 }
 
 // NotifyChild reports an event of directory dir about its entry name: IN_CREATE,
 // IN_DELETE, IN_MOVED_FROM and IN_MOVED_TO (with the rename's cookie).
-func NotifyChild(dir vfs.VirtualDentry, name string, mask, cookie uint32, childIsDir bool) {
-	if !Active() || dir.Dentry == nil {
+func (tbl *Table) NotifyChild(dir vfs.VirtualDentry, name string, mask, cookie uint32, childIsDir bool) {
+	if !tbl.Active() || dir.Dentry == nil {
 		return
 	}
 	if childIsDir {
 		mask |= InIsdir
 	}
 	if k, _, ok := KeyOf(dir.Dentry.Inode()); ok {
-		deliver(k, mask, cookie, name, false)
+		tbl.deliver(k, mask, cookie, name, false)
 	}
 }
 
 // NotifyKey reports mask to the watches on the inode k itself (IN_ATTRIB for a link count
 // change, IN_MOVE_SELF).
-func NotifyKey(k Key, isDir bool, mask uint32) {
-	if !Active() {
+func (tbl *Table) NotifyKey(k Key, isDir bool, mask uint32) {
+	if !tbl.Active() {
 		return
 	}
 	if isDir {
 		mask |= InIsdir
 	}
-	deliver(k, mask, 0, "", false)
+	tbl.deliver(k, mask, 0, "", false)
 }
 
 // Deleted reports that inode k lost its last link: its watches get IN_DELETE_SELF and end
 // (IN_IGNORED).
-func Deleted(k Key) {
-	if Active() {
-		gone(k, InDeleteSelf)
+func (tbl *Table) Deleted(k Key) {
+	if tbl.Active() {
+		tbl.gone(k, InDeleteSelf)
 	}
 }
 
 // Lookup returns the key of the inode at vd when anything watches at all (the callers of
 // Deleted and NotifyKey take it before the inode goes).
-func Lookup(vd vfs.VirtualDentry) (Key, bool, bool) {
-	if !Active() || vd.Dentry == nil {
+func (tbl *Table) Lookup(vd vfs.VirtualDentry) (Key, bool, bool) {
+	if !tbl.Active() || vd.Dentry == nil {
 		return Key{}, false, false
 	}
 	return KeyOf(vd.Dentry.Inode())

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sbx-dev/sbx/kernel/fs/sock"
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 )
 
@@ -14,15 +15,16 @@ import (
 
 func (p *proc) netDir() *dirNode {
 	files := []entry{
-		{"tcp", static("/net/tcp", func() string { return p.sockTable("tcp") })},
-		{"tcp6", static("/net/tcp6", func() string { return p.sockTable("tcp6") })},
-		{"udp", static("/net/udp", func() string { return p.sockTable("udp") })},
-		{"udp6", static("/net/udp6", func() string { return p.sockTable("udp6") })},
-		{"dev", static("/net/dev", p.netDev)},
-		{"if_inet6", static("/net/if_inet6", p.ifInet6)},
-		{"route", static("/net/route", p.route)},
+		{"tcp", p.static("/net/tcp", func() string { return p.sockTable("tcp") })},
+		{"tcp6", p.static("/net/tcp6", func() string { return p.sockTable("tcp6") })},
+		{"udp", p.static("/net/udp", func() string { return p.sockTable("udp") })},
+		{"udp6", p.static("/net/udp6", func() string { return p.sockTable("udp6") })},
+		{"dev", p.static("/net/dev", p.netDev)},
+		{"if_inet6", p.static("/net/if_inet6", p.ifInet6)},
+		{"route", p.static("/net/route", p.route)},
+		{"unix", p.static("/net/unix", p.unixTable)},
 	}
-	return &dirNode{node: node{path: "/net"}, list: func() []entry { return files }}
+	return &dirNode{node: node{boot: p.k.Start, path: "/net"}, list: func() []entry { return files }}
 }
 
 // hexAddr is an address as /proc/net/tcp{,6} prints it: each 32-bit word of the address in
@@ -73,8 +75,8 @@ func (p *proc) sockTable(proto string) string {
 		if !strings.HasPrefix(proto, "tcp") && c.State == "established" {
 			st = 1
 		}
-		fmt.Fprintf(&b, "%4d: %s:%04X %s:%04X %02X 00000000:00000000 00:00000000 00000000 %5d        0 0 1 0000000000000000 100 0 0 10 0\n",
-			i, hexAddr(c.Local.Addr(), v6), c.Local.Port(), hexAddr(remote.Addr(), v6), remote.Port(), st, p.k.UID)
+		fmt.Fprintf(&b, "%4d: %s:%04X %s:%04X %02X 00000000:00000000 00:00000000 00000000 %5d        0 %d 1 0000000000000000 100 0 0 10 0\n",
+			i, hexAddr(c.Local.Addr(), v6), c.Local.Port(), hexAddr(remote.Addr(), v6), remote.Port(), st, c.UID, c.Inode)
 		i++
 	}
 	return b.String()
@@ -137,6 +139,61 @@ func (p *proc) route() string {
 			mask := netip.PrefixFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), a.Bits()).Masked().Addr()
 			row(fmt.Sprintf("%s\t%s\t00000000\t0001\t0\t0\t0\t%s\t0\t0\t0", ifc.Name, hexAddr(a.Masked().Addr(), false), hexAddr(mask, false)))
 		}
+	}
+	return b.String()
+}
+
+// unixTable is /proc/net/unix: the sandbox's AF_UNIX sockets, those its processes hold (a
+// socket only in flight in an SCM_RIGHTS message is not listed), in inode order. Kernel
+// addresses show as zeros, as to a reader without CAP_SYSLOG.
+func (p *proc) unixTable() string {
+	type row struct {
+		ino                  uint64
+		typ                  int
+		listening, connected bool
+		name                 string
+	}
+	seen := map[*sock.Socket]bool{}
+	var rows []row
+	for _, tg := range p.k.Groups() {
+		fds := tg.FDs()
+		if fds == nil {
+			continue
+		}
+		for _, n := range fds.Numbers() {
+			fd, _, err := fds.Get(n)
+			if err != nil {
+				continue
+			}
+			if s, ok := fd.Impl().(*sock.Socket); ok && !seen[s] {
+				seen[s] = true
+				r := row{ino: inoOfFD(fd)}
+				r.typ, r.listening, r.connected, r.name = s.ProcInfo()
+				rows = append(rows, r)
+			}
+			fd.DecRef()
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ino < rows[j].ino })
+	var b strings.Builder
+	b.WriteString("Num       RefCount Protocol Flags    Type St Inode Path\n")
+	for _, r := range rows {
+		refs, flags, st := 2, 0, 1 // SS_UNCONNECTED
+		if r.listening {
+			flags = 1 << 16 // __SO_ACCEPTCON
+		}
+		if r.connected {
+			refs, st = 3, 3 // SS_CONNECTED
+		}
+		fmt.Fprintf(&b, "%016x: %08X %08X %08X %04X %02X %5d", 0, refs, 0, flags, r.typ, st, r.ino)
+		if r.name != "" {
+			name := r.name
+			if name[0] == 0 {
+				name = "@" + strings.ReplaceAll(name[1:], "\x00", "@")
+			}
+			b.WriteString(" " + name)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

@@ -4,7 +4,6 @@ import (
 	"hash/fnv"
 	"io"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -22,20 +21,18 @@ func inoOf(path string) uint64 {
 const procDev = 0x16 // what the host's procfs typically reports
 
 type node struct {
+	// boot is when the kernel started: every node's times.
+	boot time.Time
 	path string
 	uid  uint32
 	gid  uint32
 }
 
 func (n node) attr(mode uint32, size int64) vfs.Attr {
-	t := unix.NsecToTimespec(bootTime.Load())
+	t := unix.NsecToTimespec(n.boot.UnixNano())
 	return vfs.Attr{Mode: mode, Ino: inoOf(n.path), Dev: procDev, Nlink: 1, UID: n.uid, GID: n.gid, Size: size,
 		Blksize: 1024, Atime: t, Mtime: t, Ctime: t}
 }
-
-var bootTime atomic.Int64
-
-func init() { bootTime.Store(time.Now().UnixNano()) }
 
 func (node) SetAttr(vfs.SetAttr) error { return unix.EPERM }
 func (node) StatFS() (vfs.StatFS, error) {

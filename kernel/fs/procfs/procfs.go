@@ -53,42 +53,42 @@ type proc struct {
 	mount *vfs.Mount
 }
 
-func static(path string, gen func() string) *fileNode {
-	return &fileNode{node: node{path: path}, mode: 0o444, gen: func() ([]byte, error) { return []byte(gen()), nil }}
+func (p *proc) static(path string, gen func() string) *fileNode {
+	return &fileNode{node: node{boot: p.k.Start, path: path}, mode: 0o444, gen: func() ([]byte, error) { return []byte(gen()), nil }}
 }
 
 func (p *proc) root() *dirNode {
 	k := p.k
 	sys := p.sysDir()
 	fixed := []entry{
-		{"cpuinfo", static("/cpuinfo", func() string { return string(hostCPUInfo) })},
-		{"meminfo", static("/meminfo", p.meminfo)},
-		{"stat", static("/stat", p.stat)},
-		{"uptime", static("/uptime", func() string {
+		{"cpuinfo", p.static("/cpuinfo", func() string { return string(hostCPUInfo) })},
+		{"meminfo", p.static("/meminfo", p.meminfo)},
+		{"stat", p.static("/stat", p.stat)},
+		{"uptime", p.static("/uptime", func() string {
 			up := k.Uptime().Seconds()
 			return fmt.Sprintf("%.2f %.2f\n", up, up)
 		})},
-		{"loadavg", static("/loadavg", func() string {
+		{"loadavg", p.static("/loadavg", func() string {
 			threads := 0
 			for _, tg := range k.Groups() {
 				threads += len(tg.Tasks())
 			}
 			return fmt.Sprintf("0.00 0.00 0.00 1/%d %d\n", threads, k.LastPID())
 		})},
-		{"version", static("/version", func() string {
+		{"version", p.static("/version", func() string {
 			return fmt.Sprintf("Linux version %s (sbx@sbx) (sbx user-space kernel) %s\n", k.Release, k.Version)
 		})},
-		{"filesystems", static("/filesystems", func() string {
+		{"filesystems", p.static("/filesystems", func() string {
 			return "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tpipefs\n\tgofer\n"
 		})},
-		{"mounts", &linkNode{node: node{path: "/mounts"}, target: func() (string, error) { return "self/mounts", nil }}},
+		{"mounts", &linkNode{node: node{boot: p.k.Start, path: "/mounts"}, target: func() (string, error) { return "self/mounts", nil }}},
 		{"sys", sys},
 		{"net", p.netDir()},
 	}
-	return &dirNode{node: node{path: "/"}, list: func() []entry {
+	return &dirNode{node: node{boot: p.k.Start, path: "/"}, list: func() []entry {
 		out := append([]entry(nil), fixed...)
-		out = append(out, entry{"self", &selfLink{linkNode: linkNode{node: node{path: "/self"}}}},
-			entry{"thread-self", &selfLink{linkNode: linkNode{node: node{path: "/thread-self"}}, thread: true}})
+		out = append(out, entry{"self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/self"}}}},
+			entry{"thread-self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/thread-self"}}, thread: true}})
 		for _, tg := range k.Groups() {
 			out = append(out, entry{strconv.Itoa(int(tg.PID)), p.pidDir(tg)})
 		}
@@ -160,7 +160,9 @@ func newUUID() string {
 func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 	base := "/" + strconv.Itoa(int(tg.PID))
 	c := tg.Creds()
-	n := func(name string) node { return node{path: base + "/" + name, uid: c.EUID, gid: c.EGID} }
+	n := func(name string) node {
+		return node{boot: p.k.Start, path: base + "/" + name, uid: c.EUID, gid: c.EGID}
+	}
 	file := func(name string, mode uint32, gen func() ([]byte, error)) entry {
 		return entry{name, &fileNode{node: n(name), mode: mode, gen: gen}}
 	}
@@ -257,7 +259,7 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 						{"stat", &fileNode{node: tn("stat"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.taskStat(tg, t.TID)), nil }}}}
 					for _, e := range es {
 						switch e.name {
-						case "comm", "status", "stat", "fd", "fdinfo", "task", "exe", "cwd", "root", "mounts", "mountinfo":
+						case "comm", "status", "stat", "fd", "fdinfo", "task", "exe", "cwd", "root", "mounts", "mountinfo", "ns", "uid_map", "gid_map", "setgroups":
 						default:
 							out = append(out, e)
 						}
@@ -269,7 +271,8 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 			return out
 		}}},
 	}
-	return &dirNode{node: node{path: base, uid: c.EUID, gid: c.EGID}, list: func() []entry { return es }}
+	es = append(es, p.nsEntries(tg, n)...)
+	return &dirNode{node: node{boot: p.k.Start, path: base, uid: c.EUID, gid: c.EGID}, list: func() []entry { return es }}
 }
 
 func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
@@ -277,7 +280,7 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 	if info {
 		name = "fdinfo"
 	}
-	return &dirNode{node: node{path: base + "/" + name}, list: func() []entry {
+	return &dirNode{node: node{boot: p.k.Start, path: base + "/" + name}, list: func() []entry {
 		fds := tg.FDs()
 		if fds == nil {
 			return nil
@@ -287,7 +290,7 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 			n := n
 			path := base + "/" + name + "/" + strconv.Itoa(int(n))
 			if info {
-				out = append(out, entry{strconv.Itoa(int(n)), &fileNode{node: node{path: path}, mode: 0o444, gen: func() ([]byte, error) {
+				out = append(out, entry{strconv.Itoa(int(n)), &fileNode{node: node{boot: p.k.Start, path: path}, mode: 0o444, gen: func() ([]byte, error) {
 					fd, cloexec, err := fds.Get(n)
 					if err != nil {
 						return nil, err
@@ -301,7 +304,7 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 				}}})
 				continue
 			}
-			out = append(out, entry{strconv.Itoa(int(n)), &magicLink{linkNode: linkNode{node: node{path: path}, target: func() (string, error) {
+			out = append(out, entry{strconv.Itoa(int(n)), &magicLink{linkNode: linkNode{node: node{boot: p.k.Start, path: path}, target: func() (string, error) {
 				fd, _, err := fds.Get(n)
 				if err != nil {
 					return "", err
@@ -321,7 +324,7 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 					}
 					// Pipes, terminals and other anonymous files: a node standing for the
 					// open file itself, as Linux's anon inodes do.
-					return vfs.VirtualDentry{Mount: p.mount, Dentry: vfs.NewRootDentry(&anonNode{node: node{path: path + "/anon"}, fd: fd})}, nil
+					return vfs.VirtualDentry{Mount: p.mount, Dentry: vfs.NewRootDentry(&anonNode{node: node{boot: p.k.Start, path: path + "/anon"}, fd: fd})}, nil
 				}
 				return vd, nil
 			}}})

@@ -2,6 +2,7 @@ package sock
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -18,34 +19,47 @@ type (
 // maxBacklog is net.core.somaxconn.
 const maxBacklog = 4096
 
-var registry = struct {
+// Names is one sandbox's AF_UNIX naming: the bound sockets by key (the network
+// namespace's socket table), the autobind counter and the SO_COOKIE counter. The Kernel
+// keeps one, so two sandboxes in one process never see each other's names.
+type Names struct {
 	mu sync.Mutex
-	m  map[any]*Socket
-}{m: make(map[any]*Socket)}
-
-func unregister(key any, s *Socket) {
-	registry.mu.Lock()
-	if registry.m[key] == s {
-		delete(registry.m, key)
-	}
-	registry.mu.Unlock()
+	// m holds the bound sockets by key. Protected by mu.
+	m map[any]*Socket
+	// autobind numbers autobound abstract names; cookies numbers sockets for SO_COOKIE.
+	autobind atomic.Uint32
+	cookies  atomic.Uint64
 }
 
-// Bind gives the socket its name: key in the registry, name for getsockname. EADDRINUSE if
-// another socket holds key; EINVAL if this one is already bound.
-func (s *Socket) Bind(key any, name string) error {
+// NewNames returns an empty naming table.
+func NewNames() *Names { return &Names{m: make(map[any]*Socket)} }
+
+func (ns *Names) unregister(key any, s *Socket) {
+	ns.mu.Lock()
+	if ns.m[key] == s {
+		delete(ns.m, key)
+	}
+	ns.mu.Unlock()
+}
+
+// NextAutobind returns the next number for an autobound abstract name.
+func (ns *Names) NextAutobind() uint32 { return ns.autobind.Add(1) }
+
+// Bind gives the socket its name: key in ns, name for getsockname. EADDRINUSE if another
+// socket holds key; EINVAL if this one is already bound.
+func (s *Socket) Bind(ns *Names, key any, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bound != nil || s.conn != nil {
 		return unix.EINVAL
 	}
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	if _, taken := registry.m[key]; taken {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if _, taken := ns.m[key]; taken {
 		return unix.EADDRINUSE
 	}
-	registry.m[key] = s
-	s.bound, s.local = key, name
+	ns.m[key] = s
+	s.bound, s.boundIn, s.local = key, ns, name
 	return nil
 }
 
@@ -75,10 +89,10 @@ func (s *Socket) Listen(backlog int) error {
 }
 
 // Lookup returns the socket bound to key, if any.
-func Lookup(key any) *Socket {
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	return registry.m[key]
+func (ns *Names) Lookup(key any) *Socket {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return ns.m[key]
 }
 
 // ConnectTo connects s to the listener l inside the sandbox: a host socketpair joins them,

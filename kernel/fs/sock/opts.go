@@ -3,7 +3,6 @@ package sock
 import (
 	"encoding/binary"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -190,15 +189,12 @@ func probeLocked() (int, error) {
 	return probe.fd, nil
 }
 
-// cookies numbers sockets for SO_COOKIE.
-var cookies atomic.Uint64
-
-// Cookie returns SO_COOKIE: a number unique to the socket, given on first use.
-func (s *Socket) Cookie() uint64 {
+// Cookie returns SO_COOKIE: a number unique to the socket within ns, given on first use.
+func (s *Socket) Cookie(ns *Names) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cookie == 0 {
-		s.cookie = cookies.Add(1) + 4096
+		s.cookie = ns.cookies.Add(1) + 4096
 	}
 	return s.cookie
 }

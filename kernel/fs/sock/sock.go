@@ -30,9 +30,10 @@ type Socket struct {
 	// local and peer are the addresses shown by getsockname/getpeername ("\x00name" for
 	// abstract ones). protected by mu
 	local, peer string
-	// bound is the registry key of a bound socket; listening, backlog and pending are the
+	// bound is the key of a bound socket in boundIn; listening, backlog and pending are the
 	// listener's state (pending: connections not accepted yet). protected by mu
 	bound     any
+	boundIn   *Names
 	listening bool
 	backlog   int
 	pending   []*Socket
@@ -75,6 +76,13 @@ func Pair(typ int) (*Socket, *Socket, error) {
 	y := &Socket{Type: typ, conn: host.New(fds[1], true), internal: true, other: x}
 	x.other = y
 	return x, y, nil
+}
+
+// Received wraps a connected AF_UNIX stream socket a host peer passed to the app (the FD
+// becomes the socket's): like a brokered connection, its peer is outside the sandbox, so
+// files pass over it as host FDs.
+func Received(fd int) *Socket {
+	return &Socket{Type: unix.SOCK_STREAM, conn: host.New(fd, true)}
 }
 
 // Connect connects to path through the broker.
@@ -298,7 +306,7 @@ func (s *Socket) SetCred(c unix.Ucred, asPeer bool) {
 // Release closes the socket; a listener's unaccepted connections are reset.
 func (s *Socket) Release() {
 	s.mu.Lock()
-	pending, bound := s.pending, s.bound
+	pending, bound, boundIn := s.pending, s.bound, s.boundIn
 	s.pending, s.listening, s.dpeer = nil, false, nil
 	if s.conn != nil {
 		s.conn.Release()
@@ -313,7 +321,7 @@ func (s *Socket) Release() {
 		p.Release()
 	}
 	if bound != nil {
-		unregister(bound, s)
+		boundIn.unregister(bound, s)
 	}
 }
 
@@ -348,22 +356,53 @@ func (s *Socket) SendCarrying(src [][]byte, flags int, carrier int) (int64, erro
 	return int64(n), err
 }
 
-// RecvCarriers receives like Recv and also returns the carriers that came with the data
-// (their host FDs, close-on-exec, now owned by the caller).
-func (s *Socket) RecvCarriers(dst [][]byte, flags int) (int64, []int, error) {
+// HostBackingFD implements vfs.HostBacked: a connection to a host service (through the
+// broker) may be passed to another host peer; a socket whose peer is inside the sandbox,
+// or one not connected, may not.
+func (s *Socket) HostBackingFD() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil || s.internal {
+		return -1, false
+	}
+	return s.conn.HostFD(), true
+}
+
+// SendRights sends src with host FDs attached (SCM_RIGHTS to a host peer).
+func (s *Socket) SendRights(src [][]byte, flags int, fds []int) (int64, error) {
 	h, err := s.host()
 	if err != nil {
-		return 0, nil, err
+		return 0, unix.ENOTCONN
+	}
+	var buf []byte
+	for _, b := range src {
+		buf = append(buf, b...)
+	}
+	n, err := unix.SendmsgN(h.HostFD(), buf, unix.UnixRights(fds...), nil, flags&unix.MSG_MORE|ioFlags)
+	return int64(n), err
+}
+
+// RecvCarriers receives like Recv and also returns the host FDs that came with the data
+// (close-on-exec, now owned by the caller; at most maxFDs, the host closes the rest and
+// MSG_CTRUNC is in the returned flags): carriers from inside the sandbox, or files a
+// host peer passed.
+func (s *Socket) RecvCarriers(dst [][]byte, flags, maxFDs int) (int64, []int, int, error) {
+	h, err := s.host()
+	if err != nil {
+		return 0, nil, 0, err
 	}
 	total := 0
 	for _, b := range dst {
 		total += len(b)
 	}
 	buf := make([]byte, total)
-	oob := make([]byte, unix.CmsgSpace(4*8))
-	n, oobn, _, _, err := unix.Recvmsg(h.HostFD(), buf, oob, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	var oob []byte
+	if maxFDs > 0 {
+		oob = make([]byte, unix.CmsgSpace(4*maxFDs))
+	}
+	n, oobn, rflags, _, err := unix.Recvmsg(h.HostFD(), buf, oob, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	var carriers []int
 	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
@@ -380,5 +419,13 @@ func (s *Socket) RecvCarriers(dst [][]byte, flags int) (int64, []int, error) {
 			break
 		}
 	}
-	return int64(n), carriers, nil
+	return int64(n), carriers, rflags & unix.MSG_CTRUNC, nil
+}
+
+// ProcInfo is what /proc/net/unix shows of the socket: its type, whether it listens or is
+// connected, and its bound name ("\x00name" for an abstract one, "" when unbound).
+func (s *Socket) ProcInfo() (typ int, listening, connected bool, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Type, s.listening, s.conn != nil || s.dpeer != nil, s.local
 }

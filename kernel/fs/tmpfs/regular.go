@@ -23,6 +23,9 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 	if size > maxFileSize {
 		return unix.EFBIG
 	}
+	if in.host != nil {
+		return nil // the host memfd grows by itself
+	}
 	if in.mapRefs > 0 && in.capacity > 0 {
 		// Shared mappings pin the range; growing past it would split the file in two.
 		return unix.ENOMEM
@@ -36,7 +39,10 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 		return unix.ENOSPC
 	}
 	if in.capacity > 0 {
-		copy(in.fs.mf.Slice(off, in.attr.Size), in.fs.mf.Slice(in.memOff, in.attr.Size))
+		if err := in.fs.mf.CopyData(off, in.memOff, in.attr.Size); err != nil {
+			in.fs.mf.Free(off, c)
+			return unix.ENOSPC
+		}
 		in.fs.mf.Free(in.memOff, in.capacity)
 	}
 	in.memOff, in.capacity = off, c
@@ -48,12 +54,22 @@ func (in *Inode) truncateLocked(size int64) error {
 	if size < 0 {
 		return unix.EINVAL
 	}
+	if in.host != nil {
+		if size > maxFileSize {
+			return unix.EFBIG
+		}
+		if err := unix.Ftruncate(in.host.fd, size); err != nil {
+			return err
+		}
+		in.attr.Size = size
+		return nil
+	}
 	if size > in.attr.Size {
 		if err := in.ensureCapacityLocked(size); err != nil {
 			return err
 		}
 	} else if in.capacity > 0 {
-		clear(in.fs.mf.Slice(in.memOff+size, in.attr.Size-size))
+		in.fs.mf.Zero(in.memOff+size, in.attr.Size-size)
 	}
 	in.attr.Size = size
 	return nil
@@ -66,10 +82,14 @@ func (in *Inode) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
+	if in.host != nil {
+		return in.hostRead(p, off)
+	}
 	if off >= in.attr.Size {
 		return 0, io.EOF
 	}
-	n := copy(p, in.fs.mf.Slice(in.memOff+off, min(int64(len(p)), in.attr.Size-off)))
+	n := int(min(int64(len(p)), in.attr.Size-off))
+	in.fs.mf.ReadAt(p[:n], in.memOff+off)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -83,6 +103,9 @@ func (in *Inode) MapShared(off, length int64) (int64, func(), error) {
 	defer in.mu.Unlock()
 	if off < 0 || length < 0 || length > maxFileSize || off > maxFileSize-length {
 		return 0, nil, unix.EINVAL // beyond what a tmpfs file can hold here
+	}
+	if in.host != nil {
+		return 0, nil, unix.ENODEV // mapped through MapHost
 	}
 	if in.capacity < off+length {
 		size := in.attr.Size
@@ -114,14 +137,32 @@ func (f *regularFile) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (in
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
+	if in.host != nil {
+		var n int64
+		for _, b := range dst {
+			k, err := in.hostRead(b, off+n)
+			n += int64(k)
+			if err == io.EOF || k < len(b) {
+				break
+			}
+			if err != nil {
+				if n > 0 {
+					break
+				}
+				return 0, err
+			}
+		}
+		return n, nil
+	}
 	var n int64
 	for _, b := range dst {
 		if off >= in.attr.Size {
 			break
 		}
-		c := copy(b, in.fs.mf.Slice(in.memOff+off, min(int64(len(b)), in.attr.Size-off)))
-		n += int64(c)
-		off += int64(c)
+		c := min(int64(len(b)), in.attr.Size-off)
+		in.fs.mf.ReadAt(b[:c], in.memOff+off)
+		n += c
+		off += c
 	}
 	return n, nil
 }
@@ -132,6 +173,9 @@ func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (i
 	defer in.mu.Unlock()
 	if off < 0 {
 		return 0, unix.EINVAL
+	}
+	if in.host != nil {
+		in.hostSizeLocked()
 	}
 	if fd.StatusFlags()&unix.O_APPEND != 0 {
 		off = in.attr.Size
@@ -155,9 +199,33 @@ func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (i
 	if err := in.ensureCapacityLocked(off + total); err != nil {
 		return 0, err
 	}
+	if in.host != nil {
+		var n int64
+		for _, b := range src {
+			k, err := in.hostWrite(b, off+n)
+			n += int64(k)
+			if err != nil {
+				if n == 0 {
+					return 0, err
+				}
+				break
+			}
+		}
+		if off+n > in.attr.Size {
+			in.attr.Size = off + n
+		}
+		t := now()
+		in.attr.Mtime, in.attr.Ctime = t, t
+		return n, nil
+	}
 	var n int64
 	for _, b := range src {
-		copy(in.fs.mf.Slice(in.memOff+off+n, int64(len(b))), b)
+		if err := in.fs.mf.WriteAt(b, in.memOff+off+n); err != nil {
+			if n == 0 {
+				return 0, unix.ENOSPC
+			}
+			break
+		}
 		n += int64(len(b))
 	}
 	if off+n > in.attr.Size {
@@ -168,7 +236,21 @@ func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (i
 	return n, nil
 }
 
-func (f *regularFile) Release() {}
+func (f *regularFile) Release() {
+	in := f.in
+	in.mu.Lock()
+	in.opens--
+	in.maybeReleaseHostLocked()
+	in.mu.Unlock()
+}
+
+// HostBackingFD implements vfs.HostBacked: a host-backed file goes to a host peer as its
+// host memfd.
+func (f *regularFile) HostBackingFD() (int, bool) {
+	f.in.mu.Lock()
+	defer f.in.mu.Unlock()
+	return f.in.HostFD()
+}
 
 func (f *regularFile) MapSource() mm.Source { return f.in }
 
@@ -188,6 +270,13 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		if err := in.ensureCapacityLocked(end); err != nil {
 			return err
 		}
+		if in.host != nil {
+			if err := unix.Fallocate(in.host.fd, mode, off, length); err != nil {
+				return err
+			}
+			in.hostSizeLocked()
+			return nil
+		}
 		if mode == 0 && end > in.attr.Size {
 			in.attr.Size = end
 		}
@@ -203,8 +292,11 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		if length < end-off {
 			end = off + length
 		}
+		if in.host != nil {
+			return unix.Fallocate(in.host.fd, mode, off, length)
+		}
 		if off < end {
-			clear(in.fs.mf.Slice(in.memOff+off, end-off))
+			in.fs.mf.Zero(in.memOff+off, end-off)
 		}
 		return nil
 	}
@@ -215,6 +307,13 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 func (f *regularFile) Seek(fd *vfs.FileDescription, cur, off int64, whence int) (int64, error) {
 	in := f.in
 	in.mu.Lock()
+	if in.host != nil {
+		in.hostSizeLocked()
+		if whence == unix.SEEK_DATA || whence == unix.SEEK_HOLE {
+			defer in.mu.Unlock()
+			return unix.Seek(in.host.fd, off, whence)
+		}
+	}
 	size := in.attr.Size
 	in.mu.Unlock()
 	var n int64

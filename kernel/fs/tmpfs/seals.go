@@ -46,6 +46,12 @@ func (in *Inode) AddSeals(s uint32) error {
 	if s&SealExec != 0 && in.attr.Mode&0o111 != 0 {
 		s |= SealShrink | SealGrow | SealWrite | SealFutureWrite
 	}
+	if in.host != nil {
+		// The host checks too (F_SEAL_WRITE with writable shared mappings: EBUSY).
+		if err := in.hostSeals(s); err != nil {
+			return err
+		}
+	}
 	in.seals |= s
 	return nil
 }

@@ -33,6 +33,8 @@ type FS struct {
 	nextIno atomic.Uint64
 	mu      sync.Mutex // serialises directory changes
 	magic   int64
+	// hostBacked: regular files are born host-backed (Options.HostBacked).
+	hostBacked bool
 }
 
 // Options configure a new tmpfs.
@@ -44,11 +46,14 @@ type Options struct {
 	UID     uint32
 	GID     uint32
 	Magic   int64 // statfs f_type; TMPFS_MAGIC by default
+	// HostBacked makes every regular file created in it host-backed (host.go): /dev/shm,
+	// whose files apps hand to host peers as they do memfds.
+	HostBacked bool
 }
 
 // New returns a tmpfs and its root directory inode.
 func New(mf *mm.MemoryFile, o Options) (*FS, *Inode) {
-	fs := &FS{mf: mf, dev: o.Dev, devices: o.Devices, fifos: o.FIFOs, magic: o.Magic}
+	fs := &FS{mf: mf, dev: o.Dev, devices: o.Devices, fifos: o.FIFOs, magic: o.Magic, hostBacked: o.HostBacked}
 	if fs.magic == 0 {
 		fs.magic = 0x01021994
 	}
@@ -104,6 +109,10 @@ type Inode struct {
 	fifo *pipe.Pipe
 	// xattrs are the extended attributes (xattr.go). protected by mu
 	xattrs map[string][]byte
+	// host holds a host-backed file's memfd (host.go); opens counts its open files.
+	// protected by mu
+	host  *hostBacking
+	opens int
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -119,6 +128,15 @@ func (fs *FS) NewFile(mode, uid, gid uint32) *Inode {
 func (in *Inode) Stat() (vfs.Attr, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.host != nil {
+		in.hostSizeLocked()
+		var st unix.Stat_t
+		if unix.Fstat(in.host.fd, &st) == nil {
+			a := in.attr
+			a.Blocks = st.Blocks
+			return a, nil
+		}
+	}
 	a := in.attr
 	a.Blocks = (in.usedBytesLocked() + 511) / 512
 	return a, nil
@@ -145,6 +163,9 @@ func (in *Inode) SetAttr(a vfs.SetAttr) error {
 		}
 		if in.attr.Mode&unix.S_IFMT != unix.S_IFREG {
 			return unix.EINVAL
+		}
+		if in.host != nil {
+			in.hostSizeLocked()
 		}
 		if err := in.resizeAllowedLocked(*a.Size); err != nil {
 			return err
@@ -209,6 +230,9 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 				return nil, err
 			}
 		}
+		in.mu.Lock()
+		in.opens++
+		in.mu.Unlock()
 		return &regularFile{in: in}, nil
 	case unix.S_IFCHR:
 		if in.fs.devices == nil {
@@ -324,9 +348,20 @@ func (in *Inode) gidForChild(c *vfs.Creds) uint32 {
 // Create implements vfs.Inode.
 func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.Inode, vfs.File, error) {
 	n := in.fs.newInode(unix.S_IFREG|mode&0o7777, c.FSUID, in.gidForChild(c))
+	if in.fs.hostBacked {
+		// When the host refuses one more memfd, the file lives in the memory file.
+		_ = n.backByHost(name)
+	}
 	if err := in.create(name, n); err != nil {
+		n.mu.Lock()
+		n.attr.Nlink = 0
+		n.maybeReleaseHostLocked()
+		n.mu.Unlock()
 		return nil, nil, err
 	}
+	n.mu.Lock()
+	n.opens++
+	n.mu.Unlock()
 	return n, &regularFile{in: n}, nil
 }
 
@@ -419,6 +454,7 @@ func (in *Inode) Unlink(name string) error {
 	c.mu.Lock()
 	c.attr.Nlink--
 	c.attr.Ctime = now()
+	c.maybeReleaseHostLocked()
 	c.mu.Unlock()
 	return nil
 }
@@ -511,6 +547,7 @@ func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags 
 			dst.attr.Nlink = 0
 		} else {
 			dst.attr.Nlink--
+			dst.maybeReleaseHostLocked()
 		}
 		dst.mu.Unlock()
 	}

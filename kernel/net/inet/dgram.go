@@ -19,18 +19,20 @@ func (st *Stack) newDgram(s *Socket) (*Socket, error) {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
 	}
+	hostless := false
 	if st.broker != nil {
 		if _, _, err := st.ask(netproto.Request{Op: netproto.OpSocket, Proto: s.Proto, Family: uint16(s.Family)}, pair[1]); err != nil {
-			unix.Close(pair[0])
-			unix.Close(pair[1])
-			return nil, err
+			if s.Proto != netproto.ProtoICMP || err != unix.EACCES {
+				unix.Close(pair[0])
+				unix.Close(pair[1])
+				return nil, err
+			}
+			hostless = true // the host gives no ICMP socket: the private loopback still answers
 		}
 	} else if s.Proto != netproto.ProtoUDP {
-		unix.Close(pair[0])
-		unix.Close(pair[1])
-		return nil, unix.EACCES
+		hostless = true
 	}
-	s.fd, s.dg = pair[0], &dgram{inject: pair[1]}
+	s.fd, s.dg = pair[0], &dgram{inject: pair[1], hostless: hostless}
 	st.track(s)
 	return s, nil
 }
@@ -68,6 +70,19 @@ func (st *Stack) lookupUDP(dst netip.AddrPort) *Socket {
 // peer on the private loopback is the sandbox's own unless the broker lets it reach a
 // host service (the profile's host rules, the resolver).
 func (s *Socket) connectDgram(dst netip.AddrPort) error {
+	if s.Proto == netproto.ProtoICMP && ((dst.IsValid() && isLoopback(dst.Addr())) || s.icmpHostless()) {
+		if dst.IsValid() && !isLoopback(dst.Addr()) {
+			return unix.EACCES // no host ICMP socket (see icmp.go)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.connected, s.peer, s.dg.localPeer = dst.IsValid(), s.shown(dst), dst.IsValid()
+		if !dst.IsValid() {
+			s.peer = netip.AddrPort{}
+		}
+		s.pingIdentLocked()
+		return nil
+	}
 	if dst.IsValid() && isLoopback(dst.Addr()) && s.Proto == netproto.ProtoUDP {
 		local := s.st.lookupUDP(dst) != nil
 		if !local {
@@ -204,6 +219,20 @@ func (s *Socket) sendDgram(bufs [][]byte, to netip.AddrPort, flags int) (int, er
 	s.mu.Lock()
 	localPeer, peer := s.dg.localPeer, s.peer
 	s.mu.Unlock()
+	if s.Proto == netproto.ProtoICMP {
+		dst := to
+		if !dst.IsValid() && connected {
+			dst = peer
+		}
+		switch {
+		case !dst.IsValid():
+			return 0, unix.EDESTADDRREQ
+		case isLoopback(dst.Addr()):
+			return s.echoLocal(dst, bufs)
+		case s.icmpHostless():
+			return 0, s.icmpRefused(dst)
+		}
+	}
 	if !to.IsValid() && connected && localPeer {
 		return s.sendLocal(norm(peer), bufs)
 	}

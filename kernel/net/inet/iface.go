@@ -2,6 +2,8 @@ package inet
 
 import (
 	"net/netip"
+
+	"github.com/sbx-dev/sbx/kernel/net/netproto"
 )
 
 // Iface is a network interface as the sandbox sees it: lo (its private loopback) and, when
@@ -17,6 +19,9 @@ type Iface struct {
 	HW    [6]byte
 	Addrs []netip.Prefix
 }
+
+// ZoneEth0 is the zone of a link-local address scoped to eth0 (sin6_scope_id its index).
+const ZoneEth0 = netproto.ZoneEth0
 
 // IFF_* flags (<linux/if.h>).
 const (

@@ -54,6 +54,10 @@ type Conn struct {
 	Local, Remote     netip.AddrPort
 	Private           bool // on the sandbox's private loopback
 	BytesIn, BytesOut uint64
+	// Inode is the socket's inode number (0: a connection not accepted yet) and UID its
+	// owner's, as /proc/net shows them.
+	Inode uint64
+	UID   uint32
 }
 
 func (st *Stack) track(s *Socket) {

@@ -126,6 +126,12 @@ func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 			_, w := s.Timeouts()
 			return timeval(w), nil
 		case unix.SO_ERROR:
+			s.mu.Lock()
+			err := s.takeSoftErrLocked()
+			s.mu.Unlock()
+			if err != nil {
+				return u32(uint32(err.(unix.Errno))), nil
+			}
 			if !host {
 				return u32(0), nil
 			}

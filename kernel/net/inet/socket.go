@@ -51,9 +51,24 @@ type Socket struct {
 	rcvTimeo, sndTimeo time.Duration
 	// shut records shutdown(2) of an in-kernel listener. protected by mu
 	shut bool
+	// lpeer is the other end of a private-loopback connection; softErr is an error the next
+	// receive, send or SO_ERROR reports once (ECONNRESET: the connection was reset, as a
+	// TCP RST reports it). protected by mu
+	lpeer   *Socket
+	softErr unix.Errno
+	// shutWr: shutdown(2) ended the sending side of a private-loopback connection.
+	// protected by mu
+	shutWr bool
+	// gen counts the changes of the host FD behind the socket (vfs.HostBacking): fd, or
+	// inKernel. protected by mu
+	gen uint64
 
 	// watches are the WatchHost registrations (signal-driven I/O). protected by mu
 	watches []*hostWatch
+
+	// ino and uid are the socket's inode number (socket:[ino]) and owner, for /proc/net.
+	ino atomic.Uint64
+	uid atomic.Uint32
 
 	// bytesIn and bytesOut count the data received and sent.
 	bytesIn, bytesOut atomic.Uint64
@@ -68,6 +83,15 @@ type Socket struct {
 type dgram struct {
 	inject    int
 	localPeer bool
+	// hostless: an ICMP echo socket without a host socket (icmp.go); it reaches the
+	// private loopback only.
+	hostless bool
+}
+
+// SetIdent records the socket's inode number and owner, for /proc/net.
+func (s *Socket) SetIdent(ino uint64, uid uint32) {
+	s.ino.Store(ino)
+	s.uid.Store(uid)
 }
 
 // conn describes the socket for sbx top.
@@ -75,7 +99,8 @@ func (s *Socket) conn() Conn {
 	local, peer, _ := s.Names()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+	c := Conn{Local: local, Remote: peer, Private: s.loop || s.inKernel, BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+		Inode: s.ino.Load(), UID: s.uid.Load()}
 	switch s.Proto {
 	case netproto.ProtoTCP:
 		c.Proto = "tcp"
@@ -147,6 +172,17 @@ func (s *Socket) HostFD() int {
 	return s.fd
 }
 
+// HostBacking implements vfs.HostBacking: the FD changes when a socket connects on the
+// private loopback, binds there, disconnects or closes; the old FD is closed then.
+func (s *Socket) HostBacking() (int, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inKernel {
+		return -1, s.gen
+	}
+	return s.fd, s.gen
+}
+
 // Readiness implements vfs.Pollable for in-kernel listeners and sockets without a host FD.
 func (s *Socket) Readiness(mask uint32) uint32 {
 	s.mu.Lock()
@@ -179,6 +215,7 @@ func (s *Socket) Release() {
 	s.stopWatchesLocked()
 	fd, pending := s.fd, s.pending
 	s.fd, s.pending = -1, nil
+	s.gen++
 	if s.dg != nil && s.dg.inject >= 0 {
 		unix.Close(s.dg.inject)
 		s.dg.inject = -1
@@ -226,7 +263,11 @@ func (s *Socket) Names() (local, peer netip.AddrPort, connected bool) {
 	}
 	if s.fd >= 0 && !s.loop && !s.inKernel && s.Type == unix.SOCK_STREAM {
 		if sa, err := unix.Getsockname(s.fd); err == nil {
-			local = addrOf(sa)
+			// A disconnected private-loopback socket keeps showing its port (Linux keeps
+			// inet_sport) until the host socket gets one.
+			if a := addrOf(sa); a.Port() != 0 || local.Port() == 0 {
+				local = a
+			}
 		}
 	}
 	return local, s.peer, s.connected || s.connecting
@@ -365,7 +406,7 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	s.st.mu.Unlock()
 	local := netip.AddrPortFrom(src, port)
 	server := &Socket{Family: l.Family, Type: unix.SOCK_STREAM, Proto: netproto.ProtoTCP, st: s.st, fd: fds[1], loop: true,
-		connected: true, local: dst, peer: local}
+		connected: true, local: dst, peer: local, lpeer: s}
 	l.mu.Lock()
 	if !l.listening || l.shut || len(l.pending) >= max(l.backlog, 1)+1 {
 		l.mu.Unlock()
@@ -379,11 +420,100 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	s.mu.Lock()
 	old := s.fd
-	s.fd, s.loop, s.connected, s.local, s.peer = fds[0], true, true, local, dst
+	s.fd, s.loop, s.connected, s.local, s.peer, s.lpeer = fds[0], true, true, local, dst, server
+	s.inKernel = false // bound on the private loopback, it is a connection now, not a kernel object
+	s.gen++
 	s.rewatchLocked()
 	s.mu.Unlock()
 	if old >= 0 {
 		unix.Close(old) // the broker's socket is not needed for a connection inside
+	}
+	s.queue.Notify(waiter.EventOut) // watchers of the old FD move to the new one
+	return nil
+}
+
+// Disconnect implements connect(2) with AF_UNSPEC on a stream, as Linux's tcp_disconnect:
+// a connection (or a connect in progress) is reset, the peer hears ECONNRESET and so does
+// the socket's next receive; a listener stops listening and drops the connections not yet
+// accepted. The socket keeps an address it was bound to and may connect or listen again.
+func (s *Socket) Disconnect() error {
+	s.mu.Lock()
+	switch {
+	case s.inKernel && s.listening:
+		pending := s.pending
+		s.listening, s.pending, s.shut = false, nil, false
+		s.mu.Unlock()
+		for _, p := range pending {
+			p.reset()
+		}
+		return nil
+	case s.loop:
+		fd, peer, local := s.fd, s.lpeer, s.local
+		s.fd, s.loop, s.lpeer, s.connected, s.peer = -1, false, nil, false, netip.AddrPort{}
+		s.gen++
+		s.softErr = unix.ECONNRESET
+		if !s.bound {
+			s.local = netip.AddrPortFrom(s.unspecified(), local.Port())
+		}
+		s.mu.Unlock()
+		if peer != nil {
+			peer.mu.Lock()
+			if peer.lpeer == s {
+				peer.softErr, peer.lpeer = unix.ECONNRESET, nil
+			}
+			peer.mu.Unlock()
+		}
+		unix.Close(fd)
+		if s.st.broker != nil {
+			if nfd, err := s.st.hostSocket(s.Family, s.Proto); err == nil {
+				s.mu.Lock()
+				s.fd = nfd
+				s.gen++
+				s.mu.Unlock()
+			}
+		}
+		s.queue.Notify(waiter.EventIn | waiter.EventOut | waiter.EventHUp)
+		return nil
+	case s.fd < 0 || !(s.connected || s.connecting || s.hostListening):
+		s.mu.Unlock()
+		return nil // nothing to undo
+	}
+	fd, hostListening, port := s.fd, s.hostListening, s.local.Port()
+	s.mu.Unlock()
+	if _, _, err := s.st.ask(netproto.Request{Op: netproto.OpConnect, Proto: s.Proto, Family: uint16(s.Family)}, fd); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.connected, s.connecting, s.peer = false, false, netip.AddrPort{}
+	s.listening, s.hostListening = false, false
+	s.mu.Unlock()
+	if hostListening {
+		s.st.removeHostListener(s, port)
+	}
+	s.queue.Notify(waiter.EventIn | waiter.EventOut | waiter.EventHUp)
+	return nil
+}
+
+// reset ends a private-loopback connection not yet accepted: its client hears ECONNRESET.
+func (s *Socket) reset() {
+	s.mu.Lock()
+	peer := s.lpeer
+	s.mu.Unlock()
+	if peer != nil {
+		peer.mu.Lock()
+		if peer.lpeer == s {
+			peer.softErr = unix.ECONNRESET
+		}
+		peer.mu.Unlock()
+	}
+	s.Release()
+}
+
+// takeSoftErrLocked returns and clears the pending error. Preconditions: s.mu held.
+func (s *Socket) takeSoftErrLocked() error {
+	if e := s.softErr; e != 0 {
+		s.softErr = 0
+		return e
 	}
 	return nil
 }
@@ -447,11 +577,13 @@ func (s *Socket) bindLocal(local netip.AddrPort) error {
 	s.local = netip.AddrPortFrom(local.Addr(), got.Port())
 	fd := s.fd
 	s.fd = -1
+	s.gen++
 	s.rewatchLocked()
 	s.mu.Unlock()
 	if fd >= 0 {
 		unix.Close(fd)
 	}
+	s.queue.Notify(waiter.EventOut) // watchers of the old FD watch the kernel object now
 	return nil
 }
 
@@ -536,11 +668,26 @@ func (s *Socket) Shutdown(how int) error {
 		return nil
 	}
 	fd, connected := s.fd, s.connected
+	if connected && s.loop && how != unix.SHUT_RD {
+		s.shutWr = true
+	}
 	s.mu.Unlock()
 	if !connected || fd < 0 {
 		return unix.ENOTCONN
 	}
 	return unix.Shutdown(fd, how)
+}
+
+// HostEvents implements vfs.HostEventer. A private-loopback connection's socketpair end
+// hangs up when the peer closes; TCP reports POLLHUP only once both directions are shut
+// (tcp_poll: sk_shutdown == SHUTDOWN_MASK), so it needs the socket's own shutdown too.
+func (s *Socket) HostEvents(revents uint32) uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loop && !s.shutWr {
+		revents &^= waiter.EventHUp
+	}
+	return revents
 }
 
 // ioFlags are added to every host send and receive: the kernel blocks, never the host.
@@ -561,6 +708,10 @@ func (s *Socket) Send(bufs [][]byte, to netip.AddrPort, flags int) (int, error) 
 		}
 		s.mu.Lock()
 		fd, connected = s.fd, s.connected
+	}
+	if err := s.takeSoftErrLocked(); err != nil {
+		s.mu.Unlock()
+		return 0, err
 	}
 	s.mu.Unlock()
 	if !connected || fd < 0 {
@@ -630,13 +781,27 @@ func (s *Socket) ttlControl(ttl uint8) []byte {
 func (s *Socket) recvStream(bufs [][]byte, flags int) (int, netip.AddrPort, int, error) {
 	s.mu.Lock()
 	fd, connected, peer := s.fd, s.connected || s.connecting, s.peer
-	s.mu.Unlock()
 	if !connected || fd < 0 {
-		return 0, peer, 0, unix.ENOTCONN
+		err := s.takeSoftErrLocked()
+		s.mu.Unlock()
+		if err == nil {
+			err = unix.ENOTCONN
+		}
+		return 0, peer, 0, err
 	}
+	s.mu.Unlock()
 	n, _, rflags, _, err := unix.RecvmsgBuffers(fd, bufs, nil, flags&(unix.MSG_PEEK|unix.MSG_TRUNC|unix.MSG_OOB|unix.MSG_WAITALL)|unix.MSG_DONTWAIT)
 	if err != nil {
 		return 0, peer, 0, err
+	}
+	if n == 0 && total(bufs) > 0 {
+		// The end of a private-loopback stream: a reset is reported once before it.
+		s.mu.Lock()
+		err := s.takeSoftErrLocked()
+		s.mu.Unlock()
+		if err != nil {
+			return 0, peer, 0, err
+		}
 	}
 	if flags&unix.MSG_PEEK == 0 {
 		s.addIn(n)
@@ -668,4 +833,12 @@ func (s *Socket) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, 
 func (s *Socket) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, error) {
 	n, err := s.Send(src, netip.AddrPort{}, 0)
 	return int64(n), err
+}
+
+func total(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
 }

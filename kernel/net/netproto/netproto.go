@@ -35,7 +35,9 @@ const (
 	// unconnected until its app makes sockets (they reach nothing until OpConnect).
 	OpSocket Op = 1 + iota
 	// OpConnect connects the attached socket (TCP) or relay (UDP, ICMP) to Addr. The reply's
-	// errno is 0, EINPROGRESS (TCP: poll for writability, then SO_ERROR) or why not.
+	// errno is 0, EINPROGRESS (TCP: poll for writability, then SO_ERROR) or why not. An
+	// invalid Addr (AF_UNSPEC) disconnects: a datagram socket forgets its peer, a TCP
+	// connection is reset, a listener stops listening.
 	OpConnect
 	// OpBind binds the attached socket or relay to Addr; the reply holds the bound address.
 	OpBind
@@ -79,6 +81,11 @@ type Reply struct {
 	Addr  netip.AddrPort // OpBind: the bound address
 }
 
+// ZoneEth0 is the zone of a link-local IPv6 address scoped to the sandbox's eth0 (the app
+// named its interface index); the broker sends it out the host's interface eth0 stands for.
+// It is the only zone on the wire: flag byte 1 of an address.
+const ZoneEth0 = "eth0"
+
 func putAddr(b []byte, a netip.AddrPort) {
 	if !a.IsValid() {
 		return
@@ -86,6 +93,9 @@ func putAddr(b []byte, a netip.AddrPort) {
 	b[0] = 4
 	if a.Addr().Is6() {
 		b[0] = 6
+	}
+	if a.Addr().Zone() == ZoneEth0 {
+		b[1] = 1
 	}
 	binary.LittleEndian.PutUint16(b[2:], a.Port())
 	ip := a.Addr().As16()
@@ -100,7 +110,11 @@ func getAddr(b []byte) netip.AddrPort {
 	case 4:
 		return netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), port)
 	case 6:
-		return netip.AddrPortFrom(netip.AddrFrom16(ip), port)
+		a := netip.AddrFrom16(ip)
+		if b[1] == 1 && a.IsLinkLocalUnicast() {
+			a = a.WithZone(ZoneEth0)
+		}
+		return netip.AddrPortFrom(a, port)
 	}
 	return netip.AddrPort{}
 }

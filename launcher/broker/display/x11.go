@@ -335,3 +335,15 @@ func Cookies(path string, n int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// CookieEntry returns an Xauthority file holding one MIT-MAGIC-COOKIE-1 entry for display
+// n that matches any host name.
+func CookieEntry(n int, cookie []byte) []byte {
+	const familyWild = 65535
+	out := binary.BigEndian.AppendUint16(nil, familyWild)
+	for _, f := range [][]byte{nil, []byte(strconv.Itoa(n)), []byte("MIT-MAGIC-COOKIE-1"), cookie} {
+		out = binary.BigEndian.AppendUint16(out, uint16(len(f)))
+		out = append(out, f...)
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package net
 
 import (
 	"fmt"
+	gonet "net"
 	"net/netip"
 	"sync"
 
@@ -33,6 +34,12 @@ type Broker struct {
 	// them for eviction. protected by mu
 	pins   map[netip.Addr]*pin
 	pinSeq uint64
+	// lookups are the addresses names of listen and host rules resolved to (lookup.go).
+	lookups lookupCache
+
+	// ns, when set, is the network namespace the broker makes its sockets in (set before
+	// Serve, then read only).
+	ns *nsThread
 }
 
 // New returns a broker applying pol; onDenial (may be nil) hears every refusal.
@@ -40,13 +47,18 @@ func New(pol Policy, onDenial func(Denial)) *Broker {
 	if onDenial == nil {
 		onDenial = func(Denial) {}
 	}
-	return &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
+	b := &Broker{pol: pol, onDenial: onDenial, relays: map[uint64]*relay{}, pins: map[netip.Addr]*pin{}}
+	b.pol.local = b.matchesLocal
+	return b
 }
 
 // Serve answers requests on fd (the broker's end of the kernel's SOCK_SEQPACKET channel)
 // until the kernel closes it; it closes fd.
 func (b *Broker) Serve(fd int) {
 	defer unix.Close(fd)
+	if b.ns != nil {
+		defer b.ns.stop()
+	}
 	buf := make([]byte, netproto.RequestSize+1)
 	cmsg := make([]byte, unix.CmsgSpace(4*4))
 	for {
@@ -135,6 +147,12 @@ func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, []
 			b.onDenial(Denial{Op: "send", Proto: protoName(req.Proto), Addr: req.Addr.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}, nil
 		}
+		if req.Proto == netproto.ProtoICMP && !icmpAvailable(req.Family) {
+			// The kernel asks for an echo socket it could not get a host socket for.
+			b.onDenial(Denial{Op: "send", Proto: "icmp", Addr: req.Addr.String(),
+				Why: "the host gives this user no ICMP echo sockets (add its group to net.ipv4.ping_group_range); only the sandbox's own loopback answers"})
+			return netproto.Reply{Errno: uint32(unix.EACCES)}, nil
+		}
 		return netproto.Reply{}, nil
 	case netproto.OpConnect, netproto.OpBind, netproto.OpListen:
 		if fd < 0 {
@@ -146,6 +164,21 @@ func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, []
 		return b.stream(req, fd, proof), nil
 	}
 	return netproto.Reply{Errno: uint32(unix.EINVAL)}, nil
+}
+
+// icmpAvailable reports whether the host gives the broker's user an ICMP echo socket of
+// family (net.ipv4.ping_group_range, which applies to IPv6 too).
+func icmpAvailable(family uint16) bool {
+	proto := unix.IPPROTO_ICMP
+	if family == unix.AF_INET6 {
+		proto = unix.IPPROTO_ICMPV6
+	}
+	fd, err := unix.Socket(int(family), unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // checkConnect applies the policy, letting the sandbox reach its own listeners through the
@@ -163,7 +196,30 @@ func (b *Broker) checkConnect(dst netip.AddrPort, proof int) Verdict {
 			}
 		}
 	}
+	dst = netip.AddrPortFrom(dst.Addr().WithZone(""), dst.Port()) // the policy names addresses, not links
 	return b.pol.CheckConnect(dst, b.namesOf(dst.Addr())...)
+}
+
+// eth0Index is the host interface the sandbox's eth0 stands for, where a link-local address
+// the app scoped to eth0 is reached: the first interface that is up, not a loopback, and has
+// a global address (the first whose addresses eth0 shows, plan.HostAddrs).
+func eth0Index() (int, error) {
+	ifs, err := gonet.Interfaces()
+	if err != nil {
+		return 0, unix.ENETUNREACH
+	}
+	for _, ifc := range ifs {
+		if ifc.Flags&gonet.FlagUp == 0 || ifc.Flags&gonet.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*gonet.IPNet); ok && ipn.IP.IsGlobalUnicast() {
+				return ifc.Index, nil
+			}
+		}
+	}
+	return 0, unix.ENETUNREACH
 }
 
 // socket makes host sockets; for a datagram socket, kernelEnd (-1: none, the broker makes
@@ -173,7 +229,7 @@ func (b *Broker) socket(req netproto.Request, kernelEnd int) (netproto.Reply, []
 	case netproto.ProtoTCP:
 		var out []int
 		for range min(max(req.Arg, 1), netproto.MaxBatch) {
-			s, err := unix.Socket(int(req.Family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+			s, err := b.newSocket(int(req.Family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 			if err != nil {
 				if len(out) > 0 {
 					break
@@ -202,8 +258,16 @@ func sockaddr(a netip.AddrPort, family uint16) (unix.Sockaddr, error) {
 		return &unix.SockaddrInet4{Port: int(a.Port()), Addr: ip.Unmap().As4()}, nil
 	}
 	sa := &unix.SockaddrInet6{Port: int(a.Port()), Addr: ip.As16()}
-	if z := ip.Zone(); z != "" {
-		return nil, unix.EINVAL // scoped addresses are not offered
+	switch ip.Zone() {
+	case "":
+	case netproto.ZoneEth0:
+		idx, err := eth0Index()
+		if err != nil {
+			return nil, err
+		}
+		sa.ZoneId = uint32(idx)
+	default:
+		return nil, unix.EINVAL
 	}
 	return sa, nil
 }
@@ -228,6 +292,13 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 	}
 	switch req.Op {
 	case netproto.OpConnect:
+		if !req.Addr.IsValid() {
+			// AF_UNSPEC: disconnect (a connection is reset, a listener stops); reaches nothing.
+			if err := connectUnspec(fd); err != nil {
+				return errReply(err)
+			}
+			return netproto.Reply{}
+		}
 		if v := b.checkConnect(req.Addr, proof); !v.Allowed {
 			b.onDenial(Denial{Op: "connect", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
 			if IsLoopback(req.Addr.Addr()) {
@@ -246,7 +317,7 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 		}
 		return netproto.Reply{}
 	case netproto.OpBind:
-		if v := b.pol.CheckListen(req.Addr, false); !v.Allowed {
+		if v := b.pol.CheckListen(req.Addr, false, b.namesOf(req.Addr.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "bind", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}
@@ -265,7 +336,7 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 			return errReply(err)
 		}
 		la := addrOf(local)
-		if v := b.pol.CheckListen(la, true); !v.Allowed {
+		if v := b.pol.CheckListen(la, true, b.namesOf(la.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "listen", Proto: "tcp", Addr: la.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}

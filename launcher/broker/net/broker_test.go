@@ -3,6 +3,7 @@ package net
 import (
 	gonet "net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -336,5 +337,94 @@ func TestEscapeNetRelayKernelEnd(t *testing.T) {
 	echo.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, _, err := echo.ReadFromUDPAddrPort(buf); err != nil || string(buf[:n]) != "hi" {
 		t.Errorf("datagram through the kernel-made relay: %q %v", buf[:n], err)
+	}
+}
+
+// TestBrokerDisconnect: OpConnect without an address (connect with AF_UNSPEC) resets a TCP
+// connection the broker made; the same socket connects again afterwards, still checked.
+func TestBrokerDisconnect(t *testing.T) {
+	l, allowed := listenLoopback(t)
+	_, forbidden := listenLoopback(t)
+	pol := Policy{Mode: ModeFiltered, Host: []Rule{rule(allowed.Addr().String()+"/32", PortRange{allowed.Port(), allowed.Port()})}}
+	c, _ := start(t, pol)
+	fd := tcpSocket(t, c, unix.AF_INET)
+	do := func(dst netip.AddrPort) uint32 {
+		rep, _, err := c.Do(netproto.Request{Op: netproto.OpConnect, Proto: netproto.ProtoTCP, Family: unix.AF_INET, Addr: dst}, fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Errno
+	}
+	wait := func() {
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		unix.Poll(p, 5000)
+	}
+	if e := do(allowed); e != 0 && e != uint32(unix.EINPROGRESS) {
+		t.Fatalf("connect: errno %d", e)
+	}
+	wait()
+	conn, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if e := do(netip.AddrPort{}); e != 0 {
+		t.Fatalf("disconnect: errno %d", e)
+	}
+	if _, err := unix.Getpeername(fd); err != unix.ENOTCONN {
+		t.Fatalf("getpeername after disconnect = %v, want ENOTCONN", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the peer read data after the reset")
+	}
+	if e := do(forbidden); e != uint32(unix.ECONNREFUSED) {
+		t.Fatalf("reconnect to a forbidden address: errno %d, want ECONNREFUSED", e)
+	}
+	if e := do(allowed); e != 0 && e != uint32(unix.EINPROGRESS) {
+		t.Fatalf("reconnect: errno %d", e)
+	}
+	wait()
+	if _, err := unix.Getpeername(fd); err != nil {
+		t.Fatalf("getpeername after reconnecting: %v", err)
+	}
+}
+
+// TestScopedAddressOnWire: a link-local address scoped to the sandbox's eth0 keeps its zone
+// across the wire; other zones do not travel, and the broker never takes one for a scope
+// the app chose.
+func TestScopedAddressOnWire(t *testing.T) {
+	a := netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone(netproto.ZoneEth0), 80)
+	got, ok := netproto.DecodeRequest(netproto.Request{Op: netproto.OpConnect, Family: unix.AF_INET6, Addr: a}.Encode())
+	if !ok || got.Addr != a {
+		t.Fatalf("round trip of %v = %v", a, got.Addr)
+	}
+	b := netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone("7"), 80)
+	got, _ = netproto.DecodeRequest(netproto.Request{Op: netproto.OpConnect, Family: unix.AF_INET6, Addr: b}.Encode())
+	if got.Addr.Addr().Zone() != "" {
+		t.Fatalf("zone %q crossed the wire", got.Addr.Addr().Zone())
+	}
+	if _, err := sockaddr(b, unix.AF_INET6); err != unix.EINVAL {
+		t.Fatalf("sockaddr(%v) = %v, want EINVAL", b, err)
+	}
+	pol := Policy{Mode: ModeFiltered, Allow: []Rule{rule("fe80::/10")}}
+	if v := New(pol, nil).checkConnect(a, -1); !v.Allowed {
+		t.Fatalf("a scoped link-local address under allow fe80::/10 refused: %s", v.Why)
+	}
+}
+
+// TestICMPWithoutHostSockets: when the host gives the user no echo sockets, the kernel's
+// check of an echo destination the policy allows is refused with a denial saying why.
+func TestICMPWithoutHostSockets(t *testing.T) {
+	if icmpAvailable(unix.AF_INET) {
+		t.Skip("this host's net.ipv4.ping_group_range gives the user ICMP echo sockets")
+	}
+	c, denials := start(t, Policy{Mode: ModeFull})
+	rep, _, err := c.Do(netproto.Request{Op: netproto.OpCheck, Proto: netproto.ProtoICMP, Family: unix.AF_INET, Addr: netip.MustParseAddrPort("192.0.2.1:0")})
+	if err != nil || rep.Errno != uint32(unix.EACCES) {
+		t.Fatalf("OpCheck icmp: %v errno %d, want EACCES", err, rep.Errno)
+	}
+	if d := denials(); len(d) != 1 || !strings.Contains(d[0].Why, "ping_group_range") {
+		t.Fatalf("denials %+v, want one naming ping_group_range", d)
 	}
 }

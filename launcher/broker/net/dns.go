@@ -95,7 +95,9 @@ func (b *Broker) answer(r *relay, query []byte) {
 // forward asks the upstream nameservers in turn; nil when none answers.
 func (b *Broker) forward(query []byte) []byte {
 	for _, up := range b.pol.Upstreams {
-		c, err := gonet.DialUDP("udp", nil, gonet.UDPAddrFromAddrPort(up))
+		var c *gonet.UDPConn
+		var err error
+		b.InNamespace(func() { c, err = gonet.DialUDP("udp", nil, gonet.UDPAddrFromAddrPort(up)) })
 		if err != nil {
 			continue
 		}

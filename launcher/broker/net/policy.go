@@ -1,5 +1,6 @@
 // Package net is a sandbox's net broker: the only part of a sandbox that creates host
-// network sockets. It runs in the launcher (the host's network namespace), checks the
+// network sockets. It runs in the launcher and makes its sockets in the launcher's network
+// namespace (the host's), or in an OCI container's (EnterNamespace); it checks the
 // profile's [network] policy on every connect, bind, listen and datagram destination, and
 // hands the kernel connected or listening TCP sockets (the kernel then does their I/O
 // directly) or the kernel's end of a datagram relay that checks each destination again.
@@ -104,6 +105,21 @@ type Policy struct {
 	// host's nameservers), refusing denied names and remembering what each name resolved to.
 	Resolver  netip.AddrPort
 	Upstreams []netip.AddrPort
+	// HostsFile is the host's hosts(5) file the broker resolves names of listen and host
+	// rules with before asking Upstreams ("": /etc/hosts; lookup.go).
+	HostsFile string
+
+	// local matches a listen or host rule (the broker's: names resolved by it; nil: only
+	// pinned names).
+	local func(r Rule, a netip.AddrPort, names []string) bool
+}
+
+// matchLocal reports whether listen or host rule r covers a.
+func (p *Policy) matchLocal(r Rule, a netip.AddrPort, names []string) bool {
+	if p.local != nil {
+		return p.local(r, a, names)
+	}
+	return r.matchesNamed(a, names)
 }
 
 // metadata are the cloud metadata addresses mode full still refuses unless named.
@@ -135,7 +151,7 @@ func (p *Policy) CheckConnect(dst netip.AddrPort, names ...string) Verdict {
 	}
 	if IsLoopback(a) {
 		for _, r := range p.Host {
-			if r.matches(dst) {
+			if p.matchLocal(r, dst, names) {
 				return Verdict{Allowed: true, Why: "host " + r.String()}
 			}
 		}
@@ -181,14 +197,15 @@ func (p *Policy) CheckName(name string) Verdict {
 
 // CheckListen decides whether the sandbox may bind to (and serve on) local. Port 0 on a
 // bind is an ephemeral port for a client and always allowed; listening needs a rule.
-func (p *Policy) CheckListen(local netip.AddrPort, listening bool) Verdict {
+// names are the host names this sandbox's resolver answered local's address for.
+func (p *Policy) CheckListen(local netip.AddrPort, listening bool, names ...string) Verdict {
 	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
 	if local.Port() == 0 && !listening {
 		return Verdict{Allowed: true, Why: "an ephemeral port"}
 	}
 	for _, r := range p.Listen {
 		// A rule on the unspecified address (0.0.0.0, ::) covers every local address.
-		if r.matches(local) || (r.Prefix.Addr().IsUnspecified() && r.matches(netip.AddrPortFrom(r.Prefix.Addr(), local.Port()))) {
+		if p.matchLocal(r, local, names) || (r.Name == "" && r.Prefix.Addr().IsUnspecified() && r.matches(netip.AddrPortFrom(r.Prefix.Addr(), local.Port()))) {
 			return Verdict{Allowed: true, Why: "listen " + r.String()}
 		}
 	}

@@ -45,7 +45,7 @@ func (b *Broker) newRelay(req netproto.Request, kernelEnd int) (netproto.Reply, 
 			proto = unix.IPPROTO_ICMPV6
 		}
 	}
-	hs, err := unix.Socket(int(req.Family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	hs, err := b.newSocket(int(req.Family), unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
 	if err != nil {
 		if req.Proto == netproto.ProtoICMP && (err == unix.EACCES || err == unix.EPERM) {
 			// ICMP echo sockets need the user in net.ipv4.ping_group_range on the host.
@@ -188,7 +188,7 @@ func (r *relay) handle(b *Broker, req netproto.Request) netproto.Reply {
 		local, _ := unix.Getsockname(r.hostFD)
 		return netproto.Reply{Addr: addrOf(local)}
 	case netproto.OpBind:
-		if v := b.pol.CheckListen(req.Addr, req.Addr.Port() != 0); !v.Allowed {
+		if v := b.pol.CheckListen(req.Addr, req.Addr.Port() != 0, b.namesOf(req.Addr.Addr())...); !v.Allowed {
 			b.onDenial(Denial{Op: "bind", Proto: protoName(r.proto), Addr: req.Addr.String(), Why: v.Why})
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}

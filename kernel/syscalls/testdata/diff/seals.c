@@ -90,5 +90,21 @@ int main(void) {
 	pipe(p);
 	CHECK(fcntl(p[0], F_GET_SEALS));
 	CHECK(fcntl(p[1], F_ADD_SEALS, F_SEAL_SEAL));
+
+	/* F_SEAL_WRITE waits for no shared mapping that is or may become writable (EBUSY),
+	 * a private one does not count. */
+	int bz = memfd_create("busy", MFD_ALLOW_SEALING);
+	ftruncate(bz, 8192);
+	char *w = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, bz, 0);
+	CHECK(fcntl(bz, F_ADD_SEALS, F_SEAL_WRITE));
+	munmap(w, 8192);
+	char *rd = mmap(0, 8192, PROT_READ, MAP_SHARED, bz, 0);
+	CHECK(fcntl(bz, F_ADD_SEALS, F_SEAL_WRITE));
+	munmap(rd, 8192);
+	char *pv = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, bz, 0);
+	CHECK(fcntl(bz, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	CHECK(fcntl(bz, F_ADD_SEALS, F_SEAL_WRITE));
+	CHECK(fcntl(bz, F_GET_SEALS));
+	munmap(pv, 8192);
 	return 0;
 }

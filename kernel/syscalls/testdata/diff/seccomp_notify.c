@@ -1,7 +1,8 @@
 /* seccomp user notification, from seccomp_unotify(2): a thread's filter made with
  * SECCOMP_FILTER_FLAG_NEW_LISTENER returns SECCOMP_RET_USER_NOTIF for getppid; the main
  * thread (unfiltered: filters are per thread) supervises through the listener: poll,
- * RECV, ID_VALID, SEND (value, error, CONTINUE), ADDFD, and closing the listener. */
+ * RECV, ID_VALID, SEND (value, error, CONTINUE), ADDFD, and closing the listener. A
+ * listener whose filtered threads are all gone reports POLLHUP. */
 #include "common.h"
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -51,6 +52,23 @@ static void *worker(void *arg) {
 		fflush(stdout);
 		done = i + 1;
 	}
+	return 0;
+}
+
+/* short_lived installs a notifying filter on itself and exits. */
+static int hup_listener = -1;
+static void *short_lived(void *arg) {
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog p = {.len = 4, .filter = f};
+	hup_listener = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &p);
+	struct pollfd pfd = {hup_listener, POLLIN, 0};
+	int r = poll(&pfd, 1, 0);
+	printf("while filtered: poll %d revents %#x\n", r, pfd.revents);
 	return 0;
 }
 
@@ -137,5 +155,12 @@ int main(void) {
 	close(listener);
 	wait_done(6);
 	pthread_join(th, 0);
+
+	pthread_create(&th, 0, short_lived, 0);
+	pthread_join(th, 0);
+	usleep(10000); /* the thread's exit is complete after its TID is cleared */
+	struct pollfd hup = {hup_listener, POLLIN, 0};
+	int r = poll(&hup, 1, 1000);
+	printf("filtered thread gone: poll %d revents %#x\n", r, hup.revents);
 	return 0;
 }

@@ -1,0 +1,164 @@
+// hostfds: passes files both ways with a host peer over the socket named by
+// $WAYLAND_DISPLAY (under sbx: brokered, as a compositor's is). The peer (wayland_test.go)
+// sends a sealed memfd and the read end of a pipe holding "pipe-data"; this program maps
+// and reads them, then sends back the write end of a pipe of its own (the peer writes
+// "clip" into it and closes it: a clipboard transfer), the read end of another (the peer
+// reads "from-app" to end of file), and the memfd it received (the peer checks that it is
+// the same file). It prints what it saw; the test compares that with a native run.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int recv_fds(int s, char *tag, int *fds, int max, int *flags) {
+	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+	struct iovec iov = {tag, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			   .msg_controllen = CMSG_SPACE(sizeof(int) * max)};
+	ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+	if (n != 1) {
+		printf("recvmsg: %zd %s\n", n, strerror(errno));
+		exit(1);
+	}
+	*flags = m.msg_flags;
+	int got = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds + got, CMSG_DATA(c), k * sizeof(int));
+			got += k;
+		}
+	}
+	return got;
+}
+
+static int send_fd(int s, char tag, int fd) {
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&tag, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(s, &m, 0) == 1 ? 0 : -errno;
+}
+
+static void read_all(int fd, char *buf, size_t size) {
+	size_t got = 0;
+	ssize_t n;
+	while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) > 0)
+		got += n;
+	buf[got] = 0;
+}
+
+int main(void) {
+	const char *path = getenv("WAYLAND_DISPLAY");
+	if (!path || path[0] != '/') {
+		printf("WAYLAND_DISPLAY is not a path: %s\n", path ? path : "(unset)");
+		return 1;
+	}
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	strncpy(a.sun_path, path, sizeof(a.sun_path) - 1);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		printf("connect: %s\n", strerror(errno));
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+
+	// A message with too little room for its files: they are closed, MSG_CTRUNC says so.
+	int fds[8], flags;
+	char tag;
+	int n = recv_fds(s, &tag, fds, 0, &flags);
+	printf("no room: tag %c, %d files, ctrunc %d\n", tag, n, !!(flags & MSG_CTRUNC));
+
+	n = recv_fds(s, &tag, fds, 8, &flags);
+	printf("tag %c, %d files, ctrunc %d\n", tag, n, !!(flags & MSG_CTRUNC));
+	if (n != 2)
+		return 1;
+	int memfd = fds[0], rpipe = fds[1];
+	struct stat st;
+	fstat(memfd, &st);
+	printf("memfd: regular %d, size %lld, cloexec %d\n", S_ISREG(st.st_mode), (long long)st.st_size,
+	       !!(fcntl(memfd, F_GETFD) & FD_CLOEXEC));
+	printf("memfd seals: %#x\n", fcntl(memfd, F_GET_SEALS));
+	char *p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, memfd, 0);
+	if (p == MAP_FAILED) {
+		printf("mmap shared read-only: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("mapped shared: %.*s\n", (int)st.st_size, p);
+	char *q = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, memfd, 0);
+	if (q == MAP_FAILED) {
+		printf("mmap private: %s\n", strerror(errno));
+		return 1;
+	}
+	memcpy(q, "KEYMAP", 6);
+	printf("private copy: %.*s, file still: %.*s\n", (int)st.st_size, q, (int)st.st_size, p);
+	char buf[64];
+	ssize_t r = pread(memfd, buf, 6, 0);
+	printf("pread: %.*s\n", (int)r, buf);
+	fstat(rpipe, &st);
+	read_all(rpipe, buf, sizeof(buf));
+	printf("pipe: fifo %d, read %s\n", S_ISFIFO(st.st_mode), buf);
+
+	// A clipboard transfer: the peer writes into the write end we send.
+	int p1[2];
+	pipe2(p1, O_CLOEXEC);
+	printf("send write end: %d\n", send_fd(s, 'W', p1[1]));
+	close(p1[1]);
+	read_all(p1[0], buf, sizeof(buf));
+	printf("read from peer: %s\n", buf);
+
+	// The other way: the peer reads what we write to the end of file.
+	int p2[2];
+	pipe2(p2, O_CLOEXEC);
+	printf("send read end: %d\n", send_fd(s, 'R', p2[0]));
+	close(p2[0]);
+	write(p2[1], "from-app", 8);
+	close(p2[1]);
+
+	// A memfd of the app's own (a wl_shm pool): written through a shared mapping, sealed
+	// against shrinking; the peer must see the pixels and the seal, and its own store must
+	// show in the app's mapping.
+	int own = memfd_create("wl_shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ftruncate(own, 4096);
+	char *pix = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, own, 0);
+	if (pix == MAP_FAILED) {
+		printf("mmap own memfd: %s\n", strerror(errno));
+		return 1;
+	}
+	strcpy(pix, "pixels-from-app");
+	printf("seal own memfd: %d\n", fcntl(own, F_ADD_SEALS, F_SEAL_SHRINK));
+	printf("send own memfd: %d\n", send_fd(s, 'S', own));
+	char ack = 0;
+	read(s, &ack, 1);
+	printf("peer ack %c, mapping now: %s\n", ack, pix + 100);
+
+	// A /dev/shm file (shm_open: a sound server's pool) goes out as itself too.
+	char shmname[64];
+	snprintf(shmname, sizeof shmname, "/sbx-hostfds-%d", getpid());
+	int shm = shm_open(shmname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	shm_unlink(shmname);
+	ftruncate(shm, 4096);
+	char *sp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
+	strcpy(sp, "shm-from-app");
+	printf("send shm file: %d\n", send_fd(s, 'H', shm));
+	read(s, &ack, 1);
+	printf("peer ack %c, shm mapping now: %s\n", ack, sp + 100);
+
+	// A file received from the host goes back as itself.
+	printf("send memfd back: %d\n", send_fd(s, 'M', memfd));
+
+	read_all(s, buf, sizeof(buf));
+	printf("peer says: %s\n", buf);
+	return 0;
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
+	"golang.org/x/sys/unix"
+)
+
+// hostPeer is the host side of hostfds.c: it serves one connection at a time on ln and
+// reports what went wrong (nothing: "") on done.
+func hostPeer(ln *net.UnixListener, done chan<- string) {
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		done <- servePeer(c)
+		c.Close()
+	}
+}
+
+func servePeer(c *net.UnixConn) string {
+	send := func(tag byte, fds ...int) error {
+		_, _, err := c.WriteMsgUnix([]byte{tag}, unix.UnixRights(fds...), nil)
+		return err
+	}
+	recv := func(want byte) (int, error) {
+		b, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4*4))
+		n, oobn, _, _, err := c.ReadMsgUnix(b, oob)
+		if err != nil || n != 1 || b[0] != want {
+			return -1, fmt.Errorf("want message %c, got %q (%v)", want, b[:n], err)
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			return -1, fmt.Errorf("message %c came with %d control messages, want 1", want, len(msgs))
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			return -1, fmt.Errorf("message %c came with files %v (%v), want one", want, fds, err)
+		}
+		return fds[0], nil
+	}
+	// A file for a message with no room for it.
+	var extra [2]int
+	unix.Pipe2(extra[:], unix.O_CLOEXEC)
+	defer unix.Close(extra[0])
+	defer unix.Close(extra[1])
+	if err := send('X', extra[0]); err != nil {
+		return err.Error()
+	}
+	memfd, err := unix.MemfdCreate("keymap", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(memfd)
+	unix.Write(memfd, []byte("keymap-data"))
+	unix.FcntlInt(uintptr(memfd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
+	var p [2]int
+	unix.Pipe2(p[:], unix.O_CLOEXEC)
+	unix.Write(p[1], []byte("pipe-data"))
+	unix.Close(p[1])
+	err = send('K', memfd, p[0])
+	unix.Close(p[0])
+	if err != nil {
+		return err.Error()
+	}
+	w, err := recv('W')
+	if err != nil {
+		return err.Error()
+	}
+	unix.Write(w, []byte("clip"))
+	unix.Close(w)
+	r, err := recv('R')
+	if err != nil {
+		return err.Error()
+	}
+	got, _ := io.ReadAll(os.NewFile(uintptr(r), "r"))
+	if string(got) != "from-app" {
+		return fmt.Sprintf("read %q from the app's pipe, want from-app", got)
+	}
+	own, err := recv('S')
+	if err != nil {
+		return err.Error()
+	}
+	pix := make([]byte, 15)
+	unix.Pread(own, pix, 0)
+	seals, _ := unix.FcntlInt(uintptr(own), unix.F_GET_SEALS, 0)
+	if string(pix) != "pixels-from-app" || seals&unix.F_SEAL_SHRINK == 0 {
+		unix.Close(own)
+		return fmt.Sprintf("the app's memfd holds %q with seals %#x, want pixels-from-app and F_SEAL_SHRINK", pix, seals)
+	}
+	unix.Pwrite(own, []byte("peer-was-here\x00"), 100)
+	unix.Close(own)
+	if _, err := c.Write([]byte("A")); err != nil {
+		return err.Error()
+	}
+	shm, err := recv('H')
+	if err != nil {
+		return err.Error()
+	}
+	buf := make([]byte, 12)
+	unix.Pread(shm, buf, 0)
+	unix.Pwrite(shm, []byte("peer-in-shm\x00"), 100)
+	unix.Close(shm)
+	if string(buf) != "shm-from-app" {
+		return fmt.Sprintf("the app's /dev/shm file holds %q, want shm-from-app", buf)
+	}
+	if _, err := c.Write([]byte("B")); err != nil {
+		return err.Error()
+	}
+	m, err := recv('M')
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(m)
+	var a, b unix.Stat_t
+	unix.Fstat(memfd, &a)
+	unix.Fstat(m, &b)
+	if a.Ino != b.Ino || a.Dev != b.Dev {
+		return "the memfd sent back is another file"
+	}
+	c.Write([]byte("all good"))
+	return ""
+}
+
+// TestHostFDPassing passes files both ways over a brokered socket (the Wayland display's,
+// as a compositor would: memfds, clipboard pipes): hostfds.c natively and under sbx, as
+// each test user, against the same host peer; the outputs must match and the peer must be
+// satisfied both times.
+func TestHostFDPassing(t *testing.T) {
+	dir, exe := sbxtest.BuildC(t, "testdata/hostfds.c")
+	rt, err := os.MkdirTemp("", "sbx-wl-") // every test user reaches it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(rt)
+	os.Chmod(rt, 0o1777)
+	sock := filepath.Join(rt, "wayland-sbxtest")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	os.Chmod(sock, 0o777)
+	done := make(chan string, 1)
+	go hostPeer(ln, done)
+	prof := filepath.Join(dir, "wl.toml")
+	os.WriteFile(prof, []byte("description = \"wayland only\"\n[display]\nwayland = true\n"), 0o644)
+	native := sbxtest.Run(t, sbxtest.Users()[0], "", "", "env", "WAYLAND_DISPLAY="+sock, exe)
+	if native.Code != 0 {
+		t.Fatalf("natively: exit %d\n%s%s", native.Code, native.Stdout, native.Stderr)
+	}
+	if msg := <-done; msg != "" {
+		t.Fatalf("the host peer, natively: %s", msg)
+	}
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + rt, sbxtest.Binary(t)},
+				sbxtest.WithPlatform([]string{"run", "--profile", prof, "--ro", dir, "--", exe})...)
+			r := sbxtest.Run(t, u, "", "", argv...)
+			peer := ""
+			if strings.Contains(r.Stdout, "tag K") { // the peer got this far: it has an answer
+				peer = <-done
+			}
+			if r.Code != 0 || r.Stdout != native.Stdout {
+				t.Fatalf("under sbx: exit %d\n%s%s\nnatively:\n%s", r.Code, r.Stdout, r.Stderr, native.Stdout)
+			}
+			if peer != "" {
+				t.Fatalf("the host peer, under sbx: %s", peer)
+			}
+		})
+	}
+}

@@ -1,0 +1,60 @@
+package plan
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func envOf(env []string, k string) string {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, k+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestWaylandAndPipeWirePlans: the compositor's and PipeWire's sockets are brokered at
+// /run/user/<uid>/ with the variables that name them; a missing one is withheld with a
+// warning.
+func TestWaylandAndPipeWirePlans(t *testing.T) {
+	f := newFixture(t)
+	rt := t.TempDir()
+	for _, name := range []string{"wayland-1", "pipewire-0"} {
+		l, err := net.Listen("unix", filepath.Join(rt, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+	}
+	o := f.options(f.profile(t, "wl", "description = \"p\"\n[display]\nwayland = true\n[audio]\npipewire = true\n"))
+	o.Environ = append(o.Environ, "XDG_RUNTIME_DIR="+rt, "WAYLAND_DISPLAY=wayland-1", "WAYLAND_SOCKET=5")
+	p, err := ForProgram(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Sockets["/run/user/1000/wayland-1"]; got != filepath.Join(rt, "wayland-1") {
+		t.Errorf("the Wayland socket is brokered to %q, want %s/wayland-1", got, rt)
+	}
+	if got := p.Sockets["/run/user/1000/pipewire-0"]; got != filepath.Join(rt, "pipewire-0") {
+		t.Errorf("the PipeWire socket is brokered to %q, want %s/pipewire-0", got, rt)
+	}
+	if w, s := envOf(p.Env, "WAYLAND_DISPLAY"), envOf(p.Env, "WAYLAND_SOCKET"); w != "/run/user/1000/wayland-1" || s != "" {
+		t.Errorf("WAYLAND_DISPLAY=%q WAYLAND_SOCKET=%q, want the socket inside and no inherited FD", w, s)
+	}
+	if r := envOf(p.Env, "PIPEWIRE_RUNTIME_DIR"); r != "/run/user/1000" || len(p.Warnings) != 0 {
+		t.Errorf("PIPEWIRE_RUNTIME_DIR=%q, warnings %q", r, p.Warnings)
+	}
+	o.Environ = append(f.options(o.Profile).Environ, "XDG_RUNTIME_DIR="+rt, "WAYLAND_DISPLAY=wayland-9", "PIPEWIRE_REMOTE=none")
+	p, err = ForProgram(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warn := strings.Join(p.Warnings, "\n")
+	if !strings.Contains(warn, "Wayland display withheld: no Wayland socket") || !strings.Contains(warn, "PipeWire withheld: no PipeWire socket") ||
+		envOf(p.Env, "WAYLAND_DISPLAY") != "" || len(p.Sockets) != 0 {
+		t.Errorf("missing sockets: warnings %q, sockets %v", warn, p.Sockets)
+	}
+}
