@@ -1010,44 +1010,112 @@ func (m *MM) Maps() string {
 	defer m.mu.Unlock()
 	var b strings.Builder
 	for _, v := range m.vmas {
-		perm := []byte("---p")
-		if v.Prot&platform.ProtRead != 0 {
-			perm[0] = 'r'
-		}
-		if v.Prot&platform.ProtWrite != 0 {
-			perm[1] = 'w'
-		}
-		if v.Prot&platform.ProtExec != 0 {
-			perm[2] = 'x'
-		}
-		if v.Shared {
-			perm[3] = 's'
-		}
-		var off int64
-		if v.Source != nil {
-			off = v.FileOff
-		}
-		line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
-		name := v.Name
-		if v.AnonName != "" { // over "/dev/zero (deleted)" too
-			name = "[anon:" + v.AnonName + "]"
-			if v.Shared {
-				name = "[anon_shmem:" + v.AnonName + "]"
-			}
-		}
-		if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
-			name = "[heap]"
-		}
-		if name != "" {
-			if len(line) < 73 {
-				line += strings.Repeat(" ", 73-len(line))
-			}
-			line += name
-		}
-		b.WriteString(strings.TrimRight(line, " "))
-		b.WriteByte('\n')
+		b.WriteString(m.mapsLineLocked(v))
 	}
 	return b.String()
+}
+
+// mapsLineLocked is v's line of /proc/PID/maps. Preconditions: m.mu held.
+func (m *MM) mapsLineLocked(v *VMA) string {
+	perm := []byte("---p")
+	if v.Prot&platform.ProtRead != 0 {
+		perm[0] = 'r'
+	}
+	if v.Prot&platform.ProtWrite != 0 {
+		perm[1] = 'w'
+	}
+	if v.Prot&platform.ProtExec != 0 {
+		perm[2] = 'x'
+	}
+	if v.Shared {
+		perm[3] = 's'
+	}
+	var off int64
+	if v.Source != nil {
+		off = v.FileOff
+	}
+	line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
+	name := v.Name
+	if v.AnonName != "" { // over "/dev/zero (deleted)" too
+		name = "[anon:" + v.AnonName + "]"
+		if v.Shared {
+			name = "[anon_shmem:" + v.AnonName + "]"
+		}
+	}
+	if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
+		name = "[heap]"
+	}
+	if name != "" {
+		if len(line) < 73 {
+			line += strings.Repeat(" ", 73-len(line))
+		}
+		line += name
+	}
+	return strings.TrimRight(line, " ") + "\n"
+}
+
+// Smaps is /proc/PID/smaps: each mapping's maps line and its memory, the per-mapping
+// figures smaps_rollup sums (Stats' RSS). Pages shared copy-on-write or through the page
+// cache count whole in each process (Pss equals Rss).
+func (m *MM) Smaps() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	row := func(name string, bytes uint64) { fmt.Fprintf(&b, "%-16s%8d kB\n", name+":", bytes/1024) }
+	for _, v := range m.vmas {
+		b.WriteString(m.mapsLineLocked(v))
+		rss := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
+		_, hostFile := v.Source.(SyncSource)
+		var anon, file, shmem uint64
+		switch {
+		case v.Shared && !hostFile:
+			shmem = rss
+		case v.Source != nil:
+			file = rss
+		default:
+			anon = rss
+		}
+		row("Size", v.End-v.Start)
+		row("KernelPageSize", PageSize)
+		row("MMUPageSize", PageSize)
+		row("Rss", rss)
+		row("Pss", rss)
+		row("Pss_Dirty", anon+shmem)
+		row("Shared_Clean", 0)
+		row("Shared_Dirty", 0)
+		row("Private_Clean", file)
+		row("Private_Dirty", anon+shmem)
+		row("Referenced", rss)
+		row("Anonymous", anon)
+		for _, z := range []string{"KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb",
+			"Private_Hugetlb", "Swap", "SwapPss", "Locked"} {
+			row(z, 0)
+		}
+		b.WriteString("THPeligible:           0\n")
+		b.WriteString("VmFlags:" + vmFlags(v) + " \n")
+	}
+	return b.String()
+}
+
+// vmFlags are a mapping's VmFlags letters (fs/proc/task_mmu.c show_smap_vma_flags).
+func vmFlags(v *VMA) string {
+	var f []string
+	add := func(on bool, s string) {
+		if on {
+			f = append(f, s)
+		}
+	}
+	add(v.Prot&platform.ProtRead != 0, "rd")
+	add(v.Prot&platform.ProtWrite != 0, "wr")
+	add(v.Prot&platform.ProtExec != 0, "ex")
+	add(v.Shared, "sh")
+	add(v.MaxProt&platform.ProtRead != 0 || !v.Shared, "mr")
+	add(v.MaxProt&platform.ProtWrite != 0 || !v.Shared, "mw")
+	add(v.MaxProt&platform.ProtExec != 0 || !v.Shared, "me")
+	add(v.Shared, "ms")
+	add(v.GrowsDown, "gd")
+	add(!v.Shared && v.Prot&platform.ProtWrite != 0, "ac")
+	return " " + strings.Join(f, " ")
 }
 
 // Release unmaps everything and destroys the platform address space.
