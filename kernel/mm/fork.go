@@ -113,8 +113,17 @@ func (m *MM) releaseLocked() {
 // CopyData copies [src, src+n) to [dst, dst+n) of the memory file, skipping holes (and
 // untouched chunks), which the destination keeps as they are.
 func (mf *MemoryFile) CopyData(dst, src, n int64) error {
+	return mf.eachData(src, n, func(phys, off, length int64) error {
+		return mf.WriteAt(mf.data[phys:phys+length], dst+(off-src))
+	})
+}
+
+// eachData calls fn for each extent of [off, off+n) that holds data (not a hole, not an
+// untouched chunk): its physical offset in the memory file, its offset in the file's
+// virtual space, and its length. It stops at fn's first error.
+func (mf *MemoryFile) eachData(off, n int64, fn func(phys, off, length int64) error) error {
 	fd := int(mf.file.Fd())
-	for _, r := range mf.runs(src, n) {
+	for _, r := range mf.runs(off, n) {
 		if r.phys < 0 {
 			continue
 		}
@@ -128,7 +137,7 @@ func (mf *MemoryFile) CopyData(dst, src, n int64) error {
 			if err != nil || hole > end {
 				hole = end
 			}
-			if err := mf.WriteAt(mf.data[data:hole], dst+(r.off-src)+(data-r.phys)); err != nil {
+			if err := fn(data, r.off+(data-r.phys), hole-data); err != nil {
 				return err
 			}
 			pos = hole

@@ -37,26 +37,11 @@ func (m *MM) Resident() RSS {
 
 // dataBytes counts the bytes of [off, off+n) that are not holes.
 func (mf *MemoryFile) dataBytes(off, n int64) int64 {
-	fd := int(mf.file.Fd())
 	var total int64
-	for _, r := range mf.runs(off, n) {
-		if r.phys < 0 {
-			continue
-		}
-		end := r.phys + r.len
-		for pos := r.phys; pos < end; {
-			data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
-			if err != nil || data >= end {
-				break
-			}
-			hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
-			if err != nil || hole > end {
-				hole = end
-			}
-			total += hole - data
-			pos = hole
-		}
-	}
+	mf.eachData(off, n, func(_, _, length int64) error {
+		total += length
+		return nil
+	})
 	return total
 }
 
