@@ -142,6 +142,9 @@ type MM struct {
 	// mapped is what the platform address space maps (spans.go). protected by mu
 	mapped spans
 
+	// vdso is the platform's vDSO this address space shows (SetVDSO), or nil.
+	vdso *platform.VDSO
+
 	users users
 	// faultGen counts fault-time fills (see HandleFault).
 	faultGen atomic.Uint64
@@ -1047,7 +1050,36 @@ func (m *MM) Maps() string {
 		b.WriteString(strings.TrimRight(line, " "))
 		b.WriteByte('\n')
 	}
+	if m.vdso != nil {
+		for _, v := range m.vdso.Maps {
+			perm := []byte("---p")
+			for i, p := range []platform.Prot{platform.ProtRead, platform.ProtWrite, platform.ProtExec} {
+				if v.Prot&p != 0 {
+					perm[i] = "rwx"[i]
+				}
+			}
+			line := fmt.Sprintf("%08x-%08x %s 00000000 00:00 0 ", v.Start, v.End, perm)
+			b.WriteString(line + strings.Repeat(" ", max(0, 73-len(line))) + v.Name + "\n")
+		}
+	}
 	return b.String()
+}
+
+// SetVDSO records the platform's vDSO (nil: none), which every address space of the
+// platform shows above maxAddr: /proc/PID/maps lists it and the kernel's reads of app
+// memory read its image. The app cannot unmap, move or change it: those addresses are
+// beyond what mmap, munmap, mremap and mprotect accept.
+func (m *MM) SetVDSO(v *platform.VDSO) {
+	m.mu.Lock()
+	m.vdso = v
+	m.mu.Unlock()
+}
+
+// VDSO returns the vDSO recorded by SetVDSO.
+func (m *MM) VDSO() *platform.VDSO {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.vdso
 }
 
 // Release unmaps everything and destroys the platform address space.
