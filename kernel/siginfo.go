@@ -1,6 +1,6 @@
 package kernel
 
-import "encoding/binary"
+import "github.com/sbx-dev/sbx/kernel/abi"
 
 // si_code values (include/uapi/asm-generic/siginfo.h).
 const (
@@ -44,57 +44,34 @@ type SigInfo struct {
 	Arch     uint32
 }
 
-// Bytes renders the siginfo_t of sig (128 bytes, x86-64 layout).
+// Bytes renders the siginfo_t of sig (x86-64 layout), in the union arm sig and the code
+// select.
 func (si SigInfo) Bytes(sig int) []byte {
-	b := make([]byte, 128)
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], uint32(sig))
-	le.PutUint32(b[4:], uint32(si.Errno))
-	le.PutUint32(b[8:], uint32(si.Code))
+	b := make([]byte, abi.SizeofSiginfo)
+	h := abi.SiginfoHeader{Signo: int32(sig), Errno: si.Errno, Code: si.Code}
 	switch {
 	case si.Poll:
-		le.PutUint64(b[16:], uint64(si.Band))
-		le.PutUint32(b[24:], uint32(si.FD))
-	case sig == 31 && si.Code == sysSeccomp: // SIGSYS: si_call_addr, si_syscall, si_arch
-		le.PutUint64(b[16:], si.CallAddr)
-		le.PutUint32(b[24:], uint32(si.Syscall))
-		le.PutUint32(b[28:], si.Arch)
+		(&abi.SiginfoPoll{SiginfoHeader: h, Band: si.Band, FD: si.FD}).Encode(b)
+	case sig == 31 && si.Code == sysSeccomp: // SIGSYS
+		(&abi.SiginfoSys{SiginfoHeader: h, CallAddr: si.CallAddr, Syscall: si.Syscall, Arch: si.Arch}).Encode(b)
 	case si.Code == SITimer:
-		le.PutUint32(b[16:], uint32(si.TimerID))
-		le.PutUint32(b[20:], uint32(si.Overrun))
-		le.PutUint64(b[24:], si.Value)
+		(&abi.SiginfoTimer{SiginfoHeader: h, TimerID: si.TimerID, Overrun: si.Overrun, Value: si.Value}).Encode(b)
 	case si.Addr != 0:
-		le.PutUint64(b[16:], si.Addr)
+		(&abi.SiginfoFault{SiginfoHeader: h, Addr: si.Addr}).Encode(b)
+	case sig == 17: // SIGCHLD: si_status, then si_utime and si_stime (zero)
+		(&abi.SiginfoChld{SiginfoHeader: h, PID: si.PID, UID: si.UID, Status: si.Status}).Encode(b)
 	default:
-		le.PutUint32(b[16:], uint32(si.PID))
-		le.PutUint32(b[20:], si.UID)
-		if sig == 17 { // SIGCHLD: si_status, then si_utime and si_stime (zero)
-			le.PutUint32(b[24:], uint32(si.Status))
-		} else {
-			le.PutUint64(b[24:], si.Value)
-		}
+		(&abi.SiginfoKill{SiginfoHeader: h, PID: si.PID, UID: si.UID, Value: si.Value}).Encode(b)
 	}
 	return b
 }
 
-// SignalfdBytes renders struct signalfd_siginfo (128 bytes).
+// SignalfdBytes renders struct signalfd_siginfo.
 func (si SigInfo) SignalfdBytes(sig int) []byte {
-	b := make([]byte, 128)
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], uint32(sig))
-	le.PutUint32(b[8:], uint32(si.Code))
-	le.PutUint32(b[12:], uint32(si.PID))
-	le.PutUint32(b[16:], si.UID)
-	le.PutUint32(b[24:], uint32(si.TimerID))
-	le.PutUint32(b[32:], uint32(si.Overrun))
-	le.PutUint32(b[40:], uint32(si.Status))
-	le.PutUint32(b[44:], uint32(si.Value))
-	le.PutUint64(b[48:], si.Value)
-	le.PutUint64(b[72:], si.Addr)
-	le.PutUint32(b[4:], uint32(si.Errno))
-	le.PutUint32(b[84:], uint32(si.Syscall))
-	le.PutUint64(b[88:], si.CallAddr)
-	le.PutUint32(b[96:], si.Arch)
+	b := make([]byte, abi.SizeofSignalfdSiginfo)
+	(&abi.SignalfdSiginfo{Signo: uint32(sig), Errno: si.Errno, Code: si.Code, PID: uint32(si.PID), UID: si.UID,
+		TID: uint32(si.TimerID), Overrun: uint32(si.Overrun), Status: si.Status, Int: int32(uint32(si.Value)),
+		Ptr: si.Value, Addr: si.Addr, Syscall: si.Syscall, CallAddr: si.CallAddr, Arch: si.Arch}).Encode(b)
 	return b
 }
 

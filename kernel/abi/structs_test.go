@@ -59,6 +59,14 @@ var layoutCases = []layoutCase{
 	{header: "<linux/sem.h>", program: "kipc", ctype: "struct semid64_ds", value: &SemidDS{}, size: SizeofSemidDS},
 	{header: "<sys/ioctl.h>", ctype: "struct winsize", value: &Winsize{}, size: SizeofWinsize},
 	{header: "<asm/termbits.h>", program: "asm", ctype: "struct termios", value: &Termios{}, size: SizeofTermios},
+	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoKill{}, size: SizeofSiginfo},
+	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoChld{}, size: SizeofSiginfo},
+	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoTimer{}, size: SizeofSiginfo},
+	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoFault{}, size: SizeofSiginfo},
+	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoPoll{}, size: SizeofSiginfo},
+	{header: "<signal.h>", ctype: "siginfo_t", value: &SiginfoSys{}, size: SizeofSiginfo},
+	{header: "<sys/signalfd.h>", ctype: "struct signalfd_siginfo", value: &SignalfdSiginfo{}, size: SizeofSignalfdSiginfo},
+	{header: "<fcntl.h>", ctype: "struct flock", value: &Flock{}, size: SizeofFlock},
 	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
 }
 
@@ -77,6 +85,10 @@ func leaves(prefix string, v reflect.Value) []leaf {
 		f := v.Type().Field(i)
 		tag, opt, _ := strings.Cut(f.Tag.Get("c"), ",")
 		if tag == "" {
+			continue
+		}
+		if tag == "." { // an inline part: its fields are the structure's own
+			out = append(out, leaves(prefix, v.Field(i))...)
 			continue
 		}
 		if prefix != "" {

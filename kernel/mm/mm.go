@@ -1013,56 +1013,32 @@ func (m *MM) Maps() string {
 	defer m.mu.Unlock()
 	var b strings.Builder
 	for _, v := range m.vmas {
-		perm := []byte("---p")
-		if v.Prot&platform.ProtRead != 0 {
-			perm[0] = 'r'
-		}
-		if v.Prot&platform.ProtWrite != 0 {
-			perm[1] = 'w'
-		}
-		if v.Prot&platform.ProtExec != 0 {
-			perm[2] = 'x'
-		}
-		if v.Shared {
-			perm[3] = 's'
-		}
-		var off int64
-		if v.Source != nil {
-			off = v.FileOff
-		}
-		line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
-		name := v.Name
-		if v.AnonName != "" { // over "/dev/zero (deleted)" too
-			name = "[anon:" + v.AnonName + "]"
-			if v.Shared {
-				name = "[anon_shmem:" + v.AnonName + "]"
-			}
-		}
-		if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
-			name = "[heap]"
-		}
-		if name != "" {
-			if len(line) < 73 {
-				line += strings.Repeat(" ", 73-len(line))
-			}
-			line += name
-		}
-		b.WriteString(strings.TrimRight(line, " "))
-		b.WriteByte('\n')
+		b.WriteString(m.mapsLineLocked(v))
 	}
-	if m.vdso != nil {
-		for _, v := range m.vdso.Maps {
-			perm := []byte("---p")
-			for i, p := range []platform.Prot{platform.ProtRead, platform.ProtWrite, platform.ProtExec} {
-				if v.Prot&p != 0 {
-					perm[i] = "rwx"[i]
-				}
-			}
-			line := fmt.Sprintf("%08x-%08x %s 00000000 00:00 0 ", v.Start, v.End, perm)
-			b.WriteString(line + strings.Repeat(" ", max(0, 73-len(line))) + v.Name + "\n")
-		}
+	for _, v := range m.vdsoMapsLocked() {
+		b.WriteString(vdsoMapsLine(v))
 	}
 	return b.String()
+}
+
+// vdsoMapsLocked are the vDSO's mappings (none without one). Preconditions: m.mu held.
+func (m *MM) vdsoMapsLocked() []platform.VDSOMap {
+	if m.vdso == nil {
+		return nil
+	}
+	return m.vdso.Maps
+}
+
+// vdsoMapsLine is a vDSO mapping's line of /proc/PID/maps.
+func vdsoMapsLine(v platform.VDSOMap) string {
+	perm := []byte("---p")
+	for i, p := range []platform.Prot{platform.ProtRead, platform.ProtWrite, platform.ProtExec} {
+		if v.Prot&p != 0 {
+			perm[i] = "rwx"[i]
+		}
+	}
+	line := fmt.Sprintf("%08x-%08x %s 00000000 00:00 0 ", v.Start, v.End, perm)
+	return line + strings.Repeat(" ", max(0, 73-len(line))) + v.Name + "\n"
 }
 
 // SetVDSO records the platform's vDSO (nil: none), which every address space of the
@@ -1080,6 +1056,120 @@ func (m *MM) VDSO() *platform.VDSO {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.vdso
+}
+
+// mapsLineLocked is v's line of /proc/PID/maps. Preconditions: m.mu held.
+func (m *MM) mapsLineLocked(v *VMA) string {
+	perm := []byte("---p")
+	if v.Prot&platform.ProtRead != 0 {
+		perm[0] = 'r'
+	}
+	if v.Prot&platform.ProtWrite != 0 {
+		perm[1] = 'w'
+	}
+	if v.Prot&platform.ProtExec != 0 {
+		perm[2] = 'x'
+	}
+	if v.Shared {
+		perm[3] = 's'
+	}
+	var off int64
+	if v.Source != nil {
+		off = v.FileOff
+	}
+	line := fmt.Sprintf("%08x-%08x %s %08x %02x:%02x %d ", v.Start, v.End, perm, off, (v.Dev>>8)&0xfff, v.Dev&0xff, v.Ino)
+	name := v.Name
+	if v.AnonName != "" { // over "/dev/zero (deleted)" too
+		name = "[anon:" + v.AnonName + "]"
+		if v.Shared {
+			name = "[anon_shmem:" + v.AnonName + "]"
+		}
+	}
+	if name == "" && v.Start <= m.brkEnd && v.End > m.brkStart && m.brkStart != 0 {
+		name = "[heap]"
+	}
+	if name != "" {
+		if len(line) < 73 {
+			line += strings.Repeat(" ", 73-len(line))
+		}
+		line += name
+	}
+	return strings.TrimRight(line, " ") + "\n"
+}
+
+// Smaps is /proc/PID/smaps: each mapping's maps line and its memory, the per-mapping
+// figures smaps_rollup sums (Stats' RSS). Pages shared copy-on-write or through the page
+// cache count whole in each process (Pss equals Rss).
+func (m *MM) Smaps() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	row := func(name string, bytes uint64) { fmt.Fprintf(&b, "%-16s%8d kB\n", name+":", bytes/1024) }
+	block := func(line string, size, rss, anon, file, shmem uint64, flags string) {
+		b.WriteString(line)
+		row("Size", size)
+		row("KernelPageSize", PageSize)
+		row("MMUPageSize", PageSize)
+		row("Rss", rss)
+		row("Pss", rss)
+		row("Pss_Dirty", anon+shmem)
+		row("Shared_Clean", 0)
+		row("Shared_Dirty", 0)
+		row("Private_Clean", file)
+		row("Private_Dirty", anon+shmem)
+		row("Referenced", rss)
+		row("Anonymous", anon)
+		for _, z := range []string{"KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb",
+			"Private_Hugetlb", "Swap", "SwapPss", "Locked"} {
+			row(z, 0)
+		}
+		b.WriteString("THPeligible:           0\n")
+		b.WriteString("VmFlags:" + flags + " \n")
+	}
+	for _, v := range m.vmas {
+		rss := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
+		_, hostFile := v.Source.(SyncSource)
+		var anon, file, shmem uint64
+		switch {
+		case v.Shared && !hostFile:
+			shmem = rss
+		case v.Source != nil:
+			file = rss
+		default:
+			anon = rss
+		}
+		block(m.mapsLineLocked(v), v.End-v.Start, rss, anon, file, shmem, vmFlags(v))
+	}
+	// The vDSO's pages are the host's, not the sandbox's memory: no figures but the size.
+	for _, v := range m.vdsoMapsLocked() {
+		flags := " rd mr pf io de dd" // [vvar*] (Linux: VM_PFNMAP|VM_IO|VM_DONTEXPAND|VM_DONTDUMP)
+		if v.Prot&platform.ProtExec != 0 {
+			flags = " rd ex mr mw me de"
+		}
+		block(vdsoMapsLine(v), v.End-v.Start, 0, 0, 0, 0, flags)
+	}
+	return b.String()
+}
+
+// vmFlags are a mapping's VmFlags letters (fs/proc/task_mmu.c show_smap_vma_flags).
+func vmFlags(v *VMA) string {
+	var f []string
+	add := func(on bool, s string) {
+		if on {
+			f = append(f, s)
+		}
+	}
+	add(v.Prot&platform.ProtRead != 0, "rd")
+	add(v.Prot&platform.ProtWrite != 0, "wr")
+	add(v.Prot&platform.ProtExec != 0, "ex")
+	add(v.Shared, "sh")
+	add(v.MaxProt&platform.ProtRead != 0 || !v.Shared, "mr")
+	add(v.MaxProt&platform.ProtWrite != 0 || !v.Shared, "mw")
+	add(v.MaxProt&platform.ProtExec != 0 || !v.Shared, "me")
+	add(v.Shared, "ms")
+	add(v.GrowsDown, "gd")
+	add(!v.Shared && v.Prot&platform.ProtWrite != 0, "ac")
+	return " " + strings.Join(f, " ")
 }
 
 // Release unmaps everything and destroys the platform address space.

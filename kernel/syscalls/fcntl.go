@@ -1,12 +1,12 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"sync"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
 	"github.com/sbx-dev/sbx/kernel/mm"
@@ -213,13 +213,14 @@ func overlaps(a, b lockRange) bool {
 }
 
 func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (uint64, error) {
-	b := make([]byte, 32)
+	b := make([]byte, abi.SizeofFlock)
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return 0, unix.EFAULT
 	}
-	le := binary.LittleEndian
-	typ, whence := int16(le.Uint16(b[0:])), int16(le.Uint16(b[2:]))
-	start, length := int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:]))
+	var fl abi.Flock
+	fl.Decode(b)
+	typ, whence := fl.Type, fl.Whence
+	start, length := fl.Start, fl.Len
 	in := fd.Inode()
 	if in == nil {
 		return 0, unix.EBADF
@@ -251,7 +252,7 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 	var owner any = t.Group()
 	if ofd {
 		owner = fd
-		if le.Uint32(b[24:]) != 0 {
+		if fl.PID != 0 {
 			return 0, unix.EINVAL
 		}
 	}
@@ -294,26 +295,22 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 		}
 		c := conflict()
 		if c == nil {
-			le.PutUint16(b[0:], unix.F_UNLCK)
+			fl.Type = unix.F_UNLCK
 		} else {
+			fl.Type = unix.F_RDLCK
 			if c.write {
-				le.PutUint16(b[0:], unix.F_WRLCK)
-			} else {
-				le.PutUint16(b[0:], unix.F_RDLCK)
+				fl.Type = unix.F_WRLCK
 			}
-			le.PutUint16(b[2:], unix.SEEK_SET)
-			le.PutUint64(b[8:], uint64(c.start))
-			l := int64(0)
+			fl.Whence, fl.Start, fl.Len = unix.SEEK_SET, c.start, 0
 			if c.end >= 0 {
-				l = c.end - c.start
+				fl.Len = c.end - c.start
 			}
-			le.PutUint64(b[16:], uint64(l))
-			pid := c.pid
+			fl.PID = c.pid
 			if ofd {
-				pid = -1
+				fl.PID = -1
 			}
-			le.PutUint32(b[24:], uint32(pid))
 		}
+		fl.Encode(b)
 		if _, err := t.CopyOut(addr, b); err != nil {
 			return 0, unix.EFAULT
 		}

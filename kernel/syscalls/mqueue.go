@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/sock"
+	"github.com/sbx-dev/sbx/kernel/net/inet"
+	"github.com/sbx-dev/sbx/kernel/net/netlink"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -36,12 +39,29 @@ type mqMsg struct {
 	text []byte
 }
 
-// mqNotify is a process's mq_notify registration.
+// mqNotify is a process's mq_notify registration. SIGEV_THREAD's is a netlink socket and
+// the cookie sent to it (glibc's helper thread reads it there and starts the function).
 type mqNotify struct {
 	owner  *kernel.ThreadGroup
 	notify int32
 	signo  int32
 	value  uint64
+	sock   *netlink.Socket
+	cookie []byte
+}
+
+// Cookie markers in the last byte of a SIGEV_THREAD notification (ipc/mqueue.c).
+const (
+	mqCookieLen     = 32
+	mqNotifyWokenUp = 1
+	mqNotifyRemoved = 2
+)
+
+// sendCookie sends the SIGEV_THREAD socket its cookie marked with what happened.
+func (n *mqNotify) sendCookie(what byte) {
+	b := append([]byte(nil), n.cookie...)
+	b[mqCookieLen-1] = what
+	n.sock.Deliver(b)
 }
 
 // exited reports whether the registered process is gone (its descriptors, and with them
@@ -65,16 +85,48 @@ type mqueue struct {
 	receivers       int
 	notify          *mqNotify
 	queue           waiter.Queue
+	// opens counts the open descriptions; linked is false once the name is gone. The
+	// queue's RLIMIT_MSGQUEUE charge (charge bytes of user chargeUID) is returned when
+	// both are over, as Linux's mqueue_evict_inode.
+	opens     int
+	linked    bool
+	charge    int64
+	chargeUID uint32
 }
 
 // mqNamespace is the sandbox's set of named queues (/dev/mqueue).
 type mqNamespace struct {
 	mu     sync.Mutex
 	byName map[string]*mqueue
+	// userBytes is each user's RLIMIT_MSGQUEUE use. protected by mu
+	userBytes map[uint32]int64
+}
+
+// Sizes Linux charges a queue with against RLIMIT_MSGQUEUE: struct msg_msg and struct
+// posix_msg_tree_node on x86-64.
+const (
+	mqMsgMsgSize   = 48
+	mqTreeNodeSize = 48
+)
+
+// mqCharge is what a queue costs its creator (mq_open's mq_bytes).
+func mqCharge(maxmsg, msgsize int64) int64 {
+	return maxmsg*mqMsgMsgSize + min(maxmsg, mqPrioMax)*mqTreeNodeSize + maxmsg*msgsize
+}
+
+// releaseLocked returns the queue's charge once nothing refers to it. Preconditions:
+// ns.mu held.
+func (q *mqueue) releaseLocked() {
+	if q.opens == 0 && !q.linked && q.charge != 0 {
+		q.ns.userBytes[q.chargeUID] -= q.charge
+		q.charge = 0
+	}
 }
 
 func mqueues(t *kernel.Task) *mqNamespace {
-	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *mqNamespace { return &mqNamespace{byName: make(map[string]*mqueue)} })
+	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *mqNamespace {
+		return &mqNamespace{byName: make(map[string]*mqueue), userBytes: make(map[uint32]int64)}
+	})
 }
 
 // mqFile is an open queue descriptor. Reading it gives the queue's status line, as on Linux.
@@ -115,7 +167,13 @@ func (f *mqFile) Read(_ *vfs.FileDescription, dst [][]byte, off int64) (int64, e
 func (*mqFile) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
 
 // Release implements vfs.File.
-func (*mqFile) Release() {}
+func (f *mqFile) Release() {
+	ns := f.q.ns
+	ns.mu.Lock()
+	f.q.opens--
+	f.q.releaseLocked()
+	ns.mu.Unlock()
+}
 
 // Readiness implements vfs.Pollable.
 func (f *mqFile) Readiness(mask uint32) uint32 {
@@ -218,8 +276,18 @@ func MqOpen(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		err = unix.ENOSPC
 	case q == nil:
 		c := t.Creds()
-		q = &mqueue{ns: ns, mode: mode &^ t.Umask(false, 0) & 0o777, uid: c.EUID, gid: c.EGID, maxmsg: maxmsg, msgsize: msgsize}
+		charge := mqCharge(maxmsg, msgsize)
+		if limit, _ := t.Limit(unix.RLIMIT_MSGQUEUE); uint64(ns.userBytes[c.UID]+charge) > limit {
+			err = unix.EMFILE
+			break
+		}
+		ns.userBytes[c.UID] += charge
+		q = &mqueue{ns: ns, mode: mode &^ t.Umask(false, 0) & 0o777, uid: c.EUID, gid: c.EGID, maxmsg: maxmsg, msgsize: msgsize,
+			linked: true, charge: charge, chargeUID: c.UID}
 		ns.byName[name] = q
+	}
+	if err == nil {
+		q.opens++
 	}
 	ns.mu.Unlock()
 	if err != nil {
@@ -249,6 +317,8 @@ func MqUnlink(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EPERM
 	}
 	delete(ns.byName, name)
+	q.linked = false
+	q.releaseLocked()
 	return 0, nil
 }
 
@@ -339,9 +409,12 @@ func MqTimedsend(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	q.bytes += int64(size)
 	if n := q.notify; n != nil && len(q.msgs) == 1 && q.receivers == 0 {
 		q.notify = nil
-		if n.notify == sigevSignal {
+		switch n.notify {
+		case sigevSignal:
 			t.Kernel().SignalGroupInfo(n.owner, unix.Signal(n.signo), kernel.SigInfo{Code: siMesgq,
 				PID: t.Group().PID, UID: t.Creds().UID, Value: n.value})
+		case sigevThread:
+			n.sendCookie(mqNotifyWokenUp)
 		}
 	}
 	q.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
@@ -397,8 +470,8 @@ func MqTimedreceive(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(len(m.text)), nil
 }
 
-// MqNotify implements mq_notify(2). SIGEV_THREAD needs a netlink notification socket, which
-// the sandbox's netlink does not offer: it fails with EINVAL.
+// MqNotify implements mq_notify(2). SIGEV_THREAD names a netlink socket (sigev_signo) and
+// a 32-byte cookie (sigev_value) sent to it on notification, and on removal.
 func MqNotify(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var n *mqNotify
 	if a[1] != 0 {
@@ -414,6 +487,25 @@ func MqNotify(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			if n.signo < 0 || n.signo > 64 {
 				return 0, unix.EINVAL
 			}
+		case sigevThread:
+			n.cookie = make([]byte, mqCookieLen)
+			if _, err := t.CopyIn(n.value, n.cookie); err != nil {
+				return 0, unix.EFAULT
+			}
+			sfd, err := getFD(t, uint64(uint32(n.signo)))
+			if err != nil {
+				return 0, unix.EBADF
+			}
+			impl := sfd.Impl()
+			sfd.DecRef()
+			switch s := impl.(type) {
+			case *netlink.Socket:
+				n.sock = s
+			case *sock.Socket, *inet.Socket:
+				return 0, unix.EINVAL // a socket, not a netlink one
+			default:
+				return 0, unix.ENOTSOCK
+			}
 		default:
 			return 0, unix.EINVAL
 		}
@@ -427,8 +519,11 @@ func MqNotify(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	defer q.ns.mu.Unlock()
 	switch {
 	case n == nil:
-		if q.notify != nil && q.notify.owner == t.Group() {
+		if o := q.notify; o != nil && o.owner == t.Group() {
 			q.notify = nil
+			if o.notify == sigevThread {
+				o.sendCookie(mqNotifyRemoved)
+			}
 		}
 	case q.notify != nil && !q.notify.exited():
 		return 0, unix.EBUSY

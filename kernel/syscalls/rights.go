@@ -224,6 +224,7 @@ func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 // when not all of them fitted (those are closed, as on Linux).
 func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, room uint64) (uint64, []byte, *unix.Ucred, int, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	target := recvTarget(s, bufs, flags, nonblock)
 	var n int64
 	var carriers []int
 	var msgFlags int
@@ -239,18 +240,29 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	}
 	w := newSockWaiter(s, false)
 	for {
-		var err error
-		n, carriers, msgFlags, err = s.RecvCarriers(bufs, flags, maxFDs)
+		m, cs, mf, err := s.RecvCarriers(bufs, flags, maxFDs)
 		if err == unix.EAGAIN && !nonblock {
 			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
+				if n > 0 {
+					break // a signal or timeout after part of the target
+				}
 				return 0, nil, nil, 0, werr
 			}
 			continue
 		}
 		if err != nil {
+			if n > 0 {
+				break
+			}
 			return 0, nil, nil, 0, err
 		}
-		break
+		n += m
+		carriers, msgFlags = cs, mf
+		// Reading stops at data that brought descriptors (unix_stream_read_generic).
+		if m == 0 || len(cs) > 0 || mf != 0 || n >= target {
+			break
+		}
+		bufs = advance(bufs, m)
 	}
 	var files []*vfs.FileDescription
 	var cred *unix.Ucred

@@ -214,6 +214,13 @@ func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]by
 	}
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	w := newSockWaiter(s, write)
+	// A blocking stream receive waits for SO_RCVLOWAT bytes, or with MSG_WAITALL for the
+	// whole length (until end of file, an error, a timeout or a signal): Linux's
+	// sock_rcvlowat target.
+	var target int64
+	if !write {
+		target = recvTarget(s, bufs, flags, nonblock)
+	}
 	var done int64
 	for {
 		var n int64
@@ -223,11 +230,10 @@ func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]by
 		} else {
 			n, err = s.Recv(bufs, flags)
 		}
-		// A blocking stream send sends everything; a receive with MSG_WAITALL waits for
-		// the whole length (until end of file, an error, a timeout or a signal).
-		if n > 0 && s.Type == unix.SOCK_STREAM && !nonblock && (write || flags&unix.MSG_WAITALL != 0 && flags&unix.MSG_PEEK == 0) {
+		// A blocking stream send sends everything; a receive goes on to its target.
+		if n > 0 && (write && s.Type == unix.SOCK_STREAM && !nonblock || target > 0) {
 			done += n
-			if bufs = advance(bufs, n); len(bufs) > 0 {
+			if bufs = advance(bufs, n); len(bufs) > 0 && (write || done < target) {
 				continue
 			}
 			return uint64(done), nil
@@ -256,6 +262,22 @@ func sockIO(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]by
 		}
 		return uint64(n), err
 	}
+}
+
+// recvTarget is how many bytes a stream receive reads before it returns: SO_RCVLOWAT, or
+// with MSG_WAITALL the whole length, when blocking and not peeking (0: one read).
+func recvTarget(s *sock.Socket, bufs [][]byte, flags int, nonblock bool) int64 {
+	if s.Type != unix.SOCK_STREAM || nonblock || flags&unix.MSG_PEEK != 0 {
+		return 0
+	}
+	want := int64(total(bufs))
+	if flags&unix.MSG_WAITALL != 0 {
+		return want
+	}
+	if lw := int64(s.RcvLowat()); lw > 1 {
+		return min(lw, want)
+	}
+	return 0
 }
 
 // msghdr is struct msghdr (56 bytes on x86-64).

@@ -302,7 +302,16 @@ func inetRecvMsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, bufs [
 	dl := deadline(rcv)
 	want := total(bufs)
 	done := 0
-	waitAll := flags&unix.MSG_WAITALL != 0 && s.Type == unix.SOCK_STREAM && flags&unix.MSG_PEEK == 0
+	// A blocking stream receive goes on until SO_RCVLOWAT bytes, or the whole length with
+	// MSG_WAITALL (tcp_recvmsg's target).
+	target := 0
+	if s.Type == unix.SOCK_STREAM && flags&unix.MSG_PEEK == 0 && !nonblock {
+		if flags&unix.MSG_WAITALL != 0 {
+			target = want
+		} else if lw := s.RcvLowat(); lw > 1 {
+			target = min(lw, want)
+		}
+	}
 	var last inet.Msg
 	for {
 		m, err := s.RecvMsg(bufs, flags&^unix.MSG_WAITALL)
@@ -310,7 +319,7 @@ func inetRecvMsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, bufs [
 			n := m.N
 			done += n
 			m.N = done
-			if !waitAll || n == 0 || done >= want {
+			if n == 0 || done >= target || m.Flags&unix.MSG_OOB != 0 {
 				return m, nil
 			}
 			last = m

@@ -8,7 +8,7 @@ func conf2Entries() []entry {
 		sup(241, MqUnlink, "s"),
 		sup(242, MqTimedsend, "f,x,d,d,x"),
 		sup(243, MqTimedreceive, "f,x,d,x,x"),
-		partial(244, MqNotify, "f,x", "SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (glibc's netlink notification socket) gets EINVAL"),
+		sup(244, MqNotify, "f,x"),
 		sup(245, MqGetsetattr, "f,x,x"),
 		sup(449, FutexWaitv, "x,d,x,x,d"),
 		partial(206, IoSetup, "d,x", "the ring is mapped but never filled (its magic is zero): events come from io_getevents"),

@@ -39,8 +39,11 @@ const (
 	trampStop   = trampVA + 0x0c0 // ring 0: out %al,$0x82 (end of a replay-only run)
 	trampVecs   = trampVA + 0x100 // vector n: out %al,$0x81 at trampVecs+4n
 	portSyscall = 0x80
-	portVector  = 0x81
-	portStop    = 0x82
+	// vecInt80 is the 32-bit syscall entry (int $0x80), an exit like a syscall: its stub is
+	// at trampVecs+4*0x80, past the exception stubs.
+	vecInt80   = 0x80
+	portVector = 0x81
+	portStop   = 0x82
 
 	// privVA maps all private memory (supervisor-only, 2 MiB pages), so the trampoline can
 	// rewrite page-table entries: see addressSpace.log.
@@ -183,13 +186,17 @@ func newMachine(memFile *os.File) (*machine, error) {
 	put(trampStop, 0xe6, portStop)
 	idt := m.allocPage()
 	it := m.page(idt)
+	vecs := []uint64{vecInt80} // the exceptions (0-31), and int 0x80
 	for n := uint64(0); n < 32; n++ {
+		vecs = append(vecs, n)
+	}
+	for _, n := range vecs {
 		put(trampVecs+4*n, 0xe6, portVector)
 		h := trampVecs + 4*n
 		g := it[16*n:]
 		attr := byte(0x8e) // present, DPL 0, interrupt gate
-		if n == 3 || n == 4 {
-			attr = 0xee // int3 and into are allowed from user mode
+		if n == 3 || n == 4 || n == vecInt80 {
+			attr = 0xee // int3, into and int 0x80 are allowed from user mode
 		}
 		g[0], g[1] = byte(h), byte(h>>8)
 		g[2], g[3] = 0x10, 0

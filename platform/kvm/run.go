@@ -104,7 +104,7 @@ func (v *vcpu) enter(regs *platform.Registers, log []uint64, flush bool) (exit, 
 				regs.Rip, regs.Eflags = r.Rcx, r.R11
 				regs.Rsp = r.Rsp
 				return exit{syscall: true}, nil
-			case port == portVector && r.Rip >= trampVecs+2 && r.Rip < trampVecs+4*32 && (r.Rip-trampVecs-2)%4 == 0:
+			case port == portVector && (r.Rip >= trampVecs+2 && r.Rip < trampVecs+4*32 && (r.Rip-trampVecs-2)%4 == 0 || r.Rip == trampVecs+4*vecInt80+2):
 				vec := (r.Rip - trampVecs - 2) / 4
 				return v.exception(regs, vec)
 			}
@@ -212,6 +212,11 @@ func (v *vcpu) exception(regs *platform.Registers, vec uint64) (exit, error) {
 	regs.Rip = le.Uint64(f)
 	regs.Eflags = le.Uint64(f[16:])
 	regs.Rsp = le.Uint64(f[24:])
+	if vec == vecInt80 {
+		// int $0x80: a syscall whose rcx and r11 are the app's, and whose rip follows the
+		// cd 80, which is how the kernel tells it from a 64-bit syscall.
+		return exit{syscall: true}, nil
+	}
 	e.cr2 = v.run.Sregs.CR2
 	return e, nil
 }
@@ -223,6 +228,11 @@ func (v *vcpu) saveGPRs(regs *platform.Registers) {
 	regs.R8, regs.R9, regs.R10, regs.R11 = r.R8, r.R9, r.R10, r.R11
 	regs.R12, regs.R13, regs.R14, regs.R15 = r.R12, r.R13, r.R14, r.R15
 	regs.Cs, regs.Ss = selUserCS, selUserSS
+	// The app may have changed its FS or GS base itself (wrfsbase/wrgsbase; the trampoline
+	// never swaps GS), and the synced segment registers hold what the CPU has now.
+	s := &v.run.Sregs
+	regs.FsBase, regs.GsBase = s.FS.Base, s.GS.Base
+	v.fsBase, v.gsBase = s.FS.Base, s.GS.Base
 }
 
 // midTrampoline reports whether the vCPU stopped in ring 0 after user code ran, on its way

@@ -59,6 +59,10 @@ func (p *Pipe) Open(flags int) *End {
 		p.writeOpens++
 	}
 	e.sawReads, e.sawWrites = p.readOpens, p.writeOpens
+	// Whether the opener must wait is decided now, under the lock, as in Linux's
+	// fifo_open: a partner present at this moment lets it through even if it closes
+	// before the opener looks again.
+	e.hadPartner = e.read && p.writers > 0 || e.write && p.readers > 0
 	p.mu.Unlock()
 	p.queue.Notify(waiter.EventIn | waiter.EventOut)
 	return e
@@ -87,7 +91,7 @@ func (p *Pipe) OpenFIFO(flags int) (*End, error) {
 // WaitingForPartner reports whether a FIFO end opened read-only (write-only) still waits
 // for a writer (reader) to open the FIFO.
 func (e *End) WaitingForPartner() bool {
-	if !e.fifo || e.read && e.write {
+	if !e.fifo || e.read && e.write || e.hadPartner {
 		return false
 	}
 	p := e.p
@@ -107,6 +111,8 @@ type End struct {
 	// that moment.
 	fifo                bool
 	sawReads, sawWrites int
+	// hadPartner: the other side was open when this end was opened.
+	hadPartner bool
 }
 
 var (

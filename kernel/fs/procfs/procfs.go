@@ -189,6 +189,12 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		file("status", 0o444, str(func() string { return p.pidStatus(tg) })),
 		file("statm", 0o444, str(func() string { return statm(memStats(tg)) })),
 		file("smaps_rollup", 0o444, str(func() string { return smapsRollup(tg) })),
+		file("smaps", 0o444, str(func() string {
+			if m := tg.MM(); m != nil {
+				return m.Smaps()
+			}
+			return ""
+		})),
 		file("maps", 0o444, str(func() string {
 			if m := tg.MM(); m != nil {
 				return m.Maps()

@@ -112,6 +112,16 @@ func (s *Socket) Timeout(write bool) time.Duration {
 	return s.opts.RcvTimeo
 }
 
+// RcvLowat is SO_RCVLOWAT: how many bytes a blocking stream receive waits for.
+func (s *Socket) RcvLowat() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts == nil {
+		return 1
+	}
+	return max(int(s.opts.Ints[unix.SO_RCVLOWAT]), 1)
+}
+
 // PassCred reports whether SO_PASSCRED is set.
 func (s *Socket) PassCred() bool {
 	s.mu.Lock()

@@ -7,6 +7,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// tcpRmemMax is net.ipv4.tcp_rmem's maximum (Linux's default).
+const tcpRmemMax = 6291456
+
+// RcvLowat is SO_RCVLOWAT: how many bytes a blocking stream receive waits for.
+func (s *Socket) RcvLowat() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.rcvLowat, 1)
+}
+
 // Option levels and names not in x/sys/unix under these names.
 const (
 	soRcvTimeoNew      = 66
@@ -194,6 +204,24 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 			return nil
 		case unix.SO_ERROR, unix.SO_TYPE, unix.SO_DOMAIN, unix.SO_PROTOCOL, unix.SO_ACCEPTCONN:
 			return unix.ENOPROTOOPT
+		case unix.SO_RCVLOWAT:
+			if len(val) < 4 {
+				return unix.EINVAL
+			}
+			// sock_setsockopt: negative is INT_MAX, 0 is 1; TCP caps it at half the
+			// largest receive buffer (tcp_rmem[2] / 2, Linux's default 6 MiB / 2).
+			v := int64(int32(binary.LittleEndian.Uint32(val)))
+			if v < 0 {
+				v = 1<<31 - 1
+			}
+			if s.Type == unix.SOCK_STREAM {
+				v = min(v, tcpRmemMax/2)
+			}
+			v = max(v, 1)
+			val = u32(uint32(v))
+			s.mu.Lock()
+			s.rcvLowat = int(v)
+			s.mu.Unlock()
 		}
 	}
 	if level == unix.IPPROTO_TCP && name == tcpFastOpenConnect {

@@ -44,8 +44,10 @@ type Socket struct {
 	hostListening bool
 	// v6only is IPV6_V6ONLY; opts are emulated options (loopback, datagram); timeouts
 	// are SO_RCVTIMEO and SO_SNDTIMEO. protected by mu
-	v6only             bool
-	opts               map[[2]int][]byte
+	v6only bool
+	opts   map[[2]int][]byte
+	// rcvLowat is SO_RCVLOWAT (0: the default, 1). protected by mu
+	rcvLowat           int
 	rcvTimeo, sndTimeo time.Duration
 	// shut records shutdown(2) of an in-kernel listener. protected by mu
 	shut bool

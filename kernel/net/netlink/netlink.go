@@ -186,6 +186,15 @@ func (s *Socket) Send(b []byte, pid uint32) (int, error) {
 	return len(b), nil
 }
 
+// Deliver queues datagram b for Recv, as the kernel's own messages to a socket
+// (mq_notify's SIGEV_THREAD cookies).
+func (s *Socket) Deliver(b []byte) {
+	s.mu.Lock()
+	s.pending = append(s.pending, b)
+	s.mu.Unlock()
+	s.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
+}
+
 // Recv takes one reply datagram: its length (the whole datagram's with MSG_TRUNC in flags)
 // and MSG_TRUNC when it did not fit. EAGAIN when none waits.
 func (s *Socket) Recv(dst [][]byte, flags int) (int, int, error) {

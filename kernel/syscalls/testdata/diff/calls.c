@@ -1,7 +1,7 @@
 /* Calls sbx had no handler for (issue 19 item 5), with their documented errors:
  * syslog(2), sched_rr_get_interval(2), ioprio_get/ioprio_set(2), removexattr(2),
  * sched_setattr/sched_getattr(2), get_mempolicy/set_mempolicy/mbind(2) on one node,
- * name_to_handle_at(2) (checked up to the filesystem's answer). */
+ * name_to_handle_at(2) (checked up to the filesystem's answer), open_by_handle_at(2). */
 #include "common.h"
 #include <fcntl.h>
 #include <sched.h>
@@ -158,6 +158,25 @@ int main(void) {
 	CHECK(syscall(SYS_name_to_handle_at, AT_FDCWD, "f", &fh, &mnt, 0x4000000));
 	CHECK(syscall(SYS_name_to_handle_at, AT_FDCWD, "nofile", &fh, &mnt, 0));
 	CHECK(syscall(SYS_name_to_handle_at, AT_FDCWD, "f", &fh, &mnt, 0));
+
+	/* open_by_handle_at's checks, in Linux's order; a handle no filesystem made is stale
+	 * (for a caller with CAP_DAC_READ_SEARCH; EPERM for others). */
+	printf("open_by_handle_at\n");
+	CHECK(syscall(SYS_open_by_handle_at, AT_FDCWD, NULL, O_RDONLY));
+	fh.bytes = 0;
+	CHECK(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY));
+	fh.bytes = 129;
+	CHECK(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY));
+	fh.bytes = 8;
+	fh.type = -1;
+	CHECK(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY));
+	fh.type = 0x40000;
+	CHECK(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY));
+	fh.type = 1;
+	CHECK(syscall(SYS_open_by_handle_at, 999, &fh, O_RDONLY));
+	CHECK(syscall(SYS_open_by_handle_at, -5, &fh, O_RDONLY));
+	CHECK(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY));
+	CHECK(syscall(SYS_open_by_handle_at, fd, &fh, O_RDONLY));
 	close(fd);
 	unlink("f");
 	return 0;

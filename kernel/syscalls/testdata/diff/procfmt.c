@@ -66,6 +66,41 @@ static int statfields(const char *path, long *f, int max) {
 	return n;
 }
 
+/* smaps prints the field names of /proc/self/smaps' first mapping, and checks that every
+ * mapping of maps has its block there, with Size matching the range. */
+static void smaps(void) {
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (f == NULL) { printf("smaps: %s\n", errname(errno)); return; }
+	char line[512];
+	int blocks = 0, fields = 0, sizes_ok = 1;
+	unsigned long lo = 0, hi = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned long a, b;
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, ' ') - line == strcspn(line, " ")) {
+			if (line[strcspn(line, "-")] == '-' && strchr(line, ':') != NULL && strstr(line, " kB") == NULL) {
+				blocks++;
+				lo = a, hi = b;
+				continue;
+			}
+		}
+		char name[64];
+		long v;
+		if (sscanf(line, "%63[^:]: %ld", name, &v) >= 1) {
+			if (blocks == 1 && strcmp(name, "VmFlags") != 0) {
+				printf("smaps field %s\n", name);
+				fields++;
+			}
+			if (strcmp(name, "Size") == 0 && (unsigned long)v != (hi - lo) / 1024) sizes_ok = 0;
+		}
+	}
+	fclose(f);
+	f = fopen("/proc/self/maps", "r");
+	int maps = 0;
+	while (fgets(line, sizeof line, f) != NULL) maps++;
+	fclose(f);
+	printf("smaps: %d fields, a block per mapping %d, sizes match %d\n", fields, blocks == maps, sizes_ok);
+}
+
 static volatile int stop;
 static void *spin(void *a) { (void)a; while (!stop) usleep(1000); return NULL; }
 static void on_usr2(int s) { (void)s; }
@@ -217,5 +252,6 @@ int main(int argc, char **argv) {
 	stop = 1;
 	pthread_join(th[0], NULL);
 	pthread_join(th[1], NULL);
+	smaps();
 	return 0;
 }
