@@ -41,8 +41,9 @@ func TestStubExecutesNoAppSyscalls(t *testing.T) {
 		write("events/raw_syscalls/sys_enter/filter", "0")
 	}()
 	// The stubs' own calls: address-space calls (mmap, mprotect, munmap), their start-up
-	// (prctl, seccomp, close_range; mremap of the host's vDSO, checked below) and exit_group; trap stubs' start-up also installs
-	// handlers (rt_sigaction, rt_sigprocmask), starts the app thread (clone, sigaltstack),
+	// (prctl, seccomp, close_range; mremap of the host's vDSO, checked below) and
+	// exit_group; trap stubs' start-up also installs handlers (rt_sigaction,
+	// rt_sigprocmask), starts the app thread (clone, sigaltstack),
 	// and the handler waits and wakes (futex), returns (rt_sigreturn) and sets the FS base
 	// (arch_prctl). The app's own calls (cat's openat, read, write, ...) must not appear.
 	common := []string{"9", "10", "11", "157", "317", "436", "231"}
