@@ -491,6 +491,13 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			regs.OrigRax = regs.Rax
 			return platform.Event{Kind: platform.EventSyscall}, nil
 		}
+		if e.vector == 6 && as.int80At(regs.Rip) {
+			// PVM raises #UD for int $0x80 from user mode instead of taking its gate: the
+			// same syscall entry, with rip past the instruction as the gate leaves it.
+			regs.Rip += 2
+			regs.OrigRax = regs.Rax
+			return platform.Event{Kind: platform.EventSyscall}, nil
+		}
 		if e.vector == 14 && as.gen.Load() != c.seenGen {
 			// The fault may come from a stale translation: retry with a fresh TLB.
 			as.mu.Lock()
@@ -520,6 +527,20 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 		ev := exceptionEvent(e, regs)
 		return ev, nil
 	}
+}
+
+// int80At reports whether the app's executable memory-file mapping holds int $0x80 (cd 80)
+// at va.
+func (as *addressSpace) int80At(va uint64) bool {
+	as.mu.Lock()
+	m, ok := as.lookup(va)
+	as.mu.Unlock()
+	if !ok || m.prot&platform.ProtExec == 0 || va+2 > m.end || m.off >= memFileMax || as.m.memFD < 0 {
+		return false
+	}
+	var insn [2]byte
+	n, err := unix.Pread(as.m.memFD, insn[:], int64(m.off+(va-m.start)))
+	return err == nil && n == 2 && insn == [2]byte{0xcd, 0x80}
 }
 
 // exceptionEvent turns an exception into the signal Linux would send.
