@@ -71,6 +71,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	// The new image is built apart; at the point of no return it takes over the old image's
 	// platform address space (and so its stubs) unless a vfork parent still uses that.
 	m := mm.NewDetached(t.k.MemoryFile, t.k.Platform.MaxUserAddress())
+	m.SetVDSO(t.k.Platform.VDSO())
 	creds := t.Creds()
 	stackSoft, _ := t.Limit(unix.RLIMIT_STACK)
 	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft,

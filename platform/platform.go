@@ -36,6 +36,9 @@ type Platform interface {
 	// MaxUserAddress is the exclusive upper bound of addresses the app may map; anything the
 	// platform itself needs in the app's address space lives above it.
 	MaxUserAddress() uint64
+	// VDSO is the vDSO every address space of this platform shows, or nil when it shows
+	// none (the kernel then gives the app no AT_SYSINFO_EHDR and libc makes syscalls).
+	VDSO() *VDSO
 	// NewAddressSpace returns a new, empty address space.
 	NewAddressSpace() (AddressSpace, error)
 	// NewContext returns a new execution context. It must be called from the goroutine that
@@ -131,3 +134,25 @@ type Context interface {
 // ErrContextDead is returned by Switch when the context's underlying execution resource
 // died unexpectedly (for ptrace: the stub thread was killed from outside).
 var ErrContextDead = errors.New("platform: execution context died")
+
+// VDSO is a vDSO a platform shows at the same addresses in every address space, above
+// MaxUserAddress: the host's own [vvar] and [vdso] pages (ptrace and trap move each stub's
+// pair there), so the app reads the host's clocks without a syscall. The app cannot
+// unmap, move or change these mappings; its syscalls from vDSO code (a clock the vDSO
+// does not serve) reach the kernel like any other.
+type VDSO struct {
+	// Maps are the mappings in address order, as /proc/PID/maps shows them.
+	Maps []VDSOMap
+	// Base is the address of the vDSO's ELF image (AT_SYSINFO_EHDR).
+	Base uint64
+	// Image is a copy of the vDSO's pages (the mapping at Base), for the kernel's own reads
+	// of them (an app passing a vDSO address to write(2)).
+	Image []byte
+}
+
+// VDSOMap is one mapping of a VDSO.
+type VDSOMap struct {
+	Start, End uint64
+	Prot       Prot
+	Name       string // "[vvar]", "[vvar_vclock]", "[vdso]", ...
+}

@@ -416,14 +416,18 @@ func loadELF(m *mm.MM, a Args, f *Opened, path string, argv []string) (*Result, 
 	}
 	argStart := sb.sp
 	hw := hostAux()
-	auxv := []uint64{
+	var auxv []uint64
+	if v := m.VDSO(); v != nil {
+		auxv = append(auxv, abi.AT_SYSINFO_EHDR, v.Base)
+	}
+	auxv = append(auxv,
 		abi.AT_PHDR, main.phdr, abi.AT_PHENT, main.phent, abi.AT_PHNUM, main.phnum,
 		abi.AT_PAGESZ, mm.PageSize, abi.AT_BASE, interpBase, abi.AT_FLAGS, 0, abi.AT_ENTRY, main.entry,
 		abi.AT_UID, uint64(a.Creds.UID), abi.AT_EUID, uint64(a.Creds.EUID), abi.AT_GID, uint64(a.Creds.GID),
 		abi.AT_EGID, uint64(a.Creds.EGID), abi.AT_SECURE, 0, abi.AT_RANDOM, atRandom,
 		abi.AT_HWCAP, hw.hwcap, abi.AT_HWCAP2, hw.hwcap2, abi.AT_CLKTCK, 100,
 		abi.AT_EXECFN, execfn, abi.AT_PLATFORM, atPlatform,
-	}
+	)
 	if hw.minsigstksz != 0 {
 		auxv = append(auxv, abi.AT_MINSIGSTKSZ, hw.minsigstksz)
 	}

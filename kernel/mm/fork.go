@@ -28,7 +28,7 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := &MM{mf: m.mf, as: as, maxAddr: m.maxAddr, mmapBase: m.mmapBase, brkStart: m.brkStart, brkEnd: m.brkEnd, Layout: m.Layout,
-		limitAS: m.limitAS, limitData: m.limitData}
+		limitAS: m.limitAS, limitData: m.limitData, vdso: m.vdso}
 	c.users.n.Store(1)
 	c.Layout.Auxv = append([]uint64(nil), m.Layout.Auxv...)
 	for _, v := range m.vmas {

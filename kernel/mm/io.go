@@ -20,7 +20,7 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 	end := addr + uint64(n)
 	if end < addr || end > m.maxAddr {
 		if addr >= m.maxAddr {
-			return nil, unix.EFAULT
+			return m.vdsoRange(addr, end, write)
 		}
 		end = m.maxAddr
 	}
@@ -69,6 +69,23 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 		return out, unix.EFAULT
 	}
 	return out, nil
+}
+
+// vdsoRange is Ranges above maxAddr: only reads of the vDSO's code pages, served from the
+// platform's copy of them (the [vvar] pages hold the host's live clock data, which the
+// kernel has no copy of: EFAULT there, where Linux would copy them).
+func (m *MM) vdsoRange(addr, end uint64, write bool) ([][]byte, error) {
+	m.mu.Lock()
+	v := m.vdso
+	m.mu.Unlock()
+	if v == nil || write || addr < v.Base || addr >= v.Base+uint64(len(v.Image)) {
+		return nil, unix.EFAULT
+	}
+	img := v.Image[addr-v.Base:]
+	if end < addr || end-addr > uint64(len(img)) {
+		return [][]byte{img}, unix.EFAULT
+	}
+	return [][]byte{img[:end-addr]}, nil
 }
 
 // CopyOut copies src to app memory at addr.

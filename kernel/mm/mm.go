@@ -142,6 +142,9 @@ type MM struct {
 	// mapped is what the platform address space maps (spans.go). protected by mu
 	mapped spans
 
+	// vdso is the platform's vDSO this address space shows (SetVDSO), or nil.
+	vdso *platform.VDSO
+
 	users users
 	// faultGen counts fault-time fills (see HandleFault).
 	faultGen atomic.Uint64
@@ -1012,7 +1015,47 @@ func (m *MM) Maps() string {
 	for _, v := range m.vmas {
 		b.WriteString(m.mapsLineLocked(v))
 	}
+	for _, v := range m.vdsoMapsLocked() {
+		b.WriteString(vdsoMapsLine(v))
+	}
 	return b.String()
+}
+
+// vdsoMapsLocked are the vDSO's mappings (none without one). Preconditions: m.mu held.
+func (m *MM) vdsoMapsLocked() []platform.VDSOMap {
+	if m.vdso == nil {
+		return nil
+	}
+	return m.vdso.Maps
+}
+
+// vdsoMapsLine is a vDSO mapping's line of /proc/PID/maps.
+func vdsoMapsLine(v platform.VDSOMap) string {
+	perm := []byte("---p")
+	for i, p := range []platform.Prot{platform.ProtRead, platform.ProtWrite, platform.ProtExec} {
+		if v.Prot&p != 0 {
+			perm[i] = "rwx"[i]
+		}
+	}
+	line := fmt.Sprintf("%08x-%08x %s 00000000 00:00 0 ", v.Start, v.End, perm)
+	return line + strings.Repeat(" ", max(0, 73-len(line))) + v.Name + "\n"
+}
+
+// SetVDSO records the platform's vDSO (nil: none), which every address space of the
+// platform shows above maxAddr: /proc/PID/maps lists it and the kernel's reads of app
+// memory read its image. The app cannot unmap, move or change it: those addresses are
+// beyond what mmap, munmap, mremap and mprotect accept.
+func (m *MM) SetVDSO(v *platform.VDSO) {
+	m.mu.Lock()
+	m.vdso = v
+	m.mu.Unlock()
+}
+
+// VDSO returns the vDSO recorded by SetVDSO.
+func (m *MM) VDSO() *platform.VDSO {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.vdso
 }
 
 // mapsLineLocked is v's line of /proc/PID/maps. Preconditions: m.mu held.
@@ -1062,20 +1105,9 @@ func (m *MM) Smaps() string {
 	defer m.mu.Unlock()
 	var b strings.Builder
 	row := func(name string, bytes uint64) { fmt.Fprintf(&b, "%-16s%8d kB\n", name+":", bytes/1024) }
-	for _, v := range m.vmas {
-		b.WriteString(m.mapsLineLocked(v))
-		rss := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
-		_, hostFile := v.Source.(SyncSource)
-		var anon, file, shmem uint64
-		switch {
-		case v.Shared && !hostFile:
-			shmem = rss
-		case v.Source != nil:
-			file = rss
-		default:
-			anon = rss
-		}
-		row("Size", v.End-v.Start)
+	block := func(line string, size, rss, anon, file, shmem uint64, flags string) {
+		b.WriteString(line)
+		row("Size", size)
 		row("KernelPageSize", PageSize)
 		row("MMUPageSize", PageSize)
 		row("Rss", rss)
@@ -1092,7 +1124,29 @@ func (m *MM) Smaps() string {
 			row(z, 0)
 		}
 		b.WriteString("THPeligible:           0\n")
-		b.WriteString("VmFlags:" + vmFlags(v) + " \n")
+		b.WriteString("VmFlags:" + flags + " \n")
+	}
+	for _, v := range m.vmas {
+		rss := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
+		_, hostFile := v.Source.(SyncSource)
+		var anon, file, shmem uint64
+		switch {
+		case v.Shared && !hostFile:
+			shmem = rss
+		case v.Source != nil:
+			file = rss
+		default:
+			anon = rss
+		}
+		block(m.mapsLineLocked(v), v.End-v.Start, rss, anon, file, shmem, vmFlags(v))
+	}
+	// The vDSO's pages are the host's, not the sandbox's memory: no figures but the size.
+	for _, v := range m.vdsoMapsLocked() {
+		flags := " rd mr pf io de dd" // [vvar*] (Linux: VM_PFNMAP|VM_IO|VM_DONTEXPAND|VM_DONTDUMP)
+		if v.Prot&platform.ProtExec != 0 {
+			flags = " rd ex mr mw me de"
+		}
+		block(vdsoMapsLine(v), v.End-v.Start, 0, 0, 0, 0, flags)
 	}
 	return b.String()
 }

@@ -130,6 +130,7 @@ type fuzzPlatform struct {
 func (p *fuzzPlatform) Name() string           { return "fuzz" }
 func (p *fuzzPlatform) MaxUserAddress() uint64 { return 0x7ffffffff000 }
 func (p *fuzzPlatform) Close() error           { return nil }
+func (p *fuzzPlatform) VDSO() *platform.VDSO   { return nil }
 func (p *fuzzPlatform) NewAddressSpace() (platform.AddressSpace, error) {
 	return fuzzAS{}, nil
 }

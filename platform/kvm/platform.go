@@ -59,6 +59,10 @@ func (p *Platform) Name() string { return "kvm" }
 // MaxUserAddress implements platform.Platform: the supervisor region starts there.
 func (p *Platform) MaxUserAddress() uint64 { return supVA }
 
+// VDSO implements platform.Platform: a guest cannot map the host's [vvar] pages, so kvm
+// shows no vDSO.
+func (p *Platform) VDSO() *platform.VDSO { return nil }
+
 // Close implements platform.Platform.
 func (p *Platform) Close() error {
 	p.m.close()

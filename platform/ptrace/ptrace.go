@@ -64,6 +64,8 @@ type Platform struct {
 	contexts map[*context]struct{}
 	// spaces are the live address spaces. protected by mu
 	spaces map[*addressSpace]struct{}
+	// vdso is the host's vDSO block and where every stub shows it (vdso.go); nil: none.
+	vdso *hostVDSO
 }
 
 // New returns a ptrace platform for the memory file memFile.
@@ -72,7 +74,8 @@ func New(memFile *os.File) (*Platform, error) {
 }
 
 func newPlatform(memFile *os.File, stub stubImage, trap bool) (*Platform, error) {
-	p := &Platform{memFile: memFile, stub: stub, trap: trap, contexts: map[*context]struct{}{}, spaces: map[*addressSpace]struct{}{}}
+	p := &Platform{memFile: memFile, stub: stub, trap: trap, contexts: map[*context]struct{}{}, spaces: map[*addressSpace]struct{}{},
+		vdso: findHostVDSO()}
 	if trap {
 		p.hasFSGS = hasFSGSBase()
 	}
@@ -709,6 +712,10 @@ func (c *context) newStub(as *addressSpace) (*stubProc, error) {
 		unix.Kill(pid, unix.SIGKILL)
 		return nil, fmt.Errorf("ptrace: stub did not stop after exec: %v", st)
 	}
+	if err := s.moveVDSO(); err != nil {
+		s.kill()
+		return nil, err
+	}
 	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
 		s.kill()
 		return nil, fmt.Errorf("ptrace: options: %w", err)
@@ -732,14 +739,12 @@ func (c *context) newStub(as *addressSpace) (*stubProc, error) {
 		s.kill()
 		return nil, fmt.Errorf("ptrace: stub prologue failed (stop %v, seccomp result %d)", st, int64(regs.Rax))
 	}
-	// Empty the address space but for the stub's own page.
-	if _, err := s.inject(sysMunmap, 0, StubBase, 0, 0, 0, 0); err != nil {
-		s.kill()
-		return nil, err
-	}
-	if _, err := s.inject(sysMunmap, StubBase+stubSize, taskSize-(StubBase+stubSize), 0, 0, 0, 0); err != nil {
-		s.kill()
-		return nil, err
+	// Empty the address space but for the stub's own page and the vDSO.
+	for _, r := range c.p.emptyRanges([2]uint64{StubBase, StubBase + stubSize}) {
+		if _, err := s.inject(sysMunmap, uintptr(r[0]), uintptr(r[1]-r[0]), 0, 0, 0, 0); err != nil {
+			s.kill()
+			return nil, err
+		}
 	}
 	if c.initFP == nil {
 		buf := make([]byte, 16384)

@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -343,6 +344,15 @@ func testStubIsConfined(t *testing.T, h *harness) {
 		want := 4 // the stub page and three app mappings
 		if h.p.trap {
 			want++ // and the shared area
+		}
+		if v := h.p.VDSO(); v != nil {
+			// and the host's vDSO block, moved to where the platform shows it.
+			want += len(v.Maps)
+			for _, m := range v.Maps {
+				if line := fmt.Sprintf("%x-%x ", m.Start, m.End); !contains(string(maps), line) || !contains(string(maps), m.Name) {
+					t.Errorf("stub maps lacks %s at %s:\n%s", m.Name, line, maps)
+				}
+			}
 		}
 		if n := countLines(string(maps)) - strings.Count(string(maps), "[vsyscall]"); n != want {
 			t.Errorf("stub maps has %d lines, want %d:\n%s", n, want, maps)

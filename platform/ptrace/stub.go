@@ -38,6 +38,7 @@ const (
 	sysMmap       = 9
 	sysMprotect   = 10
 	sysMunmap     = 11
+	sysMremap     = 25
 	sysRecvmsg    = 47
 	sysPrctl      = 157
 	sysExitGroup  = 231

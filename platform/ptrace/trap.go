@@ -369,6 +369,9 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 	if !st.Stopped() || st.StopSignal() != unix.SIGTRAP {
 		return fail(fmt.Errorf("trap: stub did not stop after exec: %v", st))
 	}
+	if err := s.moveVDSO(); err != nil {
+		return fail(err)
+	}
 	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
 		return fail(fmt.Errorf("trap: options: %w", err))
 	}
@@ -385,8 +388,8 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 		return fail(fmt.Errorf("trap: stub start-up failed (stop %v, result %d, thread %d)", st, int64(regs.Rax), int64(regs.Rbx)))
 	}
 	s.trap.appTid = int(regs.Rbx)
-	// Empty the address space but for the stub's page and its shared area.
-	for _, r := range [][2]uint64{{0, StubBase}, {StubBase + stubSize, trapCtrl}, {trapCtrl + trapCtrlSize, taskSize}} {
+	// Empty the address space but for the stub's page, its shared area and the vDSO.
+	for _, r := range c.p.emptyRanges([2]uint64{StubBase, StubBase + stubSize}, [2]uint64{trapCtrl, trapCtrl + trapCtrlSize}) {
 		if _, err := s.inject(sysMunmap, uintptr(r[0]), uintptr(r[1]-r[0]), 0, 0, 0, 0); err != nil {
 			return fail(err)
 		}

@@ -55,6 +55,11 @@ int main(int argc, char **argv) {
 	char buf[4096];
 	double t0;
 	BEST("getpid", n, syscall(SYS_getpid));
+	/* Through the vDSO where there is one (no syscall), else the syscall. */
+	BEST("clock_gettime", n, {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	});
 	BEST("open-read-close", n, {
 		int fd = open(file, O_RDONLY);
 		if (fd < 0) { perror(file); return 1; }
