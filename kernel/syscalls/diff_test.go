@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
@@ -29,10 +30,6 @@ func TestDifferential(t *testing.T) {
 	os.Chmod(bin, 0o755)
 	for _, src := range srcs {
 		name := strings.TrimSuffix(filepath.Base(src), ".c")
-		if why := notOnPlatform[name+"/"+os.Getenv("SBX_TEST_PLATFORM")]; why != "" {
-			t.Logf("skipping %s: %s", name, why)
-			continue
-		}
 		exe := filepath.Join(bin, name)
 		if out, err := exec.Command("gcc", "-O1", "-w", "-o", exe, src).CombinedOutput(); err != nil {
 			t.Fatalf("compiling %s: %v\n%s", src, err, out)
@@ -55,6 +52,38 @@ var notOnPlatform = map[string]string{
 	"vdso/kvm": "the kvm platform shows no vDSO (its guest cannot map the host's [vvar] pages)",
 }
 
+// platformOf returns the platform sbx runs u's programs on: SBX_TEST_PLATFORM, or what
+// auto picks for u (which can differ between users: kvm needs access to /dev/kvm), as
+// `sbx run --debug` says it. Asked once per user.
+func platformOf(t *testing.T, u sbxtest.User) string {
+	if p := os.Getenv("SBX_TEST_PLATFORM"); p != "" {
+		return p
+	}
+	platformsMu.Lock()
+	defer platformsMu.Unlock()
+	if p, ok := platforms[u.Name]; ok {
+		return p
+	}
+	res := sbxtest.Sbx(t, u, "run", "--debug", "--", "/bin/true")
+	p := ""
+	for _, line := range strings.Split(res.Stderr, "\n") {
+		if rest, ok := strings.CutPrefix(line, "sbx: platform "); ok {
+			p, _, _ = strings.Cut(rest, " ")
+			break
+		}
+	}
+	if p == "" {
+		t.Fatalf("sbx run --debug as %s did not say its platform: %q", u.Name, res.Stderr)
+	}
+	platforms[u.Name] = p
+	return p
+}
+
+var (
+	platformsMu sync.Mutex
+	platforms   = map[string]string{} // user name -> platform auto picks for it
+)
+
 // rwMarker in a differential program asks for a host directory shown read-write (through
 // the gofer, not the sandbox's tmpfs), passed as the program's first argument. The program
 // makes its own fresh directory below it per run.
@@ -66,6 +95,10 @@ const rwMarker = "sbx-diff: host-rw-dir"
 func compareRuns(t *testing.T, prefix, bin, exe, rw string) {
 	for _, u := range sbxtest.Users() {
 		t.Run(prefix+u.Name, func(t *testing.T) {
+			name := strings.TrimSuffix(filepath.Base(exe), filepath.Ext(exe))
+			if why := notOnPlatform[name+"/"+platformOf(t, u)]; why != "" {
+				t.Skipf("skipping %s: %s", name, why)
+			}
 			argv, sbxArgs := []string{exe}, []string{"run", "--ro", bin}
 			if rw != "" {
 				argv = append(argv, rw)
