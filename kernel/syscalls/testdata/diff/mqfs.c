@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <signal.h>
 
 /* The mqueue filesystem (mq_overview(7)): /dev/mqueue lists the queues mq_open made, as
  * files named without the leading slash; reading one gives its status line (ipc/mqueue.c);
@@ -137,6 +138,25 @@ int main(void) {
 	status("a");
 	CHECK(mq_receive(a, buf, sizeof buf, &prio));
 	status("a");
+
+	/* A registered notification shows in the status line; read(2) of a mq_open descriptor
+	 * gives the same line. */
+	struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+	CHECK(mq_notify(b, &ev));
+	char line[200], want[200];
+	mqd_t rd = mq_open(qb, O_RDONLY);
+	CHECK(rd >= 0);
+	ssize_t n = read(rd, line, sizeof line - 1);
+	printf("read mqd: %zd\n", n);
+	line[n < 0 ? 0 : n] = 0;
+	snprintf(want, sizeof want, "QSIZE:%-10u NOTIFY:%-5d SIGNO:%-5d NOTIFY_PID:%-6d\n", 0u, SIGEV_SIGNAL, SIGUSR1, (int)getpid());
+	printf("notify status matches: %d\n", strcmp(line, want) == 0);
+	n = read(rd, line, 10);
+	printf("read mqd again: %zd\n", n);
+	CHECK(read(b, line, 10));
+	CHECK(mq_close(rd));
+	CHECK(mq_notify(b, NULL));
+	status("b");
 
 	/* chmod through the filesystem changes what mq_open allows. */
 	snprintf(path, sizeof path, "%s/%sa", dir, prefix);
