@@ -197,8 +197,19 @@ int main(void) {
 		printf("mmap pool shared writable: %s\n", strerror(errno));
 		return 1;
 	}
+	// Opened again through /proc: the same file, mapped shared as well.
+	char procpath[64];
+	snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", pool);
+	int again = open(procpath, O_RDWR | O_CLOEXEC);
+	char *pa = again < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, again, 0);
+	if (pa == MAP_FAILED) {
+		printf("pool opened again: %s\n", strerror(errno));
+		return 1;
+	}
+	close(again);
+	strcpy(pa + 50, "through-proc");
 	close(pool);
-	printf("pool: %s\n", pl);
+	printf("pool: %s, %s\n", pl, pl + 50);
 	strcpy(pl + 100, "app-in-pool");
 	printf("pread into the pool: %zd\n", pread(pool_ro, pl + 300, 14, 0));
 	write(s, "P", 1);

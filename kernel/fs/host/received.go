@@ -150,6 +150,22 @@ func viewLocked(views *[][]byte, fd int, end int64, prot int) ([]byte, error) {
 	return v, nil
 }
 
+// Reopen implements vfs.Reopener (an open of /proc/PID/fd/N): a duplicate of the host FD
+// that maps as this file does. The host open file description's access mode is the
+// duplicate's too, so asking to write to a file the peer passed read-only is EACCES (the
+// kernel has no host path to open it anew with).
+func (m *MappableFile) Reopen(flags int) (vfs.File, error) {
+	write := flags&unix.O_ACCMODE != unix.O_RDONLY
+	if write && !m.writable {
+		return nil, unix.EACCES
+	}
+	f, err := m.File.Reopen(flags)
+	if err != nil {
+		return nil, err
+	}
+	return &MappableFile{File: f.(*File), mf: m.mf, writable: write, ident: -1}, nil
+}
+
 // Release implements vfs.File: the host FD is closed once no shared mapping uses it.
 func (m *MappableFile) Release() {
 	m.mu.Lock()
