@@ -300,21 +300,10 @@ func (u *UserNS) UnmapUID(id uint32) (uint32, bool) { return u.mapDown(id, false
 func (u *UserNS) UnmapGID(id uint32) (uint32, bool) { return u.mapDown(id, true) }
 
 func (u *UserNS) mapDown(id uint32, gid bool) (uint32, bool) {
-	if u == nil || u.IsRoot() {
+	if u == nil {
 		return id, true
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	m := u.uidMap
-	if gid {
-		m = u.gidMap
-	}
-	for _, e := range m {
-		if id >= e.First && id-e.First < e.Count {
-			return e.Lower + (id - e.First), true
-		}
-	}
-	return 0, false
+	return u.mapDownRange(id, 1, gid)
 }
 
 // mapDownRange translates count IDs from first (u's numbers) into the root namespace's,

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/sbx-dev/sbx/gofer"
@@ -11,6 +12,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
 	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/kernel/syscalls"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -187,6 +189,12 @@ func (b *builder) apply(m Mount) error {
 			return err
 		}
 		b.ns.Mount(at, root, "devtmpfs", "devtmpfs", false)
+		// The sandbox's POSIX message queues, as systemd mounts them on the host.
+		mq, err := b.ensure(path.Join(m.Path, "mqueue"), false)
+		if err != nil {
+			return err
+		}
+		b.ns.Mount(mq, syscalls.MqueueFS(b.k, b.devs.next()), "mqueue", "mqueue", false)
 		return nil
 	case MountSys:
 		_, root := tmpfs.New(b.mf, tmpfs.Options{Dev: b.devs.next(), Mode: 0o555, Magic: 0x62656572})

@@ -123,11 +123,7 @@ func (q *mqueue) releaseLocked() {
 	}
 }
 
-func mqueues(t *kernel.Task) *mqNamespace {
-	return kernel.StateOf(t.Kernel(), func(*kernel.Kernel) *mqNamespace {
-		return &mqNamespace{byName: make(map[string]*mqueue), userBytes: make(map[uint32]int64)}
-	})
-}
+func mqueues(t *kernel.Task) *mqNamespace { return mqueuesOf(t.Kernel()) }
 
 // mqFile is an open queue descriptor. Reading it gives the queue's status line, as on Linux.
 type mqFile struct{ q *mqueue }

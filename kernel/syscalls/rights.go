@@ -203,10 +203,17 @@ func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		return 0, err
 	}
 	defer unix.Close(carrier)
+	n, err := sendWaiting(t, fd, s, flags, func() (int64, error) { return s.SendCarrying(bufs, flags, carrier) })
+	return uint64(n), err
+}
+
+// sendWaiting runs send until it no longer says EAGAIN, waiting for room in between unless
+// the send is non-blocking, and raises SIGPIPE for EPIPE unless MSG_NOSIGNAL.
+func sendWaiting(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, flags int, send func() (int64, error)) (int64, error) {
 	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
 	w := newSockWaiter(s, true)
 	for {
-		n, err := s.SendCarrying(bufs, flags, carrier)
+		n, err := send()
 		if err == unix.EAGAIN && !nonblock {
 			if werr := w.wait(t, fd, waiter.EventOut); werr != nil {
 				return 0, werr
@@ -216,7 +223,7 @@ func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
 			t.Kernel().SendSignal(t, unix.SIGPIPE)
 		}
-		return uint64(n), err
+		return n, err
 	}
 }
 
@@ -371,28 +378,16 @@ func sendHostRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 			unix.Close(hfd)
 		}
 	}()
-	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
-	w := newSockWaiter(s, true)
-	for {
-		n, err := s.SendRights(bufs, flags, fds)
-		if err == unix.EAGAIN && !nonblock {
-			if werr := w.wait(t, fd, waiter.EventOut); werr != nil {
-				return 0, werr
-			}
-			continue
-		}
-		if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
-			t.Kernel().SendSignal(t, unix.SIGPIPE)
-		}
-		if err != nil {
-			return 0, err
-		}
-		if rest := advance(bufs, n); len(rest) > 0 && !nonblock {
-			m, _ := sockIO(t, fd, s, rest, flags, true)
-			return uint64(n) + m, nil
-		}
-		return uint64(n), nil
+	n, err := sendWaiting(t, fd, s, flags, func() (int64, error) { return s.SendRights(bufs, flags, fds) })
+	if err != nil {
+		return 0, err
 	}
+	nonblock := flags&unix.MSG_DONTWAIT != 0 || fd.StatusFlags()&unix.O_NONBLOCK != 0
+	if rest := advance(bufs, n); len(rest) > 0 && !nonblock {
+		m, _ := sockIO(t, fd, s, rest, flags, true)
+		return uint64(n) + m, nil
+	}
+	return uint64(n), nil
 }
 
 // receivedHostFile wraps a host FD a host peer passed: an AF_UNIX stream socket that is

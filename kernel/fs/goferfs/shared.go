@@ -145,7 +145,7 @@ func (sp *sharedPages) fillLocked(lo, hi int64) error {
 		}
 		pos := p * mm.PageSize
 		for _, buf := range bufs {
-			n, err := preadFull(sp.fd, buf, pos)
+			n, err := vfs.PreadFull(sp.fd, buf, pos)
 			if err == io.EOF {
 				break
 			}
@@ -160,24 +160,6 @@ func (sp *sharedPages) fillLocked(lo, hi int64) error {
 		p = q - 1
 	}
 	return nil
-}
-
-func preadFull(fd int, p []byte, off int64) (int, error) {
-	done := 0
-	for done < len(p) {
-		n, err := unix.Pread(fd, p[done:], off+int64(done))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return done, err
-		}
-		if n == 0 {
-			return done, io.EOF
-		}
-		done += n
-	}
-	return done, nil
 }
 
 // writebackLocked writes the valid pages of [lo, hi) that lie inside the file back to it

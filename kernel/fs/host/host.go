@@ -4,8 +4,6 @@
 package host
 
 import (
-	"io"
-
 	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -205,21 +203,7 @@ func nonEmpty(bs [][]byte) [][]byte {
 
 // ReadAt implements mm.Source for private mappings of host files.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	done := 0
-	for done < len(p) {
-		n, err := unix.Pread(f.fd, p[done:], off+int64(done))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return done, err
-		}
-		if n == 0 {
-			return done, io.EOF
-		}
-		done += n
-	}
-	return done, nil
+	return vfs.PreadFull(f.fd, p, off)
 }
 
 // Sync implements vfs.Syncer.

@@ -1,8 +1,7 @@
 package tmpfs
 
 import (
-	"io"
-
+	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,21 +68,7 @@ func (in *Inode) hostSizeLocked() {
 
 // hostRead reads from the host memfd into p at off, short at its end.
 func (in *Inode) hostRead(p []byte, off int64) (int, error) {
-	done := 0
-	for done < len(p) {
-		n, err := unix.Pread(in.host.fd, p[done:], off+int64(done))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return done, err
-		}
-		if n == 0 {
-			return done, io.EOF
-		}
-		done += n
-	}
-	return done, nil
+	return vfs.PreadFull(in.host.fd, p, off)
 }
 
 // hostWrite writes p to the host memfd at off.
