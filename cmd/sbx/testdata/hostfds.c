@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int recv_fds(int s, char *tag, int *fds, int max, int *flags) {
@@ -210,6 +211,22 @@ int main(void) {
 	strcpy(pa + 50, "through-proc");
 	close(pool);
 	printf("pool: %s, %s\n", pl, pl + 50);
+	// A child shares the mapping of the closed file.
+	pid_t child = fork();
+	if (child == 0) {
+		strcpy(pl + 400, "from-child");
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	printf("after the child: %s\n", pl + 400);
+	// Grown (past the end of the file, untouched there): the closed file again.
+	char *pm = mremap(pl, 4096, 8192, MREMAP_MAYMOVE);
+	if (pm == MAP_FAILED) {
+		printf("mremap of the pool: %s\n", strerror(errno));
+		return 1;
+	}
+	pl = pm;
+	printf("grown: %s\n", pl + 50);
 	strcpy(pl + 100, "app-in-pool");
 	printf("pread into the pool: %zd\n", pread(pool_ro, pl + 300, 14, 0));
 	write(s, "P", 1);

@@ -63,8 +63,8 @@ func (m *MappableFile) HostBacked() bool { return true }
 func (m *MappableFile) MapHost(off, length int64) (int, int64, func(), error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.released || m.mf == nil {
-		return -1, 0, nil, unix.ENODEV
+	if m.released && m.mapRefs == 0 || m.mf == nil {
+		return -1, 0, nil, unix.ENODEV // (a fork or mremap of a mapping holds a reference)
 	}
 	if off < 0 || length < 0 || length > maxHostMap || off > maxHostMap-length {
 		return -1, 0, nil, unix.EINVAL
