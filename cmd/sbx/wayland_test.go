@@ -115,6 +115,9 @@ func servePeer(c *net.UnixConn) string {
 	if _, err := c.Write([]byte("B")); err != nil {
 		return err.Error()
 	}
+	if msg := poolPeer(c, send); msg != "" {
+		return msg
+	}
 	m, err := recv('M')
 	if err != nil {
 		return err.Error()
@@ -127,6 +130,52 @@ func servePeer(c *net.UnixConn) string {
 		return "the memfd sent back is another file"
 	}
 	c.Write([]byte("all good"))
+	return ""
+}
+
+// poolPeer sends a memfd pool as a sound server does (read-write, the same file read-only,
+// and a memfd sealed with F_SEAL_FUTURE_WRITE), waits for the app to store into its shared
+// mapping, checks the stores and answers with one of its own, which the app must see.
+func poolPeer(c *net.UnixConn, send func(byte, ...int) error) string {
+	pool, err := unix.MemfdCreate("pool", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(pool)
+	unix.Ftruncate(pool, 4096)
+	unix.Pwrite(pool, []byte("pool-from-peer\x00"), 0)
+	ro, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", pool), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(ro)
+	sealed, err := unix.MemfdCreate("sealed", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(sealed)
+	unix.Ftruncate(sealed, 4096)
+	unix.Pwrite(sealed, []byte("sealed-pool\x00"), 0)
+	if _, err := unix.FcntlInt(uintptr(sealed), unix.F_ADD_SEALS, unix.F_SEAL_FUTURE_WRITE); err != nil {
+		return "F_SEAL_FUTURE_WRITE: " + err.Error()
+	}
+	if err := send('P', pool, ro, sealed); err != nil {
+		return err.Error()
+	}
+	b := make([]byte, 1)
+	if n, err := c.Read(b); n != 1 || b[0] != 'P' {
+		return fmt.Sprintf("want the app's P after its stores, got %q (%v)", b[:n], err)
+	}
+	app, read := make([]byte, 11), make([]byte, 14)
+	unix.Pread(pool, app, 100)
+	unix.Pread(pool, read, 300)
+	if string(app) != "app-in-pool" || string(read) != "pool-from-peer" {
+		return fmt.Sprintf("the pool holds %q at 100 and %q at 300, want app-in-pool and pool-from-peer", app, read)
+	}
+	unix.Pwrite(pool, []byte("peer-in-pool\x00"), 200)
+	if _, err := c.Write([]byte("C")); err != nil {
+		return err.Error()
+	}
 	return ""
 }
 

@@ -45,7 +45,13 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 		}
 		hi := min(end, v.End)
 		if v.host != nil {
-			b, err := v.host.Bytes(v.FileOff+int64(a-v.Start), int64(hi-a))
+			var b []byte
+			var err error
+			if hv, ok := v.host.(HostViewSource); ok {
+				b, err = hv.BytesFor(v.FileOff+int64(a-v.Start), int64(hi-a), write)
+			} else {
+				b, err = v.host.Bytes(v.FileOff+int64(a-v.Start), int64(hi-a))
+			}
 			if err != nil {
 				return out, unix.EFAULT
 			}

@@ -62,6 +62,14 @@ type HostSource interface {
 	Bytes(off, n int64) ([]byte, error)
 }
 
+// HostViewSource is a HostSource whose kernel view may be read-only (a file a host peer
+// passed, open read-only or sealed against writing): BytesFor gives the view for a read or,
+// with write, a store, and fails (EFAULT) where it has none.
+type HostViewSource interface {
+	HostSource
+	BytesFor(off, n int64, write bool) ([]byte, error)
+}
+
 // VMA is one mapping.
 type VMA struct {
 	Start, End uint64

@@ -110,7 +110,11 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if o.Shared && !fd.Writable() {
 			o.MaxProt = platform.ProtRead | platform.ProtExec
 		}
-		if s, ok := fd.Inode().(interface{ WriteSealed() bool }); ok && o.Shared && s.WriteSealed() {
+		s, ok := fd.Inode().(interface{ WriteSealed() bool })
+		if !ok {
+			s, ok = fd.Impl().(interface{ WriteSealed() bool }) // a memfd received from a host peer
+		}
+		if ok && o.Shared && s.WriteSealed() {
 			// F_SEAL_WRITE / F_SEAL_FUTURE_WRITE: no writable shared mapping, now or later.
 			if prot&unix.PROT_WRITE != 0 {
 				return 0, unix.EPERM
@@ -118,7 +122,11 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			o.MaxProt &^= platform.ProtWrite
 		}
 		o.Source, o.Hold = mp.MapSource(), fd
-		if _, isShared := o.Source.(mm.SharedSource); o.Shared && !isShared {
+		_, isShared := o.Source.(mm.SharedSource)
+		if _, isHost := o.Source.(mm.HostSource); isHost {
+			isShared = true // its shared mappings map the host file (a memfd from a host peer)
+		}
+		if o.Shared && !isShared {
 			// A file whose pages cannot be shared (a host file on a read-only mount: nothing
 			// changes it from inside) is mapped as a private copy that is never writable.
 			if prot&unix.PROT_WRITE != 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
+	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -275,7 +276,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	var cred *unix.Ucred
 	for _, c := range carriers {
 		if !internal {
-			files = append(files, receivedHostFile(c)) // a host peer's file, the app's now
+			files = append(files, receivedHostFile(c, t.MM().MemoryFile())) // a host peer's file, the app's now
 			continue
 		}
 		fs, cr := rightsOf(t.Kernel()).takeCarrier(c)
@@ -323,7 +324,8 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 // (pipe.Export), and nothing else: a kernel object with no host form (a tmpfs file, an
 // eventfd, a socket whose peer is inside) fails the whole sendmsg with EOPNOTSUPP and
 // nothing is sent. Files received from host peers become host files (host.Received):
-// pipes and sockets read, write and poll; memfds and regular files map (copies).
+// pipes and sockets read, write and poll; memfds and regular files map (shared mappings
+// map the host file itself, private ones are copies).
 
 // hostRights returns the host FDs that stand for files to a host peer, and those of them
 // that are the caller's to close once sent.
@@ -391,7 +393,7 @@ func sendHostRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 // receivedHostFile wraps a host FD a host peer passed: an AF_UNIX stream socket that is
 // not listening becomes a socket the app can send and receive on (with files, as on a
 // brokered one), anything else a host file.
-func receivedHostFile(fd int) *vfs.FileDescription {
+func receivedHostFile(fd int, mf *mm.MemoryFile) *vfs.FileDescription {
 	dom, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	typ, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	listening, err3 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
@@ -402,5 +404,5 @@ func receivedHostFile(fd int) *vfs.FileDescription {
 		}
 		return vfs.NewAnonFileDescription(sock.Received(fd), "socket:[0]", flags)
 	}
-	return host.Received(fd)
+	return host.Received(fd, mf)
 }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int recv_fds(int s, char *tag, int *fds, int max, int *flags) {
@@ -96,6 +97,8 @@ int main(void) {
 		return 1;
 	}
 	printf("mapped shared: %.*s\n", (int)st.st_size, p);
+	char *ws = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	printf("sealed, shared writable: %s\n", ws == MAP_FAILED ? strerror(errno) : "mapped");
 	char *q = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, memfd, 0);
 	if (q == MAP_FAILED) {
 		printf("mmap private: %s\n", strerror(errno));
@@ -154,6 +157,81 @@ int main(void) {
 	printf("send shm file: %d\n", send_fd(s, 'H', shm));
 	read(s, &ack, 1);
 	printf("peer ack %c, shm mapping now: %s\n", ack, sp + 100);
+
+	// A sound server's pool: the peer's memfd, mapped shared and writable, the app's stores
+	// and the peer's seen by both (the app closes the file first: the mapping keeps it).
+	// The same file open read-only maps shared only without write; a file sealed with
+	// F_SEAL_FUTURE_WRITE maps shared only without write.
+	int pfds[8];
+	n = recv_fds(s, &tag, pfds, 8, &flags);
+	printf("tag %c, %d files, ctrunc %d\n", tag, n, !!(flags & MSG_CTRUNC));
+	if (n != 3)
+		return 1;
+	int pool = pfds[0], pool_ro = pfds[1], sealed = pfds[2];
+	printf("pool access %d, read-only access %d\n", fcntl(pool, F_GETFL) & O_ACCMODE,
+	       fcntl(pool_ro, F_GETFL) & O_ACCMODE);
+	char *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, pool_ro, 0);
+	printf("read-only file, shared writable: %s\n", w == MAP_FAILED ? strerror(errno) : "mapped");
+	char *ro = mmap(NULL, 4096, PROT_READ, MAP_SHARED, pool_ro, 0);
+	if (ro == MAP_FAILED) {
+		printf("mmap read-only file shared: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("read-only file, mprotect writable: %s\n",
+	       mprotect(ro, 4096, PROT_READ | PROT_WRITE) ? strerror(errno) : "done");
+	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sealed, 0);
+	printf("future-write sealed, shared writable: %s\n", w == MAP_FAILED ? strerror(errno) : "mapped");
+	w = mmap(NULL, 4096, PROT_READ, MAP_SHARED, sealed, 0);
+	if (w == MAP_FAILED) {
+		printf("mmap sealed file shared: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("future-write sealed: %s, mprotect writable: %s\n", w,
+	       mprotect(w, 4096, PROT_READ | PROT_WRITE) ? strerror(errno) : "done");
+	int pp[2];
+	pipe2(pp, O_CLOEXEC);
+	printf("write from the sealed mapping: %zd\n", write(pp[1], w, 11));
+	r = read(pp[0], buf, sizeof(buf));
+	printf("the pipe holds: %.*s\n", (int)r, buf);
+	char *pl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, pool, 0);
+	if (pl == MAP_FAILED) {
+		printf("mmap pool shared writable: %s\n", strerror(errno));
+		return 1;
+	}
+	// Opened again through /proc: the same file, mapped shared as well.
+	char procpath[64];
+	snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", pool);
+	int again = open(procpath, O_RDWR | O_CLOEXEC);
+	char *pa = again < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, again, 0);
+	if (pa == MAP_FAILED) {
+		printf("pool opened again: %s\n", strerror(errno));
+		return 1;
+	}
+	close(again);
+	strcpy(pa + 50, "through-proc");
+	close(pool);
+	printf("pool: %s, %s\n", pl, pl + 50);
+	// A child shares the mapping of the closed file.
+	pid_t child = fork();
+	if (child == 0) {
+		strcpy(pl + 400, "from-child");
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	printf("after the child: %s\n", pl + 400);
+	// Grown (past the end of the file, untouched there): the closed file again.
+	char *pm = mremap(pl, 4096, 8192, MREMAP_MAYMOVE);
+	if (pm == MAP_FAILED) {
+		printf("mremap of the pool: %s\n", strerror(errno));
+		return 1;
+	}
+	pl = pm;
+	printf("grown: %s\n", pl + 50);
+	strcpy(pl + 100, "app-in-pool");
+	printf("pread into the pool: %zd\n", pread(pool_ro, pl + 300, 14, 0));
+	write(s, "P", 1);
+	read(s, &ack, 1);
+	printf("peer ack %c, pool now: %s, read-only mapping: %s\n", ack, pl + 200, ro + 200);
 
 	// A file received from the host goes back as itself.
 	printf("send memfd back: %d\n", send_fd(s, 'M', memfd));

@@ -2,6 +2,7 @@ package host
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -18,19 +19,198 @@ var _ vfs.HostBacked = (*File)(nil)
 func (f *File) HostBackingFD() (int, bool) { return f.fd, true }
 
 // MappableFile is a received host file with contents to map (a memfd, a regular or shm
-// file). mmap copies its pages in: MAP_PRIVATE as Linux does, MAP_SHARED only without
-// write (a snapshot, which is what a keymap needs); a writable shared mapping, which
-// would need the platform to map the host FD itself, is refused with ENODEV.
-type MappableFile struct{ *File }
+// file): an mm.HostSource, so a MAP_SHARED mapping maps the host file itself through the
+// platform (AddressSpace.MapHostFile) and the app and the peer see one set of pages (a
+// sound server's memfd pool, a compositor's keymap). Private mappings are copies. The open
+// mode and the seals limit shared mappings as Linux does (mmap.go); the host FD stays open
+// while a shared mapping of it lives, after the app closed the file.
+type MappableFile struct {
+	*File
+	mf *mm.MemoryFile
+	// writable: the host open file description allows writing (the kernel's view of the
+	// file is then writable too).
+	writable bool
+
+	mu sync.Mutex
+	// released: the app's last reference to the file is gone. protected by mu
+	released bool
+	// mapRefs counts the shared mappings of the file. protected by mu
+	mapRefs int
+	// ident is a range of virtual memory-file offsets naming the file's pages in shared
+	// mappings (futexes there are keyed by it), allocated at the first shared mapping;
+	// -1 before. protected by mu
+	ident int64
+	// views are the kernel's writable mappings of the file, roViews its read-only ones, the
+	// last of each the largest (BytesFor); roOnly says the host refused a writable one (a
+	// seal). protected by mu
+	views, roViews [][]byte
+	roOnly         bool
+}
+
+// maxHostMap bounds the file offsets a shared mapping of a received file may reach (the
+// size of its identity range, virtual).
+const maxHostMap = 1 << 40
+
+var _ mm.HostViewSource = (*MappableFile)(nil)
 
 // MapSource implements vfs.Mappable.
-func (m *MappableFile) MapSource() mm.Source { return m.File }
+func (m *MappableFile) MapSource() mm.Source { return m }
+
+// HostBacked implements mm.HostSource: the file's pages are the host file's.
+func (m *MappableFile) HostBacked() bool { return true }
+
+// MapHost implements mm.HostSource.
+func (m *MappableFile) MapHost(off, length int64) (int, int64, func(), error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.released && m.mapRefs == 0 || m.mf == nil {
+		return -1, 0, nil, unix.ENODEV // (a fork or mremap of a mapping holds a reference)
+	}
+	if off < 0 || length < 0 || length > maxHostMap || off > maxHostMap-length {
+		return -1, 0, nil, unix.EINVAL
+	}
+	if m.ident < 0 {
+		ident, err := m.mf.Allocate(maxHostMap)
+		if err != nil {
+			return -1, 0, nil, err
+		}
+		m.ident = ident
+	}
+	m.mapRefs++
+	return m.fd, m.ident + off, func() {
+		m.mu.Lock()
+		m.mapRefs--
+		m.maybeCloseLocked()
+		m.mu.Unlock()
+	}, nil
+}
+
+// Bytes implements mm.HostSource: the kernel's view of [off, off+n) of the file through its
+// own shared mapping of it, writable when it can be (BytesFor).
+func (m *MappableFile) Bytes(off, n int64) ([]byte, error) {
+	b, err := m.BytesFor(off, n, m.writable)
+	if err != nil && m.writable {
+		b, err = m.BytesFor(off, n, false)
+	}
+	return b, err
+}
+
+// BytesFor implements mm.HostViewSource: the kernel's view of [off, off+n) of the file
+// through its own shared mapping of it (EFAULT past the end of the file, where the app would
+// get SIGBUS), writable when write is set. The views are writable while the file is open
+// for writing and the host allows it; a file a peer sealed with F_SEAL_FUTURE_WRITE (or
+// F_SEAL_WRITE) gets read-only ones, and a store through one (possible only into a mapping
+// made writable before the seal) is EFAULT. Views are kept until the file goes: a slice
+// handed out stays valid.
+func (m *MappableFile) BytesFor(off, n int64, write bool) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.released && m.mapRefs == 0 || write && !m.writable {
+		return nil, unix.EFAULT
+	}
+	var st unix.Stat_t
+	if unix.Fstat(m.fd, &st) != nil || off < 0 || n <= 0 || off+n > st.Size || off+n > maxHostMap {
+		return nil, unix.EFAULT
+	}
+	if m.writable && !m.roOnly {
+		v, err := viewLocked(&m.views, m.fd, off+n, unix.PROT_READ|unix.PROT_WRITE)
+		if err == nil {
+			return v[off : off+n : off+n], nil
+		}
+		if err != unix.EPERM && err != unix.EACCES {
+			return nil, unix.EFAULT
+		}
+		m.roOnly = true // sealed by the peer since: never writable again
+	}
+	if write {
+		return nil, unix.EFAULT
+	}
+	v, err := viewLocked(&m.roViews, m.fd, off+n, unix.PROT_READ)
+	if err != nil {
+		return nil, unix.EFAULT
+	}
+	return v[off : off+n : off+n], nil
+}
+
+// viewLocked returns the last of views, after mapping fd anew with prot if it is shorter
+// than end. Preconditions: the file's mu held.
+func viewLocked(views *[][]byte, fd int, end int64, prot int) ([]byte, error) {
+	if k := len(*views) - 1; k >= 0 && int64(len((*views)[k])) >= end {
+		return (*views)[k], nil
+	}
+	size := int64(1 << 20)
+	for size < end {
+		size *= 2
+	}
+	v, err := unix.Mmap(fd, 0, int(min(size, maxHostMap)), prot, unix.MAP_SHARED|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, err
+	}
+	*views = append(*views, v)
+	return v, nil
+}
+
+// Reopen implements vfs.Reopener (an open of /proc/PID/fd/N): a duplicate of the host FD
+// that maps as this file does. The host open file description's access mode is the
+// duplicate's too, so asking to write to a file the peer passed read-only is EACCES (the
+// kernel has no host path to open it anew with).
+func (m *MappableFile) Reopen(flags int) (vfs.File, error) {
+	write := flags&unix.O_ACCMODE != unix.O_RDONLY
+	if write && !m.writable {
+		return nil, unix.EACCES
+	}
+	f, err := m.File.Reopen(flags)
+	if err != nil {
+		return nil, err
+	}
+	return &MappableFile{File: f.(*File), mf: m.mf, writable: write, ident: -1}, nil
+}
+
+// Release implements vfs.File: the host FD is closed once no shared mapping uses it.
+func (m *MappableFile) Release() {
+	m.mu.Lock()
+	m.released = true
+	m.maybeCloseLocked()
+	m.mu.Unlock()
+}
+
+// maybeCloseLocked closes the host FD, the kernel's views and the identity range once
+// neither the app's file nor a shared mapping uses them. Preconditions: m.mu held.
+func (m *MappableFile) maybeCloseLocked() {
+	if !m.released || m.mapRefs > 0 {
+		return
+	}
+	m.retireViewsLocked()
+	if m.ident >= 0 {
+		m.mf.Free(m.ident, maxHostMap)
+		m.ident = -1
+	}
+	if m.fd >= 0 {
+		m.File.Release()
+		m.fd = -1
+	}
+}
+
+// retireViewsLocked drops the kernel's views of the file (retireView). Preconditions: m.mu
+// held.
+func (m *MappableFile) retireViewsLocked() {
+	for _, v := range m.views {
+		retireView(v)
+	}
+	m.views = nil
+	if m.released {
+		for _, v := range m.roViews {
+			retireView(v)
+		}
+		m.roViews = nil
+	}
+}
 
 // Received wraps a host FD a host peer passed to the app (the FD is the new file's) as a
 // description: its access mode is the host open file description's; /proc/PID/fd shows
 // pipes and sockets as Linux does and anything else as host:[inode] (its host name is
 // the peer's business).
-func Received(fd int) *vfs.FileDescription {
+func Received(fd int, mf *mm.MemoryFile) *vfs.FileDescription {
 	var st unix.Stat_t
 	unix.Fstat(fd, &st)
 	flags := unix.O_RDWR
@@ -41,7 +221,8 @@ func Received(fd int) *vfs.FileDescription {
 	ino := strconv.FormatUint(st.Ino, 10)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		return vfs.NewAnonFileDescription(&MappableFile{f}, "host:["+ino+"]", flags)
+		mp := &MappableFile{File: f, mf: mf, writable: flags&unix.O_ACCMODE != unix.O_RDONLY, ident: -1}
+		return vfs.NewAnonFileDescription(mp, "host:["+ino+"]", flags)
 	case unix.S_IFIFO:
 		return vfs.NewAnonFileDescription(f, "pipe:["+ino+"]", flags)
 	case unix.S_IFSOCK:
@@ -57,8 +238,22 @@ func (m *MappableFile) Seals() (uint32, error) {
 	return uint32(v), err
 }
 
-// AddSeals adds seals to the host file, which its other holders then see too.
+// WriteSealed reports whether the host file is sealed against writing (F_SEAL_WRITE or
+// F_SEAL_FUTURE_WRITE): no new writable shared mapping (mmap.go).
+func (m *MappableFile) WriteSealed() bool {
+	v, err := unix.FcntlInt(uintptr(m.fd), unix.F_GET_SEALS, 0)
+	return err == nil && v&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0
+}
+
+// AddSeals adds seals to the host file, which its other holders then see too. The
+// kernel's own writable views go first for F_SEAL_WRITE, which the host refuses while
+// any writable shared mapping exists (the app's were checked by fcntl).
 func (m *MappableFile) AddSeals(seals uint32) error {
+	if seals&unix.F_SEAL_WRITE != 0 {
+		m.mu.Lock()
+		m.retireViewsLocked()
+		m.mu.Unlock()
+	}
 	_, err := unix.FcntlInt(uintptr(m.fd), unix.F_ADD_SEALS, int(seals))
 	return err
 }
