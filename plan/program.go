@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/sandbox"
-	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/launcher/control"
 	"github.com/sbx-dev/sbx/launcher/dbusproxy"
@@ -201,19 +200,11 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		}
 	}
 	if prof.Display.Wayland {
-		switch {
-		case x11 && !vfs.MemfdsHostBacked:
-			if o.getenv("WAYLAND_DISPLAY") != "" {
-				p.Warnings = append(p.Warnings, "Wayland display withheld: the sandbox's memfds cannot reach the compositor yet (wl_shm buffers); apps use X11")
+		if err := planWayland(p, &o); err != nil {
+			if !x11 {
+				p.Warnings = append(p.Warnings, "Wayland display withheld: "+err.Error())
 			}
 			p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
-		default:
-			if err := planWayland(p, &o); err != nil {
-				if !x11 {
-					p.Warnings = append(p.Warnings, "Wayland display withheld: "+err.Error())
-				}
-				p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
-			}
 		}
 	}
 	pulse := false

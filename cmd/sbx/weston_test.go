@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
-	"github.com/sbx-dev/sbx/kernel/vfs"
 )
 
 // weston is a headless weston (pixman renderer, so that its screenshooter reads real
@@ -182,9 +181,6 @@ func TestWaylandWeston(t *testing.T) {
 				t.Fatalf("weston-info under sbx: exit %d, interfaces %v, want %v\n%s", r.Code, got, want, r.Stderr)
 			}
 			t.Run("simple-shm", func(t *testing.T) {
-				if !vfs.MemfdsHostBacked {
-					t.Skip("the sandbox's memfds are not host-backed yet (vfs.MemfdsHostBacked), so a wl_shm pool cannot reach weston")
-				}
 				shm(t, u, sbx("weston-simple-shm"))
 			})
 		})

@@ -94,14 +94,6 @@ func HostPollState(f File) (fd int, gen uint64, ok bool) {
 	return fd, 0, ok
 }
 
-// MemfdsHostBacked says whether memfds and /dev/shm files are born host-backed
-// (HostBacked, kernel/mm/README.md "Memory shared with host processes"), so that wl_shm
-// buffers and sound-server pools the app creates can be passed to host peers. They are
-// (kernel/fs/tmpfs/host.go); while they were not, the launcher preferred X11 to a Wayland
-// display when the profile granted both (a toolkit would pick Wayland and fail at its
-// first buffer).
-const MemfdsHostBacked = true
-
 // HostPollFD returns the host FD to poll for f, if f is host-backed right now (a socket
 // becomes host-backed when it connects; a listening socket is a kernel object).
 func HostPollFD(f File) (int, bool) {
