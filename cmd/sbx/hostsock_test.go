@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,19 +15,7 @@ import (
 // and under sbx, as each test user; the outputs must match.
 func TestHostSocketPassed(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/hostsock.c")
-	rt, err := os.MkdirTemp("", "sbx-hostsock-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(rt)
-	os.Chmod(rt, 0o1777)
-	sock := filepath.Join(rt, "wayland-sbxtest")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	os.Chmod(sock, 0o777)
+	sock, ln := hostPeerSocket(t, "sbx-hostsock-")
 	go func() {
 		for {
 			c, err := ln.AcceptUnix()
@@ -60,7 +47,7 @@ func TestHostSocketPassed(t *testing.T) {
 	}
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + rt, sbxtest.Binary(t)},
+			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + filepath.Dir(sock), sbxtest.Binary(t)},
 				sbxtest.WithPlatform([]string{"run", "--profile", prof, "--ro", dir, "--", exe})...)
 			r := sbxtest.Run(t, u, "", "", argv...)
 			if r.Code != 0 || r.Stdout != native.Stdout {
@@ -77,19 +64,7 @@ func TestHostSocketPassed(t *testing.T) {
 // native run to compare with.)
 func TestHostRefusesKernelObjects(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/hostrefuse.c")
-	rt, err := os.MkdirTemp("", "sbx-hostrefuse-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(rt)
-	os.Chmod(rt, 0o1777)
-	sock := filepath.Join(rt, "wayland-sbxtest")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	os.Chmod(sock, 0o777)
+	sock, ln := hostPeerSocket(t, "sbx-hostrefuse-")
 	go func() {
 		for {
 			c, err := ln.AcceptUnix()
@@ -114,7 +89,7 @@ func TestHostRefusesKernelObjects(t *testing.T) {
 	want := "eventfd: EOPNOTSUPP\npipe and eventfd: EOPNOTSUPP\nplain: 1\npeer says: only D\n"
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + rt, sbxtest.Binary(t)},
+			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + filepath.Dir(sock), sbxtest.Binary(t)},
 				sbxtest.WithPlatform([]string{"run", "--profile", prof, "--ro", dir, "--", exe})...)
 			r := sbxtest.Run(t, u, "", "", argv...)
 			if r.Code != 0 || r.Stdout != want {

@@ -185,19 +185,7 @@ func poolPeer(c *net.UnixConn, send func(byte, ...int) error) string {
 // satisfied both times.
 func TestHostFDPassing(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/hostfds.c")
-	rt, err := os.MkdirTemp("", "sbx-wl-") // every test user reaches it
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(rt)
-	os.Chmod(rt, 0o1777)
-	sock := filepath.Join(rt, "wayland-sbxtest")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	os.Chmod(sock, 0o777)
+	sock, ln := hostPeerSocket(t, "sbx-wl-")
 	done := make(chan string, 1)
 	go hostPeer(ln, done)
 	prof := filepath.Join(dir, "wl.toml")
@@ -211,7 +199,7 @@ func TestHostFDPassing(t *testing.T) {
 	}
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + rt, sbxtest.Binary(t)},
+			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + filepath.Dir(sock), sbxtest.Binary(t)},
 				sbxtest.WithPlatform([]string{"run", "--profile", prof, "--ro", dir, "--", exe})...)
 			r := sbxtest.Run(t, u, "", "", argv...)
 			peer := ""
@@ -226,4 +214,25 @@ func TestHostFDPassing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostPeerSocket listens on a socket named like a Wayland display, in a fresh directory every
+// test user reaches, for a Go host peer the app reaches through the socket broker. Both go
+// when the test ends.
+func hostPeerSocket(t *testing.T, prefix string) (string, *net.UnixListener) {
+	t.Helper()
+	rt, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(rt) })
+	os.Chmod(rt, 0o1777)
+	sock := filepath.Join(rt, "wayland-sbxtest")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	os.Chmod(sock, 0o777)
+	return sock, ln
 }
