@@ -19,15 +19,7 @@ import (
 // ratio; and the latency of a change made on the host to a file watched inside the sandbox
 // (a --rw directory; natively the same watcher on the same file).
 func BenchmarkDesktop(b *testing.B) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		b.Skip("gcc is not installed")
-	}
-	dir := b.TempDir()
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "desk")
-	if out, err := exec.Command("gcc", "-O2", "-o", exe, "testdata/bench/desk.c").CombinedOutput(); err != nil {
-		b.Fatalf("%v\n%s", err, out)
-	}
+	dir, exe := sbxtest.BuildC(b, "testdata/bench/desk.c", "-O2")
 	iters := "5000"
 	if b.N == 1 {
 		iters = "100"

@@ -1,9 +1,6 @@
 package syscalls_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,15 +13,7 @@ import (
 // difference (what the filter adds per syscall), natively (the host's JIT-compiled BPF) and
 // in sbx's kernel (its interpreter).
 func BenchmarkSeccompFilter(b *testing.B) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		b.Skip("gcc is not installed")
-	}
-	dir := b.TempDir()
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "seccomp")
-	if out, err := exec.Command("gcc", "-O2", "-o", exe, "testdata/bench/seccomp.c").CombinedOutput(); err != nil {
-		b.Fatalf("%v\n%s", err, out)
-	}
+	dir, exe := sbxtest.BuildC(b, "testdata/bench/seccomp.c", "-O2")
 	iters := "20000"
 	if b.N == 1 {
 		iters = "200"

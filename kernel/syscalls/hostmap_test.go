@@ -2,7 +2,6 @@ package syscalls_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,19 +13,7 @@ import (
 // (a C program, sqlite in WAL mode from Python and from the sqlite3 shell) natively and
 // under sbx with the directory shown read-write, and requires the same output.
 func TestSharedHostMapping(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed (make test installs it)")
-	}
-	bin, err := os.MkdirTemp("", "sbx-rwbin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(bin)
-	os.Chmod(bin, 0o755)
-	exe := filepath.Join(bin, "sharedmap")
-	if out, err := exec.Command("gcc", "-O1", "-w", "-o", exe, "testdata/rw/sharedmap.c").CombinedOutput(); err != nil {
-		t.Fatalf("compiling: %v\n%s", err, out)
-	}
+	bin, exe := sbxtest.BuildC(t, "testdata/rw/sharedmap.c", "-O1", "-w")
 	abs := func(p string) string {
 		a, err := filepath.Abs(p)
 		if err != nil {
