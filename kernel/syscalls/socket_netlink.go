@@ -170,8 +170,11 @@ func netlinkCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err
 				}
 			}
 		}
+		if err == nil && total(bufs) > s.MaxSend() {
+			err = unix.EMSGSIZE
+		}
 		if err == nil {
-			var b []byte
+			b := make([]byte, 0, total(bufs))
 			for _, x := range bufs {
 				b = append(b, x...)
 			}

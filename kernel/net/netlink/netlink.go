@@ -260,6 +260,21 @@ func (s *Socket) Getsockopt(level, name int) (uint32, error) {
 	return 0, unix.ENOPROTOOPT
 }
 
+// MaxSend is the longest message a send may carry: the send buffer less 32 bytes, as
+// netlink_sendmsg allows (EMSGSIZE beyond). The buffer is the default one (212992 bytes), or
+// twice a larger SO_SNDBUF; a smaller SO_SNDBUF does not shrink it.
+func (s *Socket) MaxSend() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	buf := 212992
+	for _, o := range [][2]int{{unix.SOL_SOCKET, unix.SO_SNDBUF}, {unix.SOL_SOCKET, unix.SO_SNDBUFFORCE}} {
+		if v, ok := s.opts[o]; ok {
+			buf = max(buf, 2*int(min(v, 1<<30)))
+		}
+	}
+	return buf - 32
+}
+
 // Setsockopt keeps an option: none changes what this socket reports.
 func (s *Socket) Setsockopt(level, name int, v uint32) error {
 	switch level {

@@ -369,6 +369,13 @@ static void errors(int nl) {
 	printf("message type 99: %s\n", (replyErr(request(nl, 99, NLM_F_DUMP, &r, sizeof r))));
 	struct unix_diag_req u = {.sdiag_family = AF_UNIX, .udiag_states = ~0U};
 	printf("short unix request: %s\n", (replyErr(request(nl, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &u, 8))));
+	/* A message longer than the send buffer (212992 bytes by default) is EMSGSIZE. */
+	static char huge[300000];
+	struct nlmsghdr *bh = (struct nlmsghdr *)huge;
+	bh->nlmsg_len = sizeof huge;
+	bh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	bh->nlmsg_flags = NLM_F_REQUEST;
+	CHECK(send(nl, huge, sizeof huge, 0));
 	int v = -1;
 	socklen_t vl = sizeof v;
 	getsockopt(nl, SOL_SOCKET, SO_PROTOCOL, &v, &vl);
