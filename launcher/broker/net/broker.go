@@ -113,22 +113,36 @@ func (b *Broker) Serve(fd int) {
 // pinner keeps the serving thread on the CPU the kernel's requesting thread waits on: the
 // request's wake-up and the reply's then stay on one CPU (measured on a 2-CPU VM: a
 // SOCK_SEQPACKET round trip with an FD takes about 4 µs on one CPU and 10-35 µs across two).
-// A CPU outside the thread's original affinity is ignored, so a kernel cannot move the
+// Moving costs a migration, so the thread moves only once pinStreak requests in a row
+// named the same other CPU (tasks on different CPUs taking turns leave it where it is). A
+// CPU outside the thread's original affinity is ignored, so a kernel cannot move the
 // broker anywhere the launcher may not run.
 type pinner struct {
 	allowed unix.CPUSet
 	ok      bool
-	cur     int
+	// cur is the CPU the thread is pinned to (-1: none); want and streak count the
+	// requests in a row that named want.
+	cur, want, streak int
 }
 
+// pinStreak is how many requests in a row must name a CPU before the thread moves there.
+const pinStreak = 3
+
 func newPinner() *pinner {
-	p := &pinner{cur: -1}
+	p := &pinner{cur: -1, want: -1}
 	p.ok = unix.SchedGetaffinity(0, &p.allowed) == nil && p.allowed.Count() > 1
 	return p
 }
 
 func (p *pinner) to(cpu int) {
 	if !p.ok || cpu < 0 || cpu == p.cur || cpu >= len(p.allowed)*64 || !p.allowed.IsSet(cpu) {
+		p.streak = 0
+		return
+	}
+	if cpu != p.want {
+		p.want, p.streak = cpu, 0
+	}
+	if p.streak++; p.streak < pinStreak {
 		return
 	}
 	var set unix.CPUSet
@@ -136,6 +150,7 @@ func (p *pinner) to(cpu int) {
 	if unix.SchedSetaffinity(0, &set) == nil {
 		p.cur = cpu
 	}
+	p.streak = 0
 }
 
 // restore gives the thread back its original affinity before Go may reuse it.
