@@ -205,8 +205,12 @@ func (b *Broker) Handle(req netproto.Request, fd, proof int) (netproto.Reply, []
 		if fd < 0 {
 			return netproto.Reply{Errno: uint32(unix.EBADF)}, nil
 		}
-		if r := b.relayOf(fd); r != nil {
-			return r.handle(b, req), nil
+		// A TCP request needs no relay lookup (an fstat): stream refuses anything but an
+		// Internet stream socket, which a relay's end never is.
+		if req.Proto != netproto.ProtoTCP {
+			if r := b.relayOf(fd); r != nil {
+				return r.handle(b, req), nil
+			}
 		}
 		return b.stream(req, fd, proof), nil
 	}
@@ -401,12 +405,10 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 }
 
 // connected reports whether a non-blocking connect in progress on fd has already succeeded
-// (without waiting: poll with a zero timeout).
+// (without waiting: poll with a zero timeout). A TCP socket polls writable only once out
+// of SYN_SENT (tcp_poll), and a failed connect also polls POLLERR.
 func connected(fd int) bool {
-	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	if n, err := unix.Poll(p, 0); err != nil || n == 0 || p[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
-		return false
-	}
-	_, err := unix.Getpeername(fd)
-	return err == nil
+	p := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(p[:], 0)
+	return err == nil && n == 1 && p[0].Revents&unix.POLLOUT != 0 && p[0].Revents&(unix.POLLERR|unix.POLLHUP) == 0
 }
