@@ -667,6 +667,7 @@ func (t *Task) exit() {
 	if m != nil {
 		m.DecUsers()
 	}
+	k.putMountNS(tg.ns.Load()[NSMnt])
 	t.finishVfork()
 	k.mu.Lock()
 	hooks := k.exitHooks

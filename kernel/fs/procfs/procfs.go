@@ -216,8 +216,8 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		}),
 		file("comm", 0o644, str(func() string { return tg.Comm() + "\n" })),
 		file("limits", 0o444, str(func() string { return limits(tg) })),
-		file("mounts", 0o444, str(func() string { return p.mounts(false) })),
-		file("mountinfo", 0o444, str(func() string { return p.mounts(true) })),
+		file("mounts", 0o444, str(func() string { return p.mounts(tg, false) })),
+		file("mountinfo", 0o444, str(func() string { return p.mounts(tg, true) })),
 		file("oom_score_adj", 0o644, str(func() string { return "0\n" })),
 		file("oom_adj", 0o644, str(func() string { return "0\n" })),
 		file("oom_score", 0o444, str(func() string { return fmt.Sprintf("%d\n", oomScore(tg)) })),
@@ -533,30 +533,63 @@ func limits(tg *kernel.ThreadGroup) string {
 	return b.String()
 }
 
-func (p *proc) mounts(info bool) string {
+// mounts is /proc/PID/mounts or mountinfo: the mounts of the process's mount namespace
+// it can reach from its root, mount points shown from there (proc_pid_mountinfo(5)).
+func (p *proc) mounts(tg *kernel.ThreadGroup, info bool) string {
 	var b bytes.Buffer
-	for _, m := range p.k.NS.Mounts() {
-		point := "/"
-		parentID := m.ID
-		if m.Parent() != nil {
-			point = mountPoint(m)
-			parentID = m.Parent().ID
+	root, _ := tg.FSContext()
+	for _, m := range tg.MountNS().Info(root) {
+		opts := vfs.FlagString(m.Flags)
+		super := "rw"
+		if m.SuperReadOnly {
+			super = "ro"
 		}
-		opts := "rw"
-		if m.ReadOnly {
-			opts = "ro"
+		if m.Options != "" {
+			super += "," + m.Options
 		}
-		if info {
-			fmt.Fprintf(&b, "%d %d 0:%d / %s %s,nosuid,nodev - %s %s %s\n", m.ID, parentID, m.Dev(), point, opts, m.FSType, m.Source, opts)
-		} else {
-			fmt.Fprintf(&b, "%s %s %s %s,nosuid,nodev 0 0\n", m.Source, point, m.FSType, opts)
+		if !info {
+			fmt.Fprintf(&b, "%s %s %s %s 0 0\n", escapeMount(m.Source), escapeMount(m.Point), m.FSType, mergeOpts(opts, m.Options))
+			continue
 		}
+		var opt string
+		if m.Shared != 0 {
+			opt += fmt.Sprintf(" shared:%d", m.Shared)
+		}
+		if m.Master != 0 {
+			opt += fmt.Sprintf(" master:%d", m.Master)
+		}
+		if m.Unbindable {
+			opt += " unbindable"
+		}
+		fmt.Fprintf(&b, "%d %d %d:%d %s %s %s%s - %s %s %s\n", m.ID, m.ParentID, unix.Major(m.Dev), unix.Minor(m.Dev),
+			escapeMount(m.Root), escapeMount(m.Point), opts, opt, m.FSType, escapeMount(m.Source), super)
 	}
 	return b.String()
 }
 
-func mountPoint(m *vfs.Mount) string {
-	return vfs.MountPointPath(m)
+// mergeOpts is /proc/mounts' one option field: the mount's flags, then the filesystem's.
+func mergeOpts(flags, fsOpts string) string {
+	if fsOpts == "" {
+		return flags
+	}
+	return flags + "," + fsOpts
+}
+
+// escapeMount escapes space, tab, newline and backslash as octal, as Linux's mangle does.
+func escapeMount(s string) string {
+	if !strings.ContainsAny(s, " \t\n\\") {
+		return s
+	}
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		switch c {
+		case ' ', '\t', '\n', '\\':
+			fmt.Fprintf(&b, "\\%03o", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // anonNode is what /proc/PID/fd/N leads to for a file without a path.
