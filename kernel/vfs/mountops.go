@@ -532,26 +532,41 @@ func (ns *Namespace) Umount(at VirtualDentry, flags int, inUse map[*Mount]bool, 
 }
 
 // umountTreeLocked takes m and everything below it out of their namespace; with
-// propagate, the mounts propagation put where m is go too when nothing is below them.
+// propagate, so do the copies propagation put where each of them is, when nothing else is
+// below those (Linux's propagate_umount).
 func (t *mountTable) umountTreeLocked(m *Mount, propagate bool) {
-	var more []*Mount
-	if pl := m.place.Load(); propagate && pl != nil && pl.parent.peers != nil {
+	tree := treeOf(m)
+	gone := make(map[*Mount]bool, len(tree))
+	for _, x := range tree {
+		gone[x] = true
+	}
+	for i := 0; propagate && i < len(tree); i++ {
+		x := tree[i]
+		pl := x.place.Load()
+		if pl == nil || pl.parent.peers == nil {
+			continue
+		}
 		targets, _ := propagationTargets(pl.parent.peers, pl.parent)
+	next:
 		for _, tgt := range targets {
-			if c := t.mounts[mountKey{tgt, pl.point}]; c != nil && c != m && len(c.children) == 0 && c.root == m.root {
-				more = append(more, c)
+			c := t.mounts[mountKey{tgt, pl.point}]
+			if c == nil || gone[c] || c.root != x.root {
+				continue
 			}
+			for _, cc := range c.children {
+				if !gone[cc] {
+					continue next
+				}
+			}
+			gone[c] = true
+			tree = append(tree, c)
 		}
 	}
-	tree := treeOf(m)
 	for i := len(tree) - 1; i >= 0; i-- {
 		x := tree[i]
 		t.leaveGroupLocked(x)
 		t.leaveMasterLocked(x)
 		t.detachLocked(x)
-	}
-	for _, c := range more {
-		t.umountTreeLocked(c, false)
 	}
 }
 
