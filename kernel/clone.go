@@ -117,7 +117,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		if f&unix.CLONE_NEWNS != 0 {
 			enterCopiedMountNS(tg.fs, nsSet[NSMnt].mnt)
 		}
-		k.getMountNS(nsSet[NSMnt])
+		k.getNS(nsSet, nil)
 		if f&unix.CLONE_NEWUSER != 0 {
 			tg.creds.Caps = nsFullCaps()
 		}

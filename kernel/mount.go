@@ -20,22 +20,52 @@ func (tg *ThreadGroup) MountNSOwner() *UserNS { return tg.ns.Load()[NSMnt].Owner
 // CAP_SYS_ADMIN in the user namespace owning it (Linux's may_mount).
 func (t *Task) MountCapable() bool { return t.NSCapable(t.tg.MountNSOwner(), unix.CAP_SYS_ADMIN) }
 
-// getMountNS counts a process entering n (a mount namespace).
-func (k *Kernel) getMountNS(n *Namespace) {
-	if n != nil && !k.IsRootNS(n) {
-		n.users.Add(1)
+// countedNS are the kinds of namespace whose objects go away with their last process:
+// mounts (a mount namespace's table) and System V IPC objects and message queues.
+var countedNS = [...]NSKind{NSMnt, NSIPC}
+
+// getNS counts a process entering the namespaces of s that differ from old (nil: all).
+func (k *Kernel) getNS(s, old *NSSet) {
+	for _, kind := range countedNS {
+		if n := s[kind]; n != nil && !k.IsRootNS(n) && (old == nil || old[kind] != n) {
+			n.users.Add(1)
+		}
 	}
 }
 
-// putMountNS counts a process leaving n; the last one takes its mounts down.
-func (k *Kernel) putMountNS(n *Namespace) {
-	if n == nil || k.IsRootNS(n) {
-		return
-	}
-	if n.users.Add(-1) == 0 {
-		n.mnt.Release()
+// putNS counts a process leaving the namespaces of s that differ from cur (nil: all);
+// the last one out takes a namespace's objects down.
+func (k *Kernel) putNS(s, cur *NSSet) {
+	for _, kind := range countedNS {
+		n := s[kind]
+		if n == nil || k.IsRootNS(n) || cur != nil && cur[kind] == n {
+			continue
+		}
+		if n.users.Add(-1) != 0 {
+			continue
+		}
+		if kind == NSMnt {
+			n.mnt.Release()
+		}
+		k.mu.Lock()
+		hooks := k.nsReleaseHooks
+		k.mu.Unlock()
+		for _, h := range hooks {
+			h(n)
+		}
 	}
 }
+
+// OnNamespaceRelease registers f to run when the last process leaves a mount or IPC
+// namespace (not the sandbox's initial ones): f drops what it keeps for it.
+func (k *Kernel) OnNamespaceRelease(f func(*Namespace)) {
+	k.mu.Lock()
+	k.nsReleaseHooks = append(k.nsReleaseHooks, f)
+	k.mu.Unlock()
+}
+
+// IPCNS returns the IPC namespace the process is in.
+func (tg *ThreadGroup) IPCNS() *Namespace { return tg.ns.Load()[NSIPC] }
 
 // copyMountNS makes the mount namespace of a new NSSet: a copy of cur's, locked when its
 // owner is another user namespace.
@@ -156,3 +186,6 @@ func (tg *ThreadGroup) NetNSOwner() *UserNS { return tg.ns.Load()[NSNet].Owner }
 
 // RootUserNS returns the sandbox's initial user namespace.
 func (k *Kernel) RootUserNS() *UserNS { return k.rootNS[NSUser].user }
+
+// RootNS returns the sandbox's initial namespace of a kind.
+func (k *Kernel) RootNS(kind NSKind) *Namespace { return k.rootNS[kind] }

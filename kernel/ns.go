@@ -575,12 +575,10 @@ func (t *Task) Unshare(flags uint64) error {
 		// to the copies of the mounts they were on.
 		tg.UnshareFS()
 		enterCopiedMountNS(tg.fsCtx(), s[NSMnt].mnt)
-		t.k.getMountNS(s[NSMnt])
 	}
+	t.k.getNS(s, cur)
 	tg.ns.Store(s)
-	if flags&unix.CLONE_NEWNS != 0 {
-		t.k.putMountNS(cur[NSMnt])
-	}
+	t.k.putNS(cur, s)
 	return nil
 }
 
@@ -636,17 +634,15 @@ func (t *Task) Setns(n *Namespace, nstype uint64) error {
 		if err := t.setnsMount(n); err != nil {
 			return err
 		}
-		t.k.getMountNS(n)
 	}
 	s := *cur
 	s[n.Kind] = n
 	if n.Kind == NSUser {
 		t.enterUserNS()
 	}
+	t.k.getNS(&s, cur)
 	tg.ns.Store(&s)
-	if n.Kind == NSMnt {
-		t.k.putMountNS(cur[NSMnt])
-	}
+	t.k.putNS(cur, &s)
 	return nil
 }
 

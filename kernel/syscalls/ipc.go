@@ -1,6 +1,8 @@
 package syscalls
 
 import (
+	"sync"
+
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -106,24 +108,88 @@ func statReply(t *kernel.Task, addr uint64, b []byte, byIndex bool, id int32) (u
 	return 0, nil
 }
 
-// ipcNamespace is a kernel's System V IPC objects (ipc_namespaces(7)): every process of the
-// sandbox shares one, and two kernels never share one.
+// ipcNamespace is the System V IPC objects of one IPC namespace (ipc_namespaces(7)): a
+// new namespace starts empty, its objects go away with its last process, and two kernels
+// never share one.
 type ipcNamespace struct {
 	msg msgTable
 	sem semTable
 	shm shmTable
+	// mq is the namespace's POSIX message queues (what its mqueue filesystem shows).
+	mq *mqNamespace
 }
 
-func ipcOf(k *kernel.Kernel) *ipcNamespace {
-	return kernel.StateOf(k, func(k *kernel.Kernel) *ipcNamespace {
-		ns := &ipcNamespace{
-			msg: msgTable{byID: make(map[int32]*msgQueue), byKey: make(map[int32]*msgQueue)},
-			sem: semTable{byID: make(map[int32]*semSet), byKey: make(map[int32]*semSet),
-				undo: make(map[*kernel.ThreadGroup]map[int32]map[uint16]int32)},
-			shm: shmTable{byID: make(map[int32]*shmSegment), byKey: make(map[int32]*shmSegment)},
-		}
-		// A process's SEM_UNDO adjustments are applied when it exits.
-		k.OnProcessExit(func(tg *kernel.ThreadGroup) { semExit(&ns.sem, tg) })
-		return ns
+// ipcRegistry holds a kernel's IPC namespaces' objects.
+type ipcRegistry struct {
+	mu sync.Mutex
+	// byNS maps each IPC namespace that has objects to them. protected by mu
+	byNS map[*kernel.Namespace]*ipcNamespace
+}
+
+func ipcRegistryOf(k *kernel.Kernel) *ipcRegistry {
+	return kernel.StateOf(k, func(k *kernel.Kernel) *ipcRegistry {
+		r := &ipcRegistry{byNS: make(map[*kernel.Namespace]*ipcNamespace)}
+		// A process's SEM_UNDO adjustments are applied when it exits, in whichever
+		// namespace it made them.
+		k.OnProcessExit(func(tg *kernel.ThreadGroup) {
+			for _, ns := range r.all() {
+				semExit(&ns.sem, tg)
+			}
+		})
+		k.OnNamespaceRelease(func(n *kernel.Namespace) {
+			r.mu.Lock()
+			ns := r.byNS[n]
+			delete(r.byNS, n)
+			r.mu.Unlock()
+			if ns != nil {
+				ns.destroy()
+			}
+		})
+		return r
 	})
+}
+
+func (r *ipcRegistry) all() []*ipcNamespace {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*ipcNamespace, 0, len(r.byNS))
+	for _, ns := range r.byNS {
+		out = append(out, ns)
+	}
+	return out
+}
+
+// ipcOf returns the objects of the caller's IPC namespace.
+func ipcOf(t *kernel.Task) *ipcNamespace { return ipcOfNS(t.Kernel(), t.Group().IPCNS()) }
+
+// ipcOfNS returns the objects of IPC namespace n (created empty on first use).
+func ipcOfNS(k *kernel.Kernel, n *kernel.Namespace) *ipcNamespace {
+	r := ipcRegistryOf(k)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ns := r.byNS[n]; ns != nil {
+		return ns
+	}
+	ns := &ipcNamespace{
+		msg: msgTable{byID: make(map[int32]*msgQueue), byKey: make(map[int32]*msgQueue)},
+		sem: semTable{byID: make(map[int32]*semSet), byKey: make(map[int32]*semSet),
+			undo: make(map[*kernel.ThreadGroup]map[int32]map[uint16]int32)},
+		shm: shmTable{byID: make(map[int32]*shmSegment), byKey: make(map[int32]*shmSegment)},
+		mq:  &mqNamespace{byName: make(map[string]*mqueue), userBytes: make(map[uint32]int64)},
+	}
+	r.byNS[n] = ns
+	return ns
+}
+
+// destroy removes every object of a namespace no process is in any more: shared memory
+// segments are freed once detached, as after IPC_RMID.
+func (ns *ipcNamespace) destroy() {
+	ns.shm.mu.Lock()
+	defer ns.shm.mu.Unlock()
+	for _, s := range ns.shm.byID {
+		s.removed = true
+		delete(ns.shm.byKey, s.key)
+		s.key = unix.IPC_PRIVATE
+		s.maybeFreeLocked()
+	}
 }

@@ -201,7 +201,7 @@ func newMount(t *kernel.Task, ns *vfs.Namespace, at vfs.VirtualDentry, fstype st
 		}
 		return unix.ENODEV
 	case "mqueue":
-		_, err := ns.NewMount(at, vfs.NewRootDentry(MqueueFS(k, ns.NewDev())), "mqueue", src, "", flags)
+		_, err := ns.NewMount(at, vfs.NewRootDentry(mqueueFSFor(t, ns.NewDev())), "mqueue", src, "", flags)
 		return err
 	}
 	return unix.ENODEV // no such filesystem here: block-device ones need a host device
