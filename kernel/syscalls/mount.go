@@ -183,7 +183,7 @@ func newMount(t *kernel.Task, ns *vfs.Namespace, at vfs.VirtualDentry, fstype st
 		if !t.NSCapable(t.Group().PIDNSOwner(), unix.CAP_SYS_ADMIN) {
 			return unix.EPERM
 		}
-		pfs := procfs.New(k)
+		pfs := procfs.NewFor(k, t.Group().ActivePIDNS())
 		m, err := ns.NewMount(at, vfs.NewRootDentry(pfs.Root()), "proc", src, "", flags)
 		if err == nil {
 			pfs.SetMount(m)

@@ -36,9 +36,13 @@ type FS struct {
 	root *dirNode
 }
 
-// New returns /proc for kernel k.
-func New(k *kernel.Kernel) *FS {
-	p := &proc{k: k}
+// New returns /proc for kernel k, showing the sandbox's initial PID namespace.
+func New(k *kernel.Kernel) *FS { return NewFor(k, nil) }
+
+// NewFor returns a /proc showing PID namespace ns (nil: the initial one): the processes
+// visible there, by their numbers there, and /proc/self in those numbers.
+func NewFor(k *kernel.Kernel, ns *kernel.PIDNS) *FS {
+	p := &proc{k: k, pidns: ns}
 	return &FS{p: p, root: p.root()}
 }
 
@@ -51,6 +55,8 @@ func (f *FS) SetMount(m *vfs.Mount) { f.p.mount = m }
 type proc struct {
 	k     *kernel.Kernel
 	mount *vfs.Mount
+	// pidns is the PID namespace shown (nil: the initial one).
+	pidns *kernel.PIDNS
 }
 
 func (p *proc) static(path string, gen func() string) *fileNode {
@@ -87,10 +93,12 @@ func (p *proc) root() *dirNode {
 	}
 	return &dirNode{node: node{boot: p.k.Start, path: "/"}, list: func() []entry {
 		out := append([]entry(nil), fixed...)
-		out = append(out, entry{"self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/self"}}}},
-			entry{"thread-self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/thread-self"}}, thread: true}})
+		out = append(out, entry{"self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/self"}}, p: p}},
+			entry{"thread-self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/thread-self"}}, thread: true, p: p}})
 		for _, tg := range k.Groups() {
-			out = append(out, entry{strconv.Itoa(int(tg.PID)), p.pidDir(tg)})
+			if nr := tg.NrIn(p.pidns); nr != 0 {
+				out = append(out, entry{strconv.Itoa(int(nr)), p.pidDir(tg)})
+			}
 		}
 		return out
 	}}
@@ -100,9 +108,29 @@ func (p *proc) root() *dirNode {
 type selfLink struct {
 	linkNode
 	thread bool
+	p      *proc
 }
 
+// SelfTarget names the follower (pid and tid are its sandbox-wide numbers) in the PID
+// namespace this proc shows; "" (ENOENT) when it is not visible there.
 func (s *selfLink) SelfTarget(pid, tid int32) string {
+	if s.p.pidns != nil {
+		tg := s.p.k.GroupByPID(pid)
+		if tg == nil {
+			return ""
+		}
+		nr := tg.NrIn(s.p.pidns)
+		if nr == 0 {
+			return ""
+		}
+		tnr := int32(0)
+		for _, t := range tg.Tasks() {
+			if t.TID == tid {
+				tnr = t.NrIn(s.p.pidns)
+			}
+		}
+		pid, tid = nr, tnr
+	}
 	if s.thread {
 		return fmt.Sprintf("%d/task/%d", pid, tid)
 	}
@@ -250,7 +278,11 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		{"task", &dirNode{node: n("task"), list: func() []entry {
 			var out []entry
 			for _, t := range tg.Tasks() {
-				out = append(out, entry{strconv.Itoa(int(t.TID)), &dirNode{node: n("task/" + strconv.Itoa(int(t.TID))), list: func() []entry {
+				nr := t.NrIn(p.pidns)
+				if nr == 0 {
+					continue
+				}
+				out = append(out, entry{strconv.Itoa(int(nr)), &dirNode{node: n("task/" + strconv.Itoa(int(t.TID))), list: func() []entry {
 					// A thread's directory shows its process's files (Linux's tid_base_stuff),
 					// with the thread's own name.
 					tn := func(name string) node { return n("task/" + strconv.Itoa(int(t.TID)) + "/" + name) }
