@@ -373,6 +373,24 @@ int main(void) {
 		}
 		waitpid(g, &st, 0);
 
+		printf("-- setns into a mount namespace\n");
+		g = fork();
+		if (g == 0) {
+			int old = open("/proc/self/ns/mnt", O_RDONLY);
+			CHECK(unshare(CLONE_NEWNS));
+			CHECK(umount2(base, MNT_DETACH));
+			CHECK(access("nr/marker", F_OK));
+			char p[300];
+			snprintf(p, sizeof p, "%s/nr/marker", base);
+			CHECK(access(p, F_OK));
+			CHECK(setns(old, CLONE_NEWNS));
+			CHECK(access(p, F_OK));
+			char cwd[256];
+			printf("cwd after setns: %s\n", getcwd(cwd, sizeof cwd) ? cwd : errname(errno));
+			_exit(0);
+		}
+		waitpid(g, &st, 0);
+
 		printf("-- locked mounts in a less privileged namespace\n");
 		if (!user) {
 			mkdir("lk", 0755); mkdir("lk2", 0755);
