@@ -236,6 +236,11 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		return ao.OpenAnon(flags)
 	}
 	f := created
+	if po, ok := in.(vfs.PIDOpener); ok && f == nil {
+		if f, err = po.OpenAs(t.tg.PID, flags); err != nil {
+			return nil, err
+		}
+	}
 	if f == nil {
 		if f, err = in.Open(flags); err != nil {
 			if !last && t.staleOpen(vd, err) {

@@ -1,6 +1,9 @@
 package syscalls
 
 import (
+	"fmt"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -136,6 +139,15 @@ func ipcRegistryOf(k *kernel.Kernel) *ipcRegistry {
 				semExit(&ns.sem, tg)
 			}
 		})
+		k.SetSysvIPCRenderer(func(n *kernel.Namespace, kind string) string {
+			r.mu.Lock()
+			ns := r.byNS[n]
+			r.mu.Unlock()
+			if ns == nil {
+				return ""
+			}
+			return ns.procTable(kind)
+		})
 		k.OnNamespaceRelease(func(n *kernel.Namespace) {
 			r.mu.Lock()
 			ns := r.byNS[n]
@@ -179,6 +191,52 @@ func ipcOfNS(k *kernel.Kernel, n *kernel.Namespace) *ipcNamespace {
 	}
 	r.byNS[n] = ns
 	return ns
+}
+
+// procTable renders the rows of /proc/sysvipc/KIND, by identifier (IDs in the sandbox's
+// numbers; resident and swapped sizes are not tracked and show 0).
+func (ns *ipcNamespace) procTable(kind string) string {
+	var b strings.Builder
+	switch kind {
+	case "shm":
+		ns.shm.mu.Lock()
+		defer ns.shm.mu.Unlock()
+		for _, id := range sortedIDs(ns.shm.byID) {
+			s := ns.shm.byID[id]
+			mode := s.mode
+			if s.removed {
+				mode |= 0o1000 // SHM_DEST
+			}
+			fmt.Fprintf(&b, "%10d %10d  %4o %21d %5d %5d  %5d %5d %5d %5d %5d %10d %10d %10d %21d %21d\n",
+				s.key, s.id, mode, s.size, s.cpid, s.lpid, s.nattch, s.uid, s.gid, s.cuid, s.cgid, s.atime, s.dtime, s.ctime, 0, 0)
+		}
+	case "sem":
+		ns.sem.mu.Lock()
+		defer ns.sem.mu.Unlock()
+		for _, id := range sortedIDs(ns.sem.byID) {
+			s := ns.sem.byID[id]
+			fmt.Fprintf(&b, "%10d %10d  %4o %10d %5d %5d %5d %5d %10d %10d\n",
+				s.key, s.id, s.mode, len(s.sems), s.uid, s.gid, s.cuid, s.cgid, s.otime, s.ctime)
+		}
+	case "msg":
+		ns.msg.mu.Lock()
+		defer ns.msg.mu.Unlock()
+		for _, id := range sortedIDs(ns.msg.byID) {
+			q := ns.msg.byID[id]
+			fmt.Fprintf(&b, "%10d %10d  %4o  %10d %10d %5d %5d %5d %5d %5d %5d %10d %10d %10d\n",
+				q.key, q.id, q.mode, q.bytes, len(q.msgs), q.lspid, q.lrpid, q.uid, q.gid, q.cuid, q.cgid, q.stime, q.rtime, q.ctime)
+		}
+	}
+	return b.String()
+}
+
+func sortedIDs[V any](m map[int32]V) []int32 {
+	ids := make([]int32, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
 }
 
 // destroy removes every object of a namespace no process is in any more: shared memory

@@ -89,6 +89,7 @@ func (p *proc) root() *dirNode {
 		})},
 		{"mounts", &linkNode{node: node{boot: p.k.Start, path: "/mounts"}, target: func() (string, error) { return "self/mounts", nil }}},
 		{"sys", sys},
+		{"sysvipc", p.sysvipcDir()},
 		{"net", p.netDir()},
 	}
 	return &dirNode{node: node{boot: p.k.Start, path: "/"}, list: func() []entry {
@@ -102,6 +103,54 @@ func (p *proc) root() *dirNode {
 		}
 		return out
 	}}
+}
+
+// sysvipcHeader is the first line of /proc/sysvipc/KIND (ipc/shm.c, sem.c, msg.c).
+func sysvipcHeader(kind string) string {
+	switch kind {
+	case "shm":
+		return "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n"
+	case "sem":
+		return "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n"
+	}
+	return "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n"
+}
+
+// sysvipcDir is /proc/sysvipc: the System V IPC objects of the opener's IPC namespace.
+func (p *proc) sysvipcDir() *dirNode {
+	var es []entry
+	for _, kind := range []string{"msg", "sem", "shm"} {
+		es = append(es, entry{kind, &sysvipcNode{fileNode: fileNode{node: node{boot: p.k.Start, path: "/sysvipc/" + kind}, mode: 0o444}, p: p, kind: kind}})
+	}
+	return &dirNode{node: node{boot: p.k.Start, path: "/sysvipc"}, list: func() []entry { return es }}
+}
+
+// sysvipcNode is one /proc/sysvipc file.
+type sysvipcNode struct {
+	fileNode
+	p    *proc
+	kind string
+}
+
+// Open shows the sandbox's initial IPC namespace (the kernel opens with OpenAs).
+func (n *sysvipcNode) Open(flags int) (vfs.File, error) {
+	return n.open(n.p.k.RootNS(kernel.NSIPC), flags)
+}
+
+// OpenAs implements vfs.PIDOpener: the opener's IPC namespace.
+func (n *sysvipcNode) OpenAs(pid int32, flags int) (vfs.File, error) {
+	ns := n.p.k.RootNS(kernel.NSIPC)
+	if tg := n.p.k.GroupByPID(pid); tg != nil {
+		ns = tg.IPCNS()
+	}
+	return n.open(ns, flags)
+}
+
+func (n *sysvipcNode) open(ns *kernel.Namespace, flags int) (vfs.File, error) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		return nil, unix.EACCES
+	}
+	return &snapshot{data: []byte(sysvipcHeader(n.kind) + n.p.k.SysvIPCTable(ns, n.kind))}, nil
 }
 
 // selfLink is /proc/self (or thread-self): its target depends on who follows it.

@@ -45,6 +45,25 @@ static void ls(const char *dir, const char *prefix) {
 	closedir(d);
 }
 
+/* sysvipc prints the rows of /proc/sysvipc/KIND with our key: key, perms and (shm) size. */
+static void sysvipc(const char *kind, key_t key) {
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/sysvipc/%s", kind);
+	FILE *f = fopen(path, "r");
+	if (!f) { printf("%s: %s\n", path, errname(errno)); return; }
+	int n = 0;
+	fgets(line, sizeof line, f);
+	while (fgets(line, sizeof line, f)) {
+		int k, id; unsigned perms; unsigned long size;
+		if (sscanf(line, "%d %d %o %lu", &k, &id, &perms, &size) == 4 && k == key) {
+			printf("%s: perms %o %s %lu\n", kind, perms, strcmp(kind, "shm") == 0 ? "size" : "n", size);
+			n++;
+		}
+	}
+	printf("%s rows: %d\n", kind, n);
+	fclose(f);
+}
+
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	int user = geteuid() != 0;
@@ -69,6 +88,7 @@ int main(void) {
 		CHECK(semget(key, 0, 0));
 		CHECK(msgget(key, 0));
 		CHECK(mq_open(mqname, O_RDWR));
+		sysvipc("shm", key);
 		struct shm_info si;
 		CHECK(shmctl(0, SHM_INFO, (struct shmid_ds *)&si));
 		int s2 = shmget(key, 8192, IPC_CREAT | IPC_EXCL | 0600);
@@ -83,6 +103,7 @@ int main(void) {
 		snprintf(name, sizeof name, "/%schild", prefix);
 		mqd_t q = mq_open(name, O_CREAT | O_RDWR, 0600, &attr);
 		printf("child mq: %d\n", q != (mqd_t)-1);
+		sysvipc("shm", key); sysvipc("sem", key); sysvipc("msg", key);
 		CHECK(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL));
 		CHECK(mount("mqueue", dir, "mqueue", 0, NULL));
 		ls(dir, prefix);
@@ -124,6 +145,7 @@ int main(void) {
 	CHECK(msgget(key, 0) == msg);
 	mqd_t again = mq_open(mqname, O_RDWR);
 	printf("parent mq: %d\n", again != (mqd_t)-1);
+	sysvipc("shm", key); sysvipc("sem", key); sysvipc("msg", key);
 	shmctl(shm, IPC_RMID, NULL);
 	semctl(sem, 0, IPC_RMID);
 	msgctl(msg, IPC_RMID, NULL);
