@@ -252,7 +252,7 @@ func parseTmpfsOptions(t *kernel.Task, s string) (tmpfsOptions, error) {
 			if !hasVal {
 				return o, unix.EINVAL
 			}
-			n, err := parseSize(val, key == "size")
+			n, err := parseSize(val, key == "size", t.Kernel().MemInfo().Total)
 			if err != nil {
 				return o, err
 			}
@@ -264,7 +264,7 @@ func parseTmpfsOptions(t *kernel.Task, s string) (tmpfsOptions, error) {
 			if !hasVal {
 				return o, unix.EINVAL
 			}
-			n, err := parseSize(val, false)
+			n, err := parseSize(val, false, 0)
 			if err != nil {
 				return o, err
 			}
@@ -313,8 +313,9 @@ func parseTmpfsOptions(t *kernel.Task, s string) (tmpfsOptions, error) {
 	return o, nil
 }
 
-// parseSize parses a number with an optional k, m, g suffix (and %, of RAM, for sizes).
-func parseSize(s string, pct bool) (uint64, error) {
+// parseSize parses a number with an optional k, m, g suffix (and %, of ram: the
+// sandbox's memory, for sizes).
+func parseSize(s string, pct bool, ram uint64) (uint64, error) {
 	if s == "" {
 		return 0, unix.EINVAL
 	}
@@ -334,12 +335,7 @@ func parseSize(s string, pct bool) (uint64, error) {
 		if err != nil {
 			return 0, unix.EINVAL
 		}
-		var si unix.Sysinfo_t
-		total := uint64(8 << 30)
-		if unix.Sysinfo(&si) == nil {
-			total = si.Totalram * uint64(si.Unit)
-		}
-		return total / 100 * n, nil
+		return ram / 100 * n, nil
 	}
 	n, err := strconv.ParseUint(s, 0, 64)
 	if err != nil {
