@@ -55,6 +55,9 @@ type Config struct {
 	// Net holds the sandbox's Internet sockets (nil: a stack with only the private
 	// loopback).
 	Net *inet.Stack
+	// NoSyscallPatch keeps the kernel from patching syscall sites (patch.go) on platforms
+	// that could run them without a trap.
+	NoSyscallPatch bool
 }
 
 // SocketBroker hands the kernel connected host sockets for allowed sandbox paths.
@@ -77,6 +80,8 @@ type Kernel struct {
 	reapedCPU time.Duration
 
 	unknown unknownLog
+	// patched counts the syscall sites patched (patch.go).
+	patched atomic.Int64
 	oom     oomState
 	// futexes holds the tasks waiting on futex words.
 	futexes futexTable

@@ -409,6 +409,9 @@ func (t *Task) run() {
 		}
 		switch ev.Kind {
 		case platform.EventSyscall:
+			if ev.Patchable && !t.k.NoSyscallPatch {
+				t.patchSyscallSite(m)
+			}
 			t.syscall()
 		case platform.EventFault:
 			if !m.HandleFault(ev.Addr, gen) {

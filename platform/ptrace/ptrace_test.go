@@ -343,7 +343,10 @@ func testStubIsConfined(t *testing.T, h *harness) {
 		maps, _ := os.ReadFile("/proc/" + itoa(pid) + "/maps")
 		want := 4 // the stub page and three app mappings
 		if h.p.trap {
-			want++ // and the shared area
+			want += 2 // and the shared area and the slot table of patched syscall sites
+			if !contains(string(maps), fmt.Sprintf("%08x-%08x r--p ", trapTable, trapTable+trapTableSize)) {
+				t.Errorf("trap stub maps lacks the read-only slot table at %#x:\n%s", trapTable, maps)
+			}
 		}
 		if v := h.p.VDSO(); v != nil {
 			// and the host's vDSO block, moved to where the platform shows it.
