@@ -80,9 +80,11 @@ type Kernel struct {
 	reapedCPU time.Duration
 
 	unknown unknownLog
-	// patched counts the syscall sites patched (patch.go).
-	patched atomic.Int64
-	oom     oomState
+	// patched counts the syscall sites patched, trapped the syscalls that came through a
+	// patchable trap, unpatched the others' sites for a debug run (patch.go).
+	patched, trapped atomic.Int64
+	unpatched        unpatchedSites
+	oom              oomState
 	// futexes holds the tasks waiting on futex words.
 	futexes futexTable
 	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.

@@ -2,6 +2,9 @@ package kernel
 
 import (
 	"encoding/binary"
+	"fmt"
+	"sort"
+	"sync"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/platform"
@@ -26,7 +29,60 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 	site := t.Regs.Rip - 7
 	old := []byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
 	binary.LittleEndian.PutUint32(old[1:], uint32(nr))
+	t.k.trapped.Add(1)
 	if m.PatchCode(site, old, func() ([]byte, bool) { return p.PatchSyscall(site, uint32(nr)) }) {
 		t.k.patched.Add(1)
+	} else if t.k.Debug != nil {
+		t.k.unpatched.note(m, t.Regs.Rip)
 	}
+}
+
+// unpatchedSites counts, for a debug run, the syscalls trapped at sites left unpatched by
+// the bytes before them: which other instruction patterns would be worth patching.
+type unpatchedSites struct {
+	mu sync.Mutex
+	// n counts by the 8 bytes before rip (hex). protected by mu
+	n map[string]int64
+}
+
+func (u *unpatchedSites) note(m *mm.MM, rip uint64) {
+	var b [8]byte
+	if rip < 8 {
+		return
+	}
+	if _, err := m.CopyIn(rip-8, b[:]); err != nil {
+		return
+	}
+	u.mu.Lock()
+	if u.n == nil {
+		u.n = map[string]int64{}
+	}
+	if len(u.n) < 4096 {
+		u.n[fmt.Sprintf("% x", b)]++
+	}
+	u.mu.Unlock()
+}
+
+// PatchSummary says, for a debug run, how many syscalls were trapped at a syscall
+// instruction, how many sites were patched, and the most frequent unpatched patterns.
+func (k *Kernel) PatchSummary() string {
+	s := fmt.Sprintf("%d syscalls trapped, %d sites patched", k.trapped.Load(), k.patched.Load())
+	k.unpatched.mu.Lock()
+	defer k.unpatched.mu.Unlock()
+	type kv struct {
+		k string
+		n int64
+	}
+	var l []kv
+	for p, n := range k.unpatched.n {
+		l = append(l, kv{p, n})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n })
+	for i, e := range l {
+		if i == 5 {
+			break
+		}
+		s += fmt.Sprintf("; %d unpatched at [%s]", e.n, e.k)
+	}
+	return s
 }

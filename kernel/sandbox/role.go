@@ -269,7 +269,7 @@ func run(stderr io.Writer) (int, error) {
 	}
 	<-k.Done()
 	if mp, ok := kplat.(*markPlatform); ok {
-		mark("app exited (" + mp.summary() + ")")
+		mark("app exited (" + mp.summary() + "; " + k.PatchSummary() + ")")
 	} else {
 		mark("app exited")
 	}

@@ -16,7 +16,11 @@ func movEaxSyscall(nr uint32) []byte { return cat([]byte{0xb8}, le32(nr), syscal
 // patchSite patches the site at codeAddr+off as the kernel would (the test owns memory).
 func (h *harness) patchSite(as platform.AddressSpace, off uint64, nr uint32) {
 	h.t.Helper()
-	code, ok := as.(platform.SyscallPatcher).PatchSyscall(codeAddr+off, nr)
+	var code []byte
+	ok := false
+	for range patchAfter {
+		code, ok = as.(platform.SyscallPatcher).PatchSyscall(codeAddr+off, nr)
+	}
 	if !ok {
 		h.t.Fatalf("PatchSyscall(%#x, %d) declined", codeAddr+off, nr)
 	}
