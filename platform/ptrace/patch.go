@@ -219,7 +219,9 @@ func (s *stubProc) upgrade() error {
 	ts := s.trap
 	word(ts.shm, cCmd).Store(1)
 	s.resumeApp()
-	err := s.awaitEvent(false)
+	// As for running app code: an app thread that forged the fast hand-off and runs on
+	// answers a pending interrupt, or is ended (awaitEvent), never hangs the kernel.
+	err := s.awaitEvent(true)
 	word(ts.shm, cCmd).Store(0)
 	if err != nil {
 		return err

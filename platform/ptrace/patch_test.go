@@ -203,3 +203,36 @@ func TestPatchSlotTableReadOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestEscapeTrapForgedFastHandoff: app code that forges trapFast's hand-off (writes
+// ST_FAST and a patched slot into its control page) and runs on only makes the kernel see
+// that syscall; when the kernel then needs the FP state (an upgrade the thread never
+// answers), an interrupt ends the context instead of hanging the kernel.
+func TestEscapeTrapForgedFastHandoff(t *testing.T) {
+	h := newHarness(t, true)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	// movabs $trapCtrl, %rbx; movl $0, cSlot(%rbx); movl $stFast, cState(%rbx); jmp .
+	code := cat([]byte{0x48, 0xbb}, binary.LittleEndian.AppendUint64(nil, trapCtrl),
+		[]byte{0xc7, 0x83}, le32(cSlot), le32(0),
+		[]byte{0xc7, 0x83}, le32(cState), le32(stFast),
+		[]byte{0xeb, 0xfe})
+	code = append(code, make([]byte, 0x40-len(code))...)
+	code = append(code, movEaxSyscall(unix.SYS_GETPID)...)
+	h.load(as, code)
+	h.patchSite(as, 0x40, unix.SYS_GETPID) // slot 0: getpid at codeAddr+0x40
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		ev, err := c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSyscall || regs.OrigRax != unix.SYS_GETPID || regs.Rip != codeAddr+0x47 {
+			t.Fatalf("forged fast hand-off: Switch = %+v, %v (nr %d, rip %#x); want slot 0's getpid", ev, err, regs.OrigRax, regs.Rip)
+		}
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			c.Interrupt()
+		}()
+		if _, err := c.FPState(); err == nil {
+			t.Fatalf("FPState of a thread that forged its hand-off succeeded")
+		}
+	})
+}
