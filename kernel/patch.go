@@ -27,14 +27,36 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 		return
 	}
 	site := t.Regs.Rip - 7
+	t.k.trapped.Add(1)
+	// Sites found unpatchable (other bytes, not program text) are not looked at again in
+	// this address space: a syscall() wrapper would otherwise pay the check on every call.
+	if t.noPatch.m != m || len(t.noPatch.sites) > 4096 {
+		t.noPatch.m, t.noPatch.sites = m, map[uint64]struct{}{}
+	}
+	if _, ok := t.noPatch.sites[site]; ok {
+		if t.k.Debug != nil {
+			t.k.unpatched.note(m, t.Regs.Rip)
+		}
+		return
+	}
 	old := []byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
 	binary.LittleEndian.PutUint32(old[1:], uint32(nr))
-	t.k.trapped.Add(1)
-	if m.PatchCode(site, old, func() ([]byte, bool) { return p.PatchSyscall(site, uint32(nr)) }) {
+	ok, later := m.PatchCode(site, old, func() ([]byte, bool) { return p.PatchSyscall(site, uint32(nr)) })
+	switch {
+	case ok:
 		t.k.patched.Add(1)
-	} else if t.k.Debug != nil {
-		t.k.unpatched.note(m, t.Regs.Rip)
+	case !later:
+		t.noPatch.sites[site] = struct{}{}
+		if t.k.Debug != nil {
+			t.k.unpatched.note(m, t.Regs.Rip)
+		}
 	}
+}
+
+// patchSkip is a task's set of syscall sites found unpatchable in its address space m.
+type patchSkip struct {
+	m     *mm.MM
+	sites map[uint64]struct{}
 }
 
 // unpatchedSites counts, for a debug run, the syscalls trapped at sites left unpatched by

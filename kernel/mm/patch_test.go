@@ -36,7 +36,7 @@ func TestPatchCode(t *testing.T) {
 	patch := []byte{0xff, 0x24, 0x25, 0x08, 0x00, 0x01, 0x00}
 	calls := 0
 	code := func() ([]byte, bool) { calls++; return patch, true }
-	if !a.PatchCode(pa+site, old, code) {
+	if ok, _ := a.PatchCode(pa+site, old, code); !ok {
 		t.Fatal("PatchCode refused a private text site")
 	}
 	if a.CopyIn(pa+site, buf); !bytes.Equal(buf, patch) {
@@ -45,7 +45,7 @@ func TestPatchCode(t *testing.T) {
 	if b.CopyIn(pb+site, buf); !bytes.Equal(buf, old) {
 		t.Errorf("another mapping of the file reads %x; want the file's bytes", buf)
 	}
-	if a.PatchCode(pa+site, old, code) || calls != 1 {
+	if ok, later := a.PatchCode(pa+site, old, code); ok || later || calls != 1 {
 		t.Errorf("a second patch over changed bytes was made (code asked %d times)", calls)
 	}
 	if n := strings.Count(a.Maps(), "/lib/x"); n != 1 {
@@ -67,7 +67,7 @@ func TestPatchCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.CopyOut(w, old)
-	if a.PatchCode(w, old, code) {
+	if ok, later := a.PatchCode(w, old, code); ok || later {
 		t.Errorf("PatchCode patched a writable mapping")
 	}
 	child.Release()
