@@ -399,6 +399,35 @@ func countLines(s string) int {
 func BenchmarkSyscallRoundTrip(b *testing.B) {
 	b.Run("ptrace", func(b *testing.B) { benchmarkSyscallRoundTrip(b, false) })
 	b.Run("trap", func(b *testing.B) { benchmarkSyscallRoundTrip(b, true) })
+	b.Run("trap-patched", benchmarkPatchedRoundTrip)
+}
+
+// benchmarkPatchedRoundTrip is a round trip through a patched site: no signal.
+func benchmarkPatchedRoundTrip(b *testing.B) {
+	h := newHarness(&testing.T{}, true)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	h.load(as, cat(movEaxSyscall(unix.SYS_GETPID), []byte{0xeb, 0xf7})) // 1: mov; syscall; jmp 1b
+	for range patchAfter {
+		as.(platform.SyscallPatcher).PatchSyscall(codeAddr, unix.SYS_GETPID)
+	}
+	code, _ := as.(platform.SyscallPatcher).PatchSyscall(codeAddr, unix.SYS_GETPID)
+	copy(h.mem[appCodeOff:], code)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, err := h.p.NewContext()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Release()
+	regs := regsAt(codeAddr)
+	c.Switch(as, regs)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall || ev.Patchable {
+			b.Fatal(ev, err)
+		}
+	}
 }
 
 func benchmarkSyscallRoundTrip(b *testing.B, trap bool) {
