@@ -25,7 +25,7 @@ static long loop(int n) {
 
 static void *thread(void *arg) {
 	(void)arg;
-	return (void *)loop(20000);
+	return (void *)loop(5000);
 }
 
 int main(int argc, char **argv) {
