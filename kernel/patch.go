@@ -41,6 +41,16 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 	}
 	old := []byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
 	binary.LittleEndian.PutUint32(old[1:], uint32(nr))
+	// b8 may be the end of a longer instruction rather than `mov $nr, %eax`: the number
+	// in its immediate must be the call's, and a REX prefix before it (41 b8: mov $imm,
+	// %r8d) rules the site out.
+	var prev [1]byte
+	if site > 0 {
+		if _, err := m.CopyIn(site-1, prev[:]); err == nil && prev[0]&0xf0 == 0x40 {
+			t.noPatch.sites[site] = struct{}{}
+			return
+		}
+	}
 	ok, later := m.PatchCode(site, old, func() ([]byte, bool) { return p.PatchSyscall(site, uint32(nr)) })
 	switch {
 	case ok:
