@@ -58,6 +58,9 @@ type Config struct {
 	// Net holds the sandbox's Internet sockets (nil: a stack with only the private
 	// loopback).
 	Net *inet.Stack
+	// NoSyscallPatch keeps the kernel from patching syscall sites (patch.go) on platforms
+	// that could run them without a trap.
+	NoSyscallPatch bool
 }
 
 // SocketBroker hands the kernel connected host sockets for allowed sandbox paths.
@@ -80,7 +83,11 @@ type Kernel struct {
 	reapedCPU time.Duration
 
 	unknown unknownLog
-	oom     oomState
+	// patched counts the syscall sites patched, trapped the syscalls that came through a
+	// patchable trap, unpatched the others' sites for a debug run (patch.go).
+	patched, trapped atomic.Int64
+	unpatched        unpatchedSites
+	oom              oomState
 	// futexes holds the tasks waiting on futex words.
 	futexes futexTable
 	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.

@@ -97,9 +97,11 @@ type ThreadGroup struct {
 
 // Task is one app thread.
 type Task struct {
-	k   *Kernel
-	TID int32
-	tg  *ThreadGroup
+	// noPatch are the syscall sites this task found unpatchable (patch.go); the task's own.
+	noPatch patchSkip
+	k       *Kernel
+	TID     int32
+	tg      *ThreadGroup
 	// pidNrs are the thread's numbers at levels 1..tg.pidNS.Level (ns_pid.go); changed
 	// only by exec's becomeLeader, under k.mu.
 	pidNrs []int32
@@ -409,6 +411,9 @@ func (t *Task) run() {
 		}
 		switch ev.Kind {
 		case platform.EventSyscall:
+			if ev.Patchable && !t.k.NoSyscallPatch {
+				t.patchSyscallSite(m)
+			}
 			t.syscall()
 		case platform.EventFault:
 			if !m.HandleFault(ev.Addr, gen) {

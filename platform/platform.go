@@ -98,6 +98,27 @@ type Event struct {
 	// Addr is si_addr for EventFault and EventSignal.
 	Addr   uint64
 	Access AccessType
+	// Patchable (EventSyscall) says the app reached the kernel through a syscall
+	// instruction the platform could run without a trap if the kernel patched its site
+	// (SyscallPatcher).
+	Patchable bool
+}
+
+// SyscallPatcher is implemented by address spaces whose platform can run a patched syscall
+// site without trapping (trap). The kernel, which owns app memory, does the patching: at a
+// Patchable syscall event whose 7 bytes before Rip are `mov $nr, %eax; syscall` (b8 imm32
+// 0f 05) it asks PatchSyscall for the replacement and writes it into a private copy of the
+// page. The platform then reports a call through the patched site as EventSyscall with the
+// registers the original instructions would have left (Rax and OrigRax nr, Rip after the
+// site, Rcx = Rip, R11 = Eflags), and an app at site+5 (between the two original
+// instructions: a restarted syscall, a signal frame saved there) as the syscall made there.
+type SyscallPatcher interface {
+	// PatchSyscall returns the 7 bytes to write over `mov $nr, %eax; syscall` at site, or
+	// false (no room, or nr not patchable).
+	PatchSyscall(site uint64, nr uint32) ([]byte, bool)
+	// InheritPatches makes the sites patched in parent work here (fork: the child's memory
+	// holds the parent's patched pages).
+	InheritPatches(parent AddressSpace)
 }
 
 // Registers is the x86-64 general register file, laid out as Linux's struct user_regs_struct

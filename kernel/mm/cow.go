@@ -85,3 +85,68 @@ func (m *MM) writableCOWLocked(addr uint64) *VMA {
 	}
 	return v
 }
+
+// PatchCode replaces the bytes old at addr (inside one page of a private, executable,
+// non-writable mapping: program text) by the bytes code returns, the way a debugger's
+// breakpoint is written (FOLL_FORCE): the page becomes a fresh private copy holding the
+// patch, mapped in place of the old one, so the file, the page cache and other address
+// spaces keep their bytes. Other threads of this address space see the old page or the
+// new one whole at each instruction (the platform swaps the mapping). code is called only
+// once the bytes are found, under the MM's lock; it may decline. It reports whether the
+// patch was made and, if not, whether it may be made later (code declined, or a page
+// could not be allocated) rather than never (other bytes, not program text).
+func (m *MM) PatchCode(addr uint64, old []byte, code func() ([]byte, bool)) (patched, later bool) {
+	n := uint64(len(old))
+	page := pageDown(addr)
+	if n == 0 || addr+n > page+PageSize || addr+n < addr {
+		return false, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.vmaAtLocked(addr)
+	if v == nil || m.as == nil || v.Shared || v.host != nil || v.release != nil || v.Source == nil ||
+		v.Prot&platform.ProtExec == 0 || v.Prot&platform.ProtWrite != 0 || addr+n > v.End || !m.mapped.contains(addr) {
+		return false, false
+	}
+	if v.lazy != nil {
+		if !v.lazy.mappedAt(v, addr) {
+			return false, false
+		}
+		if m.fillLocked(v, page, page+PageSize) != nil {
+			return false, true
+		}
+	}
+	cur := make([]byte, n)
+	m.mf.ReadAt(cur, v.memOff+int64(addr-v.Start))
+	if string(cur) != string(old) {
+		return false, false
+	}
+	b, ok := code()
+	if !ok || len(b) != len(old) {
+		return false, true
+	}
+	off, err := m.mf.Allocate(PageSize)
+	if err != nil {
+		return false, true
+	}
+	if m.mf.touch(off, PageSize) != nil {
+		m.mf.Free(off, PageSize)
+		return false, true
+	}
+	m.splitLocked(page)
+	m.splitLocked(page + PageSize)
+	v = m.vmaAtLocked(page)
+	if m.mf.CopyData(off, v.memOff, PageSize) != nil || m.mf.WriteAt(b, off+int64(addr-page)) != nil {
+		m.mf.Free(off, PageSize)
+		m.mergeLocked()
+		return false, true
+	}
+	m.mf.DecRef(v.memOff, PageSize)
+	v.memOff, v.cow = off, false
+	m.dropLazy(v)
+	if m.mapRangeLocked(v, page, page+PageSize) != nil {
+		return false, false
+	}
+	m.faultGen.Add(1)
+	return true, false
+}

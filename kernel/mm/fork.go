@@ -31,6 +31,10 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 		limitAS: m.limitAS, limitData: m.limitData, vdso: m.vdso}
 	c.users.n.Store(1)
 	c.Layout.Auxv = append([]uint64(nil), m.Layout.Auxv...)
+	// The child's memory holds the parent's patched syscall sites (PatchCode).
+	if p, ok := as.(platform.SyscallPatcher); ok && m.as != nil {
+		p.InheritPatches(m.as)
+	}
 	for _, v := range m.vmas {
 		if v.dontFork {
 			continue

@@ -336,8 +336,10 @@ func (m *MM) findFreeLowLocked(hint, length uint64) (uint64, error) {
 	return lo, nil
 }
 
-// minMmapAddr is vm.mmap_min_addr.
-const minMmapAddr = 0x10000
+// minMmapAddr is vm.mmap_min_addr: 128 KiB (Linux's default is 64 KiB), so the trap
+// platform's slot table for patched syscall sites (0x10000, platform/ptrace/patch.go) lies
+// below every app mapping on every platform.
+const minMmapAddr = 0x20000
 
 // insertLocked adds v, which must not overlap, and mirrors its touched parts into the
 // platform (a lazy VMA's inaccessible until its pages fault in), where nothing may be
@@ -1020,13 +1022,34 @@ func (m *MM) Maps() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var b strings.Builder
-	for _, v := range m.vmas {
+	for i := 0; i < len(m.vmas); i++ {
+		v := m.vmas[i]
+		// Pieces of one file mapping split only by what Linux keeps inside one VMA (a
+		// copy-on-write chunk, a patched page: anonymous pages of a private file mapping)
+		// show as one line, as there.
+		if j := i + 1; j < len(m.vmas) && m.continuesLocked(m.vmas[i], m.vmas[j]) {
+			w := *v
+			for ; j < len(m.vmas) && m.continuesLocked(m.vmas[j-1], m.vmas[j]); j++ {
+				w.End = m.vmas[j].End
+			}
+			b.WriteString(m.mapsLineLocked(&w))
+			i = j - 1
+			continue
+		}
 		b.WriteString(m.mapsLineLocked(v))
 	}
 	for _, v := range m.vdsoMapsLocked() {
 		b.WriteString(vdsoMapsLine(v))
 	}
 	return b.String()
+}
+
+// continuesLocked reports whether w is the rest of v's private file mapping: adjacent,
+// the same file at the next offset, the same protection and name. Preconditions: m.mu held.
+func (m *MM) continuesLocked(v, w *VMA) bool {
+	return v.Source != nil && w.Source != nil && !v.Shared && !w.Shared && w.Start == v.End &&
+		w.FileOff == v.FileOff+int64(v.End-v.Start) && w.Prot == v.Prot && w.Name == v.Name &&
+		w.AnonName == v.AnonName && w.Dev == v.Dev && w.Ino == v.Ino
 }
 
 // vdsoMapsLocked are the vDSO's mappings (none without one). Preconditions: m.mu held.
@@ -1134,8 +1157,22 @@ func (m *MM) Smaps() string {
 		b.WriteString("THPeligible:           0\n")
 		b.WriteString("VmFlags:" + flags + " \n")
 	}
-	for _, v := range m.vmas {
+	for i := 0; i < len(m.vmas); i++ {
+		v := m.vmas[i]
 		rss := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
+		line := m.mapsLineLocked(v)
+		size := v.End - v.Start
+		// One block per line of maps: the pieces Maps shows as one (continuesLocked).
+		if j := i + 1; j < len(m.vmas) && m.continuesLocked(v, m.vmas[j]) {
+			w := *v
+			for ; j < len(m.vmas) && m.continuesLocked(m.vmas[j-1], m.vmas[j]); j++ {
+				x := m.vmas[j]
+				rss += uint64(m.mf.dataBytes(x.memOff, int64(x.End-x.Start)))
+				w.End = x.End
+			}
+			line, size = m.mapsLineLocked(&w), w.End-w.Start
+			i = j - 1
+		}
 		_, hostFile := v.Source.(SyncSource)
 		var anon, file, shmem uint64
 		switch {
@@ -1146,7 +1183,7 @@ func (m *MM) Smaps() string {
 		default:
 			anon = rss
 		}
-		block(m.mapsLineLocked(v), v.End-v.Start, rss, anon, file, shmem, vmFlags(v))
+		block(line, size, rss, anon, file, shmem, vmFlags(v))
 	}
 	// The vDSO's pages are the host's, not the sandbox's memory: no figures but the size.
 	for _, v := range m.vdsoMapsLocked() {

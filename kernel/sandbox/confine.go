@@ -26,7 +26,7 @@ func confine(rules []seccomp.Rule, stub []byte) error {
 	// The new root is staged over /tmp: this mount namespace is the kernel's own, and the
 	// kernel needs no host path once the sandbox is built.
 	const dir = "/tmp"
-	if err := unix.Mount("sbx-empty", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,nr_inodes=4,mode=0755"); err != nil {
+	if err := unix.Mount("sbx-empty", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=256k,nr_inodes=4,mode=0755"); err != nil {
 		return fmt.Errorf("mounting the empty root: %w", err)
 	}
 	// The only file in the kernel's root: the stub program the platform executes (if any).

@@ -205,6 +205,8 @@ type addressSpace struct {
 	// the last scan for unused ones. protected by mu
 	hosts   map[*hostFile]struct{}
 	sinceGC int
+	// patches are the syscall sites the kernel patched (trap mode, patch.go).
+	patches patchTable
 }
 
 // stubProc is one stub process: the thread that runs one context's app code in one
@@ -329,10 +331,18 @@ func (as *addressSpace) gcHostsLocked() {
 
 // Unmap implements platform.AddressSpace.
 func (as *addressSpace) Unmap(addr, length uint64) error {
-	if addr >= maxUserAddress {
+	if addr >= maxUserAddress || addr+length <= patchLow {
 		return nil
 	}
 	length = min(length, maxUserAddress-addr)
+	if addr < patchLow {
+		// Nothing of the app's lies below patchLow; a trap stub's slot table does.
+		if addr+length >= maxUserAddress {
+			as.resetPatches() // the whole address space: an exec
+		}
+		length -= patchLow - addr
+		addr = patchLow
+	}
 	return as.record(op{kind: opUnmap, addr: addr, length: length}, true)
 }
 
@@ -425,7 +435,7 @@ func (s *stubProc) syncLocked() error {
 // Preconditions: as for syncLocked.
 func (s *stubProc) rebuildLocked() error {
 	as := s.as
-	if _, err := s.inject(sysMunmap, 0, maxUserAddress, 0, 0, 0, 0); err != nil {
+	if _, err := s.inject(sysMunmap, patchLow, maxUserAddress-patchLow, 0, 0, 0, 0); err != nil {
 		return err
 	}
 	for _, m := range as.state {
@@ -472,7 +482,7 @@ func (s *stubProc) mmap(addr, length uint64, off int64, prot platform.Prot) erro
 const (
 	stubSockFD  = 1
 	stubRecvFD  = 2
-	scratchAddr = StubBase + 0x10000
+	scratchAddr = StubBase + 0x20000
 )
 
 // scratchMsghdr is the struct msghdr (and its iovec and buffers) recvmsg gets, at scratchAddr.
@@ -930,6 +940,11 @@ func (c *context) FPState() ([]byte, error) {
 		return append([]byte(nil), c.initFP...), nil
 	}
 	if s.trap != nil {
+		if s.trap.fast {
+			if err := s.upgrade(); err != nil {
+				return nil, err
+			}
+		}
 		return s.trap.fpState(), nil
 	}
 	if c.fpBuf == nil {
@@ -957,6 +972,11 @@ func (c *context) SetFPState(state []byte) error {
 		state = c.initFP
 	}
 	if s.trap != nil {
+		if s.trap.fast {
+			if err := s.upgrade(); err != nil {
+				return err
+			}
+		}
 		s.trap.setFPState(state)
 		return nil
 	}

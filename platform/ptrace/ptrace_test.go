@@ -343,7 +343,10 @@ func testStubIsConfined(t *testing.T, h *harness) {
 		maps, _ := os.ReadFile("/proc/" + itoa(pid) + "/maps")
 		want := 4 // the stub page and three app mappings
 		if h.p.trap {
-			want++ // and the shared area
+			want += 2 // and the shared area and the slot table of patched syscall sites
+			if !contains(string(maps), fmt.Sprintf("%08x-%08x r--p ", trapTable, trapTable+trapTableSize)) {
+				t.Errorf("trap stub maps lacks the read-only slot table at %#x:\n%s", trapTable, maps)
+			}
 		}
 		if v := h.p.VDSO(); v != nil {
 			// and the host's vDSO block, moved to where the platform shows it.
@@ -396,6 +399,35 @@ func countLines(s string) int {
 func BenchmarkSyscallRoundTrip(b *testing.B) {
 	b.Run("ptrace", func(b *testing.B) { benchmarkSyscallRoundTrip(b, false) })
 	b.Run("trap", func(b *testing.B) { benchmarkSyscallRoundTrip(b, true) })
+	b.Run("trap-patched", benchmarkPatchedRoundTrip)
+}
+
+// benchmarkPatchedRoundTrip is a round trip through a patched site: no signal.
+func benchmarkPatchedRoundTrip(b *testing.B) {
+	h := newHarness(&testing.T{}, true)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	h.load(as, cat(movEaxSyscall(unix.SYS_GETPID), []byte{0xeb, 0xf7})) // 1: mov; syscall; jmp 1b
+	for range patchAfter {
+		as.(platform.SyscallPatcher).PatchSyscall(codeAddr, unix.SYS_GETPID)
+	}
+	code, _ := as.(platform.SyscallPatcher).PatchSyscall(codeAddr, unix.SYS_GETPID)
+	copy(h.mem[appCodeOff:], code)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, err := h.p.NewContext()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Release()
+	regs := regsAt(codeAddr)
+	c.Switch(as, regs)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall || ev.Patchable {
+			b.Fatal(ev, err)
+		}
+	}
 }
 
 func benchmarkSyscallRoundTrip(b *testing.B, trap bool) {

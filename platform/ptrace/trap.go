@@ -75,6 +75,9 @@ type trapState struct {
 	curFS, curGS uint64
 	// frame is the signal frame of the thread's current hand-off, checked.
 	frame trapFrame
+	// fast says the current hand-off is trapFast's (a patched syscall site, patch.go): the
+	// registers are in the control page and there is no frame.
+	fast bool
 }
 
 // trapFrame locates a signal frame in the shared area (offsets into shm).
@@ -174,16 +177,7 @@ func (ts *trapState) setRegs(r *platform.Registers) {
 	le.PutUint16(mc[scSS:], 0x2b)
 	// The app thread runs with no host signal blocked.
 	le.PutUint64(ts.shm[ts.frame.sigset:], 0)
-	if r.FsBase != ts.curFS {
-		le.PutUint64(ts.shm[cNewFS:], r.FsBase)
-		word(ts.shm, cSetFS).Store(1)
-		ts.curFS = r.FsBase
-	}
-	if r.GsBase != ts.curGS {
-		le.PutUint64(ts.shm[cNewGS:], r.GsBase)
-		word(ts.shm, cSetGS).Store(1)
-		ts.curGS = r.GsBase
-	}
+	ts.setBases(r)
 }
 
 func (ts *trapState) fpState() []byte {
@@ -236,7 +230,7 @@ func (s *stubProc) awaitEvent(running bool) error {
 	ts := s.trap
 	st := word(ts.shm, cState)
 	for range kernelSpin {
-		if st.Load() == stEvent {
+		if v := st.Load(); v == stEvent || v == stFast {
 			return s.frameOrFail()
 		}
 	}
@@ -245,13 +239,13 @@ func (s *stubProc) awaitEvent(running bool) error {
 	for {
 		ks.Store(1)
 		v := st.Load()
-		if v == stEvent {
+		if v == stEvent || v == stFast {
 			ks.Store(0)
 			break
 		}
 		err := futexWait(ts.shm, cState, v, liveCheck)
 		ks.Store(0)
-		if st.Load() == stEvent {
+		if v := st.Load(); v == stEvent || v == stFast {
 			break
 		}
 		if err == unix.ETIMEDOUT {
@@ -275,6 +269,9 @@ func (s *stubProc) awaitEvent(running bool) error {
 }
 
 func (s *stubProc) frameOrFail() error {
+	if s.trap.fast = word(s.trap.shm, cState).Load() == stFast; s.trap.fast {
+		return nil
+	}
 	if err := s.trap.readFrame(); err != nil {
 		return s.fail(err)
 	}
@@ -388,8 +385,10 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 		return fail(fmt.Errorf("trap: stub start-up failed (stop %v, result %d, thread %d)", st, int64(regs.Rax), int64(regs.Rbx)))
 	}
 	s.trap.appTid = int(regs.Rbx)
-	// Empty the address space but for the stub's page, its shared area and the vDSO.
-	for _, r := range c.p.emptyRanges([2]uint64{StubBase, StubBase + stubSize}, [2]uint64{trapCtrl, trapCtrl + trapCtrlSize}) {
+	// Empty the address space but for the slot table, the stub's image, its shared area
+	// and the vDSO.
+	for _, r := range c.p.emptyRanges([2]uint64{trapTable, trapTable + trapTableSize}, [2]uint64{StubBase, StubBase + trapImageSize},
+		[2]uint64{trapCtrl, trapCtrl + trapCtrlSize}) {
 		if _, err := s.inject(sysMunmap, uintptr(r[0]), uintptr(r[1]-r[0]), 0, 0, 0, 0); err != nil {
 			return fail(err)
 		}
@@ -423,6 +422,16 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Registers) (platform.Event, error) {
 	ts := s.trap
 	le := binary.LittleEndian
+	// An app resumed between the two original instructions of a patched site (a restarted
+	// syscall rewinds rip by 2; a signal frame saved there) makes that syscall at once:
+	// the bytes at rip are the patch's now.
+	if regs.Rip >= 5 && as.patchedAt(regs.Rip-5) {
+		if c.interrupt.Swap(false) {
+			return platform.Event{Kind: platform.EventInterrupted}, nil
+		}
+		return syscallAt(regs), nil
+	}
+	keep := false // resume the current frame unchanged
 	for {
 		if s.appliedA.Load() != as.seqA.Load() {
 			as.mu.Lock()
@@ -432,24 +441,71 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 				return platform.Event{}, err
 			}
 		}
+		// Cleared before running is set: an interrupt from now on is noted again.
+		word(ts.shm, cPendInt).Store(0)
 		c.running.Store(s.runningTag())
-		if c.interrupt.Swap(false) {
+		if keep {
+			// Stopped inside the trampoline, which hands the interrupt on (C_PENDINT).
+			if c.interrupt.Load() {
+				word(ts.shm, cPendInt).Store(1)
+			}
+		} else if c.interrupt.Swap(false) {
 			c.running.Store(0)
 			return platform.Event{Kind: platform.EventInterrupted}, nil
 		}
-		ts.setRegs(regs)
+		if !keep {
+			// A trap flag to set goes through a frame (rt_sigreturn), not trapFast's popfq.
+			if ts.fast && regs.Eflags&eflagsTF != 0 {
+				if err := s.upgrade(); err != nil {
+					c.running.Store(0)
+					return platform.Event{}, err
+				}
+			}
+			if ts.fast {
+				ts.setFastRegs(regs)
+			} else {
+				ts.setRegs(regs)
+			}
+		}
+		keep = false
 		s.resumeApp()
 		err := s.awaitEvent(true)
 		c.running.Store(0)
 		if err != nil {
 			return platform.Event{}, err
 		}
-		ts.getRegs(regs)
+		if ts.fast {
+			ts.getFastRegs(regs)
+		} else {
+			ts.getRegs(regs)
+		}
 		if c.p.hasFSGS {
 			ts.curFS = le.Uint64(ts.shm[cFSBase:])
 			regs.FsBase = ts.curFS
 			ts.curGS = le.Uint64(ts.shm[cGSBase:])
 			regs.GsBase = ts.curGS
+		}
+		if ts.fast {
+			k := word(ts.shm, cSlot).Load()
+			if k == ^uint32(0) {
+				// The kernel's interrupt reached the trampoline.
+				if c.interrupt.Swap(false) {
+					return platform.Event{Kind: platform.EventInterrupted}, nil
+				}
+				continue
+			}
+			site, ok := as.slot(k)
+			if !ok {
+				// A jump into the entries from no patched site: as a jump to an address
+				// the app may not execute.
+				regs.Rip = StubBase + trapEntryOff + uint64(min(k, trapSlots-1))*trapEntrySize
+				return platform.Event{Kind: platform.EventFault, Signo: int32(unix.SIGSEGV), Code: 2, Addr: regs.Rip,
+					Access: platform.AccessType{Exec: true}}, nil
+			}
+			regs.Rax, regs.OrigRax = uint64(site.nr), uint64(site.nr)
+			regs.Rip = site.site + 7
+			regs.Rcx, regs.R11 = regs.Rip, regs.Eflags
+			return platform.Event{Kind: platform.EventSyscall}, nil
 		}
 		info := ts.shm[ts.frame.info:]
 		signo := int32(le.Uint32(info[0:]))
@@ -461,7 +517,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 			if code == sysSeccomp {
 				// Linux rolled rax back to the syscall number; rip is after the instruction.
 				regs.OrigRax = regs.Rax
-				return platform.Event{Kind: platform.EventSyscall}, nil
+				return platform.Event{Kind: platform.EventSyscall, Patchable: regs.Rip < maxUserAddress}, nil
 			}
 			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
 		case trapInterruptSignal:
@@ -470,6 +526,11 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 			}
 			continue // a shoot-down: catch up and go on
 		case int32(unix.SIGSEGV), int32(unix.SIGBUS):
+			// A thread that ran a site's old mov and met its patch at site+5 faulted in
+			// page 0 (patch.go): it makes the syscall the old code would have.
+			if regs.Rip >= 5 && as.patchedAt(regs.Rip-5) {
+				return syscallAt(regs), nil
+			}
 			as.mu.Lock()
 			behind := s.applied != as.seq
 			as.mu.Unlock()
@@ -484,9 +545,20 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 				ev.Access.Read = !ev.Access.Write && !ev.Access.Exec
 			}
 			return ev, nil
-		case int32(unix.SIGILL), int32(unix.SIGFPE), int32(unix.SIGTRAP):
+		case int32(unix.SIGTRAP):
+			if inTrampoline(regs.Rip) {
+				// The app's trap flag single-steps the trampoline: to the app a patched
+				// site is one instruction, as the syscall was.
+				keep = true
+				continue
+			}
+			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
+		case int32(unix.SIGILL), int32(unix.SIGFPE):
 			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
 		}
 		return platform.Event{Kind: platform.EventInterrupted}, nil
 	}
 }
+
+// eflagsTF is the trap flag.
+const eflagsTF = 0x100

@@ -12,6 +12,7 @@ import (
 func trapInitAddr() uintptr
 func trapHandlerAddr() uintptr
 func trapRestorerAddr() uintptr
+func trapFastAddr() uintptr
 
 // codeAt returns n bytes of the sbx binary's text at addr (the stub's code is copied from it).
 func codeAt(addr uintptr, n int) []byte {

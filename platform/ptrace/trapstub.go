@@ -6,24 +6,44 @@ import (
 	"fmt"
 )
 
-// The trap stub (platform trap). Its image is one page at StubBase, like the ptrace stub's,
-// built from the machine code in trapstub_amd64.s (copied out of the sbx binary) and a
-// parameter block; see trapstub_amd64.h for the addresses both sides agree on.
+// The trap stub (platform trap). Its image lies at StubBase, like the ptrace stub's page,
+// built from the machine code in trapstub_amd64.s (copied out of the sbx binary), a
+// parameter block and the syscall trampoline's entries; see trapstub_amd64.h for the
+// addresses both sides agree on.
 //
-//	StubBase+0x000  ELF header, one PT_LOAD (read+exec) covering the page
-//	StubBase+0x080  trapInit: the main thread's start-up, the injection site, the app thread's start
-//	StubBase+0x400  trapHandler: every signal the app thread takes
-//	StubBase+0x780  trapRestorer
-//	StubBase+0xc00  parameters: name, empty sigset, sigaction, stack_t, two sock_fprogs, flags, filters
+//	StubBase+0x0000  ELF header, two PT_LOADs: the image (read+exec) and the slot table
+//	StubBase+0x00c0  trapInit: the main thread's start-up, the injection site, the app thread's start
+//	StubBase+0x0400  trapHandler: every signal the app thread takes
+//	StubBase+0x0780  trapRestorer
+//	StubBase+0x0c00  parameters: name, empty sigset, sigaction, stack_t, two sock_fprogs, flags, filters
+//	StubBase+0x1000  trapFast: the syscall trampoline (patch.go)
+//	StubBase+0x2000  one 16-byte entry per slot: movl $slot, C_SLOT(%rip); jmp trapFast
+//	0x10000          the slot table (read-only, below the app's lowest address): slot k's
+//	                 8 bytes hold the address of entry k, so `jmp *(0x10000+8k)` reaches it
 //
 // The shared area (trapCtrl, trapCtrlSize) is a memfd of each stub's own, mapped by the stub
 // at trapCtrl and by the kernel: a control block, then the app thread's signal stack, where
 // Linux writes the signal frame (registers, FP state, siginfo) the kernel reads and rewrites.
 const (
-	trapInitOff     = 0x080
+	trapInitOff     = 0x0c0
 	trapHandlerOff  = 0x400
 	trapRestorerOff = 0x780
 	trapParamsOff   = 0xc00
+	trapFastOff     = 0x1000
+	trapEntryOff    = 0x2000
+	trapEntrySize   = 16
+	// trapSlots is how many patched sites one address space may have.
+	trapSlots = 4096
+	// trapCodeSize is the image's code the app thread's filter lets make syscalls
+	// (trapInit to trapFast); trapImageSize the whole image at StubBase.
+	trapCodeSize  = 0x2000
+	trapImageSize = trapEntryOff + trapSlots*trapEntrySize
+	// trapTable is the slot table's address (below 2 GiB, so `jmp *abs32` reaches it;
+	// below the kernel's lowest app address, so the app never maps there) and its offset in
+	// the image file.
+	trapTable     = 0x10000
+	trapTableSize = trapSlots * 8
+	trapTableFile = trapImageSize
 
 	pName     = 0
 	pEmptySet = 16
@@ -33,6 +53,7 @@ const (
 	pAppProg  = 96
 	pHasFSGS  = 112
 	pSpin     = 116
+	pTail     = 120
 	pFilters  = 128
 
 	trapCtrl     = 0x7ff000100000
@@ -52,9 +73,16 @@ const (
 	cGSBase    = 56
 	cNewGS     = 64
 	cSetGS     = 72
+	cSlot      = 128
+	cPendInt   = 132
+	cCmd       = 136
+	fRegs      = 256 // 16 general registers in sigcontext order
+	fRip       = 384
+	fFlags     = 392
 
 	stEvent  = 1
 	stResume = 2
+	stFast   = 3
 
 	// trapInterruptSignal is the host signal the kernel interrupts a running app thread with.
 	trapInterruptSignal = 12 // SIGUSR2
@@ -77,8 +105,8 @@ func asmCode(addr uintptr, limit int) ([]byte, error) {
 // buildTrapStub generates the trap stub. hasFSGSBase says the handler may read the FS base
 // with rdfsbase (the CPU has it and Linux enabled it for user space).
 func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
-	img := make([]byte, stubSize)
-	copy(img, elfHeader(stubSize))
+	img := make([]byte, trapTableFile+trapTableSize)
+	copy(img, elfHeader(trapImageSize))
 	parts := []struct {
 		addr      uintptr
 		off, next int
@@ -86,16 +114,20 @@ func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
 		{trapInitAddr(), trapInitOff, trapHandlerOff},
 		{trapHandlerAddr(), trapHandlerOff, trapRestorerOff},
 		{trapRestorerAddr(), trapRestorerOff, trapParamsOff},
+		{trapFastAddr(), trapFastOff, trapEntryOff},
 	}
-	var initCode []byte
+	var initCode, fastCode []byte
 	for i, p := range parts {
 		code, err := asmCode(p.addr, p.next-p.off)
 		if err != nil {
 			return stubImage{}, err
 		}
 		copy(img[p.off:], code)
-		if i == 0 {
+		switch i {
+		case 0:
 			initCode = code
+		case 3:
+			fastCode = code
 		}
 	}
 	// The injection site: syscall; int3; jmp site.
@@ -106,6 +138,41 @@ func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
 	site := uint64(StubBase + trapInitOff + siteOff)
 
 	le := binary.LittleEndian
+	// The trampoline's marks: its tail, its upgrade (ud2) and its final jmp *F_RIP(%rip),
+	// whose displacement only the copy's address gives.
+	mark := func(m uint32) (int, error) {
+		i := bytes.Index(fastCode, le.AppendUint32(nil, m))
+		if i < 0 || bytes.Count(fastCode, le.AppendUint32(nil, m)) != 1 {
+			return 0, fmt.Errorf("trap stub: trampoline mark %#x not found once", m)
+		}
+		return trapFastOff + i, nil
+	}
+	tailMark, err := mark(0x5a5a5a01)
+	if err != nil {
+		return stubImage{}, err
+	}
+	upMark, err := mark(0x5a5a5a02)
+	if err != nil {
+		return stubImage{}, err
+	}
+	jmpMark, err := mark(0x5a5a5a03)
+	if err != nil {
+		return stubImage{}, err
+	}
+	le.PutUint32(img[jmpMark:], uint32(int32(int64(trapCtrl+fRip)-int64(StubBase+jmpMark+4))))
+	// Entry k: movl $k, C_SLOT(%rip) (c7 05 disp32 imm32); jmp trapFast (e9 rel32); nop.
+	for k := range trapSlots {
+		off := trapEntryOff + k*trapEntrySize
+		e := img[off : off+trapEntrySize]
+		e[0], e[1] = 0xc7, 0x05
+		le.PutUint32(e[2:], uint32(int32(int64(trapCtrl+cSlot)-int64(StubBase+off+10))))
+		le.PutUint32(e[6:], uint32(k))
+		e[10] = 0xe9
+		le.PutUint32(e[11:], uint32(int32(trapFastOff-(off+15))))
+		e[15] = 0x90
+		le.PutUint64(img[trapTableFile+8*k:], uint64(StubBase+off))
+	}
+
 	par := img[trapParamsOff:]
 	copy(par[pName:], "sbx-stub\x00")
 	// par[pEmptySet:] stays zero: the empty signal set.
@@ -122,6 +189,7 @@ func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
 		par[pHasFSGS] = 1
 	}
 	le.PutUint32(par[pSpin:], spin)
+	le.PutUint64(par[pTail:], uint64(StubBase+tailMark-3)) // the nopl's first byte
 	off := pFilters
 	for _, f := range []struct {
 		prog int
@@ -130,7 +198,7 @@ func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
 		le.PutUint16(par[f.prog:], uint16(len(f.ins)))
 		le.PutUint64(par[f.prog+8:], StubBase+trapParamsOff+uint64(off))
 		for _, ins := range f.ins {
-			if trapParamsOff+off+8 > stubSize {
+			if trapParamsOff+off+8 > trapFastOff {
 				return stubImage{}, fmt.Errorf("trap stub: filters do not fit in the stub page")
 			}
 			le.PutUint16(par[off:], ins.code)
@@ -140,7 +208,19 @@ func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
 		}
 	}
 	le.PutUint64(img[24:], StubBase+trapInitOff) // e_entry
-	return stubImage{elf: img, site: site}, nil
+	// The second PT_LOAD: the slot table, read-only.
+	le.PutUint16(img[56:], 2) // e_phnum
+	ph := img[64+56:]
+	le.PutUint32(ph[0:], 1)              // PT_LOAD
+	le.PutUint32(ph[4:], 4)              // PF_R
+	le.PutUint64(ph[8:], trapTableFile)  // p_offset
+	le.PutUint64(ph[16:], trapTable)     // p_vaddr
+	le.PutUint64(ph[24:], trapTable)     // p_paddr
+	le.PutUint64(ph[32:], trapTableSize) // p_filesz
+	le.PutUint64(ph[40:], trapTableSize) // p_memsz
+	le.PutUint64(ph[48:], 0x1000)        // p_align
+	return stubImage{elf: img, site: site, fastUpgrade: StubBase + uint64(upMark) + 4,
+		fastTail: StubBase + uint64(tailMark) - 3}, nil
 }
 
 // elfHeader returns an ELF header and one PT_LOAD (read+exec) of size bytes at StubBase,
@@ -169,8 +249,9 @@ func elfHeader(size int) []byte {
 	return elf
 }
 
-// appFilter is the app thread's seccomp filter: the handler's own calls (futex wait and
-// wake, rt_sigreturn, arch_prctl(ARCH_SET_FS or ARCH_SET_GS)) are allowed from the stub's code page;
+// appFilter is the app thread's seccomp filter: the handler's and the trampoline's own
+// calls (futex wait and wake, rt_sigreturn, arch_prctl(ARCH_SET_FS or ARCH_SET_GS)) are
+// allowed from the stub's first two pages (its code and parameters; not the entries);
 // every other syscall, from anywhere, traps (SIGSYS) into the handler, which hands it to
 // the kernel. Nothing the app does can reach the host: it cannot write the code page, and
 // the calls it could make from there only wait, wake, or set its own registers.
@@ -223,7 +304,7 @@ func appFilter() []bpf {
 	f[iIPHi] = bpf{ldAbs, 0, 0, seccompIPHigh}
 	f[iIPHiChk] = bpf{jeq, 0, to(iIPHiChk, iTrap), uint32(StubBase >> 32)}
 	f[iIPLo] = bpf{ldAbs, 0, 0, seccompIPLow}
-	f[iIPLoChk] = bpf{jge, to(iIPLoChk, iTrap), 0, uint32(StubBase&0xffffffff) + stubSize}
+	f[iIPLoChk] = bpf{jge, to(iIPLoChk, iTrap), 0, uint32(StubBase&0xffffffff) + trapCodeSize}
 	f[iNr] = bpf{ldAbs, 0, 0, 0}
 	f[iIsFutex] = bpf{jeq, to(iIsFutex, iFutexOp), 0, sysFutex}
 	f[iIsSigret] = bpf{jeq, to(iIsSigret, iAllow), 0, sysRtSigret}

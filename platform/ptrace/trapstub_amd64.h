@@ -12,6 +12,7 @@
 #define P_APPPROG 96
 #define P_HASFSGS 112
 #define P_SPIN 116
+#define P_TAIL 120
 
 // The per-stub shared area (a memfd of its own, also mapped by the kernel): a control block
 // at CTRL, the clone stack of the app thread below CTRL+0x1000, and the signal stack above.
@@ -30,6 +31,42 @@
 #define C_NEWGS 64
 #define C_SETGS 72
 
+// The syscall trampoline's part of the control page (trapFast): the slot an entry was
+// taken from, the kernel's interrupt noticed inside the trampoline, what the kernel asks
+// for on resume (0: return to the app, 1: upgrade to a signal frame), the app's general
+// registers in struct sigcontext order (r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp),
+// its rip and rflags, and a small stack for pushfq/popfq below T_STACK.
+#define C_SLOT 128
+#define C_PENDINT 132
+#define C_CMD 136
+#define F_REGS 256
+#define F_R8 256
+#define F_R9 264
+#define F_R10 272
+#define F_R11 280
+#define F_R12 288
+#define F_R13 296
+#define F_R14 304
+#define F_R15 312
+#define F_RDI 320
+#define F_RSI 328
+#define F_RBP 336
+#define F_RBX 344
+#define F_RDX 352
+#define F_RAX 360
+#define F_RCX 368
+#define F_RSP 376
+#define F_RIP 384
+#define F_FLAGS 392
+#define T_STACK 2048
+
+// The trampoline's code page and its entries (one per slot: movl $slot, C_SLOT(%rip);
+// jmp trapFast), which the filter lets make no syscall.
+#define FAST_BASE 0x7ff000001000
+#define ENTRY_BASE 0x7ff000002000
+#define ENTRY_END 0x7ff000012000
+
 // Hand-off states in C_STATE.
 #define ST_EVENT 1
 #define ST_RESUME 2
+#define ST_FAST 3

@@ -134,6 +134,36 @@ childfail:
 // sleeping on the futex), sets the FS and GS bases if the kernel asked, and returns with
 // rt_sigreturn, which loads the registers and FP state the kernel left in the frame.
 TEXT ·trapHandler(SB),NOSPLIT|NOFRAME,$0
+	// The kernel's interrupt (SIGUSR2) inside the syscall trampoline (trapFast and its
+	// entries) is only noted: the trampoline hands the thread to the kernel before it runs
+	// app code again. If it came while the trampoline was restoring the app's registers
+	// (at or after its tail), the thread goes back to the tail, which checks the note.
+	CMPL DI, $12
+	JNE event
+	MOVQ 168(DX), AX // uc_mcontext.rip
+	MOVQ $FAST_BASE, CX
+	CMPQ AX, CX
+	JCS event
+	MOVQ $ENTRY_END, CX
+	CMPQ AX, CX
+	JCC event
+	MOVQ $CTRL, R8
+	MOVL $1, C_PENDINT(R8)
+	MOVQ $PARAMS, R9
+	MOVQ P_TAIL(R9), CX
+	CMPQ AX, CX
+	JCS sigret
+	MOVQ $ENTRY_BASE, CX
+	CMPQ AX, CX
+	JCC sigret
+	MOVQ P_TAIL(R9), CX
+	MOVQ CX, 168(DX)
+sigret:
+	ADDQ $8, SP
+	MOVL $15, AX
+	SYSCALL
+	BYTE $0x0f; BYTE $0x0b
+event:
 	MOVQ $CTRL, R8
 	MOVQ DX, C_UCTX(R8)
 	MOVQ SI, C_SIGINFO(R8)
@@ -204,6 +234,139 @@ done:
 	BYTE $0x0f; BYTE $0x0b
 	ENDMARK
 
+// trapFast is the syscall trampoline: a patched syscall site (`jmp *slot`, see patch.go)
+// reaches it through its entry, which stores the slot number in C_SLOT. It saves the app's
+// general registers and rflags in the control page (never touching the app's stack: rsp is
+// saved first and the pushfq/popfq use T_STACK), hands the thread to the kernel with
+// ST_FAST (waking it if it sleeps), waits for ST_RESUME as the handler does, sets the FS
+// and GS bases if asked, then either raises SIGILL at a known address (C_CMD = 1: the
+// kernel wants a full signal frame, for the FP state) or restores the registers the kernel
+// wrote and jumps to the rip it wrote. Its tail first checks C_PENDINT: an interrupt that
+// reached the trampoline is handed to the kernel (slot ~0) before any app code runs.
+TEXT ·trapFast(SB),NOSPLIT|NOFRAME,$0
+	// movabs %rax, CTRL+F_RAX
+	BYTE $0x48; BYTE $0xa3; LONG $0x00100168; LONG $0x00007ff0
+	MOVQ $CTRL, AX
+	MOVQ SP, F_RSP(AX)
+	MOVQ R8, F_R8(AX)
+	MOVQ R9, F_R9(AX)
+	MOVQ R10, F_R10(AX)
+	MOVQ R11, F_R11(AX)
+	MOVQ R12, F_R12(AX)
+	MOVQ R13, F_R13(AX)
+	MOVQ R14, F_R14(AX)
+	MOVQ R15, F_R15(AX)
+	MOVQ DI, F_RDI(AX)
+	MOVQ SI, F_RSI(AX)
+	MOVQ BP, F_RBP(AX)
+	MOVQ BX, F_RBX(AX)
+	MOVQ DX, F_RDX(AX)
+	MOVQ CX, F_RCX(AX)
+	LEAQ T_STACK(AX), SP
+	PUSHFQ
+	POPQ BX
+	MOVQ BX, F_FLAGS(AX)
+	MOVQ AX, R8
+publish:
+	MOVQ $PARAMS, R9
+	CMPB P_HASFSGS(R9), $0
+	JEQ handoff
+	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc0 // rdfsbase rax
+	MOVQ AX, C_FSBASE(R8)
+	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc8 // rdgsbase rax
+	MOVQ AX, C_GSBASE(R8)
+handoff:
+	MOVL $ST_FAST, AX
+	XCHGL AX, C_STATE(R8)
+	CMPL C_KSLEEP(R8), $0
+	JEQ wait
+	// futex(&state, FUTEX_WAKE, 1)
+	MOVQ R8, DI
+	MOVL $1, SI
+	MOVL $1, DX
+	MOVL $202, AX
+	SYSCALL
+wait:
+	MOVL P_SPIN(R9), CX
+	INCL CX
+spin:
+	CMPL C_STATE(R8), $ST_RESUME
+	JEQ resume
+	PAUSE
+	DECL CX
+	JNE spin
+	MOVL $1, AX
+	XCHGL AX, C_STUBSLEEP(R8)
+	CMPL C_STATE(R8), $ST_RESUME
+	JEQ woke
+	// futex(&state, FUTEX_WAIT, ST_FAST, NULL)
+	MOVQ R8, DI
+	XORL SI, SI
+	MOVL $ST_FAST, DX
+	XORL R10, R10
+	MOVL $202, AX
+	SYSCALL
+woke:
+	MOVL $0, C_STUBSLEEP(R8)
+	JMP wait
+resume:
+	CMPL C_SETFS(R8), $0
+	JEQ gs
+	MOVL $0, C_SETFS(R8)
+	// arch_prctl(ARCH_SET_FS, newfs)
+	MOVL $158, AX
+	MOVL $0x1002, DI
+	MOVQ C_NEWFS(R8), SI
+	SYSCALL
+gs:
+	CMPL C_SETGS(R8), $0
+	JEQ cmd
+	MOVL $0, C_SETGS(R8)
+	// arch_prctl(ARCH_SET_GS, newgs)
+	MOVL $158, AX
+	MOVL $0x1001, DI
+	MOVQ C_NEWGS(R8), SI
+	SYSCALL
+cmd:
+	CMPL C_CMD(R8), $0
+	JEQ tail
+	// The upgrade: SIGILL here gives the kernel a signal frame.
+	BYTE $0x0f; BYTE $0x1f; BYTE $0x80; LONG $0x5a5a5a02 // nopl marker (upgrade)
+	BYTE $0x0f; BYTE $0x0b
+reint:
+	MOVL $0, C_PENDINT(AX)
+	MOVL $0xffffffff, C_SLOT(AX)
+	MOVQ AX, R8
+	JMP publish
+tail:
+	BYTE $0x0f; BYTE $0x1f; BYTE $0x80; LONG $0x5a5a5a01 // nopl marker (tail)
+	MOVQ $CTRL, AX
+	CMPL C_PENDINT(AX), $0
+	JNE reint
+	LEAQ T_STACK(AX), SP
+	MOVQ F_FLAGS(AX), BX
+	PUSHQ BX
+	POPFQ
+	MOVQ F_R8(AX), R8
+	MOVQ F_R9(AX), R9
+	MOVQ F_R10(AX), R10
+	MOVQ F_R11(AX), R11
+	MOVQ F_R12(AX), R12
+	MOVQ F_R13(AX), R13
+	MOVQ F_R14(AX), R14
+	MOVQ F_R15(AX), R15
+	MOVQ F_RDI(AX), DI
+	MOVQ F_RSI(AX), SI
+	MOVQ F_RBP(AX), BP
+	MOVQ F_RBX(AX), BX
+	MOVQ F_RDX(AX), DX
+	MOVQ F_RCX(AX), CX
+	MOVQ F_RSP(AX), SP
+	MOVQ F_RAX(AX), AX
+	// jmp *F_RIP(%rip): buildTrapStub writes the displacement.
+	BYTE $0xff; BYTE $0x25; LONG $0x5a5a5a03
+	ENDMARK
+
 // trapRestorer is sa_restorer (x86-64 requires one); the handler never returns through it.
 TEXT ·trapRestorer(SB),NOSPLIT|NOFRAME,$0
 	MOVL $15, AX
@@ -219,6 +382,11 @@ TEXT ·trapInitAddr(SB),NOSPLIT,$0-8
 
 TEXT ·trapHandlerAddr(SB),NOSPLIT,$0-8
 	MOVQ $·trapHandler(SB), AX
+	MOVQ AX, ret+0(FP)
+	RET
+
+TEXT ·trapFastAddr(SB),NOSPLIT,$0-8
+	MOVQ $·trapFast(SB), AX
 	MOVQ AX, ret+0(FP)
 	RET
 

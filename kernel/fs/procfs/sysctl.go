@@ -56,7 +56,7 @@ func (p *proc) sysctls() map[string]func() string {
 		"net/ipv4/ping_group_range":     c("0\t2147483647"),
 		"vm/overcommit_ratio":           c("50"),
 		"vm/max_map_count":              c("65530"),
-		"vm/mmap_min_addr":              c("65536"),
+		"vm/mmap_min_addr":              c("131072"),
 		"vm/swappiness":                 c("60"),
 		"vm/dirty_ratio":                c("20"),
 		"vm/dirty_background_ratio":     c("10"),

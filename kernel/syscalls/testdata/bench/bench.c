@@ -55,6 +55,8 @@ int main(int argc, char **argv) {
 	char buf[4096];
 	double t0;
 	BEST("getpid", n, syscall(SYS_getpid));
+	/* The libc wrapper (mov $nr, %eax; syscall): a site the trap platform patches. */
+	BEST("getppid-libc", n, getppid());
 	/* Through the vDSO where there is one (no syscall), else the syscall. */
 	BEST("clock_gettime", n, {
 		struct timespec ts;

@@ -1,0 +1,120 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/sbx-dev/sbx/kernel/mm"
+	"github.com/sbx-dev/sbx/platform"
+)
+
+// Syscall-site patching. On a platform that can run a patched site without a trap (trap:
+// platform.SyscallPatcher), a syscall reached through the common sequence
+// `mov $nr, %eax; syscall` (b8 imm32 0f 05, how glibc's wrappers make almost every call)
+// has those 7 bytes rewritten, in a private copy of the page (mm.PatchCode), into a jump
+// the platform handles without a signal. The kernel sees the same syscall either way
+// (number, arguments, rip after the original syscall instruction, rcx and r11), so guest
+// seccomp filters, strace, restarts and signal frames are unchanged. Config.NoSyscallPatch
+// turns it off.
+
+// patchSyscallSite patches the site the task's current syscall came from, if it is one.
+func (t *Task) patchSyscallSite(m *mm.MM) {
+	p, ok := m.AddressSpace().(platform.SyscallPatcher)
+	nr := t.Regs.OrigRax
+	if !ok || nr >= 0x1000 || t.Regs.Rip < 7 || t.Regs.Rax != nr {
+		return
+	}
+	site := t.Regs.Rip - 7
+	t.k.trapped.Add(1)
+	// Sites found unpatchable (other bytes, not program text) are not looked at again in
+	// this address space: a syscall() wrapper would otherwise pay the check on every call.
+	if t.noPatch.m != m || len(t.noPatch.sites) > 4096 {
+		t.noPatch.m, t.noPatch.sites = m, map[uint64]struct{}{}
+	}
+	if _, ok := t.noPatch.sites[site]; ok {
+		if t.k.Debug != nil {
+			t.k.unpatched.note(m, t.Regs.Rip)
+		}
+		return
+	}
+	old := []byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
+	binary.LittleEndian.PutUint32(old[1:], uint32(nr))
+	// b8 may be the end of a longer instruction rather than `mov $nr, %eax`: the number
+	// in its immediate must be the call's, and a REX prefix before it (41 b8: mov $imm,
+	// %r8d) rules the site out.
+	var prev [1]byte
+	if site > 0 {
+		if _, err := m.CopyIn(site-1, prev[:]); err == nil && prev[0]&0xf0 == 0x40 {
+			t.noPatch.sites[site] = struct{}{}
+			return
+		}
+	}
+	ok, later := m.PatchCode(site, old, func() ([]byte, bool) { return p.PatchSyscall(site, uint32(nr)) })
+	switch {
+	case ok:
+		t.k.patched.Add(1)
+	case !later:
+		t.noPatch.sites[site] = struct{}{}
+		if t.k.Debug != nil {
+			t.k.unpatched.note(m, t.Regs.Rip)
+		}
+	}
+}
+
+// patchSkip is a task's set of syscall sites found unpatchable in its address space m.
+type patchSkip struct {
+	m     *mm.MM
+	sites map[uint64]struct{}
+}
+
+// unpatchedSites counts, for a debug run, the syscalls trapped at sites left unpatched by
+// the bytes before them: which other instruction patterns would be worth patching.
+type unpatchedSites struct {
+	mu sync.Mutex
+	// n counts by the 8 bytes before rip (hex). protected by mu
+	n map[string]int64
+}
+
+func (u *unpatchedSites) note(m *mm.MM, rip uint64) {
+	var b [8]byte
+	if rip < 8 {
+		return
+	}
+	if _, err := m.CopyIn(rip-8, b[:]); err != nil {
+		return
+	}
+	u.mu.Lock()
+	if u.n == nil {
+		u.n = map[string]int64{}
+	}
+	if len(u.n) < 4096 {
+		u.n[fmt.Sprintf("% x", b)]++
+	}
+	u.mu.Unlock()
+}
+
+// PatchSummary says, for a debug run, how many syscalls were trapped at a syscall
+// instruction, how many sites were patched, and the most frequent unpatched patterns.
+func (k *Kernel) PatchSummary() string {
+	s := fmt.Sprintf("%d syscalls trapped, %d sites patched", k.trapped.Load(), k.patched.Load())
+	k.unpatched.mu.Lock()
+	defer k.unpatched.mu.Unlock()
+	type kv struct {
+		k string
+		n int64
+	}
+	var l []kv
+	for p, n := range k.unpatched.n {
+		l = append(l, kv{p, n})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n })
+	for i, e := range l {
+		if i == 5 {
+			break
+		}
+		s += fmt.Sprintf("; %d unpatched at [%s]", e.n, e.k)
+	}
+	return s
+}

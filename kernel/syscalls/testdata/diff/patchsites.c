@@ -1,0 +1,85 @@
+#include "common.h"
+#include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+/* Syscalls through libc's `mov $nr, %eax; syscall` wrappers, made often enough that a
+ * platform patching such sites (trap) does (the waits come first, while the process is
+ * single-threaded: libc's wait4 then takes that path): results stay right in one thread, in threads
+ * racing through the same sites, in fork children running the parent's patched code and in
+ * an exec'd copy starting unpatched; a blocking wait4 interrupted by a signal handler with
+ * SA_RESTART restarts (the restart goes back into the patched site). */
+
+static volatile int alarms;
+static void onalrm(int s) { (void)s; alarms++; }
+
+static pid_t parent;
+
+static long loop(int n) {
+	long bad = 0;
+	for (int i = 0; i < n; i++)
+		if (getppid() != parent) bad++;
+	return bad;
+}
+
+static void *thread(void *arg) {
+	(void)arg;
+	return (void *)loop(5000);
+}
+
+int main(int argc, char **argv) {
+	if (argc > 1) { /* the exec'd copy: its parent is the first process */
+		parent = (pid_t)atoi(argv[1]);
+		_exit(loop(1000) == 0 ? 7 : 1);
+	}
+	parent = getppid();
+	printf("getppid stable in one thread: %d\n", loop(1000) == 0);
+	struct sigaction sa = {0};
+	sa.sa_handler = onalrm;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = {{0, 3000}, {0, 3000}};
+	setitimer(ITIMER_REAL, &it, NULL);
+	pid_t me = getpid();
+	int ok = 0;
+	for (int i = 0; i < 16; i++) {
+		pid_t c = fork();
+		if (c == 0) {
+			parent = me;
+			long b = loop(200);
+			struct timespec ts = {0, 20000000};
+			nanosleep(&ts, NULL);
+			_exit(b == 0 ? 7 : 1);
+		}
+		int st = 0;
+		pid_t w = waitpid(c, &st, 0);
+		if (w == c && WIFEXITED(st) && WEXITSTATUS(st) == 7) ok++;
+		else printf("child %d: waitpid %d errno %s status %#x\n", i, w, errname(errno), st);
+	}
+	struct itimerval off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("fork children through restarted waits: %d of 16, signals came: %d\n", ok, alarms > 0);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, thread, NULL);
+	long bad = 0;
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	printf("getppid stable in 4 threads: %d\n", bad == 0);
+
+
+	char arg[16];
+	snprintf(arg, sizeof arg, "%d", me);
+	pid_t c = fork();
+	if (c == 0) {
+		execl("/proc/self/exe", argv[0], arg, (char *)NULL);
+		_exit(2);
+	}
+	int st = 0;
+	waitpid(c, &st, 0);
+	printf("exec'd copy: %d\n", WIFEXITED(st) && WEXITSTATUS(st) == 7);
+	return 0;
+}
