@@ -68,6 +68,19 @@ var layoutCases = []layoutCase{
 	{header: "<sys/signalfd.h>", ctype: "struct signalfd_siginfo", value: &SignalfdSiginfo{}, size: SizeofSignalfdSiginfo},
 	{header: "<fcntl.h>", ctype: "struct flock", value: &Flock{}, size: SizeofFlock},
 	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_data", value: &SeccompData{}, size: SizeofSeccompData},
+	{header: "<linux/filter.h>", ctype: "struct sock_filter", value: &SockFilter{}, size: SizeofSockFilter},
+	{header: "<linux/filter.h>", ctype: "struct sock_fprog", value: &SockFprog{}, size: SizeofSockFprog},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif_sizes", value: &SeccompNotifSizes{}, size: SizeofSeccompNotifSizes},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif", value: &SeccompNotif{}, size: SizeofSeccompNotif},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif_resp", value: &SeccompNotifResp{}, size: SizeofSeccompNotifResp},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif_addfd", value: &SeccompNotifAddfd{}, size: SizeofSeccompNotifAddfd},
+	{header: "<linux/aio_abi.h>", ctype: "struct iocb", value: &IOCB{}, size: SizeofIOCB},
+	{header: "<linux/aio_abi.h>", ctype: "struct io_event", value: &IOEvent{}, size: SizeofIOEvent},
+	{header: "<mqueue.h>", ctype: "struct mq_attr", value: &MqAttr{}, size: SizeofMqAttr},
+	{header: "<signal.h>", ctype: "struct sigevent", value: &Sigevent{}, size: SizeofSigevent},
+	{header: "<asm/sigcontext.h>", program: "asm", ctype: "struct sigcontext", value: &Sigcontext{}, size: SizeofSigcontext},
+	{header: "<asm/ucontext.h>", program: "asm", ctype: "struct ucontext", value: &Ucontext{}, size: SizeofUcontext},
 }
 
 // leaf is one tagged scalar or byte-array field of a Go value.
