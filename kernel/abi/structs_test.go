@@ -79,6 +79,8 @@ var layoutCases = []layoutCase{
 	{header: "<linux/aio_abi.h>", ctype: "struct io_event", value: &IOEvent{}, size: SizeofIOEvent},
 	{header: "<mqueue.h>", ctype: "struct mq_attr", value: &MqAttr{}, size: SizeofMqAttr},
 	{header: "<signal.h>", ctype: "struct sigevent", value: &Sigevent{}, size: SizeofSigevent},
+	{header: "<net/if.h>", ctype: "struct ifreq", value: &Ifreq{}, size: SizeofIfreq},
+	{header: "<net/if.h>", ctype: "struct ifconf", value: &Ifconf{}, size: SizeofIfconf},
 	{header: "<asm/sigcontext.h>", program: "asm", ctype: "struct sigcontext", value: &Sigcontext{}, size: SizeofSigcontext},
 	{header: "<asm/ucontext.h>", program: "asm", ctype: "struct ucontext", value: &Ucontext{}, size: SizeofUcontext},
 }
