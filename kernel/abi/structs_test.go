@@ -81,6 +81,17 @@ var layoutCases = []layoutCase{
 	{header: "<signal.h>", ctype: "struct sigevent", value: &Sigevent{}, size: SizeofSigevent},
 	{header: "<net/if.h>", ctype: "struct ifreq", value: &Ifreq{}, size: SizeofIfreq},
 	{header: "<net/if.h>", ctype: "struct ifconf", value: &Ifconf{}, size: SizeofIfconf},
+	{header: "<linux/netlink.h>", ctype: "struct sockaddr_nl", value: &SockaddrNl{}, size: SizeofSockaddrNl},
+	{header: "<linux/netlink.h>", ctype: "struct nlmsghdr", value: &Nlmsghdr{}, size: SizeofNlmsghdr},
+	{header: "<linux/netlink.h>", ctype: "struct nlmsgerr", value: &Nlmsgerr{}, size: SizeofNlmsgerr},
+	{header: "<linux/rtnetlink.h>", ctype: "struct rtattr", value: &Rtattr{}, size: SizeofRtattr},
+	{header: "<linux/rtnetlink.h>", ctype: "struct ifinfomsg", value: &Ifinfomsg{}, size: SizeofIfinfomsg},
+	{header: "<linux/if_addr.h>", ctype: "struct ifaddrmsg", value: &Ifaddrmsg{}, size: SizeofIfaddrmsg},
+	{header: "<linux/rtnetlink.h>", ctype: "struct rtmsg", value: &Rtmsg{}, size: SizeofRtmsg},
+	{header: "<sys/socket.h>", ctype: "struct linger", value: &Linger{}, size: SizeofLinger},
+	{header: "<linux/net_tstamp.h>", ctype: "struct sock_txtime", value: &SockTxtime{}, size: SizeofSockTxtime},
+	{header: "<linux/net_tstamp.h>", ctype: "struct so_timestamping", value: &SoTimestamping{}, size: SizeofSoTimestamping},
+	{header: "<sys/times.h>", ctype: "struct tms", value: &Tms{}, size: SizeofTms},
 	{header: "<asm/sigcontext.h>", program: "asm", ctype: "struct sigcontext", value: &Sigcontext{}, size: SizeofSigcontext},
 	{header: "<asm/ucontext.h>", program: "asm", ctype: "struct ucontext", value: &Ucontext{}, size: SizeofUcontext},
 }
@@ -307,5 +318,15 @@ func TestCmsgMacros(t *testing.T) {
 		if got := CmsgSpace(c.n); got != c.space {
 			t.Errorf("CmsgSpace(%d) = %d; want %d", c.n, got, c.space)
 		}
+	}
+}
+
+// TestMsghdrOffsets: the offsets recvmsg writes back at are those of struct msghdr.
+func TestMsghdrOffsets(t *testing.T) {
+	b := make([]byte, SizeofMsghdr)
+	m := Msghdr{Namelen: 7, Controllen: 9, Flags: 11}
+	m.Encode(b)
+	if U32(b[OffsetofMsghdrNamelen:]) != 7 || U64(b[OffsetofMsghdrControllen:]) != 9 || U32(b[OffsetofMsghdrFlags:]) != 11 {
+		t.Errorf("msghdr offsets %d, %d, %d do not hold msg_namelen, msg_controllen, msg_flags", OffsetofMsghdrNamelen, OffsetofMsghdrControllen, OffsetofMsghdrFlags)
 	}
 }
