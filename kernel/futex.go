@@ -1,12 +1,12 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -172,7 +172,7 @@ func (t *Task) futexWord(addr uint64) (uint32, error) {
 	if _, err := t.CopyIn(addr, cur[:]); err != nil {
 		return 0, unix.EFAULT
 	}
-	return binary.LittleEndian.Uint32(cur[:]), nil
+	return abi.U32(cur[:]), nil
 }
 
 // FutexWait blocks while the word at addr holds val (FUTEX_WAIT).

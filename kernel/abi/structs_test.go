@@ -92,6 +92,11 @@ var layoutCases = []layoutCase{
 	{header: "<linux/net_tstamp.h>", ctype: "struct sock_txtime", value: &SockTxtime{}, size: SizeofSockTxtime},
 	{header: "<linux/net_tstamp.h>", ctype: "struct so_timestamping", value: &SoTimestamping{}, size: SizeofSoTimestamping},
 	{header: "<sys/times.h>", ctype: "struct tms", value: &Tms{}, size: SizeofTms},
+	{header: "<sys/inotify.h>", ctype: "struct inotify_event", head: "name", value: &InotifyEvent{}, size: SizeofInotifyEvent},
+	{header: "<linux/futex.h>", ctype: "struct futex_waitv", value: &FutexWaitv{}, size: SizeofFutexWaitv},
+	{header: "<linux/futex.h>", ctype: "struct robust_list_head", value: &RobustListHead{}, size: SizeofRobustListHead},
+	{header: "<sys/uio.h>", ctype: "struct iovec", value: &Iovec{}, size: SizeofIovec},
+	{header: "<linux/sched.h>", ctype: "struct clone_args", value: &CloneArgs{}, size: SizeofCloneArgs},
 	{header: "<asm/sigcontext.h>", program: "asm", ctype: "struct sigcontext", value: &Sigcontext{}, size: SizeofSigcontext},
 	{header: "<asm/ucontext.h>", program: "asm", ctype: "struct ucontext", value: &Ucontext{}, size: SizeofUcontext},
 }

@@ -6,7 +6,6 @@ package procfs
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -210,7 +210,7 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 			}
 			var b []byte
 			for _, v := range m.Layout.Auxv {
-				b = binary.LittleEndian.AppendUint64(b, v)
+				b = abi.AppendU64(b, v)
 			}
 			return b, nil
 		}),
