@@ -1,6 +1,16 @@
 // Package abi holds Linux x86-64 ABI constants and structure layouts the kernel and the
 // platforms share, spelled as Linux spells them, with the uapi header each comes from.
 // It contains no logic beyond encoding and decoding the structures.
+//
+// Each structure is a Go type whose fields carry their C names in a `c` tag, with padding
+// written out as blank fields, an Encode(b []byte) that writes every byte of it (padding
+// zeroed) and usually a Decode. TestStructuresMatchC builds C programs from the tags
+// (layoutCases) and checks every offsetof and sizeof, the encoding and the zeroed padding
+// against the system headers. Lone scalars go through U32/PutU32 and friends.
+//
+// This is the only kernel package that puts bytes in the app's byte order:
+// TestNoHandEncodingOutsideABI fails on encoding/binary elsewhere in kernel/ (except four
+// listed files whose formats are not the app's ABI) and on scalar reads at literal offsets.
 package abi
 
 import "encoding/binary"
