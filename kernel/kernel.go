@@ -105,6 +105,10 @@ type Kernel struct {
 	// rootNS are the sandbox's initial namespaces; nsIno numbers new ones (ns.go).
 	rootNS *NSSet
 	nsIno  atomic.Uint64
+	// sysvIPCRender renders /proc/sysvipc rows (ipcproc.go).
+	sysvIPCRender atomic.Pointer[func(n *Namespace, kind string) string]
+	// nsReleaseHooks run when a namespace's last process leaves it. protected by mu
+	nsReleaseHooks []func(*Namespace)
 	// rootDentry is the first process's root: a process elsewhere is chrooted. Set once
 	// under mu before any other process exists.
 	rootDentry vfs.VirtualDentry

@@ -674,6 +674,7 @@ func (t *Task) exit() {
 	if m != nil {
 		m.DecUsers()
 	}
+	k.putNS(tg.ns.Load(), nil)
 	t.finishVfork()
 	k.mu.Lock()
 	hooks := k.exitHooks
