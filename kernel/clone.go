@@ -1,9 +1,9 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -171,13 +171,13 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	}
 	var tidBytes [4]byte
 	seen := t.TIDOf(child)
-	binary.LittleEndian.PutUint32(tidBytes[:], uint32(seen))
+	abi.PutU32(tidBytes[:], uint32(seen))
 	if f&unix.CLONE_PARENT_SETTID != 0 {
 		t.CopyOut(o.ParentTID, tidBytes[:])
 	}
 	if f&unix.CLONE_CHILD_SETTID != 0 {
 		// The child's own TID, in its namespace.
-		binary.LittleEndian.PutUint32(tidBytes[:], uint32(child.VisibleTID()))
+		abi.PutU32(tidBytes[:], uint32(child.VisibleTID()))
 		childMM.CopyOut(o.ChildTID, tidBytes[:])
 	}
 	if f&unix.CLONE_CHILD_CLEARTID != 0 {

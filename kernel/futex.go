@@ -1,12 +1,12 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,6 +32,28 @@ import (
 // to another key, possibly another bucket, holding both bucket locks (lower index first);
 // a waiter that dequeues itself reads its current key, locks that bucket and checks the
 // key again (it may have been requeued in between), as Linux's futex_q lock_ptr does.
+//
+// FUTEX_CMP_REQUEUE must compare the word and requeue as one step: Linux reads the word
+// under both bucket locks (with page faults disabled). Reading it first and locking after
+// would let this happen: the requeuer reads the expected value v; another thread changes
+// the word to v+1 and wakes the key; a waiter enqueues expecting v+1, reads it and sleeps;
+// the requeuer now moves that waiter to the second word, where the wake meant for it never
+// comes (a lost wake-up, under e.g. an old glibc condvar broadcast). We cannot read under
+// the lock, so the requeue only touches waiters whose own check was done before the word
+// was read:
+//
+//  1. lock the key's bucket and note the waiters marked checked (a waiter marks itself,
+//     with an atomic store, after its read of the word matched); unlock;
+//  2. read the word, with no lock held: a mismatch is EAGAIN (a fault EFAULT);
+//  3. lock both buckets and wake or move only noted waiters still on the key, in order.
+//
+// This is linearizable at the read in step 2. A noted waiter read its matching value before
+// step 1, so it was queued and checked before the word held v: Linux would requeue it too.
+// A waiter not noted may have read the word after step 2 (seeing a later value): it is left
+// on the key, as if its wait began just after the requeue, which is also what it saw (the
+// word held v or later when it read it). Waiters that left the queue between the steps are
+// simply gone, as if they left before it. So no waiter is moved by a comparison with a
+// value it never waited on, and none that Linux would leave is moved.
 //
 // Lock order: futexBucket.mu (lower index first) → nothing else.
 
@@ -72,6 +94,9 @@ type futexWaiter struct {
 	bitset uint32
 	// woken is set, under the bucket lock, by the wake that took the waiter off its queue.
 	woken atomic.Bool
+	// checked is set by the waiter once its read of the word matched: only such waiters
+	// are moved or woken by FUTEX_CMP_REQUEUE (see the comment at the top).
+	checked atomic.Bool
 }
 
 func newFutexWaiter(t *Task, key futexKey, bitset uint32) *futexWaiter {
@@ -147,7 +172,7 @@ func (t *Task) futexWord(addr uint64) (uint32, error) {
 	if _, err := t.CopyIn(addr, cur[:]); err != nil {
 		return 0, unix.EFAULT
 	}
-	return binary.LittleEndian.Uint32(cur[:]), nil
+	return abi.U32(cur[:]), nil
 }
 
 // FutexWait blocks while the word at addr holds val (FUTEX_WAIT).
@@ -166,6 +191,7 @@ func (t *Task) FutexWait(addr uint64, val uint32, bitset uint32, deadline time.T
 		}
 		return err
 	}
+	w.checked.Store(true)
 	for !w.woken.Load() {
 		if err := t.sleep(nil, deadline); err != nil {
 			if ft.dequeue(w) {
@@ -213,9 +239,46 @@ func (k *Kernel) FutexWake(t *Task, addr uint64, n int, bitset uint32) int {
 
 func (k *Kernel) futexWake(t *Task, addr uint64, n int) { k.FutexWake(t, addr, n, ^uint32(0)) }
 
-// FutexRequeue wakes n waiters on addr and moves up to requeue others to addr2.
+// FutexRequeue wakes n waiters on addr and moves up to requeue others to addr2
+// (FUTEX_REQUEUE).
 func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
+	return k.futexRequeue(t.futexKeyFor(addr), t.futexKeyFor(addr2), n, requeue, nil)
+}
+
+// FutexCmpRequeue is FUTEX_CMP_REQUEUE: FutexRequeue if the word at addr holds val, else
+// EAGAIN (EFAULT if it cannot be read). The comparison and the requeue act as one step
+// without a lock held across the read (see the comment at the top).
+func (k *Kernel) FutexCmpRequeue(t *Task, addr, addr2 uint64, n, requeue int, val uint32) (int, error) {
 	key, key2 := t.futexKeyFor(addr), t.futexKeyFor(addr2)
+	b := k.futexes.bucketOf(key)
+	b.mu.Lock()
+	var noted map[*futexWaiter]bool
+	for _, w := range b.waiters[key] {
+		if w.checked.Load() {
+			if noted == nil {
+				noted = make(map[*futexWaiter]bool)
+			}
+			noted[w] = true
+		}
+	}
+	b.mu.Unlock()
+	cur, err := t.futexWord(addr)
+	if err != nil {
+		return 0, err
+	}
+	if cur != val {
+		return 0, unix.EAGAIN
+	}
+	if noted == nil {
+		return 0, nil // no waiter had checked the word: none is Linux's to take
+	}
+	return k.futexRequeue(key, key2, n, requeue, noted), nil
+}
+
+// futexRequeue wakes n waiters on key and moves up to requeue others to key2, in queue
+// order, considering only the waiters in only (all when only is nil); it returns how many
+// it woke and moved.
+func (k *Kernel) futexRequeue(key, key2 futexKey, n, requeue int, only map[*futexWaiter]bool) int {
 	i, j := key.bucket(), key2.bucket()
 	b, b2 := &k.futexes.buckets[i], &k.futexes.buckets[j]
 	switch {
@@ -230,21 +293,23 @@ func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
 	}
 	var wake []*Task
 	var keep, move []*futexWaiter
+	stay := 0 // waiters requeued onto the same word
 	for _, w := range b.waiters[key] {
 		switch {
+		case only != nil && !only[w]:
+			keep = append(keep, w)
 		case len(wake) < n:
 			w.woken.Store(true)
 			wake = append(wake, w.t)
+		case key2 == key && stay < requeue:
+			// Requeueing onto the same word leaves the waiter where it is.
+			stay++
+			keep = append(keep, w)
 		case len(move) < requeue && key2 != key:
 			move = append(move, w)
 		default:
 			keep = append(keep, w)
 		}
-	}
-	moved := len(move)
-	if key2 == key {
-		// Requeueing onto the same word leaves the waiters where they are.
-		moved = min(len(keep), requeue)
 	}
 	if len(keep) == 0 {
 		delete(b.waiters, key)
@@ -268,7 +333,7 @@ func (k *Kernel) FutexRequeue(t *Task, addr, addr2 uint64, n, requeue int) int {
 	for _, t := range wake {
 		t.wakeUp()
 	}
-	return len(wake) + moved
+	return len(wake) + len(move) + stay
 }
 
 // FutexWaitv blocks while every word addrs[i] holds vals[i] (futex_waitv(2)): EAGAIN at once
@@ -304,6 +369,9 @@ func (t *Task) FutexWaitv(addrs []uint64, vals []uint32, deadline time.Time) (in
 			}
 			return 0, err
 		}
+	}
+	for _, w := range ws {
+		w.checked.Store(true)
 	}
 	woken := func() bool {
 		for _, w := range ws {

@@ -124,5 +124,26 @@ func (tg *ThreadGroup) Running() bool {
 	return false
 }
 
+// State returns the thread's state letter as /proc/PID/task/TID/stat shows it (proc(5)):
+// 'Z' once the thread has exited (a leader that exits before its other threads stays a
+// zombie, as on Linux) or its process is a zombie, 'T' while its process is stopped, 'S'
+// while the thread waits in the kernel, 'R' otherwise. No wait here is uninterruptible
+// (D), and the kernel has no ptrace stops (t).
+func (t *Task) State() byte {
+	tg := t.tg
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	_, live := tg.tasks[t]
+	switch {
+	case !live || tg.zombie:
+		return 'Z'
+	case tg.stopped:
+		return 'T'
+	case t.sleeping.Load():
+		return 'S'
+	}
+	return 'R'
+}
+
 // ExitQueue is notified when the process exits.
 func (tg *ThreadGroup) ExitQueue() *waiter.Queue { return &tg.exitQueue }

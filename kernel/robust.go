@@ -1,8 +1,7 @@
 package kernel
 
 import (
-	"encoding/binary"
-
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/mm"
 )
 
@@ -26,18 +25,19 @@ func (t *Task) exitRobustList(m *mm.MM) {
 	if head == 0 || m == nil {
 		return
 	}
-	var b [24]byte
+	var b [abi.SizeofRobustListHead]byte
 	if _, err := m.CopyIn(head, b[:]); err != nil {
 		return
 	}
-	le := binary.LittleEndian
-	entry, offset, pending := le.Uint64(b[0:]), int64(le.Uint64(b[8:])), le.Uint64(b[16:])
+	var h abi.RobustListHead
+	h.Decode(b[:])
+	entry, offset, pending := h.List, h.FutexOffset, h.ListOpPending
 	pi, pendingPI := entry&1 != 0, pending&1 != 0
 	entry, pending = entry&^1, pending&^1
 	for limit := robustListLimit; entry != head && limit > 0; limit-- {
 		var nb [8]byte
 		_, err := m.CopyIn(entry, nb[:])
-		next := le.Uint64(nb[:])
+		next := abi.U64(nb[:]) // struct robust_list's only field, next
 		if entry != pending {
 			t.futexDied(m, entry+uint64(offset), pi, false)
 		}

@@ -1,7 +1,7 @@
 package kernel
 
 import (
-	"encoding/binary"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,15 +17,8 @@ const (
 	saRestorer  = 0x04000000
 )
 
-// Signal-frame layout on x86-64 (arch/x86/include/asm/sigframe.h, uapi/asm/sigcontext.h).
-const (
-	ucontextSize  = 304 // uc_flags, uc_link, uc_stack, uc_mcontext (256), uc_sigmask
-	siginfoSize   = 128
-	frameSize     = 8 + ucontextSize + siginfoSize // pretcode, uc, info
-	ucMcontextOff = 40                             // after uc_flags, uc_link, uc_stack
-	ucSigmaskOff  = ucMcontextOff + 256
-	redZone       = 128
-)
+// redZone is the x86-64 ABI's area below rsp that a signal frame must not touch.
+const redZone = 128
 
 // signalFor returns the lowest pending signal the task does not block, clearing it.
 func (t *Task) takeSignal() (unix.Signal, SigAction, SigInfo, bool) {
@@ -115,31 +108,24 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 			return err
 		}
 	}
-	sp -= frameSize
+	sp -= abi.SizeofRtSigframe
 	sp = (sp &^ 15) - 8
-	le := binary.LittleEndian
-	b := make([]byte, frameSize)
-	le.PutUint64(b[0:], act.Restorer)
-	uc := b[8:]
-	// uc_stack
-	le.PutUint64(uc[16:], alt.SP)
-	le.PutUint32(uc[24:], uint32(alt.Flags))
-	le.PutUint64(uc[32:], alt.Size)
-	mc := uc[ucMcontextOff:]
-	for i, v := range []uint64{regs.R8, regs.R9, regs.R10, regs.R11, regs.R12, regs.R13, regs.R14, regs.R15,
-		regs.Rdi, regs.Rsi, regs.Rbp, regs.Rbx, regs.Rdx, regs.Rax, regs.Rcx, regs.Rsp, regs.Rip, regs.Eflags} {
-		le.PutUint64(mc[8*i:], v)
-	}
-	le.PutUint16(mc[144:], uint16(regs.Cs))
-	le.PutUint16(mc[150:], uint16(regs.Ss))
-	le.PutUint64(mc[184:], fpAddr)
 	oldMask := t.sigMask.Load()
 	if t.savedMaskValid {
 		// sigsuspend: the handler returns to the mask from before the call.
 		oldMask, t.savedMaskValid = t.savedMask, false
 	}
-	le.PutUint64(uc[ucSigmaskOff:], oldMask)
-	copy(b[8+ucontextSize:], t.SeenSigInfo(si).Bytes(int(sig)))
+	uc := abi.Ucontext{
+		Stack: abi.StackT{SP: alt.SP, Flags: alt.Flags, Size: alt.Size},
+		Mcontext: abi.Sigcontext{
+			R8: regs.R8, R9: regs.R9, R10: regs.R10, R11: regs.R11, R12: regs.R12, R13: regs.R13, R14: regs.R14, R15: regs.R15,
+			Rdi: regs.Rdi, Rsi: regs.Rsi, Rbp: regs.Rbp, Rbx: regs.Rbx, Rdx: regs.Rdx, Rax: regs.Rax, Rcx: regs.Rcx,
+			Rsp: regs.Rsp, Rip: regs.Rip, Eflags: regs.Eflags, Cs: uint16(regs.Cs), Ss: uint16(regs.Ss), Fpstate: fpAddr,
+		},
+		Sigmask: oldMask,
+	}
+	b := make([]byte, abi.SizeofRtSigframe)
+	abi.EncodeRtSigframe(b, act.Restorer, &uc, t.SeenSigInfo(si).Bytes(int(sig)))
 	if _, err := t.CopyOut(sp, b); err != nil {
 		return err
 	}
@@ -151,7 +137,7 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 	t.Regs.Rsp = sp
 	t.Regs.Rip = act.Handler
 	t.Regs.Rdi = uint64(sig)
-	t.Regs.Rsi = sp + 8 + ucontextSize
+	t.Regs.Rsi = sp + 8 + abi.SizeofUcontext
 	t.Regs.Rdx = sp + 8
 	t.Regs.Rax = 0
 	t.Regs.Eflags &^= 0x400 | 0x100 // DF, TF
@@ -160,33 +146,30 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 
 // Sigreturn implements rt_sigreturn(2): the frame sits where the handler's ret left rsp.
 func (t *Task) Sigreturn() error {
-	uc := t.Regs.Rsp
-	b := make([]byte, ucontextSize)
-	if _, err := t.CopyIn(uc, b); err != nil {
+	b := make([]byte, abi.SizeofUcontext)
+	if _, err := t.CopyIn(t.Regs.Rsp, b); err != nil {
 		t.exitGroup(exitStatusSignal(unix.SIGSEGV))
 		return ErrNoReturn
 	}
-	le := binary.LittleEndian
-	mc := b[ucMcontextOff:]
+	var uc abi.Ucontext
+	uc.Decode(b)
+	mc := &uc.Mcontext
 	r := &t.Regs
-	vals := []*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
-		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp, &r.Rip, &r.Eflags}
-	for i, p := range vals {
-		*p = le.Uint64(mc[8*i:])
-	}
-	r.Eflags = r.Eflags&0x0dd5 | 0x202 // user-changeable flags only, IF set
+	r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15 = mc.R8, mc.R9, mc.R10, mc.R11, mc.R12, mc.R13, mc.R14, mc.R15
+	r.Rdi, r.Rsi, r.Rbp, r.Rbx, r.Rdx, r.Rax, r.Rcx = mc.Rdi, mc.Rsi, mc.Rbp, mc.Rbx, mc.Rdx, mc.Rax, mc.Rcx
+	r.Rsp, r.Rip = mc.Rsp, mc.Rip
+	r.Eflags = mc.Eflags&0x0dd5 | 0x202 // user-changeable flags only, IF set
 	r.Cs, r.Ss = 0x33, 0x2b
 	r.OrigRax = ^uint64(0)
-	if fpAddr := le.Uint64(mc[184:]); fpAddr != 0 {
+	if mc.Fpstate != 0 {
 		if cur, err := t.ctx.FPState(); err == nil && len(cur) > 0 {
 			fp := make([]byte, len(cur))
-			if _, err := t.CopyIn(fpAddr, fp); err == nil {
+			if _, err := t.CopyIn(mc.Fpstate, fp); err == nil {
 				t.ctx.SetFPState(fp)
 			}
 		}
 	}
-	mask := le.Uint64(b[ucSigmaskOff:])
-	t.sigMask.Store(mask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
+	t.sigMask.Store(uc.Sigmask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
 	if ok, _ := t.hasDeliverable(); ok {
 		t.interrupted.Store(true)
 	}

@@ -245,6 +245,13 @@ func (t *Task) SetName(n string) {
 	t.mu.Lock()
 	t.name = n
 	t.mu.Unlock()
+	// The leader's name is the process's (/proc/PID/comm and stat, ps).
+	tg := t.tg
+	tg.mu.Lock()
+	if tg.leader == t {
+		tg.comm = n
+	}
+	tg.mu.Unlock()
 }
 
 // CopyIn / CopyOut move bytes between app memory and the kernel.

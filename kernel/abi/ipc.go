@@ -151,3 +151,120 @@ func (s *SemidDS) Decode(b []byte) {
 	s.Perm.Decode(b)
 	s.Otime, s.Ctime, s.Nsems = int64(le.Uint64(b[48:])), int64(le.Uint64(b[64:])), le.Uint64(b[80:])
 }
+
+// Sembuf is struct sembuf of semop(2) and semtimedop(2) (include/uapi/linux/sem.h).
+type Sembuf struct {
+	Num uint16 `c:"sem_num"`
+	Op  int16  `c:"sem_op"`
+	Flg int16  `c:"sem_flg"`
+}
+
+// SizeofSembuf is sizeof(struct sembuf).
+const SizeofSembuf = 6
+
+// Encode writes s to b[:SizeofSembuf].
+func (s *Sembuf) Encode(b []byte) {
+	binary.LittleEndian.PutUint16(b[0:], s.Num)
+	binary.LittleEndian.PutUint16(b[2:], uint16(s.Op))
+	binary.LittleEndian.PutUint16(b[4:], uint16(s.Flg))
+}
+
+// Decode reads s from b[:SizeofSembuf].
+func (s *Sembuf) Decode(b []byte) {
+	s.Num, s.Op, s.Flg = binary.LittleEndian.Uint16(b[0:]), int16(binary.LittleEndian.Uint16(b[2:])), int16(binary.LittleEndian.Uint16(b[4:]))
+}
+
+// Seminfo is struct seminfo, the answer of semctl's IPC_INFO and SEM_INFO
+// (include/uapi/linux/sem.h).
+type Seminfo struct {
+	Semmap int32 `c:"semmap"`
+	Semmni int32 `c:"semmni"`
+	Semmns int32 `c:"semmns"`
+	Semmnu int32 `c:"semmnu"`
+	Semmsl int32 `c:"semmsl"`
+	Semopm int32 `c:"semopm"`
+	Semume int32 `c:"semume"`
+	Semusz int32 `c:"semusz"`
+	Semvmx int32 `c:"semvmx"`
+	Semaem int32 `c:"semaem"`
+}
+
+// SizeofSeminfo is sizeof(struct seminfo).
+const SizeofSeminfo = 40
+
+// Encode writes s to b[:SizeofSeminfo].
+func (s *Seminfo) Encode(b []byte) {
+	for i, v := range [...]int32{s.Semmap, s.Semmni, s.Semmns, s.Semmnu, s.Semmsl, s.Semopm, s.Semume, s.Semusz, s.Semvmx, s.Semaem} {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	}
+}
+
+// Msginfo is struct msginfo, the answer of msgctl's IPC_INFO and MSG_INFO
+// (include/uapi/linux/msg.h).
+type Msginfo struct {
+	Msgpool int32  `c:"msgpool"`
+	Msgmap  int32  `c:"msgmap"`
+	Msgmax  int32  `c:"msgmax"`
+	Msgmnb  int32  `c:"msgmnb"`
+	Msgmni  int32  `c:"msgmni"`
+	Msgssz  int32  `c:"msgssz"`
+	Msgtql  int32  `c:"msgtql"`
+	Msgseg  uint16 `c:"msgseg"`
+	_       uint16 // the structure's alignment
+}
+
+// SizeofMsginfo is sizeof(struct msginfo).
+const SizeofMsginfo = 32
+
+// Encode writes m to b[:SizeofMsginfo] (padding zeroed).
+func (m *Msginfo) Encode(b []byte) {
+	for i, v := range [...]int32{m.Msgpool, m.Msgmap, m.Msgmax, m.Msgmnb, m.Msgmni, m.Msgssz, m.Msgtql} {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	}
+	binary.LittleEndian.PutUint16(b[28:], m.Msgseg)
+	binary.LittleEndian.PutUint16(b[30:], 0)
+}
+
+// Shminfo is struct shminfo64, the answer of shmctl's IPC_INFO (include/uapi/asm-generic/shmbuf.h).
+type Shminfo struct {
+	Shmmax uint64    `c:"shmmax"`
+	Shmmin uint64    `c:"shmmin"`
+	Shmmni uint64    `c:"shmmni"`
+	Shmseg uint64    `c:"shmseg"`
+	Shmall uint64    `c:"shmall"`
+	_      [4]uint64 // __unused1..4
+}
+
+// SizeofShminfo is sizeof(struct shminfo64).
+const SizeofShminfo = 72
+
+// Encode writes s to b[:SizeofShminfo] (the unused words zeroed).
+func (s *Shminfo) Encode(b []byte) {
+	for i, v := range [...]uint64{s.Shmmax, s.Shmmin, s.Shmmni, s.Shmseg, s.Shmall} {
+		binary.LittleEndian.PutUint64(b[8*i:], v)
+	}
+	clear(b[40:SizeofShminfo])
+}
+
+// ShmInfo is struct shm_info, the answer of shmctl's SHM_INFO (include/uapi/linux/shm.h).
+type ShmInfo struct {
+	UsedIDs       int32  `c:"used_ids"`
+	_             int32  // alignment of shm_tot
+	ShmTot        uint64 `c:"shm_tot"`
+	ShmRss        uint64 `c:"shm_rss"`
+	ShmSwp        uint64 `c:"shm_swp"`
+	SwapAttempts  uint64 `c:"swap_attempts"`
+	SwapSuccesses uint64 `c:"swap_successes"`
+}
+
+// SizeofShmInfo is sizeof(struct shm_info).
+const SizeofShmInfo = 48
+
+// Encode writes s to b[:SizeofShmInfo] (padding zeroed).
+func (s *ShmInfo) Encode(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], uint32(s.UsedIDs))
+	binary.LittleEndian.PutUint32(b[4:], 0)
+	for i, v := range [...]uint64{s.ShmTot, s.ShmRss, s.ShmSwp, s.SwapAttempts, s.SwapSuccesses} {
+		binary.LittleEndian.PutUint64(b[8+8*i:], v)
+	}
+}

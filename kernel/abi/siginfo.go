@@ -173,3 +173,17 @@ func (s *SignalfdSiginfo) Encode(b []byte) {
 	le.PutUint64(b[88:], s.CallAddr)
 	le.PutUint32(b[96:], s.Arch)
 }
+
+// SizeofSiginfoKillHead is how much of a siginfo_t the _kill/_rt arm's fields span.
+const SizeofSiginfoKillHead = 32
+
+// Decode reads s from b[:SizeofSiginfoKillHead] (a sender's siginfo_t for
+// rt_sigqueueinfo(2) and pidfd_send_signal(2)).
+func (s *SiginfoKill) Decode(b []byte) {
+	s.Signo = int32(binary.LittleEndian.Uint32(b[0:]))
+	s.Errno = int32(binary.LittleEndian.Uint32(b[4:]))
+	s.Code = int32(binary.LittleEndian.Uint32(b[8:]))
+	s.PID = int32(binary.LittleEndian.Uint32(b[16:]))
+	s.UID = binary.LittleEndian.Uint32(b[20:])
+	s.Value = binary.LittleEndian.Uint64(b[24:])
+}

@@ -230,3 +230,49 @@ func (r *UnixDiagRQlen) Encode(b []byte) {
 	binary.LittleEndian.PutUint32(b[0:], r.Rqueue)
 	binary.LittleEndian.PutUint32(b[4:], r.Wqueue)
 }
+
+// InetDiagBcOp is struct inet_diag_bc_op, one operation of an inet_diag filter
+// (include/uapi/linux/inet_diag.h): the code, and how far to jump (in bytes) when it
+// holds (yes) or not (no). Operands follow it.
+type InetDiagBcOp struct {
+	Code uint8  `c:"code"`
+	Yes  uint8  `c:"yes"`
+	No   uint16 `c:"no"`
+}
+
+// SizeofInetDiagBcOp is sizeof(struct inet_diag_bc_op).
+const SizeofInetDiagBcOp = 4
+
+// Encode writes o to b[:SizeofInetDiagBcOp].
+func (o *InetDiagBcOp) Encode(b []byte) {
+	b[0], b[1] = o.Code, o.Yes
+	binary.LittleEndian.PutUint16(b[2:], o.No)
+}
+
+// Decode reads o from b[:SizeofInetDiagBcOp].
+func (o *InetDiagBcOp) Decode(b []byte) {
+	o.Code, o.Yes, o.No = b[0], b[1], binary.LittleEndian.Uint16(b[2:])
+}
+
+// InetDiagHostcond is the head of struct inet_diag_hostcond, the operand of
+// INET_DIAG_BC_S_COND and _D_COND; the address (4 or 16 bytes) follows it.
+type InetDiagHostcond struct {
+	Family    uint8 `c:"family"`
+	PrefixLen uint8 `c:"prefix_len"`
+	_         uint16
+	Port      int32 `c:"port"`
+}
+
+// SizeofInetDiagHostcond is offsetof(struct inet_diag_hostcond, addr).
+const SizeofInetDiagHostcond = 8
+
+// Encode writes h to b[:SizeofInetDiagHostcond] (padding zeroed).
+func (h *InetDiagHostcond) Encode(b []byte) {
+	b[0], b[1], b[2], b[3] = h.Family, h.PrefixLen, 0, 0
+	binary.LittleEndian.PutUint32(b[4:], uint32(h.Port))
+}
+
+// Decode reads h from b[:SizeofInetDiagHostcond].
+func (h *InetDiagHostcond) Decode(b []byte) {
+	h.Family, h.PrefixLen, h.Port = b[0], b[1], int32(binary.LittleEndian.Uint32(b[4:]))
+}

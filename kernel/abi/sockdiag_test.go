@@ -12,5 +12,7 @@ func init() {
 		layoutCase{header: "<linux/unix_diag.h>", program: "diag", ctype: "struct unix_diag_msg", value: &UnixDiagMsg{}, size: SizeofUnixDiagMsg},
 		layoutCase{header: "<linux/unix_diag.h>", program: "diag", ctype: "struct unix_diag_vfs", value: &UnixDiagVFS{}, size: SizeofUnixDiagVFS},
 		layoutCase{header: "<linux/unix_diag.h>", program: "diag", ctype: "struct unix_diag_rqlen", value: &UnixDiagRQlen{}, size: SizeofUnixDiagRQlen},
+		layoutCase{header: "<linux/inet_diag.h>", program: "diag", ctype: "struct inet_diag_bc_op", value: &InetDiagBcOp{}, size: SizeofInetDiagBcOp},
+		layoutCase{header: "<linux/inet_diag.h>", program: "diag", ctype: "struct inet_diag_hostcond", head: "addr", value: &InetDiagHostcond{}, size: SizeofInetDiagHostcond},
 	)
 }

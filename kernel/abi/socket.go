@@ -151,3 +151,83 @@ func (s *SockaddrIn6) Decode(b []byte) {
 	copy(s.Addr[:], b[8:24])
 	s.ScopeID = binary.LittleEndian.Uint32(b[24:])
 }
+
+// Offsets of the struct msghdr fields recvmsg(2) writes back into the caller's header.
+const (
+	OffsetofMsghdrNamelen    = 8
+	OffsetofMsghdrControllen = 40
+	OffsetofMsghdrFlags      = 48
+)
+
+// SockaddrFamily is the sa_family every struct sockaddr starts with, read from b[:2].
+func SockaddrFamily(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
+
+// PutSockaddrFamily writes sa_family to b[:2].
+func PutSockaddrFamily(b []byte, f uint16) { binary.LittleEndian.PutUint16(b, f) }
+
+// Linger is struct linger of SO_LINGER (include/linux/socket.h).
+type Linger struct {
+	Onoff  int32 `c:"l_onoff"`
+	Linger int32 `c:"l_linger"`
+}
+
+// SizeofLinger is sizeof(struct linger).
+const SizeofLinger = 8
+
+// Encode writes l to b[:SizeofLinger].
+func (l *Linger) Encode(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], uint32(l.Onoff))
+	binary.LittleEndian.PutUint32(b[4:], uint32(l.Linger))
+}
+
+// Decode reads l from b[:SizeofLinger].
+func (l *Linger) Decode(b []byte) {
+	l.Onoff, l.Linger = int32(binary.LittleEndian.Uint32(b[0:])), int32(binary.LittleEndian.Uint32(b[4:]))
+}
+
+// SockTxtime is struct sock_txtime of SO_TXTIME (include/uapi/linux/net_tstamp.h).
+type SockTxtime struct {
+	Clockid int32  `c:"clockid"`
+	Flags   uint32 `c:"flags"`
+}
+
+// SizeofSockTxtime is sizeof(struct sock_txtime).
+const SizeofSockTxtime = 8
+
+// Encode writes s to b[:SizeofSockTxtime].
+func (s *SockTxtime) Encode(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], uint32(s.Clockid))
+	binary.LittleEndian.PutUint32(b[4:], s.Flags)
+}
+
+// Decode reads s from b[:SizeofSockTxtime].
+func (s *SockTxtime) Decode(b []byte) {
+	s.Clockid, s.Flags = int32(binary.LittleEndian.Uint32(b[0:])), binary.LittleEndian.Uint32(b[4:])
+}
+
+// SoTimestamping is struct so_timestamping of SO_TIMESTAMPING (include/uapi/linux/net_tstamp.h).
+type SoTimestamping struct {
+	Flags   int32 `c:"flags"`
+	BindPhc int32 `c:"bind_phc"`
+}
+
+// SizeofSoTimestamping is sizeof(struct so_timestamping).
+const SizeofSoTimestamping = 8
+
+// Encode writes s to b[:SizeofSoTimestamping].
+func (s *SoTimestamping) Encode(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], uint32(s.Flags))
+	binary.LittleEndian.PutUint32(b[4:], uint32(s.BindPhc))
+}
+
+// Decode reads s from b[:SizeofSoTimestamping].
+func (s *SoTimestamping) Decode(b []byte) {
+	s.Flags, s.BindPhc = int32(binary.LittleEndian.Uint32(b[0:])), int32(binary.LittleEndian.Uint32(b[4:]))
+}
+
+// SO_MEMINFO's answer is an array of SK_MEMINFO_VARS u32 (include/uapi/linux/sock_diag.h).
+const (
+	SK_MEMINFO_RCVBUF = 1
+	SK_MEMINFO_SNDBUF = 3
+	SK_MEMINFO_VARS   = 9
+)

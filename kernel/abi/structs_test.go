@@ -68,6 +68,51 @@ var layoutCases = []layoutCase{
 	{header: "<sys/signalfd.h>", ctype: "struct signalfd_siginfo", value: &SignalfdSiginfo{}, size: SizeofSignalfdSiginfo},
 	{header: "<fcntl.h>", ctype: "struct flock", value: &Flock{}, size: SizeofFlock},
 	{header: "<asm/signal.h>", program: "asm", ctype: "struct sigaction", value: &Sigaction{}, size: SizeofSigaction},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_data", value: &SeccompData{}, size: SizeofSeccompData},
+	{header: "<linux/filter.h>", ctype: "struct sock_filter", value: &SockFilter{}, size: SizeofSockFilter},
+	{header: "<linux/filter.h>", ctype: "struct sock_fprog", value: &SockFprog{}, size: SizeofSockFprog},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif_sizes", value: &SeccompNotifSizes{}, size: SizeofSeccompNotifSizes},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif", value: &SeccompNotif{}, size: SizeofSeccompNotif},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif_resp", value: &SeccompNotifResp{}, size: SizeofSeccompNotifResp},
+	{header: "<linux/seccomp.h>", ctype: "struct seccomp_notif_addfd", value: &SeccompNotifAddfd{}, size: SizeofSeccompNotifAddfd},
+	{header: "<linux/aio_abi.h>", ctype: "struct iocb", value: &IOCB{}, size: SizeofIOCB},
+	{header: "<linux/aio_abi.h>", ctype: "struct io_event", value: &IOEvent{}, size: SizeofIOEvent},
+	{header: "<mqueue.h>", ctype: "struct mq_attr", value: &MqAttr{}, size: SizeofMqAttr},
+	{header: "<signal.h>", ctype: "struct sigevent", value: &Sigevent{}, size: SizeofSigevent},
+	{header: "<net/if.h>", ctype: "struct ifreq", value: &Ifreq{}, size: SizeofIfreq},
+	{header: "<net/if.h>", ctype: "struct ifconf", value: &Ifconf{}, size: SizeofIfconf},
+	{header: "<linux/netlink.h>", ctype: "struct sockaddr_nl", value: &SockaddrNl{}, size: SizeofSockaddrNl},
+	{header: "<linux/netlink.h>", ctype: "struct nlmsghdr", value: &Nlmsghdr{}, size: SizeofNlmsghdr},
+	{header: "<linux/netlink.h>", ctype: "struct nlmsgerr", value: &Nlmsgerr{}, size: SizeofNlmsgerr},
+	{header: "<linux/rtnetlink.h>", ctype: "struct rtattr", value: &Rtattr{}, size: SizeofRtattr},
+	{header: "<linux/rtnetlink.h>", ctype: "struct ifinfomsg", value: &Ifinfomsg{}, size: SizeofIfinfomsg},
+	{header: "<linux/if_addr.h>", ctype: "struct ifaddrmsg", value: &Ifaddrmsg{}, size: SizeofIfaddrmsg},
+	{header: "<linux/rtnetlink.h>", ctype: "struct rtmsg", value: &Rtmsg{}, size: SizeofRtmsg},
+	{header: "<sys/socket.h>", ctype: "struct linger", value: &Linger{}, size: SizeofLinger},
+	{header: "<linux/net_tstamp.h>", ctype: "struct sock_txtime", value: &SockTxtime{}, size: SizeofSockTxtime},
+	{header: "<linux/net_tstamp.h>", ctype: "struct so_timestamping", value: &SoTimestamping{}, size: SizeofSoTimestamping},
+	{header: "<sys/times.h>", ctype: "struct tms", value: &Tms{}, size: SizeofTms},
+	{header: "<sys/inotify.h>", ctype: "struct inotify_event", head: "name", value: &InotifyEvent{}, size: SizeofInotifyEvent},
+	{header: "<linux/futex.h>", ctype: "struct futex_waitv", value: &FutexWaitv{}, size: SizeofFutexWaitv},
+	{header: "<linux/futex.h>", ctype: "struct robust_list_head", value: &RobustListHead{}, size: SizeofRobustListHead},
+	{header: "<sys/uio.h>", ctype: "struct iovec", value: &Iovec{}, size: SizeofIovec},
+	{header: "<linux/sched.h>", ctype: "struct clone_args", value: &CloneArgs{}, size: SizeofCloneArgs},
+	{header: "<linux/openat2.h>", ctype: "struct open_how", value: &OpenHow{}, size: SizeofOpenHow},
+	{header: "<utime.h>", ctype: "struct utimbuf", value: &Utimbuf{}, size: SizeofUtimbuf},
+	{header: "<linux/sched/types.h>", ctype: "struct sched_attr", value: &SchedAttr{}, size: SizeofSchedAttr},
+	{header: "<fcntl.h>", ctype: "struct file_handle", head: "f_handle", value: &FileHandle{}, size: SizeofFileHandle},
+	{header: "<linux/capability.h>", ctype: "struct __user_cap_header_struct", value: &CapUserHeader{}, size: SizeofCapUserHeader},
+	{header: "<linux/capability.h>", ctype: "struct __user_cap_data_struct", value: &CapUserData{}, size: SizeofCapUserData},
+	{header: "<fcntl.h>", ctype: "struct f_owner_ex", value: &FOwnerEx{}, size: SizeofFOwnerEx},
+	{header: "<linux/sem.h>", program: "kipc", ctype: "struct sembuf", value: &Sembuf{}, size: SizeofSembuf},
+	{header: "<linux/sem.h>", program: "kipc", ctype: "struct seminfo", value: &Seminfo{}, size: SizeofSeminfo},
+	{header: "<linux/msg.h>", program: "kipc", ctype: "struct msginfo", value: &Msginfo{}, size: SizeofMsginfo},
+	{header: "<linux/shm.h>", program: "kipc", ctype: "struct shminfo64", value: &Shminfo{}, size: SizeofShminfo},
+	{header: "<linux/shm.h>", program: "kipc", ctype: "struct shm_info", value: &ShmInfo{}, size: SizeofShmInfo},
+	{header: "<linux/posix_acl_xattr.h>", ctype: "struct posix_acl_xattr_header", value: &PosixACLXattrHeader{}, size: SizeofPosixACLXattrHeader},
+	{header: "<linux/posix_acl_xattr.h>", ctype: "struct posix_acl_xattr_entry", value: &PosixACLXattrEntry{}, size: SizeofPosixACLXattrEntry},
+	{header: "<asm/sigcontext.h>", program: "asm", ctype: "struct sigcontext", value: &Sigcontext{}, size: SizeofSigcontext},
+	{header: "<asm/ucontext.h>", program: "asm", ctype: "struct ucontext", value: &Ucontext{}, size: SizeofUcontext},
 }
 
 // leaf is one tagged scalar or byte-array field of a Go value.
@@ -292,5 +337,15 @@ func TestCmsgMacros(t *testing.T) {
 		if got := CmsgSpace(c.n); got != c.space {
 			t.Errorf("CmsgSpace(%d) = %d; want %d", c.n, got, c.space)
 		}
+	}
+}
+
+// TestMsghdrOffsets: the offsets recvmsg writes back at are those of struct msghdr.
+func TestMsghdrOffsets(t *testing.T) {
+	b := make([]byte, SizeofMsghdr)
+	m := Msghdr{Namelen: 7, Controllen: 9, Flags: 11}
+	m.Encode(b)
+	if U32(b[OffsetofMsghdrNamelen:]) != 7 || U64(b[OffsetofMsghdrControllen:]) != 9 || U32(b[OffsetofMsghdrFlags:]) != 11 {
+		t.Errorf("msghdr offsets %d, %d, %d do not hold msg_namelen, msg_controllen, msg_flags", OffsetofMsghdrNamelen, OffsetofMsghdrControllen, OffsetofMsghdrFlags)
 	}
 }

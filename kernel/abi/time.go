@@ -84,3 +84,28 @@ func (v Itimerspec) Encode(b []byte) {
 func DecodeItimerspec(b []byte) Itimerspec {
 	return Itimerspec{Interval: DecodeTimespec(b[0:]), Value: DecodeTimespec(b[SizeofTimespec:])}
 }
+
+// Tms is struct tms of times(2) (include/uapi/linux/times.h), in clock ticks.
+type Tms struct {
+	Utime  int64 `c:"tms_utime"`
+	Stime  int64 `c:"tms_stime"`
+	Cutime int64 `c:"tms_cutime"`
+	Cstime int64 `c:"tms_cstime"`
+}
+
+// SizeofTms is sizeof(struct tms).
+const SizeofTms = 32
+
+// Encode writes t to b[:SizeofTms].
+func (t *Tms) Encode(b []byte) {
+	binary.LittleEndian.PutUint64(b[0:], uint64(t.Utime))
+	binary.LittleEndian.PutUint64(b[8:], uint64(t.Stime))
+	binary.LittleEndian.PutUint64(b[16:], uint64(t.Cutime))
+	binary.LittleEndian.PutUint64(b[24:], uint64(t.Cstime))
+}
+
+// Decode reads t from b[:SizeofTms].
+func (t *Tms) Decode(b []byte) {
+	t.Utime, t.Stime = int64(binary.LittleEndian.Uint64(b[0:])), int64(binary.LittleEndian.Uint64(b[8:]))
+	t.Cutime, t.Cstime = int64(binary.LittleEndian.Uint64(b[16:])), int64(binary.LittleEndian.Uint64(b[24:]))
+}

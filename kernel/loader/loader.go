@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"debug/elf"
-	"encoding/binary"
 	"io"
 	"math/big"
 	"os"
@@ -311,7 +310,7 @@ func phdrOffset(f File) uint64 {
 	if _, err := f.ReadAt(b[:], 32); err != nil {
 		return 0
 	}
-	return binary.LittleEndian.Uint64(b[:])
+	return abi.U64(b[:])
 }
 
 // segmentSource reads a segment's file bytes and zeroes what lies past p_filesz (the start of
@@ -436,7 +435,7 @@ func loadELF(m *mm.MM, a Args, f *Opened, path string, argv []string) (*Result, 
 	words := 1 + len(argPtrs) + 1 + len(envPtrs) + 1 + len(auxv)
 	sb.sp = (sb.sp - uint64(words*8)) &^ 15
 	buf := make([]byte, 0, words*8)
-	put := func(v uint64) { buf = binary.LittleEndian.AppendUint64(buf, v) }
+	put := func(v uint64) { buf = abi.AppendU64(buf, v) }
 	put(uint64(len(argPtrs)))
 	for _, p := range argPtrs {
 		put(p)
@@ -499,7 +498,7 @@ func hostAux() hostAuxv {
 			return
 		}
 		for i := 0; i+16 <= len(b); i += 16 {
-			k, v := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+			k, v := abi.U64(b[i:]), abi.U64(b[i+8:])
 			switch k {
 			case abi.AT_HWCAP:
 				hostAuxVal.hwcap = v

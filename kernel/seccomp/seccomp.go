@@ -9,8 +9,7 @@
 package seccomp
 
 import (
-	"encoding/binary"
-
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,9 +52,9 @@ const AuditArchX86_64 = 0xc000003e
 
 // DataSize is sizeof(struct seccomp_data); notification sizes are GET_NOTIF_SIZES's answer.
 const (
-	DataSize      = 64
-	NotifSize     = 80
-	NotifRespSize = 24
+	DataSize      = abi.SizeofSeccompData
+	NotifSize     = abi.SizeofSeccompNotif
+	NotifRespSize = abi.SizeofSeccompNotifResp
 )
 
 // MaxInsns is BPF_MAXINSNS; MaxInsnsPerPath bounds a whole chain (each filter counts its
@@ -67,23 +66,7 @@ const (
 )
 
 // Data is struct seccomp_data.
-type Data struct {
-	Nr   int32
-	Arch uint32
-	IP   uint64
-	Args [6]uint64
-}
-
-// Bytes renders the struct (for user notifications).
-func (d *Data) Bytes(b []byte) {
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], uint32(d.Nr))
-	le.PutUint32(b[4:], d.Arch)
-	le.PutUint64(b[8:], d.IP)
-	for i, a := range d.Args {
-		le.PutUint64(b[16+8*i:], a)
-	}
-}
+type Data = abi.SeccompData
 
 // Insn is struct sock_filter.
 type Insn struct {
@@ -334,7 +317,7 @@ func compile(prog []Insn) []op {
 // words is seccomp_data as the 16 words BPF loads address.
 type words [DataSize / 4]uint32
 
-func (d *Data) words() words {
+func wordsOf(d *Data) words {
 	var w words
 	w[0], w[1], w[2], w[3] = uint32(d.Nr), d.Arch, uint32(d.IP), uint32(d.IP>>32)
 	for i, a := range d.Args {
@@ -534,7 +517,7 @@ func (f *Filter) Count() int {
 func (f *Filter) Run(d *Data) (uint32, *Filter) {
 	ret := uint32(RetAllow)
 	var match *Filter
-	w := d.words()
+	w := wordsOf(d)
 	for ; f != nil; f = f.prev {
 		r := run(f.prog, &w)
 		if int32(r&RetActionFull) < int32(ret&RetActionFull) {
@@ -565,11 +548,11 @@ func StrictAllowed(nr uint64) bool {
 
 // Decode reads n struct sock_filter from b.
 func Decode(b []byte) []Insn {
-	prog := make([]Insn, len(b)/8)
-	le := binary.LittleEndian
+	prog := make([]Insn, len(b)/abi.SizeofSockFilter)
 	for i := range prog {
-		p := b[8*i:]
-		prog[i] = Insn{Code: le.Uint16(p), Jt: p[2], Jf: p[3], K: le.Uint32(p[4:])}
+		var f abi.SockFilter
+		f.Decode(b[abi.SizeofSockFilter*i:])
+		prog[i] = Insn{Code: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}
 	}
 	return prog
 }

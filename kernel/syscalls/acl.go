@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -36,18 +35,22 @@ func parseACL(v []byte) ([]aclEntry, error) {
 	if len(v) == 0 {
 		return nil, nil
 	}
-	if len(v) < 4 {
+	if len(v) < abi.SizeofPosixACLXattrHeader {
 		return nil, unix.EINVAL
 	}
-	if binary.LittleEndian.Uint32(v) != aclXattrVersion {
+	var h abi.PosixACLXattrHeader
+	h.Decode(v)
+	if h.Version != aclXattrVersion {
 		return nil, unix.EOPNOTSUPP
 	}
-	if (len(v)-4)%8 != 0 {
+	if (len(v)-abi.SizeofPosixACLXattrHeader)%abi.SizeofPosixACLXattrEntry != 0 {
 		return nil, unix.EINVAL
 	}
 	var out []aclEntry
-	for b := v[4:]; len(b) > 0; b = b[8:] {
-		e := aclEntry{binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint32(b[4:])}
+	for b := v[abi.SizeofPosixACLXattrHeader:]; len(b) > 0; b = b[abi.SizeofPosixACLXattrEntry:] {
+		var x abi.PosixACLXattrEntry
+		x.Decode(b)
+		e := aclEntry{x.Tag, x.Perm, x.ID}
 		switch e.tag {
 		case aclUserObj, aclUser, aclGroupObj, aclGroup, aclMask, aclOther:
 		default:

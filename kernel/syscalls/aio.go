@@ -1,13 +1,13 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"errors"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/anon"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -164,14 +164,15 @@ func IoSubmit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func aioSubmitOne(t *kernel.Task, s *aioContexts, ctx, p uint64) error {
-	b := make([]byte, 64)
+	b := make([]byte, abi.SizeofIOCB)
 	if _, err := t.CopyIn(p, b); err != nil {
 		return unix.EFAULT
 	}
-	le := binary.LittleEndian
-	data, rwFlags, op := le.Uint64(b), le.Uint32(b[12:]), le.Uint16(b[16:])
-	fdn, buf, n, off := le.Uint32(b[20:]), le.Uint64(b[24:]), le.Uint64(b[32:]), le.Uint64(b[40:])
-	reserved, flags, resfd := le.Uint64(b[48:]), le.Uint32(b[56:]), le.Uint32(b[60:])
+	var cb abi.IOCB
+	cb.Decode(b)
+	data, rwFlags, op := cb.Data, uint32(cb.RwFlags), cb.Opcode
+	fdn, buf, n, off := cb.Fildes, cb.Buf, cb.Nbytes, uint64(cb.Offset)
+	reserved, flags, resfd := cb.Reserved2, cb.Flags, cb.Resfd
 	if reserved != 0 || int64(n) < 0 {
 		return unix.EINVAL
 	}
@@ -314,13 +315,10 @@ func IoGetevents(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, err
 		}
 	}
-	b := make([]byte, 32*len(evs))
-	le := binary.LittleEndian
+	b := make([]byte, abi.SizeofIOEvent*len(evs))
 	for i, e := range evs {
-		le.PutUint64(b[32*i:], e.data)
-		le.PutUint64(b[32*i+8:], e.obj)
-		le.PutUint64(b[32*i+16:], uint64(e.res))
-		le.PutUint64(b[32*i+24:], uint64(e.res2))
+		ev := abi.IOEvent{Data: e.data, Obj: e.obj, Res: e.res, Res2: e.res2}
+		ev.Encode(b[abi.SizeofIOEvent*i:])
 	}
 	if _, err := t.CopyOut(out, b); err != nil {
 		return 0, unix.EFAULT

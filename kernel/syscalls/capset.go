@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -53,14 +52,16 @@ func Capset(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if pid != 0 && int32(pid) != t.VisibleTID() {
 		return 0, unix.EPERM // only a thread's own sets can change
 	}
-	b := make([]byte, 12*words)
+	b := make([]byte, abi.SizeofCapUserData*words)
 	if _, err := t.CopyIn(a[1], b); err != nil {
 		return 0, unix.EFAULT
 	}
 	var nw [3]uint64 // effective, permitted, inheritable
 	for i := range words {
-		for j := range nw {
-			nw[j] |= uint64(binary.LittleEndian.Uint32(b[12*i+4*j:])) << (32 * i)
+		var d abi.CapUserData
+		d.Decode(b[abi.SizeofCapUserData*i:])
+		for j, w := range [3]uint32{d.Effective, d.Permitted, d.Inheritable} {
+			nw[j] |= uint64(w) << (32 * i)
 		}
 	}
 	c := t.Creds()
@@ -136,11 +137,10 @@ func Capget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, nil
 	}
 	caps := capSets(t, c)
-	b := make([]byte, 12*words)
+	b := make([]byte, abi.SizeofCapUserData*words)
 	for i := range words {
-		for j, c := range caps {
-			binary.LittleEndian.PutUint32(b[12*i+4*j:], uint32(c>>(32*i)))
-		}
+		d := abi.CapUserData{Effective: uint32(caps[0] >> (32 * i)), Permitted: uint32(caps[1] >> (32 * i)), Inheritable: uint32(caps[2] >> (32 * i))}
+		d.Encode(b[abi.SizeofCapUserData*i:])
 	}
 	if _, err := t.CopyOut(a[1], b); err != nil {
 		return 0, unix.EFAULT

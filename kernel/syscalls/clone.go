@@ -1,8 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
@@ -56,20 +54,21 @@ func Vfork(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Clone3 implements clone3(2).
 func Clone3(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	size := a[1]
-	if size < 64 || size > 4096 {
+	if size < abi.CLONE_ARGS_SIZE_VER0 || size > 4096 {
 		return 0, unix.EINVAL
 	}
 	b := make([]byte, size)
 	if _, err := t.CopyIn(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
-	le := binary.LittleEndian
-	flags, childTID, parentTID := le.Uint64(b[0:]), le.Uint64(b[16:]), le.Uint64(b[24:])
-	exitSig, stack, stackSize, tls := le.Uint64(b[32:]), le.Uint64(b[40:]), le.Uint64(b[48:]), le.Uint64(b[56:])
-	if exitSig > 64 || size > 64 && le.Uint64(b[64:]) != 0 {
+	var ca abi.CloneArgs
+	ca.Decode(b)
+	flags, childTID, parentTID := ca.Flags, ca.ChildTID, ca.ParentTID
+	exitSig, stack, stackSize, tls := ca.ExitSignal, ca.Stack, ca.StackSize, ca.TLS
+	if exitSig > 64 || ca.SetTID != 0 {
 		return 0, unix.EINVAL // set_tid is not offered
 	}
-	pidfdAddr := le.Uint64(b[8:])
+	pidfdAddr := ca.Pidfd
 	if flags&unix.CLONE_PIDFD != 0 && flags&(unix.CLONE_THREAD|unix.CLONE_DETACHED) != 0 {
 		return 0, unix.EINVAL
 	}
@@ -163,10 +162,8 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	if a[2] != 0 {
-		si := make([]byte, 128)
+		si := make([]byte, abi.SizeofSiginfo)
 		if r.PID != 0 {
-			le := binary.LittleEndian
-			le.PutUint32(si[0:], uint32(unix.SIGCHLD))
 			status := uint32(r.Status >> 8 & 0xff) // exit code, or the stop signal
 			switch r.Code {
 			case kernel.CldKilled, kernel.CldDumped:
@@ -174,10 +171,9 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			case kernel.CldContinued:
 				status = uint32(unix.SIGCONT)
 			}
-			le.PutUint32(si[8:], uint32(r.Code))
-			le.PutUint32(si[16:], uint32(r.PID))
-			le.PutUint32(si[20:], r.UID)
-			le.PutUint32(si[24:], status)
+			info := abi.SiginfoChld{PID: r.PID, UID: r.UID, Status: int32(status)}
+			info.Signo, info.Code = int32(unix.SIGCHLD), int32(r.Code)
+			info.Encode(si)
 		}
 		if _, err := t.CopyOut(a[2], si); err != nil {
 			return 0, unix.EFAULT

@@ -1,11 +1,11 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -227,8 +227,8 @@ func Fremovexattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // struct sched_attr sizes.
 const (
-	schedAttrVer0 = 48
-	schedAttrSize = 56 // with util_min/util_max
+	schedAttrVer0 = abi.SCHED_ATTR_SIZE_VER0
+	schedAttrSize = abi.SizeofSchedAttr // with util_min/util_max
 	schedFlagAll  = 0x7f
 )
 
@@ -248,14 +248,13 @@ func SchedGetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	size := min(usize, schedAttrSize)
-	b := make([]byte, size)
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], size)
-	le.PutUint32(b[16:], uint32(int32(niceOf(t, tg))))
+	attr := abi.SchedAttr{Size: size, Nice: int32(niceOf(t, tg))}
 	if size >= schedAttrSize {
-		le.PutUint32(b[52:], 1024) // util_max: SCHED_CAPACITY_SCALE
+		attr.UtilMax = 1024 // SCHED_CAPACITY_SCALE
 	}
-	if _, err := t.CopyOut(a[1], b); err != nil {
+	b := make([]byte, abi.SizeofSchedAttr)
+	attr.Encode(b)
+	if _, err := t.CopyOut(a[1], b[:size]); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
@@ -290,8 +289,9 @@ func SchedSetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return tooBig()
 		}
 	}
-	le := binary.LittleEndian
-	policy, aflags, nice, prio := int32(le.Uint32(b[4:])), le.Uint64(b[8:]), int32(le.Uint32(b[16:])), le.Uint32(b[20:])
+	var attr abi.SchedAttr
+	attr.Decode(b)
+	policy, aflags, nice, prio := int32(attr.Policy), attr.Flags, attr.Nice, attr.Priority
 	if policy < 0 {
 		return 0, unix.EINVAL
 	}
@@ -521,12 +521,13 @@ func OpenByHandleAt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		userFlagsMask  = 0xffff0000
 		validUserFlags = 0x10000 | 0x20000 // FILEID_IS_CONNECTABLE, FILEID_IS_DIR
 	)
-	var hdr [8]byte
+	var hdr [abi.SizeofFileHandle]byte
 	if _, err := t.CopyIn(a[1], hdr[:]); err != nil {
 		return 0, unix.EFAULT
 	}
-	size := binary.LittleEndian.Uint32(hdr[:])
-	typ := int32(binary.LittleEndian.Uint32(hdr[4:]))
+	var fh abi.FileHandle
+	fh.Decode(hdr[:])
+	size, typ := fh.HandleBytes, fh.HandleType
 	if size > maxHandleSize || size == 0 || typ < 0 || uint32(typ)&userFlagsMask&^validUserFlags != 0 {
 		return 0, unix.EINVAL
 	}

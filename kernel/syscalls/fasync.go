@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -73,18 +72,21 @@ func fcntlOwner(t *kernel.Task, fd *vfs.FileDescription, cmd int, arg uint64) (u
 		if id == 0 {
 			typ = fOwnerPID // an unset owner reads as F_OWNER_PID 0
 		}
-		b := binary.LittleEndian.AppendUint32(nil, uint32(typ))
-		b = binary.LittleEndian.AppendUint32(b, uint32(id))
+		b := make([]byte, abi.SizeofFOwnerEx)
+		o := abi.FOwnerEx{Type: int32(typ), PID: int32(id)}
+		o.Encode(b)
 		if _, err := t.CopyOut(arg, b); err != nil {
 			return 0, unix.EFAULT
 		}
 		return 0, nil
 	case fSetownEx:
-		b := make([]byte, 8)
+		b := make([]byte, abi.SizeofFOwnerEx)
 		if _, err := t.CopyIn(arg, b); err != nil {
 			return 0, unix.EFAULT
 		}
-		typ, id := int32(binary.LittleEndian.Uint32(b)), int32(binary.LittleEndian.Uint32(b[4:]))
+		var o abi.FOwnerEx
+		o.Decode(b)
+		typ, id := o.Type, o.PID
 		if typ < fOwnerTID || typ > fOwnerPGRP {
 			return 0, unix.EINVAL
 		}

@@ -56,17 +56,11 @@ func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 		}
 		return uint64(k.FutexWake(t, addr, int(val), bitset)), nil
-	case 3, 4: // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE
-		if cmd == 4 {
-			cur, err := getU32(t, addr)
-			if err != nil {
-				return 0, err
-			}
-			if cur != uint32(a[5]) {
-				return 0, unix.EAGAIN
-			}
-		}
+	case 3: // FUTEX_REQUEUE
 		return uint64(k.FutexRequeue(t, addr, a[4], int(val), int(a[3]))), nil
+	case 4: // FUTEX_CMP_REQUEUE
+		n, err := k.FutexCmpRequeue(t, addr, a[4], int(val), int(a[3]), uint32(a[5]))
+		return uint64(n), err
 	}
 	return 0, unix.ENOSYS
 }

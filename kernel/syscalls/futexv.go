@@ -1,10 +1,10 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,15 +37,15 @@ func FutexWaitv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		now, _ := clockNow(t, clock)
 		deadline = time.Now().Add(time.Duration(ts.Nano() - now.Nano()))
 	}
-	raw := make([]byte, 24*n)
+	raw := make([]byte, abi.SizeofFutexWaitv*n)
 	if _, err := t.CopyIn(addr, raw); err != nil {
 		return 0, unix.EFAULT
 	}
 	addrs, vals := make([]uint64, n), make([]uint32, n)
-	le := binary.LittleEndian
 	for i := range addrs {
-		e := raw[24*i:]
-		val, uaddr, wflags, reserved := le.Uint64(e), le.Uint64(e[8:]), le.Uint32(e[16:]), le.Uint32(e[20:])
+		var w abi.FutexWaitv
+		w.Decode(raw[abi.SizeofFutexWaitv*i:])
+		val, uaddr, wflags, reserved := w.Val, w.Uaddr, w.Flags, w.Reserved
 		if wflags&^(futex2SizeMsk|futex2Private) != 0 || wflags&futex2SizeMsk != futex2SizeU32 || reserved != 0 ||
 			val > 0xffffffff || uaddr%4 != 0 {
 			return 0, unix.EINVAL

@@ -4,9 +4,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +47,7 @@ func getIOFD(t *kernel.Task, fd uint64) (*vfs.FileDescription, error) {
 
 func putU32(t *kernel.Task, addr uint64, v uint32) error {
 	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], v)
+	abi.PutU32(b[:], v)
 	if _, err := t.CopyOut(addr, b[:]); err != nil {
 		return unix.EFAULT
 	}
@@ -57,7 +56,7 @@ func putU32(t *kernel.Task, addr uint64, v uint32) error {
 
 func putU64(t *kernel.Task, addr uint64, v uint64) error {
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
+	abi.PutU64(b[:], v)
 	if _, err := t.CopyOut(addr, b[:]); err != nil {
 		return unix.EFAULT
 	}
@@ -69,7 +68,7 @@ func getU32(t *kernel.Task, addr uint64) (uint32, error) {
 	if _, err := t.CopyIn(addr, b[:]); err != nil {
 		return 0, unix.EFAULT
 	}
-	return binary.LittleEndian.Uint32(b[:]), nil
+	return abi.U32(b[:]), nil
 }
 
 func getU64(t *kernel.Task, addr uint64) (uint64, error) {
@@ -77,7 +76,7 @@ func getU64(t *kernel.Task, addr uint64) (uint64, error) {
 	if _, err := t.CopyIn(addr, b[:]); err != nil {
 		return 0, unix.EFAULT
 	}
-	return binary.LittleEndian.Uint64(b[:]), nil
+	return abi.U64(b[:]), nil
 }
 
 // iovec is struct iovec.
@@ -90,14 +89,16 @@ func readIovecs(t *kernel.Task, addr uint64, n uint64) ([]iovec, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	b := make([]byte, 16*n)
+	b := make([]byte, abi.SizeofIovec*n)
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return nil, unix.EFAULT
 	}
 	out := make([]iovec, n)
 	var total uint64
 	for i := range out {
-		out[i] = iovec{binary.LittleEndian.Uint64(b[16*i:]), binary.LittleEndian.Uint64(b[16*i+8:])}
+		var v abi.Iovec
+		v.Decode(b[abi.SizeofIovec*i:])
+		out[i] = iovec{v.Base, v.Len}
 		if int64(out[i].len) < 0 {
 			return nil, unix.EINVAL
 		}

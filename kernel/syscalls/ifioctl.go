@@ -1,10 +1,10 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"net/netip"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/net/netlink"
@@ -29,8 +29,6 @@ const (
 	siocgifhwaddr  = 0x8927
 	siocgifindex   = 0x8933
 
-	ifreqSize      = 40 // struct ifreq: ifr_name[IFNAMSIZ] and a 24-byte union
-	ifnamsiz       = 16
 	arphrdEther    = 1
 	arphrdLoopback = 772
 )
@@ -61,26 +59,25 @@ func ifIoctl(t *kernel.Task, cmd uint32, arg uint64, inet4 bool) (handled bool, 
 	default:
 		return false, 0, nil
 	}
-	req := make([]byte, ifreqSize)
+	req := make([]byte, abi.SizeofIfreq)
 	if _, err := t.CopyIn(arg, req); err != nil {
 		return true, 0, unix.EFAULT
 	}
+	var ifr abi.Ifreq
+	ifr.Decode(req)
 	ifs := t.Group().NetStack().Interfaces()
 	var ifc *inet.Iface
 	if cmd == siocgifname {
-		idx := int32(binary.LittleEndian.Uint32(req[16:]))
+		idx := ifr.Ifindex()
 		for i := range ifs {
 			if int32(ifs[i].Index) == idx {
 				ifc = &ifs[i]
 			}
 		}
 	} else {
-		name := req[:ifnamsiz]
-		if n := indexByte(name, 0); n >= 0 {
-			name = name[:n]
-		}
+		name := ifr.NameString()
 		for i := range ifs {
-			if ifs[i].Name == string(name) {
+			if ifs[i].Name == name {
 				ifc = &ifs[i]
 			}
 		}
@@ -88,25 +85,21 @@ func ifIoctl(t *kernel.Task, cmd uint32, arg uint64, inet4 bool) (handled bool, 
 	if ifc == nil {
 		return true, 0, unix.ENODEV
 	}
-	u := req[ifnamsiz:]
 	switch cmd {
 	case siocgifname:
-		clear(req[:ifnamsiz])
-		copy(req[:ifnamsiz-1], ifc.Name)
+		ifr.SetName(ifc.Name)
 	case siocgifindex:
-		binary.LittleEndian.PutUint32(u, uint32(ifc.Index))
+		ifr.SetIfindex(int32(ifc.Index))
 	case siocgifflags:
-		binary.LittleEndian.PutUint16(u, uint16(ifc.Flags)) // ifr_flags is a short
+		ifr.SetFlags(int16(ifc.Flags))
 	case siocgifmtu:
-		binary.LittleEndian.PutUint32(u, ifc.MTU)
+		ifr.SetMTU(int32(ifc.MTU))
 	case siocgifhwaddr:
-		clear(u[:16])
 		typ := uint16(arphrdEther)
 		if ifc.Flags&inet.IffLoopback != 0 {
 			typ = arphrdLoopback
 		}
-		binary.LittleEndian.PutUint16(u, typ)
-		copy(u[2:], ifc.HW[:])
+		ifr.SetHwaddr(typ, ifc.HW[:])
 	case siocgifaddr, siocgifnetmask:
 		p, ok := firstV4(ifc)
 		if !ok {
@@ -120,21 +113,13 @@ func ifIoctl(t *kernel.Task, cmd uint32, arg uint64, inet4 bool) (handled bool, 
 			}
 			a = netip.AddrFrom4(mask)
 		}
-		putSockaddrV4(u, a)
+		ifr.SetAddr(&abi.SockaddrIn{Family: unix.AF_INET, Addr: a.As4()})
 	}
+	ifr.Encode(req)
 	if _, err := t.CopyOut(arg, req); err != nil {
 		return true, 0, unix.EFAULT
 	}
 	return true, 0, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // firstV4 is an interface's first IPv4 address.
@@ -147,48 +132,42 @@ func firstV4(ifc *inet.Iface) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// putSockaddrV4 writes a struct sockaddr_in for a into b[:16].
-func putSockaddrV4(b []byte, a netip.Addr) {
-	clear(b[:16])
-	binary.LittleEndian.PutUint16(b, unix.AF_INET)
-	v := a.As4()
-	copy(b[4:8], v[:])
-}
-
 // ifConf implements SIOCGIFCONF: struct ifconf {int ifc_len; char *ifc_buf} lists one
 // ifreq (name and IPv4 address) per interface with an IPv4 address; a NULL buffer asks for
 // the length needed.
 func ifConf(t *kernel.Task, arg uint64) error {
-	hdr := make([]byte, 16)
+	hdr := make([]byte, abi.SizeofIfconf)
 	if _, err := t.CopyIn(arg, hdr); err != nil {
 		return unix.EFAULT
 	}
-	room := int(int32(binary.LittleEndian.Uint32(hdr)))
-	buf := binary.LittleEndian.Uint64(hdr[8:])
+	var conf abi.Ifconf
+	conf.Decode(hdr)
 	var out []byte
 	for _, ifc := range t.Group().NetStack().Interfaces() {
 		p, ok := firstV4(&ifc)
 		if !ok {
 			continue
 		}
-		r := make([]byte, ifreqSize)
-		copy(r[:ifnamsiz-1], ifc.Name)
-		putSockaddrV4(r[ifnamsiz:], p.Addr())
-		out = append(out, r...)
+		var r abi.Ifreq
+		r.SetName(ifc.Name)
+		r.SetAddr(&abi.SockaddrIn{Family: unix.AF_INET, Addr: p.Addr().As4()})
+		out = append(out, make([]byte, abi.SizeofIfreq)...)
+		r.Encode(out[len(out)-abi.SizeofIfreq:])
 	}
-	if buf == 0 {
-		binary.LittleEndian.PutUint32(hdr, uint32(len(out)))
+	if conf.Buf == 0 {
+		conf.Len = int32(len(out))
 	} else {
-		if room < 0 {
+		if conf.Len < 0 {
 			return unix.EINVAL
 		}
-		n := min(room/ifreqSize*ifreqSize, len(out))
-		if _, err := t.CopyOut(buf, out[:n]); err != nil {
+		n := min(int(conf.Len)/abi.SizeofIfreq*abi.SizeofIfreq, len(out))
+		if _, err := t.CopyOut(conf.Buf, out[:n]); err != nil {
 			return unix.EFAULT
 		}
-		binary.LittleEndian.PutUint32(hdr, uint32(n))
+		conf.Len = int32(n)
 	}
-	if _, err := t.CopyOut(arg, hdr[:4]); err != nil {
+	conf.Encode(hdr)
+	if _, err := t.CopyOut(arg, hdr[:4]); err != nil { // ifc_len only
 		return unix.EFAULT
 	}
 	return nil

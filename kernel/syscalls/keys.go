@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -1161,7 +1161,7 @@ func (c *keyCaller) read(id int32, buf, size uint64) (uint64, error) {
 	if k.typ.keyring {
 		data = make([]byte, 4*len(k.links))
 		for i, l := range k.links {
-			binary.LittleEndian.PutUint32(data[4*i:], uint32(l.serial))
+			abi.PutU32(data[4*i:], uint32(l.serial))
 		}
 	} else {
 		data = append([]byte(nil), k.payload...)

@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/net/netlink"
@@ -239,11 +239,13 @@ func MqOpen(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	maxmsg, msgsize := int64(mqMsgDefault), int64(mqMsgsizeDefault)
 	if flags&unix.O_CREAT != 0 && a[3] != 0 {
-		b := make([]byte, 64)
+		b := make([]byte, abi.SizeofMqAttr)
 		if _, err := t.CopyIn(a[3], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		maxmsg, msgsize = int64(binary.LittleEndian.Uint64(b[8:])), int64(binary.LittleEndian.Uint64(b[16:]))
+		var attr abi.MqAttr
+		attr.Decode(b)
+		maxmsg, msgsize = attr.Maxmsg, attr.Msgsize
 		if maxmsg <= 0 || msgsize <= 0 {
 			return 0, unix.EINVAL
 		}
@@ -471,12 +473,13 @@ func MqTimedreceive(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func MqNotify(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var n *mqNotify
 	if a[1] != 0 {
-		b := make([]byte, 16) // sigev_value, sigev_signo, sigev_notify
-		if _, err := t.CopyIn(a[1], b); err != nil {
+		b := make([]byte, abi.SizeofSigeventHead)
+		if _, err := t.CopyIn(a[1], b[:16]); err != nil { // sigev_value, sigev_signo, sigev_notify
 			return 0, unix.EFAULT
 		}
-		n = &mqNotify{owner: t.Group(), value: binary.LittleEndian.Uint64(b), signo: int32(binary.LittleEndian.Uint32(b[8:])),
-			notify: int32(binary.LittleEndian.Uint32(b[12:]))}
+		var ev abi.Sigevent
+		ev.Decode(b)
+		n = &mqNotify{owner: t.Group(), value: ev.Value, signo: ev.Signo, notify: ev.Notify}
 		switch n.notify {
 		case sigevNone:
 		case sigevSignal:
@@ -533,11 +536,13 @@ func MqNotify(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func MqGetsetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var newFlags uint64
 	if a[1] != 0 {
-		b := make([]byte, 64)
+		b := make([]byte, abi.SizeofMqAttr)
 		if _, err := t.CopyIn(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		newFlags = binary.LittleEndian.Uint64(b)
+		var attr abi.MqAttr
+		attr.Decode(b)
+		newFlags = uint64(attr.Flags)
 		if newFlags&^unix.O_NONBLOCK != 0 {
 			return 0, unix.EINVAL
 		}
@@ -548,12 +553,9 @@ func MqGetsetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	q.ns.mu.Lock()
-	old := make([]byte, 64)
-	le := binary.LittleEndian
-	le.PutUint64(old[0:], uint64(fd.StatusFlags()&unix.O_NONBLOCK))
-	le.PutUint64(old[8:], uint64(q.maxmsg))
-	le.PutUint64(old[16:], uint64(q.msgsize))
-	le.PutUint64(old[24:], uint64(len(q.msgs)))
+	old := make([]byte, abi.SizeofMqAttr)
+	attr := abi.MqAttr{Flags: int64(fd.StatusFlags() & unix.O_NONBLOCK), Maxmsg: int64(q.maxmsg), Msgsize: int64(q.msgsize), Curmsgs: int64(len(q.msgs))}
+	attr.Encode(old)
 	q.ns.mu.Unlock()
 	if a[1] != 0 {
 		fd.SetStatusFlags(fd.StatusFlags()&^unix.O_NONBLOCK | uint32(newFlags))

@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -112,7 +111,7 @@ func Msgsnd(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return 0, unix.EFAULT
 	}
-	m := message{mtype: int64(binary.LittleEndian.Uint64(b)), text: b[8:]}
+	m := message{mtype: int64(abi.U64(b)), text: b[8:]} // struct msgbuf: long mtype, then the text
 	if m.mtype < 1 {
 		return 0, unix.EINVAL
 	}
@@ -191,7 +190,7 @@ func Msgrcv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 			text := m.text[:min(int64(len(m.text)), size)]
 			b := make([]byte, 8+len(text))
-			binary.LittleEndian.PutUint64(b, uint64(m.mtype))
+			abi.PutU64(b, uint64(m.mtype))
 			copy(b[8:], text)
 			if _, err := t.CopyOut(addr, b); err != nil {
 				return 0, unix.EFAULT
@@ -218,13 +217,12 @@ func Msgctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	c := t.Creds()
 	msgq.mu.Lock()
 	defer msgq.mu.Unlock()
-	le := binary.LittleEndian
 	switch cmd {
 	case ipcInfo, msgInfo:
-		b := make([]byte, 32)
-		for i, v := range []uint32{0x10000, msgMnb, msgMax, msgMni, 16384, msgMnb * msgMni, 8, 0xffff} {
-			le.PutUint32(b[4*i:], v) // msgpool, msgmap, msgmax, msgmnb, msgmni, msgssz, msgtql, msgseg
-		}
+		info := abi.Msginfo{Msgpool: 0x10000, Msgmap: msgMnb, Msgmax: msgMax, Msgmnb: msgMni, Msgmni: 16384,
+			Msgssz: msgMnb * msgMni, Msgtql: 8, Msgseg: 0xffff}
+		b := make([]byte, abi.SizeofMsginfo)
+		info.Encode(b)
 		if _, err := t.CopyOut(buf, b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -252,11 +250,13 @@ func Msgctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if !q.owner(c) {
 			return 0, unix.EPERM
 		}
-		b := make([]byte, 96)
+		b := make([]byte, abi.SizeofMsqidDS)
 		if _, err := t.CopyIn(buf, b); err != nil {
 			return 0, unix.EFAULT
 		}
-		qbytes := int(le.Uint64(b[88:]))
+		var ds abi.MsqidDS
+		ds.Decode(b)
+		qbytes := int(ds.Qbytes)
 		if qbytes > msgMnb && c.EUID != 0 {
 			return 0, unix.EPERM
 		}

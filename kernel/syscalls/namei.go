@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -75,13 +74,14 @@ func Openat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if _, err := t.CopyIn(a[2], b); err != nil {
 		return 0, unix.EFAULT
 	}
-	for _, c := range b[24:] {
+	for _, c := range b[abi.SizeofOpenHow:] {
 		if c != 0 {
 			return 0, unix.E2BIG
 		}
 	}
-	le := binary.LittleEndian
-	flags, mode, resolve := le.Uint64(b[0:]), le.Uint64(b[8:]), le.Uint64(b[16:])
+	var how abi.OpenHow
+	how.Decode(b)
+	flags, mode, resolve := how.Flags, how.Mode, how.Resolve
 	if flags&^uint64(openFlags) != 0 || mode&^0o7777 != 0 {
 		return 0, unix.EINVAL
 	}
@@ -723,13 +723,12 @@ func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	var times *[2]unix.Timespec
 	if a[2] != 0 {
-		b := make([]byte, 32)
+		b := make([]byte, 2*abi.SizeofTimespec) // struct timespec times[2]
 		if _, err := t.CopyIn(a[2], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		times = &[2]unix.Timespec{{Sec: int64(le.Uint64(b[0:])), Nsec: int64(le.Uint64(b[8:]))},
-			{Sec: int64(le.Uint64(b[16:])), Nsec: int64(le.Uint64(b[24:]))}}
+		at, mt := abi.DecodeTimespec(b), abi.DecodeTimespec(b[abi.SizeofTimespec:])
+		times = &[2]unix.Timespec{{Sec: at.Sec, Nsec: at.Nsec}, {Sec: mt.Sec, Nsec: mt.Nsec}}
 	}
 	return utimens(t, dirfd, a[1], times, flags)
 }
@@ -822,14 +821,14 @@ func timevalTimes(t *kernel.Task, addr uint64) (*[2]unix.Timespec, error) {
 	if addr == 0 {
 		return nil, nil
 	}
-	b := make([]byte, 32)
+	b := make([]byte, 2*abi.SizeofTimeval) // struct timeval times[2]
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return nil, unix.EFAULT
 	}
-	le := binary.LittleEndian
 	var ts [2]unix.Timespec
 	for i := range ts {
-		sec, usec := int64(le.Uint64(b[16*i:])), int64(le.Uint64(b[16*i+8:]))
+		tv := abi.DecodeTimeval(b[abi.SizeofTimeval*i:])
+		sec, usec := tv.Sec, tv.Usec
 		if usec < 0 || usec >= 1e6 {
 			return nil, unix.EINVAL
 		}
@@ -863,11 +862,13 @@ func Futimesat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Utime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var ts *[2]unix.Timespec
 	if a[1] != 0 {
-		b := make([]byte, 16)
+		b := make([]byte, abi.SizeofUtimbuf)
 		if _, err := t.CopyIn(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		ts = &[2]unix.Timespec{{Sec: int64(binary.LittleEndian.Uint64(b[0:]))}, {Sec: int64(binary.LittleEndian.Uint64(b[8:]))}}
+		var ub abi.Utimbuf
+		ub.Decode(b)
+		ts = &[2]unix.Timespec{{Sec: ub.Actime}, {Sec: ub.Modtime}}
 	}
 	if a[0] == 0 {
 		return 0, unix.EFAULT

@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -88,18 +87,20 @@ func PidfdSendSignal(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	info := t.UserSigInfo(kernel.SIUser)
 	if a[2] != 0 {
-		b := make([]byte, 32)
+		b := make([]byte, abi.SizeofSiginfoKillHead)
 		if _, err := t.CopyIn(a[2], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		if int32(binary.LittleEndian.Uint32(b[0:])) != int32(sig) {
+		var si abi.SiginfoKill
+		si.Decode(b)
+		if si.Signo != int32(sig) {
 			return 0, unix.EINVAL
 		}
-		code := int32(binary.LittleEndian.Uint32(b[8:]))
+		code := si.Code
 		if (code >= 0 || code == kernel.SITkill) && p.tg != t.Group() {
 			return 0, unix.EPERM
 		}
-		info.Code, info.Value = code, binary.LittleEndian.Uint64(b[24:])
+		info.Code, info.Value = code, si.Value
 	}
 	if p.tg.Zombie() {
 		return 0, unix.ESRCH

@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -113,7 +112,7 @@ func selectCommon(t *kernel.Task, nfds uint64, rAddr, wAddr, eAddr uint64, deadl
 		}
 		out := make([]uint64, words)
 		for i := range out {
-			out[i] = binary.LittleEndian.Uint64(b[8*i:])
+			out[i] = abi.U64(b[8*i:])
 		}
 		return out, nil
 	}
@@ -185,7 +184,7 @@ func selectCommon(t *kernel.Task, nfds uint64, rAddr, wAddr, eAddr uint64, deadl
 		}
 		b := make([]byte, 8*len(set))
 		for i, v := range set {
-			binary.LittleEndian.PutUint64(b[8*i:], v)
+			abi.PutU64(b[8*i:], v)
 		}
 		if _, err := t.CopyOut(addr, b); err != nil {
 			return unix.EFAULT

@@ -2,7 +2,6 @@ package syscalls
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"runtime"
 	"strings"
 
@@ -98,7 +97,7 @@ func Getgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	b := make([]byte, 4*len(c.Groups))
 	for i, g := range c.Groups {
-		binary.LittleEndian.PutUint32(b[4*i:], g)
+		abi.PutU32(b[4*i:], g)
 	}
 	if _, err := t.CopyOut(a[1], b); err != nil {
 		return 0, unix.EFAULT
@@ -125,7 +124,7 @@ func Setgroups(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	c.Groups = make([]uint32, n)
 	for i := range c.Groups {
-		g, ok := u.UnmapGID(binary.LittleEndian.Uint32(b[4*i:]))
+		g, ok := u.UnmapGID(abi.U32(b[4*i:]))
 		if !ok {
 			return 0, unix.EINVAL
 		}

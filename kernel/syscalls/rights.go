@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -132,7 +131,6 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 		}
 		return nil, nil, err
 	}
-	le := binary.LittleEndian
 	for off := 0; off+abi.SizeofCmsghdr <= len(b); {
 		var h abi.Cmsghdr
 		h.Decode(b[off:])
@@ -147,7 +145,7 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 				return fail(unix.EINVAL)
 			}
 			for i := 0; i+4 <= len(data); i += 4 {
-				f, err := getFD(t, uint64(le.Uint32(data[i:])))
+				f, err := getFD(t, uint64(abi.U32(data[i:])))
 				if err != nil {
 					return fail(unix.EBADF)
 				}
@@ -312,7 +310,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 	cm := make([]byte, abi.CmsgLen(4*len(nums)))
 	(&abi.Cmsghdr{Len: uint64(len(cm)), Level: unix.SOL_SOCKET, Type: unix.SCM_RIGHTS}).Encode(cm)
 	for i, num := range nums {
-		binary.LittleEndian.PutUint32(cm[abi.SizeofCmsghdr+4*i:], num)
+		abi.PutU32(cm[abi.SizeofCmsghdr+4*i:], num)
 	}
 	return uint64(n), cm, cred, msgFlags, nil
 }

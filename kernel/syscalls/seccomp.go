@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/seccomp"
 	"golang.org/x/sys/unix"
 )
@@ -35,10 +34,9 @@ func Seccomp(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if flags != 0 {
 			return 0, unix.EINVAL
 		}
-		b := make([]byte, 6)
-		binary.LittleEndian.PutUint16(b[0:], seccomp.NotifSize)
-		binary.LittleEndian.PutUint16(b[2:], seccomp.NotifRespSize)
-		binary.LittleEndian.PutUint16(b[4:], seccomp.DataSize)
+		b := make([]byte, abi.SizeofSeccompNotifSizes)
+		sizes := abi.SeccompNotifSizes{Notif: seccomp.NotifSize, NotifResp: seccomp.NotifRespSize, Data: seccomp.DataSize}
+		sizes.Encode(b)
 		if _, err := t.CopyOut(uargs, b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -59,20 +57,21 @@ func seccompSetFilter(t *kernel.Task, flags, uprog uint64) (uint64, error) {
 	if flags&seccomp.FlagWaitKillableRecv != 0 && flags&seccomp.FlagNewListener == 0 {
 		return 0, unix.EINVAL
 	}
-	// struct sock_fprog { unsigned short len; struct sock_filter *filter; }
-	hdr := make([]byte, 16)
+	hdr := make([]byte, abi.SizeofSockFprog)
 	if _, err := t.CopyIn(uprog, hdr); err != nil {
 		return 0, unix.EFAULT
 	}
-	n := int(binary.LittleEndian.Uint16(hdr))
+	var fprog abi.SockFprog
+	fprog.Decode(hdr)
+	n := int(fprog.Len)
 	if n == 0 || n > seccomp.MaxInsns {
 		return 0, unix.EINVAL
 	}
 	if !t.Group().NoNewPrivs() && !capable(t, unix.CAP_SYS_ADMIN) {
 		return 0, unix.EACCES
 	}
-	raw := make([]byte, 8*n)
-	if _, err := t.CopyIn(binary.LittleEndian.Uint64(hdr[8:]), raw); err != nil {
+	raw := make([]byte, abi.SizeofSockFilter*n)
+	if _, err := t.CopyIn(fprog.Filter, raw); err != nil {
 		return 0, unix.EFAULT
 	}
 	prog := seccomp.Decode(raw)

@@ -1,10 +1,10 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/seccomp"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -46,7 +46,6 @@ func (f *listenerFile) EventUnregister(e *waiter.Entry) { f.l.Queue.EventUnregis
 
 // listenerIoctl implements the SECCOMP_IOCTL_NOTIF_* ioctls.
 func listenerIoctl(t *kernel.Task, fd *vfs.FileDescription, lf *listenerFile, cmd uint32, arg uint64) (uint64, error) {
-	le := binary.LittleEndian
 	l := lf.l
 	switch cmd {
 	case notifRecv:
@@ -62,9 +61,8 @@ func listenerIoctl(t *kernel.Task, fd *vfs.FileDescription, lf *listenerFile, cm
 		for {
 			n := l.Recv()
 			if n != nil {
-				le.PutUint64(b[0:], n.ID)
-				le.PutUint32(b[8:], uint32(n.TID))
-				n.Data.Bytes(b[16:])
+				msg := abi.SeccompNotif{ID: n.ID, PID: uint32(n.TID), Data: n.Data}
+				msg.Encode(b)
 				if _, err := t.CopyOut(arg, b); err != nil {
 					l.Unrecv(n)
 					return 0, unix.EFAULT
@@ -80,7 +78,9 @@ func listenerIoctl(t *kernel.Task, fd *vfs.FileDescription, lf *listenerFile, cm
 		if _, err := t.CopyIn(arg, b); err != nil {
 			return 0, unix.EFAULT
 		}
-		id, val, errno, flags := le.Uint64(b[0:]), int64(le.Uint64(b[8:])), int32(le.Uint32(b[16:])), le.Uint32(b[20:])
+		var resp abi.SeccompNotifResp
+		resp.Decode(b)
+		id, val, errno, flags := resp.ID, resp.Val, resp.Error, resp.Flags
 		// error is not range-checked: a non-zero one is the syscall's rax, as in Linux.
 		if flags&^seccomp.FlagContinue != 0 || flags&seccomp.FlagContinue != 0 && (errno != 0 || val != 0) {
 			return 0, unix.EINVAL
@@ -110,12 +110,13 @@ func listenerIoctl(t *kernel.Task, fd *vfs.FileDescription, lf *listenerFile, cm
 // (SECCOMP_IOCTL_NOTIF_ADDFD), optionally at a chosen number and answering the
 // notification with it.
 func listenerAddFD(t *kernel.Task, l *seccomp.Listener, arg uint64) (uint64, error) {
-	le := binary.LittleEndian
-	b := make([]byte, 24)
+	b := make([]byte, abi.SizeofSeccompNotifAddfd)
 	if _, err := t.CopyIn(arg, b); err != nil {
 		return 0, unix.EFAULT
 	}
-	id, flags, srcfd, newfd, newFlags := le.Uint64(b[0:]), le.Uint32(b[8:]), le.Uint32(b[12:]), le.Uint32(b[16:]), le.Uint32(b[20:])
+	var add abi.SeccompNotifAddfd
+	add.Decode(b)
+	id, flags, srcfd, newfd, newFlags := add.ID, add.Flags, add.Srcfd, add.Newfd, add.NewfdFlags
 	if flags&^(addfdFlagSetFD|addfdFlagSend) != 0 || newFlags&^unix.O_CLOEXEC != 0 ||
 		flags&addfdFlagSetFD == 0 && newfd != 0 {
 		return 0, unix.EINVAL

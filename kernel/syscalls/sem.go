@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -128,15 +127,16 @@ func semop(t *kernel.Task, id int32, sopsAddr, nsops, timeoutAddr uint64) (uint6
 	if nsops > semOpm {
 		return 0, unix.E2BIG
 	}
-	b := make([]byte, 6*nsops)
+	b := make([]byte, abi.SizeofSembuf*nsops)
 	if _, err := t.CopyIn(sopsAddr, b); err != nil {
 		return 0, unix.EFAULT
 	}
 	ops := make([]sembuf, nsops)
-	le := binary.LittleEndian
 	alter := false
 	for i := range ops {
-		ops[i] = sembuf{le.Uint16(b[6*i:]), int16(le.Uint16(b[6*i+2:])), int16(le.Uint16(b[6*i+4:]))}
+		var sb abi.Sembuf
+		sb.Decode(b[abi.SizeofSembuf*i:])
+		ops[i] = sembuf{sb.Num, sb.Op, sb.Flg}
 		alter = alter || ops[i].op != 0
 	}
 	var deadline time.Time
@@ -282,16 +282,15 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	c := t.Creds()
 	sem.mu.Lock()
 	defer sem.mu.Unlock()
-	le := binary.LittleEndian
 	switch cmd {
 	case ipcInfo, semInfo:
-		b := make([]byte, 40)
-		for i, v := range []uint32{1024000000, semMni, semMni * semMsl, semMsl, semOpm, 32767, 16, 32767, semVmx, 32767} {
-			le.PutUint32(b[4*i:], v) // semmap, semmni, semmns, semmnu, semmsl, semopm, semume, semusz, semvmx, semaem
-		}
+		info := abi.Seminfo{Semmap: 1024000000, Semmni: semMni, Semmns: semMni * semMsl, Semmnu: semMsl, Semmsl: semOpm,
+			Semopm: 32767, Semume: 16, Semusz: 32767, Semvmx: semVmx, Semaem: 32767}
 		if cmd == semInfo {
-			le.PutUint32(b[28:], uint32(len(sem.byID))) // semusz: sets in use
+			info.Semusz = int32(len(sem.byID)) // sets in use
 		}
+		b := make([]byte, abi.SizeofSeminfo)
+		info.Encode(b)
 		if _, err := t.CopyOut(arg, b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -367,7 +366,7 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		b := make([]byte, 2*len(s.sems))
 		for i, x := range s.sems {
-			le.PutUint16(b[2*i:], uint16(x.val))
+			abi.PutU16(b[2*i:], uint16(x.val)) // unsigned short array[]
 		}
 		if _, err := t.CopyOut(arg, b); err != nil {
 			return 0, unix.EFAULT
@@ -396,12 +395,12 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.EFAULT
 		}
 		for i := range s.sems {
-			if v := le.Uint16(b[2*i:]); v > semVmx {
+			if v := abi.U16(b[2*i:]); v > semVmx {
 				return 0, unix.ERANGE
 			}
 		}
 		for i := range s.sems {
-			s.sems[i].val, s.sems[i].pid = int32(le.Uint16(b[2*i:])), t.Group().PID
+			s.sems[i].val, s.sems[i].pid = int32(abi.U16(b[2*i:])), t.Group().PID
 		}
 		changed()
 		return 0, nil

@@ -1,9 +1,8 @@
 package syscalls
 
 import (
-	"encoding/binary"
-
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -58,7 +57,7 @@ func Sendfile(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if _, err := t.CopyIn(a[2], b[:]); err != nil {
 			return 0, unix.EFAULT
 		}
-		if off = int64(binary.LittleEndian.Uint64(b[:])); off < 0 {
+		if off = int64(abi.U64(b[:])); off < 0 {
 			return 0, unix.EINVAL
 		}
 	}
@@ -130,7 +129,7 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if _, err := t.CopyIn(addr, b[:]); err != nil {
 			return 0, unix.EFAULT
 		}
-		v := int64(binary.LittleEndian.Uint64(b[:]))
+		v := int64(abi.U64(b[:]))
 		if v < 0 {
 			return 0, unix.EINVAL
 		}

@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"sync"
@@ -222,16 +221,15 @@ func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	defer shm.mu.Unlock()
 	switch cmd {
 	case ipcInfo, 14: // SHM_INFO
-		b := make([]byte, 80)
-		le := binary.LittleEndian
+		var b []byte
 		if cmd == ipcInfo {
-			le.PutUint64(b[0:], shmMax)       // shmmax
-			le.PutUint64(b[8:], shmMin)       // shmmin
-			le.PutUint64(b[16:], shmMni)      // shmmni
-			le.PutUint64(b[24:], shmMni)      // shmseg
-			le.PutUint64(b[32:], 1<<63-1<<24) // shmall
+			info := abi.Shminfo{Shmmax: shmMax, Shmmin: shmMin, Shmmni: shmMni, Shmseg: shmMni, Shmall: 1<<63 - 1<<24}
+			b = make([]byte, abi.SizeofShminfo)
+			info.Encode(b)
 		} else {
-			le.PutUint32(b[0:], uint32(len(shm.byID))) // used_ids
+			info := abi.ShmInfo{UsedIDs: int32(len(shm.byID))}
+			b = make([]byte, abi.SizeofShmInfo)
+			info.Encode(b)
 		}
 		if _, err := t.CopyOut(buf, b); err != nil {
 			return 0, unix.EFAULT

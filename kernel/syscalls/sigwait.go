@@ -1,10 +1,10 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -130,16 +130,18 @@ func signalfd(t *kernel.Task, fdn int32, maskAddr, size, flags uint64) (uint64, 
 // applies Linux's rule: only the kernel may claim si_code >= 0 or SI_TKILL when
 // signalling another process.
 func queuedInfo(t *kernel.Task, pid int32, addr uint64) (kernel.SigInfo, error) {
-	b := make([]byte, 32)
+	b := make([]byte, abi.SizeofSiginfoKillHead)
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return kernel.SigInfo{}, unix.EFAULT
 	}
-	code := int32(binary.LittleEndian.Uint32(b[8:]))
+	var si abi.SiginfoKill
+	si.Decode(b)
+	code := si.Code
 	if (code >= 0 || code == kernel.SITkill) && pid != t.Group().PID {
 		return kernel.SigInfo{}, unix.EPERM
 	}
 	info := t.UserSigInfo(code)
-	info.Value = binary.LittleEndian.Uint64(b[24:])
+	info.Value = si.Value
 	return info, nil
 }
 

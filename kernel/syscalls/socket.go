@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"fmt"
 	"path"
 	"strings"
@@ -110,8 +109,8 @@ func Socketpair(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	b := make([]byte, 8)
-	binary.LittleEndian.PutUint32(b[0:], uint32(nx))
-	binary.LittleEndian.PutUint32(b[4:], uint32(ny))
+	abi.PutU32(b[0*4:], uint32(nx)) // int sv[2]
+	abi.PutU32(b[1*4:], uint32(ny))
 	if _, err := t.CopyOut(a[3], b); err != nil {
 		t.FDs().Remove(nx)
 		t.FDs().Remove(ny)
@@ -129,7 +128,7 @@ func readSockaddrUn(t *kernel.Task, addr, size uint64) (string, error) {
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return "", unix.EFAULT
 	}
-	if binary.LittleEndian.Uint16(b) != unix.AF_UNIX {
+	if abi.SockaddrFamily(b) != unix.AF_UNIX {
 		return "", unix.EAFNOSUPPORT
 	}
 	p := b[2:]
@@ -428,12 +427,12 @@ func Recvmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if from != "" && h.name != 0 {
 		putSockaddrUn(t, h.name, a[1]+8, from)
 	} else {
-		t.CopyOut(a[1]+8, b[:4])
+		t.CopyOut(a[1]+abi.OffsetofMsghdrNamelen, b[:4])
 	}
-	binary.LittleEndian.PutUint64(b, used)
-	t.CopyOut(a[1]+40, b)
-	binary.LittleEndian.PutUint32(b, uint32(msgFlags|int(a[2])&unix.MSG_CMSG_CLOEXEC))
-	t.CopyOut(a[1]+48, b[:4])
+	abi.PutU64(b, used)
+	t.CopyOut(a[1]+abi.OffsetofMsghdrControllen, b)
+	abi.PutU32(b, uint32(msgFlags|int(a[2])&unix.MSG_CMSG_CLOEXEC))
+	t.CopyOut(a[1]+abi.OffsetofMsghdrFlags, b[:4])
 	return n, nil
 }
 
@@ -539,7 +538,7 @@ func putSockaddrUn(t *kernel.Task, addr, lenAddr uint64, p string) error {
 		return err
 	}
 	b := make([]byte, 2+len(p)+1)
-	binary.LittleEndian.PutUint16(b, unix.AF_UNIX)
+	abi.PutSockaddrFamily(b, unix.AF_UNIX)
 	copy(b[2:], p)
 	full := len(b)
 	switch {

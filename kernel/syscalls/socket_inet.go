@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -92,7 +91,7 @@ func readSockaddrIn(t *kernel.Task, family int, addr, size uint64, use addrUse) 
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return netip.AddrPort{}, unix.EFAULT
 	}
-	f := binary.LittleEndian.Uint16(b)
+	f := abi.SockaddrFamily(b)
 	if f == unix.AF_UNSPEC {
 		return netip.AddrPort{}, nil
 	}
@@ -431,10 +430,10 @@ func inetRecvmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, hdrAdd
 		m.Flags |= unix.MSG_CTRUNC
 	}
 	b := make([]byte, 8)
-	binary.LittleEndian.PutUint64(b, used)
-	t.CopyOut(hdrAddr+40, b)
-	binary.LittleEndian.PutUint32(b, uint32(m.Flags))
-	t.CopyOut(hdrAddr+48, b[:4])
+	abi.PutU64(b, used)
+	t.CopyOut(hdrAddr+abi.OffsetofMsghdrControllen, b)
+	abi.PutU32(b, uint32(m.Flags))
+	t.CopyOut(hdrAddr+abi.OffsetofMsghdrFlags, b[:4])
 	return uint64(m.N), nil
 }
 

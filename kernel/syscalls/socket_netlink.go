@@ -1,11 +1,11 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sort"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
 	"github.com/sbx-dev/sbx/kernel/net/netlink"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -70,10 +70,9 @@ func unixSockets(k *kernel.Kernel) []netlink.UnixSock {
 
 // sockaddrNl is struct sockaddr_nl.
 func sockaddrNl(pid, groups uint32) []byte {
-	b := make([]byte, 12)
-	binary.LittleEndian.PutUint16(b, unix.AF_NETLINK)
-	binary.LittleEndian.PutUint32(b[4:], pid)
-	binary.LittleEndian.PutUint32(b[8:], groups)
+	b := make([]byte, abi.SizeofSockaddrNl)
+	sa := abi.SockaddrNl{Family: unix.AF_NETLINK, PID: pid, Groups: groups}
+	sa.Encode(b)
 	return b
 }
 
@@ -100,17 +99,19 @@ func putSockaddr(t *kernel.Task, addr, lenAddr uint64, b []byte) error {
 
 // readSockaddrNl decodes a sockaddr_nl: its port ID and groups.
 func readSockaddrNl(t *kernel.Task, addr, size uint64) (uint32, uint32, error) {
-	if size < 12 || size > 128 {
+	if size < abi.SizeofSockaddrNl || size > 128 {
 		return 0, 0, unix.EINVAL
 	}
-	b := make([]byte, 12)
+	b := make([]byte, abi.SizeofSockaddrNl)
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return 0, 0, unix.EFAULT
 	}
-	if binary.LittleEndian.Uint16(b) != unix.AF_NETLINK {
+	var sa abi.SockaddrNl
+	sa.Decode(b)
+	if sa.Family != unix.AF_NETLINK {
 		return 0, 0, unix.EINVAL
 	}
-	return binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:]), nil
+	return sa.PID, sa.Groups, nil
 }
 
 func netlinkRecv(t *kernel.Task, fd *vfs.FileDescription, s *netlink.Socket, bufs [][]byte, flags int) (uint64, int, error) {
@@ -205,19 +206,19 @@ func netlinkCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err
 		var mf int
 		if r, mf, err = netlinkRecv(t, fd, s, bufs, int(a[2])); err == nil {
 			if h.name != 0 {
-				putSockaddr(t, h.name, a[1]+8, sockaddrNl(0, 0))
+				putSockaddr(t, h.name, a[1]+abi.OffsetofMsghdrNamelen, sockaddrNl(0, 0))
 			}
 			b := make([]byte, 8)
-			t.CopyOut(a[1]+40, b) // no control data
-			binary.LittleEndian.PutUint32(b, uint32(mf))
-			t.CopyOut(a[1]+48, b[:4])
+			t.CopyOut(a[1]+abi.OffsetofMsghdrControllen, b) // no control data
+			abi.PutU32(b, uint32(mf))
+			t.CopyOut(a[1]+abi.OffsetofMsghdrFlags, b[:4])
 		}
 	case "getsockopt":
 		var v uint32
 		if v, err = s.Getsockopt(int(int32(a[1])), int(int32(a[2]))); err == nil {
 			var l uint32
 			if l, err = getU32(t, a[4]); err == nil {
-				b := binary.LittleEndian.AppendUint32(nil, v)[:min(l, 4)]
+				b := abi.AppendU32(nil, v)[:min(l, 4)]
 				if _, cerr := t.CopyOut(a[3], b); cerr != nil {
 					return 0, unix.EFAULT, true
 				}

@@ -1,10 +1,10 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/sock"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -71,7 +71,7 @@ func unixSetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, length uint64
 	if _, err := t.CopyIn(addr, raw); err != nil {
 		return unix.EFAULT
 	}
-	val := int32(binary.LittleEndian.Uint32(raw))
+	val := int32(abi.U32(raw)) // an int option (or a structure's first int)
 	b := int32(0)
 	if val != 0 {
 		b = 1
@@ -100,7 +100,9 @@ func unixSetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, length uint64
 		if length != 8 {
 			return unix.EINVAL
 		}
-		clock, tflags := val, int32(binary.LittleEndian.Uint32(raw[4:]))
+		var txt abi.SockTxtime
+		txt.Decode(raw)
+		clock, tflags := txt.Clockid, int32(txt.Flags)
 		if uint32(tflags)&^3 != 0 {
 			return unix.EINVAL
 		}
@@ -115,7 +117,7 @@ func unixSetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, length uint64
 				o.Pacing = ^uint64(0)
 			}
 			if length >= 8 {
-				o.Pacing = binary.LittleEndian.Uint64(raw)
+				o.Pacing = abi.U64(raw)
 			}
 			return nil
 		})
@@ -164,7 +166,9 @@ func unixSetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, length uint64
 			return unix.EINVAL
 		}
 		return s.UpdateOptions(func(o *sock.Opts) error {
-			o.Linger = [2]int32{b, int32(binary.LittleEndian.Uint32(raw[4:]))}
+			var lg abi.Linger
+			lg.Decode(raw)
+			o.Linger = [2]int32{b, lg.Linger}
 			if b == 0 {
 				o.Linger[1] = 0
 			}
@@ -206,7 +210,8 @@ func unixSetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, length uint64
 		if length < 16 {
 			return unix.EINVAL
 		}
-		tv := unix.Timeval{Sec: int64(binary.LittleEndian.Uint64(raw)), Usec: int64(binary.LittleEndian.Uint64(raw[8:]))}
+		atv := abi.DecodeTimeval(raw)
+		tv := unix.Timeval{Sec: atv.Sec, Usec: atv.Usec}
 		base := unix.SO_RCVTIMEO
 		if opt == unix.SO_SNDTIMEO || opt == soSndTimeoNew {
 			base = unix.SO_SNDTIMEO
@@ -313,8 +318,8 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 		return unix.EINVAL
 	}
 	o := s.Options()
-	le := binary.LittleEndian
-	i32 := func(v int32) []byte { return le.AppendUint32(nil, uint32(v)) }
+	i32 := func(v int32) []byte { return abi.AppendU32(nil, uint32(v)) }
+	enc := func(v interface{ Encode([]byte) }, n int) []byte { b := make([]byte, n); v.Encode(b); return b }
 	var v []byte
 	switch {
 	case flagOpts[opt] || opt == unix.SO_DEBUG || opt == unix.SO_PRIORITY || opt == unix.SO_MARK ||
@@ -328,7 +333,7 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 		isNew := map[bool]int32{true: 1}[opt == soTimestampNSNew]
 		v = i32(o.Ints[unix.SO_TIMESTAMPNS] & ^(o.Ints[soTimestampNew] ^ isNew))
 	case opt == unix.SO_TIMESTAMPING || opt == soTimestampingN:
-		v = append(i32(o.Ints[unix.SO_TIMESTAMPING]), i32(0)...) // flags, bind_phc
+		v = enc(&abi.SoTimestamping{Flags: o.Ints[unix.SO_TIMESTAMPING]}, abi.SizeofSoTimestamping)
 	case opt == unix.SO_TYPE:
 		v = i32(int32(s.Type))
 	case opt == unix.SO_PROTOCOL:
@@ -344,7 +349,7 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 	case opt == unix.SO_RCVBUF:
 		v = i32(o.RcvBuf)
 	case opt == unix.SO_LINGER:
-		v = append(i32(o.Linger[0]), i32(o.Linger[1])...)
+		v = enc(&abi.Linger{Onoff: o.Linger[0], Linger: o.Linger[1]}, abi.SizeofLinger)
 	case opt == unix.SO_RCVTIMEO || opt == soRcvTimeoNew:
 		v = sock.PutTimeval(o.RcvTimeo)
 	case opt == unix.SO_SNDTIMEO || opt == soSndTimeoNew:
@@ -356,16 +361,16 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 	case opt == soTxRehash:
 		return unix.EOPNOTSUPP
 	case opt == soTxTime:
-		v = append(i32(o.Ints[soTxTime]), i32(o.Ints[soTxTime+1000])...)
+		v = enc(&abi.SockTxtime{Clockid: o.Ints[soTxTime], Flags: uint32(o.Ints[soTxTime+1000])}, abi.SizeofSockTxtime)
 	case opt == soMeminfo:
-		v = make([]byte, 36) // SK_MEMINFO_*: only the buffer sizes are not zero here
-		le.PutUint32(v[4:], uint32(o.RcvBuf))
-		le.PutUint32(v[12:], uint32(o.SndBuf))
+		v = make([]byte, 4*abi.SK_MEMINFO_VARS) // only the buffer sizes are not zero here
+		abi.PutU32(v[4*abi.SK_MEMINFO_RCVBUF:], uint32(o.RcvBuf))
+		abi.PutU32(v[4*abi.SK_MEMINFO_SNDBUF:], uint32(o.SndBuf))
 	case opt == soNetnsCookie:
 		if l != 8 {
 			return unix.EINVAL
 		}
-		v = le.AppendUint64(nil, 1) // the sandbox has one network namespace
+		v = abi.AppendU64(nil, 1) // the sandbox has one network namespace
 	case opt == soPeerGroups || opt == soPeerPidfd:
 		c, _ := s.PeerCred()
 		var tg *kernel.ThreadGroup
@@ -384,7 +389,7 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 			break
 		}
 		for _, g := range tg.Creds().Groups {
-			v = le.AppendUint32(v, g)
+			v = abi.AppendU32(v, g)
 		}
 		if int(l) < len(v) {
 			putU32(t, lenAddr, uint32(len(v)))
@@ -407,9 +412,9 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 		}
 		return putU32(t, lenAddr, 3)
 	case opt == unix.SO_COOKIE:
-		v = le.AppendUint64(nil, s.Cookie(unixNames(t.Kernel())))
+		v = abi.AppendU64(nil, s.Cookie(unixNames(t.Kernel())))
 	case opt == unix.SO_MAX_PACING_RATE:
-		v = le.AppendUint64(nil, o.Pacing)
+		v = abi.AppendU64(nil, o.Pacing)
 		if l < 8 {
 			v = i32(int32(min(o.Pacing, uint64(^uint32(0)))))
 		}
@@ -423,9 +428,7 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 			return err
 		}
 		c := seenCred(t, *pc)
-		v = i32(c.Pid)
-		v = le.AppendUint32(v, c.Uid)
-		v = le.AppendUint32(v, c.Gid)
+		v = enc(&abi.Ucred{PID: c.Pid, UID: c.Uid, GID: c.Gid}, abi.SizeofUcred)
 	case opt == unix.SO_PEERNAME:
 		_, peer := s.Names()
 		if !s.Connected() {
@@ -450,7 +453,8 @@ func unixGetsockopt(t *kernel.Task, s *sock.Socket, opt int, addr, lenAddr uint6
 
 // sockaddrUn encodes an AF_UNIX address as getsockname shows it.
 func sockaddrUn(p string) []byte {
-	b := binary.LittleEndian.AppendUint16(nil, unix.AF_UNIX)
+	b := make([]byte, 2)
+	abi.PutSockaddrFamily(b, unix.AF_UNIX)
 	switch {
 	case p == "":
 	case p[0] == 0:

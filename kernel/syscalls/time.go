@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -10,9 +9,8 @@ import (
 )
 
 func putTimespec(t *kernel.Task, addr uint64, ts unix.Timespec) error {
-	b := make([]byte, 16)
-	binary.LittleEndian.PutUint64(b[0:], uint64(ts.Sec))
-	binary.LittleEndian.PutUint64(b[8:], uint64(ts.Nsec))
+	b := make([]byte, abi.SizeofTimespec)
+	abi.Timespec{Sec: ts.Sec, Nsec: ts.Nsec}.Encode(b)
 	if _, err := t.CopyOut(addr, b); err != nil {
 		return unix.EFAULT
 	}
@@ -20,11 +18,12 @@ func putTimespec(t *kernel.Task, addr uint64, ts unix.Timespec) error {
 }
 
 func getTimespec(t *kernel.Task, addr uint64) (unix.Timespec, error) {
-	b := make([]byte, 16)
+	b := make([]byte, abi.SizeofTimespec)
 	if _, err := t.CopyIn(addr, b); err != nil {
 		return unix.Timespec{}, unix.EFAULT
 	}
-	return unix.Timespec{Sec: int64(binary.LittleEndian.Uint64(b[0:])), Nsec: int64(binary.LittleEndian.Uint64(b[8:]))}, nil
+	ts := abi.DecodeTimespec(b)
+	return unix.Timespec{Sec: ts.Sec, Nsec: ts.Nsec}, nil
 }
 
 func validClock(id int32) bool {
@@ -86,9 +85,8 @@ func ClockGetres(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Gettimeofday(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	now := time.Now()
 	if a[0] != 0 {
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint64(b[0:], uint64(now.Unix()))
-		binary.LittleEndian.PutUint64(b[8:], uint64(now.Nanosecond()/1000))
+		b := make([]byte, abi.SizeofTimeval)
+		abi.Timeval{Sec: now.Unix(), Usec: int64(now.Nanosecond() / 1000)}.Encode(b)
 		if _, err := t.CopyOut(a[0], b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -174,12 +172,11 @@ func ClockNanosleep(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Times(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	ticks := func(d time.Duration) uint64 { return uint64(d / (10 * time.Millisecond)) }
 	if a[0] != 0 {
-		b := make([]byte, 32)
+		b := make([]byte, abi.SizeofTms)
 		u, s := t.Group().CPUTimes()
 		cu, cs := t.Group().ChildCPUTimes()
-		for i, d := range []time.Duration{u, s, cu, cs} {
-			binary.LittleEndian.PutUint64(b[8*i:], ticks(d))
-		}
+		tms := abi.Tms{Utime: int64(ticks(u)), Stime: int64(ticks(s)), Cutime: int64(ticks(cu)), Cstime: int64(ticks(cs))}
+		tms.Encode(b)
 		if _, err := t.CopyOut(a[0], b); err != nil {
 			return 0, unix.EFAULT
 		}

@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -84,12 +83,13 @@ func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	pt := &posixTimer{clock: clock, notify: sigevSignal, signo: unix.SIGALRM, mm: t.MM()}
 	explicitValue := false
 	if a[1] != 0 {
-		b := make([]byte, 20)
+		b := make([]byte, abi.SizeofSigeventHead)
 		if _, err := t.CopyIn(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		le := binary.LittleEndian
-		pt.value, pt.signo, pt.notify = le.Uint64(b[0:]), unix.Signal(le.Uint32(b[8:])), int32(le.Uint32(b[12:]))
+		var ev abi.Sigevent
+		ev.Decode(b)
+		pt.value, pt.signo, pt.notify = ev.Value, unix.Signal(ev.Signo), ev.Notify
 		explicitValue = true
 		switch pt.notify {
 		case sigevNone:
@@ -98,7 +98,7 @@ func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 				return 0, unix.EINVAL
 			}
 			if pt.notify&sigevThreadID != 0 {
-				pt.tid = int32(le.Uint32(b[16:]))
+				pt.tid = ev.TID
 				if target := t.TaskByTID(pt.tid); target == nil || target.Group() != t.Group() {
 					return 0, unix.EINVAL
 				}

@@ -1,9 +1,9 @@
 package tty
 
 import (
-	"encoding/binary"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -577,7 +577,7 @@ func scatter(dst [][]byte, data []byte) int64 {
 
 func putU32(mem vfs.Memory, addr uint64, v uint32) error {
 	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], v)
+	abi.PutU32(b[:], v)
 	if _, err := mem.CopyOut(addr, b[:]); err != nil {
 		return unix.EFAULT
 	}
@@ -589,7 +589,7 @@ func getU32(mem vfs.Memory, addr uint64) (uint32, error) {
 	if _, err := mem.CopyIn(addr, b[:]); err != nil {
 		return 0, unix.EFAULT
 	}
-	return binary.LittleEndian.Uint32(b[:]), nil
+	return abi.U32(b[:]), nil
 }
 
 func b2u(v bool) uint32 {

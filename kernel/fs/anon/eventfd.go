@@ -6,9 +6,9 @@
 package anon
 
 import (
-	"encoding/binary"
 	"sync"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -58,7 +58,7 @@ func (f *EventFD) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, er
 	f.count -= v
 	f.mu.Unlock()
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
+	abi.PutU64(b[:], v)
 	scatter(dst, b[:])
 	f.queue.Notify(waiter.EventOut)
 	return 8, nil
@@ -71,7 +71,7 @@ func (f *EventFD) Write(_ *vfs.FileDescription, src [][]byte, _ int64) (int64, e
 	}
 	var b [8]byte
 	gather(b[:], src)
-	v := binary.LittleEndian.Uint64(b[:])
+	v := abi.U64(b[:])
 	if v == ^uint64(0) {
 		return 0, unix.EINVAL
 	}

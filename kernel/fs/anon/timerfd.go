@@ -1,10 +1,10 @@
 package anon
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -135,7 +135,7 @@ func (f *TimerFD) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, er
 		return 0, unix.EAGAIN
 	}
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], n)
+	abi.PutU64(b[:], n)
 	scatter(dst, b[:])
 	return 8, nil
 }

@@ -1,9 +1,9 @@
 package goferfs
 
 import (
-	"encoding/binary"
 	"sync"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/inotify"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -102,10 +102,9 @@ func (w *HostWatcher) read(fd int) {
 			return
 		}
 		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			wd := int32(binary.LittleEndian.Uint32(buf[off:]))
-			mask := binary.LittleEndian.Uint32(buf[off+4:])
-			cookie := binary.LittleEndian.Uint32(buf[off+8:])
-			nameLen := int(binary.LittleEndian.Uint32(buf[off+12:]))
+			var h abi.InotifyEvent // the host's, whose layout is the guest's
+			h.Decode(buf[off:])
+			wd, mask, cookie, nameLen := h.Wd, h.Mask, h.Cookie, int(h.Len)
 			end := off + unix.SizeofInotifyEvent + nameLen
 			if end > n {
 				break

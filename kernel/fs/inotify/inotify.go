@@ -10,7 +10,6 @@
 package inotify
 
 import (
-	"encoding/binary"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
@@ -181,18 +181,16 @@ type event struct {
 
 func (e event) size() int {
 	if e.name == "" {
-		return 16
+		return abi.SizeofInotifyEvent
 	}
-	return 16 + (len(e.name)+1+15)/16*16
+	return abi.SizeofInotifyEvent + (len(e.name)+1+15)/16*16
 }
 
 func (e event) encode() []byte {
 	b := make([]byte, e.size())
-	binary.LittleEndian.PutUint32(b[0:], uint32(e.wd))
-	binary.LittleEndian.PutUint32(b[4:], e.mask)
-	binary.LittleEndian.PutUint32(b[8:], e.cookie)
-	binary.LittleEndian.PutUint32(b[12:], uint32(len(b)-16))
-	copy(b[16:], e.name)
+	h := abi.InotifyEvent{Wd: e.wd, Mask: e.mask, Cookie: e.cookie, Len: uint32(len(b) - abi.SizeofInotifyEvent)}
+	h.Encode(b)
+	copy(b[abi.SizeofInotifyEvent:], e.name)
 	return b
 }
 
@@ -458,7 +456,7 @@ func (ii *Instance) Ioctl(_ *vfs.FileDescription, mem vfs.Memory, cmd uint32, ar
 	n := ii.bytes
 	ii.mu.Unlock()
 	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(n))
+	abi.PutU32(b[:], uint32(n))
 	if _, err := mem.CopyOut(arg, b[:]); err != nil {
 		return 0, unix.EFAULT
 	}

@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -121,3 +122,40 @@ type nsFile struct {
 
 // Namespace implements kernel.NSFile for setns(2).
 func (f *nsFile) Namespace() *kernel.Namespace { return f.NS }
+
+// commNode is /proc/PID/comm (the leader's) or /proc/PID/task/TID/comm: a thread's name,
+// which any thread of the same process may set by writing it (Linux's comm_write: the
+// first 15 bytes, newline included, up to a NUL; EINVAL from another process).
+type commNode struct {
+	node
+	vfs.NotDir
+	task func() *kernel.Task
+}
+
+func (c *commNode) Stat() (vfs.Attr, error) { return c.attr(unix.S_IFREG|0o644, 0), nil }
+
+func (c *commNode) Open(flags int) (vfs.File, error) {
+	t := c.task()
+	if t == nil {
+		return nil, unix.ESRCH
+	}
+	return &commFile{snapshot: snapshot{data: []byte(t.Name() + "\n")}, t: t}, nil
+}
+
+type commFile struct {
+	snapshot
+	t *kernel.Task
+}
+
+// WriteBy implements kernel.TaskWriter.
+func (f *commFile) WriteBy(w *kernel.Task, _ int64, p []byte) (int, error) {
+	if w.Group() != f.t.Group() {
+		return 0, unix.EINVAL
+	}
+	name := p[:min(len(p), 15)]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	f.t.SetName(string(name))
+	return len(p), nil
+}

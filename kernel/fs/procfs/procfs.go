@@ -6,7 +6,6 @@ package procfs
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -287,11 +287,11 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 			}
 			var b []byte
 			for _, v := range m.Layout.Auxv {
-				b = binary.LittleEndian.AppendUint64(b, v)
+				b = abi.AppendU64(b, v)
 			}
 			return b, nil
 		}),
-		file("comm", 0o644, str(func() string { return tg.Comm() + "\n" })),
+		{"comm", &commNode{node: n("comm"), task: tg.Leader}},
 		file("limits", 0o444, str(func() string { return limits(tg) })),
 		file("mounts", 0o444, str(func() string { return p.mounts(tg, false) })),
 		file("mountinfo", 0o444, str(func() string { return p.mounts(tg, true) })),
@@ -335,9 +335,9 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 					// A thread's directory shows its process's files (Linux's tid_base_stuff),
 					// with the thread's own name.
 					tn := func(name string) node { return n("task/" + strconv.Itoa(int(t.TID)) + "/" + name) }
-					out := []entry{{"comm", &fileNode{node: tn("comm"), mode: 0o644, gen: func() ([]byte, error) { return []byte(t.Name() + "\n"), nil }}},
+					out := []entry{{"comm", &commNode{node: tn("comm"), task: func() *kernel.Task { return t }}},
 						{"status", &fileNode{node: tn("status"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.taskStatus(tg, t)), nil }}},
-						{"stat", &fileNode{node: tn("stat"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.taskStat(tg, t.TID)), nil }}}}
+						{"stat", &fileNode{node: tn("stat"), mode: 0o444, gen: func() ([]byte, error) { return []byte(p.taskStat(tg, t)), nil }}}}
 					for _, e := range es {
 						switch e.name {
 						case "comm", "status", "stat", "fd", "fdinfo", "task", "exe", "cwd", "root", "mounts", "mountinfo", "ns", "uid_map", "gid_map", "setgroups":
@@ -454,17 +454,20 @@ func memRange(tg *kernel.ThreadGroup, args bool) []byte {
 }
 
 func state(tg *kernel.ThreadGroup) (byte, string) {
-	if tg.Zombie() {
-		return 'Z', "Z (zombie)"
+	// Linux shows the leader's state as the process's (proc_tgid_stat).
+	if l := tg.Leader(); l != nil {
+		return stateOf(l)
 	}
-	if tg.Stopped() {
-		return 'T', "T (stopped)"
-	}
-	if tg.Running() {
-		return 'R', "R (running)"
-	}
-	return 'S', "S (sleeping)"
+	return 'Z', stateNames['Z']
 }
+
+// stateOf is thread t's state letter and /proc/PID/status spelling.
+func stateOf(t *kernel.Task) (byte, string) {
+	c := t.State()
+	return c, stateNames[c]
+}
+
+var stateNames = map[byte]string{'R': "R (running)", 'S': "S (sleeping)", 'T': "T (stopped)", 'Z': "Z (zombie)"}
 
 // oomScore is /proc/PID/oom_score: the share of memory the process uses, in thousandths.
 func oomScore(tg *kernel.ThreadGroup) uint64 {
@@ -480,11 +483,19 @@ func oomScore(tg *kernel.ThreadGroup) uint64 {
 	return rss * 1000 / (si.Totalram * uint64(si.Unit))
 }
 
-func (p *proc) pidStat(tg *kernel.ThreadGroup) string { return p.taskStat(tg, tg.PID) }
+func (p *proc) pidStat(tg *kernel.ThreadGroup) string { return p.taskStat(tg, nil) }
 
-// taskStat is /proc/PID/stat, or /proc/PID/task/TID/stat for thread tid.
-func (p *proc) taskStat(tg *kernel.ThreadGroup, tid int32) string {
+// taskStat is /proc/PID/stat, or /proc/PID/task/TID/stat when t is set: a thread's state,
+// name and utime/stime are its own (do_task_stat with whole = 0); the rest is the process's.
+func (p *proc) taskStat(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	st, _ := state(tg)
+	tid, name := tg.PID, tg.Comm()
+	u, sys := tg.CPUTimes()
+	if t != nil {
+		st, _ = stateOf(t)
+		tid, name = t.TID, t.Name()
+		u, sys = t.CPUTimes()
+	}
 	pgid, sid := tg.IDs()
 	var size, rss uint64
 	var l struct{ startCode, endCode, startStack, argStart, argEnd, envStart, envEnd uint64 }
@@ -496,12 +507,11 @@ func (p *proc) taskStat(tg *kernel.ThreadGroup, tid int32) string {
 	start := uint64(tg.StartTime().Sub(p.k.Start)/(10*time.Millisecond)) + 1
 	threads := len(tg.Tasks())
 	// utime, stime, cutime, cstime in clock ticks (USER_HZ 100).
-	u, sys := tg.CPUTimes()
 	cu, cs := tg.ChildCPUTimes()
 	tick := func(d time.Duration) int64 { return int64(d / (10 * time.Millisecond)) }
 	ttyNr, tpgid := tg.TerminalIDs()
 	return fmt.Sprintf("%d (%s) %c %d %d %d %d %d 4194560 0 0 0 0 %d %d %d %d 20 0 %d 0 %d %d %d 18446744073709551615 %d %d %d 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 %d %d %d %d 0\n",
-		tid, tg.Comm(), st, tg.PPID(), pgid, sid, ttyNr, tpgid, tick(u), tick(sys), tick(cu), tick(cs), threads, start, size, rss/4096,
+		tid, name, st, tg.PPID(), pgid, sid, ttyNr, tpgid, tick(u), tick(sys), tick(cu), tick(cs), threads, start, size, rss/4096,
 		l.startCode, l.endCode, l.startStack, l.argStart, l.argEnd, l.envStart, l.envEnd)
 }
 
@@ -517,6 +527,7 @@ func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	pid, name := tg.PID, tg.Comm()
 	if t != nil {
 		pid, name = t.TID, t.Name()
+		_, st = stateOf(t)
 	}
 	ms := memStats(tg)
 	var l struct{ startCode, endCode uint64 }

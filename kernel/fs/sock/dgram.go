@@ -92,6 +92,14 @@ func (s *Socket) SendToAs(target *Socket, src [][]byte, cred unix.Ucred) (int64,
 	return int64(size), nil
 }
 
+// The datagrams of a socket travel through a host socket pair framed by the kernel: the
+// sender's name length (16 bits), its name, its credentials (pid, uid, gid: 32 bits each),
+// then the data. This is sbx's own format between two of its sockets, never seen by the
+// app, so it is not a kernel/abi structure.
+
+// frameNameLen is the name length at the start of a frame.
+func frameNameLen(b []byte) int { return int(binary.LittleEndian.Uint16(b)) }
+
 // RecvFrom receives one datagram into dst and returns its length (the full length with
 // MSG_TRUNC), the sender's name, and whether it was truncated.
 func (s *Socket) RecvFrom(dst [][]byte, flags int) (int64, string, bool, error) {
@@ -110,7 +118,7 @@ func (s *Socket) RecvFromCred(dst [][]byte, flags int) (int64, string, unix.Ucre
 	if n < 2 {
 		return 0, "", cred, false, unix.EIO
 	}
-	nl := int(binary.LittleEndian.Uint16(buf))
+	nl := frameNameLen(buf)
 	if 2+nl+credSize > n {
 		return 0, "", cred, false, unix.EIO
 	}

@@ -1,8 +1,7 @@
 package sock
 
 import (
-	"encoding/binary"
-
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -40,7 +39,7 @@ func (s *Socket) Ioctl(fd *vfs.FileDescription, mem vfs.Memory, cmd uint32, arg 
 	default:
 		return 0, unix.ENOTTY
 	}
-	if _, err := mem.CopyOut(arg, binary.LittleEndian.AppendUint32(nil, uint32(n))); err != nil {
+	if _, err := mem.CopyOut(arg, abi.AppendU32(nil, uint32(n))); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
@@ -53,5 +52,5 @@ func (s *Socket) nextDgramLen() int {
 	if err != nil || n < 2 {
 		return 0
 	}
-	return max(n-2-int(binary.LittleEndian.Uint16(hdr[:]))-credSize, 0)
+	return max(n-2-frameNameLen(hdr[:])-credSize, 0)
 }

@@ -1,10 +1,10 @@
 package sock
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -204,9 +204,8 @@ func PutTimeval(d time.Duration) []byte {
 	if d < 0 {
 		d = 0
 	}
-	b := make([]byte, 16)
-	binary.LittleEndian.PutUint64(b, uint64(d/time.Second))
-	binary.LittleEndian.PutUint64(b[8:], uint64(d%time.Second/time.Microsecond))
+	b := make([]byte, abi.SizeofTimeval)
+	abi.Timeval{Sec: int64(d / time.Second), Usec: int64(d % time.Second / time.Microsecond)}.Encode(b)
 	return b
 }
 

@@ -1,8 +1,7 @@
 package inet
 
 import (
-	"encoding/binary"
-
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -46,7 +45,7 @@ func (s *Socket) Ioctl(fd *vfs.FileDescription, mem vfs.Memory, cmd uint32, arg 
 	default:
 		return 0, unix.ENOTTY
 	}
-	if _, err := mem.CopyOut(arg, binary.LittleEndian.AppendUint32(nil, uint32(n))); err != nil {
+	if _, err := mem.CopyOut(arg, abi.AppendU32(nil, uint32(n))); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
@@ -73,7 +72,7 @@ func (s *Socket) dgramIoctl(mem vfs.Memory, cmd uint32, arg uint64) (uint64, err
 	default:
 		return 0, unix.ENOTTY
 	}
-	if _, err := mem.CopyOut(arg, binary.LittleEndian.AppendUint32(nil, uint32(n))); err != nil {
+	if _, err := mem.CopyOut(arg, abi.AppendU32(nil, uint32(n))); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil

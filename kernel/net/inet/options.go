@@ -1,9 +1,9 @@
 package inet
 
 import (
-	"encoding/binary"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,11 +87,13 @@ func levelOK(s *Socket, level int) bool {
 	return false
 }
 
-func u32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+// u32 is a 32-bit option value.
+func u32(v uint32) []byte { return abi.AppendU32(nil, v) }
 
 func timeval(d time.Duration) []byte {
-	b := binary.LittleEndian.AppendUint64(nil, uint64(d/time.Second))
-	return binary.LittleEndian.AppendUint64(b, uint64(d%time.Second/time.Microsecond))
+	b := make([]byte, abi.SizeofTimeval)
+	abi.Timeval{Sec: int64(d / time.Second), Usec: int64(d % time.Second / time.Microsecond)}.Encode(b)
+	return b
 }
 
 // Getsockopt returns an option's value (the caller truncates it to the app's length).
@@ -185,8 +187,8 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 			if len(val) < 16 {
 				return unix.EINVAL
 			}
-			sec := int64(binary.LittleEndian.Uint64(val))
-			usec := int64(binary.LittleEndian.Uint64(val[8:]))
+			tv := abi.DecodeTimeval(val)
+			sec, usec := tv.Sec, tv.Usec
 			if usec < 0 || usec >= 1e6 {
 				return unix.EDOM
 			}
@@ -210,7 +212,7 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 			}
 			// sock_setsockopt: negative is INT_MAX, 0 is 1; TCP caps it at half the
 			// largest receive buffer (tcp_rmem[2] / 2, Linux's default 6 MiB / 2).
-			v := int64(int32(binary.LittleEndian.Uint32(val)))
+			v := int64(int32(abi.U32(val)))
 			if v < 0 {
 				v = 1<<31 - 1
 			}
@@ -238,14 +240,14 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 			s.mu.Unlock()
 			return unix.EINVAL
 		}
-		s.v6only = binary.LittleEndian.Uint32(val) != 0
+		s.v6only = abi.U32(val) != 0
 	}
 	s.mu.Unlock()
 	if host && passOpts[key] {
 		if level == unix.IPPROTO_TCP && name == unix.TCP_CONGESTION || level == unix.SOL_SOCKET && name == unix.SO_LINGER {
 			return setsockoptBytes(fd, level, name, val)
 		}
-		return unix.SetsockoptInt(fd, level, name, int(int32(binary.LittleEndian.Uint32(val))))
+		return unix.SetsockoptInt(fd, level, name, int(int32(abi.U32(val))))
 	}
 	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
 		return nil
@@ -257,7 +259,7 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 		}
 		v := append([]byte(nil), val[:4]...)
 		if level == unix.SOL_SOCKET && (name == unix.SO_SNDBUF || name == unix.SO_RCVBUF) {
-			v = u32(min(max(binary.LittleEndian.Uint32(val)*2, 4608), 212992*2)) // Linux doubles it
+			v = u32(min(max(abi.U32(val)*2, 4608), 212992*2)) // Linux doubles it
 		}
 		s.opts[key] = v
 		s.mu.Unlock()
@@ -268,8 +270,7 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 
 // putCmsg writes one control message carrying a 32-bit value into b (CmsgSpace(4) bytes).
 func putCmsg(b []byte, level, typ int, v uint32) {
-	binary.LittleEndian.PutUint64(b[0:], uint64(unix.CmsgLen(4)))
-	binary.LittleEndian.PutUint32(b[8:], uint32(level))
-	binary.LittleEndian.PutUint32(b[12:], uint32(typ))
-	binary.LittleEndian.PutUint32(b[16:], v)
+	h := abi.Cmsghdr{Len: uint64(abi.CmsgLen(4)), Level: int32(level), Type: int32(typ)}
+	h.Encode(b)
+	abi.PutU32(b[abi.SizeofCmsghdr:], v)
 }

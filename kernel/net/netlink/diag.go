@@ -1,7 +1,6 @@
 package netlink
 
 import (
-	"encoding/binary"
 	"net/netip"
 
 	"github.com/sbx-dev/sbx/kernel/abi"
@@ -125,7 +124,11 @@ func (s *Socket) handleDiag(req []byte, typ, flags uint16, seq, portid uint32) [
 	if errno != 0 {
 		return [][]byte{errMsg(req, errno, portid)}
 	}
-	if dump && len(msgs) == 1 && binary.LittleEndian.Uint16(msgs[0][4:]) == nlmsgDone {
+	var first abi.Nlmsghdr
+	if len(msgs) == 1 {
+		first.Decode(msgs[0])
+	}
+	if dump && len(msgs) == 1 && first.Type == nlmsgDone {
 		return msgs // a dump that failed once started
 	}
 	if !dump {
@@ -147,17 +150,19 @@ func (s *Socket) inetDiag(body []byte, dump bool, seq, portid uint32) ([][]byte,
 	r.Decode(body)
 	proto := uint32(r.Protocol)
 	var bc []byte
-	for a := body[abi.SizeofInetDiagReqV2:]; len(a) >= 4; {
-		l := int(binary.LittleEndian.Uint16(a))
-		if l < 4 || l > len(a) {
+	for a := body[abi.SizeofInetDiagReqV2:]; len(a) >= abi.SizeofRtattr; {
+		var at abi.Rtattr
+		at.Decode(a)
+		l := int(at.Len)
+		if l < abi.SizeofRtattr || l > len(a) {
 			break
 		}
-		switch binary.LittleEndian.Uint16(a[2:]) & 0x3fff {
+		switch at.Type & 0x3fff {
 		case inetDiagReqBytecode:
-			bc = a[4:l]
+			bc = a[abi.SizeofRtattr:l]
 		case inetDiagReqProtocol:
-			if l >= 8 {
-				proto = binary.LittleEndian.Uint32(a[4:])
+			if l >= abi.SizeofRtattr+4 {
+				proto = abi.U32(a[abi.SizeofRtattr:]) // a u32 attribute
 			}
 		}
 		a = a[min((l+3)&^3, len(a)):]
@@ -303,7 +308,9 @@ func auditBytecode(bc []byte) unix.Errno {
 		if rest < 4 {
 			return unix.EINVAL
 		}
-		code, yes, no := bc[off], int(bc[off+1]), int(binary.LittleEndian.Uint16(bc[off+2:]))
+		var op abi.InetDiagBcOp
+		op.Decode(bc[off:])
+		code, yes, no := op.Code, int(op.Yes), int(op.No)
 		need := 4
 		switch code {
 		case bcSCond, bcDCond:
@@ -380,8 +387,14 @@ func opBoundary(bc []byte, left int) bool {
 func runBytecode(bc []byte, d inet.DiagSock, id abi.InetDiagSockID) bool {
 	n := len(bc)
 	for off := 0; off < n; {
-		code, yes, no := bc[off], int(bc[off+1]), int(binary.LittleEndian.Uint16(bc[off+2:]))
-		operand := func() uint16 { return binary.LittleEndian.Uint16(bc[off+6:]) } // op[1].no
+		var op abi.InetDiagBcOp
+		op.Decode(bc[off:])
+		code, yes, no := op.Code, int(op.Yes), int(op.No)
+		operand := func() uint16 { // a port: the next operation's no
+			var port abi.InetDiagBcOp
+			port.Decode(bc[off+abi.SizeofInetDiagBcOp:])
+			return port.No
+		}
 		ok := true
 		switch code {
 		case bcJmp:
@@ -403,9 +416,9 @@ func runBytecode(bc []byte, d inet.DiagSock, id abi.InetDiagSockID) bool {
 		case bcSCond, bcDCond:
 			ok = hostCond(bc[off+4:off+yes], code == bcSCond, d, id)
 		case bcDevCond:
-			ok = binary.LittleEndian.Uint32(bc[off+4:]) == 0 // no socket is bound to a device
+			ok = abi.U32(bc[off+abi.SizeofInetDiagBcOp:]) == 0 // the u32 ifindex: no socket is bound to a device
 		case bcCgroupCond:
-			ok = binary.LittleEndian.Uint64(bc[off+4:]) == 0
+			ok = abi.U64(bc[off+abi.SizeofInetDiagBcOp:]) == 0 // the u64 cgroup ID
 		}
 		if ok {
 			off += yes
@@ -422,8 +435,10 @@ func runBytecode(bc []byte, d inet.DiagSock, id abi.InetDiagSockID) bool {
 // hostCond matches an inet_diag_hostcond {family, prefix_len, port, addr} against the
 // socket's source (src) or destination.
 func hostCond(c []byte, src bool, d inet.DiagSock, id abi.InetDiagSockID) bool {
-	fam, plen, port := c[0], int(c[1]), int32(binary.LittleEndian.Uint32(c[4:]))
-	addr := c[8:]
+	var hc abi.InetDiagHostcond
+	hc.Decode(c)
+	fam, plen, port := hc.Family, int(hc.PrefixLen), hc.Port
+	addr := c[abi.SizeofInetDiagHostcond:]
 	p, a := id.Dport, id.Dst
 	if src {
 		p, a = id.Sport, id.Src
@@ -544,6 +559,6 @@ func unixMsg(u UnixSock, show uint32, flags uint16, seq, portid uint32) []byte {
 // doneMsg is an NLMSG_DONE whose payload is errno (negative) or 0.
 func doneMsg(errno int32, seq, portid uint32) []byte {
 	m := header(nlmsgDone, flagMulti, seq, portid)
-	m.u32(uint32(errno))
+	m.b = abi.AppendU32(m.b, uint32(errno))
 	return m.finish()
 }

@@ -8,10 +8,10 @@
 package netlink
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/net/inet"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -184,7 +184,7 @@ func (s *Socket) Send(b []byte, pid uint32) (int, error) {
 	portid, _ := s.Name(pid)
 	var replies [][]byte
 	for off := 0; off+hdrLen <= len(b); {
-		l := int(binary.LittleEndian.Uint32(b[off:]))
+		l := int(abi.NlmsgLen(b[off:]))
 		if l < hdrLen || off+l > len(b) {
 			break
 		}
@@ -300,50 +300,56 @@ func (s *Socket) Setsockopt(level, name int, v uint32) error {
 // msg builds netlink messages.
 type msg struct{ b []byte }
 
-func (m *msg) u8(v uint8)   { m.b = append(m.b, v) }
-func (m *msg) u16(v uint16) { m.b = binary.LittleEndian.AppendUint16(m.b, v) }
-func (m *msg) u32(v uint32) { m.b = binary.LittleEndian.AppendUint32(m.b, v) }
+// encoder is a kernel/abi structure.
+type encoder interface{ Encode(b []byte) }
+
+// add appends structure v, of size n.
+func (m *msg) add(v encoder, n int) {
+	m.b = append(m.b, make([]byte, n)...)
+	v.Encode(m.b[len(m.b)-n:])
+}
 
 func (m *msg) attr(typ uint16, data []byte) {
-	m.u16(uint16(4 + len(data)))
-	m.u16(typ)
+	m.add(&abi.Rtattr{Len: uint16(abi.SizeofRtattr + len(data)), Type: typ}, abi.SizeofRtattr)
 	m.b = append(m.b, data...)
 	for len(m.b)%4 != 0 {
 		m.b = append(m.b, 0)
 	}
 }
 
-func u32b(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+// u32b is a 32-bit attribute value.
+func u32b(v uint32) []byte {
+	var b [4]byte
+	abi.PutU32(b[:], v)
+	return b[:]
+}
 
 // header starts a message of type typ; finish sets its length.
 func header(typ, flags uint16, seq, portid uint32) *msg {
 	m := &msg{}
-	m.u32(0)
-	m.u16(typ)
-	m.u16(flags)
-	m.u32(seq)
-	m.u32(portid)
+	m.add(&abi.Nlmsghdr{Type: typ, Flags: flags, Seq: seq, PID: portid}, abi.SizeofNlmsghdr)
 	return m
 }
 
 func (m *msg) finish() []byte {
-	binary.LittleEndian.PutUint32(m.b, uint32(len(m.b)))
+	abi.SetNlmsgLen(m.b, uint32(len(m.b)))
 	return m.b
 }
 
 func errMsg(req []byte, errno unix.Errno, portid uint32) []byte {
-	seq := binary.LittleEndian.Uint32(req[8:])
-	m := header(nlmsgError, 0, seq, portid)
-	m.u32(uint32(-int32(errno)))
-	m.b = append(m.b, req[:hdrLen]...)
+	var e abi.Nlmsgerr
+	e.Msg.Decode(req)
+	e.Error = -int32(errno)
+	m := header(nlmsgError, 0, e.Msg.Seq, portid)
+	m.add(&e, abi.SizeofNlmsgerr)
 	return m.finish()
 }
 
 // handle answers one request with the datagrams to queue.
 func (s *Socket) handle(req []byte, portid uint32) [][]byte {
-	typ := binary.LittleEndian.Uint16(req[4:])
-	flags := binary.LittleEndian.Uint16(req[6:])
-	seq := binary.LittleEndian.Uint32(req[8:])
+	var h abi.Nlmsghdr
+	h.Decode(req)
+	typ, flags, seq := h.Type, h.Flags, h.Seq
 	if flags&flagRequest == 0 {
 		return nil
 	}
@@ -356,9 +362,11 @@ func (s *Socket) handle(req []byte, portid uint32) [][]byte {
 	case rtmGetLink:
 		var index int32
 		name := ""
-		if len(body) >= 16 {
-			index = int32(binary.LittleEndian.Uint32(body[4:]))
-			name = attrString(body[16:], iflaIfname)
+		if len(body) >= abi.SizeofIfinfomsg {
+			var ifi abi.Ifinfomsg
+			ifi.Decode(body)
+			index = ifi.Index
+			name = attrString(body[abi.SizeofIfinfomsg:], iflaIfname)
 		}
 		for _, ifc := range s.stack.Interfaces() {
 			if flags&flagDump != flagDump && (index != 0 && int32(ifc.Index) != index || index == 0 && name != ifc.Name) {
@@ -424,7 +432,7 @@ func (s *Socket) handle(req []byte, portid uint32) [][]byte {
 // maxDatagram bytes.
 func dumpReply(msgs [][]byte, seq, portid uint32) [][]byte {
 	done := header(nlmsgDone, flagMulti, seq, portid)
-	done.u32(0)
+	done.b = append(done.b, u32b(0)...) // NLMSG_DONE's int: 0, no error
 	msgs = append(msgs, done.finish())
 	var out [][]byte
 	var cur []byte
@@ -447,13 +455,15 @@ func famOf(a netip.Addr) uint8 {
 
 // attrString finds a string attribute in a list of rtattrs.
 func attrString(b []byte, typ uint16) string {
-	for len(b) >= 4 {
-		l := int(binary.LittleEndian.Uint16(b))
-		if l < 4 || l > len(b) {
+	for len(b) >= abi.SizeofRtattr {
+		var a abi.Rtattr
+		a.Decode(b)
+		l := int(a.Len)
+		if l < abi.SizeofRtattr || l > len(b) {
 			return ""
 		}
-		if binary.LittleEndian.Uint16(b[2:]) == typ {
-			v := b[4:l]
+		if a.Type == typ {
+			v := b[abi.SizeofRtattr:l]
 			for i, c := range v {
 				if c == 0 {
 					v = v[:i]
@@ -475,16 +485,11 @@ func linkMsg(ifc inet.Iface, seq, portid uint32, multi bool) []byte {
 		f = flagMulti
 	}
 	m := header(rtmNewLink, f, seq, portid)
-	m.u8(unix.AF_UNSPEC)
-	m.u8(0)
+	ifi := abi.Ifinfomsg{Family: unix.AF_UNSPEC, Type: arphrdEther, Index: int32(ifc.Index), Flags: ifc.Flags}
 	if ifc.Flags&inet.IffLoopback != 0 {
-		m.u16(arphrdLoopback)
-	} else {
-		m.u16(arphrdEther)
+		ifi.Type = arphrdLoopback
 	}
-	m.u32(uint32(ifc.Index))
-	m.u32(ifc.Flags)
-	m.u32(0)
+	m.add(&ifi, abi.SizeofIfinfomsg)
 	m.attr(iflaIfname, cstr(ifc.Name))
 	m.attr(iflaMTU, u32b(ifc.MTU))
 	m.attr(iflaTxqlen, u32b(1000))
@@ -505,9 +510,6 @@ func linkMsg(ifc inet.Iface, seq, portid uint32, multi bool) []byte {
 func addrMsg(ifc inet.Iface, p netip.Prefix, seq, portid uint32) []byte {
 	m := header(rtmNewAddr, flagMulti, seq, portid)
 	a := p.Addr()
-	m.u8(famOf(a))
-	m.u8(uint8(p.Bits()))
-	m.u8(ifaFPermanent)
 	scope := uint8(scopeUniverse)
 	switch {
 	case a.IsLoopback():
@@ -515,17 +517,16 @@ func addrMsg(ifc inet.Iface, p netip.Prefix, seq, portid uint32) []byte {
 	case a.IsLinkLocalUnicast():
 		scope = scopeLink
 	}
-	m.u8(scope)
-	m.u32(uint32(ifc.Index))
+	m.add(&abi.Ifaddrmsg{Family: famOf(a), Prefixlen: uint8(p.Bits()), Flags: ifaFPermanent, Scope: scope, Index: uint32(ifc.Index)}, abi.SizeofIfaddrmsg)
 	raw := a.AsSlice()
 	m.attr(ifaAddress, raw)
 	if a.Is4() {
 		m.attr(ifaLocal, raw)
 		if ifc.Flags&inet.IffBroadcast != 0 && p.Bits() < 31 {
 			bc := p.Masked().Addr().As4()
-			host := ^uint32(0) >> p.Bits()
-			v := binary.BigEndian.Uint32(bc[:]) | host
-			binary.BigEndian.PutUint32(bc[:], v)
+			for i := p.Bits(); i < 32; i++ { // the host bits set
+				bc[i/8] |= 0x80 >> (i % 8)
+			}
 			m.attr(ifaBroadcast, bc[:])
 		}
 		m.attr(ifaLabel, cstr(ifc.Name))
@@ -558,15 +559,7 @@ func routeMsgs(ifc inet.Iface, family uint8, seq, portid uint32) [][]byte {
 
 func routeMsg(ifc inet.Iface, family uint8, dst netip.Prefix, src netip.Addr, scope, proto uint8, seq, portid uint32) []byte {
 	m := header(rtmNewRoute, flagMulti, seq, portid)
-	m.u8(family)
-	m.u8(uint8(dst.Bits()))
-	m.u8(0)
-	m.u8(0)
-	m.u8(rtTableMain)
-	m.u8(proto)
-	m.u8(scope)
-	m.u8(rtnUnicast)
-	m.u32(0)
+	m.add(&abi.Rtmsg{Family: family, DstLen: uint8(dst.Bits()), Table: rtTableMain, Protocol: proto, Scope: scope, Type: rtnUnicast}, abi.SizeofRtmsg)
 	m.attr(rtaTable, u32b(rtTableMain))
 	if dst.Bits() > 0 {
 		m.attr(rtaDst, dst.Addr().AsSlice())

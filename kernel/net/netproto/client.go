@@ -1,7 +1,6 @@
 package netproto
 
 import (
-	"encoding/binary"
 	"sync"
 
 	"github.com/sbx-dev/sbx/kernel/abi"
@@ -86,7 +85,7 @@ func PutRights(b []byte, fds []int) int {
 	h := abi.Cmsghdr{Len: uint64(abi.CmsgLen(4 * len(fds))), Level: unix.SOL_SOCKET, Type: unix.SCM_RIGHTS}
 	h.Encode(b)
 	for i, f := range fds {
-		binary.LittleEndian.PutUint32(b[abi.SizeofCmsghdr+4*i:], uint32(f))
+		abi.PutU32(b[abi.SizeofCmsghdr+4*i:], uint32(f)) // SCM_RIGHTS: an int array
 	}
 	n := abi.CmsgSpace(4 * len(fds))
 	clear(b[abi.CmsgLen(4*len(fds)):n])
@@ -106,7 +105,7 @@ func GetRights(b []byte, got []int) int {
 		l := int(h.Len)
 		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_RIGHTS {
 			for d := b[abi.SizeofCmsghdr:l]; len(d) >= 4; d = d[4:] {
-				f := int(int32(binary.LittleEndian.Uint32(d)))
+				f := int(int32(abi.U32(d)))
 				if n < len(got) {
 					got[n] = f
 					n++
