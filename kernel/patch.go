@@ -1,11 +1,11 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sort"
 	"sync"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/platform"
 )
@@ -39,8 +39,8 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 		}
 		return
 	}
-	old := []byte{0xb8, 0, 0, 0, 0, 0x0f, 0x05}
-	binary.LittleEndian.PutUint32(old[1:], uint32(nr))
+	// mov $nr, %eax (b8 imm32, the immediate in the guest's byte order); syscall (0f 05).
+	old := append(abi.AppendU32([]byte{0xb8}, uint32(nr)), 0x0f, 0x05)
 	// b8 may be the end of a longer instruction rather than `mov $nr, %eax`: the number
 	// in its immediate must be the call's, and a REX prefix before it (41 b8: mov $imm,
 	// %r8d) rules the site out.
