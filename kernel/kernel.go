@@ -78,6 +78,8 @@ type Kernel struct {
 
 	unknown unknownLog
 	oom     oomState
+	// prestarted hands the next task started with Run to the goroutine Prestart readied.
+	prestarted atomic.Pointer[chan *Task]
 	// futexes holds the tasks waiting on futex words.
 	futexes futexTable
 	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.

@@ -180,6 +180,9 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
+	// Why: the first app instruction then waits for no stub to start; it starts while the
+	// filesystem is built.
+	k.Prestart()
 	// Why: changes other programs make to watched host files reach the sandbox's inotify.
 	ino := inotify.Of(k)
 	ino.SetHostWatcher(goferfs.NewHostWatcher(ino))
@@ -304,6 +307,14 @@ func (m *markPlatform) NewContext() (platform.Context, error) {
 type markContext struct {
 	platform.Context
 	p *markPlatform
+}
+
+// Prestart passes platform.Prestarter through.
+func (c *markContext) Prestart() error {
+	if p, ok := c.Context.(platform.Prestarter); ok {
+		return p.Prestart()
+	}
+	return nil
 }
 
 func (c *markContext) Switch(as platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
