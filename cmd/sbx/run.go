@@ -10,6 +10,7 @@ import (
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
+	"github.com/sbx-dev/sbx/role"
 	"github.com/spf13/cobra"
 )
 
@@ -53,6 +54,8 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 }
 
 func (o *runOptions) run(args []string) error {
+	// Why: the first role start's one-time checks overlap building the plan.
+	go role.Warm()
 	if _, ok := platform.Lookup(o.platform); !ok && o.platform != "" && o.platform != "auto" && o.platform != "kvm" {
 		return &usageError{fmt.Errorf("unknown platform %q (valid: auto, %s)", o.platform, strings.Join(platform.Names(), ", "))}
 	}
