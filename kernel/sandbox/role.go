@@ -271,6 +271,10 @@ func run(stderr io.Writer) (int, error) {
 		go serveExec(k, ns)
 	}
 	<-k.Done()
+	// Why: the gofer ends when its connection does; closed now, its exit overlaps this
+	// process's (the platform's stubs reaped, the runtime's threads and the memory file
+	// torn down) instead of following it.
+	gc.Close()
 	if mp, ok := kplat.(*markPlatform); ok {
 		mark("app exited (" + mp.summary() + ")")
 	} else {
