@@ -193,6 +193,7 @@ func run(stderr io.Writer) (int, error) {
 	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID, devs: devs}
+	b.attachAll(cfg.Layout)
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
