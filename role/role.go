@@ -120,16 +120,6 @@ func Start(s Spec) (*exec.Cmd, error) {
 	return c, nil
 }
 
-// Warm does ahead, on the caller's goroutine, what the first Start of a process would
-// otherwise do first: the Go runtime's one-time check that pidfds work (a pidfd_open, a
-// waitid, a signal and a throwaway clone). The launcher calls it in the background while it
-// builds the plan.
-func Warm() {
-	if p, err := os.FindProcess(os.Getpid()); err == nil {
-		p.Release()
-	}
-}
-
 var bset struct {
 	mu       sync.Mutex
 	disabled bool             // protected by mu

@@ -10,7 +10,6 @@ import (
 	"github.com/sbx-dev/sbx/launcher"
 	"github.com/sbx-dev/sbx/platform"
 	"github.com/sbx-dev/sbx/profiles"
-	"github.com/sbx-dev/sbx/role"
 	"github.com/spf13/cobra"
 )
 
@@ -54,19 +53,37 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 }
 
 func (o *runOptions) run(args []string) error {
-	// Why: the first role start's one-time checks overlap building the plan.
-	go role.Warm()
 	if _, ok := platform.Lookup(o.platform); !ok && o.platform != "" && o.platform != "auto" && o.platform != "kvm" {
 		return &usageError{fmt.Errorf("unknown platform %q (valid: auto, %s)", o.platform, strings.Join(platform.Names(), ", "))}
 	}
+	// Why: the gofer and the kernel need no plan to start (namespaces, their Go runtimes):
+	// they start while the plan is built, and wait for their configuration.
+	type started struct {
+		r   *launcher.Roles
+		err error
+	}
+	rolesCh := make(chan started, 1)
+	go func() {
+		r, err := launcher.StartRoles(os.Stdin, os.Stdout, os.Stderr, false)
+		rolesCh <- started{r, err}
+	}()
+	roles := func() *launcher.Roles {
+		if s := <-rolesCh; s.err == nil {
+			return s.r
+		}
+		return nil // Start starts them again, and says why it cannot
+	}
 	plan, err := buildPlan(o, args)
 	if err != nil {
+		if r := roles(); r != nil {
+			r.Discard()
+		}
 		return err
 	}
 	for _, w := range plan.Warnings {
 		fmt.Fprintf(o.io.ErrOut, "sbx: warning: %s\n", w)
 	}
-	sb, err := launcher.Start(plan, os.Stdin, os.Stdout, os.Stderr)
+	sb, err := launcher.StartWithRoles(plan, roles(), os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
 		return err
 	}
