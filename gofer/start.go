@@ -23,6 +23,10 @@ type Process struct {
 	Warnings []string
 	cmd      *exec.Cmd
 	status   *os.File
+	// cfgW is where Configure writes the configuration; rootFileCaps is what Spawn was
+	// told its RootFileCaps is.
+	cfgW         *os.File
+	rootFileCaps bool
 }
 
 // Pid returns the gofer's host PID.
@@ -65,6 +69,22 @@ func NewConn() (kernelEnd, goferEnd *os.File, err error) {
 // StartServing is Start serving the gofer's end of a connection made by NewConn (the
 // caller keeps and closes its copy); the Process it returns has no Conn.
 func StartServing(cfg Config, goferEnd *os.File) (*Process, error) {
+	p, err := Spawn(goferEnd, cfg.RootFileCaps)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Configure(cfg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Spawn starts the gofer role for the gofer's end of a connection made by NewConn (the
+// caller keeps and closes its copy) before its configuration is known: the process
+// starts (namespaces, the Go runtime) and waits for Configure. keepFileCaps must be
+// what the configuration's RootFileCaps will be (the capabilities it keeps are given at
+// the start). The Process has no Conn.
+func Spawn(goferEnd *os.File, keepFileCaps bool) (*Process, error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -76,9 +96,8 @@ func StartServing(cfg Config, goferEnd *os.File) (*Process, error) {
 		return nil, err
 	}
 	uid, gid := os.Getuid(), os.Getgid()
-	cfg.HostUID, cfg.HostGID = uint32(uid), uint32(gid)
 	caps := []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}
-	if cfg.RootFileCaps {
+	if keepFileCaps {
 		caps = append(caps, rootFileCaps...)
 	}
 	cmd, err := role.Start(role.Spec{Command: Role, Name: "sbx-gofer",
@@ -90,15 +109,37 @@ func StartServing(cfg Config, goferEnd *os.File) (*Process, error) {
 		stR.Close()
 		return nil, err
 	}
-	err = json.NewEncoder(cfgW).Encode(cfg)
-	cfgW.Close()
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		stR.Close()
-		return nil, fmt.Errorf("gofer: %w", err)
+	return &Process{cmd: cmd, status: stR, cfgW: cfgW, rootFileCaps: keepFileCaps}, nil
+}
+
+// Configure sends a spawned gofer its configuration; on error the gofer has been stopped.
+func (p *Process) Configure(cfg Config) error {
+	if cfg.RootFileCaps != p.rootFileCaps {
+		p.cfgW.Close()
+		p.stop()
+		return errors.New("gofer: started for other capabilities than its configuration keeps")
 	}
-	return &Process{cmd: cmd, status: stR}, nil
+	uid, gid := os.Getuid(), os.Getgid()
+	cfg.HostUID, cfg.HostGID = uint32(uid), uint32(gid)
+	err := json.NewEncoder(p.cfgW).Encode(cfg)
+	p.cfgW.Close()
+	if err != nil {
+		p.stop()
+		return fmt.Errorf("gofer: %w", err)
+	}
+	return nil
+}
+
+// Discard stops a gofer that was never configured.
+func (p *Process) Discard() {
+	p.cfgW.Close()
+	p.stop()
+}
+
+func (p *Process) stop() {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	p.status.Close()
 }
 
 // stderrRelay hides the *os.File of the launcher's stderr, so that the gofer writes to a pipe

@@ -88,6 +88,8 @@ type Kernel struct {
 	patched, trapped atomic.Int64
 	unpatched        unpatchedSites
 	oom              oomState
+	// prestarted hands the next task started with Run to the goroutine Prestart readied.
+	prestarted atomic.Pointer[chan *Task]
 	// futexes holds the tasks waiting on futex words.
 	futexes futexTable
 	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.

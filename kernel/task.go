@@ -376,16 +376,46 @@ func (k *Kernel) newTaskLocked(tg *ThreadGroup, tid int32) (*Task, error) {
 	return t, nil
 }
 
-// Run starts the task's goroutine.
+// Run starts the task's goroutine (or hands the task to the one Prestart readied).
 func (t *Task) Run() {
-	go t.run()
+	if ch := t.k.prestarted.Swap(nil); ch != nil {
+		*ch <- t
+		return
+	}
+	go func() {
+		runtime.LockOSThread()
+		ctx, err := t.k.Platform.NewContext()
+		t.run(ctx, err)
+	}()
 }
 
-// run is the task loop: switch into app code, handle what brought us back, repeat.
-func (t *Task) run() {
-	runtime.LockOSThread()
+// Prestart readies, ahead of time, the goroutine, OS thread and execution context the
+// next task started with Run will use, and where the platform can (platform.Prestarter),
+// what that context's first switch into app code would start (a stub process): the
+// kernel calls it before it builds the sandbox's filesystem, so that the first app
+// instruction does not wait for them.
+func (k *Kernel) Prestart() {
+	ch := make(chan *Task, 1)
+	if !k.prestarted.CompareAndSwap(nil, &ch) {
+		return
+	}
+	go func() {
+		runtime.LockOSThread()
+		ctx, err := k.Platform.NewContext()
+		if p, ok := ctx.(platform.Prestarter); ok && err == nil {
+			if err := p.Prestart(); err != nil {
+				// The first switch starts one itself, and reports why it cannot.
+				k.debugf("starting a stub ahead: %v", err)
+			}
+		}
+		(<-ch).run(ctx, err)
+	}()
+}
+
+// run is the task loop: switch into app code, handle what brought us back, repeat. It runs
+// on its own locked OS thread, which ctx (or err, when none could be made) belongs to.
+func (t *Task) run(ctx platform.Context, err error) {
 	defer runtime.UnlockOSThread()
-	ctx, err := t.k.Platform.NewContext()
 	if err != nil {
 		t.k.debugf("task %d: cannot create execution context: %v", t.TID, err)
 		t.exitGroup(exitStatusSignal(unix.SIGKILL))

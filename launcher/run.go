@@ -52,6 +52,17 @@ type Sandbox struct {
 
 // Start launches the gofer and the kernel for plan, with the caller's standard streams.
 func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, error) {
+	return StartWithRoles(plan, nil, stdin, stdout, stderr)
+}
+
+// StartWithRoles is Start with roles started ahead by StartRoles (with the same standard
+// streams); nil, or roles started for other file capabilities than the plan's gofer
+// keeps (which are then discarded), starts new ones. On error the roles are gone.
+func StartWithRoles(plan *Plan, roles *Roles, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, error) {
+	if roles != nil && roles.rootFileCaps != plan.Gofer.RootFileCaps {
+		roles.Discard()
+		roles = nil
+	}
 	// Why: the app's session bus is a proxy enforcing the profile's [dbus] policy.
 	var proxy *dbusproxy.Proxy
 	sb := &Sandbox{Plan: plan}
@@ -60,11 +71,17 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 			sb.denied("dbus", fmt.Sprintf("%s: %s → %s %s.%s %s", dn.Kind, dn.Sender, dn.Destination, dn.Interface, dn.Member, dn.Path))
 		}})
 		if err != nil {
+			if roles != nil {
+				roles.Discard()
+			}
 			return nil, err
 		}
 		os.Remove(d.Listen)
 		l, err := net.Listen("unix", d.Listen)
 		if err != nil {
+			if roles != nil {
+				roles.Discard()
+			}
 			return nil, fmt.Errorf("D-Bus proxy socket: %w", err)
 		}
 		os.Chmod(d.Listen, 0o600)
@@ -78,11 +95,24 @@ func Start(plan *Plan, stdin io.Reader, stdout, stderr io.Writer) (*Sandbox, err
 			if proxy != nil {
 				proxy.Close()
 			}
+			if roles != nil {
+				roles.Discard()
+			}
 			return nil, err
 		}
 		sb.stopNested = stop
 	}
-	if err := sb.start(stdin, stdout, stderr); err != nil {
+	err := error(nil)
+	if roles == nil {
+		plan.mark(stderr, "plan built, starting the gofer and the kernel")
+		roles, err = StartRoles(stdin, stdout, stderr, plan.Gofer.RootFileCaps)
+	} else {
+		plan.mark(stderr, "plan built (the gofer and the kernel started meanwhile)")
+	}
+	if err == nil {
+		err = sb.start(roles)
+	}
+	if err != nil {
 		if proxy != nil {
 			proxy.Close()
 		}
@@ -110,85 +140,101 @@ func (p *Plan) mark(w io.Writer, what string) {
 	}
 }
 
-func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
-	plan := sb.Plan
-	plan.mark(stderr, "plan built, starting the gofer and the kernel")
+// Roles are a sandbox's gofer and kernel processes started ahead of its plan
+// (StartRoles): their namespaces made and their Go runtimes started, both wait for the
+// configuration Start sends them. sbx run starts them while it builds the plan.
+type Roles struct {
+	goferStarted chan startedGofer
+	kernel       *exec.Cmd
+	// kernelCfg is where the kernel's configuration is written.
+	kernelCfg *os.File
+	// The launcher's ends of the kernel's control, exec, socket-broker and net-broker
+	// channels.
+	ctl, execCh     *os.File
+	brokerFD, netFD int
+	rootFileCaps    bool
+	stdout, stderr  io.Writer
+	used, discarded bool
+}
+
+type startedGofer struct {
+	p   *gofer.Process
+	err error
+}
+
+// StartRoles starts a sandbox's gofer and kernel with the given standard streams (the
+// kernel's, which the app gets); keepFileCaps is what the plan's Gofer.RootFileCaps will
+// be. The roles are either passed to StartWithRoles or discarded (Discard).
+func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*Roles, error) {
+	r := &Roles{rootFileCaps: keepFileCaps, stdout: stdout, stderr: stderr, brokerFD: -1, netFD: -1}
 	// Why: the gofer is the only process that ever opens host files for the sandbox. It
 	// starts while the kernel does: each is a fork, namespaces and a Go runtime's start.
 	kernelConn, goferConn, err := gofer.NewConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	type started struct {
-		p   *gofer.Process
-		err error
-	}
-	goferStarted := make(chan started, 1)
+	r.goferStarted = make(chan startedGofer, 1)
 	go func() {
-		p, err := gofer.StartServing(plan.Gofer, goferConn)
+		p, err := gofer.Spawn(goferConn, keepFileCaps)
 		goferConn.Close()
-		goferStarted <- started{p, err}
+		r.goferStarted <- startedGofer{p, err}
 	}()
 	var closeOnFail []*os.File
-	fail := func(err error) error {
+	fail := func(err error) (*Roles, error) {
 		kernelConn.Close()
 		for _, f := range closeOnFail {
 			f.Close()
 		}
-		if g := <-goferStarted; g.err == nil {
-			g.p.Kill()
-			g.p.Wait()
+		if r.brokerFD >= 0 {
+			unix.Close(r.brokerFD)
 		}
-		return err
+		if r.netFD >= 0 {
+			unix.Close(r.netFD)
+		}
+		if g := <-r.goferStarted; g.err == nil {
+			g.p.Discard()
+		}
+		return nil, err
 	}
 	// Why: the kernel reports stats and takes signals over a private channel.
 	ctlPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fail(fmt.Errorf("control channel: %w", err))
 	}
-	ctlLauncher := os.NewFile(uintptr(ctlPair[0]), "control")
+	r.ctl = os.NewFile(uintptr(ctlPair[0]), "control")
 	ctlKernel := os.NewFile(uintptr(ctlPair[1]), "control-kernel")
-	closeOnFail = append(closeOnFail, ctlLauncher, ctlKernel)
+	closeOnFail = append(closeOnFail, r.ctl, ctlKernel)
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return fail(err)
 	}
+	r.kernelCfg = cfgW
 	closeOnFail = append(closeOnFail, cfgR, cfgW)
 	// Why: the kernel reaches host sockets (the D-Bus proxy, ...) only through this broker.
 	brokerPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fail(err)
 	}
+	r.brokerFD = brokerPair[0]
 	brokerKernel := os.NewFile(uintptr(brokerPair[1]), "broker-kernel")
 	closeOnFail = append(closeOnFail, brokerKernel)
-	go serveBroker(brokerPair[0], plan.Sockets)
-	// Why: the kernel stays in an empty network namespace; the net broker, here in the
-	// host's, creates its Internet sockets and checks [network] on each.
+	// Why: the kernel stays in an empty network namespace; the net broker, in the
+	// launcher's, creates its Internet sockets and checks [network] on each.
 	netPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fail(err)
 	}
+	r.netFD = netPair[0]
 	netKernel := os.NewFile(uintptr(netPair[1]), "net-kernel")
 	closeOnFail = append(closeOnFail, netKernel)
-	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
-	if plan.NetNS != "" {
-		// Why: an OCI container's network is the namespace its engine made for it.
-		if err := nb.EnterNamespace(plan.NetNS); err != nil {
-			unix.Close(netPair[0])
-			return fail(err)
-		}
-		plan.NetAddrs = nb.Addrs()
-	}
-	go nb.Serve(netPair[0])
-	sb.net = nb
 	// Why: processes started while the sandbox runs (an OCI exec) come over their own channel.
 	execPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fail(err)
 	}
 	execKernel := os.NewFile(uintptr(execPair[1]), "exec-kernel")
-	sb.execCh = os.NewFile(uintptr(execPair[0]), "exec")
-	closeOnFail = append(closeOnFail, execKernel, sb.execCh)
+	r.execCh = os.NewFile(uintptr(execPair[0]), "exec")
+	closeOnFail = append(closeOnFail, execKernel, r.execCh)
 	uid, gid := os.Getuid(), os.Getgid()
 	// Why: the kernel gets its own user, mount, PID, network, IPC and UTS namespaces; in
 	// them it may build and then drop its empty root. PID namespace: when the kernel dies,
@@ -201,12 +247,65 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fail(fmt.Errorf("starting the kernel: %w", err))
 	}
+	r.kernel = cmd
 	cfgR.Close()
 	ctlKernel.Close()
 	brokerKernel.Close()
 	execKernel.Close()
 	netKernel.Close()
 	kernelConn.Close()
+	return r, nil
+}
+
+// Discard stops roles that will not be used.
+func (r *Roles) Discard() {
+	if r.used || r.discarded {
+		return
+	}
+	r.discarded = true
+	r.kernelCfg.Close()
+	r.kernel.Process.Kill()
+	r.kernel.Wait()
+	if g := <-r.goferStarted; g.err == nil {
+		g.p.Discard()
+	}
+	r.ctl.Close()
+	r.execCh.Close()
+	unix.Close(r.brokerFD)
+	unix.Close(r.netFD)
+}
+
+// start configures the roles for the sandbox's plan and waits for the gofer to be ready.
+// On error the roles are gone.
+func (sb *Sandbox) start(r *Roles) error {
+	plan, stderr := sb.Plan, r.stderr
+	r.used = true
+	kill := func() {
+		r.kernelCfg.Close()
+		r.kernel.Process.Kill()
+		r.kernel.Wait()
+		r.ctl.Close()
+		r.execCh.Close()
+	}
+	fail := func(err error) error {
+		kill()
+		if g := <-r.goferStarted; g.err == nil {
+			g.p.Discard()
+		}
+		return err
+	}
+	go serveBroker(r.brokerFD, plan.Sockets)
+	nb := netbroker.New(plan.Net, func(d netbroker.Denial) { sb.denied("net", d.String()) })
+	if plan.NetNS != "" {
+		// Why: an OCI container's network is the namespace its engine made for it.
+		if err := nb.EnterNamespace(plan.NetNS); err != nil {
+			unix.Close(r.netFD)
+			return fail(err)
+		}
+		plan.NetAddrs = nb.Addrs()
+	}
+	go nb.Serve(r.netFD)
+	sb.net = nb
 	// The kernel gets its configuration at once: its start-up (platform, memory file,
 	// namespace) overlaps the gofer's self-confinement, and its first requests to the gofer
 	// wait in the socket until the gofer, confined, serves them.
@@ -223,32 +322,30 @@ func (sb *Sandbox) start(stdin io.Reader, stdout, stderr io.Writer) error {
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
 	}
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+	if err := json.NewEncoder(r.kernelCfg).Encode(cfg); err != nil {
 		return fail(fmt.Errorf("configuring the kernel: %w", err))
 	}
-	cfgW.Close()
-	g := <-goferStarted
+	r.kernelCfg.Close()
+	g := <-r.goferStarted
 	if g.err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		ctlLauncher.Close()
-		sb.execCh.Close()
+		kill()
 		return fmt.Errorf("starting the gofer: %w", g.err)
 	}
 	gp := g.p
+	if err := gp.Configure(plan.Gofer); err != nil {
+		kill()
+		return fmt.Errorf("starting the gofer: %w", err)
+	}
 	plan.mark(stderr, "gofer and kernel processes started")
 	if err := gp.Ready(); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		kill()
 		return fmt.Errorf("starting the gofer: %w", err)
 	}
 	plan.mark(stderr, "gofer ready (confined)")
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
-	sc := bufio.NewScanner(ctlLauncher)
+	sc := bufio.NewScanner(r.ctl)
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
-	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead, sb.stderr = time.Now(), gp, cmd, ctlLauncher, sc, stderr
+	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead, sb.stderr, sb.execCh = time.Now(), gp, r.kernel, r.ctl, sc, stderr, r.execCh
 	return nil
 }
 

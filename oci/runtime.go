@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -97,10 +98,10 @@ var (
 	ErrExist    = errors.New("container with given ID already exists")
 )
 
-var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w+\-.]+$`) })
 
 func (r *Runtime) dir(id string) (string, error) {
-	if !idRE.MatchString(id) || id == "." || id == ".." {
+	if !idRE().MatchString(id) || id == "." || id == ".." {
 		return "", fmt.Errorf("invalid container ID %q (letters, digits, _ + - . only)", id)
 	}
 	return filepath.Join(r.Root, id), nil

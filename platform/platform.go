@@ -152,6 +152,13 @@ type Context interface {
 	Release()
 }
 
+// Prestarter is a Context that can prepare, ahead of its first Switch, what that Switch
+// would otherwise start (ptrace and trap: a stub process), so that the start-up overlaps
+// other work. Prestart runs on the goroutine (and locked OS thread) that will call Switch.
+type Prestarter interface {
+	Prestart() error
+}
+
 // ErrContextDead is returned by Switch when the context's underlying execution resource
 // died unexpectedly (for ptrace: the stub thread was killed from outside).
 var ErrContextDead = errors.New("platform: execution context died")

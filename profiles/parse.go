@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 )
@@ -481,7 +482,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var varRE = regexp.MustCompile(`\$\{([^}]*)\}`)
+// Regular expressions are compiled at first use: every sbx process (the roles too) would
+// otherwise pay for them at start.
+var varRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([^}]*)\}`) })
 
 // expandPath expands ~ and ${VARS}; the result must be absolute.
 func expandPath(p string, env Env) (string, string) {
@@ -492,7 +495,7 @@ func expandPath(p string, env Env) (string, string) {
 		p = "${HOME}" + p[1:]
 	}
 	var bad string
-	p = varRE.ReplaceAllStringFunc(p, func(m string) string {
+	p = varRE().ReplaceAllStringFunc(p, func(m string) string {
 		name := m[2 : len(m)-1]
 		v, ok := env.lookup(name)
 		if !ok {
@@ -617,7 +620,9 @@ func parsePorts(r NetRule, ports, s string) (NetRule, string) {
 	return r, ""
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB|TiB|K|M|G|T|KB|MB|GB|TB)?$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB|TiB|K|M|G|T|KB|MB|GB|TB)?$`)
+})
 
 func parseSize(v any) (uint64, string) {
 	switch x := v.(type) {
@@ -627,7 +632,7 @@ func parseSize(v any) (uint64, string) {
 		}
 		return uint64(x), ""
 	case string:
-		m := sizeRE.FindStringSubmatch(strings.TrimSpace(x))
+		m := sizeRE().FindStringSubmatch(strings.TrimSpace(x))
 		if m == nil {
 			return 0, fmt.Sprintf("invalid size %q", x)
 		}
@@ -642,10 +647,12 @@ func parseSize(v any) (uint64, string) {
 	return 0, fmt.Sprintf("invalid size %v", v)
 }
 
-var busNameRE = regexp.MustCompile(`^(:[A-Za-z0-9_\-.]+|[A-Za-z_\-][A-Za-z0-9_\-]*(\.[A-Za-z_\-][A-Za-z0-9_\-]*)+)(\.\*)?$|^[A-Za-z_\-][A-Za-z0-9_\-]*\.\*$`)
+var busNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(:[A-Za-z0-9_\-.]+|[A-Za-z_\-][A-Za-z0-9_\-]*(\.[A-Za-z_\-][A-Za-z0-9_\-]*)+)(\.\*)?$|^[A-Za-z_\-][A-Za-z0-9_\-]*\.\*$`)
+})
 
-func validBusName(s string) bool { return len(s) <= 255 && busNameRE.MatchString(s) }
+func validBusName(s string) bool { return len(s) <= 255 && busNameRE().MatchString(s) }
 
-var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var varNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
-func validVarName(s string) bool { return varNameRE.MatchString(s) }
+func validVarName(s string) bool { return varNameRE().MatchString(s) }

@@ -18,5 +18,12 @@ func main() {
 	if runcNames[filepath.Base(os.Args[0])] {
 		os.Exit(runcMain(os.Args[1:], systemStreams()))
 	}
-	os.Exit(run(os.Args[1:], systemStreams()))
+	if len(os.Args) > 2 && os.Args[1] == "run" {
+		// Why: starting the gofer and the kernel takes longer than parsing the command
+		// line and building the plan; they start first.
+		earlyRoles = startRolesAhead()
+	}
+	code := run(os.Args[1:], systemStreams())
+	discardEarlyRoles()
+	os.Exit(code)
 }

@@ -61,14 +61,31 @@ func (o *runOptions) run(args []string) error {
 	if o.strace != "" && o.strace != "calls" && o.strace != "summary" {
 		return &usageError{fmt.Errorf("unknown --strace mode %q (valid: --strace, --strace=summary)", o.strace)}
 	}
+	// Why: the gofer and the kernel need no plan to start (namespaces, their Go runtimes):
+	// they start while the plan is built, and wait for their configuration. main starts
+	// them before the command line is parsed; a run called otherwise starts them here.
+	early := earlyRoles
+	earlyRoles = nil
+	if early == nil {
+		early = startRolesAhead()
+	}
+	roles := func() *launcher.Roles {
+		if s := <-early; s.err == nil {
+			return s.r
+		}
+		return nil // Start starts them again, and says why it cannot
+	}
 	plan, err := buildPlan(o, args)
 	if err != nil {
+		if r := roles(); r != nil {
+			r.Discard()
+		}
 		return err
 	}
 	for _, w := range plan.Warnings {
 		fmt.Fprintf(o.io.ErrOut, "sbx: warning: %s\n", w)
 	}
-	sb, err := launcher.Start(plan, os.Stdin, os.Stdout, os.Stderr)
+	sb, err := launcher.StartWithRoles(plan, roles(), os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -94,4 +111,40 @@ func currentHome() string {
 		return u.HomeDir
 	}
 	return "/"
+}
+
+// rolesAhead is the gofer and kernel of the next sandbox, started before its plan.
+type rolesAhead chan struct {
+	r   *launcher.Roles
+	err error
+}
+
+// earlyRoles are the roles main started for `sbx run` before parsing the command line;
+// taken (set to nil) by the run they are for.
+var earlyRoles rolesAhead
+
+// startRolesAhead starts a sandbox's gofer and kernel with sbx's standard streams in the
+// background.
+func startRolesAhead() rolesAhead {
+	ch := make(rolesAhead, 1)
+	go func() {
+		r, err := launcher.StartRoles(os.Stdin, os.Stdout, os.Stderr, false)
+		ch <- struct {
+			r   *launcher.Roles
+			err error
+		}{r, err}
+	}()
+	return ch
+}
+
+// discardEarlyRoles stops roles started for a run that did not take them (a usage error,
+// --help).
+func discardEarlyRoles() {
+	if earlyRoles == nil {
+		return
+	}
+	if s := <-earlyRoles; s.err == nil {
+		s.r.Discard()
+	}
+	earlyRoles = nil
 }

@@ -39,6 +39,44 @@ type builder struct {
 	uid   uint32
 	gid   uint32
 	devs  *anonDevs
+	// roots are the gofer mounts' roots, attached ahead (attachAll), by gofer index.
+	roots map[int]*attached
+}
+
+// attached is one gofer mount's root, ready once done is closed.
+type attached struct {
+	done chan struct{}
+	root *goferfs.Inode
+	err  error
+}
+
+// attachAll asks the gofer for the root of every gofer mount of layout at once, each in
+// a goroutine of its own: the requests wait together in the connection while the gofer
+// still confines itself, and are answered in one go instead of one round trip after the
+// other.
+func (b *builder) attachAll(layout []Mount) {
+	b.roots = make(map[int]*attached)
+	for _, m := range layout {
+		if m.Kind != MountGofer || b.roots[m.GoferIndex] != nil {
+			continue
+		}
+		a := &attached{done: make(chan struct{})}
+		b.roots[m.GoferIndex] = a
+		go func(index int) {
+			defer close(a.done)
+			a.root, a.err = goferfs.Root(b.gofer, index, b.files)
+		}(m.GoferIndex)
+	}
+}
+
+// root returns the root of gofer mount index: the one attachAll asked for, or a new one.
+func (b *builder) root(index int) (*goferfs.Inode, error) {
+	if a := b.roots[index]; a != nil {
+		delete(b.roots, index)
+		<-a.done
+		return a.root, a.err
+	}
+	return goferfs.Root(b.gofer, index, b.files)
 }
 
 func newRoot(mf *mm.MemoryFile, devs *anonDevs) *vfs.Namespace {
@@ -144,7 +182,7 @@ func (b *builder) apply(m Mount) error {
 			return fmt.Errorf("gofer has no mount #%d", m.GoferIndex)
 		}
 		info := mounts[m.GoferIndex]
-		root, err := goferfs.Root(b.gofer, m.GoferIndex, b.files)
+		root, err := b.root(m.GoferIndex)
 		if err != nil {
 			return fmt.Errorf("attaching gofer mount %s: %w", m.Path, err)
 		}

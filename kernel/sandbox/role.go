@@ -180,6 +180,9 @@ func run(stderr io.Writer) (int, error) {
 		kcfg.Net.SetAddrs(addrs)
 	}
 	k := kernel.New(kcfg, ns)
+	// Why: the first app instruction then waits for no stub to start; it starts while the
+	// filesystem is built.
+	k.Prestart()
 	// Why: changes other programs make to watched host files reach the sandbox's inotify.
 	ino := inotify.Of(k)
 	ino.SetHostWatcher(goferfs.NewHostWatcher(ino))
@@ -190,6 +193,7 @@ func run(stderr io.Writer) (int, error) {
 	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID, devs: devs}
+	b.attachAll(cfg.Layout)
 	for _, m := range cfg.Layout {
 		if err := b.apply(m); err != nil {
 			return ExitFailure, fmt.Errorf("kernel: building the sandbox filesystem: %w", err)
@@ -271,6 +275,10 @@ func run(stderr io.Writer) (int, error) {
 	if cfg.StraceSummary {
 		writeSyscallSummary(stderr, k.Stats())
 	}
+	// Why: the gofer ends when its connection does; closed now, its exit overlaps this
+	// process's (the platform's stubs reaped, the runtime's threads and the memory file
+	// torn down) instead of following it.
+	gc.Close()
 	if mp, ok := kplat.(*markPlatform); ok {
 		mark("app exited (" + mp.summary() + "; " + k.PatchSummary() + ")")
 	} else {
@@ -307,6 +315,14 @@ func (m *markPlatform) NewContext() (platform.Context, error) {
 type markContext struct {
 	platform.Context
 	p *markPlatform
+}
+
+// Prestart passes platform.Prestarter through.
+func (c *markContext) Prestart() error {
+	if p, ok := c.Context.(platform.Prestarter); ok {
+		return p.Prestart()
+	}
+	return nil
 }
 
 func (c *markContext) Switch(as platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {

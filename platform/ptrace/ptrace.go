@@ -628,6 +628,9 @@ type context struct {
 	lastPID int
 	// pendingFP is FP state set before the context had a stub.
 	pendingFP []byte
+	// spare is a stub started ahead (Prestart) for the next address space the context
+	// enters; it belongs to none yet.
+	spare *stubProc
 
 	// cpuMu guards stubs against CPUTime readers on other goroutines (the owning thread
 	// changes it under cpuMu) and the times of stubs that are gone. deadUser and deadSys
@@ -696,6 +699,16 @@ func stubSocket() (kernelEnd, stubEnd int, err error) {
 
 // newStub starts a stub for as, traced by this context's thread.
 func (c *context) newStub(as *addressSpace) (*stubProc, error) {
+	s, err := c.spawnStub()
+	if err != nil {
+		return nil, err
+	}
+	return c.attach(s, as)
+}
+
+// spawnStub starts a stub, traced by this context's thread, and runs it up to the point
+// where it waits for an address space: emptied but for its own page and the vDSO.
+func (c *context) spawnStub() (*stubProc, error) {
 	path, _ := c.p.stubPath.Load().(string)
 	sock, stubEnd, err := stubSocket()
 	if err != nil {
@@ -712,7 +725,7 @@ func (c *context) newStub(as *addressSpace) (*stubProc, error) {
 		unix.Close(sock)
 		return nil, fmt.Errorf("ptrace: starting a stub: %w", err)
 	}
-	s := &stubProc{pid: pid, ctx: c, as: as, sock: sock}
+	s := &stubProc{pid: pid, ctx: c, sock: sock}
 	// The exec stop.
 	st, err := s.wait()
 	if err != nil {
@@ -762,20 +775,76 @@ func (c *context) newStub(as *addressSpace) (*stubProc, error) {
 			c.initFP = buf[:n]
 		}
 	}
+	return s, nil
+}
+
+// attach makes a started stub (spawnStub, spawnTrapStub) one of as's and brings it up to
+// date with as's mappings. On error the stub is gone.
+func (c *context) attach(s *stubProc, as *addressSpace) (*stubProc, error) {
+	s.as = as
 	as.mu.Lock()
 	if as.released {
 		as.mu.Unlock()
-		s.kill()
+		c.discard(s)
 		return nil, errors.New("ptrace: address space released")
 	}
 	as.stubs[s] = struct{}{}
-	err = s.syncLocked()
+	err := s.syncLocked()
 	as.mu.Unlock()
 	if err != nil {
 		c.dropStub(s)
 		return nil, err
 	}
 	return s, nil
+}
+
+// discard ends a stub that belongs to no address space (a spare, or one attach could not
+// use), counting its CPU time as the context's.
+func (c *context) discard(s *stubProc) {
+	c.cpuMu.Lock()
+	u, sy := stubCPU(s.pid)
+	c.deadUser += u
+	c.deadSys += sy
+	c.cpuMu.Unlock()
+	s.kill()
+	if s.trap != nil {
+		unix.Munmap(s.trap.shm)
+		s.trap.shm = nil
+	}
+}
+
+// Prestart implements platform.Prestarter: it starts, on the calling thread (the
+// context's own), the stub the context's first Switch into an address space it has no
+// stub for takes, so that the stub's start-up (a fork, an exec, its prologue) overlaps
+// whatever the kernel does before the task runs.
+func (c *context) Prestart() error {
+	if c.spare != nil {
+		return nil
+	}
+	var s *stubProc
+	var err error
+	if c.p.trap {
+		s, err = c.spawnTrapStub()
+	} else {
+		s, err = c.spawnStub()
+	}
+	if err != nil {
+		return err
+	}
+	c.spare = s
+	return nil
+}
+
+// stubFor returns the pre-started stub, attached to as, or starts a new one.
+func (c *context) stubFor(as *addressSpace) (*stubProc, error) {
+	if s := c.spare; s != nil {
+		c.spare = nil
+		return c.attach(s, as)
+	}
+	if c.p.trap {
+		return c.newTrapStub(as)
+	}
+	return c.newStub(as)
 }
 
 // kill ends and reaps a stub. Preconditions: called on its tracer thread.
@@ -838,11 +907,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			c.dropStub(s)
 		}
 		var err error
-		if c.p.trap {
-			s, err = c.newTrapStub(as)
-		} else {
-			s, err = c.newStub(as)
-		}
+		s, err = c.stubFor(as)
 		if err != nil {
 			return platform.Event{}, err
 		}
@@ -1001,6 +1066,10 @@ func (c *context) current() *stubProc {
 func (c *context) Release() {
 	for _, s := range c.stubs {
 		c.dropStub(s)
+	}
+	if c.spare != nil {
+		c.discard(c.spare)
+		c.spare = nil
 	}
 	// Release runs on the context's own thread, whose clock ends with it.
 	c.cpuMu.Lock()

@@ -320,6 +320,17 @@ func kick(tag int64) {
 
 // newTrapStub starts a trap stub for as, traced (its main thread) by this context's thread.
 func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
+	s, err := c.spawnTrapStub()
+	if err != nil {
+		return nil, err
+	}
+	return c.attach(s, as)
+}
+
+// spawnTrapStub starts a trap-mode stub, traced by this context's thread, up to its app
+// thread's first hand-off, its address space emptied but for its own page, its shared
+// area and the vDSO.
+func (c *context) spawnTrapStub() (*stubProc, error) {
 	fd, err := unix.MemfdCreate("sbx-stub-shared", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("trap: shared area: %w", err)
@@ -353,7 +364,7 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 		unix.Munmap(shm)
 		return nil, fmt.Errorf("trap: starting a stub: %w", err)
 	}
-	s := &stubProc{pid: pid, ctx: c, as: as, sock: sock, trap: &trapState{shm: shm}}
+	s := &stubProc{pid: pid, ctx: c, sock: sock, trap: &trapState{shm: shm}}
 	fail := func(err error) (*stubProc, error) {
 		s.kill()
 		unix.Munmap(shm)
@@ -402,18 +413,6 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 	}
 	if c.initFP == nil {
 		c.initFP = s.trap.fpState()
-	}
-	as.mu.Lock()
-	if as.released {
-		as.mu.Unlock()
-		return fail(errors.New("trap: address space released"))
-	}
-	as.stubs[s] = struct{}{}
-	err = s.syncLocked()
-	as.mu.Unlock()
-	if err != nil {
-		c.dropStub(s)
-		return nil, err
 	}
 	return s, nil
 }
