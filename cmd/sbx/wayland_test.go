@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -118,6 +119,9 @@ func servePeer(c *net.UnixConn) string {
 	if msg := poolPeer(c, send); msg != "" {
 		return msg
 	}
+	if msg := eventfdPeer(c, send); msg != "" {
+		return msg
+	}
 	m, err := recv('M')
 	if err != nil {
 		return err.Error()
@@ -130,6 +134,31 @@ func servePeer(c *net.UnixConn) string {
 		return "the memfd sent back is another file"
 	}
 	c.Write([]byte("all good"))
+	return ""
+}
+
+// eventfdPeer sends a non-blocking eventfd holding 5 (a sound server's wake-ups), waits for
+// the app to take the 5 and add 7, takes the 7 and adds 3, which the app waits for.
+func eventfdPeer(c *net.UnixConn, send func(byte, ...int) error) string {
+	efd, err := unix.Eventfd(5, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(efd)
+	if err := send('E', efd); err != nil {
+		return err.Error()
+	}
+	b := make([]byte, 8)
+	if n, err := c.Read(b[:1]); n != 1 || b[0] != 'E' {
+		return fmt.Sprintf("want the app's E after its write to the eventfd, got %q (%v)", b[:n], err)
+	}
+	if n, err := unix.Read(efd, b); n != 8 || binary.LittleEndian.Uint64(b) != 7 {
+		return fmt.Sprintf("the eventfd read %d bytes (%v), counter %d, want the app's 7", n, err, binary.LittleEndian.Uint64(b))
+	}
+	binary.LittleEndian.PutUint64(b, 3)
+	if _, err := unix.Write(efd, b); err != nil {
+		return err.Error()
+	}
 	return ""
 }
 

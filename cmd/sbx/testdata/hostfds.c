@@ -10,7 +10,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -232,6 +235,33 @@ int main(void) {
 	write(s, "P", 1);
 	read(s, &ack, 1);
 	printf("peer ack %c, pool now: %s, read-only mapping: %s\n", ack, pl + 200, ro + 200);
+
+	// A sound server's wake-ups: the peer's non-blocking eventfd (counter 5). It has no
+	// offset: reads and writes take and add to the counter.
+	n = recv_fds(s, &tag, fds, 8, &flags);
+	printf("tag %c, %d files, ctrunc %d\n", tag, n, !!(flags & MSG_CTRUNC));
+	if (n != 1)
+		return 1;
+	int efd = fds[0];
+	uint64_t v = 0;
+	fstat(efd, &st);
+	printf("eventfd: type %o, nonblock %d\n", st.st_mode & S_IFMT, !!(fcntl(efd, F_GETFL) & O_NONBLOCK));
+	r = read(efd, &v, sizeof v);
+	printf("eventfd read: %zd, %llu\n", r, (unsigned long long)v);
+	r = read(efd, &v, sizeof v);
+	printf("eventfd read again: %zd (%s)\n", r, r < 0 ? strerror(errno) : "");
+	r = read(efd, &v, 4);
+	printf("eventfd short read: %zd (%s)\n", r, r < 0 ? strerror(errno) : "");
+	r = pread(efd, &v, sizeof v, 0);
+	printf("eventfd pread: %zd (%s)\n", r, r < 0 ? strerror(errno) : "");
+	v = 7;
+	printf("eventfd write 7: %zd\n", write(efd, &v, sizeof v));
+	write(s, "E", 1);
+	// The peer took the 7 and adds 3: a wait in poll ends with it.
+	struct pollfd pf = {efd, POLLIN, 0};
+	int pr = poll(&pf, 1, 10000);
+	r = read(efd, &v, sizeof v);
+	printf("eventfd poll: %d %#x, read %zd, %llu\n", pr, pf.revents, r, (unsigned long long)v);
 
 	// A file received from the host goes back as itself.
 	printf("send memfd back: %d\n", send_fd(s, 'M', memfd));
