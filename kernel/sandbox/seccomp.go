@@ -69,6 +69,7 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_TGKILL, Reason: "Go runtime preemption; interrupting stub threads"},
 	{Nr: unix.SYS_SCHED_YIELD, Reason: "Go runtime"},
 	{Nr: unix.SYS_SCHED_GETAFFINITY, Reason: "Go runtime, CPU count"},
+	{Nr: unix.SYS_GETCPU, Reason: "net broker requests name the CPU to answer from"},
 	{Nr: unix.SYS_NANOSLEEP, Reason: "Go runtime"},
 	{Nr: unix.SYS_CLOCK_GETTIME, Reason: "time for the app"},
 	{Nr: unix.SYS_CLOCK_NANOSLEEP, Reason: "Go runtime"},

@@ -2,24 +2,70 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"sort"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/sock"
 	"github.com/sbx-dev/sbx/kernel/net/netlink"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
 	"golang.org/x/sys/unix"
 )
 
-// newNetlinkSocket creates a NETLINK_ROUTE socket (other netlink protocols are not offered).
+// newNetlinkSocket creates a NETLINK_ROUTE or NETLINK_SOCK_DIAG socket (other netlink
+// protocols are not offered).
 func newNetlinkSocket(t *kernel.Task, family, typ, proto int) (vfs.File, error) {
 	if typ != unix.SOCK_RAW && typ != unix.SOCK_DGRAM {
 		return nil, unix.ESOCKTNOSUPPORT
 	}
-	if proto != unix.NETLINK_ROUTE {
-		return nil, unix.EPROTONOSUPPORT
+	switch proto {
+	case unix.NETLINK_ROUTE:
+		return netlink.New(typ, t.Group().NetStack()), nil
+	case unix.NETLINK_SOCK_DIAG:
+		k := t.Kernel()
+		return netlink.NewDiag(typ, t.Group().NetStack(), func() []netlink.UnixSock { return unixSockets(k) }), nil
 	}
-	return netlink.New(typ, t.Group().NetStack()), nil
+	return nil, unix.EPROTONOSUPPORT
+}
+
+// unixSockets lists the sandbox's AF_UNIX sockets for unix_diag: those its processes hold
+// (as /proc/net/unix), in inode order, each with its peer's inode when the peer is held too.
+func unixSockets(k *kernel.Kernel) []netlink.UnixSock {
+	ino := map[*sock.Socket]vfs.Attr{}
+	var order []*sock.Socket
+	for _, tg := range k.Groups() {
+		fds := tg.FDs()
+		if fds == nil {
+			continue
+		}
+		for _, n := range fds.Numbers() {
+			fd, _, err := fds.Get(n)
+			if err != nil {
+				continue
+			}
+			if s, ok := fd.Impl().(*sock.Socket); ok {
+				if _, seen := ino[s]; !seen {
+					if a, err := fd.StatAnon(); err == nil {
+						ino[s] = a
+						order = append(order, s)
+					}
+				}
+			}
+			fd.DecRef()
+		}
+	}
+	out := make([]netlink.UnixSock, 0, len(order))
+	for _, s := range order {
+		a := ino[s]
+		u := netlink.UnixSock{Ino: a.Ino, UID: a.UID, Cookie: s.Cookie(unixNames(k)), Info: s.Diag()}
+		if u.Info.Peer != nil {
+			u.PeerIno = ino[u.Info.Peer].Ino
+		}
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ino < out[j].Ino })
+	return out
 }
 
 // sockaddrNl is struct sockaddr_nl.
@@ -124,8 +170,11 @@ func netlinkCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err
 				}
 			}
 		}
+		if err == nil && total(bufs) > s.MaxSend() {
+			err = unix.EMSGSIZE
+		}
 		if err == nil {
-			var b []byte
+			b := make([]byte, 0, total(bufs))
 			for _, x := range bufs {
 				b = append(b, x...)
 			}

@@ -2,6 +2,9 @@
 // if_nameindex, `ip addr`, `ip link`, `ip route` and glibc's AI_ADDRCONFIG: dumps of the
 // sandbox's interfaces, addresses and routes (kernel/net/inet.Stack.Interfaces). Nothing
 // reaches the host; changes (RTM_NEW*, RTM_DEL*) are refused with EPERM.
+//
+// NETLINK_SOCK_DIAG (diag.go) reports the sandbox's own TCP, UDP and AF_UNIX sockets, as
+// inet_diag and unix_diag do, for `ss`.
 package netlink
 
 import (
@@ -72,10 +75,13 @@ const (
 	maxDatagram = 8192
 )
 
-// Socket is a NETLINK_ROUTE socket.
+// Socket is a NETLINK_ROUTE or NETLINK_SOCK_DIAG socket.
 type Socket struct {
 	Type  int // SOCK_RAW or SOCK_DGRAM
+	Proto int // NETLINK_ROUTE or NETLINK_SOCK_DIAG
 	stack *inet.Stack
+	// unix lists the sandbox's AF_UNIX sockets (NETLINK_SOCK_DIAG).
+	unix  func() []UnixSock
 	queue waiter.Queue
 
 	mu sync.Mutex
@@ -94,7 +100,15 @@ var (
 )
 
 // New returns a NETLINK_ROUTE socket describing stack's interfaces.
-func New(typ int, stack *inet.Stack) *Socket { return &Socket{Type: typ, stack: stack} }
+func New(typ int, stack *inet.Stack) *Socket {
+	return &Socket{Type: typ, Proto: unix.NETLINK_ROUTE, stack: stack}
+}
+
+// NewDiag returns a NETLINK_SOCK_DIAG socket describing stack's Internet sockets and the
+// AF_UNIX sockets unixSocks lists.
+func NewDiag(typ int, stack *inet.Stack, unixSocks func() []UnixSock) *Socket {
+	return &Socket{Type: typ, Proto: unix.NETLINK_SOCK_DIAG, stack: stack, unix: unixSocks}
+}
 
 // IsStream implements vfs.Stream.
 func (*Socket) IsStream() bool { return true }
@@ -235,7 +249,7 @@ func (s *Socket) Getsockopt(level, name int) (uint32, error) {
 	case level == unix.SOL_SOCKET && name == unix.SO_DOMAIN:
 		return unix.AF_NETLINK, nil
 	case level == unix.SOL_SOCKET && name == unix.SO_PROTOCOL:
-		return unix.NETLINK_ROUTE, nil
+		return uint32(s.Proto), nil
 	case level == unix.SOL_SOCKET && (name == unix.SO_RCVBUF || name == unix.SO_SNDBUF):
 		return 212992, nil
 	case level == unix.SOL_SOCKET && name == unix.SO_ERROR:
@@ -244,6 +258,21 @@ func (s *Socket) Getsockopt(level, name int) (uint32, error) {
 		return 0, nil
 	}
 	return 0, unix.ENOPROTOOPT
+}
+
+// MaxSend is the longest message a send may carry: the send buffer less 32 bytes, as
+// netlink_sendmsg allows (EMSGSIZE beyond). The buffer is the default one (212992 bytes), or
+// twice a larger SO_SNDBUF; a smaller SO_SNDBUF does not shrink it.
+func (s *Socket) MaxSend() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	buf := 212992
+	for _, o := range [][2]int{{unix.SOL_SOCKET, unix.SO_SNDBUF}, {unix.SOL_SOCKET, unix.SO_SNDBUFFORCE}} {
+		if v, ok := s.opts[o]; ok {
+			buf = max(buf, 2*int(min(v, 1<<30)))
+		}
+	}
+	return buf - 32
 }
 
 // Setsockopt keeps an option: none changes what this socket reports.
@@ -318,6 +347,9 @@ func (s *Socket) handle(req []byte, portid uint32) [][]byte {
 	if flags&flagRequest == 0 {
 		return nil
 	}
+	if s.Proto == unix.NETLINK_SOCK_DIAG {
+		return s.handleDiag(req, typ, flags, seq, portid)
+	}
 	body := req[hdrLen:]
 	var msgs [][]byte
 	switch typ {
@@ -385,10 +417,15 @@ func (s *Socket) handle(req []byte, portid uint32) [][]byte {
 		}
 		return out
 	}
+	return dumpReply(msgs, seq, portid)
+}
+
+// dumpReply ends a dump's messages with NLMSG_DONE and packs them into datagrams of up to
+// maxDatagram bytes.
+func dumpReply(msgs [][]byte, seq, portid uint32) [][]byte {
 	done := header(nlmsgDone, flagMulti, seq, portid)
 	done.u32(0)
 	msgs = append(msgs, done.finish())
-	// Pack the dump into datagrams of up to maxDatagram bytes.
 	var out [][]byte
 	var cur []byte
 	for _, m := range msgs {
