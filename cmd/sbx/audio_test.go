@@ -98,35 +98,43 @@ func TestPulseAudioPlayback(t *testing.T) {
 			if err != nil {
 				t.Fatalf("paplay under sbx: %v\n%s", err, out)
 			}
-			samples := make([]int16, pcm.Len()/2)
-			binary.Read(bytes.NewReader(pcm.Bytes()[:2*len(samples)]), binary.LittleEndian, samples)
-			// The loud part: 50 ms windows whose RMS is near the tone's (12000/√2 ≈ 8485).
-			const win = 2205
-			loud, crossings := 0, 0
-			for i := 0; i+win <= len(samples); i += win {
-				var sum float64
-				for _, s := range samples[i : i+win] {
-					sum += float64(s) * float64(s)
-				}
-				if rms := math.Sqrt(sum / win); rms > 6000 && rms < 11000 {
-					loud++
-					for j := i + 1; j < i+win; j++ {
-						if (samples[j-1] < 0) != (samples[j] < 0) {
-							crossings++
-						}
-					}
-				}
-			}
-			if loud < 15 { // at least 0.75 s of the 1 s tone
-				peak := 0
-				for _, s := range samples {
-					peak = max(peak, int(s))
-				}
-				t.Fatalf("the sink's monitor heard %d loud 50 ms windows in %d samples (peak %d), want the tone's ~20 (paplay: %s)", loud, len(samples), peak, out)
-			}
-			if hz := float64(crossings) / 2 / (float64(loud*win) / 44100); hz < 420 || hz > 460 {
-				t.Errorf("the recorded tone is %.0f Hz, want 440", hz)
-			}
+			checkTone(t, pcm.Bytes(), "paplay: "+string(out))
 		})
+	}
+}
+
+// checkTone fails t unless pcm (mono, 16-bit little-endian, 44.1 kHz) holds the one-second
+// 440 Hz tone of tone(): enough 50 ms windows near its energy, at its pitch. what says what
+// played it, for the message.
+func checkTone(t *testing.T, pcm []byte, what string) {
+	t.Helper()
+	samples := make([]int16, len(pcm)/2)
+	binary.Read(bytes.NewReader(pcm[:2*len(samples)]), binary.LittleEndian, samples)
+	// The loud part: 50 ms windows whose RMS is near the tone's (12000/√2 ≈ 8485).
+	const win = 2205
+	loud, crossings := 0, 0
+	for i := 0; i+win <= len(samples); i += win {
+		var sum float64
+		for _, s := range samples[i : i+win] {
+			sum += float64(s) * float64(s)
+		}
+		if rms := math.Sqrt(sum / win); rms > 6000 && rms < 11000 {
+			loud++
+			for j := i + 1; j < i+win; j++ {
+				if (samples[j-1] < 0) != (samples[j] < 0) {
+					crossings++
+				}
+			}
+		}
+	}
+	if loud < 15 { // at least 0.75 s of the 1 s tone
+		peak := 0
+		for _, s := range samples {
+			peak = max(peak, int(s))
+		}
+		t.Fatalf("the sink's monitor heard %d loud 50 ms windows in %d samples (peak %d), want the tone's ~20 (%s)", loud, len(samples), peak, what)
+	}
+	if hz := float64(crossings) / 2 / (float64(loud*win) / 44100); hz < 420 || hz > 460 {
+		t.Errorf("the recorded tone is %.0f Hz, want 440", hz)
 	}
 }

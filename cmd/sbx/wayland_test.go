@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
 	"golang.org/x/sys/unix"
@@ -118,6 +120,12 @@ func servePeer(c *net.UnixConn) string {
 	if msg := poolPeer(c, send); msg != "" {
 		return msg
 	}
+	if msg := eventfdPeer(c, send); msg != "" {
+		return msg
+	}
+	if msg := twicePeer(c, send); msg != "" {
+		return msg
+	}
 	m, err := recv('M')
 	if err != nil {
 		return err.Error()
@@ -130,6 +138,62 @@ func servePeer(c *net.UnixConn) string {
 		return "the memfd sent back is another file"
 	}
 	c.Write([]byte("all good"))
+	return ""
+}
+
+// twicePeer sends one memfd twice in a message, waits for the app to use and unmap it,
+// then seals it against writing and tells the app how that went: O for done, else the
+// first letter of the error (B: EBUSY, a writable shared mapping still there).
+func twicePeer(c *net.UnixConn, send func(byte, ...int) error) string {
+	f, err := unix.MemfdCreate("twice", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(f)
+	unix.Ftruncate(f, 4096)
+	if err := send('F', f, f); err != nil {
+		return err.Error()
+	}
+	b := make([]byte, 1)
+	if n, err := c.Read(b); n != 1 || b[0] != 'F' {
+		return fmt.Sprintf("want the app's F after it unmapped the file, got %q (%v)", b[:n], err)
+	}
+	answer := []byte("O")
+	if _, err := unix.FcntlInt(uintptr(f), unix.F_ADD_SEALS, unix.F_SEAL_WRITE); err == unix.EBUSY {
+		answer[0] = 'B'
+	} else if err != nil {
+		answer[0] = 'E'
+	}
+	c.Write(answer)
+	return ""
+}
+
+// eventfdPeer sends a non-blocking eventfd holding 5 (a sound server's wake-ups), waits for
+// the app to take the 5 and add 7, takes the 7, says so and adds 3, which the app waits for.
+func eventfdPeer(c *net.UnixConn, send func(byte, ...int) error) string {
+	efd, err := unix.Eventfd(5, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return err.Error()
+	}
+	defer unix.Close(efd)
+	if err := send('E', efd); err != nil {
+		return err.Error()
+	}
+	b := make([]byte, 8)
+	if n, err := c.Read(b[:1]); n != 1 || b[0] != 'E' {
+		return fmt.Sprintf("want the app's E after its write to the eventfd, got %q (%v)", b[:n], err)
+	}
+	if n, err := unix.Read(efd, b); n != 8 || binary.LittleEndian.Uint64(b) != 7 {
+		return fmt.Sprintf("the eventfd read %d bytes (%v), counter %d, want the app's 7", n, err, binary.LittleEndian.Uint64(b))
+	}
+	if _, err := c.Write([]byte("T")); err != nil {
+		return err.Error()
+	}
+	time.Sleep(50 * time.Millisecond) // (so that the app waits in poll; it gets the 3 either way)
+	binary.LittleEndian.PutUint64(b, 3)
+	if _, err := unix.Write(efd, b); err != nil {
+		return err.Error()
+	}
 	return ""
 }
 
@@ -235,4 +299,42 @@ func hostPeerSocket(t *testing.T, prefix string) (string, *net.UnixListener) {
 	t.Cleanup(func() { ln.Close() })
 	os.Chmod(sock, 0o777)
 	return sock, ln
+}
+
+// TestHostFileCountsTowardMemory passes an empty memfd from a host peer to a process under
+// a 128 MiB memory limit that grows it to 512 MiB: memory a received file holds is the
+// sandbox's while the sandbox holds the file, so the process is killed.
+func TestHostFileCountsTowardMemory(t *testing.T) {
+	dir, exe := sbxtest.BuildC(t, "testdata/hostgrow.c")
+	sock, ln := hostPeerSocket(t, "sbx-grow-")
+	go func() {
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				f, err := unix.MemfdCreate("pool", unix.MFD_CLOEXEC)
+				if err != nil {
+					return
+				}
+				defer unix.Close(f)
+				c.WriteMsgUnix([]byte{'G'}, unix.UnixRights(f), nil)
+				io.Copy(io.Discard, c) // hold the file until the app goes
+			}()
+		}
+	}()
+	prof := filepath.Join(dir, "grow.toml")
+	os.WriteFile(prof, []byte("description = \"wayland, 128 MiB\"\n[display]\nwayland = true\n[resources]\nmemory = \"128MiB\"\n"), 0o644)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			argv := append([]string{"env", "WAYLAND_DISPLAY=wayland-sbxtest", "XDG_RUNTIME_DIR=" + filepath.Dir(sock), sbxtest.Binary(t)},
+				sbxtest.WithPlatform([]string{"run", "--profile", prof, "--ro", dir, "--", exe})...)
+			r := sbxtest.Run(t, u, "", "", argv...)
+			if r.Code != 0 || r.Stdout != "hog: signal 9\n" || !strings.Contains(r.Stderr, "sbx: out of memory: killed process") {
+				t.Fatalf("under sbx: exit %d, want the hog killed for the memory of the file it grew\n%s%s", r.Code, r.Stdout, r.Stderr)
+			}
+		})
+	}
 }

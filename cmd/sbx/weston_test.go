@@ -17,14 +17,15 @@ import (
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
 )
 
-// weston is a headless weston (pixman renderer, so that its screenshooter reads real
-// pixels) on a private runtime directory.
+// weston is a weston (pixman renderer, so that its screenshooter reads real pixels) on a
+// private runtime directory: headless, or in a window of an X server (display) when the test
+// needs a seat (the headless backend has none, so it sends no keymap).
 type weston struct {
 	rt, name string
 	shots    string // where weston-screenshooter writes
 }
 
-func startWeston(t *testing.T) *weston {
+func startWeston(t *testing.T, display string) *weston {
 	t.Helper()
 	for _, tool := range []string{"weston", "weston-info", "weston-simple-shm", "weston-screenshooter"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -40,9 +41,16 @@ func startWeston(t *testing.T) *weston {
 	rand.Read(b)
 	w := &weston{rt: rt, name: "wayland-sbx-" + hex.EncodeToString(b), shots: filepath.Join(rt, "shots")}
 	os.Mkdir(w.shots, 0o700)
-	cmd := exec.Command("weston", "--backend=headless-backend.so", "--use-pixman", "--width=320", "--height=240",
+	backend := "--backend=headless-backend.so"
+	if display != "" {
+		backend = "--backend=x11-backend.so"
+	}
+	cmd := exec.Command("weston", backend, "--use-pixman", "--width=320", "--height=240",
 		"--socket="+w.name, "--idle-time=0", "--debug")
 	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
+	if display != "" {
+		cmd.Env = append(cmd.Env, "DISPLAY="+display)
+	}
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -123,7 +131,7 @@ func interfaces(out string) []string {
 // the compositor) that weston's screenshooter sees, then exits cleanly on SIGINT. Debian
 // 12's weston (10) offers no wp_security_context_v1, so connections are not tagged.
 func TestWaylandWeston(t *testing.T) {
-	w := startWeston(t)
+	w := startWeston(t, "")
 	prof := filepath.Join(w.rt, "wl.toml")
 	os.WriteFile(prof, []byte("description = \"wayland only\"\n[display]\nwayland = true\n"), 0o644)
 	sbx := func(argv ...string) []string {

@@ -72,9 +72,30 @@ type MemoryFile struct {
 	cache *PageCache
 
 	// hostFiles are the host files holding app memory outside the memory file (host-backed
-	// memfds), counted by Resident. protected by hmu
+	// memfds, memory-backed files host peers passed), counted by Resident once per host
+	// file. protected by hmu
 	hmu       sync.Mutex
 	hostFiles map[int]struct{}
+	// idents are the identity ranges of host files host peers passed, by host file.
+	// protected by hmu
+	idents map[identKey]*hostIdent
+}
+
+// hostKey names a host file by its device and inode numbers, which no other file has while
+// it is open.
+type hostKey struct{ dev, ino uint64 }
+
+// identKey names an identity range: its host file and its length.
+type identKey struct {
+	file   hostKey
+	length int64
+}
+
+// hostIdent is the identity range shared by every received file that stands for one host
+// file.
+type hostIdent struct {
+	off  int64
+	refs int
 }
 
 type frange struct{ off, len int64 }
@@ -385,8 +406,8 @@ func (m *MemoryFile) Touched() int64 {
 	return m.pnext - int64(len(m.pfree))*chunkSize
 }
 
-// AddHostFile counts host file fd (a host-backed memfd) as app memory in Resident until
-// RemoveHostFile.
+// AddHostFile counts host file fd (a host-backed memfd, a memory-backed file a host peer
+// passed) as app memory in Resident until RemoveHostFile, which comes before fd is closed.
 func (m *MemoryFile) AddHostFile(fd int) {
 	m.hmu.Lock()
 	if m.hostFiles == nil {
@@ -403,8 +424,45 @@ func (m *MemoryFile) RemoveHostFile(fd int) {
 	m.hmu.Unlock()
 }
 
+// HostFileIdent returns an identity range of length bytes for the host file fd refers to
+// (a file a host peer passed): virtual memory-file offsets that name its pages in shared
+// mappings, so that futexes there are keyed by them. Every FD of one host file gets the
+// same range (two receptions of a file, a reopening through /proc/PID/fd), allocated at the
+// first call and freed when the last caller calls release. Lock order: hmu, then mu.
+func (m *MemoryFile) HostFileIdent(fd int, length int64) (off int64, release func(), err error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, nil, err
+	}
+	k := identKey{hostKey{st.Dev, st.Ino}, length}
+	m.hmu.Lock()
+	defer m.hmu.Unlock()
+	id := m.idents[k]
+	if id == nil {
+		off, err := m.Allocate(length)
+		if err != nil {
+			return 0, nil, err
+		}
+		if m.idents == nil {
+			m.idents = map[identKey]*hostIdent{}
+		}
+		id = &hostIdent{off: off}
+		m.idents[k] = id
+	}
+	id.refs++
+	return id.off, func() {
+		m.hmu.Lock()
+		defer m.hmu.Unlock()
+		if id.refs--; id.refs == 0 {
+			delete(m.idents, k)
+			m.Free(id.off, length)
+		}
+	}, nil
+}
+
 // Resident returns the host memory the sandbox's app memory really uses, in bytes
-// (allocated blocks of the memory file and of the host-backed memfds).
+// (allocated blocks of the memory file and of the host files AddHostFile counts, each host
+// file once however many FDs of it are counted).
 func (m *MemoryFile) Resident() int64 {
 	var st unix.Stat_t
 	var n int64
@@ -412,8 +470,10 @@ func (m *MemoryFile) Resident() int64 {
 		n = st.Blocks * 512
 	}
 	m.hmu.Lock()
+	seen := make(map[hostKey]bool, len(m.hostFiles))
 	for fd := range m.hostFiles {
-		if unix.Fstat(fd, &st) == nil {
+		if unix.Fstat(fd, &st) == nil && !seen[hostKey{st.Dev, st.Ino}] {
+			seen[hostKey{st.Dev, st.Ino}] = true
 			n += st.Blocks * 512
 		}
 	}

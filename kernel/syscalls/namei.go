@@ -705,7 +705,15 @@ func Ftruncate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if int64(a[1]) < 0 {
 		return 0, unix.EINVAL
 	}
-	if !fd.Writable() || fd.Inode() == nil {
+	if !fd.Writable() {
+		return 0, unix.EINVAL
+	}
+	if fd.Inode() == nil {
+		// A file with no inode here: a host file a host peer passed (a sound server's
+		// pool), which the host truncates (EINVAL for a pipe or socket, as here).
+		if tr, ok := fd.Impl().(vfs.Truncater); ok {
+			return 0, tr.Truncate(int64(a[1]))
+		}
 		return 0, unix.EINVAL
 	}
 	if !fd.VirtualDentry().Ok() {

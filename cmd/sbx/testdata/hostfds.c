@@ -10,10 +10,16 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +64,34 @@ static void read_all(int fd, char *buf, size_t size) {
 	while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) > 0)
 		got += n;
 	buf[got] = 0;
+}
+
+static long futex(uint32_t *w, int op, uint32_t val, const struct timespec *ts) {
+	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
+}
+
+// waiter waits on the shared futex word it is given, for at most 10 s.
+static void *waiter(void *arg) {
+	struct timespec ts = {10, 0};
+	long r = futex(arg, FUTEX_WAIT, 0, &ts);
+	return (void *)(r == 0 ? "woken" : strerror(errno));
+}
+
+// wake_across waits on the word at wait in a thread and wakes it through wake (another
+// mapping of the same file), retrying until the waiter is there (at most 5 s).
+static void wake_across(const char *what, uint32_t *wait, uint32_t *wake) {
+	pthread_t th;
+	*wait = 0;
+	pthread_create(&th, NULL, waiter, wait);
+	long n = 0;
+	for (int i = 0; i < 5000 && n == 0; i++) {
+		n = futex(wake, FUTEX_WAKE, 1, NULL);
+		if (n == 0)
+			usleep(1000);
+	}
+	void *res;
+	pthread_join(th, &res);
+	printf("futex %s: woke %ld, waiter %s\n", what, n, (char *)res);
 }
 
 int main(void) {
@@ -232,6 +266,71 @@ int main(void) {
 	write(s, "P", 1);
 	read(s, &ack, 1);
 	printf("peer ack %c, pool now: %s, read-only mapping: %s\n", ack, pl + 200, ro + 200);
+
+	// A sound server's wake-ups: the peer's non-blocking eventfd (counter 5). It has no
+	// offset: reads and writes take and add to the counter.
+	n = recv_fds(s, &tag, fds, 8, &flags);
+	printf("tag %c, %d files, ctrunc %d\n", tag, n, !!(flags & MSG_CTRUNC));
+	if (n != 1)
+		return 1;
+	int efd = fds[0];
+	uint64_t v = 0;
+	fstat(efd, &st);
+	printf("eventfd: type %o, nonblock %d\n", st.st_mode & S_IFMT, !!(fcntl(efd, F_GETFL) & O_NONBLOCK));
+	r = read(efd, &v, sizeof v);
+	printf("eventfd read: %zd, %llu\n", r, (unsigned long long)v);
+	r = read(efd, &v, sizeof v);
+	printf("eventfd read again: %zd (%s)\n", r, r < 0 ? strerror(errno) : "");
+	r = read(efd, &v, 4);
+	printf("eventfd short read: %zd (%s)\n", r, r < 0 ? strerror(errno) : "");
+	r = pread(efd, &v, sizeof v, 0);
+	printf("eventfd pread: %zd (%s)\n", r, r < 0 ? strerror(errno) : "");
+	v = 7;
+	printf("eventfd write 7: %zd\n", write(efd, &v, sizeof v));
+	write(s, "E", 1);
+	read(s, &ack, 1);
+	printf("peer ack %c\n", ack);
+	// The peer took the 7 and adds 3 soon: a wait in poll ends with it.
+	struct pollfd pf = {efd, POLLIN, 0};
+	int pr = poll(&pf, 1, 10000);
+	r = read(efd, &v, sizeof v);
+	printf("eventfd poll: %d %#x, read %zd, %llu\n", pr, pf.revents, r, (unsigned long long)v);
+
+	// One host file received twice (and opened again through /proc) is one file: a futex
+	// in one mapping of it is woken through another. The kernel copies through the
+	// mappings; once the app has unmapped them, the peer may seal the file against writing.
+	n = recv_fds(s, &tag, fds, 8, &flags);
+	printf("tag %c, %d files, ctrunc %d\n", tag, n, !!(flags & MSG_CTRUNC));
+	if (n != 2)
+		return 1;
+	snprintf(procpath, sizeof procpath, "/proc/self/fd/%d", fds[0]);
+	int third = open(procpath, O_RDWR | O_CLOEXEC);
+	uint32_t *m1 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	uint32_t *m2 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	uint32_t *m3 = third < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, third, 0);
+	if (m1 == MAP_FAILED || m2 == MAP_FAILED || m3 == MAP_FAILED) {
+		printf("mapping the file received twice: %s\n", strerror(errno));
+		return 1;
+	}
+	wake_across("across two receptions", m1 + 16, m2 + 16);
+	wake_across("across a reception and its reopening", m3 + 32, m1 + 32);
+	pipe2(pp, O_CLOEXEC);
+	write(pp[1], "through-pipe", 12);
+	printf("read into the second mapping: %zd\n", read(pp[0], (char *)m2 + 1024, 12));
+	printf("write from the first mapping: %zd\n", write(pp[1], (char *)m1 + 1024, 12));
+	r = read(pp[0], buf, sizeof buf);
+	printf("the pipe holds: %.*s\n", (int)r, buf);
+	close(pp[0]);
+	close(pp[1]);
+	munmap(m1, 4096);
+	munmap(m2, 4096);
+	munmap(m3, 4096);
+	write(s, "F", 1);
+	read(s, &ack, 1);
+	printf("the peer's F_SEAL_WRITE after the mappings went: %c\n", ack);
+	close(third);
+	close(fds[0]);
+	close(fds[1]);
 
 	// A file received from the host goes back as itself.
 	printf("send memfd back: %d\n", send_fd(s, 'M', memfd));

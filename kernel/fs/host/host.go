@@ -37,6 +37,10 @@ func New(fd int, owned bool) *File {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
 			f.stream = true
+		case 0:
+			// An anonymous inode (an eventfd, a timerfd a host peer passed: a sound
+			// server's wake-ups) has no type and no offset: pread on it is ESPIPE.
+			f.stream = true
 		}
 	}
 	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
@@ -119,7 +123,7 @@ func (f *File) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, er
 	if len(dst) == 0 {
 		return 0, nil
 	}
-	if f.stream && !ready(f.fd, unix.POLLIN) {
+	if f.stream && !nonblocking(f.fd) && !ready(f.fd, unix.POLLIN) {
 		return 0, unix.EAGAIN // the caller waits for it interruptibly, never in a host read
 	}
 	var n int
@@ -145,7 +149,7 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 	if len(src) == 0 {
 		return 0, nil
 	}
-	if f.stream && !ready(f.fd, unix.POLLOUT) {
+	if f.stream && !nonblocking(f.fd) && !ready(f.fd, unix.POLLOUT) {
 		return 0, unix.EAGAIN
 	}
 	var n int
@@ -175,6 +179,15 @@ func (f *File) Write(fd *vfs.FileDescription, src [][]byte, off int64) (int64, e
 		return 0, err
 	}
 	return int64(n), nil
+}
+
+// nonblocking reports whether a host FD's open file description is in non-blocking mode:
+// then the host itself answers a read or write that cannot go on at once, with EAGAIN or
+// with the error it checks first (an eventfd's EINVAL for a short buffer). The mode is
+// looked up each time: a host peer shares the open file description and may change it.
+func nonblocking(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_NONBLOCK != 0
 }
 
 // ready reports whether a host stream FD (which may be in blocking mode: the user's stdin

@@ -37,9 +37,14 @@ type MappableFile struct {
 	// mapRefs counts the shared mappings of the file. protected by mu
 	mapRefs int
 	// ident is a range of virtual memory-file offsets naming the file's pages in shared
-	// mappings (futexes there are keyed by it), allocated at the first shared mapping;
-	// -1 before. protected by mu
-	ident int64
+	// mappings (futexes there are keyed by it), the same for every received file that is
+	// this host file (MemoryFile.HostFileIdent), taken at the first shared mapping; -1
+	// before. protected by mu
+	ident        int64
+	releaseIdent func()
+	// counted: the file is memory (a memfd, a tmpfs file), counted in the sandbox's memory
+	// (MemoryFile.AddHostFile) while the kernel holds it.
+	counted bool
 	// views are the kernel's writable mappings of the file, roViews its read-only ones, the
 	// last of each the largest (BytesFor); roOnly says the host refused a writable one (a
 	// seal). protected by mu
@@ -70,16 +75,21 @@ func (m *MappableFile) MapHost(off, length int64) (int, int64, func(), error) {
 		return -1, 0, nil, unix.EINVAL
 	}
 	if m.ident < 0 {
-		ident, err := m.mf.Allocate(maxHostMap)
+		ident, release, err := m.mf.HostFileIdent(m.fd, maxHostMap)
 		if err != nil {
 			return -1, 0, nil, err
 		}
-		m.ident = ident
+		m.ident, m.releaseIdent = ident, release
 	}
 	m.mapRefs++
 	return m.fd, m.ident + off, func() {
 		m.mu.Lock()
-		m.mapRefs--
+		if m.mapRefs--; m.mapRefs == 0 {
+			// No app mapping left to copy through: the kernel's writable views go, so
+			// that the peer may seal the file against writing (F_SEAL_WRITE is EBUSY while
+			// any writable shared mapping exists).
+			m.retireViewsLocked()
+		}
 		m.maybeCloseLocked()
 		m.mu.Unlock()
 	}, nil
@@ -97,11 +107,15 @@ func (m *MappableFile) Bytes(off, n int64) ([]byte, error) {
 
 // BytesFor implements mm.HostViewSource: the kernel's view of [off, off+n) of the file
 // through its own shared mapping of it (EFAULT past the end of the file, where the app would
-// get SIGBUS), writable when write is set. The views are writable while the file is open
-// for writing and the host allows it; a file a peer sealed with F_SEAL_FUTURE_WRITE (or
-// F_SEAL_WRITE) gets read-only ones, and a store through one (possible only into a mapping
-// made writable before the seal) is EFAULT. Views are kept until the file goes: a slice
-// handed out stays valid.
+// get SIGBUS), writable when write is set. A read of a file open for writing gets a copy
+// (pread), so that the kernel holds a mapping of the file, which keeps a peer from sealing
+// it with F_SEAL_WRITE, only after it stored into it for the app, and only until the app's
+// last shared mapping of it goes. Writable views need the file open for writing and the
+// host's consent; a file a peer sealed with F_SEAL_FUTURE_WRITE (or F_SEAL_WRITE) gets
+// none, and a store through a mapping made writable before the seal is EFAULT. A file open
+// read-only gets read-only views, kept until the file goes; writable views are kept until
+// the last shared mapping goes (retireView: a slice handed out stays mapped, to anonymous
+// memory once retired).
 func (m *MappableFile) BytesFor(off, n int64, write bool) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -112,7 +126,7 @@ func (m *MappableFile) BytesFor(off, n int64, write bool) ([]byte, error) {
 	if unix.Fstat(m.fd, &st) != nil || off < 0 || n <= 0 || off+n > st.Size || off+n > maxHostMap {
 		return nil, unix.EFAULT
 	}
-	if m.writable && !m.roOnly {
+	if write && !m.roOnly {
 		v, err := viewLocked(&m.views, m.fd, off+n, unix.PROT_READ|unix.PROT_WRITE)
 		if err == nil {
 			return v[off : off+n : off+n], nil
@@ -124,6 +138,16 @@ func (m *MappableFile) BytesFor(off, n int64, write bool) ([]byte, error) {
 	}
 	if write {
 		return nil, unix.EFAULT
+	}
+	if m.writable {
+		// A read from a file open for writing is a copy: a mapping of it, read-only or
+		// not, counts on the host as a writable one (the open mode lets it become one)
+		// and would keep the peer from sealing the file with F_SEAL_WRITE.
+		b := make([]byte, n)
+		if k, err := unix.Pread(m.fd, b, off); err != nil || int64(k) != n {
+			return nil, unix.EFAULT
+		}
+		return b, nil
 	}
 	v, err := viewLocked(&m.roViews, m.fd, off+n, unix.PROT_READ)
 	if err != nil {
@@ -163,7 +187,20 @@ func (m *MappableFile) Reopen(flags int) (vfs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MappableFile{File: f.(*File), mf: m.mf, writable: write, ident: -1}, nil
+	return newMappable(f.(*File), m.mf, write), nil
+}
+
+// newMappable wraps a host regular file; one in memory (a memfd, a tmpfs or hugetlbfs file:
+// a peer's pool the app may grow) counts toward the sandbox's memory while the kernel
+// holds it. A file on disk does not: its blocks are not memory. The host answers
+// F_GET_SEALS for exactly the files in memory (shmem and hugetlbfs; EINVAL for others).
+func newMappable(f *File, mf *mm.MemoryFile, writable bool) *MappableFile {
+	m := &MappableFile{File: f, mf: mf, writable: writable, ident: -1}
+	if _, err := unix.FcntlInt(uintptr(f.fd), unix.F_GET_SEALS, 0); mf != nil && err == nil {
+		mf.AddHostFile(f.fd)
+		m.counted = true
+	}
+	return m
 }
 
 // Release implements vfs.File: the host FD is closed once no shared mapping uses it.
@@ -182,10 +219,14 @@ func (m *MappableFile) maybeCloseLocked() {
 	}
 	m.retireViewsLocked()
 	if m.ident >= 0 {
-		m.mf.Free(m.ident, maxHostMap)
-		m.ident = -1
+		m.releaseIdent()
+		m.ident, m.releaseIdent = -1, nil
 	}
 	if m.fd >= 0 {
+		if m.counted {
+			m.mf.RemoveHostFile(m.fd)
+			m.counted = false
+		}
 		m.File.Release()
 		m.fd = -1
 	}
@@ -221,7 +262,7 @@ func Received(fd int, mf *mm.MemoryFile) *vfs.FileDescription {
 	ino := strconv.FormatUint(st.Ino, 10)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		mp := &MappableFile{File: f, mf: mf, writable: flags&unix.O_ACCMODE != unix.O_RDONLY, ident: -1}
+		mp := newMappable(f, mf, flags&unix.O_ACCMODE != unix.O_RDONLY)
 		return vfs.NewAnonFileDescription(mp, "host:["+ino+"]", flags)
 	case unix.S_IFIFO:
 		return vfs.NewAnonFileDescription(f, "pipe:["+ino+"]", flags)
