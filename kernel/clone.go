@@ -47,6 +47,16 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			return 0, err
 		}
 	}
+	if f&unix.CLONE_NEWNS != 0 {
+		// A new mount namespace no process reached yet goes away with a failed clone.
+		done := false
+		defer func() {
+			if !done {
+				nsSet[NSMnt].mnt.Release()
+			}
+		}()
+		defer func() { done = done || nsSet[NSMnt].users.Load() > 0 }()
+	}
 	pidNS := nsSet[NSPID].pid
 	if f&unix.CLONE_THREAD != 0 {
 		pidNS = parentTG.pidNS
@@ -104,6 +114,10 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			sessionKeyring: parentTG.sessionKeyring,
 			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
 		tg.ns.Store(nsSet)
+		if f&unix.CLONE_NEWNS != 0 {
+			enterCopiedMountNS(tg.fs, nsSet[NSMnt].mnt)
+		}
+		k.getNS(nsSet, nil)
 		if f&unix.CLONE_NEWUSER != 0 {
 			tg.creds.Caps = nsFullCaps()
 		}

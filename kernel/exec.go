@@ -35,7 +35,7 @@ func (t *Task) openExecutableOnce(dirfd int32, path string, follow, last bool) (
 	if a.Type() == unix.S_IFLNK {
 		return nil, unix.ELOOP
 	}
-	if a.Type() != unix.S_IFREG {
+	if a.Type() != unix.S_IFREG || vd.Mount.NoExec() {
 		return nil, unix.EACCES
 	}
 	if err := vfs.CheckAccess(t.Creds(), a, vfs.MayExec); err != nil {

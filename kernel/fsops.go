@@ -167,7 +167,7 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			if err := vfs.CheckAccess(creds, pa, vfs.MayWrite|vfs.MayExec); err != nil {
 				return nil, err
 			}
-			if parent.Mount.ReadOnly {
+			if parent.Mount.ReadOnly() {
 				return nil, unix.EROFS
 			}
 			if parent.Dentry.IsDead() {
@@ -225,14 +225,22 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		if err := vfs.CheckAccess(creds, a, want); err != nil {
 			return nil, err
 		}
-		if (writes || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly && a.Type() == unix.S_IFREG {
+		if (writes || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly() && a.Type() == unix.S_IFREG {
 			return nil, unix.EROFS
+		}
+		if (a.Type() == unix.S_IFCHR || a.Type() == unix.S_IFBLK) && vd.Mount.NoDev() {
+			return nil, unix.EACCES // may_open_dev
 		}
 	}
 	if ao, ok := in.(vfs.AnonOpener); ok && created == nil {
 		return ao.OpenAnon(flags)
 	}
 	f := created
+	if po, ok := in.(vfs.PIDOpener); ok && f == nil {
+		if f, err = po.OpenAs(t.tg.PID, flags); err != nil {
+			return nil, err
+		}
+	}
 	if f == nil {
 		if f, err = in.Open(flags); err != nil {
 			if !last && t.staleOpen(vd, err) {

@@ -37,6 +37,9 @@ type Config struct {
 	Debug io.Writer
 	// Strace receives every syscall with decoded arguments and result; nil disables.
 	Strace io.Writer
+	// SyscallTimes makes the kernel time each call's handler and count failures, per
+	// syscall (Stats.PerSyscallTime, PerSyscallErrors: sbx run --strace=summary).
+	SyscallTimes bool
 	// Limits are the initial resource limits (RLIMIT_* → soft, hard); missing use defaults.
 	Limits map[int][2]uint64
 	// MaxTasks bounds the number of tasks (profile resources.tasks); 0 means no bound.
@@ -98,6 +101,8 @@ type Kernel struct {
 	// exited counters of dead tasks, so totals stay monotonic. protected by mu
 	deadSyscalls uint64
 	deadPerNr    map[uint64]uint64
+	deadNanos    map[uint64]int64
+	deadErrors   map[uint64]uint64
 
 	done     chan struct{}
 	exitCode int
@@ -105,6 +110,10 @@ type Kernel struct {
 	// rootNS are the sandbox's initial namespaces; nsIno numbers new ones (ns.go).
 	rootNS *NSSet
 	nsIno  atomic.Uint64
+	// sysvIPCRender renders /proc/sysvipc rows (ipcproc.go).
+	sysvIPCRender atomic.Pointer[func(n *Namespace, kind string) string]
+	// nsReleaseHooks run when a namespace's last process leaves it. protected by mu
+	nsReleaseHooks []func(*Namespace)
 	// rootDentry is the first process's root: a process elsewhere is chrooted. Set once
 	// under mu before any other process exists.
 	rootDentry vfs.VirtualDentry
@@ -125,7 +134,7 @@ func New(cfg Config, ns *vfs.Namespace) *Kernel {
 		cfg.Net = inet.NewStack(nil)
 	}
 	k := &Kernel{Config: cfg, NS: ns, Start: time.Now(), tasks: make(map[int32]*Task), groups: make(map[int32]*ThreadGroup),
-		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), BootID: newUUID(),
+		nextPID: 1, done: make(chan struct{}), deadPerNr: make(map[uint64]uint64), deadNanos: make(map[uint64]int64), deadErrors: make(map[uint64]uint64), BootID: newUUID(),
 		ctty: make(map[int32]*tty.Control)}
 	k.rootNS = k.rootNamespaces()
 	k.nsIno.Store(0xF0000100)
@@ -203,16 +212,26 @@ type Stats struct {
 	Syscalls      uint64
 	PerSyscall    map[string]uint64
 	Unimplemented map[string]uint64
-	CPUTime       time.Duration
+	// With Config.SyscallTimes: time in each syscall's handler and its failures.
+	PerSyscallTime   map[string]time.Duration
+	PerSyscallErrors map[string]uint64
+	CPUTime          time.Duration
 }
 
 // Stats sums the per-task counters.
 func (k *Kernel) Stats() Stats {
 	k.mu.Lock()
 	s := Stats{Tasks: len(k.tasks), Processes: len(k.groups), Syscalls: k.deadSyscalls,
-		PerSyscall: make(map[string]uint64), Unimplemented: make(map[string]uint64)}
+		PerSyscall: make(map[string]uint64), Unimplemented: make(map[string]uint64),
+		PerSyscallTime: make(map[string]time.Duration), PerSyscallErrors: make(map[string]uint64)}
 	for nr, n := range k.deadPerNr {
 		s.PerSyscall[k.Syscalls.Name(nr)] += n
+	}
+	for nr, n := range k.deadNanos {
+		s.PerSyscallTime[k.Syscalls.Name(nr)] += time.Duration(n)
+	}
+	for nr, n := range k.deadErrors {
+		s.PerSyscallErrors[k.Syscalls.Name(nr)] += n
 	}
 	tasks := make([]*Task, 0, len(k.tasks))
 	for _, t := range k.tasks {
@@ -228,6 +247,12 @@ func (k *Kernel) Stats() Stats {
 				if k.Syscalls.Entries[nr].Support == Missing {
 					s.Unimplemented[name] += n
 				}
+			}
+			if n := t.counters.Nanos[nr].Load(); n != 0 {
+				s.PerSyscallTime[k.Syscalls.Name(nr)] += time.Duration(n)
+			}
+			if n := t.counters.Errors[nr].Load(); n != 0 {
+				s.PerSyscallErrors[k.Syscalls.Name(nr)] += n
 			}
 		}
 	}

@@ -3,8 +3,10 @@ package kernel
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel/net/inet"
+	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,6 +72,10 @@ type Namespace struct {
 	// net is a network namespace's stack: the sandbox's for the root one, an empty one
 	// (only the loopback) for a new one.
 	net *inet.Stack
+	// mnt is a mount namespace's table of mounts; users counts the processes in it
+	// (mount.go).
+	mnt   *vfs.Namespace
+	users atomic.Int64
 }
 
 // IsRootNS reports whether n is one of the sandbox's initial namespaces.
@@ -151,6 +157,7 @@ func (k *Kernel) rootNamespaces() *NSSet {
 	s[NSPID].pid = &PIDNS{NS: s[NSPID]}
 	s[NSUTS].uts = &utsState{hostname: k.Hostname, domainname: "(none)"}
 	s[NSNet].net = k.Net
+	s[NSMnt].mnt = k.NS
 	return &s
 }
 
@@ -227,6 +234,9 @@ func (t *Task) newNamespaces(cur *NSSet, flags uint64) (*NSSet, error) {
 				s[kind].Owner = owner
 			}
 		}
+	}
+	if flags&unix.CLONE_NEWNS != 0 {
+		copyMountNS(s[NSMnt], cur[NSMnt])
 	}
 	return &s, nil
 }
@@ -560,7 +570,15 @@ func (t *Task) Unshare(flags uint64) error {
 	if flags&unix.CLONE_NEWUSER != 0 {
 		t.enterUserNS()
 	}
+	if flags&unix.CLONE_NEWNS != 0 {
+		// A new mount namespace comes with a private root and working directory, moved
+		// to the copies of the mounts they were on.
+		tg.UnshareFS()
+		enterCopiedMountNS(tg.fsCtx(), s[NSMnt].mnt)
+	}
+	t.k.getNS(s, cur)
 	tg.ns.Store(s)
+	t.k.putNS(cur, s)
 	return nil
 }
 
@@ -612,19 +630,26 @@ func (t *Task) Setns(n *Namespace, nstype uint64) error {
 			return unix.EPERM
 		}
 	}
+	if n.Kind == NSMnt {
+		if err := t.setnsMount(n); err != nil {
+			return err
+		}
+	}
 	s := *cur
 	s[n.Kind] = n
 	if n.Kind == NSUser {
 		t.enterUserNS()
 	}
+	t.k.getNS(&s, cur)
 	tg.ns.Store(&s)
+	t.k.putNS(cur, &s)
 	return nil
 }
 
 // chrooted reports whether the process's root is not the sandbox's root.
 func (tg *ThreadGroup) chrooted() bool {
 	root, _ := tg.FSContext()
-	return root != tg.k.rootDentry
+	return root != tg.MountNS().Root()
 }
 
 // TaskWriter is a file whose writes depend on who writes (/proc/PID/uid_map): write(2)

@@ -133,6 +133,10 @@ type Counters struct {
 	Total   atomic.Uint64
 	PerNr   [MaxSyscall]atomic.Uint64
 	Unknown atomic.Uint64
+	// With Config.SyscallTimes: wall time in each call's handler (blocking included) and
+	// the calls that failed, by x86-64 number.
+	Nanos  [MaxSyscall]atomic.Int64
+	Errors [MaxSyscall]atomic.Uint64
 }
 
 // Name returns the name of syscall nr.

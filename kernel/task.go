@@ -453,6 +453,15 @@ func (t *Task) syscall() {
 func (t *Task) dispatch(st *SyscallTable, nr, native uint64, e *Syscall, a SyscallArgs) {
 	var ret uint64
 	var err error
+	if t.k.SyscallTimes && native < MaxSyscall {
+		start := time.Now()
+		defer func() {
+			t.counters.Nanos[native].Add(int64(time.Since(start)))
+			if err != nil && err != ErrNoReturn && err != ErrRestart {
+				t.counters.Errors[native].Add(1)
+			}
+		}()
+	}
 	if e == nil || e.Fn == nil {
 		t.counters.Unknown.Add(1)
 		key := nr
@@ -648,6 +657,12 @@ func (t *Task) exit() {
 		if n := t.counters.PerNr[nr].Load(); n != 0 {
 			k.deadPerNr[nr] += n
 		}
+		if n := t.counters.Nanos[nr].Load(); n != 0 {
+			k.deadNanos[nr] += n
+		}
+		if n := t.counters.Errors[nr].Load(); n != 0 {
+			k.deadErrors[nr] += n
+		}
 	}
 	k.mu.Unlock()
 	if !last {
@@ -667,6 +682,7 @@ func (t *Task) exit() {
 	if m != nil {
 		m.DecUsers()
 	}
+	k.putNS(tg.ns.Load(), nil)
 	t.finishVfork()
 	k.mu.Lock()
 	hooks := k.exitHooks

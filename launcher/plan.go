@@ -51,6 +51,8 @@ type Plan struct {
 	// reports it (0: the kernel's default).
 	DebugBlocked time.Duration
 	Strace       bool
+	// StraceSummary prints a table of the app's syscalls (calls, errors, time) at exit.
+	StraceSummary bool
 	// T0 is when sbx started; with Debug, start-up steps are logged relative to it.
 	T0 time.Time
 	// Sockets maps sandbox paths to the host sockets the socket broker connects them to.

@@ -45,6 +45,8 @@ type Options struct {
 	// ones against WorkDir); they must exist.
 	RO, RW        []string
 	Debug, Strace bool
+	// StraceSummary prints a table of the app's syscalls at exit (--strace=summary).
+	StraceSummary bool
 	// DebugBlocked, with Debug, reports a task blocked longer than this in one call.
 	DebugBlocked time.Duration
 	// T0 is when sbx started (start-up timings with --debug).
@@ -140,7 +142,7 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 	}
 	p := &launcher.Plan{App: filepath.Base(o.Argv[0]), ProfileName: prof.Name, ProfileFile: prof.File, Argv: o.Argv,
 		Env: launcher.CleanEnv(o.Environ, home, prof.Env.Pass, prof.Env.Set), UID: o.UID, GID: o.GID,
-		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.Debug, DebugBlocked: o.DebugBlocked, Strace: o.Strace, T0: o.T0,
+		Hostname: "sbx", Gofer: gcfg, Layout: layout, Debug: o.Debug, DebugBlocked: o.DebugBlocked, Strace: o.Strace, StraceSummary: o.StraceSummary, T0: o.T0,
 		MaxTasks: prof.Resources.Tasks, MemoryLimit: memoryLimit(prof.Resources.Memory), DiskLimit: int64(min(prof.Resources.Disk, 1<<62)),
 		Warnings: viewWarnings}
 	p.Gofer.DiskLimit = p.DiskLimit

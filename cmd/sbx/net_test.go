@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -471,5 +473,51 @@ for bad in (struct.pack("!BBHHH", 13, 0, 0, 0, 0), struct.pack("!BBHHH", 8, 1, 0
 				t.Errorf("got\n%s\nwant\n%s\nstderr: %s", r.Stdout, want, r.Stderr)
 			}
 		})
+	}
+}
+
+// TestNetLoopbackListenRule runs a server inside on 127.0.0.1: with a listen rule naming
+// that address and port it serves on the host's loopback (the host reaches it, and so does
+// the sandbox itself); without one it is the sandbox's own, and the host's port stays
+// closed.
+func TestNetLoopbackListenRule(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (make test installs it)")
+	}
+	port := freePort(t)
+	dir := netProfiles(t, map[string]string{
+		"serve":   fmt.Sprintf("[network]\nlisten = [\"127.0.0.1:%d\"]\n", port),
+		"private": "[network]\nmode = \"none\"\n",
+	})
+	script := fmt.Sprintf(`cd /tmp && echo inside > page.html && python3 -m http.server %d --bind 127.0.0.1 >/dev/null 2>&1 &
+for i in $(seq 40); do curl -sS http://127.0.0.1:%d/page.html 2>/dev/null && break; sleep 0.3; done
+sleep 60`, port, port)
+	for _, u := range sbxtest.Users() {
+		for _, c := range []struct{ profile, want string }{{"serve", "inside\n"}, {"private", "refused"}} {
+			t.Run(u.Name+"/"+c.profile, func(t *testing.T) {
+				argv := u.Wrap([]string{sbxtest.Binary(t), "run", "--profile", filepath.Join(dir, c.profile+".toml"), "--", "/bin/sh", "-c", script})
+				cmd := exec.Command(argv[0], argv[1:]...)
+				out, _ := cmd.StdoutPipe()
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer func() { cmd.Process.Kill(); cmd.Wait() }()
+				line, err := bufio.NewReader(out).ReadString('\n')
+				if line != "inside\n" {
+					t.Fatalf("the server inside did not answer the sandbox: %q %v %s", line, err, stderr.String())
+				}
+				got := "refused"
+				if r, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/page.html", port)); err == nil {
+					b, _ := io.ReadAll(r.Body)
+					r.Body.Close()
+					got = string(b)
+				}
+				if got != c.want {
+					t.Errorf("the host fetching from the server inside on 127.0.0.1:%d (profile %s): %q, want %q", port, c.profile, got, c.want)
+				}
+			})
+		}
 	}
 }

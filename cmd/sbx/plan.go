@@ -19,7 +19,8 @@ func buildPlan(o *runOptions, args []string) (*launcher.Plan, error) {
 	}
 	opts := plan.Host()
 	opts.Argv, opts.Profile, opts.Platform, opts.Cwd = args, prof, o.platform, o.cwd
-	opts.RO, opts.RW, opts.Debug, opts.Strace = o.ro, o.rw, o.debug, o.strace
+	opts.RO, opts.RW, opts.Debug = o.ro, o.rw, o.debug
+	opts.Strace, opts.StraceSummary = o.strace == "calls", o.strace == "summary"
 	opts.DebugBlocked, opts.T0 = o.blocked, processStart
 	if o.debug {
 		errOut := io.Writer(os.Stderr)

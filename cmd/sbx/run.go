@@ -18,7 +18,7 @@ type runOptions struct {
 	loader   func() *profiles.Loader
 	profile  string
 	platform string
-	strace   bool
+	strace   string // "", "calls" or "summary"
 	debug    bool
 	blocked  time.Duration
 	cwd      string
@@ -36,6 +36,7 @@ program's exit status (128+N when it was killed by signal N), 125 when sbx itsel
 fails, 126 when the program cannot be executed and 127 when it is not found.`,
 		Example: `  sbx run -- /bin/echo hello
   sbx run --strace -- /bin/cat /etc/hostname
+  sbx run --strace=summary -- /bin/ls /usr
   sbx run firefox`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(args) },
@@ -43,7 +44,8 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVar(&o.profile, "profile", "", "profile name or path to a .toml file (default: the app's profile, else 'default')")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "execution platform: auto, trap, ptrace or kvm (default from the profile; auto picks trap where seccomp can trap syscalls)")
-	cmd.Flags().BoolVar(&o.strace, "strace", false, "print the app's syscalls as the kernel sees them, to stderr")
+	cmd.Flags().StringVar(&o.strace, "strace", "", "print the app's syscalls as the kernel sees them, to stderr; `=summary`: a table of them at exit instead (calls, errors, time in the kernel)")
+	cmd.Flags().Lookup("strace").NoOptDefVal = "calls"
 	cmd.Flags().BoolVar(&o.debug, "debug", false, "log kernel diagnostics (unimplemented syscalls, faults, tasks blocked in one call) to stderr")
 	cmd.Flags().DurationVar(&o.blocked, "debug-blocked", 10*time.Second, "with --debug, report a task blocked longer than this in one system call")
 	cmd.Flags().StringArrayVar(&o.ro, "ro", nil, "also show host `PATH` read-only at the same place (repeatable)")
@@ -55,6 +57,9 @@ fails, 126 when the program cannot be executed and 127 when it is not found.`,
 func (o *runOptions) run(args []string) error {
 	if _, ok := platform.Lookup(o.platform); !ok && o.platform != "" && o.platform != "auto" && o.platform != "kvm" {
 		return &usageError{fmt.Errorf("unknown platform %q (valid: auto, %s)", o.platform, strings.Join(platform.Names(), ", "))}
+	}
+	if o.strace != "" && o.strace != "calls" && o.strace != "summary" {
+		return &usageError{fmt.Errorf("unknown --strace mode %q (valid: --strace, --strace=summary)", o.strace)}
 	}
 	plan, err := buildPlan(o, args)
 	if err != nil {

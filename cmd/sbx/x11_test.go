@@ -20,6 +20,8 @@ type xvfb struct {
 	display string
 	auth    string
 	cmd     *exec.Cmd
+	// windowWait bounds the wait for an app's window (30 s when zero).
+	windowWait time.Duration
 }
 
 // startAuthXvfb starts Xvfb on a free display (its socket and lock file absent), requiring the
@@ -74,6 +76,13 @@ func (x *xvfb) env() []string {
 // stopped changing, grabs the screen, and stops it.
 func (x *xvfb) screenshot(t *testing.T, png, blank, window string, argv ...string) {
 	t.Helper()
+	x.screenshotThen(t, png, blank, window, nil, argv...)
+}
+
+// screenshotThen is screenshot, calling then (when not nil) after the grab, while the app
+// still runs.
+func (x *xvfb) screenshotThen(t *testing.T, png, blank, window string, then func(), argv ...string) {
+	t.Helper()
 	grab := func() {
 		imp := exec.Command("import", "-window", "root", png)
 		imp.Env = x.env()
@@ -102,14 +111,18 @@ func (x *xvfb) screenshot(t *testing.T, png, blank, window string, argv ...strin
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	defer func() { cmd.Process.Kill(); <-exited }()
-	for deadline := time.Now().Add(30 * time.Second); !x.viewable(window); time.Sleep(100 * time.Millisecond) {
+	wait := x.windowWait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	for deadline := time.Now().Add(wait); !x.viewable(window); time.Sleep(100 * time.Millisecond) {
 		select {
 		case <-exited:
 			t.Fatalf("%v exited before its window %q showed: %s", argv, window, stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%v: no viewable window %q within 30 s: %s", argv, window, stderr.String())
+			t.Fatalf("%v: no viewable window %q within %v: %s", argv, window, wait, stderr.String())
 		}
 	}
 	// Mapped is not drawn: wait until two grabs in a row are the same picture.
@@ -127,6 +140,9 @@ func (x *xvfb) screenshot(t *testing.T, png, blank, window string, argv ...strin
 		}
 	}
 	os.Remove(prev)
+	if then != nil {
+		then()
+	}
 }
 
 // viewable reports whether a window named name is mapped and viewable.

@@ -1264,3 +1264,17 @@ func (m *MM) MapsWritableShared(src Source) bool {
 	}
 	return false
 }
+
+// Holders returns what keeps the files of private file mappings readable (their file
+// descriptions: umount2 counts them as users of their mounts).
+func (m *MM) Holders() []Holder {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Holder
+	for _, v := range m.vmas {
+		if v.lazy != nil && v.lazy.hold != nil {
+			out = append(out, v.lazy.hold)
+		}
+	}
+	return out
+}

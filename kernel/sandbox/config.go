@@ -34,6 +34,8 @@ type Config struct {
 	// DebugT0 is when sbx started (Unix ns); with Debug, start-up steps are logged from it.
 	DebugT0 int64 `json:"debug_t0,omitempty"`
 	Strace  bool  `json:"strace"`
+	// StraceSummary: time the app's syscalls and print a table of them at exit.
+	StraceSummary bool `json:"strace_summary,omitempty"`
 	// Layout is applied in order: parents before children.
 	Layout   []Mount           `json:"layout"`
 	Limits   map[int][2]uint64 `json:"limits,omitempty"`

@@ -155,7 +155,7 @@ func run(stderr io.Writer) (int, error) {
 		kplat = &markPlatform{Platform: plat, mark: mark}
 	}
 	kcfg := kernel.Config{Platform: kplat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, SupplementaryGroups: cfg.Groups, Debug: debug, Strace: strace, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
+		UID: cfg.UID, GID: cfg.GID, SupplementaryGroups: cfg.Groups, Debug: debug, Strace: strace, SyscallTimes: cfg.StraceSummary, Limits: cfg.Limits, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps,
 		MemoryLimit: cfg.MemoryLimit}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
@@ -268,6 +268,9 @@ func run(stderr io.Writer) (int, error) {
 		go serveExec(k, ns)
 	}
 	<-k.Done()
+	if cfg.StraceSummary {
+		writeSyscallSummary(stderr, k.Stats())
+	}
 	if mp, ok := kplat.(*markPlatform); ok {
 		mark("app exited (" + mp.summary() + ")")
 	} else {

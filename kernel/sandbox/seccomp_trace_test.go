@@ -77,12 +77,9 @@ func TestKernelMakesOnlyAllowedHostSyscalls(t *testing.T) {
 			reported := map[int]bool{}
 			for _, line := range strings.Split(string(trace), "\n") {
 				tgid, nr, ok := parseSysExit(line)
-				// NR -1 is the exit of an rt_sigreturn (the Go runtime returning from a
-				// signal handler, preemption's SIGURG among them): restoring the
-				// interrupted context sets orig_ax to -1, which the tracepoint reports as
-				// the number, and its "return value" is the interrupted rax, -1 as often
-				// as any register holds -1. A call the filter denied keeps its own
-				// number, rt_sigreturn's 15 included, since it never ran.
+				// NR -1 is rt_sigreturn: x86-64's restore_sigcontext sets orig_ax to -1, and
+				// the value it "returns" is the rax the signal interrupted (the Go runtime's
+				// preemption signal lands anywhere, where rax may hold -1).
 				if ok && nr == -1 {
 					continue
 				}

@@ -128,7 +128,7 @@ func equivMode(acl []aclEntry) (uint32, bool) {
 
 // setACL implements setxattr(2) of system.posix_acl_access and system.posix_acl_default.
 func setACL(t *kernel.Task, vd vfs.VirtualDentry, in vfs.Inode, name string, v []byte) error {
-	if vd.Ok() && vd.Mount.ReadOnly {
+	if vd.Ok() && vd.Mount.ReadOnly() {
 		return unix.EROFS
 	}
 	acl, err := parseACL(v)

@@ -499,7 +499,7 @@ func Fallocate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.EISDIR
 		}
 	}
-	if fd.VirtualDentry().Ok() && fd.VirtualDentry().Mount.ReadOnly {
+	if fd.VirtualDentry().Ok() && fd.VirtualDentry().Mount.ReadOnly() {
 		return 0, unix.EROFS
 	}
 	al, ok := fd.Impl().(vfs.Allocator)

@@ -110,6 +110,13 @@ func Mmap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if o.Shared && !fd.Writable() {
 			o.MaxProt = platform.ProtRead | platform.ProtExec
 		}
+		if vd := fd.VirtualDentry(); vd.Ok() && vd.Mount.NoExec() {
+			// A file on a noexec mount is never mapped executable (Linux: EPERM).
+			if prot&unix.PROT_EXEC != 0 {
+				return 0, unix.EPERM
+			}
+			o.MaxProt &^= platform.ProtExec
+		}
 		s, ok := fd.Inode().(interface{ WriteSealed() bool })
 		if !ok {
 			s, ok = fd.Impl().(interface{ WriteSealed() bool }) // a memfd received from a host peer

@@ -21,10 +21,13 @@ func MqueueFS(k *kernel.Kernel, dev uint64) vfs.Inode {
 	return &mqDir{ns: mqueuesOf(k), dev: dev, made: unix.NsecToTimespec(time.Now().UnixNano())}
 }
 
-func mqueuesOf(k *kernel.Kernel) *mqNamespace {
-	return kernel.StateOf(k, func(*kernel.Kernel) *mqNamespace {
-		return &mqNamespace{byName: make(map[string]*mqueue), userBytes: make(map[uint32]int64)}
-	})
+// mqueuesOf returns the sandbox's initial IPC namespace's message queues.
+func mqueuesOf(k *kernel.Kernel) *mqNamespace { return ipcOfNS(k, k.RootNS(kernel.NSIPC)).mq }
+
+// mqueueFSFor returns a new mqueue filesystem showing the queues of t's IPC namespace
+// (what mount -t mqueue gives).
+func mqueueFSFor(t *kernel.Task, dev uint64) vfs.Inode {
+	return &mqDir{ns: ipcOf(t).mq, dev: dev, made: unix.NsecToTimespec(time.Now().UnixNano())}
 }
 
 func mqIno(name string) uint64 {

@@ -123,7 +123,7 @@ func (q *mqueue) releaseLocked() {
 	}
 }
 
-func mqueues(t *kernel.Task) *mqNamespace { return mqueuesOf(t.Kernel()) }
+func mqueues(t *kernel.Task) *mqNamespace { return ipcOf(t).mq }
 
 // mqFile is an open queue descriptor. Reading it gives the queue's status line, as on Linux.
 type mqFile struct{ q *mqueue }

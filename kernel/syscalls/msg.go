@@ -57,7 +57,7 @@ type msgTable struct {
 
 // Msgget implements msgget(2).
 func Msgget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	msgq := &ipcOf(t.Kernel()).msg
+	msgq := &ipcOf(t).msg
 	key, flags := int32(a[0]), uint32(a[1])
 	msgq.mu.Lock()
 	defer msgq.mu.Unlock()
@@ -88,7 +88,7 @@ func Msgget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // msgWait sleeps until the queue changes (or is removed: EIDRM). Locks: msgq.mu held on
 // entry and exit.
 func msgWait(t *kernel.Task, q *msgQueue) error {
-	msgq := &ipcOf(t.Kernel()).msg
+	msgq := &ipcOf(t).msg
 	e := &waiter.Entry{Mask: waiter.EventIn, Callback: func(uint32) { t.Wake() }}
 	q.queue.EventRegister(e)
 	msgq.mu.Unlock()
@@ -103,7 +103,7 @@ func msgWait(t *kernel.Task, q *msgQueue) error {
 
 // Msgsnd implements msgsnd(2).
 func Msgsnd(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	msgq := &ipcOf(t.Kernel()).msg
+	msgq := &ipcOf(t).msg
 	id, addr, size, flags := int32(a[0]), a[1], int64(a[2]), int(a[3])
 	if size < 0 || size > msgMax {
 		return 0, unix.EINVAL
@@ -166,7 +166,7 @@ func (q *msgQueue) pick(typ int64, flags int) int {
 
 // Msgrcv implements msgrcv(2).
 func Msgrcv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	msgq := &ipcOf(t.Kernel()).msg
+	msgq := &ipcOf(t).msg
 	id, addr, size, typ, flags := int32(a[0]), a[1], int64(a[2]), int64(a[3]), int(a[4])
 	if size < 0 {
 		return 0, unix.EINVAL
@@ -213,7 +213,7 @@ func Msgrcv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Msgctl implements msgctl(2): IPC_STAT, MSG_STAT, IPC_SET, IPC_RMID, IPC_INFO, MSG_INFO.
 func Msgctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	msgq := &ipcOf(t.Kernel()).msg
+	msgq := &ipcOf(t).msg
 	id, cmd, buf := int32(a[0]), int(a[1])&^0x100, a[2]
 	c := t.Creds()
 	msgq.mu.Lock()

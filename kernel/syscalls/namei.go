@@ -124,7 +124,7 @@ func checkWritableDir(t *kernel.Task, dir vfs.VirtualDentry) error {
 	if err := vfs.CheckAccess(t.Creds(), a, vfs.MayWrite|vfs.MayExec); err != nil {
 		return err
 	}
-	if dir.Mount.ReadOnly {
+	if dir.Mount.ReadOnly() {
 		return unix.EROFS
 	}
 	return nil
@@ -493,7 +493,7 @@ func Symlinkat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // setattr applies a change after the ownership and read-only checks chmod/chown/utimes share.
 func setattr(t *kernel.Task, vd vfs.VirtualDentry, sa vfs.SetAttr, ownerOnly bool) error {
-	return setattrInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly, sa, ownerOnly)
+	return setattrInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly(), sa, ownerOnly)
 }
 
 // setattrInode is setattr for an inode that may have no path (a memfd).
@@ -513,7 +513,7 @@ func setattrInode(t *kernel.Task, in vfs.Inode, readOnly bool, sa vfs.SetAttr, o
 }
 
 func chmodCommon(t *kernel.Task, vd vfs.VirtualDentry, mode uint32) (uint64, error) {
-	return chmodInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly, mode)
+	return chmodInode(t, vd.Dentry.Inode(), vd.Mount.ReadOnly(), mode)
 }
 
 func chmodInode(t *kernel.Task, in vfs.Inode, readOnly bool, mode uint32) (uint64, error) {
@@ -598,7 +598,7 @@ func chownCommon(t *kernel.Task, vd vfs.VirtualDentry, uid, gid uint32) (uint64,
 		return 0, unix.EPERM
 	}
 	if sa.UID == nil && sa.GID == nil {
-		if vd.Mount.ReadOnly {
+		if vd.Mount.ReadOnly() {
 			return 0, unix.EROFS
 		}
 		return 0, nil
@@ -673,7 +673,7 @@ func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm 
 			return err
 		}
 	}
-	if vd.Mount.ReadOnly {
+	if vd.Mount.ReadOnly() {
 		return unix.EROFS
 	}
 	if lim, _ := t.Limit(unix.RLIMIT_FSIZE); uint64(size) > lim {
@@ -811,7 +811,7 @@ func utimens(t *kernel.Task, dirfd int32, pathAddr uint64, times *[2]unix.Timesp
 	if !omitM {
 		sa.Mtime = &mt
 	}
-	if vd.Mount.ReadOnly {
+	if vd.Mount.ReadOnly() {
 		return 0, unix.EROFS
 	}
 	return 0, vd.Dentry.Inode().SetAttr(sa)

@@ -65,7 +65,7 @@ type semTable struct {
 
 // Semget implements semget(2).
 func Semget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	sem := &ipcOf(t.Kernel()).sem
+	sem := &ipcOf(t).sem
 	key, nsems, flags := int32(a[0]), int32(a[1]), uint32(a[2])
 	if nsems < 0 || nsems > semMsl {
 		return 0, unix.EINVAL
@@ -121,7 +121,7 @@ func Semtimedop(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func semop(t *kernel.Task, id int32, sopsAddr, nsops, timeoutAddr uint64) (uint64, error) {
-	sem := &ipcOf(t.Kernel()).sem
+	sem := &ipcOf(t).sem
 	if nsops == 0 {
 		return 0, unix.EINVAL
 	}
@@ -277,7 +277,7 @@ func semExit(sem *semTable, tg *kernel.ThreadGroup) {
 
 // Semctl implements semctl(2).
 func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	sem := &ipcOf(t.Kernel()).sem
+	sem := &ipcOf(t).sem
 	id, num, cmd, arg := int32(a[0]), int(int32(a[1])), int(a[2])&^0x100, a[3]
 	c := t.Creds()
 	sem.mu.Lock()

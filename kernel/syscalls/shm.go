@@ -95,7 +95,7 @@ func (s *shmSegment) maybeFreeLocked() {
 
 // Shmget implements shmget(2).
 func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	shm := &ipcOf(t.Kernel()).shm
+	shm := &ipcOf(t).shm
 	key, size, flags := int32(a[0]), int64(a[1]), uint32(a[2])
 	shm.mu.Lock()
 	defer shm.mu.Unlock()
@@ -148,7 +148,7 @@ func lookupShm(shm *shmTable, id int32) (*shmSegment, error) {
 
 // Shmat implements shmat(2).
 func Shmat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	shm := &ipcOf(t.Kernel()).shm
+	shm := &ipcOf(t).shm
 	id, addr, flags := int32(a[0]), a[1], a[2]
 	shm.mu.Lock()
 	s, err := lookupShm(shm, id)
@@ -197,7 +197,7 @@ func Shmat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Shmdt implements shmdt(2).
 func Shmdt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	shm := &ipcOf(t.Kernel()).shm
+	shm := &ipcOf(t).shm
 	addr := a[0]
 	if addr%mm.PageSize != 0 {
 		return 0, unix.EINVAL
@@ -215,7 +215,7 @@ func Shmdt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Shmctl implements shmctl(2): IPC_STAT, SHM_STAT, IPC_SET, IPC_RMID, IPC_INFO,
 // SHM_INFO, SHM_LOCK and SHM_UNLOCK.
 func Shmctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	shm := &ipcOf(t.Kernel()).shm
+	shm := &ipcOf(t).shm
 	id, cmd, buf := int32(a[0]), int(a[1])&^0x100, a[2] // 0x100: IPC_64
 	c := t.Creds()
 	shm.mu.Lock()

@@ -190,7 +190,7 @@ func Statfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := t.CopyOut(a[1], encodeStatFS(s, vd.Mount.ReadOnly)); err != nil {
+	if _, err := t.CopyOut(a[1], encodeStatFS(s, vd.Mount.ReadOnly())); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
@@ -210,7 +210,7 @@ func Fstatfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if s, err = vd.Dentry.Inode().StatFS(); err != nil {
 			return 0, err
 		}
-		ro = vd.Mount.ReadOnly
+		ro = vd.Mount.ReadOnly()
 	}
 	if _, err := t.CopyOut(a[1], encodeStatFS(s, ro)); err != nil {
 		return 0, unix.EFAULT
@@ -260,7 +260,7 @@ func faccessat(t *kernel.Task, dirfd int32, pathAddr, mode, flags uint64) (uint6
 	if err := vfs.CheckAccess(&c, at, uint32(mode)); err != nil {
 		return 0, err
 	}
-	if mode&2 != 0 && vd.Mount.ReadOnly && at.Type() != unix.S_IFCHR && at.Type() != unix.S_IFIFO && at.Type() != unix.S_IFSOCK {
+	if mode&2 != 0 && vd.Mount.ReadOnly() && at.Type() != unix.S_IFCHR && at.Type() != unix.S_IFIFO && at.Type() != unix.S_IFSOCK {
 		return 0, unix.EROFS
 	}
 	return 0, nil

@@ -6,7 +6,7 @@ import "golang.org/x/sys/unix"
 func browserEntries() []entry {
 	return []entry{
 		partial(161, Chroot, "p", "paths in /proc (fd, cwd, root links) are shown from the sandbox root, not the chroot"),
-		partial(272, Unshare, "x", "namespaces live in the kernel: a new mount namespace shares the mount table, IPC objects are shared between IPC namespaces, a new network namespace has an up loopback (Linux: down)"),
+		partial(272, Unshare, "x", "namespaces live in the kernel: a new network namespace has an up loopback (Linux: down)"),
 		sup(170, Sethostname, "s,d"), sup(171, Setdomainname, "s,d"),
 		partial(308, Setns, "i,x", "descriptors of /proc/PID/ns files; pidfds are refused (EINVAL)"),
 		sup(310, ProcessVMReadv, "i,x,d,x,d,d"), sup(311, ProcessVMWritev, "i,x,d,x,d,d"),

@@ -155,27 +155,6 @@ func (d *Dentry) MoveTo(oldName string, newParent *Dentry, newName string) {
 	newParent.mu.Unlock()
 }
 
-// Mount is a filesystem attached in a namespace.
-type Mount struct {
-	ID       int
-	root     *Dentry
-	parent   *Mount
-	point    *Dentry
-	ReadOnly bool
-	FSType   string
-	Source   string
-	Options  string
-	dev      uint64
-	// ns is the namespace the mount belongs to.
-	ns *Namespace
-}
-
-// Root returns the mount's root dentry.
-func (m *Mount) Root() *Dentry { return m.root }
-
-// Parent returns the parent mount (nil for the namespace root).
-func (m *Mount) Parent() *Mount { return m.parent }
-
 // VirtualDentry is a location in the namespace: a dentry within a mount.
 type VirtualDentry struct {
 	Mount  *Mount
@@ -193,10 +172,11 @@ func (vd VirtualDentry) Ok() bool { return vd.Dentry != nil }
 // namespace root is its own parent.
 func (vd VirtualDentry) Parent() VirtualDentry {
 	for vd.Mount != nil && vd.Dentry == vd.Mount.root {
-		if vd.Mount.parent == nil {
+		pl := vd.Mount.place.Load()
+		if pl == nil {
 			return vd
 		}
-		vd = VirtualDentry{vd.Mount.parent, vd.Mount.point}
+		vd = VirtualDentry{pl.parent, pl.point}
 	}
 	if p := vd.Dentry.parentDentry(); p != nil {
 		return VirtualDentry{vd.Mount, p}
@@ -224,116 +204,4 @@ func (a *Dentry) IsAncestor(d *Dentry) bool {
 		}
 	}
 	return false
-}
-
-// Namespace is the sandbox's mount namespace.
-type Namespace struct {
-	// renameMu is the rename lock (Linux's s_vfs_rename_mutex): a rename holds it from its
-	// checks to its cache update, so no other rename can make a directory its own ancestor
-	// in between, and the dentry tree changes one rename at a time.
-	renameMu sync.Mutex
-
-	mu sync.RWMutex
-	// root is the root mount. protected by mu
-	root *Mount
-	// mounts maps (parent mount, mount point) to the mount on top. protected by mu
-	mounts map[mountKey]*Mount
-	// all lists mounts in creation order. protected by mu
-	all    []*Mount
-	nextID int
-
-	// closeHook is told about every last close of a file opened by path in this
-	// namespace (inotify's IN_CLOSE_WRITE and IN_CLOSE_NOWRITE).
-	closeHook atomic.Pointer[func(*FileDescription)]
-}
-
-// SetCloseHook registers the namespace's close hook.
-func (ns *Namespace) SetCloseHook(f func(*FileDescription)) { ns.closeHook.Store(&f) }
-
-type mountKey struct {
-	m *Mount
-	d *Dentry
-}
-
-// NewNamespace creates a namespace whose root is the filesystem rooted at root.
-func NewNamespace(root Inode, fstype, source string) *Namespace {
-	ns := &Namespace{mounts: make(map[mountKey]*Mount), nextID: 20}
-	ns.root = ns.newMount(NewRootDentry(root), fstype, source, false)
-	return ns
-}
-
-func (ns *Namespace) newMount(root *Dentry, fstype, source string, ro bool) *Mount {
-	ns.nextID++
-	m := &Mount{ID: ns.nextID, root: root, FSType: fstype, Source: source, ReadOnly: ro, dev: uint64(ns.nextID), ns: ns}
-	ns.all = append(ns.all, m)
-	return m
-}
-
-// LockRename takes the namespace's rename lock; UnlockRename releases it.
-func (ns *Namespace) LockRename()   { ns.renameMu.Lock() }
-func (ns *Namespace) UnlockRename() { ns.renameMu.Unlock() }
-
-// Root returns the namespace's root location: the top of what is mounted on the first
-// root (a container's root filesystem is mounted there).
-func (ns *Namespace) Root() VirtualDentry {
-	ns.mu.RLock()
-	vd := VirtualDentry{ns.root, ns.root.root}
-	ns.mu.RUnlock()
-	return ns.mountedOn(vd)
-}
-
-// Mount attaches a filesystem rooted at root on top of at.
-func (ns *Namespace) Mount(at VirtualDentry, root Inode, fstype, source string, ro bool) *Mount {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	// Stack on whatever is already mounted there.
-	for {
-		top, ok := ns.mounts[mountKey{at.Mount, at.Dentry}]
-		if !ok {
-			break
-		}
-		at = VirtualDentry{top, top.root}
-	}
-	m := ns.newMount(NewRootDentry(root), fstype, source, ro)
-	m.parent, m.point = at.Mount, at.Dentry
-	ns.mounts[mountKey{at.Mount, at.Dentry}] = m
-	at.Dentry.mounts.Add(1)
-	return m
-}
-
-// Mounts lists the mounts in creation order.
-func (ns *Namespace) Mounts() []*Mount {
-	ns.mu.RLock()
-	defer ns.mu.RUnlock()
-	return append([]*Mount(nil), ns.all...)
-}
-
-// mountedOn returns the top mount stacked on vd, or vd itself.
-func (ns *Namespace) mountedOn(vd VirtualDentry) VirtualDentry {
-	if vd.Dentry.mounts.Load() == 0 {
-		return vd
-	}
-	ns.mu.RLock()
-	defer ns.mu.RUnlock()
-	for {
-		m, ok := ns.mounts[mountKey{vd.Mount, vd.Dentry}]
-		if !ok {
-			return vd
-		}
-		vd = VirtualDentry{m, m.root}
-	}
-}
-
-// IsMountPoint reports whether something is mounted on vd.
-func (ns *Namespace) IsMountPoint(vd VirtualDentry) bool { return vd.Dentry.mounts.Load() != 0 }
-
-// Dev returns the device number the mount's files report when the filesystem has none.
-func (m *Mount) Dev() uint64 { return m.dev }
-
-// MountPointPath returns where m is mounted, as a path from the namespace root.
-func MountPointPath(m *Mount) string {
-	if m.parent == nil {
-		return "/"
-	}
-	return VirtualDentry{m.parent, m.point}.Path()
 }

@@ -266,8 +266,8 @@ func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
 		fd.SetAsyncNotify(nil, 0)
 		fd.SetUrgentNotify(nil)
-		if fd.vd.Dentry != nil && fd.vd.Mount != nil && fd.vd.Mount.ns != nil && !fd.IsPath() {
-			if h := fd.vd.Mount.ns.closeHook.Load(); h != nil {
+		if fd.vd.Dentry != nil && fd.vd.Mount != nil && !fd.IsPath() {
+			if h := fd.vd.Mount.t.closeHook.Load(); h != nil {
 				(*h)(fd)
 			}
 		}

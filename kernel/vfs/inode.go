@@ -3,9 +3,9 @@
 // path resolution with symlinks resolved inside that namespace, open file descriptions, and
 // the per-process FD table.
 //
-// Ownership and locking: a Dentry's children map and mount state are protected by
-// Dentry.mu; Namespace.mu protects the mount table; lock order is Namespace.mu before any
-// Dentry.mu, parent Dentry.mu before child Dentry.mu. FileDescription.mu protects its
+// Ownership and locking: a Dentry's children map is protected by Dentry.mu; the mount
+// table's mu (shared by a kernel's mount namespaces) protects mounts and namespaces; lock
+// order is the mount table's mu before any Dentry.mu, parent Dentry.mu before child. FileDescription.mu protects its
 // offset. FDTable.mu protects the table. Filesystems lock their own state inside Inode
 // methods and never call back into vfs while holding it.
 package vfs

@@ -22,10 +22,11 @@ func (vd VirtualDentry) namesUpTo(stop VirtualDentry) ([]string, bool) {
 			return parts, true
 		}
 		if cur.Mount != nil && cur.Dentry == cur.Mount.root {
-			if cur.Mount.parent == nil {
+			pl := cur.Mount.place.Load()
+			if pl == nil {
 				break
 			}
-			cur = VirtualDentry{cur.Mount.parent, cur.Mount.point}
+			cur = VirtualDentry{pl.parent, pl.point}
 			continue
 		}
 		cur.Dentry.mu.Lock()

@@ -240,3 +240,9 @@ func (r *resolver) followLink(dir, link VirtualDentry) (VirtualDentry, error) {
 	}
 	return cur, nil
 }
+
+// PIDOpener is a file whose contents depend on who opens it (/proc/sysvipc/* show the
+// opener's IPC namespace): the kernel opens it with the opener's sandbox-wide PID.
+type PIDOpener interface {
+	OpenAs(pid int32, flags int) (File, error)
+}

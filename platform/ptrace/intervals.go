@@ -15,48 +15,83 @@ type mapping struct {
 	host       *hostFile
 }
 
-// mappings is the current state of an address space, sorted and non-overlapping.
+// mappings is the current state of an address space, sorted and non-overlapping, with
+// neighbours that continue each other (same file, protection, and contiguous offsets)
+// merged, so a stub rebuilt from it makes one host mapping per range. Operations change it
+// in place: a browser's address space holds thousands of mappings and changes them on
+// every mmap, munmap and mprotect.
 type mappings []mapping
 
 func (ms mappings) find(addr uint64) int {
 	return sort.Search(len(ms), func(i int) bool { return ms[i].end > addr })
 }
 
+// continues reports whether b starts where a ends, in the same file at the next offset,
+// with the same protection.
+func (a mapping) continues(b mapping) bool {
+	return a.end == b.start && a.host == b.host && a.prot == b.prot && a.off+int64(a.end-a.start) == b.off
+}
+
+// splice replaces ms[i:j] with with.
+func (ms mappings) splice(i, j int, with ...mapping) mappings {
+	switch d := len(with) - (j - i); {
+	case d > 0:
+		ms = append(ms, with[:d]...) // grow; the tail is moved over it below
+		copy(ms[j+d:], ms[j:len(ms)-d])
+	case d < 0:
+		copy(ms[j+d:], ms[j:])
+		ms = ms[:len(ms)+d]
+	}
+	copy(ms[i:], with)
+	return ms
+}
+
 // remove cuts [start, end) out, splitting mappings at the edges.
 func (ms mappings) remove(start, end uint64) mappings {
 	i := ms.find(start)
-	var out mappings
-	out = append(out, ms[:i]...)
-	for ; i < len(ms); i++ {
-		m := ms[i]
-		if m.start >= end {
-			break
-		}
-		if m.start < start {
-			out = append(out, mapping{m.start, start, m.off, m.prot, m.host})
-		}
-		if m.end > end {
-			out = append(out, mapping{end, m.end, m.off + int64(end-m.start), m.prot, m.host})
-		}
+	j := i
+	for j < len(ms) && ms[j].start < end {
+		j++
 	}
-	return append(out, ms[i:]...)
+	if i == j {
+		return ms
+	}
+	var keep [2]mapping
+	n := 0
+	if m := ms[i]; m.start < start {
+		keep[n] = mapping{m.start, start, m.off, m.prot, m.host}
+		n++
+	}
+	if m := ms[j-1]; m.end > end {
+		keep[n] = mapping{end, m.end, m.off + int64(end-m.start), m.prot, m.host}
+		n++
+	}
+	return ms.splice(i, j, keep[:n]...)
 }
 
-// insert adds m, replacing whatever overlapped it.
+// insert adds m, replacing whatever overlapped it, merged with the neighbours it
+// continues.
 func (ms mappings) insert(m mapping) mappings {
 	ms = ms.remove(m.start, m.end)
 	i := ms.find(m.start)
-	ms = append(ms, mapping{})
-	copy(ms[i+1:], ms[i:])
-	ms[i] = m
-	return ms
+	lo, hi := i, i
+	if i > 0 && ms[i-1].continues(m) {
+		lo = i - 1
+		m = mapping{ms[lo].start, m.end, ms[lo].off, m.prot, m.host}
+	}
+	if i < len(ms) && m.continues(ms[i]) {
+		hi = i + 1
+		m.end = ms[i].end
+	}
+	return ms.splice(lo, hi, m)
 }
 
 // protect changes the protection of the mapped parts of [start, end).
 func (ms mappings) protect(start, end uint64, prot platform.Prot) mappings {
-	var pieces mappings
-	for _, m := range ms {
-		if m.end <= start || m.start >= end {
+	var pieces []mapping
+	for i := ms.find(start); i < len(ms) && ms[i].start < end; i++ {
+		m := ms[i]
+		if m.prot == prot {
 			continue
 		}
 		lo, hi := max(m.start, start), min(m.end, end)

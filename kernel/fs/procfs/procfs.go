@@ -36,9 +36,13 @@ type FS struct {
 	root *dirNode
 }
 
-// New returns /proc for kernel k.
-func New(k *kernel.Kernel) *FS {
-	p := &proc{k: k}
+// New returns /proc for kernel k, showing the sandbox's initial PID namespace.
+func New(k *kernel.Kernel) *FS { return NewFor(k, nil) }
+
+// NewFor returns a /proc showing PID namespace ns (nil: the initial one): the processes
+// visible there, by their numbers there, and /proc/self in those numbers.
+func NewFor(k *kernel.Kernel, ns *kernel.PIDNS) *FS {
+	p := &proc{k: k, pidns: ns}
 	return &FS{p: p, root: p.root()}
 }
 
@@ -51,6 +55,8 @@ func (f *FS) SetMount(m *vfs.Mount) { f.p.mount = m }
 type proc struct {
 	k     *kernel.Kernel
 	mount *vfs.Mount
+	// pidns is the PID namespace shown (nil: the initial one).
+	pidns *kernel.PIDNS
 }
 
 func (p *proc) static(path string, gen func() string) *fileNode {
@@ -83,26 +89,97 @@ func (p *proc) root() *dirNode {
 		})},
 		{"mounts", &linkNode{node: node{boot: p.k.Start, path: "/mounts"}, target: func() (string, error) { return "self/mounts", nil }}},
 		{"sys", sys},
+		{"sysvipc", p.sysvipcDir()},
 		{"net", p.netDir()},
 	}
 	return &dirNode{node: node{boot: p.k.Start, path: "/"}, list: func() []entry {
 		out := append([]entry(nil), fixed...)
-		out = append(out, entry{"self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/self"}}}},
-			entry{"thread-self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/thread-self"}}, thread: true}})
+		out = append(out, entry{"self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/self"}}, p: p}},
+			entry{"thread-self", &selfLink{linkNode: linkNode{node: node{boot: p.k.Start, path: "/thread-self"}}, thread: true, p: p}})
 		for _, tg := range k.Groups() {
-			out = append(out, entry{strconv.Itoa(int(tg.PID)), p.pidDir(tg)})
+			if nr := tg.NrIn(p.pidns); nr != 0 {
+				out = append(out, entry{strconv.Itoa(int(nr)), p.pidDir(tg)})
+			}
 		}
 		return out
 	}}
+}
+
+// sysvipcHeader is the first line of /proc/sysvipc/KIND (ipc/shm.c, sem.c, msg.c).
+func sysvipcHeader(kind string) string {
+	switch kind {
+	case "shm":
+		return "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n"
+	case "sem":
+		return "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n"
+	}
+	return "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n"
+}
+
+// sysvipcDir is /proc/sysvipc: the System V IPC objects of the opener's IPC namespace.
+func (p *proc) sysvipcDir() *dirNode {
+	var es []entry
+	for _, kind := range []string{"msg", "sem", "shm"} {
+		es = append(es, entry{kind, &sysvipcNode{fileNode: fileNode{node: node{boot: p.k.Start, path: "/sysvipc/" + kind}, mode: 0o444}, p: p, kind: kind}})
+	}
+	return &dirNode{node: node{boot: p.k.Start, path: "/sysvipc"}, list: func() []entry { return es }}
+}
+
+// sysvipcNode is one /proc/sysvipc file.
+type sysvipcNode struct {
+	fileNode
+	p    *proc
+	kind string
+}
+
+// Open shows the sandbox's initial IPC namespace (the kernel opens with OpenAs).
+func (n *sysvipcNode) Open(flags int) (vfs.File, error) {
+	return n.open(n.p.k.RootNS(kernel.NSIPC), flags)
+}
+
+// OpenAs implements vfs.PIDOpener: the opener's IPC namespace.
+func (n *sysvipcNode) OpenAs(pid int32, flags int) (vfs.File, error) {
+	ns := n.p.k.RootNS(kernel.NSIPC)
+	if tg := n.p.k.GroupByPID(pid); tg != nil {
+		ns = tg.IPCNS()
+	}
+	return n.open(ns, flags)
+}
+
+func (n *sysvipcNode) open(ns *kernel.Namespace, flags int) (vfs.File, error) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		return nil, unix.EACCES
+	}
+	return &snapshot{data: []byte(sysvipcHeader(n.kind) + n.p.k.SysvIPCTable(ns, n.kind))}, nil
 }
 
 // selfLink is /proc/self (or thread-self): its target depends on who follows it.
 type selfLink struct {
 	linkNode
 	thread bool
+	p      *proc
 }
 
+// SelfTarget names the follower (pid and tid are its sandbox-wide numbers) in the PID
+// namespace this proc shows; "" (ENOENT) when it is not visible there.
 func (s *selfLink) SelfTarget(pid, tid int32) string {
+	if s.p.pidns != nil {
+		tg := s.p.k.GroupByPID(pid)
+		if tg == nil {
+			return ""
+		}
+		nr := tg.NrIn(s.p.pidns)
+		if nr == 0 {
+			return ""
+		}
+		tnr := int32(0)
+		for _, t := range tg.Tasks() {
+			if t.TID == tid {
+				tnr = t.NrIn(s.p.pidns)
+			}
+		}
+		pid, tid = nr, tnr
+	}
 	if s.thread {
 		return fmt.Sprintf("%d/task/%d", pid, tid)
 	}
@@ -216,8 +293,8 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		}),
 		file("comm", 0o644, str(func() string { return tg.Comm() + "\n" })),
 		file("limits", 0o444, str(func() string { return limits(tg) })),
-		file("mounts", 0o444, str(func() string { return p.mounts(false) })),
-		file("mountinfo", 0o444, str(func() string { return p.mounts(true) })),
+		file("mounts", 0o444, str(func() string { return p.mounts(tg, false) })),
+		file("mountinfo", 0o444, str(func() string { return p.mounts(tg, true) })),
 		file("oom_score_adj", 0o644, str(func() string { return "0\n" })),
 		file("oom_adj", 0o644, str(func() string { return "0\n" })),
 		file("oom_score", 0o444, str(func() string { return fmt.Sprintf("%d\n", oomScore(tg)) })),
@@ -250,7 +327,11 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		{"task", &dirNode{node: n("task"), list: func() []entry {
 			var out []entry
 			for _, t := range tg.Tasks() {
-				out = append(out, entry{strconv.Itoa(int(t.TID)), &dirNode{node: n("task/" + strconv.Itoa(int(t.TID))), list: func() []entry {
+				nr := t.NrIn(p.pidns)
+				if nr == 0 {
+					continue
+				}
+				out = append(out, entry{strconv.Itoa(int(nr)), &dirNode{node: n("task/" + strconv.Itoa(int(t.TID))), list: func() []entry {
 					// A thread's directory shows its process's files (Linux's tid_base_stuff),
 					// with the thread's own name.
 					tn := func(name string) node { return n("task/" + strconv.Itoa(int(t.TID)) + "/" + name) }
@@ -533,30 +614,63 @@ func limits(tg *kernel.ThreadGroup) string {
 	return b.String()
 }
 
-func (p *proc) mounts(info bool) string {
+// mounts is /proc/PID/mounts or mountinfo: the mounts of the process's mount namespace
+// it can reach from its root, mount points shown from there (proc_pid_mountinfo(5)).
+func (p *proc) mounts(tg *kernel.ThreadGroup, info bool) string {
 	var b bytes.Buffer
-	for _, m := range p.k.NS.Mounts() {
-		point := "/"
-		parentID := m.ID
-		if m.Parent() != nil {
-			point = mountPoint(m)
-			parentID = m.Parent().ID
+	root, _ := tg.FSContext()
+	for _, m := range tg.MountNS().Info(root) {
+		opts := vfs.FlagString(m.Flags)
+		super := "rw"
+		if m.SuperReadOnly {
+			super = "ro"
 		}
-		opts := "rw"
-		if m.ReadOnly {
-			opts = "ro"
+		if m.Options != "" {
+			super += "," + m.Options
 		}
-		if info {
-			fmt.Fprintf(&b, "%d %d 0:%d / %s %s,nosuid,nodev - %s %s %s\n", m.ID, parentID, m.Dev(), point, opts, m.FSType, m.Source, opts)
-		} else {
-			fmt.Fprintf(&b, "%s %s %s %s,nosuid,nodev 0 0\n", m.Source, point, m.FSType, opts)
+		if !info {
+			fmt.Fprintf(&b, "%s %s %s %s 0 0\n", escapeMount(m.Source), escapeMount(m.Point), m.FSType, mergeOpts(opts, m.Options))
+			continue
 		}
+		var opt string
+		if m.Shared != 0 {
+			opt += fmt.Sprintf(" shared:%d", m.Shared)
+		}
+		if m.Master != 0 {
+			opt += fmt.Sprintf(" master:%d", m.Master)
+		}
+		if m.Unbindable {
+			opt += " unbindable"
+		}
+		fmt.Fprintf(&b, "%d %d %d:%d %s %s %s%s - %s %s %s\n", m.ID, m.ParentID, unix.Major(m.Dev), unix.Minor(m.Dev),
+			escapeMount(m.Root), escapeMount(m.Point), opts, opt, m.FSType, escapeMount(m.Source), super)
 	}
 	return b.String()
 }
 
-func mountPoint(m *vfs.Mount) string {
-	return vfs.MountPointPath(m)
+// mergeOpts is /proc/mounts' one option field: the mount's flags, then the filesystem's.
+func mergeOpts(flags, fsOpts string) string {
+	if fsOpts == "" {
+		return flags
+	}
+	return flags + "," + fsOpts
+}
+
+// escapeMount escapes space, tab, newline and backslash as octal, as Linux's mangle does.
+func escapeMount(s string) string {
+	if !strings.ContainsAny(s, " \t\n\\") {
+		return s
+	}
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		switch c {
+		case ' ', '\t', '\n', '\\':
+			fmt.Fprintf(&b, "\\%03o", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // anonNode is what /proc/PID/fd/N leads to for a file without a path.

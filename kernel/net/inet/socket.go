@@ -533,6 +533,21 @@ func (s *Socket) Bind(local netip.AddrPort) error {
 	if !a.IsUnspecified() && !a.IsLoopback() && s.st.broker == nil {
 		return unix.EADDRNOTAVAIL
 	}
+	if a.IsLoopback() && fd >= 0 && s.dg == nil && local.Port() != 0 {
+		// A listen rule naming this loopback address and port puts the server on the
+		// host's loopback, where the user's programs reach it; without one (the broker
+		// says EACCES) it is the sandbox's own, on its private loopback.
+		_, _, err := s.st.ask(netproto.Request{Op: netproto.OpBind, Proto: s.Proto, Family: uint16(s.Family), Addr: local}, fd)
+		if err == nil {
+			s.mu.Lock()
+			s.bound, s.local = true, local
+			s.mu.Unlock()
+			return nil
+		}
+		if err != unix.EACCES {
+			return err
+		}
+	}
 	if a.IsLoopback() || fd < 0 {
 		return s.bindLocal(local)
 	}

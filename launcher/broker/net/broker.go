@@ -374,7 +374,11 @@ func (b *Broker) stream(req netproto.Request, fd, proof int) netproto.Reply {
 		return netproto.Reply{}
 	case netproto.OpBind:
 		if v := b.pol.CheckListen(req.Addr, false, b.namesOf(req.Addr.Addr())...); !v.Allowed {
-			b.onDenial(Denial{Op: "bind", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
+			// A loopback address without a rule is no denial: the kernel binds it on the
+			// sandbox's private loopback instead.
+			if !IsLoopback(req.Addr.Addr()) {
+				b.onDenial(Denial{Op: "bind", Proto: "tcp", Addr: req.Addr.String(), Why: v.Why})
+			}
 			return netproto.Reply{Errno: uint32(unix.EACCES)}
 		}
 		sa, err := sockaddr(req.Addr, uint16(dom))

@@ -1,0 +1,420 @@
+package syscalls
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/procfs"
+	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
+	"github.com/sbx-dev/sbx/kernel/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// mount(2), umount2(2) and pivot_root(2) inside the sandbox's own VFS: every mount is a
+// kernel object of the caller's mount namespace; nothing reaches the host. The checks and
+// their order follow fs/namespace.c (path_mount, ksys_umount, pivot_root).
+
+const (
+	msMgcMsk = 0xffff0000
+	msMgcVal = 0xC0ED0000
+	msNoUser = 1 << 31
+)
+
+// Mount implements mount(2).
+func Mount(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	source, err := copyInMountString(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	fstype, err := copyInMountString(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	data, err := copyInMountString(t, a[4])
+	if err != nil {
+		return 0, err
+	}
+	target, err := copyInPath(t, a[1])
+	if err != nil {
+		return 0, err
+	}
+	at, err := t.Lookup(kernel.AtFDCWD, target, true)
+	if err != nil {
+		return 0, err
+	}
+	flags := a[3]
+	if flags&msMgcMsk == msMgcVal {
+		flags &^= msMgcMsk
+	}
+	if flags&msNoUser != 0 {
+		return 0, unix.EINVAL
+	}
+	if !t.MountCapable() {
+		return 0, unix.EPERM
+	}
+	ns := t.Group().MountNS()
+	mnt := mountFlags(flags)
+	propagation := uint64(unix.MS_SHARED | unix.MS_PRIVATE | unix.MS_SLAVE | unix.MS_UNBINDABLE)
+	switch {
+	case flags&(unix.MS_REMOUNT|unix.MS_BIND) == unix.MS_REMOUNT|unix.MS_BIND:
+		return 0, ns.Reconfigure(at, keepAtime(flags, mnt, at.Mount), nil, false)
+	case flags&unix.MS_REMOUNT != 0:
+		var opts *string
+		if at.Mount.FSType == "tmpfs" && data != nil {
+			o, err := parseTmpfsOptions(t, *data)
+			if err != nil {
+				return 0, err
+			}
+			s := o.String()
+			opts = &s
+		}
+		return 0, ns.Reconfigure(at, keepAtime(flags, mnt, at.Mount), opts, true)
+	case flags&unix.MS_BIND != 0:
+		if source == nil || *source == "" {
+			return 0, unix.EINVAL
+		}
+		src, err := t.Lookup(kernel.AtFDCWD, *source, true)
+		if err != nil {
+			return 0, err
+		}
+		return 0, ns.Bind(at, src, flags&unix.MS_REC != 0)
+	case flags&propagation != 0:
+		typ := flags &^ (unix.MS_REC | unix.MS_SILENT)
+		var p int
+		switch typ {
+		case unix.MS_SHARED:
+			p = vfs.PropShared
+		case unix.MS_PRIVATE:
+			p = vfs.PropPrivate
+		case unix.MS_SLAVE:
+			p = vfs.PropSlave
+		case unix.MS_UNBINDABLE:
+			p = vfs.PropUnbindable
+		default:
+			return 0, unix.EINVAL
+		}
+		return 0, ns.ChangeType(at, p, flags&unix.MS_REC != 0)
+	case flags&unix.MS_MOVE != 0:
+		if source == nil || *source == "" {
+			return 0, unix.EINVAL
+		}
+		from, err := t.Lookup(kernel.AtFDCWD, *source, true)
+		if err != nil {
+			return 0, err
+		}
+		return 0, ns.Move(from, at)
+	}
+	if fstype == nil {
+		return 0, unix.EINVAL
+	}
+	return 0, newMount(t, ns, at, *fstype, source, data, mnt)
+}
+
+// copyInMountString reads one of mount(2)'s optional strings (nil for a NULL pointer).
+func copyInMountString(t *kernel.Task, addr uint64) (*string, error) {
+	if addr == 0 {
+		return nil, nil
+	}
+	s, err := t.CopyInString(addr, 4095)
+	if err == unix.ENAMETOOLONG {
+		err = nil // a page of options is cut at its end, as Linux does
+	}
+	if err != nil {
+		return nil, unix.EFAULT
+	}
+	return &s, nil
+}
+
+// mountFlags turns mount(2)'s MS_* flags into a mount's flags (relatime unless told).
+func mountFlags(flags uint64) uint32 {
+	var f uint32
+	if flags&unix.MS_NOATIME == 0 {
+		f |= vfs.MntRelAtime
+	}
+	for _, x := range []struct {
+		ms  uint64
+		mnt uint32
+	}{{unix.MS_RDONLY, vfs.MntReadOnly}, {unix.MS_NOSUID, vfs.MntNoSuid}, {unix.MS_NODEV, vfs.MntNoDev},
+		{unix.MS_NOEXEC, vfs.MntNoExec}, {unix.MS_NOATIME, vfs.MntNoAtime}, {unix.MS_NODIRATIME, vfs.MntNoDirAtime},
+		{unix.MS_NOSYMFOLLOW, vfs.MntNoSymFollow}} {
+		if flags&x.ms != 0 {
+			f |= x.mnt
+		}
+	}
+	if flags&unix.MS_STRICTATIME != 0 {
+		f &^= vfs.MntRelAtime | vfs.MntNoAtime
+	}
+	return f
+}
+
+// keepAtime keeps a remounted mount's atime policy when the call names none.
+func keepAtime(flags uint64, f uint32, m *vfs.Mount) uint32 {
+	if flags&(unix.MS_NOATIME|unix.MS_NODIRATIME|unix.MS_RELATIME|unix.MS_STRICTATIME) == 0 {
+		f = f&^vfs.MntAtimeMask | m.Flags()&vfs.MntAtimeMask
+	}
+	return f
+}
+
+// newMount makes a new filesystem and mounts it (do_new_mount). The filesystems that can
+// be mounted are the kernel's own: tmpfs, proc, sysfs (the sandbox's), mqueue.
+func newMount(t *kernel.Task, ns *vfs.Namespace, at vfs.VirtualDentry, fstype string, source, data *string, flags uint32) error {
+	k := t.Kernel()
+	src := "none"
+	if source != nil {
+		src = *source
+	}
+	opts := ""
+	if data != nil {
+		opts = *data
+	}
+	switch fstype {
+	case "tmpfs":
+		o, err := parseTmpfsOptions(t, opts)
+		if err != nil {
+			return err
+		}
+		_, root := tmpfs.New(k.MemoryFile, tmpfs.Options{Dev: ns.NewDev(), Mode: o.mode, UID: o.uid, GID: o.gid})
+		_, err = ns.NewMount(at, vfs.NewRootDentry(root), "tmpfs", src, o.String(), flags)
+		return err
+	case "proc":
+		// A proc shows a PID namespace: the mounter needs CAP_SYS_ADMIN over it.
+		if !t.NSCapable(t.Group().PIDNSOwner(), unix.CAP_SYS_ADMIN) {
+			return unix.EPERM
+		}
+		pfs := procfs.NewFor(k, t.Group().ActivePIDNS())
+		m, err := ns.NewMount(at, vfs.NewRootDentry(pfs.Root()), "proc", src, "", flags)
+		if err == nil {
+			pfs.SetMount(m)
+		}
+		return err
+	case "sysfs":
+		if !t.NSCapable(t.Group().NetNSOwner(), unix.CAP_SYS_ADMIN) {
+			return unix.EPERM
+		}
+		for _, m := range k.NS.Mounts() {
+			if m.FSType == "sysfs" {
+				_, err := ns.NewMount(at, m.Root(), "sysfs", src, "", flags)
+				return err
+			}
+		}
+		return unix.ENODEV
+	case "mqueue":
+		_, err := ns.NewMount(at, vfs.NewRootDentry(mqueueFSFor(t, ns.NewDev())), "mqueue", src, "", flags)
+		return err
+	}
+	return unix.ENODEV // no such filesystem here: block-device ones need a host device
+}
+
+// tmpfsOptions are tmpfs's mount options.
+type tmpfsOptions struct {
+	size, inodes   uint64
+	mode           uint32
+	uid, gid       uint32
+	uidSet, gidSet bool
+}
+
+// String renders the options as mountinfo shows them.
+func (o tmpfsOptions) String() string {
+	var parts []string
+	if o.size != 0 {
+		parts = append(parts, fmt.Sprintf("size=%dk", o.size/1024))
+	}
+	if o.inodes != 0 {
+		parts = append(parts, fmt.Sprintf("nr_inodes=%d", o.inodes))
+	}
+	if o.mode != 0o1777 {
+		parts = append(parts, fmt.Sprintf("mode=%o", o.mode))
+	}
+	// Owners are shown in the sandbox's IDs when not root, set or not (shmem_show_options).
+	if o.uid != 0 {
+		parts = append(parts, fmt.Sprintf("uid=%d", o.uid))
+	}
+	if o.gid != 0 {
+		parts = append(parts, fmt.Sprintf("gid=%d", o.gid))
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseTmpfsOptions parses tmpfs's options (tmpfs(5)); IDs are the caller's, mapped to
+// the sandbox's. Unknown options and bad values are EINVAL.
+func parseTmpfsOptions(t *kernel.Task, s string) (tmpfsOptions, error) {
+	o := tmpfsOptions{mode: 0o1777}
+	ns := t.Group().UserNS()
+	for _, opt := range strings.Split(s, ",") {
+		if opt == "" {
+			continue
+		}
+		key, val, hasVal := strings.Cut(opt, "=")
+		switch key {
+		case "size", "nr_blocks":
+			if !hasVal {
+				return o, unix.EINVAL
+			}
+			n, err := parseSize(val, key == "size", t.Kernel().MemInfo().Total)
+			if err != nil {
+				return o, err
+			}
+			if key == "nr_blocks" {
+				n *= 4096
+			}
+			o.size = (n + 4095) &^ 4095
+		case "nr_inodes":
+			if !hasVal {
+				return o, unix.EINVAL
+			}
+			n, err := parseSize(val, false, 0)
+			if err != nil {
+				return o, err
+			}
+			o.inodes = n
+		case "mode":
+			n, err := strconv.ParseUint(val, 8, 32)
+			if err != nil || !hasVal {
+				return o, unix.EINVAL
+			}
+			o.mode = uint32(n) & 0o7777
+		case "uid", "gid":
+			n, err := strconv.ParseUint(val, 10, 32)
+			if err != nil || !hasVal {
+				return o, unix.EINVAL
+			}
+			if key == "uid" {
+				id, ok := ns.UnmapUID(uint32(n))
+				if !ok {
+					return o, unix.EINVAL
+				}
+				o.uid, o.uidSet = id, true
+			} else {
+				id, ok := ns.UnmapGID(uint32(n))
+				if !ok {
+					return o, unix.EINVAL
+				}
+				o.gid, o.gidSet = id, true
+			}
+		case "inode64", "inode32", "noswap":
+		case "huge":
+			switch val {
+			case "never", "always", "within_size", "advise":
+			default:
+				return o, unix.EINVAL
+			}
+		default:
+			return o, unix.EINVAL
+		}
+	}
+	if !o.uidSet {
+		o.uid = t.Creds().FSUID
+	}
+	if !o.gidSet {
+		o.gid = t.Creds().FSGID
+	}
+	return o, nil
+}
+
+// parseSize parses a number with an optional k, m, g suffix (and %, of ram: the
+// sandbox's memory, for sizes).
+func parseSize(s string, pct bool, ram uint64) (uint64, error) {
+	if s == "" {
+		return 0, unix.EINVAL
+	}
+	mult := uint64(1)
+	switch s[len(s)-1] {
+	case 'k', 'K':
+		mult, s = 1<<10, s[:len(s)-1]
+	case 'm', 'M':
+		mult, s = 1<<20, s[:len(s)-1]
+	case 'g', 'G':
+		mult, s = 1<<30, s[:len(s)-1]
+	case '%':
+		if !pct {
+			return 0, unix.EINVAL
+		}
+		n, err := strconv.ParseUint(s[:len(s)-1], 10, 64)
+		if err != nil {
+			return 0, unix.EINVAL
+		}
+		return ram / 100 * n, nil
+	}
+	n, err := strconv.ParseUint(s, 0, 64)
+	if err != nil {
+		return 0, unix.EINVAL
+	}
+	return n * mult, nil
+}
+
+// Umount2 implements umount2(2) (and umount(2) with flags 0).
+func Umount2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	flags := int(a[1])
+	if flags&^(unix.MNT_FORCE|unix.MNT_DETACH|unix.MNT_EXPIRE|unix.UMOUNT_NOFOLLOW) != 0 {
+		return 0, unix.EINVAL
+	}
+	if !t.MountCapable() {
+		return 0, unix.EPERM
+	}
+	path, err := copyInPath(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	vd, err := t.Lookup(kernel.AtFDCWD, path, flags&unix.UMOUNT_NOFOLLOW == 0)
+	if err != nil {
+		return 0, err
+	}
+	ns := t.Group().MountNS()
+	vd = ns.Top(vd)
+	if vd.Dentry != vd.Mount.Root() || !ns.InNS(vd) || vd.Mount.LockedFlags()&vfs.Locked != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.MNT_FORCE != 0 && !t.NSCapable(t.Kernel().RootUserNS(), unix.CAP_SYS_ADMIN) {
+		return 0, unix.EPERM
+	}
+	var f int
+	if flags&unix.MNT_FORCE != 0 {
+		f |= vfs.UmountForce
+	}
+	if flags&unix.MNT_DETACH != 0 {
+		f |= vfs.UmountDetach
+	}
+	if flags&unix.MNT_EXPIRE != 0 {
+		f |= vfs.UmountExpire
+	}
+	var inUse map[*vfs.Mount]bool
+	if f&vfs.UmountDetach == 0 {
+		inUse = t.Kernel().MountsInUse()
+	}
+	root, _ := t.FSContext()
+	return 0, ns.Umount(vd, f, inUse, root)
+}
+
+// PivotRoot implements pivot_root(2).
+func PivotRoot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if !t.MountCapable() {
+		return 0, unix.EPERM
+	}
+	lookupDir := func(addr uint64) (vfs.VirtualDentry, error) {
+		p, err := copyInPath(t, addr)
+		if err != nil {
+			return vfs.VirtualDentry{}, err
+		}
+		vd, err := t.Lookup(kernel.AtFDCWD, p, true)
+		if err != nil {
+			return vfs.VirtualDentry{}, err
+		}
+		if at, err := vd.Dentry.Inode().Stat(); err != nil {
+			return vfs.VirtualDentry{}, err
+		} else if !at.IsDir() {
+			return vfs.VirtualDentry{}, unix.ENOTDIR
+		}
+		return vd, nil
+	}
+	newRoot, err := lookupDir(a[0])
+	if err != nil {
+		return 0, err
+	}
+	putOld, err := lookupDir(a[1])
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.PivotRoot(newRoot, putOld)
+}
