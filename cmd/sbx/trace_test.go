@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
 	"github.com/sbx-dev/sbx/platform/kvm"
@@ -14,32 +17,9 @@ import (
 )
 
 // TestStubExecutesNoAppSyscalls watches the host's raw_syscalls:sys_enter tracepoint for
-// processes named sbx-stub while a sandboxed cat runs: the only host syscalls a stub may
-// make are the platform's own address-space calls and its prologue.
+// the processes named sbx-stub of one sandbox while it runs cat: the only host syscalls a
+// stub may make are the platform's own address-space calls and its prologue.
 func TestStubExecutesNoAppSyscalls(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("reading host tracepoints needs root")
-	}
-	const tr = "/sys/kernel/tracing"
-	if _, err := os.Stat(tr + "/events/raw_syscalls"); err != nil {
-		if err := unix.Mount("nodev", tr, "tracefs", 0, ""); err != nil {
-			t.Skipf("tracefs is not available: %v", err)
-		}
-	}
-	write := func(file, v string) {
-		if err := os.WriteFile(tr+"/"+file, []byte(v), 0o644); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
-	write("tracing_on", "0")
-	write("trace", "")
-	write("events/raw_syscalls/sys_enter/filter", `comm == "sbx-stub"`)
-	write("events/raw_syscalls/sys_enter/enable", "1")
-	defer func() {
-		write("tracing_on", "0")
-		write("events/raw_syscalls/sys_enter/enable", "0")
-		write("events/raw_syscalls/sys_enter/filter", "0")
-	}()
 	// The stubs' own calls: address-space calls (mmap, mprotect, munmap), their start-up
 	// (prctl, seccomp, close_range; mremap of the host's vDSO, checked below) and
 	// exit_group; trap stubs' start-up also installs handlers (rt_sigaction,
@@ -50,81 +30,126 @@ func TestStubExecutesNoAppSyscalls(t *testing.T) {
 	trapExtra := []string{"13", "14", "56", "131", "202", "15", "158"}
 	for _, tc := range []struct {
 		platform string
-	}{{"ptrace"}, {"trap"}} {
+		extra    []string
+	}{{"ptrace", nil}, {"trap", trapExtra}} {
 		t.Run(tc.platform, func(t *testing.T) {
-			// Tracepoints are host-wide: stubs of tests running at the same time in other
-			// packages (on either platform) are traced too, so each run accepts every stub's
-			// own calls. The app's calls are none of them.
+			// Only this sandbox's stubs are traced (traceTree), so each platform allows
+			// its own stubs' calls alone.
 			allowed := map[string]bool{}
-			for _, nr := range append(common, trapExtra...) {
+			for _, nr := range append(common, tc.extra...) {
 				allowed[nr] = true
 			}
-			checkStubSyscalls(t, write, tc.platform, allowed)
+			checkStubSyscalls(t, tc.platform, allowed)
 		})
 	}
 }
 
 // TestKVMExecutesNoAppSyscalls checks, on the kvm platform, that the app's system calls
 // never run on the host: glibc's start-up calls (brk, set_tid_address, set_robust_list,
-// rseq), which no Go process makes, must not appear in the sbx processes while a sandboxed
-// cat runs; the same filter on a native cat shows the tracepoint sees them.
+// rseq), which no Go process makes, must not appear in the sandbox's sbx processes while a
+// sandboxed cat runs; the same filter on a native cat shows the tracepoint sees them.
 func TestKVMExecutesNoAppSyscalls(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("reading host tracepoints needs root")
-	}
 	if err := kvm.Probe(); err != nil {
 		t.Skipf("skipping: the kvm platform cannot run here: %v", err)
 	}
-	const tr = "/sys/kernel/tracing"
-	if _, err := os.Stat(tr + "/events/raw_syscalls"); err != nil {
-		if err := unix.Mount("nodev", tr, "tracefs", 0, ""); err != nil {
-			t.Skipf("tracefs is not available: %v", err)
-		}
-	}
-	write := func(file, v string) {
-		if err := os.WriteFile(tr+"/"+file, []byte(v), 0o644); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
 	const glibc = "(id == 12 || id == 218 || id == 273 || id == 334)"
-	count := func(comm string, run func()) int {
-		write("tracing_on", "0")
-		write("trace", "")
-		write("events/raw_syscalls/sys_enter/filter", `comm == "`+comm+`" && `+glibc)
-		write("events/raw_syscalls/sys_enter/enable", "1")
-		defer func() {
-			write("tracing_on", "0")
-			write("events/raw_syscalls/sys_enter/enable", "0")
-			write("events/raw_syscalls/sys_enter/filter", "0")
-		}()
-		write("tracing_on", "1")
-		run()
-		write("tracing_on", "0")
-		trace, err := os.ReadFile(tr + "/trace")
-		if err != nil {
-			t.Fatal(err)
-		}
+	count := func(comm string, argv ...string) (int, sbxtest.Result) {
+		trace, res := traceTree(t, `comm == "`+comm+`" && `+glibc, argv...)
 		n := 0
-		for _, line := range strings.Split(string(trace), "\n") {
+		for _, line := range strings.Split(trace, "\n") {
 			if strings.Contains(line, "NR ") {
 				n++
 				t.Logf("%s: %s", comm, line)
 			}
 		}
-		return n
+		return n, res
 	}
-	if n := count("cat", func() { exec.Command("cat", "/etc/hostname").Run() }); n == 0 {
+	if n, _ := count("cat", "cat", "/etc/hostname"); n == 0 {
 		t.Fatal("a native cat's start-up syscalls were not traced: the filter or the tracepoint does not work here")
 	}
 	bin := sbxtest.Binary(t)
-	if n := count(filepath.Base(bin), func() {
-		res := sbxtest.Run(t, sbxtest.Users()[0], "", "", bin, "run", "--platform", "kvm", "--", "/bin/cat", "/etc/hostname")
-		if host, _ := exec.Command("cat", "/etc/hostname").Output(); res.Stdout != string(host) {
-			t.Errorf("sandboxed cat printed %q, want %q (%s)", res.Stdout, host, res.Stderr)
-		}
-	}); n != 0 {
+	n, res := count(filepath.Base(bin), bin, "run", "--platform", "kvm", "--", "/bin/cat", "/etc/hostname")
+	if host, _ := exec.Command("cat", "/etc/hostname").Output(); res.Stdout != string(host) {
+		t.Errorf("sandboxed cat printed %q, want %q (%s)", res.Stdout, host, res.Stderr)
+	}
+	if n != 0 {
 		t.Errorf("%d of the app's start-up syscalls ran on the host", n)
 	}
+}
+
+// traceTree runs argv (as root) while a private tracefs instance records the
+// raw_syscalls:sys_enter events matching filter of argv's process and its descendants
+// alone, and returns the trace. Tracepoints are host-wide, and other tests run sandboxes
+// (processes named sbx and sbx-stub too) at the same time: the instance follows only the
+// PID tree (set_event_pid with event-fork, which adds each child a traced task forks, its
+// threads included), and its own buffer and filter leave other tests' tracing alone. argv
+// starts behind a gate, a shell waiting for a line on its stdin, so that its PID is in
+// set_event_pid before it runs.
+func traceTree(t *testing.T, filter string, argv ...string) (string, sbxtest.Result) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("reading host tracepoints needs root")
+	}
+	const tr = "/sys/kernel/tracing"
+	if _, err := os.Stat(tr + "/instances"); err != nil {
+		if err := unix.Mount("nodev", tr, "tracefs", 0, ""); err != nil {
+			t.Skipf("tracefs is not available: %v", err)
+		}
+	}
+	inst := filepath.Join(tr, "instances", fmt.Sprintf("sbx-tree-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := os.Mkdir(inst, 0o755); err != nil {
+		t.Skipf("no tracefs instances here: %v", err)
+	}
+	write := func(file, v string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(inst, file), []byte(v), 0o644); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+	defer func() {
+		os.WriteFile(filepath.Join(inst, "tracing_on"), []byte("0"), 0o644)
+		os.WriteFile(filepath.Join(inst, "events/raw_syscalls/sys_enter/enable"), []byte("0"), 0o644)
+		os.Remove(inst)
+	}()
+	write("tracing_on", "0")
+	write("options/event-fork", "1")
+	write("events/raw_syscalls/sys_enter/filter", filter)
+
+	ctx, cancel := context.WithTimeout(context.Background(), sbxtest.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `read _ && exec "$@"`, "sh"}, argv...)...)
+	cmd.Dir = "/"
+	cmd.WaitDelay = time.Second
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	gate, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	write("set_event_pid", strconv.Itoa(cmd.Process.Pid))
+	write("events/raw_syscalls/sys_enter/enable", "1")
+	write("tracing_on", "1")
+	gate.Write([]byte("go\n"))
+	gate.Close()
+	err = cmd.Wait()
+	write("tracing_on", "0")
+	if ctx.Err() != nil {
+		t.Fatalf("%v did not finish within %v; stderr so far:\n%s", argv, sbxtest.Timeout, errb.String())
+	}
+	res := sbxtest.Result{Stdout: out.String(), Stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running %v: %v", argv, err)
+	}
+	trace, err := os.ReadFile(filepath.Join(inst, "trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(trace), res
 }
 
 // vdsoTarget says whether hex address a is in the range the platform places the vDSO in.
@@ -133,27 +158,18 @@ func vdsoTarget(a string) bool {
 	return err == nil && v >= 0x7ff000200000 && v < 0x7ff000200000+1<<32+1<<20
 }
 
-func checkStubSyscalls(t *testing.T, write func(file, v string), platform string, allowed map[string]bool) {
-	const tr = "/sys/kernel/tracing"
-	write("trace", "")
-	write("tracing_on", "1")
-	res := sbxtest.Run(t, sbxtest.Users()[0], "", "", sbxtest.Binary(t), "run", "--platform", platform, "--", "/bin/cat", "/etc/hostname")
-	write("tracing_on", "0")
+func checkStubSyscalls(t *testing.T, platform string, allowed map[string]bool) {
+	trace, res := traceTree(t, `comm == "sbx-stub"`, sbxtest.Binary(t), "run", "--platform", platform, "--", "/bin/cat", "/etc/hostname")
 	host, _ := exec.Command("cat", "/etc/hostname").Output()
 	if res.Stdout != string(host) {
 		t.Fatalf("sandboxed cat printed %q, want %q (%s)", res.Stdout, host, res.Stderr)
 	}
-	trace, err := os.ReadFile(tr + "/trace")
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := 0
-	// A stub mapping a host file of its own (MapHostFile: other packages' tests run such
-	// stubs at the same time) receives it on its socket, FD 1, into its scratch page above
+	// A stub mapping a host file (MapHostFile) receives it on its socket, FD 1, into its scratch page above
 	// the app's addresses, then closes the FD it got (2). Those two are allowed only in
 	// that shape: close(2) only from a stub that received a file.
 	received := map[string]bool{}
-	for _, line := range strings.Split(string(trace), "\n") {
+	for _, line := range strings.Split(trace, "\n") {
 		f := strings.Fields(line)
 		for i := 0; i+1 < len(f); i++ {
 			if f[i] != "NR" {

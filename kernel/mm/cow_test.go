@@ -3,6 +3,8 @@ package mm
 import (
 	"bytes"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestRefs checks the owner counts of shared ranges: overlapping IncRefs split and join
@@ -143,5 +145,48 @@ func TestPageCache(t *testing.T) {
 	}
 	if mf.Used() != 0 {
 		t.Errorf("Used = %d after everything went", mf.Used())
+	}
+}
+
+// TestRemapAcrossCOWChunks moves a private file mapping that straddles a copy-on-write
+// chunk boundary after a write to one side: the write splits it into pieces, which mremap
+// must still take as the one mapping the app made (it once answered EFAULT, for the few
+// mappings placed across a 2 MiB boundary).
+func TestRemapAcrossCOWChunks(t *testing.T) {
+	m, _ := newMM(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 8*PageSize/16)
+	src := &fileSource{data: data, key: CacheKey{Dev: 1, Ino: 3, Size: int64(len(data))}}
+	addr := uint64(cowChunk*8 - 3*PageSize)
+	a, err := m.Map(MapOpts{Addr: addr, Length: 4 * PageSize, Prot: rw, Fixed: true, Source: src, Hold: nopHolder{}})
+	if err != nil || a != addr {
+		t.Fatalf("Map = %#x, %v", a, err)
+	}
+	if _, err := m.CopyOut(a+PageSize+100, []byte("sandbox!")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.vmas); n < 2 {
+		t.Fatalf("the write left %d VMAs; the test needs the mapping split", n)
+	}
+	// Growing in place extends the last piece.
+	if c, err := m.Remap(a, 4*PageSize, 5*PageSize, false, false, 0); err != nil || c != a {
+		t.Fatalf("grow in place = %#x, %v; want %#x", c, err, a)
+	}
+	// A mapping ends where the app's ends: the range may not run past it.
+	m.Map(MapOpts{Addr: a + 5*PageSize, Length: PageSize, Prot: rw, Fixed: true})
+	if _, err := m.Remap(a, 6*PageSize, 7*PageSize, true, false, 0); err != unix.EFAULT {
+		t.Fatalf("mremap across two mappings = %v, want EFAULT", err)
+	}
+	b, err := m.Remap(a, 5*PageSize, 8*PageSize, true, false, 0)
+	if err != nil || b == a {
+		t.Fatalf("mremap of a split mapping = %#x, %v; want a move", b, err)
+	}
+	got := make([]byte, 8*PageSize)
+	if _, err := m.CopyIn(b, got); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte(nil), data...)
+	copy(want[PageSize+100:], "sandbox!")
+	if !bytes.Equal(got, want) {
+		t.Errorf("moved mapping's contents differ from the file with the write")
 	}
 }

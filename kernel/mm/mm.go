@@ -667,7 +667,14 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v := m.vmaAtLocked(oldAddr)
-	if v == nil || (oldLen != 0 && oldAddr+oldLen > v.End) {
+	if v == nil {
+		return 0, unix.EFAULT
+	}
+	// The old range must lie in one mapping as Linux sees it, which may be several pieces
+	// here (a copy-on-write break or a page-cache fill splits a VMA at chunk boundaries):
+	// v becomes the last piece in the range, end the mapping's end.
+	end := m.mappingEndLocked(v)
+	if oldLen != 0 && oldAddr+oldLen > end {
 		return 0, unix.EFAULT
 	}
 	if oldLen == 0 {
@@ -675,8 +682,9 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 		if !v.Shared {
 			return 0, unix.EINVAL
 		}
-		oldLen = v.End - oldAddr
+		oldLen = end - oldAddr
 	}
+	v = m.vmaAtLocked(oldAddr + oldLen - 1)
 	if fixed {
 		if newAddr%PageSize != 0 || newAddr+newLen > m.maxAddr {
 			return 0, unix.EINVAL
@@ -745,6 +753,26 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	}
 	m.mergeLocked()
 	return dst, nil
+}
+
+// mappingEndLocked returns the end of the mapping v is a piece of, as Linux would show it:
+// the following pieces continue it while they are adjacent and differ only in how the
+// memory behind them is kept (memory-file range, lazy fill, copy-on-write state), which
+// nothing the app did set apart. Preconditions: m.mu held, v in m.vmas.
+func (m *MM) mappingEndLocked(v *VMA) uint64 {
+	end := v.End
+	for i := m.findLocked(v.Start) + 1; i < len(m.vmas); i++ {
+		w := m.vmas[i]
+		if w.Start != end || w.Prot != v.Prot || w.MaxProt != v.MaxProt || w.Shared != v.Shared ||
+			w.GrowsDown != v.GrowsDown || w.Name != v.Name || w.AnonName != v.AnonName || w.Source != v.Source ||
+			(v.Source != nil && w.FileOff != v.FileOff+int64(end-v.Start)) || w.host != v.host ||
+			w.dontFork != v.dontFork || w.wipeOnFork != v.wipeOnFork ||
+			(v.Shared && v.Source == nil && w.release != v.release) { // (two shared anonymous mappings)
+			break
+		}
+		end = w.End
+	}
+	return end
 }
 
 // extendLocked grows the mapping ending at v.End up to end with a new piece of the same

@@ -169,3 +169,20 @@ func parseSysExit(line string) (tgid int, nr int, ok bool) {
 	nr, err2 := strconv.Atoi(f[0])
 	return tgid, nr, err1 == nil && err2 == nil
 }
+
+func TestParseSysExit(t *testing.T) {
+	for _, tc := range []struct {
+		line     string
+		tgid, nr int
+		ok       bool
+	}{
+		{"           <...>-4242  (   4240) [001] ..... 24574.969293: sys_exit: NR 9 = -1", 4240, 9, true},
+		{"    sbx-kernel-4242  (   4240) [000] ..... 24574.969293: sys_exit: NR -1 = -1", 4240, -1, true},
+		{"# tracer: nop", 0, 0, false},
+	} {
+		tgid, nr, ok := parseSysExit(tc.line)
+		if tgid != tc.tgid || nr != tc.nr || ok != tc.ok {
+			t.Errorf("parseSysExit(%q) = %d, %d, %v; want %d, %d, %v", tc.line, tgid, nr, ok, tc.tgid, tc.nr, tc.ok)
+		}
+	}
+}
