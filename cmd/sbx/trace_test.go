@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,10 +115,16 @@ func traceTree(t *testing.T, filter string, argv ...string) (string, sbxtest.Res
 	write("tracing_on", "0")
 	write("options/event-fork", "1")
 	write("events/raw_syscalls/sys_enter/filter", filter)
+	write("tracing_on", "1") // no event is enabled yet: only the gate's marker is recorded
 
 	ctx, cancel := context.WithTimeout(context.Background(), sbxtest.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `read _ && exec "$@"`, "sh"}, argv...)...)
+	// The gate first writes a marker naming itself into the instance's buffer: tracefs
+	// records the writer's PID as the host sees it, which is what set_event_pid takes. The
+	// test may run in a PID namespace of its own (CI runs under unshare -p), where
+	// cmd.Process.Pid is a different number.
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `echo "sbx-gate-$$" >"$SBX_TRACE_MARKER" && read _ && exec "$@"`, "sh"}, argv...)...)
+	cmd.Env = append(os.Environ(), "SBX_TRACE_MARKER="+filepath.Join(inst, "trace_marker"))
 	cmd.Dir = "/"
 	cmd.WaitDelay = time.Second
 	var out, errb strings.Builder
@@ -129,9 +136,14 @@ func traceTree(t *testing.T, filter string, argv ...string) (string, sbxtest.Res
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	write("set_event_pid", strconv.Itoa(cmd.Process.Pid))
+	hostPID, err := gatePID(inst, cmd.Process.Pid)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("finding the traced shell's host PID: %v (stderr: %s)", err, errb.String())
+	}
+	write("set_event_pid", strconv.Itoa(hostPID))
 	write("events/raw_syscalls/sys_enter/enable", "1")
-	write("tracing_on", "1")
 	gate.Write([]byte("go\n"))
 	gate.Close()
 	err = cmd.Wait()
@@ -150,6 +162,26 @@ func traceTree(t *testing.T, filter string, argv ...string) (string, sbxtest.Res
 		t.Fatal(err)
 	}
 	return string(trace), res
+}
+
+// gatePID waits for the marker traceTree's gate shell (pid in this PID namespace) writes
+// into the instance inst, and returns the PID the trace gives its writer: the host's.
+func gatePID(inst string, pid int) (int, error) {
+	re := regexp.MustCompile(`-(\d+)\s+\[\d+\][^\n]*tracing_mark_write: sbx-gate-` + strconv.Itoa(pid) + `\b`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		trace, err := os.ReadFile(filepath.Join(inst, "trace"))
+		if err != nil {
+			return 0, err
+		}
+		if m := re.FindSubmatch(trace); m != nil {
+			return strconv.Atoi(string(m[1]))
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the gate's marker never appeared in %s/trace", inst)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // vdsoTarget says whether hex address a is in the range the platform places the vDSO in.
