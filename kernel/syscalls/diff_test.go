@@ -46,6 +46,13 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
+// programEnv gives the programs that test an opt-in feature of the trap platform the
+// environment that turns it on: patchsites.c exists to exercise syscall-site patching,
+// which is off unless SBX_SYSCALL_PATCH=1.
+var programEnv = map[string][]string{
+	"patchsites": {"SBX_SYSCALL_PATCH=1"},
+}
+
 // notOnPlatform lists the programs ("name/platform") whose native output a platform
 // cannot match, and why.
 var notOnPlatform = map[string]string{
@@ -105,7 +112,14 @@ func compareRuns(t *testing.T, prefix, bin, exe, rw string) {
 				sbxArgs = append(sbxArgs, "--rw", rw)
 			}
 			native := sbxtest.Run(t, u, "", "", argv...)
-			got := sbxtest.Sbx(t, u, append(append(sbxArgs, "--"), argv...)...)
+			sbxCmd := append(append(sbxArgs, "--"), argv...)
+			var got sbxtest.Result
+			if env := programEnv[name]; env != nil && platformOf(t, u) == "trap" {
+				full := append(append([]string{"env"}, env...), sbxtest.Binary(t))
+				got = sbxtest.Run(t, u, "", "", append(full, sbxtest.WithPlatform(sbxCmd)...)...)
+			} else {
+				got = sbxtest.Sbx(t, u, sbxCmd...)
+			}
 			if native.Code != 0 {
 				t.Fatalf("native run failed (%d): %s", native.Code, native.Stderr)
 			}
