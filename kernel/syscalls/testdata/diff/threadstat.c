@@ -183,7 +183,14 @@ int main(void) {
 
 	write(pipefd[1], "x", 1);
 	pthread_join(th, NULL);
-	readstat(pid, 0, &p);
+	/* pthread_join returns when the kernel clears the thread's TID word, which Linux
+	 * does before the thread leaves the thread group: poll briefly for the count to drop. */
+	for (int i = 0; i < 2000; i++) {
+		readstat(pid, 0, &p);
+		if (p.threads == 1)
+			break;
+		usleep(1000);
+	}
 	printf("after join: threads %ld\n", p.threads);
 	return 0;
 }
