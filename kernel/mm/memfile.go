@@ -70,6 +70,8 @@ type MemoryFile struct {
 
 	// cache is the sandbox's page cache (pagecache.go).
 	cache *PageCache
+	// directMaps says private file mappings may map host files directly (direct.go).
+	directMaps bool
 
 	// hostFiles are the host files holding app memory outside the memory file (host-backed
 	// memfds, memory-backed files host peers passed), counted by Resident once per host
