@@ -283,7 +283,7 @@ func run(stderr io.Writer) (int, error) {
 	// torn down) instead of following it.
 	gc.Close()
 	if mp, ok := kplat.(*markPlatform); ok {
-		mark("app exited (" + mp.summary() + "; " + k.PatchSummary() + ")")
+		mark("app exited (" + mp.summary() + "; " + k.PatchSummary() + fmt.Sprintf("; %d file pages copied)", mf.FilePages()))
 	} else {
 		mark("app exited")
 	}
