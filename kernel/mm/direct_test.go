@@ -17,9 +17,9 @@ type directSource struct {
 }
 
 func (s *directSource) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
-func (s *directSource) DirectFD() (int, bool)                    { return int(s.f.Fd()), true }
-func (s *directSource) IncRef()                                  { s.refs++ }
-func (s *directSource) DecRef()                                  { s.decs++ }
+func (s *directSource) DirectFD() (int, bool)                   { return int(s.f.Fd()), true }
+func (s *directSource) IncRef()                                 { s.refs++ }
+func (s *directSource) DecRef()                                 { s.decs++ }
 
 // hostMapAS records the host-file mappings the MM asks for.
 type hostMapAS struct {
