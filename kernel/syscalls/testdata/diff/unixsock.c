@@ -79,7 +79,7 @@ int main(void) {
 		write(cc, "from child", 10);
 		_exit(0);
 	}
-	CHECK(epoll_wait(ep, &out, 1, 5000));
+	CHECK(epoll_wait(ep, &out, 1, 30000));
 	printf("epoll data %u\n", out.data.u32);
 	s = accept(l, NULL, NULL);
 	memset(buf, 0, sizeof buf);
