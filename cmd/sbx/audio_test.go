@@ -86,7 +86,7 @@ func TestPulseAudioPlayback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { daemon.Process.Kill(); daemon.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {
 			break
 		}
