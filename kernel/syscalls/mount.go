@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"github.com/sbx-dev/sbx/kernel/vfs"
