@@ -71,6 +71,9 @@ func Mount(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
+		if err := nsBindLoop(t, src); err != nil {
+			return 0, err
+		}
 		return 0, ns.Bind(at, src, flags&unix.MS_REC != 0)
 	case flags&propagation != 0:
 		typ := flags &^ (unix.MS_REC | unix.MS_SILENT)
@@ -102,6 +105,16 @@ func Mount(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	return 0, newMount(t, ns, at, *fstype, source, data, mnt)
+}
+
+// nsBindLoop refuses to bind-mount the file of a mount namespace no newer than the
+// caller's (mnt_ns_loop): a namespace holding a mount that holds it could never go.
+func nsBindLoop(t *kernel.Task, src vfs.VirtualDentry) error {
+	in, ok := src.Dentry.Inode().(*procfs.NSInode)
+	if ok && in.NS.Kind == kernel.NSMnt && in.NS.Ino <= t.Group().Namespaces()[kernel.NSMnt].Ino {
+		return unix.EINVAL
+	}
+	return nil
 }
 
 // copyInMountString reads one of mount(2)'s optional strings (nil for a NULL pointer).

@@ -51,7 +51,7 @@ func (ns *Namespace) Copy(lessPrivileged bool) *Namespace {
 		}
 	}
 	for _, c := range order {
-		c.ns = n
+		c.enterLocked(n)
 	}
 	n.all = order
 	return n
@@ -333,7 +333,7 @@ func (ns *Namespace) attachTreeLocked(src, dest *Mount, point *Dentry) {
 // adoptLocked puts the tree m into ns.
 func (ns *Namespace) adoptLocked(m *Mount) {
 	for _, x := range treeOf(m) {
-		x.ns = ns
+		x.enterLocked(ns)
 		ns.all = append(ns.all, x)
 	}
 }
@@ -369,6 +369,16 @@ func (ns *Namespace) Bind(at, src VirtualDentry, recursive bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at = ns.topLocked(at)
+	if _, nsFile := src.Dentry.inode.(Pinner); nsFile {
+		// A namespace file is bound from wherever it was found, as a mount of its own
+		// (do_loopback's exception for nsfs).
+		if !ns.inNSLocked(at.Mount) || isDir(at.Dentry) {
+			return unix.EINVAL
+		}
+		m := ns.newMountLocked(src.Dentry, "nsfs", "nsfs", 0)
+		ns.attachTreeLocked(m, at.Mount, at.Dentry)
+		return nil
+	}
 	if src.Mount.unbindable {
 		return unix.EINVAL
 	}
