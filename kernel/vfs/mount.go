@@ -131,6 +131,8 @@ type Namespace struct {
 	origin map[*Mount]*Mount
 	// released is set once no process is in the namespace. protected by t.mu
 	released bool
+	// anon marks the namespace of a detached tree (detached.go). protected by t.mu
+	anon bool
 }
 
 type mountKey struct {
