@@ -49,8 +49,10 @@ type fsContext struct {
 func (c *fsContext) Read(*vfs.FileDescription, [][]byte, int64) (int64, error) {
 	return 0, unix.ENODATA // no messages are kept
 }
-func (c *fsContext) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
-func (c *fsContext) Release()                                                   {}
+func (c *fsContext) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) {
+	return 0, unix.EINVAL
+}
+func (c *fsContext) Release() {}
 
 // newMountFSTypes are the filesystems fsopen knows.
 var newMountFSTypes = map[string]bool{"tmpfs": true, "proc": true, "mqueue": true}
