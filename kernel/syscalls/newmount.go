@@ -293,11 +293,11 @@ func (c *fsContext) createLocked(t *kernel.Task) error {
 // reconfigureLocked applies a reconfiguration's parameters to the picked filesystem.
 // Preconditions: c.mu held.
 func (c *fsContext) reconfigureLocked(t *kernel.Task) error {
-	if !t.MountCapable() {
-		return unix.EPERM
-	}
 	if c.tfs != nil {
 		fs, o := c.tfs, c.opts
+		if !tmpfsOwnerCapable(t, fs) {
+			return unix.EPERM
+		}
 		if p := fs.Params(); o.noswap && !p.NoSwap {
 			return unix.EINVAL
 		}

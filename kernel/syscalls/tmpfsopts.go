@@ -231,7 +231,8 @@ func newTmpfs(t *kernel.Task, dev uint64, o tmpfsOptions) (*tmpfs.FS, *tmpfs.Ino
 	}
 	fs, root := tmpfs.New(t.Kernel().MemoryFile, tmpfs.Options{Dev: dev, Mode: o.mode, UID: o.uid, GID: o.gid,
 		Limits: lim, Exact: true})
-	fs.SetParams(tmpfs.Params{Mode: o.mode, UID: o.uid, GID: o.gid, Huge: o.huge, Inode64: o.inode64, NoSwap: o.noswap, Default: def})
+	fs.SetParams(tmpfs.Params{Mode: o.mode, UID: o.uid, GID: o.gid, Huge: o.huge, Inode64: o.inode64, NoSwap: o.noswap,
+		Default: def, Owner: t.Group().UserNS()})
 	return fs, root
 }
 
@@ -251,6 +252,9 @@ func remountOptions(t *kernel.Task, m *vfs.Mount, data string) (*string, error) 
 		return nil, err
 	}
 	fs := root.FS()
+	if !tmpfsOwnerCapable(t, fs) {
+		return nil, unix.EPERM
+	}
 	if p := fs.Params(); o.noswap != p.NoSwap {
 		return nil, unix.EINVAL // swap can be neither turned off nor back on by a remount
 	}
@@ -267,4 +271,15 @@ func remountOptions(t *kernel.Task, m *vfs.Mount, data string) (*string, error) 
 	fs.SetParams(p)
 	s := fs.MountOptions()
 	return &s, nil
+}
+
+// tmpfsOwnerCapable reports whether t may reconfigure fs: CAP_SYS_ADMIN in the user
+// namespace it belongs to (do_remount's ns_capable(sb->s_user_ns)), the sandbox's initial
+// one for its own mounts.
+func tmpfsOwnerCapable(t *kernel.Task, fs *tmpfs.FS) bool {
+	owner, ok := fs.Params().Owner.(*kernel.UserNS)
+	if !ok {
+		owner = t.Kernel().RootUserNS()
+	}
+	return t.NSCapable(owner, unix.CAP_SYS_ADMIN)
 }

@@ -257,6 +257,9 @@ type Params struct {
 	NoSwap         bool
 	// Default are the limits a mount without size= and nr_inodes= gets (not shown).
 	Default Limits
+	// Owner is the user namespace the filesystem belongs to (the mounter's; nil for the
+	// sandbox's own tmpfs mounts): reconfiguring it needs CAP_SYS_ADMIN there.
+	Owner any
 }
 
 // SetParams records the options the filesystem was mounted with.

@@ -1,6 +1,7 @@
 /* The new mount API (fsopen(2), fsconfig(2), fsmount(2), move_mount(2), open_tree(2),
  * fspick(2), mount_setattr(2)): a tmpfs made through an fs context, mounted detached,
- * used through its descriptor, attached and moved; reconfigured through fspick; bind
+ * used through its descriptor, attached and moved; reconfigured through fspick (not from
+ * a user namespace below the mounter's: EPERM, which ends the context); bind
  * copies made with open_tree (recursive or not) and attached; mount attributes set and
  * cleared, with the atime rules and propagation; and the errno of each documented misuse.
  * Privileged parts run in a new user and mount namespace (as root and as a user); first,
@@ -12,6 +13,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <linux/mount.h>
+#include <sys/wait.h>
 
 static int wr(const char *p, const char *s) {
 	int fd = open(p, O_WRONLY);
@@ -172,6 +174,19 @@ int main(void) {
 	CHECK(fsconfig_(fp, FSCONFIG_SET_STRING, "size", "1M", 0));
 	CHECK(fsconfig_(fp, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0));
 	close(fp);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (enter() < 0) _exit(1);
+		int np = fspick_(AT_FDCWD, "m", 0);
+		printf("fspick in a nested user namespace: %d\n", np >= 0);
+		CHECK(fsconfig_(np, FSCONFIG_SET_STRING, "size", "256k", 0));
+		CHECK(fsconfig_(np, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0));
+		CHECK(fsconfig_(np, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0));
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	printf("blocks now %ld\n", blocks("m"));
 
 	printf("-- open_tree\n");
 	CHECK(open_tree_(AT_FDCWD, "m", 0x4));

@@ -7,7 +7,8 @@
  * a smaller size give pages back, an unlinked file's pages go when its last FD closes;
  * each file and each extra hard link takes an inode, a long symlink a page; remounting
  * changes a limit, but not to below what is used nor on a tmpfs mounted without one
- * (EINVAL). Run in a new user and mount namespace mapping the caller to 0 (as root and as
+ * (EINVAL), nor from a user namespace below the mounter's (EPERM, after the options
+ * parsed). Run in a new user and mount namespace mapping the caller to 0 (as root and as
  * a user), so uid=/gid= see the same map either way. */
 #include "common.h"
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/statfs.h>
 #include <linux/falloc.h>
+#include <sys/wait.h>
 
 static int wr(const char *p, const char *s) {
 	int fd = open(p, O_WRONLY);
@@ -236,6 +238,20 @@ int main(void) {
 	CHECK(mount("none", "m", NULL, MS_REMOUNT, "nr_inodes=100"));
 	sf("unlimited");
 	mountopts();
+	CHECK(umount2("m", MNT_DETACH));
+
+	printf("-- remount from a nested user namespace\n");
+	CHECK(mount("none", "m", "tmpfs", 0, "size=64k,nr_inodes=4"));
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (enter() < 0) { printf("nested enter: %s\n", errname(errno)); _exit(1); }
+		CHECK(mount("none", "m", NULL, MS_REMOUNT, "bogus"));
+		CHECK(mount("none", "m", NULL, MS_REMOUNT, "size=128k"));
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	sf("after the nested remount");
 	CHECK(umount2("m", MNT_DETACH));
 	CHECK(mount("none", "m", "tmpfs", 0, "size=0,nr_inodes=0"));
 	CHECK(mount("none", "m", NULL, MS_REMOUNT, "size=1M"));
