@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,6 +68,11 @@ type MemoryFile struct {
 	// memfd's size. protected by cmu
 	pfree []int64
 	pnext int64
+
+	// full records which pages are known to hold data (resident.go); noCachestat is set once
+	// the host refused cachestat(2).
+	full        fullPages
+	noCachestat atomic.Bool
 
 	// cache is the sandbox's page cache (pagecache.go).
 	cache *PageCache
@@ -199,6 +205,7 @@ func (m *MemoryFile) releaseChunksLocked(lo, hi int64) {
 		poff := *slot - 1
 		*slot = 0
 		_ = unix.Fallocate(int(m.file.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, poff, chunkSize)
+		m.full.forget(poff, chunkSize)
 		m.pfree = append(m.pfree, poff)
 	}
 }
@@ -364,6 +371,7 @@ func (m *MemoryFile) punch(off, n int64) {
 	for _, r := range m.runs(off, n) {
 		if r.phys >= 0 {
 			_ = unix.Fallocate(int(m.file.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, r.phys, r.len)
+			m.full.forget(r.phys, r.len)
 		}
 	}
 }

@@ -131,6 +131,9 @@ type MM struct {
 	mf *MemoryFile
 	as platform.AddressSpace
 
+	// peakSize and peakRSS are the largest VmSize and VmRSS seen (usage.go).
+	peakSize, peakRSS atomic.Uint64
+
 	mu sync.Mutex
 	// vmas is sorted by Start and non-overlapping. protected by mu
 	vmas []*VMA
@@ -556,6 +559,7 @@ func (m *MM) Unmap(addr, length uint64) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.noteReleaseLocked(addr, end)
 	return m.removeLocked(addr, end)
 }
 
@@ -878,6 +882,7 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 	var set func(v *VMA) error
 	switch advice {
 	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE:
+		m.noteReleaseLocked(addr, end)
 		set = m.discardLocked
 	case unix.MADV_DONTFORK:
 		set = func(v *VMA) error { v.dontFork = true; return nil }
