@@ -295,9 +295,9 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		file("limits", 0o444, str(func() string { return limits(tg) })),
 		file("mounts", 0o444, str(func() string { return p.mounts(tg, false) })),
 		file("mountinfo", 0o444, str(func() string { return p.mounts(tg, true) })),
-		file("oom_score_adj", 0o644, str(func() string { return "0\n" })),
-		file("oom_adj", 0o644, str(func() string { return "0\n" })),
-		file("oom_score", 0o444, str(func() string { return fmt.Sprintf("%d\n", oomScore(tg)) })),
+		{"oom_score_adj", &oomNode{node: n("oom_score_adj"), k: p.k, tg: tg}},
+		{"oom_adj", &oomNode{node: n("oom_adj"), k: p.k, tg: tg, legacy: true}},
+		file("oom_score", 0o444, str(func() string { return fmt.Sprintf("%d\n", oomScore(p.k, tg)) })),
 		file("cgroup", 0o444, str(func() string { return "0::/\n" })),
 		// Per-process facts Linux always shows. I/O is not counted per process here.
 		file("io", 0o400, str(func() string {
@@ -468,20 +468,6 @@ func stateOf(t *kernel.Task) (byte, string) {
 }
 
 var stateNames = map[byte]string{'R': "R (running)", 'S': "S (sleeping)", 'T': "T (stopped)", 'Z': "Z (zombie)"}
-
-// oomScore is /proc/PID/oom_score: the share of memory the process uses, in thousandths.
-func oomScore(tg *kernel.ThreadGroup) uint64 {
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil || si.Totalram == 0 {
-		return 0
-	}
-	m := tg.MM()
-	if m == nil {
-		return 0
-	}
-	_, rss := m.Usage()
-	return rss * 1000 / (si.Totalram * uint64(si.Unit))
-}
 
 func (p *proc) pidStat(tg *kernel.ThreadGroup) string { return p.taskStat(tg, nil) }
 
