@@ -49,6 +49,9 @@ type Config struct {
 	// Caps are the launching user's effective, permitted and inheritable capabilities:
 	// what capget reports for root inside (the sandbox grants none of them on the host).
 	Caps [3]uint64 `json:"caps"`
+	// OOMScoreAdj is the launcher's /proc/self/oom_score_adj, which the first process
+	// inherits.
+	OOMScoreAdj int `json:"oom_score_adj,omitempty"`
 	// NetAddrs are the addresses of the sandbox's eth0 (the host's, as connections through
 	// the net broker show them); none: the sandbox has only lo (network mode none).
 	NetAddrs []string `json:"net_addrs,omitempty"`
