@@ -86,8 +86,10 @@ func Users() []User {
 	return []User{self, nobody}
 }
 
-// Timeout bounds one command: a hang fails the test instead of the whole run.
-var Timeout = 60 * time.Second
+// Timeout bounds one command: a hang fails the test instead of the whole run. It is
+// generous: a differential program doing a thousand renames on a loaded 2-core machine
+// under ptrace took over a minute.
+var Timeout = 2 * time.Minute
 
 // Result is what a command did.
 type Result struct {
