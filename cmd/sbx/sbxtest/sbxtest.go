@@ -104,7 +104,9 @@ func Run(t testing.TB, u User, dir string, stdin string, argv ...string) Result 
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
-	cmd.WaitDelay = time.Second
+	// A program's helpers may hold its output a moment after it exits (Python's
+	// forkserver did for over a second on a loaded CI run): wait for them, bounded.
+	cmd.WaitDelay = 30 * time.Second
 	if dir == "" {
 		dir = "/"
 	}
