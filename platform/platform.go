@@ -121,6 +121,20 @@ type SyscallPatcher interface {
 	InheritPatches(parent AddressSpace)
 }
 
+// Retirer is implemented by address spaces whose threads may keep running on a mapping for
+// a while after it was replaced (trap and ptrace: each thread's stub catches up with the
+// address space's changes only when it next stops). Memory the kernel replaces under
+// running threads without the app asking for it (a patched code page, mm.PatchCode) must
+// stay valid, holding what it held, until no thread can still run on the old mapping: the
+// kernel hands its release to Retire instead of freeing it at once.
+type Retirer interface {
+	// Retire calls release once every thread of the address space has caught up with the
+	// changes made before the call (or has ended), at the latest when the address space is
+	// released. release runs under the platform's locks: it may take the memory file's
+	// lock, never an address space's or an MM's.
+	Retire(release func())
+}
+
 // Registers is the x86-64 general register file, laid out as Linux's struct user_regs_struct
 // (arch/x86/include/asm/user_64.h), so platforms can pass it to PTRACE_GETREGS unchanged.
 type Registers struct {
