@@ -317,7 +317,7 @@ func (sb *Sandbox) start(r *Roles) error {
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, StraceSummary: plan.StraceSummary, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
 		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
-		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") != "1",
+		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") == "0",
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()

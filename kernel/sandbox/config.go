@@ -58,9 +58,7 @@ type Config struct {
 	// Seccomp installs the kernel's own host-syscall filter (tests may turn it off to debug).
 	NoSeccomp bool `json:"no_seccomp,omitempty"`
 	// NoSyscallPatch turns syscall-site patching off (the trap platform then takes a
-	// signal for every syscall). Patching is opt-in for now, SBX_SYSCALL_PATCH=1 in the
-	// launcher's environment: with it, headless Chromium crashed (SIGSEGV) in 2 of 7 runs
-	// and Firefox once reported stack smashing; without it, 0 of 7.
+	// signal for every syscall): SBX_SYSCALL_PATCH=0 in the launcher's environment.
 	NoSyscallPatch bool `json:"no_syscall_patch,omitempty"`
 	// Hold makes the kernel build the sandbox and serve execs, but run the program only
 	// when the control channel says "start" (an OCI runtime's startContainer hooks run in
