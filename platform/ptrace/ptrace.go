@@ -58,6 +58,8 @@ type Platform struct {
 	// syscalls and faults reach a signal handler in the stub.
 	trap    bool
 	hasFSGS bool
+	// cooling holds trap mode's split hand-offs back after failures (handoff.go).
+	cooling splitCooling
 
 	mu sync.Mutex
 	// contexts are the live contexts. protected by mu

@@ -130,7 +130,7 @@ childfail:
 // trapHandler is the handler of every signal the stub takes (SA_SIGINFO|SA_ONSTACK, all
 // signals blocked while it runs): rsi = siginfo, rdx = ucontext, both on the signal stack
 // in the shared area. It publishes them, hands the thread to the kernel (C_STATE =
-// ST_EVENT, waking the kernel if it sleeps), waits for ST_RESUME (polling SPIN times, then
+// ST_EVENT, waking the kernel if it sleeps), waits for ST_RESUME (polling C_SPIN times, then
 // sleeping on the futex), sets the FS and GS bases if the kernel asked, and returns with
 // rt_sigreturn, which loads the registers and FP state the kernel left in the frame.
 TEXT ·trapHandler(SB),NOSPLIT|NOFRAME,$0
@@ -186,7 +186,7 @@ publish:
 	MOVL $202, AX
 	SYSCALL
 wait:
-	MOVL P_SPIN(R9), CX
+	MOVL C_SPIN(R8), CX
 	INCL CX
 spin:
 	CMPL C_STATE(R8), $ST_RESUME
@@ -287,7 +287,7 @@ handoff:
 	MOVL $202, AX
 	SYSCALL
 wait:
-	MOVL P_SPIN(R9), CX
+	MOVL C_SPIN(R8), CX
 	INCL CX
 spin:
 	CMPL C_STATE(R8), $ST_RESUME
@@ -393,4 +393,9 @@ TEXT ·trapFastAddr(SB),NOSPLIT,$0-8
 TEXT ·trapRestorerAddr(SB),NOSPLIT,$0-8
 	MOVQ $·trapRestorer(SB), AX
 	MOVQ AX, ret+0(FP)
+	RET
+
+// cpuRelax is one PAUSE, for the kernel's polling loop (handoff.go).
+TEXT ·cpuRelax(SB),NOSPLIT,$0-0
+	PAUSE
 	RET
