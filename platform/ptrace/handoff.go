@@ -1,7 +1,6 @@
 package ptrace
 
 import (
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,9 +46,6 @@ const (
 	// shared: a few loads, for an event already published.
 	kernelPolls = 100
 )
-
-// adaptiveSpin enables the split mode; SBX_TRAP_SPIN=0 turns it off (for comparisons).
-var adaptiveSpin = os.Getenv("SBX_TRAP_SPIN") != "0"
 
 // cpuRelax is one PAUSE instruction (trapstub_amd64.s).
 func cpuRelax()
@@ -102,7 +98,7 @@ func (h *handoff) budget() time.Duration {
 func (s *stubProc) beforeResume() {
 	ts := s.trap
 	h := &ts.ho
-	if h.rounds++; h.rounds%sampleRounds == 0 && adaptiveSpin && !h.never {
+	if h.rounds++; h.rounds%sampleRounds == 0 && !h.never {
 		now := time.Now()
 		if !h.lastSample.IsZero() {
 			h.period = int64(now.Sub(h.lastSample)) / sampleRounds
