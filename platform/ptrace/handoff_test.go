@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -101,5 +102,74 @@ func TestTrapSplitBacksOff(t *testing.T) {
 				t.Fatalf("round %d: an app computing between syscalls (period %v) was split", i, time.Duration(s.trap.ho.period))
 			}
 		}
+	})
+}
+
+// BenchmarkTrapHandoff is a trapped getpid round trip with the hand-off as the policy
+// chooses it, held shared, and held split (misses forgiven): what each mode costs on this
+// machine as loaded now.
+func BenchmarkTrapHandoff(b *testing.B) {
+	for _, mode := range []string{"policy", "shared", "split"} {
+		b.Run(mode, func(b *testing.B) {
+			h := newHarness(&testing.T{}, true)
+			as, _ := h.p.NewAddressSpace()
+			defer as.Release()
+			h.load(as, cat(syscallInsn, []byte{0xeb, 0xfc})) // 1: syscall; jmp 1b
+			regs := regsAt(codeAddr)
+			trapStubOf(&testing.T{}, h, as, regs, func(c *context, s *stubProc) {
+				if mode != "policy" {
+					h.p.cooling.until.Store(time.Now().Add(time.Hour).UnixNano())
+					s.setSplit(mode == "split")
+				}
+				b.ResetTimer()
+				for range b.N {
+					if _, err := c.Switch(as, regs); err != nil {
+						b.Fatal(err)
+					}
+					if mode == "split" {
+						s.trap.ho.misses = 0
+						if !s.trap.ho.split && !s.trap.ho.never {
+							s.setSplit(true) // the period rule let go
+						}
+					}
+				}
+				b.StopTimer()
+				if mode == "split" && !s.trap.ho.split {
+					b.Logf("could not hold the app thread split (cpu %d of %d)", c.cpu, c.p.ncpu)
+				}
+			})
+		})
+	}
+}
+
+// TestReleaseUnpinsThread: a context pins its thread to one CPU; once released, the thread
+// (which the Go runtime goes on using) may run on every CPU the platform could.
+func TestReleaseUnpinsThread(t *testing.T) {
+	forModes(t, func(t *testing.T, h *harness) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c, err := h.p.NewContext()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var pinned, after unix.CPUSet
+			unix.SchedGetaffinity(0, &pinned)
+			c.Release()
+			if err := unix.SchedGetaffinity(0, &after); err != nil {
+				t.Error(err)
+				return
+			}
+			if h.p.ncpu > 1 && c.(*context).cpu >= 0 && pinned.Count() != 1 {
+				t.Errorf("a context's thread runs on %d CPUs; want 1", pinned.Count())
+			}
+			if after != h.p.cpus {
+				t.Errorf("a released context's thread runs on CPUs %v; want the platform's %v", after, h.p.cpus)
+			}
+		}()
+		<-done
 	})
 }
