@@ -24,11 +24,12 @@ import (
 //     splitPeriod, sampled every sampleRounds round trips), its app thread moves to another
 //     CPU and both sides poll for the other, for a budget learned from the recent period
 //     (within spinMin..spinMax), before sleeping. Every poll that runs out is a miss (the
-//     other side ran long, blocked, or was not running at all: the other CPU is busy); more
-//     than maxMisses misses in missWindow round trips move the thread back and keep it
-//     shared for a cool-down that doubles with every failed try (up to coolMax), so a busy
-//     machine, a blocking app (pipes, futexes) or one computing between syscalls stays
-//     shared.
+//     other side ran long, blocked, or was not running at all: the other CPU is busy), and
+//     costs the poll plus a futex wake-up across CPUs, the saving of some 50 split round
+//     trips. So more than maxMisses misses in missWindow round trips move the thread back
+//     and keep it shared for a cool-down that doubles with every failed try (up to
+//     coolMax; a window without a miss resets it), so a busy machine, a blocking app
+//     (pipes, futexes) or one computing between syscalls stays shared.
 //
 // Nothing here is trusted from the shared area but the hand-off word: the app may write
 // C_SPIN (it only makes its own handler poll longer, burning its own time) and the sleep
@@ -38,8 +39,8 @@ const (
 	sampleRounds = 8
 	spinMin      = 4 * time.Microsecond
 	spinMax      = 50 * time.Microsecond
-	missWindow   = 32
-	maxMisses    = 4
+	missWindow   = 64
+	maxMisses    = 2
 	coolMin      = 2 * time.Millisecond
 	coolMax      = time.Second
 	// kernelPolls is how often the kernel looks at the hand-off word before sleeping when
@@ -114,7 +115,7 @@ func (s *stubProc) beforeResume() {
 	}
 	if h.split {
 		if h.windowRounds++; h.windowRounds >= missWindow {
-			if h.misses <= 1 {
+			if h.misses == 0 {
 				s.ctx.p.cooling.cool.Store(0)
 			}
 			h.windowRounds, h.misses = 0, 0
