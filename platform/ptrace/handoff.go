@@ -28,8 +28,9 @@ import (
 //     costs the poll plus a futex wake-up across CPUs, the saving of some 50 split round
 //     trips. So more than maxMisses misses in missWindow round trips move the thread back
 //     and keep it shared for a cool-down that doubles with every failed try (up to
-//     coolMax; a window without a miss resets it), so a busy machine, a blocking app
-//     (pipes, futexes) or one computing between syscalls stays shared.
+//     coolMax; cleanWindows windows in a row without a miss halve it), so a busy machine,
+//     a blocking app (pipes, futexes) or one computing between syscalls stays shared, and
+//     tries that keep failing soon grow rare.
 //
 // Nothing here is trusted from the shared area but the hand-off word: the app may write
 // C_SPIN (it only makes its own handler poll longer, burning its own time) and the sleep
@@ -41,6 +42,7 @@ const (
 	spinMax      = 50 * time.Microsecond
 	missWindow   = 64
 	maxMisses    = 2
+	cleanWindows = 4
 	coolMin      = 2 * time.Millisecond
 	coolMax      = time.Second
 	// kernelPolls is how often the kernel looks at the hand-off word before sleeping when
@@ -77,8 +79,9 @@ type handoff struct {
 	// rounds counts round trips; lastSample is when the last sample ended.
 	rounds     uint64
 	lastSample time.Time
-	// misses counts polls that ran out in the current window of missWindow rounds.
-	misses, windowRounds int
+	// misses counts polls that ran out in the current window of missWindow rounds; clean
+	// the windows in a row without one.
+	misses, windowRounds, clean int
 }
 
 // splitCooling is the platform's cool-down of split mode: whether a second CPU is free
@@ -115,8 +118,16 @@ func (s *stubProc) beforeResume() {
 	}
 	if h.split {
 		if h.windowRounds++; h.windowRounds >= missWindow {
-			if h.misses == 0 {
-				s.ctx.p.cooling.cool.Store(0)
+			if h.clean++; h.misses != 0 {
+				h.clean = 0
+			} else if h.clean >= cleanWindows {
+				h.clean = 0
+				pc := &s.ctx.p.cooling
+				if cool := pc.cool.Load() / 2; cool < int64(coolMin) {
+					pc.cool.Store(0)
+				} else {
+					pc.cool.Store(cool)
+				}
 			}
 			h.windowRounds, h.misses = 0, 0
 		}
@@ -150,7 +161,14 @@ func (s *stubProc) setSplit(split bool) {
 		return
 	}
 	if split {
-		cpu = (cpu + 1) % n
+		// The next CPU the platform may use after the context's.
+		all := &s.ctx.p.cpus
+		for i := 1; i < 1024; i++ {
+			if c := (cpu + i) % 1024; all.IsSet(c) {
+				cpu = c
+				break
+			}
+		}
 	}
 	var set unix.CPUSet
 	set.Set(cpu)
@@ -159,7 +177,7 @@ func (s *stubProc) setSplit(split bool) {
 		return
 	}
 	h.split = split
-	h.misses, h.windowRounds = 0, 0
+	h.misses, h.windowRounds, h.clean = 0, 0, 0
 }
 
 // pollEvent polls the hand-off word for the app thread's next event for up to d.
