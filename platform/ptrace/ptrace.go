@@ -54,10 +54,15 @@ type Platform struct {
 	stubPath atomic.Value // string
 	nextCPU  atomic.Uint32
 	ncpu     int
+	// cpus is the CPUs the platform's creator could run on: a released context's thread
+	// gets them back.
+	cpus unix.CPUSet
 	// trap selects trap mode (trap.go): app code runs in an untraced stub thread whose
 	// syscalls and faults reach a signal handler in the stub.
 	trap    bool
 	hasFSGS bool
+	// cooling holds trap mode's split hand-offs back after failures (handoff.go).
+	cooling splitCooling
 
 	mu sync.Mutex
 	// contexts are the live contexts. protected by mu
@@ -89,9 +94,8 @@ func newPlatform(memFile *os.File, stub stubImage, trap bool) (*Platform, error)
 		return nil, err
 	}
 	p.stubPath.Store(fmt.Sprintf("/proc/self/fd/%d", fd))
-	var set unix.CPUSet
-	if unix.SchedGetaffinity(0, &set) == nil {
-		p.ncpu = set.Count()
+	if unix.SchedGetaffinity(0, &p.cpus) == nil {
+		p.ncpu = p.cpus.Count()
 	}
 	if p.ncpu < 1 {
 		p.ncpu = 1
@@ -1124,6 +1128,12 @@ func (c *context) Release() {
 	c.p.mu.Lock()
 	delete(c.p.contexts, c)
 	c.p.mu.Unlock()
+	// The thread outlives the context (its goroutine unlocks it, and the Go runtime runs
+	// other goroutines on it): unpinned, or every thread a context once had would run the
+	// kernel's other work on one CPU.
+	if c.cpu >= 0 && c.p.ncpu > 1 {
+		unix.SchedSetaffinity(0, &c.p.cpus)
+	}
 	runtime.KeepAlive(c)
 }
 

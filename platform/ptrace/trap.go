@@ -21,8 +21,8 @@ import (
 // thread to the kernel and waits; the kernel reads and rewrites the registers and FP state
 // in that frame, and the handler's rt_sigreturn loads them. Faults and SIGILL/SIGFPE/SIGTRAP
 // take the same path, and the kernel interrupts a running app thread with SIGUSR2. No ptrace
-// stop is on the syscall path: a round trip is two futex hand-offs (each side may poll
-// first; see kernelSpin).
+// stop is on the syscall path: a round trip is two hand-offs, futex wake-ups or polls (see
+// handoff.go).
 //
 // Address-space changes are injected into the traced main thread at once, as in ptrace
 // mode, never left for the handler to make on its way back: a hand-off can be forged (the app
@@ -40,7 +40,7 @@ import (
 
 // NewTrap returns the trap platform for the memory file memFile.
 func NewTrap(memFile *os.File) (*Platform, error) {
-	img, err := buildTrapStub(hasFSGSBase(), stubSpin)
+	img, err := buildTrapStub(hasFSGSBase())
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +78,8 @@ type trapState struct {
 	// fast says the current hand-off is trapFast's (a patched syscall site, patch.go): the
 	// registers are in the control page and there is no frame.
 	fast bool
+	// ho is the hand-off policy's state (handoff.go).
+	ho handoff
 }
 
 // trapFrame locates a signal frame in the shared area (offsets into shm).
@@ -205,17 +207,6 @@ func (ts *trapState) setFPState(state []byte) {
 	clear(fp[xsaveHdr+8 : xsaveHdr+64])
 }
 
-// Spin budgets of a hand-off: how often each side polls before it sleeps on the futex
-// (kernelSpin plain loads; stubSpin PAUSEs). The stub and the kernel's thread share one CPU
-// (NewContext pins them), where a poller only holds the CPU the other side needs: the stub
-// does not poll and the kernel barely. Measured here (2 vCPUs, PVM guest, heavily loaded):
-// with long polls (4000/20000) a getpid costs 5x more; delivering the SIGSYS and returning
-// from it (about 3 µs here) dominates a round trip.
-const (
-	kernelSpin = 100
-	stubSpin   = 0
-)
-
 // liveCheck is how long the kernel sleeps on a hand-off before checking that the stub lives;
 // after maxUnanswered such sleeps with an interrupt pending (3 s: far beyond any scheduling
 // delay of a thread that has not blocked the signal), the stub is killed.
@@ -229,9 +220,16 @@ const (
 func (s *stubProc) awaitEvent(running bool) error {
 	ts := s.trap
 	st := word(ts.shm, cState)
-	for range kernelSpin {
-		if v := st.Load(); v == stEvent || v == stFast {
+	if ts.ho.split {
+		if pollEvent(st, ts.ho.budget()) {
 			return s.frameOrFail()
+		}
+		s.miss()
+	} else {
+		for range kernelPolls {
+			if v := st.Load(); v == stEvent || v == stFast {
+				return s.frameOrFail()
+			}
 		}
 	}
 	ks := word(ts.shm, cKSleep)
@@ -295,6 +293,13 @@ func (s *stubProc) checkAlive() error {
 // resumeApp hands the app thread back to the stub.
 func (s *stubProc) resumeApp() {
 	ts := s.trap
+	if word(ts.shm, cStubSleep).Load() != 0 {
+		// The stub's poll ran out (or it does not poll): it sleeps. Noted before the
+		// policy sets the next poll; the flag is read again after the store below, which
+		// decides the wake-up.
+		s.miss()
+	}
+	s.beforeResume()
 	word(ts.shm, cState).Store(stResume)
 	if word(ts.shm, cStubSleep).Load() != 0 {
 		futexWake(ts.shm, cState)

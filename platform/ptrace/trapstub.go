@@ -52,7 +52,6 @@ const (
 	pMapProg  = 80
 	pAppProg  = 96
 	pHasFSGS  = 112
-	pSpin     = 116
 	pTail     = 120
 	pFilters  = 128
 
@@ -70,6 +69,7 @@ const (
 	cFSBase    = 32
 	cNewFS     = 40
 	cSetFS     = 48
+	cSpin      = 52
 	cGSBase    = 56
 	cNewGS     = 64
 	cSetGS     = 72
@@ -104,7 +104,7 @@ func asmCode(addr uintptr, limit int) ([]byte, error) {
 
 // buildTrapStub generates the trap stub. hasFSGSBase says the handler may read the FS base
 // with rdfsbase (the CPU has it and Linux enabled it for user space).
-func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
+func buildTrapStub(hasFSGSBase bool) (stubImage, error) {
 	img := make([]byte, trapTableFile+trapTableSize)
 	copy(img, elfHeader(trapImageSize))
 	parts := []struct {
@@ -188,7 +188,6 @@ func buildTrapStub(hasFSGSBase bool, spin uint32) (stubImage, error) {
 	if hasFSGSBase {
 		par[pHasFSGS] = 1
 	}
-	le.PutUint32(par[pSpin:], spin)
 	le.PutUint64(par[pTail:], uint64(StubBase+tailMark-3)) // the nopl's first byte
 	off := pFilters
 	for _, f := range []struct {

@@ -11,7 +11,6 @@
 #define P_MAPPROG 80
 #define P_APPPROG 96
 #define P_HASFSGS 112
-#define P_SPIN 116
 #define P_TAIL 120
 
 // The per-stub shared area (a memfd of its own, also mapped by the kernel): a control block
@@ -27,6 +26,9 @@
 #define C_FSBASE 32
 #define C_NEWFS 40
 #define C_SETFS 48
+// How many times the stub polls for the kernel's reply before it sleeps on the futex, set by
+// the kernel before each resume (handoff.go); in the hand-off word's cache line.
+#define C_SPIN 52
 #define C_GSBASE 56
 #define C_NEWGS 64
 #define C_SETGS 72

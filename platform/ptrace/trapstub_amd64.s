@@ -14,7 +14,7 @@
 
 // HANDOFF(st) hands the app thread to the kernel and takes it back: it records the FS and GS
 // bases (where rdfsbase is allowed), publishes st in C_STATE (waking the kernel if it
-// sleeps), waits for ST_RESUME (polling P_SPIN times, then sleeping on the futex) and sets
+// sleeps), waits for ST_RESUME (polling C_SPIN times, then sleeping on the futex) and sets
 // the FS and GS bases the kernel asked for. R8 = CTRL, R9 = PARAMS; it clobbers AX, CX, DX,
 // SI, DI, R10, R11 and the flags. The trap handler and the trampoline share it; its labels
 // are local to the function it is expanded in. (A macro, as SIGACT: each function is copied
@@ -37,7 +37,7 @@ handoff: \
 	MOVL $202, AX; \
 	SYSCALL; \
 wait: \
-	MOVL P_SPIN(R9), CX; \
+	MOVL C_SPIN(R8), CX; \
 	INCL CX; \
 spin: \
 	CMPL C_STATE(R8), $ST_RESUME; \
@@ -194,7 +194,7 @@ childfail:
 // trapHandler is the handler of every signal the stub takes (SA_SIGINFO|SA_ONSTACK, all
 // signals blocked while it runs): rsi = siginfo, rdx = ucontext, both on the signal stack
 // in the shared area. It publishes them, hands the thread to the kernel (C_STATE =
-// ST_EVENT, waking the kernel if it sleeps), waits for ST_RESUME (polling SPIN times, then
+// ST_EVENT, waking the kernel if it sleeps), waits for ST_RESUME (polling C_SPIN times, then
 // sleeping on the futex), sets the FS and GS bases if the kernel asked, and returns with
 // rt_sigreturn, which loads the registers and FP state the kernel left in the frame.
 TEXT ·trapHandler(SB),NOSPLIT|NOFRAME,$0
@@ -341,4 +341,9 @@ TEXT ·trapFastAddr(SB),NOSPLIT,$0-8
 TEXT ·trapRestorerAddr(SB),NOSPLIT,$0-8
 	MOVQ $·trapRestorer(SB), AX
 	MOVQ AX, ret+0(FP)
+	RET
+
+// cpuRelax is one PAUSE, for the kernel's polling loop (handoff.go).
+TEXT ·cpuRelax(SB),NOSPLIT,$0-0
+	PAUSE
 	RET
