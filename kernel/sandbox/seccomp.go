@@ -109,4 +109,5 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_TIMER_DELETE, Reason: "Go runtime timers"},
 	{Nr: unix.SYS_SET_ROBUST_LIST, Reason: "Go runtime threads"},
 	{Nr: unix.SYS_CAPGET, Reason: "reading capability state"},
+	{Nr: unix.SYS_TIMERFD_GETTIME, Reason: "telling a received timerfd from other anonymous files, for /proc/PID/fd (host.anonName)"},
 }

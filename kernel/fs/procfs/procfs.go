@@ -206,10 +206,13 @@ func (p *proc) stat() string {
 	for i := range n {
 		fmt.Fprintf(&b, "cpu%d %d 0 %d %d 0 0 0 0 0 0\n", i, tick(user)/int64(n), tick(sys)/int64(n), idle/int64(n))
 	}
+	// procs_running counts runnable threads, as Linux's nr_running does, the reader included.
 	running := 0
 	for _, tg := range p.k.Groups() {
-		if tg.Running() {
-			running++
+		for _, t := range tg.Tasks() {
+			if t.State() == 'R' {
+				running++
+			}
 		}
 	}
 	fmt.Fprintf(&b, "intr 0\nctxt 0\nbtime %d\nprocesses %d\nprocs_running %d\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
