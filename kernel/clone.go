@@ -188,6 +188,9 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		child.vforkDone = make(chan struct{})
 	}
 	child.Run()
+	// Why: a process that clones once mostly clones again (thread pools, fork+exec loops):
+	// the next child's goroutine, context and stub start now, off that child's path.
+	k.Prestart()
 	if child.vforkDone != nil {
 		// The parent sleeps until the child execs or exits (it shares our memory meanwhile).
 		<-child.vforkDone

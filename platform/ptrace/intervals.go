@@ -114,3 +114,39 @@ func (ms mappings) widens(start, end uint64, prot platform.Prot) bool {
 	}
 	return true
 }
+
+// intersects reports whether any mapping overlaps [start, end).
+func (ms mappings) intersects(start, end uint64) bool {
+	i := ms.find(start)
+	return i < len(ms) && ms[i].start < end
+}
+
+// covers reports whether the mappings leave no hole in [start, end).
+func (ms mappings) covers(start, end uint64) bool {
+	for i := ms.find(start); start < end; i++ {
+		if i >= len(ms) || ms[i].start > start {
+			return false
+		}
+		start = ms[i].end
+	}
+	return true
+}
+
+// gapAround returns the largest range inside [lo, hi) around addr that no mapping
+// overlaps. Preconditions: lo <= addr < hi and no mapping contains addr.
+func (ms mappings) gapAround(addr, lo, hi uint64) (uint64, uint64) {
+	i := ms.find(addr)
+	if i < len(ms) {
+		hi = min(hi, ms[i].start)
+	}
+	if i > 0 {
+		lo = max(lo, ms[i-1].end)
+	}
+	return lo, hi
+}
+
+// span is a mapping that stands for a plain address range (a stub's present set): its
+// offset is its address, so neighbours merge.
+func span(start, end uint64) mapping {
+	return mapping{start: start, end: end, off: int64(start)}
+}

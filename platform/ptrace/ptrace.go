@@ -16,6 +16,15 @@
 // equivalent of a TLB shoot-down), and a fault in a stub that is behind is retried after
 // catching up instead of being reported.
 //
+// Stubs are filled on demand. A stub maps only part of its address space's mappings (its
+// present set, always the current mappings restricted to some ranges): a new stub starts
+// with none, and a fault at an address the mappings cover but the stub lacks maps the
+// range and retries instead of being reported. Catching up skips every operation on
+// ranges the stub has never used, and only stubs that use a changed range are interrupted.
+// A browser process runs ~20 threads, each in a stub of its own, over thousands of
+// mappings, of which one thread touches a few dozen: mapping them all into every new stub
+// and every change into every stub cost most of a headless screenshot's time.
+//
 // Injection: the tracer points rip at the stub's `syscall; int3` site with the call in the
 // registers and PTRACE_CONTs; the seccomp filter only lets mmap/munmap/mprotect/exit_group
 // through from that site. App syscalls never execute on the host: PTRACE_SYSEMU stops the
@@ -238,6 +247,8 @@ type stubProc struct {
 	ctx     *context
 	as      *addressSpace
 	applied uint64 // operations applied; protected by as.mu
+	// present is the part of as.state the stub has mapped (spans); protected by as.mu.
+	present mappings
 	// appliedA mirrors applied for the lock-free check in Switch.
 	appliedA atomic.Uint64
 	// last is the register file read at the last stop (valid until something else is
@@ -290,12 +301,13 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	var firstErr error
 	for s := range as.stubs {
 		if s.ctx.tid == tid && !s.dead {
-			if err := s.syncLocked(); err != nil && firstErr == nil {
+			// Its thread made the change, and most likely uses the range next.
+			if err := s.syncLocked(as.seq - 1); err != nil && firstErr == nil {
 				firstErr = err
 			}
 			continue
 		}
-		if restricts {
+		if restricts && s.present.intersects(o.addr, o.addr+o.length) {
 			s.ctx.interruptFor(s)
 		}
 	}
@@ -440,33 +452,59 @@ func toHostProt(p platform.Prot) uintptr {
 	return h
 }
 
-// syncLocked brings the stub up to date. Preconditions: s.as.mu held; called on s's tracer.
-func (s *stubProc) syncLocked() error {
+// syncLocked brings the stub up to date: operations from the log number eager on are
+// applied as they are, earlier ones only where they touch the stub's present set (the rest
+// of the address space it maps on demand, fillLocked). Preconditions: s.as.mu held; called
+// on s's tracer.
+func (s *stubProc) syncLocked(eager uint64) error {
 	as := s.as
 	if s.applied == as.seq {
 		return nil
 	}
 	first := as.seq - uint64(len(as.log))
 	if s.applied < first {
-		// Too far behind (or new): rebuild from the current mappings.
+		// Too far behind: start again from nothing present.
 		return s.rebuildLocked()
 	}
 	for _, o := range as.log[s.applied-first:] {
 		var err error
-		switch {
-		case o.kind == opMap && o.host != nil:
-			err = s.mmapHost(o.addr, o.length, o.host, o.off, o.prot)
-			if err != nil && !s.dead {
-				// A mapping since replaced, of a file since sealed against writing (the
-				// host refuses a writable mapping now): what counts is the current state.
-				return s.rebuildLocked()
+		end := o.addr + o.length
+		switch o.kind {
+		case opMap:
+			// s.applied numbers o.
+			if s.applied < eager && !s.present.intersects(o.addr, end) {
+				break // left for a fault to map
 			}
-		case o.kind == opMap:
-			err = s.mmap(o.addr, o.length, o.off, o.prot)
-		case o.kind == opUnmap:
+			if o.host != nil {
+				err = s.mmapHost(o.addr, o.length, o.host, o.off, o.prot)
+				if err != nil && !s.dead {
+					// A mapping since replaced, of a file since sealed against writing (the
+					// host refuses a writable mapping now): what counts is the current state.
+					return s.rebuildLocked()
+				}
+			} else {
+				err = s.mmap(o.addr, o.length, o.off, o.prot)
+			}
+			if err == nil {
+				s.present = s.present.insert(span(o.addr, end))
+			}
+		case opUnmap:
+			if !s.present.intersects(o.addr, end) {
+				break
+			}
 			_, err = s.inject(sysMunmap, uintptr(o.addr), uintptr(o.length), 0, 0, 0, 0)
-		case o.kind == opProtect:
-			_, err = s.inject(sysMprotect, uintptr(o.addr), uintptr(o.length), toHostProt(o.prot), 0, 0, 0)
+			s.present = s.present.remove(o.addr, end)
+		case opProtect:
+			switch {
+			case !s.present.intersects(o.addr, end):
+			case s.present.covers(o.addr, end):
+				_, err = s.inject(sysMprotect, uintptr(o.addr), uintptr(o.length), toHostProt(o.prot), 0, 0, 0)
+			default:
+				// Partly present: mprotect would stop at the first hole. Let the range go;
+				// faults map it again with its protection then.
+				_, err = s.inject(sysMunmap, uintptr(o.addr), uintptr(o.length), 0, 0, 0, 0)
+				s.present = s.present.remove(o.addr, end)
+			}
 		}
 		if err != nil {
 			return err
@@ -478,28 +516,52 @@ func (s *stubProc) syncLocked() error {
 	return nil
 }
 
-// rebuildLocked empties the stub's address space and maps the current mappings.
-// Preconditions: as for syncLocked.
+// rebuildLocked empties the stub's address space: it maps the current mappings as it
+// faults on them. Preconditions: as for syncLocked.
 func (s *stubProc) rebuildLocked() error {
 	as := s.as
 	if _, err := s.inject(sysMunmap, patchLow, maxUserAddress-patchLow, 0, 0, 0, 0); err != nil {
 		return err
 	}
-	for _, m := range as.state {
-		var err error
-		if m.host != nil {
-			err = s.mmapHost(m.start, m.end-m.start, m.host, m.off, m.prot)
-		} else {
-			err = s.mmap(m.start, m.end-m.start, m.off, m.prot)
-		}
-		if err != nil {
-			return err
-		}
-	}
+	s.present = nil
 	s.applied = as.seq
 	s.appliedA.Store(s.applied)
 	as.releaseRetiredLocked()
 	return nil
+}
+
+// fill maps, after a fault at addr, the part of the mapping there that the stub lacks,
+// catching up first; it reports whether the app should retry the access. Preconditions:
+// called on s's tracer.
+func (s *stubProc) fill(addr uint64) (bool, error) {
+	as := s.as
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if s.applied != as.seq {
+		// The mapping may have come after this stub last synced.
+		if err := s.syncLocked(as.seq); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	i := as.state.find(addr)
+	if i >= len(as.state) || as.state[i].start > addr || s.present.intersects(addr, addr+1) {
+		return false, nil // a fault the app's own mappings explain
+	}
+	m := as.state[i]
+	lo, hi := s.present.gapAround(addr, m.start, m.end)
+	off := m.off + int64(lo-m.start)
+	var err error
+	if m.host != nil {
+		err = s.mmapHost(lo, hi-lo, m.host, off, m.prot)
+	} else {
+		err = s.mmap(lo, hi-lo, off, m.prot)
+	}
+	if err != nil {
+		return false, err
+	}
+	s.present = s.present.insert(span(lo, hi))
+	return true, nil
 }
 
 // taskSize is x86-64 TASK_SIZE with 4-level paging: the end of user address space.
@@ -837,7 +899,7 @@ func (c *context) attach(s *stubProc, as *addressSpace) (*stubProc, error) {
 		return nil, errors.New("ptrace: address space released")
 	}
 	as.stubs[s] = struct{}{}
-	err := s.syncLocked()
+	err := s.syncLocked(as.seq)
 	as.mu.Unlock()
 	if err != nil {
 		c.dropStub(s)
@@ -982,7 +1044,7 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 		// Most switches find the stub up to date: check without the lock first.
 		if s.appliedA.Load() != as.seqA.Load() {
 			as.mu.Lock()
-			err := s.syncLocked()
+			err := s.syncLocked(as.seq)
 			as.mu.Unlock()
 			if err != nil {
 				return platform.Event{}, err
@@ -1031,11 +1093,10 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 			}
 			continue // a shoot-down: catch up and go on
 		case unix.SIGSEGV, unix.SIGBUS:
-			as.mu.Lock()
-			behind := s.applied != as.seq
-			as.mu.Unlock()
-			if behind {
-				continue // the mapping was added after this stub last synced
+			if retry, err := s.fill(addr); err != nil {
+				return platform.Event{}, err
+			} else if retry {
+				continue // a mapping the stub lacked
 			}
 			return platform.Event{Kind: platform.EventFault, Signo: signo, Code: code, Addr: addr}, nil
 		case unix.SIGILL, unix.SIGFPE, unix.SIGTRAP:

@@ -341,7 +341,11 @@ func testStubIsConfined(t *testing.T, h *harness) {
 			t.Errorf("stub FD 1 is %q, want its file socket", l)
 		}
 		maps, _ := os.ReadFile("/proc/" + itoa(pid) + "/maps")
-		want := 4 // the stub page and three app mappings
+		// The stub maps on demand: of the three app mappings, the code it ran.
+		if n := strings.Count(string(maps), "/memfd:test-mem"); n != 1 {
+			t.Errorf("stub maps %d ranges of the memory file, want 1 (the code it ran):\n%s", n, maps)
+		}
+		want := 2 // the stub page and the app's code
 		if h.p.trap {
 			want += 2 // and the shared area and the slot table of patched syscall sites
 			if !contains(string(maps), fmt.Sprintf("%08x-%08x r--p ", trapTable, trapTable+trapTableSize)) {
@@ -582,6 +586,61 @@ func testHostFileSealedBeforeReplay(t *testing.T, h *harness) {
 		}
 		if ev, err := c.Switch(as, regsAt(codeAddr)); err != nil || ev.Kind != platform.EventSyscall {
 			t.Fatalf("Switch after the sealed file's mapping came and went = %+v, %v", ev, err)
+		}
+	})
+}
+
+func TestStubsFillOnDemand(t *testing.T) { forModes(t, testStubsFillOnDemand) }
+
+// testStubsFillOnDemand: a stub maps only what its app code touches, and changes made from
+// another thread reach the part it has mapped, also when a change covers it only in part.
+func testStubsFillOnDemand(t *testing.T, h *harness) {
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	const data2, data2Off = dataAddr + 0x10000, 0x300000 // adjacent, not continuing data's offsets
+	// mov qword [data], 1; syscall; mov rax, [data2]; syscall
+	code := cat([]byte{0x48, 0xc7, 0x04, 0x25}, le32(dataAddr), le32(1), syscallInsn,
+		[]byte{0x48, 0x8b, 0x04, 0x25}, le32(data2), syscallInsn)
+	h.load(as, code)
+	if err := as.MapFile(data2, 0x10000, data2Off, platform.ProtRead|platform.ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint64(h.mem[data2Off:], 0xabcdef)
+	elsewhere := func(f func() error) {
+		done := make(chan error)
+		go func() { done <- f() }() // another OS thread: the locked one runs only its goroutine
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall {
+			t.Fatalf("store: %+v %v", ev, err)
+		}
+		s := c.(*context).current()
+		a := as.(*addressSpace)
+		a.mu.Lock()
+		present := append(mappings(nil), s.present...)
+		a.mu.Unlock()
+		if !present.covers(dataAddr, dataAddr+0x10000) || present.intersects(data2, data2+0x10000) {
+			t.Fatalf("present after a store to data: %+v, want data and not data2", present)
+		}
+		// Read-only over data (mapped in the stub) and data2 (not), from another thread.
+		elsewhere(func() error { return as.Protect(dataAddr, 0x20000, platform.ProtRead) })
+		regs.Rip = codeAddr
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventFault || ev.Addr != dataAddr {
+			t.Fatalf("store after another thread's mprotect: %+v %v", ev, err)
+		}
+		regs.Rip = codeAddr + 14
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall || regs.OrigRax != 0xabcdef {
+			t.Fatalf("load from data2: %+v %v, rax %#x", ev, err, regs.OrigRax)
+		}
+		// Unmapped by another thread: the stub must not keep it.
+		elsewhere(func() error { return as.Unmap(data2, 0x10000) })
+		regs.Rip = codeAddr + 14
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventFault || ev.Addr != data2 {
+			t.Fatalf("load after another thread's munmap: %+v %v", ev, err)
 		}
 	})
 }

@@ -440,7 +440,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		}
 		if s.appliedA.Load() != as.seqA.Load() {
 			as.mu.Lock()
-			err := s.syncLocked()
+			err := s.syncLocked(as.seq)
 			as.mu.Unlock()
 			if err != nil {
 				return platform.Event{}, err
@@ -533,11 +533,10 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 			if regs.Rip >= 5 && as.patchedAt(regs.Rip-5) {
 				return syscallAt(regs), nil
 			}
-			as.mu.Lock()
-			behind := s.applied != as.seq
-			as.mu.Unlock()
-			if behind {
-				continue
+			if retry, err := s.fill(addr); err != nil {
+				return platform.Event{}, err
+			} else if retry {
+				continue // a mapping the stub lacked
 			}
 			ev := platform.Event{Kind: platform.EventFault, Signo: signo, Code: code, Addr: addr}
 			mc := ts.shm[ts.frame.mc:]
