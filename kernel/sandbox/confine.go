@@ -17,8 +17,9 @@ const StubPath = "/sbx-stub"
 // root (pivot_root into a fresh tmpfs that is then made read-only), no capabilities, no new
 // privileges, and a seccomp allow-list of the host syscalls the kernel needs (rules; nil:
 // none, for tests that run without seccomp). Its network
-// namespace is the empty one the launcher created.
-func confine(rules []seccomp.Rule, stub []byte) error {
+// namespace is the empty one the launcher created. mark logs the steps for the start-up
+// breakdown.
+func confine(rules []seccomp.Rule, stub []byte, mark func(string)) error {
 	// Why: the kernel must hold no host filesystem; everything it serves comes from the gofer.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
@@ -46,6 +47,7 @@ func confine(rules []seccomp.Rule, stub []byte) error {
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detaching the host root: %w", err)
 	}
+	mark("host root detached")
 	if err := unix.Chdir("/"); err != nil {
 		return err
 	}
@@ -55,6 +57,7 @@ func confine(rules []seccomp.Rule, stub []byte) error {
 	if err := gofer.DropAllCapabilities(); err != nil {
 		return err
 	}
+	mark("capabilities dropped")
 	if rules != nil {
 		if err := seccomp.Install(rules); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
