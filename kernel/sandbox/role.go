@@ -127,7 +127,8 @@ func run(stderr io.Writer) (int, error) {
 	if stubs != nil {
 		stub = stubs.StubProgram()
 	}
-	if err := confine(rules, stub, mark); err != nil {
+	detached, err := confine(rules, stub, mark)
+	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
 	}
 	if stubs != nil {
@@ -191,6 +192,11 @@ func run(stderr io.Writer) (int, error) {
 	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
 	mark("kernel made (the first stub starting)")
+	// Nothing untrusted before the host root is gone: the gofer's replies come next.
+	if err := detached(); err != nil {
+		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
+	}
+	mark("host root detached")
 	gc, err := gofer.NewClient(os.NewFile(GoferFD, "gofer"))
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
