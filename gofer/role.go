@@ -159,10 +159,20 @@ func confineView(cfg *Config, steps *steps) (*view, []string, error) {
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return nil, nil, fmt.Errorf("pivot_root: %w", err)
 	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return nil, nil, fmt.Errorf("detaching the host root: %w", err)
+	// Why in the background: see DetachAsync. The gofer serves nothing before it returns.
+	detached, err := DetachAsync(".")
+	if err != nil {
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return nil, nil, fmt.Errorf("detaching the host root: %w", err)
+		}
+		detached = func() error { return nil }
 	}
-	steps.mark("host root detached")
+	confined := false
+	defer func() {
+		if !confined {
+			detached()
+		}
+	}()
 	if err := unix.Chdir("/"); err != nil {
 		return nil, nil, err
 	}
@@ -203,6 +213,12 @@ func confineView(cfg *Config, steps *steps) (*view, []string, error) {
 	if err := seccomp.Install(goferSyscalls); err != nil {
 		return nil, nil, fmt.Errorf("seccomp: %w", err)
 	}
+	steps.mark("seccomp installed")
+	confined = true
+	if err := detached(); err != nil {
+		return nil, nil, err
+	}
+	steps.mark("host root detached")
 	return v, warnings, nil
 }
 
@@ -338,6 +354,7 @@ var goferSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_CLONE3, Reason: "Go runtime threads"},
 	{Nr: unix.SYS_EXIT, Reason: "Go runtime"},
 	{Nr: unix.SYS_EXIT_GROUP, Reason: "exit"},
+	{Nr: unix.SYS_WAIT4, Reason: "reaping the helper that detaches the host root (DetachAsync)"},
 	{Nr: unix.SYS_RT_SIGACTION, Reason: "Go runtime"},
 	{Nr: unix.SYS_RT_SIGPROCMASK, Reason: "Go runtime"},
 	{Nr: unix.SYS_RT_SIGRETURN, Reason: "Go runtime"},

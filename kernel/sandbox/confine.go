@@ -20,7 +20,7 @@ const StubPath = "/sbx-stub"
 // namespace is the empty one the launcher created. mark logs the steps for the start-up
 // breakdown.
 //
-// The host root is detached in the background (detachAsync): confine returns a function
+// The host root is detached in the background (gofer.DetachAsync): confine returns a function
 // that waits for that, which must return nil before the kernel uses anything untrusted.
 func confine(rules []seccomp.Rule, stub []byte, mark func(string)) (detached func() error, err error) {
 	// Why: the kernel must hold no host filesystem; everything it serves comes from the gofer.
@@ -49,7 +49,7 @@ func confine(rules []seccomp.Rule, stub []byte, mark func(string)) (detached fun
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return nil, fmt.Errorf("pivot_root: %w", err)
 	}
-	detached, err = detachAsync(".")
+	detached, err = gofer.DetachAsync(".")
 	if err != nil {
 		// Where the helper cannot start, the host root is detached here, and waited for.
 		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
