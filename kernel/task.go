@@ -454,6 +454,15 @@ func (t *Task) run(ctx platform.Context, err error) {
 			t.syscall()
 		case platform.EventFault:
 			if !m.HandleFault(ev.Addr, gen) {
+				if ev.Signo == int32(unix.SIGBUS) || m.PastEOF(ev.Addr) {
+					// A mapped host file's page past its end (mm/direct.go): the host's
+					// SIGBUS is the app's, as is a write there the host refused.
+					if ev.Signo != int32(unix.SIGBUS) {
+						ev.Code = 2 // BUS_ADRERR
+					}
+					t.fatalSignal(unix.SIGBUS, ev)
+					break
+				}
 				// The kernel's VMAs say which: the platform maps untouched memory not at
 				// all, so the host's si_code cannot tell MAPERR from ACCERR.
 				ev.Code = m.FaultCode(ev.Addr)

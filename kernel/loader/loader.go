@@ -255,16 +255,20 @@ func loadImage(m *mm.MM, f *Opened, bias uint64, isMain bool) (*image, error) {
 			// start of .bss in the last one zeroed, as Linux's padzero does; or a copy
 			// whose bytes past p_filesz read as zero.
 			var src mm.Source = &segmentSource{f: f.File, limit: int64(p.Off + p.Filesz)}
-			cached, ok := f.File.(mm.Cacheable)
+			_, whole := f.File.(mm.Cacheable)
+			if _, direct := f.File.(mm.DirectSource); direct {
+				whole = true // mapped from the host file itself (mm/direct.go)
+			}
 			pad := memEnd > fileEnd && fileMapEnd > fileEnd
-			if ok && (!pad || prot&platform.ProtWrite != 0) {
-				src = cached
+			whole = whole && (!pad || prot&platform.ProtWrite != 0)
+			if whole {
+				src = f.File
 			}
 			if _, err := m.Map(mm.MapOpts{Addr: start, Length: fileMapEnd - start, Prot: prot, Fixed: true,
 				Source: src, Hold: f.Hold, Offset: fileStart, Name: f.Path, Dev: f.Dev, Ino: f.Ino}); err != nil {
 				return nil, err
 			}
-			if src == mm.Source(cached) && pad {
+			if whole && pad {
 				if err := m.ZeroOut(fileEnd, int(fileMapEnd-fileEnd)); err != nil {
 					return nil, err
 				}

@@ -117,7 +117,15 @@ func (m *MM) PatchCode(addr uint64, old []byte, code func() ([]byte, bool)) (pat
 		}
 	}
 	cur := make([]byte, n)
-	m.mf.ReadAt(cur, v.memOff+int64(addr-v.Start))
+	if v.directMapped() {
+		b, err := v.directBytes(addr, addr+n)
+		if err != nil {
+			return false, false
+		}
+		copy(cur, b)
+	} else {
+		m.mf.ReadAt(cur, v.memOff+int64(addr-v.Start))
+	}
 	if string(cur) != string(old) {
 		return false, false
 	}
@@ -136,13 +144,18 @@ func (m *MM) PatchCode(addr uint64, old []byte, code func() ([]byte, bool)) (pat
 	m.splitLocked(page)
 	m.splitLocked(page + PageSize)
 	v = m.vmaAtLocked(page)
-	if m.mf.CopyData(off, v.memOff, PageSize) != nil || m.mf.WriteAt(b, off+int64(addr-page)) != nil {
+	fill := func() error { return m.mf.CopyData(off, v.memOff, PageSize) }
+	if v.directMapped() {
+		fill = func() error { return m.mf.fillFrom(v.Source, off, PageSize, v.FileOff) }
+	}
+	if fill() != nil || m.mf.WriteAt(b, off+int64(addr-page)) != nil {
 		m.mf.Free(off, PageSize)
 		m.mergeLocked()
 		return false, true
 	}
 	m.mf.DecRef(v.memOff, PageSize)
 	v.memOff, v.cow = off, false
+	v.copied = v.direct != nil
 	m.dropLazy(v)
 	if m.mapRangeLocked(v, page, page+PageSize) != nil {
 		return false, false

@@ -42,6 +42,15 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 		w := *v
 		size := int64(v.End - v.Start)
 		switch {
+		case v.directMapped():
+			// The file's pages: the child maps the file too, with a range of its own
+			// for the pages it will copy.
+			off, err := m.mf.Allocate(size)
+			if err != nil {
+				c.releaseLocked()
+				return nil, err
+			}
+			w.memOff = off
 		case v.release != nil:
 			v.release.inc()
 		case v.wipeOnFork:
@@ -93,6 +102,9 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 				}
 				l.fill.mu.Unlock()
 			}
+		}
+		if v.direct != nil {
+			v.direct.inc()
 		}
 		c.vmas = append(c.vmas, &w)
 		if err := c.mapRange(&w, w.Start, w.End, false); err != nil {

@@ -44,6 +44,27 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 			v = m.vmaAtLocked(a)
 		}
 		hi := min(end, v.End)
+		if v.directMapped() && (write || hi-a > directReadMax) {
+			// A store into a private file mapping copies the pages it reaches; so does a
+			// large read, which would otherwise take a buffer of its size in the kernel
+			// (the pages past the end of the file stay the file's: EFAULT below).
+			if m.copyDirectLocked(v, pageDown(a), pageUp(hi)) != nil {
+				return out, unix.EFAULT
+			}
+			v = m.vmaAtLocked(a)
+			hi = min(end, v.End)
+		}
+		if v.directMapped() {
+			b, err := v.directBytes(a, hi)
+			if len(b) > 0 {
+				out = append(out, b)
+			}
+			if err != nil {
+				return out, err
+			}
+			a = hi
+			continue
+		}
 		if v.host != nil {
 			var b []byte
 			var err error

@@ -135,6 +135,13 @@ func (m *MM) HandleFault(addr, gen uint64) bool {
 	if m.faultGen.Load() != gen {
 		return true
 	}
+	if v := m.vmaAtLocked(addr); v != nil && v.directMapped() {
+		if !m.directFaultLocked(v, addr) {
+			return false
+		}
+		m.faultGen.Add(1)
+		return true
+	}
 	if v := m.vmaAtLocked(addr); v != nil && v.Prot != 0 && !m.mapped.contains(addr) {
 		// The first access here in this address space: the chunk gets physical space (if
 		// no one touched it before) and is mapped. A lazy VMA goes on to fill the page.

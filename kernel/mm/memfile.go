@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -70,6 +71,10 @@ type MemoryFile struct {
 
 	// cache is the sandbox's page cache (pagecache.go).
 	cache *PageCache
+	// filePages counts the pages copied from files (FilePages).
+	filePages atomic.Int64
+	// directMaps says private file mappings may map host files directly (direct.go).
+	directMaps bool
 
 	// hostFiles are the host files holding app memory outside the memory file (host-backed
 	// memfds, memory-backed files host peers passed), counted by Resident once per host
@@ -342,6 +347,7 @@ func (m *MemoryFile) WriteAt(p []byte, off int64) error {
 // fillFrom reads [fileOff, fileOff+n) of src into [off, off+n); what lies past the end of
 // the file stays zero.
 func (m *MemoryFile) fillFrom(src Source, off, n, fileOff int64) error {
+	m.filePages.Add(n / PageSize)
 	bufs, err := m.Slices(off, n)
 	if err != nil {
 		return err
@@ -391,6 +397,10 @@ func (m *MemoryFile) clearBytes(off, n int64) {
 		}
 	}
 }
+
+// FilePages returns how many pages have been copied from files into the memory file (the
+// `sbx run --debug` summary: what mapping files costs).
+func (m *MemoryFile) FilePages() int64 { return m.filePages.Load() }
 
 // Used returns the number of bytes currently allocated to app memory (virtual).
 func (m *MemoryFile) Used() int64 {

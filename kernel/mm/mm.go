@@ -8,9 +8,10 @@
 // owned by a kernel file (tmpfs, memfd, shared anonymous memory) and never free it
 // themselves. The platform maps the touched parts of a VMA; the first access to another part
 // faults into the kernel, which touches and maps its chunk (spans.go). Private file
-// mappings are filled lazily, at the first fault or kernel access of each page (lazy.go), so
-// that a program's libraries are not copied in whole at every exec; any other fault means
-// SIGSEGV.
+// mappings of host files with a read-only FD map the host file itself until a page is
+// written (direct.go); others are filled lazily, at the first fault or kernel access of each
+// page (lazy.go), so that a program's libraries are not copied in whole at every exec; any
+// other fault means SIGSEGV (or SIGBUS past the end of a mapped file).
 //
 // Locking: MM.mu protects the VMA list, the mapped spans, brk and the platform address
 // space calls made on its behalf. MemoryFile has its own locks, taken under MM.mu.
@@ -102,11 +103,15 @@ type VMA struct {
 	// memOff is then the file's identity range, never touched.
 	host   HostSource
 	hostFD int
+	// direct is the host file a private file mapping maps straight from (direct.go);
+	// copied says this piece is a private copy of its pages in the memory file instead.
+	direct *directFile
+	copied bool
 }
 
 // platformProt is the protection the platform gives v's pages (a lazy VMA's mapped ones).
 func (v *VMA) platformProt() platform.Prot {
-	if v.cow {
+	if v.cow || v.directMapped() {
 		return v.Prot &^ platform.ProtWrite
 	}
 	return v.Prot
@@ -379,6 +384,9 @@ func (m *MM) splitLocked(addr uint64) {
 	if w.lazy != nil {
 		w.lazy.refs++
 	}
+	if w.direct != nil {
+		w.direct.inc()
+	}
 	v.End = addr
 	m.vmas = append(m.vmas, nil)
 	copy(m.vmas[i+2:], m.vmas[i+1:])
@@ -504,6 +512,11 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 	default:
 		// Private (or a shared mapping of a file whose pages are not in the memory file:
 		// a read-only host file, where a private copy is indistinguishable).
+		if ok, err := m.mapDirect(v, o, length); err != nil {
+			return 0, err
+		} else if ok {
+			break
+		}
 		if !o.Shared && m.mapCachedLocked(v, o, length) {
 			break
 		}
@@ -542,6 +555,9 @@ func (m *MM) dropLocked(v *VMA) {
 	}
 	if v.lazy != nil {
 		v.lazy.dec()
+	}
+	if v.direct != nil {
+		v.direct.dec()
 	}
 }
 
@@ -639,9 +655,13 @@ func (m *MM) mergeLocked() {
 			if p.End == v.Start && p.Prot == v.Prot && p.MaxProt == v.MaxProt && p.Shared == v.Shared &&
 				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.AnonName == v.AnonName && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
-				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork {
+				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork &&
+				p.direct == v.direct && p.copied == v.copied {
 				if v.release != nil {
 					v.release.dec()
+				}
+				if v.direct != nil {
+					v.direct.refs--
 				}
 				if v.lazy != nil {
 					v.lazy.refs--
@@ -805,7 +825,11 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 			return err
 		}
 		w.memOff = off
-		if v.lazy != nil && v.lazy.entry == nil {
+		if v.direct != nil {
+			// The file again, mapped as the rest (a copy of pages is made at the first write).
+			w.direct = v.direct
+			w.direct.inc()
+		} else if v.lazy != nil && v.lazy.entry == nil {
 			w.lazy = newLazyFill(v.Source, v.lazy.hold, off, w.FileOff, int(size/PageSize))
 		} else if v.Source != nil {
 			if err := m.mf.fillFrom(v.Source, off, int64(size), w.FileOff); err != nil {
@@ -926,6 +950,12 @@ func (m *MM) discardLocked(v *VMA) error {
 	}
 	if v.lazy != nil {
 		return m.discardLazyLocked(v, v.Start, v.End)
+	}
+	if v.direct != nil {
+		if v.copied {
+			return m.discardDirectLocked(v)
+		}
+		return nil // the file's own pages
 	}
 	n := int64(v.End - v.Start)
 	if v.cow {
@@ -1187,7 +1217,12 @@ func (m *MM) Smaps() string {
 	}
 	for i := 0; i < len(m.vmas); i++ {
 		v := m.vmas[i]
-		rss := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
+		var anon, file, shmem uint64
+		add := func(v *VMA) {
+			r := m.residentLocked(v)
+			anon, file, shmem = anon+r.Anon, file+r.File, shmem+r.Shmem
+		}
+		add(v)
 		line := m.mapsLineLocked(v)
 		size := v.End - v.Start
 		// One block per line of maps: the pieces Maps shows as one (continuesLocked).
@@ -1195,22 +1230,13 @@ func (m *MM) Smaps() string {
 			w := *v
 			for ; j < len(m.vmas) && m.continuesLocked(m.vmas[j-1], m.vmas[j]); j++ {
 				x := m.vmas[j]
-				rss += uint64(m.mf.dataBytes(x.memOff, int64(x.End-x.Start)))
+				add(x)
 				w.End = x.End
 			}
 			line, size = m.mapsLineLocked(&w), w.End-w.Start
 			i = j - 1
 		}
-		_, hostFile := v.Source.(SyncSource)
-		var anon, file, shmem uint64
-		switch {
-		case v.Shared && !hostFile:
-			shmem = rss
-		case v.Source != nil:
-			file = rss
-		default:
-			anon = rss
-		}
+		rss := anon + file + shmem
 		block(line, size, rss, anon, file, shmem, vmFlags(v))
 	}
 	// The vDSO's pages are the host's, not the sandbox's memory: no figures but the size.
@@ -1311,6 +1337,9 @@ func (m *MM) Holders() []Holder {
 	for _, v := range m.vmas {
 		if v.lazy != nil && v.lazy.hold != nil {
 			out = append(out, v.lazy.hold)
+		}
+		if v.direct != nil {
+			out = append(out, v.direct.hold)
 		}
 	}
 	return out

@@ -112,6 +112,14 @@ func (m *MM) mapRange(v *VMA, lo, hi uint64, prefill bool) error {
 	if v.Prot == 0 {
 		return nil
 	}
+	if v.directMapped() {
+		// A host file mapped straight (direct.go): mapped whole, never writable.
+		if err := m.as.MapHostFile(lo, hi-lo, v.direct.fd, v.FileOff+int64(lo-v.Start), v.platformProt()); err != nil {
+			return err
+		}
+		m.mapped.add(lo, hi)
+		return nil
+	}
 	if v.host != nil {
 		// A host file: mapped whole, its own pages.
 		if err := m.as.MapHostFile(lo, hi-lo, v.hostFD, v.FileOff+int64(lo-v.Start), v.platformProt()); err != nil {
@@ -157,7 +165,7 @@ func (m *MM) mapRange(v *VMA, lo, hi uint64, prefill bool) error {
 // ensureMappedLocked touches [lo, hi) of v and maps what the platform does not map yet.
 // Preconditions: m.mu held.
 func (m *MM) ensureMappedLocked(v *VMA, lo, hi uint64) error {
-	if v.host != nil {
+	if v.host != nil || v.directMapped() {
 		lo, hi = v.Start, v.End
 	} else if err := m.mf.touch(v.memOff+int64(lo-v.Start), int64(hi-lo)); err != nil {
 		return err

@@ -21,18 +21,29 @@ func (m *MM) Resident() RSS {
 	defer m.mu.Unlock()
 	var r RSS
 	for _, v := range m.vmas {
-		n := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
-		_, hostFile := v.Source.(SyncSource)
-		switch {
-		case v.Shared && !hostFile:
-			r.Shmem += n
-		case v.Source != nil:
-			r.File += n
-		default:
-			r.Anon += n
-		}
+		x := m.residentLocked(v)
+		r.Anon, r.File, r.Shmem = r.Anon+x.Anon, r.File+x.File, r.Shmem+x.Shmem
 	}
 	return r
+}
+
+// residentLocked returns v's resident memory. Preconditions: m.mu held.
+func (m *MM) residentLocked(v *VMA) RSS {
+	if v.directMapped() {
+		return RSS{File: v.directRSS()} // the host file's pages
+	}
+	n := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
+	_, hostFile := v.Source.(SyncSource)
+	switch {
+	case v.direct != nil:
+		return RSS{Anon: n} // copies of a private file mapping's pages, as Linux's COW pages
+	case v.Shared && !hostFile:
+		return RSS{Shmem: n}
+	case v.Source != nil:
+		return RSS{File: n}
+	default:
+		return RSS{Anon: n}
+	}
 }
 
 // dataBytes counts the bytes of [off, off+n) that are not holes.

@@ -114,6 +114,9 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %s platform: %w (is ptrace allowed here? check kernel.yama.ptrace_scope)", choice.Name, err)
 	}
+	// Stubs map host files for private file mappings (kernel/mm/direct.go); KVM would
+	// spend a memory slot per library mapping.
+	mf.SetDirectMaps(plat.Name() != "kvm")
 	defer plat.Close()
 	mark("platform " + choice.Name + " ready")
 	// The kernel needs no host path from here on: it confines itself at once, while the
@@ -290,7 +293,7 @@ func run(stderr io.Writer) (int, error) {
 	// torn down) instead of following it.
 	gc.Close()
 	if mp, ok := kplat.(*markPlatform); ok {
-		mark("app exited (" + mp.summary() + "; " + k.PatchSummary() + ")")
+		mark("app exited (" + mp.summary() + "; " + k.PatchSummary() + fmt.Sprintf("; %d file pages copied)", mf.FilePages()))
 	} else {
 		mark("app exited")
 	}

@@ -327,11 +327,44 @@ func (s mapSource) SyncShared(off, length int64) error {
 	return err
 }
 
+// DirectFD implements mm.DirectSource: a file open read-only whose pages are not shared
+// through the memory file (no shared mapping of it exists) may be mapped from the host
+// file itself. A later shared mapping's stores reach private mappings of it when they are
+// written back (msync, munmap, exit), not at once as on Linux.
+func (s mapSource) DirectFD() (int, bool) {
+	if s.f.writable || s.f.in == nil {
+		return 0, false
+	}
+	shared := true
+	s.f.in.sharedPagesFor(func(sp *sharedPages) { shared = sp != nil })
+	if shared {
+		return 0, false
+	}
+	return directFD(s.f.HostFD())
+}
+
+// directFD returns fd when it is a regular file open read-only (what mm.DirectSource
+// may hand the platform to map).
+func directFD(fd int) (int, bool) {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_ACCMODE != unix.O_RDONLY {
+		return 0, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, false
+	}
+	return fd, true
+}
+
 // readOnlySource backs mappings of files on read-only mounts: private mappings whose
 // pages the page cache shares (nothing inside can change these files).
 type readOnlySource struct{ f *host.File }
 
 var _ mm.Cacheable = readOnlySource{}
+
+// DirectFD implements mm.DirectSource.
+func (s readOnlySource) DirectFD() (int, bool) { return directFD(s.f.HostFD()) }
 
 // ReadAt implements mm.Source.
 func (s readOnlySource) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }
