@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sbx-dev/sbx/gofer/seccomp"
 	"golang.org/x/sys/unix"
@@ -24,10 +25,26 @@ const (
 type status struct {
 	Error    string   `json:"error,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Steps are when the gofer reached each step of its start-up, for the breakdown
+	// `sbx run --debug` prints.
+	Steps []Step `json:"steps,omitempty"`
 }
+
+// Step is one step of a role's start-up and when it ended (Unix nanoseconds).
+type Step struct {
+	What string `json:"what"`
+	At   int64  `json:"at"`
+}
+
+// steps records the start-up steps of this process.
+type steps []Step
+
+func (s *steps) mark(what string) { *s = append(*s, Step{What: what, At: time.Now().UnixNano()}) }
 
 // RoleMain is the body of the hidden `__gofer` command.
 func RoleMain() error {
+	var steps steps
+	steps.mark("running (its Go runtime started)")
 	st := os.NewFile(StatusFD, "status")
 	report := func(s status) {
 		json.NewEncoder(st).Encode(s)
@@ -39,16 +56,17 @@ func RoleMain() error {
 		report(status{Error: "reading configuration: " + err.Error()})
 		return err
 	}
+	steps.mark("configuration read")
 	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid()) // before seccomp refuses these
 	// The sandbox's kernel applies the app's umask to every mode it sends; the gofer's own
 	// (inherited from the user's shell) must not take more bits away.
 	unix.Umask(0)
-	v, warnings, err := confineView(&cfg)
+	v, warnings, err := confineView(&cfg, &steps)
 	if err != nil {
 		report(status{Error: err.Error()})
 		return err
 	}
-	report(status{Warnings: warnings})
+	report(status{Warnings: warnings, Steps: steps})
 	s := newServer(v)
 	s.disk.limit = cfg.DiskLimit
 	s.uid, s.gid = uid, gid
@@ -62,7 +80,7 @@ func RoleMain() error {
 
 // confineView builds the gofer's private root holding only the view's paths, enters it,
 // and confines the process: Landlock, no capabilities, no new privileges, seccomp.
-func confineView(cfg *Config) (*view, []string, error) {
+func confineView(cfg *Config, steps *steps) (*view, []string, error) {
 	var warnings []string
 	v := &view{}
 	// Why first: dropping the bounding set stops and signals every thread once per
@@ -134,15 +152,27 @@ func confineView(cfg *Config) (*view, []string, error) {
 		}
 		unix.Close(fds[i])
 	}
+	steps.mark("view bound")
 	if err := unix.Chdir(staging); err != nil {
 		return nil, nil, err
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return nil, nil, fmt.Errorf("pivot_root: %w", err)
 	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return nil, nil, fmt.Errorf("detaching the host root: %w", err)
+	// Why in the background: see DetachAsync. The gofer serves nothing before it returns.
+	detached, err := DetachAsync(".")
+	if err != nil {
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return nil, nil, fmt.Errorf("detaching the host root: %w", err)
+		}
+		detached = func() error { return nil }
 	}
+	confined := false
+	defer func() {
+		if !confined {
+			detached()
+		}
+	}()
 	if err := unix.Chdir("/"); err != nil {
 		return nil, nil, err
 	}
@@ -175,12 +205,20 @@ func confineView(cfg *Config) (*view, []string, error) {
 			keep |= 1 << c
 		}
 	}
+	steps.mark("Landlock applied")
 	if err := dropCapabilitiesExcept(keep); err != nil {
 		return nil, nil, err
 	}
+	steps.mark("capabilities dropped")
 	if err := seccomp.Install(goferSyscalls); err != nil {
 		return nil, nil, fmt.Errorf("seccomp: %w", err)
 	}
+	steps.mark("seccomp installed")
+	confined = true
+	if err := detached(); err != nil {
+		return nil, nil, err
+	}
+	steps.mark("host root detached")
 	return v, warnings, nil
 }
 
@@ -316,6 +354,7 @@ var goferSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_CLONE3, Reason: "Go runtime threads"},
 	{Nr: unix.SYS_EXIT, Reason: "Go runtime"},
 	{Nr: unix.SYS_EXIT_GROUP, Reason: "exit"},
+	{Nr: unix.SYS_WAIT4, Reason: "reaping the helper that detaches the host root (DetachAsync)"},
 	{Nr: unix.SYS_RT_SIGACTION, Reason: "Go runtime"},
 	{Nr: unix.SYS_RT_SIGPROCMASK, Reason: "Go runtime"},
 	{Nr: unix.SYS_RT_SIGRETURN, Reason: "Go runtime"},

@@ -21,8 +21,10 @@ type Process struct {
 	Conn *os.File
 	// Warnings name the security features the gofer could not apply; set by Ready.
 	Warnings []string
-	cmd      *exec.Cmd
-	status   *os.File
+	// Steps are when the gofer reached each step of its start-up; set by Ready.
+	Steps  []Step
+	cmd    *exec.Cmd
+	status *os.File
 	// cfgW is where Configure writes the configuration; rootFileCaps is what Spawn was
 	// told its RootFileCaps is.
 	cfgW         *os.File
@@ -167,6 +169,6 @@ func (p *Process) Ready() error {
 		}
 		return fmt.Errorf("gofer: %w", err)
 	}
-	p.Warnings = st.Warnings
+	p.Warnings, p.Steps = st.Warnings, st.Steps
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,9 +135,12 @@ func (s *Sandbox) denied(kind, detail string) {
 
 // mark logs a start-up step with --debug: the breakdown of how long `sbx run` takes to
 // reach the app.
-func (p *Plan) mark(w io.Writer, what string) {
+func (p *Plan) mark(w io.Writer, what string) { p.markAt(w, what, time.Now()) }
+
+// markAt is mark for a step that ended at the given time.
+func (p *Plan) markAt(w io.Writer, what string, at time.Time) {
 	if p.Debug && !p.T0.IsZero() {
-		fmt.Fprintf(w, "sbx: start-up +%.1f ms: %s\n", float64(time.Since(p.T0).Microseconds())/1000, what)
+		fmt.Fprintf(w, "sbx: start-up +%.1f ms: %s\n", float64(at.Sub(p.T0).Microseconds())/1000, what)
 	}
 }
 
@@ -167,21 +171,15 @@ type startedGofer struct {
 // be. The roles are either passed to StartWithRoles or discarded (Discard).
 func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*Roles, error) {
 	r := &Roles{rootFileCaps: keepFileCaps, stdout: stdout, stderr: stderr, brokerFD: -1, netFD: -1}
-	// Why: the gofer is the only process that ever opens host files for the sandbox. It
-	// starts while the kernel does: each is a fork, namespaces and a Go runtime's start.
 	kernelConn, goferConn, err := gofer.NewConn()
 	if err != nil {
 		return nil, err
 	}
 	r.goferStarted = make(chan startedGofer, 1)
-	go func() {
-		p, err := gofer.Spawn(goferConn, keepFileCaps)
-		goferConn.Close()
-		r.goferStarted <- startedGofer{p, err}
-	}()
 	var closeOnFail []*os.File
 	fail := func(err error) (*Roles, error) {
 		kernelConn.Close()
+		goferConn.Close()
 		for _, f := range closeOnFail {
 			f.Close()
 		}
@@ -190,9 +188,6 @@ func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*
 		}
 		if r.netFD >= 0 {
 			unix.Close(r.netFD)
-		}
-		if g := <-r.goferStarted; g.err == nil {
-			g.p.Discard()
 		}
 		return nil, err
 	}
@@ -239,15 +234,45 @@ func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*
 	// Why: the kernel gets its own user, mount, PID, network, IPC and UTS namespaces; in
 	// them it may build and then drop its empty root. PID namespace: when the kernel dies,
 	// every stub dies with it.
-	cmd, err := role.Start(role.Spec{Command: KernelRole, Name: "sbx-kernel",
-		Files: map[int]*os.File{sandbox.ConfigFD: cfgR, sandbox.GoferFD: kernelConn, sandbox.ControlFD: ctlKernel,
-			sandbox.BrokerFD: brokerKernel, sandbox.ExecFD: execKernel, sandbox.NetFD: netKernel},
-		Stdin: stdin, Stdout: stdout, Stderr: stderr, UID: uid, GID: gid,
-		Caps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}})
-	if err != nil {
-		return fail(fmt.Errorf("starting the kernel: %w", err))
+	type started struct {
+		cmd *exec.Cmd
+		err error
 	}
-	r.kernel = cmd
+	kernelStarted := make(chan started, 1)
+	go func() {
+		cmd, err := role.Start(role.Spec{Command: KernelRole, Name: "sbx-kernel",
+			Files: map[int]*os.File{sandbox.ConfigFD: cfgR, sandbox.GoferFD: kernelConn, sandbox.ControlFD: ctlKernel,
+				sandbox.BrokerFD: brokerKernel, sandbox.ExecFD: execKernel, sandbox.NetFD: netKernel},
+			Stdin: stdin, Stdout: stdout, Stderr: stderr, UID: uid, GID: gid,
+			Caps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}})
+		kernelStarted <- started{cmd, err}
+	}()
+	// Why: the gofer is the only process that ever opens host files for the sandbox. It
+	// starts while the kernel does: each is a fork, namespaces and a Go runtime's start.
+	// The kernel is asked first (forks are serialised; a role's namespaces and executions
+	// are its own, and overlap the other's fork): it has more to do before it needs the
+	// gofer (its platform, its own confinement, the first stub) than the gofer has before
+	// it serves.
+	go func() {
+		runtime.Gosched()
+		p, err := gofer.Spawn(goferConn, keepFileCaps)
+		goferConn.Close()
+		r.goferStarted <- startedGofer{p, err}
+	}()
+	ks := <-kernelStarted
+	if ks.err != nil {
+		kernelConn.Close()
+		for _, f := range closeOnFail {
+			f.Close()
+		}
+		unix.Close(r.brokerFD)
+		unix.Close(r.netFD)
+		if g := <-r.goferStarted; g.err == nil {
+			g.p.Discard()
+		}
+		return nil, fmt.Errorf("starting the kernel: %w", ks.err)
+	}
+	r.kernel = ks.cmd
 	cfgR.Close()
 	ctlKernel.Close()
 	brokerKernel.Close()
@@ -340,6 +365,9 @@ func (sb *Sandbox) start(r *Roles) error {
 	if err := gp.Ready(); err != nil {
 		kill()
 		return fmt.Errorf("starting the gofer: %w", err)
+	}
+	for _, st := range gp.Steps {
+		plan.markAt(stderr, "gofer: "+st.What, time.Unix(0, st.At))
 	}
 	plan.mark(stderr, "gofer ready (confined)")
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)

@@ -63,6 +63,7 @@ func (s *Sandbox) Publish() (*Live, error) {
 	lv.srv = control.NewServer(lv, nil)
 	go lv.srv.Serve(l)
 	go func() { <-lv.done; l.Close() }()
+	s.Plan.mark(s.stderr, "registered for sbx list/top")
 	return lv, nil
 }
 

@@ -119,21 +119,25 @@ type positions struct {
 	keys  map[string][2]int // key path → line, col (1-based)
 }
 
+// headerRE and keyRE compile at first use: the gofer and kernel roles are this binary too,
+// and never parse a profile.
 var (
-	headerRE = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?`)
-	keyRE    = regexp.MustCompile(`^(\s*)([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*|"[^"]*")\s*=`)
+	headerRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?`) })
+	keyRE    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(\s*)([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*|"[^"]*")\s*=`)
+	})
 )
 
 func indexPositions(src []byte) *positions {
 	p := &positions{lines: strings.Split(string(src), "\n"), keys: map[string][2]int{}}
 	table := ""
 	for i, l := range p.lines {
-		if m := headerRE.FindStringSubmatch(l); m != nil && !strings.Contains(strings.SplitN(l, "=", 2)[0], "=") && strings.HasPrefix(strings.TrimSpace(l), "[") {
+		if m := headerRE().FindStringSubmatch(l); m != nil && !strings.Contains(strings.SplitN(l, "=", 2)[0], "=") && strings.HasPrefix(strings.TrimSpace(l), "[") {
 			table = strings.ReplaceAll(m[1], " ", "")
 			p.keys[table] = [2]int{i + 1, strings.Index(l, "[") + 1}
 			continue
 		}
-		if m := keyRE.FindStringSubmatchIndex(l); m != nil {
+		if m := keyRE().FindStringSubmatchIndex(l); m != nil {
 			key := strings.Trim(l[m[4]:m[5]], `"`)
 			full := key
 			if table != "" {

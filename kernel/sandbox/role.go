@@ -130,17 +130,16 @@ func run(stderr io.Writer) (int, error) {
 	if stubs != nil {
 		stub = stubs.StubProgram()
 	}
-	if err := confine(rules, stub); err != nil {
+	detached, err := confine(rules, stub, mark)
+	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
 	}
 	if stubs != nil {
 		stubs.SetStubPath(StubPath)
 	}
 	mark("confined")
-	gc, err := gofer.NewClient(os.NewFile(GoferFD, "gofer"))
-	if err != nil {
-		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
-	}
+	// What needs no gofer is done first: the gofer's hello (gofer.NewClient) comes once the
+	// gofer has confined itself, which often takes longer than the kernel's start-up.
 	var debug, strace io.Writer
 	if cfg.Debug {
 		debug = stderr
@@ -195,6 +194,17 @@ func run(stderr io.Writer) (int, error) {
 	userTTY = tty.NewControl(k, "/dev/console", func(flags int) (vfs.File, error) { return terminal(userTTY) })
 	userTTY.Major, userTTY.Minor = 5, 1
 	term := func(flags int) (vfs.File, error) { return terminal(userTTY) }
+	mark("kernel made (the first stub starting)")
+	// Nothing untrusted before the host root is gone: the gofer's replies come next.
+	if err := detached(); err != nil {
+		return ExitFailure, fmt.Errorf("kernel: confining itself: %w", err)
+	}
+	mark("host root detached")
+	gc, err := gofer.NewClient(os.NewFile(GoferFD, "gofer"))
+	if err != nil {
+		return ExitFailure, fmt.Errorf("kernel: connecting to the gofer: %w", err)
+	}
+	mark("gofer connected")
 	b := &builder{k: k, mf: mf, files: goferfs.NewCache(mf, cfg.DiskLimit > 0), ns: ns, gofer: gc, term: term, uid: cfg.UID, gid: cfg.GID, devs: devs}
 	b.attachAll(cfg.Layout)
 	for _, m := range cfg.Layout {

@@ -60,6 +60,7 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_CLONE, Reason: "Go runtime threads (each task goroutine is locked to one)"},
 	{Nr: unix.SYS_CLONE3, Reason: "Go runtime threads"},
 	{Nr: unix.SYS_EXIT, Reason: "thread exit"},
+	{Nr: unix.SYS_WAIT4, Reason: "reaping the helper that detaches the host root (gofer.DetachAsync); stub platforms wait for their stubs"},
 	{Nr: unix.SYS_EXIT_GROUP, Reason: "process exit"},
 	{Nr: unix.SYS_RT_SIGACTION, Reason: "Go runtime signal handling"},
 	{Nr: unix.SYS_RT_SIGPROCMASK, Reason: "Go runtime"},
