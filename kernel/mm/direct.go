@@ -155,6 +155,10 @@ func (m *MM) directFaultLocked(v *VMA, addr uint64) bool {
 	return m.copyDirectLocked(v, lo, hi) == nil
 }
 
+// directReadMax is the most the kernel reads of a direct mapping into a buffer of its own
+// (Ranges); beyond, it copies the pages into the memory file as a write would.
+const directReadMax = 1 << 20
+
 // directBytes reads [a, hi) of direct piece v for the kernel (a fresh buffer): the bytes
 // past the end of the file within its last page are zero; those beyond fail with EFAULT.
 func (v *VMA) directBytes(a, hi uint64) ([]byte, error) {

@@ -44,8 +44,10 @@ func (m *MM) Ranges(addr uint64, n int, write bool) ([][]byte, error) {
 			v = m.vmaAtLocked(a)
 		}
 		hi := min(end, v.End)
-		if v.directMapped() && write {
-			// A store into a private file mapping copies the pages it reaches.
+		if v.directMapped() && (write || hi-a > directReadMax) {
+			// A store into a private file mapping copies the pages it reaches; so does a
+			// large read, which would otherwise take a buffer of its size in the kernel
+			// (the pages past the end of the file stay the file's: EFAULT below).
 			if m.copyDirectLocked(v, pageDown(a), pageUp(hi)) != nil {
 				return out, unix.EFAULT
 			}
