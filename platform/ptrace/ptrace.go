@@ -181,8 +181,23 @@ type op struct {
 }
 
 // hostFile is the platform's own duplicate of a host file mapped with MapHostFile, kept
-// while the address space's mappings or operation log name it (gcHostsLocked).
-type hostFile struct{ fd int }
+// while the address space's mappings or operation log name it (gcHostsLocked). One serves
+// every mapping of the same host file with the same access mode (key): a program's
+// libraries are mapped piece by piece, and a duplicate per piece would cost the kernel one
+// FD per library segment per process.
+type hostFile struct {
+	fd  int
+	key hostFileKey
+	// pending counts MapHostFile calls between choosing the file and logging their
+	// mapping, which the file must outlive. protected by addressSpace.mu
+	pending int
+}
+
+// hostFileKey names a host file (device and inode) and the access mode it was opened with.
+type hostFileKey struct {
+	dev, ino uint64
+	acc      int
+}
 
 // maxLog bounds the operation log; stubs further behind are rebuilt from the mappings.
 const maxLog = 1024
@@ -249,6 +264,9 @@ func (as *addressSpace) record(o op, restricts bool) error {
 		as.state = as.state.protect(o.addr, o.addr+o.length, o.prot)
 	}
 	as.log = append(as.log, o)
+	if o.host != nil {
+		o.host.pending--
+	}
 	as.seq++
 	as.seqA.Store(as.seq)
 	trimmed := len(as.log) > maxLog
@@ -292,16 +310,36 @@ func (as *addressSpace) MapHostFile(addr, length uint64, fd int, off int64, prot
 	if addr+length > maxUserAddress || addr+length < addr || off < 0 {
 		return unix.EINVAL
 	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
 		return err
 	}
-	h := &hostFile{fd: dup}
+	key := hostFileKey{dev: st.Dev, ino: st.Ino, acc: fl & unix.O_ACCMODE}
 	as.mu.Lock()
-	if as.hosts == nil {
-		as.hosts = map[*hostFile]struct{}{}
+	var h *hostFile
+	for k := range as.hosts {
+		if k.key == key {
+			h = k
+			break
+		}
 	}
-	as.hosts[h] = struct{}{}
+	if h == nil {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			as.mu.Unlock()
+			return err
+		}
+		h = &hostFile{fd: dup, key: key}
+		if as.hosts == nil {
+			as.hosts = map[*hostFile]struct{}{}
+		}
+		as.hosts[h] = struct{}{}
+	}
+	h.pending++
 	as.mu.Unlock()
 	return as.record(op{kind: opMap, addr: addr, length: length, off: off, prot: prot, host: h}, true)
 }
@@ -322,7 +360,7 @@ func (as *addressSpace) gcHostsLocked() {
 		}
 	}
 	for h := range as.hosts {
-		if !used[h] {
+		if !used[h] && h.pending == 0 {
 			unix.Close(h.fd)
 			delete(as.hosts, h)
 		}
