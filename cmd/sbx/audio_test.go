@@ -13,6 +13,23 @@ import (
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
 )
 
+// awaitRecorded waits until a recorder of a null sink's monitor has written at least n
+// bytes more than from (size says how much it has written): the sink runs whether or not
+// anything plays, so its monitor's silence arrives in real time. Before playing, that shows
+// the recorder is connected; after, that what was played has all come through. A sleep of
+// a fixed length cannot know either on a loaded machine.
+func awaitRecorded(t *testing.T, what string, size func() int, from, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); size() < from+n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the recorder wrote %d bytes, want %d within 30 s", what, size()-from, n)
+		}
+	}
+}
+
+// recordedBytes is the size of n seconds of the recordings: mono, 16-bit, 44.1 kHz.
+func recordedBytes(n float64) int { return int(n * 44100 * 2) }
+
 // tone returns a WAV of one second of a 440 Hz sine, mono, 16-bit, 44.1 kHz.
 func tone() []byte {
 	const rate, n = 44100, 44100
@@ -69,7 +86,7 @@ func TestPulseAudioPlayback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { daemon.Process.Kill(); daemon.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {
 			break
 		}
@@ -83,22 +100,24 @@ func TestPulseAudioPlayback(t *testing.T) {
 			rec := exec.Command("parec", "--device=sbxnull.monitor", "--format=s16le", "--channels=1", "--rate=44100",
 				"--raw", "--latency-msec=50")
 			rec.Env = env
-			var pcm bytes.Buffer
-			rec.Stdout = &pcm
+			pcm := new(lockedBuffer)
+			rec.Stdout = pcm
 			if err := rec.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond)
+			awaitRecorded(t, "parec before playing", pcm.Len, 0, recordedBytes(0.1))
 			argv := u.Wrap([]string{"env", "PULSE_SERVER=unix:" + sock, "PULSE_COOKIE=" + cookie, bin, "run", "--profile", "audio", "--ro", dir, "--", "paplay", "-v", wav})
 			play := exec.Command(argv[0], argv[1:]...)
 			out, err := play.CombinedOutput()
-			time.Sleep(300 * time.Millisecond)
+			if err == nil {
+				awaitRecorded(t, "parec after playing", pcm.Len, pcm.Len(), recordedBytes(0.3))
+			}
 			rec.Process.Signal(os.Interrupt)
 			rec.Wait()
 			if err != nil {
 				t.Fatalf("paplay under sbx: %v\n%s", err, out)
 			}
-			checkTone(t, pcm.Bytes(), "paplay: "+string(out))
+			checkTone(t, []byte(pcm.String()), "paplay: "+string(out))
 		})
 	}
 }

@@ -56,7 +56,7 @@ func TestKernelIsConfined(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	var kpid int
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if kpid = findChild(cmd.Process.Pid, "sbx-kernel"); kpid != 0 {
 			status, _ := os.ReadFile(filepath.Join("/proc", itoa(kpid), "status"))
 			if strings.Contains(string(status), "Seccomp:\t2") {

@@ -240,12 +240,12 @@ func launchAndFind(t *testing.T, u sbxtest.User, e *desktopEnv, display string, 
 		t.Errorf("as %s: sbx kill: exit %d: %s", u.Name, r.Code, r.Stderr)
 	}
 	// Wait for it to go, so the next launch is not mistaken for this one.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if l := e.sbx(t, u, "list", "--json"); !strings.Contains(l.Stdout, found["id"].(string)) {
 			return
 		}
 	}
-	t.Errorf("as %s: sandbox %s still listed 10s after sbx kill", u.Name, found["id"])
+	t.Errorf("as %s: sandbox %s still listed 30 s after sbx kill", u.Name, found["id"])
 }
 
 // startXvfb starts an X server on a display it picks itself (-displayfd) and returns

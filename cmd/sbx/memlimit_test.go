@@ -98,7 +98,7 @@ func checkOOMEvent(t *testing.T, rt string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(30 * time.Second)
 	for found := false; !found; {
 		select {
 		case e, ok := <-events:

@@ -368,12 +368,14 @@ func TestNetRealClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { srv.Process.Kill(); srv.Wait() }()
-	for i := 0; i < 50; i++ {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", tlsPort)); err == nil {
 			c.Close()
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("openssl s_server is not listening on port %d after 30 s", tlsPort)
+		}
 	}
 	dir := netProfiles(t, map[string]string{"clients": fmt.Sprintf("[network]\nhost = [\"127.0.0.1:%d\", \"[::1]:%d\", \"127.0.0.1:%d\"]\n", port4, port6, tlsPort)})
 	url4 := fmt.Sprintf("http://127.0.0.1:%d/", port4)

@@ -441,13 +441,19 @@ func TestOCIExec(t *testing.T) {
 				t.Errorf("exec of a missing program: exit %d (want 127) %q", code, errs)
 			}
 			pidFile := filepath.Join(filepath.Dir(r.root), "exec.pid")
-			if _, errs, code := r.run("exec", "--detach", "--pid-file", pidFile, "e1", "/bin/sh", "-c", "sleep 0.3; exit 5"); code != 0 {
+			// The process runs until told to end (a file another exec makes): a fixed
+			// lifetime could end before a loaded machine got to look at it.
+			if _, errs, code := r.run("exec", "--detach", "--pid-file", pidFile, "e1", "/bin/sh", "-c",
+				"while [ ! -e /dev/shm/exec-end ]; do sleep 0.02; done; exit 5"); code != 0 {
 				t.Fatalf("exec --detach: exit %d %s", code, errs)
 			}
 			b, err := os.ReadFile(pidFile)
 			pid, _ := strconv.Atoi(string(b))
 			if err != nil || pid <= 0 || unix.Kill(pid, 0) != nil {
 				t.Fatalf("exec --detach: pid file %q (%v) names no running process", b, err)
+			}
+			if _, errs, code := r.run("exec", "e1", "/bin/touch", "/dev/shm/exec-end"); code != 0 {
+				t.Fatalf("exec touch: exit %d %s", code, errs)
 			}
 			for deadline := time.Now().Add(20 * time.Second); unix.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
 				if time.Now().After(deadline) {

@@ -40,6 +40,12 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+func (b *lockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
 func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -178,7 +184,14 @@ func TestPipeWirePlayback(t *testing.T) {
 			if err := rec.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond)
+			fileSize := func() int {
+				fi, err := os.Stat(recorded)
+				if err != nil {
+					return 0
+				}
+				return int(fi.Size())
+			}
+			awaitRecorded(t, "pw-record before playing", fileSize, 44, recordedBytes(0.1)) // (44: the WAV header)
 			argv := u.Wrap(append(append([]string{"env"}, env...), append([]string{sbxtest.Binary(t)},
 				sbxtest.WithPlatform([]string{"run", "--profile", prof, "--ro", dir, "--",
 					"pw-cat", "--playback", "--target", "sbxnull", wav})...)...))
@@ -199,7 +212,9 @@ func TestPipeWirePlayback(t *testing.T) {
 				<-done
 				err = fmt.Errorf("still playing a one-second WAV after 30 s")
 			}
-			time.Sleep(300 * time.Millisecond)
+			if err == nil {
+				awaitRecorded(t, "pw-record after playing", fileSize, fileSize(), recordedBytes(0.3))
+			}
 			rec.Process.Signal(os.Interrupt)
 			rec.Wait()
 			if err != nil {

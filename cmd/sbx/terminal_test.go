@@ -90,27 +90,29 @@ func TestInteractiveShellJobControl(t *testing.T) {
 			s.keys(`read -r -a f < /proc/self/stat; echo "tty_nr=${f[6]} fg=$(( f[7] == f[4] ))"`, "Enter")
 			s.waitLine("tty_nr=1281 fg=1")
 
-			s.keys("sleep 100", "Enter")
-			time.Sleep(500 * time.Millisecond)
+			// Each job says when it runs, so the signal keys reach it and not the shell
+			// still starting it (which ignores ^Z: the job would then never stop).
+			s.keys("(echo running-100; exec sleep 100)", "Enter")
+			s.waitLine("running-100")
 			s.keys("C-c")
 			s.keys("echo rc=$?", "Enter")
 			s.waitLine("rc=130")
 
-			s.keys("sleep 101", "Enter")
-			time.Sleep(500 * time.Millisecond)
+			s.keys("(echo running-101; exec sleep 101)", "Enter")
+			s.waitLine("running-101")
 			s.keys("C-z")
 			s.waitFor("the job stopped", func(sc string) bool { return strings.Contains(sc, "Stopped") && strings.Contains(sc, "sleep 101") })
 			s.keys("clear; jobs -l | grep -c Stopped", "Enter")
 			s.waitLine("1")
 			s.keys("clear; fg", "Enter")
-			s.waitLine("sleep 101")
-			time.Sleep(300 * time.Millisecond)
+			s.waitFor("fg", func(sc string) bool { return strings.Contains(sc, "exec sleep 101") })
+			time.Sleep(300 * time.Millisecond) // (bash prints the job, then gives it the terminal)
 			s.keys("C-c")
 			s.keys("echo fg-rc=$?", "Enter")
 			s.waitLine("fg-rc=130")
 
-			s.keys("trap 'echo winch-$(tput lines)' WINCH", "Enter")
-			time.Sleep(300 * time.Millisecond)
+			s.keys("trap 'echo winch-$(tput lines)' WINCH; echo trap-set", "Enter")
+			s.waitLine("trap-set")
 			s.run("resize-window", "-t", "main", "-x", "90", "-y", "20")
 			s.waitFor("the WINCH trap", func(sc string) bool { return strings.Contains(sc, "winch-20") })
 

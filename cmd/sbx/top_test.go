@@ -71,7 +71,7 @@ func TestTopInTmux(t *testing.T) {
 		if code != 143 {
 			t.Errorf("the killed sandbox exited %d, want 143 (SIGTERM)", code)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Error("no sandbox exited after the kill")
 	}
 	tmux("send-keys", "-t", session, "q")

@@ -168,7 +168,7 @@ func traceTree(t *testing.T, filter string, argv ...string) (string, sbxtest.Res
 // into the instance inst, and returns the PID the trace gives its writer: the host's.
 func gatePID(inst string, pid int) (int, error) {
 	re := regexp.MustCompile(`-(\d+)\s+\[\d+\][^\n]*tracing_mark_write: sbx-gate-` + strconv.Itoa(pid) + `\b`)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		trace, err := os.ReadFile(filepath.Join(inst, "trace"))
 		if err != nil {

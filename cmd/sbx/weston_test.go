@@ -170,7 +170,7 @@ func TestWaylandWeston(t *testing.T) {
 		var err error
 		select {
 		case err = <-exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
 			t.Fatalf("weston-simple-shm did not exit on SIGINT\n%s", out.String())
 		}

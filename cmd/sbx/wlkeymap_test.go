@@ -83,9 +83,9 @@ func TestWaylandKeymap(t *testing.T) {
 		t.Helper()
 		// The last run's window fades out: wait for the bare desktop, so that what the
 		// screenshot shows below is this run's window.
-		for deadline := time.Now().Add(10 * time.Second); w.colourful(t)-grey > 1000; time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); w.colourful(t)-grey > 1000; time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatal("the last run's window is still on the screen 10 s after it exited")
+				t.Fatal("the last run's window is still on the screen 30 s after it exited")
 			}
 		}
 		full := u.Wrap(argv)
@@ -136,7 +136,7 @@ func TestWaylandKeymap(t *testing.T) {
 		await("ready")
 		// The window fades in: look until it is all there.
 		drawn := 0
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			if drawn = w.colourful(t) - grey; drawn >= 20000 {
 				break
 			}
@@ -151,7 +151,7 @@ func TestWaylandKeymap(t *testing.T) {
 		xdotool(t, "key", "b", "shift+q")
 		await("key: Q")
 		stdin.Close()
-		timeout := time.After(10 * time.Second)
+		timeout := time.After(30 * time.Second)
 		for open := true; open; {
 			select {
 			case l, ok := <-lines:
@@ -159,7 +159,7 @@ func TestWaylandKeymap(t *testing.T) {
 					out.WriteString(l + "\n")
 				}
 			case <-timeout:
-				t.Fatalf("wlkeymap did not exit within 10 s of its stdin closing\n%s%s", out.String(), stderr.String())
+				t.Fatalf("wlkeymap did not exit within 30 s of its stdin closing\n%s%s", out.String(), stderr.String())
 			}
 		}
 		err = cmd.Wait()

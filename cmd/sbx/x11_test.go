@@ -57,7 +57,7 @@ func startAuthXvfb(t *testing.T, dir string, args ...string) *xvfb {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { x.cmd.Process.Kill(); x.cmd.Wait() })
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
 				return x
 			}
@@ -92,7 +92,7 @@ func (x *xvfb) screenshotThen(t *testing.T, png, blank, window string, then func
 	}
 	// The previous app's window must be gone first (a sandbox ends a moment after its
 	// launcher is killed).
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		grab()
 		if differingPixels(t, blank, png) == 0 {
 			break
@@ -257,7 +257,7 @@ func BenchmarkX11Drawing(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { x.Process.Kill(); x.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
 			break
 		}

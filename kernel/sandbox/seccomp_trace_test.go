@@ -105,7 +105,7 @@ func runWatched(t *testing.T, bin, p string) int {
 		t.Fatal(err)
 	}
 	pid := 0
-	for deadline := time.Now().Add(5 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		pid = kernelDescendant(cmd.Process.Pid)
 	}
 	if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "done") {

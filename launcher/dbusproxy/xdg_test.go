@@ -29,7 +29,7 @@ func TestAgreesWithXdgDbusProxy(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	// The socket file appears at bind, before the proxy listens: wait until a connection
 	// goes through.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
 			break

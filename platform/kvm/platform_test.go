@@ -158,7 +158,7 @@ func TestEscapeUnmapWhileRunning(t *testing.T) {
 		as.Unmap(0x600000, 0x1000)
 		select {
 		case <-stop:
-		case <-time.After(3 * time.Second):
+		case <-time.After(30 * time.Second):
 			ctx.Interrupt()
 		}
 	}()

@@ -41,7 +41,7 @@ int main(void) {
 	CHECK(write(cli, "via write", 9));
 	CHECK(send(cli, "via send", 8, 0));
 	struct pollfd p = {srv, POLLIN, 0};
-	CHECK(poll(&p, 1, 1000));
+	CHECK(poll(&p, 1, 30000));
 	struct iovec iov = {buf, 4};
 	struct msghdr m = {0};
 	m.msg_name = &from;

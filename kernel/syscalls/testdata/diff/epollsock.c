@@ -12,7 +12,7 @@
 
 static void wait1(int ep, const char *what) {
 	struct epoll_event ev[4];
-	int n = epoll_wait(ep, ev, 4, 2000);
+	int n = epoll_wait(ep, ev, 4, 30000);
 	/* Which files are ready, not the order of the ready list. */
 	if (n == 2 && ev[0].data.u64 > ev[1].data.u64) {
 		struct epoll_event x = ev[0];

@@ -47,7 +47,7 @@ int main(void) {
 	CHECK(epoll_wait(ep, out, 4, 50));
 	pid_t child = fork();
 	if (child == 0) { usleep(20000); write(p[1], "x", 1); _exit(0); }
-	n = epoll_wait(ep, out, 4, 5000); printf("pipe n=%d fd ok=%d\n", n, out[0].data.fd == p[0]);
+	n = epoll_wait(ep, out, 4, 30000); printf("pipe n=%d fd ok=%d\n", n, out[0].data.fd == p[0]);
 	waitpid(child, NULL, 0); /* its copies of the pipe's ends are gone too */
 	close(p[1]);
 	n = epoll_wait(ep, out, 4, 0); printf("after close n=%d ev=%x\n", n, out[0].events);
@@ -57,12 +57,15 @@ int main(void) {
 	int tf = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	CHECK(timerfd_create(99, 0));
 	CHECK(timerfd_create(CLOCK_MONOTONIC, 0x1234));
-	struct itimerspec its = {.it_value = {0, 50000000}, .it_interval = {0, 50000000}}, old;
+	/* Armed but not expired: a minute is far enough off that the read always finds it so. */
+	struct itimerspec its = {.it_value = {60, 0}, .it_interval = {0, 50000000}}, old;
 	CHECK(timerfd_settime(tf, 0, &its, NULL));
 	CHECK(read(tf, &v, 8));
+	its.it_value = (struct timespec){0, 50000000};
+	CHECK(timerfd_settime(tf, 0, &its, NULL));
 	ev.events = EPOLLIN; ev.data.u64 = 99;
 	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, tf, &ev));
-	n = epoll_wait(ep, out, 4, 1000); printf("timer n=%d data=%lu\n", n, out[0].data.u64);
+	n = epoll_wait(ep, out, 4, 30000); printf("timer n=%d data=%lu\n", n, out[0].data.u64);
 	usleep(175000);
 	CHECK(read(tf, &v, 8)); printf("expirations>=3: %d\n", v >= 3);
 	CHECK(timerfd_gettime(tf, &old)); printf("interval %ld\n", old.it_interval.tv_nsec);

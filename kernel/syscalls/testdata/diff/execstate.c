@@ -106,6 +106,11 @@ int main(int argc, char **argv) {
 	if (argc > 1 && strcmp(argv[1], "quit") == 0)
 		_exit(0);
 	gargv = argv;
+	/* Start from default actions: ignored ones are inherited through exec from whoever
+	 * started the test (a shell's background job ignores SIGINT and SIGQUIT). */
+	for (int sig = 1; sig < 65; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && (sig < 32 || sig >= SIGRTMIN))
+			signal(sig, SIG_DFL);
 
 	/* vfork: the parent runs again once the child has exec'd. */
 	pid_t c = vfork();

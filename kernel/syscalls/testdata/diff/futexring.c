@@ -80,7 +80,7 @@ int main(void) {
 	for (int i = 0; i < 4; i++)
 		pthread_create(&w[i], NULL, waiter, (void *)(intptr_t)i);
 	long moved = 0;
-	for (int tries = 0; moved < 4 && tries < 10000; tries++) {
+	for (int tries = 0; moved < 4 && tries < 30000; tries++) {
 		long r = futex(&cond, FUTEX_CMP_REQUEUE_PRIVATE, 0, INT_MAX, &mutex, 0);
 		if (r > 0)
 			moved += r;

@@ -34,7 +34,7 @@ static struct timespec in(int clk, long ms) {
 static void until_sleeping(pid_t pid) {
 	char path[64], buf[256];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 15000; i++) { /* up to 30 s on a loaded machine */
 		int fd = open(path, O_RDONLY);
 		int n = fd < 0 ? 0 : read(fd, buf, sizeof buf - 1);
 		if (fd >= 0)
@@ -94,7 +94,7 @@ int main(void) {
 		_exit(waitv(w, 3, 0, NULL, 0));
 	until_sleeping(c);
 	long woken = 0;
-	for (int i = 0; i < 200 && woken == 0; i++) {
+	for (int i = 0; i < 6000 && woken == 0; i++) {
 		woken = syscall(SYS_futex, &words[2], FUTEX_WAKE, 1, NULL, NULL, 0);
 		if (woken == 0)
 			usleep(5000);
@@ -105,8 +105,9 @@ int main(void) {
 	/* A signal without SA_RESTART interrupts the wait. */
 	struct sigaction sa = {.sa_handler = onalrm};
 	sigaction(SIGALRM, &sa, NULL);
-	ualarm(50000, 0);
+	ualarm(50000, 50000); /* repeating: an alarm landing before the call is followed by more */
 	CHECK(waitv(w, 3, 0, NULL, 0));
+	ualarm(0, 0);
 	/* With SA_RESTART the wait goes on after the handler, to its absolute timeout. */
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);

@@ -51,9 +51,12 @@ static void robust(void) {
 	/* A waiter blocked on a robust mutex is woken when the owner dies. */
 	pthread_mutex_t *m3 = (pthread_mutex_t *)((char *)m + 1024);
 	pthread_mutex_init(m3, &at);
+	int locked[2];
+	pipe(locked);
 	c = fork();
-	if (c == 0) { pthread_mutex_lock(m3); usleep(200000); _exit(0); }
-	usleep(50000);
+	if (c == 0) { pthread_mutex_lock(m3); write(locked[1], "x", 1); usleep(200000); _exit(0); }
+	char x;
+	read(locked[0], &x, 1); /* the child holds it (the lock below must not come first) */
 	r = pthread_mutex_lock(m3);
 	printf("robust: waiter woken by the owner's death: %s\n", errname(r));
 	waitpid(c, 0, 0);

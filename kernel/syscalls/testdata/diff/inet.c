@@ -78,7 +78,7 @@ static void pair(int family, const char *loop) {
 	CHECK(getpeername(c, (struct sockaddr *)&got, &gl));
 	show("client's peer", (struct sockaddr *)&got);
 	struct pollfd pfd = {l, POLLIN, 0};
-	CHECK(poll(&pfd, 1, 2000));
+	CHECK(poll(&pfd, 1, 30000));
 	gl = sizeof got;
 	int s = accept4(l, (struct sockaddr *)&got, &gl, SOCK_CLOEXEC);
 	CHECK(s >= 0);
@@ -114,10 +114,10 @@ static void pair(int family, const char *loop) {
 	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev));
 	CHECK(epoll_wait(ep, out, 4, 0));
 	CHECK(send(c, "x", 1, 0));
-	CHECK(epoll_wait(ep, out, 4, 2000));
+	CHECK(epoll_wait(ep, out, 4, 30000));
 	CHECK(epoll_wait(ep, out, 4, 0));
 	CHECK(send(c, "y", 1, 0));
-	CHECK(epoll_wait(ep, out, 4, 2000));
+	CHECK(epoll_wait(ep, out, 4, 30000));
 	CHECK(recv(s, buf, sizeof buf, 0));
 	close(ep);
 
@@ -137,7 +137,7 @@ static void pair(int family, const char *loop) {
 	int r = connect(c, (struct sockaddr *)&srv, sl);
 	printf("non-blocking connect: %s\n", r == 0 || errno == EINPROGRESS ? "ok or in progress" : errname(errno));
 	pfd = (struct pollfd){c, POLLOUT, 0};
-	CHECK(poll(&pfd, 1, 2000));
+	CHECK(poll(&pfd, 1, 30000));
 	printf("SO_ERROR %d\n", optint(c, SOL_SOCKET, SO_ERROR));
 	s = accept(l, NULL, NULL);
 	CHECK(s >= 0);

@@ -32,14 +32,14 @@ int main(void) {
 	int st;
 	CHECK(kill(c, SIGSTOP));
 	CHECK(waitpid(c, &st, WUNTRACED) == c);
-	for (int i = 0; i < 1000 && chld_code != CLD_STOPPED; i++)
+	for (int i = 0; i < 30000 && chld_code != CLD_STOPPED; i++)
 		usleep(1000); /* SIGCHLD may come after wait returns */
 	printf("stopped %d by %d; SIGCHLD code %d status %d\n", WIFSTOPPED(st), WSTOPSIG(st), chld_code, chld_status);
 	CHECK(waitpid(c, &st, WUNTRACED | WNOHANG));
 	siginfo_t si = {0};
 	CHECK(kill(c, SIGCONT));
 	CHECK(waitpid(c, &st, WCONTINUED) == c);
-	for (int i = 0; i < 1000 && chld_code != CLD_CONTINUED; i++)
+	for (int i = 0; i < 30000 && chld_code != CLD_CONTINUED; i++)
 		usleep(1000);
 	printf("continued %d; SIGCHLD code %d\n", WIFCONTINUED(st), chld_code);
 	CHECK(write(p[1], "abc", 3));

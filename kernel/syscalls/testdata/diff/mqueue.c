@@ -145,8 +145,9 @@ int main(void) {
 	CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	struct sigaction sa = {.sa_handler = onalrm};
 	sigaction(SIGALRM, &sa, NULL);
-	ualarm(50000, 0);
+	ualarm(50000, 50000); /* repeating: an alarm landing before the call is followed by more */
 	CHECK(mq_receive(q, buf, sizeof buf, NULL));
+	ualarm(0, 0);
 	/* With SA_RESTART the receive goes on after the handler, to its absolute timeout. */
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);

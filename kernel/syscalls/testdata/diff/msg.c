@@ -4,11 +4,11 @@
 #include <sys/wait.h>
 #include <fcntl.h>
 
-/* waits until process pid sleeps (state S in /proc/PID/stat), at most two seconds */
+/* waits until process pid sleeps (state S in /proc/PID/stat), at most 30 seconds */
 static void until_sleeping(pid_t pid) {
 	char path[64], buf[256];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 15000; i++) {
 		int fd = open(path, O_RDONLY);
 		int n = fd < 0 ? 0 : read(fd, buf, sizeof buf - 1);
 		if (fd >= 0)

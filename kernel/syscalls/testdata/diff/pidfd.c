@@ -31,7 +31,7 @@ int main(void) {
 	struct pollfd p = {pfd, POLLIN, 0};
 	CHECK(poll(&p, 1, 50));
 	CHECK(pidfd_send_signal(pfd, SIGTERM, NULL, 0));
-	CHECK(poll(&p, 1, 5000));
+	CHECK(poll(&p, 1, 30000));
 	printf("revents %x\n", p.revents & POLLIN);
 	siginfo_t si = {0};
 	CHECK(waitid(P_PIDFD, pfd, &si, WEXITED));
@@ -39,16 +39,20 @@ int main(void) {
 	CHECK(pidfd_send_signal(pfd, SIGTERM, NULL, 0));
 	CHECK(waitid(P_PIDFD, pfd, &si, WEXITED));
 	/* Non-blocking pidfd: a wait that would block says EAGAIN. */
+	int go[2];
+	pipe(go);
 	c = fork();
 	if (c == 0) {
-		usleep(100000);
+		char x;
+		read(go[0], &x, 1); /* runs until the parent has checked the waits that would block */
 		_exit(4);
 	}
 	int nb = pidfd_open(c, PIDFD_NONBLOCK);
 	CHECK(waitid(P_PIDFD, nb, &si, WEXITED));
 	CHECK(waitid(P_PIDFD, nb, &si, WEXITED | WNOHANG));
+	write(go[1], "x", 1);
 	p.fd = nb;
-	CHECK(poll(&p, 1, 5000));
+	CHECK(poll(&p, 1, 30000));
 	CHECK(waitid(P_PIDFD, nb, &si, WEXITED));
 	printf("exit status %d\n", si.si_status);
 	CHECK(pidfd_open(999999, 0));
@@ -62,7 +66,7 @@ int main(void) {
 	if (cc == 0)
 		_exit(9);
 	p.fd = cpfd;
-	CHECK(poll(&p, 1, 5000));
+	CHECK(poll(&p, 1, 30000));
 	CHECK(waitid(P_PIDFD, cpfd, &si, WEXITED));
 	printf("clone pidfd: status %d pid ok %d cloexec %d\n", si.si_status, si.si_pid == cc, fcntl(cpfd, F_GETFD));
 	CHECK(syscall(SYS_clone, CLONE_PIDFD | CLONE_PARENT_SETTID | SIGCHLD, 0, &cpfd, 0, 0));

@@ -30,7 +30,7 @@ int main(void) {
 	}
 	/* Under load the child may take a while to get to pause(): wait for it (bounded). */
 	char st0 = '?';
-	for (int i = 0; i < 400 && (st0 = state(c)) != 'S'; i++)
+	for (int i = 0; i < 6000 && (st0 = state(c)) != 'S'; i++) /* 30 s */
 		usleep(5000);
 	printf("pausing child: %c\n", st0);
 	kill(c, SIGSTOP);
@@ -39,7 +39,7 @@ int main(void) {
 	printf("stopped child: %c\n", state(c));
 	kill(c, SIGKILL);
 	char st1 = '?';
-	for (int i = 0; i < 400 && (st1 = state(c)) != 'Z'; i++)
+	for (int i = 0; i < 6000 && (st1 = state(c)) != 'Z'; i++)
 		usleep(5000);
 	printf("dead, unreaped child: %c\n", st1);
 	waitpid(c, &st, 0);

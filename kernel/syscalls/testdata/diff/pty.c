@@ -55,6 +55,12 @@ static void slaveread(const char *what, int s) {
 static volatile sig_atomic_t got[65];
 static void onsig(int sig) { got[sig]++; }
 
+/* await waits for a signal sent by the other process (bounded, 30 s on a loaded machine). */
+static void await(int sig) {
+	for (int i = 0; i < 3000 && !got[sig]; i++)
+		usleep(10000);
+}
+
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	int s, m = openpair(&s);
@@ -203,7 +209,9 @@ int main(void) {
 	raw.c_cc[VTIME] = 0;
 	tcsetattr(s, TCSANOW, &raw);
 	write(m, "pend", 4);
-	usleep(10000);
+	/* The line discipline takes input asynchronously (a kernel worker): poll, which waits
+	 * for that, makes sure "pend" arrived in raw mode before the switch. */
+	CHECK(poll(&ps, 1, 30000));
 	CHECK(tcsetattr(s, TCSANOW, &t));
 	slaveread("pending to canon", s);
 	drain("echo", m);
@@ -298,15 +306,12 @@ int main(void) {
 		CHECK(tcsetpgrp(s, getpgrp()));
 		write(sync[1], "2", 1);
 		/* Signal characters and window size changes reach the foreground group. */
-		struct timespec ts = {0, 300000000};
-		while (!got[SIGINT] && nanosleep(&ts, &ts) == -1) {}
+		await(SIGINT);
 		printf("got SIGINT %d\n", got[SIGINT]);
-		ts.tv_nsec = 300000000;
-		while (!got[SIGWINCH] && nanosleep(&ts, &ts) == -1) {}
+		await(SIGWINCH);
 		printf("got SIGWINCH %d\n", got[SIGWINCH]);
 		write(sync[1], "3", 1);
-		ts.tv_sec = 2; ts.tv_nsec = 0;
-		while (!got[SIGHUP] && nanosleep(&ts, &ts) == -1) {}
+		await(SIGHUP);
 		printf("got SIGHUP %d\n", got[SIGHUP]);
 		CHECK(read(s, buf, 1));
 		CHECK(write(s, "x", 1));

@@ -290,8 +290,10 @@ static void exec_keeps(void) {
 	printf("exec failed\n");
 }
 
+static volatile int tsynced;
 static void *plain_thread(void *arg) {
-	sleep(1);
+	for (int i = 0; i < 30000 && !tsynced; i++)
+		usleep(1000);
 	errno = 0;
 	long r = syscall(TARGET);
 	printf("thread after tsync: %ld %s\n", r < 0 ? -1 : 0, errname(errno));
@@ -303,6 +305,7 @@ static void tsync(void) {
 	pthread_t th;
 	pthread_create(&th, 0, plain_thread, 0);
 	CHECK(INSTALL(SECCOMP_FILTER_FLAG_TSYNC, ON_TARGET(SECCOMP_RET_ERRNO | ENOENT)));
+	tsynced = 1;
 	pthread_join(th, 0);
 }
 

@@ -158,9 +158,9 @@ int main(void) {
 
 	pthread_create(&th, 0, short_lived, 0);
 	pthread_join(th, 0);
-	usleep(10000); /* the thread's exit is complete after its TID is cleared */
+	/* The thread's exit completes after its TID is cleared: poll waits for the hangup. */
 	struct pollfd hup = {hup_listener, POLLIN, 0};
-	int r = poll(&hup, 1, 1000);
+	int r = poll(&hup, 1, 30000);
 	printf("filtered thread gone: poll %d revents %#x\n", r, hup.revents);
 	return 0;
 }

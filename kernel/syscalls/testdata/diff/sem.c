@@ -30,8 +30,8 @@ int main(void) {
 		struct sembuf w = {1, -1, 0};
 		_exit(semop(id, &w, 1) == 0 ? 0 : 1);
 	}
-	for (int i = 0; i < 1000 && semctl(id, 1, GETNCNT) == 0; i++)
-		usleep(2000); /* until the child waits */
+	for (int i = 0; i < 15000 && semctl(id, 1, GETNCNT) == 0; i++)
+		usleep(2000); /* until the child waits (30 s on a loaded machine) */
 	CHECK(semctl(id, 1, GETNCNT));
 	struct sembuf post = {1, 1, 0};
 	CHECK(semop(id, &post, 1));
@@ -61,7 +61,7 @@ int main(void) {
 		int r = semop(id, &w, 1);
 		_exit(r < 0 && errno == EIDRM ? 0 : 1);
 	}
-	for (int i = 0; i < 1000 && semctl(id, 1, GETNCNT) == 0; i++)
+	for (int i = 0; i < 15000 && semctl(id, 1, GETNCNT) == 0; i++)
 		usleep(2000);
 	CHECK(semctl(id, 0, IPC_RMID));
 	waitpid(c, &st, 0);

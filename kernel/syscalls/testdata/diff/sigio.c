@@ -13,7 +13,7 @@ static void expect(const char *what, int sig) {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, sig);
-	struct timespec ts = {2, 0};
+	struct timespec ts = {30, 0}; /* (a loaded machine) */
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	int r = sigtimedwait(&set, &si, &ts);

@@ -103,9 +103,9 @@ int main(void) {
 	pipe(pipefd);
 	pthread_t th;
 	pthread_create(&th, NULL, reader, NULL);
-	/* Wait (bounded) for the reader to block in read(). */
+	/* Wait (bounded: 30 s on a loaded machine) for the reader to block in read(). */
 	struct st r = {0}, m = {0};
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 6000; i++) {
 		if (reader_tid && readstat(pid, reader_tid, &r) == 0 && r.state == 'S')
 			break;
 		usleep(5000);
@@ -132,7 +132,7 @@ int main(void) {
 	pid_t c = fork();
 	if (c == 0) {
 		usleep(100000);
-		for (int i = 0; i < 400; i++) {
+		for (int i = 0; i < 6000; i++) {
 			struct st mm;
 			if (readstat(pid, pid, &mm) == 0 && mm.state == 'S')
 				break;
@@ -185,7 +185,7 @@ int main(void) {
 	pthread_join(th, NULL);
 	/* pthread_join returns when the kernel clears the thread's TID word, which Linux
 	 * does before the thread leaves the thread group: poll briefly for the count to drop. */
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 30000; i++) {
 		readstat(pid, 0, &p);
 		if (p.threads == 1)
 			break;

@@ -46,7 +46,7 @@ int main(void) {
 	int c = socket(AF_UNIX, SOCK_STREAM, 0);
 	CHECK(connect(c, (struct sockaddr *)&a, al));
 	struct pollfd pfd = {l, POLLIN, 0};
-	CHECK(poll(&pfd, 1, 1000));
+	CHECK(poll(&pfd, 1, 30000));
 	printf("listener revents %x\n", pfd.revents);
 	len = sizeof got;
 	int s = accept(l, (struct sockaddr *)&got, &len);
@@ -79,7 +79,7 @@ int main(void) {
 		write(cc, "from child", 10);
 		_exit(0);
 	}
-	CHECK(epoll_wait(ep, &out, 1, 5000));
+	CHECK(epoll_wait(ep, &out, 1, 30000));
 	printf("epoll data %u\n", out.data.u32);
 	s = accept(l, NULL, NULL);
 	memset(buf, 0, sizeof buf);
