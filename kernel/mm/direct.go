@@ -54,7 +54,7 @@ func (d *directFile) dec() {
 	}
 }
 
-// directLocked reports whether v maps its host file (a direct piece not copied).
+// directMapped reports whether v maps its host file (a direct piece not copied).
 func (v *VMA) directMapped() bool { return v.direct != nil && !v.copied }
 
 // mapDirect makes v, a new private mapping of o.Source, a direct one when it can.
