@@ -1,6 +1,7 @@
 package gofer
 
 import (
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -46,6 +47,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 		&setxattrReq{handleField: hf, Name: "user.x", Value: "v\x00w", Flags: 1},
 		&growReq{handleField: hf, End: 1 << 33},
 		&watchReq{handleField: hf, WantFD: true},
+		&watchReq{handleField: hf, Names: true},
 		&unwatchReq{handleField: hf, WD: 7},
 		&entryReply{Handle: 5, Attr: attr, Target: "t"},
 		&attrReply{Attr: attr},
@@ -331,6 +333,27 @@ func TestConformance(t *testing.T) {
 		unix.Close(wfd)
 	}
 	ok(OpUnwatch, "Unwatch", file.Handle.Unwatch(wd))
+	nwd, nfd, err := a.Handle.WatchNames(true)
+	ok(OpWatch, "WatchNames(a, want the FD)", err)
+	if nfd < 0 {
+		t.Error("WatchNames(want the FD) donated no FD")
+	} else {
+		// A name made in the directory shows on the names instance.
+		if c, err := a.Handle.Mkdir("appeared", 0o755); err != nil {
+			t.Errorf("Mkdir(a/appeared): %v", err)
+		} else {
+			a.Handle.Unlink("appeared", unix.AT_REMOVEDIR)
+			c.Handle.Close()
+		}
+		buf := make([]byte, 4096)
+		if n, err := unix.Read(nfd, buf); err != nil || n < 16 || int32(binary.LittleEndian.Uint32(buf)) != nwd ||
+			binary.LittleEndian.Uint32(buf[4:])&unix.IN_CREATE == 0 {
+			t.Errorf("after Mkdir in a watched directory the names instance reads %d bytes (%v): % x; want IN_CREATE for wd %d", n, err, buf[:max(n, 0)], nwd)
+		}
+		unix.Close(nfd)
+	}
+	_, _, err = file.Handle.WatchNames(false)
+	check(OpWatch, "WatchNames of a file", err, unix.ENOTDIR)
 	check(OpUnwatch, "Unwatch again", file.Handle.Unwatch(wd), unix.EINVAL)
 
 	// Rename.

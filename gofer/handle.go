@@ -206,13 +206,20 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		}
 		return okReply()
 	case *watchReq:
-		rep, err := s.watch(n, r.WantFD)
+		w, mask := &s.watcher, uint32(hostWatchMask)
+		if r.Names {
+			if n.kind != KindDir {
+				return errReply(unix.ENOTDIR)
+			}
+			w, mask = &s.nameWatcher, nameWatchMask
+		}
+		rep, err := s.watch(w, mask, n, r.WantFD)
 		if err != nil {
 			return errReply(err)
 		}
 		return rep
 	case *unwatchReq:
-		if err := s.unwatch(int(r.WD)); err != nil {
+		if err := s.unwatch(&s.watcher, int(r.WD)); err != nil {
 			return errReply(err)
 		}
 		return okReply()

@@ -359,20 +359,25 @@ func (r *growReq) decode(d *decoder) {
 }
 
 // watchReq watches Handle's file on the host. Reply: u32Reply, the host watch
-// descriptor, and with WantFD the host inotify FD.
+// descriptor, and with WantFD the host inotify FD. With Names, Handle is a directory
+// watched on a second instance for names appearing in it (the kernel's cache of missing
+// names, watch.go).
 type watchReq struct {
 	handleField
 	WantFD bool
+	Names  bool
 }
 
 func (*watchReq) op() Op { return OpWatch }
 func (r *watchReq) encode(e *encoder) {
 	e.u64(r.Handle)
 	e.bool(r.WantFD)
+	e.bool(r.Names)
 }
 func (r *watchReq) decode(d *decoder) {
 	r.Handle = d.u64()
 	r.WantFD = d.u8() != 0
+	r.Names = d.u8() != 0
 }
 
 // unwatchReq drops host watch WD.

@@ -61,8 +61,9 @@ type Server struct {
 	handles map[uint64]*node
 	next    uint64
 
-	// watcher holds the host inotify instance (watch.go).
-	watcher watcher
+	// watcher holds the host inotify instance for the sandbox's watches; nameWatcher the
+	// one for directories whose missing names the kernel caches (watch.go).
+	watcher, nameWatcher watcher
 }
 
 // view is the served set of mounts, as FDs opened at start.
@@ -89,7 +90,7 @@ func (v *view) denied(host string) bool {
 
 func newServer(v *view) *Server {
 	uid, gid := uint32(unix.Getuid()), uint32(unix.Getgid())
-	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node), watcher: watcher{fd: -1},
+	return &Server{view: v, handles: make(map[uint64]*node), names: make(map[nameKey][]*node), watcher: watcher{fd: -1}, nameWatcher: watcher{fd: -1},
 		uid: uid, gid: gid, hostUID: uid, hostGID: gid, disk: diskUsage{files: map[fileID]*grownFile{}}}
 }
 

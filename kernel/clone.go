@@ -111,6 +111,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			mm: childMM, fs: parentTG.fs.share(f&unix.CLONE_FS != 0), creds: parentTG.creds,
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
+			oomScoreAdj: parentTG.oomScoreAdj, oomScoreAdjMin: parentTG.oomScoreAdjMin,
 			sessionKeyring: parentTG.sessionKeyring,
 			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
 		tg.ns.Store(nsSet)

@@ -50,6 +50,9 @@ type Config struct {
 	// Caps are the effective, permitted and inheritable capabilities capget reports for
 	// root in the sandbox: those of the user who started it.
 	Caps [3]uint64
+	// OOMScoreAdj is the oom_score_adj the first process starts with: the launcher's own,
+	// as a child inherits it on Linux.
+	OOMScoreAdj int
 	// Sockets connects to the host sockets the profile allows (nil: none).
 	Sockets SocketBroker
 	// BlockedReport, when positive, makes the kernel report to Debug every task that

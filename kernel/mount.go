@@ -41,19 +41,52 @@ func (k *Kernel) putNS(s, cur *NSSet) {
 		if n == nil || k.IsRootNS(n) || cur != nil && cur[kind] == n {
 			continue
 		}
-		if n.users.Add(-1) != 0 {
-			continue
-		}
-		if kind == NSMnt {
-			n.mnt.Release()
-		}
-		k.mu.Lock()
-		hooks := k.nsReleaseHooks
-		k.mu.Unlock()
-		for _, h := range hooks {
-			h(n)
+		k.dropNS(n)
+	}
+}
+
+// dropNS drops one user of n (a process, an open namespace file, a bind mount of one);
+// the last one takes its objects down. Preconditions: n is of a counted kind, not a root
+// namespace.
+func (k *Kernel) dropNS(n *Namespace) {
+	if n.users.Add(-1) != 0 {
+		return
+	}
+	if n.Kind == NSMnt {
+		n.mnt.Release()
+	}
+	k.mu.Lock()
+	hooks := k.nsReleaseHooks
+	k.mu.Unlock()
+	for _, h := range hooks {
+		h(n)
+	}
+}
+
+// HoldNS keeps n's objects (a mount namespace's mounts, an IPC namespace's objects) while
+// an open /proc/PID/ns file or a bind mount of one names it, as Linux's references from
+// nsfs do; DropNS lets them go.
+func (k *Kernel) HoldNS(n *Namespace) {
+	if n.counted() && !k.IsRootNS(n) {
+		n.users.Add(1)
+	}
+}
+
+// DropNS ends a HoldNS.
+func (k *Kernel) DropNS(n *Namespace) {
+	if n.counted() && !k.IsRootNS(n) {
+		k.dropNS(n)
+	}
+}
+
+// counted reports whether n's objects go away with its last user.
+func (n *Namespace) counted() bool {
+	for _, kind := range countedNS {
+		if n.Kind == kind {
+			return true
 		}
 	}
+	return false
 }
 
 // OnNamespaceRelease registers f to run when the last process leaves a mount or IPC

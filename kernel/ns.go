@@ -662,3 +662,37 @@ type TaskWriter interface {
 type NSFile interface {
 	Namespace() *Namespace
 }
+
+// User returns the user namespace n is (nil when n is of another kind).
+func (n *Namespace) User() *UserNS { return n.user }
+
+// Parent returns the parent of a user or PID namespace (nil for the sandbox's initial
+// one); hierarchical is false for the kinds that have no parent (NS_GET_PARENT's EINVAL).
+func (n *Namespace) Parent() (parent *Namespace, hierarchical bool) {
+	switch n.Kind {
+	case NSUser:
+		if n.user.Parent != nil {
+			return n.user.Parent.NS, true
+		}
+		return nil, true
+	case NSPID:
+		if n.pid != nil && n.pid.Parent != nil {
+			return n.pid.Parent.NS, true
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+// PIDNS returns the PID namespace n is (nil when n is of another kind).
+func (n *Namespace) PIDNS() *PIDNS { return n.pid }
+
+// Within reports whether u is v or a descendant of v.
+func (u *UserNS) Within(v *UserNS) bool {
+	for p := u; p != nil; p = p.Parent {
+		if p == v {
+			return true
+		}
+	}
+	return false
+}

@@ -277,3 +277,6 @@ func (t *Task) InitIgnores(tg *ThreadGroup, sig unix.Signal) bool {
 	tg.sig.mu.Unlock()
 	return h == SigDfl || h == SigIgn
 }
+
+// Within reports whether p is q or a descendant of it.
+func (p *PIDNS) Within(q *PIDNS) bool { return within(p, q) }

@@ -11,13 +11,20 @@ import (
 )
 
 // Syscall-site patching. On a platform that can run a patched site without a trap (trap:
-// platform.SyscallPatcher), a syscall reached through the common sequence
-// `mov $nr, %eax; syscall` (b8 imm32 0f 05, how glibc's wrappers make almost every call)
-// has those 7 bytes rewritten, in a private copy of the page (mm.PatchCode), into a jump
-// the platform handles without a signal. The kernel sees the same syscall either way
-// (number, arguments, rip after the original syscall instruction, rcx and r11), so guest
-// seccomp filters, strace, restarts and signal frames are unchanged. Config.NoSyscallPatch
-// turns it off.
+// platform.SyscallPatcher), a syscall reached through one of two common sequences has
+// those 7 bytes rewritten, in a private copy of the page (mm.PatchCode), into a jump the
+// platform handles without a signal: `mov $nr, %eax; syscall` (b8 imm32 0f 05, how glibc's
+// wrappers make almost every call) and `mov 0x8(%rsp), %r9; syscall` (the end of glibc's
+// syscall(), which the number reaches in rax). The kernel sees the same syscall either
+// way (number, arguments, rip after the original syscall instruction, rcx and r11), so
+// guest seccomp filters, strace, restarts and signal frames are unchanged.
+// Config.NoSyscallPatch turns it off.
+//
+// Not patched: sites shorter than the 7-byte jump (glibc's read: `xor %eax, %eax;
+// syscall`, 4 bytes) would take the instructions before them into the patch, and a thread
+// stopped between two of those, or returning there through a context a signal handler
+// saved, would run the middle of the jump; the two sequences above have one boundary
+// inside, site+5, which the platform recognises (see platform.SyscallPatcher).
 
 // patchSyscallSite patches the site the task's current syscall came from, if it is one.
 func (t *Task) patchSyscallSite(m *mm.MM) {
@@ -39,19 +46,15 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 		}
 		return
 	}
-	// mov $nr, %eax (b8 imm32, the immediate in the guest's byte order); syscall (0f 05).
-	old := append(abi.AppendU32([]byte{0xb8}, uint32(nr)), 0x0f, 0x05)
-	// b8 may be the end of a longer instruction rather than `mov $nr, %eax`: the number
-	// in its immediate must be the call's, and a REX prefix before it (41 b8: mov $imm,
-	// %r8d) rules the site out.
-	var prev [1]byte
-	if site > 0 {
-		if _, err := m.CopyIn(site-1, prev[:]); err == nil && prev[0]&0xf0 == 0x40 {
-			t.noPatch.sites[site] = struct{}{}
-			return
+	kind, old, ok := t.patchKind(m, site, uint32(nr))
+	if !ok {
+		t.noPatch.sites[site] = struct{}{}
+		if t.k.Debug != nil {
+			t.k.unpatched.note(m, t.Regs.Rip)
 		}
+		return
 	}
-	ok, later := m.PatchCode(site, old, func() ([]byte, bool) { return p.PatchSyscall(site, uint32(nr)) })
+	ok, later := m.PatchCode(site, old, func() ([]byte, bool) { return p.PatchSyscall(site, kind, uint32(nr)) })
 	switch {
 	case ok:
 		t.k.patched.Add(1)
@@ -61,6 +64,35 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 			t.k.unpatched.note(m, t.Regs.Rip)
 		}
 	}
+}
+
+// loadR9Site is the end of glibc's syscall(): mov %r9, %r8; mov 0x8(%rsp), %r9; syscall.
+// The site is its last 7 bytes; the instruction before it is required too, so that the
+// site's first byte is known to start an instruction.
+var loadR9Site = []byte{0x4d, 0x89, 0xc8, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}
+
+// patchKind says which patchable sequence (platform.PatchKind) the 7 bytes at site, which
+// end in the syscall instruction the task just made with number nr, are, and returns them.
+func (t *Task) patchKind(m *mm.MM, site uint64, nr uint32) (platform.PatchKind, []byte, bool) {
+	var b [10]byte
+	if site < 3 {
+		return 0, nil, false
+	}
+	if _, err := m.CopyIn(site-3, b[:]); err != nil {
+		return 0, nil, false
+	}
+	// mov $nr, %eax (b8 imm32, the immediate in the guest's byte order); syscall (0f 05).
+	// b8 may be the end of a longer instruction rather than `mov $nr, %eax`: the number in
+	// its immediate must be the call's, and a REX prefix before it (41 b8: mov $imm,
+	// %r8d) rules the site out.
+	movEax := append(abi.AppendU32([]byte{0xb8}, nr), 0x0f, 0x05)
+	switch {
+	case string(b[3:]) == string(movEax) && b[2]&0xf0 != 0x40:
+		return platform.PatchMovEax, movEax, true
+	case string(b[:]) == string(loadR9Site):
+		return platform.PatchLoadR9, append([]byte(nil), b[3:]...), true
+	}
+	return 0, nil, false
 }
 
 // patchSkip is a task's set of syscall sites found unpatchable in its address space m.

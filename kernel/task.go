@@ -66,6 +66,9 @@ type ThreadGroup struct {
 	// here: kernel/syscalls/keys.go owns the keys. fork copies the session keyring and
 	// starts without a process keyring; execve drops the process keyring. protected by mu
 	sessionKeyring, processKeyring any
+	// oomScoreAdj is /proc/PID/oom_score_adj; oomScoreAdjMin the lowest value a writer
+	// without CAP_SYS_RESOURCE may set (oom.go). protected by mu
+	oomScoreAdj, oomScoreAdjMin int16
 	// dumpable, noNewPrivs, pdeathSignal are prctl state. protected by mu
 	dumpable     bool
 	noNewPrivs   bool
@@ -311,6 +314,8 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		creds: vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID,
 			Groups: append([]uint32(nil), k.SupplementaryGroups...)},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now()}
+	tg.oomScoreAdj = int16(max(oomScoreAdjMin, min(oomScoreAdjMax, k.OOMScoreAdj)))
+	tg.oomScoreAdjMin = tg.oomScoreAdj
 	tg.ns.Store(k.rootNS)
 	t, err := k.newTaskLocked(tg, pid)
 	if err != nil {
@@ -343,6 +348,8 @@ func (k *Kernel) NewTopGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		fds: vfs.NewFDTable(), fs: &fsContext{root: root, cwd: cwd, umask: 0o022}, limits: limits, pgid: pid, sid: pid, dumpable: true,
 		creds:        vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID},
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exited: make(chan struct{})}
+	tg.oomScoreAdj = int16(max(oomScoreAdjMin, min(oomScoreAdjMax, k.OOMScoreAdj)))
+	tg.oomScoreAdjMin = tg.oomScoreAdj
 	tg.ns.Store(k.rootNS)
 	return k.newTaskLocked(tg, pid)
 }

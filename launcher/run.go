@@ -316,8 +316,8 @@ func (sb *Sandbox) start(r *Roles) error {
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, StraceSummary: plan.StraceSummary, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: caps, Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
-		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") != "1",
+		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
+		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") == "0",
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()
@@ -622,6 +622,17 @@ func serveBroker(fd int, sockets map[string]string) {
 
 // ownCaps reads the launcher's effective, permitted and inheritable capabilities from
 // /proc/self/status (zero when it cannot).
+// ownOOMScoreAdj returns the launcher's oom_score_adj, which the sandbox's first process
+// inherits (0 when it cannot be read).
+func ownOOMScoreAdj() int {
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
 func ownCaps() [3]uint64 {
 	var caps [3]uint64
 	b, err := os.ReadFile("/proc/self/status")

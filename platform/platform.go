@@ -106,19 +106,47 @@ type Event struct {
 
 // SyscallPatcher is implemented by address spaces whose platform can run a patched syscall
 // site without trapping (trap). The kernel, which owns app memory, does the patching: at a
-// Patchable syscall event whose 7 bytes before Rip are `mov $nr, %eax; syscall` (b8 imm32
-// 0f 05) it asks PatchSyscall for the replacement and writes it into a private copy of the
-// page. The platform then reports a call through the patched site as EventSyscall with the
-// registers the original instructions would have left (Rax and OrigRax nr, Rip after the
-// site, Rcx = Rip, R11 = Eflags), and an app at site+5 (between the two original
-// instructions: a restarted syscall, a signal frame saved there) as the syscall made there.
+// Patchable syscall event whose 7 bytes before Rip are one of the PatchKind sequences it
+// asks PatchSyscall for the replacement and writes it into a private copy of the page. The
+// platform then reports a call through the patched site as EventSyscall with the
+// registers the original instructions would have left (Rax and OrigRax the number, Rip
+// after the site, Rcx = Rip, R11 = Eflags, and what the kind's first instruction loads),
+// and an app at site+5 (between the two original instructions: a restarted syscall, a
+// signal frame saved there) as the syscall made there with its Rax.
 type SyscallPatcher interface {
-	// PatchSyscall returns the 7 bytes to write over `mov $nr, %eax; syscall` at site, or
-	// false (no room, or nr not patchable).
-	PatchSyscall(site uint64, nr uint32) ([]byte, bool)
+	// PatchSyscall returns the 7 bytes to write over the kind's sequence at site, or false
+	// (no room, or nr not patchable). nr is the syscall number of a PatchMovEax site.
+	PatchSyscall(site uint64, kind PatchKind, nr uint32) ([]byte, bool)
 	// InheritPatches makes the sites patched in parent work here (fork: the child's memory
 	// holds the parent's patched pages).
 	InheritPatches(parent AddressSpace)
+}
+
+// PatchKind is a patchable 7-byte sequence ending in a syscall instruction.
+type PatchKind uint8
+
+const (
+	// PatchMovEax is `mov $nr, %eax; syscall` (b8 imm32 0f 05): how glibc's wrappers make
+	// almost every call.
+	PatchMovEax PatchKind = iota
+	// PatchLoadR9 is `mov 0x8(%rsp), %r9; syscall` (4c 8b 4c 24 08 0f 05): the end of
+	// glibc's syscall(), which takes the number in rax and loads the sixth argument from
+	// the stack. A load that would fault is reported as the fault, at the site.
+	PatchLoadR9
+)
+
+// Retirer is implemented by address spaces whose threads may keep running on a mapping for
+// a while after it was replaced (trap and ptrace: each thread's stub catches up with the
+// address space's changes only when it next stops). Memory the kernel replaces under
+// running threads without the app asking for it (a patched code page, mm.PatchCode) must
+// stay valid, holding what it held, until no thread can still run on the old mapping: the
+// kernel hands its release to Retire instead of freeing it at once.
+type Retirer interface {
+	// Retire calls release once every thread of the address space has caught up with the
+	// changes made before the call (or has ended), at the latest when the address space is
+	// released. release runs under the platform's locks: it may take the memory file's
+	// lock, never an address space's or an MM's.
+	Retire(release func())
 }
 
 // Registers is the x86-64 general register file, laid out as Linux's struct user_regs_struct

@@ -78,7 +78,9 @@ func TestBrowserHeadlessScreenshot(t *testing.T) {
 					argv = append([]string{"env", "HOME=" + home, bin, "run", "--profile", b.profile, "--rw", work, "--"}, b.argv(out, "file://"+page)...)
 				}
 				argv = u.Wrap(argv)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				// (Only a hang should end at this bound: on one loaded CPU native Chromium
+				// took 94 s and the sandboxed one went past 2 minutes.)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				start := time.Now()
 				outb, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 				cancel()

@@ -68,6 +68,24 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestMemoryLimitHonorsOOMScoreAdj: a small process that raised its oom_score_adj to 1000
+// is killed before a larger one at 0, as Linux's OOM killer picks by badness.
+func TestMemoryLimitHonorsOOMScoreAdj(t *testing.T) {
+	dir, exe := sbxtest.BuildC(t, "testdata/oomadj.c")
+	bin := sbxtest.Binary(t)
+	prof := filepath.Join(dir, "mem256.toml")
+	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			argv := u.Wrap([]string{bin, "run", "--profile", prof, "--ro", dir, "--", exe})
+			out, err := exec.Command(argv[0], argv[1:]...).Output()
+			if want := "victim: signal 9\nhog: signal 9\n"; string(out) != want || err != nil {
+				t.Fatalf("app printed %q (%v); want %q", out, err, want)
+			}
+		})
+	}
+}
+
 // checkOOMEvent finds the one sandbox under runtime directory rt (its app still runs) and
 // checks that it reports the limit, memory back under it, and the kill as an event.
 func checkOOMEvent(t *testing.T, rt string) {

@@ -351,3 +351,29 @@ func (e *PosixACLXattrEntry) Encode(b []byte) {
 func (e *PosixACLXattrEntry) Decode(b []byte) {
 	e.Tag, e.Perm, e.ID = binary.LittleEndian.Uint16(b[0:]), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint32(b[4:])
 }
+
+// MountAttr is struct mount_attr of mount_setattr(2) (include/uapi/linux/mount.h),
+// MOUNT_ATTR_SIZE_VER0.
+type MountAttr struct {
+	AttrSet     uint64 `c:"attr_set"`
+	AttrClr     uint64 `c:"attr_clr"`
+	Propagation uint64 `c:"propagation"`
+	UsernsFD    uint64 `c:"userns_fd"`
+}
+
+// SizeofMountAttr is sizeof(struct mount_attr).
+const SizeofMountAttr = 32
+
+// Decode reads m from b[:SizeofMountAttr].
+func (m *MountAttr) Decode(b []byte) {
+	m.AttrSet, m.AttrClr = binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])
+	m.Propagation, m.UsernsFD = binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[24:])
+}
+
+// Encode writes m to b[:SizeofMountAttr].
+func (m *MountAttr) Encode(b []byte) {
+	binary.LittleEndian.PutUint64(b[0:], m.AttrSet)
+	binary.LittleEndian.PutUint64(b[8:], m.AttrClr)
+	binary.LittleEndian.PutUint64(b[16:], m.Propagation)
+	binary.LittleEndian.PutUint64(b[24:], m.UsernsFD)
+}

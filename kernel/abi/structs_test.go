@@ -102,6 +102,7 @@ var layoutCases = []layoutCase{
 	{header: "<linux/sched/types.h>", ctype: "struct sched_attr", value: &SchedAttr{}, size: SizeofSchedAttr},
 	{header: "<fcntl.h>", ctype: "struct file_handle", head: "f_handle", value: &FileHandle{}, size: SizeofFileHandle},
 	{header: "<linux/capability.h>", ctype: "struct __user_cap_header_struct", value: &CapUserHeader{}, size: SizeofCapUserHeader},
+	{header: "<linux/mount.h>", ctype: "struct mount_attr", value: &MountAttr{}, size: SizeofMountAttr},
 	{header: "<linux/capability.h>", ctype: "struct __user_cap_data_struct", value: &CapUserData{}, size: SizeofCapUserData},
 	{header: "<fcntl.h>", ctype: "struct f_owner_ex", value: &FOwnerEx{}, size: SizeofFOwnerEx},
 	{header: "<linux/sem.h>", program: "kipc", ctype: "struct sembuf", value: &Sembuf{}, size: SizeofSembuf},

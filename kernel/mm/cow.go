@@ -153,11 +153,20 @@ func (m *MM) PatchCode(addr uint64, old []byte, code func() ([]byte, bool)) (pat
 		m.mergeLocked()
 		return false, true
 	}
-	m.mf.DecRef(v.memOff, PageSize)
+	prev := v.memOff
 	v.memOff, v.cow = off, false
 	v.copied = v.direct != nil
 	m.dropLazy(v)
-	if m.mapRangeLocked(v, page, page+PageSize) != nil {
+	err = m.mapRangeLocked(v, page, page+PageSize)
+	// Other threads may be running the old page right now: their platform stubs map it
+	// until they catch up. Freed at once it would read as zeros (and be reused) under
+	// them, so its release waits for the platform to say every thread moved on.
+	if r, ok := m.as.(platform.Retirer); ok {
+		r.Retire(func() { m.mf.DecRef(prev, PageSize) })
+	} else {
+		m.mf.DecRef(prev, PageSize)
+	}
+	if err != nil {
 		return false, false
 	}
 	m.faultGen.Add(1)

@@ -69,6 +69,11 @@ type MemoryFile struct {
 	pfree []int64
 	pnext int64
 
+	// full records which pages are known to hold data (resident.go); noCachestat is set once
+	// the host refused cachestat(2).
+	full        fullPages
+	noCachestat atomic.Bool
+
 	// cache is the sandbox's page cache (pagecache.go).
 	cache *PageCache
 	// filePages counts the pages copied from files (FilePages).
@@ -204,6 +209,7 @@ func (m *MemoryFile) releaseChunksLocked(lo, hi int64) {
 		poff := *slot - 1
 		*slot = 0
 		_ = unix.Fallocate(int(m.file.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, poff, chunkSize)
+		m.full.forget(poff, chunkSize)
 		m.pfree = append(m.pfree, poff)
 	}
 }
@@ -370,6 +376,7 @@ func (m *MemoryFile) punch(off, n int64) {
 	for _, r := range m.runs(off, n) {
 		if r.phys >= 0 {
 			_ = unix.Fallocate(int(m.file.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, r.phys, r.len)
+			m.full.forget(r.phys, r.len)
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -135,6 +136,13 @@ func (r *sharedRef) dec() {
 type MM struct {
 	mf *MemoryFile
 	as platform.AddressSpace
+
+	// peakSize and peakRSS are the largest VmSize and VmRSS seen (usage.go).
+	peakSize, peakRSS atomic.Uint64
+	// hwmRSS and hwmAt are the resident total the last release measured and when
+	// (noteReleaseLocked); guarded by mu.
+	hwmRSS uint64
+	hwmAt  time.Time
 
 	mu sync.Mutex
 	// vmas is sorted by Start and non-overlapping. protected by mu
@@ -572,6 +580,7 @@ func (m *MM) Unmap(addr, length uint64) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.noteReleaseLocked(addr, end)
 	return m.removeLocked(addr, end)
 }
 
@@ -902,6 +911,7 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 	var set func(v *VMA) error
 	switch advice {
 	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE:
+		m.noteReleaseLocked(addr, end)
 		set = m.discardLocked
 	case unix.MADV_DONTFORK:
 		set = func(v *VMA) error { v.dontFork = true; return nil }
@@ -1219,7 +1229,7 @@ func (m *MM) Smaps() string {
 		v := m.vmas[i]
 		var anon, file, shmem uint64
 		add := func(v *VMA) {
-			r := m.residentLocked(v)
+			r := m.vmaResidentLocked(v)
 			anon, file, shmem = anon+r.Anon, file+r.File, shmem+r.Shmem
 		}
 		add(v)

@@ -1,6 +1,9 @@
 package mm
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
@@ -19,16 +22,21 @@ func (r RSS) Total() uint64 { return r.Anon + r.File + r.Shmem }
 func (m *MM) Resident() RSS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.residentLocked(m.vmas)
+}
+
+// residentLocked returns the resident memory of vmas. Preconditions: m.mu held.
+func (m *MM) residentLocked(vmas []*VMA) RSS {
 	var r RSS
-	for _, v := range m.vmas {
-		x := m.residentLocked(v)
+	for _, v := range vmas {
+		x := m.vmaResidentLocked(v)
 		r.Anon, r.File, r.Shmem = r.Anon+x.Anon, r.File+x.File, r.Shmem+x.Shmem
 	}
 	return r
 }
 
-// residentLocked returns v's resident memory. Preconditions: m.mu held.
-func (m *MM) residentLocked(v *VMA) RSS {
+// vmaResidentLocked returns v's resident memory. Preconditions: m.mu held.
+func (m *MM) vmaResidentLocked(v *VMA) RSS {
 	if v.directMapped() {
 		return RSS{File: v.directRSS()} // the host file's pages
 	}
@@ -46,20 +54,14 @@ func (m *MM) residentLocked(v *VMA) RSS {
 	}
 }
 
-// dataBytes counts the bytes of [off, off+n) that are not holes.
-func (mf *MemoryFile) dataBytes(off, n int64) int64 {
-	var total int64
-	mf.eachData(off, n, func(_, _, length int64) error {
-		total += length
-		return nil
-	})
-	return total
-}
-
 // Stats are an address space's sizes as /proc/PID/status reports them, in bytes.
 type Stats struct {
 	Size, Data, Stack, Exec uint64 // VmSize, VmData, VmStk, and mapped executable code
 	RSS                     RSS
+	// Peak and HWM are VmPeak and VmHWM: the largest Size and RSS.Total seen. The kernel
+	// does not hear of pages the app fills (resident.go), so the high-water marks are kept
+	// where it measures: every Stats call and every release of memory (Release).
+	Peak, HWM uint64
 }
 
 // Stats returns m's sizes.
@@ -81,7 +83,54 @@ func (m *MM) Stats() Stats {
 	}
 	m.mu.Unlock()
 	s.RSS = m.Resident()
+	s.Peak = raise(&m.peakSize, s.Size)
+	s.HWM = raise(&m.peakRSS, s.RSS.Total())
 	return s
+}
+
+// noteReleaseLocked keeps VmHWM before [lo, hi) is unmapped, as Linux's
+// update_hiwater_rss does: when the range holds data, the resident set before the release
+// may be the largest yet. Preconditions: m.mu held.
+func (m *MM) noteReleaseLocked(lo, hi uint64) {
+	i := m.findLocked(lo)
+	j := i
+	for j < len(m.vmas) && m.vmas[j].Start < hi {
+		j++
+	}
+	if i < 0 || i >= j {
+		return
+	}
+	d := m.residentLocked(m.vmas[i:j]).Total()
+	if d == 0 {
+		return
+	}
+	// Measuring the whole address space costs a pass over every mapping (and host calls
+	// for partly filled ones): a release of less than an eighth of the last total measures
+	// at most once per hwmInterval, so a process unmapping many small ranges (a browser's
+	// allocators) pays once, not per munmap. The mark can then miss growth made and
+	// released in small pieces within one interval.
+	now := time.Now()
+	if d < m.hwmRSS/8 && now.Sub(m.hwmAt) < hwmInterval {
+		return
+	}
+	m.hwmRSS, m.hwmAt = m.residentLocked(m.vmas).Total(), now
+	raise(&m.peakRSS, m.hwmRSS)
+}
+
+// hwmInterval bounds how often small releases measure the whole resident set.
+const hwmInterval = 20 * time.Millisecond
+
+// raise makes *p at least v and returns it.
+func raise(p *atomic.Uint64, v uint64) uint64 {
+	for {
+		old := p.Load()
+		if old >= v {
+			return old
+		}
+		if p.CompareAndSwap(old, v) {
+			return v
+		}
+	}
 }
 
 // Span returns the lowest and highest mapped addresses (smaps_rollup's range).

@@ -49,15 +49,16 @@ type Config struct {
 	// Caps are the launching user's effective, permitted and inheritable capabilities:
 	// what capget reports for root inside (the sandbox grants none of them on the host).
 	Caps [3]uint64 `json:"caps"`
+	// OOMScoreAdj is the launcher's /proc/self/oom_score_adj, which the first process
+	// inherits.
+	OOMScoreAdj int `json:"oom_score_adj,omitempty"`
 	// NetAddrs are the addresses of the sandbox's eth0 (the host's, as connections through
 	// the net broker show them); none: the sandbox has only lo (network mode none).
 	NetAddrs []string `json:"net_addrs,omitempty"`
 	// Seccomp installs the kernel's own host-syscall filter (tests may turn it off to debug).
 	NoSeccomp bool `json:"no_seccomp,omitempty"`
 	// NoSyscallPatch turns syscall-site patching off (the trap platform then takes a
-	// signal for every syscall). Patching is opt-in for now, SBX_SYSCALL_PATCH=1 in the
-	// launcher's environment: with it, headless Chromium crashed (SIGSEGV) in 2 of 7 runs
-	// and Firefox once reported stack smashing; without it, 0 of 7.
+	// signal for every syscall): SBX_SYSCALL_PATCH=0 in the launcher's environment.
 	NoSyscallPatch bool `json:"no_syscall_patch,omitempty"`
 	// Hold makes the kernel build the sandbox and serve execs, but run the program only
 	// when the control channel says "start" (an OCI runtime's startContainer hooks run in

@@ -38,7 +38,8 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_CLOSE, Reason: "closing donated FDs"},
 	{Nr: unix.SYS_FSTAT, Reason: "stat of donated FDs"},
 	{Nr: unix.SYS_NEWFSTATAT, Reason: "Go runtime fstat via fstatat(AT_EMPTY_PATH)"},
-	{Nr: unix.SYS_LSEEK, Reason: "Go os.File"},
+	{Nr: unix.SYS_LSEEK, Reason: "Go os.File; counting resident pages where cachestat is missing"},
+	{Nr: unix.SYS_CACHESTAT, Reason: "counting resident pages of the memory file (/proc/PID/status, the OOM killer)"},
 	{Nr: unix.SYS_FCNTL, Reason: "FD flags, duplicating the terminal"},
 	{Nr: unix.SYS_IOCTL, Reason: "terminal ioctls on the user's terminal FD"},
 	{Nr: unix.SYS_POLL, Reason: "blocking on event FDs and donated FDs"},
@@ -109,4 +110,5 @@ var kernelSyscalls = []seccomp.Rule{
 	{Nr: unix.SYS_TIMER_DELETE, Reason: "Go runtime timers"},
 	{Nr: unix.SYS_SET_ROBUST_LIST, Reason: "Go runtime threads"},
 	{Nr: unix.SYS_CAPGET, Reason: "reading capability state"},
+	{Nr: unix.SYS_TIMERFD_GETTIME, Reason: "telling a received timerfd from other anonymous files, for /proc/PID/fd (host.anonName)"},
 }

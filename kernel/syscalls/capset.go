@@ -45,11 +45,11 @@ func Capset(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if words == 0 {
 		return 0, unix.EINVAL
 	}
-	pid, err := getU32(t, a[0]+4)
+	pid, err := capHeaderPID(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	if pid != 0 && int32(pid) != t.VisibleTID() {
+	if pid != 0 && pid != t.VisibleTID() {
 		return 0, unix.EPERM // only a thread's own sets can change
 	}
 	b := make([]byte, abi.SizeofCapUserData*words)
@@ -96,6 +96,17 @@ func capWords(t *kernel.Task, hdr uint64) (int, error) {
 	return 0, putU32(t, hdr, capV3)
 }
 
+// capHeaderPID reads the header at hdr (its version known good) and returns its pid.
+func capHeaderPID(t *kernel.Task, hdr uint64) (int32, error) {
+	b := make([]byte, abi.SizeofCapUserHeader)
+	if _, err := t.CopyIn(hdr, b); err != nil {
+		return 0, unix.EFAULT
+	}
+	var h abi.CapUserHeader
+	h.Decode(b)
+	return h.PID, nil
+}
+
 // Capability header versions (linux/capability.h).
 const (
 	capV1 = 0x19980330
@@ -117,16 +128,16 @@ func Capget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		return 0, unix.EINVAL
 	}
-	pid, err := getU32(t, a[0]+4)
+	pid, err := capHeaderPID(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	if int32(pid) < 0 {
+	if pid < 0 {
 		return 0, unix.EINVAL
 	}
 	c := t.Creds()
 	if pid != 0 {
-		tg := t.GroupByPID(int32(pid))
+		tg := t.GroupByPID(pid)
 		if tg == nil {
 			return 0, unix.ESRCH
 		}

@@ -46,9 +46,9 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
-// programEnv gives the programs that test an opt-in feature of the trap platform the
-// environment that turns it on: patchsites.c exists to exercise syscall-site patching,
-// which is off unless SBX_SYSCALL_PATCH=1.
+// programEnv gives programs the environment they need sbx to run with: patchsites.c
+// exercises syscall-site patching (on by default; SBX_SYSCALL_PATCH=0 turns it off), so it
+// names it whatever the environment of the test run says.
 var programEnv = map[string][]string{
 	"patchsites": {"SBX_SYSCALL_PATCH=1"},
 }

@@ -470,6 +470,9 @@ func Ioctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		return 0, nil
 	}
+	if nf, ok := fd.Impl().(kernel.NSFile); ok {
+		return nsIoctl(t, nf.Namespace(), cmd, a[2])
+	}
 	if lf, ok := fd.Impl().(*listenerFile); ok {
 		return listenerIoctl(t, fd, lf, cmd, a[2])
 	}

@@ -1,13 +1,8 @@
 package syscalls
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/fs/procfs"
-	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -59,24 +54,24 @@ func Mount(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	propagation := uint64(unix.MS_SHARED | unix.MS_PRIVATE | unix.MS_SLAVE | unix.MS_UNBINDABLE)
 	switch {
 	case flags&(unix.MS_REMOUNT|unix.MS_BIND) == unix.MS_REMOUNT|unix.MS_BIND:
-		return 0, ns.Reconfigure(at, keepAtime(flags, mnt, at.Mount), nil, false)
+		return 0, ns.Reconfigure(at, keepAtime(flags, mnt, at.Mount), false, nil)
 	case flags&unix.MS_REMOUNT != 0:
-		var opts *string
-		if at.Mount.FSType == "tmpfs" && data != nil {
-			o, err := parseTmpfsOptions(t, *data)
-			if err != nil {
-				return 0, err
-			}
-			s := o.String()
-			opts = &s
+		var opts string
+		if data != nil {
+			opts = *data
 		}
-		return 0, ns.Reconfigure(at, keepAtime(flags, mnt, at.Mount), opts, true)
+		return 0, ns.Reconfigure(at, keepAtime(flags, mnt, at.Mount), true, func() (*string, error) {
+			return remountOptions(t, at.Mount, opts)
+		})
 	case flags&unix.MS_BIND != 0:
 		if source == nil || *source == "" {
 			return 0, unix.EINVAL
 		}
 		src, err := t.Lookup(kernel.AtFDCWD, *source, true)
 		if err != nil {
+			return 0, err
+		}
+		if err := nsBindLoop(t, src); err != nil {
 			return 0, err
 		}
 		return 0, ns.Bind(at, src, flags&unix.MS_REC != 0)
@@ -110,6 +105,16 @@ func Mount(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	return 0, newMount(t, ns, at, *fstype, source, data, mnt)
+}
+
+// nsBindLoop refuses to bind-mount the file of a mount namespace no newer than the
+// caller's (mnt_ns_loop): a namespace holding a mount that holds it could never go.
+func nsBindLoop(t *kernel.Task, src vfs.VirtualDentry) error {
+	in, ok := src.Dentry.Inode().(*procfs.NSInode)
+	if ok && in.NS.Kind == kernel.NSMnt && in.NS.Ino <= t.Group().Namespaces()[kernel.NSMnt].Ino {
+		return unix.EINVAL
+	}
+	return nil
 }
 
 // copyInMountString reads one of mount(2)'s optional strings (nil for a NULL pointer).
@@ -175,8 +180,8 @@ func newMount(t *kernel.Task, ns *vfs.Namespace, at vfs.VirtualDentry, fstype st
 		if err != nil {
 			return err
 		}
-		_, root := tmpfs.New(k.MemoryFile, tmpfs.Options{Dev: ns.NewDev(), Mode: o.mode, UID: o.uid, GID: o.gid})
-		_, err = ns.NewMount(at, vfs.NewRootDentry(root), "tmpfs", src, o.String(), flags)
+		fs, root := newTmpfs(t, ns.NewDev(), o)
+		_, err = ns.NewMount(at, vfs.NewRootDentry(root), "tmpfs", src, fs.MountOptions(), flags)
 		return err
 	case "proc":
 		// A proc shows a PID namespace: the mounter needs CAP_SYS_ADMIN over it.
@@ -205,143 +210,6 @@ func newMount(t *kernel.Task, ns *vfs.Namespace, at vfs.VirtualDentry, fstype st
 		return err
 	}
 	return unix.ENODEV // no such filesystem here: block-device ones need a host device
-}
-
-// tmpfsOptions are tmpfs's mount options.
-type tmpfsOptions struct {
-	size, inodes   uint64
-	mode           uint32
-	uid, gid       uint32
-	uidSet, gidSet bool
-}
-
-// String renders the options as mountinfo shows them.
-func (o tmpfsOptions) String() string {
-	var parts []string
-	if o.size != 0 {
-		parts = append(parts, fmt.Sprintf("size=%dk", o.size/1024))
-	}
-	if o.inodes != 0 {
-		parts = append(parts, fmt.Sprintf("nr_inodes=%d", o.inodes))
-	}
-	if o.mode != 0o1777 {
-		parts = append(parts, fmt.Sprintf("mode=%o", o.mode))
-	}
-	// Owners are shown in the sandbox's IDs when not root, set or not (shmem_show_options).
-	if o.uid != 0 {
-		parts = append(parts, fmt.Sprintf("uid=%d", o.uid))
-	}
-	if o.gid != 0 {
-		parts = append(parts, fmt.Sprintf("gid=%d", o.gid))
-	}
-	return strings.Join(parts, ",")
-}
-
-// parseTmpfsOptions parses tmpfs's options (tmpfs(5)); IDs are the caller's, mapped to
-// the sandbox's. Unknown options and bad values are EINVAL.
-func parseTmpfsOptions(t *kernel.Task, s string) (tmpfsOptions, error) {
-	o := tmpfsOptions{mode: 0o1777}
-	ns := t.Group().UserNS()
-	for _, opt := range strings.Split(s, ",") {
-		if opt == "" {
-			continue
-		}
-		key, val, hasVal := strings.Cut(opt, "=")
-		switch key {
-		case "size", "nr_blocks":
-			if !hasVal {
-				return o, unix.EINVAL
-			}
-			n, err := parseSize(val, key == "size", t.Kernel().MemInfo().Total)
-			if err != nil {
-				return o, err
-			}
-			if key == "nr_blocks" {
-				n *= 4096
-			}
-			o.size = (n + 4095) &^ 4095
-		case "nr_inodes":
-			if !hasVal {
-				return o, unix.EINVAL
-			}
-			n, err := parseSize(val, false, 0)
-			if err != nil {
-				return o, err
-			}
-			o.inodes = n
-		case "mode":
-			n, err := strconv.ParseUint(val, 8, 32)
-			if err != nil || !hasVal {
-				return o, unix.EINVAL
-			}
-			o.mode = uint32(n) & 0o7777
-		case "uid", "gid":
-			n, err := strconv.ParseUint(val, 10, 32)
-			if err != nil || !hasVal {
-				return o, unix.EINVAL
-			}
-			if key == "uid" {
-				id, ok := ns.UnmapUID(uint32(n))
-				if !ok {
-					return o, unix.EINVAL
-				}
-				o.uid, o.uidSet = id, true
-			} else {
-				id, ok := ns.UnmapGID(uint32(n))
-				if !ok {
-					return o, unix.EINVAL
-				}
-				o.gid, o.gidSet = id, true
-			}
-		case "inode64", "inode32", "noswap":
-		case "huge":
-			switch val {
-			case "never", "always", "within_size", "advise":
-			default:
-				return o, unix.EINVAL
-			}
-		default:
-			return o, unix.EINVAL
-		}
-	}
-	if !o.uidSet {
-		o.uid = t.Creds().FSUID
-	}
-	if !o.gidSet {
-		o.gid = t.Creds().FSGID
-	}
-	return o, nil
-}
-
-// parseSize parses a number with an optional k, m, g suffix (and %, of ram: the
-// sandbox's memory, for sizes).
-func parseSize(s string, pct bool, ram uint64) (uint64, error) {
-	if s == "" {
-		return 0, unix.EINVAL
-	}
-	mult := uint64(1)
-	switch s[len(s)-1] {
-	case 'k', 'K':
-		mult, s = 1<<10, s[:len(s)-1]
-	case 'm', 'M':
-		mult, s = 1<<20, s[:len(s)-1]
-	case 'g', 'G':
-		mult, s = 1<<30, s[:len(s)-1]
-	case '%':
-		if !pct {
-			return 0, unix.EINVAL
-		}
-		n, err := strconv.ParseUint(s[:len(s)-1], 10, 64)
-		if err != nil {
-			return 0, unix.EINVAL
-		}
-		return ram / 100 * n, nil
-	}
-	n, err := strconv.ParseUint(s, 0, 64)
-	if err != nil {
-		return 0, unix.EINVAL
-	}
-	return n * mult, nil
 }
 
 // Umount2 implements umount2(2) (and umount(2) with flags 0).

@@ -219,8 +219,17 @@ func Msgctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	defer msgq.mu.Unlock()
 	switch cmd {
 	case ipcInfo, msgInfo:
-		info := abi.Msginfo{Msgpool: 0x10000, Msgmap: msgMnb, Msgmax: msgMax, Msgmnb: msgMni, Msgmni: 16384,
-			Msgssz: msgMnb * msgMni, Msgtql: 8, Msgseg: 0xffff}
+		// msgctl_info: the limits, and for MSG_INFO the queues, messages and bytes in use
+		// where IPC_INFO gives MSGPOOL, MSGMAP and MSGTQL.
+		info := abi.Msginfo{Msgpool: msgMni * msgMnb / 1024, Msgmap: msgMnb, Msgmax: msgMax, Msgmnb: msgMnb,
+			Msgmni: msgMni, Msgssz: 16, Msgtql: msgMnb, Msgseg: 0xffff}
+		if cmd == msgInfo {
+			info.Msgpool, info.Msgmap, info.Msgtql = int32(len(msgq.byID)), 0, 0
+			for _, q := range msgq.byID {
+				info.Msgmap += int32(len(q.msgs))
+				info.Msgtql += int32(q.bytes)
+			}
+		}
 		b := make([]byte, abi.SizeofMsginfo)
 		info.Encode(b)
 		if _, err := t.CopyOut(buf, b); err != nil {

@@ -576,6 +576,20 @@ func Fchmod(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func chownCommon(t *kernel.Task, vd vfs.VirtualDentry, uid, gid uint32) (uint64, error) {
+	// IDs are the caller's user namespace's: one not mapped there is EINVAL.
+	if u := t.Group().UserNS(); !u.IsRoot() {
+		var ok bool
+		if uid != ^uint32(0) {
+			if uid, ok = u.UnmapUID(uid); !ok {
+				return 0, unix.EINVAL
+			}
+		}
+		if gid != ^uint32(0) {
+			if gid, ok = u.UnmapGID(gid); !ok {
+				return 0, unix.EINVAL
+			}
+		}
+	}
 	a, err := vd.Dentry.Inode().Stat()
 	if err != nil {
 		return 0, err

@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/fs/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,4 +79,64 @@ func Setns(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	return 0, t.Setns(nf.Namespace(), uint64(uint32(a[1])))
+}
+
+// ioctl_ns(2) requests (linux/nsfs.h).
+const (
+	nsGetUserNS   = 0xb701
+	nsGetParent   = 0xb702
+	nsGetNSType   = 0xb703
+	nsGetOwnerUID = 0xb704
+)
+
+// nsIoctl implements ioctl_ns(2) on a namespace file: NS_GET_USERNS and NS_GET_PARENT
+// open the related namespace (EPERM when it lies outside the caller's user or PID
+// namespace, EINVAL for a kind with no parent), NS_GET_NSTYPE gives the CLONE_NEW* flag,
+// NS_GET_OWNER_UID a user namespace's creator in the caller's IDs.
+func nsIoctl(t *kernel.Task, n *kernel.Namespace, cmd uint32, arg uint64) (uint64, error) {
+	mine := t.Group().UserNS()
+	ownerIn := func(u *kernel.UserNS) (*kernel.Namespace, error) {
+		if u == nil || !u.Within(mine) {
+			return nil, unix.EPERM
+		}
+		return u.NS, nil
+	}
+	var rel *kernel.Namespace
+	var err error
+	switch cmd {
+	case nsGetNSType:
+		return n.Kind.CloneFlag(), nil
+	case nsGetOwnerUID:
+		if n.Kind != kernel.NSUser {
+			return 0, unix.EINVAL
+		}
+		return 0, putU32(t, arg, mine.MapUID(n.User().OwnerUID))
+	case nsGetUserNS:
+		if n.Kind == kernel.NSUser {
+			rel, err = ownerIn(n.User().Parent)
+		} else {
+			rel, err = ownerIn(n.Owner)
+		}
+	case nsGetParent:
+		parent, hierarchical := n.Parent()
+		switch {
+		case !hierarchical:
+			return 0, unix.EINVAL
+		case n.Kind == kernel.NSUser:
+			rel, err = ownerIn(n.User().Parent)
+		case parent == nil || !parent.PIDNS().Within(t.Group().ActivePIDNS()):
+			return 0, unix.EPERM
+		default:
+			rel = parent
+		}
+	default:
+		return 0, unix.ENOTTY
+	}
+	if err != nil {
+		return 0, err
+	}
+	fd := procfs.OpenNS(t.Kernel(), rel)
+	defer fd.DecRef()
+	nr, err := t.FDs().Install(fd, 0, true, nofile(t))
+	return uint64(nr), err
 }

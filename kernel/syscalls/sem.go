@@ -284,10 +284,15 @@ func Semctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	defer sem.mu.Unlock()
 	switch cmd {
 	case ipcInfo, semInfo:
-		info := abi.Seminfo{Semmap: 1024000000, Semmni: semMni, Semmns: semMni * semMsl, Semmnu: semMsl, Semmsl: semOpm,
-			Semopm: 32767, Semume: 16, Semusz: 32767, Semvmx: semVmx, Semaem: 32767}
+		// semctl_info: the limits (SEMMNU and SEMMAP are SEMMNS, SEMUME is SEMOPM), and for
+		// SEM_INFO the sets and semaphores in use where IPC_INFO gives SEMUSZ and SEMAEM.
+		info := abi.Seminfo{Semmap: semMni * semMsl, Semmni: semMni, Semmns: semMni * semMsl, Semmnu: semMni * semMsl,
+			Semmsl: semMsl, Semopm: semOpm, Semume: semOpm, Semusz: 20, Semvmx: semVmx, Semaem: semVmx}
 		if cmd == semInfo {
-			info.Semusz = int32(len(sem.byID)) // sets in use
+			info.Semusz, info.Semaem = int32(len(sem.byID)), 0
+			for _, s := range sem.byID {
+				info.Semaem += int32(len(s.sems))
+			}
 		}
 		b := make([]byte, abi.SizeofSeminfo)
 		info.Encode(b)

@@ -34,10 +34,21 @@ func encodeStat(a vfs.Attr) []byte {
 	return b
 }
 
+// seenOwner maps a file's owner to the caller's user namespace, as stat(2) shows it (the
+// overflow IDs, 65534, for what is unmapped there).
+func seenOwner(t *kernel.Task, uid, gid uint32) (uint32, uint32) {
+	u := t.Group().UserNS()
+	if u.IsRoot() {
+		return uid, gid
+	}
+	return u.MapUID(uid), u.MapGID(gid)
+}
+
 // abiTimespec converts a host timespec to the app's.
 func abiTimespec(ts unix.Timespec) abi.Timespec { return abi.Timespec{Sec: ts.Sec, Nsec: ts.Nsec} }
 
 func writeStat(t *kernel.Task, addr uint64, a vfs.Attr) error {
+	a.UID, a.GID = seenOwner(t, a.UID, a.GID)
 	if _, err := t.CopyOut(addr, encodeStat(a)); err != nil {
 		return unix.EFAULT
 	}
@@ -150,6 +161,7 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if bs == 0 {
 		bs = 4096
 	}
+	at.UID, at.GID = seenOwner(t, at.UID, at.GID)
 	ts := func(s unix.Timespec) abi.StatxTimestamp { return abi.StatxTimestamp{Sec: s.Sec, Nsec: uint32(s.Nsec)} }
 	stx := abi.Statx{Mask: got, Blksize: uint32(bs), Nlink: uint32(at.Nlink), UID: at.UID, GID: at.GID, Mode: uint16(at.Mode),
 		Ino: at.Ino, Size: uint64(at.Size), Blocks: uint64(at.Blocks), Atime: ts(at.Atime), Btime: ts(at.Btime),

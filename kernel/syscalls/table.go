@@ -133,7 +133,7 @@ func entries() []entry {
 // entryLists are every list of table entries: Table builds from them and
 // TestOneEntryPerNumber checks them, so a list added here is checked too.
 func entryLists() [][]entry {
-	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries()}
+	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries(), newMountEntries()}
 }
 
 // Table builds the syscall table.

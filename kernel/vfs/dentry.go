@@ -3,6 +3,8 @@ package vfs
 import (
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // Dentry names an inode in the dentry tree. Dentries are cached: a looked-up child stays
@@ -17,6 +19,9 @@ type Dentry struct {
 	name   string
 	// children caches positive lookups. protected by mu
 	children map[string]*Dentry
+	// missing caches negative lookups in a NegativeCacher directory: each name with the
+	// directory's MissEpoch when it was found missing. protected by mu
+	missing map[string]uint64
 	// dead is set when the dentry was unlinked. protected by mu
 	dead bool
 
@@ -26,6 +31,18 @@ type Dentry struct {
 
 // Volatile inodes (procfs) are looked up afresh every time: their children are not cached.
 type Volatile interface{ Volatile() bool }
+
+// NegativeCacher is a directory whose missing names may be cached (goferfs: host
+// directories). MissEpoch returns a value that changes whenever a name may have appeared
+// in the directory other than through this kernel, or ok false when misses there cannot
+// be cached now; with watch, the filesystem may first set up what it needs to tell
+// (a costly step the VFS asks for only after a miss).
+type NegativeCacher interface {
+	MissEpoch(watch bool) (epoch uint64, ok bool)
+}
+
+// maxMissing bounds the misses cached per directory; beyond it the set starts again.
+const maxMissing = 1024
 
 // NewRootDentry returns the root dentry of a filesystem.
 func NewRootDentry(in Inode) *Dentry { return &Dentry{inode: in} }
@@ -59,15 +76,53 @@ func (d *Dentry) Child(name string) (*Dentry, error) {
 	if v, ok := d.inode.(Volatile); ok && v.Volatile() {
 		volatile = true
 	}
+	nc, negative := d.inode.(NegativeCacher)
+	negative = negative && !volatile
 	if !volatile {
 		d.mu.Lock()
 		if c, ok := d.children[name]; ok {
 			d.mu.Unlock()
 			return c, nil
 		}
+		was, missed := d.missing[name]
 		d.mu.Unlock()
+		if missed {
+			if now, ok := nc.MissEpoch(false); ok && now == was {
+				return nil, unix.ENOENT
+			}
+			d.mu.Lock()
+			if d.missing[name] == was {
+				delete(d.missing, name)
+			}
+			d.mu.Unlock()
+		}
+	}
+	// The epoch is taken before the lookup, so that a name appearing after it is never
+	// hidden by what the lookup found.
+	var epoch uint64
+	var epochOK bool
+	if negative {
+		epoch, epochOK = nc.MissEpoch(false)
 	}
 	in, err := d.inode.Lookup(name)
+	if err == unix.ENOENT && negative {
+		if !epochOK {
+			// The first miss here: watch the directory, then ask again under the watch.
+			if epoch, epochOK = nc.MissEpoch(true); epochOK {
+				in, err = d.inode.Lookup(name)
+			}
+		}
+		if err == unix.ENOENT && epochOK {
+			d.mu.Lock()
+			if _, ok := d.children[name]; !ok {
+				if d.missing == nil || len(d.missing) >= maxMissing {
+					d.missing = make(map[string]uint64)
+				}
+				d.missing[name] = epoch
+			}
+			d.mu.Unlock()
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +154,7 @@ func (d *Dentry) Insert(name string, in Inode) *Dentry {
 		d.children = make(map[string]*Dentry)
 	}
 	d.children[name] = c
+	delete(d.missing, name)
 	return c
 }
 
@@ -141,6 +197,9 @@ func (d *Dentry) MoveTo(oldName string, newParent *Dentry, newName string) {
 	delete(d.children, oldName)
 	d.mu.Unlock()
 	newParent.Forget(newName, true)
+	newParent.mu.Lock()
+	delete(newParent.missing, newName)
+	newParent.mu.Unlock()
 	if c == nil {
 		return
 	}

@@ -131,6 +131,8 @@ type Namespace struct {
 	origin map[*Mount]*Mount
 	// released is set once no process is in the namespace. protected by t.mu
 	released bool
+	// anon marks the namespace of a detached tree (detached.go). protected by t.mu
+	anon bool
 }
 
 type mountKey struct {
@@ -161,6 +163,15 @@ func (ns *Namespace) newMountLocked(root *Dentry, fstype, source string, flags u
 	return m
 }
 
+// Pinner is an inode whose mounts keep something alive: a /proc/PID/ns file bind-mounted
+// somewhere keeps its namespace, as an open descriptor of it does. Pin runs when a mount
+// of it enters a namespace, Unpin when that mount leaves. Such a file may be bind-mounted
+// from a mount outside the caller's namespace (Linux's nsfs files).
+type Pinner interface {
+	Pin()
+	Unpin()
+}
+
 // attachLocked puts m on top of point in parent and into ns.
 // Preconditions: ns.t.mu is held for writing; nothing is mounted on (parent, point).
 func (ns *Namespace) attachLocked(m, parent *Mount, point *Dentry) {
@@ -168,8 +179,17 @@ func (ns *Namespace) attachLocked(m, parent *Mount, point *Dentry) {
 	ns.t.mounts[mountKey{parent, point}] = m
 	point.mounts.Add(1)
 	parent.children = append(parent.children, m)
-	m.ns = ns
+	m.enterLocked(ns)
 	ns.all = append(ns.all, m)
+}
+
+// enterLocked makes ns the namespace of m, which was in none (a Pinner root is pinned).
+// Preconditions: t.mu is held for writing.
+func (m *Mount) enterLocked(ns *Namespace) {
+	if p, ok := m.root.inode.(Pinner); ok && m.ns == nil {
+		p.Pin()
+	}
+	m.ns = ns
 }
 
 // detachLocked takes m off its place (it keeps its own children) and out of its
@@ -186,6 +206,9 @@ func (t *mountTable) detachLocked(m *Mount) {
 	if m.ns != nil {
 		m.ns.all = removeMount(m.ns.all, m)
 		m.ns = nil
+		if p, ok := m.root.inode.(Pinner); ok {
+			p.Unpin()
+		}
 	}
 }
 

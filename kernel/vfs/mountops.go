@@ -51,7 +51,7 @@ func (ns *Namespace) Copy(lessPrivileged bool) *Namespace {
 		}
 	}
 	for _, c := range order {
-		c.ns = n
+		c.enterLocked(n)
 	}
 	n.all = order
 	return n
@@ -333,7 +333,7 @@ func (ns *Namespace) attachTreeLocked(src, dest *Mount, point *Dentry) {
 // adoptLocked puts the tree m into ns.
 func (ns *Namespace) adoptLocked(m *Mount) {
 	for _, x := range treeOf(m) {
-		x.ns = ns
+		x.enterLocked(ns)
 		ns.all = append(ns.all, x)
 	}
 }
@@ -369,6 +369,16 @@ func (ns *Namespace) Bind(at, src VirtualDentry, recursive bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at = ns.topLocked(at)
+	if _, nsFile := src.Dentry.inode.(Pinner); nsFile {
+		// A namespace file is bound from wherever it was found, as a mount of its own
+		// (do_loopback's exception for nsfs).
+		if !ns.inNSLocked(at.Mount) || isDir(at.Dentry) {
+			return unix.EINVAL
+		}
+		m := ns.newMountLocked(src.Dentry, "nsfs", "nsfs", 0)
+		ns.attachTreeLocked(m, at.Mount, at.Dentry)
+		return nil
+	}
 	if src.Mount.unbindable {
 		return unix.EINVAL
 	}
@@ -418,11 +428,13 @@ func (ns *Namespace) ChangeType(at VirtualDentry, typ int, recursive bool) error
 	return nil
 }
 
-// Reconfigure sets the flags of the mount rooted at at (a remount); options, when not
-// nil, replace the filesystem's options; super (a remount that is not a bind) sets the
-// filesystem's read-only state too. Flags a less privileged namespace inherited locked
-// cannot be cleared (EPERM).
-func (ns *Namespace) Reconfigure(at VirtualDentry, flags uint32, options *string, super bool) error {
+// Reconfigure sets the flags of the mount rooted at at (a remount); super (a remount that
+// is not a bind) sets the filesystem's read-only state too. Flags a less privileged
+// namespace inherited locked cannot be cleared (EPERM). reconfigure, when not nil, runs
+// after those checks and before anything changes (do_remount's reconfigure_super): its
+// error fails the remount, and options it returns replace the filesystem's on every mount
+// of it.
+func (ns *Namespace) Reconfigure(at VirtualDentry, flags uint32, super bool, reconfigure func() (*string, error)) error {
 	t := ns.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -438,12 +450,25 @@ func (ns *Namespace) Reconfigure(at VirtualDentry, flags uint32, options *string
 	if m.lock&LockAtime != 0 && flags&MntAtimeMask != m.flags.Load()&MntAtimeMask {
 		return unix.EPERM
 	}
+	var options *string
+	if reconfigure != nil {
+		var err error
+		if options, err = reconfigure(); err != nil {
+			return err
+		}
+	}
 	m.flags.Store(flags)
 	if super {
 		m.sbReadOnly = flags&MntReadOnly != 0
 	}
 	if options != nil {
-		m.Options = *options // read under t.mu (Info)
+		// The options are the filesystem's: every mount of it shows the new ones.
+		for _, o := range t.mounts {
+			if o.dev == m.dev && o.FSType == m.FSType {
+				o.Options = *options // read under t.mu (Info)
+			}
+		}
+		m.Options = *options
 	}
 	return nil
 }

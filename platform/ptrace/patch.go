@@ -23,10 +23,12 @@ import (
 // which site: this address space's table maps it to the site and the syscall number, so
 // the kernel sees exactly what the original instructions would have shown it.
 
-// patchSite is what one slot stands for: the syscall nr at the 7-byte site.
+// patchSite is what one slot stands for: the 7-byte site, its kind and (PatchMovEax) the
+// syscall nr.
 type patchSite struct {
 	site uint64
 	nr   uint32
+	kind platform.PatchKind
 }
 
 // patchTable is an address space's patched sites.
@@ -53,17 +55,28 @@ func patchCode(k uint32) []byte {
 }
 
 // PatchSyscall implements platform.SyscallPatcher.
-func (as *addressSpace) PatchSyscall(site uint64, nr uint32) ([]byte, bool) {
-	// nr < 0x1000: a thread that ran the old mov and then meets the patch at site+5 executes
-	// `add %eax, (%rax)` (the table address's upper bytes, 01 00) with rax = nr: a fault in
-	// page 0, which nothing maps, that the platform turns into the syscall (trap.go).
-	if !as.p.trap || nr >= 0x1000 || site < patchLow || site+7 > maxUserAddress || site+7 < site {
+func (as *addressSpace) PatchSyscall(site uint64, kind platform.PatchKind, nr uint32) ([]byte, bool) {
+	switch kind {
+	case platform.PatchMovEax:
+		// nr < 0x1000: a thread that ran the old mov and then meets the patch at site+5
+		// executes `add %eax, (%rax)` (the table address's upper bytes, 01 00) with rax = nr:
+		// a fault in page 0, which nothing maps, that the platform turns into the syscall
+		// (trap.go).
+		if nr >= 0x1000 {
+			return nil, false
+		}
+	case platform.PatchLoadR9:
+		nr = 0 // the number is the caller's rax
+	default:
+		return nil, false
+	}
+	if !as.p.trap || site < patchLow || site+7 > maxUserAddress || site+7 < site {
 		return nil, false
 	}
 	pt := &as.patches
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	if k, ok := pt.bySite[site]; ok && pt.slots[k].nr == nr {
+	if k, ok := pt.bySite[site]; ok && pt.slots[k].nr == nr && pt.slots[k].kind == kind {
 		return patchCode(k), true
 	}
 	if len(pt.slots) >= trapSlots {
@@ -77,7 +90,7 @@ func (as *addressSpace) PatchSyscall(site uint64, nr uint32) ([]byte, bool) {
 	}
 	delete(pt.traps, site)
 	k := uint32(len(pt.slots))
-	pt.slots = append(pt.slots, patchSite{site, nr})
+	pt.slots = append(pt.slots, patchSite{site, nr, kind})
 	if pt.bySite == nil {
 		pt.bySite = map[uint64]uint32{}
 	}
@@ -138,11 +151,15 @@ func (as *addressSpace) patchedAt(site uint64) bool {
 }
 
 // readCode reads app memory at addr from the memory file, as the stubs map it.
-func (as *addressSpace) readCode(addr uint64, b []byte) bool {
+func (as *addressSpace) readCode(addr uint64, b []byte) bool { return as.readMem(addr, b, 0) }
+
+// readMem reads app memory at addr from the memory file, as the stubs map it, if the
+// mapping there has the protection need.
+func (as *addressSpace) readMem(addr uint64, b []byte, need platform.Prot) bool {
 	as.mu.Lock()
 	i := as.state.find(addr)
 	if i >= len(as.state) || as.state[i].start > addr || as.state[i].host != nil ||
-		addr+uint64(len(b)) > as.state[i].end {
+		addr+uint64(len(b)) > as.state[i].end || addr+uint64(len(b)) < addr || as.state[i].prot&need != need {
 		as.mu.Unlock()
 		return false
 	}
@@ -150,6 +167,28 @@ func (as *addressSpace) readCode(addr uint64, b []byte) bool {
 	as.mu.Unlock()
 	n, err := unix.Pread(int(as.p.memFile.Fd()), b, off)
 	return err == nil && n == len(b)
+}
+
+// fastSyscall turns regs, as trapFast saved them at the jump of a patched site, into the
+// syscall the site's original instructions make; or, when the load a PatchLoadR9 site
+// makes before its syscall cannot be done, into that load's fault at the site.
+func (as *addressSpace) fastSyscall(site patchSite, regs *platform.Registers) platform.Event {
+	switch site.kind {
+	case platform.PatchLoadR9:
+		var v [8]byte
+		if !as.readMem(regs.Rsp+8, v[:], platform.ProtRead) {
+			regs.Rip = site.site
+			return platform.Event{Kind: platform.EventFault, Signo: int32(unix.SIGSEGV), Code: 1, Addr: regs.Rsp + 8,
+				Access: platform.AccessType{Read: true}}
+		}
+		regs.R9 = binary.LittleEndian.Uint64(v[:])
+	default:
+		regs.Rax = uint64(site.nr)
+	}
+	regs.OrigRax = regs.Rax
+	regs.Rip = site.site + 7
+	regs.Rcx, regs.R11 = regs.Rip, regs.Eflags
+	return platform.Event{Kind: platform.EventSyscall}
 }
 
 // patchLow is the lowest address the kernel maps app memory at (its mmap_min_addr): the

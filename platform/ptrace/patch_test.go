@@ -16,10 +16,16 @@ func movEaxSyscall(nr uint32) []byte { return cat([]byte{0xb8}, le32(nr), syscal
 // patchSite patches the site at codeAddr+off as the kernel would (the test owns memory).
 func (h *harness) patchSite(as platform.AddressSpace, off uint64, nr uint32) {
 	h.t.Helper()
+	h.patchKind(as, off, platform.PatchMovEax, nr)
+}
+
+// patchKind patches the site of a kind at codeAddr+off as the kernel would.
+func (h *harness) patchKind(as platform.AddressSpace, off uint64, kind platform.PatchKind, nr uint32) {
+	h.t.Helper()
 	var code []byte
 	ok := false
 	for range patchAfter {
-		code, ok = as.(platform.SyscallPatcher).PatchSyscall(codeAddr+off, nr)
+		code, ok = as.(platform.SyscallPatcher).PatchSyscall(codeAddr+off, kind, nr)
 	}
 	if !ok {
 		h.t.Fatalf("PatchSyscall(%#x, %d) declined", codeAddr+off, nr)
@@ -115,6 +121,60 @@ func TestPatchedSyscall(t *testing.T) {
 		ev, err = c.Switch(as, regs)
 		if err != nil || ev.Kind != platform.EventSignal || regs.Rax != 0x1122334455667788 {
 			t.Fatalf("xmm0 after SetFPState at a fast hand-off: Switch = %+v, %v, rax %#x", ev, err, regs.Rax)
+		}
+	})
+}
+
+// TestPatchedLoadR9: the end of glibc's syscall() (mov %r9, %r8; mov 0x8(%rsp), %r9;
+// syscall), patched, reaches the kernel as the syscall numbered by rax with r9 loaded from
+// the stack, rip after the site; a thread stopped at site+5 makes the syscall at once; and
+// a stack the load cannot read is reported as the load's fault at the site, registers
+// unchanged, so the app resumes there once the kernel has handled it.
+func TestPatchedLoadR9(t *testing.T) {
+	h := newHarness(t, true)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	code := cat([]byte{0x4d, 0x89, 0xc8, 0x4c, 0x8b, 0x4c, 0x24, 0x08}, syscallInsn, []byte{0xcc})
+	h.load(as, code)
+	const sp = stackAddr + 0x7000
+	binary.LittleEndian.PutUint64(h.mem[stackOff+0x7008:], 0x5151515151)
+	withContext(t, h.p, func(c platform.Context) {
+		regs := regsAt(codeAddr)
+		regs.Rsp, regs.Rax, regs.R9 = sp, unix.SYS_GETTID, 0x99
+		ev, err := c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSyscall || regs.OrigRax != unix.SYS_GETTID || regs.R9 != 0x5151515151 {
+			t.Fatalf("unpatched: Switch = %+v, %v (nr %d, r9 %#x)", ev, err, regs.OrigRax, regs.R9)
+		}
+		h.patchKind(as, 3, platform.PatchLoadR9, 0)
+		want := platform.Registers{R15: 15, R14: 14, R13: 13, R12: 12, Rbp: 0xb0, Rbx: 0xb1, R11: 11, R10: 10, R9: 9, R8: 8,
+			Rax: unix.SYS_GETPPID, Rcx: 0xc0, Rdx: 0xd0, Rsi: 0x51, Rdi: 0xd1, Rip: codeAddr, Rsp: sp, Eflags: 0x203}
+		*regs = want
+		ev, err = c.Switch(as, regs)
+		exp := want
+		exp.R8, exp.R9, exp.OrigRax, exp.Rip = 9, 0x5151515151, unix.SYS_GETPPID, codeAddr+10
+		exp.Rcx, exp.R11 = exp.Rip, exp.Eflags
+		exp.Cs, exp.Ss = regs.Cs, regs.Ss
+		if err != nil || ev.Kind != platform.EventSyscall || *regs != exp {
+			t.Fatalf("patched: Switch = %+v, %v\n got %+v\nwant %+v", ev, err, *regs, exp)
+		}
+		// Stopped at site+5 (a restart): the syscall at once, with the number in rax.
+		regs.Rip, regs.Rax = codeAddr+8, unix.SYS_GETPID
+		if ev, err = c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall || regs.OrigRax != unix.SYS_GETPID || regs.Rip != codeAddr+10 {
+			t.Fatalf("at site+5: Switch = %+v, %v (nr %d, rip %#x)", ev, err, regs.OrigRax, regs.Rip)
+		}
+		// A stack the load cannot read (8 bytes past the stack's end).
+		*regs = want
+		regs.Rsp = stackAddr + 0x10000 - 8
+		ev, err = c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventFault || ev.Addr != stackAddr+0x10000 || !ev.Access.Read ||
+			regs.Rip != codeAddr+3 || regs.R9 != 9 || regs.R8 != 9 || regs.Rax != unix.SYS_GETPPID {
+			t.Fatalf("unreadable stack: Switch = %+v, %v (rip %#x, r9 %#x, rax %d); want a read fault at %#x, rip at %#x",
+				ev, err, regs.Rip, regs.R9, regs.Rax, stackAddr+0x10000, codeAddr+3)
+		}
+		// Resumed there with a readable stack, the site runs.
+		regs.Rsp = sp
+		if ev, err = c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall || regs.OrigRax != unix.SYS_GETPPID || regs.R9 != 0x5151515151 {
+			t.Fatalf("resumed at the site: Switch = %+v, %v (nr %d, r9 %#x)", ev, err, regs.OrigRax, regs.R9)
 		}
 	})
 }

@@ -226,6 +226,9 @@ type addressSpace struct {
 	sinceGC int
 	// patches are the syscall sites the kernel patched (trap mode, patch.go).
 	patches patchTable
+	// retired are releases of replaced memory waiting for the stubs (retire.go).
+	// protected by mu
+	retired []retiredMem
 }
 
 // stubProc is one stub process: the thread that runs one context's app code in one
@@ -417,6 +420,7 @@ func (as *addressSpace) Release() {
 			unix.Kill(s.pid, unix.SIGKILL)
 		}
 	}
+	as.releaseAllRetired()
 	as.p.mu.Lock()
 	delete(as.p.spaces, as)
 	as.p.mu.Unlock()
@@ -470,6 +474,7 @@ func (s *stubProc) syncLocked() error {
 		s.applied++
 	}
 	s.appliedA.Store(s.applied)
+	as.releaseRetiredLocked()
 	return nil
 }
 
@@ -493,6 +498,7 @@ func (s *stubProc) rebuildLocked() error {
 	}
 	s.applied = as.seq
 	s.appliedA.Store(s.applied)
+	as.releaseRetiredLocked()
 	return nil
 }
 
@@ -908,6 +914,7 @@ func (s *stubProc) kill() {
 func (c *context) dropStub(s *stubProc) {
 	s.as.mu.Lock()
 	delete(s.as.stubs, s)
+	s.as.releaseRetiredLocked()
 	s.as.mu.Unlock()
 	c.cpuMu.Lock()
 	u, sy := stubCPU(s.pid) // before the stub's clock goes with it

@@ -409,9 +409,9 @@ func benchmarkPatchedRoundTrip(b *testing.B) {
 	defer as.Release()
 	h.load(as, cat(movEaxSyscall(unix.SYS_GETPID), []byte{0xeb, 0xf7})) // 1: mov; syscall; jmp 1b
 	for range patchAfter {
-		as.(platform.SyscallPatcher).PatchSyscall(codeAddr, unix.SYS_GETPID)
+		as.(platform.SyscallPatcher).PatchSyscall(codeAddr, platform.PatchMovEax, unix.SYS_GETPID)
 	}
-	code, _ := as.(platform.SyscallPatcher).PatchSyscall(codeAddr, unix.SYS_GETPID)
+	code, _ := as.(platform.SyscallPatcher).PatchSyscall(codeAddr, platform.PatchMovEax, unix.SYS_GETPID)
 	copy(h.mem[appCodeOff:], code)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -426,17 +426,18 @@ func (c *context) spawnTrapStub() (*stubProc, error) {
 func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Registers) (platform.Event, error) {
 	ts := s.trap
 	le := binary.LittleEndian
-	// An app resumed between the two original instructions of a patched site (a restarted
-	// syscall rewinds rip by 2; a signal frame saved there) makes that syscall at once:
-	// the bytes at rip are the patch's now.
-	if regs.Rip >= 5 && as.patchedAt(regs.Rip-5) {
-		if c.interrupt.Swap(false) {
-			return platform.Event{Kind: platform.EventInterrupted}, nil
-		}
-		return syscallAt(regs), nil
-	}
 	keep := false // resume the current frame unchanged
 	for {
+		// An app resumed between the two original instructions of a patched site (a
+		// restarted syscall rewinds rip by 2; a signal frame saved there; a shoot-down that
+		// stopped it there, after which its stub maps the patch) makes that syscall at
+		// once: the bytes at rip are the patch's now, which the app never runs from there.
+		if !keep && regs.Rip >= 5 && as.patchedAt(regs.Rip-5) {
+			if c.interrupt.Swap(false) {
+				return platform.Event{Kind: platform.EventInterrupted}, nil
+			}
+			return syscallAt(regs), nil
+		}
 		if s.appliedA.Load() != as.seqA.Load() {
 			as.mu.Lock()
 			err := s.syncLocked()
@@ -506,10 +507,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 				return platform.Event{Kind: platform.EventFault, Signo: int32(unix.SIGSEGV), Code: 2, Addr: regs.Rip,
 					Access: platform.AccessType{Exec: true}}, nil
 			}
-			regs.Rax, regs.OrigRax = uint64(site.nr), uint64(site.nr)
-			regs.Rip = site.site + 7
-			regs.Rcx, regs.R11 = regs.Rip, regs.Eflags
-			return platform.Event{Kind: platform.EventSyscall}, nil
+			return as.fastSyscall(site, regs), nil
 		}
 		info := ts.shm[ts.frame.info:]
 		signo := int32(le.Uint32(info[0:]))

@@ -12,6 +12,70 @@
 
 #define ENDMARK BYTE $0xcc; BYTE $0xcc; BYTE $0x53; BYTE $0x42; BYTE $0x58; BYTE $0x45; BYTE $0x4e; BYTE $0x44
 
+// HANDOFF(st) hands the app thread to the kernel and takes it back: it records the FS and GS
+// bases (where rdfsbase is allowed), publishes st in C_STATE (waking the kernel if it
+// sleeps), waits for ST_RESUME (polling C_SPIN times, then sleeping on the futex) and sets
+// the FS and GS bases the kernel asked for. R8 = CTRL, R9 = PARAMS; it clobbers AX, CX, DX,
+// SI, DI, R10, R11 and the flags. The trap handler and the trampoline share it; its labels
+// are local to the function it is expanded in. (A macro, as SIGACT: each function is copied
+// on its own.)
+#define HANDOFF(st) \
+	CMPB P_HASFSGS(R9), $0; \
+	JEQ handoff; \
+	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc0; /* rdfsbase rax */ \
+	MOVQ AX, C_FSBASE(R8); \
+	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc8; /* rdgsbase rax */ \
+	MOVQ AX, C_GSBASE(R8); \
+handoff: \
+	MOVL st, AX; \
+	XCHGL AX, C_STATE(R8); \
+	CMPL C_KSLEEP(R8), $0; \
+	JEQ wait; \
+	MOVQ R8, DI;     /* futex(&state, FUTEX_WAKE, 1) */ \
+	MOVL $1, SI; \
+	MOVL $1, DX; \
+	MOVL $202, AX; \
+	SYSCALL; \
+wait: \
+	MOVL C_SPIN(R8), CX; \
+	INCL CX; \
+spin: \
+	CMPL C_STATE(R8), $ST_RESUME; \
+	JEQ resume; \
+	PAUSE; \
+	DECL CX; \
+	JNE spin; \
+	MOVL $1, AX; \
+	XCHGL AX, C_STUBSLEEP(R8); \
+	CMPL C_STATE(R8), $ST_RESUME; \
+	JEQ woke; \
+	MOVQ R8, DI;     /* futex(&state, FUTEX_WAIT, st, NULL) */ \
+	XORL SI, SI; \
+	MOVL st, DX; \
+	XORL R10, R10; \
+	MOVL $202, AX; \
+	SYSCALL; \
+woke: \
+	MOVL $0, C_STUBSLEEP(R8); \
+	JMP wait; \
+resume: \
+	CMPL C_SETFS(R8), $0; \
+	JEQ gs; \
+	MOVL $0, C_SETFS(R8); \
+	MOVL $158, AX;   /* arch_prctl(ARCH_SET_FS, newfs) */ \
+	MOVL $0x1002, DI; \
+	MOVQ C_NEWFS(R8), SI; \
+	SYSCALL; \
+gs: \
+	CMPL C_SETGS(R8), $0; \
+	JEQ resumed; \
+	MOVL $0, C_SETGS(R8); \
+	MOVL $158, AX;   /* arch_prctl(ARCH_SET_GS, newgs) */ \
+	MOVL $0x1001, DI; \
+	MOVQ C_NEWGS(R8), SI; \
+	SYSCALL; \
+resumed:
+
 // trapInit is the stub's entry point (its main thread, traced by the context's thread).
 // It names itself, maps its shared area (FD 2) and closes every FD but the memory file
 // (FD 0) and the socket it receives host files on (FD 1), unblocks signals, installs the handlers, sets no_new_privs, starts the app thread
@@ -168,65 +232,7 @@ event:
 	MOVQ DX, C_UCTX(R8)
 	MOVQ SI, C_SIGINFO(R8)
 	MOVQ $PARAMS, R9
-	CMPB P_HASFSGS(R9), $0
-	JEQ publish
-	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc0 // rdfsbase rax
-	MOVQ AX, C_FSBASE(R8)
-	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc8 // rdgsbase rax
-	MOVQ AX, C_GSBASE(R8)
-publish:
-	MOVL $ST_EVENT, AX
-	XCHGL AX, C_STATE(R8)
-	CMPL C_KSLEEP(R8), $0
-	JEQ wait
-	// futex(&state, FUTEX_WAKE, 1)
-	MOVQ R8, DI
-	MOVL $1, SI
-	MOVL $1, DX
-	MOVL $202, AX
-	SYSCALL
-wait:
-	MOVL C_SPIN(R8), CX
-	INCL CX
-spin:
-	CMPL C_STATE(R8), $ST_RESUME
-	JEQ resume
-	PAUSE
-	DECL CX
-	JNE spin
-	MOVL $1, AX
-	XCHGL AX, C_STUBSLEEP(R8)
-	CMPL C_STATE(R8), $ST_RESUME
-	JEQ woke
-	// futex(&state, FUTEX_WAIT, ST_EVENT, NULL)
-	MOVQ R8, DI
-	XORL SI, SI
-	MOVL $ST_EVENT, DX
-	XORL R10, R10
-	MOVL $202, AX
-	SYSCALL
-woke:
-	MOVL $0, C_STUBSLEEP(R8)
-	JMP wait
-resume:
-	CMPL C_SETFS(R8), $0
-	JEQ gs
-	MOVL $0, C_SETFS(R8)
-	// arch_prctl(ARCH_SET_FS, newfs)
-	MOVL $158, AX
-	MOVL $0x1002, DI
-	MOVQ C_NEWFS(R8), SI
-	SYSCALL
-gs:
-	CMPL C_SETGS(R8), $0
-	JEQ done
-	MOVL $0, C_SETGS(R8)
-	// arch_prctl(ARCH_SET_GS, newgs)
-	MOVL $158, AX
-	MOVL $0x1001, DI
-	MOVQ C_NEWGS(R8), SI
-	SYSCALL
-done:
+	HANDOFF($ST_EVENT)
 	// rt_sigreturn: the frame starts at the return address the kernel pushed.
 	ADDQ $8, SP
 	MOVL $15, AX
@@ -269,65 +275,7 @@ TEXT ·trapFast(SB),NOSPLIT|NOFRAME,$0
 	MOVQ AX, R8
 publish:
 	MOVQ $PARAMS, R9
-	CMPB P_HASFSGS(R9), $0
-	JEQ handoff
-	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc0 // rdfsbase rax
-	MOVQ AX, C_FSBASE(R8)
-	BYTE $0xf3; BYTE $0x48; BYTE $0x0f; BYTE $0xae; BYTE $0xc8 // rdgsbase rax
-	MOVQ AX, C_GSBASE(R8)
-handoff:
-	MOVL $ST_FAST, AX
-	XCHGL AX, C_STATE(R8)
-	CMPL C_KSLEEP(R8), $0
-	JEQ wait
-	// futex(&state, FUTEX_WAKE, 1)
-	MOVQ R8, DI
-	MOVL $1, SI
-	MOVL $1, DX
-	MOVL $202, AX
-	SYSCALL
-wait:
-	MOVL C_SPIN(R8), CX
-	INCL CX
-spin:
-	CMPL C_STATE(R8), $ST_RESUME
-	JEQ resume
-	PAUSE
-	DECL CX
-	JNE spin
-	MOVL $1, AX
-	XCHGL AX, C_STUBSLEEP(R8)
-	CMPL C_STATE(R8), $ST_RESUME
-	JEQ woke
-	// futex(&state, FUTEX_WAIT, ST_FAST, NULL)
-	MOVQ R8, DI
-	XORL SI, SI
-	MOVL $ST_FAST, DX
-	XORL R10, R10
-	MOVL $202, AX
-	SYSCALL
-woke:
-	MOVL $0, C_STUBSLEEP(R8)
-	JMP wait
-resume:
-	CMPL C_SETFS(R8), $0
-	JEQ gs
-	MOVL $0, C_SETFS(R8)
-	// arch_prctl(ARCH_SET_FS, newfs)
-	MOVL $158, AX
-	MOVL $0x1002, DI
-	MOVQ C_NEWFS(R8), SI
-	SYSCALL
-gs:
-	CMPL C_SETGS(R8), $0
-	JEQ cmd
-	MOVL $0, C_SETGS(R8)
-	// arch_prctl(ARCH_SET_GS, newgs)
-	MOVL $158, AX
-	MOVL $0x1001, DI
-	MOVQ C_NEWGS(R8), SI
-	SYSCALL
-cmd:
+	HANDOFF($ST_FAST)
 	CMPL C_CMD(R8), $0
 	JEQ tail
 	// The upgrade: SIGILL here gives the kernel a signal frame.

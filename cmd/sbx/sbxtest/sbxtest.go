@@ -86,8 +86,10 @@ func Users() []User {
 	return []User{self, nobody}
 }
 
-// Timeout bounds one command: a hang fails the test instead of the whole run.
-var Timeout = 60 * time.Second
+// Timeout bounds one command: a hang fails the test instead of the whole run. It is
+// generous: a differential program doing a thousand renames on a loaded 2-core machine
+// under ptrace took over a minute.
+var Timeout = 2 * time.Minute
 
 // Result is what a command did.
 type Result struct {
@@ -102,7 +104,9 @@ func Run(t testing.TB, u User, dir string, stdin string, argv ...string) Result 
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
-	cmd.WaitDelay = time.Second
+	// A program's helpers may hold its output a moment after it exits (Python's
+	// forkserver did for over a second on a loaded CI run): wait for them, bounded.
+	cmd.WaitDelay = 30 * time.Second
 	if dir == "" {
 		dir = "/"
 	}

@@ -8,6 +8,7 @@ package goferfs
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
@@ -33,6 +34,11 @@ type Inode struct {
 	// granted is the end the gofer allows the file to grow to under the disk limit
 	// (disk.go). protected by mu
 	granted int64
+	// namesWD is the host watch of a directory whose misses are cached (names.go), 0 if
+	// none yet, -1 if the host would not watch it; namesEpoch moves on at each of its
+	// events. protected by mu (namesWD)
+	namesWD    int32
+	namesEpoch atomic.Uint64
 }
 
 var _ vfs.Inode = (*Inode)(nil)

@@ -44,6 +44,9 @@ type Cache struct {
 	// their check and their I/O. protected by mu
 	mu    sync.RWMutex
 	files map[fileKey]*sharedPages
+
+	// names watches the directories whose missing names the VFS caches (names.go).
+	names nameWatch
 }
 
 type fileKey struct{ dev, ino uint64 }

@@ -249,8 +249,9 @@ func (m *MappableFile) retireViewsLocked() {
 
 // Received wraps a host FD a host peer passed to the app (the FD is the new file's) as a
 // description: its access mode is the host open file description's; /proc/PID/fd shows
-// pipes and sockets as Linux does and anything else as host:[inode] (its host name is
-// the peer's business).
+// pipes, sockets and the anonymous files a peer passes (eventfd, timerfd, signalfd,
+// epoll, inotify: anonName) as Linux does and anything else as host:[inode] (its host
+// name is the peer's business).
 func Received(fd int, mf *mm.MemoryFile) *vfs.FileDescription {
 	var st unix.Stat_t
 	unix.Fstat(fd, &st)
@@ -269,7 +270,47 @@ func Received(fd int, mf *mm.MemoryFile) *vfs.FileDescription {
 	case unix.S_IFSOCK:
 		return vfs.NewAnonFileDescription(f, "socket:["+ino+"]", flags)
 	}
+	if name := anonName(fd, &st); name != "" {
+		return vfs.NewAnonFileDescription(f, name, flags)
+	}
 	return vfs.NewAnonFileDescription(f, "host:["+ino+"]", flags)
+}
+
+// anonName names a received file on the host's shared anonymous inode as Linux's
+// /proc/PID/fd does ("anon_inode:[eventfd]"), or returns "" for any other file. The
+// kernel reads no host /proc, so it asks the file itself, with calls that change nothing
+// and that only one kind answers: FIONREAD (TIOCINQ: inotify), timerfd_gettime (timerfd), a write
+// from a NULL buffer (EFAULT only from eventfd, which reads the buffer; the others have
+// no write), EPOLL_CTL_DEL of a file never added (ENOENT only from an epoll). A file on
+// the shared anonymous inode that answers none of them is a signalfd: the other kinds
+// using that inode (perf events, BPF objects, KVM, ...) are not what host peers pass.
+func anonName(fd int, st *unix.Stat_t) string {
+	if st.Mode&unix.S_IFMT != 0 {
+		return ""
+	}
+	ref, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(ref)
+	var rst unix.Stat_t
+	if unix.Fstat(ref, &rst) != nil || rst.Dev != st.Dev || rst.Ino != st.Ino {
+		return "" // not the shared anonymous inode: a pidfd, userfaultfd, io_uring, ...
+	}
+	if _, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err == nil {
+		return "anon_inode:inotify"
+	}
+	var its unix.ItimerSpec
+	if unix.TimerfdGettime(fd, &its) == nil {
+		return "anon_inode:[timerfd]"
+	}
+	if _, _, e := unix.Syscall(unix.SYS_WRITE, uintptr(fd), 0, 8); e == unix.EFAULT {
+		return "anon_inode:[eventfd]"
+	}
+	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_DEL, ref, nil); err == unix.ENOENT {
+		return "anon_inode:[eventpoll]"
+	}
+	return "anon_inode:[signalfd]"
 }
 
 // Seals returns the host file's seals (F_GET_SEALS: EINVAL for a file that is no memfd, as

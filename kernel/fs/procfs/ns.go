@@ -92,17 +92,41 @@ func (p *proc) nsLink(n func(string) node, name string, ns func() *kernel.Namesp
 	return entry{name, &magicLink{linkNode: linkNode{node: n("ns/" + name), target: func() (string, error) {
 		return ns().String(), nil
 	}}, to: func() (vfs.VirtualDentry, error) {
-		x := ns()
-		d := vfs.NewRootDentry(&NSInode{node: node{boot: p.k.Start, path: x.String()}, NS: x})
+		d := vfs.NewRootDentry(newNSInode(p.k, ns()))
 		return vfs.VirtualDentry{Mount: p.mount, Dentry: d}, nil
 	}}}
 }
 
-// NSInode is the file a /proc/PID/ns link leads to: setns(2) takes a descriptor of it.
+// NSInode is the file a /proc/PID/ns link leads to: setns(2) takes a descriptor of it. An
+// open descriptor of it and a bind mount of it keep the namespace's objects (mounts, IPC
+// objects) after its last process left, as nsfs does.
 type NSInode struct {
 	node
 	vfs.NotDir
 	NS *kernel.Namespace
+	k  *kernel.Kernel
+}
+
+var _ vfs.Pinner = (*NSInode)(nil)
+
+func newNSInode(k *kernel.Kernel, n *kernel.Namespace) *NSInode {
+	return &NSInode{node: node{boot: k.Start, path: n.String()}, NS: n, k: k}
+}
+
+// Pin implements vfs.Pinner: a bind mount holds the namespace.
+func (i *NSInode) Pin() { i.k.HoldNS(i.NS) }
+
+// Unpin implements vfs.Pinner.
+func (i *NSInode) Unpin() { i.k.DropNS(i.NS) }
+
+// OpenNS returns a new read-only descriptor of namespace n's file (what ioctl_ns(2)'s
+// NS_GET_USERNS and NS_GET_PARENT give), shown in /proc/PID/fd as "user:[4026531837]".
+func OpenNS(k *kernel.Kernel, n *kernel.Namespace) *vfs.FileDescription {
+	in := newNSInode(k, n)
+	f, _ := in.Open(unix.O_RDONLY)
+	fd := vfs.NewAnonFileDescription(f, n.String(), unix.O_RDONLY)
+	fd.SetInode(in)
+	return fd
 }
 
 // Stat shows the namespace's inode number, as nsfs does.
@@ -112,13 +136,20 @@ func (i *NSInode) Stat() (vfs.Attr, error) {
 	return a, nil
 }
 
-// Open gives a file that reads nothing; its descriptor names the namespace.
-func (i *NSInode) Open(flags int) (vfs.File, error) { return &nsFile{NS: i.NS}, nil }
+// Open gives a file that reads nothing; its descriptor names the namespace and holds it.
+func (i *NSInode) Open(flags int) (vfs.File, error) {
+	i.k.HoldNS(i.NS)
+	return &nsFile{NS: i.NS, k: i.k}, nil
+}
 
 type nsFile struct {
 	snapshot
 	NS *kernel.Namespace
+	k  *kernel.Kernel
 }
+
+// Release implements vfs.File: the descriptor no longer holds the namespace.
+func (f *nsFile) Release() { f.k.DropNS(f.NS) }
 
 // Namespace implements kernel.NSFile for setns(2).
 func (f *nsFile) Namespace() *kernel.Namespace { return f.NS }

@@ -206,10 +206,13 @@ func (p *proc) stat() string {
 	for i := range n {
 		fmt.Fprintf(&b, "cpu%d %d 0 %d %d 0 0 0 0 0 0\n", i, tick(user)/int64(n), tick(sys)/int64(n), idle/int64(n))
 	}
+	// procs_running counts runnable threads, as Linux's nr_running does, the reader included.
 	running := 0
 	for _, tg := range p.k.Groups() {
-		if tg.Running() {
-			running++
+		for _, t := range tg.Tasks() {
+			if t.State() == 'R' {
+				running++
+			}
 		}
 	}
 	fmt.Fprintf(&b, "intr 0\nctxt 0\nbtime %d\nprocesses %d\nprocs_running %d\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
@@ -295,9 +298,9 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		file("limits", 0o444, str(func() string { return limits(tg) })),
 		file("mounts", 0o444, str(func() string { return p.mounts(tg, false) })),
 		file("mountinfo", 0o444, str(func() string { return p.mounts(tg, true) })),
-		file("oom_score_adj", 0o644, str(func() string { return "0\n" })),
-		file("oom_adj", 0o644, str(func() string { return "0\n" })),
-		file("oom_score", 0o444, str(func() string { return fmt.Sprintf("%d\n", oomScore(tg)) })),
+		{"oom_score_adj", &oomNode{node: n("oom_score_adj"), k: p.k, tg: tg}},
+		{"oom_adj", &oomNode{node: n("oom_adj"), k: p.k, tg: tg, legacy: true}},
+		file("oom_score", 0o444, str(func() string { return fmt.Sprintf("%d\n", oomScore(p.k, tg)) })),
 		file("cgroup", 0o444, str(func() string { return "0::/\n" })),
 		// Per-process facts Linux always shows. I/O is not counted per process here.
 		file("io", 0o400, str(func() string {
@@ -469,20 +472,6 @@ func stateOf(t *kernel.Task) (byte, string) {
 
 var stateNames = map[byte]string{'R': "R (running)", 'S': "S (sleeping)", 'T': "T (stopped)", 'Z': "Z (zombie)"}
 
-// oomScore is /proc/PID/oom_score: the share of memory the process uses, in thousandths.
-func oomScore(tg *kernel.ThreadGroup) uint64 {
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil || si.Totalram == 0 {
-		return 0
-	}
-	m := tg.MM()
-	if m == nil {
-		return 0
-	}
-	_, rss := m.Usage()
-	return rss * 1000 / (si.Totalram * uint64(si.Unit))
-}
-
 func (p *proc) pidStat(tg *kernel.ThreadGroup) string { return p.taskStat(tg, nil) }
 
 // taskStat is /proc/PID/stat, or /proc/PID/task/TID/stat when t is set: a thread's state,
@@ -551,7 +540,7 @@ func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	kb := func(v uint64) uint64 { return v / 1024 }
 	exe := (l.endCode - l.startCode) &^ 1023
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t%8d kB\nVmPin:\t%8d kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\n",
-		kb(size), kb(size), 0, 0, kb(rss), kb(rss))
+		kb(ms.Peak), kb(size), 0, 0, kb(ms.HWM), kb(rss))
 	fmt.Fprintf(&b, "RssAnon:\t%8d kB\nRssFile:\t%8d kB\nRssShmem:\t%8d kB\nVmData:\t%8d kB\nVmStk:\t%8d kB\nVmExe:\t%8d kB\n",
 		kb(ms.RSS.Anon), kb(ms.RSS.File), kb(ms.RSS.Shmem), kb(ms.Data), kb(ms.Stack), kb(exe))
 	fmt.Fprintf(&b, "VmLib:\t%8d kB\nVmPTE:\t%8d kB\nVmSwap:\t%8d kB\nHugetlbPages:\t%8d kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n",

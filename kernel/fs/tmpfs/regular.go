@@ -49,11 +49,20 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 	return nil
 }
 
-// truncateLocked sets the file size. Preconditions: in.mu held.
+// truncateLocked sets the file size; the pages past a smaller end are freed.
+// Preconditions: in.mu held.
 func (in *Inode) truncateLocked(size int64) error {
 	if size < 0 {
 		return unix.EINVAL
 	}
+	// Like shmem_setattr, a size not above the old one frees from it on, pages beyond the
+	// end (fallocate with FALLOC_FL_KEEP_SIZE) included.
+	old := in.attr.Size
+	defer func() {
+		if in.attr.Size == size && size <= old {
+			in.freePagesLocked((size+pageSize-1)/pageSize, int64(len(in.pages.words))*64)
+		}
+	}()
 	if in.host != nil {
 		if size > maxFileSize {
 			return unix.EFBIG
@@ -118,6 +127,7 @@ func (in *Inode) MapShared(off, length int64) (int64, func(), error) {
 	return in.memOff + off, func() {
 		in.mu.Lock()
 		in.mapRefs--
+		in.maybeFreeLocked()
 		in.mu.Unlock()
 	}, nil
 }
@@ -199,6 +209,12 @@ func (f *regularFile) Write(fd *vfs.FileDescription, src [][]byte, off int64) (i
 	if err := in.ensureCapacityLocked(off + total); err != nil {
 		return 0, err
 	}
+	// A write stops at the first page the filesystem has no room for.
+	if end := in.allocPagesLocked(off, off+total); end == off {
+		return 0, unix.ENOSPC
+	} else if end < off+total {
+		src = cutVec(src, end-off)
+	}
 	if in.host != nil {
 		var n int64
 		for _, b := range src {
@@ -241,7 +257,22 @@ func (f *regularFile) Release() {
 	in.mu.Lock()
 	in.opens--
 	in.maybeReleaseHostLocked()
+	in.maybeFreeLocked()
 	in.mu.Unlock()
+}
+
+// cutVec returns the first n bytes of the buffers src.
+func cutVec(src [][]byte, n int64) [][]byte {
+	var out [][]byte
+	for _, b := range src {
+		if n <= 0 {
+			break
+		}
+		b = b[:min(int64(len(b)), n)]
+		out = append(out, b)
+		n -= int64(len(b))
+	}
+	return out
 }
 
 // HostBackingFD implements vfs.HostBacked: a host-backed file goes to a host peer as its
@@ -270,6 +301,9 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		if err := in.ensureCapacityLocked(end); err != nil {
 			return err
 		}
+		if err := in.fallocPagesLocked(off, end); err != nil {
+			return err
+		}
 		if in.host != nil {
 			if err := unix.Fallocate(in.host.fd, mode, off, length); err != nil {
 				return err
@@ -292,6 +326,13 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		if length < end-off {
 			end = off + length
 		}
+		// Whole pages in the hole are freed, those beyond the end too (fallocate with
+		// FALLOC_FL_KEEP_SIZE puts pages there); partial ones are zeroed.
+		holeEnd := int64(maxFileSize)
+		if length < holeEnd-off {
+			holeEnd = off + length
+		}
+		in.freePagesLocked((off+pageSize-1)/pageSize, holeEnd/pageSize)
 		if in.host != nil {
 			return unix.Fallocate(in.host.fd, mode, off, length)
 		}

@@ -35,6 +35,10 @@ type FS struct {
 	magic   int64
 	// hostBacked: regular files are born host-backed (Options.HostBacked).
 	hostBacked bool
+	// limits are the size and inode limits and their use (limits.go).
+	limits limits
+	// params are the other mount options. protected by limits.mu
+	params Params
 }
 
 // Options configure a new tmpfs.
@@ -49,6 +53,11 @@ type Options struct {
 	// HostBacked makes every regular file created in it host-backed (host.go): /dev/shm,
 	// whose files apps hand to host peers as they do memfds.
 	HostBacked bool
+	// Limits are size= and nr_inodes= in pages and inodes (0: none). Exact makes statfs
+	// report them as Linux does (a tmpfs the app mounts); without it statfs reports a
+	// generous fixed size (the sandbox's own mounts).
+	Limits Limits
+	Exact  bool
 }
 
 // New returns a tmpfs and its root directory inode.
@@ -61,8 +70,10 @@ func New(mf *mm.MemoryFile, o Options) (*FS, *Inode) {
 	if mode == 0 {
 		mode = 0o1777
 	}
+	fs.limits = limits{maxBlocks: o.Limits.Blocks, maxInodes: o.Limits.Inodes, exact: o.Exact, usedInodes: 1}
 	root := fs.newInode(unix.S_IFDIR|mode, o.UID, o.GID)
 	root.attr.Nlink = 2
+	root.charged = true
 	return fs, root
 }
 
@@ -113,6 +124,12 @@ type Inode struct {
 	// protected by mu
 	host  *hostBacking
 	opens int
+	// pages are the pages holding contents, charged to the filesystem; charged says the
+	// inode is counted in its inode limit, symBlock that a long symlink target took a
+	// page (limits.go). protected by mu
+	pages    pageSet
+	charged  bool
+	symBlock bool
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -199,9 +216,13 @@ func (in *Inode) SetAttr(a vfs.SetAttr) error {
 
 // StatFS implements vfs.Inode.
 func (in *Inode) StatFS() (vfs.StatFS, error) {
-	return vfs.StatFS{Type: in.fs.magic, Bsize: 4096, Frsize: 4096, Blocks: 1 << 20, Bfree: 1 << 20, Bavail: 1 << 20,
-		Files: 1 << 20, Ffree: 1 << 20, Namelen: 255}, nil
+	blocks, bfree, files, ffree := in.fs.statfsCounts()
+	return vfs.StatFS{Type: in.fs.magic, Bsize: pageSize, Frsize: pageSize, Blocks: blocks, Bfree: bfree, Bavail: bfree,
+		Files: files, Ffree: ffree, Namelen: 255}, nil
 }
+
+// FS returns the filesystem the inode belongs to.
+func (in *Inode) FS() *FS { return in.fs }
 
 // Readlink implements vfs.Inode.
 func (in *Inode) Readlink() (string, error) {
@@ -318,7 +339,9 @@ func (in *Inode) removeLocked(name string) *Inode {
 	return c
 }
 
-func (in *Inode) create(name string, c *Inode) error {
+// create links c as name, charging an inode for it (a new inode, or one more link of an
+// existing one: shmem_link reserves one too).
+func (in *Inode) create(name string, c *Inode, isNew bool) error {
 	in.fs.mu.Lock()
 	defer in.fs.mu.Unlock()
 	in.mu.Lock()
@@ -331,6 +354,12 @@ func (in *Inode) create(name string, c *Inode) error {
 	}
 	if _, ok := in.children[name]; ok {
 		return unix.EEXIST
+	}
+	if err := in.fs.chargeInode(); err != nil {
+		return err
+	}
+	if isNew {
+		c.charged = true // c is not yet reachable
 	}
 	in.addLocked(name, c)
 	return nil
@@ -352,7 +381,7 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 		// When the host refuses one more memfd, the file lives in the memory file.
 		_ = n.backByHost(name)
 	}
-	if err := in.create(name, n); err != nil {
+	if err := in.create(name, n, true); err != nil {
 		n.mu.Lock()
 		n.attr.Nlink = 0
 		n.maybeReleaseHostLocked()
@@ -374,7 +403,7 @@ func (in *Inode) Mkdir(name string, mode uint32, c *vfs.Creds) error {
 		n.attr.Mode |= unix.S_ISGID
 	}
 	in.mu.Unlock()
-	return in.create(name, n)
+	return in.create(name, n, true)
 }
 
 // Mknod implements vfs.Inode.
@@ -390,14 +419,14 @@ func (in *Inode) Mknod(name string, mode uint32, dev uint64, c *vfs.Creds) error
 	}
 	n := in.fs.newInode(mode, c.FSUID, in.gidForChild(c))
 	n.attr.Rdev = dev
-	return in.create(name, n)
+	return in.create(name, n, true)
 }
 
 // MknodDevice adds a device node regardless of credentials (for building /dev).
 func (in *Inode) MknodDevice(name string, mode uint32, rdev uint64) error {
 	n := in.fs.newInode(mode, 0, 0)
 	n.attr.Rdev = rdev
-	return in.create(name, n)
+	return in.create(name, n, true)
 }
 
 // Symlink implements vfs.Inode.
@@ -405,7 +434,20 @@ func (in *Inode) Symlink(name, target string, c *vfs.Creds) error {
 	n := in.fs.newInode(unix.S_IFLNK|0o777, c.FSUID, in.gidForChild(c))
 	n.target = target
 	n.attr.Size = int64(len(target))
-	return in.create(name, n)
+	if len(target)+1 > shortSymlinkLen {
+		// A long target takes a page (shmem_symlink).
+		if !in.fs.chargeBlocks(1) {
+			return unix.ENOSPC
+		}
+		n.symBlock = true
+	}
+	if err := in.create(name, n, true); err != nil {
+		if n.symBlock {
+			in.fs.unchargeBlocks(1)
+		}
+		return err
+	}
+	return nil
 }
 
 // Link implements vfs.Inode.
@@ -424,7 +466,7 @@ func (in *Inode) Link(name string, target vfs.Inode) error {
 		return unix.ENOENT
 	}
 	t.mu.Unlock()
-	if err := in.create(name, t); err != nil {
+	if err := in.create(name, t, false); err != nil {
 		return err
 	}
 	t.mu.Lock()
@@ -452,9 +494,8 @@ func (in *Inode) Unlink(name string) error {
 	}
 	in.removeLocked(name)
 	c.mu.Lock()
-	c.attr.Nlink--
+	c.unlinkLocked()
 	c.attr.Ctime = now()
-	c.maybeReleaseHostLocked()
 	c.mu.Unlock()
 	return nil
 }
@@ -479,6 +520,7 @@ func (in *Inode) Rmdir(name string) error {
 	}
 	in.removeLocked(name)
 	c.attr.Nlink = 0
+	c.maybeFreeLocked()
 	return nil
 }
 
@@ -545,9 +587,9 @@ func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags 
 		dst.mu.Lock()
 		if dstDir {
 			dst.attr.Nlink = 0
+			dst.maybeFreeLocked()
 		} else {
-			dst.attr.Nlink--
-			dst.maybeReleaseHostLocked()
+			dst.unlinkLocked()
 		}
 		dst.mu.Unlock()
 	}
@@ -559,6 +601,18 @@ func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags 
 		src.mu.Unlock()
 	}
 	return nil
+}
+
+// unlinkLocked drops one link of a file that is not a directory: an extra link gives back
+// the inode it charged (shmem_unlink), the last one leaves the file to be freed when no
+// longer open or mapped. Preconditions: in.mu held.
+func (in *Inode) unlinkLocked() {
+	if in.attr.Nlink > 1 {
+		in.fs.unchargeInode()
+	}
+	in.attr.Nlink--
+	in.maybeReleaseHostLocked()
+	in.maybeFreeLocked()
 }
 
 // isDirInode reports whether in is a directory: the file type never changes, and a

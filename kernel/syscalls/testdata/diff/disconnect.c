@@ -118,13 +118,17 @@ static void tcp(int family, const char *loop) {
 	close(l);
 }
 
+/* An interface index no host reaches (host interfaces come and go: a fixed small one may
+ * exist). */
+#define NOSUCH_IF 0x7fffffffu
+
 static void scoped(int type) {
 	printf("--- scoped type %d\n", type);
 	unsigned lo = if_nametoindex("lo");
 	struct {
 		const char *addr;
 		unsigned scope;
-	} cases[] = {{"fe80::1", 0}, {"fe80::1", lo}, {"fe80::1", 9999}};
+	} cases[] = {{"fe80::1", 0}, {"fe80::1", lo}, {"fe80::1", NOSUCH_IF}};
 	for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(9), .sin6_scope_id = cases[i].scope};
 		inet_pton(AF_INET6, cases[i].addr, &a.sin6_addr);
@@ -136,7 +140,7 @@ static void scoped(int type) {
 		a.sin6_port = 0;
 		CHECK(bind(s, (struct sockaddr *)&a, sizeof a));
 		close(s);
-		if (type == SOCK_DGRAM && cases[i].scope == 9999) {
+		if (type == SOCK_DGRAM && cases[i].scope == NOSUCH_IF) {
 			s = socket(AF_INET6, type, 0);
 			a.sin6_port = htons(9);
 			CHECK(sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof a));
@@ -152,7 +156,7 @@ static void scoped(int type) {
 		CHECK(listen(l, 1));
 	socklen_t sl = sizeof a;
 	getsockname(l, (struct sockaddr *)&a, &sl);
-	a.sin6_scope_id = 9999;
+	a.sin6_scope_id = NOSUCH_IF;
 	int c = socket(AF_INET6, type, 0);
 	CHECK(connect(c, (struct sockaddr *)&a, sizeof a));
 	CHECK(send(c, "q", 1, 0));

@@ -33,7 +33,7 @@ static void ask(int s, const char *family) {
 	r.ifr_ifindex = 1;
 	CHECK(ioctl(s, SIOCGIFNAME, &r));
 	printf("name of 1 %s\n", r.ifr_name);
-	r.ifr_ifindex = 9999;
+	r.ifr_ifindex = 0x7fffffff; /* (an index no host reaches: host interfaces come and go) */
 	CHECK(ioctl(s, SIOCGIFNAME, &r));
 	strcpy(r.ifr_name, "nosuch0");
 	CHECK(ioctl(s, SIOCGIFINDEX, &r));

@@ -2,6 +2,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 /* Syscalls through libc's `mov $nr, %eax; syscall` wrappers, made often enough that a
@@ -9,7 +11,9 @@
  * single-threaded: libc's wait4 then takes that path): results stay right in one thread, in threads
  * racing through the same sites, in fork children running the parent's patched code and in
  * an exec'd copy starting unpatched; a blocking wait4 interrupted by a signal handler with
- * SA_RESTART restarts (the restart goes back into the patched site). */
+ * SA_RESTART restarts (the restart goes back into the patched site). glibc's syscall()
+ * (`mov 0x8(%rsp), %r9; syscall`, the number in rax) is patched too: its numbers and its
+ * sixth argument, which it loads from the stack, arrive whole. */
 
 static volatile int alarms;
 static void onalrm(int s) { (void)s; alarms++; }
@@ -21,6 +25,25 @@ static long loop(int n) {
 	for (int i = 0; i < n; i++)
 		if (getppid() != parent) bad++;
 	return bad;
+}
+
+/* syscall(SYS_mmap, ...) of a memfd's second page: the offset is the sixth argument. */
+static long sixth(int fd, int n) {
+	long bad = 0;
+	for (int i = 0; i < n; i++) {
+		char *p = (char *)syscall(SYS_mmap, NULL, 4096, PROT_READ, MAP_SHARED, fd, 4096L);
+		if (p == MAP_FAILED || p[0] != 'B' || p[4095] != 'B') bad++;
+		if (p != MAP_FAILED) syscall(SYS_munmap, p, 4096);
+		if (syscall(SYS_getppid) != parent || syscall(SYS_gettid) <= 0) bad++;
+	}
+	return bad;
+}
+
+static int memfd = -1;
+
+static void *sixththread(void *arg) {
+	(void)arg;
+	return (void *)sixth(memfd, 500);
 }
 
 static void *thread(void *arg) {
@@ -69,6 +92,25 @@ int main(int argc, char **argv) {
 		bad += (long)r;
 	}
 	printf("getppid stable in 4 threads: %d\n", bad == 0);
+
+	memfd = (int)syscall(SYS_memfd_create, "patchsites", 0);
+	char page[4096];
+	memset(page, 'A', sizeof page);
+	write(memfd, page, sizeof page);
+	memset(page, 'B', sizeof page);
+	write(memfd, page, sizeof page);
+	printf("syscall() with a sixth argument: %d\n", sixth(memfd, 100) == 0);
+	for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, sixththread, NULL);
+	bad = 0;
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	printf("syscall() in 4 threads: %d\n", bad == 0);
+	errno = 0;
+	long r = syscall(100000, 1, 2, 3, 4, 5, 6);
+	printf("syscall(100000): %ld %s\n", r, errname(errno));
 
 
 	char arg[16];
