@@ -53,6 +53,9 @@ type Config struct {
 	// OOMScoreAdj is the oom_score_adj the first process starts with: the launcher's own,
 	// as a child inherits it on Linux.
 	OOMScoreAdj int
+	// IgnoredSignals (bit sig-1) start ignored in the first process and in processes
+	// started from outside (NewTopGroup): inherited from the launcher, as across exec.
+	IgnoredSignals uint64
 	// Sockets connects to the host sockets the profile allows (nil: none).
 	Sockets SocketBroker
 	// BlockedReport, when positive, makes the kernel report to Debug every task that

@@ -54,6 +54,18 @@ func (t *Task) SigAction(sig int, act *SigAction) (SigAction, error) {
 	return old, nil
 }
 
+// ignoreInherited sets the signals of mask (bit sig-1) to SIG_IGN, as a process started
+// with them ignored has them; SIGKILL and SIGSTOP cannot be ignored.
+func (s *signalState) ignoreInherited(mask uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sig := 1; sig <= 64; sig++ {
+		if mask&(1<<(sig-1)) != 0 && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+			s.actions[sig] = SigAction{Handler: SigIgn}
+		}
+	}
+}
+
 // resetOnExec applies execve(2) to the dispositions: caught signals go back to SIG_DFL,
 // ignored ones stay ignored (SIGCHLD too), and handler flags, masks and restorers are gone.
 // Pending signals and every thread's mask are kept.

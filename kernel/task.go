@@ -316,6 +316,7 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now()}
 	tg.oomScoreAdj = int16(max(oomScoreAdjMin, min(oomScoreAdjMax, k.OOMScoreAdj)))
 	tg.oomScoreAdjMin = tg.oomScoreAdj
+	tg.sig.ignoreInherited(k.IgnoredSignals)
 	tg.ns.Store(k.rootNS)
 	t, err := k.newTaskLocked(tg, pid)
 	if err != nil {
@@ -350,6 +351,7 @@ func (k *Kernel) NewTopGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 		childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exited: make(chan struct{})}
 	tg.oomScoreAdj = int16(max(oomScoreAdjMin, min(oomScoreAdjMax, k.OOMScoreAdj)))
 	tg.oomScoreAdjMin = tg.oomScoreAdj
+	tg.sig.ignoreInherited(k.IgnoredSignals)
 	tg.ns.Store(k.rootNS)
 	return k.newTaskLocked(tg, pid)
 }

@@ -341,7 +341,7 @@ func (sb *Sandbox) start(r *Roles) error {
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, StraceSummary: plan.StraceSummary, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
+		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), IgnoredSignals: inheritedIgnored(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
 		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") == "0",
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
@@ -659,6 +659,27 @@ func ownOOMScoreAdj() int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
+}
+
+// inheritedIgnored returns the signals sbx was started with ignored (bit sig-1), for the
+// app to keep ignored as across an exec. Go's runtime keeps only SIGHUP and SIGINT ignored
+// when inherited so (it handles the others itself), and those are the cases that matter:
+// nohup, and a shell's background jobs.
+func inheritedIgnored() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return 0
+			}
+			return mask & (1<<(unix.SIGHUP-1) | 1<<(unix.SIGINT-1))
+		}
+	}
+	return 0
 }
 
 func ownCaps() [3]uint64 {

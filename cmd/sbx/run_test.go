@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,6 +71,38 @@ func TestRunExitCodes(t *testing.T) {
 		got := sbxtest.Sbx(t, u, append([]string{"run", "--"}, tt.argv...)...)
 		if got.Code != tt.code || !strings.Contains(got.Stderr, tt.err) {
 			t.Errorf("sbx run -- %v: exit %d stderr %q; want %d and %q", tt.argv, got.Code, got.Stderr, tt.code, tt.err)
+		}
+	}
+}
+
+// TestRunKeepsInheritedIgnoredSignals: a program started with SIGHUP or SIGINT ignored
+// (nohup, a shell's background job) keeps them ignored across exec; so does the app sbx runs.
+func TestRunKeepsInheritedIgnoredSignals(t *testing.T) {
+	bin := sbxtest.Binary(t)
+	hupInt := func(status string) string {
+		for _, line := range strings.Split(status, "\n") {
+			if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+				mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				if err != nil {
+					t.Fatalf("SigIgn %q: %v", v, err)
+				}
+				return fmt.Sprintf("HUP %v INT %v", mask&1 != 0, mask&2 != 0)
+			}
+		}
+		t.Fatalf("no SigIgn line in:\n%s", status)
+		return ""
+	}
+	for _, u := range sbxtest.Users() {
+		for _, traps := range []string{`trap "" HUP INT`, `trap "" HUP`, `trap - HUP INT`} {
+			script := traps + `; exec "$@"`
+			native := sbxtest.Run(t, u, "", "", "/bin/sh", "-c", script, "sh", "/bin/cat", "/proc/self/status")
+			got := sbxtest.Run(t, u, "", "", "/bin/sh", "-c", script, "sh", bin, "run", "--", "/bin/cat", "/proc/self/status")
+			if got.Code != 0 {
+				t.Fatalf("as %s, %s: sbx exit %d: %s", u.Name, traps, got.Code, got.Stderr)
+			}
+			if g, n := hupInt(got.Stdout), hupInt(native.Stdout); g != n {
+				t.Errorf("as %s, %s: sbx app has %s ignored, native %s", u.Name, traps, g, n)
+			}
 		}
 	}
 }

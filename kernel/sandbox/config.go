@@ -52,6 +52,10 @@ type Config struct {
 	// OOMScoreAdj is the launcher's /proc/self/oom_score_adj, which the first process
 	// inherits.
 	OOMScoreAdj int `json:"oom_score_adj,omitempty"`
+	// IgnoredSignals are the signals the launcher inherited as ignored (bit sig-1), which
+	// the first process keeps ignored, as an exec would (nohup's SIGHUP, a background
+	// job's SIGINT).
+	IgnoredSignals uint64 `json:"ignored_signals,omitempty"`
 	// NetAddrs are the addresses of the sandbox's eth0 (the host's, as connections through
 	// the net broker show them); none: the sandbox has only lo (network mode none).
 	NetAddrs []string `json:"net_addrs,omitempty"`

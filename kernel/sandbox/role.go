@@ -157,7 +157,7 @@ func run(stderr io.Writer) (int, error) {
 		kplat = &markPlatform{Platform: plat, mark: mark}
 	}
 	kcfg := kernel.Config{Platform: kplat, MemoryFile: mf, Syscalls: syscalls.Table(), Hostname: cfg.Hostname,
-		UID: cfg.UID, GID: cfg.GID, SupplementaryGroups: cfg.Groups, Debug: debug, Strace: strace, SyscallTimes: cfg.StraceSummary, Limits: cfg.Limits, NoSyscallPatch: cfg.NoSyscallPatch, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps, OOMScoreAdj: cfg.OOMScoreAdj,
+		UID: cfg.UID, GID: cfg.GID, SupplementaryGroups: cfg.Groups, Debug: debug, Strace: strace, SyscallTimes: cfg.StraceSummary, Limits: cfg.Limits, NoSyscallPatch: cfg.NoSyscallPatch, MaxTasks: cfg.MaxTasks, Caps: cfg.Caps, OOMScoreAdj: cfg.OOMScoreAdj, IgnoredSignals: cfg.IgnoredSignals,
 		MemoryLimit: cfg.MemoryLimit}
 	if b := newBrokerClient(); b != nil {
 		kcfg.Sockets = b
