@@ -69,6 +69,8 @@ func TestTrapHostileControlWords(t *testing.T) {
 // CPU when it computes between syscalls (the kernel's polls run out), and one that computes
 // is never moved.
 func TestTrapSplitBacksOff(t *testing.T) {
+	defer func(old bool) { autoSplit = old }(autoSplit)
+	autoSplit = true // the policy's own choice is under test
 	h := newHarness(t, true)
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
@@ -106,11 +108,13 @@ func TestTrapSplitBacksOff(t *testing.T) {
 }
 
 // BenchmarkTrapHandoff is a trapped getpid round trip with the hand-off as the policy
-// chooses it, held shared, and held split (misses forgiven): what each mode costs on this
-// machine as loaded now.
+// chooses it (autoSplit on), held shared, and held split (misses forgiven): what each mode
+// costs on this machine as loaded now.
 func BenchmarkTrapHandoff(b *testing.B) {
+	defer func(old bool) { autoSplit = old }(autoSplit)
 	for _, mode := range []string{"policy", "shared", "split"} {
 		b.Run(mode, func(b *testing.B) {
+			autoSplit = mode == "policy"
 			h := newHarness(&testing.T{}, true)
 			as, _ := h.p.NewAddressSpace()
 			defer as.Release()
