@@ -76,18 +76,8 @@ func Mount(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		return 0, ns.Bind(at, src, flags&unix.MS_REC != 0)
 	case flags&propagation != 0:
-		typ := flags &^ (unix.MS_REC | unix.MS_SILENT)
-		var p int
-		switch typ {
-		case unix.MS_SHARED:
-			p = vfs.PropShared
-		case unix.MS_PRIVATE:
-			p = vfs.PropPrivate
-		case unix.MS_SLAVE:
-			p = vfs.PropSlave
-		case unix.MS_UNBINDABLE:
-			p = vfs.PropUnbindable
-		default:
+		p, ok := propagationType(flags &^ (unix.MS_REC | unix.MS_SILENT))
+		if !ok {
 			return 0, unix.EINVAL
 		}
 		return 0, ns.ChangeType(at, p, flags&unix.MS_REC != 0)
@@ -285,4 +275,20 @@ func PivotRoot(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	return 0, t.PivotRoot(newRoot, putOld)
+}
+
+// propagationType maps exactly one of MS_SHARED, MS_PRIVATE, MS_SLAVE or MS_UNBINDABLE to
+// its vfs propagation type; anything else is not one.
+func propagationType(flag uint64) (int, bool) {
+	switch flag {
+	case unix.MS_SHARED:
+		return vfs.PropShared, true
+	case unix.MS_PRIVATE:
+		return vfs.PropPrivate, true
+	case unix.MS_SLAVE:
+		return vfs.PropSlave, true
+	case unix.MS_UNBINDABLE:
+		return vfs.PropUnbindable, true
+	}
+	return 0, false
 }

@@ -547,18 +547,12 @@ func MountSetattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, nil
 	}
 	var prop int
-	switch ma.Propagation {
-	case 0:
-	case unix.MS_UNBINDABLE:
-		prop = vfs.PropUnbindable
-	case unix.MS_PRIVATE:
-		prop = vfs.PropPrivate
-	case unix.MS_SLAVE:
-		prop = vfs.PropSlave
-	case unix.MS_SHARED:
-		prop = vfs.PropShared
-	default:
-		return 0, unix.EINVAL
+	if ma.Propagation != 0 {
+		p, ok := propagationType(ma.Propagation)
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		prop = p
 	}
 	valid := uint64(mountAttrRdonly | mountAttrNosuid | mountAttrNodev | mountAttrNoexec | mountAttrAtime |
 		mountAttrNodiratime | mountAttrIdmap | mountAttrNosymfollow)

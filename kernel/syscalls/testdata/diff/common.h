@@ -2,6 +2,8 @@
  * call, its result and errno name, so native and sandboxed runs can be diffed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,4 +48,26 @@ static void workdir(const char *name) {
 	char path[256];
 	snprintf(path, sizeof path, "/tmp/sbxdiff-%s-XXXXXX", name);
 	if (mkdtemp(path) == NULL || chmod(path, 0755) != 0 || chdir(path) != 0) { perror("workdir"); exit(2); }
+}
+
+/* write_ctl writes s to the control file p (/proc/self/uid_map and the like): 0 or -1. */
+static inline int write_ctl(const char *p, const char *s) {
+	int fd = open(p, O_WRONLY);
+	if (fd < 0) return -1;
+	int r = write(fd, s, strlen(s));
+	close(fd);
+	return r < 0 ? -1 : 0;
+}
+
+/* enter_userns unshares a new user namespace and the namespaces in flags (CLONE_NEW*),
+ * mapping the caller to root inside, as `unshare -r` does: 0 or -1. */
+static inline int enter_userns(int flags) {
+	uid_t uid = geteuid(); gid_t gid = getegid();
+	if (unshare(CLONE_NEWUSER | flags) < 0) return -1;
+	char buf[64];
+	write_ctl("/proc/self/setgroups", "deny");
+	snprintf(buf, sizeof buf, "0 %d 1\n", uid);
+	if (write_ctl("/proc/self/uid_map", buf) < 0) return -1;
+	snprintf(buf, sizeof buf, "0 %d 1\n", gid);
+	return write_ctl("/proc/self/gid_map", buf);
 }

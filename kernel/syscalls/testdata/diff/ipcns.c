@@ -15,24 +15,9 @@
 #include <sys/shm.h>
 #include <sys/wait.h>
 
-static int wr(const char *p, const char *s) {
-	int fd = open(p, O_WRONLY);
-	if (fd < 0) return -1;
-	int r = write(fd, s, strlen(s));
-	close(fd);
-	return r < 0 ? -1 : 0;
-}
-
 static int enter(int user, int flags) {
 	if (!user) return unshare(flags);
-	uid_t uid = geteuid(); gid_t gid = getegid();
-	if (unshare(CLONE_NEWUSER | flags) < 0) return -1;
-	char buf[64];
-	wr("/proc/self/setgroups", "deny");
-	snprintf(buf, sizeof buf, "0 %d 1\n", uid);
-	if (wr("/proc/self/uid_map", buf) < 0) return -1;
-	snprintf(buf, sizeof buf, "0 %d 1\n", gid);
-	return wr("/proc/self/gid_map", buf);
+	return enter_userns(flags);
 }
 
 static void ls(const char *dir, const char *prefix) {

@@ -19,26 +19,11 @@
 
 static char base[256];
 
-static int wr(const char *p, const char *s) {
-	int fd = open(p, O_WRONLY);
-	if (fd < 0) return -1;
-	int r = write(fd, s, strlen(s));
-	close(fd);
-	return r < 0 ? -1 : 0;
-}
-
 /* enter puts the calling process into a new mount namespace, and for a user first into
  * a new user namespace mapping its own IDs to 0. */
 static int enter(int user) {
 	if (!user) return unshare(CLONE_NEWNS);
-	uid_t uid = geteuid(); gid_t gid = getegid();
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return -1;
-	char buf[64];
-	wr("/proc/self/setgroups", "deny");
-	snprintf(buf, sizeof buf, "0 %d 1\n", uid);
-	if (wr("/proc/self/uid_map", buf) < 0) return -1;
-	snprintf(buf, sizeof buf, "0 %d 1\n", gid);
-	return wr("/proc/self/gid_map", buf);
+	return enter_userns(CLONE_NEWNS);
 }
 
 /* groups renumbers peer group IDs in order of appearance. */

@@ -18,24 +18,7 @@
 #include <sys/msg.h>
 #include <sys/wait.h>
 
-static int wr(const char *p, const char *s) {
-	int fd = open(p, O_WRONLY);
-	if (fd < 0) return -1;
-	int r = write(fd, s, strlen(s));
-	close(fd);
-	return r < 0 ? -1 : 0;
-}
-
-static int enter(int flags) {
-	uid_t uid = geteuid(); gid_t gid = getegid();
-	if (unshare(CLONE_NEWUSER | flags) < 0) return -1;
-	char buf[64];
-	wr("/proc/self/setgroups", "deny");
-	snprintf(buf, sizeof buf, "0 %d 1\n", uid);
-	if (wr("/proc/self/uid_map", buf) < 0) return -1;
-	snprintf(buf, sizeof buf, "0 %d 1\n", gid);
-	return wr("/proc/self/gid_map", buf);
-}
+static int enter(int flags) { return enter_userns(flags); }
 
 static const char *kinds[] = {"user", "mnt", "ipc", "uts", "net", "cgroup", "pid"};
 static const int types[] = {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID};
@@ -87,9 +70,9 @@ int main(void) {
 	if (child == 0) {
 		char c;
 		if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP) < 0) _exit(1);
-		wr("/proc/self/setgroups", "deny");
-		wr("/proc/self/uid_map", "0 0 1\n");
-		wr("/proc/self/gid_map", "0 0 1\n");
+		write_ctl("/proc/self/setgroups", "deny");
+		write_ctl("/proc/self/uid_map", "0 0 1\n");
+		write_ctl("/proc/self/gid_map", "0 0 1\n");
 		path(p, "m");
 		if (mount("none", p, "tmpfs", 0, "size=64k") < 0) _exit(2);
 		path(p, "m/marker");
