@@ -61,10 +61,26 @@ func (m *MM) breakCOWLocked(v *VMA, addr uint64) error {
 		m.mf.Free(off, size)
 		return err
 	}
-	m.mf.DecRef(v.memOff, size)
+	prev := v.memOff
 	v.memOff, v.cow = off, false
 	m.dropLazy(v)
-	return m.mapRangeLocked(v, lo, hi)
+	err = m.mapRangeLocked(v, lo, hi)
+	m.retireLocked(prev, size)
+	return err
+}
+
+// retireLocked drops this address space's reference to [off, off+size) of the memory file,
+// which it has just replaced under its threads (a copy-on-write break, a patched page).
+// Other threads may still run on the old pages until their platform stubs catch up: freed
+// at once (the other owner of a copy-on-write chunk may already be gone) the pages would
+// read as zeros and be reused under them, so the release waits for the platform to say
+// every thread moved on. Preconditions: m.mu held.
+func (m *MM) retireLocked(off, size int64) {
+	if r, ok := m.as.(platform.Retirer); ok {
+		r.Retire(func() { m.mf.DecRef(off, size) })
+	} else {
+		m.mf.DecRef(off, size)
+	}
 }
 
 // dropLazy makes v, whose pages are all filled, an ordinary private VMA.
@@ -158,14 +174,7 @@ func (m *MM) PatchCode(addr uint64, old []byte, code func() ([]byte, bool)) (pat
 	v.copied = v.direct != nil
 	m.dropLazy(v)
 	err = m.mapRangeLocked(v, page, page+PageSize)
-	// Other threads may be running the old page right now: their platform stubs map it
-	// until they catch up. Freed at once it would read as zeros (and be reused) under
-	// them, so its release waits for the platform to say every thread moved on.
-	if r, ok := m.as.(platform.Retirer); ok {
-		r.Retire(func() { m.mf.DecRef(prev, PageSize) })
-	} else {
-		m.mf.DecRef(prev, PageSize)
-	}
+	m.retireLocked(prev, PageSize) // other threads may be running the old page right now
 	if err != nil {
 		return false, false
 	}

@@ -190,3 +190,58 @@ func TestRemapAcrossCOWChunks(t *testing.T) {
 		t.Errorf("moved mapping's contents differ from the file with the write")
 	}
 }
+
+// TestCOWBreakKeepsReplacedChunk: a write that breaks copy-on-write gives the writer's
+// address space a fresh chunk, but its other threads keep reading the old one until their
+// platform stubs catch up. If the other owner (a forked child) exits in that window, the old
+// chunk must still hold its data, not be freed (read back as zeros, then reused) under them:
+// the writer's reference is released through the platform's Retirer.
+func TestCOWBreakKeepsReplacedChunk(t *testing.T) {
+	mf, err := NewMemoryFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mf.Close() })
+	as := &retiringAS{phys: map[uint64]int64{}}
+	m := New(mf, as, 1<<46)
+	addr, err := m.Map(MapOpts{Length: cowChunk, Prot: rw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyOut(addr, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	old := m.vmaAtLocked(addr).memOff
+	m.mu.Unlock()
+	c, err := m.Fork(&recordingAS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyOut(addr, []byte("AFTER!")); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	moved := m.vmaAtLocked(addr).memOff != old
+	m.mu.Unlock()
+	if !moved {
+		t.Fatal("the write did not move the parent to a copy")
+	}
+	c.Release() // the child exits while another parent thread still maps the old chunk
+	got := make([]byte, 6)
+	if _, err := unix.Pread(int(mf.File().Fd()), got, old); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "before" {
+		t.Fatalf("the replaced chunk reads %q under the threads not caught up; want \"before\": "+
+			"it was released before the platform said they moved on", got)
+	}
+	if len(as.releases) != 1 {
+		t.Fatalf("the copy-on-write break retired %d ranges; want 1", len(as.releases))
+	}
+	as.releases[0]()
+	m.Release()
+	if mf.Used() != 0 {
+		t.Errorf("Used = %d after everything was released", mf.Used())
+	}
+}
