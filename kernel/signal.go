@@ -123,15 +123,12 @@ func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo)
 	fatal := sig == unix.SIGKILL
 	bit := uint64(1) << (sig - 1)
 	tg.mu.Lock()
-	var target, waiting *Task
+	var target *Task
 	blocked := false
 	tasks := tg.taskListLocked()
 	for t := range tg.tasks {
 		if t.sigMask.Load()&bit != 0 {
 			blocked = true
-		}
-		if t.sigWait.Load()&bit != 0 {
-			waiting = t
 		}
 		if target == nil || t.sigMask.Load()&bit == 0 {
 			target = t
@@ -157,8 +154,15 @@ func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo)
 	s.mu.Unlock()
 	if !fatal {
 		tg.sigQueue.Notify(waiter.EventIn)
-		if waiting != nil {
-			waiting.wakeUp()
+		// Waiters are looked for only now that the signal is pending: a sigtimedwait that
+		// stores its set after this look finds the signal when it takes s.mu to check, and
+		// one that stored it before is seen here. Looking first (as this did) lost the
+		// wake-up of a wait that began in between: a SIGURG raised by the host-socket
+		// watcher while the app entered sigtimedwait slept out its whole timeout.
+		for _, t := range tasks {
+			if t.sigWait.Load()&bit != 0 {
+				t.wakeUp()
+			}
 		}
 	}
 	if target == nil {
