@@ -50,14 +50,13 @@ const (
 	kernelPolls = 100
 )
 
-// autoSplit lets the policy split a stub on its own. It is off: on a quiet 2-vCPU machine
+// Platform.autoSplit lets the policy split a stub on its own. It is off: on a quiet 2-vCPU machine
 // splitting took a getpid loop from 27x to 14x native but left open+read+close, mmap, pipes,
 // futexes, python3, sh and tar where they were, and made a TCP connect+close loop through
 // the net broker 1.5x slower (65-70 µs to about 105 µs a connection: the stub's poll runs
 // out while the kernel waits on the broker, and every try costs a CPU move and a futex
 // wake-up across CPUs). Until the policy tells such waits apart, shared is the default;
 // tests and benchmarks still set split directly.
-var autoSplit = false
 
 // cpuRelax is one PAUSE instruction (trapstub_amd64.s).
 func cpuRelax()
@@ -118,7 +117,7 @@ func (s *stubProc) beforeResume() {
 		}
 		h.lastSample = now
 		switch {
-		case autoSplit && !h.split && h.period > 0 && h.period < int64(splitPeriod) && now.UnixNano() >= s.ctx.p.cooling.until.Load():
+		case s.ctx.p.autoSplit && !h.split && h.period > 0 && h.period < int64(splitPeriod) && now.UnixNano() >= s.ctx.p.cooling.until.Load():
 			s.setSplit(true)
 		case h.split && h.period > 2*int64(splitPeriod):
 			// The app slowed down: no failure, no cool-down.

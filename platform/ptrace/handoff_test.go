@@ -69,9 +69,8 @@ func TestTrapHostileControlWords(t *testing.T) {
 // CPU when it computes between syscalls (the kernel's polls run out), and one that computes
 // is never moved.
 func TestTrapSplitBacksOff(t *testing.T) {
-	defer func(old bool) { autoSplit = old }(autoSplit)
-	autoSplit = true // the policy's own choice is under test
 	h := newHarness(t, true)
+	h.p.autoSplit = true // the policy's own choice is under test
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	// 1: mov $1000000, %ecx; 2: dec %ecx; jnz 2b; mov $39, %eax; syscall; jmp 1b
@@ -111,11 +110,10 @@ func TestTrapSplitBacksOff(t *testing.T) {
 // chooses it (autoSplit on), held shared, and held split (misses forgiven): what each mode
 // costs on this machine as loaded now.
 func BenchmarkTrapHandoff(b *testing.B) {
-	defer func(old bool) { autoSplit = old }(autoSplit)
 	for _, mode := range []string{"policy", "shared", "split"} {
 		b.Run(mode, func(b *testing.B) {
-			autoSplit = mode == "policy"
 			h := newHarness(&testing.T{}, true)
+			h.p.autoSplit = mode == "policy"
 			as, _ := h.p.NewAddressSpace()
 			defer as.Release()
 			h.load(as, cat(syscallInsn, []byte{0xeb, 0xfc})) // 1: syscall; jmp 1b

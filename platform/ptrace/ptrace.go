@@ -72,6 +72,8 @@ type Platform struct {
 	hasFSGS bool
 	// cooling holds trap mode's split hand-offs back after failures (handoff.go).
 	cooling splitCooling
+	// autoSplit lets the hand-off policy split stubs on its own (handoff.go; off).
+	autoSplit bool
 
 	mu sync.Mutex
 	// contexts are the live contexts. protected by mu
