@@ -17,7 +17,12 @@ const AtFDCWD = -100
 func (t *Task) resolveStart(dirfd int32, path string) (vfs.ResolveOpts, error) {
 	root, cwd := t.FSContext()
 	o := vfs.ResolveOpts{Root: root, Start: cwd, Creds: t.Creds(), PID: t.tg.PID, TID: t.TID}
-	if len(path) > 0 && path[0] == '/' || dirfd == AtFDCWD {
+	if path == "" {
+		// An empty path (without AT_EMPTY_PATH, which callers handle first) fails as
+		// Linux's getname does, before dirfd is looked at.
+		return o, unix.ENOENT
+	}
+	if path[0] == '/' || dirfd == AtFDCWD {
 		return o, nil
 	}
 	fd, _, err := t.FDs().Get(dirfd)
@@ -100,6 +105,9 @@ const staleRetries = 5
 // errStale marks an open that lost such a race.
 var errStale = errors.New("the file was replaced while being opened")
 
+// maxSymlinkHops is Linux's MAXSYMLINKS: how many links one path may go through.
+const maxSymlinkHops = 40
+
 // OpenAt implements the path part of open/openat/openat2/creat.
 func (t *Task) OpenAt(dirfd int32, path string, oo OpenOpts) (*vfs.FileDescription, error) {
 	for i := 0; ; i++ {
@@ -152,6 +160,34 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			return nil, unix.EISDIR
 		}
 		vd, err = ns.Walk(parent, name, false, follow && flags&unix.O_EXCL == 0, o)
+		// A dangling symlink followed by O_CREAT (without O_EXCL) creates the file it
+		// names, as Linux does: go on from the link's target.
+		for hops := 0; err == unix.ENOENT && follow && flags&unix.O_EXCL == 0; hops++ {
+			l, lerr := ns.Walk(parent, name, false, false, o)
+			if lerr != nil {
+				break
+			}
+			la, lerr := l.Dentry.Inode().Stat()
+			if lerr != nil || la.Type() != unix.S_IFLNK {
+				break
+			}
+			if hops == maxSymlinkHops {
+				return nil, unix.ELOOP
+			}
+			target, lerr := l.Dentry.Inode().Readlink()
+			if lerr != nil {
+				return nil, lerr
+			}
+			lo := o
+			lo.Start = parent
+			if parent, name, trailing, err = ns.ResolveParent(target, lo); err != nil {
+				return nil, err
+			}
+			if name == "" || name == "." || name == ".." || trailing {
+				return nil, unix.EISDIR
+			}
+			vd, err = ns.Walk(parent, name, false, true, o)
+		}
 		switch {
 		case err == nil:
 			if flags&unix.O_EXCL != 0 {

@@ -41,6 +41,10 @@ func (t *Task) SigAction(sig int, act *SigAction) (SigAction, error) {
 	if sig < 1 || sig > 64 {
 		return SigAction{}, unix.EINVAL
 	}
+	var tasks []*Task
+	if act != nil && handlerIgnores(unix.Signal(sig), act.Handler) {
+		tasks = t.tg.Tasks()
+	}
 	s := t.tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -50,8 +54,23 @@ func (t *Task) SigAction(sig int, act *SigAction) (SigAction, error) {
 			return SigAction{}, unix.EINVAL
 		}
 		s.actions[sig] = *act
+		if handlerIgnores(unix.Signal(sig), act.Handler) {
+			// POSIX: ignoring a pending signal discards it, blocked or not, for the
+			// process and each of its threads.
+			drop := uint64(1) << (sig - 1)
+			s.pending.drop(drop)
+			for _, tt := range tasks {
+				tt.sigPending.drop(drop)
+			}
+		}
 	}
 	return old, nil
+}
+
+// handlerIgnores reports whether handler ignores sig: SIG_IGN, or SIG_DFL for a signal
+// whose default action is to ignore it (Linux's sig_handler_ignored).
+func handlerIgnores(sig unix.Signal, handler uint64) bool {
+	return handler == SigIgn || handler == SigDfl && defaultIgnored(sig)
 }
 
 // ignoreInherited sets the signals of mask (bit sig-1) to SIG_IGN, as a process started

@@ -215,10 +215,19 @@ func epollWait(t *kernel.Task, epfdn, evAddr uint64, maxEvents int32, deadline t
 	if !ok {
 		return 0, unix.EINVAL
 	}
-	if _, err := t.MM().Ranges(evAddr, int(maxEvents)*epollEventSize, true); err != nil {
+	// Linux checks only that the array lies in the user address space (access_ok): an
+	// unmapped one is EFAULT when there are events to store, found before they are taken
+	// so that none is lost.
+	size := uint64(maxEvents) * epollEventSize
+	if evAddr > taskSizeMax-size {
 		return 0, unix.EFAULT
 	}
 	for {
+		if ep.Readiness(waiter.EventIn) != 0 {
+			if _, err := t.MM().Ranges(evAddr, int(size), true); err != nil {
+				return 0, unix.EFAULT
+			}
+		}
 		evs := ep.Collect(int(maxEvents))
 		if len(evs) > 0 {
 			b := make([]byte, len(evs)*epollEventSize)

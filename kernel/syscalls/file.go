@@ -13,6 +13,12 @@ import (
 // doRead performs a read, blocking (interruptibly) while the file has no data and the
 // description is blocking.
 func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (int64, error)) (uint64, error) {
+	return doReadNowait(t, fd, dst, read, false)
+}
+
+// doReadNowait is doRead that, with nowait (preadv2's RWF_NOWAIT), never blocks: a read that
+// would wait fails with EAGAIN, as on a non-blocking description.
+func doReadNowait(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (int64, error), nowait bool) (uint64, error) {
 	if !fd.Readable() {
 		return 0, unix.EBADF
 	}
@@ -24,6 +30,9 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 	start := time.Now()
 	for {
 		n, err := read()
+		if err == unix.EAGAIN && nowait {
+			return 0, unix.EAGAIN
+		}
 		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 && timed {
 			expired, werr := ttyWait(t, fd, dst, start)
 			if werr != nil {
@@ -54,6 +63,12 @@ func doRead(t *kernel.Task, fd *vfs.FileDescription, dst [][]byte, read func() (
 // doWrite performs a write, blocking while a blocking pipe is full and writing all of a
 // blocking stream write, as Linux does for pipes.
 func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([][]byte) (int64, error)) (uint64, error) {
+	return doWriteNowait(t, fd, src, write, false)
+}
+
+// doWriteNowait is doWrite that, with nowait (pwritev2's RWF_NOWAIT), never blocks: it
+// returns what it wrote, or EAGAIN when it could write nothing.
+func doWriteNowait(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([][]byte) (int64, error), nowait bool) (uint64, error) {
 	if !fd.Writable() {
 		return 0, unix.EBADF
 	}
@@ -75,7 +90,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 			}
 			return 0, unix.EPIPE
 		}
-		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 {
+		if err == unix.EAGAIN && fd.StatusFlags()&unix.O_NONBLOCK == 0 && !nowait {
 			if werr := w.wait(t, fd, waiter.EventOut); werr != nil {
 				if done > 0 {
 					return uint64(done), nil
@@ -93,7 +108,7 @@ func doWrite(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, write func([
 			}
 			return 0, err
 		}
-		if len(src) == 0 || !fd.IsStream() || fd.StatusFlags()&unix.O_NONBLOCK != 0 {
+		if len(src) == 0 || !fd.IsStream() || fd.StatusFlags()&unix.O_NONBLOCK != 0 || nowait {
 			return uint64(done), nil
 		}
 		if _, isPipe := fd.Impl().(*pipe.End); !isPipe && !isTerminalFile(fd) {
@@ -228,6 +243,12 @@ func Pwrite64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func vectorIO(t *kernel.Task, a kernel.SyscallArgs, write, positional bool, offArg uint64) (uint64, error) {
+	return vectorIOFlags(t, a, write, positional, offArg, 0)
+}
+
+// vectorIOFlags is readv/writev and their positional forms, with preadv2/pwritev2's RWF_*
+// flags (already checked to be known).
+func vectorIOFlags(t *kernel.Task, a kernel.SyscallArgs, write, positional bool, offArg uint64, rwf uint64) (uint64, error) {
 	fd, err := getIOFD(t, a[0])
 	if err != nil {
 		return 0, err
@@ -264,16 +285,30 @@ func vectorIO(t *kernel.Task, a kernel.SyscallArgs, write, positional bool, offA
 	if len(bufs) == 0 {
 		return 0, nil
 	}
+	nowait := rwf&unix.RWF_NOWAIT != 0
 	if write {
-		if positional {
-			return doWrite(t, fd, bufs, func(s [][]byte) (int64, error) { return fd.PWrite(s, off) })
+		mode := vfs.AppendAsOpened
+		switch {
+		case rwf&unix.RWF_APPEND != 0:
+			mode = vfs.AppendAlways
+		case rwf&rwfNoAppend != 0:
+			mode = vfs.AppendNever
 		}
-		return doWrite(t, fd, bufs, fd.Write)
+		if mode != vfs.AppendAsOpened {
+			if !positional {
+				off = -1
+			}
+			return doWriteNowait(t, fd, bufs, func(s [][]byte) (int64, error) { return fd.WriteMode(s, off, mode) }, nowait)
+		}
+		if positional {
+			return doWriteNowait(t, fd, bufs, func(s [][]byte) (int64, error) { return fd.PWrite(s, off) }, nowait)
+		}
+		return doWriteNowait(t, fd, bufs, fd.Write, nowait)
 	}
 	if positional {
-		return doRead(t, fd, bufs, func() (int64, error) { return fd.PRead(bufs, off) })
+		return doReadNowait(t, fd, bufs, func() (int64, error) { return fd.PRead(bufs, off) }, nowait)
 	}
-	return doRead(t, fd, bufs, func() (int64, error) { return fd.Read(bufs) })
+	return doReadNowait(t, fd, bufs, func() (int64, error) { return fd.Read(bufs) }, nowait)
 }
 
 // Readv implements readv(2).
@@ -296,15 +331,20 @@ func Pwritev(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return vectorIO(t, a, true, true, a[3])
 }
 
-// rwfSupported are the preadv2/pwritev2 flags accepted (as hints).
-const rwfSupported = unix.RWF_HIPRI | unix.RWF_DSYNC | unix.RWF_SYNC | unix.RWF_NOWAIT | unix.RWF_APPEND
+// rwfNoAppend is RWF_NOAPPEND (Linux 6.9): a pwritev2 at its offset even with O_APPEND.
+const rwfNoAppend = 0x20
+
+// rwfSupported are the preadv2/pwritev2 flags: RWF_HIPRI, RWF_DSYNC and RWF_SYNC are hints
+// (every write here is as durable as it gets), RWF_NOWAIT makes the call non-blocking,
+// RWF_APPEND and RWF_NOAPPEND choose where a write goes.
+const rwfSupported = unix.RWF_HIPRI | unix.RWF_DSYNC | unix.RWF_SYNC | unix.RWF_NOWAIT | unix.RWF_APPEND | rwfNoAppend
 
 // Preadv2 implements preadv2(2).
 func Preadv2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[5]&^rwfSupported != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
-	return vectorIO(t, a, false, true, a[3])
+	return vectorIOFlags(t, a, false, true, a[3], a[5])
 }
 
 // Pwritev2 implements pwritev2(2).
@@ -312,7 +352,7 @@ func Pwritev2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[5]&^rwfSupported != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
-	return vectorIO(t, a, true, true, a[3])
+	return vectorIOFlags(t, a, true, true, a[3], a[5])
 }
 
 // Lseek implements lseek(2).
@@ -419,9 +459,10 @@ func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 	}
 	p := pipe.New()
 	id := newAnonIdent(t)
-	st := int(flags & (unix.O_NONBLOCK | unix.O_DIRECT))
+	// O_DIRECT (packet mode) is the writer's: Linux leaves it off the read end.
+	st := int(flags & unix.O_NONBLOCK)
 	r := vfs.NewNumberedFileDescription(p.Open(unix.O_RDONLY), "pipe", id, unix.O_RDONLY|st)
-	w := vfs.NewNumberedFileDescription(p.Open(unix.O_WRONLY), "pipe", id, unix.O_WRONLY|st)
+	w := vfs.NewNumberedFileDescription(p.Open(unix.O_WRONLY), "pipe", id, unix.O_WRONLY|st|int(flags&unix.O_DIRECT))
 	defer r.DecRef()
 	defer w.DecRef()
 	cloexec := flags&unix.O_CLOEXEC != 0

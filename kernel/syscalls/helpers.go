@@ -94,7 +94,6 @@ func readIovecs(t *kernel.Task, addr uint64, n uint64) ([]iovec, error) {
 		return nil, unix.EFAULT
 	}
 	out := make([]iovec, n)
-	var total uint64
 	for i := range out {
 		var v abi.Iovec
 		v.Decode(b[abi.SizeofIovec*i:])
@@ -102,9 +101,12 @@ func readIovecs(t *kernel.Task, addr uint64, n uint64) ([]iovec, error) {
 		if int64(out[i].len) < 0 {
 			return nil, unix.EINVAL
 		}
-		total += out[i].len
-		if int64(total) < 0 {
-			return nil, unix.EINVAL
+	}
+	// Then every buffer must lie in the user address space (access_ok), or EFAULT. Linux
+	// clamps the total to MAX_RW_COUNT (ranges does) rather than refusing a large sum.
+	for _, v := range out {
+		if v.len > taskSizeMax || v.base > taskSizeMax-v.len {
+			return nil, unix.EFAULT
 		}
 	}
 	return out, nil

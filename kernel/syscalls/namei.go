@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"github.com/sbx-dev/sbx/kernel/fs/tmpfs"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -22,6 +23,9 @@ func openCommon(t *kernel.Task, dirfd int32, pathAddr uint64, flags int, mode ui
 	}
 	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
 		return 0, unix.EOPNOTSUPP
+	}
+	if flags&(unix.O_DIRECTORY|unix.O_CREAT) == unix.O_DIRECTORY|unix.O_CREAT {
+		return 0, unix.EINVAL // Linux 6.4 and later: never "create a directory"
 	}
 	if flags&unix.O_PATH != 0 {
 		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -309,7 +313,7 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	if flags&unix.RENAME_NOREPLACE != 0 && flags&unix.RENAME_EXCHANGE != 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&unix.RENAME_WHITEOUT != 0 {
+	if flags&unix.RENAME_WHITEOUT != 0 && flags&unix.RENAME_EXCHANGE != 0 {
 		return 0, unix.EINVAL
 	}
 	op, oname, otrail, err := parentFor(t, olddirfd, oldAddr)
@@ -370,8 +374,22 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	} else if flags&unix.RENAME_EXCHANGE != 0 {
 		return 0, err
 	}
-	if err := op.Dentry.Inode().Rename(oname, np.Dentry.Inode(), nname, uint32(flags)); err != nil {
+	whiteout := flags&unix.RENAME_WHITEOUT != 0
+	if _, ok := op.Dentry.Inode().(*tmpfs.Inode); whiteout && !ok {
+		return 0, unix.EINVAL // only tmpfs makes whiteouts here
+	}
+	if err := op.Dentry.Inode().Rename(oname, np.Dentry.Inode(), nname, uint32(flags&^unix.RENAME_WHITEOUT)); err != nil {
 		return 0, err
+	}
+	if whiteout {
+		// The source's name is left as a whiteout: a character device 0:0 (no
+		// CAP_MKNOD needed since Linux 5.8), made under the rename lock.
+		op.Dentry.MoveTo(oname, np.Dentry, nname)
+		if err := op.Dentry.Inode().Mknod(oname, unix.S_IFCHR, 0, t.Creds()); err != nil {
+			return 0, err
+		}
+		op.Dentry.Forget(oname, false)
+		return 0, nil
 	}
 	if flags&unix.RENAME_EXCHANGE != 0 {
 		op.Dentry.Forget(oname, false)
@@ -740,9 +758,6 @@ func Ftruncate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Utimensat implements utimensat(2).
 func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	dirfd, flags := int32(a[0]), a[3]
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
-		return 0, unix.EINVAL
-	}
 	var times *[2]unix.Timespec
 	if a[2] != 0 {
 		b := make([]byte, 2*abi.SizeofTimespec) // struct timespec times[2]
@@ -751,6 +766,9 @@ func Utimensat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		at, mt := abi.DecodeTimespec(b), abi.DecodeTimespec(b[abi.SizeofTimespec:])
 		times = &[2]unix.Timespec{{Sec: at.Sec, Nsec: at.Nsec}, {Sec: mt.Sec, Nsec: mt.Nsec}}
+		if at.Nsec == unix.UTIME_OMIT && mt.Nsec == unix.UTIME_OMIT {
+			return 0, nil // nothing to do: Linux does not even look at the path or flags
+		}
 	}
 	return utimens(t, dirfd, a[1], times, flags)
 }
@@ -784,8 +802,11 @@ func utimens(t *kernel.Task, dirfd int32, pathAddr uint64, times *[2]unix.Timesp
 		at, mt = ts[0], ts[1]
 	}
 	var vd vfs.VirtualDentry
-	if pathAddr == 0 {
-		// utimensat(fd, NULL, ...) is futimens(fd, ...).
+	if pathAddr == 0 && dirfd != kernel.AtFDCWD {
+		// utimensat(fd, NULL, ...) is futimens(fd, ...), which takes no flags.
+		if flags != 0 {
+			return 0, unix.EINVAL
+		}
 		fd, err := getFD(t, uint64(uint32(dirfd)))
 		if err != nil {
 			return 0, err
@@ -796,6 +817,9 @@ func utimens(t *kernel.Task, dirfd int32, pathAddr uint64, times *[2]unix.Timesp
 			return 0, unix.EBADF
 		}
 	} else {
+		if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+			return 0, unix.EINVAL
+		}
 		path, err := copyInPath(t, pathAddr)
 		if err != nil {
 			return 0, err

@@ -33,7 +33,7 @@ func processVM(t *kernel.Task, a kernel.SyscallArgs, write bool) (uint64, error)
 	}
 	var want uint64
 	for _, l := range local {
-		want += l.len
+		want = min(want+l.len, maxRW) // each length is below 2^63: the sum cannot wrap
 	}
 	if want == 0 {
 		return 0, nil

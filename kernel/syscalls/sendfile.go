@@ -102,24 +102,31 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[5] != 0 {
 		return 0, unix.EINVAL
 	}
-	in, out, release, err := copyEnds(t, a[0], a[2])
+	// Linux's order (generic_file_rw_checks): directories, then other non-regular files,
+	// then the access modes.
+	in, err := getIOFD(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	defer release()
-	if out.StatusFlags()&unix.O_APPEND != 0 {
-		return 0, unix.EBADF
+	defer in.DecRef()
+	out, err := getIOFD(t, a[2])
+	if err != nil {
+		return 0, err
+	}
+	defer out.DecRef()
+	if err := checkFileType(in); err != nil {
+		return 0, err
+	}
+	if err := checkFileType(out); err != nil {
+		return 0, err
 	}
 	for _, fd := range []interface{ IsStream() bool }{in, out} {
 		if fd.IsStream() {
 			return 0, unix.EINVAL
 		}
 	}
-	if err := checkFileType(in); err != nil {
-		return 0, err
-	}
-	if err := checkFileType(out); err != nil {
-		return 0, err
+	if !in.Readable() || !out.Writable() || out.StatusFlags()&unix.O_APPEND != 0 {
+		return 0, unix.EBADF
 	}
 	readOff := func(addr uint64, fdOff int64) (int64, error) {
 		if addr == 0 {
@@ -129,11 +136,7 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if _, err := t.CopyIn(addr, b[:]); err != nil {
 			return 0, unix.EFAULT
 		}
-		v := int64(abi.U64(b[:]))
-		if v < 0 {
-			return 0, unix.EINVAL
-		}
-		return v, nil
+		return int64(abi.U64(b[:])), nil
 	}
 	inOff, err := readOff(a[1], in.Offset())
 	if err != nil {
@@ -143,12 +146,31 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	count := int64(a[4])
-	if count < 0 {
+	// Offsets must not wrap (unsigned, as Linux adds a size_t): a negative one with a
+	// count is EOVERFLOW, without one EINVAL.
+	if uint64(inOff)+a[4] < uint64(inOff) || uint64(outOff)+a[4] < uint64(outOff) {
+		return 0, unix.EOVERFLOW
+	}
+	if inOff < 0 || outOff < 0 {
 		return 0, unix.EINVAL
 	}
-	if in.Inode() != nil && in.Inode() == out.Inode() && inOff < outOff+count && outOff < inOff+count {
-		return 0, unix.EINVAL // overlapping ranges of one file
+	count := int64(min(a[4], maxRW))
+	// The overlap of one file's ranges is judged after the copy is cut at the source's end.
+	if in.Inode() == nil || in.Inode() != out.Inode() {
+		// two files: nothing can overlap
+	} else if ia, err := in.Inode().Stat(); err == nil {
+		cut := count
+		if inOff >= ia.Size {
+			cut = 0
+		} else {
+			cut = min(cut, ia.Size-inOff)
+		}
+		if outOff+cut > inOff && outOff < inOff+cut {
+			return 0, unix.EINVAL // overlapping ranges of one file
+		}
+	}
+	if count == 0 {
+		return 0, nil
 	}
 	buf := make([]byte, min(count, copyChunk))
 	var done int64

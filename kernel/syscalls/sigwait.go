@@ -49,6 +49,9 @@ var _ vfs.Pollable = (*signalFD)(nil)
 
 func (s *signalFD) IsStream() bool { return true }
 
+// NoopSeek implements vfs.NoopSeeker: lseek succeeds and changes nothing.
+func (*signalFD) NoopSeek() {}
+
 func (s *signalFD) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, error) {
 	total := 0
 	for _, d := range dst {

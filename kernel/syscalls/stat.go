@@ -307,6 +307,9 @@ func readlinkat(t *kernel.Task, dirfd int32, pathAddr, buf, size uint64) (uint64
 	if sl, ok := vd.Dentry.Inode().(vfs.SelfLink); ok {
 		target = sl.SelfTarget(t.Group().PID, t.TID)
 	} else if target, err = vd.Dentry.Inode().Readlink(); err != nil {
+		if err == unix.EINVAL && path == "" {
+			return 0, unix.ENOENT // Linux: an empty path names no link unless dirfd is one
+		}
 		return 0, err
 	}
 	b := []byte(target)

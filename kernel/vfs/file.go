@@ -382,6 +382,82 @@ func (fd *FileDescription) Write(src [][]byte) (int64, error) {
 	return n, err
 }
 
+// AppendMode is how one write (pwritev2's RWF_APPEND and RWF_NOAPPEND) treats the end of
+// the file, whatever the description's O_APPEND says.
+type AppendMode int
+
+const (
+	AppendAsOpened AppendMode = iota // as O_APPEND says
+	AppendAlways                     // RWF_APPEND: at the end of the file
+	AppendNever                      // RWF_NOAPPEND: at the given position even with O_APPEND
+)
+
+// withAppend returns a view of fd for one write whose O_APPEND is as mode says: the file's
+// Write sees the flag through the description it is given. The view holds no reference
+// and is never released; fd itself is unchanged.
+func (fd *FileDescription) withAppend(mode AppendMode) *FileDescription {
+	flags := fd.statusFlags.Load()
+	switch mode {
+	case AppendAlways:
+		flags |= unix.O_APPEND
+	case AppendNever:
+		flags &^= unix.O_APPEND
+	default:
+		return fd
+	}
+	if flags == fd.statusFlags.Load() {
+		return fd
+	}
+	v := &FileDescription{impl: fd.impl, vd: fd.vd, name: fd.name, anonInode: fd.anonInode, ident: fd.ident}
+	v.refs.Store(1)
+	v.statusFlags.Store(flags)
+	return v
+}
+
+// WriteMode is Write (off -1) or PWrite (off >= 0) with mode overriding O_APPEND for this
+// write, as pwritev2(2) flags do. An appending write at the file offset leaves the offset
+// after what it wrote, as O_APPEND does.
+func (fd *FileDescription) WriteMode(src [][]byte, off int64, mode AppendMode) (int64, error) {
+	v := fd.withAppend(mode)
+	if v == fd {
+		if off < 0 {
+			return fd.Write(src)
+		}
+		return fd.PWrite(src, off)
+	}
+	if fd.IsStream() {
+		if off >= 0 {
+			return 0, unix.ESPIPE
+		}
+		return fd.impl.Write(v, src, 0)
+	}
+	if off >= 0 {
+		if err := verifyArea(src, off); err != nil {
+			return 0, err
+		}
+		return fd.impl.Write(v, src, off)
+	}
+	if fd.sharedOffset() {
+		return fd.impl.Write(v, src, -1)
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	appending := v.statusFlags.Load()&unix.O_APPEND != 0
+	if appending {
+		if in := fd.Inode(); in != nil {
+			if a, err := in.Stat(); err == nil {
+				fd.off = a.Size
+			}
+		}
+	}
+	if err := verifyArea(src, fd.off); err != nil && !appending {
+		return 0, err
+	}
+	n, err := fd.impl.Write(v, src, fd.off)
+	fd.off += n
+	return n, err
+}
+
 // PRead reads at off without moving the offset.
 func (fd *FileDescription) PRead(dst [][]byte, off int64) (int64, error) {
 	if fd.IsStream() {
@@ -417,6 +493,13 @@ func verifyArea(bufs [][]byte, off int64) error {
 	return nil
 }
 
+// NoopSeeker streams accept lseek and stay at offset 0 (Linux's noop_llseek: eventfd,
+// timerfd, signalfd, epoll, inotify), where other streams say ESPIPE. pread and pwrite
+// are still ESPIPE.
+type NoopSeeker interface {
+	NoopSeek()
+}
+
 // Seeker files implement lseek themselves.
 type Seeker interface {
 	Seek(fd *FileDescription, cur, off int64, whence int) (int64, error)
@@ -425,6 +508,9 @@ type Seeker interface {
 // Seek implements lseek(2).
 func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
 	if fd.IsStream() {
+		if _, ok := fd.impl.(NoopSeeker); ok {
+			return 0, nil
+		}
 		return 0, unix.ESPIPE
 	}
 	fd.mu.Lock()
@@ -442,6 +528,11 @@ func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
 	case unix.SEEK_CUR:
 		base = fd.off
 	case unix.SEEK_END, unix.SEEK_DATA, unix.SEEK_HOLE:
+		if _, isDir := fd.impl.(*DirFile); isDir {
+			// A directory's offset counts entries (Linux's dcache_dir_lseek): only
+			// SEEK_SET and SEEK_CUR mean anything.
+			return 0, unix.EINVAL
+		}
 		in := fd.Inode()
 		if in == nil {
 			return 0, unix.ESPIPE

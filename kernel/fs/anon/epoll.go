@@ -364,6 +364,9 @@ func (e *Epoll) EventUnregister(w *waiter.Entry) { e.queue.EventUnregister(w) }
 // IsStream implements vfs.Stream.
 func (*Epoll) IsStream() bool { return true }
 
+// NoopSeek implements vfs.NoopSeeker: lseek succeeds and changes nothing.
+func (*Epoll) NoopSeek() {}
+
 // Read implements vfs.File: an epoll instance is not readable.
 func (*Epoll) Read(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
 

@@ -41,6 +41,9 @@ func NewEventFD(initial uint64, semaphore bool) *EventFD {
 // IsStream implements vfs.Stream.
 func (*EventFD) IsStream() bool { return true }
 
+// NoopSeek implements vfs.NoopSeeker: lseek succeeds and changes nothing.
+func (*EventFD) NoopSeek() {}
+
 // Read takes the counter (or one) as an 8-byte value.
 func (f *EventFD) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, error) {
 	if total(dst) < 8 {
@@ -64,9 +67,10 @@ func (f *EventFD) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, er
 	return 8, nil
 }
 
-// Write adds an 8-byte value to the counter.
+// Write adds an 8-byte value to the counter: a write of any other size is EINVAL (as on
+// Linux 6.x; a read takes any buffer of at least 8).
 func (f *EventFD) Write(_ *vfs.FileDescription, src [][]byte, _ int64) (int64, error) {
-	if total(src) < 8 {
+	if total(src) != 8 {
 		return 0, unix.EINVAL
 	}
 	var b [8]byte

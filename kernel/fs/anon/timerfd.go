@@ -36,6 +36,9 @@ func NewTimerFD(clock int32) *TimerFD { return &TimerFD{clock: clock} }
 // IsStream implements vfs.Stream.
 func (*TimerFD) IsStream() bool { return true }
 
+// NoopSeek implements vfs.NoopSeeker: lseek succeeds and changes nothing.
+func (*TimerFD) NoopSeek() {}
+
 // updateLocked moves expirations that have passed into expired.
 func (f *TimerFD) updateLocked(now time.Time) {
 	if f.next.IsZero() || now.Before(f.next) {

@@ -391,6 +391,9 @@ func (tbl *Table) gone(k Key, mask uint32) {
 // IsStream implements vfs.Stream.
 func (ii *Instance) IsStream() bool { return true }
 
+// NoopSeek implements vfs.NoopSeeker: lseek succeeds and changes nothing.
+func (*Instance) NoopSeek() {}
+
 // Read returns whole events; EINVAL when the first does not fit.
 func (ii *Instance) Read(_ *vfs.FileDescription, dst [][]byte, _ int64) (int64, error) {
 	var room int

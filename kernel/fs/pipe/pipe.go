@@ -146,14 +146,16 @@ func (e *End) Read(fd *vfs.FileDescription, dst [][]byte, _ int64) (int64, error
 		return 0, unix.EAGAIN
 	}
 	var n int64
+	packet := false
 	for _, b := range dst {
-		for len(b) > 0 && len(p.pages) > 0 {
+		for len(b) > 0 && len(p.pages) > 0 && !packet {
 			pg := &p.pages[0]
 			c := copy(b, pg.data[pg.off:])
 			pg.off += c
 			b = b[c:]
 			n += int64(c)
-			if pg.off == len(pg.data) {
+			// A packet (O_DIRECT writer) ends the read, and what did not fit is lost.
+			if packet = pg.packet; packet || pg.off == len(pg.data) {
 				p.pages = p.pages[1:]
 			}
 		}
@@ -170,6 +172,8 @@ func (e *End) Read(fd *vfs.FileDescription, dst [][]byte, _ int64) (int64, error
 type page struct {
 	data []byte
 	off  int
+	// packet marks a page written in packet mode: a read takes it whole or drops its rest.
+	packet bool
 }
 
 const pageSize = 4096
@@ -209,16 +213,19 @@ func (e *End) Write(fd *vfs.FileDescription, src [][]byte, _ int64) (int64, erro
 		return 0, nil
 	}
 	var n int
-	if chars := len(all) % pageSize; chars != 0 && len(p.pages) > 0 {
+	// A writer with O_DIRECT writes packets (Linux's packet mode): each page-sized piece
+	// of a write is one, never merged with another.
+	packets := fd != nil && fd.StatusFlags()&unix.O_DIRECT != 0
+	if chars := len(all) % pageSize; chars != 0 && len(p.pages) > 0 && !packets {
 		last := &p.pages[len(p.pages)-1]
-		if len(last.data)+chars <= pageSize {
+		if len(last.data)+chars <= pageSize && !last.packet {
 			last.data = append(last.data, all[:chars]...)
 			n = chars
 		}
 	}
 	for n < len(all) && len(p.pages) < p.slotsLocked() {
 		c := min(pageSize, len(all)-n)
-		pg := page{data: make([]byte, c, pageSize)}
+		pg := page{data: make([]byte, c, pageSize), packet: packets}
 		copy(pg.data, all[n:n+c])
 		p.pages = append(p.pages, pg)
 		n += c
