@@ -111,21 +111,22 @@ func putItimerval(t *kernel.Task, addr uint64, value, interval time.Duration) er
 	return nil
 }
 
-// Getitimer implements getitimer(2): ITIMER_REAL; the CPU-time timers never run.
+// Getitimer implements getitimer(2).
 func Getitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var v, i time.Duration
 	switch a[0] {
 	case unix.ITIMER_REAL:
 		v, i = getRealTimer(t)
 	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
+		v, i = getCPUTimer(t, a[0])
 	default:
 		return 0, unix.EINVAL
 	}
 	return 0, putItimerval(t, a[1], v, i)
 }
 
-// Setitimer implements setitimer(2) for ITIMER_REAL; ITIMER_VIRTUAL and ITIMER_PROF are
-// accepted only to be disarmed.
+// Setitimer implements setitimer(2): ITIMER_REAL runs on the wall clock, ITIMER_VIRTUAL
+// and ITIMER_PROF on the process's CPU time (itimer_cpu.go).
 func Setitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	var v, i time.Duration
 	if a[1] != 0 {
@@ -146,9 +147,7 @@ func Setitimer(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.ITIMER_REAL:
 		oldV, oldI = setRealTimer(t, v, i)
 	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		if v != 0 {
-			return 0, unix.ENOSYS
-		}
+		oldV, oldI = setCPUTimer(t, a[0], v, i)
 	default:
 		return 0, unix.EINVAL
 	}
