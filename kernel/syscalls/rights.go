@@ -291,7 +291,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 		fit = min(len(files), int(room-16)/4)
 	}
 	if fit < len(files) {
-		msgFlags = unix.MSG_CTRUNC
+		msgFlags |= unix.MSG_CTRUNC
 	}
 	var nums []uint32
 	for i, f := range files {
@@ -299,7 +299,7 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 			if num, err := t.FDs().Install(f, 0, flags&unix.MSG_CMSG_CLOEXEC != 0, nofile(t)); err == nil {
 				nums = append(nums, uint32(num))
 			} else {
-				msgFlags = unix.MSG_CTRUNC
+				msgFlags |= unix.MSG_CTRUNC
 			}
 		}
 		f.DecRef()

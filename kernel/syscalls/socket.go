@@ -31,9 +31,11 @@ func getSocket(t *kernel.Task, fdn uint64) (*vfs.FileDescription, *sock.Socket, 
 // Socket implements socket(2): AF_UNIX stream and seqpacket sockets; other families are not
 // offered yet.
 func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	family, typ := a[0], a[1]
-	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	family, typ, err := socketArgs(a[0], a[1])
+	if err != nil {
+		return 0, err
+	}
+	flags := uint64(uint32(a[1])) & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	if newFamily, ok := socketFamilies[family]; ok {
 		if typ > 10 || typ == 0 {
 			return 0, unix.EINVAL
@@ -54,11 +56,8 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if family != unix.AF_UNIX {
 		return 0, unix.EAFNOSUPPORT
 	}
-	if typ != unix.SOCK_STREAM && typ != unix.SOCK_SEQPACKET && typ != unix.SOCK_DGRAM {
-		return 0, unix.EPROTONOSUPPORT
-	}
-	if a[2] != 0 {
-		return 0, unix.EPROTONOSUPPORT
+	if typ, err = unixType(typ, a[2]); err != nil {
+		return 0, err
 	}
 	s := sock.New(int(typ))
 	if typ == unix.SOCK_DGRAM {
@@ -73,19 +72,53 @@ func Socket(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(n), err
 }
 
+// socketArgs splits socket(2)'s type into the type proper and checks what Linux's
+// __sys_socket and __sock_create check first: unknown flag bits and types past SOCK_MAX
+// are EINVAL, families past AF_MAX EAFNOSUPPORT.
+func socketArgs(family, typ uint64) (uint64, uint64, error) {
+	ty := uint32(typ)
+	if ty&^(0xf|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return 0, 0, unix.EINVAL
+	}
+	if int32(family) < 0 || family >= unix.AF_MAX {
+		return 0, 0, unix.EAFNOSUPPORT
+	}
+	if ty&0xf > 10 { // SOCK_MAX is 11
+		return 0, 0, unix.EINVAL
+	}
+	return uint64(uint32(family)), uint64(ty & 0xf), nil
+}
+
+// unixType checks an AF_UNIX socket's type and protocol as unix_create does: protocol 0
+// or PF_UNIX, SOCK_RAW taken as SOCK_DGRAM, other types ESOCKTNOSUPPORT.
+func unixType(typ, protocol uint64) (uint64, error) {
+	if protocol != 0 && protocol != unix.PF_UNIX {
+		return 0, unix.EPROTONOSUPPORT
+	}
+	switch typ {
+	case unix.SOCK_STREAM, unix.SOCK_SEQPACKET, unix.SOCK_DGRAM:
+		return typ, nil
+	case unix.SOCK_RAW:
+		return unix.SOCK_DGRAM, nil
+	}
+	return 0, unix.ESOCKTNOSUPPORT
+}
+
 // Socketpair implements socketpair(2) for AF_UNIX stream sockets.
 func Socketpair(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	family, typ := a[0], a[1]
-	flags := typ & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
-	typ &^= unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	family, typ, err := socketArgs(a[0], a[1])
+	if err != nil {
+		return 0, err
+	}
+	flags := uint64(uint32(a[1])) & (unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)
 	if family == unix.AF_INET || family == unix.AF_INET6 {
 		return 0, unix.EOPNOTSUPP
 	}
 	if family != unix.AF_UNIX {
 		return 0, unix.EAFNOSUPPORT
 	}
-	if typ != unix.SOCK_STREAM && typ != unix.SOCK_SEQPACKET && typ != unix.SOCK_DGRAM {
-		return 0, unix.EPROTONOSUPPORT
+	if typ, err = unixType(typ, a[2]); err != nil {
+		return 0, err
 	}
 	x, y, err := sock.Pair(int(typ))
 	if err != nil {
@@ -129,7 +162,7 @@ func readSockaddrUn(t *kernel.Task, addr, size uint64) (string, error) {
 		return "", unix.EFAULT
 	}
 	if abi.SockaddrFamily(b) != unix.AF_UNIX {
-		return "", unix.EAFNOSUPPORT
+		return "", unix.EINVAL // unix_validate_addr
 	}
 	p := b[2:]
 	if len(p) > 0 && p[0] == 0 {
@@ -660,8 +693,16 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	if a[2] == 2 {
-		if s.Bound() {
+		// Just a family: autobind, which leaves a bound socket as it is (unix_autobind).
+		var b [2]byte
+		if _, err := t.CopyIn(a[1], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		if abi.SockaddrFamily(b[:]) != unix.AF_UNIX {
 			return 0, unix.EINVAL
+		}
+		if s.Bound() {
+			return 0, nil
 		}
 		return 0, autobind(t, s)
 	}

@@ -121,6 +121,16 @@ func (s *Socket) host() (*host.File, error) {
 	return s.conn, nil
 }
 
+// recvHost is host for a receive: an unconnected (or listening) stream socket reads
+// EINVAL, as unix_stream_read_generic says, other types ENOTCONN.
+func (s *Socket) recvHost() (*host.File, error) {
+	h, err := s.host()
+	if err == unix.ENOTCONN && s.Type == unix.SOCK_STREAM {
+		return nil, unix.EINVAL
+	}
+	return h, err
+}
+
 // IsStream implements vfs.Stream.
 func (*Socket) IsStream() bool { return true }
 
@@ -140,7 +150,7 @@ func (s *Socket) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (int64, 
 		n, _, _, err := s.RecvFrom(dst, 0)
 		return n, err
 	}
-	h, err := s.host()
+	h, err := s.recvHost()
 	if err != nil {
 		return 0, err
 	}
@@ -187,7 +197,7 @@ func (s *Socket) Recv(dst [][]byte, flags int) (int64, error) {
 		n, _, _, err := s.RecvFrom(dst, flags)
 		return n, err
 	}
-	h, err := s.host()
+	h, err := s.recvHost()
 	if err != nil {
 		return 0, err
 	}
@@ -211,18 +221,28 @@ func recv(fd int, dst [][]byte, flags int) (int64, error) {
 		total += len(b)
 	}
 	buf := make([]byte, total)
-	n, _, _, _, err := unix.Recvmsg(fd, buf, nil, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	n, _, _, _, err := unix.Recvmsg(fd, buf, nil, flags&recvPassFlags|unix.MSG_DONTWAIT)
 	if err != nil {
 		return 0, err
 	}
+	scatter(dst, buf[:min(n, total)])
+	return int64(n), nil
+}
+
+// recvPassFlags are the receive flags the host socket of a connection applies itself:
+// MSG_TRUNC (a datagram's or record's full length), MSG_OOB (EOPNOTSUPP where there is no
+// out-of-band data) and MSG_PEEK.
+const recvPassFlags = unix.MSG_PEEK | unix.MSG_TRUNC | unix.MSG_OOB
+
+// scatter copies b into dst in order.
+func scatter(dst [][]byte, b []byte) {
 	done := 0
-	for _, b := range dst {
-		done += copy(b, buf[done:n])
-		if done >= n {
+	for _, d := range dst {
+		if done >= len(b) {
 			break
 		}
+		done += copy(d, b[done:])
 	}
-	return int64(n), nil
 }
 
 // Readiness implements vfs.Pollable.
@@ -387,7 +407,7 @@ func (s *Socket) SendRights(src [][]byte, flags int, fds []int) (int64, error) {
 // MSG_CTRUNC is in the returned flags): carriers from inside the sandbox, or files a
 // host peer passed.
 func (s *Socket) RecvCarriers(dst [][]byte, flags, maxFDs int) (int64, []int, int, error) {
-	h, err := s.host()
+	h, err := s.recvHost()
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -400,7 +420,7 @@ func (s *Socket) RecvCarriers(dst [][]byte, flags, maxFDs int) (int64, []int, in
 	if maxFDs > 0 {
 		oob = make([]byte, unix.CmsgSpace(4*maxFDs))
 	}
-	n, oobn, rflags, _, err := unix.Recvmsg(h.HostFD(), buf, oob, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	n, oobn, rflags, _, err := unix.Recvmsg(h.HostFD(), buf, oob, flags&recvPassFlags|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -412,14 +432,8 @@ func (s *Socket) RecvCarriers(dst [][]byte, flags, maxFDs int) (int64, []int, in
 			}
 		}
 	}
-	done := 0
-	for _, b := range dst {
-		done += copy(b, buf[done:n])
-		if done >= n {
-			break
-		}
-	}
-	return int64(n), carriers, rflags & unix.MSG_CTRUNC, nil
+	scatter(dst, buf[:min(n, total)])
+	return int64(n), carriers, rflags & (unix.MSG_CTRUNC | unix.MSG_TRUNC), nil
 }
 
 // ProcInfo is what /proc/net/unix shows of the socket: its type, whether it listens or is
