@@ -112,8 +112,8 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
 			oomScoreAdj: parentTG.oomScoreAdj, oomScoreAdjMin: parentTG.oomScoreAdjMin,
-			sessionKeyring: parentTG.sessionKeyring,
-			childWaiters:   make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
+			sessionKeyring: parentTG.sessionKeyring, prctl: parentTG.prctl.forked(),
+			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
 		tg.ns.Store(nsSet)
 		if f&unix.CLONE_NEWNS != 0 {
 			enterCopiedMountNS(tg.fs, nsSet[NSMnt].mnt)

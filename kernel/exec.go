@@ -130,8 +130,10 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe
 	tg.comm = res.Comm
+	tg.execed = true
 	tg.creds.Caps = nil // execve recomputes the capability sets from the IDs
 	tg.processKeyring = nil
+	tg.prctl.KeepCaps = false // SECBIT_KEEP_CAPS does not survive execve
 	if u := tg.ns.Load()[NSUser].user; !u.IsRoot() && u.MapUID(tg.creds.EUID) == 0 {
 		tg.creds.Caps = nsFullCaps() // root of a user namespace keeps all of them there
 	}

@@ -215,9 +215,19 @@ func (k *Kernel) pidNSExit(tg *ThreadGroup) {
 	}
 }
 
-// reaperFor is the process that adopts the orphans of father: the init of father's PID
-// namespace, or the sandbox's first process.
+// reaperFor is the process that adopts the orphans of father: a subreaper ancestor, else
+// the init of father's PID namespace, or the sandbox's first process.
 func (k *Kernel) reaperFor(father *ThreadGroup) *ThreadGroup {
+	// The nearest living ancestor in father's PID namespace that is a child subreaper
+	// (PR_SET_CHILD_SUBREAPER) comes first, as Linux's find_new_reaper has it.
+	for a := father.Parent(); a != nil && a.pidNS == father.pidNS; a = a.Parent() {
+		a.mu.Lock()
+		sub, dead := a.prctl.Subreaper, a.zombie || a.exiting
+		a.mu.Unlock()
+		if sub && !dead {
+			return a
+		}
+	}
 	if ns := father.pidNS; ns != nil {
 		ns.mu.Lock()
 		r := ns.init

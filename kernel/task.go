@@ -59,6 +59,11 @@ type ThreadGroup struct {
 	zombie     bool
 	// pgid and sid are the process group and session. protected by mu
 	pgid, sid int32
+	// prctl is the state of prctl options that only remember a value. protected by mu
+	prctl PrctlState
+	// execed: the process has run execve since it was forked (Linux's !PF_FORKNOEXEC),
+	// after which its parent may not change its process group. protected by mu
+	execed bool
 	// noCtty: the process gave up its session's controlling terminal (TIOCNOTTY by a
 	// process that is not the session leader). protected by mu
 	noCtty bool

@@ -72,6 +72,73 @@ func (tg *ThreadGroup) SetPgid(pgid int32) error {
 	return nil
 }
 
+// PrctlState is what prctl(2) options that hold a value keep for a process.
+type PrctlState struct {
+	KeepCaps   bool   // PR_SET_KEEPCAPS (cleared by execve)
+	TimerSlack uint64 // PR_SET_TIMERSLACK, in nanoseconds (0: the default, 50 µs)
+	THPDisable bool   // PR_SET_THP_DISABLE
+	Subreaper  bool   // PR_SET_CHILD_SUBREAPER (not inherited)
+}
+
+// forked is the state a fork's child starts with.
+func (p PrctlState) forked() PrctlState {
+	p.Subreaper = false
+	return p
+}
+
+// Prctl returns the process's prctl state.
+func (tg *ThreadGroup) Prctl() PrctlState {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.prctl
+}
+
+// SetPrctl changes the process's prctl state with f.
+func (tg *ThreadGroup) SetPrctl(f func(*PrctlState)) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	f(&tg.prctl)
+}
+
+// SetPgidOf moves target (the caller tg itself or a child of it) into the process group
+// pgid (root namespace numbers), with setpgid(2)'s rules: another process than a child is
+// ESRCH, a child in another session EPERM, a child that has exec'd EACCES, a session
+// leader EPERM, and a group other than target's own must exist in the caller's session
+// (EPERM).
+func (tg *ThreadGroup) SetPgidOf(k *Kernel, target *ThreadGroup, pgid int32) error {
+	tg.mu.Lock()
+	sid := tg.sid
+	tg.mu.Unlock()
+	if target != tg {
+		target.mu.Lock()
+		parent, tsid, execed := target.parent, target.sid, target.execed
+		target.mu.Unlock()
+		switch {
+		case parent != tg:
+			return unix.ESRCH
+		case tsid != sid:
+			return unix.EPERM
+		case execed:
+			return unix.EACCES
+		}
+	}
+	if pgid != target.PID {
+		found := false
+		for _, g := range k.Groups() {
+			g.mu.Lock()
+			found = g.pgid == pgid && g.sid == sid && !g.zombie
+			g.mu.Unlock()
+			if found {
+				break
+			}
+		}
+		if !found {
+			return unix.EPERM
+		}
+	}
+	return target.SetPgid(pgid)
+}
+
 // Setsid makes the process a session leader (setsid(2)).
 func (tg *ThreadGroup) Setsid() (uint64, error) {
 	tg.mu.Lock()

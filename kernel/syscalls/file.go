@@ -175,6 +175,9 @@ func Write(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if src, err = fsizeCut(t, fd, src, -1, false); err != nil {
+		return 0, err
+	}
 	if tw, ok := fd.Impl().(kernel.TaskWriter); ok {
 		return writeBy(t, tw, fd.Offset(), src)
 	}
@@ -239,6 +242,9 @@ func Pwrite64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if src, err = fsizeCut(t, fd, src, off, false); err != nil {
+		return 0, err
+	}
 	return doWrite(t, fd, src, func(s [][]byte) (int64, error) { return fd.PWrite(s, off) })
 }
 
@@ -293,6 +299,13 @@ func vectorIOFlags(t *kernel.Task, a kernel.SyscallArgs, write, positional bool,
 			mode = vfs.AppendAlways
 		case rwf&rwfNoAppend != 0:
 			mode = vfs.AppendNever
+		}
+		at := int64(-1)
+		if positional {
+			at = off
+		}
+		if bufs, err = fsizeCut(t, fd, bufs, at, mode == vfs.AppendAlways); err != nil {
+			return 0, err
 		}
 		if mode != vfs.AppendAsOpened {
 			if !positional {
@@ -547,5 +560,58 @@ func Fallocate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if !ok {
 		return 0, unix.EOPNOTSUPP
 	}
+	if off+length > 0 {
+		// Reaching past the file's end and RLIMIT_FSIZE (shmem_fallocate asks
+		// inode_newsize_ok even with FALLOC_FL_KEEP_SIZE).
+		if lim, _ := t.Limit(unix.RLIMIT_FSIZE); uint64(off+length) > lim {
+			if at, err := fd.Inode().Stat(); err == nil && off+length > at.Size {
+				t.Kernel().SendSignal(t, unix.SIGXFSZ)
+				return 0, unix.EFBIG
+			}
+		}
+	}
 	return 0, al.Allocate(mode, off, length)
+}
+
+// fsizeCut applies RLIMIT_FSIZE to a write of src to a regular file at off (-1: at the
+// file offset, or at the end when appending or with O_APPEND), as Linux's
+// generic_write_check_limits: a write starting at or past the limit raises SIGXFSZ and
+// fails with EFBIG, one crossing it is cut short there.
+func fsizeCut(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, off int64, appending bool) ([][]byte, error) {
+	lim, _ := t.Limit(unix.RLIMIT_FSIZE)
+	if lim >= 1<<63 || fd.IsStream() || total(src) == 0 {
+		return src, nil
+	}
+	in := fd.Inode()
+	if in == nil {
+		return src, nil
+	}
+	a, err := in.Stat()
+	if err != nil || a.Type() != unix.S_IFREG {
+		return src, nil
+	}
+	if off < 0 {
+		if appending || fd.StatusFlags()&unix.O_APPEND != 0 {
+			off = a.Size
+		} else {
+			off = fd.Offset()
+		}
+	}
+	if uint64(off) >= lim {
+		t.Kernel().SendSignal(t, unix.SIGXFSZ)
+		return nil, unix.EFBIG
+	}
+	room := int64(lim) - off
+	var out [][]byte
+	for _, b := range src {
+		if room <= 0 {
+			break
+		}
+		if int64(len(b)) > room {
+			b = b[:room]
+		}
+		out = append(out, b)
+		room -= int64(len(b))
+	}
+	return out, nil
 }

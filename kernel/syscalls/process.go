@@ -555,7 +555,7 @@ func Getrandom(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[2]&unix.GRND_RANDOM != 0 && a[2]&unix.GRND_INSECURE != 0 {
 		return 0, unix.EINVAL
 	}
-	n := min(a[1], 1<<25)
+	n := min(a[1], 1<<31-1) // INT_MAX, as Linux caps a request
 	bufs, err := ranges(t, []iovec{{a[0], n}}, true)
 	if err != nil {
 		return 0, err
@@ -620,6 +620,9 @@ func Getcpu(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
+// defaultTimerSlack is a process's timer slack until PR_SET_TIMERSLACK: 50 µs.
+const defaultTimerSlack = 50000
+
 // Prctl implements prctl(2).
 func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	switch a[0] {
@@ -670,10 +673,62 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, nil
 	case unix.PR_GET_PDEATHSIG:
 		return 0, putU32(t, a[1], uint32(t.Group().PdeathSignal()))
-	case unix.PR_GET_KEEPCAPS, unix.PR_GET_SECUREBITS, unix.PR_GET_TIMERSLACK, unix.PR_GET_CHILD_SUBREAPER:
+	case unix.PR_GET_SECUREBITS:
+		if t.Group().Prctl().KeepCaps {
+			return 1 << 4, nil // SECBIT_KEEP_CAPS
+		}
 		return 0, nil
-	case unix.PR_SET_KEEPCAPS, unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER:
+	case unix.PR_GET_KEEPCAPS:
+		if t.Group().Prctl().KeepCaps {
+			return 1, nil
+		}
 		return 0, nil
+	case unix.PR_SET_KEEPCAPS:
+		if a[1] > 1 {
+			return 0, unix.EINVAL
+		}
+		t.Group().SetPrctl(func(p *kernel.PrctlState) { p.KeepCaps = a[1] == 1 })
+		return 0, nil
+	case unix.PR_GET_TIMERSLACK:
+		if s := t.Group().Prctl().TimerSlack; s != 0 {
+			return s, nil
+		}
+		return defaultTimerSlack, nil
+	case unix.PR_SET_TIMERSLACK:
+		t.Group().SetPrctl(func(p *kernel.PrctlState) { p.TimerSlack = a[1] }) // 0: the default again
+		return 0, nil
+	case unix.PR_GET_CHILD_SUBREAPER:
+		v := uint32(0)
+		if t.Group().Prctl().Subreaper {
+			v = 1
+		}
+		return 0, putU32(t, a[1], v)
+	case unix.PR_SET_CHILD_SUBREAPER:
+		t.Group().SetPrctl(func(p *kernel.PrctlState) { p.Subreaper = a[1] != 0 })
+		return 0, nil
+	case unix.PR_GET_THP_DISABLE:
+		if a[1] != 0 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		if t.Group().Prctl().THPDisable {
+			return 1, nil
+		}
+		return 0, nil
+	case unix.PR_SET_THP_DISABLE:
+		if a[2] != 0 || a[3] != 0 || a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		t.Group().SetPrctl(func(p *kernel.PrctlState) { p.THPDisable = a[1] != 0 })
+		return 0, nil
+	case unix.PR_GET_TSC:
+		return 0, putU32(t, a[1], unix.PR_TSC_ENABLE)
+	case unix.PR_GET_TIMING:
+		return unix.PR_TIMING_STATISTICAL, nil
+	case unix.PR_MCE_KILL_GET:
+		if a[1] != 0 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		return unix.PR_MCE_KILL_DEFAULT, nil
 	case unix.PR_SET_VMA:
 		return 0, prctlSetVMA(t, a)
 	case unix.PR_SET_PTRACER:
@@ -732,6 +787,9 @@ func Getsid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // Setpgid implements setpgid(2) for the caller.
 func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	pid, pgid := int32(a[0]), int32(a[1])
+	if pgid == 0 {
+		pgid = pid // 0 and 0: the caller's own PID, checked below
+	}
 	if pgid < 0 {
 		return 0, unix.EINVAL
 	}
@@ -742,12 +800,12 @@ func Setpgid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	// Process groups are kept by root namespace numbers.
-	if pgid == 0 {
+	if pgid == 0 || pgid == pid {
 		pgid = target.PID
 	} else if pgid = t.RootPID(pgid); pgid == 0 {
 		return 0, unix.EPERM
 	}
-	return 0, target.SetPgid(pgid)
+	return 0, t.Group().SetPgidOf(t.Kernel(), target, pgid)
 }
 
 // Setsid implements setsid(2).

@@ -92,7 +92,7 @@ func entries() []entry {
 		partial(221, Fadvise64, "f,d,d,i", "advice is validated and accepted"),
 		partial(41, Socket, "i,i,i", "AF_UNIX, AF_INET, AF_INET6 (TCP and UDP through the net broker); raw and packet sockets EPERM"), partial(42, Connect, "f,x,i", "AF_UNIX host sockets through the socket broker; AF_INET/AF_INET6 through the net broker, which applies [network]"),
 		sup(44, Sendto, "f,x,d,h,x,i"), sup(45, Recvfrom, "f,x,d,h,x,x"),
-		partial(46, Sendmsg, "f,x,h", "SCM_RIGHTS inside the sandbox; to host peers only files with a host FD (and pumped pipes); SCM_CREDENTIALS is ignored"), partial(47, Recvmsg, "f,x,h", "SCM_RIGHTS inside the sandbox and from host peers (as host files); no SCM_CREDENTIALS"),
+		partial(46, Sendmsg, "f,x,h", "SCM_RIGHTS and SCM_CREDENTIALS inside the sandbox; to host peers only files with a host FD (and pumped pipes)"), partial(47, Recvmsg, "f,x,h", "SCM_RIGHTS inside the sandbox and from host peers (as host files); SCM_CREDENTIALS (SO_PASSCRED) from peers inside the sandbox"),
 		sup(48, Shutdown, "f,i"), sup(51, Getsockname, "f,x,x"), sup(52, Getpeername, "f,x,x"),
 		partial(53, Socketpair, "i,i,i,x", "AF_UNIX"), partial(54, Setsockopt, "f,i,i,x,i", "common SOL_SOCKET options"),
 		partial(55, Getsockopt, "f,i,i,x,x", "common SOL_SOCKET options"),
