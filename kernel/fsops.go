@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel/mm"
@@ -151,6 +152,42 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 	follow := flags&unix.O_NOFOLLOW == 0
 	var vd vfs.VirtualDentry
 	var created vfs.File
+	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		// An unnamed file in the directory path names (open's checks on flags done).
+		o.Follow = true
+		dir, err := ns.Resolve(path, o)
+		if err != nil {
+			return nil, err
+		}
+		da, err := dir.Dentry.Inode().Stat()
+		if err != nil {
+			return nil, err
+		}
+		if !da.IsDir() {
+			return nil, unix.ENOTDIR
+		}
+		if err := vfs.CheckAccess(creds, da, vfs.MayWrite|vfs.MayExec); err != nil {
+			return nil, err
+		}
+		if dir.Mount.ReadOnly() {
+			return nil, unix.EROFS
+		}
+		tc, ok := dir.Dentry.Inode().(vfs.TmpfileCreator)
+		if !ok {
+			return nil, unix.EOPNOTSUPP
+		}
+		in, f, err := tc.Tmpfile(oo.Mode&^creds.Umask&0o7777, flags&unix.O_EXCL != 0, creds)
+		if err != nil {
+			return nil, err
+		}
+		a, err := in.Stat()
+		if err != nil {
+			f.Release()
+			return nil, err
+		}
+		vd = vfs.VirtualDentry{Mount: dir.Mount, Dentry: dir.Dentry.Unlinked("#"+strconv.FormatUint(a.Ino, 10), in)}
+		return vfs.NewFileDescription(f, vd, flags&^(unix.O_TMPFILE&^unix.O_DIRECTORY)), nil
+	}
 	if flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
 		parent, name, trailing, err := ns.ResolveParent(path, o)
 		if err != nil {

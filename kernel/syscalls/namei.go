@@ -21,10 +21,13 @@ func openCommon(t *kernel.Task, dirfd int32, pathAddr uint64, flags int, mode ui
 	if err != nil {
 		return 0, err
 	}
-	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return 0, unix.EOPNOTSUPP
-	}
-	if flags&(unix.O_DIRECTORY|unix.O_CREAT) == unix.O_DIRECTORY|unix.O_CREAT {
+	if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		// O_TMPFILE: with O_DIRECTORY (it includes it) but not O_CREAT, for writing.
+		acc := flags & unix.O_ACCMODE
+		if flags&(unix.O_TMPFILE|unix.O_CREAT) != unix.O_TMPFILE || acc != unix.O_WRONLY && acc != unix.O_RDWR {
+			return 0, unix.EINVAL
+		}
+	} else if flags&(unix.O_DIRECTORY|unix.O_CREAT) == unix.O_DIRECTORY|unix.O_CREAT {
 		return 0, unix.EINVAL // Linux 6.4 and later: never "create a directory"
 	}
 	if flags&unix.O_PATH != 0 {

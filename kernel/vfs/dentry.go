@@ -158,6 +158,12 @@ func (d *Dentry) Insert(name string, in Inode) *Dentry {
 	return c
 }
 
+// Unlinked returns a dentry below d for in, a file created without a name (O_TMPFILE):
+// dead from the start and never cached, named name (what /proc/PID/fd shows of it).
+func (d *Dentry) Unlinked(name string, in Inode) *Dentry {
+	return &Dentry{inode: in, parent: d, name: name, dead: true}
+}
+
 // Forget drops name from the cache, marking the cached child dead when unlinked.
 func (d *Dentry) Forget(name string, unlinked bool) {
 	d.mu.Lock()

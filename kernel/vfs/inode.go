@@ -57,6 +57,12 @@ type StatFS struct {
 // Inode is a filesystem object. Directory methods name children by a single component
 // (never "", ".", ".." or containing "/"; vfs guarantees it). Filesystems embed one of the
 // bases below and override what they support.
+// TmpfileCreator directories make unnamed regular files (open's O_TMPFILE): an inode with
+// no link, which linkat can give a name unless excl says it never may.
+type TmpfileCreator interface {
+	Tmpfile(mode uint32, excl bool, c *Creds) (Inode, File, error)
+}
+
 type Inode interface {
 	Stat() (Attr, error)
 	SetAttr(a SetAttr) error

@@ -127,8 +127,11 @@ type Inode struct {
 	// pages are the pages holding contents, charged to the filesystem; charged says the
 	// inode is counted in its inode limit, symBlock that a long symlink target took a
 	// page (limits.go). protected by mu
-	pages    pageSet
-	charged  bool
+	pages   pageSet
+	charged bool
+	// linkable: an O_TMPFILE file opened without O_EXCL, not linked yet (Linux's
+	// I_LINKABLE). protected by mu
+	linkable bool
 	symBlock bool
 }
 
@@ -342,6 +345,12 @@ func (in *Inode) removeLocked(name string) *Inode {
 // create links c as name, charging an inode for it (a new inode, or one more link of an
 // existing one: shmem_link reserves one too).
 func (in *Inode) create(name string, c *Inode, isNew bool) error {
+	return in.addChild(name, c, isNew, true)
+}
+
+// addChild is create, charging an inode only when charge is set (not for the first name of
+// an O_TMPFILE file, charged when it was made).
+func (in *Inode) addChild(name string, c *Inode, isNew, charge bool) error {
 	in.fs.mu.Lock()
 	defer in.fs.mu.Unlock()
 	in.mu.Lock()
@@ -355,8 +364,10 @@ func (in *Inode) create(name string, c *Inode, isNew bool) error {
 	if _, ok := in.children[name]; ok {
 		return unix.EEXIST
 	}
-	if err := in.fs.chargeInode(); err != nil {
-		return err
+	if charge {
+		if err := in.fs.chargeInode(); err != nil {
+			return err
+		}
 	}
 	if isNew {
 		c.charged = true // c is not yet reachable
@@ -391,6 +402,29 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	n.mu.Lock()
 	n.opens++
 	n.mu.Unlock()
+	return n, &regularFile{in: n}, nil
+}
+
+// Tmpfile implements vfs.TmpfileCreator: a regular file in no directory, charged one inode
+// as any file (shmem_tmpfile), linkable once unless excl.
+func (in *Inode) Tmpfile(mode uint32, excl bool, c *vfs.Creds) (vfs.Inode, vfs.File, error) {
+	in.mu.Lock()
+	gone := in.attr.Nlink == 0
+	in.mu.Unlock()
+	if gone {
+		return nil, nil, unix.ENOENT
+	}
+	n := in.fs.newInode(unix.S_IFREG|mode&0o7777, c.FSUID, in.gidForChild(c))
+	in.fs.mu.Lock()
+	err := in.fs.chargeInode()
+	in.fs.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	n.charged = true
+	n.attr.Nlink = 0
+	n.linkable = !excl
+	n.opens++
 	return n, &regularFile{in: n}, nil
 }
 
@@ -463,15 +497,20 @@ func (in *Inode) Link(name string, target vfs.Inode) error {
 		t.mu.Unlock()
 		return unix.EPERM
 	}
-	if t.attr.Nlink == 0 {
+	// An O_TMPFILE file gets its first name once; its inode is charged already.
+	tmpfile := t.attr.Nlink == 0 && t.linkable
+	if t.attr.Nlink == 0 && !tmpfile {
 		t.mu.Unlock()
 		return unix.ENOENT
 	}
 	t.mu.Unlock()
-	if err := in.create(name, t, false); err != nil {
+	if err := in.addChild(name, t, false, !tmpfile); err != nil {
 		return err
 	}
 	t.mu.Lock()
+	if tmpfile {
+		t.linkable = false
+	}
 	t.attr.Nlink++
 	t.attr.Ctime = now()
 	t.mu.Unlock()
