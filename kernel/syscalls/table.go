@@ -85,7 +85,7 @@ func entries() []entry {
 		sup(332, Statx, "f,p,h,h,x"), refuse(334, unix.ENOSYS, "rseq is not offered; glibc falls back"),
 		sup(436, CloseRange, "u,u,h"), sup(437, Openat2, "f,p,x,d"), sup(439, Faccessat2, "f,p,i,i"),
 		sup(452, Fchmodat2, "f,p,m,h"),
-		partial(188, Setxattr, "p,s,x,d,i", "user.* on host files, none on in-memory files; POSIX ACLs equal to the mode bits (a chmod), no extended ACLs"),
+		partial(188, Setxattr, "p,s,x,d,i", "user.* on host files; user.*, trusted.* and security.* on tmpfs; POSIX ACLs equal to the mode bits (a chmod), no extended ACLs"),
 		partial(189, Lsetxattr, "p,s,x,d,i", "as setxattr"), partial(190, Fsetxattr, "f,s,x,d,i", "as setxattr"),
 		sup(191, Getxattr, "p,s,x,d"), sup(192, Lgetxattr, "p,s,x,d"), sup(193, Fgetxattr, "f,s,x,d"),
 		sup(194, Listxattr, "p,x,d"), sup(195, Llistxattr, "p,x,d"), sup(196, Flistxattr, "f,x,d"),

@@ -20,13 +20,19 @@ var (
 // maxXattrSpace bounds one inode's attributes (names and values).
 const maxXattrSpace = 128 << 10
 
-func xattrNamespaceOK(name string) bool {
+// xattrNameErr says whether tmpfs keeps attributes named name: nil for a name in one of
+// its namespaces, EINVAL for a namespace prefix with nothing after it (Linux's
+// xattr_resolve_name), EOPNOTSUPP for another namespace.
+func xattrNameErr(name string) error {
 	for _, p := range []string{"user.", "trusted.", "security."} {
-		if strings.HasPrefix(name, p) && len(name) > len(p) {
-			return true
+		if strings.HasPrefix(name, p) {
+			if len(name) == len(p) {
+				return unix.EINVAL
+			}
+			return nil
 		}
 	}
-	return false
+	return unix.EOPNOTSUPP
 }
 
 // Getxattr implements vfs.Xattrer. ACLs are kept in the mode bits only: a file has
@@ -37,8 +43,8 @@ func (in *Inode) Getxattr(name string) ([]byte, error) {
 		// ACL into a chmod), so no extended ACL is ever stored: as tmpfs without one.
 		return nil, unix.ENODATA
 	}
-	if !xattrNamespaceOK(name) {
-		return nil, unix.EOPNOTSUPP
+	if err := xattrNameErr(name); err != nil {
+		return nil, err
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -63,8 +69,8 @@ func (in *Inode) Listxattr() ([]string, error) {
 
 // Setxattr implements vfs.Xattrer.
 func (in *Inode) Setxattr(name string, value []byte, flags int) error {
-	if !xattrNamespaceOK(name) {
-		return unix.EOPNOTSUPP
+	if err := xattrNameErr(name); err != nil {
+		return err
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -95,8 +101,8 @@ func (in *Inode) Setxattr(name string, value []byte, flags int) error {
 
 // Removexattr implements vfs.XattrRemover.
 func (in *Inode) Removexattr(name string) error {
-	if !xattrNamespaceOK(name) {
-		return unix.EOPNOTSUPP
+	if err := xattrNameErr(name); err != nil {
+		return err
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
