@@ -197,23 +197,21 @@ func (c claims) taken(name string) bool {
 	return false
 }
 
-// live reports whether a sandbox listens on the socket, removing it if it is stale.
+// live reports whether a sandbox listens on the socket, removing it if none does. Called
+// under the directory's lock, which every Register holds from bind to listen: a socket
+// that refuses connections is one whose sandbox has ended.
 func live(path string) bool {
 	conn, err := net.DialTimeout("unix", path, time.Second)
 	if err == nil {
 		conn.Close()
 		return true
 	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		return !errors.Is(err, syscall.ENOENT) // gone meanwhile; anything else: keep off it
-	}
-	// A socket between bind and listen also refuses connections (a sandbox of an older sbx
-	// registering without this lock's protection): only one older than that window is dead.
-	if st, serr := os.Stat(path); serr == nil && time.Since(st.ModTime()) > staleAge {
+	if errors.Is(err, syscall.ECONNREFUSED) {
 		os.Remove(path)
 		return false
 	}
-	return true
+	// Gone meanwhile: free. Anything else (a full backlog: busy, not dead): taken.
+	return !errors.Is(err, syscall.ENOENT)
 }
 
 // ask returns the Info of the sandbox listening on the socket, nil if none answers;
