@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,8 @@ type Client struct {
 	nextID  uint32
 	// err is set when the connection failed. protected by mu
 	err error
+	// stats counts requests by op (stats.go).
+	stats [opMax]opCounter
 }
 
 type response struct {
@@ -207,6 +210,7 @@ func (c *Client) call(req request, body replyBody) (int, error) {
 
 // roundTrip sends one encoded request and waits for its reply.
 func (c *Client) roundTrip(op Op, e *encoder) (*decoder, int, error) {
+	start := time.Now()
 	ch := make(chan response, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -237,6 +241,7 @@ func (c *Client) roundTrip(op Op, e *encoder) (*decoder, int, error) {
 		return nil, -1, unix.EIO
 	}
 	r := c.await(ch)
+	c.count(op, start, r.errno != 0)
 	if r.errno != 0 {
 		if r.fd >= 0 {
 			unix.Close(r.fd)
@@ -284,6 +289,23 @@ func (h *Handle) hd() handleField { return handleField{Handle: h.id} }
 // Walk looks up one component.
 func (h *Handle) Walk(name string) (Entry, error) {
 	return h.c.entryCall(&walkReq{handleField: h.hd(), Name: name})
+}
+
+// WalkOpen looks up one component and, when it is a regular file, opens it read-only in
+// the same round trip: the file is nil when it is not one or could not be opened so (the
+// caller then opens it as usual, and sees why not).
+func (h *Handle) WalkOpen(name string) (Entry, *os.File, error) {
+	var r entryReply
+	fd, err := h.c.call(&walkReq{handleField: h.hd(), Name: name, Open: true}, &r)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	e := h.c.entry(&r)
+	if fd >= 0 && r.Attr.Kind != KindRegular {
+		unix.Close(fd)
+		fd = -1
+	}
+	return e, fdFile(fd, name), nil
 }
 
 // Stat returns fresh attributes.

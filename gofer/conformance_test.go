@@ -34,6 +34,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 		&attachReq{Mount: 3},
 		&handleReq{kind: OpStat, handleField: hf},
 		&walkReq{handleField: hf, Name: "name"},
+		&walkReq{handleField: hf, Name: "opened", Open: true},
 		&openReq{handleField: hf, Flags: unix.O_RDWR | unix.O_TRUNC},
 		&createReq{handleField: hf, Name: "new", Flags: unix.O_WRONLY, Mode: 0o600},
 		&mkReq{kind: OpMkdir, handleField: hf, Name: "dir", Mode: 0o755},
@@ -197,6 +198,37 @@ func TestConformance(t *testing.T) {
 	ok(OpWalk, "Walk(/ro/a/file)", err)
 	_, err = roFile.Handle.Open(unix.O_RDWR)
 	check(OpOpen, "Open(read-only mount, O_RDWR)", err, unix.EROFS)
+
+	// Walk with Open: a regular file comes with a read-only FD; anything else without.
+	oe, of, err := a.Handle.WalkOpen("file")
+	ok(OpWalk, "WalkOpen(a/file)", err)
+	if of == nil || oe.Attr.Kind != KindRegular {
+		t.Fatalf("WalkOpen(a/file) = %+v, FD %v; want the file and an FD", oe.Attr, of)
+	}
+	if b, _ := io.ReadAll(of); string(b) != "content" {
+		t.Errorf("read WalkOpen(a/file) = %q", b)
+	}
+	if fl, _ := unix.FcntlInt(of.Fd(), unix.F_GETFL, 0); fl&unix.O_ACCMODE != unix.O_RDONLY {
+		t.Errorf("WalkOpen(a/file) FD flags %#x; want O_RDONLY", fl)
+	}
+	of.Close()
+	for _, name := range []string{"fifo", "a", "abs"} {
+		e, f, err := root.Handle.WalkOpen(name)
+		ok(OpWalk, "WalkOpen("+name+")", err)
+		if f != nil || e.Handle == nil {
+			t.Errorf("WalkOpen(%s), a %v: FD %v; want the entry without one", name, e.Attr.Kind, f)
+		}
+	}
+	_, of, err = root.Handle.WalkOpen("secret")
+	check(OpWalk, "WalkOpen(secret), a denied path", err, unix.ENOENT)
+	if of != nil {
+		t.Errorf("WalkOpen(secret) donated an FD")
+	}
+	_, of, err = roRoot.Handle.WalkOpen("a")
+	ok(OpWalk, "WalkOpen(/ro/a)", err)
+	if of != nil {
+		t.Errorf("WalkOpen of a directory donated an FD")
+	}
 	if os.Getuid() != 0 {
 		// Host permissions hold: an unreadable file stays unreadable.
 		os.Chmod(filepath.Join(dir, "a/file"), 0)

@@ -74,11 +74,20 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		}
 		s.tree.RLock()
 		id, a, target, err := s.entryFor(n, r.Name)
+		fd := -1
+		if err == nil && r.Open && a.Kind == KindRegular {
+			// As open(O_RDONLY) would: the handle's node, reopened by parent and name.
+			if c, gerr := s.get(id); gerr == nil {
+				fd, _ = s.reopenLocked(c, unix.O_RDONLY)
+			}
+		}
 		s.tree.RUnlock()
 		if err != nil {
 			return errReply(err)
 		}
-		return entryOf(id, a, target)
+		rep := entryOf(id, a, target)
+		rep.fd = fd
+		return rep
 	case *handleReq:
 		switch op {
 		case OpStat:

@@ -41,6 +41,14 @@ type NegativeCacher interface {
 	MissEpoch(watch bool) (epoch uint64, ok bool)
 }
 
+// OpeningLookuper is a directory whose lookups can also open the file they find for
+// reading (goferfs: one gofer round trip instead of two). LookupOpening is Lookup; the
+// inode it returns opens with O_RDONLY at no further cost. Resolve uses it for the last
+// component of a read-only open (ResolveOpts.OpenRead).
+type OpeningLookuper interface {
+	LookupOpening(name string) (Inode, error)
+}
+
 // maxMissing bounds the misses cached per directory; beyond it the set starts again.
 const maxMissing = 1024
 
@@ -71,7 +79,11 @@ func (d *Dentry) parentDentry() *Dentry {
 }
 
 // Child looks up name in directory d, using the cache.
-func (d *Dentry) Child(name string) (*Dentry, error) {
+func (d *Dentry) Child(name string) (*Dentry, error) { return d.child(name, false) }
+
+// child is Child; opening says the child is about to be opened read-only
+// (OpeningLookuper).
+func (d *Dentry) child(name string, opening bool) (*Dentry, error) {
 	volatile := false
 	if v, ok := d.inode.(Volatile); ok && v.Volatile() {
 		volatile = true
@@ -104,7 +116,11 @@ func (d *Dentry) Child(name string) (*Dentry, error) {
 	if negative {
 		epoch, epochOK = nc.MissEpoch(false)
 	}
-	in, err := d.inode.Lookup(name)
+	lookup := d.inode.Lookup
+	if ol, ok := d.inode.(OpeningLookuper); ok && opening {
+		lookup = ol.LookupOpening
+	}
+	in, err := lookup(name)
 	if err == unix.ENOENT && negative {
 		if !epochOK {
 			// The first miss here: watch the directory, then ask again under the watch.

@@ -31,6 +31,10 @@ type Inode struct {
 	// open of it: descriptions keep their own offsets and read with pread, so one donated FD
 	// serves them all and later opens cost no gofer round trip. protected by mu
 	roFile *os.File
+	// opened is a read-only FD the lookup got with the file (LookupOpening), for the open
+	// that follows it on a read-write mount (on a read-only one it becomes roFile).
+	// protected by mu
+	opened *os.File
 	// granted is the end the gofer allows the file to grow to under the disk limit
 	// (disk.go). protected by mu
 	granted int64
@@ -134,6 +138,16 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 		}
 		return &hostFile{File: host.New(int(in.roFile.Fd()), false), shared: true, in: in}, nil
 	}
+	in.mu.Lock()
+	opened := in.opened
+	in.opened = nil
+	in.mu.Unlock()
+	if opened != nil {
+		if kind == gofer.KindRegular && flags&(unix.O_ACCMODE|unix.O_TRUNC|unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME|unix.O_SYNC|unix.O_DSYNC) == unix.O_RDONLY {
+			return newHostFile(opened, in, flags), nil
+		}
+		opened.Close()
+	}
 	f, err := in.h.Open(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW))
 	if err != nil {
 		return nil, err
@@ -173,13 +187,37 @@ func (in *Inode) Readlink() (string, error) {
 	return in.target, nil
 }
 
-// Lookup implements vfs.Inode.
+// Lookup implements vfs.Inode. On a read-only mount a regular file comes opened with its
+// walk (LookupOpening): its read-only FD is shared by every later open of it (roFile), so
+// a file that is looked up and then opened (stat then open: tar, Python's imports, git)
+// costs one round trip, not two. The gofer holds a handle FD per file looked up anyway.
 func (in *Inode) Lookup(name string) (vfs.Inode, error) {
+	if in.ro {
+		return in.LookupOpening(name)
+	}
 	e, err := in.h.Walk(name)
 	if err != nil {
 		return nil, err
 	}
 	return fromEntry(e, in.cache), nil
+}
+
+// LookupOpening implements vfs.OpeningLookuper: the gofer opens a regular file it finds
+// read-only and donates the FD with the walk's reply, for the open that follows.
+func (in *Inode) LookupOpening(name string) (vfs.Inode, error) {
+	e, f, err := in.h.WalkOpen(name)
+	if err != nil {
+		return nil, err
+	}
+	n := fromEntry(e, in.cache)
+	if f != nil {
+		if n.ro {
+			n.roFile = f
+		} else {
+			n.opened = f
+		}
+	}
+	return n, nil
 }
 
 // Readdir implements vfs.Inode.
