@@ -286,8 +286,8 @@ func run(stderr io.Writer) (int, error) {
 	}
 	<-k.Done()
 	if cfg.StraceSummary {
-		writeSyscallSummary(stderr, k.Stats())
 		writeGoferSummary(stderr, gc.Stats())
+		writeSyscallSummary(stderr, k.Stats())
 	}
 	// Why: the gofer ends when its connection does; closed now, its exit overlaps this
 	// process's (the platform's stubs reaped, the runtime's threads and the memory file

@@ -62,7 +62,7 @@ func writeSyscallSummary(w io.Writer, s kernel.Stats) {
 	line(total)
 }
 
-// writeGoferSummary follows the syscall table with the gofer requests the run made, per op
+// writeGoferSummary precedes the syscall table with the gofer requests the run made, per op
 // (most time first): the round trips behind host-file syscalls.
 func writeGoferSummary(w io.Writer, ops []gofer.OpCount) {
 	sort.Slice(ops, func(i, j int) bool {
@@ -72,7 +72,7 @@ func writeGoferSummary(w io.Writer, ops []gofer.OpCount) {
 		return ops[i].Op < ops[j].Op
 	})
 	var total gofer.OpCount
-	fmt.Fprintf(w, "\n   seconds  usecs/call     calls    errors gofer request\n")
+	fmt.Fprintf(w, "   seconds  usecs/call     calls    errors gofer request\n")
 	fmt.Fprintf(w, "---------- ----------- --------- --------- ----------------\n")
 	line := func(c gofer.OpCount, name string) {
 		per := int64(0)
@@ -93,4 +93,5 @@ func writeGoferSummary(w io.Writer, ops []gofer.OpCount) {
 	}
 	fmt.Fprintf(w, "---------- ----------- --------- --------- ----------------\n")
 	line(total, "total")
+	fmt.Fprintln(w)
 }
