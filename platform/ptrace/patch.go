@@ -70,7 +70,7 @@ func (as *addressSpace) PatchSyscall(site uint64, kind platform.PatchKind, nr ui
 	default:
 		return nil, false
 	}
-	if !as.p.trap || site < patchLow || site+7 > maxUserAddress || site+7 < site {
+	if !as.p.trap || as.shared || site < patchLow || site+7 > maxUserAddress || site+7 < site {
 		return nil, false
 	}
 	pt := &as.patches
