@@ -63,11 +63,22 @@ type sharedStub struct {
 	// owner is the thread handle the stub's CPU time is counted for (less base).
 	// protected by mu
 	closed         bool
-	areas          []bool
+	areas          []areaUse
 	refs           int
 	owner          *stubProc
 	baseU, baseSys time.Duration
 }
+
+// areaUse is the state of a thread area: free, in use, or left by a thread told to end
+// (its TID and when), which is reused once the thread is gone.
+type areaUse struct {
+	used, ending bool
+	tid          int
+	since        time.Time
+}
+
+// endingGrace is how long a thread told to end may take before the stub is ended.
+const endingGrace = time.Second
 
 // sharedFor returns as's shared stub, starting it. Preconditions: as.mu held.
 func (as *addressSpace) sharedLocked() (*sharedStub, error) {
@@ -80,7 +91,7 @@ func (as *addressSpace) sharedLocked() (*sharedStub, error) {
 		}
 		return as.sh, nil
 	}
-	sh := &sharedStub{as: as, reqs: make(chan func()), refs: 1, areas: make([]bool, maxAreas)}
+	sh := &sharedStub{as: as, reqs: make(chan func()), refs: 1, areas: make([]areaUse, maxAreas)}
 	ready := make(chan error, 1)
 	go sh.run(ready)
 	if err := <-ready; err != nil {
@@ -101,11 +112,14 @@ func (sh *sharedStub) run(ready chan<- error) {
 	runtime.LockOSThread()
 	p := sh.as.p
 	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
-	c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
-	var set unix.CPUSet
-	set.Set(c.cpu)
-	if unix.SchedSetaffinity(0, &set) != nil {
-		c.cpu = -1
+	c.cpu = -1
+	if os.Getenv("SBX_SHARED_PIN") == "1" {
+		c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
+		var set unix.CPUSet
+		set.Set(c.cpu)
+		if unix.SchedSetaffinity(0, &set) != nil {
+			c.cpu = -1
+		}
 	}
 	defer func() {
 		// The thread goes back to the Go runtime: unpinned (see context.Release).
@@ -157,7 +171,12 @@ func (sh *sharedStub) kill() {
 // close lets the stub go (the address space's Release). Preconditions: sh.as.mu held.
 func (sh *sharedStub) close() {
 	sh.kill()
+	delete(sh.as.stubs, sh.main)
 	sh.mu.Lock()
+	if sh.closed {
+		sh.mu.Unlock()
+		return
+	}
 	sh.closed = true
 	close(sh.reqs)
 	sh.unrefLocked()
@@ -254,18 +273,12 @@ func (c *context) spawnSharedStub(sh *sharedStub) (*stubProc, error) {
 func (sh *sharedStub) newThread(c *context) (*stubProc, error) {
 	as := sh.as
 	sh.mu.Lock()
-	i := -1
-	for k, used := range sh.areas {
-		if !used {
-			i = k
-			break
-		}
-	}
+	i := sh.freeAreaLocked()
 	if i < 0 || sh.closed {
 		sh.mu.Unlock()
 		return nil, fmt.Errorf("ptrace: no thread area left in the address space's stub (%d threads)", maxAreas)
 	}
-	sh.areas[i] = true
+	sh.areas[i] = areaUse{used: true}
 	sh.refs++
 	area := sh.shm[i*trapCtrlSize : (i+1)*trapCtrlSize]
 	sh.mu.Unlock()
@@ -288,7 +301,7 @@ func (sh *sharedStub) newThread(c *context) (*stubProc, error) {
 	as.mu.Unlock()
 	if err != nil || tid == 0 {
 		sh.mu.Lock()
-		sh.areas[i] = false
+		sh.areas[i] = areaUse{}
 		sh.unrefLocked()
 		sh.mu.Unlock()
 		if err == nil {
@@ -318,43 +331,51 @@ func (sh *sharedStub) newThread(c *context) (*stubProc, error) {
 	return s, nil
 }
 
-// endThread ends a thread of the stub (its context lets it go) and frees its area once it
-// is gone. A thread that does not end (it was left running, or its area was tampered with)
-// ends the whole stub.
+// endThread tells a thread of the stub to end (its context lets it go): the handler calls
+// exit when resumed. Its area is reused once the thread is gone (freeAreaLocked); one that
+// does not end in time (it was left running, or its area was tampered with) ends the
+// whole stub. A thread the kernel found broken ends the stub at once.
 func (sh *sharedStub) endThread(s *stubProc) {
 	ts := s.trap
-	gone := false
-	if !sh.dead.Load() && !s.dead && ts.appTid > 0 {
+	if s.dead && !sh.dead.Load() {
+		sh.kill()
+	}
+	if !sh.dead.Load() && ts.appTid > 0 {
 		word(ts.shm, cExit).Store(1)
 		word(ts.shm, cState).Store(stResume)
 		futexWake(ts.shm, cState)
-		deadline := time.Now().Add(time.Second)
-		for time.Now().Before(deadline) {
-			v := word(ts.shm, cTid).Load()
-			if v == 0 && unix.Tgkill(s.pid, ts.appTid, 0) == unix.ESRCH {
-				gone = true
-				break
-			}
-			if v != 0 {
-				futexWait(ts.shm, cTid, v, 10*time.Millisecond)
-			} else {
-				time.Sleep(50 * time.Microsecond)
-			}
-		}
-	}
-	if !gone && !sh.dead.Load() {
-		sh.kill()
 	}
 	sh.mu.Lock()
-	if gone {
-		sh.areas[s.area] = false
-	}
+	sh.areas[s.area] = areaUse{used: true, ending: true, tid: ts.appTid, since: time.Now()}
 	if sh.owner == s {
 		sh.owner = nil
 	}
 	sh.unrefLocked()
 	sh.mu.Unlock()
 	s.dead = true
+}
+
+// freeAreaLocked returns a free area, reclaiming those of threads that have ended, or -1.
+// Preconditions: sh.mu held.
+func (sh *sharedStub) freeAreaLocked() int {
+	free := -1
+	for k := range sh.areas {
+		a := &sh.areas[k]
+		if a.ending && !sh.dead.Load() && sh.shm != nil {
+			area := sh.shm[k*trapCtrlSize:]
+			// CLONE_CHILD_CLEARTID cleared the word at the thread's exit (the app could
+			// clear it too, so the host must also know the thread no more).
+			if word(area, cTid).Load() == 0 && unix.Tgkill(sh.main.pid, a.tid, 0) == unix.ESRCH {
+				*a = areaUse{}
+			} else if time.Since(a.since) > endingGrace {
+				sh.kill()
+			}
+		}
+		if !a.used && free < 0 {
+			free = k
+		}
+	}
+	return free
 }
 
 // alive reports whether a thread of the stub still runs.
