@@ -221,3 +221,32 @@ func TestTrapHandoffOutsideArea(t *testing.T) {
 		as.Release()
 	}
 }
+
+// TestEscapeTrapExitOwnThread: app code that asks its own hand-off to end the thread
+// (C_EXIT, in its writable area) only ends itself: the kernel finds the thread gone and
+// refuses the context, in both trap modes.
+func TestEscapeTrapExitOwnThread(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		h := newHarness(t, true)
+		h.p.SetSharedStubs(shared)
+		as, _ := h.p.NewAddressSpace()
+		// syscall; mov rbx, [data]; mov dword [rbx+C_EXIT], 1; syscall; syscall
+		h.load(as, cat(syscallInsn, []byte{0x48, 0x8b, 0x1c, 0x25}, le32(dataAddr),
+			[]byte{0xc7, 0x43, cExit}, le32(1), syscallInsn, syscallInsn))
+		withContext(t, h.p, func(pc platform.Context) {
+			c := pc.(*context)
+			regs := regsAt(codeAddr)
+			if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall {
+				t.Fatalf("shared=%v: first Switch = %+v, %v", shared, ev, err)
+			}
+			binary.LittleEndian.PutUint64(h.mem[dataOff:], c.current().trap.base)
+			if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall {
+				t.Fatalf("shared=%v: second Switch = %+v, %v", shared, ev, err)
+			}
+			if _, err := c.Switch(as, regs); !errors.Is(err, platform.ErrContextDead) {
+				t.Fatalf("shared=%v: Switch after the thread ended itself: %v; want ErrContextDead", shared, err)
+			}
+		})
+		as.Release()
+	}
+}

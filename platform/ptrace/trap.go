@@ -291,6 +291,12 @@ func (s *stubProc) checkAlive() error {
 		}
 		return nil
 	}
+	if s.trap != nil && s.trap.appTid > 0 && unix.Tgkill(s.pid, s.trap.appTid, 0) == unix.ESRCH {
+		// The app thread ended its host thread (exit is allowed from the stub's code).
+		s.dead = true
+		unix.Kill(s.pid, unix.SIGKILL)
+		return fmt.Errorf("%w: stub %d's app thread %d ended", platform.ErrContextDead, s.pid, s.trap.appTid)
+	}
 	var status unix.WaitStatus
 	pid, err := unix.Wait4(s.pid, &status, unix.WNOHANG|unix.WALL, nil)
 	if err != nil && err != unix.EINTR {
