@@ -112,22 +112,10 @@ func (sh *sharedStub) run(ready chan<- error) {
 	runtime.LockOSThread()
 	p := sh.as.p
 	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
+	// Not pinned: it sleeps but for requests, and a pinned injector waited for its one CPU
+	// behind the app threads on it (measured: no faster pinned on a loaded 2-CPU machine).
 	c.cpu = -1
-	if os.Getenv("SBX_SHARED_PIN") == "1" {
-		c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
-		var set unix.CPUSet
-		set.Set(c.cpu)
-		if unix.SchedSetaffinity(0, &set) != nil {
-			c.cpu = -1
-		}
-	}
-	defer func() {
-		// The thread goes back to the Go runtime: unpinned (see context.Release).
-		if c.cpu >= 0 && p.ncpu > 1 {
-			unix.SchedSetaffinity(0, &p.cpus)
-		}
-		runtime.UnlockOSThread()
-	}()
+	defer runtime.UnlockOSThread()
 	s, err := c.spawnSharedStub(sh)
 	if err != nil {
 		ready <- err

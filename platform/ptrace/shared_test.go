@@ -139,17 +139,16 @@ func TestSharedThreadChurn(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	sh.mu.Lock()
-	high := 0
-	for k, a := range sh.areas {
-		if a.used {
-			high = k + 1
+	// Every thread is gone: the next one takes the first area again.
+	<-onThread(t, h.p, func(c *context) {
+		regs := regsAt(codeAddr)
+		if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSyscall {
+			t.Errorf("last thread: Switch = %+v, %v", ev, err)
 		}
-	}
-	sh.mu.Unlock()
-	if high > 2 {
-		t.Fatalf("40 threads one after the other used areas up to %d; want them reused", high)
-	}
+		if a := c.current().area; a != 0 {
+			t.Errorf("the thread after 40 ended ones has area %d; want 0, reused", a)
+		}
+	})
 }
 
 // TestEscapeSharedForeignArea: a thread that forges a hand-off in another thread's area
