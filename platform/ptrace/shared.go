@@ -54,8 +54,10 @@ type sharedStub struct {
 	as   *addressSpace
 	main *stubProc // the mapper: in as.stubs, traced by the injector thread
 	reqs chan func()
-	shm  []byte // every thread area, mapped in the kernel
-	dead atomic.Bool
+	// finished closes when the injector has reaped the stub and closed its socket.
+	finished chan struct{}
+	shm      []byte // every thread area, mapped in the kernel
+	dead     atomic.Bool
 
 	mu sync.Mutex
 	// closed: the address space let the stub go. areas: in use. refs: thread handles,
@@ -91,7 +93,7 @@ func (as *addressSpace) sharedLocked() (*sharedStub, error) {
 		}
 		return as.sh, nil
 	}
-	sh := &sharedStub{as: as, reqs: make(chan func()), refs: 1, areas: make([]areaUse, maxAreas)}
+	sh := &sharedStub{as: as, reqs: make(chan func()), finished: make(chan struct{}), refs: 1, areas: make([]areaUse, maxAreas)}
 	ready := make(chan error, 1)
 	go sh.run(ready)
 	if err := <-ready; err != nil {
@@ -109,6 +111,7 @@ func (as *addressSpace) sharedLocked() (*sharedStub, error) {
 // run is the injector: it starts the stub, traces its main thread and makes every
 // injection asked for, until the address space lets the stub go.
 func (sh *sharedStub) run(ready chan<- error) {
+	defer close(sh.finished)
 	runtime.LockOSThread()
 	p := sh.as.p
 	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
@@ -169,6 +172,8 @@ func (sh *sharedStub) close() {
 	close(sh.reqs)
 	sh.unrefLocked()
 	sh.mu.Unlock()
+	// Gone when Release returns: its process reaped, its socket closed.
+	<-sh.finished
 }
 
 func (sh *sharedStub) unrefLocked() {
