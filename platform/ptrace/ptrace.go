@@ -74,6 +74,8 @@ type Platform struct {
 	cooling splitCooling
 	// autoSplit lets the hand-off policy split stubs on its own (handoff.go; off).
 	autoSplit bool
+	// shared runs all threads of an address space in one stub (shared.go; off).
+	shared bool
 
 	mu sync.Mutex
 	// contexts are the live contexts. protected by mu
@@ -148,7 +150,7 @@ func (p *Platform) Close() error {
 
 // NewAddressSpace implements platform.Platform.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
-	as := &addressSpace{p: p, stubs: map[*stubProc]struct{}{}}
+	as := &addressSpace{p: p, stubs: map[*stubProc]struct{}{}, shared: p.shared}
 	p.mu.Lock()
 	p.spaces[as] = struct{}{}
 	p.mu.Unlock()
@@ -240,6 +242,10 @@ type addressSpace struct {
 	// retired are releases of replaced memory waiting for the stubs (retire.go).
 	// protected by mu
 	retired []retiredMem
+	// shared says every thread runs in one stub, sh (shared.go), started by the first
+	// Switch. sh is protected by mu
+	shared bool
+	sh     *sharedStub
 }
 
 // stubProc is one stub process: the thread that runs one context's app code in one
@@ -260,6 +266,11 @@ type stubProc struct {
 	dead      bool
 	// trap is the stub's trap-mode state (nil in ptrace mode).
 	trap *trapState
+	// thread is set on a thread of a shared stub (shared.go): the handle of one context's
+	// app thread, whose area is area; it is not in as.stubs (the shared stub's mapper is).
+	// mapper is set on a shared stub's main thread, which is.
+	thread, mapper *sharedStub
+	area           int
 	// sock is the kernel's end of the socket the stub receives host files on (its FD
 	// stubSockFD); -1 once closed. scratch says the stub's receive buffer is mapped.
 	sock    int
@@ -302,6 +313,15 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	tid := unix.Gettid()
 	var firstErr error
 	for s := range as.stubs {
+		if s.mapper != nil {
+			// The one stub of a shared address space takes every change now.
+			if !s.dead {
+				if err := s.mapper.do(func() error { return s.syncLocked(as.seq - 1) }); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			continue
+		}
 		if s.ctx.tid == tid && !s.dead {
 			// Its thread made the change, and most likely uses the range next.
 			if err := s.syncLocked(as.seq - 1); err != nil && firstErr == nil {
@@ -428,6 +448,12 @@ func (as *addressSpace) Release() {
 	as.mu.Unlock()
 	tid := unix.Gettid()
 	for _, s := range stubs {
+		if s.mapper != nil {
+			as.mu.Lock()
+			s.mapper.close()
+			as.mu.Unlock()
+			continue
+		}
 		if s.ctx.tid == tid {
 			s.ctx.dropStub(s)
 		} else {
@@ -546,6 +572,13 @@ func (s *stubProc) fill(addr uint64) (bool, error) {
 		}
 		return true, nil
 	}
+	return s.fillLocked(addr)
+}
+
+// fillLocked maps the gap around addr of the mapping there that the stub lacks.
+// Preconditions: s is up to date; as for syncLocked.
+func (s *stubProc) fillLocked(addr uint64) (bool, error) {
+	as := s.as
 	i := as.state.find(addr)
 	if i >= len(as.state) || as.state[i].start > addr || s.present.intersects(addr, addr+1) {
 		return false, nil // a fault the app's own mappings explain
@@ -666,6 +699,13 @@ func (s *stubProc) inject(nr, a0, a1, a2, a3, a4, a5 uintptr) (uintptr, error) {
 	regs := platform.Registers{Rax: uint64(nr), OrigRax: ^uint64(0), Rdi: uint64(a0), Rsi: uint64(a1), Rdx: uint64(a2),
 		R10: uint64(a3), R8: uint64(a4), R9: uint64(a5), Rip: s.ctx.p.stub.site, Cs: 0x33, Ss: 0x2b,
 		Rsp: StubBase + stubSize - 64, Eflags: 0x202}
+	return s.injectRegs(regs)
+}
+
+// injectRegs runs the stub's main thread from regs (rip: an injection or clone site) to
+// its next int3 and returns rax. Preconditions: as for inject.
+func (s *stubProc) injectRegs(regs platform.Registers) (uintptr, error) {
+	nr := regs.Rax
 	if err := setRegs(s.pid, &regs); err != nil {
 		return 0, s.fail(err)
 	}
@@ -787,7 +827,12 @@ func (c *context) CPUTime() (user, sys time.Duration) {
 		return user, sys
 	}
 	for _, s := range c.stubs {
-		u, sy := stubCPU(s.pid)
+		u, sy := time.Duration(0), time.Duration(0)
+		if s.thread != nil {
+			u, sy = s.thread.cpuFor(s)
+		} else {
+			u, sy = stubCPU(s.pid)
+		}
 		user += u
 		sys += sy
 	}
@@ -930,7 +975,8 @@ func (c *context) discard(s *stubProc) {
 // stub for takes, so that the stub's start-up (a fork, an exec, its prologue) overlaps
 // whatever the kernel does before the task runs.
 func (c *context) Prestart() error {
-	if c.spare != nil {
+	if c.spare != nil || c.p.shared {
+		// Shared stubs: a thread is a clone in its address space's stub, started by Switch.
 		return nil
 	}
 	var s *stubProc
@@ -949,6 +995,15 @@ func (c *context) Prestart() error {
 
 // stubFor returns the pre-started stub, attached to as, or starts a new one.
 func (c *context) stubFor(as *addressSpace) (*stubProc, error) {
+	if as.shared {
+		as.mu.Lock()
+		sh, err := as.sharedLocked()
+		as.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return sh.newThread(c)
+	}
 	if s := c.spare; s != nil {
 		c.spare = nil
 		return c.attach(s, as)
@@ -976,6 +1031,18 @@ func (s *stubProc) kill() {
 }
 
 func (c *context) dropStub(s *stubProc) {
+	if sh := s.thread; sh != nil {
+		u, sy := sh.dropThread(s)
+		c.cpuMu.Lock()
+		c.deadUser += u
+		c.deadSys += sy
+		if c.stubs[s.as] == s {
+			delete(c.stubs, s.as)
+		}
+		c.cpuMu.Unlock()
+		sh.endThread(s)
+		return
+	}
 	s.as.mu.Lock()
 	delete(s.as.stubs, s)
 	s.as.releaseRetiredLocked()
