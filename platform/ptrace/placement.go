@@ -30,8 +30,8 @@ import (
 //   - spread: every context measures, over windows of at least placeWindow, the share of
 //     the wall time it used the CPU (util) and the share it wanted the CPU and did not get
 //     it (starve: awake, not sleeping in the kernel, not running). A context that starved
-//     while busy moves to the CPU with the least load, if that evens the load out, and is
-//     not pulled back for spreadHold;
+//     while busy, beside a busy neighbour that starved too, moves to the CPU with the
+//     least load, if that evens the load out, and is not pulled back for spreadHold;
 //   - a new context starts on the least-loaded CPU; the first wake-up of a prestarted one
 //     (the kernel handing it a new task) is a wake like the others, so a fork from a
 //     shell starts next to the shell.
@@ -46,8 +46,8 @@ const (
 	moveGap     = 2 * time.Millisecond
 	spreadHold  = 50 * time.Millisecond
 	// starveMin is the share of a window a context spent runnable but off the CPU that
-	// says its CPU is contended; busyMin the CPU use that makes a context worth moving for
-	// it (one that mostly waits, e.g. on the gofer, is not).
+	// says its CPU is contended (if a neighbour there starves too); busyMin the CPU use
+	// that makes a context worth moving for it.
 	starveMin = 0.25
 	busyMin   = 0.1
 	// sleptMax is the most a context may have slept in a window to be moved for CPU time.
@@ -71,9 +71,10 @@ const (
 type placeState struct {
 	cpu    atomic.Int32
 	asleep atomic.Bool
-	// util is the context's CPU use per wall time (smoothed); measured says it is known.
-	util     float64
-	measured bool
+	// util is the context's CPU use per wall time (smoothed); measured says it is known;
+	// starve is the share of its last window it was runnable but not running.
+	util, starve float64
+	measured     bool
 	// lastMove is when it last moved; holdUntil, until when it may not be pulled (ns on
 	// the policy's clock).
 	lastMove, holdUntil int64
@@ -192,10 +193,25 @@ func (pl *policy) windowLocked(now int64, st *placeState, util, starve, slept fl
 	} else {
 		st.util, st.measured = util, true
 	}
+	st.starve = starve
+	mine := int(st.cpu.Load())
 	if starve < starveMin || slept > sleptMax || st.util < busyMin || now-st.lastMove < int64(moveGap) {
 		return 0, false
 	}
-	mine := int(st.cpu.Load())
+	// Contention needs a contender: an awake, busy neighbour on the CPU that starves too.
+	// A context alone in starving waits for what the kernel does not sleep through (a
+	// gofer reply, a lock) or for the host's other load, which no move among this
+	// sandbox's CPUs fixes.
+	contended := false
+	for o := range pl.members {
+		if o != st && int(o.cpu.Load()) == mine && !o.asleep.Load() && o.starve >= starveMin && o.use() >= busyMin {
+			contended = true
+			break
+		}
+	}
+	if !contended {
+		return 0, false
+	}
 	here := pl.loadLocked(mine, nil)
 	best, bestLoad := -1, 0.0
 	for _, c := range pl.cpus {

@@ -157,12 +157,21 @@ func TestPlacementSpreadsStarved(t *testing.T) {
 	if _, move := window(pl, 100*ms, a, 0.45, 0.35, 0.2); move {
 		t.Error("a ping-pong partner was moved away")
 	}
+	// Starving beside a neighbour that does not: its waits are elsewhere (a gofer reply
+	// counts as runnable), and moving would not help.
+	if _, move := window(pl, 100*ms, a, 0.5, 0.5, 0); move {
+		t.Error("a context starving beside a neighbour that does not starve was moved")
+	}
+	measure(pl, a, 0.5)
 	// Little CPU use: waits for something else.
 	measure(pl, b, 0.02)
 	if _, move := window(pl, 100*ms, b, 0.02, 0.9, 0); move {
 		t.Error("a context using no CPU was moved for CPU time")
 	}
 	measure(pl, b, 0.5)
+	pl.mu.Lock()
+	b.starve = 0.5 // both compute
+	pl.mu.Unlock()
 	cpu, move := window(pl, 100*ms, a, 0.5, 0.5, 0)
 	if !move || cpu != 1 {
 		t.Fatalf("a starved busy context did not move to the idle CPU (move %v to %d)", move, cpu)
