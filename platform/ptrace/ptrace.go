@@ -32,7 +32,7 @@
 //
 // Cost: a tracer/tracee round trip is cheap only when both run on one CPU (a cross-CPU
 // wake-up costs tens of µs on small VMs), so each context pins its OS thread and its stubs
-// to one CPU, spreading contexts round-robin.
+// to one CPU; which one follows how tasks wake each other (placement.go).
 //
 // Locking: addressSpace.mu protects its mappings, log and stub set; stubProc.applied is
 // protected by its address space's mu. A context's fields are touched only by its goroutine,
@@ -61,7 +61,6 @@ type Platform struct {
 	stubFD  *os.File // memfd holding the stub program
 	// stubPath is what stubs are executed from; settable once the process confines itself.
 	stubPath atomic.Value // string
-	nextCPU  atomic.Uint32
 	ncpu     int
 	// cpus is the CPUs the platform's creator could run on: a released context's thread
 	// gets them back.
@@ -76,6 +75,9 @@ type Platform struct {
 	autoSplit bool
 	// shared runs all threads of an address space in one stub (shared.go; off).
 	shared bool
+	// policy places contexts on CPUs; byTid finds a context by its thread (placement.go).
+	policy *policy
+	byTid  sync.Map // int → *context
 
 	mu sync.Mutex
 	// contexts are the live contexts. protected by mu
@@ -113,6 +115,7 @@ func newPlatform(memFile *os.File, stub stubImage, trap bool) (*Platform, error)
 	if p.ncpu < 1 {
 		p.ncpu = 1
 	}
+	p.policy = newPolicy(platformCPUs(&p.cpus))
 	return p, nil
 }
 
@@ -158,22 +161,13 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 }
 
 // NewContext implements platform.Platform. The caller's goroutine must be locked to its
-// OS thread; the thread is pinned to one CPU together with the stubs it traces.
+// OS thread; the thread is pinned to one CPU together with the stubs it traces (placement.go).
 func (p *Platform) NewContext() (platform.Context, error) {
 	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
 	// The thread may have run other goroutines, or an earlier context, before: only what it
 	// spends from now on is this context's.
 	c.tracerBase = readClock(threadCPUClock(c.tid))
-	c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
-	var set unix.CPUSet
-	set.Set(c.cpu)
-	// Best effort: a restricted cpuset makes this fail, which only costs speed. Trap mode
-	// pins too: its hand-offs are futex wake-ups and its address-space changes ptrace
-	// injections, both cheapest on one CPU (measured: tar of /usr/share/doc 1.8-2.4 s
-	// pinned, 2.5-7.4 s not, on this loaded 2-CPU machine).
-	if unix.SchedSetaffinity(0, &set) != nil {
-		c.cpu = -1
-	}
+	c.placeNew()
 	p.mu.Lock()
 	p.contexts[c] = struct{}{}
 	p.mu.Unlock()
@@ -783,6 +777,8 @@ type context struct {
 	// spare is a stub started ahead (Prestart) for the next address space the context
 	// enters; it belongs to none yet.
 	spare *stubProc
+	// pl is the context's placement on CPUs (placement.go).
+	pl placement
 
 	// cpuMu guards stubs against CPUTime readers on other goroutines (the owning thread
 	// changes it under cpuMu) and the times of stubs that are gone. deadUser and deadSys
@@ -1081,6 +1077,7 @@ func (c *context) Interrupt() {
 // Switch implements platform.Context.
 func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
 	as := pas.(*addressSpace)
+	c.placeSwitch()
 	s := c.stubs[as]
 	if s == nil || s.dead {
 		if s != nil {
@@ -1250,6 +1247,7 @@ func (c *context) Release() {
 		c.discard(c.spare)
 		c.spare = nil
 	}
+	c.unplace()
 	// Release runs on the context's own thread, whose clock ends with it.
 	c.cpuMu.Lock()
 	c.deadSys += c.tracerTime()

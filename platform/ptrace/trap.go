@@ -253,6 +253,8 @@ func (s *stubProc) awaitEvent(running bool) error {
 			if err := s.checkAlive(); err != nil {
 				return err
 			}
+			// An app computing without syscalls still has its CPU use measured.
+			s.ctx.placeWindow(placeNow())
 			// An app thread that does not answer an interrupt has blocked the signal (only a
 			// forged rt_sigreturn frame can do that): ask again, then end it.
 			if running && s.ctx.interrupt.Load() {
