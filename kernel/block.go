@@ -6,6 +6,7 @@ import (
 
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
+	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,6 +16,12 @@ import (
 // in-kernel objects and broker-donated host FDs alike, and a signal always interrupts it.
 
 func (t *Task) wakeUp() {
+	if t.sleeping.Load() {
+		// The platform may move the sleeper next to its waker first (platform.Placer).
+		if pl, ok := t.cpuCtx.Load().(platform.Placer); ok {
+			pl.Waking()
+		}
+	}
 	var one = [8]byte{1}
 	unix.Write(t.wake, one[:])
 }
@@ -40,9 +47,16 @@ func (t *Task) sleep(host []unix.PollFd, deadline time.Time) error {
 			}
 			timeout = int((d + time.Millisecond - 1) / time.Millisecond)
 		}
+		pl, _ := t.ctx.(platform.Placer)
+		if pl != nil {
+			pl.Sleep()
+		}
 		t.sleeping.Store(true)
 		n, err := unix.Poll(fds, timeout)
 		t.sleeping.Store(false)
+		if pl != nil {
+			pl.Awake()
+		}
 		if err == unix.EINTR {
 			continue
 		}

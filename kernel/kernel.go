@@ -95,7 +95,7 @@ type Kernel struct {
 	unpatched        unpatchedSites
 	oom              oomState
 	// prestarted hands the next task started with Run to the goroutine Prestart readied.
-	prestarted atomic.Pointer[chan *Task]
+	prestarted atomic.Pointer[prestart]
 	// futexes holds the tasks waiting on futex words.
 	futexes futexTable
 	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.

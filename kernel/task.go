@@ -392,8 +392,12 @@ func (k *Kernel) newTaskLocked(tg *ThreadGroup, tid int32) (*Task, error) {
 
 // Run starts the task's goroutine (or hands the task to the one Prestart readied).
 func (t *Task) Run() {
-	if ch := t.k.prestarted.Swap(nil); ch != nil {
-		*ch <- t
+	if pre := t.k.prestarted.Swap(nil); pre != nil {
+		// Handing a task over is a wake-up like any other (platform.Placer).
+		if pl, ok := pre.placer.Load().(placerRef); ok {
+			pl.Waking()
+		}
+		pre.ch <- t
 		return
 	}
 	go func() {
@@ -409,22 +413,43 @@ func (t *Task) Run() {
 // kernel calls it before it builds the sandbox's filesystem, so that the first app
 // instruction does not wait for them.
 func (k *Kernel) Prestart() {
-	ch := make(chan *Task, 1)
-	if !k.prestarted.CompareAndSwap(nil, &ch) {
+	pre := &prestart{ch: make(chan *Task, 1)}
+	if !k.prestarted.CompareAndSwap(nil, pre) {
 		return
 	}
 	go func() {
 		runtime.LockOSThread()
 		ctx, err := k.Platform.NewContext()
+		pl, _ := ctx.(platform.Placer)
+		if pl != nil && err == nil {
+			// Waiting for a task is sleeping: the task's creator wakes it (Run), which
+			// may come before the stub below is ready.
+			pl.Sleep()
+			pre.placer.Store(placerRef{pl})
+		}
 		if p, ok := ctx.(platform.Prestarter); ok && err == nil {
 			if err := p.Prestart(); err != nil {
 				// The first switch starts one itself, and reports why it cannot.
 				k.debugf("starting a stub ahead: %v", err)
 			}
 		}
-		(<-ch).run(ctx, err)
+		t := <-pre.ch
+		if pl != nil && err == nil {
+			pl.Awake()
+		}
+		t.run(ctx, err)
 	}()
 }
+
+// prestart is a goroutine Prestart readied: Run hands it the next task over ch; placer
+// is its context's platform.Placer (a placerRef), once it has one.
+type prestart struct {
+	ch     chan *Task
+	placer atomic.Value
+}
+
+// placerRef wraps a platform.Placer for an atomic.Value.
+type placerRef struct{ platform.Placer }
 
 // run is the task loop: switch into app code, handle what brought us back, repeat. It runs
 // on its own locked OS thread, which ctx (or err, when none could be made) belongs to.

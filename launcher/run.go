@@ -343,6 +343,7 @@ func (sb *Sandbox) start(r *Roles) error {
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
 		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), IgnoredSignals: inheritedIgnored(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
 		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") == "0",
+		SharedStubs:          os.Getenv("SBX_SHARED_STUBS") == "1",
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()

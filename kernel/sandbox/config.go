@@ -64,6 +64,9 @@ type Config struct {
 	// NoSyscallPatch turns syscall-site patching off (the trap platform then takes a
 	// signal for every syscall): SBX_SYSCALL_PATCH=0 in the launcher's environment.
 	NoSyscallPatch bool `json:"no_syscall_patch,omitempty"`
+	// SharedStubs runs every thread of an app address space in one host stub process on the
+	// trap platform (platform/ptrace/shared.go; SBX_SHARED_STUBS=1; off by default).
+	SharedStubs bool `json:"shared_stubs,omitempty"`
 	// Hold makes the kernel build the sandbox and serve execs, but run the program only
 	// when the control channel says "start" (an OCI runtime's startContainer hooks run in
 	// the sandbox first).

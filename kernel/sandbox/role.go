@@ -114,6 +114,9 @@ func run(stderr io.Writer) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %s platform: %w (is ptrace allowed here? check kernel.yama.ptrace_scope)", choice.Name, err)
 	}
+	if sp, ok := plat.(interface{ SetSharedStubs(bool) }); ok && cfg.SharedStubs {
+		sp.SetSharedStubs(true)
+	}
 	// Stubs map host files for private file mappings (kernel/mm/direct.go); KVM would
 	// spend a memory slot per library mapping.
 	mf.SetDirectMaps(plat.Name() != "kvm")

@@ -155,7 +155,7 @@ func (as *addressSpace) PatchSyscall(site uint64, kind platform.PatchKind, nr ui
 		return nil, false
 	}
 	n := patchLen(kind)
-	if !as.p.trap || site < patchLow || site+n > maxUserAddress || site+n < site {
+	if !as.p.trap || as.shared || site < patchLow || site+n > maxUserAddress || site+n < site {
 		return nil, false
 	}
 	pt := &as.patches

@@ -32,7 +32,7 @@
 //
 // Cost: a tracer/tracee round trip is cheap only when both run on one CPU (a cross-CPU
 // wake-up costs tens of µs on small VMs), so each context pins its OS thread and its stubs
-// to one CPU, spreading contexts round-robin.
+// to one CPU; which one follows how tasks wake each other (placement.go).
 //
 // Locking: addressSpace.mu protects its mappings, log and stub set; stubProc.applied is
 // protected by its address space's mu. A context's fields are touched only by its goroutine,
@@ -61,7 +61,6 @@ type Platform struct {
 	stubFD  *os.File // memfd holding the stub program
 	// stubPath is what stubs are executed from; settable once the process confines itself.
 	stubPath atomic.Value // string
-	nextCPU  atomic.Uint32
 	ncpu     int
 	// cpus is the CPUs the platform's creator could run on: a released context's thread
 	// gets them back.
@@ -74,6 +73,11 @@ type Platform struct {
 	cooling splitCooling
 	// autoSplit lets the hand-off policy split stubs on its own (handoff.go; off).
 	autoSplit bool
+	// shared runs all threads of an address space in one stub (shared.go; off).
+	shared bool
+	// policy places contexts on CPUs; byTid finds a context by its thread (placement.go).
+	policy *policy
+	byTid  sync.Map // int → *context
 
 	mu sync.Mutex
 	// contexts are the live contexts. protected by mu
@@ -111,6 +115,7 @@ func newPlatform(memFile *os.File, stub stubImage, trap bool) (*Platform, error)
 	if p.ncpu < 1 {
 		p.ncpu = 1
 	}
+	p.policy = newPolicy(platformCPUs(&p.cpus))
 	return p, nil
 }
 
@@ -148,7 +153,7 @@ func (p *Platform) Close() error {
 
 // NewAddressSpace implements platform.Platform.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
-	as := &addressSpace{p: p, stubs: map[*stubProc]struct{}{}}
+	as := &addressSpace{p: p, stubs: map[*stubProc]struct{}{}, shared: p.shared}
 	p.mu.Lock()
 	p.spaces[as] = struct{}{}
 	p.mu.Unlock()
@@ -156,22 +161,13 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 }
 
 // NewContext implements platform.Platform. The caller's goroutine must be locked to its
-// OS thread; the thread is pinned to one CPU together with the stubs it traces.
+// OS thread; the thread is pinned to one CPU together with the stubs it traces (placement.go).
 func (p *Platform) NewContext() (platform.Context, error) {
 	c := &context{p: p, tid: unix.Gettid(), stubs: map[*addressSpace]*stubProc{}}
 	// The thread may have run other goroutines, or an earlier context, before: only what it
 	// spends from now on is this context's.
 	c.tracerBase = readClock(threadCPUClock(c.tid))
-	c.cpu = int(p.nextCPU.Add(1)-1) % p.ncpu
-	var set unix.CPUSet
-	set.Set(c.cpu)
-	// Best effort: a restricted cpuset makes this fail, which only costs speed. Trap mode
-	// pins too: its hand-offs are futex wake-ups and its address-space changes ptrace
-	// injections, both cheapest on one CPU (measured: tar of /usr/share/doc 1.8-2.4 s
-	// pinned, 2.5-7.4 s not, on this loaded 2-CPU machine).
-	if unix.SchedSetaffinity(0, &set) != nil {
-		c.cpu = -1
-	}
+	c.placeNew()
 	p.mu.Lock()
 	p.contexts[c] = struct{}{}
 	p.mu.Unlock()
@@ -240,6 +236,10 @@ type addressSpace struct {
 	// retired are releases of replaced memory waiting for the stubs (retire.go).
 	// protected by mu
 	retired []retiredMem
+	// shared says every thread runs in one stub, sh (shared.go), started by the first
+	// Switch. sh is protected by mu
+	shared bool
+	sh     *sharedStub
 }
 
 // stubProc is one stub process: the thread that runs one context's app code in one
@@ -260,6 +260,11 @@ type stubProc struct {
 	dead      bool
 	// trap is the stub's trap-mode state (nil in ptrace mode).
 	trap *trapState
+	// thread is set on a thread of a shared stub (shared.go): the handle of one context's
+	// app thread, whose area is area; it is not in as.stubs (the shared stub's mapper is).
+	// mapper is set on a shared stub's main thread, which is.
+	thread, mapper *sharedStub
+	area           int
 	// sock is the kernel's end of the socket the stub receives host files on (its FD
 	// stubSockFD); -1 once closed. scratch says the stub's receive buffer is mapped.
 	sock    int
@@ -302,6 +307,15 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	tid := unix.Gettid()
 	var firstErr error
 	for s := range as.stubs {
+		if s.mapper != nil {
+			// The one stub of a shared address space takes every change now.
+			if !s.dead {
+				if err := s.mapper.do(func() error { return s.syncLocked(as.seq - 1) }); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			continue
+		}
 		if s.ctx.tid == tid && !s.dead {
 			// Its thread made the change, and most likely uses the range next.
 			if err := s.syncLocked(as.seq - 1); err != nil && firstErr == nil {
@@ -428,6 +442,12 @@ func (as *addressSpace) Release() {
 	as.mu.Unlock()
 	tid := unix.Gettid()
 	for _, s := range stubs {
+		if s.mapper != nil {
+			as.mu.Lock()
+			s.mapper.close()
+			as.mu.Unlock()
+			continue
+		}
 		if s.ctx.tid == tid {
 			s.ctx.dropStub(s)
 		} else {
@@ -546,6 +566,13 @@ func (s *stubProc) fill(addr uint64) (bool, error) {
 		}
 		return true, nil
 	}
+	return s.fillLocked(addr)
+}
+
+// fillLocked maps the gap around addr of the mapping there that the stub lacks.
+// Preconditions: s is up to date; as for syncLocked.
+func (s *stubProc) fillLocked(addr uint64) (bool, error) {
+	as := s.as
 	i := as.state.find(addr)
 	if i >= len(as.state) || as.state[i].start > addr || s.present.intersects(addr, addr+1) {
 		return false, nil // a fault the app's own mappings explain
@@ -666,6 +693,13 @@ func (s *stubProc) inject(nr, a0, a1, a2, a3, a4, a5 uintptr) (uintptr, error) {
 	regs := platform.Registers{Rax: uint64(nr), OrigRax: ^uint64(0), Rdi: uint64(a0), Rsi: uint64(a1), Rdx: uint64(a2),
 		R10: uint64(a3), R8: uint64(a4), R9: uint64(a5), Rip: s.ctx.p.stub.site, Cs: 0x33, Ss: 0x2b,
 		Rsp: StubBase + stubSize - 64, Eflags: 0x202}
+	return s.injectRegs(regs)
+}
+
+// injectRegs runs the stub's main thread from regs (rip: an injection or clone site) to
+// its next int3 and returns rax. Preconditions: as for inject.
+func (s *stubProc) injectRegs(regs platform.Registers) (uintptr, error) {
+	nr := regs.Rax
 	if err := setRegs(s.pid, &regs); err != nil {
 		return 0, s.fail(err)
 	}
@@ -743,6 +777,8 @@ type context struct {
 	// spare is a stub started ahead (Prestart) for the next address space the context
 	// enters; it belongs to none yet.
 	spare *stubProc
+	// pl is the context's placement on CPUs (placement.go).
+	pl placement
 
 	// cpuMu guards stubs against CPUTime readers on other goroutines (the owning thread
 	// changes it under cpuMu) and the times of stubs that are gone. deadUser and deadSys
@@ -787,7 +823,12 @@ func (c *context) CPUTime() (user, sys time.Duration) {
 		return user, sys
 	}
 	for _, s := range c.stubs {
-		u, sy := stubCPU(s.pid)
+		u, sy := time.Duration(0), time.Duration(0)
+		if s.thread != nil {
+			u, sy = s.thread.cpuFor(s)
+		} else {
+			u, sy = stubCPU(s.pid)
+		}
 		user += u
 		sys += sy
 	}
@@ -930,7 +971,8 @@ func (c *context) discard(s *stubProc) {
 // stub for takes, so that the stub's start-up (a fork, an exec, its prologue) overlaps
 // whatever the kernel does before the task runs.
 func (c *context) Prestart() error {
-	if c.spare != nil {
+	if c.spare != nil || c.p.shared {
+		// Shared stubs: a thread is a clone in its address space's stub, started by Switch.
 		return nil
 	}
 	var s *stubProc
@@ -949,6 +991,15 @@ func (c *context) Prestart() error {
 
 // stubFor returns the pre-started stub, attached to as, or starts a new one.
 func (c *context) stubFor(as *addressSpace) (*stubProc, error) {
+	if as.shared {
+		as.mu.Lock()
+		sh, err := as.sharedLocked()
+		as.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return sh.newThread(c)
+	}
 	if s := c.spare; s != nil {
 		c.spare = nil
 		return c.attach(s, as)
@@ -976,6 +1027,18 @@ func (s *stubProc) kill() {
 }
 
 func (c *context) dropStub(s *stubProc) {
+	if sh := s.thread; sh != nil {
+		u, sy := sh.dropThread(s)
+		c.cpuMu.Lock()
+		c.deadUser += u
+		c.deadSys += sy
+		if c.stubs[s.as] == s {
+			delete(c.stubs, s.as)
+		}
+		c.cpuMu.Unlock()
+		sh.endThread(s)
+		return
+	}
 	s.as.mu.Lock()
 	delete(s.as.stubs, s)
 	s.as.releaseRetiredLocked()
@@ -1014,6 +1077,7 @@ func (c *context) Interrupt() {
 // Switch implements platform.Context.
 func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (platform.Event, error) {
 	as := pas.(*addressSpace)
+	c.placeSwitch()
 	s := c.stubs[as]
 	if s == nil || s.dead {
 		if s != nil {
@@ -1183,6 +1247,7 @@ func (c *context) Release() {
 		c.discard(c.spare)
 		c.spare = nil
 	}
+	c.unplace()
 	// Release runs on the context's own thread, whose clock ends with it.
 	c.cpuMu.Lock()
 	c.deadSys += c.tracerTime()

@@ -23,14 +23,15 @@ type harness struct {
 
 const memSize = 1 << 24
 
-// forModes runs a test on both platforms this package implements.
+// forModes runs a test on both platforms this package implements, and on trap with
+// shared stubs (one stub per address space, shared.go).
 func forModes(t *testing.T, test func(t *testing.T, h *harness)) {
-	for _, trap := range []bool{false, true} {
-		name := "ptrace"
-		if trap {
-			name = "trap"
-		}
-		t.Run(name, func(t *testing.T) { test(t, newHarness(t, trap)) })
+	for _, mode := range []string{"ptrace", "trap", "trap-shared"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t, mode != "ptrace")
+			h.p.SetSharedStubs(mode == "trap-shared")
+			test(t, h)
+		})
 	}
 }
 
@@ -534,6 +535,9 @@ func testMapHostFile(t *testing.T, h *harness) {
 	for i := 0; i < maxLog; i++ {
 		as.Protect(codeAddr, 0x1000, platform.ProtRead|platform.ProtExec)
 	}
+	if h.p.shared {
+		before++ // the address space's one stub's file socket, kept until its Release
+	}
 	if after := openFDs(t); after != before {
 		t.Fatalf("open FDs: %d before the host mapping, %d after it is gone", before, after)
 	}
@@ -619,6 +623,9 @@ func testStubsFillOnDemand(t *testing.T, h *harness) {
 			t.Fatalf("store: %+v %v", ev, err)
 		}
 		s := c.(*context).current()
+		if s.thread != nil {
+			s = s.thread.main // one present set for every thread
+		}
 		a := as.(*addressSpace)
 		a.mu.Lock()
 		present := append(mappings(nil), s.present...)

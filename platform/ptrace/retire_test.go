@@ -47,16 +47,26 @@ func testRetireWaitsForOtherStubs(t *testing.T, h *harness) {
 	}
 	var released atomic.Int32
 	as.(platform.Retirer).Retire(func() { released.Add(1) })
-	if n := released.Load(); n != 0 {
+	if h.p.shared {
+		// One stub, one host mm: the change was applied before MapFile returned, so the
+		// old page goes at once.
+		if n := released.Load(); n != 1 {
+			t.Fatalf("released %d times with a shared stub; want 1 at once", n)
+		}
+		released.Store(0)
+	} else if n := released.Load(); n != 0 {
 		t.Fatalf("released %d times while another stub had not caught up", n)
 	}
 	next <- struct{}{}
 	next <- struct{}{} // the second Switch returned: its stub caught up before it ran
-	if n := released.Load(); n != 1 {
+	if n := released.Load(); n != 1 && !h.p.shared {
 		t.Fatalf("released %d times after every stub caught up; want 1", n)
 	}
 	<-done
 	as.(platform.Retirer).Retire(func() { released.Add(1) })
+	if h.p.shared {
+		released.Add(1)
+	}
 	if n := released.Load(); n != 2 {
 		t.Fatalf("released %d times with no other stub; want 2", n)
 	}

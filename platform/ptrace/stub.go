@@ -31,6 +31,8 @@ const (
 type stubImage struct {
 	elf  []byte
 	site uint64 // address of the `syscall` instruction used for injection
+	// cloneSite is where a shared trap stub's main thread clones app threads (shared.go).
+	cloneSite uint64
 	// fastUpgrade and fastTail are the trap stub's trampoline addresses: its ud2 (a
 	// signal frame asked for) and its tail (trapstub_amd64.s).
 	fastUpgrade, fastTail uint64

@@ -69,7 +69,9 @@ func hasFSGSBase() bool {
 
 // trapState is what a stub needs in trap mode.
 type trapState struct {
-	shm    []byte // the shared area, mapped in the kernel
+	shm []byte // the thread's area, mapped in the kernel
+	// base is the area's address in the stub: trapCtrl, or a shared stub's thread area.
+	base   uint64
 	appTid int
 	// curFS and curGS are the app thread's FS and GS bases as last seen or set.
 	curFS, curGS uint64
@@ -122,24 +124,25 @@ var errBadFrame = errors.New("trap: the stub's shared area holds no valid signal
 
 // inStack converts a stub address to an offset into shm if [addr, addr+n) lies in the signal
 // stack.
-func inStack(addr uint64, n int) (int, bool) {
-	if addr < trapAltStack || addr > trapCtrl+trapCtrlSize || uint64(n) > trapCtrl+trapCtrlSize-addr {
+func (ts *trapState) inStack(addr uint64, n int) (int, bool) {
+	end := ts.base + trapCtrlSize
+	if addr < ts.base+0x1000 || addr > end || uint64(n) > end-addr {
 		return 0, false
 	}
-	return int(addr - trapCtrl), true
+	return int(addr - ts.base), true
 }
 
 // readFrame locates and checks the frame the handler published.
 func (ts *trapState) readFrame() error {
 	le := binary.LittleEndian
-	uc, ok1 := inStack(le.Uint64(ts.shm[cUctx:]), ucSize)
-	info, ok2 := inStack(le.Uint64(ts.shm[cSiginfo:]), siginfoSize)
+	uc, ok1 := ts.inStack(le.Uint64(ts.shm[cUctx:]), ucSize)
+	info, ok2 := ts.inStack(le.Uint64(ts.shm[cSiginfo:]), siginfoSize)
 	if !ok1 || !ok2 {
 		return errBadFrame
 	}
 	mc := uc + ucMcontext
 	fpAddr := le.Uint64(ts.shm[mc+scFpstate:])
-	fp, ok := inStack(fpAddr, xsaveMinSize)
+	fp, ok := ts.inStack(fpAddr, xsaveMinSize)
 	if !ok || fpAddr%64 != 0 || le.Uint32(ts.shm[fp+fxSWBytes:]) != fpMagic1 {
 		return errBadFrame
 	}
@@ -250,10 +253,15 @@ func (s *stubProc) awaitEvent(running bool) error {
 			if err := s.checkAlive(); err != nil {
 				return err
 			}
+			// An app computing without syscalls still has its CPU use measured.
+			s.ctx.placeWindow(placeNow())
 			// An app thread that does not answer an interrupt has blocked the signal (only a
 			// forged rt_sigreturn frame can do that): ask again, then end it.
 			if running && s.ctx.interrupt.Load() {
 				if unanswered++; unanswered >= maxUnanswered {
+					if s.thread != nil {
+						s.thread.dead.Store(true)
+					}
 					unix.Kill(s.pid, unix.SIGKILL)
 					return s.fail(errors.New("trap: the app thread blocked the kernel's interrupt"))
 				}
@@ -278,6 +286,19 @@ func (s *stubProc) frameOrFail() error {
 
 // checkAlive reports a stub that died (its main thread's end reaches the tracer).
 func (s *stubProc) checkAlive() error {
+	if s.thread != nil {
+		if !s.thread.alive(s) {
+			s.dead = true
+			return fmt.Errorf("%w: stub %d thread %d ended", platform.ErrContextDead, s.pid, s.trap.appTid)
+		}
+		return nil
+	}
+	if s.trap != nil && s.trap.appTid > 0 && unix.Tgkill(s.pid, s.trap.appTid, 0) == unix.ESRCH {
+		// The app thread ended its host thread (exit is allowed from the stub's code).
+		s.dead = true
+		unix.Kill(s.pid, unix.SIGKILL)
+		return fmt.Errorf("%w: stub %d's app thread %d ended", platform.ErrContextDead, s.pid, s.trap.appTid)
+	}
 	var status unix.WaitStatus
 	pid, err := unix.Wait4(s.pid, &status, unix.WNOHANG|unix.WALL, nil)
 	if err != nil && err != unix.EINTR {
@@ -369,7 +390,7 @@ func (c *context) spawnTrapStub() (*stubProc, error) {
 		unix.Munmap(shm)
 		return nil, fmt.Errorf("trap: starting a stub: %w", err)
 	}
-	s := &stubProc{pid: pid, ctx: c, sock: sock, trap: &trapState{shm: shm}}
+	s := &stubProc{pid: pid, ctx: c, sock: sock, trap: &trapState{shm: shm, base: trapCtrl}}
 	fail := func(err error) (*stubProc, error) {
 		s.kill()
 		unix.Munmap(shm)
@@ -426,7 +447,8 @@ func (c *context) spawnTrapStub() (*stubProc, error) {
 func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Registers) (platform.Event, error) {
 	ts := s.trap
 	le := binary.LittleEndian
-	keep := false // resume the current frame unchanged
+	keep := false                    // resume the current frame unchanged
+	fills, lastFault := 0, uint64(0) // faults retried in a row at one address (shared stubs)
 	for {
 		// An app resumed between the original instructions of a patched site (a restarted
 		// syscall rewinds rip by 2; a signal frame saved there; a shoot-down that stopped
@@ -446,7 +468,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 				}
 			}
 		}
-		if s.appliedA.Load() != as.seqA.Load() {
+		if s.thread == nil && s.appliedA.Load() != as.seqA.Load() {
 			as.mu.Lock()
 			err := s.syncLocked(as.seq)
 			as.mu.Unlock()
@@ -541,17 +563,31 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 			if _, off, ok := as.patchedInside(regs.Rip); ok && off == 5 {
 				return syscallAt(regs), nil
 			}
-			if retry, err := s.fill(addr); err != nil {
-				return platform.Event{}, err
-			} else if retry {
-				continue // a mapping the stub lacked
-			}
 			ev := platform.Event{Kind: platform.EventFault, Signo: signo, Code: code, Addr: addr}
 			mc := ts.shm[ts.frame.mc:]
 			if le.Uint64(mc[scTrapno:]) == 14 { // #PF: the error code says which access
 				e := le.Uint64(mc[scErr:])
 				ev.Access = platform.AccessType{Write: e&2 != 0, Exec: e&16 != 0}
 				ev.Access.Read = !ev.Access.Write && !ev.Access.Exec
+			}
+			var retry bool
+			var err error
+			if s.thread != nil {
+				// Bounded: a fault that keeps coming back at one address is the app's
+				// (retries there only cover another thread's fill racing this fault).
+				if addr != lastFault {
+					lastFault, fills = addr, 0
+				}
+				if fills++; fills <= maxFillRetries {
+					retry, err = s.thread.fill(addr, signo, code, ev.Access)
+				}
+			} else {
+				retry, err = s.fill(addr)
+			}
+			if err != nil {
+				return platform.Event{}, err
+			} else if retry {
+				continue // a mapping the stub lacked
 			}
 			return ev, nil
 		case int32(unix.SIGTRAP):
@@ -580,6 +616,9 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		return platform.Event{Kind: platform.EventInterrupted}, nil
 	}
 }
+
+// maxFillRetries bounds the faults a shared stub's thread retries in a row.
+const maxFillRetries = 16
 
 // eflagsTF is the trap flag.
 const eflagsTF = 0x100

@@ -47,14 +47,16 @@ func TestEscapeTrapStubSite(t *testing.T) {
 
 // TestEscapeTrapForgedHandoff: app code that calls into the stub's handler with a frame
 // pointer of its choosing makes the kernel refuse the context (it is killed), never read
-// outside the shared area.
+// outside the shared area. (The handler finds the thread's area from its stack pointer, so
+// the forger points rsp into its own signal stack; with any other rsp the hand-off lands in
+// app memory, which the kernel never reads: see TestTrapHandoffOutsideArea.)
 func TestEscapeTrapForgedHandoff(t *testing.T) {
 	h := newHarness(t, true)
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	// rdx (ucontext) = dataAddr, rsi (siginfo) = dataAddr; jump to the handler.
 	code := cat([]byte{0x48, 0xc7, 0xc2}, le32(dataAddr), []byte{0x48, 0xc7, 0xc6}, le32(dataAddr),
-		[]byte{0x48, 0x83, 0xec, 0x08}, // sub rsp, 8 (as if a return address had been pushed)
+		[]byte{0x48, 0xbc}, binary.LittleEndian.AppendUint64(nil, trapAltStack+0x4000), // movabs rsp, in the signal stack
 		jmpAbs(StubBase+trapHandlerOff))
 	h.load(as, code)
 	withContext(t, h.p, func(c platform.Context) {

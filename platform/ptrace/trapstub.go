@@ -53,10 +53,15 @@ const (
 	pAppProg  = 96
 	pHasFSGS  = 112
 	pTail     = 120
-	pFilters  = 128
+	pShProg   = 128
+	pFilters  = 144
 
 	trapCtrl     = 0x7ff000100000
 	trapCtrlSize = 0x10000
+	// A shared stub's thread areas (shared.go): area i at sharedAreas+i*trapCtrlSize.
+	sharedAreas     = 0x7ff200000000
+	sharedAreasSize = 0x4000000
+	maxAreas        = sharedAreasSize / trapCtrlSize
 	// The app thread's signal stack: everything above the control page.
 	trapAltStack = trapCtrl + 0x1000
 
@@ -73,6 +78,9 @@ const (
 	cGSBase    = 56
 	cNewGS     = 64
 	cSetGS     = 72
+	cSS        = 80
+	cExit      = 104
+	cTid       = 108
 	cSlot      = 128
 	cPendInt   = 132
 	cCmd       = 136
@@ -136,8 +144,14 @@ func buildTrapStub(hasFSGSBase bool) (stubImage, error) {
 		return stubImage{}, fmt.Errorf("trap stub: no injection site in the start-up code")
 	}
 	site := uint64(StubBase + trapInitOff + siteOff)
-
 	le := binary.LittleEndian
+	cloneMark := le.AppendUint32(nil, 0x5a5a5a04)
+	cloneOff := bytes.Index(initCode, cloneMark)
+	if cloneOff < 0 || bytes.Count(initCode, cloneMark) != 1 {
+		return stubImage{}, fmt.Errorf("trap stub: no clone site in the start-up code")
+	}
+	cloneSite := uint64(StubBase + trapInitOff + cloneOff + 4)
+
 	// The trampoline's marks: its tail, its upgrade (ud2) and its final jmp *F_RIP(%rip),
 	// whose displacement only the copy's address gives.
 	mark := func(m uint32) (int, error) {
@@ -193,7 +207,7 @@ func buildTrapStub(hasFSGSBase bool) (stubImage, error) {
 	for _, f := range []struct {
 		prog int
 		ins  []bpf
-	}{{pMapProg, stubFilter(site + 2)}, {pAppProg, appFilter()}} {
+	}{{pMapProg, stubFilter(site + 2)}, {pAppProg, appFilter()}, {pShProg, sharedFilter(site+2, cloneSite+2)}} {
 		le.PutUint16(par[f.prog:], uint16(len(f.ins)))
 		le.PutUint64(par[f.prog+8:], StubBase+trapParamsOff+uint64(off))
 		for _, ins := range f.ins {
@@ -218,7 +232,7 @@ func buildTrapStub(hasFSGSBase bool) (stubImage, error) {
 	le.PutUint64(ph[32:], trapTableSize) // p_filesz
 	le.PutUint64(ph[40:], trapTableSize) // p_memsz
 	le.PutUint64(ph[48:], 0x1000)        // p_align
-	return stubImage{elf: img, site: site, fastUpgrade: StubBase + uint64(upMark) + 4,
+	return stubImage{elf: img, site: site, cloneSite: cloneSite, fastUpgrade: StubBase + uint64(upMark) + 4,
 		fastTail: StubBase + uint64(tailMark) - 3}, nil
 }
 
@@ -249,7 +263,8 @@ func elfHeader(size int) []byte {
 }
 
 // appFilter is the app thread's seccomp filter: the handler's and the trampoline's own
-// calls (futex wait and wake, rt_sigreturn, arch_prctl(ARCH_SET_FS or ARCH_SET_GS)) are
+// calls (futex wait and wake, rt_sigreturn, arch_prctl(ARCH_SET_FS or ARCH_SET_GS), and
+// exit, which ends the calling host thread: the app can end its own thread anyway) are
 // allowed from the stub's first two pages (its code and parameters; not the entries);
 // every other syscall, from anywhere, traps (SIGSYS) into the handler, which hands it to
 // the kernel. Nothing the app does can reach the host: it cannot write the code page, and
@@ -262,6 +277,7 @@ func appFilter() []bpf {
 		ret   = 0x06 // BPF_RET|BPF_K
 
 		sysFutex      = 202
+		sysExit       = 60
 		sysRtSigret   = 15
 		sysArchPrctl  = 158
 		archSetFS     = 0x1002
@@ -284,6 +300,7 @@ func appFilter() []bpf {
 		iIsFutex
 		iIsSigret
 		iIsArch
+		iIsExit
 		iTrap0
 		iFutexOp
 		iFutexWait
@@ -308,6 +325,7 @@ func appFilter() []bpf {
 	f[iIsFutex] = bpf{jeq, to(iIsFutex, iFutexOp), 0, sysFutex}
 	f[iIsSigret] = bpf{jeq, to(iIsSigret, iAllow), 0, sysRtSigret}
 	f[iIsArch] = bpf{jeq, to(iIsArch, iArchOp), 0, sysArchPrctl}
+	f[iIsExit] = bpf{jeq, to(iIsExit, iAllow), 0, sysExit}
 	f[iTrap0] = bpf{ret, 0, 0, retTrap}
 	f[iFutexOp] = bpf{ldAbs, 0, 0, seccompArgs + 8}
 	f[iFutexWait] = bpf{jeq, to(iFutexWait, iAllow), 0, futexWait}
@@ -318,5 +336,100 @@ func appFilter() []bpf {
 	f[iArchSetGS] = bpf{jeq, to(iArchSetGS, iAllow), 0, archSetGS}
 	f[iTrap] = bpf{ret, 0, 0, retTrap}
 	f[iAllow] = bpf{ret, 0, 0, retAllow}
+	return f
+}
+
+// cloneFlags is the clone a shared stub's main thread makes for each app thread:
+// CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|
+// CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID (the thread's TID in its area's C_TID word while
+// it lives).
+const cloneFlags = 0x50f00 | 0x01000000 | 0x00200000
+
+// sharedFilter is a shared stub's filter (shared.go), installed by its main thread before
+// any app thread exists, so every app thread inherits it under its own app filter (the
+// stricter result of the two wins). It allows the injected address-space calls from the
+// injection site, the app threads' clone from the clone site, and from the stub's code the
+// calls its threads make for themselves (the app filter's, plus sigaltstack and seccomp,
+// which a new thread makes before it installs the app filter, which traps them); anything
+// else traps. It traps rather than kills: an app thread's syscall must reach the handler
+// (SIGSYS), and the main thread, which only ever runs the tracer's injections, stops for
+// its tracer on a SIGSYS, which ends the stub.
+func sharedFilter(site, cloneSite uint64) []bpf {
+	const (
+		ldAbs = 0x20 // BPF_LD|BPF_W|BPF_ABS
+		jeq   = 0x15 // BPF_JMP|BPF_JEQ|BPF_K
+		jge   = 0x35 // BPF_JMP|BPF_JGE|BPF_K
+		ret   = 0x06 // BPF_RET|BPF_K
+
+		sysClone       = 56
+		sysExit        = 60
+		sysSigaltstack = 131
+		sysFutex       = 202
+		sysRtSigret    = 15
+		sysArchPrctl   = 158
+	)
+	// A tiny assembler with labels: jumps are patched once every label is placed.
+	var f []bpf
+	labels := map[string]int{}
+	type fix struct {
+		at     int
+		jt, jf string
+	}
+	var fixes []fix
+	emit := func(code uint16, k uint32, jt, jf string) {
+		fixes = append(fixes, fix{len(f), jt, jf})
+		f = append(f, bpf{code: code, k: k})
+	}
+	label := func(name string) { labels[name] = len(f) }
+	emit(ldAbs, 4, "", "")
+	emit(jeq, auditArchX8664, "", "trap")
+	emit(ldAbs, 12, "", "") // instruction pointer, high half
+	emit(jeq, uint32(site>>32), "", "trap")
+	emit(ldAbs, 8, "", "")
+	emit(jeq, uint32(site), "site", "")
+	emit(jeq, uint32(cloneSite), "clone", "")
+	emit(jge, uint32(StubBase&0xffffffff)+trapCodeSize, "trap", "")
+	emit(ldAbs, 0, "", "")
+	emit(jeq, sysFutex, "futex", "")
+	emit(jeq, sysArchPrctl, "arch", "")
+	for _, nr := range []uint32{sysRtSigret, sysExit, sysSigaltstack, sysSeccomp} {
+		emit(jeq, nr, "allow", "")
+	}
+	emit(ret, retTrap, "", "")
+	label("futex")
+	emit(ldAbs, 16+8, "", "") // args[1], low half: the futex op
+	emit(jeq, 0, "allow", "") // FUTEX_WAIT
+	emit(jeq, 1, "allow", "") // FUTEX_WAKE
+	emit(ret, retTrap, "", "")
+	label("arch")
+	emit(ldAbs, 16, "", "")
+	emit(jeq, 0x1002, "allow", "") // ARCH_SET_FS
+	emit(jeq, 0x1001, "allow", "") // ARCH_SET_GS
+	emit(ret, retTrap, "", "")
+	label("site")
+	emit(ldAbs, 0, "", "")
+	for _, nr := range []uint32{sysMmap, sysMunmap, sysMprotect, sysExitGroup, sysRecvmsg, sysClose} {
+		emit(jeq, nr, "allow", "")
+	}
+	emit(ret, retTrap, "", "")
+	label("clone")
+	emit(ldAbs, 0, "", "")
+	emit(jeq, sysClone, "", "trap")
+	emit(ldAbs, 16, "", "") // args[0], low half: the flags
+	emit(jeq, cloneFlags, "allow", "trap")
+	label("trap")
+	emit(ret, retTrap, "", "")
+	label("allow")
+	emit(ret, retAllow, "", "")
+	for _, x := range fixes {
+		for _, j := range []struct {
+			name string
+			dst  *uint8
+		}{{x.jt, &f[x.at].jt}, {x.jf, &f[x.at].jf}} {
+			if j.name != "" {
+				*j.dst = uint8(labels[j.name] - x.at - 1)
+			}
+		}
+	}
 	return f
 }

@@ -12,11 +12,16 @@
 #define P_APPPROG 96
 #define P_HASFSGS 112
 #define P_TAIL 120
+#define P_SHPROG 128
 
 // The per-stub shared area (a memfd of its own, also mapped by the kernel): a control block
 // at CTRL, the clone stack of the app thread below CTRL+0x1000, and the signal stack above.
 #define CTRL 0x7ff000100000
 #define CTRL_SIZE 0x10000
+// A shared stub's thread areas: area i at AREAS+i*CTRL_SIZE, each laid out as CTRL's (the
+// handler finds its own from its stack pointer: areas are aligned to their size).
+#define AREAS 0x7ff200000000
+#define AREAS_SIZE 0x4000000
 #define C_STATE 0
 #define C_STUBSLEEP 4
 #define C_KSLEEP 8
@@ -32,6 +37,12 @@
 #define C_GSBASE 56
 #define C_NEWGS 64
 #define C_SETGS 72
+// Shared stubs (one host process per address space, shared.go): the thread's stack_t for
+// sigaltstack (written by the kernel before the clone), the kernel's request that the thread
+// exit at its next resume, and the word CLONE_CHILD_SETTID/CLEARTID keep.
+#define C_SS 80
+#define C_EXIT 104
+#define C_TID 108
 
 // The syscall trampoline's part of the control page (trapFast): the slot an entry was
 // taken from, the kernel's interrupt noticed inside the trampoline, what the kernel asks

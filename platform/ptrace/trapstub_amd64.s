@@ -74,7 +74,13 @@ gs: \
 	MOVL $0x1001, DI; \
 	MOVQ C_NEWGS(R8), SI; \
 	SYSCALL; \
-resumed:
+resumed: \
+	CMPL C_EXIT(R8), $0; \
+	JEQ staying; \
+	MOVL $60, AX;    /* exit(0): the kernel ends this thread (shared stubs) */ \
+	XORL DI, DI; \
+	SYSCALL; \
+staying:
 
 // trapInit is the stub's entry point (its main thread, traced by the context's thread).
 // It names itself, maps its shared area (FD 2) and closes every FD but the memory file
@@ -83,16 +89,23 @@ resumed:
 // seccomp result and rbx = the app thread's TID (or -1 and rax = -errno on failure). After
 // that the tracer injects address-space calls at `site` (syscall; int3).
 TEXT ·trapInit(SB),NOSPLIT|NOFRAME,$0
+	// R15 != 0 (set by the tracer at the exec stop): a shared stub (shared.go).
 	MOVQ $PARAMS, R12
 	// prctl(PR_SET_NAME, "sbx-stub")
 	MOVL $157, AX
 	MOVL $15, DI
 	LEAQ P_NAME(R12), SI
 	SYSCALL
-	// mmap(CTRL, CTRL_SIZE, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, 2, 0)
+	// mmap(CTRL, CTRL_SIZE, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, 2, 0), or for a
+	// shared stub mmap(AREAS, AREAS_SIZE, ...): every thread area.
 	MOVL $9, AX
 	MOVQ $CTRL, DI
 	MOVL $CTRL_SIZE, SI
+	TESTQ R15, R15
+	JEQ mapctrl
+	MOVQ $AREAS, DI
+	MOVL $AREAS_SIZE, SI
+mapctrl:
 	MOVL $3, DX
 	MOVL $0x11, R10
 	MOVL $2, R8
@@ -136,6 +149,8 @@ TEXT ·trapInit(SB),NOSPLIT|NOFRAME,$0
 	SYSCALL
 	TESTQ AX, AX
 	JNE fail
+	TESTQ R15, R15
+	JNE shared
 	// clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM,
 	//       CTRL+0x1000, NULL, NULL, 0)
 	MOVL $56, AX
@@ -164,6 +179,46 @@ fail:
 	MOVQ $-1, BX
 	BYTE $0xcc // int3
 	JMP fail
+shared:
+	// A shared stub starts no thread now: it confines itself with the shared filter and
+	// traps; the tracer injects the app threads' clones at clonesite.
+	MOVL $317, AX
+	MOVL $1, DI
+	XORL SI, SI
+	LEAQ P_SHPROG(R12), DX
+	SYSCALL
+	MOVQ $1, BX
+	BYTE $0xcc // int3
+	BYTE $0x0f; BYTE $0x1f; BYTE $0x80; LONG $0x5a5a5a04 // nopl marker (clone site)
+clonesite:
+	SYSCALL
+	TESTQ AX, AX
+	JEQ thread
+	BYTE $0xcc // int3
+	JMP clonesite
+thread:
+	// A new app thread of a shared stub: R12 = its area (set by the tracer for the clone).
+	// Its signal stack is its area above the control page (the stack_t at C_SS), its
+	// filter traps every syscall but the handler's own; then it parks in the handler.
+	MOVL $131, AX
+	LEAQ C_SS(R12), DI
+	XORL SI, SI
+	SYSCALL
+	MOVQ R12, R8
+	TESTQ AX, AX
+	JNE childfail
+	MOVQ $PARAMS, R9
+	MOVL $317, AX
+	MOVL $1, DI
+	XORL SI, SI
+	LEAQ P_APPPROG(R9), DX
+	SYSCALL
+	MOVQ R12, R8
+	TESTQ AX, AX
+	JNE childfail
+	MOVL $39, AX
+	SYSCALL
+	BYTE $0x0f; BYTE $0x0b // ud2: reached only if getpid was not trapped
 child:
 	// The app thread: its signal stack is the shared area above the control page; its
 	// filter traps every syscall but the handler's own; then it parks in the handler
@@ -211,7 +266,8 @@ TEXT ·trapHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVQ $ENTRY_END, CX
 	CMPQ AX, CX
 	JCC event
-	MOVQ $CTRL, R8
+	MOVQ SP, R8
+	ANDQ $~(CTRL_SIZE-1), R8
 	MOVL $1, C_PENDINT(R8)
 	MOVQ $PARAMS, R9
 	MOVQ P_TAIL(R9), CX
@@ -228,7 +284,9 @@ sigret:
 	SYSCALL
 	BYTE $0x0f; BYTE $0x0b
 event:
-	MOVQ $CTRL, R8
+	// The thread's area: the handler runs on its signal stack, which lies in its area.
+	MOVQ SP, R8
+	ANDQ $~(CTRL_SIZE-1), R8
 	MOVQ DX, C_UCTX(R8)
 	MOVQ SI, C_SIGINFO(R8)
 	MOVQ $PARAMS, R9

@@ -3,10 +3,12 @@ package ptrace
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sbx-dev/sbx/platform"
@@ -116,6 +118,8 @@ func (p *Platform) emptyRanges(keep ...[2]uint64) [][2]uint64 {
 	if p.vdso != nil {
 		keep = append(keep, [2]uint64{p.vdso.start, p.vdso.end})
 	}
+	// A shared stub's thread areas lie above the vDSO block.
+	slices.SortFunc(keep, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
 	var out [][2]uint64
 	at := uint64(0)
 	for _, k := range keep {
