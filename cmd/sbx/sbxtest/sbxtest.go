@@ -67,6 +67,7 @@ func Binary(t testing.TB) string {
 // User is who runs a command.
 type User struct {
 	Name string
+	UID  int
 	// Wrap turns a command line into one that runs as this user.
 	Wrap func(argv []string) []string
 	Home string
@@ -75,11 +76,11 @@ type User struct {
 // Users returns the users tests run sbx as: the current one, and "nobody" (uid 65534)
 // when the tests run as root.
 func Users() []User {
-	self := User{Name: "self", Wrap: func(a []string) []string { return a }, Home: os.Getenv("HOME")}
+	self := User{Name: "self", UID: os.Getuid(), Wrap: func(a []string) []string { return a }, Home: os.Getenv("HOME")}
 	if os.Getuid() != 0 {
 		return []User{self}
 	}
-	nobody := User{Name: "nobody", Home: "/tmp/sbxtest-nobody-home", Wrap: func(a []string) []string {
+	nobody := User{Name: "nobody", UID: 65534, Home: "/tmp/sbxtest-nobody-home", Wrap: func(a []string) []string {
 		return append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
 			"HOME=/tmp/sbxtest-nobody-home"}, a...)
 	}}
