@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -178,4 +179,41 @@ func BuildC(t testing.TB, src string, flags ...string) (dir, exe string) {
 		t.Fatalf("compiling %s: %v\n%s", src, err, out)
 	}
 	return dir, exe
+}
+
+// Reap runs the shell script if this test process dies before t ends: a test binary that
+// times out or panics outside the test's goroutine runs no t.Cleanup, and what the test
+// started detached from it (containers and their monitors, conmon) would run on, loading
+// the machine and holding state. A watchdog shell in a session of its own waits on a pipe
+// this process holds; when t ends it is told so and exits, when this process dies first
+// the pipe's end closes and it runs script (as the user running the tests).
+func Reap(t testing.TB, script string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("sh", "-c", `read -r x; [ "$x" = done ] && exit 0; `+script)
+	cmd.Stdin = r
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		t.Fatalf("starting the watchdog: %v", err)
+	}
+	t.Cleanup(func() {
+		w.Write([]byte("done\n"))
+		w.Close()
+		cmd.Wait()
+	})
+}
+
+// ShellQuote quotes words for sh.
+func ShellQuote(words ...string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }
