@@ -45,7 +45,7 @@ func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p", "-t",
 func (s *tmuxSession) waitFor(what string, cond func(string) bool) string {
 	s.t.Helper()
 	var screen string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		screen = s.screen()
 		if cond(screen) {
 			return screen
@@ -117,7 +117,7 @@ func TestInteractiveShellJobControl(t *testing.T) {
 			s.waitFor("the WINCH trap", func(sc string) bool { return strings.Contains(sc, "winch-20") })
 
 			s.keys("exit 7", "Enter")
-			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			for deadline := time.Now().Add(sbxtest.Timeout); ; time.Sleep(100 * time.Millisecond) {
 				if exec.Command("tmux", "-L", s.name, "has-session", "-t", "main").Run() != nil {
 					break
 				}

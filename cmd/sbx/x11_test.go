@@ -128,7 +128,7 @@ func (x *xvfb) screenshotThen(t *testing.T, png, blank, window string, then func
 	// Mapped is not drawn: wait until two grabs in a row are the same picture.
 	prev := png + ".prev.png"
 	grab()
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	for deadline := time.Now().Add(sbxtest.Timeout); ; {
 		os.Rename(png, prev)
 		time.Sleep(150 * time.Millisecond)
 		grab()
@@ -136,7 +136,7 @@ func (x *xvfb) screenshotThen(t *testing.T, png, blank, window string, then func
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%v: the screen did not settle within 20 s", argv)
+			t.Fatalf("%v: the screen did not settle within %v", argv, sbxtest.Timeout)
 		}
 	}
 	os.Remove(prev)
@@ -362,7 +362,7 @@ func TestX11Nested(t *testing.T) {
 			app.Process.Signal(os.Interrupt)
 			select {
 			case <-exited:
-			case <-time.After(20 * time.Second):
+			case <-time.After(sbxtest.Timeout):
 				app.Process.Kill()
 				t.Fatal("sbx run did not end on SIGINT")
 			}
