@@ -250,13 +250,16 @@ func launchAndFind(t *testing.T, u sbxtest.User, e *desktopEnv, display string, 
 
 // startXvfb starts an X server on a display it picks itself (-displayfd) and returns
 // ":N"; the server stops with the test.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB, screen ...string) string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "640x480x24")
+	if len(screen) == 0 {
+		screen = []string{"640x480x24"}
+	}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", screen[0])
 	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
