@@ -51,6 +51,7 @@ func Binary(t testing.TB) string {
 			return
 		}
 		os.Chmod(dir, 0o755)
+		removeAtExit(dir)
 		binPath = filepath.Join(dir, "sbx")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/sbx")
 		cmd.Dir = moduleRoot()
@@ -63,6 +64,30 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// atExit holds the write ends of the pipes removeAtExit's watchdogs wait on: open (and
+// referenced, so that no finalizer closes them) as long as this process lives.
+var atExit []*os.File
+
+// removeAtExit removes dir when this process ends, however it ends (every test process
+// builds sbx into a directory of its own: 16 MB each, which filled /tmp): a watchdog shell
+// in a session of its own waits on a pipe only this process holds.
+func removeAtExit(dir string) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	cmd := exec.Command("sh", "-c", `read -r x; rm -rf "$0"`, dir)
+	cmd.Stdin = r
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.Start() != nil {
+		w.Close()
+		return
+	}
+	atExit = append(atExit, w)
 }
 
 // User is who runs a command.
