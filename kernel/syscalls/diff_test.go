@@ -170,14 +170,12 @@ func compareRuns(t *testing.T, prefix, bin, exe, rw string) {
 				argv = append(argv, rw)
 				sbxArgs = append(sbxArgs, "--rw", rw)
 			}
-			var native sbxtest.Result
-			if uidShared[name] {
-				release := lockKeyQuota(t, u.UID)
-				native = sbxtest.Run(t, u, "", "", argv...)
-				release()
-			} else {
-				native = sbxtest.Run(t, u, "", "", argv...)
-			}
+			native := func() sbxtest.Result {
+				if uidShared[name] {
+					defer lockKeyQuota(t, u.UID)() // released even if the run fails the test
+				}
+				return sbxtest.Run(t, u, "", "", argv...)
+			}()
 			sbxCmd := append(append(sbxArgs, "--"), argv...)
 			var got sbxtest.Result
 			if env := programEnv[name]; env != nil && platformOf(t, u) == "trap" {
