@@ -435,7 +435,7 @@ func TestOCIExec(t *testing.T) {
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			bundle := ociBundle(t, func(s *spec.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo init got USR1' USR1; while :; do sleep 0.05; done"}
+				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo init got USR1' USR1; echo init ready; while :; do sleep 0.05; done"}
 				s.Process.Env = append(s.Process.Env, "FROM=config")
 			})
 			r := newRuncCLI(t, u)
@@ -486,8 +486,9 @@ func TestOCIExec(t *testing.T) {
 					}
 				}
 			}
+			// Both shells print "ready" once their traps are set.
+			waitOutput("init ready")
 			waitOutput("exec ready")
-			time.Sleep(100 * time.Millisecond) // the trap is set before the loop's first sleep
 			if _, errs, code := r.run("kill", "--all", "e1", "USR1"); code != 0 {
 				t.Errorf("kill --all: exit %d %s", code, errs)
 			}
