@@ -511,13 +511,14 @@ func TestNetLoopbackListenRule(t *testing.T) {
 		"private": "[network]\nmode = \"none\"\n",
 	})
 	script := fmt.Sprintf(`cd /tmp && echo inside > page.html && python3 -m http.server %d --bind 127.0.0.1 >/dev/null 2>&1 &
-for i in $(seq 40); do curl -sS http://127.0.0.1:%d/page.html 2>/dev/null && break; sleep 0.3; done
-sleep 60`, port, port)
+for i in $(seq 400); do curl -sS http://127.0.0.1:%d/page.html 2>/dev/null && break; sleep 0.3; done
+sleep 600`, port, port) // (the sandbox runs until the test has fetched and kills it)
 	for _, u := range sbxtest.Users() {
 		for _, c := range []struct{ profile, want string }{{"serve", "inside\n"}, {"private", "refused"}} {
 			t.Run(u.Name+"/"+c.profile, func(t *testing.T) {
 				argv := u.Wrap([]string{sbxtest.Binary(t), "run", "--profile", filepath.Join(dir, c.profile+".toml"), "--", "/bin/sh", "-c", script})
 				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // should the test binary die
 				out, _ := cmd.StdoutPipe()
 				var stderr strings.Builder
 				cmd.Stderr = &stderr

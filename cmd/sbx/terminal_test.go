@@ -144,7 +144,10 @@ func TestTerminalProgramsInside(t *testing.T) {
 				t.Errorf("script inside: exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
 			}
 			res = sbxtest.Sbx(t, u, "run", "--", "/bin/sh", "-c",
-				`export SHELL=/bin/sh; tmux -L in -f /dev/null new-session -d -x 60 -y 8 "stty size; tty; sleep 5" && sleep 1 && tmux -L in capture-pane -p; tmux -L in kill-server`)
+				// The pane is read once it shows what it printed (bounded only against a hang).
+				`export SHELL=/bin/sh; tmux -L in -f /dev/null new-session -d -x 60 -y 8 "stty size; tty; sleep 600" || exit 1
+for i in $(seq 1200); do out=$(tmux -L in capture-pane -p); case "$out" in *"/dev/pts/"*) break;; esac; sleep 0.1; done
+echo "$out"; tmux -L in kill-server`)
 			if res.Code != 0 || !strings.Contains(res.Stdout, "8 60") || !strings.Contains(res.Stdout, "/dev/pts/") {
 				t.Errorf("tmux inside: exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
 			}
