@@ -138,6 +138,21 @@ func (t *Task) staleOpen(vd vfs.VirtualDentry, err error) bool {
 
 func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.FileDescription, error) {
 	flags := oo.Flags
+	// The last attempt holds the rename lock from the path's resolution to the file's open:
+	// no rename in the sandbox can then replace the file in between (renames that kept
+	// doing so had made every earlier attempt lose on a loaded machine). It is released
+	// before anything that may wait (a FIFO's partner).
+	held := last
+	if held {
+		t.k.NS.LockRename()
+	}
+	release := func() {
+		if held {
+			held = false
+			t.k.NS.UnlockRename()
+		}
+	}
+	defer release()
 	o, err := t.resolveStart(dirfd, path)
 	if err != nil {
 		return nil, err
@@ -323,6 +338,7 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			return nil, err
 		}
 	}
+	release()
 	if f, err = t.openedTerminal(f, flags); err != nil {
 		return nil, err
 	}

@@ -63,6 +63,14 @@ func (t *Task) deliverSignals() {
 		}
 		sig, act, info, ok := t.takeSignal()
 		if !ok {
+			if t.savedMaskValid {
+				// A wait with a temporary mask (ppoll, pselect6, epoll_pwait, sigsuspend)
+				// ended without a handler to run: the mask from before the call comes
+				// back, and what it leaves unblocked is delivered now.
+				t.sigMask.Store(t.savedMask)
+				t.savedMaskValid = false
+				continue
+			}
 			t.interrupted.Store(t.killed.Load())
 			return
 		}
@@ -191,6 +199,36 @@ func (t *Task) Sigsuspend(mask uint64) error {
 			}
 			t.interrupted.Store(false)
 		}
+	}
+}
+
+// SetWaitSigmask installs mask as the signal mask for the wait of ppoll, pselect6,
+// epoll_pwait or epoll_pwait2 (Linux's set_user_sigmask) and keeps the mask it replaces.
+// A signal the new mask unblocks that is already pending interrupts the wait at once. The
+// call must end with EndWaitSigmask.
+func (t *Task) SetWaitSigmask(mask uint64) {
+	t.savedMask, t.savedMaskValid = t.sigMask.Load(), true
+	t.sigMask.Store(mask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
+	if ok, _ := t.hasDeliverable(); ok {
+		t.interrupted.Store(true)
+	}
+}
+
+// EndWaitSigmask ends a wait begun with SetWaitSigmask, whose result was err (Linux's
+// restore_saved_sigmask_unless). A wait a signal interrupted keeps the temporary mask until
+// the signal is delivered: its handler runs under that mask and returns to the mask from
+// before the call, which is then in its frame. Any other result restores the old mask now.
+func (t *Task) EndWaitSigmask(err error) {
+	if !t.savedMaskValid {
+		return
+	}
+	if err == unix.EINTR && t.interrupted.Load() {
+		return
+	}
+	t.sigMask.Store(t.savedMask)
+	t.savedMaskValid = false
+	if ok, _ := t.hasDeliverable(); ok {
+		t.interrupted.Store(true)
 	}
 }
 

@@ -16,7 +16,12 @@ import (
 //  1. drops every capability from its bounding set (prctl(PR_CAPBSET_DROP) for 0..63;
 //     numbers past CAP_LAST_CAP fail with EINVAL, which it ignores),
 //  2. closes progFD and marks exeFD close-on-exec,
-//  3. executes the sbx binary (execveat(exeFD, "", argv, envp, AT_EMPTY_PATH)) with its own
+//  3. closes every FD above exeFD (close_range(2); ENOSYS before Linux 5.9 is ignored): the
+//     launcher's Go runtime writes a role's uid_map, gid_map and setgroups through FDs it
+//     opens without O_CLOEXEC, and Go lets two forks run at once, so a role started while
+//     the other's maps were being written inherited one of them (CI saw the kernel holding
+//     the gofer's /proc/PID/setgroups),
+//  4. executes the sbx binary (execveat(exeFD, "", argv, envp, AT_EMPTY_PATH)) with its own
 //     argv and environment; if that fails it says so on stderr and exits with 125.
 //
 // The role then starts with an empty bounding set and only its ambient capabilities
@@ -27,12 +32,13 @@ const (
 	progBase = 0x400000
 	progCode = 0x78 // ELF header (64) + one program header (56)
 
-	sysClose     = 3
-	sysWrite     = 1
-	sysFcntl     = 72
-	sysPrctl     = 157
-	sysExitGroup = 231
-	sysExecveat  = 322
+	sysClose      = 3
+	sysCloseRange = 436
+	sysWrite      = 1
+	sysFcntl      = 72
+	sysPrctl      = 157
+	sysExitGroup  = 231
+	sysExecveat   = 322
 
 	prCapbsetDrop = 24
 	fSetfd        = 2
@@ -79,6 +85,11 @@ func bsetImage(progFD, exeFD int) []byte {
 	movEDI(uint32(exeFD))
 	movESI(fSetfd)
 	movEDX(fdCloexec)
+	syscall()
+	movEAX(sysCloseRange)
+	movEDI(uint32(exeFD + 1))
+	movESI(^uint32(0))
+	movEDX(0)
 	syscall()
 	// argv is at rsp+8, envp after argv's NULL: rsp + 8*(argc+2).
 	emit(0x48, 0x8b, 0x0c, 0x24)       // mov rcx, [rsp]

@@ -107,18 +107,30 @@ func Start(s Spec) (*exec.Cmd, error) {
 	progFD := FirstFD + len(extra)
 	if prog, exe := bsetProgram(progFD); prog != nil {
 		c := cmd(fmt.Sprintf("/proc/self/fd/%d", progFD), append(append(append([]*os.File(nil), extra...), prog), exe))
-		if err := c.Start(); err == nil {
+		starting.RLock()
+		err := c.Start()
+		starting.RUnlock()
+		if err == nil {
 			return c, nil
 		}
 		// Not executable here after all (a noexec policy on memfds): start sbx directly.
 		disableBsetProgram()
 	}
 	c := cmd("/proc/self/exe", extra)
-	if err := c.Start(); err != nil {
+	starting.Lock()
+	err := c.Start()
+	starting.Unlock()
+	if err != nil {
 		return nil, fmt.Errorf("starting the %s: %w (are unprivileged user namespaces enabled? see /proc/sys/user/max_user_namespaces)", s.Name, err)
 	}
 	return c, nil
 }
+
+// starting keeps a role that starts without the bounding-set program (which closes every
+// FD above the role's own) from starting while another role does: Go writes a role's
+// uid_map, gid_map and setgroups through FDs it opens without O_CLOEXEC, and runs two
+// forks at once, so the other role would inherit them.
+var starting sync.RWMutex
 
 var bset struct {
 	mu       sync.Mutex

@@ -47,9 +47,24 @@ func TestMain(m *testing.M) {
 }
 
 // runRole starts the test role with a report pipe at reportFD and a gap at 4, and returns
-// its report.
-func runRole(t *testing.T) map[string]string {
+// its report. With withStray, this process holds a file named "stray" open without
+// O_CLOEXEC at an FD above the role's while the role starts, as the Go runtime holds a
+// concurrent fork's uid_map.
+func runRole(t *testing.T, withStray bool) map[string]string {
 	t.Helper()
+	stray, err := unix.Open(filepath.Join(t.TempDir(), "stray"), unix.O_RDWR|unix.O_CREAT, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if high, err := unix.FcntlInt(uintptr(stray), unix.F_DUPFD, 100); err == nil {
+		unix.Close(stray)
+		stray = high
+	}
+	if withStray {
+		defer unix.Close(stray)
+	} else {
+		unix.Close(stray)
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +102,7 @@ func runRole(t *testing.T) map[string]string {
 // TestStartBoundsCapabilities: a role starts with an empty bounding set and only the
 // capabilities its Spec lists, whoever starts it, and holds exactly the FDs it was given.
 func TestStartBoundsCapabilities(t *testing.T) {
-	rep := runRole(t)
+	rep := runRole(t, true)
 	want := fmt.Sprintf("%016x", uint64(1)<<unix.CAP_SYS_ADMIN|uint64(1)<<unix.CAP_SETPCAP)
 	for k, v := range map[string]string{"CapBnd": "0000000000000000", "CapAmb": want, "CapPrm": want, "CapEff": want,
 		"uid": "0 pid: 1"} {
@@ -102,7 +117,9 @@ func TestStartBoundsCapabilities(t *testing.T) {
 }
 
 // TestStartWithoutProgram: where the bounding-set program cannot run, the role starts
-// directly with the same FDs and capabilities (it empties the bounding set itself).
+// directly with the same FDs and capabilities (it empties the bounding set itself). It
+// inherits whatever its starter holds without O_CLOEXEC (role.Start keeps other roles'
+// starts from overlapping it instead).
 func TestStartWithoutProgram(t *testing.T) {
 	bset.mu.Lock()
 	saved := bset.disabled
@@ -113,7 +130,7 @@ func TestStartWithoutProgram(t *testing.T) {
 		bset.disabled = saved
 		bset.mu.Unlock()
 	}()
-	rep := runRole(t)
+	rep := runRole(t, false)
 	want := fmt.Sprintf("%016x", uint64(1)<<unix.CAP_SYS_ADMIN|uint64(1)<<unix.CAP_SETPCAP)
 	for k, v := range map[string]string{"CapAmb": want, "uid": "0 pid: 1"} {
 		if rep[k] != v {
@@ -124,7 +141,8 @@ func TestStartWithoutProgram(t *testing.T) {
 }
 
 // checkFDs checks a role's FD list (number=target ...): the files it was given at their
-// numbers, and neither the bounding-set program nor the sbx binary.
+// numbers, and neither the bounding-set program, the sbx binary nor a stray FD of the
+// starting process.
 func checkFDs(t *testing.T, fds string) {
 	t.Helper()
 	self, err := os.Executable()
@@ -135,7 +153,7 @@ func checkFDs(t *testing.T, fds string) {
 	for _, f := range strings.Fields(fds) {
 		n, target, _ := strings.Cut(f, "=")
 		have[n] = target
-		if strings.Contains(target, "sbx-role-start") || target == self {
+		if strings.Contains(target, "sbx-role-start") || target == self || strings.HasSuffix(target, "/stray") {
 			t.Errorf("role holds FD %s = %s", n, target)
 		}
 	}

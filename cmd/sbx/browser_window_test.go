@@ -168,7 +168,7 @@ func TestBrowserWindow(t *testing.T) {
 // dialRetry connects to a loopback port, retrying while the browser starts listening.
 func dialRetry(t *testing.T, port int) net.Conn {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); ; time.Sleep(200 * time.Millisecond) {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err == nil {
 			return c

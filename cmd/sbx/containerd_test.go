@@ -48,10 +48,15 @@ state = %q
 		t.Fatal(err)
 	}
 	defer func() { d.Process.Kill(); d.Wait() }()
+	// Should the test binary die (a timeout), its task goes (the shim would keep it
+	// running), then this containerd.
+	ctrArgv := sbxtest.ShellQuote("ctr", "--address", sock, "--namespace", "sbxtest")
+	sbxtest.Reap(t, fmt.Sprintf("%[1]s task kill --signal SIGKILL c2; sleep 1; %[1]s task rm --force c2; %[1]s container rm c2; kill -9 %[2]d; rm -rf %[3]s",
+		ctrArgv, d.Process.Pid, sbxtest.ShellQuote(dir)))
 	ctr := func(args ...string) sbxtest.Result {
 		return sbxtest.Run(t, sbxtest.Users()[0], "", "", append([]string{"ctr", "--address", sock, "--namespace", "sbxtest"}, args...)...)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ctr("version").Code != 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); ctr("version").Code != 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("containerd did not start: %s", log.String())
 		}
@@ -81,7 +86,7 @@ state = %q
 		t.Fatalf("ctr run -d: exit %d %s", r.Code, r.Stderr)
 	}
 	defer ctr("container", "rm", "c2")
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(ctr("task", "ls").Stdout, "RUNNING"); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); !strings.Contains(ctr("task", "ls").Stdout, "RUNNING"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("task c2 never ran: %s", ctr("task", "ls").Stdout)
 		}
@@ -90,7 +95,7 @@ state = %q
 	if r := ctr("task", "kill", "--signal", "SIGTERM", "c2"); r.Code != 0 {
 		t.Errorf("ctr task kill: exit %d %s", r.Code, r.Stderr)
 	}
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(ctr("task", "ls").Stdout, "STOPPED"); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); !strings.Contains(ctr("task", "ls").Stdout, "STOPPED"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("task c2 never stopped: %s", ctr("task", "ls").Stdout)
 		}

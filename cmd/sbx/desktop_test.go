@@ -221,7 +221,7 @@ func launchAndFind(t *testing.T, u sbxtest.User, e *desktopEnv, display string, 
 		t.Fatalf("as %s: %s: %v: %s", u.Name, launcher[0], err, out)
 	}
 	var found map[string]any
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && found == nil; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline) && found == nil; time.Sleep(200 * time.Millisecond) {
 		var rows []map[string]any
 		l := e.sbx(t, u, "list", "--json")
 		json.Unmarshal([]byte(l.Stdout), &rows)
@@ -250,13 +250,16 @@ func launchAndFind(t *testing.T, u sbxtest.User, e *desktopEnv, display string, 
 
 // startXvfb starts an X server on a display it picks itself (-displayfd) and returns
 // ":N"; the server stops with the test.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB, screen ...string) string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "640x480x24")
+	if len(screen) == 0 {
+		screen = []string{"640x480x24"}
+	}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", screen[0])
 	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -275,8 +278,8 @@ func startXvfb(t *testing.T) string {
 			t.Fatalf("Xvfb reported display %q", n)
 		}
 		return ":" + n
-	case <-time.After(20 * time.Second):
-		t.Fatal("Xvfb did not start within 20s")
+	case <-time.After(sbxtest.Timeout):
+		t.Fatalf("Xvfb did not start within %v", sbxtest.Timeout)
 	}
 	return ""
 }

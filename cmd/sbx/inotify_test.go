@@ -69,7 +69,7 @@ func TestInotifyHostChanges(t *testing.T) {
 						if l == want {
 							return
 						}
-					case <-time.After(20 * time.Second):
+					case <-time.After(sbxtest.Timeout):
 						t.Fatalf("no %q; saw %q; stderr %s", want, got, stderr.String())
 					}
 				}

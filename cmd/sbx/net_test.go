@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,7 +117,7 @@ func TestNetPrivateLoopback(t *testing.T) {
 	}
 	dir := netProfiles(t, map[string]string{"none": "[network]\nmode = \"none\"\n"})
 	script := `cd /tmp && echo inside > page.html && python3 -m http.server 18431 --bind 127.0.0.1 >/dev/null 2>&1 &
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do curl -sS http://127.0.0.1:18431/page.html 2>/dev/null && break; sleep 0.3; done
+for i in $(seq 400); do curl -sS http://127.0.0.1:18431/page.html 2>/dev/null && break; sleep 0.3; done
 awk '$4 == "0A" {print "listening", $2}' /proc/net/tcp
 kill %1`
 	for _, u := range sbxtest.Users() {
@@ -151,9 +152,9 @@ func TestNetUDP(t *testing.T) {
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	dir := netProfiles(t, map[string]string{"udp": fmt.Sprintf("[network]\nhost = [\"127.0.0.1:%d\"]\n", port)})
 	script := fmt.Sprintf(`import socket
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(5)
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(60)
 s.sendto(b"hi",("127.0.0.1",%[1]d)); print(s.recvfrom(100))
-c=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); c.settimeout(5); c.connect(("::ffff:127.0.0.1",%[1]d)); c.send(b"v6"); print(c.recv(100), c.getpeername()[:2])
+c=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); c.settimeout(60); c.connect(("::ffff:127.0.0.1",%[1]d)); c.send(b"v6"); print(c.recv(100), c.getpeername()[:2])
 for dst in [("127.0.0.1",%[2]d),("192.0.2.1",53)]:
     try:
         s.sendto(b"x",dst); print("sent")
@@ -219,8 +220,9 @@ func TestNetTopShowsConnectionsAndDenials(t *testing.T) {
 python3 -c 'import socket
 try: socket.create_connection(("198.51.100.7",80),timeout=2)
 except OSError as e: print(e.errno)'
-sleep 30`
+sleep 600`
 	c := exec.Command(sbxtest.Binary(t), "run", "--", "/bin/sh", "-c", script)
+	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // should the test binary die
 	c.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
 	var out strings.Builder
 	c.Stdout, c.Stderr = &out, &out
@@ -230,7 +232,8 @@ sleep 30`
 	defer func() { c.Process.Kill(); c.Wait() }()
 	f := tui.SocketFetcher{Dir: filepath.Join(rt, "sbx")}
 	var last []tui.Sandbox
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	// The sandbox lives until the test kills it; the wait for its data ends when it is there.
+	for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		all, err := f.Fetch("")
 		if err != nil || len(all) != 1 {
 			continue
@@ -360,22 +363,38 @@ func TestNetRealClients(t *testing.T) {
 		"-days", "1", "-subj", "/CN=localhost").CombinedOutput(); err != nil {
 		t.Fatalf("making a certificate: %v\n%s", err, out)
 	}
-	tl, _ := net.Listen("tcp4", "127.0.0.1:0")
-	tlsPort := tl.Addr().(*net.TCPAddr).Port
-	tl.Close()
-	srv := exec.Command("openssl", "s_server", "-accept", strconv.Itoa(tlsPort), "-key", key, "-cert", cert, "-www", "-quiet")
+	// Port 0: s_server binds a free port itself and says which ("ACCEPT 127.0.0.1:PORT"),
+	// where a port picked by listening and closing could be taken before it binds.
+	srv := exec.Command("openssl", "s_server", "-accept", "127.0.0.1:0", "-key", key, "-cert", cert, "-www")
+	srvOut, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { srv.Process.Kill(); srv.Wait() }()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", tlsPort)); err == nil {
-			c.Close()
-			break
+	accepted := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(srvOut)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "ACCEPT "); ok {
+				_, port, _ := strings.Cut(addr, ":")
+				n, _ := strconv.Atoi(port)
+				accepted <- n
+				break
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("openssl s_server is not listening on port %d after 30 s", tlsPort)
-		}
+		io.Copy(io.Discard, srvOut)
+	}()
+	var tlsPort int
+	select {
+	case tlsPort = <-accepted:
+	case <-time.After(sbxtest.Timeout):
+		t.Fatalf("openssl s_server did not say where it listens within %v", sbxtest.Timeout)
+	}
+	if tlsPort <= 0 {
+		t.Fatalf("openssl s_server said it listens on port %d", tlsPort)
 	}
 	dir := netProfiles(t, map[string]string{"clients": fmt.Sprintf("[network]\nhost = [\"127.0.0.1:%d\", \"[::1]:%d\", \"127.0.0.1:%d\"]\n", port4, port6, tlsPort)})
 	url4 := fmt.Sprintf("http://127.0.0.1:%d/", port4)
@@ -492,13 +511,14 @@ func TestNetLoopbackListenRule(t *testing.T) {
 		"private": "[network]\nmode = \"none\"\n",
 	})
 	script := fmt.Sprintf(`cd /tmp && echo inside > page.html && python3 -m http.server %d --bind 127.0.0.1 >/dev/null 2>&1 &
-for i in $(seq 40); do curl -sS http://127.0.0.1:%d/page.html 2>/dev/null && break; sleep 0.3; done
-sleep 60`, port, port)
+for i in $(seq 400); do curl -sS http://127.0.0.1:%d/page.html 2>/dev/null && break; sleep 0.3; done
+sleep 600`, port, port) // (the sandbox runs until the test has fetched and kills it)
 	for _, u := range sbxtest.Users() {
 		for _, c := range []struct{ profile, want string }{{"serve", "inside\n"}, {"private", "refused"}} {
 			t.Run(u.Name+"/"+c.profile, func(t *testing.T) {
 				argv := u.Wrap([]string{sbxtest.Binary(t), "run", "--profile", filepath.Join(dir, c.profile+".toml"), "--", "/bin/sh", "-c", script})
 				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // should the test binary die
 				out, _ := cmd.StdoutPipe()
 				var stderr strings.Builder
 				cmd.Stderr = &stderr

@@ -87,7 +87,18 @@ func newRuncCLI(t *testing.T, u sbxtest.User) *runcCLI {
 	}
 	os.Chmod(out.Name(), 0o666)
 	t.Cleanup(func() { out.Close() })
-	return &runcCLI{t: t, u: u, bin: bin, root: filepath.Join(dir, "state"), out: out}
+	r := &runcCLI{t: t, u: u, bin: bin, root: filepath.Join(dir, "state"), out: out}
+	// Containers outlive the commands that made them: every one the test leaves goes
+	// with it, even if the test fails half-way or the test binary dies (a timeout).
+	del := sbxtest.ShellQuote(u.Wrap([]string{bin, "--root", r.root, "delete", "--force"})...)
+	sbxtest.Reap(t, `for d in `+sbxtest.ShellQuote(r.root)+`/*/; do [ -d "$d" ] && `+del+` "$(basename "$d")"; done >/dev/null 2>&1; rm -rf `+sbxtest.ShellQuote(dir))
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(r.root)
+		for _, e := range ents {
+			r.run("delete", "--force", e.Name())
+		}
+	})
+	return r
 }
 
 // run runs sbx-runc; it returns the command's own stdout, stderr and exit status.
@@ -134,7 +145,7 @@ func (r *runcCLI) output() string {
 
 func waitStatus(t *testing.T, r *runcCLI, id, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if r.state(id).Status == want {
 			return
 		}
@@ -160,7 +171,7 @@ func TestOCILifecycle(t *testing.T) {
 			os.WriteFile(hookOut, nil, 0o666)
 			os.Chmod(hookOut, 0o666)
 			bundle := ociBundle(t, func(s *spec.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", "echo app >> /hooks/hooks; echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"}
+				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo app >> /hooks/hooks; echo started; while :; do sleep 0.05; done"}
 				s.Mounts = append(s.Mounts, spec.Mount{Destination: "/hooks", Type: "bind", Source: hookDir, Options: []string{"rbind"}})
 				failing := func(name string) spec.Hook {
 					return spec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " fails; exit 1"}}
@@ -202,8 +213,11 @@ func TestOCILifecycle(t *testing.T) {
 				t.Fatalf("start: exit %d: %s (want success with a warning of the failing poststart hook)", code, errs)
 			}
 			waitStatus(t, r, "c1", spec.StatusRunning)
-			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "started") && time.Now().Before(deadline); {
-				time.Sleep(20 * time.Millisecond)
+			// SIGTERM below must find the trap set: it is set before "started".
+			for deadline := time.Now().Add(sbxtest.Timeout); !strings.Contains(r.output(), "started"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the container's program never started; output: %s", r.output())
+				}
 			}
 			if _, errs, code := r.run("start", "c1"); code == 0 || !strings.Contains(errs, "already running") {
 				t.Errorf("start of a running container: exit %d, %q", code, errs)
@@ -421,7 +435,7 @@ func TestOCIExec(t *testing.T) {
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			bundle := ociBundle(t, func(s *spec.Spec) {
-				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo init got USR1' USR1; while :; do sleep 0.05; done"}
+				s.Process.Args = []string{"/bin/sh", "-c", "trap 'echo init got USR1' USR1; echo init ready; while :; do sleep 0.05; done"}
 				s.Process.Env = append(s.Process.Env, "FROM=config")
 			})
 			r := newRuncCLI(t, u)
@@ -455,7 +469,7 @@ func TestOCIExec(t *testing.T) {
 			if _, errs, code := r.run("exec", "e1", "/bin/touch", "/dev/shm/exec-end"); code != 0 {
 				t.Fatalf("exec touch: exit %d %s", code, errs)
 			}
-			for deadline := time.Now().Add(20 * time.Second); unix.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+			for deadline := time.Now().Add(sbxtest.Timeout); unix.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatal("the detached exec's host process outlived its process")
 				}
@@ -466,14 +480,15 @@ func TestOCIExec(t *testing.T) {
 			}
 			waitOutput := func(want string) {
 				t.Helper()
-				for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), want); time.Sleep(20 * time.Millisecond) {
+				for deadline := time.Now().Add(sbxtest.Timeout); !strings.Contains(r.output(), want); time.Sleep(20 * time.Millisecond) {
 					if time.Now().After(deadline) {
 						t.Fatalf("%q never appeared; output %q", want, r.output())
 					}
 				}
 			}
+			// Both shells print "ready" once their traps are set.
+			waitOutput("init ready")
 			waitOutput("exec ready")
-			time.Sleep(100 * time.Millisecond) // the trap is set before the loop's first sleep
 			if _, errs, code := r.run("kill", "--all", "e1", "USR1"); code != 0 {
 				t.Errorf("kill --all: exit %d %s", code, errs)
 			}
@@ -515,7 +530,7 @@ func TestOCIResources(t *testing.T) {
 			if _, errs, code := r.run("start", "r1"); code != 0 {
 				t.Fatalf("start: %d %s", code, errs)
 			}
-			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(r.output(), "spawned"); time.Sleep(20 * time.Millisecond) {
+			for deadline := time.Now().Add(sbxtest.Timeout); !strings.Contains(r.output(), "spawned"); time.Sleep(20 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatalf("the container never got past its forks: %q", r.output())
 				}

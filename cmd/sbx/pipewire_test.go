@@ -86,7 +86,7 @@ func startPipeWire(t *testing.T, session bool) (string, []string) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	}
 	await := func(what, path string) {
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(sbxtest.Timeout); ; time.Sleep(50 * time.Millisecond) {
 			if _, err := os.Stat(path); err == nil {
 				return
 			}
@@ -117,14 +117,14 @@ func startPipeWire(t *testing.T, session bool) (string, []string) {
 		t.Fatalf("creating the null sink: %v\n%s", err, out)
 	}
 	// WirePlumber is ready when it has announced the sink as a default target.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); ; time.Sleep(100 * time.Millisecond) {
 		md := exec.Command("pw-metadata", "0", "default.audio.sink")
 		md.Env = daemonEnv
 		if out, _ := md.Output(); strings.Contains(string(out), "sbxnull") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("wireplumber did not pick the null sink as the default within 20 s:\n%s", log.String())
+			t.Fatalf("wireplumber did not pick the null sink as the default within %v:\n%s", sbxtest.Timeout, log.String())
 		}
 	}
 	return rt, env

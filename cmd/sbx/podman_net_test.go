@@ -62,8 +62,8 @@ podman run -d --name %s -p 127.0.0.1:%d:80 localhost/sbxtest:busybox /bin/sh -c 
   'mkdir -p /tmp/www && echo "served by the container" > /tmp/www/index.html && exec busybox httpd -f -p 80 -h /tmp/www' >/dev/null || exit 1
 trap 'podman rm -f -t 0 %s >/dev/null 2>&1' EXIT
 got=""
-for i in $(seq 100); do
-  got=$(curl -sf --max-time 2 http://127.0.0.1:%d/) && break
+for i in $(seq 1200); do # until the server answers; the bound is only against a hang
+  got=$(curl -sf --max-time 60 http://127.0.0.1:%d/) && break
   sleep 0.1
 done
 echo "host got: $got"
@@ -74,6 +74,7 @@ echo "loopback got: $(fetch 127.0.0.1 80)"
 				script += fmt.Sprintf(`mkdir -p %[1]s/www && echo "served by the host" > %[1]s/www/index.html
 busybox httpd -f -p %[2]d -h %[1]s/www & srv=$!
 trap 'kill $srv; podman rm -f -t 0 %[3]s >/dev/null 2>&1' EXIT
+for i in $(seq 1200); do curl -sf --max-time 60 http://127.0.0.1:%[2]d/ >/dev/null && break; sleep 0.1; done
 gw=$(podman inspect --format '{{.NetworkSettings.Gateway}}' %[3]s)
 echo "container got: $(fetch $gw %[2]d)"
 curl -s --max-time 2 http://127.0.0.1:80/ >/dev/null && echo "the server listens outside its namespace"

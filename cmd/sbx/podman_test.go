@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,7 +60,6 @@ func newPodman(t *testing.T, u sbxtest.User, runtime string) *podmanEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { exec.Command("rm", "-rf", dir).Run() })
 	os.Chmod(dir, 0o755)
 	if u.Name != "self" {
 		os.Chown(dir, 65534, 65534)
@@ -76,6 +76,21 @@ func newPodman(t *testing.T, u sbxtest.User, runtime string) *podmanEnv {
 	if runtime != "" {
 		p.flags = append(p.flags, "--runtime", runtime)
 	}
+	// Containers run detached (conmon), and rootless Podman leaves the process holding
+	// its user namespace (pause.pid in --tmpdir) running after every command: all go
+	// with the test, even if it fails half-way or the test binary dies (a timeout).
+	rmAll := append(append(append([]string{"env"}, p.env...), "podman"), p.flags...)
+	rmAll = append(rmAll, "rm", "--all", "--force", "--time", "0")
+	cleanup := sbxtest.ShellQuote(u.Wrap(rmAll)...) + " >/dev/null 2>&1\n" +
+		"p=$(cat " + sbxtest.ShellQuote(filepath.Join(dir, "tmp", "pause.pid")) + " 2>/dev/null) && " +
+		`[ "$(tr -d '\0' < /proc/$p/cmdline 2>/dev/null)" = podman ] && kill -9 "$p"` + "\n" +
+		"rm -rf " + sbxtest.ShellQuote(dir)
+	sbxtest.Reap(t, cleanup)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sbxtest.Timeout)
+		defer cancel()
+		exec.CommandContext(ctx, "sh", "-c", cleanup).Run()
+	})
 	return p
 }
 
@@ -164,7 +179,7 @@ func TestPodman(t *testing.T) {
 			defer p.run("rm", "-f", name)
 			waitLog := func(want string) {
 				t.Helper()
-				for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 					if strings.Contains(p.run("logs", name).Stdout, want) {
 						return
 					}

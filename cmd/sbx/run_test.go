@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ func TestRunRealPrograms(t *testing.T) {
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("busybox-static is not installed (make test installs it)")
 	}
+	tree := manyFiles(t, 6000)
 	cases := [][]string{
 		{"/bin/echo", "hello"},
 		{"/usr/bin/python3", "-c", `import sys,json,os; print(json.dumps(sorted(os.listdir("/usr"))))`},
@@ -30,19 +32,50 @@ func TestRunRealPrograms(t *testing.T) {
 		{"/bin/busybox", "sort", "/usr/share/doc/bash/copyright"},
 		{"/bin/busybox", "wc", "/usr/share/doc/bash/copyright"},
 		// Thousands of gofer requests: long enough for the helpers' Go runtimes to arm timers
-		// and start their netpollers, which their seccomp filters must allow.
-		{"/bin/busybox", "grep", "-r", "-l", "GPL", "/usr/share/doc"},
+		// and start their netpollers, which their seccomp filters must allow. A tree of the
+		// test's own (as many files as /usr/share/doc, which a package installed between the
+		// native and the sandboxed run would change).
+		{"/bin/busybox", "grep", "-r", "-l", "GPL", tree},
 	}
 	for _, u := range sbxtest.Users() {
 		for _, c := range cases {
 			native := sbxtest.Run(t, u, "", "", c...)
-			got := sbxtest.Sbx(t, u, append([]string{"run", "--"}, c...)...)
+			got := sbxtest.Sbx(t, u, append([]string{"run", "--ro", tree, "--"}, c...)...)
 			if got.Stdout != native.Stdout || got.Code != native.Code {
 				t.Errorf("as %s: sbx run -- %s\n exit %d, want %d; stderr: %s\n--- sbx:\n%s\n--- native:\n%s",
 					u.Name, strings.Join(c, " "), got.Code, native.Code, got.Stderr, got.Stdout, native.Stdout)
 			}
 		}
 	}
+}
+
+// manyFiles makes a tree of n small files in 100 directories, every user can read it, and
+// a seventh of the files say GPL.
+func manyFiles(t *testing.T, n int) string {
+	t.Helper()
+	root, err := os.MkdirTemp("", "sbxtest-tree-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	line := strings.Repeat("Permission is granted to copy this text. ", 20) + "\n"
+	for i := 0; i < n; i++ {
+		d := filepath.Join(root, fmt.Sprintf("d%02d", i%100))
+		if i < 100 {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		text := strings.Repeat(line, 4)
+		if i%7 == 0 {
+			text += "under the GPL\n"
+		}
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", i)), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
 
 func TestRunUnameIsTheSandboxes(t *testing.T) {

@@ -45,7 +45,7 @@ func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p", "-t",
 func (s *tmuxSession) waitFor(what string, cond func(string) bool) string {
 	s.t.Helper()
 	var screen string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		screen = s.screen()
 		if cond(screen) {
 			return screen
@@ -98,15 +98,16 @@ func TestInteractiveShellJobControl(t *testing.T) {
 			s.keys("echo rc=$?", "Enter")
 			s.waitLine("rc=130")
 
-			s.keys("(echo running-101; exec sleep 101)", "Enter")
+			// This job also says when it is continued: bash gives it the terminal before
+			// it sends SIGCONT, so ^C then reaches it.
+			s.keys("(trap 'echo cont-101' CONT; echo running-101; while :; do sleep 0.1; done)", "Enter")
 			s.waitLine("running-101")
 			s.keys("C-z")
-			s.waitFor("the job stopped", func(sc string) bool { return strings.Contains(sc, "Stopped") && strings.Contains(sc, "sleep 101") })
+			s.waitFor("the job stopped", func(sc string) bool { return strings.Contains(sc, "Stopped") && strings.Contains(sc, "running-101") })
 			s.keys("clear; jobs -l | grep -c Stopped", "Enter")
 			s.waitLine("1")
 			s.keys("clear; fg", "Enter")
-			s.waitFor("fg", func(sc string) bool { return strings.Contains(sc, "exec sleep 101") })
-			time.Sleep(300 * time.Millisecond) // (bash prints the job, then gives it the terminal)
+			s.waitLine("cont-101")
 			s.keys("C-c")
 			s.keys("echo fg-rc=$?", "Enter")
 			s.waitLine("fg-rc=130")
@@ -117,7 +118,7 @@ func TestInteractiveShellJobControl(t *testing.T) {
 			s.waitFor("the WINCH trap", func(sc string) bool { return strings.Contains(sc, "winch-20") })
 
 			s.keys("exit 7", "Enter")
-			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			for deadline := time.Now().Add(sbxtest.Timeout); ; time.Sleep(100 * time.Millisecond) {
 				if exec.Command("tmux", "-L", s.name, "has-session", "-t", "main").Run() != nil {
 					break
 				}
@@ -144,7 +145,10 @@ func TestTerminalProgramsInside(t *testing.T) {
 				t.Errorf("script inside: exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
 			}
 			res = sbxtest.Sbx(t, u, "run", "--", "/bin/sh", "-c",
-				`export SHELL=/bin/sh; tmux -L in -f /dev/null new-session -d -x 60 -y 8 "stty size; tty; sleep 5" && sleep 1 && tmux -L in capture-pane -p; tmux -L in kill-server`)
+				// The pane is read once it shows what it printed (bounded only against a hang).
+				`export SHELL=/bin/sh; tmux -L in -f /dev/null new-session -d -x 60 -y 8 "stty size; tty; sleep 600" || exit 1
+for i in $(seq 1200); do out=$(tmux -L in capture-pane -p); case "$out" in *"/dev/pts/"*) break;; esac; sleep 0.1; done
+echo "$out"; tmux -L in kill-server`)
 			if res.Code != 0 || !strings.Contains(res.Stdout, "8 60") || !strings.Contains(res.Stdout, "/dev/pts/") {
 				t.Errorf("tmux inside: exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
 			}

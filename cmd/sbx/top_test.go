@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,7 +24,10 @@ func TestTopInTmux(t *testing.T) {
 	var sandboxes []*exec.Cmd
 	var stderrs [2]strings.Builder
 	for i := range 2 {
-		c := exec.Command(bin, "run", "--", "/bin/sleep", "30")
+		// They run until killed (by the TUI, or at the end): a sandbox that ended by itself
+		// would pass for the killed one.
+		c := exec.Command(bin, "run", "--", "/bin/sleep", "600")
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // should the test binary die
 		c.Env = env
 		c.Stderr = &stderrs[i]
 		if err := c.Start(); err != nil {
@@ -50,7 +54,7 @@ func TestTopInTmux(t *testing.T) {
 	waitFor := func(what string, cond func(string) bool) string {
 		t.Helper()
 		var screen string
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			screen = tmux("capture-pane", "-p", "-t", session)
 			if cond(screen) {
 				return screen
@@ -71,7 +75,7 @@ func TestTopInTmux(t *testing.T) {
 		if code != 143 {
 			t.Errorf("the killed sandbox exited %d, want 143 (SIGTERM)", code)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(sbxtest.Timeout):
 		t.Error("no sandbox exited after the kill")
 	}
 	tmux("send-keys", "-t", session, "q")

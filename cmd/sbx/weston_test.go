@@ -58,7 +58,7 @@ func startWeston(t *testing.T, display string) *weston {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sock := filepath.Join(rt, w.name)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(sbxtest.Timeout); ; time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {
 			break
 		}
@@ -156,7 +156,7 @@ func TestWaylandWeston(t *testing.T) {
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		drawn := 0
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		for deadline := time.Now().Add(sbxtest.Timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 			if drawn = w.colourful(t) - grey; drawn > 20000 {
 				break
 			}

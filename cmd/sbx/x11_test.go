@@ -56,13 +56,35 @@ func startAuthXvfb(t *testing.T, dir string, args ...string) *xvfb {
 		if err := x.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { x.cmd.Process.Kill(); x.cmd.Wait() })
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-				return x
+		exited := make(chan struct{})
+		go func() { x.cmd.Wait(); close(exited) }()
+		// Another test may have picked the same display a moment before: the server is
+		// ours once the lock file names its PID; if it exits (the display is taken), try
+		// another.
+		lock := fmt.Sprintf("/tmp/.X%d-lock", n)
+		ours := func() bool {
+			b, _ := os.ReadFile(lock)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			_, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n))
+			return pid == x.cmd.Process.Pid && err == nil
+		}
+		started, lost := false, false
+		for deadline := time.Now().Add(sbxtest.Timeout); !started && !lost && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			select {
+			case <-exited:
+				lost = true
+			default:
+				started = ours()
 			}
 		}
-		t.Fatalf("Xvfb %s did not start", x.display)
+		if lost {
+			continue
+		}
+		t.Cleanup(func() { x.cmd.Process.Kill(); <-exited })
+		if !started {
+			t.Fatalf("Xvfb %s did not start", x.display)
+		}
+		return x
 	}
 	t.Skip("no free X display found")
 	return nil
@@ -128,7 +150,7 @@ func (x *xvfb) screenshotThen(t *testing.T, png, blank, window string, then func
 	// Mapped is not drawn: wait until two grabs in a row are the same picture.
 	prev := png + ".prev.png"
 	grab()
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	for deadline := time.Now().Add(sbxtest.Timeout); ; {
 		os.Rename(png, prev)
 		time.Sleep(150 * time.Millisecond)
 		grab()
@@ -136,7 +158,7 @@ func (x *xvfb) screenshotThen(t *testing.T, png, blank, window string, then func
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%v: the screen did not settle within 20 s", argv)
+			t.Fatalf("%v: the screen did not settle within %v", argv, sbxtest.Timeout)
 		}
 	}
 	os.Remove(prev)
@@ -245,24 +267,9 @@ func BenchmarkX11Drawing(b *testing.B) {
 	}
 	dir := b.TempDir()
 	os.Chmod(dir, 0o755)
-	n := 0
-	for i := 0; i < 50 && n == 0; i++ {
-		c := 6000 + i
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", c)); err != nil {
-			n = c
-		}
-	}
-	x := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-nolisten", "tcp", "-screen", "0", "800x600x24")
-	if err := x.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { x.Process.Kill(); x.Wait() }()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			break
-		}
-	}
-	env := append(os.Environ(), fmt.Sprintf("DISPLAY=:%d", n))
+	// A display Xvfb picks itself: one picked here could be another run's a moment later.
+	display := startXvfb(b, "800x600x24")
+	env := append(os.Environ(), "DISPLAY="+display)
 	env = append(env, "XAUTHORITY="+filepath.Join(dir, "none"))
 	run := func(argv ...string) map[string]float64 {
 		cmd := exec.Command(argv[0], argv[1:]...)
@@ -362,7 +369,7 @@ func TestX11Nested(t *testing.T) {
 			app.Process.Signal(os.Interrupt)
 			select {
 			case <-exited:
-			case <-time.After(20 * time.Second):
+			case <-time.After(sbxtest.Timeout):
 				app.Process.Kill()
 				t.Fatal("sbx run did not end on SIGINT")
 			}

@@ -4,9 +4,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sbx-dev/sbx/cmd/sbx/sbxtest"
 )
@@ -58,6 +61,62 @@ var programEnv = map[string][]string{
 // cannot match, and why.
 var notOnPlatform = map[string]string{
 	"vdso/kvm": "the kvm platform shows no vDSO (its guest cannot map the host's [vvar] pages)",
+}
+
+// uidShared lists the programs whose native run uses the kernel's key quota (keyrings(7):
+// at most maxkeys keys and maxbytes bytes per uid, 200 and 20000 for a user), which every
+// process of the uid on the host shares: keys.c at its peak holds about 9000 bytes, so two
+// concurrent native runs as nobody (the test suites of two checkouts) ran out, EDQUOT
+// cascading into different output. Their native runs take lockKeyQuota.
+var uidShared = map[string]bool{"keys": true}
+
+// lockKeyQuota serialises native runs that use uid's key quota across every test process on
+// the host (flock on a file all of them name), and the release it returns waits until the
+// keys the run made are garbage-collected (the kernel frees them from a worker, after the
+// last reference drops), so that the next holder starts from the quota this one found:
+// bounded, the wait only keeps one run's garbage from the next.
+func lockKeyQuota(t *testing.T, uid int) (release func()) {
+	t.Helper()
+	path := filepath.Join(os.TempDir(), "sbx-test-keyquota.lock")
+	// O_RDONLY first: fs.protected_regular refuses O_CREAT on another user's file in /tmp.
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if os.IsExist(err) {
+			f, err = os.Open(path)
+		}
+	}
+	if err != nil {
+		t.Fatalf("opening the key quota lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("locking %s: %v", path, err)
+	}
+	keys0, bytes0 := keyUsage(uid)
+	return func() {
+		defer f.Close()
+		// A first run also makes the uid's user and user-session keyrings, which stay.
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if keys, bytes := keyUsage(uid); keys <= keys0+2 && bytes <= bytes0+64 {
+				return
+			}
+		}
+	}
+}
+
+// keyUsage returns the keys and bytes uid's quota holds (/proc/key-users), 0 when none.
+func keyUsage(uid int) (keys, bytes int) {
+	data, _ := os.ReadFile("/proc/key-users")
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] != strconv.Itoa(uid)+":" {
+			continue
+		}
+		keys, _ = strconv.Atoi(strings.Split(f[3], "/")[0])
+		bytes, _ = strconv.Atoi(strings.Split(f[4], "/")[0])
+	}
+	return keys, bytes
 }
 
 // platformOf returns the platform sbx runs u's programs on: SBX_TEST_PLATFORM, or what
@@ -112,7 +171,12 @@ func compareRuns(t *testing.T, prefix, bin, exe, rw string) {
 				argv = append(argv, rw)
 				sbxArgs = append(sbxArgs, "--rw", rw)
 			}
-			native := sbxtest.Run(t, u, "", "", argv...)
+			native := func() sbxtest.Result {
+				if uidShared[name] {
+					defer lockKeyQuota(t, u.UID)() // released even if the run fails the test
+				}
+				return sbxtest.Run(t, u, "", "", argv...)
+			}()
 			sbxCmd := append(append(sbxArgs, "--"), argv...)
 			var got sbxtest.Result
 			if env := programEnv[name]; env != nil && platformOf(t, u) == "trap" {

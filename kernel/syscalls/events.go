@@ -268,23 +268,21 @@ func EpollWait(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
 }
 
-// EpollPwait implements epoll_pwait(2) (the signal mask is validated like ppoll's).
+// EpollPwait implements epoll_pwait(2): epoll_wait under the signal mask at a[4].
 func EpollPwait(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if a[4] != 0 && a[5] != 8 {
-		return 0, unix.EINVAL
-	}
 	deadline, noWait := epollTimeout(int32(a[3]))
-	return epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
+	return withWaitSigmask(t, a[4], a[5], func() (uint64, error) {
+		return epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
+	})
 }
 
 // EpollPwait2 implements epoll_pwait2(2): the timeout is a timespec (NULL: forever).
 func EpollPwait2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if a[4] != 0 && a[5] != 8 {
-		return 0, unix.EINVAL
-	}
 	deadline, noWait, err := timespecTimeout(t, a[3])
 	if err != nil {
 		return 0, err
 	}
-	return epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
+	return withWaitSigmask(t, a[4], a[5], func() (uint64, error) {
+		return epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
+	})
 }

@@ -85,10 +85,29 @@ func Ppoll(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if a[3] != 0 && a[4] != 8 {
+	return withWaitSigmask(t, a[3], a[4], func() (uint64, error) {
+		return pollCommon(t, a[0], a[1], deadline, noWait)
+	})
+}
+
+// withWaitSigmask runs the wait of ppoll, pselect6, epoll_pwait or epoll_pwait2 under the
+// signal mask the app passed at addr (sizeof(sigset_t) is 8; addr 0: the task's own mask),
+// as Linux's set_user_sigmask and restore_saved_sigmask_unless do.
+func withWaitSigmask(t *kernel.Task, addr, size uint64, wait func() (uint64, error)) (uint64, error) {
+	if addr == 0 {
+		return wait()
+	}
+	if size != 8 {
 		return 0, unix.EINVAL
 	}
-	return pollCommon(t, a[0], a[1], deadline, noWait)
+	mask, err := getU64(t, addr)
+	if err != nil {
+		return 0, unix.EFAULT
+	}
+	t.SetWaitSigmask(mask)
+	n, err := wait()
+	t.EndWaitSigmask(err)
+	return n, err
 }
 
 // selectCommon implements select/pselect6 over fd_sets.
@@ -238,7 +257,18 @@ func Pselect6(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return selectCommon(t, a[0], a[1], a[2], a[3], deadline, noWait)
+	// The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
+	var maskAddr, maskSize uint64
+	if a[5] != 0 {
+		b := make([]byte, 16)
+		if _, err := t.CopyIn(a[5], b); err != nil {
+			return 0, unix.EFAULT
+		}
+		maskAddr, maskSize = abi.U64(b), abi.U64(b[8:])
+	}
+	return withWaitSigmask(t, maskAddr, maskSize, func() (uint64, error) {
+		return selectCommon(t, a[0], a[1], a[2], a[3], deadline, noWait)
+	})
 }
 
 // timespecTimeout reads the timeout of ppoll, pselect6 and epoll_pwait2: a struct timespec

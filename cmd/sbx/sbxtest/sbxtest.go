@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -50,6 +51,7 @@ func Binary(t testing.TB) string {
 			return
 		}
 		os.Chmod(dir, 0o755)
+		removeAtExit(dir)
 		binPath = filepath.Join(dir, "sbx")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/sbx")
 		cmd.Dir = moduleRoot()
@@ -64,9 +66,34 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// atExit holds the write ends of the pipes removeAtExit's watchdogs wait on: open (and
+// referenced, so that no finalizer closes them) as long as this process lives.
+var atExit []*os.File
+
+// removeAtExit removes dir when this process ends, however it ends (every test process
+// builds sbx into a directory of its own: 16 MB each, which filled /tmp): a watchdog shell
+// in a session of its own waits on a pipe only this process holds.
+func removeAtExit(dir string) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	cmd := exec.Command("sh", "-c", `read -r x; rm -rf "$0"`, dir)
+	cmd.Stdin = r
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.Start() != nil {
+		w.Close()
+		return
+	}
+	atExit = append(atExit, w)
+}
+
 // User is who runs a command.
 type User struct {
 	Name string
+	UID  int
 	// Wrap turns a command line into one that runs as this user.
 	Wrap func(argv []string) []string
 	Home string
@@ -75,11 +102,11 @@ type User struct {
 // Users returns the users tests run sbx as: the current one, and "nobody" (uid 65534)
 // when the tests run as root.
 func Users() []User {
-	self := User{Name: "self", Wrap: func(a []string) []string { return a }, Home: os.Getenv("HOME")}
+	self := User{Name: "self", UID: os.Getuid(), Wrap: func(a []string) []string { return a }, Home: os.Getenv("HOME")}
 	if os.Getuid() != 0 {
 		return []User{self}
 	}
-	nobody := User{Name: "nobody", Home: "/tmp/sbxtest-nobody-home", Wrap: func(a []string) []string {
+	nobody := User{Name: "nobody", UID: 65534, Home: "/tmp/sbxtest-nobody-home", Wrap: func(a []string) []string {
 		return append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
 			"HOME=/tmp/sbxtest-nobody-home"}, a...)
 	}}
@@ -177,4 +204,41 @@ func BuildC(t testing.TB, src string, flags ...string) (dir, exe string) {
 		t.Fatalf("compiling %s: %v\n%s", src, err, out)
 	}
 	return dir, exe
+}
+
+// Reap runs the shell script if this test process dies before t ends: a test binary that
+// times out or panics outside the test's goroutine runs no t.Cleanup, and what the test
+// started detached from it (containers and their monitors, conmon) would run on, loading
+// the machine and holding state. A watchdog shell in a session of its own waits on a pipe
+// this process holds; when t ends it is told so and exits, when this process dies first
+// the pipe's end closes and it runs script (as the user running the tests).
+func Reap(t testing.TB, script string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("sh", "-c", `read -r x; [ "$x" = done ] && exit 0; `+script)
+	cmd.Stdin = r
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		t.Fatalf("starting the watchdog: %v", err)
+	}
+	t.Cleanup(func() {
+		w.Write([]byte("done\n"))
+		w.Close()
+		cmd.Wait()
+	})
+}
+
+// ShellQuote quotes words for sh.
+func ShellQuote(words ...string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }

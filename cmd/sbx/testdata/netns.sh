@@ -23,7 +23,9 @@ WEB=$!
 # A service on the "host's" loopback, which only a host rule reaches.
 (cd "$T/www" && exec python3 -m http.server 8631 --bind 127.0.0.1 >/dev/null 2>&1) &
 LOWEB=$!
-for i in $(seq 50); do
+# Waits end when what they wait for is there; their bounds (about two minutes) are only
+# against a hang.
+for i in $(seq 1200); do
 	curl -s -o /dev/null http://192.0.2.10/page && curl -s -o /dev/null http://127.0.0.1:8631/page &&
 		getent hosts good.test >/dev/null && break
 	sleep 0.1
@@ -36,40 +38,58 @@ run() { # profile command...
 		"$SBX" run --profile "$T/$p.toml" -- "$@"
 	fi
 }
-echo "good: $(run names curl -sS --max-time 5 http://good.test/page 2>&1)"
-run names curl -sS --max-time 5 http://other.test/page >/dev/null 2>&1; echo "other: exit $?"
-echo "pinned: $(run names sh -c 'getent hosts good.test >/dev/null; curl -sS --max-time 5 --resolve good.test:80:192.0.2.11 http://good.test/page >/dev/null 2>&1; echo exit $?')"
+echo "good: $(run names curl -sS --max-time 60 http://good.test/page 2>&1)"
+run names curl -sS --max-time 60 http://other.test/page >/dev/null 2>&1; echo "other: exit $?"
+echo "pinned: $(run names sh -c 'getent hosts good.test >/dev/null; curl -sS --max-time 60 --resolve good.test:80:192.0.2.11 http://good.test/page >/dev/null 2>&1; echo exit $?')"
 echo "getent good: $(run names getent hosts good.test)"
 run names getent hosts evil.test; echo "getent evil: exit $?"
 run nodns getent hosts good.test; echo "no dns: exit $?"
-echo "ping: $(run ping ping -c 1 -W 2 192.0.2.10 | grep -o 'ttl=[0-9]*')"
+echo "ping: $(run ping ping -c 1 -W 60 192.0.2.10 | grep -o 'ttl=[0-9]*')"
 run ping ping -c 1 -W 1 192.0.2.11 >/dev/null 2>&1; echo "ping refused: exit $?"
+# serve PROFILE ADDR PORT CONTENT: a web server in a sandbox, serving /tmp/p (CONTENT)
+# on ADDR:PORT from when it says "ready" until its stdin (fd 3 here) closes (stop).
+serve() {
+	rm -f "$T/srv.in" "$T/srv.out"
+	mkfifo "$T/srv.in"
+	run "$1" python3 -c '
+import http.server as h, os, sys, threading
+os.chdir("/tmp")
+open("p", "w").write(sys.argv[3] + "\n")
+class Quiet(h.SimpleHTTPRequestHandler):
+	def log_message(self, *a):
+		pass
+s = h.HTTPServer((sys.argv[1], int(sys.argv[2])), Quiet)
+print("ready", flush=True)
+threading.Thread(target=s.serve_forever, daemon=True).start()
+sys.stdin.read()' "$2" "$3" "$4" < "$T/srv.in" > "$T/srv.out" 2>&1 &
+	SRV=$!
+	exec 3> "$T/srv.in"
+	for i in $(seq 1200); do grep -q ready "$T/srv.out" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
+}
+stop() {
+	exec 3>&-
+	wait $SRV
+}
 # A server inside: reachable from the "host" only with a listen rule.
-run serve sh -c 'cd /tmp && echo inside > p && exec timeout 8 python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1' &
-SRV=$!
-got=""
-for i in $(seq 60); do got=$(curl -s --max-time 1 http://192.0.2.10:8080/p) && [ -n "$got" ] && break; sleep 0.1; done
-echo "listen: $got"
-wait $SRV
+serve serve 0.0.0.0 8080 inside
+echo "listen: $(curl -s --max-time 60 http://192.0.2.10:8080/p)"
+stop
 # Name rules of host and listen: the names resolve (for the broker, through dnsmasq) to
 # 127.0.0.1 and 192.0.2.10; the app uses the addresses without asking.
-echo "host by name: $(run hostname curl -sS --max-time 5 http://127.0.0.1:8631/page 2>&1)"
-run hostother curl -sS --max-time 5 http://127.0.0.1:8631/page >/dev/null 2>&1; echo "host by other name: exit $?"
+echo "host by name: $(run hostname curl -sS --max-time 60 http://127.0.0.1:8631/page 2>&1)"
+run hostother curl -sS --max-time 60 http://127.0.0.1:8631/page >/dev/null 2>&1; echo "host by other name: exit $?"
 echo "listen by name, other address: $(run listenname python3 -c 'import socket, errno
 try:
 	socket.socket().bind(("192.0.2.11", 8082)); print("bound")
 except OSError as e:
 	print(errno.errorcode[e.errno])')"
-run listenname sh -c 'cd /tmp && echo named > p && exec timeout 8 python3 -m http.server 8082 --bind 192.0.2.10 >/dev/null 2>&1' &
-SRV=$!
-got=""
-for i in $(seq 60); do got=$(curl -s --max-time 1 http://192.0.2.10:8082/p) && [ -n "$got" ] && break; sleep 0.1; done
-echo "listen by name: $got"
-wait $SRV
-run private sh -c 'cd /tmp && echo inside > p && exec timeout 4 python3 -m http.server 8081 --bind 0.0.0.0 >/dev/null 2>&1' &
-SRV=$!
-sleep 2
-curl -s --max-time 1 http://192.0.2.10:8081/p >/dev/null; echo "private: exit $?"
-wait $SRV
+serve listenname 192.0.2.10 8082 named
+echo "listen by name: $(curl -s --max-time 60 http://192.0.2.10:8082/p)"
+stop
+# Without network, a server inside listens in the sandbox's own loopback only.
+serve private 0.0.0.0 8081 inside
+grep -q ready "$T/srv.out" || echo "private: the server never listened: $(cat "$T/srv.out")"
+curl -s --max-time 60 http://192.0.2.10:8081/p >/dev/null; echo "private: exit $?"
+stop
 kill $DNSMASQ $WEB $LOWEB
 wait 2>/dev/null
