@@ -55,3 +55,19 @@ func (s *StackT) Decode(b []byte) {
 	s.Flags = int32(binary.LittleEndian.Uint32(b[8:]))
 	s.Size = binary.LittleEndian.Uint64(b[16:])
 }
+
+// SigsetArgpack is the sixth argument of pselect6(2): the signal mask and its size, passed
+// by reference because the call has no seventh register (fs/select.c's struct
+// sigset_argpack; no uapi header declares it).
+type SigsetArgpack struct {
+	Set  uint64 // const sigset_t *
+	Size uint64 // size_t
+}
+
+// SizeofSigsetArgpack is sizeof(struct sigset_argpack).
+const SizeofSigsetArgpack = 16
+
+// Decode reads a from b[:SizeofSigsetArgpack].
+func (a *SigsetArgpack) Decode(b []byte) {
+	a.Set, a.Size = binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])
+}

@@ -260,11 +260,13 @@ func Pselect6(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	// The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
 	var maskAddr, maskSize uint64
 	if a[5] != 0 {
-		b := make([]byte, 16)
+		b := make([]byte, abi.SizeofSigsetArgpack)
 		if _, err := t.CopyIn(a[5], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		maskAddr, maskSize = abi.U64(b), abi.U64(b[8:])
+		var pack abi.SigsetArgpack
+		pack.Decode(b)
+		maskAddr, maskSize = pack.Set, pack.Size
 	}
 	return withWaitSigmask(t, maskAddr, maskSize, func() (uint64, error) {
 		return selectCommon(t, a[0], a[1], a[2], a[3], deadline, noWait)

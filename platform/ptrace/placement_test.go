@@ -265,7 +265,12 @@ func TestPlacementPullMovesThreads(t *testing.T) {
 				t.Fatalf("Switch = %+v, %v", ev, err)
 			}
 			s := b.stubs[as.(*addressSpace)]
-			tids := []int{b.tid, s.pid}
+			tids := []int{b.tid}
+			if s.thread == nil {
+				// A shared stub's main thread serves every thread of the address space
+				// and is not the context's to move.
+				tids = append(tids, s.pid)
+			}
 			if s.trap != nil {
 				tids = append(tids, s.trap.appTid)
 			}
