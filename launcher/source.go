@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -17,6 +18,8 @@ type Live struct {
 	sb       *Sandbox
 	id, name string
 	done     chan struct{}
+	// l is the control socket's listener, closed (and the socket removed) by Close.
+	l *net.UnixListener
 
 	mu sync.Mutex
 	// last stats sample, for syscalls/s. protected by mu
@@ -49,7 +52,7 @@ func (s *Sandbox) Publish() (*Live, error) {
 	if err != nil {
 		return nil, err
 	}
-	lv := &Live{sb: s, id: id, name: name, done: make(chan struct{}), subs: map[chan control.Event]struct{}{}, denials: map[string]uint64{}}
+	lv := &Live{sb: s, id: id, name: name, l: l, done: make(chan struct{}), subs: map[chan control.Event]struct{}{}, denials: map[string]uint64{}}
 	s.denialSink.Store(func(kind, detail string) {
 		lv.mu.Lock()
 		lv.denials[kind]++
@@ -62,7 +65,6 @@ func (s *Sandbox) Publish() (*Live, error) {
 	}
 	lv.srv = control.NewServer(lv, nil)
 	go lv.srv.Serve(l)
-	go func() { <-lv.done; l.Close() }()
 	s.Plan.mark(s.stderr, "registered for sbx list/top")
 	return lv, nil
 }
@@ -94,6 +96,9 @@ func (lv *Live) Close(status int) {
 	// Why: the request that ended the sandbox (sbx kill) still gets its answer.
 	lv.srv.Drain(time.Second)
 	close(lv.done)
+	// Why: closed here, not by a goroutine waiting for done, which sbx's exit often beat:
+	// the socket then stayed behind, claiming the sandbox's name until found dead.
+	lv.l.Close()
 }
 
 func itoa(i int) string {

@@ -224,3 +224,148 @@ except (BrokenPipeError, ConnectionResetError):
 		t.Error("the refusal was not logged")
 	}
 }
+
+// countingListener accepts connections on a socket and closes them; count returns how
+// many were made before it was called (it connects itself, saying so, and waits until
+// that connection, queued after all earlier ones, is seen).
+func countingListener(t *testing.T, path string) (count func() int) {
+	t.Helper()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	seen := make(chan int)
+	go func() {
+		n := 0
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			b := make([]byte, 1)
+			if k, _ := c.Read(b); k == 1 {
+				seen <- n
+			} else {
+				n++
+			}
+			c.Close()
+		}
+	}()
+	return func() int {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte{1})
+		return <-seen
+	}
+}
+
+func TestRegisterReadsNamesFromSocketNames(t *testing.T) {
+	dir := t.TempDir()
+	// A live sandbox of another app: its name is in its socket's name, so Register need
+	// not connect to it.
+	other := countingListener(t, filepath.Join(dir, "0a0b0c.editor.sock"))
+	id, name, l, err := Register(dir, "firefox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if name != "firefox" {
+		t.Fatalf("name = %q", name)
+	}
+	if got := l.Addr().String(); got != filepath.Join(dir, id+".firefox.sock") {
+		t.Fatalf("socket %s, want ID.NAME.sock", got)
+	}
+	go Serve(l, &fakeSource{info: Info{ID: id, Name: name, App: "firefox"}, events: make(chan Event)}, t.Logf)
+	// The same app again: the name is claimed by a live socket.
+	_, name2, l2, err := Register(dir, "firefox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if name2 != "firefox-2" {
+		t.Fatalf("second name = %q, want firefox-2", name2)
+	}
+	// A live socket claiming "editor" is not taken over.
+	_, name3, l3, err := Register(dir, "editor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l3.Close()
+	if name3 != "editor-2" {
+		t.Fatalf("name = %q, want editor-2 (editor is live)", name3)
+	}
+	if n := other(); n != 1 {
+		t.Fatalf("the editor's socket was connected to %d times, want 1 (only to check the name it claims)", n)
+	}
+}
+
+func TestRegisterAsksUnnamedSockets(t *testing.T) {
+	dir := t.TempDir()
+	// An older sbx's socket (ID.sock): Register asks it for its name.
+	path := filepath.Join(dir, "0a0b0c.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go Serve(l, &fakeSource{info: Info{ID: "0a0b0c", Name: "firefox"}, events: make(chan Event)}, t.Logf)
+	_, name, l2, err := Register(dir, "firefox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if name != "firefox-2" {
+		t.Fatalf("name = %q, want firefox-2", name)
+	}
+}
+
+func TestRegisterReusesNamesOfDeadSandboxes(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "0a0b0c.firefox.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	// Its sandbox has ended (under Register's lock no socket is between bind and listen):
+	// the name is free again.
+	_, name, l2, err := Register(dir, "firefox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if name != "firefox" {
+		t.Fatalf("name = %q, want firefox (its holder is dead)", name)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("the dead sandbox's socket was not removed")
+	}
+}
+
+func TestSocketPathFallsBackToID(t *testing.T) {
+	dir := "/run/user/1000/sbx"
+	if got := socketPath(dir, "0a0b0c", "firefox"); got != dir+"/0a0b0c.firefox.sock" {
+		t.Errorf("socketPath = %s", got)
+	}
+	if got := socketPath(dir, "0a0b0c", strings.Repeat("x", 100)); got != dir+"/0a0b0c.sock" {
+		t.Errorf("long name: socketPath = %s", got)
+	}
+	if got := socketPath(dir, "0a0b0c", "a/b"); got != dir+"/0a0b0c.sock" {
+		t.Errorf("name with a slash: socketPath = %s", got)
+	}
+	for path, want := range map[string]string{"/d/0a0b0c.firefox.sock": "firefox", "/d/0a0b0c.my.app.sock": "my.app"} {
+		if n, ok := socketName(path); !ok || n != want {
+			t.Errorf("socketName(%s) = %q, %v", path, n, ok)
+		}
+	}
+	for _, path := range []string{"/d/0a0b0c.sock", "/d/dead01x.firefox.sock", "/d/zzzzzz.firefox.sock", "/d/exec.sock"} {
+		if n, ok := socketName(path); ok {
+			t.Errorf("socketName(%s) = %q, want none", path, n)
+		}
+	}
+}

@@ -66,21 +66,9 @@ func List(dir string) ([]Entry, error) {
 	}
 	var out []Entry
 	for _, s := range socks {
-		c, err := DialSocket(s)
-		if err != nil {
-			// A sandbox that died without cleaning up. A socket between bind and listen also
-			// refuses connections, so only sockets older than that window are removed.
-			if st, serr := os.Stat(s); errors.Is(err, syscall.ECONNREFUSED) && serr == nil && time.Since(st.ModTime()) > staleAge {
-				os.Remove(s)
-			}
-			continue
+		if info := ask(s); info != nil {
+			out = append(out, Entry{Socket: s, Info: *info})
 		}
-		r, err := c.Do(Request{Op: OpInfo})
-		c.Close()
-		if err != nil || r.Info == nil {
-			continue
-		}
-		out = append(out, Entry{Socket: s, Info: *r.Info})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Info.Started.Before(out[j].Info.Started) })
 	return out, nil
@@ -107,6 +95,12 @@ func Find(dir, idOrName string) (Entry, error) {
 }
 
 // Register picks a short unique ID and a name (app, app-2, ...) and listens on the socket.
+//
+// The socket is named ID.NAME.sock, so that the names in use come from the directory
+// alone: asking every live sandbox for its name was a round trip to each (and a wake-up
+// of each launcher) on every start. A socket named ID.sock (an older sbx, or a name that
+// does not fit a socket path) is still asked; a file claiming a name that is wanted is
+// checked to be live before the name counts as taken.
 func Register(dir, app string) (id, name string, l *net.UnixListener, err error) {
 	// Names are chosen under a lock so two sandboxes starting together do not both take "app".
 	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
@@ -118,20 +112,19 @@ func Register(dir, app string) (id, name string, l *net.UnixListener, err error)
 		return "", "", nil, fmt.Errorf("control directory lock: %w", err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	live, _ := List(dir)
-	used := map[string]bool{}
-	for _, e := range live {
-		used[e.Info.Name] = true
+	claims, err := nameClaims(dir)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("control directory: %w", err)
 	}
 	name = app
-	for i := 2; used[name]; i++ {
+	for i := 2; claims.taken(name); i++ {
 		name = fmt.Sprintf("%s-%d", app, i)
 	}
 	for range 10 {
 		b := make([]byte, 3)
 		rand.Read(b)
 		id = hex.EncodeToString(b)
-		path := filepath.Join(dir, id+".sock")
+		path := socketPath(dir, id, name)
 		l, err = net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 		if err == nil {
 			l.SetUnlinkOnClose(true)
@@ -140,6 +133,105 @@ func Register(dir, app string) (id, name string, l *net.UnixListener, err error)
 		}
 	}
 	return "", "", nil, fmt.Errorf("control socket: %w", err)
+}
+
+// maxSocketPath is the longest path a Unix socket address holds (sun_path, 108 bytes with
+// its terminating NUL).
+const maxSocketPath = 107
+
+// socketPath is where the sandbox id named name listens: ID.NAME.sock, or ID.sock when the
+// name cannot be part of a file name or makes the path too long.
+func socketPath(dir, id, name string) string {
+	if name != "" && !strings.ContainsAny(name, "/\x00") {
+		if p := filepath.Join(dir, id+"."+name+".sock"); len(p) <= maxSocketPath {
+			return p
+		}
+	}
+	return filepath.Join(dir, id+".sock")
+}
+
+// socketName returns the name a socket's file name carries (ID.NAME.sock).
+func socketName(path string) (string, bool) {
+	base := strings.TrimSuffix(filepath.Base(path), ".sock")
+	id, name, ok := strings.Cut(base, ".")
+	if !ok || name == "" || len(id) != 6 {
+		return "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", false
+	}
+	return name, true
+}
+
+// claims maps a name to the sockets that claim it; "" stands for a sandbox known to be live.
+type claims map[string][]string
+
+// nameClaims reads the names in use from the sockets in dir, asking the sandboxes whose
+// socket names carry none.
+func nameClaims(dir string) (claims, error) {
+	socks, err := filepath.Glob(filepath.Join(dir, "*.sock"))
+	if err != nil {
+		return nil, err
+	}
+	c := claims{}
+	for _, s := range socks {
+		if n, ok := socketName(s); ok {
+			c[n] = append(c[n], s)
+			continue
+		}
+		if info := ask(s); info != nil {
+			c[info.Name] = append(c[info.Name], "")
+		}
+	}
+	return c, nil
+}
+
+// taken reports whether a live sandbox holds name; sockets of dead ones are removed on the
+// way, as List does.
+func (c claims) taken(name string) bool {
+	for _, s := range c[name] {
+		if s == "" || live(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// live reports whether a sandbox listens on the socket, removing it if none does. Called
+// under the directory's lock, which every Register holds from bind to listen: a socket
+// that refuses connections is one whose sandbox has ended.
+func live(path string) bool {
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		conn.Close()
+		return true
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		os.Remove(path)
+		return false
+	}
+	// Gone meanwhile: free. Anything else (a full backlog: busy, not dead): taken.
+	return !errors.Is(err, syscall.ENOENT)
+}
+
+// ask returns the Info of the sandbox listening on the socket, nil if none answers;
+// a stale socket is removed.
+func ask(path string) *Info {
+	c, err := DialSocket(path)
+	if err != nil {
+		// A sandbox that died without cleaning up. A socket between bind and listen also
+		// refuses connections, so only sockets older than that window are removed.
+		if st, serr := os.Stat(path); errors.Is(err, syscall.ECONNREFUSED) && serr == nil && time.Since(st.ModTime()) > staleAge {
+			os.Remove(path)
+		}
+		return nil
+	}
+	r, err := c.Do(Request{Op: OpInfo})
+	c.Close()
+	if err != nil || r.Info == nil {
+		return nil
+	}
+	return r.Info
 }
 
 // Client is one connection to a sandbox.
