@@ -235,17 +235,9 @@ func (in *Inode) freePagesLocked(from, to int64) {
 }
 
 // maybeFreeLocked gives back a file's inode and pages once it is neither linked, open
-// nor mapped (shmem_evict_inode): its range of the memory file is freed (punched, so the
-// host gets the memory back) and its charges undone. Preconditions: in.mu held.
+// nor mapped (shmem_evict_inode). Preconditions: in.mu held.
 func (in *Inode) maybeFreeLocked() {
-	if in.attr.Nlink != 0 || in.opens != 0 || in.mapRefs != 0 {
-		return
-	}
-	if in.capacity > 0 && in.host == nil {
-		in.fs.mf.Free(in.memOff, in.capacity)
-		in.capacity, in.memOff, in.attr.Size = 0, 0, 0
-	}
-	if !in.charged {
+	if !in.charged || in.attr.Nlink != 0 || in.opens != 0 || in.mapRefs != 0 {
 		return
 	}
 	in.charged = false

@@ -384,12 +384,15 @@ func (f *regularFile) Seek(fd *vfs.FileDescription, cur, off int64, whence int) 
 	return n, nil
 }
 
-// Release frees the contents of an inode no longer linked, open or mapped (what the last
-// close, unlink or munmap does by itself).
+// Release frees the contents of an inode no longer linked or open. Called by the kernel
+// when the last reference to an unlinked file goes away.
 func (in *Inode) Release() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.maybeFreeLocked()
+	if in.attr.Nlink == 0 && in.capacity > 0 && in.mapRefs == 0 {
+		in.fs.mf.Free(in.memOff, in.capacity)
+		in.capacity, in.memOff, in.attr.Size = 0, 0, 0
+	}
 }
 
 // WriteFile creates (or replaces the contents of) a regular file in directory dir, for the
