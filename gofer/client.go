@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,12 +32,16 @@ type Client struct {
 	nextID  uint32
 	// err is set when the connection failed. protected by mu
 	err error
+	// stats counts requests by op (stats.go).
+	stats [opMax]opCounter
 }
 
 type response struct {
 	errno unix.Errno
 	body  []byte
 	fd    int
+	// more are the FDs donated after fd.
+	more []int
 }
 
 // ErrClosed is returned once the connection to the gofer is gone.
@@ -69,7 +74,7 @@ func NewClient(conn *os.File) (*Client, error) {
 	}
 	c := &Client{fd: fd, file: conn, pending: make(map[uint32]chan response), lead: make(chan struct{}, 1), mounts: hello.Mounts}
 	c.buf = make([]byte, MaxMessage)
-	c.oob = make([]byte, unix.CmsgSpace(4*4))
+	c.oob = make([]byte, unix.CmsgSpace(4*(maxPlusFDs+1)))
 	return c, nil
 }
 
@@ -91,6 +96,7 @@ func (c *Client) receiveOne() error {
 		return ErrClosed
 	}
 	fd := -1
+	var more []int
 	if oobn > 0 {
 		if msgs, err := unix.ParseSocketControlMessage(c.oob[:oobn]); err == nil {
 			for _, m := range msgs {
@@ -99,33 +105,40 @@ func (c *Client) receiveOne() error {
 						if fd < 0 {
 							fd = f
 						} else {
-							unix.Close(f)
+							more = append(more, f)
 						}
 					}
 				}
 			}
 		}
 	}
+	r := response{fd: fd, more: more}
 	if n < 6 {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+		r.close()
 		return nil
 	}
 	id := binary.LittleEndian.Uint32(c.buf[0:])
-	r := response{errno: unix.Errno(binary.LittleEndian.Uint16(c.buf[4:])), body: append([]byte(nil), c.buf[6:n]...), fd: fd}
+	r.errno, r.body = unix.Errno(binary.LittleEndian.Uint16(c.buf[4:])), append([]byte(nil), c.buf[6:n]...)
 	c.mu.Lock()
 	ch := c.pending[id]
 	delete(c.pending, id)
 	c.mu.Unlock()
 	if ch == nil {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+		r.close()
 		return nil
 	}
 	ch <- r
 	return nil
+}
+
+// close closes the FDs a reply donated.
+func (r *response) close() {
+	if r.fd >= 0 {
+		unix.Close(r.fd)
+	}
+	for _, f := range r.more {
+		unix.Close(f)
+	}
 }
 
 // await waits for the reply on ch, reading the socket itself while no one else does.
@@ -187,31 +200,48 @@ func (c *Client) fail(err error) {
 // call sends a request and waits for its reply; the reply's body, if any, is decoded
 // into body (a malformed one is EIO). The FD the reply donates is returned, or -1.
 func (c *Client) call(req request, body replyBody) (int, error) {
-	var e encoder
-	req.encode(&e)
-	d, fd, err := c.roundTrip(req.op(), &e)
+	fds, err := c.callFDs(req, body)
 	if err != nil {
 		return -1, err
+	}
+	if len(fds) == 0 {
+		return -1, nil
+	}
+	for _, f := range fds[1:] {
+		unix.Close(f)
+	}
+	return fds[0], nil
+}
+
+// callFDs is call for replies that may donate several FDs: it returns them all.
+func (c *Client) callFDs(req request, body replyBody) ([]int, error) {
+	var e encoder
+	req.encode(&e)
+	d, r, err := c.roundTrip(req.op(), &e)
+	if err != nil {
+		return nil, err
 	}
 	if body != nil {
 		body.decode(d)
 		if d.err != nil {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-			return -1, unix.EIO
+			r.close()
+			return nil, unix.EIO
 		}
 	}
-	return fd, nil
+	if r.fd < 0 {
+		return nil, nil
+	}
+	return append([]int{r.fd}, r.more...), nil
 }
 
 // roundTrip sends one encoded request and waits for its reply.
-func (c *Client) roundTrip(op Op, e *encoder) (*decoder, int, error) {
+func (c *Client) roundTrip(op Op, e *encoder) (*decoder, *response, error) {
+	start := time.Now()
 	ch := make(chan response, 1)
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
-		return nil, -1, unix.EIO
+		return nil, nil, unix.EIO
 	}
 	c.nextID++
 	id := c.nextID
@@ -234,16 +264,15 @@ func (c *Client) roundTrip(op Op, e *encoder) (*decoder, int, error) {
 		c.mu.Lock()
 		delete(c.pending, id)
 		c.mu.Unlock()
-		return nil, -1, unix.EIO
+		return nil, nil, unix.EIO
 	}
 	r := c.await(ch)
+	c.count(op, start, r.errno != 0)
 	if r.errno != 0 {
-		if r.fd >= 0 {
-			unix.Close(r.fd)
-		}
-		return nil, -1, r.errno
+		r.close()
+		return nil, nil, r.errno
 	}
-	return &decoder{b: r.body}, r.fd, nil
+	return &decoder{b: r.body}, &r, nil
 }
 
 // Close closes the connection.
@@ -262,7 +291,7 @@ type Handle struct {
 
 // entry turns an entry reply into an Entry.
 func (c *Client) entry(r *entryReply) Entry {
-	return Entry{Handle: &Handle{c: c, id: r.Handle}, Attr: r.Attr, Target: r.Target}
+	return Entry{Handle: &Handle{c: c, id: r.Handle}, Attr: r.Attr, Target: r.Target, WD: int32(r.WD)}
 }
 
 // entryCall sends a request answered by a new handle.
@@ -284,6 +313,30 @@ func (h *Handle) hd() handleField { return handleField{Handle: h.id} }
 // Walk looks up one component.
 func (h *Handle) Walk(name string) (Entry, error) {
 	return h.c.entryCall(&walkReq{handleField: h.hd(), Name: name})
+}
+
+// WalkOpen looks up one component and, when it is a regular file, opens it read-only in
+// the same round trip: the file is nil when it is not one or could not be opened so (the
+// caller then opens it as usual, and sees why not).
+func (h *Handle) WalkOpen(name string) (Entry, *os.File, error) {
+	return h.WalkWatch(name, true, false)
+}
+
+// WalkWatch is Walk (WalkOpen with open), and with watch the gofer also watches the file
+// found on the instance of the kernel's caches (WatchNames' instance) and says which watch
+// in Entry.WD (0: none: a symlink, or the host would not).
+func (h *Handle) WalkWatch(name string, open, watch bool) (Entry, *os.File, error) {
+	var r entryReply
+	fd, err := h.c.call(&walkReq{handleField: h.hd(), Name: name, Open: open, Watch: watch}, &r)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	e := h.c.entry(&r)
+	if fd >= 0 && r.Attr.Kind != KindRegular {
+		unix.Close(fd)
+		fd = -1
+	}
+	return e, fdFile(fd, name), nil
 }
 
 // Stat returns fresh attributes.
@@ -422,6 +475,86 @@ func (h *Handle) Getdents() ([]Dirent, error) {
 			return out, nil
 		}
 		off = r.Next
+	}
+}
+
+// PlusDirent is one entry of a listing with GetdentsPlus: the dirent and, when the gofer
+// could walk it, its entry and the FD a regular file was opened with (or nil).
+type PlusDirent struct {
+	Dirent
+	Entry *Entry
+	File  *os.File
+}
+
+// GetdentsPlus returns the whole directory as Getdents does, each entry also walked (one
+// request per chunk instead of one per entry): with open, regular files come opened
+// read-only (as WalkOpen); with watch, watched (as WalkWatch).
+func (h *Handle) GetdentsPlus(open, watch bool) ([]PlusDirent, error) {
+	var out []PlusDirent
+	var off uint64
+	for {
+		var r getdentsReply
+		fds, err := h.c.callFDs(&getdentsReq{handleField: h.hd(), Offset: off, Plus: true, Open: open, Watch: watch}, &r)
+		if err != nil {
+			closeFDs(out)
+			return nil, err
+		}
+		if !r.Plus || len(r.Entries) != len(r.Dirents) {
+			for _, f := range fds {
+				unix.Close(f)
+			}
+			closeFDs(out)
+			return nil, unix.EIO
+		}
+		want := 0
+		for i := range r.Entries {
+			if r.Entries[i].HasFD {
+				want++
+			}
+		}
+		if want != len(fds) {
+			// Some FDs did not arrive (the kernel's FD limit: the control message was cut
+			// short): which is whose cannot be told, so none is used.
+			for _, f := range fds {
+				unix.Close(f)
+			}
+			fds = nil
+			for i := range r.Entries {
+				r.Entries[i].HasFD = false
+			}
+		}
+		for i, de := range r.Dirents {
+			pd := PlusDirent{Dirent: de}
+			pe := &r.Entries[i]
+			if pe.Handle != 0 {
+				e := h.c.entry(&pe.entryReply)
+				pd.Entry = &e
+			}
+			if pe.HasFD && len(fds) > 0 {
+				if pd.Entry != nil && pe.Attr.Kind == KindRegular {
+					pd.File = fdFile(fds[0], de.Name)
+				} else {
+					unix.Close(fds[0])
+				}
+				fds = fds[1:]
+			}
+			out = append(out, pd)
+		}
+		for _, f := range fds {
+			unix.Close(f)
+		}
+		if r.Next == 0 {
+			return out, nil
+		}
+		off = r.Next
+	}
+}
+
+func closeFDs(ds []PlusDirent) {
+	for _, d := range ds {
+		if d.File != nil {
+			d.File.Close()
+		}
 	}
 }
 

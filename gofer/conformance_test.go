@@ -2,6 +2,7 @@ package gofer
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 		&attachReq{Mount: 3},
 		&handleReq{kind: OpStat, handleField: hf},
 		&walkReq{handleField: hf, Name: "name"},
+		&walkReq{handleField: hf, Name: "opened", Open: true},
 		&openReq{handleField: hf, Flags: unix.O_RDWR | unix.O_TRUNC},
 		&createReq{handleField: hf, Name: "new", Flags: unix.O_WRONLY, Mode: 0o600},
 		&mkReq{kind: OpMkdir, handleField: hf, Name: "dir", Mode: 0o755},
@@ -43,17 +45,23 @@ func TestMessagesRoundTrip(t *testing.T) {
 		&renameReq{handleField: hf, OldName: "a", NewDir: 42, NewName: "b", Flags: unix.RENAME_NOREPLACE},
 		&setAttrReq{handleField: hf, Mask: setMode | setSize | setMtime, Mode: 0o700, UID: 1, GID: 2, Size: 4096, Atime: ts, Mtime: ts},
 		&getdentsReq{handleField: hf, Offset: 1 << 40},
+		&getdentsReq{handleField: hf, Offset: 7, Plus: true, Open: true, Watch: true},
 		&xattrNameReq{kind: OpGetxattr, handleField: hf, Name: "user.x"},
 		&setxattrReq{handleField: hf, Name: "user.x", Value: "v\x00w", Flags: 1},
 		&growReq{handleField: hf, End: 1 << 33},
 		&watchReq{handleField: hf, WantFD: true},
 		&watchReq{handleField: hf, Names: true},
+		&watchReq{handleField: hf, Attrs: true},
+		&walkReq{handleField: hf, Name: "watched", Watch: true},
+		&entryReply{Handle: 6, Attr: attr, WD: 9},
 		&unwatchReq{handleField: hf, WD: 7},
 		&entryReply{Handle: 5, Attr: attr, Target: "t"},
 		&attrReply{Attr: attr},
 		&statFSReply{StatFS: StatFS{Type: 0xef53, Bsize: 4096, Blocks: 1, Bfree: 2, Bavail: 3, Files: 4, Ffree: 5, NameLen: 255, Frsize: 4096, Flags: 1}},
 		&stringReply{S: "a\x00b\x00", max: 100},
 		&getdentsReply{Next: 9, Dirents: []Dirent{{Name: "x", Ino: 1, Kind: KindDir}, {Name: "y", Ino: 2, Kind: KindSymlink}}},
+		&getdentsReply{Dirents: []Dirent{{Name: "x", Ino: 1, Kind: KindRegular}}, Plus: true,
+			Entries: []plusEntry{{entryReply: entryReply{Handle: 3, Attr: attr, WD: 2}, HasFD: true}}},
 		&u64Reply{V: 1 << 50},
 		&u32Reply{V: 1 << 20},
 		&helloReq{Version: Version},
@@ -197,6 +205,42 @@ func TestConformance(t *testing.T) {
 	ok(OpWalk, "Walk(/ro/a/file)", err)
 	_, err = roFile.Handle.Open(unix.O_RDWR)
 	check(OpOpen, "Open(read-only mount, O_RDWR)", err, unix.EROFS)
+
+	// Walk with Watch before the kernel has the caches' instance: no watch.
+	if e, _, err := a.Handle.WalkWatch("file", false, true); err != nil || e.WD != 0 {
+		t.Errorf("WalkWatch(a/file) before any names watch: WD %d, %v; want none", e.WD, err)
+	}
+
+	// Walk with Open: a regular file comes with a read-only FD; anything else without.
+	oe, of, err := a.Handle.WalkOpen("file")
+	ok(OpWalk, "WalkOpen(a/file)", err)
+	if of == nil || oe.Attr.Kind != KindRegular {
+		t.Fatalf("WalkOpen(a/file) = %+v, FD %v; want the file and an FD", oe.Attr, of)
+	}
+	if b, _ := io.ReadAll(of); string(b) != "content" {
+		t.Errorf("read WalkOpen(a/file) = %q", b)
+	}
+	if fl, _ := unix.FcntlInt(of.Fd(), unix.F_GETFL, 0); fl&unix.O_ACCMODE != unix.O_RDONLY {
+		t.Errorf("WalkOpen(a/file) FD flags %#x; want O_RDONLY", fl)
+	}
+	of.Close()
+	for _, name := range []string{"fifo", "a", "abs"} {
+		e, f, err := root.Handle.WalkOpen(name)
+		ok(OpWalk, "WalkOpen("+name+")", err)
+		if f != nil || e.Handle == nil {
+			t.Errorf("WalkOpen(%s), a %v: FD %v; want the entry without one", name, e.Attr.Kind, f)
+		}
+	}
+	_, of, err = root.Handle.WalkOpen("secret")
+	check(OpWalk, "WalkOpen(secret), a denied path", err, unix.ENOENT)
+	if of != nil {
+		t.Errorf("WalkOpen(secret) donated an FD")
+	}
+	_, of, err = roRoot.Handle.WalkOpen("a")
+	ok(OpWalk, "WalkOpen(/ro/a)", err)
+	if of != nil {
+		t.Errorf("WalkOpen of a directory donated an FD")
+	}
 	if os.Getuid() != 0 {
 		// Host permissions hold: an unreadable file stays unreadable.
 		os.Chmod(filepath.Join(dir, "a/file"), 0)
@@ -293,6 +337,52 @@ func TestConformance(t *testing.T) {
 	}
 	_, err = file.Handle.Getdents()
 	check(OpGetdents, "Getdents of a regular file", err, unix.ENOTDIR)
+	// With Plus, every entry comes walked: a regular file opened read-only, a symlink
+	// with its target, the denied name not at all.
+	plus, err := roRoot.Handle.GetdentsPlus(true, false)
+	ok(OpGetdents, "GetdentsPlus(/ro)", err)
+	kinds := map[string]string{}
+	for _, pd := range plus {
+		if pd.Entry == nil {
+			t.Errorf("GetdentsPlus(/ro): %s not walked", pd.Name)
+			continue
+		}
+		k := fmt.Sprint(pd.Entry.Attr.Kind)
+		if pd.File != nil {
+			k += "+fd"
+			pd.File.Close()
+		}
+		kinds[pd.Name] = k + pd.Entry.Target
+	}
+	if want := fmt.Sprintf("map[a:%d abs:%d/etc/passwd fifo:%d magic:%d/proc/self/root secret:%d]", KindDir, KindSymlink, KindFIFO, KindSymlink, KindDir); fmt.Sprint(kinds) != want {
+		t.Errorf("GetdentsPlus(/ro) = %v; want %s", kinds, want)
+	}
+	ra, _ := roRoot.Handle.Walk("a")
+	plus, err = ra.Handle.GetdentsPlus(true, false)
+	ok(OpGetdents, "GetdentsPlus(/ro/a)", err)
+	for _, pd := range plus {
+		if pd.Name == "file" {
+			if pd.File == nil {
+				t.Fatal("GetdentsPlus(/ro/a): a/file comes without its FD")
+			}
+			if b, _ := io.ReadAll(pd.File); string(b) != "content" {
+				t.Errorf("read GetdentsPlus(/ro/a) file = %q", b)
+			}
+			pd.File.Close()
+		} else if pd.File != nil {
+			t.Errorf("GetdentsPlus(/ro/a): %s, not a regular file, comes with an FD", pd.Name)
+		}
+	}
+	plus, err = root.Handle.GetdentsPlus(false, false)
+	ok(OpGetdents, "GetdentsPlus(/data)", err)
+	for _, pd := range plus {
+		if pd.Name == "secret" {
+			t.Error("GetdentsPlus lists the denied secret")
+		}
+		if pd.File != nil {
+			t.Errorf("GetdentsPlus without open: %s comes with an FD", pd.Name)
+		}
+	}
 
 	// Extended attributes.
 	err = created.Handle.Setxattr("user.k", []byte("v"), 0)
@@ -349,6 +439,33 @@ func TestConformance(t *testing.T) {
 		if n, err := unix.Read(nfd, buf); err != nil || n < 16 || int32(binary.LittleEndian.Uint32(buf)) != nwd ||
 			binary.LittleEndian.Uint32(buf[4:])&unix.IN_CREATE == 0 {
 			t.Errorf("after Mkdir in a watched directory the names instance reads %d bytes (%v): % x; want IN_CREATE for wd %d", n, err, buf[:max(n, 0)], nwd)
+		}
+		// The same instance watches files for the kernel's attribute cache: a walk with
+		// Watch watches what it finds, and a change of it on the host shows there.
+		we, _, err := a.Handle.WalkWatch("file", false, true)
+		ok(OpWalk, "WalkWatch(a/file)", err)
+		if we.WD <= 0 {
+			t.Errorf("WalkWatch(a/file) with the instance made: WD %d; want a watch", we.WD)
+		}
+		os.Chmod(filepath.Join(dir, "a/file"), 0o640)
+		os.Chmod(filepath.Join(dir, "a/file"), 0o644)
+		n, err := unix.Read(nfd, buf)
+		seen := false
+		for off := 0; err == nil && off+16 <= n; off += 16 + int(binary.LittleEndian.Uint32(buf[off+12:])) {
+			if int32(binary.LittleEndian.Uint32(buf[off:])) == we.WD && binary.LittleEndian.Uint32(buf[off+4:])&unix.IN_ATTRIB != 0 {
+				seen = true
+			}
+		}
+		if !seen {
+			t.Errorf("after chmod of a file a walk watched, the instance reads %d bytes (%v): % x; want IN_ATTRIB for wd %d", n, err, buf[:max(n, 0)], we.WD)
+		}
+		if sl, _, err := a.Handle.WalkWatch("up", false, true); err != nil || sl.WD != 0 {
+			t.Errorf("WalkWatch(a/up), a symlink: WD %d, %v; want no watch", sl.WD, err)
+		}
+		awd, afd, err := we.Handle.WatchAttrs(false)
+		ok(OpWatch, "WatchAttrs(a/file)", err)
+		if awd != we.WD || afd >= 0 {
+			t.Errorf("WatchAttrs(a/file) = wd %d, FD %d; want the walk's watch %d and no FD", awd, afd, we.WD)
 		}
 		unix.Close(nfd)
 	}

@@ -67,7 +67,7 @@ func sendReply(conn int, wmu *sync.Mutex, id uint32, r *reply) {
 	msg := append(hdr, r.e.b...)
 	var oob []byte
 	if r.fd >= 0 {
-		oob = unix.UnixRights(r.fd)
+		oob = unix.UnixRights(append([]int{r.fd}, r.more...)...)
 	}
 	wmu.Lock()
 	for {
@@ -79,6 +79,9 @@ func sendReply(conn int, wmu *sync.Mutex, id uint32, r *reply) {
 	wmu.Unlock()
 	if r.fd >= 0 {
 		unix.Close(r.fd)
+	}
+	for _, fd := range r.more {
+		unix.Close(fd)
 	}
 }
 

@@ -11,6 +11,8 @@ type reply struct {
 	e     encoder
 	errno unix.Errno
 	fd    int // -1: none
+	// more are FDs donated after fd (a getdents reply with Plus).
+	more []int
 }
 
 func errReply(err error) *reply {
@@ -72,13 +74,13 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		if n.kind != KindDir {
 			return errReply(unix.ENOTDIR)
 		}
-		s.tree.RLock()
-		id, a, target, err := s.entryFor(n, r.Name)
-		s.tree.RUnlock()
+		pe, fd, err := s.walkOne(n, r.Name, r.Open, r.Watch)
 		if err != nil {
 			return errReply(err)
 		}
-		return entryOf(id, a, target)
+		rep := bodyReply(&pe.entryReply)
+		rep.fd = fd
+		return rep
 	case *handleReq:
 		switch op {
 		case OpStat:
@@ -207,11 +209,11 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		return okReply()
 	case *watchReq:
 		w, mask := &s.watcher, uint32(hostWatchMask)
-		if r.Names {
-			if n.kind != KindDir {
+		if r.Names || r.Attrs {
+			if r.Names && n.kind != KindDir {
 				return errReply(unix.ENOTDIR)
 			}
-			w, mask = &s.nameWatcher, nameWatchMask
+			w, mask = &s.nameWatcher, cacheWatchMask
 		}
 		rep, err := s.watch(w, mask, n, r.WantFD)
 		if err != nil {
@@ -241,7 +243,7 @@ func (s *Server) handle(op Op, d *decoder) *reply {
 		}
 		return bodyReply(&u64Reply{V: uint64(end)})
 	case *getdentsReq:
-		return s.getdents(n, r.Offset)
+		return s.getdents(n, r)
 	case *xattrNameReq:
 		return s.xattr(op, n, r.Name, "", 0, ro)
 	case *setxattrReq:
@@ -486,7 +488,8 @@ func (s *Server) setattrGone(n *node, mask, mode, uid, gid uint32, at, mt Timesp
 // direntBudget bounds the entries of one getdents reply.
 const direntBudget = 48 << 10
 
-func (s *Server) getdents(n *node, off uint64) *reply {
+func (s *Server) getdents(n *node, req *getdentsReq) *reply {
+	off := req.Offset
 	if n.kind != KindDir {
 		return errReply(unix.ENOTDIR)
 	}
@@ -503,7 +506,8 @@ func (s *Server) getdents(n *node, off uint64) *reply {
 			return errReply(err)
 		}
 	}
-	var body getdentsReply
+	body := getdentsReply{Plus: req.Plus}
+	var fds []int
 	size := 0
 	buf := make([]byte, 32<<10)
 	for {
@@ -537,19 +541,63 @@ func (s *Server) getdents(n *node, off uint64) *reply {
 				body.Next = doff
 				continue
 			}
-			if size > direntBudget {
+			if size > direntBudget || len(fds) >= maxPlusFDs {
 				full = true
 				break
 			}
 			body.Dirents = append(body.Dirents, Dirent{Name: name, Ino: ino, Kind: dtKind(typ)})
 			size += 4 + len(name) + 8 + 1 // as encoded
 			body.Next = doff
+			if req.Plus {
+				pe, fd := s.walkEntry(n, name, req.Open, req.Watch)
+				if fd >= 0 {
+					pe.HasFD = true
+					fds = append(fds, fd)
+				}
+				body.Entries = append(body.Entries, pe)
+				size += 128 + len(pe.Target)
+			}
 		}
 		if full {
 			break
 		}
 	}
-	return bodyReply(&body)
+	r := bodyReply(&body)
+	if len(fds) > 0 {
+		r.fd, r.more = fds[0], fds[1:]
+	}
+	return r
+}
+
+// walkEntry walks name below n as a walk request with open and watch would: the entry
+// (Handle 0 if it could not be walked) and the FD opened, or -1.
+func (s *Server) walkEntry(n *node, name string, open, watch bool) (plusEntry, int) {
+	pe, fd, _ := s.walkOne(n, name, open, watch)
+	return pe, fd
+}
+
+// walkOne makes a handle for name below directory n; with open, a regular file found is
+// opened read-only as open(O_RDONLY) would (the handle's node reopened by parent and
+// name; -1 when it cannot be); with watch, it is watched for the kernel's caches
+// (watchEntry).
+func (s *Server) walkOne(n *node, name string, open, watch bool) (plusEntry, int, error) {
+	s.tree.RLock()
+	id, a, target, err := s.entryFor(n, name)
+	fd := -1
+	if err == nil && open && a.Kind == KindRegular {
+		if c, gerr := s.get(id); gerr == nil {
+			fd, _ = s.reopenLocked(c, unix.O_RDONLY)
+		}
+	}
+	s.tree.RUnlock()
+	if err != nil {
+		return plusEntry{}, -1, err
+	}
+	var wd int
+	if watch {
+		wd, a = s.watchEntry(id, a)
+	}
+	return plusEntry{entryReply: entryReply{Handle: id, Attr: a, Target: target, WD: uint32(wd)}}, fd, nil
 }
 
 func le64(b []byte) uint64 {

@@ -91,20 +91,32 @@ func (r *handleReq) op() Op            { return r.kind }
 func (r *handleReq) encode(e *encoder) { e.u64(r.Handle) }
 func (r *handleReq) decode(d *decoder) { r.Handle = d.u64() }
 
-// walkReq looks up Name in directory Handle. Reply: entryReply.
+// walkReq looks up Name in directory Handle. Reply: entryReply. With Open, a regular
+// file found is also opened read-only and its FD donated with the reply (the lookup of an
+// open: one round trip instead of two); a file that cannot be opened so comes without.
+//
+// With Watch, the file found (not a symlink) is also watched on the host, on the instance
+// of the kernel's caches (as OpWatch with Attrs, watch.go), and the attributes in the
+// reply are taken after the watch began; the reply's WD says which watch (0: none).
 type walkReq struct {
 	handleField
-	Name string
+	Name  string
+	Open  bool
+	Watch bool
 }
 
 func (*walkReq) op() Op { return OpWalk }
 func (r *walkReq) encode(e *encoder) {
 	e.u64(r.Handle)
 	e.str(r.Name)
+	e.bool(r.Open)
+	e.bool(r.Watch)
 }
 func (r *walkReq) decode(d *decoder) {
 	r.Handle = d.u64()
 	r.Name = d.str(maxNameField)
+	r.Open = d.u8() != 0
+	r.Watch = d.u8() != 0
 }
 
 // openReq opens Handle's file with Flags; the reply carries the FD, no body.
@@ -285,21 +297,34 @@ func (r *setAttrReq) decode(d *decoder) {
 	r.Mtime = d.timespec()
 }
 
-// getdentsReq lists directory Handle from Offset. Reply: getdentsReply.
+// getdentsReq lists directory Handle from Offset. Reply: getdentsReply. With Plus, each
+// entry is also walked as walkReq with Open and Watch would (Entries; the FDs of the
+// entries whose HasFD is set come with the reply, in order, at most maxPlusFDs).
 type getdentsReq struct {
 	handleField
-	Offset uint64
+	Offset      uint64
+	Plus        bool
+	Open, Watch bool
 }
 
 func (*getdentsReq) op() Op { return OpGetdents }
 func (r *getdentsReq) encode(e *encoder) {
 	e.u64(r.Handle)
 	e.u64(r.Offset)
+	e.bool(r.Plus)
+	e.bool(r.Open)
+	e.bool(r.Watch)
 }
 func (r *getdentsReq) decode(d *decoder) {
 	r.Handle = d.u64()
 	r.Offset = d.u64()
+	r.Plus = d.u8() != 0
+	r.Open = d.u8() != 0
+	r.Watch = d.u8() != 0
 }
+
+// maxPlusFDs bounds the FDs one getdents reply donates (SCM_MAX_FD is 253).
+const maxPlusFDs = 240
 
 // xattrNameReq reads (OpGetxattr; reply: stringReply) or removes (OpRemovexattr) the
 // extended attribute Name.
@@ -361,11 +386,13 @@ func (r *growReq) decode(d *decoder) {
 // watchReq watches Handle's file on the host. Reply: u32Reply, the host watch
 // descriptor, and with WantFD the host inotify FD. With Names, Handle is a directory
 // watched on a second instance for names appearing in it (the kernel's cache of missing
-// names, watch.go).
+// names, watch.go); with Attrs, a file of any kind is watched on that instance for changes
+// of its attributes (the kernel's attribute cache).
 type watchReq struct {
 	handleField
 	WantFD bool
 	Names  bool
+	Attrs  bool
 }
 
 func (*watchReq) op() Op { return OpWatch }
@@ -373,11 +400,13 @@ func (r *watchReq) encode(e *encoder) {
 	e.u64(r.Handle)
 	e.bool(r.WantFD)
 	e.bool(r.Names)
+	e.bool(r.Attrs)
 }
 func (r *watchReq) decode(d *decoder) {
 	r.Handle = d.u64()
 	r.WantFD = d.u8() != 0
 	r.Names = d.u8() != 0
+	r.Attrs = d.u8() != 0
 }
 
 // unwatchReq drops host watch WD.
@@ -405,21 +434,25 @@ type replyBody interface {
 }
 
 // entryReply is a new handle: walk, attach, create, mkdir, mknod, symlink, link.
+// WD is the host watch a walk with Watch put on the file (0: none).
 type entryReply struct {
 	Handle uint64
 	Attr   Attr
 	Target string
+	WD     uint32
 }
 
 func (r *entryReply) encode(e *encoder) {
 	e.u64(r.Handle)
 	e.attr(r.Attr)
 	e.str(r.Target)
+	e.u32(r.WD)
 }
 func (r *entryReply) decode(d *decoder) {
 	r.Handle = d.u64()
 	r.Attr = d.attr()
 	r.Target = d.str(MaxPath)
+	r.WD = d.u32()
 }
 
 // attrReply is stat's.
@@ -456,9 +489,18 @@ func (r *stringReply) decode(d *decoder) { r.S = d.str(r.max) }
 
 // getdentsReply is one chunk of a directory: its entries and the offset of the next
 // chunk (0: the end).
+// With Plus, Entries has one entry per dirent (Handle 0: it could not be walked).
 type getdentsReply struct {
 	Next    uint64
 	Dirents []Dirent
+	Plus    bool
+	Entries []plusEntry
+}
+
+// plusEntry is a walked dirent of a getdents reply with Plus.
+type plusEntry struct {
+	entryReply
+	HasFD bool
 }
 
 func (r *getdentsReply) encode(e *encoder) {
@@ -468,6 +510,13 @@ func (r *getdentsReply) encode(e *encoder) {
 		e.str(de.Name)
 		e.u64(de.Ino)
 		e.u8(uint8(de.Kind))
+	}
+	e.bool(r.Plus)
+	if r.Plus {
+		for _, pe := range r.Entries {
+			pe.entryReply.encode(e)
+			e.bool(pe.HasFD)
+		}
 	}
 }
 func (r *getdentsReply) decode(d *decoder) {
@@ -479,6 +528,18 @@ func (r *getdentsReply) decode(d *decoder) {
 			return
 		}
 		r.Dirents = append(r.Dirents, de)
+	}
+	r.Plus = d.u8() != 0
+	if r.Plus {
+		for range n {
+			var pe plusEntry
+			pe.entryReply.decode(d)
+			pe.HasFD = d.u8() != 0
+			if d.err != nil {
+				return
+			}
+			r.Entries = append(r.Entries, pe)
+		}
 	}
 }
 

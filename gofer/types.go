@@ -41,6 +41,8 @@ type Entry struct {
 	Attr   Attr
 	// Target is a symlink's target (Kind == KindSymlink).
 	Target string
+	// WD is the host watch a walk with watch put on the file, 0 if none (Handle.WalkWatch).
+	WD int32
 }
 
 // Dirent is one directory entry.

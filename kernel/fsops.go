@@ -184,6 +184,7 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		}
 	} else {
 		o.Follow = follow
+		o.OpenRead = flags&(unix.O_ACCMODE|unix.O_PATH|unix.O_TRUNC|unix.O_DIRECTORY) == unix.O_RDONLY
 		vd, err = ns.Resolve(path, o)
 		if err != nil {
 			return nil, err

@@ -11,20 +11,17 @@ import (
 )
 
 // Syscall-site patching. On a platform that can run a patched site without a trap (trap:
-// platform.SyscallPatcher), a syscall reached through one of two common sequences has
-// those 7 bytes rewritten, in a private copy of the page (mm.PatchCode), into a jump the
+// platform.SyscallPatcher), a syscall reached through one of three common sequences has
+// those bytes rewritten, in a private copy of the page (mm.PatchCode), into a jump the
 // platform handles without a signal: `mov $nr, %eax; syscall` (b8 imm32 0f 05, how glibc's
-// wrappers make almost every call) and `mov 0x8(%rsp), %r9; syscall` (the end of glibc's
-// syscall(), which the number reaches in rax). The kernel sees the same syscall either
-// way (number, arguments, rip after the original syscall instruction, rcx and r11), so
-// guest seccomp filters, strace, restarts and signal frames are unchanged.
+// wrappers make almost every call), `mov 0x8(%rsp), %r9; syscall` (the end of glibc's
+// syscall(), which the number reaches in rax) and `xor %eax, %eax; syscall; cmp $-4096,
+// %rax` (glibc's read, 10 bytes: the 4 before the jump would not hold it). The kernel sees
+// the same syscall either way (number, arguments, rip after the original syscall
+// instruction, rcx and r11), so guest seccomp filters, strace, restarts and signal frames
+// are unchanged; the platform resumes a thread stopped inside a site (at an original
+// instruction boundary) as the original code would run there.
 // Config.NoSyscallPatch turns it off.
-//
-// Not patched: sites shorter than the 7-byte jump (glibc's read: `xor %eax, %eax;
-// syscall`, 4 bytes) would take the instructions before them into the patch, and a thread
-// stopped between two of those, or returning there through a context a signal handler
-// saved, would run the middle of the jump; the two sequences above have one boundary
-// inside, site+5, which the platform recognises (see platform.SyscallPatcher).
 
 // patchSyscallSite patches the site the task's current syscall came from, if it is one.
 func (t *Task) patchSyscallSite(m *mm.MM) {
@@ -33,22 +30,22 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 	if !ok || nr >= 0x1000 || t.Regs.Rip < 7 || t.Regs.Rax != nr {
 		return
 	}
-	site := t.Regs.Rip - 7
+	rip := t.Regs.Rip
 	t.k.trapped.Add(1)
 	// Sites found unpatchable (other bytes, not program text) are not looked at again in
 	// this address space: a syscall() wrapper would otherwise pay the check on every call.
 	if t.noPatch.m != m || len(t.noPatch.sites) > 4096 {
 		t.noPatch.m, t.noPatch.sites = m, map[uint64]struct{}{}
 	}
-	if _, ok := t.noPatch.sites[site]; ok {
+	if _, ok := t.noPatch.sites[rip]; ok {
 		if t.k.Debug != nil {
 			t.k.unpatched.note(m, t.Regs.Rip)
 		}
 		return
 	}
-	kind, old, ok := t.patchKind(m, site, uint32(nr))
+	site, kind, old, ok := t.patchKind(m, rip, uint32(nr))
 	if !ok {
-		t.noPatch.sites[site] = struct{}{}
+		t.noPatch.sites[rip] = struct{}{}
 		if t.k.Debug != nil {
 			t.k.unpatched.note(m, t.Regs.Rip)
 		}
@@ -59,7 +56,7 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 	case ok:
 		t.k.patched.Add(1)
 	case !later:
-		t.noPatch.sites[site] = struct{}{}
+		t.noPatch.sites[rip] = struct{}{}
 		if t.k.Debug != nil {
 			t.k.unpatched.note(m, t.Regs.Rip)
 		}
@@ -71,16 +68,24 @@ func (t *Task) patchSyscallSite(m *mm.MM) {
 // site's first byte is known to start an instruction.
 var loadR9Site = []byte{0x4d, 0x89, 0xc8, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}
 
-// patchKind says which patchable sequence (platform.PatchKind) the 7 bytes at site, which
-// end in the syscall instruction the task just made with number nr, are, and returns them.
-func (t *Task) patchKind(m *mm.MM, site uint64, nr uint32) (platform.PatchKind, []byte, bool) {
+// xorReadSite is glibc's read: xor %eax, %eax; syscall; cmp $-4096, %rax. A ja follows.
+var xorReadSite = []byte{0x31, 0xc0, 0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff}
+
+// patchKind says which patchable sequence (platform.PatchKind) the bytes around rip, just
+// after the syscall instruction the task made with number nr, are: the site's address, its
+// kind and its bytes.
+func (t *Task) patchKind(m *mm.MM, rip uint64, nr uint32) (uint64, platform.PatchKind, []byte, bool) {
 	var b [10]byte
-	if site < 3 {
-		return 0, nil, false
+	if rip < 12 {
+		return 0, 0, nil, false
 	}
-	if _, err := m.CopyIn(site-3, b[:]); err != nil {
-		return 0, nil, false
+	if _, err := m.CopyIn(rip-10, b[:]); err != nil {
+		return 0, 0, nil, false
 	}
+	if nr == 0 && string(b[6:]) == string(xorReadSite[:4]) {
+		return t.xorReadKind(m, rip, b)
+	}
+	site := rip - 7
 	// mov $nr, %eax (b8 imm32, the immediate in the guest's byte order); syscall (0f 05).
 	// b8 may be the end of a longer instruction rather than `mov $nr, %eax`: the number in
 	// its immediate must be the call's, and a REX prefix before it (41 b8: mov $imm,
@@ -88,11 +93,32 @@ func (t *Task) patchKind(m *mm.MM, site uint64, nr uint32) (platform.PatchKind, 
 	movEax := append(abi.AppendU32([]byte{0xb8}, nr), 0x0f, 0x05)
 	switch {
 	case string(b[3:]) == string(movEax) && b[2]&0xf0 != 0x40:
-		return platform.PatchMovEax, movEax, true
+		return site, platform.PatchMovEax, movEax, true
 	case string(b[:]) == string(loadR9Site):
-		return platform.PatchLoadR9, append([]byte(nil), b[3:]...), true
+		return site, platform.PatchLoadR9, append([]byte(nil), b[3:]...), true
 	}
-	return 0, nil, false
+	return 0, 0, nil, false
+}
+
+// xorReadKind checks a read site, rip-4 (xor %eax, %eax; syscall, in b[6:]), for the rest
+// of glibc's sequence: the cmp after it, then a ja (77 rel8 or 0f 87 rel32), which shows
+// that the cmp's flags are used as glibc uses them. The site's first byte must be known to
+// start an instruction: it follows a jcc rel8 (74/75 xx, glibc's single-threaded test), or
+// `mov 0x8(%rsp), %edi` (8b 7c 24 08, its cancellable path), or starts a 16-byte aligned
+// function (read_nocancel).
+func (t *Task) xorReadKind(m *mm.MM, rip uint64, b [10]byte) (uint64, platform.PatchKind, []byte, bool) {
+	site := rip - 4
+	var a [8]byte
+	if _, err := m.CopyIn(rip, a[:]); err != nil {
+		return 0, 0, nil, false
+	}
+	if string(a[:6]) != string(xorReadSite[4:]) || a[6] != 0x77 && (a[6] != 0x0f || a[7] != 0x87) {
+		return 0, 0, nil, false
+	}
+	if b[4] != 0x74 && b[4] != 0x75 && string(b[2:6]) != "\x8b\x7c\x24\x08" && site%16 != 0 {
+		return 0, 0, nil, false
+	}
+	return site, platform.PatchXorRead, append([]byte(nil), xorReadSite...), true
 }
 
 // patchSkip is a task's set of syscall sites found unpatchable in its address space m.

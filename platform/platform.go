@@ -113,23 +113,24 @@ type Event struct {
 
 // SyscallPatcher is implemented by address spaces whose platform can run a patched syscall
 // site without trapping (trap). The kernel, which owns app memory, does the patching: at a
-// Patchable syscall event whose 7 bytes before Rip are one of the PatchKind sequences it
+// Patchable syscall event whose bytes around Rip are one of the PatchKind sequences it
 // asks PatchSyscall for the replacement and writes it into a private copy of the page. The
 // platform then reports a call through the patched site as EventSyscall with the
 // registers the original instructions would have left (Rax and OrigRax the number, Rip
-// after the site, Rcx = Rip, R11 = Eflags, and what the kind's first instruction loads),
-// and an app at site+5 (between the two original instructions: a restarted syscall, a
-// signal frame saved there) as the syscall made there with its Rax.
+// after the original syscall instruction, Rcx = Rip, R11 = Eflags, and what the kind's
+// first instruction loads), and an app at an instruction boundary inside the site (a
+// restarted syscall, a signal frame saved there) as the original code would run there.
 type SyscallPatcher interface {
-	// PatchSyscall returns the 7 bytes to write over the kind's sequence at site, or false
-	// (no room, or nr not patchable). nr is the syscall number of a PatchMovEax site.
+	// PatchSyscall returns the bytes to write over the kind's sequence at site (7, or 10
+	// for PatchXorRead), or false (no room, or nr not patchable). nr is the syscall number
+	// of a PatchMovEax site.
 	PatchSyscall(site uint64, kind PatchKind, nr uint32) ([]byte, bool)
 	// InheritPatches makes the sites patched in parent work here (fork: the child's memory
 	// holds the parent's patched pages).
 	InheritPatches(parent AddressSpace)
 }
 
-// PatchKind is a patchable 7-byte sequence ending in a syscall instruction.
+// PatchKind is a patchable sequence around a syscall instruction.
 type PatchKind uint8
 
 const (
@@ -140,6 +141,13 @@ const (
 	// glibc's syscall(), which takes the number in rax and loads the sixth argument from
 	// the stack. A load that would fault is reported as the fault, at the site.
 	PatchLoadR9
+	// PatchXorRead is `xor %eax, %eax; syscall; cmp $-4096, %rax` (31 c0 0f 05 48 3d 00
+	// f0 ff ff): glibc's read. The site is those 10 bytes (PatchSyscall returns 10); the
+	// syscall shows Rip = site+4 (after the original syscall instruction), Rax = OrigRax
+	// = 0 and the flags xor leaves, and the platform runs the cmp (its flags from Rax)
+	// when the app is resumed at site+4. An app resumed at site+2 (a restart) makes the
+	// syscall at once, as at site+5 of the other kinds.
+	PatchXorRead
 )
 
 // Retirer is implemented by address spaces whose threads may keep running on a mapping for

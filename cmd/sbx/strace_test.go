@@ -11,7 +11,8 @@ import (
 // TestStraceSummary runs a shell under `sbx run --strace=summary`: the app's output is
 // untouched and stderr ends with the table of its syscalls: a row per syscall (calls,
 // failed calls), the shell's write, cat's failed open and both exits among them, and a
-// total row summing them.
+// total row summing them. Before it comes the table of gofer requests, with cat's failed
+// walk.
 func TestStraceSummary(t *testing.T) {
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
@@ -22,6 +23,19 @@ func TestStraceSummary(t *testing.T) {
 			i := strings.Index(r.Stderr, "% time     seconds  usecs/call     calls    errors syscall\n")
 			if i < 0 {
 				t.Fatalf("no syscall table on stderr:\n%s", r.Stderr)
+			}
+			g := strings.Index(r.Stderr, "   seconds  usecs/call     calls    errors gofer request\n")
+			if g < 0 || g > i {
+				t.Fatalf("no gofer request table before the syscall table on stderr:\n%s", r.Stderr)
+			}
+			walkFailed := false
+			for _, l := range strings.Split(r.Stderr[g:i], "\n") {
+				if f := strings.Fields(l); len(f) == 5 && f[4] == "walk" && f[3] != "0" {
+					walkFailed = true
+				}
+			}
+			if !walkFailed {
+				t.Errorf("the gofer request table lacks cat's failed walk:\n%s", r.Stderr[g:i])
 			}
 			type row struct{ calls, errors int }
 			rows := map[string]row{}

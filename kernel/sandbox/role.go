@@ -286,6 +286,7 @@ func run(stderr io.Writer) (int, error) {
 	}
 	<-k.Done()
 	if cfg.StraceSummary {
+		writeGoferSummary(stderr, gc.Stats())
 		writeSyscallSummary(stderr, k.Stats())
 	}
 	// Why: the gofer ends when its connection does; closed now, its exit overlaps this

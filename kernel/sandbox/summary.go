@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/sbx-dev/sbx/gofer"
 	"github.com/sbx-dev/sbx/kernel"
 )
 
@@ -59,4 +60,38 @@ func writeSyscallSummary(w io.Writer, s kernel.Stats) {
 	fmt.Fprintf(w, "------ ----------- ----------- --------- --------- ----------------\n")
 	total.name = "total"
 	line(total)
+}
+
+// writeGoferSummary precedes the syscall table with the gofer requests the run made, per op
+// (most time first): the round trips behind host-file syscalls.
+func writeGoferSummary(w io.Writer, ops []gofer.OpCount) {
+	sort.Slice(ops, func(i, j int) bool {
+		if ops[i].Time != ops[j].Time {
+			return ops[i].Time > ops[j].Time
+		}
+		return ops[i].Op < ops[j].Op
+	})
+	var total gofer.OpCount
+	fmt.Fprintf(w, "   seconds  usecs/call     calls    errors gofer request\n")
+	fmt.Fprintf(w, "---------- ----------- --------- --------- ----------------\n")
+	line := func(c gofer.OpCount, name string) {
+		per := int64(0)
+		if c.Calls > 0 {
+			per = c.Time.Microseconds() / int64(c.Calls)
+		}
+		errs := ""
+		if c.Errors > 0 {
+			errs = fmt.Sprint(c.Errors)
+		}
+		fmt.Fprintf(w, "%10.6f %11d %9d %9s %s\n", c.Time.Seconds(), per, c.Calls, errs, name)
+	}
+	for _, c := range ops {
+		line(c, c.Op.String())
+		total.Calls += c.Calls
+		total.Errors += c.Errors
+		total.Time += c.Time
+	}
+	fmt.Fprintf(w, "---------- ----------- --------- --------- ----------------\n")
+	line(total, "total")
+	fmt.Fprintln(w)
 }

@@ -51,6 +51,7 @@ func TestDifferential(t *testing.T) {
 // names it whatever the environment of the test run says.
 var programEnv = map[string][]string{
 	"patchsites": {"SBX_SYSCALL_PATCH=1"},
+	"patchread":  {"SBX_SYSCALL_PATCH=1"},
 }
 
 // notOnPlatform lists the programs ("name/platform") whose native output a platform

@@ -24,6 +24,10 @@ type Dentry struct {
 	missing map[string]uint64
 	// dead is set when the dentry was unlinked. protected by mu
 	dead bool
+	// epoch is the parent's ChildEpoch when this dentry was looked up, if epochOK
+	// (ChildValidator). protected by mu of the parent
+	epoch   uint64
+	epochOK bool
 
 	// mounts counts mounts stacked on this dentry, to skip the mount-table lookup.
 	mounts atomic.Int32
@@ -39,6 +43,63 @@ type Volatile interface{ Volatile() bool }
 // (a costly step the VFS asks for only after a miss).
 type NegativeCacher interface {
 	MissEpoch(watch bool) (epoch uint64, ok bool)
+}
+
+// OpeningLookuper is a directory whose lookups can also open the file they find for
+// reading (goferfs: one gofer round trip instead of two). LookupOpening is Lookup; the
+// inode it returns opens with O_RDONLY at no further cost. Resolve uses it for the last
+// component of a read-only open (ResolveOpts.OpenRead).
+type OpeningLookuper interface {
+	LookupOpening(name string) (Inode, error)
+}
+
+// ChildValidator is a directory whose cached children may be removed or replaced other
+// than through this kernel (goferfs: host directories other programs change). ChildEpoch
+// returns a value that changes whenever name may have been removed or replaced, or ok
+// false when that cannot be told; a child cached under one epoch is looked up again
+// under another.
+type ChildValidator interface {
+	ChildEpoch(name string) (epoch uint64, ok bool)
+}
+
+// PlusReader is a directory whose listing can come with its entries looked up (goferfs:
+// one gofer request per chunk of a directory instead of one per entry, when the app
+// looks its entries up after listing them: tar, ls -l, du). ReaddirPlus is Readdir; the
+// children it returns (possibly none) are cached as Lookup's would be, each with its
+// ChildEpoch if Valid.
+type PlusReader interface {
+	ReaddirPlus() ([]Dirent, []PlusChild, error)
+}
+
+// PlusChild is a child a listing looked up.
+type PlusChild struct {
+	Name  string
+	Inode Inode
+	// Epoch is the directory's ChildEpoch for Name, if Valid.
+	Epoch uint64
+	Valid bool
+}
+
+// prime caches children a listing looked up, leaving alone names already cached.
+func (d *Dentry) prime(kids []PlusChild) {
+	if len(kids) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dead {
+		return
+	}
+	if d.children == nil {
+		d.children = make(map[string]*Dentry, len(kids))
+	}
+	for _, k := range kids {
+		if _, ok := d.children[k.Name]; ok {
+			continue
+		}
+		d.children[k.Name] = &Dentry{inode: k.Inode, parent: d, name: k.Name, epoch: k.Epoch, epochOK: k.Valid}
+		delete(d.missing, k.Name)
+	}
 }
 
 // maxMissing bounds the misses cached per directory; beyond it the set starts again.
@@ -71,18 +132,35 @@ func (d *Dentry) parentDentry() *Dentry {
 }
 
 // Child looks up name in directory d, using the cache.
-func (d *Dentry) Child(name string) (*Dentry, error) {
+func (d *Dentry) Child(name string) (*Dentry, error) { return d.child(name, false) }
+
+// child is Child; opening says the child is about to be opened read-only
+// (OpeningLookuper).
+func (d *Dentry) child(name string, opening bool) (*Dentry, error) {
 	volatile := false
 	if v, ok := d.inode.(Volatile); ok && v.Volatile() {
 		volatile = true
 	}
 	nc, negative := d.inode.(NegativeCacher)
 	negative = negative && !volatile
+	cv, validated := d.inode.(ChildValidator)
+	validated = validated && !volatile
 	if !volatile {
 		d.mu.Lock()
 		if c, ok := d.children[name]; ok {
+			epoch, epochOK := c.epoch, c.epochOK
 			d.mu.Unlock()
-			return c, nil
+			if !validated || !epochOK || c.mounts.Load() != 0 {
+				return c, nil
+			}
+			if now, ok := cv.ChildEpoch(name); ok && now == epoch {
+				return c, nil
+			}
+			// The name may lead elsewhere now: ask the filesystem again.
+			d.mu.Lock()
+			if d.children[name] == c {
+				delete(d.children, name)
+			}
 		}
 		was, missed := d.missing[name]
 		d.mu.Unlock()
@@ -99,12 +177,19 @@ func (d *Dentry) Child(name string) (*Dentry, error) {
 	}
 	// The epoch is taken before the lookup, so that a name appearing after it is never
 	// hidden by what the lookup found.
-	var epoch uint64
-	var epochOK bool
+	var epoch, childEpoch uint64
+	var epochOK, childEpochOK bool
 	if negative {
 		epoch, epochOK = nc.MissEpoch(false)
 	}
-	in, err := d.inode.Lookup(name)
+	if validated {
+		childEpoch, childEpochOK = cv.ChildEpoch(name)
+	}
+	lookup := d.inode.Lookup
+	if ol, ok := d.inode.(OpeningLookuper); ok && opening {
+		lookup = ol.LookupOpening
+	}
+	in, err := lookup(name)
 	if err == unix.ENOENT && negative {
 		if !epochOK {
 			// The first miss here: watch the directory, then ask again under the watch.
@@ -126,7 +211,7 @@ func (d *Dentry) Child(name string) (*Dentry, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Dentry{inode: in, parent: d, name: name}
+	c := &Dentry{inode: in, parent: d, name: name, epoch: childEpoch, epochOK: childEpochOK}
 	if volatile {
 		return c, nil
 	}
@@ -147,6 +232,10 @@ func (d *Dentry) Insert(name string, in Inode) *Dentry {
 	c := &Dentry{inode: in, parent: d, name: name}
 	if v, ok := d.inode.(Volatile); ok && v.Volatile() {
 		return c
+	}
+	if cv, ok := d.inode.(ChildValidator); ok {
+		// Taken after the create: what it did is in the epoch already.
+		c.epoch, c.epochOK = cv.ChildEpoch(name)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -203,10 +292,16 @@ func (d *Dentry) MoveTo(oldName string, newParent *Dentry, newName string) {
 	if c == nil {
 		return
 	}
+	var epoch uint64
+	var epochOK bool
+	if cv, ok := newParent.inode.(ChildValidator); ok {
+		epoch, epochOK = cv.ChildEpoch(newName)
+	}
 	c.mu.Lock()
 	c.parent, c.name = newParent, newName
 	c.mu.Unlock()
 	newParent.mu.Lock()
+	c.epoch, c.epochOK = epoch, epochOK
 	if newParent.children == nil {
 		newParent.children = make(map[string]*Dentry)
 	}

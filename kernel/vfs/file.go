@@ -519,7 +519,16 @@ func (fd *FileDescription) Getdents(emit func(d Dirent, nextOff int64) bool) err
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	if fd.dirents == nil || fd.off == 0 {
-		ents, err := in.Readdir()
+		var ents []Dirent
+		var err error
+		if pr, ok := in.(PlusReader); ok {
+			var kids []PlusChild
+			if ents, kids, err = pr.ReaddirPlus(); err == nil {
+				fd.vd.Dentry.prime(kids)
+			}
+		} else {
+			ents, err = in.Readdir()
+		}
 		if err != nil {
 			return err
 		}

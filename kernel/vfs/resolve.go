@@ -29,6 +29,9 @@ type ResolveOpts struct {
 	Follow bool
 	// PID and TID identify the caller, for links like /proc/self.
 	PID, TID int32
+	// OpenRead says the location is about to be opened read-only: a filesystem may open
+	// the last component with its lookup (OpeningLookuper).
+	OpenRead bool
 	// NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev are openat2's RESOLVE_* flags.
 	NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev bool
 }
@@ -129,7 +132,7 @@ func (r *resolver) checkSearch(dir VirtualDentry) error {
 
 // final resolves the last component.
 func (r *resolver) final(parent VirtualDentry, name string, trailing, follow bool) (VirtualDentry, error) {
-	vd, err := r.step(parent, name, follow || trailing)
+	vd, err := r.stepOpening(parent, name, follow || trailing, r.o.OpenRead && !trailing)
 	if err != nil {
 		return VirtualDentry{}, err
 	}
@@ -148,6 +151,11 @@ func (r *resolver) final(parent VirtualDentry, name string, trailing, follow boo
 // step moves from directory cur through one component, following a symlink there when
 // follow is set.
 func (r *resolver) step(cur VirtualDentry, name string, follow bool) (VirtualDentry, error) {
+	return r.stepOpening(cur, name, follow, false)
+}
+
+// stepOpening is step; opening says name is the file an open will read (OpenRead).
+func (r *resolver) stepOpening(cur VirtualDentry, name string, follow, opening bool) (VirtualDentry, error) {
 	if len(name) > 255 {
 		return VirtualDentry{}, unix.ENAMETOOLONG
 	}
@@ -170,7 +178,7 @@ func (r *resolver) step(cur VirtualDentry, name string, follow bool) (VirtualDen
 		}
 		return p, nil
 	}
-	c, err := cur.Dentry.Child(name)
+	c, err := cur.Dentry.child(name, opening)
 	if err != nil {
 		return VirtualDentry{}, err
 	}

@@ -3,7 +3,9 @@ package ptrace
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
@@ -23,8 +25,8 @@ import (
 // which site: this address space's table maps it to the site and the syscall number, so
 // the kernel sees exactly what the original instructions would have shown it.
 
-// patchSite is what one slot stands for: the 7-byte site, its kind and (PatchMovEax) the
-// syscall nr.
+// patchSite is what one slot stands for: the site, its kind and (PatchMovEax) the syscall
+// nr. A zero site is an unused slot.
 type patchSite struct {
 	site uint64
 	nr   uint32
@@ -37,6 +39,14 @@ type patchTable struct {
 	// slots[k] is slot k's site; bySite maps a site to its latest slot. protected by mu
 	slots  []patchSite
 	bySite map[uint64]uint32
+	// next is the next slot to look at for a PatchXorRead site ([1]) or another ([0]).
+	// protected by mu
+	next [2]uint32
+	// seen[k] is 1 + the address space's mapping sequence number when slot k's patch was
+	// last found in memory (patchedAt), so that a thread resumed inside a site on every
+	// read does not read the code again. Elements are accessed atomically under mu's read
+	// lock.
+	seen []uint64
 	// traps counts the traps at sites not yet patched. protected by mu
 	traps map[uint64]uint8
 }
@@ -47,11 +57,81 @@ type patchTable struct {
 // more for sites they call once or twice than they save.
 const patchAfter = 8
 
-// patchCode returns the 7 bytes that send a site through slot k.
-func patchCode(k uint32) []byte {
+// patchCode returns the bytes that send a site of a kind through slot k: `jmp
+// *(trapTable+8*k)`, and for PatchXorRead three more bytes, 06 (an invalid opcode in 64-bit
+// mode), over the rest of the original cmp.
+func patchCode(k uint32, kind platform.PatchKind) []byte {
 	code := []byte{0xff, 0x24, 0x25, 0, 0, 0, 0}
 	binary.LittleEndian.PutUint32(code[3:], trapTable+8*k)
+	if kind == platform.PatchXorRead {
+		code = append(code, udOp, udOp, udOp)
+	}
 	return code
+}
+
+// A PatchXorRead site, `xor %eax, %eax; syscall; cmp $-4096, %rax` (31 c0 0f 05 48 3d 00 f0
+// ff ff), becomes `jmp *(trapTable+8*k)` (ff 24 25 k0 k1 01 00) and 06 06 06. It has two
+// instruction boundaries inside, and a thread can be resumed at either by the kernel or,
+// returning to a context a signal handler saved, by itself:
+//
+//   - site+2, the syscall (a restart rewinds rip there; a signal that stopped the thread
+//     between xor and syscall): the platform makes the syscall (switchTrap). Run by the app,
+//     the bytes there are `and $(trapTable+8*k), %eax` (25 imm32), which keeps eax = 0, then
+//     06 at site+7: a SIGILL there, which the platform turns into the read.
+//   - site+4, the cmp (every read returns there; signal frames made after the call point
+//     there, as on Linux): the platform sets the flags the cmp would from rax and resumes
+//     at site+10. Run by the app, the byte there is k1 = (trapTable+8*k)>>8 & 0xff = k>>5,
+//     and read sites get only slots whose k>>5 is an invalid opcode in 64-bit mode
+//     (udOps): a SIGILL at site+4, which the platform turns into the cmp.
+//
+// So the app never runs the middle of the jump, whatever context it resumes.
+const udOp = 0x06
+
+// udOps are the one-byte opcodes that are invalid in 64-bit mode (push/pop of es, cs, ss,
+// ds; daa, das, aaa, aas; pusha, popa): the k>>5 of read sites' slots.
+var udOps = [...]uint32{0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61}
+
+// readSlot reports whether slot k is for PatchXorRead sites.
+func readSlot(k uint32) bool {
+	for _, op := range udOps {
+		if k>>5 == op {
+			return true
+		}
+	}
+	return false
+}
+
+// patchLen is the length of a kind's site; syscallOff the offset of the end of its syscall
+// instruction.
+func patchLen(kind platform.PatchKind) uint64 {
+	if kind == platform.PatchXorRead {
+		return 10
+	}
+	return 7
+}
+
+func syscallOff(kind platform.PatchKind) uint64 {
+	if kind == platform.PatchXorRead {
+		return 4
+	}
+	return 7
+}
+
+// allocSlot returns a free slot for a site of a kind. Called with mu held.
+func (pt *patchTable) allocSlot(kind platform.PatchKind) (uint32, bool) {
+	read := kind == platform.PatchXorRead
+	i := 0
+	if read {
+		i = 1
+	}
+	for k := pt.next[i]; k < trapSlots; k++ {
+		if readSlot(k) == read {
+			pt.next[i] = k + 1
+			return k, true
+		}
+	}
+	pt.next[i] = trapSlots
+	return 0, false
 }
 
 // PatchSyscall implements platform.SyscallPatcher.
@@ -67,20 +147,22 @@ func (as *addressSpace) PatchSyscall(site uint64, kind platform.PatchKind, nr ui
 		}
 	case platform.PatchLoadR9:
 		nr = 0 // the number is the caller's rax
+	case platform.PatchXorRead:
+		if nr != 0 {
+			return nil, false
+		}
 	default:
 		return nil, false
 	}
-	if !as.p.trap || site < patchLow || site+7 > maxUserAddress || site+7 < site {
+	n := patchLen(kind)
+	if !as.p.trap || site < patchLow || site+n > maxUserAddress || site+n < site {
 		return nil, false
 	}
 	pt := &as.patches
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	if k, ok := pt.bySite[site]; ok && pt.slots[k].nr == nr && pt.slots[k].kind == kind {
-		return patchCode(k), true
-	}
-	if len(pt.slots) >= trapSlots {
-		return nil, false
+		return patchCode(k, kind), true
 	}
 	if pt.traps == nil || len(pt.traps) > 1<<16 {
 		pt.traps = map[uint64]uint8{}
@@ -88,14 +170,21 @@ func (as *addressSpace) PatchSyscall(site uint64, kind platform.PatchKind, nr ui
 	if pt.traps[site]++; pt.traps[site] < patchAfter {
 		return nil, false
 	}
+	k, ok := pt.allocSlot(kind)
+	if !ok {
+		return nil, false
+	}
 	delete(pt.traps, site)
-	k := uint32(len(pt.slots))
-	pt.slots = append(pt.slots, patchSite{site, nr, kind})
+	for uint32(len(pt.slots)) <= k {
+		pt.slots = append(pt.slots, patchSite{})
+		pt.seen = append(pt.seen, 0)
+	}
+	pt.slots[k] = patchSite{site, nr, kind}
 	if pt.bySite == nil {
 		pt.bySite = map[uint64]uint32{}
 	}
 	pt.bySite[site] = k
-	return patchCode(k), true
+	return patchCode(k, kind), true
 }
 
 // InheritPatches implements platform.SyscallPatcher.
@@ -110,16 +199,19 @@ func (as *addressSpace) InheritPatches(parent platform.AddressSpace) {
 	for s, k := range pas.patches.bySite {
 		bySite[s] = k
 	}
+	next := pas.patches.next
 	pas.patches.mu.RUnlock()
 	as.patches.mu.Lock()
-	as.patches.slots, as.patches.bySite = slots, bySite
+	as.patches.slots, as.patches.bySite, as.patches.next = slots, bySite, next
+	as.patches.seen = make([]uint64, len(slots))
 	as.patches.mu.Unlock()
 }
 
 // resetPatches forgets every patched site (the whole address space was unmapped: an exec).
 func (as *addressSpace) resetPatches() {
 	as.patches.mu.Lock()
-	as.patches.slots, as.patches.bySite, as.patches.traps = nil, nil, nil
+	as.patches.slots, as.patches.bySite, as.patches.traps, as.patches.seen = nil, nil, nil, nil
+	as.patches.next = [2]uint32{}
 	as.patches.mu.Unlock()
 }
 
@@ -127,27 +219,59 @@ func (as *addressSpace) resetPatches() {
 func (as *addressSpace) slot(k uint32) (patchSite, bool) {
 	as.patches.mu.RLock()
 	defer as.patches.mu.RUnlock()
-	if int(k) >= len(as.patches.slots) {
+	if int(k) >= len(as.patches.slots) || as.patches.slots[k].site == 0 {
 		return patchSite{}, false
 	}
 	return as.patches.slots[k], true
 }
 
-// patchedAt reports whether a patched site starts at site: the address space's table says
-// so and the memory mapped there holds the patch (a table entry outlives the code it was
-// made for when that code is unmapped and something else mapped in its place).
-func (as *addressSpace) patchedAt(site uint64) bool {
-	as.patches.mu.RLock()
-	k, ok := as.patches.bySite[site]
-	as.patches.mu.RUnlock()
-	if !ok {
-		return false
+// patchedInside looks for a patched site of which rip is rip-site bytes inside, for the
+// offsets that kind's sites can be stopped at (PatchMovEax, PatchLoadR9: 5; PatchXorRead:
+// those of read): the address space's table says a site is there and the memory mapped
+// there holds its patch (a table entry outlives the code it was made for when that code is
+// unmapped and something else mapped in its place).
+func (as *addressSpace) patchedInside(rip uint64, read ...uint64) (patchSite, uint64, bool) {
+	pt := &as.patches
+	pt.mu.RLock()
+	if len(pt.bySite) == 0 {
+		pt.mu.RUnlock()
+		return patchSite{}, 0, false
 	}
-	var code [7]byte
-	if !as.readCode(site, code[:]) {
-		return false
+	var ps patchSite
+	var k uint32
+	var off uint64
+	found := false
+	for _, o := range append(read, 5) {
+		if rip < o {
+			continue
+		}
+		kk, ok := pt.bySite[rip-o]
+		if !ok || (pt.slots[kk].kind == platform.PatchXorRead) != (o != 5) {
+			continue
+		}
+		ps, k, off, found = pt.slots[kk], kk, o, true
+		break
 	}
-	return bytes.Equal(code[:], patchCode(k))
+	if !found {
+		pt.mu.RUnlock()
+		return patchSite{}, 0, false
+	}
+	seq := as.seqA.Load() + 1
+	if atomic.LoadUint64(&pt.seen[k]) == seq {
+		pt.mu.RUnlock()
+		return ps, off, true
+	}
+	pt.mu.RUnlock()
+	code := make([]byte, patchLen(ps.kind))
+	if !as.readCode(ps.site, code) || !bytes.Equal(code, patchCode(k, ps.kind)) {
+		return patchSite{}, 0, false
+	}
+	pt.mu.RLock()
+	if int(k) < len(pt.seen) && pt.slots[k] == ps {
+		atomic.StoreUint64(&pt.seen[k], seq)
+	}
+	pt.mu.RUnlock()
+	return ps, off, true
 }
 
 // readCode reads app memory at addr from the memory file, as the stubs map it.
@@ -182,21 +306,65 @@ func (as *addressSpace) fastSyscall(site patchSite, regs *platform.Registers) pl
 				Access: platform.AccessType{Read: true}}
 		}
 		regs.R9 = binary.LittleEndian.Uint64(v[:])
+	case platform.PatchXorRead:
+		regs.Rax = 0
+		regs.Eflags = regs.Eflags&^arithFlags | flagZF | flagPF // as xor %eax, %eax leaves them
 	default:
 		regs.Rax = uint64(site.nr)
 	}
 	regs.OrigRax = regs.Rax
-	regs.Rip = site.site + 7
+	regs.Rip = site.site + syscallOff(site.kind)
 	regs.Rcx, regs.R11 = regs.Rip, regs.Eflags
 	return platform.Event{Kind: platform.EventSyscall}
+}
+
+// The arithmetic flags.
+const (
+	flagCF     = 0x1
+	flagPF     = 0x4
+	flagAF     = 0x10
+	flagZF     = 0x40
+	flagSF     = 0x80
+	flagOF     = 0x800
+	arithFlags = flagCF | flagPF | flagAF | flagZF | flagSF | flagOF
+)
+
+// afterCmp turns regs, at site+4 of a PatchXorRead site (the original `cmp $-4096, %rax`),
+// into the state after that instruction: the flags the subtraction rax - imm sets, at
+// site+10.
+func afterCmp(site patchSite, regs *platform.Registers) {
+	const imm = 0xfffffffffffff000 // -4096, sign-extended
+	a := regs.Rax
+	r := a - imm
+	f := regs.Eflags &^ arithFlags
+	if a < imm {
+		f |= flagCF
+	}
+	if r == 0 {
+		f |= flagZF
+	}
+	if r>>63 != 0 {
+		f |= flagSF
+	}
+	if ((a^imm)&(a^r))>>63 != 0 {
+		f |= flagOF
+	}
+	if bits.OnesCount8(uint8(r))%2 == 0 {
+		f |= flagPF
+	}
+	if (a^imm^r)&0x10 != 0 {
+		f |= flagAF
+	}
+	regs.Eflags = f
+	regs.Rip = site.site + 10
 }
 
 // patchLow is the lowest address the kernel maps app memory at (its mmap_min_addr): the
 // slot table lies below it.
 const patchLow = 0x20000
 
-// syscallAt turns regs, stopped at rip = site+5 of a patched site (between the original
-// `mov` and `syscall`), into the syscall the original `syscall` there would have made.
+// syscallAt turns regs, stopped at the original syscall instruction of a patched site
+// (site+5; site+2 of PatchXorRead), into the syscall it would have made.
 func syscallAt(regs *platform.Registers) platform.Event {
 	regs.Rip += 2
 	regs.OrigRax = regs.Rax

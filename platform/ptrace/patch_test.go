@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sync/atomic"
 	"testing"
@@ -295,4 +296,101 @@ func TestEscapeTrapForgedFastHandoff(t *testing.T) {
 			t.Fatalf("FPState of a thread that forged its hand-off succeeded")
 		}
 	})
+}
+
+// TestPatchedRead: glibc's read (xor %eax, %eax; syscall; cmp $-4096, %rax), patched,
+// reaches the kernel as read (rax = orig_rax = 0, the flags xor leaves, rip after the
+// original syscall instruction); resumed there the app goes on after the cmp with exactly
+// the flags the CPU's cmp sets, for results on both sides of -4096; a restart (rip at the
+// syscall) makes the read at once; and app code that itself jumps into the patch (to the
+// cmp, or to the syscall with eax = 0, as setcontext to a signal frame's context does)
+// gets what the original instructions do, through the patch's invalid opcodes.
+func TestPatchedRead(t *testing.T) {
+	h := newHarness(t, true)
+	as, _ := h.p.NewAddressSpace()
+	defer as.Release()
+	const (
+		cmpOff  = 0x40 // cmp $-4096, %rax; pushfq; pop %rbx; int3 (the CPU's flags)
+		xorOff  = 0x60 // xor %eax, %eax; pushfq; pop %rbx; int3
+		toCmp   = 0x80 // jmp site+4
+		toSysc  = 0xa0 // xor %eax, %eax; jmp site+2
+		flagsAt = 13   // the int3 after the site's pushfq; pop %rbx is at site+12
+	)
+	readSite := []byte{0x31, 0xc0, 0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff}
+	getFlags := []byte{0x9c, 0x5b, 0xcc}
+	code := make([]byte, 0x100)
+	copy(code, cat(readSite, getFlags))
+	copy(code[cmpOff:], cat(readSite[4:], getFlags))
+	copy(code[xorOff:], cat(readSite[:2], getFlags))
+	jmpTo := func(from, to int) []byte { return cat([]byte{0xe9}, le32(uint32(int32(to-(from+5))))) }
+	copy(code[toCmp:], jmpTo(toCmp, 4))
+	copy(code[toSysc:], cat(readSite[:2], jmpTo(toSysc+2, 2)))
+	h.load(as, code)
+	withContext(t, h.p, func(c platform.Context) {
+		// What the CPU's cmp leaves for a result (flags before: all arithmetic ones set).
+		cpuFlags := func(off int, rax uint64) uint64 {
+			t.Helper()
+			regs := regsAt(codeAddr + uint64(off))
+			regs.Rax, regs.Eflags = rax, 0x202|arithFlags
+			if ev, err := c.Switch(as, regs); err != nil || ev.Kind != platform.EventSignal || ev.Signo != int32(unix.SIGTRAP) {
+				t.Fatalf("CPU flags: Switch = %+v, %v", ev, err)
+			}
+			return regs.Rbx & arithFlags
+		}
+		regs := regsAt(codeAddr)
+		ev, err := c.Switch(as, regs)
+		if err != nil || ev.Kind != platform.EventSyscall || !ev.Patchable || regs.OrigRax != 0 || regs.Rip != codeAddr+4 {
+			t.Fatalf("unpatched: Switch = %+v, %v (nr %d, rip %#x); want a patchable read", ev, err, regs.OrigRax, regs.Rip)
+		}
+		h.patchKind(as, 0, platform.PatchXorRead, 0)
+		if !bytes.Equal(h.mem[appCodeOff+4:appCodeOff+5], []byte{byte(readSlotFirst() >> 5)}) || !readSlot(readSlotFirst()) {
+			t.Fatalf("read site's byte at site+4 = %#x, want an invalid opcode", h.mem[appCodeOff+4])
+		}
+
+		want := platform.Registers{R15: 15, R14: 14, R13: 13, R12: 12, Rbp: 0xb0, Rbx: 0xb1, R11: 11, R10: 10, R9: 9, R8: 8,
+			Rax: 0xa0, Rcx: 0xc0, Rdx: 0xd0, Rsi: 0x51, Rdi: 0xd1, Rip: codeAddr, Rsp: stackAddr + 0x7000, Eflags: 0x202 | arithFlags}
+		*regs = want
+		ev, err = c.Switch(as, regs)
+		exp := want
+		exp.Rax, exp.OrigRax, exp.Rip = 0, 0, codeAddr+4
+		exp.Eflags = 0x202 | cpuFlags(xorOff, 0x1234)
+		exp.Rcx, exp.R11 = exp.Rip, exp.Eflags
+		exp.Cs, exp.Ss = regs.Cs, regs.Ss
+		if err != nil || ev.Kind != platform.EventSyscall || ev.Patchable || *regs != exp {
+			t.Fatalf("patched read: Switch = %+v, %v\n got %+v\nwant %+v", ev, err, *regs, exp)
+		}
+		results := []uint64{0, 1, 5, 0x10, 0xfff, 0x7fffffffffffffff, 0x8000000000000000, 0xffffffffffffefff,
+			0xfffffffffffff000, 0xfffffffffffff001, 0xfffffffffffffffc, 0xffffffffffffffff}
+		for _, res := range results {
+			cpu := cpuFlags(cmpOff, res)
+			// Resumed after the kernel's read (the platform makes the cmp); then by a jump
+			// of the app's own to the cmp (the patch's invalid opcode there).
+			for _, from := range []uint64{codeAddr + 4, codeAddr + toCmp} {
+				*regs = want
+				regs.Rip, regs.Rax = from, res
+				ev, err = c.Switch(as, regs)
+				if err != nil || ev.Kind != platform.EventSignal || ev.Signo != int32(unix.SIGTRAP) || regs.Rip != codeAddr+flagsAt ||
+					regs.Rbx&arithFlags != cpu || regs.Rax != res || regs.Rdx != want.Rdx {
+					t.Fatalf("after read = %#x, from %#x: Switch = %+v, %v (rip %#x, flags %#x); want the int3 at %#x, flags %#x",
+						res, from, ev, err, regs.Rip, regs.Rbx&arithFlags, codeAddr+flagsAt, cpu)
+				}
+			}
+		}
+		// A restart (rip at the syscall), by the kernel or by the app's own jump there.
+		for _, from := range []uint64{codeAddr + 2, codeAddr + toSysc} {
+			*regs = want
+			regs.Rip, regs.Rax = from, 0
+			ev, err = c.Switch(as, regs)
+			if err != nil || ev.Kind != platform.EventSyscall || regs.OrigRax != 0 || regs.Rip != codeAddr+4 || regs.Rcx != regs.Rip {
+				t.Fatalf("restart from %#x: Switch = %+v, %v (nr %d, rip %#x); want read at %#x", from, ev, err, regs.OrigRax, regs.Rip, codeAddr+4)
+			}
+		}
+	})
+}
+
+// readSlotFirst is the first slot a read site gets.
+func readSlotFirst() uint32 {
+	var pt patchTable
+	k, _ := pt.allocSlot(platform.PatchXorRead)
+	return k
 }

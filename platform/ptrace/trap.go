@@ -428,15 +428,23 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 	le := binary.LittleEndian
 	keep := false // resume the current frame unchanged
 	for {
-		// An app resumed between the two original instructions of a patched site (a
-		// restarted syscall rewinds rip by 2; a signal frame saved there; a shoot-down that
-		// stopped it there, after which its stub maps the patch) makes that syscall at
-		// once: the bytes at rip are the patch's now, which the app never runs from there.
-		if !keep && regs.Rip >= 5 && as.patchedAt(regs.Rip-5) {
-			if c.interrupt.Swap(false) {
-				return platform.Event{Kind: platform.EventInterrupted}, nil
+		// An app resumed between the original instructions of a patched site (a restarted
+		// syscall rewinds rip by 2; a signal frame saved there; a shoot-down that stopped
+		// it there, after which its stub maps the patch; every read's return) goes on as
+		// those instructions would: the bytes at rip are the patch's now, which the app
+		// never runs from there. At a syscall instruction, it makes that syscall at once;
+		// at a read site's cmp, the platform makes the cmp.
+		if !keep {
+			if site, off, ok := as.patchedInside(regs.Rip, 2, 4); ok {
+				if off == 4 {
+					afterCmp(site, regs)
+				} else {
+					if c.interrupt.Swap(false) {
+						return platform.Event{Kind: platform.EventInterrupted}, nil
+					}
+					return syscallAt(regs), nil
+				}
 			}
-			return syscallAt(regs), nil
 		}
 		if s.appliedA.Load() != as.seqA.Load() {
 			as.mu.Lock()
@@ -532,7 +540,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		case int32(unix.SIGSEGV), int32(unix.SIGBUS):
 			// A thread that ran a site's old mov and met its patch at site+5 faulted in
 			// page 0 (patch.go): it makes the syscall the old code would have.
-			if regs.Rip >= 5 && as.patchedAt(regs.Rip-5) {
+			if _, off, ok := as.patchedInside(regs.Rip); ok && off == 5 {
 				return syscallAt(regs), nil
 			}
 			if retry, err := s.fill(addr); err != nil {
@@ -556,7 +564,19 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 				continue
 			}
 			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
-		case int32(unix.SIGILL), int32(unix.SIGFPE):
+		case int32(unix.SIGILL):
+			// The app ran a read site's patch from inside (patch.go): from its cmp (site+4),
+			// or from its syscall (site+2), which reaches site+7.
+			if site, off, ok := as.patchedInside(regs.Rip, 4, 7); ok && off != 5 {
+				if off == 4 {
+					afterCmp(site, regs)
+					continue
+				}
+				regs.Rip = site.site + 2
+				return syscallAt(regs), nil
+			}
+			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
+		case int32(unix.SIGFPE):
 			return platform.Event{Kind: platform.EventSignal, Signo: signo, Code: code, Addr: addr}, nil
 		}
 		return platform.Event{Kind: platform.EventInterrupted}, nil

@@ -31,6 +31,10 @@ type Inode struct {
 	// open of it: descriptions keep their own offsets and read with pread, so one donated FD
 	// serves them all and later opens cost no gofer round trip. protected by mu
 	roFile *os.File
+	// opened is a read-only FD the lookup got with the file (LookupOpening), for the open
+	// that follows it on a read-write mount (on a read-only one it becomes roFile).
+	// protected by mu
+	opened *os.File
 	// granted is the end the gofer allows the file to grow to under the disk limit
 	// (disk.go). protected by mu
 	granted int64
@@ -39,6 +43,20 @@ type Inode struct {
 	// events. protected by mu (namesWD)
 	namesWD    int32
 	namesEpoch atomic.Uint64
+	// watch is the host watch of the file, once it has one (namesWD > 0); attrs says attr
+	// is current as long as the watch's epoch is attrEpoch (attrs.go); stats counts the
+	// attributes asked for without a watch. protected by mu
+	watch     *watched
+	attrs     bool
+	attrEpoch uint64
+	stats     int
+	// xattrs are Getxattr answers valid while the watch's epoch is xattrEpoch (read-only
+	// mounts: 0 for good). protected by mu
+	xattrs     map[string]xattrAnswer
+	xattrEpoch uint64
+	// sampled counts the walks below this directory still to count after a plain
+	// listing of it (plus.go). protected by mu
+	sampled int
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -64,7 +82,9 @@ func toAttr(a gofer.Attr) vfs.Attr {
 }
 
 // Stat implements vfs.Inode. Files on read-only mounts keep their walked attributes;
-// others are asked afresh (their size changes through donated FDs).
+// others are asked afresh (their size changes through donated FDs, and other programs
+// change them on the host), unless the host watch of the file says they did not change
+// since they were last asked for (attrs.go).
 func (in *Inode) Stat() (vfs.Attr, error) {
 	in.mu.Lock()
 	a, ro := in.attr, in.ro
@@ -72,13 +92,29 @@ func (in *Inode) Stat() (vfs.Attr, error) {
 	if ro || a.Kind == gofer.KindSymlink {
 		return toAttr(a), nil
 	}
+	epoch, watched := in.currentEpoch()
+	if watched {
+		in.mu.Lock()
+		if in.attrs && in.attrEpoch == epoch {
+			a = in.attr
+			in.mu.Unlock()
+			return toAttr(a), nil
+		}
+		in.mu.Unlock()
+	}
 	fresh, err := in.h.Stat()
 	if err != nil {
 		return vfs.Attr{}, err
 	}
 	in.mu.Lock()
 	in.attr = fresh
+	// The epoch was taken before the request: a change after it moves the epoch on.
+	in.attrs, in.attrEpoch = watched, epoch
+	in.stats++
 	in.mu.Unlock()
+	if !watched {
+		in.watchAttrs()
+	}
 	return toAttr(fresh), nil
 }
 
@@ -134,6 +170,16 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 		}
 		return &hostFile{File: host.New(int(in.roFile.Fd()), false), shared: true, in: in}, nil
 	}
+	in.mu.Lock()
+	opened := in.opened
+	in.opened = nil
+	in.mu.Unlock()
+	if opened != nil {
+		if kind == gofer.KindRegular && flags&(unix.O_ACCMODE|unix.O_TRUNC|unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME|unix.O_SYNC|unix.O_DSYNC) == unix.O_RDONLY {
+			return newHostFile(opened, in, flags), nil
+		}
+		opened.Close()
+	}
 	f, err := in.h.Open(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW))
 	if err != nil {
 		return nil, err
@@ -173,13 +219,42 @@ func (in *Inode) Readlink() (string, error) {
 	return in.target, nil
 }
 
-// Lookup implements vfs.Inode.
+// Lookup implements vfs.Inode. On a read-only mount a regular file comes opened with its
+// walk (LookupOpening): its read-only FD is shared by every later open of it (roFile), so
+// a file that is looked up and then opened (stat then open: tar, Python's imports, git)
+// costs one round trip, not two. The gofer holds a handle FD per file looked up anyway.
 func (in *Inode) Lookup(name string) (vfs.Inode, error) {
-	e, err := in.h.Walk(name)
+	in.sample()
+	if in.ro {
+		return in.LookupOpening(name)
+	}
+	return in.lookupWatched(name, false)
+}
+
+// LookupOpening implements vfs.OpeningLookuper: the gofer opens a regular file it finds
+// read-only and donates the FD with the walk's reply, for the open that follows.
+func (in *Inode) LookupOpening(name string) (vfs.Inode, error) {
+	if !in.ro {
+		return in.lookupWatched(name, true)
+	}
+	e, f, err := in.h.WalkOpen(name)
 	if err != nil {
 		return nil, err
 	}
-	return fromEntry(e, in.cache), nil
+	n := fromEntry(e, in.cache)
+	n.adopt(f)
+	return n, nil
+}
+
+// adopt keeps the FD a walk opened the file with for its next open.
+func (n *Inode) adopt(f *os.File) {
+	if f != nil {
+		if n.ro {
+			n.roFile = f
+		} else {
+			n.opened = f
+		}
+	}
 }
 
 // Readdir implements vfs.Inode.
@@ -308,8 +383,42 @@ func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags 
 	return in.h.Rename(oldName, nd.h, newName, flags)
 }
 
-// Getxattr implements vfs.Xattrer.
-func (in *Inode) Getxattr(name string) ([]byte, error) { return in.h.Getxattr(name) }
+// Getxattr implements vfs.Xattrer. Answers are cached as attributes are (attrs.go): on a
+// read-only mount for good, else while the file's watch reports no change (IN_ATTRIB
+// covers extended attributes); `ls -l` asks each file for security.selinux.
+func (in *Inode) Getxattr(name string) ([]byte, error) {
+	epoch, ok := uint64(0), in.ro
+	if !ok {
+		epoch, ok = in.currentEpoch()
+	}
+	if ok {
+		in.mu.Lock()
+		if a, hit := in.xattrs[name]; hit && in.xattrEpoch == epoch {
+			in.mu.Unlock()
+			return append([]byte(nil), a.value...), a.err
+		}
+		in.mu.Unlock()
+	}
+	v, err := in.h.Getxattr(name)
+	if ok && (err == nil || err == unix.ENODATA || err == unix.EOPNOTSUPP) {
+		in.mu.Lock()
+		if in.xattrs == nil || in.xattrEpoch != epoch || len(in.xattrs) >= maxXattrsCached {
+			in.xattrs, in.xattrEpoch = map[string]xattrAnswer{}, epoch
+		}
+		in.xattrs[name] = xattrAnswer{append([]byte(nil), v...), err}
+		in.mu.Unlock()
+	}
+	return v, err
+}
+
+// xattrAnswer is a cached Getxattr answer.
+type xattrAnswer struct {
+	value []byte
+	err   error
+}
+
+// maxXattrsCached bounds the extended attributes cached per file.
+const maxXattrsCached = 16
 
 // Listxattr implements vfs.Xattrer.
 func (in *Inode) Listxattr() ([]string, error) { return in.h.Listxattr() }

@@ -30,7 +30,9 @@ import (
 // the directory's epoch on, which drops its cached misses. If a watch cannot be had
 // (the host's inotify limits), misses there are not cached.
 
-// nameWatch is a sandbox's watch over the directories whose misses are cached.
+// nameWatch is a sandbox's watch over the host files whose lookups the kernel caches:
+// directories whose misses are cached (names), and files of read-write mounts whose
+// attributes are (attrs.go). One host watch per file serves both.
 type nameWatch struct {
 	mu sync.Mutex
 	// fd is the names instance the gofer donated, once haveFD; broken is set when
@@ -38,14 +40,51 @@ type nameWatch struct {
 	fd     int
 	haveFD bool
 	broken bool
-	// byWD maps a watch descriptor to its directory's inodes (the host gives one
-	// descriptor per host directory, which two handles may name). protected by mu
-	byWD map[int32][]*Inode
+	// byWD maps a watch descriptor to its file's state (the host gives one descriptor per
+	// host file, which two handles may name). protected by mu
+	byWD map[int32]*watched
+	// watches counts the live watches; full is set once the host refused one for its
+	// limits (no more are asked for). protected by mu
+	watches int
+	full    bool
+	// events counts every event drained; while loggers > 0, log keeps those drained
+	// since events was logBase, so that a walk that made watches can tell whether a drain
+	// in the meantime read events about files it did not yet register (watchLog).
+	// protected by mu
+	events  uint64
+	loggers int
+	log     []loggedEvent
+	logBase uint64
 	// buf receives events. protected by mu
 	buf []byte
-	// overflows counts queue overflows: every cached miss is dropped at one.
+	// overflows counts queue overflows: every cached miss and attribute is dropped at one.
 	overflows atomic.Uint64
 }
+
+// watched is one host watch: the inodes it covers and how often their file changed.
+type watched struct {
+	wd     int32
+	inodes []*Inode
+	// gen moves on at each event that may have changed the file's attributes; ended is set
+	// when the watch is gone (the file deleted or the watch refused). protected by
+	// nameWatch.mu
+	gen   uint64
+	ended bool
+	// removed maps a name deleted or moved out of, or moved over in, a watched directory
+	// to seq at that event; base moves on when the map is reset (ChildEpoch). protected
+	// by nameWatch.mu
+	removed   map[string]uint64
+	seq, base uint64
+}
+
+// maxRemoved bounds the names a directory's watch remembers as removed.
+const maxRemoved = 4096
+
+// maxAttrWatches bounds the host watches one sandbox makes for its attribute cache: the
+// host's limit (fs.inotify.max_user_watches, 8192 on older kernels) is shared by every
+// program of the user, so a sandbox walking a big tree must not take it all. Beyond it,
+// attributes are asked for each time, as without the cache.
+const maxAttrWatches = 4096
 
 // MissEpoch implements vfs.NegativeCacher: a value that changes whenever a name may
 // have appeared in the directory, or ok false when misses there cannot be cached. With
@@ -92,18 +131,34 @@ func (w *nameWatch) watchLocked(in *Inode) bool {
 	if !dir {
 		return false
 	}
-	wd, fd, err := in.h.WatchNames(!w.haveFD)
+	return w.addLocked(in, true)
+}
+
+// addLocked asks the gofer to watch in (for names: a directory; else for attributes) and
+// registers it. Preconditions: w.mu held.
+func (w *nameWatch) addLocked(in *Inode, names bool) bool {
+	if w.full {
+		return false
+	}
+	ask := in.h.WatchAttrs
+	if names {
+		ask = in.h.WatchNames
+	}
+	wd, fd, err := ask(!w.haveFD)
 	if err != nil {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
 		switch err {
-		case unix.EMFILE, unix.ENFILE, unix.ENOSPC, unix.ENOSYS, unix.EPERM:
-			// The host's inotify limits, or no inotify: no directory can be watched.
+		case unix.EMFILE, unix.ENFILE, unix.ENOSYS, unix.EPERM:
+			// No inotify: no file can be watched.
 			w.broken = true
+		case unix.ENOSPC:
+			// The host's watch limit: no more watches.
+			w.full = true
 		default:
-			// This directory cannot be (a directory the user may search but not read):
-			// its misses go to the gofer, without asking again.
+			// This file cannot be (a directory the user may search but not read):
+			// its lookups go to the gofer, without asking again.
 			in.mu.Lock()
 			in.namesWD = -1
 			in.mu.Unlock()
@@ -120,15 +175,36 @@ func (w *nameWatch) watchLocked(in *Inode) bool {
 	} else if fd >= 0 {
 		unix.Close(fd)
 	}
-	if w.byWD == nil {
-		w.byWD = map[int32][]*Inode{}
-	}
-	w.byWD[wd] = append(w.byWD[wd], in)
-	in.mu.Lock()
-	in.namesWD = wd
-	in.mu.Unlock()
+	w.registerLocked(in, wd)
 	return true
 }
+
+// registerLocked records that host watch wd covers in. Preconditions: w.mu held.
+func (w *nameWatch) registerLocked(in *Inode, wd int32) *watched {
+	if w.byWD == nil {
+		w.byWD = map[int32]*watched{}
+	}
+	x := w.byWD[wd]
+	if x == nil {
+		x = &watched{wd: wd}
+		w.byWD[wd] = x
+		w.watches++
+	}
+	x.inodes = append(x.inodes, in)
+	in.mu.Lock()
+	in.namesWD = wd
+	in.watch = x
+	in.mu.Unlock()
+	return x
+}
+
+// Events that change a watched directory's own attributes when they name a child in it
+// (its times, size and link count); other events naming a child (the child read, written,
+// chmod'ed) concern the child alone, which has its own watch if its attributes are cached.
+const dirChangeMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO
+
+// Events after which a name may exist in a directory that a lookup found missing.
+const nameAppearMask = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_IGNORED
 
 // drainLocked reads every queued event. Preconditions: w.mu held.
 func (w *nameWatch) drainLocked() {
@@ -144,24 +220,102 @@ func (w *nameWatch) drainLocked() {
 			var h abi.InotifyEvent // the host's, whose layout is the guest's
 			h.Decode(w.buf[off:])
 			off += abi.SizeofInotifyEvent + int(h.Len)
+			w.events++
+			if w.loggers > 0 {
+				w.log = append(w.log, loggedEvent{wd: h.Wd, mask: h.Mask})
+			}
 			if h.Mask&unix.IN_Q_OVERFLOW != 0 {
 				w.overflows.Add(1)
 				continue
 			}
-			ins := w.byWD[h.Wd]
-			for _, in := range ins {
-				in.namesEpoch.Add(1)
+			x := w.byWD[h.Wd]
+			if x == nil {
+				continue
+			}
+			if h.Len == 0 || h.Mask&dirChangeMask != 0 {
+				x.gen++
+			}
+			if h.Len > 0 && h.Mask&(unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
+				name := w.buf[off-int(h.Len) : off]
+				for len(name) > 0 && name[len(name)-1] == 0 {
+					name = name[:len(name)-1]
+				}
+				if x.removed == nil || len(x.removed) >= maxRemoved {
+					x.removed = map[string]uint64{}
+					x.base++
+				}
+				x.seq++
+				x.removed[string(name)] = x.seq
+			}
+			if h.Mask&nameAppearMask != 0 {
+				for _, in := range x.inodes {
+					in.namesEpoch.Add(1)
+				}
 			}
 			if h.Mask&unix.IN_IGNORED != 0 {
 				delete(w.byWD, h.Wd)
-				for _, in := range ins {
+				w.watches--
+				x.ended = true
+				for _, in := range x.inodes {
 					in.mu.Lock()
 					if in.namesWD == h.Wd {
 						in.namesWD = 0
+						in.watch = nil
 					}
 					in.mu.Unlock()
 				}
 			}
 		}
 	}
+}
+
+// loggedEvent is an event a drain read while a walk was in flight.
+type loggedEvent struct {
+	wd   int32
+	mask uint32
+}
+
+// startLog drains what is queued (it is from before the request about to be sent) and
+// starts keeping the events drained from now on; it returns the mark to give endLog.
+// Preconditions: w.mu held.
+func (w *nameWatch) startLogLocked() uint64 {
+	if w.haveFD {
+		w.drainLocked()
+	}
+	if w.loggers == 0 {
+		w.log, w.logBase = w.log[:0], w.events
+	}
+	w.loggers++
+	return w.events
+}
+
+// endLogLocked drains, then reports whether any event drained since mark concerns one of
+// wds (a file a reply watched before it was registered), or the removal of a name from
+// directory dir (0: none), or was a queue overflow. Preconditions: w.mu held.
+func (w *nameWatch) endLogLocked(mark uint64, wds []int32, dir int32) bool {
+	if w.haveFD {
+		w.drainLocked()
+	}
+	hit := false
+	for _, e := range w.log[mark-w.logBase:] {
+		if e.mask&unix.IN_Q_OVERFLOW != 0 ||
+			dir > 0 && e.wd == dir && e.mask&(unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 {
+			hit = true
+			break
+		}
+		for _, wd := range wds {
+			if e.wd == wd {
+				hit = true
+				break
+			}
+		}
+		if hit {
+			break
+		}
+	}
+	w.loggers--
+	if w.loggers == 0 {
+		w.log, w.logBase = w.log[:0], w.events
+	}
+	return hit
 }

@@ -47,6 +47,8 @@ type Cache struct {
 
 	// names watches the directories whose missing names the VFS caches (names.go).
 	names nameWatch
+	// plus decides when listings come with their entries walked (plus.go).
+	plus plusStats
 }
 
 type fileKey struct{ dev, ino uint64 }
