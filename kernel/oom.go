@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"maps"
 	"sync"
 	"time"
 
@@ -16,9 +15,9 @@ import (
 // (the memory file is mapped into the stubs), so a watcher samples the file: beyond the
 // limit it first drops the page cache's unused entries (clean file pages), then kills the
 // process with the largest resident set with SIGKILL, as Linux's OOM
-// killer does in a memory cgroup, reports it (OOMKills, the OnOOM hook) and looks again as
-// soon as the victim's memory is freed (its pages are punched out of the file, so the host
-// gets them back), or earlier if the sandbox keeps growing meanwhile (oomSlack). The kernel's own memory and the stubs are not counted.
+// killer does in a memory cgroup, reports it (OOMKills, the OnOOM hook) and waits for the
+// victim's memory to be freed (its pages are punched out of the file, so the host gets
+// them back) before it looks again. The kernel's own memory and the stubs are not counted.
 
 // oom_score_adj (proc(5)): -1000 (never chosen) .. 1000, added to a process's badness in
 // thousandths of the memory available. It is per process, inherited at fork, kept at exec.
@@ -120,32 +119,11 @@ type OOMKill struct {
 // fresh memory as fast as it can gets this long past the limit before it is killed.
 const memWatchInterval = 10 * time.Millisecond
 
-// While a victim dies the watcher samples more often (memWatchDying), and re-checks at once
-// when a process's memory has been released; it chooses another victim as soon as the
-// victim's memory is gone and the sandbox is still over its limit, or, before that, when the
-// sandbox grows past the limit by more than oomSlack (other processes still allocating: Linux
-// would make them wait for the victim; here they run on, so their growth is bounded instead).
-// A victim whose memory is not back after oomVictimWait no longer holds the killer back.
-const (
-	memWatchDying = 2 * time.Millisecond
-	oomVictimWait = 2 * time.Second
-)
-
-// oomSlack is how far past limit the sandbox may grow while a victim dies: a sixteenth of
-// the limit, at least 8 MiB.
-func oomSlack(limit int64) int64 { return max(limit/16, 8<<20) }
-
-// oomState is the record of OOM kills and the victims still dying.
+// oomState is the record of OOM kills.
 type oomState struct {
 	mu sync.Mutex
 	// kills lists every OOM kill so far. protected by mu
 	kills []OOMKill
-	// dying are the victims killed whose memory is not released yet, with when they were
-	// killed. protected by mu
-	dying map[*ThreadGroup]time.Time
-	// released, once the watcher runs, gets a token (never blocking) whenever a process's
-	// memory has been released. protected by mu
-	released chan struct{}
 }
 
 // OOMKills returns every OOM kill so far.
@@ -155,48 +133,19 @@ func (k *Kernel) OOMKills() []OOMKill {
 	return append([]OOMKill(nil), k.oom.kills...)
 }
 
-// noteMemoryReleased is called once tg's memory has been released (its exit dropped the
-// last user of its address space): a dying victim no longer holds the killer back.
-func (k *Kernel) noteMemoryReleased(tg *ThreadGroup) {
-	k.oom.mu.Lock()
-	delete(k.oom.dying, tg)
-	ch := k.oom.released
-	k.oom.mu.Unlock()
-	if ch != nil {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
-
 // WatchMemory enforces limit (bytes) on the sandbox's memory until the kernel is done;
 // onKill, if set, is told of each kill.
 func (k *Kernel) WatchMemory(limit int64, onKill func(OOMKill)) {
 	if limit <= 0 || k.MemoryFile == nil {
 		return
 	}
-	released := make(chan struct{}, 1)
-	k.oom.mu.Lock()
-	k.oom.released = released
-	k.oom.dying = map[*ThreadGroup]time.Time{}
-	k.oom.mu.Unlock()
-	slack := oomSlack(limit)
-	timer := time.NewTimer(memWatchInterval)
-	defer timer.Stop()
+	tick := time.NewTicker(memWatchInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-k.done:
 			return
-		case <-timer.C:
-		case <-released:
-			timer.Stop()
-		}
-		dying := k.pruneDying()
-		if dying > 0 {
-			timer.Reset(memWatchDying)
-		} else {
-			timer.Reset(memWatchInterval)
+		case <-tick.C:
 		}
 		used := k.MemoryFile.Resident()
 		if used <= limit {
@@ -208,38 +157,28 @@ func (k *Kernel) WatchMemory(limit int64, onKill func(OOMKill)) {
 				continue
 			}
 		}
-		if dying > 0 && used <= limit+slack {
-			continue // the victim's memory is on its way back
-		}
 		victim, rss := k.oomVictim(uint64(limit) / 4096)
 		if victim == nil {
 			continue
 		}
 		kill := OOMKill{Time: time.Now(), PID: victim.PID, Comm: victim.Comm(), RSS: rss, Used: used, Limit: limit}
+		k.SignalGroup(victim, unix.SIGKILL)
 		k.oom.mu.Lock()
-		k.oom.dying[victim] = kill.Time
 		k.oom.kills = append(k.oom.kills, kill)
 		k.oom.mu.Unlock()
-		k.SignalGroup(victim, unix.SIGKILL)
 		if onKill != nil {
 			onKill(kill)
 		}
-		timer.Reset(memWatchDying)
-	}
-}
-
-// pruneDying forgets the victims that are gone (their memory released before they became
-// zombies) or that have held the killer back for oomVictimWait, and returns how many are
-// left.
-func (k *Kernel) pruneDying() int {
-	k.oom.mu.Lock()
-	defer k.oom.mu.Unlock()
-	for tg, at := range k.oom.dying {
-		if tg.Zombie() || time.Since(at) > oomVictimWait {
-			delete(k.oom.dying, tg)
+		// Give the victim time to die and its memory to go before choosing again.
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) && (victim.MM() != nil || k.MemoryFile.Resident() > limit) {
+			select {
+			case <-k.done:
+				return
+			case <-time.After(memWatchInterval):
+			}
 		}
 	}
-	return len(k.oom.dying)
 }
 
 // oomVictim returns the live process the OOM killer chooses, as Linux's select_bad_process
@@ -250,15 +189,9 @@ func (k *Kernel) oomVictim(totalPages uint64) (*ThreadGroup, uint64) {
 	var bestRSS uint64
 	var bestPoints int64
 	seen := map[any]bool{}
-	k.oom.mu.Lock()
-	dying := maps.Clone(k.oom.dying)
-	k.oom.mu.Unlock()
 	for _, tg := range k.Groups() {
 		if tg.Zombie() {
 			continue
-		}
-		if _, ok := dying[tg]; ok {
-			continue // killed already
 		}
 		m := tg.MM()
 		if m == nil || seen[m] {

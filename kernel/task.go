@@ -741,7 +741,6 @@ func (t *Task) exit() {
 	}
 	if m != nil {
 		m.DecUsers()
-		k.noteMemoryReleased(tg)
 	}
 	k.putNS(tg.ns.Load(), nil)
 	t.finishVfork()
