@@ -50,6 +50,13 @@ type Platform interface {
 
 // AddressSpace is the app-visible memory of one process: ranges of the memory file mapped at
 // page-aligned app addresses. It is a cache the kernel fills: the kernel's mm keeps the truth.
+//
+// Changes are synchronous for every thread, as a TLB shoot-down is on Linux: once MapFile,
+// MapHostFile, Unmap or Protect returns, no context switched into the address space runs
+// app code that still sees what the call replaced, removed or took access from (a thread
+// that learns of the change afterwards, by a store the caller makes next, cannot read the
+// old pages or write where it no longer may). Contexts running app code with the range
+// mapped are stopped before the call returns; the others need nothing.
 type AddressSpace interface {
 	// MapFile maps [offset, offset+length) of the memory file at addr with prot, replacing
 	// whatever was mapped there (MAP_SHARED|MAP_FIXED semantics on the memory file).

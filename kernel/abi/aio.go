@@ -22,6 +22,9 @@ type IOCB struct {
 // SizeofIOCB is sizeof(struct iocb).
 const SizeofIOCB = 64
 
+// OffsetofIOCBKey is offsetof(struct iocb, aio_key), which io_cancel(2) reads alone.
+const OffsetofIOCBKey = 8
+
 // Encode writes c to b[:SizeofIOCB].
 func (c *IOCB) Encode(b []byte) {
 	le := binary.LittleEndian

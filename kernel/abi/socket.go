@@ -152,8 +152,10 @@ func (s *SockaddrIn6) Decode(b []byte) {
 	s.ScopeID = binary.LittleEndian.Uint32(b[24:])
 }
 
-// Offsets of the struct msghdr fields recvmsg(2) writes back into the caller's header.
+// Offsets of the struct msghdr fields recvmsg(2) writes back into the caller's header, and
+// of struct mmsghdr's msg_len, which sendmmsg(2) and recvmmsg(2) write back.
 const (
+	OffsetofMmsghdrLen       = SizeofMsghdr
 	OffsetofMsghdrNamelen    = 8
 	OffsetofMsghdrControllen = 40
 	OffsetofMsghdrFlags      = 48

@@ -350,3 +350,13 @@ func TestMsghdrOffsets(t *testing.T) {
 		t.Errorf("msghdr offsets %d, %d, %d do not hold msg_namelen, msg_controllen, msg_flags", OffsetofMsghdrNamelen, OffsetofMsghdrControllen, OffsetofMsghdrFlags)
 	}
 }
+
+// TestIOCBKeyOffset: io_cancel reads aio_key alone, at OffsetofIOCBKey.
+func TestIOCBKeyOffset(t *testing.T) {
+	b := make([]byte, SizeofIOCB)
+	c := IOCB{Data: ^uint64(0), Key: 5, RwFlags: -1}
+	c.Encode(b)
+	if U32(b[OffsetofIOCBKey:]) != 5 {
+		t.Errorf("iocb offset %d does not hold aio_key", OffsetofIOCBKey)
+	}
+}

@@ -149,7 +149,12 @@ func IoSubmit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	var done int64
 	for ; done < nr; done++ {
-		p, err := getU64(t, list+8*uint64(done))
+		p, err := uint64(0), error(nil)
+		if at, aerr := elemAddr(list, uint64(done), 8); aerr != nil {
+			err = aerr
+		} else {
+			p, err = getU64(t, at)
+		}
 		if err == nil {
 			err = aioSubmitOne(t, s, ctx, p)
 		}
@@ -336,7 +341,11 @@ func IoCancel(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := getU32(t, a[1]+8); err != nil { // aio_key
+	key, err := fieldAddr(a[1], abi.OffsetofIOCBKey)
+	if err == nil {
+		_, err = getU32(t, key)
+	}
+	if err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, unix.EINVAL

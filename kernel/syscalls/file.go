@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -489,15 +490,12 @@ func pipe2(t *kernel.Task, addr, flags uint64) (uint64, error) {
 		fds.Remove(rn)
 		return 0, err
 	}
-	if err := putU32(t, addr, uint32(rn)); err != nil {
+	// Both descriptors in one copy, as Linux's copy_to_user of int fd[2].
+	b := abi.AppendU32(abi.AppendU32(make([]byte, 0, 8), uint32(rn)), uint32(wn))
+	if _, err := t.CopyOut(addr, b); err != nil {
 		fds.Remove(rn)
 		fds.Remove(wn)
-		return 0, err
-	}
-	if err := putU32(t, addr+4, uint32(wn)); err != nil {
-		fds.Remove(rn)
-		fds.Remove(wn)
-		return 0, err
+		return 0, unix.EFAULT
 	}
 	return 0, nil
 }

@@ -4,6 +4,8 @@
 package syscalls
 
 import (
+	"math/bits"
+
 	"github.com/sbx-dev/sbx/kernel"
 	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/vfs"
@@ -43,6 +45,26 @@ func getIOFD(t *kernel.Task, fd uint64) (*vfs.FileDescription, error) {
 		return nil, unix.EBADF
 	}
 	return f, nil
+}
+
+// fieldAddr is the address of the field off bytes into the app's structure at base: EFAULT
+// when it wraps around the address space (Linux's access_ok refuses such a range).
+func fieldAddr(base, off uint64) (uint64, error) {
+	a, carry := bits.Add64(base, off, 0)
+	if carry != 0 {
+		return 0, unix.EFAULT
+	}
+	return a, nil
+}
+
+// elemAddr is the address of element i of size bytes each of the app's array at base:
+// EFAULT when it wraps around the address space.
+func elemAddr(base, i, size uint64) (uint64, error) {
+	hi, off := bits.Mul64(i, size)
+	if hi != 0 {
+		return 0, unix.EFAULT
+	}
+	return fieldAddr(base, off)
 }
 
 func putU32(t *kernel.Task, addr uint64, v uint32) error {

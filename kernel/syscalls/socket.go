@@ -820,6 +820,15 @@ func accept(t *kernel.Task, fdn, addr, lenAddr, flags uint64) (uint64, error) {
 // mmsghdrSize is sizeof(struct mmsghdr): a msghdr and the length transferred.
 const mmsghdrSize = 64
 
+// putMmsgLen writes msg_len of the struct mmsghdr at hdr.
+func putMmsgLen(t *kernel.Task, hdr uint64, n uint32) error {
+	at, err := fieldAddr(hdr, abi.OffsetofMmsghdrLen)
+	if err != nil {
+		return err
+	}
+	return putU32(t, at, n)
+}
+
 // uioMaxIOV bounds sendmmsg/recvmmsg's vector (UIO_MAXIOV).
 const uioMaxIOV = 1024
 
@@ -829,15 +838,18 @@ func Sendmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	vlen := min(a[2], uioMaxIOV)
 	var n uint64
 	for ; n < vlen; n++ {
-		hdr := a[1] + n*mmsghdrSize
-		sent, err := Sendmsg(t, kernel.SyscallArgs{a[0], hdr, a[3]})
+		hdr, err := elemAddr(a[1], n, mmsghdrSize)
+		var sent uint64
+		if err == nil {
+			sent, err = Sendmsg(t, kernel.SyscallArgs{a[0], hdr, a[3]})
+		}
 		if err != nil {
 			if n == 0 {
 				return 0, err
 			}
 			break
 		}
-		if err := putU32(t, hdr+56, uint32(sent)); err != nil {
+		if err := putMmsgLen(t, hdr, uint32(sent)); err != nil {
 			return n, nil
 		}
 	}
@@ -866,15 +878,18 @@ func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if n > 0 && flags&unix.MSG_WAITFORONE != 0 {
 			f |= unix.MSG_DONTWAIT
 		}
-		hdr := a[1] + n*mmsghdrSize
-		got, err := Recvmsg(t, kernel.SyscallArgs{a[0], hdr, f})
+		hdr, err := elemAddr(a[1], n, mmsghdrSize)
+		var got uint64
+		if err == nil {
+			got, err = Recvmsg(t, kernel.SyscallArgs{a[0], hdr, f})
+		}
 		if err != nil {
 			if n == 0 {
 				return 0, err
 			}
 			break
 		}
-		if err := putU32(t, hdr+56, uint32(got)); err != nil {
+		if err := putMmsgLen(t, hdr, uint32(got)); err != nil {
 			return n, nil
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {

@@ -411,9 +411,11 @@ func inetRecvmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, hdrAdd
 		return 0, err
 	}
 	if h.name != 0 && s.Type != unix.SOCK_STREAM {
-		putSockaddrIn(t, s.Family, h.name, hdrAddr+8, m.From)
-	} else {
-		putU32(t, hdrAddr+8, 0)
+		if at, err := fieldAddr(hdrAddr, abi.OffsetofMsghdrNamelen); err == nil {
+			putSockaddrIn(t, s.Family, h.name, at, m.From)
+		}
+	} else if at, err := fieldAddr(hdrAddr, abi.OffsetofMsghdrNamelen); err == nil {
+		putU32(t, at, 0)
 	}
 	// Control messages (IP_TTL, IPV6_HOPLIMIT), cut at the app's buffer with MSG_CTRUNC.
 	used := uint64(0)
@@ -431,9 +433,13 @@ func inetRecvmsg(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, hdrAdd
 	}
 	b := make([]byte, 8)
 	abi.PutU64(b, used)
-	t.CopyOut(hdrAddr+abi.OffsetofMsghdrControllen, b)
+	if at, err := fieldAddr(hdrAddr, abi.OffsetofMsghdrControllen); err == nil {
+		t.CopyOut(at, b)
+	}
 	abi.PutU32(b, uint32(m.Flags))
-	t.CopyOut(hdrAddr+abi.OffsetofMsghdrFlags, b[:4])
+	if at, err := fieldAddr(hdrAddr, abi.OffsetofMsghdrFlags); err == nil {
+		t.CopyOut(at, b[:4])
+	}
 	return uint64(m.N), nil
 }
 

@@ -12,9 +12,12 @@
 // Keeping stubs in step. Address-space changes are recorded in the address space (its
 // current mappings plus a log of recent operations). The calling context's own stub, if it
 // has one there, gets the change injected at once. Other stubs catch up before they next run
-// app code: a change that removes or restricts access interrupts them first (the
-// equivalent of a TLB shoot-down), and a fault in a stub that is behind is retried after
-// catching up instead of being reported.
+// app code: a change that removes or restricts access interrupts those running app code
+// with the range mapped and returns only once each has stopped (the equivalent of a TLB
+// shoot-down: shootDown), and a fault in a stub that is behind is retried after catching
+// up instead of being reported. A context sets running before it checks that its stub is
+// up to date (startRunning), a change counts itself before it reads running: one of the
+// two sees the other.
 //
 // Stubs are filled on demand. A stub maps only part of its address space's mappings (its
 // present set, always the current mappings restricted to some ranges): a new stub starts
@@ -273,8 +276,8 @@ type stubProc struct {
 
 func (as *addressSpace) record(o op, restricts bool) error {
 	as.mu.Lock()
-	defer as.mu.Unlock()
 	if as.released {
+		as.mu.Unlock()
 		return errors.New("ptrace: address space released")
 	}
 	switch o.kind {
@@ -306,6 +309,7 @@ func (as *addressSpace) record(o op, restricts bool) error {
 	// The caller's own stub (same tracer thread) takes the change now.
 	tid := unix.Gettid()
 	var firstErr error
+	var running []shootDown
 	for s := range as.stubs {
 		if s.mapper != nil {
 			// The one stub of a shared address space takes every change now.
@@ -324,8 +328,18 @@ func (as *addressSpace) record(o op, restricts bool) error {
 			continue
 		}
 		if restricts && s.present.intersects(o.addr, o.addr+o.length) {
-			s.ctx.interruptFor(s)
+			if sd, ok := s.ctx.shootDown(s); ok {
+				running = append(running, sd)
+			}
 		}
+	}
+	as.mu.Unlock()
+	// Stubs that run app code with the range mapped stop before the change returns: once
+	// it has, no thread reads the old pages or writes where it no longer may (Linux's TLB
+	// shoot-down completes before munmap, mprotect or a copy-on-write fault returns). They
+	// apply the change before they run app code again.
+	for _, sd := range running {
+		sd.wait()
 	}
 	return firstErr
 }
@@ -763,8 +777,12 @@ type context struct {
 	cpu        int
 	stubs      map[*addressSpace]*stubProc
 
-	// running is the pid of the stub currently (or about to be) running app code, or 0.
+	// running is the tag of the stub currently (or about to be) running app code
+	// (stubProc.runningTag), or 0.
 	running atomic.Int64
+	// stopWait, when set, is closed by the context's goroutine when its stub next stops
+	// running app code (stopped): what address-space changes that interrupted it wait for.
+	stopWait atomic.Pointer[chan struct{}]
 	// interrupt is set by Interrupt and consumed by Switch.
 	interrupt atomic.Bool
 	// initFP is the FP state of a fresh stub, for SetFPState(nil).
@@ -1059,11 +1077,88 @@ func (c *context) dropStub(s *stubProc) {
 	}
 }
 
-// interruptFor interrupts the context if it is running app code in s.
-func (c *context) interruptFor(s *stubProc) {
-	if tag := s.runningTag(); c.running.Load() == tag {
+// shootDown is a stub interrupted because an address-space change restricted what it has
+// mapped, which the change waits for (wait).
+type shootDown struct {
+	c   *context
+	s   *stubProc
+	tag int64
+	// ch is closed when c's goroutine next sees its stub stop (context.stopped).
+	ch chan struct{}
+}
+
+// shootDown interrupts the context if it is running app code in s and says so.
+// Preconditions: s.as.mu held, the change already counted in s.as.seqA (a context that
+// starts running s after this call checks seqA after it sets running, and catches up).
+func (c *context) shootDown(s *stubProc) (shootDown, bool) {
+	tag := s.runningTag()
+	for {
+		p := c.stopWait.Load()
+		if p == nil {
+			ch := make(chan struct{})
+			if !c.stopWait.CompareAndSwap(nil, &ch) {
+				continue
+			}
+			p = &ch
+		}
+		// The channel is in place before running is read: a stop after this read closes it.
+		if c.running.Load() != tag {
+			return shootDown{}, false
+		}
 		kick(tag)
+		return shootDown{c: c, s: s, tag: tag, ch: *p}, true
 	}
+}
+
+// wait returns once the stub has stopped running app code: its context saw it stop after
+// the change was made, so it catches up before it runs app code again. A trap-mode app
+// thread is asked again every liveCheck; one that does not answer for maxUnanswered of them
+// has blocked the kernel's signal (only a forged rt_sigreturn frame can) and is ended, as
+// awaitEvent ends one that ignores an interrupt. A ptrace stub cannot block SIGSTOP.
+func (sd shootDown) wait() {
+	t := time.NewTimer(liveCheck)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-sd.ch:
+			return
+		case <-t.C:
+		}
+		if sd.c.running.Load() != sd.tag {
+			// Stopped, and perhaps running again after catching up; the close is on its way.
+			<-sd.ch
+			return
+		}
+		if sd.s.trap != nil && n >= maxUnanswered {
+			unix.Kill(sd.s.pid, unix.SIGKILL)
+			return
+		}
+		kick(sd.tag)
+		t.Reset(liveCheck)
+	}
+}
+
+// stopped notes that the context's stub no longer runs app code, releasing the address-space
+// changes that wait for it (shootDown). Preconditions: called by the context's goroutine.
+func (c *context) stopped() {
+	c.running.Store(0)
+	if c.stopWait.Load() != nil {
+		if p := c.stopWait.Swap(nil); p != nil {
+			close(*p)
+		}
+	}
+}
+
+// startRunning notes that the context is about to run app code in s and reports whether
+// s is still up to date: a change recorded before this call either saw running set (and
+// interrupts the stub) or is seen here (the caller catches up first).
+func (c *context) startRunning(s *stubProc) bool {
+	c.running.Store(s.runningTag())
+	if s.appliedA.Load() != s.as.seqA.Load() {
+		c.stopped()
+		return false
+	}
+	return true
 }
 
 // Interrupt implements platform.Context.
@@ -1116,29 +1211,31 @@ func (c *context) Switch(pas platform.AddressSpace, regs *platform.Registers) (p
 				return platform.Event{}, err
 			}
 		}
-		c.running.Store(int64(s.pid))
+		if !c.startRunning(s) {
+			continue // a change came in meanwhile
+		}
 		if c.interrupt.Swap(false) {
-			c.running.Store(0)
+			c.stopped()
 			return platform.Event{Kind: platform.EventInterrupted}, nil
 		}
 		regs.Cs, regs.Ss, regs.Ds, regs.Es, regs.Fs, regs.Gs = 0x33, 0x2b, 0, 0, 0, 0
 		// After a syscall stop usually only rax (the result) changed: poke just that word.
 		if s.lastValid && onlyRaxDiffers(&s.last, regs) {
 			if err := pokeRax(s.pid, regs.Rax); err != nil {
-				c.running.Store(0)
+				c.stopped()
 				return platform.Event{}, s.fail(err)
 			}
 		} else if err := setRegs(s.pid, regs); err != nil {
-			c.running.Store(0)
+			c.stopped()
 			return platform.Event{}, s.fail(err)
 		}
 		s.lastValid = false
 		if err := ptraceRaw(unix.PTRACE_SYSEMU, s.pid, 0, 0); err != nil {
-			c.running.Store(0)
+			c.stopped()
 			return platform.Event{}, s.fail(err)
 		}
 		status, err := s.wait()
-		c.running.Store(0)
+		c.stopped()
 		if err != nil {
 			return platform.Event{}, err
 		}

@@ -478,21 +478,23 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		}
 		// Cleared before running is set: an interrupt from now on is noted again.
 		word(ts.shm, cPendInt).Store(0)
-		c.running.Store(s.runningTag())
+		if !c.startRunning(s) {
+			continue // a change came in meanwhile
+		}
 		if keep {
 			// Stopped inside the trampoline, which hands the interrupt on (C_PENDINT).
 			if c.interrupt.Load() {
 				word(ts.shm, cPendInt).Store(1)
 			}
 		} else if c.interrupt.Swap(false) {
-			c.running.Store(0)
+			c.stopped()
 			return platform.Event{Kind: platform.EventInterrupted}, nil
 		}
 		if !keep {
 			// A trap flag to set goes through a frame (rt_sigreturn), not trapFast's popfq.
 			if ts.fast && regs.Eflags&eflagsTF != 0 {
 				if err := s.upgrade(); err != nil {
-					c.running.Store(0)
+					c.stopped()
 					return platform.Event{}, err
 				}
 			}
@@ -505,7 +507,7 @@ func (c *context) switchTrap(as *addressSpace, s *stubProc, regs *platform.Regis
 		keep = false
 		s.resumeApp()
 		err := s.awaitEvent(true)
-		c.running.Store(0)
+		c.stopped()
 		if err != nil {
 			return platform.Event{}, err
 		}
