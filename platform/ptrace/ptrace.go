@@ -1154,7 +1154,9 @@ func (c *context) stopped() {
 // interrupts the stub) or is seen here (the caller catches up first).
 func (c *context) startRunning(s *stubProc) bool {
 	c.running.Store(s.runningTag())
-	if s.appliedA.Load() != s.as.seqA.Load() {
+	// A thread of a shared stub keeps no position of its own: the stub's mapper applies
+	// every change before the change returns.
+	if s.thread == nil && s.appliedA.Load() != s.as.seqA.Load() {
 		c.stopped()
 		return false
 	}
