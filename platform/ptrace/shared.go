@@ -4,11 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/sbx-dev/sbx/platform"
@@ -187,50 +185,15 @@ func (sh *sharedStub) unrefLocked() {
 // first int3: confined with the shared filter, no app thread yet, its address space emptied
 // but for its image, the slot table, the thread areas and the vDSO.
 func (c *context) spawnSharedStub(sh *sharedStub) (*stubProc, error) {
-	fd, err := unix.MemfdCreate("sbx-stub-shared", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("trap: thread areas: %w", err)
-	}
-	shmFile := os.NewFile(uintptr(fd), "sbx-stub-shared")
-	defer shmFile.Close()
-	if err := unix.Ftruncate(fd, sharedAreasSize); err != nil {
-		return nil, fmt.Errorf("trap: thread areas: %w", err)
-	}
-	shm, err := unix.Mmap(fd, 0, sharedAreasSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("trap: thread areas: %w", err)
-	}
-	sh.shm = shm
-	path, _ := c.p.stubPath.Load().(string)
-	sock, stubEnd, err := stubSocket()
+	s, shm, err := c.execTrapStub(sharedAreasSize)
 	if err != nil {
 		return nil, err
 	}
-	attr := &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{c.p.memFile.Fd(), uintptr(stubEnd), uintptr(fd)},
-		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
-	}
-	pid, err := syscall.ForkExec(path, []string{"sbx-stub"}, attr)
-	unix.Close(stubEnd)
-	if err != nil {
-		unix.Close(sock)
-		return nil, fmt.Errorf("trap: starting a stub: %w", err)
-	}
-	s := &stubProc{pid: pid, ctx: c, sock: sock}
+	sh.shm = shm
+	pid := s.pid
 	fail := func(err error) (*stubProc, error) {
 		s.kill()
 		return nil, err
-	}
-	st, err := s.wait() // the exec stop
-	if err != nil {
-		return fail(err)
-	}
-	if !st.Stopped() || st.StopSignal() != unix.SIGTRAP {
-		return fail(fmt.Errorf("trap: stub did not stop after exec: %v", st))
-	}
-	if err := s.moveVDSO(); err != nil {
-		return fail(err)
 	}
 	var regs platform.Registers
 	if err := getRegs(pid, &regs); err != nil {
@@ -240,13 +203,11 @@ func (c *context) spawnSharedStub(sh *sharedStub) (*stubProc, error) {
 	if err := setRegs(pid, &regs); err != nil {
 		return fail(err)
 	}
-	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
-		return fail(fmt.Errorf("trap: options: %w", err))
-	}
 	if err := unix.PtraceCont(pid, 0); err != nil {
 		return fail(err)
 	}
-	if st, err = s.wait(); err != nil {
+	st, err := s.wait()
+	if err != nil {
 		return fail(err)
 	}
 	if !st.Stopped() || st.StopSignal() != unix.SIGTRAP || getRegs(pid, &regs) != nil || regs.Rax != 0 || regs.Rbx != 1 {

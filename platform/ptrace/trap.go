@@ -353,28 +353,28 @@ func (c *context) newTrapStub(as *addressSpace) (*stubProc, error) {
 	return c.attach(s, as)
 }
 
-// spawnTrapStub starts a trap-mode stub, traced by this context's thread, up to its app
-// thread's first hand-off, its address space emptied but for its own page, its shared
-// area and the vDSO.
-func (c *context) spawnTrapStub() (*stubProc, error) {
+// execTrapStub starts a trap-mode stub traced by the calling thread, with an area of size
+// bytes shared with it, and brings it to its exec stop with the vDSO moved and the trace
+// options set. The caller owns shm; on an error nothing is left behind.
+func (c *context) execTrapStub(size int) (s *stubProc, shm []byte, err error) {
 	fd, err := unix.MemfdCreate("sbx-stub-shared", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("trap: shared area: %w", err)
+		return nil, nil, fmt.Errorf("trap: shared area: %w", err)
 	}
 	shmFile := os.NewFile(uintptr(fd), "sbx-stub-shared")
 	defer shmFile.Close()
-	if err := unix.Ftruncate(fd, trapCtrlSize); err != nil {
-		return nil, fmt.Errorf("trap: shared area: %w", err)
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		return nil, nil, fmt.Errorf("trap: shared area: %w", err)
 	}
-	shm, err := unix.Mmap(fd, 0, trapCtrlSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	shm, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("trap: shared area: %w", err)
+		return nil, nil, fmt.Errorf("trap: shared area: %w", err)
 	}
 	path, _ := c.p.stubPath.Load().(string)
 	sock, stubEnd, err := stubSocket()
 	if err != nil {
 		unix.Munmap(shm)
-		return nil, err
+		return nil, nil, err
 	}
 	// FD 0 the memory file, 1 the socket for host files (stubSockFD), 2 the shared area,
 	// which the stub maps and closes.
@@ -388,13 +388,13 @@ func (c *context) spawnTrapStub() (*stubProc, error) {
 	if err != nil {
 		unix.Close(sock)
 		unix.Munmap(shm)
-		return nil, fmt.Errorf("trap: starting a stub: %w", err)
+		return nil, nil, fmt.Errorf("trap: starting a stub: %w", err)
 	}
-	s := &stubProc{pid: pid, ctx: c, sock: sock, trap: &trapState{shm: shm, base: trapCtrl}}
-	fail := func(err error) (*stubProc, error) {
+	s = &stubProc{pid: pid, ctx: c, sock: sock}
+	fail := func(err error) (*stubProc, []byte, error) {
 		s.kill()
 		unix.Munmap(shm)
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := s.wait() // the exec stop
 	if err != nil {
@@ -409,12 +409,31 @@ func (c *context) spawnTrapStub() (*stubProc, error) {
 	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
 		return fail(fmt.Errorf("trap: options: %w", err))
 	}
+	return s, shm, nil
+}
+
+// spawnTrapStub starts a trap-mode stub, traced by this context's thread, up to its app
+// thread's first hand-off, its address space emptied but for its own page, its shared
+// area and the vDSO.
+func (c *context) spawnTrapStub() (*stubProc, error) {
+	s, shm, err := c.execTrapStub(trapCtrlSize)
+	if err != nil {
+		return nil, err
+	}
+	pid := s.pid
+	s.trap = &trapState{shm: shm, base: trapCtrl}
+	fail := func(err error) (*stubProc, error) {
+		s.kill()
+		unix.Munmap(shm)
+		return nil, err
+	}
 	// The start-up code runs to its first int3 (rax: the filter's result, rbx: the app
 	// thread's TID), its app thread to its first hand-off.
 	if err := unix.PtraceCont(pid, 0); err != nil {
 		return fail(err)
 	}
-	if st, err = s.wait(); err != nil {
+	st, err := s.wait()
+	if err != nil {
 		return fail(err)
 	}
 	var regs platform.Registers
