@@ -28,6 +28,17 @@ import (
 // currentEpoch drains the watch instance and returns the epoch of in's watch, or ok false
 // when in has no live watch.
 func (in *Inode) currentEpoch() (uint64, bool) {
+	return in.withDrainedWatch(func(w *nameWatch, x *watched) (uint64, bool) {
+		if x.ended {
+			return 0, false
+		}
+		return x.gen + w.overflows.Load()<<40, true
+	})
+}
+
+// withDrainedWatch drains the watch instance and returns f of in's watch, under the
+// instance's lock; ok is false when in has no live watch.
+func (in *Inode) withDrainedWatch(f func(w *nameWatch, x *watched) (uint64, bool)) (uint64, bool) {
 	if in.cache == nil {
 		return 0, false
 	}
@@ -44,10 +55,7 @@ func (in *Inode) currentEpoch() (uint64, bool) {
 		return 0, false
 	}
 	w.drainLocked()
-	if x.ended {
-		return 0, false
-	}
-	return x.gen + w.overflows.Load()<<40, true
+	return f(w, x)
 }
 
 // watchAttrs asks the gofer to watch in, which a walk did not: a directory at once
@@ -122,23 +130,9 @@ func (in *Inode) lookupWatched(name string, open bool) (vfs.Inode, error) {
 // queues it before the call returns; the queue is drained first). Without a live watch
 // it cannot tell.
 func (in *Inode) ChildEpoch(name string) (uint64, bool) {
-	if in.cache == nil {
-		return 0, false
-	}
-	in.mu.Lock()
-	x := in.watch
-	in.mu.Unlock()
-	if x == nil {
-		return 0, false
-	}
-	w := &in.cache.names
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.broken || !w.haveFD {
-		return 0, false
-	}
-	w.drainLocked()
-	return w.childEpochLocked(x, name)
+	return in.withDrainedWatch(func(w *nameWatch, x *watched) (uint64, bool) {
+		return w.childEpochLocked(x, name)
+	})
 }
 
 // childEpochLocked is ChildEpoch once drained. Preconditions: w.mu held.
