@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,21 +63,7 @@ except OSError as e: print(e.strerror)'
 ls -la "$1" "$2" "$3" >/dev/null; for i in 1 2 3; do stat -c "` + format + `" "$@" >/dev/null 2>&1; /usr/bin/python3 -c "$X" "$3/written" >/dev/null; done
 echo ready; read x; stat -c "` + format + `" "$@" 2>&1; /usr/bin/python3 -c "$X" "$3/written"; echo end`
 			argv := u.Wrap(append([]string{bin, "run", "--rw", base, "--", "/bin/sh", "-c", script, "sh", base, other}, paths...))
-			c := exec.Command(argv[0], argv[1:]...)
-			in, _ := c.StdinPipe()
-			out, _ := c.StdoutPipe()
-			var stderr strings.Builder
-			c.Stderr = &stderr
-			if err := c.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer c.Process.Kill()
-			timer := time.AfterFunc(60*time.Second, func() { c.Process.Kill() })
-			defer timer.Stop()
-			lines := bufio.NewScanner(out)
-			if !lines.Scan() || lines.Text() != "ready" {
-				t.Fatalf("before the host changed the files the app printed %q; want ready (stderr %s)", lines.Text(), stderr.String())
-			}
+			run := startPaused(t, argv, "changed the files")
 			must := func(err error) {
 				t.Helper()
 				if err != nil {
@@ -102,17 +86,11 @@ echo ready; read x; stat -c "` + format + `" "$@" 2>&1; /usr/bin/python3 -c "$X"
 			must(os.Mkdir(p("sub/newdir"), 0o777))
 			must(os.Remove(p("gone")))
 			must(unix.Setxattr(p("written"), "user.k", []byte("set on the host"), 0))
-			fmt.Fprintln(in, "go")
-			in.Close()
-			var got []string
-			for lines.Scan() && lines.Text() != "end" {
-				got = append(got, lines.Text())
-			}
-			c.Wait()
+			got := run.resume()
 			nat, _ := exec.Command("stat", append([]string{"-c", format, base, other}, paths...)...).CombinedOutput()
 			want := append(strings.Split(strings.TrimSuffix(string(nat), "\n"), "\n"), "set on the host")
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("after the host changed the files the app saw:\n%s\nnatively:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr.String())
+				t.Errorf("after the host changed the files the app saw:\n%s\nnatively:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), run.stderr.String())
 			}
 		})
 	}

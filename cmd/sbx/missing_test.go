@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,42 +43,65 @@ func TestHostNamesAppearAfterMiss(t *testing.T) {
 				script := `for p in "$@"; do for i in 1 2 3; do test -e "$p" && echo "$p present"; done; done; echo ready; read x; ` +
 					`for p in "$@"; do if test -e "$p"; then echo "$p present"; else echo "$p missing"; fi; done`
 				argv := u.Wrap(append([]string{bin, "run", mode, base, "--", "/bin/sh", "-c", script, "sh"}, paths...))
-				c := exec.Command(argv[0], argv[1:]...)
-				in, _ := c.StdinPipe()
-				out, _ := c.StdoutPipe()
-				var stderr strings.Builder
-				c.Stderr = &stderr
-				if err := c.Start(); err != nil {
-					t.Fatal(err)
-				}
-				defer c.Process.Kill()
-				timer := time.AfterFunc(60*time.Second, func() { c.Process.Kill() })
-				defer timer.Stop()
-				lines := bufio.NewScanner(out)
-				if !lines.Scan() || lines.Text() != "ready" {
-					t.Fatalf("before the host made the names the app printed %q; want ready (stderr %s)", lines.Text(), stderr.String())
-				}
+				run := startPaused(t, argv, "made the names")
 				os.WriteFile(paths[0], []byte("c"), 0o644)
 				os.Rename(filepath.Join(base, "moved"), paths[1])
 				os.Link(filepath.Join(base, "orig"), paths[2])
 				os.Mkdir(filepath.Join(d, "sub"), 0o777)
 				os.WriteFile(paths[3], nil, 0o644)
 				os.Symlink("created", paths[4])
-				fmt.Fprintln(in, "go")
-				in.Close()
-				var got []string
-				for lines.Scan() {
-					got = append(got, lines.Text())
-				}
-				c.Wait()
+				got := run.resume()
 				var want []string
 				for _, p := range paths {
 					want = append(want, p+" present")
 				}
 				if strings.Join(got, "\n") != strings.Join(want, "\n") {
-					t.Errorf("after the host made the names the app saw:\n%s\nwant:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr.String())
+					t.Errorf("after the host made the names the app saw:\n%s\nwant:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), run.stderr.String())
 				}
 			})
 		}
 	}
+}
+
+// pausedRun is a sandbox whose script prints "ready", then waits for a line on its stdin
+// while the test changes the host, then prints what it sees and (optionally) "end".
+type pausedRun struct {
+	c      *exec.Cmd
+	in     io.WriteCloser
+	lines  *bufio.Scanner
+	timer  *time.Timer
+	stderr strings.Builder
+}
+
+// startPaused starts argv and returns once its script has printed "ready"; what says
+// what the host does meanwhile, for the failure message.
+func startPaused(t *testing.T, argv []string, what string) *pausedRun {
+	t.Helper()
+	r := &pausedRun{c: exec.Command(argv[0], argv[1:]...)}
+	r.in, _ = r.c.StdinPipe()
+	out, _ := r.c.StdoutPipe()
+	r.c.Stderr = &r.stderr
+	if err := r.c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.c.Process.Kill() })
+	r.timer = time.AfterFunc(60*time.Second, func() { r.c.Process.Kill() })
+	t.Cleanup(func() { r.timer.Stop() })
+	r.lines = bufio.NewScanner(out)
+	if !r.lines.Scan() || r.lines.Text() != "ready" {
+		t.Fatalf("before the host %s the app printed %q; want ready (stderr %s)", what, r.lines.Text(), r.stderr.String())
+	}
+	return r
+}
+
+// resume lets the script go on and returns the lines it prints up to "end" or its exit.
+func (r *pausedRun) resume() []string {
+	fmt.Fprintln(r.in, "go")
+	r.in.Close()
+	var got []string
+	for r.lines.Scan() && r.lines.Text() != "end" {
+		got = append(got, r.lines.Text())
+	}
+	r.c.Wait()
+	return got
 }
