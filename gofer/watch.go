@@ -33,12 +33,13 @@ const cacheWatchMask = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | 
 const hostWatchMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 	unix.IN_CREATE | unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_DONT_FOLLOW
 
-// cwdMu serialises the changes of working directory add_watch needs.
+// cwdMu serialises the changes of working directory add_watch needs (inotify_add_watch
+// takes a path; the gofer names files relative to their handles by fchdir). The working
+// directory is the process's, shared by every Server in it, hence a package variable.
 var cwdMu sync.Mutex
 
 type watcher struct {
-	// mu serialises the change of directory add_watch needs (inotify_add_watch takes a
-	// path; the gofer names files relative to their handles by fchdir).
+	// mu guards fd, made at the first watch.
 	mu sync.Mutex
 	fd int // -1 until the first watch
 }
