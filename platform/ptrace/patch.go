@@ -241,7 +241,11 @@ func (as *addressSpace) patchedInside(rip uint64, read ...uint64) (patchSite, ui
 	var k uint32
 	var off uint64
 	found := false
-	for _, o := range append(read, 5) {
+	// The read offsets, then 5, without allocating: this runs on every switch.
+	var offs [3]uint64
+	n := copy(offs[:2], read)
+	offs[n] = 5
+	for _, o := range offs[:n+1] {
 		if rip < o {
 			continue
 		}
