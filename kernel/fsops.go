@@ -16,6 +16,13 @@ const AtFDCWD = -100
 
 // resolveStart returns the resolution options for a *at syscall's dirfd and path.
 func (t *Task) resolveStart(dirfd int32, path string) (vfs.ResolveOpts, error) {
+	return t.resolveStartScoped(dirfd, path, false)
+}
+
+// resolveStartScoped is resolveStart for openat2's RESOLVE_IN_ROOT (inRoot): dirfd is the
+// start, and the root, even of an absolute path (Linux's path_init takes the dirfd for
+// LOOKUP_IN_ROOT before looking at the path's first byte).
+func (t *Task) resolveStartScoped(dirfd int32, path string, inRoot bool) (vfs.ResolveOpts, error) {
 	root, cwd := t.FSContext()
 	o := vfs.ResolveOpts{Root: root, Start: cwd, Creds: t.Creds(), PID: t.tg.PID, TID: t.TID}
 	if path == "" {
@@ -23,7 +30,7 @@ func (t *Task) resolveStart(dirfd int32, path string) (vfs.ResolveOpts, error) {
 		// Linux's getname does, before dirfd is looked at.
 		return o, unix.ENOENT
 	}
-	if path[0] == '/' || dirfd == AtFDCWD {
+	if (path[0] == '/' && !inRoot) || dirfd == AtFDCWD {
 		return o, nil
 	}
 	fd, _, err := t.FDs().Get(dirfd)
@@ -58,10 +65,21 @@ func (t *Task) Lookup(dirfd int32, path string, follow bool) (vfs.VirtualDentry,
 
 // LookupOpts resolves with explicit options (openat2).
 func (t *Task) LookupParent(dirfd int32, path string) (vfs.VirtualDentry, string, bool, vfs.ResolveOpts, error) {
+	return t.lookupParent(dirfd, path, false)
+}
+
+// LookupParentLong is LookupParent leaving a last component over vfs.NameMax to the
+// caller (vfs.ResolveOpts.LongLast).
+func (t *Task) LookupParentLong(dirfd int32, path string) (vfs.VirtualDentry, string, bool, vfs.ResolveOpts, error) {
+	return t.lookupParent(dirfd, path, true)
+}
+
+func (t *Task) lookupParent(dirfd int32, path string, longLast bool) (vfs.VirtualDentry, string, bool, vfs.ResolveOpts, error) {
 	o, err := t.resolveStart(dirfd, path)
 	if err != nil {
 		return vfs.VirtualDentry{}, "", false, o, err
 	}
+	o.LongLast = longLast
 	p, name, trailing, err := t.k.NS.ResolveParent(path, o)
 	return p, name, trailing, o, err
 }
@@ -153,7 +171,7 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		}
 	}
 	defer release()
-	o, err := t.resolveStart(dirfd, path)
+	o, err := t.resolveStartScoped(dirfd, path, oo.Resolve.InRoot)
 	if err != nil {
 		return nil, err
 	}

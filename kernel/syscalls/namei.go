@@ -112,11 +112,24 @@ func Openat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // parentFor resolves the parent of a path for a creating or removing operation, checking
 // write and search permission and read-only mounts.
 func parentFor(t *kernel.Task, dirfd int32, pathAddr uint64) (vfs.VirtualDentry, string, bool, error) {
+	return parentOf(t, dirfd, pathAddr, false)
+}
+
+// parentForLong is parentFor leaving a last component over vfs.NameMax to the caller.
+func parentForLong(t *kernel.Task, dirfd int32, pathAddr uint64) (vfs.VirtualDentry, string, bool, error) {
+	return parentOf(t, dirfd, pathAddr, true)
+}
+
+func parentOf(t *kernel.Task, dirfd int32, pathAddr uint64, longLast bool) (vfs.VirtualDentry, string, bool, error) {
 	path, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return vfs.VirtualDentry{}, "", false, err
 	}
-	parent, name, trailing, _, err := t.LookupParent(dirfd, path)
+	lookup := t.LookupParent
+	if longLast {
+		lookup = t.LookupParentLong
+	}
+	parent, name, trailing, _, err := lookup(dirfd, path)
 	if err != nil {
 		return vfs.VirtualDentry{}, "", false, err
 	}
@@ -319,20 +332,37 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	if flags&unix.RENAME_WHITEOUT != 0 && flags&unix.RENAME_EXCHANGE != 0 {
 		return 0, unix.EINVAL
 	}
-	op, oname, otrail, err := parentFor(t, olddirfd, oldAddr)
+	// Linux's do_renameat2 order: both parents, EXDEV, EBUSY, EROFS, then (locked) the
+	// source's lookup and the target's: a name too long fails only at its lookup.
+	op, oname, otrail, err := parentForLong(t, olddirfd, oldAddr)
 	if err != nil {
 		return 0, err
 	}
-	np, nname, ntrail, err := parentFor(t, newdirfd, newAddr)
+	np, nname, ntrail, err := parentForLong(t, newdirfd, newAddr)
 	if err != nil {
 		return 0, err
 	}
-	if oname == "" || oname == "." || oname == ".." || nname == "" || nname == "." || nname == ".." {
+	if op.Mount != np.Mount {
+		return 0, unix.EXDEV
+	}
+	if oname == "" || oname == "." || oname == ".." {
 		return 0, unix.EBUSY
+	}
+	if nname == "" || nname == "." || nname == ".." {
+		if flags&unix.RENAME_NOREPLACE != 0 {
+			return 0, unix.EEXIST
+		}
+		return 0, unix.EBUSY
+	}
+	if op.Mount.ReadOnly() {
+		return 0, unix.EROFS
 	}
 	ns := t.Kernel().NS
 	ns.LockRename()
 	defer ns.UnlockRename()
+	if len(oname) > vfs.NameMax {
+		return 0, unix.ENAMETOOLONG
+	}
 	src, err := op.Dentry.Child(oname)
 	if err != nil {
 		return 0, err
@@ -344,8 +374,8 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	if (otrail || ntrail) && !sa.IsDir() {
 		return 0, unix.ENOTDIR
 	}
-	if op.Mount != np.Mount {
-		return 0, unix.EXDEV
+	if len(nname) > vfs.NameMax {
+		return 0, unix.ENAMETOOLONG
 	}
 	if err := checkWritableDir(t, op); err != nil {
 		return 0, err

@@ -9,10 +9,11 @@ import (
 )
 
 // xattrTarget resolves the file of a *xattr call: by path (following symlinks or not) or by
-// FD; its location is unset for anonymous files (memfd).
+// FD (not an O_PATH one: Linux's f*xattr take fdget, EBADF); its location is unset for
+// anonymous files (memfd).
 func xattrTarget(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (vfs.VirtualDentry, vfs.Inode, error) {
 	if byFD {
-		fd, err := getFD(t, a[0])
+		fd, err := getIOFD(t, a[0])
 		if err != nil {
 			return vfs.VirtualDentry{}, nil, err
 		}

@@ -34,7 +34,13 @@ type ResolveOpts struct {
 	OpenRead bool
 	// NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev are openat2's RESOLVE_* flags.
 	NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev bool
+	// LongLast leaves a last component over NameMax to the caller: Linux fails it in the
+	// filesystem's lookup, so rename looks its source up before its target's length.
+	LongLast bool
 }
+
+// NameMax is the longest name of one path component (ENAMETOOLONG beyond).
+const NameMax = 255
 
 // resolver walks one path.
 type resolver struct {
@@ -107,11 +113,12 @@ func (r *resolver) walkParent(path string) (VirtualDentry, string, bool, error) 
 		}
 	}
 	last := comps[len(comps)-1]
-	if len(last) > 255 {
-		return VirtualDentry{}, "", false, unix.ENAMETOOLONG
-	}
+	// The parent's search permission is checked first (link_path_walk's may_lookup).
 	if err := r.checkSearch(cur); err != nil {
 		return VirtualDentry{}, "", false, err
+	}
+	if len(last) > NameMax && !r.o.LongLast {
+		return VirtualDentry{}, "", false, unix.ENAMETOOLONG
 	}
 	return cur, last, trailing, nil
 }

@@ -371,6 +371,13 @@ func (in *Inode) Rmdir(name string) error {
 	return in.h.Unlink(name, unix.AT_REMOVEDIR)
 }
 
+// Removed implements vfs.RemovedNotifier: the next stat asks the gofer.
+func (in *Inode) Removed() {
+	in.mu.Lock()
+	in.attrs = false
+	in.mu.Unlock()
+}
+
 // Rename implements vfs.Inode.
 func (in *Inode) Rename(oldName string, newDir vfs.Inode, newName string, flags uint32) error {
 	if err := in.writable(); err != nil {
