@@ -357,6 +357,12 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		}
 	}
 	release()
+	if created == nil && flags&unix.O_TRUNC != 0 && a.Type() == unix.S_IFREG {
+		// An unprivileged truncating open drops set-ID bits (do_truncate's remove_privs).
+		if pk, ok := in.(vfs.PrivKiller); ok {
+			pk.KillPrivs(creds)
+		}
+	}
 	if f, err = t.openedTerminal(f, flags); err != nil {
 		return nil, err
 	}

@@ -179,6 +179,9 @@ func Write(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if src, err = fsizeCut(t, fd, src, -1, false); err != nil {
 		return 0, err
 	}
+	if total(src) > 0 {
+		killPrivs(t, fd)
+	}
 	if tw, ok := fd.Impl().(kernel.TaskWriter); ok {
 		return writeBy(t, tw, fd.Offset(), src)
 	}
@@ -246,6 +249,9 @@ func Pwrite64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if src, err = fsizeCut(t, fd, src, off, false); err != nil {
 		return 0, err
 	}
+	if total(src) > 0 {
+		killPrivs(t, fd)
+	}
 	return doWrite(t, fd, src, func(s [][]byte) (int64, error) { return fd.PWrite(s, off) })
 }
 
@@ -307,6 +313,9 @@ func vectorIOFlags(t *kernel.Task, a kernel.SyscallArgs, write, positional bool,
 		}
 		if bufs, err = fsizeCut(t, fd, bufs, at, mode == vfs.AppendAlways); err != nil {
 			return 0, err
+		}
+		if total(bufs) > 0 {
+			killPrivs(t, fd)
 		}
 		if mode != vfs.AppendAsOpened {
 			if !positional {
@@ -568,7 +577,23 @@ func Fallocate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 		}
 	}
+	killPrivs(t, fd)
 	return 0, al.Allocate(mode, off, length)
+}
+
+// killPrivs clears the set-ID bits of the file fd names before an unprivileged task
+// modifies it (write, truncate, fallocate: Linux's file_remove_privs), where the kernel
+// keeps the file's mode itself (vfs.PrivKiller).
+func killPrivs(t *kernel.Task, fd *vfs.FileDescription) {
+	if in := fd.Inode(); in != nil {
+		killInodePrivs(t, in)
+	}
+}
+
+func killInodePrivs(t *kernel.Task, in vfs.Inode) {
+	if pk, ok := in.(vfs.PrivKiller); ok && t.Creds().FSUID != 0 {
+		pk.KillPrivs(t.Creds())
+	}
 }
 
 // fsizeCut applies RLIMIT_FSIZE to a write of src to a regular file at off (-1: at the

@@ -474,9 +474,6 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	if err != nil {
 		return 0, err
 	}
-	if ta.IsDir() {
-		return 0, unix.EPERM
-	}
 	if _, err := np.Dentry.Child(nname); err == nil {
 		return 0, unix.EEXIST
 	}
@@ -486,8 +483,14 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	if target.Mount != np.Mount {
 		return 0, unix.EXDEV
 	}
+	if err := mayLink(t.Creds(), ta); err != nil {
+		return 0, err
+	}
 	if err := checkWritableDir(t, np); err != nil {
 		return 0, err
+	}
+	if ta.IsDir() {
+		return 0, unix.EPERM
 	}
 	if err := np.Dentry.Inode().Link(nname, target.Dentry.Inode()); err != nil {
 		return 0, err
@@ -496,6 +499,21 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	// walked (goferfs) need the new entry to carry its own name.
 	np.Dentry.Forget(nname, false)
 	return 0, nil
+}
+
+// mayLink is Linux's may_linkat with fs.protected_hardlinks on (as /proc/sys says): a
+// task may link a file it does not own only when the file is a regular one without
+// set-user-ID (or set-group-ID and group-execute) that it may read and write.
+func mayLink(c *vfs.Creds, a vfs.Attr) error {
+	if c.FSUID == 0 || c.FSUID == a.UID {
+		return nil
+	}
+	safe := a.Type() == unix.S_IFREG && a.Mode&unix.S_ISUID == 0 && a.Mode&(unix.S_ISGID|0o010) != unix.S_ISGID|0o010 &&
+		vfs.CheckAccess(c, a, vfs.MayRead|vfs.MayWrite) == nil
+	if !safe {
+		return unix.EPERM
+	}
+	return nil
 }
 
 // Link implements link(2).
@@ -662,18 +680,23 @@ func chownCommon(t *kernel.Task, vd vfs.VirtualDentry, uid, gid uint32) (uint64,
 	if c.FSUID != 0 && c.FSUID != a.UID && (sa.UID != nil || sa.GID != nil) {
 		return 0, unix.EPERM
 	}
-	if sa.UID == nil && sa.GID == nil {
+	// Any chown of a non-directory, even to -1/-1, drops set-user-ID, and set-group-ID
+	// when group-executable or (unprivileged) of a group the caller is not in (chown_common,
+	// setattr_should_drop_sgid).
+	if !a.IsDir() && a.Mode&0o6000 != 0 {
+		m := a.Mode & 0o7777 &^ unix.S_ISUID
+		if a.Mode&unix.S_ISGID != 0 && (a.Mode&0o010 != 0 || c.FSUID != 0 && !c.InGroup(a.GID)) {
+			m &^= unix.S_ISGID
+		}
+		if m != a.Mode&0o7777 {
+			sa.Mode = &m
+		}
+	}
+	if sa.UID == nil && sa.GID == nil && sa.Mode == nil {
 		if vd.Mount.ReadOnly() {
 			return 0, unix.EROFS
 		}
 		return 0, nil
-	}
-	if !a.IsDir() && a.Mode&0o6000 != 0 && (sa.UID != nil || sa.GID != nil) {
-		m := a.Mode & 0o7777 &^ unix.S_ISUID
-		if a.Mode&0o010 != 0 {
-			m &^= unix.S_ISGID
-		}
-		sa.Mode = &m
 	}
 	return 0, setattr(t, vd, sa, false)
 }
@@ -745,6 +768,7 @@ func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm 
 		t.Kernel().SendSignal(t, unix.SIGXFSZ)
 		return unix.EFBIG
 	}
+	killInodePrivs(t, vd.Dentry.Inode())
 	if tr, ok := f.(vfs.Truncater); ok {
 		return tr.Truncate(size)
 	}

@@ -204,6 +204,27 @@ func CheckAccess(c *Creds, a Attr, want uint32) error {
 	return nil
 }
 
+// PrivKiller is an inode whose set-user-ID and set-group-ID bits the kernel itself clears
+// when an unprivileged task writes or truncates it (Linux's file_remove_privs); a
+// filesystem whose host does that on the write (goferfs) need not be one.
+type PrivKiller interface {
+	KillPrivs(c *Creds)
+}
+
+// KilledPrivs returns mode without the set-ID bits a modification by c removes (Linux's
+// should_remove_suid): set-user-ID always, set-group-ID when group-executable or of a
+// group c is not in; ok false when nothing changes (c privileged, or no such bit).
+func KilledPrivs(c *Creds, mode, gid uint32) (uint32, bool) {
+	if c == nil || c.FSUID == 0 || mode&unix.S_IFMT != unix.S_IFREG || mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+		return mode, false
+	}
+	m := mode &^ unix.S_ISUID
+	if mode&unix.S_ISGID != 0 && (mode&0o010 != 0 || !c.InGroup(gid)) {
+		m &^= unix.S_ISGID
+	}
+	return m, m != mode
+}
+
 // XattrRemover inodes can remove an extended attribute (removexattr(2)).
 type XattrRemover interface {
 	Removexattr(name string) error

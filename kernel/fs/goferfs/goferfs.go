@@ -150,10 +150,14 @@ func (in *Inode) StatFS() (vfs.StatFS, error) {
 // Open implements vfs.Inode.
 func (in *Inode) Open(flags int) (vfs.File, error) {
 	in.mu.Lock()
-	kind := in.attr.Kind
+	kind, key := in.attr.Kind, fileKey{in.attr.Dev, in.attr.Ino}
 	in.mu.Unlock()
 	if kind == gofer.KindDir {
 		return vfs.NewDirFile(), nil
+	}
+	if kind == gofer.KindFIFO && in.cache != nil {
+		// A FIFO's pipe is the sandbox's own, shared by every open of the host file.
+		return in.cache.fifo(key).OpenFIFO(flags)
 	}
 	if kind == gofer.KindFIFO || kind == gofer.KindSocket || kind == gofer.KindChar || kind == gofer.KindBlock {
 		return nil, unix.ENXIO

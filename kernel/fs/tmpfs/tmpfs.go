@@ -217,6 +217,16 @@ func (in *Inode) SetAttr(a vfs.SetAttr) error {
 	return nil
 }
 
+// KillPrivs implements vfs.PrivKiller.
+func (in *Inode) KillPrivs(c *vfs.Creds) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if m, ok := vfs.KilledPrivs(c, in.attr.Mode, in.attr.GID); ok {
+		in.attr.Mode = m
+		in.attr.Ctime = now()
+	}
+}
+
 // StatFS implements vfs.Inode.
 func (in *Inode) StatFS() (vfs.StatFS, error) {
 	blocks, bfree, files, ffree := in.fs.statfsCounts()
@@ -246,9 +256,14 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 	case unix.S_IFDIR:
 		return vfs.NewDirFile(), nil
 	case unix.S_IFREG:
-		if flags&unix.O_TRUNC != 0 && flags&unix.O_ACCMODE != unix.O_RDONLY {
+		if flags&unix.O_TRUNC != 0 {
+			// Like do_truncate for an open: the times move even when the size does not.
 			in.mu.Lock()
 			err := in.truncateLocked(0)
+			if err == nil {
+				t := now()
+				in.attr.Mtime, in.attr.Ctime = t, t
+			}
 			in.mu.Unlock()
 			if err != nil {
 				return nil, err
