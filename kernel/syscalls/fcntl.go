@@ -305,8 +305,9 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 			if c.end >= 0 {
 				fl.Len = c.end - c.start
 			}
+			// An open file description's lock has no process (posix_lock_to_flock).
 			fl.PID = c.pid
-			if ofd {
+			if _, isOFD := c.owner.(*vfs.FileDescription); isOFD {
 				fl.PID = -1
 			}
 		}

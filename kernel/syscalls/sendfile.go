@@ -76,7 +76,16 @@ func Sendfile(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			copyErr = err
 			break
 		}
-		w, err := doWrite(t, out, [][]byte{chunk[:n]}, out.Write)
+		// RLIMIT_FSIZE cuts the write (what it does not take goes back to the input).
+		room, err := fsizeRoomLoop(t, out, -1, n, true)
+		if err != nil {
+			copyErr = err
+			if !useOff {
+				in.Seek(-n, unix.SEEK_CUR)
+			}
+			break
+		}
+		w, err := doWrite(t, out, [][]byte{chunk[:room]}, out.Write)
 		done += int64(w)
 		if err != nil || int64(w) < n {
 			copyErr = err
@@ -155,19 +164,23 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	count := int64(min(a[4], maxRW))
-	// The overlap of one file's ranges is judged after the copy is cut at the source's end.
-	if in.Inode() == nil || in.Inode() != out.Inode() {
-		// two files: nothing can overlap
-	} else if ia, err := in.Inode().Stat(); err == nil {
-		cut := count
-		if inOff >= ia.Size {
-			cut = 0
-		} else {
-			cut = min(cut, ia.Size-inOff)
+	// generic_copy_file_checks: the copy is cut at the source's end, then by RLIMIT_FSIZE
+	// (EFBIG at or past it, even for nothing to copy), then one file's ranges must not
+	// overlap.
+	if in.Inode() != nil {
+		if ia, err := in.Inode().Stat(); err == nil {
+			if inOff >= ia.Size {
+				count = 0
+			} else {
+				count = min(count, ia.Size-inOff)
+			}
 		}
-		if outOff+cut > inOff && outOff < inOff+cut {
-			return 0, unix.EINVAL // overlapping ranges of one file
-		}
+	}
+	if count, err = fsizeRoom(t, out, outOff, count); err != nil {
+		return 0, err
+	}
+	if in.Inode() != nil && in.Inode() == out.Inode() && outOff+count > inOff && outOff < inOff+count {
+		return 0, unix.EINVAL // overlapping ranges of one file
 	}
 	if count == 0 {
 		return 0, nil

@@ -92,11 +92,20 @@ func Newfstatat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return fstatat(t, int32(a[0]), a[1], a[2], a[3])
 }
 
+// emptyOrPath copies in the path of a stat call: a NULL one with AT_EMPTY_PATH is the
+// empty path (Linux 6.11's getname_maybe_null), without it EFAULT.
+func emptyOrPath(t *kernel.Task, addr, flags uint64) (string, error) {
+	if addr == 0 && flags&unix.AT_EMPTY_PATH != 0 {
+		return "", nil
+	}
+	return copyInPath(t, addr)
+}
+
 func fstatat(t *kernel.Task, dirfd int32, pathAddr, statAddr, flags uint64) (uint64, error) {
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, pathAddr)
+	path, err := emptyOrPath(t, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -130,7 +139,7 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if mask&abi.STATX__RESERVED != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, a[1])
+	path, err := emptyOrPath(t, a[1], flags)
 	if err != nil {
 		return 0, err
 	}
