@@ -225,6 +225,15 @@ func KilledPrivs(c *Creds, mode, gid uint32) (uint32, bool) {
 	return m, m != mode
 }
 
+// StatxTraiter is an inode whose filesystem tells statx(2) more than the basic attributes:
+// whether its times are multigrain (Linux 6.13: mtime and ctime reported only when asked
+// for), whether it keeps birth times, and the file attributes it supports
+// (stx_attributes_mask beyond the generic ones). Other inodes report a birth time they
+// have.
+type StatxTraiter interface {
+	StatxTraits() (multigrain, btime bool, attrMask uint64)
+}
+
 // XattrRemover inodes can remove an extended attribute (removexattr(2)).
 type XattrRemover interface {
 	Removexattr(name string) error

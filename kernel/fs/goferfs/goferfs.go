@@ -375,6 +375,11 @@ func (in *Inode) Rmdir(name string) error {
 	return in.h.Unlink(name, unix.AT_REMOVEDIR)
 }
 
+// StatxTraits implements vfs.StatxTraiter: the host filesystems a sandbox is shown (ext4,
+// xfs, btrfs, tmpfs) have multigrain times since Linux 6.13; birth times and which file
+// attributes they support are theirs to say, and the gofer does not ask.
+func (in *Inode) StatxTraits() (multigrain, btime bool, attrMask uint64) { return true, false, 0 }
+
 // Removed implements vfs.RemovedNotifier: the next stat asks the gofer.
 func (in *Inode) Removed() {
 	in.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,8 @@ type FS struct {
 	magic   int64
 	// hostBacked: regular files are born host-backed (Options.HostBacked).
 	hostBacked bool
+	// singleGrain: Options.SingleGrain.
+	singleGrain bool
 	// limits are the size and inode limits and their use (limits.go).
 	limits limits
 	// params are the other mount options. protected by limits.mu
@@ -58,13 +61,20 @@ type Options struct {
 	// generous fixed size (the sandbox's own mounts).
 	Limits Limits
 	Exact  bool
+	// SingleGrain is devtmpfs's timestamps: statx reports mtime and ctime unasked (tmpfs
+	// proper has multigrain times, reported only when asked for).
+	SingleGrain bool
 }
+
+// tmpfsMagic is TMPFS_MAGIC, statfs's f_type of a tmpfs.
+const tmpfsMagic = 0x01021994
 
 // New returns a tmpfs and its root directory inode.
 func New(mf *mm.MemoryFile, o Options) (*FS, *Inode) {
-	fs := &FS{mf: mf, dev: o.Dev, devices: o.Devices, fifos: o.FIFOs, magic: o.Magic, hostBacked: o.HostBacked}
+	fs := &FS{mf: mf, dev: o.Dev, devices: o.Devices, fifos: o.FIFOs, magic: o.Magic, hostBacked: o.HostBacked,
+		singleGrain: o.SingleGrain}
 	if fs.magic == 0 {
-		fs.magic = 0x01021994
+		fs.magic = tmpfsMagic
 	}
 	mode := o.Mode
 	if mode == 0 {
@@ -215,6 +225,16 @@ func (in *Inode) SetAttr(a vfs.SetAttr) error {
 	}
 	in.attr.Ctime = t
 	return nil
+}
+
+// StatxTraits implements vfs.StatxTraiter: a tmpfs (shmem) knows the immutable, append
+// and nodump attributes, has birth times and multigrain times (sysfs, also made here, has
+// none of them; devtmpfs's times are single-grain).
+func (in *Inode) StatxTraits() (multigrain, btime bool, attrMask uint64) {
+	if in.fs.magic != tmpfsMagic {
+		return false, false, 0
+	}
+	return !in.fs.singleGrain, true, abi.STATX_ATTR_IMMUTABLE | abi.STATX_ATTR_APPEND | abi.STATX_ATTR_NODUMP
 }
 
 // KillPrivs implements vfs.PrivKiller.

@@ -290,10 +290,31 @@ static void alloc_cases(void) {
 	unlink("fa");
 }
 
-static void statx_cases(void) {
+static void statx_cases(int tmpfs) {
 	printf("-- statx\n");
 	put("sx", 10);
 	struct statx sx;
+	/* which bits come back: multigrain times only when asked for, btime only when asked
+	 * for (host directories: the gofer does not pass birth times), unique mount IDs */
+	unsigned reqs[] = {0, STATX_TYPE, STATX_BASIC_STATS, STATX_MTIME, STATX_CTIME, STATX_ATIME, STATX_MNT_ID,
+		0x4000, STATX_BTIME, STATX_BASIC_STATS | STATX_BTIME};
+	for (int i = 0; i < (int)(sizeof reqs / sizeof *reqs); i++) {
+		if (!tmpfs && (reqs[i] & STATX_BTIME))
+			continue;
+		memset(&sx, 0, sizeof sx);
+		int r = statx(AT_FDCWD, "sx", 0, reqs[i], &sx);
+		printf("  statx mask %x: %d -> %x\n", reqs[i], r, sx.stx_mask);
+		if (tmpfs)
+			printf("    attributes %llx of %llx\n", (unsigned long long)sx.stx_attributes, (unsigned long long)sx.stx_attributes_mask);
+	}
+	const char *others[] = {"/proc", "/proc/self/stat", "/dev/null", "/dev/shm"};
+	for (int i = 0; tmpfs && i < 4; i++) {
+		memset(&sx, 0, sizeof sx);
+		statx(AT_FDCWD, others[i], 0, STATX_BASIC_STATS | STATX_BTIME, &sx);
+		printf("  %s: mask %x attributes %llx of %llx\n", others[i], sx.stx_mask, (unsigned long long)sx.stx_attributes, (unsigned long long)sx.stx_attributes_mask);
+		statx(AT_FDCWD, others[i], 0, 0, &sx);
+		printf("  %s: mask %x\n", others[i], sx.stx_mask);
+	}
 	memset(&sx, 0, sizeof sx);
 	CHECK(statx(AT_FDCWD, "sx", 0, STATX_BASIC_STATS, &sx));
 	printf("  basic mask has %x nlink %u size %llu\n", sx.stx_mask & (STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_SIZE | STATX_INO), sx.stx_nlink, (unsigned long long)sx.stx_size);
@@ -387,11 +408,11 @@ static void fsize_cases(void) {
 	unlink("src"); unlink("dst");
 }
 
-static void cases(void) {
+static void cases(int tmpfs) {
 	lock_cases();
 	hint_cases();
 	alloc_cases();
-	statx_cases();
+	statx_cases(tmpfs);
 	fsize_cases();
 }
 
@@ -407,13 +428,13 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 	printf("== host directory\n");
-	cases();
+	cases(0);
 	char shm[] = "/dev/shm/sbxdiff-fsmisc-XXXXXX";
 	if (mkdtemp(shm) == NULL || chmod(shm, 0755) != 0 || chdir(shm) != 0) {
 		perror("shmdir");
 		return 2;
 	}
 	printf("== tmpfs\n");
-	cases();
+	cases(1);
 	return 0;
 }
