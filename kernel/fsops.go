@@ -263,9 +263,17 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			if flags&unix.O_EXCL != 0 {
 				return nil, unix.EEXIST
 			}
+			// do_open: O_CREAT of an existing directory is EISDIR.
+			if da, derr := vd.Dentry.Inode().Stat(); derr == nil && da.IsDir() {
+				return nil, unix.EISDIR
+			}
 		case err == unix.ENOENT:
 			// Create it (a dangling symlink is followed only without O_EXCL; creating through
-			// one is what Linux does too, but rare; we create in the parent here).
+			// one is what Linux does too, but rare; we create in the parent here). A
+			// directory whose misses fail (procfs) fails the lookup first.
+			if _, ok := parent.Dentry.Inode().(vfs.MissFailer); ok {
+				return nil, err
+			}
 			pa, err := parent.Dentry.Inode().Stat()
 			if err != nil {
 				return nil, err
@@ -311,26 +319,32 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		return vfs.NewFileDescription(pathFile{}, vd, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)), nil
 	}
 	if created == nil {
-		if a.Type() == unix.S_IFLNK {
-			return nil, unix.ELOOP
-		}
+		// do_open and may_open's order: O_DIRECTORY, then the file's type, then access.
 		if flags&unix.O_DIRECTORY != 0 && !a.IsDir() {
 			return nil, unix.ENOTDIR
 		}
+		if a.Type() == unix.S_IFLNK {
+			return nil, unix.ELOOP
+		}
+		// Access mode 3 asks for both (ioctl-only descriptors); O_TRUNC asks to write.
 		acc := flags & unix.O_ACCMODE
-		writes := acc == unix.O_WRONLY || acc == unix.O_RDWR
-		if a.IsDir() && (writes || flags&unix.O_TRUNC != 0 && writes) {
+		writes := acc != unix.O_RDONLY || flags&unix.O_TRUNC != 0
+		if a.IsDir() && writes {
 			return nil, unix.EISDIR
 		}
 		var want uint32
-		if acc == unix.O_RDONLY || acc == unix.O_RDWR {
+		if acc != unix.O_WRONLY {
 			want |= vfs.MayRead
 		}
-		if writes || flags&unix.O_TRUNC != 0 {
+		if writes {
 			want |= vfs.MayWrite
 		}
 		if err := vfs.CheckAccess(creds, a, want); err != nil {
 			return nil, err
+		}
+		// O_NOATIME is the owner's (or a privileged task's) to ask for.
+		if flags&unix.O_NOATIME != 0 && creds.FSUID != 0 && creds.FSUID != a.UID {
+			return nil, unix.EPERM
 		}
 		if (writes || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly() && a.Type() == unix.S_IFREG {
 			return nil, unix.EROFS

@@ -377,3 +377,8 @@ func (m *MountAttr) Encode(b []byte) {
 	binary.LittleEndian.PutUint64(b[16:], m.Propagation)
 	binary.LittleEndian.PutUint64(b[24:], m.UsernsFD)
 }
+
+// O_LARGEFILE is the kernel's open flag on x86-64 (include/uapi/asm-generic/fcntl.h:
+// 00100000), which every 64-bit open gets (force_o_largefile) and F_GETFL shows; the C
+// library and x/sys spell it 0 there.
+const O_LARGEFILE = 0o100000

@@ -48,6 +48,14 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.F_GETFL:
 		return uint64(fd.StatusFlags() | unix.O_LARGEFILE), nil
 	case unix.F_SETFL:
+		// setfl: O_NOATIME is the owner's (or a privileged task's) to ask for.
+		if uint32(a[2])&unix.O_NOATIME != 0 && fd.StatusFlags()&unix.O_NOATIME == 0 {
+			if in := fd.Inode(); in != nil {
+				if at, err := in.Stat(); err == nil && t.Creds().FSUID != 0 && t.Creds().FSUID != at.UID {
+					return 0, unix.EPERM
+				}
+			}
+		}
 		async := fd.StatusFlags() & unix.O_ASYNC
 		fd.SetStatusFlags(uint32(a[2]))
 		if fd.StatusFlags()&unix.O_ASYNC != async {

@@ -13,8 +13,11 @@ import (
 // openFlags are the flags open(2) accepts; others are ignored by Linux (not EINVAL), except
 // for openat2 which rejects them.
 const openFlags = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_APPEND |
-	unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | unix.O_LARGEFILE | unix.O_DIRECTORY |
+	unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | abi.O_LARGEFILE | unix.O_DIRECTORY |
 	unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_SYNC | unix.O_PATH | unix.O_TMPFILE
+
+// oPathFlags are the flags O_PATH keeps (open) or allows (openat2): O_PATH_FLAGS.
+const oPathFlags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 
 func openCommon(t *kernel.Task, dirfd int32, pathAddr uint64, flags int, mode uint32, res vfs.ResolveOpts) (uint64, error) {
 	path, err := copyInPath(t, pathAddr)
@@ -30,10 +33,13 @@ func openCommon(t *kernel.Task, dirfd int32, pathAddr uint64, flags int, mode ui
 	} else if flags&(unix.O_DIRECTORY|unix.O_CREAT) == unix.O_DIRECTORY|unix.O_CREAT {
 		return 0, unix.EINVAL // Linux 6.4 and later: never "create a directory"
 	}
+	// Every 64-bit open is a large-file one (force_o_largefile); O_PATH keeps only its own
+	// flags.
 	if flags&unix.O_PATH != 0 {
-		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		flags &= oPathFlags
+	} else {
+		flags |= abi.O_LARGEFILE
 	}
-	flags |= unix.O_LARGEFILE
 	fd, err := t.OpenAt(dirfd, path, kernel.OpenOpts{Flags: flags, Mode: mode, Resolve: res})
 	if err != nil {
 		return 0, err
@@ -95,6 +101,9 @@ func Openat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if mode != 0 && flags&unix.O_CREAT == 0 && flags&unix.O_TMPFILE != unix.O_TMPFILE {
 		return 0, unix.EINVAL
 	}
+	if flags&unix.O_PATH != 0 && flags&^uint64(oPathFlags) != 0 {
+		return 0, unix.EINVAL // build_open_flags: O_PATH permits only its flags
+	}
 	if resolve&^(resolveNoXDev|resolveNoMagicLinks|resolveNoSymlinks|resolveBeneath|resolveInRoot|resolveCached) != 0 {
 		return 0, unix.EINVAL
 	}
@@ -134,6 +143,19 @@ func parentOf(t *kernel.Task, dirfd int32, pathAddr uint64, longLast bool) (vfs.
 		return vfs.VirtualDentry{}, "", false, err
 	}
 	return parent, name, trailing, nil
+}
+
+// freeName is the lookup of a name a call is to create: EEXIST when it exists, the
+// lookup's error in a directory whose misses fail (vfs.MissFailer: procfs), else nil.
+func freeName(parent vfs.VirtualDentry, name string) error {
+	_, err := parent.Dentry.Child(name)
+	if err == nil {
+		return unix.EEXIST
+	}
+	if _, ok := parent.Dentry.Inode().(vfs.MissFailer); ok {
+		return err
+	}
+	return nil
 }
 
 func checkWritableDir(t *kernel.Task, dir vfs.VirtualDentry) error {
@@ -176,8 +198,8 @@ func mkdirat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32) (uint64,
 	if name == "" || name == "." || name == ".." {
 		return 0, unix.EEXIST
 	}
-	if _, err := parent.Dentry.Child(name); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(parent, name); err != nil {
+		return 0, err
 	}
 	if err := checkWritableDir(t, parent); err != nil {
 		return 0, err
@@ -219,8 +241,8 @@ func mknodat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32, dev uint
 	default:
 		return 0, unix.EINVAL
 	}
-	if _, err := parent.Dentry.Child(name); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(parent, name); err != nil {
+		return 0, err
 	}
 	if trailing {
 		return 0, unix.ENOENT
@@ -474,8 +496,8 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	if err != nil {
 		return 0, err
 	}
-	if _, err := np.Dentry.Child(nname); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(np, nname); err != nil {
+		return 0, err
 	}
 	if trailing {
 		return 0, unix.ENOENT
@@ -541,8 +563,8 @@ func symlinkat(t *kernel.Task, targetAddr uint64, dirfd int32, pathAddr uint64) 
 	if name == "" || name == "." || name == ".." {
 		return 0, unix.EEXIST
 	}
-	if _, err := parent.Dentry.Child(name); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(parent, name); err != nil {
+		return 0, err
 	}
 	if err := checkWritableDir(t, parent); err != nil {
 		return 0, err

@@ -99,6 +99,13 @@ func (NotDir) Rmdir(string) error                         { return unix.ENOTDIR 
 func (NotDir) Rename(string, Inode, string, uint32) error { return unix.ENOTDIR }
 func (NotDir) Readlink() (string, error)                  { return "", unix.EINVAL }
 
+// MissFailer is a directory whose lookup of a missing name fails instead of finding it
+// absent (procfs: proc_root_lookup and its kind return -ENOENT): creating a name in it
+// fails with ENOENT before any permission check, as Linux looks the name up first.
+type MissFailer interface {
+	MissFails()
+}
+
 // ReadOnlyDir provides the mutating directory methods of a directory that refuses changes.
 type ReadOnlyDir struct{}
 

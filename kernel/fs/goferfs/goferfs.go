@@ -184,11 +184,23 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 		}
 		opened.Close()
 	}
-	f, err := in.h.Open(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW))
+	f, err := in.h.Open(hostOpenFlags(flags, unix.O_NOATIME|unix.O_DIRECT))
 	if err != nil {
 		return nil, err
 	}
 	return newHostFile(f, in, flags), nil
+}
+
+// hostOpenFlags are the flags of an open the gofer makes on the host for flags: the access
+// mode (3, which only ioctls use, opens for both), the flags that change how the host file
+// behaves, and those of extra the caller's request allows. The rest (O_ASYNC, O_LARGEFILE,
+// O_CLOEXEC, ...) are the kernel's own description's.
+func hostOpenFlags(flags, extra int) int {
+	acc := flags & unix.O_ACCMODE
+	if acc == unix.O_ACCMODE {
+		acc = unix.O_RDWR
+	}
+	return acc | flags&(unix.O_TRUNC|unix.O_APPEND|unix.O_NONBLOCK|unix.O_DSYNC|unix.O_SYNC|extra)
 }
 
 // hostFile keeps the donated *os.File alive for as long as the kernel uses its FD.
@@ -306,7 +318,7 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	if err := in.writable(); err != nil {
 		return nil, nil, err
 	}
-	e, f, err := in.h.Create(name, flags&^(unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_LARGEFILE)|unix.O_EXCL, mode)
+	e, f, err := in.h.Create(name, hostOpenFlags(flags, 0)|unix.O_EXCL, mode)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -52,6 +52,9 @@ type dirNode struct {
 	list func() []entry
 }
 
+// MissFails implements vfs.MissFailer: procfs lookups of missing names fail (ENOENT).
+func (d *dirNode) MissFails() {}
+
 // Stat shows Linux's link count: 2 plus one per subdirectory (so /proc/PID/task counts
 // the threads, which Chromium reads to tell whether it is single-threaded); sysctl
 // directories under /proc/sys have 1, as on Linux.
@@ -100,8 +103,10 @@ type fileNode struct {
 
 func (f *fileNode) Stat() (vfs.Attr, error) { return f.attr(unix.S_IFREG|f.mode, 0), nil }
 func (f *fileNode) Open(flags int) (vfs.File, error) {
-	if flags&unix.O_ACCMODE != unix.O_RDONLY {
-		return nil, unix.EACCES
+	// Opening for writing is the permission check's to refuse (root may); such a file
+	// has no write (EINVAL), nor direct I/O.
+	if flags&unix.O_DIRECT != 0 {
+		return nil, unix.EINVAL
 	}
 	b, err := f.gen()
 	if err != nil {
@@ -125,7 +130,7 @@ func (s *snapshot) Read(_ *vfs.FileDescription, dst [][]byte, off int64) (int64,
 	}
 	return n, nil
 }
-func (s *snapshot) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EBADF }
+func (s *snapshot) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
 func (s *snapshot) Release()                                                   {}
 
 // ReadAt lets generated files be read by mmap (rare) and the loader.
