@@ -304,6 +304,19 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			return nil, err
 		}
 	}
+	return t.openLocated(vd, flags, creds, created, last, release)
+}
+
+// OpenLocation opens the file at vd with flags as open(2) would once the path resolved
+// (open_by_handle_at(2) finds its file by handle).
+func (t *Task) OpenLocation(vd vfs.VirtualDentry, flags int) (*vfs.FileDescription, error) {
+	return t.openLocated(vd, flags, t.Creds(), nil, true, func() {})
+}
+
+// openLocated is the end of an open: vd is resolved (created is the file O_CREAT made, if
+// it did); checks, opening, and the description. release drops the rename lock of the
+// last attempt before anything that may wait.
+func (t *Task) openLocated(vd vfs.VirtualDentry, flags int, creds *vfs.Creds, created vfs.File, last bool, release func()) (*vfs.FileDescription, error) {
 	in := vd.Dentry.Inode()
 	a, err := in.Stat()
 	if err != nil {

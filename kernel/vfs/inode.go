@@ -99,6 +99,13 @@ func (NotDir) Rmdir(string) error                         { return unix.ENOTDIR 
 func (NotDir) Rename(string, Inode, string, uint32) error { return unix.ENOTDIR }
 func (NotDir) Readlink() (string, error)                  { return "", unix.EINVAL }
 
+// HandleExporter is an inode of a filesystem that gives out file handles
+// (name_to_handle_at(2), Linux's export_operations.encode_fh): the handle's type and
+// bytes, which name the file within its filesystem.
+type HandleExporter interface {
+	FileHandle() (typ int32, b []byte)
+}
+
 // MissFailer is a directory whose lookup of a missing name fails instead of finding it
 // absent (procfs: proc_root_lookup and its kind return -ENOENT): creating a name in it
 // fails with ENOENT before any permission check, as Linux looks the name up first.

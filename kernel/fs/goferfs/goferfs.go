@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -385,6 +386,18 @@ func (in *Inode) Rmdir(name string) error {
 		return err
 	}
 	return in.h.Unlink(name, unix.AT_REMOVEDIR)
+}
+
+// FileHandle implements vfs.HandleExporter as the host's ext4 does (FILEID_INO32_GEN):
+// the inode number and a generation the gofer does not pass (0).
+func (in *Inode) FileHandle() (int32, []byte) {
+	in.mu.Lock()
+	ino := in.attr.Ino
+	in.mu.Unlock()
+	b := make([]byte, abi.SizeofFid32)
+	f := abi.Fid32{Ino: uint32(ino)}
+	f.Encode(b)
+	return 1, b
 }
 
 // StatxTraits implements vfs.StatxTraiter: the host filesystems a sandbox is shown (ext4,

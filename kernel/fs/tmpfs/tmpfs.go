@@ -237,6 +237,20 @@ func (in *Inode) StatxTraits() (multigrain, btime bool, attrMask uint64) {
 	return !in.fs.singleGrain, true, abi.STATX_ATTR_IMMUTABLE | abi.STATX_ATTR_APPEND | abi.STATX_ATTR_NODUMP
 }
 
+// FileHandle implements vfs.HandleExporter as shmem_encode_fh: generation (always 0
+// here), then the inode number's low and high halves; type 1. sysfs (made here too) gives
+// none.
+func (in *Inode) FileHandle() (int32, []byte) {
+	if in.fs.magic != tmpfsMagic {
+		return 0, nil
+	}
+	ino := in.attr.Ino // fixed at creation
+	b := make([]byte, abi.SizeofShmemFid)
+	f := abi.ShmemFid{InoLo: uint32(ino), InoHi: uint32(ino >> 32)}
+	f.Encode(b)
+	return 1, b
+}
+
 // KillPrivs implements vfs.PrivKiller.
 func (in *Inode) KillPrivs(c *vfs.Creds) {
 	in.mu.Lock()

@@ -15,6 +15,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#ifndef AT_HANDLE_FID
+#define AT_HANDLE_FID 0x200
+#endif
 #ifndef F_OFD_GETLK
 #define F_OFD_GETLK 36
 #define F_OFD_SETLK 37
@@ -233,22 +236,77 @@ static void hint_cases(void) {
 	unlink("h");
 }
 
-static void handle_cases(void) {
-	printf("-- name_to_handle_at\n");
+static void handle_cases(int tmpfs) {
+	printf("-- name_to_handle_at, open_by_handle_at\n");
 	put("nh", 10);
-	struct { struct file_handle h; char b[128]; } fh;
-	int mnt;
+	struct { struct file_handle h; char b[128]; } fh, fh2;
+	int mnt, mnt2;
 	fh.h.handle_bytes = 0;
 	CHECK(name_to_handle_at(AT_FDCWD, "nh", &fh.h, &mnt, 0));
-	printf("  needed %s\n", fh.h.handle_bytes > 0 && fh.h.handle_bytes <= 128 ? "some" : "none");
-	fh.h.handle_bytes = 129 * 1000;
+	printf("  needed %s type %d\n", fh.h.handle_bytes > 0 && fh.h.handle_bytes <= 128 ? "some" : "none", fh.h.handle_type);
+	fh.h.handle_bytes = 129;
 	CHECK(name_to_handle_at(AT_FDCWD, "nh", &fh.h, &mnt, 0));
 	fh.h.handle_bytes = 128;
 	CHECK(name_to_handle_at(AT_FDCWD, "nh", &fh.h, &mnt, 0x8000));
 	CHECK(name_to_handle_at(AT_FDCWD, "nope", &fh.h, &mnt, 0));
 	CHECK(name_to_handle_at(AT_FDCWD, "nh", NULL, &mnt, 0));
-	fh.h.handle_bytes = 128;
-	CHECK(open_by_handle_at(AT_FDCWD, &fh.h, O_RDONLY) < 0 && (errno == EPERM || errno == EBADF || errno == ESTALE || errno == EINVAL) ? -1 : 0);
+	CHECK(name_to_handle_at(AT_FDCWD, "nh", &fh.h, &mnt, 0));
+	fh2.h.handle_bytes = 128;
+	CHECK(name_to_handle_at(AT_FDCWD, "nh", &fh2.h, &mnt2, 0));
+	printf("  same handle twice %d, same mount %d\n", fh.h.handle_bytes == fh2.h.handle_bytes &&
+	       fh.h.handle_type == fh2.h.handle_type && !memcmp(fh.h.f_handle, fh2.h.f_handle, fh.h.handle_bytes), mnt == mnt2);
+	int fd = open("nh", O_RDONLY);
+	fh2.h.handle_bytes = 128;
+	CHECK(name_to_handle_at(fd, "", &fh2.h, &mnt2, AT_EMPTY_PATH));
+	printf("  by fd same %d\n", !memcmp(fh.h.f_handle, fh2.h.f_handle, fh.h.handle_bytes));
+	close(fd);
+	fh2.h.handle_bytes = 128;
+	CHECK(name_to_handle_at(AT_FDCWD, "/proc/self/status", &fh2.h, &mnt2, 0));
+	fh2.h.handle_bytes = 128;
+	CHECK(name_to_handle_at(AT_FDCWD, "/proc/self/status", &fh2.h, &mnt2, AT_HANDLE_FID));
+	printf("  fid size %d type %x\n", fh2.h.handle_bytes, fh2.h.handle_type);
+	fh2.h.handle_bytes = 128;
+	CHECK(name_to_handle_at(AT_FDCWD, "nh", &fh2.h, &mnt2, AT_HANDLE_FID));
+	printf("  fid of an exporting fs is its handle %d\n", !memcmp(fh.h.f_handle, fh2.h.f_handle, fh.h.handle_bytes));
+	/* opening by handle: CAP_DAC_READ_SEARCH; tmpfs only (host files need the host's
+	 * generation number, which the gofer does not pass) */
+	int dfd = open(".", O_RDONLY | O_DIRECTORY);
+	fd = open_by_handle_at(dfd, &fh.h, O_RDONLY);
+	if (!tmpfs && fd >= 0) {
+		close(fd);
+	} else if (fd >= 0 || errno != EPERM) {
+		char b[16] = {0};
+		printf("  open_by_handle_at %s", fd >= 0 ? "OK" : errname(errno));
+		if (fd >= 0) {
+			printf(" read %zd %s", read(fd, b, sizeof b - 1), b);
+			close(fd);
+		}
+		printf("\n");
+		errno = 0;
+		fd = open_by_handle_at(dfd, &fh.h, O_RDWR | O_APPEND);
+		printf("  rdwr %s\n", fd >= 0 ? "OK" : errname(errno));
+		if (fd >= 0) close(fd);
+		fd = open_by_handle_at(dfd, &fh.h, O_PATH);
+		printf("  O_PATH %s\n", fd >= 0 ? "OK" : errname(errno));
+		if (fd >= 0) close(fd);
+		fh2 = fh;
+		fh2.h.f_handle[5] ^= 0x55;
+		fd = open_by_handle_at(dfd, &fh2.h, O_RDONLY);
+		printf("  changed handle %s\n", fd >= 0 ? "OK" : errname(errno));
+		unlink("nh");
+		fd = open_by_handle_at(dfd, &fh.h, O_RDONLY);
+		printf("  after unlink %s\n", fd >= 0 ? "OK" : errname(errno));
+	} else {
+		printf("  open_by_handle_at EPERM\n");
+	}
+	fh2 = fh;
+	fh2.h.handle_bytes = 0;
+	CHECK(open_by_handle_at(dfd, &fh2.h, O_RDONLY));
+	fh2.h.handle_bytes = 129;
+	CHECK(open_by_handle_at(dfd, &fh2.h, O_RDONLY));
+	CHECK(open_by_handle_at(-7, &fh.h, O_RDONLY));
+	CHECK(open_by_handle_at(dfd, NULL, O_RDONLY));
+	close(dfd);
 	unlink("nh");
 }
 
@@ -411,6 +469,7 @@ static void fsize_cases(void) {
 static void cases(int tmpfs) {
 	lock_cases();
 	hint_cases();
+	handle_cases(tmpfs);
 	alloc_cases();
 	statx_cases(tmpfs);
 	fsize_cases();
