@@ -283,6 +283,7 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		})),
 		file("cmdline", 0o444, func() ([]byte, error) { return memRange(tg, true), nil }),
 		file("environ", 0o400, func() ([]byte, error) { return memRange(tg, false), nil }),
+		{"mem", &memNode{node: n("mem"), p: p, tg: tg}},
 		file("auxv", 0o400, func() ([]byte, error) {
 			m := tg.MM()
 			if m == nil {
