@@ -416,6 +416,10 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 		return 0, unix.EINVAL
 	}
 	if dst, err := np.Dentry.Child(nname); err == nil {
+		// An exchange cannot put a directory below itself either way.
+		if flags&unix.RENAME_EXCHANGE != 0 && dst.IsAncestor(op.Dentry) {
+			return 0, unix.EINVAL
+		}
 		if ns.IsMountPoint(vfs.VirtualDentry{Mount: np.Mount, Dentry: dst}) {
 			return 0, unix.EBUSY
 		}
@@ -556,7 +560,7 @@ func symlinkat(t *kernel.Task, targetAddr uint64, dirfd int32, pathAddr uint64) 
 	if target == "" {
 		return 0, unix.ENOENT
 	}
-	parent, name, _, err := parentFor(t, dirfd, pathAddr)
+	parent, name, trailing, err := parentFor(t, dirfd, pathAddr)
 	if err != nil {
 		return 0, err
 	}
@@ -565,6 +569,9 @@ func symlinkat(t *kernel.Task, targetAddr uint64, dirfd int32, pathAddr uint64) 
 	}
 	if err := freeName(parent, name); err != nil {
 		return 0, err
+	}
+	if trailing {
+		return 0, unix.ENOENT // filename_create: a trailing slash creates only directories
 	}
 	if err := checkWritableDir(t, parent); err != nil {
 		return 0, err
