@@ -212,6 +212,9 @@ func (r *resolver) followLink(dir, link VirtualDentry) (VirtualDentry, error) {
 	if r.links > MaxSymlinks {
 		return VirtualDentry{}, unix.ELOOP
 	}
+	if err := r.mayFollow(dir, link); err != nil {
+		return VirtualDentry{}, err
+	}
 	if ml, ok := link.Dentry.Inode().(MagicLink); ok {
 		if r.o.NoMagicLinks || r.o.NoSymlinks || r.o.Beneath || r.o.InRoot {
 			return VirtualDentry{}, unix.ELOOP
@@ -254,6 +257,24 @@ func (r *resolver) followLink(dir, link VirtualDentry) (VirtualDentry, error) {
 		}
 	}
 	return cur, nil
+}
+
+// mayFollow is Linux's may_follow_link with fs.protected_symlinks on (as /proc/sys says):
+// in a sticky world-writable directory, a symlink is followed only by its owner or when
+// it belongs to the directory's owner; anyone else, root included, gets EACCES.
+func (r *resolver) mayFollow(dir, link VirtualDentry) error {
+	if r.o.Creds == nil {
+		return nil
+	}
+	la, err := link.Dentry.Inode().Stat()
+	if err != nil || la.UID == r.o.Creds.FSUID {
+		return nil
+	}
+	da, err := dir.Dentry.Inode().Stat()
+	if err != nil || da.Mode&(unix.S_ISVTX|0o002) != unix.S_ISVTX|0o002 || da.UID == la.UID {
+		return nil
+	}
+	return unix.EACCES
 }
 
 // PIDOpener is a file whose contents depend on who opens it (/proc/sysvipc/* show the
