@@ -219,7 +219,7 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			return nil, err
 		}
 		vd = vfs.VirtualDentry{Mount: dir.Mount, Dentry: dir.Dentry.Unlinked("#"+strconv.FormatUint(a.Ino, 10), in)}
-		return vfs.NewFileDescription(f, vd, flags&^(unix.O_TMPFILE&^unix.O_DIRECTORY)), nil
+		return vfs.NewFileDescription(f, vd, flags), nil // F_GETFL shows O_TMPFILE, as Linux keeps it
 	}
 	if flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
 		parent, name, trailing, err := ns.ResolveParent(path, o)

@@ -46,7 +46,7 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.F_SETFD:
 		return 0, fds.SetCloexec(int32(a[0]), a[2]&unix.FD_CLOEXEC != 0)
 	case unix.F_GETFL:
-		return uint64(fd.StatusFlags() | unix.O_LARGEFILE), nil
+		return uint64(fd.StatusFlags()), nil
 	case unix.F_SETFL:
 		// setfl: O_NOATIME is the owner's (or a privileged task's) to ask for.
 		if uint32(a[2])&unix.O_NOATIME != 0 && fd.StatusFlags()&unix.O_NOATIME == 0 {
@@ -557,7 +557,7 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	fd := vfs.NewAnonFileDescription(f, "/memfd:"+name+" (deleted)", unix.O_RDWR|unix.O_LARGEFILE)
+	fd := vfs.NewAnonFileDescription(f, "/memfd:"+name+" (deleted)", unix.O_RDWR|abi.O_LARGEFILE)
 	fd.SetInode(in)
 	defer fd.DecRef()
 	n, err := t.FDs().Install(fd, 0, flags&unix.MFD_CLOEXEC != 0, nofile(t))

@@ -701,6 +701,12 @@ func (fd *FileDescription) mergeDirentsLocked(ents []Dirent) {
 	fd.dirents = merged
 }
 
+// FdinfoShower is a file whose /proc/PID/fdinfo entry has lines of its own after the
+// common ones (Linux's show_fdinfo).
+type FdinfoShower interface {
+	Fdinfo() string
+}
+
 // PartnerWaiter is a file whose blocking open must wait for something: a FIFO end
 // waiting for the other side.
 type PartnerWaiter interface {

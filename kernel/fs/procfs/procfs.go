@@ -385,7 +385,11 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 					if cloexec {
 						flags |= unix.O_CLOEXEC
 					}
-					return []byte(fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", fd.Offset(), flags, mountID(fd), inoOfFD(fd))), nil
+					info := fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", fd.Offset(), flags, mountID(fd), inoOfFD(fd))
+					if fs, ok := fd.Impl().(vfs.FdinfoShower); ok {
+						info += fs.Fdinfo()
+					}
+					return []byte(info), nil
 				}}})
 				continue
 			}
