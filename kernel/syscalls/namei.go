@@ -889,11 +889,12 @@ func utimens(t *kernel.Task, dirfd int32, pathAddr uint64, times *[2]unix.Timesp
 	}
 	var vd vfs.VirtualDentry
 	if pathAddr == 0 && dirfd != kernel.AtFDCWD {
-		// utimensat(fd, NULL, ...) is futimens(fd, ...), which takes no flags.
+		// utimensat(fd, NULL, ...) is futimens(fd, ...), which takes no flags nor an
+		// O_PATH descriptor (fdget).
 		if flags != 0 {
 			return 0, unix.EINVAL
 		}
-		fd, err := getFD(t, uint64(uint32(dirfd)))
+		fd, err := getIOFD(t, uint64(uint32(dirfd)))
 		if err != nil {
 			return 0, err
 		}
