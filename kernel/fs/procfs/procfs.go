@@ -365,7 +365,14 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 	if info {
 		name = "fdinfo"
 	}
-	return &dirNode{node: node{boot: p.k.Start, path: base + "/" + name}, list: func() []entry {
+	perm := uint32(0o500) // only the owner lists descriptors (fdinfo: everyone)
+	if info {
+		perm = 0o555
+	}
+	// Owned by the process, as the rest of /proc/PID.
+	c := tg.Creds()
+	owned := func(path string) node { return node{boot: p.k.Start, path: path, uid: c.EUID, gid: c.EGID} }
+	return &dirNode{node: owned(base + "/" + name), perm: perm, list: func() []entry {
 		fds := tg.FDs()
 		if fds == nil {
 			return nil
@@ -375,7 +382,7 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 			n := n
 			path := base + "/" + name + "/" + strconv.Itoa(int(n))
 			if info {
-				out = append(out, entry{strconv.Itoa(int(n)), &fileNode{node: node{boot: p.k.Start, path: path}, mode: 0o444, gen: func() ([]byte, error) {
+				out = append(out, entry{strconv.Itoa(int(n)), &fileNode{node: owned(path), mode: 0o444, gen: func() ([]byte, error) {
 					fd, cloexec, err := fds.Get(n)
 					if err != nil {
 						return nil, err
@@ -393,14 +400,28 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 				}}})
 				continue
 			}
-			out = append(out, entry{strconv.Itoa(int(n)), &magicLink{linkNode: linkNode{node: node{boot: p.k.Start, path: path}, target: func() (string, error) {
+			out = append(out, entry{strconv.Itoa(int(n)), &magicLink{linkNode: linkNode{node: owned(path), target: func() (string, error) {
 				fd, _, err := fds.Get(n)
 				if err != nil {
 					return "", err
 				}
 				defer fd.DecRef()
 				return fd.Name(), nil
-			}}, to: func() (vfs.VirtualDentry, error) {
+			}}, perm: func() uint32 {
+				fd, _, err := fds.Get(n)
+				if err != nil {
+					return 0o500
+				}
+				defer fd.DecRef()
+				var perm uint32
+				if fd.Readable() {
+					perm |= 0o500
+				}
+				if fd.Writable() {
+					perm |= 0o300
+				}
+				return perm
+			}, to: func() (vfs.VirtualDentry, error) {
 				fd, _, err := fds.Get(n)
 				if err != nil {
 					return vfs.VirtualDentry{}, err

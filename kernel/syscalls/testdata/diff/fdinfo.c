@@ -50,5 +50,26 @@ int main(void) {
 	show("memfd", memfd_create("x", MFD_CLOEXEC));
 	int t = open(".", O_TMPFILE | O_RDWR, 0600);
 	show("O_TMPFILE", t);
+
+	/* the modes of /proc/PID/fd (0500), its links (by access), fdinfo, ns (0511) */
+	int r = open("f", O_RDONLY), w = open("f", O_WRONLY), rw = open("f", O_RDWR);
+	int fds[] = {r, w, rw, p[0], p[1], ev};
+	const char *names[] = {"read", "write", "read-write", "pipe read", "pipe write", "eventfd"};
+	char path[64];
+	struct stat st;
+	for (int i = 0; i < 6; i++) {
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fds[i]);
+		lstat(path, &st);
+		printf("%s link mode %o owner-is-me %d\n", names[i], st.st_mode, st.st_uid == geteuid());
+	}
+	const char *dirs[] = {"/proc/self/fd", "/proc/self/fdinfo", "/proc/self/ns", "/proc/self/task"};
+	for (int i = 0; i < 4; i++) {
+		lstat(dirs[i], &st);
+		printf("%s mode %o owner-is-me %d\n", dirs[i], st.st_mode, st.st_uid == geteuid());
+	}
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", r);
+	lstat(path, &st);
+	printf("fdinfo file mode %o\n", st.st_mode);
+	CHECK(access("/proc/self/fd", R_OK | X_OK));
 	return 0;
 }
