@@ -213,6 +213,14 @@ func (s *Statfs) Decode(b []byte) {
 
 // Statfs f_flags bits (include/linux/statfs.h).
 const (
-	ST_RDONLY = 0x1
-	ST_VALID  = 0x20
+	ST_RDONLY      = 0x1
+	ST_NOSUID      = 0x2
+	ST_NODEV       = 0x4
+	ST_NOEXEC      = 0x8
+	ST_SYNCHRONOUS = 0x10
+	ST_VALID       = 0x20
+	ST_NOATIME     = 0x400
+	ST_NODIRATIME  = 0x800
+	ST_RELATIME    = 0x1000
+	ST_NOSYMFOLLOW = 0x2000
 )

@@ -218,21 +218,50 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
-// encodeStatFS lays out s as struct statfs; ro adds ST_RDONLY.
-func encodeStatFS(s vfs.StatFS, ro bool) []byte {
+// encodeStatFS lays out s as struct statfs of a file on mount m (nil: an anonymous file):
+// f_flags are Linux's calculate_f_flags, the mount's flags and the filesystem's own
+// read-only and synchronous states (a filesystem's report of its host mount's flags is
+// not the sandbox's); f_fsid is the device, as simple_statfs gives it.
+func encodeStatFS(s vfs.StatFS, m *vfs.Mount, dev uint64) []byte {
 	fr := s.Frsize
 	if fr == 0 {
 		fr = s.Bsize
 	}
-	flags := s.Flags | abi.ST_VALID
-	if ro {
-		flags |= abi.ST_RDONLY
+	flags := s.Flags&(abi.ST_RDONLY|abi.ST_SYNCHRONOUS) | abi.ST_VALID
+	if m != nil {
+		mf := m.Flags()
+		for _, x := range []struct {
+			mnt uint32
+			st  int64
+		}{{vfs.MntReadOnly, abi.ST_RDONLY}, {vfs.MntNoSuid, abi.ST_NOSUID}, {vfs.MntNoDev, abi.ST_NODEV},
+			{vfs.MntNoExec, abi.ST_NOEXEC}, {vfs.MntNoAtime, abi.ST_NOATIME}, {vfs.MntNoDirAtime, abi.ST_NODIRATIME},
+			{vfs.MntRelAtime, abi.ST_RELATIME}, {vfs.MntNoSymFollow, abi.ST_NOSYMFOLLOW}} {
+			if mf&x.mnt != 0 {
+				flags |= x.st
+			}
+		}
 	}
+	// huge_encode_dev, split as u64_to_fsid.
+	enc := uint64(unix.Minor(dev)&0xff) | uint64(unix.Major(dev))<<8 | uint64(unix.Minor(dev)&^0xff)<<12
 	st := abi.Statfs{Type: s.Type, Bsize: s.Bsize, Blocks: s.Blocks, Bfree: s.Bfree, Bavail: s.Bavail, Files: s.Files,
-		Ffree: s.Ffree, Namelen: s.Namelen, Frsize: fr, Flags: flags}
+		Ffree: s.Ffree, Namelen: s.Namelen, Frsize: fr, Flags: flags, Fsid: [2]int32{int32(uint32(enc)), int32(uint32(enc >> 32))}}
 	b := make([]byte, abi.SizeofStatfs)
 	st.Encode(b)
 	return b
+}
+
+// statfsOf is the statfs of the file at vd.
+func statfsOf(vd vfs.VirtualDentry) ([]byte, error) {
+	in := vd.Dentry.Inode()
+	s, err := in.StatFS()
+	if err != nil {
+		return nil, err
+	}
+	var dev uint64
+	if a, err := in.Stat(); err == nil {
+		dev = a.Dev
+	}
+	return encodeStatFS(s, vd.Mount, dev), nil
 }
 
 // Statfs implements statfs(2).
@@ -241,11 +270,11 @@ func Statfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	s, err := vd.Dentry.Inode().StatFS()
+	b, err := statfsOf(vd)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := t.CopyOut(a[1], encodeStatFS(s, vd.Mount.ReadOnly())); err != nil {
+	if _, err := t.CopyOut(a[1], b); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
@@ -259,15 +288,16 @@ func Fstatfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	vd := fd.VirtualDentry()
-	s := vfs.StatFS{Type: 0x50495045, Bsize: 4096, Namelen: 255} // PIPEFS_MAGIC for anonymous files
-	ro := false
+	var b []byte
 	if vd.Ok() {
-		if s, err = vd.Dentry.Inode().StatFS(); err != nil {
+		if b, err = statfsOf(vd); err != nil {
 			return 0, err
 		}
-		ro = vd.Mount.ReadOnly()
+	} else {
+		// PIPEFS_MAGIC for anonymous files
+		b = encodeStatFS(vfs.StatFS{Type: 0x50495045, Bsize: 4096, Namelen: 255}, nil, 0)
 	}
-	if _, err := t.CopyOut(a[1], encodeStatFS(s, ro)); err != nil {
+	if _, err := t.CopyOut(a[1], b); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
