@@ -129,13 +129,28 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err := checkFileType(out); err != nil {
 		return 0, err
 	}
-	for _, fd := range []interface{ IsStream() bool }{in, out} {
+	for _, fd := range []*vfs.FileDescription{in, out} {
 		if fd.IsStream() {
 			return 0, unix.EINVAL
+		}
+		if fin := fd.Inode(); fin != nil {
+			if fa, err := fin.Stat(); err == nil && fa.Type() != unix.S_IFREG {
+				return 0, unix.EINVAL // only regular files (generic_file_rw_checks)
+			}
 		}
 	}
 	if !in.Readable() || !out.Writable() || out.StatusFlags()&unix.O_APPEND != 0 {
 		return 0, unix.EBADF
+	}
+	// Between filesystems only filesystems with a copy_file_range of their own copy
+	// (generic_copy_file_checks, after the file checks); none here has one: another
+	// superblock is EXDEV, whatever the offsets and count.
+	if in.Inode() != nil && out.Inode() != nil {
+		ia, ierr := in.Inode().Stat()
+		oa, oerr := out.Inode().Stat()
+		if ierr == nil && oerr == nil && ia.Dev != oa.Dev {
+			return 0, unix.EXDEV
+		}
 	}
 	readOff := func(addr uint64, fdOff int64) (int64, error) {
 		if addr == 0 {
