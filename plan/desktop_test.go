@@ -5,16 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func envOf(env []string, k string) string {
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, k+"="); ok {
-			return v
-		}
-	}
-	return ""
-}
+	"github.com/sbx-dev/sbx/kernel/sandbox"
+)
 
 // TestWaylandAndPipeWirePlans: the compositor's and PipeWire's sockets are brokered at
 // /run/user/<uid>/ with the variables that name them; a missing one is withheld with a
@@ -46,6 +39,19 @@ func TestWaylandAndPipeWirePlans(t *testing.T) {
 	}
 	if r := envOf(p.Env, "PIPEWIRE_RUNTIME_DIR"); r != "/run/user/1000" || len(p.Warnings) != 0 {
 		t.Errorf("PIPEWIRE_RUNTIME_DIR=%q, warnings %q", r, p.Warnings)
+	}
+	// $XDG_RUNTIME_DIR is the app user's own 0700 directory, mounted before the sockets in it.
+	rtAt, sockAt := -1, -1
+	for i, m := range p.Layout {
+		switch {
+		case m.Path == "/run/user/1000" && m.Kind == sandbox.MountTmpfs && m.Mode == 0o700 && m.Owned:
+			rtAt = i
+		case m.Path == "/run/user/1000/wayland-1" && sockAt < 0:
+			sockAt = i
+		}
+	}
+	if rtAt < 0 || sockAt < rtAt {
+		t.Errorf("runtime directory mount at %d, the socket at %d: want a private 0700 tmpfs first\n%+v", rtAt, sockAt, p.Layout)
 	}
 	o.Environ = append(f.options(o.Profile).Environ, "XDG_RUNTIME_DIR="+rt, "WAYLAND_DISPLAY=wayland-9", "PIPEWIRE_REMOTE=none")
 	p, err = ForProgram(o)
