@@ -64,3 +64,34 @@ func TestWaylandAndPipeWirePlans(t *testing.T) {
 		t.Errorf("missing sockets: warnings %q, sockets %v", warn, p.Sockets)
 	}
 }
+
+// TestX11WarningOnWayland: a profile granting X11 and Wayland warns that X11 is withheld
+// when $DISPLAY names no usable display, but not in a Wayland session without $DISPLAY.
+func TestX11WarningOnWayland(t *testing.T) {
+	f := newFixture(t)
+	rt := t.TempDir()
+	l, err := net.Listen("unix", filepath.Join(rt, "wayland-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	prof := f.profile(t, "both", "description = \"p\"\n[display]\nx11 = true\nwayland = true\n")
+	for _, c := range []struct {
+		env  []string
+		warn bool
+	}{
+		{[]string{"XDG_RUNTIME_DIR=" + rt, "WAYLAND_DISPLAY=wayland-1"}, false},
+		{[]string{"XDG_RUNTIME_DIR=" + rt, "WAYLAND_DISPLAY=wayland-1", "DISPLAY=:9999"}, true},
+		{[]string{"XDG_RUNTIME_DIR=" + rt}, true},
+	} {
+		o := f.options(prof)
+		o.Environ = append(o.Environ, c.env...)
+		p, err := ForProgram(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(strings.Join(p.Warnings, "\n"), "X11 display withheld"); got != c.warn {
+			t.Errorf("%v: X11 warning %v, want %v (%q)", c.env, got, c.warn, p.Warnings)
+		}
+	}
+}

@@ -194,20 +194,27 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		} else {
 			x11 = true
 		}
-	} else if prof.Display.X11 {
-		if err := planX11(p, &o); err != nil {
-			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
-		} else {
+	}
+	var x11Err error
+	if prof.Display.X11 && !prof.Display.X11Nested {
+		if x11Err = planX11(p, &o); x11Err == nil {
 			x11 = true
 		}
 	}
+	wayland := false
 	if prof.Display.Wayland {
 		if err := planWayland(p, &o); err != nil {
 			if !x11 {
 				p.Warnings = append(p.Warnings, "Wayland display withheld: "+err.Error())
 			}
 			p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
+		} else {
+			wayland = true
 		}
+	}
+	// A Wayland session without $DISPLAY (no Xwayland) has no X display to withhold.
+	if x11Err != nil && !(wayland && o.getenv("DISPLAY") == "") {
+		p.Warnings = append(p.Warnings, "X11 display withheld: "+x11Err.Error())
 	}
 	pulse := false
 	if prof.Audio.PulseAudio {
