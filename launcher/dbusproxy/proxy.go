@@ -464,13 +464,15 @@ func (s *session) ownLocally(m *dbus.Message, member, name string) {
 	default:
 		// The bus tells a new owner with NameAcquired before its reply.
 		sig := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
-			dbus.FieldPath:        dbus.MakeVariant(dbus.ObjectPath("/org/freedesktop/DBus")),
-			dbus.FieldInterface:   dbus.MakeVariant(busName),
-			dbus.FieldMember:      dbus.MakeVariant("NameAcquired"),
-			dbus.FieldSender:      dbus.MakeVariant(busName),
-			dbus.FieldDestination: dbus.MakeVariant(s.unique),
-			dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf(name)),
+			dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath("/org/freedesktop/DBus")),
+			dbus.FieldInterface: dbus.MakeVariant(busName),
+			dbus.FieldMember:    dbus.MakeVariant("NameAcquired"),
+			dbus.FieldSender:    dbus.MakeVariant(busName),
+			dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOf(name)),
 		}, Body: []any{name}}
+		if s.unique != "" {
+			sig.Headers[dbus.FieldDestination] = dbus.MakeVariant(s.unique)
+		}
 		if raw, err := encode(sig, s.nextSerial()); err == nil {
 			s.appC.send(raw, nil)
 		}
