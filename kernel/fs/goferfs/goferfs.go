@@ -21,6 +21,9 @@ import (
 type Inode struct {
 	h  *gofer.Handle
 	ro bool
+	// live is set on a read-only mount the host changes (gofer.Attr.Live): attributes
+	// and names are revalidated as on a read-write mount.
+	live bool
 	// cache holds the sandbox's shared pages of host files (shared.go).
 	cache *Cache
 
@@ -72,7 +75,7 @@ func Root(c *gofer.Client, index int, cache *Cache) (*Inode, error) {
 }
 
 func fromEntry(e gofer.Entry, cache *Cache) *Inode {
-	return &Inode{h: e.Handle, ro: e.Attr.ReadOnly, attr: e.Attr, target: e.Target, cache: cache}
+	return &Inode{h: e.Handle, ro: e.Attr.ReadOnly, live: e.Attr.Live, attr: e.Attr, target: e.Target, cache: cache}
 }
 
 func toAttr(a gofer.Attr) vfs.Attr {
@@ -85,10 +88,13 @@ func toAttr(a gofer.Attr) vfs.Attr {
 // Stat implements vfs.Inode. Files on read-only mounts keep their walked attributes;
 // others are asked afresh (their size changes through donated FDs, and other programs
 // change them on the host), unless the host watch of the file says they did not change
-// since they were last asked for (attrs.go).
+// since they were last asked for (attrs.go). Live read-only mounts (gofer.Mount.Live) are
+// treated as read-write ones here: the watch a directory gets at its first stat also
+// revalidates the names looked up in it (ChildEpoch), so a file renamed over on the host
+// is seen.
 func (in *Inode) Stat() (vfs.Attr, error) {
 	in.mu.Lock()
-	a, ro := in.attr, in.ro
+	a, ro := in.attr, in.ro && !in.live
 	in.mu.Unlock()
 	if ro || a.Kind == gofer.KindSymlink {
 		return toAttr(a), nil
