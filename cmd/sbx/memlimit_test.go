@@ -86,6 +86,28 @@ func TestMemoryLimitHonorsOOMScoreAdj(t *testing.T) {
 	}
 }
 
+// TestMemoryLimitTmpfsChurn: a process that makes, writes, unlinks and closes 1 GiB of
+// tmpfs files per round (one of them mapped shared past its close) runs under a 512 MiB
+// limit without being killed: each file's memory goes with its last reference.
+func TestMemoryLimitTmpfsChurn(t *testing.T) {
+	dir, exe := sbxtest.BuildC(t, "testdata/tmpfschurn.c")
+	bin := sbxtest.Binary(t)
+	prof := filepath.Join(dir, "mem512.toml")
+	os.WriteFile(prof, []byte("description = \"512 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"512MiB\"\n"), 0o644)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			argv := u.Wrap([]string{bin, "run", "--profile", prof, "--ro", dir, "--", exe, "2"})
+			var stderr strings.Builder
+			c := exec.Command(argv[0], argv[1:]...)
+			c.Stderr = &stderr
+			out, err := c.Output()
+			if want := "2 rounds\n"; string(out) != want || err != nil {
+				t.Fatalf("app printed %q (%v); want %q; stderr %s", out, err, want, stderr.String())
+			}
+		})
+	}
+}
+
 // checkOOMEvent finds the one sandbox under runtime directory rt (its app still runs) and
 // checks that it reports the limit, memory back under it, and the kill as an event.
 func checkOOMEvent(t *testing.T, rt string) {

@@ -116,14 +116,6 @@ func (in *Inode) hostSeals(s uint32) error {
 	return err
 }
 
-// maybeReleaseHostLocked closes the host memfd once no name, open file or shared mapping
-// uses it. Preconditions: in.mu held.
-func (in *Inode) maybeReleaseHostLocked() {
-	if in.host != nil && in.attr.Nlink == 0 && in.opens == 0 && in.mapRefs == 0 {
-		in.releaseHostLocked()
-	}
-}
-
 // releaseHostLocked closes the host memfd. Preconditions: in.mu held.
 func (in *Inode) releaseHostLocked() {
 	in.host.retireViewsLocked()
@@ -150,7 +142,7 @@ func (in *Inode) MapHost(off, length int64) (int, int64, func(), error) {
 	return in.host.fd, in.host.ident + off, func() {
 		in.mu.Lock()
 		in.mapRefs--
-		in.maybeReleaseHostLocked()
+		in.maybeFreeLocked()
 		in.mu.Unlock()
 	}, nil
 }

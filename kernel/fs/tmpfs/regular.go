@@ -23,8 +23,8 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 	if size > maxFileSize {
 		return unix.EFBIG
 	}
-	if in.host != nil {
-		return nil // the host memfd grows by itself
+	if in.host != nil || in.dead {
+		return nil // the host memfd grows by itself; a dead file is never read again
 	}
 	if in.mapRefs > 0 && in.capacity > 0 {
 		// Shared mappings pin the range; growing past it would split the file in two.
@@ -256,7 +256,6 @@ func (f *regularFile) Release() {
 	in := f.in
 	in.mu.Lock()
 	in.opens--
-	in.maybeReleaseHostLocked()
 	in.maybeFreeLocked()
 	in.mu.Unlock()
 }
@@ -382,17 +381,6 @@ func (f *regularFile) Seek(fd *vfs.FileDescription, cur, off int64, whence int) 
 		return 0, unix.EINVAL
 	}
 	return n, nil
-}
-
-// Release frees the contents of an inode no longer linked or open. Called by the kernel
-// when the last reference to an unlinked file goes away.
-func (in *Inode) Release() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.attr.Nlink == 0 && in.capacity > 0 && in.mapRefs == 0 {
-		in.fs.mf.Free(in.memOff, in.capacity)
-		in.capacity, in.memOff, in.attr.Size = 0, 0, 0
-	}
 }
 
 // WriteFile creates (or replaces the contents of) a regular file in directory dir, for the

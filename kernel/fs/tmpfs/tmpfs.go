@@ -133,6 +133,10 @@ type Inode struct {
 	// I_LINKABLE). protected by mu
 	linkable bool
 	symBlock bool
+	// pins counts O_PATH descriptions holding the file (Retain); dead says the file was
+	// freed: no name, open file, mapping or pin was left (maybeFreeLocked). protected by mu
+	pins int
+	dead bool
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -246,17 +250,19 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 	case unix.S_IFDIR:
 		return vfs.NewDirFile(), nil
 	case unix.S_IFREG:
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if in.dead {
+			// Its last name went after the walk found it, and its contents with it: the
+			// open resolves the path again (what it would have found a moment later).
+			return nil, unix.ENOENT
+		}
 		if flags&unix.O_TRUNC != 0 && flags&unix.O_ACCMODE != unix.O_RDONLY {
-			in.mu.Lock()
-			err := in.truncateLocked(0)
-			in.mu.Unlock()
-			if err != nil {
+			if err := in.truncateLocked(0); err != nil {
 				return nil, err
 			}
 		}
-		in.mu.Lock()
 		in.opens++
-		in.mu.Unlock()
 		return &regularFile{in: in}, nil
 	case unix.S_IFCHR:
 		if in.fs.devices == nil {
@@ -395,7 +401,7 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	if err := in.create(name, n, true); err != nil {
 		n.mu.Lock()
 		n.attr.Nlink = 0
-		n.maybeReleaseHostLocked()
+		n.maybeFreeLocked()
 		n.mu.Unlock()
 		return nil, nil, err
 	}
@@ -652,7 +658,6 @@ func (in *Inode) unlinkLocked() {
 		in.fs.unchargeInode()
 	}
 	in.attr.Nlink--
-	in.maybeReleaseHostLocked()
 	in.maybeFreeLocked()
 }
 
