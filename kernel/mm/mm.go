@@ -603,20 +603,27 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 			addr = v.Start
 		}
 	}
-	// Every page must be mapped.
+	// As on Linux, the mappings from addr on change up to the first hole (ENOMEM) or the
+	// first mapping that may not get prot (EACCES); the first page must be mapped.
 	var newlyAccountable uint64
+	var tailErr error
 	for a := addr; a < end; {
 		v := m.vmaAtLocked(a)
 		if v == nil {
-			return unix.ENOMEM
+			end, tailErr = a, unix.ENOMEM
+			break
 		}
 		if prot&^v.MaxProt != 0 {
-			return unix.EACCES
+			end, tailErr = a, unix.EACCES
+			break
 		}
 		if accountable(prot, v.Shared) && !accountable(v.Prot, v.Shared) {
 			newlyAccountable += min(end, v.End) - max(a, v.Start)
 		}
 		a = v.End
+	}
+	if end == addr {
+		return tailErr
 	}
 	if newlyAccountable > 0 && !enoughMemory(newlyAccountable) {
 		return unix.ENOMEM
@@ -652,7 +659,10 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 		}
 	}
 	m.mergeLocked()
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return tailErr
 }
 
 // mergeLocked joins adjacent VMAs that are indistinguishable continuations of each other.
@@ -687,9 +697,15 @@ func (m *MM) mergeLocked() {
 	m.vmas = out
 }
 
-// Remap implements mremap(2).
-func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr uint64) (uint64, error) {
-	if oldAddr%PageSize != 0 || newLen == 0 || (fixed && !mayMove) {
+// Remap implements mremap(2). With dontUnmap (MREMAP_DONTUNMAP) the mapping moves and its
+// old range stays mapped with the same protection: empty for private anonymous memory,
+// the same pages for a shared mapping (the pages of a private file mapping are not moved
+// that way here: EINVAL). An oldLen of 0 maps the pages of a shared mapping a second time.
+func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed, dontUnmap bool, newAddr uint64) (uint64, error) {
+	if fixed && !mayMove || dontUnmap && (!mayMove || oldLen != newLen) {
+		return 0, unix.EINVAL
+	}
+	if oldAddr%PageSize != 0 || pageUp(newLen) == 0 {
 		return 0, unix.EINVAL
 	}
 	oldLen, newLen = pageUp(oldLen), pageUp(newLen)
@@ -706,12 +722,22 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	if oldLen != 0 && oldAddr+oldLen > end {
 		return 0, unix.EFAULT
 	}
+	keepOld := dontUnmap
 	if oldLen == 0 {
 		// Duplicating a mapping is only possible for shared mappings.
-		if !v.Shared {
+		if !v.Shared || !mayMove {
 			return 0, unix.EINVAL
 		}
-		oldLen = end - oldAddr
+		oldLen, keepOld = min(newLen, end-oldAddr), true
+	}
+	if dontUnmap {
+		for a := oldAddr; a < oldAddr+oldLen; {
+			w := m.vmaAtLocked(a)
+			if !w.Shared && w.Source != nil {
+				return 0, unix.EINVAL // a private file mapping
+			}
+			a = w.End
+		}
 	}
 	v = m.vmaAtLocked(oldAddr + oldLen - 1)
 	if fixed {
@@ -725,7 +751,7 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	if newLen > oldLen && !m.mayExpandLocked(newLen-oldLen, isData(v.Prot, v.Shared, v.GrowsDown), 0, 0) {
 		return 0, unix.ENOMEM
 	}
-	if !fixed && newLen <= oldLen {
+	if !fixed && !keepOld && newLen <= oldLen {
 		if newLen < oldLen {
 			if err := m.removeLocked(oldAddr+newLen, oldAddr+oldLen); err != nil {
 				return 0, err
@@ -734,7 +760,7 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 		return oldAddr, nil
 	}
 	// Grow in place when the following range is free.
-	if !fixed && oldAddr+oldLen == v.End && m.isFreeLocked(v.End, oldAddr+newLen) && oldAddr+newLen <= m.maxAddr {
+	if !fixed && !keepOld && oldAddr+oldLen == v.End && m.isFreeLocked(v.End, oldAddr+newLen) && oldAddr+newLen <= m.maxAddr {
 		if err := m.extendLocked(v, oldAddr+newLen); err != nil {
 			return 0, err
 		}
@@ -767,6 +793,11 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	}
 	var last *VMA
 	for _, w := range moved {
+		if keepOld {
+			if err := m.insertLocked(m.refillLocked(w)); err != nil {
+				return 0, err
+			}
+		}
 		delta := w.Start - oldAddr
 		size := w.End - w.Start
 		w.Start, w.End = dst+delta, dst+delta+size
@@ -782,6 +813,31 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	}
 	m.mergeLocked()
 	return dst, nil
+}
+
+// refillLocked returns what stays at v's place when v moves away keeping its old range
+// (MREMAP_DONTUNMAP, or an old size of 0): for shared memory a second piece of the same
+// pages, for private anonymous memory fresh empty memory (v's pages go with it). v is a
+// shared mapping or private anonymous memory. Preconditions: m.mu held.
+func (m *MM) refillLocked(v *VMA) *VMA {
+	w := *v
+	if v.Shared {
+		if w.release != nil {
+			w.release.inc()
+		}
+		if w.direct != nil {
+			w.direct.inc()
+		}
+		if w.lazy != nil {
+			w.lazy.refs++
+		}
+		return &w
+	}
+	w.memOff, w.cow, w.lazy, w.direct, w.copied, w.release = 0, false, nil, nil, false, nil
+	if off, err := m.mf.Allocate(int64(v.End - v.Start)); err == nil {
+		w.memOff = off
+	}
+	return &w
 }
 
 // mappingEndLocked returns the end of the mapping v is a piece of, as Linux would show it:
@@ -910,9 +966,12 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 	defer m.mu.Unlock()
 	var set func(v *VMA) error
 	switch advice {
-	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE:
+	case unix.MADV_DONTNEED, unix.MADV_FREE:
 		m.noteReleaseLocked(addr, end)
 		set = m.discardLocked
+	case unix.MADV_REMOVE:
+		m.noteReleaseLocked(addr, end)
+		set = m.removePagesLocked
 	case unix.MADV_DONTFORK:
 		set = func(v *VMA) error { v.dontFork = true; return nil }
 	case unix.MADV_DOFORK:
@@ -933,8 +992,18 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 		if v == nil {
 			return unix.ENOMEM
 		}
-		if advice == unix.MADV_WIPEONFORK && (v.Shared || v.Source != nil) {
+		if (advice == unix.MADV_WIPEONFORK || advice == unix.MADV_FREE) && (v.Shared || v.Source != nil) {
 			return unix.EINVAL // private anonymous memory only
+		}
+		if advice == unix.MADV_REMOVE {
+			// Memory with a file behind it (shared anonymous memory is a tmpfs file on
+			// Linux) whose mapping may write it.
+			switch {
+			case !v.Shared && v.Source == nil:
+				return unix.EINVAL
+			case !v.Shared || v.MaxProt&platform.ProtWrite == 0:
+				return unix.EACCES
+			}
 		}
 		a = v.End
 	}
@@ -949,6 +1018,32 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 		}
 	}
 	m.mergeLocked()
+	return nil
+}
+
+// HolePuncher is a SharedSource whose pages can be given back (tmpfs: MADV_REMOVE punches
+// a hole in the file, as fallocate(FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE)).
+type HolePuncher interface {
+	PunchHole(off, length int64) error
+}
+
+// removePagesLocked implements MADV_REMOVE on the whole of v, a shared mapping that may
+// write: the pages behind it are freed (they read as zero again), in the file for a
+// file's mapping. Preconditions: m.mu held.
+func (m *MM) removePagesLocked(v *VMA) error {
+	n := int64(v.End - v.Start)
+	if hp, ok := v.Source.(HolePuncher); ok {
+		return hp.PunchHole(v.FileOff, n)
+	}
+	if v.host != nil {
+		if hp, ok := v.host.(HolePuncher); ok {
+			return hp.PunchHole(v.FileOff, n)
+		}
+	}
+	if v.Source != nil {
+		return unix.EOPNOTSUPP // a host file's shared pages
+	}
+	m.mf.punch(v.memOff, n) // shared anonymous memory
 	return nil
 }
 
@@ -1115,6 +1210,13 @@ func (m *MM) Maps() string {
 // continuesLocked reports whether w is the rest of v's private file mapping: adjacent,
 // the same file at the next offset, the same protection and name. Preconditions: m.mu held.
 func (m *MM) continuesLocked(v, w *VMA) bool {
+	if v.Source == nil && w.Source == nil {
+		// Private anonymous memory made by two calls, or split here (a COW chunk, a grown
+		// mapping) but nothing the app can see apart: Linux merges such neighbours.
+		return !v.Shared && !w.Shared && w.Start == v.End && w.Prot == v.Prot && w.Name == v.Name &&
+			w.AnonName == v.AnonName && w.GrowsDown == v.GrowsDown && w.dontFork == v.dontFork &&
+			w.wipeOnFork == v.wipeOnFork && v.host == nil && w.host == nil
+	}
 	return v.Source != nil && w.Source != nil && !v.Shared && !w.Shared && w.Start == v.End &&
 		w.FileOff == v.FileOff+int64(v.End-v.Start) && w.Prot == v.Prot && w.Name == v.Name &&
 		w.AnonName == v.AnonName && w.Dev == v.Dev && w.Ino == v.Ino
@@ -1277,7 +1379,9 @@ func vmFlags(v *VMA) string {
 	add(v.MaxProt&platform.ProtExec != 0 || !v.Shared, "me")
 	add(v.Shared, "ms")
 	add(v.GrowsDown, "gd")
+	add(v.dontFork, "dc")
 	add(!v.Shared && v.Prot&platform.ProtWrite != 0, "ac")
+	add(v.wipeOnFork, "wf")
 	return " " + strings.Join(f, " ")
 }
 

@@ -193,10 +193,8 @@ func Mremap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^(unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP) != 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&unix.MREMAP_DONTUNMAP != 0 {
-		return 0, unix.EINVAL
-	}
-	return memLimits(t).Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0, flags&unix.MREMAP_FIXED != 0, a[4])
+	return memLimits(t).Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0, flags&unix.MREMAP_FIXED != 0,
+		flags&unix.MREMAP_DONTUNMAP != 0, a[4])
 }
 
 // Brk implements brk(2).

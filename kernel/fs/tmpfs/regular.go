@@ -315,32 +315,45 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		}
 		return nil
 	case unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE:
-		end := in.attr.Size
-		if off < 0 {
-			return unix.EINVAL
-		}
-		if in.writeSealedLocked() {
-			return unix.EPERM
-		}
-		if length < end-off {
-			end = off + length
-		}
-		// Whole pages in the hole are freed, those beyond the end too (fallocate with
-		// FALLOC_FL_KEEP_SIZE puts pages there); partial ones are zeroed.
-		holeEnd := int64(maxFileSize)
-		if length < holeEnd-off {
-			holeEnd = off + length
-		}
-		in.freePagesLocked((off+pageSize-1)/pageSize, holeEnd/pageSize)
-		if in.host != nil {
-			return unix.Fallocate(in.host.fd, mode, off, length)
-		}
-		if off < end {
-			in.fs.mf.Zero(in.memOff+off, end-off)
-		}
-		return nil
+		return in.punchHoleLocked(off, length)
 	}
 	return unix.EOPNOTSUPP
+}
+
+// PunchHole implements mm.HolePuncher (MADV_REMOVE on a shared mapping of the file).
+func (in *Inode) PunchHole(off, length int64) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.punchHoleLocked(off, length)
+}
+
+// punchHoleLocked is fallocate(FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE). Preconditions:
+// in.mu held.
+func (in *Inode) punchHoleLocked(off, length int64) error {
+	end := in.attr.Size
+	if off < 0 {
+		return unix.EINVAL
+	}
+	if in.writeSealedLocked() {
+		return unix.EPERM
+	}
+	if length < end-off {
+		end = off + length
+	}
+	// Whole pages in the hole are freed, those beyond the end too (fallocate with
+	// FALLOC_FL_KEEP_SIZE puts pages there); partial ones are zeroed.
+	holeEnd := int64(maxFileSize)
+	if length < holeEnd-off {
+		holeEnd = off + length
+	}
+	in.freePagesLocked((off+pageSize-1)/pageSize, holeEnd/pageSize)
+	if in.host != nil {
+		return unix.Fallocate(in.host.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, length)
+	}
+	if off < end {
+		in.fs.mf.Zero(in.memOff+off, end-off)
+	}
+	return nil
 }
 
 // Seek supports SEEK_DATA/SEEK_HOLE for a file with no holes.
