@@ -100,6 +100,8 @@ type VMA struct {
 	// dontFork (MADV_DONTFORK) leaves the mapping out of a fork's child; wipeOnFork
 	// (MADV_WIPEONFORK) gives the child zero-filled memory in its place.
 	dontFork, wipeOnFork bool
+	// locked is VM_LOCKED (mlock.go); lockOnFault says it was locked without populating.
+	locked, lockOnFault bool
 	// host is the source of a shared mapping of a host file (HostSource), hostFD its FD;
 	// memOff is then the file's identity range, never touched.
 	host   HostSource
@@ -159,6 +161,9 @@ type MM struct {
 
 	// limitAS and limitData are RLIMIT_AS and RLIMIT_DATA in bytes (SetLimits). protected by mu
 	limitAS, limitData uint64
+	// lockFuture and lockFutureOnFault are mlockall's MCL_FUTURE and MCL_ONFAULT.
+	// protected by mu
+	lockFuture, lockFutureOnFault bool
 
 	// mapped is what the platform address space maps (spans.go). protected by mu
 	mapped spans
@@ -548,9 +553,15 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 	}
+	if m.lockFuture {
+		v.locked, v.lockOnFault = true, m.lockFutureOnFault
+	}
 	if err := m.insertLocked(v); err != nil {
 		m.dropLocked(v)
 		return 0, err
+	}
+	if v.locked && !v.lockOnFault {
+		m.populateLocked(v)
 	}
 	return addr, nil
 }
@@ -675,6 +686,7 @@ func (m *MM) mergeLocked() {
 				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.AnonName == v.AnonName && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
 				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork &&
+				p.locked == v.locked && p.lockOnFault == v.lockOnFault &&
 				p.direct == v.direct && p.copied == v.copied {
 				if v.release != nil {
 					v.release.dec()
@@ -851,7 +863,7 @@ func (m *MM) mappingEndLocked(v *VMA) uint64 {
 		if w.Start != end || w.Prot != v.Prot || w.MaxProt != v.MaxProt || w.Shared != v.Shared ||
 			w.GrowsDown != v.GrowsDown || w.Name != v.Name || w.AnonName != v.AnonName || w.Source != v.Source ||
 			(v.Source != nil && w.FileOff != v.FileOff+int64(end-v.Start)) || w.host != v.host ||
-			w.dontFork != v.dontFork || w.wipeOnFork != v.wipeOnFork ||
+			w.dontFork != v.dontFork || w.wipeOnFork != v.wipeOnFork || w.locked != v.locked ||
 			(v.Shared && v.Source == nil && w.release != v.release) { // (two shared anonymous mappings)
 			break
 		}
@@ -1108,8 +1120,9 @@ func (m *MM) Mincore(addr, length uint64) ([]byte, error) {
 }
 
 // Sync implements msync(2): every page of [addr, addr+length) must be mapped (ENOMEM),
-// and the shared mappings of host files in it are written back.
-func (m *MM) Sync(addr, length uint64) error {
+// and the shared mappings of host files in it are written back. invalidate
+// (MS_INVALIDATE) is refused on locked memory (EBUSY).
+func (m *MM) Sync(addr, length uint64, invalidate bool) error {
 	if addr%PageSize != 0 {
 		return unix.EINVAL
 	}
@@ -1128,6 +1141,10 @@ func (m *MM) Sync(addr, length uint64) error {
 		if v == nil {
 			m.mu.Unlock()
 			return unix.ENOMEM
+		}
+		if invalidate && v.locked {
+			m.mu.Unlock()
+			return unix.EBUSY
 		}
 		if ss, ok := v.Source.(SyncSource); ok && v.Shared && v.release != nil {
 			lo, hi := max(a, v.Start), min(end, v.End)
@@ -1215,7 +1232,7 @@ func (m *MM) continuesLocked(v, w *VMA) bool {
 		// mapping) but nothing the app can see apart: Linux merges such neighbours.
 		return !v.Shared && !w.Shared && w.Start == v.End && w.Prot == v.Prot && w.Name == v.Name &&
 			w.AnonName == v.AnonName && w.GrowsDown == v.GrowsDown && w.dontFork == v.dontFork &&
-			w.wipeOnFork == v.wipeOnFork && v.host == nil && w.host == nil
+			w.wipeOnFork == v.wipeOnFork && w.locked == v.locked && v.host == nil && w.host == nil
 	}
 	return v.Source != nil && w.Source != nil && !v.Shared && !w.Shared && w.Start == v.End &&
 		w.FileOff == v.FileOff+int64(v.End-v.Start) && w.Prot == v.Prot && w.Name == v.Name &&
@@ -1306,7 +1323,7 @@ func (m *MM) Smaps() string {
 	defer m.mu.Unlock()
 	var b strings.Builder
 	row := func(name string, bytes uint64) { fmt.Fprintf(&b, "%-16s%8d kB\n", name+":", bytes/1024) }
-	block := func(line string, size, rss, anon, file, shmem uint64, flags string) {
+	block := func(line string, size, rss, anon, file, shmem, locked uint64, flags string) {
 		b.WriteString(line)
 		row("Size", size)
 		row("KernelPageSize", PageSize)
@@ -1321,9 +1338,10 @@ func (m *MM) Smaps() string {
 		row("Referenced", rss)
 		row("Anonymous", anon)
 		for _, z := range []string{"KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb",
-			"Private_Hugetlb", "Swap", "SwapPss", "Locked"} {
+			"Private_Hugetlb", "Swap", "SwapPss"} {
 			row(z, 0)
 		}
+		row("Locked", locked)
 		b.WriteString("THPeligible:           0\n")
 		b.WriteString("VmFlags:" + flags + " \n")
 	}
@@ -1349,7 +1367,11 @@ func (m *MM) Smaps() string {
 			i = j - 1
 		}
 		rss := anon + file + shmem
-		block(line, size, rss, anon, file, shmem, vmFlags(v))
+		var locked uint64
+		if v.locked {
+			locked = rss
+		}
+		block(line, size, rss, anon, file, shmem, locked, vmFlags(v))
 	}
 	// The vDSO's pages are the host's, not the sandbox's memory: no figures but the size.
 	for _, v := range m.vdsoMapsLocked() {
@@ -1357,7 +1379,7 @@ func (m *MM) Smaps() string {
 		if v.Prot&platform.ProtExec != 0 {
 			flags = " rd ex mr mw me de"
 		}
-		block(vdsoMapsLine(v), v.End-v.Start, 0, 0, 0, 0, flags)
+		block(vdsoMapsLine(v), v.End-v.Start, 0, 0, 0, 0, 0, flags)
 	}
 	return b.String()
 }
@@ -1379,6 +1401,7 @@ func vmFlags(v *VMA) string {
 	add(v.MaxProt&platform.ProtExec != 0 || !v.Shared, "me")
 	add(v.Shared, "ms")
 	add(v.GrowsDown, "gd")
+	add(v.locked, "lo")
 	add(v.dontFork, "dc")
 	add(!v.Shared && v.Prot&platform.ProtWrite != 0, "ac")
 	add(v.wipeOnFork, "wf")

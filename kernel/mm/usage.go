@@ -75,6 +75,8 @@ type Stats struct {
 	// does not hear of pages the app fills (resident.go), so the high-water marks are kept
 	// where it measures: every Stats call and every release of memory (Release).
 	Peak, HWM uint64
+	// Locked is VmLck: the size of locked mappings.
+	Locked uint64
 }
 
 // Stats returns m's sizes.
@@ -84,6 +86,9 @@ func (m *MM) Stats() Stats {
 	for _, v := range m.vmas {
 		n := v.End - v.Start
 		s.Size += n
+		if v.locked {
+			s.Locked += n
+		}
 		stack := v.GrowsDown || v.Name == "[stack]"
 		switch {
 		case stack:
