@@ -1,7 +1,8 @@
 /* Under a 512 MiB limit: argv[1] rounds, each creating four 256 MiB tmpfs files in /tmp,
  * writing them, unlinking and closing them (the last one after mapping it shared, closing
  * the descriptor first, then unmapping it). Each file's memory must go back with its last
- * reference, so the process is never killed however many rounds it runs. */
+ * reference, so the process is never killed however many rounds it runs. Then it fills
+ * /tmp, which holds half the limit. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,5 +38,12 @@ int main(int argc, char **argv) {
 		}
 	}
 	printf("%d rounds\n", rounds);
+	/* /tmp holds half the sandbox's RAM (its memory limit), as a tmpfs mounted without
+	 * size= does on Linux: writing past it is ENOSPC, not an OOM kill. */
+	int fd = open("/tmp/full", O_CREAT | O_RDWR | O_TRUNC, 0600);
+	long mb = 0;
+	while (write(fd, buf, sizeof buf) == sizeof buf)
+		mb++;
+	printf("/tmp full at %ld MiB\n", mb);
 	return 0;
 }

@@ -23,6 +23,10 @@ type hostBacking struct {
 	views [][]byte
 }
 
+// maxHostView bounds the kernel's own view of a host-backed file (its address space is
+// shared with the memory file's mapping): its accesses beyond are EFAULT.
+const maxHostView = 1 << 34
+
 // NewHostFile returns an unnamed regular file backed by a new host memfd named name, or an
 // error when the host refuses one (the caller falls back to NewFile).
 func (fs *FS) NewHostFile(name string, mode, uid, gid uint32) (*Inode, error) {
@@ -171,7 +175,7 @@ func (in *Inode) Bytes(off, n int64) ([]byte, error) {
 		if in.seals&SealWrite != 0 {
 			prot = unix.PROT_READ // no mapping of the app's can be writable either
 		}
-		v, err := unix.Mmap(h.fd, 0, int(min(size, maxFileSize)), prot, unix.MAP_SHARED|unix.MAP_NORESERVE)
+		v, err := unix.Mmap(h.fd, 0, int(min(size, maxHostView)), prot, unix.MAP_SHARED|unix.MAP_NORESERVE)
 		if err != nil {
 			return nil, unix.EFAULT
 		}

@@ -33,8 +33,8 @@ type limits struct {
 	maxBlocks, usedBlocks int64
 	maxInodes, usedInodes int64
 	// exact: statfs reports the limits as Linux does (zero when there is none); set for
-	// a tmpfs the app mounted. The sandbox's own tmpfs mounts report a generous fixed
-	// size instead, as the host's /tmp would have one.
+	// a tmpfs the app mounted and the sandbox's own (/tmp, /dev/shm: half its RAM).
+	// Without it (internal filesystems) statfs reports a generous fixed size.
 	exact bool
 }
 

@@ -168,7 +168,10 @@ func (in *Inode) Stat() (vfs.Attr, error) {
 
 func (in *Inode) usedBytesLocked() int64 {
 	if in.attr.Mode&unix.S_IFMT == unix.S_IFREG {
-		return (in.attr.Size + 4095) &^ 4095
+		// The pages that hold contents, as Linux counts a tmpfs file's blocks: those
+		// written or allocated (charged) and those filled through a shared mapping.
+		data := in.fs.mf.DataBytes(in.memOff, min(in.capacity, (in.attr.Size+pageSize-1)&^(pageSize-1)))
+		return max(in.pages.n*pageSize, data)
 	}
 	if in.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return 0
