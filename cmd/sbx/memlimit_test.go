@@ -112,8 +112,9 @@ func TestMemoryLimitSharedMemory(t *testing.T) {
 
 // TestMemoryLimitTmpfsChurn: a process that makes, writes, unlinks and closes 1 GiB of
 // tmpfs files per round (one of them mapped shared past its close) runs under a 512 MiB
-// limit without being killed: each file's memory goes with its last reference. /tmp then
-// fills at half the limit (ENOSPC), Linux's size for a tmpfs without size=.
+// limit without being killed: each file's memory goes with its last reference, as
+// /proc/meminfo's Shmem shows. /tmp then fills at half the limit (ENOSPC), Linux's size
+// for a tmpfs without size=.
 func TestMemoryLimitTmpfsChurn(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/tmpfschurn.c")
 	bin := sbxtest.Binary(t)
@@ -126,7 +127,7 @@ func TestMemoryLimitTmpfsChurn(t *testing.T) {
 			c := exec.Command(argv[0], argv[1:]...)
 			c.Stderr = &stderr
 			out, err := c.Output()
-			if want := "2 rounds\n/tmp full at 256 MiB\n"; string(out) != want || err != nil {
+			if want := "2 rounds\nShmem: +64 MiB with a 64 MiB file, back after\n/tmp full at 256 MiB\n"; string(out) != want || err != nil {
 				t.Fatalf("app printed %q (%v); want %q; stderr %s", out, err, want, stderr.String())
 			}
 		})

@@ -519,6 +519,7 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 		mf := m.mf
+		mf.MarkShmem(off, int64(length))
 		v.memOff = off
 		v.release = &sharedRef{refs: 1, release: func() { mf.Free(off, int64(length)) }}
 		v.Name = "/dev/zero (deleted)"

@@ -62,6 +62,7 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 		in.fs.mf.Free(in.memOff, in.capacity)
 	}
 	in.memOff, in.capacity = off, c
+	in.fs.mf.MarkShmem(off, c)
 	return nil
 }
 
