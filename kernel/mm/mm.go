@@ -878,7 +878,8 @@ func (m *MM) mappingEndLocked(v *VMA) uint64 {
 func (m *MM) extendLocked(v *VMA, end uint64) error {
 	size := end - v.End
 	w := &VMA{Start: v.End, End: end, Prot: v.Prot, MaxProt: v.MaxProt, Shared: v.Shared, GrowsDown: v.GrowsDown,
-		Source: v.Source, Name: v.Name, Dev: v.Dev, Ino: v.Ino}
+		Source: v.Source, Name: v.Name, AnonName: v.AnonName, Dev: v.Dev, Ino: v.Ino,
+		dontFork: v.dontFork, wipeOnFork: v.wipeOnFork, locked: v.locked, lockOnFault: v.lockOnFault}
 	if v.Source != nil {
 		w.FileOff = v.FileOff + int64(v.End-v.Start)
 	}
@@ -916,7 +917,13 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 			}
 		}
 	}
-	return m.insertLocked(w)
+	if err := m.insertLocked(w); err != nil {
+		return err
+	}
+	if w.locked && !w.lockOnFault {
+		m.populateLocked(w) // a locked mapping's new part is brought in, as by mlock
+	}
+	return nil
 }
 
 // Brk implements brk(2): it returns the new break (the old one on failure).

@@ -326,6 +326,15 @@ static void test_mlock(void) {
 	CHECK(status("VmLck") - before);
 	CHECK(munlock(HOLE, PG));
 	maps("after munlock");
+	/* a locked mapping grown in place stays locked, the new part too */
+	char *g = anon(20, 2, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	unreserve(22, 2);
+	CHECK(mlock(g, 2 * PG));
+	CHECK(madvise(g, 2 * PG, MADV_DONTFORK));
+	CHECK(mremap(g, 2 * PG, 4 * PG, 0) == g);
+	CHECK(status("VmLck") - before);
+	smaps("grown locked", g);
+	munlock(g, 4 * PG);
 	/* beyond RLIMIT_MEMLOCK: ENOMEM without CAP_IPC_LOCK */
 	struct rlimit small = {PG, PG};
 	setrlimit(RLIMIT_MEMLOCK, &small);
