@@ -109,12 +109,17 @@ type OpenOpts struct {
 	Resolve vfs.ResolveOpts // openat2 RESOLVE_* (Root/Start/Creds filled in by OpenAt)
 }
 
-// pathFile is the File of an O_PATH description: no I/O.
-type pathFile struct{}
+// pathFile is the File of an O_PATH description: no I/O. It holds its file as an open
+// one does (vfs.Retainer): release drops that.
+type pathFile struct{ release func() }
 
 func (pathFile) Read(*vfs.FileDescription, [][]byte, int64) (int64, error)  { return 0, unix.EBADF }
 func (pathFile) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EBADF }
-func (pathFile) Release()                                                   {}
+func (f pathFile) Release() {
+	if f.release != nil {
+		f.release()
+	}
+}
 
 // staleRetries bounds how often an open resolves its path again after the file it found
 // was renamed over or unlinked before it could be opened (Linux retries such races too,
@@ -329,7 +334,16 @@ func (t *Task) openLocated(vd vfs.VirtualDentry, flags int, creds *vfs.Creds, cr
 		if flags&unix.O_DIRECTORY != 0 && !a.IsDir() {
 			return nil, unix.ENOTDIR
 		}
-		return vfs.NewFileDescription(pathFile{}, vd, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)), nil
+		var pf pathFile
+		if r, ok := in.(vfs.Retainer); ok {
+			if pf.release, err = r.Retain(); err != nil {
+				if !last && t.staleOpen(vd, err) {
+					return nil, errStale
+				}
+				return nil, err
+			}
+		}
+		return vfs.NewFileDescription(pf, vd, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)), nil
 	}
 	if created == nil {
 		// do_open and may_open's order: O_DIRECTORY, then the file's type, then access.

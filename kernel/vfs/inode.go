@@ -259,3 +259,12 @@ type Xattrer interface {
 	Listxattr() ([]string, error)
 	Setxattr(name string, value []byte, flags int) error
 }
+
+// Retainer is an inode whose contents live only while something refers to it (tmpfs: an
+// unlinked file's pages are freed with its last open file or mapping). Retain takes such
+// a reference for a description that holds the inode without opening it (O_PATH), undone
+// by release; it fails with ENOENT when the file is already gone (the walk that found it
+// lost a race with its last unlink).
+type Retainer interface {
+	Retain() (release func(), err error)
+}

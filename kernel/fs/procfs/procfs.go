@@ -566,7 +566,7 @@ func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	kb := func(v uint64) uint64 { return v / 1024 }
 	exe := (l.endCode - l.startCode) &^ 1023
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t%8d kB\nVmPin:\t%8d kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\n",
-		kb(ms.Peak), kb(size), 0, 0, kb(ms.HWM), kb(rss))
+		kb(ms.Peak), kb(size), kb(ms.Locked), 0, kb(ms.HWM), kb(rss))
 	fmt.Fprintf(&b, "RssAnon:\t%8d kB\nRssFile:\t%8d kB\nRssShmem:\t%8d kB\nVmData:\t%8d kB\nVmStk:\t%8d kB\nVmExe:\t%8d kB\n",
 		kb(ms.RSS.Anon), kb(ms.RSS.File), kb(ms.RSS.Shmem), kb(ms.Data), kb(ms.Stack), kb(exe))
 	fmt.Fprintf(&b, "VmLib:\t%8d kB\nVmPTE:\t%8d kB\nVmSwap:\t%8d kB\nHugetlbPages:\t%8d kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n",

@@ -143,6 +143,10 @@ type Inode struct {
 	// I_LINKABLE). protected by mu
 	linkable bool
 	symBlock bool
+	// pins counts O_PATH descriptions holding the file (Retain); dead says the file was
+	// freed: no name, open file, mapping or pin was left (maybeFreeLocked). protected by mu
+	pins int
+	dead bool
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -174,7 +178,10 @@ func (in *Inode) Stat() (vfs.Attr, error) {
 
 func (in *Inode) usedBytesLocked() int64 {
 	if in.attr.Mode&unix.S_IFMT == unix.S_IFREG {
-		return (in.attr.Size + 4095) &^ 4095
+		// The pages that hold contents, as Linux counts a tmpfs file's blocks: those
+		// written or allocated (charged) and those filled through a shared mapping.
+		data := in.fs.mf.DataBytes(in.memOff, min(in.capacity, (in.attr.Size+pageSize-1)&^(pageSize-1)))
+		return max(in.pages.n*pageSize, data)
 	}
 	if in.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return 0
@@ -290,22 +297,22 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 	case unix.S_IFDIR:
 		return vfs.NewDirFile(), nil
 	case unix.S_IFREG:
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if in.dead {
+			// Its last name went after the walk found it, and its contents with it: the
+			// open resolves the path again (what it would have found a moment later).
+			return nil, unix.ENOENT
+		}
 		if flags&unix.O_TRUNC != 0 {
 			// Like do_truncate for an open: the times move even when the size does not.
-			in.mu.Lock()
-			err := in.truncateLocked(0)
-			if err == nil {
-				t := now()
-				in.attr.Mtime, in.attr.Ctime = t, t
-			}
-			in.mu.Unlock()
-			if err != nil {
+			if err := in.truncateLocked(0); err != nil {
 				return nil, err
 			}
+			t := now()
+			in.attr.Mtime, in.attr.Ctime = t, t
 		}
-		in.mu.Lock()
 		in.opens++
-		in.mu.Unlock()
 		return &regularFile{in: in}, nil
 	case unix.S_IFCHR:
 		if in.fs.devices == nil {
@@ -444,7 +451,7 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	if err := in.create(name, n, true); err != nil {
 		n.mu.Lock()
 		n.attr.Nlink = 0
-		n.maybeReleaseHostLocked()
+		n.maybeFreeLocked()
 		n.mu.Unlock()
 		return nil, nil, err
 	}
@@ -701,7 +708,6 @@ func (in *Inode) unlinkLocked() {
 		in.fs.unchargeInode()
 	}
 	in.attr.Nlink--
-	in.maybeReleaseHostLocked()
 	in.maybeFreeLocked()
 }
 
