@@ -51,9 +51,14 @@ func (e *StartError) Error() string { return e.Err.Error() }
 
 // RoleMain runs the kernel role; it returns the process exit status.
 func RoleMain(stderr io.Writer) int {
+	status := statusChannel()
 	code, err := run(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sbx: %v\n", err)
+	}
+	if status {
+		// Why: sbx run returns without waiting for this process's own exit (exit.go).
+		reportExit(code)
 	}
 	return code
 }
