@@ -18,15 +18,20 @@ import (
 //
 //  1. every process of its PID namespace (stub processes, a half-started one) is killed
 //     and reaped (reapAll): none outlives the report below, whatever the platform left;
-//  2. its standard streams are closed, so that whoever reads the app's output sees its end;
+//  2. its standard streams are closed, so that whoever reads the app's output sees its end,
+//     and its inotify instances are duplicated onto FDs 0 and 1 (see below);
 //  3. it reports the app's exit status on StatusFD (one byte);
 //  4. it waits, holding its inotify instances, until the launcher, having reaped the gofer
 //     (whose close of the same instances is then not the last), kills it.
 //
 // The launcher then returns without waiting for the kernel's exit: a process killed after
 // its last stub was reaped, which runs no more code; its memory and empty namespaces go
-// on its own time. Where no status arrives (the kernel failed or was killed, or runs
-// without the launcher), the launcher reaps the kernel as before.
+// on its own time. Its remaining host FDs (the files its caches hold) are released first
+// as it exits, before its inotify instances are freed: an exiting process releases its
+// files from the highest FD number down, so the instances, held last at FDs 0 and 1, keep
+// no host file open through their grace period. Where no status arrives (the kernel
+// failed or was killed, or runs without the launcher), the launcher reaps the kernel as
+// before.
 
 // StatusFD is where the kernel reports the app's exit status (the launcher's end of a
 // socketpair); see exit.go.
@@ -44,16 +49,22 @@ func statusChannel() bool {
 }
 
 // reportExit ends the kernel's part in the sandbox (steps 1–4 above) with the app's exit
-// status code. It returns when the launcher is gone or closed the channel; the caller
+// status code; inotifyFDs are the host inotify FDs it holds (-1: none). It returns when the launcher is gone or closed the channel; the caller
 // then exits. It returns at once, having done nothing, where the kernel is not its PID
 // namespace's first process: only there does kill(-1) reach just the sandbox's processes.
-func reportExit(code int) {
+func reportExit(code int, inotifyFDs []int) {
 	if unix.Getpid() != 1 {
 		return
 	}
 	reapAll()
 	for fd := range 3 {
 		unix.Close(fd)
+	}
+	low := 0
+	for _, fd := range inotifyFDs {
+		if fd >= 0 && low < 3 && unix.Dup3(fd, low, unix.O_CLOEXEC) == nil {
+			low++
+		}
 	}
 	b := []byte{byte(code)}
 	for {
