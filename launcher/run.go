@@ -612,8 +612,12 @@ func exitStatus(err error) int {
 }
 
 // finish releases what the sandbox held once its kernel has ended or reported the app's
-// status code, and returns code. A kernel that reported is killed, not waited for: every
-// process it started is reaped already, and it runs no more code (kernel/sandbox/exit.go).
+// status code, and returns code. A kernel that reported is not waited for: every process
+// it started is reaped already, and it only waits for this process to exit (which closes
+// its status channel, and kills it: its parent-death signal), then exits itself
+// (kernel/sandbox/exit.go). sbx run and the OCI monitor exit as soon as Wait returns, so
+// the kernel's own exit (its memory, namespaces and inotify instances) starts only after
+// the launcher's, instead of competing with it for the CPU.
 func (s *Sandbox) finish(code int, reported bool) int {
 	s.ctl.Close()
 	s.execCh.Close()
@@ -629,14 +633,10 @@ func (s *Sandbox) finish(code int, reported bool) int {
 	s.gofer.Kill()
 	s.gofer.Wait()
 	if reported {
-		// Why: until now the kernel held the sandbox's host inotify instances, so the
-		// gofer's close of them was not the last, which would have waited for their
-		// watches to be freed (an SRCU grace period); the kernel's own exit does that
-		// after sbx has returned.
-		s.kernel.Process.Kill()
-		go s.kernel.Wait()
-		s.status.Close()
-		s.Plan.mark(s.stderr, "sandbox ended (stubs and gofer reaped, the kernel killed)")
+		// The kernel holds the sandbox's host inotify instances until this process exits,
+		// so the gofer's close of them was not the last, which would have waited for their
+		// watches to be freed (an SRCU grace period).
+		s.Plan.mark(s.stderr, "sandbox ended (stubs and gofer reaped; the kernel ends with sbx)")
 		return code
 	}
 	s.status.Close()

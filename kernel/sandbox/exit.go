@@ -21,12 +21,15 @@ import (
 //  2. its standard streams are closed, so that whoever reads the app's output sees its end,
 //     and its inotify instances are duplicated onto FDs 0 and 1 (see below);
 //  3. it reports the app's exit status on StatusFD (one byte);
-//  4. it waits, holding its inotify instances, until the launcher, having reaped the gofer
-//     (whose close of the same instances is then not the last), kills it.
+//  4. it waits, holding its inotify instances, until the launcher's process exits (having
+//     reaped the gofer, whose close of the same instances is then not the last): its end
+//     of StatusFD closes, and its death kills the kernel (the kernel's parent-death
+//     signal).
 //
-// The launcher then returns without waiting for the kernel's exit: a process killed after
-// its last stub was reaped, which runs no more code; its memory and empty namespaces go
-// on its own time. Its remaining host FDs (the files its caches hold) are released first
+// The launcher returns without waiting for the kernel's exit, and the kernel's exit starts
+// after the launcher's instead of competing with it for the CPU: a process that has
+// reaped its last stub and runs no more code but its exit; its memory and empty
+// namespaces go on its own time. Its remaining host FDs (the files its caches hold) are released first
 // as it exits, before its inotify instances are freed: an exiting process releases its
 // files from the highest FD number down, so the instances, held last at FDs 0 and 1, keep
 // no host file open through their grace period. Where no status arrives (the kernel
