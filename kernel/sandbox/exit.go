@@ -36,10 +36,6 @@ import (
 // failed or was killed, or runs without the launcher), the launcher reaps the kernel as
 // before.
 
-// StatusFD is where the kernel reports the app's exit status (the launcher's end of a
-// socketpair); see exit.go.
-const StatusFD = 9
-
 // statusChannel says whether the launcher gave the kernel a status channel, and keeps the
 // platform's children (which the kernel starts after this) from inheriting it.
 func statusChannel() bool {
