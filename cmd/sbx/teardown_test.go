@@ -41,6 +41,9 @@ func TestRunLeavesNoProcessBehind(t *testing.T) {
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
+				// A hang fails the test instead of the whole run.
+				watchdog := time.AfterFunc(sbxtest.Timeout, func() { cmd.Process.Kill() })
+				defer watchdog.Stop()
 				// The app's background processes run once it says so.
 				line := make([]byte, 8)
 				if n, _ := io.ReadFull(out, line); string(line[:n]) != "started\n" {
