@@ -15,11 +15,11 @@ import (
 )
 
 // TestRunLeavesNoProcessBehind: when sbx run returns, no stub process of the sandbox (here
-// those of an app whose background processes still run when it exits), nor
-// its gofer or anything the gofer started, is left, not even as a zombie. The kernel reaps
-// every process of its PID namespace before it reports the app's exit status, and sbx
-// returns once it has that status and has reaped the gofer; the kernel process itself,
-// killed then, may still be finishing its exit (kernel/sandbox/exit.go).
+// those of an app whose background processes still run when it exits), nor its gofer or
+// anything the gofer started, is left, not even as a zombie. The kernel reaps every
+// process of its PID namespace before it reports the app's exit status, and sbx returns
+// once it has that status and has reaped the gofer; the kernel process itself ends with
+// sbx (kernel/sandbox/exit.go).
 func TestRunLeavesNoProcessBehind(t *testing.T) {
 	bin := sbxtest.Binary(t)
 	for _, u := range sbxtest.Users() {

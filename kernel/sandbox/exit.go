@@ -29,12 +29,12 @@ import (
 // The launcher returns without waiting for the kernel's exit, and the kernel's exit starts
 // after the launcher's instead of competing with it for the CPU: a process that has
 // reaped its last stub and runs no more code but its exit; its memory and empty
-// namespaces go on its own time. Its remaining host FDs (the files its caches hold) are released first
-// as it exits, before its inotify instances are freed: an exiting process releases its
-// files from the highest FD number down, so the instances, held last at FDs 0 and 1, keep
-// no host file open through their grace period. Where no status arrives (the kernel
-// failed or was killed, or runs without the launcher), the launcher reaps the kernel as
-// before.
+// namespaces go on its own time. Its remaining host FDs (the files its caches hold) are
+// released first as it exits, before its inotify instances are freed: an exiting process
+// releases its files from the highest FD number down, so the instances, held last at FDs
+// 0 and 1, keep no host file open through their grace period. Where no status arrives
+// (the kernel failed or was killed, or runs without the launcher), the launcher reaps the
+// kernel as before.
 
 // statusChannel says whether the launcher gave the kernel a status channel, and keeps the
 // platform's children (which the kernel starts after this) from inheriting it.
@@ -48,8 +48,8 @@ func statusChannel() bool {
 }
 
 // reportExit ends the kernel's part in the sandbox (steps 1–4 above) with the app's exit
-// status code; inotifyFDs are the host inotify FDs it holds (-1: none). It returns when the launcher is gone or closed the channel; the caller
-// then exits. It returns at once, having done nothing, where the kernel is not its PID
+// status code; inotifyFDs are the host inotify FDs it holds (-1: none). It returns when
+// the launcher is gone or closed the channel; the caller then exits. It returns at once, having done nothing, where the kernel is not its PID
 // namespace's first process: only there does kill(-1) reach just the sandbox's processes.
 func reportExit(code int, inotifyFDs []int) {
 	if unix.Getpid() != 1 {
