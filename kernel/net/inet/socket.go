@@ -9,6 +9,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
+	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
 
@@ -224,7 +225,7 @@ func (s *Socket) Release() {
 	bound := s.bound
 	s.mu.Unlock()
 	if fd >= 0 {
-		unix.Close(fd)
+		platform.CloseHostFD(fd) // the peer sees the close (FIN, RST) before close(2) returns
 	}
 	for _, p := range pending {
 		p.Release() // unaccepted connections are reset
@@ -464,7 +465,7 @@ func (s *Socket) Disconnect() error {
 			}
 			peer.mu.Unlock()
 		}
-		unix.Close(fd)
+		platform.CloseHostFD(fd)
 		if s.st.broker != nil {
 			if nfd, err := s.st.hostSocket(s.Family, s.Proto); err == nil {
 				s.mu.Lock()
