@@ -209,7 +209,7 @@ func (st *Stack) bindLocal(s *Socket, local netip.AddrPort) (netip.AddrPort, err
 				st.nextPort = ephemeralLo
 			}
 			c := netip.AddrPortFrom(local.Addr(), p)
-			if m[c] == nil && lookupIn(m, c) == nil {
+			if !bindConflict(m, s, c) {
 				local = c
 				break
 			}
@@ -217,21 +217,41 @@ func (st *Stack) bindLocal(s *Socket, local netip.AddrPort) (netip.AddrPort, err
 		if local.Port() == 0 {
 			return local, unix.EADDRINUSE
 		}
-	} else if m[local] != nil || (local.Addr().IsUnspecified() && conflicts(m, local.Port())) {
+	} else if bindConflict(m, s, local) {
 		return local, unix.EADDRINUSE
 	}
 	m[local] = s
 	return local, nil
 }
 
-// conflicts reports whether any socket of table m holds port.
-func conflicts(m map[netip.AddrPort]*Socket, port uint16) bool {
-	for a := range m {
-		if a.Port() == port {
+// bindConflict reports whether binding s to local collides with a socket of table m, as
+// Linux's inet_csk_bind_conflict does without SO_REUSEADDR: on one port, two sockets
+// collide when their addresses are equal or one is an unspecified address covering the
+// other (0.0.0.0 covers IPv4; :: covers IPv6, and IPv4 too unless IPV6_V6ONLY).
+// Preconditions: st.mu held.
+func bindConflict(m map[netip.AddrPort]*Socket, s *Socket, local netip.AddrPort) bool {
+	for a, o := range m {
+		if a.Port() == local.Port() && o != s && overlaps(a.Addr(), o.v6only, local.Addr(), s.v6only) {
 			return true
 		}
 	}
 	return false
+}
+
+// overlaps reports whether addresses a and b (unmapped; each with its socket's
+// IPV6_V6ONLY) would receive the same connections.
+func overlaps(a netip.Addr, aV6only bool, b netip.Addr, bV6only bool) bool {
+	covers := func(x netip.Addr, xV6only bool, y netip.Addr, yV6only bool) bool {
+		switch {
+		case !x.IsUnspecified():
+			return false
+		case x.Is4():
+			return y.Is4() || y.IsUnspecified() && !yV6only
+		default:
+			return y.Is6() || !xV6only
+		}
+	}
+	return a == b || covers(a, aV6only, b, bV6only) || covers(b, bV6only, a, aV6only)
 }
 
 func (st *Stack) unbindLocal(s *Socket, local netip.AddrPort) {

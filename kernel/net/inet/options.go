@@ -99,6 +99,9 @@ func timeval(d time.Duration) []byte {
 // Getsockopt returns an option's value (the caller truncates it to the app's length).
 func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 	if !levelOK(s, level) {
+		if s.Family == unix.AF_INET {
+			return nil, unix.EOPNOTSUPP // ip_getsockopt; ipv6_getsockopt says ENOPROTOOPT
+		}
 		return nil, unix.ENOPROTOOPT
 	}
 	s.mu.Lock()
@@ -164,6 +167,18 @@ func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 		}
 		return u32(uint32(v)), nil
 	}
+	if level == unix.IPPROTO_TCP && name == unix.TCP_INFO && s.Type == unix.SOCK_STREAM {
+		return s.loopTCPInfo(), nil
+	}
+	if level == unix.SOL_SOCKET && name == unix.SO_LINGER {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		b := make([]byte, 8)
+		if s.linger != nil {
+			copy(b, s.linger)
+		}
+		return b, nil
+	}
 	if def, ok := emulated[key]; ok {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -173,6 +188,38 @@ func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 		return u32(def), nil
 	}
 	return nil, unix.ENOPROTOOPT
+}
+
+// sizeofTCPInfo is sizeof(struct tcp_info) (include/uapi/linux/tcp.h).
+const sizeofTCPInfo = 232
+
+// TCP states (include/net/tcp_states.h).
+const (
+	tcpEstablished = 1
+	tcpFinWait2    = 5
+	tcpClose       = 7
+	tcpListen      = 10
+)
+
+// loopTCPInfo is TCP_INFO of a socket the host has no TCP socket for (the private
+// loopback: a socketpair end, an in-kernel listener, an unconnected socket): its state
+// (tcpi_state), the only field with a meaning there; the counters of a TCP connection
+// that does not exist are zero.
+func (s *Socket) loopTCPInfo() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := make([]byte, sizeofTCPInfo)
+	switch {
+	case s.listening:
+		b[0] = tcpListen
+	case s.connected && s.shutWr:
+		b[0] = tcpFinWait2
+	case s.connected:
+		b[0] = tcpEstablished
+	default:
+		b[0] = tcpClose
+	}
+	return b
 }
 
 // Setsockopt sets an option: passed to the host TCP socket when it is one the host may see,
@@ -252,6 +299,21 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
 		return nil
 	}
+	if level == unix.SOL_SOCKET && name == unix.SO_LINGER {
+		return s.setLinger(val)
+	}
+	if level == unix.IPPROTO_IP && name == unix.IP_TTL || level == unix.IPPROTO_IPV6 && name == unix.IPV6_UNICAST_HOPS {
+		// 1 to 255 (0 too for a hop limit); -1 restores the default.
+		switch v := int32(abi.U32(val)); {
+		case v == -1:
+			s.mu.Lock()
+			delete(s.opts, key)
+			s.mu.Unlock()
+			return nil
+		case v < 0 || v > 255 || v == 0 && level == unix.IPPROTO_IP:
+			return unix.EINVAL
+		}
+	}
 	if _, ok := emulated[key]; ok {
 		s.mu.Lock()
 		if s.opts == nil {
@@ -273,4 +335,30 @@ func putCmsg(b []byte, level, typ int, v uint32) {
 	h := abi.Cmsghdr{Len: uint64(abi.CmsgLen(4)), Level: int32(level), Type: int32(typ)}
 	h.Encode(b)
 	abi.PutU32(b[abi.SizeofCmsghdr:], v)
+}
+
+// setLinger sets an emulated SO_LINGER (struct linger: l_onoff, l_linger). Turning it off
+// keeps the time, as sock_setsockopt does.
+func (s *Socket) setLinger(val []byte) error {
+	if len(val) < 8 {
+		return unix.EINVAL
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.linger == nil {
+		s.linger = make([]byte, 8)
+	}
+	if abi.U32(val) == 0 {
+		abi.PutU32(s.linger, 0)
+		return nil
+	}
+	abi.PutU32(s.linger, 1)
+	copy(s.linger[4:], val[4:8])
+	return nil
+}
+
+// resetsOnCloseLocked reports whether SO_LINGER is on with a zero time: close resets the
+// connection instead of ending it. Preconditions: s.mu held.
+func (s *Socket) resetsOnCloseLocked() bool {
+	return s.linger != nil && abi.U32(s.linger) != 0 && abi.U32(s.linger[4:]) == 0
 }
