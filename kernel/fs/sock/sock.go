@@ -424,8 +424,8 @@ func (s *Socket) SendCarrying(src [][]byte, flags int, carrier int) (int64, erro
 	for _, b := range src {
 		buf = append(buf, b...)
 	}
-	n, err := unix.SendmsgN(h.HostFD(), buf, unix.UnixRights(carrier), nil, flags&unix.MSG_MORE|ioFlags)
-	if n > 0 {
+	n, err := sendmsg(h.HostFD(), buf, unix.UnixRights(carrier), flags&unix.MSG_MORE|ioFlags)
+	if err == nil {
 		s.notifyOther()
 	}
 	return int64(n), err
