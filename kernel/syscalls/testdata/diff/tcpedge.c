@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 static struct sockaddr_in v4(const char *ip, int port) {
@@ -46,7 +47,13 @@ static int optint(int s, int level, int name) {
 static void pollstate(const char *what, int s) {
 	struct pollfd p = {s, POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0};
 	poll(&p, 1, 0);
-	printf("%s: revents %#x\n", what, p.revents);
+	/* epoll must agree with poll. */
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI, {0}}, got = {0};
+	epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+	int n = epoll_wait(ep, &got, 1, 0);
+	close(ep);
+	printf("%s: revents %#x%s\n", what, p.revents, (n > 0 ? got.events : 0) == (unsigned)p.revents ? "" : " (epoll differs)");
 }
 
 /* listener returns a TCP listener on 127.0.0.1 and its port. */

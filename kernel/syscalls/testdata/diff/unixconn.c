@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 
 static socklen_t mkaddr(struct sockaddr_un *a, const char *path, int abstract) {
@@ -44,7 +45,13 @@ static void names(const char *what, int s) {
 static void pollstate(const char *what, int s) {
 	struct pollfd p = {s, POLLIN | POLLOUT | POLLRDHUP | POLLPRI | POLLRDNORM | POLLWRNORM | POLLWRBAND, 0};
 	poll(&p, 1, 0);
-	printf("%s: revents %#x\n", what, p.revents);
+	/* epoll must agree with poll. */
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLRDNORM | EPOLLWRNORM | EPOLLWRBAND, {0}}, got = {0};
+	epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+	int n = epoll_wait(ep, &got, 1, 0);
+	close(ep);
+	printf("%s: revents %#x%s\n", what, p.revents, (n > 0 ? got.events : 0) == (unsigned)p.revents ? "" : " (epoll differs)");
 }
 
 int main(void) {
