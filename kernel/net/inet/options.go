@@ -190,6 +190,12 @@ func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 	return nil, unix.ENOPROTOOPT
 }
 
+// Bits of Socket.reuse.
+const (
+	reuseAddr = 1 << iota
+	reusePort
+)
+
 // sizeofTCPInfo is sizeof(struct tcp_info) (include/uapi/linux/tcp.h).
 const sizeofTCPInfo = 232
 
@@ -280,6 +286,17 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 		return unix.EINVAL
 	}
 	key := [2]int{level, name}
+	if level == unix.SOL_SOCKET && (name == unix.SO_REUSEADDR || name == unix.SO_REUSEPORT) {
+		bit := uint32(reuseAddr)
+		if name == unix.SO_REUSEPORT {
+			bit = reusePort
+		}
+		if abi.U32(val) != 0 {
+			s.reuse.Or(bit)
+		} else {
+			s.reuse.And(^bit)
+		}
+	}
 	s.mu.Lock()
 	fd, host := s.fd, s.fd >= 0 && !s.loop && !s.inKernel && s.Type == unix.SOCK_STREAM
 	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
@@ -361,4 +378,30 @@ func (s *Socket) setLinger(val []byte) error {
 // connection instead of ending it. Preconditions: s.mu held.
 func (s *Socket) resetsOnCloseLocked() bool {
 	return s.linger != nil && abi.U32(s.linger) != 0 && abi.U32(s.linger[4:]) == 0
+}
+
+// adopted are the options a socket keeps when it moves from its host TCP socket onto the
+// private loopback (bound or connected there), where they are emulated.
+var adopted = [][2]int{
+	{unix.SOL_SOCKET, unix.SO_REUSEADDR}, {unix.SOL_SOCKET, unix.SO_REUSEPORT},
+	{unix.SOL_SOCKET, unix.SO_KEEPALIVE}, {unix.SOL_SOCKET, unix.SO_OOBINLINE},
+	{unix.IPPROTO_TCP, unix.TCP_NODELAY}, {unix.IPPROTO_TCP, unix.TCP_CORK},
+}
+
+// adoptHostOptsLocked copies the options set on the host TCP socket fd, about to be
+// closed, into the emulated ones. Preconditions: s.mu held.
+func (s *Socket) adoptHostOptsLocked(fd int) {
+	for _, key := range adopted {
+		v, err := unix.GetsockoptInt(fd, key[0], key[1])
+		if err != nil || v == 0 {
+			continue
+		}
+		if s.opts == nil {
+			s.opts = map[[2]int][]byte{}
+		}
+		s.opts[key] = u32(uint32(v))
+	}
+	if b, err := getsockoptBytes(fd, unix.SOL_SOCKET, unix.SO_LINGER, 8); err == nil && abi.U32(b) != 0 {
+		s.linger = b
+	}
 }

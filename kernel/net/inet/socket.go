@@ -69,6 +69,9 @@ type Socket struct {
 	connectDone, connectRefused bool
 	// linger is an emulated SO_LINGER (struct linger; nil: off). protected by mu
 	linger []byte
+	// reuse is SO_REUSEADDR (reuseAddr) and SO_REUSEPORT (reusePort), which decide
+	// whether sockets on the private loopback may share an address (bindConflict).
+	reuse atomic.Uint32
 	// gen counts the changes of the host FD behind the socket (vfs.HostBacking): fd, or
 	// inKernel. protected by mu
 	gen uint64
@@ -493,6 +496,9 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	s.mu.Lock()
 	old := s.fd
+	if old >= 0 && !s.loop && !s.inKernel {
+		s.adoptHostOptsLocked(old)
+	}
 	s.fd, s.loop, s.connected, s.local, s.peer, s.lpeer = fds[0], true, true, local, dst, server
 	s.inKernel = false // bound on the private loopback, it is a connection now, not a kernel object
 	s.gen++
@@ -645,8 +651,8 @@ func (s *Socket) Bind(local netip.AddrPort) error {
 	if s.dg != nil && a.IsUnspecified() {
 		// Reachable on the private loopback too, at the port the host gave it.
 		s.st.mu.Lock()
-		if k := netip.AddrPortFrom(a, rep.Addr.Port()); s.st.udp[k] == nil {
-			s.st.udp[k] = s
+		if k := netip.AddrPortFrom(a, rep.Addr.Port()); len(s.st.udp[k]) == 0 {
+			s.st.udp[k] = []*Socket{s}
 		}
 		s.st.mu.Unlock()
 	}
@@ -666,6 +672,9 @@ func (s *Socket) bindLocal(local netip.AddrPort) error {
 	s.bound, s.inKernel = true, true
 	s.local = netip.AddrPortFrom(local.Addr(), got.Port())
 	fd := s.fd
+	if fd >= 0 && !s.loop {
+		s.adoptHostOptsLocked(fd)
+	}
 	s.fd = -1
 	s.gen++
 	s.rewatchLocked()
@@ -689,6 +698,18 @@ func (s *Socket) Listen(backlog int) error {
 		return unix.EINVAL
 	}
 	if s.inKernel {
+		local := norm(s.local)
+		listening := s.listening
+		s.mu.Unlock()
+		if !listening {
+			s.st.mu.Lock()
+			conflict := listenConflict(s.st.listeners, s, local)
+			s.st.mu.Unlock()
+			if conflict {
+				return unix.EADDRINUSE
+			}
+		}
+		s.mu.Lock()
 		s.listening, s.backlog = true, backlog
 		s.mu.Unlock()
 		return nil

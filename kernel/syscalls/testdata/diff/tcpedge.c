@@ -110,16 +110,64 @@ int main(void) {
 	CHECK(bind(s, (struct sockaddr *)&a, sizeof a));
 	CHECK(bind(s, (struct sockaddr *)&a, sizeof a));
 	close(s);
-	/* SO_REUSEADDR and SO_REUSEPORT read back what was set. (Sharing a port with them is
-	 * not compared: sbx's private loopback keeps one socket per address.) */
-	int r1 = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	/* SO_REUSEADDR: two bound, not listening, may share; only one may listen. */
+	int r1 = socket(AF_INET, SOCK_STREAM, 0), r2 = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	CHECK(setsockopt(r1, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+	CHECK(setsockopt(r2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
 	printf("SO_REUSEADDR reads %d\n", optint(r1, SOL_SOCKET, SO_REUSEADDR));
-	CHECK(setsockopt(r1, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one));
-	printf("SO_REUSEPORT reads %d\n", optint(r1, SOL_SOCKET, SO_REUSEPORT));
+	a = v4("127.0.0.1", 0);
+	bind(r1, (struct sockaddr *)&a, sizeof a);
+	printf("SO_REUSEADDR reads %d once bound\n", optint(r1, SOL_SOCKET, SO_REUSEADDR));
+	a = v4("127.0.0.1", port_of(r1));
+	CHECK(bind(r2, (struct sockaddr *)&a, sizeof a));
+	CHECK(listen(r1, 1));
+	CHECK(listen(r2, 1));
+	int r3 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(setsockopt(r3, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+	CHECK(bind(r3, (struct sockaddr *)&a, sizeof a)); /* r1 listens now */
+	close(r3);
+	/* A connection reaches the listening one. */
+	int rc = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(rc, (struct sockaddr *)&a, sizeof a));
+	int ra = accept(r1, NULL, NULL);
+	printf("accepted by the listener %d\n", ra >= 0);
+	close(ra);
+	close(rc);
 	close(r1);
-	/* UDP: a port in use. */
+	close(r2);
+	/* Without SO_REUSEADDR on both, no sharing. */
+	r1 = socket(AF_INET, SOCK_STREAM, 0), r2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(setsockopt(r1, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+	a = v4("127.0.0.1", 0);
+	bind(r1, (struct sockaddr *)&a, sizeof a);
+	a = v4("127.0.0.1", port_of(r1));
+	CHECK(bind(r2, (struct sockaddr *)&a, sizeof a));
+	close(r1);
+	close(r2);
+	/* SO_REUSEPORT: both may listen. */
+	r1 = socket(AF_INET, SOCK_STREAM, 0), r2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(setsockopt(r1, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one));
+	CHECK(setsockopt(r2, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one));
+	printf("SO_REUSEPORT reads %d\n", optint(r1, SOL_SOCKET, SO_REUSEPORT));
+	a = v4("127.0.0.1", 0);
+	bind(r1, (struct sockaddr *)&a, sizeof a);
+	a = v4("127.0.0.1", port_of(r1));
+	CHECK(bind(r2, (struct sockaddr *)&a, sizeof a));
+	CHECK(listen(r1, 1));
+	CHECK(listen(r2, 1));
+	close(r1);
+	close(r2);
+	/* UDP: a port in use, and SO_REUSEADDR sharing it. */
 	int u1 = socket(AF_INET, SOCK_DGRAM, 0), u2 = socket(AF_INET, SOCK_DGRAM, 0);
+	a = v4("127.0.0.1", 0);
+	bind(u1, (struct sockaddr *)&a, sizeof a);
+	a = v4("127.0.0.1", port_of(u1));
+	CHECK(bind(u2, (struct sockaddr *)&a, sizeof a));
+	close(u1);
+	close(u2);
+	u1 = socket(AF_INET, SOCK_DGRAM, 0), u2 = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(u1, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	setsockopt(u2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	a = v4("127.0.0.1", 0);
 	bind(u1, (struct sockaddr *)&a, sizeof a);
 	a = v4("127.0.0.1", port_of(u1));
