@@ -173,10 +173,8 @@ func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 	if level == unix.SOL_SOCKET && name == unix.SO_LINGER {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		b := make([]byte, 8)
-		if s.linger != nil {
-			copy(b, s.linger)
-		}
+		b := make([]byte, abi.SizeofLinger)
+		s.linger.Encode(b)
 		return b, nil
 	}
 	if def, ok := emulated[key]; ok {
@@ -354,30 +352,28 @@ func putCmsg(b []byte, level, typ int, v uint32) {
 	abi.PutU32(b[abi.SizeofCmsghdr:], v)
 }
 
-// setLinger sets an emulated SO_LINGER (struct linger: l_onoff, l_linger). Turning it off
-// keeps the time, as sock_setsockopt does.
+// setLinger sets an emulated SO_LINGER (struct linger). Turning it off keeps the time, as
+// sock_setsockopt does.
 func (s *Socket) setLinger(val []byte) error {
-	if len(val) < 8 {
+	if len(val) < abi.SizeofLinger {
 		return unix.EINVAL
 	}
+	var l abi.Linger
+	l.Decode(val)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.linger == nil {
-		s.linger = make([]byte, 8)
-	}
-	if abi.U32(val) == 0 {
-		abi.PutU32(s.linger, 0)
+	if l.Onoff == 0 {
+		s.linger.Onoff = 0
 		return nil
 	}
-	abi.PutU32(s.linger, 1)
-	copy(s.linger[4:], val[4:8])
+	s.linger = abi.Linger{Onoff: 1, Linger: l.Linger}
 	return nil
 }
 
 // resetsOnCloseLocked reports whether SO_LINGER is on with a zero time: close resets the
 // connection instead of ending it. Preconditions: s.mu held.
 func (s *Socket) resetsOnCloseLocked() bool {
-	return s.linger != nil && abi.U32(s.linger) != 0 && abi.U32(s.linger[4:]) == 0
+	return s.linger.Onoff != 0 && s.linger.Linger == 0
 }
 
 // adopted are the options a socket keeps when it moves from its host TCP socket onto the
@@ -401,7 +397,11 @@ func (s *Socket) adoptHostOptsLocked(fd int) {
 		}
 		s.opts[key] = u32(uint32(v))
 	}
-	if b, err := getsockoptBytes(fd, unix.SOL_SOCKET, unix.SO_LINGER, 8); err == nil && abi.U32(b) != 0 {
-		s.linger = b
+	if b, err := getsockoptBytes(fd, unix.SOL_SOCKET, unix.SO_LINGER, abi.SizeofLinger); err == nil {
+		var l abi.Linger
+		l.Decode(b)
+		if l.Onoff != 0 {
+			s.linger = l
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
@@ -67,8 +68,8 @@ type Socket struct {
 	// that connect, the error taken, says ECONNABORTED (tcp's sock_error path).
 	// protected by mu
 	connectDone, connectRefused bool
-	// linger is an emulated SO_LINGER (struct linger; nil: off). protected by mu
-	linger []byte
+	// linger is an emulated SO_LINGER. protected by mu
+	linger abi.Linger
 	// reuse is SO_REUSEADDR (reuseAddr) and SO_REUSEPORT (reusePort), which decide
 	// whether sockets on the private loopback may share an address (bindConflict).
 	reuse atomic.Uint32
