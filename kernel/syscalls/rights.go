@@ -110,6 +110,29 @@ func (rights *rightsTable) takeCarrier(fd int) ([]*vfs.FileDescription, *unix.Uc
 	return b.files, b.cred
 }
 
+// peekCarrier is takeCarrier for a carrier received with MSG_PEEK (a host duplicate,
+// closed here): the message stays queued with its files, and the peeker gets references
+// of its own to them, as Linux's peek duplicates them (scm_fp_dup).
+func (rights *rightsTable) peekCarrier(fd int) ([]*vfs.FileDescription, *unix.Ucred) {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, nil
+	}
+	rights.mu.Lock()
+	defer rights.mu.Unlock()
+	b := rights.m[st.Ino]
+	if b == nil {
+		return nil, nil
+	}
+	files := make([]*vfs.FileDescription, len(b.files))
+	for i, f := range b.files {
+		f.IncRef()
+		files[i] = f
+	}
+	return files, b.cred
+}
+
 // readRights parses sendmsg's control data: the files of its SCM_RIGHTS messages (with a
 // reference each) and the credentials an SCM_CREDENTIALS message claims (checked).
 func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *unix.Ucred, error) {
@@ -179,6 +202,8 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 				return fail(unix.EPERM)
 			}
 			claimed = &unix.Ucred{Pid: pid, Uid: uid, Gid: gid}
+		case level != unix.SOL_SOCKET:
+			// Another level's message means nothing to AF_UNIX: skipped (__scm_send).
 		default:
 			return fail(unix.EINVAL)
 		}
@@ -192,6 +217,14 @@ func readRights(t *kernel.Task, addr, length uint64) ([]*vfs.FileDescription, *u
 func sendWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, flags int, files []*vfs.FileDescription, cred *unix.Ucred) (uint64, error) {
 	if !s.Internal() {
 		return sendHostRights(t, fd, s, bufs, flags, files)
+	}
+	if s.Type == unix.SOCK_STREAM && total(bufs) == 0 {
+		// A stream sends files with data only: nothing to send, nothing sent
+		// (unix_stream_sendmsg).
+		for _, f := range files {
+			f.DecRef()
+		}
+		return 0, nil
 	}
 	carrier, err := rightsOf(t.Kernel()).newCarrier(files, cred)
 	if err != nil {
@@ -277,7 +310,11 @@ func recvWithRights(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, buf
 			files = append(files, receivedHostFile(c, t.MM().MemoryFile())) // a host peer's file, the app's now
 			continue
 		}
-		fs, cr := rightsOf(t.Kernel()).takeCarrier(c)
+		take := rightsOf(t.Kernel()).takeCarrier
+		if flags&unix.MSG_PEEK != 0 {
+			take = rightsOf(t.Kernel()).peekCarrier
+		}
+		fs, cr := take(c)
 		files = append(files, fs...)
 		if cr != nil {
 			cred = cr

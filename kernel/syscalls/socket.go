@@ -193,18 +193,21 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	if s.Type == unix.SOCK_DGRAM {
-		target, err := lookupBound(t, p)
+		target, err := lookupBound(t, s.Type, p)
 		if err != nil {
+			return 0, err
+		}
+		if err := passcredAutobind(t, s); err != nil {
 			return 0, err
 		}
 		return 0, s.ConnectDgram(target, p)
 	}
 	if p[0] == 0 {
-		l := unixNames(t.Kernel()).Lookup(abstractKey(t, p))
+		l := unixNames(t.Kernel()).Lookup(abstractKey(t, s.Type, p))
 		if l == nil {
 			return 0, unix.ECONNREFUSED
 		}
-		return 0, s.ConnectTo(l, nonblock, ucred(t))
+		return 0, connectListener(t, s, l, nonblock)
 	}
 	if !strings.HasPrefix(p, "/") {
 		_, cwd := t.FSContext()
@@ -220,7 +223,7 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.ECONNREFUSED
 	}
 	if l := unixNames(t.Kernel()).Lookup(sock.PathKey{Dev: at.Dev, Ino: at.Ino}); l != nil {
-		return 0, s.ConnectTo(l, nonblock, ucred(t))
+		return 0, connectListener(t, s, l, nonblock)
 	}
 	if s.Type != unix.SOCK_STREAM {
 		return 0, unix.ECONNREFUSED // brokered host sockets are stream sockets
@@ -232,6 +235,42 @@ func Connect(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	return 0, nil
+}
+
+// connectListener connects s to the listener l inside the sandbox. A full backlog is
+// EAGAIN at once for a non-blocking socket; a blocking one waits for an accept to make
+// room, up to SO_SNDTIMEO (then EAGAIN), as unix_stream_connect does.
+func connectListener(t *kernel.Task, s, l *sock.Socket, nonblock bool) error {
+	if err := passcredAutobind(t, s); err != nil {
+		return err
+	}
+	w := newSockWaiter(s, true)
+	var until time.Time
+	if w.timed {
+		until = w.deadline
+	}
+	e := &waiter.Entry{Mask: waiter.EventOut | waiter.EventHUp, Callback: func(uint32) { t.Wake() }}
+	l.EventRegister(e)
+	defer l.EventUnregister(e)
+	for {
+		err := s.ConnectTo(l, ucred(t))
+		if err != unix.EAGAIN || nonblock {
+			return err
+		}
+		if err := w.block(t, until); err != nil {
+			return err
+		}
+	}
+}
+
+// passcredAutobind gives an unbound socket with SO_PASSCRED an autobound name before it
+// connects or sends, so that its peer can tell who sent (unix_stream_connect,
+// unix_dgram_connect, unix_dgram_sendmsg).
+func passcredAutobind(t *kernel.Task, s *sock.Socket) error {
+	if !s.PassCred() || s.Bound() {
+		return nil
+	}
+	return autobind(t, s)
 }
 
 // sockIO moves data on a socket, blocking (interruptibly, within SO_RCVTIMEO/SO_SNDTIMEO)
@@ -562,30 +601,35 @@ func Shutdown(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, s.Shutdown(int(a[1]))
 }
 
+// putSockaddrUn writes the address p and its full length as move_addr_to_user does: the
+// length is read first (EFAULT), a negative one is EINVAL, and the address is cut to it. A
+// NULL addr writes nothing (accept, recvfrom: no address wanted).
 func putSockaddrUn(t *kernel.Task, addr, lenAddr uint64, p string) error {
-	if addr == 0 || lenAddr == 0 {
+	if addr == 0 {
 		return nil
 	}
+	return putName(t, addr, lenAddr, p)
+}
+
+// putName is putSockaddrUn for getsockname and getpeername, which write through whatever
+// addr is (a NULL one with room is EFAULT).
+func putName(t *kernel.Task, addr, lenAddr uint64, p string) error {
 	l, err := getU32(t, lenAddr)
 	if err != nil {
 		return err
 	}
-	b := make([]byte, 2+len(p)+1)
-	abi.PutSockaddrFamily(b, unix.AF_UNIX)
-	copy(b[2:], p)
-	full := len(b)
-	switch {
-	case p == "":
-		full = 2
-	case p[0] == 0: // abstract: no terminating NUL
-		b = b[:len(b)-1]
-		full = len(b)
+	if int32(l) < 0 {
+		return unix.EINVAL
 	}
+	b := sockaddrUn(p)
+	full := len(b)
 	if int(l) < len(b) {
 		b = b[:l]
 	}
-	if _, err := t.CopyOut(addr, b); err != nil {
-		return unix.EFAULT
+	if len(b) > 0 {
+		if _, err := t.CopyOut(addr, b); err != nil {
+			return unix.EFAULT
+		}
 	}
 	return putU32(t, lenAddr, uint32(full))
 }
@@ -601,7 +645,7 @@ func Getsockname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	local, _ := s.Names()
-	return 0, putSockaddrUn(t, a[1], a[2], local)
+	return 0, putName(t, a[1], a[2], local)
 }
 
 // Getpeername implements getpeername(2).
@@ -615,10 +659,10 @@ func Getpeername(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	_, peer := s.Names()
-	if s.HostFD() < 0 {
+	if !s.Connected() {
 		return 0, unix.ENOTCONN
 	}
-	return 0, putSockaddrUn(t, a[1], a[2], peer)
+	return 0, putName(t, a[1], a[2], peer)
 }
 
 // Getsockopt implements getsockopt(2).
@@ -659,14 +703,16 @@ func unixNames(k *kernel.Kernel) *sock.Names {
 	return kernel.StateOf(k, func(*kernel.Kernel) *sock.Names { return sock.NewNames() })
 }
 
-// abstractKey is where an abstract name ("\x00...") lives: abstract names are per
-// network namespace, so one in a nested namespace is keyed with its inode number in front
-// (never a NUL, so never one of the root namespace's keys).
-func abstractKey(t *kernel.Task, name string) sock.AbstractKey {
+// abstractKey is where an abstract name ("\x00...") of a socket of type typ lives:
+// abstract names are per network namespace, so one in a nested namespace is keyed with its
+// inode number in front ("net:", never a digit, so never one of the root namespace's
+// keys), and per socket type, as Linux hashes them (a stream and a datagram socket may
+// hold one name; a socket of one type does not find the other's).
+func abstractKey(t *kernel.Task, typ int, name string) sock.AbstractKey {
 	if n := t.Group().Namespaces()[kernel.NSNet]; !t.Kernel().IsRootNS(n) {
-		return sock.AbstractKey(fmt.Sprintf("net:%d", n.Ino) + name)
+		return sock.AbstractKey(fmt.Sprintf("net:%d:%d", n.Ino, typ) + name)
 	}
-	return sock.AbstractKey(name)
+	return sock.AbstractKey(fmt.Sprintf("%d", typ) + name)
 }
 
 // autobind gives an unbound socket a unique abstract name, as Linux does for bind with an
@@ -675,7 +721,7 @@ func autobind(t *kernel.Task, s *sock.Socket) error {
 	ns := unixNames(t.Kernel())
 	for {
 		name := fmt.Sprintf("\x00%05x", ns.NextAutobind()&0xfffff)
-		if err := s.Bind(ns, abstractKey(t, name), name); err != unix.EADDRINUSE {
+		if err := s.Bind(ns, abstractKey(t, s.Type, name), name); err != unix.EADDRINUSE {
 			return err
 		}
 	}
@@ -717,7 +763,7 @@ func Bind(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if p == "" {
 			return 0, autobind(t, s)
 		}
-		return 0, s.Bind(unixNames(t.Kernel()), abstractKey(t, p), p)
+		return 0, s.Bind(unixNames(t.Kernel()), abstractKey(t, s.Type, p), p)
 	}
 	// A path is checked before the socket's own state, as Linux does.
 	parent, name, trailing, _, err := t.LookupParent(kernel.AtFDCWD, p)
@@ -900,11 +946,12 @@ func Recvmmsg(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return n, nil
 }
 
-// lookupBound finds the socket bound inside the sandbox to name (a path or "\x00abstract"):
-// ENOENT when a path does not exist, ECONNREFUSED when nothing is bound there.
-func lookupBound(t *kernel.Task, name string) (*sock.Socket, error) {
+// lookupBound finds the socket bound inside the sandbox to name (a path or "\x00abstract",
+// which only a socket of type typ can hold for it): ENOENT when a path does not exist,
+// ECONNREFUSED when nothing is bound there.
+func lookupBound(t *kernel.Task, typ int, name string) (*sock.Socket, error) {
 	if name[0] == 0 {
-		if s := unixNames(t.Kernel()).Lookup(abstractKey(t, name)); s != nil {
+		if s := unixNames(t.Kernel()).Lookup(abstractKey(t, typ, name)); s != nil {
 			return s, nil
 		}
 		return nil, unix.ECONNREFUSED
@@ -930,10 +977,13 @@ func dgramSend(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 
 // dgramSendAs is dgramSend with the credentials the datagram carries.
 func dgramSendAs(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][]byte, name string, flags int, cred unix.Ucred) (uint64, error) {
+	if err := passcredAutobind(t, s); err != nil {
+		return 0, err
+	}
 	var target *sock.Socket
 	if name != "" {
 		var err error
-		if target, err = lookupBound(t, name); err != nil {
+		if target, err = lookupBound(t, s.Type, name); err != nil {
 			return 0, err
 		}
 	}
@@ -960,6 +1010,9 @@ func dgramRecv(t *kernel.Task, fd *vfs.FileDescription, s *sock.Socket, bufs [][
 	for {
 		n, from, cred, trunc, err := s.RecvFromCred(bufs, flags)
 		if err == unix.EAGAIN && !nonblock {
+			if s.Shut()&1 != 0 {
+				return 0, "", cred, 0, nil // receiving shut down: end of file, not a wait
+			}
 			if werr := w.wait(t, fd, waiter.EventIn); werr != nil {
 				return 0, "", cred, 0, werr
 			}

@@ -213,6 +213,11 @@ func inetConnect(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kern
 	if !dst.IsValid() && s.Type == unix.SOCK_STREAM {
 		return 0, s.Disconnect()
 	}
+	if s.Type == unix.SOCK_STREAM {
+		if decided, err := s.TakeConnectOutcome(); decided {
+			return 0, err
+		}
+	}
 	if s.Type == unix.SOCK_STREAM && s.Connected() && !s.Listening() {
 		if s.Pending() {
 			return 0, unix.EALREADY
@@ -222,11 +227,11 @@ func inetConnect(t *kernel.Task, fd *vfs.FileDescription, s *inet.Socket, a kern
 		}
 		return 0, unix.EISCONN
 	}
+	if fd.StatusFlags()&unix.O_NONBLOCK != 0 {
+		return 0, s.ConnectNonblock(dst)
+	}
 	err = s.Connect(dst)
 	if err != unix.EINPROGRESS {
-		return 0, err
-	}
-	if fd.StatusFlags()&unix.O_NONBLOCK != 0 {
 		return 0, err
 	}
 	_, snd := s.Timeouts()

@@ -149,7 +149,7 @@ func netlinkCall(t *kernel.Task, nr string, a kernel.SyscallArgs) (r uint64, err
 	case "connect":
 		_, _, err = readSockaddrNl(t, a[1], a[2]) // the kernel (port 0) is the only peer
 	case "getsockname":
-		p, g := s.Name(pid)
+		p, g := s.Name()
 		err = putSockaddr(t, a[1], a[2], sockaddrNl(p, g))
 	case "getpeername":
 		err = putSockaddr(t, a[1], a[2], sockaddrNl(0, 0))

@@ -890,15 +890,18 @@ func (c *context) spawnStub() (*stubProc, error) {
 		Files: []uintptr{c.p.memFile.Fd(), uintptr(stubEnd)},
 		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
 	}
+	forked := platform.Forking() // until the exec stop: the child holds the kernel's FDs
 	pid, err := syscall.ForkExec(path, []string{"sbx-stub"}, attr)
 	unix.Close(stubEnd)
 	if err != nil {
+		forked()
 		unix.Close(sock)
 		return nil, fmt.Errorf("ptrace: starting a stub: %w", err)
 	}
 	s := &stubProc{pid: pid, ctx: c, sock: sock}
 	// The exec stop.
 	st, err := s.wait()
+	forked()
 	if err != nil {
 		return nil, err
 	}

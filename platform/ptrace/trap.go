@@ -383,9 +383,11 @@ func (c *context) execTrapStub(size int) (s *stubProc, shm []byte, err error) {
 		Files: []uintptr{c.p.memFile.Fd(), uintptr(stubEnd), uintptr(fd)},
 		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
 	}
+	forked := platform.Forking() // until the exec stop: the child holds the kernel's FDs
 	pid, err := syscall.ForkExec(path, []string{"sbx-stub"}, attr)
 	unix.Close(stubEnd)
 	if err != nil {
+		forked()
 		unix.Close(sock)
 		unix.Munmap(shm)
 		return nil, nil, fmt.Errorf("trap: starting a stub: %w", err)
@@ -397,6 +399,7 @@ func (c *context) execTrapStub(size int) (s *stubProc, shm []byte, err error) {
 		return nil, nil, err
 	}
 	st, err := s.wait() // the exec stop
+	forked()
 	if err != nil {
 		return fail(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/sbx-dev/sbx/kernel/tty"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
+	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
 
@@ -269,10 +270,11 @@ func (f *File) Ioctl(fd *vfs.FileDescription, mem vfs.Memory, cmd uint32, arg ui
 	return ttyIoctl(f.fd, mem, cmd, arg)
 }
 
-// Release closes an owned FD.
+// Release closes an owned FD, synchronously as close(2) is: the host file is released
+// (a socket's peer sees the hang-up, a lock is dropped) when it returns.
 func (f *File) Release() {
 	if f.owned {
-		unix.Close(f.fd)
+		platform.CloseHostFD(f.fd)
 	}
 }
 

@@ -36,7 +36,10 @@ func (s *Socket) isDgram() bool { return s.inbox != nil }
 
 // ConnectDgram sets the default destination of a datagram socket.
 func (s *Socket) ConnectDgram(target *Socket, name string) error {
-	if target.Type != unix.SOCK_DGRAM || !target.isDgram() {
+	if target.Type != unix.SOCK_DGRAM {
+		return unix.EPROTOTYPE
+	}
+	if !target.isDgram() {
 		return unix.ECONNREFUSED
 	}
 	s.mu.Lock()
@@ -57,16 +60,25 @@ func (s *Socket) SendToAs(target *Socket, src [][]byte, cred unix.Ucred) (int64,
 	if target == nil {
 		target = s.dpeer
 	}
-	from := s.local
+	from, shut := s.local, s.shut
 	s.mu.Unlock()
+	if shut&shutSend != 0 {
+		return 0, unix.EPIPE
+	}
 	if target == nil {
 		return 0, unix.ENOTCONN
 	}
+	if target.Type != unix.SOCK_DGRAM {
+		return 0, unix.EPROTOTYPE
+	}
 	target.mu.Lock()
-	w := target.inboxW
+	w, tshut := target.inboxW, target.shut
 	target.mu.Unlock()
 	if w == nil {
 		return 0, unix.ECONNREFUSED // closed
+	}
+	if tshut&shutRcv != 0 {
+		return 0, unix.EPIPE
 	}
 	msg := make([]byte, 2, 2+len(from)+credSize)
 	binary.LittleEndian.PutUint16(msg, uint16(len(from)))

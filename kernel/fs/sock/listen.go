@@ -96,12 +96,23 @@ func (ns *Names) Lookup(key any) *Socket {
 }
 
 // ConnectTo connects s to the listener l inside the sandbox: a host socketpair joins them,
-// its other end waits in l's queue for accept. ECONNREFUSED if l does not listen (or has a
-// different type); EAGAIN when its backlog is full and the caller would not wait (a
-// blocking connect goes over the backlog rather than wait for an accept).
-func (s *Socket) ConnectTo(l *Socket, nonblock bool, cred unix.Ucred) error {
+// its other end waits in l's queue for accept. EPROTOTYPE if l has a different type;
+// ECONNREFUSED if l does not listen or its receiving side is shut down; EAGAIN when its
+// backlog is full (a blocking connect waits for an accept: l's queue hears EventOut then).
+func (s *Socket) ConnectTo(l *Socket, cred unix.Ucred) error {
 	if l.Type != s.Type {
+		return unix.EPROTOTYPE
+	}
+	// The listener is checked before the socket itself, as unix_stream_connect does: a
+	// connected socket connecting to a full listener hears EAGAIN, not EISCONN.
+	l.mu.Lock()
+	refused, full := !l.listening || l.shut&shutRcv != 0, len(l.pending) > l.backlog
+	l.mu.Unlock()
+	if refused {
 		return unix.ECONNREFUSED
+	}
+	if full {
+		return unix.EAGAIN
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,11 +123,11 @@ func (s *Socket) ConnectTo(l *Socket, nonblock bool, cred unix.Ucred) error {
 		return unix.EINVAL
 	}
 	l.mu.Lock()
-	if !l.listening {
+	if !l.listening || l.shut&shutRcv != 0 {
 		l.mu.Unlock()
 		return unix.ECONNREFUSED
 	}
-	if nonblock && len(l.pending) > l.backlog {
+	if len(l.pending) > l.backlog {
 		l.mu.Unlock()
 		return unix.EAGAIN
 	}
@@ -137,17 +148,21 @@ func (s *Socket) ConnectTo(l *Socket, nonblock bool, cred unix.Ucred) error {
 	return nil
 }
 
-// Accept takes the next pending connection (EAGAIN when none; EINVAL when not listening).
+// Accept takes the next pending connection (EAGAIN when none; EINVAL when not listening),
+// which makes room in the backlog for a connect waiting for it.
 func (s *Socket) Accept() (*Socket, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.listening {
+		s.mu.Unlock()
 		return nil, unix.EINVAL
 	}
 	if len(s.pending) == 0 {
+		s.mu.Unlock()
 		return nil, unix.EAGAIN
 	}
 	c := s.pending[0]
 	s.pending = s.pending[1:]
+	s.mu.Unlock()
+	s.queue.Notify(waiter.EventOut)
 	return c, nil
 }

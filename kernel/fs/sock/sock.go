@@ -56,6 +56,32 @@ type Socket struct {
 	// other is the socket at the other end of a connection inside the sandbox.
 	// protected by mu
 	other *Socket
+	// shut is what shutdown(2) closed on a socket with no host connection (unconnected,
+	// listening, a datagram socket with an inbox): shutRcv, shutSend. A connection's is
+	// its host socket's. protected by mu
+	shut int
+}
+
+// shutRcv and shutSend are Linux's RCV_SHUTDOWN and SEND_SHUTDOWN (shutdown(2)'s how + 1).
+const (
+	shutRcv  = 1
+	shutSend = 2
+)
+
+// writable is what poll reports for a socket that may send.
+const writable = waiter.EventOut | 0x100 | 0x200 // POLLOUT, POLLWRNORM, POLLWRBAND
+
+// shutEvents are the poll events of the shutdown state (unix_poll, unix_dgram_poll): a
+// closed receive direction reads end of file, both closed is a hang-up.
+func shutEvents(shut int) uint32 {
+	var ev uint32
+	if shut&shutRcv != 0 {
+		ev |= waiter.EventRdHUp | waiter.EventIn | waiter.EventRdNorm
+	}
+	if shut == shutRcv|shutSend {
+		ev |= waiter.EventHUp
+	}
+	return ev
 }
 
 var (
@@ -135,12 +161,18 @@ func (s *Socket) recvHost() (*host.File, error) {
 func (*Socket) IsStream() bool { return true }
 
 // HostFD lets the kernel poll a connected socket on the host; an unconnected one has none.
+// A datagram socket is polled on its inbox unless shutdown(2) added events of its own.
 func (s *Socket) HostFD() int {
 	if h, err := s.host(); err == nil {
 		return h.HostFD()
 	}
 	if s.isDgram() {
-		return s.inbox.HostFD() // readable when a datagram waits
+		s.mu.Lock()
+		shut := s.shut
+		s.mu.Unlock()
+		if shut == 0 {
+			return s.inbox.HostFD() // readable when a datagram waits
+		}
 	}
 	return -1
 }
@@ -245,23 +277,30 @@ func scatter(dst [][]byte, b []byte) {
 	}
 }
 
-// Readiness implements vfs.Pollable.
+// Readiness implements vfs.Pollable: a connection's is its host socket's; otherwise, as
+// Linux's unix_poll and unix_dgram_poll, a listener is readable with connections waiting
+// and never writable, an unconnected stream or seqpacket socket is writable and hung up
+// (it has no connection), a datagram socket readable with a datagram waiting; shutdown(2)
+// adds its events.
 func (s *Socket) Readiness(mask uint32) uint32 {
 	s.mu.Lock()
-	if s.listening {
-		n := len(s.pending)
-		s.mu.Unlock()
-		if n > 0 {
-			return (waiter.EventIn | waiter.EventRdNorm) & mask
-		}
-		return 0
-	}
+	h, shut, listening, pending := s.conn, s.shut, s.listening, len(s.pending)
 	s.mu.Unlock()
-	h, err := s.host()
-	if err != nil {
-		return waiter.EventOut & mask // an unconnected socket is writable (connect will say more)
+	if h != nil {
+		return h.Readiness(mask)
 	}
-	return h.Readiness(mask)
+	ev := shutEvents(shut)
+	switch {
+	case listening:
+		if pending > 0 {
+			ev |= waiter.EventIn | waiter.EventRdNorm
+		}
+	case s.isDgram():
+		ev |= writable | s.inbox.Readiness(waiter.EventIn|waiter.EventRdNorm)
+	default:
+		ev |= writable | waiter.EventHUp
+	}
+	return ev & mask
 }
 
 // EventRegister implements vfs.Pollable: a listener wakes acceptors; connected sockets are
@@ -271,13 +310,28 @@ func (s *Socket) EventRegister(e *waiter.Entry) { s.queue.EventRegister(e) }
 // EventUnregister implements vfs.Pollable.
 func (s *Socket) EventUnregister(e *waiter.Entry) { s.queue.EventUnregister(e) }
 
-// Shutdown implements shutdown(2).
+// Shutdown implements shutdown(2). A connection shuts its host socket down (which tells
+// the peer); any other socket records it, as Linux's unix_shutdown does whatever the
+// socket's state.
 func (s *Socket) Shutdown(how int) error {
-	h, err := s.host()
-	if err != nil {
-		return err
+	s.mu.Lock()
+	h := s.conn
+	if h == nil {
+		s.shut |= how + 1
+		s.mu.Unlock()
+		s.queue.Notify(waiter.EventIn | waiter.EventOut | waiter.EventHUp | waiter.EventRdHUp | waiter.EventRdNorm)
+		return nil
 	}
+	s.mu.Unlock()
 	return unix.Shutdown(h.HostFD(), how)
+}
+
+// Shut returns what shutdown(2) closed of a socket with no host connection (Linux's
+// sk_shutdown: 1 receiving, 2 sending).
+func (s *Socket) Shut() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shut
 }
 
 // Names returns getsockname's and getpeername's paths.
@@ -343,6 +397,7 @@ func (s *Socket) Release() {
 	if bound != nil {
 		boundIn.unregister(bound, s)
 	}
+	s.queue.Notify(waiter.EventHUp | waiter.EventOut) // connects waiting for room give up
 }
 
 // Attr is what fstat shows for a socket.
@@ -369,8 +424,8 @@ func (s *Socket) SendCarrying(src [][]byte, flags int, carrier int) (int64, erro
 	for _, b := range src {
 		buf = append(buf, b...)
 	}
-	n, err := unix.SendmsgN(h.HostFD(), buf, unix.UnixRights(carrier), nil, flags&unix.MSG_MORE|ioFlags)
-	if n > 0 {
+	n, err := sendmsg(h.HostFD(), buf, unix.UnixRights(carrier), flags&unix.MSG_MORE|ioFlags)
+	if err == nil {
 		s.notifyOther()
 	}
 	return int64(n), err

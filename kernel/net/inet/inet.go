@@ -30,8 +30,8 @@ type Stack struct {
 	mu sync.Mutex
 	// listeners are the in-kernel (private loopback) listeners by bound address; udp the
 	// datagram sockets reachable on the private loopback. protected by mu
-	listeners map[netip.AddrPort]*Socket
-	udp       map[netip.AddrPort]*Socket
+	listeners addrTable
+	udp       addrTable
 	// hostListeners are sockets listening on the host, by port. protected by mu
 	hostListeners map[uint16]map[*Socket]bool
 	// nextPort is the next ephemeral port to try. protected by mu
@@ -84,7 +84,7 @@ func (st *Stack) Conns() []Conn {
 // NewStack returns a stack whose host sockets come from broker (nil: only the private
 // loopback works; everything else is unreachable).
 func NewStack(broker *netproto.Client) *Stack {
-	return &Stack{broker: broker, listeners: map[netip.AddrPort]*Socket{}, udp: map[netip.AddrPort]*Socket{}, hostListeners: map[uint16]map[*Socket]bool{},
+	return &Stack{broker: broker, listeners: addrTable{}, udp: addrTable{}, hostListeners: map[uint16]map[*Socket]bool{},
 		nextPort: ephemeralLo, live: map[*Socket]struct{}{}, spare: map[int][]int{}}
 }
 
@@ -164,31 +164,46 @@ func (st *Stack) lookupListenerLocked(dst netip.AddrPort) *Socket {
 	return lookupIn(st.listeners, dst)
 }
 
+// addrTable holds the sockets bound on the private loopback by address: more than one
+// where SO_REUSEADDR or SO_REUSEPORT let them share it.
+type addrTable map[netip.AddrPort][]*Socket
+
 // lookupIn finds the socket of table m bound to dst or to the unspecified address of a
-// family that reaches it.
-func lookupIn(m map[netip.AddrPort]*Socket, dst netip.AddrPort) *Socket {
+// family that reaches it; of TCP sockets sharing an address, a listening one. (A datagram
+// lookup takes no socket's lock: its caller may hold its own.)
+func lookupIn(m addrTable, dst netip.AddrPort) *Socket {
 	dst = norm(dst)
-	if l := m[dst]; l != nil {
-		return l
+	var found *Socket
+	pick := func(socks []*Socket) {
+		for _, l := range socks {
+			if found == nil || l.Type == unix.SOCK_STREAM && !found.listeningNow() && l.listeningNow() {
+				found = l
+			}
+		}
 	}
+	pick(m[dst])
 	for _, any := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
-		l := m[netip.AddrPortFrom(any, dst.Port())]
-		if l == nil {
-			continue
-		}
-		if any.Is6() && dst.Addr().Is4() && l.v6only {
-			continue
-		}
 		if any.Is4() && dst.Addr().Is6() {
 			continue
 		}
-		return l
+		for _, l := range m[netip.AddrPortFrom(any, dst.Port())] {
+			if !(any.Is6() && dst.Addr().Is4() && l.v6only) {
+				pick([]*Socket{l})
+			}
+		}
 	}
-	return nil
+	return found
+}
+
+// listeningNow reports whether s listens (lookupIn's preference).
+func (s *Socket) listeningNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listening
 }
 
 // table is the in-kernel address table of s's protocol. Preconditions: st.mu held.
-func (st *Stack) table(s *Socket) map[netip.AddrPort]*Socket {
+func (st *Stack) table(s *Socket) addrTable {
 	if s.Type == unix.SOCK_STREAM {
 		return st.listeners
 	}
@@ -209,7 +224,7 @@ func (st *Stack) bindLocal(s *Socket, local netip.AddrPort) (netip.AddrPort, err
 				st.nextPort = ephemeralLo
 			}
 			c := netip.AddrPortFrom(local.Addr(), p)
-			if m[c] == nil && lookupIn(m, c) == nil {
+			if !bindConflict(m, s, c) {
 				local = c
 				break
 			}
@@ -217,27 +232,90 @@ func (st *Stack) bindLocal(s *Socket, local netip.AddrPort) (netip.AddrPort, err
 		if local.Port() == 0 {
 			return local, unix.EADDRINUSE
 		}
-	} else if m[local] != nil || (local.Addr().IsUnspecified() && conflicts(m, local.Port())) {
+	} else if bindConflict(m, s, local) {
 		return local, unix.EADDRINUSE
 	}
-	m[local] = s
+	m[local] = append(m[local], s)
 	return local, nil
 }
 
-// conflicts reports whether any socket of table m holds port.
-func conflicts(m map[netip.AddrPort]*Socket, port uint16) bool {
-	for a := range m {
-		if a.Port() == port {
-			return true
+// bindConflict reports whether binding s to local collides with a socket of table m, as
+// Linux's inet_csk_bind_conflict and udp_lib_lport_inuse do: on one port, two sockets
+// collide when their addresses are equal or one is an unspecified address covering the
+// other (0.0.0.0 covers IPv4; :: covers IPv6, and IPv4 too unless IPV6_V6ONLY), unless
+// both set SO_REUSEADDR (for TCP: and the other one does not listen) or both set
+// SO_REUSEPORT. Preconditions: st.mu held.
+func bindConflict(m addrTable, s *Socket, local netip.AddrPort) bool {
+	for a, socks := range m {
+		if a.Port() != local.Port() {
+			continue
+		}
+		for _, o := range socks {
+			if o != s && overlaps(a.Addr(), o.v6only, local.Addr(), s.v6only) && !mayShare(s, o, false) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
+// mayShare reports whether s may share an address with o, which holds it: both
+// SO_REUSEPORT, or both SO_REUSEADDR with o (a TCP socket) not listening, or, when s is
+// about to listen, both SO_REUSEPORT only.
+func mayShare(s, o *Socket, listening bool) bool {
+	sr, or := s.reuse.Load(), o.reuse.Load()
+	if sr&reusePort != 0 && or&reusePort != 0 {
+		return true
+	}
+	if listening || sr&reuseAddr == 0 || or&reuseAddr == 0 {
+		return false
+	}
+	return s.Type != unix.SOCK_STREAM || !o.listeningNow()
+}
+
+// listenConflict reports whether s, bound on the private loopback, may not listen: another
+// socket listens on an address overlapping s's, and they do not both set SO_REUSEPORT
+// (inet_csk_listen_start checks the port again). Preconditions: st.mu held.
+func listenConflict(m addrTable, s *Socket, local netip.AddrPort) bool {
+	for a, socks := range m {
+		if a.Port() != local.Port() {
+			continue
+		}
+		for _, o := range socks {
+			if o != s && o.listeningNow() && overlaps(a.Addr(), o.v6only, local.Addr(), s.v6only) && !mayShare(s, o, true) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// overlaps reports whether addresses a and b (unmapped; each with its socket's
+// IPV6_V6ONLY) would receive the same connections.
+func overlaps(a netip.Addr, aV6only bool, b netip.Addr, bV6only bool) bool {
+	covers := func(x netip.Addr, xV6only bool, y netip.Addr, yV6only bool) bool {
+		switch {
+		case !x.IsUnspecified():
+			return false
+		case x.Is4():
+			return y.Is4() || y.IsUnspecified() && !yV6only
+		default:
+			return y.Is6() || !xV6only
+		}
+	}
+	return a == b || covers(a, aV6only, b, bV6only) || covers(b, bV6only, a, aV6only)
+}
+
 func (st *Stack) unbindLocal(s *Socket, local netip.AddrPort) {
 	st.mu.Lock()
 	m := st.table(s)
-	if m[local] == s {
+	for i, o := range m[local] {
+		if o == s {
+			m[local] = append(m[local][:i:i], m[local][i+1:]...)
+			break
+		}
+	}
+	if len(m[local]) == 0 {
 		delete(m, local)
 	}
 	st.mu.Unlock()

@@ -99,6 +99,9 @@ func timeval(d time.Duration) []byte {
 // Getsockopt returns an option's value (the caller truncates it to the app's length).
 func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 	if !levelOK(s, level) {
+		if s.Family == unix.AF_INET {
+			return nil, unix.EOPNOTSUPP // ip_getsockopt; ipv6_getsockopt says ENOPROTOOPT
+		}
 		return nil, unix.ENOPROTOOPT
 	}
 	s.mu.Lock()
@@ -164,6 +167,16 @@ func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 		}
 		return u32(uint32(v)), nil
 	}
+	if level == unix.IPPROTO_TCP && name == unix.TCP_INFO && s.Type == unix.SOCK_STREAM {
+		return s.loopTCPInfo(), nil
+	}
+	if level == unix.SOL_SOCKET && name == unix.SO_LINGER {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		b := make([]byte, abi.SizeofLinger)
+		s.linger.Encode(b)
+		return b, nil
+	}
 	if def, ok := emulated[key]; ok {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -173,6 +186,44 @@ func (s *Socket) Getsockopt(level, name int) ([]byte, error) {
 		return u32(def), nil
 	}
 	return nil, unix.ENOPROTOOPT
+}
+
+// Bits of Socket.reuse.
+const (
+	reuseAddr = 1 << iota
+	reusePort
+)
+
+// sizeofTCPInfo is sizeof(struct tcp_info) (include/uapi/linux/tcp.h).
+const sizeofTCPInfo = 232
+
+// TCP states (include/net/tcp_states.h).
+const (
+	tcpEstablished = 1
+	tcpFinWait2    = 5
+	tcpClose       = 7
+	tcpListen      = 10
+)
+
+// loopTCPInfo is TCP_INFO of a socket the host has no TCP socket for (the private
+// loopback: a socketpair end, an in-kernel listener, an unconnected socket): its state
+// (tcpi_state), the only field with a meaning there; the counters of a TCP connection
+// that does not exist are zero.
+func (s *Socket) loopTCPInfo() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := make([]byte, sizeofTCPInfo)
+	switch {
+	case s.listening:
+		b[0] = tcpListen
+	case s.connected && s.shutWr:
+		b[0] = tcpFinWait2
+	case s.connected:
+		b[0] = tcpEstablished
+	default:
+		b[0] = tcpClose
+	}
+	return b
 }
 
 // Setsockopt sets an option: passed to the host TCP socket when it is one the host may see,
@@ -233,6 +284,17 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 		return unix.EINVAL
 	}
 	key := [2]int{level, name}
+	if level == unix.SOL_SOCKET && (name == unix.SO_REUSEADDR || name == unix.SO_REUSEPORT) {
+		bit := uint32(reuseAddr)
+		if name == unix.SO_REUSEPORT {
+			bit = reusePort
+		}
+		if abi.U32(val) != 0 {
+			s.reuse.Or(bit)
+		} else {
+			s.reuse.And(^bit)
+		}
+	}
 	s.mu.Lock()
 	fd, host := s.fd, s.fd >= 0 && !s.loop && !s.inKernel && s.Type == unix.SOCK_STREAM
 	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
@@ -251,6 +313,21 @@ func (s *Socket) Setsockopt(level, name int, val []byte) error {
 	}
 	if level == unix.IPPROTO_IPV6 && name == unix.IPV6_V6ONLY {
 		return nil
+	}
+	if level == unix.SOL_SOCKET && name == unix.SO_LINGER {
+		return s.setLinger(val)
+	}
+	if level == unix.IPPROTO_IP && name == unix.IP_TTL || level == unix.IPPROTO_IPV6 && name == unix.IPV6_UNICAST_HOPS {
+		// 1 to 255 (0 too for a hop limit); -1 restores the default.
+		switch v := int32(abi.U32(val)); {
+		case v == -1:
+			s.mu.Lock()
+			delete(s.opts, key)
+			s.mu.Unlock()
+			return nil
+		case v < 0 || v > 255 || v == 0 && level == unix.IPPROTO_IP:
+			return unix.EINVAL
+		}
 	}
 	if _, ok := emulated[key]; ok {
 		s.mu.Lock()
@@ -273,4 +350,58 @@ func putCmsg(b []byte, level, typ int, v uint32) {
 	h := abi.Cmsghdr{Len: uint64(abi.CmsgLen(4)), Level: int32(level), Type: int32(typ)}
 	h.Encode(b)
 	abi.PutU32(b[abi.SizeofCmsghdr:], v)
+}
+
+// setLinger sets an emulated SO_LINGER (struct linger). Turning it off keeps the time, as
+// sock_setsockopt does.
+func (s *Socket) setLinger(val []byte) error {
+	if len(val) < abi.SizeofLinger {
+		return unix.EINVAL
+	}
+	var l abi.Linger
+	l.Decode(val)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.Onoff == 0 {
+		s.linger.Onoff = 0
+		return nil
+	}
+	s.linger = abi.Linger{Onoff: 1, Linger: l.Linger}
+	return nil
+}
+
+// resetsOnCloseLocked reports whether SO_LINGER is on with a zero time: close resets the
+// connection instead of ending it. Preconditions: s.mu held.
+func (s *Socket) resetsOnCloseLocked() bool {
+	return s.linger.Onoff != 0 && s.linger.Linger == 0
+}
+
+// adopted are the options a socket keeps when it moves from its host TCP socket onto the
+// private loopback (bound or connected there), where they are emulated.
+var adopted = [][2]int{
+	{unix.SOL_SOCKET, unix.SO_REUSEADDR}, {unix.SOL_SOCKET, unix.SO_REUSEPORT},
+	{unix.SOL_SOCKET, unix.SO_KEEPALIVE}, {unix.SOL_SOCKET, unix.SO_OOBINLINE},
+	{unix.IPPROTO_TCP, unix.TCP_NODELAY}, {unix.IPPROTO_TCP, unix.TCP_CORK},
+}
+
+// adoptHostOptsLocked copies the options set on the host TCP socket fd, about to be
+// closed, into the emulated ones. Preconditions: s.mu held.
+func (s *Socket) adoptHostOptsLocked(fd int) {
+	for _, key := range adopted {
+		v, err := unix.GetsockoptInt(fd, key[0], key[1])
+		if err != nil || v == 0 {
+			continue
+		}
+		if s.opts == nil {
+			s.opts = map[[2]int][]byte{}
+		}
+		s.opts[key] = u32(uint32(v))
+	}
+	if b, err := getsockoptBytes(fd, unix.SOL_SOCKET, unix.SO_LINGER, abi.SizeofLinger); err == nil {
+		var l abi.Linger
+		l.Decode(b)
+		if l.Onoff != 0 {
+			s.linger = l
+		}
+	}
 }

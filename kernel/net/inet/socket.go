@@ -6,9 +6,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/net/netproto"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"github.com/sbx-dev/sbx/kernel/waiter"
+	"github.com/sbx-dev/sbx/platform"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,6 +61,18 @@ type Socket struct {
 	// shutWr: shutdown(2) ended the sending side of a private-loopback connection.
 	// protected by mu
 	shutWr bool
+	// connectDone and connectRefused hold the outcome of a non-blocking connect on the
+	// private loopback, which is known at once where Linux answers EINPROGRESS (its
+	// handshake runs after connect returns): connectDone, the next connect returns 0;
+	// connectRefused, softErr holds ECONNREFUSED for SO_ERROR or the next connect, and
+	// that connect, the error taken, says ECONNABORTED (tcp's sock_error path).
+	// protected by mu
+	connectDone, connectRefused bool
+	// linger is an emulated SO_LINGER. protected by mu
+	linger abi.Linger
+	// reuse is SO_REUSEADDR (reuseAddr) and SO_REUSEPORT (reusePort), which decide
+	// whether sockets on the private loopback may share an address (bindConflict).
+	reuse atomic.Uint32
 	// gen counts the changes of the host FD behind the socket (vfs.HostBacking): fd, or
 	// inKernel. protected by mu
 	gen uint64
@@ -194,13 +208,17 @@ func (s *Socket) Readiness(mask uint32) uint32 {
 		return 0
 	}
 	if s.fd < 0 {
-		return (waiter.EventOut | waiter.EventHUp) & mask // as Linux shows an unconnected TCP socket
+		ev := waiter.EventOut | waiter.EventHUp // as Linux shows an unconnected TCP socket
+		if s.softErr != 0 {
+			ev |= waiter.EventErr // a refused connect not yet reported
+		}
+		return ev & mask
 	}
 	p := []unix.PollFd{{Fd: int32(s.fd), Events: int16(mask)}}
 	if n, err := unix.Poll(p, 0); err != nil || n == 0 {
 		return 0
 	}
-	return uint32(uint16(p[0].Revents)) & (mask | waiter.EventErr | waiter.EventHUp)
+	return s.hostEventsLocked(uint32(uint16(p[0].Revents))) & (mask | waiter.EventErr | waiter.EventHUp)
 }
 
 // EventRegister implements vfs.Pollable.
@@ -222,9 +240,20 @@ func (s *Socket) Release() {
 	}
 	inKernel, hostListening, local := s.inKernel, s.hostListening, s.local
 	bound := s.bound
+	var reset *Socket
+	if s.loop && s.resetsOnCloseLocked() {
+		reset = s.lpeer // SO_LINGER 0: the peer hears a reset, not an end of file
+	}
 	s.mu.Unlock()
+	if reset != nil {
+		reset.mu.Lock()
+		if reset.lpeer == s {
+			reset.softErr = unix.ECONNRESET
+		}
+		reset.mu.Unlock()
+	}
 	if fd >= 0 {
-		unix.Close(fd)
+		platform.CloseHostFD(fd) // the peer sees the close (FIN, RST) before close(2) returns
 	}
 	for _, p := range pending {
 		p.Release() // unaccepted connections are reset
@@ -290,9 +319,57 @@ func addrOf(sa unix.Sockaddr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// ConnectNonblock is Connect for a non-blocking socket: a stream connect on the private
+// loopback completes (or is refused) at once, but answers EINPROGRESS as Linux does; the
+// outcome shows in poll and SO_ERROR and is what the next connect returns
+// (TakeConnectOutcome).
+func (s *Socket) ConnectNonblock(dst netip.AddrPort) error {
+	err := s.Connect(dst)
+	if s.Type != unix.SOCK_STREAM || !isLoopback(dst.Addr()) {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err == nil && s.loop:
+		s.connectDone = true
+		return unix.EINPROGRESS
+	case err == unix.ECONNREFUSED:
+		s.connectRefused, s.softErr = true, unix.ECONNREFUSED
+		return unix.EINPROGRESS
+	}
+	return err
+}
+
+// TakeConnectOutcome returns what a connect after ConnectNonblock reports, if it answered
+// EINPROGRESS for a connect already decided: 0 once connected; the refusal (ECONNREFUSED,
+// or ECONNABORTED when SO_ERROR took it).
+func (s *Socket) TakeConnectOutcome() (decided bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.connectDone:
+		s.connectDone = false
+		return true, nil
+	case s.connectRefused:
+		s.connectRefused = false
+		if err := s.takeSoftErrLocked(); err != nil {
+			return true, err
+		}
+		return true, unix.ECONNABORTED
+	}
+	return false, nil
+}
+
 // Connect starts connecting to dst. It returns nil when connected, EINPROGRESS when the
 // caller must wait for writability and then call ConnectResult, or why not.
 func (s *Socket) Connect(dst netip.AddrPort) error {
+	s.mu.Lock()
+	v6only := s.v6only
+	s.mu.Unlock()
+	if v6only && dst.Addr().Is4In6() {
+		return unix.ENETUNREACH // an IPv6-only socket has no route to an IPv4 address
+	}
 	if s.Type != unix.SOCK_STREAM {
 		return s.connectDgram(dst)
 	}
@@ -420,6 +497,9 @@ func (s *Socket) connectLoop(l *Socket, dst netip.AddrPort) error {
 	l.queue.Notify(waiter.EventIn | waiter.EventRdNorm)
 	s.mu.Lock()
 	old := s.fd
+	if old >= 0 && !s.loop && !s.inKernel {
+		s.adoptHostOptsLocked(old)
+	}
 	s.fd, s.loop, s.connected, s.local, s.peer, s.lpeer = fds[0], true, true, local, dst, server
 	s.inKernel = false // bound on the private loopback, it is a connection now, not a kernel object
 	s.gen++
@@ -464,7 +544,7 @@ func (s *Socket) Disconnect() error {
 			}
 			peer.mu.Unlock()
 		}
-		unix.Close(fd)
+		platform.CloseHostFD(fd)
 		if s.st.broker != nil {
 			if nfd, err := s.st.hostSocket(s.Family, s.Proto); err == nil {
 				s.mu.Lock()
@@ -572,8 +652,8 @@ func (s *Socket) Bind(local netip.AddrPort) error {
 	if s.dg != nil && a.IsUnspecified() {
 		// Reachable on the private loopback too, at the port the host gave it.
 		s.st.mu.Lock()
-		if k := netip.AddrPortFrom(a, rep.Addr.Port()); s.st.udp[k] == nil {
-			s.st.udp[k] = s
+		if k := netip.AddrPortFrom(a, rep.Addr.Port()); len(s.st.udp[k]) == 0 {
+			s.st.udp[k] = []*Socket{s}
 		}
 		s.st.mu.Unlock()
 	}
@@ -593,6 +673,9 @@ func (s *Socket) bindLocal(local netip.AddrPort) error {
 	s.bound, s.inKernel = true, true
 	s.local = netip.AddrPortFrom(local.Addr(), got.Port())
 	fd := s.fd
+	if fd >= 0 && !s.loop {
+		s.adoptHostOptsLocked(fd)
+	}
 	s.fd = -1
 	s.gen++
 	s.rewatchLocked()
@@ -616,6 +699,18 @@ func (s *Socket) Listen(backlog int) error {
 		return unix.EINVAL
 	}
 	if s.inKernel {
+		local := norm(s.local)
+		listening := s.listening
+		s.mu.Unlock()
+		if !listening {
+			s.st.mu.Lock()
+			conflict := listenConflict(s.st.listeners, s, local)
+			s.st.mu.Unlock()
+			if conflict {
+				return unix.EADDRINUSE
+			}
+		}
+		s.mu.Lock()
 		s.listening, s.backlog = true, backlog
 		s.mu.Unlock()
 		return nil
@@ -647,6 +742,9 @@ func (s *Socket) Listen(backlog int) error {
 
 // Accept takes one connection (EAGAIN when none is waiting).
 func (s *Socket) Accept() (*Socket, error) {
+	if s.Type != unix.SOCK_STREAM {
+		return nil, unix.EOPNOTSUPP
+	}
 	s.mu.Lock()
 	if !s.listening {
 		s.mu.Unlock()
@@ -701,7 +799,17 @@ func (s *Socket) Shutdown(how int) error {
 func (s *Socket) HostEvents(revents uint32) uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loop && !s.shutWr {
+	return s.hostEventsLocked(revents)
+}
+
+// hostEventsLocked is HostEvents. A pending error (a reset, a refused connect) is POLLERR,
+// and a reset connection is hung up (tcp_reset ends both directions). Preconditions: s.mu
+// held.
+func (s *Socket) hostEventsLocked(revents uint32) uint32 {
+	if s.softErr != 0 {
+		revents |= waiter.EventErr
+	}
+	if s.loop && !s.shutWr && revents&waiter.EventErr == 0 {
 		revents &^= waiter.EventHUp
 	}
 	return revents

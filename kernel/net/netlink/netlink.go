@@ -169,19 +169,28 @@ func (s *Socket) Bind(portid, groups, pid uint32) error {
 	return nil
 }
 
-// Name returns the port ID and groups (getsockname).
-func (s *Socket) Name(pid uint32) (uint32, uint32) {
+// Name returns the port ID and groups (getsockname): port ID 0 until the socket is bound,
+// explicitly or by its first send (netlink_getname does not bind).
+func (s *Socket) Name() (uint32, uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.portid, s.groups
+}
+
+// autobind gives an unbound socket the port ID pid, as its first send does
+// (netlink_autobind), and returns its port ID.
+func (s *Socket) autobind(pid uint32) uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.portid == 0 {
-		s.portid = pid // autobind
+		s.portid = pid
 	}
-	return s.portid, s.groups
+	return s.portid
 }
 
 // Send handles the requests in one datagram; replies queue for Recv.
 func (s *Socket) Send(b []byte, pid uint32) (int, error) {
-	portid, _ := s.Name(pid)
+	portid := s.autobind(pid)
 	var replies [][]byte
 	for off := 0; off+hdrLen <= len(b); {
 		l := int(abi.NlmsgLen(b[off:]))
