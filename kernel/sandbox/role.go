@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,18 @@ func run(stderr io.Writer) (int, error) {
 		markAt("capabilities bounded, memory file made", primed)
 	}
 	mark("configuration read")
+	if cfg.CPUProfile {
+		// Started before the kernel confines itself (the profiler's timers and signal
+		// handler are the Go runtime's own calls), stopped once the app has exited.
+		prof := os.NewFile(ProfileFD, "cpu-profile")
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return ExitFailure, fmt.Errorf("kernel: CPU profile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			prof.Close()
+		}()
+	}
 	choice, err := platform.Resolve(cfg.Platform)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w (see --platform)", err)
