@@ -321,8 +321,16 @@ func (as *addressSpace) record(o op, restricts bool) error {
 			continue
 		}
 		if s.ctx.tid == tid && !s.dead {
-			// Its thread made the change, and most likely uses the range next.
-			if err := s.syncLocked(as.seq - 1); err != nil && firstErr == nil {
+			// Its thread made the change, and most likely uses the range next; but a new
+			// mapping nothing can access (PROT_NONE: a reservation, a guard) is left for a
+			// fault to map, which it is once an mprotect allows an access: the mmap,
+			// the mprotect (of a range the stub lacks) and an munmap before any access
+			// then cost no injection.
+			eager := as.seq - 1
+			if o.kind == opMap && o.prot == 0 && !s.present.intersects(o.addr, o.addr+o.length) {
+				eager = as.seq
+			}
+			if err := s.syncLocked(eager); err != nil && firstErr == nil {
 				firstErr = err
 			}
 			continue
