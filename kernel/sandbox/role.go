@@ -107,6 +107,7 @@ func run(stderr io.Writer) (int, error) {
 		markAt("capabilities bounded, memory file made", primed)
 	}
 	mark("configuration read")
+	gcFloor()
 	if cfg.CPUProfile {
 		// Started before the kernel confines itself (the profiler's timers and signal
 		// handler are the Go runtime's own calls), stopped once the app has exited.
