@@ -673,8 +673,15 @@ func (s *stubProc) mmapHost(addr, length uint64, h *hostFile, off int64, prot pl
 		if r != scratchAddr {
 			return s.fail(fmt.Errorf("ptrace: stub scratch page at %#x", r))
 		}
-		if _, err := unix.PtracePokeData(s.pid, scratchAddr, scratchMsghdr()); err != nil {
-			return s.fail(err)
+		// The page is fresh (zero): only the words that are not are written, a poke each.
+		hdr := scratchMsghdr()
+		for i := 0; i < len(hdr); i += 8 {
+			if binary.LittleEndian.Uint64(hdr[i:]) == 0 {
+				continue
+			}
+			if _, err := unix.PtracePokeData(s.pid, uintptr(scratchAddr+i), hdr[i:i+8]); err != nil {
+				return s.fail(err)
+			}
 		}
 		s.scratch = true
 	}
