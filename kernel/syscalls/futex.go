@@ -7,7 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Futex implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAIT_BITSET, WAKE_BITSET.
+// Futex implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET,
+// WAKE_BITSET. The priority-inheritance operations are ENOSYS, which glibc takes as "no PI
+// mutexes" (pthread_mutexattr_setprotocol fails with ENOTSUP).
 func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	addr, op, val := a[0], a[1], uint32(a[2])
 	cmd := op & 0x7f // strip FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
@@ -60,6 +62,9 @@ func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return uint64(k.FutexRequeue(t, addr, a[4], int(val), int(a[3]))), nil
 	case 4: // FUTEX_CMP_REQUEUE
 		n, err := k.FutexCmpRequeue(t, addr, a[4], int(val), int(a[3]), uint32(a[5]))
+		return uint64(n), err
+	case 5: // FUTEX_WAKE_OP: the second count is passed in the timeout argument
+		n, err := k.FutexWakeOp(t, addr, a[4], int(int32(val)), int(int32(a[3])), uint32(a[5]))
 		return uint64(n), err
 	}
 	return 0, unix.ENOSYS
