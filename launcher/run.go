@@ -252,18 +252,30 @@ func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*
 		err error
 	}
 	kernelStarted := make(chan started, 1)
+	kernelFiles := map[int]*os.File{sandbox.ConfigFD: cfgR, sandbox.GoferFD: kernelConn, sandbox.ControlFD: ctlKernel,
+		sandbox.BrokerFD: brokerKernel, sandbox.ExecFD: execKernel, sandbox.NetFD: netKernel, sandbox.StatusFD: statusKernel}
+	// A debugging aid, off by default: the kernel's own CPU profile, written to a file the
+	// launcher creates as the user (the confined kernel opens no host path).
+	var profile *os.File
+	if path := os.Getenv("SBX_KERNEL_CPUPROFILE"); path != "" {
+		profile, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_CLOEXEC, 0o644)
+		if err != nil {
+			return fail(fmt.Errorf("SBX_KERNEL_CPUPROFILE: %w", err))
+		}
+		closeOnFail = append(closeOnFail, profile)
+		kernelFiles[sandbox.ProfileFD] = profile
+	}
 	go func() {
 		cmd, err := role.Start(role.Spec{Command: KernelRole, Name: "sbx-kernel",
-			Files: map[int]*os.File{sandbox.ConfigFD: cfgR, sandbox.GoferFD: kernelConn, sandbox.ControlFD: ctlKernel,
-				sandbox.BrokerFD: brokerKernel, sandbox.ExecFD: execKernel, sandbox.NetFD: netKernel, sandbox.StatusFD: statusKernel},
+			Files: kernelFiles,
 			Stdin: stdin, Stdout: stdout, Stderr: stderr, UID: uid, GID: gid,
 			Caps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}})
 		kernelStarted <- started{cmd, err}
 	}()
 	// Why: the gofer is the only process that ever opens host files for the sandbox. It
 	// starts while the kernel does: each is a fork, namespaces and a Go runtime's start.
-	// The kernel is asked first (forks are serialised; a role's namespaces and executions
-	// are its own, and overlap the other's fork): it has more to do before it needs the
+	// The kernel is asked first (Go lets the two forks run at once, but the first one asked
+	// gets going first): it has more to do before it needs the
 	// gofer (its platform, its own confinement, the first stub) than the gofer has before
 	// it serves.
 	go func() {
@@ -292,6 +304,9 @@ func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*
 	execKernel.Close()
 	netKernel.Close()
 	statusKernel.Close()
+	if profile != nil {
+		profile.Close()
+	}
 	kernelConn.Close()
 	return r, nil
 }
@@ -360,6 +375,7 @@ func (sb *Sandbox) start(r *Roles) error {
 		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), IgnoredSignals: inheritedIgnored(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
 		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") == "0",
 		SharedStubs:          os.Getenv("SBX_SHARED_STUBS") == "1",
+		CPUProfile:           os.Getenv("SBX_KERNEL_CPUPROFILE") != "",
 		BlockedReportSeconds: int((plan.DebugBlocked + time.Second - 1) / time.Second)}
 	if plan.Debug && !plan.T0.IsZero() {
 		cfg.DebugT0 = plan.T0.UnixNano()

@@ -161,14 +161,14 @@ const directReadMax = 1 << 20
 
 // directBytes reads [a, hi) of direct piece v for the kernel (a fresh buffer): the bytes
 // past the end of the file within its last page are zero; those beyond fail with EFAULT.
+// The file's size is asked for (fstat) only when the read comes back short: a path or a
+// buffer an app passes from its program's data lies within the file, and a syscall's copy
+// then costs one pread.
 func (v *VMA) directBytes(a, hi uint64) ([]byte, error) {
-	eof := v.directEOF()
-	if a >= eof {
-		return nil, unix.EFAULT
-	}
-	b := make([]byte, min(hi, eof)-a)
+	b := make([]byte, hi-a)
 	off := v.FileOff + int64(a-v.Start)
-	for done := 0; done < len(b); {
+	done := 0
+	for done < len(b) {
 		k, err := unix.Pread(v.direct.fd, b[done:], off+int64(done))
 		if err == unix.EINTR {
 			continue
@@ -177,13 +177,24 @@ func (v *VMA) directBytes(a, hi uint64) ([]byte, error) {
 			return nil, unix.EFAULT
 		}
 		if k == 0 {
-			break // the rest of the last page reads as zero
+			break
 		}
 		done += k
 	}
-	if min(hi, eof) < hi {
+	if done == len(b) {
+		return b, nil
+	}
+	// The file ends before hi: the rest of its last page reads as zero, beyond is EFAULT.
+	eof := v.directEOF()
+	if a >= eof {
+		return nil, unix.EFAULT
+	}
+	if end := min(hi, eof); end < hi {
+		b = b[:end-a]
+		clear(b[min(done, len(b)):])
 		return b, unix.EFAULT
 	}
+	clear(b[done:])
 	return b, nil
 }
 

@@ -119,3 +119,60 @@ func TestDirectFileMapping(t *testing.T) {
 		t.Fatalf("%d refs, %d decs after both address spaces went", src.refs, src.decs)
 	}
 }
+
+// TestDirectReadsAtEOF: the kernel's reads of a direct mapping around the end of its file:
+// the file's bytes, then zeros to the end of its last page, then EFAULT, and strings read
+// whether they end in the file, in the zeros after it, or a page later.
+func TestDirectReadsAtEOF(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	size := 2*PageSize + 100
+	content := bytes.Repeat([]byte("z"), size)
+	copy(content[10:], "/etc/hostname\x00")
+	copy(content[size-6:], "tail!!") // no NUL: the zeros after the file end it
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mf, err := NewMemoryFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	mf.SetDirectMaps(true)
+	m := New(mf, &hostMapAS{}, 1<<46)
+	src := &directSource{f: f}
+	a, err := m.Map(MapOpts{Length: 4 * PageSize, Prot: rw, Source: src, Hold: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	if s, err := m.CopyInString(a+10, 4096); err != nil || s != "/etc/hostname" {
+		t.Fatalf("CopyInString in the file = %q, %v", s, err)
+	}
+	if s, err := m.CopyInString(a+uint64(size-6), 4096); err != nil || s != "tail!!" {
+		t.Fatalf("CopyInString ending after the file = %q, %v", s, err)
+	}
+	got := make([]byte, 20)
+	want := append(append([]byte(nil), content[size-10:]...), make([]byte, 10)...)
+	if n, err := m.CopyIn(a+uint64(size-10), got); err != nil || n != 20 || !bytes.Equal(got, want) {
+		t.Fatalf("CopyIn across the end of the file = %d %q, %v; want 20 %q", n, got, err, want)
+	}
+	if n, err := m.CopyIn(a+3*PageSize-4, got[:8]); err != unix.EFAULT || n != 4 || !bytes.Equal(got[:4], make([]byte, 4)) {
+		t.Fatalf("CopyIn across the last page = %d %q, %v; want 4 zeros, EFAULT", n, got[:4], err)
+	}
+	if _, err := m.CopyIn(a+3*PageSize, got[:1]); err != unix.EFAULT {
+		t.Fatalf("CopyIn past the last page: %v; want EFAULT", err)
+	}
+	// A page of zeros, then no page: no NUL in the file part, the zeros end the string.
+	copy(content[2*PageSize:], bytes.Repeat([]byte("y"), 100))
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m.CopyInString(a+2*PageSize, 4096); err != nil || s != string(bytes.Repeat([]byte("y"), 100)) {
+		t.Fatalf("CopyInString of the last page = %q, %v", s, err)
+	}
+}

@@ -1,6 +1,7 @@
 package mm
 
 import (
+	"bytes"
 	"io"
 
 	"github.com/sbx-dev/sbx/platform"
@@ -144,26 +145,34 @@ func (m *MM) ZeroOut(addr uint64, n int) error {
 	return err
 }
 
+// firstChunk is how much CopyInString reads first.
+const firstChunk = 256
+
 // CopyInString reads a NUL-terminated string of at most max bytes (excluding the NUL).
 // It returns ENAMETOOLONG when no NUL appears within max bytes.
 func (m *MM) CopyInString(addr uint64, max int) (string, error) {
 	var buf []byte
-	for len(buf) <= max {
-		// Read up to the end of the current page so we never touch an unmapped next page.
+	for first := true; len(buf) <= max; first = false {
+		// Read up to the end of the current page so we never touch an unmapped next page;
+		// the first read stops at firstChunk bytes, which most strings fit in (a page of a
+		// direct mapping is a pread of what is asked for, in a fresh buffer).
 		chunk := int(PageSize - addr%PageSize)
+		if first {
+			chunk = min(chunk, firstChunk)
+		}
 		rs, err := m.Ranges(addr, chunk, false)
 		if err != nil && len(rs) == 0 {
 			return "", unix.EFAULT
 		}
 		for _, r := range rs {
-			for i, c := range r {
-				if c == 0 {
-					buf = append(buf, r[:i]...)
-					if len(buf) > max {
-						return "", unix.ENAMETOOLONG
-					}
-					return string(buf), nil
+			if i := bytes.IndexByte(r, 0); i >= 0 {
+				if len(buf)+i > max {
+					return "", unix.ENAMETOOLONG
 				}
+				if len(buf) == 0 {
+					return string(r[:i]), nil
+				}
+				return string(append(buf, r[:i]...)), nil
 			}
 			buf = append(buf, r...)
 		}

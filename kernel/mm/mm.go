@@ -174,6 +174,29 @@ type MM struct {
 	users users
 	// faultGen counts fault-time fills (see HandleFault).
 	faultGen atomic.Uint64
+
+	// trapMu guards traps: how many syscalls trapped at each syscall site not yet patched
+	// (CountTrap).
+	trapMu sync.Mutex
+	traps  map[uint64]uint32
+}
+
+// CountTrap counts a syscall trapped at rip, the end of its syscall instruction, and
+// returns how many trapped there in this address space (the kernel's patching policy;
+// kernel/patch.go). Counts stop growing at the largest uint32 and are forgotten in bulk
+// beyond 1<<16 sites.
+func (m *MM) CountTrap(rip uint64) uint32 {
+	m.trapMu.Lock()
+	defer m.trapMu.Unlock()
+	if m.traps == nil || len(m.traps) > 1<<16 {
+		m.traps = map[uint64]uint32{}
+	}
+	n := m.traps[rip]
+	if n < ^uint32(0) {
+		n++
+		m.traps[rip] = n
+	}
+	return n
 }
 
 // Layout is where the loader put things, for /proc/PID/{cmdline,environ,auxv,stat}.

@@ -15,6 +15,8 @@ const (
 	ExecFD    = 7 // processes started from outside while the sandbox runs (see exec.go)
 	NetFD     = 8 // the net broker (kernel/net/netproto): Internet sockets, checked
 	StatusFD  = 9 // the app's exit status, sent as the kernel ends (exit.go)
+	// ProfileFD is a file the kernel writes a Go CPU profile of itself to (Config.CPUProfile).
+	ProfileFD = 10
 )
 
 // Config is what the launcher tells the kernel role. It contains no host paths the kernel
@@ -68,6 +70,10 @@ type Config struct {
 	// SharedStubs runs every thread of an app address space in one host stub process on the
 	// trap platform (platform/ptrace/shared.go; SBX_SHARED_STUBS=1; off by default).
 	SharedStubs bool `json:"shared_stubs,omitempty"`
+	// CPUProfile: the kernel writes a Go CPU profile of itself (runtime/pprof) to ProfileFD
+	// from start-up to the app's exit, for finding where its time goes
+	// (SBX_KERNEL_CPUPROFILE=path in the launcher's environment; off by default).
+	CPUProfile bool `json:"cpu_profile,omitempty"`
 	// Hold makes the kernel build the sandbox and serve execs, but run the program only
 	// when the control channel says "start" (an OCI runtime's startContainer hooks run in
 	// the sandbox first).

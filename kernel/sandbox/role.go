@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,19 @@ func run(stderr io.Writer, inotifyFDs *[]int) (int, error) {
 		markAt("capabilities bounded, memory file made", primed)
 	}
 	mark("configuration read")
+	gcFloor()
+	if cfg.CPUProfile {
+		// Started before the kernel confines itself (the profiler's timers and signal
+		// handler are the Go runtime's own calls), stopped once the app has exited.
+		prof := os.NewFile(ProfileFD, "cpu-profile")
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return ExitFailure, fmt.Errorf("kernel: CPU profile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			prof.Close()
+		}()
+	}
 	choice, err := platform.Resolve(cfg.Platform)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w (see --platform)", err)

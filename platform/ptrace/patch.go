@@ -47,15 +47,7 @@ type patchTable struct {
 	// read does not read the code again. Elements are accessed atomically under mu's read
 	// lock.
 	seen []uint64
-	// traps counts the traps at sites not yet patched. protected by mu
-	traps map[uint64]uint8
 }
-
-// patchAfter is how many traps a site takes before it is patched. Patching costs a page
-// copy and a mapping injected into every stub of the address space (tens of µs here); a
-// patched call saves about 1 µs. Short-lived processes (a shell's /bin/true) would pay
-// more for sites they call once or twice than they save.
-const patchAfter = 8
 
 // patchCode returns the bytes that send a site of a kind through slot k: `jmp
 // *(trapTable+8*k)`, and for PatchXorRead three more bytes, 06 (an invalid opcode in 64-bit
@@ -164,17 +156,10 @@ func (as *addressSpace) PatchSyscall(site uint64, kind platform.PatchKind, nr ui
 	if k, ok := pt.bySite[site]; ok && pt.slots[k].nr == nr && pt.slots[k].kind == kind {
 		return patchCode(k, kind), true
 	}
-	if pt.traps == nil || len(pt.traps) > 1<<16 {
-		pt.traps = map[uint64]uint8{}
-	}
-	if pt.traps[site]++; pt.traps[site] < patchAfter {
-		return nil, false
-	}
 	k, ok := pt.allocSlot(kind)
 	if !ok {
 		return nil, false
 	}
-	delete(pt.traps, site)
 	for uint32(len(pt.slots)) <= k {
 		pt.slots = append(pt.slots, patchSite{})
 		pt.seen = append(pt.seen, 0)
@@ -210,7 +195,7 @@ func (as *addressSpace) InheritPatches(parent platform.AddressSpace) {
 // resetPatches forgets every patched site (the whole address space was unmapped: an exec).
 func (as *addressSpace) resetPatches() {
 	as.patches.mu.Lock()
-	as.patches.slots, as.patches.bySite, as.patches.traps, as.patches.seen = nil, nil, nil, nil
+	as.patches.slots, as.patches.bySite, as.patches.seen = nil, nil, nil
 	as.patches.next = [2]uint32{}
 	as.patches.mu.Unlock()
 }

@@ -23,11 +23,7 @@ func (h *harness) patchSite(as platform.AddressSpace, off uint64, nr uint32) {
 // patchKind patches the site of a kind at codeAddr+off as the kernel would.
 func (h *harness) patchKind(as platform.AddressSpace, off uint64, kind platform.PatchKind, nr uint32) {
 	h.t.Helper()
-	var code []byte
-	ok := false
-	for range patchAfter {
-		code, ok = as.(platform.SyscallPatcher).PatchSyscall(codeAddr+off, kind, nr)
-	}
+	code, ok := as.(platform.SyscallPatcher).PatchSyscall(codeAddr+off, kind, nr)
 	if !ok {
 		h.t.Fatalf("PatchSyscall(%#x, %d) declined", codeAddr+off, nr)
 	}

@@ -321,8 +321,16 @@ func (as *addressSpace) record(o op, restricts bool) error {
 			continue
 		}
 		if s.ctx.tid == tid && !s.dead {
-			// Its thread made the change, and most likely uses the range next.
-			if err := s.syncLocked(as.seq - 1); err != nil && firstErr == nil {
+			// Its thread made the change, and most likely uses the range next; but a new
+			// mapping nothing can access (PROT_NONE: a reservation, a guard) is left for a
+			// fault to map, which it is once an mprotect allows an access: the mmap,
+			// the mprotect (of a range the stub lacks) and an munmap before any access
+			// then cost no injection.
+			eager := as.seq - 1
+			if o.kind == opMap && o.prot == 0 && !s.present.intersects(o.addr, o.addr+o.length) {
+				eager = as.seq
+			}
+			if err := s.syncLocked(eager); err != nil && firstErr == nil {
 				firstErr = err
 			}
 			continue
@@ -665,8 +673,15 @@ func (s *stubProc) mmapHost(addr, length uint64, h *hostFile, off int64, prot pl
 		if r != scratchAddr {
 			return s.fail(fmt.Errorf("ptrace: stub scratch page at %#x", r))
 		}
-		if _, err := unix.PtracePokeData(s.pid, scratchAddr, scratchMsghdr()); err != nil {
-			return s.fail(err)
+		// The page is fresh (zero): only the words that are not are written, a poke each.
+		hdr := scratchMsghdr()
+		for i := 0; i < len(hdr); i += 8 {
+			if binary.LittleEndian.Uint64(hdr[i:]) == 0 {
+				continue
+			}
+			if _, err := unix.PtracePokeData(s.pid, uintptr(scratchAddr+i), hdr[i:i+8]); err != nil {
+				return s.fail(err)
+			}
 		}
 		s.scratch = true
 	}

@@ -413,9 +413,6 @@ func benchmarkPatchedRoundTrip(b *testing.B) {
 	as, _ := h.p.NewAddressSpace()
 	defer as.Release()
 	h.load(as, cat(movEaxSyscall(unix.SYS_GETPID), []byte{0xeb, 0xf7})) // 1: mov; syscall; jmp 1b
-	for range patchAfter {
-		as.(platform.SyscallPatcher).PatchSyscall(codeAddr, platform.PatchMovEax, unix.SYS_GETPID)
-	}
 	code, _ := as.(platform.SyscallPatcher).PatchSyscall(codeAddr, platform.PatchMovEax, unix.SYS_GETPID)
 	copy(h.mem[appCodeOff:], code)
 	runtime.LockOSThread()

@@ -147,7 +147,9 @@ func (s *stubProc) moveVDSO() error {
 	}
 	// The auxiliary vector follows argc, argv and envp on the new stack: its
 	// AT_SYSINFO_EHDR is where the host put this stub's [vdso].
-	// Read word by word: the stack may end just past the vector's strings.
+	// Read word by word (the stack may end just past the vector's strings), each word once,
+	// up to the entry: a peek is a syscall, and every stub starts here (x86-64 puts
+	// AT_SYSINFO_EHDR first, after the stub's one argument and empty environment).
 	var text uint64
 	var werr error
 	w := func(i int) uint64 {
@@ -164,8 +166,12 @@ func (s *stubProc) moveVDSO() error {
 	for i < 512 && w(i) != 0 {
 		i++ // envp
 	}
-	for i++; i < 512 && w(i) != 0; i += 2 {
-		if w(i) == 33 { // AT_SYSINFO_EHDR
+	for i++; i < 512 && text == 0; i += 2 {
+		typ := w(i)
+		if typ == 0 {
+			break // AT_NULL
+		}
+		if typ == 33 { // AT_SYSINFO_EHDR
 			text = w(i + 1)
 		}
 	}

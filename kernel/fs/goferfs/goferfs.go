@@ -179,7 +179,7 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 			}
 			in.roFile = f
 		}
-		return &hostFile{File: host.New(int(in.roFile.Fd()), false), shared: true, in: in}, nil
+		return &hostFile{File: host.NewRegular(int(in.roFile.Fd()), false), shared: true, in: in}, nil
 	}
 	in.mu.Lock()
 	opened := in.opened

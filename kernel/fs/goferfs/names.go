@@ -206,9 +206,13 @@ const dirChangeMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | uni
 // Events after which a name may exist in a directory that a lookup found missing.
 const nameAppearMask = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_IGNORED
 
+// maxInotifyEvent is the largest inotify event: its header and a name of NAME_MAX bytes
+// with its NUL.
+const maxInotifyEvent = abi.SizeofInotifyEvent + unix.NAME_MAX + 1
+
 // drainLocked reads every queued event. Preconditions: w.mu held.
 func (w *nameWatch) drainLocked() {
-	for {
+	for more := true; more; {
 		n, err := unix.Read(w.fd, w.buf)
 		if err == unix.EINTR {
 			continue
@@ -216,6 +220,9 @@ func (w *nameWatch) drainLocked() {
 		if err != nil || n <= 0 {
 			return // EAGAIN: the queue is empty
 		}
+		// A read returns every queued event that fits: room left for the largest one
+		// says the queue was empty then, so no second read (EAGAIN) is needed.
+		more = n > len(w.buf)-maxInotifyEvent
 		for off := 0; off+abi.SizeofInotifyEvent <= n; {
 			var h abi.InotifyEvent // the host's, whose layout is the guest's
 			h.Decode(w.buf[off:])

@@ -34,7 +34,8 @@ var (
 func New(fd int, owned bool) *File {
 	f := &File{fd: fd, owned: owned}
 	var st unix.Stat_t
-	if unix.Fstat(fd, &st) == nil {
+	ok := unix.Fstat(fd, &st) == nil
+	if ok {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
 			f.stream = true
@@ -44,10 +45,19 @@ func New(fd int, owned bool) *File {
 			f.stream = true
 		}
 	}
-	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
-		f.tty = true
+	if !ok || st.Mode&unix.S_IFMT == unix.S_IFCHR {
+		// A terminal is a character device: other files need no ioctl to tell.
+		if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			f.tty = true
+		}
 	}
 	return f
+}
+
+// NewRegular wraps fd, which the caller knows is a regular file (a gofer file of a
+// read-only mount): no stream, no terminal, so nothing to ask the host.
+func NewRegular(fd int, owned bool) *File {
+	return &File{fd: fd, owned: owned}
 }
 
 // NewShared wraps a descriptor inherited from the user (stdio): reads, writes and seeks use

@@ -66,12 +66,13 @@ int main(int argc, char **argv) {
 	setitimer(ITIMER_REAL, &it, NULL);
 	pid_t me = getpid();
 	int ok = 0;
-	for (int i = 0; i < 16; i++) {
+	/* More children than the kernel's trap count before it patches a site (32). */
+	for (int i = 0; i < 40; i++) {
 		pid_t c = fork();
 		if (c == 0) {
 			parent = me;
 			long b = loop(200);
-			struct timespec ts = {0, 20000000};
+			struct timespec ts = {0, 5000000};
 			nanosleep(&ts, NULL);
 			_exit(b == 0 ? 7 : 1);
 		}
@@ -82,7 +83,7 @@ int main(int argc, char **argv) {
 	}
 	struct itimerval off = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_REAL, &off, NULL);
-	printf("fork children through restarted waits: %d of 16, signals came: %d\n", ok, alarms > 0);
+	printf("fork children through restarted waits: %d of 40, signals came: %d\n", ok, alarms > 0);
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, thread, NULL);
 	long bad = 0;
