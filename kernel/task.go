@@ -87,7 +87,8 @@ type ThreadGroup struct {
 	waitStop, waitCont bool
 
 	startTime time.Time
-	// exitSignal is sent to the parent when the process ends (SIGCHLD for fork).
+	// exitSignal is sent to the parent when the process ends (SIGCHLD for fork; SIGCHLD
+	// again once reparented). protected by mu
 	exitSignal unix.Signal
 	// sig holds signal dispositions; it has its own lock.
 	sig signalState
@@ -787,9 +788,10 @@ func (t *Task) exit() {
 	k.exitMu.Lock()
 	tg.mu.Lock()
 	tg.zombie = true
+	exitSignal := tg.exitSignal
 	tg.mu.Unlock()
-	if parent != nil && tg.exitSignal != 0 {
-		k.SignalGroupInfo(parent, tg.exitSignal, childInfo(tg, status))
+	if parent != nil && exitSignal != 0 {
+		k.SignalGroupInfo(parent, exitSignal, childInfo(tg, status))
 	}
 	k.exitMu.Unlock()
 	tg.exitQueue.Notify(waiter.EventIn | waiter.EventHUp)
@@ -834,6 +836,7 @@ func (k *Kernel) reparent(father *ThreadGroup, children map[*ThreadGroup]struct{
 	for c := range children {
 		c.mu.Lock()
 		c.parent = init
+		c.exitSignal = unix.SIGCHLD // the new parent hears of it as of any child
 		zombie := c.zombie
 		sig := c.pdeathSignal
 		c.mu.Unlock()

@@ -132,7 +132,7 @@ func entries() []entry {
 // entryLists are every list of table entries: Table builds from them and
 // TestOneEntryPerNumber checks them, so a list added here is checked too.
 func entryLists() [][]entry {
-	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries(), newMountEntries()}
+	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries(), newMountEntries(), procEntries()}
 }
 
 // Table builds the syscall table.
