@@ -65,6 +65,13 @@ func (t *Task) openExecutableOnce(dirfd int32, path string, follow, last bool) (
 // Execve replaces the process image (execve(2)/execveat(2)). On success the task's
 // registers are those of the new program; on failure nothing changed.
 func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool) error {
+	return t.ExecveInaccessible(dirfd, path, argv, envv, follow, false)
+}
+
+// ExecveInaccessible is Execve for a program an interpreter could not open after the
+// exec (execveat of a close-on-exec descriptor) when inaccessible is set: a #! script
+// then fails with ENOENT.
+func (t *Task) ExecveInaccessible(dirfd int32, path string, argv, envv []string, follow, inaccessible bool) error {
 	if path == "" {
 		return unix.ENOENT
 	}
@@ -74,7 +81,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	m.SetVDSO(t.k.Platform.VDSO())
 	creds := t.Creds()
 	stackSoft, _ := t.Limit(unix.RLIMIT_STACK)
-	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft,
+	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft, PathInaccessible: inaccessible,
 		Open: func(p string) (*loader.Opened, error) {
 			// The first open uses dirfd; interpreters are resolved from cwd/root.
 			if p == path {

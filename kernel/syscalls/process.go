@@ -298,9 +298,9 @@ func copyInStrings(t *kernel.Task, addr uint64, total *int) ([]string, error) {
 			}
 			return nil, err
 		}
-		*total += len(s) + 1 + 8
+		*total += len(s) + 1
 		if *total > 6<<20 {
-			return nil, unix.E2BIG
+			return nil, unix.E2BIG // past any limit argLimit allows
 		}
 		out = append(out, s)
 	}
@@ -323,6 +323,23 @@ func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags ui
 	if err != nil {
 		return 0, err
 	}
+	// Linux's bprm_stack_limits: the strings (the file name too) and the pointers to them
+	// fit in a quarter of RLIMIT_STACK, at most 6 MiB, at least ARG_MAX (128 KiB).
+	stack, _ := t.Limit(unix.RLIMIT_STACK)
+	limit := max(min(stack/4, 6<<20), 32*4096)
+	ptrs := uint64(max(len(argv), 1)+len(envv)) * 8
+	if limit <= ptrs || uint64(total+len(path)+1) > limit-ptrs {
+		return 0, unix.E2BIG
+	}
+	inaccessible := false
+	if dirfd != kernel.AtFDCWD && !strings.HasPrefix(path, "/") {
+		// The program is named through the descriptor (/dev/fd/N[/path] on Linux), which
+		// a close-on-exec descriptor no longer gives after the exec.
+		if f, cloexec, err := t.FDs().Get(dirfd); err == nil {
+			inaccessible = cloexec
+			f.DecRef()
+		}
+	}
 	if path == "" && flags&unix.AT_EMPTY_PATH != 0 {
 		fd, err := getFD(t, uint64(uint32(dirfd)))
 		if err != nil {
@@ -332,7 +349,7 @@ func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags ui
 		fd.DecRef()
 		dirfd = kernel.AtFDCWD
 	}
-	if err := t.Execve(dirfd, path, argv, envv, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
+	if err := t.ExecveInaccessible(dirfd, path, argv, envv, flags&unix.AT_SYMLINK_NOFOLLOW == 0, inaccessible); err != nil {
 		return 0, err
 	}
 	return 0, kernel.ErrNoReturn
