@@ -62,6 +62,9 @@ func (t *Task) openExecutableOnce(dirfd int32, path string, follow, last bool) (
 		Release: fd.DecRef, Hold: fd}, nil
 }
 
+// addrNoRandomize is personality(2)'s ADDR_NO_RANDOMIZE.
+const addrNoRandomize = 0x0040000
+
 // Execve replaces the process image (execve(2)/execveat(2)). On success the task's
 // registers are those of the new program; on failure nothing changed.
 func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool) error {
@@ -82,6 +85,7 @@ func (t *Task) ExecveInaccessible(dirfd int32, path string, argv, envv []string,
 	creds := t.Creds()
 	stackSoft, _ := t.Limit(unix.RLIMIT_STACK)
 	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft, PathInaccessible: inaccessible,
+		NoASLR: t.tg.Prctl().Personality&addrNoRandomize != 0,
 		Open: func(p string) (*loader.Opened, error) {
 			// The first open uses dirfd; interpreters are resolved from cwd/root.
 			if p == path {

@@ -78,6 +78,9 @@ type PrctlState struct {
 	TimerSlack uint64 // PR_SET_TIMERSLACK, in nanoseconds (0: the default, 50 µs)
 	THPDisable bool   // PR_SET_THP_DISABLE
 	Subreaper  bool   // PR_SET_CHILD_SUBREAPER (not inherited)
+	// Personality is personality(2)'s execution domain and flags (inherited, kept by
+	// execve); ADDR_NO_RANDOMIZE turns off the loader's randomisation.
+	Personality uint32
 }
 
 // forked is the state a fork's child starts with.

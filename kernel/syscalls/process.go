@@ -766,9 +766,14 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, unix.EINVAL
 }
 
-// Personality implements personality(2): only the Linux personality exists.
+// Personality implements personality(2): the value is kept and inherited; of its flags
+// only ADDR_NO_RANDOMIZE changes anything (the next execve's layout).
 func Personality(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return 0, nil
+	old := t.Group().Prctl().Personality
+	if p := uint32(a[0]); p != 0xffffffff {
+		t.Group().SetPrctl(func(s *kernel.PrctlState) { s.Personality = p })
+	}
+	return uint64(old), nil
 }
 
 // Getpgrp implements getpgrp(2).
