@@ -181,6 +181,9 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	child.pendingFP = fp
 	child.name = t.Name()
 	child.sigMask.Store(t.sigMask.Load())
+	if pol := t.schedPolicy.Load(); pol&unix.SCHED_RESET_ON_FORK == 0 {
+		child.schedPolicy.Store(pol) // with SCHED_RESET_ON_FORK the child starts as SCHED_OTHER
+	}
 	if f&(unix.CLONE_VM|unix.CLONE_VFORK) != unix.CLONE_VM {
 		// A new process keeps the alternate signal stack; a thread (or a CLONE_VM child
 		// that runs beside us) starts without one.

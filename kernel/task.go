@@ -106,6 +106,8 @@ type ThreadGroup struct {
 
 // Task is one app thread.
 type Task struct {
+	// schedPolicy is sched_setscheduler's policy, with SCHED_RESET_ON_FORK.
+	schedPolicy atomic.Int32
 	// noPatch are the syscall sites this task found unpatchable (patch.go); the task's own.
 	noPatch patchSkip
 	k       *Kernel
@@ -273,18 +275,24 @@ func (t *Task) CopyInString(addr uint64, max int) (string, error) {
 }
 
 // Limit returns the soft and hard limit of resource r.
-func (t *Task) Limit(r int) (uint64, uint64) {
-	t.tg.mu.Lock()
-	defer t.tg.mu.Unlock()
-	l := t.tg.limits[r]
+func (t *Task) Limit(r int) (uint64, uint64) { return t.tg.Limit(r) }
+
+// SetLimit sets resource r.
+func (t *Task) SetLimit(r int, soft, hard uint64) { t.tg.SetLimit(r, soft, hard) }
+
+// Limit returns the process's soft and hard limit of resource r.
+func (tg *ThreadGroup) Limit(r int) (uint64, uint64) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	l := tg.limits[r]
 	return l[0], l[1]
 }
 
-// SetLimit sets resource r.
-func (t *Task) SetLimit(r int, soft, hard uint64) {
-	t.tg.mu.Lock()
-	t.tg.limits[r] = [2]uint64{soft, hard}
-	t.tg.mu.Unlock()
+// SetLimit sets the process's resource r.
+func (tg *ThreadGroup) SetLimit(r int, soft, hard uint64) {
+	tg.mu.Lock()
+	tg.limits[r] = [2]uint64{soft, hard}
+	tg.mu.Unlock()
 }
 
 // Counters returns the task's syscall counters.

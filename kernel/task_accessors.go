@@ -13,6 +13,9 @@ func (k *Kernel) Uptime() time.Duration { return time.Since(k.Start) }
 // SetClearChildTID records set_tid_address's pointer.
 func (t *Task) SetClearChildTID(addr uint64) { t.clearChildTID = addr }
 
+// ClearChildTID returns set_tid_address's pointer (PR_GET_TID_ADDRESS).
+func (t *Task) ClearChildTID() uint64 { return t.clearChildTID }
+
 // SetRobustList records set_robust_list's head.
 func (t *Task) SetRobustList(addr uint64) { t.robustList = addr }
 
@@ -247,3 +250,9 @@ func (t *Task) SetThreadKeyring(k any) {
 	t.threadKeyring = k
 	t.tg.mu.Unlock()
 }
+
+// SchedPolicy returns the thread's scheduling policy (SCHED_RESET_ON_FORK included).
+func (t *Task) SchedPolicy() int32 { return t.schedPolicy.Load() }
+
+// SetSchedPolicy sets the thread's scheduling policy.
+func (t *Task) SetSchedPolicy(p int32) { t.schedPolicy.Store(p) }
