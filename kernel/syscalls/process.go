@@ -306,8 +306,11 @@ func copyInStrings(t *kernel.Task, addr uint64, total *int) ([]string, error) {
 	}
 }
 
+// atExecveCheck is execveat's AT_EXECVE_CHECK (Linux 6.14): check, do not execute.
+const atExecveCheck = 0x10000
+
 func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags uint64) (uint64, error) {
-	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW|atExecveCheck) != 0 {
 		return 0, unix.EINVAL
 	}
 	path, err := copyInPath(t, pathAddr)
@@ -348,6 +351,12 @@ func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags ui
 		path = fd.VirtualDentry().Path()
 		fd.DecRef()
 		dirfd = kernel.AtFDCWD
+	}
+	if flags&atExecveCheck != 0 {
+		if path == "" {
+			return 0, unix.ENOENT
+		}
+		return 0, t.CheckExecutable(dirfd, path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
 	}
 	if err := t.ExecveInaccessible(dirfd, path, argv, envv, flags&unix.AT_SYMLINK_NOFOLLOW == 0, inaccessible); err != nil {
 		return 0, err

@@ -215,6 +215,19 @@ static void scripts(void) {
 	if (c == 0) { syscall(SYS_execveat, 999, "ok.sh", (char *[]){"ok", NULL}, (char *[]){NULL}, 0); _exit(100 + errno); }
 	waitpid(c, &st, 0);
 	printf("execveat bad dirfd relative: exit %d\n", WEXITSTATUS(st));
+	/* AT_EXECVE_CHECK: the checks of opening the program, no execution */
+	const char *names[] = {"ok.sh", "garbage", "empty", "noexec", "sub", "nonexistent", "link.sh", "missing.sh"};
+	for (int i = 0; i < 8; i++) {
+		errno = 0;
+		long r = syscall(SYS_execveat, dfd, names[i], (char *[]){"x", NULL}, (char *[]){NULL}, 0x10000);
+		printf("AT_EXECVE_CHECK %-12s = %ld %s\n", names[i], r, r < 0 ? errname(errno) : "OK");
+	}
+	errno = 0;
+	long r = syscall(SYS_execveat, dfd, "link.sh", (char *[]){"x", NULL}, (char *[]){NULL}, 0x10000 | AT_SYMLINK_NOFOLLOW);
+	printf("AT_EXECVE_CHECK nofollow link = %ld %s\n", r, r < 0 ? errname(errno) : "OK");
+	errno = 0;
+	r = syscall(SYS_execveat, fd, "", (char *[]){"x", NULL}, (char *[]){NULL}, 0x10000 | AT_EMPTY_PATH);
+	printf("AT_EXECVE_CHECK empty path fd = %ld %s\n", r, r < 0 ? errname(errno) : "OK");
 	close(fd); close(pfd); close(cfd); close(dfd);
 }
 
