@@ -93,6 +93,11 @@ func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 		}
 		err := t.FutexWait(addr, val, bitset, deadline)
+		if err == unix.EINTR && ts != nil {
+			// A timed wait goes on by Linux's restart block: after a handler it is EINTR
+			// even with SA_RESTART; with no handler to run it resumes.
+			err = kernel.ErrInterruptedNoRestart
+		}
 		return 0, err
 	case futexWake, futexWakeBitset:
 		bitset := uint32(0xffffffff)
