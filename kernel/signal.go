@@ -346,6 +346,23 @@ func (tg *ThreadGroup) ResetTimerOverrun(id int32) {
 	s.mu.Unlock()
 }
 
+// DropTimerSignal discards the queued signal sig of POSIX timer id, for the process and
+// each of its threads: a timer set anew does not deliver the old setting's expiry (Linux
+// drops such a stale signal when it would be dequeued).
+func (tg *ThreadGroup) DropTimerSignal(sig unix.Signal, id int32) {
+	if sig <= 0 || sig > 64 {
+		return
+	}
+	tasks := tg.Tasks()
+	s := tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending.dropTimer(sig, id)
+	for _, t := range tasks {
+		t.sigPending.dropTimer(sig, id)
+	}
+}
+
 // TimerLastOverrun returns the overrun of POSIX timer id's last delivered signal.
 func (tg *ThreadGroup) TimerLastOverrun(id int32) int32 {
 	s := tg.signals()

@@ -233,7 +233,12 @@ func TimerSettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	oldV, oldI := pt.remaining(), pt.interval
 	pt.interval = interval
-	t.Group().ResetTimerOverrun(pt.id) // a new setting starts its overrun count afresh
+	// A new setting starts afresh: no overrun count, and the old setting's expiry still
+	// queued is not delivered.
+	t.Group().ResetTimerOverrun(pt.id)
+	if pt.notify != sigevNone {
+		t.Group().DropTimerSignal(pt.signo, pt.id)
+	}
 	switch {
 	case value == 0:
 		pt.next = time.Time{}
