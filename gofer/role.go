@@ -124,7 +124,7 @@ func confineView(cfg *Config, steps *steps) (*view, []string, error) {
 			return nil, nil, fmt.Errorf("mount %s: only directories and regular files can be served", host)
 		}
 		v.mounts = append(v.mounts, servedMount{Mount: Mount{HostPath: host, SandboxPath: filepath.Clean(m.SandboxPath),
-			ReadOnly: m.ReadOnly, AllowDevices: m.AllowDevices}, path: fmt.Sprintf("/m%d", i), kind: k})
+			ReadOnly: m.ReadOnly, AllowDevices: m.AllowDevices, Live: m.Live}, path: fmt.Sprintf("/m%d", i), kind: k})
 	}
 	// Why: the new root is an empty tmpfs; /sys is never in a view, so it hosts it.
 	const staging = "/sys"

@@ -291,7 +291,8 @@ func (s *Server) statFD(fd int, n *node) (Attr, error) {
 	return Attr{Kind: kindOf(st.Mode), Mode: st.Mode, UID: uid, GID: gid, Nlink: st.Nlink, Size: st.Size,
 		Blocks: st.Blocks, BlkSize: int32(st.Blksize), Atime: Timespec{st.Atim.Sec, st.Atim.Nsec},
 		Mtime: Timespec{st.Mtim.Sec, st.Mtim.Nsec}, Ctime: Timespec{st.Ctim.Sec, st.Ctim.Nsec},
-		Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, ReadOnly: s.view.mounts[n.mount].ReadOnly}, nil
+		Ino: st.Ino, Dev: st.Dev, Rdev: st.Rdev, ReadOnly: s.view.mounts[n.mount].ReadOnly,
+		Live: s.view.mounts[n.mount].ReadOnly && s.view.mounts[n.mount].Live}, nil
 }
 
 // walkFD opens name below parent as O_PATH without following anything and without

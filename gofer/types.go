@@ -33,6 +33,9 @@ type Attr struct {
 	Ino, Dev, Rdev uint64
 	// ReadOnly is set for files on a read-only mount.
 	ReadOnly bool
+	// Live is set for files on a read-only mount whose host files other programs change
+	// while the sandbox runs (Mount.Live): the kernel must not keep what it walked there.
+	Live bool
 }
 
 // Entry is the result of a walk or a create.
@@ -88,6 +91,11 @@ type Mount struct {
 	Create bool `json:"create,omitempty"`
 	// AllowDevices lets device nodes below this mount be opened (a GPU's /dev/dri).
 	AllowDevices bool `json:"allow_devices,omitempty"`
+	// Live marks a read-only mount whose files the user's programs change while the
+	// sandbox runs (configuration a profile shows read-only: dconf's database, rewritten
+	// by renaming a new file over it), unlike the system's directories: the kernel
+	// revalidates its cached names and attributes there as on read-write mounts.
+	Live bool `json:"live,omitempty"`
 }
 
 // Config is the gofer's view, decided by the launcher from the profile.

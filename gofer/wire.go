@@ -164,6 +164,7 @@ func (e *encoder) attr(a Attr) {
 	e.u64(a.Dev)
 	e.u64(a.Rdev)
 	e.bool(a.ReadOnly)
+	e.bool(a.Live)
 }
 
 func (d *decoder) attr() Attr {
@@ -181,5 +182,6 @@ func (d *decoder) attr() Attr {
 	a.Dev = d.u64()
 	a.Rdev = d.u64()
 	a.ReadOnly = d.u8() != 0
+	a.Live = d.u8() != 0
 	return a
 }

@@ -115,7 +115,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			parentTG.mu.Unlock()
 		}
 		parentTG.mu.Lock()
-		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
+		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}), exited: make(chan struct{}),
 			mm: childMM, fs: parentTG.fs.share(f&unix.CLONE_FS != 0), creds: parentTG.creds,
 			limits: make(map[int][2]uint64, len(parentTG.limits)), comm: parentTG.comm, exe: parentTG.exe,
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,

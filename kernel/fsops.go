@@ -16,6 +16,13 @@ const AtFDCWD = -100
 
 // resolveStart returns the resolution options for a *at syscall's dirfd and path.
 func (t *Task) resolveStart(dirfd int32, path string) (vfs.ResolveOpts, error) {
+	return t.resolveStartScoped(dirfd, path, false)
+}
+
+// resolveStartScoped is resolveStart for openat2's RESOLVE_IN_ROOT (inRoot): dirfd is the
+// start, and the root, even of an absolute path (Linux's path_init takes the dirfd for
+// LOOKUP_IN_ROOT before looking at the path's first byte).
+func (t *Task) resolveStartScoped(dirfd int32, path string, inRoot bool) (vfs.ResolveOpts, error) {
 	root, cwd := t.FSContext()
 	o := vfs.ResolveOpts{Root: root, Start: cwd, Creds: t.Creds(), PID: t.tg.PID, TID: t.TID}
 	if path == "" {
@@ -23,7 +30,7 @@ func (t *Task) resolveStart(dirfd int32, path string) (vfs.ResolveOpts, error) {
 		// Linux's getname does, before dirfd is looked at.
 		return o, unix.ENOENT
 	}
-	if path[0] == '/' || dirfd == AtFDCWD {
+	if (path[0] == '/' && !inRoot) || dirfd == AtFDCWD {
 		return o, nil
 	}
 	fd, _, err := t.FDs().Get(dirfd)
@@ -58,10 +65,21 @@ func (t *Task) Lookup(dirfd int32, path string, follow bool) (vfs.VirtualDentry,
 
 // LookupOpts resolves with explicit options (openat2).
 func (t *Task) LookupParent(dirfd int32, path string) (vfs.VirtualDentry, string, bool, vfs.ResolveOpts, error) {
+	return t.lookupParent(dirfd, path, false)
+}
+
+// LookupParentLong is LookupParent leaving a last component over vfs.NameMax to the
+// caller (vfs.ResolveOpts.LongLast).
+func (t *Task) LookupParentLong(dirfd int32, path string) (vfs.VirtualDentry, string, bool, vfs.ResolveOpts, error) {
+	return t.lookupParent(dirfd, path, true)
+}
+
+func (t *Task) lookupParent(dirfd int32, path string, longLast bool) (vfs.VirtualDentry, string, bool, vfs.ResolveOpts, error) {
 	o, err := t.resolveStart(dirfd, path)
 	if err != nil {
 		return vfs.VirtualDentry{}, "", false, o, err
 	}
+	o.LongLast = longLast
 	p, name, trailing, err := t.k.NS.ResolveParent(path, o)
 	return p, name, trailing, o, err
 }
@@ -91,12 +109,17 @@ type OpenOpts struct {
 	Resolve vfs.ResolveOpts // openat2 RESOLVE_* (Root/Start/Creds filled in by OpenAt)
 }
 
-// pathFile is the File of an O_PATH description: no I/O.
-type pathFile struct{}
+// pathFile is the File of an O_PATH description: no I/O. It holds its file as an open
+// one does (vfs.Retainer): release drops that.
+type pathFile struct{ release func() }
 
 func (pathFile) Read(*vfs.FileDescription, [][]byte, int64) (int64, error)  { return 0, unix.EBADF }
 func (pathFile) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EBADF }
-func (pathFile) Release()                                                   {}
+func (f pathFile) Release() {
+	if f.release != nil {
+		f.release()
+	}
+}
 
 // staleRetries bounds how often an open resolves its path again after the file it found
 // was renamed over or unlinked before it could be opened (Linux retries such races too,
@@ -153,7 +176,7 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		}
 	}
 	defer release()
-	o, err := t.resolveStart(dirfd, path)
+	o, err := t.resolveStartScoped(dirfd, path, oo.Resolve.InRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +224,7 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			return nil, err
 		}
 		vd = vfs.VirtualDentry{Mount: dir.Mount, Dentry: dir.Dentry.Unlinked("#"+strconv.FormatUint(a.Ino, 10), in)}
-		return vfs.NewFileDescription(f, vd, flags&^(unix.O_TMPFILE&^unix.O_DIRECTORY)), nil
+		return vfs.NewFileDescription(f, vd, flags), nil // F_GETFL shows O_TMPFILE, as Linux keeps it
 	}
 	if flags&unix.O_CREAT != 0 && flags&unix.O_PATH == 0 {
 		parent, name, trailing, err := ns.ResolveParent(path, o)
@@ -245,9 +268,17 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			if flags&unix.O_EXCL != 0 {
 				return nil, unix.EEXIST
 			}
+			// do_open: O_CREAT of an existing directory is EISDIR.
+			if da, derr := vd.Dentry.Inode().Stat(); derr == nil && da.IsDir() {
+				return nil, unix.EISDIR
+			}
 		case err == unix.ENOENT:
 			// Create it (a dangling symlink is followed only without O_EXCL; creating through
-			// one is what Linux does too, but rare; we create in the parent here).
+			// one is what Linux does too, but rare; we create in the parent here). A
+			// directory whose misses fail (procfs) fails the lookup first.
+			if _, ok := parent.Dentry.Inode().(vfs.MissFailer); ok {
+				return nil, err
+			}
 			pa, err := parent.Dentry.Inode().Stat()
 			if err != nil {
 				return nil, err
@@ -278,6 +309,19 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 			return nil, err
 		}
 	}
+	return t.openLocated(vd, flags, creds, created, last, release)
+}
+
+// OpenLocation opens the file at vd with flags as open(2) would once the path resolved
+// (open_by_handle_at(2) finds its file by handle).
+func (t *Task) OpenLocation(vd vfs.VirtualDentry, flags int) (*vfs.FileDescription, error) {
+	return t.openLocated(vd, flags, t.Creds(), nil, true, func() {})
+}
+
+// openLocated is the end of an open: vd is resolved (created is the file O_CREAT made, if
+// it did); checks, opening, and the description. release drops the rename lock of the
+// last attempt before anything that may wait.
+func (t *Task) openLocated(vd vfs.VirtualDentry, flags int, creds *vfs.Creds, created vfs.File, last bool, release func()) (*vfs.FileDescription, error) {
 	in := vd.Dentry.Inode()
 	a, err := in.Stat()
 	if err != nil {
@@ -290,29 +334,44 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		if flags&unix.O_DIRECTORY != 0 && !a.IsDir() {
 			return nil, unix.ENOTDIR
 		}
-		return vfs.NewFileDescription(pathFile{}, vd, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)), nil
+		var pf pathFile
+		if r, ok := in.(vfs.Retainer); ok {
+			if pf.release, err = r.Retain(); err != nil {
+				if !last && t.staleOpen(vd, err) {
+					return nil, errStale
+				}
+				return nil, err
+			}
+		}
+		return vfs.NewFileDescription(pf, vd, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)), nil
 	}
 	if created == nil {
-		if a.Type() == unix.S_IFLNK {
-			return nil, unix.ELOOP
-		}
+		// do_open and may_open's order: O_DIRECTORY, then the file's type, then access.
 		if flags&unix.O_DIRECTORY != 0 && !a.IsDir() {
 			return nil, unix.ENOTDIR
 		}
+		if a.Type() == unix.S_IFLNK {
+			return nil, unix.ELOOP
+		}
+		// Access mode 3 asks for both (ioctl-only descriptors); O_TRUNC asks to write.
 		acc := flags & unix.O_ACCMODE
-		writes := acc == unix.O_WRONLY || acc == unix.O_RDWR
-		if a.IsDir() && (writes || flags&unix.O_TRUNC != 0 && writes) {
+		writes := acc != unix.O_RDONLY || flags&unix.O_TRUNC != 0
+		if a.IsDir() && writes {
 			return nil, unix.EISDIR
 		}
 		var want uint32
-		if acc == unix.O_RDONLY || acc == unix.O_RDWR {
+		if acc != unix.O_WRONLY {
 			want |= vfs.MayRead
 		}
-		if writes || flags&unix.O_TRUNC != 0 {
+		if writes {
 			want |= vfs.MayWrite
 		}
 		if err := vfs.CheckAccess(creds, a, want); err != nil {
 			return nil, err
+		}
+		// O_NOATIME is the owner's (or a privileged task's) to ask for.
+		if flags&unix.O_NOATIME != 0 && creds.FSUID != 0 && creds.FSUID != a.UID {
+			return nil, unix.EPERM
 		}
 		if (writes || flags&unix.O_TRUNC != 0) && vd.Mount.ReadOnly() && a.Type() == unix.S_IFREG {
 			return nil, unix.EROFS
@@ -339,6 +398,12 @@ func (t *Task) openAt(dirfd int32, path string, oo OpenOpts, last bool) (*vfs.Fi
 		}
 	}
 	release()
+	if created == nil && flags&unix.O_TRUNC != 0 && a.Type() == unix.S_IFREG {
+		// An unprivileged truncating open drops set-ID bits (do_truncate's remove_privs).
+		if pk, ok := in.(vfs.PrivKiller); ok {
+			pk.KillPrivs(creds)
+		}
+	}
 	if f, err = t.openedTerminal(f, flags); err != nil {
 		return nil, err
 	}

@@ -391,3 +391,81 @@ func (t *Task) FutexWaitv(addrs []uint64, vals []uint32, deadline time.Time) (in
 	}
 	return finish(), nil
 }
+
+// FUTEX_WAKE_OP's encoded operation (futex(2), linux/futex.h): op in bits 28-31 (bit 31 is
+// FUTEX_OP_OPARG_SHIFT, "oparg is a shift count"), cmp in 24-27, oparg in 12-23 and cmparg
+// in 0-11, both 12-bit signed.
+const (
+	futexOpSet  = 0 // *uaddr2 = oparg
+	futexOpAdd  = 1 // *uaddr2 += oparg
+	futexOpOr   = 2 // *uaddr2 |= oparg
+	futexOpAndN = 3 // *uaddr2 &= ^oparg
+	futexOpXor  = 4 // *uaddr2 ^= oparg
+
+	futexOpOpargShift = 8
+)
+
+// FutexWakeOp is FUTEX_WAKE_OP: it applies the operation encoded in op to the word at
+// addr2 atomically, wakes up to n waiters on addr and, when the word's old value passes
+// the encoded comparison, up to n2 waiters on addr2; it returns how many it woke. As in
+// Linux, a wake count below one still wakes one waiter, an unknown operation is ENOSYS
+// before the word is touched and an unknown comparison ENOSYS after it; a word that is not
+// mapped writable is EFAULT.
+//
+// The word changes before either queue is looked at, which is the order FUTEX_WAKE's
+// argument at the top needs: a waiter on addr2 that enqueued before the wake is found, one
+// that enqueued after it reads the new value.
+func (k *Kernel) FutexWakeOp(t *Task, addr, addr2 uint64, n, n2 int, op uint32) (int, error) {
+	if addr2%4 != 0 {
+		return 0, unix.EINVAL
+	}
+	kind, cmp := (op>>28)&7, (op>>24)&15
+	oparg := int32(op<<8) >> 20 // bits 12-23, sign-extended
+	cmparg := int32(op<<20) >> 20
+	if op&(futexOpOpargShift<<28) != 0 {
+		// Linux masks a shift out of range (and logs that the program should be fixed).
+		oparg = 1 << (uint32(oparg) & 31)
+	}
+	var apply func(uint32) uint32
+	switch kind {
+	case futexOpSet:
+		apply = func(uint32) uint32 { return uint32(oparg) }
+	case futexOpAdd:
+		apply = func(v uint32) uint32 { return v + uint32(oparg) }
+	case futexOpOr:
+		apply = func(v uint32) uint32 { return v | uint32(oparg) }
+	case futexOpAndN:
+		apply = func(v uint32) uint32 { return v &^ uint32(oparg) }
+	case futexOpXor:
+		apply = func(v uint32) uint32 { return v ^ uint32(oparg) }
+	default:
+		return 0, unix.ENOSYS
+	}
+	bufs, err := t.MM().Ranges(addr2, 4, true)
+	if err != nil || len(bufs) != 1 || len(bufs[0]) != 4 {
+		return 0, unix.EFAULT
+	}
+	old := int32(rmwUint32(bufs[0], apply))
+	var pass bool
+	switch cmp {
+	case 0: // FUTEX_OP_CMP_EQ
+		pass = old == cmparg
+	case 1: // FUTEX_OP_CMP_NE
+		pass = old != cmparg
+	case 2: // FUTEX_OP_CMP_LT
+		pass = old < cmparg
+	case 3: // FUTEX_OP_CMP_LE
+		pass = old <= cmparg
+	case 4: // FUTEX_OP_CMP_GT
+		pass = old > cmparg
+	case 5: // FUTEX_OP_CMP_GE
+		pass = old >= cmparg
+	default:
+		return 0, unix.ENOSYS
+	}
+	woken := k.FutexWake(t, addr, max(n, 1), ^uint32(0))
+	if pass {
+		woken += k.FutexWake(t, addr2, max(n2, 1), ^uint32(0))
+	}
+	return woken, nil
+}

@@ -5,8 +5,10 @@ import "golang.org/x/sys/unix"
 // MemInfo is the sandbox's memory as /proc/meminfo and sysinfo(2) report it, in bytes: the
 // sandbox is the machine, with the memory limit as its RAM (capped by the host's).
 type MemInfo struct {
-	Total, Free, Available, Cached, Used uint64
-	SwapTotal, SwapFree                  uint64
+	// Cached is the page cache's clean file pages; Shmem the shared memory (tmpfs files,
+	// shared anonymous memory, System V segments, memfds) that holds data.
+	Total, Free, Available, Cached, Shmem, Used uint64
+	SwapTotal, SwapFree                         uint64
 }
 
 // MemInfo returns the sandbox's memory figures.
@@ -23,6 +25,7 @@ func (k *Kernel) MemInfo() MemInfo {
 	if k.MemoryFile != nil {
 		mi.Used = uint64(k.MemoryFile.Resident())
 		mi.Cached = uint64(k.MemoryFile.PageCache().Resident())
+		mi.Shmem = uint64(k.MemoryFile.Shmem())
 	}
 	mi.Free = min(mi.Total-min(mi.Total, mi.Used), hostFree)
 	mi.Available = min(mi.Total, mi.Free+mi.Cached)

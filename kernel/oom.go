@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -10,14 +11,14 @@ import (
 // The memory limit ([resources] memory).
 //
 // Every page of app memory — private and shared, tmpfs and /dev/shm, System V segments,
-// shared pages of host files — lives in the sandbox's memory file, so its allocated blocks
-// are the sandbox's memory in use. App stores fill pages without the kernel hearing of it
-// (the memory file is mapped into the stubs), so a watcher samples the file: beyond the
-// limit it first drops the page cache's unused entries (clean file pages), then kills the
-// process with the largest resident set with SIGKILL, as Linux's OOM
-// killer does in a memory cgroup, reports it (OOMKills, the OnOOM hook) and waits for the
-// victim's memory to be freed (its pages are punched out of the file, so the host gets
-// them back) before it looks again. The kernel's own memory and the stubs are not counted.
+// shared pages of host files — lives in the sandbox's memory file (or in a host memfd it
+// counts, mm.MemoryFile.Resident), so its allocated blocks are the sandbox's memory in
+// use, each page once however many processes map it. Beyond the limit the kernel first
+// drops the page cache's unused entries (clean file pages), then kills the process with
+// the largest resident set with SIGKILL, as Linux's OOM killer does in a memory cgroup,
+// reports it (OOMKills, the OnOOM hook) and chooses no other until the victim has exited
+// (its pages are punched out of the file, so the host gets them back). Where the limit is
+// checked is WatchMemory's comment. The kernel's own memory and the stubs are not counted.
 
 // oom_score_adj (proc(5)): -1000 (never chosen) .. 1000, added to a process's badness in
 // thousandths of the memory available. It is per process, inherited at fork, kept at exec.
@@ -115,15 +116,36 @@ type OOMKill struct {
 	Limit int64  `json:"limit"`
 }
 
-// memWatchInterval is how often the watcher samples the sandbox's memory. An app writing
-// fresh memory as fast as it can gets this long past the limit before it is killed.
+// memWatchInterval is how often the watcher samples the sandbox's memory, for memory that
+// grows without a fault (see chargeFault).
 const memWatchInterval = 10 * time.Millisecond
 
-// oomState is the record of OOM kills.
+// oomVictimWait bounds how long a victim that has not exited yet keeps the OOM killer from
+// choosing another (Linux's OOM reaper gives up on a victim's exit likewise).
+const oomVictimWait = 2 * time.Second
+
+// oomState is the record of OOM kills and the victim dying.
 type oomState struct {
+	// limit is the memory limit WatchMemory enforces (0: none), read on every fault.
+	limit atomic.Int64
+
 	mu sync.Mutex
 	// kills lists every OOM kill so far. protected by mu
 	kills []OOMKill
+	// victim is the process killed last, and when, until it has exited (its address space
+	// released, its pages punched out of the memory file): while it dies no other process
+	// is chosen, as Linux's OOM killer waits for a victim (tsk_is_oom_victim) rather than
+	// kill a second one for memory the first is about to give back. protected by mu
+	victim   *ThreadGroup
+	victimAt time.Time
+	// settled is the sandbox's memory when the last victim was found gone while it was
+	// still over its limit (memory others share with it stayed): no one is killed again
+	// until memory grows past it, as on Linux memory in use kills no one until a process
+	// asks for more (a fault that fills no new page, or a few, may pass here where Linux
+	// would fail its charge). 0 once under the limit. protected by mu
+	settled int64
+	// onKill is WatchMemory's hook. protected by mu
+	onKill func(OOMKill)
 }
 
 // OOMKills returns every OOM kill so far.
@@ -135,10 +157,23 @@ func (k *Kernel) OOMKills() []OOMKill {
 
 // WatchMemory enforces limit (bytes) on the sandbox's memory until the kernel is done;
 // onKill, if set, is told of each kill.
+//
+// The limit is checked where app memory grows through the kernel: at every app fault (a
+// chunk's first touch, a copy-on-write break, a file page filled), the faulting task finds
+// the sandbox over its limit, makes room (reclaim) and waits for the victim to exit before
+// it goes on, as a task charging a Linux memory cgroup waits for the OOM victim. So an app
+// faulting in fresh memory gets at most about one chunk (4 MiB) per running thread past
+// the limit. Pages filled without a fault (the rest of a chunk already touched, stores into
+// memory mapped earlier) and kernel writes for syscalls (tmpfs writes) are caught by
+// sampling every memWatchInterval.
 func (k *Kernel) WatchMemory(limit int64, onKill func(OOMKill)) {
 	if limit <= 0 || k.MemoryFile == nil {
 		return
 	}
+	k.oom.mu.Lock()
+	k.oom.onKill = onKill
+	k.oom.mu.Unlock()
+	k.oom.limit.Store(limit)
 	tick := time.NewTicker(memWatchInterval)
 	defer tick.Stop()
 	for {
@@ -147,38 +182,83 @@ func (k *Kernel) WatchMemory(limit int64, onKill func(OOMKill)) {
 			return
 		case <-tick.C:
 		}
-		used := k.MemoryFile.Resident()
-		if used <= limit {
-			continue
+		k.reclaim(limit)
+	}
+}
+
+// chargeFault is the memory limit's check at an app fault (see WatchMemory): over the
+// limit, the task makes room and waits until the victim has exited, it is itself killed, a
+// signal interrupts it (it handles the signal and faults again), or the sandbox is back
+// under its limit.
+func (t *Task) chargeFault() {
+	k := t.k
+	limit := k.oom.limit.Load()
+	if limit <= 0 {
+		return
+	}
+	for !t.Interrupted() {
+		exited := k.reclaim(limit)
+		if exited == nil {
+			return
 		}
-		// Clean cache first: file pages no mapping uses read back from the file.
-		if k.MemoryFile.PageCache().DropUnused() > 0 {
-			if used = k.MemoryFile.Resident(); used <= limit {
-				continue
-			}
-		}
-		victim, rss := k.oomVictim(uint64(limit) / 4096)
-		if victim == nil {
-			continue
-		}
-		kill := OOMKill{Time: time.Now(), PID: victim.PID, Comm: victim.Comm(), RSS: rss, Used: used, Limit: limit}
-		k.SignalGroup(victim, unix.SIGKILL)
-		k.oom.mu.Lock()
-		k.oom.kills = append(k.oom.kills, kill)
-		k.oom.mu.Unlock()
-		if onKill != nil {
-			onKill(kill)
-		}
-		// Give the victim time to die and its memory to go before choosing again.
-		deadline := time.Now().Add(2 * time.Second)
-		for time.Now().Before(deadline) && (victim.MM() != nil || k.MemoryFile.Resident() > limit) {
-			select {
-			case <-k.done:
-				return
-			case <-time.After(memWatchInterval):
-			}
+		select {
+		case <-exited:
+		default:
+			_ = t.Block(time.Now().Add(time.Millisecond)) // no waker: the victim's exit is polled
 		}
 	}
+}
+
+// reclaim brings the sandbox back under limit if it is over: it first drops the page
+// cache's unused entries (clean file pages), then kills the process with the largest
+// resident set with SIGKILL, as Linux's OOM killer does in a memory cgroup, and reports it
+// (OOMKills, the onKill hook). It returns the victim's Exited channel, for a caller that
+// waits, nil when the sandbox is within its limit, no process can be chosen, or no memory
+// was asked for since the last victim's exit left the sandbox over it (oomState.settled).
+func (k *Kernel) reclaim(limit int64) <-chan struct{} {
+	if k.MemoryFile.Resident() <= limit {
+		k.oom.mu.Lock()
+		k.oom.settled = 0
+		k.oom.mu.Unlock()
+		return nil
+	}
+	k.oom.mu.Lock()
+	if v := k.oom.victim; v != nil {
+		select {
+		case <-v.exited:
+			k.oom.victim = nil
+			k.oom.settled = k.MemoryFile.Resident()
+		default:
+			if time.Since(k.oom.victimAt) < oomVictimWait {
+				k.oom.mu.Unlock()
+				return v.exited
+			}
+			k.oom.victim = nil // stuck: another may be chosen
+		}
+	}
+	used := k.MemoryFile.Resident() // again: the victim's exit may have brought it back
+	if used > limit && k.MemoryFile.PageCache().DropUnused() > 0 {
+		used = k.MemoryFile.Resident()
+	}
+	if used <= limit || used <= k.oom.settled {
+		k.oom.mu.Unlock()
+		return nil
+	}
+	victim, rss := k.oomVictim(uint64(limit) / 4096)
+	if victim == nil {
+		k.oom.mu.Unlock()
+		return nil
+	}
+	kill := OOMKill{Time: time.Now(), PID: victim.PID, Comm: victim.Comm(), RSS: rss, Used: used, Limit: limit}
+	k.oom.kills = append(k.oom.kills, kill)
+	k.oom.victim, k.oom.victimAt = victim, kill.Time
+	onKill := k.oom.onKill
+	k.SignalGroup(victim, unix.SIGKILL)
+	k.oom.mu.Unlock()
+	if onKill != nil {
+		onKill(kill)
+	}
+	return victim.exited
 }
 
 // oomVictim returns the live process the OOM killer chooses, as Linux's select_bad_process

@@ -96,8 +96,8 @@ type ThreadGroup struct {
 	sigQueue waiter.Queue
 	// exitQueue is notified when the process exits (pidfds wait on it).
 	exitQueue waiter.Queue
-	// exited, for processes started from outside (NewTopGroup), is closed when the process
-	// has exited and exitStatus is final.
+	// exited is closed when the process has exited (its address space released) and
+	// exitStatus is final.
 	exited chan struct{}
 	// deadCPU is the CPU time of the process's exited threads, childCPU that of its
 	// reaped children (with theirs), user then system. protected by mu
@@ -323,7 +323,7 @@ func (k *Kernel) NewInitGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 	for r, l := range k.Limits {
 		limits[r] = l
 	}
-	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}),
+	tg := &ThreadGroup{k: k, PID: pid, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}), exited: make(chan struct{}),
 		fds: vfs.NewFDTable(), fs: &fsContext{root: root, cwd: cwd, umask: 0o022}, limits: limits, pgid: pid, sid: pid, dumpable: true,
 		creds: vfs.Creds{UID: k.UID, EUID: k.UID, SUID: k.UID, FSUID: k.UID, GID: k.GID, EGID: k.GID, SGID: k.GID, FSGID: k.GID,
 			Groups: append([]uint32(nil), k.SupplementaryGroups...)},
@@ -370,8 +370,8 @@ func (k *Kernel) NewTopGroup(root, cwd vfs.VirtualDentry) (*Task, error) {
 	return k.newTaskLocked(tg, pid)
 }
 
-// Exited returns a channel closed when a process made by NewTopGroup has exited (nil for
-// other processes).
+// Exited returns a channel closed when the process has exited (its address space and
+// descriptors released).
 func (tg *ThreadGroup) Exited() <-chan struct{} { return tg.exited }
 
 // ExitStatus returns the process's wait status (final once it has exited).
@@ -501,6 +501,9 @@ func (t *Task) run(ctx platform.Context, err error) {
 			}
 			t.syscall()
 		case platform.EventFault:
+			if t.chargeFault(); t.killed.Load() {
+				break // the OOM killer chose this process
+			}
 			if !m.HandleFault(ev.Addr, gen) {
 				if ev.Signo == int32(unix.SIGBUS) || m.PastEOF(ev.Addr) {
 					// A mapped host file's page past its end (mm/direct.go): the host's

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -174,7 +175,10 @@ func BuildView(v ViewSpec) (gofer.Config, []sandbox.Mount, []string, error) {
 	cfg.Deny = append(cfg.Deny, secretDeny(v)...)
 	var layout []sandbox.Mount
 	addGofer := func(host, inside string, ro, create bool) {
-		cfg.Mounts = append(cfg.Mounts, gofer.Mount{HostPath: host, SandboxPath: inside, ReadOnly: ro, Create: create})
+		// Only the system's directories are taken as unchanging while the sandbox runs;
+		// what a profile shows read-only (the user's settings) other programs rewrite.
+		live := ro && !slices.Contains(systemDirs, host) && !slices.Contains(systemLinks, host)
+		cfg.Mounts = append(cfg.Mounts, gofer.Mount{HostPath: host, SandboxPath: inside, ReadOnly: ro, Create: create, Live: live})
 		layout = append(layout, sandbox.Mount{Kind: sandbox.MountGofer, Path: inside, GoferIndex: len(cfg.Mounts) - 1, ReadOnly: ro})
 	}
 	for _, d := range systemDirs {

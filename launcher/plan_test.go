@@ -51,3 +51,27 @@ func TestSecretDeny(t *testing.T) {
 		t.Log("this host has no SSH host keys; the pattern is checked on hosts that do")
 	}
 }
+
+// TestLiveMounts: read-only mounts of what a profile allows are live (the user's programs
+// change those files while the sandbox runs), the system's directories are not, and
+// read-write mounts need no mark (they are revalidated anyway).
+func TestLiveMounts(t *testing.T) {
+	ro, rw := t.TempDir(), t.TempDir()
+	cfg, _, _, err := BuildView(ViewSpec{Home: "private", HomeDir: t.TempDir(),
+		Allow: []HostPath{{Path: ro, ReadOnly: true}, {Path: rw}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"/usr": false, "/etc": false, ro: true, rw: false}
+	for _, m := range cfg.Mounts {
+		if live, ok := want[m.HostPath]; ok {
+			if m.Live != live {
+				t.Errorf("%s (read-only %v): live %v, want %v", m.HostPath, m.ReadOnly, m.Live, live)
+			}
+			delete(want, m.HostPath)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("mounts missing from the view: %v", want)
+	}
+}

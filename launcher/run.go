@@ -42,8 +42,11 @@ type Sandbox struct {
 	Started    time.Time
 	gofer      *gofer.Process
 	kernel     *exec.Cmd
-	ctlMu      sync.Mutex
-	ctl        *os.File
+	// status is the launcher's end of the kernel's status channel (StatusFD): the app's
+	// exit status arrives there once every stub is reaped (kernel/sandbox/exit.go).
+	status *os.File
+	ctlMu  sync.Mutex
+	ctl    *os.File
 	// execCh asks the kernel to start processes (Exec).
 	execCh  *os.File
 	ctlRead *bufio.Scanner
@@ -152,9 +155,10 @@ type Roles struct {
 	kernel       *exec.Cmd
 	// kernelCfg is where the kernel's configuration is written.
 	kernelCfg *os.File
-	// The launcher's ends of the kernel's control, exec, socket-broker and net-broker
-	// channels.
+	// The launcher's ends of the kernel's control, exec, status, socket-broker and
+	// net-broker channels.
 	ctl, execCh     *os.File
+	status          *os.File
 	brokerFD, netFD int
 	rootFileCaps    bool
 	stdout, stderr  io.Writer
@@ -230,6 +234,15 @@ func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*
 	execKernel := os.NewFile(uintptr(execPair[1]), "exec-kernel")
 	r.execCh = os.NewFile(uintptr(execPair[0]), "exec")
 	closeOnFail = append(closeOnFail, execKernel, r.execCh)
+	// Why: the kernel reports the app's exit status once its stubs are reaped, and sbx run
+	// returns without waiting for the kernel process's own, slower, exit.
+	statusPair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("status channel: %w", err))
+	}
+	r.status = os.NewFile(uintptr(statusPair[0]), "status")
+	statusKernel := os.NewFile(uintptr(statusPair[1]), "status-kernel")
+	closeOnFail = append(closeOnFail, r.status, statusKernel)
 	uid, gid := os.Getuid(), os.Getgid()
 	// Why: the kernel gets its own user, mount, PID, network, IPC and UTS namespaces; in
 	// them it may build and then drop its empty root. PID namespace: when the kernel dies,
@@ -242,7 +255,7 @@ func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*
 	go func() {
 		cmd, err := role.Start(role.Spec{Command: KernelRole, Name: "sbx-kernel",
 			Files: map[int]*os.File{sandbox.ConfigFD: cfgR, sandbox.GoferFD: kernelConn, sandbox.ControlFD: ctlKernel,
-				sandbox.BrokerFD: brokerKernel, sandbox.ExecFD: execKernel, sandbox.NetFD: netKernel},
+				sandbox.BrokerFD: brokerKernel, sandbox.ExecFD: execKernel, sandbox.NetFD: netKernel, sandbox.StatusFD: statusKernel},
 			Stdin: stdin, Stdout: stdout, Stderr: stderr, UID: uid, GID: gid,
 			Caps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}})
 		kernelStarted <- started{cmd, err}
@@ -278,6 +291,7 @@ func StartRoles(stdin io.Reader, stdout, stderr io.Writer, keepFileCaps bool) (*
 	brokerKernel.Close()
 	execKernel.Close()
 	netKernel.Close()
+	statusKernel.Close()
 	kernelConn.Close()
 	return r, nil
 }
@@ -296,6 +310,7 @@ func (r *Roles) Discard() {
 	}
 	r.ctl.Close()
 	r.execCh.Close()
+	r.status.Close()
 	unix.Close(r.brokerFD)
 	unix.Close(r.netFD)
 }
@@ -311,6 +326,7 @@ func (sb *Sandbox) start(r *Roles) error {
 		r.kernel.Wait()
 		r.ctl.Close()
 		r.execCh.Close()
+		r.status.Close()
 	}
 	fail := func(err error) error {
 		kill()
@@ -374,7 +390,7 @@ func (sb *Sandbox) start(r *Roles) error {
 	plan.Warnings = append(plan.Warnings, gp.Warnings...)
 	sc := bufio.NewScanner(r.ctl)
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
-	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead, sb.stderr, sb.execCh = time.Now(), gp, r.kernel, r.ctl, sc, stderr, r.execCh
+	sb.Started, sb.gofer, sb.kernel, sb.ctl, sb.ctlRead, sb.stderr, sb.execCh, sb.status = time.Now(), gp, r.kernel, r.ctl, sc, stderr, r.execCh, r.status
 	return nil
 }
 
@@ -495,7 +511,7 @@ func (s *Sandbox) Signal(sig syscall.Signal) error {
 // Kill ends the sandbox at once and waits for it.
 func (s *Sandbox) Kill() {
 	s.kernel.Process.Kill()
-	s.finish(s.kernel.Wait())
+	s.finish(exitStatus(s.kernel.Wait()), false)
 }
 
 // Pids returns the host PIDs of the kernel and the gofer.
@@ -552,29 +568,34 @@ func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
 			}
 		}
 	}()
-	err := s.kernel.Wait()
-	s.Plan.mark(s.stderr, "kernel exited")
+	code, reported := s.readStatus()
+	if reported {
+		s.Plan.mark(s.stderr, "kernel reported the app's exit status (its stubs reaped)")
+	} else {
+		code = exitStatus(s.kernel.Wait())
+		s.Plan.mark(s.stderr, "kernel exited")
+	}
 	close(done)
-	return s.finish(err)
+	return s.finish(code, reported)
 }
 
-// finish releases what the sandbox held once its kernel has ended with err, and returns
-// the app's status.
-func (s *Sandbox) finish(err error) int {
-	s.ctl.Close()
-	s.execCh.Close()
-	if s.dbus != nil {
-		s.dbus.Close()
-		os.Remove(s.Plan.DBus.Listen)
+// readStatus waits for the app's exit status on the kernel's status channel; reported is
+// false when the kernel ended without sending it (it failed, or was killed).
+func (s *Sandbox) readStatus() (code int, reported bool) {
+	var b [1]byte
+	for {
+		n, err := s.status.Read(b[:])
+		if n == 1 {
+			return int(b[0]), true
+		}
+		if err != nil {
+			return 0, false
+		}
 	}
-	if s.stopNested != nil {
-		s.stopNested()
-	}
-	// Waited for: a run leaves no process of its own behind, and the relay of the gofer's
-	// stderr (gofer.stderrRelay) has copied its last words when sbx exits.
-	s.gofer.Kill()
-	s.gofer.Wait()
-	s.Plan.mark(s.stderr, "sandbox ended (kernel and gofer reaped)")
+}
+
+// exitStatus is the app's status (shell style) from how the kernel process ended.
+func exitStatus(err error) int {
 	if err == nil {
 		return 0
 	}
@@ -588,6 +609,39 @@ func (s *Sandbox) finish(err error) int {
 		}
 	}
 	return sandbox.ExitFailure
+}
+
+// finish releases what the sandbox held once its kernel has ended or reported the app's
+// status code, and returns code. A kernel that reported is not waited for: every process
+// it started is reaped already, and it only waits for this process to exit (which closes
+// its status channel, and kills it: its parent-death signal), then exits itself
+// (kernel/sandbox/exit.go). sbx run and the OCI monitor exit as soon as Wait returns, so
+// the kernel's own exit (its memory, namespaces and inotify instances) starts only after
+// the launcher's, instead of competing with it for the CPU.
+func (s *Sandbox) finish(code int, reported bool) int {
+	s.ctl.Close()
+	s.execCh.Close()
+	if s.dbus != nil {
+		s.dbus.Close()
+		os.Remove(s.Plan.DBus.Listen)
+	}
+	if s.stopNested != nil {
+		s.stopNested()
+	}
+	// Waited for: a run leaves no process of its own behind, and the relay of the gofer's
+	// stderr (gofer.stderrRelay) has copied its last words when sbx exits.
+	s.gofer.Kill()
+	s.gofer.Wait()
+	if reported {
+		// The kernel holds the sandbox's host inotify instances until this process exits,
+		// so the gofer's close of them was not the last, which would have waited for their
+		// watches to be freed (an SRCU grace period).
+		s.Plan.mark(s.stderr, "sandbox ended (stubs and gofer reaped; the kernel ends with sbx)")
+		return code
+	}
+	s.status.Close()
+	s.Plan.mark(s.stderr, "sandbox ended (kernel and gofer reaped)")
+	return code
 }
 
 // X11Socket prefixes a Plan.Sockets host path that is an X server: connections to it go

@@ -194,20 +194,27 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		} else {
 			x11 = true
 		}
-	} else if prof.Display.X11 {
-		if err := planX11(p, &o); err != nil {
-			p.Warnings = append(p.Warnings, "X11 display withheld: "+err.Error())
-		} else {
+	}
+	var x11Err error
+	if prof.Display.X11 && !prof.Display.X11Nested {
+		if x11Err = planX11(p, &o); x11Err == nil {
 			x11 = true
 		}
 	}
+	wayland := false
 	if prof.Display.Wayland {
 		if err := planWayland(p, &o); err != nil {
 			if !x11 {
 				p.Warnings = append(p.Warnings, "Wayland display withheld: "+err.Error())
 			}
 			p.Env = unsetEnv(p.Env, "WAYLAND_DISPLAY")
+		} else {
+			wayland = true
 		}
+	}
+	// A Wayland session without $DISPLAY (no Xwayland) has no X display to withhold.
+	if x11Err != nil && !(wayland && o.getenv("DISPLAY") == "") {
+		p.Warnings = append(p.Warnings, "X11 display withheld: "+x11Err.Error())
 	}
 	pulse := false
 	if prof.Audio.PulseAudio {
@@ -223,6 +230,7 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 		}
 	}
 	p.Warnings = append(p.Warnings, withheld(prof, x11, pulse)...)
+	privateRuntimeDir(p, o.UID)
 	cwd := o.Cwd
 	if cwd == "" {
 		cwd = home
@@ -232,6 +240,36 @@ func ForProgram(o Options) (*launcher.Plan, error) {
 	}
 	p.Cwd = cwd
 	return p, nil
+}
+
+// privateRuntimeDir makes $XDG_RUNTIME_DIR, when a broker put its socket there, what the
+// XDG Base Directory spec says it is: a directory of the user's own with mode 0700, where
+// the app makes its own files and sockets (dconf's user file, Qt's and GLib's sockets);
+// Qt refuses one with other permissions. It is a tmpfs mounted before the brokers' sockets
+// and files go in it.
+func privateRuntimeDir(p *launcher.Plan, uid uint32) {
+	dir := fmt.Sprintf("/run/user/%d", uid)
+	if envOf(p.Env, "XDG_RUNTIME_DIR") != dir {
+		return
+	}
+	at := len(p.Layout)
+	for i, m := range p.Layout {
+		if m.Path == dir || strings.HasPrefix(m.Path, dir+"/") {
+			at = i
+			break
+		}
+	}
+	rt := sandbox.Mount{Kind: sandbox.MountTmpfs, Path: dir, Mode: 0o700, Owned: true}
+	p.Layout = append(p.Layout[:at:at], append([]sandbox.Mount{rt}, p.Layout[at:]...)...)
+}
+
+func envOf(env []string, k string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, k+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // withheld names what the profile grants that this build cannot provide yet; the app runs

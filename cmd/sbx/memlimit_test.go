@@ -86,6 +86,54 @@ func TestMemoryLimitHonorsOOMScoreAdj(t *testing.T) {
 	}
 }
 
+// TestMemoryLimitSharedMemory: the process that filled shared memory past the limit is
+// killed, not the one that only maps it; the survivor, asking for no more, lives on.
+func TestMemoryLimitSharedMemory(t *testing.T) {
+	dir, exe := sbxtest.BuildC(t, "testdata/oomshared.c")
+	bin := sbxtest.Binary(t)
+	prof := filepath.Join(dir, "mem256.toml")
+	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			argv := u.Wrap([]string{bin, "run", "--profile", prof, "--ro", dir, "--", exe})
+			var stderr strings.Builder
+			c := exec.Command(argv[0], argv[1:]...)
+			c.Stderr = &stderr
+			out, err := c.Output()
+			if want := "child: signal 9\nparent: done\n"; string(out) != want || err != nil {
+				t.Fatalf("app printed %q (%v); want %q; stderr %s", out, err, want, stderr.String())
+			}
+			if n := strings.Count(stderr.String(), "sbx: out of memory: killed process"); n != 1 {
+				t.Errorf("stderr reports %d kills; want 1: %s", n, stderr.String())
+			}
+		})
+	}
+}
+
+// TestMemoryLimitTmpfsChurn: a process that makes, writes, unlinks and closes 1 GiB of
+// tmpfs files per round (one of them mapped shared past its close) runs under a 512 MiB
+// limit without being killed: each file's memory goes with its last reference, as
+// /proc/meminfo's Shmem shows. /tmp then fills at half the limit (ENOSPC), Linux's size
+// for a tmpfs without size=.
+func TestMemoryLimitTmpfsChurn(t *testing.T) {
+	dir, exe := sbxtest.BuildC(t, "testdata/tmpfschurn.c")
+	bin := sbxtest.Binary(t)
+	prof := filepath.Join(dir, "mem512.toml")
+	os.WriteFile(prof, []byte("description = \"512 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"512MiB\"\n"), 0o644)
+	for _, u := range sbxtest.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			argv := u.Wrap([]string{bin, "run", "--profile", prof, "--ro", dir, "--", exe, "2"})
+			var stderr strings.Builder
+			c := exec.Command(argv[0], argv[1:]...)
+			c.Stderr = &stderr
+			out, err := c.Output()
+			if want := "2 rounds\nShmem: +64 MiB with a 64 MiB file, back after\n/tmp full at 256 MiB\n"; string(out) != want || err != nil {
+				t.Fatalf("app printed %q (%v); want %q; stderr %s", out, err, want, stderr.String())
+			}
+		})
+	}
+}
+
 // checkOOMEvent finds the one sandbox under runtime directory rt (its app still runs) and
 // checks that it reports the limit, memory back under it, and the kill as an event.
 func checkOOMEvent(t *testing.T, rt string) {

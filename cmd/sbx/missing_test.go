@@ -105,3 +105,34 @@ func (r *pausedRun) resume() []string {
 	r.c.Wait()
 	return got
 }
+
+// TestHostRenameOverSeen: a file another program replaces on the host by renaming a new
+// one over it (how dconf, editors and most settings writers save) shows its new content at
+// the next open in the sandbox, on a read-write mount and on a read-only one a profile
+// allows (the user's settings). Before, a read-only mount kept the file it first walked.
+func TestHostRenameOverSeen(t *testing.T) {
+	bin := sbxtest.Binary(t)
+	for _, u := range sbxtest.Users() {
+		for _, mode := range []string{"--rw", "--ro"} {
+			t.Run(u.Name+mode, func(t *testing.T) {
+				base, err := os.MkdirTemp("", "sbx-renameover-")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer os.RemoveAll(base)
+				os.Chmod(base, 0o755)
+				f := filepath.Join(base, "settings")
+				os.WriteFile(f, []byte("old\n"), 0o644)
+				argv := u.Wrap([]string{bin, "run", mode, base, "--", "/bin/sh", "-c", `a=$(cat "$1"); echo ready; read x; echo "$a"; cat "$1"`, "sh", f})
+				run := startPaused(t, argv, "renamed a file over it")
+				os.WriteFile(f+".new", []byte("new\n"), 0o644)
+				if err := os.Rename(f+".new", f); err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.Join(run.resume(), "\n"); got != "old\nnew" {
+					t.Errorf("before and after the host renamed a new file over it the app read %q, want old then new (stderr %s)", got, run.stderr.String())
+				}
+			})
+		}
+	}
+}

@@ -75,3 +75,19 @@ func (e *IOEvent) Decode(b []byte) {
 	e.Data, e.Obj = binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])
 	e.Res, e.Res2 = int64(binary.LittleEndian.Uint64(b[16:])), int64(binary.LittleEndian.Uint64(b[24:]))
 }
+
+// AioSigset is struct __aio_sigset, the last argument of io_pgetevents(2) (fs/aio.c:
+// the mask's address and sigsetsize).
+type AioSigset struct {
+	Sigmask    uint64 `c:"sigmask"`
+	Sigsetsize uint64 `c:"sigsetsize"`
+}
+
+// SizeofAioSigset is sizeof(struct __aio_sigset).
+const SizeofAioSigset = 16
+
+// Decode reads s from b[:SizeofAioSigset].
+func (s *AioSigset) Decode(b []byte) {
+	le := binary.LittleEndian
+	s.Sigmask, s.Sigsetsize = le.Uint64(b[0:]), le.Uint64(b[8:])
+}

@@ -377,3 +377,58 @@ func (m *MountAttr) Encode(b []byte) {
 	binary.LittleEndian.PutUint64(b[16:], m.Propagation)
 	binary.LittleEndian.PutUint64(b[24:], m.UsernsFD)
 }
+
+// O_LARGEFILE is the kernel's open flag on x86-64 (include/uapi/asm-generic/fcntl.h:
+// 00100000), which every 64-bit open gets (force_o_largefile) and F_GETFL shows; the C
+// library and x/sys spell it 0 there.
+const O_LARGEFILE = 0o100000
+
+// Fid32 is the f_handle of FILEID_INO32_GEN (include/linux/exportfs.h, struct fid's i32:
+// ext4 and most disk filesystems).
+type Fid32 struct {
+	Ino uint32 `c:"ino"`
+	Gen uint32 `c:"gen"`
+}
+
+// SizeofFid32 is the size of a FILEID_INO32_GEN handle.
+const SizeofFid32 = 8
+
+// Encode writes f to b[:SizeofFid32].
+func (f *Fid32) Encode(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], f.Ino)
+	binary.LittleEndian.PutUint32(b[4:], f.Gen)
+}
+
+// ShmemFid is the f_handle of a tmpfs file (mm/shmem.c, shmem_encode_fh): the generation,
+// then the inode number's low and high halves.
+type ShmemFid struct {
+	Gen   uint32 `c:"gen"`
+	InoLo uint32 `c:"ino_lo"`
+	InoHi uint32 `c:"ino_hi"`
+}
+
+// SizeofShmemFid is the size of a tmpfs handle.
+const SizeofShmemFid = 12
+
+// Encode writes f to b[:SizeofShmemFid].
+func (f *ShmemFid) Encode(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], f.Gen)
+	binary.LittleEndian.PutUint32(b[4:], f.InoLo)
+	binary.LittleEndian.PutUint32(b[8:], f.InoHi)
+}
+
+// Fid64 is the f_handle of FILEID_INO64_GEN (fs/exportfs/expfs.c,
+// exportfs_encode_ino64_fid): the 64-bit inode number, then the generation.
+type Fid64 struct {
+	Ino uint64 `c:"ino"`
+	Gen uint32 `c:"gen"`
+}
+
+// SizeofFid64 is the size of a FILEID_INO64_GEN handle.
+const SizeofFid64 = 12
+
+// Encode writes f to b[:SizeofFid64].
+func (f *Fid64) Encode(b []byte) {
+	binary.LittleEndian.PutUint64(b[0:], f.Ino)
+	binary.LittleEndian.PutUint32(b[8:], f.Gen)
+}

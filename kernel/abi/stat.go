@@ -145,10 +145,23 @@ func (s *Statx) Decode(b []byte) {
 
 // Statx mask bits (include/uapi/linux/stat.h).
 const (
-	STATX_BASIC_STATS = 0x7ff
-	STATX_BTIME       = 0x800
-	STATX_MNT_ID      = 0x1000
-	STATX__RESERVED   = 0x80000000
+	STATX_BASIC_STATS   = 0x7ff
+	STATX_BTIME         = 0x800
+	STATX_MNT_ID        = 0x1000
+	STATX_MNT_ID_UNIQUE = 0x4000
+	STATX__RESERVED     = 0x80000000
+	STATX_MTIME         = 0x40
+	STATX_CTIME         = 0x80
+)
+
+// Statx attribute bits (stx_attributes, include/uapi/linux/stat.h).
+const (
+	STATX_ATTR_IMMUTABLE  = 0x10
+	STATX_ATTR_APPEND     = 0x20
+	STATX_ATTR_NODUMP     = 0x40
+	STATX_ATTR_AUTOMOUNT  = 0x1000
+	STATX_ATTR_MOUNT_ROOT = 0x2000
+	STATX_ATTR_DAX        = 0x200000
 )
 
 // Statfs is struct statfs of statfs(2) and fstatfs(2) on x86-64
@@ -200,6 +213,14 @@ func (s *Statfs) Decode(b []byte) {
 
 // Statfs f_flags bits (include/linux/statfs.h).
 const (
-	ST_RDONLY = 0x1
-	ST_VALID  = 0x20
+	ST_RDONLY      = 0x1
+	ST_NOSUID      = 0x2
+	ST_NODEV       = 0x4
+	ST_NOEXEC      = 0x8
+	ST_SYNCHRONOUS = 0x10
+	ST_VALID       = 0x20
+	ST_NOATIME     = 0x400
+	ST_NODIRATIME  = 0x800
+	ST_RELATIME    = 0x1000
+	ST_NOSYMFOLLOW = 0x2000
 )

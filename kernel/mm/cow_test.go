@@ -168,15 +168,15 @@ func TestRemapAcrossCOWChunks(t *testing.T) {
 		t.Fatalf("the write left %d VMAs; the test needs the mapping split", n)
 	}
 	// Growing in place extends the last piece.
-	if c, err := m.Remap(a, 4*PageSize, 5*PageSize, false, false, 0); err != nil || c != a {
+	if c, err := m.Remap(a, 4*PageSize, 5*PageSize, false, false, false, 0); err != nil || c != a {
 		t.Fatalf("grow in place = %#x, %v; want %#x", c, err, a)
 	}
 	// A mapping ends where the app's ends: the range may not run past it.
 	m.Map(MapOpts{Addr: a + 5*PageSize, Length: PageSize, Prot: rw, Fixed: true})
-	if _, err := m.Remap(a, 6*PageSize, 7*PageSize, true, false, 0); err != unix.EFAULT {
+	if _, err := m.Remap(a, 6*PageSize, 7*PageSize, true, false, false, 0); err != unix.EFAULT {
 		t.Fatalf("mremap across two mappings = %v, want EFAULT", err)
 	}
-	b, err := m.Remap(a, 5*PageSize, 8*PageSize, true, false, 0)
+	b, err := m.Remap(a, 5*PageSize, 8*PageSize, true, false, false, 0)
 	if err != nil || b == a {
 		t.Fatalf("mremap of a split mapping = %#x, %v; want a move", b, err)
 	}

@@ -40,6 +40,7 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 			continue
 		}
 		w := *v
+		w.locked, w.lockOnFault = false, false // memory locks are not inherited
 		size := int64(v.End - v.Start)
 		switch {
 		case v.directMapped():

@@ -60,6 +60,8 @@ type MemoryFile struct {
 	used int64
 	// shared lists the ranges with more than one owner (refs.go). protected by mu
 	shared []sref
+	// shmem holds the ranges marked as shared memory, by offset (shmem.go). protected by mu
+	shmem map[int64]int64
 
 	cmu sync.RWMutex
 	// chunks maps virtual chunk index>>leafShift to its leaf. protected by cmu
@@ -170,6 +172,7 @@ func (m *MemoryFile) Free(off, length int64) {
 	m.punch(off, length)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	delete(m.shmem, off)
 	m.used -= length
 	i := sort.Search(len(m.free), func(i int) bool { return m.free[i].off > off })
 	m.free = append(m.free, frange{})

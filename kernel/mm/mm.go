@@ -100,6 +100,8 @@ type VMA struct {
 	// dontFork (MADV_DONTFORK) leaves the mapping out of a fork's child; wipeOnFork
 	// (MADV_WIPEONFORK) gives the child zero-filled memory in its place.
 	dontFork, wipeOnFork bool
+	// locked is VM_LOCKED (mlock.go); lockOnFault says it was locked without populating.
+	locked, lockOnFault bool
 	// host is the source of a shared mapping of a host file (HostSource), hostFD its FD;
 	// memOff is then the file's identity range, never touched.
 	host   HostSource
@@ -159,6 +161,9 @@ type MM struct {
 
 	// limitAS and limitData are RLIMIT_AS and RLIMIT_DATA in bytes (SetLimits). protected by mu
 	limitAS, limitData uint64
+	// lockFuture and lockFutureOnFault are mlockall's MCL_FUTURE and MCL_ONFAULT.
+	// protected by mu
+	lockFuture, lockFutureOnFault bool
 
 	// mapped is what the platform address space maps (spans.go). protected by mu
 	mapped spans
@@ -514,6 +519,7 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 		mf := m.mf
+		mf.MarkShmem(off, int64(length))
 		v.memOff = off
 		v.release = &sharedRef{refs: 1, release: func() { mf.Free(off, int64(length)) }}
 		v.Name = "/dev/zero (deleted)"
@@ -548,9 +554,15 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 	}
+	if m.lockFuture {
+		v.locked, v.lockOnFault = true, m.lockFutureOnFault
+	}
 	if err := m.insertLocked(v); err != nil {
 		m.dropLocked(v)
 		return 0, err
+	}
+	if v.locked && !v.lockOnFault {
+		m.populateLocked(v)
 	}
 	return addr, nil
 }
@@ -603,20 +615,27 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 			addr = v.Start
 		}
 	}
-	// Every page must be mapped.
+	// As on Linux, the mappings from addr on change up to the first hole (ENOMEM) or the
+	// first mapping that may not get prot (EACCES); the first page must be mapped.
 	var newlyAccountable uint64
+	var tailErr error
 	for a := addr; a < end; {
 		v := m.vmaAtLocked(a)
 		if v == nil {
-			return unix.ENOMEM
+			end, tailErr = a, unix.ENOMEM
+			break
 		}
 		if prot&^v.MaxProt != 0 {
-			return unix.EACCES
+			end, tailErr = a, unix.EACCES
+			break
 		}
 		if accountable(prot, v.Shared) && !accountable(v.Prot, v.Shared) {
 			newlyAccountable += min(end, v.End) - max(a, v.Start)
 		}
 		a = v.End
+	}
+	if end == addr {
+		return tailErr
 	}
 	if newlyAccountable > 0 && !enoughMemory(newlyAccountable) {
 		return unix.ENOMEM
@@ -652,7 +671,10 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 		}
 	}
 	m.mergeLocked()
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return tailErr
 }
 
 // mergeLocked joins adjacent VMAs that are indistinguishable continuations of each other.
@@ -665,6 +687,7 @@ func (m *MM) mergeLocked() {
 				p.GrowsDown == v.GrowsDown && p.Name == v.Name && p.AnonName == v.AnonName && p.Source == v.Source &&
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
 				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork &&
+				p.locked == v.locked && p.lockOnFault == v.lockOnFault &&
 				p.direct == v.direct && p.copied == v.copied {
 				if v.release != nil {
 					v.release.dec()
@@ -687,9 +710,15 @@ func (m *MM) mergeLocked() {
 	m.vmas = out
 }
 
-// Remap implements mremap(2).
-func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr uint64) (uint64, error) {
-	if oldAddr%PageSize != 0 || newLen == 0 || (fixed && !mayMove) {
+// Remap implements mremap(2). With dontUnmap (MREMAP_DONTUNMAP) the mapping moves and its
+// old range stays mapped with the same protection: empty for private anonymous memory,
+// the same pages for a shared mapping (the pages of a private file mapping are not moved
+// that way here: EINVAL). An oldLen of 0 maps the pages of a shared mapping a second time.
+func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed, dontUnmap bool, newAddr uint64) (uint64, error) {
+	if fixed && !mayMove || dontUnmap && (!mayMove || oldLen != newLen) {
+		return 0, unix.EINVAL
+	}
+	if oldAddr%PageSize != 0 || pageUp(newLen) == 0 {
 		return 0, unix.EINVAL
 	}
 	oldLen, newLen = pageUp(oldLen), pageUp(newLen)
@@ -706,12 +735,22 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	if oldLen != 0 && oldAddr+oldLen > end {
 		return 0, unix.EFAULT
 	}
+	keepOld := dontUnmap
 	if oldLen == 0 {
 		// Duplicating a mapping is only possible for shared mappings.
-		if !v.Shared {
+		if !v.Shared || !mayMove {
 			return 0, unix.EINVAL
 		}
-		oldLen = end - oldAddr
+		oldLen, keepOld = min(newLen, end-oldAddr), true
+	}
+	if dontUnmap {
+		for a := oldAddr; a < oldAddr+oldLen; {
+			w := m.vmaAtLocked(a)
+			if !w.Shared && w.Source != nil {
+				return 0, unix.EINVAL // a private file mapping
+			}
+			a = w.End
+		}
 	}
 	v = m.vmaAtLocked(oldAddr + oldLen - 1)
 	if fixed {
@@ -725,7 +764,7 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	if newLen > oldLen && !m.mayExpandLocked(newLen-oldLen, isData(v.Prot, v.Shared, v.GrowsDown), 0, 0) {
 		return 0, unix.ENOMEM
 	}
-	if !fixed && newLen <= oldLen {
+	if !fixed && !keepOld && newLen <= oldLen {
 		if newLen < oldLen {
 			if err := m.removeLocked(oldAddr+newLen, oldAddr+oldLen); err != nil {
 				return 0, err
@@ -734,7 +773,7 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 		return oldAddr, nil
 	}
 	// Grow in place when the following range is free.
-	if !fixed && oldAddr+oldLen == v.End && m.isFreeLocked(v.End, oldAddr+newLen) && oldAddr+newLen <= m.maxAddr {
+	if !fixed && !keepOld && oldAddr+oldLen == v.End && m.isFreeLocked(v.End, oldAddr+newLen) && oldAddr+newLen <= m.maxAddr {
 		if err := m.extendLocked(v, oldAddr+newLen); err != nil {
 			return 0, err
 		}
@@ -767,6 +806,11 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	}
 	var last *VMA
 	for _, w := range moved {
+		if keepOld {
+			if err := m.insertLocked(m.refillLocked(w)); err != nil {
+				return 0, err
+			}
+		}
 		delta := w.Start - oldAddr
 		size := w.End - w.Start
 		w.Start, w.End = dst+delta, dst+delta+size
@@ -784,6 +828,31 @@ func (m *MM) Remap(oldAddr, oldLen, newLen uint64, mayMove, fixed bool, newAddr 
 	return dst, nil
 }
 
+// refillLocked returns what stays at v's place when v moves away keeping its old range
+// (MREMAP_DONTUNMAP, or an old size of 0): for shared memory a second piece of the same
+// pages, for private anonymous memory fresh empty memory (v's pages go with it). v is a
+// shared mapping or private anonymous memory. Preconditions: m.mu held.
+func (m *MM) refillLocked(v *VMA) *VMA {
+	w := *v
+	if v.Shared {
+		if w.release != nil {
+			w.release.inc()
+		}
+		if w.direct != nil {
+			w.direct.inc()
+		}
+		if w.lazy != nil {
+			w.lazy.refs++
+		}
+		return &w
+	}
+	w.memOff, w.cow, w.lazy, w.direct, w.copied, w.release = 0, false, nil, nil, false, nil
+	if off, err := m.mf.Allocate(int64(v.End - v.Start)); err == nil {
+		w.memOff = off
+	}
+	return &w
+}
+
 // mappingEndLocked returns the end of the mapping v is a piece of, as Linux would show it:
 // the following pieces continue it while they are adjacent and differ only in how the
 // memory behind them is kept (memory-file range, lazy fill, copy-on-write state), which
@@ -795,7 +864,7 @@ func (m *MM) mappingEndLocked(v *VMA) uint64 {
 		if w.Start != end || w.Prot != v.Prot || w.MaxProt != v.MaxProt || w.Shared != v.Shared ||
 			w.GrowsDown != v.GrowsDown || w.Name != v.Name || w.AnonName != v.AnonName || w.Source != v.Source ||
 			(v.Source != nil && w.FileOff != v.FileOff+int64(end-v.Start)) || w.host != v.host ||
-			w.dontFork != v.dontFork || w.wipeOnFork != v.wipeOnFork ||
+			w.dontFork != v.dontFork || w.wipeOnFork != v.wipeOnFork || w.locked != v.locked ||
 			(v.Shared && v.Source == nil && w.release != v.release) { // (two shared anonymous mappings)
 			break
 		}
@@ -809,7 +878,8 @@ func (m *MM) mappingEndLocked(v *VMA) uint64 {
 func (m *MM) extendLocked(v *VMA, end uint64) error {
 	size := end - v.End
 	w := &VMA{Start: v.End, End: end, Prot: v.Prot, MaxProt: v.MaxProt, Shared: v.Shared, GrowsDown: v.GrowsDown,
-		Source: v.Source, Name: v.Name, Dev: v.Dev, Ino: v.Ino}
+		Source: v.Source, Name: v.Name, AnonName: v.AnonName, Dev: v.Dev, Ino: v.Ino,
+		dontFork: v.dontFork, wipeOnFork: v.wipeOnFork, locked: v.locked, lockOnFault: v.lockOnFault}
 	if v.Source != nil {
 		w.FileOff = v.FileOff + int64(v.End-v.Start)
 	}
@@ -847,7 +917,13 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 			}
 		}
 	}
-	return m.insertLocked(w)
+	if err := m.insertLocked(w); err != nil {
+		return err
+	}
+	if w.locked && !w.lockOnFault {
+		m.populateLocked(w) // a locked mapping's new part is brought in, as by mlock
+	}
+	return nil
 }
 
 // Brk implements brk(2): it returns the new break (the old one on failure).
@@ -910,9 +986,12 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 	defer m.mu.Unlock()
 	var set func(v *VMA) error
 	switch advice {
-	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE:
+	case unix.MADV_DONTNEED, unix.MADV_FREE:
 		m.noteReleaseLocked(addr, end)
 		set = m.discardLocked
+	case unix.MADV_REMOVE:
+		m.noteReleaseLocked(addr, end)
+		set = m.removePagesLocked
 	case unix.MADV_DONTFORK:
 		set = func(v *VMA) error { v.dontFork = true; return nil }
 	case unix.MADV_DOFORK:
@@ -933,8 +1012,18 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 		if v == nil {
 			return unix.ENOMEM
 		}
-		if advice == unix.MADV_WIPEONFORK && (v.Shared || v.Source != nil) {
+		if (advice == unix.MADV_WIPEONFORK || advice == unix.MADV_FREE) && (v.Shared || v.Source != nil) {
 			return unix.EINVAL // private anonymous memory only
+		}
+		if advice == unix.MADV_REMOVE {
+			// Memory with a file behind it (shared anonymous memory is a tmpfs file on
+			// Linux) whose mapping may write it.
+			switch {
+			case !v.Shared && v.Source == nil:
+				return unix.EINVAL
+			case !v.Shared || v.MaxProt&platform.ProtWrite == 0:
+				return unix.EACCES
+			}
 		}
 		a = v.End
 	}
@@ -949,6 +1038,32 @@ func (m *MM) Advise(addr, length uint64, advice int) error {
 		}
 	}
 	m.mergeLocked()
+	return nil
+}
+
+// HolePuncher is a SharedSource whose pages can be given back (tmpfs: MADV_REMOVE punches
+// a hole in the file, as fallocate(FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE)).
+type HolePuncher interface {
+	PunchHole(off, length int64) error
+}
+
+// removePagesLocked implements MADV_REMOVE on the whole of v, a shared mapping that may
+// write: the pages behind it are freed (they read as zero again), in the file for a
+// file's mapping. Preconditions: m.mu held.
+func (m *MM) removePagesLocked(v *VMA) error {
+	n := int64(v.End - v.Start)
+	if hp, ok := v.Source.(HolePuncher); ok {
+		return hp.PunchHole(v.FileOff, n)
+	}
+	if v.host != nil {
+		if hp, ok := v.host.(HolePuncher); ok {
+			return hp.PunchHole(v.FileOff, n)
+		}
+	}
+	if v.Source != nil {
+		return unix.EOPNOTSUPP // a host file's shared pages
+	}
+	m.mf.punch(v.memOff, n) // shared anonymous memory
 	return nil
 }
 
@@ -1013,8 +1128,9 @@ func (m *MM) Mincore(addr, length uint64) ([]byte, error) {
 }
 
 // Sync implements msync(2): every page of [addr, addr+length) must be mapped (ENOMEM),
-// and the shared mappings of host files in it are written back.
-func (m *MM) Sync(addr, length uint64) error {
+// and the shared mappings of host files in it are written back. invalidate
+// (MS_INVALIDATE) is refused on locked memory (EBUSY).
+func (m *MM) Sync(addr, length uint64, invalidate bool) error {
 	if addr%PageSize != 0 {
 		return unix.EINVAL
 	}
@@ -1033,6 +1149,10 @@ func (m *MM) Sync(addr, length uint64) error {
 		if v == nil {
 			m.mu.Unlock()
 			return unix.ENOMEM
+		}
+		if invalidate && v.locked {
+			m.mu.Unlock()
+			return unix.EBUSY
 		}
 		if ss, ok := v.Source.(SyncSource); ok && v.Shared && v.release != nil {
 			lo, hi := max(a, v.Start), min(end, v.End)
@@ -1115,6 +1235,13 @@ func (m *MM) Maps() string {
 // continuesLocked reports whether w is the rest of v's private file mapping: adjacent,
 // the same file at the next offset, the same protection and name. Preconditions: m.mu held.
 func (m *MM) continuesLocked(v, w *VMA) bool {
+	if v.Source == nil && w.Source == nil {
+		// Private anonymous memory made by two calls, or split here (a COW chunk, a grown
+		// mapping) but nothing the app can see apart: Linux merges such neighbours.
+		return !v.Shared && !w.Shared && w.Start == v.End && w.Prot == v.Prot && w.Name == v.Name &&
+			w.AnonName == v.AnonName && w.GrowsDown == v.GrowsDown && w.dontFork == v.dontFork &&
+			w.wipeOnFork == v.wipeOnFork && w.locked == v.locked && v.host == nil && w.host == nil
+	}
 	return v.Source != nil && w.Source != nil && !v.Shared && !w.Shared && w.Start == v.End &&
 		w.FileOff == v.FileOff+int64(v.End-v.Start) && w.Prot == v.Prot && w.Name == v.Name &&
 		w.AnonName == v.AnonName && w.Dev == v.Dev && w.Ino == v.Ino
@@ -1204,7 +1331,7 @@ func (m *MM) Smaps() string {
 	defer m.mu.Unlock()
 	var b strings.Builder
 	row := func(name string, bytes uint64) { fmt.Fprintf(&b, "%-16s%8d kB\n", name+":", bytes/1024) }
-	block := func(line string, size, rss, anon, file, shmem uint64, flags string) {
+	block := func(line string, size, rss, anon, file, shmem, locked uint64, flags string) {
 		b.WriteString(line)
 		row("Size", size)
 		row("KernelPageSize", PageSize)
@@ -1219,9 +1346,10 @@ func (m *MM) Smaps() string {
 		row("Referenced", rss)
 		row("Anonymous", anon)
 		for _, z := range []string{"KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb",
-			"Private_Hugetlb", "Swap", "SwapPss", "Locked"} {
+			"Private_Hugetlb", "Swap", "SwapPss"} {
 			row(z, 0)
 		}
+		row("Locked", locked)
 		b.WriteString("THPeligible:           0\n")
 		b.WriteString("VmFlags:" + flags + " \n")
 	}
@@ -1247,7 +1375,11 @@ func (m *MM) Smaps() string {
 			i = j - 1
 		}
 		rss := anon + file + shmem
-		block(line, size, rss, anon, file, shmem, vmFlags(v))
+		var locked uint64
+		if v.locked {
+			locked = rss
+		}
+		block(line, size, rss, anon, file, shmem, locked, vmFlags(v))
 	}
 	// The vDSO's pages are the host's, not the sandbox's memory: no figures but the size.
 	for _, v := range m.vdsoMapsLocked() {
@@ -1255,7 +1387,7 @@ func (m *MM) Smaps() string {
 		if v.Prot&platform.ProtExec != 0 {
 			flags = " rd ex mr mw me de"
 		}
-		block(vdsoMapsLine(v), v.End-v.Start, 0, 0, 0, 0, flags)
+		block(vdsoMapsLine(v), v.End-v.Start, 0, 0, 0, 0, 0, flags)
 	}
 	return b.String()
 }
@@ -1277,7 +1409,10 @@ func vmFlags(v *VMA) string {
 	add(v.MaxProt&platform.ProtExec != 0 || !v.Shared, "me")
 	add(v.Shared, "ms")
 	add(v.GrowsDown, "gd")
+	add(v.locked, "lo")
+	add(v.dontFork, "dc")
 	add(!v.Shared && v.Prot&platform.ProtWrite != 0, "ac")
+	add(v.wipeOnFork, "wf")
 	return " " + strings.Join(f, " ")
 }
 

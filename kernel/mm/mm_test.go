@@ -161,10 +161,10 @@ func TestRemap(t *testing.T) {
 	m.CopyOut(a, []byte("data"))
 	// Block growth in place so the mapping must move.
 	m.Map(MapOpts{Addr: a + 2*PageSize, Length: PageSize, Prot: rw, Fixed: true})
-	if _, err := m.Remap(a, 2*PageSize, 4*PageSize, false, false, 0); err != unix.ENOMEM {
+	if _, err := m.Remap(a, 2*PageSize, 4*PageSize, false, false, false, 0); err != unix.ENOMEM {
 		t.Fatalf("grow without MAYMOVE = %v, want ENOMEM", err)
 	}
-	b, err := m.Remap(a, 2*PageSize, 4*PageSize, true, false, 0)
+	b, err := m.Remap(a, 2*PageSize, 4*PageSize, true, false, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,6 +138,15 @@ func (f *fullPages) forget(phys, n int64) {
 	}
 }
 
+// DataBytes counts the bytes of virtual range [off, off+n) that hold data (a tmpfs file's
+// blocks).
+func (mf *MemoryFile) DataBytes(off, n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return mf.dataBytes(off, n)
+}
+
 // dataBytes counts the bytes of [off, off+n) that hold data.
 func (mf *MemoryFile) dataBytes(off, n int64) int64 {
 	var total int64

@@ -40,13 +40,26 @@ func (m *MM) vmaResidentLocked(v *VMA) RSS {
 	if v.directMapped() {
 		return RSS{File: v.directRSS()} // the host file's pages
 	}
-	n := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
+	if v.host != nil {
+		// A host-backed file (a memfd) or a received one: its pages are the host file's.
+		return RSS{Shmem: uint64(seekDataBytes(v.hostFD, v.FileOff, int64(v.End-v.Start)))}
+	}
 	_, hostFile := v.Source.(SyncSource)
+	if v.Shared && !hostFile {
+		// Pages other processes sharing the memory filled count here only where this
+		// address space maps them (it faulted there, or they were filled when it mapped
+		// them), as Linux counts the pages in a process's page tables: a process that
+		// maps shared memory others fill is not the one the OOM killer should choose.
+		var n int64
+		for _, s := range m.mapped.within(v.Start, v.End, true) {
+			n += m.mf.dataBytes(v.memOff+int64(s.lo-v.Start), int64(s.hi-s.lo))
+		}
+		return RSS{Shmem: uint64(n)}
+	}
+	n := uint64(m.mf.dataBytes(v.memOff, int64(v.End-v.Start)))
 	switch {
 	case v.direct != nil:
 		return RSS{Anon: n} // copies of a private file mapping's pages, as Linux's COW pages
-	case v.Shared && !hostFile:
-		return RSS{Shmem: n}
 	case v.Source != nil:
 		return RSS{File: n}
 	default:
@@ -62,6 +75,8 @@ type Stats struct {
 	// does not hear of pages the app fills (resident.go), so the high-water marks are kept
 	// where it measures: every Stats call and every release of memory (Release).
 	Peak, HWM uint64
+	// Locked is VmLck: the size of locked mappings.
+	Locked uint64
 }
 
 // Stats returns m's sizes.
@@ -71,6 +86,9 @@ func (m *MM) Stats() Stats {
 	for _, v := range m.vmas {
 		n := v.End - v.Start
 		s.Size += n
+		if v.locked {
+			s.Locked += n
+		}
 		stack := v.GrowsDown || v.Name == "[stack]"
 		switch {
 		case stack:

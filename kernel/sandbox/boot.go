@@ -202,7 +202,13 @@ func (b *builder) apply(m Mount) error {
 		if m.Owned {
 			o.UID, o.GID = b.uid, b.gid
 		}
-		_, root := tmpfs.New(b.mf, o)
+		// Linux's size for a tmpfs mounted without size= and nr_inodes=: half the RAM, in
+		// pages and inodes; the sandbox's RAM is its memory limit (kernel.MemInfo). So a
+		// full /tmp is ENOSPC, as on a machine that size, not an OOM kill.
+		half := int64(b.k.MemInfo().Total / 4096 / 2)
+		o.Limits, o.Exact = tmpfs.Limits{Blocks: half, Inodes: half}, true
+		fs, root := tmpfs.New(b.mf, o)
+		fs.SetParams(tmpfs.Params{Mode: mode, UID: o.UID, GID: o.GID, Default: o.Limits})
 		at, err := b.ensure(m.Path, false)
 		if err != nil {
 			return err

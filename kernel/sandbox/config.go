@@ -14,6 +14,7 @@ const (
 	BrokerFD  = 6 // the socket broker: sandbox path in, connected host socket FD out
 	ExecFD    = 7 // processes started from outside while the sandbox runs (see exec.go)
 	NetFD     = 8 // the net broker (kernel/net/netproto): Internet sockets, checked
+	StatusFD  = 9 // the app's exit status, sent as the kernel ends (exit.go)
 )
 
 // Config is what the launcher tells the kernel role. It contains no host paths the kernel

@@ -51,9 +51,15 @@ func (e *StartError) Error() string { return e.Err.Error() }
 
 // RoleMain runs the kernel role; it returns the process exit status.
 func RoleMain(stderr io.Writer) int {
-	code, err := run(stderr)
+	status := statusChannel()
+	var inotifyFDs []int
+	code, err := run(stderr, &inotifyFDs)
 	if err != nil {
 		fmt.Fprintf(stderr, "sbx: %v\n", err)
+	}
+	if status {
+		// Why: sbx run returns without waiting for this process's own exit (exit.go).
+		reportExit(code, inotifyFDs)
 	}
 	return code
 }
@@ -71,7 +77,9 @@ func readConfig() (*Config, error) {
 	return &cfg, nil
 }
 
-func run(stderr io.Writer) (int, error) {
+// run runs the sandbox and returns the app's exit status; inotifyFDs is set to the host
+// inotify FDs the kernel holds at the end.
+func run(stderr io.Writer, inotifyFDs *[]int) (int, error) {
 	running := time.Now()
 	// What needs no configuration is done first, while the launcher writes it.
 	// No execve from here on may gain a capability. role.Start has normally emptied the
@@ -190,7 +198,8 @@ func run(stderr io.Writer) (int, error) {
 	k.Prestart()
 	// Why: changes other programs make to watched host files reach the sandbox's inotify.
 	ino := inotify.Of(k)
-	ino.SetHostWatcher(goferfs.NewHostWatcher(ino))
+	hostWatcher := goferfs.NewHostWatcher(ino)
+	ino.SetHostWatcher(hostWatcher)
 	// The user's terminal belongs to the sandbox's first session: the kernel keeps its
 	// foreground process group, and the launcher relays the signals the terminal sends.
 	var userTTY *tty.Control
@@ -301,6 +310,7 @@ func run(stderr io.Writer) (int, error) {
 	} else {
 		mark("app exited")
 	}
+	*inotifyFDs = []int{hostWatcher.FD(), b.files.NamesFD()}
 	return k.ExitCode(), nil
 }
 

@@ -267,18 +267,53 @@ func aioSubmitOne(t *kernel.Task, s *aioContexts, ctx, p uint64) error {
 // IoGetevents implements io_getevents(2): at least minNr events (or fewer at the timeout),
 // at most nr.
 func IoGetevents(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	ctx, minNr, nr, out, tsAddr := a[0], int64(a[1]), int64(a[2]), a[3], a[4]
-	var deadline time.Time
-	if tsAddr != 0 {
-		ts, err := getTimespec(t, tsAddr)
-		if err != nil {
-			return 0, err
-		}
-		deadline = time.Now().Add(time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec))
-		if !deadline.After(time.Now()) {
-			deadline = time.Unix(0, 1)
-		}
+	deadline, err := aioDeadline(t, a[4])
+	if err != nil {
+		return 0, err
 	}
+	return ioGetevents(t, a[0], int64(a[1]), int64(a[2]), a[3], deadline)
+}
+
+// IoPgetevents implements io_pgetevents(2): io_getevents with the signal mask of its
+// struct __aio_sigset (NULL, or a NULL mask: the task's own) in force while it waits.
+func IoPgetevents(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	deadline, err := aioDeadline(t, a[4])
+	if err != nil {
+		return 0, err
+	}
+	var maskAddr, maskSize uint64
+	if a[5] != 0 {
+		var b [abi.SizeofAioSigset]byte
+		if _, err := t.CopyIn(a[5], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		var s abi.AioSigset
+		s.Decode(b[:])
+		maskAddr, maskSize = s.Sigmask, s.Sigsetsize
+	}
+	return withWaitSigmask(t, maskAddr, maskSize, func() (uint64, error) {
+		return ioGetevents(t, a[0], int64(a[1]), int64(a[2]), a[3], deadline)
+	})
+}
+
+// aioDeadline reads the relative timeout of io_getevents at tsAddr: zero time for none
+// (wait forever), a past one for a zero timeout.
+func aioDeadline(t *kernel.Task, tsAddr uint64) (time.Time, error) {
+	if tsAddr == 0 {
+		return time.Time{}, nil
+	}
+	ts, err := getTimespec(t, tsAddr)
+	if err != nil {
+		return time.Time{}, err
+	}
+	deadline := time.Now().Add(time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec))
+	if !deadline.After(time.Now()) {
+		deadline = time.Unix(0, 1)
+	}
+	return deadline, nil
+}
+
+func ioGetevents(t *kernel.Task, ctx uint64, minNr, nr int64, out uint64, deadline time.Time) (uint64, error) {
 	if minNr < 0 || nr < 0 || minNr > nr {
 		return 0, unix.EINVAL
 	}

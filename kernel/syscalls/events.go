@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -33,7 +34,7 @@ func eventfd(t *kernel.Task, initval, flags uint64) (uint64, error) {
 	if flags&^(unix.EFD_CLOEXEC|unix.EFD_NONBLOCK|unix.EFD_SEMAPHORE) != 0 {
 		return 0, unix.EINVAL
 	}
-	f := anon.NewEventFD(uint64(uint32(initval)), flags&unix.EFD_SEMAPHORE != 0)
+	f := anon.NewEventFD(uint64(uint32(initval)), flags&unix.EFD_SEMAPHORE != 0, eventfdIDsOf(t.Kernel()).Add(1)-1)
 	return installAnon(t, f, "anon_inode:[eventfd]", unix.O_RDWR|int(flags&unix.EFD_NONBLOCK), flags&unix.EFD_CLOEXEC != 0)
 }
 
@@ -285,4 +286,12 @@ func EpollPwait2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return withWaitSigmask(t, a[4], a[5], func() (uint64, error) {
 		return epollWait(t, a[0], a[1], int32(a[2]), deadline, noWait)
 	})
+}
+
+// eventfdIDs numbers a kernel's eventfds for fdinfo's eventfd-id (Linux takes the lowest
+// free number of an IDA; these count up).
+type eventfdIDs struct{ atomic.Int64 }
+
+func eventfdIDsOf(k *kernel.Kernel) *eventfdIDs {
+	return kernel.StateOf(k, func(*kernel.Kernel) *eventfdIDs { return &eventfdIDs{} })
 }

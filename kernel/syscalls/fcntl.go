@@ -46,8 +46,16 @@ func Fcntl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.F_SETFD:
 		return 0, fds.SetCloexec(int32(a[0]), a[2]&unix.FD_CLOEXEC != 0)
 	case unix.F_GETFL:
-		return uint64(fd.StatusFlags() | unix.O_LARGEFILE), nil
+		return uint64(fd.StatusFlags()), nil
 	case unix.F_SETFL:
+		// setfl: O_NOATIME is the owner's (or a privileged task's) to ask for.
+		if uint32(a[2])&unix.O_NOATIME != 0 && fd.StatusFlags()&unix.O_NOATIME == 0 {
+			if in := fd.Inode(); in != nil {
+				if at, err := in.Stat(); err == nil && t.Creds().FSUID != 0 && t.Creds().FSUID != at.UID {
+					return 0, unix.EPERM
+				}
+			}
+		}
 		async := fd.StatusFlags() & unix.O_ASYNC
 		fd.SetStatusFlags(uint32(a[2]))
 		if fd.StatusFlags()&unix.O_ASYNC != async {
@@ -305,8 +313,9 @@ func posixLock(t *kernel.Task, fd *vfs.FileDescription, cmd int, addr uint64) (u
 			if c.end >= 0 {
 				fl.Len = c.end - c.start
 			}
+			// An open file description's lock has no process (posix_lock_to_flock).
 			fl.PID = c.pid
-			if ofd {
+			if _, isOFD := c.owner.(*vfs.FileDescription); isOFD {
 				fl.PID = -1
 			}
 		}
@@ -548,7 +557,7 @@ func MemfdCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	fd := vfs.NewAnonFileDescription(f, "/memfd:"+name+" (deleted)", unix.O_RDWR|unix.O_LARGEFILE)
+	fd := vfs.NewAnonFileDescription(f, "/memfd:"+name+" (deleted)", unix.O_RDWR|abi.O_LARGEFILE)
 	fd.SetInode(in)
 	defer fd.DecRef()
 	n, err := t.FDs().Install(fd, 0, flags&unix.MFD_CLOEXEC != 0, nofile(t))

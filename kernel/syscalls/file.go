@@ -179,6 +179,9 @@ func Write(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if src, err = fsizeCut(t, fd, src, -1, false); err != nil {
 		return 0, err
 	}
+	if total(src) > 0 {
+		killPrivs(t, fd)
+	}
 	if tw, ok := fd.Impl().(kernel.TaskWriter); ok {
 		return writeBy(t, tw, fd.Offset(), src)
 	}
@@ -246,6 +249,9 @@ func Pwrite64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if src, err = fsizeCut(t, fd, src, off, false); err != nil {
 		return 0, err
 	}
+	if total(src) > 0 {
+		killPrivs(t, fd)
+	}
 	return doWrite(t, fd, src, func(s [][]byte) (int64, error) { return fd.PWrite(s, off) })
 }
 
@@ -307,6 +313,9 @@ func vectorIOFlags(t *kernel.Task, a kernel.SyscallArgs, write, positional bool,
 		}
 		if bufs, err = fsizeCut(t, fd, bufs, at, mode == vfs.AppendAlways); err != nil {
 			return 0, err
+		}
+		if total(bufs) > 0 {
+			killPrivs(t, fd)
 		}
 		if mode != vfs.AppendAsOpened {
 			if !positional {
@@ -568,7 +577,23 @@ func Fallocate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			}
 		}
 	}
+	killPrivs(t, fd)
 	return 0, al.Allocate(mode, off, length)
+}
+
+// killPrivs clears the set-ID bits of the file fd names before an unprivileged task
+// modifies it (write, truncate, fallocate: Linux's file_remove_privs), where the kernel
+// keeps the file's mode itself (vfs.PrivKiller).
+func killPrivs(t *kernel.Task, fd *vfs.FileDescription) {
+	if in := fd.Inode(); in != nil {
+		killInodePrivs(t, in)
+	}
+}
+
+func killInodePrivs(t *kernel.Task, in vfs.Inode) {
+	if pk, ok := in.(vfs.PrivKiller); ok && t.Creds().FSUID != 0 {
+		pk.KillPrivs(t.Creds())
+	}
 }
 
 // fsizeCut applies RLIMIT_FSIZE to a write of src to a regular file at off (-1: at the
@@ -576,30 +601,21 @@ func Fallocate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // generic_write_check_limits: a write starting at or past the limit raises SIGXFSZ and
 // fails with EFBIG, one crossing it is cut short there.
 func fsizeCut(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, off int64, appending bool) ([][]byte, error) {
-	lim, _ := t.Limit(unix.RLIMIT_FSIZE)
-	if lim >= 1<<63 || fd.IsStream() || total(src) == 0 {
-		return src, nil
-	}
-	in := fd.Inode()
-	if in == nil {
-		return src, nil
-	}
-	a, err := in.Stat()
-	if err != nil || a.Type() != unix.S_IFREG {
+	n := int64(total(src))
+	if n == 0 {
 		return src, nil
 	}
 	if off < 0 {
 		if appending || fd.StatusFlags()&unix.O_APPEND != 0 {
-			off = a.Size
+			off = -2 // the end, which fsizeRoom stats for only when there is a limit
 		} else {
-			off = fd.Offset()
+			off = -1
 		}
 	}
-	if uint64(off) >= lim {
-		t.Kernel().SendSignal(t, unix.SIGXFSZ)
-		return nil, unix.EFBIG
+	room, err := fsizeRoom(t, fd, off, n)
+	if err != nil || room == n {
+		return src, err
 	}
-	room := int64(lim) - off
 	var out [][]byte
 	for _, b := range src {
 		if room <= 0 {
@@ -612,4 +628,45 @@ func fsizeCut(t *kernel.Task, fd *vfs.FileDescription, src [][]byte, off int64, 
 		room -= int64(len(b))
 	}
 	return out, nil
+}
+
+// fsizeRoom is Linux's generic_write_check_limits for a write of n bytes to the regular
+// file fd at off (-1: its offset; -2: its end): how many of them RLIMIT_FSIZE lets through,
+// or, when off is at or past the limit, SIGXFSZ and EFBIG (even for n == 0, as
+// copy_file_range asks). Files that are not regular ones have no limit.
+func fsizeRoom(t *kernel.Task, fd *vfs.FileDescription, off, n int64) (int64, error) {
+	return fsizeRoomLoop(t, fd, off, n, false)
+}
+
+// fsizeRoomLoop is fsizeRoom for the splice paths (sendfile, splice), whose write loop
+// (iter_file_splice_write) tries again after a write the limit cut short and gets the
+// signal then: with looping, a cut write raises SIGXFSZ too.
+func fsizeRoomLoop(t *kernel.Task, fd *vfs.FileDescription, off, n int64, looping bool) (int64, error) {
+	lim, _ := t.Limit(unix.RLIMIT_FSIZE)
+	if lim >= 1<<63 || fd.IsStream() {
+		return n, nil
+	}
+	in := fd.Inode()
+	if in == nil {
+		return n, nil
+	}
+	a, err := in.Stat()
+	if err != nil || a.Type() != unix.S_IFREG {
+		return n, nil
+	}
+	switch off {
+	case -1:
+		off = fd.Offset()
+	case -2:
+		off = a.Size
+	}
+	if uint64(off) >= lim {
+		t.Kernel().SendSignal(t, unix.SIGXFSZ)
+		return 0, unix.EFBIG
+	}
+	room := min(n, int64(lim)-off)
+	if looping && room < n {
+		t.Kernel().SendSignal(t, unix.SIGXFSZ)
+	}
+	return room, nil
 }

@@ -26,7 +26,7 @@ func Fadvise64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Readahead implements readahead(2): a hint, checked and accepted.
 func Readahead(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	fd, err := getFD(t, a[0])
+	fd, err := getIOFD(t, a[0])
 	if err != nil {
 		return 0, err
 	}
@@ -34,7 +34,16 @@ func Readahead(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if !fd.Readable() {
 		return 0, unix.EBADF
 	}
-	if fd.IsStream() || int64(a[1]) < 0 {
+	// Only files with a page cache: regular files and block devices (ksys_readahead);
+	// then generic_fadvise's checks (a negative offset is fine, a negative length is not).
+	in := fd.Inode()
+	if in == nil || fd.IsStream() {
+		return 0, unix.EINVAL
+	}
+	if a, err := in.Stat(); err != nil || a.Type() != unix.S_IFREG && a.Type() != unix.S_IFBLK {
+		return 0, unix.EINVAL
+	}
+	if int64(a[2]) < 0 {
 		return 0, unix.EINVAL
 	}
 	return 0, nil

@@ -50,8 +50,11 @@ func Futex(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return time.Now().Add(time.Duration(ts.Nano() - now.Nano()))
 	}
 	switch cmd {
-	case futexWakeOp:
-		n, err := t.FutexWakeOp(addr, a[4], int(int32(val)), int(int32(a[3])), uint32(a[5]))
+	case futexWakeOp: // the second count is passed in the timeout argument
+		if addr%4 != 0 {
+			return 0, unix.EINVAL
+		}
+		n, err := k.FutexWakeOp(t, addr, a[4], int(int32(val)), int(int32(a[3])), uint32(a[5]))
 		return uint64(n), err
 	case futexLockPI, futexLockPI2, futexTrylockPI:
 		if addr%4 != 0 {

@@ -193,10 +193,8 @@ func Mremap(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^(unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP) != 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&unix.MREMAP_DONTUNMAP != 0 {
-		return 0, unix.EINVAL
-	}
-	return memLimits(t).Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0, flags&unix.MREMAP_FIXED != 0, a[4])
+	return memLimits(t).Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0, flags&unix.MREMAP_FIXED != 0,
+		flags&unix.MREMAP_DONTUNMAP != 0, a[4])
 }
 
 // Brk implements brk(2).
@@ -230,15 +228,48 @@ func Msync(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if flags&^(unix.MS_ASYNC|unix.MS_INVALIDATE|unix.MS_SYNC) != 0 || flags&unix.MS_ASYNC != 0 && flags&unix.MS_SYNC != 0 {
 		return 0, unix.EINVAL
 	}
-	return 0, t.MM().Sync(a[0], a[1])
+	return 0, t.MM().Sync(a[0], a[1], flags&unix.MS_INVALIDATE != 0)
 }
 
-// Mlock implements mlock(2), mlock2(2), munlock(2): memory is never swapped out by the
-// kernel itself, so these only validate the range.
+// lockLimit is what bounds the caller's locked memory: RLIMIT_MEMLOCK and CAP_IPC_LOCK.
+func lockLimit(t *kernel.Task) mm.LockLimit {
+	soft, _ := t.Limit(unix.RLIMIT_MEMLOCK)
+	return mm.LockLimit{Bytes: soft, Capable: t.NSCapable(t.Kernel().RootUserNS(), unix.CAP_IPC_LOCK)}
+}
+
+// mlockOnFault is mlock2's MLOCK_ONFAULT.
+const mlockOnFault = 1
+
+// Mlock implements mlock(2).
 func Mlock(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	start := a[0] &^ (mm.PageSize - 1)
-	return 0, t.MM().CheckMapped(start, a[1]+(a[0]-start))
+	return 0, t.MM().Lock(a[0], a[1], true, false, lockLimit(t))
 }
 
-// Mlockall implements mlockall(2) and munlockall(2).
-func Mlockall(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return 0, nil }
+// Mlock2 implements mlock2(2).
+func Mlock2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[2]&^mlockOnFault != 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, t.MM().Lock(a[0], a[1], true, a[2]&mlockOnFault != 0, lockLimit(t))
+}
+
+// Munlock implements munlock(2).
+func Munlock(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	return 0, t.MM().Lock(a[0], a[1], false, false, lockLimit(t))
+}
+
+// Mlockall implements mlockall(2).
+func Mlockall(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	const mclOnFault = 4
+	flags := a[0]
+	if flags == 0 || flags&^(unix.MCL_CURRENT|unix.MCL_FUTURE|mclOnFault) != 0 || flags == mclOnFault {
+		return 0, unix.EINVAL
+	}
+	return 0, t.MM().LockAll(flags&unix.MCL_CURRENT != 0, flags&unix.MCL_FUTURE != 0, flags&mclOnFault != 0, lockLimit(t))
+}
+
+// Munlockall implements munlockall(2).
+func Munlockall(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	t.MM().UnlockAll()
+	return 0, nil
+}

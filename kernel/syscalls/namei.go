@@ -13,8 +13,11 @@ import (
 // openFlags are the flags open(2) accepts; others are ignored by Linux (not EINVAL), except
 // for openat2 which rejects them.
 const openFlags = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_APPEND |
-	unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | unix.O_LARGEFILE | unix.O_DIRECTORY |
+	unix.O_NONBLOCK | unix.O_DSYNC | unix.O_ASYNC | unix.O_DIRECT | abi.O_LARGEFILE | unix.O_DIRECTORY |
 	unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_SYNC | unix.O_PATH | unix.O_TMPFILE
+
+// oPathFlags are the flags O_PATH keeps (open) or allows (openat2): O_PATH_FLAGS.
+const oPathFlags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 
 func openCommon(t *kernel.Task, dirfd int32, pathAddr uint64, flags int, mode uint32, res vfs.ResolveOpts) (uint64, error) {
 	path, err := copyInPath(t, pathAddr)
@@ -30,10 +33,13 @@ func openCommon(t *kernel.Task, dirfd int32, pathAddr uint64, flags int, mode ui
 	} else if flags&(unix.O_DIRECTORY|unix.O_CREAT) == unix.O_DIRECTORY|unix.O_CREAT {
 		return 0, unix.EINVAL // Linux 6.4 and later: never "create a directory"
 	}
+	// Every 64-bit open is a large-file one (force_o_largefile); O_PATH keeps only its own
+	// flags.
 	if flags&unix.O_PATH != 0 {
-		flags &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		flags &= oPathFlags
+	} else {
+		flags |= abi.O_LARGEFILE
 	}
-	flags |= unix.O_LARGEFILE
 	fd, err := t.OpenAt(dirfd, path, kernel.OpenOpts{Flags: flags, Mode: mode, Resolve: res})
 	if err != nil {
 		return 0, err
@@ -95,6 +101,9 @@ func Openat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if mode != 0 && flags&unix.O_CREAT == 0 && flags&unix.O_TMPFILE != unix.O_TMPFILE {
 		return 0, unix.EINVAL
 	}
+	if flags&unix.O_PATH != 0 && flags&^uint64(oPathFlags) != 0 {
+		return 0, unix.EINVAL // build_open_flags: O_PATH permits only its flags
+	}
 	if resolve&^(resolveNoXDev|resolveNoMagicLinks|resolveNoSymlinks|resolveBeneath|resolveInRoot|resolveCached) != 0 {
 		return 0, unix.EINVAL
 	}
@@ -112,15 +121,41 @@ func Openat2(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // parentFor resolves the parent of a path for a creating or removing operation, checking
 // write and search permission and read-only mounts.
 func parentFor(t *kernel.Task, dirfd int32, pathAddr uint64) (vfs.VirtualDentry, string, bool, error) {
+	return parentOf(t, dirfd, pathAddr, false)
+}
+
+// parentForLong is parentFor leaving a last component over vfs.NameMax to the caller.
+func parentForLong(t *kernel.Task, dirfd int32, pathAddr uint64) (vfs.VirtualDentry, string, bool, error) {
+	return parentOf(t, dirfd, pathAddr, true)
+}
+
+func parentOf(t *kernel.Task, dirfd int32, pathAddr uint64, longLast bool) (vfs.VirtualDentry, string, bool, error) {
 	path, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return vfs.VirtualDentry{}, "", false, err
 	}
-	parent, name, trailing, _, err := t.LookupParent(dirfd, path)
+	lookup := t.LookupParent
+	if longLast {
+		lookup = t.LookupParentLong
+	}
+	parent, name, trailing, _, err := lookup(dirfd, path)
 	if err != nil {
 		return vfs.VirtualDentry{}, "", false, err
 	}
 	return parent, name, trailing, nil
+}
+
+// freeName is the lookup of a name a call is to create: EEXIST when it exists, the
+// lookup's error in a directory whose misses fail (vfs.MissFailer: procfs), else nil.
+func freeName(parent vfs.VirtualDentry, name string) error {
+	_, err := parent.Dentry.Child(name)
+	if err == nil {
+		return unix.EEXIST
+	}
+	if _, ok := parent.Dentry.Inode().(vfs.MissFailer); ok {
+		return err
+	}
+	return nil
 }
 
 func checkWritableDir(t *kernel.Task, dir vfs.VirtualDentry) error {
@@ -163,8 +198,8 @@ func mkdirat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32) (uint64,
 	if name == "" || name == "." || name == ".." {
 		return 0, unix.EEXIST
 	}
-	if _, err := parent.Dentry.Child(name); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(parent, name); err != nil {
+		return 0, err
 	}
 	if err := checkWritableDir(t, parent); err != nil {
 		return 0, err
@@ -206,8 +241,8 @@ func mknodat(t *kernel.Task, dirfd int32, pathAddr uint64, mode uint32, dev uint
 	default:
 		return 0, unix.EINVAL
 	}
-	if _, err := parent.Dentry.Child(name); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(parent, name); err != nil {
+		return 0, err
 	}
 	if trailing {
 		return 0, unix.ENOENT
@@ -319,20 +354,37 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	if flags&unix.RENAME_WHITEOUT != 0 && flags&unix.RENAME_EXCHANGE != 0 {
 		return 0, unix.EINVAL
 	}
-	op, oname, otrail, err := parentFor(t, olddirfd, oldAddr)
+	// Linux's do_renameat2 order: both parents, EXDEV, EBUSY, EROFS, then (locked) the
+	// source's lookup and the target's: a name too long fails only at its lookup.
+	op, oname, otrail, err := parentForLong(t, olddirfd, oldAddr)
 	if err != nil {
 		return 0, err
 	}
-	np, nname, ntrail, err := parentFor(t, newdirfd, newAddr)
+	np, nname, ntrail, err := parentForLong(t, newdirfd, newAddr)
 	if err != nil {
 		return 0, err
 	}
-	if oname == "" || oname == "." || oname == ".." || nname == "" || nname == "." || nname == ".." {
+	if op.Mount != np.Mount {
+		return 0, unix.EXDEV
+	}
+	if oname == "" || oname == "." || oname == ".." {
 		return 0, unix.EBUSY
+	}
+	if nname == "" || nname == "." || nname == ".." {
+		if flags&unix.RENAME_NOREPLACE != 0 {
+			return 0, unix.EEXIST
+		}
+		return 0, unix.EBUSY
+	}
+	if op.Mount.ReadOnly() {
+		return 0, unix.EROFS
 	}
 	ns := t.Kernel().NS
 	ns.LockRename()
 	defer ns.UnlockRename()
+	if len(oname) > vfs.NameMax {
+		return 0, unix.ENAMETOOLONG
+	}
 	src, err := op.Dentry.Child(oname)
 	if err != nil {
 		return 0, err
@@ -344,8 +396,8 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 	if (otrail || ntrail) && !sa.IsDir() {
 		return 0, unix.ENOTDIR
 	}
-	if op.Mount != np.Mount {
-		return 0, unix.EXDEV
+	if len(nname) > vfs.NameMax {
+		return 0, unix.ENAMETOOLONG
 	}
 	if err := checkWritableDir(t, op); err != nil {
 		return 0, err
@@ -364,6 +416,10 @@ func renameat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, ne
 		return 0, unix.EINVAL
 	}
 	if dst, err := np.Dentry.Child(nname); err == nil {
+		// An exchange cannot put a directory below itself either way.
+		if flags&unix.RENAME_EXCHANGE != 0 && dst.IsAncestor(op.Dentry) {
+			return 0, unix.EINVAL
+		}
 		if ns.IsMountPoint(vfs.VirtualDentry{Mount: np.Mount, Dentry: dst}) {
 			return 0, unix.EBUSY
 		}
@@ -444,11 +500,8 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	if err != nil {
 		return 0, err
 	}
-	if ta.IsDir() {
-		return 0, unix.EPERM
-	}
-	if _, err := np.Dentry.Child(nname); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(np, nname); err != nil {
+		return 0, err
 	}
 	if trailing {
 		return 0, unix.ENOENT
@@ -456,8 +509,14 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	if target.Mount != np.Mount {
 		return 0, unix.EXDEV
 	}
+	if err := mayLink(t.Creds(), ta); err != nil {
+		return 0, err
+	}
 	if err := checkWritableDir(t, np); err != nil {
 		return 0, err
+	}
+	if ta.IsDir() {
+		return 0, unix.EPERM
 	}
 	if err := np.Dentry.Inode().Link(nname, target.Dentry.Inode()); err != nil {
 		return 0, err
@@ -466,6 +525,21 @@ func linkat(t *kernel.Task, olddirfd int32, oldAddr uint64, newdirfd int32, newA
 	// walked (goferfs) need the new entry to carry its own name.
 	np.Dentry.Forget(nname, false)
 	return 0, nil
+}
+
+// mayLink is Linux's may_linkat with fs.protected_hardlinks on (as /proc/sys says): a
+// task may link a file it does not own only when the file is a regular one without
+// set-user-ID (or set-group-ID and group-execute) that it may read and write.
+func mayLink(c *vfs.Creds, a vfs.Attr) error {
+	if c.FSUID == 0 || c.FSUID == a.UID {
+		return nil
+	}
+	safe := a.Type() == unix.S_IFREG && a.Mode&unix.S_ISUID == 0 && a.Mode&(unix.S_ISGID|0o010) != unix.S_ISGID|0o010 &&
+		vfs.CheckAccess(c, a, vfs.MayRead|vfs.MayWrite) == nil
+	if !safe {
+		return unix.EPERM
+	}
+	return nil
 }
 
 // Link implements link(2).
@@ -486,15 +560,18 @@ func symlinkat(t *kernel.Task, targetAddr uint64, dirfd int32, pathAddr uint64) 
 	if target == "" {
 		return 0, unix.ENOENT
 	}
-	parent, name, _, err := parentFor(t, dirfd, pathAddr)
+	parent, name, trailing, err := parentFor(t, dirfd, pathAddr)
 	if err != nil {
 		return 0, err
 	}
 	if name == "" || name == "." || name == ".." {
 		return 0, unix.EEXIST
 	}
-	if _, err := parent.Dentry.Child(name); err == nil {
-		return 0, unix.EEXIST
+	if err := freeName(parent, name); err != nil {
+		return 0, err
+	}
+	if trailing {
+		return 0, unix.ENOENT // filename_create: a trailing slash creates only directories
 	}
 	if err := checkWritableDir(t, parent); err != nil {
 		return 0, err
@@ -632,18 +709,23 @@ func chownCommon(t *kernel.Task, vd vfs.VirtualDentry, uid, gid uint32) (uint64,
 	if c.FSUID != 0 && c.FSUID != a.UID && (sa.UID != nil || sa.GID != nil) {
 		return 0, unix.EPERM
 	}
-	if sa.UID == nil && sa.GID == nil {
+	// Any chown of a non-directory, even to -1/-1, drops set-user-ID, and set-group-ID
+	// when group-executable or (unprivileged) of a group the caller is not in (chown_common,
+	// setattr_should_drop_sgid).
+	if !a.IsDir() && a.Mode&0o6000 != 0 {
+		m := a.Mode & 0o7777 &^ unix.S_ISUID
+		if a.Mode&unix.S_ISGID != 0 && (a.Mode&0o010 != 0 || c.FSUID != 0 && !c.InGroup(a.GID)) {
+			m &^= unix.S_ISGID
+		}
+		if m != a.Mode&0o7777 {
+			sa.Mode = &m
+		}
+	}
+	if sa.UID == nil && sa.GID == nil && sa.Mode == nil {
 		if vd.Mount.ReadOnly() {
 			return 0, unix.EROFS
 		}
 		return 0, nil
-	}
-	if !a.IsDir() && a.Mode&0o6000 != 0 && (sa.UID != nil || sa.GID != nil) {
-		m := a.Mode & 0o7777 &^ unix.S_ISUID
-		if a.Mode&0o010 != 0 {
-			m &^= unix.S_ISGID
-		}
-		sa.Mode = &m
 	}
 	return 0, setattr(t, vd, sa, false)
 }
@@ -715,6 +797,7 @@ func truncateCommon(t *kernel.Task, vd vfs.VirtualDentry, size int64, checkPerm 
 		t.Kernel().SendSignal(t, unix.SIGXFSZ)
 		return unix.EFBIG
 	}
+	killInodePrivs(t, vd.Dentry.Inode())
 	if tr, ok := f.(vfs.Truncater); ok {
 		return tr.Truncate(size)
 	}
@@ -806,11 +889,12 @@ func utimens(t *kernel.Task, dirfd int32, pathAddr uint64, times *[2]unix.Timesp
 	}
 	var vd vfs.VirtualDentry
 	if pathAddr == 0 && dirfd != kernel.AtFDCWD {
-		// utimensat(fd, NULL, ...) is futimens(fd, ...), which takes no flags.
+		// utimensat(fd, NULL, ...) is futimens(fd, ...), which takes no flags nor an
+		// O_PATH descriptor (fdget).
 		if flags != 0 {
 			return 0, unix.EINVAL
 		}
-		fd, err := getFD(t, uint64(uint32(dirfd)))
+		fd, err := getIOFD(t, uint64(uint32(dirfd)))
 		if err != nil {
 			return 0, err
 		}

@@ -392,7 +392,7 @@ func Uname(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 func Sysinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	k := t.Kernel()
 	mi := k.MemInfo() // the sandbox's memory, its limit as the RAM
-	si := abi.Sysinfo{Uptime: int64(k.Uptime().Seconds()), Totalram: mi.Total, Freeram: mi.Free,
+	si := abi.Sysinfo{Uptime: int64(k.Uptime().Seconds()), Totalram: mi.Total, Freeram: mi.Free, Sharedram: mi.Shmem,
 		Totalswap: mi.SwapTotal, Freeswap: mi.SwapFree, Procs: uint16(len(k.Groups())), MemUnit: 1}
 	b := make([]byte, abi.SizeofSysinfo)
 	si.Encode(b)

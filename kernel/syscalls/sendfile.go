@@ -76,7 +76,16 @@ func Sendfile(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			copyErr = err
 			break
 		}
-		w, err := doWrite(t, out, [][]byte{chunk[:n]}, out.Write)
+		// RLIMIT_FSIZE cuts the write (what it does not take goes back to the input).
+		room, err := fsizeRoomLoop(t, out, -1, n, true)
+		if err != nil {
+			copyErr = err
+			if !useOff {
+				in.Seek(-n, unix.SEEK_CUR)
+			}
+			break
+		}
+		w, err := doWrite(t, out, [][]byte{chunk[:room]}, out.Write)
 		done += int64(w)
 		if err != nil || int64(w) < n {
 			copyErr = err
@@ -120,13 +129,28 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err := checkFileType(out); err != nil {
 		return 0, err
 	}
-	for _, fd := range []interface{ IsStream() bool }{in, out} {
+	for _, fd := range []*vfs.FileDescription{in, out} {
 		if fd.IsStream() {
 			return 0, unix.EINVAL
+		}
+		if fin := fd.Inode(); fin != nil {
+			if fa, err := fin.Stat(); err == nil && fa.Type() != unix.S_IFREG {
+				return 0, unix.EINVAL // only regular files (generic_file_rw_checks)
+			}
 		}
 	}
 	if !in.Readable() || !out.Writable() || out.StatusFlags()&unix.O_APPEND != 0 {
 		return 0, unix.EBADF
+	}
+	// Between filesystems only filesystems with a copy_file_range of their own copy
+	// (generic_copy_file_checks, after the file checks); none here has one: another
+	// superblock is EXDEV, whatever the offsets and count.
+	if in.Inode() != nil && out.Inode() != nil {
+		ia, ierr := in.Inode().Stat()
+		oa, oerr := out.Inode().Stat()
+		if ierr == nil && oerr == nil && ia.Dev != oa.Dev {
+			return 0, unix.EXDEV
+		}
 	}
 	readOff := func(addr uint64, fdOff int64) (int64, error) {
 		if addr == 0 {
@@ -155,19 +179,23 @@ func CopyFileRange(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	count := int64(min(a[4], maxRW))
-	// The overlap of one file's ranges is judged after the copy is cut at the source's end.
-	if in.Inode() == nil || in.Inode() != out.Inode() {
-		// two files: nothing can overlap
-	} else if ia, err := in.Inode().Stat(); err == nil {
-		cut := count
-		if inOff >= ia.Size {
-			cut = 0
-		} else {
-			cut = min(cut, ia.Size-inOff)
+	// generic_copy_file_checks: the copy is cut at the source's end, then by RLIMIT_FSIZE
+	// (EFBIG at or past it, even for nothing to copy), then one file's ranges must not
+	// overlap.
+	if in.Inode() != nil {
+		if ia, err := in.Inode().Stat(); err == nil {
+			if inOff >= ia.Size {
+				count = 0
+			} else {
+				count = min(count, ia.Size-inOff)
+			}
 		}
-		if outOff+cut > inOff && outOff < inOff+cut {
-			return 0, unix.EINVAL // overlapping ranges of one file
-		}
+	}
+	if count, err = fsizeRoom(t, out, outOff, count); err != nil {
+		return 0, err
+	}
+	if in.Inode() != nil && in.Inode() == out.Inode() && outOff+count > inOff && outOff < inOff+count {
+		return 0, unix.EINVAL // overlapping ranges of one file
 	}
 	if count == 0 {
 		return 0, nil

@@ -126,6 +126,7 @@ func Shmget(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, unix.ENOMEM
 	}
+	mf.MarkShmem(off, (size+mm.PageSize-1)&^(mm.PageSize-1))
 	now := time.Now().Unix()
 	s := &shmSegment{tab: shm, ipcPerm: newIPCPerm(t, key, flags), id: shm.nextID, size: size, memOff: off, mf: mf,
 		cpid: t.Group().PID, ctime: now}

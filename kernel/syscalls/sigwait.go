@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel"
@@ -48,6 +49,9 @@ type signalFD struct {
 var _ vfs.Pollable = (*signalFD)(nil)
 
 func (s *signalFD) IsStream() bool { return true }
+
+// Fdinfo implements vfs.FdinfoShower as signalfd_show_fdinfo (render_sigset_t).
+func (s *signalFD) Fdinfo() string { return fmt.Sprintf("sigmask:\t%016x\n", s.mask.Load()) }
 
 // NoopSeek implements vfs.NoopSeeker: lseek succeeds and changes nothing.
 func (*signalFD) NoopSeek() {}

@@ -97,12 +97,23 @@ func Splice(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	var w uint64
+	// RLIMIT_FSIZE cuts a write to a file; what it refuses stays in the input.
+	at := int64(-1)
 	if outPos {
+		at = outOff
+	}
+	room, err := fsizeRoomLoop(t, out, at, n, true)
+	if err != nil {
+		room = 0
+	}
+	if room == 0 {
+		// nothing written: err says why
+	} else if outPos {
 		var m int64
-		m, err = out.PWrite([][]byte{buf[:n]}, outOff)
+		m, err = out.PWrite([][]byte{buf[:room]}, outOff)
 		w = uint64(m)
 	} else {
-		w, err = doWrite(t, out, [][]byte{buf[:n]}, out.Write)
+		w, err = doWrite(t, out, [][]byte{buf[:room]}, out.Write)
 	}
 	if w < uint64(n) && !inPos {
 		// Bytes read from a pipe but not written cannot go back: Linux would not have

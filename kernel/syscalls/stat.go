@@ -92,11 +92,24 @@ func Newfstatat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return fstatat(t, int32(a[0]), a[1], a[2], a[3])
 }
 
+// mntIDUniqueBase is where unique mount IDs (STATX_MNT_ID_UNIQUE) start, above every
+// 32-bit mount ID, as Linux's do.
+const mntIDUniqueBase = 1 << 32
+
+// emptyOrPath copies in the path of a stat call: a NULL one with AT_EMPTY_PATH is the
+// empty path (Linux 6.11's getname_maybe_null), without it EFAULT.
+func emptyOrPath(t *kernel.Task, addr, flags uint64) (string, error) {
+	if addr == 0 && flags&unix.AT_EMPTY_PATH != 0 {
+		return "", nil
+	}
+	return copyInPath(t, addr)
+}
+
 func fstatat(t *kernel.Task, dirfd int32, pathAddr, statAddr, flags uint64) (uint64, error) {
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, pathAddr)
+	path, err := emptyOrPath(t, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -130,7 +143,7 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if mask&abi.STATX__RESERVED != 0 {
 		return 0, unix.EINVAL
 	}
-	path, err := copyInPath(t, a[1])
+	path, err := emptyOrPath(t, a[1], flags)
 	if err != nil {
 		return 0, err
 	}
@@ -139,23 +152,53 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	var at vfs.Attr
-	mnt := 0
 	if fd != nil {
 		defer fd.DecRef()
 		at, err = fdAttr(fd)
-		if fvd := fd.VirtualDentry(); fvd.Ok() {
-			mnt = fvd.Mount.ID
-		}
+		vd = fd.VirtualDentry()
 	} else {
 		at, err = statAttr(vd)
-		mnt = vd.Mount.ID
 	}
 	if err != nil {
 		return 0, err
 	}
-	got := uint32(abi.STATX_BASIC_STATS | abi.STATX_MNT_ID)
-	if at.Btime.Sec != 0 || at.Btime.Nsec != 0 {
+	// What the mask reports follows Linux 6.18's vfs_statx: multigrain filesystems give
+	// mtime and ctime only when asked for, btime comes only when asked for, the unique
+	// mount ID replaces the old one when asked for; the generic attributes are known
+	// everywhere, a mount's root says so.
+	got := uint32(abi.STATX_BASIC_STATS)
+	attrMask := uint64(abi.STATX_ATTR_AUTOMOUNT | abi.STATX_ATTR_DAX | abi.STATX_ATTR_MOUNT_ROOT)
+	var attrs uint64
+	var in vfs.Inode
+	if vd.Ok() {
+		in = vd.Dentry.Inode()
+	} else if fd != nil {
+		in = fd.Inode()
+	}
+	btime := at.Btime.Sec != 0 || at.Btime.Nsec != 0
+	if st, ok := in.(vfs.StatxTraiter); ok {
+		multigrain, bt, m := st.StatxTraits()
+		if multigrain && mask&(abi.STATX_MTIME|abi.STATX_CTIME) == 0 {
+			got &^= abi.STATX_MTIME | abi.STATX_CTIME
+		}
+		btime = btime && bt
+		attrMask |= m
+	}
+	if mask&abi.STATX_BTIME != 0 && btime {
 		got |= abi.STATX_BTIME
+	}
+	var mnt uint64
+	if vd.Ok() {
+		mnt = uint64(vd.Mount.ID)
+		if vd.Dentry == vd.Mount.Root() {
+			attrs |= abi.STATX_ATTR_MOUNT_ROOT
+		}
+	}
+	if mask&abi.STATX_MNT_ID_UNIQUE != 0 {
+		got |= abi.STATX_MNT_ID_UNIQUE
+		mnt += mntIDUniqueBase
+	} else {
+		got |= abi.STATX_MNT_ID
 	}
 	bs := at.Blksize
 	if bs == 0 {
@@ -166,7 +209,7 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	stx := abi.Statx{Mask: got, Blksize: uint32(bs), Nlink: uint32(at.Nlink), UID: at.UID, GID: at.GID, Mode: uint16(at.Mode),
 		Ino: at.Ino, Size: uint64(at.Size), Blocks: uint64(at.Blocks), Atime: ts(at.Atime), Btime: ts(at.Btime),
 		Ctime: ts(at.Ctime), Mtime: ts(at.Mtime), RdevMajor: unix.Major(at.Rdev), RdevMinor: unix.Minor(at.Rdev),
-		DevMajor: unix.Major(at.Dev), DevMinor: unix.Minor(at.Dev), MntID: uint64(mnt)}
+		DevMajor: unix.Major(at.Dev), DevMinor: unix.Minor(at.Dev), MntID: mnt, Attributes: attrs, AttributesMask: attrMask}
 	b := make([]byte, abi.SizeofStatx)
 	stx.Encode(b)
 	if _, err := t.CopyOut(a[4], b); err != nil {
@@ -175,21 +218,50 @@ func Statx(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
-// encodeStatFS lays out s as struct statfs; ro adds ST_RDONLY.
-func encodeStatFS(s vfs.StatFS, ro bool) []byte {
+// encodeStatFS lays out s as struct statfs of a file on mount m (nil: an anonymous file):
+// f_flags are Linux's calculate_f_flags, the mount's flags and the filesystem's own
+// read-only and synchronous states (a filesystem's report of its host mount's flags is
+// not the sandbox's); f_fsid is the device, as simple_statfs gives it.
+func encodeStatFS(s vfs.StatFS, m *vfs.Mount, dev uint64) []byte {
 	fr := s.Frsize
 	if fr == 0 {
 		fr = s.Bsize
 	}
-	flags := s.Flags | abi.ST_VALID
-	if ro {
-		flags |= abi.ST_RDONLY
+	flags := s.Flags&(abi.ST_RDONLY|abi.ST_SYNCHRONOUS) | abi.ST_VALID
+	if m != nil {
+		mf := m.Flags()
+		for _, x := range []struct {
+			mnt uint32
+			st  int64
+		}{{vfs.MntReadOnly, abi.ST_RDONLY}, {vfs.MntNoSuid, abi.ST_NOSUID}, {vfs.MntNoDev, abi.ST_NODEV},
+			{vfs.MntNoExec, abi.ST_NOEXEC}, {vfs.MntNoAtime, abi.ST_NOATIME}, {vfs.MntNoDirAtime, abi.ST_NODIRATIME},
+			{vfs.MntRelAtime, abi.ST_RELATIME}, {vfs.MntNoSymFollow, abi.ST_NOSYMFOLLOW}} {
+			if mf&x.mnt != 0 {
+				flags |= x.st
+			}
+		}
 	}
+	// huge_encode_dev, split as u64_to_fsid.
+	enc := uint64(unix.Minor(dev)&0xff) | uint64(unix.Major(dev))<<8 | uint64(unix.Minor(dev)&^0xff)<<12
 	st := abi.Statfs{Type: s.Type, Bsize: s.Bsize, Blocks: s.Blocks, Bfree: s.Bfree, Bavail: s.Bavail, Files: s.Files,
-		Ffree: s.Ffree, Namelen: s.Namelen, Frsize: fr, Flags: flags}
+		Ffree: s.Ffree, Namelen: s.Namelen, Frsize: fr, Flags: flags, Fsid: [2]int32{int32(uint32(enc)), int32(uint32(enc >> 32))}}
 	b := make([]byte, abi.SizeofStatfs)
 	st.Encode(b)
 	return b
+}
+
+// statfsOf is the statfs of the file at vd.
+func statfsOf(vd vfs.VirtualDentry) ([]byte, error) {
+	in := vd.Dentry.Inode()
+	s, err := in.StatFS()
+	if err != nil {
+		return nil, err
+	}
+	var dev uint64
+	if a, err := in.Stat(); err == nil {
+		dev = a.Dev
+	}
+	return encodeStatFS(s, vd.Mount, dev), nil
 }
 
 // Statfs implements statfs(2).
@@ -198,11 +270,11 @@ func Statfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	s, err := vd.Dentry.Inode().StatFS()
+	b, err := statfsOf(vd)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := t.CopyOut(a[1], encodeStatFS(s, vd.Mount.ReadOnly())); err != nil {
+	if _, err := t.CopyOut(a[1], b); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
@@ -216,15 +288,16 @@ func Fstatfs(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	defer fd.DecRef()
 	vd := fd.VirtualDentry()
-	s := vfs.StatFS{Type: 0x50495045, Bsize: 4096, Namelen: 255} // PIPEFS_MAGIC for anonymous files
-	ro := false
+	var b []byte
 	if vd.Ok() {
-		if s, err = vd.Dentry.Inode().StatFS(); err != nil {
+		if b, err = statfsOf(vd); err != nil {
 			return 0, err
 		}
-		ro = vd.Mount.ReadOnly()
+	} else {
+		// PIPEFS_MAGIC for anonymous files
+		b = encodeStatFS(vfs.StatFS{Type: 0x50495045, Bsize: 4096, Namelen: 255}, nil, 0)
 	}
-	if _, err := t.CopyOut(a[1], encodeStatFS(s, ro)); err != nil {
+	if _, err := t.CopyOut(a[1], b); err != nil {
 		return 0, unix.EFAULT
 	}
 	return 0, nil

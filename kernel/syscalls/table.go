@@ -65,7 +65,7 @@ func entries() []entry {
 		sup(119, Setresgid, "u,u,u"), sup(120, Getresgid, "x,x,x"), sup(121, Getpgid, "i"), sup(122, Setfsuid, "u"),
 		sup(123, Setfsgid, "u"), sup(124, Getsid, "i"), sup(131, Sigaltstack, "x,x"),
 		sup(133, Mknod, "p,m,h"), sup(135, Personality, "h"), sup(137, Statfs, "p,x"), sup(138, Fstatfs, "F,x"),
-		sup(149, Mlock, "x,d"), sup(150, Mlock, "x,d"), sup(151, Mlockall, "i"), sup(152, Mlockall, ""),
+		sup(149, Mlock, "x,d"), sup(150, Munlock, "x,d"), sup(151, Mlockall, "i"), sup(152, Munlockall, ""),
 		sup(157, Prctl, "i,x,x,x,x"), sup(158, ArchPrctl, "i,x"), sup(162, Sync, ""),
 		sup(186, Gettid, ""), sup(200, Tkill, "i,i"), sup(201, Time, "x"), sup(202, Futex, "x,i,u,x,x,u"),
 		sup(203, SchedSetaffinity, "i,u,x"), sup(204, SchedGetaffinity, "i,u,x"),
@@ -81,7 +81,7 @@ func entries() []entry {
 		sup(295, Preadv, "f,x,d,d,x"), sup(296, Pwritev, "f,x,d,d,x"), sup(302, Prlimit64, "i,u,x,x"),
 		sup(306, Syncfs, "f"), sup(309, Getcpu, "x,x,x"), sup(316, Renameat2, "f,p,f,p,h"),
 		sup(318, Getrandom, "x,d,h"), sup(319, MemfdCreate, "s,h"), sup(322, Execveat, "f,p,x,x,i"),
-		sup(325, Mlock, "x,d,i"), sup(327, Preadv2, "f,x,d,d,x,i"), sup(328, Pwritev2, "f,x,d,d,x,i"),
+		sup(325, Mlock2, "x,d,i"), sup(327, Preadv2, "f,x,d,d,x,i"), sup(328, Pwritev2, "f,x,d,d,x,i"),
 		sup(332, Statx, "f,p,h,h,x"), refuse(334, unix.ENOSYS, "rseq is not offered; glibc falls back"),
 		sup(436, CloseRange, "u,u,h"), sup(437, Openat2, "f,p,x,d"), sup(439, Faccessat2, "f,p,i,i"),
 		sup(452, Fchmodat2, "f,p,m,h"),
@@ -132,7 +132,7 @@ func entries() []entry {
 // entryLists are every list of table entries: Table builds from them and
 // TestOneEntryPerNumber checks them, so a list added here is checked too.
 func entryLists() [][]entry {
-	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries(), newMountEntries(), procEntries()}
+	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries(), newMountEntries(), conffsEntries(), procEntries()}
 }
 
 // Table builds the syscall table.

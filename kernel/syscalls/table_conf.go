@@ -18,7 +18,7 @@ func confEntries() []entry {
 		partial(248, AddKey, "s,s,x,d,i", "key types user, logon and keyring"),
 		partial(249, RequestKey, "s,s,s,i", "finds keys only: there is no request-key upcall, a missing key is ENOKEY"),
 		partial(250, Keyctl, "i,x,x,x,x", "no request-key upcall (instantiation needs an authorization key: EPERM), no persistent keyrings, Diffie-Hellman, public-key operations or notifications (EOPNOTSUPP)"),
-		partial(304, OpenByHandleAt, "f,x,o", "no filesystem exports file handles: ESTALE after Linux's checks"),
-		partial(303, NameToHandleAt, "f,p,x,x,x", "no filesystem exports file handles: EOPNOTSUPP after the path checks"),
+		partial(304, OpenByHandleAt, "f,x,o", "handles this kernel gave out, while their files are cached; others are stale"),
+		partial(303, NameToHandleAt, "f,p,x,x,x", "tmpfs and host files export handles, any file with AT_HANDLE_FID; no AT_HANDLE_CONNECTABLE"),
 	}
 }

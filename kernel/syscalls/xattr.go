@@ -9,10 +9,11 @@ import (
 )
 
 // xattrTarget resolves the file of a *xattr call: by path (following symlinks or not) or by
-// FD; its location is unset for anonymous files (memfd).
+// FD (not an O_PATH one: Linux's f*xattr take fdget, EBADF); its location is unset for
+// anonymous files (memfd).
 func xattrTarget(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (vfs.VirtualDentry, vfs.Inode, error) {
 	if byFD {
-		fd, err := getFD(t, a[0])
+		fd, err := getIOFD(t, a[0])
 		if err != nil {
 			return vfs.VirtualDentry{}, nil, err
 		}
@@ -63,6 +64,9 @@ func xattrAccess(t *kernel.Task, a kernel.SyscallArgs, byFD, follow, write bool)
 	}
 	if err := xattrPermission(t, in, name, write); err != nil {
 		return nil, "", err
+	}
+	if !knownXattrPrefix(name) {
+		return nil, "", unix.EOPNOTSUPP
 	}
 	return in, name, nil
 }
@@ -123,6 +127,9 @@ func setxattr(t *kernel.Task, a kernel.SyscallArgs, byFD, follow bool) (uint64, 
 	if err := xattrPermission(t, in, name, true); err != nil {
 		return 0, err
 	}
+	if !knownXattrPrefix(name) {
+		return 0, unix.EOPNOTSUPP
+	}
 	if name == xattrACLAccess || name == xattrACLDefault {
 		return 0, setACL(t, vd, in, name, v)
 	}
@@ -167,6 +174,17 @@ func Lsetxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 func Fsetxattr(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return setxattr(t, a, true, true)
+}
+
+// knownXattrPrefix reports whether name is in a namespace Linux has handlers for; others
+// fail with EOPNOTSUPP after the permission check (xattr_resolve_name).
+func knownXattrPrefix(name string) bool {
+	for _, p := range []string{"user.", "trusted.", "security.", "system."} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // xattrPermission is Linux's xattr_permission: trusted.* needs CAP_SYS_ADMIN, user.*

@@ -31,6 +31,9 @@ type Dentry struct {
 
 	// mounts counts mounts stacked on this dentry, to skip the mount-table lookup.
 	mounts atomic.Int32
+	// removals counts the names the sandbox removed or moved out of this directory: a
+	// listing in progress compares it (the directory's times may not move within a tick).
+	removals atomic.Uint64
 }
 
 // Volatile inodes (procfs) are looked up afresh every time: their children are not cached.
@@ -255,6 +258,7 @@ func (d *Dentry) Unlinked(name string, in Inode) *Dentry {
 
 // Forget drops name from the cache, marking the cached child dead when unlinked.
 func (d *Dentry) Forget(name string, unlinked bool) {
+	d.removals.Add(1)
 	d.mu.Lock()
 	c := d.children[name]
 	delete(d.children, name)
@@ -263,7 +267,17 @@ func (d *Dentry) Forget(name string, unlinked bool) {
 		c.mu.Lock()
 		c.dead = true
 		c.mu.Unlock()
+		if r, ok := c.inode.(RemovedNotifier); ok {
+			r.Removed()
+		}
 	}
+}
+
+// RemovedNotifier is an inode told when the sandbox removed a name of it (unlink, rmdir):
+// a filesystem that caches attributes drops them (a removed directory's link count is 0,
+// which its host watch may report only once the last reference goes).
+type RemovedNotifier interface {
+	Removed()
 }
 
 // Invalidate drops d from its parent's cache, so that the next lookup of its name asks the
@@ -287,6 +301,7 @@ func (d *Dentry) Invalidate() {
 
 // MoveTo re-homes the cached child oldName of d as newName of newParent after a rename.
 func (d *Dentry) MoveTo(oldName string, newParent *Dentry, newName string) {
+	d.removals.Add(1)
 	d.mu.Lock()
 	c := d.children[oldName]
 	delete(d.children, oldName)

@@ -133,6 +133,11 @@ type FileDescription struct {
 	off int64
 	// dirents is a snapshot taken by the first getdents after open or rewind. protected by mu
 	dirents []Dirent
+	// direntsMtime, direntsCtime, direntsRemovals are the directory's times and its
+	// dentry's removals when dirents was taken: a later getdents that finds them moved
+	// merges a fresh listing in. protected by mu
+	direntsMtime, direntsCtime unix.Timespec
+	direntsRemovals            uint64
 }
 
 // NewFileDescription wraps impl, opened at vd with flags, holding one reference.
@@ -601,7 +606,9 @@ func (*DirFile) Release()                                               {}
 
 // Getdents returns directory entries from the current position, calling emit for each until
 // it returns false (buffer full); the offset advances past the emitted entries. "." and ".."
-// come first.
+// come first. A removed directory lists nothing (ENOENT, as Linux's iterate_dir). A listing
+// continued after the directory changed drops the names removed since and adds the names
+// created since at its end, as Linux's tmpfs cursor does (an entry is never returned twice).
 func (fd *FileDescription) Getdents(emit func(d Dirent, nextOff int64) bool) error {
 	in := fd.Inode()
 	if in == nil {
@@ -609,21 +616,23 @@ func (fd *FileDescription) Getdents(emit func(d Dirent, nextOff int64) bool) err
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
+	a, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if a.IsDir() && a.Nlink == 0 {
+		return unix.ENOENT
+	}
+	// Taken before the listing: a removal after it makes the next call merge.
+	var removals uint64
+	if fd.vd.Dentry != nil {
+		removals = fd.vd.Dentry.removals.Load()
+	}
 	if fd.dirents == nil || fd.off == 0 {
-		var ents []Dirent
-		var err error
-		if pr, ok := in.(PlusReader); ok {
-			var kids []PlusChild
-			if ents, kids, err = pr.ReaddirPlus(); err == nil {
-				fd.vd.Dentry.prime(kids)
-			}
-		} else {
-			ents, err = in.Readdir()
-		}
+		ents, err := fd.readdirLocked(in)
 		if err != nil {
 			return err
 		}
-		a, _ := in.Stat()
 		pa := a
 		if p := fd.vd.Parent(); p.Dentry != nil {
 			pa, _ = p.Dentry.Inode().Stat()
@@ -631,6 +640,14 @@ func (fd *FileDescription) Getdents(emit func(d Dirent, nextOff int64) bool) err
 		all := make([]Dirent, 0, len(ents)+2)
 		all = append(all, Dirent{Name: ".", Ino: a.Ino, Type: unix.DT_DIR}, Dirent{Name: "..", Ino: pa.Ino, Type: unix.DT_DIR})
 		fd.dirents = append(all, ents...)
+		fd.direntsMtime, fd.direntsCtime, fd.direntsRemovals = a.Mtime, a.Ctime, removals
+	} else if a.Mtime != fd.direntsMtime || a.Ctime != fd.direntsCtime || removals != fd.direntsRemovals {
+		ents, err := fd.readdirLocked(in)
+		if err != nil {
+			return err
+		}
+		fd.mergeDirentsLocked(ents)
+		fd.direntsMtime, fd.direntsCtime, fd.direntsRemovals = a.Mtime, a.Ctime, removals
 	}
 	for fd.off < int64(len(fd.dirents)) {
 		if !emit(fd.dirents[fd.off], fd.off+1) {
@@ -639,6 +656,55 @@ func (fd *FileDescription) Getdents(emit func(d Dirent, nextOff int64) bool) err
 		fd.off++
 	}
 	return nil
+}
+
+// readdirLocked lists in, priming the dentry cache where the filesystem gives attributes
+// with the names. Preconditions: fd.mu held.
+func (fd *FileDescription) readdirLocked(in Inode) ([]Dirent, error) {
+	if pr, ok := in.(PlusReader); ok {
+		ents, kids, err := pr.ReaddirPlus()
+		if err == nil {
+			fd.vd.Dentry.prime(kids)
+		}
+		return ents, err
+	}
+	return in.Readdir()
+}
+
+// mergeDirentsLocked updates the part of the snapshot not yet returned from the fresh
+// listing ents: names gone are dropped, names new (not in the snapshot at all) are added
+// after the rest. Preconditions: fd.mu held.
+func (fd *FileDescription) mergeDirentsLocked(ents []Dirent) {
+	fresh := make(map[string]Dirent, len(ents))
+	for _, e := range ents {
+		fresh[e.Name] = e
+	}
+	known := make(map[string]bool, len(fd.dirents))
+	for _, e := range fd.dirents {
+		known[e.Name] = true
+	}
+	off := min(fd.off, int64(len(fd.dirents)))
+	merged := append([]Dirent(nil), fd.dirents[:off]...)
+	for _, e := range fd.dirents[off:] {
+		if f, ok := fresh[e.Name]; ok || e.Name == "." || e.Name == ".." {
+			if ok {
+				e = f
+			}
+			merged = append(merged, e)
+		}
+	}
+	for _, e := range ents {
+		if !known[e.Name] {
+			merged = append(merged, e)
+		}
+	}
+	fd.dirents = merged
+}
+
+// FdinfoShower is a file whose /proc/PID/fdinfo entry has lines of its own after the
+// common ones (Linux's show_fdinfo).
+type FdinfoShower interface {
+	Fdinfo() string
 }
 
 // PartnerWaiter is a file whose blocking open must wait for something: a FIFO end

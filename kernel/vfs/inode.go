@@ -99,6 +99,20 @@ func (NotDir) Rmdir(string) error                         { return unix.ENOTDIR 
 func (NotDir) Rename(string, Inode, string, uint32) error { return unix.ENOTDIR }
 func (NotDir) Readlink() (string, error)                  { return "", unix.EINVAL }
 
+// HandleExporter is an inode of a filesystem that gives out file handles
+// (name_to_handle_at(2), Linux's export_operations.encode_fh): the handle's type and
+// bytes, which name the file within its filesystem.
+type HandleExporter interface {
+	FileHandle() (typ int32, b []byte)
+}
+
+// MissFailer is a directory whose lookup of a missing name fails instead of finding it
+// absent (procfs: proc_root_lookup and its kind return -ENOENT): creating a name in it
+// fails with ENOENT before any permission check, as Linux looks the name up first.
+type MissFailer interface {
+	MissFails()
+}
+
 // ReadOnlyDir provides the mutating directory methods of a directory that refuses changes.
 type ReadOnlyDir struct{}
 
@@ -204,6 +218,36 @@ func CheckAccess(c *Creds, a Attr, want uint32) error {
 	return nil
 }
 
+// PrivKiller is an inode whose set-user-ID and set-group-ID bits the kernel itself clears
+// when an unprivileged task writes or truncates it (Linux's file_remove_privs); a
+// filesystem whose host does that on the write (goferfs) need not be one.
+type PrivKiller interface {
+	KillPrivs(c *Creds)
+}
+
+// KilledPrivs returns mode without the set-ID bits a modification by c removes (Linux's
+// should_remove_suid): set-user-ID always, set-group-ID when group-executable or of a
+// group c is not in; ok false when nothing changes (c privileged, or no such bit).
+func KilledPrivs(c *Creds, mode, gid uint32) (uint32, bool) {
+	if c == nil || c.FSUID == 0 || mode&unix.S_IFMT != unix.S_IFREG || mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+		return mode, false
+	}
+	m := mode &^ unix.S_ISUID
+	if mode&unix.S_ISGID != 0 && (mode&0o010 != 0 || !c.InGroup(gid)) {
+		m &^= unix.S_ISGID
+	}
+	return m, m != mode
+}
+
+// StatxTraiter is an inode whose filesystem tells statx(2) more than the basic attributes:
+// whether its times are multigrain (Linux 6.13: mtime and ctime reported only when asked
+// for), whether it keeps birth times, and the file attributes it supports
+// (stx_attributes_mask beyond the generic ones). Other inodes report a birth time they
+// have.
+type StatxTraiter interface {
+	StatxTraits() (multigrain, btime bool, attrMask uint64)
+}
+
 // XattrRemover inodes can remove an extended attribute (removexattr(2)).
 type XattrRemover interface {
 	Removexattr(name string) error
@@ -214,4 +258,13 @@ type Xattrer interface {
 	Getxattr(name string) ([]byte, error)
 	Listxattr() ([]string, error)
 	Setxattr(name string, value []byte, flags int) error
+}
+
+// Retainer is an inode whose contents live only while something refers to it (tmpfs: an
+// unlinked file's pages are freed with its last open file or mapping). Retain takes such
+// a reference for a description that holds the inode without opening it (O_PATH), undone
+// by release; it fails with ENOENT when the file is already gone (the walk that found it
+// lost a race with its last unlink).
+type Retainer interface {
+	Retain() (release func(), err error)
 }

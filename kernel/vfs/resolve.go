@@ -34,7 +34,13 @@ type ResolveOpts struct {
 	OpenRead bool
 	// NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev are openat2's RESOLVE_* flags.
 	NoSymlinks, NoMagicLinks, Beneath, InRoot, NoXDev bool
+	// LongLast leaves a last component over NameMax to the caller: Linux fails it in the
+	// filesystem's lookup, so rename looks its source up before its target's length.
+	LongLast bool
 }
+
+// NameMax is the longest name of one path component (ENAMETOOLONG beyond).
+const NameMax = 255
 
 // resolver walks one path.
 type resolver struct {
@@ -107,11 +113,12 @@ func (r *resolver) walkParent(path string) (VirtualDentry, string, bool, error) 
 		}
 	}
 	last := comps[len(comps)-1]
-	if len(last) > 255 {
-		return VirtualDentry{}, "", false, unix.ENAMETOOLONG
-	}
+	// The parent's search permission is checked first (link_path_walk's may_lookup).
 	if err := r.checkSearch(cur); err != nil {
 		return VirtualDentry{}, "", false, err
+	}
+	if len(last) > NameMax && !r.o.LongLast {
+		return VirtualDentry{}, "", false, unix.ENAMETOOLONG
 	}
 	return cur, last, trailing, nil
 }
@@ -205,6 +212,9 @@ func (r *resolver) followLink(dir, link VirtualDentry) (VirtualDentry, error) {
 	if r.links > MaxSymlinks {
 		return VirtualDentry{}, unix.ELOOP
 	}
+	if err := r.mayFollow(dir, link); err != nil {
+		return VirtualDentry{}, err
+	}
 	if ml, ok := link.Dentry.Inode().(MagicLink); ok {
 		if r.o.NoMagicLinks || r.o.NoSymlinks || r.o.Beneath || r.o.InRoot {
 			return VirtualDentry{}, unix.ELOOP
@@ -247,6 +257,24 @@ func (r *resolver) followLink(dir, link VirtualDentry) (VirtualDentry, error) {
 		}
 	}
 	return cur, nil
+}
+
+// mayFollow is Linux's may_follow_link with fs.protected_symlinks on (as /proc/sys says):
+// in a sticky world-writable directory, a symlink is followed only by its owner or when
+// it belongs to the directory's owner; anyone else, root included, gets EACCES.
+func (r *resolver) mayFollow(dir, link VirtualDentry) error {
+	if r.o.Creds == nil {
+		return nil
+	}
+	la, err := link.Dentry.Inode().Stat()
+	if err != nil || la.UID == r.o.Creds.FSUID {
+		return nil
+	}
+	da, err := dir.Dentry.Inode().Stat()
+	if err != nil || da.Mode&(unix.S_ISVTX|0o002) != unix.S_ISVTX|0o002 || da.UID == la.UID {
+		return nil
+	}
+	return unix.EACCES
 }
 
 // PIDOpener is a file whose contents depend on who opens it (/proc/sysvipc/* show the

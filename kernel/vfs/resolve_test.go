@@ -117,3 +117,43 @@ func TestLongNames(t *testing.T) {
 		t.Errorf("256-byte component = %v, want ENAMETOOLONG", err)
 	}
 }
+
+// TestProtectedSymlinks: in a sticky world-writable directory, a symlink is followed by
+// its owner, or when the directory's owner owns it, and by no one else (root included).
+func TestProtectedSymlinks(t *testing.T) {
+	mf, err := mm.NewMemoryFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mf.Close() })
+	_, root := tmpfs.New(mf, tmpfs.Options{Mode: 0o755})
+	rootc := &vfs.Creds{}
+	root.WriteFile("target", 0o644, []byte("x"))
+	root.Mkdir("tmp", 0o1777, rootc)
+	root.Mkdir("open", 0o777, rootc)
+	tmp, _ := root.Lookup("tmp")
+	open, _ := root.Lookup("open")
+	user := &vfs.Creds{FSUID: 1000, UID: 1000, EUID: 1000}
+	tmp.(*tmpfs.Inode).Symlink("users", "/target", user)
+	tmp.(*tmpfs.Inode).Symlink("roots", "/target", rootc)
+	open.(*tmpfs.Inode).Symlink("users", "/target", user)
+	ns := vfs.NewNamespace(root, "tmpfs", "root")
+	r := ns.Root()
+	for _, tc := range []struct {
+		path string
+		uid  uint32
+		want error
+	}{
+		{"/tmp/users", 1000, nil},
+		{"/tmp/users", 0, unix.EACCES},
+		{"/tmp/users", 2000, unix.EACCES},
+		{"/tmp/roots", 2000, nil},  // the directory's owner's link
+		{"/open/users", 2000, nil}, // not sticky
+	} {
+		c := &vfs.Creds{FSUID: tc.uid, UID: tc.uid, EUID: tc.uid}
+		_, err := ns.Resolve(tc.path, vfs.ResolveOpts{Root: r, Start: r, Creds: c, Follow: true})
+		if err != tc.want {
+			t.Errorf("%s as %d: %v, want %v", tc.path, tc.uid, err, tc.want)
+		}
+	}
+}

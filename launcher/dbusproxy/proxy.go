@@ -101,7 +101,7 @@ func (p *Proxy) Serve(l net.Listener) error {
 			uc.Close()
 			return nil
 		}
-		s := &session{p: p, app: uc, pending: map[uint32]pendingCall{}, incoming: map[uint32]string{}, peers: map[string]bool{}}
+		s := &session{p: p, app: uc, pending: map[uint32]pendingCall{}, incoming: map[uint32]string{}, peers: map[string]bool{}, local: map[string]bool{}}
 		p.clients[s] = struct{}{}
 		p.wg.Add(1)
 		p.mu.Unlock()
@@ -157,7 +157,10 @@ type session struct {
 	// incoming are calls to the app awaiting its reply: serial → caller. protected by mu
 	incoming map[uint32]string
 	// peers are unique names the app may exchange messages with. protected by mu
-	peers  map[string]bool
+	peers map[string]bool
+	// local are well-known names the app owns inside the sandbox only (see ownLocally).
+	// protected by mu
+	local  map[string]bool
 	unique string
 	serial uint32
 	once   sync.Once
@@ -301,6 +304,15 @@ func (s *session) fromApp() {
 					s.p.deny(d)
 					s.replyError(m, errServiceUnknown, "sbx: "+dest+" is not visible to this app")
 				}
+			case s.ownsLocally(dest):
+				// The app calls a name it owns inside the sandbox: the bus delivers the
+				// call to the app itself, by its unique name.
+				m.Headers[dbus.FieldDestination] = dbus.MakeVariant(s.unique)
+				if raw, err = encode(m, m.Serial()); err != nil {
+					closeFDs(fds)
+					return
+				}
+				dest = s.unique
 			default:
 				l := pol.level(dest)
 				if l < levelTalk && !pol.callAllowed(dest, iface, member, path) {
@@ -371,7 +383,13 @@ func (s *session) busCall(m *dbus.Message, member, iface string, d Denial) (bool
 		return true, pendingCall{dest: busName, filter: "Hello"}
 	case "RequestName", "ReleaseName":
 		if pol.level(arg0) < levelOwn {
-			return refuse("own", errAccessDenied, "sbx: the profile does not allow owning "+arg0)
+			if arg0 == "" || arg0 == busName || strings.HasPrefix(arg0, ":") || !validWellKnownName(arg0) {
+				return refuse("own", errAccessDenied, "sbx: the profile does not allow owning "+arg0)
+			}
+			d.Kind = "own"
+			s.p.deny(d)
+			s.ownLocally(m, member, arg0)
+			return false, pendingCall{}
 		}
 	case "AddMatch", "RemoveMatch":
 		if eavesdropRequested(arg0) {
@@ -380,6 +398,10 @@ func (s *session) busCall(m *dbus.Message, member, iface string, d Denial) (bool
 	case "ListNames", "ListActivatableNames":
 		return true, pendingCall{dest: busName, filter: "ListNames"}
 	case "NameHasOwner":
+		if s.ownsLocally(arg0) {
+			s.replyBody(m, true)
+			return false, pendingCall{}
+		}
 		if !s.visible(arg0) {
 			d.Kind = "see"
 			s.p.deny(d)
@@ -387,6 +409,10 @@ func (s *session) busCall(m *dbus.Message, member, iface string, d Denial) (bool
 			return false, pendingCall{}
 		}
 	case "GetNameOwner", "GetConnectionUnixUser", "GetConnectionUnixProcessID", "GetConnectionCredentials", "ListQueuedOwners":
+		if member == "GetNameOwner" && s.ownsLocally(arg0) {
+			s.replyBody(m, s.unique)
+			return false, pendingCall{}
+		}
 		if !s.visible(arg0) {
 			return refuse("see", errNameHasNoOwner, "sbx: could not get owner of name '"+arg0+"': no such name")
 		}
@@ -402,6 +428,87 @@ func (s *session) busCall(m *dbus.Message, member, iface string, d Denial) (bool
 		return refuse("call", errAccessDenied, "sbx: "+member+" on the bus driver is not allowed")
 	}
 	return true, pendingCall{dest: busName}
+}
+
+// Replies to RequestName and ReleaseName (the D-Bus specification).
+const (
+	requestNamePrimaryOwner = uint32(1)
+	requestNameAlreadyOwner = uint32(4)
+	releaseNameReleased     = uint32(1)
+	releaseNameNonExistent  = uint32(2)
+)
+
+// ownLocally answers RequestName or ReleaseName (member) of a well-known name the profile
+// does not let the app own on the user's bus: the app owns it inside the sandbox only.
+// Nothing reaches the bus, so no other client can call the app by that name or see it
+// owned, while the app's own calls to it come back to the app. Apps take a name of their
+// own as a single-instance lock (GApplication, KDBusService) and refuse to start when
+// RequestName fails; a second instance in another sandbox gets the name too, as Flatpak
+// apps in separate sandboxes would not, and so does not hand its work to the first.
+func (s *session) ownLocally(m *dbus.Message, member, name string) {
+	s.mu.Lock()
+	owned := s.local[name]
+	if member == "RequestName" {
+		s.local[name] = true
+	} else {
+		delete(s.local, name)
+	}
+	s.mu.Unlock()
+	switch {
+	case member == "ReleaseName" && owned:
+		s.replyBody(m, releaseNameReleased)
+	case member == "ReleaseName":
+		s.replyBody(m, releaseNameNonExistent)
+	case owned:
+		s.replyBody(m, requestNameAlreadyOwner)
+	default:
+		// The bus tells a new owner with NameAcquired before its reply.
+		sig := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
+			dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath("/org/freedesktop/DBus")),
+			dbus.FieldInterface: dbus.MakeVariant(busName),
+			dbus.FieldMember:    dbus.MakeVariant("NameAcquired"),
+			dbus.FieldSender:    dbus.MakeVariant(busName),
+			dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOf(name)),
+		}, Body: []any{name}}
+		if s.unique != "" {
+			sig.Headers[dbus.FieldDestination] = dbus.MakeVariant(s.unique)
+		}
+		if raw, err := encode(sig, s.nextSerial()); err == nil {
+			s.appC.send(raw, nil)
+		}
+		s.replyBody(m, requestNamePrimaryOwner)
+	}
+}
+
+// ownsLocally reports whether the app owns name inside the sandbox (ownLocally).
+func (s *session) ownsLocally(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.local[name]
+}
+
+// validWellKnownName reports whether name is a well-known bus name as the D-Bus
+// specification defines it: two or more dot-separated elements of [A-Za-z0-9_-], none
+// empty or starting with a digit, at most 255 bytes.
+func validWellKnownName(name string) bool {
+	if len(name) > 255 {
+		return false
+	}
+	elems := strings.Split(name, ".")
+	if len(elems) < 2 {
+		return false
+	}
+	for _, e := range elems {
+		if e == "" || (e[0] >= '0' && e[0] <= '9') {
+			return false
+		}
+		for _, c := range e {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // fromBus filters the bus's messages to the app.

@@ -178,12 +178,73 @@ func TestCallRule(t *testing.T) {
 
 func TestOwnNames(t *testing.T) {
 	bus := startBus(t)
-	_, app := startProxy(t, bus, Policy{Own: []string{"org.sbx.App.*"}}, nil)
+	var denials []Denial
+	_, app := startProxy(t, bus, Policy{Own: []string{"org.sbx.App.*"}}, &denials)
 	if r, err := app.RequestName("org.sbx.App.Main", 0); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
 		t.Errorf("owning an allowed name: %v, %v", r, err)
 	}
-	if _, err := app.RequestName("org.freedesktop.Notifications", 0); dbusErrName(err) != errAccessDenied {
-		t.Errorf("owning a foreign name: %v, want AccessDenied", err)
+	host, err := dbus.Connect("unix:path=" + bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	hostHas := func(name string) bool {
+		var has bool
+		if err := host.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err != nil {
+			t.Fatal(err)
+		}
+		return has
+	}
+	if !hostHas("org.sbx.App.Main") {
+		t.Errorf("an allowed name is not owned on the bus")
+	}
+	// A name the profile does not allow is owned inside the sandbox only: the app's
+	// RequestName succeeds (GApplication refuses to start otherwise), the bus never sees
+	// it, and the app's own calls to it come back to the app.
+	const foreign = "org.freedesktop.Notifications"
+	if r, err := app.RequestName(foreign, 0); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
+		t.Errorf("owning a foreign name inside the sandbox: %v, %v", r, err)
+	}
+	if r, err := app.RequestName(foreign, 0); err != nil || r != dbus.RequestNameReplyAlreadyOwner {
+		t.Errorf("owning it again: %v, %v, want already owner", r, err)
+	}
+	if hostHas(foreign) {
+		t.Errorf("a name owned inside the sandbox reached the bus")
+	}
+	var has bool
+	var owner string
+	app.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, foreign).Store(&has)
+	app.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, foreign).Store(&owner)
+	if !has || owner != app.Names()[0] {
+		t.Errorf("inside: NameHasOwner %v, GetNameOwner %q, want true and %s", has, owner, app.Names()[0])
+	}
+	app.Export(&service{}, "/org/sbx/Test", "org.sbx.Test")
+	var echo string
+	if err := app.Object(foreign, "/org/sbx/Test").Call("org.sbx.Test.Echo", 0, "self").Store(&echo); err != nil || echo != "echo: self" {
+		t.Errorf("calling the name it owns inside: %q, %v", echo, err)
+	}
+	denMu.Lock()
+	n := 0
+	for _, d := range denials {
+		if d.Kind == "own" {
+			n++
+		}
+	}
+	denMu.Unlock()
+	if n != 2 {
+		t.Errorf("%d own denials recorded, want 2 (owning on the bus was refused)", n)
+	}
+	if r, err := app.ReleaseName(foreign); err != nil || r != dbus.ReleaseNameReplyReleased {
+		t.Errorf("releasing it: %v, %v", r, err)
+	}
+	if r, err := app.ReleaseName(foreign); err != nil || r != dbus.ReleaseNameReplyNonExistent {
+		t.Errorf("releasing it again: %v, %v, want non-existent", r, err)
+	}
+	// The bus driver's name and unique names are never owned.
+	for _, name := range []string{"org.freedesktop.DBus", ":1.1", "noDots"} {
+		if _, err := app.RequestName(name, 0); dbusErrName(err) != errAccessDenied {
+			t.Errorf("owning %q: %v, want AccessDenied", name, err)
+		}
 	}
 }
 

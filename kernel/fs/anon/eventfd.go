@@ -6,6 +6,7 @@
 package anon
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/sbx-dev/sbx/kernel/abi"
@@ -22,6 +23,7 @@ const maxValue = ^uint64(0) - 1
 type EventFD struct {
 	queue     waiter.Queue
 	semaphore bool
+	id        int64 // eventfd-id of fdinfo
 
 	mu sync.Mutex
 	// count is the counter. protected by mu
@@ -34,8 +36,21 @@ var (
 )
 
 // NewEventFD returns an eventfd with the initial value and semaphore semantics if asked.
-func NewEventFD(initial uint64, semaphore bool) *EventFD {
-	return &EventFD{count: initial, semaphore: semaphore}
+// id is what fdinfo's eventfd-id shows.
+func NewEventFD(initial uint64, semaphore bool, id int64) *EventFD {
+	return &EventFD{count: initial, semaphore: semaphore, id: id}
+}
+
+// Fdinfo implements vfs.FdinfoShower as eventfd_show_fdinfo.
+func (e *EventFD) Fdinfo() string {
+	e.mu.Lock()
+	count := e.count
+	e.mu.Unlock()
+	sem := 0
+	if e.semaphore {
+		sem = 1
+	}
+	return fmt.Sprintf("eventfd-count: %16x\neventfd-id: %d\neventfd-semaphore: %d\n", count, e.id, sem)
 }
 
 // IsStream implements vfs.Stream.

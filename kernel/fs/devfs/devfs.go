@@ -58,7 +58,7 @@ func New(mf *mm.MemoryFile, dev uint64, term Terminal, jc tty.JobControl, uid, g
 		}
 		return nil, unix.ENXIO
 	}
-	_, root := tmpfs.New(mf, tmpfs.Options{Dev: dev, Devices: open, Mode: 0o755})
+	_, root := tmpfs.New(mf, tmpfs.Options{Dev: dev, Devices: open, Mode: 0o755, SingleGrain: true})
 	nodes := []struct {
 		name string
 		mode uint32

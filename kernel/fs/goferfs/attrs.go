@@ -128,8 +128,13 @@ func (in *Inode) lookupWatched(name string, open bool) (vfs.Inode, error) {
 // ChildEpoch implements vfs.ChildValidator: the cached dentry of name is trusted while no
 // host event said name was deleted, moved out or moved over in the directory (the host
 // queues it before the call returns; the queue is drained first). Without a live watch
-// it cannot tell.
+// it cannot tell. A directory of a live read-only mount (gofer.Mount.Live), whose names
+// a path walk looks up without stat'ing it first, gets its watch here, before the first
+// name is looked up in it.
 func (in *Inode) ChildEpoch(name string) (uint64, bool) {
+	if in.live {
+		in.watchAttrs()
+	}
 	return in.withDrainedWatch(func(w *nameWatch, x *watched) (uint64, bool) {
 		return w.childEpochLocked(x, name)
 	})

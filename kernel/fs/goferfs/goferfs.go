@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/gofer"
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/fs/host"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -20,6 +21,9 @@ import (
 type Inode struct {
 	h  *gofer.Handle
 	ro bool
+	// live is set on a read-only mount the host changes (gofer.Attr.Live): attributes
+	// and names are revalidated as on a read-write mount.
+	live bool
 	// cache holds the sandbox's shared pages of host files (shared.go).
 	cache *Cache
 
@@ -71,7 +75,7 @@ func Root(c *gofer.Client, index int, cache *Cache) (*Inode, error) {
 }
 
 func fromEntry(e gofer.Entry, cache *Cache) *Inode {
-	return &Inode{h: e.Handle, ro: e.Attr.ReadOnly, attr: e.Attr, target: e.Target, cache: cache}
+	return &Inode{h: e.Handle, ro: e.Attr.ReadOnly, live: e.Attr.Live, attr: e.Attr, target: e.Target, cache: cache}
 }
 
 func toAttr(a gofer.Attr) vfs.Attr {
@@ -84,10 +88,13 @@ func toAttr(a gofer.Attr) vfs.Attr {
 // Stat implements vfs.Inode. Files on read-only mounts keep their walked attributes;
 // others are asked afresh (their size changes through donated FDs, and other programs
 // change them on the host), unless the host watch of the file says they did not change
-// since they were last asked for (attrs.go).
+// since they were last asked for (attrs.go). Live read-only mounts (gofer.Mount.Live) are
+// treated as read-write ones here: the watch a directory gets at its first stat also
+// revalidates the names looked up in it (ChildEpoch), so a file renamed over on the host
+// is seen.
 func (in *Inode) Stat() (vfs.Attr, error) {
 	in.mu.Lock()
-	a, ro := in.attr, in.ro
+	a, ro := in.attr, in.ro && !in.live
 	in.mu.Unlock()
 	if ro || a.Kind == gofer.KindSymlink {
 		return toAttr(a), nil
@@ -150,10 +157,14 @@ func (in *Inode) StatFS() (vfs.StatFS, error) {
 // Open implements vfs.Inode.
 func (in *Inode) Open(flags int) (vfs.File, error) {
 	in.mu.Lock()
-	kind := in.attr.Kind
+	kind, key := in.attr.Kind, fileKey{in.attr.Dev, in.attr.Ino}
 	in.mu.Unlock()
 	if kind == gofer.KindDir {
 		return vfs.NewDirFile(), nil
+	}
+	if kind == gofer.KindFIFO && in.cache != nil {
+		// A FIFO's pipe is the sandbox's own, shared by every open of the host file.
+		return in.cache.fifo(key).OpenFIFO(flags)
 	}
 	if kind == gofer.KindFIFO || kind == gofer.KindSocket || kind == gofer.KindChar || kind == gofer.KindBlock {
 		return nil, unix.ENXIO
@@ -180,11 +191,23 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 		}
 		opened.Close()
 	}
-	f, err := in.h.Open(flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW))
+	f, err := in.h.Open(hostOpenFlags(flags, unix.O_NOATIME|unix.O_DIRECT))
 	if err != nil {
 		return nil, err
 	}
 	return newHostFile(f, in, flags), nil
+}
+
+// hostOpenFlags are the flags of an open the gofer makes on the host for flags: the access
+// mode (3, which only ioctls use, opens for both), the flags that change how the host file
+// behaves, and those of extra the caller's request allows. The rest (O_ASYNC, O_LARGEFILE,
+// O_CLOEXEC, ...) are the kernel's own description's.
+func hostOpenFlags(flags, extra int) int {
+	acc := flags & unix.O_ACCMODE
+	if acc == unix.O_ACCMODE {
+		acc = unix.O_RDWR
+	}
+	return acc | flags&(unix.O_TRUNC|unix.O_APPEND|unix.O_NONBLOCK|unix.O_DSYNC|unix.O_SYNC|extra)
 }
 
 // hostFile keeps the donated *os.File alive for as long as the kernel uses its FD.
@@ -302,7 +325,7 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	if err := in.writable(); err != nil {
 		return nil, nil, err
 	}
-	e, f, err := in.h.Create(name, flags&^(unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_LARGEFILE)|unix.O_EXCL, mode)
+	e, f, err := in.h.Create(name, hostOpenFlags(flags, 0)|unix.O_EXCL, mode)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -369,6 +392,30 @@ func (in *Inode) Rmdir(name string) error {
 		return err
 	}
 	return in.h.Unlink(name, unix.AT_REMOVEDIR)
+}
+
+// FileHandle implements vfs.HandleExporter as the host's ext4 does (FILEID_INO32_GEN):
+// the inode number and a generation the gofer does not pass (0).
+func (in *Inode) FileHandle() (int32, []byte) {
+	in.mu.Lock()
+	ino := in.attr.Ino
+	in.mu.Unlock()
+	b := make([]byte, abi.SizeofFid32)
+	f := abi.Fid32{Ino: uint32(ino)}
+	f.Encode(b)
+	return 1, b
+}
+
+// StatxTraits implements vfs.StatxTraiter: the host filesystems a sandbox is shown (ext4,
+// xfs, btrfs, tmpfs) have multigrain times since Linux 6.13; birth times and which file
+// attributes they support are theirs to say, and the gofer does not ask.
+func (in *Inode) StatxTraits() (multigrain, btime bool, attrMask uint64) { return true, false, 0 }
+
+// Removed implements vfs.RemovedNotifier: the next stat asks the gofer.
+func (in *Inode) Removed() {
+	in.mu.Lock()
+	in.attrs = false
+	in.mu.Unlock()
 }
 
 // Rename implements vfs.Inode.

@@ -319,3 +319,15 @@ func (w *nameWatch) endLogLocked(mark uint64, wds []int32, dir int32) bool {
 	}
 	return hit
 }
+
+// NamesFD returns the host inotify FD of the names instance the gofer donated, or -1
+// before it did. The kernel role keeps a duplicate when the sandbox ends
+// (kernel/sandbox/exit.go).
+func (c *Cache) NamesFD() int {
+	c.names.mu.Lock()
+	defer c.names.mu.Unlock()
+	if !c.names.haveFD {
+		return -1
+	}
+	return c.names.fd
+}

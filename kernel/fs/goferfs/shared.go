@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sbx-dev/sbx/kernel/fs/host"
+	"github.com/sbx-dev/sbx/kernel/fs/pipe"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -49,6 +50,26 @@ type Cache struct {
 	names nameWatch
 	// plus decides when listings come with their entries walked (plus.go).
 	plus plusStats
+
+	// fifoMu guards fifos: the sandbox's pipe of each host FIFO it opened, by host file
+	// (a FIFO's data never crosses the sandbox's wall: both ends must open it inside).
+	fifoMu sync.Mutex
+	fifos  map[fileKey]*pipe.Pipe // protected by fifoMu
+}
+
+// fifo returns the pipe of the host FIFO k, made at its first open.
+func (c *Cache) fifo(k fileKey) *pipe.Pipe {
+	c.fifoMu.Lock()
+	defer c.fifoMu.Unlock()
+	if c.fifos == nil {
+		c.fifos = map[fileKey]*pipe.Pipe{}
+	}
+	p := c.fifos[k]
+	if p == nil {
+		p = pipe.New()
+		c.fifos[k] = p
+	}
+	return p
 }
 
 type fileKey struct{ dev, ino uint64 }

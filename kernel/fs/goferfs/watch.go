@@ -131,3 +131,11 @@ func (w *HostWatcher) read(fd int) {
 		}
 	}
 }
+
+// FD returns the host inotify FD the gofer donated, or -1 before the first watch. The
+// kernel role keeps a duplicate when the sandbox ends (kernel/sandbox/exit.go).
+func (w *HostWatcher) FD() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fd
+}

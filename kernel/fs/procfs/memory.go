@@ -16,17 +16,17 @@ import (
 func (p *proc) meminfo() string {
 	mi := p.k.MemInfo()
 	kb := func(v uint64) uint64 { return v / 1024 }
-	total, free, cached := kb(mi.Total), kb(mi.Free), kb(mi.Cached)
-	anon := kb(mi.Used) - min(kb(mi.Used), cached)
+	total, free, cached, shmem := kb(mi.Total), kb(mi.Free), kb(mi.Cached), kb(mi.Shmem)
+	anon := kb(mi.Used) - min(kb(mi.Used), cached+shmem)
 	rows := []struct {
 		name string
 		v    uint64
 	}{
-		{"MemTotal", total}, {"MemFree", free}, {"MemAvailable", kb(mi.Available)}, {"Buffers", 0}, {"Cached", cached},
-		{"SwapCached", 0}, {"Active", anon + cached}, {"Inactive", 0}, {"Active(anon)", anon}, {"Inactive(anon)", 0},
+		{"MemTotal", total}, {"MemFree", free}, {"MemAvailable", kb(mi.Available)}, {"Buffers", 0}, {"Cached", cached + shmem},
+		{"SwapCached", 0}, {"Active", anon + shmem + cached}, {"Inactive", 0}, {"Active(anon)", anon + shmem}, {"Inactive(anon)", 0},
 		{"Active(file)", cached}, {"Inactive(file)", 0}, {"Unevictable", 0}, {"Mlocked", 0},
 		{"SwapTotal", kb(mi.SwapTotal)}, {"SwapFree", kb(mi.SwapFree)}, {"Zswap", 0}, {"Zswapped", 0},
-		{"Dirty", 0}, {"Writeback", 0}, {"AnonPages", anon}, {"Mapped", cached}, {"Shmem", 0},
+		{"Dirty", 0}, {"Writeback", 0}, {"AnonPages", anon}, {"Mapped", cached}, {"Shmem", shmem},
 		{"KReclaimable", 0}, {"Slab", 0}, {"SReclaimable", 0}, {"SUnreclaim", 0}, {"KernelStack", 0},
 		{"PageTables", 0}, {"SecPageTables", 0}, {"NFS_Unstable", 0}, {"Bounce", 0}, {"WritebackTmp", 0},
 		{"CommitLimit", total / 2}, {"Committed_AS", anon}, {"VmallocTotal", 34359738367}, {"VmallocUsed", 0},

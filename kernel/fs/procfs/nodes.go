@@ -50,13 +50,22 @@ type dirNode struct {
 	node
 	vfs.ReadOnlyDir
 	list func() []entry
+	// perm is the permission bits (0: 0555); /proc/PID/fd is 0500, ns 0511.
+	perm uint32
 }
+
+// MissFails implements vfs.MissFailer: procfs lookups of missing names fail (ENOENT).
+func (d *dirNode) MissFails() {}
 
 // Stat shows Linux's link count: 2 plus one per subdirectory (so /proc/PID/task counts
 // the threads, which Chromium reads to tell whether it is single-threaded); sysctl
 // directories under /proc/sys have 1, as on Linux.
 func (d *dirNode) Stat() (vfs.Attr, error) {
-	a := d.attr(unix.S_IFDIR|0o555, 0)
+	perm := d.perm
+	if perm == 0 {
+		perm = 0o555
+	}
+	a := d.attr(unix.S_IFDIR|perm, 0)
 	if d.path == "/sys" || strings.HasPrefix(d.path, "/sys/") {
 		return a, nil
 	}
@@ -100,8 +109,10 @@ type fileNode struct {
 
 func (f *fileNode) Stat() (vfs.Attr, error) { return f.attr(unix.S_IFREG|f.mode, 0), nil }
 func (f *fileNode) Open(flags int) (vfs.File, error) {
-	if flags&unix.O_ACCMODE != unix.O_RDONLY {
-		return nil, unix.EACCES
+	// Opening for writing is the permission check's to refuse (root may); such a file
+	// has no write (EINVAL), nor direct I/O.
+	if flags&unix.O_DIRECT != 0 {
+		return nil, unix.EINVAL
 	}
 	b, err := f.gen()
 	if err != nil {
@@ -125,7 +136,7 @@ func (s *snapshot) Read(_ *vfs.FileDescription, dst [][]byte, off int64) (int64,
 	}
 	return n, nil
 }
-func (s *snapshot) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EBADF }
+func (s *snapshot) Write(*vfs.FileDescription, [][]byte, int64) (int64, error) { return 0, unix.EINVAL }
 func (s *snapshot) Release()                                                   {}
 
 // ReadAt lets generated files be read by mmap (rare) and the loader.
@@ -175,6 +186,18 @@ func (l *linkNode) Open(int) (vfs.File, error) { return nil, unix.ELOOP }
 type magicLink struct {
 	linkNode
 	to func() (vfs.VirtualDentry, error)
+	// perm, when set, gives the link's permission bits (/proc/PID/fd/N: its access).
+	perm func() uint32
+}
+
+// Stat shows the link's own permission bits when it has them (proc_fd_instantiate: r-x
+// for a descriptor open for reading, -wx for writing), else 0777.
+func (m *magicLink) Stat() (vfs.Attr, error) {
+	a, err := m.linkNode.Stat()
+	if err == nil && m.perm != nil {
+		a.Mode = unix.S_IFLNK | m.perm()
+	}
+	return a, err
 }
 
 func (m *magicLink) Target() (vfs.VirtualDentry, error) { return m.to() }

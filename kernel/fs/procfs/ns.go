@@ -46,7 +46,7 @@ func (p *proc) nsEntries(tg *kernel.ThreadGroup, n func(string) node) []entry {
 			links = append(links, p.nsLink(n, "pid_for_children", func() *kernel.Namespace { return tg.Namespaces()[kernel.NSPID] }))
 		}
 	}
-	es = append(es, entry{"ns", &dirNode{node: n("ns"), list: func() []entry { return links }}})
+	es = append(es, entry{"ns", &dirNode{node: n("ns"), list: func() []entry { return links }, perm: 0o511}})
 	return es
 }
 

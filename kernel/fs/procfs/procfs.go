@@ -283,6 +283,7 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 		})),
 		file("cmdline", 0o444, func() ([]byte, error) { return memRange(tg, true), nil }),
 		file("environ", 0o400, func() ([]byte, error) { return memRange(tg, false), nil }),
+		{"mem", &memNode{node: n("mem"), p: p, tg: tg}},
 		file("auxv", 0o400, func() ([]byte, error) {
 			m := tg.MM()
 			if m == nil {
@@ -364,7 +365,14 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 	if info {
 		name = "fdinfo"
 	}
-	return &dirNode{node: node{boot: p.k.Start, path: base + "/" + name}, list: func() []entry {
+	perm := uint32(0o500) // only the owner lists descriptors (fdinfo: everyone)
+	if info {
+		perm = 0o555
+	}
+	// Owned by the process, as the rest of /proc/PID.
+	c := tg.Creds()
+	owned := func(path string) node { return node{boot: p.k.Start, path: path, uid: c.EUID, gid: c.EGID} }
+	return &dirNode{node: owned(base + "/" + name), perm: perm, list: func() []entry {
 		fds := tg.FDs()
 		if fds == nil {
 			return nil
@@ -374,7 +382,7 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 			n := n
 			path := base + "/" + name + "/" + strconv.Itoa(int(n))
 			if info {
-				out = append(out, entry{strconv.Itoa(int(n)), &fileNode{node: node{boot: p.k.Start, path: path}, mode: 0o444, gen: func() ([]byte, error) {
+				out = append(out, entry{strconv.Itoa(int(n)), &fileNode{node: owned(path), mode: 0o444, gen: func() ([]byte, error) {
 					fd, cloexec, err := fds.Get(n)
 					if err != nil {
 						return nil, err
@@ -384,18 +392,36 @@ func (p *proc) fdDir(tg *kernel.ThreadGroup, base string, info bool) *dirNode {
 					if cloexec {
 						flags |= unix.O_CLOEXEC
 					}
-					return []byte(fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", fd.Offset(), flags, mountID(fd), inoOfFD(fd))), nil
+					info := fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", fd.Offset(), flags, mountID(fd), inoOfFD(fd))
+					if fs, ok := fd.Impl().(vfs.FdinfoShower); ok {
+						info += fs.Fdinfo()
+					}
+					return []byte(info), nil
 				}}})
 				continue
 			}
-			out = append(out, entry{strconv.Itoa(int(n)), &magicLink{linkNode: linkNode{node: node{boot: p.k.Start, path: path}, target: func() (string, error) {
+			out = append(out, entry{strconv.Itoa(int(n)), &magicLink{linkNode: linkNode{node: owned(path), target: func() (string, error) {
 				fd, _, err := fds.Get(n)
 				if err != nil {
 					return "", err
 				}
 				defer fd.DecRef()
 				return fd.Name(), nil
-			}}, to: func() (vfs.VirtualDentry, error) {
+			}}, perm: func() uint32 {
+				fd, _, err := fds.Get(n)
+				if err != nil {
+					return 0o500
+				}
+				defer fd.DecRef()
+				var perm uint32
+				if fd.Readable() {
+					perm |= 0o500
+				}
+				if fd.Writable() {
+					perm |= 0o300
+				}
+				return perm
+			}, to: func() (vfs.VirtualDentry, error) {
 				fd, _, err := fds.Get(n)
 				if err != nil {
 					return vfs.VirtualDentry{}, err
@@ -540,7 +566,7 @@ func (p *proc) taskStatus(tg *kernel.ThreadGroup, t *kernel.Task) string {
 	kb := func(v uint64) uint64 { return v / 1024 }
 	exe := (l.endCode - l.startCode) &^ 1023
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t%8d kB\nVmPin:\t%8d kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\n",
-		kb(ms.Peak), kb(size), 0, 0, kb(ms.HWM), kb(rss))
+		kb(ms.Peak), kb(size), kb(ms.Locked), 0, kb(ms.HWM), kb(rss))
 	fmt.Fprintf(&b, "RssAnon:\t%8d kB\nRssFile:\t%8d kB\nRssShmem:\t%8d kB\nVmData:\t%8d kB\nVmStk:\t%8d kB\nVmExe:\t%8d kB\n",
 		kb(ms.RSS.Anon), kb(ms.RSS.File), kb(ms.RSS.Shmem), kb(ms.Data), kb(ms.Stack), kb(exe))
 	fmt.Fprintf(&b, "VmLib:\t%8d kB\nVmPTE:\t%8d kB\nVmSwap:\t%8d kB\nHugetlbPages:\t%8d kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n",

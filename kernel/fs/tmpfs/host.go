@@ -23,6 +23,10 @@ type hostBacking struct {
 	views [][]byte
 }
 
+// maxHostView bounds the kernel's own view of a host-backed file (its address space is
+// shared with the memory file's mapping): its accesses beyond are EFAULT.
+const maxHostView = 1 << 34
+
 // NewHostFile returns an unnamed regular file backed by a new host memfd named name, or an
 // error when the host refuses one (the caller falls back to NewFile).
 func (fs *FS) NewHostFile(name string, mode, uid, gid uint32) (*Inode, error) {
@@ -116,14 +120,6 @@ func (in *Inode) hostSeals(s uint32) error {
 	return err
 }
 
-// maybeReleaseHostLocked closes the host memfd once no name, open file or shared mapping
-// uses it. Preconditions: in.mu held.
-func (in *Inode) maybeReleaseHostLocked() {
-	if in.host != nil && in.attr.Nlink == 0 && in.opens == 0 && in.mapRefs == 0 {
-		in.releaseHostLocked()
-	}
-}
-
 // releaseHostLocked closes the host memfd. Preconditions: in.mu held.
 func (in *Inode) releaseHostLocked() {
 	in.host.retireViewsLocked()
@@ -150,7 +146,7 @@ func (in *Inode) MapHost(off, length int64) (int, int64, func(), error) {
 	return in.host.fd, in.host.ident + off, func() {
 		in.mu.Lock()
 		in.mapRefs--
-		in.maybeReleaseHostLocked()
+		in.maybeFreeLocked()
 		in.mu.Unlock()
 	}, nil
 }
@@ -179,7 +175,7 @@ func (in *Inode) Bytes(off, n int64) ([]byte, error) {
 		if in.seals&SealWrite != 0 {
 			prot = unix.PROT_READ // no mapping of the app's can be writable either
 		}
-		v, err := unix.Mmap(h.fd, 0, int(min(size, maxFileSize)), prot, unix.MAP_SHARED|unix.MAP_NORESERVE)
+		v, err := unix.Mmap(h.fd, 0, int(min(size, maxHostView)), prot, unix.MAP_SHARED|unix.MAP_NORESERVE)
 		if err != nil {
 			return nil, unix.EFAULT
 		}

@@ -33,8 +33,8 @@ type limits struct {
 	maxBlocks, usedBlocks int64
 	maxInodes, usedInodes int64
 	// exact: statfs reports the limits as Linux does (zero when there is none); set for
-	// a tmpfs the app mounted. The sandbox's own tmpfs mounts report a generous fixed
-	// size instead, as the host's /tmp would have one.
+	// a tmpfs the app mounted and the sandbox's own (/tmp, /dev/shm: half its RAM).
+	// Without it (internal filesystems) statfs reports a generous fixed size.
 	exact bool
 }
 
@@ -234,10 +234,25 @@ func (in *Inode) freePagesLocked(from, to int64) {
 	}
 }
 
-// maybeFreeLocked gives back a file's inode and pages once it is neither linked, open
-// nor mapped (shmem_evict_inode). Preconditions: in.mu held.
+// maybeFreeLocked gives back a file's inode, its pages and its memory once it is neither
+// linked, open, mapped nor held by an O_PATH description (shmem_evict_inode, at the
+// inode's last reference): the memory-file range holding its contents is freed (its pages
+// punched, so the host gets them back) and a host-backed file's memfd closed. The inode is
+// then dead: a path walk that found it before its last name went cannot open it (Open
+// fails with ENOENT and the open resolves the path again). Preconditions: in.mu held.
 func (in *Inode) maybeFreeLocked() {
-	if !in.charged || in.attr.Nlink != 0 || in.opens != 0 || in.mapRefs != 0 {
+	if in.dead || in.attr.Nlink != 0 || in.opens != 0 || in.mapRefs != 0 || in.pins != 0 {
+		return
+	}
+	in.dead = true
+	if in.host != nil {
+		in.releaseHostLocked()
+	}
+	if in.capacity > 0 {
+		in.fs.mf.Free(in.memOff, in.capacity)
+		in.memOff, in.capacity = 0, 0
+	}
+	if !in.charged {
 		return
 	}
 	in.charged = false
@@ -247,6 +262,24 @@ func (in *Inode) maybeFreeLocked() {
 		in.fs.unchargeBlocks(1)
 	}
 	in.fs.unchargeInode()
+}
+
+// Retain implements vfs.Retainer: an O_PATH description holds the file as an open one
+// does, so its contents stay (a reopening through /proc/PID/fd reads them) after its
+// last name goes. ENOENT when the file is already gone.
+func (in *Inode) Retain() (func(), error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.dead {
+		return nil, unix.ENOENT
+	}
+	in.pins++
+	return func() {
+		in.mu.Lock()
+		in.pins--
+		in.maybeFreeLocked()
+		in.mu.Unlock()
+	}, nil
 }
 
 // Params are a tmpfs's mount options besides its limits, kept to show them in mountinfo.

@@ -9,11 +9,27 @@ import (
 )
 
 // minCapacity is the memory-file range first reserved for a file's contents. Reservations
-// are virtual (the memory file is sparse), so generous capacities cost nothing until written.
-const minCapacity = 1 << 20
+// are virtual (the memory file is sparse), so a generous one costs nothing until written,
+// and a file rarely outgrows it: growing moves the contents to a bigger range, a copy that
+// holds every page twice for a moment (a file of half the memory limit got the sandbox
+// OOM-killed) and that shared mappings forbid (ENOMEM).
+const minCapacity = 1 << 36
 
-// maxFileSize bounds a tmpfs file.
-const maxFileSize = 1 << 34
+// maxFileSize bounds where a tmpfs file's contents may lie here: writes, fallocate and
+// shared mappings beyond are EFBIG (EINVAL). The size itself goes up to Linux's
+// MAX_LFS_FILESIZE (tmpfs's s_maxbytes, the largest off_t): ftruncate makes a file that
+// large, and the part past its capacity reads as zeros.
+const maxFileSize = 1 << 40
+
+// readDataLocked reads the contents at [off, off+len(p)), inside the size: what lies past
+// the capacity (a file grown by ftruncate) reads as zeros. Preconditions: in.mu held.
+func (in *Inode) readDataLocked(p []byte, off int64) {
+	n := max(0, min(int64(len(p)), in.capacity-off))
+	if n > 0 {
+		in.fs.mf.ReadAt(p[:n], in.memOff+off)
+	}
+	clear(p[n:])
+}
 
 // ensureCapacityLocked makes room for size bytes. Preconditions: in.mu held.
 func (in *Inode) ensureCapacityLocked(size int64) error {
@@ -23,8 +39,8 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 	if size > maxFileSize {
 		return unix.EFBIG
 	}
-	if in.host != nil {
-		return nil // the host memfd grows by itself
+	if in.host != nil || in.dead {
+		return nil // the host memfd grows by itself; a dead file is never read again
 	}
 	if in.mapRefs > 0 && in.capacity > 0 {
 		// Shared mappings pin the range; growing past it would split the file in two.
@@ -39,13 +55,14 @@ func (in *Inode) ensureCapacityLocked(size int64) error {
 		return unix.ENOSPC
 	}
 	if in.capacity > 0 {
-		if err := in.fs.mf.CopyData(off, in.memOff, in.attr.Size); err != nil {
+		if err := in.fs.mf.CopyData(off, in.memOff, min(in.attr.Size, in.capacity)); err != nil {
 			in.fs.mf.Free(off, c)
 			return unix.ENOSPC
 		}
 		in.fs.mf.Free(in.memOff, in.capacity)
 	}
 	in.memOff, in.capacity = off, c
+	in.fs.mf.MarkShmem(off, c)
 	return nil
 }
 
@@ -64,21 +81,15 @@ func (in *Inode) truncateLocked(size int64) error {
 		}
 	}()
 	if in.host != nil {
-		if size > maxFileSize {
-			return unix.EFBIG
-		}
 		if err := unix.Ftruncate(in.host.fd, size); err != nil {
 			return err
 		}
 		in.attr.Size = size
 		return nil
 	}
-	if size > in.attr.Size {
-		if err := in.ensureCapacityLocked(size); err != nil {
-			return err
-		}
-	} else if in.capacity > 0 {
-		in.fs.mf.Zero(in.memOff+size, in.attr.Size-size)
+	// Growing needs no capacity: the new part reads as zeros until written.
+	if size < in.attr.Size && size < in.capacity {
+		in.fs.mf.Zero(in.memOff+size, min(in.attr.Size, in.capacity)-size)
 	}
 	in.attr.Size = size
 	return nil
@@ -98,7 +109,7 @@ func (in *Inode) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := int(min(int64(len(p)), in.attr.Size-off))
-	in.fs.mf.ReadAt(p[:n], in.memOff+off)
+	in.readDataLocked(p[:n], off)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -170,7 +181,7 @@ func (f *regularFile) Read(fd *vfs.FileDescription, dst [][]byte, off int64) (in
 			break
 		}
 		c := min(int64(len(b)), in.attr.Size-off)
-		in.fs.mf.ReadAt(b[:c], in.memOff+off)
+		in.readDataLocked(b[:c], off)
 		n += c
 		off += c
 	}
@@ -256,7 +267,6 @@ func (f *regularFile) Release() {
 	in := f.in
 	in.mu.Lock()
 	in.opens--
-	in.maybeReleaseHostLocked()
 	in.maybeFreeLocked()
 	in.mu.Unlock()
 }
@@ -316,32 +326,45 @@ func (f *regularFile) Allocate(mode uint32, off, length int64) error {
 		}
 		return nil
 	case unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE:
-		end := in.attr.Size
-		if off < 0 {
-			return unix.EINVAL
-		}
-		if in.writeSealedLocked() {
-			return unix.EPERM
-		}
-		if length < end-off {
-			end = off + length
-		}
-		// Whole pages in the hole are freed, those beyond the end too (fallocate with
-		// FALLOC_FL_KEEP_SIZE puts pages there); partial ones are zeroed.
-		holeEnd := int64(maxFileSize)
-		if length < holeEnd-off {
-			holeEnd = off + length
-		}
-		in.freePagesLocked((off+pageSize-1)/pageSize, holeEnd/pageSize)
-		if in.host != nil {
-			return unix.Fallocate(in.host.fd, mode, off, length)
-		}
-		if off < end {
-			in.fs.mf.Zero(in.memOff+off, end-off)
-		}
-		return nil
+		return in.punchHoleLocked(off, length)
 	}
 	return unix.EOPNOTSUPP
+}
+
+// PunchHole implements mm.HolePuncher (MADV_REMOVE on a shared mapping of the file).
+func (in *Inode) PunchHole(off, length int64) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.punchHoleLocked(off, length)
+}
+
+// punchHoleLocked is fallocate(FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE). Preconditions:
+// in.mu held.
+func (in *Inode) punchHoleLocked(off, length int64) error {
+	end := in.attr.Size
+	if off < 0 {
+		return unix.EINVAL
+	}
+	if in.writeSealedLocked() {
+		return unix.EPERM
+	}
+	if length < end-off {
+		end = off + length
+	}
+	// Whole pages in the hole are freed, those beyond the end too (fallocate with
+	// FALLOC_FL_KEEP_SIZE puts pages there); partial ones are zeroed.
+	holeEnd := int64(maxFileSize)
+	if length < holeEnd-off {
+		holeEnd = off + length
+	}
+	in.freePagesLocked((off+pageSize-1)/pageSize, holeEnd/pageSize)
+	if in.host != nil {
+		return unix.Fallocate(in.host.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, length)
+	}
+	if end = min(end, in.capacity); off < end {
+		in.fs.mf.Zero(in.memOff+off, end-off)
+	}
+	return nil
 }
 
 // Seek supports SEEK_DATA/SEEK_HOLE for a file with no holes.
@@ -382,17 +405,6 @@ func (f *regularFile) Seek(fd *vfs.FileDescription, cur, off int64, whence int) 
 		return 0, unix.EINVAL
 	}
 	return n, nil
-}
-
-// Release frees the contents of an inode no longer linked or open. Called by the kernel
-// when the last reference to an unlinked file goes away.
-func (in *Inode) Release() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.attr.Nlink == 0 && in.capacity > 0 && in.mapRefs == 0 {
-		in.fs.mf.Free(in.memOff, in.capacity)
-		in.capacity, in.memOff, in.attr.Size = 0, 0, 0
-	}
 }
 
 // WriteFile creates (or replaces the contents of) a regular file in directory dir, for the

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sbx-dev/sbx/kernel/abi"
 	"github.com/sbx-dev/sbx/kernel/mm"
 	"github.com/sbx-dev/sbx/kernel/vfs"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,8 @@ type FS struct {
 	magic   int64
 	// hostBacked: regular files are born host-backed (Options.HostBacked).
 	hostBacked bool
+	// singleGrain: Options.SingleGrain.
+	singleGrain bool
 	// limits are the size and inode limits and their use (limits.go).
 	limits limits
 	// params are the other mount options. protected by limits.mu
@@ -58,13 +61,20 @@ type Options struct {
 	// generous fixed size (the sandbox's own mounts).
 	Limits Limits
 	Exact  bool
+	// SingleGrain is devtmpfs's timestamps: statx reports mtime and ctime unasked (tmpfs
+	// proper has multigrain times, reported only when asked for).
+	SingleGrain bool
 }
+
+// tmpfsMagic is TMPFS_MAGIC, statfs's f_type of a tmpfs.
+const tmpfsMagic = 0x01021994
 
 // New returns a tmpfs and its root directory inode.
 func New(mf *mm.MemoryFile, o Options) (*FS, *Inode) {
-	fs := &FS{mf: mf, dev: o.Dev, devices: o.Devices, fifos: o.FIFOs, magic: o.Magic, hostBacked: o.HostBacked}
+	fs := &FS{mf: mf, dev: o.Dev, devices: o.Devices, fifos: o.FIFOs, magic: o.Magic, hostBacked: o.HostBacked,
+		singleGrain: o.SingleGrain}
 	if fs.magic == 0 {
-		fs.magic = 0x01021994
+		fs.magic = tmpfsMagic
 	}
 	mode := o.Mode
 	if mode == 0 {
@@ -133,6 +143,10 @@ type Inode struct {
 	// I_LINKABLE). protected by mu
 	linkable bool
 	symBlock bool
+	// pins counts O_PATH descriptions holding the file (Retain); dead says the file was
+	// freed: no name, open file, mapping or pin was left (maybeFreeLocked). protected by mu
+	pins int
+	dead bool
 }
 
 var _ vfs.Inode = (*Inode)(nil)
@@ -164,7 +178,10 @@ func (in *Inode) Stat() (vfs.Attr, error) {
 
 func (in *Inode) usedBytesLocked() int64 {
 	if in.attr.Mode&unix.S_IFMT == unix.S_IFREG {
-		return (in.attr.Size + 4095) &^ 4095
+		// The pages that hold contents, as Linux counts a tmpfs file's blocks: those
+		// written or allocated (charged) and those filled through a shared mapping.
+		data := in.fs.mf.DataBytes(in.memOff, min(in.capacity, (in.attr.Size+pageSize-1)&^(pageSize-1)))
+		return max(in.pages.n*pageSize, data)
 	}
 	if in.attr.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return 0
@@ -217,6 +234,40 @@ func (in *Inode) SetAttr(a vfs.SetAttr) error {
 	return nil
 }
 
+// StatxTraits implements vfs.StatxTraiter: a tmpfs (shmem) knows the immutable, append
+// and nodump attributes, has birth times and multigrain times (sysfs, also made here, has
+// none of them; devtmpfs's times are single-grain).
+func (in *Inode) StatxTraits() (multigrain, btime bool, attrMask uint64) {
+	if in.fs.magic != tmpfsMagic {
+		return false, false, 0
+	}
+	return !in.fs.singleGrain, true, abi.STATX_ATTR_IMMUTABLE | abi.STATX_ATTR_APPEND | abi.STATX_ATTR_NODUMP
+}
+
+// FileHandle implements vfs.HandleExporter as shmem_encode_fh: generation (always 0
+// here), then the inode number's low and high halves; type 1. sysfs (made here too) gives
+// none.
+func (in *Inode) FileHandle() (int32, []byte) {
+	if in.fs.magic != tmpfsMagic {
+		return 0, nil
+	}
+	ino := in.attr.Ino // fixed at creation
+	b := make([]byte, abi.SizeofShmemFid)
+	f := abi.ShmemFid{InoLo: uint32(ino), InoHi: uint32(ino >> 32)}
+	f.Encode(b)
+	return 1, b
+}
+
+// KillPrivs implements vfs.PrivKiller.
+func (in *Inode) KillPrivs(c *vfs.Creds) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if m, ok := vfs.KilledPrivs(c, in.attr.Mode, in.attr.GID); ok {
+		in.attr.Mode = m
+		in.attr.Ctime = now()
+	}
+}
+
 // StatFS implements vfs.Inode.
 func (in *Inode) StatFS() (vfs.StatFS, error) {
 	blocks, bfree, files, ffree := in.fs.statfsCounts()
@@ -246,17 +297,22 @@ func (in *Inode) Open(flags int) (vfs.File, error) {
 	case unix.S_IFDIR:
 		return vfs.NewDirFile(), nil
 	case unix.S_IFREG:
-		if flags&unix.O_TRUNC != 0 && flags&unix.O_ACCMODE != unix.O_RDONLY {
-			in.mu.Lock()
-			err := in.truncateLocked(0)
-			in.mu.Unlock()
-			if err != nil {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if in.dead {
+			// Its last name went after the walk found it, and its contents with it: the
+			// open resolves the path again (what it would have found a moment later).
+			return nil, unix.ENOENT
+		}
+		if flags&unix.O_TRUNC != 0 {
+			// Like do_truncate for an open: the times move even when the size does not.
+			if err := in.truncateLocked(0); err != nil {
 				return nil, err
 			}
+			t := now()
+			in.attr.Mtime, in.attr.Ctime = t, t
 		}
-		in.mu.Lock()
 		in.opens++
-		in.mu.Unlock()
 		return &regularFile{in: in}, nil
 	case unix.S_IFCHR:
 		if in.fs.devices == nil {
@@ -395,7 +451,7 @@ func (in *Inode) Create(name string, flags int, mode uint32, c *vfs.Creds) (vfs.
 	if err := in.create(name, n, true); err != nil {
 		n.mu.Lock()
 		n.attr.Nlink = 0
-		n.maybeReleaseHostLocked()
+		n.maybeFreeLocked()
 		n.mu.Unlock()
 		return nil, nil, err
 	}
@@ -652,7 +708,6 @@ func (in *Inode) unlinkLocked() {
 		in.fs.unchargeInode()
 	}
 	in.attr.Nlink--
-	in.maybeReleaseHostLocked()
 	in.maybeFreeLocked()
 }
 
