@@ -13,6 +13,9 @@ type CloneOpts struct {
 	Stack, ParentTID uint64
 	ChildTID, TLS    uint64
 	ExitSignal       unix.Signal
+	// ClearSighand (clone3's CLONE_CLEAR_SIGHAND) resets the child's handled signals to
+	// SIG_DFL; ignored ones stay ignored.
+	ClearSighand bool
 }
 
 // cloneNamespaces are the namespace flags (ns.go).
@@ -98,6 +101,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		childMM.DecUsers() // threads use the group's MM, not a new reference
 	} else {
 		p := parentTG
+		exitSignal := o.ExitSignal
 		if f&unix.CLONE_PARENT != 0 {
 			p.mu.Lock()
 			pp := p.parent
@@ -105,6 +109,10 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			if pp != nil {
 				p = pp
 			}
+			// The parent's parent hears of the child as it hears of the parent.
+			parentTG.mu.Lock()
+			exitSignal = parentTG.exitSignal
+			parentTG.mu.Unlock()
 		}
 		parentTG.mu.Lock()
 		tg = &ThreadGroup{k: k, PID: tid, parent: p, children: make(map[*ThreadGroup]struct{}), tasks: make(map[*Task]struct{}), exited: make(chan struct{}),
@@ -113,7 +121,7 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			pgid: parentTG.pgid, sid: parentTG.sid, noCtty: parentTG.noCtty, dumpable: parentTG.dumpable, noNewPrivs: parentTG.noNewPrivs,
 			oomScoreAdj: parentTG.oomScoreAdj, oomScoreAdjMin: parentTG.oomScoreAdjMin,
 			sessionKeyring: parentTG.sessionKeyring, prctl: parentTG.prctl.forked(),
-			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: o.ExitSignal, pidNS: pidNS, pidNrs: nrs}
+			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: exitSignal, pidNS: pidNS, pidNrs: nrs}
 		tg.ns.Store(nsSet)
 		if f&unix.CLONE_NEWNS != 0 {
 			enterCopiedMountNS(tg.fs, nsSet[NSMnt].mnt)
@@ -136,6 +144,13 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 		parentTG.sig.mu.Lock()
 		tg.sig.actions = parentTG.sig.actions
 		parentTG.sig.mu.Unlock()
+		if o.ClearSighand {
+			for sig, act := range tg.sig.actions {
+				if act.Handler != SigIgn {
+					tg.sig.actions[sig] = SigAction{}
+				}
+			}
+		}
 		p.mu.Lock()
 		if p.children != nil {
 			p.children[tg] = struct{}{}
@@ -166,6 +181,14 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 	child.pendingFP = fp
 	child.name = t.Name()
 	child.sigMask.Store(t.sigMask.Load())
+	if pol := t.schedPolicy.Load(); pol&unix.SCHED_RESET_ON_FORK == 0 {
+		child.schedPolicy.Store(pol) // with SCHED_RESET_ON_FORK the child starts as SCHED_OTHER
+	}
+	if f&(unix.CLONE_VM|unix.CLONE_VFORK) != unix.CLONE_VM {
+		// A new process keeps the alternate signal stack; a thread (or a CLONE_VM child
+		// that runs beside us) starts without one.
+		child.altStack = t.AltStack()
+	}
 	if f&unix.CLONE_THREAD != 0 && t.ThreadKeyring() != nil {
 		// A new thread of a thread that has a thread keyring gets one of its own.
 		child.SetThreadKeyring(ThreadKeyringDue{})
@@ -250,6 +273,9 @@ type WaitOpts struct {
 	// Stopped and Continued report job-control stops (WUNTRACED/WSTOPPED) and
 	// continues (WCONTINUED).
 	Stopped, Continued bool
+	// Clone (__WCLONE) waits for "clone" children only, those whose exit signal is not
+	// SIGCHLD, instead of the others; All (__WALL) for both.
+	Clone, All bool
 }
 
 // WaitResult is a reaped (or observed) child.
@@ -298,8 +324,12 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 					continue
 				}
 			}
-			matched = true
 			c.mu.Lock()
+			if !o.All && (c.exitSignal != unix.SIGCHLD) != o.Clone {
+				c.mu.Unlock()
+				continue
+			}
+			matched = true
 			switch {
 			case o.Exited && c.zombie:
 				found = c

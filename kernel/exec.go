@@ -22,6 +22,18 @@ func (t *Task) openExecutable(dirfd int32, path string, follow bool) (*loader.Op
 	}
 }
 
+// CheckExecutable opens path as execve would and lets it go (execveat's
+// AT_EXECVE_CHECK): the errors are those of finding and opening the program; its format
+// is not looked at, as on Linux, where the check ends before the binary handlers run.
+func (t *Task) CheckExecutable(dirfd int32, path string, follow bool) error {
+	o, err := t.openExecutable(dirfd, path, follow)
+	if err != nil {
+		return err
+	}
+	o.Release()
+	return nil
+}
+
 func (t *Task) openExecutableOnce(dirfd int32, path string, follow, last bool) (*loader.Opened, error) {
 	vd, err := t.Lookup(dirfd, path, follow)
 	if err != nil {
@@ -62,9 +74,19 @@ func (t *Task) openExecutableOnce(dirfd int32, path string, follow, last bool) (
 		Release: fd.DecRef, Hold: fd}, nil
 }
 
+// addrNoRandomize is personality(2)'s ADDR_NO_RANDOMIZE.
+const addrNoRandomize = 0x0040000
+
 // Execve replaces the process image (execve(2)/execveat(2)). On success the task's
 // registers are those of the new program; on failure nothing changed.
 func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool) error {
+	return t.ExecveInaccessible(dirfd, path, argv, envv, follow, false)
+}
+
+// ExecveInaccessible is Execve for a program an interpreter could not open after the
+// exec (execveat of a close-on-exec descriptor) when inaccessible is set: a #! script
+// then fails with ENOENT.
+func (t *Task) ExecveInaccessible(dirfd int32, path string, argv, envv []string, follow, inaccessible bool) error {
 	if path == "" {
 		return unix.ENOENT
 	}
@@ -74,7 +96,8 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, follow bool
 	m.SetVDSO(t.k.Platform.VDSO())
 	creds := t.Creds()
 	stackSoft, _ := t.Limit(unix.RLIMIT_STACK)
-	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft,
+	a := loader.Args{Path: path, Argv: argv, Envv: envv, StackLimit: stackSoft, PathInaccessible: inaccessible,
+		NoASLR: t.tg.Prctl().Personality&addrNoRandomize != 0,
 		Open: func(p string) (*loader.Opened, error) {
 			// The first open uses dirfd; interpreters are resolved from cwd/root.
 			if p == path {

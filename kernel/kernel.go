@@ -98,6 +98,7 @@ type Kernel struct {
 	prestarted atomic.Pointer[prestart]
 	// futexes holds the tasks waiting on futex words.
 	futexes futexTable
+	futexPI futexPI
 	// state holds what packages keep per kernel (StateOf); stateMu serializes creating it.
 	// Lock order: stateMu before mu.
 	stateMu sync.Mutex

@@ -78,6 +78,9 @@ func (t *Task) futexDied(m *mm.MM, addr uint64, pi, pendingOp bool) {
 		if !pi && val&futexWaiters != 0 {
 			t.k.FutexWake(t, addr, 1, ^uint32(0))
 		}
+		if pi && val&futexWaiters != 0 {
+			t.futexPIOwnerDied(addr, bufs[0])
+		}
 		return
 	}
 }

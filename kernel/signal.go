@@ -197,11 +197,87 @@ func (k *Kernel) SignalGroupInfo(tg *ThreadGroup, sig unix.Signal, info SigInfo)
 	}
 }
 
-// AltStack is a sigaltstack(2) description.
+// AltStack is a sigaltstack(2) description: the stack as set (SP, Size; both zero when
+// disabled) and the flags it was set with.
 type AltStack struct {
 	SP    uint64
 	Flags int32
 	Size  uint64
+}
+
+// sigaltstack flags (include/uapi/linux/signal.h).
+const (
+	SSOnStack    = 1
+	SSDisable    = 2
+	SSAutoDisarm = -1 << 31 // 1<<31 as ss_flags' int
+	// MinSigStkSz is MINSIGSTKSZ, the smallest stack sigaltstack accepts.
+	MinSigStkSz = 2048
+)
+
+// on reports whether sp is on the stack, as Linux's on_sig_stack: a stack set with
+// SS_AUTODISARM is never "on" (it is disarmed while a handler runs on it).
+func (s AltStack) on(sp uint64) bool {
+	return s.Flags&SSAutoDisarm == 0 && sp > s.SP && sp-s.SP <= s.Size
+}
+
+// flagsAt are the ss_flags sigaltstack reports and a signal frame's uc_stack holds, for
+// a thread whose stack pointer is sp: SS_DISABLE, SS_ONSTACK or 0, with SS_AUTODISARM kept.
+func (s AltStack) flagsAt(sp uint64) int32 {
+	f := int32(0)
+	switch {
+	case s.Size == 0:
+		f = SSDisable
+	case s.on(sp):
+		f = SSOnStack
+	}
+	return f | s.Flags&SSAutoDisarm
+}
+
+// Sigaltstack implements sigaltstack(2) for the thread whose stack pointer is sp (Linux's
+// do_sigaltstack): it returns the old stack with the flags to report and, when ss is not
+// nil, installs ss — EPERM while running on the current one, EINVAL for a mode other than
+// 0, SS_ONSTACK or SS_DISABLE, ENOMEM below minSize.
+func (t *Task) Sigaltstack(ss *AltStack, sp, minSize uint64) (AltStack, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.altStack
+	old := AltStack{SP: cur.SP, Size: cur.Size, Flags: cur.flagsAt(sp)}
+	if ss == nil {
+		return old, nil
+	}
+	if cur.on(sp) {
+		return old, unix.EPERM
+	}
+	n := *ss
+	switch n.Flags &^ SSAutoDisarm {
+	case 0, SSOnStack:
+		if n == cur {
+			return old, nil
+		}
+		if n.Size < minSize {
+			return old, unix.ENOMEM
+		}
+	case SSDisable:
+		n.SP, n.Size = 0, 0
+	default:
+		return old, unix.EINVAL
+	}
+	t.altStack = n
+	return old, nil
+}
+
+// AltStack returns the alternate signal stack as set.
+func (t *Task) AltStack() AltStack {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.altStack
+}
+
+// SetAltStack sets the alternate signal stack.
+func (t *Task) SetAltStack(s AltStack) {
+	t.mu.Lock()
+	t.altStack = s
+	t.mu.Unlock()
 }
 
 // SigMask returns the task's blocked-signal mask.
@@ -214,20 +290,6 @@ func (t *Task) SetSigMask(m uint64) {
 	if ok, _ := t.hasDeliverable(); ok {
 		t.interrupted.Store(true)
 	}
-}
-
-// AltStack returns the alternate signal stack.
-func (t *Task) AltStack() AltStack {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.altStack
-}
-
-// SetAltStack sets the alternate signal stack.
-func (t *Task) SetAltStack(s AltStack) {
-	t.mu.Lock()
-	t.altStack = s
-	t.mu.Unlock()
 }
 
 // PendingSignalMask returns the process's pending signals.
@@ -282,6 +344,23 @@ func (tg *ThreadGroup) ResetTimerOverrun(id int32) {
 	s.mu.Lock()
 	delete(s.timerOverrun, id)
 	s.mu.Unlock()
+}
+
+// DropTimerSignal discards the queued signal sig of POSIX timer id, for the process and
+// each of its threads: a timer set anew does not deliver the old setting's expiry (Linux
+// drops such a stale signal when it would be dequeued).
+func (tg *ThreadGroup) DropTimerSignal(sig unix.Signal, id int32) {
+	if sig <= 0 || sig > 64 {
+		return
+	}
+	tasks := tg.Tasks()
+	s := tg.signals()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending.dropTimer(sig, id)
+	for _, t := range tasks {
+		t.sigPending.dropTimer(sig, id)
+	}
 }
 
 // TimerLastOverrun returns the overrun of POSIX timer id's last delivered signal.

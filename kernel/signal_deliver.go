@@ -31,7 +31,9 @@ func (t *Task) takeSignal() (unix.Signal, SigAction, SigInfo, bool) {
 	}
 	act := s.actions[sig]
 	if act.Flags&saResethand != 0 && act.Handler > SigIgn {
-		s.actions[sig] = SigAction{}
+		// Only the handler goes back to SIG_DFL: flags, mask and restorer stay, as
+		// sigaction(2) then shows them on Linux.
+		s.actions[sig].Handler = SigDfl
 	}
 	return sig, act, info, true
 }
@@ -103,9 +105,8 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 	fp, _ := t.ctx.FPState()
 	sp := regs.Rsp - redZone
 	alt := t.AltStack()
-	onAlt := alt.Size != 0 && regs.Rsp > alt.SP && regs.Rsp <= alt.SP+alt.Size
-	if act.Flags&saOnstack != 0 && alt.Size != 0 && alt.Flags&2 == 0 && !onAlt {
-		sp = alt.SP + alt.Size
+	if act.Flags&saOnstack != 0 && alt.flagsAt(sp)&^SSAutoDisarm == 0 {
+		sp = alt.SP + alt.Size // set and not already on it
 	}
 	var fpAddr uint64
 	if len(fp) > 0 {
@@ -124,7 +125,7 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 		oldMask, t.savedMaskValid = t.savedMask, false
 	}
 	uc := abi.Ucontext{
-		Stack: abi.StackT{SP: alt.SP, Flags: alt.Flags, Size: alt.Size},
+		Stack: abi.StackT{SP: alt.SP, Flags: alt.flagsAt(regs.Rsp), Size: alt.Size},
 		Mcontext: abi.Sigcontext{
 			R8: regs.R8, R9: regs.R9, R10: regs.R10, R11: regs.R11, R12: regs.R12, R13: regs.R13, R14: regs.R14, R15: regs.R15,
 			Rdi: regs.Rdi, Rsi: regs.Rsi, Rbp: regs.Rbp, Rbx: regs.Rbx, Rdx: regs.Rdx, Rax: regs.Rax, Rcx: regs.Rcx,
@@ -142,6 +143,11 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 		mask |= 1 << (sig - 1)
 	}
 	t.sigMask.Store(mask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
+	if alt.Flags&SSAutoDisarm != 0 {
+		// The handler sees the stack disabled (it may set another); rt_sigreturn puts
+		// back the one the frame saved.
+		t.SetAltStack(AltStack{})
+	}
 	t.Regs.Rsp = sp
 	t.Regs.Rip = act.Handler
 	t.Regs.Rdi = uint64(sig)
@@ -154,6 +160,7 @@ func (t *Task) setupFrame(sig unix.Signal, act SigAction, si SigInfo) error {
 
 // Sigreturn implements rt_sigreturn(2): the frame sits where the handler's ret left rsp.
 func (t *Task) Sigreturn() error {
+	frameSP := t.Regs.Rsp
 	b := make([]byte, abi.SizeofUcontext)
 	if _, err := t.CopyIn(t.Regs.Rsp, b); err != nil {
 		t.exitGroup(exitStatusSignal(unix.SIGSEGV))
@@ -178,6 +185,11 @@ func (t *Task) Sigreturn() error {
 		}
 	}
 	t.sigMask.Store(uc.Sigmask &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)))
+	// The frame's uc_stack is installed again, as sigaltstack would from the handler's
+	// stack pointer (Linux 6.18 checks that one, not the interrupted one): a handler that
+	// left the alternate stack set while running on it keeps that setting (EPERM), a
+	// disarmed stack comes back.
+	t.Sigaltstack(&AltStack{SP: uc.Stack.SP, Flags: uc.Stack.Flags, Size: uc.Stack.Size}, frameSP, MinSigStkSz)
 	if ok, _ := t.hasDeliverable(); ok {
 		t.interrupted.Store(true)
 	}

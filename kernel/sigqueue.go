@@ -59,6 +59,21 @@ func (p *pendingSet) drop(set uint64) {
 	p.mask &^= set
 }
 
+// dropTimer discards POSIX timer id's queued sig, if any.
+func (p *pendingSet) dropTimer(sig unix.Signal, id int32) {
+	q := p.infos[sig]
+	for i := range q {
+		if q[i].Code == SITimer && q[i].TimerID == id {
+			q = append(q[:i:i], q[i+1:]...)
+			p.infos[sig] = q
+			if len(q) == 0 {
+				p.mask &^= 1 << (sig - 1)
+			}
+			return
+		}
+	}
+}
+
 // timerInfo returns the pending instance of POSIX timer id's signal, if any (a timer has
 // at most one signal queued: further expiries count as overruns).
 func (p *pendingSet) timerInfo(sig unix.Signal, id int32) *SigInfo {

@@ -87,7 +87,8 @@ type ThreadGroup struct {
 	waitStop, waitCont bool
 
 	startTime time.Time
-	// exitSignal is sent to the parent when the process ends (SIGCHLD for fork).
+	// exitSignal is sent to the parent when the process ends (SIGCHLD for fork; SIGCHLD
+	// again once reparented). protected by mu
 	exitSignal unix.Signal
 	// sig holds signal dispositions; it has its own lock.
 	sig signalState
@@ -105,6 +106,8 @@ type ThreadGroup struct {
 
 // Task is one app thread.
 type Task struct {
+	// schedPolicy is sched_setscheduler's policy, with SCHED_RESET_ON_FORK.
+	schedPolicy atomic.Int32
 	// noPatch are the syscall sites this task found unpatchable (patch.go); the task's own.
 	noPatch patchSkip
 	k       *Kernel
@@ -272,18 +275,24 @@ func (t *Task) CopyInString(addr uint64, max int) (string, error) {
 }
 
 // Limit returns the soft and hard limit of resource r.
-func (t *Task) Limit(r int) (uint64, uint64) {
-	t.tg.mu.Lock()
-	defer t.tg.mu.Unlock()
-	l := t.tg.limits[r]
+func (t *Task) Limit(r int) (uint64, uint64) { return t.tg.Limit(r) }
+
+// SetLimit sets resource r.
+func (t *Task) SetLimit(r int, soft, hard uint64) { t.tg.SetLimit(r, soft, hard) }
+
+// Limit returns the process's soft and hard limit of resource r.
+func (tg *ThreadGroup) Limit(r int) (uint64, uint64) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	l := tg.limits[r]
 	return l[0], l[1]
 }
 
-// SetLimit sets resource r.
-func (t *Task) SetLimit(r int, soft, hard uint64) {
-	t.tg.mu.Lock()
-	t.tg.limits[r] = [2]uint64{soft, hard}
-	t.tg.mu.Unlock()
+// SetLimit sets the process's resource r.
+func (tg *ThreadGroup) SetLimit(r int, soft, hard uint64) {
+	tg.mu.Lock()
+	tg.limits[r] = [2]uint64{soft, hard}
+	tg.mu.Unlock()
 }
 
 // Counters returns the task's syscall counters.
@@ -790,9 +799,10 @@ func (t *Task) exit() {
 	k.exitMu.Lock()
 	tg.mu.Lock()
 	tg.zombie = true
+	exitSignal := tg.exitSignal
 	tg.mu.Unlock()
-	if parent != nil && tg.exitSignal != 0 {
-		k.SignalGroupInfo(parent, tg.exitSignal, childInfo(tg, status))
+	if parent != nil && exitSignal != 0 {
+		k.SignalGroupInfo(parent, exitSignal, childInfo(tg, status))
 	}
 	k.exitMu.Unlock()
 	tg.exitQueue.Notify(waiter.EventIn | waiter.EventHUp)
@@ -837,6 +847,7 @@ func (k *Kernel) reparent(father *ThreadGroup, children map[*ThreadGroup]struct{
 	for c := range children {
 		c.mu.Lock()
 		c.parent = init
+		c.exitSignal = unix.SIGCHLD // the new parent hears of it as of any child
 		zombie := c.zombie
 		sig := c.pdeathSignal
 		c.mu.Unlock()

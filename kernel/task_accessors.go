@@ -13,6 +13,9 @@ func (k *Kernel) Uptime() time.Duration { return time.Since(k.Start) }
 // SetClearChildTID records set_tid_address's pointer.
 func (t *Task) SetClearChildTID(addr uint64) { t.clearChildTID = addr }
 
+// ClearChildTID returns set_tid_address's pointer (PR_GET_TID_ADDRESS).
+func (t *Task) ClearChildTID() uint64 { return t.clearChildTID }
+
 // SetRobustList records set_robust_list's head.
 func (t *Task) SetRobustList(addr uint64) { t.robustList = addr }
 
@@ -78,6 +81,9 @@ type PrctlState struct {
 	TimerSlack uint64 // PR_SET_TIMERSLACK, in nanoseconds (0: the default, 50 µs)
 	THPDisable bool   // PR_SET_THP_DISABLE
 	Subreaper  bool   // PR_SET_CHILD_SUBREAPER (not inherited)
+	// Personality is personality(2)'s execution domain and flags (inherited, kept by
+	// execve); ADDR_NO_RANDOMIZE turns off the loader's randomisation.
+	Personality uint32
 }
 
 // forked is the state a fork's child starts with.
@@ -244,3 +250,9 @@ func (t *Task) SetThreadKeyring(k any) {
 	t.threadKeyring = k
 	t.tg.mu.Unlock()
 }
+
+// SchedPolicy returns the thread's scheduling policy (SCHED_RESET_ON_FORK included).
+func (t *Task) SchedPolicy() int32 { return t.schedPolicy.Load() }
+
+// SetSchedPolicy sets the thread's scheduling policy.
+func (t *Task) SetSchedPolicy(p int32) { t.schedPolicy.Store(p) }

@@ -50,6 +50,10 @@ type Args struct {
 	StackLimit uint64
 	// NoASLR disables randomisation (personality ADDR_NO_RANDOMIZE).
 	NoASLR bool
+	// PathInaccessible marks a program named by a close-on-exec descriptor (execveat):
+	// an interpreter could not open it after the exec, so a #! script fails with ENOENT
+	// (Linux's BINPRM_FLAGS_PATH_INACCESSIBLE).
+	PathInaccessible bool
 }
 
 // Result describes the loaded program.
@@ -63,8 +67,9 @@ type Result struct {
 	BrkStart uint64
 }
 
-// maxInterpDepth is Linux's BINPRM_MAX_RECURSION: how many #! interpreters may nest.
-const maxInterpDepth = 4
+// maxInterpDepth is how many #! scripts may nest: Linux's exec_binprm runs the binary
+// handlers at most six times (depth 0 to 5), the last one for the final program.
+const maxInterpDepth = 5
 
 // Load loads the program into m, which must be empty.
 func Load(m *mm.MM, a Args) (*Result, error) {
@@ -91,6 +96,9 @@ func Load(m *mm.MM, a Args) (*Result, error) {
 		if depth >= maxInterpDepth {
 			return nil, unix.ELOOP
 		}
+		if a.PathInaccessible {
+			return nil, unix.ENOENT
+		}
 		interp, arg, ok := parseShebang(hdr)
 		if !ok {
 			return nil, unix.ENOEXEC
@@ -114,19 +122,46 @@ func Load(m *mm.MM, a Args) (*Result, error) {
 	return res, nil
 }
 
-// parseShebang parses "#!interp [arg]" from the first line (Linux keeps one optional
-// argument, with leading and trailing blanks trimmed).
+// parseShebang parses "#!interp [arg]" from the first 256 bytes of a file as Linux's
+// binfmt_script does: the line ends at a newline, else at byte 255 provided the
+// interpreter name ends (at a blank or NUL) before it, else the name may be truncated and
+// the file is not executable; blanks around the name and the one optional argument are
+// trimmed, and a NUL ends either.
 func parseShebang(hdr []byte) (string, string, bool) {
-	line := hdr[2:]
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+	var buf [256]byte
+	copy(buf[:], hdr)
+	blank := func(c byte) bool { return c == ' ' || c == '\t' }
+	term := func(c byte) bool { return blank(c) || c == 0 }
+	end := bytes.IndexByte(buf[:], '\n')
+	if end < 0 {
+		i := 2
+		for i < 255 && blank(buf[i]) {
+			i++
+		}
+		if i == 255 {
+			return "", "", false // nothing but blanks
+		}
+		for i < 255 && !term(buf[i]) {
+			i++
+		}
+		if i == 255 {
+			return "", "", false // the name runs past the buffer
+		}
+		end = 255
+	}
+	line := buf[2:end]
+	if i := bytes.IndexByte(line, 0); i >= 0 {
 		line = line[:i]
 	}
-	s := strings.Trim(string(line), " \t")
+	s := strings.TrimLeft(strings.TrimRight(string(line), " \t"), " \t")
 	if s == "" {
 		return "", "", false
 	}
-	interp, rest, _ := strings.Cut(strings.ReplaceAll(s, "\t", " "), " ")
-	return interp, strings.Trim(rest, " \t"), true
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, "", true
+	}
+	return s[:i], strings.TrimLeft(s[i:], " \t"), true
 }
 
 // Layout constants for an x86-64 process.

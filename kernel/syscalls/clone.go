@@ -8,7 +8,7 @@ import (
 
 // Clone implements clone(2): clone(flags, stack, parent_tid, child_tid, tls).
 func Clone(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	flags := a[0]
+	flags := uint64(uint32(a[0])) // clone3's flags above bit 31 are not clone's
 	pidfdAddr := uint64(0)
 	if flags&unix.CLONE_PIDFD != 0 {
 		// The pidfd goes where the parent's TID would: the two cannot be combined.
@@ -51,50 +51,89 @@ func Vfork(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return uint64(tid), err
 }
 
-// Clone3 implements clone3(2).
+// clone3's flags beyond clone's (include/uapi/linux/sched.h).
+const (
+	cloneClearSighand = 0x100000000
+	cloneIntoCgroup   = 0x200000000
+	cloneNewtime      = 0x80
+	cloneArgsSizeVer2 = 88
+	maxPidNSLevel     = 32
+)
+
+// Clone3 implements clone3(2), with Linux's checks of struct clone_args in Linux's order.
+// No descriptor in the sandbox is a cgroup directory, so CLONE_INTO_CGROUP ends in EBADF
+// as it does on Linux for any other file.
 func Clone3(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	size := a[1]
-	if size < abi.CLONE_ARGS_SIZE_VER0 || size > 4096 {
+	if size > 4096 {
+		return 0, unix.E2BIG
+	}
+	if size < abi.CLONE_ARGS_SIZE_VER0 {
 		return 0, unix.EINVAL
 	}
 	b := make([]byte, size)
 	if _, err := t.CopyIn(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
+	// A larger struct than this kernel knows is fine if the fields it does not know are
+	// zero (copy_struct_from_user).
+	for _, c := range b[min(len(b), abi.SizeofCloneArgs):] {
+		if c != 0 {
+			return 0, unix.E2BIG
+		}
+	}
 	var ca abi.CloneArgs
 	ca.Decode(b)
-	flags, childTID, parentTID := ca.Flags, ca.ChildTID, ca.ParentTID
-	exitSig, stack, stackSize, tls := ca.ExitSignal, ca.Stack, ca.StackSize, ca.TLS
-	if exitSig > 64 || ca.SetTID != 0 {
-		return 0, unix.EINVAL // set_tid is not offered
-	}
-	pidfdAddr := ca.Pidfd
-	if flags&unix.CLONE_PIDFD != 0 && flags&(unix.CLONE_THREAD|unix.CLONE_DETACHED) != 0 {
+	flags, exitSig := ca.Flags, ca.ExitSignal
+	switch {
+	case ca.SetTIDSize > maxPidNSLevel, ca.SetTID == 0 && ca.SetTIDSize > 0, ca.SetTID != 0 && ca.SetTIDSize == 0:
+		return 0, unix.EINVAL
+	case exitSig > 64:
+		return 0, unix.EINVAL
+	case flags&cloneIntoCgroup != 0 && (ca.Cgroup > 1<<31-1 || size < cloneArgsSizeVer2):
+		return 0, unix.EINVAL
+	case flags&^(0xffffffff|cloneClearSighand|cloneIntoCgroup) != 0,
+		flags&(unix.CLONE_DETACHED|0xff&^cloneNewtime) != 0,
+		flags&(unix.CLONE_SIGHAND|cloneClearSighand) == unix.CLONE_SIGHAND|cloneClearSighand,
+		flags&(unix.CLONE_THREAD|unix.CLONE_PARENT) != 0 && exitSig != 0,
+		(ca.Stack == 0) != (ca.StackSize == 0):
 		return 0, unix.EINVAL
 	}
-	if (stack == 0) != (stackSize == 0) {
+	if ca.SetTID != 0 {
+		return 0, unix.EINVAL // set_tid is not offered
+	}
+	if flags&cloneIntoCgroup != 0 {
+		fd, err := getFD(t, ca.Cgroup)
+		if err != nil {
+			return 0, unix.EBADF
+		}
+		fd.DecRef()
+		return 0, unix.EBADF // not a cgroup directory
+	}
+	if flags&unix.CLONE_PIDFD != 0 && flags&unix.CLONE_THREAD != 0 {
 		return 0, unix.EINVAL
 	}
 	sp := uint64(0)
-	if stack != 0 {
-		sp = stack + stackSize
+	if ca.Stack != 0 {
+		sp = ca.Stack + ca.StackSize
 	}
-	tid, err := t.Clone(kernel.CloneOpts{Flags: flags &^ unix.CLONE_PIDFD, Stack: sp, ParentTID: parentTID, ChildTID: childTID,
-		TLS: tls, ExitSignal: unix.Signal(exitSig)})
+	tid, err := t.Clone(kernel.CloneOpts{Flags: flags &^ (unix.CLONE_PIDFD | cloneClearSighand), Stack: sp, ParentTID: ca.ParentTID,
+		ChildTID: ca.ChildTID, TLS: ca.TLS, ExitSignal: unix.Signal(exitSig), ClearSighand: flags&cloneClearSighand != 0})
 	if err == nil && flags&unix.CLONE_PIDFD != 0 {
-		err = childPidfd(t, tid, pidfdAddr)
+		err = childPidfd(t, tid, ca.Pidfd)
 	}
 	return uint64(tid), err
 }
 
 // Wait4 implements wait4(2).
 func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	opts := a[2]
+	opts := uint64(uint32(a[2])) // an int: __WCLONE is its sign bit
 	if opts&^(unix.WNOHANG|unix.WUNTRACED|unix.WCONTINUED|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 {
 		return 0, unix.EINVAL
 	}
 	r, err := t.Wait(kernel.WaitOpts{PID: int32(a[0]), NoHang: opts&unix.WNOHANG != 0, Exited: true,
-		Stopped: opts&unix.WUNTRACED != 0, Continued: opts&unix.WCONTINUED != 0})
+		Stopped: opts&unix.WUNTRACED != 0, Continued: opts&unix.WCONTINUED != 0,
+		Clone: opts&unix.WCLONE != 0, All: opts&unix.WALL != 0})
 	if err != nil {
 		return 0, err
 	}
@@ -118,7 +157,7 @@ func Wait4(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Waitid implements waitid(2).
 func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	idtype, id, opts := a[0], int32(a[1]), a[3]
+	idtype, id, opts := a[0], int32(a[1]), uint64(uint32(a[3]))
 	if opts&^(unix.WNOHANG|unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED|unix.WNOWAIT|unix.WALL|unix.WCLONE|unix.WNOTHREAD) != 0 ||
 		opts&(unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED) == 0 {
 		return 0, unix.EINVAL
@@ -154,7 +193,8 @@ func Waitid(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	r, err := t.Wait(kernel.WaitOpts{PID: pid, NoHang: opts&unix.WNOHANG != 0 || pidfdNonblock, NoReap: opts&unix.WNOWAIT != 0,
-		Exited: opts&unix.WEXITED != 0, Stopped: opts&unix.WSTOPPED != 0, Continued: opts&unix.WCONTINUED != 0})
+		Exited: opts&unix.WEXITED != 0, Stopped: opts&unix.WSTOPPED != 0, Continued: opts&unix.WCONTINUED != 0,
+		Clone: opts&unix.WCLONE != 0, All: opts&unix.WALL != 0})
 	if err == nil && r.PID == 0 && pidfdNonblock {
 		return 0, unix.EAGAIN
 	}

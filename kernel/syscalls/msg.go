@@ -170,8 +170,9 @@ func Msgrcv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if size < 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&msgCopy != 0 {
-		return 0, unix.ENOSYS // MSG_COPY needs CONFIG_CHECKPOINT_RESTORE
+	copyMsg := flags&msgCopy != 0
+	if copyMsg && (flags&msgExcept != 0 || flags&unix.IPC_NOWAIT == 0) {
+		return 0, unix.EINVAL // MSG_COPY peeks, without waiting
 	}
 	msgq.mu.Lock()
 	defer msgq.mu.Unlock()
@@ -181,6 +182,24 @@ func Msgrcv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	if !q.access(t.Creds(), 4) {
 		return 0, unix.EACCES
+	}
+	if copyMsg {
+		// MSG_COPY: a copy of message number typ (from 0), which stays queued.
+		if typ < 0 || typ >= int64(len(q.msgs)) {
+			return 0, unix.ENOMSG
+		}
+		m := q.msgs[typ]
+		if int64(len(m.text)) > size && flags&msgNoError == 0 {
+			return 0, unix.E2BIG
+		}
+		text := m.text[:min(int64(len(m.text)), size)]
+		b := make([]byte, 8+len(text))
+		abi.PutU64(b, uint64(m.mtype))
+		copy(b[8:], text)
+		if _, err := t.CopyOut(addr, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return uint64(len(text)), nil
 	}
 	for {
 		if i := q.pick(typ, flags); i >= 0 {

@@ -102,11 +102,14 @@ func PidfdSendSignal(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		info.Code, info.Value = code, si.Value
 	}
-	if p.tg.Zombie() {
+	if p.tg.Reaped() {
 		return 0, unix.ESRCH
 	}
 	if flags != pidfdSignalProcessGroup && !mayKill(t, p.tg, sig) {
 		return 0, unix.EPERM
+	}
+	if p.tg.Zombie() && flags != pidfdSignalProcessGroup {
+		return 0, nil // a zombie not yet waited for takes (and drops) the signal
 	}
 	switch flags {
 	case pidfdSignalThread:
@@ -118,4 +121,35 @@ func PidfdSendSignal(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		t.Kernel().SignalGroupInfo(p.tg, sig, info)
 	}
 	return 0, nil
+}
+
+// PidfdGetfd implements pidfd_getfd(2): a close-on-exec duplicate of descriptor targetfd
+// of the process pidfd names, for a caller ptrace could attach to it (EPERM otherwise),
+// ESRCH once the process has exited.
+func PidfdGetfd(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[2] != 0 {
+		return 0, unix.EINVAL
+	}
+	fd, p, err := getPidFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer fd.DecRef()
+	if p.tg.Reaped() {
+		return 0, unix.ESRCH
+	}
+	if !t.MayPtraceAttach(p.tg) {
+		return 0, unix.EPERM
+	}
+	fds := p.tg.FDs()
+	if fds == nil || p.tg.Zombie() {
+		return 0, unix.ESRCH
+	}
+	f, _, err := fds.Get(int32(a[1]))
+	if err != nil {
+		return 0, unix.EBADF
+	}
+	defer f.DecRef()
+	n, err := t.FDs().Install(f, 0, true, nofile(t))
+	return uint64(n), err
 }

@@ -298,16 +298,19 @@ func copyInStrings(t *kernel.Task, addr uint64, total *int) ([]string, error) {
 			}
 			return nil, err
 		}
-		*total += len(s) + 1 + 8
+		*total += len(s) + 1
 		if *total > 6<<20 {
-			return nil, unix.E2BIG
+			return nil, unix.E2BIG // past any limit argLimit allows
 		}
 		out = append(out, s)
 	}
 }
 
+// atExecveCheck is execveat's AT_EXECVE_CHECK (Linux 6.14): check, do not execute.
+const atExecveCheck = 0x10000
+
 func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags uint64) (uint64, error) {
-	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW|atExecveCheck) != 0 {
 		return 0, unix.EINVAL
 	}
 	path, err := copyInPath(t, pathAddr)
@@ -323,6 +326,23 @@ func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags ui
 	if err != nil {
 		return 0, err
 	}
+	// Linux's bprm_stack_limits: the strings (the file name too) and the pointers to them
+	// fit in a quarter of RLIMIT_STACK, at most 6 MiB, at least ARG_MAX (128 KiB).
+	stack, _ := t.Limit(unix.RLIMIT_STACK)
+	limit := max(min(stack/4, 6<<20), 32*4096)
+	ptrs := uint64(max(len(argv), 1)+len(envv)) * 8
+	if limit <= ptrs || uint64(total+len(path)+1) > limit-ptrs {
+		return 0, unix.E2BIG
+	}
+	inaccessible := false
+	if dirfd != kernel.AtFDCWD && !strings.HasPrefix(path, "/") {
+		// The program is named through the descriptor (/dev/fd/N[/path] on Linux), which
+		// a close-on-exec descriptor no longer gives after the exec.
+		if f, cloexec, err := t.FDs().Get(dirfd); err == nil {
+			inaccessible = cloexec
+			f.DecRef()
+		}
+	}
 	if path == "" && flags&unix.AT_EMPTY_PATH != 0 {
 		fd, err := getFD(t, uint64(uint32(dirfd)))
 		if err != nil {
@@ -332,7 +352,13 @@ func execveat(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr, flags ui
 		fd.DecRef()
 		dirfd = kernel.AtFDCWD
 	}
-	if err := t.Execve(dirfd, path, argv, envv, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
+	if flags&atExecveCheck != 0 {
+		if path == "" {
+			return 0, unix.ENOENT
+		}
+		return 0, t.CheckExecutable(dirfd, path, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	}
+	if err := t.ExecveInaccessible(dirfd, path, argv, envv, flags&unix.AT_SYMLINK_NOFOLLOW == 0, inaccessible); err != nil {
 		return 0, err
 	}
 	return 0, kernel.ErrNoReturn
@@ -415,10 +441,15 @@ func nrOpen(t *kernel.Task) uint64 {
 }
 
 func setrlimit(t *kernel.Task, r int, soft, hard uint64) error {
+	return setrlimitOf(t, t.Group(), r, soft, hard)
+}
+
+// setrlimitOf sets resource r of process tg for the caller t.
+func setrlimitOf(t *kernel.Task, tg *kernel.ThreadGroup, r int, soft, hard uint64) error {
 	if soft > hard {
 		return unix.EINVAL
 	}
-	_, oldHard := t.Limit(r)
+	_, oldHard := tg.Limit(r)
 	// Raising a hard limit takes CAP_SYS_RESOURCE, which root inside has when the user
 	// who started the sandbox has it.
 	if hard > oldHard && (t.Creds().EUID != 0 || t.Kernel().Caps[0]&(1<<unix.CAP_SYS_RESOURCE) == 0) {
@@ -427,7 +458,7 @@ func setrlimit(t *kernel.Task, r int, soft, hard uint64) error {
 	if r == unix.RLIMIT_NOFILE && hard > nrOpen(t) {
 		return unix.EPERM
 	}
-	t.SetLimit(r, soft, hard)
+	tg.SetLimit(r, soft, hard)
 	return nil
 }
 
@@ -443,26 +474,35 @@ func Setrlimit(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, setrlimit(t, int(a[0]), r.Cur, r.Max)
 }
 
-// Prlimit64 implements prlimit64(2) for the caller's own process.
+// Prlimit64 implements prlimit64(2), in Linux's order: the new limit is read (EFAULT),
+// the process found (ESRCH) and checked (EPERM unless the caller's real IDs are all of
+// its IDs, or it has CAP_SYS_RESOURCE), then the resource and the limit are checked
+// (EINVAL) and set, then the old one written.
 func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	pid := int32(a[0])
-	if pid != 0 && pid != t.Group().PID {
-		if t.GroupByPID(pid) == nil {
+	var nr *abi.Rlimit
+	if a[2] != 0 {
+		v, err := getRlimit(t, a[2])
+		if err != nil {
+			return 0, err
+		}
+		nr = &v
+	}
+	tg := t.Group()
+	if pid := int32(a[0]); pid != 0 {
+		if tg = t.GroupByPID(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
+	}
+	if tg != t.Group() && !mayPrlimit(t, tg) {
 		return 0, unix.EPERM
 	}
 	if !rlimitOK(a[1]) {
 		return 0, unix.EINVAL
 	}
 	r := int(a[1])
-	soft, hard := t.Limit(r)
-	if a[2] != 0 {
-		nr, err := getRlimit(t, a[2])
-		if err != nil {
-			return 0, err
-		}
-		if err := setrlimit(t, r, nr.Cur, nr.Max); err != nil {
+	soft, hard := tg.Limit(r)
+	if nr != nil {
+		if err := setrlimitOf(t, tg, r, nr.Cur, nr.Max); err != nil {
 			return 0, err
 		}
 	}
@@ -472,6 +512,15 @@ func Prlimit64(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 	}
 	return 0, nil
+}
+
+// mayPrlimit is Linux's check_prlimit_permission for another process.
+func mayPrlimit(t *kernel.Task, tg *kernel.ThreadGroup) bool {
+	c, tc := t.Creds(), tg.Creds()
+	if c.UID == tc.UID && c.UID == tc.EUID && c.UID == tc.SUID && c.GID == tc.GID && c.GID == tc.EGID && c.GID == tc.SGID {
+		return true
+	}
+	return c.EUID == 0 && t.Kernel().Caps[0]&(1<<unix.CAP_SYS_RESOURCE) != 0
 }
 
 // arch_prctl codes (arch/x86/include/uapi/asm/prctl.h).
@@ -597,12 +646,23 @@ func SchedGetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return need, nil
 }
 
-// SchedSetaffinity implements sched_setaffinity(2): accepted, placement is the kernel's.
+// SchedSetaffinity implements sched_setaffinity(2): a mask is accepted when it names one
+// of the CPUs the sandbox shows (EINVAL otherwise, as Linux for a mask that leaves the
+// thread no CPU); placement stays the kernel's.
 func SchedSetaffinity(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	b := make([]byte, min(a[1], 1024))
+	if _, err := t.CopyIn(a[2], b); err != nil {
+		return 0, unix.EFAULT
+	}
 	if pid := int32(a[0]); pid != 0 && t.TaskByTID(pid) == nil {
 		return 0, unix.ESRCH
 	}
-	return 0, nil
+	for i := range min(ncpu(), 8*len(b)) {
+		if b[i/8]&(1<<(i%8)) != 0 {
+			return 0, nil
+		}
+	}
+	return 0, unix.EINVAL
 }
 
 // Getcpu implements getcpu(2).
@@ -738,7 +798,27 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if a[1] > 40 {
 			return 0, unix.EINVAL
 		}
-		return 0, nil
+		// The bounding set /proc/PID/status shows: the launching user's, else all.
+		bnd := uint64(1)<<41 - 1
+		if c := t.Kernel().Caps[1]; c != 0 {
+			bnd = c
+		}
+		return bnd >> a[1] & 1, nil
+	case unix.PR_CAP_AMBIENT:
+		return prctlCapAmbient(t, a)
+	case unix.PR_GET_TID_ADDRESS:
+		return 0, putU64(t, a[1], t.ClearChildTID())
+	case unix.PR_TASK_PERF_EVENTS_DISABLE, unix.PR_TASK_PERF_EVENTS_ENABLE:
+		return 0, nil // there are no perf events to switch
+	case unix.PR_GET_SPECULATION_CTRL, unix.PR_SET_SPECULATION_CTRL:
+		switch a[1] {
+		case unix.PR_SPEC_STORE_BYPASS, unix.PR_SPEC_INDIRECT_BRANCH, unix.PR_SPEC_L1D_FLUSH:
+			if a[0] == unix.PR_GET_SPECULATION_CTRL {
+				return unix.PR_SPEC_NOT_AFFECTED, nil
+			}
+			return 0, unix.ENXIO // not affected: nothing to control
+		}
+		return 0, unix.ENODEV
 	case unix.PR_GET_SECCOMP:
 		return uint64(t.SeccompMode()), nil
 	case unix.PR_SET_SECCOMP:
@@ -749,9 +829,14 @@ func Prctl(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, unix.EINVAL
 }
 
-// Personality implements personality(2): only the Linux personality exists.
+// Personality implements personality(2): the value is kept and inherited; of its flags
+// only ADDR_NO_RANDOMIZE changes anything (the next execve's layout).
 func Personality(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return 0, nil
+	old := t.Group().Prctl().Personality
+	if p := uint32(a[0]); p != 0xffffffff {
+		t.Group().SetPrctl(func(s *kernel.PrctlState) { s.Personality = p })
+	}
+	return uint64(old), nil
 }
 
 // Getpgrp implements getpgrp(2).
@@ -841,4 +926,28 @@ func prctlSetVMA(t *kernel.Task, a kernel.SyscallArgs) error {
 		name = s
 	}
 	return t.MM().SetAnonName(a[2], a[3], name)
+}
+
+// prctlCapAmbient implements PR_CAP_AMBIENT with its checks in Linux's order. Ambient
+// capabilities are not offered: the set is always empty and a raise is refused (EPERM,
+// what Linux says when the capability is not both permitted and inheritable).
+func prctlCapAmbient(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
+	if a[1] == unix.PR_CAP_AMBIENT_CLEAR_ALL {
+		if a[2]|a[3]|a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	}
+	if a[2] > 40 || a[3]|a[4] != 0 {
+		return 0, unix.EINVAL
+	}
+	switch a[1] {
+	case unix.PR_CAP_AMBIENT_IS_SET:
+		return 0, nil
+	case unix.PR_CAP_AMBIENT_LOWER:
+		return 0, nil
+	case unix.PR_CAP_AMBIENT_RAISE:
+		return 0, unix.EPERM
+	}
+	return 0, unix.EINVAL
 }

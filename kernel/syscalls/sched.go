@@ -96,13 +96,35 @@ func schedTarget(t *kernel.Task, pid int32) error {
 	return nil
 }
 
-// SchedGetscheduler implements sched_getscheduler(2): everything runs SCHED_OTHER.
+// schedTask returns the thread a sched_* pid argument names.
+func schedTask(t *kernel.Task, pid int32) (*kernel.Task, error) {
+	if err := schedTarget(t, pid); err != nil {
+		return nil, err
+	}
+	if pid == 0 {
+		return t, nil
+	}
+	if x := t.TaskByTID(pid); x != nil {
+		return x, nil
+	}
+	return t.GroupByPID(pid).Leader(), nil
+}
+
+// SchedGetscheduler implements sched_getscheduler(2): the policy last set (SCHED_OTHER,
+// BATCH or IDLE, with SCHED_RESET_ON_FORK).
 func SchedGetscheduler(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	return 0, schedTarget(t, int32(a[0]))
+	x, err := schedTask(t, int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	return uint64(x.SchedPolicy()), nil
 }
 
 // SchedSetscheduler implements sched_setscheduler(2): SCHED_OTHER, BATCH and IDLE with
-// priority 0 are accepted; real-time policies need a privilege the sandbox never has.
+// priority 0 are kept (the sandbox's threads are all scheduled alike); real-time policies
+// need a privilege the sandbox never has. As on Linux, leaving SCHED_IDLE or dropping
+// SCHED_RESET_ON_FORK takes CAP_SYS_NICE, or for the former an RLIMIT_NICE that allows
+// the thread's nice value.
 func SchedSetscheduler(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if a[2] == 0 {
 		return 0, unix.EINVAL
@@ -111,14 +133,32 @@ func SchedSetscheduler(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := schedTarget(t, int32(a[0])); err != nil {
+	x, err := schedTask(t, int32(a[0]))
+	if err != nil {
 		return 0, err
 	}
+	resetOnFork := int32(a[1])&unix.SCHED_RESET_ON_FORK != 0
 	switch policy := int32(a[1]) &^ unix.SCHED_RESET_ON_FORK; policy {
 	case schedOther, unix.SCHED_BATCH, unix.SCHED_IDLE:
 		if prio != 0 {
 			return 0, unix.EINVAL
 		}
+		cur := x.SchedPolicy()
+		privileged := t.Creds().EUID == 0 && t.Kernel().Caps[0]&(1<<unix.CAP_SYS_NICE) != 0
+		if !privileged {
+			nice, _ := t.Limit(unix.RLIMIT_NICE)
+			if cur&^unix.SCHED_RESET_ON_FORK == unix.SCHED_IDLE && policy != unix.SCHED_IDLE &&
+				nice < uint64(20-niceOf(t, x.Group())) {
+				return 0, unix.EPERM
+			}
+			if cur&unix.SCHED_RESET_ON_FORK != 0 && !resetOnFork {
+				return 0, unix.EPERM
+			}
+		}
+		if resetOnFork {
+			policy |= unix.SCHED_RESET_ON_FORK
+		}
+		x.SetSchedPolicy(policy)
 		return 0, nil
 	case unix.SCHED_FIFO, unix.SCHED_RR:
 		if prio < 1 || prio > 99 {

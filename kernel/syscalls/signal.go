@@ -71,30 +71,23 @@ func RtSigprocmask(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 
 // Sigaltstack implements sigaltstack(2).
 func Sigaltstack(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	old := t.AltStack()
+	var ss *kernel.AltStack
 	if a[0] != 0 {
 		b := make([]byte, abi.SizeofStackT)
 		if _, err := t.CopyIn(a[0], b); err != nil {
 			return 0, unix.EFAULT
 		}
-		var ss abi.StackT
-		ss.Decode(b)
-		st := kernel.AltStack{SP: ss.SP, Flags: ss.Flags, Size: ss.Size}
-		if uint32(st.Flags)&^(ssDisable|ssAutoDisarm) != 0 {
-			return 0, unix.EINVAL
-		}
-		if st.Flags&ssDisable == 0 && st.Size < minSigStkSz {
-			return 0, unix.ENOMEM
-		}
-		t.SetAltStack(st)
+		var st abi.StackT
+		st.Decode(b)
+		ss = &kernel.AltStack{SP: st.SP, Flags: st.Flags, Size: st.Size}
+	}
+	old, err := t.Sigaltstack(ss, t.Regs.Rsp, kernel.MinSigStkSz)
+	if err != nil {
+		return 0, err
 	}
 	if a[1] != 0 {
-		flags := old.Flags
-		if old.Size == 0 {
-			flags = ssDisable
-		}
 		b := make([]byte, abi.SizeofStackT)
-		(&abi.StackT{SP: old.SP, Flags: flags, Size: old.Size}).Encode(b)
+		(&abi.StackT{SP: old.SP, Flags: old.Flags, Size: old.Size}).Encode(b)
 		if _, err := t.CopyOut(a[1], b); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -119,10 +112,7 @@ func Kill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, unix.EPERM
 		}
 		if tg.Zombie() {
-			if sig == 0 {
-				return 0, nil
-			}
-			return 0, unix.ESRCH
+			return 0, nil // a zombie not yet waited for takes (and drops) the signal
 		}
 		if t.InitIgnores(tg, sig) {
 			return 0, nil
@@ -234,13 +224,6 @@ func Tkill(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return 0, nil
 }
 
-// sigaltstack constants (include/uapi/linux/signal.h, arch/x86/include/uapi/asm/signal.h).
-const (
-	ssDisable    = 2
-	ssAutoDisarm = 1 << 31
-	minSigStkSz  = 2048
-)
-
 // RtSigreturn implements rt_sigreturn(2).
 func RtSigreturn(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return 0, t.Sigreturn() }
 
@@ -261,8 +244,14 @@ func Pause(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) { return 0, t.P
 
 // RtSigpending implements rt_sigpending(2).
 func RtSigpending(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	if a[1] != 8 {
+	// A smaller set is allowed: that many bytes of it are written (Linux).
+	if a[1] > 8 {
 		return 0, unix.EINVAL
 	}
-	return 0, putU64(t, a[0], t.PendingSignals()&t.SigMask())
+	var b [8]byte
+	abi.PutU64(b[:], t.PendingSignals()&t.SigMask())
+	if _, err := t.CopyOut(a[0], b[:a[1]]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
 }

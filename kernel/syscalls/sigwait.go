@@ -147,9 +147,9 @@ func queuedInfo(t *kernel.Task, pid int32, addr uint64) (kernel.SigInfo, error) 
 	if (code >= 0 || code == kernel.SITkill) && pid != t.Group().PID {
 		return kernel.SigInfo{}, unix.EPERM
 	}
-	info := t.UserSigInfo(code)
-	info.Value = si.Value
-	return info, nil
+	// The receiver gets the sender's siginfo as written (only si_signo is the signal's).
+	return kernel.SigInfo{Code: code, PID: si.PID, UID: si.UID, Errno: si.Errno, Value: si.Value,
+		TimerID: si.PID, Overrun: int32(si.UID), Status: int32(uint32(si.Value))}, nil
 }
 
 // RtSigqueueinfo implements rt_sigqueueinfo(2) (sigqueue): the signal carries its value.
@@ -163,11 +163,14 @@ func RtSigqueueinfo(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		return 0, err
 	}
 	tg := t.GroupByPID(pid)
-	if pid <= 0 || tg == nil || tg.Zombie() {
+	if pid <= 0 || tg == nil {
 		return 0, unix.ESRCH
 	}
 	if !mayKill(t, tg, sig) {
 		return 0, unix.EPERM
+	}
+	if sig == 0 || tg.Zombie() {
+		return 0, nil // a probe, or a zombie not yet waited for: nothing is queued
 	}
 	t.Kernel().SignalGroupInfo(tg, sig, info)
 	return 0, nil

@@ -121,7 +121,7 @@ func entries() []entry {
 		sup(29, Shmget, "i,d,i"), sup(30, Shmat, "i,x,i"), sup(67, Shmdt, "x"),
 		partial(31, Shmctl, "i,i,x", "shm_nattch counts attachments made by shmat; a fork's inherited one is not counted again"),
 		sup(64, Semget, "i,i,i"), sup(65, Semop, "i,x,u"), sup(220, Semtimedop, "i,x,u,x"), sup(66, Semctl, "i,i,i,x"),
-		sup(68, Msgget, "i,i"), sup(69, Msgsnd, "i,x,d,i"), partial(70, Msgrcv, "i,x,d,d,i", "no MSG_COPY"),
+		sup(68, Msgget, "i,i"), sup(69, Msgsnd, "i,x,d,i"), sup(70, Msgrcv, "i,x,d,d,i"),
 		sup(71, Msgctl, "i,i,x"),
 		sup(307, Sendmmsg, "f,x,u,h"), sup(299, Recvmmsg, "f,x,u,h,x"),
 		sup(275, Splice, "f,x,f,x,d,h"), sup(276, Tee, "f,f,d,h"), sup(278, Vmsplice, "f,x,d,h"),
@@ -132,7 +132,7 @@ func entries() []entry {
 // entryLists are every list of table entries: Table builds from them and
 // TestOneEntryPerNumber checks them, so a list added here is checked too.
 func entryLists() [][]entry {
-	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries(), newMountEntries(), conffsEntries()}
+	return [][]entry{entries(), confEntries(), netEntries(), desktopEntries(), browserEntries(), conf2Entries(), mountEntries(), newMountEntries(), conffsEntries(), procEntries()}
 }
 
 // Table builds the syscall table.

@@ -146,9 +146,7 @@ func ClockNanosleep(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		}
 		return 0, unix.EOPNOTSUPP
 	}
-	if flags&^unix.TIMER_ABSTIME != 0 {
-		return 0, unix.EINVAL
-	}
+	// Flags other than TIMER_ABSTIME are ignored, as on Linux.
 	ts, err := getTimespec(t, a[2])
 	if err != nil {
 		return 0, err

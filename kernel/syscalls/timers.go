@@ -68,15 +68,17 @@ func lookupTimer(t *kernel.Task, id int32) *posixTimer {
 	return pt
 }
 
-// TimerCreate implements timer_create(2) for CLOCK_REALTIME, CLOCK_MONOTONIC and
-// CLOCK_BOOTTIME.
+// TimerCreate implements timer_create(2) for CLOCK_REALTIME, CLOCK_MONOTONIC,
+// CLOCK_BOOTTIME and CLOCK_TAI (CPU-time clocks are not offered: EINVAL).
 func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	posixTimers := timersOf(t.Kernel())
 	clock := int32(a[0])
 	switch clock {
-	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME:
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME, unix.CLOCK_TAI:
 	case unix.CLOCK_REALTIME_ALARM, unix.CLOCK_BOOTTIME_ALARM:
 		return 0, unix.EPERM
+	case unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE:
+		return 0, unix.EOPNOTSUPP // clocks without timers (Linux: no timer_create method)
 	default:
 		return 0, unix.EINVAL
 	}
@@ -214,7 +216,9 @@ func readItimerspec(t *kernel.Task, addr uint64) (value, interval time.Duration,
 // TimerSettime implements timer_settime(2).
 func TimerSettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	posixTimers := timersOf(t.Kernel())
-	if a[1]&^1 != 0 { // TIMER_ABSTIME
+	// Flags other than TIMER_ABSTIME are ignored, as on Linux; a missing new value is
+	// EINVAL before anything is read.
+	if a[2] == 0 {
 		return 0, unix.EINVAL
 	}
 	value, interval, err := readItimerspec(t, a[2])
@@ -229,6 +233,12 @@ func TimerSettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	oldV, oldI := pt.remaining(), pt.interval
 	pt.interval = interval
+	// A new setting starts afresh: no overrun count, and the old setting's expiry still
+	// queued is not delivered.
+	t.Group().ResetTimerOverrun(pt.id)
+	if pt.notify != sigevNone {
+		t.Group().DropTimerSignal(pt.signo, pt.id)
+	}
 	switch {
 	case value == 0:
 		pt.next = time.Time{}

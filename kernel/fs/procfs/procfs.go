@@ -308,7 +308,7 @@ func (p *proc) pidDir(tg *kernel.ThreadGroup) *dirNode {
 			return "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
 		})),
 		file("wchan", 0o444, str(func() string { return "0" })),
-		file("personality", 0o400, str(func() string { return "00000000\n" })),
+		file("personality", 0o400, str(func() string { return fmt.Sprintf("%08x\n", tg.Prctl().Personality) })),
 		file("loginuid", 0o644, str(func() string { return "4294967295" })),
 		file("sessionid", 0o444, str(func() string { return "4294967295" })),
 		file("timerslack_ns", 0o666, str(func() string { return "50000\n" })),
