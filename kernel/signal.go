@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"github.com/sbx-dev/sbx/kernel/waiter"
+	"math"
 	"sync"
 	"time"
 
@@ -436,6 +437,12 @@ func (t *Task) WaitSignal(set uint64, deadline time.Time, noWait bool) (unix.Sig
 // still pending (for thread t, or the process when t is nil), and returns the overrun the
 // pending siginfo now carries (-1 when no such signal is pending).
 func (tg *ThreadGroup) TimerOverrun(t *Task, sig unix.Signal, id int32) int32 {
+	return tg.TimerOverrunBy(t, sig, id, 1)
+}
+
+// TimerOverrunBy is TimerOverrun for n expiries at once (a CPU-time timer found several
+// intervals passed); the count stops at the largest int32, as Linux's DELAYTIMER_MAX.
+func (tg *ThreadGroup) TimerOverrunBy(t *Task, sig unix.Signal, id int32, n int32) int32 {
 	s := tg.signals()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -447,7 +454,7 @@ func (tg *ThreadGroup) TimerOverrun(t *Task, sig unix.Signal, id int32) int32 {
 	if info == nil {
 		return -1
 	}
-	info.Overrun++
+	info.Overrun = int32(min(int64(info.Overrun)+int64(n), math.MaxInt32))
 	return info.Overrun
 }
 

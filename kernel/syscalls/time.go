@@ -39,12 +39,12 @@ func validClock(id int32) bool {
 // clockNow reads clock id. CPU-time clocks report the time the app's code ran (in its
 // stubs) plus the kernel's work for it.
 func clockNow(t *kernel.Task, id int32) (unix.Timespec, error) {
-	switch id {
-	case unix.CLOCK_THREAD_CPUTIME_ID:
-		return unix.NsecToTimespec(int64(t.CPUTime())), nil
-	case unix.CLOCK_PROCESS_CPUTIME_ID:
-		u, s := t.Group().CPUTimes()
-		return unix.NsecToTimespec(int64(u + s)), nil
+	if isCPUClock(id) {
+		c, err := cpuClockOf(t, id, true)
+		if err != nil {
+			return unix.Timespec{}, err
+		}
+		return unix.NsecToTimespec(int64(c.now())), nil
 	}
 	if !validClock(id) {
 		return unix.Timespec{}, unix.EINVAL
@@ -68,13 +68,21 @@ func ClockGettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // ClockGetres implements clock_getres(2).
 func ClockGetres(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	id := int32(a[0])
-	if !validClock(id) {
+	res := unix.Timespec{Nsec: 1}
+	if isCPUClock(id) {
+		c, err := cpuClockOf(t, id, false)
+		if err != nil {
+			return 0, err
+		}
+		if c.which != cpuclockSched {
+			res.Nsec = int64(cpuTimerTick) // PROF and VIRT clocks count in ticks on Linux
+		}
+	} else if !validClock(id) {
 		return 0, unix.EINVAL
 	}
 	if a[1] == 0 {
 		return 0, nil
 	}
-	res := unix.Timespec{Nsec: 1}
 	if id == unix.CLOCK_REALTIME_COARSE || id == unix.CLOCK_MONOTONIC_COARSE {
 		res.Nsec = 4000000
 	}
@@ -135,13 +143,11 @@ func Nanosleep(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 // ClockNanosleep implements clock_nanosleep(2).
 func ClockNanosleep(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	id, flags := int32(a[0]), a[1]
-	switch id {
-	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME, unix.CLOCK_TAI:
-	case unix.CLOCK_PROCESS_CPUTIME_ID:
-	case unix.CLOCK_THREAD_CPUTIME_ID:
-		return 0, unix.EINVAL
+	switch {
+	case id == unix.CLOCK_REALTIME, id == unix.CLOCK_MONOTONIC, id == unix.CLOCK_BOOTTIME, id == unix.CLOCK_TAI:
+	case isCPUClock(id):
 	default:
-		if !validClock(id) {
+		if !validClock(id) && (id >= 0 || id&3 != cpuclockFD) {
 			return 0, unix.EINVAL
 		}
 		return 0, unix.EOPNOTSUPP
@@ -153,6 +159,9 @@ func ClockNanosleep(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	}
 	if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
 		return 0, unix.EINVAL
+	}
+	if isCPUClock(id) {
+		return 0, cpuNanosleep(t, id, flags&unix.TIMER_ABSTIME != 0, time.Duration(ts.Nano()), a[3])
 	}
 	var deadline time.Time
 	if flags&unix.TIMER_ABSTIME != 0 {

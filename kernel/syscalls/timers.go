@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -31,6 +32,11 @@ type posixTimer struct {
 	next     time.Time
 	interval time.Duration
 	timer    *time.Timer
+	// A timer on a CPU-time clock (cpu set) expires when the clock reaches cpuAt (0:
+	// disarmed); a watcher goroutine looks at the clock until cpuStop is closed.
+	cpu     *cpuClockRef
+	cpuAt   time.Duration
+	cpuStop chan struct{}
 }
 
 // timerState holds a kernel's POSIX timers by process; a process's timers are stopped
@@ -69,10 +75,11 @@ func lookupTimer(t *kernel.Task, id int32) *posixTimer {
 }
 
 // TimerCreate implements timer_create(2) for CLOCK_REALTIME, CLOCK_MONOTONIC,
-// CLOCK_BOOTTIME and CLOCK_TAI (CPU-time clocks are not offered: EINVAL).
+// CLOCK_BOOTTIME, CLOCK_TAI and the CPU-time clocks (cpuclock.go).
 func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	posixTimers := timersOf(t.Kernel())
 	clock := int32(a[0])
+	var cpu *cpuClockRef
 	switch clock {
 	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_BOOTTIME, unix.CLOCK_TAI:
 	case unix.CLOCK_REALTIME_ALARM, unix.CLOCK_BOOTTIME_ALARM:
@@ -80,9 +87,19 @@ func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	case unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE:
 		return 0, unix.EOPNOTSUPP // clocks without timers (Linux: no timer_create method)
 	default:
-		return 0, unix.EINVAL
+		if clock < 0 && clock&3 == cpuclockFD {
+			return 0, unix.EOPNOTSUPP // a clock of a file descriptor: no timers (as Linux's)
+		}
+		if !isCPUClock(clock) {
+			return 0, unix.EINVAL
+		}
+		c, err := cpuClockOf(t, clock, false)
+		if err != nil {
+			return 0, err
+		}
+		cpu = &c
 	}
-	pt := &posixTimer{clock: clock, notify: sigevSignal, signo: unix.SIGALRM, mm: t.MM()}
+	pt := &posixTimer{clock: clock, notify: sigevSignal, signo: unix.SIGALRM, mm: t.MM(), cpu: cpu}
 	explicitValue := false
 	if a[1] != 0 {
 		b := make([]byte, abi.SizeofSigeventHead)
@@ -142,6 +159,10 @@ func TimerCreate(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 }
 
 func (pt *posixTimer) stop() {
+	if pt.cpuStop != nil {
+		close(pt.cpuStop)
+		pt.cpuStop = nil
+	}
 	if pt.timer != nil {
 		pt.timer.Stop()
 		pt.timer = nil
@@ -149,6 +170,12 @@ func (pt *posixTimer) stop() {
 }
 
 func (pt *posixTimer) remaining() time.Duration {
+	if pt.cpu != nil {
+		if pt.cpuAt == 0 {
+			return 0
+		}
+		return max(pt.cpuAt-pt.cpu.now(), time.Nanosecond)
+	}
 	if pt.next.IsZero() {
 		return 0
 	}
@@ -159,6 +186,13 @@ func (pt *posixTimer) remaining() time.Duration {
 func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
 	posixTimers := timersOf(k)
 	pt.stop()
+	if pt.cpu != nil {
+		if pt.cpuAt != 0 {
+			pt.cpuStop = make(chan struct{})
+			go pt.watchCPU(k, tg, pt.cpuStop)
+		}
+		return
+	}
 	if pt.next.IsZero() {
 		return
 	}
@@ -169,18 +203,7 @@ func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
 			posixTimers.mu.Unlock()
 			return
 		}
-		send := pt.notify != sigevNone
-		var thread *kernel.Task
-		if pt.tid != 0 {
-			if thread = k.TaskByTID(pt.tid); thread == nil || thread.Group() != tg {
-				send, thread = false, nil // the thread is gone
-			}
-		}
-		// While the last expiry's signal is pending, further ones only count as overruns.
-		if send && tg.TimerOverrun(thread, pt.signo, pt.id) >= 0 {
-			send = false
-		}
-		info := kernel.SigInfo{Code: kernel.SITimer, TimerID: pt.id, Value: pt.value}
+		send, thread, info := pt.expiry(k, tg, 0)
 		if pt.interval > 0 {
 			pt.next = pt.next.Add(pt.interval)
 			pt.timer = time.AfterFunc(time.Until(pt.next), fire)
@@ -189,14 +212,80 @@ func (pt *posixTimer) arm(k *kernel.Kernel, tg *kernel.ThreadGroup) {
 		}
 		signo := pt.signo
 		posixTimers.mu.Unlock()
-		switch {
-		case send && thread != nil:
-			k.SignalThread(thread, signo, info)
-		case send:
-			k.SignalGroupInfo(tg, signo, info)
-		}
+		notify(k, tg, send, thread, signo, info)
 	}
 	pt.timer = time.AfterFunc(time.Until(pt.next), fire)
+}
+
+// expiry works out how an expiry of pt, and missed more that passed unseen, is told: the
+// signal to send (send), to which thread (nil: the process). While the last expiry's
+// signal is pending, further ones only count as its overruns. Locks: timersOf(k).mu held.
+func (pt *posixTimer) expiry(k *kernel.Kernel, tg *kernel.ThreadGroup, missed int32) (send bool, thread *kernel.Task, info kernel.SigInfo) {
+	send = pt.notify != sigevNone
+	if pt.tid != 0 {
+		if thread = k.TaskByTID(pt.tid); thread == nil || thread.Group() != tg {
+			send, thread = false, nil // the thread is gone
+		}
+	}
+	if send && tg.TimerOverrunBy(thread, pt.signo, pt.id, missed+1) >= 0 {
+		send = false
+	}
+	return send, thread, kernel.SigInfo{Code: kernel.SITimer, TimerID: pt.id, Value: pt.value, Overrun: missed}
+}
+
+// notify sends what expiry worked out (called without timersOf(k).mu).
+func notify(k *kernel.Kernel, tg *kernel.ThreadGroup, send bool, thread *kernel.Task, signo unix.Signal, info kernel.SigInfo) {
+	switch {
+	case send && thread != nil:
+		k.SignalThread(thread, signo, info)
+	case send:
+		k.SignalGroupInfo(tg, signo, info)
+	}
+}
+
+// watchCPU tells each expiry of pt, a timer on a CPU-time clock, until stop is closed: the
+// platform measures CPU time but calls nothing when it passes a mark, so the watcher
+// sleeps for the CPU time left (divided among the threads the clock counts) and looks
+// again. An interval timer found several intervals late counts the ones it missed as
+// overruns, as Linux's does when it is rearmed.
+func (pt *posixTimer) watchCPU(k *kernel.Kernel, tg *kernel.ThreadGroup, stop chan struct{}) {
+	posixTimers := timersOf(k)
+	tick := time.NewTimer(0)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		now := pt.cpu.now()
+		posixTimers.mu.Lock()
+		if pt.cpuStop != stop || posixTimers.m[tg][pt.id] != pt || tg.Zombie() || pt.mm != any(tg.MM()) || !pt.cpu.alive(k) {
+			posixTimers.mu.Unlock()
+			return
+		}
+		if now < pt.cpuAt {
+			left := pt.cpuAt - now
+			posixTimers.mu.Unlock()
+			tick.Reset(pt.cpu.cpuPoll(left))
+			continue
+		}
+		var missed int64
+		if pt.interval > 0 {
+			missed = int64((now - pt.cpuAt) / pt.interval)
+			pt.cpuAt += time.Duration(missed+1) * pt.interval
+		} else {
+			pt.cpuAt, pt.cpuStop = 0, nil
+		}
+		send, thread, info := pt.expiry(k, tg, int32(min(missed, math.MaxInt32-1)))
+		signo, left, oneShot := pt.signo, pt.cpuAt-now, pt.interval <= 0
+		posixTimers.mu.Unlock()
+		notify(k, tg, send, thread, signo, info)
+		if oneShot {
+			return
+		}
+		tick.Reset(pt.cpu.cpuPoll(left))
+	}
 }
 
 // readItimerspec reads a struct itimerspec (interval, value).
@@ -240,6 +329,12 @@ func TimerSettime(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		t.Group().DropTimerSignal(pt.signo, pt.id)
 	}
 	switch {
+	case pt.cpu != nil && value == 0:
+		pt.cpuAt = 0
+	case pt.cpu != nil && a[1]&unix.TIMER_ABSTIME != 0:
+		pt.cpuAt = value
+	case pt.cpu != nil:
+		pt.cpuAt = pt.cpu.now() + value
 	case value == 0:
 		pt.next = time.Time{}
 	case a[1]&1 != 0:
