@@ -114,7 +114,7 @@ func entries() []entry {
 		partial(297, RtTgsigqueueinfo, "i,i,i,x", "as rt_sigqueueinfo"),
 		sup(49, Bind, "f,x,i"), sup(50, Listen, "f,i"), sup(43, Accept, "f,x,x"), sup(288, Accept4, "f,x,x,i"),
 		sup(235, Utimes, "p,x"), sup(261, Futimesat, "f,p,x"), sup(132, Utime, "p,x"), sup(125, Capget, "x,x"),
-		partial(222, TimerCreate, "i,x,x", "CLOCK_REALTIME, CLOCK_MONOTONIC and CLOCK_BOOTTIME; CPU-time clocks give EINVAL"),
+		partial(222, TimerCreate, "i,x,x", "CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_TAI and the CPU-time clocks (of the process, a thread, another process); the alarm clocks give EPERM"),
 		sup(223, TimerSettime, "i,i,x,x"), sup(224, TimerGettime, "i,x"), sup(225, TimerGetoverrun, "i"),
 		sup(226, TimerDelete, "i"),
 		sup(434, PidfdOpen, "i,h"), sup(424, PidfdSendSignal, "f,i,x,h"),
