@@ -159,6 +159,18 @@ int main(void) {
 	}
 	stop_spin = 1;
 	pthread_join(th, NULL);
+	/* a signal ends a sleep on the process clock early, with the CPU time still to run */
+	fired1 = 0;
+	CHECK(timer_create(CLOCK_MONOTONIC, &ev, &t));
+	it = its(50 * MS, 0);
+	CHECK(timer_settime(t, 0, &it, NULL));
+	struct timespec rem = {0, 0};
+	ts.tv_sec = 100;
+	ts.tv_nsec = 0;
+	int r = clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &ts, &rem);
+	printf("  nanosleep interrupted %s fired %d\n", errname(r), fired1);
+	printf("  rem %d\n", rem.tv_sec > 90 && rem.tv_sec < 100);
+	CHECK(timer_delete(t));
 
 	/* another process's clock */
 	pid_t child = fork();
