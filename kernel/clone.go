@@ -123,6 +123,9 @@ func (t *Task) Clone(o CloneOpts) (int32, error) {
 			sessionKeyring: parentTG.sessionKeyring, prctl: parentTG.prctl.forked(),
 			childWaiters: make(map[*Task]struct{}), startTime: time.Now(), exitSignal: exitSignal, pidNS: pidNS, pidNrs: nrs}
 		tg.ns.Store(nsSet)
+		if f&unix.CLONE_VM == 0 {
+			childMM.SetOwner(tid)
+		}
 		if f&unix.CLONE_NEWNS != 0 {
 			enterCopiedMountNS(tg.fs, nsSet[NSMnt].mnt)
 		}

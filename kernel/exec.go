@@ -149,6 +149,7 @@ func (t *Task) ExecveInaccessible(dirfd int32, path string, argv, envv []string,
 	}
 	tg.mu.Lock()
 	old := tg.mm
+	m.SetOwner(tg.PID)
 	tg.mm = m
 	tg.dumpable = true // PR_SET_DUMPABLE is reset for a program that is not set-ID
 	tg.exe = exe

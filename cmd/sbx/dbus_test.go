@@ -19,17 +19,7 @@ func TestDBusThroughProxy(t *testing.T) {
 	}
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	sock := filepath.Join(dir, "bus")
-	conf := filepath.Join(dir, "bus.conf")
-	os.WriteFile(conf, []byte(`<busconfig><type>session</type><listen>unix:path=`+sock+`</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>`), 0o644)
-	bus := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address")
-	out, _ := bus.StdoutPipe()
-	if err := bus.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { bus.Process.Kill(); bus.Wait() }()
-	bufio.NewReader(out).ReadString('\n')
+	sock := startTestBus(t, dir)
 	prof := filepath.Join(dir, "dbusapp.toml")
 	os.WriteFile(prof, []byte("description = \"d-bus test\"\n[dbus]\nown = [\"org.sbx.Demo\"]\n"), 0o644)
 	rt := t.TempDir()
@@ -54,4 +44,23 @@ func TestDBusThroughProxy(t *testing.T) {
 	if strings.Contains(r.Stdout, "unix:path") || strings.Contains(r.Stdout, "bus\n") {
 		t.Errorf("a profile without [dbus] got a bus:\n%s", r.Stdout)
 	}
+}
+
+// startTestBus starts a session dbus-daemon listening on dir/bus, which lets anyone own
+// any name and eavesdrop (the tests check what the proxy lets through, not the bus's own
+// policy), and stops it when the test ends. It returns the socket's path.
+func startTestBus(t *testing.T, dir string) string {
+	t.Helper()
+	sock := filepath.Join(dir, "bus")
+	conf := filepath.Join(dir, "bus.conf")
+	os.WriteFile(conf, []byte(`<busconfig><type>session</type><listen>unix:path=`+sock+`</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>`), 0o644)
+	bus := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address")
+	out, _ := bus.StdoutPipe()
+	if err := bus.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bus.Process.Kill(); bus.Wait() })
+	bufio.NewReader(out).ReadString('\n') // the address: the bus listens
+	return sock
 }

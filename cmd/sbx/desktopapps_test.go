@@ -60,17 +60,7 @@ func TestGApplicationRegisters(t *testing.T) {
 	}
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	sock := filepath.Join(dir, "bus")
-	conf := filepath.Join(dir, "bus.conf")
-	os.WriteFile(conf, []byte(`<busconfig><type>session</type><listen>unix:path=`+sock+`</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>`), 0o644)
-	bus := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address")
-	out, _ := bus.StdoutPipe()
-	if err := bus.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { bus.Process.Kill(); bus.Wait() }()
-	bufio.NewReader(out).ReadString('\n')
+	sock := startTestBus(t, dir)
 	script := filepath.Join(dir, "app.py")
 	// Once activated the app asks its bus who owns its ID and waits for a line on stdin,
 	// holding the name while the test asks the real bus the same.

@@ -30,6 +30,7 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 	c := &MM{mf: m.mf, as: as, maxAddr: m.maxAddr, mmapBase: m.mmapBase, brkStart: m.brkStart, brkEnd: m.brkEnd, Layout: m.Layout,
 		limitAS: m.limitAS, limitData: m.limitData, vdso: m.vdso}
 	c.users.n.Store(1)
+	c.owner.Store(m.owner.Load()) // until the child's own SetOwner
 	c.Layout.Auxv = append([]uint64(nil), m.Layout.Auxv...)
 	// The child's memory holds the parent's patched syscall sites (PatchCode).
 	if p, ok := as.(platform.SyscallPatcher); ok && m.as != nil {
@@ -107,6 +108,7 @@ func (m *MM) Fork(as platform.AddressSpace) (*MM, error) {
 		if v.direct != nil {
 			v.direct.inc()
 		}
+		m.openedLocked(&w) // (by the parent, as Linux's fork)
 		c.vmas = append(c.vmas, &w)
 		if err := c.mapRange(&w, w.Start, w.End, false); err != nil {
 			c.releaseLocked()

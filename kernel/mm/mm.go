@@ -42,6 +42,29 @@ type SharedSource interface {
 	MapShared(off, length int64) (memOff int64, release func(), err error)
 }
 
+// MappingCounter is a Source that counts the mappings of it, as Linux's vm_ops open and
+// close do (System V shm_nattch): OpenMapping is called for every VMA of it that comes to
+// be (a map, a split, a fork's copy, the old range mremap keeps) and CloseMapping for every
+// one that goes (an unmap, a detach, exit, exec). pid is the owner of the address space
+// doing it (SetOwner). VMAs of such a source are never merged, as Linux never merges away
+// a VMA with a close operation, so every piece keeps counting.
+type MappingCounter interface {
+	OpenMapping(pid int32)
+	CloseMapping(pid int32)
+}
+
+// openedLocked tells v's source, if it counts its mappings, that v came to be.
+// Preconditions: m.mu held.
+func (m *MM) openedLocked(v *VMA) {
+	if c, ok := v.Source.(MappingCounter); ok {
+		c.OpenMapping(m.owner.Load())
+	}
+}
+
+// SetOwner records the thread group ID of the process the address space is for: the pid
+// its sources that count mappings are told of (MappingCounter).
+func (m *MM) SetOwner(pid int32) { m.owner.Store(pid) }
+
 // SyncSource is a SharedSource whose pages have a home outside the memory file (a host
 // file): SyncShared writes [off, off+length) of the file back to it (msync).
 type SyncSource interface {
@@ -120,16 +143,22 @@ func (v *VMA) platformProt() platform.Prot {
 	return v.Prot
 }
 
-// sharedRef counts VMAs (pieces of one split mapping) using one shared range.
+// sharedRef counts VMAs (pieces of one split mapping, and their copies in forked address
+// spaces, each under its own MM's lock: hence atomic) using one shared range.
 type sharedRef struct {
-	refs    int
+	refs    atomic.Int32
 	release func()
 }
 
-func (r *sharedRef) inc() { r.refs++ }
+func newSharedRef(release func()) *sharedRef {
+	r := &sharedRef{release: release}
+	r.refs.Store(1)
+	return r
+}
+
+func (r *sharedRef) inc() { r.refs.Add(1) }
 func (r *sharedRef) dec() {
-	r.refs--
-	if r.refs == 0 && r.release != nil {
+	if r.refs.Add(-1) == 0 && r.release != nil {
 		r.release()
 	}
 }
@@ -172,6 +201,8 @@ type MM struct {
 	vdso *platform.VDSO
 
 	users users
+	// owner is the thread group ID SetOwner recorded.
+	owner atomic.Int32
 	// faultGen counts fault-time fills (see HandleFault).
 	faultGen atomic.Uint64
 
@@ -423,6 +454,7 @@ func (m *MM) splitLocked(addr uint64) {
 	if w.direct != nil {
 		w.direct.inc()
 	}
+	m.openedLocked(&w)
 	v.End = addr
 	m.vmas = append(m.vmas, nil)
 	copy(m.vmas[i+2:], m.vmas[i+1:])
@@ -528,14 +560,14 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 		v.memOff, v.host, v.hostFD = ident, hs, fd
-		v.release = &sharedRef{refs: 1, release: release}
+		v.release = newSharedRef(release)
 	case o.Shared && ok:
 		off, release, err := ss.MapShared(o.Offset, int64(length))
 		if err != nil {
 			return 0, err
 		}
 		v.memOff = off
-		v.release = &sharedRef{refs: 1, release: release}
+		v.release = newSharedRef(release)
 	case o.Shared && o.Source == nil:
 		off, err := m.mf.Allocate(int64(length))
 		if err != nil {
@@ -544,7 +576,7 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 		mf := m.mf
 		mf.MarkShmem(off, int64(length))
 		v.memOff = off
-		v.release = &sharedRef{refs: 1, release: func() { mf.Free(off, int64(length)) }}
+		v.release = newSharedRef(func() { mf.Free(off, int64(length)) })
 		v.Name = "/dev/zero (deleted)"
 	default:
 		// Private (or a shared mapping of a file whose pages are not in the memory file:
@@ -571,6 +603,7 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 			}
 		}
 	}
+	m.openedLocked(v)
 	if o.Fixed {
 		if err := m.removeLocked(addr, addr+length); err != nil {
 			m.dropLocked(v)
@@ -591,6 +624,9 @@ func (m *MM) Map(o MapOpts) (uint64, error) {
 }
 
 func (m *MM) dropLocked(v *VMA) {
+	if c, ok := v.Source.(MappingCounter); ok {
+		c.CloseMapping(m.owner.Load())
+	}
 	if v.release != nil {
 		v.release.dec()
 	} else {
@@ -700,6 +736,12 @@ func (m *MM) Protect(addr, length uint64, prot platform.Prot, growsDown bool) er
 	return tailErr
 }
 
+// counted says v's source counts its mappings (MappingCounter): v is never merged.
+func counted(v *VMA) bool {
+	_, ok := v.Source.(MappingCounter)
+	return ok
+}
+
 // mergeLocked joins adjacent VMAs that are indistinguishable continuations of each other.
 func (m *MM) mergeLocked() {
 	out := m.vmas[:0]
@@ -711,7 +753,7 @@ func (m *MM) mergeLocked() {
 				p.memOff+int64(p.End-p.Start) == v.memOff && (p.Source == nil || p.FileOff+int64(p.End-p.Start) == v.FileOff) &&
 				p.release == v.release && p.lazy == v.lazy && p.cow == v.cow && p.dontFork == v.dontFork && p.wipeOnFork == v.wipeOnFork &&
 				p.locked == v.locked && p.lockOnFault == v.lockOnFault &&
-				p.direct == v.direct && p.copied == v.copied {
+				p.direct == v.direct && p.copied == v.copied && !counted(v) {
 				if v.release != nil {
 					v.release.dec()
 				}
@@ -867,6 +909,7 @@ func (m *MM) refillLocked(v *VMA) *VMA {
 		if w.lazy != nil {
 			w.lazy.refs++
 		}
+		m.openedLocked(&w)
 		return &w
 	}
 	w.memOff, w.cow, w.lazy, w.direct, w.copied, w.release = 0, false, nil, nil, false, nil
@@ -911,13 +954,13 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 		if err != nil {
 			return err
 		}
-		w.memOff, w.host, w.hostFD, w.release = ident, v.host, fd, &sharedRef{refs: 1, release: release}
+		w.memOff, w.host, w.hostFD, w.release = ident, v.host, fd, newSharedRef(release)
 	} else if ss, ok := v.Source.(SharedSource); ok && v.Shared {
 		off, release, err := ss.MapShared(w.FileOff, int64(size))
 		if err != nil {
 			return err
 		}
-		w.memOff, w.release = off, &sharedRef{refs: 1, release: release}
+		w.memOff, w.release = off, newSharedRef(release)
 	} else {
 		if v.Shared && v.Source == nil {
 			return unix.ENOMEM // growing shared anonymous memory in place is not supported
@@ -943,6 +986,7 @@ func (m *MM) extendLocked(v *VMA, end uint64) error {
 	if err := m.insertLocked(w); err != nil {
 		return err
 	}
+	m.openedLocked(w)
 	if w.locked && !w.lockOnFault {
 		m.populateLocked(w) // a locked mapping's new part is brought in, as by mlock
 	}
@@ -1446,28 +1490,38 @@ func (m *MM) Release() {
 	m.releaseLocked()
 }
 
-// Detach unmaps the whole mapping that starts at addr and whose source is src (shmdt: every
-// piece of one attachment, however mprotect split it). EINVAL when none starts there.
-func (m *MM) Detach(addr uint64, src Source) error {
+// Detach implements shmdt(2)'s search, as Linux's: the first VMA from addr on whose source
+// is an attachable one (size gives its size) and whose file offset is its distance from
+// addr (a whole attachment starting at addr, or a fragment of one munmap or mprotect
+// left) is unmapped, and so is every later fragment of that source placed the same way
+// within its size of addr. EINVAL when none is.
+func (m *MM) Detach(addr uint64, size func(Source) (int64, bool)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v := m.vmaAtLocked(addr)
-	if v == nil || v.Start != addr || v.Source != src {
+	var src Source
+	var end uint64
+	var drop [][2]uint64
+	for i := m.findLocked(addr); i < len(m.vmas); i++ {
+		v := m.vmas[i]
+		if src != nil && v.End-addr > end {
+			break
+		}
+		n, ok := size(v.Source)
+		if !ok || v.Start < addr || int64(v.Start-addr) != v.FileOff || src != nil && v.Source != src {
+			continue
+		}
+		if src == nil {
+			src, end = v.Source, uint64(n+PageSize-1)&^(PageSize-1)
+		}
+		drop = append(drop, [2]uint64{v.Start, v.End})
+	}
+	if src == nil {
 		return unix.EINVAL
 	}
-	end := v.End
-	for i := m.findLocked(addr) + 1; i < len(m.vmas) && m.vmas[i].Start == end && m.vmas[i].release == v.release; i++ {
-		end = m.vmas[i].End
-	}
-	return m.removeLocked(addr, end)
-}
-
-// SourceAt returns the source of the mapping containing addr (nil if none or anonymous).
-func (m *MM) SourceAt(addr uint64) Source {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if v := m.vmaAtLocked(addr); v != nil {
-		return v.Source
+	for _, r := range drop {
+		if err := m.removeLocked(r[0], r[1]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -285,3 +285,66 @@ func TestLazyFileMapping(t *testing.T) {
 		t.Fatalf("file released %d times after the last unmap, want 1", src.decs)
 	}
 }
+
+// attachSource is a shared source that counts its mappings (MappingCounter), as a System V
+// segment does.
+type attachSource struct {
+	mf          *MemoryFile
+	off         int64
+	n           int
+	last        int32
+	maps, frees int
+}
+
+func (s *attachSource) ReadAt(p []byte, off int64) (int, error) { return len(p), nil }
+func (s *attachSource) MapShared(off, length int64) (int64, func(), error) {
+	s.maps++
+	return s.off + off, func() { s.frees++ }, nil
+}
+func (s *attachSource) OpenMapping(pid int32)  { s.n++; s.last = pid }
+func (s *attachSource) CloseMapping(pid int32) { s.n--; s.last = pid }
+
+func TestMappingCounter(t *testing.T) {
+	m, mf := newMM(t)
+	m.SetOwner(10)
+	off, err := mf.Allocate(3 * PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &attachSource{mf: mf, off: off}
+	a, err := m.Map(MapOpts{Length: 3 * PageSize, Prot: rw, Shared: true, Source: src})
+	if err != nil || src.n != 1 || src.last != 10 {
+		t.Fatalf("map: %v, %d mappings (owner %d); want 1 (10)", err, src.n, src.last)
+	}
+	// Every piece counts, and pieces put back alike stay apart (as Linux's).
+	if err := m.Protect(a+PageSize, PageSize, platform.ProtRead, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Protect(a+PageSize, PageSize, rw, false); err != nil || src.n != 3 {
+		t.Fatalf("after a split and a protect back: %v, %d mappings; want 3", err, src.n)
+	}
+	// A fork copies every piece, counted as the parent's doing.
+	c, err := m.Fork(&recordingAS{})
+	if err != nil || src.n != 6 || src.last != 10 {
+		t.Fatalf("fork: %v, %d mappings (owner %d); want 6 (10)", err, src.n, src.last)
+	}
+	c.SetOwner(11)
+	// shmdt's search: not inside; a fragment left by munmap still detaches at the start.
+	if err := c.Detach(a+PageSize, func(s Source) (int64, bool) { return 3 * PageSize, s == src }); err != unix.EINVAL {
+		t.Fatalf("Detach inside = %v, want EINVAL", err)
+	}
+	if err := c.Unmap(a, PageSize); err != nil || src.n != 5 || src.last != 11 {
+		t.Fatalf("child unmap: %v, %d mappings (owner %d); want 5 (11)", err, src.n, src.last)
+	}
+	if err := c.Detach(a, func(s Source) (int64, bool) { return 3 * PageSize, s == src }); err != nil || src.n != 3 {
+		t.Fatalf("child Detach = %v, %d mappings; want 3", err, src.n)
+	}
+	c.Release()
+	if src.frees != 0 {
+		t.Fatal("the pages were released while the parent maps them")
+	}
+	m.Release()
+	if src.n != 0 || src.frees != 1 {
+		t.Fatalf("after both released: %d mappings, %d releases; want 0 and 1", src.n, src.frees)
+	}
+}

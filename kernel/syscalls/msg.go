@@ -188,37 +188,20 @@ func Msgrcv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		if typ < 0 || typ >= int64(len(q.msgs)) {
 			return 0, unix.ENOMSG
 		}
-		m := q.msgs[typ]
-		if int64(len(m.text)) > size && flags&msgNoError == 0 {
-			return 0, unix.E2BIG
-		}
-		text := m.text[:min(int64(len(m.text)), size)]
-		b := make([]byte, 8+len(text))
-		abi.PutU64(b, uint64(m.mtype))
-		copy(b[8:], text)
-		if _, err := t.CopyOut(addr, b); err != nil {
-			return 0, unix.EFAULT
-		}
-		return uint64(len(text)), nil
+		return copyOutMsg(t, addr, q.msgs[typ], size, flags)
 	}
 	for {
 		if i := q.pick(typ, flags); i >= 0 {
 			m := q.msgs[i]
-			if int64(len(m.text)) > size && flags&msgNoError == 0 {
-				return 0, unix.E2BIG
-			}
-			text := m.text[:min(int64(len(m.text)), size)]
-			b := make([]byte, 8+len(text))
-			abi.PutU64(b, uint64(m.mtype))
-			copy(b[8:], text)
-			if _, err := t.CopyOut(addr, b); err != nil {
-				return 0, unix.EFAULT
+			n, err := copyOutMsg(t, addr, m, size, flags)
+			if err != nil {
+				return 0, err
 			}
 			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
 			q.bytes -= len(m.text)
 			q.rtime, q.lrpid = time.Now().Unix(), t.Group().PID
 			q.queue.Notify(waiter.EventIn)
-			return uint64(len(text)), nil
+			return n, nil
 		}
 		if flags&unix.IPC_NOWAIT != 0 {
 			return 0, unix.ENOMSG
@@ -227,6 +210,22 @@ func Msgrcv(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 			return 0, err
 		}
 	}
+}
+
+// copyOutMsg writes m as a struct msgbuf (its type, then its text cut to size) to addr and
+// returns the text's length: E2BIG when the text is longer than size without MSG_NOERROR.
+func copyOutMsg(t *kernel.Task, addr uint64, m message, size int64, flags int) (uint64, error) {
+	if int64(len(m.text)) > size && flags&msgNoError == 0 {
+		return 0, unix.E2BIG
+	}
+	text := m.text[:min(int64(len(m.text)), size)]
+	b := make([]byte, 8+len(text))
+	abi.PutU64(b, uint64(m.mtype))
+	copy(b[8:], text)
+	if _, err := t.CopyOut(addr, b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(text)), nil
 }
 
 // Msgctl implements msgctl(2): IPC_STAT, MSG_STAT, IPC_SET, IPC_RMID, IPC_INFO, MSG_INFO.

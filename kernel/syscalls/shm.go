@@ -32,15 +32,17 @@ const (
 
 type shmSegment struct {
 	ipcPerm
-	tab            *shmTable // the table the segment is in
-	id             int32
-	size           int64
-	memOff         int64
-	mf             *mm.MemoryFile
-	cpid, lpid     int32
-	atime, dtime   int64
-	ctime          int64
-	nattch         int
+	tab          *shmTable // the table the segment is in
+	id           int32
+	size         int64
+	memOff       int64
+	mf           *mm.MemoryFile
+	cpid, lpid   int32
+	atime, dtime int64
+	ctime        int64
+	// nattch counts the segment's VMAs (mm.MappingCounter), maps the mappings holding its
+	// pages (MapShared): it is freed once removed with neither left.
+	nattch, maps   int
 	removed, freed bool
 }
 
@@ -66,26 +68,47 @@ func (s *shmSegment) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// MapShared implements mm.SharedSource: an attachment uses the segment's own pages and
-// counts in shm_nattch until its last piece is unmapped.
+// MapShared implements mm.SharedSource: the segment's own pages, kept until the last
+// mapping using them is gone (maps).
 func (s *shmSegment) MapShared(off, length int64) (int64, func(), error) {
 	shm := s.tab
 	shm.mu.Lock()
 	defer shm.mu.Unlock()
-	s.nattch++
+	if s.freed {
+		return 0, nil, unix.EIDRM
+	}
+	s.maps++
 	return s.memOff + off, func() {
 		shm.mu.Lock()
 		defer shm.mu.Unlock()
-		s.nattch--
-		s.dtime = time.Now().Unix()
+		s.maps--
 		s.maybeFreeLocked()
 	}, nil
+}
+
+// OpenMapping implements mm.MappingCounter: shm_nattch counts every VMA of the segment,
+// as Linux's (a fork's copy, each piece mprotect or munmap splits off).
+func (s *shmSegment) OpenMapping(pid int32) {
+	s.tab.mu.Lock()
+	defer s.tab.mu.Unlock()
+	s.nattch++
+	s.atime, s.lpid = time.Now().Unix(), pid
+}
+
+// CloseMapping implements mm.MappingCounter: a VMA of the segment is gone (shmdt, munmap,
+// exit, exec); a removed segment goes with its last one.
+func (s *shmSegment) CloseMapping(pid int32) {
+	s.tab.mu.Lock()
+	defer s.tab.mu.Unlock()
+	s.nattch--
+	s.dtime, s.lpid = time.Now().Unix(), pid
+	s.maybeFreeLocked()
 }
 
 // maybeFreeLocked frees a removed segment once nothing is attached. Locks: shm.mu.
 func (s *shmSegment) maybeFreeLocked() {
 	shm := s.tab
-	if s.removed && s.nattch == 0 && !s.freed {
+	if s.removed && s.nattch == 0 && s.maps == 0 && !s.freed {
 		s.freed = true
 		delete(shm.byID, s.id)
 		s.mf.Free(s.memOff, (s.size+mm.PageSize-1)&^(mm.PageSize-1))
@@ -164,7 +187,6 @@ func Shmat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 		shm.mu.Unlock()
 		return 0, unix.EACCES
 	}
-	s.atime, s.lpid = time.Now().Unix(), t.Group().PID
 	size := uint64(s.size)
 	shm.mu.Unlock()
 	if addr != 0 {
@@ -195,21 +217,19 @@ func Shmat(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
 	return got, err
 }
 
-// Shmdt implements shmdt(2).
+// Shmdt implements shmdt(2): addr must be where an attachment (or a fragment of one)
+// puts the segment's start.
 func Shmdt(t *kernel.Task, a kernel.SyscallArgs) (uint64, error) {
-	shm := &ipcOf(t).shm
 	addr := a[0]
 	if addr%mm.PageSize != 0 {
 		return 0, unix.EINVAL
 	}
-	s, ok := t.MM().SourceAt(addr).(*shmSegment)
-	if !ok {
-		return 0, unix.EINVAL
-	}
-	shm.mu.Lock()
-	s.lpid = t.Group().PID
-	shm.mu.Unlock()
-	return 0, t.MM().Detach(addr, s)
+	return 0, t.MM().Detach(addr, func(src mm.Source) (int64, bool) {
+		if s, ok := src.(*shmSegment); ok {
+			return s.size, true
+		}
+		return 0, false
+	})
 }
 
 // Shmctl implements shmctl(2): IPC_STAT, SHM_STAT, IPC_SET, IPC_RMID, IPC_INFO,

@@ -119,7 +119,7 @@ func entries() []entry {
 		sup(226, TimerDelete, "i"),
 		sup(434, PidfdOpen, "i,h"), sup(424, PidfdSendSignal, "f,i,x,h"),
 		sup(29, Shmget, "i,d,i"), sup(30, Shmat, "i,x,i"), sup(67, Shmdt, "x"),
-		partial(31, Shmctl, "i,i,x", "shm_nattch counts attachments made by shmat; a fork's inherited one is not counted again"),
+		sup(31, Shmctl, "i,i,x"),
 		sup(64, Semget, "i,i,i"), sup(65, Semop, "i,x,u"), sup(220, Semtimedop, "i,x,u,x"), sup(66, Semctl, "i,i,i,x"),
 		sup(68, Msgget, "i,i"), sup(69, Msgsnd, "i,x,d,i"), sup(70, Msgrcv, "i,x,d,d,i"),
 		sup(71, Msgctl, "i,i,x"),
