@@ -372,7 +372,7 @@ func (sb *Sandbox) start(r *Roles) error {
 	cfg := sandbox.Config{Argv: plan.Argv, Env: plan.Env, Cwd: plan.Cwd, UID: plan.UID, GID: plan.GID, Groups: plan.Groups, Hostname: plan.Hostname,
 		Platform: plan.Platform, Debug: plan.Debug, Strace: plan.Strace, StraceSummary: plan.StraceSummary, Layout: plan.Layout, MaxTasks: plan.MaxTasks,
 		MemoryLimit: plan.MemoryLimit, DiskLimit: plan.DiskLimit,
-		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), IgnoredSignals: inheritedIgnored(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
+		Caps: caps, OOMScoreAdj: ownOOMScoreAdj(), IgnoredSignals: startIgnored(), Limits: startLimits(plan.Limits), NetAddrs: plan.NetAddrs, Hold: plan.Hold,
 		NoSyscallPatch:       os.Getenv("SBX_SYSCALL_PATCH") == "0",
 		SharedStubs:          os.Getenv("SBX_SHARED_STUBS") == "1",
 		CPUProfile:           os.Getenv("SBX_KERNEL_CPUPROFILE") != "",
@@ -542,41 +542,66 @@ func (s *Sandbox) TerminalSignal(sig syscall.Signal) error {
 	return err
 }
 
+// Signals are the launcher's signals caught for its sandbox (CatchSignals), which
+// WaitRelaying relays to the app.
+type Signals struct {
+	c        chan os.Signal
+	terminal map[os.Signal]bool
+}
+
+// CatchSignals catches toFirst, for the app's first process, and toTerminal, for the
+// foreground process group of the terminal inside, until WaitRelaying relays them (or Stop).
+// A launcher calls it before its app can run (before Start, or before Release of a held
+// sandbox): a signal that arrived after the app ran but before the launcher caught it took
+// its default action on the launcher, whose death kills the kernel (its parent-death
+// signal), so the app never saw it (a SIGTERM trap that did not run). One that arrives
+// before the app runs is relayed once it runs.
+func CatchSignals(toFirst, toTerminal []os.Signal) *Signals {
+	startIgnored() // what the app inherits, read before catching changes it
+	s := &Signals{c: make(chan os.Signal, 32), terminal: make(map[os.Signal]bool)}
+	for _, sig := range toTerminal {
+		s.terminal[sig] = true
+	}
+	signal.Notify(s.c, append(append([]os.Signal(nil), toFirst...), toTerminal...)...)
+	return s
+}
+
+// CatchRunSignals catches what sbx run relays: SIGTERM and SIGHUP to the first process,
+// the terminal's signals to the foreground process group inside.
+func CatchRunSignals() *Signals {
+	return CatchSignals([]os.Signal{syscall.SIGTERM, syscall.SIGHUP}, terminalSignals)
+}
+
+// Stop ends the catching: the signals take their former actions again.
+func (s *Signals) Stop() { signal.Stop(s.c) }
+
 // terminalSignals are what the user's terminal sends the launcher's process group on
 // behalf of the sandbox's session: Ctrl-C, Ctrl-\, Ctrl-Z and window size changes. The
 // launcher relays them to the foreground process group inside (and so does not stop itself
 // on Ctrl-Z).
 var terminalSignals = []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGWINCH}
 
-// Wait waits for the app to exit and returns its status (shell style: 128+signal when it
-// was killed), relaying signals meanwhile: the terminal's to the foreground process group
-// inside, SIGTERM and SIGHUP to the first process.
-func (s *Sandbox) Wait() int {
-	return s.WaitRelaying([]os.Signal{syscall.SIGTERM, syscall.SIGHUP}, terminalSignals)
-}
-
-// WaitRelaying is Wait relaying the signals toFirst to the first process and toTerminal to
-// the foreground process group of the terminal inside.
-func (s *Sandbox) WaitRelaying(toFirst, toTerminal []os.Signal) int {
-	terminal := make(map[os.Signal]bool)
-	for _, sig := range toTerminal {
-		terminal[sig] = true
-	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, append(append([]os.Signal(nil), toFirst...), toTerminal...)...)
-	defer signal.Stop(sigs)
+// WaitRelaying waits for the app to exit and returns its status (shell style: 128+signal
+// when it was killed), relaying the signals sigs caught meanwhile (and those caught before);
+// it stops their catching when it returns.
+func (s *Sandbox) WaitRelaying(sigs *Signals) int {
+	defer sigs.Stop()
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
-			case sig := <-sigs:
+			case sig := <-sigs.c:
 				var err error
-				if terminal[sig] {
-					err = s.TerminalSignal(sig.(syscall.Signal))
+				var rep *sandbox.ControlReply
+				if sigs.terminal[sig] {
+					rep, err = s.Query(sandbox.ControlRequest{Op: "tty-signal", Signal: int(sig.(syscall.Signal))})
 				} else {
-					err = s.Signal(sig.(syscall.Signal))
+					rep, err = s.Query(sandbox.ControlRequest{Op: "signal", Signal: int(sig.(syscall.Signal))})
 				}
-				if err != nil && sig != syscall.SIGWINCH {
+				// A kernel that does not answer cannot relay: the signal ends the sandbox
+				// (SIGWINCH asks nothing to end). One that answers with an error (no first
+				// process: the app has just exited) is ending, with the app's own status.
+				if err != nil && rep == nil && sig != syscall.SIGWINCH {
 					s.kernel.Process.Kill()
 				}
 			case <-done:
@@ -731,6 +756,10 @@ func ownOOMScoreAdj() int {
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
 }
+
+// startIgnored is inheritedIgnored as it was before the launcher first caught signals
+// (CatchSignals), which takes SIGHUP and SIGINT out of the ignored ones.
+var startIgnored = sync.OnceValue(inheritedIgnored)
 
 // inheritedIgnored returns the signals sbx was started with ignored (bit sig-1), for the
 // app to keep ignored as across an exec. Go's runtime keeps only SIGHUP and SIGINT ignored

@@ -712,10 +712,10 @@ func InitMain() int {
 			return fail(err)
 		}
 	}
-	// An error here (the program cannot run) is the kernel's to report, with its status.
-	sb.Release()
-	fifo.Close()
-	// Every signal an engine sends (stop, kill, custom stop signals) goes to the app.
+	// Every signal an engine sends (stop, kill, custom stop signals) goes to the app. They
+	// are caught before the program runs: the engine may signal as soon as the program has
+	// started (start returned, or its output said so), and one that reached the monitor
+	// before it caught it ended the container with the monitor instead (launcher.CatchSignals).
 	var relay []os.Signal
 	for s := syscall.Signal(1); s < 32; s++ {
 		switch s {
@@ -725,7 +725,11 @@ func InitMain() int {
 		relay = append(relay, s)
 	}
 	signal.Ignore(syscall.SIGTTIN, syscall.SIGTTOU)
-	return sb.WaitRelaying(relay, nil)
+	sigs := launcher.CatchSignals(relay, nil)
+	// An error here (the program cannot run) is the kernel's to report, with its status.
+	sb.Release()
+	fifo.Close()
+	return sb.WaitRelaying(sigs)
 }
 
 // makeMountPoints creates the mount points the spec's mounts need in the root filesystem,

@@ -85,15 +85,19 @@ func (o *runOptions) run(args []string) error {
 	for _, w := range plan.Warnings {
 		fmt.Fprintf(o.io.ErrOut, "sbx: warning: %s\n", w)
 	}
+	// Caught before the app can run, so that none reaches sbx with its default action
+	// (which ends the sandbox with sbx) once the app runs (launcher.CatchSignals).
+	sigs := launcher.CatchRunSignals()
 	sb, err := launcher.StartWithRoles(plan, roles(), os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
+		sigs.Stop()
 		return err
 	}
 	live, err := sb.Publish()
 	if err != nil {
 		fmt.Fprintf(o.io.ErrOut, "sbx: warning: this sandbox will not appear in sbx list/top: %v\n", err)
 	}
-	code := sb.Wait()
+	code := sb.WaitRelaying(sigs)
 	if live != nil {
 		live.Close(code)
 	}

@@ -251,7 +251,6 @@ func run(stderr io.Writer, inotifyFDs *[]int) (int, error) {
 			return <-done
 		}
 	}
-	go serveControl(k, b.files, userTTY, start)
 	go k.WatchMemory(cfg.MemoryLimit, func(o kernel.OOMKill) {
 		fmt.Fprintf(stderr, "sbx: out of memory: killed process %d (%s), %d MiB resident; the sandbox used %d MiB of its %d MiB limit ([resources] memory)\n",
 			o.PID, o.Comm, o.RSS>>20, o.Used>>20, o.Limit>>20)
@@ -269,6 +268,10 @@ func run(stderr io.Writer, inotifyFDs *[]int) (int, error) {
 	if err != nil {
 		return ExitFailure, fmt.Errorf("kernel: %w", err)
 	}
+	// Served once the first process exists: a signal for it (the launcher relays the ones
+	// it catches as soon as it has started the sandbox) finds it, pending through its
+	// execve as natively, instead of failing for a process not made yet.
+	go serveControl(k, b.files, userTTY, start)
 	var started chan error
 	if startReq != nil {
 		go serveExec(k, ns)
