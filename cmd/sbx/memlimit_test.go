@@ -21,8 +21,7 @@ import (
 func TestMemoryLimit(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/oom.c")
 	bin := sbxtest.Binary(t)
-	prof := filepath.Join(dir, "mem256.toml")
-	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	prof := memoryProfile(t, dir, "256MiB")
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			rt, err := os.MkdirTemp("", "sbx-oom-rt-")
@@ -73,8 +72,7 @@ func TestMemoryLimit(t *testing.T) {
 func TestMemoryLimitHonorsOOMScoreAdj(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/oomadj.c")
 	bin := sbxtest.Binary(t)
-	prof := filepath.Join(dir, "mem256.toml")
-	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	prof := memoryProfile(t, dir, "256MiB")
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			argv := u.Wrap([]string{bin, "run", "--profile", prof, "--ro", dir, "--", exe})
@@ -90,21 +88,15 @@ func TestMemoryLimitHonorsOOMScoreAdj(t *testing.T) {
 // killed, not the one that only maps it; the survivor, asking for no more, lives on.
 func TestMemoryLimitSharedMemory(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/oomshared.c")
-	bin := sbxtest.Binary(t)
-	prof := filepath.Join(dir, "mem256.toml")
-	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	prof := memoryProfile(t, dir, "256MiB")
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			argv := u.Wrap([]string{bin, "run", "--profile", prof, "--ro", dir, "--", exe})
-			var stderr strings.Builder
-			c := exec.Command(argv[0], argv[1:]...)
-			c.Stderr = &stderr
-			out, err := c.Output()
-			if want := "child: signal 9\nparent: done\n"; string(out) != want || err != nil {
-				t.Fatalf("app printed %q (%v); want %q; stderr %s", out, err, want, stderr.String())
+			r := sbxtest.Sbx(t, u, "run", "--profile", prof, "--ro", dir, "--", exe)
+			if want := "child: signal 9\nparent: done\n"; r.Stdout != want || r.Code != 0 {
+				t.Fatalf("app printed %q (exit %d); want %q; stderr %s", r.Stdout, r.Code, want, r.Stderr)
 			}
-			if n := strings.Count(stderr.String(), "sbx: out of memory: killed process"); n != 1 {
-				t.Errorf("stderr reports %d kills; want 1: %s", n, stderr.String())
+			if n := strings.Count(r.Stderr, "sbx: out of memory: killed process"); n != 1 {
+				t.Errorf("stderr reports %d kills; want 1: %s", n, r.Stderr)
 			}
 		})
 	}
@@ -117,18 +109,12 @@ func TestMemoryLimitSharedMemory(t *testing.T) {
 // for a tmpfs without size=.
 func TestMemoryLimitTmpfsChurn(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/tmpfschurn.c")
-	bin := sbxtest.Binary(t)
-	prof := filepath.Join(dir, "mem512.toml")
-	os.WriteFile(prof, []byte("description = \"512 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"512MiB\"\n"), 0o644)
+	prof := memoryProfile(t, dir, "512MiB")
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			argv := u.Wrap([]string{bin, "run", "--profile", prof, "--ro", dir, "--", exe, "2"})
-			var stderr strings.Builder
-			c := exec.Command(argv[0], argv[1:]...)
-			c.Stderr = &stderr
-			out, err := c.Output()
-			if want := "2 rounds\nShmem: +64 MiB with a 64 MiB file, back after\n/tmp full at 256 MiB\n"; string(out) != want || err != nil {
-				t.Fatalf("app printed %q (%v); want %q; stderr %s", out, err, want, stderr.String())
+			r := sbxtest.Sbx(t, u, "run", "--profile", prof, "--ro", dir, "--", exe, "2")
+			if want := "2 rounds\nShmem: +64 MiB with a 64 MiB file, back after\n/tmp full at 256 MiB\n"; r.Stdout != want || r.Code != 0 {
+				t.Fatalf("app printed %q (exit %d); want %q; stderr %s", r.Stdout, r.Code, want, r.Stderr)
 			}
 		})
 	}
@@ -183,8 +169,7 @@ func checkOOMEvent(t *testing.T, rt string) {
 // RssAnon and smaps_rollup.
 func TestMemoryNumbers(t *testing.T) {
 	dir, exe := sbxtest.BuildC(t, "testdata/memnum.c", "-O1")
-	prof := filepath.Join(dir, "mem256.toml")
-	os.WriteFile(prof, []byte("description = \"256 MiB\"\ninclude = [\"default\"]\n[resources]\nmemory = \"256MiB\"\n"), 0o644)
+	prof := memoryProfile(t, dir, "256MiB")
 	for _, u := range sbxtest.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			r := sbxtest.Sbx(t, u, "run", "--profile", prof, "--ro", dir, "--", exe)
@@ -210,4 +195,14 @@ func TestMemoryNumbers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memoryProfile writes a profile of dir: the default one with a memory limit.
+func memoryProfile(t *testing.T, dir, limit string) string {
+	t.Helper()
+	prof := filepath.Join(dir, "mem"+limit+".toml")
+	if err := os.WriteFile(prof, []byte("description = \""+limit+"\"\ninclude = [\"default\"]\n[resources]\nmemory = \""+limit+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return prof
 }

@@ -131,9 +131,7 @@ func (s *cpuTimerState) watch(k *kernel.Kernel, key cpuTimerKey, ct *cpuTimer) {
 			} else {
 				// One signal however many intervals passed (Linux accounts the
 				// overrun the same way: a CPU timer's signal does not queue).
-				for ct.at <= now {
-					ct.at += ct.interval
-				}
+				ct.at += (1 + (now-ct.at)/ct.interval) * ct.interval
 			}
 		}
 		left, done := ct.at-now, fire && ct.interval <= 0
